@@ -1,0 +1,42 @@
+#include "core/testing/test_util.h"
+
+#include <random>
+
+namespace sinyal::testing {
+
+std::filesystem::path MarketDataDir() {
+  if (const char* env = std::getenv("SINYAL_DATA_DIR"); env != nullptr && *env != '\0') return env;
+  return std::filesystem::path(SINYAL_SOURCE_DIR) / ".." / "shared" / "data" / "market";
+}
+
+bool MarketDataAvailable(std::string* why) {
+  auto dir = MarketDataDir();
+  if (std::filesystem::exists(dir / "EURUSD_H1.csv")) return true;
+  *why = "market data not found at " + dir.string() +
+         " (set SINYAL_DATA_DIR to the folder holding EURUSD_H1.csv)";
+  return false;
+}
+
+std::string PostgresTestUrl() {
+  const char* env = std::getenv("SINYAL_TEST_PG_URL");
+  return env != nullptr ? env : "";
+}
+
+TempDir::TempDir() {
+  std::random_device rd;
+  for (int i = 0; i < 100; ++i) {
+    auto p = std::filesystem::temp_directory_path() / ("sinyal-test-" + std::to_string(rd()));
+    if (std::filesystem::create_directory(p)) {
+      path_ = p;
+      return;
+    }
+  }
+  throw std::runtime_error("TempDir: could not create a directory");
+}
+
+TempDir::~TempDir() {
+  std::error_code ec;
+  std::filesystem::remove_all(path_, ec);
+}
+
+}  // namespace sinyal::testing
