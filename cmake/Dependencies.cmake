@@ -13,3 +13,10 @@ endif()
 if(SINYAL_BUILD_BENCH)
   find_package(benchmark CONFIG REQUIRED)
 endif()
+
+# models/: XGBoost C API (libxgboost-dev). find_package(xgboost CONFIG) also needs the `xgboost`
+# CLI package, whose binary the exported targets reference (stack-check.md section 5).
+find_package(xgboost CONFIG REQUIRED)
+if(NOT OpenSSL_FOUND)
+  find_package(OpenSSL REQUIRED)  # models/: SHA-256 content hashes of saved models
+endif()
