@@ -20,3 +20,28 @@ find_package(xgboost CONFIG REQUIRED)
 if(NOT OpenSSL_FOUND)
   find_package(OpenSSL REQUIRED)  # models/: SHA-256 content hashes of saved models
 endif()
+
+# store/: SOCI 4.0.3 has no CMake config and no .pc: find the libraries by hand. Its PostgreSQL
+# backend header includes <libpq-fe.h>, hence PostgreSQL::PostgreSQL (stack-check.md section 2).
+if(NOT TARGET soci::core)
+  find_path(SOCI_INCLUDE_DIR soci/soci.h REQUIRED)
+  find_library(SOCI_CORE_LIBRARY soci_core REQUIRED)
+  find_library(SOCI_SQLITE3_LIBRARY soci_sqlite3 REQUIRED)
+  find_library(SOCI_POSTGRESQL_LIBRARY soci_postgresql REQUIRED)
+  find_package(PostgreSQL REQUIRED)
+  find_package(SQLite3 REQUIRED)
+  add_library(soci::core UNKNOWN IMPORTED)
+  set_target_properties(soci::core PROPERTIES IMPORTED_LOCATION ${SOCI_CORE_LIBRARY}
+                        INTERFACE_INCLUDE_DIRECTORIES ${SOCI_INCLUDE_DIR})
+  add_library(soci::sqlite3 UNKNOWN IMPORTED)
+  set_target_properties(soci::sqlite3 PROPERTIES IMPORTED_LOCATION ${SOCI_SQLITE3_LIBRARY}
+                        INTERFACE_LINK_LIBRARIES "soci::core;SQLite::SQLite3")
+  add_library(soci::postgresql UNKNOWN IMPORTED)
+  set_target_properties(soci::postgresql PROPERTIES IMPORTED_LOCATION ${SOCI_POSTGRESQL_LIBRARY}
+                        INTERFACE_LINK_LIBRARIES "soci::core;PostgreSQL::PostgreSQL")
+endif()
+# accounts/: libsodium (argon2id, random bytes, base64url); OpenSSL (HMAC-SHA256, SHA-256).
+pkg_check_modules(SODIUM REQUIRED IMPORTED_TARGET libsodium)
+if(NOT OpenSSL_FOUND)
+  find_package(OpenSSL REQUIRED)
+endif()
