@@ -20,6 +20,8 @@
 //                             API key / refresh token by hash), for platform-wide tables
 //                             (operators, market data) and for creating a tenant.
 //
+// SQL code includes "store/soci.h" (not <soci/soci.h> directly: see there).
+//
 // Thread safety: Database is thread-safe. A soci::session passed to a callback belongs to that
 // callback for its duration only; never keep it or use it from another thread.
 //

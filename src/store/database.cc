@@ -1,0 +1,505 @@
+#include "store/database.h"
+
+#include "store/soci.h"  // first: configures SOCI
+
+#include <soci/postgresql/soci-postgresql.h>
+#include <soci/sqlite3/soci-sqlite3.h>
+
+#include <algorithm>
+#include <chrono>
+#include <condition_variable>
+#include <filesystem>
+#include <mutex>
+#include <optional>
+#include <random>
+#include <thread>
+#include <vector>
+
+#include "core/log.h"
+#include "store/migrations.h"
+
+namespace sinyal::store {
+
+namespace {
+
+constexpr int kMaxTxAttempts = 5;
+
+bool IsSqlIdentifier(std::string_view s) {
+  if (s.empty() || s.size() > 63) return false;
+  if (!(std::isalpha(static_cast<unsigned char>(s[0])) || s[0] == '_')) return false;
+  return std::all_of(s.begin(), s.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '_';
+  });
+}
+
+std::string QuoteIdent(std::string_view s) {  // REQUIRES: IsSqlIdentifier(s)
+  return "\"" + std::string(s) + "\"";
+}
+
+bool StartsWith(std::string_view s, std::string_view p) { return s.substr(0, p.size()) == p; }
+
+bool Contains(std::string_view s, std::string_view p) { return s.find(p) != std::string_view::npos; }
+
+// SOCI 4.0.3 parses the PostgreSQL connect string itself (for its "singlerows" option) and
+// mangles libpq URIs, so the URL is converted to libpq's keyword='value' form with libpq's own
+// parser. Error messages never include the URL (it may hold a password).
+Result<std::string> PostgresConninfo(const std::string& url) {
+  char* err = nullptr;
+  PQconninfoOption* opts = PQconninfoParse(url.c_str(), &err);
+  if (opts == nullptr) {
+    std::string msg = err != nullptr ? err : "unparseable";
+    PQfreemem(err);
+    while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' ')) msg.pop_back();
+    return Status::InvalidArgument("invalid PostgreSQL URL: " + msg, "url");
+  }
+  std::string out;
+  for (PQconninfoOption* o = opts; o->keyword != nullptr; ++o) {
+    if (o->val == nullptr) continue;
+    out += o->keyword;
+    out += "='";
+    for (const char* c = o->val; *c != '\0'; ++c) {
+      if (*c == '\'' || *c == '\\') out += '\\';
+      out += *c;
+    }
+    out += "' ";
+  }
+  PQconninfoFree(opts);
+  return out;
+}
+
+// SOCI error texts end with the bound values (" with :e=\"...\"") and PostgreSQL adds a DETAIL
+// line with key values; both may hold personal data or hashes, so logs keep neither.
+std::string SanitizeForLog(std::string_view what) {
+  std::string s(what);
+  if (size_t pos = s.find(" with :"); pos != std::string::npos) s.erase(pos);
+  if (size_t pos = s.find("DETAIL:"); pos != std::string::npos) {
+    size_t end = s.find('\n', pos);
+    s.erase(pos, end == std::string::npos ? std::string::npos : end - pos + 1);
+  }
+  return s;
+}
+
+}  // namespace
+
+DbErrorKind ClassifyDbError(const std::exception& e) {
+  if (const auto* pg = dynamic_cast<const soci::postgresql_soci_error*>(&e)) {
+    const std::string state = pg->sqlstate();
+    if (state == "23505") return DbErrorKind::kUniqueViolation;
+    if (state == "23503") return DbErrorKind::kForeignKeyViolation;
+    if (state == "40001" || state == "40P01") return DbErrorKind::kRetryable;
+    return DbErrorKind::kOther;
+  }
+  const std::string_view what = e.what();
+  if (const auto* lite = dynamic_cast<const soci::sqlite3_soci_error*>(&e)) {
+    const int primary = lite->result() & 0xff;
+    if (primary == 5 /*SQLITE_BUSY*/ || primary == 6 /*SQLITE_LOCKED*/) {
+      return DbErrorKind::kRetryable;
+    }
+  }
+  // SOCI's SQLite backend does not always carry the extended result code; its message does.
+  if (Contains(what, "UNIQUE constraint failed")) return DbErrorKind::kUniqueViolation;
+  if (Contains(what, "FOREIGN KEY constraint failed")) return DbErrorKind::kForeignKeyViolation;
+  if (Contains(what, "database is locked") || Contains(what, "database table is locked")) {
+    return DbErrorKind::kRetryable;
+  }
+  return DbErrorKind::kOther;
+}
+
+struct Database::Impl {
+  DatabaseOptions options;
+  Dialect dialect = Dialect::kSqlite;
+  std::string sqlite_path;  // ":memory:" or a file path
+  std::string app_role_q;   // quoted identifier
+  std::string pg_conninfo;  // libpq keyword='value' string (holds the password: never log)
+
+  std::mutex mu;
+  std::condition_variable cv;
+  std::vector<std::unique_ptr<soci::session>> sessions;  // GUARDED_BY(mu) (the vector)
+  std::vector<soci::session*> idle;                      // GUARDED_BY(mu)
+  int in_use = 0;                                        // GUARDED_BY(mu)
+  bool closed = false;                                   // GUARDED_BY(mu)
+
+  // SQLite has one writer; serializing transactions in-process avoids busy-waiting between
+  // this process's own pooled connections (busy_timeout still covers other processes).
+  std::mutex sqlite_tx_mu;
+
+  std::unique_ptr<soci::session> Connect() {
+    auto s = std::make_unique<soci::session>();
+    if (dialect == Dialect::kSqlite) {
+      s->open(soci::sqlite3, "db=\"" + sqlite_path + "\"");
+      std::string mode;
+      *s << "PRAGMA journal_mode=WAL", soci::into(mode);
+      *s << "PRAGMA synchronous=NORMAL";
+      *s << "PRAGMA foreign_keys=ON";
+      int timeout = 0;
+      *s << "PRAGMA busy_timeout=" + std::to_string(options.sqlite_busy_timeout_ms),
+          soci::into(timeout);
+    } else {
+      s->open(soci::postgresql, pg_conninfo);
+      *s << "SET client_min_messages = warning";
+      *s << "SET statement_timeout = '60s'";
+      *s << "SET idle_in_transaction_session_timeout = '120s'";
+      if (!options.schema.empty()) {
+        *s << "SET search_path TO " + QuoteIdent(options.schema);
+      }
+    }
+    return s;
+  }
+
+  // Borrows a session; nullptr after Close().
+  soci::session* Acquire() {
+    std::unique_lock<std::mutex> lock(mu);
+    cv.wait(lock, [&] { return closed || !idle.empty(); });
+    if (closed) return nullptr;
+    soci::session* s = idle.back();
+    idle.pop_back();
+    ++in_use;
+    return s;
+  }
+
+  void Release(soci::session* s) {
+    // A session whose connection dropped (server restart) is reconnected before reuse.
+    if (dialect == Dialect::kPostgres && !s->is_connected()) {
+      try {
+        s->reconnect();
+        if (!options.schema.empty()) *s << "SET search_path TO " + QuoteIdent(options.schema);
+        *s << "SET client_min_messages = warning";
+      } catch (const std::exception& e) {
+        LogEvent(spdlog::level::warn, "db_reconnect_failed", {{"error", e.what()}});
+      }
+    }
+    std::lock_guard<std::mutex> lock(mu);
+    idle.push_back(s);
+    --in_use;
+    cv.notify_all();
+  }
+
+  // Runs `fn` in a transaction. `tenant` set: tenant scope; otherwise system scope.
+  Status RunTx(std::optional<TenantId> tenant,
+               const std::function<Status(soci::session&)>& fn) {
+    for (int attempt = 1;; ++attempt) {
+      soci::session* s = Acquire();
+      if (s == nullptr) return Status::Unavailable("database is closed");
+      struct Releaser {
+        Impl* impl;
+        soci::session* s;
+        ~Releaser() { impl->Release(s); }
+      } releaser{this, s};
+      std::unique_lock<std::mutex> write_lock;
+      if (dialect == Dialect::kSqlite) write_lock = std::unique_lock<std::mutex>(sqlite_tx_mu);
+
+      soci::session& sql = *s;
+      bool in_tx = false;
+      auto rollback = [&] {
+        if (!in_tx) return;
+        in_tx = false;
+        try {
+          sql << "ROLLBACK";
+        } catch (...) {
+          // The connection may be gone; Release() reconnects it.
+        }
+      };
+      try {
+        Status st;
+        if (dialect == Dialect::kSqlite) {
+          sql << "BEGIN IMMEDIATE";
+          in_tx = true;
+        } else {
+          sql << "BEGIN";
+          in_tx = true;
+          if (tenant) {
+            st = EnterTenant(sql, *tenant);
+          } else {
+            std::string ignored;
+            sql << "SELECT set_config('app.system', 'on', true)", soci::into(ignored);
+          }
+        }
+        if (st.ok()) st = fn(sql);
+        if (!st.ok()) {
+          rollback();
+          return st;
+        }
+        sql << "COMMIT";
+        in_tx = false;
+        return st;
+      } catch (const std::exception& e) {
+        rollback();
+        const DbErrorKind kind = ClassifyDbError(e);
+        if (kind == DbErrorKind::kRetryable && attempt < kMaxTxAttempts) {
+          if (write_lock.owns_lock()) write_lock.unlock();
+          thread_local std::minstd_rand rng(std::random_device{}());
+          std::this_thread::sleep_for(
+              std::chrono::microseconds((rng() % 1000) + 1000 * attempt * attempt));
+          continue;
+        }
+        LogEvent(spdlog::level::warn, "db_tx_failed",
+                 {{"error", SanitizeForLog(e.what())}, {"attempt", attempt}});
+        switch (kind) {
+          case DbErrorKind::kUniqueViolation:
+            return Status::AlreadyExists("already exists");
+          case DbErrorKind::kForeignKeyViolation:
+            return Status::FailedPrecondition("a referenced object does not exist");
+          case DbErrorKind::kRetryable:
+            return Status::Unavailable("database busy, try again");
+          case DbErrorKind::kOther:
+            break;
+        }
+        return Status::Internal("database error");
+      } catch (...) {
+        rollback();
+        LogEvent(spdlog::level::err, "db_tx_failed", {{"error", "non-standard exception"}});
+        return Status::Internal("database error");
+      }
+    }
+  }
+
+  Status EnterTenant(soci::session& sql, TenantId tenant) {
+    if (!tenant.valid()) return Status::InvalidArgument("invalid tenant id", "tenant_id");
+    if (dialect != Dialect::kPostgres) return Status::Ok();
+    std::string ignored;
+    const std::string id = std::to_string(tenant.value());
+    sql << "SELECT set_config('app.system', '', true) || set_config('app.tenant_id', :t, true)",
+        soci::use(id), soci::into(ignored);
+    sql << "SET LOCAL ROLE " + app_role_q;
+    return Status::Ok();
+  }
+
+  // Executes a multi-statement script with the native driver (SOCI prepares one statement only).
+  void ExecScript(soci::session& sql, const std::string& script) {
+    if (dialect == Dialect::kSqlite) {
+      auto* be = static_cast<soci::sqlite3_session_backend*>(sql.get_backend());
+      char* err = nullptr;
+      int rc = sqlite_api::sqlite3_exec(be->conn_, script.c_str(), nullptr, nullptr, &err);
+      if (rc != 0) {
+        std::string msg = err != nullptr ? err : "unknown error";
+        sqlite_api::sqlite3_free(err);
+        throw soci::sqlite3_soci_error("migration failed: " + msg, rc);
+      }
+    } else {
+      auto* be = static_cast<soci::postgresql_session_backend*>(sql.get_backend());
+      PGresult* res = PQexec(be->conn_, script.c_str());
+      const ExecStatusType st = PQresultStatus(res);
+      if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+        std::string msg = PQresultErrorMessage(res);
+        const char* state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+        std::string sqlstate = state != nullptr ? state : "XX000";
+        PQclear(res);
+        throw soci::postgresql_soci_error("migration failed: " + msg, sqlstate.c_str());
+      }
+      PQclear(res);
+    }
+  }
+};
+
+Database::Database(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Database::~Database() { Close(); }
+
+Result<std::unique_ptr<Database>> Database::Open(const DatabaseOptions& options) {
+  auto impl = std::make_unique<Impl>();
+  impl->options = options;
+  impl->options.pool_size = std::clamp(options.pool_size, 1, 64);
+  const std::string_view url = options.url;
+  if (url == "sqlite::memory:" || url == "sqlite://:memory:") {
+    impl->dialect = Dialect::kSqlite;
+    impl->sqlite_path = ":memory:";
+    impl->options.pool_size = 1;  // each connection would be a separate in-memory database
+  } else if (StartsWith(url, "sqlite:") || StartsWith(url, "sqlite3:")) {
+    std::string_view rest = url.substr(url.find(':') + 1);
+    if (StartsWith(rest, "//")) rest.remove_prefix(2);
+    if (rest.empty() || Contains(rest, "\"") || Contains(rest, "?")) {
+      return Status::InvalidArgument("SQLite URL needs a file path, e.g. sqlite://var/sinyal.db",
+                                     "url");
+    }
+    impl->dialect = Dialect::kSqlite;
+    impl->sqlite_path = std::string(rest);
+    std::error_code ec;
+    const std::filesystem::path parent = std::filesystem::path(impl->sqlite_path).parent_path();
+    if (!parent.empty()) {
+      std::filesystem::create_directories(parent, ec);
+      if (ec) {
+        return Status::Unavailable("cannot create directory " + parent.string() + ": " +
+                                   ec.message());
+      }
+    }
+  } else if (StartsWith(url, "postgresql://") || StartsWith(url, "postgres://")) {
+    impl->dialect = Dialect::kPostgres;
+    if (!IsSqlIdentifier(options.app_role)) {
+      return Status::InvalidArgument("app role must be a plain SQL identifier", "app_role");
+    }
+    if (!options.schema.empty() && !IsSqlIdentifier(options.schema)) {
+      return Status::InvalidArgument("schema must be a plain SQL identifier", "schema");
+    }
+    impl->app_role_q = QuoteIdent(options.app_role);
+    auto conninfo = PostgresConninfo(options.url);
+    if (!conninfo.ok()) return conninfo.error();
+    impl->pg_conninfo = std::move(conninfo).value();
+  } else {
+    return Status::InvalidArgument(
+        "database URL must start with sqlite: or postgresql:// (got a different scheme)", "url");
+  }
+
+  for (int i = 0; i < impl->options.pool_size; ++i) {
+    try {
+      impl->sessions.push_back(impl->Connect());
+    } catch (const std::exception& e) {
+      // libpq messages name host/user, never the password.
+      LogEvent(spdlog::level::err, "db_connect_failed", {{"error", e.what()}});
+      return Status::Unavailable(std::string("cannot open database: ") + e.what());
+    }
+    impl->idle.push_back(impl->sessions.back().get());
+  }
+  return std::unique_ptr<Database>(new Database(std::move(impl)));
+}
+
+Dialect Database::dialect() const { return impl_->dialect; }
+
+Status Database::WithTx(const std::function<Status(soci::session&)>& fn) {
+  return impl_->RunTx(std::nullopt, fn);
+}
+
+Status Database::WithTenantTx(TenantId tenant, const std::function<Status(soci::session&)>& fn) {
+  if (!tenant.valid()) return Status::InvalidArgument("invalid tenant id", "tenant_id");
+  return impl_->RunTx(tenant, fn);
+}
+
+Status Database::EnterTenantScope(soci::session& tx, TenantId tenant) {
+  return impl_->EnterTenant(tx, tenant);
+}
+
+Status Database::Ping() {
+  return WithTx([](soci::session& sql) {
+    int one = 0;
+    sql << "SELECT 1", soci::into(one);
+    return one == 1 ? Status::Ok() : Status::Unavailable("database did not answer");
+  });
+}
+
+Result<int> Database::SchemaVersion() {
+  int version = 0;
+  Status st = WithTx([&](soci::session& sql) {
+    int exists = 0;
+    if (impl_->dialect == Dialect::kSqlite) {
+      sql << "SELECT COUNT(*) FROM sqlite_master WHERE type='table' AND name='schema_migrations'",
+          soci::into(exists);
+    } else {
+      sql << "SELECT COUNT(*) FROM information_schema.tables "
+             "WHERE table_schema = current_schema() AND table_name = 'schema_migrations'",
+          soci::into(exists);
+    }
+    if (exists == 0) return Status::Ok();
+    soci::indicator ind = soci::i_ok;
+    sql << "SELECT MAX(version) FROM schema_migrations", soci::into(version, ind);
+    if (ind == soci::i_null) version = 0;
+    return Status::Ok();
+  });
+  if (!st.ok()) return st;
+  return version;
+}
+
+Status Database::Migrate() {
+  Impl& im = *impl_;
+  const bool pg = im.dialect == Dialect::kPostgres;
+  if (pg) {
+    // Schema, app role (NOLOGIN) and membership: cluster-wide objects, created if missing.
+    const std::string role = im.options.app_role;
+    SINYAL_RETURN_IF_ERROR(WithTx([&](soci::session& sql) {
+      if (!im.options.schema.empty()) {
+        im.ExecScript(sql, "CREATE SCHEMA IF NOT EXISTS " + QuoteIdent(im.options.schema));
+      }
+      im.ExecScript(sql,
+                    "DO $$ BEGIN\n"
+                    "  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '" + role + "') THEN\n"
+                    "    CREATE ROLE " + QuoteIdent(role) + " NOLOGIN;\n"
+                    "  END IF;\n"
+                    "  IF NOT pg_has_role(current_user, '" + role + "', 'MEMBER') THEN\n"
+                    "    EXECUTE format('GRANT %I TO %I', '" + role + "', current_user);\n"
+                    "  END IF;\n"
+                    "EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL;\n"
+                    "END $$;");
+      return Status::Ok();
+    }));
+  }
+  // The bookkeeping table itself.
+  SINYAL_RETURN_IF_ERROR(WithTx([&](soci::session& sql) {
+    im.ExecScript(sql,
+                  "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                  " version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)");
+    return Status::Ok();
+  }));
+
+  for (const Migration& m : AllMigrations()) {
+    Status st = WithTx([&](soci::session& sql) {
+      if (pg) {
+        // Serializes concurrent migrators of the same schema until this transaction ends.
+        im.ExecScript(sql,
+                      "SELECT pg_advisory_xact_lock(hashtext('sinyal_migrate:' || current_schema()))");
+      }
+      int applied = 0;
+      sql << "SELECT COUNT(*) FROM schema_migrations WHERE version = :v", soci::use(m.version),
+          soci::into(applied);
+      if (applied > 0) return Status::Ok();
+      im.ExecScript(sql, MigrationSql(m, im.dialect));
+      const std::string name(m.name);
+      sql << "INSERT INTO schema_migrations(version, name, applied_at) VALUES (:v, :n, " +
+                 std::string(pg ? "CAST(EXTRACT(EPOCH FROM now()) AS BIGINT)"
+                                : "CAST(strftime('%s','now') AS INTEGER)") +
+                 ")",
+          soci::use(m.version), soci::use(name);
+      LogEvent(spdlog::level::info, "db_migrated", {{"version", m.version}, {"name", name}});
+      return Status::Ok();
+    });
+    if (!st.ok()) return st.WithContext("migration " + std::to_string(m.version));
+  }
+
+  if (pg) {
+    const std::string role_q = im.app_role_q;
+    return WithTx([&](soci::session& sql) {
+      im.ExecScript(sql,
+                    "DO $$ BEGIN\n"
+                    "  EXECUTE format('GRANT USAGE ON SCHEMA %I TO " + role_q + "', current_schema());\n"
+                    "  EXECUTE format('GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA %I TO " +
+                        role_q + "', current_schema());\n"
+                    "  EXECUTE format('GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA %I TO " + role_q +
+                        "', current_schema());\n"
+                    "END $$;\n"
+                    "REVOKE ALL ON schema_migrations FROM " + role_q + ";");
+      // Every tenant table must have RLS enabled and forced.
+      std::string missing;
+      soci::rowset<std::string> rs = (sql.prepare <<
+          "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+          "WHERE n.nspname = current_schema() AND c.relkind = 'r' "
+          "AND (NOT c.relrowsecurity OR NOT c.relforcerowsecurity) "
+          "AND (c.relname = 'tenants' OR EXISTS (SELECT 1 FROM pg_attribute a WHERE "
+          "a.attrelid = c.oid AND a.attname = 'tenant_id' AND NOT a.attisdropped)) "
+          "ORDER BY c.relname");
+      for (const std::string& t : rs) missing += (missing.empty() ? "" : ", ") + t;
+      if (!missing.empty()) {
+        return Status::FailedPrecondition(
+            "tenant tables without row-level security (call sinyal_enable_tenant_rls): " +
+            missing);
+      }
+      return Status::Ok();
+    });
+  }
+  return Status::Ok();
+}
+
+void Database::Close() {
+  if (!impl_) return;
+  Impl& im = *impl_;
+  std::unique_lock<std::mutex> lock(im.mu);
+  if (im.closed && im.sessions.empty()) return;
+  im.closed = true;
+  im.cv.notify_all();
+  im.cv.wait(lock, [&] { return im.in_use == 0; });
+  im.idle.clear();
+  for (auto& s : im.sessions) {
+    try {
+      s->close();
+    } catch (...) {
+    }
+  }
+  im.sessions.clear();
+}
+
+}  // namespace sinyal::store

@@ -1,0 +1,358 @@
+#include "store/database.h"
+
+#include "store/soci.h"
+
+#include <atomic>
+#include <filesystem>
+#include <thread>
+#include <vector>
+
+#include "core/testing/test_util.h"
+#include "store/migrations.h"
+#include "store/testing/test_db.h"
+
+namespace sinyal::store {
+namespace {
+
+using testing::Backend;
+using testing::DbTest;
+
+int64_t InsertTenant(soci::session& sql, const std::string& name) {
+  long long id = 0;
+  sql << "INSERT INTO tenants(name, created_at) VALUES (:n, 1) RETURNING id", soci::use(name),
+      soci::into(id);
+  return id;
+}
+
+int64_t InsertUser(soci::session& sql, int64_t tenant, const std::string& email) {
+  long long id = 0;
+  long long t = tenant;
+  sql << "INSERT INTO users(tenant_id, email, password_hash, display_name, role, created_at) "
+         "VALUES (:t, :e, 'x', 'n', 'member', 1) RETURNING id",
+      soci::use(t), soci::use(email), soci::into(id);
+  return id;
+}
+
+int CountRows(Database& db, const std::string& table) {
+  int n = -1;
+  Status st = db.WithTx([&](soci::session& sql) {
+    sql << "SELECT COUNT(*) FROM " + table, soci::into(n);
+    return Status::Ok();
+  });
+  EXPECT_OK(st);
+  return n;
+}
+
+TEST(DatabaseOpenTest, RejectsUnknownScheme) {
+  auto db = Database::Open({.url = "mysql://x"});
+  ASSERT_FALSE(db.ok());
+  EXPECT_EQ(db.error().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(db.error().field(), "url");
+}
+
+TEST(DatabaseOpenTest, RejectsEmptySqlitePath) {
+  auto db = Database::Open({.url = "sqlite://"});
+  ASSERT_FALSE(db.ok());
+  EXPECT_EQ(db.error().field(), "url");
+}
+
+TEST(DatabaseOpenTest, CreatesParentDirectoryOfSqliteFile) {
+  sinyal::testing::TempDir dir;
+  auto path = dir.path() / "a" / "b" / "x.db";
+  auto db = Database::Open({.url = "sqlite://" + path.string()});
+  ASSERT_OK(db);
+  EXPECT_EQ((*db)->dialect(), Dialect::kSqlite);
+  ASSERT_OK((*db)->Migrate());
+  EXPECT_TRUE(std::filesystem::exists(path));
+}
+
+TEST(DatabaseOpenTest, InMemorySqliteWorks) {
+  auto db = Database::Open({.url = "sqlite::memory:"});
+  ASSERT_OK(db);
+  ASSERT_OK((*db)->Migrate());
+  auto v = (*db)->SchemaVersion();
+  ASSERT_OK(v);
+  EXPECT_EQ(*v, static_cast<int>(AllMigrations().size()));
+}
+
+TEST(DatabaseOpenTest, UnreachablePostgresIsUnavailableWithoutPassword) {
+  auto db = Database::Open({.url = "postgresql://u:s3cretpw@127.0.0.1:1/x?connect_timeout=2"});
+  ASSERT_FALSE(db.ok());
+  EXPECT_EQ(db.error().code(), StatusCode::kUnavailable);
+  EXPECT_EQ(db.error().message().find("s3cretpw"), std::string::npos);
+}
+
+TEST(MigrationsTest, VersionsAreConsecutiveFromOne) {
+  int expected = 1;
+  for (const Migration& m : AllMigrations()) {
+    EXPECT_EQ(m.version, expected++) << m.name;
+    EXPECT_FALSE(m.name.empty());
+  }
+}
+
+TEST(MigrationsTest, PlaceholdersAreSubstituted) {
+  for (const Migration& m : AllMigrations()) {
+    for (Dialect d : {Dialect::kSqlite, Dialect::kPostgres}) {
+      EXPECT_EQ(MigrationSql(m, d).find("{{"), std::string::npos) << m.name;
+    }
+  }
+}
+
+class DatabaseTest : public DbTest {};
+
+TEST_P(DatabaseTest, MigrateIsIdempotent) {
+  const int n = static_cast<int>(AllMigrations().size());
+  auto v = db().SchemaVersion();
+  ASSERT_OK(v);
+  EXPECT_EQ(*v, n);
+  ASSERT_OK(db().Migrate());
+  ASSERT_OK(db().Migrate());
+  v = db().SchemaVersion();
+  ASSERT_OK(v);
+  EXPECT_EQ(*v, n);
+  EXPECT_EQ(CountRows(db(), "schema_migrations"), n);
+}
+
+TEST_P(DatabaseTest, ConcurrentMigrateFromTwoHandles) {
+  auto other = test_db().OpenAnother();
+  ASSERT_OK(other);
+  Status a, b;
+  std::thread t1([&] { a = db().Migrate(); });
+  std::thread t2([&] { b = (*other)->Migrate(); });
+  t1.join();
+  t2.join();
+  EXPECT_OK(a);
+  EXPECT_OK(b);
+  EXPECT_EQ(CountRows(db(), "schema_migrations"), static_cast<int>(AllMigrations().size()));
+}
+
+TEST_P(DatabaseTest, PingAnswers) { EXPECT_OK(db().Ping()); }
+
+TEST_P(DatabaseTest, CommitsOnOkAndRollsBackOnError) {
+  ASSERT_OK(db().WithTx([](soci::session& sql) {
+    InsertTenant(sql, "kept");
+    return Status::Ok();
+  }));
+  Status st = db().WithTx([](soci::session& sql) {
+    InsertTenant(sql, "dropped");
+    return Status::InvalidArgument("nope", "name");
+  });
+  EXPECT_EQ(st, Status::InvalidArgument("nope", "name"));
+  EXPECT_EQ(CountRows(db(), "tenants"), 1);
+}
+
+TEST_P(DatabaseTest, ExceptionRollsBackAndDoesNotLeakSql) {
+  Status st = db().WithTx([](soci::session& sql) {
+    InsertTenant(sql, "dropped");
+    sql << "SELECT secret_column FROM no_such_table";
+    return Status::Ok();
+  });
+  EXPECT_EQ(st.code(), StatusCode::kInternal);
+  EXPECT_EQ(st.message().find("no_such_table"), std::string::npos);
+  EXPECT_EQ(CountRows(db(), "tenants"), 0);
+  // The pooled session is usable afterwards (the transaction was rolled back).
+  EXPECT_OK(db().Ping());
+}
+
+TEST_P(DatabaseTest, UniqueViolationIsAlreadyExists) {
+  Status st = db().WithTx([](soci::session& sql) {
+    int64_t t = InsertTenant(sql, "a");
+    InsertUser(sql, t, "dup@example.com");
+    InsertUser(sql, t, "dup@example.com");
+    return Status::Ok();
+  });
+  EXPECT_EQ(st.code(), StatusCode::kAlreadyExists);
+  EXPECT_EQ(CountRows(db(), "users"), 0);
+}
+
+TEST_P(DatabaseTest, ClassifyDbErrorRecognisesUniqueViolation) {
+  DbErrorKind kind = DbErrorKind::kOther;
+  Status st = db().WithTx([&](soci::session& sql) {
+    int64_t t = InsertTenant(sql, "a");
+    InsertUser(sql, t, "dup@example.com");
+    try {
+      InsertUser(sql, t, "dup@example.com");
+    } catch (const soci::soci_error& e) {
+      kind = ClassifyDbError(e);
+    }
+    return Status::Conflict("stop");
+  });
+  EXPECT_EQ(st.code(), StatusCode::kConflict);
+  EXPECT_EQ(kind, DbErrorKind::kUniqueViolation);
+}
+
+TEST_P(DatabaseTest, ForeignKeysAreEnforced) {
+  Status st = db().WithTx([](soci::session& sql) {
+    InsertUser(sql, 424242, "orphan@example.com");
+    return Status::Ok();
+  });
+  EXPECT_EQ(st.code(), StatusCode::kFailedPrecondition);
+}
+
+TEST_P(DatabaseTest, ConcurrentWritersAllCommit) {
+  constexpr int kThreads = 4, kPerThread = 40;
+  std::atomic<int> failures{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kThreads; ++i) {
+    threads.emplace_back([&, i] {
+      for (int j = 0; j < kPerThread; ++j) {
+        Status st = db().WithTx([&](soci::session& sql) {
+          InsertTenant(sql, "t" + std::to_string(i) + "_" + std::to_string(j));
+          return Status::Ok();
+        });
+        if (!st.ok()) failures++;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(failures.load(), 0);
+  EXPECT_EQ(CountRows(db(), "tenants"), kThreads * kPerThread);
+}
+
+TEST_P(DatabaseTest, TwoHandlesOnOneDatabaseBothWrite) {
+  // Two Database objects stand in for two processes sharing the file / server.
+  auto other = test_db().OpenAnother();
+  ASSERT_OK(other);
+  std::atomic<int> failures{0};
+  auto writer = [&](Database& d, const std::string& prefix) {
+    for (int j = 0; j < 30; ++j) {
+      if (!d.WithTx([&](soci::session& sql) {
+              InsertTenant(sql, prefix + std::to_string(j));
+              return Status::Ok();
+            }).ok()) {
+        failures++;
+      }
+    }
+  };
+  std::thread t1([&] { writer(db(), "a"); });
+  std::thread t2([&] { writer(**other, "b"); });
+  t1.join();
+  t2.join();
+  EXPECT_EQ(failures.load(), 0);
+  EXPECT_EQ(CountRows(db(), "tenants"), 60);
+}
+
+TEST_P(DatabaseTest, CloseIsIdempotentAndLaterCallsAreUnavailable) {
+  db().Close();
+  db().Close();
+  EXPECT_EQ(db().Ping().code(), StatusCode::kUnavailable);
+  EXPECT_EQ(db().WithTenantTx(TenantId(1), [](soci::session&) { return Status::Ok(); }).code(),
+            StatusCode::kUnavailable);
+}
+
+TEST_P(DatabaseTest, WithTenantTxRejectsInvalidTenant) {
+  EXPECT_EQ(db().WithTenantTx(TenantId(), [](soci::session&) { return Status::Ok(); }).code(),
+            StatusCode::kInvalidArgument);
+}
+
+// The point of PostgreSQL row-level security: a query that forgets `WHERE tenant_id = ...`
+// still sees only the current tenant's rows, and can't write rows of another tenant.
+TEST_P(DatabaseTest, RowLevelSecurityScopesUnfilteredQueries) {
+  if (!is_postgres()) GTEST_SKIP() << "SQLite has no row-level security (explicit filters only)";
+  int64_t a = 0, b = 0;
+  ASSERT_OK(db().WithTx([&](soci::session& sql) {
+    a = InsertTenant(sql, "A");
+    b = InsertTenant(sql, "B");
+    InsertUser(sql, a, "a1@example.com");
+    InsertUser(sql, a, "a2@example.com");
+    InsertUser(sql, b, "b1@example.com");
+    return Status::Ok();
+  }));
+  ASSERT_OK(db().WithTenantTx(TenantId(a), [&](soci::session& sql) {
+    std::string role;
+    sql << "SELECT current_user", soci::into(role);
+    EXPECT_EQ(role, "sinyal_app");
+    int users = 0, tenants = 0, others = 0;
+    sql << "SELECT COUNT(*) FROM users", soci::into(users);  // no tenant filter on purpose
+    sql << "SELECT COUNT(*) FROM tenants", soci::into(tenants);
+    long long bb = b;
+    sql << "SELECT COUNT(*) FROM users WHERE tenant_id = :b", soci::use(bb), soci::into(others);
+    EXPECT_EQ(users, 2);
+    EXPECT_EQ(tenants, 1);
+    EXPECT_EQ(others, 0);
+    // An unfiltered UPDATE and DELETE touch only this tenant's rows.
+    soci::statement up = (sql.prepare << "UPDATE users SET display_name = 'changed'");
+    up.execute(true);
+    EXPECT_EQ(up.get_affected_rows(), 2);
+    return Status::Ok();
+  }));
+  // Writing a row for another tenant is refused by the policy's WITH CHECK.
+  Status st = db().WithTenantTx(TenantId(a), [&](soci::session& sql) {
+    InsertUser(sql, b, "sneaky@example.com");
+    return Status::Ok();
+  });
+  EXPECT_FALSE(st.ok());
+  // Deleting everything from tenant A's scope leaves tenant B intact.
+  ASSERT_OK(db().WithTenantTx(TenantId(a), [&](soci::session& sql) {
+    sql << "DELETE FROM users";
+    return Status::Ok();
+  }));
+  int b_users = 0;
+  std::string b_name;
+  ASSERT_OK(db().WithTx([&](soci::session& sql) {
+    long long bb = b;
+    sql << "SELECT COUNT(*) FROM users WHERE tenant_id = :b", soci::use(bb), soci::into(b_users);
+    sql << "SELECT display_name FROM users WHERE tenant_id = :b", soci::use(bb),
+        soci::into(b_name);
+    return Status::Ok();
+  }));
+  EXPECT_EQ(b_users, 1);
+  EXPECT_EQ(b_name, "n");
+  EXPECT_EQ(CountRows(db(), "users"), 1);
+}
+
+TEST_P(DatabaseTest, AppRoleCannotEscalateToSystemScope) {
+  if (!is_postgres()) GTEST_SKIP() << "PostgreSQL-only: roles and RLS";
+  int64_t a = 0;
+  ASSERT_OK(db().WithTx([&](soci::session& sql) {
+    a = InsertTenant(sql, "A");
+    int64_t b = InsertTenant(sql, "B");
+    InsertUser(sql, b, "b1@example.com");
+    return Status::Ok();
+  }));
+  ASSERT_OK(db().WithTenantTx(TenantId(a), [&](soci::session& sql) {
+    // Even turning the system flag on does nothing for the app role.
+    std::string ignored;
+    sql << "SELECT set_config('app.system', 'on', true)", soci::into(ignored);
+    int users = -1;
+    sql << "SELECT COUNT(*) FROM users", soci::into(users);
+    EXPECT_EQ(users, 0);
+    // Clearing the tenant setting hides everything (fail closed), rather than erroring open.
+    sql << "SELECT set_config('app.tenant_id', '', true)", soci::into(ignored);
+    int tenants = -1;
+    sql << "SELECT COUNT(*) FROM tenants", soci::into(tenants);
+    EXPECT_EQ(tenants, 0);
+    return Status::Ok();
+  }));
+}
+
+TEST_P(DatabaseTest, EveryTenantTableHasForcedRowLevelSecurity) {
+  if (!is_postgres()) GTEST_SKIP() << "PostgreSQL-only: RLS catalog";
+  int tenant_tables = 0, protected_tables = 0;
+  ASSERT_OK(db().WithTx([&](soci::session& sql) {
+    sql << "SELECT COUNT(*), COALESCE(SUM(CASE WHEN c.relrowsecurity AND c.relforcerowsecurity "
+           "THEN 1 ELSE 0 END), 0) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+           "WHERE n.nspname = current_schema() AND c.relkind = 'r' AND EXISTS (SELECT 1 FROM "
+           "pg_attribute a WHERE a.attrelid = c.oid AND a.attname = 'tenant_id')",
+        soci::into(tenant_tables), soci::into(protected_tables);
+    return Status::Ok();
+  }));
+  EXPECT_GE(tenant_tables, 3);  // users, refresh_tokens, api_keys (+ later modules' tables)
+  EXPECT_EQ(protected_tables, tenant_tables);
+}
+
+TEST_P(DatabaseTest, MigrateRefusesTenantTableWithoutRls) {
+  if (!is_postgres()) GTEST_SKIP() << "PostgreSQL-only: RLS catalog";
+  ASSERT_OK(db().WithTx([](soci::session& sql) {
+    sql << "CREATE TABLE forgotten (id BIGINT, tenant_id BIGINT)";
+    return Status::Ok();
+  }));
+  Status st = db().Migrate();
+  EXPECT_EQ(st.code(), StatusCode::kFailedPrecondition);
+  EXPECT_NE(st.message().find("forgotten"), std::string::npos) << st.ToString();
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, DatabaseTest, SINYAL_DB_BACKENDS, testing::BackendName);
+
+}  // namespace
+}  // namespace sinyal::store
