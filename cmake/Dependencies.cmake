@@ -45,3 +45,10 @@ pkg_check_modules(SODIUM REQUIRED IMPORTED_TARGET libsodium)
 if(NOT OpenSSL_FOUND)
   find_package(OpenSSL REQUIRED)
 endif()
+
+# http/: RESTinio (header-only; needs standalone asio from libasio-dev, and fmt found first).
+find_package(restinio CONFIG REQUIRED)
+
+# app/: command line and config file.
+find_package(CLI11 CONFIG REQUIRED)
+find_package(tomlplusplus CONFIG REQUIRED)

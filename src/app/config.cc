@@ -1,0 +1,182 @@
+#include "app/config.h"
+
+#include <charconv>
+#include <fstream>
+#include <functional>
+#include <sstream>
+#include <vector>
+
+#include <toml++/toml.h>
+
+extern char** environ;
+
+namespace sinyal::app {
+namespace {
+
+struct Key {
+  std::string name;  // "server.port"
+  enum Kind { kString, kInt, kBool } kind;
+  std::function<void(Config&, const std::string&, int64_t, bool)> set;
+  int64_t min = 0, max = 0;
+};
+
+const std::vector<Key>& Keys() {
+  static const std::vector<Key> keys = [] {
+    std::vector<Key> k;
+    auto S = [&](std::string n, std::function<std::string&(Config&)> f) {
+      k.push_back({std::move(n), Key::kString, [f](Config& c, const std::string& v, int64_t, bool) { f(c) = v; }});
+    };
+    auto I = [&](std::string n, std::function<int64_t&(Config&)> f, int64_t lo, int64_t hi) {
+      k.push_back({std::move(n), Key::kInt, [f](Config& c, const std::string&, int64_t v, bool) { f(c) = v; }, lo, hi});
+    };
+    auto B = [&](std::string n, std::function<bool&(Config&)> f) {
+      k.push_back({std::move(n), Key::kBool, [f](Config& c, const std::string&, int64_t, bool v) { f(c) = v; }});
+    };
+    S("server.host", [](Config& c) -> std::string& { return c.server.host; });
+    I("server.port", [](Config& c) -> int64_t& { return c.server.port; }, 1, 65535);
+    I("server.io_threads", [](Config& c) -> int64_t& { return c.server.io_threads; }, 1, 64);
+    I("server.blocking_threads", [](Config& c) -> int64_t& { return c.server.blocking_threads; }, 1, 64);
+    I("server.max_body_bytes", [](Config& c) -> int64_t& { return c.server.max_body_bytes; }, 1024, 64 << 20);
+    I("server.shutdown_grace_ms", [](Config& c) -> int64_t& { return c.server.shutdown_grace_ms; }, 0, 600000);
+    S("server.docs_assets_dir", [](Config& c) -> std::string& { return c.server.docs_assets_dir; });
+    S("server.data_dir", [](Config& c) -> std::string& { return c.server.data_dir; });
+    S("database.url", [](Config& c) -> std::string& { return c.database.url; });
+    I("database.pool_size", [](Config& c) -> int64_t& { return c.database.pool_size; }, 1, 256);
+    S("auth.jwt_secret", [](Config& c) -> std::string& { return c.auth.jwt_secret; });
+    S("auth.issuer", [](Config& c) -> std::string& { return c.auth.issuer; });
+    S("auth.audience", [](Config& c) -> std::string& { return c.auth.audience; });
+    I("auth.access_ttl_seconds", [](Config& c) -> int64_t& { return c.auth.access_ttl_seconds; }, 60, 86400);
+    I("auth.refresh_ttl_seconds", [](Config& c) -> int64_t& { return c.auth.refresh_ttl_seconds; }, 3600, 31536000);
+    I("auth.api_key_cache_ttl_seconds", [](Config& c) -> int64_t& { return c.auth.api_key_cache_ttl_seconds; }, 0, 300);
+    S("log.level", [](Config& c) -> std::string& { return c.log.level; });
+    B("log.access_log", [](Config& c) -> bool& { return c.log.access_log; });
+    S("redis.url", [](Config& c) -> std::string& { return c.redis.url; });
+    return k;
+  }();
+  return keys;
+}
+
+const Key* FindKey(std::string_view name) {
+  for (const Key& k : Keys()) {
+    if (k.name == name) return &k;
+  }
+  return nullptr;
+}
+
+Status SetTyped(const Key& key, const std::string& text, Config& config) {
+  switch (key.kind) {
+    case Key::kString:
+      key.set(config, text, 0, false);
+      return Status::Ok();
+    case Key::kInt: {
+      int64_t v = 0;
+      auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+      if (ec != std::errc() || p != text.data() + text.size() || text.empty())
+        return Status::InvalidArgument("must be an integer, got '" + text.substr(0, 32) + "'", key.name);
+      if (v < key.min || v > key.max)
+        return Status::InvalidArgument(
+            "must be between " + std::to_string(key.min) + " and " + std::to_string(key.max), key.name);
+      key.set(config, "", v, false);
+      return Status::Ok();
+    }
+    case Key::kBool:
+      if (text == "true" || text == "1" || text == "yes") key.set(config, "", 0, true);
+      else if (text == "false" || text == "0" || text == "no") key.set(config, "", 0, false);
+      else return Status::InvalidArgument("must be true or false", key.name);
+      return Status::Ok();
+  }
+  return Status::Internal("unreachable");
+}
+
+}  // namespace
+
+Status SetKey(const std::string& dotted, const std::string& value, Config& config) {
+  const Key* key = FindKey(dotted);
+  if (key == nullptr) return Status::InvalidArgument("unknown configuration key", dotted);
+  return SetTyped(*key, value, config);
+}
+
+Status ApplyToml(std::string_view text, std::string_view source_name, Config& config) {
+  toml::table root;
+  try {
+    // Debian's toml++ is built with exceptions on: parse errors throw.
+    root = toml::parse(text, source_name);
+  } catch (const toml::parse_error& err) {
+    return Status::InvalidArgument(std::string(source_name) + ": " + std::string(err.description()),
+                                   "line " + std::to_string(err.source().begin.line));
+  }
+  for (auto&& [section, node] : root) {
+    std::string section_name(section.str());
+    const toml::table* table = node.as_table();
+    if (table == nullptr)
+      return Status::InvalidArgument("top-level keys must be tables like [server]", section_name);
+    for (auto&& [k, v] : *table) {
+      std::string dotted = section_name + "." + std::string(k.str());
+      const Key* key = FindKey(dotted);
+      if (key == nullptr) return Status::InvalidArgument("unknown configuration key", dotted);
+      std::string text;
+      if (key->kind == Key::kString) {
+        if (!v.is_string()) return Status::InvalidArgument("must be a string", dotted);
+        text = *v.value<std::string>();
+      } else if (key->kind == Key::kInt) {
+        if (!v.is_integer()) return Status::InvalidArgument("must be an integer", dotted);
+        text = std::to_string(*v.value<int64_t>());
+      } else {
+        if (!v.is_boolean()) return Status::InvalidArgument("must be true or false", dotted);
+        text = *v.value<bool>() ? "true" : "false";
+      }
+      SINYAL_RETURN_IF_ERROR(SetTyped(*key, text, config));
+    }
+  }
+  return Status::Ok();
+}
+
+Status ApplyTomlFile(const std::string& path, Config& config) {
+  std::ifstream in(path);
+  if (!in) return Status::InvalidArgument("cannot read config file " + path, "config");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ApplyToml(ss.str(), path, config);
+}
+
+Status ApplyEnv(const std::map<std::string, std::string>& env, Config& config) {
+  for (const Key& key : Keys()) {
+    std::string name = "SINYAL_";
+    for (char c : key.name) name += c == '.' ? '_' : static_cast<char>(std::toupper(c));
+    auto it = env.find(name);
+    if (it == env.end()) continue;
+    Status s = SetTyped(key, it->second, config);
+    if (!s.ok()) return Status::InvalidArgument(s.message(), name);
+  }
+  return Status::Ok();
+}
+
+Status Finalize(Config& config) {
+  if (config.database.url.empty()) config.database.url = "sqlite://" + config.server.data_dir + "/sinyal.db";
+  static const char* kLevels[] = {"trace", "debug", "info", "warn", "error", "critical", "off"};
+  bool ok = false;
+  for (const char* l : kLevels) ok = ok || config.log.level == l;
+  if (!ok) return Status::InvalidArgument("must be one of trace, debug, info, warn, error, critical, off", "log.level");
+  if (config.database.url.rfind("sqlite:", 0) != 0 && config.database.url.rfind("postgresql://", 0) != 0 &&
+      config.database.url.rfind("postgres://", 0) != 0)
+    return Status::InvalidArgument("must start with sqlite: or postgresql://", "database.url");
+  if (!config.redis.url.empty() && config.redis.url.rfind("redis://", 0) != 0)
+    return Status::InvalidArgument("must start with redis://", "redis.url");
+  if (!config.auth.jwt_secret.empty() && config.auth.jwt_secret.size() < 32)
+    return Status::InvalidArgument("must be at least 32 bytes", "auth.jwt_secret");
+  return Status::Ok();
+}
+
+std::map<std::string, std::string> ProcessEnvironment() {
+  std::map<std::string, std::string> env;
+  for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
+    std::string_view kv(*e);
+    size_t eq = kv.find('=');
+    if (eq == std::string_view::npos) continue;
+    if (kv.rfind("SINYAL_", 0) != 0) continue;
+    env.emplace(std::string(kv.substr(0, eq)), std::string(kv.substr(eq + 1)));
+  }
+  return env;
+}
+
+}  // namespace sinyal::app

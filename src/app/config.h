@@ -1,0 +1,68 @@
+// Sinyal's configuration: typed structs with documented defaults (leveldb Options), read in this
+// order, each later source overriding the earlier: defaults < TOML file < SINYAL_* environment
+// variables < command-line flags. Unknown keys in the file are errors (userver's
+// additionalProperties: false); values are range-checked once, here.
+//
+// Environment variables are named SINYAL_<SECTION>_<KEY>, e.g. SINYAL_SERVER_PORT,
+// SINYAL_DATABASE_URL, SINYAL_AUTH_JWT_SECRET. Other SINYAL_* variables (SINYAL_DATA_DIR, ...)
+// belong to tools and tests and are ignored here.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+
+#include "core/status.h"
+
+namespace sinyal::app {
+
+struct Config {
+  struct Server {
+    std::string host = "127.0.0.1";  // Default: loopback.
+    int64_t port = 8080;             // Default: 8080. [1, 65535]
+    int64_t io_threads = 2;          // Default: 2. [1, 64]
+    int64_t blocking_threads = 2;    // Default: 2. [1, 64]
+    int64_t max_body_bytes = 1 << 20;       // Default: 1 MiB. [1 KiB, 64 MiB]
+    int64_t shutdown_grace_ms = 10000;      // Default: 10 s. [0, 600000]
+    std::string docs_assets_dir = "web/node_modules/redoc/bundles";  // Redoc bundle for /docs
+    std::string data_dir = "var";    // Default: ./var (SQLite file, generated secrets).
+  } server;
+  struct Database {
+    std::string url;        // Default: sqlite://<data_dir>/sinyal.db. Or postgresql://...
+    int64_t pool_size = 8;  // Default: 8. [1, 256]
+  } database;
+  struct Auth {
+    // HMAC key for access tokens (>= 32 bytes). Default: generated once and kept in
+    // <data_dir>/jwt_secret (mode 0600). Set it explicitly when several servers share a database.
+    std::string jwt_secret;
+    std::string issuer = "sinyal";
+    std::string audience = "sinyal-api";
+    int64_t access_ttl_seconds = 900;        // Default: 15 min. [60, 86400]
+    int64_t refresh_ttl_seconds = 2592000;   // Default: 30 days. [3600, 31536000]
+    int64_t api_key_cache_ttl_seconds = 10;  // Default: 10 s. [0, 300]
+  } auth;
+  struct Log {
+    std::string level = "info";  // trace, debug, info, warn, error, critical, off
+    bool access_log = true;
+  } log;
+  struct Redis {
+    std::string url;  // Default: empty (in-process rate limits). e.g. redis://127.0.0.1:6379
+  } redis;
+};
+
+// Applies a TOML document (text) on top of `config`. Errors name the key ("server.port") and,
+// for syntax errors, the line.
+[[nodiscard]] Status ApplyToml(std::string_view toml_text, std::string_view source_name, Config& config);
+// Reads and applies a TOML file.
+[[nodiscard]] Status ApplyTomlFile(const std::string& path, Config& config);
+// Applies SINYAL_<SECTION>_<KEY> variables from `env` (name -> value).
+[[nodiscard]] Status ApplyEnv(const std::map<std::string, std::string>& env, Config& config);
+// Sets one key by dotted name ("server.port") from text; used by file, env and flags alike.
+[[nodiscard]] Status SetKey(const std::string& dotted, const std::string& value, Config& config);
+// Range checks and derived defaults (database URL from data_dir). Call once after all sources.
+[[nodiscard]] Status Finalize(Config& config);
+
+// The process environment as a map (app/ is the only module that reads it).
+std::map<std::string, std::string> ProcessEnvironment();
+
+}  // namespace sinyal::app

@@ -1,0 +1,99 @@
+// sinyal: one binary, many sub-commands. Only this module reads the environment and files.
+#include <unistd.h>
+
+#include <iostream>
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+#include "app/config.h"
+#include "app/serve.h"
+#include "core/log.h"
+
+using sinyal::Status;
+using sinyal::app::Config;
+
+namespace {
+
+// Loads defaults < file < env < flags. `flags` maps dotted keys to values given on the command line.
+Status LoadConfig(const std::string& config_path, const std::map<std::string, std::string>& flags,
+                  Config& config) {
+  auto env = sinyal::app::ProcessEnvironment();
+  std::string path = config_path;
+  if (path.empty() && env.count("SINYAL_CONFIG")) path = env["SINYAL_CONFIG"];
+  if (!path.empty()) SINYAL_RETURN_IF_ERROR(sinyal::app::ApplyTomlFile(path, config));
+  SINYAL_RETURN_IF_ERROR(sinyal::app::ApplyEnv(env, config));
+  for (const auto& [key, value] : flags) {
+    if (value.empty()) continue;
+    Status s = sinyal::app::SetKey(key, value, config);
+    if (!s.ok()) return Status::InvalidArgument(s.message(), "--" + key.substr(key.find('.') + 1));
+  }
+  return sinyal::app::Finalize(config);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"Sinyal: probabilistic trading signals, sold by subscription"};
+  app.require_subcommand(1);
+  std::string config_path;
+  app.add_option("-c,--config", config_path, "TOML configuration file (or SINYAL_CONFIG)");
+
+  std::map<std::string, std::string> flags;
+  auto add_common = [&flags](CLI::App* cmd) {
+    cmd->add_option("--database", flags["database.url"], "sqlite://path.db or postgresql://user:pw@host/db");
+    cmd->add_option("--log-level", flags["log.level"], "trace|debug|info|warn|error|critical|off");
+    cmd->add_option("--data-dir", flags["server.data_dir"], "directory for the SQLite file and generated secrets");
+  };
+
+  CLI::App* serve = app.add_subcommand("serve", "run the HTTP API, dashboard and docs");
+  add_common(serve);
+  serve->add_option("--host", flags["server.host"], "listen address (default 127.0.0.1)");
+  serve->add_option("--port", flags["server.port"], "listen port (default 8080)");
+  serve->add_option("--threads", flags["server.io_threads"], "I/O threads (default 2)");
+  serve->add_option("--redis", flags["redis.url"], "redis://host:port for shared rate limits");
+
+  CLI::App* migrate = app.add_subcommand("migrate", "apply pending database migrations");
+  add_common(migrate);
+
+  CLI::App* admin = app.add_subcommand("admin", "platform administration");
+  admin->require_subcommand(1);
+  CLI::App* create_operator = admin->add_subcommand("create-operator", "create a platform operator; password read from stdin");
+  add_common(create_operator);
+  std::string op_email;
+  create_operator->add_option("--email", op_email, "operator email")->required();
+
+  app.add_subcommand("version", "print the version");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+
+  Config config;
+  std::string level = flags["log.level"].empty() ? "info" : flags["log.level"];
+  Status loaded = LoadConfig(config_path, flags, config);
+  if (!loaded.ok()) {
+    std::cerr << "sinyal: configuration error: " << loaded.ToString() << "\n";
+    return 2;
+  }
+  if (!sinyal::ConfigureJsonLogging(config.log.level)) {
+    std::cerr << "sinyal: bad log level\n";
+    return 2;
+  }
+
+  if (app.got_subcommand("version")) {
+    std::cout << "sinyal 0.1.0\n";
+    return 0;
+  }
+  if (serve->parsed()) return sinyal::app::RunServe(config);
+  if (migrate->parsed()) return sinyal::app::RunMigrate(config);
+  if (create_operator->parsed()) {
+    std::string password;
+    if (isatty(STDIN_FILENO)) std::cerr << "password for " << op_email << ": " << std::flush;
+    std::getline(std::cin, password);
+    return sinyal::app::RunCreateOperator(config, op_email, password);
+  }
+  return 2;
+}

@@ -1,0 +1,179 @@
+#include "app/serve.h"
+
+#include <signal.h>
+#include <sys/stat.h>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <random>
+
+#include <sodium.h>
+
+#include "accounts/accounts.h"
+#include "core/log.h"
+#include "http/api.h"
+#include "http/pipeline.h"
+#include "http/server.h"
+#include "store/database.h"
+
+namespace sinyal::app {
+namespace {
+
+constexpr const char* kVersion = "0.1.0";
+
+Result<std::unique_ptr<store::Database>> OpenDatabase(const Config& config) {
+  store::DatabaseOptions options;
+  options.url = config.database.url;
+  options.pool_size = static_cast<int>(config.database.pool_size);
+  SINYAL_ASSIGN_OR_RETURN(auto db, store::Database::Open(options));
+  SINYAL_RETURN_IF_ERROR(db->Migrate());
+  return db;
+}
+
+accounts::AuthConfig AuthConfigFrom(const Config& config) {
+  accounts::AuthConfig auth;
+  auth.jwt_secret = config.auth.jwt_secret;
+  auth.issuer = config.auth.issuer;
+  auth.audience = config.auth.audience;
+  auth.access_ttl_seconds = config.auth.access_ttl_seconds;
+  auth.refresh_ttl_seconds = config.auth.refresh_ttl_seconds;
+  auth.api_key_cache_ttl_seconds = config.auth.api_key_cache_ttl_seconds;
+  return auth;
+}
+
+// Never print the password or the URL's credentials.
+std::string RedactUrl(const std::string& url) {
+  auto scheme = url.find("://");
+  auto at = url.find('@');
+  if (scheme == std::string::npos || at == std::string::npos || at < scheme) return url;
+  return url.substr(0, scheme + 3) + "***@" + url.substr(at + 1);
+}
+
+int Fail(const Status& s) {
+  LogEvent(spdlog::level::critical, "startup_failed", {{"error", s.ToString()}});
+  std::fprintf(stderr, "sinyal: %s\n", s.ToString().c_str());
+  return 1;
+}
+
+}  // namespace
+
+Status ResolveJwtSecret(Config& config) {
+  if (!config.auth.jwt_secret.empty()) return Status::Ok();
+  std::filesystem::path path = std::filesystem::path(config.server.data_dir) / "jwt_secret";
+  std::error_code ec;
+  std::filesystem::create_directories(path.parent_path(), ec);
+  if (std::filesystem::exists(path)) {
+    std::ifstream in(path);
+    std::getline(in, config.auth.jwt_secret);
+    if (config.auth.jwt_secret.size() < 32)
+      return Status::InvalidArgument("secret in " + path.string() + " is shorter than 32 bytes", "auth.jwt_secret");
+    return Status::Ok();
+  }
+  if (sodium_init() < 0) return Status::Internal("libsodium failed to initialise");
+  unsigned char raw[48];
+  randombytes_buf(raw, sizeof raw);
+  char b64[sodium_base64_ENCODED_LEN(48, sodium_base64_VARIANT_URLSAFE_NO_PADDING)];
+  sodium_bin2base64(b64, sizeof b64, raw, sizeof raw, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+  {
+    std::ofstream out(path);
+    if (!out) return Status::Unavailable("cannot write " + path.string());
+    out << b64 << "\n";
+  }
+  ::chmod(path.c_str(), 0600);
+  config.auth.jwt_secret = b64;
+  LogEvent(spdlog::level::info, "jwt_secret_generated", {{"path", path.string()}});
+  return Status::Ok();
+}
+
+int RunMigrate(Config config) {
+  auto db = OpenDatabase(config);
+  if (!db.ok()) return Fail(db.error());
+  auto version = (*db)->SchemaVersion();
+  if (!version.ok()) return Fail(version.error());
+  std::printf("database %s is at schema version %d\n", RedactUrl(config.database.url).c_str(), *version);
+  (*db)->Close();
+  return 0;
+}
+
+int RunCreateOperator(Config config, const std::string& email, const std::string& password) {
+  if (Status s = ResolveJwtSecret(config); !s.ok()) return Fail(s);
+  auto db = OpenDatabase(config);
+  if (!db.ok()) return Fail(db.error());
+  accounts::AccountService accounts(**db, SystemClock::Instance(), AuthConfigFrom(config));
+  auto op = accounts.CreateOperator(email, password);
+  if (!op.ok()) return Fail(op.error());
+  std::printf("operator %s created (id %lld)\n", op->email.c_str(), static_cast<long long>(op->id.value()));
+  (*db)->Close();
+  return 0;
+}
+
+int RunServe(Config config) {
+  // Block the shutdown signals in every thread; the main thread waits for them below.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  ::signal(SIGPIPE, SIG_IGN);
+
+  if (Status s = ResolveJwtSecret(config); !s.ok()) return Fail(s);
+  auto db_or = OpenDatabase(config);
+  if (!db_or.ok()) return Fail(db_or.error());
+  std::unique_ptr<store::Database> db = std::move(db_or).value();
+
+  Clock& clock = SystemClock::Instance();
+  accounts::AccountService accounts(*db, clock, AuthConfigFrom(config));
+
+  http::Metrics metrics;
+  http::RouteTable routes;
+  http::AddAccountRoutes(routes, accounts);
+  http::Server* server_ptr = nullptr;
+  http::AddSystemRoutes(routes, {.ready =
+                                     [&db, &server_ptr]() -> Status {
+                                       if (server_ptr != nullptr && server_ptr->draining())
+                                         return Status::Unavailable("shutting down");
+                                       return db->Ping();
+                                     },
+                                 .metrics = &metrics,
+                                 .docs_assets_dir = config.server.docs_assets_dir,
+                                 .version = kVersion});
+  http::Pipeline pipeline(routes, &accounts, metrics, clock,
+                          {.max_body_bytes = static_cast<size_t>(config.server.max_body_bytes),
+                           .access_log = config.log.access_log});
+  http::Server server(pipeline, {.host = config.server.host,
+                                 .port = static_cast<uint16_t>(config.server.port),
+                                 .io_threads = static_cast<size_t>(config.server.io_threads),
+                                 .blocking_threads = static_cast<size_t>(config.server.blocking_threads)});
+  server_ptr = &server;
+  if (Status s = server.Start(); !s.ok()) return Fail(s);
+
+  std::string base = "http://" + config.server.host + ":" + std::to_string(config.server.port);
+  LogEvent(spdlog::level::info, "started",
+           {{"url", base}, {"database", RedactUrl(config.database.url)}, {"version", kVersion}});
+  std::printf(
+      "\nSinyal %s is running at %s  (database: %s)\n"
+      "  API reference:   %s/docs\n"
+      "  Health:          %s/readyz\n"
+      "  Sign up (creates your organisation and its owner):\n"
+      "    curl -s -X POST %s/api/v1/auth/register -H 'Content-Type: application/json' \\\n"
+      "      -d '{\"tenant_name\":\"My Company\",\"email\":\"you@example.com\",\"password\":\"a-long-passphrase\"}'\n"
+      "  Sign in:  POST %s/api/v1/auth/login {\"email\",\"password\"} -> use access_token as 'Authorization: Bearer ...'\n"
+      "  Stop with Ctrl-C (or SIGTERM): in-flight requests finish first.\n\n",
+      kVersion, base.c_str(), RedactUrl(config.database.url).c_str(), base.c_str(), base.c_str(),
+      base.c_str(), base.c_str());
+  std::fflush(stdout);
+
+  int sig = 0;
+  sigwait(&signals, &sig);
+  LogEvent(spdlog::level::info, "shutdown_requested", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
+  server.Drain(std::chrono::milliseconds(config.server.shutdown_grace_ms));
+  server.Stop();
+  db->Close();
+  LogEvent(spdlog::level::info, "stopped", {});
+  return 0;
+}
+
+}  // namespace sinyal::app

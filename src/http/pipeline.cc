@@ -1,0 +1,202 @@
+#include "http/pipeline.h"
+
+#include <random>
+
+#include <nlohmann/json.hpp>
+
+#include "core/log.h"
+#include "http/json_body.h"
+#include "http/problem.h"
+
+namespace sinyal::http {
+namespace {
+
+std::string NewRequestId() {
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string id(20, '0');
+  uint64_t a = rng(), b = rng();
+  for (int i = 0; i < 16; ++i) id[i] = kHex[(a >> (i * 4)) & 0xF];
+  for (int i = 16; i < 20; ++i) id[i] = kHex[(b >> (i * 4)) & 0xF];
+  return id;
+}
+
+// Accepts a caller's X-Request-Id only when it is short and plain, so logs can't be forged.
+std::string RequestIdFor(const Request& req) {
+  std::string_view given = req.Header("x-request-id");
+  if (!given.empty() && given.size() <= 64) {
+    bool plain = true;
+    for (char c : given) {
+      if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.')) {
+        plain = false;
+        break;
+      }
+    }
+    if (plain) return std::string(given);
+  }
+  return NewRequestId();
+}
+
+std::vector<std::string_view> Split(std::string_view s) {
+  std::vector<std::string_view> parts;
+  size_t i = 0;
+  while (i <= s.size()) {
+    size_t j = s.find('/', i);
+    if (j == std::string_view::npos) j = s.size();
+    parts.push_back(s.substr(i, j - i));
+    i = j + 1;
+  }
+  return parts;
+}
+
+}  // namespace
+
+bool MatchPattern(std::string_view pattern, std::string_view path,
+                  std::map<std::string, std::string, std::less<>>* params) {
+  auto p = Split(pattern), q = Split(path);
+  if (p.size() != q.size()) return false;
+  for (size_t i = 0; i < p.size(); ++i) {
+    if (!p[i].empty() && p[i][0] == ':') {
+      if (q[i].empty()) return false;
+      if (params) (*params)[std::string(p[i].substr(1))] = std::string(q[i]);
+    } else if (p[i] != q[i]) {
+      return false;
+    }
+  }
+  return true;
+}
+
+Pipeline::Pipeline(const RouteTable& routes, accounts::AccountService* accounts, Metrics& metrics,
+                   Clock& clock, PipelineOptions options)
+    : routes_(routes), accounts_(accounts), metrics_(metrics), clock_(clock), options_(options) {
+  for (const Route& r : routes_.routes()) route_metrics_.push_back(metrics_.RegisterRoute(r.method, r.pattern));
+  unmatched_metrics_ = metrics_.RegisterRoute("ANY", "unmatched");
+}
+
+Result<accounts::Principal> Pipeline::Authenticate(const Route& route, const Request& req) {
+  std::string_view authz = req.Header("authorization");
+  std::string_view api_key = req.Header("x-api-key");
+  std::string_view bearer;
+  if (!authz.empty()) {
+    constexpr std::string_view kBearer = "Bearer ";
+    if (authz.size() <= kBearer.size() ||
+        !std::equal(kBearer.begin(), kBearer.end(), authz.begin(),
+                    [](char a, char b) { return std::tolower(a) == std::tolower(b); }))
+      return Status::Unauthenticated("Authorization must be 'Bearer <token>'");
+    bearer = authz.substr(kBearer.size());
+  }
+  if (bearer.empty() && api_key.empty()) return Status::Unauthenticated("credentials required");
+  if (accounts_ == nullptr) return Status::Internal("no account service configured");
+
+  bool is_key = !api_key.empty() || bearer.rfind("sk_", 0) == 0;
+  accounts::Principal principal;
+  if (is_key) {
+    if (!bearer.empty() && !api_key.empty()) return Status::Unauthenticated("send one credential, not two");
+    SINYAL_ASSIGN_OR_RETURN(principal, accounts_->AuthenticateApiKey(api_key.empty() ? bearer : api_key));
+  } else {
+    SINYAL_ASSIGN_OR_RETURN(principal, accounts_->AuthenticateAccessToken(bearer));
+  }
+
+  switch (route.auth) {
+    case AuthMode::kNone: break;
+    case AuthMode::kUser:
+      if (principal.api_key || principal.is_operator())
+        return Status::PermissionDenied("this endpoint needs a signed-in user's access token");
+      break;
+    case AuthMode::kAny:
+      if (principal.is_operator()) return Status::PermissionDenied("operators have no tenant here");
+      break;
+    case AuthMode::kOperator:
+      if (!principal.is_operator()) return Status::PermissionDenied("operators only");
+      break;
+  }
+  if (principal.api_key && !route.required_scope.empty()) {
+    bool has = false;
+    for (const auto& s : principal.scopes) has = has || s == route.required_scope;
+    if (!has) return Status::PermissionDenied("the API key lacks scope '" + route.required_scope + "'");
+  }
+  return principal;
+}
+
+Response Pipeline::Run(int route_index, const Request& req, Context& ctx) {
+  if (route_index < 0) {
+    std::string allow;
+    for (const Route& r : routes_.routes()) {
+      if (MatchPattern(r.pattern, req.path)) allow += (allow.empty() ? "" : ", ") + r.method;
+    }
+    if (!allow.empty()) {
+      Response resp = ProblemResponse(405, "method-not-allowed", "method " + req.method.substr(0, 16) +
+                                      " is not allowed here", "", ctx.request_id);
+      resp.headers.emplace_back("allow", allow);
+      return resp;
+    }
+    return ProblemResponse(404, "not-found", "no such endpoint", "", ctx.request_id);
+  }
+  const Route& route = routes_.routes()[route_index];
+  size_t limit = route.max_body_bytes ? route.max_body_bytes : options_.max_body_bytes;
+  if (req.body.size() > limit) {
+    return ProblemResponse(413, "payload-too-large",
+                           "request body is " + std::to_string(req.body.size()) +
+                               " bytes; the limit is " + std::to_string(limit),
+                           "body", ctx.request_id);
+  }
+  if (route.auth != AuthMode::kNone) {
+    auto principal = Authenticate(route, req);
+    if (!principal.ok()) return ProblemResponse(principal.error(), ctx.request_id);
+    ctx.principal = std::move(principal).value();
+  }
+  Result<Response> result = route.handler(ctx);
+  if (!result.ok()) {
+    const Status& s = result.error();
+    if (HttpStatusFor(s.code()) >= 500) {
+      LogEvent(spdlog::level::err, "handler_error",
+               {{"request_id", ctx.request_id}, {"route", route.pattern}, {"error", s.ToString()}});
+    }
+    if (IsMalformedJson(s)) {
+      return ProblemResponse(400, "malformed-json", s.message(), s.field(), ctx.request_id);
+    }
+    return ProblemResponse(s, ctx.request_id);
+  }
+  return std::move(result).value();
+}
+
+Response Pipeline::Handle(int route_index, const Request& req) {
+  int64_t start = clock_.MonotonicNanos();
+  metrics_.InFlight(1);
+  Context ctx{req, RequestIdFor(req), std::nullopt, clock_.Now(), {}};
+  Response resp;
+  try {
+    resp = Run(route_index, req, ctx);
+  } catch (const std::exception& e) {
+    LogEvent(spdlog::level::err, "unhandled_exception",
+             {{"request_id", ctx.request_id}, {"path", req.path}, {"what", e.what()}});
+    resp = ProblemResponse(500, "internal", "internal error; quote the request id when reporting it",
+                           "", ctx.request_id);
+  } catch (...) {
+    LogEvent(spdlog::level::err, "unhandled_exception", {{"request_id", ctx.request_id}});
+    resp = ProblemResponse(500, "internal", "internal error; quote the request id when reporting it",
+                           "", ctx.request_id);
+  }
+  for (auto& h : ctx.response_headers) resp.headers.push_back(std::move(h));
+  resp.headers.emplace_back("x-request-id", ctx.request_id);
+  int64_t elapsed = clock_.MonotonicNanos() - start;
+  metrics_.ObserveRequest(route_index >= 0 ? route_metrics_[route_index] : unmatched_metrics_,
+                          resp.status, elapsed);
+  metrics_.InFlight(-1);
+  if (options_.access_log) {
+    nlohmann::json fields = {{"request_id", ctx.request_id},
+                             {"method", req.method},
+                             {"route", route_index >= 0 ? routes_.routes()[route_index].pattern : "unmatched"},
+                             {"status", resp.status},
+                             {"duration_us", elapsed / 1000},
+                             {"remote", req.remote}};
+    if (ctx.principal) {
+      fields["tenant_id"] = ctx.principal->tenant.value();
+      if (ctx.principal->api_key) fields["api_key_id"] = ctx.principal->api_key->value();
+    }
+    LogEvent(resp.status >= 500 ? spdlog::level::err : spdlog::level::info, "http_request", std::move(fields));
+  }
+  return resp;
+}
+
+}  // namespace sinyal::http
