@@ -23,6 +23,9 @@ namespace sinyal::store {
 namespace {
 
 constexpr int kMaxTxAttempts = 5;
+// Serializes migrators of one PostgreSQL schema until the transaction ends.
+constexpr const char* kSchemaLock =
+    "SELECT pg_advisory_xact_lock(hashtext('sinyal_migrate:' || current_schema()))";
 
 bool IsSqlIdentifier(std::string_view s) {
   if (s.empty() || s.size() > 63) return false;
@@ -403,6 +406,8 @@ Status Database::Migrate() {
     // Schema, app role (NOLOGIN) and membership: cluster-wide objects, created if missing.
     const std::string role = im.options.app_role;
     SINYAL_RETURN_IF_ERROR(WithTx([&](soci::session& sql) {
+      // Concurrent CREATE ROLE / GRANT fail with "tuple concurrently updated": serialize.
+      im.ExecScript(sql, "SELECT pg_advisory_xact_lock(hashtext('sinyal_migrate_roles'))");
       if (!im.options.schema.empty()) {
         im.ExecScript(sql, "CREATE SCHEMA IF NOT EXISTS " + QuoteIdent(im.options.schema));
       }
@@ -431,8 +436,7 @@ Status Database::Migrate() {
     Status st = WithTx([&](soci::session& sql) {
       if (pg) {
         // Serializes concurrent migrators of the same schema until this transaction ends.
-        im.ExecScript(sql,
-                      "SELECT pg_advisory_xact_lock(hashtext('sinyal_migrate:' || current_schema()))");
+        im.ExecScript(sql, kSchemaLock);
       }
       int applied = 0;
       sql << "SELECT COUNT(*) FROM schema_migrations WHERE version = :v", soci::use(m.version),
@@ -454,6 +458,7 @@ Status Database::Migrate() {
   if (pg) {
     const std::string role_q = im.app_role_q;
     return WithTx([&](soci::session& sql) {
+      im.ExecScript(sql, kSchemaLock);
       im.ExecScript(sql,
                     "DO $$ BEGIN\n"
                     "  EXECUTE format('GRANT USAGE ON SCHEMA %I TO " + role_q + "', current_schema());\n"
