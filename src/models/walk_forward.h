@@ -1,0 +1,105 @@
+// Walk-forward evaluation with purging and an embargo.
+//
+// The rows (in time order) are cut into an initial training period and `folds` consecutive
+// test blocks. For each block, training rows come only from before it; the newest
+// `calibration_fraction` of them are held back to fit the calibrator. Purging removes every
+// training row whose label window [bar+1, bar+h] reaches the span of a later evaluation set
+// (test block, or the calibration rows for the fitting rows), and the embargo removes rows whose
+// prediction bar lies within `embargo_bars` after that span (relevant when training rows follow
+// an evaluation set; with pure walk-forward it is a guard).
+//
+// Every fold and the pooled test set get the model's metrics (calibrated and raw), and the
+// naive baselines' metrics (majority class of the training rows; last direction) with an exact
+// McNemar test of model vs baseline on the same rows.
+//
+// Thread safety: functions are pure apart from XGBoost's internal threads (config.nthread).
+#pragma once
+
+#include <cstddef>
+#include <span>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "core/clock.h"
+#include "core/status.h"
+#include "models/config.h"
+#include "models/dataset.h"
+#include "models/metrics.h"
+
+namespace sinyal::models {
+
+struct WalkForwardConfig {
+  int folds = 5;                        // test blocks. Bounds [1, 50].
+  double initial_train_fraction = 0.4;  // rows before the first test block. Bounds [0.1, 0.9].
+  int embargo_bars = -1;                // -1 = the label horizon. Bounds [-1, 10000].
+  size_t max_train_rows = 0;            // 0 = expanding window; else rolling, newest rows only
+};
+
+struct FoldSplit {
+  std::vector<size_t> fit;    // rows the members are trained on
+  std::vector<size_t> calib;  // held-back rows the calibrator is fitted on
+  std::vector<size_t> test;   // evaluation rows
+  size_t purged = 0;          // rows removed by purging/embargo
+};
+
+// Rows of `train` that survive purging against `eval` (see the header comment).
+std::vector<size_t> Purge(const Dataset& ds, std::span<const size_t> train,
+                          std::span<const size_t> eval, int embargo_bars);
+
+// The reusable check: OK iff no row of `train` has a label window overlapping the span of
+// `eval` ([first eval bar, last eval label bar]) nor a prediction bar within `embargo_bars`
+// after it. FailedPrecondition names the first offending row otherwise.
+[[nodiscard]] Status CheckPurged(const Dataset& ds, std::span<const size_t> train,
+                                 std::span<const size_t> eval, int embargo_bars);
+
+// The splits of a walk-forward run. Errors: InvalidArgument for config out of bounds.
+[[nodiscard]] Result<std::vector<FoldSplit>> MakeWalkForwardSplits(const Dataset& ds,
+                                                                   const WalkForwardConfig& config,
+                                                                   double calibration_fraction);
+
+struct BaselineResult {
+  std::string name;               // "majority_class", "last_direction"
+  ClassificationMetrics metrics;
+  PairedComparison model_vs_baseline;
+};
+
+struct FoldResult {
+  int fold = 0;
+  UnixNanos fit_from = 0, fit_to = 0, test_from = 0, test_to = 0;
+  size_t fit_rows = 0, calib_rows = 0, test_rows = 0, purged_rows = 0;
+  ClassificationMetrics model;      // calibrated
+  ClassificationMetrics model_raw;  // members' mean before calibration
+  double mean_uncertainty = 0;      // mean member spread on the test rows
+  std::vector<BaselineResult> baselines;
+  double train_seconds = 0;
+};
+
+struct WalkForwardResult {
+  std::string symbol, timeframe, feature_set;
+  int feature_set_version = 0;
+  int horizon = 1;
+  double dead_band = 0;
+  int num_classes = 2;
+  size_t rows = 0, neutral_dropped = 0;
+  UnixNanos data_from = 0, data_to = 0;
+  nlohmann::json train_config;
+  nlohmann::json walk_forward_config;
+  std::vector<FoldResult> folds;
+  ClassificationMetrics pooled;
+  ClassificationMetrics pooled_raw;
+  double pooled_mean_uncertainty = 0;
+  std::vector<BaselineResult> pooled_baselines;
+  double total_train_seconds = 0;
+};
+
+// Runs the whole evaluation. `clock` (may be null) only times training.
+[[nodiscard]] Result<WalkForwardResult> RunWalkForward(const Dataset& ds, const TrainConfig& train,
+                                                       const WalkForwardConfig& wf,
+                                                       const Clock* clock = nullptr);
+
+nlohmann::json ToJson(const ClassificationMetrics& m);
+nlohmann::json ToJson(const WalkForwardResult& r);
+
+}  // namespace sinyal::models
