@@ -1,0 +1,191 @@
+#include "e2e/harness.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <fstream>
+#include <random>
+#include <sstream>
+#include <thread>
+
+#include <curl/curl.h>
+
+namespace sinyal::e2e {
+namespace {
+
+size_t WriteBody(char* ptr, size_t size, size_t n, void* user) {
+  static_cast<std::string*>(user)->append(ptr, size * n);
+  return size * n;
+}
+
+size_t WriteHeader(char* ptr, size_t size, size_t n, void* user) {
+  std::string line(ptr, size * n);
+  auto colon = line.find(':');
+  if (colon != std::string::npos) {
+    std::string name = line.substr(0, colon);
+    for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    std::string value = line.substr(colon + 1);
+    while (!value.empty() && (value.front() == ' ')) value.erase(value.begin());
+    while (!value.empty() && (value.back() == '\r' || value.back() == '\n')) value.pop_back();
+    (*static_cast<std::map<std::string, std::string>*>(user))[name] = value;
+  }
+  return size * n;
+}
+
+}  // namespace
+
+nlohmann::json HttpResult::Json() const { return nlohmann::json::parse(body, nullptr, false); }
+
+std::string HttpResult::Header(const std::string& lower) const {
+  auto it = headers.find(lower);
+  return it == headers.end() ? "" : it->second;
+}
+
+HttpClient::HttpClient(std::string base_url) : base_(std::move(base_url)), curl_(curl_easy_init()) {}
+HttpClient::~HttpClient() { curl_easy_cleanup(static_cast<CURL*>(curl_)); }
+
+HttpResult HttpClient::Request(const std::string& method, const std::string& path, const std::string& body,
+                               const std::vector<std::string>& headers) {
+  CURL* c = static_cast<CURL*>(curl_);
+  curl_easy_reset(c);
+  HttpResult result;
+  std::string url = base_ + path;
+  curl_easy_setopt(c, CURLOPT_URL, url.c_str());
+  curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method.c_str());
+  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, WriteBody);
+  curl_easy_setopt(c, CURLOPT_WRITEDATA, &result.body);
+  curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, WriteHeader);
+  curl_easy_setopt(c, CURLOPT_HEADERDATA, &result.headers);
+  curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 30000L);
+  curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+  if (!body.empty() || method == "POST" || method == "PUT" || method == "PATCH") {
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS, body.data());
+    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
+  }
+  struct curl_slist* list = nullptr;
+  list = curl_slist_append(list, "Expect:");  // no 100-continue round trip
+  for (const auto& h : headers) list = curl_slist_append(list, h.c_str());
+  curl_easy_setopt(c, CURLOPT_HTTPHEADER, list);
+  CURLcode rc = curl_easy_perform(c);
+  curl_slist_free_all(list);
+  if (rc != CURLE_OK) {
+    result.error = curl_easy_strerror(rc);
+    return result;
+  }
+  curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &result.status);
+  return result;
+}
+
+std::string SinyalBinary() {
+  if (const char* env = std::getenv("SINYAL_BIN"); env && *env) return env;
+  return SINYAL_BINARY_DEFAULT;
+}
+
+int FreePort() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = 0;
+  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+  socklen_t len = sizeof addr;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  int port = ntohs(addr.sin_port);
+  ::close(fd);
+  return port;
+}
+
+std::string UniqueSuffix() {
+  static std::mt19937_64 rng{std::random_device{}()};
+  std::ostringstream s;
+  s << std::hex << rng();
+  return s.str();
+}
+
+ServerProcess::ServerProcess(Options options) : options_(std::move(options)) {}
+
+ServerProcess::~ServerProcess() {
+  if (pid_ > 0) {
+    ::kill(pid_, SIGKILL);
+    ::waitpid(pid_, nullptr, 0);
+  }
+}
+
+bool ServerProcess::Start(std::string* why) {
+  port_ = FreePort();
+  std::string log_path = (dir_.path() / "server.log").string();
+  std::vector<std::string> args = {SinyalBinary(), "serve", "--port", std::to_string(port_), "--data-dir",
+                                   (dir_.path() / "var").string()};
+  if (!options_.database_url.empty()) {
+    args.push_back("--database");
+    args.push_back(options_.database_url);
+  }
+  for (const auto& a : options_.extra_args) args.push_back(a);
+  pid_ = ::fork();
+  if (pid_ == 0) {
+    int fd = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    ::dup2(fd, 1);
+    ::dup2(fd, 2);
+    ::setenv("SINYAL_SERVER_DOCS_ASSETS_DIR", SINYAL_SOURCE_DIR "/web/node_modules/redoc/bundles", 1);
+    for (const auto& [k, v] : options_.env) ::setenv(k.c_str(), v.c_str(), 1);
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    ::execv(argv[0], argv.data());
+    ::_exit(127);
+  }
+  HttpClient client(base_url());
+  for (int i = 0; i < 400; ++i) {
+    int status = 0;
+    if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+      pid_ = -1;
+      *why = "server exited during start-up: " + Log();
+      return false;
+    }
+    if (client.Get("/readyz").status == 200) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  *why = "server did not become ready: " + Log();
+  return false;
+}
+
+void ServerProcess::Signal(int sig) {
+  if (pid_ > 0) ::kill(pid_, sig);
+}
+
+int ServerProcess::Wait(int timeout_ms) {
+  for (int waited = 0; waited <= timeout_ms; waited += 10) {
+    int status = 0;
+    if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+      pid_ = -1;
+      return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return -1;
+}
+
+std::string ServerProcess::Log() const {
+  std::ifstream in(dir_.path() / "server.log");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+nlohmann::json RegisterTenant(HttpClient& client, const std::string& tenant, std::string* email_out,
+                              const std::string& password) {
+  std::string email = "owner-" + UniqueSuffix() + "@" + tenant + ".example";
+  if (email_out) *email_out = email;
+  auto r = client.PostJson("/api/v1/auth/register",
+                           {{"tenant_name", tenant}, {"email", email}, {"password", password}});
+  EXPECT_EQ(r.status, 201) << r.body;
+  return r.Json();
+}
+
+}  // namespace sinyal::e2e

@@ -1,0 +1,87 @@
+// End-to-end test harness: starts the real `sinyal` binary as a child process on a free loopback
+// port with its own data directory, and talks to it over real HTTP with libcurl.
+#pragma once
+
+#include <sys/types.h>
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "core/testing/test_util.h"
+
+namespace sinyal::e2e {
+
+struct HttpResult {
+  long status = 0;  // 0 when the request failed at the transport level
+  std::string body;
+  std::map<std::string, std::string> headers;  // lower-case names
+  std::string error;                           // transport error text
+  nlohmann::json Json() const;                 // parsed body (discarded value if not JSON)
+  std::string Header(const std::string& lower) const;
+};
+
+class HttpClient {
+ public:
+  explicit HttpClient(std::string base_url);
+  ~HttpClient();
+  HttpResult Request(const std::string& method, const std::string& path, const std::string& body = "",
+                     const std::vector<std::string>& headers = {});
+  HttpResult Get(const std::string& path, const std::vector<std::string>& headers = {}) {
+    return Request("GET", path, "", headers);
+  }
+  HttpResult PostJson(const std::string& path, const nlohmann::json& body,
+                      std::vector<std::string> headers = {}) {
+    headers.push_back("Content-Type: application/json");
+    return Request("POST", path, body.dump(), headers);
+  }
+
+ private:
+  std::string base_;
+  void* curl_;
+};
+
+// Path of the sinyal binary: $SINYAL_BIN, else <build>/bin/sinyal.
+std::string SinyalBinary();
+// A TCP port on 127.0.0.1 that was free a moment ago.
+int FreePort();
+// A random suffix for unique names/emails across runs sharing a database.
+std::string UniqueSuffix();
+
+// A running `sinyal serve`. The destructor SIGKILLs it if still running.
+class ServerProcess {
+ public:
+  struct Options {
+    std::string database_url;  // empty: SQLite in a temp dir
+    std::vector<std::string> extra_args;
+    std::map<std::string, std::string> env;
+  };
+  explicit ServerProcess(Options options);
+  ~ServerProcess();
+
+  // Starts and waits until /readyz answers 200 (up to ~20 s). Returns false with a reason.
+  bool Start(std::string* why);
+  std::string base_url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+  int port() const { return port_; }
+  pid_t pid() const { return pid_; }
+  // Sends a signal; Wait returns the exit status (or -1 on timeout).
+  void Signal(int sig);
+  int Wait(int timeout_ms);
+  std::string Log() const;  // stdout+stderr of the child so far
+
+ private:
+  Options options_;
+  testing::TempDir dir_;
+  int port_ = 0;
+  pid_t pid_ = -1;
+};
+
+// Creates a tenant + owner through the API; returns the register response JSON.
+nlohmann::json RegisterTenant(HttpClient& client, const std::string& tenant, std::string* email_out = nullptr,
+                              const std::string& password = "correct horse battery");
+
+}  // namespace sinyal::e2e
