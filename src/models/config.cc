@@ -177,6 +177,30 @@ nlohmann::json ToJson(const MemberParams& m) {
           {"seed", m.seed}};
 }
 
+Result<MemberParams> MemberParamsFromJson(const nlohmann::json& j) {
+  MemberParams m;
+  try {
+    m.name = j.at("name").get<std::string>();
+    m.trees = j.at("trees").get<int>();
+    m.max_depth = j.at("max_depth").get<int>();
+    m.max_leaves = j.at("max_leaves").get<int>();
+    m.eta = j.at("eta").get<double>();
+    m.subsample = j.at("subsample").get<double>();
+    m.colsample_bytree = j.at("colsample_bytree").get<double>();
+    m.min_child_weight = j.at("min_child_weight").get<double>();
+    m.lambda = j.at("lambda").get<double>();
+    const std::string gp = j.at("grow_policy").get<std::string>();
+    if (gp != "depthwise" && gp != "lossguide") {
+      return Status::InvalidArgument("unknown grow_policy '" + gp + "'", "grow_policy");
+    }
+    m.grow_policy = gp == "lossguide" ? GrowPolicy::kLossguide : GrowPolicy::kDepthwise;
+    m.seed = j.at("seed").get<uint64_t>();
+  } catch (const std::exception& e) {
+    return Status::InvalidArgument(std::string("bad member parameters: ") + e.what(), "members");
+  }
+  return m;
+}
+
 nlohmann::json ToJson(const TrainConfig& c) {
   nlohmann::json members = nlohmann::json::array();
   for (const auto& m : c.members) members.push_back(ToJson(m));

@@ -83,6 +83,7 @@ std::vector<std::pair<std::string, std::string>> XgbParams(const MemberParams& m
                                                            int nthread);
 
 nlohmann::json ToJson(const MemberParams& m);
+[[nodiscard]] Result<MemberParams> MemberParamsFromJson(const nlohmann::json& j);
 nlohmann::json ToJson(const TrainConfig& c);
 const char* GrowPolicyName(GrowPolicy p);
 

@@ -230,6 +230,16 @@ Result<std::vector<float>> Ensemble::PredictMemberXgboostDense(size_t member, co
   return xgb::PredictDense(members_[member]->booster.get(), rows, n, num_features());
 }
 
+Result<std::vector<std::string>> Ensemble::ResaveMembers(const std::string& format) const {
+  std::lock_guard<std::mutex> lock(*xgb_mu_);
+  std::vector<std::string> out;
+  for (const auto& m : members_) {
+    SINYAL_ASSIGN_OR_RETURN(std::string bytes, xgb::SaveModel(m->booster.get(), format));
+    out.push_back(std::move(bytes));
+  }
+  return out;
+}
+
 Result<std::vector<FeatureContribution>> Ensemble::Contributions(const float* row) const {
   const int k = schema_.num_classes;
   const size_t f = static_cast<size_t>(num_features());

@@ -109,6 +109,9 @@ class Ensemble {
 
   // Each member as XGBoost UBJ bytes (the stored form; reloads bit-identically).
   const std::vector<std::string>& member_ubj() const { return member_ubj_; }
+  // Asks XGBoost to save each loaded booster again in `format` ("ubj" or "json"); used to
+  // prove that save -> load -> save is bit-identical, and to export JSON.
+  [[nodiscard]] Result<std::vector<std::string>> ResaveMembers(const std::string& format) const;
 
  private:
   struct Member;

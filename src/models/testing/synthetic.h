@@ -6,7 +6,9 @@
 #include <random>
 
 #include "core/clock.h"
+#include "models/basic_features.h"
 #include "models/dataset.h"
+#include "models/ensemble.h"
 
 namespace sinyal::models::testing {
 
@@ -38,6 +40,31 @@ inline BarColumns SyntheticBars(size_t n, uint64_t seed, double phi = -0.3,
     prev_r = r;
   }
   return b;
+}
+
+// A small trained ensemble (4 members, 30 trees each) on synthetic bars, with its dataset and
+// the row indices it did not see (test rows).
+struct SmallModel {
+  Dataset ds;
+  std::vector<size_t> test;
+  Result<Ensemble> ensemble = Status::Internal("not trained");
+};
+
+inline SmallModel TrainSmallModel(uint64_t seed, size_t bars = 6000) {
+  SmallModel m;
+  BarColumns b = SyntheticBars(bars, seed);
+  auto fr = ComputeBasicFeatures(b);
+  LabelConfig lc;
+  lc.dead_band = 0;
+  m.ds = BuildDataset(b, fr.value(), lc).value();
+  TrainConfig cfg = DefaultTrainConfig("SYN");
+  for (auto& mp : cfg.members) mp.trees = 30;
+  cfg.min_train_rows = 500;
+  std::vector<size_t> fit, calib;
+  const size_t n = m.ds.size();
+  for (size_t i = 0; i < n; ++i) (i < n / 2 ? fit : i < 3 * n / 4 ? calib : m.test).push_back(i);
+  m.ensemble = Ensemble::Train(m.ds, fit, calib, cfg);
+  return m;
 }
 
 }  // namespace sinyal::models::testing

@@ -1,0 +1,144 @@
+// ModelRegistry: versioned, tenant-scoped storage of trained ensembles.
+//
+// Every registered model gets a version (1, 2, ... per tenant x symbol x timeframe) and a
+// ModelRecord with its data range, feature set and version, parameters, metrics, code version
+// and a SHA-256 content hash of the stored bytes. Members are stored as XGBoost UBJ, reloaded
+// bit-identically, and verified against the hash on every load. The active version per
+// (tenant, symbol, timeframe) is explicit; Activate checks that the model loads before
+// switching, so a corrupted file gives a clear error and leaves the active model unchanged;
+// Rollback returns to the previously active version in one call.
+//
+// Tenant isolation: every call takes the tenant id and only ever sees that tenant's models;
+// a version number of tenant B is NotFound for tenant A. Platform default models live under
+// kPlatformTenant and are reached only through ResolveActive's explicit fallback.
+//
+// The interface is what app/ (and a later DB-backed implementation, whose tables can store
+// ModelRecord::ToJson fields) program against; FileModelRegistry keeps everything on disk.
+//
+// Thread safety: FileModelRegistry is thread-safe (one mutex); concurrent processes sharing a
+// root are safe for Register (atomic directory creation) and Activate/Rollback (atomic rename,
+// last writer wins).
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "core/clock.h"
+#include "core/ids.h"
+#include "core/status.h"
+#include "models/ensemble.h"
+
+namespace sinyal::models {
+
+// Owner of the platform default models (tenant ids of real tenants are > 0).
+inline constexpr TenantId kPlatformTenant{0};
+
+struct ModelRecord {
+  TenantId tenant;
+  std::string symbol;
+  std::string timeframe;
+  int64_t version = 0;            // assigned by Register
+  UnixNanos data_from = 0;        // first and last prediction-bar time of the training data
+  UnixNanos data_to = 0;
+  ModelSchema schema;             // feature set + version, features, classes, horizon, dead band
+  nlohmann::json params;          // TrainConfig as JSON
+  nlohmann::json metrics;         // e.g. walk-forward pooled metrics
+  std::string code_version;       // passed in by the caller (git describe)
+  std::string xgboost_version;    // filled by Register
+  std::string content_hash;       // sha256 hex of the stored bundle, filled by Register
+  std::vector<std::string> file_hashes;  // sha256 hex per stored file, same order as files
+  UnixNanos created_at = 0;       // filled by Register from the registry's clock
+
+  nlohmann::json ToJson() const;
+  [[nodiscard]] static Result<ModelRecord> FromJson(const nlohmann::json& j);
+};
+
+class ModelRegistry {
+ public:
+  virtual ~ModelRegistry() = default;
+
+  // Stores `ensemble` as a new version under (tenant, meta.symbol, meta.timeframe). Does not
+  // activate it. Returns the completed record (version, hashes, created_at).
+  [[nodiscard]] virtual Result<ModelRecord> Register(TenantId tenant, const Ensemble& ensemble,
+                                                     ModelRecord meta) = 0;
+  // All versions of the key, oldest first. An empty list is not an error.
+  [[nodiscard]] virtual Result<std::vector<ModelRecord>> List(TenantId tenant,
+                                                              const std::string& symbol,
+                                                              const std::string& timeframe) = 0;
+  [[nodiscard]] virtual Result<ModelRecord> GetRecord(TenantId tenant, const std::string& symbol,
+                                                      const std::string& timeframe,
+                                                      int64_t version) = 0;
+  // Loads and verifies a version. NotFound when absent for this tenant; DataLoss when a stored
+  // file is corrupted (hash mismatch or unreadable model), naming the file.
+  [[nodiscard]] virtual Result<Ensemble> Load(TenantId tenant, const std::string& symbol,
+                                              const std::string& timeframe, int64_t version) = 0;
+  // Makes `version` active after loading and verifying it. On any error nothing changes.
+  [[nodiscard]] virtual Status Activate(TenantId tenant, const std::string& symbol,
+                                        const std::string& timeframe, int64_t version) = 0;
+  // The active version; NotFound when none is active.
+  [[nodiscard]] virtual Result<int64_t> ActiveVersion(TenantId tenant, const std::string& symbol,
+                                                      const std::string& timeframe) = 0;
+  // Re-activates the version that was active before the current one (verified like
+  // Activate). FailedPrecondition when there is no earlier activation to return to.
+  [[nodiscard]] virtual Status Rollback(TenantId tenant, const std::string& symbol,
+                                        const std::string& timeframe) = 0;
+};
+
+// The tenant's active model, or else the platform default for the symbol/timeframe.
+// `*from_platform` (may be null) tells which. NotFound when neither exists.
+[[nodiscard]] Result<Ensemble> ResolveActive(ModelRegistry& registry, TenantId tenant,
+                                             const std::string& symbol,
+                                             const std::string& timeframe,
+                                             bool* from_platform = nullptr);
+
+// SHA-256 of bytes as 64 lower-case hex characters (OpenSSL).
+std::string Sha256Hex(std::string_view bytes);
+
+class FileModelRegistry final : public ModelRegistry {
+ public:
+  // Layout: root/t<tenant>/<symbol>/<timeframe>/v<N>/{member_<i>.ubj, calibration.json,
+  // record.json} and .../<timeframe>/active.json. REQUIRES: clock outlives the registry.
+  [[nodiscard]] static Result<std::unique_ptr<FileModelRegistry>> Open(std::filesystem::path root,
+                                                                       const Clock& clock);
+
+  Result<ModelRecord> Register(TenantId tenant, const Ensemble& ensemble, ModelRecord meta) override;
+  Result<std::vector<ModelRecord>> List(TenantId tenant, const std::string& symbol,
+                                        const std::string& timeframe) override;
+  Result<ModelRecord> GetRecord(TenantId tenant, const std::string& symbol,
+                                const std::string& timeframe, int64_t version) override;
+  Result<Ensemble> Load(TenantId tenant, const std::string& symbol, const std::string& timeframe,
+                        int64_t version) override;
+  Status Activate(TenantId tenant, const std::string& symbol, const std::string& timeframe,
+                  int64_t version) override;
+  Result<int64_t> ActiveVersion(TenantId tenant, const std::string& symbol,
+                                const std::string& timeframe) override;
+  Status Rollback(TenantId tenant, const std::string& symbol,
+                  const std::string& timeframe) override;
+
+  // Test hook: the directory of a stored version (to corrupt files in tests).
+  std::filesystem::path TEST_VersionDir(TenantId tenant, const std::string& symbol,
+                                        const std::string& timeframe, int64_t version) const;
+
+ private:
+  FileModelRegistry(std::filesystem::path root, const Clock& clock)
+      : root_(std::move(root)), clock_(clock) {}
+  Result<std::filesystem::path> KeyDir(TenantId tenant, const std::string& symbol,
+                                       const std::string& timeframe) const;
+  Result<ModelRecord> ReadRecordLocked(const std::filesystem::path& vdir);
+  Result<Ensemble> LoadLocked(TenantId tenant, const std::string& symbol,
+                              const std::string& timeframe, int64_t version);
+  Result<nlohmann::json> ReadActiveLocked(const std::filesystem::path& kdir);
+  Status WriteActiveLocked(const std::filesystem::path& kdir, const nlohmann::json& j);
+
+  const std::filesystem::path root_;
+  const Clock& clock_;
+  std::mutex mu_;
+};
+
+}  // namespace sinyal::models
