@@ -93,6 +93,74 @@ SELECT sinyal_enable_tenant_rls('api_keys');
 )SQL",
         "",
     },
+    // Market data (store/bar_store.h). A series is platform-wide (tenant_id NULL: operators'
+    // feeds) or private to one tenant. market_bars repeats the series' tenant_id (NULL for
+    // platform rows costs one null-bitmap bit in PostgreSQL) so that its row-level security is a
+    // plain column test on the read path. RLS (PostgreSQL): a tenant reads platform rows and its
+    // own, writes only its own (and only bars of its own series); the owner role in system scope
+    // (operators) sees and writes everything.
+    Migration{
+        2,
+        "market_bars",
+        R"SQL(
+CREATE TABLE market_series (
+  id {{id}},
+  tenant_id BIGINT REFERENCES tenants(id) ON DELETE CASCADE,
+  symbol TEXT NOT NULL,
+  timeframe TEXT NOT NULL,
+  source TEXT NOT NULL,
+  revision BIGINT NOT NULL DEFAULT 0,
+  created_at BIGINT NOT NULL
+);
+CREATE UNIQUE INDEX market_series_key ON market_series(COALESCE(tenant_id, 0), symbol, timeframe);
+)SQL",
+        R"SQL(
+CREATE TABLE market_bars (
+  series_id BIGINT NOT NULL REFERENCES market_series(id) ON DELETE CASCADE,
+  tenant_id BIGINT,
+  ts BIGINT NOT NULL,
+  open DOUBLE PRECISION NOT NULL,
+  high DOUBLE PRECISION NOT NULL,
+  low DOUBLE PRECISION NOT NULL,
+  close DOUBLE PRECISION NOT NULL,
+  volume DOUBLE PRECISION NOT NULL,
+  spread INTEGER NOT NULL,
+  real_volume DOUBLE PRECISION NOT NULL,
+  PRIMARY KEY (series_id, ts)
+);
+SELECT sinyal_enable_tenant_rls('market_series');
+DROP POLICY tenant_isolation ON market_series;
+CREATE POLICY tenant_read ON market_series FOR SELECT
+  USING (tenant_id IS NULL OR tenant_id = NULLIF(current_setting('app.tenant_id', true), '')::bigint);
+CREATE POLICY tenant_write ON market_series FOR ALL
+  USING (tenant_id = NULLIF(current_setting('app.tenant_id', true), '')::bigint)
+  WITH CHECK (tenant_id = NULLIF(current_setting('app.tenant_id', true), '')::bigint);
+SELECT sinyal_enable_tenant_rls('market_bars');
+DROP POLICY tenant_isolation ON market_bars;
+CREATE POLICY tenant_read ON market_bars FOR SELECT
+  USING (tenant_id IS NULL OR tenant_id = NULLIF(current_setting('app.tenant_id', true), '')::bigint);
+CREATE POLICY tenant_write ON market_bars FOR ALL
+  USING (tenant_id = NULLIF(current_setting('app.tenant_id', true), '')::bigint)
+  WITH CHECK (tenant_id = NULLIF(current_setting('app.tenant_id', true), '')::bigint
+              AND EXISTS (SELECT 1 FROM market_series s WHERE s.id = series_id
+                          AND s.tenant_id = NULLIF(current_setting('app.tenant_id', true), '')::bigint));
+)SQL",
+        R"SQL(
+CREATE TABLE market_bars (
+  series_id BIGINT NOT NULL REFERENCES market_series(id) ON DELETE CASCADE,
+  tenant_id BIGINT,
+  ts BIGINT NOT NULL,
+  open DOUBLE PRECISION NOT NULL,
+  high DOUBLE PRECISION NOT NULL,
+  low DOUBLE PRECISION NOT NULL,
+  close DOUBLE PRECISION NOT NULL,
+  volume DOUBLE PRECISION NOT NULL,
+  spread INTEGER NOT NULL,
+  real_volume DOUBLE PRECISION NOT NULL,
+  PRIMARY KEY (series_id, ts)
+) WITHOUT ROWID;
+)SQL",
+    },
     // Append new migrations here (see migrations.h).
 };
 
