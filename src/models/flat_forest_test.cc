@@ -31,6 +31,7 @@ Fixture MakeFixture(NeutralMode mode, uint64_t seed) {
   f.ds = std::move(ds).value();
   f.cfg = DefaultTrainConfig("SYN");
   for (auto& m : f.cfg.members) m.trees = 40;
+  f.cfg.nthread = 1;
   f.cfg.min_train_rows = 1000;
   const size_t n = f.ds.size();
   for (size_t i = 0; i < n; ++i) {

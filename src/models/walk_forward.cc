@@ -113,7 +113,7 @@ namespace {
 
 struct Baselines {
   std::vector<float> majority_proba, last_proba;
-  std::vector<int8_t> majority_pred, last_pred;
+  std::vector<int8_t> majority_pred, last_pred, reversed_pred;
 };
 
 // Baseline predictions for `test` rows from statistics of `train` rows only.
@@ -142,6 +142,7 @@ Baselines MakeBaselines(const Dataset& ds, std::span<const size_t> train,
     if (r.last_direction == 0) {
       for (int c = 0; c < k; ++c) b.last_proba.push_back(static_cast<float>(freq[c]));
       b.last_pred.push_back(static_cast<int8_t>(majority));
+      b.reversed_pred.push_back(static_cast<int8_t>(majority));
     } else {
       const int dir = r.last_direction > 0 ? kUp : kDown;
       for (int c = 0; c < k; ++c) {
@@ -149,6 +150,7 @@ Baselines MakeBaselines(const Dataset& ds, std::span<const size_t> train,
       }
       // With q < 0.5 the probabilities favour reversal; the hard call stays "last direction".
       b.last_pred.push_back(static_cast<int8_t>(dir));
+      b.reversed_pred.push_back(static_cast<int8_t>(dir == kUp ? kDown : kUp));
     }
   }
   return b;
@@ -172,8 +174,23 @@ void AddBaselines(std::vector<BaselineResult>* out, const Baselines& b, int k,
     last.metrics.accuracy_ci = WilsonInterval(right, labels.size());
   }
   last.model_vs_baseline = ComparePaired(model_pred, b.last_pred, labels);
+  // The opposite call: hourly FX shows short-term mean reversion, so "reverse the last move"
+  // is the stronger naive rule. Same probabilities as last_direction (they come from the
+  // training persistence rate either way); only the hard call differs.
+  BaselineResult rev;
+  rev.name = "last_direction_reversed";
+  rev.metrics = last.metrics;
+  {
+    size_t right = 0;
+    for (size_t i = 0; i < labels.size(); ++i) right += b.reversed_pred[i] == labels[i];
+    rev.metrics.correct = right;
+    rev.metrics.accuracy = labels.empty() ? 0 : static_cast<double>(right) / labels.size();
+    rev.metrics.accuracy_ci = WilsonInterval(right, labels.size());
+  }
+  rev.model_vs_baseline = ComparePaired(model_pred, b.reversed_pred, labels);
   out->push_back(std::move(maj));
   out->push_back(std::move(last));
+  out->push_back(std::move(rev));
 }
 
 }  // namespace
@@ -200,7 +217,7 @@ Result<WalkForwardResult> RunWalkForward(const Dataset& ds, const TrainConfig& t
                              {"embargo_bars", wf.embargo_bars < 0 ? ds.horizon : wf.embargo_bars},
                              {"max_train_rows", wf.max_train_rows}};
   std::vector<float> all_p, all_raw, all_maj_p, all_last_p;
-  std::vector<int8_t> all_y, all_pred, all_maj, all_last;
+  std::vector<int8_t> all_y, all_pred, all_maj, all_last, all_rev;
   double unc_sum = 0;
   for (size_t f = 0; f < splits.size(); ++f) {
     const FoldSplit& s = splits[f];
@@ -247,13 +264,14 @@ Result<WalkForwardResult> RunWalkForward(const Dataset& ds, const TrainConfig& t
     all_last_p.insert(all_last_p.end(), b.last_proba.begin(), b.last_proba.end());
     all_maj.insert(all_maj.end(), b.majority_pred.begin(), b.majority_pred.end());
     all_last.insert(all_last.end(), b.last_pred.begin(), b.last_pred.end());
+    all_rev.insert(all_rev.end(), b.reversed_pred.begin(), b.reversed_pred.end());
     res.total_train_seconds += fr.train_seconds;
     res.folds.push_back(std::move(fr));
   }
   res.pooled = ComputeMetrics(all_p, all_y, k);
   res.pooled_raw = ComputeMetrics(all_raw, all_y, k);
   res.pooled_mean_uncertainty = unc_sum / std::max<size_t>(all_y.size(), 1);
-  Baselines pooled_b{all_maj_p, all_last_p, all_maj, all_last};
+  Baselines pooled_b{all_maj_p, all_last_p, all_maj, all_last, all_rev};
   AddBaselines(&res.pooled_baselines, pooled_b, k, all_y, all_pred);
   return res;
 }

@@ -9,7 +9,8 @@
 // an evaluation set; with pure walk-forward it is a guard).
 //
 // Every fold and the pooled test set get the model's metrics (calibrated and raw), and the
-// naive baselines' metrics (majority class of the training rows; last direction) with an exact
+// naive baselines' metrics (majority class of the training rows; last direction; and its
+// reverse, since hourly FX mean-reverts) with an exact
 // McNemar test of model vs baseline on the same rows.
 //
 // Thread safety: functions are pure apart from XGBoost's internal threads (config.nthread).
@@ -60,7 +61,8 @@ std::vector<size_t> Purge(const Dataset& ds, std::span<const size_t> train,
                                                                    double calibration_fraction);
 
 struct BaselineResult {
-  std::string name;               // "majority_class", "last_direction"
+  // "majority_class", "last_direction", "last_direction_reversed"
+  std::string name;
   ClassificationMetrics metrics;
   PairedComparison model_vs_baseline;
 };

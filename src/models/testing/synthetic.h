@@ -60,6 +60,7 @@ inline SmallModel TrainSmallModel(uint64_t seed, size_t bars = 6000) {
   TrainConfig cfg = DefaultTrainConfig("SYN");
   for (auto& mp : cfg.members) mp.trees = 30;
   cfg.min_train_rows = 500;
+  cfg.nthread = 1;
   std::vector<size_t> fit, calib;
   const size_t n = m.ds.size();
   for (size_t i = 0; i < n; ++i) (i < n / 2 ? fit : i < 3 * n / 4 ? calib : m.test).push_back(i);
