@@ -1,7 +1,5 @@
 #include "accounts/accounts.h"
 
-#include "store/soci.h"  // first: configures SOCI
-
 #include <algorithm>
 #include <atomic>
 #include <limits>
@@ -14,6 +12,7 @@
 #include "accounts/jwt.h"
 #include "core/log.h"
 #include "store/database.h"
+#include "store/soci.h"  // first: configures SOCI
 
 namespace sinyal::accounts {
 
@@ -31,8 +30,8 @@ int64_t ToSeconds(UnixNanos t) { return t / kNanosPerSecond; }
 // ---- validation ---------------------------------------------------------------------------
 
 std::string_view TrimAscii(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t' || s.front() == '\n' ||
-                        s.front() == '\r')) {
+  while (!s.empty() &&
+         (s.front() == ' ' || s.front() == '\t' || s.front() == '\n' || s.front() == '\r')) {
     s.remove_prefix(1);
   }
   while (!s.empty() &&
@@ -87,8 +86,7 @@ Result<std::string> ValidateName(std::string_view raw, const std::string& field)
   if (s.empty()) return Status::InvalidArgument(field + " must not be empty", field);
   auto n = CountPrintableUtf8(s);
   if (!n) {
-    return Status::InvalidArgument(field + " must be UTF-8 text without control characters",
-                                   field);
+    return Status::InvalidArgument(field + " must be UTF-8 text without control characters", field);
   }
   if (*n > 100) return Status::InvalidArgument(field + " must be at most 100 characters", field);
   return std::string(s);
@@ -473,9 +471,9 @@ struct AccountService::Impl {
     sql << "SELECT id, user_id, name, prefix, scopes, created_at, last_used_at, expires_at, "
            "revoked_at FROM api_keys WHERE tenant_id = :t AND id = :id AND (:ou = 0 OR user_id "
            "= :ou2)",
-        soci::use(t), soci::use(kid), soci::use(only_user), soci::use(only_user),
-        soci::into(r.id), soci::into(r.user_id), soci::into(r.name), soci::into(r.prefix),
-        soci::into(r.scopes), soci::into(r.created_at), soci::into(r.last_used, r.last_used_ind),
+        soci::use(t), soci::use(kid), soci::use(only_user), soci::use(only_user), soci::into(r.id),
+        soci::into(r.user_id), soci::into(r.name), soci::into(r.prefix), soci::into(r.scopes),
+        soci::into(r.created_at), soci::into(r.last_used, r.last_used_ind),
         soci::into(r.expires, r.expires_ind), soci::into(r.revoked, r.revoked_ind);
     if (!sql.got_data()) return Status::NotFound("no such API key", "id");
     return r;
@@ -508,8 +506,7 @@ Result<std::pair<UserInfo, TokenPair>> AccountService::Register(const RegisterRe
   SINYAL_ASSIGN_OR_RETURN(std::string tenant_name, ValidateName(req.tenant_name, "tenant_name"));
   SINYAL_ASSIGN_OR_RETURN(std::string email, NormalizeEmail(req.email));
   SINYAL_RETURN_IF_ERROR(ValidatePassword(req.password));
-  SINYAL_ASSIGN_OR_RETURN(std::string display_name,
-                          ValidateName(req.display_name, "display_name"));
+  SINYAL_ASSIGN_OR_RETURN(std::string display_name, ValidateName(req.display_name, "display_name"));
 
   // Cheap duplicate check before paying for argon2id; the unique index decides races.
   bool taken = false;
@@ -544,8 +541,8 @@ Result<std::pair<UserInfo, TokenPair>> AccountService::Register(const RegisterRe
       throw;
     }
     impl_->InsertRefresh(sql, TenantId(tenant_id), UserId(user_id), family, refresh);
-    info = UserInfo{UserId(user_id), TenantId(tenant_id), tenant_name, email, display_name,
-                    Role::kOwner, now};
+    info = UserInfo{UserId(user_id), TenantId(tenant_id), tenant_name, email,
+                    display_name,    Role::kOwner,        now};
     return Status::Ok();
   });
   if (!st.ok()) return st;
@@ -740,8 +737,8 @@ Result<Principal> AccountService::AuthenticateAccessToken(std::string_view token
 Result<Principal> AccountService::AuthenticateApiKey(std::string_view key) {
   SINYAL_CHECK_CONFIG();
   const Status invalid = Status::Unauthenticated("invalid API key");
-  if (key.size() != kApiKeyPrefix.size() + kSecretB64Len || key.substr(0, kApiKeyPrefix.size()) !=
-                                                                 kApiKeyPrefix ||
+  if (key.size() != kApiKeyPrefix.size() + kSecretB64Len ||
+      key.substr(0, kApiKeyPrefix.size()) != kApiKeyPrefix ||
       !LooksLikeSecret(key.substr(kApiKeyPrefix.size()))) {
     return invalid;
   }
@@ -772,15 +769,15 @@ Result<Principal> AccountService::AuthenticateApiKey(std::string_view key) {
     sql << "SELECT k.id, k.tenant_id, k.user_id, k.scopes, k.expires_at, k.revoked_at, "
            "k.last_used_at, u.role FROM api_keys k JOIN users u ON u.id = k.user_id AND "
            "u.tenant_id = k.tenant_id WHERE k.key_hash = :h",
-        soci::use(hash), soci::into(id), soci::into(tenant), soci::into(user),
-        soci::into(scopes), soci::into(expires, exp_ind), soci::into(revoked, rev_ind),
-        soci::into(last_used, lu_ind), soci::into(role);
+        soci::use(hash), soci::into(id), soci::into(tenant), soci::into(user), soci::into(scopes),
+        soci::into(expires, exp_ind), soci::into(revoked, rev_ind), soci::into(last_used, lu_ind),
+        soci::into(role);
     if (!sql.got_data() || rev_ind != soci::i_null) return Status::Ok();
     auto r = ParseRole(role);
     if (!r.ok()) return Status::Ok();
     found = true;
-    entry->principal = Principal{TenantId(tenant), UserId(user), ApiKeyId(id), *r,
-                                 SplitScopes(scopes)};
+    entry->principal =
+        Principal{TenantId(tenant), UserId(user), ApiKeyId(id), *r, SplitScopes(scopes)};
     entry->expires_at = FromNullable(expires, exp_ind);
     entry->cached_at = now;
     entry->last_used_written.store(lu_ind == soci::i_null ? 0 : last_used);
@@ -824,8 +821,8 @@ Result<UserInfo> AccountService::Me(const Principal& p) {
   UserRow row;
   bool found = false;
   SINYAL_RETURN_IF_ERROR(impl_->db.WithTenantTx(p.tenant, [&](soci::session& sql) {
-    found = FetchUser(sql, "WHERE u.tenant_id = :t AND u.id = :u", p.tenant.value(),
-                      p.user.value(), &row);
+    found = FetchUser(sql, "WHERE u.tenant_id = :t AND u.id = :u", p.tenant.value(), p.user.value(),
+                      &row);
     return Status::Ok();
   }));
   if (!found) return Status::NotFound("no such user", "user");
@@ -862,8 +859,8 @@ Result<CreatedApiKey> AccountService::CreateApiKey(const Principal& p, std::stri
   }
 
   CreatedApiKey out;
-  out.secret = std::string(kApiKeyPrefix) +
-               crypto::Base64UrlEncode(crypto::RandomBytes(kSecretBytes));
+  out.secret =
+      std::string(kApiKeyPrefix) + crypto::Base64UrlEncode(crypto::RandomBytes(kSecretBytes));
   const std::string hash = crypto::Sha256Hex(out.secret);
   const std::string prefix = out.secret.substr(0, kApiKeyDisplayPrefix);
   const std::string scope_text = JoinScopes(scopes);
@@ -1062,8 +1059,7 @@ Status AccountService::RemoveMember(const Principal& p, UserId user) {
     // Explicit deletes (not only ON DELETE CASCADE) keep this correct on either backend.
     sql << "DELETE FROM refresh_tokens WHERE tenant_id = :t AND user_id = :u", soci::use(t),
         soci::use(u);
-    sql << "DELETE FROM api_keys WHERE tenant_id = :t AND user_id = :u", soci::use(t),
-        soci::use(u);
+    sql << "DELETE FROM api_keys WHERE tenant_id = :t AND user_id = :u", soci::use(t), soci::use(u);
     sql << "DELETE FROM users WHERE tenant_id = :t AND id = :u", soci::use(t), soci::use(u);
     return Status::Ok();
   }));

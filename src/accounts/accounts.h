@@ -58,11 +58,11 @@ std::vector<std::string> DefaultApiKeyScopes();  // {"predict", "read"}
 
 // Who is calling. Produced only by the Authenticate* functions.
 struct Principal {
-  TenantId tenant;                 // invalid (0) for operators
-  UserId user;                     // the user; for operators, the operator's id
-  std::optional<ApiKeyId> api_key; // set when authenticated by API key
-  Role role = Role::kMember;       // for an API key: its creator's role
-  std::vector<std::string> scopes; // for an API key: its scopes; empty for JWT principals
+  TenantId tenant;                  // invalid (0) for operators
+  UserId user;                      // the user; for operators, the operator's id
+  std::optional<ApiKeyId> api_key;  // set when authenticated by API key
+  Role role = Role::kMember;        // for an API key: its creator's role
+  std::vector<std::string> scopes;  // for an API key: its scopes; empty for JWT principals
   bool is_operator() const { return role == Role::kOperator; }
   // JWT principals hold every scope (their role decides); API keys hold only theirs.
   bool HasScope(std::string_view scope) const;
@@ -74,19 +74,19 @@ struct AuthConfig {
   std::string jwt_secret;
   std::string issuer = "sinyal";
   std::string audience = "sinyal-api";
-  int64_t access_ttl_seconds = 900;            // Default: 15 minutes.
-  int64_t refresh_ttl_seconds = 30 * 86400;    // Default: 30 days (sliding, per rotation).
-  int64_t leeway_seconds = 30;                 // Clock skew allowed on exp/nbf/iat. [0, 30].
-  int64_t api_key_cache_ttl_seconds = 10;      // In-process API key cache. 0 disables it.
-  int max_concurrent_password_hashes = 4;      // Each argon2id hash uses 64 MiB.
+  int64_t access_ttl_seconds = 900;          // Default: 15 minutes.
+  int64_t refresh_ttl_seconds = 30 * 86400;  // Default: 30 days (sliding, per rotation).
+  int64_t leeway_seconds = 30;               // Clock skew allowed on exp/nbf/iat. [0, 30].
+  int64_t api_key_cache_ttl_seconds = 10;    // In-process API key cache. 0 disables it.
+  int max_concurrent_password_hashes = 4;    // Each argon2id hash uses 64 MiB.
   // OK, or InvalidArgument naming the bad field ("jwt_secret", "leeway_seconds", ...).
   [[nodiscard]] Status Validate() const;
 };
 
 struct TokenPair {
   std::string access_token;
-  int64_t expires_in = 0;        // seconds
-  std::string refresh_token;     // empty for operators (they re-authenticate)
+  int64_t expires_in = 0;     // seconds
+  std::string refresh_token;  // empty for operators (they re-authenticate)
   UnixNanos refresh_expires_at = 0;
 };
 
@@ -136,8 +136,7 @@ class AccountService {
   [[nodiscard]] Result<TokenPair> Login(std::string_view email, std::string_view password);
 
   // Operator sign-in: an access token with role "operator" and no tenant; no refresh token.
-  [[nodiscard]] Result<TokenPair> LoginOperator(std::string_view email,
-                                                std::string_view password);
+  [[nodiscard]] Result<TokenPair> LoginOperator(std::string_view email, std::string_view password);
 
   // Rotates: returns a new pair and marks `refresh_token` used. Unauthenticated for unknown,
   // malformed, expired or revoked tokens; a token already used revokes its family and
@@ -187,8 +186,7 @@ class AccountService {
 
   // Creates a platform operator (CLI `sinyal admin create-operator`). Validation as Register;
   // AlreadyExists("email") among operators.
-  [[nodiscard]] Result<UserInfo> CreateOperator(std::string_view email,
-                                                std::string_view password);
+  [[nodiscard]] Result<UserInfo> CreateOperator(std::string_view email, std::string_view password);
 
   // Issues an access token for a principal (tests, benchmarks, operator tooling).
   [[nodiscard]] Result<std::string> IssueAccessToken(const Principal& p) const;

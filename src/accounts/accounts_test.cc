@@ -1,18 +1,16 @@
 #include "accounts/accounts.h"
 
-#include "store/soci.h"
-
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
+#include <nlohmann/json.hpp>
 #include <random>
 #include <thread>
-
-#include <nlohmann/json.hpp>
 
 #include "accounts/crypto.h"
 #include "core/testing/test_util.h"
 #include "store/database.h"
+#include "store/soci.h"
 #include "store/testing/test_db.h"
 
 namespace sinyal::accounts {
@@ -45,9 +43,9 @@ class TokenAttackTest : public ::testing::Test {
   static nlohmann::json Header(std::string_view alg) { return {{"alg", alg}, {"typ", "JWT"}}; }
   nlohmann::json Claims() const {
     const int64_t now = clock_.Now() / kNanosPerSecond;
-    return {{"iss", "sinyal"}, {"aud", "sinyal-api"}, {"sub", "7"},    {"tid", 3},
-            {"role", "admin"}, {"jti", "abc"},        {"iat", now},    {"nbf", now},
-            {"exp", now + 900}};
+    return {{"iss", "sinyal"}, {"aud", "sinyal-api"}, {"sub", "7"},
+            {"tid", 3},        {"role", "admin"},     {"jti", "abc"},
+            {"iat", now},      {"nbf", now},          {"exp", now + 900}};
   }
   static std::string Sign(const EVP_MD* md, std::string_view key, std::string_view input) {
     unsigned char out[EVP_MAX_MD_SIZE];
@@ -140,7 +138,8 @@ TEST_F(TokenAttackTest, WrongSignatureIsRejected) {
   std::string token = Forge(Header("HS256"), Claims());
   token.back() = token.back() == 'A' ? 'B' : 'A';
   ExpectRejected(token);
-  ExpectRejected(Forge(Header("HS256"), Claims(), EVP_sha256(), "another-secret-of-32-bytes-length!!"));
+  ExpectRejected(
+      Forge(Header("HS256"), Claims(), EVP_sha256(), "another-secret-of-32-bytes-length!!"));
   // A payload swapped under a valid signature (privilege escalation attempt).
   std::string good = Forge(Header("HS256"), Claims());
   auto c = Claims();
@@ -166,9 +165,15 @@ TEST_F(TokenAttackTest, WrongIssuerIsRejected) {
 }
 
 TEST_F(TokenAttackTest, BadSubjectTenantOrRoleIsRejected) {
-  for (auto [key, value] : std::vector<std::pair<std::string, nlohmann::json>>{
-           {"sub", 7}, {"sub", "-7"}, {"sub", "7x"}, {"sub", ""}, {"tid", "3"}, {"tid", 0},
-           {"tid", -3}, {"role", "root"}, {"role", 1}}) {
+  for (auto [key, value] : std::vector<std::pair<std::string, nlohmann::json>>{{"sub", 7},
+                                                                               {"sub", "-7"},
+                                                                               {"sub", "7x"},
+                                                                               {"sub", ""},
+                                                                               {"tid", "3"},
+                                                                               {"tid", 0},
+                                                                               {"tid", -3},
+                                                                               {"role", "root"},
+                                                                               {"role", 1}}) {
     auto c = Claims();
     c[key] = value;
     ExpectRejected(Forge(Header("HS256"), c));
@@ -201,10 +206,10 @@ TEST_F(TokenAttackTest, TwoSegmentsAreRejected) {
 
 TEST_F(TokenAttackTest, BadBase64IsRejected) {
   std::string good = Forge(Header("HS256"), Claims());
-  ExpectRejected(good + "=");                        // padding on the signature
-  ExpectRejected("!" + good.substr(1));               // outside the alphabet
+  ExpectRejected(good + "=");            // padding on the signature
+  ExpectRejected("!" + good.substr(1));  // outside the alphabet
   std::string plus = good;
-  plus[plus.find('.') + 1] = '+';                     // standard alphabet in the payload
+  plus[plus.find('.') + 1] = '+';  // standard alphabet in the payload
   ExpectRejected(plus);
 }
 
@@ -401,8 +406,7 @@ TEST_P(AccountsTest, LogoutRevokesTheFamily) {
   auto second = service_->Refresh(first.refresh_token);
   ASSERT_OK(second);
   ASSERT_OK(service_->Logout(second->refresh_token));
-  EXPECT_EQ(service_->Refresh(second->refresh_token).error().code(),
-            StatusCode::kUnauthenticated);
+  EXPECT_EQ(service_->Refresh(second->refresh_token).error().code(), StatusCode::kUnauthenticated);
   EXPECT_OK(service_->Logout(second->refresh_token));  // idempotent
   EXPECT_EQ(service_->Logout("not-a-token").code(), StatusCode::kUnauthenticated);
 }
@@ -487,7 +491,7 @@ TEST_P(AccountsTest, RevocationReachesOtherProcessesWithinTheCacheTtl) {
   ASSERT_OK(other.AuthenticateApiKey(key->secret));
   ASSERT_OK(service_->RevokeApiKey(p, key->info.id));
   EXPECT_OK(other.AuthenticateApiKey(key->secret));  // stale cache, documented
-  clock_.Advance(10 * kNanosPerSecond);             // api_key_cache_ttl_seconds
+  clock_.Advance(10 * kNanosPerSecond);              // api_key_cache_ttl_seconds
   EXPECT_EQ(other.AuthenticateApiKey(key->secret).error().code(), StatusCode::kUnauthenticated);
 }
 
@@ -499,11 +503,9 @@ TEST_P(AccountsTest, ExpiredApiKeyIsRejected) {
   ASSERT_OK(key);
   ASSERT_OK(service_->AuthenticateApiKey(key->secret));
   clock_.Advance(kNanosPerHour);  // expiry is checked on cached entries too
-  EXPECT_EQ(service_->AuthenticateApiKey(key->secret).error().code(),
-            StatusCode::kUnauthenticated);
+  EXPECT_EQ(service_->AuthenticateApiKey(key->secret).error().code(), StatusCode::kUnauthenticated);
   service_->ClearApiKeyCache();
-  EXPECT_EQ(service_->AuthenticateApiKey(key->secret).error().code(),
-            StatusCode::kUnauthenticated);
+  EXPECT_EQ(service_->AuthenticateApiKey(key->secret).error().code(), StatusCode::kUnauthenticated);
 }
 
 TEST_P(AccountsTest, LastUsedIsWrittenAtMostOncePerMinute) {
@@ -540,12 +542,10 @@ TEST_P(AccountsTest, ApiKeyScopesAreChecked) {
   // A key without "admin" can't mint keys, revoke keys or manage members.
   EXPECT_EQ(service_->CreateApiKey(*ro, "x", {"read"}, std::nullopt).error().code(),
             StatusCode::kPermissionDenied);
-  EXPECT_EQ(service_->RevokeApiKey(*ro, read_only->info.id).code(),
-            StatusCode::kPermissionDenied);
-  EXPECT_EQ(service_->AddMember(*ro, "m@example.com", "0123456789", "M", Role::kMember)
-                .error()
-                .code(),
-            StatusCode::kPermissionDenied);
+  EXPECT_EQ(service_->RevokeApiKey(*ro, read_only->info.id).code(), StatusCode::kPermissionDenied);
+  EXPECT_EQ(
+      service_->AddMember(*ro, "m@example.com", "0123456789", "M", Role::kMember).error().code(),
+      StatusCode::kPermissionDenied);
   EXPECT_OK(service_->ListApiKeys(*ro));
   // An admin key may mint keys, but not with scopes it lacks.
   auto admin_key = service_->CreateApiKey(p, "adm", {"admin", "read"}, std::nullopt);
@@ -577,8 +577,7 @@ TEST_P(AccountsTest, MembersSeeOnlyTheirOwnKeys) {
   ASSERT_OK(mine);
   ASSERT_EQ(mine->size(), 1u);
   EXPECT_EQ((*mine)[0].name, "mine");
-  EXPECT_EQ(service_->GetApiKey(member, owner_key->info.id).error().code(),
-            StatusCode::kNotFound);
+  EXPECT_EQ(service_->GetApiKey(member, owner_key->info.id).error().code(), StatusCode::kNotFound);
   EXPECT_EQ(service_->RevokeApiKey(member, owner_key->info.id).code(), StatusCode::kNotFound);
   EXPECT_EQ(service_->ListApiKeys(p)->size(), 2u);
 }
@@ -589,32 +588,28 @@ TEST_P(AccountsTest, MemberManagementRules) {
   auto admin = service_->AddMember(p, "adm@example.com", "0123456789", "Adm", Role::kAdmin);
   ASSERT_OK(admin);
   EXPECT_EQ(admin->tenant, owner.tenant);
-  EXPECT_EQ(service_->AddMember(p, "adm@example.com", "0123456789", "X", Role::kMember)
-                .error()
-                .field(),
-            "email");
+  EXPECT_EQ(
+      service_->AddMember(p, "adm@example.com", "0123456789", "X", Role::kMember).error().field(),
+      "email");
   EXPECT_EQ(service_->AddMember(p, "bad", "0123456789", "X", Role::kMember).error().field(),
             "email");
-  EXPECT_EQ(service_->AddMember(p, "op@example.com", "0123456789", "X", Role::kOperator)
-                .error()
-                .field(),
-            "role");
+  EXPECT_EQ(
+      service_->AddMember(p, "op@example.com", "0123456789", "X", Role::kOperator).error().field(),
+      "role");
   Principal adm = MustAuth(service_->Login("adm@example.com", "0123456789")->access_token);
   // Admins add members and admins, not owners; and can't change roles.
-  EXPECT_EQ(service_->AddMember(adm, "o2@example.com", "0123456789", "O2", Role::kOwner)
-                .error()
-                .code(),
-            StatusCode::kPermissionDenied);
+  EXPECT_EQ(
+      service_->AddMember(adm, "o2@example.com", "0123456789", "O2", Role::kOwner).error().code(),
+      StatusCode::kPermissionDenied);
   auto mem = service_->AddMember(adm, "mem@example.com", "0123456789", "Mem", Role::kMember);
   ASSERT_OK(mem);
   EXPECT_EQ(service_->UpdateMemberRole(adm, mem->id, Role::kAdmin).error().code(),
             StatusCode::kPermissionDenied);
   // Members can't add anyone.
   Principal m = MustAuth(service_->Login("mem@example.com", "0123456789")->access_token);
-  EXPECT_EQ(service_->AddMember(m, "x@example.com", "0123456789", "X", Role::kMember)
-                .error()
-                .code(),
-            StatusCode::kPermissionDenied);
+  EXPECT_EQ(
+      service_->AddMember(m, "x@example.com", "0123456789", "X", Role::kMember).error().code(),
+      StatusCode::kPermissionDenied);
   EXPECT_EQ(service_->RemoveMember(m, admin->id).code(), StatusCode::kPermissionDenied);
   // The last owner can't be demoted or removed; admins can't remove owners.
   EXPECT_EQ(service_->UpdateMemberRole(p, owner.id, Role::kAdmin).error().code(),
@@ -646,10 +641,8 @@ TEST_P(AccountsTest, RemovingAMemberRevokesTheirSessionsAndKeys) {
   ASSERT_OK(key);
   ASSERT_OK(service_->AuthenticateApiKey(key->secret));  // cached
   ASSERT_OK(service_->RemoveMember(p, leaver.user));
-  EXPECT_EQ(service_->Refresh(session->refresh_token).error().code(),
-            StatusCode::kUnauthenticated);
-  EXPECT_EQ(service_->AuthenticateApiKey(key->secret).error().code(),
-            StatusCode::kUnauthenticated);
+  EXPECT_EQ(service_->Refresh(session->refresh_token).error().code(), StatusCode::kUnauthenticated);
+  EXPECT_EQ(service_->AuthenticateApiKey(key->secret).error().code(), StatusCode::kUnauthenticated);
   EXPECT_EQ(service_->Login("leaver@example.com", "0123456789").error().code(),
             StatusCode::kUnauthenticated);
   EXPECT_EQ(service_->Me(leaver).error().code(), StatusCode::kNotFound);
@@ -662,8 +655,7 @@ TEST_P(AccountsTest, OperatorsAreSeparateFromTenantUsers) {
   EXPECT_EQ(op->role, Role::kOperator);
   EXPECT_EQ(service_->CreateOperator("ops@sinyal.example", "operator password").error().field(),
             "email");
-  EXPECT_EQ(service_->CreateOperator("ops2@sinyal.example", "short").error().field(),
-            "password");
+  EXPECT_EQ(service_->CreateOperator("ops2@sinyal.example", "short").error().field(), "password");
   // Operators sign in only through LoginOperator.
   EXPECT_FALSE(service_->Login("ops@sinyal.example", "operator password").ok());
   EXPECT_FALSE(service_->LoginOperator("ops@sinyal.example", "wrong password!").ok());
@@ -686,8 +678,7 @@ TEST_P(AccountsTest, OperatorsAreSeparateFromTenantUsers) {
   EXPECT_FALSE(service_->LoginOperator("user@example.com", "a long enough password").ok());
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, AccountsTest, SINYAL_DB_BACKENDS,
-                         store::testing::BackendName);
+INSTANTIATE_TEST_SUITE_P(Backends, AccountsTest, SINYAL_DB_BACKENDS, store::testing::BackendName);
 
 }  // namespace
 }  // namespace sinyal::accounts

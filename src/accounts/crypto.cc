@@ -63,8 +63,7 @@ std::string HmacSha256(std::string_view key, std::string_view data) {
   unsigned char md[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
   if (HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
-           reinterpret_cast<const unsigned char*>(data.data()), data.size(), md, &len) ==
-      nullptr) {
+           reinterpret_cast<const unsigned char*>(data.data()), data.size(), md, &len) == nullptr) {
     throw std::runtime_error("HMAC(sha256) failed");
   }
   return std::string(reinterpret_cast<const char*>(md), len);

@@ -35,8 +35,8 @@ std::string HmacSha256(std::string_view key, std::string_view data);
 // Constant-time equality (different lengths compare unequal, leaking only the length).
 bool ConstantTimeEquals(std::string_view a, std::string_view b);
 
-// argon2id, libsodium INTERACTIVE limits (t=2, 64 MiB). Output "$argon2id$v=19$m=65536,t=2,p=1$...".
-// Internal error only when memory can't be allocated.
+// argon2id, libsodium INTERACTIVE limits (t=2, 64 MiB). Output
+// "$argon2id$v=19$m=65536,t=2,p=1$...". Internal error only when memory can't be allocated.
 [[nodiscard]] Result<std::string> HashPassword(std::string_view password);
 // True iff `password` matches `hash` (a crypto_pwhash_str string). Malformed hash: false.
 bool VerifyPassword(std::string_view hash, std::string_view password);

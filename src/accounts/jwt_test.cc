@@ -32,7 +32,7 @@ TEST(JwtTest, SignThenVerifyReturnsPayload) {
 TEST(JwtTest, LeewayAppliesToExpAndNbf) {
   ASSERT_TRUE(crypto::InitCrypto());
   const std::string token = SignHs256(Claims(), kKey);
-  EXPECT_OK(VerifyHs256(token, kKey, Opts(kNow + 900 + 29)));         // within leeway
+  EXPECT_OK(VerifyHs256(token, kKey, Opts(kNow + 900 + 29)));          // within leeway
   EXPECT_FALSE(VerifyHs256(token, kKey, Opts(kNow + 900 + 30)).ok());  // exp + leeway reached
   EXPECT_OK(VerifyHs256(token, kKey, Opts(kNow - 30)));                // nbf within leeway
   EXPECT_FALSE(VerifyHs256(token, kKey, Opts(kNow - 31)).ok());

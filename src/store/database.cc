@@ -1,7 +1,5 @@
 #include "store/database.h"
 
-#include "store/soci.h"  // first: configures SOCI
-
 #include <soci/postgresql/soci-postgresql.h>
 #include <soci/sqlite3/soci-sqlite3.h>
 
@@ -17,6 +15,7 @@
 
 #include "core/log.h"
 #include "store/migrations.h"
+#include "store/soci.h"  // first: configures SOCI
 
 namespace sinyal::store {
 
@@ -41,7 +40,9 @@ std::string QuoteIdent(std::string_view s) {  // REQUIRES: IsSqlIdentifier(s)
 
 bool StartsWith(std::string_view s, std::string_view p) { return s.substr(0, p.size()) == p; }
 
-bool Contains(std::string_view s, std::string_view p) { return s.find(p) != std::string_view::npos; }
+bool Contains(std::string_view s, std::string_view p) {
+  return s.find(p) != std::string_view::npos;
+}
 
 // SOCI 4.0.3 parses the PostgreSQL connect string itself (for its "singlerows" option) and
 // mangles libpq URIs, so the URL is converted to libpq's keyword='value' form with libpq's own
@@ -178,8 +179,7 @@ struct Database::Impl {
   }
 
   // Runs `fn` in a transaction. `tenant` set: tenant scope; otherwise system scope.
-  Status RunTx(std::optional<TenantId> tenant,
-               const std::function<Status(soci::session&)>& fn) {
+  Status RunTx(std::optional<TenantId> tenant, const std::function<Status(soci::session&)>& fn) {
     for (int attempt = 1;; ++attempt) {
       soci::session* s = Acquire();
       if (s == nullptr) return Status::Unavailable("database is closed");
@@ -413,14 +413,22 @@ Status Database::Migrate() {
       }
       im.ExecScript(sql,
                     "DO $$ BEGIN\n"
-                    "  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '" + role + "') THEN\n"
-                    "    CREATE ROLE " + QuoteIdent(role) + " NOLOGIN;\n"
-                    "  END IF;\n"
-                    "  IF NOT pg_has_role(current_user, '" + role + "', 'MEMBER') THEN\n"
-                    "    EXECUTE format('GRANT %I TO %I', '" + role + "', current_user);\n"
-                    "  END IF;\n"
-                    "EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL;\n"
-                    "END $$;");
+                    "  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '" +
+                        role +
+                        "') THEN\n"
+                        "    CREATE ROLE " +
+                        QuoteIdent(role) +
+                        " NOLOGIN;\n"
+                        "  END IF;\n"
+                        "  IF NOT pg_has_role(current_user, '" +
+                        role +
+                        "', 'MEMBER') THEN\n"
+                        "    EXECUTE format('GRANT %I TO %I', '" +
+                        role +
+                        "', current_user);\n"
+                        "  END IF;\n"
+                        "EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL;\n"
+                        "END $$;");
       return Status::Ok();
     }));
   }
@@ -461,27 +469,33 @@ Status Database::Migrate() {
       im.ExecScript(sql, kSchemaLock);
       im.ExecScript(sql,
                     "DO $$ BEGIN\n"
-                    "  EXECUTE format('GRANT USAGE ON SCHEMA %I TO " + role_q + "', current_schema());\n"
-                    "  EXECUTE format('GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA %I TO " +
-                        role_q + "', current_schema());\n"
-                    "  EXECUTE format('GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA %I TO " + role_q +
+                    "  EXECUTE format('GRANT USAGE ON SCHEMA %I TO " +
+                        role_q +
                         "', current_schema());\n"
-                    "END $$;\n"
-                    "REVOKE ALL ON schema_migrations FROM " + role_q + ";");
+                        "  EXECUTE format('GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN "
+                        "SCHEMA %I TO " +
+                        role_q +
+                        "', current_schema());\n"
+                        "  EXECUTE format('GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA %I TO " +
+                        role_q +
+                        "', current_schema());\n"
+                        "END $$;\n"
+                        "REVOKE ALL ON schema_migrations FROM " +
+                        role_q + ";");
       // Every tenant table must have RLS enabled and forced.
       std::string missing;
-      soci::rowset<std::string> rs = (sql.prepare <<
-          "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-          "WHERE n.nspname = current_schema() AND c.relkind = 'r' "
-          "AND (NOT c.relrowsecurity OR NOT c.relforcerowsecurity) "
-          "AND (c.relname = 'tenants' OR EXISTS (SELECT 1 FROM pg_attribute a WHERE "
-          "a.attrelid = c.oid AND a.attname = 'tenant_id' AND NOT a.attisdropped)) "
-          "ORDER BY c.relname");
+      soci::rowset<std::string> rs =
+          (sql.prepare
+           << "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+              "WHERE n.nspname = current_schema() AND c.relkind = 'r' "
+              "AND (NOT c.relrowsecurity OR NOT c.relforcerowsecurity) "
+              "AND (c.relname = 'tenants' OR EXISTS (SELECT 1 FROM pg_attribute a WHERE "
+              "a.attrelid = c.oid AND a.attname = 'tenant_id' AND NOT a.attisdropped)) "
+              "ORDER BY c.relname");
       for (const std::string& t : rs) missing += (missing.empty() ? "" : ", ") + t;
       if (!missing.empty()) {
         return Status::FailedPrecondition(
-            "tenant tables without row-level security (call sinyal_enable_tenant_rls): " +
-            missing);
+            "tenant tables without row-level security (call sinyal_enable_tenant_rls): " + missing);
       }
       return Status::Ok();
     });

@@ -1,7 +1,5 @@
 #include "store/database.h"
 
-#include "store/soci.h"
-
 #include <atomic>
 #include <filesystem>
 #include <thread>
@@ -9,6 +7,7 @@
 
 #include "core/testing/test_util.h"
 #include "store/migrations.h"
+#include "store/soci.h"
 #include "store/testing/test_db.h"
 
 namespace sinyal::store {
@@ -245,10 +244,13 @@ TEST_P(DatabaseTest, WithTenantTxRejectsInvalidTenant) {
             StatusCode::kInvalidArgument);
 }
 
+// PostgreSQL-only: roles and row-level security (SQLite has neither; its isolation rests on the
+// explicit tenant filters, tested on both backends in tests/isolation).
+class PostgresRlsTest : public DbTest {};
+
 // The point of PostgreSQL row-level security: a query that forgets `WHERE tenant_id = ...`
 // still sees only the current tenant's rows, and can't write rows of another tenant.
-TEST_P(DatabaseTest, RowLevelSecurityScopesUnfilteredQueries) {
-  if (!is_postgres()) GTEST_SKIP() << "SQLite has no row-level security (explicit filters only)";
+TEST_P(PostgresRlsTest, RowLevelSecurityScopesUnfilteredQueries) {
   int64_t a = 0, b = 0;
   ASSERT_OK(db().WithTx([&](soci::session& sql) {
     a = InsertTenant(sql, "A");
@@ -292,8 +294,7 @@ TEST_P(DatabaseTest, RowLevelSecurityScopesUnfilteredQueries) {
   ASSERT_OK(db().WithTx([&](soci::session& sql) {
     long long bb = b;
     sql << "SELECT COUNT(*) FROM users WHERE tenant_id = :b", soci::use(bb), soci::into(b_users);
-    sql << "SELECT display_name FROM users WHERE tenant_id = :b", soci::use(bb),
-        soci::into(b_name);
+    sql << "SELECT display_name FROM users WHERE tenant_id = :b", soci::use(bb), soci::into(b_name);
     return Status::Ok();
   }));
   EXPECT_EQ(b_users, 1);
@@ -301,8 +302,7 @@ TEST_P(DatabaseTest, RowLevelSecurityScopesUnfilteredQueries) {
   EXPECT_EQ(CountRows(db(), "users"), 1);
 }
 
-TEST_P(DatabaseTest, AppRoleCannotEscalateToSystemScope) {
-  if (!is_postgres()) GTEST_SKIP() << "PostgreSQL-only: roles and RLS";
+TEST_P(PostgresRlsTest, AppRoleCannotEscalateToSystemScope) {
   int64_t a = 0;
   ASSERT_OK(db().WithTx([&](soci::session& sql) {
     a = InsertTenant(sql, "A");
@@ -326,8 +326,7 @@ TEST_P(DatabaseTest, AppRoleCannotEscalateToSystemScope) {
   }));
 }
 
-TEST_P(DatabaseTest, EveryTenantTableHasForcedRowLevelSecurity) {
-  if (!is_postgres()) GTEST_SKIP() << "PostgreSQL-only: RLS catalog";
+TEST_P(PostgresRlsTest, EveryTenantTableHasForcedRowLevelSecurity) {
   int tenant_tables = 0, protected_tables = 0;
   ASSERT_OK(db().WithTx([&](soci::session& sql) {
     sql << "SELECT COUNT(*), COALESCE(SUM(CASE WHEN c.relrowsecurity AND c.relforcerowsecurity "
@@ -341,8 +340,7 @@ TEST_P(DatabaseTest, EveryTenantTableHasForcedRowLevelSecurity) {
   EXPECT_EQ(protected_tables, tenant_tables);
 }
 
-TEST_P(DatabaseTest, MigrateRefusesTenantTableWithoutRls) {
-  if (!is_postgres()) GTEST_SKIP() << "PostgreSQL-only: RLS catalog";
+TEST_P(PostgresRlsTest, MigrateRefusesTenantTableWithoutRls) {
   ASSERT_OK(db().WithTx([](soci::session& sql) {
     sql << "CREATE TABLE forgotten (id BIGINT, tenant_id BIGINT)";
     return Status::Ok();
@@ -353,6 +351,8 @@ TEST_P(DatabaseTest, MigrateRefusesTenantTableWithoutRls) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, DatabaseTest, SINYAL_DB_BACKENDS, testing::BackendName);
+INSTANTIATE_TEST_SUITE_P(PostgresOnly, PostgresRlsTest, ::testing::Values(Backend::kPostgres),
+                         testing::BackendName);
 
 }  // namespace
 }  // namespace sinyal::store

@@ -9,11 +9,10 @@
 // them for both tenants in Seed, then try every id-taking operation across tenants) and call it
 // from the TEST_P at the bottom. PostgreSQL row-level security itself is tested in
 // src/store/database_test.cc (unfiltered queries see only their tenant).
-#include "store/soci.h"
-
 #include "accounts/accounts.h"
 #include "core/testing/test_util.h"
 #include "store/database.h"
+#include "store/soci.h"
 #include "store/testing/test_db.h"
 
 namespace sinyal {
@@ -27,8 +26,8 @@ constexpr UnixNanos kStart = 1'700'000'000LL * kNanosPerSecond;
 
 struct TenantFixture {
   accounts::UserInfo owner, member;
-  Principal owner_jwt;      // the owner, authenticated by access token
-  Principal admin_key;      // an admin-scoped API key of the owner
+  Principal owner_jwt;  // the owner, authenticated by access token
+  Principal admin_key;  // an admin-scoped API key of the owner
   accounts::CreatedApiKey key;
   std::string member_password = "member password 1";
 };
@@ -50,8 +49,8 @@ class TenantIsolationTest : public store::testing::DbTest {
   }
 
   void Seed(const std::string& name, const std::string& tag, TenantFixture* t) {
-    auto reg = accounts_->Register({name, "owner-" + tag + "@example.com",
-                                    "owner password 1", "Owner " + tag});
+    auto reg = accounts_->Register(
+        {name, "owner-" + tag + "@example.com", "owner password 1", "Owner " + tag});
     ASSERT_OK(reg);
     t->owner = reg->first;
     auto p = accounts_->AuthenticateAccessToken(reg->second.access_token);
@@ -77,8 +76,7 @@ class TenantIsolationTest : public store::testing::DbTest {
   // Accounts objects: API keys and members.
   void CheckAccounts(const Principal& attacker, const std::string& who) {
     const TenantFixture& victim = b_;
-    ExpectNotFound(accounts_->GetApiKey(attacker, victim.key.info.id).status(),
-                   who + " GetApiKey");
+    ExpectNotFound(accounts_->GetApiKey(attacker, victim.key.info.id).status(), who + " GetApiKey");
     ExpectNotFound(accounts_->RevokeApiKey(attacker, victim.key.info.id), who + " RevokeApiKey");
     ExpectNotFound(accounts_->UpdateMemberRole(attacker, victim.member.id, Role::kAdmin).status(),
                    who + " UpdateMemberRole(member)");

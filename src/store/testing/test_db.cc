@@ -1,11 +1,11 @@
 #include "store/testing/test_db.h"
 
-#include "store/soci.h"
-
 #include <unistd.h>
 
 #include <atomic>
 #include <random>
+
+#include "store/soci.h"
 
 namespace sinyal::store::testing {
 
@@ -24,8 +24,8 @@ Result<std::unique_ptr<TestDatabase>> TestDatabase::Create(Backend backend, int 
     static std::atomic<int> counter{0};
     std::random_device rd;
     t->options_.url = sinyal::testing::PostgresTestUrl();
-    t->options_.schema = "t_" + std::to_string(getpid()) + "_" + std::to_string(counter++) +
-                         "_" + std::to_string(rd() % 1000000);
+    t->options_.schema = "t_" + std::to_string(getpid()) + "_" + std::to_string(counter++) + "_" +
+                         std::to_string(rd() % 1000000);
   }
   auto db = Database::Open(t->options_);
   if (!db.ok()) return db.error();

@@ -3,17 +3,18 @@
 //
 //   class FooTest : public sinyal::store::testing::DbTest {};
 //   TEST_P(FooTest, Works) { Database& db = this->db(); ... }
-//   INSTANTIATE_TEST_SUITE_P(Backends, FooTest, SINYAL_DB_BACKENDS, sinyal::store::testing::BackendName);
+//   INSTANTIATE_TEST_SUITE_P(Backends, FooTest, SINYAL_DB_BACKENDS,
+//                            sinyal::store::testing::BackendName);
 //
 // SQLite: a file in a fresh temp dir (WAL, pooled sessions). PostgreSQL ($SINYAL_TEST_PG_URL):
 // a uniquely named schema per test, dropped at the end, so tests never collide and can run in
 // parallel; without the URL the test is skipped, or fails under CI (SINYAL_REQUIRE_POSTGRES).
 #pragma once
 
+#include <gtest/gtest.h>
+
 #include <memory>
 #include <string>
-
-#include <gtest/gtest.h>
 
 #include "core/testing/test_util.h"
 #include "store/database.h"
@@ -22,8 +23,8 @@ namespace sinyal::store::testing {
 
 enum class Backend { kSqlite, kPostgres };
 
-#define SINYAL_DB_BACKENDS                                          \
-  ::testing::Values(::sinyal::store::testing::Backend::kSqlite,     \
+#define SINYAL_DB_BACKENDS                                      \
+  ::testing::Values(::sinyal::store::testing::Backend::kSqlite, \
                     ::sinyal::store::testing::Backend::kPostgres)
 
 std::string BackendName(const ::testing::TestParamInfo<Backend>& info);
