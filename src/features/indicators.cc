@@ -595,17 +595,73 @@ void Mfi::Reset() {
 }
 
 // ---- Batch ----
+// SMA over in[from..n) written to out[from+p-1..n) (TA_INT_SMA's loop; out may alias nothing).
+static void SmaInto(const double* in, size_t from, size_t n, int p, double* out) {
+  if (n < from + static_cast<size_t>(p)) return;
+  double total = 0;
+  size_t i = from;
+  for (; i < from + p - 1; ++i) total += in[i];
+  size_t trailing = from;
+  for (; i < n; ++i) {
+    total += in[i];
+    out[i] = total / p;
+    total -= in[trailing++];
+  }
+}
+
+// The simple indicators run as direct array loops (TA-Lib's own structure, same operation
+// order as the streaming classes above, so results are bit-identical to both).
 Result<std::vector<double>> SmaBatch(std::span<const double> x, int period) {
-  SINYAL_ASSIGN_OR_RETURN(Sma ind, Sma::Create(period));
-  return Run(std::move(ind), x.size(), [&](Sma& s, size_t i) { s.UpdateRaw(x[i]); });
+  SINYAL_RETURN_IF_ERROR(CheckPeriod(period, 2, "period"));
+  std::vector<double> out(x.size(), kNaN);
+  SmaInto(x.data(), 0, x.size(), period, out.data());
+  return out;
 }
 Result<std::vector<double>> EmaBatch(std::span<const double> x, int period) {
-  SINYAL_ASSIGN_OR_RETURN(Ema ind, Ema::Create(period));
-  return Run(std::move(ind), x.size(), [&](Ema& s, size_t i) { s.UpdateRaw(x[i]); });
+  SINYAL_RETURN_IF_ERROR(CheckPeriod(period, 2, "period"));
+  const size_t n = x.size();
+  std::vector<double> out(n, kNaN);
+  if (n < static_cast<size_t>(period)) return out;
+  const double k = 2.0 / static_cast<double>(period + 1);
+  double sum = 0;
+  for (int i = 0; i < period; ++i) sum += x[i];
+  double prev = sum / period;
+  out[period - 1] = prev;
+  for (size_t i = period; i < n; ++i) {
+    prev = ((x[i] - prev) * k) + prev;
+    out[i] = prev;
+  }
+  return out;
 }
 Result<std::vector<double>> RsiBatch(std::span<const double> x, int period) {
-  SINYAL_ASSIGN_OR_RETURN(Rsi ind, Rsi::Create(period));
-  return Run(std::move(ind), x.size(), [&](Rsi& s, size_t i) { s.UpdateRaw(x[i]); });
+  SINYAL_RETURN_IF_ERROR(CheckPeriod(period, 2, "period"));
+  const size_t n = x.size();
+  std::vector<double> out(n, kNaN);
+  if (n <= static_cast<size_t>(period)) return out;
+  double prev = x[0], gain = 0, loss = 0;
+  for (int i = 1; i <= period; ++i) {
+    const double d = x[i] - prev;
+    prev = x[i];
+    if (d < 0) loss -= d; else gain += d;
+  }
+  loss /= period;
+  gain /= period;
+  {
+    const double s = gain + loss;
+    out[period] = !IsZero(s) ? 100.0 * (gain / s) : 0.0;
+  }
+  for (size_t i = period + 1; i < n; ++i) {
+    const double d = x[i] - prev;
+    prev = x[i];
+    loss *= (period - 1);
+    gain *= (period - 1);
+    if (d < 0) loss -= d; else gain += d;
+    loss /= period;
+    gain /= period;
+    const double s = gain + loss;
+    out[i] = !IsZero(s) ? 100.0 * (gain / s) : 0.0;
+  }
+  return out;
 }
 Result<MacdSeries> MacdBatch(std::span<const double> x, int fast, int slow, int signal) {
   SINYAL_ASSIGN_OR_RETURN(Macd m, Macd::Create(fast, slow, signal));
@@ -655,17 +711,71 @@ Result<AdxSeries> AdxBatch(const Columns& c, int period) {
   }
   return out;
 }
-Result<StochSeries> StochBatch(const Columns& c, int fastk, int slowk, int slowd) {
-  SINYAL_ASSIGN_OR_RETURN(Stoch s, Stoch::Create(fastk, slowk, slowd));
-  const size_t n = c.size();
-  StochSeries out{std::vector<double>(n, kNaN), std::vector<double>(n, kNaN)};
-  for (size_t i = 0; i < n; ++i) {
-    s.UpdateHlc(c.high[i], c.low[i], c.close[i]);
-    if (s.Initialized()) {
-      out.slowk[i] = s.slowk();
-      out.slowd[i] = s.slowd();
+namespace {
+// TA_STOCH / TA_WILLR window extremes over arrays: value(i) for i >= p-1 given the window
+// [i-p+1, i]; `scale` is 100.0 (STOCH %K: (c-lowest)/diff) or -100.0 (WILLR: (highest-c)/diff).
+template <bool kWillr>
+void RangePosition(const double* high, const double* low, const double* close, size_t n, int p,
+                   double* out) {
+  if (n < static_cast<size_t>(p)) return;
+  int64_t lowest_idx = -1, highest_idx = -1;
+  double lowest = 0, highest = 0, diff = 0;
+  const double div = kWillr ? -100.0 : 100.0;
+  for (int64_t today = p - 1, trailing = 0; today < static_cast<int64_t>(n); ++today, ++trailing) {
+    double tmp = low[today];
+    if (lowest_idx < trailing) {
+      lowest_idx = trailing;
+      lowest = low[lowest_idx];
+      for (int64_t i = lowest_idx + 1; i <= today; ++i) {
+        if (low[i] < lowest) {
+          lowest_idx = i;
+          lowest = low[i];
+        }
+      }
+      diff = (highest - lowest) / div;
+    } else if (tmp <= lowest) {
+      lowest_idx = today;
+      lowest = tmp;
+      diff = (highest - lowest) / div;
+    }
+    tmp = high[today];
+    if (highest_idx < trailing) {
+      highest_idx = trailing;
+      highest = high[highest_idx];
+      for (int64_t i = highest_idx + 1; i <= today; ++i) {
+        if (high[i] > highest) {
+          highest_idx = i;
+          highest = high[i];
+        }
+      }
+      diff = (highest - lowest) / div;
+    } else if (tmp >= highest) {
+      highest_idx = today;
+      highest = tmp;
+      diff = (highest - lowest) / div;
+    }
+    if (kWillr) {
+      out[today] = diff != 0.0 ? (highest - close[today]) / diff : 0.0;
+    } else {
+      out[today] = diff != 0.0 ? (close[today] - lowest) / diff : 0.0;
     }
   }
+}
+}  // namespace
+
+Result<StochSeries> StochBatch(const Columns& c, int fastk, int slowk, int slowd) {
+  SINYAL_RETURN_IF_ERROR(CheckPeriod(fastk, 1, "fastk_period"));
+  SINYAL_RETURN_IF_ERROR(CheckPeriod(slowk, 1, "slowk_period"));
+  SINYAL_RETURN_IF_ERROR(CheckPeriod(slowd, 1, "slowd_period"));
+  const size_t n = c.size();
+  std::vector<double> fast(n, kNaN);
+  RangePosition<false>(c.high.data(), c.low.data(), c.close.data(), n, fastk, fast.data());
+  StochSeries out{std::vector<double>(n, kNaN), std::vector<double>(n, kNaN)};
+  std::vector<double> k(n, kNaN);
+  SmaInto(fast.data(), fastk - 1, n, slowk, k.data());
+  SmaInto(k.data(), fastk - 1 + slowk - 1, n, slowd, out.slowd.data());
+  const size_t first = static_cast<size_t>(fastk - 1 + slowk - 1 + slowd - 1);
+  for (size_t i = first; i < n; ++i) out.slowk[i] = k[i];
   return out;
 }
 Result<std::vector<double>> CciBatch(const Columns& c, int period) {
@@ -674,13 +784,19 @@ Result<std::vector<double>> CciBatch(const Columns& c, int period) {
              [&](Cci& s, size_t i) { s.UpdateHlc(c.high[i], c.low[i], c.close[i]); });
 }
 Result<std::vector<double>> WillrBatch(const Columns& c, int period) {
-  SINYAL_ASSIGN_OR_RETURN(Willr ind, Willr::Create(period));
-  return Run(std::move(ind), c.size(),
-             [&](Willr& s, size_t i) { s.UpdateHlc(c.high[i], c.low[i], c.close[i]); });
+  SINYAL_RETURN_IF_ERROR(CheckPeriod(period, 2, "period"));
+  std::vector<double> out(c.size(), kNaN);
+  RangePosition<true>(c.high.data(), c.low.data(), c.close.data(), c.size(), period, out.data());
+  return out;
 }
 Result<std::vector<double>> RocBatch(std::span<const double> x, int period) {
-  SINYAL_ASSIGN_OR_RETURN(Roc ind, Roc::Create(period));
-  return Run(std::move(ind), x.size(), [&](Roc& s, size_t i) { s.UpdateRaw(x[i]); });
+  SINYAL_RETURN_IF_ERROR(CheckPeriod(period, 1, "period"));
+  std::vector<double> out(x.size(), kNaN);
+  for (size_t i = period; i < x.size(); ++i) {
+    const double prev = x[i - period];
+    out[i] = prev != 0.0 ? ((x[i] / prev) - 1.0) * 100.0 : 0.0;
+  }
+  return out;
 }
 Result<std::vector<double>> ObvBatch(const Columns& c) {
   return Run(*Obv::Create(), c.size(), [&](Obv& s, size_t i) { s.UpdateRaw(c.close[i], c.volume[i]); });
