@@ -140,14 +140,16 @@ struct Database::Impl {
           soci::into(timeout);
     } else {
       s->open(soci::postgresql, pg_conninfo);
-      *s << "SET client_min_messages = warning";
-      *s << "SET statement_timeout = '60s'";
-      *s << "SET idle_in_transaction_session_timeout = '120s'";
-      if (!options.schema.empty()) {
-        *s << "SET search_path TO " + QuoteIdent(options.schema);
-      }
+      ConfigurePostgres(*s);
     }
     return s;
+  }
+
+  void ConfigurePostgres(soci::session& s) {
+    s << "SET client_min_messages = warning";
+    s << "SET statement_timeout = '60s'";
+    s << "SET idle_in_transaction_session_timeout = '120s'";
+    if (!options.schema.empty()) s << "SET search_path TO " + QuoteIdent(options.schema);
   }
 
   // Borrows a session; nullptr after Close().
@@ -166,8 +168,7 @@ struct Database::Impl {
     if (dialect == Dialect::kPostgres && !s->is_connected()) {
       try {
         s->reconnect();
-        if (!options.schema.empty()) *s << "SET search_path TO " + QuoteIdent(options.schema);
-        *s << "SET client_min_messages = warning";
+        ConfigurePostgres(*s);
       } catch (const std::exception& e) {
         LogEvent(spdlog::level::warn, "db_reconnect_failed", {{"error", e.what()}});
       }
@@ -193,6 +194,7 @@ struct Database::Impl {
 
       soci::session& sql = *s;
       bool in_tx = false;
+      bool committing = false;  // after COMMIT was sent, a lost connection = unknown outcome
       auto rollback = [&] {
         if (!in_tx) return;
         in_tx = false;
@@ -222,13 +224,22 @@ struct Database::Impl {
           rollback();
           return st;
         }
+        committing = true;
         sql << "COMMIT";
         in_tx = false;
         return st;
       } catch (const std::exception& e) {
         rollback();
         const DbErrorKind kind = ClassifyDbError(e);
-        if (kind == DbErrorKind::kRetryable && attempt < kMaxTxAttempts) {
+        // PostgreSQL connection lost (server restart, killed backend): Release() reconnects.
+        // Safe to re-run only if COMMIT was never sent.
+        const bool lost = dialect == Dialect::kPostgres && !s->is_connected();
+        if (lost && committing) {
+          LogEvent(spdlog::level::err, "db_commit_outcome_unknown",
+                   {{"error", SanitizeForLog(e.what())}});
+          return Status::Unavailable("database connection lost during commit");
+        }
+        if ((kind == DbErrorKind::kRetryable || lost) && attempt < kMaxTxAttempts) {
           if (write_lock.owns_lock()) write_lock.unlock();
           thread_local std::minstd_rand rng(std::random_device{}());
           std::this_thread::sleep_for(

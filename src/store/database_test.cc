@@ -1,6 +1,7 @@
 #include "store/database.h"
 
 #include <atomic>
+#include <chrono>
 #include <filesystem>
 #include <thread>
 #include <vector>
@@ -348,6 +349,35 @@ TEST_P(PostgresRlsTest, MigrateRefusesTenantTableWithoutRls) {
   Status st = db().Migrate();
   EXPECT_EQ(st.code(), StatusCode::kFailedPrecondition);
   EXPECT_NE(st.message().find("forgotten"), std::string::npos) << st.ToString();
+}
+
+TEST_P(PostgresRlsTest, ReconnectsAfterTheServerDropsTheConnection) {
+  DatabaseOptions opts = test_db().options();
+  opts.pool_size = 1;
+  auto one = Database::Open(opts);
+  ASSERT_OK(one);
+  int pid = 0;
+  ASSERT_OK((*one)->WithTx([&](soci::session& sql) {
+    sql << "SELECT pg_backend_pid()", soci::into(pid);
+    return Status::Ok();
+  }));
+  ASSERT_GT(pid, 0);
+  ASSERT_OK(db().WithTx([&](soci::session& sql) {
+    int ok = 0;
+    sql << "SELECT CASE WHEN pg_terminate_backend(:p) THEN 1 ELSE 0 END", soci::use(pid),
+        soci::into(ok);
+    EXPECT_EQ(ok, 1);
+    return Status::Ok();
+  }));
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  // The first attempt hits the dead connection; the transaction is re-run on a new one.
+  int new_pid = 0;
+  ASSERT_OK((*one)->WithTx([&](soci::session& sql) {
+    sql << "SELECT pg_backend_pid()", soci::into(new_pid);
+    return Status::Ok();
+  }));
+  EXPECT_NE(new_pid, pid);
+  EXPECT_EQ(CountRows(**one, "schema_migrations"), static_cast<int>(AllMigrations().size()));
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, DatabaseTest, SINYAL_DB_BACKENDS, testing::BackendName);
