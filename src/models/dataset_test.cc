@@ -4,7 +4,10 @@
 #include <limits>
 
 #include "core/testing/test_util.h"
+#include "features/feature_set.h"
+#include "market/bar.h"
 #include "models/basic_features.h"
+#include "models/features_adapter.h"
 #include "models/testing/synthetic.h"
 
 namespace sinyal::models {
@@ -105,6 +108,26 @@ TEST(LookaheadTest, BasicFeaturesUseNoFutureBar) {
   const BarColumns bars = SyntheticBars(800, 5);
   FeatureComputer compute = [&](size_t n) { return ComputeBasicFeatures(bars.Prefix(n)); };
   EXPECT_OK(CheckNoLookahead(compute, bars.size()));
+}
+
+// The production feature set of features/ ("core-v1", TA-Lib-exact) passes too.
+TEST(LookaheadTest, CoreFeatureSetUsesNoFutureBar) {
+  const BarColumns cols = SyntheticBars(1200, 8);
+  std::vector<market::Bar> bars;
+  for (size_t i = 0; i < cols.size(); ++i) {
+    bars.push_back(market::Bar::Create(cols.ts[i], cols.open[i], cols.high[i], cols.low[i],
+                                       cols.close[i], cols.volume[i])
+                       .value());
+  }
+  FeatureComputer compute = [&](size_t n) {
+    return ComputeFeatureFrame(features::DefaultFeatureSet(),
+                               std::span<const market::Bar>(bars.data(), n));
+  };
+  EXPECT_OK(CheckNoLookahead(compute, bars.size()));
+  auto full = compute(bars.size());
+  ASSERT_OK(full);
+  EXPECT_EQ(full->set_name, features::DefaultFeatureSet().name);
+  EXPECT_GT(full->cols(), 5u);
 }
 
 // ...and fails as soon as one feature looks one bar ahead.

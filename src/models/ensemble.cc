@@ -198,21 +198,62 @@ Prediction Ensemble::Predict(const float* row) const {
   return p;
 }
 
+namespace {
+// Blocked batch: members' outputs for a block of rows, then the same per-row arithmetic as
+// MeanAndSpread (same order of additions), so batch and single-row results are identical.
+template <typename Members>
+void BatchMeanAndSpread(const Members& members, int k, size_t f, const float* rows, size_t n,
+                        float* mean_out, float* spread_out) {
+  constexpr size_t kBlock = 256;
+  const size_t m = members.size();
+  const int outs = k == 2 ? 1 : k;
+  std::vector<float> tmp(m * kBlock * outs);
+  for (size_t b0 = 0; b0 < n; b0 += kBlock) {
+    const size_t nb = std::min(kBlock, n - b0);
+    for (size_t i = 0; i < m; ++i) {
+      members[i]->forest.PredictBatch(rows + b0 * f, nb, tmp.data() + i * kBlock * outs);
+    }
+    for (size_t r = 0; r < nb; ++r) {
+      float* mean = mean_out + (b0 + r) * k;
+      for (int c = 0; c < k; ++c) mean[c] = 0;
+      const float inv = 1.0f / static_cast<float>(m);
+      double var = 0;
+      if (k == 2) {
+        for (size_t i = 0; i < m; ++i) mean[1] += tmp[i * kBlock + r];
+        mean[1] *= inv;
+        mean[0] = 1.0f - mean[1];
+        for (size_t i = 0; i < m; ++i) {
+          const float v = tmp[i * kBlock + r];
+          var += (v - mean[1]) * (v - mean[1]);
+        }
+      } else {
+        for (size_t i = 0; i < m; ++i) {
+          for (int c = 0; c < k; ++c) mean[c] += tmp[(i * kBlock + r) * outs + c];
+        }
+        for (int c = 0; c < k; ++c) mean[c] *= inv;
+        const int top = static_cast<int>(std::max_element(mean, mean + k) - mean);
+        for (size_t i = 0; i < m; ++i) {
+          const float v = tmp[(i * kBlock + r) * outs + top];
+          var += (v - mean[top]) * (v - mean[top]);
+        }
+      }
+      if (spread_out != nullptr) {
+        spread_out[b0 + r] = static_cast<float>(std::sqrt(var / static_cast<double>(m)));
+      }
+    }
+  }
+}
+}  // namespace
+
 void Ensemble::PredictBatch(const float* rows, size_t n, float* proba, float* uncertainty) const {
   const int k = schema_.num_classes;
-  const size_t f = static_cast<size_t>(num_features());
-  for (size_t i = 0; i < n; ++i) {
-    float* out = proba + i * k;
-    const float u = MeanAndSpread(members_, k, rows + i * f, out);
-    calibrator_.Apply(out);
-    if (uncertainty != nullptr) uncertainty[i] = u;
-  }
+  BatchMeanAndSpread(members_, k, static_cast<size_t>(num_features()), rows, n, proba, uncertainty);
+  for (size_t i = 0; i < n; ++i) calibrator_.Apply(proba + i * k);
 }
 
 void Ensemble::PredictRawBatch(const float* rows, size_t n, float* proba) const {
-  const int k = schema_.num_classes;
-  const size_t f = static_cast<size_t>(num_features());
-  for (size_t i = 0; i < n; ++i) MeanAndSpread(members_, k, rows + i * f, proba + i * k);
+  BatchMeanAndSpread(members_, schema_.num_classes, static_cast<size_t>(num_features()), rows, n,
+                     proba, nullptr);
 }
 
 Result<std::vector<float>> Ensemble::PredictMemberXgboost(size_t member, const float* rows,

@@ -129,6 +129,43 @@ void FlatForest::PredictMargin(const float* row, float* out) const {
 
 void FlatForest::Predict(const float* row, float* out) const {
   PredictMargin(row, out);
+  Transform(out);
+}
+
+void FlatForest::PredictMarginBlock(const float* data, size_t rows, float* out) const {
+  // Rows advance through each tree in lockstep, so the traversals of different rows are
+  // independent instruction streams the CPU overlaps (a single row's traversal is a chain of
+  // dependent loads). Per row, trees are still summed in order: results equal PredictMargin.
+  constexpr size_t kBlock = 16;
+  const Node* nodes = nodes_.data();
+  const size_t f = static_cast<size_t>(num_features_);
+  const int k = num_outputs_;
+  for (size_t i = 0; i < rows * k; ++i) out[i] = base_margin_;
+  const Node* cur[kBlock];
+  for (size_t b0 = 0; b0 < rows; b0 += kBlock) {
+    const size_t nb = std::min(kBlock, rows - b0);
+    const float* x = data + b0 * f;
+    for (size_t t = 0; t < roots_.size(); ++t) {
+      for (size_t r = 0; r < nb; ++r) cur[r] = nodes + roots_[t];
+      bool active = true;
+      while (active) {
+        active = false;
+        for (size_t r = 0; r < nb; ++r) {
+          const Node* nd = cur[r];
+          if (nd->feature & kLeaf) continue;
+          const float v = x[r * f + (nd->feature & kFeatureMask)];
+          const bool go_left = std::isnan(v) ? (nd->feature & kDefaultLeft) != 0 : v < nd->value;
+          cur[r] = nodes + nd->left + (go_left ? 0 : 1);
+          active = true;
+        }
+      }
+      const int g = tree_group_[t];
+      for (size_t r = 0; r < nb; ++r) out[(b0 + r) * k + g] += cur[r]->value;
+    }
+  }
+}
+
+void FlatForest::Transform(float* out) const {
   if (!softmax_) {
     out[0] = 1.0f / (1.0f + std::exp(-out[0]));
     return;
@@ -141,9 +178,8 @@ void FlatForest::Predict(const float* row, float* out) const {
 }
 
 void FlatForest::PredictBatch(const float* data, size_t rows, float* out) const {
-  for (size_t i = 0; i < rows; ++i) {
-    Predict(data + i * num_features_, out + i * num_outputs_);
-  }
+  PredictMarginBlock(data, rows, out);
+  for (size_t i = 0; i < rows; ++i) Transform(out + i * num_outputs_);
 }
 
 }  // namespace sinyal::models

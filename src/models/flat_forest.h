@@ -40,8 +40,11 @@ class FlatForest {
   void PredictMargin(const float* row, float* out) const;
   // Transformed outputs (probabilities) of one row; same shapes as PredictMargin.
   void Predict(const float* row, float* out) const;
-  // Transformed outputs of `rows` rows (row-major), out = rows x num_outputs().
+  // Transformed outputs of `rows` rows (row-major), out = rows x num_outputs(). Walks blocks
+  // of rows through each tree together; bit-identical to calling Predict per row.
   void PredictBatch(const float* data, size_t rows, float* out) const;
+  // Raw margins of `rows` rows, blocked like PredictBatch.
+  void PredictMarginBlock(const float* data, size_t rows, float* out) const;
 
  private:
   struct Node {
@@ -49,6 +52,8 @@ class FlatForest {
     uint32_t feature;  // feature index | kDefaultLeft | kLeaf
     uint32_t left;     // index of the left child; the right child is left + 1
   };
+  void Transform(float* out) const;
+
   static constexpr uint32_t kLeaf = 1u << 31;
   static constexpr uint32_t kDefaultLeft = 1u << 30;
   static constexpr uint32_t kFeatureMask = kDefaultLeft - 1;

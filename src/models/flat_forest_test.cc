@@ -137,6 +137,16 @@ TEST(EnsembleTest, PredictGivesCalibratedProbabilitiesAndSpread) {
     spread += p.uncertainty;
   }
   EXPECT_GT(spread, 0);  // members differ
+  // The blocked batch path gives exactly the single-row results.
+  std::vector<float> x;
+  f.ds.Gather(f.test, &x, nullptr);
+  std::vector<float> proba(f.test.size() * 2), unc(f.test.size());
+  ens->PredictBatch(x.data(), f.test.size(), proba.data(), unc.data());
+  for (size_t i = 0; i < f.test.size(); ++i) {
+    const Prediction p = ens->Predict(x.data() + i * f.ds.num_features());
+    ASSERT_EQ(proba[2 * i + 1], p.proba[1]) << i;
+    ASSERT_EQ(unc[i], p.uncertainty) << i;
+  }
 }
 
 TEST(EnsembleTest, TooLittleDataIsAClearError) {

@@ -3,10 +3,12 @@
 //   sinyal_models_eval --data-dir ../shared/data/market --symbol EURUSD [--horizon 1]
 //       [--timeframe H1] [--dead-band auto|0.0001] [--folds 5] [--trees N] [--last-bars N]
 //       [--three-class] [--tz NY+7|EET|UTC] [--digits 5] [--out DIR] [--code-version X]
+//       [--features core-v1|basic]
 //
 // Reads <data-dir>/<SYMBOL>_<TF>.csv with market/'s importer (times converted to UTC with the
-// file's documented zone: NY+7 for the nobodys-forex pairs, EET for USDJPY/XAUUSD), builds the
-// "basic" feature set, proves it has no look-ahead, runs the walk-forward evaluation and prints
+// file's documented zone: NY+7 for the nobodys-forex pairs, EET for USDJPY/XAUUSD), computes the
+// feature set (default: features/' TA-Lib-exact "core-v1"; "basic": models/' small built-in
+// set), proves it has no look-ahead, runs the walk-forward evaluation and prints
 // a summary; with --out it writes the JSON/Markdown/SVG report. The lead's `sinyal evaluate`
 // calls the same library functions.
 #include <cstdio>
@@ -17,7 +19,9 @@
 #include "core/clock.h"
 #include "core/time.h"
 #include "market/csv_import.h"
+#include "features/feature_set.h"
 #include "models/basic_features.h"
+#include "models/features_adapter.h"
 #include "models/market_adapter.h"
 #include "models/report.h"
 #include "models/walk_forward.h"
@@ -49,7 +53,8 @@ int main(int argc, char** argv) {
                                             {"dead-band", "auto"}, {"folds", "5"},
                                             {"trees", ""}, {"last-bars", "0"}, {"tz", ""},
                                             {"digits", ""}, {"out", ""}, {"code-version", "dev"},
-                                            {"data-dir", ""}, {"symbol", ""}};
+                                            {"data-dir", ""}, {"symbol", ""},
+                                            {"features", "core-v1"}};
   bool three_class = false;
   std::string command = "sinyal_models_eval";
   for (int i = 1; i < argc; ++i) {
@@ -98,12 +103,21 @@ int main(int argc, char** argv) {
 
   // Features, and the proof that none of them looks ahead (on a 3000-bar slice: the check
   // recomputes the features ~28 times).
+  const bool basic = opt["features"] == "basic";
+  if (!basic && opt["features"] != features::DefaultFeatureSet().name) {
+    return Fail("unknown --features '" + opt["features"] + "' (core-v1 or basic)");
+  }
+  auto compute = [&](size_t n) -> Result<FeatureFrame> {
+    if (basic) return ComputeBasicFeatures(bars->Prefix(n));
+    return ComputeFeatureFrame(features::DefaultFeatureSet(),
+                               std::span<const market::Bar>(mbars.data(), n));
+  };
   const size_t check_n = std::min<size_t>(bars->size(), 3000);
-  const BarColumns slice = bars->Prefix(check_n);
-  Status leak = CheckNoLookahead([&](size_t n) { return ComputeBasicFeatures(slice.Prefix(n)); }, check_n);
+  Status leak = CheckNoLookahead(compute, check_n);
   if (!leak.ok()) return Fail("look-ahead check failed: " + leak.ToString());
-  auto fr = ComputeBasicFeatures(*bars);
+  auto fr = compute(bars->size());
   if (!fr.ok()) return Fail(fr.error().ToString());
+  cfg.feature_set = fr->set_name;
   LabelConfig lc;
   lc.horizon = cfg.horizon;
   lc.dead_band = cfg.dead_band;
@@ -114,10 +128,11 @@ int main(int argc, char** argv) {
   WalkForwardConfig wf;
   wf.folds = std::atoi(opt["folds"].c_str());
   std::printf("%s %s: %zu bars %s .. %s UTC, %zu rows (%zu neutral excluded), dead band %.2f bp "
-              "(median spread %.2f bp), look-ahead check passed\n",
+              "(median spread %.2f bp), features %s v%d (%zu), look-ahead check passed\n",
               sym.c_str(), tf.c_str(), bars->size(), FormatIso8601(bars->ts.front()).c_str(),
               FormatIso8601(bars->ts.back()).c_str(), ds->size(), ds->neutral_dropped,
-              cfg.dead_band * 1e4, median_spread * 1e4);
+              cfg.dead_band * 1e4, median_spread * 1e4, fr->set_name.c_str(), fr->set_version,
+              fr->cols());
   std::fflush(stdout);
   auto res = RunWalkForward(*ds, cfg, wf, &SystemClock::Instance());
   if (!res.ok()) return Fail(res.error().ToString());
@@ -139,7 +154,8 @@ int main(int argc, char** argv) {
                 a.n, a.n ? (std::to_string(100 * a.accuracy).substr(0, 5) + "%").c_str() : "-");
   }
   if (!opt["out"].empty()) {
-    const std::string base = sym + "_" + tf + "_h" + opt["horizon"] + (three_class ? "_3class" : "");
+    const std::string base = sym + "_" + tf + "_h" + opt["horizon"] + (basic ? "_basic" : "") +
+                             (three_class ? "_3class" : "");
     auto rep = RenderEvaluationReport(*res, base, command);
     if (Status s = WriteEvaluationReport(rep, opt["out"], base); !s.ok()) return Fail(s.ToString());
     std::printf("report: %s/%s.{json,md} + 2 SVG\n", opt["out"].c_str(), base.c_str());
