@@ -46,6 +46,9 @@ Result<JsonBody> JsonBody::Parse(const Request& request) {
     } catch (const nlohmann::json::parse_error& e) {
       return Status::InvalidArgument(
           std::string(kMalformed) + ": syntax error at byte " + std::to_string(e.byte), "body");
+    } catch (const nlohmann::json::exception&) {
+      // e.g. out_of_range for a number too large for a double
+      return Status::InvalidArgument(std::string(kMalformed) + ": a number is out of range", "body");
     }
     return Status::InvalidArgument(std::string(kMalformed), "body");
   }

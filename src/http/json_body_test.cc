@@ -43,6 +43,9 @@ TEST(JsonBodyTest, MalformedAndWrongContentType) {
     EXPECT_EQ(r.error().field(), "body");
   }
   EXPECT_TRUE(IsMalformedJson(JsonBody::Parse(JsonRequest("{")).error()));
+  auto huge = JsonBody::Parse(JsonRequest("{\"a\":" + std::string(5000, '9') + "}"));
+  ASSERT_FALSE(huge.ok());
+  EXPECT_TRUE(IsMalformedJson(huge.error()));
   EXPECT_FALSE(IsMalformedJson(JsonBody::Parse(JsonRequest("[1]")).error()));
   Request r = JsonRequest("{}");
   r.headers = {{"content-type", "text/plain"}};
