@@ -393,7 +393,7 @@ struct AccountService::Impl {
   Result<TenantId> RefreshTenant(const std::string& hash) {
     long long tenant = 0;
     bool found = false;
-    SINYAL_RETURN_IF_ERROR(db.WithTx([&](soci::session& sql) {
+    SINYAL_RETURN_IF_ERROR(db.WithReadTx([&](soci::session& sql) {
       sql << "SELECT tenant_id FROM refresh_tokens WHERE token_hash = :h", soci::use(hash),
           soci::into(tenant);
       found = sql.got_data();
@@ -510,7 +510,7 @@ Result<std::pair<UserInfo, TokenPair>> AccountService::Register(const RegisterRe
 
   // Cheap duplicate check before paying for argon2id; the unique index decides races.
   bool taken = false;
-  SINYAL_RETURN_IF_ERROR(impl_->db.WithTx([&](soci::session& sql) {
+  SINYAL_RETURN_IF_ERROR(impl_->db.WithReadTx([&](soci::session& sql) {
     int n = 0;
     sql << "SELECT COUNT(*) FROM users WHERE email = :e", soci::use(email), soci::into(n);
     taken = n > 0;
@@ -558,7 +558,7 @@ Result<TokenPair> AccountService::Login(std::string_view email_raw, std::string_
   std::string hash, role_name;
   bool found = false;
   if (email.ok() && password.size() <= 256) {
-    SINYAL_RETURN_IF_ERROR(impl_->db.WithTx([&](soci::session& sql) {
+    SINYAL_RETURN_IF_ERROR(impl_->db.WithReadTx([&](soci::session& sql) {
       sql << "SELECT id, tenant_id, password_hash, role FROM users WHERE email = :e",
           soci::use(*email), soci::into(user_id), soci::into(tenant_id), soci::into(hash),
           soci::into(role_name);
@@ -588,7 +588,7 @@ Result<TokenPair> AccountService::LoginOperator(std::string_view email_raw,
   std::string hash;
   bool found = false;
   if (email.ok() && password.size() <= 256) {
-    SINYAL_RETURN_IF_ERROR(impl_->db.WithTx([&](soci::session& sql) {
+    SINYAL_RETURN_IF_ERROR(impl_->db.WithReadTx([&](soci::session& sql) {
       sql << "SELECT id, password_hash FROM operators WHERE email = :e", soci::use(*email),
           soci::into(op_id), soci::into(hash);
       found = sql.got_data();
@@ -762,7 +762,7 @@ Result<Principal> AccountService::AuthenticateApiKey(std::string_view key) {
 
   auto entry = std::make_shared<CachedKey>();
   bool found = false;
-  SINYAL_RETURN_IF_ERROR(impl_->db.WithTx([&](soci::session& sql) {
+  SINYAL_RETURN_IF_ERROR(impl_->db.WithReadTx([&](soci::session& sql) {
     long long id = 0, tenant = 0, user = 0, expires = 0, revoked = 0, last_used = 0;
     soci::indicator exp_ind = soci::i_null, rev_ind = soci::i_null, lu_ind = soci::i_null;
     std::string scopes, role;
@@ -804,7 +804,7 @@ Result<UserInfo> AccountService::Me(const Principal& p) {
   if (p.is_operator()) {
     UserInfo u;
     bool found = false;
-    SINYAL_RETURN_IF_ERROR(impl_->db.WithTx([&](soci::session& sql) {
+    SINYAL_RETURN_IF_ERROR(impl_->db.WithReadTx([&](soci::session& sql) {
       long long id = p.user.value(), created = 0;
       sql << "SELECT email, created_at FROM operators WHERE id = :id", soci::use(id),
           soci::into(u.email), soci::into(created);
@@ -820,7 +820,7 @@ Result<UserInfo> AccountService::Me(const Principal& p) {
   SINYAL_RETURN_IF_ERROR(Impl::RequireScope(p, kScopeRead));
   UserRow row;
   bool found = false;
-  SINYAL_RETURN_IF_ERROR(impl_->db.WithTenantTx(p.tenant, [&](soci::session& sql) {
+  SINYAL_RETURN_IF_ERROR(impl_->db.WithTenantReadTx(p.tenant, [&](soci::session& sql) {
     found = FetchUser(sql, "WHERE u.tenant_id = :t AND u.id = :u", p.tenant.value(), p.user.value(),
                       &row);
     return Status::Ok();
@@ -891,7 +891,7 @@ Result<std::vector<ApiKeyInfo>> AccountService::ListApiKeys(const Principal& p) 
   SINYAL_CHECK_CONFIG();
   SINYAL_RETURN_IF_ERROR(Impl::RequireScope(p, kScopeRead));
   std::vector<ApiKeyInfo> out;
-  SINYAL_RETURN_IF_ERROR(impl_->db.WithTenantTx(p.tenant, [&](soci::session& sql) {
+  SINYAL_RETURN_IF_ERROR(impl_->db.WithTenantReadTx(p.tenant, [&](soci::session& sql) {
     ApiKeyRow r;
     long long t = p.tenant.value();
     const long long only_user = Impl::IsManager(p) ? 0 : p.user.value();
@@ -914,7 +914,7 @@ Result<ApiKeyInfo> AccountService::GetApiKey(const Principal& p, ApiKeyId id) {
   SINYAL_CHECK_CONFIG();
   SINYAL_RETURN_IF_ERROR(Impl::RequireScope(p, kScopeRead));
   ApiKeyInfo info;
-  SINYAL_RETURN_IF_ERROR(impl_->db.WithTenantTx(p.tenant, [&](soci::session& sql) -> Status {
+  SINYAL_RETURN_IF_ERROR(impl_->db.WithTenantReadTx(p.tenant, [&](soci::session& sql) -> Status {
     SINYAL_ASSIGN_OR_RETURN(ApiKeyRow r, impl_->FetchKey(sql, p, id));
     info = ToApiKeyInfo(r);
     return Status::Ok();
@@ -950,7 +950,7 @@ Result<std::vector<UserInfo>> AccountService::ListMembers(const Principal& p) {
   SINYAL_CHECK_CONFIG();
   SINYAL_RETURN_IF_ERROR(Impl::RequireScope(p, kScopeRead));
   std::vector<UserInfo> out;
-  SINYAL_RETURN_IF_ERROR(impl_->db.WithTenantTx(p.tenant, [&](soci::session& sql) -> Status {
+  SINYAL_RETURN_IF_ERROR(impl_->db.WithTenantReadTx(p.tenant, [&](soci::session& sql) -> Status {
     UserRow r;
     long long t = p.tenant.value();
     soci::statement st =

@@ -59,6 +59,13 @@ void BM_AuthenticateApiKey_CacheMiss(benchmark::State& state) {
 }
 BENCHMARK(BM_AuthenticateApiKey_CacheMiss);
 
+void BM_Me(benchmark::State& state) {  // one tenant-scoped read transaction
+  static Env env(10);
+  static Principal p = *env.svc->AuthenticateAccessToken(env.token);
+  for (auto _ : state) benchmark::DoNotOptimize(env.svc->Me(p));
+}
+BENCHMARK(BM_Me)->ThreadRange(1, 4)->UseRealTime();
+
 void BM_Login(benchmark::State& state) {  // argon2id verify dominates
   static Env env(10);
   for (auto _ : state) {

@@ -11,6 +11,7 @@
 #include <optional>
 #include <random>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 #include "core/log.h"
@@ -121,7 +122,11 @@ struct Database::Impl {
   std::vector<std::unique_ptr<soci::session>> sessions;  // GUARDED_BY(mu) (the vector)
   std::vector<soci::session*> idle;                      // GUARDED_BY(mu)
   int in_use = 0;                                        // GUARDED_BY(mu)
-  bool closed = false;                                   // GUARDED_BY(mu)
+  // SQLite: whether PRAGMA query_only is on for a session (read transactions turn it on so a
+  // stray write fails instead of bypassing the writer mutex). Filled at Open, then each entry
+  // is touched only by the thread holding that session.
+  std::unordered_map<soci::session*, bool> sqlite_query_only;
+  bool closed = false;  // GUARDED_BY(mu)
 
   // SQLite has one writer; serializing transactions in-process avoids busy-waiting between
   // this process's own pooled connections (busy_timeout still covers other processes).
@@ -180,7 +185,8 @@ struct Database::Impl {
   }
 
   // Runs `fn` in a transaction. `tenant` set: tenant scope; otherwise system scope.
-  Status RunTx(std::optional<TenantId> tenant, const std::function<Status(soci::session&)>& fn) {
+  Status RunTx(std::optional<TenantId> tenant, bool read_only,
+               const std::function<Status(soci::session&)>& fn) {
     for (int attempt = 1;; ++attempt) {
       soci::session* s = Acquire();
       if (s == nullptr) return Status::Unavailable("database is closed");
@@ -190,7 +196,9 @@ struct Database::Impl {
         ~Releaser() { impl->Release(s); }
       } releaser{this, s};
       std::unique_lock<std::mutex> write_lock;
-      if (dialect == Dialect::kSqlite) write_lock = std::unique_lock<std::mutex>(sqlite_tx_mu);
+      if (dialect == Dialect::kSqlite && !read_only) {
+        write_lock = std::unique_lock<std::mutex>(sqlite_tx_mu);
+      }
 
       soci::session& sql = *s;
       bool in_tx = false;
@@ -207,10 +215,15 @@ struct Database::Impl {
       try {
         Status st;
         if (dialect == Dialect::kSqlite) {
-          sql << "BEGIN IMMEDIATE";
+          bool& query_only = sqlite_query_only[s];
+          if (query_only != read_only) {
+            sql << (read_only ? "PRAGMA query_only = 1" : "PRAGMA query_only = 0");
+            query_only = read_only;
+          }
+          sql << (read_only ? "BEGIN" : "BEGIN IMMEDIATE");
           in_tx = true;
         } else {
-          sql << "BEGIN";
+          sql << (read_only ? "BEGIN READ ONLY" : "BEGIN");
           in_tx = true;
           if (tenant) {
             st = EnterTenant(sql, *tenant);
@@ -361,6 +374,7 @@ Result<std::unique_ptr<Database>> Database::Open(const DatabaseOptions& options)
       return Status::Unavailable(std::string("cannot open database: ") + e.what());
     }
     impl->idle.push_back(impl->sessions.back().get());
+    impl->sqlite_query_only[impl->sessions.back().get()] = false;
   }
   return std::unique_ptr<Database>(new Database(std::move(impl)));
 }
@@ -368,12 +382,22 @@ Result<std::unique_ptr<Database>> Database::Open(const DatabaseOptions& options)
 Dialect Database::dialect() const { return impl_->dialect; }
 
 Status Database::WithTx(const std::function<Status(soci::session&)>& fn) {
-  return impl_->RunTx(std::nullopt, fn);
+  return impl_->RunTx(std::nullopt, /*read_only=*/false, fn);
+}
+
+Status Database::WithReadTx(const std::function<Status(soci::session&)>& fn) {
+  return impl_->RunTx(std::nullopt, /*read_only=*/true, fn);
+}
+
+Status Database::WithTenantReadTx(TenantId tenant,
+                                  const std::function<Status(soci::session&)>& fn) {
+  if (!tenant.valid()) return Status::InvalidArgument("invalid tenant id", "tenant_id");
+  return impl_->RunTx(tenant, /*read_only=*/true, fn);
 }
 
 Status Database::WithTenantTx(TenantId tenant, const std::function<Status(soci::session&)>& fn) {
   if (!tenant.valid()) return Status::InvalidArgument("invalid tenant id", "tenant_id");
-  return impl_->RunTx(tenant, fn);
+  return impl_->RunTx(tenant, /*read_only=*/false, fn);
 }
 
 Status Database::EnterTenantScope(soci::session& tx, TenantId tenant) {
@@ -381,7 +405,7 @@ Status Database::EnterTenantScope(soci::session& tx, TenantId tenant) {
 }
 
 Status Database::Ping() {
-  return WithTx([](soci::session& sql) {
+  return WithReadTx([](soci::session& sql) {
     int one = 0;
     sql << "SELECT 1", soci::into(one);
     return one == 1 ? Status::Ok() : Status::Unavailable("database did not answer");

@@ -115,6 +115,13 @@ class Database {
   [[nodiscard]] Status WithTenantTx(TenantId tenant,
                                     const std::function<Status(soci::session&)>& fn);
 
+  // Read-only variants, for hot read paths. SQLite: a deferred transaction that does not take
+  // the writer lock, so reads run concurrently with each other and with the one writer (WAL).
+  // PostgreSQL: BEGIN READ ONLY (a write inside fails). Otherwise as WithTx / WithTenantTx.
+  [[nodiscard]] Status WithReadTx(const std::function<Status(soci::session&)>& fn);
+  [[nodiscard]] Status WithTenantReadTx(TenantId tenant,
+                                        const std::function<Status(soci::session&)>& fn);
+
   // Inside a WithTx callback: switches the rest of the transaction to tenant scope, as
   // WithTenantTx would have. For transactions that first create the tenant (registration).
   // No-op on SQLite.

@@ -181,6 +181,28 @@ TEST_P(DatabaseTest, ClassifyDbErrorRecognisesUniqueViolation) {
   EXPECT_EQ(kind, DbErrorKind::kUniqueViolation);
 }
 
+TEST_P(DatabaseTest, ReadTransactionsCannotWrite) {
+  Status st = db().WithReadTx([](soci::session& sql) {
+    InsertTenant(sql, "sneaky");
+    return Status::Ok();
+  });
+  EXPECT_FALSE(st.ok());
+  EXPECT_EQ(CountRows(db(), "tenants"), 0);
+  // The same pooled sessions still write in ordinary transactions afterwards.
+  for (int i = 0; i < 6; ++i) {
+    ASSERT_OK(db().WithTx([&](soci::session& sql) {
+      InsertTenant(sql, "t" + std::to_string(i));
+      return Status::Ok();
+    }));
+  }
+  int n = 0;
+  ASSERT_OK(db().WithTenantReadTx(TenantId(1), [&](soci::session& sql) {
+    sql << "SELECT COUNT(*) FROM tenants WHERE id = 1", soci::into(n);
+    return Status::Ok();
+  }));
+  EXPECT_EQ(n, 1);
+}
+
 TEST_P(DatabaseTest, ForeignKeysAreEnforced) {
   Status st = db().WithTx([](soci::session& sql) {
     InsertUser(sql, 424242, "orphan@example.com");
