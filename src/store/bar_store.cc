@@ -283,6 +283,20 @@ Result<BarImportReport> BarStore::Import(const SeriesOwner& owner, const market:
                                      "bars");
     }
   }
+  // Bars of one series are at least one period apart (D1: 20 h, since daily files converted
+  // from a DST-observing zone step by 23 or 25 h); closer bars mean the wrong timeframe.
+  const int64_t min_gap = key.timeframe == market::Timeframe::kD1
+                              ? 20 * kNanosPerHour
+                              : market::TimeframeNanos(key.timeframe);
+  for (size_t i = 1; i < bars.size(); ++i) {
+    if (bars[i].time() - bars[i - 1].time() < min_gap) {
+      return Status::InvalidArgument(
+          "bars at " + FormatIso8601(bars[i - 1].time()) + " and " +
+              FormatIso8601(bars[i].time()) + " are closer than one " +
+              std::string(market::TimeframeName(key.timeframe)) + " bar: wrong timeframe?",
+          "timeframe");
+    }
+  }
   if (options.source.size() > 200) {
     return Status::InvalidArgument("source is longer than 200 characters", "source");
   }

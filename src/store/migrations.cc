@@ -161,6 +161,28 @@ CREATE TABLE market_bars (
 ) WITHOUT ROWID;
 )SQL",
     },
+    // Tenant-defined feature sets (store/feature_set_store.h): the validated JSON config and its
+    // features::ConfigHash, per tenant, name and version. Platform defaults live in code.
+    Migration{
+        3,
+        "feature_sets",
+        R"SQL(
+CREATE TABLE feature_sets (
+  id {{id}},
+  tenant_id BIGINT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+  name TEXT NOT NULL,
+  version INTEGER NOT NULL,
+  config TEXT NOT NULL,
+  config_hash TEXT NOT NULL,
+  created_at BIGINT NOT NULL,
+  UNIQUE (tenant_id, name, version)
+);
+)SQL",
+        R"SQL(
+SELECT sinyal_enable_tenant_rls('feature_sets');
+)SQL",
+        "",
+    },
     // Append new migrations here (see migrations.h).
 };
 
