@@ -48,6 +48,7 @@ endif()
 
 # http/: RESTinio (header-only; needs standalone asio from libasio-dev, and fmt found first).
 find_package(restinio CONFIG REQUIRED)
+pkg_check_modules(PCRE2 REQUIRED IMPORTED_TARGET libpcre2-8)  # RESTinio router regex engine
 
 # app/: command line and config file.
 find_package(CLI11 CONFIG REQUIRED)

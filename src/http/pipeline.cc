@@ -109,6 +109,8 @@ Result<accounts::Principal> Pipeline::Authenticate(const Route& route, const Req
     case AuthMode::kOperator:
       if (!principal.is_operator()) return Status::PermissionDenied("operators only");
       break;
+    case AuthMode::kAnyOrOperator:
+      break;
   }
   if (principal.api_key && !route.required_scope.empty()) {
     bool has = false;
@@ -183,7 +185,7 @@ Response Pipeline::Handle(int route_index, const Request& req) {
   metrics_.ObserveRequest(route_index >= 0 ? route_metrics_[route_index] : unmatched_metrics_,
                           resp.status, elapsed);
   metrics_.InFlight(-1);
-  if (options_.access_log) {
+  if (options_.access_log && spdlog::default_logger_raw()->should_log(spdlog::level::info)) {
     nlohmann::json fields = {{"request_id", ctx.request_id},
                              {"method", req.method},
                              {"route", route_index >= 0 ? routes_.routes()[route_index].pattern : "unmatched"},

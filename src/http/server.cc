@@ -2,9 +2,14 @@
 #include "http/server.h"
 
 #include <atomic>
+#include <map>
+#include <mutex>
 #include <thread>
 
 #include <restinio/all.hpp>
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <restinio/router/pcre2_regex_engine.hpp>
+#include <restinio/websocket/websocket.hpp>
 
 #include "core/log.h"
 #include "http/problem.h"
@@ -12,7 +17,9 @@
 namespace sinyal::http {
 namespace {
 
-using Router = restinio::router::express_router_t<>;
+// PCRE2 (JIT) instead of std::regex: the express router tries each route's regex in turn, and
+// std::regex made routing the most expensive part of a request.
+using Router = restinio::router::express_router_t<restinio::router::pcre2_regex_engine_t<>>;
 struct Traits : public restinio::default_traits_t {
   using request_handler_t = Router;
 };
@@ -30,6 +37,65 @@ std::vector<std::string> ParamNames(const std::string& pattern) {
   return names;
 }
 
+namespace rws = restinio::websocket::basic;
+
+// One upgraded connection: our WebSocketConnection over RESTinio's ws handle.
+class WsConnection final : public WebSocketConnection {
+ public:
+  WsConnection(std::shared_ptr<WebSocketHandler> handler) : handler_(std::move(handler)) {}
+
+  void Attach(rws::ws_handle_t ws) {
+    std::lock_guard<std::mutex> lock(mu_);
+    ws_ = std::move(ws);
+  }
+  void SendText(std::string text) override { Send(rws::opcode_t::text_frame, std::move(text)); }
+  void Close(uint16_t code, std::string reason) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (closed_ || !ws_) return;
+    closed_ = true;
+    std::string payload = rws::status_code_to_bin(static_cast<rws::status_code_t>(code));
+    payload += reason.substr(0, 120);  // control frames carry at most 125 bytes
+    try {
+      ws_->send_message(rws::final_frame, rws::opcode_t::connection_close_frame,
+                        restinio::writable_item_t(std::move(payload)));
+    } catch (const std::exception&) {
+    }
+    ws_.reset();
+  }
+  void Pong(std::string payload) { Send(rws::opcode_t::pong_frame, std::move(payload)); }
+  // Marks the connection gone (peer closed it) and tells the handler once.
+  void Ended() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      closed_ = true;
+      ws_.reset();
+    }
+    if (!ended_.exchange(true)) handler_->OnClose();
+  }
+  // Server shutdown: close (1001 going away) and end.
+  void Shutdown() {
+    Close(1001, "server shutting down");
+    Ended();
+  }
+  WebSocketHandler& handler() { return *handler_; }
+
+ private:
+  void Send(rws::opcode_t op, std::string payload) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (closed_ || !ws_) return;
+    try {
+      ws_->send_message(rws::final_frame, op, restinio::writable_item_t(std::move(payload)));
+    } catch (const std::exception&) {
+      closed_ = true;
+    }
+  }
+  std::shared_ptr<WebSocketHandler> handler_;
+  std::mutex mu_;
+  rws::ws_handle_t ws_;  // GUARDED_BY(mu_)
+  bool closed_ = false;  // GUARDED_BY(mu_)
+  std::atomic<bool> ended_{false};
+};
+
 }  // namespace
 
 struct Server::Impl {
@@ -40,6 +106,65 @@ struct Server::Impl {
   std::atomic<bool> draining{false};
   std::atomic<int64_t> in_flight{0};
   std::once_flag stop_once;
+  std::mutex ws_mu;
+  std::map<uint64_t, std::shared_ptr<WsConnection>> websockets;  // GUARDED_BY(ws_mu)
+  uint64_t next_ws_id = 1;                                          // GUARDED_BY(ws_mu)
+
+  // Switches the request's connection to WebSocket, handing messages to resp.websocket.
+  void Upgrade(const restinio::request_handle_t& req, const Response& resp) {
+    auto conn = std::make_shared<WsConnection>(resp.websocket);
+    uint64_t id = 0;
+    {
+      std::lock_guard<std::mutex> lock(ws_mu);
+      id = next_ws_id++;
+      websockets.emplace(id, conn);
+    }
+    auto forget = [this, id] {
+      std::lock_guard<std::mutex> lock(ws_mu);
+      websockets.erase(id);
+    };
+    try {
+      auto ws = rws::upgrade<Traits>(
+          *req, rws::activation_t::immediate,
+          [conn, forget](rws::ws_handle_t, rws::message_handle_t m) {
+            switch (m->opcode()) {
+              case rws::opcode_t::text_frame:
+                if (!m->is_final()) {
+                  conn->Close(1003, "fragmented messages are not supported");
+                } else if (m->payload().size() > conn->handler().MaxMessageBytes()) {
+                  conn->Close(1009, "message too big");
+                } else {
+                  try {
+                    conn->handler().OnText(*conn, m->payload());
+                  } catch (const std::exception& e) {
+                    LogEvent(spdlog::level::err, "websocket_handler_exception", {{"what", e.what()}});
+                    conn->Close(1011, "internal error");
+                  }
+                }
+                break;
+              case rws::opcode_t::ping_frame:
+                conn->Pong(m->payload());
+                break;
+              case rws::opcode_t::pong_frame:
+                break;
+              case rws::opcode_t::connection_close_frame:
+                conn->Ended();
+                forget();
+                break;
+              default:  // binary, continuation
+                conn->Close(1003, "only text messages are accepted");
+                break;
+            }
+          });
+      conn->Attach(std::move(ws));
+    } catch (const std::exception& e) {
+      LogEvent(spdlog::level::warn, "websocket_upgrade_failed", {{"what", e.what()}});
+      conn->Ended();
+      forget();
+    }
+    // The HTTP exchange is over; the connection now lives in `websockets`.
+    in_flight.fetch_sub(1);
+  }
 
   Impl(Pipeline& p, ServerOptions o) : pipeline(p), options(std::move(o)) {}
 
@@ -98,6 +223,11 @@ struct Server::Impl {
       } else {
         resp = pipeline.Handle(index, r);
       }
+      if (resp.websocket && resp.status == 101) {
+        Upgrade(req, resp);
+        return;
+      }
+      if (resp.websocket) resp.websocket.reset();
       Respond(req, resp, draining.load());
     };
     bool blocking = index >= 0 && pipeline.routes().routes()[index].blocking;
@@ -175,6 +305,13 @@ void Server::Drain(std::chrono::milliseconds grace) {
 void Server::Stop() {
   std::call_once(impl_->stop_once, [this] {
     impl_->draining.store(true);
+    std::map<uint64_t, std::shared_ptr<WsConnection>> websockets;
+    {
+      std::lock_guard<std::mutex> lock(impl_->ws_mu);
+      websockets.swap(impl_->websockets);
+    }
+    for (auto& [_, c] : websockets) c->Shutdown();
+    websockets.clear();
     if (impl_->server) {
       impl_->server->stop();
       impl_->server->wait();
