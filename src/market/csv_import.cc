@@ -566,6 +566,15 @@ bool Importer::ParseRow(std::string_view line, int64_t line_no, Bar* bar, RowErr
     err->reason = wall.error().message();
     return false;
   }
+  if (opt_.timeframe && !IsBucketAligned(*opt_.timeframe, *wall)) {
+    err->column = ColName(date_col);
+    std::string shown = FormatIso8601(*wall);
+    shown.pop_back();  // no 'Z': this is the source's wall clock
+    const std::string_view tf = TimeframeName(*opt_.timeframe);
+    err->reason = "time " + shown + " is not the open of " + (tf[0] == 'D' ? "a " : "an ") +
+                  std::string(tf) + " bar";
+    return false;
+  }
   UnixNanos utc;
   if (has_offset && opt_.embedded_offset == EmbeddedOffset::kUse) {
     utc = *wall - offset * kNanosPerMinute;

@@ -39,6 +39,8 @@
 #include "core/status.h"
 #include "core/time.h"
 #include "market/bar.h"
+#include "market/timeframe.h"
+#include <optional>
 
 namespace sinyal::market {
 
@@ -91,6 +93,11 @@ struct CsvImportOptions {
   // (e.g. Yahoo's adjusted prices, 1-2 ulps off): high/low are widened to max/min(open, close)
   // and the row is counted in report.repaired_rows. Larger violations stay errors. Max 1e-6.
   double ohlc_rounding_tolerance = 0;
+  // Default none. When set, every row's time as written (the source's wall clock, before the
+  // time-zone conversion) must be the open of a bar of this timeframe: whole minutes for M1,
+  // whole hours for H1, 00:00 for D1, ... So "ingest --timeframe H1" of an M1 file fails at
+  // its first off-grid row instead of storing M1 bars as H1.
+  std::optional<Timeframe> timeframe;
 };
 
 struct RowError {

@@ -253,6 +253,22 @@ TEST(CsvImportTest, RoundingToleranceRepairsOnlyUlpNoise) {
   EXPECT_EQ(Import(text, opt).error().field(), "ohlc_rounding_tolerance");
 }
 
+TEST(CsvImportTest, TimeframeCheckCatchesTheWrongFile) {
+  const std::string m1 =
+      "date,time,open,high,low,close,tick_volume\n"
+      "2019.07.30,00:00:00,1.1,1.2,1.0,1.1,5\n"
+      "2019.07.30,00:01:00,1.1,1.2,1.0,1.1,6\n";
+  CsvImportOptions opt;
+  opt.timeframe = Timeframe::kH1;
+  opt.source_tz = *TimeZone::Parse("+03:00");
+  auto r = Import(m1, opt);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().message(),
+            "line 3, column 'date': time 2019-07-30T00:01:00 is not the open of an H1 bar");
+  opt.timeframe = Timeframe::kM1;
+  EXPECT_OK(Import(m1, opt));
+}
+
 TEST(CsvImportTest, ParseWallTimeFormats) {
   bool off = false;
   int m = 0;

@@ -30,6 +30,10 @@ std::vector<FileSpec> Specs() {
   auto add = [&](std::string path, std::string tz, std::string how, int64_t rows,
                  std::string err = {}, CsvImportOptions o = {}) {
     o.source_tz = *TimeZone::Parse(tz);
+    // Every file is also checked against its timeframe grid (from its name).
+    o.timeframe = path.find("_M1") != std::string::npos   ? Timeframe::kM1
+                  : path.find("_D1") != std::string::npos ? Timeframe::kD1
+                                                          : Timeframe::kH1;
     v.push_back({std::move(path), std::move(tz), std::move(how), rows, std::move(err), o});
   };
   for (const char* s : {"EURUSD", "GBPUSD", "USDCAD", "USDCHF", "AUDUSD"}) {
