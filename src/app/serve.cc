@@ -110,6 +110,9 @@ int RunCreateOperator(Config config, const std::string& email, const std::string
   return 0;
 }
 
+// Fails fast on a bad auth configuration (AccountService itself can't fail in its constructor).
+Status CheckAuthConfig(const Config& config) { return AuthConfigFrom(config).Validate(); }
+
 int RunServe(Config config) {
   // Block the shutdown signals in every thread; the main thread waits for them below.
   sigset_t signals;
@@ -120,6 +123,7 @@ int RunServe(Config config) {
   ::signal(SIGPIPE, SIG_IGN);
 
   if (Status s = ResolveJwtSecret(config); !s.ok()) return Fail(s);
+  if (Status s = CheckAuthConfig(config); !s.ok()) return Fail(s);
   auto db_or = OpenDatabase(config);
   if (!db_or.ok()) return Fail(db_or.error());
   std::unique_ptr<store::Database> db = std::move(db_or).value();
