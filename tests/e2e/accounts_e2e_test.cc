@@ -133,6 +133,35 @@ TEST_P(AccountsE2E, TokenAttacksAreRejected) {
   EXPECT_EQ(client_->Get("/api/v1/operator/me", {Bearer(token)}).status, 403);
 }
 
+TEST_P(AccountsE2E, CliCreatesOperatorWhoCanSignIn) {
+  std::string email = "ops-" + UniqueSuffix() + "@sinyal.example";
+  std::vector<std::string> args = {"admin", "create-operator", "--email", email, "--data-dir", server_->data_dir(),
+                                   "--log-level", "warn"};
+  if (GetParam() == "postgresql") {
+    args.push_back("--database");
+    args.push_back(testing::PostgresTestUrl());
+  }
+  std::string out;
+  ASSERT_EQ(RunCli(args, "operator passphrase 1\n", &out), 0) << out;
+  EXPECT_NE(out.find("operator " + email + " created"), std::string::npos) << out;
+  EXPECT_EQ(out.find("operator passphrase"), std::string::npos) << "the password must not be echoed";
+  // Same email twice: a clear error, non-zero exit.
+  EXPECT_NE(RunCli(args, "operator passphrase 1\n", &out), 0);
+  EXPECT_NE(out.find("email"), std::string::npos) << out;
+
+  auto login = client_->PostJson("/api/v1/operator/login", {{"email", email}, {"password", "operator passphrase 1"}});
+  ASSERT_EQ(login.status, 200) << login.body;
+  EXPECT_FALSE(login.Json().contains("refresh_token"));
+  std::string token = login.Json()["access_token"];
+  auto me = client_->Get("/api/v1/operator/me", {Bearer(token)});
+  ASSERT_EQ(me.status, 200) << me.body;
+  EXPECT_EQ(me.Json()["role"], "operator");
+  // An operator has no tenant: tenant endpoints refuse it.
+  EXPECT_EQ(client_->Get("/api/v1/me", {Bearer(token)}).status, 403);
+  // A tenant user's password does not work on the operator login, and vice versa.
+  EXPECT_EQ(client_->PostJson("/api/v1/auth/login", {{"email", email}, {"password", "operator passphrase 1"}}).status, 401);
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, AccountsE2E, ::testing::Values("sqlite", "postgresql"),
                          [](const auto& info) { return info.param; });
 

@@ -178,6 +178,34 @@ std::string ServerProcess::Log() const {
   return ss.str();
 }
 
+int RunCli(const std::vector<std::string>& args, const std::string& stdin_text, std::string* output) {
+  testing::TempDir tmp;
+  std::string in_path = (tmp.path() / "stdin").string(), out_path = (tmp.path() / "out").string();
+  std::ofstream(in_path) << stdin_text;
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    int in = ::open(in_path.c_str(), O_RDONLY);
+    int out = ::open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    ::dup2(in, 0);
+    ::dup2(out, 1);
+    ::dup2(out, 2);
+    std::vector<std::string> all = {SinyalBinary()};
+    all.insert(all.end(), args.begin(), args.end());
+    std::vector<char*> argv;
+    for (auto& a : all) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    ::execv(argv[0], argv.data());
+    ::_exit(127);
+  }
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  std::ifstream in(out_path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  *output = ss.str();
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
 nlohmann::json RegisterTenant(HttpClient& client, const std::string& tenant, std::string* email_out,
                               const std::string& password) {
   std::string email = "owner-" + UniqueSuffix() + "@" + tenant + ".example";

@@ -72,6 +72,8 @@ class ServerProcess {
   void Signal(int sig);
   int Wait(int timeout_ms);
   std::string Log() const;  // stdout+stderr of the child so far
+  // The server's --data-dir (SQLite file and generated secrets live here).
+  std::string data_dir() const { return (dir_.path() / "var").string(); }
 
  private:
   Options options_;
@@ -79,6 +81,10 @@ class ServerProcess {
   int port_ = 0;
   pid_t pid_ = -1;
 };
+
+// Runs the sinyal binary with `args`, feeding `stdin_text`; returns the exit code and fills
+// `output` with stdout+stderr.
+int RunCli(const std::vector<std::string>& args, const std::string& stdin_text, std::string* output);
 
 // Creates a tenant + owner through the API; returns the register response JSON.
 nlohmann::json RegisterTenant(HttpClient& client, const std::string& tenant, std::string* email_out = nullptr,
