@@ -74,7 +74,8 @@ Status Ensemble::AddMember(MemberParams params, std::string ubj) {
 }
 
 Result<Ensemble> Ensemble::Train(const Dataset& ds, std::span<const size_t> fit,
-                                 std::span<const size_t> calib, const TrainConfig& config) {
+                                 std::span<const size_t> calib, const TrainConfig& config,
+                                 const std::function<void(size_t, size_t)>& progress) {
   if (config.members.empty()) return Status::InvalidArgument("no members configured", "members");
   if (fit.size() < config.min_train_rows) {
     return Status::FailedPrecondition("too little data: " + std::to_string(fit.size()) +
@@ -116,6 +117,7 @@ Result<Ensemble> Ensemble::Train(const Dataset& ds, std::span<const size_t> fit,
     if (!booster.ok()) return booster.error().WithField("members[" + std::to_string(i) + "]");
     SINYAL_ASSIGN_OR_RETURN(std::string ubj, xgb::SaveModel(booster->get(), "ubj"));
     SINYAL_RETURN_IF_ERROR(e.AddMember(mp, std::move(ubj)));
+    if (progress) progress(i + 1, config.members.size());
   }
   // Calibrate on held-back rows only.
   std::vector<float> xc;

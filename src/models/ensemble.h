@@ -11,6 +11,7 @@
 #pragma once
 
 #include <array>
+#include <functional>
 #include <cstddef>
 #include <memory>
 #include <mutex>
@@ -65,9 +66,11 @@ class Ensemble {
   // Errors: InvalidArgument for a bad config (see ValidateTrainConfig with default bounds is
   // the caller's job), FailedPrecondition "too little data" when fit < config.min_train_rows
   // or calib is too small for the calibrator, Internal for XGBoost failures.
-  [[nodiscard]] static Result<Ensemble> Train(const Dataset& ds, std::span<const size_t> fit,
-                                              std::span<const size_t> calib,
-                                              const TrainConfig& config);
+  // `progress` (may be empty) is called after each member with (members done, members).
+  [[nodiscard]] static Result<Ensemble> Train(
+      const Dataset& ds, std::span<const size_t> fit, std::span<const size_t> calib,
+      const TrainConfig& config,
+      const std::function<void(size_t, size_t)>& progress = {});
 
   // Rebuilds an ensemble from saved parts (as written by SerializeMembers / calibrator JSON).
   // Errors: InvalidArgument when any member is not a valid XGBoost model or disagrees with the

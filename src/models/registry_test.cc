@@ -4,6 +4,7 @@
 
 #include "core/testing/test_util.h"
 #include "models/testing/synthetic.h"
+#include "models/trainer.h"
 
 namespace sinyal::models {
 namespace {
@@ -166,6 +167,48 @@ TEST_F(RegistryTest, TenantsCannotSeeOrUseEachOthersModels) {
   EXPECT_EQ(reg_->Load(kA, "../t2/EURUSD", "H1", 1).error().field(), "symbol");
   EXPECT_EQ(reg_->Load(kA, "EURUSD", "..", 1).error().field(), "timeframe");
   EXPECT_EQ(reg_->Load(TenantId(-2), "EURUSD", "H1", 1).error().field(), "tenant");
+}
+
+// TrainModel -> Register -> Activate: the path of `sinyal train`; bad input changes nothing.
+TEST_F(RegistryTest, TrainModelRegistersAndBadInputChangesNothing) {
+  auto m = TrainSmallModel(5);
+  m.ds.symbol = "EURUSD";
+  TrainConfig cfg = DefaultTrainConfig("EURUSD");
+  for (auto& mp : cfg.members) mp.trees = 20;
+  cfg.min_train_rows = 500;
+  cfg.nthread = 1;
+  std::vector<std::string> stages;
+  auto out = TrainModel(m.ds, cfg, PlanBounds{}, "abc123", clock_,
+                        [&](double, std::string_view s) { stages.emplace_back(s); });
+  ASSERT_OK(out);
+  EXPECT_EQ(stages.back(), "done");
+  EXPECT_NE(std::find(stages.begin(), stages.end(), "member 4/4"), stages.end());
+  EXPECT_EQ(out->record.schema.feature_set, "basic");
+  EXPECT_LT(out->record.data_from, out->record.data_to);
+  auto rec = reg_->Register(kA, out->ensemble, out->record);
+  ASSERT_OK(rec);
+  ASSERT_OK(reg_->Activate(kA, "EURUSD", "H1", rec->version));
+  EXPECT_EQ(rec->code_version, "abc123");
+  EXPECT_TRUE(rec->metrics.contains("calibration_set"));
+
+  // Hyperparameters out of bounds, a symbol not configured, too little data: clear errors.
+  TrainConfig bad = cfg;
+  bad.members[2].max_depth = 99;
+  auto e1 = TrainModel(m.ds, bad, PlanBounds{}, "x", clock_);
+  ASSERT_FALSE(e1.ok());
+  EXPECT_EQ(e1.error().field(), "members[2].max_depth");
+  TrainConfig other = cfg;
+  other.symbols = {"GBPUSD"};
+  auto e2 = TrainModel(m.ds, other, PlanBounds{}, "x", clock_);
+  ASSERT_FALSE(e2.ok());
+  EXPECT_EQ(e2.error().field(), "symbol");
+  TrainConfig greedy = cfg;
+  greedy.min_train_rows = 100000;
+  auto e3 = TrainModel(m.ds, greedy, PlanBounds{}, "x", clock_);
+  ASSERT_FALSE(e3.ok());
+  EXPECT_NE(e3.error().message().find("too little data"), std::string::npos);
+  EXPECT_EQ(*reg_->ActiveVersion(kA, "EURUSD", "H1"), rec->version);
+  EXPECT_EQ(reg_->List(kA, "EURUSD", "H1")->size(), 1u);
 }
 
 }  // namespace
