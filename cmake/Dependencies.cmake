@@ -53,3 +53,6 @@ pkg_check_modules(PCRE2 REQUIRED IMPORTED_TARGET libpcre2-8)  # RESTinio router 
 # app/: command line and config file.
 find_package(CLI11 CONFIG REQUIRED)
 find_package(tomlplusplus CONFIG REQUIRED)
+
+# app/: `sinyal replay` posts ticks over HTTP with libcurl.
+find_package(CURL REQUIRED)

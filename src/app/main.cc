@@ -7,6 +7,7 @@
 #include <CLI/CLI.hpp>
 
 #include "app/config.h"
+#include "app/market_cli.h"
 #include "app/serve.h"
 #include "core/log.h"
 
@@ -63,6 +64,30 @@ int main(int argc, char** argv) {
   std::string op_email;
   create_operator->add_option("--email", op_email, "operator email")->required();
 
+  CLI::App* ingest = app.add_subcommand("ingest", "import a CSV bar file into a platform series");
+  add_common(ingest);
+  sinyal::app::IngestArgs ingest_args;
+  ingest->add_option("--file", ingest_args.file, "CSV file (MT5 export, MT5 rates or generic)")->required();
+  ingest->add_option("--symbol", ingest_args.symbol, "symbol, e.g. EURUSD")->required();
+  ingest->add_option("--timeframe", ingest_args.timeframe, "M1, M5, M15, M30, H1, H4 or D1")->required();
+  ingest->add_option("--layout", ingest_args.layout, "auto|mt5|mt5-rates|generic (default auto)");
+  ingest->add_option("--timezone", ingest_args.timezone, "time zone of the file's times: UTC, NY+7, EET, +03:00 ... (default UTC)");
+  ingest->add_option("--date-format", ingest_args.date_format, "auto|ymd|mdy|dmy|unix|unix-ms (default auto)");
+  ingest->add_option("--on-bad-row", ingest_args.on_bad_row, "reject (default: nothing written) or skip (with a report)");
+  ingest->add_option("--on-overlap", ingest_args.on_overlap, "reject (default), keep or overwrite bars that differ from stored ones");
+
+  CLI::App* replay = app.add_subcommand("replay", "play an M1 bar or tick file into a running server's live feed");
+  sinyal::app::ReplayArgs replay_args;
+  replay->add_option("--file", replay_args.file, "M1 bar CSV (or tick CSV with --kind ticks)")->required();
+  replay->add_option("--symbol", replay_args.symbol, "symbol, e.g. EURUSD")->required();
+  replay->add_option("--kind", replay_args.kind, "bars (default) or ticks");
+  replay->add_option("--layout", replay_args.layout, "bar file layout (default auto)");
+  replay->add_option("--timezone", replay_args.timezone, "time zone of the file's times (default UTC)");
+  replay->add_option("--speed", replay_args.speed, "1 = real time, 60 = a minute per second (default), 0 = as fast as possible");
+  replay->add_option("--url", replay_args.url, "server base URL (default http://127.0.0.1:8080)");
+  replay->add_option("--key", replay_args.key, "operator access token")->required();
+  replay->add_option("--batch", replay_args.batch, "events per request (default 1000, max 10000)");
+
   app.add_subcommand("version", "print the version");
 
   try {
@@ -88,6 +113,8 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (serve->parsed()) return sinyal::app::RunServe(config);
+  if (ingest->parsed()) return sinyal::app::RunIngest(config, ingest_args);
+  if (replay->parsed()) return sinyal::app::RunReplay(replay_args);
   if (migrate->parsed()) return sinyal::app::RunMigrate(config);
   if (create_operator->parsed()) {
     std::string password;

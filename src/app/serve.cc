@@ -9,6 +9,8 @@
 #include <fstream>
 #include <iostream>
 #include <random>
+#include <thread>
+#include <atomic>
 
 #include <sodium.h>
 
@@ -17,7 +19,10 @@
 #include "http/api.h"
 #include "http/pipeline.h"
 #include "http/server.h"
+#include "store/bar_store.h"
 #include "store/database.h"
+#include "store/feature_set_store.h"
+#include "store/live_feed.h"
 
 namespace sinyal::app {
 namespace {
@@ -131,9 +136,18 @@ int RunServe(Config config) {
   Clock& clock = SystemClock::Instance();
   accounts::AccountService accounts(*db, clock, AuthConfigFrom(config));
 
+  // Market data: bar store with hot windows, the live feed, feature sets and vectors.
+  store::BarStore bar_store(*db, clock);
+  store::LiveFeed live_feed(bar_store, clock, {});
+  store::FeatureSetStore feature_sets(*db, clock);
+  http::FeatureServicePtr feature_service = http::MakeFeatureService(bar_store, feature_sets);
+
   http::Metrics metrics;
   http::RouteTable routes;
   http::AddAccountRoutes(routes, accounts);
+  http::AddMarketRoutes(routes, {.bars = &bar_store,
+                                 .feed = &live_feed,
+                                 .features = feature_service.get()});
   http::Server* server_ptr = nullptr;
   http::AddSystemRoutes(routes, {.ready =
                                      [&db, &server_ptr]() -> Status {
@@ -153,6 +167,18 @@ int RunServe(Config config) {
                                  .blocking_threads = static_cast<size_t>(config.server.blocking_threads)});
   server_ptr = &server;
   if (Status s = server.Start(); !s.ok()) return Fail(s);
+
+  // Closes live bars of quiet markets once a second (LiveFeed::AdvanceLive).
+  std::atomic<bool> stop_feed_timer{false};
+  std::thread feed_timer([&live_feed, &stop_feed_timer] {
+    while (!stop_feed_timer.load()) {
+      for (int i = 0; i < 10 && !stop_feed_timer.load(); ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      if (stop_feed_timer.load()) break;
+      auto r = live_feed.AdvanceLive();
+      if (!r.ok()) LogEvent(spdlog::level::warn, "live_feed_advance_failed", {{"error", r.error().ToString()}});
+    }
+  });
 
   std::string base = "http://" + config.server.host + ":" + std::to_string(config.server.port);
   LogEvent(spdlog::level::info, "started",
@@ -175,6 +201,8 @@ int RunServe(Config config) {
   LogEvent(spdlog::level::info, "shutdown_requested", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
   server.Drain(std::chrono::milliseconds(config.server.shutdown_grace_ms));
   server.Stop();
+  stop_feed_timer.store(true);
+  feed_timer.join();
   db->Close();
   LogEvent(spdlog::level::info, "stopped", {});
   return 0;

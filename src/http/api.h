@@ -3,11 +3,18 @@
 #pragma once
 
 #include <functional>
+#include <memory>
 #include <string>
 
 #include "accounts/accounts.h"
 #include "http/http.h"
 #include "http/metrics.h"
+
+namespace sinyal::store {
+class BarStore;
+class LiveFeed;
+class FeatureSetStore;
+}  // namespace sinyal::store
 
 namespace sinyal::http {
 
@@ -29,5 +36,28 @@ const std::string& OpenApiDocument();
 
 // Positive integer id from a route parameter; NotFound(what) otherwise.
 Result<int64_t> ParseIdParam(const Context& ctx, const std::string& name, const std::string& what);
+
+class FeatureService;  // http/handlers/market_api.cc
+
+struct MarketDeps {
+  store::BarStore* bars = nullptr;       // required
+  store::LiveFeed* feed = nullptr;       // required for ticks and the feed WebSocket
+  FeatureService* features = nullptr;    // optional: feature-set and feature routes
+  size_t max_import_bytes = 32u << 20;   // Default 32 MiB CSV upload.
+  size_t max_ticks_per_batch = 10000;    // Default 10,000 ticks per POST or WebSocket message.
+};
+// /api/v1/market/bars/import, /api/v1/market/bars, /api/v1/market/ticks, /api/v1/market/feed
+// (WebSocket) and, when deps.features is set, /api/v1/feature-sets and /api/v1/business/features.
+void AddMarketRoutes(RouteTable& routes, MarketDeps deps);
+
+// Feature sets (platform default + per-tenant, stored through store::FeatureSetStore) and the
+// cached feature vectors of a series (features::FeatureEngine per series, rebuilt when the
+// series' stored bars change other than by appending). Thread-safe.
+struct FeatureServiceDeleter {
+  void operator()(FeatureService* service) const;
+};
+using FeatureServicePtr = std::unique_ptr<FeatureService, FeatureServiceDeleter>;
+// REQUIRES: bars and sets outlive the service.
+FeatureServicePtr MakeFeatureService(store::BarStore& bars, store::FeatureSetStore& sets);
 
 }  // namespace sinyal::http

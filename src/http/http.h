@@ -40,6 +40,8 @@ struct Request {
   bool HasHeader(std::string_view lower_name) const;
 };
 
+class WebSocketHandler;
+
 struct Response {
   int status = 200;
   std::string content_type = "application/json";
@@ -49,7 +51,46 @@ struct Response {
   static Response Json(int status, const nlohmann::json& body);
   static Response Text(int status, std::string body, std::string content_type = "text/plain; charset=utf-8");
   static Response NoContent() { return Response{204, "", "", {}}; }
+
+  // Set (by Response::WebSocket) to switch an upgrade request to the WebSocket protocol: the
+  // server answers 101 and hands every message of the connection to this handler.
+  std::shared_ptr<WebSocketHandler> websocket;
+  static Response WebSocket(std::shared_ptr<WebSocketHandler> handler);
 };
+
+// WebSocket (RFC 6455), generic for any route: a GET route's handler answers a request for which
+// IsWebSocketUpgrade() holds with Response::WebSocket(handler). The upgrade request goes through
+// the Pipeline like any other (auth, metrics, access log), so the handler sees an authenticated
+// principal; after the switch, messages bypass the pipeline.
+// Server-side rules (server.cc): text messages only (binary: close 1003), no fragmented
+// messages (close 1003), messages over MaxMessageBytes() close with 1009, pings are answered.
+// Note: RESTinio 0.6 reads a frame's whole payload before the size check can run, so WebSocket
+// routes must require authentication.
+class WebSocketConnection {
+ public:
+  virtual ~WebSocketConnection() = default;
+  // Queues a text message to the peer. Thread-safe; ignored after close.
+  virtual void SendText(std::string text) = 0;
+  // Sends a close frame (1000 normal, 1003 unsupported, 1008 policy violation, 1009 too big,
+  // 1011 server error) and closes the connection. Thread-safe; idempotent.
+  virtual void Close(uint16_t code, std::string reason) = 0;
+};
+
+// One per connection, created by the route handler. OnText runs on an I/O thread, one message
+// at a time per connection; it must not block for long.
+class WebSocketHandler {
+ public:
+  virtual ~WebSocketHandler() = default;
+  virtual void OnText(WebSocketConnection& conn, std::string_view text) = 0;
+  // The connection ended (peer close, error, or server shutdown). Called once.
+  virtual void OnClose() {}
+  // Largest accepted message in bytes. Default 1 MiB.
+  virtual size_t MaxMessageBytes() const { return 1u << 20; }
+};
+
+// True for "GET" with "Upgrade: websocket", "Connection: ...upgrade...", a Sec-WebSocket-Key and
+// Sec-WebSocket-Version 13.
+bool IsWebSocketUpgrade(const Request& request);
 
 // Who may call a route.
 enum class AuthMode {
@@ -57,6 +98,7 @@ enum class AuthMode {
   kUser,      // a signed-in user's access token (JWT) only
   kAny,       // a user's JWT or an API key
   kOperator,  // a platform operator's JWT
+  kAnyOrOperator,  // a user's JWT, an API key, or an operator's JWT (market data routes)
 };
 
 // What a handler gets. The principal is set when the route's AuthMode is not kNone.

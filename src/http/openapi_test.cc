@@ -6,7 +6,10 @@
 #include "accounts/accounts.h"
 #include "core/testing/test_util.h"
 #include "http/api.h"
+#include "store/bar_store.h"
 #include "store/database.h"
+#include "store/feature_set_store.h"
+#include "store/live_feed.h"
 
 namespace sinyal::http {
 namespace {
@@ -34,6 +37,11 @@ TEST(OpenApiTest, DocumentsEveryRouteAndNoStaleOnes) {
   accounts::AccountService accounts(**db, clock, {.jwt_secret = std::string(32, 'k')});
   RouteTable routes;
   AddAccountRoutes(routes, accounts);
+  store::BarStore bars(**db, clock);
+  store::LiveFeed feed(bars, clock, {});
+  store::FeatureSetStore sets(**db, clock);
+  FeatureServicePtr features = MakeFeatureService(bars, sets);
+  AddMarketRoutes(routes, {.bars = &bars, .feed = &feed, .features = features.get()});
   AddSystemRoutes(routes, {});
 
   auto doc = nlohmann::json::parse(OpenApiDocument());

@@ -2,6 +2,9 @@
 
 #include "http/http.h"
 
+#include <algorithm>
+#include <cctype>
+
 namespace sinyal::http {
 
 std::string_view Request::Header(std::string_view lower_name) const {
@@ -31,6 +34,42 @@ Response Response::Text(int status, std::string body, std::string content_type) 
   r.body = std::move(body);
   r.content_type = std::move(content_type);
   return r;
+}
+
+Response Response::WebSocket(std::shared_ptr<WebSocketHandler> handler) {
+  Response r;
+  r.status = 101;
+  r.content_type.clear();
+  r.websocket = std::move(handler);
+  return r;
+}
+
+namespace {
+bool ContainsTokenCi(std::string_view list, std::string_view token) {
+  // Comma-separated header tokens, compared case-insensitively.
+  size_t i = 0;
+  while (i <= list.size()) {
+    size_t j = list.find(',', i);
+    if (j == std::string_view::npos) j = list.size();
+    std::string_view t = list.substr(i, j - i);
+    while (!t.empty() && (t.front() == ' ' || t.front() == '\t')) t.remove_prefix(1);
+    while (!t.empty() && (t.back() == ' ' || t.back() == '\t')) t.remove_suffix(1);
+    if (t.size() == token.size() &&
+        std::equal(t.begin(), t.end(), token.begin(), [](char a, char b) {
+          return std::tolower(static_cast<unsigned char>(a)) == std::tolower(static_cast<unsigned char>(b));
+        }))
+      return true;
+    i = j + 1;
+  }
+  return false;
+}
+}  // namespace
+
+bool IsWebSocketUpgrade(const Request& request) {
+  return request.method == "GET" && ContainsTokenCi(request.Header("upgrade"), "websocket") &&
+         ContainsTokenCi(request.Header("connection"), "upgrade") &&
+         !request.Header("sec-websocket-key").empty() &&
+         request.Header("sec-websocket-version") == "13";
 }
 
 }  // namespace sinyal::http
