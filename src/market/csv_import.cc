@@ -331,8 +331,9 @@ constexpr const char* kColNames[kNumCols] = {"datetime", "date", "time", "open",
 
 class Importer {
  public:
-  Importer(std::istream& in, const CsvImportOptions& opt)
-      : opt_(opt), reader_(in, opt.max_line_bytes) {
+  Importer(std::istream& in, const CsvImportOptions& opt, const BarBatchSink* sink = nullptr,
+           size_t batch = 0)
+      : opt_(opt), reader_(in, opt.max_line_bytes), sink_(sink), batch_(batch < 1 ? 1 : batch) {
     idx_.fill(-1);
   }
 
@@ -357,6 +358,9 @@ class Importer {
 
   const CsvImportOptions& opt_;
   LineReader reader_;
+  const BarBatchSink* sink_;
+  size_t batch_;
+  int64_t accepted_ = 0;
   std::array<int, kNumCols> idx_;
   std::vector<std::string> header_;
   size_t nfields_ = 0;
@@ -712,9 +716,15 @@ Result<CsvImportResult> Importer::Run() {
     }
     if (ParseRow(row, line_no, &bar, &err)) {
       result_.bars.push_back(bar);
+      ++accepted_;
       last_time_ = bar.time();
       last_line_ = line_no;
       have_last_ = true;
+      if (sink_ != nullptr && result_.bars.size() >= batch_) {
+        Status s = (*sink_)(result_.bars);
+        result_.bars.clear();
+        return s;
+      }
       return Status::Ok();
     }
     if (opt_.on_bad_row == BadRowPolicy::kRejectFile) {
@@ -740,13 +750,17 @@ Result<CsvImportResult> Importer::Run() {
                                        std::to_string(first_line_no),
                                    "line " + std::to_string(first_line_no + 1));
   }
-  if (result_.bars.empty()) {
+  if (accepted_ == 0) {
     return Status::InvalidArgument("no valid rows: all " + std::to_string(rep.data_rows) +
                                        " data rows were rejected; first: " +
                                        (rep.errors.empty() ? "" : rep.errors[0].ToString()),
                                    "line " + std::to_string(rep.errors.empty() ? 0 : rep.errors[0].line));
   }
-  rep.bars = static_cast<int64_t>(result_.bars.size());
+  rep.bars = accepted_;
+  if (sink_ != nullptr && !result_.bars.empty()) {
+    SINYAL_RETURN_IF_ERROR((*sink_)(result_.bars));
+    result_.bars.clear();
+  }
   return std::move(result_);
 }
 
@@ -755,6 +769,13 @@ Result<CsvImportResult> Importer::Run() {
 Result<CsvImportResult> ImportBarsCsv(std::istream& in, const CsvImportOptions& options) {
   Importer imp(in, options);
   return imp.Run();
+}
+
+Result<CsvImportReport> ImportBarsCsvStreaming(std::istream& in, const CsvImportOptions& options,
+                                               const BarBatchSink& on_batch, size_t batch_size) {
+  Importer imp(in, options, &on_batch, batch_size);
+  SINYAL_ASSIGN_OR_RETURN(CsvImportResult r, imp.Run());
+  return std::move(r.report);
 }
 
 Result<CsvImportResult> ImportBarsCsvFile(const std::filesystem::path& path,

@@ -32,6 +32,8 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
+#include <span>
 #include <istream>
 #include <string>
 #include <vector>
@@ -132,6 +134,17 @@ struct CsvImportResult {
 // Same, from a file; NotFound when it cannot be opened.
 [[nodiscard]] Result<CsvImportResult> ImportBarsCsvFile(const std::filesystem::path& path,
                                                         const CsvImportOptions& options);
+
+// Streaming variant for large files: bars are handed to `on_batch` in ascending batches of up
+// to `batch_size` as they are validated, so memory stays O(batch). The returned report counts
+// everything. In kRejectFile mode an error can come AFTER some batches were delivered: the caller
+// must then discard them (e.g. roll back its transaction) to keep "nothing written". A non-OK
+// status from `on_batch` stops the import and is returned.
+using BarBatchSink = std::function<Status(std::span<const Bar>)>;
+[[nodiscard]] Result<CsvImportReport> ImportBarsCsvStreaming(std::istream& in,
+                                                             const CsvImportOptions& options,
+                                                             const BarBatchSink& on_batch,
+                                                             size_t batch_size = 4096);
 
 // Parses one date(+time) text as the importer does (exposed for tick files and tests).
 // Returns the wall-clock nanos; *has_offset/*offset_minutes report an embedded offset.

@@ -269,6 +269,34 @@ TEST(CsvImportTest, TimeframeCheckCatchesTheWrongFile) {
   EXPECT_OK(Import(m1, opt));
 }
 
+TEST(CsvImportTest, StreamingVariantDeliversBatchesInOrder) {
+  std::string text = "DATE,TIME,OPEN,HIGH,LOW,CLOSE,TICKVOL\n";
+  for (int h = 0; h < 10; ++h) {
+    text += "2020.01.02," + std::string(h < 10 ? "0" : "") + std::to_string(h) + ":00,1.1,1.2,1.0,1.1," +
+            std::to_string(h) + "\n";
+  }
+  std::istringstream in(text);
+  std::vector<size_t> sizes;
+  std::vector<Bar> all;
+  auto rep = ImportBarsCsvStreaming(in, CsvImportOptions{}, [&](std::span<const Bar> b) {
+    sizes.push_back(b.size());
+    all.insert(all.end(), b.begin(), b.end());
+    return Status::Ok();
+  }, 4);
+  ASSERT_OK(rep);
+  EXPECT_EQ(rep->bars, 10);
+  EXPECT_EQ(sizes, (std::vector<size_t>{4, 4, 2}));
+  ASSERT_EQ(all.size(), 10u);
+  EXPECT_EQ(all[9].volume(), 9);
+  // A sink error stops the import and is returned.
+  std::istringstream in2(text);
+  auto stopped = ImportBarsCsvStreaming(in2, CsvImportOptions{}, [](std::span<const Bar>) {
+    return Status::Unavailable("store down");
+  }, 4);
+  ASSERT_FALSE(stopped.ok());
+  EXPECT_EQ(stopped.error().code(), StatusCode::kUnavailable);
+}
+
 TEST(CsvImportTest, ParseWallTimeFormats) {
   bool off = false;
   int m = 0;

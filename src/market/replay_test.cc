@@ -1,7 +1,10 @@
 #include "market/replay.h"
+#include "market/csv_import.h"
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
+#include <map>
 #include <sstream>
 
 #include "core/testing/test_util.h"
@@ -101,6 +104,63 @@ TEST(ReplayTest, BadTickLineStopsWithItsLineNumber) {
   auto r = Replay(src, [](const ReplayEvent&) { return Status::Ok(); }, clock, sleeper, {});
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().message(), "line 2: column 'bid': 'abc' is not a finite number");
+}
+
+}  // namespace
+}  // namespace sinyal::market
+
+namespace sinyal::market {
+namespace {
+
+// Scenario on real data: the M1 file of September 2020, replayed into the aggregator, rolls up to
+// H1 bars that line up with the broker's own H1 file (README: the same kind of server, closes
+// about 0.26 pip apart on average).
+TEST(ReplayTest, RealM1FileRollsUpToTheBrokersH1Bars) {
+  SINYAL_REQUIRE_MARKET_DATA();
+  const auto dir = testing::MarketDataDir();
+  CsvImportOptions m1_opt;
+  m1_opt.source_tz = *TimeZone::Parse("+03:00");
+  m1_opt.timeframe = Timeframe::kM1;
+  auto m1 = ImportBarsCsvFile(dir / "EURUSD_M1_2020.csv", m1_opt);
+  ASSERT_OK(m1);
+  CsvImportOptions h1_opt;
+  h1_opt.source_tz = *TimeZone::Parse("NY+7");
+  auto h1 = ImportBarsCsvFile(dir / "EURUSD_H1.csv", h1_opt);
+  ASSERT_OK(h1);
+  std::map<UnixNanos, Bar> broker;
+  for (const Bar& b : h1->bars) broker.emplace(b.time(), b);
+
+  std::vector<Bar> rolled;
+  TickAggregator agg(AggregatorOptions{0, PriceSource::kBid, {Timeframe::kH1}},
+                     [&](Timeframe tf, const Bar& b) {
+                       if (tf == Timeframe::kH1) rolled.push_back(b);
+                     });
+  ManualClock clock;
+  ManualClockSleeper sleeper(clock);
+  BarVectorSource src(m1->bars);
+  auto stats = Replay(src, AggregatorSink(agg), clock, sleeper, ReplayOptions{3600});
+  ASSERT_OK(stats);
+  agg.Flush();
+  EXPECT_EQ(stats->events, static_cast<int64_t>(m1->bars.size()));
+  EXPECT_EQ(stats->rejected, 0);
+  // At speed 3600 a market hour takes one (virtual) second.
+  EXPECT_NEAR(static_cast<double>(clock.Now()) / kNanosPerSecond,
+              static_cast<double>(m1->bars.back().time() - m1->bars.front().time()) / kNanosPerHour, 1e-6);
+  int matched = 0;
+  double sum_close = 0, sum_high = 0;
+  for (const Bar& b : rolled) {
+    auto it = broker.find(b.time());
+    if (it == broker.end()) continue;
+    ++matched;
+    sum_close += std::abs(b.close() - it->second.close());
+    sum_high += std::abs(b.high() - it->second.high());
+  }
+  ASSERT_GT(rolled.size(), 250u);
+  EXPECT_GT(matched, static_cast<int>(rolled.size() * 9 / 10)) << "H1 buckets must line up in UTC";
+  std::printf("M1_2020 -> H1: %zu bars, %d on the broker's H1 times, mean |close diff| %.2f pip, "
+              "mean |high diff| %.2f pip\n",
+              rolled.size(), matched, sum_close / matched * 1e4, sum_high / matched * 1e4);
+  EXPECT_LT(sum_close / matched, 0.5e-4);
 }
 
 }  // namespace
