@@ -3,7 +3,9 @@
 
 #include <chrono>
 #include <cstring>
+#include <cmath>
 #include <fstream>
+#include <random>
 #include <sstream>
 #include <streambuf>
 
@@ -210,6 +212,59 @@ TEST(HostileInputTest, SkipModeStillFailsOnFileLevelProblems) {
   ASSERT_FALSE(r2.ok());
   EXPECT_EQ(r2.error().message(),
             "no valid rows: all 1 data rows were rejected; first: line 2, column 'HIGH': 'x' is not a number");
+}
+
+}  // namespace
+}  // namespace sinyal::market
+
+namespace sinyal::market {
+namespace {
+
+// Seeded mutations of a valid file: every outcome is either bars that satisfy the invariants or
+// an InvalidArgument naming a line; never a crash, never a bar out of order.
+TEST(HostileInputTest, RandomMutationsNeverCrashOrLeakBadBars) {
+  std::string base = kHeader;
+  for (int h = 0; h < 40; ++h) {
+    char row[128];
+    std::snprintf(row, sizeof row, "2020.01.%02d,%02d:00:00,1.1%03d,1.12%03d,1.09%03d,1.11%03d,%d,0,%d\n",
+                  2 + h / 24, h % 24, h, h, h, h, 100 + h, h % 5);
+    base += row;
+  }
+  std::mt19937_64 rng(12345);
+  const std::string alphabet = "0123456789.,;:\t\r\n -+eEnaNiIfF\"<>xZT/\xEF\xBB\xBF\x00";
+  int ok = 0, rejected = 0;
+  for (int iter = 0; iter < 3000; ++iter) {
+    std::string s = base;
+    int edits = 1 + static_cast<int>(rng() % 6);
+    for (int e = 0; e < edits && !s.empty(); ++e) {
+      size_t pos = rng() % s.size();
+      switch (rng() % 4) {
+        case 0: s[pos] = alphabet[rng() % alphabet.size()]; break;
+        case 1: s.erase(pos, 1 + rng() % 8); break;
+        case 2: s.insert(pos, 1, alphabet[rng() % alphabet.size()]); break;
+        case 3: s.insert(pos, s.substr(rng() % s.size(), rng() % 40)); break;
+      }
+    }
+    CsvImportOptions opt;
+    opt.on_bad_row = iter % 2 ? BadRowPolicy::kSkipRow : BadRowPolicy::kRejectFile;
+    std::istringstream in(s);
+    auto r = ImportBarsCsv(in, opt);
+    if (!r.ok()) {
+      ++rejected;
+      ASSERT_EQ(r.error().code(), StatusCode::kInvalidArgument) << r.error().ToString();
+      ASSERT_EQ(r.error().field().rfind("line ", 0), 0u) << r.error().ToString();
+      continue;
+    }
+    ++ok;
+    for (size_t i = 0; i < r->bars.size(); ++i) {
+      const Bar& b = r->bars[i];
+      ASSERT_TRUE(b.high() >= b.low() && b.low() > 0 && std::isfinite(b.high()));
+      if (i > 0) ASSERT_GT(b.time(), r->bars[i - 1].time());
+    }
+    ASSERT_EQ(r->report.bars + r->report.skipped_rows, r->report.data_rows);
+  }
+  EXPECT_GT(ok, 100);
+  EXPECT_GT(rejected, 100);
 }
 
 }  // namespace
