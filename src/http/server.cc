@@ -176,7 +176,7 @@ struct Server::Impl {
     auto path_unescaped = restinio::utils::try_unescape_percent_encoding<
         restinio::utils::restinio_default_unescape_traits>(raw_path);
     r.path = path_unescaped ? *path_unescaped : ToStd(raw_path);
-    auto query = restinio::try_parse_query<restinio::parse_query_traits::javascript_compatible>(h.query());
+    auto query = restinio::try_parse_query<restinio::parse_query_traits::relaxed>(h.query());
     if (query) {
       for (const auto& [k, v] : *query) r.query.emplace(ToStd(k), ToStd(v));
     } else {
