@@ -56,3 +56,7 @@ find_package(tomlplusplus CONFIG REQUIRED)
 
 # app/: `sinyal replay` posts ticks over HTTP with libcurl.
 find_package(CURL REQUIRED)
+
+# signals/: Boost.Math (header-only; libboost-math1.74-dev) for chi-squared, Student t and normal
+# distribution functions behind the Kruskal-Wallis, paired and Fisher-z tests.
+find_package(Boost 1.74 REQUIRED)

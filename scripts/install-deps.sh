@@ -13,7 +13,7 @@ PKGS=(
   libsoci-dev libsqlite3-dev sqlite3 libpq-dev postgresql postgresql-client
   libhiredis-dev redis-server
   libsodium-dev libssl-dev libcurl4-openssl-dev
-  libxgboost-dev xgboost
+  libxgboost-dev xgboost libboost-math1.74-dev
   nlohmann-json3-dev libspdlog-dev libcli11-dev libtomlplusplus-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   wrk nodejs npm
