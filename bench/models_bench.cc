@@ -98,9 +98,11 @@ struct Latencies {
 
 // Training: 4 members (150-200 trees, hist, nthread=2) + isotonic calibration, on all rows
 // (64% fit + 16% calibration of ~31k rows = ~25k rows).
+// Arg = XGBoost nthread (2 = the default config; 1 for comparison on a busy machine).
 void BM_TrainEnsemble(benchmark::State& state) {
   const Data& d = GetData();
   TrainConfig cfg = DefaultTrainConfig("USDJPY");
+  cfg.nthread = static_cast<int>(state.range(0));
   std::vector<size_t> fit(d.fit), calib(d.calib);
   fit.insert(fit.end(), d.test.begin(), d.test.begin() + static_cast<std::ptrdiff_t>(d.test.size() * 8 / 10));
   calib.insert(calib.end(), d.test.begin() + static_cast<std::ptrdiff_t>(d.test.size() * 8 / 10), d.test.end());
@@ -111,7 +113,7 @@ void BM_TrainEnsemble(benchmark::State& state) {
   }
   state.counters["rows"] = static_cast<double>(fit.size() + calib.size());
 }
-BENCHMARK(BM_TrainEnsemble)->Unit(benchmark::kSecond)->Iterations(3)->UseRealTime();
+BENCHMARK(BM_TrainEnsemble)->Arg(2)->Arg(1)->Unit(benchmark::kSecond)->Iterations(3)->UseRealTime();
 
 // Fast path, one row: 4 flat forests + mean + spread + isotonic calibration.
 void BM_FastEnsemble_SingleRow(benchmark::State& state) {
