@@ -150,8 +150,11 @@ int main(int argc, char** argv) {
                 100 * b.model_vs_baseline.accuracy_difference, b.model_vs_baseline.p_value);
   }
   for (const auto& a : p.abstention) {
-    std::printf("  abstain < %.2f: coverage %.1f%% n=%zu accuracy %s\n", a.threshold, 100 * a.coverage,
-                a.n, a.n ? (std::to_string(100 * a.accuracy).substr(0, 5) + "%").c_str() : "-");
+    char acc[32] = "-";
+    if (a.n) std::snprintf(acc, sizeof(acc), "%.2f%% [%.2f, %.2f]", 100 * a.accuracy,
+                           100 * a.accuracy_ci.lo, 100 * a.accuracy_ci.hi);
+    std::printf("  abstain < %.2f: coverage %.1f%% n=%zu accuracy %s\n", a.threshold,
+                100 * a.coverage, a.n, acc);
   }
   if (!opt["out"].empty()) {
     const std::string base = sym + "_" + tf + "_h" + opt["horizon"] + (basic ? "_basic" : "") +
