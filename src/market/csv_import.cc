@@ -73,8 +73,14 @@ bool Split(std::string_view line, char sep, std::vector<std::string_view>* out) 
         close = line.find('"', close + 2);
       }
       if (close == std::string_view::npos) close = n;
-      out->push_back(line.substr(i + 1, close - i - 1));
       size_t next = line.find(sep, close);
+      size_t after = close + 1;
+      if (after < n && after != next) {
+        // Text after the closing quote: keep the raw field so that parsing it fails visibly.
+        out->push_back(line.substr(i, (next == std::string_view::npos ? n : next) - i));
+      } else {
+        out->push_back(line.substr(i + 1, close - i - 1));
+      }
       if (next == std::string_view::npos) return true;
       i = next + 1;
       continue;
@@ -493,6 +499,9 @@ Status Importer::ResolveColumns(const std::vector<std::string>& names, int64_t l
     return FileError(line, "the generic layout needs a column mapping");
   }
   if (any_mapping) {
+    if (!m.time.empty() && m.date.empty()) {
+      return FileError(line, "column mapping: 'time' needs 'date' (or map a single 'datetime' column)");
+    }
     if (!m.datetime.empty() || !m.date.empty()) {
       idx_[kDateTime] = idx_[kDate] = idx_[kTime] = -1;
     }
