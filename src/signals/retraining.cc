@@ -113,6 +113,13 @@ std::vector<int8_t> Labels(const models::Dataset& ds, std::span<const size_t> ro
 
 }  // namespace
 
+ModelScores ScoreModel(const models::Ensemble& e, const models::Dataset& ds,
+                       std::span<const size_t> rows) {
+  const auto p = PredictUp(e, ds, rows);
+  const auto y = Labels(ds, rows);
+  return Score(p, y, nullptr);
+}
+
 std::vector<float> PredictUp(const models::Ensemble& e, const models::Dataset& ds,
                              std::span<const size_t> rows) {
   std::vector<float> out;
@@ -249,7 +256,8 @@ Result<models::Ensemble> RetrainingController::TrainChallenger(const models::Dat
 
 Result<ChallengerEvaluation> RetrainingController::EvaluateAndPromote(
     const models::Ensemble& champion, const models::Ensemble& challenger, models::ModelRecord meta,
-    const models::Dataset& ds, std::span<const size_t> window) {
+    const models::Dataset& ds, std::span<const size_t> window,
+    const ValidationFigures& champion_validation) {
   if (meta.symbol != symbol_ || meta.timeframe != timeframe_) {
     return Status::InvalidArgument("challenger record is for " + meta.symbol + "/" + meta.timeframe,
                                    "challenger_meta");
@@ -287,7 +295,7 @@ Result<ChallengerEvaluation> RetrainingController::EvaluateAndPromote(
                                       {"n", ev.challenger.n}};
   SINYAL_ASSIGN_OR_RETURN(auto rec, registry_.Register(tenant_, challenger, meta));
   SINYAL_RETURN_IF_ERROR(registry_.Activate(tenant_, symbol_, timeframe_, rec.version));
-  old_champion_scores_ = ev.champion;
+  old_champion_validation_ = champion_validation;
   old_champion_version_ = champ_v;
   AuditRecord pr;
   pr.action = AuditAction::kPromoted;
@@ -304,7 +312,7 @@ Result<ChallengerEvaluation> RetrainingController::EvaluateAndPromote(
 Result<bool> RetrainingController::CheckAfterPromotion(const models::Ensemble& active,
                                                        const models::Dataset& ds,
                                                        std::span<const size_t> window) {
-  if (!old_champion_scores_) {
+  if (!old_champion_validation_) {
     return Status::FailedPrecondition("no promotion awaits its check", "promotion");
   }
   if (window.size() < rollback_.min_rows) {
@@ -315,11 +323,11 @@ Result<bool> RetrainingController::CheckAfterPromotion(const models::Ensemble& a
   const auto p = PredictUp(active, ds, window);
   const auto y = Labels(ds, window);
   const ModelScores now = Score(p, y, nullptr);
-  const ModelScores& old = *old_champion_scores_;
+  const ValidationFigures& old = *old_champion_validation_;
   std::vector<std::string> reasons;
   char b[200];
   if (now.log_loss > old.log_loss + rollback_.log_loss_tolerance) {
-    std::snprintf(b, sizeof b, "log loss %.4f on the next window is worse than the old champion's %.4f + %.4f",
+    std::snprintf(b, sizeof b, "log loss %.4f on the next window is worse than the old champion's validation %.4f + %.4f",
                   now.log_loss, old.log_loss, rollback_.log_loss_tolerance);
     reasons.push_back(b);
   }
@@ -336,10 +344,11 @@ Result<bool> RetrainingController::CheckAfterPromotion(const models::Ensemble& a
   r.decision = degrade;
   r.reasons = degrade ? reasons : std::vector<std::string>{"the promoted model holds up on the next window"};
   r.figures = {{"active.log_loss", now.log_loss}, {"active.brier", now.brier},
-               {"old_champion.log_loss", old.log_loss}, {"old_champion.brier", old.brier},
+               {"old_champion.validation_log_loss", old.log_loss},
+               {"old_champion.validation_brier", old.brier},
                {"n", static_cast<double>(now.n)}};
   SINYAL_RETURN_IF_ERROR(Audit(r));
-  old_champion_scores_.reset();
+  old_champion_validation_.reset();
   if (!degrade) return false;
   SINYAL_RETURN_IF_ERROR(registry_.Rollback(tenant_, symbol_, timeframe_));
   AuditRecord rb;

@@ -14,8 +14,8 @@
 //      per-row log-loss differences with p <= max_p_value. Promotion registers the challenger
 //      in the ModelRegistry and activates it.             [challenger_evaluated, promoted|rejected]
 //   4. CheckAfterPromotion: the new champion scored on the next window; if its log loss or Brier
-//      is worse than the old champion's figures on the promotion window (plus tolerance), the
-//      registry rolls back to the old champion.            [post_promotion_check, rolled_back]
+//      is worse than the old champion's validation figures (given at promotion; plus tolerance),
+//      the registry rolls back to the old champion.       [post_promotion_check, rolled_back]
 //
 // Thread safety: RetrainingController is not synchronized (one per tenant x series, driven by
 // one worker). InMemoryAuditLog is thread-safe.
@@ -132,10 +132,16 @@ struct ChallengerEvaluation {
                                                               const PromotionRule& rule);
 
 struct RollbackRule {
-  double log_loss_tolerance = 0.0;  // Default 0: any degradation beyond the old figures.
-  double brier_tolerance = 0.0;
-  size_t min_rows = 300;
+  // The standard error of a mean log loss over ~800 hourly rows is ~0.02, so the defaults only
+  // react to a clear degradation.
+  double log_loss_tolerance = 0.05;  // Default 0.05.
+  double brier_tolerance = 0.02;     // Default 0.02.
+  size_t min_rows = 300;             // Default 300.
 };
+
+// Log loss, Brier and accuracy of a binary ensemble on rows of a dataset.
+ModelScores ScoreModel(const models::Ensemble& e, const models::Dataset& ds,
+                       std::span<const size_t> rows);
 
 class RetrainingController {
  public:
@@ -156,12 +162,13 @@ class RetrainingController {
                                                          std::span<const size_t> calib,
                                                          const models::TrainConfig& config);
   // Step 3. `window` = rows of `ds` used by neither model. On promotion the challenger is
-  // registered with `challenger_meta` (symbol/timeframe must match) and activated.
-  [[nodiscard]] Result<ChallengerEvaluation> EvaluateAndPromote(const models::Ensemble& champion,
-                                                                const models::Ensemble& challenger,
-                                                                models::ModelRecord challenger_meta,
-                                                                const models::Dataset& ds,
-                                                                std::span<const size_t> window);
+  // registered with `challenger_meta` (symbol/timeframe must match) and activated, and
+  // `champion_validation` (the old champion's validation figures, e.g. from its ModelRecord) is
+  // kept as the bar the new model must clear in step 4.
+  [[nodiscard]] Result<ChallengerEvaluation> EvaluateAndPromote(
+      const models::Ensemble& champion, const models::Ensemble& challenger,
+      models::ModelRecord challenger_meta, const models::Dataset& ds,
+      std::span<const size_t> window, const ValidationFigures& champion_validation);
   // Step 4. Returns true when it rolled back. FailedPrecondition when no promotion is pending.
   [[nodiscard]] Result<bool> CheckAfterPromotion(const models::Ensemble& active,
                                                  const models::Dataset& ds,
@@ -179,7 +186,7 @@ class RetrainingController {
   RetrainingPolicy policy_;
   PromotionRule promotion_;
   RollbackRule rollback_;
-  std::optional<ModelScores> old_champion_scores_;  // set by a promotion, cleared by the check
+  std::optional<ValidationFigures> old_champion_validation_;  // set by a promotion, cleared by the check
   int64_t old_champion_version_ = 0;
 };
 
