@@ -183,6 +183,152 @@ SELECT sinyal_enable_tenant_rls('feature_sets');
 )SQL",
         "",
     },
+    // Job queue (store/job_queue.h): training and other background work, claimed by workers
+    // with a lease. tenant_id NULL = a platform job (operators). Tenants see only their own jobs.
+    // At most one queued or running job per (owner, dedupe_key).
+    Migration{
+        4,
+        "jobs",
+        R"SQL(
+CREATE TABLE jobs (
+  id {{id}},
+  tenant_id BIGINT REFERENCES tenants(id) ON DELETE CASCADE,
+  kind TEXT NOT NULL,
+  status TEXT NOT NULL CHECK (status IN ('queued', 'running', 'succeeded', 'failed')),
+  dedupe_key TEXT,
+  payload TEXT NOT NULL,
+  progress DOUBLE PRECISION NOT NULL DEFAULT 0,
+  stage TEXT NOT NULL DEFAULT '',
+  result TEXT,
+  error TEXT,
+  attempts INTEGER NOT NULL DEFAULT 0,
+  max_attempts INTEGER NOT NULL,
+  worker TEXT,
+  lease_expires_at BIGINT,
+  created_at BIGINT NOT NULL,
+  started_at BIGINT,
+  finished_at BIGINT,
+  updated_at BIGINT NOT NULL
+);
+CREATE INDEX jobs_claim ON jobs(status, id);
+CREATE INDEX jobs_tenant ON jobs(tenant_id, id);
+CREATE UNIQUE INDEX jobs_dedupe ON jobs(COALESCE(tenant_id, 0), dedupe_key)
+  WHERE dedupe_key IS NOT NULL AND status IN ('queued', 'running');
+)SQL",
+        R"SQL(
+SELECT sinyal_enable_tenant_rls('jobs');
+)SQL",
+        "",
+    },
+    // Model registry (models/db_registry.h) and per-tenant model configuration: versions, their
+    // stored files (XGBoost UBJ members + JSON parts, each with its SHA-256), evaluation
+    // reports, the active pointer with its rollback history, and an append-only audit of
+    // activations (UPDATE rejected by a trigger on both backends; PostgreSQL tenants may only
+    // SELECT and INSERT). tenant_id NULL = platform default models: RLS (PostgreSQL) lets a
+    // tenant read platform rows and its own and write only its own, as for market_series.
+    Migration{
+        5,
+        "models",
+        R"SQL(
+CREATE TABLE model_versions (
+  id {{id}},
+  tenant_id BIGINT REFERENCES tenants(id) ON DELETE CASCADE,
+  symbol TEXT NOT NULL,
+  timeframe TEXT NOT NULL,
+  version BIGINT NOT NULL,
+  record TEXT NOT NULL,
+  content_hash TEXT NOT NULL,
+  created_at BIGINT NOT NULL
+);
+CREATE UNIQUE INDEX model_versions_key
+  ON model_versions(COALESCE(tenant_id, 0), symbol, timeframe, version);
+CREATE TABLE model_files (
+  model_id BIGINT NOT NULL REFERENCES model_versions(id) ON DELETE CASCADE,
+  tenant_id BIGINT REFERENCES tenants(id) ON DELETE CASCADE,
+  idx INTEGER NOT NULL,
+  name TEXT NOT NULL,
+  sha256 TEXT NOT NULL,
+  bytes {{blob}} NOT NULL,
+  PRIMARY KEY (model_id, idx)
+);
+CREATE TABLE model_reports (
+  model_id BIGINT PRIMARY KEY REFERENCES model_versions(id) ON DELETE CASCADE,
+  tenant_id BIGINT REFERENCES tenants(id) ON DELETE CASCADE,
+  report_json TEXT NOT NULL,
+  report_md TEXT NOT NULL,
+  reliability_svg TEXT NOT NULL,
+  coverage_svg TEXT NOT NULL
+);
+CREATE TABLE model_active (
+  tenant_id BIGINT REFERENCES tenants(id) ON DELETE CASCADE,
+  symbol TEXT NOT NULL,
+  timeframe TEXT NOT NULL,
+  version BIGINT NOT NULL,
+  history TEXT NOT NULL,
+  updated_at BIGINT NOT NULL
+);
+CREATE UNIQUE INDEX model_active_key ON model_active(COALESCE(tenant_id, 0), symbol, timeframe);
+CREATE TABLE model_audit (
+  id {{id}},
+  tenant_id BIGINT REFERENCES tenants(id) ON DELETE CASCADE,
+  symbol TEXT NOT NULL,
+  timeframe TEXT NOT NULL,
+  action TEXT NOT NULL CHECK (action IN ('activate', 'rollback')),
+  from_version BIGINT,
+  to_version BIGINT NOT NULL,
+  actor TEXT NOT NULL,
+  at BIGINT NOT NULL
+);
+CREATE INDEX model_audit_key ON model_audit(COALESCE(tenant_id, 0), symbol, timeframe, id);
+CREATE TABLE model_configs (
+  tenant_id BIGINT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+  symbol TEXT NOT NULL,
+  timeframe TEXT NOT NULL,
+  config TEXT NOT NULL,
+  updated_at BIGINT NOT NULL,
+  PRIMARY KEY (tenant_id, symbol, timeframe)
+);
+)SQL",
+        R"SQL(
+CREATE OR REPLACE FUNCTION sinyal_enable_shared_rls(tbl regclass) RETURNS void
+LANGUAGE plpgsql AS $fn$
+BEGIN
+  PERFORM sinyal_enable_tenant_rls(tbl);
+  EXECUTE format('DROP POLICY tenant_isolation ON %s', tbl);
+  EXECUTE format('CREATE POLICY tenant_read ON %s FOR SELECT USING (tenant_id IS NULL OR '
+                 'tenant_id = NULLIF(current_setting(''app.tenant_id'', true), '''')::bigint)', tbl);
+  EXECUTE format('CREATE POLICY tenant_write ON %s FOR ALL '
+                 'USING (tenant_id = NULLIF(current_setting(''app.tenant_id'', true), '''')::bigint) '
+                 'WITH CHECK (tenant_id = NULLIF(current_setting(''app.tenant_id'', true), '''')::bigint)',
+                 tbl);
+END
+$fn$;
+SELECT sinyal_enable_shared_rls('model_versions');
+SELECT sinyal_enable_shared_rls('model_files');
+SELECT sinyal_enable_shared_rls('model_reports');
+SELECT sinyal_enable_shared_rls('model_active');
+SELECT sinyal_enable_tenant_rls('model_configs');
+SELECT sinyal_enable_tenant_rls('model_audit');
+DROP POLICY tenant_isolation ON model_audit;
+CREATE POLICY tenant_read ON model_audit FOR SELECT
+  USING (tenant_id = NULLIF(current_setting('app.tenant_id', true), '')::bigint);
+CREATE POLICY tenant_append ON model_audit FOR INSERT
+  WITH CHECK (tenant_id = NULLIF(current_setting('app.tenant_id', true), '')::bigint);
+CREATE OR REPLACE FUNCTION sinyal_reject_update() RETURNS trigger LANGUAGE plpgsql AS $fn$
+BEGIN
+  RAISE EXCEPTION '% is append-only', TG_TABLE_NAME;
+END
+$fn$;
+CREATE TRIGGER model_audit_append_only BEFORE UPDATE ON model_audit
+  FOR EACH ROW EXECUTE FUNCTION sinyal_reject_update();
+)SQL",
+        R"SQL(
+CREATE TRIGGER model_audit_append_only BEFORE UPDATE ON model_audit
+BEGIN
+  SELECT RAISE(ABORT, 'model_audit is append-only');
+END;
+)SQL",
+    },
     // Append new migrations here (see migrations.h).
 };
 
