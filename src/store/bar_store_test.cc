@@ -210,6 +210,10 @@ TEST_P(BarStoreTest, RejectsBadBatches) {
                                    Hourly({0}), {});
   ASSERT_FALSE(bad_symbol.ok());
   EXPECT_EQ(bad_symbol.error().field(), "symbol");
+  auto wrong_tf = store_->Import(SeriesOwner::Platform(), {"EURUSD", Timeframe::kD1},
+                                 Hourly({0, 1}), {});
+  ASSERT_FALSE(wrong_tf.ok());
+  EXPECT_EQ(wrong_tf.error().field(), "timeframe");
   EXPECT_EQ(CountSeries(db()), 0);
 }
 

@@ -5,6 +5,7 @@
 #include <unordered_map>
 
 #include "core/log.h"
+#include "core/time.h"
 
 namespace sinyal::store {
 
@@ -121,17 +122,19 @@ Result<FeedResult> LiveFeed::Add(std::span<const FeedEvent> events) {
     }
     std::lock_guard<std::mutex> lock(sym->mu);
     const size_t closed_before = sym->closed.size();
+    const UnixNanos latest_allowed = im.clock.Now() + im.options.max_future_nanos;
     for (size_t i : indices) {
       const FeedEvent& e = events[i];
       Status s;
       UnixNanos t = 0;
-      if (const auto* tick = std::get_if<market::Tick>(&e.payload)) {
+      const auto* tick = std::get_if<market::Tick>(&e.payload);
+      t = tick ? tick->time : std::get<market::Bar>(e.payload).time();
+      if (t > latest_allowed) {
+        s = Status::InvalidArgument("event at " + FormatIso8601(t) + " is in the future");
+      } else if (tick) {
         s = sym->aggregator->Add(*tick);
-        t = tick->time;
       } else {
-        const auto& bar = std::get<market::Bar>(e.payload);
-        s = sym->aggregator->AddM1Bar(bar);
-        t = bar.time();
+        s = sym->aggregator->AddM1Bar(std::get<market::Bar>(e.payload));
       }
       if (s.ok()) {
         ++result.accepted;

@@ -62,6 +62,9 @@ struct LiveFeedOptions {
   int64_t live_horizon_nanos = kNanosPerHour;     // Default 1 h (see AdvanceLive).
   size_t max_symbols = 1000;                      // Default 1000 aggregators.
   size_t max_reported_errors = 20;                // Default 20.
+  // Events stamped later than the wall clock plus this are rejected: one bogus future tick
+  // would otherwise move the watermark and make every real tick after it late. Default 5 min.
+  int64_t max_future_nanos = 5 * kNanosPerMinute;
 };
 
 class LiveFeed {

@@ -37,7 +37,7 @@ class LiveFeedTest : public DbTest {
     store_.reset();
     DbTest::TearDown();
   }
-  ManualClock clock_{kT0};
+  ManualClock clock_{kT0 + kNanosPerDay};  // the ticks below are in the past
   std::unique_ptr<BarStore> store_;
   std::unique_ptr<LiveFeed> feed_;
   std::vector<std::pair<SeriesKey, Bar>> heard_;
@@ -82,13 +82,14 @@ TEST_P(LiveFeedTest, LateAndInvalidTicksAreCountedAndDropped) {
   std::vector<FeedEvent> batch = {T("EURUSD", kT0 + 20 * kSec, 1.50),
                                   T("EURUSD", kT0 + 66 * kSec, std::nan("")),
                                   T("eur-usd", kT0 + 66 * kSec, 1.1),
-                                  T("EURUSD", kT0 + 67 * kSec, 1.12)};
+                                  T("EURUSD", kT0 + 67 * kSec, 1.12),
+                                  T("EURUSD", kT0 + 2 * kNanosPerDay, 1.12)};  // future: rejected
   auto r = feed_->Add(batch);
   ASSERT_OK(r);
   EXPECT_EQ(r->accepted, 1);
   EXPECT_EQ(r->late, 1);
-  EXPECT_EQ(r->rejected, 2);
-  ASSERT_EQ(r->errors.size(), 3u);
+  EXPECT_EQ(r->rejected, 3);
+  ASSERT_EQ(r->errors.size(), 4u);
   EXPECT_EQ(r->errors[0].index, 2u);  // symbol errors are found first
   bool saw_late = false;
   for (const auto& e : r->errors) saw_late = saw_late || (e.late && e.index == 0);
