@@ -1,0 +1,531 @@
+#include "models/db_registry.h"
+
+#include <algorithm>
+
+#include <nlohmann/json.hpp>
+
+#include "models/xgb.h"
+#include "store/database.h"
+#include "store/soci.h"
+
+namespace sinyal::models {
+namespace {
+
+using store::Database;
+using store::Dialect;
+
+bool SafeName(const std::string& s) {
+  return !s.empty() && s.size() <= 32 && std::all_of(s.begin(), s.end(), [](char c) {
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+           c == '_' || c == '-' || c == '.';
+  });
+}
+
+Status CheckKey(TenantId tenant, const std::string& symbol, const std::string& timeframe) {
+  if (tenant.value() < 0) return Status::InvalidArgument("bad tenant id", "tenant");
+  if (!SafeName(symbol)) return Status::InvalidArgument("bad symbol '" + symbol.substr(0, 40) + "'", "symbol");
+  if (!SafeName(timeframe)) {
+    return Status::InvalidArgument("bad timeframe '" + timeframe.substr(0, 40) + "'", "timeframe");
+  }
+  return Status::Ok();
+}
+
+bool IsPlatform(TenantId t) { return t == kPlatformTenant; }
+
+// The owner condition of a tenant-scoped query (the application's own filter; RLS is the second
+// layer on PostgreSQL). Ids are integers, so inlining them is safe.
+std::string Owner(TenantId t) {
+  return IsPlatform(t) ? std::string("tenant_id IS NULL") : "tenant_id = " + std::to_string(t.value());
+}
+
+std::string NoVersion(const std::string& symbol, const std::string& timeframe, int64_t version) {
+  return "no model version " + std::to_string(version) + " for " + symbol + " " + timeframe;
+}
+
+// Same file names and bundle hash as FileModelRegistry (registry.cc), so a model's content hash
+// does not depend on where it is stored.
+std::vector<std::string> FileNames(size_t members) {
+  std::vector<std::string> names;
+  for (size_t i = 0; i < members; ++i) names.push_back("member_" + std::to_string(i) + ".ubj");
+  names.push_back("members.json");
+  names.push_back("calibration.json");
+  names.push_back("schema.json");
+  return names;
+}
+
+std::string BundleHash(const std::vector<std::pair<std::string, std::string>>& files) {
+  std::string buf;
+  for (const auto& [name, bytes] : files) {
+    buf += name;
+    buf.push_back('\0');
+    const uint64_t len = bytes.size();
+    for (int i = 0; i < 8; ++i) buf.push_back(static_cast<char>((len >> (8 * i)) & 0xff));
+    buf += bytes;
+  }
+  return Sha256Hex(buf);
+}
+
+std::string ToHex(const std::string& bytes) {
+  static const char* kHex = "0123456789abcdef";
+  std::string out;
+  out.reserve(bytes.size() * 2);
+  for (unsigned char c : bytes) {
+    out.push_back(kHex[c >> 4]);
+    out.push_back(kHex[c & 15]);
+  }
+  return out;
+}
+
+Result<std::string> FromHex(const std::string& hex) {
+  auto nib = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
+  if (hex.size() % 2) return Status::DataLoss("stored model bytes are not hex");
+  std::string out(hex.size() / 2, '\0');
+  for (size_t i = 0; i < out.size(); ++i) {
+    const int hi = nib(hex[2 * i]), lo = nib(hex[2 * i + 1]);
+    if (hi < 0 || lo < 0) return Status::DataLoss("stored model bytes are not hex");
+    out[i] = static_cast<char>(hi * 16 + lo);
+  }
+  return out;
+}
+
+Result<ModelRecord> ParseRecord(const std::string& text, int64_t version) {
+  auto j = nlohmann::json::parse(text, nullptr, false);
+  if (j.is_discarded()) {
+    return Status::DataLoss("the record of model version " + std::to_string(version) + " is corrupted");
+  }
+  return ModelRecord::FromJson(j);
+}
+
+}  // namespace
+
+DbModelRegistry::DbModelRegistry(store::Database& db, const Clock& clock) : db_(db), clock_(clock) {}
+
+// Runs fn in the right scope: tenant transactions for tenants (RLS), system scope for the
+// platform's models.
+Status DbModelRegistry::Tx(TenantId tenant, bool read,
+                           const std::function<Status(soci::session&)>& fn) {
+  if (IsPlatform(tenant)) return read ? db_.WithReadTx(fn) : db_.WithTx(fn);
+  return read ? db_.WithTenantReadTx(tenant, fn) : db_.WithTenantTx(tenant, fn);
+}
+
+Result<ModelRecord> DbModelRegistry::Register(TenantId tenant, const Ensemble& ensemble,
+                                              ModelRecord meta) {
+  return RegisterWithReport(tenant, ensemble, std::move(meta), nullptr);
+}
+
+Result<ModelRecord> DbModelRegistry::RegisterWithReport(TenantId tenant, const Ensemble& ensemble,
+                                                        ModelRecord meta,
+                                                        const StoredReport* report) {
+  SINYAL_RETURN_IF_ERROR(CheckKey(tenant, meta.symbol, meta.timeframe));
+  nlohmann::json members = nlohmann::json::array();
+  for (const auto& p : ensemble.member_params()) members.push_back(ToJson(p));
+  std::vector<std::pair<std::string, std::string>> files;
+  const auto names = FileNames(ensemble.num_members());
+  for (size_t i = 0; i < ensemble.num_members(); ++i) {
+    files.emplace_back(names[i], ensemble.member_ubj()[i]);
+  }
+  files.emplace_back("members.json", members.dump());
+  files.emplace_back("calibration.json", ensemble.calibrator().ToJson().dump());
+  files.emplace_back("schema.json", ensemble.schema().ToJson().dump());
+
+  ModelRecord r = std::move(meta);
+  r.tenant = tenant;
+  r.schema = ensemble.schema();
+  r.xgboost_version = xgb::Version();
+  r.created_at = clock_.Now();
+  r.file_hashes.clear();
+  for (const auto& [name, bytes] : files) r.file_hashes.push_back(Sha256Hex(bytes));
+  r.content_hash = BundleHash(files);
+  const bool pg = db_.dialect() == Dialect::kPostgres;
+
+  Status last;
+  for (int attempt = 0; attempt < 5; ++attempt) {
+    last = Tx(tenant, false, [&](soci::session& sql) -> Status {
+      long long max_version = 0;
+      soci::indicator ind = soci::i_null;
+      sql << "SELECT MAX(version) FROM model_versions WHERE " + Owner(tenant) +
+                 " AND symbol = :s AND timeframe = :tf",
+          soci::use(r.symbol, "s"), soci::use(r.timeframe, "tf"), soci::into(max_version, ind);
+      r.version = (ind == soci::i_ok ? max_version : 0) + 1;
+      const std::string record = r.ToJson().dump();
+      long long tenant_v = tenant.value();
+      soci::indicator tenant_ind = IsPlatform(tenant) ? soci::i_null : soci::i_ok;
+      long long version = r.version, created = r.created_at, id = 0;
+      sql << "INSERT INTO model_versions (tenant_id, symbol, timeframe, version, record, "
+             "content_hash, created_at) VALUES (:t, :s, :tf, :v, :r, :h, :c) RETURNING id",
+          soci::use(tenant_v, tenant_ind, "t"), soci::use(r.symbol, "s"),
+          soci::use(r.timeframe, "tf"), soci::use(version, "v"), soci::use(record, "r"),
+          soci::use(r.content_hash, "h"), soci::use(created, "c"), soci::into(id);
+      for (size_t i = 0; i < files.size(); ++i) {
+        int idx = static_cast<int>(i);
+        const std::string bytes = pg ? ToHex(files[i].second) : files[i].second;
+        sql << std::string("INSERT INTO model_files (model_id, tenant_id, idx, name, sha256, bytes) "
+                           "VALUES (:m, :t, :i, :n, :h, ") +
+                   (pg ? "decode(:b, 'hex'))" : "CAST(:b AS BLOB))"),
+            soci::use(id, "m"), soci::use(tenant_v, tenant_ind, "t"), soci::use(idx, "i"),
+            soci::use(files[i].first, "n"), soci::use(r.file_hashes[i], "h"),
+            soci::use(bytes, "b");
+      }
+      if (report != nullptr) {
+        sql << "INSERT INTO model_reports (model_id, tenant_id, report_json, report_md, "
+               "reliability_svg, coverage_svg) VALUES (:m, :t, :j, :md, :r, :c)",
+            soci::use(id, "m"), soci::use(tenant_v, tenant_ind, "t"), soci::use(report->json, "j"),
+            soci::use(report->markdown, "md"), soci::use(report->reliability_svg, "r"),
+            soci::use(report->coverage_svg, "c");
+      }
+      return Status::Ok();
+    });
+    if (last.code() != StatusCode::kAlreadyExists) break;  // a concurrent Register took the version
+  }
+  if (!last.ok()) return last;
+  return r;
+}
+
+Result<std::vector<ModelRecord>> DbModelRegistry::List(TenantId tenant, const std::string& symbol,
+                                                       const std::string& timeframe) {
+  SINYAL_RETURN_IF_ERROR(CheckKey(tenant, symbol, timeframe));
+  std::vector<ModelRecord> out;
+  Status s = Tx(tenant, true, [&](soci::session& sql) -> Status {
+    out.clear();
+    soci::rowset<soci::row> rows =
+        (sql.prepare << "SELECT version, record FROM model_versions WHERE " + Owner(tenant) +
+                            " AND symbol = :s AND timeframe = :tf ORDER BY version",
+         soci::use(symbol, "s"), soci::use(timeframe, "tf"));
+    for (const soci::row& row : rows) {
+      const int64_t v = row.get_properties(0).get_data_type() == soci::dt_integer
+                            ? row.get<int>(0)
+                            : row.get<long long>(0);
+      SINYAL_ASSIGN_OR_RETURN(ModelRecord rec, ParseRecord(row.get<std::string>(1), v));
+      out.push_back(std::move(rec));
+    }
+    return Status::Ok();
+  });
+  if (!s.ok()) return s;
+  return out;
+}
+
+Result<ModelRecord> DbModelRegistry::GetRecord(TenantId tenant, const std::string& symbol,
+                                               const std::string& timeframe, int64_t version) {
+  SINYAL_RETURN_IF_ERROR(CheckKey(tenant, symbol, timeframe));
+  std::string text;
+  Status s = Tx(tenant, true, [&](soci::session& sql) -> Status {
+    long long v = version;
+    sql << "SELECT record FROM model_versions WHERE " + Owner(tenant) +
+               " AND symbol = :s AND timeframe = :tf AND version = :v",
+        soci::use(symbol, "s"), soci::use(timeframe, "tf"), soci::use(v, "v"), soci::into(text);
+    if (!sql.got_data()) return Status::NotFound(NoVersion(symbol, timeframe, version), "version");
+    return Status::Ok();
+  });
+  if (!s.ok()) return s;
+  return ParseRecord(text, version);
+}
+
+Result<std::vector<std::string>> DbModelRegistry::StoredFiles(TenantId tenant,
+                                                              const std::string& symbol,
+                                                              const std::string& timeframe,
+                                                              int64_t version) {
+  SINYAL_RETURN_IF_ERROR(CheckKey(tenant, symbol, timeframe));
+  const bool pg = db_.dialect() == Dialect::kPostgres;
+  std::vector<std::string> files;
+  Status s = Tx(tenant, true, [&](soci::session& sql) -> Status {
+    files.clear();
+    long long v = version, id = 0;
+    sql << "SELECT id FROM model_versions WHERE " + Owner(tenant) +
+               " AND symbol = :s AND timeframe = :tf AND version = :v",
+        soci::use(symbol, "s"), soci::use(timeframe, "tf"), soci::use(v, "v"), soci::into(id);
+    if (!sql.got_data()) return Status::NotFound(NoVersion(symbol, timeframe, version), "version");
+    soci::rowset<std::string> rows =
+        (sql.prepare << std::string("SELECT ") + (pg ? "encode(bytes, 'hex')" : "bytes") +
+                            " FROM model_files WHERE model_id = :m AND " + Owner(tenant) +
+                            " ORDER BY idx",
+         soci::use(id, "m"));
+    for (const std::string& b : rows) {
+      if (pg) {
+        SINYAL_ASSIGN_OR_RETURN(std::string raw, FromHex(b));
+        files.push_back(std::move(raw));
+      } else {
+        files.push_back(b);
+      }
+    }
+    return Status::Ok();
+  });
+  if (!s.ok()) return s;
+  return files;
+}
+
+Result<Ensemble> DbModelRegistry::Load(TenantId tenant, const std::string& symbol,
+                                       const std::string& timeframe, int64_t version) {
+  SINYAL_ASSIGN_OR_RETURN(ModelRecord rec, GetRecord(tenant, symbol, timeframe, version));
+  SINYAL_ASSIGN_OR_RETURN(std::vector<std::string> stored,
+                          StoredFiles(tenant, symbol, timeframe, version));
+  const std::string v = std::to_string(version);
+  if (rec.tenant != tenant) return Status::DataLoss("record tenant of model version " + v + " does not match");
+  if (rec.file_hashes.size() < 4) return Status::DataLoss("model version " + v + " lists no members");
+  const auto names = FileNames(rec.file_hashes.size() - 3);
+  if (stored.size() != names.size()) {
+    return Status::DataLoss("model version " + v + " of " + symbol + " " + timeframe + " has " +
+                            std::to_string(stored.size()) + " stored files; its record lists " +
+                            std::to_string(names.size()));
+  }
+  std::vector<std::pair<std::string, std::string>> files;
+  for (size_t i = 0; i < names.size(); ++i) {
+    const std::string h = Sha256Hex(stored[i]);
+    if (h != rec.file_hashes[i]) {
+      return Status::DataLoss("model version " + v + " of " + symbol + " " + timeframe +
+                              " is corrupted: " + names[i] + " has sha256 " + h.substr(0, 12) +
+                              "..., recorded " + rec.file_hashes[i].substr(0, 12) + "...");
+    }
+    files.emplace_back(names[i], std::move(stored[i]));
+  }
+  if (BundleHash(files) != rec.content_hash) {
+    return Status::DataLoss("content hash mismatch for model version " + v + " of " + symbol + " " +
+                            timeframe);
+  }
+  const size_t nm = names.size() - 3;
+  std::vector<std::string> ubj;
+  for (size_t i = 0; i < nm; ++i) ubj.push_back(files[i].second);
+  auto mj = nlohmann::json::parse(files[nm].second, nullptr, false);
+  auto cj = nlohmann::json::parse(files[nm + 1].second, nullptr, false);
+  auto sj = nlohmann::json::parse(files[nm + 2].second, nullptr, false);
+  if (mj.is_discarded() || cj.is_discarded() || sj.is_discarded() || !mj.is_array()) {
+    return Status::DataLoss("model metadata of version " + v + " is unreadable");
+  }
+  std::vector<MemberParams> params;
+  for (const auto& m : mj) {
+    auto p = MemberParamsFromJson(m);
+    if (!p.ok()) return Status::DataLoss("model version " + v + ": " + p.error().message());
+    params.push_back(std::move(p).value());
+  }
+  auto schema = ModelSchema::FromJson(sj);
+  if (!schema.ok()) return Status::DataLoss("model version " + v + ": " + schema.error().message());
+  auto ens = Ensemble::FromParts(std::move(schema).value(), std::move(params), ubj, cj);
+  if (!ens.ok()) {
+    return Status::DataLoss("model version " + v + " does not load: " + ens.error().message());
+  }
+  return ens;
+}
+
+Status DbModelRegistry::Activate(TenantId tenant, const std::string& symbol,
+                                 const std::string& timeframe, int64_t version) {
+  return ActivateAs(tenant, symbol, timeframe, version, "");
+}
+
+Status DbModelRegistry::Rollback(TenantId tenant, const std::string& symbol,
+                                 const std::string& timeframe) {
+  return RollbackAs(tenant, symbol, timeframe, "").status();
+}
+
+namespace {
+
+struct ActiveRow {
+  bool exists = false;
+  int64_t version = 0;
+  std::vector<int64_t> history;
+};
+
+Result<ActiveRow> ReadActive(soci::session& sql, TenantId tenant, const std::string& symbol,
+                             const std::string& timeframe) {
+  ActiveRow a;
+  long long v = 0;
+  std::string history;
+  sql << "SELECT version, history FROM model_active WHERE " + Owner(tenant) +
+             " AND symbol = :s AND timeframe = :tf",
+      soci::use(symbol, "s"), soci::use(timeframe, "tf"), soci::into(v), soci::into(history);
+  if (!sql.got_data()) return a;
+  a.exists = true;
+  a.version = v;
+  auto j = nlohmann::json::parse(history, nullptr, false);
+  if (j.is_discarded() || !j.is_array()) {
+    return Status::DataLoss("the activation history of " + symbol + " " + timeframe + " is corrupted");
+  }
+  for (const auto& e : j) {
+    if (!e.is_number_integer()) {
+      return Status::DataLoss("the activation history of " + symbol + " " + timeframe + " is corrupted");
+    }
+    a.history.push_back(e.get<int64_t>());
+  }
+  return a;
+}
+
+void WriteActive(soci::session& sql, TenantId tenant, const std::string& symbol,
+                 const std::string& timeframe, bool exists, int64_t version,
+                 const std::vector<int64_t>& history, UnixNanos now) {
+  const std::string h = nlohmann::json(history).dump();
+  long long v = version, at = now;
+  if (exists) {
+    sql << "UPDATE model_active SET version = :v, history = :h, updated_at = :at WHERE " +
+               Owner(tenant) + " AND symbol = :s AND timeframe = :tf",
+        soci::use(v, "v"), soci::use(h, "h"), soci::use(at, "at"), soci::use(symbol, "s"),
+        soci::use(timeframe, "tf");
+  } else {
+    long long t = tenant.value();
+    soci::indicator ti = IsPlatform(tenant) ? soci::i_null : soci::i_ok;
+    sql << "INSERT INTO model_active (tenant_id, symbol, timeframe, version, history, updated_at) "
+           "VALUES (:t, :s, :tf, :v, :h, :at)",
+        soci::use(t, ti, "t"), soci::use(symbol, "s"), soci::use(timeframe, "tf"),
+        soci::use(v, "v"), soci::use(h, "h"), soci::use(at, "at");
+  }
+}
+
+void AppendAudit(soci::session& sql, TenantId tenant, const std::string& symbol,
+                 const std::string& timeframe, const std::string& action,
+                 std::optional<int64_t> from, int64_t to, const std::string& actor, UnixNanos now) {
+  long long t = tenant.value(), f = from.value_or(0), v = to, at = now;
+  soci::indicator ti = IsPlatform(tenant) ? soci::i_null : soci::i_ok;
+  soci::indicator fi = from ? soci::i_ok : soci::i_null;
+  sql << "INSERT INTO model_audit (tenant_id, symbol, timeframe, action, from_version, to_version, "
+         "actor, at) VALUES (:t, :s, :tf, :a, :f, :v, :actor, :at)",
+      soci::use(t, ti, "t"), soci::use(symbol, "s"), soci::use(timeframe, "tf"),
+      soci::use(action, "a"), soci::use(f, fi, "f"), soci::use(v, "v"), soci::use(actor, "actor"),
+      soci::use(at, "at");
+}
+
+}  // namespace
+
+Status DbModelRegistry::ActivateAs(TenantId tenant, const std::string& symbol,
+                                   const std::string& timeframe, int64_t version,
+                                   const std::string& actor) {
+  // Verify first: a model that does not load never becomes active. Versions are immutable, so
+  // verifying outside the switching transaction is enough.
+  SINYAL_RETURN_IF_ERROR(Load(tenant, symbol, timeframe, version).status());
+  return Tx(tenant, false, [&](soci::session& sql) -> Status {
+    SINYAL_ASSIGN_OR_RETURN(ActiveRow a, ReadActive(sql, tenant, symbol, timeframe));
+    if (a.exists && a.version == version) return Status::Ok();
+    std::optional<int64_t> from;
+    if (a.exists) {
+      from = a.version;
+      a.history.push_back(a.version);
+    }
+    const UnixNanos now = clock_.Now();
+    WriteActive(sql, tenant, symbol, timeframe, a.exists, version, a.history, now);
+    AppendAudit(sql, tenant, symbol, timeframe, "activate", from, version, actor, now);
+    return Status::Ok();
+  });
+}
+
+Result<int64_t> DbModelRegistry::RollbackAs(TenantId tenant, const std::string& symbol,
+                                            const std::string& timeframe,
+                                            const std::string& actor) {
+  SINYAL_RETURN_IF_ERROR(CheckKey(tenant, symbol, timeframe));
+  // Find the target, verify it, then switch only if nothing changed meanwhile.
+  ActiveRow seen;
+  SINYAL_RETURN_IF_ERROR(Tx(tenant, true, [&](soci::session& sql) -> Status {
+    SINYAL_ASSIGN_OR_RETURN(seen, ReadActive(sql, tenant, symbol, timeframe));
+    return Status::Ok();
+  }));
+  if (!seen.exists || seen.history.empty()) {
+    return Status::FailedPrecondition(
+        "no earlier active version to roll back to for " + symbol + " " + timeframe, "version");
+  }
+  const int64_t target = seen.history.back();
+  SINYAL_RETURN_IF_ERROR(Load(tenant, symbol, timeframe, target).status());
+  Status s = Tx(tenant, false, [&](soci::session& sql) -> Status {
+    SINYAL_ASSIGN_OR_RETURN(ActiveRow a, ReadActive(sql, tenant, symbol, timeframe));
+    if (!a.exists || a.version != seen.version || a.history != seen.history) {
+      return Status::Conflict("the active model of " + symbol + " " + timeframe +
+                                  " changed during the rollback; try again",
+                              "version");
+    }
+    a.history.pop_back();
+    const UnixNanos now = clock_.Now();
+    WriteActive(sql, tenant, symbol, timeframe, true, target, a.history, now);
+    AppendAudit(sql, tenant, symbol, timeframe, "rollback", a.version, target, actor, now);
+    return Status::Ok();
+  });
+  if (!s.ok()) return s;
+  return target;
+}
+
+Result<int64_t> DbModelRegistry::ActiveVersion(TenantId tenant, const std::string& symbol,
+                                               const std::string& timeframe) {
+  SINYAL_RETURN_IF_ERROR(CheckKey(tenant, symbol, timeframe));
+  ActiveRow a;
+  SINYAL_RETURN_IF_ERROR(Tx(tenant, true, [&](soci::session& sql) -> Status {
+    SINYAL_ASSIGN_OR_RETURN(a, ReadActive(sql, tenant, symbol, timeframe));
+    return Status::Ok();
+  }));
+  if (!a.exists) return Status::NotFound("no active model for " + symbol + " " + timeframe, "symbol");
+  return a.version;
+}
+
+Result<StoredReport> DbModelRegistry::GetReport(TenantId tenant, const std::string& symbol,
+                                                const std::string& timeframe, int64_t version) {
+  SINYAL_RETURN_IF_ERROR(CheckKey(tenant, symbol, timeframe));
+  StoredReport r;
+  Status s = Tx(tenant, true, [&](soci::session& sql) -> Status {
+    long long v = version, id = 0;
+    sql << "SELECT id FROM model_versions WHERE " + Owner(tenant) +
+               " AND symbol = :s AND timeframe = :tf AND version = :v",
+        soci::use(symbol, "s"), soci::use(timeframe, "tf"), soci::use(v, "v"), soci::into(id);
+    if (!sql.got_data()) return Status::NotFound(NoVersion(symbol, timeframe, version), "version");
+    sql << "SELECT report_json, report_md, reliability_svg, coverage_svg FROM model_reports "
+           "WHERE model_id = :m AND " + Owner(tenant),
+        soci::use(id, "m"), soci::into(r.json), soci::into(r.markdown),
+        soci::into(r.reliability_svg), soci::into(r.coverage_svg);
+    if (!sql.got_data()) {
+      return Status::NotFound("model version " + std::to_string(version) + " of " + symbol + " " +
+                                  timeframe + " has no evaluation report",
+                              "version");
+    }
+    return Status::Ok();
+  });
+  if (!s.ok()) return s;
+  return r;
+}
+
+Result<std::vector<ActivationEvent>> DbModelRegistry::Audit(TenantId tenant,
+                                                            const std::string& symbol,
+                                                            const std::string& timeframe) {
+  SINYAL_RETURN_IF_ERROR(CheckKey(tenant, symbol, timeframe));
+  std::vector<ActivationEvent> out;
+  Status s = Tx(tenant, true, [&](soci::session& sql) -> Status {
+    out.clear();
+    soci::rowset<soci::row> rows =
+        (sql.prepare << "SELECT action, from_version, to_version, actor, at FROM model_audit "
+                        "WHERE " + Owner(tenant) + " AND symbol = :s AND timeframe = :tf ORDER BY id",
+         soci::use(symbol, "s"), soci::use(timeframe, "tf"));
+    auto i64 = [](const soci::row& row, size_t i) -> int64_t {
+      return row.get_properties(i).get_data_type() == soci::dt_integer ? row.get<int>(i)
+                                                                        : row.get<long long>(i);
+    };
+    for (const soci::row& row : rows) {
+      ActivationEvent e;
+      e.action = row.get<std::string>(0);
+      if (row.get_indicator(1) != soci::i_null) e.from_version = i64(row, 1);
+      e.to_version = i64(row, 2);
+      e.actor = row.get<std::string>(3);
+      e.at = i64(row, 4);
+      out.push_back(std::move(e));
+    }
+    return Status::Ok();
+  });
+  if (!s.ok()) return s;
+  return out;
+}
+
+Status DbModelRegistry::TEST_OverwriteFile(TenantId tenant, const std::string& symbol,
+                                           const std::string& timeframe, int64_t version,
+                                           int index, const std::string& bytes) {
+  const bool pg = db_.dialect() == Dialect::kPostgres;
+  return Tx(tenant, false, [&](soci::session& sql) -> Status {
+    long long v = version, id = 0;
+    sql << "SELECT id FROM model_versions WHERE " + Owner(tenant) +
+               " AND symbol = :s AND timeframe = :tf AND version = :v",
+        soci::use(symbol, "s"), soci::use(timeframe, "tf"), soci::use(v, "v"), soci::into(id);
+    if (!sql.got_data()) return Status::NotFound(NoVersion(symbol, timeframe, version), "version");
+    const std::string b = pg ? ToHex(bytes) : bytes;
+    sql << std::string("UPDATE model_files SET bytes = ") +
+               (pg ? "decode(:b, 'hex')" : "CAST(:b AS BLOB)") +
+               " WHERE model_id = :m AND idx = :i",
+        soci::use(b, "b"), soci::use(id, "m"), soci::use(index, "i");
+    return Status::Ok();
+  });
+}
+
+
+}  // namespace sinyal::models

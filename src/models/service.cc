@@ -1,0 +1,735 @@
+#include "models/service.h"
+
+#include <algorithm>
+#include <cmath>
+#include <set>
+
+#include "core/time.h"
+#include "features/feature_set.h"
+#include "market/instrument.h"
+#include "market/timeframe.h"
+#include "models/basic_features.h"
+#include "models/features_adapter.h"
+#include "models/market_adapter.h"
+#include "models/plans.h"
+#include "models/report.h"
+#include "store/bar_store.h"
+#include "store/database.h"
+#include "store/feature_set_store.h"
+#include "store/soci.h"
+
+namespace sinyal::models {
+
+using nlohmann::json;
+
+namespace {
+
+constexpr double kMinAutoDeadBand = 1e-5;  // 0.1 bp: floor of the "auto" dead band
+
+bool IsPlatform(TenantId t) { return t == kPlatformTenant; }
+
+std::optional<TenantId> Viewer(TenantId owner) {
+  if (IsPlatform(owner)) return std::nullopt;
+  return owner;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Configuration JSON (see service.h), applied strictly onto a draft.
+
+struct Draft {
+  TrainConfig config;
+  bool dead_band_auto = true;
+};
+
+Status TypeError(const std::string& field, const char* what) {
+  return Status::InvalidArgument(field + " must be " + what, field);
+}
+
+Result<int> GetInt(const json& v, const std::string& field) {
+  if (!v.is_number_integer()) return TypeError(field, "an integer");
+  const int64_t x = v.get<int64_t>();
+  if (x < -1'000'000'000 || x > 1'000'000'000) return TypeError(field, "an integer of sensible size");
+  return static_cast<int>(x);
+}
+Result<double> GetNumber(const json& v, const std::string& field) {
+  if (!v.is_number()) return TypeError(field, "a number");
+  const double x = v.get<double>();
+  if (!std::isfinite(x)) return TypeError(field, "a finite number");
+  return x;
+}
+Result<std::string> GetString(const json& v, const std::string& field, size_t max_len) {
+  if (!v.is_string()) return TypeError(field, "a string");
+  std::string s = v.get<std::string>();
+  if (s.empty() || s.size() > max_len) {
+    return Status::InvalidArgument(field + " must be 1-" + std::to_string(max_len) + " characters", field);
+  }
+  return s;
+}
+
+Status ApplyMember(const json& j, const std::string& prefix, MemberParams& m) {
+  if (!j.is_object()) return TypeError(prefix.substr(0, prefix.size() - 1), "an object");
+  for (const auto& [key, v] : j.items()) {
+    const std::string f = prefix + key;
+    if (key == "name") {
+      SINYAL_ASSIGN_OR_RETURN(m.name, GetString(v, f, 64));
+    } else if (key == "trees") {
+      SINYAL_ASSIGN_OR_RETURN(m.trees, GetInt(v, f));
+    } else if (key == "max_depth") {
+      SINYAL_ASSIGN_OR_RETURN(m.max_depth, GetInt(v, f));
+    } else if (key == "max_leaves") {
+      SINYAL_ASSIGN_OR_RETURN(m.max_leaves, GetInt(v, f));
+    } else if (key == "eta") {
+      SINYAL_ASSIGN_OR_RETURN(m.eta, GetNumber(v, f));
+    } else if (key == "subsample") {
+      SINYAL_ASSIGN_OR_RETURN(m.subsample, GetNumber(v, f));
+    } else if (key == "colsample_bytree") {
+      SINYAL_ASSIGN_OR_RETURN(m.colsample_bytree, GetNumber(v, f));
+    } else if (key == "min_child_weight") {
+      SINYAL_ASSIGN_OR_RETURN(m.min_child_weight, GetNumber(v, f));
+    } else if (key == "lambda") {
+      SINYAL_ASSIGN_OR_RETURN(m.lambda, GetNumber(v, f));
+    } else if (key == "grow_policy") {
+      SINYAL_ASSIGN_OR_RETURN(std::string gp, GetString(v, f, 16));
+      if (gp != "depthwise" && gp != "lossguide") {
+        return Status::InvalidArgument(f + " must be 'depthwise' or 'lossguide'", f);
+      }
+      m.grow_policy = gp == "lossguide" ? GrowPolicy::kLossguide : GrowPolicy::kDepthwise;
+    } else if (key == "seed") {
+      if (!v.is_number_unsigned()) return TypeError(f, "a non-negative integer");
+      m.seed = v.get<uint64_t>();
+    } else {
+      return Status::InvalidArgument("unknown field " + f, f);
+    }
+  }
+  return Status::Ok();
+}
+
+Status ApplyConfigJson(const json& j, Draft& d) {
+  if (!j.is_object()) return Status::InvalidArgument("the configuration must be a JSON object", "body");
+  TrainConfig& c = d.config;
+  // Members first, so the shortcuts below apply on top of an explicit list.
+  if (j.contains("members")) {
+    const json& ms = j["members"];
+    if (!ms.is_array()) return TypeError("members", "an array");
+    if (ms.size() > 64) return Status::InvalidArgument("members has too many entries", "members");
+    const auto defaults = DefaultMembers();
+    std::vector<MemberParams> out;
+    for (size_t i = 0; i < ms.size(); ++i) {
+      MemberParams m = i < c.members.size() ? c.members[i] : defaults[i % defaults.size()];
+      if (i >= c.members.size()) {
+        m.name = "xgb_extra_" + std::to_string(i);
+        m.seed = 101 + 17 * i;
+      }
+      SINYAL_RETURN_IF_ERROR(ApplyMember(ms[i], "members[" + std::to_string(i) + "].", m));
+      out.push_back(std::move(m));
+    }
+    c.members = std::move(out);
+  }
+  for (const auto& [key, v] : j.items()) {
+    if (key == "members") continue;
+    if (key == "horizon") {
+      SINYAL_ASSIGN_OR_RETURN(c.horizon, GetInt(v, key));
+    } else if (key == "feature_set") {
+      SINYAL_ASSIGN_OR_RETURN(c.feature_set, GetString(v, key, 60));
+    } else if (key == "dead_band") {
+      if (v.is_string() && v.get<std::string>() == "auto") {
+        d.dead_band_auto = true;
+      } else {
+        if (!v.is_number()) return TypeError(key, "a number (fraction of price) or \"auto\"");
+        SINYAL_ASSIGN_OR_RETURN(c.dead_band, GetNumber(v, key));
+        d.dead_band_auto = false;
+      }
+    } else if (key == "neutral") {
+      SINYAL_ASSIGN_OR_RETURN(std::string n, GetString(v, key, 16));
+      if (n != "exclude" && n != "third_class") {
+        return Status::InvalidArgument("neutral must be 'exclude' or 'third_class'", key);
+      }
+      c.neutral = n == "third_class" ? NeutralMode::kThirdClass : NeutralMode::kExclude;
+    } else if (key == "trees" || key == "max_depth" || key == "max_leaves") {
+      SINYAL_ASSIGN_OR_RETURN(int x, GetInt(v, key));
+      for (auto& m : c.members) {
+        if (key == "trees") m.trees = x;
+        if (key == "max_depth" && m.grow_policy == GrowPolicy::kDepthwise) m.max_depth = x;
+        if (key == "max_leaves" && m.grow_policy == GrowPolicy::kLossguide) m.max_leaves = x;
+      }
+    } else if (key == "eta" || key == "subsample" || key == "colsample_bytree" ||
+               key == "min_child_weight" || key == "lambda") {
+      SINYAL_ASSIGN_OR_RETURN(double x, GetNumber(v, key));
+      for (auto& m : c.members) {
+        if (key == "eta") m.eta = x;
+        if (key == "subsample") m.subsample = x;
+        if (key == "colsample_bytree") m.colsample_bytree = x;
+        if (key == "min_child_weight") m.min_child_weight = x;
+        if (key == "lambda") m.lambda = x;
+      }
+    } else {
+      return Status::InvalidArgument("unknown field " + key, key);
+    }
+  }
+  return Status::Ok();
+}
+
+// Shortcut keys apply to every member, so a failing member field is reported under the key the
+// caller used when that key was a shortcut.
+Status Validate(const Draft& d, const PlanBounds& bounds, const json& changes) {
+  Status s = ValidateTrainConfig(d.config, bounds);
+  if (s.ok() || !changes.is_object() || changes.contains("members")) return s;
+  const std::string& f = s.field();
+  const size_t dot = f.find("].");
+  if (f.rfind("members[", 0) == 0 && dot != std::string::npos) {
+    const std::string leaf = f.substr(dot + 2);
+    if (changes.contains(leaf)) return Status::InvalidArgument(leaf + ": " + s.message(), leaf);
+  }
+  return s;
+}
+
+json DraftJson(const Draft& d) {
+  json j = ToJson(d.config);
+  json out = {{"horizon", j["horizon"]},
+              {"feature_set", j["feature_set"]},
+              {"neutral", j["neutral"]},
+              {"members", j["members"]}};
+  out["dead_band"] = d.dead_band_auto ? json("auto") : json(d.config.dead_band);
+  return out;
+}
+
+Draft DefaultDraft(const std::string& symbol, const std::string& timeframe) {
+  Draft d;
+  d.config = DefaultTrainConfig(symbol, timeframe);
+  d.config.feature_set = features::DefaultFeatureSet().name;
+  d.dead_band_auto = true;
+  return d;
+}
+
+// The number of decimals of the quotes (e.g. 5 for EURUSD): the smallest d for which every sampled
+// close is a whole number of 10^-d (within float noise). The MT5 spread column is in these points.
+int InferDigits(std::span<const market::Bar> bars) {
+  int digits = 0;
+  const size_t step = std::max<size_t>(1, bars.size() / 500);
+  for (size_t i = 0; i < bars.size(); i += step) {
+    for (const double p : {bars[i].open(), bars[i].high(), bars[i].low(), bars[i].close()}) {
+      int d = digits;
+      for (; d < 8; ++d) {
+        const double scaled = p * std::pow(10.0, d);
+        if (std::fabs(scaled - std::round(scaled)) < 1e-6 * std::max(1.0, std::fabs(scaled)) + 1e-9) break;
+      }
+      digits = std::max(digits, d);
+    }
+  }
+  return digits;
+}
+
+json MetricsSummary(const ClassificationMetrics& m) {
+  return {{"n", m.n},
+          {"accuracy", m.accuracy},
+          {"accuracy_ci95", {m.accuracy_ci.lo, m.accuracy_ci.hi}},
+          {"balanced_accuracy", m.balanced_accuracy},
+          {"log_loss", m.log_loss},
+          {"brier", m.brier},
+          {"roc_auc", m.roc_auc},
+          {"reliability_gap", m.reliability_gap}};
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+
+json ModelConfigView::ToJson() const {
+  Draft d{config, dead_band_auto};
+  json b = {{"max_symbols", bounds.max_symbols},
+            {"allowed_timeframes", bounds.allowed_timeframes},
+            {"max_horizon", bounds.max_horizon},
+            {"members", {bounds.min_members, bounds.max_members}},
+            {"max_trees", bounds.max_trees},
+            {"max_depth", bounds.max_depth},
+            {"max_leaves", bounds.max_leaves},
+            {"eta", {bounds.min_eta, bounds.max_eta}},
+            {"min_sample", bounds.min_sample},
+            {"max_min_child_weight", bounds.max_min_child_weight},
+            {"max_lambda", bounds.max_lambda},
+            {"max_dead_band", bounds.max_dead_band}};
+  return {{"symbol", symbol}, {"timeframe", timeframe}, {"stored", stored},
+          {"plan", plan},     {"config", DraftJson(d)}, {"bounds", b}};
+}
+
+json TrainSummary::ToJson() const {
+  return {{"model", ModelVersionJson(record, std::nullopt)},
+          {"activated", activated},
+          {"bars", bars},
+          {"train_seconds", train_seconds},
+          {"total_seconds", total_seconds}};
+}
+
+json ModelVersionJson(const ModelRecord& r, std::optional<int64_t> active_version) {
+  json j = {{"symbol", r.symbol},
+            {"timeframe", r.timeframe},
+            {"version", r.version},
+            {"owner", r.tenant == kPlatformTenant ? "platform" : "tenant"},
+            {"data_from", FormatIso8601(r.data_from)},
+            {"data_to", FormatIso8601(r.data_to)},
+            {"feature_set", r.schema.feature_set},
+            {"feature_set_version", r.schema.feature_set_version},
+            {"features", r.schema.feature_names.size()},
+            {"horizon", r.schema.horizon},
+            {"dead_band", r.schema.dead_band},
+            {"classes", r.schema.num_classes},
+            {"params", r.params},
+            {"metrics", r.metrics},
+            {"code_version", r.code_version},
+            {"xgboost_version", r.xgboost_version},
+            {"content_hash", r.content_hash},
+            {"created_at", FormatIso8601(r.created_at)}};
+  if (active_version) j["active"] = *active_version == r.version;
+  return j;
+}
+
+struct ModelService::Prepared {
+  TrainConfig config;
+  std::string plan;
+  PlanBounds bounds;
+  std::vector<market::Bar> bars;
+  BarColumns columns;
+  FeatureFrame frame;
+  Dataset dataset;
+};
+
+ModelService::ModelService(store::Database& db, store::BarStore& bars,
+                           store::FeatureSetStore* feature_sets, DbModelRegistry& registry,
+                           store::JobQueue* jobs, const Clock& clock, ModelServiceOptions options)
+    : db_(db),
+      bars_(bars),
+      feature_sets_(feature_sets),
+      registry_(registry),
+      jobs_(jobs),
+      clock_(clock),
+      options_(std::move(options)) {}
+
+Result<std::string> ModelService::NormalizeSymbol(const std::string& text) {
+  if (text.empty()) return Status::InvalidArgument("symbol is required", "symbol");
+  return market::NormalizeSymbol(text);
+}
+
+Result<std::string> ModelService::NormalizeTimeframe(const std::string& text) {
+  if (text.empty()) return Status::InvalidArgument("timeframe is required", "timeframe");
+  auto tf = market::ParseTimeframe(text);
+  if (!tf.ok()) return tf.error().WithField("timeframe");
+  return std::string(market::TimeframeName(*tf));
+}
+
+Result<std::pair<std::string, PlanBounds>> ModelService::PlanOf(TenantId owner) const {
+  std::string plan = IsPlatform(owner) ? kPlatformPlan
+                                       : (options_.plan_of ? options_.plan_of(owner) : kDefaultPlan);
+  SINYAL_ASSIGN_OR_RETURN(PlanBounds b, PlanBoundsFor(plan));
+  return std::make_pair(plan, b);
+}
+
+Result<ModelConfigView> ModelService::CurrentConfig(TenantId owner, const std::string& symbol_in,
+                                                    const std::string& timeframe_in) {
+  SINYAL_ASSIGN_OR_RETURN(std::string symbol, NormalizeSymbol(symbol_in));
+  SINYAL_ASSIGN_OR_RETURN(std::string timeframe, NormalizeTimeframe(timeframe_in));
+  SINYAL_ASSIGN_OR_RETURN(auto plan, PlanOf(owner));
+  Draft d = DefaultDraft(symbol, timeframe);
+  bool stored = false;
+  if (!IsPlatform(owner)) {
+    std::string text;
+    SINYAL_RETURN_IF_ERROR(db_.WithTenantReadTx(owner, [&](soci::session& sql) -> Status {
+      long long t = owner.value();
+      sql << "SELECT config FROM model_configs WHERE tenant_id = :t AND symbol = :s AND "
+             "timeframe = :tf",
+          soci::use(t, "t"), soci::use(symbol, "s"), soci::use(timeframe, "tf"), soci::into(text);
+      stored = sql.got_data();
+      return Status::Ok();
+    }));
+    if (stored) {
+      auto j = json::parse(text, nullptr, false);
+      if (j.is_discarded()) return Status::DataLoss("stored model configuration is corrupted");
+      Status s = ApplyConfigJson(j, d);
+      if (!s.ok()) return Status::DataLoss("stored model configuration is invalid: " + s.message());
+    }
+  }
+  ModelConfigView v;
+  v.symbol = symbol;
+  v.timeframe = timeframe;
+  v.config = std::move(d.config);
+  v.dead_band_auto = d.dead_band_auto;
+  v.stored = stored;
+  v.plan = plan.first;
+  v.bounds = plan.second;
+  return v;
+}
+
+Result<ModelConfigView> ModelService::GetConfig(TenantId tenant, const std::string& symbol,
+                                                const std::string& timeframe) {
+  if (!tenant.valid()) return Status::InvalidArgument("a tenant is required", "tenant");
+  return CurrentConfig(tenant, symbol, timeframe);
+}
+
+Result<ModelConfigView> ModelService::PutConfig(TenantId tenant, const std::string& symbol,
+                                                const std::string& timeframe,
+                                                const json& changes) {
+  if (!tenant.valid()) return Status::InvalidArgument("a tenant is required", "tenant");
+  SINYAL_ASSIGN_OR_RETURN(ModelConfigView v, CurrentConfig(tenant, symbol, timeframe));
+  Draft d{v.config, v.dead_band_auto};
+  SINYAL_RETURN_IF_ERROR(ApplyConfigJson(changes, d));
+  SINYAL_RETURN_IF_ERROR(Validate(d, v.bounds, changes));
+  const std::string text = DraftJson(d).dump();
+  SINYAL_RETURN_IF_ERROR(db_.WithTenantTx(tenant, [&](soci::session& sql) -> Status {
+    long long t = tenant.value(), now = clock_.Now();
+    // The plan bounds the number of configured symbols.
+    std::vector<std::string> symbols(100);
+    int others = 0;
+    sql << "SELECT COUNT(DISTINCT symbol) FROM model_configs WHERE tenant_id = :t AND symbol <> :s",
+        soci::use(t, "t"), soci::use(v.symbol, "s"), soci::into(others);
+    if (others + 1 > v.bounds.max_symbols) {
+      return Status::InvalidArgument("the " + v.plan + " plan allows models for " +
+                                         std::to_string(v.bounds.max_symbols) +
+                                         " symbols; this tenant has configured " +
+                                         std::to_string(others),
+                                     "symbol");
+    }
+    long long n = 0;
+    sql << "SELECT COUNT(*) FROM model_configs WHERE tenant_id = :t AND symbol = :s AND timeframe = :tf",
+        soci::use(t, "t"), soci::use(v.symbol, "s"), soci::use(v.timeframe, "tf"), soci::into(n);
+    if (n > 0) {
+      sql << "UPDATE model_configs SET config = :c, updated_at = :now WHERE tenant_id = :t AND "
+             "symbol = :s AND timeframe = :tf",
+          soci::use(text, "c"), soci::use(now, "now"), soci::use(t, "t"), soci::use(v.symbol, "s"),
+          soci::use(v.timeframe, "tf");
+    } else {
+      sql << "INSERT INTO model_configs (tenant_id, symbol, timeframe, config, updated_at) VALUES "
+             "(:t, :s, :tf, :c, :now)",
+          soci::use(t, "t"), soci::use(v.symbol, "s"), soci::use(v.timeframe, "tf"),
+          soci::use(text, "c"), soci::use(now, "now");
+    }
+    return Status::Ok();
+  }));
+  v.config = d.config;
+  v.dead_band_auto = d.dead_band_auto;
+  v.stored = true;
+  return v;
+}
+
+Result<ModelService::Prepared> ModelService::Prepare(TenantId owner, const std::string& symbol_in,
+                                                     const std::string& timeframe_in,
+                                                     const json& overrides, bool check_lookahead) {
+  SINYAL_ASSIGN_OR_RETURN(ModelConfigView v, CurrentConfig(owner, symbol_in, timeframe_in));
+  Draft d{v.config, v.dead_band_auto};
+  SINYAL_RETURN_IF_ERROR(ApplyConfigJson(overrides, d));
+  if (d.dead_band_auto) d.config.dead_band = kMinAutoDeadBand;  // placeholder for validation
+  SINYAL_RETURN_IF_ERROR(Validate(d, v.bounds, overrides));
+
+  Prepared p;
+  p.plan = v.plan;
+  p.bounds = v.bounds;
+  SINYAL_ASSIGN_OR_RETURN(market::Timeframe tf, market::ParseTimeframe(v.timeframe));
+  const market::SeriesKey key{v.symbol, tf};
+  SINYAL_RETURN_IF_ERROR(bars_.Resolve(Viewer(owner), key).status());
+  std::optional<UnixNanos> cursor;
+  do {
+    SINYAL_ASSIGN_OR_RETURN(store::BarPage page,
+                            bars_.Query(Viewer(owner), {.key = key, .limit = store::kMaxBarPage,
+                                                        .cursor = cursor}));
+    p.bars.insert(p.bars.end(), page.bars.begin(), page.bars.end());
+    cursor = page.next_cursor;
+    if (p.bars.size() > 2 * options_.max_bars) {
+      p.bars.erase(p.bars.begin(), p.bars.end() - static_cast<std::ptrdiff_t>(options_.max_bars));
+    }
+  } while (cursor);
+  if (p.bars.size() > options_.max_bars) {
+    p.bars.erase(p.bars.begin(), p.bars.end() - static_cast<std::ptrdiff_t>(options_.max_bars));
+  }
+  const int digits = InferDigits(p.bars);
+  SINYAL_ASSIGN_OR_RETURN(p.columns, ToBarColumns(v.symbol, v.timeframe, p.bars, std::pow(10.0, -digits)));
+  if (d.dead_band_auto) {
+    d.config.dead_band = std::max(MedianRelativeSpread(p.columns), kMinAutoDeadBand);
+    SINYAL_RETURN_IF_ERROR(Validate(d, v.bounds, overrides));
+  }
+
+  // The feature computer of the configured set.
+  const std::string& spec = d.config.feature_set;
+  std::function<Result<FeatureFrame>(size_t)> compute;
+  if (spec == kBasicFeatureSetName) {
+    compute = [&p](size_t n) { return ComputeBasicFeatures(p.columns.Prefix(n)); };
+  } else {
+    features::FeatureSetConfig fs;
+    const auto& def = features::DefaultFeatureSet();
+    if (spec == def.name || spec == def.name + "@" + std::to_string(def.version)) {
+      fs = def;
+    } else {
+      if (IsPlatform(owner) || feature_sets_ == nullptr) {
+        return Status::InvalidArgument("unknown feature set '" + spec + "' (core-v1 or basic)", "feature_set");
+      }
+      std::string name = spec;
+      std::optional<int> version;
+      if (size_t at = spec.find('@'); at != std::string::npos) {
+        name = spec.substr(0, at);
+        const std::string vs = spec.substr(at + 1);
+        if (vs.empty() || vs.size() > 6 || vs.find_first_not_of("0123456789") != std::string::npos) {
+          return Status::InvalidArgument("feature_set must be 'name' or 'name@version'", "feature_set");
+        }
+        version = std::stoi(vs);
+      }
+      auto stored = feature_sets_->Get(owner, name, version);
+      if (!stored.ok()) {
+        if (stored.error().code() == StatusCode::kNotFound) {
+          return Status::InvalidArgument("unknown feature set '" + spec + "'", "feature_set");
+        }
+        return stored.error();
+      }
+      SINYAL_ASSIGN_OR_RETURN(fs, features::FeatureSetConfig::FromJson(stored->config_json));
+    }
+    compute = [&p, fs](size_t n) {
+      return ComputeFeatureFrame(fs, std::span<const market::Bar>(p.bars.data(), n));
+    };
+  }
+  if (check_lookahead && !p.bars.empty()) {
+    Status leak = CheckNoLookahead(compute, std::min<size_t>(p.bars.size(), 2000));
+    if (!leak.ok()) return leak.WithContext("look-ahead check").WithField("feature_set");
+  }
+  SINYAL_ASSIGN_OR_RETURN(p.frame, compute(p.bars.size()));
+  d.config.feature_set = p.frame.set_name;
+  LabelConfig lc;
+  lc.horizon = d.config.horizon;
+  lc.dead_band = d.config.dead_band;
+  lc.neutral = d.config.neutral;
+  auto ds = BuildDataset(p.columns, p.frame, lc, d.config.min_train_rows);
+  if (!ds.ok()) {
+    if (ds.error().code() == StatusCode::kFailedPrecondition) {
+      return Status::FailedPrecondition("too little data for " + v.symbol + " " + v.timeframe + ": " +
+                                            std::to_string(p.bars.size()) + " bars; " +
+                                            ds.error().message(),
+                                        "symbol");
+    }
+    return ds.error();
+  }
+  p.dataset = std::move(ds).value();
+  p.config = std::move(d.config);
+  return p;
+}
+
+Result<TrainSummary> ModelService::Train(TenantId owner, const TrainRequest& request,
+                                         const TrainProgress& progress) {
+  const int64_t t0 = clock_.MonotonicNanos();
+  auto report_progress = [&](double f, std::string_view stage) {
+    if (progress) progress(f, stage);
+  };
+  report_progress(0.0, "loading bars and features");
+  SINYAL_ASSIGN_OR_RETURN(Prepared p, Prepare(owner, request.symbol, request.timeframe,
+                                              request.overrides, /*check_lookahead=*/true));
+  const Dataset& ds = p.dataset;
+  // Walk-forward evaluation: the version's report. The first training window must hold
+  // min_train_rows fitting rows after the calibration hold-back.
+  WalkForwardConfig wf;
+  wf.folds = options_.report_folds;
+  const double need = 1.1 * static_cast<double>(p.config.min_train_rows) /
+                      (1.0 - p.config.calibration_fraction);
+  wf.initial_train_fraction = std::max(0.4, need / static_cast<double>(ds.size()));
+  if (wf.initial_train_fraction > 0.8) {
+    return Status::FailedPrecondition(
+        "too little data for " + ds.symbol + " " + ds.timeframe + ": " + std::to_string(ds.size()) +
+            " labelled rows; training with its walk-forward evaluation needs at least " +
+            std::to_string(static_cast<int64_t>(need / 0.8)),
+        "symbol");
+  }
+  report_progress(0.05, "walk-forward evaluation (" + std::to_string(wf.folds) + " folds)");
+  SINYAL_ASSIGN_OR_RETURN(WalkForwardResult wfr, RunWalkForward(ds, p.config, wf, &clock_));
+  report_progress(0.6, "training the final ensemble");
+  auto train_progress = [&](double f, std::string_view stage) {
+    report_progress(0.6 + 0.35 * f, stage);
+  };
+  SINYAL_ASSIGN_OR_RETURN(TrainOutput out, TrainModel(ds, p.config, p.bounds, options_.code_version,
+                                                      clock_, train_progress));
+  out.record.metrics["walk_forward"] = MetricsSummary(wfr.pooled);
+  out.record.metrics["walk_forward"]["folds"] = wfr.folds.size();
+  out.record.metrics["walk_forward"]["uncalibrated_reliability_gap"] = wfr.pooled_raw.reliability_gap;
+  json baselines = json::object();
+  for (const auto& b : wfr.pooled_baselines) {
+    baselines[b.name] = {{"accuracy", b.metrics.accuracy},
+                         {"model_minus_baseline", b.model_vs_baseline.accuracy_difference},
+                         {"mcnemar_p", b.model_vs_baseline.p_value}};
+  }
+  out.record.metrics["walk_forward"]["baselines"] = baselines;
+  out.record.metrics["plan"] = p.plan;
+
+  const std::string base = ds.symbol + "_" + ds.timeframe + "_h" + std::to_string(ds.horizon);
+  EvaluationReport rep = RenderEvaluationReport(
+      wfr, base, "sinyal train --symbol " + ds.symbol + " --timeframe " + ds.timeframe);
+  StoredReport stored{rep.json, rep.markdown, rep.reliability_svg, rep.coverage_svg};
+  // Served under .../versions/N/report?format=md: point the images at the report routes.
+  for (const auto& [from, to] : {std::pair{rep.reliability_svg_name, std::string("report/reliability.svg")},
+                                 std::pair{rep.coverage_svg_name, std::string("report/coverage.svg")}}) {
+    for (size_t pos = stored.markdown.find(from); pos != std::string::npos;
+         pos = stored.markdown.find(from, pos + to.size())) {
+      stored.markdown.replace(pos, from.size(), to);
+    }
+  }
+  report_progress(0.96, "storing the model");
+  SINYAL_ASSIGN_OR_RETURN(ModelRecord rec,
+                          registry_.RegisterWithReport(owner, out.ensemble, out.record, &stored));
+  TrainSummary s;
+  s.record = std::move(rec);
+  s.bars = p.bars.size();
+  s.train_seconds = out.train_seconds;
+  if (request.activate) {
+    SINYAL_RETURN_IF_ERROR(registry_.ActivateAs(owner, s.record.symbol, s.record.timeframe,
+                                                s.record.version, request.actor));
+    s.activated = true;
+  }
+  s.total_seconds = static_cast<double>(clock_.MonotonicNanos() - t0) / 1e9;
+  return s;
+}
+
+Result<int64_t> ModelService::EnqueueTraining(TenantId tenant, const TrainRequest& request) {
+  if (jobs_ == nullptr) return Status::Unavailable("no job queue");
+  if (!tenant.valid()) return Status::InvalidArgument("a tenant is required", "tenant");
+  SINYAL_ASSIGN_OR_RETURN(ModelConfigView v, CurrentConfig(tenant, request.symbol, request.timeframe));
+  Draft d{v.config, v.dead_band_auto};
+  SINYAL_RETURN_IF_ERROR(ApplyConfigJson(request.overrides, d));
+  if (d.dead_band_auto) d.config.dead_band = kMinAutoDeadBand;
+  SINYAL_RETURN_IF_ERROR(Validate(d, v.bounds, request.overrides));
+  // Data visible to the tenant, and plausibly enough of it (the job checks exactly).
+  SINYAL_ASSIGN_OR_RETURN(market::Timeframe tf, market::ParseTimeframe(v.timeframe));
+  const market::SeriesKey key{v.symbol, tf};
+  SINYAL_RETURN_IF_ERROR(bars_.Resolve(tenant, key).status());
+  const size_t need = std::min<size_t>(
+      store::kMaxBarPage,
+      static_cast<size_t>(static_cast<double>(d.config.min_train_rows) /
+                          (1.0 - d.config.calibration_fraction)) +
+          static_cast<size_t>(d.config.horizon) + 50);
+  SINYAL_ASSIGN_OR_RETURN(store::BarPage latest, bars_.Latest(tenant, key, need));
+  if (latest.bars.size() < need) {
+    return Status::InvalidArgument("too little data: " + std::to_string(latest.bars.size()) +
+                                       " bars of " + v.symbol + " " + v.timeframe +
+                                       " are stored; training needs at least " + std::to_string(need),
+                                   "symbol");
+  }
+  json payload = {{"symbol", v.symbol},
+                  {"timeframe", v.timeframe},
+                  {"overrides", request.overrides},
+                  {"activate", request.activate},
+                  {"actor", request.actor}};
+  return jobs_->Enqueue({.tenant = tenant,
+                         .kind = kTrainJobKind,
+                         .payload = payload.dump(),
+                         .dedupe_key = "train:" + v.symbol + ":" + v.timeframe,
+                         .max_attempts = 2});
+}
+
+Result<std::string> ModelService::RunTrainJob(const store::Job& job,
+                                              const store::JobWorker::ProgressFn& progress) {
+  auto payload = json::parse(job.payload, nullptr, false);
+  if (payload.is_discarded() || !payload.is_object()) {
+    return Status::InvalidArgument("job payload is not JSON", "payload");
+  }
+  TrainRequest req;
+  try {
+    req.symbol = payload.at("symbol").get<std::string>();
+    req.timeframe = payload.at("timeframe").get<std::string>();
+    req.overrides = payload.value("overrides", json::object());
+    req.activate = payload.value("activate", false);
+    req.actor = payload.value("actor", std::string());
+  } catch (const std::exception& e) {
+    return Status::InvalidArgument(std::string("bad job payload: ") + e.what(), "payload");
+  }
+  const TenantId owner = job.tenant.value_or(kPlatformTenant);
+  SINYAL_ASSIGN_OR_RETURN(TrainSummary s, Train(owner, req, [&](double f, std::string_view stage) {
+                            progress(f, stage);
+                          }));
+  return s.ToJson().dump();
+}
+
+Result<WalkForwardResult> ModelService::Evaluate(TenantId owner, const std::string& symbol,
+                                                 const std::string& timeframe,
+                                                 const json& overrides, int folds) {
+  SINYAL_ASSIGN_OR_RETURN(Prepared p, Prepare(owner, symbol, timeframe, overrides, true));
+  WalkForwardConfig wf;
+  wf.folds = folds;
+  return RunWalkForward(p.dataset, p.config, wf, &clock_);
+}
+
+Result<LatestPrediction> ModelService::PredictLatest(TenantId owner, const std::string& symbol_in,
+                                                     const std::string& timeframe_in, size_t top_n) {
+  SINYAL_ASSIGN_OR_RETURN(std::string symbol, NormalizeSymbol(symbol_in));
+  SINYAL_ASSIGN_OR_RETURN(std::string timeframe, NormalizeTimeframe(timeframe_in));
+  LatestPrediction out;
+  TenantId model_owner = owner;
+  auto active = registry_.ActiveVersion(owner, symbol, timeframe);
+  if (!active.ok() && active.error().code() == StatusCode::kNotFound && !IsPlatform(owner)) {
+    model_owner = kPlatformTenant;
+    out.from_platform = true;
+    active = registry_.ActiveVersion(kPlatformTenant, symbol, timeframe);
+  }
+  if (!active.ok()) return active.error();
+  SINYAL_ASSIGN_OR_RETURN(out.record, registry_.GetRecord(model_owner, symbol, timeframe, *active));
+  SINYAL_ASSIGN_OR_RETURN(Ensemble ens, registry_.Load(model_owner, symbol, timeframe, *active));
+  // Recompute the model's features over the stored history, exactly as in training.
+  SINYAL_ASSIGN_OR_RETURN(market::Timeframe tf, market::ParseTimeframe(timeframe));
+  const market::SeriesKey key{symbol, tf};
+  std::vector<market::Bar> bars;
+  std::optional<UnixNanos> cursor;
+  do {
+    SINYAL_ASSIGN_OR_RETURN(store::BarPage page,
+                            bars_.Query(Viewer(owner), {.key = key, .limit = store::kMaxBarPage,
+                                                        .cursor = cursor}));
+    bars.insert(bars.end(), page.bars.begin(), page.bars.end());
+    cursor = page.next_cursor;
+  } while (cursor);
+  if (bars.empty()) return Status::NotFound("no bars for " + symbol + " " + timeframe, "symbol");
+  FeatureFrame frame;
+  if (ens.schema().feature_set == kBasicFeatureSetName) {
+    SINYAL_ASSIGN_OR_RETURN(BarColumns cols,
+                            ToBarColumns(symbol, timeframe, bars, std::pow(10.0, -InferDigits(bars))));
+    SINYAL_ASSIGN_OR_RETURN(frame, ComputeBasicFeatures(cols));
+  } else {
+    features::FeatureSetConfig fs = features::DefaultFeatureSet();
+    if (ens.schema().feature_set != fs.name) {
+      if (feature_sets_ == nullptr || IsPlatform(model_owner)) {
+        return Status::FailedPrecondition("feature set " + ens.schema().feature_set + " is unavailable");
+      }
+      SINYAL_ASSIGN_OR_RETURN(store::StoredFeatureSet st,
+                              feature_sets_->Get(model_owner, ens.schema().feature_set,
+                                                 ens.schema().feature_set_version));
+      SINYAL_ASSIGN_OR_RETURN(fs, features::FeatureSetConfig::FromJson(st.config_json));
+    }
+    SINYAL_ASSIGN_OR_RETURN(frame, ComputeFeatureFrame(fs, bars));
+  }
+  if (frame.names != ens.schema().feature_names) {
+    return Status::FailedPrecondition("the model's features differ from feature set " +
+                                      ens.schema().feature_set + " as computed now");
+  }
+  const float* row = frame.Row(frame.rows - 1);
+  for (size_t i = 0; i < frame.cols(); ++i) {
+    if (std::isnan(row[i])) {
+      return Status::FailedPrecondition("too little history to compute feature " + frame.names[i] +
+                                            " on the latest bar",
+                                        "symbol");
+    }
+  }
+  out.bar_time = bars.back().time();
+  out.prediction = ens.Predict(row);
+  SINYAL_ASSIGN_OR_RETURN(std::vector<FeatureContribution> contribs, ens.Contributions(row));
+  contribs.erase(std::remove_if(contribs.begin(), contribs.end(),
+                                [](const auto& c) { return c.feature == "(bias)"; }),
+                 contribs.end());
+  std::sort(contribs.begin(), contribs.end(), [](const auto& a, const auto& b) {
+    return std::fabs(a.contribution) > std::fabs(b.contribution);
+  });
+  if (contribs.size() > top_n) contribs.resize(top_n);
+  out.top = std::move(contribs);
+  return out;
+}
+
+Result<std::vector<std::pair<std::string, std::string>>> ModelService::PlatformSeries(size_t min_bars) {
+  SINYAL_ASSIGN_OR_RETURN(std::vector<store::SeriesInfo> all, bars_.ListSeries(std::nullopt));
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const auto& s : all) {
+    if (s.tenant) continue;
+    SINYAL_ASSIGN_OR_RETURN(store::BarPage page,
+                            bars_.Latest(std::nullopt, s.key, std::min(min_bars, store::kMaxBarPage)));
+    if (page.bars.size() < std::min(min_bars, store::kMaxBarPage)) continue;
+    out.emplace_back(s.key.symbol, std::string(market::TimeframeName(s.key.timeframe)));
+  }
+  return out;
+}
+
+}  // namespace sinyal::models
