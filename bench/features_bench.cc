@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <vector>
 
+#include "features/feature_set.h"
 #include "features/indicators.h"
 #include "market/csv_import.h"
 
@@ -109,6 +110,33 @@ SINYAL_STREAM(WILLR14, Willr::Create(14))
 SINYAL_STREAM(ROC10, Roc::Create(10))
 SINYAL_STREAM(OBV, Obv::Create())
 SINYAL_STREAM(MFI14, Mfi::Create(14))
+
+// The part of every Sinyal batch call that TA-Lib does not do: allocating and NaN-filling the
+// output vector (TA-Lib writes into a caller buffer).
+void BM_OutputVectorAllocation(benchmark::State& state) {
+  const size_t n = GetData().bars.size();
+  for (auto _ : state) {
+    std::vector<double> out(n, kNaN);
+    benchmark::DoNotOptimize(out.data());
+  }
+  Done(state);
+}
+BENCHMARK(BM_OutputVectorAllocation);
+
+// The default feature set core-v1 (25 features, 13 indicator instances): one feature vector per
+// closed bar, the live path of features/FeatureEngine without its cache.
+void BM_CoreV1_FeatureVectors(benchmark::State& state) {
+  const auto& bars = GetData().bars;
+  auto fc = FeatureComputer::Create(DefaultFeatureSet());
+  std::vector<double> out;
+  for (auto _ : state) {
+    fc->Reset();
+    for (const auto& b : bars) fc->Update(b, &out);
+    benchmark::DoNotOptimize(out.data());
+  }
+  Done(state);
+}
+BENCHMARK(BM_CoreV1_FeatureVectors);
 
 #ifdef SINYAL_HAVE_TALIB
 // ---- TA-Lib C, same data, preallocated outputs ----
