@@ -415,6 +415,7 @@ Result<ModelService::Prepared> ModelService::Prepare(TenantId owner, const std::
   SINYAL_ASSIGN_OR_RETURN(ModelConfigView v, CurrentConfig(owner, symbol_in, timeframe_in));
   Draft d{v.config, v.dead_band_auto};
   SINYAL_RETURN_IF_ERROR(ApplyConfigJson(overrides, d));
+  d.config.nthread = std::clamp(options_.nthread, 1, 64);
   if (d.dead_band_auto) d.config.dead_band = kMinAutoDeadBand;  // placeholder for validation
   SINYAL_RETURN_IF_ERROR(Validate(d, v.bounds, overrides));
 

@@ -60,6 +60,7 @@ struct ModelServiceOptions {
   std::string code_version = "dev";  // recorded in every ModelRecord
   int report_folds = 5;              // walk-forward folds of the report trained with each version
   size_t max_bars = 300000;          // newest bars of a series used for training (5 y of H1 = 31k)
+  int nthread = 2;                   // XGBoost threads per training. [1, 64]
   // The plan of a tenant (plans.h). Default: kDefaultPlan for everyone (no billing yet).
   std::function<std::string(TenantId)> plan_of;
 };
