@@ -19,6 +19,7 @@ namespace sinyal::accounts {
 namespace {
 
 constexpr std::string_view kApiKeyPrefix = "sk_live_";
+constexpr std::string_view kFeedKeyPrefix = "sk_feed_";  // operator feed keys (operator_keys)
 constexpr size_t kSecretBytes = 32;
 constexpr size_t kSecretB64Len = 43;  // base64url of 32 bytes, no padding
 constexpr size_t kApiKeyDisplayPrefix = 12;
@@ -297,6 +298,7 @@ Status AuthConfig::Validate() const {
 
 struct CachedKey {
   Principal principal;
+  bool operator_key = false;  // row in operator_keys rather than api_keys
   std::optional<UnixNanos> expires_at;
   UnixNanos cached_at = 0;
   std::atomic<UnixNanos> last_used_written{0};
@@ -420,6 +422,14 @@ struct AccountService::Impl {
     if (now - prev < kLastUsedWriteIntervalNs) return;
     if (!entry.last_used_written.compare_exchange_strong(prev, now)) return;  // another thread
     long long t = entry.principal.tenant.value(), id = entry.principal.api_key->value(), n = now;
+    if (entry.operator_key) {
+      Status st = db.WithTx([&](soci::session& sql) {
+        sql << "UPDATE operator_keys SET last_used_at = :n WHERE id = :id", soci::use(n), soci::use(id);
+        return Status::Ok();
+      });
+      if (!st.ok()) LogEvent(spdlog::level::warn, "api_key_last_used_failed", {{"error", st.ToString()}});
+      return;
+    }
     Status st = db.WithTenantTx(entry.principal.tenant, [&](soci::session& sql) {
       sql << "UPDATE api_keys SET last_used_at = :n WHERE tenant_id = :t AND id = :id",
           soci::use(n), soci::use(t), soci::use(id);
@@ -737,8 +747,9 @@ Result<Principal> AccountService::AuthenticateAccessToken(std::string_view token
 Result<Principal> AccountService::AuthenticateApiKey(std::string_view key) {
   SINYAL_CHECK_CONFIG();
   const Status invalid = Status::Unauthenticated("invalid API key");
+  const bool feed_key = key.substr(0, kFeedKeyPrefix.size()) == kFeedKeyPrefix;
   if (key.size() != kApiKeyPrefix.size() + kSecretB64Len ||
-      key.substr(0, kApiKeyPrefix.size()) != kApiKeyPrefix ||
+      (key.substr(0, kApiKeyPrefix.size()) != kApiKeyPrefix && !feed_key) ||
       !LooksLikeSecret(key.substr(kApiKeyPrefix.size()))) {
     return invalid;
   }
@@ -763,6 +774,23 @@ Result<Principal> AccountService::AuthenticateApiKey(std::string_view key) {
   auto entry = std::make_shared<CachedKey>();
   bool found = false;
   SINYAL_RETURN_IF_ERROR(impl_->db.WithReadTx([&](soci::session& sql) {
+    if (feed_key) {
+      long long id = 0, op = 0, revoked = 0, last_used = 0;
+      soci::indicator rev_ind = soci::i_null, lu_ind = soci::i_null;
+      std::string scopes;
+      sql << "SELECT id, operator_id, scopes, revoked_at, last_used_at FROM operator_keys "
+             "WHERE key_hash = :h",
+          soci::use(hash), soci::into(id), soci::into(op), soci::into(scopes),
+          soci::into(revoked, rev_ind), soci::into(last_used, lu_ind);
+      if (!sql.got_data() || rev_ind != soci::i_null) return Status::Ok();
+      found = true;
+      entry->operator_key = true;
+      entry->principal = Principal{TenantId(), UserId(op), ApiKeyId(id), Role::kOperator,
+                                   SplitScopes(scopes)};
+      entry->cached_at = now;
+      entry->last_used_written.store(lu_ind == soci::i_null ? 0 : last_used);
+      return Status::Ok();
+    }
     long long id = 0, tenant = 0, user = 0, expires = 0, revoked = 0, last_used = 0;
     soci::indicator exp_ind = soci::i_null, rev_ind = soci::i_null, lu_ind = soci::i_null;
     std::string scopes, role;
@@ -1099,6 +1127,83 @@ Result<UserInfo> AccountService::CreateOperator(std::string_view email_raw,
   u.created_at = now;
   LogEvent(spdlog::level::info, "operator_created", {{"operator_id", u.id.value()}});
   return u;
+}
+
+namespace {
+Status RequireOperatorToken(const Principal& p) {
+  if (!p.is_operator() || p.api_key) {
+    return Status::PermissionDenied("only an operator signed in with an access token can manage feed keys");
+  }
+  return Status::Ok();
+}
+}  // namespace
+
+Result<CreatedApiKey> AccountService::CreateOperatorKey(const Principal& op, std::string name) {
+  SINYAL_CHECK_CONFIG();
+  SINYAL_RETURN_IF_ERROR(RequireOperatorToken(op));
+  SINYAL_ASSIGN_OR_RETURN(std::string clean_name, ValidateName(name, "name"));
+  const UnixNanos now = impl_->clock.Now();
+  CreatedApiKey out;
+  out.secret =
+      std::string(kFeedKeyPrefix) + crypto::Base64UrlEncode(crypto::RandomBytes(kSecretBytes));
+  const std::string hash = crypto::Sha256Hex(out.secret);
+  const std::string prefix = out.secret.substr(0, kApiKeyDisplayPrefix);
+  const std::string scopes(kScopeFeed);
+  long long id = 0;
+  SINYAL_RETURN_IF_ERROR(impl_->db.WithTx([&](soci::session& sql) {
+    long long o = op.user.value(), c = now;
+    sql << "INSERT INTO operator_keys(operator_id, name, prefix, key_hash, scopes, created_at) "
+           "VALUES (:o, :n, :p, :h, :s, :c) RETURNING id",
+        soci::use(o), soci::use(clean_name), soci::use(prefix), soci::use(hash), soci::use(scopes),
+        soci::use(c), soci::into(id);
+    return Status::Ok();
+  }));
+  out.info.id = ApiKeyId(id);
+  out.info.name = clean_name;
+  out.info.prefix = prefix;
+  out.info.scopes = {scopes};
+  out.info.created_at = now;
+  out.info.created_by = op.user;
+  LogEvent(spdlog::level::info, "operator_key_created", {{"operator_id", op.user.value()}, {"key_id", id}, {"prefix", prefix}});
+  return out;
+}
+
+Result<std::vector<ApiKeyInfo>> AccountService::ListOperatorKeys(const Principal& op) {
+  SINYAL_CHECK_CONFIG();
+  SINYAL_RETURN_IF_ERROR(RequireOperatorToken(op));
+  std::vector<ApiKeyInfo> out;
+  SINYAL_RETURN_IF_ERROR(impl_->db.WithReadTx([&](soci::session& sql) {
+    ApiKeyRow r;
+    soci::statement st =
+        (sql.prepare << "SELECT id, operator_id, name, prefix, scopes, created_at, last_used_at, "
+                        "revoked_at FROM operator_keys ORDER BY id DESC",
+         soci::into(r.id), soci::into(r.user_id), soci::into(r.name), soci::into(r.prefix),
+         soci::into(r.scopes), soci::into(r.created_at), soci::into(r.last_used, r.last_used_ind),
+         soci::into(r.revoked, r.revoked_ind));
+    st.execute();
+    while (st.fetch()) out.push_back(ToApiKeyInfo(r));
+    return Status::Ok();
+  }));
+  return out;
+}
+
+Status AccountService::RevokeOperatorKey(const Principal& op, ApiKeyId id) {
+  SINYAL_CHECK_CONFIG();
+  SINYAL_RETURN_IF_ERROR(RequireOperatorToken(op));
+  bool exists = false;
+  SINYAL_RETURN_IF_ERROR(impl_->db.WithTx([&](soci::session& sql) {
+    long long kid = id.value(), now = impl_->clock.Now(), found = 0;
+    sql << "SELECT id FROM operator_keys WHERE id = :id", soci::use(kid), soci::into(found);
+    if (!sql.got_data()) return Status::Ok();
+    exists = true;
+    sql << "UPDATE operator_keys SET revoked_at = :n WHERE id = :id AND revoked_at IS NULL",
+        soci::use(now), soci::use(kid);
+    return Status::Ok();
+  }));
+  if (!exists) return Status::NotFound("no such feed key", "id");
+  impl_->InvalidateKeys([&](const CachedKey& k) { return k.operator_key && k.principal.api_key == id; });
+  LogEvent(spdlog::level::info, "operator_key_revoked", {{"operator_id", op.user.value()}, {"key_id", id.value()}});
+  return Status::Ok();
 }
 
 Result<std::string> AccountService::IssueAccessToken(const Principal& p) const {

@@ -53,6 +53,7 @@ std::string_view RoleName(Role role);
 inline constexpr std::string_view kScopePredict = "predict";  // prediction endpoints
 inline constexpr std::string_view kScopeRead = "read";        // read own account/tenant data
 inline constexpr std::string_view kScopeAdmin = "admin";      // manage keys and members
+inline constexpr std::string_view kScopeFeed = "feed";        // operator feed keys: push market data
 // Scopes a key gets when created without any.
 std::vector<std::string> DefaultApiKeyScopes();  // {"predict", "read"}
 
@@ -187,6 +188,15 @@ class AccountService {
   // Creates a platform operator (CLI `sinyal admin create-operator`). Validation as Register;
   // AlreadyExists("email") among operators.
   [[nodiscard]] Result<UserInfo> CreateOperator(std::string_view email, std::string_view password);
+
+  // Operator feed keys: "sk_feed_" + 32 random bytes, stored as SHA-256 like tenant keys, with
+  // scope "feed" only. They authenticate through AuthenticateApiKey as a Principal with role
+  // operator, no tenant, api_key set and scopes {"feed"}. Only an operator signed in with an
+  // access token may create, list or revoke them (PermissionDenied otherwise). name: 1-100 chars.
+  [[nodiscard]] Result<CreatedApiKey> CreateOperatorKey(const Principal& op, std::string name);
+  [[nodiscard]] Result<std::vector<ApiKeyInfo>> ListOperatorKeys(const Principal& op);
+  // NotFound for unknown ids; revoking twice is OK. Takes effect at once in this process.
+  [[nodiscard]] Status RevokeOperatorKey(const Principal& op, ApiKeyId id);
 
   // Issues an access token for a principal (tests, benchmarks, operator tooling).
   [[nodiscard]] Result<std::string> IssueAccessToken(const Principal& p) const;

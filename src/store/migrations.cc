@@ -329,6 +329,29 @@ BEGIN
 END;
 )SQL",
     },
+    // Operator feed keys (accounts.h CreateOperatorKey): API keys owned by a platform operator,
+    // with scope "feed", used by market data feeds (POST /api/v1/market/ticks, the WebSocket
+    // feed). No tenant: a platform table, like operators.
+    Migration{
+        6,
+        "operator_keys",
+        R"SQL(
+CREATE TABLE operator_keys (
+  id {{id}},
+  operator_id BIGINT NOT NULL REFERENCES operators(id) ON DELETE CASCADE,
+  name TEXT NOT NULL,
+  prefix TEXT NOT NULL,
+  key_hash TEXT NOT NULL UNIQUE,
+  scopes TEXT NOT NULL,
+  created_at BIGINT NOT NULL,
+  last_used_at BIGINT,
+  revoked_at BIGINT
+);
+CREATE INDEX operator_keys_operator ON operator_keys(operator_id, id);
+)SQL",
+        "",
+        "",
+    },
     // Append new migrations here (see migrations.h).
 };
 

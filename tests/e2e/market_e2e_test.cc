@@ -268,6 +268,39 @@ TEST_P(MarketE2E, TenantPrivateSeriesAndPermissions) {
   EXPECT_EQ(client_->Get("/api/v1/market/bars?symbol=" + sym + "&timeframe=M1").status, 401);
 }
 
+TEST_P(MarketE2E, OperatorFeedKeysPushTicksAndNothingElse) {
+  auto created = client_->PostJson("/api/v1/operator/feed-keys", {{"name", "mt5-bridge"}}, {Bearer(op_token_)});
+  ASSERT_EQ(created.status, 201) << created.body;
+  const std::string feed_key = created.Json()["key"];
+  ASSERT_EQ(feed_key.rfind("sk_feed_", 0), 0u);
+  EXPECT_EQ(created.Json()["scopes"], json::array({"feed"}));
+
+  const std::string sym = UniqueSymbol("FK");
+  json batch = {{"ticks", {{{"symbol", sym}, {"time", "2023-03-01T10:00:05Z"}, {"bid", 1.1}},
+                           {{"symbol", sym}, {"time", "2023-03-01T10:01:05Z"}, {"bid", 1.2}}}}};
+  auto pushed = client_->PostJson("/api/v1/market/ticks", batch, {"X-API-Key: " + feed_key});
+  ASSERT_EQ(pushed.status, 200) << pushed.body;
+  EXPECT_EQ(pushed.Json()["accepted"], 2);
+  EXPECT_EQ(client_->PostJson("/api/v1/market/ticks", batch, {Bearer(feed_key)}).status, 200);
+
+  // A feed key can push ticks and nothing else.
+  EXPECT_EQ(client_->Get("/api/v1/operator/me", {Bearer(feed_key)}).status, 403);
+  EXPECT_EQ(client_->Get("/api/v1/operator/feed-keys", {Bearer(feed_key)}).status, 403);
+  EXPECT_EQ(client_->Get("/api/v1/market/bars?symbol=" + sym + "&timeframe=M1", {Bearer(feed_key)}).status, 403);
+  EXPECT_EQ(client_->Get("/api/v1/me", {Bearer(feed_key)}).status, 403);
+  // Tenant users can't create feed keys, and a tenant key can't push ticks.
+  auto tenant = RegisterTenant(*client_, "feedless");
+  EXPECT_EQ(client_->PostJson("/api/v1/operator/feed-keys", {{"name", "x"}}, {Bearer(tenant["access_token"])}).status, 403);
+
+  auto listed = client_->Get("/api/v1/operator/feed-keys", {Bearer(op_token_)});
+  ASSERT_EQ(listed.status, 200);
+  EXPECT_EQ(listed.body.find(feed_key), std::string::npos) << "the secret is shown once";
+  const std::string id = std::to_string(created.Json()["id"].get<int64_t>());
+  EXPECT_EQ(client_->Request("DELETE", "/api/v1/operator/feed-keys/" + id, "", {Bearer(op_token_)}).status, 204);
+  EXPECT_EQ(client_->PostJson("/api/v1/market/ticks", batch, {"X-API-Key: " + feed_key}).status, 401);
+  EXPECT_EQ(client_->Request("DELETE", "/api/v1/operator/feed-keys/999999999", "", {Bearer(op_token_)}).status, 404);
+}
+
 TEST_P(MarketE2E, TickBatchesBecomeBarsOnEveryTimeframe) {
   const std::string sym = UniqueSymbol("TK");
   json ticks = json::array();

@@ -131,7 +131,34 @@ void AddAccountRoutes(RouteTable& routes, AccountService& accounts) {
                 return Response::Json(200, out);
               }});
 
+  routes.Add({.method = "POST", .pattern = "/api/v1/operator/feed-keys", .auth = AuthMode::kOperator,
+              .handler = [svc](Context& ctx) -> Result<Response> {
+                SINYAL_ASSIGN_OR_RETURN(auto body, JsonBody::Parse(ctx.request));
+                SINYAL_ASSIGN_OR_RETURN(auto name, body.String("name", kName));
+                SINYAL_RETURN_IF_ERROR(body.Finish());
+                SINYAL_ASSIGN_OR_RETURN(auto created, svc->CreateOperatorKey(*ctx.principal, name));
+                json out = KeyJson(created.info);
+                out["key"] = created.secret;
+                return Response::Json(201, out);
+              }});
+
+  routes.Add({.method = "GET", .pattern = "/api/v1/operator/feed-keys", .auth = AuthMode::kOperator,
+              .handler = [svc](Context& ctx) -> Result<Response> {
+                SINYAL_ASSIGN_OR_RETURN(auto keys, svc->ListOperatorKeys(*ctx.principal));
+                json items = json::array();
+                for (const auto& k : keys) items.push_back(KeyJson(k));
+                return Response::Json(200, {{"items", items}});
+              }});
+
+  routes.Add({.method = "DELETE", .pattern = "/api/v1/operator/feed-keys/:id", .auth = AuthMode::kOperator,
+              .handler = [svc](Context& ctx) -> Result<Response> {
+                SINYAL_ASSIGN_OR_RETURN(int64_t id, ParseIdParam(ctx, "id", "feed key"));
+                SINYAL_RETURN_IF_ERROR(svc->RevokeOperatorKey(*ctx.principal, ApiKeyId(id)));
+                return Response::NoContent();
+              }});
+
   routes.Add({.method = "GET", .pattern = "/api/v1/operator/me", .auth = AuthMode::kOperator,
+              .required_scope = "operator",  // an operator's access token, not a feed key
               .handler = [svc](Context& ctx) -> Result<Response> {
                 SINYAL_ASSIGN_OR_RETURN(auto me, svc->Me(*ctx.principal));
                 return Response::Json(200, UserJson(me));

@@ -637,6 +637,7 @@ void AddMarketRoutes(RouteTable& routes, MarketDeps deps) {
               .pattern = "/api/v1/market/ticks",
               .auth = AuthMode::kOperator,
               .max_body_bytes = 4u << 20,
+              .required_scope = "feed",  // operator feed keys (JWT operators hold every scope)
               .handler = [feed, max_events](Context& ctx) -> Result<Response> {
                 SINYAL_RETURN_IF_ERROR(OnlyParams(ctx, {}));
                 SINYAL_ASSIGN_OR_RETURN(auto body, JsonBody::Parse(ctx.request));
@@ -656,6 +657,7 @@ void AddMarketRoutes(RouteTable& routes, MarketDeps deps) {
   routes.Add({.method = "GET",
               .pattern = "/api/v1/market/feed",
               .auth = AuthMode::kOperator,
+              .required_scope = "feed",
               .handler = [feed, max_events](Context& ctx) -> Result<Response> {
                 if (!IsWebSocketUpgrade(ctx.request)) {
                   Response r = ProblemResponse(426, "upgrade-required",
