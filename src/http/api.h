@@ -16,6 +16,13 @@ class LiveFeed;
 class FeatureSetStore;
 }  // namespace sinyal::store
 
+namespace sinyal::models {
+class ModelService;
+}  // namespace sinyal::models
+namespace sinyal::store {
+class JobQueue;
+}  // namespace sinyal::store
+
 namespace sinyal::http {
 
 // /api/v1/auth/*, /api/v1/operator/login, /api/v1/me, /api/v1/api-keys*, /api/v1/members*.
@@ -49,6 +56,11 @@ struct MarketDeps {
 // /api/v1/market/bars/import, /api/v1/market/bars, /api/v1/market/ticks, /api/v1/market/feed
 // (WebSocket) and, when deps.features is set, /api/v1/feature-sets and /api/v1/business/features.
 void AddMarketRoutes(RouteTable& routes, MarketDeps deps);
+
+// /api/v1/models/config, /api/v1/models/train, /api/v1/jobs/:id, /api/v1/models and
+// /api/v1/models/:symbol/:timeframe/... (versions, activate, rollback, reports):
+// http/handlers/models_api.cc. REQUIRES: service and jobs outlive the routes.
+void AddModelRoutes(RouteTable& routes, models::ModelService& service, store::JobQueue& jobs);
 
 // Feature sets (platform default + per-tenant, stored through store::FeatureSetStore) and the
 // cached feature vectors of a series (features::FeatureEngine per series, rebuilt when the

@@ -1,0 +1,326 @@
+// Model routes: per-tenant configuration, training jobs, versions, activation/rollback and the
+// evaluation reports. Handlers parse the request, call models::ModelService / DbModelRegistry /
+// store::JobQueue, and map the result to JSON. Every call is scoped to the caller's tenant:
+// another tenant's job or model version is 404.
+#include <nlohmann/json.hpp>
+
+#include "core/time.h"
+#include "http/api.h"
+#include "http/json_body.h"
+#include "models/service.h"
+#include "store/job_queue.h"
+
+namespace sinyal::http {
+
+using nlohmann::json;
+
+namespace {
+
+Status OnlyQuery(const Context& ctx, std::initializer_list<std::string_view> allowed) {
+  for (const auto& [k, v] : ctx.request.query) {
+    bool ok = false;
+    for (auto a : allowed) ok = ok || k == a;
+    if (!ok) {
+      return Status::InvalidArgument("unknown query parameter '" + k.substr(0, 40) + "'",
+                                     k.substr(0, 40));
+    }
+  }
+  return Status::Ok();
+}
+
+Result<std::string> Query(const Context& ctx, std::string_view name) {
+  auto it = ctx.request.query.find(name);
+  if (it == ctx.request.query.end() || it->second.empty()) {
+    return Status::InvalidArgument("query parameter '" + std::string(name) + "' is required",
+                                   std::string(name));
+  }
+  return it->second;
+}
+
+struct Key {
+  std::string symbol, timeframe;
+};
+
+Result<Key> QueryKey(const Context& ctx) {
+  SINYAL_ASSIGN_OR_RETURN(std::string s, Query(ctx, "symbol"));
+  SINYAL_ASSIGN_OR_RETURN(std::string tf, Query(ctx, "timeframe"));
+  Key k;
+  SINYAL_ASSIGN_OR_RETURN(k.symbol, models::ModelService::NormalizeSymbol(s));
+  SINYAL_ASSIGN_OR_RETURN(k.timeframe, models::ModelService::NormalizeTimeframe(tf));
+  return k;
+}
+
+// Path parameters: a malformed symbol/timeframe in a path names no model, so it is a 404.
+Result<Key> PathKey(const Context& ctx) {
+  Key k;
+  auto s = models::ModelService::NormalizeSymbol(ctx.request.params.count("symbol")
+                                                     ? ctx.request.params.at("symbol")
+                                                     : "");
+  if (!s.ok()) return Status::NotFound("no such model: " + s.error().message(), "symbol");
+  auto tf = models::ModelService::NormalizeTimeframe(
+      ctx.request.params.count("timeframe") ? ctx.request.params.at("timeframe") : "");
+  if (!tf.ok()) return Status::NotFound("no such model: " + tf.error().message(), "timeframe");
+  k.symbol = *s;
+  k.timeframe = *tf;
+  return k;
+}
+
+TenantId Tenant(const Context& ctx) { return ctx.principal->tenant; }
+
+std::string Actor(const Context& ctx) {
+  if (ctx.principal->api_key) return "api_key:" + std::to_string(ctx.principal->api_key->value());
+  return "user:" + std::to_string(ctx.principal->user.value());
+}
+
+// Changing models is for owners and admins (API keys: their creator's role, plus scope "admin",
+// checked by the pipeline through Route::required_scope).
+Status RequireAdmin(const Context& ctx, const std::string& what) {
+  const accounts::Role r = ctx.principal->role;
+  if (r != accounts::Role::kOwner && r != accounts::Role::kAdmin) {
+    return Status::PermissionDenied("only owners and admins may " + what);
+  }
+  return Status::Ok();
+}
+
+// The whole JSON object of a body, after JsonBody's content-type and syntax checks.
+Result<json> BodyObject(const Request& request) {
+  SINYAL_RETURN_IF_ERROR(JsonBody::Parse(request).status());
+  return json::parse(request.body, nullptr, false);
+}
+
+// A corrupted stored model is the server's problem, but the caller must learn which version and
+// that nothing changed: a 409 naming the version rather than a generic 500.
+Status CorruptedToConflict(const Status& s) {
+  if (s.code() != StatusCode::kDataLoss) return s;
+  return Status::FailedPrecondition(s.message() + "; the active model is unchanged", "version");
+}
+
+json JobJson(const store::Job& j) {
+  json out = {{"id", j.id},
+              {"kind", j.kind},
+              {"status", std::string(store::JobStatusName(j.status))},
+              {"progress", j.progress},
+              {"stage", j.stage},
+              {"attempts", j.attempts},
+              {"created_at", FormatIso8601(j.created_at)},
+              {"started_at", j.started_at ? json(FormatIso8601(j.started_at)) : json(nullptr)},
+              {"finished_at", j.finished_at ? json(FormatIso8601(j.finished_at)) : json(nullptr)},
+              {"result", nullptr},
+              {"error", nullptr}};
+  if (!j.result.empty()) out["result"] = json::parse(j.result, nullptr, false);
+  if (!j.error.empty()) out["error"] = json::parse(j.error, nullptr, false);
+  auto payload = json::parse(j.payload, nullptr, false);
+  if (payload.is_object()) {
+    out["request"] = {{"symbol", payload.value("symbol", "")},
+                      {"timeframe", payload.value("timeframe", "")},
+                      {"overrides", payload.value("overrides", json::object())},
+                      {"activate", payload.value("activate", false)}};
+  }
+  return out;
+}
+
+}  // namespace
+
+void AddModelRoutes(RouteTable& routes, models::ModelService& service, store::JobQueue& jobs) {
+  models::ModelService* svc = &service;
+  models::DbModelRegistry* reg = &service.registry();
+  store::JobQueue* queue = &jobs;
+
+  routes.Add({.method = "GET",
+              .pattern = "/api/v1/models/config",
+              .auth = AuthMode::kAny,
+              .required_scope = "read",
+              .handler = [svc](Context& ctx) -> Result<Response> {
+                SINYAL_RETURN_IF_ERROR(OnlyQuery(ctx, {"symbol", "timeframe"}));
+                SINYAL_ASSIGN_OR_RETURN(Key k, QueryKey(ctx));
+                SINYAL_ASSIGN_OR_RETURN(models::ModelConfigView v,
+                                        svc->GetConfig(Tenant(ctx), k.symbol, k.timeframe));
+                return Response::Json(200, v.ToJson());
+              }});
+
+  routes.Add({.method = "PUT",
+              .pattern = "/api/v1/models/config",
+              .auth = AuthMode::kAny,
+              .required_scope = "admin",
+              .handler = [svc](Context& ctx) -> Result<Response> {
+                SINYAL_RETURN_IF_ERROR(RequireAdmin(ctx, "change model configuration"));
+                SINYAL_RETURN_IF_ERROR(OnlyQuery(ctx, {"symbol", "timeframe"}));
+                SINYAL_ASSIGN_OR_RETURN(Key k, QueryKey(ctx));
+                SINYAL_ASSIGN_OR_RETURN(json body, BodyObject(ctx.request));
+                SINYAL_ASSIGN_OR_RETURN(models::ModelConfigView v,
+                                        svc->PutConfig(Tenant(ctx), k.symbol, k.timeframe, body));
+                return Response::Json(200, v.ToJson());
+              }});
+
+  routes.Add({.method = "POST",
+              .pattern = "/api/v1/models/train",
+              .auth = AuthMode::kAny,
+              .blocking = true,  // reads the series' newest bars to check there are enough
+              .required_scope = "admin",
+              .handler = [svc](Context& ctx) -> Result<Response> {
+                SINYAL_RETURN_IF_ERROR(RequireAdmin(ctx, "train models"));
+                SINYAL_ASSIGN_OR_RETURN(json body, BodyObject(ctx.request));
+                models::TrainRequest req;
+                if (!body.contains("symbol")) {
+                  return Status::InvalidArgument("symbol is required", "symbol");
+                }
+                if (!body.contains("timeframe")) {
+                  return Status::InvalidArgument("timeframe is required", "timeframe");
+                }
+                if (!body["symbol"].is_string()) return Status::InvalidArgument("symbol must be a string", "symbol");
+                if (!body["timeframe"].is_string()) {
+                  return Status::InvalidArgument("timeframe must be a string", "timeframe");
+                }
+                SINYAL_ASSIGN_OR_RETURN(req.symbol, models::ModelService::NormalizeSymbol(
+                                                        body["symbol"].get<std::string>()));
+                SINYAL_ASSIGN_OR_RETURN(req.timeframe, models::ModelService::NormalizeTimeframe(
+                                                           body["timeframe"].get<std::string>()));
+                if (body.contains("activate")) {
+                  if (!body["activate"].is_boolean()) {
+                    return Status::InvalidArgument("activate must be true or false", "activate");
+                  }
+                  req.activate = body["activate"].get<bool>();
+                }
+                body.erase("symbol");
+                body.erase("timeframe");
+                body.erase("activate");
+                req.overrides = std::move(body);  // the rest: configuration overrides
+                req.actor = Actor(ctx);
+                SINYAL_ASSIGN_OR_RETURN(int64_t id, svc->EnqueueTraining(Tenant(ctx), req));
+                Response r = Response::Json(
+                    202, {{"job_id", id}, {"status", "queued"}, {"status_url", "/api/v1/jobs/" + std::to_string(id)}});
+                r.headers.emplace_back("Location", "/api/v1/jobs/" + std::to_string(id));
+                return r;
+              }});
+
+  routes.Add({.method = "GET",
+              .pattern = "/api/v1/jobs/:id",
+              .auth = AuthMode::kAny,
+              .required_scope = "read",
+              .handler = [queue](Context& ctx) -> Result<Response> {
+                SINYAL_RETURN_IF_ERROR(OnlyQuery(ctx, {}));
+                SINYAL_ASSIGN_OR_RETURN(int64_t id, ParseIdParam(ctx, "id", "job"));
+                SINYAL_ASSIGN_OR_RETURN(store::Job job, queue->Get(Tenant(ctx), id));
+                return Response::Json(200, JobJson(job));
+              }});
+
+  routes.Add({.method = "GET",
+              .pattern = "/api/v1/models",
+              .auth = AuthMode::kAny,
+              .required_scope = "read",
+              .handler = [reg](Context& ctx) -> Result<Response> {
+                SINYAL_RETURN_IF_ERROR(OnlyQuery(ctx, {"symbol", "timeframe"}));
+                SINYAL_ASSIGN_OR_RETURN(Key k, QueryKey(ctx));
+                const TenantId t = Tenant(ctx);
+                SINYAL_ASSIGN_OR_RETURN(std::vector<models::ModelRecord> versions,
+                                        reg->List(t, k.symbol, k.timeframe));
+                std::optional<int64_t> active;
+                auto a = reg->ActiveVersion(t, k.symbol, k.timeframe);
+                if (a.ok()) active = *a;
+                else if (a.error().code() != StatusCode::kNotFound) return a.error();
+                json list = json::array();
+                for (const auto& r : versions) {
+                  list.push_back(models::ModelVersionJson(r, active.value_or(0)));
+                }
+                json out = {{"symbol", k.symbol},
+                            {"timeframe", k.timeframe},
+                            {"active_version", active ? json(*active) : json(nullptr)},
+                            {"versions", list},
+                            {"platform_default", nullptr}};
+                // What the tenant is served when it has no active model of its own.
+                auto pv = reg->ActiveVersion(models::kPlatformTenant, k.symbol, k.timeframe);
+                if (pv.ok()) {
+                  auto prec = reg->GetRecord(models::kPlatformTenant, k.symbol, k.timeframe, *pv);
+                  if (prec.ok()) out["platform_default"] = models::ModelVersionJson(*prec, std::nullopt);
+                }
+                out["serving"] = active ? "tenant" : (pv.ok() ? "platform" : "none");
+                return Response::Json(200, out);
+              }});
+
+  routes.Add({.method = "GET",
+              .pattern = "/api/v1/models/:symbol/:timeframe/versions/:version",
+              .auth = AuthMode::kAny,
+              .required_scope = "read",
+              .handler = [reg](Context& ctx) -> Result<Response> {
+                SINYAL_RETURN_IF_ERROR(OnlyQuery(ctx, {}));
+                SINYAL_ASSIGN_OR_RETURN(Key k, PathKey(ctx));
+                SINYAL_ASSIGN_OR_RETURN(int64_t v, ParseIdParam(ctx, "version", "model version"));
+                SINYAL_ASSIGN_OR_RETURN(models::ModelRecord r,
+                                        reg->GetRecord(Tenant(ctx), k.symbol, k.timeframe, v));
+                auto a = reg->ActiveVersion(Tenant(ctx), k.symbol, k.timeframe);
+                return Response::Json(200, models::ModelVersionJson(r, a.ok() ? *a : 0));
+              }});
+
+  routes.Add({.method = "POST",
+              .pattern = "/api/v1/models/:symbol/:timeframe/versions/:version/activate",
+              .auth = AuthMode::kAny,
+              .blocking = true,  // loads and verifies the model first
+              .required_scope = "admin",
+              .handler = [reg](Context& ctx) -> Result<Response> {
+                SINYAL_RETURN_IF_ERROR(RequireAdmin(ctx, "activate models"));
+                SINYAL_ASSIGN_OR_RETURN(Key k, PathKey(ctx));
+                SINYAL_ASSIGN_OR_RETURN(int64_t v, ParseIdParam(ctx, "version", "model version"));
+                SINYAL_RETURN_IF_ERROR(CorruptedToConflict(
+                    reg->ActivateAs(Tenant(ctx), k.symbol, k.timeframe, v, Actor(ctx))));
+                return Response::Json(200, {{"symbol", k.symbol},
+                                            {"timeframe", k.timeframe},
+                                            {"active_version", v}});
+              }});
+
+  routes.Add({.method = "POST",
+              .pattern = "/api/v1/models/:symbol/:timeframe/rollback",
+              .auth = AuthMode::kAny,
+              .blocking = true,
+              .required_scope = "admin",
+              .handler = [reg](Context& ctx) -> Result<Response> {
+                SINYAL_RETURN_IF_ERROR(RequireAdmin(ctx, "roll back models"));
+                SINYAL_ASSIGN_OR_RETURN(Key k, PathKey(ctx));
+                auto v = reg->RollbackAs(Tenant(ctx), k.symbol, k.timeframe, Actor(ctx));
+                if (!v.ok()) return CorruptedToConflict(v.error());
+                return Response::Json(200, {{"symbol", k.symbol},
+                                            {"timeframe", k.timeframe},
+                                            {"active_version", *v}});
+              }});
+
+  routes.Add({.method = "GET",
+              .pattern = "/api/v1/models/:symbol/:timeframe/versions/:version/report",
+              .auth = AuthMode::kAny,
+              .required_scope = "read",
+              .handler = [reg](Context& ctx) -> Result<Response> {
+                SINYAL_RETURN_IF_ERROR(OnlyQuery(ctx, {"format"}));
+                std::string format = "json";
+                if (auto it = ctx.request.query.find("format"); it != ctx.request.query.end()) {
+                  format = it->second;
+                }
+                if (format != "json" && format != "md") {
+                  return Status::InvalidArgument("format must be json or md", "format");
+                }
+                SINYAL_ASSIGN_OR_RETURN(Key k, PathKey(ctx));
+                SINYAL_ASSIGN_OR_RETURN(int64_t v, ParseIdParam(ctx, "version", "model version"));
+                SINYAL_ASSIGN_OR_RETURN(models::StoredReport rep,
+                                        reg->GetReport(Tenant(ctx), k.symbol, k.timeframe, v));
+                if (format == "md") {
+                  return Response::Text(200, rep.markdown, "text/markdown; charset=utf-8");
+                }
+                return Response::Text(200, rep.json, "application/json");
+              }});
+
+  for (const std::string figure : {"reliability", "coverage"}) {
+    routes.Add({.method = "GET",
+                .pattern = "/api/v1/models/:symbol/:timeframe/versions/:version/report/" + figure + ".svg",
+                .auth = AuthMode::kAny,
+                .required_scope = "read",
+                .handler = [reg, figure](Context& ctx) -> Result<Response> {
+                  SINYAL_RETURN_IF_ERROR(OnlyQuery(ctx, {}));
+                  SINYAL_ASSIGN_OR_RETURN(Key k, PathKey(ctx));
+                  SINYAL_ASSIGN_OR_RETURN(int64_t v, ParseIdParam(ctx, "version", "model version"));
+                  SINYAL_ASSIGN_OR_RETURN(models::StoredReport rep,
+                                          reg->GetReport(Tenant(ctx), k.symbol, k.timeframe, v));
+                  return Response::Text(200,
+                                        figure == "reliability" ? rep.reliability_svg : rep.coverage_svg,
+                                        "image/svg+xml");
+                }});
+  }
+}
+
+}  // namespace sinyal::http
