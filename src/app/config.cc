@@ -51,6 +51,12 @@ const std::vector<Key>& Keys() {
     S("log.level", [](Config& c) -> std::string& { return c.log.level; });
     B("log.access_log", [](Config& c) -> bool& { return c.log.access_log; });
     S("redis.url", [](Config& c) -> std::string& { return c.redis.url; });
+    B("worker.in_process", [](Config& c) -> bool& { return c.worker.in_process; });
+    I("worker.poll_interval_ms", [](Config& c) -> int64_t& { return c.worker.poll_interval_ms; }, 10, 60000);
+    I("worker.lease_seconds", [](Config& c) -> int64_t& { return c.worker.lease_seconds; }, 5, 3600);
+    I("worker.xgboost_threads", [](Config& c) -> int64_t& { return c.worker.xgboost_threads; }, 1, 64);
+    S("models.default_plan", [](Config& c) -> std::string& { return c.models.default_plan; });
+    I("models.report_folds", [](Config& c) -> int64_t& { return c.models.report_folds; }, 1, 20);
     return k;
   }();
   return keys;
@@ -162,6 +168,9 @@ Status Finalize(Config& config) {
     return Status::InvalidArgument("must start with sqlite: or postgresql://", "database.url");
   if (!config.redis.url.empty() && config.redis.url.rfind("redis://", 0) != 0)
     return Status::InvalidArgument("must start with redis://", "redis.url");
+  if (config.models.default_plan != "free" && config.models.default_plan != "pro" &&
+      config.models.default_plan != "enterprise")
+    return Status::InvalidArgument("must be free, pro or enterprise", "models.default_plan");
   if (!config.auth.jwt_secret.empty() && config.auth.jwt_secret.size() < 32)
     return Status::InvalidArgument("must be at least 32 bytes", "auth.jwt_secret");
   return Status::Ok();

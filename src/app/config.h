@@ -48,6 +48,18 @@ struct Config {
   struct Redis {
     std::string url;  // Default: empty (in-process rate limits). e.g. redis://127.0.0.1:6379
   } redis;
+  // Background jobs (model training) from the database queue (store/job_queue.h).
+  struct Worker {
+    bool in_process = true;             // Default: true: `serve` runs one worker thread itself.
+    int64_t poll_interval_ms = 1000;    // Default: 1 s between looks at an empty queue. [10, 60000]
+    int64_t lease_seconds = 60;         // Default: 60 s; a crashed worker's job is retried after it. [5, 3600]
+    int64_t xgboost_threads = 2;        // Default: 2 XGBoost threads per training. [1, 64]
+  } worker;
+  struct Models {
+    // Plan of every tenant until billing exists (models/plans.h): free, pro or enterprise.
+    std::string default_plan = "free";
+    int64_t report_folds = 5;           // Default: 5 walk-forward folds per trained version. [1, 20]
+  } models;
 };
 
 // Applies a TOML document (text) on top of `config`. Errors name the key ("server.port") and,

@@ -1,0 +1,54 @@
+// Model sub-commands and the wiring of the models service:
+//   sinyal train     --symbol S --timeframe H1 [--horizon N] [--tenant-id T | --platform] [--activate]
+//   sinyal evaluate  --symbol S --timeframe H1 --out DIR [--tenant-id T | --platform] [--folds N]
+//   sinyal predict   --symbol S --timeframe H1 [--tenant-id T]
+//   sinyal worker    [--once]          runs queued jobs (training) until SIGTERM/SIGINT
+//   sinyal admin train-defaults [--min-bars N]   platform default models for every series
+// All read bars from the database (after `sinyal ingest` or an upload) and use the same
+// models::ModelService as the HTTP API.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <optional>
+
+#include "app/config.h"
+#include "models/service.h"
+#include "store/job_queue.h"
+
+namespace CLI {
+class App;
+}  // namespace CLI
+
+namespace sinyal::app {
+
+// Sets OMP_WAIT_POLICY=PASSIVE unless the environment sets it, and re-executes the program
+// once so that libgomp (which reads it when loaded, before main) sees it: XGBoost's OpenMP
+// threads otherwise spin and train 18-150x slower on a busy machine. Call first thing in
+// main(), with main's argv. Returns only when no re-exec happened.
+void SetOpenMpDefaults(char** argv);
+
+// Options of the models service from the configuration.
+models::ModelServiceOptions ModelServiceOptionsFrom(const Config& config);
+
+// A job worker running training jobs of `service` (not started). Worker id: host:pid:<tag>.
+std::unique_ptr<store::JobWorker> MakeJobWorker(const Config& config, store::JobQueue& jobs,
+                                                models::ModelService& service,
+                                                const std::string& tag);
+
+struct ModelCommands;
+struct ModelCommandsDeleter {
+  void operator()(ModelCommands* c) const;
+};
+using ModelCommandsPtr = std::unique_ptr<ModelCommands, ModelCommandsDeleter>;
+
+// Adds train, evaluate, predict and worker to `app` and train-defaults to `admin`;
+// `add_common` adds the shared options (--database, --log-level, --data-dir).
+ModelCommandsPtr AddModelCommands(CLI::App& app, CLI::App& admin,
+                                  const std::function<void(CLI::App*)>& add_common);
+
+// Runs the parsed model command, if one was parsed; returns its exit code (0 ok, 1 failure,
+// 2 bad arguments).
+std::optional<int> RunModelCommand(const ModelCommands& commands, const Config& config);
+
+}  // namespace sinyal::app
