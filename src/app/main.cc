@@ -8,6 +8,7 @@
 
 #include "app/config.h"
 #include "app/market_cli.h"
+#include "app/models_cli.h"
 #include "app/serve.h"
 #include "core/log.h"
 
@@ -35,6 +36,7 @@ Status LoadConfig(const std::string& config_path, const std::map<std::string, st
 }  // namespace
 
 int main(int argc, char** argv) {
+  sinyal::app::SetOpenMpDefaults(argv);  // may re-exec so that OpenMP sees OMP_WAIT_POLICY
   CLI::App app{"Sinyal: probabilistic trading signals, sold by subscription"};
   app.require_subcommand(1);
   std::string config_path;
@@ -88,6 +90,8 @@ int main(int argc, char** argv) {
   replay->add_option("--key", replay_args.key, "operator access token")->required();
   replay->add_option("--batch", replay_args.batch, "events per request (default 1000, max 10000)");
 
+  auto model_commands = sinyal::app::AddModelCommands(app, *admin, add_common);
+
   app.add_subcommand("version", "print the version");
 
   try {
@@ -116,6 +120,7 @@ int main(int argc, char** argv) {
   if (ingest->parsed()) return sinyal::app::RunIngest(config, ingest_args);
   if (replay->parsed()) return sinyal::app::RunReplay(replay_args);
   if (migrate->parsed()) return sinyal::app::RunMigrate(config);
+  if (auto rc = sinyal::app::RunModelCommand(*model_commands, config)) return *rc;
   if (create_operator->parsed()) {
     std::string password;
     if (isatty(STDIN_FILENO)) std::cerr << "password for " << op_email << ": " << std::flush;

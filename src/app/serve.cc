@@ -15,6 +15,7 @@
 #include <sodium.h>
 
 #include "accounts/accounts.h"
+#include "app/models_cli.h"
 #include "core/log.h"
 #include "http/api.h"
 #include "http/pipeline.h"
@@ -22,7 +23,10 @@
 #include "store/bar_store.h"
 #include "store/database.h"
 #include "store/feature_set_store.h"
+#include "store/job_queue.h"
 #include "store/live_feed.h"
+#include "models/db_registry.h"
+#include "models/service.h"
 
 namespace sinyal::app {
 namespace {
@@ -145,6 +149,18 @@ int RunServe(Config config) {
   http::Metrics metrics;
   http::RouteTable routes;
   http::AddAccountRoutes(routes, accounts);
+  // Models: DB registry, job queue, per-tenant configuration and training (models/service.h).
+  models::DbModelRegistry model_registry(*db, clock);
+  store::JobQueue jobs(*db, clock, {.lease_ns = config.worker.lease_seconds * kNanosPerSecond});
+  models::ModelService model_service(*db, bar_store, &feature_sets, model_registry, &jobs, clock,
+                                     ModelServiceOptionsFrom(config));
+  http::AddModelRoutes(routes, model_service, jobs);
+  // One in-process worker so a single node trains without a separate `sinyal worker`.
+  std::unique_ptr<store::JobWorker> worker;
+  if (config.worker.in_process) {
+    worker = MakeJobWorker(config, jobs, model_service, "serve");
+    worker->Start();
+  }
   http::AddMarketRoutes(routes, {.bars = &bar_store,
                                  .feed = &live_feed,
                                  .features = feature_service.get()});
@@ -203,6 +219,7 @@ int RunServe(Config config) {
   server.Stop();
   stop_feed_timer.store(true);
   feed_timer.join();
+  if (worker) worker->Stop();  // finishes a running job first
   db->Close();
   LogEvent(spdlog::level::info, "stopped", {});
   return 0;
