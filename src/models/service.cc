@@ -219,6 +219,24 @@ int InferDigits(std::span<const market::Bar> bars) {
   return digits;
 }
 
+// Walk-forward splits whose first training window holds min_train_rows fitting rows after the
+// calibration hold-back (the initial window grows from 40% of the rows up to 80% when needed).
+Result<WalkForwardConfig> WalkForwardFor(const Dataset& ds, const TrainConfig& config, int folds) {
+  WalkForwardConfig wf;
+  wf.folds = folds;
+  const double need = 1.1 * static_cast<double>(config.min_train_rows) /
+                      (1.0 - config.calibration_fraction);
+  wf.initial_train_fraction = std::max(0.4, need / static_cast<double>(std::max<size_t>(1, ds.size())));
+  if (wf.initial_train_fraction > 0.8) {
+    return Status::FailedPrecondition(
+        "too little data for " + ds.symbol + " " + ds.timeframe + ": " + std::to_string(ds.size()) +
+            " labelled rows; training with its walk-forward evaluation needs at least " +
+            std::to_string(static_cast<int64_t>(need / 0.8)),
+        "symbol");
+  }
+  return wf;
+}
+
 json MetricsSummary(const ClassificationMetrics& m) {
   return {{"n", m.n},
           {"accuracy", m.accuracy},
@@ -518,20 +536,8 @@ Result<TrainSummary> ModelService::Train(TenantId owner, const TrainRequest& req
   SINYAL_ASSIGN_OR_RETURN(Prepared p, Prepare(owner, request.symbol, request.timeframe,
                                               request.overrides, /*check_lookahead=*/true));
   const Dataset& ds = p.dataset;
-  // Walk-forward evaluation: the version's report. The first training window must hold
-  // min_train_rows fitting rows after the calibration hold-back.
-  WalkForwardConfig wf;
-  wf.folds = options_.report_folds;
-  const double need = 1.1 * static_cast<double>(p.config.min_train_rows) /
-                      (1.0 - p.config.calibration_fraction);
-  wf.initial_train_fraction = std::max(0.4, need / static_cast<double>(ds.size()));
-  if (wf.initial_train_fraction > 0.8) {
-    return Status::FailedPrecondition(
-        "too little data for " + ds.symbol + " " + ds.timeframe + ": " + std::to_string(ds.size()) +
-            " labelled rows; training with its walk-forward evaluation needs at least " +
-            std::to_string(static_cast<int64_t>(need / 0.8)),
-        "symbol");
-  }
+  // Walk-forward evaluation: the version's report.
+  SINYAL_ASSIGN_OR_RETURN(WalkForwardConfig wf, WalkForwardFor(ds, p.config, options_.report_folds));
   report_progress(0.05, "walk-forward evaluation (" + std::to_string(wf.folds) + " folds)");
   SINYAL_ASSIGN_OR_RETURN(WalkForwardResult wfr, RunWalkForward(ds, p.config, wf, &clock_));
   report_progress(0.6, "training the final ensemble");
@@ -643,8 +649,7 @@ Result<WalkForwardResult> ModelService::Evaluate(TenantId owner, const std::stri
                                                  const std::string& timeframe,
                                                  const json& overrides, int folds) {
   SINYAL_ASSIGN_OR_RETURN(Prepared p, Prepare(owner, symbol, timeframe, overrides, true));
-  WalkForwardConfig wf;
-  wf.folds = folds;
+  SINYAL_ASSIGN_OR_RETURN(WalkForwardConfig wf, WalkForwardFor(p.dataset, p.config, folds));
   return RunWalkForward(p.dataset, p.config, wf, &clock_);
 }
 
@@ -725,9 +730,16 @@ Result<std::vector<std::pair<std::string, std::string>>> ModelService::PlatformS
   std::vector<std::pair<std::string, std::string>> out;
   for (const auto& s : all) {
     if (s.tenant) continue;
-    SINYAL_ASSIGN_OR_RETURN(store::BarPage page,
-                            bars_.Latest(std::nullopt, s.key, std::min(min_bars, store::kMaxBarPage)));
-    if (page.bars.size() < std::min(min_bars, store::kMaxBarPage)) continue;
+    size_t count = 0;
+    std::optional<UnixNanos> cursor;
+    do {
+      SINYAL_ASSIGN_OR_RETURN(store::BarPage page,
+                              bars_.Query(std::nullopt, {.key = s.key, .limit = store::kMaxBarPage,
+                                                         .cursor = cursor}));
+      count += page.bars.size();
+      cursor = page.next_cursor;
+    } while (cursor && count < min_bars);
+    if (count < min_bars) continue;
     out.emplace_back(s.key.symbol, std::string(market::TimeframeName(s.key.timeframe)));
   }
   return out;
