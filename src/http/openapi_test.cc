@@ -6,9 +6,12 @@
 #include "accounts/accounts.h"
 #include "core/testing/test_util.h"
 #include "http/api.h"
+#include "models/db_registry.h"
+#include "models/service.h"
 #include "store/bar_store.h"
 #include "store/database.h"
 #include "store/feature_set_store.h"
+#include "store/job_queue.h"
 #include "store/live_feed.h"
 
 namespace sinyal::http {
@@ -42,6 +45,10 @@ TEST(OpenApiTest, DocumentsEveryRouteAndNoStaleOnes) {
   store::FeatureSetStore sets(**db, clock);
   FeatureServicePtr features = MakeFeatureService(bars, sets);
   AddMarketRoutes(routes, {.bars = &bars, .feed = &feed, .features = features.get()});
+  models::DbModelRegistry registry(**db, clock);
+  store::JobQueue jobs(**db, clock);
+  models::ModelService models(**db, bars, &sets, registry, &jobs, clock, {});
+  AddModelRoutes(routes, models, jobs);
   AddSystemRoutes(routes, {});
 
   auto doc = nlohmann::json::parse(OpenApiDocument());
