@@ -124,8 +124,11 @@ struct Server::Impl {
       websockets.erase(id);
     };
     try {
+      // Delayed activation: nothing is read from the socket until the connection can send.
+      // With immediate activation the other I/O thread could handle the first message before
+      // Attach(), and its reply was silently dropped (a flaky e2e failure on PostgreSQL).
       auto ws = rws::upgrade<Traits>(
-          *req, rws::activation_t::immediate,
+          *req, rws::activation_t::delayed,
           [conn, forget](rws::ws_handle_t, rws::message_handle_t m) {
             switch (m->opcode()) {
               case rws::opcode_t::text_frame:
@@ -156,7 +159,8 @@ struct Server::Impl {
                 break;
             }
           });
-      conn->Attach(std::move(ws));
+      conn->Attach(ws);
+      activate(*ws);  // restinio::websocket::basic::activate, found by ADL
     } catch (const std::exception& e) {
       LogEvent(spdlog::level::warn, "websocket_upgrade_failed", {{"what", e.what()}});
       conn->Ended();
