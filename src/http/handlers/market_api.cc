@@ -14,6 +14,7 @@
 #include "features/feature_engine.h"
 #include "features/feature_set.h"
 #include "http/api.h"
+#include "http/query.h"
 #include "http/json_body.h"
 #include "http/problem.h"
 #include "market/csv_import.h"
@@ -193,36 +194,9 @@ namespace {
 // ---------------------------------------------------------------------------------------------
 // Request parsing helpers.
 
-Status OnlyParams(const Context& ctx, std::initializer_list<std::string_view> allowed) {
-  for (const auto& [k, v] : ctx.request.query) {
-    bool ok = false;
-    for (auto a : allowed) ok = ok || k == a;
-    if (!ok) {
-      return Status::InvalidArgument("unknown query parameter '" + k.substr(0, 40) + "'",
-                                     k.substr(0, 40));
-    }
-  }
-  return Status::Ok();
-}
-
-std::optional<std::string> Param(const Context& ctx, std::string_view name) {
-  auto it = ctx.request.query.find(name);
-  if (it == ctx.request.query.end()) return std::nullopt;
-  return it->second;
-}
-
-Result<std::string> RequiredParam(const Context& ctx, std::string_view name) {
-  auto v = Param(ctx, name);
-  if (!v || v->empty()) {
-    return Status::InvalidArgument("query parameter '" + std::string(name) + "' is required",
-                                   std::string(name));
-  }
-  return *v;
-}
-
 Result<market::SeriesKey> ParseSeriesKey(const Context& ctx) {
-  SINYAL_ASSIGN_OR_RETURN(std::string sym, RequiredParam(ctx, "symbol"));
-  SINYAL_ASSIGN_OR_RETURN(std::string tf, RequiredParam(ctx, "timeframe"));
+  SINYAL_ASSIGN_OR_RETURN(std::string sym, RequiredQueryParam(ctx, "symbol"));
+  SINYAL_ASSIGN_OR_RETURN(std::string tf, RequiredQueryParam(ctx, "timeframe"));
   auto symbol = market::NormalizeSymbol(sym);
   if (!symbol.ok()) return symbol.error().WithField("symbol");
   auto timeframe = market::ParseTimeframe(tf);
@@ -231,7 +205,7 @@ Result<market::SeriesKey> ParseSeriesKey(const Context& ctx) {
 }
 
 Result<std::optional<UnixNanos>> TimeParam(const Context& ctx, std::string_view name) {
-  auto v = Param(ctx, name);
+  auto v = QueryParam(ctx, name);
   if (!v) return std::optional<UnixNanos>();
   auto t = ParseIso8601(*v);
   if (!t.ok()) {
@@ -242,7 +216,7 @@ Result<std::optional<UnixNanos>> TimeParam(const Context& ctx, std::string_view 
 }
 
 Result<size_t> LimitParam(const Context& ctx, size_t def) {
-  auto v = Param(ctx, "limit");
+  auto v = QueryParam(ctx, "limit");
   if (!v) return def;
   if (v->empty() || v->size() > 6 || v->find_first_not_of("0123456789") != std::string::npos ||
       std::stoul(*v) < 1 || std::stoul(*v) > store::kMaxBarPage) {
@@ -517,7 +491,7 @@ void AddMarketRoutes(RouteTable& routes, MarketDeps deps) {
               .max_body_bytes = deps.max_import_bytes,
               .required_scope = "admin",
               .handler = [bars](Context& ctx) -> Result<Response> {
-                SINYAL_RETURN_IF_ERROR(OnlyParams(
+                SINYAL_RETURN_IF_ERROR(OnlyQueryParams(
                     ctx, {"symbol", "timeframe", "timezone", "layout", "on_bad_row", "on_overlap",
                           "date_format"}));
                 store::SeriesOwner owner;
@@ -532,29 +506,29 @@ void AddMarketRoutes(RouteTable& routes, MarketDeps deps) {
                 }
                 SINYAL_ASSIGN_OR_RETURN(market::SeriesKey key, ParseSeriesKey(ctx));
                 market::CsvImportOptions options;
-                if (auto tz = Param(ctx, "timezone")) {
+                if (auto tz = QueryParam(ctx, "timezone")) {
                   auto parsed = TimeZone::Parse(*tz);
                   if (!parsed.ok()) return parsed.error().WithField("timezone");
                   options.source_tz = *parsed;
                 }
-                if (auto layout = Param(ctx, "layout")) {
+                if (auto layout = QueryParam(ctx, "layout")) {
                   auto parsed = market::ParseCsvLayout(*layout);
                   if (!parsed.ok()) return parsed.error().WithField("layout");
                   options.layout = *parsed;
                 }
-                if (auto df = Param(ctx, "date_format")) {
+                if (auto df = QueryParam(ctx, "date_format")) {
                   auto parsed = market::ParseDateFormat(*df);
                   if (!parsed.ok()) return parsed.error().WithField("date_format");
                   options.date_format = *parsed;
                 }
-                const std::string bad_row = Param(ctx, "on_bad_row").value_or("reject");
+                const std::string bad_row = QueryParam(ctx, "on_bad_row").value_or("reject");
                 if (bad_row == "skip") {
                   options.on_bad_row = market::BadRowPolicy::kSkipRow;
                 } else if (bad_row != "reject") {
                   return Status::InvalidArgument("on_bad_row must be reject or skip", "on_bad_row");
                 }
                 store::BarImportOptions import;
-                if (auto ov = Param(ctx, "on_overlap")) {
+                if (auto ov = QueryParam(ctx, "on_overlap")) {
                   auto parsed = market::ParseOverlapPolicy(*ov);
                   if (!parsed.ok()) return parsed.error().WithField("on_overlap");
                   import.overlap = *parsed;
@@ -606,7 +580,7 @@ void AddMarketRoutes(RouteTable& routes, MarketDeps deps) {
               .required_scope = "read",
               .handler = [bars](Context& ctx) -> Result<Response> {
                 SINYAL_RETURN_IF_ERROR(
-                    OnlyParams(ctx, {"symbol", "timeframe", "from", "to", "limit", "cursor"}));
+                    OnlyQueryParams(ctx, {"symbol", "timeframe", "from", "to", "limit", "cursor"}));
                 SINYAL_ASSIGN_OR_RETURN(market::SeriesKey key, ParseSeriesKey(ctx));
                 store::BarQuery q{.key = key};
                 SINYAL_ASSIGN_OR_RETURN(auto from, TimeParam(ctx, "from"));
@@ -615,7 +589,7 @@ void AddMarketRoutes(RouteTable& routes, MarketDeps deps) {
                 if (to) q.to = *to;
                 if (q.from > q.to) return Status::InvalidArgument("from is after to", "from");
                 SINYAL_ASSIGN_OR_RETURN(q.limit, LimitParam(ctx, 1000));
-                if (auto c = Param(ctx, "cursor")) {
+                if (auto c = QueryParam(ctx, "cursor")) {
                   const bool digits = !c->empty() && c->size() <= 19 &&
                                       c->find_first_not_of("0123456789") == std::string::npos;
                   if (!digits) {
@@ -639,7 +613,7 @@ void AddMarketRoutes(RouteTable& routes, MarketDeps deps) {
               .max_body_bytes = 4u << 20,
               .required_scope = "feed",  // operator feed keys (JWT operators hold every scope)
               .handler = [feed, max_events](Context& ctx) -> Result<Response> {
-                SINYAL_RETURN_IF_ERROR(OnlyParams(ctx, {}));
+                SINYAL_RETURN_IF_ERROR(OnlyQueryParams(ctx, {}));
                 SINYAL_ASSIGN_OR_RETURN(auto body, JsonBody::Parse(ctx.request));
                 const json* ticks = body.Raw("ticks");
                 const json* bars_json = body.Raw("bars");
@@ -677,7 +651,7 @@ void AddMarketRoutes(RouteTable& routes, MarketDeps deps) {
               .auth = AuthMode::kAny,
               .required_scope = "read",
               .handler = [fs](Context& ctx) -> Result<Response> {
-                SINYAL_RETURN_IF_ERROR(OnlyParams(ctx, {}));
+                SINYAL_RETURN_IF_ERROR(OnlyQueryParams(ctx, {}));
                 json items = json::array();
                 items.push_back(FeatureSetJson(features::DefaultFeatureSet(), "platform"));
                 SINYAL_ASSIGN_OR_RETURN(auto own, fs->sets().List(ctx.principal->tenant));
@@ -695,7 +669,7 @@ void AddMarketRoutes(RouteTable& routes, MarketDeps deps) {
               .max_body_bytes = 64u << 10,
               .required_scope = "admin",
               .handler = [fs](Context& ctx) -> Result<Response> {
-                SINYAL_RETURN_IF_ERROR(OnlyParams(ctx, {}));
+                SINYAL_RETURN_IF_ERROR(OnlyQueryParams(ctx, {}));
                 SINYAL_RETURN_IF_ERROR(RequireTenantAdmin(ctx, "define feature sets"));
                 // Content type and JSON syntax as every JSON route; the features library then
                 // reads it strictly (unknown keys, bounds, names of the offending field).
@@ -723,10 +697,10 @@ void AddMarketRoutes(RouteTable& routes, MarketDeps deps) {
               .required_scope = "predict",
               .handler = [fs](Context& ctx) -> Result<Response> {
                 SINYAL_RETURN_IF_ERROR(
-                    OnlyParams(ctx, {"symbol", "timeframe", "set", "from", "to", "limit"}));
+                    OnlyQueryParams(ctx, {"symbol", "timeframe", "set", "from", "to", "limit"}));
                 SINYAL_ASSIGN_OR_RETURN(market::SeriesKey key, ParseSeriesKey(ctx));
                 const std::string set_spec =
-                    Param(ctx, "set").value_or(features::DefaultFeatureSet().name);
+                    QueryParam(ctx, "set").value_or(features::DefaultFeatureSet().name);
                 SINYAL_ASSIGN_OR_RETURN(auto set, fs->Resolve(ctx.principal->tenant, set_spec));
                 SINYAL_ASSIGN_OR_RETURN(auto from, TimeParam(ctx, "from"));
                 SINYAL_ASSIGN_OR_RETURN(auto to, TimeParam(ctx, "to"));

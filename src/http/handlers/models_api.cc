@@ -6,6 +6,7 @@
 
 #include "core/time.h"
 #include "http/api.h"
+#include "http/query.h"
 #include "http/json_body.h"
 #include "models/service.h"
 #include "store/job_queue.h"
@@ -16,34 +17,13 @@ using nlohmann::json;
 
 namespace {
 
-Status OnlyQuery(const Context& ctx, std::initializer_list<std::string_view> allowed) {
-  for (const auto& [k, v] : ctx.request.query) {
-    bool ok = false;
-    for (auto a : allowed) ok = ok || k == a;
-    if (!ok) {
-      return Status::InvalidArgument("unknown query parameter '" + k.substr(0, 40) + "'",
-                                     k.substr(0, 40));
-    }
-  }
-  return Status::Ok();
-}
-
-Result<std::string> Query(const Context& ctx, std::string_view name) {
-  auto it = ctx.request.query.find(name);
-  if (it == ctx.request.query.end() || it->second.empty()) {
-    return Status::InvalidArgument("query parameter '" + std::string(name) + "' is required",
-                                   std::string(name));
-  }
-  return it->second;
-}
-
 struct Key {
   std::string symbol, timeframe;
 };
 
 Result<Key> QueryKey(const Context& ctx) {
-  SINYAL_ASSIGN_OR_RETURN(std::string s, Query(ctx, "symbol"));
-  SINYAL_ASSIGN_OR_RETURN(std::string tf, Query(ctx, "timeframe"));
+  SINYAL_ASSIGN_OR_RETURN(std::string s, RequiredQueryParam(ctx, "symbol"));
+  SINYAL_ASSIGN_OR_RETURN(std::string tf, RequiredQueryParam(ctx, "timeframe"));
   Key k;
   SINYAL_ASSIGN_OR_RETURN(k.symbol, models::ModelService::NormalizeSymbol(s));
   SINYAL_ASSIGN_OR_RETURN(k.timeframe, models::ModelService::NormalizeTimeframe(tf));
@@ -131,7 +111,7 @@ void AddModelRoutes(RouteTable& routes, models::ModelService& service, store::Jo
               .auth = AuthMode::kAny,
               .required_scope = "read",
               .handler = [svc](Context& ctx) -> Result<Response> {
-                SINYAL_RETURN_IF_ERROR(OnlyQuery(ctx, {"symbol", "timeframe"}));
+                SINYAL_RETURN_IF_ERROR(OnlyQueryParams(ctx, {"symbol", "timeframe"}));
                 SINYAL_ASSIGN_OR_RETURN(Key k, QueryKey(ctx));
                 SINYAL_ASSIGN_OR_RETURN(models::ModelConfigView v,
                                         svc->GetConfig(Tenant(ctx), k.symbol, k.timeframe));
@@ -144,7 +124,7 @@ void AddModelRoutes(RouteTable& routes, models::ModelService& service, store::Jo
               .required_scope = "admin",
               .handler = [svc](Context& ctx) -> Result<Response> {
                 SINYAL_RETURN_IF_ERROR(RequireAdmin(ctx, "change model configuration"));
-                SINYAL_RETURN_IF_ERROR(OnlyQuery(ctx, {"symbol", "timeframe"}));
+                SINYAL_RETURN_IF_ERROR(OnlyQueryParams(ctx, {"symbol", "timeframe"}));
                 SINYAL_ASSIGN_OR_RETURN(Key k, QueryKey(ctx));
                 SINYAL_ASSIGN_OR_RETURN(json body, BodyObject(ctx.request));
                 SINYAL_ASSIGN_OR_RETURN(models::ModelConfigView v,
@@ -198,7 +178,7 @@ void AddModelRoutes(RouteTable& routes, models::ModelService& service, store::Jo
               .auth = AuthMode::kAny,
               .required_scope = "read",
               .handler = [queue](Context& ctx) -> Result<Response> {
-                SINYAL_RETURN_IF_ERROR(OnlyQuery(ctx, {}));
+                SINYAL_RETURN_IF_ERROR(OnlyQueryParams(ctx, {}));
                 SINYAL_ASSIGN_OR_RETURN(int64_t id, ParseIdParam(ctx, "id", "job"));
                 SINYAL_ASSIGN_OR_RETURN(store::Job job, queue->Get(Tenant(ctx), id));
                 return Response::Json(200, JobJson(job));
@@ -209,7 +189,7 @@ void AddModelRoutes(RouteTable& routes, models::ModelService& service, store::Jo
               .auth = AuthMode::kAny,
               .required_scope = "read",
               .handler = [reg](Context& ctx) -> Result<Response> {
-                SINYAL_RETURN_IF_ERROR(OnlyQuery(ctx, {"symbol", "timeframe"}));
+                SINYAL_RETURN_IF_ERROR(OnlyQueryParams(ctx, {"symbol", "timeframe"}));
                 SINYAL_ASSIGN_OR_RETURN(Key k, QueryKey(ctx));
                 const TenantId t = Tenant(ctx);
                 SINYAL_ASSIGN_OR_RETURN(std::vector<models::ModelRecord> versions,
@@ -242,7 +222,7 @@ void AddModelRoutes(RouteTable& routes, models::ModelService& service, store::Jo
               .auth = AuthMode::kAny,
               .required_scope = "read",
               .handler = [reg](Context& ctx) -> Result<Response> {
-                SINYAL_RETURN_IF_ERROR(OnlyQuery(ctx, {}));
+                SINYAL_RETURN_IF_ERROR(OnlyQueryParams(ctx, {}));
                 SINYAL_ASSIGN_OR_RETURN(Key k, PathKey(ctx));
                 SINYAL_ASSIGN_OR_RETURN(int64_t v, ParseIdParam(ctx, "version", "model version"));
                 SINYAL_ASSIGN_OR_RETURN(models::ModelRecord r,
@@ -287,7 +267,7 @@ void AddModelRoutes(RouteTable& routes, models::ModelService& service, store::Jo
               .auth = AuthMode::kAny,
               .required_scope = "read",
               .handler = [reg](Context& ctx) -> Result<Response> {
-                SINYAL_RETURN_IF_ERROR(OnlyQuery(ctx, {"format"}));
+                SINYAL_RETURN_IF_ERROR(OnlyQueryParams(ctx, {"format"}));
                 std::string format = "json";
                 if (auto it = ctx.request.query.find("format"); it != ctx.request.query.end()) {
                   format = it->second;
@@ -311,7 +291,7 @@ void AddModelRoutes(RouteTable& routes, models::ModelService& service, store::Jo
                 .auth = AuthMode::kAny,
                 .required_scope = "read",
                 .handler = [reg, figure](Context& ctx) -> Result<Response> {
-                  SINYAL_RETURN_IF_ERROR(OnlyQuery(ctx, {}));
+                  SINYAL_RETURN_IF_ERROR(OnlyQueryParams(ctx, {}));
                   SINYAL_ASSIGN_OR_RETURN(Key k, PathKey(ctx));
                   SINYAL_ASSIGN_OR_RETURN(int64_t v, ParseIdParam(ctx, "version", "model version"));
                   SINYAL_ASSIGN_OR_RETURN(models::StoredReport rep,
