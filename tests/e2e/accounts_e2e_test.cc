@@ -9,8 +9,6 @@ namespace {
 
 using nlohmann::json;
 
-std::string Bearer(const std::string& token) { return "Authorization: Bearer " + token; }
-
 class AccountsE2E : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {

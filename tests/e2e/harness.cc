@@ -108,6 +108,13 @@ std::string UniqueSuffix() {
   return s.str();
 }
 
+std::string UniqueSymbol(const std::string& prefix) {
+  static std::mt19937_64 rng{std::random_device{}()};
+  std::string s = prefix;
+  while (s.size() < 12) s += "0123456789ABCDEF"[rng() % 16];
+  return s;
+}
+
 ServerProcess::ServerProcess(Options options) : options_(std::move(options)) {}
 
 ServerProcess::~ServerProcess() {

@@ -51,6 +51,10 @@ std::string SinyalBinary();
 int FreePort();
 // A random suffix for unique names/emails across runs sharing a database.
 std::string UniqueSuffix();
+// A 12-character symbol starting with `prefix`, unique to this run (PostgreSQL runs share a schema).
+std::string UniqueSymbol(const std::string& prefix);
+// "Authorization: Bearer <token>" header line.
+inline std::string Bearer(const std::string& token) { return "Authorization: Bearer " + token; }
 
 // A running `sinyal serve`. The destructor SIGKILLs it if still running.
 class ServerProcess {

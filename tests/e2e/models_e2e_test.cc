@@ -21,15 +21,6 @@ namespace {
 
 using nlohmann::json;
 
-std::string Bearer(const std::string& token) { return "Authorization: Bearer " + token; }
-
-std::string UniqueSymbol(const std::string& prefix) {
-  static std::mt19937_64 rng{std::random_device{}()};
-  std::string s = prefix;
-  while (s.size() < 12) s += "0123456789ABCDEF"[rng() % 16];
-  return s;
-}
-
 // The first `lines` lines of a shared data file (header included).
 std::string Slice(const std::string& file, int lines) {
   std::ifstream in(testing::MarketDataDir() / file);
