@@ -8,7 +8,7 @@ SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 
 PKGS=(
-  build-essential cmake ninja-build pkg-config ca-certificates git curl
+  build-essential cmake ninja-build ccache pkg-config ca-certificates git curl
   librestinio-dev libasio-dev libfmt-dev libhttp-parser-dev libpcre2-dev
   libsoci-dev libsqlite3-dev sqlite3 libpq-dev postgresql postgresql-client
   libhiredis-dev redis-server

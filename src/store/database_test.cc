@@ -72,7 +72,7 @@ TEST(DatabaseOpenTest, InMemorySqliteWorks) {
   ASSERT_OK((*db)->Migrate());
   auto v = (*db)->SchemaVersion();
   ASSERT_OK(v);
-  EXPECT_EQ(*v, static_cast<int>(AllMigrations().size()));
+  EXPECT_EQ(*v, AllMigrations().back().version);
 }
 
 TEST(DatabaseOpenTest, UnreachablePostgresIsUnavailableWithoutPassword) {
@@ -82,10 +82,12 @@ TEST(DatabaseOpenTest, UnreachablePostgresIsUnavailableWithoutPassword) {
   EXPECT_EQ(db.error().message().find("s3cretpw"), std::string::npos);
 }
 
-TEST(MigrationsTest, VersionsAreConsecutiveFromOne) {
-  int expected = 1;
+TEST(MigrationsTest, VersionsIncreaseFromOne) {
+  int previous = 0;
   for (const Migration& m : AllMigrations()) {
-    EXPECT_EQ(m.version, expected++) << m.name;
+    EXPECT_GT(m.version, previous) << m.name;
+    if (previous == 0) EXPECT_EQ(m.version, 1);
+    previous = m.version;
     EXPECT_FALSE(m.name.empty());
   }
 }
@@ -101,7 +103,7 @@ TEST(MigrationsTest, PlaceholdersAreSubstituted) {
 class DatabaseTest : public DbTest {};
 
 TEST_P(DatabaseTest, MigrateIsIdempotent) {
-  const int n = static_cast<int>(AllMigrations().size());
+  const int n = AllMigrations().back().version;
   auto v = db().SchemaVersion();
   ASSERT_OK(v);
   EXPECT_EQ(*v, n);
@@ -110,7 +112,7 @@ TEST_P(DatabaseTest, MigrateIsIdempotent) {
   v = db().SchemaVersion();
   ASSERT_OK(v);
   EXPECT_EQ(*v, n);
-  EXPECT_EQ(CountRows(db(), "schema_migrations"), n);
+  EXPECT_EQ(CountRows(db(), "schema_migrations"), static_cast<int>(AllMigrations().size()));
 }
 
 TEST_P(DatabaseTest, ConcurrentMigrateFromTwoHandles) {

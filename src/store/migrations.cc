@@ -352,6 +352,10 @@ CREATE INDEX operator_keys_operator ON operator_keys(operator_id, id);
         "",
         "",
     },
+    // Areas built in parallel own one migration each, in their own file (see migrations.h):
+#include "store/migrations_signals.inc"     // 7: issued signals, resolutions, signal calibrations
+#include "store/migrations_billing.inc"     // 8: plans, subscriptions, usage ledger, idempotency
+#include "store/migrations_retraining.inc"  // 9: retraining decisions (audit)
     // Append new migrations here (see migrations.h).
 };
 
