@@ -1,0 +1,211 @@
+// SignalService: the live signal of a (tenant, symbol, timeframe), computed once per closed bar
+// and model version, cached in memory, appended once to the SignalLog and pushed to subscribers.
+//
+// Which model. The owner's active model for the series (models::DbModelRegistry); when the tenant
+// has none, the platform default (models::kPlatformTenant). A signal made by a platform model is
+// one signal shared by every tenant without its own model: it is stored once, under the platform
+// (tenant_id NULL in the signals table, readable by every tenant, like model_versions), and its
+// listeners get owner = kPlatformTenant. A tenant model's signals are stored under the tenant.
+//
+// What is computed per series (cache entry per (model owner, symbol, timeframe)):
+//   - the newest `history_bars` bars are read ONCE when the entry is created; after that each new
+//     closed bar is fed incrementally to the features (features::FeatureEngine-style streaming of
+//     the model's feature set; core-v1 / tenant feature sets / "basic"), to the streaming
+//     RegimeClassifier and to the cross-asset context, never recomputing the whole history;
+//   - the conformal intervals and move_ratio of the model version, fitted ONCE per version from
+//     the model's held-out rows (the newest calibration_fraction of its training rows, which the
+//     trees never saw) and stored with the version in signal_calibrations (migration 7); later
+//     processes read that row instead of refitting;
+//   - the Signal of a bar, computed at threshold 0.5 on first use and kept (per model version and
+//     bar) so that steady-state Latest() calls are a map lookup (microseconds, no database read).
+//
+// New bars are detected two ways (both on by default):
+//   1. OnBarClosed(): wired by app/ to store::LiveFeed's BarListener (same process). Bars are
+//      queued and processed by one background thread of this service (the feed's thread never
+//      computes signals): features/regime advance, a signal is computed for every tracked
+//      (owner, series) whose model serves that series, appended to the log, pending signals of the
+//      series are resolved, and subscribers are called.
+//   2. A cheap latest-bar check in Latest(), at most once per `bar_check_interval_nanos` per
+//      series (default 1 s): BarStore::Latest(viewer, key, 1) and the active model version. This
+//      catches bars imported by CSV upload or written by another process, and model activations.
+//      Between checks Latest() does no database read.
+//
+// Cross-asset context: the reference is the five-component synthetic dollar index
+// (cross_asset.h SekMode::kDropSek) when all five component series (EURUSD, USDJPY, GBPUSD,
+// USDCAD, USDCHF) exist for the timeframe, else the stored "DXY" series when present, else none
+// (Signal.cross_asset.available = false). Which one was used is in ReferenceName().
+//
+// Thread safety: thread-safe. Latest() takes a per-series lock only on a cache miss; listeners are
+// called from the service's background thread (or from Latest() when a check finds a new bar),
+// never while a service lock is held, and must not block for long.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "core/clock.h"
+#include "core/ids.h"
+#include "core/status.h"
+#include "market/bar.h"
+#include "market/instrument.h"
+#include "signals/conformal.h"
+#include "signals/regime.h"
+#include "signals/signal.h"
+#include "signals/signal_log.h"
+
+namespace sinyal::store {
+class BarStore;
+class Database;
+class FeatureSetStore;
+}  // namespace sinyal::store
+namespace sinyal::models {
+class DbModelRegistry;
+}  // namespace sinyal::models
+
+namespace sinyal::signals {
+
+struct SignalServiceOptions {
+  int top_drivers = 5;                 // drivers (SHAP) per signal. Default 5. [0, 50].
+  size_t history_bars = 5000;          // bars read when a series entry is created. Default 5000.
+                                       // [600, 100000]: the regime needs ~525 bars to warm up.
+  int64_t bar_check_interval_nanos = kNanosPerSecond;  // latest-bar check per series in
+                                                       // Latest(). Default 1 s. 0 = every call.
+  size_t signals_per_series = 256;     // cached signals per series (older bars, for delayed
+                                       // plans). Default 256.
+  size_t max_series = 1024;            // cache entries; least recently used dropped. Default 1024.
+  double max_uncertainty = 1.0;        // SignalRequest::max_uncertainty. Default 1 (off).
+  ConformalConfig conformal;           // coverages 80% and 95%, Mondrian per vol state.
+  RegimeConfig regime;                 // Default rules (docs/signals.md section 1).
+  bool background_thread = true;       // false: OnBarClosed processes inline (tests).
+};
+
+// The calibration stored with a model version (table signal_calibrations).
+struct SignalCalibration {
+  ConformalIntervals conformal;
+  double move_ratio = 0;
+  size_t rows = 0;               // held-out rows the quantiles were fitted on
+  UnixNanos from = 0, to = 0;    // their bar times
+  std::vector<CoverageLine> coverage;  // in-sample check of the fitted quantiles (held-out rows)
+  nlohmann::json ToJson() const;
+};
+
+// Live performance of a series' resolved signals next to the model's validation figures.
+struct SignalPerformance {
+  TenantId model_owner;          // kPlatformTenant for the platform default
+  std::string model_version;     // e.g. "platform/EURUSD/H1/v3"
+  LivePerformance live;          // of the model version's resolved signals (newest `limit`)
+  nlohmann::json validation;     // the version's walk-forward metrics (ModelRecord.metrics)
+  nlohmann::json ToJson() const;
+};
+
+class SignalService {
+ public:
+  using Listener = std::function<void(TenantId model_owner, std::shared_ptr<const Signal>)>;
+
+  // Unsubscribes when destroyed or Reset(). Move-only. REQUIRES: destroyed before the service.
+  class Subscription {
+   public:
+    Subscription() = default;
+    Subscription(Subscription&& o) noexcept;
+    Subscription& operator=(Subscription&& o) noexcept;
+    ~Subscription();
+    void Reset();
+    bool active() const { return service_ != nullptr; }
+
+   private:
+    friend class SignalService;
+    Subscription(SignalService* s, uint64_t id) : service_(s), id_(id) {}
+    SignalService* service_ = nullptr;
+    uint64_t id_ = 0;
+  };
+
+  // REQUIRES: every reference outlives the service; feature_sets may be null (tenant feature
+  // sets unavailable). `log` receives every newly computed signal once.
+  SignalService(store::Database& db, store::BarStore& bars, models::DbModelRegistry& registry,
+                store::FeatureSetStore* feature_sets, SignalLog& log, const Clock& clock,
+                SignalServiceOptions options = {});
+  ~SignalService();
+  SignalService(const SignalService&) = delete;
+  SignalService& operator=(const SignalService&) = delete;
+
+  // The signal of `owner`'s active model for (symbol, timeframe) - else the platform default
+  // model - at the latest closed bar whose close time (open + one period) <= not_after.
+  // (not_after = now for realtime plans, now - delay for delayed ones.) Direction at threshold
+  // 0.5; use WithThreshold for the caller's. Symbol and timeframe are normalised ("eurusd",
+  // "1h" accepted). Errors: InvalidArgument naming "symbol"/"timeframe"; NotFound("symbol")
+  // unknown symbol or no bar closed by not_after; NotFound("model") no active model;
+  // FailedPrecondition ("symbol") when the series is too short for the features or the regime;
+  // DataLoss when the stored model is corrupted.
+  [[nodiscard]] Result<std::shared_ptr<const Signal>> Latest(TenantId owner,
+                                                             const std::string& symbol,
+                                                             const std::string& timeframe,
+                                                             UnixNanos not_after);
+
+  // The same signal with direction, abstention and confidence_threshold re-derived for
+  // `threshold` (in [0,1]; below 0.5 acts as 0.5; NaN acts as 0.5). The id stays the stored
+  // signal's id. Also abstains when the signal's uncertainty exceeds max_uncertainty.
+  static Signal WithThreshold(const Signal& s, double threshold, double max_uncertainty = 1.0);
+
+  // Which model serves `viewer` for the series: the viewer when it has an active model, else
+  // kPlatformTenant. NotFound("model") when neither has one. Cached like Latest().
+  [[nodiscard]] Result<TenantId> ModelOwner(TenantId viewer, const std::string& symbol,
+                                            const std::string& timeframe);
+
+  // Calls `listener` with every newly computed signal (as bars close), from the service's thread.
+  // Only series that are tracked get signals on bar close: every series ever asked for through
+  // Latest() or Track().
+  [[nodiscard]] Subscription Subscribe(Listener listener);
+  // Marks (owner's model for) the series as tracked, so its signals are computed as bars close
+  // even before anyone asks. Validates symbol/timeframe and that a model serves it (errors as
+  // Latest).
+  [[nodiscard]] Status Track(TenantId owner, const std::string& symbol,
+                             const std::string& timeframe);
+
+  // The LiveFeed BarListener hook (app/ wires it). Cheap: queues the bar. Bars of untracked
+  // series are ignored; a bar out of order or after a gap in the cache makes the entry reload.
+  void OnBarClosed(const market::SeriesKey& key, const market::Bar& bar);
+  // Waits until every bar queued before the call is processed (tests, shutdown).
+  void Drain();
+
+  // Resolves the unresolved signals of the series' model owner (as seen by `viewer`) with the
+  // stored bars; returns how many were resolved. Also run for each bar close.
+  [[nodiscard]] Result<size_t> ResolveSeries(TenantId viewer, const std::string& symbol,
+                                             const std::string& timeframe);
+
+  // Live performance (newest `limit` resolved signals of the serving model version) and the
+  // version's validation metrics. Resolves pending signals first.
+  [[nodiscard]] Result<SignalPerformance> Performance(TenantId viewer, const std::string& symbol,
+                                                      const std::string& timeframe,
+                                                      size_t limit = 500);
+
+  // The stored calibration of a model version, fitting and storing it if absent.
+  [[nodiscard]] Result<SignalCalibration> Calibration(TenantId model_owner,
+                                                      const std::string& symbol,
+                                                      const std::string& timeframe,
+                                                      int64_t version);
+
+  // Name of the cross-asset reference used for `timeframe`: "synthetic_dxy_5" (five components),
+  // "DXY" (stored series) or "" (none).
+  std::string ReferenceName(const std::string& timeframe);
+
+  struct Stats {
+    int64_t latest_calls = 0, cache_hits = 0, signals_computed = 0, bar_checks = 0,
+            entry_loads = 0, calibrations_fitted = 0, calibrations_loaded = 0,
+            bars_processed = 0, resolved = 0, listener_calls = 0;
+  };
+  Stats stats() const;
+
+  struct Impl;
+
+ private:
+  void Unsubscribe(uint64_t id);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace sinyal::signals
