@@ -1,0 +1,208 @@
+// Plans, entitlements and subscriptions (issue 6; CONTRACTS.md "Plans and entitlements").
+//
+// A Plan is a row of table `plans` (migration 8 seeds free / pro / enterprise; docs/billing.md
+// justifies the figures). Operators edit plans through PlanStore::Update, which validates every
+// field (InvalidArgument naming it), writes an audit row (plan_audit) and refreshes the cache.
+// Every tenant has one Subscription (table `subscriptions`): its plan and the anchor of its
+// monthly periods. The first call for a tenant without one creates a "free" subscription
+// anchored at that moment.
+//
+// Periods: monthly, in UTC, anchored on the subscription's start (the anchor). Period k is
+// [AddMonths(anchor, k), AddMonths(anchor, k + 1)), where AddMonths keeps the anchor's time of
+// day and clamps its day of month to the month's length (anchor Jan 31 -> Feb 28/29 -> Mar 31,
+// always computed from the anchor, never chained). Changing plans keeps the anchor, so the
+// current period continues with the new plan's quota.
+//
+// Caching: both classes keep what they read in memory, so the request path (Meter::Reserve)
+// does no database read in steady state. Writes through this process refresh its cache at once;
+// edits made by another process are seen within `cache_ttl` (default 5 s).
+//
+// Thread safety: PlanStore and Subscriptions are thread-safe.
+//
+// Refinements of the CONTRACTS.md shapes (additive): PlanStore::GetShared (hot path, no copy),
+// Plan::Validate, Subscription::anchor, Subscriptions::Period/PeriodAt, Subscriptions::Invalidate.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "core/clock.h"
+#include "core/ids.h"
+#include "core/status.h"
+
+namespace sinyal::store {
+class Database;
+}  // namespace sinyal::store
+
+namespace sinyal::billing {
+
+// Entitlement (feature) names, stable strings used in the API and in 403 problems.
+inline constexpr std::string_view kFeatConfidence = "confidence";    // confidence + p_up
+inline constexpr std::string_view kFeatIntervals = "intervals";      // conformal intervals, expected move
+inline constexpr std::string_view kFeatRegime = "regime";            // regime + drivers + model version
+inline constexpr std::string_view kFeatAllTimeframes = "all_timeframes";  // else only plan.timeframes
+inline constexpr std::string_view kFeatRealtime = "realtime";  // else delayed by data_delay_seconds
+inline constexpr std::string_view kFeatCorrelations = "correlations";
+inline constexpr std::string_view kFeatBatch = "batch";
+inline constexpr std::string_view kFeatStream = "stream";  // WebSocket signal stream
+inline constexpr std::string_view kFeatCustomModels = "custom_models";
+inline constexpr std::string_view kFeatTelegram = "telegram", kFeatBacktests = "backtests";
+
+// Every known feature name, for validation.
+const std::vector<std::string_view>& AllFeatures();
+
+struct Plan {
+  std::string name;          // "free" | "pro" | "enterprise" (operators may add more)
+  std::string display_name;
+  int64_t price_idr = 0;     // per monthly period, integer rupiah
+  int64_t monthly_quota = 0;  // billable units per period; -1 = unlimited (fair use)
+  bool overage_allowed = false;
+  int64_t overage_price_idr = 0;  // per unit beyond the quota (when allowed)
+  double rate_per_second = 1;     // sustained rate limit per API key / per user
+  int64_t burst = 5;              // bucket depth
+  int64_t data_delay_seconds = 0;  // Free: 3600 (signals of bars closed at least this long ago)
+  std::vector<std::string> timeframes;  // allowed without all_timeframes (e.g. {"H1","D1"})
+  std::set<std::string> features;       // entitlements
+
+  bool Has(std::string_view feature) const;
+  bool unlimited() const { return monthly_quota < 0; }
+  // {"name","display_name","price_idr","monthly_quota" (null when unlimited),"unlimited",
+  //  "overage_allowed","overage_price_idr","rate_per_second","burst","data_delay_seconds",
+  //  "timeframes","features"}
+  nlohmann::json ToJson() const;
+  // OK, or InvalidArgument naming the first bad field.
+  [[nodiscard]] Status Validate() const;
+};
+
+struct PlanStoreOptions {
+  // How long a cached plan table is trusted before it is re-read (edits by other processes).
+  // Default: 5 s. 0 re-reads on every call (tests).
+  std::chrono::milliseconds cache_ttl{5000};
+};
+
+// DB-backed (table plans, seeded by migration 8), cached in memory.
+class PlanStore {
+ public:
+  // REQUIRES: db and clock outlive the store; db is migrated.
+  PlanStore(store::Database& db, Clock& clock, PlanStoreOptions options = {});
+  ~PlanStore();
+  PlanStore(const PlanStore&) = delete;
+  PlanStore& operator=(const PlanStore&) = delete;
+
+  // Every plan, cheapest first (ties by name).
+  [[nodiscard]] Result<std::vector<Plan>> List();
+  // NotFound("plan") for an unknown name.
+  [[nodiscard]] Result<Plan> Get(std::string_view name);
+  // As Get, without copying (the hot path). The pointee is immutable.
+  [[nodiscard]] Result<std::shared_ptr<const Plan>> GetShared(std::string_view name);
+  // Operators: applies `changes` (a JSON object with any of the fields of Plan::ToJson except
+  // "name" and "unlimited"; "monthly_quota": null or -1 means unlimited) to plan `name`,
+  // validates the result, stores it and an audit row (actor, before, after, time), refreshes
+  // the cache, and returns the new plan. Errors: NotFound("plan"); InvalidArgument naming the
+  // field (unknown field, wrong type, out of range, unknown feature or timeframe).
+  [[nodiscard]] Result<Plan> Update(std::string_view name, const nlohmann::json& changes,
+                                    std::string actor);
+  // Operators: adds a new plan (validated). AlreadyExists("plan") if the name is taken.
+  [[nodiscard]] Result<Plan> Create(const Plan& plan, std::string actor);
+  // Smallest plan (by price, then name) that has `feature`; used in 403 problems
+  // ("requires plan pro"). NotFound("feature") when no plan has it.
+  [[nodiscard]] Result<std::string> CheapestWith(std::string_view feature);
+  // Drops the cache; the next call re-reads the table.
+  void Invalidate();
+
+ private:
+  struct Snapshot;
+  Result<std::shared_ptr<const Snapshot>> Load();
+
+  store::Database& db_;
+  Clock& clock_;
+  PlanStoreOptions options_;
+  std::mutex mu_;
+  std::shared_ptr<const Snapshot> snapshot_;  // GUARDED_BY(mu_)
+  UnixNanos loaded_at_ = 0;                   // GUARDED_BY(mu_)
+};
+
+// The tenant's subscription: plan + current monthly period [start, end) (UTC, anchored on the
+// subscription's start).
+struct Subscription {
+  TenantId tenant;
+  std::string plan;
+  UnixNanos period_start = 0, period_end = 0;
+  std::string status;      // "active"
+  UnixNanos anchor = 0;    // subscription start: the periods' anchor
+};
+
+// The calendar helper behind periods: `t` plus `months` months, keeping the time of day and
+// clamping the day of month (see the file comment). months may be negative.
+UnixNanos AddMonths(UnixNanos t, int64_t months);
+// Index k >= 0 of the period holding `now` (k = -1 when now < anchor), and its bounds.
+struct Period {
+  int64_t index = 0;
+  UnixNanos start = 0, end = 0;
+};
+Period PeriodAt(UnixNanos anchor, UnixNanos now);
+// Period with index `k` (k may be any integer).
+Period PeriodIndex(UnixNanos anchor, int64_t k);
+
+struct SubscriptionsOptions {
+  // Cached subscriptions are re-read after this long (plan changes by other processes).
+  // Default: 5 s. 0 re-reads on every call.
+  std::chrono::milliseconds cache_ttl{5000};
+};
+
+class Subscriptions {
+ public:
+  // REQUIRES: db, plans and clock outlive this; db is migrated.
+  Subscriptions(store::Database& db, PlanStore& plans, Clock& clock,
+                SubscriptionsOptions options = {});
+  ~Subscriptions();
+  Subscriptions(const Subscriptions&) = delete;
+  Subscriptions& operator=(const Subscriptions&) = delete;
+
+  // The subscription with the period holding `now`. Creates a "free" subscription anchored at
+  // `now` on first use (an event row records it). Errors: InvalidArgument("tenant") for an
+  // invalid id; FailedPrecondition when the tenant does not exist; Unavailable/Internal from
+  // the database. Steady state: no database read (cache, see the file comment).
+  [[nodiscard]] Result<Subscription> Current(TenantId tenant, UnixNanos now);
+  // Switches the tenant to `plan` from `now` (the anchor is kept, so the current period
+  // continues with the new plan's quota); records an event (from, to, actor, time). Creates the
+  // subscription first if the tenant has none. NotFound("plan") for an unknown plan. Changing to
+  // the same plan is OK and records nothing.
+  [[nodiscard]] Status ChangePlan(TenantId tenant, std::string plan, UnixNanos now,
+                                  std::string actor);
+  // Plans the tenant held during [start, end) (from the event rows), in order; for invoices.
+  [[nodiscard]] Result<std::vector<std::string>> PlansDuring(TenantId tenant, UnixNanos start,
+                                                             UnixNanos end);
+  // Drops the tenant's cached subscription (or all when tenant is invalid).
+  void Invalidate(TenantId tenant = TenantId());
+
+  PlanStore& plans() { return plans_; }
+
+ private:
+  struct Entry {
+    std::string plan;
+    std::string status;
+    UnixNanos anchor = 0;
+    UnixNanos loaded_at = 0;
+  };
+  Result<Entry> LoadOrCreate(TenantId tenant, UnixNanos now);
+
+  store::Database& db_;
+  PlanStore& plans_;
+  Clock& clock_;
+  SubscriptionsOptions options_;
+  std::mutex mu_;
+  std::unordered_map<TenantId, Entry> cache_;  // GUARDED_BY(mu_)
+};
+
+}  // namespace sinyal::billing
