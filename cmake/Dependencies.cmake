@@ -60,3 +60,7 @@ find_package(CURL REQUIRED)
 # signals/: Boost.Math (header-only; libboost-math1.74-dev) for chi-squared, Student t and normal
 # distribution functions behind the Kruskal-Wallis, paired and Fisher-z tests.
 find_package(Boost 1.74 REQUIRED)
+
+# billing/ rate limiter: hiredis 0.14.1 (libhiredis-dev). Its CMake config defines no imported
+# target and errors without a version (stack-check.md section 3): use pkg-config.
+pkg_check_modules(HIREDIS REQUIRED IMPORTED_TARGET hiredis)

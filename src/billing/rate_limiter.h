@@ -106,7 +106,8 @@ struct RedisRateLimiterOptions {
   // reconnect attempt (so a dead Redis costs microseconds per request, not a timeout each).
   int retry_backoff_ms = 500;
   // Default true: the script reads Redis's own clock (TIME), so servers with skewed clocks
-  // share one timeline. Tests set false to drive the script with Check's `now`.
+  // share one timeline. Tests set false to drive the script with Check's `now` (keys then live
+  // at least 60 s, since that clock need not run at real-time pace).
   bool use_server_time = true;
 };
 
