@@ -1,0 +1,817 @@
+#include "signals/retraining_job.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <map>
+
+#include "core/log.h"
+#include "core/time.h"
+#include "features/feature_set.h"
+#include "market/timeframe.h"
+#include "models/basic_features.h"
+#include "models/dataset.h"
+#include "models/features_adapter.h"
+#include "models/market_adapter.h"
+#include "store/bar_store.h"
+#include "store/database.h"
+#include "store/feature_set_store.h"
+#include "store/soci.h"
+
+namespace sinyal::signals {
+
+using nlohmann::json;
+
+namespace {
+
+bool IsPlatform(TenantId t) { return t == models::kPlatformTenant; }
+
+std::optional<TenantId> Viewer(TenantId owner) {
+  if (IsPlatform(owner)) return std::nullopt;
+  return owner;
+}
+
+std::string Owner(TenantId t) {
+  return IsPlatform(t) ? std::string("tenant_id IS NULL") : "tenant_id = " + std::to_string(t.value());
+}
+
+std::string Iso(UnixNanos t) { return FormatIso8601(t); }
+double Seconds(UnixNanos t) { return static_cast<double>(t / kNanosPerSecond); }
+UnixNanos FromSeconds(double s) { return static_cast<UnixNanos>(std::llround(s)) * kNanosPerSecond; }
+
+std::string Fmt(const char* fmt, double a, double b, double c) {
+  char buf[256];
+  std::snprintf(buf, sizeof buf, fmt, a, b, c);
+  return buf;
+}
+
+// Same rule as models/service.cc (the number of decimals of the quotes), so the challenger's
+// features and ours are computed on identical columns.
+int InferDigits(std::span<const market::Bar> bars) {
+  int digits = 0;
+  const size_t step = std::max<size_t>(1, bars.size() / 500);
+  for (size_t i = 0; i < bars.size(); i += step) {
+    for (const double p : {bars[i].open(), bars[i].high(), bars[i].low(), bars[i].close()}) {
+      int d = digits;
+      for (; d < 8; ++d) {
+        const double scaled = p * std::pow(10.0, d);
+        if (std::fabs(scaled - std::round(scaled)) < 1e-6 * std::max(1.0, std::fabs(scaled)) + 1e-9) break;
+      }
+      digits = std::max(digits, d);
+    }
+  }
+  return digits;
+}
+
+// The walk-forward figures stored with a version (models::ModelService::Train), as validation.
+ValidationFigures ValidationOf(const models::ModelRecord& r) {
+  ValidationFigures v;
+  const json& wf = r.metrics.contains("walk_forward") ? r.metrics["walk_forward"] : json::object();
+  if (wf.is_object()) {
+    if (wf.contains("brier") && wf["brier"].is_number()) v.brier = wf["brier"].get<double>();
+    if (wf.contains("log_loss") && wf["log_loss"].is_number()) v.log_loss = wf["log_loss"].get<double>();
+    if (wf.contains("accuracy") && wf["accuracy"].is_number()) v.hit_rate = wf["accuracy"].get<double>();
+  }
+  return v;
+}
+
+Result<PsiReference> ReferenceFromJson(const std::string& text) {
+  auto j = json::parse(text, nullptr, false);
+  PsiReference r;
+  try {
+    if (j.is_discarded()) throw std::runtime_error("not JSON");
+    r.names = j.at("names").get<std::vector<std::string>>();
+    r.edges = j.at("edges").get<std::vector<std::vector<double>>>();
+    r.expected = j.at("expected").get<std::vector<std::vector<double>>>();
+    r.rows = j.at("rows").get<size_t>();
+  } catch (const std::exception& e) {
+    return Status::DataLoss(std::string("stored PSI reference is unreadable: ") + e.what());
+  }
+  if (r.edges.size() != r.names.size() || r.expected.size() != r.names.size()) {
+    return Status::DataLoss("stored PSI reference has mismatched sizes");
+  }
+  return r;
+}
+
+// Forwards to the real log and remembers the seqs appended (for the check's outcome).
+class RecordingAudit final : public AuditLog {
+ public:
+  RecordingAudit(AuditLog& inner, std::vector<int64_t>& seqs) : inner_(inner), seqs_(seqs) {}
+  Result<int64_t> Append(AuditRecord r) override {
+    auto seq = inner_.Append(std::move(r));
+    if (seq.ok()) seqs_.push_back(*seq);
+    return seq;
+  }
+  Result<std::vector<AuditRecord>> List(TenantId t, const std::string& s,
+                                        const std::string& tf) const override {
+    return inner_.List(t, s, tf);
+  }
+
+ private:
+  AuditLog& inner_;
+  std::vector<int64_t>& seqs_;
+};
+
+models::ModelServiceOptions TrainerOptions(models::ModelServiceOptions o, size_t window) {
+  o.max_bars = std::max<size_t>(window, 100);
+  return o;
+}
+
+}  // namespace
+
+std::string ModelVersionName(TenantId owner, const std::string& symbol, const std::string& timeframe,
+                             int64_t version) {
+  const std::string who = IsPlatform(owner) ? std::string("platform") : "t" + std::to_string(owner.value());
+  return who + "/" + symbol + "/" + timeframe + "/v" + std::to_string(version);
+}
+
+json CheckOutcome::ToJson() const {
+  return {{"outcome", outcome},
+          {"champion_version", champion_version},
+          {"challenger_version", challenger_version},
+          {"audit_seqs", audit_seqs},
+          {"detail", detail}};
+}
+
+// Everything one check reads about a series, loaded once.
+struct RetrainingService::Series {
+  TenantId owner;
+  std::string symbol, timeframe;
+  std::vector<market::Bar> bars;
+  models::BarColumns cols;
+  std::vector<AuditRecord> trail;
+  std::vector<int64_t> seqs;                          // appended by this check
+  std::map<int64_t, models::FeatureFrame> frames;     // by model version
+  std::map<int64_t, models::ModelRecord> records;     // by model version
+};
+
+RetrainingService::RetrainingService(store::Database& db, store::BarStore& bars,
+                                     store::FeatureSetStore* feature_sets,
+                                     models::DbModelRegistry& registry, store::JobQueue* jobs,
+                                     const SignalLog* signals, AuditLog& audit, const Clock& clock,
+                                     models::ModelServiceOptions model_options,
+                                     RetrainingJobOptions options)
+    : db_(db),
+      bars_(bars),
+      feature_sets_(feature_sets),
+      registry_(registry),
+      jobs_(jobs),
+      signals_(signals),
+      audit_(audit),
+      clock_(clock),
+      trainer_(db, bars, feature_sets, registry, nullptr, clock,
+               TrainerOptions(std::move(model_options), options.train_window_bars)),
+      options_(std::move(options)) {}
+
+Result<int64_t> RetrainingService::EnqueueCheck(TenantId owner, const std::string& symbol_in,
+                                                const std::string& timeframe_in,
+                                                const std::string& actor) {
+  if (jobs_ == nullptr) return Status::Unavailable("no job queue");
+  SINYAL_ASSIGN_OR_RETURN(std::string symbol, models::ModelService::NormalizeSymbol(symbol_in));
+  SINYAL_ASSIGN_OR_RETURN(std::string timeframe, models::ModelService::NormalizeTimeframe(timeframe_in));
+  auto active = registry_.ActiveVersion(owner, symbol, timeframe);
+  if (!active.ok()) {
+    if (active.error().code() == StatusCode::kNotFound) {
+      return Status::NotFound("no active model for " + symbol + " " + timeframe +
+                                  ": train and activate one first",
+                              "model");
+    }
+    return active.error();
+  }
+  json payload = {{"symbol", symbol}, {"timeframe", timeframe}, {"actor", actor}};
+  store::JobSpec spec;
+  if (!IsPlatform(owner)) spec.tenant = owner;
+  spec.kind = kRetrainCheckJobKind;
+  spec.payload = payload.dump();
+  spec.dedupe_key = "retrain:" + symbol + ":" + timeframe;
+  spec.max_attempts = 2;
+  return jobs_->Enqueue(spec);
+}
+
+Result<size_t> RetrainingService::EnqueueAll() {
+  struct Key {
+    std::optional<int64_t> tenant;
+    std::string symbol, timeframe;
+  };
+  std::vector<Key> keys;
+  SINYAL_RETURN_IF_ERROR(db_.WithReadTx([&](soci::session& sql) -> Status {
+    keys.clear();
+    soci::rowset<soci::row> rows =
+        (sql.prepare << "SELECT tenant_id, symbol, timeframe FROM model_active ORDER BY symbol, timeframe");
+    for (const soci::row& row : rows) {
+      Key k;
+      if (row.get_indicator(0) != soci::i_null) {
+        switch (row.get_properties(0).get_data_type()) {
+          case soci::dt_integer: k.tenant = row.get<int>(0); break;
+          case soci::dt_long_long: k.tenant = row.get<long long>(0); break;
+          default: k.tenant = std::stoll(row.get<std::string>(0));
+        }
+      }
+      k.symbol = row.get<std::string>(1);
+      k.timeframe = row.get<std::string>(2);
+      keys.push_back(std::move(k));
+    }
+    return Status::Ok();
+  }));
+  size_t queued = 0;
+  for (const Key& k : keys) {
+    const TenantId owner = k.tenant ? TenantId(*k.tenant) : models::kPlatformTenant;
+    auto id = EnqueueCheck(owner, k.symbol, k.timeframe, "schedule");
+    if (id.ok()) {
+      ++queued;
+    } else if (id.error().code() != StatusCode::kConflict) {
+      LogEvent(spdlog::level::warn, "retrain_enqueue_failed",
+               {{"symbol", k.symbol}, {"timeframe", k.timeframe}, {"error", id.error().ToString()}});
+    }
+  }
+  return queued;
+}
+
+Result<RetrainingService::Series> RetrainingService::LoadSeries(TenantId owner,
+                                                               const std::string& symbol,
+                                                               const std::string& timeframe) {
+  Series s;
+  s.owner = owner;
+  s.symbol = symbol;
+  s.timeframe = timeframe;
+  SINYAL_ASSIGN_OR_RETURN(s.trail, audit_.List(owner, symbol, timeframe));
+  SINYAL_ASSIGN_OR_RETURN(market::Timeframe tf, market::ParseTimeframe(timeframe));
+  const market::SeriesKey key{symbol, tf};
+  std::optional<UnixNanos> cursor;
+  do {
+    SINYAL_ASSIGN_OR_RETURN(store::BarPage page,
+                            bars_.Query(Viewer(owner), {.key = key, .limit = store::kMaxBarPage,
+                                                        .cursor = cursor}));
+    s.bars.insert(s.bars.end(), page.bars.begin(), page.bars.end());
+    cursor = page.next_cursor;
+  } while (cursor);
+  if (s.bars.empty()) return Status::NotFound("no bars for " + symbol + " " + timeframe, "symbol");
+  SINYAL_ASSIGN_OR_RETURN(s.cols, models::ToBarColumns(symbol, timeframe, s.bars,
+                                                       std::pow(10.0, -InferDigits(s.bars))));
+  return s;
+}
+
+namespace {
+
+Result<const models::ModelRecord*> RecordOf(models::DbModelRegistry& registry,
+                                            TenantId owner,
+                                            const std::string& symbol, const std::string& timeframe,
+                                            int64_t version, std::map<int64_t, models::ModelRecord>& cache) {
+  auto it = cache.find(version);
+  if (it == cache.end()) {
+    SINYAL_ASSIGN_OR_RETURN(models::ModelRecord r, registry.GetRecord(owner, symbol, timeframe, version));
+    if (r.schema.num_classes != 2) {
+      return Status::FailedPrecondition("retraining supports binary models; version " +
+                                             std::to_string(version) + " has " +
+                                             std::to_string(r.schema.num_classes) + " classes",
+                                         "neutral");
+    }
+    it = cache.emplace(version, std::move(r)).first;
+  }
+  return &it->second;
+}
+
+// The model's feature frame over the series' bars, computed as training computed it.
+Result<models::FeatureFrame> ComputeFrame(const models::ModelRecord& rec, TenantId owner,
+                                          const models::BarColumns& cols,
+                                          std::span<const market::Bar> bars,
+                                          store::FeatureSetStore* feature_sets) {
+  models::FeatureFrame frame;
+  if (rec.schema.feature_set == models::kBasicFeatureSetName) {
+    SINYAL_ASSIGN_OR_RETURN(frame, models::ComputeBasicFeatures(cols));
+  } else {
+    features::FeatureSetConfig fs = features::DefaultFeatureSet();
+    if (rec.schema.feature_set != fs.name) {
+      if (feature_sets == nullptr || IsPlatform(owner)) {
+        return Status::FailedPrecondition("feature set " + rec.schema.feature_set + " is unavailable");
+      }
+      SINYAL_ASSIGN_OR_RETURN(store::StoredFeatureSet st,
+                              feature_sets->Get(owner, rec.schema.feature_set,
+                                                rec.schema.feature_set_version));
+      SINYAL_ASSIGN_OR_RETURN(fs, features::FeatureSetConfig::FromJson(st.config_json));
+    }
+    SINYAL_ASSIGN_OR_RETURN(frame, models::ComputeFeatureFrame(fs, bars));
+  }
+  if (frame.names != rec.schema.feature_names) {
+    return Status::FailedPrecondition("the features of model version " + std::to_string(rec.version) +
+                                      " differ from feature set " + rec.schema.feature_set +
+                                      " as computed now");
+  }
+  return frame;
+}
+
+bool Finite(const float* row, size_t n) {
+  for (size_t i = 0; i < n; ++i) {
+    if (!std::isfinite(row[i])) return false;
+  }
+  return true;
+}
+
+// Rows of `labels` (the dataset of the first model) whose prediction bar is after `after`, with
+// finite features in every frame; at most `max_rows`, oldest first.
+std::vector<size_t> WindowRows(const models::Dataset& ds, UnixNanos after,
+                               const std::vector<const models::FeatureFrame*>& frames, size_t max_rows) {
+  std::vector<size_t> out;
+  for (size_t i = 0; i < ds.size() && out.size() < max_rows; ++i) {
+    const auto& r = ds.rows[i];
+    if (r.ts <= after) continue;
+    bool ok = true;
+    for (const auto* f : frames) ok = ok && Finite(f->Row(r.bar), f->cols());
+    if (ok) out.push_back(i);
+  }
+  return out;
+}
+
+std::vector<float> PUp(const models::Ensemble& e, const models::FeatureFrame& f, const models::Dataset& ds,
+                       const std::vector<size_t>& rows) {
+  std::vector<float> p;
+  p.reserve(rows.size());
+  for (size_t i : rows) p.push_back(e.Predict(f.Row(ds.rows[i].bar)).proba[models::kUp]);
+  return p;
+}
+
+std::map<std::string, double> ScoreFigures(const ChallengerEvaluation& ev, const std::string& a,
+                                           const std::string& b) {
+  return {{a + ".log_loss", ev.champion.log_loss},   {a + ".brier", ev.champion.brier},
+          {a + ".accuracy", ev.champion.accuracy},   {b + ".log_loss", ev.challenger.log_loss},
+          {b + ".brier", ev.challenger.brier},       {b + ".accuracy", ev.challenger.accuracy},
+          {"paired.t", ev.paired.t},                 {"paired.p", ev.paired.p_greater},
+          {"n", static_cast<double>(ev.champion.n)}};
+}
+
+}  // namespace
+
+Result<PsiReference> RetrainingService::ReferenceOf(TenantId owner, const std::string& symbol_in,
+                                                    const std::string& timeframe_in, int64_t version) {
+  SINYAL_ASSIGN_OR_RETURN(std::string symbol, models::ModelService::NormalizeSymbol(symbol_in));
+  SINYAL_ASSIGN_OR_RETURN(std::string timeframe, models::ModelService::NormalizeTimeframe(timeframe_in));
+  auto tx = [&](bool read, const std::function<Status(soci::session&)>& fn) {
+    if (IsPlatform(owner)) return read ? db_.WithReadTx(fn) : db_.WithTx(fn);
+    return read ? db_.WithTenantReadTx(owner, fn) : db_.WithTenantTx(owner, fn);
+  };
+  std::string stored;
+  SINYAL_RETURN_IF_ERROR(tx(true, [&](soci::session& sql) -> Status {
+    long long v = version;
+    sql << "SELECT reference FROM retraining_references WHERE " + Owner(owner) +
+               " AND symbol = :s AND timeframe = :tf AND version = :v",
+        soci::use(symbol, "s"), soci::use(timeframe, "tf"), soci::use(v, "v"), soci::into(stored);
+    if (!sql.got_data()) stored.clear();
+    return Status::Ok();
+  }));
+  if (!stored.empty()) return ReferenceFromJson(stored);
+
+  // First use: fit it on the features of the version's training rows and store it.
+  SINYAL_ASSIGN_OR_RETURN(Series s, LoadSeries(owner, symbol, timeframe));
+  SINYAL_ASSIGN_OR_RETURN(const models::ModelRecord* rec,
+                          RecordOf(registry_, owner, symbol, timeframe, version, s.records));
+  SINYAL_ASSIGN_OR_RETURN(models::FeatureFrame frame,
+                          ComputeFrame(*rec, owner, s.cols, s.bars, feature_sets_));
+  std::vector<float> x;
+  for (size_t i = 0; i < frame.rows; ++i) {
+    if (s.cols.ts[i] < rec->data_from || s.cols.ts[i] > rec->data_to) continue;
+    if (!Finite(frame.Row(i), frame.cols())) continue;
+    x.insert(x.end(), frame.Row(i), frame.Row(i) + frame.cols());
+  }
+  auto ref = FitPsiReference(x, frame.names);
+  if (!ref.ok()) {
+    return ref.error().WithContext("PSI reference of version " + std::to_string(version) +
+                                   " (training bars " + Iso(rec->data_from) + " to " +
+                                   Iso(rec->data_to) + " no longer stored?)");
+  }
+  const ValidationFigures val = ValidationOf(*rec);
+  const std::string ref_text = ref->ToJson().dump();
+  const std::string val_text =
+      json{{"brier", val.brier}, {"log_loss", val.log_loss}, {"hit_rate", val.hit_rate}}.dump();
+  Status w = tx(false, [&](soci::session& sql) -> Status {
+    long long t = owner.value(), v = version, now = clock_.Now();
+    soci::indicator ti = IsPlatform(owner) ? soci::i_null : soci::i_ok;
+    sql << "INSERT INTO retraining_references (tenant_id, symbol, timeframe, version, reference, "
+           "validation, created_at) VALUES (:t, :s, :tf, :v, :r, :val, :c)",
+        soci::use(t, ti, "t"), soci::use(symbol, "s"), soci::use(timeframe, "tf"), soci::use(v, "v"),
+        soci::use(ref_text, "r"), soci::use(val_text, "val"), soci::use(now, "c");
+    return Status::Ok();
+  });
+  // AlreadyExists: a concurrent check stored the same (deterministic) reference first.
+  if (!w.ok() && w.code() != StatusCode::kAlreadyExists) return w;
+  return ref;
+}
+
+Result<int64_t> RetrainingService::Record(Series& s, AuditRecord r) {
+  r.tenant = s.owner;
+  r.symbol = s.symbol;
+  r.timeframe = s.timeframe;
+  r.time = clock_.Now();
+  SINYAL_ASSIGN_OR_RETURN(int64_t seq, audit_.Append(std::move(r)));
+  s.seqs.push_back(seq);
+  return seq;
+}
+
+Result<CheckOutcome> RetrainingService::RunCheck(TenantId owner, const std::string& symbol_in,
+                                                 const std::string& timeframe_in,
+                                                 const store::JobWorker::ProgressFn& progress) {
+  SINYAL_ASSIGN_OR_RETURN(std::string symbol, models::ModelService::NormalizeSymbol(symbol_in));
+  SINYAL_ASSIGN_OR_RETURN(std::string timeframe, models::ModelService::NormalizeTimeframe(timeframe_in));
+  auto report = [&](double f, std::string_view stage) {
+    if (progress) progress(f, stage);
+  };
+  auto active = registry_.ActiveVersion(owner, symbol, timeframe);
+  if (!active.ok()) {
+    if (active.error().code() != StatusCode::kNotFound) return active.error();
+    CheckOutcome o;
+    o.outcome = "no_model";
+    o.detail = "no active model for " + symbol + " " + timeframe;
+    return o;
+  }
+  report(0.02, "loading bars and the audit trail");
+  SINYAL_ASSIGN_OR_RETURN(Series s, LoadSeries(owner, symbol, timeframe));
+  // What is pending, from the trail (see the header).
+  std::optional<AuditRecord> pending_challenger, pending_promotion;
+  for (const AuditRecord& r : s.trail) {
+    switch (r.action) {
+      case AuditAction::kChallengerTrained:
+        if (r.decision && r.challenger_version > 0) pending_challenger = r;
+        break;
+      case AuditAction::kPromoted:
+        pending_challenger.reset();
+        pending_promotion = r;
+        break;
+      case AuditAction::kRejected: pending_challenger.reset(); break;
+      case AuditAction::kPostPromotionCheck: pending_promotion.reset(); break;
+      default: break;
+    }
+  }
+  Result<CheckOutcome> out = Status::Internal("unreachable");
+  if (pending_promotion) {
+    report(0.1, "checking the promoted model on new bars");
+    out = PostPromotionCheck(s, *pending_promotion, *active);
+  } else if (pending_challenger) {
+    report(0.1, "evaluating the challenger against the champion");
+    out = EvaluateChallenger(s, *pending_challenger, *active);
+  } else {
+    report(0.1, "drift check");
+    out = DriftCheck(s, *active, progress);
+  }
+  if (out.ok()) out->audit_seqs = s.seqs;
+  return out;
+}
+
+Result<std::string> RetrainingService::RunCheckJob(const store::Job& job,
+                                                   const store::JobWorker::ProgressFn& progress) {
+  auto payload = json::parse(job.payload, nullptr, false);
+  if (payload.is_discarded() || !payload.is_object() || !payload.contains("symbol") ||
+      !payload["symbol"].is_string() || !payload.contains("timeframe") || !payload["timeframe"].is_string()) {
+    return Status::InvalidArgument("bad retrain_check payload", "payload");
+  }
+  const TenantId owner = job.tenant.value_or(models::kPlatformTenant);
+  SINYAL_ASSIGN_OR_RETURN(CheckOutcome o, RunCheck(owner, payload["symbol"].get<std::string>(),
+                                                   payload["timeframe"].get<std::string>(), progress));
+  LogEvent(spdlog::level::info, "retrain_check",
+           {{"owner", owner.value()}, {"symbol", payload["symbol"]}, {"timeframe", payload["timeframe"]},
+            {"outcome", o.outcome}, {"detail", o.detail}});
+  return o.ToJson().dump();
+}
+
+Result<CheckOutcome> RetrainingService::DriftCheck(Series& s, int64_t active,
+                                                   const store::JobWorker::ProgressFn& progress) {
+  CheckOutcome o;
+  o.champion_version = active;
+  SINYAL_ASSIGN_OR_RETURN(const models::ModelRecord* rec,
+                          RecordOf(registry_, s.owner, s.symbol, s.timeframe, active, s.records));
+  SINYAL_ASSIGN_OR_RETURN(PsiReference ref, ReferenceOf(s.owner, s.symbol, s.timeframe, active));
+  SINYAL_ASSIGN_OR_RETURN(models::FeatureFrame frame,
+                          ComputeFrame(*rec, s.owner, s.cols, s.bars, feature_sets_));
+  // The newest psi_window_rows complete feature rows, in time order.
+  std::vector<size_t> rows;
+  for (size_t i = frame.rows; i-- > 0 && rows.size() < options_.psi_window_rows;) {
+    if (Finite(frame.Row(i), frame.cols())) rows.push_back(i);
+  }
+  std::reverse(rows.begin(), rows.end());
+  std::vector<float> live;
+  for (size_t i : rows) live.insert(live.end(), frame.Row(i), frame.Row(i) + frame.cols());
+
+  std::optional<PerformanceCheck> perf;
+  if (signals_ != nullptr) {
+    SINYAL_ASSIGN_OR_RETURN(std::vector<StoredSignal> resolved,
+                            signals_->RecentResolved(s.owner, s.symbol, s.timeframe,
+                                                     ModelVersionName(s.owner, s.symbol, s.timeframe, active),
+                                                     options_.live_signals));
+    if (!resolved.empty()) {
+      perf = CheckPerformance(ComputeLivePerformance(resolved), ValidationOf(*rec), options_.tolerance);
+    }
+  }
+  std::vector<int64_t> seqs;
+  RecordingAudit recording(audit_, seqs);
+  RetrainingController ctl(registry_, recording, clock_, s.owner, s.symbol, s.timeframe, options_.policy,
+                           options_.promotion, options_.rollback);
+  auto decision = ctl.CheckDrift(ref, live, perf ? &*perf : nullptr, rec->created_at);
+  s.seqs.insert(s.seqs.end(), seqs.begin(), seqs.end());
+  if (!decision.ok()) return decision.error();
+  if (!decision->retrain) {
+    o.outcome = "drift_checked";
+    o.detail = "no trigger";
+    return o;
+  }
+
+  // Train a challenger through the models service on the newest bars; not activated.
+  if (progress) progress(0.15, "training a challenger");
+  models::TrainRequest req;
+  req.symbol = s.symbol;
+  req.timeframe = s.timeframe;
+  req.overrides = options_.challenger_overrides;
+  req.activate = false;
+  req.actor = "retraining";
+  auto trained = trainer_.Train(s.owner, req, [&](double f, std::string_view stage) {
+    if (progress) progress(0.15 + 0.8 * f, stage);
+  });
+  AuditRecord r;
+  r.action = AuditAction::kChallengerTrained;
+  r.champion_version = active;
+  if (!trained.ok()) {
+    r.decision = false;
+    r.reasons = {"training the challenger failed: " + trained.error().ToString()};
+    SINYAL_RETURN_IF_ERROR(Record(s, std::move(r)).status());
+    return trained.error().WithContext("challenger training");
+  }
+  const models::ModelRecord& c = trained->record;
+  // Its PSI reference, once, now that its training rows are known.
+  SINYAL_RETURN_IF_ERROR(ReferenceOf(s.owner, s.symbol, s.timeframe, c.version).status());
+  r.challenger_version = c.version;
+  r.decision = true;
+  r.reasons = {"trained v" + std::to_string(c.version) + " through the models service on the newest " +
+                   std::to_string(trained->bars) + " bars (rows " + Iso(c.data_from) + " to " +
+                   Iso(c.data_to) + "); not activated",
+               "evaluation waits for " + std::to_string(options_.promotion.min_rows) +
+                   " labelled rows after " + Iso(std::max(c.data_to, rec->data_to)) +
+                   ", unseen by both models"};
+  r.figures = {{"bars", static_cast<double>(trained->bars)},
+               {"train_seconds", trained->train_seconds},
+               {"total_seconds", trained->total_seconds},
+               {"data_from_s", Seconds(c.data_from)},
+               {"data_to_s", Seconds(c.data_to)}};
+  const ValidationFigures cv = ValidationOf(c);
+  r.figures["walk_forward.log_loss"] = cv.log_loss;
+  r.figures["walk_forward.brier"] = cv.brier;
+  r.figures["walk_forward.accuracy"] = cv.hit_rate;
+  SINYAL_RETURN_IF_ERROR(Record(s, std::move(r)).status());
+  o.outcome = "challenger_trained";
+  o.challenger_version = c.version;
+  o.detail = "challenger v" + std::to_string(c.version) + " registered, awaiting evaluation";
+  return o;
+}
+
+Result<CheckOutcome> RetrainingService::EvaluateChallenger(Series& s, const AuditRecord& trained,
+                                                           int64_t active) {
+  CheckOutcome o;
+  const int64_t x = trained.challenger_version;
+  o.champion_version = active;
+  o.challenger_version = x;
+  if (active == x) {
+    AuditRecord r;
+    r.action = AuditAction::kRejected;
+    r.champion_version = active;
+    r.challenger_version = x;
+    r.reasons = {"v" + std::to_string(x) + " was activated outside retraining; nothing to decide"};
+    SINYAL_RETURN_IF_ERROR(Record(s, std::move(r)).status());
+    o.outcome = "superseded";
+    o.detail = "the challenger is already active";
+    return o;
+  }
+  SINYAL_ASSIGN_OR_RETURN(const models::ModelRecord* champ,
+                          RecordOf(registry_, s.owner, s.symbol, s.timeframe, active, s.records));
+  SINYAL_ASSIGN_OR_RETURN(const models::ModelRecord* chal,
+                          RecordOf(registry_, s.owner, s.symbol, s.timeframe, x, s.records));
+  if (champ->schema.horizon != chal->schema.horizon) {
+    AuditRecord r;
+    r.action = AuditAction::kRejected;
+    r.champion_version = active;
+    r.challenger_version = x;
+    r.reasons = {"the challenger's horizon (" + std::to_string(chal->schema.horizon) +
+                 " bars) differs from the champion's (" + std::to_string(champ->schema.horizon) +
+                 "): they cannot be scored on the same labels"};
+    SINYAL_RETURN_IF_ERROR(Record(s, std::move(r)).status());
+    o.outcome = "rejected";
+    o.detail = "horizons differ";
+    return o;
+  }
+  SINYAL_ASSIGN_OR_RETURN(models::FeatureFrame fc, ComputeFrame(*champ, s.owner, s.cols, s.bars, feature_sets_));
+  SINYAL_ASSIGN_OR_RETURN(models::FeatureFrame fx, ComputeFrame(*chal, s.owner, s.cols, s.bars, feature_sets_));
+  models::LabelConfig lc;
+  lc.horizon = champ->schema.horizon;
+  lc.dead_band = champ->schema.dead_band;
+  lc.neutral = models::NeutralMode::kExclude;
+  SINYAL_ASSIGN_OR_RETURN(models::Dataset ds, models::BuildDataset(s.cols, fc, lc, 1));
+  const UnixNanos after = std::max(champ->data_to, chal->data_to);
+  const auto rows = WindowRows(ds, after, {&fc, &fx}, options_.max_window_rows);
+  if (rows.size() < options_.promotion.min_rows) {
+    o.outcome = "waiting";
+    o.detail = std::to_string(rows.size()) + " of " + std::to_string(options_.promotion.min_rows) +
+               " labelled rows after " + Iso(after) + " so far";
+    return o;
+  }
+  SINYAL_ASSIGN_OR_RETURN(models::Ensemble ec, registry_.Load(s.owner, s.symbol, s.timeframe, active));
+  SINYAL_ASSIGN_OR_RETURN(models::Ensemble ex, registry_.Load(s.owner, s.symbol, s.timeframe, x));
+  std::vector<int8_t> y;
+  for (size_t i : rows) y.push_back(ds.rows[i].label);
+  SINYAL_ASSIGN_OR_RETURN(ChallengerEvaluation ev,
+                          signals::EvaluateChallenger(PUp(ec, fc, ds, rows), PUp(ex, fx, ds, rows), y,
+                                                      options_.promotion));
+  const UnixNanos from_ts = ds.rows[rows.front()].ts, to_ts = ds.rows[rows.back()].ts;
+  AuditRecord e;
+  e.action = AuditAction::kChallengerEvaluated;
+  e.champion_version = active;
+  e.challenger_version = x;
+  e.decision = ev.promote;
+  e.reasons = ev.reasons;
+  e.reasons.push_back("window: " + std::to_string(rows.size()) + " rows from " + Iso(from_ts) + " to " +
+                      Iso(to_ts) + ", after both models' training data (" + Iso(after) + ")");
+  e.figures = ScoreFigures(ev, "champion", "challenger");
+  e.figures["window_from_s"] = Seconds(from_ts);
+  e.figures["window_to_s"] = Seconds(to_ts);
+  SINYAL_RETURN_IF_ERROR(Record(s, e).status());
+  AuditRecord d;
+  d.champion_version = active;
+  d.challenger_version = x;
+  d.figures = e.figures;
+  if (!ev.promote) {
+    d.action = AuditAction::kRejected;
+    d.reasons = {"champion v" + std::to_string(active) + " kept: challenger v" + std::to_string(x) +
+                 " did not meet the promotion rule"};
+    SINYAL_RETURN_IF_ERROR(Record(s, std::move(d)).status());
+    o.outcome = "rejected";
+    o.detail = "champion v" + std::to_string(active) + " kept";
+    return o;
+  }
+  SINYAL_RETURN_IF_ERROR(registry_.ActivateAs(s.owner, s.symbol, s.timeframe, x, "retraining"));
+  d.action = AuditAction::kPromoted;
+  d.decision = true;
+  d.reasons = {"challenger v" + std::to_string(x) + " activated in place of v" + std::to_string(active) +
+               "; it is checked again on the rows after " + Iso(to_ts)};
+  SINYAL_RETURN_IF_ERROR(Record(s, std::move(d)).status());
+  o.outcome = "promoted";
+  o.detail = "v" + std::to_string(x) + " is active";
+  return o;
+}
+
+Result<CheckOutcome> RetrainingService::PostPromotionCheck(Series& s, const AuditRecord& promoted,
+                                                           int64_t active) {
+  CheckOutcome o;
+  const int64_t p = promoted.challenger_version, c = promoted.champion_version;
+  o.champion_version = active;
+  o.challenger_version = p;
+  if (active != p) {
+    AuditRecord r;
+    r.action = AuditAction::kPostPromotionCheck;
+    r.champion_version = active;
+    r.challenger_version = p;
+    r.reasons = {"superseded: v" + std::to_string(active) + " was activated after v" + std::to_string(p) +
+                 "'s promotion; no check"};
+    SINYAL_RETURN_IF_ERROR(Record(s, std::move(r)).status());
+    o.outcome = "superseded";
+    o.detail = "the promoted version is no longer active";
+    return o;
+  }
+  auto wt = promoted.figures.find("window_to_s");
+  if (wt == promoted.figures.end() || !std::isfinite(wt->second)) {
+    return Status::DataLoss("promotion record " + std::to_string(promoted.seq) + " lacks window_to_s");
+  }
+  const UnixNanos after = FromSeconds(wt->second);
+  SINYAL_ASSIGN_OR_RETURN(const models::ModelRecord* prec,
+                          RecordOf(registry_, s.owner, s.symbol, s.timeframe, p, s.records));
+  SINYAL_ASSIGN_OR_RETURN(const models::ModelRecord* crec,
+                          RecordOf(registry_, s.owner, s.symbol, s.timeframe, c, s.records));
+  SINYAL_ASSIGN_OR_RETURN(models::FeatureFrame fp, ComputeFrame(*prec, s.owner, s.cols, s.bars, feature_sets_));
+  SINYAL_ASSIGN_OR_RETURN(models::FeatureFrame fc, ComputeFrame(*crec, s.owner, s.cols, s.bars, feature_sets_));
+  models::LabelConfig lc;
+  lc.horizon = crec->schema.horizon;
+  lc.dead_band = crec->schema.dead_band;
+  lc.neutral = models::NeutralMode::kExclude;
+  SINYAL_ASSIGN_OR_RETURN(models::Dataset ds, models::BuildDataset(s.cols, fc, lc, 1));
+  const auto rows = WindowRows(ds, after, {&fc, &fp}, options_.max_window_rows);
+  if (rows.size() < options_.rollback.min_rows) {
+    o.outcome = "waiting";
+    o.detail = std::to_string(rows.size()) + " of " + std::to_string(options_.rollback.min_rows) +
+               " labelled rows after the promotion window (" + Iso(after) + ") so far";
+    return o;
+  }
+  SINYAL_ASSIGN_OR_RETURN(models::Ensemble ep, registry_.Load(s.owner, s.symbol, s.timeframe, p));
+  SINYAL_ASSIGN_OR_RETURN(models::Ensemble ec, registry_.Load(s.owner, s.symbol, s.timeframe, c));
+  std::vector<int8_t> y;
+  for (size_t i : rows) y.push_back(ds.rows[i].label);
+  PromotionRule scoring;  // only the scores and the paired test are used here
+  scoring.min_rows = options_.rollback.min_rows;
+  SINYAL_ASSIGN_OR_RETURN(ChallengerEvaluation ev,
+                          signals::EvaluateChallenger(PUp(ec, fc, ds, rows), PUp(ep, fp, ds, rows), y, scoring));
+  const ModelScores& now = ev.challenger;  // the promoted model
+  const ModelScores& prev = ev.champion;   // the previous champion on the same rows
+  std::vector<std::string> reasons;
+  const RollbackRule& rule = options_.rollback;
+  if (now.log_loss > prev.log_loss + rule.log_loss_tolerance) {
+    reasons.push_back(Fmt("log loss %.4f on the rows after the promotion is worse than the previous "
+                          "champion's %.4f on the same rows by more than %.3f",
+                          now.log_loss, prev.log_loss, rule.log_loss_tolerance));
+  }
+  if (now.brier > prev.brier + rule.brier_tolerance) {
+    reasons.push_back(Fmt("Brier %.4f on the rows after the promotion is worse than the previous "
+                          "champion's %.4f by more than %.3f",
+                          now.brier, prev.brier, rule.brier_tolerance));
+  }
+  AuditRecord r;
+  r.action = AuditAction::kPostPromotionCheck;
+  r.champion_version = p;
+  r.challenger_version = c;
+  r.figures = ScoreFigures(ev, "previous", "promoted");
+  r.figures["window_from_s"] = Seconds(ds.rows[rows.front()].ts);
+  r.figures["window_to_s"] = Seconds(ds.rows[rows.back()].ts);
+  // Live performance of the promoted version's resolved signals against its promotion figures.
+  if (signals_ != nullptr) {
+    SINYAL_ASSIGN_OR_RETURN(std::vector<StoredSignal> resolved,
+                            signals_->RecentResolved(s.owner, s.symbol, s.timeframe,
+                                                     ModelVersionName(s.owner, s.symbol, s.timeframe, p),
+                                                     options_.live_signals));
+    if (!resolved.empty()) {
+      ValidationFigures v;
+      auto get = [&](const char* k, double d) {
+        auto it = promoted.figures.find(k);
+        return it != promoted.figures.end() && std::isfinite(it->second) ? it->second : d;
+      };
+      v.brier = get("challenger.brier", v.brier);
+      v.log_loss = get("challenger.log_loss", v.log_loss);
+      v.hit_rate = get("challenger.accuracy", v.hit_rate);
+      const PerformanceCheck pc = CheckPerformance(ComputeLivePerformance(resolved), v, options_.tolerance);
+      r.figures["live.n"] = static_cast<double>(pc.live.n);
+      r.figures["live.brier"] = pc.live.brier;
+      r.figures["live.hit_rate"] = pc.live.hit_rate;
+      if (pc.degraded) {
+        for (const auto& why : pc.reasons) reasons.push_back("live signals: " + why);
+      }
+    }
+  }
+  const bool degraded = !reasons.empty();
+  r.decision = degraded;
+  r.reasons = degraded ? reasons
+                       : std::vector<std::string>{"v" + std::to_string(p) + " holds up on " +
+                                                  std::to_string(rows.size()) +
+                                                  " rows after its promotion"};
+  SINYAL_RETURN_IF_ERROR(Record(s, r).status());
+  if (!degraded) {
+    o.outcome = "kept";
+    o.detail = "the promoted model holds up";
+    return o;
+  }
+  SINYAL_ASSIGN_OR_RETURN(int64_t now_active,
+                          registry_.RollbackAs(s.owner, s.symbol, s.timeframe, "retraining"));
+  AuditRecord rb;
+  rb.action = AuditAction::kRolledBack;
+  rb.champion_version = now_active;
+  rb.challenger_version = p;
+  rb.decision = true;
+  rb.reasons = reasons;
+  rb.reasons.push_back("rolled back from v" + std::to_string(p) + " to v" + std::to_string(now_active));
+  rb.figures = r.figures;
+  SINYAL_RETURN_IF_ERROR(Record(s, std::move(rb)).status());
+  o.outcome = "rolled_back";
+  o.champion_version = now_active;
+  o.detail = "v" + std::to_string(now_active) + " is active again";
+  return o;
+}
+
+RetrainScheduler::RetrainScheduler(RetrainingService& service, std::chrono::milliseconds period,
+                                   std::function<void()> after_enqueue)
+    : service_(service), period_(period), after_enqueue_(std::move(after_enqueue)) {}
+
+RetrainScheduler::~RetrainScheduler() { Stop(); }
+
+void RetrainScheduler::Start() {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (thread_.joinable()) return;
+  stop_ = false;
+  thread_ = std::thread([this] { Loop(); });
+}
+
+void RetrainScheduler::Stop() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void RetrainScheduler::Loop() {
+  std::unique_lock<std::mutex> lock(mu_);
+  while (!stop_) {
+    lock.unlock();
+    auto n = service_.EnqueueAll();
+    if (!n.ok()) {
+      LogEvent(spdlog::level::warn, "retrain_schedule_failed", {{"error", n.error().ToString()}});
+    } else if (*n > 0) {
+      LogEvent(spdlog::level::info, "retrain_checks_queued", {{"count", *n}});
+      if (after_enqueue_) after_enqueue_();
+    }
+    rounds_.fetch_add(1);
+    lock.lock();
+    cv_.wait_for(lock, period_, [this] { return stop_; });
+  }
+}
+
+}  // namespace sinyal::signals
