@@ -1,25 +1,664 @@
-// Placeholder: implementation in progress (issue 6, H3). Shapes in meter.h are final.
 #include "billing/meter.h"
+
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "billing/sql_util.h"
+#include "core/log.h"
+#include "core/time.h"
+#include "store/database.h"
+#include "store/soci.h"
 
 namespace sinyal::billing {
 
-struct Reservation::State {};
-struct Meter::Impl {};
-Reservation::Reservation(std::unique_ptr<State> state) : state_(std::move(state)) {}
-Reservation::~Reservation() = default;
+namespace {
 
-Meter::Meter(store::Database&, Subscriptions&, MeterOptions) {}
+constexpr int kShards = 16;
+constexpr int64_t kMaxUnits = 10000;
+
+Status QuotaExceeded(const Plan& plan, UnixNanos period_end) {
+  return Status(StatusCode::kQuotaExceeded,
+                "the " + plan.name + " plan's quota of " + std::to_string(plan.monthly_quota) +
+                    " predictions is used up for the period ending " +
+                    FormatIso8601(period_end) +
+                    "; upgrade the plan or wait for the next period",
+                "quota");
+}
+
+Status ValidateCall(const MeterCall& c) {
+  if (!c.tenant.valid()) return Status::InvalidArgument("invalid tenant id", "tenant");
+  if (c.endpoint.empty() || c.endpoint.size() > 64) {
+    return Status::InvalidArgument("endpoint must be 1-64 characters", "endpoint");
+  }
+  if (c.units < 1 || c.units > kMaxUnits) {
+    return Status::InvalidArgument("units must be in [1, 10000]", "units");
+  }
+  if (c.idempotency_key.size() > 255) {
+    return Status::InvalidArgument("Idempotency-Key must be at most 255 characters",
+                                   "Idempotency-Key");
+  }
+  for (char ch : c.idempotency_key) {
+    if (ch < 0x20 || ch > 0x7e) {
+      return Status::InvalidArgument("Idempotency-Key must be printable ASCII",
+                                     "Idempotency-Key");
+    }
+  }
+  if (c.request_hash.size() > 128) {
+    return Status::InvalidArgument("request hash too long", "request_hash");
+  }
+  return Status::Ok();
+}
+
+Status KeyReused() {
+  return Status::InvalidArgument(
+      "this Idempotency-Key was already used with a different request", "Idempotency-Key");
+}
+
+struct KeyId {
+  int64_t tenant;
+  std::string key;
+  bool operator==(const KeyId&) const = default;
+};
+struct KeyIdHash {
+  size_t operator()(const KeyId& k) const {
+    return std::hash<std::string>()(k.key) * 31 + std::hash<int64_t>()(k.tenant);
+  }
+};
+struct CounterId {
+  int64_t tenant;
+  UnixNanos period_start;
+  bool operator==(const CounterId&) const = default;
+};
+struct CounterIdHash {
+  size_t operator()(const CounterId& k) const {
+    return std::hash<int64_t>()(k.tenant) * 1000003 ^ std::hash<int64_t>()(k.period_start);
+  }
+};
+
+struct Counter {
+  bool loaded = false;
+  int64_t used = 0;      // authoritative, as last read from the database by this process
+  int64_t reserved = 0;  // units reserved and not yet committed or released
+};
+
+struct StoredResponse {
+  std::string hash;
+  int status = 200;
+  std::shared_ptr<const std::string> body;
+};
+
+struct Shard {
+  std::mutex mu;
+  std::unordered_map<CounterId, Counter, CounterIdHash> counters;      // GUARDED_BY(mu)
+  std::unordered_map<KeyId, std::string, KeyIdHash> inflight;          // key -> hash
+  std::unordered_map<KeyId, StoredResponse, KeyIdHash> recent;         // committed keys
+  std::deque<KeyId> recent_order;                                      // FIFO eviction
+};
+
+}  // namespace
+
+struct Reservation::State {
+  Meter::Impl* meter = nullptr;
+  MeterCall call;
+  std::shared_ptr<const Plan> plan;
+  UnixNanos period_start = 0, period_end = 0;
+  UnixNanos at = 0;
+  bool done = false;  // committed or handed to the writer: the destructor releases nothing
+};
+
+struct Pending {
+  Reservation::State* r = nullptr;
+  nlohmann::json body;
+  std::optional<Result<std::string>> result;
+  bool charged = false;  // ledger row written
+  bool replayed = false;  // key found committed by another process
+  std::atomic<bool> done{false};
+};
+
+struct Meter::Impl {
+  store::Database& db;
+  Subscriptions& subs;
+  MeterOptions options;
+  Shard shards[kShards];
+
+  std::mutex q_mu;
+  std::condition_variable q_cv;
+  std::condition_variable flushed_cv;
+  std::vector<Pending*> queue;  // GUARDED_BY(q_mu)
+  int64_t submitted = 0;        // GUARDED_BY(q_mu)
+  int64_t finished = 0;         // GUARDED_BY(q_mu)
+  bool stop = false;            // GUARDED_BY(q_mu)
+  std::thread writer;
+
+  std::atomic<int64_t> committed{0}, transactions{0}, db_key_lookups{0}, counter_loads{0};
+
+  Impl(store::Database& d, Subscriptions& s, MeterOptions o) : db(d), subs(s), options(o) {
+    options.max_batch = std::clamp(options.max_batch, 1, 10000);
+    if (options.max_linger.count() < 0) options.max_linger = std::chrono::microseconds(0);
+    writer = std::thread([this] { WriterLoop(); });
+  }
+
+  ~Impl() {
+    {
+      std::lock_guard<std::mutex> lock(q_mu);
+      stop = true;
+    }
+    q_cv.notify_all();
+    writer.join();
+  }
+
+  Shard& ShardOf(TenantId t) { return shards[static_cast<uint64_t>(t.value()) % kShards]; }
+
+  Result<int64_t> LoadCounter(TenantId tenant, UnixNanos period_start) {
+    counter_loads.fetch_add(1, std::memory_order_relaxed);
+    long long used = 0;
+    SINYAL_RETURN_IF_ERROR(db.WithTenantReadTx(tenant, [&](soci::session& sql) -> Status {
+      long long t = tenant.value(), p = period_start;
+      sql << "SELECT used FROM usage_counters WHERE tenant_id = :t AND period_start = :p",
+          soci::use(t, "t"), soci::use(p, "p"), soci::into(used);
+      if (!sql.got_data()) used = 0;
+      return Status::Ok();
+    }));
+    return static_cast<int64_t>(used);
+  }
+
+  Result<std::optional<StoredResponse>> LookupKey(TenantId tenant, const std::string& key) {
+    db_key_lookups.fetch_add(1, std::memory_order_relaxed);
+    std::optional<StoredResponse> out;
+    SINYAL_RETURN_IF_ERROR(db.WithTenantReadTx(tenant, [&](soci::session& sql) -> Status {
+      long long t = tenant.value();
+      std::string hash, body;
+      int status = 200;
+      sql << "SELECT request_hash, status, body FROM idempotency_keys WHERE tenant_id = :t AND "
+             "idem_key = :k",
+          soci::use(t, "t"), soci::use(key, "k"), soci::into(hash), soci::into(status),
+          soci::into(body);
+      if (sql.got_data()) {
+        out = StoredResponse{hash, status, std::make_shared<const std::string>(std::move(body))};
+      }
+      return Status::Ok();
+    }));
+    return out;
+  }
+
+  void RememberLocked(Shard& sh, const KeyId& id, StoredResponse resp) {
+    auto [it, inserted] = sh.recent.insert_or_assign(id, std::move(resp));
+    if (inserted) sh.recent_order.push_back(id);
+    const size_t cap = std::max<size_t>(1, options.recent_keys / kShards);
+    while (sh.recent_order.size() > cap) {
+      sh.recent.erase(sh.recent_order.front());
+      sh.recent_order.pop_front();
+    }
+  }
+
+  // Outcome of a key found committed: replay when the hash matches.
+  static Result<ReserveOutcome> Replay(const StoredResponse& s, const std::string& hash) {
+    if (s.hash != hash) return KeyReused();
+    ReserveOutcome out;
+    out.replay = *s.body;
+    out.replay_status = s.status;
+    return out;
+  }
+
+  // On success without replay, *state is the new reservation's state.
+  Result<ReserveOutcome> Reserve(const MeterCall& call, UnixNanos now,
+                                 std::unique_ptr<Reservation::State>* state_out) {
+    SINYAL_RETURN_IF_ERROR(ValidateCall(call));
+    SINYAL_ASSIGN_OR_RETURN(Subscription sub, subs.Current(call.tenant, now));
+    SINYAL_ASSIGN_OR_RETURN(std::shared_ptr<const Plan> plan, subs.plans().GetShared(sub.plan));
+    Shard& sh = ShardOf(call.tenant);
+    const bool keyed = !call.idempotency_key.empty();
+    const KeyId kid{call.tenant.value(), call.idempotency_key};
+    const CounterId cid{call.tenant.value(), sub.period_start};
+
+    // 1. Idempotency (memory first) and whether the counter is loaded.
+    bool need_key_lookup = false, need_counter = false;
+    {
+      std::lock_guard<std::mutex> lock(sh.mu);
+      if (keyed) {
+        if (auto it = sh.recent.find(kid); it != sh.recent.end()) {
+          return Replay(it->second, call.request_hash);
+        }
+        if (auto it = sh.inflight.find(kid); it != sh.inflight.end()) {
+          if (it->second != call.request_hash) return KeyReused();
+          return Status::Conflict("a request with this Idempotency-Key is in progress",
+                                  "Idempotency-Key");
+        }
+        need_key_lookup = true;
+      }
+      auto it = sh.counters.find(cid);
+      need_counter = it == sh.counters.end() || !it->second.loaded;
+    }
+    // 2. Database reads, only when memory can't answer.
+    if (need_key_lookup) {
+      SINYAL_ASSIGN_OR_RETURN(auto stored, LookupKey(call.tenant, call.idempotency_key));
+      if (stored) {
+        std::lock_guard<std::mutex> lock(sh.mu);
+        RememberLocked(sh, kid, *stored);
+        return Replay(*stored, call.request_hash);
+      }
+    }
+    int64_t loaded_used = 0;
+    if (need_counter) {
+      SINYAL_ASSIGN_OR_RETURN(loaded_used, LoadCounter(call.tenant, sub.period_start));
+    }
+    // 3. Re-check under the lock (another thread may have moved meanwhile), then reserve.
+    ReserveOutcome out;
+    {
+      std::lock_guard<std::mutex> lock(sh.mu);
+      if (keyed) {
+        if (auto it = sh.recent.find(kid); it != sh.recent.end()) {
+          return Replay(it->second, call.request_hash);
+        }
+        if (auto it = sh.inflight.find(kid); it != sh.inflight.end()) {
+          if (it->second != call.request_hash) return KeyReused();
+          return Status::Conflict("a request with this Idempotency-Key is in progress",
+                                  "Idempotency-Key");
+        }
+      }
+      Counter& c = sh.counters[cid];
+      if (!c.loaded && need_counter) {
+        c.loaded = true;
+        c.used = loaded_used;
+      }
+      if (!plan->unlimited()) {
+        const int64_t after = c.used + c.reserved + call.units;
+        if (!plan->overage_allowed && after > plan->monthly_quota) {
+          return QuotaExceeded(*plan, sub.period_end);
+        }
+        out.remaining_estimate = std::max<int64_t>(0, plan->monthly_quota - after);
+      } else {
+        out.remaining_estimate = -1;
+      }
+      c.reserved += call.units;
+      if (keyed) sh.inflight.emplace(kid, call.request_hash);
+    }
+    auto state = std::make_unique<Reservation::State>();
+    state->meter = this;
+    state->call = call;
+    state->plan = std::move(plan);
+    state->period_start = sub.period_start;
+    state->period_end = sub.period_end;
+    state->at = now;
+    *state_out = std::move(state);
+    return out;
+  }
+
+  // Frees a reservation that was never committed.
+  void Release(const Reservation::State& s) {
+    Shard& sh = ShardOf(s.call.tenant);
+    std::lock_guard<std::mutex> lock(sh.mu);
+    auto it = sh.counters.find(CounterId{s.call.tenant.value(), s.period_start});
+    if (it != sh.counters.end()) it->second.reserved -= s.call.units;
+    if (!s.call.idempotency_key.empty()) {
+      sh.inflight.erase(KeyId{s.call.tenant.value(), s.call.idempotency_key});
+    }
+  }
+
+  // REQUIRES: state is owned by a live Reservation for the duration of the call.
+  Result<std::string> Commit(Reservation::State* state, nlohmann::json body) {
+    if (state == nullptr || state->meter != this || state->done) {
+      return Status::InvalidArgument("not a live reservation of this meter", "reservation");
+    }
+    if (!body.is_object()) {
+      return Status::InvalidArgument("response body must be a JSON object", "body");
+    }
+    Pending p;
+    p.r = state;
+    p.body = std::move(body);
+    p.r->done = true;  // from here the writer accounts for the reserved units
+    {
+      std::lock_guard<std::mutex> lock(q_mu);
+      if (stop) {
+        p.r->done = false;  // released by r's destructor
+        return Status::Unavailable("meter is shutting down");
+      }
+      queue.push_back(&p);
+      ++submitted;
+    }
+    q_cv.notify_one();
+    p.done.wait(false, std::memory_order_acquire);
+    return std::move(*p.result);
+  }
+
+  void WriterLoop() {
+    std::vector<Pending*> batch;
+    for (;;) {
+      {
+        std::unique_lock<std::mutex> lock(q_mu);
+        q_cv.wait(lock, [&] { return stop || !queue.empty(); });
+        if (queue.empty()) return;  // stop, and nothing pending
+        if (options.max_linger.count() > 0 &&
+            static_cast<int>(queue.size()) < options.max_batch && !stop) {
+          q_cv.wait_for(lock, options.max_linger, [&] {
+            return stop || static_cast<int>(queue.size()) >= options.max_batch;
+          });
+        }
+        const size_t n = std::min<size_t>(queue.size(), options.max_batch);
+        batch.assign(queue.begin(), queue.begin() + n);
+        queue.erase(queue.begin(), queue.begin() + n);
+      }
+      ProcessBatch(batch);
+      {
+        std::lock_guard<std::mutex> lock(q_mu);
+        finished += static_cast<int64_t>(batch.size());
+      }
+      flushed_cv.notify_all();
+      for (Pending* p : batch) {
+        p->done.store(true, std::memory_order_release);
+        p->done.notify_one();
+      }
+      batch.clear();
+    }
+  }
+
+  struct Group {
+    int64_t tenant;
+    UnixNanos period_start, period_end;
+    std::vector<Pending*> items;
+    int64_t final_used = 0;
+  };
+
+  void ProcessBatch(std::vector<Pending*>& batch) {
+    // Group by (tenant, period), tenants in ascending order: every process locks counter rows
+    // in the same order, so concurrent batches can't deadlock.
+    std::map<std::pair<int64_t, UnixNanos>, Group> groups;
+    for (Pending* p : batch) {
+      auto& g = groups[{p->r->call.tenant.value(), p->r->period_start}];
+      g.tenant = p->r->call.tenant.value();
+      g.period_start = p->r->period_start;
+      g.period_end = p->r->period_end;
+      g.items.push_back(p);
+    }
+    const bool pg = db.dialect() == store::Dialect::kPostgres;
+    Status st = db.WithTx([&](soci::session& sql) -> Status {
+      for (Pending* p : batch) {
+        p->result.reset();
+        p->charged = p->replayed = false;
+      }
+      // Statements prepared once per transaction, re-executed with the bound variables.
+      long long l_tenant = 0, l_period = 0, l_at = 0, l_units = 0, l_over = 0, l_price = 0,
+                l_cost = 0, l_user = 0, l_key_id = 0;
+      std::string l_endpoint, l_plan, l_idem;
+      soci::indicator user_ind = soci::i_null, key_id_ind = soci::i_null,
+                      idem_ind = soci::i_null;
+      soci::statement ledger =
+          (sql.prepare << "INSERT INTO usage_ledger (tenant_id, period_start, at, endpoint, plan, "
+                          "units, overage_units, unit_price_idr, cost_idr, user_id, api_key_id, "
+                          "idempotency_key) VALUES (:t, :p, :at, :ep, :pl, :u, :ou, :up, :c, "
+                          ":uid, :kid, :k)",
+           soci::use(l_tenant, "t"), soci::use(l_period, "p"), soci::use(l_at, "at"),
+           soci::use(l_endpoint, "ep"), soci::use(l_plan, "pl"), soci::use(l_units, "u"),
+           soci::use(l_over, "ou"), soci::use(l_price, "up"), soci::use(l_cost, "c"),
+           soci::use(l_user, user_ind, "uid"), soci::use(l_key_id, key_id_ind, "kid"),
+           soci::use(l_idem, idem_ind, "k"));
+      std::string k_hash, k_body;
+      long long k_created = 0;
+      std::optional<soci::statement> idem;  // prepared on first keyed call
+      for (auto& [gk, g] : groups) {
+        long long t = g.tenant, ps = g.period_start, pe = g.period_end, now = 0;
+        for (Pending* p : g.items) now = std::max<long long>(now, p->r->at);
+        sql << "INSERT INTO usage_counters (tenant_id, period_start, period_end, used, "
+               "overage_units, updated_at) VALUES (:t, :ps, :pe, 0, 0, :now) "
+               "ON CONFLICT DO NOTHING",
+            soci::use(t, "t"), soci::use(ps, "ps"), soci::use(pe, "pe"), soci::use(now, "now");
+        long long used = 0, overage_total = 0;
+        sql << std::string("SELECT used, overage_units FROM usage_counters WHERE tenant_id = :t "
+                           "AND period_start = :ps") +
+                   (pg ? " FOR UPDATE" : ""),
+            soci::use(t, "t"), soci::use(ps, "ps"), soci::into(used), soci::into(overage_total);
+        for (Pending* p : g.items) {
+          const Reservation::State& r = *p->r;
+          const Plan& plan = *r.plan;
+          const int64_t units = r.call.units;
+          int64_t over = 0;
+          if (!plan.unlimited()) {
+            const int64_t room = std::max<int64_t>(0, plan.monthly_quota - used);
+            if (units > room) {
+              if (!plan.overage_allowed) {
+                p->result = QuotaExceeded(plan, r.period_end);
+                continue;
+              }
+              over = units - room;
+            }
+          }
+          const int64_t cost = over * plan.overage_price_idr;
+          nlohmann::json body = p->body;
+          body["cost_credits"] = units;
+          body["usage_cost"] = cost;
+          body["remaining_quota"] =
+              plan.unlimited() ? nlohmann::json(nullptr)
+                               : nlohmann::json(std::max<int64_t>(0, plan.monthly_quota -
+                                                                         (used + units)));
+          std::string text = body.dump();
+          if (!r.call.idempotency_key.empty()) {
+            if (!idem) {
+              idem.emplace(
+                  (sql.prepare << "INSERT INTO idempotency_keys (tenant_id, idem_key, "
+                                  "request_hash, status, body, created_at) VALUES (:t, :k, :h, "
+                                  "200, :b, :at) ON CONFLICT DO NOTHING",
+                   soci::use(l_tenant, "t"), soci::use(l_idem, "k"), soci::use(k_hash, "h"),
+                   soci::use(k_body, "b"), soci::use(k_created, "at")));
+            }
+            l_tenant = t;
+            l_idem = r.call.idempotency_key;
+            k_hash = r.call.request_hash;
+            k_body = text;
+            k_created = r.at;
+            idem->execute(true);
+            if (idem->get_affected_rows() == 0) {
+              // Committed meanwhile by another process: answer with its response, no charge.
+              std::string h, b;
+              sql << "SELECT request_hash, body FROM idempotency_keys WHERE tenant_id = :t AND "
+                     "idem_key = :k",
+                  soci::use(t, "t"), soci::use(r.call.idempotency_key, "k"), soci::into(h),
+                  soci::into(b);
+              if (h != r.call.request_hash) {
+                p->result = KeyReused();
+              } else {
+                p->result = std::move(b);
+                p->replayed = true;
+              }
+              continue;
+            }
+          }
+          l_tenant = t;
+          l_period = ps;
+          l_at = r.at;
+          l_endpoint = r.call.endpoint;
+          l_plan = plan.name;
+          l_units = units;
+          l_over = over;
+          l_price = over > 0 ? plan.overage_price_idr : 0;
+          l_cost = cost;
+          l_user = r.call.user.value();
+          user_ind = r.call.user.valid() ? soci::i_ok : soci::i_null;
+          l_key_id = r.call.api_key ? r.call.api_key->value() : 0;
+          key_id_ind = r.call.api_key ? soci::i_ok : soci::i_null;
+          l_idem = r.call.idempotency_key;
+          idem_ind = l_idem.empty() ? soci::i_null : soci::i_ok;
+          ledger.execute(true);
+          used += units;
+          overage_total += over;
+          p->result = std::move(text);
+          p->charged = true;
+        }
+        sql << "UPDATE usage_counters SET used = :u, overage_units = :o, updated_at = :now "
+               "WHERE tenant_id = :t AND period_start = :ps",
+            soci::use(used, "u"), soci::use(overage_total, "o"), soci::use(now, "now"),
+            soci::use(t, "t"), soci::use(ps, "ps");
+        g.final_used = used;
+      }
+      return Status::Ok();
+    });
+    transactions.fetch_add(1, std::memory_order_relaxed);
+    if (!st.ok()) {
+      LogEvent(spdlog::level::err, "meter_commit_failed",
+               {{"error", st.ToString()}, {"calls", static_cast<int64_t>(batch.size())}});
+      for (Pending* p : batch) {
+        p->result = st;
+        p->charged = p->replayed = false;
+      }
+    }
+    int64_t charged = 0;
+    for (auto& [gk, g] : groups) {
+      Shard& sh = shards[static_cast<uint64_t>(g.tenant) % kShards];
+      std::lock_guard<std::mutex> lock(sh.mu);
+      Counter& c = sh.counters[CounterId{g.tenant, g.period_start}];
+      if (st.ok()) {
+        c.loaded = true;
+        c.used = g.final_used;
+      }
+      for (Pending* p : g.items) {
+        const Reservation::State& r = *p->r;
+        c.reserved -= r.call.units;
+        if (p->charged) ++charged;
+        if (r.call.idempotency_key.empty()) continue;
+        const KeyId kid{g.tenant, r.call.idempotency_key};
+        sh.inflight.erase(kid);
+        if (p->charged || p->replayed) {
+          RememberLocked(sh, kid,
+                         StoredResponse{r.call.request_hash, 200,
+                                        std::make_shared<const std::string>(**p->result)});
+        }
+      }
+    }
+    committed.fetch_add(charged, std::memory_order_relaxed);
+  }
+
+  void Flush() {
+    std::unique_lock<std::mutex> lock(q_mu);
+    const int64_t target = submitted;
+    flushed_cv.wait(lock, [&] { return finished >= target; });
+  }
+
+  Result<nlohmann::json> Usage(TenantId tenant, UnixNanos now, int periods_back) {
+    if (periods_back < 0) {
+      return Status::InvalidArgument("period offset must be >= 0", "period");
+    }
+    SINYAL_ASSIGN_OR_RETURN(Subscription sub, subs.Current(tenant, now));
+    const Period cur = PeriodAt(sub.anchor, now);
+    const int64_t k = std::max<int64_t>(cur.index, 0) - periods_back;
+    if (k < 0) {
+      return Status::InvalidArgument("that period precedes the subscription's start", "period");
+    }
+    const Period per = PeriodIndex(sub.anchor, k);
+    SINYAL_ASSIGN_OR_RETURN(auto plans_held, subs.PlansDuring(tenant, per.start, per.end));
+    const std::string plan_name =
+        k == std::max<int64_t>(cur.index, 0) || plans_held.empty() ? sub.plan : plans_held.back();
+    SINYAL_ASSIGN_OR_RETURN(auto plan, subs.plans().GetShared(plan_name));
+
+    nlohmann::json out;
+    out["plan"] = plan_name;
+    out["plans"] = plans_held;
+    out["period"] = {{"index", k},
+                     {"start", FormatIso8601(per.start)},
+                     {"end", FormatIso8601(per.end)},
+                     {"current", k == std::max<int64_t>(cur.index, 0)}};
+    int64_t calls = 0, units = 0, over = 0, cost = 0;
+    nlohmann::json by_day = nlohmann::json::array(), by_endpoint = nlohmann::json::array();
+    SINYAL_RETURN_IF_ERROR(db.WithTenantReadTx(tenant, [&](soci::session& sql) -> Status {
+      long long t = tenant.value(), ps = per.start;
+      auto entry = [](const soci::row& row, size_t i) {
+        return nlohmann::json{{"calls", internal::I64(row, i)},
+                              {"units", internal::I64(row, i + 1)},
+                              {"overage_units", internal::I64(row, i + 2)},
+                              {"cost_idr", internal::I64(row, i + 3)}};
+      };
+      constexpr const char* kAgg =
+          "COUNT(*), CAST(COALESCE(SUM(units), 0) AS BIGINT), "
+          "CAST(COALESCE(SUM(overage_units), 0) AS BIGINT), CAST(COALESCE(SUM(cost_idr), 0) AS "
+          "BIGINT)";
+      {
+        soci::rowset<soci::row> rows =
+            (sql.prepare << std::string("SELECT at / 86400000000000 AS d, ") + kAgg +
+                                " FROM usage_ledger WHERE tenant_id = :t AND period_start = :p "
+                                "GROUP BY at / 86400000000000 ORDER BY d",
+             soci::use(t, "t"), soci::use(ps, "p"));
+        for (const soci::row& row : rows) {
+          nlohmann::json e = entry(row, 1);
+          int y = 0, m = 0, d = 0;
+          CivilFromDays(internal::I64(row, 0), &y, &m, &d);
+          char buf[16];
+          std::snprintf(buf, sizeof(buf), "%04d-%02d-%02d", y, m, d);
+          e["date"] = buf;
+          calls += e["calls"].get<int64_t>();
+          units += e["units"].get<int64_t>();
+          over += e["overage_units"].get<int64_t>();
+          cost += e["cost_idr"].get<int64_t>();
+          by_day.push_back(std::move(e));
+        }
+      }
+      {
+        soci::rowset<soci::row> rows =
+            (sql.prepare << std::string("SELECT endpoint, ") + kAgg +
+                                " FROM usage_ledger WHERE tenant_id = :t AND period_start = :p "
+                                "GROUP BY endpoint ORDER BY endpoint",
+             soci::use(t, "t"), soci::use(ps, "p"));
+        for (const soci::row& row : rows) {
+          nlohmann::json e = entry(row, 1);
+          e["endpoint"] = internal::Str(row, 0);
+          by_endpoint.push_back(std::move(e));
+        }
+      }
+      return Status::Ok();
+    }));
+    out["calls"] = calls;
+    out["used"] = units;
+    out["overage_units"] = over;
+    out["cost_idr"] = cost;
+    if (plan->unlimited()) {
+      out["quota"] = nullptr;
+      out["remaining"] = nullptr;
+    } else {
+      out["quota"] = plan->monthly_quota;
+      out["remaining"] = std::max<int64_t>(0, plan->monthly_quota - units);
+    }
+    out["by_day"] = std::move(by_day);
+    out["by_endpoint"] = std::move(by_endpoint);
+    return out;
+  }
+};
+
+Reservation::Reservation(std::unique_ptr<State> state) : state_(std::move(state)) {}
+Reservation::~Reservation() {
+  if (state_ != nullptr && !state_->done) state_->meter->Release(*state_);
+}
+TenantId Reservation::tenant() const { return state_->call.tenant; }
+int64_t Reservation::units() const { return state_->call.units; }
+const std::string& Reservation::plan() const { return state_->plan->name; }
+UnixNanos Reservation::period_start() const { return state_->period_start; }
+UnixNanos Reservation::period_end() const { return state_->period_end; }
+
+Meter::Meter(store::Database& db, Subscriptions& subscriptions, MeterOptions options)
+    : impl_(std::make_unique<Impl>(db, subscriptions, options)) {}
 Meter::~Meter() = default;
-Result<ReserveOutcome> Meter::Reserve(const MeterCall&, UnixNanos) {
-  return Status::Unavailable("not implemented");
+
+Result<ReserveOutcome> Meter::Reserve(const MeterCall& call, UnixNanos now) {
+  std::unique_ptr<Reservation::State> state;
+  auto out = impl_->Reserve(call, now, &state);
+  if (out.ok() && state != nullptr) out->reservation.reset(new Reservation(std::move(state)));
+  return out;
 }
-Result<std::string> Meter::Commit(std::unique_ptr<Reservation>, nlohmann::json) {
-  return Status::Unavailable("not implemented");
+Result<std::string> Meter::Commit(std::unique_ptr<Reservation> r, nlohmann::json body) {
+  if (r == nullptr) return Status::InvalidArgument("no reservation", "reservation");
+  // r stays alive (and owns the state) until the writer has finished with it.
+  return impl_->Commit(r->state_.get(), std::move(body));
 }
-Result<nlohmann::json> Meter::Usage(TenantId, UnixNanos, int) {
-  return Status::Unavailable("not implemented");
+Result<nlohmann::json> Meter::Usage(TenantId tenant, UnixNanos now, int periods_back) {
+  return impl_->Usage(tenant, now, periods_back);
 }
-void Meter::Flush() {}
-Meter::Stats Meter::stats() const { return {}; }
+void Meter::Flush() { impl_->Flush(); }
+Meter::Stats Meter::stats() const {
+  return Stats{impl_->committed.load(), impl_->transactions.load(), impl_->db_key_lookups.load(),
+               impl_->counter_loads.load()};
+}
 
 }  // namespace sinyal::billing

@@ -1,45 +1,381 @@
-// Placeholder: implementation in progress (issue 6, H3). Shapes in plans.h are final.
 #include "billing/plans.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "market/timeframe.h"
+#include "store/database.h"
+#include "store/soci.h"
 
 namespace sinyal::billing {
 
-struct PlanStore::Snapshot {};
+const std::vector<std::string_view>& AllFeatures() {
+  static const std::vector<std::string_view> kAll = {
+      kFeatConfidence, kFeatIntervals,   kFeatRegime,       kFeatAllTimeframes,
+      kFeatRealtime,   kFeatCorrelations, kFeatBatch,       kFeatStream,
+      kFeatCustomModels, kFeatTelegram,  kFeatBacktests};
+  return kAll;
+}
+
+bool Plan::Has(std::string_view feature) const {
+  return features.find(std::string(feature)) != features.end();
+}
+
+nlohmann::json Plan::ToJson() const {
+  nlohmann::json j;
+  j["name"] = name;
+  j["display_name"] = display_name;
+  j["price_idr"] = price_idr;
+  j["monthly_quota"] = unlimited() ? nlohmann::json(nullptr) : nlohmann::json(monthly_quota);
+  j["unlimited"] = unlimited();
+  j["overage_allowed"] = overage_allowed;
+  j["overage_price_idr"] = overage_price_idr;
+  j["rate_per_second"] = rate_per_second;
+  j["burst"] = burst;
+  j["data_delay_seconds"] = data_delay_seconds;
+  j["timeframes"] = timeframes;
+  j["features"] = nlohmann::json::array();
+  for (const auto& f : features) j["features"].push_back(f);
+  return j;
+}
+
+namespace {
+
+constexpr int64_t kMaxMoney = 1'000'000'000'000;  // Rp 1 trillion: far above any plan
+constexpr int64_t kMaxQuota = 1'000'000'000'000;
+
+bool ValidPlanName(std::string_view n) {
+  return !n.empty() && n.size() <= 32 && std::all_of(n.begin(), n.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
+  });
+}
+
+}  // namespace
+
+Status Plan::Validate() const {
+  if (!ValidPlanName(name)) {
+    return Status::InvalidArgument("name must be 1-32 characters of a-z, 0-9, '_' or '-'", "name");
+  }
+  if (display_name.empty() || display_name.size() > 100) {
+    return Status::InvalidArgument("display_name must be 1-100 characters", "display_name");
+  }
+  if (price_idr < 0 || price_idr > kMaxMoney) {
+    return Status::InvalidArgument("price_idr must be a whole number of rupiah in [0, 1e12]",
+                                   "price_idr");
+  }
+  if (monthly_quota < -1 || monthly_quota > kMaxQuota) {
+    return Status::InvalidArgument("monthly_quota must be null/-1 (unlimited) or in [0, 1e12]",
+                                   "monthly_quota");
+  }
+  if (overage_price_idr < 0 || overage_price_idr > kMaxMoney) {
+    return Status::InvalidArgument("overage_price_idr must be in [0, 1e12]", "overage_price_idr");
+  }
+  if (!std::isfinite(rate_per_second) || rate_per_second <= 0 || rate_per_second > 1e6) {
+    return Status::InvalidArgument("rate_per_second must be in (0, 1e6]", "rate_per_second");
+  }
+  if (burst < 1 || burst > 1'000'000) {
+    return Status::InvalidArgument("burst must be in [1, 1e6]", "burst");
+  }
+  if (data_delay_seconds < 0 || data_delay_seconds > 7 * 86400) {
+    return Status::InvalidArgument("data_delay_seconds must be in [0, 604800]",
+                                   "data_delay_seconds");
+  }
+  std::set<std::string> seen;
+  for (const auto& tf : timeframes) {
+    auto parsed = market::ParseTimeframe(tf);
+    if (!parsed.ok() || market::TimeframeName(*parsed) != tf) {
+      return Status::InvalidArgument("unknown timeframe '" + tf + "' (use M1, M5, M15, M30, H1, "
+                                     "H4 or D1)", "timeframes");
+    }
+    if (!seen.insert(tf).second) {
+      return Status::InvalidArgument("timeframe '" + tf + "' listed twice", "timeframes");
+    }
+  }
+  for (const auto& f : features) {
+    const auto& all = AllFeatures();
+    if (std::find(all.begin(), all.end(), f) == all.end()) {
+      return Status::InvalidArgument("unknown feature '" + f + "'", "features");
+    }
+  }
+  return Status::Ok();
+}
+
+namespace {
+
+Result<int64_t> IntField(const nlohmann::json& v, const std::string& field, bool null_is_minus1) {
+  if (null_is_minus1 && v.is_null()) return int64_t{-1};
+  if (!v.is_number_integer()) {
+    return Status::InvalidArgument(field + " must be an integer", field);
+  }
+  return v.get<int64_t>();
+}
+
+Result<std::vector<std::string>> StringArray(const nlohmann::json& v, const std::string& field) {
+  if (!v.is_array()) return Status::InvalidArgument(field + " must be an array of strings", field);
+  std::vector<std::string> out;
+  for (const auto& e : v) {
+    if (!e.is_string()) {
+      return Status::InvalidArgument(field + " must be an array of strings", field);
+    }
+    out.push_back(e.get<std::string>());
+  }
+  return out;
+}
+
+// Applies operator `changes` to `plan`. Unknown fields and wrong types are InvalidArgument.
+Status ApplyChanges(const nlohmann::json& changes, Plan* plan) {
+  if (!changes.is_object()) return Status::InvalidArgument("changes must be a JSON object", "body");
+  if (changes.empty()) return Status::InvalidArgument("no field to change", "body");
+  for (const auto& [key, v] : changes.items()) {
+    if (key == "display_name") {
+      if (!v.is_string()) return Status::InvalidArgument("display_name must be a string", key);
+      plan->display_name = v.get<std::string>();
+    } else if (key == "price_idr") {
+      SINYAL_ASSIGN_OR_RETURN(plan->price_idr, IntField(v, key, false));
+    } else if (key == "monthly_quota") {
+      SINYAL_ASSIGN_OR_RETURN(plan->monthly_quota, IntField(v, key, true));
+    } else if (key == "overage_allowed") {
+      if (!v.is_boolean()) return Status::InvalidArgument("overage_allowed must be a boolean", key);
+      plan->overage_allowed = v.get<bool>();
+    } else if (key == "overage_price_idr") {
+      SINYAL_ASSIGN_OR_RETURN(plan->overage_price_idr, IntField(v, key, false));
+    } else if (key == "rate_per_second") {
+      if (!v.is_number()) return Status::InvalidArgument("rate_per_second must be a number", key);
+      plan->rate_per_second = v.get<double>();
+    } else if (key == "burst") {
+      SINYAL_ASSIGN_OR_RETURN(plan->burst, IntField(v, key, false));
+    } else if (key == "data_delay_seconds") {
+      SINYAL_ASSIGN_OR_RETURN(plan->data_delay_seconds, IntField(v, key, false));
+    } else if (key == "timeframes") {
+      SINYAL_ASSIGN_OR_RETURN(plan->timeframes, StringArray(v, key));
+    } else if (key == "features") {
+      SINYAL_ASSIGN_OR_RETURN(auto list, StringArray(v, key));
+      plan->features = std::set<std::string>(list.begin(), list.end());
+    } else if (key == "name" || key == "unlimited") {
+      return Status::InvalidArgument(key + " can't be changed", key);
+    } else {
+      return Status::InvalidArgument("unknown plan field '" + key + "'", key);
+    }
+  }
+  return plan->Validate();
+}
+
+std::string JoinJson(const std::vector<std::string>& v) { return nlohmann::json(v).dump(); }
+
+Result<std::vector<std::string>> ParseJsonList(const std::string& text, const std::string& what) {
+  auto j = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (!j.is_array()) return Status::DataLoss("plans." + what + " is not a JSON array");
+  std::vector<std::string> out;
+  for (const auto& e : j) {
+    if (!e.is_string()) return Status::DataLoss("plans." + what + " holds a non-string");
+    out.push_back(e.get<std::string>());
+  }
+  return out;
+}
+
+constexpr const char* kPlanColumns =
+    "name, display_name, price_idr, monthly_quota, overage_allowed, overage_price_idr, "
+    "rate_per_second, burst, data_delay_seconds, timeframes, features";
+
+struct PlanRow {
+  std::string name, display_name, timeframes, features;
+  long long price = 0, quota = 0, overage_price = 0, burst = 0, delay = 0;
+  int overage_allowed = 0;
+  double rate = 0;
+};
+
+Result<Plan> FromRow(const PlanRow& r) {
+  Plan p;
+  p.name = r.name;
+  p.display_name = r.display_name;
+  p.price_idr = r.price;
+  p.monthly_quota = r.quota;
+  p.overage_allowed = r.overage_allowed != 0;
+  p.overage_price_idr = r.overage_price;
+  p.rate_per_second = r.rate;
+  p.burst = r.burst;
+  p.data_delay_seconds = r.delay;
+  SINYAL_ASSIGN_OR_RETURN(p.timeframes, ParseJsonList(r.timeframes, "timeframes"));
+  SINYAL_ASSIGN_OR_RETURN(auto f, ParseJsonList(r.features, "features"));
+  p.features = std::set<std::string>(f.begin(), f.end());
+  return p;
+}
+
+// Reads plans (all, or the one named `only`: the table is small, so it is filtered here);
+// PostgreSQL locks the rows read when `for_update`.
+Result<std::vector<Plan>> ReadPlans(soci::session& sql, const std::string& only, bool for_update,
+                                    bool pg) {
+  PlanRow r;
+  const std::string q = std::string("SELECT ") + kPlanColumns + " FROM plans ORDER BY name" +
+                        ((for_update && pg) ? " FOR UPDATE" : "");
+  soci::statement st =
+      (sql.prepare << q, soci::into(r.name), soci::into(r.display_name), soci::into(r.price),
+       soci::into(r.quota), soci::into(r.overage_allowed), soci::into(r.overage_price),
+       soci::into(r.rate), soci::into(r.burst), soci::into(r.delay), soci::into(r.timeframes),
+       soci::into(r.features));
+  st.execute();
+  std::vector<Plan> out;
+  while (st.fetch()) {
+    if (!only.empty() && r.name != only) continue;
+    SINYAL_ASSIGN_OR_RETURN(auto p, FromRow(r));
+    out.push_back(std::move(p));
+  }
+  return out;
+}
+
+void SortPlans(std::vector<Plan>& plans) {
+  std::sort(plans.begin(), plans.end(), [](const Plan& a, const Plan& b) {
+    return a.price_idr != b.price_idr ? a.price_idr < b.price_idr : a.name < b.name;
+  });
+}
+
+}  // namespace
+
+struct PlanStore::Snapshot {
+  std::vector<std::shared_ptr<const Plan>> ordered;  // cheapest first
+};
 
 PlanStore::PlanStore(store::Database& db, Clock& clock, PlanStoreOptions options)
     : db_(db), clock_(clock), options_(options) {}
 PlanStore::~PlanStore() = default;
-Result<std::vector<Plan>> PlanStore::List() { return Status::Unavailable("not implemented"); }
-Result<Plan> PlanStore::Get(std::string_view) { return Status::Unavailable("not implemented"); }
-Result<std::shared_ptr<const Plan>> PlanStore::GetShared(std::string_view) {
-  return Status::Unavailable("not implemented");
-}
-Result<Plan> PlanStore::Update(std::string_view, const nlohmann::json&, std::string) {
-  return Status::Unavailable("not implemented");
-}
-Result<Plan> PlanStore::Create(const Plan&, std::string) {
-  return Status::Unavailable("not implemented");
-}
-Result<std::string> PlanStore::CheapestWith(std::string_view) {
-  return Status::Unavailable("not implemented");
-}
-void PlanStore::Invalidate() {}
-bool Plan::Has(std::string_view f) const { return features.count(std::string(f)) > 0; }
-nlohmann::json Plan::ToJson() const { return nlohmann::json::object(); }
-Status Plan::Validate() const { return Status::Ok(); }
 
-Subscriptions::Subscriptions(store::Database& db, PlanStore& plans, Clock& clock,
-                             SubscriptionsOptions options)
-    : db_(db), plans_(plans), clock_(clock), options_(options) {}
-Subscriptions::~Subscriptions() = default;
-Result<Subscription> Subscriptions::Current(TenantId, UnixNanos) {
-  return Status::Unavailable("not implemented");
+Result<std::shared_ptr<const PlanStore::Snapshot>> PlanStore::Load() {
+  const UnixNanos now = clock_.Now();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (snapshot_ != nullptr &&
+        now - loaded_at_ < std::chrono::nanoseconds(options_.cache_ttl).count()) {
+      return snapshot_;
+    }
+  }
+  std::vector<Plan> plans;
+  const bool pg = db_.dialect() == store::Dialect::kPostgres;
+  SINYAL_RETURN_IF_ERROR(db_.WithReadTx([&](soci::session& sql) -> Status {
+    SINYAL_ASSIGN_OR_RETURN(plans, ReadPlans(sql, "", false, pg));
+    return Status::Ok();
+  }));
+  SortPlans(plans);
+  auto snap = std::make_shared<Snapshot>();
+  for (auto& p : plans) snap->ordered.push_back(std::make_shared<const Plan>(std::move(p)));
+  std::lock_guard<std::mutex> lock(mu_);
+  snapshot_ = snap;
+  loaded_at_ = now;
+  return std::shared_ptr<const Snapshot>(snap);
 }
-Status Subscriptions::ChangePlan(TenantId, std::string, UnixNanos, std::string) {
-  return Status::Unavailable("not implemented");
+
+void PlanStore::Invalidate() {
+  std::lock_guard<std::mutex> lock(mu_);
+  snapshot_.reset();
 }
-Result<std::vector<std::string>> Subscriptions::PlansDuring(TenantId, UnixNanos, UnixNanos) {
-  return Status::Unavailable("not implemented");
+
+Result<std::vector<Plan>> PlanStore::List() {
+  SINYAL_ASSIGN_OR_RETURN(auto snap, Load());
+  std::vector<Plan> out;
+  for (const auto& p : snap->ordered) out.push_back(*p);
+  return out;
 }
-void Subscriptions::Invalidate(TenantId) {}
+
+Result<std::shared_ptr<const Plan>> PlanStore::GetShared(std::string_view name) {
+  SINYAL_ASSIGN_OR_RETURN(auto snap, Load());
+  for (const auto& p : snap->ordered) {
+    if (p->name == name) return p;
+  }
+  return Status::NotFound("no plan named '" + std::string(name) + "'", "plan");
+}
+
+Result<Plan> PlanStore::Get(std::string_view name) {
+  SINYAL_ASSIGN_OR_RETURN(auto p, GetShared(name));
+  return *p;
+}
+
+Result<std::string> PlanStore::CheapestWith(std::string_view feature) {
+  SINYAL_ASSIGN_OR_RETURN(auto snap, Load());
+  for (const auto& p : snap->ordered) {
+    if (p->Has(feature)) return p->name;
+  }
+  return Status::NotFound("no plan has feature '" + std::string(feature) + "'", "feature");
+}
+
+Result<Plan> PlanStore::Update(std::string_view name, const nlohmann::json& changes,
+                               std::string actor) {
+  if (actor.empty()) return Status::InvalidArgument("actor is required", "actor");
+  const bool pg = db_.dialect() == store::Dialect::kPostgres;
+  const std::string plan_name(name);
+  const UnixNanos now = clock_.Now();
+  Plan after;
+  Status st = db_.WithTx([&](soci::session& sql) -> Status {
+    SINYAL_ASSIGN_OR_RETURN(auto rows, ReadPlans(sql, plan_name, /*for_update=*/true, pg));
+    if (rows.empty()) return Status::NotFound("no plan named '" + plan_name + "'", "plan");
+    const Plan before = rows.front();
+    after = before;
+    SINYAL_RETURN_IF_ERROR(ApplyChanges(changes, &after));
+    long long price = after.price_idr, quota = after.monthly_quota,
+              overage_price = after.overage_price_idr, burst = after.burst,
+              delay = after.data_delay_seconds, at = now;
+    int overage = after.overage_allowed ? 1 : 0;
+    double rate = after.rate_per_second;
+    std::string tfs = JoinJson(after.timeframes);
+    std::string feats = after.ToJson()["features"].dump();
+    sql << "UPDATE plans SET display_name = :dn, price_idr = :p, monthly_quota = :q, "
+           "overage_allowed = :oa, overage_price_idr = :op, rate_per_second = :r, burst = :b, "
+           "data_delay_seconds = :d, timeframes = :tf, features = :f, updated_at = :at, "
+           "updated_by = :by WHERE name = :n",
+        soci::use(after.display_name, "dn"), soci::use(price, "p"), soci::use(quota, "q"),
+        soci::use(overage, "oa"), soci::use(overage_price, "op"), soci::use(rate, "r"),
+        soci::use(burst, "b"), soci::use(delay, "d"), soci::use(tfs, "tf"),
+        soci::use(feats, "f"), soci::use(at, "at"), soci::use(actor, "by"),
+        soci::use(plan_name, "n");
+    std::string before_json = before.ToJson().dump(), after_json = after.ToJson().dump();
+    sql << "INSERT INTO plan_audit (plan, action, actor, before_json, after_json, at) "
+           "VALUES (:n, 'update', :by, :b, :a, :at)",
+        soci::use(plan_name, "n"), soci::use(actor, "by"), soci::use(before_json, "b"),
+        soci::use(after_json, "a"), soci::use(at, "at");
+    return Status::Ok();
+  });
+  Invalidate();
+  if (!st.ok()) return st;
+  return after;
+}
+
+Result<Plan> PlanStore::Create(const Plan& plan, std::string actor) {
+  if (actor.empty()) return Status::InvalidArgument("actor is required", "actor");
+  SINYAL_RETURN_IF_ERROR(plan.Validate());
+  const UnixNanos now = clock_.Now();
+  Status st = db_.WithTx([&](soci::session& sql) -> Status {
+    long long price = plan.price_idr, quota = plan.monthly_quota,
+              overage_price = plan.overage_price_idr, burst = plan.burst,
+              delay = plan.data_delay_seconds, at = now;
+    int overage = plan.overage_allowed ? 1 : 0;
+    int exists = 0;
+    std::string name = plan.name, display = plan.display_name;
+    sql << "SELECT COUNT(*) FROM plans WHERE name = :n", soci::use(name, "n"), soci::into(exists);
+    if (exists > 0) return Status::AlreadyExists("plan '" + name + "' exists", "plan");
+    double rate = plan.rate_per_second;
+    std::string tfs = JoinJson(plan.timeframes);
+    std::string feats = plan.ToJson()["features"].dump();
+    sql << "INSERT INTO plans (name, display_name, price_idr, monthly_quota, overage_allowed, "
+           "overage_price_idr, rate_per_second, burst, data_delay_seconds, timeframes, features, "
+           "updated_at, updated_by) VALUES (:n, :dn, :p, :q, :oa, :op, :r, :b, :d, :tf, :f, :at, "
+           ":by)",
+        soci::use(name, "n"), soci::use(display, "dn"), soci::use(price, "p"),
+        soci::use(quota, "q"), soci::use(overage, "oa"), soci::use(overage_price, "op"),
+        soci::use(rate, "r"), soci::use(burst, "b"), soci::use(delay, "d"), soci::use(tfs, "tf"),
+        soci::use(feats, "f"), soci::use(at, "at"), soci::use(actor, "by");
+    std::string after_json = plan.ToJson().dump(), empty = "{}";
+    sql << "INSERT INTO plan_audit (plan, action, actor, before_json, after_json, at) "
+           "VALUES (:n, 'create', :by, :b, :a, :at)",
+        soci::use(name, "n"), soci::use(actor, "by"), soci::use(empty, "b"),
+        soci::use(after_json, "a"), soci::use(at, "at");
+    return Status::Ok();
+  });
+  Invalidate();
+  if (!st.ok()) {
+    if (st.code() == StatusCode::kAlreadyExists) {
+      return Status::AlreadyExists("plan '" + plan.name + "' exists", "plan");
+    }
+    return st;
+  }
+  return plan;
+}
 
 }  // namespace sinyal::billing
