@@ -1,0 +1,256 @@
+// SignalService on SQLite and PostgreSQL: a platform model trained on seeded synthetic bars, the
+// signal computed once per bar and served from memory (proved by closing the database), the
+// calibration fitted once per model version and read back by a second service, a new bar giving a
+// new signal (listener, log, resolution of the previous one), WithThreshold, and errors.
+#include "signals/service.h"
+
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "market/bar.h"
+#include "models/db_registry.h"
+#include "models/service.h"
+#include "models/testing/synthetic.h"
+#include "signals/db_signal_log.h"
+#include "store/bar_store.h"
+#include "store/soci.h"
+#include "store/testing/test_db.h"
+
+namespace sinyal::signals {
+namespace {
+
+using nlohmann::json;
+
+TenantId CreateTenant(store::Database& db, const std::string& name) {
+  long long id = 0;
+  EXPECT_OK(db.WithTx([&](soci::session& sql) {
+    sql << "INSERT INTO tenants(name, created_at) VALUES (:n, 1) RETURNING id", soci::use(name),
+        soci::into(id);
+    return Status::Ok();
+  }));
+  return TenantId(id);
+}
+
+std::vector<market::Bar> Bars(size_t n, uint64_t seed) {
+  models::BarColumns c = models::testing::SyntheticBars(n, seed);
+  std::vector<market::Bar> out;
+  for (size_t i = 0; i < n; ++i) {
+    auto r = [](double x) { return std::round(x * 1e5) / 1e5; };
+    const double o = r(c.open[i]), cl = r(c.close[i]);
+    const double h = std::max({r(c.high[i]), o, cl}), l = std::min({r(c.low[i]), o, cl});
+    out.push_back(market::Bar::Create(c.ts[i], o, h, l, cl, c.volume[i], 8).value());
+  }
+  return out;
+}
+
+constexpr TenantId kPlatform = models::kPlatformTenant;
+constexpr UnixNanos kFar = INT64_MAX / 2;
+
+class SignalServiceTest : public store::testing::DbTest {
+ protected:
+  void SetUp() override {
+    DbTest::SetUp();
+    if (IsSkipped() || HasFatalFailure()) return;
+    a_ = CreateTenant(db(), "a");
+    bars_ = std::make_unique<store::BarStore>(db(), clock_);
+    registry_ = std::make_unique<models::DbModelRegistry>(db(), clock_);
+    models_ = std::make_unique<models::ModelService>(
+        db(), *bars_, nullptr, *registry_, nullptr, clock_,
+        models::ModelServiceOptions{.code_version = "test", .report_folds = 2, .nthread = 1});
+    log_ = std::make_unique<DbSignalLog>(db());
+    all_ = Bars(6001, 7);
+    // The last bar is held back: it "closes" during the test.
+    ASSERT_OK(bars_->Import(store::SeriesOwner::Platform(), {"SYNUSD", market::Timeframe::kH1},
+                            std::span(all_).first(6000), {}));
+    auto trained = models_->Train(kPlatform, {.symbol = "SYNUSD", .timeframe = "H1",
+                                              .overrides = {{"trees", 15}}, .activate = true,
+                                              .actor = "test"});
+    ASSERT_OK(trained.status());
+  }
+  std::unique_ptr<SignalService> MakeService(SignalServiceOptions o = {}) {
+    o.background_thread = false;
+    return std::make_unique<SignalService>(db(), *bars_, *registry_, nullptr, *log_, clock_, o);
+  }
+  ManualClock clock_{1'700'000'000LL * kNanosPerSecond};
+  TenantId a_;
+  std::vector<market::Bar> all_;
+  std::unique_ptr<store::BarStore> bars_;
+  std::unique_ptr<models::DbModelRegistry> registry_;
+  std::unique_ptr<models::ModelService> models_;
+  std::unique_ptr<DbSignalLog> log_;
+};
+
+TEST_P(SignalServiceTest, ComputedOnceThenServedFromMemoryWithoutTheDatabase) {
+  auto svc = MakeService();
+  auto s = svc->Latest(a_, "synusd", "1h", kFar);
+  ASSERT_OK(s.status());
+  const Signal& sig = **s;
+  EXPECT_EQ(sig.fields().symbol, "SYNUSD");
+  EXPECT_EQ(sig.bar_time(), all_[5999].time());
+  EXPECT_EQ(sig.fields().model_version, "platform/SYNUSD/H1/v1");
+  EXPECT_EQ(sig.fields().reference_price, all_[5999].close());
+  ASSERT_EQ(sig.fields().intervals.size(), 2u);
+  EXPECT_LT(sig.fields().intervals[0].lo, sig.fields().intervals[0].hi);
+  // The 95% interval contains the 80% one.
+  EXPECT_LE(sig.fields().intervals[1].lo, sig.fields().intervals[0].lo);
+  EXPECT_GE(sig.fields().intervals[1].hi, sig.fields().intervals[0].hi);
+  EXPECT_GT(sig.fields().expected_abs_move, 0);
+  EXPECT_GE(sig.fields().regime_code, 0);
+  EXPECT_EQ(sig.fields().drivers.size(), 5u);
+  EXPECT_FALSE(sig.fields().cross_asset.available);  // no DXY nor its components stored
+  EXPECT_EQ(svc->ReferenceName("H1"), "");
+  // Stored once, under the platform.
+  auto stored = log_->Get(kPlatform, sig.id());
+  ASSERT_OK(stored.status());
+  EXPECT_EQ(stored->signal.ToJson(), sig.ToJson());
+  EXPECT_EQ(svc->stats().signals_computed, 1);
+  EXPECT_EQ(svc->stats().calibrations_fitted, 1);
+
+  // Steady state: close the database; within the check interval Latest() is a memory lookup.
+  db().Close();
+  for (int i = 0; i < 1000; ++i) {
+    auto again = svc->Latest(a_, "SYNUSD", "H1", kFar);
+    ASSERT_OK(again.status());
+    ASSERT_EQ(again->get(), s->get());  // the same cached object
+  }
+  EXPECT_EQ(svc->stats().signals_computed, 1);
+  EXPECT_EQ(svc->stats().cache_hits, 1000);
+  // After the interval the latest-bar check reads the database (which is now closed).
+  clock_.Advance(2 * kNanosPerSecond);
+  EXPECT_FALSE(svc->Latest(a_, "SYNUSD", "H1", kFar).ok());
+}
+
+TEST_P(SignalServiceTest, CalibrationIsFittedOncePerVersionAndStored) {
+  auto first = MakeService();
+  ASSERT_OK(first->Latest(a_, "SYNUSD", "H1", kFar).status());
+  EXPECT_EQ(first->stats().calibrations_fitted, 1);
+  auto cal = first->Calibration(kPlatform, "SYNUSD", "H1", 1);
+  ASSERT_OK(cal.status());
+  EXPECT_EQ(first->stats().calibrations_loaded, 1);  // the call above read it back
+  // Held-out rows: 20% of the training rows (calibration_fraction), less the purge and warm-up.
+  EXPECT_GT(cal->rows, 500u);
+  EXPECT_LT(cal->rows, 1300u);
+  EXPECT_GT(cal->move_ratio, 0.3);
+  EXPECT_LT(cal->move_ratio, 1.5);
+  // On its own calibration rows split conformal covers at least the nominal share.
+  for (const auto& line : cal->coverage) {
+    if (line.group == -1) EXPECT_GE(line.empirical + 1e-12, line.nominal);
+  }
+  long long rows = 0;
+  ASSERT_OK(db().WithReadTx([&](soci::session& sql) {
+    sql << "SELECT COUNT(*) FROM signal_calibrations", soci::into(rows);
+    return Status::Ok();
+  }));
+  EXPECT_EQ(rows, 1);
+  // A second process reads the stored calibration instead of refitting.
+  auto second = MakeService();
+  auto s2 = second->Latest(a_, "SYNUSD", "H1", kFar);
+  ASSERT_OK(s2.status());
+  EXPECT_EQ(second->stats().calibrations_fitted, 0);
+  EXPECT_EQ(second->stats().calibrations_loaded, 1);
+  auto s1 = first->Latest(a_, "SYNUSD", "H1", kFar);
+  EXPECT_EQ((*s1)->id(), (*s2)->id());
+  ASSERT_EQ((*s1)->fields().intervals.size(), (*s2)->fields().intervals.size());
+  for (size_t k = 0; k < (*s1)->fields().intervals.size(); ++k) {
+    EXPECT_DOUBLE_EQ((*s1)->fields().intervals[k].lo, (*s2)->fields().intervals[k].lo);
+  }
+}
+
+TEST_P(SignalServiceTest, NewBarGivesNewSignalListenersAndResolution) {
+  auto svc = MakeService();
+  std::vector<std::pair<TenantId, std::shared_ptr<const Signal>>> seen;
+  auto sub = svc->Subscribe([&](TenantId owner, std::shared_ptr<const Signal> s) {
+    seen.emplace_back(owner, std::move(s));
+  });
+  auto before = svc->Latest(a_, "SYNUSD", "H1", kFar);
+  ASSERT_OK(before.status());
+  ASSERT_EQ(seen.size(), 1u);  // the first computation of the newest bar is published too
+  // The held-back bar closes: stored, then the LiveFeed listener hook.
+  const market::Bar& bar = all_[6000];
+  ASSERT_OK(bars_->Import(store::SeriesOwner::Platform(), {"SYNUSD", market::Timeframe::kH1},
+                          std::span(&bar, 1), {}));
+  svc->OnBarClosed({"SYNUSD", market::Timeframe::kH1}, bar);
+  ASSERT_EQ(seen.size(), 2u);
+  EXPECT_EQ(seen[1].first, kPlatform);
+  EXPECT_EQ(seen[1].second->bar_time(), bar.time());
+  // Latest() now serves it from the cache (no new computation), even within the check interval.
+  auto after = svc->Latest(a_, "SYNUSD", "H1", kFar);
+  ASSERT_OK(after.status());
+  EXPECT_EQ(after->get(), seen[1].second.get());
+  EXPECT_EQ(svc->stats().signals_computed, 2);
+  // A delayed caller (not_after one hour earlier) still gets the previous bar's signal.
+  auto delayed = svc->Latest(a_, "SYNUSD", "H1", bar.time() + kNanosPerHour - 1);
+  ASSERT_OK(delayed.status());
+  EXPECT_EQ((*delayed)->id(), (*before)->id());
+  // The horizon (1 bar) of the previous signal has passed: it was resolved against the new bar.
+  auto resolved = log_->Get(kPlatform, (*before)->id());
+  ASSERT_OK(resolved.status());
+  ASSERT_TRUE(resolved->resolution.has_value());
+  EXPECT_DOUBLE_EQ(resolved->resolution->realized_return,
+                   std::log(bar.close() / all_[5999].close()));
+  auto perf = svc->Performance(a_, "SYNUSD", "H1");
+  ASSERT_OK(perf.status());
+  EXPECT_EQ(perf->live.n, 1u);
+  EXPECT_EQ(perf->model_version, "platform/SYNUSD/H1/v1");
+  EXPECT_TRUE(perf->validation.contains("walk_forward"));
+  // Unsubscribed listeners are not called.
+  sub.Reset();
+  EXPECT_EQ(svc->ResolveSeries(a_, "SYNUSD", "H1").value(), 0u);
+}
+
+TEST_P(SignalServiceTest, LatestBarCheckFindsImportedBarsAfterTheInterval) {
+  auto svc = MakeService();
+  ASSERT_OK(svc->Latest(a_, "SYNUSD", "H1", kFar).status());
+  const market::Bar& bar = all_[6000];
+  ASSERT_OK(bars_->Import(store::SeriesOwner::Platform(), {"SYNUSD", market::Timeframe::kH1},
+                          std::span(&bar, 1), {}));
+  // Within the interval: still the cached signal of the previous bar.
+  EXPECT_EQ((*svc->Latest(a_, "SYNUSD", "H1", kFar))->bar_time(), all_[5999].time());
+  clock_.Advance(kNanosPerSecond);
+  EXPECT_EQ((*svc->Latest(a_, "SYNUSD", "H1", kFar))->bar_time(), bar.time());
+}
+
+TEST_P(SignalServiceTest, WithThresholdRederivesDirection) {
+  auto svc = MakeService();
+  auto s = svc->Latest(a_, "SYNUSD", "H1", kFar);
+  ASSERT_OK(s.status());
+  const double p = (*s)->p_up();
+  const Signal strict = SignalService::WithThreshold(**s, 0.999);
+  EXPECT_EQ(strict.direction(), Direction::kNeutral);
+  EXPECT_TRUE(strict.fields().abstained);
+  EXPECT_NE(strict.fields().abstain_reason.find("threshold 0.999"), std::string::npos);
+  EXPECT_EQ(strict.id(), (*s)->id());
+  const Signal loose = SignalService::WithThreshold(**s, 0.1);  // below 0.5 acts as 0.5
+  EXPECT_DOUBLE_EQ(loose.fields().confidence_threshold, 0.5);
+  EXPECT_EQ(loose.direction(), p > 0.5 ? Direction::kBullish : Direction::kBearish);
+  const Signal exact = SignalService::WithThreshold(**s, std::max(p, 1 - p));
+  EXPECT_EQ(exact.direction(), loose.direction());
+  EXPECT_EQ(SignalService::WithThreshold(**s, 0.6, /*max_uncertainty=*/0.0).direction(),
+            Direction::kNeutral);
+}
+
+TEST_P(SignalServiceTest, ErrorsNameTheField) {
+  auto svc = MakeService();
+  EXPECT_EQ(svc->Latest(a_, "NOPE", "H1", kFar).status().field(), "symbol");
+  EXPECT_EQ(svc->Latest(a_, "NOPE", "H1", kFar).status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(svc->Latest(a_, "SYNUSD", "H7", kFar).status().field(), "timeframe");
+  EXPECT_EQ(svc->Latest(a_, "", "H1", kFar).status().field(), "symbol");
+  // Data but no model.
+  ASSERT_OK(bars_->Import(store::SeriesOwner::Platform(), {"NOMODEL", market::Timeframe::kH1},
+                          std::span(all_).first(100), {}));
+  auto no_model = svc->Latest(a_, "NOMODEL", "H1", kFar);
+  EXPECT_EQ(no_model.status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(no_model.status().field(), "model");
+  // No bar closed by not_after.
+  auto early = svc->Latest(a_, "SYNUSD", "H1", all_[0].time());
+  EXPECT_EQ(early.status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(svc->ModelOwner(a_, "SYNUSD", "H1").value(), kPlatform);
+  EXPECT_OK(svc->Track(a_, "SYNUSD", "H1"));
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, SignalServiceTest, SINYAL_DB_BACKENDS,
+                         store::testing::BackendName);
+
+}  // namespace
+}  // namespace sinyal::signals
