@@ -22,6 +22,10 @@ class ModelService;
 namespace sinyal::store {
 class JobQueue;
 }  // namespace sinyal::store
+namespace sinyal::signals {
+class RetrainingService;
+class DbAuditLog;
+}  // namespace sinyal::signals
 
 namespace sinyal::http {
 
@@ -61,6 +65,12 @@ void AddMarketRoutes(RouteTable& routes, MarketDeps deps);
 // /api/v1/models/:symbol/:timeframe/... (versions, activate, rollback, reports):
 // http/handlers/models_api.cc. REQUIRES: service and jobs outlive the routes.
 void AddModelRoutes(RouteTable& routes, models::ModelService& service, store::JobQueue& jobs);
+
+// GET /api/v1/models/:symbol/:timeframe/retraining (the audit trail, tenant-scoped; ?owner=platform
+// for the platform model's) and POST .../retraining/check (owners/admins: queue a retrain_check
+// job): http/handlers/retraining_api.cc. REQUIRES: service and audit outlive the routes.
+void AddRetrainingRoutes(RouteTable& routes, signals::RetrainingService& service,
+                         signals::DbAuditLog& audit);
 
 // Feature sets (platform default + per-tenant, stored through store::FeatureSetStore) and the
 // cached feature vectors of a series (features::FeatureEngine per series, rebuilt when the

@@ -8,6 +8,8 @@
 #include "http/api.h"
 #include "models/db_registry.h"
 #include "models/service.h"
+#include "signals/db_audit_log.h"
+#include "signals/retraining_job.h"
 #include "store/bar_store.h"
 #include "store/database.h"
 #include "store/feature_set_store.h"
@@ -49,6 +51,9 @@ TEST(OpenApiTest, DocumentsEveryRouteAndNoStaleOnes) {
   store::JobQueue jobs(**db, clock);
   models::ModelService models(**db, bars, &sets, registry, &jobs, clock, {});
   AddModelRoutes(routes, models, jobs);
+  signals::DbAuditLog audit(**db);
+  signals::RetrainingService retraining(**db, bars, &sets, registry, &jobs, nullptr, audit, clock, {});
+  AddRetrainingRoutes(routes, retraining, audit);
   AddSystemRoutes(routes, {});
 
   auto doc = nlohmann::json::parse(OpenApiDocument());
