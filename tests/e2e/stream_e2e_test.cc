@@ -1,0 +1,239 @@
+// The WebSocket signal stream (GET /api/v1/stream/signals) over real HTTP, on SQLite and
+// PostgreSQL: plan gating at the upgrade (Free: 403 naming the plan), the subscribe message and
+// its errors, a signal pushed when the operator's ticks close an H1 bar (for the tenant's own
+// model of that platform series), one metered unit per pushed signal (remaining_quota counts
+// down, GET /api/v1/usage shows endpoint "stream"), and the close frame at the quota.
+#include <signal.h>
+
+#include <chrono>
+#include <fstream>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "billing/plans.h"
+#include "core/clock.h"
+#include "core/time.h"
+#include "e2e/harness.h"
+#include "e2e/ws_client.h"
+#include "store/database.h"
+
+namespace sinyal::e2e {
+namespace {
+
+using nlohmann::json;
+
+std::string Slice(const std::string& file, int lines) {
+  std::ifstream in(testing::MarketDataDir() / file);
+  std::string line, out;
+  for (int i = 0; i < lines && std::getline(in, line); ++i) out += line + "\n";
+  return out;
+}
+
+class StreamE2E : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    SINYAL_REQUIRE_MARKET_DATA();
+    ServerProcess::Options options;
+    if (GetParam() == "postgresql") {
+      SINYAL_REQUIRE_POSTGRES();
+      url_ = testing::PostgresTestUrl();
+    } else {
+      url_ = "sqlite://" + (dir_.path() / "stream.db").string();
+    }
+    options.database_url = url_;
+    options.env = {{"SINYAL_WORKER_POLL_INTERVAL_MS", "100"}, {"SINYAL_MODELS_REPORT_FOLDS", "3"},
+                   {"SINYAL_WORKER_XGBOOST_THREADS", "1"}};
+    const std::string op_email = "op-" + UniqueSuffix() + "@sinyal.example";
+    std::string out;
+    ASSERT_EQ(RunCli({"admin", "create-operator", "--email", op_email, "--database", url_, "--data-dir",
+                      (dir_.path() / "var").string(), "--log-level", "warn"},
+                     "operator passphrase 1\n", &out),
+              0)
+        << out;
+    server_ = std::make_unique<ServerProcess>(options);
+    std::string why;
+    ASSERT_TRUE(server_->Start(&why)) << why;
+    client_ = std::make_unique<HttpClient>(server_->base_url());
+    auto login =
+        client_->PostJson("/api/v1/operator/login", {{"email", op_email}, {"password", "operator passphrase 1"}});
+    ASSERT_EQ(login.status, 200) << login.body;
+    op_token_ = login.Json()["access_token"];
+  }
+
+  json WaitForJob(int64_t id, const std::string& token) {
+    json job;
+    for (int i = 0; i < 1800; ++i) {
+      job = client_->Get("/api/v1/jobs/" + std::to_string(id), {Bearer(token)}).Json();
+      if (job.is_object() && (job["status"] == "succeeded" || job["status"] == "failed")) return job;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    ADD_FAILURE() << "job " << id << " did not finish: " << job.dump();
+    return job;
+  }
+
+  // A plan like Pro with a quota of `quota` units and no overage, for this tenant only; the
+  // server restarts (SIGTERM) so that its plan and subscription caches see it at once.
+  void SubscribeToTestPlan(int64_t tenant_id, const std::string& name, int64_t quota) {
+    auto db = store::Database::Open({.url = url_, .pool_size = 1});
+    ASSERT_OK(db);
+    {
+      billing::PlanStore plans(**db, SystemClock::Instance(), {.cache_ttl = std::chrono::milliseconds(0)});
+      billing::Subscriptions subs(**db, plans, SystemClock::Instance(), {.cache_ttl = std::chrono::milliseconds(0)});
+      auto pro = plans.Get("pro");
+      ASSERT_OK(pro);
+      billing::Plan p = *pro;
+      p.name = name;
+      p.display_name = "Stream test";
+      p.monthly_quota = quota;
+      p.overage_allowed = false;
+      p.overage_price_idr = 0;
+      p.rate_per_second = 1000;
+      p.burst = 1000;
+      ASSERT_OK(plans.Create(p, "test:stream"));
+      ASSERT_OK(subs.ChangePlan(TenantId(tenant_id), name, SystemClock::Instance().Now(), "test:stream"));
+    }
+    (*db)->Close();
+    server_->Signal(SIGTERM);
+    ASSERT_EQ(server_->Wait(15000), 0) << server_->Log();
+    std::string why;
+    ASSERT_TRUE(server_->Start(&why)) << why;
+    client_ = std::make_unique<HttpClient>(server_->base_url());
+  }
+
+  // Ticks (operator, POST /api/v1/market/ticks) inside the hour starting at `hour_open`, then one
+  // tick in the next hour, which closes the H1 bar [hour_open, hour_open + 1 h).
+  void CloseHourWithTicks(const std::string& sym, UnixNanos hour_open) {
+    json ticks = json::array();
+    for (int64_t offset_s : {10, 1800, 3590}) {
+      ticks.push_back({{"symbol", sym},
+                       {"time", FormatIso8601(hour_open + offset_s * kNanosPerSecond)},
+                       {"bid", 1.2 + 0.0001 * static_cast<double>(offset_s % 7)}});
+    }
+    ticks.push_back({{"symbol", sym}, {"time", FormatIso8601(hour_open + kNanosPerHour + 10 * kNanosPerSecond)},
+                     {"bid", 1.2003}});
+    auto r = client_->PostJson("/api/v1/market/ticks", {{"ticks", ticks}}, {Bearer(op_token_)});
+    ASSERT_EQ(r.status, 200) << r.body;
+    EXPECT_GE(r.Json()["bars_written"].get<int64_t>(), 1) << r.body;
+  }
+
+  // The next text frame that is not a pong.
+  json NextMessage(WsClient& ws, uint8_t* opcode_out = nullptr) {
+    uint8_t op = 0;
+    std::string payload;
+    while (ws.ReadFrame(&op, &payload)) {
+      if (opcode_out) *opcode_out = op;
+      if (op == 0x1) return json::parse(payload, nullptr, false);
+      if (op == 0x8) return json{{"close_code", WsClient::CloseCode(payload)}, {"reason", payload.substr(2)}};
+    }
+    return json{{"timeout", true}};
+  }
+
+  testing::TempDir dir_;
+  std::string url_, op_token_;
+  std::unique_ptr<ServerProcess> server_;
+  std::unique_ptr<HttpClient> client_;
+};
+
+TEST_P(StreamE2E, PushesMeteredSignalsAsBarsCloseAndClosesAtTheQuota) {
+  // A platform series (operator upload of real EURUSD H1 bars) and a tenant's own model for it.
+  const std::string sym = UniqueSymbol("ST");
+  auto up = client_->Request("POST", "/api/v1/market/bars/import?symbol=" + sym + "&timeframe=H1&timezone=NY%2B7",
+                             Slice("EURUSD_H1.csv", 6001), {Bearer(op_token_), "Content-Type: text/csv"});
+  ASSERT_EQ(up.status, 200) << up.body;
+  ASSERT_EQ(up.Json()["owner"], "platform");
+  auto last = ParseIso8601(up.Json()["last"].get<std::string>());
+  ASSERT_OK(last);
+  json reg = RegisterTenant(*client_, "streamer");
+  const std::string jwt = reg["access_token"];
+  const int64_t tenant_id = reg["user"]["tenant"]["id"];
+  auto train = client_->PostJson("/api/v1/models/train", {{"symbol", sym}, {"timeframe", "H1"}}, {Bearer(jwt)});
+  ASSERT_EQ(train.status, 202) << train.body;
+  ASSERT_EQ(WaitForJob(train.Json()["job_id"], jwt)["status"], "succeeded");
+  auto key = client_->PostJson("/api/v1/api-keys", {{"name", "stream"}}, {Bearer(jwt)});
+  ASSERT_EQ(key.status, 201) << key.body;
+  const std::string api_key = key.Json()["key"];
+
+  // Free: refused at the upgrade, naming the plan that has the stream.
+  {
+    WsClient ws;
+    std::string head = ws.Connect(server_->port(), "/api/v1/stream/signals", {"X-API-Key: " + api_key});
+    EXPECT_NE(head.find(" 403 "), std::string::npos) << head;
+    EXPECT_NE(head.find("requires plan pro"), std::string::npos) << head;
+    WsClient anon;
+    EXPECT_NE(anon.Connect(server_->port(), "/api/v1/stream/signals", {}).find(" 401 "), std::string::npos);
+  }
+
+  const std::string plan = "stream-" + UniqueSuffix().substr(0, 8);
+  ASSERT_NO_FATAL_FAILURE(SubscribeToTestPlan(tenant_id, plan, 2));
+  EXPECT_EQ(client_->Get("/api/v1/stream/signals", {"X-API-Key: " + api_key}).status, 426);
+
+  WsClient ws;
+  std::string head = ws.Connect(server_->port(), "/api/v1/stream/signals", {"X-API-Key: " + api_key});
+  ASSERT_NE(head.find(" 101 "), std::string::npos) << head;
+  // Bad subscribe messages: errors naming the field, the connection stays open.
+  ws.SendText("{not json");
+  json m = NextMessage(ws);
+  EXPECT_EQ(m["type"], "error") << m;
+  EXPECT_EQ(m["field"], "message") << m;
+  ws.SendText(json{{"symbols", json::array()}, {"timeframes", {"H1"}}}.dump());
+  m = NextMessage(ws);
+  EXPECT_EQ(m["field"], "symbols") << m;
+  ws.SendText(json{{"symbols", {sym}}, {"timeframes", {"H7"}}}.dump());
+  m = NextMessage(ws);
+  EXPECT_EQ(m["status"], 422) << m;
+  EXPECT_EQ(m["field"], "timeframes[0]") << m;
+  ws.SendText(json{{"symbols", {sym}}, {"timeframes", {"H1"}}, {"bogus", 1}}.dump());
+  m = NextMessage(ws);
+  EXPECT_EQ(m["field"], "bogus") << m;
+
+  ws.SendText(json{{"symbols", {sym}}, {"timeframes", {"h1"}}, {"confidence_threshold", 0.55}}.dump());
+  m = NextMessage(ws);
+  ASSERT_EQ(m["type"], "subscribed") << m << server_->Log();
+  ASSERT_EQ(m["series"].size(), 1u) << m;
+  EXPECT_EQ(m["series"][0]["symbol"], sym);
+  EXPECT_EQ(m["series"][0]["timeframe"], "H1");
+  EXPECT_EQ(m["series"][0]["model"], "tenant");
+  EXPECT_EQ(m["plan"], plan);
+
+  // Two bars close: two signals, each charged once; remaining_quota counts down to 0.
+  for (int i = 1; i <= 2; ++i) {
+    const UnixNanos open = *last + i * kNanosPerHour;
+    ASSERT_NO_FATAL_FAILURE(CloseHourWithTicks(sym, open));
+    m = NextMessage(ws);
+    ASSERT_EQ(m["type"], "signal") << m << server_->Log();
+    EXPECT_EQ(m["symbol"], sym);
+    EXPECT_EQ(m["timeframe"], "H1");
+    EXPECT_EQ(m["timestamp"], FormatIso8601(open + kNanosPerHour)) << "the signal of the bar that just closed";
+    EXPECT_EQ(m["confidence_threshold"], 0.55);
+    EXPECT_TRUE(m["prediction"] == "bullish" || m["prediction"] == "bearish" || m["prediction"] == "neutral") << m;
+    EXPECT_TRUE(m["confidence"].is_number()) << m;
+    EXPECT_TRUE(m.contains("interval")) << m;
+    EXPECT_EQ(m["cost_credits"], 1) << m;
+    EXPECT_EQ(m["remaining_quota"], 2 - i) << m;
+  }
+  // The third bar: the quota is used up: an error message, then close 1008.
+  ASSERT_NO_FATAL_FAILURE(CloseHourWithTicks(sym, *last + 3 * kNanosPerHour));
+  m = NextMessage(ws);
+  EXPECT_EQ(m["type"], "error") << m;
+  EXPECT_EQ(m["status"], 402) << m;
+  uint8_t op = 0;
+  m = NextMessage(ws, &op);
+  EXPECT_EQ(op, 0x8) << m;
+  EXPECT_EQ(m["close_code"], 1008) << m;
+
+  auto usage = client_->Get("/api/v1/usage", {Bearer(jwt)});
+  ASSERT_EQ(usage.status, 200) << usage.body;
+  int64_t stream_calls = -1;
+  for (const auto& e : usage.Json()["by_endpoint"]) {
+    if (e["endpoint"] == "stream") stream_calls = e["calls"];
+  }
+  EXPECT_EQ(stream_calls, 2) << usage.body;
+  EXPECT_EQ(usage.Json()["remaining"], 0) << usage.body;
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, StreamE2E, ::testing::Values("sqlite", "postgresql"),
+                         [](const auto& info) { return info.param; });
+
+}  // namespace
+}  // namespace sinyal::e2e
