@@ -101,7 +101,15 @@ enum class AuthMode {
   kAnyOrOperator,  // a user's JWT, an API key, or an operator's JWT (market data routes)
 };
 
+// Time spent in one named stage of a request (auth, ratelimit, then handler stages such as
+// quota, features, model, signal, metering).
+struct StageTiming {
+  std::string stage;
+  int64_t nanos = 0;
+};
+
 // What a handler gets. The principal is set when the route's AuthMode is not kNone.
+// Not thread-safe: one request, one thread.
 struct Context {
   const Request& request;
   std::string request_id;
@@ -109,6 +117,40 @@ struct Context {
   UnixNanos now = 0;
   // Extra response headers the handler or middleware wants added (e.g. RateLimit-*).
   Headers response_headers;
+  // The pipeline's clock (monotonic time for stage timers); null outside a pipeline.
+  const Clock* clock = nullptr;
+  // Stages in the order first recorded. The pipeline sends them as a Server-Timing header
+  // ("auth;dur=0.012, ratelimit;dur=0.004, ...", milliseconds) and records each in Metrics as
+  // sinyal_stage_seconds{route,stage}. Stage names: [a-z0-9_] (others are replaced by '_').
+  std::vector<StageTiming> stages;
+
+  // Adds `ms` milliseconds to `stage` (a stage recorded twice accumulates).
+  void Time(std::string_view stage, double ms);
+  void TimeNanos(std::string_view stage, int64_t nanos);
+  // Monotonic nanoseconds from `clock`, else from std::chrono::steady_clock.
+  int64_t MonotonicNanos() const;
+};
+
+// Times the enclosing scope as one stage of `ctx`:  { ScopedStage t(ctx, "model"); ... }
+// Stop() ends it early; the destructor does nothing after Stop().
+class ScopedStage {
+ public:
+  ScopedStage(Context& ctx, std::string_view stage)
+      : ctx_(ctx), stage_(stage), start_(ctx.MonotonicNanos()) {}
+  ~ScopedStage() { Stop(); }
+  ScopedStage(const ScopedStage&) = delete;
+  ScopedStage& operator=(const ScopedStage&) = delete;
+  void Stop() {
+    if (stopped_) return;
+    stopped_ = true;
+    ctx_.TimeNanos(stage_, ctx_.MonotonicNanos() - start_);
+  }
+
+ private:
+  Context& ctx_;
+  std::string stage_;
+  int64_t start_;
+  bool stopped_ = false;
 };
 
 using Handler = std::function<Result<Response>(Context&)>;
@@ -123,6 +165,10 @@ struct Route {
   size_t max_body_bytes = 0;
   // Scope an API key must hold (empty = any key; JWT users always pass).
   std::string required_scope;
+  // Counted against the caller's plan rate limit after auth (PipelineOptions::limiter): every
+  // response of an authenticated caller carries RateLimit-Limit/-Remaining/-Reset, and a refusal
+  // is a 429 problem with Retry-After. Needs an auth mode other than kNone.
+  bool rate_limited = false;
   Handler handler;
 };
 

@@ -77,6 +77,35 @@ size_t Metrics::RegisterStage(std::string stage) {
 
 void Metrics::ObserveStage(size_t stage, int64_t nanos) { stages_[stage].latency.Observe(nanos); }
 
+void Metrics::ObserveRouteStage(size_t route, std::string_view stage, int64_t nanos) {
+  RouteMetrics& r = routes_[route];
+  size_t n = r.n_stages.load(std::memory_order_acquire);
+  for (size_t i = 0; i < n; ++i) {
+    if (r.stages[i].name == stage) {
+      r.stages[i].latency.Observe(nanos);
+      return;
+    }
+  }
+  std::lock_guard<std::mutex> lock(r.stage_mu);
+  n = r.n_stages.load(std::memory_order_relaxed);
+  for (size_t i = 0; i < n; ++i) {
+    if (r.stages[i].name == stage) {
+      r.stages[i].latency.Observe(nanos);
+      return;
+    }
+  }
+  if (n >= kMaxStagesPerRoute - 1) {  // the last slot collects every further name
+    if (n == kMaxStagesPerRoute) {
+      r.stages[n - 1].latency.Observe(nanos);
+      return;
+    }
+    stage = "other";
+  }
+  r.stages[n].name = std::string(stage);
+  r.stages[n].latency.Observe(nanos);
+  r.n_stages.store(n + 1, std::memory_order_release);
+}
+
 std::string Metrics::RenderPrometheus() const {
   std::lock_guard<std::mutex> lock(mu_);
   std::string out;
@@ -103,6 +132,23 @@ std::string Metrics::RenderPrometheus() const {
   for (const auto& s : stages_) {
     if (s.latency.count() == 0) continue;
     s.latency.Render(out, "sinyal_stage_duration_seconds", "stage=\"" + Escape(s.name) + "\"");
+  }
+  out += "# HELP sinyal_stage_seconds Time spent per request stage, per route.\n";
+  out += "# TYPE sinyal_stage_seconds histogram\n";
+  for (const auto& r : routes_) {
+    size_t n = r.n_stages.load(std::memory_order_acquire);
+    for (size_t i = 0; i < n; ++i) {
+      r.stages[i].latency.Render(out, "sinyal_stage_seconds",
+                                 "method=\"" + Escape(r.method) + "\",route=\"" + Escape(r.route) +
+                                     "\",stage=\"" + Escape(r.stages[i].name) + "\"");
+    }
+  }
+  out += "# HELP sinyal_ratelimit_decisions_total Rate-limit checks by result (error = store unavailable, request let through).\n";
+  out += "# TYPE sinyal_ratelimit_decisions_total counter\n";
+  static constexpr const char* kResults[] = {"allowed", "refused", "error"};
+  for (size_t i = 0; i < rate_limit_.size(); ++i) {
+    out += std::string("sinyal_ratelimit_decisions_total{result=\"") + kResults[i] + "\"} " +
+           std::to_string(rate_limit_[i].load(std::memory_order_relaxed)) + "\n";
   }
   out += "# HELP sinyal_http_in_flight Requests being handled now.\n";
   out += "# TYPE sinyal_http_in_flight gauge\n";

@@ -1,5 +1,9 @@
 #include "http/pipeline.h"
 
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <limits>
 #include <random>
 
 #include <nlohmann/json.hpp>
@@ -49,7 +53,53 @@ std::vector<std::string_view> Split(std::string_view s) {
   return parts;
 }
 
+// Server-Timing metric names are HTTP tokens; ours are [a-z0-9_].
+std::string StageName(std::string_view stage) {
+  std::string out(stage.substr(0, 32));
+  for (char& c : out) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+    else if (!ok) c = '_';
+  }
+  return out.empty() ? "_" : out;
+}
+
+void AppendMillis(std::string& out, int64_t nanos) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.3f", static_cast<double>(nanos) * 1e-6);
+  out += buf;
+}
+
+std::string FormatRate(double per_second) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%g", per_second);
+  return buf;
+}
+
+constexpr int64_t kLimiterErrorLogEvery = 10 * kNanosPerSecond;
+
 }  // namespace
+
+void Context::TimeNanos(std::string_view stage, int64_t nanos) {
+  std::string name = StageName(stage);
+  for (auto& s : stages) {
+    if (s.stage == name) {
+      s.nanos += nanos;
+      return;
+    }
+  }
+  stages.push_back({std::move(name), nanos});
+}
+
+void Context::Time(std::string_view stage, double ms) {
+  TimeNanos(stage, static_cast<int64_t>(std::llround(ms * 1e6)));
+}
+
+int64_t Context::MonotonicNanos() const {
+  if (clock != nullptr) return clock->MonotonicNanos();
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch()).count();
+}
 
 bool MatchPattern(std::string_view pattern, std::string_view path,
                   std::map<std::string, std::string, std::less<>>* params) {
@@ -68,9 +118,69 @@ bool MatchPattern(std::string_view pattern, std::string_view path,
 
 Pipeline::Pipeline(const RouteTable& routes, accounts::AccountService* accounts, Metrics& metrics,
                    Clock& clock, PipelineOptions options)
-    : routes_(routes), accounts_(accounts), metrics_(metrics), clock_(clock), options_(options) {
-  for (const Route& r : routes_.routes()) route_metrics_.push_back(metrics_.RegisterRoute(r.method, r.pattern));
+    : routes_(routes), accounts_(accounts), metrics_(metrics), clock_(clock), options_(std::move(options)),
+      last_limiter_error_log_(std::numeric_limits<int64_t>::min() / 2) {
+  bool any_limited = false;
+  for (const Route& r : routes_.routes()) {
+    route_metrics_.push_back(metrics_.RegisterRoute(r.method, r.pattern));
+    any_limited = any_limited || r.rate_limited;
+  }
   unmatched_metrics_ = metrics_.RegisterRoute("ANY", "unmatched");
+  if (any_limited && (options_.limiter == nullptr || !options_.rate_limit_of)) {
+    LogEvent(spdlog::level::warn, "rate_limits_off",
+             {{"reason", "routes are marked rate_limited but no limiter/rate_limit_of is configured"}});
+  }
+}
+
+std::optional<Response> Pipeline::CheckRateLimit(const Route& route, Context& ctx) {
+  if (!route.rate_limited || !ctx.principal || options_.limiter == nullptr || !options_.rate_limit_of) {
+    return std::nullopt;
+  }
+  const accounts::Principal& p = *ctx.principal;
+  if (p.is_operator()) return std::nullopt;  // operators are not customers: not limited
+  ScopedStage stage(ctx, "ratelimit");
+  auto limit = options_.rate_limit_of(p);
+  if (!limit.ok()) {
+    if (HttpStatusFor(limit.error().code()) >= 500) {
+      LogEvent(spdlog::level::err, "rate_limit_lookup_failed",
+               {{"request_id", ctx.request_id}, {"error", limit.error().ToString()}});
+    }
+    return ProblemResponse(limit.error(), ctx.request_id);
+  }
+  std::string key = p.api_key ? "key:" + std::to_string(p.api_key->value())
+                              : "user:" + std::to_string(p.user.value());
+  auto decision = options_.limiter->Check(key, *limit, ctx.now);
+  if (!decision.ok()) {
+    // Fail open (see pipeline.h): no headers, a counted and logged error, the request proceeds.
+    metrics_.CountRateLimit(Metrics::RateLimitResult::kError);
+    int64_t mono = clock_.MonotonicNanos();
+    int64_t last = last_limiter_error_log_.load(std::memory_order_relaxed);
+    if (mono - last >= kLimiterErrorLogEvery &&
+        last_limiter_error_log_.compare_exchange_strong(last, mono, std::memory_order_relaxed)) {
+      LogEvent(spdlog::level::err, "rate_limit_unavailable",
+               {{"request_id", ctx.request_id}, {"error", decision.error().ToString()},
+                {"action", "request let through (fail open)"}});
+    }
+    return std::nullopt;
+  }
+  const billing::RateDecision& d = *decision;
+  ctx.response_headers.emplace_back("ratelimit-limit", std::to_string(d.limit));
+  ctx.response_headers.emplace_back("ratelimit-remaining", std::to_string(d.remaining));
+  ctx.response_headers.emplace_back("ratelimit-reset", std::to_string(d.reset_seconds));
+  if (d.allowed) {
+    metrics_.CountRateLimit(Metrics::RateLimitResult::kAllowed);
+    return std::nullopt;
+  }
+  metrics_.CountRateLimit(Metrics::RateLimitResult::kRefused);
+  std::string who = p.api_key ? "this API key" : "this user";
+  Response resp = ProblemResponse(
+      429, "rate-limited",
+      "rate limit exceeded for " + who + ": the plan allows " + FormatRate(limit->rate_per_second) +
+          " requests per second with bursts of " + std::to_string(limit->burst) + "; retry in " +
+          std::to_string(d.retry_after_seconds) + " s",
+      "", ctx.request_id);
+  resp.headers.emplace_back("retry-after", std::to_string(d.retry_after_seconds));
+  return resp;
 }
 
 Result<accounts::Principal> Pipeline::Authenticate(const Route& route, const Request& req) {
@@ -143,10 +253,13 @@ Response Pipeline::Run(int route_index, const Request& req, Context& ctx) {
                            "body", ctx.request_id);
   }
   if (route.auth != AuthMode::kNone) {
+    ScopedStage stage(ctx, "auth");
     auto principal = Authenticate(route, req);
+    stage.Stop();
     if (!principal.ok()) return ProblemResponse(principal.error(), ctx.request_id);
     ctx.principal = std::move(principal).value();
   }
+  if (std::optional<Response> refused = CheckRateLimit(route, ctx)) return std::move(*refused);
   Result<Response> result = route.handler(ctx);
   if (!result.ok()) {
     const Status& s = result.error();
@@ -165,7 +278,7 @@ Response Pipeline::Run(int route_index, const Request& req, Context& ctx) {
 Response Pipeline::Handle(int route_index, const Request& req) {
   int64_t start = clock_.MonotonicNanos();
   metrics_.InFlight(1);
-  Context ctx{req, RequestIdFor(req), std::nullopt, clock_.Now(), {}};
+  Context ctx{req, RequestIdFor(req), std::nullopt, clock_.Now(), {}, &clock_, {}};
   Response resp;
   try {
     resp = Run(route_index, req, ctx);
@@ -182,6 +295,19 @@ Response Pipeline::Handle(int route_index, const Request& req) {
   for (auto& h : ctx.response_headers) resp.headers.push_back(std::move(h));
   resp.headers.emplace_back("x-request-id", ctx.request_id);
   int64_t elapsed = clock_.MonotonicNanos() - start;
+  if (!ctx.stages.empty() && route_index >= 0) {
+    std::string timing;
+    for (const StageTiming& s : ctx.stages) {
+      metrics_.ObserveRouteStage(route_metrics_[route_index], s.stage, s.nanos);
+      if (!timing.empty()) timing += ", ";
+      timing += s.stage;
+      timing += ";dur=";
+      AppendMillis(timing, s.nanos);
+    }
+    timing += ", total;dur=";
+    AppendMillis(timing, elapsed);
+    if (options_.server_timing) resp.headers.emplace_back("server-timing", std::move(timing));
+  }
   metrics_.ObserveRequest(route_index >= 0 ? route_metrics_[route_index] : unmatched_metrics_,
                           resp.status, elapsed);
   metrics_.InFlight(-1);

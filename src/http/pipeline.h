@@ -5,15 +5,30 @@
 //   3. catch-all       — an exception anywhere below becomes a 500 problem with the request id
 //   4. body limit      — reject oversized bodies (413) before any parsing or auth work
 //   5. auth            — resolves the principal (and so the tenant) or answers 401/403
-//   6. handler         — thin: parse, call the domain, map to JSON
-//   7. access log      — one JSON line per request, after the status is known (no secrets)
-// Rate limiting and quota (billing) slot in between auth and handler.
+//   6. rate limit      — Route::rate_limited only: after auth, because limits are per API key /
+//                        per user and by plan; before the handler, so a refused call costs no
+//                        work and no quota. Answers 429 with Retry-After.
+//   7. handler         — thin: parse, call the domain, map to JSON (quota/metering live there)
+//   8. Server-Timing   — the stages the request went through (Context::stages), in a header
+//                        and in sinyal_stage_seconds{route,stage}
+//   9. access log      — one JSON line per request, after the status is known (no secrets)
+//
+// Rate limit policy when the limiter fails (e.g. Redis unreachable and no failover configured):
+// FAIL OPEN. The request proceeds without RateLimit-* headers, the failure is logged (at most
+// every 10 s) and counted in sinyal_ratelimit_decisions_total{result="error"}. Reason: rate
+// limits protect capacity; quota and metering (exact, in the database) protect revenue, so a
+// limiter outage must not stop paid traffic. serve wraps Redis in MakeFailoverRateLimiter, so
+// in practice a Redis outage degrades to per-process limits rather than none.
 #pragma once
 
+#include <atomic>
+#include <functional>
+#include <optional>
 #include <memory>
 #include <string>
 
 #include "accounts/accounts.h"
+#include "billing/rate_limiter.h"
 #include "core/clock.h"
 #include "http/http.h"
 #include "http/metrics.h"
@@ -23,6 +38,16 @@ namespace sinyal::http {
 struct PipelineOptions {
   size_t max_body_bytes = 1 << 20;  // Default: 1 MiB. Routes may set their own (uploads).
   bool access_log = true;           // Default: on.
+  // Rate limiting of Route::rate_limited routes. Both must be set for limits to apply (else
+  // such routes are not limited, and the Pipeline logs a warning at construction).
+  // Keys: "key:<api_key_id>" for API keys, "user:<user_id>" for users' access tokens. Operators
+  // are not limited. `rate_limit_of` returns the principal's plan limit (an error from it is
+  // answered as that error's problem); the limiter must outlive the Pipeline.
+  billing::RateLimiter* limiter = nullptr;
+  std::function<Result<billing::RateLimit>(const accounts::Principal&)> rate_limit_of;
+  // Send the Server-Timing header. Default: on (stage names and durations only; they reveal no
+  // data, and the issue asks for per-request visibility).
+  bool server_timing = true;
 };
 
 // Thread-safe after construction.
@@ -42,6 +67,8 @@ class Pipeline {
  private:
   Response Run(int route_index, const Request& request, Context& ctx);
   Result<accounts::Principal> Authenticate(const Route& route, const Request& request);
+  // nullopt: proceed; else the 429 (or the error of rate_limit_of) to send.
+  std::optional<Response> CheckRateLimit(const Route& route, Context& ctx);
 
   const RouteTable& routes_;
   accounts::AccountService* accounts_;
@@ -50,6 +77,7 @@ class Pipeline {
   PipelineOptions options_;
   std::vector<size_t> route_metrics_;
   size_t unmatched_metrics_;
+  std::atomic<int64_t> last_limiter_error_log_;
 };
 
 // True when the express-style pattern ("/a/:id/b") matches `path`; fills params when given.
