@@ -55,6 +55,8 @@ const std::vector<Key>& Keys() {
     I("worker.poll_interval_ms", [](Config& c) -> int64_t& { return c.worker.poll_interval_ms; }, 10, 60000);
     I("worker.lease_seconds", [](Config& c) -> int64_t& { return c.worker.lease_seconds; }, 5, 3600);
     I("worker.xgboost_threads", [](Config& c) -> int64_t& { return c.worker.xgboost_threads; }, 1, 64);
+    I("worker.retrain_check_seconds", [](Config& c) -> int64_t& { return c.worker.retrain_check_seconds; }, 0, 604800);
+    I("worker.retrain_window_bars", [](Config& c) -> int64_t& { return c.worker.retrain_window_bars; }, 500, 300000);
     S("models.default_plan", [](Config& c) -> std::string& { return c.models.default_plan; });
     I("models.report_folds", [](Config& c) -> int64_t& { return c.models.report_folds; }, 1, 20);
     return k;

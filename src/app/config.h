@@ -54,6 +54,11 @@ struct Config {
     int64_t poll_interval_ms = 1000;    // Default: 1 s between looks at an empty queue. [10, 60000]
     int64_t lease_seconds = 60;         // Default: 60 s; a crashed worker's job is retried after it. [5, 3600]
     int64_t xgboost_threads = 2;        // Default: 2 XGBoost threads per training. [1, 64]
+    // Every this many seconds the worker's scheduler queues a retrain_check job for every active
+    // model (signals/retraining_job.h). Default: 0 = off (checks only on request). [0, 604800]
+    int64_t retrain_check_seconds = 0;
+    // Newest bars a retraining challenger is trained on. Default: 5000. [500, 300000]
+    int64_t retrain_window_bars = 5000;
   } worker;
   struct Models {
     // Plan of every tenant until billing exists (models/plans.h): free, pro or enterprise.

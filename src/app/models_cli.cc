@@ -15,6 +15,8 @@
 #include "store/bar_store.h"
 #include "store/database.h"
 #include "store/feature_set_store.h"
+#include "signals/db_audit_log.h"
+#include "signals/db_signal_log.h"
 
 namespace sinyal::app {
 
@@ -43,9 +45,16 @@ models::ModelServiceOptions ModelServiceOptionsFrom(const Config& config) {
   return o;
 }
 
+signals::RetrainingJobOptions RetrainingOptionsFrom(const Config& config) {
+  signals::RetrainingJobOptions o;
+  o.train_window_bars = static_cast<size_t>(config.worker.retrain_window_bars);
+  return o;
+}
+
 std::unique_ptr<store::JobWorker> MakeJobWorker(const Config& config, store::JobQueue& jobs,
                                                 models::ModelService& service,
-                                                const std::string& tag) {
+                                                const std::string& tag,
+                                                signals::RetrainingService* retraining) {
   char host[256] = "host";
   ::gethostname(host, sizeof host - 1);
   store::JobWorker::Options o;
@@ -57,6 +66,12 @@ std::unique_ptr<store::JobWorker> MakeJobWorker(const Config& config, store::Job
                    [&service](const store::Job& job, const store::JobWorker::ProgressFn& progress) {
                      return service.RunTrainJob(job, progress);
                    });
+  if (retraining != nullptr) {
+    worker->Register(signals::kRetrainCheckJobKind,
+                     [retraining](const store::Job& job, const store::JobWorker::ProgressFn& progress) {
+                       return retraining->RunCheckJob(job, progress);
+                     });
+  }
   return worker;
 }
 
@@ -140,7 +155,11 @@ struct Env {
   std::unique_ptr<models::DbModelRegistry> registry;
   std::unique_ptr<store::JobQueue> jobs;
   std::unique_ptr<models::ModelService> service;
+  std::unique_ptr<signals::DbSignalLog> signal_log;
+  std::unique_ptr<signals::DbAuditLog> retraining_audit;
+  std::unique_ptr<signals::RetrainingService> retraining;
   ~Env() {
+    retraining.reset();
     service.reset();
     if (db) db->Close();
   }
@@ -162,6 +181,11 @@ Result<std::unique_ptr<Env>> Open(const Config& config) {
   env->service = std::make_unique<models::ModelService>(*env->db, *env->bars, env->feature_sets.get(),
                                                         *env->registry, env->jobs.get(), clock,
                                                         ModelServiceOptionsFrom(config));
+  env->signal_log = std::make_unique<signals::DbSignalLog>(*env->db);
+  env->retraining_audit = std::make_unique<signals::DbAuditLog>(*env->db);
+  env->retraining = std::make_unique<signals::RetrainingService>(
+      *env->db, *env->bars, env->feature_sets.get(), *env->registry, env->jobs.get(), env->signal_log.get(),
+      *env->retraining_audit, clock, ModelServiceOptionsFrom(config), RetrainingOptionsFrom(config));
   return env;
 }
 
@@ -279,7 +303,7 @@ int RunPredict(const ModelCommands& c, Env& env) {
 }
 
 int RunWorker(const ModelCommands& c, const Config& config, Env& env) {
-  auto worker = MakeJobWorker(config, *env.jobs, *env.service, "worker");
+  auto worker = MakeJobWorker(config, *env.jobs, *env.service, "worker", env.retraining.get());
   if (c.once) {
     auto ran = worker->RunOnce();
     if (!ran.ok()) return Fail(ran.error());
@@ -292,10 +316,19 @@ int RunWorker(const ModelCommands& c, const Config& config, Env& env) {
   sigaddset(&signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   worker->Start();
+  // Scheduled retraining checks of every active model (worker.retrain_check_seconds).
+  std::unique_ptr<signals::RetrainScheduler> scheduler;
+  if (config.worker.retrain_check_seconds > 0) {
+    scheduler = std::make_unique<signals::RetrainScheduler>(
+        *env.retraining, std::chrono::seconds(config.worker.retrain_check_seconds),
+        [w = worker.get()] { w->Wake(); });
+    scheduler->Start();
+  }
   LogEvent(spdlog::level::info, "worker_started", {});
   int sig = 0;
   sigwait(&signals, &sig);
   LogEvent(spdlog::level::info, "worker_stopping", {{"jobs_run", worker->jobs_run()}});
+  if (scheduler) scheduler->Stop();
   worker->Stop();  // finishes the current job first
   return 0;
 }

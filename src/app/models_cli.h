@@ -14,6 +14,7 @@
 
 #include "app/config.h"
 #include "models/service.h"
+#include "signals/retraining_job.h"
 #include "store/job_queue.h"
 
 namespace CLI {
@@ -31,10 +32,15 @@ void SetOpenMpDefaults(char** argv);
 // Options of the models service from the configuration.
 models::ModelServiceOptions ModelServiceOptionsFrom(const Config& config);
 
-// A job worker running training jobs of `service` (not started). Worker id: host:pid:<tag>.
+// Options of the retraining job from the configuration (worker.retrain_window_bars).
+signals::RetrainingJobOptions RetrainingOptionsFrom(const Config& config);
+
+// A job worker running training jobs of `service` and, when `retraining` is given, retrain_check
+// jobs (not started). Worker id: host:pid:<tag>.
 std::unique_ptr<store::JobWorker> MakeJobWorker(const Config& config, store::JobQueue& jobs,
                                                 models::ModelService& service,
-                                                const std::string& tag);
+                                                const std::string& tag,
+                                                signals::RetrainingService* retraining = nullptr);
 
 struct ModelCommands;
 struct ModelCommandsDeleter {

@@ -27,6 +27,9 @@
 #include "store/live_feed.h"
 #include "models/db_registry.h"
 #include "models/service.h"
+#include "signals/db_audit_log.h"
+#include "signals/db_signal_log.h"
+#include "signals/retraining_job.h"
 
 namespace sinyal::app {
 namespace {
@@ -155,11 +158,25 @@ int RunServe(Config config) {
   models::ModelService model_service(*db, bar_store, &feature_sets, model_registry, &jobs, clock,
                                      ModelServiceOptionsFrom(config));
   http::AddModelRoutes(routes, model_service, jobs);
+  // Retraining (signals/retraining_job.h): the audit trail, retrain_check jobs, their routes.
+  signals::DbSignalLog retraining_signals(*db);
+  signals::DbAuditLog retraining_audit(*db);
+  signals::RetrainingService retraining(*db, bar_store, &feature_sets, model_registry, &jobs,
+                                        &retraining_signals, retraining_audit, clock,
+                                        ModelServiceOptionsFrom(config), RetrainingOptionsFrom(config));
+  http::AddRetrainingRoutes(routes, retraining, retraining_audit);
   // One in-process worker so a single node trains without a separate `sinyal worker`.
   std::unique_ptr<store::JobWorker> worker;
+  std::unique_ptr<signals::RetrainScheduler> retrain_scheduler;
   if (config.worker.in_process) {
-    worker = MakeJobWorker(config, jobs, model_service, "serve");
+    worker = MakeJobWorker(config, jobs, model_service, "serve", &retraining);
     worker->Start();
+    if (config.worker.retrain_check_seconds > 0) {
+      retrain_scheduler = std::make_unique<signals::RetrainScheduler>(
+          retraining, std::chrono::seconds(config.worker.retrain_check_seconds),
+          [w = worker.get()] { w->Wake(); });
+      retrain_scheduler->Start();
+    }
   }
   http::AddMarketRoutes(routes, {.bars = &bar_store,
                                  .feed = &live_feed,
@@ -219,6 +236,7 @@ int RunServe(Config config) {
   server.Stop();
   stop_feed_timer.store(true);
   feed_timer.join();
+  if (retrain_scheduler) retrain_scheduler->Stop();
   if (worker) worker->Stop();  // finishes a running job first
   db->Close();
   LogEvent(spdlog::level::info, "stopped", {});
