@@ -124,4 +124,11 @@ struct RedisRateLimiterOptions {
 std::unique_ptr<RateLimiter> MakeFailoverRateLimiter(std::unique_ptr<RateLimiter> primary,
                                                      std::unique_ptr<RateLimiter> fallback);
 
+// What `sinyal serve` uses. Empty `redis_url`: MakeLocalRateLimiter(). Otherwise
+// MakeRedisRateLimiter(redis_url) wrapped in MakeFailoverRateLimiter with a local fallback.
+// Errors (for startup): InvalidArgument "redis.url" when malformed; Unavailable when Redis can't
+// be reached or refuses AUTH now (a typo in the host should stop the deploy, not degrade it
+// silently; later outages fail over). Messages never hold the password.
+[[nodiscard]] Result<std::unique_ptr<RateLimiter>> MakeRateLimiter(std::string_view redis_url);
+
 }  // namespace sinyal::billing

@@ -429,6 +429,34 @@ TEST(RedisRateLimiterErrorsTest, MalformedUrlIsInvalidArgument) {
   EXPECT_EQ(r.error().field(), "redis.url");
 }
 
+TEST(MakeRateLimiterTest, EmptyUrlIsLocalBadUrlNamesTheKeyAndHidesThePassword) {
+  auto local = MakeRateLimiter("");
+  ASSERT_OK(local);
+  EXPECT_TRUE((*local)->Check("k", RateLimit{1, 1}, kT0)->allowed);
+  auto bad = MakeRateLimiter("redis://u:hunter2@h:99999");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.error().field(), "redis.url");
+  EXPECT_EQ(bad.error().message().find("hunter2"), std::string::npos) << bad.error().message();
+  auto down = MakeRateLimiter("redis://u:hunter2@127.0.0.1:1");
+  ASSERT_FALSE(down.ok());
+  EXPECT_EQ(down.error().code(), StatusCode::kUnavailable);
+  EXPECT_NE(down.error().message().find("redis://u:***@127.0.0.1:1"), std::string::npos) << down.error().message();
+  EXPECT_EQ(down.error().message().find("hunter2"), std::string::npos);
+}
+
+TEST_F(RedisRateLimiterTest, MakeRateLimiterWithUrlSharesStateThroughRedis) {
+  auto a = MakeRateLimiter(RedisTestUrl());
+  auto b = MakeRateLimiter(RedisTestUrl());
+  ASSERT_OK(a);
+  ASSERT_OK(b);
+  std::string key = prefix_ + "shared";  // the default key prefix is prepended; unique anyway
+  RateLimit limit{0.01, 2};
+  EXPECT_TRUE((*a)->Check(key, limit, 0)->allowed);
+  EXPECT_TRUE((*b)->Check(key, limit, 0)->allowed);
+  EXPECT_FALSE((*a)->Check(key, limit, 0)->allowed);  // two "servers", one bucket
+  EXPECT_FALSE((*b)->Check(key, limit, 0)->allowed);
+}
+
 TEST_F(RedisRateLimiterTest, WrongPasswordFailsClearlyWithoutEchoingIt) {
   auto url = ParseRedisUrl(RedisTestUrl());
   ASSERT_OK(url);

@@ -281,4 +281,15 @@ Result<std::unique_ptr<RateLimiter>> MakeRedisRateLimiter(std::string url, Redis
   return std::unique_ptr<RateLimiter>(std::move(limiter));
 }
 
+Result<std::unique_ptr<RateLimiter>> MakeRateLimiter(std::string_view redis_url) {
+  if (redis_url.empty()) return MakeLocalRateLimiter();
+  auto redis = MakeRedisRateLimiter(std::string(redis_url));
+  if (!redis.ok()) {
+    return Status(redis.error().code(),
+                  "rate limiter at " + RedactRedisUrl(redis_url) + ": " + redis.error().message(),
+                  redis.error().field());
+  }
+  return MakeFailoverRateLimiter(std::move(redis).value(), MakeLocalRateLimiter());
+}
+
 }  // namespace sinyal::billing
