@@ -231,7 +231,7 @@ struct Meter::Impl {
           return Status::Conflict("a request with this Idempotency-Key is in progress",
                                   "Idempotency-Key");
         }
-        need_key_lookup = true;
+        need_key_lookup = options.verify_keys_at_reserve;
       }
       auto it = sh.counters.find(cid);
       need_counter = it == sh.counters.end() || !it->second.loaded;
@@ -405,15 +405,22 @@ struct Meter::Impl {
       for (auto& [gk, g] : groups) {
         long long t = g.tenant, ps = g.period_start, pe = g.period_end, now = 0;
         for (Pending* p : g.items) now = std::max<long long>(now, p->r->at);
-        sql << "INSERT INTO usage_counters (tenant_id, period_start, period_end, used, "
-               "overage_units, updated_at) VALUES (:t, :ps, :pe, 0, 0, :now) "
-               "ON CONFLICT DO NOTHING",
-            soci::use(t, "t"), soci::use(ps, "ps"), soci::use(pe, "pe"), soci::use(now, "now");
         long long used = 0, overage_total = 0;
-        sql << std::string("SELECT used, overage_units FROM usage_counters WHERE tenant_id = :t "
-                           "AND period_start = :ps") +
-                   (pg ? " FOR UPDATE" : ""),
-            soci::use(t, "t"), soci::use(ps, "ps"), soci::into(used), soci::into(overage_total);
+        const std::string select_counter =
+            std::string("SELECT used, overage_units FROM usage_counters WHERE tenant_id = :t "
+                        "AND period_start = :ps") +
+            (pg ? " FOR UPDATE" : "");
+        sql << select_counter, soci::use(t, "t"), soci::use(ps, "ps"), soci::into(used),
+            soci::into(overage_total);
+        if (!sql.got_data()) {  // first commit of the period (concurrent creators meet here)
+          sql << "INSERT INTO usage_counters (tenant_id, period_start, period_end, used, "
+                 "overage_units, updated_at) VALUES (:t, :ps, :pe, 0, 0, :now) "
+                 "ON CONFLICT DO NOTHING",
+              soci::use(t, "t"), soci::use(ps, "ps"), soci::use(pe, "pe"), soci::use(now, "now");
+          sql << select_counter, soci::use(t, "t"), soci::use(ps, "ps"), soci::into(used),
+              soci::into(overage_total);
+          if (!sql.got_data()) return Status::Internal("usage counter row missing");
+        }
         for (Pending* p : g.items) {
           const Reservation::State& r = *p->r;
           const Plan& plan = *r.plan;

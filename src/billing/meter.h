@@ -120,8 +120,16 @@ struct MeterOptions {
   // max_batch are pending. Default: 0 (take what is pending: batches grow by themselves while
   // a transaction runs). Up to 1 ms is reasonable.
   std::chrono::microseconds max_linger{0};
-  // Idempotency keys remembered in memory after commit (LRU-ish, per process). Default: 100000.
+  // Idempotency keys remembered in memory after commit (FIFO, per process). Default: 100000.
   size_t recent_keys = 100000;
+  // Whether Reserve looks up, in the database, a key that is neither in flight nor among the
+  // recent keys (one indexed read per such call), so that a retry of a call committed before a
+  // restart or by another process is answered at once without doing the work again.
+  // false: no read; the retry does the work, and Commit finds the key (unique constraint),
+  // charges nothing and returns the first response (or InvalidArgument for another request
+  // hash). Exactness is the same either way; false saves the read on every fresh key.
+  // Default: true.
+  bool verify_keys_at_reserve = true;
 };
 
 class Meter {

@@ -142,6 +142,25 @@ TEST_P(MeterTest, IdempotencyKeyReplaysTheFirstResponseWithoutASecondCharge) {
   ASSERT_OK(fresh.Reserve(Call(tenant_, "order-1", "hash-a"), now));
   EXPECT_EQ(fresh.stats().db_key_lookups, 1);
   EXPECT_EQ(CountRows(db(), "usage_ledger", tenant_), 1);
+
+  // Without the lookup at Reserve, the retry does the work, and Commit meets the stored key:
+  // the first response, no charge; the key is then known in memory.
+  MeterOptions lazy_options;
+  lazy_options.verify_keys_at_reserve = false;
+  Meter lazy(db(), *subs_, lazy_options);
+  auto lz = lazy.Reserve(Call(tenant_, "order-1", "hash-a"), now);
+  ASSERT_OK(lz);
+  ASSERT_NE(lz->reservation, nullptr);
+  auto lz_body = lazy.Commit(std::move(lz->reservation), {{"prediction", "bearish"}});
+  ASSERT_OK(lz_body);
+  EXPECT_EQ(nlohmann::json::parse(*lz_body), *first);
+  EXPECT_EQ(lazy.stats().db_key_lookups, 0);
+  EXPECT_EQ(lazy.stats().committed, 0);
+  EXPECT_EQ(lazy.Reserve(Call(tenant_, "order-1", "hash-b"), now).error().code(),
+            StatusCode::kInvalidArgument);
+  auto lz_other = lazy.Reserve(Call(tenant_, "order-2", "hash-b"), now);
+  ASSERT_OK(lz_other);
+  EXPECT_EQ(CountRows(db(), "usage_ledger", tenant_), 1);
 }
 
 TEST_P(MeterTest, KeyInFlightIsAConflictAndBadKeysAreRejected) {
