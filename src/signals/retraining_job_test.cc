@@ -11,6 +11,7 @@
 #include "signals/retraining_job.h"
 
 #include <cmath>
+#include <cstdio>
 #include <random>
 
 #include "market/bar.h"
@@ -167,6 +168,8 @@ TEST_P(RetrainingJobTest, RelationshipChangeDriftChallengerPromotionAndRollback)
   EXPECT_EQ(Active(), 1);
 
   const auto trail = Trail();
+  // The trail as the API shows it (docs/signals.md quotes these figures).
+  for (const auto& r : trail) std::printf("trail: %s\n", r.ToJson().dump().c_str());
   EXPECT_EQ(Actions(trail), (std::vector<std::string>{"drift_check", "drift_check", "challenger_trained",
                                                       "challenger_evaluated", "promoted",
                                                       "post_promotion_check", "rolled_back"}));
