@@ -264,7 +264,7 @@ TEST_P(ExactnessE2E, EveryCallSeenToSucceedIsChargedExactlyOnceAcrossSigkills) {
   auto up = client_->Request("POST", "/api/v1/market/bars/import?symbol=" + sym + "&timeframe=H1&timezone=NY%2B7",
                              Slice("EURUSD_H1.csv", 8001), {Bearer(jwt), "Content-Type: text/csv"});
   ASSERT_EQ(up.status, 200) << up.body;
-  auto train = client_->PostJson("/api/v1/models/train", {{"symbol", sym}, {"timeframe", "H1"}}, {Bearer(jwt)});
+  auto train = client_->PostJson("/api/v1/models/train", {{"symbol", sym}, {"timeframe", "H1"}, {"activate", true}}, {Bearer(jwt)});
   ASSERT_EQ(train.status, 202) << train.body;
   json job = WaitForJob(train.Json()["job_id"], jwt);
   ASSERT_EQ(job["status"], "succeeded") << job.dump();

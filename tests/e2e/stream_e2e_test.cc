@@ -147,7 +147,7 @@ TEST_P(StreamE2E, PushesMeteredSignalsAsBarsCloseAndClosesAtTheQuota) {
   json reg = RegisterTenant(*client_, "streamer");
   const std::string jwt = reg["access_token"];
   const int64_t tenant_id = reg["user"]["tenant"]["id"];
-  auto train = client_->PostJson("/api/v1/models/train", {{"symbol", sym}, {"timeframe", "H1"}}, {Bearer(jwt)});
+  auto train = client_->PostJson("/api/v1/models/train", {{"symbol", sym}, {"timeframe", "H1"}, {"activate", true}}, {Bearer(jwt)});
   ASSERT_EQ(train.status, 202) << train.body;
   ASSERT_EQ(WaitForJob(train.Json()["job_id"], jwt)["status"], "succeeded");
   auto key = client_->PostJson("/api/v1/api-keys", {{"name", "stream"}}, {Bearer(jwt)});
