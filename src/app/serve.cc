@@ -27,6 +27,8 @@
 #include "store/live_feed.h"
 #include "models/db_registry.h"
 #include "models/service.h"
+#include "signals/db_signal_log.h"
+#include "signals/service.h"
 #include "signals/db_audit_log.h"
 #include "signals/db_signal_log.h"
 #include "signals/retraining_job.h"
@@ -145,7 +147,12 @@ int RunServe(Config config) {
 
   // Market data: bar store with hot windows, the live feed, feature sets and vectors.
   store::BarStore bar_store(*db, clock);
-  store::LiveFeed live_feed(bar_store, clock, {});
+  // Bars closed by the live feed go to the signal service (set below, cleared before it ends).
+  std::atomic<signals::SignalService*> bar_sink{nullptr};
+  store::LiveFeed live_feed(bar_store, clock, {},
+                            [&bar_sink](const market::SeriesKey& key, const market::Bar& bar) {
+                              if (signals::SignalService* s = bar_sink.load()) s->OnBarClosed(key, bar);
+                            });
   store::FeatureSetStore feature_sets(*db, clock);
   http::FeatureServicePtr feature_service = http::MakeFeatureService(bar_store, feature_sets);
 
@@ -158,6 +165,11 @@ int RunServe(Config config) {
   models::ModelService model_service(*db, bar_store, &feature_sets, model_registry, &jobs, clock,
                                      ModelServiceOptionsFrom(config));
   http::AddModelRoutes(routes, model_service, jobs);
+  // Signals: the live signal of each (model, series), computed once per closed bar.
+  signals::DbSignalLog signal_log(*db);
+  signals::SignalService signal_service(*db, bar_store, model_registry, &feature_sets, signal_log, clock);
+  bar_sink.store(&signal_service);
+  http::AddSignalRoutes(routes, {.signals = &signal_service, .log = &signal_log, .bars = &bar_store});
   // Retraining (signals/retraining_job.h): the audit trail, retrain_check jobs, their routes.
   signals::DbSignalLog retraining_signals(*db);
   signals::DbAuditLog retraining_audit(*db);
@@ -238,6 +250,8 @@ int RunServe(Config config) {
   feed_timer.join();
   if (retrain_scheduler) retrain_scheduler->Stop();
   if (worker) worker->Stop();  // finishes a running job first
+  bar_sink.store(nullptr);
+  signal_service.Drain();
   db->Close();
   LogEvent(spdlog::level::info, "stopped", {});
   return 0;

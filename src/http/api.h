@@ -5,6 +5,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "accounts/accounts.h"
 #include "http/http.h"
@@ -25,6 +26,11 @@ class JobQueue;
 namespace sinyal::signals {
 class RetrainingService;
 class DbAuditLog;
+}  // namespace sinyal::signals
+
+namespace sinyal::signals {
+class SignalService;
+class DbSignalLog;
 }  // namespace sinyal::signals
 
 namespace sinyal::http {
@@ -71,6 +77,23 @@ void AddModelRoutes(RouteTable& routes, models::ModelService& service, store::Jo
 // job): http/handlers/retraining_api.cc. REQUIRES: service and audit outlive the routes.
 void AddRetrainingRoutes(RouteTable& routes, signals::RetrainingService& service,
                          signals::DbAuditLog& audit);
+
+struct SignalsDeps {
+  signals::SignalService* signals = nullptr;  // required
+  signals::DbSignalLog* log = nullptr;        // required: history and single signals
+  store::BarStore* bars = nullptr;            // required: correlations
+  // Optional plan gate: OK, or PermissionDenied naming the plan needed. Called with
+  // "correlations" by the correlations route. Unset: everything allowed.
+  std::function<Status(const Context&, std::string_view feature)> entitle;
+  // Optional data delay of the caller's plan (nanoseconds; 0 = realtime). Unset: realtime.
+  std::function<Result<int64_t>(const Context&)> data_delay_nanos;
+  static constexpr size_t kMaxCorrelationSymbols = 10;  // symbols per correlations request
+  static constexpr int64_t kMaxCorrelationWindow = 4000;  // returns (bars read: 5,000 per series)
+};
+// GET /api/v1/signals/latest, /api/v1/signals (history with resolutions), /api/v1/signals/:id,
+// /api/v1/signals/performance and /api/v1/market/correlations: http/handlers/signals_api.cc.
+// REQUIRES: every dependency outlives the routes.
+void AddSignalRoutes(RouteTable& routes, SignalsDeps deps);
 
 // Feature sets (platform default + per-tenant, stored through store::FeatureSetStore) and the
 // cached feature vectors of a series (features::FeatureEngine per series, rebuilt when the

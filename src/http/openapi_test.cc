@@ -8,6 +8,8 @@
 #include "http/api.h"
 #include "models/db_registry.h"
 #include "models/service.h"
+#include "signals/db_signal_log.h"
+#include "signals/service.h"
 #include "signals/db_audit_log.h"
 #include "signals/retraining_job.h"
 #include "store/bar_store.h"
@@ -54,6 +56,9 @@ TEST(OpenApiTest, DocumentsEveryRouteAndNoStaleOnes) {
   signals::DbAuditLog audit(**db);
   signals::RetrainingService retraining(**db, bars, &sets, registry, &jobs, nullptr, audit, clock, {});
   AddRetrainingRoutes(routes, retraining, audit);
+  signals::DbSignalLog signal_log(**db);
+  signals::SignalService signal_service(**db, bars, registry, &sets, signal_log, clock);
+  AddSignalRoutes(routes, {.signals = &signal_service, .log = &signal_log, .bars = &bars});
   AddSystemRoutes(routes, {});
 
   auto doc = nlohmann::json::parse(OpenApiDocument());

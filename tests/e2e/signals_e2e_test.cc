@@ -1,0 +1,230 @@
+// Signals and correlations over real HTTP against the real binary, on SQLite and PostgreSQL: a
+// tenant uploads real EURUSD and GBPUSD H1 bars (private series), trains a model through the API,
+// reads the latest signal (every field, its threshold, the cache giving the same signal), sees it
+// in its history, gets a new signal when a new bar is stored and the old one resolved against
+// it; another tenant sees none of it; the correlations route answers good input with both
+// matrices and clear 4xx problems naming the field for bad input.
+#include <chrono>
+#include <fstream>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "e2e/harness.h"
+
+namespace sinyal::e2e {
+namespace {
+
+using nlohmann::json;
+
+// Header plus lines [from, to) (1-based data lines) of a shared data file.
+std::string Lines(const std::string& file, int from, int to) {
+  std::ifstream in(testing::MarketDataDir() / file);
+  std::string line, out;
+  std::getline(in, line);
+  out = line + "\n";
+  for (int i = 1; i < to && std::getline(in, line); ++i) {
+    if (i >= from) out += line + "\n";
+  }
+  return out;
+}
+
+// Header plus the last `n` data lines.
+std::string Tail(const std::string& file, int n) {
+  std::ifstream in(testing::MarketDataDir() / file);
+  std::string header, line;
+  std::getline(in, header);
+  std::vector<std::string> all;
+  while (std::getline(in, line)) all.push_back(line);
+  std::string out = header + "\n";
+  for (size_t i = all.size() - std::min<size_t>(all.size(), n); i < all.size(); ++i) out += all[i] + "\n";
+  return out;
+}
+
+class SignalsE2E : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    SINYAL_REQUIRE_MARKET_DATA();
+    ServerProcess::Options options;
+    if (GetParam() == "postgresql") {
+      SINYAL_REQUIRE_POSTGRES();
+      options.database_url = testing::PostgresTestUrl();
+    } else {
+      options.database_url = "sqlite://" + (dir_.path() / "signals.db").string();
+    }
+    options.env = {{"SINYAL_WORKER_POLL_INTERVAL_MS", "100"}, {"SINYAL_MODELS_REPORT_FOLDS", "2"},
+                   {"SINYAL_WORKER_XGBOOST_THREADS", "1"}};
+    server_ = std::make_unique<ServerProcess>(options);
+    std::string why;
+    ASSERT_TRUE(server_->Start(&why)) << why;
+    client_ = std::make_unique<HttpClient>(server_->base_url());
+  }
+  HttpResult Get(const std::string& path, const std::string& token) {
+    return client_->Get(path, {Bearer(token)});
+  }
+  HttpResult Upload(const std::string& symbol, const std::string& csv, const std::string& token) {
+    return client_->Request("POST",
+                            "/api/v1/market/bars/import?symbol=" + symbol + "&timeframe=H1&timezone=NY%2B7",
+                            csv, {Bearer(token), "Content-Type: text/csv"});
+  }
+  json WaitForJob(int64_t id, const std::string& token) {
+    json job;
+    for (int i = 0; i < 1800; ++i) {
+      auto r = Get("/api/v1/jobs/" + std::to_string(id), token);
+      job = r.Json();
+      if (job["status"] == "succeeded" || job["status"] == "failed") return job;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    ADD_FAILURE() << "job " << id << " did not finish: " << job.dump();
+    return job;
+  }
+  void ExpectProblem(const HttpResult& r, long status, const std::string& field,
+                     const std::string& detail_part = "") {
+    EXPECT_EQ(r.status, status) << r.body;
+    EXPECT_EQ(r.Header("content-type"), "application/problem+json") << r.body;
+    EXPECT_EQ(r.Json()["field"], field) << r.body;
+    if (!detail_part.empty()) {
+      EXPECT_NE(r.Json()["detail"].get<std::string>().find(detail_part), std::string::npos) << r.body;
+    }
+  }
+
+  testing::TempDir dir_;
+  std::unique_ptr<ServerProcess> server_;
+  std::unique_ptr<HttpClient> client_;
+};
+
+TEST_P(SignalsE2E, LatestHistoryNewBarResolutionAndCorrelations) {
+  json a = RegisterTenant(*client_, "alpha");
+  json b = RegisterTenant(*client_, "beta");
+  const std::string ta = a["access_token"], tb = b["access_token"];
+  const std::string eu = UniqueSymbol("EU"), gb = UniqueSymbol("GB"), late = UniqueSymbol("LT");
+  // 6,000 real H1 bars of EURUSD and GBPUSD (2020-01 ..), held back: line 6,001 of EURUSD.
+  ASSERT_EQ(Upload(eu, Lines("EURUSD_H1.csv", 1, 6001), ta).status, 200);
+  ASSERT_EQ(Upload(gb, Lines("GBPUSD_H1.csv", 1, 6001), ta).status, 200);
+  // 300 bars from the end of the data (2023): no overlap with the two above.
+  ASSERT_EQ(Upload(late, Tail("GBPUSD_H1.csv", 300), ta).status, 200);
+
+  // --- correlations: good input -----------------------------------------------------------------
+  auto corr = Get("/api/v1/market/correlations?symbols=" + eu + "," + gb + "&timeframe=h1&window=200", ta);
+  ASSERT_EQ(corr.status, 200) << corr.body;
+  json c = corr.Json();
+  EXPECT_EQ(c["window"], 200);
+  EXPECT_EQ(c["symbols"].size(), 2u);
+  EXPECT_EQ(c["common_bars"].get<int>(), 5000);  // the newest 5,000 bars of each are read
+  const double rho = c["pearson"]["matrix"][0][1];
+  EXPECT_GT(rho, 0.3) << "EURUSD and GBPUSD returns move together";  // real data: about 0.6-0.8
+  EXPECT_EQ(c["pearson"]["matrix"][0][0], 1.0);
+  EXPECT_EQ(c["spearman"]["matrix"][1][0], c["spearman"]["matrix"][0][1]);
+  EXPECT_EQ(c["lead_lag"][0]["lags"].size(), 7u);  // -3..3
+  EXPECT_EQ(c["breaks"].size(), 1u);
+
+  // --- correlations: bad input names the field --------------------------------------------------
+  ExpectProblem(Get("/api/v1/market/correlations?symbols=" + eu + "&timeframe=H1", ta), 422, "symbols",
+                "at least 2");
+  ExpectProblem(Get("/api/v1/market/correlations?symbols=" + eu + "," + UniqueSymbol("NO") + "&timeframe=H1", ta),
+                404, "symbols", "unknown symbol");
+  ExpectProblem(Get("/api/v1/market/correlations?symbols=" + eu + "," + gb + "&timeframe=H1&window=5", ta), 422,
+                "window", "20");
+  ExpectProblem(Get("/api/v1/market/correlations?symbols=" + eu + "," + gb + "&timeframe=H1&window=abc", ta), 422,
+                "window");
+  ExpectProblem(Get("/api/v1/market/correlations?symbols=" + eu + "," + gb + "&timeframe=H7", ta), 422,
+                "timeframe");
+  ExpectProblem(Get("/api/v1/market/correlations?symbols=" + eu + "," + late + "&timeframe=H1", ta), 422,
+                "symbols", "share only");
+  std::string many = eu;
+  for (int i = 0; i < 11; ++i) many += ",S" + std::to_string(i) + "X";
+  ExpectProblem(Get("/api/v1/market/correlations?symbols=" + many + "&timeframe=H1", ta), 422, "symbols",
+                "at most");
+  ExpectProblem(Get("/api/v1/market/correlations?symbols=" + eu + "," + gb + "&timeframe=H1&colour=1", ta), 422,
+                "colour");
+  // Another tenant cannot read A's private series.
+  ExpectProblem(Get("/api/v1/market/correlations?symbols=" + eu + "," + gb + "&timeframe=H1", tb), 404,
+                "symbols");
+
+  // --- no model yet -----------------------------------------------------------------------------
+  ExpectProblem(Get("/api/v1/signals/latest?symbol=" + eu + "&timeframe=H1", ta), 404, "model");
+
+  // --- train and activate -----------------------------------------------------------------------
+  auto train = client_->PostJson("/api/v1/models/train",
+                                 {{"symbol", eu}, {"timeframe", "H1"}, {"trees", 30}, {"activate", true}},
+                                 {Bearer(ta)});
+  ASSERT_EQ(train.status, 202) << train.body;
+  json job = WaitForJob(train.Json()["job_id"], ta);
+  ASSERT_EQ(job["status"], "succeeded") << job.dump() << server_->Log();
+
+  // --- the latest signal ------------------------------------------------------------------------
+  auto latest = Get("/api/v1/signals/latest?symbol=" + eu + "&timeframe=1h&threshold=0.5", ta);
+  ASSERT_EQ(latest.status, 200) << latest.body << server_->Log();
+  json s = latest.Json();
+  EXPECT_EQ(s["symbol"], eu);
+  EXPECT_EQ(s["timeframe"], "H1");
+  EXPECT_EQ(s["horizon"], 1);
+  EXPECT_TRUE(s["prediction"] == "bullish" || s["prediction"] == "bearish") << s.dump();  // threshold 0.5
+  const double p_up = s["p_up"];
+  EXPECT_DOUBLE_EQ(s["confidence"].get<double>(), std::max(p_up, 1 - p_up));
+  ASSERT_EQ(s["intervals"].size(), 2u);
+  EXPECT_LT(s["intervals"][1]["lo"].get<double>(), s["intervals"][0]["lo"].get<double>());
+  EXPECT_GE(s["regime"]["code"].get<int>(), 0);
+  EXPECT_EQ(s["drivers"].size(), 5u);
+  EXPECT_EQ(s["model_version"].get<std::string>().substr(0, 1), "t");
+  EXPECT_EQ(s["model_version"].get<std::string>().substr(s["model_version"].get<std::string>().size() - 2), "v1");
+  const std::string bar_time = s["bar_time"];
+  // Cached: the same signal again; a strict threshold abstains with the same id.
+  auto again = Get("/api/v1/signals/latest?symbol=" + eu + "&timeframe=H1", ta);
+  ASSERT_EQ(again.status, 200);
+  EXPECT_EQ(again.Json()["id"], s["id"]);
+  EXPECT_EQ(again.Json()["timestamp"], s["timestamp"]);
+  auto strict = Get("/api/v1/signals/latest?symbol=" + eu + "&timeframe=H1&threshold=0.999", ta);
+  ASSERT_EQ(strict.status, 200);
+  EXPECT_EQ(strict.Json()["prediction"], "neutral");
+  EXPECT_EQ(strict.Json()["abstained"], true);
+  EXPECT_EQ(strict.Json()["id"], s["id"]);
+  ExpectProblem(Get("/api/v1/signals/latest?symbol=" + eu + "&timeframe=H1&threshold=2", ta), 422, "threshold");
+  ExpectProblem(Get("/api/v1/signals/latest?symbol=" + eu + "&timeframe=H1&threshold=x", ta), 422, "threshold");
+  ExpectProblem(Get("/api/v1/signals/latest?symbol=" + eu + "&timeframe=H9", ta), 422, "timeframe");
+  ExpectProblem(Get("/api/v1/signals/latest?symbol=" + UniqueSymbol("NO") + "&timeframe=H1", ta), 404, "symbol");
+  ExpectProblem(Get("/api/v1/signals/latest?timeframe=H1", ta), 422, "symbol");
+  // Tenant B cannot see A's series or signals.
+  ExpectProblem(Get("/api/v1/signals/latest?symbol=" + eu + "&timeframe=H1", tb), 404, "symbol");
+
+  // --- history and one signal -------------------------------------------------------------------
+  auto hist = Get("/api/v1/signals?symbol=" + eu + "&timeframe=H1", ta);
+  ASSERT_EQ(hist.status, 200) << hist.body;
+  ASSERT_EQ(hist.Json()["signals"].size(), 1u);
+  EXPECT_EQ(hist.Json()["signals"][0]["id"], s["id"]);
+  EXPECT_EQ(hist.Json()["signals"][0]["resolved"], false);
+  EXPECT_EQ(hist.Json()["signals"][0]["owner"], "tenant");
+  const std::string id = s["id"];
+  EXPECT_EQ(Get("/api/v1/signals/" + id, ta).status, 200);
+  ExpectProblem(Get("/api/v1/signals/" + id, tb), 404, "id");
+  EXPECT_EQ(Get("/api/v1/signals?symbol=" + eu, tb).Json()["signals"].size(), 0u);
+  ExpectProblem(Get("/api/v1/signals?limit=0", ta), 422, "limit");
+  ExpectProblem(Get("/api/v1/signals?before=yesterday", ta), 422, "before");
+
+  auto perf = Get("/api/v1/signals/performance?symbol=" + eu + "&timeframe=H1", ta);
+  ASSERT_EQ(perf.status, 200) << perf.body;
+  EXPECT_EQ(perf.Json()["live"]["resolved"], 0);
+  EXPECT_TRUE(perf.Json()["validation"].contains("walk_forward")) << perf.body;
+
+  // --- a new bar: a new signal, the previous one resolved ---------------------------------------
+  ASSERT_EQ(Upload(eu, Lines("EURUSD_H1.csv", 6001, 6002), ta).status, 200);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));  // the latest-bar check interval
+  auto next = Get("/api/v1/signals/latest?symbol=" + eu + "&timeframe=H1", ta);
+  ASSERT_EQ(next.status, 200) << next.body;
+  EXPECT_NE(next.Json()["bar_time"], bar_time);
+  EXPECT_NE(next.Json()["id"], s["id"]);
+  auto perf2 = Get("/api/v1/signals/performance?symbol=" + eu + "&timeframe=H1", ta);
+  ASSERT_EQ(perf2.status, 200) << perf2.body;
+  EXPECT_EQ(perf2.Json()["live"]["resolved"], 1) << perf2.body;
+  auto old = Get("/api/v1/signals/" + id, ta);
+  ASSERT_EQ(old.status, 200);
+  EXPECT_EQ(old.Json()["resolved"], true) << old.body;
+  EXPECT_EQ(old.Json()["resolution"]["resolved_bar_time"], next.Json()["bar_time"]);
+  EXPECT_EQ(Get("/api/v1/signals?symbol=" + eu + "&timeframe=H1", ta).Json()["signals"].size(), 2u);
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, SignalsE2E, ::testing::Values("sqlite", "postgresql"),
+                         [](const auto& info) { return info.param; });
+
+}  // namespace
+}  // namespace sinyal::e2e
