@@ -8,6 +8,8 @@
 
 #include <toml++/toml.h>
 
+#include "billing/rate_limiter.h"
+
 extern char** environ;
 
 namespace sinyal::app {
@@ -168,8 +170,7 @@ Status Finalize(Config& config) {
   if (config.database.url.rfind("sqlite:", 0) != 0 && config.database.url.rfind("postgresql://", 0) != 0 &&
       config.database.url.rfind("postgres://", 0) != 0)
     return Status::InvalidArgument("must start with sqlite: or postgresql://", "database.url");
-  if (!config.redis.url.empty() && config.redis.url.rfind("redis://", 0) != 0)
-    return Status::InvalidArgument("must start with redis://", "redis.url");
+  if (!config.redis.url.empty()) SINYAL_RETURN_IF_ERROR(billing::ParseRedisUrl(config.redis.url));
   if (config.models.default_plan != "free" && config.models.default_plan != "pro" &&
       config.models.default_plan != "enterprise")
     return Status::InvalidArgument("must be free, pro or enterprise", "models.default_plan");

@@ -35,5 +35,18 @@ TEST(ConfigTest, RejectsUnknownKeysWrongTypesAndRanges) {
   EXPECT_EQ(Finalize(d).field(), "auth.jwt_secret");
 }
 
+TEST(ConfigTest, RedisUrlIsCheckedWithoutEchoingThePassword) {
+  for (const char* bad : {"localhost:6379", "redis://u:hunter2@h:port", "rediss://h:6379", "redis://h/x"}) {
+    Config c;
+    c.redis.url = bad;
+    Status s = Finalize(c);
+    EXPECT_EQ(s.field(), "redis.url") << bad;
+    EXPECT_EQ(s.message().find("hunter2"), std::string::npos) << s.message();
+  }
+  Config ok;
+  ok.redis.url = "redis://:pw@127.0.0.1:6380/1";
+  EXPECT_OK(Finalize(ok));
+}
+
 }  // namespace
 }  // namespace sinyal::app
