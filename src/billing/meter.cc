@@ -4,6 +4,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <deque>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <thread>
@@ -116,6 +117,9 @@ struct Reservation::State {
 struct Pending {
   Reservation::State* r = nullptr;
   nlohmann::json body;
+  // CommitAsync: the pending call owns its reservation and is deleted after `on_done` ran.
+  std::unique_ptr<Reservation> owned;
+  std::function<void(Result<std::string>)> on_done;
   std::optional<Result<std::string>> result;
   bool charged = false;  // ledger row written
   bool replayed = false;  // key found committed by another process
@@ -302,30 +306,61 @@ struct Meter::Impl {
     }
   }
 
-  // REQUIRES: state is owned by a live Reservation for the duration of the call.
-  Result<std::string> Commit(Reservation::State* state, nlohmann::json body) {
+  Status CheckCommit(Reservation::State* state, const nlohmann::json& body) {
     if (state == nullptr || state->meter != this || state->done) {
       return Status::InvalidArgument("not a live reservation of this meter", "reservation");
     }
     if (!body.is_object()) {
       return Status::InvalidArgument("response body must be a JSON object", "body");
     }
-    Pending p;
-    p.r = state;
-    p.body = std::move(body);
-    p.r->done = true;  // from here the writer accounts for the reserved units
+    return Status::Ok();
+  }
+
+  // Queues p for the writer. False when the meter is stopping (p not queued).
+  bool Enqueue(Pending* p) {
+    p->r->done = true;  // from here the writer accounts for the reserved units
     {
       std::lock_guard<std::mutex> lock(q_mu);
       if (stop) {
-        p.r->done = false;  // released by r's destructor
-        return Status::Unavailable("meter is shutting down");
+        p->r->done = false;  // released by the reservation's destructor
+        return false;
       }
-      queue.push_back(&p);
+      queue.push_back(p);
       ++submitted;
     }
     q_cv.notify_one();
+    return true;
+  }
+
+  // REQUIRES: state is owned by a live Reservation for the duration of the call.
+  Result<std::string> Commit(Reservation::State* state, nlohmann::json body) {
+    SINYAL_RETURN_IF_ERROR(CheckCommit(state, body));
+    Pending p;
+    p.r = state;
+    p.body = std::move(body);
+    if (!Enqueue(&p)) return Status::Unavailable("meter is shutting down");
     p.done.wait(false, std::memory_order_acquire);
     return std::move(*p.result);
+  }
+
+  void CommitAsync(std::unique_ptr<Reservation> r, Reservation::State* state,
+                   nlohmann::json body, std::function<void(Result<std::string>)> done) {
+    if (Status st = CheckCommit(state, body); !st.ok()) {
+      done(st);
+      return;
+    }
+    auto p = std::make_unique<Pending>();
+    p->r = state;
+    p->body = std::move(body);
+    p->owned = std::move(r);
+    p->on_done = std::move(done);
+    if (!Enqueue(p.get())) {
+      auto cb = std::move(p->on_done);
+      p.reset();  // releases the reservation
+      cb(Status::Unavailable("meter is shutting down"));
+      return;
+    }
+    p.release();  // deleted by the writer after on_done
   }
 
   void WriterLoop() {
@@ -346,16 +381,22 @@ struct Meter::Impl {
         queue.erase(queue.begin(), queue.begin() + n);
       }
       ProcessBatch(batch);
-      {
-        std::lock_guard<std::mutex> lock(q_mu);
-        finished += static_cast<int64_t>(batch.size());
-      }
-      flushed_cv.notify_all();
+      const auto n = static_cast<int64_t>(batch.size());
       for (Pending* p : batch) {
+        if (p->on_done) {
+          std::unique_ptr<Pending> owned(p);
+          owned->on_done(std::move(*owned->result));
+          continue;
+        }
         p->done.store(true, std::memory_order_release);
-        p->done.notify_one();
+        p->done.notify_one();  // p may be gone after this
       }
       batch.clear();
+      {
+        std::lock_guard<std::mutex> lock(q_mu);
+        finished += n;
+      }
+      flushed_cv.notify_all();
     }
   }
 
@@ -437,7 +478,7 @@ struct Meter::Impl {
             }
           }
           const int64_t cost = over * plan.overage_price_idr;
-          nlohmann::json body = p->body;
+          nlohmann::json& body = p->body;  // the fields are overwritten on a retried attempt
           body["cost_credits"] = units;
           body["usage_cost"] = cost;
           body["remaining_quota"] =
@@ -661,6 +702,15 @@ Result<std::string> Meter::Commit(std::unique_ptr<Reservation> r, nlohmann::json
 }
 Result<nlohmann::json> Meter::Usage(TenantId tenant, UnixNanos now, int periods_back) {
   return impl_->Usage(tenant, now, periods_back);
+}
+void Meter::CommitAsync(std::unique_ptr<Reservation> r, nlohmann::json body,
+                        std::function<void(Result<std::string>)> done) {
+  if (r == nullptr) {
+    done(Status::InvalidArgument("no reservation", "reservation"));
+    return;
+  }
+  Reservation::State* state = r->state_.get();
+  impl_->CommitAsync(std::move(r), state, std::move(body), std::move(done));
 }
 void Meter::Flush() { impl_->Flush(); }
 Meter::Stats Meter::stats() const {

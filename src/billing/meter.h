@@ -44,6 +44,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -156,6 +157,13 @@ class Meter {
   // Unavailable/Internal: the transaction failed, nothing was charged.
   // REQUIRES: r came from this Meter's Reserve.
   [[nodiscard]] Result<std::string> Commit(std::unique_ptr<Reservation> r, nlohmann::json body);
+
+  // As Commit, without blocking the caller: returns at once, and `done` runs with Commit's
+  // result on the meter's writer thread once the group commit is durable (or failed). For
+  // servers that can answer asynchronously: no thread waits per call. `done` must be quick
+  // (hand the answer to an I/O thread) and must not call Commit or Flush.
+  void CommitAsync(std::unique_ptr<Reservation> r, nlohmann::json body,
+                   std::function<void(Result<std::string>)> done);
 
   // Usage (GET /api/v1/usage) of one tenant for the period `periods_back` periods before the
   // current one (0 = current): {"plan","period":{"index","start","end"},"quota" (null when

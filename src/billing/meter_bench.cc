@@ -10,6 +10,7 @@
 #include <atomic>
 #include <filesystem>
 #include <random>
+#include <thread>
 
 #include "billing/meter.h"
 #include "store/database.h"
@@ -111,6 +112,42 @@ BENCHMARK(BM_ReserveCommit)
     ->Teardown(Teardown)
     ->ArgsProduct({{0}, {200, 1000}})
     ->Threads(64)
+    ->UseRealTime();
+
+// An asynchronous server: one thread reserves and hands each call to CommitAsync, keeping up
+// to range(0) calls in flight (no thread waits per call).
+void BM_ReserveCommitAsync(benchmark::State& state) {
+  const int64_t window = state.range(0);
+  MeterCall call;
+  call.tenant = env->tenant;
+  call.user = UserId(1);
+  call.endpoint = "business.predict";
+  const nlohmann::json body = {{"prediction", "bullish"}, {"confidence", 0.71}};
+  std::atomic<int64_t> inflight{0}, failures{0};
+  const auto tx_before = env->meter->stats().transactions;
+  for (auto _ : state) {
+    while (inflight.load(std::memory_order_acquire) >= window) std::this_thread::yield();
+    auto out = env->meter->Reserve(call, env->clock.Now());
+    if (!out.ok() || !out->reservation) {
+      failures.fetch_add(1);
+      continue;
+    }
+    inflight.fetch_add(1, std::memory_order_relaxed);
+    env->meter->CommitAsync(std::move(out->reservation), body, [&](Result<std::string> r) {
+      if (!r.ok()) failures.fetch_add(1);
+      inflight.fetch_sub(1, std::memory_order_release);
+    });
+  }
+  env->meter->Flush();
+  state.SetItemsProcessed(state.iterations());
+  state.counters["tx"] = static_cast<double>(env->meter->stats().transactions - tx_before);
+  if (failures.load() > 0) state.SkipWithError("a Reserve or Commit failed");
+}
+BENCHMARK(BM_ReserveCommitAsync)
+    ->Setup(Setup)
+    ->Teardown(Teardown)
+    ->Args({512, 0})
+    ->Args({4096, 0})
     ->UseRealTime();
 
 // Reserve alone, then dropping the reservation (the in-memory part of the hot path).

@@ -2,7 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
+#include <mutex>
 #include <thread>
 #include <vector>
 
@@ -251,6 +253,42 @@ TEST_P(MeterTest, ConcurrentCallsAreBatchedAndCountedExactly) {
   const auto st = meter_->stats();
   EXPECT_EQ(st.committed, kThreads * kPerThread);
   EXPECT_LT(st.transactions, kThreads * kPerThread);  // group commit shared transactions
+}
+
+TEST_P(MeterTest, CommitAsyncCallsBackOnceDurable) {
+  ASSERT_OK(plans_->Update("free", {{"monthly_quota", 40}}, "op"));
+  std::mutex mu;
+  std::vector<int64_t> remaining;
+  int failures = 0;
+  for (int i = 0; i < 50; ++i) {
+    auto out = meter_->Reserve(Call(tenant_), clock_.Now());
+    if (!out.ok()) {
+      EXPECT_EQ(out.error().code(), StatusCode::kQuotaExceeded);
+      ++failures;
+      continue;
+    }
+    meter_->CommitAsync(std::move(out->reservation), {{"i", i}},
+                        [&](Result<std::string> body) {
+                          std::lock_guard<std::mutex> lock(mu);
+                          ASSERT_TRUE(body.ok()) << body.error().ToString();
+                          remaining.push_back(
+                              nlohmann::json::parse(*body)["remaining_quota"].get<int64_t>());
+                        });
+  }
+  meter_->Flush();
+  std::lock_guard<std::mutex> lock(mu);
+  EXPECT_EQ(failures, 10);
+  ASSERT_EQ(remaining.size(), 40u);
+  std::sort(remaining.begin(), remaining.end());
+  for (int i = 0; i < 40; ++i) EXPECT_EQ(remaining[i], i);
+  EXPECT_EQ(CountRows(db(), "usage_ledger", tenant_), 40);
+  // A null reservation is reported through the callback.
+  bool called = false;
+  meter_->CommitAsync(nullptr, nlohmann::json::object(), [&](Result<std::string> r) {
+    called = true;
+    EXPECT_EQ(r.error().code(), StatusCode::kInvalidArgument);
+  });
+  EXPECT_TRUE(called);
 }
 
 // Two meters (two processes) on one database, racing for the last units of a Free quota:

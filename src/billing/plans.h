@@ -194,6 +194,7 @@ class Subscriptions {
     std::string status;
     UnixNanos anchor = 0;
     UnixNanos loaded_at = 0;
+    Period period;  // the last period computed (saves the calendar arithmetic per call)
   };
   Result<Entry> LoadOrCreate(TenantId tenant, UnixNanos now);
 

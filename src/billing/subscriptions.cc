@@ -94,10 +94,22 @@ Result<Subscription> Subscriptions::Current(TenantId tenant, UnixNanos now) {
   }
   if (!hit) {
     SINYAL_ASSIGN_OR_RETURN(e, LoadOrCreate(tenant, now));
+  }
+  Period p = e.period;
+  if (!(e.period.end > e.period.start && now >= e.period.start && now < e.period.end)) {
+    p = PeriodAt(e.anchor, now);
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = cache_.find(tenant);
+    if (!hit || it == cache_.end()) {
+      e.period = p;
+      cache_[tenant] = e;
+    } else if (it->second.anchor == e.anchor) {
+      it->second.period = p;
+    }
+  } else if (!hit) {
     std::lock_guard<std::mutex> lock(mu_);
     cache_[tenant] = e;
   }
-  const Period p = PeriodAt(e.anchor, now);
   Subscription s;
   s.tenant = tenant;
   s.plan = e.plan;
