@@ -7,9 +7,16 @@
 #include "billing/rate_limiter.h"
 
 #include <hiredis.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstdlib>
+#include <filesystem>
 #include <random>
 #include <string>
 #include <thread>
@@ -467,6 +474,85 @@ TEST_F(RedisRateLimiterTest, WrongPasswordFailsClearlyWithoutEchoingIt) {
   EXPECT_EQ(r.error().code(), StatusCode::kUnavailable);
   EXPECT_NE(r.error().message().find("AUTH"), std::string::npos) << r.error().message();
   EXPECT_EQ(r.error().message().find("not-the-password-xyz"), std::string::npos);
+}
+
+// A private redis-server on a free port, so the test can kill and restart it.
+class OwnRedis {
+ public:
+  bool Start() {
+    if (port_ == 0) {
+      int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+      sockaddr_in addr{};
+      addr.sin_family = AF_INET;
+      addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+      ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+      socklen_t len = sizeof addr;
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+      port_ = ntohs(addr.sin_port);
+      ::close(fd);
+    }
+    pid_ = ::fork();
+    if (pid_ == 0) {
+      std::string port = std::to_string(port_);
+      ::execl("/usr/bin/redis-server", "redis-server", "--port", port.c_str(), "--bind", "127.0.0.1", "--save", "",
+              "--appendonly", "no", "--loglevel", "warning", static_cast<char*>(nullptr));
+      ::_exit(127);
+    }
+    for (int i = 0; i < 100; ++i) {  // up to 5 s
+      redisContext* c = redisConnect("127.0.0.1", port_);
+      bool up = c != nullptr && c->err == 0;
+      if (c) redisFree(c);
+      if (up) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return false;
+  }
+  void Kill() {
+    if (pid_ > 0) {
+      ::kill(pid_, SIGKILL);
+      ::waitpid(pid_, nullptr, 0);
+      pid_ = -1;
+    }
+  }
+  ~OwnRedis() { Kill(); }
+  std::string Url() const { return "redis://127.0.0.1:" + std::to_string(port_) + "/0"; }
+
+ private:
+  int port_ = 0;
+  pid_t pid_ = -1;
+};
+
+TEST(RedisOutageTest, FailsFastWhileDownThenReconnectsAndReloadsTheScript) {
+  if (!std::filesystem::exists("/usr/bin/redis-server")) {
+    if (std::getenv("CI") != nullptr) FAIL() << "redis-server is not installed in CI";
+    GTEST_SKIP() << "redis-server not installed (scripts/install-deps.sh)";
+  }
+  OwnRedis redis;
+  ASSERT_TRUE(redis.Start());
+  RedisRateLimiterOptions o;
+  o.retry_backoff_ms = 300;
+  auto made = MakeRedisRateLimiter(redis.Url(), o);
+  ASSERT_OK(made);
+  RateLimiter& limiter = **made;
+  RateLimit limit{0.01, 2};
+  EXPECT_TRUE(limiter.Check("k", limit, 0)->allowed);
+
+  redis.Kill();
+  auto down = limiter.Check("k", limit, 0);
+  ASSERT_FALSE(down.ok());
+  EXPECT_EQ(down.error().code(), StatusCode::kUnavailable);
+  EXPECT_NE(down.error().message().find("127.0.0.1"), std::string::npos) << down.error().message();
+  // Within the backoff, calls fail fast without touching the network.
+  auto t0 = std::chrono::steady_clock::now();
+  for (int i = 0; i < 1000; ++i) ASSERT_FALSE(limiter.Check("k", limit, 0).ok());
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::milliseconds(200));
+
+  ASSERT_TRUE(redis.Start());  // same port, empty data: the key's state was lost with the process
+  std::this_thread::sleep_for(std::chrono::milliseconds(350));
+  auto back = limiter.Check("k", limit, 0);
+  ASSERT_OK(back);  // reconnected, and the script reloaded on the new server
+  EXPECT_TRUE(back->allowed);
+  EXPECT_EQ(back->remaining, 1);
 }
 
 }  // namespace
