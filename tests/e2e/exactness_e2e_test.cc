@@ -179,7 +179,7 @@ class ExactnessE2E : public ::testing::TestWithParam<std::string> {
       billing::Plan p = *enterprise;
       p.name = name;
       p.display_name = "Exactness test";
-      p.price_idr = 1000;
+      p.price_idr = 900000000;  // never the cheapest: 403 problems name real plans (shared PostgreSQL)
       p.monthly_quota = kQuota;
       p.overage_allowed = false;
       p.overage_price_idr = 0;
