@@ -145,7 +145,8 @@ struct Meter::Impl {
 
   Impl(store::Database& d, Subscriptions& s, MeterOptions o) : db(d), subs(s), options(o) {
     options.max_batch = std::clamp(options.max_batch, 1, 10000);
-    if (options.max_linger.count() < 0) options.max_linger = std::chrono::microseconds(0);
+    options.max_linger = std::clamp(options.max_linger, std::chrono::microseconds(0),
+                                    std::chrono::microseconds(10000));
     writer = std::thread([this] { WriterLoop(); });
   }
 
@@ -255,6 +256,7 @@ struct Meter::Impl {
     }
     // 3. Re-check under the lock (another thread may have moved meanwhile), then reserve.
     ReserveOutcome out;
+    bool refused = false;
     {
       std::lock_guard<std::mutex> lock(sh.mu);
       if (keyed) {
@@ -274,15 +276,28 @@ struct Meter::Impl {
       }
       if (!plan->unlimited()) {
         const int64_t after = c.used + c.reserved + call.units;
-        if (!plan->overage_allowed && after > plan->monthly_quota) {
-          return QuotaExceeded(*plan, sub.period_end);
-        }
+        if (!plan->overage_allowed && after > plan->monthly_quota) refused = true;
         out.remaining_estimate = std::max<int64_t>(0, plan->monthly_quota - after);
       } else {
         out.remaining_estimate = -1;
       }
-      c.reserved += call.units;
-      if (keyed) sh.inflight.emplace(kid, call.request_hash);
+      if (!refused) {
+        c.reserved += call.units;
+        if (keyed) sh.inflight.emplace(kid, call.request_hash);
+      }
+    }
+    if (refused) {
+      // A retry of a call committed before (another process, a restart) is replayed even at
+      // the quota: look the key up now if it was not looked up above.
+      if (keyed && !need_key_lookup) {
+        SINYAL_ASSIGN_OR_RETURN(auto stored, LookupKey(call.tenant, call.idempotency_key));
+        if (stored) {
+          std::lock_guard<std::mutex> lock(sh.mu);
+          RememberLocked(sh, kid, *stored);
+          return Replay(*stored, call.request_hash);
+        }
+      }
+      return QuotaExceeded(*plan, sub.period_end);
     }
     auto state = std::make_unique<Reservation::State>();
     state->meter = this;
@@ -472,6 +487,22 @@ struct Meter::Impl {
             if (units > room) {
               if (!plan.overage_allowed) {
                 p->result = QuotaExceeded(plan, r.period_end);
+                if (!r.call.idempotency_key.empty()) {
+                  // Committed before by another process or before a restart: replay it.
+                  std::string h, b;
+                  sql << "SELECT request_hash, body FROM idempotency_keys WHERE tenant_id = :t "
+                         "AND idem_key = :k",
+                      soci::use(t, "t"), soci::use(r.call.idempotency_key, "k"), soci::into(h),
+                      soci::into(b);
+                  if (sql.got_data()) {
+                    if (h == r.call.request_hash) {
+                      p->result = std::move(b);
+                      p->replayed = true;
+                    } else {
+                      p->result = KeyReused();
+                    }
+                  }
+                }
                 continue;
               }
               over = units - room;

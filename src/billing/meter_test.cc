@@ -134,7 +134,9 @@ TEST_P(MeterTest, IdempotencyKeyReplaysTheFirstResponseWithoutASecondCharge) {
   EXPECT_EQ(CountRows(db(), "usage_ledger", other_tenant), 1);
 
   // A new process (fresh meter, empty caches) replays from the database: one key lookup.
-  Meter fresh(db(), *subs_);
+  MeterOptions verify_options;
+  verify_options.verify_keys_at_reserve = true;
+  Meter fresh(db(), *subs_, verify_options);
   auto replay = fresh.Reserve(Call(tenant_, "order-1", "hash-a"), now);
   ASSERT_OK(replay);
   ASSERT_TRUE(replay->replay.has_value());
@@ -365,6 +367,38 @@ TEST_P(MeterTest, SameKeyInTwoProcessesChargesOnce) {
   ASSERT_OK(second);
   EXPECT_EQ(*first, *second);
   EXPECT_EQ(nlohmann::json::parse(*second)["who"], "first");
+  EXPECT_EQ(CountRows(db(), "usage_ledger", tenant_), 1);
+}
+
+// At the quota, a retry of a committed call is still replayed (not refused with 402): at
+// Commit when the other process's estimate was stale, and at Reserve in a fresh process.
+TEST_P(MeterTest, RetryAtTheQuotaIsReplayedNotRefused) {
+  ASSERT_OK(plans_->Update("free", {{"monthly_quota", 1}}, "op"));
+  auto db2 = test_db().OpenAnother();
+  ASSERT_OK(db2);
+  PlanStore plans2(**db2, clock_);
+  Subscriptions subs2(**db2, plans2, clock_);
+  Meter meter2(**db2, subs2);
+  const UnixNanos now = clock_.Now();
+  auto a = meter_->Reserve(Call(tenant_, "last", "h"), now);
+  auto b = meter2.Reserve(Call(tenant_, "last", "h"), now);
+  ASSERT_OK(a);
+  ASSERT_OK(b);
+  auto first = meter_->Commit(std::move(a->reservation), {{"who", "first"}});
+  ASSERT_OK(first);
+  auto second = meter2.Commit(std::move(b->reservation), {{"who", "second"}});
+  ASSERT_OK(second);
+  EXPECT_EQ(*second, *first);
+  // meter2 now knows the quota is used: another key is refused, the same key replayed.
+  EXPECT_EQ(meter2.Reserve(Call(tenant_, "other", "h"), now).error().code(),
+            StatusCode::kQuotaExceeded);
+  Meter fresh(db(), *subs_);
+  auto again = fresh.Reserve(Call(tenant_, "last", "h"), now);
+  ASSERT_OK(again);
+  ASSERT_TRUE(again->replay.has_value());
+  EXPECT_EQ(*again->replay, *first);
+  EXPECT_EQ(fresh.Reserve(Call(tenant_, "last", "other-hash"), now).error().code(),
+            StatusCode::kInvalidArgument);
   EXPECT_EQ(CountRows(db(), "usage_ledger", tenant_), 1);
 }
 
