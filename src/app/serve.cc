@@ -16,6 +16,9 @@
 
 #include "accounts/accounts.h"
 #include "app/models_cli.h"
+#include "billing/meter.h"
+#include "billing/plans.h"
+#include "billing/rate_limiter.h"
 #include "core/log.h"
 #include "http/api.h"
 #include "http/pipeline.h"
@@ -26,12 +29,13 @@
 #include "store/job_queue.h"
 #include "store/live_feed.h"
 #include "models/db_registry.h"
+#include "models/plans.h"
 #include "models/service.h"
-#include "signals/db_signal_log.h"
-#include "signals/service.h"
 #include "signals/db_audit_log.h"
 #include "signals/db_signal_log.h"
 #include "signals/retraining_job.h"
+#include "signals/db_signal_log.h"
+#include "signals/service.h"
 
 namespace sinyal::app {
 namespace {
@@ -162,20 +166,57 @@ int RunServe(Config config) {
   // Models: DB registry, job queue, per-tenant configuration and training (models/service.h).
   models::DbModelRegistry model_registry(*db, clock);
   store::JobQueue jobs(*db, clock, {.lease_ns = config.worker.lease_seconds * kNanosPerSecond});
+  // Billing: plans and subscriptions (cached in memory: no database read per request in steady
+  // state), the meter (quota, ledger and idempotency with one group-commit writer thread).
+  billing::PlanStore plans(*db, clock);
+  billing::Subscriptions subscriptions(*db, plans, clock);
+  billing::Meter meter(*db, subscriptions);
+  models::ModelServiceOptions model_options = ModelServiceOptionsFrom(config);
+  // Training bounds follow the subscription's plan (models/plans.h knows free, pro and
+  // enterprise; an operator-made plan trains with the bounds of the tier its features match).
+  model_options.plan_of = [&subscriptions, &plans, &clock](TenantId t) -> std::string {
+    auto sub = subscriptions.Current(t, clock.Now());
+    if (!sub.ok()) return models::kDefaultPlan;
+    if (models::PlanBoundsFor(sub->plan).ok()) return sub->plan;
+    auto plan = plans.GetShared(sub->plan);
+    if (!plan.ok()) return models::kDefaultPlan;
+    if ((*plan)->Has(billing::kFeatCustomModels)) return "enterprise";
+    if ((*plan)->Has(billing::kFeatAllTimeframes)) return "pro";
+    return models::kDefaultPlan;
+  };
   models::ModelService model_service(*db, bar_store, &feature_sets, model_registry, &jobs, clock,
-                                     ModelServiceOptionsFrom(config));
+                                     model_options);
   http::AddModelRoutes(routes, model_service, jobs);
   // Signals: the live signal of each (model, series), computed once per closed bar.
   signals::DbSignalLog signal_log(*db);
   signals::SignalService signal_service(*db, bar_store, model_registry, &feature_sets, signal_log, clock);
   bar_sink.store(&signal_service);
   http::AddSignalRoutes(routes, {.signals = &signal_service, .log = &signal_log, .bars = &bar_store});
+  http::AddBusinessRoutes(routes, {.plans = &plans,
+                                   .subscriptions = &subscriptions,
+                                   .meter = &meter,
+                                   .signals = &signal_service});
+  http::AddBillingRoutes(routes, {.plans = &plans, .subscriptions = &subscriptions, .meter = &meter, .db = db.get()});
+  // Rate limits per API key / per user, by the subscription's plan (billing/rate_limiter.h): in
+  // process, or shared by every server through Redis with --redis (redis.url), failing over to
+  // in-process limits while Redis is unreachable. A malformed or unreachable URL stops startup.
+  auto made_limiter = billing::MakeRateLimiter(config.redis.url);
+  if (!made_limiter.ok()) return Fail(made_limiter.error());
+  std::unique_ptr<billing::RateLimiter> limiter = std::move(made_limiter).value();
+  LogEvent(spdlog::level::info, "rate_limiter",
+           {{"backend", config.redis.url.empty() ? "local" : "redis"},
+            {"url", config.redis.url.empty() ? std::string() : billing::RedactRedisUrl(config.redis.url)}});
+  auto rate_limit_of = [&subscriptions, &plans, &clock](const accounts::Principal& p) -> Result<billing::RateLimit> {
+    SINYAL_ASSIGN_OR_RETURN(billing::Subscription sub, subscriptions.Current(p.tenant, clock.Now()));
+    SINYAL_ASSIGN_OR_RETURN(std::shared_ptr<const billing::Plan> plan, plans.GetShared(sub.plan));
+    return billing::RateLimit{plan->rate_per_second, plan->burst};
+  };
   // Retraining (signals/retraining_job.h): the audit trail, retrain_check jobs, their routes.
   signals::DbSignalLog retraining_signals(*db);
   signals::DbAuditLog retraining_audit(*db);
   signals::RetrainingService retraining(*db, bar_store, &feature_sets, model_registry, &jobs,
                                         &retraining_signals, retraining_audit, clock,
-                                        ModelServiceOptionsFrom(config), RetrainingOptionsFrom(config));
+                                        model_options, RetrainingOptionsFrom(config));
   http::AddRetrainingRoutes(routes, retraining, retraining_audit);
   // One in-process worker so a single node trains without a separate `sinyal worker`.
   std::unique_ptr<store::JobWorker> worker;
@@ -205,7 +246,9 @@ int RunServe(Config config) {
                                  .version = kVersion});
   http::Pipeline pipeline(routes, &accounts, metrics, clock,
                           {.max_body_bytes = static_cast<size_t>(config.server.max_body_bytes),
-                           .access_log = config.log.access_log});
+                           .access_log = config.log.access_log,
+                           .limiter = limiter.get(),
+                           .rate_limit_of = rate_limit_of});
   http::Server server(pipeline, {.host = config.server.host,
                                  .port = static_cast<uint16_t>(config.server.port),
                                  .io_threads = static_cast<size_t>(config.server.io_threads),
@@ -252,6 +295,7 @@ int RunServe(Config config) {
   if (worker) worker->Stop();  // finishes a running job first
   bar_sink.store(nullptr);
   signal_service.Drain();
+  meter.Flush();  // no request is left to commit; the writer stops with the meter
   db->Close();
   LogEvent(spdlog::level::info, "stopped", {});
   return 0;

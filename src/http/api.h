@@ -12,6 +12,7 @@
 #include "http/metrics.h"
 
 namespace sinyal::store {
+class Database;
 class BarStore;
 class LiveFeed;
 class FeatureSetStore;
@@ -27,6 +28,13 @@ namespace sinyal::signals {
 class RetrainingService;
 class DbAuditLog;
 }  // namespace sinyal::signals
+namespace sinyal::billing {
+class PlanStore;
+class Subscriptions;
+class Meter;
+class Invoices;
+class Analytics;
+}  // namespace sinyal::billing
 
 namespace sinyal::signals {
 class SignalService;
@@ -53,6 +61,29 @@ const std::string& OpenApiDocument();
 
 // Positive integer id from a route parameter; NotFound(what) otherwise.
 Result<int64_t> ParseIdParam(const Context& ctx, const std::string& name, const std::string& what);
+
+struct BusinessDeps {
+  billing::PlanStore* plans = nullptr;              // required
+  billing::Subscriptions* subscriptions = nullptr;  // required
+  billing::Meter* meter = nullptr;                  // required
+  signals::SignalService* signals = nullptr;        // required
+  size_t max_batch_items = 100;                     // Default: 100 items per batch call.
+};
+// POST /api/v1/business/predict, /api/v1/business/predict/batch and /api/v1/user/predict:
+// http/handlers/business_api.cc (plan gating, quota, idempotency, the seeds' prediction
+// contract; docs/api.md). REQUIRES: every dependency outlives the routes.
+void AddBusinessRoutes(RouteTable& routes, BusinessDeps deps);
+
+struct BillingDeps {
+  billing::PlanStore* plans = nullptr;              // required
+  billing::Subscriptions* subscriptions = nullptr;  // required
+  billing::Meter* meter = nullptr;                  // required
+  store::Database* db = nullptr;                    // required: invoices and analytics
+};
+// GET /api/v1/plans, /api/v1/usage, /api/v1/invoices; operators: /api/v1/operator/plans/:name
+// (PUT, PATCH), /api/v1/operator/tenants/:id/plan (PUT), /api/v1/operator/analytics/*:
+// http/handlers/billing_api.cc. REQUIRES: every dependency outlives the routes.
+void AddBillingRoutes(RouteTable& routes, BillingDeps deps);
 
 class FeatureService;  // http/handlers/market_api.cc
 

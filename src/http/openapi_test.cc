@@ -5,6 +5,10 @@
 
 #include "accounts/accounts.h"
 #include "core/testing/test_util.h"
+#include "billing/analytics.h"
+#include "billing/invoices.h"
+#include "billing/meter.h"
+#include "billing/plans.h"
 #include "http/api.h"
 #include "models/db_registry.h"
 #include "models/service.h"
@@ -59,6 +63,12 @@ TEST(OpenApiTest, DocumentsEveryRouteAndNoStaleOnes) {
   signals::DbSignalLog signal_log(**db);
   signals::SignalService signal_service(**db, bars, registry, &sets, signal_log, clock);
   AddSignalRoutes(routes, {.signals = &signal_service, .log = &signal_log, .bars = &bars});
+  billing::PlanStore plans(**db, clock);
+  billing::Subscriptions subscriptions(**db, plans, clock);
+  billing::Meter meter(**db, subscriptions);
+  AddBusinessRoutes(routes, {.plans = &plans, .subscriptions = &subscriptions, .meter = &meter,
+                             .signals = &signal_service});
+  AddBillingRoutes(routes, {.plans = &plans, .subscriptions = &subscriptions, .meter = &meter, .db = db->get()});
   AddSystemRoutes(routes, {});
 
   auto doc = nlohmann::json::parse(OpenApiDocument());

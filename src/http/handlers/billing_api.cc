@@ -1,0 +1,192 @@
+// Billing routes: the public plan list, a tenant's usage and invoices, and the operators' plan
+// edits, plan changes for tenants and analytics. Handlers parse, call billing/ and map to JSON.
+//
+//   GET   /api/v1/plans                               public
+//   GET   /api/v1/usage?period=current|previous       tenant (scope "read")
+//   PUT   /api/v1/operator/plans/:name                operator: create, or update the given fields
+//   PATCH /api/v1/operator/plans/:name                operator: update the given fields
+//   PUT   /api/v1/operator/tenants/:id/plan           operator: {"plan": "pro"}
+//
+// Operator routes need an operator's signed-in access token: operator feed keys (API keys of
+// role operator, scope "feed") may push market data but never change prices or plans.
+#include <nlohmann/json.hpp>
+
+#include "billing/meter.h"
+#include "billing/plans.h"
+#include "core/time.h"
+#include "http/api.h"
+#include "http/json_body.h"
+#include "http/query.h"
+
+namespace sinyal::http {
+
+using nlohmann::json;
+
+namespace {
+
+Status RequireSignedInOperator(const Context& ctx) {
+  if (ctx.principal->api_key) {
+    return Status::PermissionDenied("operator feed keys can't manage billing; sign in as an operator");
+  }
+  return Status::Ok();
+}
+
+std::string OperatorActor(const Context& ctx) { return "operator:" + std::to_string(ctx.principal->user.value()); }
+
+// The whole JSON object of a body, after JsonBody's content-type and syntax checks.
+Result<json> BodyObject(const Request& request) {
+  SINYAL_RETURN_IF_ERROR(JsonBody::Parse(request).status());
+  return json::parse(request.body, nullptr, false);
+}
+
+// Plan names as used in URLs and bodies: 1..32 of [a-z0-9_-].
+Status ValidatePlanName(const std::string& name, const std::string& field) {
+  if (name.empty() || name.size() > 32) return Status::InvalidArgument("must be 1..32 characters", field);
+  for (char c : name) {
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-')) {
+      return Status::InvalidArgument("may hold only a-z, 0-9, '_' and '-'", field);
+    }
+  }
+  return Status::Ok();
+}
+
+std::string PathParam(const Context& ctx, const std::string& name) {
+  auto it = ctx.request.params.find(name);
+  return it == ctx.request.params.end() ? std::string() : it->second;
+}
+
+// A new plan from the fields of Plan::ToJson (all optional; absent ones keep Plan's defaults).
+Result<billing::Plan> PlanFromJson(const std::string& name, const json& body) {
+  SINYAL_ASSIGN_OR_RETURN(JsonBody b, JsonBody::FromJson(body));
+  billing::Plan p;
+  p.name = name;
+  SINYAL_ASSIGN_OR_RETURN(auto display, b.OptionalString("display_name", {.min_len = 1, .max_len = 64}));
+  p.display_name = display.value_or(name);
+  constexpr int64_t kMax = int64_t{1} << 50;
+  SINYAL_ASSIGN_OR_RETURN(auto price, b.OptionalInt("price_idr", 0, kMax));
+  if (price) p.price_idr = *price;
+  SINYAL_ASSIGN_OR_RETURN(auto quota, b.OptionalInt("monthly_quota", -1, kMax));
+  p.monthly_quota = quota.value_or(-1);  // null or absent: unlimited
+  SINYAL_ASSIGN_OR_RETURN(auto unlimited, b.OptionalBool("unlimited"));
+  if (unlimited && *unlimited != p.unlimited()) {
+    return Status::InvalidArgument("disagrees with monthly_quota", "unlimited");
+  }
+  SINYAL_ASSIGN_OR_RETURN(auto overage, b.OptionalBool("overage_allowed"));
+  p.overage_allowed = overage.value_or(false);
+  SINYAL_ASSIGN_OR_RETURN(auto overage_price, b.OptionalInt("overage_price_idr", 0, kMax));
+  if (overage_price) p.overage_price_idr = *overage_price;
+  SINYAL_ASSIGN_OR_RETURN(auto rate, b.OptionalNumber("rate_per_second", 1e-6, 1e6));
+  if (rate) p.rate_per_second = *rate;
+  SINYAL_ASSIGN_OR_RETURN(auto burst, b.OptionalInt("burst", 1, 1000000));
+  if (burst) p.burst = *burst;
+  SINYAL_ASSIGN_OR_RETURN(auto delay, b.OptionalInt("data_delay_seconds", 0, 366 * 86400));
+  if (delay) p.data_delay_seconds = *delay;
+  SINYAL_ASSIGN_OR_RETURN(auto tfs, b.OptionalStringList("timeframes", 16, {.min_len = 1, .max_len = 8}));
+  if (tfs) p.timeframes = *tfs;
+  SINYAL_ASSIGN_OR_RETURN(auto features, b.OptionalStringList("features", 64, {.min_len = 1, .max_len = 64}));
+  if (features) p.features = std::set<std::string>(features->begin(), features->end());
+  SINYAL_RETURN_IF_ERROR(b.Finish());
+  return p;
+}
+
+json SubscriptionJson(const billing::Subscription& s) {
+  return {{"tenant_id", s.tenant.value()},
+          {"plan", s.plan},
+          {"status", s.status},
+          {"anchor", FormatIso8601(s.anchor)},
+          {"period_start", FormatIso8601(s.period_start)},
+          {"period_end", FormatIso8601(s.period_end)}};
+}
+
+}  // namespace
+
+void AddBillingRoutes(RouteTable& routes, BillingDeps deps) {
+  billing::PlanStore* plans = deps.plans;
+  billing::Subscriptions* subs = deps.subscriptions;
+  billing::Meter* meter = deps.meter;
+
+  routes.Add({.method = "GET",
+              .pattern = "/api/v1/plans",
+              .auth = AuthMode::kNone,
+              .handler = [plans](Context& ctx) -> Result<Response> {
+                SINYAL_RETURN_IF_ERROR(OnlyQueryParams(ctx, {}));
+                SINYAL_ASSIGN_OR_RETURN(std::vector<billing::Plan> list, plans->List());
+                json items = json::array();
+                for (const auto& p : list) items.push_back(p.ToJson());
+                return Response::Json(200, {{"currency", "IDR"}, {"period", "monthly"}, {"items", items}});
+              }});
+
+  routes.Add({.method = "GET",
+              .pattern = "/api/v1/usage",
+              .auth = AuthMode::kAny,
+              .required_scope = std::string(accounts::kScopeRead),
+              .handler = [meter](Context& ctx) -> Result<Response> {
+                SINYAL_RETURN_IF_ERROR(OnlyQueryParams(ctx, {"period"}));
+                std::string period = QueryParam(ctx, "period").value_or("current");
+                int back = 0;
+                if (period == "current") back = 0;
+                else if (period == "previous") back = 1;
+                else return Status::InvalidArgument("must be current or previous", "period");
+                SINYAL_ASSIGN_OR_RETURN(json usage, meter->Usage(ctx.principal->tenant, ctx.now, back));
+                return Response::Json(200, usage);
+              }});
+
+  auto edit_plan = [plans](bool create_if_missing) {
+    return [plans, create_if_missing](Context& ctx) -> Result<Response> {
+      SINYAL_RETURN_IF_ERROR(RequireSignedInOperator(ctx));
+      SINYAL_RETURN_IF_ERROR(OnlyQueryParams(ctx, {}));
+      const std::string name = PathParam(ctx, "name");
+      SINYAL_RETURN_IF_ERROR(ValidatePlanName(name, "name"));
+      SINYAL_ASSIGN_OR_RETURN(json body, BodyObject(ctx.request));
+      if (body.contains("name") && body["name"] != name) {
+        return Status::InvalidArgument("a plan's name can't change (it is the URL's)", "name");
+      }
+      body.erase("name");
+      auto existing = plans->Get(name);
+      if (!existing.ok() && existing.error().code() == StatusCode::kNotFound && create_if_missing) {
+        // A new plan: the defaults of billing::Plan overridden by the body; validated by Create.
+        SINYAL_ASSIGN_OR_RETURN(billing::Plan fresh, PlanFromJson(name, body));
+        SINYAL_ASSIGN_OR_RETURN(billing::Plan created, plans->Create(fresh, OperatorActor(ctx)));
+        return Response::Json(201, created.ToJson());
+      }
+      if (!existing.ok()) return existing.error();
+      SINYAL_ASSIGN_OR_RETURN(billing::Plan updated, plans->Update(name, body, OperatorActor(ctx)));
+      return Response::Json(200, updated.ToJson());
+    };
+  };
+  routes.Add({.method = "PUT",
+              .pattern = "/api/v1/operator/plans/:name",
+              .auth = AuthMode::kOperator,
+              .blocking = true,
+              .handler = edit_plan(true)});
+  routes.Add({.method = "PATCH",
+              .pattern = "/api/v1/operator/plans/:name",
+              .auth = AuthMode::kOperator,
+              .blocking = true,
+              .handler = edit_plan(false)});
+
+  routes.Add({.method = "PUT",
+              .pattern = "/api/v1/operator/tenants/:id/plan",
+              .auth = AuthMode::kOperator,
+              .blocking = true,
+              .handler = [subs](Context& ctx) -> Result<Response> {
+                SINYAL_RETURN_IF_ERROR(RequireSignedInOperator(ctx));
+                SINYAL_RETURN_IF_ERROR(OnlyQueryParams(ctx, {}));
+                SINYAL_ASSIGN_OR_RETURN(int64_t id, ParseIdParam(ctx, "id", "tenant"));
+                SINYAL_ASSIGN_OR_RETURN(JsonBody body, JsonBody::Parse(ctx.request));
+                SINYAL_ASSIGN_OR_RETURN(std::string plan, body.String("plan", {.min_len = 1, .max_len = 32}));
+                SINYAL_RETURN_IF_ERROR(body.Finish());
+                SINYAL_RETURN_IF_ERROR(ValidatePlanName(plan, "plan"));
+                Status changed = subs->ChangePlan(TenantId(id), plan, ctx.now, OperatorActor(ctx));
+                if (!changed.ok()) {
+                  if (changed.code() == StatusCode::kFailedPrecondition) {
+                    return Status::NotFound("no such tenant", "id");
+                  }
+                  return changed;
+                }
+                SINYAL_ASSIGN_OR_RETURN(billing::Subscription s, subs->Current(TenantId(id), ctx.now));
+                return Response::Json(200, SubscriptionJson(s));
+              }});
+}
+
+}  // namespace sinyal::http
