@@ -197,6 +197,13 @@ int RunServe(Config config) {
                                    .meter = &meter,
                                    .signals = &signal_service});
   http::AddBillingRoutes(routes, {.plans = &plans, .subscriptions = &subscriptions, .meter = &meter, .db = db.get()});
+  // The WebSocket signal stream (one metered unit per pushed signal); the hub's thread meters and
+  // sends, and it unsubscribes from the signal service before that is destroyed.
+  http::StreamHubPtr stream_hub = http::AddStreamRoutes(routes, {.signals = &signal_service,
+                                                                 .meter = &meter,
+                                                                 .subscriptions = &subscriptions,
+                                                                 .plans = &plans,
+                                                                 .clock = &clock});
   // Rate limits per API key / per user, by the subscription's plan (billing/rate_limiter.h): in
   // process, or shared by every server through Redis with --redis (redis.url), failing over to
   // in-process limits while Redis is unreachable. A malformed or unreachable URL stops startup.

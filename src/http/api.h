@@ -85,6 +85,24 @@ struct BillingDeps {
 // http/handlers/billing_api.cc. REQUIRES: every dependency outlives the routes.
 void AddBillingRoutes(RouteTable& routes, BillingDeps deps);
 
+class StreamHub;  // http/handlers/stream_api.cc
+struct StreamHubDeleter {
+  void operator()(StreamHub* hub) const;
+};
+using StreamHubPtr = std::unique_ptr<StreamHub, StreamHubDeleter>;
+struct StreamDeps {
+  signals::SignalService* signals = nullptr;        // required
+  billing::Meter* meter = nullptr;                  // required: one unit per pushed signal
+  billing::Subscriptions* subscriptions = nullptr;  // required
+  billing::PlanStore* plans = nullptr;              // required
+  const Clock* clock = nullptr;                     // required
+};
+// GET /api/v1/stream/signals: the WebSocket signal stream (http/handlers/stream_api.cc; protocol
+// in its file comment and openapi.json). The returned hub owns the SignalService subscription and
+// the thread that meters and pushes signals. REQUIRES: the hub outlives the server's use of the
+// routes and is destroyed before the deps.
+StreamHubPtr AddStreamRoutes(RouteTable& routes, StreamDeps deps);
+
 class FeatureService;  // http/handlers/market_api.cc
 
 struct MarketDeps {

@@ -69,6 +69,8 @@ TEST(OpenApiTest, DocumentsEveryRouteAndNoStaleOnes) {
   AddBusinessRoutes(routes, {.plans = &plans, .subscriptions = &subscriptions, .meter = &meter,
                              .signals = &signal_service});
   AddBillingRoutes(routes, {.plans = &plans, .subscriptions = &subscriptions, .meter = &meter, .db = db->get()});
+  StreamHubPtr stream = AddStreamRoutes(routes, {.signals = &signal_service, .meter = &meter,
+                                                .subscriptions = &subscriptions, .plans = &plans, .clock = &clock});
   AddSystemRoutes(routes, {});
 
   auto doc = nlohmann::json::parse(OpenApiDocument());

@@ -1,0 +1,448 @@
+// The WebSocket signal stream (issue 6): GET /api/v1/stream/signals.
+//
+// Protocol (docs in openapi.json, path /api/v1/stream/signals):
+//   1. Upgrade with a user's JWT or an API key with scope "predict". The tenant's plan must hold
+//      the "stream" entitlement and be real-time ("realtime"): otherwise the upgrade is refused
+//      with 403 problem+json naming the cheapest plan that has it ("requires plan pro"). There is
+//      no delayed stream: plans with delayed data (Free) poll POST /api/v1/business/predict.
+//   2. The client sends {"symbols":["EURUSD",...],"timeframes":["H1",...],
+//      "confidence_threshold":0.6} (threshold optional, default 0.5; at most 20 symbols,
+//      7 timeframes, 50 series). Each series is validated and tracked (SignalService::Track: its
+//      signal is computed as its bars close); a timeframe outside the plan is 403. The answer is
+//      {"type":"subscribed","series":[{"symbol","timeframe","model":"tenant"|"platform"}],...}
+//      or {"type":"error","status","detail","field"} (the connection stays open; 10 bad messages
+//      in a row close it with 1008). A new subscribe message replaces the set.
+//   3. Each new signal of a subscribed series (the model serving this tenant for it: its own, else
+//      the platform default) is metered - one unit, endpoint "stream", Meter::Reserve then
+//      Meter::Commit (durable group commit) - and pushed as {"type":"signal", <the fields of
+//      POST /api/v1/business/predict for the tenant's plan>, "usage_cost","cost_credits",
+//      "remaining_quota"}. Charged means committed: a unit is committed only for a connection
+//      that is open when its push starts (a connection that closes during the commit's ~1 ms may
+//      be charged for that one message without receiving it).
+//   4. At the quota (plan without overage): {"type":"error","status":402,"detail":...} and a close
+//      frame 1008 "quota exceeded". If the plan loses "stream" meanwhile: close 1008 naming it.
+//
+// Threads: OnText runs on an I/O thread. Signals arrive on SignalService's thread and are queued
+// to the hub's own thread, which meters and sends (Commit blocks for the group commit; never on
+// an I/O thread or the signal service's thread).
+#include <algorithm>
+#include <condition_variable>
+#include <cmath>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "billing/meter.h"
+#include "billing/plans.h"
+#include "core/log.h"
+#include "core/time.h"
+#include "http/api.h"
+#include "http/json_body.h"
+#include "http/problem.h"
+#include "market/instrument.h"
+#include "market/timeframe.h"
+#include "models/registry.h"
+#include "signals/service.h"
+
+namespace sinyal::http {
+
+using nlohmann::json;
+
+namespace {
+
+constexpr size_t kMaxSymbols = 20;
+constexpr size_t kMaxTimeframes = 7;
+constexpr int kMaxConsecutiveErrors = 10;
+constexpr size_t kMaxQueuedSignals = 10000;
+
+std::string PlanNeeded(billing::PlanStore& plans, std::string_view feature) {
+  auto p = plans.CheapestWith(feature);
+  return p.ok() ? "requires plan " + *p : "not available on any plan";
+}
+
+// The fields of a pushed signal for `plan`: the same names as POST /api/v1/business/predict.
+json SignalJson(billing::PlanStore& plans, const billing::Plan& plan, const signals::Signal& stored,
+                double threshold) {
+  const signals::Signal s = signals::SignalService::WithThreshold(stored, threshold);
+  const auto& f = s.fields();
+  json j;
+  j["type"] = "signal";
+  j["prediction"] = std::string(signals::DirectionName(f.direction));
+  json gated = json::object();
+  if (plan.Has(billing::kFeatConfidence)) {
+    j["confidence"] = f.confidence;
+    j["p_up"] = f.p_up;
+    if (f.abstained) j["abstain_reason"] = f.abstain_reason;
+  } else {
+    gated["confidence"] = PlanNeeded(plans, billing::kFeatConfidence);
+  }
+  auto tf = market::ParseTimeframe(f.timeframe);
+  j["timestamp"] = FormatIso8601(f.bar_time + (tf.ok() ? market::TimeframeNanos(*tf) : 0));
+  j["symbol"] = f.symbol;
+  j["timeframe"] = f.timeframe;
+  j["prediction_type"] = "price_direction";
+  j["prediction_horizon"] = f.horizon;
+  j["confidence_threshold"] = f.confidence_threshold;
+  j["signal_id"] = f.id;
+  if (plan.Has(billing::kFeatIntervals)) {
+    json iv = json::object();
+    for (const auto& i : f.intervals) {
+      iv[std::to_string(static_cast<int>(std::lround(i.coverage * 100)))] = {{"low", i.lo}, {"high", i.hi}};
+    }
+    j["interval"] = std::move(iv);
+    j["expected_move"] = {{"return", f.expected_return}, {"typical_abs", f.expected_abs_move}};
+  } else {
+    gated["interval"] = gated["expected_move"] = PlanNeeded(plans, billing::kFeatIntervals);
+  }
+  if (plan.Has(billing::kFeatRegime)) {
+    j["regime"] = {{"code", f.regime_code},
+                   {"name", f.regime_name},
+                   {"trend", std::string(signals::TrendStateName(f.regime.trend))},
+                   {"volatility", std::string(signals::VolStateName(f.regime.vol))}};
+    json drivers = json::array();
+    for (const auto& d : f.drivers) {
+      drivers.push_back({{"feature", d.feature}, {"value", d.value}, {"contribution", d.contribution}});
+    }
+    j["drivers"] = std::move(drivers);
+    j["model_version"] = f.model_version;
+  } else {
+    gated["regime"] = gated["drivers"] = gated["model_version"] = PlanNeeded(plans, billing::kFeatRegime);
+  }
+  if (!gated.empty()) j["gated"] = std::move(gated);
+  return j;
+}
+
+// 403 unless the plan streams (entitlement "stream", real-time data).
+Status CheckStreamPlan(billing::PlanStore& plans, const billing::Plan& plan) {
+  if (!plan.Has(billing::kFeatStream)) {
+    return Status::PermissionDenied(
+        "the signal stream is not in plan " + plan.name + "; " + PlanNeeded(plans, billing::kFeatStream), "plan");
+  }
+  if (!plan.Has(billing::kFeatRealtime)) {
+    return Status::PermissionDenied("the signal stream is real-time and plan " + plan.name +
+                                        " has delayed data; " + PlanNeeded(plans, billing::kFeatRealtime),
+                                    "plan");
+  }
+  return Status::Ok();
+}
+
+json ErrorJson(const Status& s, const std::string& request_id) {
+  const int status = HttpStatusFor(s.code());
+  return {{"type", "error"},
+          {"status", status},
+          {"detail", status >= 500 ? "internal error; quote the request id" : s.message()},
+          {"field", s.field()},
+          {"request_id", request_id}};
+}
+
+}  // namespace
+
+class StreamSocket;
+
+// Owns the SignalService subscription and the thread that meters and pushes signals.
+class StreamHub {
+ public:
+  explicit StreamHub(StreamDeps deps) : d_(deps) {
+    sub_ = d_.signals->Subscribe([this](TenantId owner, std::shared_ptr<const signals::Signal> s) {
+      Enqueue(owner, std::move(s));
+    });
+    thread_ = std::thread([this] { Run(); });
+  }
+  ~StreamHub();
+
+  const StreamDeps& deps() const { return d_; }
+  uint64_t Register(std::weak_ptr<StreamSocket> s) {
+    std::lock_guard<std::mutex> lock(mu_);
+    sockets_.emplace(next_id_, std::move(s));
+    return next_id_++;
+  }
+  void Unregister(uint64_t id) {
+    std::lock_guard<std::mutex> lock(mu_);
+    sockets_.erase(id);
+  }
+
+ private:
+  void Enqueue(TenantId owner, std::shared_ptr<const signals::Signal> s) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (stop_) return;
+      if (sockets_.empty()) return;  // nobody listens: nothing to meter or send
+      if (queue_.size() >= kMaxQueuedSignals) {
+        queue_.pop_front();
+        LogEvent(spdlog::level::warn, "stream_queue_full", {{"dropped", 1}});
+      }
+      queue_.emplace_back(owner, std::move(s));
+    }
+    cv_.notify_one();
+  }
+  void Run();
+
+  StreamDeps d_;
+  signals::SignalService::Subscription sub_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::pair<TenantId, std::shared_ptr<const signals::Signal>>> queue_;  // GUARDED_BY(mu_)
+  std::map<uint64_t, std::weak_ptr<StreamSocket>> sockets_;                        // GUARDED_BY(mu_)
+  uint64_t next_id_ = 1;                                                           // GUARDED_BY(mu_)
+  bool stop_ = false;                                                              // GUARDED_BY(mu_)
+  std::thread thread_;
+};
+
+// One stream connection.
+class StreamSocket final : public WebSocketHandler, public std::enable_shared_from_this<StreamSocket> {
+ public:
+  StreamSocket(StreamHub& hub, accounts::Principal principal, std::string request_id)
+      : hub_(hub), principal_(std::move(principal)), request_id_(std::move(request_id)) {}
+
+  void Start() { id_ = hub_.Register(weak_from_this()); }
+
+  void OnText(WebSocketConnection& conn, std::string_view text) override {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (closed_) return;
+      conn_ = &conn;
+    }
+    Status s = Subscribe(text);
+    if (!s.ok()) {
+      Send(ErrorJson(s, request_id_).dump());
+      if (++consecutive_errors_ >= kMaxConsecutiveErrors) CloseWith(1008, "too many bad messages");
+      return;
+    }
+    consecutive_errors_ = 0;
+  }
+
+  void OnClose() override {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      closed_ = true;
+      conn_ = nullptr;
+    }
+    hub_.Unregister(id_);
+  }
+
+  size_t MaxMessageBytes() const override { return 16u << 10; }
+
+  // Hub thread: meters and pushes `signal` if this connection subscribed to its series and the
+  // tenant is served by `owner`'s model.
+  void Deliver(TenantId owner, const signals::Signal& signal) {
+    const auto& f = signal.fields();
+    double threshold = 0.5;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (closed_ || conn_ == nullptr) return;
+      if (!series_.count({f.symbol, f.timeframe})) return;
+      threshold = threshold_;
+    }
+    const StreamDeps& d = hub_.deps();
+    auto serving = d.signals->ModelOwner(principal_.tenant, f.symbol, f.timeframe);
+    if (!serving.ok() || *serving != owner) return;
+    const UnixNanos now = d.clock->Now();
+    auto sub = d.subscriptions->Current(principal_.tenant, now);
+    if (!sub.ok()) return LogFailure(sub.error());
+    auto plan = d.plans->Get(sub->plan);
+    if (!plan.ok()) return LogFailure(plan.error());
+    if (Status gate = CheckStreamPlan(*d.plans, *plan); !gate.ok()) {
+      Send(ErrorJson(gate, request_id_).dump());
+      return CloseWith(1008, "plan " + plan->name + " does not include the stream");
+    }
+    billing::MeterCall call;
+    call.tenant = principal_.tenant;
+    call.user = principal_.user;
+    call.api_key = principal_.api_key;
+    call.endpoint = std::string(billing::kEndpointStream);
+    call.units = 1;
+    auto reserved = d.meter->Reserve(call, now);
+    if (!reserved.ok()) {
+      if (reserved.error().code() == StatusCode::kQuotaExceeded) {
+        Send(ErrorJson(reserved.error(), request_id_).dump());
+        return CloseWith(1008, "quota exceeded");
+      }
+      return LogFailure(reserved.error());
+    }
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (closed_) return;  // the reservation is dropped: not charged
+    }
+    auto body = d.meter->Commit(std::move(reserved->reservation), SignalJson(*d.plans, *plan, signal, threshold));
+    if (!body.ok()) {
+      if (body.error().code() == StatusCode::kQuotaExceeded) {
+        Send(ErrorJson(body.error(), request_id_).dump());
+        return CloseWith(1008, "quota exceeded");
+      }
+      return LogFailure(body.error());
+    }
+    Send(std::move(*body));
+  }
+
+ private:
+  // Parses and applies a subscribe message.
+  Status Subscribe(std::string_view text) {
+    json msg = json::parse(text, nullptr, /*allow_exceptions=*/false);
+    if (msg.is_discarded() || !msg.is_object()) {
+      return Status::InvalidArgument("expected a JSON object {\"symbols\":[...],\"timeframes\":[...]}", "message");
+    }
+    SINYAL_ASSIGN_OR_RETURN(JsonBody body, JsonBody::FromJson(std::move(msg)));
+    SINYAL_ASSIGN_OR_RETURN(auto type, body.OptionalString("type", {.min_len = 1, .max_len = 32}));
+    if (type && *type != "subscribe") return Status::InvalidArgument("only \"subscribe\" is accepted", "type");
+    SINYAL_ASSIGN_OR_RETURN(auto symbols, body.OptionalStringList("symbols", kMaxSymbols, {.min_len = 1, .max_len = 32}));
+    SINYAL_ASSIGN_OR_RETURN(auto timeframes,
+                            body.OptionalStringList("timeframes", kMaxTimeframes, {.min_len = 1, .max_len = 16}));
+    SINYAL_ASSIGN_OR_RETURN(auto threshold, body.OptionalNumber("confidence_threshold", 0.0, 1.0));
+    SINYAL_RETURN_IF_ERROR(body.Finish());
+    if (!symbols || symbols->empty()) return Status::InvalidArgument("is required (1 to 20 symbols)", "symbols");
+    if (!timeframes || timeframes->empty()) {
+      return Status::InvalidArgument("is required (1 to 7 timeframes)", "timeframes");
+    }
+    const StreamDeps& d = hub_.deps();
+    auto sub = d.subscriptions->Current(principal_.tenant, d.clock->Now());
+    if (!sub.ok()) return sub.error();
+    SINYAL_ASSIGN_OR_RETURN(billing::Plan plan, d.plans->Get(sub->plan));
+    SINYAL_RETURN_IF_ERROR(CheckStreamPlan(*d.plans, plan));
+
+    std::vector<std::string> syms, tfs;
+    for (size_t i = 0; i < symbols->size(); ++i) {
+      auto n = market::NormalizeSymbol((*symbols)[i]);
+      if (!n.ok()) return n.error().WithField("symbols[" + std::to_string(i) + "]");
+      syms.push_back(*n);
+    }
+    for (size_t i = 0; i < timeframes->size(); ++i) {
+      const std::string field = "timeframes[" + std::to_string(i) + "]";
+      auto tf = market::ParseTimeframe((*timeframes)[i]);
+      if (!tf.ok()) return tf.error().WithField(field);
+      std::string name(market::TimeframeName(*tf));
+      if (!plan.Has(billing::kFeatAllTimeframes) &&
+          std::find(plan.timeframes.begin(), plan.timeframes.end(), name) == plan.timeframes.end()) {
+        return Status::PermissionDenied("timeframe " + name + " is not in plan " + plan.name + "; " +
+                                            PlanNeeded(*d.plans, billing::kFeatAllTimeframes),
+                                        field);
+      }
+      tfs.push_back(name);
+    }
+    std::set<std::pair<std::string, std::string>> series;
+    json listed = json::array();
+    for (size_t i = 0; i < syms.size(); ++i) {
+      for (const auto& tf : tfs) {
+        if (!series.insert({syms[i], tf}).second) continue;
+        Status tracked = d.signals->Track(principal_.tenant, syms[i], tf);
+        if (!tracked.ok()) {
+          const bool about_tf = tracked.field() == "timeframe";
+          return tracked.WithField(about_tf ? "timeframes" : "symbols[" + std::to_string(i) + "]");
+        }
+        auto owner = d.signals->ModelOwner(principal_.tenant, syms[i], tf);
+        if (!owner.ok()) return owner.error().WithField("symbols[" + std::to_string(i) + "]");
+        listed.push_back({{"symbol", syms[i]},
+                          {"timeframe", tf},
+                          {"model", *owner == models::kPlatformTenant ? "platform" : "tenant"}});
+      }
+    }
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      series_ = std::move(series);
+      threshold_ = threshold.value_or(0.5);
+    }
+    Send(json{{"type", "subscribed"},
+              {"series", listed},
+              {"confidence_threshold", threshold.value_or(0.5)},
+              {"plan", plan.name},
+              {"metering", "one unit per pushed signal (endpoint \"stream\")"}}
+             .dump());
+    return Status::Ok();
+  }
+
+  void Send(std::string text) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!closed_ && conn_ != nullptr) conn_->SendText(std::move(text));
+  }
+  void CloseWith(uint16_t code, std::string reason) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!closed_ && conn_ != nullptr) conn_->Close(code, std::move(reason));
+  }
+  void LogFailure(const Status& s) {
+    LogEvent(spdlog::level::err, "stream_push_failed", {{"request_id", request_id_}, {"error", s.ToString()}});
+  }
+
+  StreamHub& hub_;
+  const accounts::Principal principal_;
+  const std::string request_id_;
+  uint64_t id_ = 0;
+  int consecutive_errors_ = 0;  // I/O thread only
+  std::mutex mu_;
+  WebSocketConnection* conn_ = nullptr;                     // GUARDED_BY(mu_); valid until OnClose
+  bool closed_ = false;                                     // GUARDED_BY(mu_)
+  std::set<std::pair<std::string, std::string>> series_;    // GUARDED_BY(mu_)
+  double threshold_ = 0.5;                                  // GUARDED_BY(mu_)
+};
+
+StreamHub::~StreamHub() {
+  sub_.Reset();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void StreamHub::Run() {
+  for (;;) {
+    std::pair<TenantId, std::shared_ptr<const signals::Signal>> event;
+    std::vector<std::shared_ptr<StreamSocket>> targets;
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      cv_.wait(lock, [this] { return stop_ || !queue_.empty(); });
+      if (stop_) return;
+      event = std::move(queue_.front());
+      queue_.pop_front();
+      for (auto it = sockets_.begin(); it != sockets_.end();) {
+        if (auto s = it->second.lock()) {
+          targets.push_back(std::move(s));
+          ++it;
+        } else {
+          it = sockets_.erase(it);  // refused upgrades never reach OnClose
+        }
+      }
+    }
+    for (auto& s : targets) {
+      try {
+        s->Deliver(event.first, *event.second);
+      } catch (const std::exception& e) {
+        LogEvent(spdlog::level::err, "stream_push_exception", {{"what", e.what()}});
+      }
+    }
+  }
+}
+
+void StreamHubDeleter::operator()(StreamHub* hub) const { delete hub; }
+
+StreamHubPtr AddStreamRoutes(RouteTable& routes, StreamDeps deps) {
+  StreamHubPtr hub(new StreamHub(deps));
+  StreamHub* h = hub.get();
+  routes.Add({.method = "GET",
+              .pattern = "/api/v1/stream/signals",
+              .auth = AuthMode::kAny,
+              .required_scope = std::string(accounts::kScopePredict),
+              .handler = [h](Context& ctx) -> Result<Response> {
+                const StreamDeps& d = h->deps();
+                SINYAL_ASSIGN_OR_RETURN(billing::Subscription sub,
+                                        d.subscriptions->Current(ctx.principal->tenant, ctx.now));
+                SINYAL_ASSIGN_OR_RETURN(billing::Plan plan, d.plans->Get(sub.plan));
+                SINYAL_RETURN_IF_ERROR(CheckStreamPlan(*d.plans, plan));
+                if (!IsWebSocketUpgrade(ctx.request)) {
+                  Response r = ProblemResponse(426, "upgrade-required",
+                                               "this endpoint is a WebSocket; send an upgrade request", "upgrade",
+                                               ctx.request_id);
+                  r.headers.emplace_back("upgrade", "websocket");
+                  return r;
+                }
+                auto socket = std::make_shared<StreamSocket>(*h, *ctx.principal, ctx.request_id);
+                socket->Start();
+                return Response::WebSocket(socket);
+              }});
+  return hub;
+}
+
+}  // namespace sinyal::http
