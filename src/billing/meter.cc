@@ -380,12 +380,15 @@ struct Meter::Impl {
 
   void WriterLoop() {
     std::vector<Pending*> batch;
+    int64_t last_batch = 0;
     for (;;) {
       {
         std::unique_lock<std::mutex> lock(q_mu);
         q_cv.wait(lock, [&] { return stop || !queue.empty(); });
         if (queue.empty()) return;  // stop, and nothing pending
-        if (options.max_linger.count() > 0 &&
+        // Linger only when callers are concurrent (the last batch had several calls): a lone
+        // caller is committed at once.
+        if (options.max_linger.count() > 0 && last_batch >= 2 &&
             static_cast<int>(queue.size()) < options.max_batch && !stop) {
           q_cv.wait_for(lock, options.max_linger, [&] {
             return stop || static_cast<int>(queue.size()) >= options.max_batch;
@@ -397,6 +400,7 @@ struct Meter::Impl {
       }
       ProcessBatch(batch);
       const auto n = static_cast<int64_t>(batch.size());
+      last_batch = n;
       for (Pending* p : batch) {
         if (p->on_done) {
           std::unique_ptr<Pending> owned(p);

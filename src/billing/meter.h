@@ -119,9 +119,9 @@ struct MeterOptions {
   // Most calls committed in one transaction. Default: 512. [1, 10000].
   int max_batch = 512;
   // How long the writer waits for more calls after the first one of a batch, while fewer than
-  // max_batch are pending. Default: 100 us ([0, 10 ms]). Fewer, larger transactions and fewer
-  // wake-ups: on the 2-core box, 64 callers went from ~19k to ~40k calls/s (docs/benchmarks.md);
-  // it adds at most this much to a lone call's latency.
+  // max_batch are pending, when the previous batch had several calls (a lone caller is never
+  // delayed). Default: 100 us ([0, 10 ms]). Fewer, larger transactions and fewer wake-ups:
+  // on the 2-core box, 64 callers went from ~29k to ~38k calls/s (docs/benchmarks.md).
   std::chrono::microseconds max_linger{100};
   // Idempotency keys remembered in memory after commit (FIFO, per process). Default: 100000.
   size_t recent_keys = 100000;

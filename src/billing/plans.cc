@@ -241,23 +241,34 @@ PlanStore::~PlanStore() = default;
 
 Result<std::shared_ptr<const PlanStore::Snapshot>> PlanStore::Load() {
   const UnixNanos now = clock_.Now();
+  std::shared_ptr<const Snapshot> stale;
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (snapshot_ != nullptr &&
-        now - loaded_at_ < std::chrono::nanoseconds(options_.cache_ttl).count()) {
-      return snapshot_;
+        (now - loaded_at_ < std::chrono::nanoseconds(options_.cache_ttl).count() ||
+         reloading_)) {
+      return snapshot_;  // fresh, or another thread is re-reading it
     }
+    stale = snapshot_;
+    if (stale != nullptr) reloading_ = true;
   }
   std::vector<Plan> plans;
   const bool pg = db_.dialect() == store::Dialect::kPostgres;
-  SINYAL_RETURN_IF_ERROR(db_.WithReadTx([&](soci::session& sql) -> Status {
+  Status st = db_.WithReadTx([&](soci::session& sql) -> Status {
     SINYAL_ASSIGN_OR_RETURN(plans, ReadPlans(sql, "", false, pg));
     return Status::Ok();
-  }));
+  });
+  if (!st.ok()) {
+    std::lock_guard<std::mutex> lock(mu_);
+    reloading_ = false;
+    if (stale != nullptr && snapshot_ == stale) return stale;  // keep serving the last read
+    return st;
+  }
   SortPlans(plans);
   auto snap = std::make_shared<Snapshot>();
   for (auto& p : plans) snap->ordered.push_back(std::make_shared<const Plan>(std::move(p)));
   std::lock_guard<std::mutex> lock(mu_);
+  reloading_ = false;
   snapshot_ = snap;
   loaded_at_ = now;
   return std::shared_ptr<const Snapshot>(snap);
@@ -266,6 +277,7 @@ Result<std::shared_ptr<const PlanStore::Snapshot>> PlanStore::Load() {
 void PlanStore::Invalidate() {
   std::lock_guard<std::mutex> lock(mu_);
   snapshot_.reset();
+  reloading_ = false;
 }
 
 Result<std::vector<Plan>> PlanStore::List() {

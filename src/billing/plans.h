@@ -130,6 +130,7 @@ class PlanStore {
   std::mutex mu_;
   std::shared_ptr<const Snapshot> snapshot_;  // GUARDED_BY(mu_)
   UnixNanos loaded_at_ = 0;                   // GUARDED_BY(mu_)
+  bool reloading_ = false;  // GUARDED_BY(mu_): one thread re-reads; others use the old snapshot
 };
 
 // The tenant's subscription: plan + current monthly period [start, end) (UTC, anchored on the
@@ -195,6 +196,7 @@ class Subscriptions {
     UnixNanos anchor = 0;
     UnixNanos loaded_at = 0;
     Period period;  // the last period computed (saves the calendar arithmetic per call)
+    bool refreshing = false;  // one thread re-reads a stale entry; others use it meanwhile
   };
   Result<Entry> LoadOrCreate(TenantId tenant, UnixNanos now);
 

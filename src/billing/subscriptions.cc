@@ -66,6 +66,20 @@ void EnsureSubscription(soci::session& sql, long long tenant, long long now) {
 
 Result<Subscriptions::Entry> Subscriptions::LoadOrCreate(TenantId tenant, UnixNanos now) {
   Entry e;
+  bool found = false;
+  // Usually it exists: a read-only transaction (no writer lock on SQLite).
+  SINYAL_RETURN_IF_ERROR(db_.WithTenantReadTx(tenant, [&](soci::session& sql) -> Status {
+    long long t = tenant.value(), anchor = 0;
+    sql << "SELECT plan, status, anchor FROM subscriptions WHERE tenant_id = :t",
+        soci::use(t, "t"), soci::into(e.plan), soci::into(e.status), soci::into(anchor);
+    found = sql.got_data();
+    e.anchor = anchor;
+    return Status::Ok();
+  }));
+  if (found) {
+    e.loaded_at = clock_.Now();
+    return e;
+  }
   SINYAL_RETURN_IF_ERROR(db_.WithTenantTx(tenant, [&](soci::session& sql) -> Status {
     long long t = tenant.value(), n = now, anchor = 0;
     EnsureSubscription(sql, t, n);
@@ -86,14 +100,26 @@ Result<Subscription> Subscriptions::Current(TenantId tenant, UnixNanos now) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = cache_.find(tenant);
-    if (it != cache_.end() && clock_.Now() - it->second.loaded_at <
-                                  std::chrono::nanoseconds(options_.cache_ttl).count()) {
-      e = it->second;
-      hit = true;
+    if (it != cache_.end()) {
+      const bool fresh = clock_.Now() - it->second.loaded_at <
+                         std::chrono::nanoseconds(options_.cache_ttl).count();
+      if (fresh || it->second.refreshing) {
+        e = it->second;  // fresh, or another thread is re-reading it
+        hit = true;
+      } else {
+        it->second.refreshing = true;  // this thread re-reads
+      }
     }
   }
   if (!hit) {
-    SINYAL_ASSIGN_OR_RETURN(e, LoadOrCreate(tenant, now));
+    auto loaded = LoadOrCreate(tenant, now);
+    if (!loaded.ok()) {
+      std::lock_guard<std::mutex> lock(mu_);
+      auto it = cache_.find(tenant);
+      if (it != cache_.end()) it->second.refreshing = false;
+      return loaded.error();
+    }
+    e = std::move(loaded).value();
   }
   Period p = e.period;
   if (!(e.period.end > e.period.start && now >= e.period.start && now < e.period.end)) {
