@@ -336,9 +336,10 @@ TEST_P(ExactnessE2E, EveryCallSeenToSucceedIsChargedExactlyOnceAcrossSigkills) {
   ASSERT_EQ(static_cast<int>(outcomes.size()), total);
   EXPECT_GE(static_cast<int>(killed_at.size()), kKills - 1) << "kills happened at too few points";
   std::map<std::string, const Outcome*> ok, failed;
-  int retried = 0, recovered_by_replay = 0;
+  int retried = 0, ok_after_retry = 0, recovered_by_replay = 0;
   for (const auto& o : outcomes) {
     if (o.attempts > 1) ++retried;
+    if (o.attempts > 1 && o.status == 200) ++ok_after_retry;
     if (o.replayed) ++recovered_by_replay;
     if (o.status == 200) {
       ok[o.key] = &o;
@@ -352,9 +353,9 @@ TEST_P(ExactnessE2E, EveryCallSeenToSucceedIsChargedExactlyOnceAcrossSigkills) {
     }
   }
   std::printf("exactness[%s]: %d calls, %zu ok, %zu refused (402), kills at %s; %d calls retried, "
-              "%d answered by a replay after a lost answer\n",
+              "%d of them ok in the end, %d marked Idempotent-Replayed\n",
               GetParam().c_str(), total, ok.size(), failed.size(),
-              json(killed_at).dump().c_str(), retried, recovered_by_replay);
+              json(killed_at).dump().c_str(), retried, ok_after_retry, recovered_by_replay);
   EXPECT_EQ(static_cast<int64_t>(ok.size()), kQuota) << "every unit of the quota is sold once";
   EXPECT_EQ(static_cast<int64_t>(failed.size()), total - kQuota);
 
