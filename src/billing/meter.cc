@@ -582,6 +582,18 @@ struct Meter::Impl {
       return Status::Ok();
     });
     transactions.fetch_add(1, std::memory_order_relaxed);
+    if (!st.ok() && batch.size() > 1 && st.code() != StatusCode::kUnavailable) {
+      // One call may have failed the whole transaction (e.g. its tenant was deleted): commit
+      // each call on its own so the others don't pay for it. (Unavailable: the database is
+      // down or the outcome unknown; retrying here would not help.)
+      LogEvent(spdlog::level::warn, "meter_batch_split",
+               {{"error", st.ToString()}, {"calls", static_cast<int64_t>(batch.size())}});
+      for (Pending* p : batch) {
+        std::vector<Pending*> one{p};
+        ProcessBatch(one);
+      }
+      return;
+    }
     if (!st.ok()) {
       LogEvent(spdlog::level::err, "meter_commit_failed",
                {{"error", st.ToString()}, {"calls", static_cast<int64_t>(batch.size())}});

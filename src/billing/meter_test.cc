@@ -293,6 +293,34 @@ TEST_P(MeterTest, CommitAsyncCallsBackOnceDurable) {
   EXPECT_TRUE(called);
 }
 
+// A call whose commit can't succeed (its tenant was deleted after Reserve) fails alone; the
+// calls sharing its batch are still committed.
+TEST_P(MeterTest, OneFailingCallDoesNotFailItsBatch) {
+  const TenantId doomed = CreateTenant(db(), "doomed");
+  std::vector<std::unique_ptr<Reservation>> good;
+  for (int i = 0; i < 60; ++i) {
+    auto out = meter_->Reserve(Call(tenant_), clock_.Now());
+    ASSERT_OK(out);
+    good.push_back(std::move(out->reservation));
+  }
+  auto bad = meter_->Reserve(Call(doomed), clock_.Now());
+  ASSERT_OK(bad);
+  ASSERT_OK(db().WithTx([&](soci::session& sql) -> Status {
+    long long t = doomed.value();
+    sql << "DELETE FROM tenants WHERE id = :t", soci::use(t, "t");
+    return Status::Ok();
+  }));
+  std::atomic<int> ok{0}, failed{0};
+  auto count = [&](Result<std::string> r) { (r.ok() ? ok : failed).fetch_add(1); };
+  for (int i = 0; i < 30; ++i) meter_->CommitAsync(std::move(good[i]), {{"i", i}}, count);
+  meter_->CommitAsync(std::move(bad->reservation), {{"i", -1}}, count);
+  for (int i = 30; i < 60; ++i) meter_->CommitAsync(std::move(good[i]), {{"i", i}}, count);
+  meter_->Flush();
+  EXPECT_EQ(ok.load(), 60);
+  EXPECT_EQ(failed.load(), 1);
+  EXPECT_EQ(CountRows(db(), "usage_ledger", tenant_), 60);
+}
+
 // Two meters (two processes) on one database, racing for the last units of a Free quota:
 // exactly the quota is charged, and every success was a real charge.
 TEST_P(MeterTest, TwoMetersOnOneDatabaseStayExact) {
