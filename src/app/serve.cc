@@ -16,6 +16,8 @@
 
 #include "accounts/accounts.h"
 #include "app/models_cli.h"
+#include "billing/analytics.h"
+#include "billing/invoices.h"
 #include "billing/meter.h"
 #include "billing/plans.h"
 #include "billing/rate_limiter.h"
@@ -196,7 +198,13 @@ int RunServe(Config config) {
                                    .subscriptions = &subscriptions,
                                    .meter = &meter,
                                    .signals = &signal_service});
-  http::AddBillingRoutes(routes, {.plans = &plans, .subscriptions = &subscriptions, .meter = &meter, .db = db.get()});
+  billing::Invoices invoices(*db, subscriptions);
+  billing::Analytics analytics(*db, subscriptions);
+  http::AddBillingRoutes(routes, {.plans = &plans,
+                                  .subscriptions = &subscriptions,
+                                  .meter = &meter,
+                                  .invoices = &invoices,
+                                  .analytics = &analytics});
   // The WebSocket signal stream (one metered unit per pushed signal); the hub's thread meters and
   // sends, and it unsubscribes from the signal service before that is destroyed.
   http::StreamHubPtr stream_hub = http::AddStreamRoutes(routes, {.signals = &signal_service,
@@ -275,6 +283,19 @@ int RunServe(Config config) {
     }
   });
 
+  // Invoices every closed subscription period: at start, then every 10 minutes (idempotent; with
+  // several servers each may run it, the unique (tenant, period) key keeps one invoice).
+  std::atomic<bool> stop_invoicer{false};
+  std::thread invoicer([&invoices, &clock, &stop_invoicer] {
+    while (!stop_invoicer.load()) {
+      auto made = invoices.GenerateClosed(clock.Now());
+      if (!made.ok()) LogEvent(spdlog::level::warn, "invoices_failed", {{"error", made.error().ToString()}});
+      else if (*made > 0) LogEvent(spdlog::level::info, "invoices_generated", {{"count", *made}});
+      for (int i = 0; i < 6000 && !stop_invoicer.load(); ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  });
+
   std::string base = "http://" + config.server.host + ":" + std::to_string(config.server.port);
   LogEvent(spdlog::level::info, "started",
            {{"url", base}, {"database", RedactUrl(config.database.url)}, {"version", kVersion}});
@@ -300,6 +321,8 @@ int RunServe(Config config) {
   feed_timer.join();
   if (retrain_scheduler) retrain_scheduler->Stop();
   if (worker) worker->Stop();  // finishes a running job first
+  stop_invoicer.store(true);
+  invoicer.join();
   bar_sink.store(nullptr);
   signal_service.Drain();
   meter.Flush();  // no request is left to commit; the writer stops with the meter

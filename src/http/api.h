@@ -35,6 +35,9 @@ class Meter;
 class Invoices;
 class Analytics;
 }  // namespace sinyal::billing
+namespace sinyal::signals {
+class SignalService;
+}  // namespace sinyal::signals
 
 namespace sinyal::signals {
 class SignalService;
@@ -78,7 +81,8 @@ struct BillingDeps {
   billing::PlanStore* plans = nullptr;              // required
   billing::Subscriptions* subscriptions = nullptr;  // required
   billing::Meter* meter = nullptr;                  // required
-  store::Database* db = nullptr;                    // required: invoices and analytics
+  billing::Invoices* invoices = nullptr;            // required: GET /api/v1/invoices
+  billing::Analytics* analytics = nullptr;          // required: operator analytics
 };
 // GET /api/v1/plans, /api/v1/usage, /api/v1/invoices; operators: /api/v1/operator/plans/:name
 // (PUT, PATCH), /api/v1/operator/tenants/:id/plan (PUT), /api/v1/operator/analytics/*:

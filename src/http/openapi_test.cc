@@ -68,7 +68,10 @@ TEST(OpenApiTest, DocumentsEveryRouteAndNoStaleOnes) {
   billing::Meter meter(**db, subscriptions);
   AddBusinessRoutes(routes, {.plans = &plans, .subscriptions = &subscriptions, .meter = &meter,
                              .signals = &signal_service});
-  AddBillingRoutes(routes, {.plans = &plans, .subscriptions = &subscriptions, .meter = &meter, .db = db->get()});
+  billing::Invoices invoices(**db, subscriptions);
+  billing::Analytics analytics(**db, subscriptions);
+  AddBillingRoutes(routes, {.plans = &plans, .subscriptions = &subscriptions, .meter = &meter,
+                            .invoices = &invoices, .analytics = &analytics});
   StreamHubPtr stream = AddStreamRoutes(routes, {.signals = &signal_service, .meter = &meter,
                                                 .subscriptions = &subscriptions, .plans = &plans, .clock = &clock});
   AddSystemRoutes(routes, {});

@@ -333,7 +333,9 @@ TEST_P(BusinessE2E, SeedsContractGatingIdempotencyAndUsage) {
 TEST_P(BusinessE2E, QuotaStopsOrChargesOverage) {
   const std::string stop = "tstop" + UniqueSuffix().substr(0, 8);
   const std::string over = "tover" + UniqueSuffix().substr(0, 8);
-  const json base = {{"price_idr", 150000}, {"monthly_quota", 2},   {"rate_per_second", 50},
+  // Test plans are priced above every real plan: on a shared PostgreSQL database the 403 problems
+  // name the cheapest plan with a feature, which must stay a real one.
+  const json base = {{"price_idr", 900000000}, {"monthly_quota", 2},   {"rate_per_second", 50},
                      {"burst", 50},         {"timeframes", {"H1"}}, {"features", {"realtime"}}};
   json stop_body = base;
   stop_body["overage_allowed"] = false;
@@ -377,6 +379,53 @@ TEST_P(BusinessE2E, QuotaStopsOrChargesOverage) {
   EXPECT_EQ(ub["overage_units"], 1);
   EXPECT_EQ(ub["cost_idr"], 700);
 
+  // Invoices in whole rupiah: no closed period yet; the running one is base + overage so far.
+  auto inv = client_->Get("/api/v1/invoices", {Bearer(b.key)});
+  ASSERT_EQ(inv.status, 200) << inv.body;
+  const json invoices = inv.Json();
+  EXPECT_EQ(invoices["currency"], "IDR");
+  EXPECT_TRUE(invoices["items"].empty()) << inv.body;
+  EXPECT_TRUE(invoices["current"]["total_idr"].is_number_integer()) << inv.body;
+  EXPECT_EQ(invoices["current"]["base_idr"], 900000000);
+  EXPECT_EQ(invoices["current"]["overage_idr"], 700);
+  EXPECT_EQ(invoices["current"]["total_idr"], 900000700);
+  EXPECT_EQ(invoices["current"]["units"], 3);
+
+  // Operators' analytics see these tenants.
+  auto top = client_->Get("/api/v1/operator/analytics/top-tenants?limit=1000", {Bearer(op_token_)});
+  ASSERT_EQ(top.status, 200) << top.body;
+  bool saw_b = false;
+  const json top_json = top.Json();
+  for (const auto& row : top_json["items"]) {
+    if (row["tenant_id"] == b.id) {
+      saw_b = true;
+      EXPECT_EQ(row["units"], 3) << row;
+      EXPECT_EQ(row["cost_idr"], 700) << row;
+    }
+  }
+  EXPECT_TRUE(saw_b) << top.body;
+  auto by_day = client_->Get("/api/v1/operator/analytics/usage", {Bearer(op_token_)});
+  ASSERT_EQ(by_day.status, 200) << by_day.body;
+  int64_t over_units = 0;
+  const json by_day_json = by_day.Json();
+  for (const auto& row : by_day_json["items"]) {
+    if (row["plan"] == over) over_units += row["units"].get<int64_t>();
+  }
+  EXPECT_EQ(over_units, 3) << by_day.body;
+  auto burn = client_->Get("/api/v1/operator/analytics/burn-down?tenant_id=" + std::to_string(b.id), {Bearer(op_token_)});
+  ASSERT_EQ(burn.status, 200) << burn.body;
+  ASSERT_EQ(burn.Json()["items"].size(), 1u) << burn.body;
+  EXPECT_EQ(burn.Json()["items"][0]["used"], 3) << burn.body;
+  EXPECT_GE(burn.Json()["items"][0]["forecast_month_end"].get<double>(), 3.0) << burn.body;
+  auto revenue = client_->Get("/api/v1/operator/analytics/revenue", {Bearer(op_token_)});
+  ASSERT_EQ(revenue.status, 200) << revenue.body;
+  EXPECT_TRUE(revenue.Json()["run_rate_mrr_idr"].is_number_integer()) << revenue.body;
+  EXPECT_GE(revenue.Json()["run_rate_mrr_idr"].get<int64_t>(), 1800000000) << "two tenants at 900,000,000 each: " << revenue.body;
+  EXPECT_EQ(client_->Get("/api/v1/operator/analytics/revenue", {Bearer(b.token)}).status, 403);
+  ExpectProblem(client_->Get("/api/v1/operator/analytics/usage?from=2024-02-01&to=2024-01-01", {Bearer(op_token_)}),
+                422, "from");
+  ExpectProblem(client_->Get("/api/v1/operator/analytics/top-tenants?limit=0", {Bearer(op_token_)}), 422, "limit");
+
   // The operator raises the quota: the stopped tenant may call again.
   auto raised = EditPlan("PATCH", stop, {{"monthly_quota", 3}});
   ASSERT_EQ(raised.status, 200) << raised.body;
@@ -396,7 +445,7 @@ TEST_P(BusinessE2E, QuotaStopsOrChargesOverage) {
 
 TEST_P(BusinessE2E, HostileInputIsRefusedNamingTheFieldAndNotCharged) {
   const std::string plan = "thost" + UniqueSuffix().substr(0, 8);
-  ASSERT_EQ(EditPlan("PUT", plan, {{"price_idr", 0}, {"monthly_quota", 1000}, {"rate_per_second", 500}, {"burst", 500},
+  ASSERT_EQ(EditPlan("PUT", plan, {{"price_idr", 900000000}, {"monthly_quota", 1000}, {"rate_per_second", 500}, {"burst", 500},
                                    {"timeframes", {"H1"}}, {"features", {"realtime", "batch", "confidence"}}})
                 .status,
             201);

@@ -6,11 +6,19 @@
 //   PUT   /api/v1/operator/plans/:name                operator: create, or update the given fields
 //   PATCH /api/v1/operator/plans/:name                operator: update the given fields
 //   PUT   /api/v1/operator/tenants/:id/plan           operator: {"plan": "pro"}
+//   GET   /api/v1/invoices                            tenant (scope "read"): closed periods + the running one
+//   GET   /api/v1/operator/analytics/usage            operator: usage by plan and day (?from&to)
+//   GET   /api/v1/operator/analytics/top-tenants      operator: most units (?from&to&limit)
+//   GET   /api/v1/operator/analytics/revenue          operator: revenue and MRR from invoices (?from&to)
+//   GET   /api/v1/operator/analytics/burn-down        operator: quota burn-down + month-end forecast
+//                                                     (?limit&tenant_id)
 //
 // Operator routes need an operator's signed-in access token: operator feed keys (API keys of
 // role operator, scope "feed") may push market data but never change prices or plans.
 #include <nlohmann/json.hpp>
 
+#include "billing/analytics.h"
+#include "billing/invoices.h"
 #include "billing/meter.h"
 #include "billing/plans.h"
 #include "core/time.h"
@@ -89,6 +97,40 @@ Result<billing::Plan> PlanFromJson(const std::string& name, const json& body) {
   return p;
 }
 
+// ?from=&to= (ISO 8601 dates or times, or Unix seconds); defaults: [now - default_days, now).
+struct Range {
+  UnixNanos from = 0, to = 0;
+};
+Result<Range> RangeParams(const Context& ctx, int64_t default_days) {
+  Range r{ctx.now - default_days * kNanosPerDay, ctx.now};
+  if (auto from = QueryParam(ctx, "from")) {
+    auto t = ParseIso8601(*from);
+    if (!t.ok()) return t.error().WithField("from");
+    r.from = *t;
+  }
+  if (auto to = QueryParam(ctx, "to")) {
+    auto t = ParseIso8601(*to);
+    if (!t.ok()) return t.error().WithField("to");
+    r.to = *t;
+  }
+  if (r.from >= r.to) return Status::InvalidArgument("must be before to", "from");
+  return r;
+}
+
+// An integer query parameter in [min, max], or `fallback` when absent.
+Result<int64_t> IntParam(const Context& ctx, const std::string& name, int64_t fallback, int64_t min, int64_t max) {
+  auto v = QueryParam(ctx, name);
+  if (!v) return fallback;
+  if (v->empty() || v->size() > 18 || v->find_first_not_of("0123456789") != std::string::npos) {
+    return Status::InvalidArgument("must be an integer", name);
+  }
+  const int64_t x = std::stoll(*v);
+  if (x < min || x > max) {
+    return Status::InvalidArgument("must be between " + std::to_string(min) + " and " + std::to_string(max), name);
+  }
+  return x;
+}
+
 json SubscriptionJson(const billing::Subscription& s) {
   return {{"tenant_id", s.tenant.value()},
           {"plan", s.plan},
@@ -104,6 +146,8 @@ void AddBillingRoutes(RouteTable& routes, BillingDeps deps) {
   billing::PlanStore* plans = deps.plans;
   billing::Subscriptions* subs = deps.subscriptions;
   billing::Meter* meter = deps.meter;
+  billing::Invoices* invoices = deps.invoices;
+  billing::Analytics* analytics = deps.analytics;
 
   routes.Add({.method = "GET",
               .pattern = "/api/v1/plans",
@@ -186,6 +230,83 @@ void AddBillingRoutes(RouteTable& routes, BillingDeps deps) {
                 }
                 SINYAL_ASSIGN_OR_RETURN(billing::Subscription s, subs->Current(TenantId(id), ctx.now));
                 return Response::Json(200, SubscriptionJson(s));
+              }});
+
+  routes.Add({.method = "GET",
+              .pattern = "/api/v1/invoices",
+              .auth = AuthMode::kAny,
+              .blocking = true,
+              .required_scope = std::string(accounts::kScopeRead),
+              .handler = [invoices, meter, plans](Context& ctx) -> Result<Response> {
+                SINYAL_RETURN_IF_ERROR(OnlyQueryParams(ctx, {}));
+                const TenantId t = ctx.principal->tenant;
+                SINYAL_ASSIGN_OR_RETURN(std::vector<billing::Invoice> list, invoices->List(t));
+                json items = json::array();
+                for (const auto& inv : list) items.push_back(inv.ToJson());
+                // The running period, not invoiced yet: its plan's price + overage so far.
+                SINYAL_ASSIGN_OR_RETURN(json usage, meter->Usage(t, ctx.now, 0));
+                json current = {{"period", usage["period"]}, {"plan", usage["plan"]}, {"status", "running"}};
+                auto plan = plans->GetShared(usage.value("plan", ""));
+                const int64_t base = plan.ok() ? (*plan)->price_idr : 0;
+                const int64_t overage = usage.value("cost_idr", int64_t{0});
+                current["base_idr"] = base;
+                current["units"] = usage.value("used", int64_t{0});
+                current["overage_units"] = usage.value("overage_units", int64_t{0});
+                current["overage_idr"] = overage;
+                current["total_idr"] = base + overage;
+                return Response::Json(200, {{"currency", "IDR"}, {"items", items}, {"current", current}});
+              }});
+
+  routes.Add({.method = "GET",
+              .pattern = "/api/v1/operator/analytics/usage",
+              .auth = AuthMode::kOperator,
+              .blocking = true,
+              .handler = [analytics](Context& ctx) -> Result<Response> {
+                SINYAL_RETURN_IF_ERROR(RequireSignedInOperator(ctx));
+                SINYAL_RETURN_IF_ERROR(OnlyQueryParams(ctx, {"from", "to"}));
+                SINYAL_ASSIGN_OR_RETURN(Range r, RangeParams(ctx, 30));
+                SINYAL_ASSIGN_OR_RETURN(json rows, analytics->UsageByPlanAndDay(r.from, r.to));
+                return Response::Json(200, {{"from", FormatIso8601(r.from)}, {"to", FormatIso8601(r.to)}, {"items", rows}});
+              }});
+  routes.Add({.method = "GET",
+              .pattern = "/api/v1/operator/analytics/top-tenants",
+              .auth = AuthMode::kOperator,
+              .blocking = true,
+              .handler = [analytics](Context& ctx) -> Result<Response> {
+                SINYAL_RETURN_IF_ERROR(RequireSignedInOperator(ctx));
+                SINYAL_RETURN_IF_ERROR(OnlyQueryParams(ctx, {"from", "to", "limit"}));
+                SINYAL_ASSIGN_OR_RETURN(Range r, RangeParams(ctx, 30));
+                SINYAL_ASSIGN_OR_RETURN(int64_t limit, IntParam(ctx, "limit", 10, 1, 1000));
+                SINYAL_ASSIGN_OR_RETURN(json rows, analytics->TopTenants(r.from, r.to, static_cast<int>(limit)));
+                return Response::Json(200, {{"from", FormatIso8601(r.from)}, {"to", FormatIso8601(r.to)}, {"items", rows}});
+              }});
+  routes.Add({.method = "GET",
+              .pattern = "/api/v1/operator/analytics/revenue",
+              .auth = AuthMode::kOperator,
+              .blocking = true,
+              .handler = [analytics](Context& ctx) -> Result<Response> {
+                SINYAL_RETURN_IF_ERROR(RequireSignedInOperator(ctx));
+                SINYAL_RETURN_IF_ERROR(OnlyQueryParams(ctx, {"from", "to"}));
+                SINYAL_ASSIGN_OR_RETURN(Range r, RangeParams(ctx, 365));
+                SINYAL_ASSIGN_OR_RETURN(json out, analytics->Revenue(r.from, r.to));
+                out["currency"] = "IDR";
+                return Response::Json(200, out);
+              }});
+  routes.Add({.method = "GET",
+              .pattern = "/api/v1/operator/analytics/burn-down",
+              .auth = AuthMode::kOperator,
+              .blocking = true,
+              .handler = [analytics](Context& ctx) -> Result<Response> {
+                SINYAL_RETURN_IF_ERROR(RequireSignedInOperator(ctx));
+                SINYAL_RETURN_IF_ERROR(OnlyQueryParams(ctx, {"limit", "tenant_id"}));
+                SINYAL_ASSIGN_OR_RETURN(int64_t limit, IntParam(ctx, "limit", 20, 1, 1000));
+                std::optional<TenantId> tenant;
+                if (QueryParam(ctx, "tenant_id")) {
+                  SINYAL_ASSIGN_OR_RETURN(int64_t id, IntParam(ctx, "tenant_id", 0, 1, INT64_MAX / 2));
+                  tenant = TenantId(id);
+                }
+                SINYAL_ASSIGN_OR_RETURN(json rows, analytics->QuotaBurnDown(ctx.now, static_cast<int>(limit), tenant));
+                return Response::Json(200, {{"items", rows}});
               }});
 }
 
