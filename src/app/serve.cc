@@ -193,7 +193,28 @@ int RunServe(Config config) {
   signals::DbSignalLog signal_log(*db);
   signals::SignalService signal_service(*db, bar_store, model_registry, &feature_sets, signal_log, clock);
   bar_sink.store(&signal_service);
-  http::AddSignalRoutes(routes, {.signals = &signal_service, .log = &signal_log, .bars = &bar_store});
+  // The caller's plan gates the signal routes (correlations: 403 naming the cheapest plan with
+  // it) and delays their data like the prediction routes (Free: data_delay_seconds).
+  auto plan_of_caller = [&subscriptions, &plans](const http::Context& ctx) -> Result<std::shared_ptr<const billing::Plan>> {
+    SINYAL_ASSIGN_OR_RETURN(billing::Subscription sub, subscriptions.Current(ctx.principal->tenant, ctx.now));
+    return plans.GetShared(sub.plan);
+  };
+  http::AddSignalRoutes(
+      routes, {.signals = &signal_service,
+               .log = &signal_log,
+               .bars = &bar_store,
+               .entitle = [plan_of_caller, &plans](const http::Context& ctx, std::string_view feature) -> Status {
+                 SINYAL_ASSIGN_OR_RETURN(std::shared_ptr<const billing::Plan> plan, plan_of_caller(ctx));
+                 if (plan->Has(feature)) return Status::Ok();
+                 auto need = plans.CheapestWith(feature);
+                 return Status::PermissionDenied(std::string(feature) + " is not in plan " + plan->name + "; " +
+                                                     (need.ok() ? "requires plan " + *need : "not available on any plan"),
+                                                 std::string(feature));
+               },
+               .data_delay_nanos = [plan_of_caller](const http::Context& ctx) -> Result<int64_t> {
+                 SINYAL_ASSIGN_OR_RETURN(std::shared_ptr<const billing::Plan> plan, plan_of_caller(ctx));
+                 return plan->Has(billing::kFeatRealtime) ? int64_t{0} : plan->data_delay_seconds * kNanosPerSecond;
+               }});
   http::AddBusinessRoutes(routes, {.plans = &plans,
                                    .subscriptions = &subscriptions,
                                    .meter = &meter,

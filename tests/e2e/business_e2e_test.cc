@@ -317,6 +317,12 @@ TEST_P(BusinessE2E, SeedsContractGatingIdempotencyAndUsage) {
   auto rfb = Post("/api/v1/business/predict/batch", batch.dump(), {Bearer(free.key)});
   ExpectProblem(rfb, 403, "items");
   EXPECT_NE(rfb.Json()["detail"].get<std::string>().find("requires plan pro"), std::string::npos) << rfb.body;
+  // Correlations (entitlement correlations): Free is refused naming the plan; Pro gets past the gate.
+  const std::string corr = "/api/v1/market/correlations?symbols=" + sym_ + "," + sym_.substr(0, 11) + "X&timeframe=H1";
+  auto rc = client_->Get(corr, {Bearer(free.key)});
+  ExpectProblem(rc, 403, "correlations");
+  EXPECT_NE(rc.Json()["detail"].get<std::string>().find("requires plan pro"), std::string::npos) << rc.body;
+  EXPECT_NE(client_->Get(corr, {Bearer(pro.key)}).status, 403);
   EXPECT_EQ(Usage(free.token)["used"], 1);
 
   // --- Enterprise: everything, unlimited ------------------------------------------------
