@@ -102,6 +102,74 @@ Result<std::vector<FeaturePsi>> ComputePsi(const PsiReference& ref, std::span<co
   return out;
 }
 
+nlohmann::json PsiNull::ToJson() const {
+  return {{"window", window}, {"samples", samples}, {"threshold", threshold}};
+}
+
+Result<PsiNull> FitPsiNull(const PsiReference& ref, std::span<const float> train, const DriftRule& rule,
+                           size_t stride) {
+  size_t bins = 2;  // the reference's bin count (ties may have collapsed some features' bins)
+  for (const auto& e : ref.expected) bins = std::max(bins, e.size());
+  size_t rows = 0;
+  SINYAL_RETURN_IF_ERROR(CheckMatrix(train, ref.names, &rows));
+  const size_t w = rule.window;
+  if (w < 50) return Status::InvalidArgument("drift window must be at least 50 rows", "window");
+  if (stride == 0) stride = std::max<size_t>(1, w / 4);
+  if (rows < 2 * w) {
+    return Status::FailedPrecondition("need at least 2 windows of " + std::to_string(w) +
+                                          " training rows for the PSI null, have " + std::to_string(rows),
+                                      "window");
+  }
+  const size_t f = ref.names.size();
+  std::vector<std::vector<double>> samples(f);
+  // Each window against a reference fitted WITHOUT it (as live rows are against the model's
+  // reference): an in-sample window would understate the spread, the more so the longer it is.
+  std::vector<float> rest;
+  for (size_t start = 0; start + w <= rows; start += stride) {
+    rest.assign(train.begin(), train.begin() + static_cast<ptrdiff_t>(start * f));
+    rest.insert(rest.end(), train.begin() + static_cast<ptrdiff_t>((start + w) * f), train.end());
+    SINYAL_ASSIGN_OR_RETURN(PsiReference held_out, FitPsiReference(rest, ref.names, static_cast<int>(bins)));
+    SINYAL_ASSIGN_OR_RETURN(auto psi, ComputePsi(held_out, train.subspan(start * f, w * f)));
+    for (size_t j = 0; j < f; ++j) samples[j].push_back(psi[j].psi);
+  }
+  PsiNull null;
+  null.window = w;
+  null.samples = samples[0].size();
+  for (auto& s : samples) {
+    std::sort(s.begin(), s.end());
+    null.threshold.push_back(std::max(rule.floor, rule.margin * QuantileSorted(s, rule.quantile)));
+  }
+  return null;
+}
+
+FeatureDriftVerdict JudgeFeatureDrift(std::span<const FeaturePsi> psi, const PsiNull& null,
+                                      const DriftRule& rule) {
+  FeatureDriftVerdict v;
+  std::vector<std::string> above;
+  char b[200];
+  for (size_t j = 0; j < psi.size() && j < null.threshold.size(); ++j) {
+    if (psi[j].psi > null.threshold[j]) {
+      ++v.above;
+      std::snprintf(b, sizeof b, "%s %.3f > %.3f", psi[j].feature.c_str(), psi[j].psi, null.threshold[j]);
+      above.push_back(b);
+    }
+    if (rule.extreme > 0 && psi[j].psi >= rule.extreme) {
+      std::snprintf(b, sizeof b, "feature drift: PSI of '%s' = %.3f >= %.2f (extreme)",
+                    psi[j].feature.c_str(), psi[j].psi, rule.extreme);
+      v.reasons.push_back(b);
+    }
+  }
+  if (rule.min_features > 0 && v.above >= rule.min_features) {
+    std::string list;
+    for (const auto& a : above) list += (list.empty() ? "" : ", ") + a;
+    std::snprintf(b, sizeof b, "feature drift: %d features above their null thresholds (trigger %d; q%.3g x %.2g "
+                  "over %zu-row windows): ", v.above, rule.min_features, rule.quantile, rule.margin, null.window);
+    v.reasons.push_back(b + list);
+  }
+  v.drift = !v.reasons.empty();
+  return v;
+}
+
 PerformanceCheck CheckPerformance(const LivePerformance& live, const ValidationFigures& v,
                                   const PerformanceTolerance& t) {
   PerformanceCheck c;

@@ -11,6 +11,7 @@
 #pragma once
 
 #include <cstddef>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -51,6 +52,51 @@ struct FeaturePsi {
 // than 50 rows is FailedPrecondition.
 [[nodiscard]] Result<std::vector<FeaturePsi>> ComputePsi(const PsiReference& reference,
                                                          std::span<const float> x);
+
+// Calibrated feature-drift rule (the one the retrain_check job uses; docs/signals.md section 4,
+// "Drift thresholds from data"). The fixed 0.1/0.25 levels assume iid rows; features that persist
+// from bar to bar (RSI, 24-bar return, range position, SMA z-score) move together over hundreds
+// of bars, so a window of them has a much wider PSI spread than iid theory says and the fixed
+// levels raise false alarms in a stable market. Instead each feature gets its own threshold from
+// the reference's own null distribution: the PSI against the reference of windows of the same
+// length taken from the training rows themselves (rolling, every `stride` rows), at `quantile`,
+// times `margin`, and never below `floor`. Drift = at least `min_features` features above their
+// thresholds, or any one feature above `extreme`. The defaults are the choice of
+// sinyal_drift_calibration on EURUSD/GBPUSD/USDJPY/XAUUSD H1 and 40 synthetic streams: windows
+// of 1,000 rows, 1.5 x the null's 99th percentile, k = 3.
+struct PsiNull {
+  size_t window = 0;              // live window length the thresholds were fitted for
+  size_t samples = 0;             // null windows used
+  std::vector<double> threshold;  // per feature, reference order
+  nlohmann::json ToJson() const;
+};
+
+struct DriftRule {
+  size_t window = 1000;      // live rows compared with the reference. Default 1,000.
+  double quantile = 0.99;    // of the per-feature null PSI. Default 0.99.
+  double margin = 1.5;       // threshold = margin x null quantile. Default 1.5.
+  double floor = kPsiModerate;  // no threshold below this. Default 0.1.
+  int min_features = 3;      // drift when >= this many features exceed their thresholds. Default 3.
+  double extreme = 0;        // ... or any one feature has PSI >= this; 0 = off. Default off
+                             // (real volatility features pass 1.0 in about a third of ordinary checks).
+};
+
+// Null thresholds from `train` (rows x reference.names.size(), time order; the rows the reference
+// was fitted on). Windows of rule.window rows start every `stride` rows (0 = window / 4); each is
+// compared with a reference fitted on the other training rows (leave-window-out, so the null is
+// out of sample like the live window), with the reference's bin count.
+// Errors: as ComputePsi; FailedPrecondition "window" when train has fewer than 2 windows of rows.
+[[nodiscard]] Result<PsiNull> FitPsiNull(const PsiReference& reference, std::span<const float> train,
+                                         const DriftRule& rule, size_t stride = 0);
+
+struct FeatureDriftVerdict {
+  bool drift = false;
+  int above = 0;                     // features above their thresholds
+  std::vector<std::string> reasons;  // with the figures, empty when no drift
+};
+// REQUIRES: psi in the reference's order, same length as null.threshold.
+FeatureDriftVerdict JudgeFeatureDrift(std::span<const FeaturePsi> psi, const PsiNull& null,
+                                      const DriftRule& rule);
 
 // Figures measured on validation data when the model was trained (stored with the model).
 struct ValidationFigures {
