@@ -16,15 +16,16 @@
 //      the platform default) is metered - one unit, endpoint "stream", Meter::Reserve then
 //      Meter::Commit (durable group commit) - and pushed as {"type":"signal", <the fields of
 //      POST /api/v1/business/predict for the tenant's plan>, "usage_cost","cost_credits",
-//      "remaining_quota"}. Charged means committed: a unit is committed only for a connection
-//      that is open when its push starts (a connection that closes during the commit's ~1 ms may
-//      be charged for that one message without receiving it).
+//      "remaining_quota"}. The frame is queued only after its ledger row is durable. A unit is
+//      reserved only for a connection that is open when its push starts (a connection that closes
+//      during the commit's ~1 ms may be charged for that one message without receiving it).
 //   4. At the quota (plan without overage): {"type":"error","status":402,"detail":...} and a close
 //      frame 1008 "quota exceeded". If the plan loses "stream" meanwhile: close 1008 naming it.
 //
 // Threads: OnText runs on an I/O thread. Signals arrive on SignalService's thread and are queued
-// to the hub's own thread, which meters and sends (Commit blocks for the group commit; never on
-// an I/O thread or the signal service's thread).
+// to the hub's own thread, which reserves a unit per connection and hands the commits to the
+// meter (Meter::CommitAsync: the pushes of one signal share a group commit); the frame is queued
+// by the commit's callback once the ledger row is durable.
 #include <algorithm>
 #include <condition_variable>
 #include <cmath>
@@ -267,15 +268,17 @@ class StreamSocket final : public WebSocketHandler, public std::enable_shared_fr
       std::lock_guard<std::mutex> lock(mu_);
       if (closed_) return;  // the reservation is dropped: not charged
     }
-    auto body = d.meter->Commit(std::move(reserved->reservation), SignalJson(*d.plans, *plan, signal, threshold));
-    if (!body.ok()) {
-      if (body.error().code() == StatusCode::kQuotaExceeded) {
-        Send(ErrorJson(body.error(), request_id_).dump());
-        return CloseWith(1008, "quota exceeded");
-      }
-      return LogFailure(body.error());
-    }
-    Send(std::move(*body));
+    // Asynchronous: the pushes of one signal to many connections share one group commit; the
+    // callback (meter's writer thread, in commit order) only queues the frame.
+    d.meter->CommitAsync(std::move(reserved->reservation), SignalJson(*d.plans, *plan, signal, threshold),
+                         [self = shared_from_this()](Result<std::string> body) {
+                           if (body.ok()) return self->Send(std::move(*body));
+                           if (body.error().code() == StatusCode::kQuotaExceeded) {
+                             self->Send(ErrorJson(body.error(), self->request_id_).dump());
+                             return self->CloseWith(1008, "quota exceeded");
+                           }
+                           self->LogFailure(body.error());
+                         });
   }
 
  private:
