@@ -62,6 +62,12 @@ Status KeyReused() {
       "this Idempotency-Key was already used with a different request", "Idempotency-Key");
 }
 
+// Returned inside a bulk transaction when an idempotency key was stored concurrently.
+Status BulkRace() { return Status::Conflict("idempotency key stored concurrently", "bulk"); }
+bool IsBulkRace(const Status& s) {
+  return s.code() == StatusCode::kConflict && s.field() == "bulk";
+}
+
 struct KeyId {
   int64_t tenant;
   std::string key;
@@ -426,6 +432,148 @@ struct Meter::Impl {
     int64_t final_used = 0;
   };
 
+  // Bulk mode of one (tenant, period) group, with its counter row locked: one SELECT for the
+  // keys already stored, then multi-row INSERTs for the idempotency records and the ledger rows
+  // (a few statements per group instead of one or two per call: round trips matter on
+  // PostgreSQL). `used`/`overage` come in as read from the counter and go out updated.
+  Status GroupBulk(soci::session& sql, Group& g, long long& used, long long& overage) {
+    constexpr size_t kChunk = 64;
+    const std::string t = std::to_string(g.tenant), ps = std::to_string(g.period_start);
+    // a. Keys of this group already stored (by another process, or before a restart).
+    std::vector<const std::string*> keys;
+    for (Pending* p : g.items) {
+      if (!p->r->call.idempotency_key.empty()) keys.push_back(&p->r->call.idempotency_key);
+    }
+    std::unordered_map<std::string, std::pair<std::string, std::string>> stored;
+    for (size_t i = 0; i < keys.size(); i += kChunk) {
+      const size_t n = std::min(kChunk, keys.size() - i);
+      std::string q = "SELECT idem_key, request_hash, body FROM idempotency_keys WHERE tenant_id = " +
+                      t + " AND idem_key IN (";
+      soci::statement st(sql);
+      for (size_t j = 0; j < n; ++j) {
+        q += (j ? ",:k" : ":k") + std::to_string(j);
+        st.exchange(soci::use(*keys[i + j], "k" + std::to_string(j)));
+      }
+      q += ")";
+      std::string k, h, b;
+      st.exchange(soci::into(k));
+      st.exchange(soci::into(h));
+      st.exchange(soci::into(b));
+      st.alloc();
+      st.prepare(q);
+      st.define_and_bind();
+      st.execute(false);
+      while (st.fetch()) stored[k] = {h, b};
+    }
+    // b. Charges, in order.
+    struct Charge {
+      Pending* p;
+      int64_t over, price, cost;
+      std::string text;
+    };
+    std::vector<Charge> charges;
+    charges.reserve(g.items.size());
+    for (Pending* p : g.items) {
+      const Reservation::State& r = *p->r;
+      const Plan& plan = *r.plan;
+      if (!r.call.idempotency_key.empty()) {
+        if (auto it = stored.find(r.call.idempotency_key); it != stored.end()) {
+          if (it->second.first == r.call.request_hash) {
+            p->result = it->second.second;
+            p->replayed = true;
+          } else {
+            p->result = KeyReused();
+          }
+          continue;
+        }
+      }
+      const int64_t units = r.call.units;
+      int64_t over = 0;
+      if (!plan.unlimited()) {
+        const int64_t room = std::max<int64_t>(0, plan.monthly_quota - used);
+        if (units > room) {
+          if (!plan.overage_allowed) {
+            p->result = QuotaExceeded(plan, r.period_end);
+            continue;
+          }
+          over = units - room;
+        }
+      }
+      const int64_t cost = over * plan.overage_price_idr;
+      nlohmann::json& body = p->body;  // the fields are overwritten on a retried attempt
+      body["cost_credits"] = units;
+      body["usage_cost"] = cost;
+      body["remaining_quota"] =
+          plan.unlimited()
+              ? nlohmann::json(nullptr)
+              : nlohmann::json(std::max<int64_t>(0, plan.monthly_quota - (used + units)));
+      charges.push_back({p, over, over > 0 ? plan.overage_price_idr : 0, cost, body.dump()});
+      used += units;
+      overage += over;
+    }
+    // c. Idempotency records; a conflict means a key appeared since (a): redo per call.
+    std::vector<Charge*> keyed;
+    for (Charge& c : charges) {
+      if (!c.p->r->call.idempotency_key.empty()) keyed.push_back(&c);
+    }
+    for (size_t i = 0; i < keyed.size(); i += kChunk) {
+      const size_t n = std::min(kChunk, keyed.size() - i);
+      std::string q =
+          "INSERT INTO idempotency_keys (tenant_id, idem_key, request_hash, status, body, "
+          "created_at) VALUES ";
+      soci::statement st(sql);
+      for (size_t j = 0; j < n; ++j) {
+        const Charge& c = *keyed[i + j];
+        const std::string js = std::to_string(j);
+        q += (j ? ",(" : "(") + t + ",:k" + js + ",:h" + js + ",200,:b" + js + "," +
+             std::to_string(c.p->r->at) + ")";
+        st.exchange(soci::use(c.p->r->call.idempotency_key, "k" + js));
+        st.exchange(soci::use(c.p->r->call.request_hash, "h" + js));
+        st.exchange(soci::use(c.text, "b" + js));
+      }
+      q += " ON CONFLICT DO NOTHING";
+      st.alloc();
+      st.prepare(q);
+      st.define_and_bind();
+      st.execute(true);
+      if (st.get_affected_rows() != static_cast<long long>(n)) return BulkRace();
+    }
+    // d. Ledger rows.
+    for (size_t i = 0; i < charges.size(); i += kChunk) {
+      const size_t n = std::min(kChunk, charges.size() - i);
+      std::string q =
+          "INSERT INTO usage_ledger (tenant_id, period_start, at, endpoint, plan, units, "
+          "overage_units, unit_price_idr, cost_idr, user_id, api_key_id, idempotency_key) "
+          "VALUES ";
+      soci::statement st(sql);
+      for (size_t j = 0; j < n; ++j) {
+        const Charge& c = charges[i + j];
+        const Reservation::State& r = *c.p->r;
+        const std::string js = std::to_string(j);
+        q += (j ? ",(" : "(") + t + "," + ps + "," + std::to_string(r.at) + ",:e" + js + ",:p" +
+             js + "," + std::to_string(r.call.units) + "," + std::to_string(c.over) + "," +
+             std::to_string(c.price) + "," + std::to_string(c.cost) + "," +
+             (r.call.user.valid() ? std::to_string(r.call.user.value()) : "NULL") + "," +
+             (r.call.api_key ? std::to_string(r.call.api_key->value()) : "NULL") + "," +
+             (r.call.idempotency_key.empty() ? "NULL" : ":k" + js) + ")";
+        st.exchange(soci::use(r.call.endpoint, "e" + js));
+        st.exchange(soci::use(r.plan->name, "p" + js));
+        if (!r.call.idempotency_key.empty()) {
+          st.exchange(soci::use(r.call.idempotency_key, "k" + js));
+        }
+      }
+      st.alloc();
+      st.prepare(q);
+      st.define_and_bind();
+      st.execute(true);
+    }
+    for (Charge& c : charges) {
+      c.p->result = std::move(c.text);
+      c.p->charged = true;
+    }
+    return Status::Ok();
+  }
+
   void ProcessBatch(std::vector<Pending*>& batch) {
     // Group by (tenant, period), tenants in ascending order: every process locks counter rows
     // in the same order, so concurrent batches can't deadlock.
@@ -438,7 +586,8 @@ struct Meter::Impl {
       g.items.push_back(p);
     }
     const bool pg = db.dialect() == store::Dialect::kPostgres;
-    Status st = db.WithTx([&](soci::session& sql) -> Status {
+    auto run = [&](bool bulk) {
+      return db.WithTx([&](soci::session& sql) -> Status {
       for (Pending* p : batch) {
         p->result.reset();
         p->charged = p->replayed = false;
@@ -449,16 +598,7 @@ struct Meter::Impl {
       std::string l_endpoint, l_plan, l_idem;
       soci::indicator user_ind = soci::i_null, key_id_ind = soci::i_null,
                       idem_ind = soci::i_null;
-      soci::statement ledger =
-          (sql.prepare << "INSERT INTO usage_ledger (tenant_id, period_start, at, endpoint, plan, "
-                          "units, overage_units, unit_price_idr, cost_idr, user_id, api_key_id, "
-                          "idempotency_key) VALUES (:t, :p, :at, :ep, :pl, :u, :ou, :up, :c, "
-                          ":uid, :kid, :k)",
-           soci::use(l_tenant, "t"), soci::use(l_period, "p"), soci::use(l_at, "at"),
-           soci::use(l_endpoint, "ep"), soci::use(l_plan, "pl"), soci::use(l_units, "u"),
-           soci::use(l_over, "ou"), soci::use(l_price, "up"), soci::use(l_cost, "c"),
-           soci::use(l_user, user_ind, "uid"), soci::use(l_key_id, key_id_ind, "kid"),
-           soci::use(l_idem, idem_ind, "k"));
+      std::optional<soci::statement> ledger;  // per-call mode: prepared on first use
       std::string k_hash, k_body;
       long long k_created = 0;
       std::optional<soci::statement> idem;  // prepared on first keyed call
@@ -481,6 +621,9 @@ struct Meter::Impl {
               soci::into(overage_total);
           if (!sql.got_data()) return Status::Internal("usage counter row missing");
         }
+        if (bulk) {
+          SINYAL_RETURN_IF_ERROR(GroupBulk(sql, g, used, overage_total));
+        } else {
         for (Pending* p : g.items) {
           const Reservation::State& r = *p->r;
           const Plan& plan = *r.plan;
@@ -567,12 +710,25 @@ struct Meter::Impl {
           key_id_ind = r.call.api_key ? soci::i_ok : soci::i_null;
           l_idem = r.call.idempotency_key;
           idem_ind = l_idem.empty() ? soci::i_null : soci::i_ok;
-          ledger.execute(true);
+          if (!ledger) {
+            ledger.emplace(
+                (sql.prepare << "INSERT INTO usage_ledger (tenant_id, period_start, at, endpoint, "
+                                "plan, units, overage_units, unit_price_idr, cost_idr, user_id, "
+                                "api_key_id, idempotency_key) VALUES (:t, :p, :at, :ep, :pl, :u, "
+                                ":ou, :up, :c, :uid, :kid, :k)",
+                 soci::use(l_tenant, "t"), soci::use(l_period, "p"), soci::use(l_at, "at"),
+                 soci::use(l_endpoint, "ep"), soci::use(l_plan, "pl"), soci::use(l_units, "u"),
+                 soci::use(l_over, "ou"), soci::use(l_price, "up"), soci::use(l_cost, "c"),
+                 soci::use(l_user, user_ind, "uid"), soci::use(l_key_id, key_id_ind, "kid"),
+                 soci::use(l_idem, idem_ind, "k")));
+          }
+          ledger->execute(true);
           used += units;
           overage_total += over;
           p->result = std::move(text);
           p->charged = true;
         }
+        }  // per-call mode
         sql << "UPDATE usage_counters SET used = :u, overage_units = :o, updated_at = :now "
                "WHERE tenant_id = :t AND period_start = :ps",
             soci::use(used, "u"), soci::use(overage_total, "o"), soci::use(now, "now"),
@@ -580,7 +736,15 @@ struct Meter::Impl {
         g.final_used = used;
       }
       return Status::Ok();
-    });
+      });
+    };
+    Status st = run(options.bulk_statements);
+    if (IsBulkRace(st)) {
+      // A key was stored by another process after this batch looked (a period boundary):
+      // redo the batch one statement per call, which handles that case call by call.
+      transactions.fetch_add(1, std::memory_order_relaxed);
+      st = run(false);
+    }
     transactions.fetch_add(1, std::memory_order_relaxed);
     if (!st.ok() && batch.size() > 1 && st.code() != StatusCode::kUnavailable) {
       // One call may have failed the whole transaction (e.g. its tenant was deleted): commit

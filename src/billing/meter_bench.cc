@@ -8,6 +8,7 @@
 #include <benchmark/benchmark.h>
 
 #include <atomic>
+#include <cstdlib>
 #include <filesystem>
 #include <random>
 #include <thread>
@@ -20,10 +21,20 @@ namespace sinyal::billing {
 namespace {
 
 struct Env {
-  explicit Env(MeterOptions options) {
-    dir = std::filesystem::temp_directory_path() /
-          ("sinyal-meter-bench-" + std::to_string(std::random_device{}()));
-    db = std::move(store::Database::Open({.url = "sqlite://" + (dir / "b.db").string()})).value();
+  // pg_url empty: SQLite in a temp dir; else PostgreSQL in a fresh schema (dropped at the end).
+  Env(MeterOptions options, const std::string& pg_url) {
+    store::DatabaseOptions o;
+    if (pg_url.empty()) {
+      dir = std::filesystem::temp_directory_path() /
+            ("sinyal-meter-bench-" + std::to_string(std::random_device{}()));
+      o.url = "sqlite://" + (dir / "b.db").string();
+    } else {
+      o.url = pg_url;
+      o.schema = schema = "bench_meter_" + std::to_string(std::random_device{}() % 1000000);
+      o.pool_size = 8;
+    }
+    db_options = o;
+    db = std::move(store::Database::Open(o)).value();
     if (!db->Migrate().ok()) std::abort();
     long long id = 0;
     if (!db->WithTx([&](soci::session& sql) {
@@ -43,10 +54,18 @@ struct Env {
     meter.reset();
     subs.reset();
     plans.reset();
+    if (!schema.empty()) {
+      (void)db->WithTx([&](soci::session& sql) {
+        sql << "DROP SCHEMA IF EXISTS \"" + schema + "\" CASCADE";
+        return Status::Ok();
+      });
+    }
     db.reset();
-    std::filesystem::remove_all(dir);
+    if (!dir.empty()) std::filesystem::remove_all(dir);
   }
   std::filesystem::path dir;
+  std::string schema;
+  store::DatabaseOptions db_options;
   ManualClock clock{1'710'000'000LL * kNanosPerSecond};
   std::unique_ptr<store::Database> db;
   std::unique_ptr<PlanStore> plans;
@@ -58,11 +77,25 @@ struct Env {
 Env* env = nullptr;
 std::atomic<int64_t> key_seq{0};
 
+std::string PgUrl() {
+  const char* url = std::getenv("SINYAL_TEST_PG_URL");
+  return url != nullptr ? url : "";
+}
+
 void Setup(const benchmark::State& state) {
   MeterOptions o;
   o.max_linger = std::chrono::microseconds(state.range(1));
   o.verify_keys_at_reserve = state.range(0) == 1;
-  env = new Env(o);
+  o.bulk_statements = state.range(2) != 0;
+  env = new Env(o, "");
+}
+// PostgreSQL from $SINYAL_TEST_PG_URL (eval "$(scripts/services.sh)"); skipped without it.
+void SetupPg(const benchmark::State& state) {
+  MeterOptions o;
+  o.max_linger = std::chrono::microseconds(state.range(1));
+  o.bulk_statements = state.range(2) != 0;
+  if (PgUrl().empty()) return;
+  env = new Env(o, PgUrl());
 }
 void Teardown(const benchmark::State&) {
   delete env;
@@ -73,6 +106,8 @@ void Teardown(const benchmark::State&) {
 //           looked up in the database at Reserve (verify_keys_at_reserve = true); 2 = fresh
 //           keys, verify_keys_at_reserve = false (the default: Commit's unique constraint).
 // range(1): writer linger (MeterOptions::max_linger) in microseconds.
+// range(2): 1 = multi-row statements per batch (MeterOptions::bulk_statements, default),
+//           0 = one statement per call.
 void BM_ReserveCommit(benchmark::State& state) {
   const bool keyed = state.range(0) != 0;
   MeterCall call;
@@ -107,9 +142,28 @@ void BM_ReserveCommit(benchmark::State& state) {
 BENCHMARK(BM_ReserveCommit)
     ->Setup(Setup)
     ->Teardown(Teardown)
-    ->ArgsProduct({{0, 1, 2}, {0, 100, 200}})
+    ->ArgsProduct({{0, 1, 2}, {0, 100}, {1}})
+    ->ArgsProduct({{0, 2}, {100}, {0}})
     ->Threads(1)
     ->Threads(8)
+    ->Threads(64)
+    ->UseRealTime();
+
+// The same on PostgreSQL (durable commit: WAL flush per transaction).
+void BM_ReserveCommitPostgres(benchmark::State& state) {
+  if (env == nullptr) {
+    state.SkipWithError("SINYAL_TEST_PG_URL is not set");
+    for (auto _ : state) {
+    }
+    return;
+  }
+  BM_ReserveCommit(state);
+}
+BENCHMARK(BM_ReserveCommitPostgres)
+    ->Setup(SetupPg)
+    ->Teardown(Teardown)
+    ->ArgsProduct({{0, 2}, {100}, {0, 1}})
+    ->Threads(1)
     ->Threads(64)
     ->UseRealTime();
 
@@ -145,8 +199,23 @@ void BM_ReserveCommitAsync(benchmark::State& state) {
 BENCHMARK(BM_ReserveCommitAsync)
     ->Setup(Setup)
     ->Teardown(Teardown)
-    ->Args({512, 0})
-    ->Args({4096, 0})
+    ->Args({512, 0, 1})
+    ->Args({4096, 0, 1})
+    ->UseRealTime();
+// CommitAsync on PostgreSQL, one submitting thread, range(0) calls in flight.
+void BM_ReserveCommitAsyncPostgres(benchmark::State& state) {
+  if (env == nullptr) {
+    state.SkipWithError("SINYAL_TEST_PG_URL is not set");
+    for (auto _ : state) {
+    }
+    return;
+  }
+  BM_ReserveCommitAsync(state);
+}
+BENCHMARK(BM_ReserveCommitAsyncPostgres)
+    ->Setup(SetupPg)
+    ->Teardown(Teardown)
+    ->Args({4096, 0, 1})
     ->UseRealTime();
 
 // Reserve alone, then dropping the reservation (the in-memory part of the hot path).
@@ -161,7 +230,7 @@ void BM_ReserveRelease(benchmark::State& state) {
   }
   state.SetItemsProcessed(state.iterations());
 }
-BENCHMARK(BM_ReserveRelease)->Setup(Setup)->Teardown(Teardown)->Args({0, 0})->ThreadRange(1, 8);
+BENCHMARK(BM_ReserveRelease)->Setup(Setup)->Teardown(Teardown)->Args({0, 0, 1})->ThreadRange(1, 8);
 
 }  // namespace
 }  // namespace sinyal::billing

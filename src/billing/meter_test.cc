@@ -329,7 +329,9 @@ TEST_P(MeterTest, TwoMetersOnOneDatabaseStayExact) {
   ManualClock clock2(clock_.Now());
   PlanStore plans2(**db2, clock2);
   Subscriptions subs2(**db2, plans2, clock2);
-  Meter meter2(**db2, subs2);
+  MeterOptions per_call;  // the second process writes one statement per call (fallback path)
+  per_call.bulk_statements = false;
+  Meter meter2(**db2, subs2, per_call);
   ASSERT_OK(subs_->Current(tenant_, clock_.Now()));  // one anchor for both
 
   constexpr int kThreads = 4, kPerThread = 40;  // 2 x 4 x 40 = 320 attempts for 100 units
@@ -382,10 +384,14 @@ TEST_P(MeterTest, SameKeyInTwoProcessesChargesOnce) {
   ASSERT_OK(db2);
   PlanStore plans2(**db2, clock_);
   Subscriptions subs2(**db2, plans2, clock_);
-  Meter meter2(**db2, subs2);
+  for (bool bulk : {false, true}) {
+  MeterOptions o;
+  o.bulk_statements = bulk;  // per call: the INSERT meets the key; bulk: the SELECT finds it
+  Meter meter2(**db2, subs2, o);
   const UnixNanos now = clock_.Now();
-  auto a = meter_->Reserve(Call(tenant_, "shared", "h"), now);
-  auto b = meter2.Reserve(Call(tenant_, "shared", "h"), now);
+  const std::string key = bulk ? "shared-bulk" : "shared";
+  auto a = meter_->Reserve(Call(tenant_, key, "h"), now);
+  auto b = meter2.Reserve(Call(tenant_, key, "h"), now);
   ASSERT_OK(a);
   ASSERT_OK(b);
   ASSERT_TRUE(a->reservation && b->reservation);  // neither process knew the key yet
@@ -395,7 +401,9 @@ TEST_P(MeterTest, SameKeyInTwoProcessesChargesOnce) {
   ASSERT_OK(second);
   EXPECT_EQ(*first, *second);
   EXPECT_EQ(nlohmann::json::parse(*second)["who"], "first");
-  EXPECT_EQ(CountRows(db(), "usage_ledger", tenant_), 1);
+  EXPECT_EQ(meter2.stats().committed, 0);
+  }
+  EXPECT_EQ(CountRows(db(), "usage_ledger", tenant_), 2);
 }
 
 // At the quota, a retry of a committed call is still replayed (not refused with 402): at
