@@ -93,25 +93,6 @@ Result<PsiReference> ReferenceFromJson(const std::string& text) {
   return r;
 }
 
-// Forwards to the real log and remembers the seqs appended (for the check's outcome).
-class RecordingAudit final : public AuditLog {
- public:
-  RecordingAudit(AuditLog& inner, std::vector<int64_t>& seqs) : inner_(inner), seqs_(seqs) {}
-  Result<int64_t> Append(AuditRecord r) override {
-    auto seq = inner_.Append(std::move(r));
-    if (seq.ok()) seqs_.push_back(*seq);
-    return seq;
-  }
-  Result<std::vector<AuditRecord>> List(TenantId t, const std::string& s,
-                                        const std::string& tf) const override {
-    return inner_.List(t, s, tf);
-  }
-
- private:
-  AuditLog& inner_;
-  std::vector<int64_t>& seqs_;
-};
-
 models::ModelServiceOptions TrainerOptions(models::ModelServiceOptions o, size_t window) {
   o.max_bars = std::max<size_t>(window, 100);
   return o;
@@ -480,14 +461,20 @@ Result<CheckOutcome> RetrainingService::DriftCheck(Series& s, int64_t active,
   SINYAL_ASSIGN_OR_RETURN(PsiReference ref, ReferenceOf(s.owner, s.symbol, s.timeframe, active));
   SINYAL_ASSIGN_OR_RETURN(models::FeatureFrame frame,
                           ComputeFrame(*rec, s.owner, s.cols, s.bars, feature_sets_));
-  // The newest psi_window_rows complete feature rows, in time order.
+  // The newest drift.window complete feature rows, in time order, and the version's training rows.
+  const size_t window = options_.drift.window;
   std::vector<size_t> rows;
-  for (size_t i = frame.rows; i-- > 0 && rows.size() < options_.psi_window_rows;) {
+  for (size_t i = frame.rows; i-- > 0 && rows.size() < window;) {
     if (Finite(frame.Row(i), frame.cols())) rows.push_back(i);
   }
   std::reverse(rows.begin(), rows.end());
   std::vector<float> live;
   for (size_t i : rows) live.insert(live.end(), frame.Row(i), frame.Row(i) + frame.cols());
+  std::vector<float> train;
+  for (size_t i = 0; i < frame.rows; ++i) {
+    if (s.cols.ts[i] < rec->data_from || s.cols.ts[i] > rec->data_to) continue;
+    if (Finite(frame.Row(i), frame.cols())) train.insert(train.end(), frame.Row(i), frame.Row(i) + frame.cols());
+  }
 
   std::optional<PerformanceCheck> perf;
   if (signals_ != nullptr) {
@@ -499,14 +486,84 @@ Result<CheckOutcome> RetrainingService::DriftCheck(Series& s, int64_t active,
       perf = CheckPerformance(ComputeLivePerformance(resolved), ValidationOf(*rec), options_.tolerance);
     }
   }
-  std::vector<int64_t> seqs;
-  RecordingAudit recording(audit_, seqs);
-  RetrainingController ctl(registry_, recording, clock_, s.owner, s.symbol, s.timeframe, options_.policy,
-                           options_.promotion, options_.rollback);
-  auto decision = ctl.CheckDrift(ref, live, perf ? &*perf : nullptr, rec->created_at);
-  s.seqs.insert(s.seqs.end(), seqs.begin(), seqs.end());
-  if (!decision.ok()) return decision.error();
-  if (!decision->retrain) {
+  SINYAL_ASSIGN_OR_RETURN(std::vector<FeaturePsi> psi, ComputePsi(ref, live));
+  AuditRecord dc;
+  dc.action = AuditAction::kDriftCheck;
+  dc.champion_version = active;
+  for (const auto& f : psi) dc.figures["psi." + f.feature] = f.psi;
+  dc.figures["psi_window"] = static_cast<double>(rows.size());
+  // Schedule and live performance: DecideRetraining without its fixed PSI levels.
+  RetrainingPolicy base = options_.policy;
+  base.on_significant_psi = false;
+  base.moderate_features = 0;
+  TriggerDecision d = DecideRetraining(base, clock_.Now(), rec->created_at, {}, perf ? &*perf : nullptr);
+  // Features: each against its own null threshold from the training rows.
+  auto null = FitPsiNull(ref, train, options_.drift);
+  if (null.ok()) {
+    const FeatureDriftVerdict v = JudgeFeatureDrift(psi, *null, options_.drift);
+    for (size_t j = 0; j < psi.size() && j < null->threshold.size(); ++j) {
+      dc.figures["psi_threshold." + psi[j].feature] = null->threshold[j];
+    }
+    dc.figures["features_above"] = v.above;
+    d.reasons.insert(d.reasons.begin(), v.reasons.begin(), v.reasons.end());
+  } else {
+    // Too few training rows for the null: the fixed levels, said so.
+    RetrainingPolicy fixed = options_.policy;
+    fixed.schedule_every = 0;
+    fixed.on_performance = false;
+    const TriggerDecision f = DecideRetraining(fixed, clock_.Now(), rec->created_at, psi, nullptr);
+    for (const auto& why : f.reasons) d.reasons.insert(d.reasons.begin(), why + " (fixed PSI levels: " +
+                                                                            null.error().message() + ")");
+  }
+  d.retrain = !d.reasons.empty();
+  if (perf) {
+    dc.figures["live.n"] = static_cast<double>(perf->live.n);
+    dc.figures["live.brier"] = perf->live.brier;
+    dc.figures["live.hit_rate"] = perf->live.hit_rate;
+  }
+  // Cooldown after the last rejection or rollback.
+  std::string cooldown;
+  for (auto it = s.trail.rbegin(); it != s.trail.rend(); ++it) {
+    if (it->action != AuditAction::kRejected && it->action != AuditAction::kRolledBack) continue;
+    const auto fig = [&](const char* k) -> std::optional<double> {
+      auto f = it->figures.find(k);
+      if (f == it->figures.end() || !std::isfinite(f->second)) return std::nullopt;
+      return f->second;
+    };
+    const UnixNanos mark = fig("last_bar_s") ? FromSeconds(*fig("last_bar_s"))
+                           : fig("window_to_s") ? FromSeconds(*fig("window_to_s"))
+                                                : it->time;
+    size_t since = 0;
+    for (auto b = s.bars.rbegin(); b != s.bars.rend() && b->time() > mark; ++b) ++since;
+    const int64_t elapsed = clock_.Now() - it->time;
+    const bool bars_left = since < options_.cooldown_bars;
+    const bool time_left = options_.cooldown_seconds > 0 && elapsed < options_.cooldown_seconds * kNanosPerSecond;
+    if (bars_left || time_left) {
+      cooldown = "cooldown: " + std::string(AuditActionName(it->action)) + " (seq " + std::to_string(it->seq) +
+                 ") " + std::to_string(since) + " bars and " + std::to_string(elapsed / kNanosPerSecond) +
+                 " s ago; no new challenger before " + std::to_string(options_.cooldown_bars) + " bars" +
+                 (options_.cooldown_seconds > 0 ? " and " + std::to_string(options_.cooldown_seconds) + " s" : "");
+      dc.figures["cooldown.bars_since"] = static_cast<double>(since);
+      dc.figures["cooldown.seconds_since"] = static_cast<double>(elapsed / kNanosPerSecond);
+    }
+    break;
+  }
+  const bool cooled = d.retrain && !cooldown.empty();
+  dc.decision = d.retrain && !cooled;
+  if (cooled) {
+    dc.reasons = {cooldown};
+    for (const auto& why : d.reasons) dc.reasons.push_back("would retrain on: " + why);
+  } else {
+    dc.reasons = d.reasons;
+    if (!d.retrain) dc.reasons.push_back("no trigger: feature PSI and live performance within limits");
+  }
+  SINYAL_RETURN_IF_ERROR(Record(s, std::move(dc)).status());
+  if (cooled) {
+    o.outcome = "cooldown";
+    o.detail = cooldown;
+    return o;
+  }
+  if (!d.retrain) {
     o.outcome = "drift_checked";
     o.detail = "no trigger";
     return o;
@@ -633,6 +690,7 @@ Result<CheckOutcome> RetrainingService::EvaluateChallenger(Series& s, const Audi
   d.challenger_version = x;
   d.figures = e.figures;
   if (!ev.promote) {
+    d.figures["last_bar_s"] = Seconds(s.bars.back().time());  // the cooldown counts bars from here
     d.action = AuditAction::kRejected;
     d.reasons = {"champion v" + std::to_string(active) + " kept: challenger v" + std::to_string(x) +
                  " did not meet the promotion rule"};
@@ -768,6 +826,7 @@ Result<CheckOutcome> RetrainingService::PostPromotionCheck(Series& s, const Audi
   rb.reasons = reasons;
   rb.reasons.push_back("rolled back from v" + std::to_string(p) + " to v" + std::to_string(now_active));
   rb.figures = r.figures;
+  rb.figures["last_bar_s"] = Seconds(s.bars.back().time());  // the cooldown counts bars from here
   SINYAL_RETURN_IF_ERROR(Record(s, std::move(rb)).status());
   o.outcome = "rolled_back";
   o.champion_version = now_active;

@@ -20,12 +20,14 @@
 //      those whose prediction bar is after both models' training data (so neither saw them). When
 //      there are at least promotion.min_rows: EvaluateChallenger's rule; a winner is activated
 //      (actor "retraining").               [challenger_evaluated, then promoted or rejected]
-//   3. Otherwise a drift check of the active version (RetrainingController::CheckDrift): PSI of
-//      the newest psi_window_rows feature rows against the version's reference (stored in
-//      retraining_references, computed once per version), live performance of its resolved
-//      signals against its walk-forward validation figures, and the schedule. When it says
-//      retrain, a challenger is trained through models::ModelService::Train (activate = false) on
-//      the newest train_window_bars bars and registered; its reference is stored at once.
+//   3. Otherwise a drift check of the active version: PSI of the newest drift.window feature rows
+//      against the version's reference (stored in retraining_references, computed once per
+//      version), each feature judged against its own null threshold from the version's training
+//      rows (JudgeFeatureDrift), live performance of its resolved signals against its
+//      walk-forward validation figures, and the schedule (DecideRetraining). Inside the cooldown
+//      after a rejection or rollback nothing is trained (outcome "cooldown"). Otherwise, when it
+//      says retrain, a challenger is trained through models::ModelService::Train (activate =
+//      false) on the newest train_window_bars bars and registered; its reference is stored at once.
 //                                          [drift_check, then challenger_trained if triggered]
 // Steps 1 and 2 wait (nothing recorded, outcome "waiting") until enough new bars have arrived.
 //
@@ -79,7 +81,19 @@ struct RetrainingJobOptions {
   RollbackRule rollback;          // when a promoted model is rolled back
   PerformanceTolerance tolerance; // live performance vs validation
   size_t train_window_bars = 5000;  // newest bars a challenger is trained on. Default 5,000.
-  size_t psi_window_rows = 500;     // newest feature rows compared with the reference. Default 500.
+  // Feature drift: the newest drift.window (1,000) feature rows against the version's reference,
+  // each feature against its own null threshold fitted on the version's training rows
+  // (drift.h, FitPsiNull / JudgeFeatureDrift). policy.on_significant_psi and
+  // policy.moderate_features (the fixed 0.1/0.25 levels) apply only when the training rows no
+  // longer hold 2 windows (then the audit reason says "fixed PSI levels"); policy.schedule_every
+  // and policy.on_performance always apply.
+  DriftRule drift;
+  // Cooldown after a rejected challenger or a rollback: no new challenger until cooldown_bars
+  // bars have closed after that decision's last bar AND cooldown_seconds have passed since it
+  // (clock time). A drift check inside the cooldown is still recorded, with decision "no" and a
+  // reason starting "cooldown:" (outcome "cooldown"). Defaults: 500 bars, 0 s.
+  size_t cooldown_bars = 500;
+  int64_t cooldown_seconds = 0;
   size_t live_signals = 500;        // newest resolved signals for live performance. Default 500.
   size_t max_window_rows = 5000;    // cap on evaluation rows (oldest first). Default 5,000.
   // Configuration overrides of the challenger's training (ModelService configuration JSON);
@@ -89,7 +103,8 @@ struct RetrainingJobOptions {
 
 // What one check did.
 struct CheckOutcome {
-  // "no_model", "drift_checked" (no trigger), "challenger_trained", "waiting", "promoted",
+  // "no_model", "drift_checked" (no trigger), "cooldown" (a trigger inside the cooldown),
+  // "challenger_trained", "waiting", "promoted",
   // "rejected", "kept" (post-promotion check passed), "rolled_back", "superseded".
   std::string outcome;
   int64_t champion_version = 0;

@@ -271,6 +271,56 @@ TEST_P(RetrainingJobTest, DegradedLiveSignalsTriggerRetrainingAndTheSchedulerQue
   EXPECT_EQ(retraining_->EnqueueCheck(a_, "NOPE", "H1", "t").status().field(), "model");
 }
 
+TEST_P(RetrainingJobTest, CooldownAfterARejectedChallenger) {
+  Append({4000, +0.5, 0.001});
+  TrainChampion();
+  Append({4000, +0.5, 0.002});  // doubled volatility: drift, a challenger that does not win
+  ASSERT_EQ(retraining_->RunCheck(a_, "SYN", "H1")->outcome, "challenger_trained");
+  Append({600, +0.5, 0.002});
+  ASSERT_EQ(retraining_->RunCheck(a_, "SYN", "H1")->outcome, "rejected");
+  const auto rejected = Trail().back();
+  ASSERT_EQ(rejected.action, AuditAction::kRejected);
+  EXPECT_GT(rejected.figures.at("last_bar_s"), 0);
+  // 200 bars later the features still differ from v1's reference, but no new challenger for
+  // 500 bars: the drift check is recorded with "cooldown" as its reason.
+  Append({200, +0.5, 0.002});
+  auto c = retraining_->RunCheck(a_, "SYN", "H1");
+  ASSERT_OK(c);
+  EXPECT_EQ(c->outcome, "cooldown") << c->detail;
+  auto last = Trail().back();
+  EXPECT_EQ(last.action, AuditAction::kDriftCheck);
+  EXPECT_FALSE(last.decision);
+  ASSERT_GE(last.reasons.size(), 2u);
+  EXPECT_EQ(last.reasons[0].rfind("cooldown: rejected", 0), 0u) << last.reasons[0];
+  EXPECT_NE(last.reasons[0].find("200 bars"), std::string::npos) << last.reasons[0];
+  EXPECT_EQ(last.reasons[1].rfind("would retrain on: feature drift", 0), 0u) << last.reasons[1];
+  EXPECT_EQ(last.figures.at("cooldown.bars_since"), 200);
+  EXPECT_GT(last.figures.at("psi_threshold.vol_24"), 0);
+  EXPECT_GE(last.figures.at("features_above"), 3);
+  EXPECT_EQ(registry_->List(a_, "SYN", "H1")->size(), 2u);  // nothing trained
+
+  // A time-based cooldown alone (no bar count): 200 h after the rejection, 400 h required.
+  RetrainingJobOptions timed;
+  timed.train_window_bars = 4000;
+  timed.cooldown_bars = 0;
+  timed.cooldown_seconds = 400 * 3600;
+  const models::ModelServiceOptions mo{.code_version = "test", .report_folds = 2, .nthread = 1};
+  RetrainingService by_time(db(), *bars_, nullptr, *registry_, jobs_.get(), &signals_, *audit_, clock_, mo, timed);
+  auto t = by_time.RunCheck(a_, "SYN", "H1");
+  ASSERT_OK(t);
+  EXPECT_EQ(t->outcome, "cooldown") << t->detail;
+  EXPECT_NE(Trail().back().reasons[0].find("720000 s ago"), std::string::npos) << Trail().back().reasons[0];
+
+  // 500 bars after the rejection the cooldown is over: a new challenger.
+  Append({300, +0.5, 0.002});
+  auto again = retraining_->RunCheck(a_, "SYN", "H1");
+  ASSERT_OK(again);
+  EXPECT_EQ(again->outcome, "challenger_trained") << again->detail;
+  EXPECT_EQ(Actions(Trail()), (std::vector<std::string>{"drift_check", "challenger_trained",
+                                                        "challenger_evaluated", "rejected", "drift_check",
+                                                        "drift_check", "drift_check", "challenger_trained"}));
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, RetrainingJobTest, SINYAL_DB_BACKENDS, store::testing::BackendName);
 
 }  // namespace
