@@ -345,6 +345,7 @@ void AddBusinessRoutes(RouteTable& routes, BusinessDeps deps) {
   routes.Add({.method = "POST",
               .pattern = "/api/v1/business/predict",
               .auth = AuthMode::kAny,
+              .blocking = true,  // waits for the meter's group commit: off the I/O threads
               .max_body_bytes = kMaxPredictBody,
               .required_scope = std::string(accounts::kScopePredict),
               .rate_limited = true,
@@ -352,6 +353,7 @@ void AddBusinessRoutes(RouteTable& routes, BusinessDeps deps) {
   routes.Add({.method = "POST",
               .pattern = "/api/v1/business/predict/batch",
               .auth = AuthMode::kAny,
+              .blocking = true,
               .max_body_bytes = kMaxBatchBody,
               .required_scope = std::string(accounts::kScopePredict),
               .rate_limited = true,
@@ -359,6 +361,7 @@ void AddBusinessRoutes(RouteTable& routes, BusinessDeps deps) {
   routes.Add({.method = "POST",
               .pattern = "/api/v1/user/predict",
               .auth = AuthMode::kUser,
+              .blocking = true,
               .max_body_bytes = kMaxPredictBody,
               .rate_limited = true,
               .handler = [api](Context& ctx) { return api->Predict(ctx, std::string(billing::kEndpointUserPredict)); }});
