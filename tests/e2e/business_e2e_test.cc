@@ -9,6 +9,8 @@
 //   - hostile input: 4xx problem+json naming the field, never charged;
 //   - GET /api/v1/usage equals the number of 2xx calls; GET /api/v1/plans lists IDR integers.
 #include <chrono>
+#include <cstdio>
+#include <ctime>
 #include <fstream>
 #include <set>
 #include <thread>
@@ -504,6 +506,47 @@ TEST_P(BusinessE2E, HostileInputIsRefusedNamingTheFieldAndNotCharged) {
   EXPECT_EQ(client_->PostJson(path, {{"symbol", sym_}, {"timeframe", "H1"}}).status, 401);
   // Only the one good call above was charged.
   EXPECT_EQ(Usage(t.key)["used"], 1);
+}
+
+TEST_P(BusinessE2E, FreeSeesDelayedDataRealtimePlansDoNot) {
+  // Three fresh H1 bars appended to the platform series, the newest closing at the top of this
+  // hour: realtime plans get the signal of the newest bar, Free (1 h delay) the one before.
+  const int64_t now = static_cast<int64_t>(std::time(nullptr));
+  const int64_t hour = now - now % 3600;
+  std::string csv = "DATE,TIME,OPEN,HIGH,LOW,CLOSE,TICKVOL,VOL,SPREAD\n";
+  for (int k = 3; k >= 1; --k) {
+    const std::time_t open = static_cast<std::time_t>(hour - k * 3600);
+    std::tm tm{};
+    gmtime_r(&open, &tm);
+    char line[128];
+    std::snprintf(line, sizeof line, "%04d.%02d.%02d,%02d:00:00,1.18%d00,1.18%d90,1.17%d10,1.18%d50,500,0,1\n",
+                  tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, k, k, k, k);
+    csv += line;
+  }
+  auto up = client_->Request("POST", "/api/v1/market/bars/import?symbol=" + sym_ + "&timeframe=H1&timezone=UTC", csv,
+                             {Bearer(op_token_), "Content-Type: text/csv"});
+  ASSERT_EQ(up.status, 200) << up.body;
+  auto iso = [](int64_t t) {
+    std::time_t tt = static_cast<std::time_t>(t);
+    std::tm tm{};
+    gmtime_r(&tt, &tm);
+    char b[32];
+    std::strftime(b, sizeof b, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return std::string(b);
+  };
+  Tenant pro = NewTenant("rt-co", "pro");
+  Tenant free = NewTenant("delayed-co", "free");
+  const json req = {{"symbol", sym_}, {"timeframe", "H1"}};
+  auto rp = Predict(pro.key, req);
+  ASSERT_EQ(rp.status, 200) << rp.body << server_->Log();
+  auto rf = Predict(free.key, req);
+  ASSERT_EQ(rf.status, 200) << rf.body;
+  // A bar could close between the two calls only at an hour boundary; the newest bar closes at `hour`.
+  EXPECT_EQ(rp.Json()["timestamp"], iso(hour)) << rp.body;
+  EXPECT_EQ(rp.Json()["data_delay_seconds"], 0);
+  EXPECT_EQ(rf.Json()["timestamp"], iso(hour - 3600)) << rf.body;
+  EXPECT_EQ(rf.Json()["data_delay_seconds"], 3600);
+  EXPECT_NE(rp.Json()["signal_id"], rf.Json()["signal_id"]);
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, BusinessE2E, ::testing::Values("sqlite", "postgresql"),
