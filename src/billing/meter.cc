@@ -738,7 +738,7 @@ struct Meter::Impl {
       return Status::Ok();
       });
     };
-    Status st = run(options.bulk_statements);
+    Status st = run(options.bulk_statements.value_or(pg));
     if (IsBulkRace(st)) {
       // A key was stored by another process after this batch looked (a period boundary):
       // redo the batch one statement per call, which handles that case call by call.

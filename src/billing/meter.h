@@ -135,9 +135,12 @@ struct MeterOptions {
   // quota. Exactness and the answers are the same either way; the read cost ~3x in keyed
   // throughput (docs/benchmarks.md).
   bool verify_keys_at_reserve = false;
-  // Write each batch with a few multi-row statements per tenant (true) instead of one or two
-  // statements per call (false: the fallback path, kept for comparison and tests). Default: true.
-  bool bulk_statements = true;
+  // How a batch is written. true: a few multi-row statements per tenant (one SELECT of the
+  // stored keys, multi-row INSERTs), i.e. few round trips: the better choice on PostgreSQL.
+  // false: one prepared statement re-executed per call: cheaper on SQLite (in-process, no
+  // round trips; a multi-row statement must be compiled per batch). Unset (default): true on
+  // PostgreSQL, false on SQLite (docs/benchmarks.md, "Metering").
+  std::optional<bool> bulk_statements;
 };
 
 class Meter {

@@ -86,14 +86,14 @@ void Setup(const benchmark::State& state) {
   MeterOptions o;
   o.max_linger = std::chrono::microseconds(state.range(1));
   o.verify_keys_at_reserve = state.range(0) == 1;
-  o.bulk_statements = state.range(2) != 0;
+  if (state.range(2) >= 0) o.bulk_statements = state.range(2) != 0;
   env = new Env(o, "");
 }
 // PostgreSQL from $SINYAL_TEST_PG_URL (eval "$(scripts/services.sh)"); skipped without it.
 void SetupPg(const benchmark::State& state) {
   MeterOptions o;
   o.max_linger = std::chrono::microseconds(state.range(1));
-  o.bulk_statements = state.range(2) != 0;
+  if (state.range(2) >= 0) o.bulk_statements = state.range(2) != 0;
   if (PgUrl().empty()) return;
   env = new Env(o, PgUrl());
 }
@@ -106,8 +106,8 @@ void Teardown(const benchmark::State&) {
 //           looked up in the database at Reserve (verify_keys_at_reserve = true); 2 = fresh
 //           keys, verify_keys_at_reserve = false (the default: Commit's unique constraint).
 // range(1): writer linger (MeterOptions::max_linger) in microseconds.
-// range(2): 1 = multi-row statements per batch (MeterOptions::bulk_statements, default),
-//           0 = one statement per call.
+// range(2): MeterOptions::bulk_statements: 1 = multi-row statements per batch, 0 = one
+//           prepared statement per call, -1 = unset (the default: per call on SQLite).
 void BM_ReserveCommit(benchmark::State& state) {
   const bool keyed = state.range(0) != 0;
   MeterCall call;
@@ -142,8 +142,8 @@ void BM_ReserveCommit(benchmark::State& state) {
 BENCHMARK(BM_ReserveCommit)
     ->Setup(Setup)
     ->Teardown(Teardown)
-    ->ArgsProduct({{0, 1, 2}, {0, 100}, {1}})
-    ->ArgsProduct({{0, 2}, {100}, {0}})
+    ->ArgsProduct({{0, 1, 2}, {0, 100}, {-1}})
+    ->ArgsProduct({{0, 2}, {100}, {1}})
     ->Threads(1)
     ->Threads(8)
     ->Threads(64)
@@ -199,8 +199,8 @@ void BM_ReserveCommitAsync(benchmark::State& state) {
 BENCHMARK(BM_ReserveCommitAsync)
     ->Setup(Setup)
     ->Teardown(Teardown)
-    ->Args({512, 0, 1})
-    ->Args({4096, 0, 1})
+    ->Args({512, 0, -1})
+    ->Args({4096, 0, -1})
     ->UseRealTime();
 // CommitAsync on PostgreSQL, one submitting thread, range(0) calls in flight.
 void BM_ReserveCommitAsyncPostgres(benchmark::State& state) {
@@ -215,7 +215,7 @@ void BM_ReserveCommitAsyncPostgres(benchmark::State& state) {
 BENCHMARK(BM_ReserveCommitAsyncPostgres)
     ->Setup(SetupPg)
     ->Teardown(Teardown)
-    ->Args({4096, 0, 1})
+    ->Args({4096, 0, -1})
     ->UseRealTime();
 
 // Reserve alone, then dropping the reservation (the in-memory part of the hot path).
@@ -230,7 +230,7 @@ void BM_ReserveRelease(benchmark::State& state) {
   }
   state.SetItemsProcessed(state.iterations());
 }
-BENCHMARK(BM_ReserveRelease)->Setup(Setup)->Teardown(Teardown)->Args({0, 0, 1})->ThreadRange(1, 8);
+BENCHMARK(BM_ReserveRelease)->Setup(Setup)->Teardown(Teardown)->Args({0, 0, -1})->ThreadRange(1, 8);
 
 }  // namespace
 }  // namespace sinyal::billing
