@@ -132,7 +132,7 @@ struct MeterOptions {
   // meets the stored key (unique constraint): it charges nothing and returns the first
   // response (InvalidArgument for another request hash). When the quota would refuse the
   // call, the key is looked up first (Reserve and Commit), so a retry is replayed even at the
-  // quota. Exactness and the answers are the same either way; the read cost ~3x in keyed
+  // quota. Exactness and the answers are the same either way; the read cost 2-3x in keyed
   // throughput (docs/benchmarks.md).
   bool verify_keys_at_reserve = false;
   // How a batch is written. true: a few multi-row statements per tenant (one SELECT of the
