@@ -42,6 +42,22 @@ struct Request {
 
 class WebSocketHandler;
 
+struct Response;
+
+// The completion of a deferred response (Context::Defer). Complete() may be called from any
+// thread, once; later calls are ignored. The pipeline then does everything it does after a
+// handler returns (an error becomes a problem+json response; RateLimit-*, X-Request-Id and
+// Server-Timing headers; metrics; access log) and the server sends the response. Destroying a
+// Completion that was never completed answers the request with a 500 problem, and a server
+// shutting down answers still-pending ones with 503, so a deferred request cannot hang forever.
+// Keep the completing thread's work small: the pipeline hands the finishing work to the server's
+// I/O threads.
+class Completion {
+ public:
+  virtual ~Completion() = default;
+  virtual void Complete(Result<Response> result) = 0;
+};
+
 struct Response {
   int status = 200;
   std::string content_type = "application/json";
@@ -56,6 +72,12 @@ struct Response {
   // server answers 101 and hands every message of the connection to this handler.
   std::shared_ptr<WebSocketHandler> websocket;
   static Response WebSocket(std::shared_ptr<WebSocketHandler> handler);
+
+  // Returned by a handler that called Context::Defer(): the real response comes later through
+  // the Completion. A handler returning anything else (or an error) after Defer() abandons the
+  // completion (its later Complete is ignored).
+  bool deferred = false;
+  static Response Deferred();
 };
 
 // WebSocket (RFC 6455), generic for any route: a GET route's handler answers a request for which
@@ -129,6 +151,16 @@ struct Context {
   void TimeNanos(std::string_view stage, int64_t nanos);
   // Monotonic nanoseconds from `clock`, else from std::chrono::steady_clock.
   int64_t MonotonicNanos() const;
+
+  // Makes this request's response deferred: the handler then returns Response::Deferred() and
+  // someone (any thread) later calls Complete() on the returned object. When `stage` is not
+  // empty, the time from this call until Complete() is recorded as that stage (Server-Timing
+  // and sinyal_stage_seconds), e.g. "metering" for a wait on a group commit. Once per request
+  // (a second call returns null); null outside a pipeline. After Defer(), the completion may
+  // run before the handler returns: code completing it must not touch this Context.
+  std::shared_ptr<Completion> Defer(std::string_view stage = {});
+  // Set by the pipeline (implements Defer); handlers don't touch it.
+  std::function<std::shared_ptr<Completion>(std::string_view)> defer_impl;
 };
 
 // Times the enclosing scope as one stage of `ctx`:  { ScopedStage t(ctx, "model"); ... }

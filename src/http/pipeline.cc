@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <future>
 #include <limits>
 #include <random>
 
@@ -261,30 +262,157 @@ Response Pipeline::Run(int route_index, const Request& req, Context& ctx) {
   }
   if (std::optional<Response> refused = CheckRateLimit(route, ctx)) return std::move(*refused);
   Result<Response> result = route.handler(ctx);
-  if (!result.ok()) {
-    const Status& s = result.error();
-    if (HttpStatusFor(s.code()) >= 500) {
-      LogEvent(spdlog::level::err, "handler_error",
-               {{"request_id", ctx.request_id}, {"route", route.pattern}, {"error", s.ToString()}});
-    }
-    if (IsMalformedJson(s)) {
-      return ProblemResponse(400, "malformed-json", s.message(), s.field(), ctx.request_id);
-    }
-    return ProblemResponse(s, ctx.request_id);
-  }
+  if (!result.ok()) return ErrorResponse(route, result.error(), ctx);
   return std::move(result).value();
 }
 
-Response Pipeline::Handle(int route_index, const Request& req) {
-  int64_t start = clock_.MonotonicNanos();
-  metrics_.InFlight(1);
-  Context ctx{req, RequestIdFor(req), std::nullopt, clock_.Now(), {}, &clock_, {}};
+Response Pipeline::ErrorResponse(const Route& route, const Status& s, const Context& ctx) {
+  if (HttpStatusFor(s.code()) >= 500) {
+    LogEvent(spdlog::level::err, "handler_error",
+             {{"request_id", ctx.request_id}, {"route", route.pattern}, {"error", s.ToString()}});
+  }
+  if (IsMalformedJson(s)) {
+    return ProblemResponse(400, "malformed-json", s.message(), s.field(), ctx.request_id);
+  }
+  return ProblemResponse(s, ctx.request_id);
+}
+
+// One request's state; on the heap so that a deferred response can finish on another thread.
+struct Pipeline::Call : std::enable_shared_from_this<Pipeline::Call> {
+  Call(Request r, int index, std::string id, UnixNanos now, const Clock* clock)
+      : request(std::move(r)), ctx{request, std::move(id), std::nullopt, now, {}, clock, {}, {}},
+        route_index(index) {}
+  Request request;
+  Context ctx;
+  int route_index;
+  int64_t start = 0;
+  Responder respond;
+  Executor post;
+  // Deferred responses. `arrivals` counts the two events that must both happen before the
+  // response can be finished: the handler returned Deferred, and the completion came.
+  bool deferred = false;
+  std::string defer_stage;
+  int64_t defer_start = 0;
+  int64_t defer_end = 0;
+  uint64_t pending_id = 0;
+  std::atomic<bool> completed{false};
+  std::atomic<int> arrivals{0};
+  std::optional<Result<Response>> result;  // set by the completion
+};
+
+class Pipeline::CompletionImpl final : public Completion {
+ public:
+  CompletionImpl(Pipeline* pipeline, std::shared_ptr<Call> call)
+      : pipeline_(pipeline), call_(std::move(call)) {}
+  ~CompletionImpl() override {
+    if (!call_->completed.load(std::memory_order_acquire)) {
+      pipeline_->CompleteCall(call_, Status::Internal("deferred response dropped without completion"));
+    }
+  }
+  void Complete(Result<Response> result) override { pipeline_->CompleteCall(call_, std::move(result)); }
+
+ private:
+  Pipeline* pipeline_;
+  std::shared_ptr<Call> call_;
+};
+
+std::shared_ptr<Completion> Pipeline::Defer(Call& call, std::string_view stage) {
+  if (call.deferred) return nullptr;
+  call.deferred = true;
+  if (!stage.empty()) {
+    call.defer_stage = StageName(stage);
+    call.defer_start = call.ctx.MonotonicNanos();
+  }
+  std::shared_ptr<Call> self = call.shared_from_this();
+  {
+    std::lock_guard<std::mutex> lock(pending_mu_);
+    call.pending_id = next_pending_id_++;
+    pending_.emplace(call.pending_id, self);
+  }
+  return std::make_shared<CompletionImpl>(this, std::move(self));
+}
+
+void Pipeline::CompleteCall(const std::shared_ptr<Call>& call, Result<Response> result) {
+  if (call->completed.exchange(true, std::memory_order_acq_rel)) return;  // once
+  if (!call->defer_stage.empty()) call->defer_end = call->ctx.MonotonicNanos();
+  call->result = std::move(result);
+  {
+    std::lock_guard<std::mutex> lock(pending_mu_);
+    pending_.erase(call->pending_id);
+  }
+  if (call->arrivals.fetch_add(1, std::memory_order_acq_rel) == 1) {
+    // The handler has returned: finish elsewhere so the completing thread stays free.
+    if (call->post) {
+      call->post([this, call] { FinishDeferred(call); });
+    } else {
+      FinishDeferred(call);
+    }
+  }
+}
+
+void Pipeline::FinishDeferred(const std::shared_ptr<Call>& call) {
+  Context& ctx = call->ctx;
+  if (!call->defer_stage.empty()) ctx.TimeNanos(call->defer_stage, call->defer_end - call->defer_start);
   Response resp;
   try {
-    resp = Run(route_index, req, ctx);
+    Result<Response>& result = *call->result;
+    if (!result.ok()) {
+      resp = ErrorResponse(routes_.routes()[call->route_index], result.error(), ctx);
+    } else if (result->deferred || result->websocket) {
+      LogEvent(spdlog::level::err, "bad_completion", {{"request_id", ctx.request_id}});
+      resp = ProblemResponse(500, "internal", "internal error; quote the request id when reporting it", "",
+                             ctx.request_id);
+    } else {
+      resp = std::move(result).value();
+    }
+  } catch (const std::exception& e) {
+    LogEvent(spdlog::level::err, "unhandled_exception", {{"request_id", ctx.request_id}, {"what", e.what()}});
+    resp = ProblemResponse(500, "internal", "internal error; quote the request id when reporting it", "",
+                           ctx.request_id);
+  }
+  call->result.reset();
+  Finish(*call, std::move(resp));
+}
+
+size_t Pipeline::CompletePending(const Status& status) {
+  std::unordered_map<uint64_t, std::shared_ptr<Call>> calls;
+  {
+    std::lock_guard<std::mutex> lock(pending_mu_);
+    calls.swap(pending_);
+  }
+  for (auto& [_, call] : calls) CompleteCall(call, status);
+  return calls.size();
+}
+
+size_t Pipeline::pending() const {
+  std::lock_guard<std::mutex> lock(pending_mu_);
+  return pending_.size();
+}
+
+Response Pipeline::Handle(int route_index, const Request& req) {
+  std::promise<Response> promise;
+  std::future<Response> future = promise.get_future();
+  HandleAsync(route_index, req, [&promise](Response resp) { promise.set_value(std::move(resp)); });
+  return future.get();
+}
+
+void Pipeline::HandleAsync(int route_index, Request request, Responder respond, Executor post) {
+  int64_t start = clock_.MonotonicNanos();
+  metrics_.InFlight(1);
+  std::string id = RequestIdFor(request);
+  auto call = std::make_shared<Call>(std::move(request), route_index, std::move(id), clock_.Now(), &clock_);
+  call->start = start;
+  call->respond = std::move(respond);
+  call->post = std::move(post);
+  Call* raw = call.get();
+  call->ctx.defer_impl = [this, raw](std::string_view stage) { return Defer(*raw, stage); };
+  Context& ctx = call->ctx;
+  Response resp;
+  try {
+    resp = Run(route_index, call->request, ctx);
   } catch (const std::exception& e) {
     LogEvent(spdlog::level::err, "unhandled_exception",
-             {{"request_id", ctx.request_id}, {"path", req.path}, {"what", e.what()}});
+             {{"request_id", ctx.request_id}, {"path", call->request.path}, {"what", e.what()}});
     resp = ProblemResponse(500, "internal", "internal error; quote the request id when reporting it",
                            "", ctx.request_id);
   } catch (...) {
@@ -292,9 +420,35 @@ Response Pipeline::Handle(int route_index, const Request& req) {
     resp = ProblemResponse(500, "internal", "internal error; quote the request id when reporting it",
                            "", ctx.request_id);
   }
+  ctx.defer_impl = nullptr;  // no Defer after the handler returned; breaks no cycle (raw pointer)
+  if (resp.deferred && call->deferred) {
+    if (call->arrivals.fetch_add(1, std::memory_order_acq_rel) == 1) FinishDeferred(call);  // completed already
+    return;
+  }
+  if (call->deferred) {
+    // Defer() was called but the handler answered otherwise: abandon the completion.
+    if (!call->completed.exchange(true, std::memory_order_acq_rel)) {
+      std::lock_guard<std::mutex> lock(pending_mu_);
+      pending_.erase(call->pending_id);
+    }
+    call->result.reset();
+  }
+  if (resp.deferred) {
+    LogEvent(spdlog::level::err, "deferred_without_completion", {{"request_id", ctx.request_id}});
+    resp = ProblemResponse(500, "internal", "internal error; quote the request id when reporting it", "",
+                           ctx.request_id);
+  }
+  Finish(*call, std::move(resp));
+}
+
+void Pipeline::Finish(Call& call, Response resp) {
+  Context& ctx = call.ctx;
+  const Request& req = call.request;
+  const int route_index = call.route_index;
   for (auto& h : ctx.response_headers) resp.headers.push_back(std::move(h));
+  ctx.response_headers.clear();
   resp.headers.emplace_back("x-request-id", ctx.request_id);
-  int64_t elapsed = clock_.MonotonicNanos() - start;
+  int64_t elapsed = clock_.MonotonicNanos() - call.start;
   if (!ctx.stages.empty() && route_index >= 0) {
     std::string timing;
     for (const StageTiming& s : ctx.stages) {
@@ -324,7 +478,8 @@ Response Pipeline::Handle(int route_index, const Request& req) {
     }
     LogEvent(resp.status >= 500 ? spdlog::level::err : spdlog::level::info, "http_request", std::move(fields));
   }
-  return resp;
+  Responder respond = std::move(call.respond);
+  if (respond) respond(std::move(resp));
 }
 
 }  // namespace sinyal::http

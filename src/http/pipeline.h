@@ -13,6 +13,10 @@
 //                        and in sinyal_stage_seconds{route,stage}
 //   9. access log      — one JSON line per request, after the status is known (no secrets)
 //
+// Deferred responses (Context::Defer, Response::Deferred): stages 1-7 run on the calling thread;
+// stages 8-9 (and the mapping of an error to problem+json) run once the Completion is completed
+// and the handler has returned, on the executor given to HandleAsync (the server's I/O threads).
+//
 // Rate limit policy when the limiter fails (e.g. Redis unreachable and no failover configured):
 // FAIL OPEN. The request proceeds without RateLimit-* headers, the failure is logged (at most
 // every 10 s) and counted in sinyal_ratelimit_decisions_total{result="error"}. Reason: rate
@@ -23,6 +27,8 @@
 
 #include <atomic>
 #include <functional>
+#include <mutex>
+#include <unordered_map>
 #include <optional>
 #include <memory>
 #include <string>
@@ -59,13 +65,38 @@ class Pipeline {
 
   // Runs the pipeline for routes()[route_index], or for an unmatched request when
   // route_index < 0 (answers 404, or 405 with Allow when another method matches the path).
-  // Never throws.
+  // Never throws. A deferred response is waited for (tests; the server uses HandleAsync).
   Response Handle(int route_index, const Request& request);
+
+  // Sends one request's response; called exactly once.
+  using Responder = std::function<void(Response)>;
+  // Runs a task on another thread (the server's I/O threads).
+  using Executor = std::function<void(std::function<void()>)>;
+  // As Handle, without waiting: `respond` runs on the calling thread for ordinary responses; for
+  // a deferred one it runs after Completion::Complete, through `post` when given (else on the
+  // completing thread, or on the calling thread when the completion came before the handler
+  // returned). Never throws.
+  void HandleAsync(int route_index, Request request, Responder respond, Executor post = nullptr);
+
+  // Completes every deferred response not yet completed with `status` (shutdown: Unavailable,
+  // answered 503). Returns how many. Their later Complete() calls are ignored.
+  size_t CompletePending(const Status& status);
+  // Deferred responses not yet completed.
+  size_t pending() const;
 
   const RouteTable& routes() const { return routes_; }
 
  private:
+  struct Call;
+  class CompletionImpl;
   Response Run(int route_index, const Request& request, Context& ctx);
+  // The handler's error as a problem response (logged when 5xx).
+  Response ErrorResponse(const Route& route, const Status& s, const Context& ctx);
+  std::shared_ptr<Completion> Defer(Call& call, std::string_view stage);
+  void CompleteCall(const std::shared_ptr<Call>& call, Result<Response> result);
+  void FinishDeferred(const std::shared_ptr<Call>& call);
+  // Stages 8-9 and the response.
+  void Finish(Call& call, Response resp);
   Result<accounts::Principal> Authenticate(const Route& route, const Request& request);
   // nullopt: proceed; else the 429 (or the error of rate_limit_of) to send.
   std::optional<Response> CheckRateLimit(const Route& route, Context& ctx);
@@ -78,6 +109,9 @@ class Pipeline {
   std::vector<size_t> route_metrics_;
   size_t unmatched_metrics_;
   std::atomic<int64_t> last_limiter_error_log_;
+  mutable std::mutex pending_mu_;
+  uint64_t next_pending_id_ = 1;                                    // GUARDED_BY(pending_mu_)
+  std::unordered_map<uint64_t, std::shared_ptr<Call>> pending_;     // GUARDED_BY(pending_mu_)
 };
 
 // True when the express-style pattern ("/a/:id/b") matches `path`; fills params when given.

@@ -1,5 +1,10 @@
 #include "http/pipeline.h"
 
+#include <condition_variable>
+#include <future>
+#include <mutex>
+#include <thread>
+
 #include <nlohmann/json.hpp>
 
 #include "core/testing/test_util.h"
@@ -108,6 +113,182 @@ TEST(MatchPatternTest, Params) {
   EXPECT_EQ(p["id"], "42");
   EXPECT_FALSE(MatchPattern("/a/:id/b", "/a//b"));
   EXPECT_FALSE(MatchPattern("/a/:id", "/a/1/2"));
+}
+
+
+// Deferred responses (Context::Defer): the handler returns Response::Deferred() and another
+// thread completes it; the pipeline then adds headers, Server-Timing, metrics and sends it.
+class DeferredPipelineTest : public ::testing::Test {
+ protected:
+  // Each route records its Completion in `completion_` (or completes it as told).
+  void SetUp() override {
+    // 0: defers, times "metering", adds a header, hands the completion to the test.
+    routes_.Add({.method = "POST", .pattern = "/later", .handler = [this](Context& c) -> Result<Response> {
+                   ScopedStage signal(c, "signal");
+                   clock_.Advance(1'000'000);
+                   signal.Stop();
+                   c.response_headers.emplace_back("ratelimit-limit", "7");
+                   std::lock_guard<std::mutex> lock(mu_);
+                   completion_ = c.Defer("metering");
+                   cv_.notify_all();
+                   return Response::Deferred();
+                 }});
+    // 1: completes before the handler returns (a commit that is durable at once).
+    routes_.Add({.method = "POST", .pattern = "/now", .handler = [](Context& c) -> Result<Response> {
+                   auto done = c.Defer("metering");
+                   done->Complete(Response::Json(201, {{"fast", true}}));
+                   return Response::Deferred();
+                 }});
+    // 2: returns Deferred without calling Defer (a bug): 500.
+    routes_.Add({.method = "POST", .pattern = "/broken", .handler = [](Context&) -> Result<Response> {
+                   return Response::Deferred();
+                 }});
+    // 3: defers, then fails before handing the completion on: the error is sent, the
+    // completion is abandoned (its Complete is ignored).
+    routes_.Add({.method = "POST", .pattern = "/abandon", .handler = [this](Context& c) -> Result<Response> {
+                   std::lock_guard<std::mutex> lock(mu_);
+                   completion_ = c.Defer("metering");
+                   return Status::InvalidArgument("bad thing", "field");
+                 }});
+    pipeline_ = std::make_unique<Pipeline>(routes_, nullptr, metrics_, clock_,
+                                           PipelineOptions{.access_log = false});
+  }
+
+  // Runs route `index` asynchronously; the future gets the response. Completions finish
+  // through an executor that counts its tasks and runs them on a thread of its own.
+  std::future<Response> Start(int index, std::string path) {
+    Request r;
+    r.method = "POST";
+    r.path = std::move(path);
+    r.headers = {{"x-request-id", "req-42"}};
+    auto promise = std::make_shared<std::promise<Response>>();
+    auto future = promise->get_future();
+    pipeline_->HandleAsync(index, std::move(r), [promise](Response resp) { promise->set_value(std::move(resp)); },
+                           [this](std::function<void()> task) {
+                             posted_.fetch_add(1);
+                             std::thread(std::move(task)).detach();
+                           });
+    return future;
+  }
+
+  std::shared_ptr<Completion> WaitForCompletion() {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait(lock, [this] { return completion_ != nullptr; });
+    return std::exchange(completion_, nullptr);
+  }
+
+  static std::string HeaderOf(const Response& r, std::string_view name) {
+    for (const auto& [k, v] : r.headers)
+      if (k == name) return v;
+    return "";
+  }
+
+  RouteTable routes_;
+  Metrics metrics_;
+  ManualClock clock_{1'700'000'000 * kNanosPerSecond};
+  std::unique_ptr<Pipeline> pipeline_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::shared_ptr<Completion> completion_;
+  std::atomic<int> posted_{0};
+};
+
+TEST_F(DeferredPipelineTest, CompletedFromAnotherThreadGetsHeadersTimingAndMetrics) {
+  auto future = Start(0, "/later");
+  auto completion = WaitForCompletion();
+  EXPECT_EQ(pipeline_->pending(), 1u);
+  EXPECT_EQ(future.wait_for(std::chrono::milliseconds(20)), std::future_status::timeout);  // not sent yet
+  std::thread completer([&] {
+    clock_.Advance(3 * 1'000'000);  // the wait for the group commit
+    completion->Complete(Response::Json(200, {{"ok", 1}}));
+    completion->Complete(Response::Json(500, {{"second", 1}}));  // ignored: once only
+  });
+  completer.join();
+  Response r = future.get();
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(nlohmann::json::parse(r.body)["ok"], 1);
+  EXPECT_EQ(HeaderOf(r, "x-request-id"), "req-42");
+  EXPECT_EQ(HeaderOf(r, "ratelimit-limit"), "7");
+  EXPECT_EQ(HeaderOf(r, "server-timing"), "signal;dur=1.000, metering;dur=3.000, total;dur=4.000");
+  EXPECT_EQ(posted_.load(), 1);  // finished through the executor, not on the completing thread
+  EXPECT_EQ(pipeline_->pending(), 0u);
+  std::string text = metrics_.RenderPrometheus();
+  EXPECT_NE(text.find("sinyal_http_requests_total{method=\"POST\",route=\"/later\",status=\"200\"} 1"),
+            std::string::npos);
+  EXPECT_NE(text.find("sinyal_stage_seconds_sum{method=\"POST\",route=\"/later\",stage=\"metering\"} 0.003000000"),
+            std::string::npos)
+      << text;
+}
+
+TEST_F(DeferredPipelineTest, ErrorCompletionBecomesProblemJson) {
+  auto future = Start(0, "/later");
+  auto completion = WaitForCompletion();
+  std::thread([completion] {
+    completion->Complete(Status(StatusCode::kQuotaExceeded, "quota of plan free used up", ""));
+  }).join();
+  Response r = future.get();
+  EXPECT_EQ(r.status, 402);
+  EXPECT_EQ(r.content_type, "application/problem+json");
+  auto b = nlohmann::json::parse(r.body);
+  EXPECT_EQ(b["request_id"], "req-42");
+  EXPECT_NE(b["detail"].get<std::string>().find("quota of plan free"), std::string::npos);
+  EXPECT_EQ(HeaderOf(r, "ratelimit-limit"), "7");
+  EXPECT_NE(HeaderOf(r, "server-timing").find("metering;dur="), std::string::npos);
+  EXPECT_NE(metrics_.RenderPrometheus().find(
+                "sinyal_http_requests_total{method=\"POST\",route=\"/later\",status=\"402\"} 1"),
+            std::string::npos);
+}
+
+TEST_F(DeferredPipelineTest, CompletionBeforeTheHandlerReturnsFinishesInline) {
+  Response r = Start(1, "/now").get();
+  EXPECT_EQ(r.status, 201);
+  EXPECT_EQ(nlohmann::json::parse(r.body)["fast"], true);
+  EXPECT_NE(HeaderOf(r, "server-timing").find("metering;dur=0.000"), std::string::npos);
+  EXPECT_EQ(posted_.load(), 0);
+  // The synchronous Handle works for deferred routes too.
+  Request req;
+  req.method = "POST";
+  req.path = "/now";
+  EXPECT_EQ(pipeline_->Handle(1, req).status, 201);
+}
+
+TEST_F(DeferredPipelineTest, DeferredWithoutDeferIs500AndAbandonedCompletionIsIgnored) {
+  Response broken = Start(2, "/broken").get();
+  EXPECT_EQ(broken.status, 500);
+  EXPECT_EQ(broken.content_type, "application/problem+json");
+
+  Response abandoned = Start(3, "/abandon").get();
+  EXPECT_EQ(abandoned.status, 422);
+  EXPECT_EQ(nlohmann::json::parse(abandoned.body)["field"], "field");
+  EXPECT_EQ(pipeline_->pending(), 0u);
+  std::shared_ptr<Completion> late;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    late = std::exchange(completion_, nullptr);
+  }
+  ASSERT_NE(late, nullptr);
+  late->Complete(Response::Json(200, {}));  // ignored: nothing more is sent
+  EXPECT_EQ(metrics_.RenderPrometheus().find("route=\"/abandon\",status=\"200\""), std::string::npos);
+}
+
+TEST_F(DeferredPipelineTest, DroppedCompletionIs500AndShutdownCompletesPendingWith503) {
+  auto dropped = Start(0, "/later");
+  WaitForCompletion();  // the only reference is dropped here
+  EXPECT_EQ(dropped.get().status, 500);
+
+  auto a = Start(0, "/later");
+  auto ca = WaitForCompletion();
+  auto b = Start(0, "/later");
+  auto cb = WaitForCompletion();
+  EXPECT_EQ(pipeline_->pending(), 2u);
+  EXPECT_EQ(pipeline_->CompletePending(Status::Unavailable("the server is shutting down")), 2u);
+  Response ra = a.get(), rb = b.get();
+  EXPECT_EQ(ra.status, 503);
+  EXPECT_EQ(rb.status, 503);
+  EXPECT_EQ(ra.content_type, "application/problem+json");
+  EXPECT_EQ(pipeline_->pending(), 0u);
+  ca->Complete(Response::Json(200, {}));  // too late: ignored
+  EXPECT_EQ(metrics_.RenderPrometheus().find("route=\"/later\",status=\"200\""), std::string::npos);
 }
 
 }  // namespace

@@ -44,6 +44,19 @@ Response Response::WebSocket(std::shared_ptr<WebSocketHandler> handler) {
   return r;
 }
 
+Response Response::Deferred() {
+  Response r;
+  r.status = 0;
+  r.content_type.clear();
+  r.deferred = true;
+  return r;
+}
+
+std::shared_ptr<Completion> Context::Defer(std::string_view stage) {
+  if (!defer_impl) return nullptr;
+  return defer_impl(stage);
+}
+
 namespace {
 bool ContainsTokenCi(std::string_view list, std::string_view token) {
   // Comma-separated header tokens, compared case-insensitively.
