@@ -3,9 +3,12 @@
 // its errors, a signal pushed when the operator's ticks close an H1 bar (for the tenant's own
 // model of that platform series), one metered unit per pushed signal (remaining_quota counts
 // down, GET /api/v1/usage shows endpoint "stream"), and the close frame at the quota.
+#include <poll.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <fstream>
 #include <thread>
 
@@ -74,15 +77,16 @@ class StreamE2E : public ::testing::TestWithParam<std::string> {
 
   // A plan like Pro with a quota of `quota` units and no overage, for this tenant only; the
   // server restarts (SIGTERM) so that its plan and subscription caches see it at once.
-  void SubscribeToTestPlan(int64_t tenant_id, const std::string& name, int64_t quota) {
+  void SubscribeToTestPlan(int64_t tenant_id, const std::string& name, int64_t quota,
+                           const std::string& base = "pro") {
     auto db = store::Database::Open({.url = url_, .pool_size = 1});
     ASSERT_OK(db);
     {
       billing::PlanStore plans(**db, SystemClock::Instance(), {.cache_ttl = std::chrono::milliseconds(0)});
       billing::Subscriptions subs(**db, plans, SystemClock::Instance(), {.cache_ttl = std::chrono::milliseconds(0)});
-      auto pro = plans.Get("pro");
-      ASSERT_OK(pro);
-      billing::Plan p = *pro;
+      auto based_on = plans.Get(base);
+      ASSERT_OK(based_on);
+      billing::Plan p = *based_on;
       p.name = name;
       p.display_name = "Stream test";
       p.price_idr = 900000000;  // never the cheapest: 403 problems name real plans (shared PostgreSQL)
@@ -118,6 +122,30 @@ class StreamE2E : public ::testing::TestWithParam<std::string> {
     EXPECT_GE(r.Json()["bars_written"].get<int64_t>(), 1) << r.body;
   }
 
+  // A platform series (operator upload of 6,000 real EURUSD H1 bars) and a tenant with its own
+  // activated model for it and an API key.
+  void PrepareSeriesAndTenant(std::string* sym, UnixNanos* last_open, std::string* jwt, int64_t* tenant_id,
+                              std::string* api_key) {
+    *sym = UniqueSymbol("ST");
+    auto up = client_->Request("POST", "/api/v1/market/bars/import?symbol=" + *sym + "&timeframe=H1&timezone=NY%2B7",
+                               Slice("EURUSD_H1.csv", 6001), {Bearer(op_token_), "Content-Type: text/csv"});
+    ASSERT_EQ(up.status, 200) << up.body;
+    ASSERT_EQ(up.Json()["owner"], "platform");
+    auto last = ParseIso8601(up.Json()["last"].get<std::string>());
+    ASSERT_OK(last);
+    *last_open = *last;
+    json reg = RegisterTenant(*client_, "streamer");
+    *jwt = reg["access_token"];
+    *tenant_id = reg["user"]["tenant"]["id"];
+    auto train = client_->PostJson("/api/v1/models/train", {{"symbol", *sym}, {"timeframe", "H1"}, {"activate", true}},
+                                   {Bearer(*jwt)});
+    ASSERT_EQ(train.status, 202) << train.body;
+    ASSERT_EQ(WaitForJob(train.Json()["job_id"], *jwt)["status"], "succeeded");
+    auto key = client_->PostJson("/api/v1/api-keys", {{"name", "stream"}}, {Bearer(*jwt)});
+    ASSERT_EQ(key.status, 201) << key.body;
+    *api_key = key.Json()["key"];
+  }
+
   // The next text frame that is not a pong.
   json NextMessage(WsClient& ws, uint8_t* opcode_out = nullptr) {
     uint8_t op = 0;
@@ -137,23 +165,10 @@ class StreamE2E : public ::testing::TestWithParam<std::string> {
 };
 
 TEST_P(StreamE2E, PushesMeteredSignalsAsBarsCloseAndClosesAtTheQuota) {
-  // A platform series (operator upload of real EURUSD H1 bars) and a tenant's own model for it.
-  const std::string sym = UniqueSymbol("ST");
-  auto up = client_->Request("POST", "/api/v1/market/bars/import?symbol=" + sym + "&timeframe=H1&timezone=NY%2B7",
-                             Slice("EURUSD_H1.csv", 6001), {Bearer(op_token_), "Content-Type: text/csv"});
-  ASSERT_EQ(up.status, 200) << up.body;
-  ASSERT_EQ(up.Json()["owner"], "platform");
-  auto last = ParseIso8601(up.Json()["last"].get<std::string>());
-  ASSERT_OK(last);
-  json reg = RegisterTenant(*client_, "streamer");
-  const std::string jwt = reg["access_token"];
-  const int64_t tenant_id = reg["user"]["tenant"]["id"];
-  auto train = client_->PostJson("/api/v1/models/train", {{"symbol", sym}, {"timeframe", "H1"}, {"activate", true}}, {Bearer(jwt)});
-  ASSERT_EQ(train.status, 202) << train.body;
-  ASSERT_EQ(WaitForJob(train.Json()["job_id"], jwt)["status"], "succeeded");
-  auto key = client_->PostJson("/api/v1/api-keys", {{"name", "stream"}}, {Bearer(jwt)});
-  ASSERT_EQ(key.status, 201) << key.body;
-  const std::string api_key = key.Json()["key"];
+  std::string sym, jwt, api_key;
+  UnixNanos last_open = 0;
+  int64_t tenant_id = 0;
+  ASSERT_NO_FATAL_FAILURE(PrepareSeriesAndTenant(&sym, &last_open, &jwt, &tenant_id, &api_key));
 
   // Free: refused at the upgrade, naming the plan that has the stream.
   {
@@ -199,7 +214,7 @@ TEST_P(StreamE2E, PushesMeteredSignalsAsBarsCloseAndClosesAtTheQuota) {
 
   // Two bars close: two signals, each charged once; remaining_quota counts down to 0.
   for (int i = 1; i <= 2; ++i) {
-    const UnixNanos open = *last + i * kNanosPerHour;
+    const UnixNanos open = last_open + i * kNanosPerHour;
     ASSERT_NO_FATAL_FAILURE(CloseHourWithTicks(sym, open));
     m = NextMessage(ws);
     ASSERT_EQ(m["type"], "signal") << m << server_->Log();
@@ -214,7 +229,7 @@ TEST_P(StreamE2E, PushesMeteredSignalsAsBarsCloseAndClosesAtTheQuota) {
     EXPECT_EQ(m["remaining_quota"], 2 - i) << m;
   }
   // The third bar: the quota is used up: an error message, then close 1008.
-  ASSERT_NO_FATAL_FAILURE(CloseHourWithTicks(sym, *last + 3 * kNanosPerHour));
+  ASSERT_NO_FATAL_FAILURE(CloseHourWithTicks(sym, last_open + 3 * kNanosPerHour));
   m = NextMessage(ws);
   EXPECT_EQ(m["type"], "error") << m;
   EXPECT_EQ(m["status"], 402) << m;
@@ -232,6 +247,63 @@ TEST_P(StreamE2E, PushesMeteredSignalsAsBarsCloseAndClosesAtTheQuota) {
   }
   EXPECT_EQ(stream_calls, 2) << usage.body;
   EXPECT_EQ(u["remaining"], 0) << usage.body;
+}
+
+// A measurement, not a CI test (run with --gtest_also_run_disabled_tests; SINYAL_FANOUT_CONNS
+// sets the number of connections, default 500): one tenant on an unlimited plan with the stream,
+// N connections subscribed to one series, 5 bars closed one after another. Per bar: the time from
+// the ticks' POST to the last of the N pushes (each one committed to the ledger first), and the
+// pushes per second that makes. The ledger must hold exactly N x 5 "stream" rows afterwards.
+TEST_P(StreamE2E, DISABLED_FanOutMeasurement) {
+  const char* env = std::getenv("SINYAL_FANOUT_CONNS");
+  const int conns = env ? std::atoi(env) : 500;
+  constexpr int kBars = 5;
+  std::string sym, jwt, api_key;
+  UnixNanos last = 0;
+  int64_t tenant_id = 0;
+  ASSERT_NO_FATAL_FAILURE(PrepareSeriesAndTenant(&sym, &last, &jwt, &tenant_id, &api_key));
+  ASSERT_NO_FATAL_FAILURE(
+      SubscribeToTestPlan(tenant_id, "fanout-" + UniqueSuffix().substr(0, 8), -1, "enterprise"));
+  std::vector<std::unique_ptr<WsClient>> clients;
+  for (int i = 0; i < conns; ++i) {
+    clients.push_back(std::make_unique<WsClient>());
+    std::string head = clients.back()->Connect(server_->port(), "/api/v1/stream/signals", {"X-API-Key: " + api_key});
+    ASSERT_NE(head.find(" 101 "), std::string::npos) << head;
+    clients.back()->SendText(json{{"symbols", {sym}}, {"timeframes", {"H1"}}}.dump());
+  }
+  for (auto& c : clients) ASSERT_EQ(NextMessage(*c)["type"], "subscribed");
+  for (int bar = 1; bar <= kBars; ++bar) {
+    std::vector<pollfd> fds;
+    for (auto& c : clients) fds.push_back({c->fd(), POLLIN, 0});
+    std::vector<double> latency_ms;
+    const auto t0 = std::chrono::steady_clock::now();
+    ASSERT_NO_FATAL_FAILURE(CloseHourWithTicks(sym, last + bar * kNanosPerHour));
+    size_t pending = fds.size();
+    while (pending > 0) {
+      ASSERT_GT(::poll(fds.data(), fds.size(), 30000), 0) << "pushes stopped with " << pending << " missing";
+      for (size_t i = 0; i < fds.size(); ++i) {
+        if (fds[i].fd < 0 || !(fds[i].revents & POLLIN)) continue;
+        json m = NextMessage(*clients[i]);
+        ASSERT_EQ(m["type"], "signal") << m;
+        latency_ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+        fds[i].fd = -fds[i].fd - 1;  // done for this bar
+        --pending;
+      }
+    }
+    std::sort(latency_ms.begin(), latency_ms.end());
+    const double last_ms = latency_ms.back();
+    std::printf("fanout[%s] bar %d: %d pushes, first %.1f ms, p50 %.1f ms, last %.1f ms after the ticks' POST "
+                "-> %.0f pushes/s\n",
+                GetParam().c_str(), bar, conns, latency_ms.front(), latency_ms[latency_ms.size() / 2], last_ms,
+                conns / (last_ms / 1000.0));
+  }
+  auto usage = client_->Get("/api/v1/usage", {Bearer(jwt)});
+  const json u = usage.Json();
+  int64_t stream_calls = -1;
+  for (const auto& e : u["by_endpoint"]) {
+    if (e["endpoint"] == "stream") stream_calls = e["calls"];
+  }
+  EXPECT_EQ(stream_calls, static_cast<int64_t>(conns) * kBars) << usage.body;
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, StreamE2E, ::testing::Values("sqlite", "postgresql"),

@@ -97,6 +97,8 @@ class WsClient {
     return len == 0 || RecvAll(reinterpret_cast<uint8_t*>(payload->data()), len);
   }
 
+  int fd() const { return fd_; }
+
   // The close code of a close frame's payload (0 when absent).
   static int CloseCode(const std::string& payload) {
     if (payload.size() < 2) return 0;
