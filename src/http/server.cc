@@ -102,6 +102,8 @@ struct Server::Impl {
   Pipeline& pipeline;
   ServerOptions options;
   std::unique_ptr<asio::thread_pool> blocking_pool;
+  // RESTinio's I/O threads run this context; deferred responses are finished on it.
+  asio::io_context io_context;
   restinio::running_server_handle_t<Traits> server;
   std::atomic<bool> draining{false};
   std::atomic<int64_t> in_flight{0};
@@ -220,19 +222,26 @@ struct Server::Impl {
     auto run = [this, index, req, params = std::move(params)]() mutable {
       Request r = Convert(req);
       r.params = std::move(params);
-      Response resp;
       if (r.query.count("__malformed_query__")) {
-        resp = ProblemResponse(400, "malformed-query", "the query string is not valid percent-encoding",
-                               "query", "");
-      } else {
-        resp = pipeline.Handle(index, r);
-      }
-      if (resp.websocket && resp.status == 101) {
-        Upgrade(req, resp);
+        Respond(req, ProblemResponse(400, "malformed-query", "the query string is not valid percent-encoding",
+                                     "query", ""),
+                draining.load());
         return;
       }
-      if (resp.websocket) resp.websocket.reset();
-      Respond(req, resp, draining.load());
+      // Ordinary responses are sent from this thread; deferred ones from the I/O thread that
+      // finishes them after their completion (RESTinio dispatches the write onto the
+      // connection's own executor, so any thread may respond).
+      pipeline.HandleAsync(
+          index, std::move(r),
+          [this, req](Response resp) {
+            if (resp.websocket && resp.status == 101) {
+              Upgrade(req, resp);
+              return;
+            }
+            if (resp.websocket) resp.websocket.reset();
+            Respond(req, resp, draining.load());
+          },
+          [this](std::function<void()> task) { asio::post(io_context, std::move(task)); });
     };
     bool blocking = index >= 0 && pipeline.routes().routes()[index].blocking;
     if (blocking) {
@@ -277,7 +286,7 @@ Status Server::Start() {
   impl_->blocking_pool = std::make_unique<asio::thread_pool>(impl_->options.blocking_threads);
   try {
     impl_->server = restinio::run_async<Traits>(
-        restinio::own_io_context(),
+        restinio::external_io_context(impl_->io_context),
         restinio::server_settings_t<Traits>{}
             .address(impl_->options.host)
             .port(impl_->options.port)
@@ -316,6 +325,15 @@ void Server::Stop() {
     }
     for (auto& [_, c] : websockets) c->Shutdown();
     websockets.clear();
+    // Deferred responses still waiting (e.g. for a commit that never came back) are answered
+    // 503 now rather than left hanging; give their writes a moment before the threads stop.
+    if (size_t n = impl_->pipeline.CompletePending(Status::Unavailable("the server is shutting down; retry"))) {
+      LogEvent(spdlog::level::warn, "deferred_responses_abandoned", {{"count", n}});
+      auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+      while (impl_->server && impl_->in_flight.load() > 0 && std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      }
+    }
     if (impl_->server) {
       impl_->server->stop();
       impl_->server->wait();

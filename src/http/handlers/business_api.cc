@@ -6,8 +6,10 @@
 // Order of work for every call (each step can stop it; nothing is charged unless the last one runs):
 //   auth -> rate limit (pipeline, Route::rate_limited) -> validate the body -> plan gating
 //   -> Meter::Reserve (quota, Idempotency-Key replay) -> SignalService::Latest (features, model,
-//   signal; cached per closed bar) -> Meter::Commit (ledger + idempotency record, durable group
-//   commit; fills usage_cost / cost_credits / remaining_quota) -> 2xx.
+//   signal; cached per closed bar) -> Meter::CommitAsync (ledger + idempotency record, durable group
+//   commit; fills usage_cost / cost_credits / remaining_quota) -> 2xx, sent from the completion
+//   once the commit is durable. The routes run on the I/O threads: nothing here blocks (the
+//   commit's wait is a deferred response, Context::Defer).
 // A reservation dropped without Commit (any error after Reserve) frees its units: failed calls
 // are not charged.
 //
@@ -256,6 +258,27 @@ class BusinessApi {
     return call;
   }
 
+  // Commits through the meter's group commit without blocking this (I/O) thread: the response
+  // is deferred and sent once the commit is durable (2xx means durable), timed as "metering".
+  // The meter's callback runs on its writer thread and only builds the Response; the pipeline
+  // finishes it on an I/O thread.
+  Result<Response> CommitDeferred(Context& ctx, std::unique_ptr<billing::Reservation> reservation, json body) {
+    std::shared_ptr<Completion> done = ctx.Defer("metering");
+    if (done == nullptr) {  // outside a pipeline that can defer: commit and wait
+      ScopedStage metering(ctx, "metering");
+      SINYAL_ASSIGN_OR_RETURN(std::string final_body, d_.meter->Commit(std::move(reservation), std::move(body)));
+      return Response::Text(200, std::move(final_body), "application/json");
+    }
+    d_.meter->CommitAsync(std::move(reservation), std::move(body), [done](Result<std::string> final_body) {
+      if (!final_body.ok()) {
+        done->Complete(final_body.error());
+      } else {
+        done->Complete(Response::Text(200, std::move(final_body).value(), "application/json"));
+      }
+    });
+    return Response::Deferred();
+  }
+
   static Response Replay(const billing::ReserveOutcome& out) {
     Response r = Response::Text(out.replay_status, *out.replay, "application/json");
     r.headers.emplace_back("Idempotent-Replayed", "true");
@@ -276,10 +299,7 @@ class BusinessApi {
     SINYAL_ASSIGN_OR_RETURN(auto sig, SignalFor(ctx, plan, item, ""));
     json j = ItemJson(plan, item, *sig);
     signal.Stop();
-    ScopedStage metering(ctx, "metering");
-    SINYAL_ASSIGN_OR_RETURN(std::string final_body, d_.meter->Commit(std::move(reserved.reservation), std::move(j)));
-    metering.Stop();
-    return Response::Text(200, std::move(final_body), "application/json");
+    return CommitDeferred(ctx, std::move(reserved.reservation), std::move(j));
   }
 
   Result<Response> Batch(Context& ctx) {
@@ -328,10 +348,7 @@ class BusinessApi {
     }
     signal.Stop();
     json j = {{"items", std::move(results)}, {"count", units}};
-    ScopedStage metering(ctx, "metering");
-    SINYAL_ASSIGN_OR_RETURN(std::string final_body, d_.meter->Commit(std::move(reserved.reservation), std::move(j)));
-    metering.Stop();
-    return Response::Text(200, std::move(final_body), "application/json");
+    return CommitDeferred(ctx, std::move(reserved.reservation), std::move(j));
   }
 
  private:
@@ -345,7 +362,7 @@ void AddBusinessRoutes(RouteTable& routes, BusinessDeps deps) {
   routes.Add({.method = "POST",
               .pattern = "/api/v1/business/predict",
               .auth = AuthMode::kAny,
-              .blocking = true,  // waits for the meter's group commit: off the I/O threads
+              // Not blocking: the group commit is awaited asynchronously (deferred response).
               .max_body_bytes = kMaxPredictBody,
               .required_scope = std::string(accounts::kScopePredict),
               .rate_limited = true,
@@ -353,7 +370,6 @@ void AddBusinessRoutes(RouteTable& routes, BusinessDeps deps) {
   routes.Add({.method = "POST",
               .pattern = "/api/v1/business/predict/batch",
               .auth = AuthMode::kAny,
-              .blocking = true,
               .max_body_bytes = kMaxBatchBody,
               .required_scope = std::string(accounts::kScopePredict),
               .rate_limited = true,
@@ -361,7 +377,6 @@ void AddBusinessRoutes(RouteTable& routes, BusinessDeps deps) {
   routes.Add({.method = "POST",
               .pattern = "/api/v1/user/predict",
               .auth = AuthMode::kUser,
-              .blocking = true,
               .max_body_bytes = kMaxPredictBody,
               .rate_limited = true,
               .handler = [api](Context& ctx) { return api->Predict(ctx, std::string(billing::kEndpointUserPredict)); }});
