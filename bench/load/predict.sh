@@ -97,17 +97,28 @@ served2xx() {
   curl -sf "$BASE/metrics" | awk '/^sinyal_http_requests_total\{method="POST",route="\/api\/v1\/business\/predict",status="200"\}/ {print $2}' |
     python3 -c 'import sys; v=sys.stdin.read().split(); print(int(float(v[0])) if v else 0)'
 }
-# Mean of each stage histogram of the predict route (sinyal_stage_seconds), microseconds.
-stages() {
+# Sums and counts of the predict route's stage histograms (sinyal_stage_seconds) as JSON; stage_means
+# prints the mean of each stage between two snapshots, in microseconds.
+stage_snapshot() {
   curl -sf "$BASE/metrics" | python3 -c '
-import sys, re, collections
+import sys, re, json, collections
 s, c = collections.Counter(), collections.Counter()
 for line in sys.stdin:
     m = re.match(r"sinyal_stage_seconds_(sum|count)\{(.*)\} (\S+)", line)
     if not m or "business/predict\"" not in m.group(2): continue
     stage = re.search(r"stage=\"([^\"]+)\"", m.group(2)).group(1)
     (s if m.group(1) == "sum" else c)[stage] += float(m.group(3))
-print(", ".join(f"{k} {1e6 * s[k] / c[k]:.1f}us" for k in sorted(c, key=lambda k: -s[k] / c[k]) if c[k]) or "none")'
+print(json.dumps({"sum": s, "count": c}))'
+}
+stage_means() {
+  python3 -c '
+import sys, json
+a, b = json.loads(sys.argv[1]), json.loads(sys.argv[2])
+out = []
+for k, n in b["count"].items():
+    dn = n - a["count"].get(k, 0)
+    if dn > 0: out.append((1e6 * (b["sum"][k] - a["sum"].get(k, 0)) / dn, k))
+print(", ".join(f"{k} {v:.1f}us" for v, k in sorted(out, reverse=True)) or "none")' "$1" "$2"
 }
 
 echo
@@ -117,7 +128,7 @@ fmt() { python3 -c "v=$1; print(f'{v/1000:.2f}ms' if v < 1e6 else f'{v/1e6:.2f}s
 for MODE in $MODES; do
   for C in $CONNS; do
     if [ "$MODE" = paced ] && [ "$C" != 1000 ]; then continue; fi
-    L0=$(ledger); S0=$(served2xx)
+    L0=$(ledger); S0=$(served2xx); G0=$(stage_snapshot)
     ENV=(SINYAL_KEY="$KEY" SINYAL_SYMBOL="$SYMBOL")
     [ "$MODE" = idem ] && ENV+=(SINYAL_IDEM=1)
     [ "$MODE" = paced ] && ENV+=(SINYAL_RATE="$RATE")
@@ -129,9 +140,8 @@ for MODE in $MODES; do
     get() { echo "$LUA" | tr ' ' '\n' | awk -F= -v k="$1" '$1==k {print $2}'; }
     LABEL="$MODE"; [ "$MODE" = paced ] && LABEL="paced ${RATE}/s per conn"
     echo "| $LABEL | $C | $RPS | $(fmt "$(get p50_us)") | $(fmt "$(get p90_us)") | $(fmt "$(get p99_us)") | $(fmt "$(get p999_us)") | $(fmt "$(get max_us)") | $(get non2xx) | $(get timeouts) | $((L1 - L0)) | $((S1 - S0)) | $(get 2xx) |"
-    echo "stages ($MODE, $C): $(stages)" >>"$TMP/stages.txt"
+    echo "stage means ($LABEL, $C connections): $(stage_means "$G0" "$(stage_snapshot)")" >>"$TMP/stages.txt"
   done
 done
 echo
 cat "$TMP/stages.txt" 2>/dev/null || true
-echo "(stage means are cumulative over the runs above)"
