@@ -214,6 +214,18 @@ int RunServe(Config config) {
                .data_delay_nanos = [plan_of_caller](const http::Context& ctx) -> Result<int64_t> {
                  SINYAL_ASSIGN_OR_RETURN(std::shared_ptr<const billing::Plan> plan, plan_of_caller(ctx));
                  return plan->Has(billing::kFeatRealtime) ? int64_t{0} : plan->data_delay_seconds * kNanosPerSecond;
+               },
+               .timeframe_allowed = [plan_of_caller, &plans](const http::Context& ctx,
+                                                             const std::string& timeframe) -> Status {
+                 SINYAL_ASSIGN_OR_RETURN(std::shared_ptr<const billing::Plan> plan, plan_of_caller(ctx));
+                 if (plan->Has(billing::kFeatAllTimeframes)) return Status::Ok();
+                 for (const auto& t : plan->timeframes) {
+                   if (t == timeframe) return Status::Ok();
+                 }
+                 auto need = plans.CheapestWith(billing::kFeatAllTimeframes);
+                 return Status::PermissionDenied("timeframe " + timeframe + " is not in plan " + plan->name + "; " +
+                                                     (need.ok() ? "requires plan " + *need : "not available on any plan"),
+                                                 "timeframe");
                }});
   http::AddBusinessRoutes(routes, {.plans = &plans,
                                    .subscriptions = &subscriptions,

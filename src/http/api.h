@@ -138,8 +138,16 @@ struct SignalsDeps {
   // Optional plan gate: OK, or PermissionDenied naming the plan needed. Called with
   // "correlations" by the correlations route. Unset: everything allowed.
   std::function<Status(const Context&, std::string_view feature)> entitle;
+  // The signal views (latest, history, one signal) omit what the caller's plan lacks, as the
+  // predict routes do: without "confidence" p_up, confidence, uncertainty and the Brier/log-loss of
+  // resolutions; without "intervals" the intervals, expected move and coverage; without "regime"
+  // the regime, drivers and model version; without "correlations" the cross-asset context. Each
+  // omitted part is listed in "gated" with the plan that has it.
   // Optional data delay of the caller's plan (nanoseconds; 0 = realtime). Unset: realtime.
   std::function<Result<int64_t>(const Context&)> data_delay_nanos;
+  // Optional timeframe gate for /signals/latest: OK, or PermissionDenied naming the plan needed
+  // (field "timeframe"). Unset: every timeframe allowed.
+  std::function<Status(const Context&, const std::string& timeframe)> timeframe_allowed;
   static constexpr size_t kMaxCorrelationSymbols = 10;  // symbols per correlations request
   static constexpr int64_t kMaxCorrelationWindow = 4000;  // returns (bars read: 5,000 per series)
 };

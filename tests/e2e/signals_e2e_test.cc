@@ -54,10 +54,28 @@ class SignalsE2E : public ::testing::TestWithParam<std::string> {
     }
     options.env = {{"SINYAL_WORKER_POLL_INTERVAL_MS", "100"}, {"SINYAL_MODELS_REPORT_FOLDS", "2"},
                    {"SINYAL_WORKER_XGBOOST_THREADS", "1"}};
+    // An operator, to move tenants between plans (signal fields are gated by plan).
+    op_email_ = "op-" + UniqueSuffix() + "@sinyal.example";
+    std::string out;
+    ASSERT_EQ(RunCli({"admin", "create-operator", "--email", op_email_, "--database", options.database_url,
+                      "--data-dir", (dir_.path() / "data").string(), "--log-level", "warn"},
+                     "operator passphrase 1\n", &out),
+              0)
+        << out;
     server_ = std::make_unique<ServerProcess>(options);
     std::string why;
     ASSERT_TRUE(server_->Start(&why)) << why;
     client_ = std::make_unique<HttpClient>(server_->base_url());
+    auto login = client_->PostJson("/api/v1/operator/login",
+                                   {{"email", op_email_}, {"password", "operator passphrase 1"}});
+    ASSERT_EQ(login.status, 200) << login.body;
+    op_token_ = login.Json()["access_token"];
+  }
+  void SetPlan(const json& registered, const std::string& plan) {
+    const int64_t tenant = registered["user"]["tenant"]["id"];
+    auto r = client_->Request("PUT", "/api/v1/operator/tenants/" + std::to_string(tenant) + "/plan",
+                              json{{"plan", plan}}.dump(), {Bearer(op_token_), "Content-Type: application/json"});
+    ASSERT_EQ(r.status, 200) << r.body;
   }
   HttpResult Get(const std::string& path, const std::string& token) {
     return client_->Get(path, {Bearer(token)});
@@ -89,6 +107,7 @@ class SignalsE2E : public ::testing::TestWithParam<std::string> {
   }
 
   testing::TempDir dir_;
+  std::string op_email_, op_token_;
   std::unique_ptr<ServerProcess> server_;
   std::unique_ptr<HttpClient> client_;
 };
@@ -97,6 +116,8 @@ TEST_P(SignalsE2E, LatestHistoryNewBarResolutionAndCorrelations) {
   json a = RegisterTenant(*client_, "alpha");
   json b = RegisterTenant(*client_, "beta");
   const std::string ta = a["access_token"], tb = b["access_token"];
+  SetPlan(a, "enterprise");  // every signal field (Free's gating is checked at the end)
+  SetPlan(b, "pro");
   const std::string eu = UniqueSymbol("EU"), gb = UniqueSymbol("GB"), late = UniqueSymbol("LT");
   // 6,000 real H1 bars of EURUSD and GBPUSD (2020-01 ..), held back: line 6,001 of EURUSD.
   ASSERT_EQ(Upload(eu, Lines("EURUSD_H1.csv", 1, 6001), ta).status, 200);
@@ -221,6 +242,32 @@ TEST_P(SignalsE2E, LatestHistoryNewBarResolutionAndCorrelations) {
   EXPECT_EQ(old.Json()["resolved"], true) << old.body;
   EXPECT_EQ(old.Json()["resolution"]["resolved_bar_time"], next.Json()["bar_time"]);
   EXPECT_EQ(Get("/api/v1/signals?symbol=" + eu + "&timeframe=H1", ta).Json()["signals"].size(), 2u);
+
+  // --- the same tenant on Free: direction only, the rest listed as gated; no correlations --------
+  SetPlan(a, "free");
+  auto free_latest = Get("/api/v1/signals/latest?symbol=" + eu + "&timeframe=H1", ta);
+  ASSERT_EQ(free_latest.status, 200) << free_latest.body;
+  json f = free_latest.Json();
+  EXPECT_TRUE(f.contains("prediction"));
+  for (const char* k : {"p_up", "confidence", "uncertainty", "intervals", "expected_return", "regime", "drivers",
+                        "model_version", "cross_asset"}) {
+    EXPECT_FALSE(f.contains(k)) << k << " leaked to Free: " << f.dump();
+  }
+  for (const char* g : {"confidence", "intervals", "regime", "correlations"}) {
+    ASSERT_TRUE(f["gated"].contains(g)) << f.dump();
+    EXPECT_NE(f["gated"][g].get<std::string>().find("requires plan"), std::string::npos) << f.dump();
+  }
+  json old_free = Get("/api/v1/signals/" + id, ta).Json();
+  EXPECT_FALSE(old_free.contains("confidence")) << old_free.dump();
+  EXPECT_FALSE(old_free["resolution"].contains("brier")) << old_free.dump();  // a function of p_up
+  EXPECT_FALSE(old_free["resolution"].contains("covered")) << old_free.dump();
+  for (const auto& item : Get("/api/v1/signals?symbol=" + eu, ta).Json()["signals"]) {
+    EXPECT_FALSE(item.contains("p_up")) << item.dump();
+  }
+  ExpectProblem(Get("/api/v1/market/correlations?symbols=" + eu + "," + gb + "&timeframe=H1", ta), 403,
+                "correlations", "requires plan");
+  ExpectProblem(Get("/api/v1/signals/latest?symbol=" + eu + "&timeframe=M5", ta), 403, "timeframe",
+                "requires plan");
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, SignalsE2E, ::testing::Values("sqlite", "postgresql"),

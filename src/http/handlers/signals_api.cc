@@ -72,6 +72,42 @@ Status Entitle(const SignalsDeps& deps, const Context& ctx, std::string_view fea
   return deps.entitle(ctx, feature);
 }
 
+// Removes from a signal's JSON what the caller's plan lacks (see SignalsDeps) and lists it in
+// "gated" with the reason (the plan needed). Errors other than PermissionDenied propagate.
+Result<json> GateSignalJson(const SignalsDeps& deps, const Context& ctx, json j) {
+  json gated = json::object();
+  auto lacks = [&](std::string_view feature) -> Result<bool> {
+    Status st = Entitle(deps, ctx, feature);
+    if (st.ok()) return false;
+    if (st.code() != StatusCode::kPermissionDenied) return st;
+    gated[std::string(feature)] = st.message();
+    return true;
+  };
+  json* resolution = j.contains("resolution") && j["resolution"].is_object() ? &j["resolution"] : nullptr;
+  SINYAL_ASSIGN_OR_RETURN(bool no_confidence, lacks("confidence"));
+  if (no_confidence) {
+    for (const char* k : {"p_up", "confidence", "uncertainty", "abstain_reason"}) j.erase(k);
+    // Brier score and log loss are functions of p_up.
+    if (resolution) {
+      resolution->erase("brier");
+      resolution->erase("log_loss");
+    }
+  }
+  SINYAL_ASSIGN_OR_RETURN(bool no_intervals, lacks("intervals"));
+  if (no_intervals) {
+    for (const char* k : {"intervals", "expected_return", "expected_abs_move"}) j.erase(k);
+    if (resolution) resolution->erase("covered");
+  }
+  SINYAL_ASSIGN_OR_RETURN(bool no_regime, lacks("regime"));
+  if (no_regime) {
+    for (const char* k : {"regime", "drivers", "model_version"}) j.erase(k);
+  }
+  SINYAL_ASSIGN_OR_RETURN(bool no_correlations, lacks("correlations"));
+  if (no_correlations) j.erase("cross_asset");
+  if (!gated.empty()) j["gated"] = std::move(gated);
+  return j;
+}
+
 // not_after for the caller: now, or now minus its plan's data delay.
 Result<UnixNanos> NotAfter(const SignalsDeps& deps, const Context& ctx) {
   if (!deps.data_delay_nanos) return ctx.now;
@@ -244,6 +280,7 @@ void AddSignalRoutes(RouteTable& routes, SignalsDeps deps) {
               .handler = [d](Context& ctx) -> Result<Response> {
                 SINYAL_RETURN_IF_ERROR(OnlyQueryParams(ctx, {"symbol", "timeframe", "threshold"}));
                 SINYAL_ASSIGN_OR_RETURN(Key k, QueryKey(ctx));
+                if (d->timeframe_allowed) SINYAL_RETURN_IF_ERROR(d->timeframe_allowed(ctx, k.timeframe));
                 double threshold = 0.5;
                 if (auto t = QueryParam(ctx, "threshold")) {
                   SINYAL_ASSIGN_OR_RETURN(threshold, ParseDouble(*t, "threshold"));
@@ -256,7 +293,8 @@ void AddSignalRoutes(RouteTable& routes, SignalsDeps deps) {
                 SINYAL_ASSIGN_OR_RETURN(std::shared_ptr<const signals::Signal> s,
                                         d->signals->Latest(Tenant(ctx), k.symbol, k.timeframe, not_after));
                 const signals::Signal out = signals::SignalService::WithThreshold(*s, threshold);
-                return Response::Json(200, out.ToJson());
+                SINYAL_ASSIGN_OR_RETURN(json body, GateSignalJson(*d, ctx, out.ToJson()));
+                return Response::Json(200, body);
               }});
 
   routes.Add({.method = "GET",
@@ -303,7 +341,10 @@ void AddSignalRoutes(RouteTable& routes, SignalsDeps deps) {
                 }
                 SINYAL_ASSIGN_OR_RETURN(auto list, d->log->ListVisible(Tenant(ctx), q));
                 json items = json::array();
-                for (const auto& s : list) items.push_back(signals::StoredSignalJson(s));
+                for (const auto& s : list) {
+                  SINYAL_ASSIGN_OR_RETURN(json item, GateSignalJson(*d, ctx, signals::StoredSignalJson(s)));
+                  items.push_back(std::move(item));
+                }
                 json out = {{"signals", items}, {"next_before", nullptr}};
                 if (list.size() == q.limit) out["next_before"] = FormatIso8601(list.back().signal.bar_time());
                 return Response::Json(200, out);
@@ -320,7 +361,8 @@ void AddSignalRoutes(RouteTable& routes, SignalsDeps deps) {
                   return Status::NotFound("no signal " + id, "id");
                 }
                 SINYAL_ASSIGN_OR_RETURN(signals::StoredSignal s, d->log->GetVisible(Tenant(ctx), id));
-                return Response::Json(200, signals::StoredSignalJson(s));
+                SINYAL_ASSIGN_OR_RETURN(json body, GateSignalJson(*d, ctx, signals::StoredSignalJson(s)));
+                return Response::Json(200, body);
               }});
 
   routes.Add({.method = "GET",
