@@ -21,10 +21,11 @@ struct Config {
     std::string host = "127.0.0.1";  // Default: loopback.
     int64_t port = 8080;             // Default: 8080. [1, 65535]
     int64_t io_threads = 2;          // Default: 2. [1, 64]
-    // Threads for blocking routes: password hashing and the metered prediction routes, which wait
-    // for the meter's group commit (each waiting call holds one; 64 measured 13.7k predictions/s
-    // vs 3.8k on the 2 I/O threads, docs/api.md). Default: 64. [1, 256]
-    int64_t blocking_threads = 64;
+    // Threads for blocking routes: password hashing (at most 4 at once), database reads of the
+    // billing/usage/analytics routes (pool_size connections), imports, model activation. The
+    // metered prediction routes no longer use them (deferred responses on the I/O threads).
+    // Default: 16. [1, 256]
+    int64_t blocking_threads = 16;
     int64_t max_body_bytes = 1 << 20;       // Default: 1 MiB. [1 KiB, 64 MiB]
     int64_t shutdown_grace_ms = 10000;      // Default: 10 s. [0, 600000]
     std::string docs_assets_dir = "web/node_modules/redoc/bundles";  // Redoc bundle for /docs
