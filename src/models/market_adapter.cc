@@ -1,6 +1,7 @@
 #include "models/market_adapter.h"
 
 #include <algorithm>
+#include <cmath>
 
 namespace sinyal::models {
 
@@ -34,6 +35,22 @@ double MedianRelativeSpread(const BarColumns& bars) {
   auto mid = rel.begin() + static_cast<std::ptrdiff_t>(rel.size() / 2);
   std::nth_element(rel.begin(), mid, rel.end());
   return *mid;
+}
+
+int InferDigits(std::span<const market::Bar> bars) {
+  int digits = 0;
+  const size_t step = std::max<size_t>(1, bars.size() / 500);
+  for (size_t i = 0; i < bars.size(); i += step) {
+    for (const double p : {bars[i].open(), bars[i].high(), bars[i].low(), bars[i].close()}) {
+      int d = digits;
+      for (; d < 8; ++d) {
+        const double scaled = p * std::pow(10.0, d);
+        if (std::fabs(scaled - std::round(scaled)) < 1e-6 * std::max(1.0, std::fabs(scaled)) + 1e-9) break;
+      }
+      digits = std::max(digits, d);
+    }
+  }
+  return digits;
 }
 
 }  // namespace sinyal::models

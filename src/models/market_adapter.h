@@ -21,4 +21,10 @@ namespace sinyal::models {
 // a dead band should not be below.
 double MedianRelativeSpread(const BarColumns& bars);
 
+// The number of decimals of the quotes (e.g. 5 for EURUSD, at most 8): the smallest d for which
+// every sampled open/high/low/close (about 500 bars, evenly spaced) is a whole number of 10^-d
+// (within float noise). 10^-digits is the `point` of ToBarColumns (the MT5 spread column is in
+// these points). One rule for training, serving and retraining, so all compute identical columns.
+int InferDigits(std::span<const market::Bar> bars);
+
 }  // namespace sinyal::models

@@ -201,24 +201,6 @@ Draft DefaultDraft(const std::string& symbol, const std::string& timeframe) {
   return d;
 }
 
-// The number of decimals of the quotes (e.g. 5 for EURUSD): the smallest d for which every sampled
-// close is a whole number of 10^-d (within float noise). The MT5 spread column is in these points.
-int InferDigits(std::span<const market::Bar> bars) {
-  int digits = 0;
-  const size_t step = std::max<size_t>(1, bars.size() / 500);
-  for (size_t i = 0; i < bars.size(); i += step) {
-    for (const double p : {bars[i].open(), bars[i].high(), bars[i].low(), bars[i].close()}) {
-      int d = digits;
-      for (; d < 8; ++d) {
-        const double scaled = p * std::pow(10.0, d);
-        if (std::fabs(scaled - std::round(scaled)) < 1e-6 * std::max(1.0, std::fabs(scaled)) + 1e-9) break;
-      }
-      digits = std::max(digits, d);
-    }
-  }
-  return digits;
-}
-
 // Walk-forward splits whose first training window holds min_train_rows fitting rows after the
 // calibration hold-back (the initial window grows from 40% of the rows up to 80% when needed).
 Result<WalkForwardConfig> WalkForwardFor(const Dataset& ds, const TrainConfig& config, int folds) {

@@ -45,24 +45,6 @@ std::string Fmt(const char* fmt, double a, double b, double c) {
   return buf;
 }
 
-// Same rule as models/service.cc (the number of decimals of the quotes), so the challenger's
-// features and ours are computed on identical columns.
-int InferDigits(std::span<const market::Bar> bars) {
-  int digits = 0;
-  const size_t step = std::max<size_t>(1, bars.size() / 500);
-  for (size_t i = 0; i < bars.size(); i += step) {
-    for (const double p : {bars[i].open(), bars[i].high(), bars[i].low(), bars[i].close()}) {
-      int d = digits;
-      for (; d < 8; ++d) {
-        const double scaled = p * std::pow(10.0, d);
-        if (std::fabs(scaled - std::round(scaled)) < 1e-6 * std::max(1.0, std::fabs(scaled)) + 1e-9) break;
-      }
-      digits = std::max(digits, d);
-    }
-  }
-  return digits;
-}
-
 // The walk-forward figures stored with a version (models::ModelService::Train), as validation.
 ValidationFigures ValidationOf(const models::ModelRecord& r) {
   ValidationFigures v;
@@ -228,7 +210,7 @@ Result<RetrainingService::Series> RetrainingService::LoadSeries(TenantId owner,
   } while (cursor);
   if (s.bars.empty()) return Status::NotFound("no bars for " + symbol + " " + timeframe, "symbol");
   SINYAL_ASSIGN_OR_RETURN(s.cols, models::ToBarColumns(symbol, timeframe, s.bars,
-                                                       std::pow(10.0, -InferDigits(s.bars))));
+                                                       std::pow(10.0, -models::InferDigits(s.bars))));
   return s;
 }
 

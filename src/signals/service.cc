@@ -46,22 +46,6 @@ std::string OwnerLabel(TenantId t) {
   return IsPlatform(t) ? std::string("platform") : "t" + std::to_string(t.value());
 }
 
-int InferDigits(std::span<const market::Bar> bars) {
-  int digits = 0;
-  const size_t step = std::max<size_t>(1, bars.size() / 500);
-  for (size_t i = 0; i < bars.size(); i += step) {
-    for (const double p : {bars[i].open(), bars[i].high(), bars[i].low(), bars[i].close()}) {
-      int d = digits;
-      for (; d < 8; ++d) {
-        const double scaled = p * std::pow(10.0, d);
-        if (std::fabs(scaled - std::round(scaled)) < 1e-6 * std::max(1.0, std::fabs(scaled)) + 1e-9) break;
-      }
-      digits = std::max(digits, d);
-    }
-  }
-  return digits;
-}
-
 struct RouteKey {
   int64_t viewer;
   std::string symbol, timeframe;
@@ -386,7 +370,7 @@ struct SignalService::Impl {
       std::vector<market::Bar> window(e.bars.begin(), e.bars.end());
       SINYAL_ASSIGN_OR_RETURN(models::BarColumns cols,
                               models::ToBarColumns(e.symbol, e.timeframe, window,
-                                                   std::pow(10.0, -InferDigits(window))));
+                                                   std::pow(10.0, -models::InferDigits(window))));
       SINYAL_ASSIGN_OR_RETURN(models::FeatureFrame frame, models::ComputeBasicFeatures(cols));
       if (frame.names != e.record.schema.feature_names) {
         return Status::FailedPrecondition("the model's features differ from the basic set", "model");
@@ -642,7 +626,8 @@ struct SignalService::Impl {
       SINYAL_ASSIGN_OR_RETURN(frame, models::ComputeFeatureFrame(*fs, all));
     } else {
       SINYAL_ASSIGN_OR_RETURN(models::BarColumns cols,
-                              models::ToBarColumns(symbol, timeframe, all, std::pow(10.0, -InferDigits(all))));
+                              models::ToBarColumns(symbol, timeframe, all,
+                                                   std::pow(10.0, -models::InferDigits(all))));
       SINYAL_ASSIGN_OR_RETURN(frame, models::ComputeBasicFeatures(cols));
     }
     if (frame.names != rec.schema.feature_names) {
