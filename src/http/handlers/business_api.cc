@@ -29,6 +29,7 @@
 #include "billing/plans.h"
 #include "core/time.h"
 #include "http/api.h"
+#include "http/handlers/prediction_json.h"
 #include "http/json_body.h"
 #include "market/instrument.h"
 #include "market/timeframe.h"
@@ -139,12 +140,6 @@ std::string RequestHash(const Request& req) {
   return hex;
 }
 
-// "requires plan pro" (or a generic text when no plan has the feature).
-std::string PlanNeeded(billing::PlanStore& plans, std::string_view feature) {
-  auto p = plans.CheapestWith(feature);
-  return p.ok() ? "requires plan " + *p : "not available on any plan";
-}
-
 class BusinessApi {
  public:
   explicit BusinessApi(BusinessDeps deps) : d_(deps) {}
@@ -197,52 +192,8 @@ class BusinessApi {
 
   // The seeds' response fields (usage fields are added by Meter::Commit) plus what the plan allows.
   json ItemJson(const billing::Plan& plan, const PredictItem& item, const signals::Signal& stored) {
-    const signals::Signal s = signals::SignalService::WithThreshold(stored, item.confidence_threshold);
-    const auto& f = s.fields();
-    json j;
-    j["prediction"] = std::string(signals::DirectionName(f.direction));
-    json gated = json::object();
-    if (plan.Has(billing::kFeatConfidence)) {
-      j["confidence"] = f.confidence;
-      j["p_up"] = f.p_up;
-      if (f.abstained) j["abstain_reason"] = f.abstain_reason;
-    } else {
-      gated["confidence"] = PlanNeeded(*d_.plans, billing::kFeatConfidence);
-    }
-    // The close time of the bar the signal was made on: the signal's "as of" time.
-    j["timestamp"] = FormatIso8601(f.bar_time + market::TimeframeNanos(item.tf));
-    j["symbol"] = f.symbol;
-    j["timeframe"] = f.timeframe;
-    j["prediction_type"] = kPriceDirection;
-    j["prediction_horizon"] = f.horizon;
-    j["confidence_threshold"] = f.confidence_threshold;
-    j["signal_id"] = f.id;
+    json j = PredictionJson(*d_.plans, plan, stored, item.confidence_threshold);
     j["data_delay_seconds"] = plan.Has(billing::kFeatRealtime) ? 0 : plan.data_delay_seconds;
-    if (plan.Has(billing::kFeatIntervals)) {
-      json iv = json::object();
-      for (const auto& i : f.intervals) {
-        iv[std::to_string(static_cast<int>(std::lround(i.coverage * 100)))] = {{"low", i.lo}, {"high", i.hi}};
-      }
-      j["interval"] = std::move(iv);
-      j["expected_move"] = {{"return", f.expected_return}, {"typical_abs", f.expected_abs_move}};
-    } else {
-      gated["interval"] = gated["expected_move"] = PlanNeeded(*d_.plans, billing::kFeatIntervals);
-    }
-    if (plan.Has(billing::kFeatRegime)) {
-      j["regime"] = {{"code", f.regime_code},
-                     {"name", f.regime_name},
-                     {"trend", std::string(signals::TrendStateName(f.regime.trend))},
-                     {"volatility", std::string(signals::VolStateName(f.regime.vol))}};
-      json drivers = json::array();
-      for (const auto& d : f.drivers) {
-        drivers.push_back({{"feature", d.feature}, {"value", d.value}, {"contribution", d.contribution}});
-      }
-      j["drivers"] = std::move(drivers);
-      j["model_version"] = f.model_version;
-    } else {
-      gated["regime"] = gated["drivers"] = gated["model_version"] = PlanNeeded(*d_.plans, billing::kFeatRegime);
-    }
-    if (!gated.empty()) j["gated"] = std::move(gated);
     return j;
   }
 

@@ -42,6 +42,7 @@
 #include "core/log.h"
 #include "core/time.h"
 #include "http/api.h"
+#include "http/handlers/prediction_json.h"
 #include "http/json_body.h"
 #include "http/problem.h"
 #include "market/instrument.h"
@@ -60,60 +61,11 @@ constexpr size_t kMaxTimeframes = 7;
 constexpr int kMaxConsecutiveErrors = 10;
 constexpr size_t kMaxQueuedSignals = 10000;
 
-std::string PlanNeeded(billing::PlanStore& plans, std::string_view feature) {
-  auto p = plans.CheapestWith(feature);
-  return p.ok() ? "requires plan " + *p : "not available on any plan";
-}
-
-// The fields of a pushed signal for `plan`: the same names as POST /api/v1/business/predict.
+// The fields of a pushed signal for `plan`: those of POST /api/v1/business/predict, "type":"signal".
 json SignalJson(billing::PlanStore& plans, const billing::Plan& plan, const signals::Signal& stored,
                 double threshold) {
-  const signals::Signal s = signals::SignalService::WithThreshold(stored, threshold);
-  const auto& f = s.fields();
-  json j;
+  json j = PredictionJson(plans, plan, stored, threshold);
   j["type"] = "signal";
-  j["prediction"] = std::string(signals::DirectionName(f.direction));
-  json gated = json::object();
-  if (plan.Has(billing::kFeatConfidence)) {
-    j["confidence"] = f.confidence;
-    j["p_up"] = f.p_up;
-    if (f.abstained) j["abstain_reason"] = f.abstain_reason;
-  } else {
-    gated["confidence"] = PlanNeeded(plans, billing::kFeatConfidence);
-  }
-  auto tf = market::ParseTimeframe(f.timeframe);
-  j["timestamp"] = FormatIso8601(f.bar_time + (tf.ok() ? market::TimeframeNanos(*tf) : 0));
-  j["symbol"] = f.symbol;
-  j["timeframe"] = f.timeframe;
-  j["prediction_type"] = "price_direction";
-  j["prediction_horizon"] = f.horizon;
-  j["confidence_threshold"] = f.confidence_threshold;
-  j["signal_id"] = f.id;
-  if (plan.Has(billing::kFeatIntervals)) {
-    json iv = json::object();
-    for (const auto& i : f.intervals) {
-      iv[std::to_string(static_cast<int>(std::lround(i.coverage * 100)))] = {{"low", i.lo}, {"high", i.hi}};
-    }
-    j["interval"] = std::move(iv);
-    j["expected_move"] = {{"return", f.expected_return}, {"typical_abs", f.expected_abs_move}};
-  } else {
-    gated["interval"] = gated["expected_move"] = PlanNeeded(plans, billing::kFeatIntervals);
-  }
-  if (plan.Has(billing::kFeatRegime)) {
-    j["regime"] = {{"code", f.regime_code},
-                   {"name", f.regime_name},
-                   {"trend", std::string(signals::TrendStateName(f.regime.trend))},
-                   {"volatility", std::string(signals::VolStateName(f.regime.vol))}};
-    json drivers = json::array();
-    for (const auto& d : f.drivers) {
-      drivers.push_back({{"feature", d.feature}, {"value", d.value}, {"contribution", d.contribution}});
-    }
-    j["drivers"] = std::move(drivers);
-    j["model_version"] = f.model_version;
-  } else {
-    gated["regime"] = gated["drivers"] = gated["model_version"] = PlanNeeded(plans, billing::kFeatRegime);
-  }
-  if (!gated.empty()) j["gated"] = std::move(gated);
   return j;
 }
 

@@ -1,0 +1,31 @@
+// The plan-gated prediction fields shared by POST /api/v1/business/predict (business_api.cc) and
+// the WebSocket signal stream (stream_api.cc): one function, so both show the same names and
+// gate the same fields. Internal to http/ (handlers only).
+//
+// Thread safety: pure functions apart from PlanStore::CheapestWith (thread-safe).
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include <nlohmann/json.hpp>
+
+#include "billing/plans.h"
+#include "signals/service.h"
+
+namespace sinyal::http {
+
+// "requires plan pro" (the cheapest plan with `feature`), or "not available on any plan".
+std::string PlanNeeded(billing::PlanStore& plans, std::string_view feature);
+
+// The fields of `stored` re-thresholded at `threshold` (SignalService::WithThreshold) that `plan`
+// allows: prediction, timestamp (close time of the signal's bar), symbol, timeframe,
+// prediction_type, prediction_horizon, confidence_threshold, signal_id, plus confidence/p_up/
+// abstain_reason (feature "confidence"), interval/expected_move ("intervals") and regime/drivers/
+// model_version ("regime"). Fields the plan lacks are omitted and listed in "gated" with
+// PlanNeeded's text; "gated" is absent when nothing is gated. Callers add their own fields
+// (data_delay_seconds, "type", usage).
+nlohmann::json PredictionJson(billing::PlanStore& plans, const billing::Plan& plan,
+                              const signals::Signal& stored, double threshold);
+
+}  // namespace sinyal::http
