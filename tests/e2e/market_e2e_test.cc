@@ -2,9 +2,6 @@
 // real shared data with paging, the hostile-upload table (each 422 naming its line, nothing
 // written), tenant-private series, tick batches becoming bars, the operator WebSocket feed, the
 // ingest and replay CLIs, and feature vectors equal to the features library's own computation.
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -18,6 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include "e2e/harness.h"
+#include "e2e/ws_client.h"
 #include "features/feature_set.h"
 #include "market/csv_import.h"
 
@@ -322,110 +320,16 @@ TEST_P(MarketE2E, TickBatchesBecomeBarsOnEveryTimeframe) {
             "ticks");
 }
 
-// ---- A minimal WebSocket client (RFC 6455): handshake, masked client frames, server frames.
-class WsClient {
- public:
-  ~WsClient() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  // Returns the HTTP status line + headers of the handshake answer.
-  std::string Connect(int port, const std::string& path, const std::string& token) {
-    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(static_cast<uint16_t>(port));
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) return "connect failed";
-    // Generous: this test checks behaviour, not speed. (A lost first ack once looked like a
-    // timeout here; it was a race in the server's WebSocket activation, fixed in server.cc.)
-    timeval tv{30, 0};
-    ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    std::string req = "GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
-                      "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-                      "Sec-WebSocket-Version: 13\r\n";
-    if (!token.empty()) req += "Authorization: Bearer " + token + "\r\n";
-    req += "\r\n";
-    SendAll(req);
-    std::string head;
-    char c;
-    while (head.find("\r\n\r\n") == std::string::npos && ::recv(fd_, &c, 1, 0) == 1) head += c;
-    if (head.find("Content-Length:") != std::string::npos ||
-        head.find("content-length:") != std::string::npos) {
-      char buf[4096];
-      ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
-      if (n > 0) head.append(buf, n);
-    }
-    return head;
-  }
-  void SendFrame(uint8_t opcode, const std::string& payload, bool fin = true) {
-    std::string f;
-    f += static_cast<char>((fin ? 0x80 : 0) | opcode);
-    const uint8_t mask[4] = {0x12, 0x34, 0x56, 0x78};
-    if (payload.size() < 126) {
-      f += static_cast<char>(0x80 | payload.size());
-    } else if (payload.size() < 65536) {
-      f += static_cast<char>(0x80 | 126);
-      f += static_cast<char>(payload.size() >> 8);
-      f += static_cast<char>(payload.size() & 0xff);
-    } else {
-      f += static_cast<char>(0x80 | 127);
-      for (int i = 7; i >= 0; --i) f += static_cast<char>((uint64_t(payload.size()) >> (8 * i)) & 0xff);
-    }
-    f.append(reinterpret_cast<const char*>(mask), 4);
-    for (size_t i = 0; i < payload.size(); ++i) f += static_cast<char>(payload[i] ^ mask[i % 4]);
-    SendAll(f);
-  }
-  // Reads one server frame; returns false on timeout/EOF.
-  bool ReadFrame(uint8_t* opcode, std::string* payload) {
-    uint8_t h[2];
-    if (!RecvAll(h, 2)) return false;
-    *opcode = h[0] & 0x0f;
-    uint64_t len = h[1] & 0x7f;
-    if (len == 126) {
-      uint8_t e[2];
-      if (!RecvAll(e, 2)) return false;
-      len = (e[0] << 8) | e[1];
-    } else if (len == 127) {
-      uint8_t e[8];
-      if (!RecvAll(e, 8)) return false;
-      len = 0;
-      for (int i = 0; i < 8; ++i) len = (len << 8) | e[i];
-    }
-    payload->assign(len, '\0');
-    return len == 0 || RecvAll(reinterpret_cast<uint8_t*>(payload->data()), len);
-  }
-
- private:
-  void SendAll(const std::string& s) {
-    size_t off = 0;
-    while (off < s.size()) {
-      ssize_t n = ::send(fd_, s.data() + off, s.size() - off, MSG_NOSIGNAL);
-      if (n <= 0) return;
-      off += n;
-    }
-  }
-  bool RecvAll(uint8_t* p, size_t n) {
-    size_t got = 0;
-    while (got < n) {
-      ssize_t k = ::recv(fd_, p + got, n - got, 0);
-      if (k <= 0) return false;
-      got += k;
-    }
-    return true;
-  }
-  int fd_ = -1;
-};
-
 TEST_P(MarketE2E, WebSocketFeedRoundTrip) {
   const std::string sym = UniqueSymbol("WS");
   {
     WsClient anon;
-    EXPECT_NE(anon.Connect(server_->port(), "/api/v1/market/feed", "").find(" 401 "), std::string::npos);
+    EXPECT_NE(anon.Connect(server_->port(), "/api/v1/market/feed", {}).find(" 401 "), std::string::npos);
   }
   EXPECT_EQ(client_->Get("/api/v1/market/feed", {Bearer(op_token_)}).status, 426);
 
   WsClient ws;
-  std::string head = ws.Connect(server_->port(), "/api/v1/market/feed", op_token_);
+  std::string head = ws.Connect(server_->port(), "/api/v1/market/feed", {Bearer(op_token_)});
   ASSERT_NE(head.find(" 101 "), std::string::npos) << head;
   ASSERT_NE(head.find("s3pPLMBiTxaQ9kYGzzhZRbK+xOo="), std::string::npos) << head;  // RFC 6455 sample
 
@@ -476,7 +380,7 @@ TEST_P(MarketE2E, WebSocketFeedRoundTrip) {
 
   // Ten bad messages in a row close with 1008.
   WsClient spam;
-  ASSERT_NE(spam.Connect(server_->port(), "/api/v1/market/feed", op_token_).find(" 101 "), std::string::npos);
+  ASSERT_NE(spam.Connect(server_->port(), "/api/v1/market/feed", {Bearer(op_token_)}).find(" 101 "), std::string::npos);
   int closes = 0;
   for (int i = 0; i < 10; ++i) spam.SendFrame(0x1, "nope");
   for (int i = 0; i < 11 && spam.ReadFrame(&op, &msg); ++i) {

@@ -1,5 +1,5 @@
 // A minimal blocking WebSocket client (RFC 6455) for e2e tests: handshake, masked client frames,
-// unfragmented server frames. Header-only; the same shape as the client in market_e2e_test.cc.
+// unfragmented server frames. Header-only; used by market_e2e_test and stream_e2e_test.
 #pragma once
 
 #include <arpa/inet.h>
