@@ -109,6 +109,9 @@ struct RedisRateLimiterOptions {
   // share one timeline. Tests set false to drive the script with Check's `now` (keys then live
   // at least 60 s, since that clock need not run at real-time pace).
   bool use_server_time = true;
+  // CLIENT SETNAME of every pooled connection (no spaces), so operators see them in CLIENT LIST
+  // and tests can kill exactly these connections. Empty: no name.
+  std::string client_name = "sinyal-ratelimit";
 };
 
 // GCRA in one Lua script (atomic; SCRIPT LOAD once, EVALSHA, reloaded on NOSCRIPT), keys expire

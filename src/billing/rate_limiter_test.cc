@@ -18,6 +18,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <random>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -359,6 +360,7 @@ class RedisRateLimiterTest : public ::testing::Test {
     RedisRateLimiterOptions o;
     o.key_prefix = prefix_;
     o.use_server_time = server_time;
+    o.client_name = "sinyal-test-" + prefix_;  // prefix_ has no spaces
     auto r = MakeRedisRateLimiter(RedisTestUrl(), o);
     EXPECT_OK(r);
     return r.ok() ? std::move(r).value() : nullptr;
@@ -412,8 +414,23 @@ TEST_F(RedisRateLimiterTest, ReconnectsAfterItsConnectionsAreKilled) {
   ASSERT_TRUE(limiter);
   RateLimit limit{1, 3};
   EXPECT_TRUE(limiter->Check("k", limit, kT0)->allowed);
-  // Kills every normal client except this side connection (SKIPME yes is the default).
-  freeReplyObject(redisCommand(side_.get(), "CLIENT KILL TYPE normal"));
+  // Kills this limiter's connections only (by the name it gives them): other tests and servers
+  // may share this Redis, and killing their connections would make them fail or fall back.
+  auto* list = static_cast<redisReply*>(redisCommand(side_.get(), "CLIENT LIST"));
+  ASSERT_NE(list, nullptr);
+  ASSERT_EQ(list->type, REDIS_REPLY_STRING);
+  std::istringstream lines(std::string(list->str, list->len));
+  freeReplyObject(list);
+  int killed = 0;
+  for (std::string line; std::getline(lines, line);) {
+    if (line.find(" name=sinyal-test-" + prefix_ + " ") == std::string::npos) continue;
+    const size_t id_at = line.find("id=");
+    ASSERT_NE(id_at, std::string::npos) << line;
+    const std::string id = line.substr(id_at + 3, line.find(' ', id_at) - id_at - 3);
+    freeReplyObject(redisCommand(side_.get(), "CLIENT KILL ID %s", id.c_str()));
+    ++killed;
+  }
+  ASSERT_GE(killed, 1) << "no connection named sinyal-test-" << prefix_;
   auto d = limiter->Check("k", limit, kT0);
   ASSERT_OK(d);
   EXPECT_TRUE(d->allowed);

@@ -188,6 +188,11 @@ class RedisRateLimiter final : public RateLimiter {
       if (!r) return fail(c->errstr);
       if (r->type == REDIS_REPLY_ERROR) return fail("SELECT " + std::to_string(url_.db) + ": " + r->str);
     }
+    if (!options_.client_name.empty()) {
+      Reply r = Command(c, {"CLIENT", "SETNAME", options_.client_name});
+      if (!r) return fail(c->errstr);
+      if (r->type == REDIS_REPLY_ERROR) return fail("CLIENT SETNAME: " + std::string(r->str, r->len));
+    }
     Status loaded = LoadScript(c);
     if (!loaded.ok()) {
       redisFree(c);
