@@ -59,6 +59,10 @@ const std::vector<Key>& Keys() {
     I("worker.xgboost_threads", [](Config& c) -> int64_t& { return c.worker.xgboost_threads; }, 1, 64);
     I("worker.retrain_check_seconds", [](Config& c) -> int64_t& { return c.worker.retrain_check_seconds; }, 0, 604800);
     I("worker.retrain_window_bars", [](Config& c) -> int64_t& { return c.worker.retrain_window_bars; }, 500, 300000);
+    I("worker.retrain_cooldown_bars", [](Config& c) -> int64_t& { return c.worker.retrain_cooldown_bars; }, 0, 1000000);
+    I("worker.retrain_cooldown_seconds", [](Config& c) -> int64_t& { return c.worker.retrain_cooldown_seconds; }, 0, 31536000);
+    I("worker.drift_window_rows", [](Config& c) -> int64_t& { return c.worker.drift_window_rows; }, 100, 100000);
+    I("worker.drift_min_features", [](Config& c) -> int64_t& { return c.worker.drift_min_features; }, 1, 100);
     S("models.default_plan", [](Config& c) -> std::string& { return c.models.default_plan; });
     I("models.report_folds", [](Config& c) -> int64_t& { return c.models.report_folds; }, 1, 20);
     return k;
@@ -174,6 +178,12 @@ Status Finalize(Config& config) {
   if (config.models.default_plan != "free" && config.models.default_plan != "pro" &&
       config.models.default_plan != "enterprise")
     return Status::InvalidArgument("must be free, pro or enterprise", "models.default_plan");
+  if (config.worker.drift_window_rows * 2 > config.worker.retrain_window_bars)
+    return Status::InvalidArgument(
+        "must be at most half of worker.retrain_window_bars (" +
+            std::to_string(config.worker.retrain_window_bars) +
+            "): the per-feature drift thresholds are fitted on 2 or more windows of training rows",
+        "worker.drift_window_rows");
   if (!config.auth.jwt_secret.empty() && config.auth.jwt_secret.size() < 32)
     return Status::InvalidArgument("must be at least 32 bytes", "auth.jwt_secret");
   return Status::Ok();

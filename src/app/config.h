@@ -63,6 +63,17 @@ struct Config {
     int64_t retrain_check_seconds = 0;
     // Newest bars a retraining challenger is trained on. Default: 5000. [500, 300000]
     int64_t retrain_window_bars = 5000;
+    // Cooldown after a rejected challenger or a rollback (RetrainingJobOptions): no new challenger
+    // until this many bars have closed after the decision's last bar ... Default: 500. [0, 1000000]
+    int64_t retrain_cooldown_bars = 500;
+    // ... AND this many seconds have passed since it. Default: 0. [0, 31536000]
+    int64_t retrain_cooldown_seconds = 0;
+    // Feature drift (DriftRule): the newest this many feature rows are compared with the version's
+    // reference. Default: 1000. [100, 100000]; at most retrain_window_bars / 2 (the per-feature
+    // thresholds need 2 windows of training rows).
+    int64_t drift_window_rows = 1000;
+    // Drift when at least this many features exceed their own thresholds. Default: 3. [1, 100]
+    int64_t drift_min_features = 3;
   } worker;
   struct Models {
     // Plan of every tenant until billing exists (models/plans.h): free, pro or enterprise.

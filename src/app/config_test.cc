@@ -1,5 +1,7 @@
 #include "app/config.h"
 
+#include "app/models_cli.h"
+
 #include "core/testing/test_util.h"
 
 namespace sinyal::app {
@@ -33,6 +35,54 @@ TEST(ConfigTest, RejectsUnknownKeysWrongTypesAndRanges) {
   Config d;
   d.auth.jwt_secret = "short";
   EXPECT_EQ(Finalize(d).field(), "auth.jwt_secret");
+}
+
+TEST(ConfigTest, RetrainingKeysDefaultToTheJobDefaultsAndReachTheJobOptions) {
+  // Unset keys: exactly the retraining job's own defaults (signals/retraining_job.h, drift.h).
+  Config defaults;
+  ASSERT_OK(Finalize(defaults));
+  const signals::RetrainingJobOptions job_defaults;
+  const signals::RetrainingJobOptions from_defaults = RetrainingOptionsFrom(defaults);
+  EXPECT_EQ(from_defaults.train_window_bars, job_defaults.train_window_bars);
+  EXPECT_EQ(from_defaults.cooldown_bars, job_defaults.cooldown_bars);
+  EXPECT_EQ(from_defaults.cooldown_seconds, job_defaults.cooldown_seconds);
+  EXPECT_EQ(from_defaults.drift.window, job_defaults.drift.window);
+  EXPECT_EQ(from_defaults.drift.min_features, job_defaults.drift.min_features);
+
+  Config c;
+  ASSERT_OK(ApplyToml("[worker]\nretrain_cooldown_bars = 120\nretrain_cooldown_seconds = 3600\n"
+                      "drift_window_rows = 600\n",
+                      "t.toml", c));
+  ASSERT_OK(ApplyEnv({{"SINYAL_WORKER_DRIFT_MIN_FEATURES", "5"}}, c));
+  ASSERT_OK(Finalize(c));
+  const signals::RetrainingJobOptions o = RetrainingOptionsFrom(c);
+  EXPECT_EQ(o.cooldown_bars, 120u);
+  EXPECT_EQ(o.cooldown_seconds, 3600);
+  EXPECT_EQ(o.drift.window, 600u);
+  EXPECT_EQ(o.drift.min_features, 5);
+}
+
+TEST(ConfigTest, BadRetrainingValuesNameTheKey) {
+  Config c;
+  EXPECT_EQ(ApplyToml("[worker]\nretrain_cooldown_bars = -1\n", "t.toml", c).field(),
+            "worker.retrain_cooldown_bars");
+  EXPECT_EQ(ApplyToml("[worker]\nretrain_cooldown_seconds = \"1h\"\n", "t.toml", c).field(),
+            "worker.retrain_cooldown_seconds");
+  EXPECT_EQ(ApplyToml("[worker]\ndrift_window_rows = 99\n", "t.toml", c).field(), "worker.drift_window_rows");
+  EXPECT_EQ(ApplyToml("[worker]\ndrift_min_features = 0\n", "t.toml", c).field(), "worker.drift_min_features");
+  EXPECT_EQ(ApplyEnv({{"SINYAL_WORKER_DRIFT_MIN_FEATURES", "three"}}, c).field(),
+            "SINYAL_WORKER_DRIFT_MIN_FEATURES");
+  EXPECT_EQ(c.worker.retrain_cooldown_bars, 500);  // a refused value changes nothing
+  EXPECT_EQ(c.worker.drift_min_features, 3);
+  // The per-feature thresholds need 2 windows of training rows.
+  Config d;
+  ASSERT_OK(SetKey("worker.retrain_window_bars", "1000", d));
+  ASSERT_OK(SetKey("worker.drift_window_rows", "600", d));
+  Status s = Finalize(d);
+  EXPECT_EQ(s.field(), "worker.drift_window_rows");
+  EXPECT_NE(s.message().find("retrain_window_bars"), std::string::npos) << s.message();
+  ASSERT_OK(SetKey("worker.drift_window_rows", "500", d));
+  EXPECT_OK(Finalize(d));
 }
 
 TEST(ConfigTest, RedisUrlIsCheckedWithoutEchoingThePassword) {

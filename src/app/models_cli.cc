@@ -48,6 +48,10 @@ models::ModelServiceOptions ModelServiceOptionsFrom(const Config& config) {
 signals::RetrainingJobOptions RetrainingOptionsFrom(const Config& config) {
   signals::RetrainingJobOptions o;
   o.train_window_bars = static_cast<size_t>(config.worker.retrain_window_bars);
+  o.cooldown_bars = static_cast<size_t>(config.worker.retrain_cooldown_bars);
+  o.cooldown_seconds = config.worker.retrain_cooldown_seconds;
+  o.drift.window = static_cast<size_t>(config.worker.drift_window_rows);
+  o.drift.min_features = static_cast<int>(config.worker.drift_min_features);
   return o;
 }
 

@@ -32,7 +32,8 @@ void SetOpenMpDefaults(char** argv);
 // Options of the models service from the configuration.
 models::ModelServiceOptions ModelServiceOptionsFrom(const Config& config);
 
-// Options of the retraining job from the configuration (worker.retrain_window_bars).
+// Options of the retraining job from the configuration (worker.retrain_window_bars,
+// retrain_cooldown_bars, retrain_cooldown_seconds, drift_window_rows, drift_min_features).
 signals::RetrainingJobOptions RetrainingOptionsFrom(const Config& config);
 
 // A job worker running training jobs of `service` and, when `retraining` is given, retrain_check
