@@ -75,6 +75,12 @@ struct Config {
     // Drift when at least this many features exceed their own thresholds. Default: 3. [1, 100]
     int64_t drift_min_features = 3;
   } worker;
+  struct Billing {
+    // Idempotency records (first response of an Idempotency-Key) older than this are deleted by
+    // `serve` every 10 minutes (billing/retention.h); a retry after that is a new call (new work,
+    // new charge). The usage ledger is kept. Default: 72 h (docs/billing.md). [1, 8760]
+    int64_t idempotency_retention_hours = 72;
+  } billing;
   struct Models {
     // Plan of every tenant until billing exists (models/plans.h): free, pro or enterprise.
     std::string default_plan = "free";

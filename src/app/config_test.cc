@@ -85,6 +85,18 @@ TEST(ConfigTest, BadRetrainingValuesNameTheKey) {
   EXPECT_OK(Finalize(d));
 }
 
+TEST(ConfigTest, IdempotencyRetentionHours) {
+  Config c;
+  EXPECT_EQ(c.billing.idempotency_retention_hours, 72);
+  ASSERT_OK(ApplyToml("[billing]\nidempotency_retention_hours = 24\n", "t.toml", c));
+  EXPECT_EQ(c.billing.idempotency_retention_hours, 24);
+  EXPECT_EQ(ApplyToml("[billing]\nidempotency_retention_hours = 0\n", "t.toml", c).field(),
+            "billing.idempotency_retention_hours");
+  EXPECT_EQ(ApplyEnv({{"SINYAL_BILLING_IDEMPOTENCY_RETENTION_HOURS", "9000"}}, c).field(),
+            "SINYAL_BILLING_IDEMPOTENCY_RETENTION_HOURS");
+  EXPECT_EQ(c.billing.idempotency_retention_hours, 24);
+}
+
 TEST(ConfigTest, RedisUrlIsCheckedWithoutEchoingThePassword) {
   for (const char* bad : {"localhost:6379", "redis://u:hunter2@h:port", "rediss://h:6379", "redis://h/x"}) {
     Config c;

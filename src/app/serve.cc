@@ -20,6 +20,7 @@
 #include "billing/invoices.h"
 #include "billing/meter.h"
 #include "billing/plans.h"
+#include "billing/retention.h"
 #include "billing/rate_limiter.h"
 #include "core/log.h"
 #include "http/api.h"
@@ -318,12 +319,23 @@ int RunServe(Config config) {
 
   // Invoices every closed subscription period: at start, then every 10 minutes (idempotent; with
   // several servers each may run it, the unique (tenant, period) key keeps one invoice).
+  // The same round deletes idempotency records older than billing.idempotency_retention_hours
+  // (billing/retention.h; bounded batches, the ledger is kept).
+  billing::IdempotencyRetentionOptions retention;
+  retention.retention_hours = config.billing.idempotency_retention_hours;
+  store::Database& billing_db = *db;
   std::atomic<bool> stop_invoicer{false};
-  std::thread invoicer([&invoices, &clock, &stop_invoicer] {
+  std::thread invoicer([&invoices, &clock, &stop_invoicer, &billing_db, retention] {
     while (!stop_invoicer.load()) {
       auto made = invoices.GenerateClosed(clock.Now());
       if (!made.ok()) LogEvent(spdlog::level::warn, "invoices_failed", {{"error", made.error().ToString()}});
       else if (*made > 0) LogEvent(spdlog::level::info, "invoices_generated", {{"count", *made}});
+      auto purged = billing::PurgeExpiredIdempotencyKeys(billing_db, clock.Now(), retention);
+      if (!purged.ok())
+        LogEvent(spdlog::level::warn, "idempotency_purge_failed", {{"error", purged.error().ToString()}});
+      else if (purged->deleted > 0)
+        LogEvent(spdlog::level::info, "idempotency_keys_expired",
+                 {{"count", purged->deleted}, {"more", purged->more}});
       for (int i = 0; i < 6000 && !stop_invoicer.load(); ++i)
         std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
