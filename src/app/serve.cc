@@ -245,7 +245,8 @@ int RunServe(Config config) {
                                                                  .meter = &meter,
                                                                  .subscriptions = &subscriptions,
                                                                  .plans = &plans,
-                                                                 .clock = &clock});
+                                                                 .clock = &clock,
+                                                                 .metrics = &metrics});
   // Rate limits per API key / per user, by the subscription's plan (billing/rate_limiter.h): in
   // process, or shared by every server through Redis with --redis (redis.url), failing over to
   // in-process limits while Redis is unreachable. A malformed or unreachable URL stops startup.

@@ -100,6 +100,7 @@ struct StreamDeps {
   billing::Subscriptions* subscriptions = nullptr;  // required
   billing::PlanStore* plans = nullptr;              // required
   const Clock* clock = nullptr;                     // required
+  Metrics* metrics = nullptr;  // optional: sinyal_stream_undelivered_total; outlives the meter's callbacks
 };
 // GET /api/v1/stream/signals: the WebSocket signal stream (http/handlers/stream_api.cc; protocol
 // in its file comment and openapi.json). The returned hub owns the SignalService subscription and

@@ -153,6 +153,10 @@ std::string Metrics::RenderPrometheus() const {
   out += "# HELP sinyal_http_in_flight Requests being handled now.\n";
   out += "# TYPE sinyal_http_in_flight gauge\n";
   out += "sinyal_http_in_flight " + std::to_string(in_flight_.load()) + "\n";
+  out += "# HELP sinyal_stream_undelivered_total Stream signals charged (ledger row durable) whose connection closed before the frame was queued.\n";
+  out += "# TYPE sinyal_stream_undelivered_total counter\n";
+  out += "sinyal_stream_undelivered_total " +
+         std::to_string(stream_undelivered_.load(std::memory_order_relaxed)) + "\n";
   return out;
 }
 

@@ -9,6 +9,8 @@
 //                                                              auth, ratelimit, handler stages; Context::Time)
 //   sinyal_ratelimit_decisions_total{result}                   counter (allowed, refused, error = failed open)
 //   sinyal_http_in_flight                                      gauge
+//   sinyal_stream_undelivered_total                            counter (stream pushes charged whose
+//                                                              connection had closed: never sent)
 #pragma once
 
 #include <array>
@@ -57,6 +59,8 @@ class Metrics {
     rate_limit_[static_cast<size_t>(r)].fetch_add(1, std::memory_order_relaxed);
   }
   void InFlight(int delta) { in_flight_.fetch_add(delta, std::memory_order_relaxed); }
+  // A stream push whose ledger row is durable but whose connection closed before it was sent.
+  void CountStreamUndelivered() { stream_undelivered_.fetch_add(1, std::memory_order_relaxed); }
   std::string RenderPrometheus() const;
 
  private:
@@ -78,6 +82,7 @@ class Metrics {
   std::deque<StageMetrics> stages_;
   std::atomic<int64_t> in_flight_{0};
   std::array<std::atomic<uint64_t>, 3> rate_limit_{};
+  std::atomic<uint64_t> stream_undelivered_{0};
 };
 
 }  // namespace sinyal::http

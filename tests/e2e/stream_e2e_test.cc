@@ -247,6 +247,10 @@ TEST_P(StreamE2E, PushesMeteredSignalsAsBarsCloseAndClosesAtTheQuota) {
   }
   EXPECT_EQ(stream_calls, 2) << usage.body;
   EXPECT_EQ(u["remaining"], 0) << usage.body;
+  // Both charged pushes were delivered: none is counted as charged-but-undelivered.
+  auto metrics = client_->Get("/metrics");
+  ASSERT_EQ(metrics.status, 200);
+  EXPECT_NE(metrics.body.find("\nsinyal_stream_undelivered_total 0\n"), std::string::npos) << metrics.body;
 }
 
 // A measurement, not a CI test (run with --gtest_also_run_disabled_tests; SINYAL_FANOUT_CONNS

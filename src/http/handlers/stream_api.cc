@@ -17,8 +17,14 @@
 //      Meter::Commit (durable group commit) - and pushed as {"type":"signal", <the fields of
 //      POST /api/v1/business/predict for the tenant's plan>, "usage_cost","cost_credits",
 //      "remaining_quota"}. The frame is queued only after its ledger row is durable. A unit is
-//      reserved only for a connection that is open when its push starts (a connection that closes
-//      during the commit's ~1 ms may be charged for that one message without receiving it).
+//      reserved only for a connection that is open when its push starts, and the reservation is
+//      dropped (nothing charged) if it closed by the time the commit is handed to the meter. The
+//      remaining window: a connection that closes during the group commit (~1 ms) is charged for
+//      that one message without receiving it. That is counted (sinyal_stream_undelivered_total)
+//      and logged ("stream_push_undelivered", naming the tenant and the ledger row: tenant_id,
+//      endpoint "stream", at). The ledger is append-only with no credit rows, so it is not
+//      refunded (docs/api.md, stream). A frame queued on a connection that then fails is not
+//      detected either.
 //   4. At the quota (plan without overage): {"type":"error","status":402,"detail":...} and a close
 //      frame 1008 "quota exceeded". If the plan loses "stream" meanwhile: close 1008 naming it.
 //
@@ -223,8 +229,12 @@ class StreamSocket final : public WebSocketHandler, public std::enable_shared_fr
     // Asynchronous: the pushes of one signal to many connections share one group commit; the
     // callback (meter's writer thread, in commit order) only queues the frame.
     d.meter->CommitAsync(std::move(reserved->reservation), SignalJson(*d.plans, *plan, signal, threshold),
-                         [self = shared_from_this()](Result<std::string> body) {
-                           if (body.ok()) return self->Send(std::move(*body));
+                         [self = shared_from_this(), metrics = d.metrics, now, symbol = f.symbol, timeframe = f.timeframe](
+                             Result<std::string> body) {
+                           if (body.ok()) {
+                             if (!self->Send(*body)) self->RecordUndelivered(metrics, now, symbol, timeframe, *body);
+                             return;
+                           }
                            if (body.error().code() == StatusCode::kQuotaExceeded) {
                              self->Send(ErrorJson(body.error(), self->request_id_).dump());
                              return self->CloseWith(1008, "quota exceeded");
@@ -308,9 +318,31 @@ class StreamSocket final : public WebSocketHandler, public std::enable_shared_fr
     return Status::Ok();
   }
 
-  void Send(std::string text) {
+  // False when the connection has closed (nothing queued).
+  bool Send(std::string text) {
     std::lock_guard<std::mutex> lock(mu_);
-    if (!closed_ && conn_ != nullptr) conn_->SendText(std::move(text));
+    if (closed_ || conn_ == nullptr) return false;
+    conn_->SendText(std::move(text));
+    return true;
+  }
+  // A push charged (its ledger row is durable) whose connection closed during the commit. The
+  // ledger row is (tenant_id, endpoint "stream", at = `at`); Meter does not return its id.
+  void RecordUndelivered(Metrics* metrics, UnixNanos at, const std::string& symbol, const std::string& timeframe,
+                         const std::string& body) {
+    if (metrics != nullptr) metrics->CountStreamUndelivered();
+    json j = json::parse(body, nullptr, /*allow_exceptions=*/false);
+    LogEvent(spdlog::level::warn, "stream_push_undelivered",
+             {{"request_id", request_id_},
+              {"tenant_id", principal_.tenant.value()},
+              {"user_id", principal_.user.value()},
+              {"api_key_id", principal_.api_key ? json(principal_.api_key->value()) : json(nullptr)},
+              {"symbol", symbol},
+              {"timeframe", timeframe},
+              {"ledger_endpoint", billing::kEndpointStream},
+              {"ledger_at", at},
+              {"cost_credits", j.is_object() ? j.value("cost_credits", json(nullptr)) : json(nullptr)},
+              {"usage_cost", j.is_object() ? j.value("usage_cost", json(nullptr)) : json(nullptr)},
+              {"remaining_quota", j.is_object() ? j.value("remaining_quota", json(nullptr)) : json(nullptr)}});
   }
   void CloseWith(uint16_t code, std::string reason) {
     std::lock_guard<std::mutex> lock(mu_);
