@@ -15,7 +15,8 @@
 # to Enterprise (unlimited quota, so the quota is not the limit) and Enterprise's rate limit raised
 # to 1e6/s in this throwaway database (an operator edit; the limiter still runs on every request).
 # After each run it prints the ledger rows added (read from the database), the 2xx answers the
-# server sent (its /metrics counter) and the 2xx answers wrk received. The ledger must equal the
+# server sent (its /metrics counter) and the 2xx answers wrk received, and the server's CPU time
+# (user + system, from /proc/PID/stat) per answer. The ledger must equal the
 # server's 2xx count exactly; wrk's count is lower by the answers in flight when wrk stopped.
 # wrk and the server share the machine's cores: figures are for both on this machine.
 set -euo pipefail
@@ -92,6 +93,9 @@ echo "setup ${SETUP}s (data, training, plan); first answer: $FIRST"
 echo "Server-Timing of one call: $(curl -s -D - -o /dev/null -X POST "$BASE/api/v1/business/predict" -H "X-API-Key: $KEY" \
   -H 'Content-Type: application/json' -d "$BODY" | tr -d '\r' | awk -F': ' 'tolower($1)=="server-timing" {print $2}')"
 
+# The server process's CPU time (user + system, all threads) in clock ticks, from /proc.
+TICKS=$(getconf CLK_TCK)
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$PID/stat"; }
 ledger() { sql "SELECT COUNT(*) FROM usage_ledger WHERE tenant_id = $TENANT"; }
 served2xx() {
   curl -sf "$BASE/metrics" | awk '/^sinyal_http_requests_total\{method="POST",route="\/api\/v1\/business\/predict",status="200"\}/ {print $2}' |
@@ -128,19 +132,20 @@ fmt() { python3 -c "v=$1; print(f'{v/1000:.2f}ms' if v < 1e6 else f'{v/1e6:.2f}s
 for MODE in $MODES; do
   for C in $CONNS; do
     if [ "$MODE" = paced ] && [ "$C" != 1000 ]; then continue; fi
-    L0=$(ledger); S0=$(served2xx); G0=$(stage_snapshot)
+    L0=$(ledger); S0=$(served2xx); G0=$(stage_snapshot); C0=$(cpu_ticks)
     ENV=(SINYAL_KEY="$KEY" SINYAL_SYMBOL="$SYMBOL")
     [ "$MODE" = idem ] && ENV+=(SINYAL_IDEM=1)
     [ "$MODE" = paced ] && ENV+=(SINYAL_RATE="$RATE")
     OUT=$(env "${ENV[@]}" wrk -t2 -c"$C" -d"${DUR}s" --timeout 5s -s bench/load/predict.lua "$BASE/api/v1/business/predict")
     sleep 0.5  # answers in flight when wrk stopped finish on the server
-    L1=$(ledger); S1=$(served2xx)
+    L1=$(ledger); S1=$(served2xx); C1=$(cpu_ticks)
     RPS=$(echo "$OUT" | awk '/Requests\/sec/ {print $2}')
     LUA=$(echo "$OUT" | grep '^LUA')
     get() { echo "$LUA" | tr ' ' '\n' | awk -F= -v k="$1" '$1==k {print $2}'; }
     LABEL="$MODE"; [ "$MODE" = paced ] && LABEL="paced ${RATE}/s per conn"
     echo "| $LABEL | $C | $RPS | $(fmt "$(get p50_us)") | $(fmt "$(get p90_us)") | $(fmt "$(get p99_us)") | $(fmt "$(get p999_us)") | $(fmt "$(get max_us)") | $(get non2xx) | $(get timeouts) | $((L1 - L0)) | $((S1 - S0)) | $(get 2xx) |"
     echo "stage means ($LABEL, $C connections): $(stage_means "$G0" "$(stage_snapshot)")" >>"$TMP/stages.txt"
+    echo "server CPU ($LABEL, $C connections): $(python3 -c "t=($C1-$C0)/$TICKS; n=$S1-$S0; print(f'{t:.2f} s user+system for {n} answers = {1e6*t/max(n,1):.1f} us per request')")" >>"$TMP/stages.txt"
   done
 done
 echo

@@ -123,6 +123,7 @@ struct Reservation::State {
 struct Pending {
   Reservation::State* r = nullptr;
   nlohmann::json body;
+  std::optional<Meter::PreparedBody> prepared;  // instead of body (Meter::PreparedBody)
   // CommitAsync: the pending call owns its reservation and is deleted after `on_done` ran.
   std::unique_ptr<Reservation> owned;
   std::function<void(Result<std::string>)> on_done;
@@ -337,6 +338,42 @@ struct Meter::Impl {
     return Status::Ok();
   }
 
+  static Status CheckPrepared(const Meter::PreparedBody& b) {
+    if (b.text.empty() || b.text.front() != '{' || !(b.cost_credits_at < b.remaining_quota_at) ||
+        !(b.remaining_quota_at < b.usage_cost_at) || b.usage_cost_at > b.text.size()) {
+      return Status::InvalidArgument("prepared response body must be a JSON object with ordered usage slots",
+                                     "body");
+    }
+    return Status::Ok();
+  }
+
+  // The final body text: the usage fields filled in (overwritten on a retried attempt).
+  static std::string FinalBody(Pending* p, int64_t units, int64_t cost, const Plan& plan, int64_t used_after) {
+    const std::string remaining =
+        plan.unlimited() ? "null" : std::to_string(std::max<int64_t>(0, plan.monthly_quota - used_after));
+    if (p->prepared) {
+      const Meter::PreparedBody& b = *p->prepared;
+      const std::string units_text = std::to_string(units), cost_text = std::to_string(cost);
+      std::string out;
+      out.reserve(b.text.size() + units_text.size() + cost_text.size() + remaining.size());
+      std::string_view t = b.text;
+      out.append(t.substr(0, b.cost_credits_at));
+      out += units_text;
+      out.append(t.substr(b.cost_credits_at, b.remaining_quota_at - b.cost_credits_at));
+      out += remaining;
+      out.append(t.substr(b.remaining_quota_at, b.usage_cost_at - b.remaining_quota_at));
+      out += cost_text;
+      out.append(t.substr(b.usage_cost_at));
+      return out;
+    }
+    nlohmann::json& body = p->body;
+    body["cost_credits"] = units;
+    body["usage_cost"] = cost;
+    body["remaining_quota"] = plan.unlimited() ? nlohmann::json(nullptr)
+                                               : nlohmann::json(std::max<int64_t>(0, plan.monthly_quota - used_after));
+    return body.dump();
+  }
+
   // Queues p for the writer. False when the meter is stopping (p not queued).
   bool Enqueue(Pending* p) {
     p->r->done = true;  // from here the writer accounts for the reserved units
@@ -373,6 +410,28 @@ struct Meter::Impl {
     auto p = std::make_unique<Pending>();
     p->r = state;
     p->body = std::move(body);
+    p->owned = std::move(r);
+    p->on_done = std::move(done);
+    if (!Enqueue(p.get())) {
+      auto cb = std::move(p->on_done);
+      p.reset();  // releases the reservation
+      cb(Status::Unavailable("meter is shutting down"));
+      return;
+    }
+    p.release();  // deleted by the writer after on_done
+  }
+
+  void CommitAsync(std::unique_ptr<Reservation> r, Reservation::State* state, Meter::PreparedBody body,
+                   std::function<void(Result<std::string>)> done) {
+    Status st = CheckPrepared(body);
+    if (st.ok()) st = CheckCommit(state, nlohmann::json::object());
+    if (!st.ok()) {
+      done(st);
+      return;
+    }
+    auto p = std::make_unique<Pending>();
+    p->r = state;
+    p->prepared = std::move(body);
     p->owned = std::move(r);
     p->on_done = std::move(done);
     if (!Enqueue(p.get())) {
@@ -500,14 +559,8 @@ struct Meter::Impl {
         }
       }
       const int64_t cost = over * plan.overage_price_idr;
-      nlohmann::json& body = p->body;  // the fields are overwritten on a retried attempt
-      body["cost_credits"] = units;
-      body["usage_cost"] = cost;
-      body["remaining_quota"] =
-          plan.unlimited()
-              ? nlohmann::json(nullptr)
-              : nlohmann::json(std::max<int64_t>(0, plan.monthly_quota - (used + units)));
-      charges.push_back({p, over, over > 0 ? plan.overage_price_idr : 0, cost, body.dump()});
+      charges.push_back({p, over, over > 0 ? plan.overage_price_idr : 0, cost,
+                         FinalBody(p, units, cost, plan, used + units)});
       used += units;
       overage += over;
     }
@@ -656,14 +709,7 @@ struct Meter::Impl {
             }
           }
           const int64_t cost = over * plan.overage_price_idr;
-          nlohmann::json& body = p->body;  // the fields are overwritten on a retried attempt
-          body["cost_credits"] = units;
-          body["usage_cost"] = cost;
-          body["remaining_quota"] =
-              plan.unlimited() ? nlohmann::json(nullptr)
-                               : nlohmann::json(std::max<int64_t>(0, plan.monthly_quota -
-                                                                         (used + units)));
-          std::string text = body.dump();
+          std::string text = FinalBody(p, units, cost, plan, used + units);
           if (!r.call.idempotency_key.empty()) {
             if (!idem) {
               idem.emplace(
@@ -915,6 +961,15 @@ Result<nlohmann::json> Meter::Usage(TenantId tenant, UnixNanos now, int periods_
   return impl_->Usage(tenant, now, periods_back);
 }
 void Meter::CommitAsync(std::unique_ptr<Reservation> r, nlohmann::json body,
+                        std::function<void(Result<std::string>)> done) {
+  if (r == nullptr) {
+    done(Status::InvalidArgument("no reservation", "reservation"));
+    return;
+  }
+  Reservation::State* state = r->state_.get();
+  impl_->CommitAsync(std::move(r), state, std::move(body), std::move(done));
+}
+void Meter::CommitPreparedAsync(std::unique_ptr<Reservation> r, PreparedBody body,
                         std::function<void(Result<std::string>)> done) {
   if (r == nullptr) {
     done(Status::InvalidArgument("no reservation", "reservation"));

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <future>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -291,6 +292,52 @@ TEST_P(MeterTest, CommitAsyncCallsBackOnceDurable) {
     EXPECT_EQ(r.error().code(), StatusCode::kInvalidArgument);
   });
   EXPECT_TRUE(called);
+}
+
+// A PreparedBody (the caller's own serialisation with usage slots) gives the same text as the json
+// body, is stored for Idempotency-Key replays, and bad slots are refused without a charge.
+TEST_P(MeterTest, PreparedBodyMatchesTheJsonBodyAndIsReplayed) {
+  ASSERT_OK(plans_->Update("free", {{"monthly_quota", 40}}, "op"));
+  auto commit_async = [&](std::unique_ptr<Reservation> r, auto body) {
+    std::promise<Result<std::string>> done;
+    auto cb = [&](Result<std::string> b) { done.set_value(std::move(b)); };
+    if constexpr (std::is_same_v<decltype(body), Meter::PreparedBody>) {
+      meter_->CommitPreparedAsync(std::move(r), std::move(body), cb);
+    } else {
+      meter_->CommitAsync(std::move(r), std::move(body), cb);
+    }
+    return done.get_future().get();
+  };
+  auto a = meter_->Reserve(Call(tenant_), clock_.Now());
+  ASSERT_OK(a);
+  auto from_json = commit_async(std::move(a->reservation), nlohmann::json{{"a", 1}, {"p", "x"}, {"z", true}});
+  ASSERT_OK(from_json);
+  EXPECT_EQ(*from_json, R"({"a":1,"cost_credits":1,"p":"x","remaining_quota":39,"usage_cost":0,"z":true})");
+
+  Meter::PreparedBody prepared;
+  prepared.text = R"({"a":1,"cost_credits":,"p":"x","remaining_quota":,"usage_cost":,"z":true})";
+  prepared.cost_credits_at = prepared.text.find("cost_credits\":") + 14;
+  prepared.remaining_quota_at = prepared.text.find("remaining_quota\":") + 17;
+  prepared.usage_cost_at = prepared.text.find("usage_cost\":") + 12;
+  auto b = meter_->Reserve(Call(tenant_, "key-1"), clock_.Now());
+  ASSERT_OK(b);
+  auto from_prepared = commit_async(std::move(b->reservation), prepared);
+  ASSERT_OK(from_prepared);
+  EXPECT_EQ(*from_prepared, R"({"a":1,"cost_credits":1,"p":"x","remaining_quota":38,"usage_cost":0,"z":true})");
+  auto replay = meter_->Reserve(Call(tenant_, "key-1"), clock_.Now());
+  ASSERT_OK(replay);
+  ASSERT_TRUE(replay->replay.has_value());
+  EXPECT_EQ(*replay->replay, *from_prepared);
+
+  Meter::PreparedBody bad = prepared;
+  std::swap(bad.cost_credits_at, bad.usage_cost_at);  // out of order
+  auto c = meter_->Reserve(Call(tenant_), clock_.Now());
+  ASSERT_OK(c);
+  auto refused = commit_async(std::move(c->reservation), bad);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().code(), StatusCode::kInvalidArgument);
+  meter_->Flush();
+  EXPECT_EQ(CountRows(db(), "usage_ledger", tenant_), 2);
 }
 
 // A call whose commit can't succeed (its tenant was deleted after Reserve) fails alone; the

@@ -6,7 +6,8 @@
 // Order of work for every call (each step can stop it; nothing is charged unless the last one runs):
 //   auth -> rate limit (pipeline, Route::rate_limited) -> validate the body -> plan gating
 //   -> Meter::Reserve (quota, Idempotency-Key replay) -> SignalService::Latest (features, model,
-//   signal; cached per closed bar) -> Meter::CommitAsync (ledger + idempotency record, durable group
+//   signal; cached per closed bar; the body serialised directly, PreparedPredictionBody)
+//   -> Meter::CommitAsync (ledger + idempotency record, durable group
 //   commit; fills usage_cost / cost_credits / remaining_quota) -> 2xx, sent from the completion
 //   once the commit is durable. The routes run on the I/O threads: nothing here blocks (the
 //   commit's wait is a deferred response, Context::Defer).
@@ -21,6 +22,7 @@
 #include <sodium.h>
 
 #include <cmath>
+#include <future>
 #include <set>
 
 #include <nlohmann/json.hpp>
@@ -213,14 +215,28 @@ class BusinessApi {
   // is deferred and sent once the commit is durable (2xx means durable), timed as "metering".
   // The meter's callback runs on its writer thread and only builds the Response; the pipeline
   // finishes it on an I/O thread.
-  Result<Response> CommitDeferred(Context& ctx, std::unique_ptr<billing::Reservation> reservation, json body) {
+  void CommitAsync(std::unique_ptr<billing::Reservation> r, json body, std::function<void(Result<std::string>)> cb) {
+    d_.meter->CommitAsync(std::move(r), std::move(body), std::move(cb));
+  }
+  void CommitAsync(std::unique_ptr<billing::Reservation> r, billing::Meter::PreparedBody body,
+                   std::function<void(Result<std::string>)> cb) {
+    d_.meter->CommitPreparedAsync(std::move(r), std::move(body), std::move(cb));
+  }
+
+  // `Body` is json or billing::Meter::PreparedBody.
+  template <typename Body>
+  Result<Response> CommitDeferred(Context& ctx, std::unique_ptr<billing::Reservation> reservation, Body body) {
     std::shared_ptr<Completion> done = ctx.Defer("metering");
     if (done == nullptr) {  // outside a pipeline that can defer: commit and wait
       ScopedStage metering(ctx, "metering");
-      SINYAL_ASSIGN_OR_RETURN(std::string final_body, d_.meter->Commit(std::move(reservation), std::move(body)));
+      std::promise<Result<std::string>> promise;
+      std::future<Result<std::string>> future = promise.get_future();
+      CommitAsync(std::move(reservation), std::move(body),
+                  [&promise](Result<std::string> r) { promise.set_value(std::move(r)); });
+      SINYAL_ASSIGN_OR_RETURN(std::string final_body, future.get());
       return Response::Text(200, std::move(final_body), "application/json");
     }
-    d_.meter->CommitAsync(std::move(reservation), std::move(body), [done](Result<std::string> final_body) {
+    CommitAsync(std::move(reservation), std::move(body), [done](Result<std::string> final_body) {
       if (!final_body.ok()) {
         done->Complete(final_body.error());
       } else {
@@ -248,9 +264,12 @@ class BusinessApi {
     if (reserved.replay) return Replay(reserved);
     ScopedStage signal(ctx, "signal");
     SINYAL_ASSIGN_OR_RETURN(auto sig, SignalFor(ctx, plan, item, ""));
-    json j = ItemJson(plan, item, *sig);
+    // Serialised here, without a json tree; the meter fills in the usage fields.
+    billing::Meter::PreparedBody prepared = PreparedPredictionBody(
+        *d_.plans, plan, *sig, item.confidence_threshold,
+        plan.Has(billing::kFeatRealtime) ? 0 : plan.data_delay_seconds);
     signal.Stop();
-    return CommitDeferred(ctx, std::move(reserved.reservation), std::move(j));
+    return CommitDeferred(ctx, std::move(reserved.reservation), std::move(prepared));
   }
 
   Result<Response> Batch(Context& ctx) {

@@ -1,6 +1,7 @@
 #include "http/handlers/prediction_json.h"
 
 #include <cmath>
+#include <map>
 #include <utility>
 
 #include "core/time.h"
@@ -64,6 +65,210 @@ json PredictionJson(billing::PlanStore& plans, const billing::Plan& plan, const 
   }
   if (!gated.empty()) j["gated"] = std::move(gated);
   return j;
+}
+
+namespace {
+
+// Appends JSON text exactly as nlohmann::json::dump() (no indent, ensure_ascii off) writes it.
+class Writer {
+ public:
+  explicit Writer(std::string& out) : out_(out) {}
+  // Starts a member of the current object: `"key":`.
+  void Key(std::string_view key) {
+    Sep();
+    Quoted(key);
+    out_ += ':';
+    first_ = true;  // the value follows without a comma
+  }
+  void Open(char c) {
+    Sep();
+    out_ += c;
+    first_ = true;
+  }
+  void Close(char c) {
+    out_ += c;
+    first_ = false;
+  }
+  void String(std::string_view s) {
+    Sep();
+    Quoted(s);
+    first_ = false;
+  }
+  void Quoted(std::string_view s) {
+    bool plain = true;
+    for (char c : s) {
+      auto u = static_cast<unsigned char>(c);
+      if (u < 0x20 || u >= 0x7F || c == '"' || c == '\\') {
+        plain = false;
+        break;
+      }
+    }
+    if (plain) {
+      out_ += '"';
+      out_ += s;
+      out_ += '"';
+    } else {
+      out_ += json(std::string(s)).dump();  // escapes and UTF-8 checks as dump() does
+    }
+  }
+  void Number(double v) {
+    Sep();
+    if (!std::isfinite(v)) {
+      out_ += "null";
+    } else {
+      char buf[64];
+      char* end = nlohmann::detail::to_chars(buf, buf + sizeof buf, v);
+      out_.append(buf, static_cast<size_t>(end - buf));
+    }
+    first_ = false;
+  }
+  void Int(int64_t v) {
+    Sep();
+    out_ += std::to_string(v);
+    first_ = false;
+  }
+  // A key whose value is left empty (a meter slot); returns the offset the value goes to.
+  size_t Slot(std::string_view key) {
+    Key(key);
+    first_ = false;
+    return out_.size();
+  }
+
+ private:
+  void Sep() {
+    if (!first_) out_ += ',';
+    first_ = false;
+  }
+  std::string& out_;
+  bool first_ = true;
+};
+
+}  // namespace
+
+billing::Meter::PreparedBody PreparedPredictionBody(billing::PlanStore& plans, const billing::Plan& plan,
+                                                    const signals::Signal& stored, double threshold,
+                                                    int64_t data_delay_seconds) {
+  const signals::Signal s = signals::SignalService::WithThreshold(stored, threshold);
+  const auto& f = s.fields();
+  const bool conf = plan.Has(billing::kFeatConfidence);
+  const bool intervals = plan.Has(billing::kFeatIntervals);
+  const bool regime = plan.Has(billing::kFeatRegime);
+  billing::Meter::PreparedBody body;
+  body.text.reserve(1024);
+  Writer w(body.text);
+  // Members in json::dump's order: keys sorted bytewise (std::map).
+  w.Open('{');
+  if (conf && f.abstained) {
+    w.Key("abstain_reason");
+    w.String(f.abstain_reason);
+  }
+  if (conf) {
+    w.Key("confidence");
+    w.Number(f.confidence);
+  }
+  w.Key("confidence_threshold");
+  w.Number(f.confidence_threshold);
+  body.cost_credits_at = w.Slot("cost_credits");
+  w.Key("data_delay_seconds");
+  w.Int(data_delay_seconds);
+  if (regime) {
+    w.Key("drivers");
+    w.Open('[');
+    for (const auto& d : f.drivers) {
+      w.Open('{');
+      w.Key("contribution");
+      w.Number(d.contribution);
+      w.Key("feature");
+      w.String(d.feature);
+      w.Key("value");
+      w.Number(d.value);
+      w.Close('}');
+    }
+    w.Close(']');
+  }
+  if (intervals) {
+    w.Key("expected_move");
+    w.Open('{');
+    w.Key("return");
+    w.Number(f.expected_return);
+    w.Key("typical_abs");
+    w.Number(f.expected_abs_move);
+    w.Close('}');
+  }
+  if (!conf || !intervals || !regime) {
+    std::map<std::string_view, std::string> gated;  // sorted, as json's object
+    if (!conf) gated["confidence"] = PlanNeeded(plans, billing::kFeatConfidence);
+    if (!intervals) gated["interval"] = gated["expected_move"] = PlanNeeded(plans, billing::kFeatIntervals);
+    if (!regime) {
+      gated["regime"] = gated["drivers"] = gated["model_version"] = PlanNeeded(plans, billing::kFeatRegime);
+    }
+    w.Key("gated");
+    w.Open('{');
+    for (const auto& [k, v] : gated) {
+      w.Key(k);
+      w.String(v);
+    }
+    w.Close('}');
+  }
+  if (intervals) {
+    // Keys as PredictionJson makes them (a later interval with the same key replaces an earlier).
+    std::map<std::string, std::pair<double, double>> iv;
+    for (const auto& i : f.intervals) {
+      iv[std::to_string(static_cast<int>(std::lround(i.coverage * 100)))] = {i.lo, i.hi};
+    }
+    w.Key("interval");
+    w.Open('{');
+    for (const auto& [k, lh] : iv) {
+      w.Key(k);
+      w.Open('{');
+      w.Key("high");
+      w.Number(lh.second);
+      w.Key("low");
+      w.Number(lh.first);
+      w.Close('}');
+    }
+    w.Close('}');
+  }
+  if (regime) {
+    w.Key("model_version");
+    w.String(f.model_version);
+  }
+  if (conf) {
+    w.Key("p_up");
+    w.Number(f.p_up);
+  }
+  w.Key("prediction");
+  w.String(signals::DirectionName(f.direction));
+  w.Key("prediction_horizon");
+  w.Int(f.horizon);
+  w.Key("prediction_type");
+  w.String("price_direction");
+  if (regime) {
+    w.Key("regime");
+    w.Open('{');
+    w.Key("code");
+    w.Int(f.regime_code);
+    w.Key("name");
+    w.String(f.regime_name);
+    w.Key("trend");
+    w.String(signals::TrendStateName(f.regime.trend));
+    w.Key("volatility");
+    w.String(signals::VolStateName(f.regime.vol));
+    w.Close('}');
+  }
+  body.remaining_quota_at = w.Slot("remaining_quota");
+  w.Key("signal_id");
+  w.String(f.id);
+  w.Key("symbol");
+  w.String(f.symbol);
+  w.Key("timeframe");
+  w.String(f.timeframe);
+  auto tf = market::ParseTimeframe(f.timeframe);
+  w.Key("timestamp");
+  w.String(FormatIso8601(f.bar_time + (tf.ok() ? market::TimeframeNanos(*tf) : 0)));
+  body.usage_cost_at = w.Slot("usage_cost");
+  w.Close('}');
+  return body;
 }
 
 }  // namespace sinyal::http

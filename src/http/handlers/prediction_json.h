@@ -10,6 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "billing/meter.h"
 #include "billing/plans.h"
 #include "signals/service.h"
 
@@ -27,5 +28,14 @@ std::string PlanNeeded(billing::PlanStore& plans, std::string_view feature);
 // (data_delay_seconds, "type", usage).
 nlohmann::json PredictionJson(billing::PlanStore& plans, const billing::Plan& plan,
                               const signals::Signal& stored, double threshold);
+
+// POST /api/v1/business/predict's body, serialised directly (no nlohmann::json tree: the route's
+// per-request cost): PredictionJson's fields plus "data_delay_seconds", with the meter's usage
+// fields ("cost_credits", "remaining_quota", "usage_cost") as Meter::PreparedBody slots. Once
+// the meter fills the slots, the text is byte for byte what json::dump gives for PredictionJson
+// plus those fields (sorted keys, nlohmann's number format; http_test checks it).
+billing::Meter::PreparedBody PreparedPredictionBody(billing::PlanStore& plans, const billing::Plan& plan,
+                                                    const signals::Signal& stored, double threshold,
+                                                    int64_t data_delay_seconds);
 
 }  // namespace sinyal::http
