@@ -6,6 +6,8 @@
 #include <mutex>
 #include <thread>
 
+#include <sys/socket.h>
+
 #include <restinio/all.hpp>
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <restinio/router/pcre2_regex_engine.hpp>
@@ -107,6 +109,11 @@ struct Server::Impl {
   restinio::running_server_handle_t<Traits> server;
   std::atomic<bool> draining{false};
   std::atomic<int64_t> in_flight{0};
+  // The listening socket's descriptor (set by the post-bind hook), so Drain can stop accepting
+  // from its own thread: shutdown(2) on a listening socket makes the kernel refuse new
+  // connections and completes RESTinio's pending accept with an error (it then stops accepting);
+  // the acceptor object itself is closed later by RESTinio on its own executor.
+  std::atomic<int> listen_fd{-1};
   std::once_flag stop_once;
   std::mutex ws_mu;
   std::map<uint64_t, std::shared_ptr<WsConnection>> websockets;  // GUARDED_BY(ws_mu)
@@ -291,6 +298,9 @@ Status Server::Start() {
             .address(impl_->options.host)
             .port(impl_->options.port)
             .request_handler(std::move(router))
+            .acceptor_post_bind_hook([impl](asio::ip::tcp::acceptor& acceptor) {
+              impl->listen_fd.store(static_cast<int>(acceptor.native_handle()));
+            })
             .incoming_http_msg_limits(
                 restinio::incoming_http_msg_limits_t{}.max_body_size(impl_->options.hard_body_limit))
             .read_next_http_message_timelimit(std::chrono::seconds(60))
@@ -308,6 +318,10 @@ Status Server::Start() {
 
 void Server::Drain(std::chrono::milliseconds grace) {
   impl_->draining.store(true);
+  // New connections are refused from now on; requests on connections already open get 503 with
+  // "Connection: close". Without this, clients reconnecting at once after a 503 kept arriving
+  // until Stop closed their connections mid-response.
+  if (int fd = impl_->listen_fd.exchange(-1); fd >= 0) ::shutdown(fd, SHUT_RDWR);
   auto deadline = std::chrono::steady_clock::now() + grace;
   while (impl_->in_flight.load() > 0 && std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
@@ -318,6 +332,7 @@ void Server::Drain(std::chrono::milliseconds grace) {
 void Server::Stop() {
   std::call_once(impl_->stop_once, [this] {
     impl_->draining.store(true);
+    impl_->listen_fd.store(-1);  // RESTinio closes the listener below; its number may be reused
     std::map<uint64_t, std::shared_ptr<WsConnection>> websockets;
     {
       std::lock_guard<std::mutex> lock(impl_->ws_mu);

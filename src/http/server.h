@@ -1,9 +1,10 @@
 // The HTTP server: RESTinio on a small I/O thread pool, routes from a RouteTable, every request
 // through the Pipeline. This header hides RESTinio entirely (pimpl).
 //
-// Graceful shutdown (Drain then Stop): Drain() makes new requests answer 503 with
-// "Connection: close" and /readyz fail, waits until every accepted request's response has been
-// written (or the grace period ends), then Stop() closes the listener and joins the threads.
+// Graceful shutdown (Drain then Stop): Drain() stops accepting connections (new ones are
+// refused), makes new requests on open connections answer 503 with "Connection: close" and
+// /readyz fail, waits until every accepted request's response has been written (or the grace
+// period ends), then Stop() closes the connections and joins the threads.
 #pragma once
 
 #include <chrono>
