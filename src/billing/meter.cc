@@ -412,13 +412,7 @@ struct Meter::Impl {
     p->body = std::move(body);
     p->owned = std::move(r);
     p->on_done = std::move(done);
-    if (!Enqueue(p.get())) {
-      auto cb = std::move(p->on_done);
-      p.reset();  // releases the reservation
-      cb(Status::Unavailable("meter is shutting down"));
-      return;
-    }
-    p.release();  // deleted by the writer after on_done
+    EnqueueOwned(std::move(p));
   }
 
   void CommitAsync(std::unique_ptr<Reservation> r, Reservation::State* state, Meter::PreparedBody body,
@@ -434,6 +428,13 @@ struct Meter::Impl {
     p->prepared = std::move(body);
     p->owned = std::move(r);
     p->on_done = std::move(done);
+    EnqueueOwned(std::move(p));
+  }
+
+  // Hands an asynchronous call (owning its reservation and callback) to the writer, which deletes
+  // it after on_done; when the meter is shutting down, releases the reservation and calls back
+  // with Unavailable instead.
+  void EnqueueOwned(std::unique_ptr<Pending> p) {
     if (!Enqueue(p.get())) {
       auto cb = std::move(p->on_done);
       p.reset();  // releases the reservation
