@@ -24,14 +24,6 @@ namespace {
 
 using nlohmann::json;
 
-// The first `lines` lines of a shared data file (header included), written to `path`.
-void WriteSlice(const std::string& file, int lines, const std::string& path) {
-  std::ifstream in(testing::MarketDataDir() / file);
-  std::ofstream out(path);
-  std::string line;
-  for (int i = 0; i < lines && std::getline(in, line); ++i) out << line << "\n";
-}
-
 class BusinessE2E : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
@@ -42,39 +34,23 @@ class BusinessE2E : public ::testing::TestWithParam<std::string> {
     } else {
       url_ = "sqlite://" + (dir_.path() / "business.db").string();
     }
-    const std::string data_dir = (dir_.path() / "cli").string();
     // A platform series (a unique symbol: PostgreSQL runs share one database) and its default
     // model, horizon 24 bars as in the seeds' example; small trees to keep the test quick.
     sym_ = UniqueSymbol("EU");
-    const std::string csv = (dir_.path() / "eurusd.csv").string();
-    WriteSlice("EURUSD_H1.csv", 6001, csv);
-    std::string out;
-    ASSERT_EQ(RunCli({"ingest", "--file", csv, "--symbol", sym_, "--timeframe", "H1", "--timezone", "NY+7",
-                      "--database", url_, "--data-dir", data_dir, "--log-level", "warn"},
-                     "", &out),
-              0)
-        << out;
-    ASSERT_EQ(RunCli({"train", "--symbol", sym_, "--timeframe", "H1", "--platform", "--activate", "--trees", "20",
-                      "--horizon", "24", "--database", url_, "--data-dir", data_dir, "--log-level", "warn"},
-                     "", &out),
-              0)
-        << out;
-    op_email_ = "op-" + UniqueSuffix() + "@sinyal.example";
-    ASSERT_EQ(RunCli({"admin", "create-operator", "--email", op_email_, "--database", url_, "--data-dir", data_dir,
-                      "--log-level", "warn"},
-                     "operator passphrase 1\n", &out),
-              0)
-        << out;
+    const std::string failed = IngestAndTrainPlatformModel(url_, dir_.path().string(), sym_, /*trees=*/20,
+                                                           /*horizon=*/24);
+    ASSERT_EQ(failed, "");
+    std::string error;
+    op_email_ = CreateOperator(url_, (dir_.path() / "cli").string(), &error);
+    ASSERT_FALSE(op_email_.empty()) << error;
     ServerProcess::Options options;
     options.database_url = url_;
     server_ = std::make_unique<ServerProcess>(options);
     std::string why;
     ASSERT_TRUE(server_->Start(&why)) << why;
     client_ = std::make_unique<HttpClient>(server_->base_url());
-    auto login = client_->PostJson("/api/v1/operator/login",
-                                   {{"email", op_email_}, {"password", "operator passphrase 1"}});
-    ASSERT_EQ(login.status, 200) << login.body;
-    op_token_ = login.Json()["access_token"];
+    op_token_ = OperatorLogin(*client_, op_email_, &error);
+    ASSERT_FALSE(op_token_.empty()) << error;
   }
 
   struct Tenant {

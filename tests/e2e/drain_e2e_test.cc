@@ -40,13 +40,6 @@ using SteadyClock = std::chrono::steady_clock;
 
 constexpr int kThreads = 8;
 
-void WriteSlice(const std::string& file, int lines, const std::string& path) {
-  std::ifstream in(testing::MarketDataDir() / file);
-  std::ofstream out(path);
-  std::string line;
-  for (int i = 0; i < lines && std::getline(in, line); ++i) out << line << "\n";
-}
-
 class DrainE2E : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
@@ -57,38 +50,22 @@ class DrainE2E : public ::testing::TestWithParam<std::string> {
     } else {
       url_ = "sqlite://" + (dir_.path() / "drain.db").string();
     }
-    const std::string data_dir = (dir_.path() / "cli").string();
     // A platform series and its default model (small trees: the test is about shutdown).
     sym_ = UniqueSymbol("DR");
-    const std::string csv = (dir_.path() / "eurusd.csv").string();
-    WriteSlice("EURUSD_H1.csv", 6001, csv);
-    std::string out;
-    ASSERT_EQ(RunCli({"ingest", "--file", csv, "--symbol", sym_, "--timeframe", "H1", "--timezone", "NY+7",
-                      "--database", url_, "--data-dir", data_dir, "--log-level", "warn"},
-                     "", &out),
-              0)
-        << out;
-    ASSERT_EQ(RunCli({"train", "--symbol", sym_, "--timeframe", "H1", "--platform", "--activate", "--trees", "10",
-                      "--horizon", "24", "--database", url_, "--data-dir", data_dir, "--log-level", "warn"},
-                     "", &out),
-              0)
-        << out;
-    const std::string op_email = "op-" + UniqueSuffix() + "@sinyal.example";
-    ASSERT_EQ(RunCli({"admin", "create-operator", "--email", op_email, "--database", url_, "--data-dir", data_dir,
-                      "--log-level", "warn"},
-                     "operator passphrase 1\n", &out),
-              0)
-        << out;
+    const std::string failed = IngestAndTrainPlatformModel(url_, dir_.path().string(), sym_, /*trees=*/10,
+                                                           /*horizon=*/24);
+    ASSERT_EQ(failed, "");
+    std::string error;
+    const std::string op_email = CreateOperator(url_, (dir_.path() / "cli").string(), &error);
+    ASSERT_FALSE(op_email.empty()) << error;
     ServerProcess::Options options;
     options.database_url = url_;
     server_ = std::make_unique<ServerProcess>(options);
     std::string why;
     ASSERT_TRUE(server_->Start(&why)) << why;
     HttpClient client(server_->base_url());
-    auto login =
-        client.PostJson("/api/v1/operator/login", {{"email", op_email}, {"password", "operator passphrase 1"}});
-    ASSERT_EQ(login.status, 200) << login.body;
-    const std::string op_token = login.Json()["access_token"];
+    const std::string op_token = OperatorLogin(client, op_email, &error);
+    ASSERT_FALSE(op_token.empty()) << error;
     // A plan whose quota and rate limit are far above the run's: every refusal is the drain's.
     const std::string plan = "tdrain" + UniqueSuffix().substr(0, 8);
     auto created = client.Request("PUT", "/api/v1/operator/plans/" + plan,

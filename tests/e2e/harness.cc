@@ -223,4 +223,51 @@ nlohmann::json RegisterTenant(HttpClient& client, const std::string& tenant, std
   return r.Json();
 }
 
+std::string CreateOperator(const std::string& database_url, const std::string& data_dir, std::string* error) {
+  const std::string email = "op-" + UniqueSuffix() + "@sinyal.example";
+  std::string out;
+  if (RunCli({"admin", "create-operator", "--email", email, "--database", database_url, "--data-dir", data_dir,
+              "--log-level", "warn"},
+             std::string(kOperatorPassword) + "\n", &out) != 0) {
+    if (error) *error = out;
+    return "";
+  }
+  return email;
+}
+
+std::string OperatorLogin(HttpClient& client, const std::string& email, std::string* error) {
+  auto login = client.PostJson("/api/v1/operator/login", {{"email", email}, {"password", kOperatorPassword}});
+  if (login.status != 200) {
+    if (error) *error = std::to_string(login.status) + " " + login.body;
+    return "";
+  }
+  return login.Json()["access_token"];
+}
+
+void WriteDataSlice(const std::string& file, int lines, const std::string& path) {
+  std::ifstream in(testing::MarketDataDir() / file);
+  std::ofstream out(path);
+  std::string line;
+  for (int i = 0; i < lines && std::getline(in, line); ++i) out << line << "\n";
+}
+
+std::string IngestAndTrainPlatformModel(const std::string& database_url, const std::string& work_dir,
+                                        const std::string& symbol, int trees, int horizon) {
+  const std::string csv = work_dir + "/eurusd.csv", data_dir = work_dir + "/cli";
+  WriteDataSlice("EURUSD_H1.csv", 6001, csv);
+  std::string out;
+  if (RunCli({"ingest", "--file", csv, "--symbol", symbol, "--timeframe", "H1", "--timezone", "NY+7", "--database",
+              database_url, "--data-dir", data_dir, "--log-level", "warn"},
+             "", &out) != 0) {
+    return "ingest: " + out;
+  }
+  if (RunCli({"train", "--symbol", symbol, "--timeframe", "H1", "--platform", "--activate", "--trees",
+              std::to_string(trees), "--horizon", std::to_string(horizon), "--database", database_url, "--data-dir",
+              data_dir, "--log-level", "warn"},
+             "", &out) != 0) {
+    return "train: " + out;
+  }
+  return "";
+}
+
 }  // namespace sinyal::e2e

@@ -94,4 +94,24 @@ int RunCli(const std::vector<std::string>& args, const std::string& stdin_text, 
 nlohmann::json RegisterTenant(HttpClient& client, const std::string& tenant, std::string* email_out = nullptr,
                               const std::string& password = "correct horse battery");
 
+// ---- Operators and platform data through the CLI (what an operator does before serving) ----
+inline constexpr const char* kOperatorPassword = "operator passphrase 1";
+
+// `sinyal admin create-operator` for a new unique operator on `database_url` (it may run while a
+// server uses the database). Returns the operator's email; on failure sets *error to the CLI's
+// output and returns "".
+std::string CreateOperator(const std::string& database_url, const std::string& data_dir, std::string* error);
+
+// POST /api/v1/operator/login; the access token, or "" with *error set to the response.
+std::string OperatorLogin(HttpClient& client, const std::string& email, std::string* error);
+
+// The first `lines` lines (header included) of a shared market data file, written to `path`.
+void WriteDataSlice(const std::string& file, int lines, const std::string& path);
+
+// `sinyal ingest` of the first 6,000 bars of EURUSD_H1 as platform series `symbol`, then
+// `sinyal train --platform --activate` of its default model with `trees` trees and `horizon`.
+// "" on success, else the failing command's output.
+std::string IngestAndTrainPlatformModel(const std::string& database_url, const std::string& work_dir,
+                                        const std::string& symbol, int trees, int horizon);
+
 }  // namespace sinyal::e2e

@@ -43,21 +43,15 @@ class MarketE2E : public ::testing::TestWithParam<std::string> {
       url_ = "sqlite://" + (dir_.path() / "market.db").string();
     }
     options.database_url = url_;
-    op_email_ = "op-" + UniqueSuffix() + "@sinyal.example";
-    std::string out;
-    ASSERT_EQ(RunCli({"admin", "create-operator", "--email", op_email_, "--database", url_,
-                      "--data-dir", (dir_.path() / "var").string(), "--log-level", "warn"},
-                     "operator passphrase 1\n", &out),
-              0)
-        << out;
+    std::string error;
+    op_email_ = CreateOperator(url_, (dir_.path() / "var").string(), &error);
+    ASSERT_FALSE(op_email_.empty()) << error;
     server_ = std::make_unique<ServerProcess>(options);
     std::string why;
     ASSERT_TRUE(server_->Start(&why)) << why;
     client_ = std::make_unique<HttpClient>(server_->base_url());
-    auto login = client_->PostJson("/api/v1/operator/login",
-                                   {{"email", op_email_}, {"password", "operator passphrase 1"}});
-    ASSERT_EQ(login.status, 200) << login.body;
-    op_token_ = login.Json()["access_token"];
+    op_token_ = OperatorLogin(*client_, op_email_, &error);
+    ASSERT_FALSE(op_token_.empty()) << error;
   }
 
   HttpResult Upload(const std::string& token, const std::string& query, const std::string& csv) {

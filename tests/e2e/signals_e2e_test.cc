@@ -55,21 +55,15 @@ class SignalsE2E : public ::testing::TestWithParam<std::string> {
     options.env = {{"SINYAL_WORKER_POLL_INTERVAL_MS", "100"}, {"SINYAL_MODELS_REPORT_FOLDS", "2"},
                    {"SINYAL_WORKER_XGBOOST_THREADS", "1"}};
     // An operator, to move tenants between plans (signal fields are gated by plan).
-    op_email_ = "op-" + UniqueSuffix() + "@sinyal.example";
-    std::string out;
-    ASSERT_EQ(RunCli({"admin", "create-operator", "--email", op_email_, "--database", options.database_url,
-                      "--data-dir", (dir_.path() / "data").string(), "--log-level", "warn"},
-                     "operator passphrase 1\n", &out),
-              0)
-        << out;
+    std::string error;
+    op_email_ = CreateOperator(options.database_url, (dir_.path() / "data").string(), &error);
+    ASSERT_FALSE(op_email_.empty()) << error;
     server_ = std::make_unique<ServerProcess>(options);
     std::string why;
     ASSERT_TRUE(server_->Start(&why)) << why;
     client_ = std::make_unique<HttpClient>(server_->base_url());
-    auto login = client_->PostJson("/api/v1/operator/login",
-                                   {{"email", op_email_}, {"password", "operator passphrase 1"}});
-    ASSERT_EQ(login.status, 200) << login.body;
-    op_token_ = login.Json()["access_token"];
+    op_token_ = OperatorLogin(*client_, op_email_, &error);
+    ASSERT_FALSE(op_token_.empty()) << error;
   }
   void SetPlan(const json& registered, const std::string& plan) {
     const int64_t tenant = registered["user"]["tenant"]["id"];

@@ -47,21 +47,15 @@ class StreamE2E : public ::testing::TestWithParam<std::string> {
     options.database_url = url_;
     options.env = {{"SINYAL_WORKER_POLL_INTERVAL_MS", "100"}, {"SINYAL_MODELS_REPORT_FOLDS", "3"},
                    {"SINYAL_WORKER_XGBOOST_THREADS", "1"}};
-    const std::string op_email = "op-" + UniqueSuffix() + "@sinyal.example";
-    std::string out;
-    ASSERT_EQ(RunCli({"admin", "create-operator", "--email", op_email, "--database", url_, "--data-dir",
-                      (dir_.path() / "var").string(), "--log-level", "warn"},
-                     "operator passphrase 1\n", &out),
-              0)
-        << out;
+    std::string error;
+    const std::string op_email = CreateOperator(url_, (dir_.path() / "var").string(), &error);
+    ASSERT_FALSE(op_email.empty()) << error;
     server_ = std::make_unique<ServerProcess>(options);
     std::string why;
     ASSERT_TRUE(server_->Start(&why)) << why;
     client_ = std::make_unique<HttpClient>(server_->base_url());
-    auto login =
-        client_->PostJson("/api/v1/operator/login", {{"email", op_email}, {"password", "operator passphrase 1"}});
-    ASSERT_EQ(login.status, 200) << login.body;
-    op_token_ = login.Json()["access_token"];
+    op_token_ = OperatorLogin(*client_, op_email, &error);
+    ASSERT_FALSE(op_token_.empty()) << error;
   }
 
   json WaitForJob(int64_t id, const std::string& token) {
