@@ -10,6 +10,7 @@
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -115,68 +116,62 @@ void BM_TrainEnsemble(benchmark::State& state) {
 }
 BENCHMARK(BM_TrainEnsemble)->Arg(2)->Arg(1)->Unit(benchmark::kSecond)->Iterations(3)->UseRealTime();
 
-// Fast path, one row: 4 flat forests + mean + spread + isotonic calibration.
-void BM_FastEnsemble_SingleRow(benchmark::State& state) {
+// Times `predict(row)` once per iteration, over the test rows in turn, and reports p50/p99.
+template <typename Predict>
+void TimeSingleRows(benchmark::State& state, Predict predict) {
   const Data& d = GetData();
-  const Ensemble& e = GetEnsemble();
   const size_t f = d.ds.num_features(), rows = d.test.size();
   Latencies lat;
   size_t i = 0;
   for (auto _ : state) {
     const auto t0 = std::chrono::steady_clock::now();
-    Prediction p = e.Predict(d.test_x.data() + (i % rows) * f);
+    auto p = predict(d.test_x.data() + (i % rows) * f);
     benchmark::DoNotOptimize(p);
     lat.ns.push_back(std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - t0).count());
     ++i;
   }
   lat.Report(state);
+}
+
+// The ensemble's probabilities from one XGBoost prediction path per member: the members' mean
+// P(up), then the same calibration as Ensemble::Predict.
+template <typename MemberPredict>
+std::array<float, 2> XgboostEnsembleRow(const Ensemble& e, const float* x, MemberPredict member) {
+  std::array<float, 2> p = {0, 0};
+  for (size_t m = 0; m < e.num_members(); ++m) p[1] += member(m, x);
+  p[1] /= static_cast<float>(e.num_members());
+  p[0] = 1 - p[1];
+  e.calibrator().Apply(p.data());
+  return p;
+}
+
+// Fast path, one row: 4 flat forests + mean + spread + isotonic calibration.
+void BM_FastEnsemble_SingleRow(benchmark::State& state) {
+  const Ensemble& e = GetEnsemble();
+  TimeSingleRows(state, [&](const float* x) { return e.Predict(x); });
 }
 BENCHMARK(BM_FastEnsemble_SingleRow)->Iterations(20000);
 
 // XGBoost, one row: for each member XGDMatrixCreateFromMat + XGBoosterPredict (the reference
 // path), then the same mean + calibration.
 void BM_XgboostEnsemble_SingleRow_DMatrix(benchmark::State& state) {
-  const Data& d = GetData();
   const Ensemble& e = GetEnsemble();
-  const size_t f = d.ds.num_features(), rows = d.test.size();
-  Latencies lat;
-  size_t i = 0;
-  for (auto _ : state) {
-    const auto t0 = std::chrono::steady_clock::now();
-    const float* x = d.test_x.data() + (i % rows) * f;
-    float p[2] = {0, 0};
-    for (size_t m = 0; m < e.num_members(); ++m) p[1] += e.PredictMemberXgboost(m, x, 1).value()[0];
-    p[1] /= static_cast<float>(e.num_members());
-    p[0] = 1 - p[1];
-    e.calibrator().Apply(p);
-    benchmark::DoNotOptimize(p);
-    lat.ns.push_back(std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - t0).count());
-    ++i;
-  }
-  lat.Report(state);
+  TimeSingleRows(state, [&](const float* x) {
+    return XgboostEnsembleRow(e, x, [&](size_t m, const float* row) {
+      return e.PredictMemberXgboost(m, row, 1).value()[0];
+    });
+  });
 }
 BENCHMARK(BM_XgboostEnsemble_SingleRow_DMatrix)->Iterations(5000);
 
 // XGBoost, one row, in-place XGBoosterPredictFromDense per member.
 void BM_XgboostEnsemble_SingleRow_InplaceDense(benchmark::State& state) {
-  const Data& d = GetData();
   const Ensemble& e = GetEnsemble();
-  const size_t f = d.ds.num_features(), rows = d.test.size();
-  Latencies lat;
-  size_t i = 0;
-  for (auto _ : state) {
-    const auto t0 = std::chrono::steady_clock::now();
-    const float* x = d.test_x.data() + (i % rows) * f;
-    float p[2] = {0, 0};
-    for (size_t m = 0; m < e.num_members(); ++m) p[1] += e.PredictMemberXgboostDense(m, x, 1).value()[0];
-    p[1] /= static_cast<float>(e.num_members());
-    p[0] = 1 - p[1];
-    e.calibrator().Apply(p);
-    benchmark::DoNotOptimize(p);
-    lat.ns.push_back(std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - t0).count());
-    ++i;
-  }
-  lat.Report(state);
+  TimeSingleRows(state, [&](const float* x) {
+    return XgboostEnsembleRow(e, x, [&](size_t m, const float* row) {
+      return e.PredictMemberXgboostDense(m, row, 1).value()[0];
+    });
+  });
 }
 BENCHMARK(BM_XgboostEnsemble_SingleRow_InplaceDense)->Iterations(5000);
 
