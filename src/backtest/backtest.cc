@@ -36,13 +36,10 @@ std::vector<std::span<const market::Bar>> PeriodSpans(const StrategyConfig& c,
 
 Result<SimulatedBroker> MakeBroker(const StrategyConfig& c, const std::vector<SeriesInput>& series,
                                    bool with_risk) {
-  BrokerOptions opt;
-  opt.initial_balance = c.initial_balance;
-  opt.account_currency = c.currency;
-  if (with_risk) opt.risk = c.risk;
+  MinuteBarSource minutes;
   if (c.m1_replay) {
-    opt.minute_bars = [&series](std::string_view symbol, UnixNanos from,
-                                UnixNanos to) -> std::span<const market::Bar> {
+    minutes = [&series](std::string_view symbol, UnixNanos from,
+                        UnixNanos to) -> std::span<const market::Bar> {
       for (const SeriesInput& s : series) {
         if (s.symbol != symbol) continue;
         auto a = std::lower_bound(s.minutes.begin(), s.minutes.end(), from,
@@ -55,13 +52,9 @@ Result<SimulatedBroker> MakeBroker(const StrategyConfig& c, const std::vector<Se
       return {};
     };
   }
-  SINYAL_ASSIGN_OR_RETURN(SimulatedBroker broker, SimulatedBroker::Create(std::move(opt)));
-  for (size_t i = 0; i < series.size(); ++i) {
-    auto spec = StrategySpec(c, series[i].symbol, series[i].digits);
-    if (!spec.ok()) return spec.error().WithField("symbols[" + std::to_string(i) + "]");
-    SINYAL_RETURN_IF_ERROR(broker.AddInstrument(*spec, c.timeframe));
-  }
-  return broker;
+  std::vector<int> digits;
+  for (const SeriesInput& s : series) digits.push_back(s.digits);
+  return BrokerFor(c, digits, with_risk, std::move(minutes));
 }
 
 std::vector<market::SeriesKey> Keys(const StrategyConfig& c) {
@@ -195,6 +188,26 @@ Result<RunResult> BuyAndHold(const StrategyConfig& c, const std::vector<SeriesIn
 }
 
 }  // namespace
+
+Result<SimulatedBroker> BrokerFor(const StrategyConfig& c, std::span<const int> digits,
+                                  bool with_risk, MinuteBarSource minutes, bool record_events) {
+  if (digits.size() != c.symbols.size()) {
+    return Status::InvalidArgument("one precision per symbol is needed", "symbols");
+  }
+  BrokerOptions opt;
+  opt.initial_balance = c.initial_balance;
+  opt.account_currency = c.currency;
+  if (with_risk) opt.risk = c.risk;
+  opt.minute_bars = std::move(minutes);
+  opt.record_events = record_events;
+  SINYAL_ASSIGN_OR_RETURN(SimulatedBroker broker, SimulatedBroker::Create(std::move(opt)));
+  for (size_t i = 0; i < c.symbols.size(); ++i) {
+    auto spec = StrategySpec(c, c.symbols[i], digits[i]);
+    if (!spec.ok()) return spec.error().WithField("symbols[" + std::to_string(i) + "]");
+    SINYAL_RETURN_IF_ERROR(broker.AddInstrument(*spec, c.timeframe));
+  }
+  return broker;
+}
 
 Result<RunResult> RunStrategy(const StrategyConfig& c, const std::vector<SeriesInput>& series,
                               SignalSource& source, const RunControl& control,

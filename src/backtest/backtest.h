@@ -99,6 +99,14 @@ struct BacktestOptions {
                                                  const RunControl& control = {},
                                                  const BacktestOptions& options = {});
 
+// The broker of an account trading `config`: the strategy's balance and currency, its risk limits
+// (with_risk), and one instrument per symbol with the strategy's costs and `digits[i]` decimals.
+// Errors name "symbols[i]" (no conversion to the account currency) or the cost field.
+[[nodiscard]] Result<SimulatedBroker> BrokerFor(const StrategyConfig& config,
+                                                std::span<const int> digits, bool with_risk,
+                                                MinuteBarSource minutes = {},
+                                                bool record_events = false);
+
 // One run of the strategy's rules with `source` (no baselines): the building block of the above,
 // of the baselines and of the paper-vs-backtest identity test.
 [[nodiscard]] Result<RunResult> RunStrategy(const StrategyConfig& config,

@@ -1,6 +1,7 @@
 #include "backtest/strategy.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <cmath>
 #include <set>
 #include <utility>
@@ -418,6 +419,38 @@ SignalStrategy::SignalStrategy(const StrategyConfig& config, SimulatedBroker& br
   for (size_t i = 0; i < broker.num_symbols(); ++i) {
     atr_.push_back(*features::Atr::Create(config.stops.atr_period));
   }
+}
+
+nlohmann::json SignalStrategy::Snapshot() const {
+  json atr = json::array();
+  for (const auto& a : atr_) {
+    const auto st = a.state();
+    atr.push_back({st.n, st.prev_close, st.sum, std::isfinite(st.value) ? json(st.value) : json(nullptr)});
+  }
+  return {{"atr", atr}, {"entries", entries_}, {"confidence_sum", confidence_sum_}};
+}
+
+Status SignalStrategy::Restore(const nlohmann::json& j) {
+  try {
+    const auto& atr = j.at("atr");
+    if (atr.size() != atr_.size()) {
+      return Status::InvalidArgument("strategy snapshot has other symbols", "snapshot");
+    }
+    for (size_t i = 0; i < atr_.size(); ++i) {
+      features::Atr::State st;
+      st.n = atr[i][0].get<int64_t>();
+      st.prev_close = atr[i][1].get<double>();
+      st.sum = atr[i][2].get<double>();
+      st.value = atr[i][3].is_null() ? features::kNaN : atr[i][3].get<double>();
+      SINYAL_ASSIGN_OR_RETURN(atr_[i], features::Atr::Restore(config_.stops.atr_period, st));
+    }
+    entries_ = j.at("entries").get<int64_t>();
+    confidence_sum_ = j.at("confidence_sum").get<double>();
+  } catch (const json::exception& e) {
+    return Status::InvalidArgument(std::string("malformed strategy snapshot: ") + e.what(),
+                                   "snapshot");
+  }
+  return Status::Ok();
 }
 
 Decision SignalStrategy::OnBar(int sym, const market::Bar& bar, UnixNanos now,

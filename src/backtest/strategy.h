@@ -155,6 +155,11 @@ class SignalStrategy {
   }
   int64_t entries() const { return entries_; }
 
+  // The strategy's running state (per-symbol ATR streams, entry counters), for paper accounts
+  // that continue between bars: Restore(Snapshot()) continues bit-identically.
+  nlohmann::json Snapshot() const;
+  [[nodiscard]] Status Restore(const nlohmann::json& snapshot);
+
  private:
   const StrategyConfig& config_;
   SimulatedBroker& broker_;
