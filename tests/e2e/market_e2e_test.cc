@@ -492,7 +492,7 @@ TEST_P(MarketE2E, FeatureVectorsEqualTheLibrarysComputation) {
   }
   // A range, including the warm-up (null) values.
   auto range = client_->Get("/api/v1/business/features?symbol=" + sym +
-                                "&timeframe=H1&set=fast@1&from=2020-01-01T00:00:00Z&to=2020-01-03T00:00:00Z",
+                                "&timeframe=H1&set=fast@1&from=2022-05-31T00:00:00Z&to=2022-06-02T00:00:00Z",
                             {Bearer(tok)});
   ASSERT_EQ(range.status, 200) << range.body;
   json vs = range.Json()["vectors"];
