@@ -7,7 +7,11 @@ cd "$(dirname "$0")/.."
 bash scripts/build.sh
 eval "$(bash scripts/services.sh)"
 export SINYAL_TEST_PG_URL SINYAL_TEST_REDIS_URL
-export SINYAL_DATA_DIR="${SINYAL_DATA_DIR:-$(cd .. && pwd)/shared/data/market}"
+# The full market data set, when ../shared is beside the clone; without it the tests read the
+# repository's data/sample and the few that need the full set skip (data/sample/README.md).
+if [ -z "${SINYAL_DATA_DIR:-}" ] && [ -d ../shared/data/market ]; then
+  export SINYAL_DATA_DIR="$(cd .. && pwd)/shared/data/market"
+fi
 BUILD_DIR="${SINYAL_BUILD_DIR:-build}"
 export SINYAL_BIN="$PWD/$BUILD_DIR/bin/sinyal"
 if [ -x scripts/golden.sh ] || [ -f scripts/golden.sh ]; then

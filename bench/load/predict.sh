@@ -28,7 +28,11 @@ MODES="${MODES:-closed idem paced}"
 RATE="${RATE:-10}"
 DATA_DIR="${SINYAL_DATA_DIR:-../shared/data/market}"
 command -v wrk >/dev/null || { echo "wrk not installed (apt-get install wrk)"; exit 1; }
-[ -f "$DATA_DIR/EURUSD_H1.csv" ] || { echo "market data not found in $DATA_DIR (set SINYAL_DATA_DIR)"; exit 1; }
+# It needs only the first 8,000 EURUSD H1 bars: without the shared set, the repository's sample.
+if [ ! -f "$DATA_DIR/EURUSD_H1.csv" ]; then
+  echo "market data not found in $DATA_DIR: using the repository's data/sample (figures not comparable with runs on the shared set)"
+  DATA_DIR=data/sample
+fi
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 TMP=$(mktemp -d)
 DB="${DATABASE:-sqlite://$TMP/bench.db}"

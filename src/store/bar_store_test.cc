@@ -428,13 +428,12 @@ TEST_P(BarStoreTest, RowLevelSecurityScopesUnfilteredQueries) {
 }
 
 TEST_P(BarStoreTest, ImportsARealMt5FileTwice) {
-  SINYAL_REQUIRE_MARKET_DATA();
   market::CsvImportOptions options;
   options.source_tz = *TimeZone::Parse("NY+7");
-  auto csv = market::ImportBarsCsvFile(sinyal::testing::MarketDataDir() / "EURUSD_H1.csv", options);
+  auto csv = market::ImportBarsCsvFile(sinyal::testing::SampleDataDir() / "EURUSD_H1.csv", options);
   ASSERT_OK(csv);
   const auto& bars = csv->bars;
-  ASSERT_GT(bars.size(), 20000u);
+  ASSERT_GT(bars.size(), 8000u);
   // PostgreSQL: both bulk paths (arrays through unnest, and SOCI vector binds).
   std::vector<bool> modes = {true};
   if (is_postgres()) modes.push_back(false);

@@ -43,7 +43,6 @@ constexpr int kThreads = 8;
 class DrainE2E : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
-    SINYAL_REQUIRE_MARKET_DATA();
     if (GetParam() == "postgresql") {
       SINYAL_REQUIRE_POSTGRES();
       url_ = testing::PostgresTestUrl();

@@ -53,7 +53,7 @@ constexpr int64_t kQuota = 300;          // crossed at call ~300 of 400
 constexpr int kKills = 5;
 
 std::string Slice(const std::string& file, int lines) {
-  std::ifstream in(testing::MarketDataDir() / file);
+  std::ifstream in(testing::SampleDataDir() / file);
   std::string line, out;
   for (int i = 0; i < lines && std::getline(in, line); ++i) out += line + "\n";
   return out;
@@ -72,7 +72,6 @@ struct Outcome {
 class ExactnessE2E : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
-    SINYAL_REQUIRE_MARKET_DATA();
     ServerProcess::Options options;
     if (GetParam() == "postgresql") {
       SINYAL_REQUIRE_POSTGRES();

@@ -248,7 +248,7 @@ std::string OperatorLogin(HttpClient& client, const std::string& email, std::str
 }
 
 void WriteDataSlice(const std::string& file, int lines, const std::string& path) {
-  std::ifstream in(testing::MarketDataDir() / file);
+  std::ifstream in(testing::SampleDataDir() / file);
   std::ofstream out(path);
   std::string line;
   for (int i = 0; i < lines && std::getline(in, line); ++i) out << line << "\n";

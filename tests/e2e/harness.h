@@ -105,7 +105,7 @@ std::string CreateOperator(const std::string& database_url, const std::string& d
 // POST /api/v1/operator/login; the access token, or "" with *error set to the response.
 std::string OperatorLogin(HttpClient& client, const std::string& email, std::string* error);
 
-// The first `lines` lines (header included) of a shared market data file, written to `path`.
+// The first `lines` lines (header included) of a data/sample file (the repo's real bars), written to `path`.
 void WriteDataSlice(const std::string& file, int lines, const std::string& path);
 
 // `sinyal ingest` of the first 6,000 bars of EURUSD_H1 as platform series `symbol`, then

@@ -1,5 +1,5 @@
 // Market data over real HTTP against the real binary, on SQLite and PostgreSQL: CSV uploads of
-// real shared data with paging, the hostile-upload table (each 422 naming its line, nothing
+// real sample data (data/sample) with paging, the hostile-upload table (each 422 naming its line, nothing
 // written), tenant-private series, tick batches becoming bars, the operator WebSocket feed, the
 // ingest and replay CLIs, and feature vectors equal to the features library's own computation.
 #include <sys/wait.h>
@@ -24,9 +24,9 @@ namespace {
 
 using nlohmann::json;
 
-// The first `lines` lines of a shared data file (header included).
+// The first `lines` lines of a data/sample file (header included).
 std::string Slice(const std::string& file, int lines) {
-  std::ifstream in(testing::MarketDataDir() / file);
+  std::ifstream in(testing::SampleDataDir() / file);
   std::string line, out;
   for (int i = 0; i < lines && std::getline(in, line); ++i) out += line + "\n";
   return out;
@@ -66,7 +66,6 @@ class MarketE2E : public ::testing::TestWithParam<std::string> {
 };
 
 TEST_P(MarketE2E, UploadRealSliceThenPageThroughIt) {
-  SINYAL_REQUIRE_MARKET_DATA();
   const std::string sym = UniqueSymbol("EU");
   const std::string csv = Slice("EURUSD_H1.csv", 501);  // header + 500 bars
   auto up = Upload(op_token_, "symbol=" + sym + "&timeframe=H1&timezone=NY%2B7", csv);
@@ -76,7 +75,7 @@ TEST_P(MarketE2E, UploadRealSliceThenPageThroughIt) {
   EXPECT_EQ(r["rows_read"], 500);
   EXPECT_EQ(r["inserted"], 500);
   EXPECT_EQ(r["layout"], "mt5");
-  EXPECT_EQ(r["first"], "2020-01-01T22:00:00Z");  // 2020.01.02 00:00 NY+7 (UTC+2 in winter)
+  EXPECT_EQ(r["first"], "2022-05-31T21:00:00Z");  // 2022.06.01 00:00 NY+7 (UTC+3 while US DST is on)
 
   // Pages of 200 cover the 500 bars exactly once, in order.
   std::vector<json> bars;
@@ -94,14 +93,14 @@ TEST_P(MarketE2E, UploadRealSliceThenPageThroughIt) {
   } while (!cursor.empty() && pages < 10);
   EXPECT_EQ(pages, 3);
   ASSERT_EQ(bars.size(), 500u);
-  EXPECT_EQ(bars.front()["time"], "2020-01-01T22:00:00Z");
-  EXPECT_EQ(bars.front()["open"], 1.12118);
+  EXPECT_EQ(bars.front()["time"], "2022-05-31T21:00:00Z");
+  EXPECT_EQ(bars.front()["open"], 1.07318);
   for (size_t i = 1; i < bars.size(); ++i) {
     ASSERT_LT(bars[i - 1]["time"].get<std::string>(), bars[i]["time"].get<std::string>());
   }
   // A time range, inclusive.
   auto ranged = client_->Get("/api/v1/market/bars?symbol=" + sym +
-                                 "&timeframe=1h&from=2020-01-02T00:00:00Z&to=2020-01-02T02:00:00Z",
+                                 "&timeframe=1h&from=2022-06-01T00:00:00Z&to=2022-06-01T02:00:00Z",
                              {Bearer(op_token_)});
   ASSERT_EQ(ranged.status, 200) << ranged.body;
   EXPECT_EQ(ranged.Json()["bars"].size(), 3u);
@@ -112,7 +111,7 @@ TEST_P(MarketE2E, UploadRealSliceThenPageThroughIt) {
   EXPECT_EQ(again.Json()["identical"], 500);
   EXPECT_EQ(again.Json()["inserted"], 0);
   std::string changed = csv;
-  changed.replace(changed.find("1.12118"), 7, "1.12119");
+  changed.replace(changed.find("1.07318"), 7, "1.07319");
   auto conflict = Upload(op_token_, "symbol=" + sym + "&timeframe=H1&timezone=NY%2B7", changed);
   EXPECT_EQ(conflict.status, 409) << conflict.body;
   EXPECT_EQ(conflict.Json()["field"], "on_overlap");
@@ -388,7 +387,6 @@ TEST_P(MarketE2E, WebSocketFeedRoundTrip) {
 }
 
 TEST_P(MarketE2E, IngestAndReplayCommandLines) {
-  SINYAL_REQUIRE_MARKET_DATA();
   // ingest: a slice of a real M1 file into a platform series, through the CLI.
   const std::string sym = UniqueSymbol("IG");
   const std::string file = (dir_.path() / "m1.csv").string();
@@ -438,7 +436,6 @@ TEST_P(MarketE2E, IngestAndReplayCommandLines) {
 }
 
 TEST_P(MarketE2E, FeatureVectorsEqualTheLibrarysComputation) {
-  SINYAL_REQUIRE_MARKET_DATA();
   const std::string sym = UniqueSymbol("FT");
   const std::string csv = Slice("GBPUSD_H1.csv", 401);
   ASSERT_EQ(Upload(op_token_, "symbol=" + sym + "&timeframe=H1&timezone=NY%2B7", csv).status, 200);
@@ -495,7 +492,7 @@ TEST_P(MarketE2E, FeatureVectorsEqualTheLibrarysComputation) {
   }
   // A range, including the warm-up (null) values.
   auto range = client_->Get("/api/v1/business/features?symbol=" + sym +
-                                "&timeframe=H1&set=fast@1&from=2020-01-01T00:00:00Z&to=2020-01-03T00:00:00Z",
+                                "&timeframe=H1&set=fast@1&from=2022-05-31T00:00:00Z&to=2022-06-02T00:00:00Z",
                             {Bearer(tok)});
   ASSERT_EQ(range.status, 200) << range.body;
   json vs = range.Json()["vectors"];

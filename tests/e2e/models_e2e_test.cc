@@ -21,9 +21,9 @@ namespace {
 
 using nlohmann::json;
 
-// The first `lines` lines of a shared data file (header included).
+// The first `lines` lines of a data/sample file (header included).
 std::string Slice(const std::string& file, int lines) {
-  std::ifstream in(testing::MarketDataDir() / file);
+  std::ifstream in(testing::SampleDataDir() / file);
   std::string line, out;
   for (int i = 0; i < lines && std::getline(in, line); ++i) out += line + "\n";
   return out;
@@ -32,7 +32,6 @@ std::string Slice(const std::string& file, int lines) {
 class ModelsE2E : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
-    SINYAL_REQUIRE_MARKET_DATA();
     ServerProcess::Options options;
     if (GetParam() == "postgresql") {
       SINYAL_REQUIRE_POSTGRES();

@@ -17,9 +17,9 @@ namespace {
 
 using nlohmann::json;
 
-// Header plus lines [from, to) (1-based data lines) of a shared data file.
+// Header plus lines [from, to) (1-based data lines) of a data/sample file.
 std::string Lines(const std::string& file, int from, int to) {
-  std::ifstream in(testing::MarketDataDir() / file);
+  std::ifstream in(testing::SampleDataDir() / file);
   std::string line, out;
   std::getline(in, line);
   out = line + "\n";
@@ -31,7 +31,7 @@ std::string Lines(const std::string& file, int from, int to) {
 
 // Header plus the last `n` data lines.
 std::string Tail(const std::string& file, int n) {
-  std::ifstream in(testing::MarketDataDir() / file);
+  std::ifstream in(testing::SampleDataDir() / file);
   std::string header, line;
   std::getline(in, header);
   std::vector<std::string> all;
@@ -44,7 +44,6 @@ std::string Tail(const std::string& file, int n) {
 class SignalsE2E : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
-    SINYAL_REQUIRE_MARKET_DATA();
     ServerProcess::Options options;
     if (GetParam() == "postgresql") {
       SINYAL_REQUIRE_POSTGRES();

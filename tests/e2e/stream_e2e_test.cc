@@ -27,7 +27,7 @@ namespace {
 using nlohmann::json;
 
 std::string Slice(const std::string& file, int lines) {
-  std::ifstream in(testing::MarketDataDir() / file);
+  std::ifstream in(testing::SampleDataDir() / file);
   std::string line, out;
   for (int i = 0; i < lines && std::getline(in, line); ++i) out += line + "\n";
   return out;
@@ -36,7 +36,6 @@ std::string Slice(const std::string& file, int lines) {
 class StreamE2E : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
-    SINYAL_REQUIRE_MARKET_DATA();
     ServerProcess::Options options;
     if (GetParam() == "postgresql") {
       SINYAL_REQUIRE_POSTGRES();

@@ -4,7 +4,7 @@
 //   node generate.js <outdir>
 //
 // Reads real bars from $SINYAL_DATA_DIR (default: ../shared/data/market beside the repository
-// root), runs every indicator case below through npm `talib` 1.1.6 (TA-Lib C built from source
+// root; without it, the repository's own data/sample, where only the H1 files exist), runs every indicator case below through npm `talib` 1.1.6 (TA-Lib C built from source
 // in node_modules) and writes one JSON file per data file plus manifest.json into <outdir>.
 // Fixtures are generated into the build directory and never committed.
 // Each output is stored from its begIndex on (TA-Lib's lookback); numbers are written by
@@ -15,7 +15,10 @@ const path = require('path');
 const talib = require('talib');
 
 const repoRoot = path.resolve(__dirname, '..', '..');
-const dataDir = process.env.SINYAL_DATA_DIR || path.resolve(repoRoot, '..', 'shared', 'data', 'market');
+const sharedDir = path.resolve(repoRoot, '..', 'shared', 'data', 'market');
+const sampleDir = path.resolve(repoRoot, 'data', 'sample');
+const dataDir = process.env.SINYAL_DATA_DIR || (fs.existsSync(path.join(sharedDir, 'EURUSD_H1.csv')) ? sharedDir : sampleDir);
+const usingSample = path.resolve(dataDir) === sampleDir;
 const outDir = process.argv[2];
 if (!outDir) {
   console.error('usage: node generate.js <outdir>');
@@ -95,6 +98,11 @@ function run(fn, params, inputs, cols) {
 fs.mkdirSync(outDir, { recursive: true });
 const manifest = { talib_version: talib.version, generated_by: 'tests/golden/generate.js', data_dir: dataDir, fixtures: [] };
 for (const spec of FILES) {
+  // The sample holds a slice of the H1 files only; every file must exist in the full set.
+  if (usingSample && !fs.existsSync(path.join(dataDir, spec.file))) {
+    console.log(`${spec.file}: not in data/sample, skipped (the full set in ../shared/data/market has it)`);
+    continue;
+  }
   const cols = readColumns(spec);
   const fixture = {
     id: spec.id, file: spec.file, rows: cols.close.length,

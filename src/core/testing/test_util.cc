@@ -4,17 +4,31 @@
 
 namespace sinyal::testing {
 
+namespace {
+const char* DataDirEnv() {
+  const char* env = std::getenv("SINYAL_DATA_DIR");
+  return env != nullptr && *env != '\0' ? env : nullptr;
+}
+}  // namespace
+
+std::filesystem::path SampleDataDir() { return std::filesystem::path(SINYAL_SOURCE_DIR) / "data" / "sample"; }
+
 std::filesystem::path MarketDataDir() {
-  if (const char* env = std::getenv("SINYAL_DATA_DIR"); env != nullptr && *env != '\0') return env;
+  if (const char* env = DataDirEnv()) return env;
   return std::filesystem::path(SINYAL_SOURCE_DIR) / ".." / "shared" / "data" / "market";
 }
 
 bool MarketDataAvailable(std::string* why) {
   auto dir = MarketDataDir();
-  if (std::filesystem::exists(dir / "EURUSD_H1.csv")) return true;
-  *why = "market data not found at " + dir.string() +
-         " (set SINYAL_DATA_DIR to the folder holding EURUSD_H1.csv)";
+  if (std::filesystem::exists(dir / "EURUSD_H1.csv") && std::filesystem::exists(dir / "alt_utc")) return true;
+  *why = "this test needs the full market data set, not found at " + dir.string() +
+         " (set SINYAL_DATA_DIR to the folder holding EURUSD_H1.csv and alt_utc/; the repo's data/sample "
+         "is only a slice)";
   return false;
+}
+
+bool MarketDataExpected() {
+  return DataDirEnv() != nullptr || std::filesystem::exists(std::filesystem::path(SINYAL_SOURCE_DIR) / ".." / "shared");
 }
 
 std::string PostgresTestUrl() {
