@@ -74,6 +74,7 @@ TEST(OpenApiTest, DocumentsEveryRouteAndNoStaleOnes) {
                             .invoices = &invoices, .analytics = &analytics});
   StreamHubPtr stream = AddStreamRoutes(routes, {.signals = &signal_service, .meter = &meter,
                                                 .subscriptions = &subscriptions, .plans = &plans, .clock = &clock});
+  AddTelegramRoutes(routes, nullptr);
   AddSystemRoutes(routes, {});
 
   auto doc = nlohmann::json::parse(OpenApiDocument());
