@@ -13,6 +13,7 @@
 #include <set>
 #include <thread>
 
+#include "backtest/paper.h"
 #include "billing/meter.h"
 #include "billing/plans.h"
 #include "core/log.h"
@@ -592,7 +593,7 @@ struct TelegramBot::Impl {
       return LinkPrivate(cmd.args[0], m, from, link, w);
     }
     if (name == "help") {
-      Say(w, link ? texts::HelpLinked(w.lang, o.paper_available) : texts::HelpUnlinked(w.lang));
+      Say(w, link ? texts::HelpLinked(w.lang, d.paper != nullptr) : texts::HelpUnlinked(w.lang));
       return Status::Ok();
     }
     static const std::set<std::string> kKnown = {"signal", "alerts", "usage", "plan", "paper", "lang", "stop"};
@@ -622,10 +623,32 @@ struct TelegramBot::Impl {
     if (name == "usage") return Usage(link->tenant, w);
     if (name == "plan") return PlanCommand(link->tenant, w);
     if (name == "signal") return SignalCommand(cmd, *link, w);
-    if (name == "paper") {
+    if (name == "paper") return PaperCommand(*link, w);
+    return Status::Ok();
+  }
+
+  // The user's own paper trading accounts (backtest::PaperService::Summaries), private chats only.
+  Status PaperCommand(const LinkRow& link, Work& w) {
+    if (d.paper == nullptr) {
       Say(w, texts::PaperUnavailable(w.lang));
       return Status::Ok();
     }
+    SINYAL_ASSIGN_OR_RETURN(std::vector<backtest::PaperSummary> summaries, d.paper->Summaries(link.tenant, link.user));
+    std::vector<texts::PaperLine> lines;
+    for (const backtest::PaperSummary& a : summaries) {
+      texts::PaperLine line{.id = a.id, .name = a.name, .status = a.status, .currency = a.currency,
+                            .trading_state = std::string(backtest::TradingStateName(a.trading_state)),
+                            .initial_balance = a.initial_balance, .balance = a.balance, .equity = a.equity,
+                            .return_fraction = a.return_fraction, .last_bar_time = a.last_bar_time};
+      for (const backtest::Position& p : a.positions) {
+        char buf[200];
+        std::snprintf(buf, sizeof buf, "%s %s %.2f @ %.5f, P/L %+.2f", p.symbol.c_str(),
+                      p.quantity >= 0 ? "long" : "short", std::abs(p.quantity), p.avg_price, p.unrealized_pnl);
+        line.positions.push_back(buf);
+      }
+      lines.push_back(std::move(line));
+    }
+    Say(w, texts::Paper(w.lang, lines));
     return Status::Ok();
   }
 

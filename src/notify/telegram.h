@@ -65,6 +65,9 @@ namespace sinyal::signals {
 class SignalService;
 class Signal;
 }  // namespace sinyal::signals
+namespace sinyal::backtest {
+class PaperService;
+}  // namespace sinyal::backtest
 
 namespace sinyal::notify {
 
@@ -87,7 +90,6 @@ struct TelegramOptions {
   SendQueueOptions send;                  // flood limits, threads (its api is set from `api`)
   int64_t quota_check_seconds = 300;      // quota notices; 0 = off. Default: 5 min.
   int64_t lease_seconds = 15;             // poller/sender lease. [3, 300]
-  bool paper_available = false;           // /paper (paper trading) is offered
 };
 
 enum class LinkKind { kPrivate, kGroup };
@@ -146,6 +148,7 @@ struct TelegramDeps {
   billing::Subscriptions* subscriptions = nullptr;  // required
   billing::Meter* meter = nullptr;               // required: /usage, quota notices
   signals::SignalService* signals = nullptr;     // required: alerts
+  backtest::PaperService* paper = nullptr;       // optional: /paper (paper trading accounts)
 };
 
 class TelegramBot final : public billing::AccountNotices {

@@ -171,7 +171,7 @@ TEST_P(TelegramBotTest, EveryCommandAnswersInEnglishAndInIndonesian) {
   Ask(1001, 1001, "/alerts remove 999999", "There is no alert #999999");
   Ask(1001, 1001, "/usage", "This period's usage (plan pro)");
   Ask(1001, 1001, "/plan", "Plan: Pro");
-  Ask(1001, 1001, "/paper", "not available");
+  Ask(1001, 1001, "/paper", "no paper trading account yet");
   Ask(1001, 1001, "/frobnicate", "Unknown command: /frobnicate");
   Ask(1001, 1001, "hello there", "I only understand commands");
   Ask(1001, 1001, "/lang xx", "Use: /lang en or /lang id");
@@ -184,7 +184,7 @@ TEST_P(TelegramBotTest, EveryCommandAnswersInEnglishAndInIndonesian) {
   Ask(2002, 2002, "/alerts unmute", "aktif lagi");
   Ask(2002, 2002, "/usage", "Pemakaian periode ini");
   Ask(2002, 2002, "/plan", "Paket: Pro");
-  Ask(2002, 2002, "/paper", "belum tersedia");
+  Ask(2002, 2002, "/paper", "belum punya akun paper trading");
   Ask(2002, 2002, "/frobnicate", "Perintah tidak dikenal");
   Ask(2002, 2002, "halo", "Saya hanya mengerti perintah");
   // Switching language.
@@ -192,6 +192,34 @@ TEST_P(TelegramBotTest, EveryCommandAnswersInEnglishAndInIndonesian) {
   Ask(1001, 1001, "/help", "Perintah Sinyal");
   Ask(1001, 1001, "/lang en", "Language: English");
   Ask(2002, 2002, "/stop", "telah diputus");
+}
+
+TEST_P(TelegramBotTest, PaperShowsTheUsersOwnAccountsOnly) {
+  ASSERT_TRUE(world_->Link(owner_, 1001));
+  ASSERT_TRUE(world_->Link(member_, 2002, "id"));
+  backtest::PaperCreateRequest req;
+  req.name = "Swing SYN";
+  req.strategy = nlohmann::json::parse(
+      R"({"symbols": ["SYNUSD"], "timeframe": "H1", "initial_balance": 20000, "signal": {"threshold": 0.6}})");
+  auto created = world_->paper().Create(tenant_, owner_.user, req);
+  ASSERT_OK(created);
+  std::string en = Ask(1001, 1001, "/paper", "Paper trading accounts (simulated, not real money)");
+  EXPECT_NE(en.find("#" + std::to_string(created->account.id) + " Swing SYN (active)"), std::string::npos) << en;
+  EXPECT_NE(en.find("Equity 20000.00"), std::string::npos) << en;
+  EXPECT_NE(en.find("No open positions"), std::string::npos) << en;
+  // The member of the same organisation has none: another user's accounts are never shown.
+  Ask(2002, 2002, "/paper", "belum punya akun paper trading");
+  ASSERT_OK(world_->paper().Create(tenant_, member_.user, req).status());
+  std::string id = Ask(2002, 2002, "/paper", "Akun paper trading (simulasi");
+  EXPECT_NE(id.find("Ekuitas 20000.00"), std::string::npos) << id;
+  EXPECT_EQ(id.find("#" + std::to_string(created->account.id) + " "), std::string::npos) << id;
+  // In a group, /paper is private.
+  const int64_t group = -777;
+  world_->fake().SetChatMember(group, 1001, "creator");
+  auto token = world_->bot().CreateLinkToken(owner_, LinkKind::kGroup);
+  ASSERT_OK(token);
+  Ask(1001, group, "/start@sinyal_fake_bot " + token->token, "Group linked");
+  Ask(1001, group, "/paper", "only in a private chat");
 }
 
 TEST_P(TelegramBotTest, HostileAndUnlinkedInputGetsClearAnswersAndChangesNothing) {

@@ -122,7 +122,7 @@ std::string HelpUnlinked(Lang l) {
          "tap \"Link Telegram\". The link works once and only for a few minutes.\n\nCommands: /help, /lang en|id";
 }
 
-std::string HelpLinked(Lang l, bool paper_available) {
+std::string HelpLinked(Lang l, bool paper_available) {  // paper_available: /paper is offered
   std::string s;
   if (Id(l)) {
     s = "Perintah Sinyal:\n"
@@ -396,6 +396,31 @@ std::string PlanInfo(Lang l, std::string_view name, int64_t price_idr, std::opti
 
 std::string PaperUnavailable(Lang l) {
   return Id(l) ? "Paper trading belum tersedia di Sinyal." : "Paper trading is not available on Sinyal yet.";
+}
+
+std::string Paper(Lang l, const std::vector<PaperLine>& accounts) {
+  if (accounts.empty()) {
+    return Id(l) ? "Anda belum punya akun paper trading. Buat di Sinyal: Paper trading."
+                 : "You have no paper trading account yet. Create one in Sinyal: Paper trading.";
+  }
+  std::string s = Id(l) ? "Akun paper trading (simulasi, bukan uang sungguhan):\n"
+                        : "Paper trading accounts (simulated, not real money):\n";
+  for (const PaperLine& a : accounts) {
+    s += "\n#" + std::to_string(a.id) + " " + a.name + " (" + a.status;
+    if (a.trading_state != "active") s += ", " + a.trading_state;
+    s += ")\n";
+    s += (Id(l) ? "Ekuitas " : "Equity ") + Fixed(a.equity, 2) + " " + a.currency + " (" +
+         (a.return_fraction >= 0 ? "+" : "") + Fixed(a.return_fraction * 100, 2) + "%" +
+         (Id(l) ? " dari " : " from ") + Fixed(a.initial_balance, 2) + "), " + (Id(l) ? "saldo " : "balance ") +
+         Fixed(a.balance, 2) + "\n";
+    if (a.positions.empty()) {
+      s += Id(l) ? "Tidak ada posisi terbuka\n" : "No open positions\n";
+    } else {
+      for (const std::string& p : a.positions) s += "- " + p + "\n";
+    }
+    if (a.last_bar_time > 0) s += (Id(l) ? "Bar terakhir " : "Last bar ") + When(a.last_bar_time) + "\n";
+  }
+  return s;
 }
 
 std::string TemporaryFailure(Lang l) {

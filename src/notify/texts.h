@@ -101,6 +101,14 @@ std::string Usage(Lang l, std::string_view plan, int64_t used, std::optional<int
 std::string PlanInfo(Lang l, std::string_view display_name, int64_t price_idr, std::optional<int64_t> quota,
                      const std::vector<std::string>& features, UnixNanos period_end);
 std::string PaperUnavailable(Lang l);
+struct PaperLine {
+  int64_t id = 0;
+  std::string name, status, currency, trading_state;
+  double initial_balance = 0, balance = 0, equity = 0, return_fraction = 0;
+  std::vector<std::string> positions;  // "EURUSD long 0.10 @ 1.08450, P/L +12.30"
+  UnixNanos last_bar_time = 0;
+};
+std::string Paper(Lang l, const std::vector<PaperLine>& accounts);
 std::string TemporaryFailure(Lang l);
 
 // Account notices.

@@ -56,7 +56,7 @@ class TelegramE2eTest : public ::testing::Test {
 TEST_F(TelegramE2eTest, LinkingCommandsAndUnlinkingOverHttpWithLongPolling) {
   auto server = StartServer("polling");
   HttpClient client(server->base_url());
-  json reg = RegisterTenant(client, "Telegram Co " + UniqueSuffix());
+  json reg = RegisterTenant(client, "telegram" + UniqueSuffix());
   const std::string auth = Bearer(reg["access_token"].get<std::string>());
 
   HttpResult status = client.Get("/api/v1/telegram/link", {auth});

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "accounts/accounts.h"
+#include "backtest/paper.h"
 #include "billing/meter.h"
 #include "billing/plans.h"
 #include "core/testing/test_util.h"
@@ -46,6 +47,16 @@ inline FloodLimits TestLimits() {
   return {.global_per_second = 1000, .per_chat_interval_ms = 20, .group_per_window = 5, .group_window_ms = 500};
 }
 
+// Paper accounts in tests follow no live signals (the tests read summaries only).
+class NoPaperSignals : public backtest::PaperSignalProvider {
+ public:
+  Result<std::optional<backtest::BarSignal>> SignalAt(TenantId, const backtest::StrategyConfig&,
+                                                      const market::SeriesKey&, const market::Bar&,
+                                                      UnixNanos) override {
+    return std::optional<backtest::BarSignal>();
+  }
+};
+
 class BotWorld {
  public:
   // `bars_held_back`: synthetic bars not imported at start (closed later with CloseNextBar).
@@ -79,10 +90,12 @@ class BotWorld {
     signals_ = std::make_unique<signals::SignalService>(
         db_, *bars_, *registry_, nullptr, *log_, clock_,
         signals::SignalServiceOptions{.bar_check_interval_nanos = 0, .background_thread = false});
+    paper_ = std::make_unique<backtest::PaperService>(db_, *bars_, paper_signals_, clock_);
   }
 
   ~BotWorld() {
     bot_.reset();
+    paper_.reset();
     signals_.reset();
     meter_.reset();
   }
@@ -112,7 +125,8 @@ class BotWorld {
                                                       .plans = plans_.get(),
                                                       .subscriptions = subscriptions_.get(),
                                                       .meter = meter_.get(),
-                                                      .signals = signals_.get()},
+                                                      .signals = signals_.get(),
+                                                      .paper = paper_.get()},
                                          options.value_or(Options()));
     EXPECT_OK(bot_->Start());
     // Wait until this process leads (polls and sends).
@@ -228,6 +242,7 @@ class BotWorld {
   billing::Meter& meter() { return *meter_; }
   billing::Subscriptions& subscriptions() { return *subscriptions_; }
   billing::PlanStore& plans() { return *plans_; }
+  backtest::PaperService& paper() { return *paper_; }
 
  private:
   store::Database& db_;
@@ -242,6 +257,8 @@ class BotWorld {
   std::unique_ptr<models::ModelService> models_;
   std::unique_ptr<signals::DbSignalLog> log_;
   std::unique_ptr<signals::SignalService> signals_;
+  NoPaperSignals paper_signals_;
+  std::unique_ptr<backtest::PaperService> paper_;
   std::unique_ptr<TelegramBot> bot_;
   std::vector<market::Bar> all_bars_;
   size_t imported_ = 0;
