@@ -68,6 +68,21 @@ const std::vector<Key>& Keys() {
     I("worker.drift_window_rows", [](Config& c) -> int64_t& { return c.worker.drift_window_rows; }, 100, 100000);
     I("worker.drift_min_features", [](Config& c) -> int64_t& { return c.worker.drift_min_features; }, 1, 100);
     I("billing.idempotency_retention_hours", [](Config& c) -> int64_t& { return c.billing.idempotency_retention_hours; }, 1, 8760);
+    S("telegram.bot_token", [](Config& c) -> std::string& { return c.telegram.bot_token; });
+    S("telegram.bot_username", [](Config& c) -> std::string& { return c.telegram.bot_username; });
+    S("telegram.api_url", [](Config& c) -> std::string& { return c.telegram.api_url; });
+    S("telegram.mode", [](Config& c) -> std::string& { return c.telegram.mode; });
+    S("telegram.webhook_url", [](Config& c) -> std::string& { return c.telegram.webhook_url; });
+    S("telegram.webhook_secret", [](Config& c) -> std::string& { return c.telegram.webhook_secret; });
+    I("telegram.poll_timeout_seconds", [](Config& c) -> int64_t& { return c.telegram.poll_timeout_seconds; }, 0, 50);
+    I("telegram.link_token_ttl_seconds", [](Config& c) -> int64_t& { return c.telegram.link_token_ttl_seconds; }, 60, 86400);
+    I("telegram.global_per_second", [](Config& c) -> int64_t& { return c.telegram.global_per_second; }, 1, 100000);
+    I("telegram.per_chat_interval_ms", [](Config& c) -> int64_t& { return c.telegram.per_chat_interval_ms; }, 0, 60000);
+    I("telegram.group_per_minute", [](Config& c) -> int64_t& { return c.telegram.group_per_minute; }, 1, 1000);
+    I("telegram.group_window_ms", [](Config& c) -> int64_t& { return c.telegram.group_window_ms; }, 1, 3600000);
+    I("telegram.sender_threads", [](Config& c) -> int64_t& { return c.telegram.sender_threads; }, 1, 64);
+    S("telegram.chart_url", [](Config& c) -> std::string& { return c.telegram.chart_url; });
+    I("telegram.quota_check_seconds", [](Config& c) -> int64_t& { return c.telegram.quota_check_seconds; }, 0, 86400);
     S("models.default_plan", [](Config& c) -> std::string& { return c.models.default_plan; });
     I("models.report_folds", [](Config& c) -> int64_t& { return c.models.report_folds; }, 1, 20);
     return k;
@@ -189,6 +204,8 @@ Status Finalize(Config& config) {
             std::to_string(config.worker.retrain_window_bars) +
             "): the per-feature drift thresholds are fitted on 2 or more windows of training rows",
         "worker.drift_window_rows");
+  if (config.telegram.mode != "polling" && config.telegram.mode != "webhook")
+    return Status::InvalidArgument("must be polling or webhook", "telegram.mode");
   if (!config.auth.jwt_secret.empty() && config.auth.jwt_secret.size() < 32)
     return Status::InvalidArgument("must be at least 32 bytes", "auth.jwt_secret");
   return Status::Ok();

@@ -93,6 +93,29 @@ struct Config {
     std::string sample_dir = "data/sample"; // Default: the repository's sample (data/sample).
     int64_t replay_bars = 240;              // Default: 240 (10 trading days of H1). [0, 5000]
   } first_run;
+
+  // Telegram (notify/telegram.h, docs/telegram.md). Off unless bot_token is set.
+  struct Telegram {
+    std::string bot_token;     // from @BotFather; set it by env SINYAL_TELEGRAM_BOT_TOKEN. Never logged.
+    std::string bot_username;  // for deep links, without '@'. Default: asked with getMe.
+    // The Bot API. Default: https://api.telegram.org. Tests and demos: the FAKE server's URL.
+    std::string api_url = "https://api.telegram.org";
+    std::string mode = "polling";  // polling | webhook
+    std::string webhook_url;       // webhook mode: registered with setWebhook at start when set
+    std::string webhook_secret;    // webhook mode: required, 16..256 of A-Z a-z 0-9 _ -
+    int64_t poll_timeout_seconds = 25;     // long-poll timeout. [0, 50]
+    int64_t link_token_ttl_seconds = 600;  // one-time link lifetime. [60, 86400]
+    // Flood limits (research-tranche2.md B.2): ~30 msg/s overall, 1 msg/s per chat, 20 msg/min per
+    // group. Tests scale them (they stay checked at the scaled values).
+    int64_t global_per_second = 30;        // [1, 100000]
+    int64_t per_chat_interval_ms = 1000;   // [0, 60000]
+    int64_t group_per_minute = 20;         // messages per group window. [1, 1000]
+    int64_t group_window_ms = 60000;       // [1, 3600000]
+    int64_t sender_threads = 8;            // concurrent sendMessage requests. [1, 64]
+    // Chart link in alerts; {symbol} and {timeframe} are replaced. Empty: none.
+    std::string chart_url;
+    int64_t quota_check_seconds = 300;     // quota 80%/100% notices; 0 = off. [0, 86400]
+  } telegram;
   struct Models {
     // Plan of every tenant until billing exists (models/plans.h): free, pro or enterprise.
     std::string default_plan = "free";

@@ -55,6 +55,8 @@ int main(int argc, char** argv) {
   serve->add_option("--port", flags["server.port"], "listen port (default 8080)");
   serve->add_option("--threads", flags["server.io_threads"], "I/O threads (default 2)");
   serve->add_option("--redis", flags["redis.url"], "redis://host:port for shared rate limits");
+  serve->add_option("--telegram-api-url", flags["telegram.api_url"],
+                    "Telegram Bot API base URL (default https://api.telegram.org; the FAKE server's in tests)");
 
   CLI::App* migrate = app.add_subcommand("migrate", "apply pending database migrations");
   add_common(migrate);

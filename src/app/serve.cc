@@ -36,6 +36,7 @@
 #include "models/db_registry.h"
 #include "models/plans.h"
 #include "models/service.h"
+#include "notify/telegram.h"
 #include "signals/db_audit_log.h"
 #include "signals/db_signal_log.h"
 #include "signals/retraining_job.h"
@@ -73,6 +74,28 @@ std::string RedactUrl(const std::string& url) {
   auto at = url.find('@');
   if (scheme == std::string::npos || at == std::string::npos || at < scheme) return url;
   return url.substr(0, scheme + 3) + "***@" + url.substr(at + 1);
+}
+
+// [telegram] -> the bot's options (notify/telegram.h). The token is never logged.
+notify::TelegramOptions TelegramOptionsFrom(const Config& config) {
+  const Config::Telegram& c = config.telegram;
+  notify::TelegramOptions o;
+  o.api.base_url = c.api_url;
+  o.api.token = c.bot_token;
+  o.bot_username = c.bot_username;
+  o.mode = c.mode == "webhook" ? notify::UpdateMode::kWebhook : notify::UpdateMode::kPolling;
+  o.webhook_url = c.webhook_url;
+  o.webhook_secret = c.webhook_secret;
+  o.poll_timeout_seconds = static_cast<int>(c.poll_timeout_seconds);
+  o.link_token_ttl_seconds = c.link_token_ttl_seconds;
+  o.chart_url_template = c.chart_url;
+  o.quota_check_seconds = c.quota_check_seconds;
+  o.send.limits.global_per_second = static_cast<double>(c.global_per_second);
+  o.send.limits.per_chat_interval_ms = c.per_chat_interval_ms;
+  o.send.limits.group_per_window = static_cast<int>(c.group_per_minute);
+  o.send.limits.group_window_ms = c.group_window_ms;
+  o.send.sender_threads = static_cast<int>(c.sender_threads);
+  return o;
 }
 
 int Fail(const Status& s) {
@@ -293,6 +316,23 @@ int RunServe(Config config) {
   http::AddMarketRoutes(routes, {.bars = &bar_store,
                                  .feed = &live_feed,
                                  .features = feature_service.get()});
+  // Telegram (notify/telegram.h): on when telegram.bot_token is set; the routes exist either way
+  // (503 naming the setting without a bot). It reads signals as bars close and sends through its
+  // own persistent queue; billing and payments reach it through billing::AccountNotices.
+  std::unique_ptr<notify::TelegramBot> telegram;
+  if (!config.telegram.bot_token.empty()) {
+    notify::TelegramOptions options = TelegramOptionsFrom(config);
+    if (Status s = notify::TelegramBot::ValidateOptions(options); !s.ok()) return Fail(s);
+    telegram = std::make_unique<notify::TelegramBot>(notify::TelegramDeps{.db = db.get(),
+                                                                          .clock = &clock,
+                                                                          .accounts = &accounts,
+                                                                          .plans = &plans,
+                                                                          .subscriptions = &subscriptions,
+                                                                          .meter = &meter,
+                                                                          .signals = &signal_service},
+                                                     std::move(options));
+  }
+  http::AddTelegramRoutes(routes, telegram.get());
   http::Server* server_ptr = nullptr;
   http::AddSystemRoutes(routes, {.ready =
                                      [&db, &server_ptr]() -> Status {
@@ -321,6 +361,9 @@ int RunServe(Config config) {
                                  .blocking_threads = static_cast<size_t>(config.server.blocking_threads)});
   server_ptr = &server;
   if (Status s = server.Start(); !s.ok()) return Fail(s);
+  if (telegram) {
+    if (Status s = telegram->Start(); !s.ok()) return Fail(s);
+  }
 
   // Closes live bars of quiet markets once a second (LiveFeed::AdvanceLive).
   std::atomic<bool> stop_feed_timer{false};
@@ -399,6 +442,7 @@ int RunServe(Config config) {
   if (first_run) first_run->Stop();  // waits for a model being trained
   server.Drain(std::chrono::milliseconds(config.server.shutdown_grace_ms));
   server.Stop();
+  if (telegram) telegram->Stop();  // the send queue finishes the requests in flight
   stop_feed_timer.store(true);
   feed_timer.join();
   if (retrain_scheduler) retrain_scheduler->Stop();

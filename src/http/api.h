@@ -44,6 +44,10 @@ class SignalService;
 class DbSignalLog;
 }  // namespace sinyal::signals
 
+namespace sinyal::notify {
+class TelegramBot;
+}  // namespace sinyal::notify
+
 namespace sinyal::http {
 
 // /api/v1/auth/*, /api/v1/operator/login, /api/v1/me, /api/v1/api-keys*, /api/v1/members*.
@@ -168,6 +172,11 @@ struct OperatorDeps {
 // GET /api/v1/operator/tenants and /api/v1/operator/models/health (read-only, operators' access
 // tokens): http/handlers/operator_api.cc. REQUIRES: every dependency outlives the routes.
 void AddOperatorRoutes(RouteTable& routes, OperatorDeps deps);
+
+// /api/v1/telegram/link, /api/v1/telegram/groups/:chat_id, /api/v1/telegram/alerts[/:id] and the
+// webhook POST /api/v1/telegram/webhook: http/handlers/telegram_api.cc. `bot` may be null (Telegram
+// not configured): the routes then answer 503. REQUIRES: the bot outlives the routes.
+void AddTelegramRoutes(RouteTable& routes, notify::TelegramBot* bot);
 
 // Feature sets (platform default + per-tenant, stored through store::FeatureSetStore) and the
 // cached feature vectors of a series (the model-inputs seam's InputStream per set, rebuilt when the

@@ -76,6 +76,7 @@ TEST(OpenApiTest, DocumentsEveryRouteAndNoStaleOnes) {
                              .signals = &signal_service, .log = &signal_log, .audit = &audit});
   StreamHubPtr stream = AddStreamRoutes(routes, {.signals = &signal_service, .meter = &meter,
                                                 .subscriptions = &subscriptions, .plans = &plans, .clock = &clock});
+  AddTelegramRoutes(routes, nullptr);
   AddSystemRoutes(routes, {});
 
   auto doc = nlohmann::json::parse(OpenApiDocument());
