@@ -182,6 +182,38 @@ describe('dashboard', { timeout: 300_000, skip: noBrowser }, () => {
     assert.ok(Number(await page.getByTestId('chart').getAttribute('data-bands')) > 0, 'interval band drawn');
     assert.ok(Number(await page.getByTestId('chart').getAttribute('data-regimes')) > 0, 'regime strip drawn');
     await page.getByText('Live: new signals arrive as bars close.').waitFor({ timeout: 15_000 });
+
+    // Live push: the next hour's M1 bars arrive from the operator's feed; the H1 bar they close
+    // gets a signal, which the stream pushes to the open page: the chart and the latest signal
+    // show the new bar without a reload.
+    const chart = page.getByTestId('chart');
+    const lastBar = await chart.getAttribute('data-last-bar');
+    const signalsBefore = Number(await chart.getAttribute('data-signals'));
+    const last = (await (await fetch(`${server.base}/api/v1/market/bars?symbol=EURUSD&timeframe=H1&from=${encodeURIComponent(lastBar)}`, { headers: { Authorization: `Bearer ${opToken}` } })).json()).bars.at(-1);
+    assert.equal(last.time, lastBar, 'the chart ends at the newest stored bar');
+    const next = Date.parse(lastBar) + 3600_000;
+    const m1 = [];
+    let price = last.close;
+    for (let m = 0; m < 60; m++) {
+      const open = price;
+      price = Number((price + (m % 7 < 4 ? 0.00007 : -0.00005)).toFixed(5));
+      m1.push({ symbol: 'EURUSD', time: new Date(next + m * 60_000).toISOString(), open, high: Math.max(open, price) + 0.00002, low: Math.min(open, price) - 0.00002, close: price, volume: 10 });
+    }
+    await page.evaluate(() => {
+      window.__sameDocument = true;
+    });
+    const pushed = await fetch(`${server.base}/api/v1/market/ticks`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${opToken}` },
+      body: JSON.stringify({ bars: m1, flush: true }),
+    });
+    assert.equal(pushed.status, 200, await pushed.text());
+    const newBar = new Date(next).toISOString().replace('.000Z', 'Z');
+    await page.waitForFunction((t) => document.querySelector('[data-testid="chart"]')?.getAttribute('data-last-bar') === t, newBar, { timeout: 30_000 });
+    await page.waitForFunction((n) => Number(document.querySelector('[data-testid="chart"]')?.getAttribute('data-signals')) > n, signalsBefore, { timeout: 30_000 });
+    // The latest signal is now the new bar's.
+    await page.waitForFunction((t) => document.querySelector('[data-testid="latest-signal"]')?.getAttribute('data-bar-time') === t, newBar, { timeout: 30_000 });
+    assert.equal(await page.evaluate(() => window.__sameDocument), true, 'updated without a reload');
     await screenshots(page, 'signals-pro');
 
     await go({ label: 'Track record', url: '/track-record' });
