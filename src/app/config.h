@@ -81,6 +81,12 @@ struct Config {
     // new charge). The usage ledger is kept. Default: 72 h (docs/billing.md). [1, 8760]
     int64_t idempotency_retention_hours = 72;
   } billing;
+  struct Signals {
+    // How often Latest() checks a series for newly stored bars and its route for a newly
+    // activated model (signals/service.h); between checks it reads no database. Default: 1000 ms.
+    // [0, 60000]; 0 = every call (tests).
+    int64_t bar_check_interval_ms = 1000;
+  } signals;
   struct Models {
     // Plan of every tenant until billing exists (models/plans.h): free, pro or enterprise.
     std::string default_plan = "free";
