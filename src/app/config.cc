@@ -83,6 +83,7 @@ const std::vector<Key>& Keys() {
     I("telegram.sender_threads", [](Config& c) -> int64_t& { return c.telegram.sender_threads; }, 1, 64);
     S("telegram.chart_url", [](Config& c) -> std::string& { return c.telegram.chart_url; });
     I("telegram.quota_check_seconds", [](Config& c) -> int64_t& { return c.telegram.quota_check_seconds; }, 0, 86400);
+    I("signals.bar_check_interval_ms", [](Config& c) -> int64_t& { return c.signals.bar_check_interval_ms; }, 0, 60000);
     S("models.default_plan", [](Config& c) -> std::string& { return c.models.default_plan; });
     I("models.report_folds", [](Config& c) -> int64_t& { return c.models.report_folds; }, 1, 20);
     return k;
