@@ -23,6 +23,7 @@
 #include "notify/telegram.h"
 #include "notify/testing/fake_bot_api.h"
 #include "signals/db_signal_log.h"
+#include "signals/interval_calibration_store.h"
 #include "signals/service.h"
 #include "store/bar_store.h"
 #include "store/database.h"
@@ -75,9 +76,13 @@ class BotWorld {
     meter_ = std::make_unique<billing::Meter>(db_, *subscriptions_);
     bars_ = std::make_unique<store::BarStore>(db_, clock_);
     registry_ = std::make_unique<models::DbModelRegistry>(db_, clock_);
-    models_ = std::make_unique<models::ModelService>(
-        db_, *bars_, nullptr, *registry_, nullptr, clock_,
-        models::ModelServiceOptions{.code_version = "test", .report_folds = 2, .nthread = 1});
+    calibrations_ = std::make_unique<signals::IntervalCalibrationStore>(db_, *bars_, *registry_, nullptr, clock_);
+    // As app/ wires it: a version's interval calibration is fitted when it is stored.
+    models::ModelServiceOptions mo{.code_version = "test", .report_folds = 2, .nthread = 1};
+    mo.on_version_stored = [this](TenantId owner, const models::ModelRecord& r) {
+      EXPECT_OK(calibrations_->Fit(owner, {r.symbol, market::Timeframe::kH1}, r.version).status());
+    };
+    models_ = std::make_unique<models::ModelService>(db_, *bars_, nullptr, *registry_, nullptr, clock_, mo);
     log_ = std::make_unique<signals::DbSignalLog>(db_);
     all_bars_ = SyntheticMarketBars(6000 + bars_held_back, 7);
     imported_ = 6000;
@@ -88,7 +93,7 @@ class BotWorld {
                                                             .actor = "test"});
     EXPECT_OK(trained.status());
     signals_ = std::make_unique<signals::SignalService>(
-        db_, *bars_, *registry_, nullptr, *log_, clock_,
+        *bars_, *registry_, nullptr, *log_, *calibrations_, clock_,
         signals::SignalServiceOptions{.bar_check_interval_nanos = 0, .background_thread = false});
     paper_ = std::make_unique<backtest::PaperService>(db_, *bars_, paper_signals_, clock_);
   }
@@ -256,6 +261,7 @@ class BotWorld {
   std::unique_ptr<models::DbModelRegistry> registry_;
   std::unique_ptr<models::ModelService> models_;
   std::unique_ptr<signals::DbSignalLog> log_;
+  std::unique_ptr<signals::IntervalCalibrationStore> calibrations_;
   std::unique_ptr<signals::SignalService> signals_;
   NoPaperSignals paper_signals_;
   std::unique_ptr<backtest::PaperService> paper_;
