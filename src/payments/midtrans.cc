@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <mutex>
+#include <vector>
 
 namespace sinyal::payments {
 
@@ -41,6 +42,16 @@ bool VerifySignature(std::string_view order_id, std::string_view status_code,
   std::string lower(given);
   for (char& c : lower) c = static_cast<char>(c | ((c >= 'A' && c <= 'F') ? 0x20 : 0));
   return sodium_memcmp(lower.data(), expected.data(), expected.size()) == 0;
+}
+
+std::string RandomHex(size_t bytes) {
+  if (sodium_init() < 0) return "0";
+  std::vector<unsigned char> raw(bytes);
+  randombytes_buf(raw.data(), raw.size());
+  std::string hex(bytes * 2 + 1, '\0');
+  sodium_bin2hex(hex.data(), hex.size(), raw.data(), raw.size());
+  hex.pop_back();
+  return hex;
 }
 
 bool ValidOrderId(std::string_view id) {

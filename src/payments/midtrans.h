@@ -56,6 +56,10 @@ bool VerifySignature(std::string_view order_id, std::string_view status_code,
                      std::string_view gross_amount, std::string_view server_key,
                      std::string_view given);
 
+// `bytes` random bytes (libsodium) as lower-case hex: order id suffixes, Snap tokens of the
+// sandbox, refund keys, the sandbox's generated server key.
+std::string RandomHex(size_t bytes);
+
 // An order_id Midtrans accepts: 1..50 of [A-Za-z0-9-_~.] (research.md 1.2).
 bool ValidOrderId(std::string_view order_id);
 

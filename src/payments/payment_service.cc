@@ -86,16 +86,6 @@ bool InsertTransition(soci::session& tx, const std::string& order_id, const std:
   return st.get_affected_rows() == 1;
 }
 
-std::string RandomHex(size_t bytes) {
-  if (sodium_init() < 0) return "0";
-  std::string raw(bytes, '\0');
-  randombytes_buf(raw.data(), raw.size());
-  std::string hex(bytes * 2 + 1, '\0');
-  sodium_bin2hex(hex.data(), hex.size(), reinterpret_cast<const unsigned char*>(raw.data()),
-                 raw.size());
-  hex.pop_back();
-  return hex;
-}
 
 std::string Capitalised(std::string s) {
   if (!s.empty() && s[0] >= 'a' && s[0] <= 'z') s[0] = static_cast<char>(s[0] - 'a' + 'A');

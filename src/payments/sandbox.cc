@@ -16,15 +16,6 @@ namespace sinyal::payments {
 
 namespace {
 
-std::string RandomHex(size_t bytes) {
-  if (sodium_init() < 0) return "0";
-  std::string raw(bytes, '\0');
-  randombytes_buf(raw.data(), raw.size());
-  std::string hex(bytes * 2 + 1, '\0');
-  sodium_bin2hex(hex.data(), hex.size(), reinterpret_cast<const unsigned char*>(raw.data()), raw.size());
-  hex.pop_back();
-  return hex;
-}
 
 std::string BasicAuthFor(const std::string& key) {
   const std::string plain = key + ":";

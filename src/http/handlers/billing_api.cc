@@ -83,6 +83,12 @@ Result<billing::Plan> PlanFromJson(const std::string& name, const json& body) {
   p.overage_allowed = overage.value_or(false);
   SINYAL_ASSIGN_OR_RETURN(auto overage_price, b.OptionalInt("overage_price_idr", 0, kMax));
   if (overage_price) p.overage_price_idr = *overage_price;
+  SINYAL_ASSIGN_OR_RETURN(auto yearly, b.OptionalInt("yearly_price_idr", 0, kMax));
+  if (yearly) p.yearly_price_idr = *yearly;
+  if (const json* bands = b.Raw("overage_bands")) {
+    SINYAL_ASSIGN_OR_RETURN(p.overage_bands, billing::OverageBandsFromJson(*bands));
+    if (!p.overage_bands.empty() && !overage_price) p.overage_price_idr = p.overage_bands.front().price_idr;
+  }
   SINYAL_ASSIGN_OR_RETURN(auto rate, b.OptionalNumber("rate_per_second", 1e-6, 1e6));
   if (rate) p.rate_per_second = *rate;
   SINYAL_ASSIGN_OR_RETURN(auto burst, b.OptionalInt("burst", 1, 1000000));
