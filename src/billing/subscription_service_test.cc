@@ -9,6 +9,7 @@
 
 #include "billing/invoices.h"
 #include "billing/meter.h"
+#include "billing/revenue.h"
 #include "billing/sql_util.h"
 #include "billing/testing/billing_fixture.h"
 #include "store/testing/test_db.h"
@@ -229,6 +230,65 @@ TEST_P(SubscriptionServiceTest, GraduatedOverageIsChargedPerBandByTheMeter) {
   EXPECT_EQ(inv->overage_units, 4);
   EXPECT_EQ(inv->overage_idr, 700);
   EXPECT_EQ(inv->total_idr, 700);  // base prepaid
+}
+
+// MRR, ARPU and churn of three tenants over three months, to the rupiah.
+//   A  Pro monthly from 04-01, renewed (paid 04-25), cancels in May: Free from 06-01
+//   B  Enterprise yearly from 04-15 (Rp 49.900.000: Rp 4.158.333 a month)
+//   C  Pro monthly from 04-10, renewal unpaid: past due 05-10, lapsed 05-13
+TEST_P(SubscriptionServiceTest, RevenueFiguresPerMonth) {
+  TenantId a = tenant_, b = CreateTenant(db(), "beta"), c = CreateTenant(db(), "gamma");
+  auto buy = [&](TenantId t, const std::string& plan, Term term, UnixNanos at) {
+    auto out = service_->Checkout(t, plan, term, at, "user:1");
+    ASSERT_OK(out);
+    const int64_t seq = out->invoice->seq, total = out->invoice->total_idr;
+    ASSERT_OK(service_->Apply(t, at, "midtrans", [&](BillingAccount& acc, soci::session&) -> Status {
+      return acc.Pay(seq, total, at, "o", service_->rules()).status();
+    }));
+  };
+  buy(a, "pro", Term::kMonth, T("2024-04-01T00:00:00Z"));
+  buy(c, "pro", Term::kMonth, T("2024-04-10T00:00:00Z"));
+  buy(b, "enterprise", Term::kYear, T("2024-04-15T00:00:00Z"));
+  ASSERT_OK(service_->AdvanceDue(T("2024-04-25T00:00:00Z")));
+  auto view = service_->View(a, T("2024-04-25T00:00:00Z"));
+  ASSERT_OK(view);
+  const TermInvoice* renewal = nullptr;
+  for (const auto& inv : view->invoices) {
+    if (inv.status == InvoiceStatus::kOpen) renewal = &inv;
+  }
+  ASSERT_NE(renewal, nullptr);
+  const int64_t rseq = renewal->seq;
+  ASSERT_OK(service_->Apply(a, T("2024-04-25T00:00:00Z"), "midtrans", [&](BillingAccount& acc, soci::session&) -> Status {
+    return acc.Pay(rseq, 299'000, T("2024-04-25T00:00:00Z"), "o", service_->rules()).status();
+  }));
+  ASSERT_OK(service_->Cancel(a, T("2024-05-20T00:00:00Z"), "user:1"));
+  for (const char* at : {"2024-05-11T00:00:00Z", "2024-05-14T00:00:00Z", "2024-06-02T00:00:00Z"}) {
+    ASSERT_OK(service_->AdvanceDue(T(at)));
+  }
+  auto r = SubscriptionRevenue(db(), T("2024-04-01T00:00:00Z"), T("2024-07-01T00:00:00Z"), T("2024-07-01T00:00:00Z"));
+  ASSERT_OK(r);
+  const auto& m = (*r)["months"];
+  ASSERT_EQ(m.size(), 3u);
+  EXPECT_EQ(m[0]["month"], "2024-04");
+  EXPECT_EQ(m[0]["settled_idr"], 299'000 + 299'000 + 49'900'000 + 299'000);
+  EXPECT_EQ(m[0]["mrr_idr"], 299'000 + 299'000 + 4'158'333);
+  EXPECT_EQ(m[0]["paying_tenants"], 3);
+  EXPECT_EQ(m[0]["arpu_idr"], (299'000 + 299'000 + 4'158'333) / 3);
+  EXPECT_EQ(m[0]["new_paying"], 3);
+  EXPECT_TRUE(m[0]["churn_rate"].is_null());
+  EXPECT_EQ(m[1]["month"], "2024-05");
+  EXPECT_EQ(m[1]["settled_idr"], 0);
+  EXPECT_EQ(m[1]["mrr_idr"], 299'000 + 4'158'333);  // C lapsed; A runs to 06-01
+  EXPECT_EQ(m[1]["lapses"], 1);
+  EXPECT_EQ(m[1]["cancellations"], 0);
+  EXPECT_DOUBLE_EQ(m[1]["churn_rate"].get<double>(), 1.0 / 3);
+  EXPECT_EQ(m[2]["mrr_idr"], 4'158'333);
+  EXPECT_EQ(m[2]["paying_tenants"], 1);
+  EXPECT_EQ(m[2]["cancellations"], 1);
+  EXPECT_DOUBLE_EQ(m[2]["churn_rate"].get<double>(), 1.0 / 2);
+  EXPECT_EQ((*r)["totals"]["net_idr"], 50'797'000);
+  EXPECT_EQ((*r)["reconciliation"]["ok"], true) << (*r)["reconciliation"].dump();
+  EXPECT_EQ((*r)["reconciliation"]["payments_idr"], 50'797'000);
 }
 
 // Random sequences through the database: after every step the stored tables reconcile.

@@ -505,8 +505,30 @@ NotificationAnswer PaymentService::HandleNotification(std::string_view content_t
 
 Result<Order> PaymentService::Refund(const std::string& order_id, int64_t amount_idr,
                                      const std::string& reason, const std::string& actor,
-                                     UnixNanos now) {
+                                     UnixNanos now, const std::string& idempotency_key) {
   SINYAL_ASSIGN_OR_RETURN(Order order, FindOrder(order_id));
+  // The refund_key: derived from the caller's Idempotency-Key (a retried request is the same
+  // refund at Midtrans, which is idempotent on refund_key, and here), else random.
+  std::string key = "rf-" + RandomHex(6);
+  if (!idempotency_key.empty()) {
+    const std::string material = order_id + "\n" + idempotency_key;
+    unsigned char digest[12];
+    crypto_generichash(digest, sizeof digest, reinterpret_cast<const unsigned char*>(material.data()),
+                       material.size(), nullptr, 0);
+    char hex[sizeof digest * 2 + 1];
+    sodium_bin2hex(hex, sizeof hex, digest, sizeof digest);
+    key = std::string("rf-") + hex;
+    bool done = false;
+    SINYAL_RETURN_IF_ERROR(db_.WithTenantReadTx(order.tenant, [&](soci::session& tx) -> Status {
+      int n = 0;
+      const std::string k = "refund:" + key;
+      tx << "SELECT COUNT(*) FROM payment_transitions WHERE order_id = :o AND status_key = :k",
+          soci::use(order_id, "o"), soci::use(k, "k"), soci::into(n);
+      done = n > 0;
+      return Status::Ok();
+    }));
+    if (done) return order;  // a retry of a refund already made: its result
+  }
   if (order.status != "paid" && order.status != "partially_refunded") {
     return Status::FailedPrecondition("order " + order_id + " is " + order.status + ", not paid",
                                       "id");
@@ -523,7 +545,6 @@ Result<Order> PaymentService::Refund(const std::string& order_id, int64_t amount
                                        " of this order can be refunded",
                                    "amount_idr");
   }
-  const std::string key = "rf-" + RandomHex(6);
   SINYAL_RETURN_IF_ERROR(gateway_.Refund(order_id, key, amount_idr, reason));
   // The money has left: record it whatever happened meanwhile (forced).
   SINYAL_RETURN_IF_ERROR(subs_.Apply(order.tenant, now, actor, [&](BillingAccount& a, soci::session& tx) -> Status {

@@ -133,10 +133,12 @@ class PaymentService {
 
   // Operators: refunds `amount_idr` of a paid order through Midtrans, then records it.
   // InvalidArgument("amount_idr") beyond the refundable part; FailedPrecondition when the
-  // order is not paid; Unavailable when the gateway fails (nothing recorded).
+  // order is not paid; Unavailable when the gateway fails (nothing recorded). With an
+  // `idempotency_key` (the request's Idempotency-Key) the refund_key is derived from it, so a
+  // retried request refunds once and answers the order as it is.
   [[nodiscard]] Result<Order> Refund(const std::string& order_id, int64_t amount_idr,
                                      const std::string& reason, const std::string& actor,
-                                     UnixNanos now);
+                                     UnixNanos now, const std::string& idempotency_key = "");
   // Operators: one order by order_id, any tenant (system scope).
   [[nodiscard]] Result<Order> FindOrder(const std::string& order_id);
 

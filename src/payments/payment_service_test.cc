@@ -236,6 +236,23 @@ TEST_P(PaymentServiceTest, RefundsThroughTheGatewayPartialThenFull) {
   EXPECT_EQ(CountRows(db(), "payments", tenant_), 3);  // settlement, two refunds: not four
 }
 
+TEST_P(PaymentServiceTest, ARetriedRefundWithTheSameIdempotencyKeyRefundsOnce) {
+  Order order = CheckoutPro();
+  ASSERT_OK(sandbox_->Act(order.snap_token, "pay"));
+  WaitForDeliveries();
+  for (int i = 0; i < 3; ++i) {
+    auto r = payments_->Refund(order.order_id, 100'000, "goodwill", "operator:1", clock_.Now(), "ticket-42");
+    ASSERT_OK(r);
+    EXPECT_EQ(r->status, "partially_refunded");
+  }
+  WaitForDeliveries();
+  EXPECT_EQ(CashSum(), 199'000);
+  EXPECT_EQ(CountRows(db(), "payments", tenant_), 2);
+  // Another key is another refund.
+  ASSERT_OK(payments_->Refund(order.order_id, 100'000, "more", "operator:1", clock_.Now(), "ticket-43"));
+  EXPECT_EQ(CashSum(), 99'000);
+}
+
 TEST_P(PaymentServiceTest, ThePollAppliesWhatNotificationsDidNotDeliver) {
   sandbox_->SetNotificationUrl("");  // the notifications are lost
   Order order = CheckoutPro();

@@ -447,6 +447,19 @@ TEST(PaymentsNoKeysE2E, ServeUsesItsOwnSandboxAndSaysSimulated) {
   std::string why;
   ASSERT_TRUE(server.Start(&why)) << why;
   HttpClient client(server.base_url());
+  // /plans shows the yearly prices and Pro's graduated overage bands.
+  auto plans = client.Get("/api/v1/plans");
+  ASSERT_EQ(plans.status, 200);
+  const json plan_list = plans.Json();
+  bool saw_pro = false;
+  for (const auto& p : plan_list["items"]) {
+    if (p["name"] != "pro") continue;
+    saw_pro = true;
+    EXPECT_EQ(p["yearly_price_idr"], 2990000);
+    EXPECT_EQ(p["overage_bands"], json::parse(R"([{"up_to":10000,"price_idr":250},{"up_to":50000,"price_idr":200},
+                                                   {"up_to":null,"price_idr":150}])"));
+  }
+  EXPECT_TRUE(saw_pro);
   json reg = RegisterTenant(client, "nokeys" + UniqueSuffix());
   const std::string token = reg["access_token"];
   auto r = client.PostJson("/api/v1/billing/checkout", {{"plan", "pro"}, {"period", "year"}}, {Bearer(token)});

@@ -314,8 +314,10 @@ void AddPaymentRoutes(RouteTable& routes, PaymentDeps deps) {
                 SINYAL_ASSIGN_OR_RETURN(int64_t amount, body.Int("amount_idr", 1, int64_t{1} << 50));
                 SINYAL_ASSIGN_OR_RETURN(std::string reason, body.String("reason", {.min_len = 1, .max_len = 200}));
                 SINYAL_RETURN_IF_ERROR(body.Finish());
+                const std::string idem(ctx.request.Header("idempotency-key"));
+                if (idem.size() > 255) return Status::InvalidArgument("at most 255 characters", "Idempotency-Key");
                 SINYAL_ASSIGN_OR_RETURN(payments::Order o,
-                                        pay->Refund(Param(ctx, "id"), amount, reason, Actor(ctx), ctx.now));
+                                        pay->Refund(Param(ctx, "id"), amount, reason, Actor(ctx), ctx.now, idem));
                 return Response::Json(200, o.ToJson());
               }});
   store::Database* db = deps.db;
