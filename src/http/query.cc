@@ -29,4 +29,20 @@ Result<std::string> RequiredQueryParam(const Context& ctx, std::string_view name
   return *v;
 }
 
+Result<int64_t> IntQueryParam(const Context& ctx, std::string_view name, int64_t fallback,
+                              int64_t min, int64_t max) {
+  auto v = QueryParam(ctx, name);
+  if (!v) return fallback;
+  const std::string field(name);
+  if (v->empty() || v->size() > 18 || v->find_first_not_of("0123456789") != std::string::npos) {
+    return Status::InvalidArgument("must be an integer", field);
+  }
+  const int64_t x = std::stoll(*v);
+  if (x < min || x > max) {
+    return Status::InvalidArgument(
+        "must be between " + std::to_string(min) + " and " + std::to_string(max), field);
+  }
+  return x;
+}
+
 }  // namespace sinyal::http

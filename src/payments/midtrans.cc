@@ -199,6 +199,15 @@ std::string_view GatewayOutcomeName(GatewayOutcome o) {
   return "ignored";
 }
 
+Status GatewayHttpStatus(long status, std::string_view what) {
+  const std::string op(what);
+  if (status >= 200 && status < 300) return Status::Ok();
+  if (status == 404) return Status::NotFound(op + ": not found", "order_id");
+  if (status == 401) return Status::Unauthenticated(op + ": access denied (check the server key)");
+  if (status >= 500) return Status::Unavailable(op + ": HTTP " + std::to_string(status));
+  return Status::InvalidArgument(op + ": HTTP " + std::to_string(status));
+}
+
 namespace {
 
 size_t Collect(char* data, size_t size, size_t n, void* out) {
@@ -279,14 +288,8 @@ class CurlMidtransClient final : public MidtransClient {
   }
 
  private:
-  // Maps the HTTP status to our codes (see MidtransClient).
   static sinyal::Status Check(const HttpAnswer& a, const char* what) {
-    const std::string op = std::string("midtrans ") + what;
-    if (a.status >= 200 && a.status < 300) return Status::Ok();
-    if (a.status == 404) return Status::NotFound(op + ": not found", "order_id");
-    if (a.status == 401) return Status::Unauthenticated(op + ": access denied (check the server key)");
-    if (a.status >= 500) return Status::Unavailable(op + ": HTTP " + std::to_string(a.status));
-    return Status::InvalidArgument(op + ": HTTP " + std::to_string(a.status));
+    return GatewayHttpStatus(a.status, std::string("midtrans ") + what);
   }
 
   Result<HttpAnswer> Call(const char* method, const std::string& url, const std::string& body,

@@ -127,6 +127,10 @@ enum class GatewayOutcome {
 GatewayOutcome Classify(std::string_view transaction_status, std::string_view fraud_status);
 std::string_view GatewayOutcomeName(GatewayOutcome o);
 
+// The gateway's HTTP status as our Status (the MidtransClient error rules below) for
+// operation `what` ("midtrans status", ...): OK for 2xx.
+Status GatewayHttpStatus(long http_status, std::string_view what);
+
 // The gateway. Errors: Unavailable for transport failures, timeouts and 5xx (a retry may
 // help); NotFound for 404 (status: no payment chosen yet on Snap); Unauthenticated for 401;
 // InvalidArgument for other 4xx. Messages never contain the server key.

@@ -504,11 +504,7 @@ class InProcessClient final : public MidtransClient {
 
  private:
   static sinyal::Status Check(const MidtransSandbox::Answer& a) {
-    if (a.http_status >= 200 && a.http_status < 300) return sinyal::Status::Ok();
-    if (a.http_status == 404) return sinyal::Status::NotFound("sandbox: not found", "order_id");
-    if (a.http_status == 401) return sinyal::Status::Unauthenticated("sandbox: access denied");
-    if (a.http_status >= 500) return sinyal::Status::Unavailable("sandbox: HTTP " + std::to_string(a.http_status));
-    return sinyal::Status::InvalidArgument("sandbox: HTTP " + std::to_string(a.http_status));
+    return GatewayHttpStatus(a.http_status, "midtrans sandbox");
   }
   MidtransSandbox& sandbox_;
   MidtransConfig config_;

@@ -285,7 +285,9 @@ TEST_P(PaymentsE2E, SubscribeRenewUpgradeDowngradeCancelRefundReverse) {
   ASSERT_EQ(invoices.status, 200);
   const json invoice_list = invoices.Json();
   for (const auto& inv : invoice_list["items"]) {
-    if (inv["id"] == first_term) EXPECT_EQ(inv["term"]["end"], s["term"]["start"]);  // no gap
+    if (inv["id"] == first_term) {
+      EXPECT_EQ(inv["term"]["end"], s["term"]["start"]);  // no gap
+    }
   }
 
   // ---- Upgrade to Enterprise: the unused Pro time is credited ----

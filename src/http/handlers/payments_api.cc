@@ -53,19 +53,6 @@ std::string Param(const Context& ctx, const std::string& name) {
   return it == ctx.request.params.end() ? std::string() : it->second;
 }
 
-Result<int64_t> IntQuery(const Context& ctx, const std::string& name, int64_t fallback, int64_t min, int64_t max) {
-  auto v = QueryParam(ctx, name);
-  if (!v) return fallback;
-  if (v->empty() || v->size() > 9 || v->find_first_not_of("0123456789") != std::string::npos) {
-    return Status::InvalidArgument("must be an integer", name);
-  }
-  const int64_t x = std::stoll(*v);
-  if (x < min || x > max) {
-    return Status::InvalidArgument("must be between " + std::to_string(min) + " and " + std::to_string(max), name);
-  }
-  return x;
-}
-
 json GatewayJson(const payments::PaymentService& p) {
   if (p.simulated()) {
     return {{"name", "midtrans-sandbox"},
@@ -181,7 +168,7 @@ void AddPaymentRoutes(RouteTable& routes, PaymentDeps deps) {
               .required_scope = std::string(accounts::kScopeRead),
               .handler = [pay](Context& ctx) -> Result<Response> {
                 SINYAL_RETURN_IF_ERROR(OnlyQueryParams(ctx, {"limit"}));
-                SINYAL_ASSIGN_OR_RETURN(int64_t limit, IntQuery(ctx, "limit", 50, 1, 1000));
+                SINYAL_ASSIGN_OR_RETURN(int64_t limit, IntQueryParam(ctx, "limit", 50, 1, 1000));
                 SINYAL_ASSIGN_OR_RETURN(auto orders, pay->Orders(ctx.principal->tenant, static_cast<int>(limit)));
                 return Response::Json(200, {{"items", OrdersJson(orders)}, {"gateway", GatewayJson(*pay)}});
               }});
@@ -236,7 +223,7 @@ void AddPaymentRoutes(RouteTable& routes, PaymentDeps deps) {
               .required_scope = std::string(accounts::kScopeRead),
               .handler = [subs](Context& ctx) -> Result<Response> {
                 SINYAL_RETURN_IF_ERROR(OnlyQueryParams(ctx, {"limit"}));
-                SINYAL_ASSIGN_OR_RETURN(int64_t limit, IntQuery(ctx, "limit", 100, 1, 1000));
+                SINYAL_ASSIGN_OR_RETURN(int64_t limit, IntQueryParam(ctx, "limit", 100, 1, 1000));
                 SINYAL_ASSIGN_OR_RETURN(auto events, subs->Events(ctx.principal->tenant, static_cast<int>(limit)));
                 json items = json::array();
                 for (const auto& e : events) items.push_back(e.ToJson());
@@ -274,7 +261,7 @@ void AddPaymentRoutes(RouteTable& routes, PaymentDeps deps) {
                 SINYAL_RETURN_IF_ERROR(require_operator(ctx));
                 SINYAL_RETURN_IF_ERROR(OnlyQueryParams(ctx, {"limit"}));
                 SINYAL_ASSIGN_OR_RETURN(int64_t id, ParseIdParam(ctx, "id", "tenant"));
-                SINYAL_ASSIGN_OR_RETURN(int64_t limit, IntQuery(ctx, "limit", 100, 1, 1000));
+                SINYAL_ASSIGN_OR_RETURN(int64_t limit, IntQueryParam(ctx, "limit", 100, 1, 1000));
                 SINYAL_ASSIGN_OR_RETURN(auto orders, pay->Orders(TenantId(id), static_cast<int>(limit)));
                 return Response::Json(200, {{"tenant_id", id}, {"items", OrdersJson(orders)}});
               }});
@@ -286,7 +273,7 @@ void AddPaymentRoutes(RouteTable& routes, PaymentDeps deps) {
                 SINYAL_RETURN_IF_ERROR(require_operator(ctx));
                 SINYAL_RETURN_IF_ERROR(OnlyQueryParams(ctx, {"limit"}));
                 SINYAL_ASSIGN_OR_RETURN(int64_t id, ParseIdParam(ctx, "id", "tenant"));
-                SINYAL_ASSIGN_OR_RETURN(int64_t limit, IntQuery(ctx, "limit", 100, 1, 1000));
+                SINYAL_ASSIGN_OR_RETURN(int64_t limit, IntQueryParam(ctx, "limit", 100, 1, 1000));
                 auto view = subs->View(TenantId(id), ctx.now);
                 if (!view.ok() && view.error().code() == StatusCode::kFailedPrecondition) {
                   return Status::NotFound("no such tenant", "id");
