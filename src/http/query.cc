@@ -1,5 +1,7 @@
 #include "http/query.h"
 
+#include <charconv>
+
 namespace sinyal::http {
 
 Status OnlyQueryParams(const Context& ctx, std::initializer_list<std::string_view> allowed) {
@@ -29,20 +31,20 @@ Result<std::string> RequiredQueryParam(const Context& ctx, std::string_view name
   return *v;
 }
 
-Result<int64_t> IntQueryParam(const Context& ctx, std::string_view name, int64_t fallback,
-                              int64_t min, int64_t max) {
-  auto v = QueryParam(ctx, name);
-  if (!v) return fallback;
+Result<int64_t> IntQueryParam(const Context& ctx, std::string_view name, int64_t fallback, int64_t lo, int64_t hi) {
+  auto text = QueryParam(ctx, name);
+  if (!text) return fallback;
   const std::string field(name);
-  if (v->empty() || v->size() > 18 || v->find_first_not_of("0123456789") != std::string::npos) {
-    return Status::InvalidArgument("must be an integer", field);
+  int64_t v = 0;
+  auto [p, ec] = std::from_chars(text->data(), text->data() + text->size(), v);
+  if (text->empty() || ec != std::errc() || p != text->data() + text->size()) {
+    return Status::InvalidArgument(field + " must be an integer", field);
   }
-  const int64_t x = std::stoll(*v);
-  if (x < min || x > max) {
+  if (v < lo || v > hi) {
     return Status::InvalidArgument(
-        "must be between " + std::to_string(min) + " and " + std::to_string(max), field);
+        field + " must be in [" + std::to_string(lo) + ", " + std::to_string(hi) + "], got " + text->substr(0, 24), field);
   }
-  return x;
+  return v;
 }
 
 }  // namespace sinyal::http

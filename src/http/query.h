@@ -18,9 +18,8 @@ Status OnlyQueryParams(const Context& ctx, std::initializer_list<std::string_vie
 std::optional<std::string> QueryParam(const Context& ctx, std::string_view name);
 // The parameter's value; InvalidArgument("... is required", name) when absent or empty.
 Result<std::string> RequiredQueryParam(const Context& ctx, std::string_view name);
-// An integer parameter in [min, max], or `fallback` when absent. InvalidArgument naming the
-// parameter for anything else (not digits, more than 18 digits, out of range).
-Result<int64_t> IntQueryParam(const Context& ctx, std::string_view name, int64_t fallback,
-                              int64_t min, int64_t max);
+// The parameter as an integer in [lo, hi], or `fallback` when absent; InvalidArgument naming it
+// otherwise.
+Result<int64_t> IntQueryParam(const Context& ctx, std::string_view name, int64_t fallback, int64_t lo, int64_t hi);
 
 }  // namespace sinyal::http
