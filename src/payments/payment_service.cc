@@ -597,6 +597,36 @@ Result<int> PaymentService::Reconcile(UnixNanos now, int limit) {
                {{"tenant_id", t}, {"invoice", seq}, {"error", o.error().ToString()}});
     }
   }
+  // Payable orders whose invoice is no longer open (voided by a lapse, a cancellation or a new
+  // checkout, wherever that happened): cancelled at the gateway so they can't be paid any more,
+  // at most once per reconcile_every per order. The gateway's cancel notification closes them
+  // here; a payment that still gets through becomes credit balance.
+  std::vector<std::pair<int64_t, std::string>> voided;
+  SINYAL_RETURN_IF_ERROR(db_.WithReadTx([&](soci::session& tx) -> Status {
+    long long checked = now - options_.reconcile_every, lim = limit;
+    soci::rowset<soci::row> rows =
+        (tx.prepare << "SELECT o.tenant_id, o.order_id FROM payment_orders o JOIN term_invoices i "
+                       "ON i.tenant_id = o.tenant_id AND i.seq = o.invoice_seq WHERE o.status IN "
+                       "('pending_payment', 'pending', 'challenge', 'denied') AND i.status <> "
+                       "'open' AND o.last_checked_at <= :k ORDER BY o.id LIMIT :lim",
+         soci::use(checked, "k"), soci::use(lim, "lim"));
+    for (const soci::row& r : rows) {
+      voided.emplace_back(billing::internal::I64(r, 0), billing::internal::Str(r, 1));
+    }
+    return Status::Ok();
+  }));
+  for (const auto& [t, id] : voided) {
+    Status st = gateway_.Cancel(id);
+    if (!st.ok() && st.code() != StatusCode::kNotFound) {
+      LogEvent(spdlog::level::warn, "payment_cancel_failed", {{"order_id", id}, {"error", st.ToString()}});
+    }
+    (void)db_.WithTenantTx(TenantId(t), [&](soci::session& tx) -> Status {
+      long long n = now;
+      tx << "UPDATE payment_orders SET last_checked_at = :n WHERE order_id = :o", soci::use(n, "n"),
+          soci::use(id, "o");
+      return Status::Ok();
+    });
+  }
   // Orders the gateway has not told us about for a while.
   std::vector<std::string> stale;
   SINYAL_RETURN_IF_ERROR(db_.WithReadTx([&](soci::session& tx) -> Status {

@@ -127,8 +127,9 @@ class PaymentService {
                                         UnixNanos now);
 
   // The reconciliation round: advances due subscriptions (renewal invoices, lapses), makes
-  // orders for open renewal invoices that have no payable one, and polls the gateway about
-  // orders open longer than reconcile_after. Returns how many orders it polled.
+  // orders for open renewal invoices that have no payable one, cancels at the gateway payable
+  // orders whose invoice was voided (a lapsed renewal's), and polls the gateway about orders
+  // open longer than reconcile_after. Returns how many orders it polled.
   [[nodiscard]] Result<int> Reconcile(UnixNanos now, int limit = 200);
 
   // Operators: refunds `amount_idr` of a paid order through Midtrans, then records it.

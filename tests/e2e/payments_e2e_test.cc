@@ -15,6 +15,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <functional>
 #include <thread>
@@ -22,6 +23,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/clock.h"
+#include "core/time.h"
 #include "e2e/harness.h"
 #include "payments/midtrans.h"
 #include "store/database.h"
@@ -372,6 +374,104 @@ TEST_P(PaymentsE2E, SubscribeRenewUpgradeDowngradeCancelRefundReverse) {
   auto orders = client_->Get("/api/v1/operator/tenants/" + std::to_string(t.id) + "/orders", {Bearer(op_token_)});
   ASSERT_EQ(orders.status, 200);
   EXPECT_GE(orders.Json()["items"].size(), 6u);
+}
+
+// An unpaid renewal, each step visible in the API: the renewal invoice with its payment link
+// (made by serve's payments round) 7 days before the term end; at the end the tenant is
+// past_due and keeps Pro until grace_until (3 days); then it falls back to Free, the invoice is
+// void, the order no longer payable, and quota and rate limit are Free's at once.
+TEST_P(PaymentsE2E, UnpaidRenewalGoesPastDueThenFallsBackToFree) {
+  server_.reset();
+  StartServer({{"SINYAL_PAYMENTS_RECONCILE_INTERVAL_SECONDS", "5"}});
+  Tenant t = Register();
+  json co = Checkout(t, "pro", "month", 201);
+  Act(co["token"].get<std::string>(), "pay_card");
+  json s = WaitForPlan(t, "pro");
+
+  // 25 days on: the renewal invoice is open, due at the term end, the tenant still active.
+  Age(t, 25 * kNanosPerDay);
+  s = WaitFor(t, [](const json& j) { return !j["open_invoice"].is_null(); });
+  EXPECT_EQ(s["status"], "active");
+  EXPECT_TRUE(s["grace_until"].is_null());
+  ASSERT_EQ(s["open_invoice"]["kind"], "renewal");
+  EXPECT_EQ(s["open_invoice"]["plan"], "pro");
+  EXPECT_EQ(s["open_invoice"]["status"], "open");
+  EXPECT_EQ(s["open_invoice"]["lines"]["total_idr"], 299000);
+  const int renewal = s["open_invoice"]["id"];
+  // The payments round gives it a payment link on the (SIMULATED) gateway.
+  json renewal_order;
+  for (int i = 0; i < 200 && renewal_order.is_null(); ++i) {
+    auto orders = client_->Get("/api/v1/billing/orders", {Bearer(t.token)});
+    ASSERT_EQ(orders.status, 200) << orders.body;
+    const json list = orders.Json();
+    for (const auto& o : list["items"]) {
+      if (o["invoice"] == renewal && !o["payment"].is_null()) renewal_order = o;
+    }
+    if (renewal_order.is_null()) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_FALSE(renewal_order.is_null()) << "no payment link for the renewal invoice";
+  EXPECT_EQ(renewal_order["gross_amount"], 299000);
+  EXPECT_EQ(renewal_order["simulated"], true);
+  EXPECT_NE(renewal_order["payment"]["redirect_url"].get<std::string>().find("/sandbox/midtrans/pay/"),
+            std::string::npos);
+
+  // Past the term end, unpaid: past_due, still Pro, grace until 3 days after the term end.
+  Age(t, 6 * kNanosPerDay);
+  s = WaitFor(t, [](const json& j) { return j["status"] == "past_due"; });
+  EXPECT_EQ(s["plan"], "pro");
+  ASSERT_FALSE(s["grace_until"].is_null());
+  auto grace = ParseIso8601(s["grace_until"].get<std::string>());
+  auto end_now = ParseIso8601(s["term"]["end"].get<std::string>());
+  ASSERT_TRUE(grace.ok() && end_now.ok());
+  EXPECT_EQ(*grace - *end_now, 3 * kNanosPerDay);
+  EXPECT_EQ(s["open_invoice"]["id"], renewal);
+  auto [quota_grace, limit_grace] = QuotaAndRateLimit(t);
+  EXPECT_EQ(quota_grace, 2000);
+  EXPECT_EQ(limit_grace, "40");
+
+  // Grace over: Free, the renewal invoice void, its order no longer payable.
+  Age(t, 3 * kNanosPerDay);
+  s = WaitForPlan(t, "free");
+  EXPECT_EQ(s["status"], "free");
+  EXPECT_TRUE(s["term"].is_null());
+  EXPECT_TRUE(s["grace_until"].is_null());
+  EXPECT_TRUE(s["open_invoice"].is_null());
+  auto [quota_free, limit_free] = QuotaAndRateLimit(t);
+  EXPECT_EQ(quota_free, 100);
+  EXPECT_EQ(limit_free, "5");
+  auto inv = client_->Get("/api/v1/billing/invoices", {Bearer(t.token)});
+  ASSERT_EQ(inv.status, 200);
+  const json inv_list = inv.Json();
+  bool saw = false;
+  for (const auto& i : inv_list["items"]) {
+    if (i["id"] != renewal) continue;
+    saw = true;
+    EXPECT_EQ(i["status"], "void");
+  }
+  EXPECT_TRUE(saw);
+  json order_after;
+  for (int i = 0; i < 200; ++i) {
+    auto r = client_->Get("/api/v1/billing/orders/" + renewal_order["id"].get<std::string>(), {Bearer(t.token)});
+    ASSERT_EQ(r.status, 200) << r.body;
+    order_after = r.Json();
+    if (order_after["payment"].is_null()) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_TRUE(order_after["payment"].is_null()) << order_after.dump();
+
+  // The audit trail: renewal_invoiced -> past_due -> invoice_void -> lapsed, in that order.
+  auto events = client_->Get("/api/v1/billing/events?limit=1000", {Bearer(t.token)});
+  ASSERT_EQ(events.status, 200);
+  std::vector<std::string> kinds;
+  const json event_list = events.Json();
+  for (const auto& e : event_list["items"]) kinds.insert(kinds.begin(), e["kind"].get<std::string>());  // oldest first
+  auto pos = [&](const std::string& k) { return std::find(kinds.begin(), kinds.end(), k) - kinds.begin(); };
+  const auto n = static_cast<std::ptrdiff_t>(kinds.size());
+  ASSERT_LT(pos("renewal_invoiced"), n) << events.body.substr(0, 2000);
+  ASSERT_LT(pos("past_due"), n);
+  ASSERT_LT(pos("lapsed"), n);
+  EXPECT_LT(pos("renewal_invoiced"), pos("past_due"));
+  EXPECT_LT(pos("past_due"), pos("lapsed"));
 }
 
 TEST_P(PaymentsE2E, ForgedNotificationsAreRejectedOrIgnored) {
