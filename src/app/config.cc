@@ -82,6 +82,7 @@ const std::vector<Key>& Keys() {
     I("payments.reconcile_interval_seconds", [](Config& c) -> int64_t& { return c.payments.reconcile_interval_seconds; }, 5, 3600);
     I("payments.reconcile_after_seconds", [](Config& c) -> int64_t& { return c.payments.reconcile_after_seconds; }, 10, 86400);
     I("payments.sandbox_retry_scale_permille", [](Config& c) -> int64_t& { return c.payments.sandbox_retry_scale_permille; }, 1, 1000);
+    I("signals.bar_check_interval_ms", [](Config& c) -> int64_t& { return c.signals.bar_check_interval_ms; }, 0, 60000);
     S("models.default_plan", [](Config& c) -> std::string& { return c.models.default_plan; });
     I("models.report_folds", [](Config& c) -> int64_t& { return c.models.report_folds; }, 1, 20);
     return k;

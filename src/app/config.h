@@ -114,6 +114,12 @@ struct Config {
     // (1000 = 2, 10, 30, 90, 210 min). Default: 1000. [1, 1000]
     int64_t sandbox_retry_scale_permille = 1000;
   } payments;
+  struct Signals {
+    // How often Latest() checks a series for newly stored bars and its route for a newly
+    // activated model (signals/service.h); between checks it reads no database. Default: 1000 ms.
+    // [0, 60000]; 0 = every call (tests).
+    int64_t bar_check_interval_ms = 1000;
+  } signals;
   // First run (app/first_run.h): on a database with no market data, `serve` imports the sample of
   // real bars in sample_dir, trains the platform default models (as `sinyal admin
   // train-defaults`) and replays the newest replay_bars bars of each series through the live
