@@ -299,6 +299,14 @@ TEST_P(PaymentsE2E, SubscribeRenewUpgradeDowngradeCancelRefundReverse) {
   EXPECT_GT(credit, 0);
   EXPECT_LT(credit, 299000);
   EXPECT_EQ(co["invoice"]["lines"]["total_idr"], 4990000 - credit);
+  {  // To the rupiah: floor(299.000 x whole seconds left / whole seconds of the term), at checkout.
+    auto start = ParseIso8601(s["term"]["start"].get<std::string>());
+    auto end = ParseIso8601(s["term"]["end"].get<std::string>());
+    auto at = ParseIso8601(co["invoice"]["created_at"].get<std::string>());
+    ASSERT_TRUE(start.ok() && end.ok() && at.ok());
+    const int64_t left_s = (*end - *at) / 1'000'000'000, term_s = (*end - *start) / 1'000'000'000;
+    EXPECT_EQ(credit, 299000 * left_s / term_s) << left_s << " of " << term_s << " s left";
+  }
   Act(co["token"].get<std::string>(), "pay");
   WaitForPlan(t, "enterprise");
 
