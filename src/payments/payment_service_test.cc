@@ -296,6 +296,40 @@ TEST_P(PaymentServiceTest, RenewalsGetAPaymentLinkAndExtendTheTerm) {
   EXPECT_EQ(view->ToJson()["term"]["end"], "2024-06-01T00:00:00Z");
 }
 
+// An unpaid renewal lapses (noticed by a View, not by the round): the next round cancels its
+// still-payable order at the gateway, once; the cancel notification closes it.
+TEST_P(PaymentServiceTest, ALapsedRenewalsOrderIsCancelledByTheRound) {
+  Order order = CheckoutPro();
+  ASSERT_OK(sandbox_->Act(order.snap_token, "pay"));
+  WaitForDeliveries();
+  clock_.Set(T("2024-04-25T00:00:00Z"));
+  ASSERT_OK(payments_->Reconcile(clock_.Now()));
+  auto orders = payments_->Orders(tenant_, 10);
+  ASSERT_OK(orders);
+  ASSERT_EQ(orders->size(), 2u);
+  const std::string renewal = (*orders)[0].order_id;
+  EXPECT_EQ((*orders)[0].status, "pending_payment");
+  clock_.Set(T("2024-05-05T00:00:00Z"));  // term end 1 May + 3 days of grace: lapsed
+  auto view = billing_->View(tenant_, clock_.Now());
+  ASSERT_OK(view);
+  EXPECT_EQ(view->state.plan, "free");
+  ASSERT_OK(payments_->Reconcile(clock_.Now()));
+  WaitForDeliveries();
+  auto after = payments_->Orders(tenant_, 10);
+  ASSERT_OK(after);
+  EXPECT_EQ((*after)[0].order_id, renewal);
+  EXPECT_EQ((*after)[0].status, "failed");
+  EXPECT_EQ((*after)[0].gateway_status, "cancel");
+  EXPECT_EQ(CashSum(), 299'000);
+  // Closed: a later round does not cancel it again.
+  const size_t answers = Outcomes().size();
+  clock_.Set(T("2024-05-06T00:00:00Z"));
+  ASSERT_OK(payments_->Reconcile(clock_.Now()));
+  WaitForDeliveries();
+  EXPECT_EQ(Outcomes().size(), answers);
+  EXPECT_EQ(Plan(), "free");
+}
+
 TEST_P(PaymentServiceTest, ANewCheckoutCancelsTheSupersededOrder) {
   Order first = CheckoutPro();
   ASSERT_OK(sandbox_->Act(first.snap_token, "pending"));
