@@ -96,8 +96,8 @@ int main(int argc, char** argv) {
   world.CreateLinkedUsers(bulk, 0.5);
   // Warm: the series' signal state is loaded (as it is in a running server once anyone asked),
   // so the timing below is the bar's signal and the fan-out, not the first load of 5,000 bars.
-  if (!world.signals().Track(org, "SYNUSD", "H1").ok() ||
-      !world.signals().Latest(org, "SYNUSD", "H1", INT64_MAX / 2).ok()) {
+  if (!world.signals().Track(org, {"SYNUSD", market::Timeframe::kH1}).ok() ||
+      !world.signals().Latest(org, {"SYNUSD", market::Timeframe::kH1}, INT64_MAX / 2).ok()) {
     std::fprintf(stderr, "no signal for SYNUSD H1\n");
     return 1;
   }

@@ -18,6 +18,7 @@
 #include "billing/plans.h"
 #include "core/log.h"
 #include "core/time.h"
+#include "market/edge_parse.h"
 #include "market/instrument.h"
 #include "market/timeframe.h"
 #include "notify/commands.h"
@@ -868,7 +869,7 @@ struct TelegramBot::Impl {
     SINYAL_ASSIGN_OR_RETURN(auto plan, PlanOf(tenant, now));
     SINYAL_RETURN_IF_ERROR(AlertsAllowed(*plan, *tf));
     const std::string tf_name(market::TimeframeName(*tf));
-    auto owner = d.signals->ModelOwner(tenant, *symbol, tf_name);
+    auto owner = d.signals->ModelOwner(tenant, market::SeriesKey{*symbol, *tf});
     if (!owner.ok()) {
       if (owner.error().code() == StatusCode::kNotFound) {
         return Status::NotFound("no model serves " + *symbol + " " + tf_name + " yet", "symbol");
@@ -904,7 +905,8 @@ struct TelegramBot::Impl {
       a.id = id;
       return Status::Ok();
     }));
-    Status tracked = d.signals->Track(tenant, a.symbol, a.timeframe);
+    auto tracked_key = market::ParseSeriesKey(a.symbol, a.timeframe);
+    Status tracked = tracked_key.ok() ? d.signals->Track(tenant, *tracked_key) : tracked_key.error();
     if (!tracked.ok()) {
       LogEvent(spdlog::level::warn, "telegram_track_failed", {{"symbol", a.symbol}, {"error", tracked.ToString()}});
     }
@@ -1223,7 +1225,8 @@ struct TelegramBot::Impl {
       auto it = allowed.find(t.tenant);
       if (it == allowed.end()) {
         const TenantId tenant(t.tenant);
-        auto owner = d.signals->ModelOwner(tenant, f.symbol, f.timeframe);
+        auto key = market::ParseSeriesKey(f.symbol, f.timeframe);
+        auto owner = key.ok() ? d.signals->ModelOwner(tenant, *key) : Result<TenantId>(key.error());
         auto plan = PlanOf(tenant, now);
         if (!owner.ok() || *owner != model_owner || !plan.ok() || !AlertsAllowed(**plan, *tf).ok()) {
           refused.insert(t.tenant);
@@ -1615,7 +1618,8 @@ Status TelegramBot::Start() {
   });
   if (!read.ok()) return read;
   for (size_t i = 0; i < tenants.size(); ++i) {
-    Status s = m.d.signals->Track(TenantId(tenants[i]), symbols[i], tfs[i]);
+    auto key = market::ParseSeriesKey(symbols[i], tfs[i]);
+    Status s = key.ok() ? m.d.signals->Track(TenantId(tenants[i]), *key) : key.error();
     if (!s.ok()) {
       LogEvent(spdlog::level::warn, "telegram_track_failed", {{"symbol", symbols[i]}, {"error", s.ToString()}});
     }

@@ -234,7 +234,7 @@ class BotWorld {
     ++imported_;
     signals_->OnBarClosed({"SYNUSD", market::Timeframe::kH1}, bar);
     signals_->Drain();
-    auto s = signals_->Latest(models::kPlatformTenant, "SYNUSD", "H1", INT64_MAX / 2);
+    auto s = signals_->Latest(models::kPlatformTenant, {"SYNUSD", market::Timeframe::kH1}, INT64_MAX / 2);
     EXPECT_OK(s.status());
     return s.ok() ? *s : nullptr;
   }
