@@ -13,6 +13,7 @@ import { TrackRecord } from './pages/track';
 import { Models } from './pages/models';
 import { Keys } from './pages/keys';
 import { Billing } from './pages/billing';
+import { Telegram } from './pages/telegram';
 import { OpTenants, OpRevenue, OpUsage, OpFeeds, OpHealth } from './pages/operator';
 
 interface PageDef {
@@ -28,6 +29,7 @@ const traderPages: PageDef[] = [
   { path: '/models', label: 'nav.models', render: () => <Models /> },
   { path: '/keys', label: 'nav.keys', render: () => <Keys /> },
   { path: '/billing', label: 'nav.billing', render: () => <Billing /> },
+  { path: '/telegram', label: 'nav.telegram', render: () => <Telegram /> },
 ];
 
 const operatorPages: PageDef[] = [

@@ -140,3 +140,46 @@ export interface Job {
   result: Record<string, unknown> | null;
   error: { code?: string; message?: string; field?: string } | null;
 }
+
+// Telegram (docs/api.md "Telegram").
+export interface TelegramLinkToken {
+  token: string;
+  deep_link: string;
+  kind: 'private' | 'group';
+  expires_at: string;
+  bot_username: string;
+}
+
+export interface TelegramGroup {
+  chat_id: number;
+  title: string;
+  lang: string;
+  muted: boolean;
+  blocked: boolean;
+  linked_by: number;
+  linked_at: string;
+}
+
+export interface TelegramLink {
+  linked: boolean;
+  telegram_user_id?: number;
+  username?: string;
+  lang?: string;
+  muted?: boolean;
+  blocked?: boolean;
+  linked_at?: string;
+  groups: TelegramGroup[];
+}
+
+export interface TelegramAlert {
+  id: number;
+  chat_id: number;
+  chat: 'private' | 'group';
+  symbol: string;
+  timeframe: string;
+  min_confidence: number;
+  direction: 'any' | 'bullish' | 'bearish';
+  muted: boolean;
+  created_by: number;
+  created_at: string;
+}

@@ -66,7 +66,7 @@ const noBrowser = !existsSync(chromiumPath) && !process.env.CI ? `${chromiumPath
 
 describe('dashboard', { timeout: 300_000, skip: noBrowser }, () => {
   before(async () => {
-    server = await startServer();
+    server = await startServer({ telegram: true });
     browser = await launchBrowser();
     const context = await browser.newContext({ viewport: DESKTOP, locale: 'en-US', timezoneId: 'Asia/Jakarta' });
     page = await context.newPage();
@@ -238,6 +238,54 @@ describe('dashboard', { timeout: 300_000, skip: noBrowser }, () => {
     await page.getByTestId('reliability').waitFor();
     await checkA11y('track record');
     await screenshots(page, 'track-record');
+  });
+
+  it('links Telegram against the FAKE Bot API, adds an alert the bot lists, and unlinks', async () => {
+    const tg = server.telegram;
+    const tgUser = 777001;
+    await go({ label: 'Telegram', url: '/telegram' });
+    await page.getByText('Not linked.').waitFor();
+    await checkA11y('telegram (not linked)');
+    await page.getByRole('button', { name: 'Link Telegram' }).click();
+    const start = (await page.getByTestId('tg-start').textContent()).trim();
+    assert.match(start, /^\/start [A-Za-z0-9_-]{43}$/);
+    assert.match(await page.getByRole('link', { name: 'Open @sinyal_fake_bot' }).getAttribute('href'), /^https:\/\/t\.me\/sinyal_fake_bot\?start=[A-Za-z0-9_-]{43}$/);
+    // The user presses Start in Telegram: the FAKE delivers "/start <token>" to the bot; the page,
+    // polling, shows the link.
+    await tg.say(tgUser, start, { username: 'ayu_trader', language_code: 'en' });
+    await page.getByTestId('tg-linked').waitFor({ timeout: 30_000 });
+    assert.match(await page.getByTestId('tg-linked').textContent(), /Linked to @ayu_trader/);
+    assert.ok((await tg.sent(tgUser)).length >= 1, 'the bot welcomed the user');
+
+    // An alert: the client refuses a confidence out of range, the server takes a good one.
+    const form = page.getByTestId('tg-alert-form');
+    await form.getByLabel('Minimum confidence').fill('0.3');
+    await form.getByRole('button', { name: 'Add alert' }).click();
+    assert.equal(await page.locator('[data-field="min_confidence"]').textContent(), 'Between 0.50 and 0.99.');
+    await form.getByLabel('Minimum confidence').fill('0.5');
+    await form.getByRole('button', { name: 'Add alert' }).click();
+    await page.locator('tr[data-alert="EURUSD H1"]').waitFor();
+    await checkA11y('telegram (linked)');
+    await screenshots(page, 'telegram');
+
+    // The bot sees the same alert: /alerts in the chat lists it.
+    const before = (await tg.sent(tgUser)).length;
+    await tg.say(tgUser, '/alerts', { username: 'ayu_trader', language_code: 'en' });
+    const deadline = Date.now() + 30_000;
+    let listed;
+    while (!listed && Date.now() < deadline) {
+      listed = (await tg.sent(tgUser)).slice(before).find((m) => /EURUSD/.test(m.text) && /H1|1h/i.test(m.text));
+      if (!listed) await new Promise((r) => setTimeout(r, 300));
+    }
+    assert.ok(listed, 'the bot lists the alert made on the page');
+
+    // Mute, then unlink (the alerts go with the link).
+    await page.getByRole('button', { name: /^Mute EURUSD H1/ }).click();
+    await page.locator('tr[data-alert="EURUSD H1"]').getByText('muted').waitFor();
+    page.once('dialog', (d) => d.accept());
+    await page.getByRole('button', { name: 'Unlink', exact: true }).click();
+    await page.getByText('Not linked.').waitFor();
+    assert.equal(await page.locator('tr[data-alert]').count(), 0);
   });
 
   it('shows the models and billing pages', async () => {
