@@ -102,6 +102,8 @@ notify::TelegramOptions TelegramOptionsFrom(const Config& config) {
   o.send.limits.group_window_ms = c.group_window_ms;
   o.send.sender_threads = static_cast<int>(c.sender_threads);
   return o;
+}
+
 payments::MidtransConfig MidtransConfigFrom(const Config& config) {
   payments::MidtransConfig m;
   const bool production = config.midtrans.environment == "production";
