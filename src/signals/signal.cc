@@ -6,6 +6,7 @@
 
 #include "core/time.h"
 #include "models/skill.h"
+#include "signals/interval_calibration.h"
 
 namespace sinyal::signals {
 
@@ -203,7 +204,7 @@ Result<Signal> SignalGenerator::Generate(const SignalModel& model, const SignalR
   DecideDirection(f, req.confidence_threshold, req.max_uncertainty);
   const double scale = in.regime.rv * std::sqrt(static_cast<double>(f.horizon));
   f.expected_abs_move = model.move_ratio * scale;
-  f.expected_return = (2 * f.p_up - 1) * f.expected_abs_move;
+  f.expected_return = ConformalPoint(f.p_up, model.move_ratio, scale);  // the calibration's rule
   f.intervals = model.conformal.Predict(f.expected_return, scale, static_cast<int>(in.regime.vol));
   f.regime = in.regime;
   f.regime_code = in.regime.Code();

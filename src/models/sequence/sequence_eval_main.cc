@@ -20,7 +20,7 @@
 #include "market/csv_import.h"
 #include "models/calibration.h"
 #include "models/ensemble.h"
-#include "models/features_adapter.h"
+#include "models/inputs.h"
 #include "models/market_adapter.h"
 #include "models/metrics.h"
 #include "models/sequence/gru_member.h"
@@ -67,7 +67,8 @@ int main(int argc, char** argv) {
   TrainConfig cfg = DefaultTrainConfig(sym, "H1");
   cfg.horizon = h;
   cfg.dead_band = std::max(MedianRelativeSpread(*bars), 1e-5);
-  auto frame = ComputeFeatureFrame(features::DefaultFeatureSet(), mbars);
+  // The model's rows through the seam (models/inputs.h), as `sinyal train` computes them.
+  auto frame = ComputeInputs(InputSpec::FeatureSet(features::DefaultFeatureSet()).value(), mbars);
   if (!frame.ok()) return Fail(frame.error().ToString());
   LabelConfig lc;
   lc.horizon = h;

@@ -21,7 +21,7 @@
 #include "features/feature_set.h"
 #include "market/csv_import.h"
 #include "models/basic_features.h"
-#include "models/features_adapter.h"
+#include "models/inputs.h"
 #include "models/market_adapter.h"
 #include "models/selection.h"
 
@@ -75,8 +75,9 @@ int main(int argc, char** argv) {
   LabelConfig lc;
   lc.horizon = std::atoi(opt["horizon"].c_str());
   lc.dead_band = std::max(MedianRelativeSpread(*bars), 1e-5);
-  auto core = ComputeFeatureFrame(features::DefaultFeatureSet(), mbars);
-  auto basic = ComputeBasicFeatures(*bars);
+  // Each candidate feature set's rows through the seam (models/inputs.h).
+  auto core = ComputeInputs(InputSpec::FeatureSet(features::DefaultFeatureSet()).value(), mbars);
+  auto basic = ComputeInputs(InputSpec::Basic(), mbars);
   if (!core.ok()) return Fail(core.error().ToString());
   if (!basic.ok()) return Fail(basic.error().ToString());
   auto ds_core = BuildDataset(*bars, *core, lc, 1000);

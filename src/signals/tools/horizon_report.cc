@@ -33,7 +33,7 @@
 #include "core/time.h"
 #include "features/feature_set.h"
 #include "market/csv_import.h"
-#include "models/features_adapter.h"
+#include "models/inputs.h"
 #include "models/market_adapter.h"
 #include "models/metrics.h"
 #include "models/skill.h"
@@ -103,7 +103,8 @@ int main(int argc, char** argv) {
   if (!opt["trees"].empty()) {
     for (auto& m : cfg.members) m.trees = std::atoi(opt["trees"].c_str());
   }
-  auto frame = ComputeFeatureFrame(features::DefaultFeatureSet(), mbars);
+  // The model's rows through the seam (models/inputs.h), as `sinyal train` computes them.
+  auto frame = ComputeInputs(InputSpec::FeatureSet(features::DefaultFeatureSet()).value(), mbars);
   if (!frame.ok()) return Fail(frame.error().ToString());
   cfg.feature_set = frame->set_name;
   LabelConfig lc;
