@@ -41,7 +41,9 @@ TEST(IndicatorOddsTest, ParsesTheGrammarIntoCanonicalNames) {
                           "close>bb_lower", "close>sma", "close>sma(1)", "volume>3", "rsi<30;drop"}) {
     auto r = ParseIndicatorState(bad, "states[2]");
     EXPECT_FALSE(r.ok()) << bad;
-    if (!r.ok()) EXPECT_EQ(r.error().field(), "states[2]") << bad;
+    if (!r.ok()) {
+      EXPECT_EQ(r.error().field(), "states[2]") << bad;
+    }
   }
 }
 

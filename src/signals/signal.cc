@@ -205,7 +205,9 @@ Result<Signal> SignalGenerator::Generate(const SignalModel& model, const SignalR
   const double scale = in.regime.rv * std::sqrt(static_cast<double>(f.horizon));
   f.expected_abs_move = model.move_ratio * scale;
   f.expected_return = ConformalPoint(f.p_up, model.move_ratio, scale);  // the calibration's rule
-  f.intervals = model.conformal.Predict(f.expected_return, scale, static_cast<int>(in.regime.vol));
+  f.intervals = in.recent_intervals
+                    ? in.recent_intervals->Predict(f.expected_return, scale, -1)
+                    : model.conformal.Predict(f.expected_return, scale, static_cast<int>(in.regime.vol));
   f.regime = in.regime;
   f.regime_code = in.regime.Code();
   f.regime_name = RegimeName(f.regime_code);

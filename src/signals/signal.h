@@ -136,6 +136,9 @@ struct SignalInput {
   std::span<const float> features;    // in the model schema's order, all finite
   RegimeState regime;                 // ready
   CrossAssetContext cross_asset;
+  // The served intervals at this bar (interval_calibration.h RecentIntervals: the newest resolved
+  // rows up to the bar); empty: the version's held-out quantiles (SignalModel::conformal).
+  std::optional<ConformalIntervals> recent_intervals;
 };
 
 // Sets direction, abstained and abstain_reason of `f` from its p_up, uncertainty and skill for a

@@ -13,8 +13,9 @@
 //   - the three naive baselines with the exact McNemar test and the Newey-West paired test of the
 //     correctness difference (McNemar assumes independent rows, which h > 1 breaks);
 //   - the abstention curve of the served probability;
-//   - conformal coverage at 80% and 95% with the served interval rule (the newest 2,000 resolved
-//     rows at each bar, pooled, scale rv24 * sqrt(h)), per fold and pooled, over every bar of the
+//   - conformal coverage at 80% and 95% with the served interval rule (RecentIntervals: the
+//     resolved rows among the newest 1,024 bars at each bar, pooled, scale rv24 * sqrt(h)), per
+//     fold and pooled, over every bar of the
 //     test span (point forecast from the fold's model where the bar is a dataset row, else 0).
 // Prints Markdown; --json writes the numbers.
 #include <algorithm>
@@ -39,6 +40,7 @@
 #include "models/skill.h"
 #include "models/walk_forward.h"
 #include "signals/conformal.h"
+#include "signals/interval_calibration.h"
 #include "signals/regime.h"
 
 using namespace sinyal;
@@ -62,8 +64,6 @@ std::string Pct(double v) {
   std::snprintf(b, sizeof b, "%.2f%%", 100 * v);
   return b;
 }
-
-constexpr size_t kConformalWindow = 2000;
 
 }  // namespace
 
@@ -198,21 +198,15 @@ int main(int argc, char** argv) {
     for (size_t t = first_test_bar; t <= last_test_bar && t + h < mbars.size(); ++t) {
       if (fold_of[t] >= 0) cur = fold_of[t];
       if (!std::isfinite(scale[t])) continue;
-      // The newest kConformalWindow rows resolved by bar t: j + h <= t.
-      std::vector<double> s;
-      for (size_t j = t >= static_cast<size_t>(h) ? t - h + 1 : 0; j-- > 0 && s.size() < kConformalWindow;) {
-        if (std::isfinite(score[j])) s.push_back(score[j]);
-      }
-      if (s.size() < 200) continue;
+      // The served rule (interval_calibration.h RecentIntervals) at bar t.
+      auto recent = signals::RecentIntervals(std::span(mbars).first(t + 1), std::span(*states).first(t + 1), h);
+      if (!recent.ok()) continue;
       const double p_up = fold_of[t] >= 0 ? point[t] : 0.5;
-      const double pt = (2 * p_up - 1) * move_ratio * scale[t];
+      const double pt = signals::ConformalPoint(p_up, move_ratio, scale[t]);
+      const auto iv = recent->Predict(pt, scale[t], -1);
       for (int k = 0; k < 2; ++k) {
-        size_t q = static_cast<size_t>(std::ceil((s.size() + 1) * cov[k]));
-        q = std::clamp<size_t>(q, 1, s.size());
-        std::nth_element(s.begin(), s.begin() + static_cast<std::ptrdiff_t>(q - 1), s.end());
-        const double half = s[q - 1] * scale[t];
-        fc[k][static_cast<size_t>(cur)] += std::fabs(actual[t] - pt) <= half;
-        width[k] += 2 * half;
+        fc[k][static_cast<size_t>(cur)] += actual[t] >= iv[k].lo && actual[t] <= iv[k].hi;
+        width[k] += iv[k].hi - iv[k].lo;
       }
       ++fnn[static_cast<size_t>(cur)];
       ++width_n;
@@ -279,7 +273,7 @@ int main(int argc, char** argv) {
     curve += b;
   }
   std::printf("| abstention (served; coverage, accuracy) | %s |\n", curve.c_str());
-  std::printf("| conformal 80%% / 95%% (rolling %zu rows) | %s / %s |\n\n", kConformalWindow, cov_md[0].c_str(),
+  std::printf("| conformal 80%% / 95%% (served rule: newest %zu bars) | %s / %s |\n\n", signals::kRecentIntervalBars, cov_md[0].c_str(),
               cov_md[1].c_str());
 
   if (!opt["json"].empty()) {
