@@ -29,6 +29,11 @@ if [ "${1:-}" = "--smoke" ]; then
   exit 0
 fi
 mkdir -p "$OUT"
+SUMMARY="$OUT/summary.md"
+{
+  echo "| symbol | h | test rows (n_eff) | accuracy [95% Wilson] | log loss: model / base rate | log-loss gain [95% NW] | Brier gain [95% NW] | skill shown | reliability gap | best naive rule | served, confidence >= 0.55: coverage, accuracy | conformal 80% / 95% (largest fold deviation) |"
+  echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
+} > "$SUMMARY"
 for h in ${HORIZONS:-1 4 24}; do
   for s in ${SYMBOLS:-EURUSD GBPUSD USDJPY XAUUSD}; do
     [ -f "$DATA/${s}_H1.csv" ] || { echo "models_report: no $DATA/${s}_H1.csv, skipped" >&2; continue; }
@@ -36,6 +41,6 @@ for h in ${HORIZONS:-1 4 24}; do
     [ -n "${TZ_OVERRIDE:-}" ] && tz=(--tz "$TZ_OVERRIDE")
     echo "== $s h$h"
     nice -n 15 "$BIN" --data-dir "$DATA" --symbol "$s" --horizon "$h" "${tz[@]}" \
-      --json "$OUT/${s}_h${h}.json" > "$OUT/${s}_h${h}.md"
+      --json "$OUT/${s}_h${h}.json" --row "$SUMMARY" > "$OUT/${s}_h${h}.md"
   done
 done

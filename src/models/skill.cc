@@ -140,7 +140,7 @@ SkillEstimate EstimateSkill(std::span<const float> model, std::span<const float>
   const int lag = HacLag(labels.size(), horizon);
   s.log_loss_gain = HacMean(dl, lag);
   s.brier_gain = HacMean(db, lag);
-  s.shown = s.log_loss_gain.lo > 0;
+  s.shown = s.log_loss_gain.lo > 0 && s.log_loss_gain.mean >= kMinSkillGain;
   return s;
 }
 

@@ -43,6 +43,11 @@ int HacLag(size_t n, int horizon);
 // REQUIRES: values in time order. lag < 0 picks HacLag(n, 1).
 MeanInterval HacMean(std::span<const double> values, int lag);
 
+// The smallest mean log-loss gain over the base rate that counts as skill (nats per row). Below it
+// a gain is numerical noise (e.g. a calibrator that maps every row to a base rate computed on a
+// slightly different set of rows than the benchmark's), not something worth selling.
+inline constexpr double kMinSkillGain = 1e-4;
+
 struct SkillEstimate {
   size_t n = 0;
   int horizon = 1;
@@ -50,7 +55,7 @@ struct SkillEstimate {
   double model_brier = 0, base_brier = 0;
   MeanInterval log_loss_gain;  // base - model, nats per row; > 0 = skill
   MeanInterval brier_gain;     // base - model; > 0 = skill
-  bool shown = false;          // log_loss_gain.lo > 0
+  bool shown = false;          // log_loss_gain.lo > 0 and log_loss_gain.mean >= kMinSkillGain
   // One line for a signal's abstain reason or a report, e.g.
   // "log-loss gain -0.0004 [-0.0012, +0.0004] nats over the base rate (n 13715, n_eff 13102)".
   std::string Describe() const;

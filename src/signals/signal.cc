@@ -106,7 +106,10 @@ bool SkillShown(const nlohmann::json& metrics, std::string* reason) {
   }
   auto skill = models::SkillEstimate::FromJson(metrics["skill"]);
   if (!skill.ok()) return say("this model version's skill record is unreadable");
-  if (!skill->shown) return say(skill->Describe() + " does not lie above zero");
+  if (!skill->shown) {
+    return say(skill->Describe() + (skill->log_loss_gain.lo > 0 ? " is below the minimum gain of 0.0001 nats"
+                                                                 : " does not lie above zero"));
+  }
   if (reason != nullptr) reason->clear();
   return true;
 }

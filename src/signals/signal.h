@@ -147,8 +147,8 @@ struct SignalInput {
 void DecideDirection(SignalFields& f, double threshold, double max_uncertainty);
 
 // Whether a model version's record shows walk-forward skill: `metrics` is ModelRecord::metrics.
-// False (with the reason) when the record has no skill estimate or its interval does not lie
-// above zero.
+// False (with the reason) when the record has no skill estimate or its skill is not shown
+// (models/skill.h: interval above zero and mean gain >= kMinSkillGain).
 bool SkillShown(const nlohmann::json& metrics, std::string* reason);
 
 class SignalGenerator {

@@ -1,7 +1,10 @@
 // sinyal_horizon_report: the per symbol x horizon figures of docs/models.md (issue 13).
 //
 //   sinyal_horizon_report --data-dir ../shared/data/market --symbol EURUSD --horizon 24
-//       [--tz NY+7] [--folds 5] [--trees N] [--json FILE]
+//       [--tz NY+7] [--folds 5] [--trees N] [--json FILE] [--row FILE]
+//
+// --row FILE appends this run's line of the summary table of docs/models.md (scripts/models_report.sh
+// writes the header).
 //
 // The default ensemble (core-v1, DefaultTrainConfig, the shrunk logistic calibration), the
 // walk-forward evaluation of models/walk_forward.h (5 folds after an initial 40%, purged and
@@ -70,7 +73,7 @@ std::string Pct(double v) {
 int main(int argc, char** argv) {
   std::map<std::string, std::string> opt = {{"data-dir", ""}, {"symbol", ""}, {"horizon", "1"},
                                             {"tz", ""},       {"folds", "5"},  {"trees", ""},
-                                            {"json", ""},     {"digits", ""}};
+                                            {"json", ""},     {"digits", ""}, {"row", ""}};
   std::string command = "sinyal_horizon_report";
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
@@ -118,6 +121,11 @@ int main(int argc, char** argv) {
   if (!res.ok()) return Fail(res.error().ToString());
   const WalkForwardResult& r = *res;
   const size_t n = r.pooled_labels.size();
+  // A calibrator without evidence maps every row to the base rate: then the "prediction" is a
+  // tie-break (argmax of equal probabilities), not a call, and its accuracy is not the model's.
+  size_t informative_folds = 0;
+  for (const auto& f : r.folds) informative_folds += f.informative;
+  const bool constant_p = n > 0 && informative_folds == 0;
 
   // Accuracy with the effective-n interval.
   std::vector<double> correct(n);
@@ -244,8 +252,11 @@ int main(int argc, char** argv) {
               FormatIso8601(ds->rows[r.pooled_rows.back()].ts).substr(0, 10).c_str(), cfg.dead_band * 1e4,
               ds->size(), n, acc.n_effective);
   std::printf("| figure | value |\n|---|---|\n");
-  std::printf("| accuracy [95%% Wilson, n] | %s [%.2f, %.2f], n %zu |\n", Pct(m.accuracy).c_str(),
-              100 * m.accuracy_ci.lo, 100 * m.accuracy_ci.hi, m.n);
+  std::printf("| accuracy [95%% Wilson, n] | %s [%.2f, %.2f], n %zu%s |\n", Pct(m.accuracy).c_str(),
+              100 * m.accuracy_ci.lo, 100 * m.accuracy_ci.hi, m.n,
+              constant_p ? " (**no call**: P(up) is the base rate on every row, so the direction is a tie-break "
+                           "and this is the share of that class in the test rows)"
+                         : "");
   std::printf("| accuracy interval on n_eff | [%.2f, %.2f], n_eff %.0f |\n", 100 * acc_eff.lo, 100 * acc_eff.hi,
               acc.n_effective);
   std::printf("| log loss: model / base rate / coin | %.4f / %.4f / 0.6931; gain %+.4f [%+.4f, %+.4f] |\n",
@@ -276,6 +287,39 @@ int main(int argc, char** argv) {
   std::printf("| conformal 80%% / 95%% (served rule: newest %zu bars) | %s / %s |\n\n", signals::kRecentIntervalBars, cov_md[0].c_str(),
               cov_md[1].c_str());
 
+  if (!opt["row"].empty()) {
+    // symbol | h | n (n_eff) | accuracy [95%] | log loss model / base | gain [95%] | Brier gain [95%] |
+    // skill | gap | best naive | served >= 0.55 | conformal 80 / 95 (max fold dev)
+    std::string best_name = "-";
+    double best_acc = -1;
+    for (const auto& bl : r.pooled_baselines) {
+      if (bl.metrics.accuracy > best_acc) {
+        best_acc = bl.metrics.accuracy;
+        best_name = bl.name;
+      }
+    }
+    std::string ab = "none";
+    for (const auto& a : sv.abstention) {
+      if (std::fabs(a.threshold - 0.55) < 1e-9 && a.n) {
+        char b[64];
+        std::snprintf(b, sizeof b, "%.1f%%, %.1f%%", 100 * a.coverage, 100 * a.accuracy);
+        ab = b;
+      }
+    }
+    char line[900];
+    std::snprintf(line, sizeof line,
+                  "| %s | %d | %zu (%.0f) | %s%.2f%% [%.2f, %.2f] | %.4f / %.4f | %+.4f [%+.4f, %+.4f] | %+.5f [%+.5f, %+.5f] | "
+                  "%s | %.1f pp | %s %.2f%% | %s | %.1f%% / %.1f%% (%.1f / %.1f pp) |\n",
+                  sym.c_str(), h, n, acc.n_effective, constant_p ? "no call (p = base rate); tie-break class " : "",
+                  100 * m.accuracy, 100 * m.accuracy_ci.lo, 100 * m.accuracy_ci.hi,
+                  sk.model_log_loss, sk.base_log_loss, sk.log_loss_gain.mean, sk.log_loss_gain.lo, sk.log_loss_gain.hi,
+                  sk.brier_gain.mean, sk.brier_gain.lo, sk.brier_gain.hi, sk.shown ? "**yes**" : "no",
+                  100 * m.reliability_gap, best_name.c_str(), 100 * best_acc, ab.c_str(),
+                  100 * conformal[0]["empirical"].get<double>(), 100 * conformal[1]["empirical"].get<double>(),
+                  100 * conformal[0]["max_fold_deviation"].get<double>(),
+                  100 * conformal[1]["max_fold_deviation"].get<double>());
+    std::ofstream(opt["row"], std::ios::app) << line;
+  }
   if (!opt["json"].empty()) {
     json out = {{"symbol", sym},
                 {"horizon", h},
