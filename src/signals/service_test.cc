@@ -18,6 +18,7 @@
 #include "models/service.h"
 #include "models/testing/synthetic.h"
 #include "signals/db_signal_log.h"
+#include "signals/interval_calibration.h"
 #include "store/bar_store.h"
 #include "store/soci.h"
 #include "store/testing/test_db.h"
@@ -396,6 +397,11 @@ TEST_P(SignalServiceTest, LiveInputsAndSignalsEqualTheBatchPathBitForBit) {
     in.reference_price = more[t].close();
     in.features = std::span<const float>(frame->Row(t), frame->cols());
     in.regime = (*states)[t];
+    // The served intervals at t (interval_calibration.h RecentIntervals over the bars up to t).
+    auto recent = RecentIntervals(std::span(*stored).first(t + 1), std::span(*states).first(t + 1),
+                                  ens->schema().horizon);
+    ASSERT_OK(recent.status());
+    in.recent_intervals = std::move(recent).value();
     // No reference series is stored: no cross-asset context on either path.
     auto batch = gen.Generate(model, req, in);
     ASSERT_OK(batch.status());
