@@ -301,7 +301,7 @@ TEST_P(SignalServiceTest, AModelWithNoWalkForwardSkillAbstains) {
   EXPECT_LE(skill.at("log_loss").at("gain").at("ci95").at(0).get<double>(), 0);
 
   auto svc = MakeService();
-  auto s = svc->Latest(a_, "RWUSD", "H1", kFar);
+  auto s = svc->Latest(a_, market::SeriesKey{"RWUSD", market::Timeframe::kH1}, kFar);
   ASSERT_OK(s.status());
   const SignalFields& f = (*s)->fields();
   EXPECT_EQ(f.direction, Direction::kNeutral);
