@@ -179,9 +179,13 @@ struct SignalsDeps {
   std::function<Status(const Context&, const std::string& timeframe)> timeframe_allowed;
   static constexpr size_t kMaxCorrelationSymbols = 10;  // symbols per correlations request
   static constexpr int64_t kMaxCorrelationWindow = 4000;  // returns (bars read: 5,000 per series)
+  static constexpr size_t kMaxIndicatorStates = 8;        // states per indicator-odds request
+  static constexpr size_t kMaxIndicatorHorizons = 5;      // horizons per indicator-odds request
+  static constexpr size_t kIndicatorOddsBars = 30000;     // newest bars read (about 5 years of H1)
 };
 // GET /api/v1/signals/latest, /api/v1/signals (history with resolutions), /api/v1/signals/:id,
-// /api/v1/signals/performance and /api/v1/market/correlations: http/handlers/signals_api.cc.
+// /api/v1/signals/performance, /api/v1/market/correlations and /api/v1/market/indicator-odds
+// (gated by "confidence"): http/handlers/signals_api.cc.
 // REQUIRES: every dependency outlives the routes.
 void AddSignalRoutes(RouteTable& routes, SignalsDeps deps);
 

@@ -95,6 +95,9 @@ Status ValidateTrainConfig(const TrainConfig& c, const PlanBounds& b) {
   if (c.calibration_min_block < 10 || c.calibration_min_block > 100000) {
     return OutOfBounds("calibration_min_block", Range(10, 100000));
   }
+  if (!(c.calibration_min_slope_t >= 0 && c.calibration_min_slope_t <= 10)) {
+    return OutOfBounds("calibration_min_slope_t", Range(0, 10));
+  }
   const int nm = static_cast<int>(c.members.size());
   if (nm < b.min_members || nm > b.max_members) {
     return OutOfBounds("members", "has " + std::to_string(nm) + " members; " +
@@ -214,6 +217,8 @@ nlohmann::json ToJson(const TrainConfig& c) {
           {"nthread", c.nthread},
           {"calibration_fraction", c.calibration_fraction},
           {"calibration_min_block", c.calibration_min_block},
+          {"calibration", CalibrationMethodName(c.calibration)},
+          {"calibration_min_slope_t", c.calibration_min_slope_t},
           {"min_train_rows", c.min_train_rows}};
 }
 

@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/status.h"
+#include "models/calibration.h"
 #include "models/dataset.h"
 
 namespace sinyal::models {
@@ -66,6 +67,12 @@ struct TrainConfig {
   int nthread = 2;                    // XGBoost threads. Default 2 (this machine has 2 cores).
   double calibration_fraction = 0.2;  // newest share of the training rows held back for calibration
   size_t calibration_min_block = 100; // isotonic safeguard (calibration.h)
+  // How held-back rows calibrate the members' mean (calibration.h): the shrunk logistic map by
+  // default; isotonic as before.
+  CalibrationMethod calibration = CalibrationMethod::kShrunkLogistic;
+  // Shrunk logistic: the slope's HAC t statistic needed to keep any slope (skill shown on the
+  // held-back rows). Default 1.96. Bounds [0, 10].
+  double calibration_min_slope_t = 1.96;
   size_t min_train_rows = 2000;       // fewer labelled rows -> FailedPrecondition "too little data"
 };
 

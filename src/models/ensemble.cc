@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "models/skill.h"
 #include "models/xgb.h"
 
 namespace sinyal::models {
@@ -86,10 +87,14 @@ Result<Ensemble> Ensemble::Train(const Dataset& ds, std::span<const size_t> fit,
                                           std::to_string(config.min_train_rows),
                                       "data");
   }
-  if (calib.size() < 2 * config.calibration_min_block) {
+  if (calib.size() < (config.calibration == CalibrationMethod::kIsotonic
+                          ? 2 * config.calibration_min_block
+                          : size_t{50})) {
     return Status::FailedPrecondition("too little data: " + std::to_string(calib.size()) +
                                           " calibration rows, need at least " +
-                                          std::to_string(2 * config.calibration_min_block),
+                                          std::to_string(config.calibration == CalibrationMethod::kIsotonic
+                                                             ? 2 * config.calibration_min_block
+                                                             : size_t{50}),
                                       "data");
   }
   Ensemble e;
@@ -130,7 +135,19 @@ Result<Ensemble> Ensemble::Train(const Dataset& ds, std::span<const size_t> fit,
   e.PredictRawBatch(xc.data(), calib.size(), raw.data());
   std::vector<int8_t> yc(calib.size());
   for (size_t k = 0; k < calib.size(); ++k) yc[k] = ds.rows[calib[k]].label;
-  auto cal = Calibrator::Fit(raw, yc, ds.num_classes, config.calibration_min_block);
+  CalibrationOptions co;
+  co.method = config.calibration;
+  co.min_block = config.calibration_min_block;
+  co.horizon = ds.horizon;
+  co.min_slope_t = config.calibration_min_slope_t;
+  if (ds.num_classes == 2) {
+    std::vector<int8_t> train_labels;
+    train_labels.reserve(fit.size() + calib.size());
+    for (size_t i : fit) train_labels.push_back(ds.rows[i].label);
+    for (size_t i : calib) train_labels.push_back(ds.rows[i].label);
+    co.prior_up = BaseRateForecast(train_labels, 2, ds.horizon)[kUp];
+  }
+  auto cal = Calibrator::Fit(raw, yc, ds.num_classes, co);
   if (!cal.ok()) return cal.error();
   e.calibrator_ = std::move(cal).value();
   return e;
@@ -201,6 +218,7 @@ Prediction Ensemble::Predict(const float* row) const {
   p.direction = static_cast<int>(std::max_element(p.proba.begin(), p.proba.begin() + k) -
                                  p.proba.begin());
   p.confidence = p.proba[p.direction];
+  p.informative = calibrator_.informative();
   return p;
 }
 

@@ -51,6 +51,9 @@ struct Prediction {
   float uncertainty = 0;             // std of the members' P(up) (K = 2) / top-class prob (K = 3)
   int direction = 0;                 // argmax class: kDown, kUp or kNeutral
   float confidence = 0;              // calibrated probability of `direction`
+  // False when the calibrator found no skill on the held-back rows: proba is the base rate and
+  // must not be sold as a directional call (calibration.h).
+  bool informative = true;
 };
 
 struct FeatureContribution {

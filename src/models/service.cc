@@ -500,6 +500,9 @@ Result<TrainSummary> ModelService::Train(TenantId owner, const TrainRequest& req
                          {"mcnemar_p", b.model_vs_baseline.p_value}};
   }
   out.record.metrics["walk_forward"]["baselines"] = baselines;
+  // The version's skill over the base rate (models/skill.h): signals abstain unless it is shown.
+  out.record.metrics["skill"] = wfr.skill.ToJson();
+  out.record.metrics["walk_forward"]["served"] = MetricsSummary(wfr.served);
   out.record.metrics["plan"] = p.plan;
 
   const std::string base = ds.symbol + "_" + ds.timeframe + "_h" + std::to_string(ds.horizon);

@@ -154,6 +154,13 @@ TEST_P(ModelServiceTest, TrainJobRegistersWithReportAndActivates) {
   EXPECT_EQ(wf["folds"], 2);
   EXPECT_GT(wf["n"].get<int>(), 1000);
   EXPECT_GT(wf["accuracy"].get<double>(), 0.5);  // the synthetic series mean-reverts (phi -0.3)
+  // The version carries its walk-forward skill over the base rate (skill.h), shown here.
+  const json& skill = rec->metrics["skill"];
+  EXPECT_EQ(skill["horizon"], 1);
+  EXPECT_TRUE(skill["shown"].get<bool>()) << skill.dump();
+  EXPECT_GT(skill["log_loss"]["gain"]["ci95"][0].get<double>(), 0);
+  EXPECT_LT(skill["log_loss"]["model"].get<double>(), skill["log_loss"]["base_rate"].get<double>());
+  EXPECT_TRUE(wf.contains("served"));
   auto report = registry_->GetReport(a_, "SYNUSD", "H1", 1);
   ASSERT_OK(report);
   EXPECT_NE(report->reliability_svg.find("<svg"), std::string::npos);

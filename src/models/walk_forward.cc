@@ -216,7 +216,7 @@ Result<WalkForwardResult> RunWalkForward(const Dataset& ds, const TrainConfig& t
                              {"initial_train_fraction", wf.initial_train_fraction},
                              {"embargo_bars", wf.embargo_bars < 0 ? ds.horizon : wf.embargo_bars},
                              {"max_train_rows", wf.max_train_rows}};
-  std::vector<float> all_p, all_raw, all_maj_p, all_last_p;
+  std::vector<float> all_p, all_raw, all_maj_p, all_last_p, all_base, all_served;
   std::vector<int8_t> all_y, all_pred, all_maj, all_last, all_rev;
   double unc_sum = 0;
   for (size_t f = 0; f < splits.size(); ++f) {
@@ -256,6 +256,34 @@ Result<WalkForwardResult> RunWalkForward(const Dataset& ds, const TrainConfig& t
     const Baselines b = MakeBaselines(ds, trained, s.test);
     AddBaselines(&fr.baselines, b, k, y, pred);
 
+    // Skill over the training rows' base rate, and the prequential serving rule.
+    std::vector<int8_t> train_labels;
+    train_labels.reserve(trained.size());
+    for (size_t i : trained) train_labels.push_back(ds.rows[i].label);
+    const std::vector<float> base_row = BaseRateForecast(train_labels, k, ds.horizon);
+    std::vector<float> base(s.test.size() * k);
+    for (size_t i = 0; i < s.test.size(); ++i) {
+      for (int c = 0; c < k; ++c) base[i * k + c] = base_row[c];
+    }
+    fr.skill = EstimateSkill(p, base, y, k, ds.horizon);
+    fr.informative = ens->calibrator().informative();
+    fr.base_rate = ens->calibrator().base_rate();
+    fr.served = f > 0 && !all_y.empty() &&
+                EstimateSkill(all_p, all_base, all_y, k, ds.horizon).shown;
+    std::vector<float> served(p);
+    if (!fr.served) {
+      for (size_t i = 0; i < s.test.size(); ++i) {
+        if (k == 2) {
+          served[i * 2 + kUp] = static_cast<float>(fr.base_rate);
+          served[i * 2 + kDown] = static_cast<float>(1.0 - fr.base_rate);
+        } else {
+          for (int c = 0; c < k; ++c) served[i * k + c] = base_row[c];
+        }
+      }
+    }
+    all_base.insert(all_base.end(), base.begin(), base.end());
+    all_served.insert(all_served.end(), served.begin(), served.end());
+
     all_p.insert(all_p.end(), p.begin(), p.end());
     all_raw.insert(all_raw.end(), raw.begin(), raw.end());
     all_y.insert(all_y.end(), y.begin(), y.end());
@@ -271,6 +299,19 @@ Result<WalkForwardResult> RunWalkForward(const Dataset& ds, const TrainConfig& t
   res.pooled = ComputeMetrics(all_p, all_y, k);
   res.pooled_raw = ComputeMetrics(all_raw, all_y, k);
   res.pooled_mean_uncertainty = unc_sum / std::max<size_t>(all_y.size(), 1);
+  res.skill = EstimateSkill(all_p, all_base, all_y, k, ds.horizon);
+  res.served = ComputeMetrics(all_served, all_y, k);
+  res.served_skill = EstimateSkill(all_served, all_base, all_y, k, ds.horizon);
+  if (k == 2) {
+    for (size_t i = 0; i < all_y.size(); ++i) {
+      res.pooled_p_up.push_back(all_p[i * 2 + kUp]);
+      res.pooled_served_p_up.push_back(all_served[i * 2 + kUp]);
+    }
+  }
+  res.pooled_labels = all_y;
+  res.pooled_pred = all_pred;
+  res.pooled_baseline_preds = {all_maj, all_last, all_rev};
+  for (const FoldSplit& s : splits) res.pooled_rows.insert(res.pooled_rows.end(), s.test.begin(), s.test.end());
   Baselines pooled_b{all_maj_p, all_last_p, all_maj, all_last, all_rev};
   AddBaselines(&res.pooled_baselines, pooled_b, k, all_y, all_pred);
   return res;
@@ -341,6 +382,10 @@ nlohmann::json ToJson(const WalkForwardResult& r) {
                      {"mean_uncertainty", f.mean_uncertainty},
                      {"model", ToJson(f.model)},
                      {"model_uncalibrated", ToJson(f.model_raw)},
+                     {"skill", f.skill.ToJson()},
+                     {"informative", f.informative},
+                     {"base_rate", f.base_rate},
+                     {"served", f.served},
                      {"baselines", BaselinesJson(f.baselines)}});
   }
   return {{"symbol", r.symbol},
@@ -361,6 +406,9 @@ nlohmann::json ToJson(const WalkForwardResult& r) {
            {{"model", ToJson(r.pooled)},
             {"model_uncalibrated", ToJson(r.pooled_raw)},
             {"mean_uncertainty", r.pooled_mean_uncertainty},
+            {"skill", r.skill.ToJson()},
+            {"served", ToJson(r.served)},
+            {"served_skill", r.served_skill.ToJson()},
             {"baselines", BaselinesJson(r.pooled_baselines)}}},
           {"folds", folds}};
 }

@@ -8,10 +8,18 @@
 // prediction bar lies within `embargo_bars` after that span (relevant when training rows follow
 // an evaluation set; with pure walk-forward it is a guard).
 //
-// Every fold and the pooled test set get the model's metrics (calibrated and raw), and the
-// naive baselines' metrics (majority class of the training rows; last direction; and its
+// Every fold and the pooled test set get the model's metrics (calibrated and raw), its skill over
+// the base rate of its training rows (skill.h: log loss and Brier gains with Newey-West
+// intervals), and the naive baselines' metrics (majority class of the training rows; last direction; and its
 // reverse, since hourly FX mean-reverts) with an exact
 // McNemar test of model vs baseline on the same rows.
+//
+// "As served": the product sells a model version's probability only where its walk-forward skill
+// is shown (signals abstain otherwise, serving the base rate). The evaluation replays that rule
+// prequentially: fold k is served only when the pooled skill of folds 0..k-1 (rows before it,
+// predicted by models trained before them) is shown; fold 0 has no such evidence and abstains.
+// Abstaining rows get the model's base rate (Calibrator::base_rate). `served` holds the metrics of
+// those served probabilities over all test rows.
 //
 // Thread safety: functions are pure apart from XGBoost's internal threads (config.nthread).
 #pragma once
@@ -28,6 +36,7 @@
 #include "models/config.h"
 #include "models/dataset.h"
 #include "models/metrics.h"
+#include "models/skill.h"
 
 namespace sinyal::models {
 
@@ -76,6 +85,10 @@ struct FoldResult {
   double mean_uncertainty = 0;      // mean member spread on the test rows
   std::vector<BaselineResult> baselines;
   double train_seconds = 0;
+  SkillEstimate skill;              // calibrated model vs the training rows' base rate
+  bool informative = true;          // the fold model's calibrator kept a slope (calibration.h)
+  double base_rate = 0.5;           // the fold model's base rate (served when abstaining)
+  bool served = false;              // folds before this one showed skill (see header)
 };
 
 struct WalkForwardResult {
@@ -94,6 +107,16 @@ struct WalkForwardResult {
   double pooled_mean_uncertainty = 0;
   std::vector<BaselineResult> pooled_baselines;
   double total_train_seconds = 0;
+  SkillEstimate skill;              // pooled calibrated model vs base rate: the version's skill
+  ClassificationMetrics served;     // pooled, as served (abstaining folds at their base rate)
+  SkillEstimate served_skill;       // the same vs base rate
+  // Pooled per-row values (time order), for reports that need more than the metrics above:
+  // the dataset row of each test row, P(up) calibrated and as served, the label, the model's
+  // hard call and each baseline's (same order as pooled_baselines).
+  std::vector<size_t> pooled_rows;
+  std::vector<float> pooled_p_up, pooled_served_p_up;
+  std::vector<int8_t> pooled_labels, pooled_pred;
+  std::vector<std::vector<int8_t>> pooled_baseline_preds;
 };
 
 // Runs the whole evaluation. `clock` (may be null) only times training.

@@ -159,4 +159,20 @@ std::vector<CoverageLine> EvaluateCoverage(const ConformalIntervals& ci,
   return out;
 }
 
+Result<ConformalIntervals> FitRecentConformal(std::span<const ConformalRow> resolved,
+                                              const RecentConformalConfig& config) {
+  if (resolved.size() < config.min_rows) {
+    return Status::FailedPrecondition("only " + std::to_string(resolved.size()) +
+                                          " resolved rows for the interval; need " +
+                                          std::to_string(config.min_rows),
+                                      "rows");
+  }
+  const size_t take = std::min(config.window, resolved.size());
+  ConformalConfig c;
+  c.coverages = config.coverages;
+  c.mondrian = false;
+  c.min_scores = config.min_rows;
+  return ConformalIntervals::Fit(resolved.last(take), c);
+}
+
 }  // namespace sinyal::signals

@@ -82,6 +82,28 @@ TEST(ConformalTest, MondrianAdaptsPerGroupAndFallsBack) {
   EXPECT_FALSE(ConformalIntervals::FromJson(nlohmann::json{{"n", 1}}).ok());
 }
 
+// The served rule: only the newest `window` resolved rows count, so a change in how large moves
+// are relative to the scale (here: 1x for 6,000 rows, then 2x) is followed within a window, where
+// fixed quantiles from the older rows under-cover.
+TEST(ConformalTest, RecentWindowFollowsAChangeInScoreSize) {
+  auto old_rows = Rows(6000, 21, {1});
+  auto new_rows = Rows(4000, 22, {2});
+  std::vector<ConformalRow> all(old_rows);
+  all.insert(all.end(), new_rows.begin(), new_rows.end());
+  const auto test = Rows(4000, 23, {2});
+  RecentConformalConfig rc;
+  auto recent = FitRecentConformal(std::span(all).first(6000 + 2500), rc);
+  ASSERT_OK(recent);
+  EXPECT_EQ(recent->calibration_size(), 2000u);
+  auto fixed = ConformalIntervals::Fit(old_rows, {.mondrian = false});
+  ASSERT_OK(fixed);
+  const double cov_recent = EvaluateCoverage(*recent, test)[0].empirical;
+  const double cov_fixed = EvaluateCoverage(*fixed, test)[0].empirical;
+  EXPECT_NEAR(cov_recent, 0.8, 0.03);
+  EXPECT_LT(cov_fixed, 0.6);
+  EXPECT_EQ(FitRecentConformal(std::span(all).first(150), rc).status().field(), "rows");
+}
+
 TEST(ConformalTest, BadInput) {
   auto rows = Rows(100, 5, {1, 1, 1});
   rows[17].scale = 0;

@@ -97,6 +97,9 @@ Result<Signal> SignalFromJson(const json& j) {
     }
     f.abstained = j.at("abstained").get<bool>();
     f.abstain_reason = j.value("abstain_reason", "");
+    // A signal without skill abstains at every threshold; its reason is the no-skill reason.
+    f.skill_shown = j.value("skill_shown", true);
+    if (!f.skill_shown) f.no_skill_reason = f.abstain_reason;
     f.p_up = j.at("p_up").get<double>();
     f.confidence = j.at("confidence").get<double>();
     f.confidence_threshold = j.at("confidence_threshold").get<double>();

@@ -73,6 +73,28 @@ std::optional<ConformalRow> ConformalRowAt(std::span<const market::Bar> bars, si
   return r;
 }
 
+Result<ConformalIntervals> RecentIntervals(std::span<const market::Bar> bars,
+                                           std::span<const RegimeState> states, int horizon,
+                                           const std::vector<double>& coverages) {
+  if (states.size() != bars.size()) {
+    return Status::InvalidArgument("bars and regime states differ in length", "states");
+  }
+  const size_t first = bars.size() > kRecentIntervalBars ? bars.size() - kRecentIntervalBars : 0;
+  const auto span_bars = bars.subspan(first);
+  std::vector<ConformalRow> rows;
+  rows.reserve(span_bars.size());
+  for (size_t j = 0; j < span_bars.size(); ++j) {
+    if (auto r = ConformalRowAt(span_bars, j, horizon, states[first + j])) {
+      r->group = 0;  // pooled
+      rows.push_back(*r);
+    }
+  }
+  RecentConformalConfig c;
+  c.window = rows.size();
+  c.coverages = coverages;
+  return FitRecentConformal(rows, c);
+}
+
 double ConformalPoint(double p_up, double move_ratio, double scale) {
   return (2.0 * p_up - 1.0) * move_ratio * scale;
 }

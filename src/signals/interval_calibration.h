@@ -1,6 +1,6 @@
 // Interval calibration of a model version: the split-conformal intervals of the forward log
 // return (conformal.h) and the move_ratio of the point forecast. This is NOT confidence
-// calibration: P(up) is calibrated inside the ensemble (models/calibration.h, isotonic).
+// calibration: P(up) is calibrated inside the ensemble (models/calibration.h).
 //
 // The conformal-row rule (ConformalRowAt) is written once, here, and used by production (the
 // interval calibration store of SignalService, fitted when a version is trained or activated)
@@ -74,5 +74,20 @@ struct CalibrationWindow {
     const models::Ensemble& ensemble, const CalibrationWindow& window,
     std::span<const market::Bar> bars, const models::FeatureFrame& inputs,
     std::span<const RegimeState> states, const ConformalConfig& config = {});
+
+// The served interval rule at every horizon (issue 13; docs/models.md "Intervals at every
+// horizon"): at a signal's bar t, the split-conformal quantiles (pooled, no Mondrian groups) of
+// the conformal rows (ConformalRowAt, point 0) among the newest kRecentIntervalBars bars up to t
+// whose forward window has ended by t (row j with j + h <= t): about 1,000 rows at h = 24. They
+// follow volatility regimes that a version's fixed held-out quantiles miss (those drifted 4-12 pp
+// from nominal per walk-forward fold at 4 and 24 bars on the shared data; this rule stayed within
+// 2.6 pp at 80% and 1.5 pp at 95%: sinyal_conformal_study, "rolling1000"). Nothing after t is read.
+inline constexpr size_t kRecentIntervalBars = 1024;
+// `bars` and `states` (ClassifyRegimes) index the same bars and end at the signal's bar (only the
+// newest kRecentIntervalBars are read). FailedPrecondition ("rows") with fewer than
+// RecentConformalConfig::min_rows rows (the caller then serves the version's calibration).
+[[nodiscard]] Result<ConformalIntervals> RecentIntervals(std::span<const market::Bar> bars,
+                                                         std::span<const RegimeState> states, int horizon,
+                                                         const std::vector<double>& coverages = {0.8, 0.95});
 
 }  // namespace sinyal::signals

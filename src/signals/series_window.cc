@@ -6,6 +6,7 @@
 
 #include "core/time.h"
 #include "signals/cross_asset.h"
+#include "signals/interval_calibration.h"
 
 namespace sinyal::signals {
 
@@ -126,6 +127,26 @@ Result<Signal> SignalAt(const SeriesWindow& window, size_t i, const SignalModel&
                         const SignalGenerator& generator, const SignalRequest& request,
                         const CrossAssetReference* ref) {
   SINYAL_ASSIGN_OR_RETURN(SignalInput in, window.InputAt(i, ref));
+  // The served intervals: the resolved rows among the newest kRecentIntervalBars bars up to i
+  // (every signalable bar has them: kRecentIntervalBars <= kCrossAssetContextBars).
+  static_assert(kRecentIntervalBars <= kCrossAssetContextBars);
+  if (model.ensemble != nullptr) {
+    const size_t first = i + 1 > kRecentIntervalBars ? i + 1 - kRecentIntervalBars : 0;
+    std::vector<market::Bar> bars;
+    std::vector<RegimeState> states;
+    bars.reserve(i + 1 - first);
+    states.reserve(i + 1 - first);
+    for (size_t j = first; j <= i; ++j) {
+      bars.push_back(window.bar(j));
+      states.push_back(window.state(j));
+    }
+    auto recent = RecentIntervals(bars, states, model.ensemble->schema().horizon);
+    if (recent.ok()) {
+      in.recent_intervals = std::move(recent).value();
+    } else if (recent.error().code() != StatusCode::kFailedPrecondition) {
+      return recent.error();
+    }  // too few resolved rows (a short series): the version's held-out quantiles
+  }
   auto sig = generator.Generate(model, request, in);
   if (!sig.ok() && sig.error().code() == StatusCode::kFailedPrecondition) {
     return sig.error().WithField("symbol");

@@ -113,8 +113,9 @@ class SeriesWindow {
   size_t pushed_ = 0;
 };
 
-// The signal at kept bar i of `window`: InputAt + SignalGenerator::Generate. Errors as those
-// two (a FailedPrecondition names "symbol").
+// The signal at kept bar i of `window`: InputAt, the served intervals at i (RecentIntervals over
+// the kept bars up to i; the version's held-out quantiles while fewer rows are resolved) and
+// SignalGenerator::Generate. Errors as those (a FailedPrecondition names "symbol").
 [[nodiscard]] Result<Signal> SignalAt(const SeriesWindow& window, size_t i, const SignalModel& model,
                                       const SignalGenerator& generator, const SignalRequest& request,
                                       const CrossAssetReference* ref);

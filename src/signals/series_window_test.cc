@@ -65,6 +65,13 @@ class SeriesWindowTest : public ::testing::Test {
     in.features = std::span<const float>(frame_.Row(t), frame_.cols());
     in.regime = states_[t];
     in.cross_asset = CrossAssetContextAt(std::span(bars_).first(t + 1), market::Timeframe::kH1, "SYN", ref_);
+    auto recent = RecentIntervals(std::span(bars_).first(t + 1), std::span(states_).first(t + 1),
+                                  sm_.ensemble->schema().horizon);
+    // Served once 200 rows are resolved after the regime's warm-up (about bar 750 here).
+    if (t >= 1100) {
+      EXPECT_TRUE(recent.ok()) << t;
+    }
+    if (recent.ok()) in.recent_intervals = std::move(recent).value();
     return gen.Generate(sm_, req_, in);
   }
 

@@ -310,6 +310,7 @@ struct SignalService::Impl {
     e->model.ensemble = e->ensemble.get();
     e->model.conformal = std::move(cal->conformal);
     e->model.move_ratio = cal->move_ratio;
+    e->model.skill_shown = SkillShown(e->record.metrics, &e->model.no_skill_reason);
     e->model.model_version = OwnerLabel(owner) + "/" + key.symbol + "/" + e->timeframe + "/v" +
                              std::to_string(version);
     e->model.symbol = key.symbol;
@@ -575,24 +576,7 @@ Result<std::shared_ptr<const Signal>> SignalService::Latest(TenantId owner, cons
 
 Signal SignalService::WithThreshold(const Signal& s, double threshold, double max_uncertainty) {
   SignalFields f = s.fields();
-  double th = std::isnan(threshold) ? 0.5 : std::clamp(threshold, 0.5, 1.0);
-  f.confidence_threshold = th;
-  f.abstain_reason.clear();
-  char b[96];
-  if (f.uncertainty > max_uncertainty) {
-    f.direction = Direction::kNeutral;
-    std::snprintf(b, sizeof b, "uncertainty %.3f > maximum %.3f", f.uncertainty, max_uncertainty);
-    f.abstain_reason = b;
-  } else if (f.p_up >= th && f.p_up > 0.5) {
-    f.direction = Direction::kBullish;
-  } else if (1 - f.p_up >= th && f.p_up < 0.5) {
-    f.direction = Direction::kBearish;
-  } else {
-    f.direction = Direction::kNeutral;
-    std::snprintf(b, sizeof b, "confidence %.3f < threshold %.3f", f.confidence, th);
-    f.abstain_reason = b;
-  }
-  f.abstained = f.direction == Direction::kNeutral;
+  DecideDirection(f, std::isnan(threshold) ? 0.5 : std::clamp(threshold, 0.5, 1.0), max_uncertainty);
   return Signal::FromFields(std::move(f));
 }
 

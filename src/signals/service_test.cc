@@ -19,6 +19,7 @@
 #include "models/service.h"
 #include "models/testing/synthetic.h"
 #include "signals/db_signal_log.h"
+#include "signals/interval_calibration.h"
 #include "store/bar_store.h"
 #include "store/soci.h"
 #include "store/testing/test_db.h"
@@ -38,8 +39,8 @@ TenantId CreateTenant(store::Database& db, const std::string& name) {
   return TenantId(id);
 }
 
-std::vector<market::Bar> Bars(size_t n, uint64_t seed) {
-  models::BarColumns c = models::testing::SyntheticBars(n, seed);
+std::vector<market::Bar> Bars(size_t n, uint64_t seed, double phi = -0.3) {
+  models::BarColumns c = models::testing::SyntheticBars(n, seed, phi);
   std::vector<market::Bar> out;
   for (size_t i = 0; i < n; ++i) {
     auto r = [](double x) { return std::round(x * 1e5) / 1e5; };
@@ -285,6 +286,47 @@ TEST_P(SignalServiceTest, WithThresholdRederivesDirection) {
             Direction::kNeutral);
 }
 
+// The test: a model with no skill on its walk-forward abstains. A platform model trained
+// on a pure random walk (phi = 0) records its walk-forward skill (not shown); every signal it makes
+// is neutral at every threshold, serves the base rate as its probability and says why.
+TEST_P(SignalServiceTest, AModelWithNoWalkForwardSkillAbstains) {
+  const std::vector<market::Bar> walk = Bars(6000, 99, /*phi=*/0.0);
+  ASSERT_OK(bars_->Import(store::SeriesOwner::Platform(), {"RWUSD", market::Timeframe::kH1}, walk, {}));
+  auto trained = models_->Train(kPlatform, {.symbol = "RWUSD", .timeframe = "H1",
+                                            .overrides = {{"trees", 15}}, .activate = true,
+                                            .actor = "test"});
+  ASSERT_OK(trained.status());
+  const json& skill = trained->record.metrics.at("skill");
+  EXPECT_FALSE(skill.at("shown").get<bool>()) << skill.dump();
+  EXPECT_LE(skill.at("log_loss").at("gain").at("ci95").at(0).get<double>(), 0);
+
+  auto svc = MakeService();
+  auto s = svc->Latest(a_, market::SeriesKey{"RWUSD", market::Timeframe::kH1}, kFar);
+  ASSERT_OK(s.status());
+  const SignalFields& f = (*s)->fields();
+  EXPECT_EQ(f.direction, Direction::kNeutral);
+  EXPECT_TRUE(f.abstained);
+  EXPECT_FALSE(f.skill_shown);
+  EXPECT_NE(f.abstain_reason.find("walk-forward log-loss gain"), std::string::npos) << f.abstain_reason;
+  EXPECT_NE(f.abstain_reason.find("base rate"), std::string::npos) << f.abstain_reason;
+  // The probability served is the model's base rate (shrunk toward 1/2), not a model output.
+  auto ens = registry_->Load(kPlatform, "RWUSD", "H1", trained->record.version);
+  ASSERT_OK(ens.status());
+  EXPECT_NEAR(f.p_up, ens->calibrator().base_rate(), 1e-9);
+  EXPECT_DOUBLE_EQ(f.confidence, std::max(f.p_up, 1 - f.p_up));
+  // No caller's threshold turns it into a call, and the stored signal keeps it.
+  for (double th : {0.0, 0.5, 0.51}) {
+    const Signal w = SignalService::WithThreshold(**s, th);
+    EXPECT_EQ(w.direction(), Direction::kNeutral) << th;
+    EXPECT_EQ(w.fields().abstain_reason, f.abstain_reason);
+  }
+  auto stored = log_->Get(kPlatform, (*s)->id());
+  ASSERT_OK(stored.status());
+  EXPECT_FALSE(stored->signal.fields().skill_shown);
+  EXPECT_EQ(SignalService::WithThreshold(stored->signal, 0.5).direction(), Direction::kNeutral);
+  EXPECT_EQ((*s)->ToJson().at("skill_shown"), false);
+}
+
 TEST_P(SignalServiceTest, ErrorsNameTheField) {
   auto svc = MakeService();
   const market::SeriesKey nope{"NOPE", market::Timeframe::kH1};
@@ -364,6 +406,11 @@ TEST_P(SignalServiceTest, LiveInputsAndSignalsEqualTheBatchPathBitForBit) {
     in.reference_price = more[t].close();
     in.features = std::span<const float>(frame->Row(t), frame->cols());
     in.regime = (*states)[t];
+    // The served intervals at t (interval_calibration.h RecentIntervals over the bars up to t).
+    auto recent = RecentIntervals(std::span(*stored).first(t + 1), std::span(*states).first(t + 1),
+                                  ens->schema().horizon);
+    ASSERT_OK(recent.status());
+    in.recent_intervals = std::move(recent).value();
     // No reference series is stored: no cross-asset context on either path.
     auto batch = gen.Generate(model, req, in);
     ASSERT_OK(batch.status());

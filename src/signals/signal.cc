@@ -5,6 +5,7 @@
 #include <cstdio>
 
 #include "core/time.h"
+#include "models/skill.h"
 #include "signals/interval_calibration.h"
 
 namespace sinyal::signals {
@@ -37,6 +38,7 @@ nlohmann::json Signal::ToJson() const {
   j["prediction"] = DirectionName(f_.direction);
   j["abstained"] = f_.abstained;
   if (f_.abstained) j["abstain_reason"] = f_.abstain_reason;
+  j["skill_shown"] = f_.skill_shown;
   j["p_up"] = f_.p_up;
   j["confidence"] = f_.confidence;
   j["confidence_threshold"] = f_.confidence_threshold;
@@ -68,6 +70,48 @@ nlohmann::json Signal::ToJson() const {
   }
   j["model_version"] = f_.model_version;
   return j;
+}
+
+void DecideDirection(SignalFields& f, double th, double max_uncertainty) {
+  f.confidence_threshold = th;
+  f.abstain_reason.clear();
+  char b[96];
+  if (!f.skill_shown) {
+    f.direction = Direction::kNeutral;
+    f.abstain_reason = f.no_skill_reason;
+  } else if (f.uncertainty > max_uncertainty) {
+    f.direction = Direction::kNeutral;
+    std::snprintf(b, sizeof b, "uncertainty %.3f > maximum %.3f", f.uncertainty, max_uncertainty);
+    f.abstain_reason = b;
+  } else if (f.p_up >= th && f.p_up > 0.5) {
+    f.direction = Direction::kBullish;
+  } else if (1 - f.p_up >= th && f.p_up < 0.5) {
+    f.direction = Direction::kBearish;
+  } else {
+    f.direction = Direction::kNeutral;
+    std::snprintf(b, sizeof b, "confidence %.3f < threshold %.3f", f.confidence, th);
+    f.abstain_reason = b;
+  }
+  f.abstained = f.direction == Direction::kNeutral;
+}
+
+bool SkillShown(const nlohmann::json& metrics, std::string* reason) {
+  auto say = [&](std::string r) {
+    if (reason != nullptr) *reason = std::move(r);
+    return false;
+  };
+  if (!metrics.is_object() || !metrics.contains("skill")) {
+    return say("this model version has no walk-forward skill estimate (trained before skill was "
+               "measured); retrain it");
+  }
+  auto skill = models::SkillEstimate::FromJson(metrics["skill"]);
+  if (!skill.ok()) return say("this model version's skill record is unreadable");
+  if (!skill->shown) {
+    return say(skill->Describe() + (skill->log_loss_gain.lo > 0 ? " is below the minimum gain of 0.0001 nats"
+                                                                 : " does not lie above zero"));
+  }
+  if (reason != nullptr) reason->clear();
+  return true;
 }
 
 namespace {
@@ -136,36 +180,37 @@ Result<Signal> SignalGenerator::Generate(const SignalModel& model, const SignalR
 
   const models::Prediction pred = ens.Predict(in.features.data());
   SignalFields f;
+  f.p_up = pred.proba[models::kUp];
+  if (!model.skill_shown) {
+    f.skill_shown = false;
+    f.p_up = ens.calibrator().base_rate();
+    char b[64];
+    std::snprintf(b, sizeof b, "; serving the base rate %.3f", f.p_up);
+    f.no_skill_reason = "no skill: " + model.no_skill_reason + b;
+  } else if (!pred.informative) {
+    f.skill_shown = false;
+    char b[200];
+    std::snprintf(b, sizeof b,
+                  "no skill: the model's calibration found no evidence on its held-back rows "
+                  "(slope t %.2f); serving the base rate %.3f",
+                  ens.calibrator().logistic().slope_t(), f.p_up);
+    f.no_skill_reason = b;
+  }
   f.symbol = model.symbol;
   f.timeframe = model.timeframe;
   f.horizon = ens.schema().horizon;
   f.bar_time = in.bar_time;
   f.issued_at = clock_.Now();
   f.reference_price = in.reference_price;
-  f.p_up = pred.proba[models::kUp];
   f.confidence = std::max(f.p_up, 1 - f.p_up);
-  f.confidence_threshold = req.confidence_threshold;
   f.uncertainty = pred.uncertainty;
-  if (f.uncertainty > req.max_uncertainty) {
-    f.direction = Direction::kNeutral;
-    char b[96];
-    std::snprintf(b, sizeof b, "uncertainty %.3f > maximum %.3f", f.uncertainty, req.max_uncertainty);
-    f.abstain_reason = b;
-  } else if (f.p_up >= req.confidence_threshold && f.p_up > 0.5) {
-    f.direction = Direction::kBullish;
-  } else if (1 - f.p_up >= req.confidence_threshold && f.p_up < 0.5) {
-    f.direction = Direction::kBearish;
-  } else {
-    f.direction = Direction::kNeutral;
-    char b[96];
-    std::snprintf(b, sizeof b, "confidence %.3f < threshold %.3f", f.confidence, req.confidence_threshold);
-    f.abstain_reason = b;
-  }
-  f.abstained = f.direction == Direction::kNeutral;
+  DecideDirection(f, req.confidence_threshold, req.max_uncertainty);
   const double scale = in.regime.rv * std::sqrt(static_cast<double>(f.horizon));
   f.expected_abs_move = model.move_ratio * scale;
   f.expected_return = ConformalPoint(f.p_up, model.move_ratio, scale);  // the calibration's rule
-  f.intervals = model.conformal.Predict(f.expected_return, scale, static_cast<int>(in.regime.vol));
+  f.intervals = in.recent_intervals
+                    ? in.recent_intervals->Predict(f.expected_return, scale, -1)
+                    : model.conformal.Predict(f.expected_return, scale, static_cast<int>(in.regime.vol));
   f.regime = in.regime;
   f.regime_code = in.regime.Code();
   f.regime_name = RegimeName(f.regime_code);

@@ -4,7 +4,10 @@
 //   - the calibrated ensemble probability P(up) over the horizon (models::Ensemble, isotonic),
 //   - the model uncertainty (standard deviation of the members' P(up)),
 //   - direction: bullish if P(up) >= threshold, bearish if P(down) >= threshold, otherwise
-//     neutral (abstain); also neutral when the uncertainty exceeds the caller's maximum,
+//     neutral (abstain); also neutral when the uncertainty exceeds the caller's maximum, and
+//     always neutral when the model has no skill to sell: its version's walk-forward skill over
+//     the base rate is not shown (models/skill.h), or its calibrator found none on the held-back
+//     rows. Then P(up) is the base rate and the reason says which evidence is missing,
 //   - confidence = max(P(up), P(down)) (calibrated: reported even when abstaining),
 //   - the expected move: point forecast (P(up) - P(down)) * move_ratio * scale and the typical
 //     absolute move move_ratio * scale, in log-return units (scale = rv * sqrt(horizon)),
@@ -67,6 +70,10 @@ struct SignalFields {
   Direction direction = Direction::kNeutral;
   bool abstained = false;        // true when direction is neutral
   std::string abstain_reason;    // "confidence 0.53 < threshold 0.60" etc.; empty otherwise
+  // False when the model has no skill to sell (see the header comment): the signal abstains at
+  // every threshold, p_up is the base rate and no_skill_reason says why.
+  bool skill_shown = true;
+  std::string no_skill_reason;
   double p_up = 0.5;             // calibrated
   double confidence = 0.5;       // max(p_up, 1 - p_up)
   double confidence_threshold = 0.5;
@@ -107,6 +114,10 @@ struct SignalModel {
   const models::Ensemble* ensemble = nullptr;  // binary (num_classes 2) ensemble
   ConformalIntervals conformal;
   double move_ratio = 0;      // FitMoveRatio on the training rows
+  // The version's walk-forward skill (ModelRecord metrics "skill", models/skill.h). When false
+  // every signal abstains with `no_skill_reason` and serves the base rate.
+  bool skill_shown = true;
+  std::string no_skill_reason;
   std::string model_version;  // e.g. "t7/EURUSD/H1/v3"
   std::string symbol, timeframe;
 };
@@ -125,7 +136,20 @@ struct SignalInput {
   std::span<const float> features;    // in the model schema's order, all finite
   RegimeState regime;                 // ready
   CrossAssetContext cross_asset;
+  // The served intervals at this bar (interval_calibration.h RecentIntervals: the newest resolved
+  // rows up to the bar); empty: the version's held-out quantiles (SignalModel::conformal).
+  std::optional<ConformalIntervals> recent_intervals;
 };
+
+// Sets direction, abstained and abstain_reason of `f` from its p_up, uncertainty and skill for a
+// caller's threshold (already in [0.5, 1]): the one rule behind Generate and
+// SignalService::WithThreshold.
+void DecideDirection(SignalFields& f, double threshold, double max_uncertainty);
+
+// Whether a model version's record shows walk-forward skill: `metrics` is ModelRecord::metrics.
+// False (with the reason) when the record has no skill estimate or its skill is not shown
+// (models/skill.h: interval above zero and mean gain >= kMinSkillGain).
+bool SkillShown(const nlohmann::json& metrics, std::string* reason);
 
 class SignalGenerator {
  public:

@@ -58,6 +58,34 @@ SignalInput Input(size_t row) {
   return in;
 }
 
+TEST(SignalTest, AVersionWithoutShownSkillAbstainsAtTheBaseRate) {
+  ASSERT_OK(F().m.ensemble);
+  ManualClock clock(1'700'000'000LL * kNanosPerSecond);
+  SignalGenerator gen(clock);
+  SignalModel model = F().model;
+  model.skill_shown = false;
+  model.no_skill_reason = "walk-forward log-loss gain over the base rate -0.0001 [-0.0009, +0.0007] nats";
+  SignalRequest req;
+  req.top_drivers = 0;
+  auto s = gen.Generate(model, req, Input(F().m.test[10]));
+  ASSERT_OK(s);
+  const auto& f = s->fields();
+  EXPECT_EQ(f.direction, Direction::kNeutral);
+  EXPECT_TRUE(f.abstained);
+  EXPECT_FALSE(f.skill_shown);
+  EXPECT_NEAR(f.p_up, F().m.ensemble->calibrator().base_rate(), 1e-6);
+  EXPECT_EQ(f.abstain_reason.rfind("no skill: walk-forward", 0), 0u) << f.abstain_reason;
+  // The same model with skill makes a call on the same row at threshold 0.5.
+  auto with = gen.Generate(F().model, req, Input(F().m.test[10]));
+  ASSERT_OK(with);
+  EXPECT_NE(with->direction(), Direction::kNeutral);
+  // The rule behind WithThreshold: no threshold turns a no-skill signal into a call.
+  SignalFields g = f;
+  DecideDirection(g, 0.5, 1.0);
+  EXPECT_EQ(g.direction, Direction::kNeutral);
+  EXPECT_EQ(g.abstain_reason, f.abstain_reason);
+}
+
 TEST(SignalTest, CombinesEveryPartDeterministically) {
   ASSERT_OK(F().m.ensemble);
   ManualClock clock(1'700'000'000LL * kNanosPerSecond);

@@ -1,5 +1,5 @@
-// Signal routes (the live signal, its history with resolutions, live performance) and the market
-// correlations route. Handlers parse the query, call signals::SignalService / DbSignalLog /
+// Signal routes (the live signal, its history with resolutions, live performance), the market
+// correlations route and the indicator odds route. Handlers parse the query, call signals::SignalService / DbSignalLog /
 // cross_asset.h, and map the result to JSON. Every call is scoped to the caller's tenant: a
 // tenant sees its own models' signals and the platform models' signals, never another tenant's.
 #include <algorithm>
@@ -17,6 +17,7 @@
 #include "models/service.h"
 #include "signals/cross_asset.h"
 #include "signals/db_signal_log.h"
+#include "signals/indicator_odds.h"
 #include "signals/service.h"
 #include "store/bar_store.h"
 
@@ -272,6 +273,93 @@ Result<Response> Correlations(const SignalsDeps& deps, Context& ctx) {
   return Response::Json(200, out);
 }
 
+// Splits a comma-separated list at commas outside parentheses ("macd(12,26,9)_cross_up,rsi<30").
+std::vector<std::string> SplitTopLevel(const std::string& list) {
+  std::vector<std::string> out;
+  std::string cur;
+  int depth = 0;
+  for (char ch : list) {
+    if (ch == '(') ++depth;
+    if (ch == ')') --depth;
+    if (ch == ',' && depth <= 0) {
+      out.push_back(cur);
+      cur.clear();
+      continue;
+    }
+    cur += ch;
+  }
+  out.push_back(cur);
+  return out;
+}
+
+// GET /api/v1/market/indicator-odds: for each indicator state, the historical share of up moves
+// over each horizon after the state held, with its Wilson interval, thinned n, the base rate and
+// a before/after holdout (signals/indicator_odds.h), as of the newest bar the caller's plan may
+// see. Probabilities: plan feature "confidence"; the plan's data delay and timeframes apply.
+Result<Response> IndicatorOddsRoute(const SignalsDeps& deps, Context& ctx) {
+  SINYAL_RETURN_IF_ERROR(OnlyQueryParams(ctx, {"symbol", "timeframe", "states", "horizons"}));
+  SINYAL_ASSIGN_OR_RETURN(Key k, QueryKey(ctx));
+  if (deps.timeframe_allowed) SINYAL_RETURN_IF_ERROR(deps.timeframe_allowed(ctx, k.timeframe));
+  SINYAL_RETURN_IF_ERROR(Entitle(deps, ctx, "confidence"));
+  SINYAL_ASSIGN_OR_RETURN(std::string list, RequiredQueryParam(ctx, "states"));
+  std::vector<signals::IndicatorState> states;
+  const std::vector<std::string> items = SplitTopLevel(list);
+  if (items.size() > SignalsDeps::kMaxIndicatorStates) {
+    return Status::InvalidArgument("at most " + std::to_string(SignalsDeps::kMaxIndicatorStates) +
+                                       " states per request",
+                                   "states");
+  }
+  for (size_t i = 0; i < items.size(); ++i) {
+    SINYAL_ASSIGN_OR_RETURN(signals::IndicatorState st,
+                            signals::ParseIndicatorState(items[i], "states[" + std::to_string(i) + "]"));
+    states.push_back(std::move(st));
+  }
+  std::vector<int> horizons;
+  const std::string hl = QueryParam(ctx, "horizons").value_or("1,4,24");
+  size_t start = 0;
+  while (start <= hl.size()) {
+    size_t comma = hl.find(',', start);
+    if (comma == std::string::npos) comma = hl.size();
+    const std::string field = "horizons[" + std::to_string(horizons.size()) + "]";
+    SINYAL_ASSIGN_OR_RETURN(int64_t h, ParseInt(hl.substr(start, comma - start), field, 1, 500));
+    horizons.push_back(static_cast<int>(h));
+    start = comma + 1;
+    if (horizons.size() > SignalsDeps::kMaxIndicatorHorizons) {
+      return Status::InvalidArgument("at most " + std::to_string(SignalsDeps::kMaxIndicatorHorizons) +
+                                         " horizons per request",
+                                     "horizons");
+    }
+  }
+  SINYAL_ASSIGN_OR_RETURN(market::Timeframe tf, market::ParseTimeframe(k.timeframe));
+  SINYAL_ASSIGN_OR_RETURN(UnixNanos not_after, NotAfter(deps, ctx));
+  // Bars closed by not_after (open + one period <= not_after), the newest kIndicatorOddsBars.
+  store::BarRange range;
+  range.to = not_after - market::TimeframeNanos(tf);
+  range.newest = SignalsDeps::kIndicatorOddsBars;
+  SINYAL_ASSIGN_OR_RETURN(std::vector<market::Bar> bars,
+                          deps.bars->ReadBars(Tenant(ctx), {k.symbol, tf}, range));
+  if (bars.empty()) {
+    return Status::NotFound("no " + k.timeframe + " bars of " + k.symbol + " closed by " + FormatIso8601(not_after),
+                            "symbol");
+  }
+  SINYAL_ASSIGN_OR_RETURN(std::vector<signals::IndicatorOdds> odds,
+                          signals::ComputeIndicatorOdds(bars, states, horizons, bars.size() - 1));
+  json list_json = json::array();
+  for (const auto& o : odds) list_json.push_back(o.ToJson());
+  json out = {{"symbol", k.symbol},
+              {"timeframe", k.timeframe},
+              {"as_of", FormatIso8601(bars.back().time())},
+              {"bars", bars.size()},
+              {"odds", list_json},
+              {"notes",
+               "rate = share of up moves (close h bars later above the close) after bars where the state "
+               "held, counting only occurrences at least h bars apart (n) and only outcomes known at "
+               "as_of; ci95 is Wilson's. base_rate is the same share over every bar; holdout splits the "
+               "counted occurrences at the middle of the history. Historical frequencies, not a forecast "
+               "of the model."}};
+  return Response::Json(200, out);
+}
+
 }  // namespace
 
 void AddSignalRoutes(RouteTable& routes, SignalsDeps deps) {
@@ -367,6 +455,12 @@ void AddSignalRoutes(RouteTable& routes, SignalsDeps deps) {
                 SINYAL_ASSIGN_OR_RETURN(json body, GateSignalJson(*d, ctx, signals::StoredSignalJson(s)));
                 return Response::Json(200, body);
               }});
+
+  routes.Add({.method = "GET",
+              .pattern = "/api/v1/market/indicator-odds",
+              .auth = AuthMode::kAny,
+              .required_scope = "read",
+              .handler = [d](Context& ctx) -> Result<Response> { return IndicatorOddsRoute(*d, ctx); }});
 
   routes.Add({.method = "GET",
               .pattern = "/api/v1/market/correlations",

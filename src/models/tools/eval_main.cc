@@ -53,7 +53,9 @@ int main(int argc, char** argv) {
                                             {"trees", ""}, {"last-bars", "0"}, {"tz", ""},
                                             {"digits", ""}, {"out", ""}, {"code-version", "dev"},
                                             {"data-dir", ""}, {"symbol", ""},
-                                            {"features", "core-v1"}};
+                                            {"features", "core-v1"},
+                                            {"calibration", "shrunk_logistic"},
+                                            {"min-slope-t", "1.96"}};
   bool three_class = false;
   std::string command = "sinyal_models_eval";
   for (int i = 1; i < argc; ++i) {
@@ -98,6 +100,12 @@ int main(int argc, char** argv) {
   if (!opt["trees"].empty()) {
     for (auto& m : cfg.members) m.trees = std::atoi(opt["trees"].c_str());
   }
+  {
+    auto cm = ParseCalibrationMethod(opt["calibration"]);
+    if (!cm.ok()) return Fail(cm.error().ToString());
+    cfg.calibration = *cm;
+    cfg.calibration_min_slope_t = std::atof(opt["min-slope-t"].c_str());
+  }
   if (Status s = ValidateTrainConfig(cfg, PlanBounds{}); !s.ok()) return Fail(s.ToString());
 
   // Features, and the proof that none of them looks ahead (on a 3000-bar slice: the check
@@ -141,6 +149,22 @@ int main(int argc, char** argv) {
               p.n, 100 * p.accuracy, 100 * p.accuracy_ci.lo, 100 * p.accuracy_ci.hi,
               100 * p.balanced_accuracy, p.log_loss, p.brier, p.roc_auc, p.reliability_gap,
               res->pooled_raw.reliability_gap, res->total_train_seconds, res->folds.size());
+  std::printf("skill: %s; Brier gain %+.5f [%+.5f, %+.5f]; %s\n", res->skill.Describe().c_str(),
+              res->skill.brier_gain.mean, res->skill.brier_gain.lo, res->skill.brier_gain.hi,
+              res->skill.shown ? "SHOWN" : "not shown");
+  for (const auto& f : res->folds) {
+    std::printf("  fold %d: n=%zu logloss %.4f base %.4f gain %+.4f [%+.4f, %+.4f] gap %.4f "
+                "informative %s base_rate %.3f served %s\n",
+                f.fold, f.test_rows, f.skill.model_log_loss, f.skill.base_log_loss,
+                f.skill.log_loss_gain.mean, f.skill.log_loss_gain.lo, f.skill.log_loss_gain.hi,
+                f.model.reliability_gap, f.informative ? "yes" : "no", f.base_rate,
+                f.served ? "yes" : "no");
+  }
+  {
+    const auto& v = res->served;
+    std::printf("served: accuracy %.2f%% logloss %.4f brier %.4f gap %.4f; %s\n", 100 * v.accuracy,
+                v.log_loss, v.brier, v.reliability_gap, res->served_skill.Describe().c_str());
+  }
   for (const auto& b : res->pooled_baselines) {
     std::printf("  baseline %-15s accuracy %.2f%% [%.2f, %.2f] logloss %.4f; model vs it: "
                 "diff %+.2f pp, McNemar p=%.4g\n",

@@ -174,8 +174,37 @@ int RunModelSections(const ReportModelOptions& o, const std::string& section) {
       }
       std::printf("\n");
     };
-    table("Mondrian (per vol state; the default):", *mondrian, *test_rows);
+    table("Mondrian (per vol state; the version's held-out quantiles, served before issue 13):", *mondrian,
+          *test_rows);
     table("Pooled (one quantile for all rows), for comparison:", *pooled, *test_rows);
+    {
+      // The served rule since issue 13 (interval_calibration.h RecentIntervals): at each test bar,
+      // the quantiles of the resolved rows among the newest 1,024 bars up to it.
+      size_t nn = 0, cov[2] = {0, 0};
+      double width[2] = {0, 0};
+      for (size_t i = ds->rows[test.front()].bar; i <= ds->rows[test.back()].bar; ++i) {
+        auto r = ConformalRowAt(mb, i, o.horizon, (*states)[i], std::span<const float>(frame->Row(i), frame->cols()));
+        if (!r) continue;
+        auto recent = RecentIntervals(std::span(mb).first(i + 1), std::span(*states).first(i + 1), o.horizon);
+        if (!recent.ok()) continue;
+        const double pt = ConformalPoint(ens->Predict(frame->Row(i)).proba[models::kUp], *move_ratio, r->scale);
+        const auto iv = recent->Predict(pt, r->scale, -1);
+        for (int k = 0; k < 2; ++k) {
+          cov[k] += r->actual >= iv[k].lo && r->actual <= iv[k].hi;
+          width[k] += iv[k].hi - iv[k].lo;
+        }
+        ++nn;
+      }
+      std::printf("Served rule (the newest resolved rows at each bar, pooled; issue 13):\n\n| rows | nominal | n | "
+                  "covered | empirical | 95%% Wilson interval | mean width (bp) |\n|---|---:|---:|---:|---:|---|---:|\n");
+      const double nominal[2] = {0.8, 0.95};
+      for (int k = 0; k < 2; ++k) {
+        const auto ci = models::WilsonInterval(cov[k], nn);
+        std::printf("| all | %.0f%% | %zu | %zu | %.2f%% | [%.2f%%, %.2f%%] | %.1f |\n", 100 * nominal[k], nn, cov[k],
+                    nn ? 100.0 * cov[k] / nn : 0.0, 100 * ci.lo, 100 * ci.hi, nn ? 1e4 * width[k] / nn : 0.0);
+      }
+      std::printf("\n");
+    }
     if (o.horizon > 1) {
       std::vector<ConformalRow> sub;
       for (size_t i = 0; i < test_rows->size(); i += o.horizon) sub.push_back((*test_rows)[i]);
@@ -217,6 +246,8 @@ int RunModelSections(const ReportModelOptions& o, const std::string& section) {
     // The context by the live rule (series_window.h): the newest 1024 bars against the reference.
     const CrossAssetReference ref{"synthetic_dxy_5", panel->times, *dxy};
     in.cross_asset = CrossAssetContextAt(mb, market::Timeframe::kH1, o.symbol, ref);
+    // The served intervals at that bar (RecentIntervals), as SeriesWindow's SignalAt computes them.
+    if (auto recent = RecentIntervals(mb, *states, o.horizon); recent.ok()) in.recent_intervals = *recent;
     // Issued at the bar's close (its open + 1 h): a ManualClock makes the output reproducible.
     ManualClock clock(mb[last].time() + kNanosPerHour);
     SignalGenerator gen(clock);
