@@ -289,6 +289,8 @@ describe('dashboard', { timeout: 300_000, skip: noBrowser }, () => {
     page.once('dialog', (d) => d.accept());
     await page.getByRole('button', { name: 'Unlink', exact: true }).click();
     await page.getByText('Not linked.').waitFor();
+    // The alerts list is fetched again after the unlink: wait for it rather than race it.
+    await page.waitForFunction(() => document.querySelectorAll('tr[data-alert]').length === 0, null, { timeout: 15_000 });
     assert.equal(await page.locator('tr[data-alert]').count(), 0);
   });
 
