@@ -10,7 +10,6 @@
 //   - without keys, serve uses its own sandbox and says SIMULATED in the log and the checkout.
 // "The period end" is reached by ageing the tenant's billing account in the database (every
 // stored time of its terms moved back), not by waiting a month.
-#include <cstdio>
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -470,14 +469,7 @@ TEST_P(PaymentsE2E, UnpaidRenewalGoesPastDueThenFallsBackToFree) {
     if (order_after["payment"].is_null()) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
-  // KNOWN ISSUE (session note, 2026-12-04): on PostgreSQL the round did not always cancel the
-  // lapsed renewal's order within the wait (2 of 3 runs); on SQLite it always did. Checked on
-  // SQLite; on PostgreSQL reported, not asserted, until the cause is found.
-  if (GetParam() == "postgresql") {
-    if (!order_after["payment"].is_null()) std::fprintf(stderr, "KNOWN ISSUE: lapsed order still payable: %s\n", order_after.dump().c_str());
-  } else {
-    EXPECT_TRUE(order_after["payment"].is_null()) << order_after.dump();
-  }
+  EXPECT_TRUE(order_after["payment"].is_null()) << order_after.dump();
 
   // The audit trail: renewal_invoiced -> past_due -> invoice_void -> lapsed, in that order.
   auto events = client_->Get("/api/v1/billing/events?limit=1000", {Bearer(t.token)});
