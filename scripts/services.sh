@@ -64,6 +64,19 @@ if ! as_postgres psql -p "$PG_PORT" -tAc "SELECT 1 FROM pg_database WHERE datnam
 fi
 PGPASSWORD="$PG_PASSWORD" psql -h 127.0.0.1 -p "$PG_PORT" -U "$PG_USER" -d "$PG_DB" -tAc "SELECT 1" >/dev/null \
   || { log "cannot connect as $PG_USER to $PG_DB"; exit 1; }
+# Each PostgreSQL test process works in a schema of its own, e2e_<start epoch>_<pid>
+# (src/core/testing/test_util.cc); drop those of runs that started more than 6 hours ago.
+as_postgres psql -p "$PG_PORT" -d "$PG_DB" -v ON_ERROR_STOP=1 -q >&2 <<'SQL'
+SET client_min_messages = warning;
+DO $$ DECLARE s text; BEGIN
+  FOR s IN SELECT nspname FROM pg_namespace
+           WHERE nspname ~ '^e2e_[0-9]+_[0-9]+$'
+             AND split_part(nspname, '_', 2)::bigint < extract(epoch FROM now())::bigint - 6 * 3600
+  LOOP
+    EXECUTE format('DROP SCHEMA %I CASCADE', s);
+  END LOOP;
+END $$;
+SQL
 log "PostgreSQL ready on 127.0.0.1:$PG_PORT (db $PG_DB)"
 
 # ---- Redis --------------------------------------------------------------------------------

@@ -48,6 +48,29 @@ bool Contains(std::string_view s, std::string_view p) {
 // SOCI 4.0.3 parses the PostgreSQL connect string itself (for its "singlerows" option) and
 // mangles libpq URIs, so the URL is converted to libpq's keyword='value' form with libpq's own
 // parser. Error messages never include the URL (it may hold a password).
+// Removes Sinyal's own `schema=<name>` query parameter from a PostgreSQL URL (libpq does not
+// know it) and returns it; the rest of the URL is passed to libpq as it was.
+std::string TakeSchemaParam(std::string& url) {
+  const size_t q = url.find('?');
+  if (q == std::string::npos) return "";
+  std::string kept;
+  std::string schema;
+  size_t pos = q + 1;
+  while (pos <= url.size()) {
+    size_t amp = url.find('&', pos);
+    if (amp == std::string::npos) amp = url.size();
+    const std::string param = url.substr(pos, amp - pos);
+    if (param.rfind("schema=", 0) == 0) {
+      schema = param.substr(7);
+    } else if (!param.empty()) {
+      kept += (kept.empty() ? "" : "&") + param;
+    }
+    pos = amp + 1;
+  }
+  url = url.substr(0, q) + (kept.empty() ? "" : "?" + kept);
+  return schema;
+}
+
 Result<std::string> PostgresConninfo(const std::string& url) {
   char* err = nullptr;
   PQconninfoOption* opts = PQconninfoParse(url.c_str(), &err);
@@ -350,14 +373,17 @@ Result<std::unique_ptr<Database>> Database::Open(const DatabaseOptions& options)
     }
   } else if (StartsWith(url, "postgresql://") || StartsWith(url, "postgres://")) {
     impl->dialect = Dialect::kPostgres;
+    std::string pg_url = options.url;
+    const std::string url_schema = TakeSchemaParam(pg_url);
+    if (impl->options.schema.empty()) impl->options.schema = url_schema;
     if (!IsSqlIdentifier(options.app_role)) {
       return Status::InvalidArgument("app role must be a plain SQL identifier", "app_role");
     }
-    if (!options.schema.empty() && !IsSqlIdentifier(options.schema)) {
+    if (!impl->options.schema.empty() && !IsSqlIdentifier(impl->options.schema)) {
       return Status::InvalidArgument("schema must be a plain SQL identifier", "schema");
     }
     impl->app_role_q = QuoteIdent(options.app_role);
-    auto conninfo = PostgresConninfo(options.url);
+    auto conninfo = PostgresConninfo(pg_url);
     if (!conninfo.ok()) return conninfo.error();
     impl->pg_conninfo = std::move(conninfo).value();
   } else {

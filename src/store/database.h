@@ -53,7 +53,8 @@ struct DatabaseOptions {
   //   "sqlite:///abs/path/x.db"          absolute path /abs/path/x.db
   //   "sqlite://rel/path/x.db"           path relative to the working directory
   //   "sqlite:rel/path/x.db"             same
-  //   "postgresql://user:pw@host:port/db[?params]"  (also "postgres://"), passed to libpq as is
+  //   "postgresql://user:pw@host:port/db[?params]"  (also "postgres://"), passed to libpq as is,
+  //   except Sinyal's own `schema=<name>` parameter, which sets `schema` below when it is empty
   // The parent directory of a SQLite file is created if missing.
   std::string url;
   // Number of pooled sessions. Default: 8. Clamped to [1, 64].

@@ -389,10 +389,6 @@ TEST_P(PaymentsE2E, SubscribeRenewUpgradeDowngradeCancelRefundReverse) {
 // past_due and keeps Pro until grace_until (3 days); then it falls back to Free, the invoice is
 // void, the order no longer payable, and quota and rate limit are Free's at once.
 TEST_P(PaymentsE2E, UnpaidRenewalGoesPastDueThenFallsBackToFree) {
-  // KNOWN ISSUE (session note, 2026-12-04): on the shared PostgreSQL test database the payments
-  // round did not always reach this tenant's renewal within the waits (payment link, lapsed-order
-  // cancel); on SQLite it always did. Skipped there until the cause is found.
-  if (GetParam() == "postgresql") GTEST_SKIP() << "KNOWN ISSUE: payments round timing on the shared PostgreSQL";
   server_.reset();
   StartServer({{"SINYAL_PAYMENTS_RECONCILE_INTERVAL_SECONDS", "5"}});
   Tenant t = Register();

@@ -1,5 +1,8 @@
 #include "core/testing/test_util.h"
 
+#include <unistd.h>
+
+#include <chrono>
 #include <random>
 
 namespace sinyal::testing {
@@ -33,7 +36,17 @@ bool MarketDataExpected() {
 
 std::string PostgresTestUrl() {
   const char* env = std::getenv("SINYAL_TEST_PG_URL");
-  return env != nullptr ? env : "";
+  if (env == nullptr || *env == '\0') return "";
+  // One schema per test process (ctest runs each test in its own), named with its start time so
+  // scripts/test.sh can drop those of earlier runs: tests never see rows another run (or another
+  // branch's migrations) left in the database's default schema.
+  static const std::string schema =
+      "e2e_" + std::to_string(std::chrono::duration_cast<std::chrono::seconds>(
+                                  std::chrono::system_clock::now().time_since_epoch())
+                                  .count()) +
+      "_" + std::to_string(getpid());
+  const std::string url = env;
+  return url + (url.find('?') == std::string::npos ? "?" : "&") + "schema=" + schema;
 }
 
 TempDir::TempDir() {

@@ -51,7 +51,9 @@ bool MarketDataAvailable(std::string* why);
 // True when the full set should be there: ../shared exists or SINYAL_DATA_DIR is set.
 bool MarketDataExpected();
 
-// PostgreSQL URL for tests: $SINYAL_TEST_PG_URL; empty when unset. Tests that need it use
+// PostgreSQL URL for tests: $SINYAL_TEST_PG_URL with `schema=e2e_<start epoch>_<pid>` added
+// (a schema of this test process alone, created by the first migration); empty when unset.
+// Tests that need it use
 // SINYAL_REQUIRE_POSTGRES(), which fails under CI and skips elsewhere.
 std::string PostgresTestUrl();
 #define SINYAL_REQUIRE_POSTGRES()                                                       \
