@@ -64,7 +64,6 @@ const std::vector<Key>& Keys() {
     I("worker.drift_window_rows", [](Config& c) -> int64_t& { return c.worker.drift_window_rows; }, 100, 100000);
     I("worker.drift_min_features", [](Config& c) -> int64_t& { return c.worker.drift_min_features; }, 1, 100);
     I("billing.idempotency_retention_hours", [](Config& c) -> int64_t& { return c.billing.idempotency_retention_hours; }, 1, 8760);
-    S("models.default_plan", [](Config& c) -> std::string& { return c.models.default_plan; });
     I("models.report_folds", [](Config& c) -> int64_t& { return c.models.report_folds; }, 1, 20);
     return k;
   }();
@@ -176,9 +175,6 @@ Status Finalize(Config& config) {
       config.database.url.rfind("postgres://", 0) != 0)
     return Status::InvalidArgument("must start with sqlite: or postgresql://", "database.url");
   if (!config.redis.url.empty()) SINYAL_RETURN_IF_ERROR(billing::ParseRedisUrl(config.redis.url));
-  if (config.models.default_plan != "free" && config.models.default_plan != "pro" &&
-      config.models.default_plan != "enterprise")
-    return Status::InvalidArgument("must be free, pro or enterprise", "models.default_plan");
   if (config.worker.drift_window_rows * 2 > config.worker.retrain_window_bars)
     return Status::InvalidArgument(
         "must be at most half of worker.retrain_window_bars (" +

@@ -82,8 +82,6 @@ struct Config {
     int64_t idempotency_retention_hours = 72;
   } billing;
   struct Models {
-    // Plan of every tenant until billing exists (models/plans.h): free, pro or enterprise.
-    std::string default_plan = "free";
     int64_t report_folds = 5;           // Default: 5 walk-forward folds per trained version. [1, 20]
   } models;
 };

@@ -13,6 +13,7 @@
 #include <optional>
 
 #include "app/config.h"
+#include "billing/entitlements.h"
 #include "models/service.h"
 #include "signals/retraining_job.h"
 #include "store/job_queue.h"
@@ -29,8 +30,11 @@ namespace sinyal::app {
 // main(), with main's argv. Returns only when no re-exec happened.
 void SetOpenMpDefaults(char** argv);
 
-// Options of the models service from the configuration.
-models::ModelServiceOptions ModelServiceOptionsFrom(const Config& config);
+// Options of the models service from the configuration; tenants train within their plan's
+// training bounds (resolved through `entitlements` at `clock`'s now). REQUIRES: entitlements and
+// clock outlive the options' use.
+models::ModelServiceOptions ModelServiceOptionsFrom(const Config& config, billing::Entitlements& entitlements,
+                                                    const Clock& clock);
 
 // Options of the retraining job from the configuration (worker.retrain_window_bars,
 // retrain_cooldown_bars, retrain_cooldown_seconds, drift_window_rows, drift_min_features).

@@ -10,7 +10,9 @@
 #include <nlohmann/json.hpp>
 
 #include "core/time.h"
+#include "billing/metered_call.h"
 #include "http/api.h"
+#include "http/handlers/metered.h"
 #include "http/query.h"
 #include "market/timeframe.h"
 #include "models/service.h"
@@ -67,25 +69,17 @@ Result<int64_t> ParseInt(const std::string& text, const std::string& field, int6
   return v;
 }
 
-Status Entitle(const SignalsDeps& deps, const Context& ctx, std::string_view feature) {
-  if (!deps.entitle) return Status::Ok();
-  return deps.entitle(ctx, feature);
-}
-
 // Removes from a signal's JSON what the caller's plan lacks (see SignalsDeps) and lists it in
-// "gated" with the reason (the plan needed). Errors other than PermissionDenied propagate.
-Result<json> GateSignalJson(const SignalsDeps& deps, const Context& ctx, json j) {
+// "gated" with the plan needed.
+json GateSignalJson(billing::MeteredCall& call, json j) {
   json gated = json::object();
-  auto lacks = [&](std::string_view feature) -> Result<bool> {
-    Status st = Entitle(deps, ctx, feature);
-    if (st.ok()) return false;
-    if (st.code() != StatusCode::kPermissionDenied) return st;
-    gated[std::string(feature)] = st.message();
+  auto lacks = [&](std::string_view feature) -> bool {
+    if (call.plan().Has(feature)) return false;
+    gated[std::string(feature)] = call.PlanNeeded(feature);
     return true;
   };
   json* resolution = j.contains("resolution") && j["resolution"].is_object() ? &j["resolution"] : nullptr;
-  SINYAL_ASSIGN_OR_RETURN(bool no_confidence, lacks("confidence"));
-  if (no_confidence) {
+  if (lacks(billing::kFeatConfidence)) {
     for (const char* k : {"p_up", "confidence", "uncertainty", "abstain_reason"}) j.erase(k);
     // Brier score and log loss are functions of p_up.
     if (resolution) {
@@ -93,26 +87,16 @@ Result<json> GateSignalJson(const SignalsDeps& deps, const Context& ctx, json j)
       resolution->erase("log_loss");
     }
   }
-  SINYAL_ASSIGN_OR_RETURN(bool no_intervals, lacks("intervals"));
-  if (no_intervals) {
+  if (lacks(billing::kFeatIntervals)) {
     for (const char* k : {"intervals", "expected_return", "expected_abs_move"}) j.erase(k);
     if (resolution) resolution->erase("covered");
   }
-  SINYAL_ASSIGN_OR_RETURN(bool no_regime, lacks("regime"));
-  if (no_regime) {
+  if (lacks(billing::kFeatRegime)) {
     for (const char* k : {"regime", "drivers", "model_version"}) j.erase(k);
   }
-  SINYAL_ASSIGN_OR_RETURN(bool no_correlations, lacks("correlations"));
-  if (no_correlations) j.erase("cross_asset");
+  if (lacks(billing::kFeatCorrelations)) j.erase("cross_asset");
   if (!gated.empty()) j["gated"] = std::move(gated);
   return j;
-}
-
-// not_after for the caller: now, or now minus its plan's data delay.
-Result<UnixNanos> NotAfter(const SignalsDeps& deps, const Context& ctx) {
-  if (!deps.data_delay_nanos) return ctx.now;
-  SINYAL_ASSIGN_OR_RETURN(int64_t delay, deps.data_delay_nanos(ctx));
-  return ctx.now - std::max<int64_t>(delay, 0);
 }
 
 json MatrixJson(const signals::CorrelationMatrix& m) {
@@ -139,7 +123,7 @@ json Num(double v) { return std::isfinite(v) ? json(v) : json(nullptr); }
 // GET /api/v1/market/correlations
 Result<Response> Correlations(const SignalsDeps& deps, Context& ctx) {
   SINYAL_RETURN_IF_ERROR(OnlyQueryParams(ctx, {"symbols", "timeframe", "window", "max_lag"}));
-  SINYAL_RETURN_IF_ERROR(Entitle(deps, ctx, "correlations"));
+  SINYAL_RETURN_IF_ERROR(Metered(ctx).Gate(billing::kFeatCorrelations, "correlations", "correlations"));
   SINYAL_ASSIGN_OR_RETURN(std::string list, RequiredQueryParam(ctx, "symbols"));
   std::vector<std::string> symbols;
   std::set<std::string> seen;
@@ -277,10 +261,12 @@ void AddSignalRoutes(RouteTable& routes, SignalsDeps deps) {
               .pattern = "/api/v1/signals/latest",
               .auth = AuthMode::kAny,
               .required_scope = "read",
+              .billable = true,
               .handler = [d](Context& ctx) -> Result<Response> {
                 SINYAL_RETURN_IF_ERROR(OnlyQueryParams(ctx, {"symbol", "timeframe", "threshold"}));
                 SINYAL_ASSIGN_OR_RETURN(Key k, QueryKey(ctx));
-                if (d->timeframe_allowed) SINYAL_RETURN_IF_ERROR(d->timeframe_allowed(ctx, k.timeframe));
+                billing::MeteredCall& call = Metered(ctx);
+                SINYAL_RETURN_IF_ERROR(call.Gate(market::ParseTimeframe(k.timeframe).value(), "timeframe"));
                 double threshold = 0.5;
                 if (auto t = QueryParam(ctx, "threshold")) {
                   SINYAL_ASSIGN_OR_RETURN(threshold, ParseDouble(*t, "threshold"));
@@ -289,12 +275,10 @@ void AddSignalRoutes(RouteTable& routes, SignalsDeps deps) {
                                                    "threshold");
                   }
                 }
-                SINYAL_ASSIGN_OR_RETURN(UnixNanos not_after, NotAfter(*d, ctx));
                 SINYAL_ASSIGN_OR_RETURN(std::shared_ptr<const signals::Signal> s,
-                                        d->signals->Latest(Tenant(ctx), k.symbol, k.timeframe, not_after));
+                                        d->signals->Latest(Tenant(ctx), k.symbol, k.timeframe, call.NotAfter()));
                 const signals::Signal out = signals::SignalService::WithThreshold(*s, threshold);
-                SINYAL_ASSIGN_OR_RETURN(json body, GateSignalJson(*d, ctx, out.ToJson()));
-                return Response::Json(200, body);
+                return Response::Json(200, GateSignalJson(call, out.ToJson()));
               }});
 
   routes.Add({.method = "GET",
@@ -321,6 +305,7 @@ void AddSignalRoutes(RouteTable& routes, SignalsDeps deps) {
               .pattern = "/api/v1/signals",
               .auth = AuthMode::kAny,
               .required_scope = "read",
+              .billable = true,
               .handler = [d](Context& ctx) -> Result<Response> {
                 SINYAL_RETURN_IF_ERROR(OnlyQueryParams(ctx, {"symbol", "timeframe", "limit", "before"}));
                 signals::SignalListQuery q;
@@ -342,8 +327,7 @@ void AddSignalRoutes(RouteTable& routes, SignalsDeps deps) {
                 SINYAL_ASSIGN_OR_RETURN(auto list, d->log->ListVisible(Tenant(ctx), q));
                 json items = json::array();
                 for (const auto& s : list) {
-                  SINYAL_ASSIGN_OR_RETURN(json item, GateSignalJson(*d, ctx, signals::StoredSignalJson(s)));
-                  items.push_back(std::move(item));
+                  items.push_back(GateSignalJson(Metered(ctx), signals::StoredSignalJson(s)));
                 }
                 json out = {{"signals", items}, {"next_before", nullptr}};
                 if (list.size() == q.limit) out["next_before"] = FormatIso8601(list.back().signal.bar_time());
@@ -354,6 +338,7 @@ void AddSignalRoutes(RouteTable& routes, SignalsDeps deps) {
               .pattern = "/api/v1/signals/:id",
               .auth = AuthMode::kAny,
               .required_scope = "read",
+              .billable = true,
               .handler = [d](Context& ctx) -> Result<Response> {
                 SINYAL_RETURN_IF_ERROR(OnlyQueryParams(ctx, {}));
                 const std::string id = ctx.request.params.count("id") ? ctx.request.params.at("id") : "";
@@ -361,14 +346,14 @@ void AddSignalRoutes(RouteTable& routes, SignalsDeps deps) {
                   return Status::NotFound("no signal " + id, "id");
                 }
                 SINYAL_ASSIGN_OR_RETURN(signals::StoredSignal s, d->log->GetVisible(Tenant(ctx), id));
-                SINYAL_ASSIGN_OR_RETURN(json body, GateSignalJson(*d, ctx, signals::StoredSignalJson(s)));
-                return Response::Json(200, body);
+                return Response::Json(200, GateSignalJson(Metered(ctx), signals::StoredSignalJson(s)));
               }});
 
   routes.Add({.method = "GET",
               .pattern = "/api/v1/market/correlations",
               .auth = AuthMode::kAny,
               .required_scope = "read",
+              .billable = true,
               .handler = [d](Context& ctx) -> Result<Response> { return Correlations(*d, ctx); }});
 }
 
