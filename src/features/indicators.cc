@@ -279,6 +279,16 @@ void Atr::UpdateHlc(double high, double low, double close) {
   ++n_;
 }
 
+Result<Atr> Atr::Restore(int period, const State& state) {
+  SINYAL_ASSIGN_OR_RETURN(Atr a, Create(period));
+  if (state.n < 0) return Status::InvalidArgument("negative bar count", "state");
+  a.n_ = state.n;
+  a.prev_close_ = state.prev_close;
+  a.sum_ = state.sum;
+  a.value_ = state.value;
+  return a;
+}
+
 void Atr::Reset() {
   n_ = 0;
   prev_close_ = sum_ = 0;

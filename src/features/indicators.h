@@ -174,6 +174,15 @@ class Atr {
   bool Initialized() const { return n_ > period_; }
   int Lookback() const { return period_; }
   void Reset();
+  // The running state, so a long-lived stream (a paper account) can be saved and continued
+  // exactly: Restore(period, state()) then Update(...) equals Update(...) on the original.
+  struct State {
+    int64_t n = 0;
+    double prev_close = 0, sum = 0, value = kNaN;
+  };
+  State state() const { return {n_, prev_close_, sum_, value_}; }
+  // InvalidArgument as Create, or ("state") for a negative count.
+  [[nodiscard]] static Result<Atr> Restore(int period, const State& state);
 
  private:
   explicit Atr(int period) : period_(period) {}

@@ -194,5 +194,20 @@ TEST(IndicatorsTest, ParametersAreValidatedWithTheirNames) {
   EXPECT_FALSE(SmaBatch(std::vector<double>{1, 2}, 0).ok());
 }
 
+TEST(IndicatorsTest, AtrStateRestoresARunningStream) {
+  const auto bars = RandomBars(300, 11);
+  auto whole = *Atr::Create(14);
+  auto first = *Atr::Create(14);
+  for (size_t i = 0; i < bars.size(); ++i) {
+    whole.Update(bars[i]);
+    if (i < 100) first.Update(bars[i]);
+  }
+  auto resumed = Atr::Restore(14, first.state());
+  ASSERT_OK(resumed);
+  for (size_t i = 100; i < bars.size(); ++i) resumed->Update(bars[i]);
+  EXPECT_EQ(resumed->Value(), whole.Value());  // bit-identical
+  EXPECT_FALSE(Atr::Restore(14, {-1, 0, 0, 0}).ok());
+}
+
 }  // namespace
 }  // namespace sinyal::features
