@@ -145,7 +145,7 @@ struct SignalsDeps {
 void AddSignalRoutes(RouteTable& routes, SignalsDeps deps);
 
 // Feature sets (platform default + per-tenant, stored through store::FeatureSetStore) and the
-// cached feature vectors of a series (features::FeatureEngine per series, rebuilt when the
+// cached feature vectors of a series (the model-inputs seam's InputStream per set, rebuilt when the
 // series' stored bars change other than by appending). Thread-safe.
 struct FeatureServiceDeleter {
   void operator()(FeatureService* service) const;
