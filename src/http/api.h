@@ -144,6 +144,18 @@ struct SignalsDeps {
 // REQUIRES: every dependency outlives the routes.
 void AddSignalRoutes(RouteTable& routes, SignalsDeps deps);
 
+struct OperatorDeps {
+  accounts::AccountService* accounts = nullptr;      // required
+  billing::Subscriptions* subscriptions = nullptr;   // required
+  store::BarStore* bars = nullptr;                   // required
+  signals::SignalService* signals = nullptr;         // required
+  signals::DbSignalLog* log = nullptr;               // required
+  signals::DbAuditLog* audit = nullptr;              // required
+};
+// GET /api/v1/operator/tenants and /api/v1/operator/models/health (read-only, operators' access
+// tokens): http/handlers/operator_api.cc. REQUIRES: every dependency outlives the routes.
+void AddOperatorRoutes(RouteTable& routes, OperatorDeps deps);
+
 // Feature sets (platform default + per-tenant, stored through store::FeatureSetStore) and the
 // cached feature vectors of a series (the model-inputs seam's InputStream per set, rebuilt when the
 // series' stored bars change other than by appending). Thread-safe.

@@ -624,6 +624,26 @@ void AddMarketRoutes(RouteTable& routes, MarketDeps deps) {
                                                            : json(nullptr)}});
               }});
 
+  // The series the caller can read, with the time of each one's newest bar (the dashboard's
+  // symbol picker and the operators' feed freshness). Bar metadata only: no prices, features or
+  // signals, so it is free and undelayed like /market/bars.
+  routes.Add({.method = "GET",
+              .pattern = "/api/v1/market/series",
+              .auth = AuthMode::kAnyOrOperator,
+              .required_scope = "read",
+              .handler = [bars](Context& ctx) -> Result<Response> {
+                SINYAL_RETURN_IF_ERROR(OnlyQueryParams(ctx, {}));
+                SINYAL_ASSIGN_OR_RETURN(std::vector<store::SeriesInfo> all, bars->ListSeries(Viewer(ctx)));
+                json items = json::array();
+                for (const auto& s : all) {
+                  json item = SeriesJson(s);
+                  SINYAL_ASSIGN_OR_RETURN(store::BarPage last, bars->Latest(s.tenant, s.key, 1));
+                  item["last_bar_time"] = last.bars.empty() ? json(nullptr) : json(FormatIso8601(last.bars.back().time()));
+                  items.push_back(std::move(item));
+                }
+                return Response::Json(200, {{"items", std::move(items)}});
+              }});
+
   routes.Add({.method = "POST",
               .pattern = "/api/v1/market/ticks",
               .auth = AuthMode::kOperator,

@@ -57,6 +57,12 @@ struct TestApi::Parts {
                               .analytics = &analytics});
     stream = AddStreamRoutes(routes, {.signals = &signal_service, .metered = &metered, .clock = &clock});
     AddRetrainingRoutes(routes, retraining, audit);
+    AddOperatorRoutes(routes, {.accounts = &accounts,
+                               .subscriptions = &subscriptions,
+                               .bars = &bars,
+                               .signals = &signal_service,
+                               .log = &signal_log,
+                               .audit = &audit});
     AddMarketRoutes(routes, {.bars = &bars, .feed = &feed, .features = features.get()});
     AddSystemRoutes(routes, {});
     pipeline = std::make_unique<Pipeline>(routes, &accounts, metrics, clock,
