@@ -39,7 +39,7 @@ struct TestApi::Parts {
         entitlements(plans, subscriptions),
         limiter(rate_limits ? billing::MakeLocalRateLimiter() : nullptr),
         metered(entitlements, meter, limiter.get()),
-        models(db, bars, &sets, registry, &jobs, clock, {}),
+        models(db, bars, &sets, registry, &jobs, clock, {.code_version = "test", .report_folds = 2, .nthread = 1}),
         signal_log(db),
         signal_service(db, bars, registry, &sets, signal_log, clock),
         invoices(db, subscriptions),
@@ -111,6 +111,11 @@ billing::PlanStore& TestApi::plans() { return p_->plans; }
 billing::Subscriptions& TestApi::subscriptions() { return p_->subscriptions; }
 billing::Entitlements& TestApi::entitlements() { return p_->entitlements; }
 billing::MeteredCalls& TestApi::metered() { return p_->metered; }
+billing::Meter& TestApi::meter() { return p_->meter; }
+store::BarStore& TestApi::bars() { return p_->bars; }
+models::ModelService& TestApi::models() { return p_->models; }
+signals::SignalService& TestApi::signals() { return p_->signal_service; }
+signals::DbSignalLog& TestApi::signal_log() { return p_->signal_log; }
 
 TestApi::Tenant TestApi::NewTenant(const std::string& name, const std::string& plan) {
   Tenant t;

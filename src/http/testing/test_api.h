@@ -18,8 +18,16 @@
 #include "http/pipeline.h"
 
 namespace sinyal::store {
+class BarStore;
 class Database;
 }  // namespace sinyal::store
+namespace sinyal::models {
+class ModelService;
+}  // namespace sinyal::models
+namespace sinyal::signals {
+class DbSignalLog;
+class SignalService;
+}  // namespace sinyal::signals
 
 namespace sinyal::http::testing {
 
@@ -38,6 +46,11 @@ class TestApi {
   billing::Subscriptions& subscriptions();
   billing::Entitlements& entitlements();
   billing::MeteredCalls& metered();
+  billing::Meter& meter();
+  store::BarStore& bars();
+  models::ModelService& models();  // report_folds 2, one XGBoost thread
+  signals::SignalService& signals();
+  signals::DbSignalLog& signal_log();
 
   struct Tenant {
     TenantId id;
