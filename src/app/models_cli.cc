@@ -11,6 +11,7 @@
 
 #include "core/log.h"
 #include "core/time.h"
+#include "market/timeframe.h"
 #include "models/report.h"
 #include "store/bar_store.h"
 #include "store/database.h"
@@ -47,6 +48,26 @@ models::ModelServiceOptions ModelServiceOptionsFrom(const Config& config, billin
     return models::OwnerBounds{p.plan->name, p.plan->training};
   };
   return o;
+}
+
+void FitIntervalCalibrationsOnTrainAndActivate(models::ModelServiceOptions& options,
+                                               models::DbModelRegistry& registry,
+                                               signals::IntervalCalibrationStore& store) {
+  auto fit = [&store](TenantId owner, const std::string& symbol, const std::string& timeframe,
+                      int64_t version) {
+    auto tf = market::ParseTimeframe(timeframe);
+    if (!tf.ok()) return;
+    auto c = store.Fit(owner, {symbol, *tf}, version);
+    if (!c.ok()) {
+      LogEvent(spdlog::level::warn, "interval_calibration_fit_failed",
+               {{"symbol", symbol}, {"timeframe", timeframe}, {"version", version},
+                {"error", c.error().ToString()}});
+    }
+  };
+  options.on_version_stored = [fit](TenantId owner, const models::ModelRecord& r) {
+    fit(owner, r.symbol, r.timeframe, r.version);
+  };
+  registry.SetActivationListener(fit);
 }
 
 signals::RetrainingJobOptions RetrainingOptionsFrom(const Config& config) {
@@ -161,6 +182,7 @@ struct Env {
   std::unique_ptr<store::BarStore> bars;
   std::unique_ptr<store::FeatureSetStore> feature_sets;
   std::unique_ptr<models::DbModelRegistry> registry;
+  std::unique_ptr<signals::IntervalCalibrationStore> calibrations;
   std::unique_ptr<store::JobQueue> jobs;
   std::unique_ptr<billing::PlanStore> plans;
   std::unique_ptr<billing::Subscriptions> subscriptions;
@@ -192,7 +214,10 @@ Result<std::unique_ptr<Env>> Open(const Config& config) {
   env->plans = std::make_unique<billing::PlanStore>(*env->db, clock);
   env->subscriptions = std::make_unique<billing::Subscriptions>(*env->db, *env->plans, clock);
   env->entitlements = std::make_unique<billing::Entitlements>(*env->plans, *env->subscriptions);
-  const models::ModelServiceOptions model_options = ModelServiceOptionsFrom(config, *env->entitlements, clock);
+  env->calibrations = std::make_unique<signals::IntervalCalibrationStore>(
+      *env->db, *env->bars, *env->registry, env->feature_sets.get(), clock);
+  models::ModelServiceOptions model_options = ModelServiceOptionsFrom(config, *env->entitlements, clock);
+  FitIntervalCalibrationsOnTrainAndActivate(model_options, *env->registry, *env->calibrations);
   env->service = std::make_unique<models::ModelService>(*env->db, *env->bars, env->feature_sets.get(),
                                                         *env->registry, env->jobs.get(), clock, model_options);
   env->signal_log = std::make_unique<signals::DbSignalLog>(*env->db);

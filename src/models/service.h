@@ -71,6 +71,10 @@ struct ModelServiceOptions {
   // The training bounds of a tenant (app/ passes its subscription plan's). Unset: the platform's
   // hard limits (PlanBounds' defaults) for everyone, named "platform". Errors propagate.
   std::function<Result<OwnerBounds>(TenantId)> bounds_of;
+  // Called by Train after a version is stored (before it is activated), on the training thread:
+  // app/ wires the interval calibration store, so a version's calibration is fitted when it is
+  // trained. Unset: nothing. Failures are the callee's to log; training has succeeded.
+  std::function<void(TenantId owner, const ModelRecord& record)> on_version_stored;
 };
 
 // A tenant's (or the platform's) configuration for one symbol x timeframe.

@@ -12,6 +12,7 @@
 #include "models/service.h"
 #include "signals/db_audit_log.h"
 #include "signals/db_signal_log.h"
+#include "signals/interval_calibration_store.h"
 #include "signals/retraining_job.h"
 #include "signals/service.h"
 #include "store/bar_store.h"
@@ -32,6 +33,7 @@ struct TestApi::Parts {
         sets(db, clock),
         features(MakeFeatureService(bars, sets)),
         registry(db, clock),
+        calibrations(db, bars, registry, &sets, clock),
         jobs(db, clock),
         plans(db, clock),
         subscriptions(db, plans, clock),
@@ -39,9 +41,9 @@ struct TestApi::Parts {
         entitlements(plans, subscriptions),
         limiter(rate_limits ? billing::MakeLocalRateLimiter() : nullptr),
         metered(entitlements, meter, limiter.get()),
-        models(db, bars, &sets, registry, &jobs, clock, {.code_version = "test", .report_folds = 2, .nthread = 1}),
+        models(db, bars, &sets, registry, &jobs, clock, ModelOptions()),
         signal_log(db),
-        signal_service(db, bars, registry, &sets, signal_log, clock),
+        signal_service(bars, registry, &sets, signal_log, calibrations, clock),
         invoices(db, subscriptions),
         analytics(db, subscriptions),
         audit(db),
@@ -68,6 +70,16 @@ struct TestApi::Parts {
     pipeline = std::make_unique<Pipeline>(routes, &accounts, metrics, clock,
                                           PipelineOptions{.access_log = false, .metered = &metered});
   }
+  // As serve: a version's interval calibration is fitted when it is trained.
+  models::ModelServiceOptions ModelOptions() {
+    return {.code_version = "test",
+            .report_folds = 2,
+            .nthread = 1,
+            .on_version_stored = [this](TenantId owner, const models::ModelRecord& r) {
+              auto tf = market::ParseTimeframe(r.timeframe);
+              if (tf.ok()) EXPECT_TRUE(calibrations.Fit(owner, {r.symbol, *tf}, r.version).ok());
+            }};
+  }
   ~Parts() {
     pipeline.reset();
     stream.reset();
@@ -81,6 +93,7 @@ struct TestApi::Parts {
   store::FeatureSetStore sets;
   FeatureServicePtr features;
   models::DbModelRegistry registry;
+  signals::IntervalCalibrationStore calibrations;
   store::JobQueue jobs;
   billing::PlanStore plans;
   billing::Subscriptions subscriptions;
