@@ -23,6 +23,7 @@
 
 #include "billing/meter.h"
 #include "core/testing/test_util.h"
+#include "core/time.h"
 #include "http/api.h"
 #include "http/testing/test_api.h"
 #include "market/bar.h"

@@ -43,7 +43,7 @@ struct TestApi::Parts {
         metered(entitlements, meter, limiter.get()),
         models(db, bars, &sets, registry, &jobs, clock, ModelOptions()),
         signal_log(db),
-        signal_service(bars, registry, &sets, signal_log, calibrations, clock),
+        signal_service(bars, registry, &sets, signal_log, calibrations, clock, {.background_thread = false}),
         invoices(db, subscriptions),
         analytics(db, subscriptions),
         audit(db),
