@@ -6,10 +6,13 @@
 #include "billing/invoices.h"
 #include "billing/meter.h"
 #include "billing/rate_limiter.h"
+#include "billing/subscription_service.h"
 #include "http/api.h"
 #include "http/metrics.h"
 #include "models/db_registry.h"
 #include "models/service.h"
+#include "payments/payment_service.h"
+#include "payments/sandbox.h"
 #include "signals/db_audit_log.h"
 #include "signals/db_signal_log.h"
 #include "signals/interval_calibration_store.h"
@@ -25,8 +28,9 @@ namespace sinyal::http::testing {
 
 // In serve's order (app/serve.cc); members are destroyed in reverse.
 struct TestApi::Parts {
-  Parts(store::Database& db, Clock& clock_in, bool rate_limits)
-      : clock(clock_in),
+  Parts(store::Database& db_in, Clock& clock_in, bool rate_limits)
+      : db(db_in),
+        clock(clock_in),
         accounts(db, clock, {.jwt_secret = std::string(32, 'k')}),
         bars(db, clock),
         feed(bars, clock, {}),
@@ -47,7 +51,11 @@ struct TestApi::Parts {
         invoices(db, subscriptions),
         analytics(db, subscriptions),
         audit(db),
-        retraining(db, bars, &sets, registry, &jobs, nullptr, audit, clock, {}) {
+        retraining(db, bars, &sets, registry, &jobs, nullptr, audit, clock, {}),
+        billing_accounts(db, subscriptions),
+        sandbox({"SB-Mid-server-TEST", "http://127.0.0.1:1/sandbox/midtrans", "", 1.0}, clock),
+        gateway(payments::MakeInProcessSandboxClient(sandbox)),
+        payment_service(db, billing_accounts, *gateway, clock) {
     AddAccountRoutes(routes, accounts);
     AddModelRoutes(routes, models, jobs);
     AddSignalRoutes(routes, {.signals = &signal_service, .log = &signal_log, .bars = &bars});
@@ -66,6 +74,11 @@ struct TestApi::Parts {
                                .log = &signal_log,
                                .audit = &audit});
     AddMarketRoutes(routes, {.bars = &bars, .feed = &feed, .features = features.get()});
+    AddPaymentRoutes(routes, {.payments = &payment_service,
+                              .subscriptions = &billing_accounts,
+                              .accounts = &accounts,
+                              .db = &db});
+    AddMidtransSandboxRoutes(routes, sandbox, "/sandbox/midtrans");
     AddSystemRoutes(routes, {});
     pipeline = std::make_unique<Pipeline>(routes, &accounts, metrics, clock,
                                           PipelineOptions{.access_log = false, .metered = &metered});
@@ -86,6 +99,7 @@ struct TestApi::Parts {
     meter.Flush();
   }
 
+  store::Database& db;
   Clock& clock;
   accounts::AccountService accounts;
   store::BarStore bars;
@@ -108,6 +122,10 @@ struct TestApi::Parts {
   billing::Analytics analytics;
   signals::DbAuditLog audit;
   signals::RetrainingService retraining;
+  billing::SubscriptionService billing_accounts;
+  payments::MidtransSandbox sandbox;
+  std::unique_ptr<payments::MidtransClient> gateway;
+  payments::PaymentService payment_service;
   Metrics metrics;
   RouteTable routes;
   StreamHubPtr stream;
