@@ -98,7 +98,6 @@ const std::vector<Key>& Keys() {
     I("payments.reconcile_after_seconds", [](Config& c) -> int64_t& { return c.payments.reconcile_after_seconds; }, 10, 86400);
     I("payments.sandbox_retry_scale_permille", [](Config& c) -> int64_t& { return c.payments.sandbox_retry_scale_permille; }, 1, 1000);
     I("signals.bar_check_interval_ms", [](Config& c) -> int64_t& { return c.signals.bar_check_interval_ms; }, 0, 60000);
-    S("models.default_plan", [](Config& c) -> std::string& { return c.models.default_plan; });
     I("models.report_folds", [](Config& c) -> int64_t& { return c.models.report_folds; }, 1, 20);
     return k;
   }();
@@ -210,9 +209,6 @@ Status Finalize(Config& config) {
       config.database.url.rfind("postgres://", 0) != 0)
     return Status::InvalidArgument("must start with sqlite: or postgresql://", "database.url");
   if (!config.redis.url.empty()) SINYAL_RETURN_IF_ERROR(billing::ParseRedisUrl(config.redis.url));
-  if (config.models.default_plan != "free" && config.models.default_plan != "pro" &&
-      config.models.default_plan != "enterprise")
-    return Status::InvalidArgument("must be free, pro or enterprise", "models.default_plan");
   if (config.worker.drift_window_rows * 2 > config.worker.retrain_window_bars)
     return Status::InvalidArgument(
         "must be at most half of worker.retrain_window_bars (" +

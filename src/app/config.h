@@ -153,8 +153,6 @@ struct Config {
     int64_t quota_check_seconds = 300;     // quota 80%/100% notices; 0 = off. [0, 86400]
   } telegram;
   struct Models {
-    // Plan of every tenant until billing exists (models/plans.h): free, pro or enterprise.
-    std::string default_plan = "free";
     int64_t report_folds = 5;           // Default: 5 walk-forward folds per trained version. [1, 20]
   } models;
 };

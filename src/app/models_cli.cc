@@ -36,13 +36,17 @@ void SetOpenMpDefaults(char** argv) {
   // exec failed (no /proc): carry on with the default policy.
 }
 
-models::ModelServiceOptions ModelServiceOptionsFrom(const Config& config) {
+models::ModelServiceOptions ModelServiceOptionsFrom(const Config& config, billing::Entitlements& entitlements,
+                                                    const Clock& clock) {
   models::ModelServiceOptions o;
   o.code_version = kCodeVersion;
   o.report_folds = static_cast<int>(config.models.report_folds);
   o.nthread = static_cast<int>(config.worker.xgboost_threads);
-  const std::string plan = config.models.default_plan;
-  o.plan_of = [plan](TenantId) { return plan; };
+  // A tenant trains within its subscription plan's training bounds (billing::Plan::training).
+  o.bounds_of = [&entitlements, &clock](TenantId tenant) -> Result<models::OwnerBounds> {
+    SINYAL_ASSIGN_OR_RETURN(billing::CallerPlan p, entitlements.Resolve(tenant, clock.Now()));
+    return models::OwnerBounds{p.plan->name, p.plan->training};
+  };
   return o;
 }
 
@@ -180,6 +184,9 @@ struct Env {
   std::unique_ptr<models::DbModelRegistry> registry;
   std::unique_ptr<signals::IntervalCalibrationStore> calibrations;
   std::unique_ptr<store::JobQueue> jobs;
+  std::unique_ptr<billing::PlanStore> plans;
+  std::unique_ptr<billing::Subscriptions> subscriptions;
+  std::unique_ptr<billing::Entitlements> entitlements;
   std::unique_ptr<models::ModelService> service;
   std::unique_ptr<signals::DbSignalLog> signal_log;
   std::unique_ptr<signals::DbAuditLog> retraining_audit;
@@ -204,13 +211,15 @@ Result<std::unique_ptr<Env>> Open(const Config& config) {
   env->registry = std::make_unique<models::DbModelRegistry>(*env->db, clock);
   env->jobs = std::make_unique<store::JobQueue>(
       *env->db, clock, store::JobQueueOptions{.lease_ns = config.worker.lease_seconds * kNanosPerSecond});
+  env->plans = std::make_unique<billing::PlanStore>(*env->db, clock);
+  env->subscriptions = std::make_unique<billing::Subscriptions>(*env->db, *env->plans, clock);
+  env->entitlements = std::make_unique<billing::Entitlements>(*env->plans, *env->subscriptions);
   env->calibrations = std::make_unique<signals::IntervalCalibrationStore>(
       *env->db, *env->bars, *env->registry, env->feature_sets.get(), clock);
-  models::ModelServiceOptions model_options = ModelServiceOptionsFrom(config);
+  models::ModelServiceOptions model_options = ModelServiceOptionsFrom(config, *env->entitlements, clock);
   FitIntervalCalibrationsOnTrainAndActivate(model_options, *env->registry, *env->calibrations);
   env->service = std::make_unique<models::ModelService>(*env->db, *env->bars, env->feature_sets.get(),
-                                                        *env->registry, env->jobs.get(), clock,
-                                                        model_options);
+                                                        *env->registry, env->jobs.get(), clock, model_options);
   env->signal_log = std::make_unique<signals::DbSignalLog>(*env->db);
   env->retraining_audit = std::make_unique<signals::DbAuditLog>(*env->db);
   env->retraining = std::make_unique<signals::RetrainingService>(

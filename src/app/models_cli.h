@@ -14,6 +14,7 @@
 #include <string>
 
 #include "app/config.h"
+#include "billing/entitlements.h"
 #include "models/service.h"
 #include "signals/interval_calibration_store.h"
 #include "signals/retraining_job.h"
@@ -31,8 +32,11 @@ namespace sinyal::app {
 // main(), with main's argv. Returns only when no re-exec happened.
 void SetOpenMpDefaults(char** argv);
 
-// Options of the models service from the configuration.
-models::ModelServiceOptions ModelServiceOptionsFrom(const Config& config);
+// Options of the models service from the configuration; tenants train within their plan's
+// training bounds (resolved through `entitlements` at `clock`'s now). REQUIRES: entitlements and
+// clock outlive the options' use.
+models::ModelServiceOptions ModelServiceOptionsFrom(const Config& config, billing::Entitlements& entitlements,
+                                                    const Clock& clock);
 
 // Wires the interval calibration store: a version's calibration is fitted when it is trained
 // (options.on_version_stored) and when it is activated (the registry's activation listener), so

@@ -20,12 +20,14 @@
 #include "app/first_run.h"
 #include "app/models_cli.h"
 #include "billing/analytics.h"
+#include "billing/entitlements.h"
 #include "billing/invoices.h"
 #include "billing/meter.h"
+#include "billing/metered_call.h"
 #include "billing/plans.h"
-#include "billing/retention.h"
 #include "billing/subscription_service.h"
 #include "billing/rate_limiter.h"
+#include "billing/retention.h"
 #include "core/log.h"
 #include "http/api.h"
 #include "http/pipeline.h"
@@ -37,7 +39,6 @@
 #include "store/job_queue.h"
 #include "store/live_feed.h"
 #include "models/db_registry.h"
-#include "models/plans.h"
 #include "models/service.h"
 #include "notify/telegram.h"
 #include "payments/midtrans.h"
@@ -46,7 +47,6 @@
 #include "signals/db_audit_log.h"
 #include "signals/db_signal_log.h"
 #include "signals/retraining_job.h"
-#include "signals/db_signal_log.h"
 #include "signals/service.h"
 
 namespace sinyal::app {
@@ -264,23 +264,25 @@ int RunServe(Config config) {
   models::DbModelRegistry model_registry(*db, clock);
   store::JobQueue jobs(*db, clock, {.lease_ns = config.worker.lease_seconds * kNanosPerSecond});
   // Billing: plans and subscriptions (cached in memory: no database read per request in steady
-  // state), the meter (quota, ledger and idempotency with one group-commit writer thread).
+  // state), the meter (quota, ledger and idempotency with one group-commit writer thread), the
+  // entitlements (billing/entitlements.h: the one gate) and the metered-call flow every billable
+  // route, the stream and other doors use (billing/metered_call.h). Rate limits per API key /
+  // per user, by plan (billing/rate_limiter.h): in process, or shared by every server through
+  // Redis with --redis (redis.url), failing over to in-process limits while Redis is unreachable.
+  // A malformed or unreachable URL stops startup.
   billing::PlanStore plans(*db, clock);
   billing::Subscriptions subscriptions(*db, plans, clock);
   billing::Meter meter(*db, subscriptions);
-  models::ModelServiceOptions model_options = ModelServiceOptionsFrom(config);
-  // Training bounds follow the subscription's plan (models/plans.h knows free, pro and
-  // enterprise; an operator-made plan trains with the bounds of the tier its features match).
-  model_options.plan_of = [&subscriptions, &plans, &clock](TenantId t) -> std::string {
-    auto sub = subscriptions.Current(t, clock.Now());
-    if (!sub.ok()) return models::kDefaultPlan;
-    if (models::PlanBoundsFor(sub->plan).ok()) return sub->plan;
-    auto plan = plans.GetShared(sub->plan);
-    if (!plan.ok()) return models::kDefaultPlan;
-    if ((*plan)->Has(billing::kFeatCustomModels)) return "enterprise";
-    if ((*plan)->Has(billing::kFeatAllTimeframes)) return "pro";
-    return models::kDefaultPlan;
-  };
+  billing::Entitlements entitlements(plans, subscriptions);
+  auto made_limiter = billing::MakeRateLimiter(config.redis.url);
+  if (!made_limiter.ok()) return Fail(made_limiter.error());
+  std::unique_ptr<billing::RateLimiter> limiter = std::move(made_limiter).value();
+  LogEvent(spdlog::level::info, "rate_limiter",
+           {{"backend", config.redis.url.empty() ? "local" : "redis"},
+            {"url", config.redis.url.empty() ? std::string() : billing::RedactRedisUrl(config.redis.url)}});
+  billing::MeteredCalls metered(entitlements, meter, limiter.get());
+  // Tenants train within their plan's training bounds.
+  models::ModelServiceOptions model_options = ModelServiceOptionsFrom(config, entitlements, clock);
   // Interval calibrations are fitted when a version is trained or activated, not on a request.
   signals::IntervalCalibrationStore calibrations(*db, bar_store, model_registry, &feature_sets, clock);
   FitIntervalCalibrationsOnTrainAndActivate(model_options, model_registry, calibrations);
@@ -293,44 +295,8 @@ int RunServe(Config config) {
                                         clock, {.bar_check_interval_nanos =
                                                     config.signals.bar_check_interval_ms * (kNanosPerSecond / 1000)});
   bar_sink.store(&signal_service);
-  // The caller's plan gates the signal routes (correlations: 403 naming the cheapest plan with
-  // it) and delays their data like the prediction routes (Free: data_delay_seconds).
-  auto plan_of_caller = [&subscriptions, &plans](const http::Context& ctx) -> Result<std::shared_ptr<const billing::Plan>> {
-    SINYAL_ASSIGN_OR_RETURN(billing::Subscription sub, subscriptions.Current(ctx.principal->tenant, ctx.now));
-    return plans.GetShared(sub.plan);
-  };
-  http::AddSignalRoutes(
-      routes, {.signals = &signal_service,
-               .log = &signal_log,
-               .bars = &bar_store,
-               .entitle = [plan_of_caller, &plans](const http::Context& ctx, std::string_view feature) -> Status {
-                 SINYAL_ASSIGN_OR_RETURN(std::shared_ptr<const billing::Plan> plan, plan_of_caller(ctx));
-                 if (plan->Has(feature)) return Status::Ok();
-                 auto need = plans.CheapestWith(feature);
-                 return Status::PermissionDenied(std::string(feature) + " is not in plan " + plan->name + "; " +
-                                                     (need.ok() ? "requires plan " + *need : "not available on any plan"),
-                                                 std::string(feature));
-               },
-               .data_delay_nanos = [plan_of_caller](const http::Context& ctx) -> Result<int64_t> {
-                 SINYAL_ASSIGN_OR_RETURN(std::shared_ptr<const billing::Plan> plan, plan_of_caller(ctx));
-                 return plan->Has(billing::kFeatRealtime) ? int64_t{0} : plan->data_delay_seconds * kNanosPerSecond;
-               },
-               .timeframe_allowed = [plan_of_caller, &plans](const http::Context& ctx,
-                                                             const std::string& timeframe) -> Status {
-                 SINYAL_ASSIGN_OR_RETURN(std::shared_ptr<const billing::Plan> plan, plan_of_caller(ctx));
-                 if (plan->Has(billing::kFeatAllTimeframes)) return Status::Ok();
-                 for (const auto& t : plan->timeframes) {
-                   if (t == timeframe) return Status::Ok();
-                 }
-                 auto need = plans.CheapestWith(billing::kFeatAllTimeframes);
-                 return Status::PermissionDenied("timeframe " + timeframe + " is not in plan " + plan->name + "; " +
-                                                     (need.ok() ? "requires plan " + *need : "not available on any plan"),
-                                                 "timeframe");
-               }});
-  http::AddBusinessRoutes(routes, {.plans = &plans,
-                                   .subscriptions = &subscriptions,
-                                   .meter = &meter,
-                                   .signals = &signal_service});
+  http::AddSignalRoutes(routes, {.signals = &signal_service, .log = &signal_log, .bars = &bar_store});
+  http::AddBusinessRoutes(routes, {.signals = &signal_service});
   billing::Invoices invoices(*db, subscriptions);
   billing::Analytics analytics(*db, subscriptions);
   http::AddBillingRoutes(routes, {.plans = &plans,
@@ -392,26 +358,8 @@ int RunServe(Config config) {
                                   .db = db.get()});
   // The WebSocket signal stream (one metered unit per pushed signal); the hub's thread meters and
   // sends, and it unsubscribes from the signal service before that is destroyed.
-  http::StreamHubPtr stream_hub = http::AddStreamRoutes(routes, {.signals = &signal_service,
-                                                                 .meter = &meter,
-                                                                 .subscriptions = &subscriptions,
-                                                                 .plans = &plans,
-                                                                 .clock = &clock,
-                                                                 .metrics = &metrics});
-  // Rate limits per API key / per user, by the subscription's plan (billing/rate_limiter.h): in
-  // process, or shared by every server through Redis with --redis (redis.url), failing over to
-  // in-process limits while Redis is unreachable. A malformed or unreachable URL stops startup.
-  auto made_limiter = billing::MakeRateLimiter(config.redis.url);
-  if (!made_limiter.ok()) return Fail(made_limiter.error());
-  std::unique_ptr<billing::RateLimiter> limiter = std::move(made_limiter).value();
-  LogEvent(spdlog::level::info, "rate_limiter",
-           {{"backend", config.redis.url.empty() ? "local" : "redis"},
-            {"url", config.redis.url.empty() ? std::string() : billing::RedactRedisUrl(config.redis.url)}});
-  auto rate_limit_of = [&subscriptions, &plans, &clock](const accounts::Principal& p) -> Result<billing::RateLimit> {
-    SINYAL_ASSIGN_OR_RETURN(billing::Subscription sub, subscriptions.Current(p.tenant, clock.Now()));
-    SINYAL_ASSIGN_OR_RETURN(std::shared_ptr<const billing::Plan> plan, plans.GetShared(sub.plan));
-    return billing::RateLimit{plan->rate_per_second, plan->burst};
-  };
+  http::StreamHubPtr stream_hub = http::AddStreamRoutes(
+      routes, {.signals = &signal_service, .metered = &metered, .clock = &clock, .metrics = &metrics});
   // Retraining (signals/retraining_job.h): the audit trail, retrain_check jobs, their routes.
   signals::DbSignalLog retraining_signals(*db);
   signals::DbAuditLog retraining_audit(*db);
@@ -479,8 +427,7 @@ int RunServe(Config config) {
   http::Pipeline pipeline(routes, &accounts, metrics, clock,
                           {.max_body_bytes = static_cast<size_t>(config.server.max_body_bytes),
                            .access_log = config.log.access_log,
-                           .limiter = limiter.get(),
-                           .rate_limit_of = rate_limit_of,
+                           .metered = &metered,
                            .site = site.get()});
   http::Server server(pipeline, {.host = config.server.host,
                                  .port = static_cast<uint16_t>(config.server.port),

@@ -68,6 +68,9 @@ inline constexpr std::string_view kEndpointBusinessPredict = "business.predict";
 inline constexpr std::string_view kEndpointUserPredict = "user.predict";
 inline constexpr std::string_view kEndpointBatch = "business.predict.batch";
 inline constexpr std::string_view kEndpointStream = "stream";
+inline constexpr std::string_view kEndpointSignalsLatest = "signals.latest";
+inline constexpr std::string_view kEndpointSignalsGet = "signals.get";  // one open signal by id
+inline constexpr std::string_view kEndpointBusinessFeatures = "business.features";
 
 struct MeterCall {
   TenantId tenant;

@@ -9,12 +9,18 @@
 
 namespace sinyal::billing {
 
-const std::vector<std::string_view>& AllFeatures() {
-  static const std::vector<std::string_view> kAll = {
-      kFeatConfidence, kFeatIntervals,   kFeatRegime,       kFeatAllTimeframes,
-      kFeatRealtime,   kFeatCorrelations, kFeatBatch,       kFeatStream,
-      kFeatCustomModels, kFeatTelegram,  kFeatBacktests};
+const std::vector<FeatureInfo>& AllFeatures() {
+#define SINYAL_FEATURE_INFO(constant, name, what) FeatureInfo{name, what},
+  static const std::vector<FeatureInfo> kAll = {SINYAL_BILLING_FEATURES(SINYAL_FEATURE_INFO)};
+#undef SINYAL_FEATURE_INFO
   return kAll;
+}
+
+bool IsFeature(std::string_view name) {
+  for (const FeatureInfo& f : AllFeatures()) {
+    if (f.name == name) return true;
+  }
+  return false;
 }
 
 bool Plan::Has(std::string_view feature) const {
@@ -38,6 +44,32 @@ nlohmann::json Plan::ToJson() const {
   j["timeframes"] = timeframes;
   j["features"] = nlohmann::json::array();
   for (const auto& f : features) j["features"].push_back(f);
+  j["training"] = TrainingJson(training);
+  return j;
+}
+
+namespace {
+
+// The numeric training bounds by their JSON name (TrainingJson, ApplyTraining).
+const std::pair<const char*, int models::PlanBounds::*> kTrainingInts[] = {
+    {"max_symbols", &models::PlanBounds::max_symbols}, {"max_horizon", &models::PlanBounds::max_horizon},
+    {"min_members", &models::PlanBounds::min_members}, {"max_members", &models::PlanBounds::max_members},
+    {"max_trees", &models::PlanBounds::max_trees},     {"max_depth", &models::PlanBounds::max_depth},
+    {"max_leaves", &models::PlanBounds::max_leaves}};
+const std::pair<const char*, double models::PlanBounds::*> kTrainingNums[] = {
+    {"min_eta", &models::PlanBounds::min_eta},
+    {"max_eta", &models::PlanBounds::max_eta},
+    {"min_sample", &models::PlanBounds::min_sample},
+    {"max_min_child_weight", &models::PlanBounds::max_min_child_weight},
+    {"max_lambda", &models::PlanBounds::max_lambda},
+    {"max_dead_band", &models::PlanBounds::max_dead_band}};
+
+}  // namespace
+
+nlohmann::json TrainingJson(const models::PlanBounds& b) {
+  nlohmann::json j = {{"timeframes", b.allowed_timeframes}};
+  for (const auto& [name, member] : kTrainingInts) j[name] = b.*member;
+  for (const auto& [name, member] : kTrainingNums) j[name] = b.*member;
   return j;
 }
 
@@ -103,9 +135,51 @@ Status Plan::Validate() const {
     }
   }
   for (const auto& f : features) {
-    const auto& all = AllFeatures();
-    if (std::find(all.begin(), all.end(), f) == all.end()) {
-      return Status::InvalidArgument("unknown feature '" + f + "'", "features");
+    if (!IsFeature(f)) return Status::InvalidArgument("unknown feature '" + f + "'", "features");
+  }
+  return ValidateTraining(training);
+}
+
+Status ValidateTraining(const models::PlanBounds& b) {
+  const models::PlanBounds hard;  // the platform's limits
+  auto int_in = [](int v, int lo, int hi, const char* name) -> Status {
+    if (v < lo || v > hi) {
+      return Status::InvalidArgument(std::string("training.") + name + " must be in [" + std::to_string(lo) +
+                                         ", " + std::to_string(hi) + "]",
+                                     std::string("training.") + name);
+    }
+    return Status::Ok();
+  };
+  auto num_in = [](double v, double lo, double hi, const char* name) -> Status {
+    if (!std::isfinite(v) || v < lo || v > hi) {
+      return Status::InvalidArgument(std::string("training.") + name + " must be in [" + nlohmann::json(lo).dump() +
+                                         ", " + nlohmann::json(hi).dump() + "]",
+                                     std::string("training.") + name);
+    }
+    return Status::Ok();
+  };
+  SINYAL_RETURN_IF_ERROR(int_in(b.max_symbols, 1, hard.max_symbols, "max_symbols"));
+  SINYAL_RETURN_IF_ERROR(int_in(b.max_horizon, 1, hard.max_horizon, "max_horizon"));
+  SINYAL_RETURN_IF_ERROR(int_in(b.min_members, 1, hard.max_members, "min_members"));
+  SINYAL_RETURN_IF_ERROR(int_in(b.max_members, b.min_members, hard.max_members, "max_members"));
+  SINYAL_RETURN_IF_ERROR(int_in(b.max_trees, 1, hard.max_trees, "max_trees"));
+  SINYAL_RETURN_IF_ERROR(int_in(b.max_depth, 1, hard.max_depth, "max_depth"));
+  SINYAL_RETURN_IF_ERROR(int_in(b.max_leaves, 2, hard.max_leaves, "max_leaves"));
+  SINYAL_RETURN_IF_ERROR(num_in(b.min_eta, hard.min_eta, hard.max_eta, "min_eta"));
+  SINYAL_RETURN_IF_ERROR(num_in(b.max_eta, b.min_eta, hard.max_eta, "max_eta"));
+  SINYAL_RETURN_IF_ERROR(num_in(b.min_sample, hard.min_sample, 1.0, "min_sample"));
+  SINYAL_RETURN_IF_ERROR(num_in(b.max_min_child_weight, 0, hard.max_min_child_weight, "max_min_child_weight"));
+  SINYAL_RETURN_IF_ERROR(num_in(b.max_lambda, 0, hard.max_lambda, "max_lambda"));
+  SINYAL_RETURN_IF_ERROR(num_in(b.max_dead_band, 0, hard.max_dead_band, "max_dead_band"));
+  if (b.allowed_timeframes.empty()) {
+    return Status::InvalidArgument("training.timeframes must list at least one timeframe", "training.timeframes");
+  }
+  std::set<std::string> seen;
+  for (const auto& tf : b.allowed_timeframes) {
+    auto parsed = market::ParseTimeframe(tf);
+    if (!parsed.ok() || market::TimeframeName(*parsed) != tf || !seen.insert(tf).second) {
+      return Status::InvalidArgument("training.timeframes: '" + tf + "' is unknown or listed twice (use M1, M5, "
+                                     "M15, M30, H1, H4 or D1)", "training.timeframes");
     }
   }
   return Status::Ok();
@@ -119,6 +193,48 @@ Result<int64_t> IntField(const nlohmann::json& v, const std::string& field, bool
     return Status::InvalidArgument(field + " must be an integer", field);
   }
   return v.get<int64_t>();
+}
+
+Result<std::vector<std::string>> StringArray(const nlohmann::json& v, const std::string& field);
+
+// Applies the fields of `j` (any of TrainingJson's) to `b`. Unknown fields and wrong types are
+// InvalidArgument naming "training.<field>"; ranges are checked by ValidateTraining.
+Status ApplyTraining(const nlohmann::json& j, models::PlanBounds* b) {
+  if (!j.is_object()) return Status::InvalidArgument("training must be a JSON object", "training");
+  for (const auto& [key, v] : j.items()) {
+    const std::string field = "training." + key.substr(0, 40);
+    auto as_int = [&](int* out) -> Status {
+      if (!v.is_number_integer() || v.get<int64_t>() < INT32_MIN || v.get<int64_t>() > INT32_MAX) {
+        return Status::InvalidArgument(field + " must be an integer", field);
+      }
+      *out = static_cast<int>(v.get<int64_t>());
+      return Status::Ok();
+    };
+    auto as_num = [&](double* out) -> Status {
+      if (!v.is_number()) return Status::InvalidArgument(field + " must be a number", field);
+      *out = v.get<double>();
+      return Status::Ok();
+    };
+    bool known = false;
+    for (const auto& [name, member] : kTrainingInts) {
+      if (key == name) {
+        SINYAL_RETURN_IF_ERROR(as_int(&(b->*member)));
+        known = true;
+      }
+    }
+    for (const auto& [name, member] : kTrainingNums) {
+      if (key == name) {
+        SINYAL_RETURN_IF_ERROR(as_num(&(b->*member)));
+        known = true;
+      }
+    }
+    if (key == "timeframes") {
+      SINYAL_ASSIGN_OR_RETURN(b->allowed_timeframes, StringArray(v, field));
+      known = true;
+    }
+    if (!known) return Status::InvalidArgument("unknown training field '" + key.substr(0, 40) + "'", field);
+  }
+  return Status::Ok();
 }
 
 Result<std::vector<std::string>> StringArray(const nlohmann::json& v, const std::string& field) {
@@ -175,6 +291,8 @@ Status ApplyChanges(const nlohmann::json& changes, Plan* plan) {
     } else if (key == "features") {
       SINYAL_ASSIGN_OR_RETURN(auto list, StringArray(v, key));
       plan->features = std::set<std::string>(list.begin(), list.end());
+    } else if (key == "training") {
+      SINYAL_RETURN_IF_ERROR(ApplyTraining(v, &plan->training));
     } else if (key == "name" || key == "unlimited") {
       return Status::InvalidArgument(key + " can't be changed", key);
     } else {
@@ -185,6 +303,23 @@ Status ApplyChanges(const nlohmann::json& changes, Plan* plan) {
 }
 
 std::string JoinJson(const std::vector<std::string>& v) { return nlohmann::json(v).dump(); }
+
+}  // namespace
+
+Result<Plan> NewPlanFromJson(std::string_view name, const nlohmann::json& fields) {
+  Plan p;
+  p.name = std::string(name);
+  p.display_name = p.name;
+  p.monthly_quota = -1;  // unlimited unless given
+  if (fields.is_object() && fields.empty()) {
+    SINYAL_RETURN_IF_ERROR(p.Validate());
+    return p;
+  }
+  SINYAL_RETURN_IF_ERROR(ApplyChanges(fields, &p));
+  return p;
+}
+
+namespace {
 
 Result<std::vector<std::string>> ParseJsonList(const std::string& text, const std::string& what) {
   auto j = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
@@ -199,11 +334,11 @@ Result<std::vector<std::string>> ParseJsonList(const std::string& text, const st
 
 constexpr const char* kPlanColumns =
     "name, display_name, price_idr, monthly_quota, overage_allowed, overage_price_idr, "
-    "rate_per_second, burst, data_delay_seconds, timeframes, features, yearly_price_idr, "
+    "rate_per_second, burst, data_delay_seconds, timeframes, features, training, yearly_price_idr, "
     "overage_bands";
 
 struct PlanRow {
-  std::string name, display_name, timeframes, features, bands;
+  std::string name, display_name, timeframes, features, training, bands;
   long long price = 0, quota = 0, overage_price = 0, burst = 0, delay = 0, yearly = 0;
   int overage_allowed = 0;
   double rate = 0;
@@ -223,6 +358,11 @@ Result<Plan> FromRow(const PlanRow& r) {
   SINYAL_ASSIGN_OR_RETURN(p.timeframes, ParseJsonList(r.timeframes, "timeframes"));
   SINYAL_ASSIGN_OR_RETURN(auto f, ParseJsonList(r.features, "features"));
   p.features = std::set<std::string>(f.begin(), f.end());
+  // Stored JSON of TrainingJson; fields absent keep the platform limits (PlanBounds' defaults).
+  auto training = nlohmann::json::parse(r.training, nullptr, /*allow_exceptions=*/false);
+  if (training.is_discarded() || !ApplyTraining(training, &p.training).ok()) {
+    return Status::DataLoss("plans.training of plan '" + r.name + "' is not valid training JSON");
+  }
   p.yearly_price_idr = r.yearly;
   auto bands = OverageBandsFromJson(nlohmann::json::parse(r.bands, nullptr, false));
   if (!bands.ok()) return Status::DataLoss("plans.overage_bands: " + bands.error().message());
@@ -241,7 +381,7 @@ Result<std::vector<Plan>> ReadPlans(soci::session& sql, const std::string& only,
       (sql.prepare << q, soci::into(r.name), soci::into(r.display_name), soci::into(r.price),
        soci::into(r.quota), soci::into(r.overage_allowed), soci::into(r.overage_price),
        soci::into(r.rate), soci::into(r.burst), soci::into(r.delay), soci::into(r.timeframes),
-       soci::into(r.features), soci::into(r.yearly), soci::into(r.bands));
+       soci::into(r.features), soci::into(r.training), soci::into(r.yearly), soci::into(r.bands));
   st.execute();
   std::vector<Plan> out;
   while (st.fetch()) {
@@ -357,15 +497,16 @@ Result<Plan> PlanStore::Update(std::string_view name, const nlohmann::json& chan
     double rate = after.rate_per_second;
     std::string tfs = JoinJson(after.timeframes);
     std::string feats = after.ToJson()["features"].dump();
+    std::string training = TrainingJson(after.training).dump();
     std::string bands = OverageBandsToJson(after.overage_bands).dump();
     sql << "UPDATE plans SET display_name = :dn, price_idr = :p, monthly_quota = :q, "
            "overage_allowed = :oa, overage_price_idr = :op, rate_per_second = :r, burst = :b, "
-           "data_delay_seconds = :d, timeframes = :tf, features = :f, updated_at = :at, "
+           "data_delay_seconds = :d, timeframes = :tf, features = :f, training = :tr, updated_at = :at, "
            "updated_by = :by, yearly_price_idr = :y, overage_bands = :ob WHERE name = :n",
         soci::use(after.display_name, "dn"), soci::use(price, "p"), soci::use(quota, "q"),
         soci::use(overage, "oa"), soci::use(overage_price, "op"), soci::use(rate, "r"),
         soci::use(burst, "b"), soci::use(delay, "d"), soci::use(tfs, "tf"),
-        soci::use(feats, "f"), soci::use(at, "at"), soci::use(actor, "by"),
+        soci::use(feats, "f"), soci::use(training, "tr"), soci::use(at, "at"), soci::use(actor, "by"),
         soci::use(yearly, "y"), soci::use(bands, "ob"), soci::use(plan_name, "n");
     std::string before_json = before.ToJson().dump(), after_json = after.ToJson().dump();
     sql << "INSERT INTO plan_audit (plan, action, actor, before_json, after_json, at) "
@@ -396,14 +537,15 @@ Result<Plan> PlanStore::Create(const Plan& plan, std::string actor) {
     double rate = plan.rate_per_second;
     std::string tfs = JoinJson(plan.timeframes);
     std::string feats = plan.ToJson()["features"].dump();
+    std::string training = TrainingJson(plan.training).dump();
     sql << "INSERT INTO plans (name, display_name, price_idr, monthly_quota, overage_allowed, "
            "overage_price_idr, rate_per_second, burst, data_delay_seconds, timeframes, features, "
-           "updated_at, updated_by, yearly_price_idr, overage_bands) VALUES (:n, :dn, :p, :q, :oa, "
-           ":op, :r, :b, :d, :tf, :f, :at, :by, :y, :ob)",
+           "training, updated_at, updated_by, yearly_price_idr, overage_bands) VALUES (:n, :dn, :p, :q, "
+           ":oa, :op, :r, :b, :d, :tf, :f, :tr, :at, :by, :y, :ob)",
         soci::use(name, "n"), soci::use(display, "dn"), soci::use(price, "p"),
         soci::use(quota, "q"), soci::use(overage, "oa"), soci::use(overage_price, "op"),
         soci::use(rate, "r"), soci::use(burst, "b"), soci::use(delay, "d"), soci::use(tfs, "tf"),
-        soci::use(feats, "f"), soci::use(at, "at"), soci::use(actor, "by"),
+        soci::use(feats, "f"), soci::use(training, "tr"), soci::use(at, "at"), soci::use(actor, "by"),
         soci::use(yearly, "y"), soci::use(bands, "ob");
     std::string after_json = plan.ToJson().dump(), empty = "{}";
     sql << "INSERT INTO plan_audit (plan, action, actor, before_json, after_json, at) "

@@ -1,7 +1,8 @@
-// Plans, entitlements and subscriptions (issue 6; CONTRACTS.md "Plans and entitlements").
+// Plans and subscriptions (issue 6). What a plan sells is decided by billing/entitlements.h
+// (the features list is billing/features.h).
 //
-// A Plan is a row of table `plans` (migration 8 seeds free / pro / enterprise; docs/billing.md
-// justifies the figures). Operators edit plans through PlanStore::Update, which validates every
+// A Plan is a row of table `plans` (migration 8 seeds free / pro / enterprise, migration 20 adds
+// their training bounds; docs/billing.md justifies the figures). Operators edit plans through PlanStore::Update, which validates every
 // field (InvalidArgument naming it), writes an audit row (plan_audit) and refreshes the cache.
 // Every tenant has one Subscription (table `subscriptions`): its plan and the anchor of its
 // monthly periods. The first call for a tenant without one creates a "free" subscription
@@ -18,9 +19,6 @@
 // edits made by another process are seen within `cache_ttl` (default 5 s).
 //
 // Thread safety: PlanStore and Subscriptions are thread-safe.
-//
-// Refinements of the CONTRACTS.md shapes (additive): PlanStore::GetShared (hot path, no copy),
-// Plan::Validate, Subscription::anchor, Subscriptions::Period/PeriodAt, Subscriptions::Invalidate.
 #pragma once
 
 #include <chrono>
@@ -36,10 +34,12 @@
 
 #include <nlohmann/json.hpp>
 
+#include "billing/features.h"
 #include "billing/overage.h"
 #include "core/clock.h"
 #include "core/ids.h"
 #include "core/status.h"
+#include "models/config.h"
 
 namespace soci {
 class session;
@@ -50,21 +50,6 @@ enum class Dialect;
 }  // namespace sinyal::store
 
 namespace sinyal::billing {
-
-// Entitlement (feature) names, stable strings used in the API and in 403 problems.
-inline constexpr std::string_view kFeatConfidence = "confidence";    // confidence + p_up
-inline constexpr std::string_view kFeatIntervals = "intervals";      // conformal intervals, expected move
-inline constexpr std::string_view kFeatRegime = "regime";            // regime + drivers + model version
-inline constexpr std::string_view kFeatAllTimeframes = "all_timeframes";  // else only plan.timeframes
-inline constexpr std::string_view kFeatRealtime = "realtime";  // else delayed by data_delay_seconds
-inline constexpr std::string_view kFeatCorrelations = "correlations";
-inline constexpr std::string_view kFeatBatch = "batch";
-inline constexpr std::string_view kFeatStream = "stream";  // WebSocket signal stream
-inline constexpr std::string_view kFeatCustomModels = "custom_models";
-inline constexpr std::string_view kFeatTelegram = "telegram", kFeatBacktests = "backtests";
-
-// Every known feature name, for validation.
-const std::vector<std::string_view>& AllFeatures();
 
 struct Plan {
   std::string name;          // "free" | "pro" | "enterprise" (operators may add more)
@@ -83,7 +68,10 @@ struct Plan {
   int64_t burst = 5;              // bucket depth
   int64_t data_delay_seconds = 0;  // Free: 3600 (signals of bars closed at least this long ago)
   std::vector<std::string> timeframes;  // allowed without all_timeframes (e.g. {"H1","D1"})
-  std::set<std::string> features;       // entitlements
+  std::set<std::string> features;       // entitlements: names of billing/features.h
+  // Bounds of the tenant's own model training (models::ModelService validates every
+  // configuration against them; app/ passes them in). Defaults: the platform's hard limits.
+  models::PlanBounds training;
 
   bool Has(std::string_view feature) const;
   bool unlimited() const { return monthly_quota < 0; }
@@ -94,11 +82,24 @@ struct Plan {
   }
   // {"name","display_name","price_idr","yearly_price_idr","monthly_quota" (null when
   //  unlimited),"unlimited","overage_allowed","overage_price_idr","overage_bands","rate_per_second",
-  //  "burst","data_delay_seconds","timeframes","features"}
+  //  "burst","data_delay_seconds","timeframes","features","training":{TrainingJson}}
   nlohmann::json ToJson() const;
   // OK, or InvalidArgument naming the first bad field.
   [[nodiscard]] Status Validate() const;
 };
+
+// {"max_symbols","timeframes","max_horizon","min_members","max_members","max_trees","max_depth",
+//  "max_leaves","min_eta","max_eta","min_sample","max_min_child_weight","max_lambda",
+//  "max_dead_band"}: a plan's training bounds as the API shows them and operators edit them.
+nlohmann::json TrainingJson(const models::PlanBounds& bounds);
+// OK, or InvalidArgument naming "training.<field>": every bound within the platform's hard limits
+// (models::PlanBounds' defaults), minima below maxima, canonical timeframes.
+[[nodiscard]] Status ValidateTraining(const models::PlanBounds& bounds);
+
+// A new plan named `name` from the fields of Plan::ToJson in `fields` (all optional, as an
+// operator's PUT of an unknown plan): defaults display_name = name, unlimited quota, and
+// Plan's other defaults. Validated; InvalidArgument naming the field (as PlanStore::Update).
+[[nodiscard]] Result<Plan> NewPlanFromJson(std::string_view name, const nlohmann::json& fields);
 
 struct PlanStoreOptions {
   // How long a cached plan table is trusted before it is re-read (edits by other processes).

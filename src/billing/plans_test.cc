@@ -65,10 +65,22 @@ TEST_P(PlansTest, SeededPlansFollowTheDesign) {
   EXPECT_TRUE(pro.Has(kFeatIntervals));
   EXPECT_TRUE(pro.Has(kFeatAllTimeframes));
   EXPECT_TRUE(pro.Has(kFeatCorrelations));
-  EXPECT_FALSE(pro.Has(kFeatCustomModels));
   const Plan& ent = (*list)[2];
   EXPECT_TRUE(ent.unlimited());
-  EXPECT_TRUE(ent.Has(kFeatCustomModels));
+  // Plans sell only listed features (billing/features.h): not backtests or custom models.
+  for (const Plan& p : *list) {
+    for (const std::string& f : p.features) EXPECT_TRUE(IsFeature(f)) << p.name << ": " << f;
+    for (const char* unbuilt : {"backtests", "custom_models"}) EXPECT_FALSE(p.Has(unbuilt)) << p.name;
+  }
+  // Training bounds (migration 20; formerly models/plans.h): wider with each plan.
+  EXPECT_EQ(free.training.max_symbols, 3);
+  EXPECT_EQ(free.training.max_trees, 200);
+  EXPECT_EQ(free.training.allowed_timeframes, (std::vector<std::string>{"H1", "H4", "D1"}));
+  EXPECT_EQ(pro.training.max_symbols, 20);
+  EXPECT_EQ(pro.training.max_trees, 500);
+  EXPECT_EQ(ent.training.max_symbols, 50);
+  EXPECT_EQ(ent.training.max_trees, 1000);
+  EXPECT_EQ(free.ToJson()["training"]["max_trees"], 200);
   EXPECT_GT(ent.rate_per_second, pro.rate_per_second);
   EXPECT_GT(pro.rate_per_second, free.rate_per_second);
   for (const Plan& p : *list) EXPECT_TRUE(p.Validate().ok()) << p.name;
@@ -78,9 +90,9 @@ TEST_P(PlansTest, SeededPlansFollowTheDesign) {
   auto cheapest = plans.CheapestWith(kFeatConfidence);
   ASSERT_OK(cheapest);
   EXPECT_EQ(*cheapest, "pro");
-  cheapest = plans.CheapestWith(kFeatCustomModels);
+  cheapest = plans.CheapestWith(kFeatStream);
   ASSERT_OK(cheapest);
-  EXPECT_EQ(*cheapest, "enterprise");
+  EXPECT_EQ(*cheapest, "pro");
   EXPECT_EQ(plans.CheapestWith("teleportation").error().code(), StatusCode::kNotFound);
   EXPECT_EQ(plans.Get("gold").error().code(), StatusCode::kNotFound);
   EXPECT_EQ(plans.Get("gold").error().field(), "plan");
@@ -146,6 +158,13 @@ TEST_P(PlansTest, BadEditsNameTheFieldAndChangeNothing) {
       {{{"timeframes", {"H1", "H7"}}}, "timeframes"},
       {{{"timeframes", {"H1", "H1"}}}, "timeframes"},
       {{{"features", {"confidence", "mind_reading"}}}, "features"},
+      {{{"features", {"custom_models"}}}, "features"},  // not built: no plan may sell it
+      {{{"training", {{"max_trees", 5000}}}}, "training.max_trees"},
+      {{{"training", {{"max_trees", "many"}}}}, "training.max_trees"},
+      {{{"training", {{"min_eta", 0.5}, {"max_eta", 0.1}}}}, "training.max_eta"},
+      {{{"training", {{"timeframes", {"H7"}}}}}, "training.timeframes"},
+      {{{"training", {{"depth", 3}}}}, "training.depth"},
+      {{{"training", 3}}, "training"},
       {{{"features", "confidence"}}, "features"},
       {{{"display_name", ""}}, "display_name"},
       {{{"colour", "blue"}}, "colour"},
@@ -171,6 +190,25 @@ TEST_P(PlansTest, BadEditsNameTheFieldAndChangeNothing) {
     return Status::Ok();
   }));
   EXPECT_EQ(n, 0);
+}
+
+TEST_P(PlansTest, TrainingBoundsAreEditedLikeEveryField) {
+  PlanStore plans(db(), clock_);
+  auto updated = plans.Update("free", {{"training", {{"max_symbols", 5}, {"max_trees", 300}}}}, "operator:1");
+  ASSERT_OK(updated);
+  EXPECT_EQ(updated->training.max_symbols, 5);
+  EXPECT_EQ(updated->training.max_trees, 300);
+  EXPECT_EQ(updated->training.max_depth, 6) << "fields not given are kept";
+  PlanStore fresh(db(), clock_);
+  EXPECT_EQ(fresh.Get("free")->training.max_trees, 300) << "stored";
+  // A new plan from an operator's fields: defaults for the rest, training at the platform limits.
+  auto made = NewPlanFromJson("starter", {{"price_idr", 1000}, {"training", {{"max_symbols", 2}}}});
+  ASSERT_OK(made);
+  EXPECT_EQ(made->display_name, "starter");
+  EXPECT_TRUE(made->unlimited());
+  EXPECT_EQ(made->training.max_symbols, 2);
+  EXPECT_EQ(made->training.max_trees, models::PlanBounds{}.max_trees);
+  EXPECT_EQ(NewPlanFromJson("starter", {{"features", {"backtests"}}}).error().field(), "features");
 }
 
 TEST_P(PlansTest, OperatorsCanAddAPlan) {

@@ -32,6 +32,7 @@ namespace sinyal::billing {
 class PlanStore;
 class Subscriptions;
 class Meter;
+class MeteredCalls;
 class Invoices;
 class Analytics;
 }  // namespace sinyal::billing
@@ -42,10 +43,6 @@ namespace sinyal::payments {
 class PaymentService;
 class MidtransSandbox;
 }  // namespace sinyal::payments
-namespace sinyal::signals {
-class SignalService;
-}  // namespace sinyal::signals
-
 namespace sinyal::signals {
 class SignalService;
 class DbSignalLog;
@@ -77,15 +74,13 @@ const std::string& OpenApiDocument();
 Result<int64_t> ParseIdParam(const Context& ctx, const std::string& name, const std::string& what);
 
 struct BusinessDeps {
-  billing::PlanStore* plans = nullptr;              // required
-  billing::Subscriptions* subscriptions = nullptr;  // required
-  billing::Meter* meter = nullptr;                  // required
-  signals::SignalService* signals = nullptr;        // required
-  size_t max_batch_items = 100;                     // Default: 100 items per batch call.
+  signals::SignalService* signals = nullptr;  // required
+  size_t max_batch_items = 100;               // Default: 100 items per batch call.
 };
 // POST /api/v1/business/predict, /api/v1/business/predict/batch and /api/v1/user/predict:
-// http/handlers/business_api.cc (plan gating, quota, idempotency, the seeds' prediction
-// contract; docs/api.md). REQUIRES: every dependency outlives the routes.
+// http/handlers/business_api.cc (the seeds' prediction contract through the metered-call flow:
+// plan gating, quota, idempotency; docs/api.md). Billable routes: the Pipeline needs
+// PipelineOptions::metered. REQUIRES: every dependency outlives the routes.
 void AddBusinessRoutes(RouteTable& routes, BusinessDeps deps);
 
 struct BillingDeps {
@@ -123,11 +118,9 @@ struct StreamHubDeleter {
 };
 using StreamHubPtr = std::unique_ptr<StreamHub, StreamHubDeleter>;
 struct StreamDeps {
-  signals::SignalService* signals = nullptr;        // required
-  billing::Meter* meter = nullptr;                  // required: one unit per pushed signal
-  billing::Subscriptions* subscriptions = nullptr;  // required
-  billing::PlanStore* plans = nullptr;              // required
-  const Clock* clock = nullptr;                     // required
+  signals::SignalService* signals = nullptr;   // required
+  billing::MeteredCalls* metered = nullptr;    // required: one unit per pushed signal
+  const Clock* clock = nullptr;                // required
   Metrics* metrics = nullptr;  // optional: sinyal_stream_undelivered_total; outlives the meter's callbacks
 };
 // GET /api/v1/stream/signals: the WebSocket signal stream (http/handlers/stream_api.cc; protocol
@@ -160,23 +153,17 @@ void AddModelRoutes(RouteTable& routes, models::ModelService& service, store::Jo
 void AddRetrainingRoutes(RouteTable& routes, signals::RetrainingService& service,
                          signals::DbAuditLog& audit);
 
+// The signal views (latest, history, one signal) omit what the caller's plan lacks, as the
+// predict routes do: without "confidence" p_up, confidence, uncertainty and the Brier/log-loss of
+// resolutions; without "intervals" the intervals, expected move and coverage; without "regime"
+// the regime, drivers and model version; without "correlations" the cross-asset context. Each
+// omitted part is listed in "gated" with the plan that has it. /signals/latest serves the plan's
+// timeframes at its data delay; correlations need "correlations". They are billable routes (the
+// metered-call flow: the Pipeline needs PipelineOptions::metered).
 struct SignalsDeps {
   signals::SignalService* signals = nullptr;  // required
   signals::DbSignalLog* log = nullptr;        // required: history and single signals
   store::BarStore* bars = nullptr;            // required: correlations
-  // Optional plan gate: OK, or PermissionDenied naming the plan needed. Called with
-  // "correlations" by the correlations route. Unset: everything allowed.
-  std::function<Status(const Context&, std::string_view feature)> entitle;
-  // The signal views (latest, history, one signal) omit what the caller's plan lacks, as the
-  // predict routes do: without "confidence" p_up, confidence, uncertainty and the Brier/log-loss of
-  // resolutions; without "intervals" the intervals, expected move and coverage; without "regime"
-  // the regime, drivers and model version; without "correlations" the cross-asset context. Each
-  // omitted part is listed in "gated" with the plan that has it.
-  // Optional data delay of the caller's plan (nanoseconds; 0 = realtime). Unset: realtime.
-  std::function<Result<int64_t>(const Context&)> data_delay_nanos;
-  // Optional timeframe gate for /signals/latest: OK, or PermissionDenied naming the plan needed
-  // (field "timeframe"). Unset: every timeframe allowed.
-  std::function<Status(const Context&, const std::string& timeframe)> timeframe_allowed;
   static constexpr size_t kMaxCorrelationSymbols = 10;  // symbols per correlations request
   static constexpr int64_t kMaxCorrelationWindow = 4000;  // returns (bars read: 5,000 per series)
   static constexpr size_t kMaxIndicatorStates = 8;        // states per indicator-odds request

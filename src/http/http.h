@@ -21,6 +21,10 @@
 #include "core/clock.h"
 #include "core/status.h"
 
+namespace sinyal::billing {
+class MeteredCall;
+}  // namespace sinyal::billing
+
 namespace sinyal::http {
 
 // Header names are stored lower-case.
@@ -145,6 +149,11 @@ struct Context {
   // ("auth;dur=0.012, ratelimit;dur=0.004, ...", milliseconds) and records each in Metrics as
   // sinyal_stage_seconds{route,stage}. Stage names: [a-z0-9_] (others are replaced by '_').
   std::vector<StageTiming> stages;
+  // Route::billable routes: this request's metered call (billing/metered_call.h), begun by the
+  // pipeline after auth: the caller's plan, resolved once for the whole request, already counted
+  // against its rate limit. The handler gates, reserves and commits through it
+  // (http/handlers/metered.h). Null on other routes.
+  std::shared_ptr<billing::MeteredCall> metered;
 
   // Adds `ms` milliseconds to `stage` (a stage recorded twice accumulates).
   void Time(std::string_view stage, double ms);
@@ -197,10 +206,13 @@ struct Route {
   size_t max_body_bytes = 0;
   // Scope an API key must hold (empty = any key; JWT users always pass).
   std::string required_scope;
-  // Counted against the caller's plan rate limit after auth (PipelineOptions::limiter): every
-  // response of an authenticated caller carries RateLimit-Limit/-Remaining/-Reset, and a refusal
-  // is a 429 problem with Retry-After. Needs an auth mode other than kNone.
-  bool rate_limited = false;
+  // Serves what plans sell: the pipeline begins the metered-call flow after auth
+  // (PipelineOptions::metered): it resolves the caller's plan once (Context::metered) and counts
+  // the request against that plan's rate limit; every response of an authenticated caller
+  // carries RateLimit-Limit/-Remaining/-Reset, and a refusal is a 429 problem with Retry-After.
+  // The handler then gates, reserves and commits (http/handlers/metered.h). Needs a tenant's
+  // principal (AuthMode kUser or kAny).
+  bool billable = false;
   Handler handler;
 };
 

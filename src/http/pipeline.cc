@@ -131,36 +131,39 @@ Pipeline::Pipeline(const RouteTable& routes, accounts::AccountService* accounts,
                    Clock& clock, PipelineOptions options)
     : routes_(routes), accounts_(accounts), metrics_(metrics), clock_(clock), options_(std::move(options)),
       last_limiter_error_log_(std::numeric_limits<int64_t>::min() / 2) {
-  bool any_limited = false;
+  bool any_billable = false;
   for (const Route& r : routes_.routes()) {
     route_metrics_.push_back(metrics_.RegisterRoute(r.method, r.pattern));
-    any_limited = any_limited || r.rate_limited;
+    any_billable = any_billable || r.billable;
   }
   unmatched_metrics_ = metrics_.RegisterRoute("ANY", "unmatched");
-  if (any_limited && (options_.limiter == nullptr || !options_.rate_limit_of)) {
-    LogEvent(spdlog::level::warn, "rate_limits_off",
-             {{"reason", "routes are marked rate_limited but no limiter/rate_limit_of is configured"}});
+  if (any_billable && options_.metered == nullptr) {
+    LogEvent(spdlog::level::err, "metering_off",
+             {{"reason", "routes are billable but no metered-call flow is configured: they answer 500"}});
   }
 }
 
-std::optional<Response> Pipeline::CheckRateLimit(const Route& route, Context& ctx) {
-  if (!route.rate_limited || !ctx.principal || options_.limiter == nullptr || !options_.rate_limit_of) {
-    return std::nullopt;
-  }
+std::optional<Response> Pipeline::BeginMetered(const Route& route, Context& ctx) {
+  if (!route.billable || !ctx.principal) return std::nullopt;
   const accounts::Principal& p = *ctx.principal;
-  if (p.is_operator()) return std::nullopt;  // operators are not customers: not limited
-  ScopedStage stage(ctx, "ratelimit");
-  auto limit = options_.rate_limit_of(p);
-  if (!limit.ok()) {
-    if (HttpStatusFor(limit.error().code()) >= 500) {
-      LogEvent(spdlog::level::err, "rate_limit_lookup_failed",
-               {{"request_id", ctx.request_id}, {"error", limit.error().ToString()}});
-    }
-    return ProblemResponse(limit.error(), ctx.request_id);
+  if (options_.metered == nullptr || p.is_operator()) {  // operators have no plan: not billable
+    return ProblemResponse(Status::Internal("billable route without a metered-call flow or tenant"), ctx.request_id);
   }
-  std::string key = p.api_key ? "key:" + std::to_string(p.api_key->value())
-                              : "user:" + std::to_string(p.user.value());
-  auto decision = options_.limiter->Check(key, *limit, ctx.now);
+  ScopedStage stage(ctx, "ratelimit");
+  auto call = options_.metered->Begin(billing::Caller{p.tenant, p.user, p.api_key}, ctx.now);
+  if (!call.ok()) {
+    if (HttpStatusFor(call.error().code()) >= 500) {
+      LogEvent(spdlog::level::err, "plan_lookup_failed",
+               {{"request_id", ctx.request_id}, {"error", call.error().ToString()}});
+    }
+    return ProblemResponse(call.error(), ctx.request_id);
+  }
+  ctx.metered = std::make_shared<billing::MeteredCall>(std::move(call).value());
+  const billing::RateLimit limit = billing::Entitlements::RateLimitOf(ctx.metered->plan());
+  auto checked = ctx.metered->CheckRate();
+  if (checked.ok() && !checked->has_value()) return std::nullopt;  // no limiter configured
+  Result<billing::RateDecision> decision =
+      checked.ok() ? Result<billing::RateDecision>(**checked) : Result<billing::RateDecision>(checked.error());
   if (!decision.ok()) {
     // Fail open (see pipeline.h): no headers, a counted and logged error, the request proceeds.
     metrics_.CountRateLimit(Metrics::RateLimitResult::kError);
@@ -186,8 +189,8 @@ std::optional<Response> Pipeline::CheckRateLimit(const Route& route, Context& ct
   std::string who = p.api_key ? "this API key" : "this user";
   Response resp = ProblemResponse(
       429, "rate-limited",
-      "rate limit exceeded for " + who + ": the plan allows " + FormatRate(limit->rate_per_second) +
-          " requests per second with bursts of " + std::to_string(limit->burst) + "; retry in " +
+      "rate limit exceeded for " + who + ": the plan allows " + FormatRate(limit.rate_per_second) +
+          " requests per second with bursts of " + std::to_string(limit.burst) + "; retry in " +
           std::to_string(d.retry_after_seconds) + " s",
       "", ctx.request_id);
   resp.headers.emplace_back("retry-after", std::to_string(d.retry_after_seconds));
@@ -274,7 +277,7 @@ Response Pipeline::Run(int route_index, const Request& req, Context& ctx) {
     if (!principal.ok()) return ProblemResponse(principal.error(), ctx.request_id);
     ctx.principal = std::move(principal).value();
   }
-  if (std::optional<Response> refused = CheckRateLimit(route, ctx)) return std::move(*refused);
+  if (std::optional<Response> refused = BeginMetered(route, ctx)) return std::move(*refused);
   Result<Response> result = route.handler(ctx);
   if (!result.ok()) return ErrorResponse(route, result.error(), ctx);
   return std::move(result).value();

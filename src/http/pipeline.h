@@ -5,10 +5,14 @@
 //   3. catch-all       — an exception anywhere below becomes a 500 problem with the request id
 //   4. body limit      — reject oversized bodies (413) before any parsing or auth work
 //   5. auth            — resolves the principal (and so the tenant) or answers 401/403
-//   6. rate limit      — Route::rate_limited only: after auth, because limits are per API key /
-//                        per user and by plan; before the handler, so a refused call costs no
-//                        work and no quota. Answers 429 with Retry-After.
-//   7. handler         — thin: parse, call the domain, map to JSON (quota/metering live there)
+//   6. plan + rate limit — Route::billable only: begins the metered-call flow
+//                        (billing/metered_call.h): resolves the caller's plan ONCE (kept in
+//                        Context::metered for the handler) and counts the request against that
+//                        plan's rate limit. After auth, because plan and limits are per tenant
+//                        and per API key / user; before the handler, so a refused call costs no
+//                        work and no quota (and malformed or gated calls are counted too: a
+//                        client can't hammer with them). Answers 429 with Retry-After.
+//   7. handler         — thin: parse, gate, reserve, work, commit (http/handlers/metered.h)
 //   8. Server-Timing   — the stages the request went through (Context::stages), in a header
 //                        and in sinyal_stage_seconds{route,stage}
 //   9. access log      — one JSON line per request, after the status is known (no secrets)
@@ -34,6 +38,7 @@
 #include <string>
 
 #include "accounts/accounts.h"
+#include "billing/metered_call.h"
 #include "billing/rate_limiter.h"
 #include "core/clock.h"
 #include "http/http.h"
@@ -45,13 +50,12 @@ namespace sinyal::http {
 struct PipelineOptions {
   size_t max_body_bytes = 1 << 20;  // Default: 1 MiB. Routes may set their own (uploads).
   bool access_log = true;           // Default: on.
-  // Rate limiting of Route::rate_limited routes. Both must be set for limits to apply (else
-  // such routes are not limited, and the Pipeline logs a warning at construction).
-  // Keys: "key:<api_key_id>" for API keys, "user:<user_id>" for users' access tokens. Operators
-  // are not limited. `rate_limit_of` returns the principal's plan limit (an error from it is
-  // answered as that error's problem); the limiter must outlive the Pipeline.
-  billing::RateLimiter* limiter = nullptr;
-  std::function<Result<billing::RateLimit>(const accounts::Principal&)> rate_limit_of;
+  // The metered-call flow of Route::billable routes (plan resolution, rate limits by plan,
+  // gates, quota, ledger). Required when a route is billable (else such routes answer 500 and
+  // the Pipeline logs an error at construction). Rate-limit keys: billing::Caller::RateKey; no
+  // limiter in the flow means no limits. An error resolving the plan is answered as that
+  // error's problem. Must outlive the Pipeline.
+  billing::MeteredCalls* metered = nullptr;
   // Send the Server-Timing header. Default: on (stage names and durations only; they reveal no
   // data, and the issue asks for per-request visibility).
   bool server_timing = true;
@@ -102,8 +106,9 @@ class Pipeline {
   // Stages 8-9 and the response.
   void Finish(Call& call, Response resp);
   Result<accounts::Principal> Authenticate(const Route& route, const Request& request);
-  // nullopt: proceed; else the 429 (or the error of rate_limit_of) to send.
-  std::optional<Response> CheckRateLimit(const Route& route, Context& ctx);
+  // Stage 6: nullopt: proceed (Context::metered set on billable routes); else the 429 (or the
+  // error resolving the plan) to send.
+  std::optional<Response> BeginMetered(const Route& route, Context& ctx);
 
   const RouteTable& routes_;
   accounts::AccountService* accounts_;

@@ -1,14 +1,20 @@
-// The rate-limit stage and Server-Timing of the Pipeline, with real authentication (an in-memory
-// SQLite account store: a registered user's access token and one of their API keys).
+// The plan + rate-limit stage of billable routes (the metered-call flow's steps 1 and 3) and
+// Server-Timing of the Pipeline, with real authentication and billing (an in-memory SQLite
+// database: a registered user's access token and one of their API keys, the seeded Free plan
+// with a rate of 1/s and a burst of 3).
 #include <atomic>
 
 #include <nlohmann/json.hpp>
 
 #include "accounts/accounts.h"
+#include "billing/entitlements.h"
+#include "billing/meter.h"
+#include "billing/metered_call.h"
 #include "billing/rate_limiter.h"
 #include "core/testing/test_util.h"
 #include "http/pipeline.h"
 #include "store/database.h"
+#include "store/soci.h"
 
 namespace sinyal::http {
 namespace {
@@ -45,7 +51,7 @@ class PipelineRateLimitTest : public ::testing::Test {
     api_key_id_ = key->info.id.value();
     user_id_ = principal->user.value();
 
-    routes_.Add({.method = "POST", .pattern = "/limited", .auth = AuthMode::kAny, .rate_limited = true,
+    routes_.Add({.method = "POST", .pattern = "/limited", .auth = AuthMode::kAny, .billable = true,
                  .handler = [this](Context& ctx) -> Result<Response> {
                    ++handler_calls_;
                    {
@@ -58,17 +64,31 @@ class PipelineRateLimitTest : public ::testing::Test {
                  }});
     routes_.Add({.method = "GET", .pattern = "/free", .auth = AuthMode::kAny,
                  .handler = [](Context&) -> Result<Response> { return Response::Json(200, {}); }});
+    {
+      billing::PlanStore plans(*db_, clock_);
+      ASSERT_OK(plans.Update("free", {{"rate_per_second", 1}, {"burst", 3}}, "test"));
+    }
     limiter_ = billing::MakeLocalRateLimiter();
     Build(limiter_.get());
   }
+  void TearDown() override {
+    pipeline_.reset();
+    flow_.reset();
+    meter_.reset();
+  }
 
+  // The billing objects and the pipeline, with `limiter` in the flow.
   void Build(billing::RateLimiter* limiter) {
+    pipeline_.reset();
+    flow_.reset();
+    meter_.reset();
+    plans_ = std::make_unique<billing::PlanStore>(*db_, clock_);
+    subs_ = std::make_unique<billing::Subscriptions>(*db_, *plans_, clock_);
+    entitlements_ = std::make_unique<billing::Entitlements>(*plans_, *subs_);
+    meter_ = std::make_unique<billing::Meter>(*db_, *subs_);
+    flow_ = std::make_unique<billing::MeteredCalls>(*entitlements_, *meter_, limiter);
     PipelineOptions options{.access_log = false};
-    options.limiter = limiter;
-    options.rate_limit_of = [this](const accounts::Principal&) -> Result<billing::RateLimit> {
-      if (!plan_status_.ok()) return plan_status_;
-      return billing::RateLimit{1, 3};
-    };
+    options.metered = flow_.get();
     pipeline_ = std::make_unique<Pipeline>(routes_, accounts_.get(), metrics_, clock_, options);
   }
 
@@ -99,9 +119,13 @@ class PipelineRateLimitTest : public ::testing::Test {
   RouteTable routes_;
   Metrics metrics_;
   std::unique_ptr<billing::RateLimiter> limiter_;
+  std::unique_ptr<billing::PlanStore> plans_;
+  std::unique_ptr<billing::Subscriptions> subs_;
+  std::unique_ptr<billing::Entitlements> entitlements_;
+  std::unique_ptr<billing::Meter> meter_;
+  std::unique_ptr<billing::MeteredCalls> flow_;
   std::unique_ptr<Pipeline> pipeline_;
   std::atomic<int> handler_calls_{0};
-  Status plan_status_;
 };
 
 TEST_F(PipelineRateLimitTest, HeadersOnEveryResponseThen429WithRetryAfter) {
@@ -180,11 +204,16 @@ TEST_F(PipelineRateLimitTest, LimiterOutageFailsOpenAndIsCounted) {
 }
 
 TEST_F(PipelineRateLimitTest, PlanLookupErrorIsAnswered) {
-  plan_status_ = Status::Unavailable("database down");
+  // A plans table the store can't read (a fresh store: no earlier snapshot to fall back on).
+  ASSERT_OK(db_->WithTx([](soci::session& sql) -> Status {
+    sql << "UPDATE plans SET features = 'not json'";
+    return Status::Ok();
+  }));
+  Build(limiter_.get());
   Response r = WithKey();
-  EXPECT_EQ(r.status, 503);
+  EXPECT_EQ(r.status, 500);
   EXPECT_EQ(handler_calls_.load(), 0);
-  EXPECT_EQ(r.body.find("database down"), std::string::npos);  // server errors stay generic
+  EXPECT_EQ(r.body.find("not a JSON array"), std::string::npos);  // server errors stay generic
 }
 
 TEST_F(PipelineRateLimitTest, ServerTimingHeaderAndPerRouteStageMetrics) {

@@ -11,7 +11,6 @@
 #include "models/basic_features.h"
 #include "models/input_resolver.h"
 #include "models/market_adapter.h"
-#include "models/plans.h"
 #include "models/report.h"
 #include "store/bar_store.h"
 #include "store/database.h"
@@ -317,10 +316,9 @@ Result<std::string> ModelService::NormalizeTimeframe(const std::string& text) {
 }
 
 Result<std::pair<std::string, PlanBounds>> ModelService::PlanOf(TenantId owner) const {
-  std::string plan = IsPlatform(owner) ? kPlatformPlan
-                                       : (options_.plan_of ? options_.plan_of(owner) : kDefaultPlan);
-  SINYAL_ASSIGN_OR_RETURN(PlanBounds b, PlanBoundsFor(plan));
-  return std::make_pair(plan, b);
+  if (IsPlatform(owner) || !options_.bounds_of) return std::make_pair(std::string("platform"), PlanBounds{});
+  SINYAL_ASSIGN_OR_RETURN(OwnerBounds b, options_.bounds_of(owner));
+  return std::make_pair(std::move(b.plan), std::move(b.bounds));
 }
 
 Result<ModelConfigView> ModelService::CurrentConfig(TenantId owner, const std::string& symbol_in,

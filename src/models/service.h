@@ -6,7 +6,8 @@
 //
 // Owners. Every call names an owner: a tenant (its own models and configuration; training data
 // = its private series of the symbol if any, else the platform series) or kPlatformTenant (the
-// platform default models, trained from platform series with the "enterprise" bounds).
+// platform default models, trained from platform series within the platform's hard limits:
+// PlanBounds' defaults).
 //
 // Configuration JSON (GET/PUT /api/v1/models/config, POST /api/v1/models/train overrides). Every
 // field optional; unknown fields and wrong types are InvalidArgument naming the field:
@@ -22,9 +23,9 @@
 //   trees, eta, subsample, colsample_bytree, min_child_weight, lambda
 //                      shortcuts applied to every member
 //   max_depth          shortcut for every depth-wise member; max_leaves for every lossguide one
-// The merged configuration is validated with ValidateTrainConfig against the owner's plan
-// bounds (plans.h): an out-of-bounds value is InvalidArgument naming it (e.g.
-// "members[0].trees").
+// The merged configuration is validated with ValidateTrainConfig against the owner's training
+// bounds (ModelServiceOptions::bounds_of: app/ passes the tenant's plan's, billing::Plan::training):
+// an out-of-bounds value is InvalidArgument naming it (e.g. "members[0].trees").
 //
 // Thread safety: thread-safe (state lives in the database; the stores are thread-safe).
 #pragma once
@@ -56,13 +57,20 @@ namespace sinyal::models {
 
 inline constexpr const char* kTrainJobKind = "train_model";
 
+// A tenant's training bounds and the name of the plan they come from (shown by the config API).
+struct OwnerBounds {
+  std::string plan;
+  PlanBounds bounds;
+};
+
 struct ModelServiceOptions {
   std::string code_version = "dev";  // recorded in every ModelRecord
   int report_folds = 5;              // walk-forward folds of the report trained with each version
   size_t max_bars = 300000;          // newest bars of a series used for training (5 y of H1 = 31k)
   int nthread = 2;                   // XGBoost threads per training. [1, 64]
-  // The plan of a tenant (plans.h). Default: kDefaultPlan for everyone (no billing yet).
-  std::function<std::string(TenantId)> plan_of;
+  // The training bounds of a tenant (app/ passes its subscription plan's). Unset: the platform's
+  // hard limits (PlanBounds' defaults) for everyone, named "platform". Errors propagate.
+  std::function<Result<OwnerBounds>(TenantId)> bounds_of;
   // Called by Train after a version is stored (before it is activated), on the training thread:
   // app/ wires the interval calibration store, so a version's calibration is fitted when it is
   // trained. Unset: nothing. Failures are the callee's to log; training has succeeded.
@@ -124,7 +132,7 @@ class ModelService {
   [[nodiscard]] static Result<std::string> NormalizeSymbol(const std::string& text);
   [[nodiscard]] static Result<std::string> NormalizeTimeframe(const std::string& text);
 
-  // The owner's plan name and bounds (platform: enterprise).
+  // The owner's plan name and training bounds (platform: "platform" and the hard limits).
   [[nodiscard]] Result<std::pair<std::string, PlanBounds>> PlanOf(TenantId owner) const;
 
   // The stored configuration, or the defaults. Tenants only.

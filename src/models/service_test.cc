@@ -7,7 +7,6 @@
 #include <nlohmann/json.hpp>
 
 #include "market/bar.h"
-#include "models/plans.h"
 #include "models/testing/synthetic.h"
 #include "store/bar_store.h"
 #include "store/soci.h"
@@ -40,6 +39,37 @@ std::vector<market::Bar> Bars(size_t n, uint64_t seed) {
   return out;
 }
 
+// The bounds of billing's seeded "free" and "pro" plans (migration 20), as app/ passes them.
+OwnerBounds FreeBounds() {
+  PlanBounds b;
+  b.max_symbols = 3;
+  b.allowed_timeframes = {"H1", "H4", "D1"};
+  b.max_horizon = 24;
+  b.max_members = 4;
+  b.max_trees = 200;
+  b.max_depth = 6;
+  b.max_leaves = 31;
+  b.min_eta = 0.01;
+  b.max_eta = 0.3;
+  b.min_sample = 0.3;
+  b.max_lambda = 100;
+  b.max_dead_band = 0.005;
+  return {"free", b};
+}
+OwnerBounds ProBounds() {
+  PlanBounds b;
+  b.max_symbols = 20;
+  b.allowed_timeframes = {"M5", "M15", "M30", "H1", "H4", "D1"};
+  b.max_members = 6;
+  b.max_trees = 500;
+  b.max_depth = 8;
+  b.max_leaves = 63;
+  b.min_eta = 0.005;
+  b.max_eta = 0.5;
+  b.min_sample = 0.2;
+  return {"pro", b};
+}
+
 // Small, fast trees for tests.
 const json kSmall = {{"trees", 15}, {"feature_set", "basic"}};
 
@@ -56,7 +86,10 @@ class ModelServiceTest : public store::testing::DbTest {
     service_ = std::make_unique<ModelService>(db(), *bars_, nullptr, *registry_, jobs_.get(), clock_,
                                               ModelServiceOptions{.code_version = "test",
                                                                   .report_folds = 2,
-                                                                  .nthread = 1});
+                                                                  .nthread = 1,
+                                                                  .bounds_of = [](TenantId) -> Result<OwnerBounds> {
+                                                                    return FreeBounds();
+                                                                  }});
   }
   void Import(const store::SeriesOwner& owner, const std::string& symbol, size_t n) {
     auto bars = Bars(n, 42);
@@ -118,7 +151,7 @@ TEST_P(ModelServiceTest, ConfigDefaultsPutAndBoundsNameTheField) {
   EXPECT_EQ(fourth.error().field(), "symbol");
   // A richer plan has wider bounds.
   ModelService pro(db(), *bars_, nullptr, *registry_, jobs_.get(), clock_,
-                   {.plan_of = [](TenantId) { return std::string("pro"); }});
+                   {.bounds_of = [](TenantId) -> Result<OwnerBounds> { return ProBounds(); }});
   ASSERT_OK(pro.PutConfig(a_, "EURUSD", "M5", {{"trees", 400}}));
 }
 

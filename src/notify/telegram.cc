@@ -1787,6 +1787,9 @@ Result<std::vector<AlertInfo>> TelegramBot::ListAlerts(const accounts::Principal
 Result<AlertInfo> TelegramBot::AddAlert(const accounts::Principal& p, const AlertSpec& spec) {
   Impl& m = *impl_;
   SINYAL_RETURN_IF_ERROR(Impl::UsersOnly(p));
+  // The plan first: a plan without alerts is told which plan has them before being asked to link.
+  SINYAL_ASSIGN_OR_RETURN(auto plan, m.PlanOf(p.tenant, m.d.clock->Now()));
+  if (!plan->Has(billing::kFeatTelegram)) return m.AlertsAllowed(*plan, market::Timeframe::kH1);
   SINYAL_ASSIGN_OR_RETURN(int64_t chat, m.AlertChat(p, spec.group_chat_id));
   return m.Add(p.tenant, p.user, chat, spec);
 }

@@ -49,6 +49,7 @@ struct SignalListQuery {
   std::string timeframe;  // empty: any
   size_t limit = 100;     // 1..kMaxSignalPage (else InvalidArgument "limit")
   std::optional<UnixNanos> before;  // only signals with bar_time < before (paging)
+  bool resolved_only = false;       // only signals with a resolution (the track record)
 };
 
 class DbSignalLog final : public SignalLog {

@@ -273,4 +273,60 @@ std::string IngestAndTrainPlatformModel(const std::string& database_url, const s
   return "";
 }
 
+void BackendE2E::SetUp() {
+  if (GetParam() == "postgresql") {
+    SINYAL_REQUIRE_POSTGRES();
+    url_ = testing::PostgresTestUrl();
+  } else {
+    url_ = "sqlite://" + (dir_.path() / "e2e.db").string();
+  }
+}
+
+void BackendE2E::StartServer(std::map<std::string, std::string> env, std::vector<std::string> extra_args) {
+  ServerProcess::Options options;
+  options.database_url = url_;
+  options.env = std::move(env);
+  options.extra_args = std::move(extra_args);
+  server_ = std::make_unique<ServerProcess>(options);
+  std::string why;
+  ASSERT_TRUE(server_->Start(&why)) << why;
+  client_ = std::make_unique<HttpClient>(server_->base_url());
+}
+
+const std::string& BackendE2E::OperatorToken() {
+  if (op_token_.empty()) {
+    std::string error;
+    const std::string email = CreateOperator(url_, (dir_.path() / "operator-cli").string(), &error);
+    EXPECT_FALSE(email.empty()) << error;
+    op_token_ = OperatorLogin(*client_, email, &error);
+    EXPECT_FALSE(op_token_.empty()) << error;
+  }
+  return op_token_;
+}
+
+BackendE2E::Tenant BackendE2E::NewTenant(const std::string& name, const std::string& plan) {
+  Tenant t;
+  nlohmann::json reg = RegisterTenant(*client_, name);
+  t.id = reg["user"]["tenant"]["id"];
+  t.token = reg["access_token"];
+  auto key = client_->PostJson("/api/v1/api-keys", {{"name", "e2e"}}, {Bearer(t.token)});
+  EXPECT_EQ(key.status, 201) << key.body;
+  t.key = key.Json().value("key", "");
+  if (plan != "free") SetPlan(t.id, plan);
+  return t;
+}
+
+void BackendE2E::SetPlan(int64_t tenant, const std::string& plan) {
+  auto r = client_->Request("PUT", "/api/v1/operator/tenants/" + std::to_string(tenant) + "/plan",
+                            nlohmann::json{{"plan", plan}}.dump(),
+                            {Bearer(OperatorToken()), "Content-Type: application/json"});
+  EXPECT_EQ(r.status, 200) << r.body;
+}
+
+void BackendE2E::PatchPlan(const std::string& name, const nlohmann::json& changes) {
+  auto r = client_->Request("PATCH", "/api/v1/operator/plans/" + name, changes.dump(),
+                            {Bearer(OperatorToken()), "Content-Type: application/json"});
+  EXPECT_EQ(r.status, 200) << r.body;
+}
+
 }  // namespace sinyal::e2e

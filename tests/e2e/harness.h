@@ -115,4 +115,45 @@ void WriteDataSlice(const std::string& file, int lines, const std::string& path)
 std::string IngestAndTrainPlatformModel(const std::string& database_url, const std::string& work_dir,
                                         const std::string& symbol, int trees, int horizon);
 
+// ---- One fixture for SQLite and PostgreSQL ---------------------------------------------------
+// The parameter names the backend: "sqlite" (a fresh file in the test's temp dir) or
+// "postgresql" (the shared test database: skipped without SINYAL_TEST_PG_URL, a failure under CI).
+//   class FooE2E : public BackendE2E {};
+//   TEST_P(FooE2E, Works) { StartServer(); ... client().Get(...) ... }
+//   SINYAL_E2E_BACKENDS(FooE2E);
+class BackendE2E : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override;
+
+  const std::string& url() const { return url_; }
+  const testing::TempDir& dir() const { return dir_; }
+  // Starts `sinyal serve` on url() (fails the test if it doesn't start); client() talks to it.
+  void StartServer(std::map<std::string, std::string> env = {}, std::vector<std::string> extra_args = {});
+  ServerProcess& server() { return *server_; }
+  HttpClient& client() { return *client_; }
+  // An operator (created through the CLI) signed in on the running server: its access token.
+  const std::string& OperatorToken();
+
+  // A new tenant with an owner and an API key (default scopes), on `plan` ("free": unchanged).
+  struct Tenant {
+    int64_t id = 0;
+    std::string token;  // the owner's access token
+    std::string key;    // the API key
+  };
+  Tenant NewTenant(const std::string& name, const std::string& plan = "free");
+  // Operator: moves the tenant to `plan` / changes plan `name` (PATCH body).
+  void SetPlan(int64_t tenant, const std::string& plan);
+  void PatchPlan(const std::string& name, const nlohmann::json& changes);
+
+ private:
+  testing::TempDir dir_;
+  std::string url_, op_token_;
+  std::unique_ptr<ServerProcess> server_;
+  std::unique_ptr<HttpClient> client_;
+};
+
+#define SINYAL_E2E_BACKENDS(Suite)                                                    \
+  INSTANTIATE_TEST_SUITE_P(Backends, Suite, ::testing::Values("sqlite", "postgresql"), \
+                           [](const auto& info) { return info.param; })
+
 }  // namespace sinyal::e2e

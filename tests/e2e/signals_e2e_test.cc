@@ -237,14 +237,17 @@ TEST_P(SignalsE2E, LatestHistoryNewBarResolutionAndCorrelations) {
   ExpectProblem(Get("/api/v1/signals/latest?symbol=" + eu + "&timeframe=H1", tb), 404, "symbol");
 
   // --- history and one signal -------------------------------------------------------------------
+  // The history is the track record (docs/billing.md, "What is metered"): the open signal is not in
+  // it; by id it is served and metered (one unit), as /signals/latest.
   auto hist = Get("/api/v1/signals?symbol=" + eu + "&timeframe=H1", ta);
   ASSERT_EQ(hist.status, 200) << hist.body;
-  ASSERT_EQ(hist.Json()["signals"].size(), 1u);
-  EXPECT_EQ(hist.Json()["signals"][0]["id"], s["id"]);
-  EXPECT_EQ(hist.Json()["signals"][0]["resolved"], false);
-  EXPECT_EQ(hist.Json()["signals"][0]["owner"], "tenant");
+  ASSERT_EQ(hist.Json()["signals"].size(), 0u) << hist.body;
   const std::string id = s["id"];
-  EXPECT_EQ(Get("/api/v1/signals/" + id, ta).status, 200);
+  auto by_id = Get("/api/v1/signals/" + id, ta);
+  ASSERT_EQ(by_id.status, 200) << by_id.body;
+  EXPECT_EQ(by_id.Json()["resolved"], false);
+  EXPECT_EQ(by_id.Json()["owner"], "tenant");
+  EXPECT_EQ(by_id.Json()["cost_credits"], 1) << by_id.body;
   ExpectProblem(Get("/api/v1/signals/" + id, tb), 404, "id");
   EXPECT_EQ(Get("/api/v1/signals?symbol=" + eu, tb).Json()["signals"].size(), 0u);
   ExpectProblem(Get("/api/v1/signals?limit=0", ta), 422, "limit");
@@ -268,7 +271,12 @@ TEST_P(SignalsE2E, LatestHistoryNewBarResolutionAndCorrelations) {
   ASSERT_EQ(old.status, 200);
   EXPECT_EQ(old.Json()["resolved"], true) << old.body;
   EXPECT_EQ(old.Json()["resolution"]["resolved_bar_time"], next.Json()["bar_time"]);
-  EXPECT_EQ(Get("/api/v1/signals?symbol=" + eu + "&timeframe=H1", ta).Json()["signals"].size(), 2u);
+  // Resolved: now in the track record, free; the new open signal is not.
+  EXPECT_FALSE(old.Json().contains("cost_credits")) << old.body;
+  auto hist2 = Get("/api/v1/signals?symbol=" + eu + "&timeframe=H1", ta).Json();
+  ASSERT_EQ(hist2["signals"].size(), 1u) << hist2.dump();
+  EXPECT_EQ(hist2["signals"][0]["id"], id);
+  EXPECT_EQ(hist2["signals"][0]["owner"], "tenant");
 
   // --- the same tenant on Free: direction only, the rest listed as gated; no correlations --------
   SetPlan(a, "free");

@@ -63,46 +63,6 @@ std::string PathParam(const Context& ctx, const std::string& name) {
   return it == ctx.request.params.end() ? std::string() : it->second;
 }
 
-// A new plan from the fields of Plan::ToJson (all optional; absent ones keep Plan's defaults).
-Result<billing::Plan> PlanFromJson(const std::string& name, const json& body) {
-  SINYAL_ASSIGN_OR_RETURN(JsonBody b, JsonBody::FromJson(body));
-  billing::Plan p;
-  p.name = name;
-  SINYAL_ASSIGN_OR_RETURN(auto display, b.OptionalString("display_name", {.min_len = 1, .max_len = 64}));
-  p.display_name = display.value_or(name);
-  constexpr int64_t kMax = int64_t{1} << 50;
-  SINYAL_ASSIGN_OR_RETURN(auto price, b.OptionalInt("price_idr", 0, kMax));
-  if (price) p.price_idr = *price;
-  SINYAL_ASSIGN_OR_RETURN(auto quota, b.OptionalInt("monthly_quota", -1, kMax));
-  p.monthly_quota = quota.value_or(-1);  // null or absent: unlimited
-  SINYAL_ASSIGN_OR_RETURN(auto unlimited, b.OptionalBool("unlimited"));
-  if (unlimited && *unlimited != p.unlimited()) {
-    return Status::InvalidArgument("disagrees with monthly_quota", "unlimited");
-  }
-  SINYAL_ASSIGN_OR_RETURN(auto overage, b.OptionalBool("overage_allowed"));
-  p.overage_allowed = overage.value_or(false);
-  SINYAL_ASSIGN_OR_RETURN(auto overage_price, b.OptionalInt("overage_price_idr", 0, kMax));
-  if (overage_price) p.overage_price_idr = *overage_price;
-  SINYAL_ASSIGN_OR_RETURN(auto yearly, b.OptionalInt("yearly_price_idr", 0, kMax));
-  if (yearly) p.yearly_price_idr = *yearly;
-  if (const json* bands = b.Raw("overage_bands")) {
-    SINYAL_ASSIGN_OR_RETURN(p.overage_bands, billing::OverageBandsFromJson(*bands));
-    if (!p.overage_bands.empty() && !overage_price) p.overage_price_idr = p.overage_bands.front().price_idr;
-  }
-  SINYAL_ASSIGN_OR_RETURN(auto rate, b.OptionalNumber("rate_per_second", 1e-6, 1e6));
-  if (rate) p.rate_per_second = *rate;
-  SINYAL_ASSIGN_OR_RETURN(auto burst, b.OptionalInt("burst", 1, 1000000));
-  if (burst) p.burst = *burst;
-  SINYAL_ASSIGN_OR_RETURN(auto delay, b.OptionalInt("data_delay_seconds", 0, 366 * 86400));
-  if (delay) p.data_delay_seconds = *delay;
-  SINYAL_ASSIGN_OR_RETURN(auto tfs, b.OptionalStringList("timeframes", 16, {.min_len = 1, .max_len = 8}));
-  if (tfs) p.timeframes = *tfs;
-  SINYAL_ASSIGN_OR_RETURN(auto features, b.OptionalStringList("features", 64, {.min_len = 1, .max_len = 64}));
-  if (features) p.features = std::set<std::string>(features->begin(), features->end());
-  SINYAL_RETURN_IF_ERROR(b.Finish());
-  return p;
-}
-
 // ?from=&to= (ISO 8601 dates or times, or Unix seconds); defaults: [now - default_days, now).
 struct Range {
   UnixNanos from = 0, to = 0;
@@ -181,7 +141,7 @@ void AddBillingRoutes(RouteTable& routes, BillingDeps deps) {
       auto existing = plans->Get(name);
       if (!existing.ok() && existing.error().code() == StatusCode::kNotFound && create_if_missing) {
         // A new plan: the defaults of billing::Plan overridden by the body; validated by Create.
-        SINYAL_ASSIGN_OR_RETURN(billing::Plan fresh, PlanFromJson(name, body));
+        SINYAL_ASSIGN_OR_RETURN(billing::Plan fresh, billing::NewPlanFromJson(name, body));
         SINYAL_ASSIGN_OR_RETURN(billing::Plan created, plans->Create(fresh, OperatorActor(ctx)));
         return Response::Json(201, created.ToJson());
       }

@@ -1,6 +1,7 @@
 // Market data routes: CSV bar imports, paged bar queries, the live tick feed (HTTP batches and a
 // WebSocket), feature sets and feature vectors. Handlers parse into typed values, call
 // store::BarStore / store::LiveFeed / FeatureService, and map results to JSON.
+#include <algorithm>
 #include <cmath>
 #include <deque>
 #include <map>
@@ -11,9 +12,11 @@
 #include <nlohmann/json.hpp>
 
 #include "core/log.h"
+#include "billing/metered_call.h"
 #include "core/time.h"
 #include "features/feature_set.h"
 #include "http/api.h"
+#include "http/handlers/metered.h"
 #include "http/query.h"
 #include "http/json_body.h"
 #include "http/problem.h"
@@ -68,10 +71,12 @@ class FeatureService {
     std::vector<FeatureVector> vectors;
   };
 
-  // The latest vector (range unset) or the cached vectors with from <= time <= to.
+  // The latest vector (range unset) or the cached vectors with from <= time <= to, of bars that
+  // opened at or before `newest_open` (the caller's data delay: its NotAfter minus one period).
   Result<Vectors> Compute(std::optional<TenantId> viewer, const market::SeriesKey& key,
                           const features::FeatureSetConfig& config,
-                          std::optional<std::pair<UnixNanos, UnixNanos>> range, size_t limit) {
+                          std::optional<std::pair<UnixNanos, UnixNanos>> range, size_t limit,
+                          UnixNanos newest_open) {
     SINYAL_ASSIGN_OR_RETURN(store::SeriesInfo series, bars_.Resolve(viewer, key));
     std::shared_ptr<SeriesState> st;
     {
@@ -96,10 +101,17 @@ class FeatureService {
     out.hash = hash;
     out.names = c.stream.spec().names();
     if (!range) {
-      if (c.vectors.empty()) return Status::NotFound("no bars for the series", "symbol");
-      out.vectors.push_back(c.vectors.back());
+      auto newest = std::find_if(c.vectors.rbegin(), c.vectors.rend(),
+                                 [&](const FeatureVector& v) { return v.time <= newest_open; });
+      if (newest == c.vectors.rend()) {
+        return Status::NotFound(c.vectors.empty() ? "no bars for the series"
+                                                  : "no bar of the series closed early enough for the plan's data delay",
+                                "symbol");
+      }
+      out.vectors.push_back(*newest);
     } else {
-      const UnixNanos to = range->second == INT64_MAX ? INT64_MAX : range->second + 1;
+      const UnixNanos to = std::min(range->second == INT64_MAX ? INT64_MAX : range->second + 1,
+                                    newest_open == INT64_MAX ? INT64_MAX : newest_open + 1);
       for (const auto& v : c.vectors) {
         if (v.time < range->first || v.time >= to) continue;
         out.vectors.push_back(v);
@@ -493,6 +505,43 @@ json FeatureSetJson(const features::FeatureSetConfig& c, const std::string& owne
   return j;
 }
 
+// GET /api/v1/business/features: feature values are sold like predictions (docs/billing.md, "What
+// is metered"): one metered unit per call, the timeframe gated by plan, and only vectors of bars
+// closed by the call's NotAfter (the plan's data delay).
+Result<Response> BusinessFeatures(FeatureService& fs, Context& ctx) {
+  SINYAL_RETURN_IF_ERROR(OnlyQueryParams(ctx, {"symbol", "timeframe", "set", "from", "to", "limit"}));
+  SINYAL_ASSIGN_OR_RETURN(market::SeriesKey key, ParseSeriesKey(ctx));
+  const std::string set_spec = QueryParam(ctx, "set").value_or(features::DefaultFeatureSet().name);
+  SINYAL_ASSIGN_OR_RETURN(auto set, fs.Resolve(ctx.principal->tenant, set_spec));
+  SINYAL_ASSIGN_OR_RETURN(auto from, TimeParam(ctx, "from"));
+  SINYAL_ASSIGN_OR_RETURN(auto to, TimeParam(ctx, "to"));
+  SINYAL_ASSIGN_OR_RETURN(size_t limit, LimitParam(ctx, 1000));
+  std::optional<std::pair<UnixNanos, UnixNanos>> range;
+  if (from || to) {
+    range = {from.value_or(INT64_MIN), to.value_or(INT64_MAX)};
+    if (range->first > range->second) return Status::InvalidArgument("from is after to", "from");
+  }
+  billing::MeteredCall& call = Metered(ctx);
+  SINYAL_RETURN_IF_ERROR(call.Gate(key.timeframe, "timeframe"));
+  SINYAL_ASSIGN_OR_RETURN(Charge charge, Reserve(ctx, billing::kEndpointBusinessFeatures, 1));
+  if (charge.replay) return std::move(*charge.replay);
+  const UnixNanos newest_open = call.NotAfter() - market::TimeframeNanos(key.timeframe);
+  SINYAL_ASSIGN_OR_RETURN(auto v, fs.Compute(ctx.principal->tenant, key, set.config, range, limit, newest_open));
+  json vectors = json::array();
+  for (const auto& fv : v.vectors) {
+    json values = json::array();
+    for (double x : fv.values) values.push_back(std::isfinite(x) ? json(x) : json(nullptr));
+    vectors.push_back({{"time", FormatIso8601(fv.time)}, {"values", values}, {"complete", fv.complete}});
+  }
+  json body = {{"series", SeriesJson(v.series)},
+               {"set", {{"name", set.config.name}, {"version", set.config.version}, {"owner", set.owner},
+                        {"hash", v.hash}}},
+               {"names", v.names},
+               {"vectors", vectors},
+               {"data_delay_seconds", call.DataDelaySeconds()}};
+  return CommitDeferred(ctx, std::move(charge.reservation), std::move(body));
+}
+
 }  // namespace
 
 void AddMarketRoutes(RouteTable& routes, MarketDeps deps) {
@@ -732,41 +781,8 @@ void AddMarketRoutes(RouteTable& routes, MarketDeps deps) {
               .pattern = "/api/v1/business/features",
               .auth = AuthMode::kAny,
               .required_scope = "predict",
-              .handler = [fs](Context& ctx) -> Result<Response> {
-                SINYAL_RETURN_IF_ERROR(
-                    OnlyQueryParams(ctx, {"symbol", "timeframe", "set", "from", "to", "limit"}));
-                SINYAL_ASSIGN_OR_RETURN(market::SeriesKey key, ParseSeriesKey(ctx));
-                const std::string set_spec =
-                    QueryParam(ctx, "set").value_or(features::DefaultFeatureSet().name);
-                SINYAL_ASSIGN_OR_RETURN(auto set, fs->Resolve(ctx.principal->tenant, set_spec));
-                SINYAL_ASSIGN_OR_RETURN(auto from, TimeParam(ctx, "from"));
-                SINYAL_ASSIGN_OR_RETURN(auto to, TimeParam(ctx, "to"));
-                SINYAL_ASSIGN_OR_RETURN(size_t limit, LimitParam(ctx, 1000));
-                std::optional<std::pair<UnixNanos, UnixNanos>> range;
-                if (from || to) {
-                  range = {from.value_or(INT64_MIN), to.value_or(INT64_MAX)};
-                  if (range->first > range->second) {
-                    return Status::InvalidArgument("from is after to", "from");
-                  }
-                }
-                SINYAL_ASSIGN_OR_RETURN(auto v, fs->Compute(ctx.principal->tenant, key, set.config,
-                                                            range, limit));
-                json vectors = json::array();
-                for (const auto& fv : v.vectors) {
-                  json values = json::array();
-                  for (double x : fv.values) values.push_back(std::isfinite(x) ? json(x) : json(nullptr));
-                  vectors.push_back({{"time", FormatIso8601(fv.time)},
-                                     {"values", values},
-                                     {"complete", fv.complete}});
-                }
-                return Response::Json(200, {{"series", SeriesJson(v.series)},
-                                            {"set", {{"name", set.config.name},
-                                                     {"version", set.config.version},
-                                                     {"owner", set.owner},
-                                                     {"hash", v.hash}}},
-                                            {"names", v.names},
-                                            {"vectors", vectors}});
-              }});
+              .billable = true,
+              .handler = [fs](Context& ctx) { return BusinessFeatures(*fs, ctx); }});
 }
 
 }  // namespace sinyal::http

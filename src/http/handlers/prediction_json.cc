@@ -11,12 +11,7 @@ namespace sinyal::http {
 
 using nlohmann::json;
 
-std::string PlanNeeded(billing::PlanStore& plans, std::string_view feature) {
-  auto p = plans.CheapestWith(feature);
-  return p.ok() ? "requires plan " + *p : "not available on any plan";
-}
-
-json PredictionJson(billing::PlanStore& plans, const billing::Plan& plan, const signals::Signal& stored,
+json PredictionJson(billing::Entitlements& entitlements, const billing::Plan& plan, const signals::Signal& stored,
                     double threshold) {
   const signals::Signal s = signals::SignalService::WithThreshold(stored, threshold);
   const auto& f = s.fields();
@@ -28,7 +23,7 @@ json PredictionJson(billing::PlanStore& plans, const billing::Plan& plan, const 
     j["p_up"] = f.p_up;
     if (f.abstained) j["abstain_reason"] = f.abstain_reason;
   } else {
-    gated["confidence"] = PlanNeeded(plans, billing::kFeatConfidence);
+    gated["confidence"] = entitlements.PlanNeeded(billing::kFeatConfidence);
   }
   // The close time of the bar the signal was made on: the signal's "as of" time.
   auto tf = market::ParseTimeframe(f.timeframe);
@@ -47,7 +42,7 @@ json PredictionJson(billing::PlanStore& plans, const billing::Plan& plan, const 
     j["interval"] = std::move(iv);
     j["expected_move"] = {{"return", f.expected_return}, {"typical_abs", f.expected_abs_move}};
   } else {
-    gated["interval"] = gated["expected_move"] = PlanNeeded(plans, billing::kFeatIntervals);
+    gated["interval"] = gated["expected_move"] = entitlements.PlanNeeded(billing::kFeatIntervals);
   }
   if (plan.Has(billing::kFeatRegime)) {
     j["regime"] = {{"code", f.regime_code},
@@ -61,7 +56,7 @@ json PredictionJson(billing::PlanStore& plans, const billing::Plan& plan, const 
     j["drivers"] = std::move(drivers);
     j["model_version"] = f.model_version;
   } else {
-    gated["regime"] = gated["drivers"] = gated["model_version"] = PlanNeeded(plans, billing::kFeatRegime);
+    gated["regime"] = gated["drivers"] = gated["model_version"] = entitlements.PlanNeeded(billing::kFeatRegime);
   }
   if (!gated.empty()) j["gated"] = std::move(gated);
   return j;
@@ -145,7 +140,7 @@ class Writer {
 
 }  // namespace
 
-billing::Meter::PreparedBody PreparedPredictionBody(billing::PlanStore& plans, const billing::Plan& plan,
+billing::Meter::PreparedBody PreparedPredictionBody(billing::Entitlements& entitlements, const billing::Plan& plan,
                                                     const signals::Signal& stored, double threshold,
                                                     int64_t data_delay_seconds) {
   const signals::Signal s = signals::SignalService::WithThreshold(stored, threshold);
@@ -197,10 +192,10 @@ billing::Meter::PreparedBody PreparedPredictionBody(billing::PlanStore& plans, c
   }
   if (!conf || !intervals || !regime) {
     std::map<std::string_view, std::string> gated;  // sorted, as json's object
-    if (!conf) gated["confidence"] = PlanNeeded(plans, billing::kFeatConfidence);
-    if (!intervals) gated["interval"] = gated["expected_move"] = PlanNeeded(plans, billing::kFeatIntervals);
+    if (!conf) gated["confidence"] = entitlements.PlanNeeded(billing::kFeatConfidence);
+    if (!intervals) gated["interval"] = gated["expected_move"] = entitlements.PlanNeeded(billing::kFeatIntervals);
     if (!regime) {
-      gated["regime"] = gated["drivers"] = gated["model_version"] = PlanNeeded(plans, billing::kFeatRegime);
+      gated["regime"] = gated["drivers"] = gated["model_version"] = entitlements.PlanNeeded(billing::kFeatRegime);
     }
     w.Key("gated");
     w.Open('{');

@@ -43,6 +43,8 @@ class PredictionJsonTest : public store::testing::DbTest {};
 TEST_P(PredictionJsonTest, PreparedBodyIsTheJsonDumpByteForByte) {
   ManualClock clock(1'700'000'000LL * kNanosPerSecond);
   billing::PlanStore plans(db(), clock);
+  billing::Subscriptions subscriptions(db(), plans, clock);
+  billing::Entitlements entitlements(plans, subscriptions);
   auto list = plans.List();
   ASSERT_OK(list);
   ASSERT_GE(list->size(), 3u);
@@ -52,13 +54,13 @@ TEST_P(PredictionJsonTest, PreparedBodyIsTheJsonDumpByteForByte) {
       for (bool odd : {false, true}) {
         for (double threshold : {0.5, 0.6, std::numeric_limits<double>::quiet_NaN()}) {
           const signals::Signal sig = MakeSignal(p_up, odd);
-          json j = PredictionJson(plans, plan, sig, threshold);
+          json j = PredictionJson(entitlements, plan, sig, threshold);
           j["data_delay_seconds"] = plan.data_delay_seconds;
           j["cost_credits"] = 1;
           j["usage_cost"] = 250;
           j["remaining_quota"] = plan.unlimited() ? json(nullptr) : json(41);
           billing::Meter::PreparedBody b =
-              PreparedPredictionBody(plans, plan, sig, threshold, plan.data_delay_seconds);
+              PreparedPredictionBody(entitlements, plan, sig, threshold, plan.data_delay_seconds);
           ASSERT_LT(b.cost_credits_at, b.remaining_quota_at);
           ASSERT_LT(b.remaining_quota_at, b.usage_cost_at);
           std::string text = b.text;  // filled as Meter does (back to front keeps the offsets)

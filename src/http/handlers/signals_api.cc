@@ -10,7 +10,9 @@
 #include <nlohmann/json.hpp>
 
 #include "core/time.h"
+#include "billing/metered_call.h"
 #include "http/api.h"
+#include "http/handlers/metered.h"
 #include "http/query.h"
 #include "market/edge_parse.h"
 #include "market/timeframe.h"
@@ -72,25 +74,17 @@ Result<int64_t> ParseInt(const std::string& text, const std::string& field, int6
   return v;
 }
 
-Status Entitle(const SignalsDeps& deps, const Context& ctx, std::string_view feature) {
-  if (!deps.entitle) return Status::Ok();
-  return deps.entitle(ctx, feature);
-}
-
 // Removes from a signal's JSON what the caller's plan lacks (see SignalsDeps) and lists it in
-// "gated" with the reason (the plan needed). Errors other than PermissionDenied propagate.
-Result<json> GateSignalJson(const SignalsDeps& deps, const Context& ctx, json j) {
+// "gated" with the plan needed.
+json GateSignalJson(billing::MeteredCall& call, json j) {
   json gated = json::object();
-  auto lacks = [&](std::string_view feature) -> Result<bool> {
-    Status st = Entitle(deps, ctx, feature);
-    if (st.ok()) return false;
-    if (st.code() != StatusCode::kPermissionDenied) return st;
-    gated[std::string(feature)] = st.message();
+  auto lacks = [&](std::string_view feature) -> bool {
+    if (call.plan().Has(feature)) return false;
+    gated[std::string(feature)] = call.PlanNeeded(feature);
     return true;
   };
   json* resolution = j.contains("resolution") && j["resolution"].is_object() ? &j["resolution"] : nullptr;
-  SINYAL_ASSIGN_OR_RETURN(bool no_confidence, lacks("confidence"));
-  if (no_confidence) {
+  if (lacks(billing::kFeatConfidence)) {
     for (const char* k : {"p_up", "confidence", "uncertainty", "abstain_reason"}) j.erase(k);
     // Brier score and log loss are functions of p_up.
     if (resolution) {
@@ -98,26 +92,16 @@ Result<json> GateSignalJson(const SignalsDeps& deps, const Context& ctx, json j)
       resolution->erase("log_loss");
     }
   }
-  SINYAL_ASSIGN_OR_RETURN(bool no_intervals, lacks("intervals"));
-  if (no_intervals) {
+  if (lacks(billing::kFeatIntervals)) {
     for (const char* k : {"intervals", "expected_return", "expected_abs_move"}) j.erase(k);
     if (resolution) resolution->erase("covered");
   }
-  SINYAL_ASSIGN_OR_RETURN(bool no_regime, lacks("regime"));
-  if (no_regime) {
+  if (lacks(billing::kFeatRegime)) {
     for (const char* k : {"regime", "drivers", "model_version"}) j.erase(k);
   }
-  SINYAL_ASSIGN_OR_RETURN(bool no_correlations, lacks("correlations"));
-  if (no_correlations) j.erase("cross_asset");
+  if (lacks(billing::kFeatCorrelations)) j.erase("cross_asset");
   if (!gated.empty()) j["gated"] = std::move(gated);
   return j;
-}
-
-// not_after for the caller: now, or now minus its plan's data delay.
-Result<UnixNanos> NotAfter(const SignalsDeps& deps, const Context& ctx) {
-  if (!deps.data_delay_nanos) return ctx.now;
-  SINYAL_ASSIGN_OR_RETURN(int64_t delay, deps.data_delay_nanos(ctx));
-  return ctx.now - std::max<int64_t>(delay, 0);
 }
 
 json MatrixJson(const signals::CorrelationMatrix& m) {
@@ -144,7 +128,7 @@ json Num(double v) { return std::isfinite(v) ? json(v) : json(nullptr); }
 // GET /api/v1/market/correlations
 Result<Response> Correlations(const SignalsDeps& deps, Context& ctx) {
   SINYAL_RETURN_IF_ERROR(OnlyQueryParams(ctx, {"symbols", "timeframe", "window", "max_lag"}));
-  SINYAL_RETURN_IF_ERROR(Entitle(deps, ctx, "correlations"));
+  SINYAL_RETURN_IF_ERROR(Metered(ctx).Gate(billing::kFeatCorrelations, "correlations", "correlations"));
   SINYAL_ASSIGN_OR_RETURN(std::string list, RequiredQueryParam(ctx, "symbols"));
   std::vector<std::string> symbols;
   std::set<std::string> seen;
@@ -195,7 +179,10 @@ Result<Response> Correlations(const SignalsDeps& deps, Context& ctx) {
       }
       return page.error();
     }
-    series.push_back({s, std::move(page->bars)});
+    // The plan's data delay: only bars closed by the call's NotAfter.
+    auto& got = page->bars;
+    while (!got.empty() && got.back().time() + market::TimeframeNanos(tf) > Metered(ctx).NotAfter()) got.pop_back();
+    series.push_back({s, std::move(got)});
   }
   auto panel = signals::AlignPanel(series, tf);
   if (!panel.ok()) {
@@ -299,8 +286,9 @@ std::vector<std::string> SplitTopLevel(const std::string& list) {
 Result<Response> IndicatorOddsRoute(const SignalsDeps& deps, Context& ctx) {
   SINYAL_RETURN_IF_ERROR(OnlyQueryParams(ctx, {"symbol", "timeframe", "states", "horizons"}));
   SINYAL_ASSIGN_OR_RETURN(Key k, QueryKey(ctx));
-  if (deps.timeframe_allowed) SINYAL_RETURN_IF_ERROR(deps.timeframe_allowed(ctx, k.timeframe));
-  SINYAL_RETURN_IF_ERROR(Entitle(deps, ctx, "confidence"));
+  billing::MeteredCall& call = Metered(ctx);
+  SINYAL_RETURN_IF_ERROR(call.Gate(k.series.timeframe, "timeframe"));
+  SINYAL_RETURN_IF_ERROR(call.Gate(billing::kFeatConfidence, "confidence", "indicator odds"));
   SINYAL_ASSIGN_OR_RETURN(std::string list, RequiredQueryParam(ctx, "states"));
   std::vector<signals::IndicatorState> states;
   const std::vector<std::string> items = SplitTopLevel(list);
@@ -331,7 +319,7 @@ Result<Response> IndicatorOddsRoute(const SignalsDeps& deps, Context& ctx) {
     }
   }
   SINYAL_ASSIGN_OR_RETURN(market::Timeframe tf, market::ParseTimeframe(k.timeframe));
-  SINYAL_ASSIGN_OR_RETURN(UnixNanos not_after, NotAfter(deps, ctx));
+  const UnixNanos not_after = call.NotAfter();
   // Bars closed by not_after (open + one period <= not_after), the newest kIndicatorOddsBars.
   store::BarRange range;
   range.to = not_after - market::TimeframeNanos(tf);
@@ -360,113 +348,180 @@ Result<Response> IndicatorOddsRoute(const SignalsDeps& deps, Context& ctx) {
   return Response::Json(200, out);
 }
 
+
+// ---- The signal views and the one rule that prices them (docs/billing.md, "What is metered") ----
+//
+// A signal is shown to a caller only once its bar closed at or before the call's NotAfter (the
+// plan's data delay). Then:
+//   - an open forecast (no outcome bar closed by NotAfter) is what plans sell: one metered unit per
+//     signal, its timeframe gated, through the metered-call flow (as predict and the stream);
+//   - a resolved signal whose outcome bar closed by NotAfter is the track record, shown with its
+//     outcome: free (it can no longer be traded on; /signals/performance aggregates the same rows).
+// GET /signals lists the track record only; GET /signals/latest and GET /signals/:id of an open
+// signal are metered.
+enum class SignalView { kTooNew, kMetered, kTrackRecord };
+
+SignalView ViewOf(const signals::StoredSignal& s, UnixNanos not_after) {
+  auto tf = market::ParseTimeframe(s.signal.fields().timeframe);
+  const int64_t period = tf.ok() ? market::TimeframeNanos(*tf) : 0;
+  if (s.signal.bar_time() + period > not_after) return SignalView::kTooNew;
+  if (s.resolution && s.resolution->resolved_bar_time + period <= not_after) return SignalView::kTrackRecord;
+  return SignalView::kMetered;
+}
+
+Result<double> ThresholdParam(const Context& ctx) {
+  double threshold = 0.5;
+  if (auto t = QueryParam(ctx, "threshold")) {
+    SINYAL_ASSIGN_OR_RETURN(threshold, ParseDouble(*t, "threshold"));
+    if (threshold < 0 || threshold > 1) {
+      return Status::InvalidArgument("threshold must be in [0, 1] (below 0.5 acts as 0.5)", "threshold");
+    }
+  }
+  return threshold;
+}
+
+// GET /api/v1/signals/latest: an open forecast, metered (one unit), at the plan's data delay.
+Result<Response> LatestSignal(const SignalsDeps& d, Context& ctx) {
+  SINYAL_RETURN_IF_ERROR(OnlyQueryParams(ctx, {"symbol", "timeframe", "threshold"}));
+  SINYAL_ASSIGN_OR_RETURN(Key k, QueryKey(ctx));
+  SINYAL_ASSIGN_OR_RETURN(double threshold, ThresholdParam(ctx));
+  billing::MeteredCall& call = Metered(ctx);
+  SINYAL_RETURN_IF_ERROR(call.Gate(market::ParseTimeframe(k.timeframe).value(), "timeframe"));
+  SINYAL_ASSIGN_OR_RETURN(Charge charge, Reserve(ctx, billing::kEndpointSignalsLatest, 1));
+  if (charge.replay) return std::move(*charge.replay);
+  ScopedStage stage(ctx, "signal");
+  SINYAL_ASSIGN_OR_RETURN(std::shared_ptr<const signals::Signal> s,
+                          d.signals->Latest(Tenant(ctx), k.series, call.NotAfter()));
+  json body = GateSignalJson(call, signals::SignalService::WithThreshold(*s, threshold).ToJson());
+  body["data_delay_seconds"] = call.DataDelaySeconds();
+  stage.Stop();
+  return CommitDeferred(ctx, std::move(charge.reservation), std::move(body));
+}
+
+// GET /api/v1/signals/performance: aggregates of resolved signals (no signal, no probability).
+Result<Response> SignalPerformance(const SignalsDeps& d, Context& ctx) {
+  SINYAL_RETURN_IF_ERROR(OnlyQueryParams(ctx, {"symbol", "timeframe", "limit"}));
+  SINYAL_ASSIGN_OR_RETURN(Key k, QueryKey(ctx));
+  int64_t limit = 500;
+  if (auto l = QueryParam(ctx, "limit")) {
+    SINYAL_ASSIGN_OR_RETURN(limit, ParseInt(*l, "limit", 1, 10000));
+  }
+  SINYAL_ASSIGN_OR_RETURN(signals::SignalPerformance p,
+                          d.signals->Performance(Tenant(ctx), k.series, static_cast<size_t>(limit)));
+  json out = p.ToJson();
+  out["symbol"] = k.symbol;
+  out["timeframe"] = k.timeframe;
+  return Response::Json(200, out);
+}
+
+// GET /api/v1/signals: the track record (resolved signals whose outcome the plan may see), free.
+Result<Response> SignalHistory(const SignalsDeps& d, Context& ctx) {
+  SINYAL_RETURN_IF_ERROR(OnlyQueryParams(ctx, {"symbol", "timeframe", "limit", "before"}));
+  signals::SignalListQuery q;
+  if (auto s = QueryParam(ctx, "symbol")) {
+    SINYAL_ASSIGN_OR_RETURN(q.symbol, models::ModelService::NormalizeSymbol(*s));
+  }
+  if (auto tf = QueryParam(ctx, "timeframe")) {
+    SINYAL_ASSIGN_OR_RETURN(q.timeframe, models::ModelService::NormalizeTimeframe(*tf));
+  }
+  if (auto l = QueryParam(ctx, "limit")) {
+    SINYAL_ASSIGN_OR_RETURN(int64_t lim, ParseInt(*l, "limit", 1, signals::kMaxSignalPage));
+    q.limit = static_cast<size_t>(lim);
+  }
+  if (auto b = QueryParam(ctx, "before")) {
+    auto t = ParseIso8601(*b);
+    if (!t.ok()) return Status::InvalidArgument("before must be an ISO-8601 time", "before");
+    q.before = *t;
+  }
+  billing::MeteredCall& call = Metered(ctx);
+  const UnixNanos not_after = call.NotAfter();
+  // Only resolved rows, and none whose bar opened at or after NotAfter (it can't have closed by it).
+  q.resolved_only = true;
+  if (!q.before || *q.before > not_after) q.before = not_after;
+  SINYAL_ASSIGN_OR_RETURN(auto list, d.log->ListVisible(Tenant(ctx), q));
+  json items = json::array();
+  for (const auto& s : list) {
+    // The newest rows of a page may have an outcome newer than the delay: left out (they appear
+    // once it has passed); the page cursor still moves past them.
+    if (ViewOf(s, not_after) != SignalView::kTrackRecord) continue;
+    items.push_back(GateSignalJson(call, signals::StoredSignalJson(s)));
+  }
+  json out = {{"signals", items}, {"next_before", nullptr}, {"data_delay_seconds", call.DataDelaySeconds()}};
+  if (list.size() == q.limit) out["next_before"] = FormatIso8601(list.back().signal.bar_time());
+  return Response::Json(200, out);
+}
+
+// GET /api/v1/signals/:id: free once it is track record, metered (one unit) while open, refused
+// (403, the plan with real-time data) while its bar is newer than the plan's data delay.
+Result<Response> OneSignal(const SignalsDeps& d, Context& ctx) {
+  SINYAL_RETURN_IF_ERROR(OnlyQueryParams(ctx, {}));
+  const std::string id = ctx.request.params.count("id") ? ctx.request.params.at("id") : "";
+  if (id.size() != 16 || id.find_first_not_of("0123456789abcdef") != std::string::npos) {
+    return Status::NotFound("no signal " + id, "id");
+  }
+  SINYAL_ASSIGN_OR_RETURN(signals::StoredSignal s, d.log->GetVisible(Tenant(ctx), id));
+  billing::MeteredCall& call = Metered(ctx);
+  switch (ViewOf(s, call.NotAfter())) {
+    case SignalView::kTooNew:
+      return call.Gate(billing::kFeatRealtime, "id",
+                       "signal " + id + " (its bar closed less than " + std::to_string(call.DataDelaySeconds()) +
+                           " s ago)");
+    case SignalView::kTrackRecord:
+      return Response::Json(200, GateSignalJson(call, signals::StoredSignalJson(s)));
+    case SignalView::kMetered:
+      break;
+  }
+  SINYAL_ASSIGN_OR_RETURN(market::Timeframe tf, market::ParseTimeframe(s.signal.fields().timeframe));
+  SINYAL_RETURN_IF_ERROR(call.Gate(tf, "id"));
+  SINYAL_ASSIGN_OR_RETURN(Charge charge, Reserve(ctx, billing::kEndpointSignalsGet, 1));
+  if (charge.replay) return std::move(*charge.replay);
+  return CommitDeferred(ctx, std::move(charge.reservation), GateSignalJson(call, signals::StoredSignalJson(s)));
+}
+
 }  // namespace
 
 void AddSignalRoutes(RouteTable& routes, SignalsDeps deps) {
-  auto d = std::make_shared<SignalsDeps>(std::move(deps));
-
+  auto d = std::make_shared<const SignalsDeps>(std::move(deps));
+  auto bind = [d](Result<Response> (*handler)(const SignalsDeps&, Context&)) {
+    return [d, handler](Context& ctx) { return handler(*d, ctx); };
+  };
+  // All billable: the plan is resolved once and its rate limit applies (pipeline); each handler
+  // meters or not by the rule above.
   routes.Add({.method = "GET",
               .pattern = "/api/v1/signals/latest",
               .auth = AuthMode::kAny,
               .required_scope = "read",
-              .handler = [d](Context& ctx) -> Result<Response> {
-                SINYAL_RETURN_IF_ERROR(OnlyQueryParams(ctx, {"symbol", "timeframe", "threshold"}));
-                SINYAL_ASSIGN_OR_RETURN(Key k, QueryKey(ctx));
-                if (d->timeframe_allowed) SINYAL_RETURN_IF_ERROR(d->timeframe_allowed(ctx, k.timeframe));
-                double threshold = 0.5;
-                if (auto t = QueryParam(ctx, "threshold")) {
-                  SINYAL_ASSIGN_OR_RETURN(threshold, ParseDouble(*t, "threshold"));
-                  if (threshold < 0 || threshold > 1) {
-                    return Status::InvalidArgument("threshold must be in [0, 1] (below 0.5 acts as 0.5)",
-                                                   "threshold");
-                  }
-                }
-                SINYAL_ASSIGN_OR_RETURN(UnixNanos not_after, NotAfter(*d, ctx));
-                SINYAL_ASSIGN_OR_RETURN(std::shared_ptr<const signals::Signal> s,
-                                        d->signals->Latest(Tenant(ctx), k.series, not_after));
-                const signals::Signal out = signals::SignalService::WithThreshold(*s, threshold);
-                SINYAL_ASSIGN_OR_RETURN(json body, GateSignalJson(*d, ctx, out.ToJson()));
-                return Response::Json(200, body);
-              }});
-
+              .billable = true,
+              .handler = bind(&LatestSignal)});
   routes.Add({.method = "GET",
               .pattern = "/api/v1/signals/performance",
               .auth = AuthMode::kAny,
               .required_scope = "read",
-              .handler = [d](Context& ctx) -> Result<Response> {
-                SINYAL_RETURN_IF_ERROR(OnlyQueryParams(ctx, {"symbol", "timeframe", "limit"}));
-                SINYAL_ASSIGN_OR_RETURN(Key k, QueryKey(ctx));
-                int64_t limit = 500;
-                if (auto l = QueryParam(ctx, "limit")) {
-                  SINYAL_ASSIGN_OR_RETURN(limit, ParseInt(*l, "limit", 1, 10000));
-                }
-                SINYAL_ASSIGN_OR_RETURN(signals::SignalPerformance p,
-                                        d->signals->Performance(Tenant(ctx), k.series, static_cast<size_t>(limit)));
-                json out = p.ToJson();
-                out["symbol"] = k.symbol;
-                out["timeframe"] = k.timeframe;
-                return Response::Json(200, out);
-              }});
-
+              .handler = bind(&SignalPerformance)});
   routes.Add({.method = "GET",
               .pattern = "/api/v1/signals",
               .auth = AuthMode::kAny,
               .required_scope = "read",
-              .handler = [d](Context& ctx) -> Result<Response> {
-                SINYAL_RETURN_IF_ERROR(OnlyQueryParams(ctx, {"symbol", "timeframe", "limit", "before"}));
-                signals::SignalListQuery q;
-                if (auto s = QueryParam(ctx, "symbol")) {
-                  SINYAL_ASSIGN_OR_RETURN(q.symbol, models::ModelService::NormalizeSymbol(*s));
-                }
-                if (auto tf = QueryParam(ctx, "timeframe")) {
-                  SINYAL_ASSIGN_OR_RETURN(q.timeframe, models::ModelService::NormalizeTimeframe(*tf));
-                }
-                if (auto l = QueryParam(ctx, "limit")) {
-                  SINYAL_ASSIGN_OR_RETURN(int64_t lim, ParseInt(*l, "limit", 1, signals::kMaxSignalPage));
-                  q.limit = static_cast<size_t>(lim);
-                }
-                if (auto b = QueryParam(ctx, "before")) {
-                  auto t = ParseIso8601(*b);
-                  if (!t.ok()) return Status::InvalidArgument("before must be an ISO-8601 time", "before");
-                  q.before = *t;
-                }
-                SINYAL_ASSIGN_OR_RETURN(auto list, d->log->ListVisible(Tenant(ctx), q));
-                json items = json::array();
-                for (const auto& s : list) {
-                  SINYAL_ASSIGN_OR_RETURN(json item, GateSignalJson(*d, ctx, signals::StoredSignalJson(s)));
-                  items.push_back(std::move(item));
-                }
-                json out = {{"signals", items}, {"next_before", nullptr}};
-                if (list.size() == q.limit) out["next_before"] = FormatIso8601(list.back().signal.bar_time());
-                return Response::Json(200, out);
-              }});
-
+              .billable = true,
+              .handler = bind(&SignalHistory)});
   routes.Add({.method = "GET",
               .pattern = "/api/v1/signals/:id",
               .auth = AuthMode::kAny,
               .required_scope = "read",
-              .handler = [d](Context& ctx) -> Result<Response> {
-                SINYAL_RETURN_IF_ERROR(OnlyQueryParams(ctx, {}));
-                const std::string id = ctx.request.params.count("id") ? ctx.request.params.at("id") : "";
-                if (id.size() != 16 || id.find_first_not_of("0123456789abcdef") != std::string::npos) {
-                  return Status::NotFound("no signal " + id, "id");
-                }
-                SINYAL_ASSIGN_OR_RETURN(signals::StoredSignal s, d->log->GetVisible(Tenant(ctx), id));
-                SINYAL_ASSIGN_OR_RETURN(json body, GateSignalJson(*d, ctx, signals::StoredSignalJson(s)));
-                return Response::Json(200, body);
-              }});
-
+              .billable = true,
+              .handler = bind(&OneSignal)});
   routes.Add({.method = "GET",
               .pattern = "/api/v1/market/indicator-odds",
               .auth = AuthMode::kAny,
               .required_scope = "read",
-              .handler = [d](Context& ctx) -> Result<Response> { return IndicatorOddsRoute(*d, ctx); }});
-
+              .billable = true,
+              .handler = bind(&IndicatorOddsRoute)});
   routes.Add({.method = "GET",
               .pattern = "/api/v1/market/correlations",
               .auth = AuthMode::kAny,
               .required_scope = "read",
-              .handler = [d](Context& ctx) -> Result<Response> { return Correlations(*d, ctx); }});
+              .billable = true,
+              .handler = bind(&Correlations)});
 }
 
 }  // namespace sinyal::http

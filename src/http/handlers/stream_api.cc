@@ -1,10 +1,12 @@
 // The WebSocket signal stream (issue 6): GET /api/v1/stream/signals.
 //
 // Protocol (docs in openapi.json, path /api/v1/stream/signals):
-//   1. Upgrade with a user's JWT or an API key with scope "predict". The tenant's plan must hold
-//      the "stream" entitlement and be real-time ("realtime"): otherwise the upgrade is refused
-//      with 403 problem+json naming the cheapest plan that has it ("requires plan pro"). There is
-//      no delayed stream: plans with delayed data (Free) poll POST /api/v1/business/predict.
+//   1. Upgrade with a user's JWT or an API key with scope "predict". The upgrade request is a
+//      billable route (the metered-call flow: the plan resolved once and its rate limit). The
+//      tenant's plan must hold the "stream" entitlement and be real-time ("realtime"): otherwise
+//      the upgrade is refused with 403 problem+json naming the cheapest plan that has it
+//      ("requires plan pro"). There is no delayed stream: plans with delayed data (Free) poll
+//      POST /api/v1/business/predict.
 //   2. The client sends {"symbols":["EURUSD",...],"timeframes":["H1",...],
 //      "confidence_threshold":0.6} (threshold optional, default 0.5; at most 20 symbols,
 //      7 timeframes, 50 series). Each series is validated and tracked (SignalService::Track: its
@@ -13,8 +15,10 @@
 //      or {"type":"error","status","detail","field"} (the connection stays open; 10 bad messages
 //      in a row close it with 1008). A new subscribe message replaces the set.
 //   3. Each new signal of a subscribed series (the model serving this tenant for it: its own, else
-//      the platform default) is metered - one unit, endpoint "stream", Meter::Reserve then
-//      Meter::Commit (durable group commit) - and pushed as {"type":"signal", <the fields of
+//      the platform default) is metered through the metered-call flow - the plan resolved afresh
+//      (a plan change applies to the next push), gated again, one unit reserved (endpoint
+//      "stream") and committed (durable group commit); no rate limit: pushes are paced by closing
+//      bars, not by the client - and pushed as {"type":"signal", <the fields of
 //      POST /api/v1/business/predict for the tenant's plan>, "usage_cost","cost_credits",
 //      "remaining_quota"}. The frame is queued only after its ledger row is durable. A unit is
 //      reserved only for a connection that is open when its push starts, and the reservation is
@@ -44,10 +48,11 @@
 #include <nlohmann/json.hpp>
 
 #include "billing/meter.h"
-#include "billing/plans.h"
+#include "billing/metered_call.h"
 #include "core/log.h"
 #include "core/time.h"
 #include "http/api.h"
+#include "http/handlers/metered.h"
 #include "http/handlers/prediction_json.h"
 #include "http/json_body.h"
 #include "http/problem.h"
@@ -67,27 +72,21 @@ constexpr size_t kMaxTimeframes = 7;
 constexpr int kMaxConsecutiveErrors = 10;
 constexpr size_t kMaxQueuedSignals = 10000;
 
-// The fields of a pushed signal for `plan`: those of POST /api/v1/business/predict, "type":"signal".
-json SignalJson(billing::PlanStore& plans, const billing::Plan& plan, const signals::Signal& stored,
-                double threshold) {
-  json j = PredictionJson(plans, plan, stored, threshold);
+// The fields of a pushed signal for the call's plan: those of POST /api/v1/business/predict,
+// "type":"signal".
+json SignalJson(billing::MeteredCall& call, const signals::Signal& stored, double threshold) {
+  json j = PredictionJson(call.entitlements(), call.plan(), stored, threshold);
   j["type"] = "signal";
   return j;
 }
 
 // 403 unless the plan streams (entitlement "stream", real-time data).
-Status CheckStreamPlan(billing::PlanStore& plans, const billing::Plan& plan) {
-  if (!plan.Has(billing::kFeatStream)) {
-    return Status::PermissionDenied(
-        "the signal stream is not in plan " + plan.name + "; " + PlanNeeded(plans, billing::kFeatStream), "plan");
-  }
-  if (!plan.Has(billing::kFeatRealtime)) {
-    return Status::PermissionDenied("the signal stream is real-time and plan " + plan.name +
-                                        " has delayed data; " + PlanNeeded(plans, billing::kFeatRealtime),
-                                    "plan");
-  }
-  return Status::Ok();
+Status CheckStreamPlan(billing::MeteredCall& call) {
+  SINYAL_RETURN_IF_ERROR(call.Gate(billing::kFeatStream, "plan", "the signal stream"));
+  return call.Gate(billing::kFeatRealtime, "plan", "the real-time signal stream");
 }
+
+billing::Caller CallerOf(const accounts::Principal& p) { return {p.tenant, p.user, p.api_key}; }
 
 json ErrorJson(const Status& s, const std::string& request_id) {
   const int status = HttpStatusFor(s.code());
@@ -203,21 +202,14 @@ class StreamSocket final : public WebSocketHandler, public std::enable_shared_fr
     auto serving = d.signals->ModelOwner(principal_.tenant, key);
     if (!serving.ok() || *serving != owner) return;
     const UnixNanos now = d.clock->Now();
-    auto sub = d.subscriptions->Current(principal_.tenant, now);
-    if (!sub.ok()) return LogFailure(sub.error());
-    auto plan = d.plans->Get(sub->plan);
-    if (!plan.ok()) return LogFailure(plan.error());
-    if (Status gate = CheckStreamPlan(*d.plans, *plan); !gate.ok()) {
+    // The metered-call flow for this push: plan resolved once, gated, reserved, committed.
+    auto call = d.metered->Begin(CallerOf(principal_), now);
+    if (!call.ok()) return LogFailure(call.error());
+    if (Status gate = CheckStreamPlan(*call); !gate.ok()) {
       Send(ErrorJson(gate, request_id_).dump());
-      return CloseWith(1008, "plan " + plan->name + " does not include the stream");
+      return CloseWith(1008, "plan " + call->plan().name + " does not include the stream");
     }
-    billing::MeterCall call;
-    call.tenant = principal_.tenant;
-    call.user = principal_.user;
-    call.api_key = principal_.api_key;
-    call.endpoint = std::string(billing::kEndpointStream);
-    call.units = 1;
-    auto reserved = d.meter->Reserve(call, now);
+    auto reserved = call->Reserve(std::string(billing::kEndpointStream), 1);
     if (!reserved.ok()) {
       if (reserved.error().code() == StatusCode::kQuotaExceeded) {
         Send(ErrorJson(reserved.error(), request_id_).dump());
@@ -231,7 +223,7 @@ class StreamSocket final : public WebSocketHandler, public std::enable_shared_fr
     }
     // Asynchronous: the pushes of one signal to many connections share one group commit; the
     // callback (meter's writer thread, in commit order) only queues the frame.
-    d.meter->CommitAsync(std::move(reserved->reservation), SignalJson(*d.plans, *plan, signal, threshold),
+    call->meter().CommitAsync(std::move(reserved->reservation), SignalJson(*call, signal, threshold),
                          [self = shared_from_this(), metrics = d.metrics, now, symbol = f.symbol, timeframe = f.timeframe](
                              Result<std::string> body) {
                            if (body.ok()) {
@@ -266,10 +258,8 @@ class StreamSocket final : public WebSocketHandler, public std::enable_shared_fr
       return Status::InvalidArgument("is required (1 to 7 timeframes)", "timeframes");
     }
     const StreamDeps& d = hub_.deps();
-    auto sub = d.subscriptions->Current(principal_.tenant, d.clock->Now());
-    if (!sub.ok()) return sub.error();
-    SINYAL_ASSIGN_OR_RETURN(billing::Plan plan, d.plans->Get(sub->plan));
-    SINYAL_RETURN_IF_ERROR(CheckStreamPlan(*d.plans, plan));
+    SINYAL_ASSIGN_OR_RETURN(billing::MeteredCall call, d.metered->Begin(CallerOf(principal_), d.clock->Now()));
+    SINYAL_RETURN_IF_ERROR(CheckStreamPlan(call));
 
     std::vector<std::string> syms, tfs;
     std::vector<market::Timeframe> tf_keys;  // parsed once; tfs holds their names
@@ -282,14 +272,8 @@ class StreamSocket final : public WebSocketHandler, public std::enable_shared_fr
       const std::string field = "timeframes[" + std::to_string(i) + "]";
       auto tf = market::ParseTimeframe((*timeframes)[i]);
       if (!tf.ok()) return tf.error().WithField(field);
-      std::string name(market::TimeframeName(*tf));
-      if (!plan.Has(billing::kFeatAllTimeframes) &&
-          std::find(plan.timeframes.begin(), plan.timeframes.end(), name) == plan.timeframes.end()) {
-        return Status::PermissionDenied("timeframe " + name + " is not in plan " + plan.name + "; " +
-                                            PlanNeeded(*d.plans, billing::kFeatAllTimeframes),
-                                        field);
-      }
-      tfs.push_back(name);
+      SINYAL_RETURN_IF_ERROR(call.Gate(*tf, field));
+      tfs.push_back(std::string(market::TimeframeName(*tf)));
       tf_keys.push_back(*tf);
     }
     std::map<std::pair<std::string, std::string>, market::SeriesKey> series;
@@ -319,7 +303,7 @@ class StreamSocket final : public WebSocketHandler, public std::enable_shared_fr
     Send(json{{"type", "subscribed"},
               {"series", listed},
               {"confidence_threshold", threshold.value_or(0.5)},
-              {"plan", plan.name},
+              {"plan", call.plan().name},
               {"metering", "one unit per pushed signal (endpoint \"stream\")"}}
              .dump());
     return Status::Ok();
@@ -420,12 +404,9 @@ StreamHubPtr AddStreamRoutes(RouteTable& routes, StreamDeps deps) {
               .pattern = "/api/v1/stream/signals",
               .auth = AuthMode::kAny,
               .required_scope = std::string(accounts::kScopePredict),
+              .billable = true,
               .handler = [h](Context& ctx) -> Result<Response> {
-                const StreamDeps& d = h->deps();
-                SINYAL_ASSIGN_OR_RETURN(billing::Subscription sub,
-                                        d.subscriptions->Current(ctx.principal->tenant, ctx.now));
-                SINYAL_ASSIGN_OR_RETURN(billing::Plan plan, d.plans->Get(sub.plan));
-                SINYAL_RETURN_IF_ERROR(CheckStreamPlan(*d.plans, plan));
+                SINYAL_RETURN_IF_ERROR(CheckStreamPlan(Metered(ctx)));
                 if (!IsWebSocketUpgrade(ctx.request)) {
                   Response r = ProblemResponse(426, "upgrade-required",
                                                "this endpoint is a WebSocket; send an upgrade request", "upgrade",
