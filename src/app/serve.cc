@@ -1,5 +1,7 @@
 #include "app/serve.h"
 
+#include "app/trading.h"
+
 #include <signal.h>
 #include <sys/stat.h>
 
@@ -156,9 +158,11 @@ int RunServe(Config config) {
   store::BarStore bar_store(*db, clock);
   // Bars closed by the live feed go to the signal service (set below, cleared before it ends).
   std::atomic<signals::SignalService*> bar_sink{nullptr};
+  std::atomic<Trading*> paper_sink{nullptr};  // paper accounts follow the same bars (app/trading.h)
   store::LiveFeed live_feed(bar_store, clock, {},
-                            [&bar_sink](const market::SeriesKey& key, const market::Bar& bar) {
+                            [&bar_sink, &paper_sink](const market::SeriesKey& key, const market::Bar& bar) {
                               if (signals::SignalService* s = bar_sink.load()) s->OnBarClosed(key, bar);
+                              if (Trading* t = paper_sink.load()) t->OnBarClosed(key, bar);
                             });
   store::FeatureSetStore feature_sets(*db, clock);
   http::FeatureServicePtr feature_service = http::MakeFeatureService(bar_store, feature_sets);
@@ -228,6 +232,10 @@ int RunServe(Config config) {
                                                      (need.ok() ? "requires plan " + *need : "not available on any plan"),
                                                  "timeframe");
                }});
+  // Paper trading accounts (backtest/paper.h) follow the live bars with the live signals; their
+  // thread also sends the accounts' signed webhooks.
+  Trading trading(config, *db, bar_store, jobs, model_service, &feature_sets, &signal_service, clock);
+  http::AddTradingRoutes(routes, {.backtests = trading.backtests(), .paper = &trading.paper()});
   http::AddBusinessRoutes(routes, {.plans = &plans,
                                    .subscriptions = &subscriptions,
                                    .meter = &meter,
@@ -273,6 +281,7 @@ int RunServe(Config config) {
   std::unique_ptr<signals::RetrainScheduler> retrain_scheduler;
   if (config.worker.in_process) {
     worker = MakeJobWorker(config, jobs, model_service, "serve", &retraining);
+    trading.RegisterJobs(*worker);
     worker->Start();
     if (config.worker.retrain_check_seconds > 0) {
       retrain_scheduler = std::make_unique<signals::RetrainScheduler>(
@@ -305,6 +314,8 @@ int RunServe(Config config) {
                                  .blocking_threads = static_cast<size_t>(config.server.blocking_threads)});
   server_ptr = &server;
   if (Status s = server.Start(); !s.ok()) return Fail(s);
+  trading.Start();
+  paper_sink.store(&trading);
 
   // Closes live bars of quiet markets once a second (LiveFeed::AdvanceLive).
   std::atomic<bool> stop_feed_timer{false};
@@ -370,6 +381,8 @@ int RunServe(Config config) {
   stop_invoicer.store(true);
   invoicer.join();
   bar_sink.store(nullptr);
+  paper_sink.store(nullptr);
+  trading.Stop();  // applies the bars already queued
   signal_service.Drain();
   meter.Flush();  // no request is left to commit; the writer stops with the meter
   db->Close();

@@ -157,6 +157,24 @@ struct SignalsDeps {
 // REQUIRES: every dependency outlives the routes.
 void AddSignalRoutes(RouteTable& routes, SignalsDeps deps);
 
+}  // namespace sinyal::http
+namespace sinyal::backtest {
+class BacktestService;
+class PaperService;
+}  // namespace sinyal::backtest
+namespace sinyal::http {
+
+struct TradingDeps {
+  backtest::BacktestService* backtests = nullptr;  // null: no /backtests routes
+  backtest::PaperService* paper = nullptr;         // null: no /paper-accounts routes
+  // The plan gate for "backtests" (submitting) and "paper_trading" (opening accounts): OK or the
+  // 403 problem naming the plan that has it. Unset: allowed.
+  std::function<Status(const accounts::Principal&, std::string_view feature)> gate;
+};
+// /api/v1/backtests* and /api/v1/paper-accounts*: http/handlers/trading_api.cc (docs/api.md
+// "Backtests" and "Paper trading"). REQUIRES: every dependency outlives the routes.
+void AddTradingRoutes(RouteTable& routes, TradingDeps deps);
+
 // Feature sets (platform default + per-tenant, stored through store::FeatureSetStore) and the
 // cached feature vectors of a series (features::FeatureEngine per series, rebuilt when the
 // series' stored bars change other than by appending). Thread-safe.

@@ -4,6 +4,8 @@
 #include <nlohmann/json.hpp>
 
 #include "accounts/accounts.h"
+#include "backtest/paper.h"
+#include "backtest/service.h"
 #include "core/testing/test_util.h"
 #include "billing/analytics.h"
 #include "billing/invoices.h"
@@ -74,6 +76,21 @@ TEST(OpenApiTest, DocumentsEveryRouteAndNoStaleOnes) {
                             .invoices = &invoices, .analytics = &analytics});
   StreamHubPtr stream = AddStreamRoutes(routes, {.signals = &signal_service, .meter = &meter,
                                                 .subscriptions = &subscriptions, .plans = &plans, .clock = &clock});
+  struct NoSignals : backtest::SignalSourceFactory, backtest::PaperSignalProvider {
+    Status Validate(TenantId, const backtest::StrategyConfig&) override { return Status::Ok(); }
+    Result<std::unique_ptr<backtest::SignalSource>> Create(
+        TenantId, const backtest::StrategyConfig&, const std::vector<backtest::SeriesInput>&,
+        const Progress&) override {
+      return Status::Unavailable("none");
+    }
+    Result<std::optional<backtest::BarSignal>> SignalAt(TenantId, const backtest::StrategyConfig&,
+                                                        const market::SeriesKey&,
+                                                        const market::Bar&, UnixNanos) override {
+      return std::optional<backtest::BarSignal>();
+    }
+  } no_signals;
+  backtest::PaperService paper(**db, bars, no_signals, clock);
+  AddTradingRoutes(routes, {.backtests = nullptr, .paper = &paper});
   AddSystemRoutes(routes, {});
 
   auto doc = nlohmann::json::parse(OpenApiDocument());
