@@ -124,7 +124,7 @@ void BM_OutputVectorAllocation(benchmark::State& state) {
 BENCHMARK(BM_OutputVectorAllocation);
 
 // The default feature set core-v1 (25 features, 13 indicator instances): one feature vector per
-// closed bar, the live path of features/FeatureEngine without its cache.
+// closed bar: the computation behind the model-inputs seam's InputStream (models/inputs.h).
 void BM_CoreV1_FeatureVectors(benchmark::State& state) {
   const auto& bars = GetData().bars;
   auto fc = FeatureComputer::Create(DefaultFeatureSet());

@@ -4,12 +4,14 @@
 // an error when they are missing), features/ core-v1 + regime + cross-asset columns, a default
 // four-member ensemble (150 trees each) trained once at start-up on 8,000 rows.
 //
-// Per request (BM_FullSignal): the core-v1 vector from the FeatureEngine cache (Latest), the
-// regime state and cross-asset columns from their per-series caches (updated on bar close),
+// Per request (BM_FullSignal): the core-v1 row kept by the series window (the seam's
+// InputStream), the regime state and cross-asset columns from their per-series caches (updated
+// on bar close),
 // concatenation into the model row, ensemble (flat evaluator) + isotonic calibration + spread,
 // split-conformal intervals (80/95, Mondrian), expected move, Signal assembly with its id.
 // BM_FullSignalWithDrivers adds the top-5 drivers (XGBoost pred_contribs over 4 members).
-// Per closed bar (BM_OnBarUpdate): FeatureEngine::OnBar + RegimeClassifier::Update.
+// Per closed bar (BM_OnBarUpdate): SeriesWindow::Push (the seam's InputStream for core-v1 +
+// RegimeClassifier::Update + keeping the bar, row and state), what SignalService does per bar.
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
@@ -22,14 +24,15 @@
 #include <optional>
 
 #include "core/clock.h"
-#include "features/feature_engine.h"
 #include "features/feature_set.h"
 #include "market/csv_import.h"
 #include "models/config.h"
-#include "models/features_adapter.h"
+#include "models/inputs.h"
 #include "models/market_adapter.h"
 #include "signals/cross_asset.h"
+#include "signals/interval_calibration.h"
 #include "signals/pipeline.h"
+#include "signals/series_window.h"
 #include "signals/regime.h"
 #include "signals/signal.h"
 
@@ -40,9 +43,8 @@ namespace {
 
 struct World {
   std::vector<market::Bar> bars;
-  features::FeatureEngine engine;
-  market::SeriesKey key;
-  std::string hash;
+  std::optional<models::InputSpec> spec;
+  models::FeatureFrame core;
   std::vector<RegimeState> states;
   models::FeatureFrame xasset;
   std::optional<models::Ensemble> ensemble;
@@ -68,7 +70,10 @@ Status Build(World* w) {
   }
   SINYAL_ASSIGN_OR_RETURN(auto panel, AlignPanel(comps, market::Timeframe::kH1));
   SINYAL_ASSIGN_OR_RETURN(auto dxy, SyntheticDxy(panel, SekMode::kDropSek));
-  SINYAL_ASSIGN_OR_RETURN(auto core, models::ComputeFeatureFrame(features::DefaultFeatureSet(), w->bars));
+  SINYAL_ASSIGN_OR_RETURN(auto spec, models::InputSpec::FeatureSet(features::DefaultFeatureSet()));
+  w->spec.emplace(std::move(spec));
+  SINYAL_ASSIGN_OR_RETURN(w->core, models::ComputeInputs(*w->spec, w->bars));
+  const models::FeatureFrame& core = w->core;
   SINYAL_ASSIGN_OR_RETURN(w->states, ClassifyRegimes(w->bars));
   SINYAL_ASSIGN_OR_RETURN(w->xasset, CrossAssetFeatures(w->bars, market::Timeframe::kH1, panel.times, dxy));
   SINYAL_ASSIGN_OR_RETURN(auto f1, CombineFrames(core, RegimeFrame(w->states)));
@@ -84,18 +89,24 @@ Status Build(World* w) {
   cfg.feature_set = frame.set_name;
   SINYAL_ASSIGN_OR_RETURN(auto ens, models::Ensemble::Train(ds, fit, calib, cfg));
   w->ensemble.emplace(std::move(ens));
-  SINYAL_ASSIGN_OR_RETURN(auto base, MakeConformalRows(nullptr, ds, fit, w->states, 0));
-  SINYAL_ASSIGN_OR_RETURN(w->model.move_ratio, FitMoveRatio(base));
-  SINYAL_ASSIGN_OR_RETURN(auto crow, MakeConformalRows(&*w->ensemble, ds, conf, w->states, w->model.move_ratio));
-  SINYAL_ASSIGN_OR_RETURN(w->model.conformal, ConformalIntervals::Fit(crow));
+  // Conformal rows by the production rule, over the bars of the fit and conformal segments.
+  auto rows_in = [&](const std::vector<size_t>& seg, const models::Ensemble* e, double move_ratio) {
+    std::vector<ConformalRow> out;
+    for (size_t i = ds.rows[seg.front()].bar; i <= ds.rows[seg.back()].bar; ++i) {
+      auto r = ConformalRowAt(w->bars, i, 1, w->states[i], {frame.Row(i), frame.cols()});
+      if (!r) continue;
+      if (e) r->point = ConformalPoint(e->Predict(frame.Row(i)).proba[models::kUp], move_ratio, r->scale);
+      out.push_back(*r);
+    }
+    return out;
+  };
+  SINYAL_ASSIGN_OR_RETURN(w->model.move_ratio, FitMoveRatio(rows_in(fit, nullptr, 0)));
+  SINYAL_ASSIGN_OR_RETURN(w->model.conformal,
+                          ConformalIntervals::Fit(rows_in(conf, &*w->ensemble, w->model.move_ratio)));
   w->model.ensemble = &*w->ensemble;
   w->model.model_version = "bench";
   w->model.symbol = "EURUSD";
   w->model.timeframe = "H1";
-  // The feature cache, warmed with every bar but the last 1,000 (fed by BM_OnBarUpdate's setup).
-  w->key = market::SeriesKey{"EURUSD", market::Timeframe::kH1};
-  SINYAL_ASSIGN_OR_RETURN(w->hash, w->engine.Register(w->key, features::DefaultFeatureSet()));
-  SINYAL_RETURN_IF_ERROR(w->engine.Warm(w->key, w->hash, w->bars));
   return Status::Ok();
 }
 
@@ -136,14 +147,10 @@ void RunSignals(benchmark::State& state, int top_drivers) {
   Latencies lat;
   for (auto _ : state) {
     const auto t0 = std::chrono::steady_clock::now();
-    // Features from the cache, regime and cross-asset from theirs, then the signal.
-    auto fv = w.engine.Latest(w.key, w.hash);
-    if (!fv.ok()) {
-      state.SkipWithError(fv.error().ToString().c_str());
-      return;
-    }
+    // The core-v1 row, regime and cross-asset columns from their caches, then the signal.
     size_t k = 0;
-    for (double v : fv->values) row[k++] = static_cast<float>(v);
+    const float* cr = w.core.Row(last);
+    for (size_t j = 0; j < w.core.cols(); ++j) row[k++] = cr[j];
     const RegimeState& rs = w.states[last];
     RegimeFeatures(rs, row.data() + k);
     k += RegimeFeatureNames().size();
@@ -172,33 +179,31 @@ BENCHMARK(BM_FullSignal)->Iterations(20000);
 void BM_FullSignalWithDrivers(benchmark::State& state) { RunSignals(state, 5); }
 BENCHMARK(BM_FullSignalWithDrivers)->Iterations(2000);
 
-// Per closed bar: the feature engine and the regime classifier take the new bar.
+// Per closed bar: the series window (core-v1 inputs and the regime) takes the new bar.
 void BM_OnBarUpdate(benchmark::State& state) {
   World& w = Get();
   if (!w.error.empty()) {
     state.SkipWithError(w.error.c_str());
     return;
   }
-  auto engine = std::make_unique<features::FeatureEngine>();
-  auto hash = engine->Register(w.key, features::DefaultFeatureSet()).value();
-  auto rc = RegimeClassifier::Create().value();
+  auto fresh = [&] {
+    return SeriesWindow::Create(*w.spec, models::kSeriesStart, "EURUSD", market::Timeframe::kH1).value();
+  };
+  SeriesWindow window = fresh();
   Latencies lat;
   size_t i = 0;
   for (auto _ : state) {
     if (i == w.bars.size()) {
       state.PauseTiming();
-      engine = std::make_unique<features::FeatureEngine>();
-      hash = engine->Register(w.key, features::DefaultFeatureSet()).value();
-      rc.Reset();
+      window = fresh();
       i = 0;
       state.ResumeTiming();
     }
     const auto t0 = std::chrono::steady_clock::now();
-    Status a = engine->OnBar(w.key, w.bars[i]);
-    Status b = rc.Update(w.bars[i]);
-    benchmark::DoNotOptimize(rc.Current());
+    auto pushed = window.Push(w.bars[i]);
+    benchmark::DoNotOptimize(window.row(window.size() - 1).data());
     lat.ns.push_back(std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - t0).count());
-    if (!a.ok() || !b.ok()) {
+    if (!pushed.ok() || !*pushed) {
       state.SkipWithError("update failed");
       return;
     }

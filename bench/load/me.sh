@@ -12,7 +12,7 @@ command -v wrk >/dev/null || { echo "wrk not installed (apt-get install wrk)"; e
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 DATA=$(mktemp -d)
 trap 'kill $PID 2>/dev/null || true; wait $PID 2>/dev/null || true; rm -rf "$DATA"' EXIT
-"$BIN" serve --port "$PORT" --data-dir "$DATA" --log-level warn >"$DATA/server.log" 2>&1 &
+SINYAL_FIRST_RUN_ENABLED=false "$BIN" serve --port "$PORT" --data-dir "$DATA" --log-level warn >"$DATA/server.log" 2>&1 &
 PID=$!
 for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null && break; sleep 0.1; done
 BASE="http://127.0.0.1:$PORT"

@@ -39,7 +39,7 @@ BASE="http://127.0.0.1:$PORT"
 json() { python3 -c "import sys,json; d=json.load(sys.stdin); print(d$1)"; }
 
 start_server() {
-  SINYAL_WORKER_XGBOOST_THREADS=2 "$BIN" serve --port "$PORT" --data-dir "$TMP/var" --database "$DB" \
+  SINYAL_FIRST_RUN_ENABLED=false SINYAL_WORKER_XGBOOST_THREADS=2 "$BIN" serve --port "$PORT" --data-dir "$TMP/var" --database "$DB" \
     --log-level warn >>"$TMP/server.log" 2>&1 &
   PID=$!
   for _ in $(seq 1 200); do curl -sf "$BASE/readyz" >/dev/null && return 0; sleep 0.1; done

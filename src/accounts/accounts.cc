@@ -1187,6 +1187,49 @@ Result<std::vector<ApiKeyInfo>> AccountService::ListOperatorKeys(const Principal
   return out;
 }
 
+Result<AccountService::TenantPage> AccountService::ListTenants(const Principal& op, int64_t limit, int64_t offset) {
+  SINYAL_CHECK_CONFIG();
+  SINYAL_RETURN_IF_ERROR(RequireOperatorToken(op));
+  if (limit < 1 || limit > 500) return Status::InvalidArgument("limit must be in [1, 500]", "limit");
+  if (offset < 0) return Status::InvalidArgument("offset must be >= 0", "offset");
+  TenantPage page;
+  SINYAL_RETURN_IF_ERROR(impl_->db.WithReadTx([&](soci::session& sql) {
+    long long total = 0;
+    sql << "SELECT COUNT(*) FROM tenants", soci::into(total);
+    page.total = total;
+    long long lim = limit, off = offset;
+    soci::rowset<soci::row> rows =
+        (sql.prepare << "SELECT t.id, t.name, t.created_at, "
+                        "(SELECT MIN(u.email) FROM users u WHERE u.tenant_id = t.id AND u.role = 'owner'), "
+                        "(SELECT COUNT(*) FROM users u WHERE u.tenant_id = t.id), "
+                        "(SELECT COUNT(*) FROM api_keys k WHERE k.tenant_id = t.id AND k.revoked_at IS NULL) "
+                        "FROM tenants t ORDER BY t.id DESC LIMIT :lim OFFSET :off",
+         soci::use(lim, "lim"), soci::use(off, "off"));
+    for (const soci::row& r : rows) {
+      auto num = [&r](size_t i) -> int64_t {  // COUNT(*) is int, long long or numeric text
+        if (r.get_indicator(i) == soci::i_null) return 0;
+        switch (r.get_properties(i).get_data_type()) {
+          case soci::dt_integer: return r.get<int>(i);
+          case soci::dt_long_long: return r.get<long long>(i);
+          case soci::dt_unsigned_long_long: return static_cast<int64_t>(r.get<unsigned long long>(i));
+          case soci::dt_double: return static_cast<int64_t>(r.get<double>(i));
+          default: return std::stoll(r.get<std::string>(i));
+        }
+      };
+      TenantSummary t;
+      t.id = TenantId(num(0));
+      t.name = r.get<std::string>(1);
+      t.created_at = num(2);
+      t.owner_email = r.get_indicator(3) == soci::i_ok ? r.get<std::string>(3) : "";
+      t.users = num(4);
+      t.api_keys = num(5);
+      page.items.push_back(std::move(t));
+    }
+    return Status::Ok();
+  }));
+  return page;
+}
+
 Status AccountService::RevokeOperatorKey(const Principal& op, ApiKeyId id) {
   SINYAL_CHECK_CONFIG();
   SINYAL_RETURN_IF_ERROR(RequireOperatorToken(op));

@@ -198,6 +198,22 @@ class AccountService {
   // NotFound for unknown ids; revoking twice is OK. Takes effect at once in this process.
   [[nodiscard]] Status RevokeOperatorKey(const Principal& op, ApiKeyId id);
 
+  // Operators (access token only): tenants, newest first, `limit` (1..500) from `offset`, each with
+  // its owner's email and its numbers of users and live (unrevoked) API keys; `total` is the number
+  // of tenants. For the operators' dashboard (GET /api/v1/operator/tenants).
+  struct TenantSummary {
+    TenantId id;
+    std::string name;
+    UnixNanos created_at = 0;
+    std::string owner_email;
+    int64_t users = 0, api_keys = 0;
+  };
+  struct TenantPage {
+    std::vector<TenantSummary> items;
+    int64_t total = 0;
+  };
+  [[nodiscard]] Result<TenantPage> ListTenants(const Principal& op, int64_t limit, int64_t offset);
+
   // Issues an access token for a principal (tests, benchmarks, operator tooling).
   [[nodiscard]] Result<std::string> IssueAccessToken(const Principal& p) const;
 

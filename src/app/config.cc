@@ -41,7 +41,11 @@ const std::vector<Key>& Keys() {
     I("server.max_body_bytes", [](Config& c) -> int64_t& { return c.server.max_body_bytes; }, 1024, 64 << 20);
     I("server.shutdown_grace_ms", [](Config& c) -> int64_t& { return c.server.shutdown_grace_ms; }, 0, 600000);
     S("server.docs_assets_dir", [](Config& c) -> std::string& { return c.server.docs_assets_dir; });
+    S("server.web_dir", [](Config& c) -> std::string& { return c.server.web_dir; });
     S("server.data_dir", [](Config& c) -> std::string& { return c.server.data_dir; });
+    B("first_run.enabled", [](Config& c) -> bool& { return c.first_run.enabled; });
+    S("first_run.sample_dir", [](Config& c) -> std::string& { return c.first_run.sample_dir; });
+    I("first_run.replay_bars", [](Config& c) -> int64_t& { return c.first_run.replay_bars; }, 0, 5000);
     S("database.url", [](Config& c) -> std::string& { return c.database.url; });
     I("database.pool_size", [](Config& c) -> int64_t& { return c.database.pool_size; }, 1, 256);
     S("auth.jwt_secret", [](Config& c) -> std::string& { return c.auth.jwt_secret; });

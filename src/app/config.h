@@ -29,6 +29,9 @@ struct Config {
     int64_t max_body_bytes = 1 << 20;       // Default: 1 MiB. [1 KiB, 64 MiB]
     int64_t shutdown_grace_ms = 10000;      // Default: 10 s. [0, 600000]
     std::string docs_assets_dir = "web/node_modules/redoc/bundles";  // Redoc bundle for /docs
+    // The dashboard (Vite build of web/, by scripts/build.sh), served at / (http/static_site.h).
+    // Default: web/dist. Missing: the API still serves; / says how to build the dashboard.
+    std::string web_dir = "web/dist";
     std::string data_dir = "var";    // Default: ./var (SQLite file, generated secrets).
   } server;
   struct Database {
@@ -81,6 +84,15 @@ struct Config {
     // new charge). The usage ledger is kept. Default: 72 h (docs/billing.md). [1, 8760]
     int64_t idempotency_retention_hours = 72;
   } billing;
+  // First run (app/first_run.h): on a database with no market data, `serve` imports the sample of
+  // real bars in sample_dir, trains the platform default models (as `sinyal admin
+  // train-defaults`) and replays the newest replay_bars bars of each series through the live
+  // path, in the background, with progress in the log.
+  struct FirstRun {
+    bool enabled = true;                    // Default: true.
+    std::string sample_dir = "data/sample"; // Default: the repository's sample (data/sample).
+    int64_t replay_bars = 240;              // Default: 240 (10 trading days of H1). [0, 5000]
+  } first_run;
   struct Models {
     // Plan of every tenant until billing exists (models/plans.h): free, pro or enterprise.
     std::string default_plan = "free";

@@ -112,3 +112,24 @@ TEST(ConfigTest, RedisUrlIsCheckedWithoutEchoingThePassword) {
 
 }  // namespace
 }  // namespace sinyal::app
+
+namespace sinyal::app {
+namespace {
+
+TEST(ConfigTest, FirstRunAndDashboardKeys) {
+  Config c;
+  EXPECT_TRUE(c.first_run.enabled);
+  EXPECT_EQ(c.first_run.sample_dir, "data/sample");
+  EXPECT_EQ(c.server.web_dir, "web/dist");
+  ASSERT_OK(ApplyToml("[first_run]\nreplay_bars = 100\nsample_dir = \"/srv/sample\"\n[server]\nweb_dir = \"/srv/web\"\n",
+                      "t.toml", c));
+  EXPECT_EQ(c.first_run.replay_bars, 100);
+  EXPECT_EQ(c.first_run.sample_dir, "/srv/sample");
+  EXPECT_EQ(c.server.web_dir, "/srv/web");
+  ASSERT_OK(ApplyEnv({{"SINYAL_FIRST_RUN_ENABLED", "false"}}, c));
+  EXPECT_FALSE(c.first_run.enabled);
+  EXPECT_EQ(ApplyToml("[first_run]\nreplay_bars = 5001\n", "t.toml", c).field(), "first_run.replay_bars");
+}
+
+}  // namespace
+}  // namespace sinyal::app

@@ -338,31 +338,42 @@ int RunWorker(const ModelCommands& c, const Config& config, Env& env) {
 }
 
 int RunTrainDefaults(const ModelCommands& c, Env& env) {
-  auto series = env.service->PlatformSeries(c.min_bars);
-  if (!series.ok()) return Fail(series.error());
-  if (series->empty()) {
+  int failed = 0;
+  auto trained = TrainPlatformDefaults(
+      *env.service, {.min_bars = c.min_bars, .trees = c.trees},
+      [&failed](const std::string& symbol, const std::string& timeframe, const Result<models::TrainSummary>& s) {
+        if (!s.ok()) {
+          ++failed;
+          std::printf("%s %s: FAILED: %s\n", symbol.c_str(), timeframe.c_str(), s.error().ToString().c_str());
+          return;
+        }
+        PrintTrained(*s);
+      });
+  if (!trained.ok()) return Fail(trained.error());
+  if (*trained == 0) {
     std::printf("no platform series with at least %zu bars: ingest data first (sinyal ingest)\n", c.min_bars);
     return 0;
   }
-  int failed = 0;
-  for (const auto& [symbol, timeframe] : *series) {
-    nlohmann::json o = nlohmann::json::object();
-    if (c.trees) o["trees"] = c.trees;
-    auto s = env.service->Train(models::kPlatformTenant, {.symbol = symbol, .timeframe = timeframe,
-                                                          .overrides = o, .activate = true,
-                                                          .actor = "cli:train-defaults"});
-    if (!s.ok()) {
-      ++failed;
-      std::printf("%s %s: FAILED: %s\n", symbol.c_str(), timeframe.c_str(), s.error().ToString().c_str());
-      continue;
-    }
-    PrintTrained(*s);
-  }
-  std::printf("%zu series, %d failed\n", series->size(), failed);
+  std::printf("%zu series, %d failed\n", *trained, failed);
   return failed ? 1 : 0;
 }
 
 }  // namespace
+
+Result<size_t> TrainPlatformDefaults(models::ModelService& service, const TrainDefaultsOptions& options,
+                                     const TrainDefaultsCallback& on_trained) {
+  SINYAL_ASSIGN_OR_RETURN(auto series, service.PlatformSeries(options.min_bars));
+  for (const auto& [symbol, timeframe] : series) {
+    if (options.stop && options.stop()) break;
+    nlohmann::json o = nlohmann::json::object();
+    if (options.trees) o["trees"] = options.trees;
+    auto s = service.Train(models::kPlatformTenant, {.symbol = symbol, .timeframe = timeframe,
+                                                      .overrides = o, .activate = true,
+                                                      .actor = options.actor});
+    if (on_trained) on_trained(symbol, timeframe, s);
+  }
+  return series.size();
+}
 
 std::optional<int> RunModelCommand(const ModelCommands& c, const Config& config) {
   const bool any = c.train->parsed() || c.evaluate->parsed() || c.predict->parsed() ||

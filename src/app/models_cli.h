@@ -11,6 +11,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <string>
 
 #include "app/config.h"
 #include "models/service.h"
@@ -42,6 +43,22 @@ std::unique_ptr<store::JobWorker> MakeJobWorker(const Config& config, store::Job
                                                 models::ModelService& service,
                                                 const std::string& tag,
                                                 signals::RetrainingService* retraining = nullptr);
+
+// Trains and activates a platform default model for every platform series with at least
+// `min_bars` bars: `sinyal admin train-defaults` and serve's first run (app/first_run.h) both
+// call this, so there is one way to make the platform defaults. `on_trained` gets each series'
+// outcome; `stop` is checked between models. Returns the number of series found.
+struct TrainDefaultsOptions {
+  size_t min_bars = 3000;  // Default: 3,000 bars.
+  int trees = 0;           // 0: the configured default.
+  std::string actor = "cli:train-defaults";
+  std::function<bool()> stop;
+};
+using TrainDefaultsCallback = std::function<void(const std::string& symbol, const std::string& timeframe,
+                                                 const Result<models::TrainSummary>& result)>;
+[[nodiscard]] Result<size_t> TrainPlatformDefaults(models::ModelService& service,
+                                                   const TrainDefaultsOptions& options,
+                                                   const TrainDefaultsCallback& on_trained);
 
 struct ModelCommands;
 struct ModelCommandsDeleter {

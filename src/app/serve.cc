@@ -17,6 +17,7 @@
 #include <sodium.h>
 
 #include "accounts/accounts.h"
+#include "app/first_run.h"
 #include "app/models_cli.h"
 #include "billing/analytics.h"
 #include "billing/invoices.h"
@@ -28,6 +29,7 @@
 #include "http/api.h"
 #include "http/pipeline.h"
 #include "http/server.h"
+#include "http/static_site.h"
 #include "store/bar_store.h"
 #include "store/database.h"
 #include "store/feature_set_store.h"
@@ -276,6 +278,13 @@ int RunServe(Config config) {
                                         &retraining_signals, retraining_audit, clock,
                                         model_options, RetrainingOptionsFrom(config));
   http::AddRetrainingRoutes(routes, retraining, retraining_audit);
+  // Read-only operator views for the dashboard (tenants, model health).
+  http::AddOperatorRoutes(routes, {.accounts = &accounts,
+                                   .subscriptions = &subscriptions,
+                                   .bars = &bar_store,
+                                   .signals = &signal_service,
+                                   .log = &signal_log,
+                                   .audit = &retraining_audit});
   // One in-process worker so a single node trains without a separate `sinyal worker`.
   std::unique_ptr<store::JobWorker> worker;
   std::unique_ptr<signals::RetrainScheduler> retrain_scheduler;
@@ -303,11 +312,18 @@ int RunServe(Config config) {
                                  .metrics = &metrics,
                                  .docs_assets_dir = config.server.docs_assets_dir,
                                  .version = kVersion});
+  // The dashboard's built files, served from memory for GETs no API route matches.
+  auto site_or = http::StaticSite::Load(config.server.web_dir);
+  if (!site_or.ok()) return Fail(site_or.error());
+  std::unique_ptr<http::StaticSite> site = std::move(site_or).value();
+  LogEvent(spdlog::level::info, "dashboard",
+           {{"web_dir", config.server.web_dir}, {"files", site->file_count()}, {"built", site->has_index()}});
   http::Pipeline pipeline(routes, &accounts, metrics, clock,
                           {.max_body_bytes = static_cast<size_t>(config.server.max_body_bytes),
                            .access_log = config.log.access_log,
                            .limiter = limiter.get(),
-                           .rate_limit_of = rate_limit_of});
+                           .rate_limit_of = rate_limit_of,
+                           .site = site.get()});
   http::Server server(pipeline, {.host = config.server.host,
                                  .port = static_cast<uint16_t>(config.server.port),
                                  .io_threads = static_cast<size_t>(config.server.io_threads),
@@ -353,11 +369,24 @@ int RunServe(Config config) {
     }
   });
 
+  // First run: a database without market data gets the repository's sample, the platform default
+  // models and real signals, in the background (app/first_run.h; progress in the log).
+  std::unique_ptr<FirstRun> first_run;
+  auto platform_series = bar_store.ListSeries(std::nullopt);
+  const bool fresh = platform_series.ok() && platform_series->empty();
+  if (config.first_run.enabled && fresh) {
+    first_run = std::make_unique<FirstRun>(bar_store, model_service, signal_service,
+                                           FirstRunOptions{.sample_dir = config.first_run.sample_dir,
+                                                           .replay_bars = static_cast<size_t>(config.first_run.replay_bars)});
+    first_run->Start();
+  }
+
   std::string base = "http://" + config.server.host + ":" + std::to_string(config.server.port);
   LogEvent(spdlog::level::info, "started",
            {{"url", base}, {"database", RedactUrl(config.database.url)}, {"version", kVersion}});
   std::printf(
       "\nSinyal %s is running at %s  (database: %s)\n"
+      "  Dashboard:       %s/\n"
       "  API reference:   %s/docs\n"
       "  Health:          %s/readyz\n"
       "  Sign up (creates your organisation and its owner):\n"
@@ -365,13 +394,20 @@ int RunServe(Config config) {
       "      -d '{\"tenant_name\":\"My Company\",\"email\":\"you@example.com\",\"password\":\"a-long-passphrase\"}'\n"
       "  Sign in:  POST %s/api/v1/auth/login {\"email\",\"password\"} -> use access_token as 'Authorization: Bearer ...'\n"
       "  Stop with Ctrl-C (or SIGTERM): in-flight requests finish first.\n\n",
-      kVersion, base.c_str(), RedactUrl(config.database.url).c_str(), base.c_str(), base.c_str(),
+      kVersion, base.c_str(), RedactUrl(config.database.url).c_str(), base.c_str(), base.c_str(), base.c_str(),
       base.c_str(), base.c_str());
+  if (first_run) {
+    std::printf(
+        "  First run: importing the sample market data in %s and training the platform models in the\n"
+        "  background; signals appear as each model is trained (log events \"first_run\").\n\n",
+        config.first_run.sample_dir.c_str());
+  }
   std::fflush(stdout);
 
   int sig = 0;
   sigwait(&signals, &sig);
   LogEvent(spdlog::level::info, "shutdown_requested", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
+  if (first_run) first_run->Stop();  // waits for a model being trained
   server.Drain(std::chrono::milliseconds(config.server.shutdown_grace_ms));
   server.Stop();
   stop_feed_timer.store(true);

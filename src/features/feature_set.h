@@ -6,7 +6,7 @@
 // every parameter has bounds; errors name the field ("features[3].params.period").
 // ConfigHash() is a stable hash of the canonical feature list (parameters filled with defaults,
 // sorted, numbers printed exactly); the set's name and version are labels and do not enter it,
-// so two tenants with the same features share one computation (features/feature_engine.h).
+// so two tenants with the same features can share one computation (the features API's cache).
 //
 // Catalogue (default parameter values in brackets; outputs):
 //   return(lag[1] 1..500).value           close/close[-lag] - 1

@@ -43,6 +43,10 @@ namespace sinyal::signals {
 class SignalService;
 class DbSignalLog;
 }  // namespace sinyal::signals
+namespace sinyal::backtest {
+class BacktestService;
+class PaperService;
+}  // namespace sinyal::backtest
 
 namespace sinyal::http {
 
@@ -157,12 +161,17 @@ struct SignalsDeps {
 // REQUIRES: every dependency outlives the routes.
 void AddSignalRoutes(RouteTable& routes, SignalsDeps deps);
 
-}  // namespace sinyal::http
-namespace sinyal::backtest {
-class BacktestService;
-class PaperService;
-}  // namespace sinyal::backtest
-namespace sinyal::http {
+struct OperatorDeps {
+  accounts::AccountService* accounts = nullptr;      // required
+  billing::Subscriptions* subscriptions = nullptr;   // required
+  store::BarStore* bars = nullptr;                   // required
+  signals::SignalService* signals = nullptr;         // required
+  signals::DbSignalLog* log = nullptr;               // required
+  signals::DbAuditLog* audit = nullptr;              // required
+};
+// GET /api/v1/operator/tenants and /api/v1/operator/models/health (read-only, operators' access
+// tokens): http/handlers/operator_api.cc. REQUIRES: every dependency outlives the routes.
+void AddOperatorRoutes(RouteTable& routes, OperatorDeps deps);
 
 struct TradingDeps {
   backtest::BacktestService* backtests = nullptr;  // null: no /backtests routes
@@ -176,7 +185,7 @@ struct TradingDeps {
 void AddTradingRoutes(RouteTable& routes, TradingDeps deps);
 
 // Feature sets (platform default + per-tenant, stored through store::FeatureSetStore) and the
-// cached feature vectors of a series (features::FeatureEngine per series, rebuilt when the
+// cached feature vectors of a series (the model-inputs seam's InputStream per set, rebuilt when the
 // series' stored bars change other than by appending). Thread-safe.
 struct FeatureServiceDeleter {
   void operator()(FeatureService* service) const;

@@ -74,6 +74,8 @@ TEST(OpenApiTest, DocumentsEveryRouteAndNoStaleOnes) {
   billing::Analytics analytics(**db, subscriptions);
   AddBillingRoutes(routes, {.plans = &plans, .subscriptions = &subscriptions, .meter = &meter,
                             .invoices = &invoices, .analytics = &analytics});
+  AddOperatorRoutes(routes, {.accounts = &accounts, .subscriptions = &subscriptions, .bars = &bars,
+                             .signals = &signal_service, .log = &signal_log, .audit = &audit});
   StreamHubPtr stream = AddStreamRoutes(routes, {.signals = &signal_service, .meter = &meter,
                                                 .subscriptions = &subscriptions, .plans = &plans, .clock = &clock});
   struct NoSignals : backtest::SignalSourceFactory, backtest::PaperSignalProvider {

@@ -102,6 +102,16 @@ int64_t Context::MonotonicNanos() const {
              std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
+std::string_view BearerFromSubprotocols(const Request& request) {
+  std::string_view list = request.Header("sec-websocket-protocol");
+  constexpr std::string_view kPrefix = "sinyal.bearer.";
+  size_t at = list.find(kPrefix);
+  if (at == std::string_view::npos) return {};
+  std::string_view token = list.substr(at + kPrefix.size());
+  size_t end = token.find_first_of(", ");
+  return token.substr(0, end);
+}
+
 bool MatchPattern(std::string_view pattern, std::string_view path,
                   std::map<std::string, std::string, std::less<>>* params) {
   auto p = Split(pattern), q = Split(path);
@@ -196,6 +206,7 @@ Result<accounts::Principal> Pipeline::Authenticate(const Route& route, const Req
       return Status::Unauthenticated("Authorization must be 'Bearer <token>'");
     bearer = authz.substr(kBearer.size());
   }
+  if (bearer.empty() && api_key.empty() && IsWebSocketUpgrade(req)) bearer = BearerFromSubprotocols(req);
   if (bearer.empty() && api_key.empty()) return Status::Unauthenticated("credentials required");
   if (accounts_ == nullptr) return Status::Internal("no account service configured");
 
@@ -233,6 +244,9 @@ Result<accounts::Principal> Pipeline::Authenticate(const Route& route, const Req
 
 Response Pipeline::Run(int route_index, const Request& req, Context& ctx) {
   if (route_index < 0) {
+    if (options_.site != nullptr) {
+      if (std::optional<Response> file = options_.site->Serve(req)) return std::move(*file);
+    }
     std::string allow;
     for (const Route& r : routes_.routes()) {
       if (MatchPattern(r.pattern, req.path)) allow += (allow.empty() ? "" : ", ") + r.method;

@@ -38,6 +38,7 @@
 #include "core/clock.h"
 #include "http/http.h"
 #include "http/metrics.h"
+#include "http/static_site.h"
 
 namespace sinyal::http {
 
@@ -54,6 +55,9 @@ struct PipelineOptions {
   // Send the Server-Timing header. Default: on (stage names and durations only; they reveal no
   // data, and the issue asks for per-request visibility).
   bool server_timing = true;
+  // The dashboard's static files, answered for GET requests no route matches (else 404 as
+  // before). Must outlive the Pipeline. Null: none.
+  const StaticSite* site = nullptr;
 };
 
 // Thread-safe after construction.
@@ -113,6 +117,13 @@ class Pipeline {
   uint64_t next_pending_id_ = 1;                                    // GUARDED_BY(pending_mu_)
   std::unordered_map<uint64_t, std::shared_ptr<Call>> pending_;     // GUARDED_BY(pending_mu_)
 };
+
+// The WebSocket subprotocol the dashboard offers beside "sinyal.bearer.<access token>": a browser
+// cannot send Authorization on a WebSocket, so an upgrade request without Authorization or
+// X-API-Key is authenticated by that token (Pipeline), and the server answers "sinyal.v1".
+inline constexpr std::string_view kDashboardSubprotocol = "sinyal.v1";
+// The token of a "sinyal.bearer.<token>" item of Sec-WebSocket-Protocol, or empty.
+std::string_view BearerFromSubprotocols(const Request& request);
 
 // True when the express-style pattern ("/a/:id/b") matches `path`; fills params when given.
 bool MatchPattern(std::string_view pattern, std::string_view path,

@@ -1,5 +1,7 @@
 #include "http/query.h"
 
+#include <charconv>
+
 namespace sinyal::http {
 
 Status OnlyQueryParams(const Context& ctx, std::initializer_list<std::string_view> allowed) {
@@ -27,6 +29,22 @@ Result<std::string> RequiredQueryParam(const Context& ctx, std::string_view name
                                    std::string(name));
   }
   return *v;
+}
+
+Result<int64_t> IntQueryParam(const Context& ctx, std::string_view name, int64_t fallback, int64_t lo, int64_t hi) {
+  auto text = QueryParam(ctx, name);
+  if (!text) return fallback;
+  const std::string field(name);
+  int64_t v = 0;
+  auto [p, ec] = std::from_chars(text->data(), text->data() + text->size(), v);
+  if (text->empty() || ec != std::errc() || p != text->data() + text->size()) {
+    return Status::InvalidArgument(field + " must be an integer", field);
+  }
+  if (v < lo || v > hi) {
+    return Status::InvalidArgument(
+        field + " must be in [" + std::to_string(lo) + ", " + std::to_string(hi) + "], got " + text->substr(0, 24), field);
+  }
+  return v;
 }
 
 }  // namespace sinyal::http

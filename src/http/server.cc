@@ -28,6 +28,21 @@ struct Traits : public restinio::default_traits_t {
 
 std::string ToStd(restinio::string_view_t s) { return std::string(s.data(), s.size()); }
 
+// True when the comma-separated Sec-WebSocket-Protocol list holds `name`.
+bool OffersSubprotocol(std::string_view list, std::string_view name) {
+  size_t start = 0;
+  while (start <= list.size()) {
+    size_t end = list.find(',', start);
+    if (end == std::string_view::npos) end = list.size();
+    std::string_view item = list.substr(start, end - start);
+    while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
+    while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
+    if (item == name) return true;
+    start = end + 1;
+  }
+  return false;
+}
+
 std::vector<std::string> ParamNames(const std::string& pattern) {
   std::vector<std::string> names;
   size_t i = 0;
@@ -136,8 +151,20 @@ struct Server::Impl {
       // Delayed activation: nothing is read from the socket until the connection can send.
       // With immediate activation the other I/O thread could handle the first message before
       // Attach(), and its reply was silently dropped (a flaky e2e failure on PostgreSQL).
+      // A browser cannot set Authorization on a WebSocket: the dashboard offers the subprotocols
+      // "sinyal.v1" and "sinyal.bearer.<access token>" (read by Pipeline::Authenticate). The
+      // answer must name one offered protocol or the browser drops the connection.
+      std::string accept = restinio::utils::base64::encode(restinio::utils::sha1::to_string(
+          restinio::utils::sha1::make_digest(req->header().get_field(restinio::http_field::sec_websocket_key) +
+                                             "258EAFA5-E914-47DA-95CA-C5AB0DC85B11")));
+      restinio::http_header_fields_t fields;
+      fields.set_field(restinio::http_field::sec_websocket_accept, std::move(accept));
+      if (OffersSubprotocol(req->header().get_field_or(restinio::http_field::sec_websocket_protocol, ""),
+                            kDashboardSubprotocol)) {
+        fields.set_field(restinio::http_field::sec_websocket_protocol, std::string(kDashboardSubprotocol));
+      }
       auto ws = rws::upgrade<Traits>(
-          *req, rws::activation_t::delayed,
+          *req, rws::activation_t::delayed, std::move(fields),
           [conn, forget](rws::ws_handle_t, rws::message_handle_t m) {
             switch (m->opcode()) {
               case rws::opcode_t::text_frame:
@@ -210,8 +237,13 @@ struct Server::Impl {
         restinio::http_status_code_t{static_cast<std::uint16_t>(resp.status)},
         std::string(ReasonPhrase(resp.status))));
     if (!resp.content_type.empty()) builder.append_header(restinio::http_field::content_type, resp.content_type);
-    for (const auto& [k, v] : resp.headers) builder.append_header(k, v);
-    builder.append_header(restinio::http_field::cache_control, "no-store");
+    bool has_cache_control = false;
+    for (const auto& [k, v] : resp.headers) {
+      builder.append_header(k, v);
+      has_cache_control = has_cache_control || k == "cache-control";
+    }
+    // API answers are never cached; static files (StaticSite) set their own policy.
+    if (!has_cache_control) builder.append_header(restinio::http_field::cache_control, "no-store");
     if (close) builder.connection_close();
     builder.set_body(resp.body);
     builder.done([this](const asio::error_code&) { in_flight.fetch_sub(1); });

@@ -90,6 +90,7 @@ Result<Dataset> BuildDataset(const BarColumns& bars, const FeatureFrame& feature
   ds.timeframe = bars.timeframe;
   ds.feature_set = features.set_name;
   ds.feature_set_version = features.set_version;
+  ds.inputs_from = features.inputs_from;
   ds.feature_names = features.names;
   ds.num_classes = config.neutral == NeutralMode::kThirdClass ? 3 : 2;
   ds.horizon = config.horizon;

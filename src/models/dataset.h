@@ -14,7 +14,9 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cmath>
 #include <functional>
+#include <limits>
 #include <span>
 #include <string>
 #include <vector>
@@ -43,11 +45,21 @@ struct BarColumns {
   BarColumns Prefix(size_t n) const;
 };
 
+// Anchor meaning "from the first bar given" (see inputs.h).
+inline constexpr UnixNanos kSeriesStart = std::numeric_limits<UnixNanos>::min();
+
+// The one conversion of a computed feature value to the model's float input: finite values are
+// cast, anything else is NaN ("not defined").
+inline float InputValueToFloat(double v) {
+  return std::isfinite(v) ? static_cast<float>(v) : std::numeric_limits<float>::quiet_NaN();
+}
+
 // Features per bar: row i holds what is known at the close of bar i. NaN = not yet available
 // (warm-up); such rows are dropped by BuildDataset.
 struct FeatureFrame {
   std::string set_name;     // e.g. "basic"
   int set_version = 0;      // bumped whenever any feature's definition changes
+  UnixNanos inputs_from = kSeriesStart;  // the anchor: time of the first bar streamed (inputs.h)
   std::vector<std::string> names;
   size_t rows = 0;
   std::vector<float> values;  // rows x names.size(), row-major
@@ -84,6 +96,7 @@ struct Dataset {
   std::string symbol, timeframe;
   std::string feature_set;
   int feature_set_version = 0;
+  UnixNanos inputs_from = kSeriesStart;  // the frame's anchor (ModelSchema::inputs_from)
   std::vector<std::string> feature_names;
   int num_classes = 2;
   int horizon = 1;

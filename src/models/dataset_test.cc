@@ -7,7 +7,7 @@
 #include "features/feature_set.h"
 #include "market/bar.h"
 #include "models/basic_features.h"
-#include "models/features_adapter.h"
+#include "models/inputs.h"
 #include "models/testing/synthetic.h"
 
 namespace sinyal::models {
@@ -119,9 +119,9 @@ TEST(LookaheadTest, CoreFeatureSetUsesNoFutureBar) {
                                        cols.close[i], cols.volume[i])
                        .value());
   }
+  const InputSpec spec = InputSpec::FeatureSet(features::DefaultFeatureSet()).value();
   FeatureComputer compute = [&](size_t n) {
-    return ComputeFeatureFrame(features::DefaultFeatureSet(),
-                               std::span<const market::Bar>(bars.data(), n));
+    return ComputeInputs(spec, std::span<const market::Bar>(bars.data(), n));
   };
   EXPECT_OK(CheckNoLookahead(compute, bars.size()));
   auto full = compute(bars.size());

@@ -13,12 +13,14 @@ struct Ensemble::Member {
 };
 
 nlohmann::json ModelSchema::ToJson() const {
-  return {{"feature_set", feature_set},
-          {"feature_set_version", feature_set_version},
-          {"feature_names", feature_names},
-          {"num_classes", num_classes},
-          {"horizon", horizon},
-          {"dead_band", dead_band}};
+  nlohmann::json j = {{"feature_set", feature_set},
+                      {"feature_set_version", feature_set_version},
+                      {"feature_names", feature_names},
+                      {"num_classes", num_classes},
+                      {"horizon", horizon},
+                      {"dead_band", dead_band}};
+  if (inputs_from != kSeriesStart) j["inputs_from"] = inputs_from;
+  return j;
 }
 
 Result<ModelSchema> ModelSchema::FromJson(const nlohmann::json& j) {
@@ -30,6 +32,7 @@ Result<ModelSchema> ModelSchema::FromJson(const nlohmann::json& j) {
     s.num_classes = j.at("num_classes").get<int>();
     s.horizon = j.at("horizon").get<int>();
     s.dead_band = j.at("dead_band").get<double>();
+    if (j.contains("inputs_from")) s.inputs_from = j.at("inputs_from").get<int64_t>();
   } catch (const std::exception& e) {
     return Status::InvalidArgument(std::string("bad model schema: ") + e.what(), "schema");
   }
@@ -92,6 +95,7 @@ Result<Ensemble> Ensemble::Train(const Dataset& ds, std::span<const size_t> fit,
   Ensemble e;
   e.schema_.feature_set = ds.feature_set;
   e.schema_.feature_set_version = ds.feature_set_version;
+  e.schema_.inputs_from = ds.inputs_from;
   e.schema_.feature_names = ds.feature_names;
   e.schema_.num_classes = ds.num_classes;
   e.schema_.horizon = ds.horizon;

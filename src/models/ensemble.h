@@ -33,6 +33,10 @@ namespace sinyal::models {
 struct ModelSchema {
   std::string feature_set;
   int feature_set_version = 0;
+  // The anchor of the model's input rows (inputs.h): open time of the first bar its training
+  // streamed. kSeriesStart for models stored before anchors were recorded (their rows are
+  // computed from the first stored bar). Stored as "inputs_from" (UTC ns), omitted then.
+  UnixNanos inputs_from = kSeriesStart;
   std::vector<std::string> feature_names;
   int num_classes = 2;
   int horizon = 1;

@@ -9,7 +9,7 @@
 #include "market/instrument.h"
 #include "market/timeframe.h"
 #include "models/basic_features.h"
-#include "models/features_adapter.h"
+#include "models/input_resolver.h"
 #include "models/market_adapter.h"
 #include "models/plans.h"
 #include "models/report.h"
@@ -425,20 +425,8 @@ Result<ModelService::Prepared> ModelService::Prepare(TenantId owner, const std::
   SINYAL_ASSIGN_OR_RETURN(market::Timeframe tf, market::ParseTimeframe(v.timeframe));
   const market::SeriesKey key{v.symbol, tf};
   SINYAL_RETURN_IF_ERROR(bars_.Resolve(Viewer(owner), key).status());
-  std::optional<UnixNanos> cursor;
-  do {
-    SINYAL_ASSIGN_OR_RETURN(store::BarPage page,
-                            bars_.Query(Viewer(owner), {.key = key, .limit = store::kMaxBarPage,
-                                                        .cursor = cursor}));
-    p.bars.insert(p.bars.end(), page.bars.begin(), page.bars.end());
-    cursor = page.next_cursor;
-    if (p.bars.size() > 2 * options_.max_bars) {
-      p.bars.erase(p.bars.begin(), p.bars.end() - static_cast<std::ptrdiff_t>(options_.max_bars));
-    }
-  } while (cursor);
-  if (p.bars.size() > options_.max_bars) {
-    p.bars.erase(p.bars.begin(), p.bars.end() - static_cast<std::ptrdiff_t>(options_.max_bars));
-  }
+  // The newest max_bars bars; the first of them is the anchor of the model's rows (inputs.h).
+  SINYAL_ASSIGN_OR_RETURN(p.bars, bars_.ReadBars(Viewer(owner), key, {.newest = options_.max_bars}));
   const int digits = InferDigits(p.bars);
   SINYAL_ASSIGN_OR_RETURN(p.columns, ToBarColumns(v.symbol, v.timeframe, p.bars, std::pow(10.0, -digits)));
   if (d.dead_band_auto) {
@@ -446,43 +434,17 @@ Result<ModelService::Prepared> ModelService::Prepare(TenantId owner, const std::
     SINYAL_RETURN_IF_ERROR(Validate(d, v.bounds, overrides));
   }
 
-  // The feature computer of the configured set.
-  const std::string& spec = d.config.feature_set;
-  std::function<Result<FeatureFrame>(size_t)> compute;
-  if (spec == kBasicFeatureSetName) {
-    compute = [&p](size_t n) { return ComputeBasicFeatures(p.columns.Prefix(n)); };
-  } else {
-    features::FeatureSetConfig fs;
-    const auto& def = features::DefaultFeatureSet();
-    if (spec == def.name || spec == def.name + "@" + std::to_string(def.version)) {
-      fs = def;
-    } else {
-      if (IsPlatform(owner) || feature_sets_ == nullptr) {
-        return Status::InvalidArgument("unknown feature set '" + spec + "' (core-v1 or basic)", "feature_set");
-      }
-      std::string name = spec;
-      std::optional<int> version;
-      if (size_t at = spec.find('@'); at != std::string::npos) {
-        name = spec.substr(0, at);
-        const std::string vs = spec.substr(at + 1);
-        if (vs.empty() || vs.size() > 6 || vs.find_first_not_of("0123456789") != std::string::npos) {
-          return Status::InvalidArgument("feature_set must be 'name' or 'name@version'", "feature_set");
-        }
-        version = std::stoi(vs);
-      }
-      auto stored = feature_sets_->Get(owner, name, version);
-      if (!stored.ok()) {
-        if (stored.error().code() == StatusCode::kNotFound) {
-          return Status::InvalidArgument("unknown feature set '" + spec + "'", "feature_set");
-        }
-        return stored.error();
-      }
-      SINYAL_ASSIGN_OR_RETURN(fs, features::FeatureSetConfig::FromJson(stored->config_json));
+  // The configured feature set, through the seam.
+  auto spec = InputResolver(feature_sets_).ForName(owner, d.config.feature_set, "feature_set");
+  if (!spec.ok()) {
+    if (spec.error().code() == StatusCode::kNotFound) {
+      return Status::InvalidArgument(spec.error().message(), "feature_set");
     }
-    compute = [&p, fs](size_t n) {
-      return ComputeFeatureFrame(fs, std::span<const market::Bar>(p.bars.data(), n));
-    };
+    return spec.error();
   }
+  auto compute = [&p, &spec](size_t n) {
+    return ComputeInputs(*spec, std::span<const market::Bar>(p.bars.data(), n));
+  };
   if (check_lookahead && !p.bars.empty()) {
     Status leak = CheckNoLookahead(compute, std::min<size_t>(p.bars.size(), 2000));
     if (!leak.ok()) return leak.WithContext("look-ahead check").WithField("feature_set");
@@ -650,41 +612,13 @@ Result<LatestPrediction> ModelService::PredictLatest(TenantId owner, const std::
   if (!active.ok()) return active.error();
   SINYAL_ASSIGN_OR_RETURN(out.record, registry_.GetRecord(model_owner, symbol, timeframe, *active));
   SINYAL_ASSIGN_OR_RETURN(Ensemble ens, registry_.Load(model_owner, symbol, timeframe, *active));
-  // Recompute the model's features over the stored history, exactly as in training.
+  // The model's rows over its stored bars, through the seam (as training computed them).
   SINYAL_ASSIGN_OR_RETURN(market::Timeframe tf, market::ParseTimeframe(timeframe));
-  const market::SeriesKey key{symbol, tf};
-  std::vector<market::Bar> bars;
-  std::optional<UnixNanos> cursor;
-  do {
-    SINYAL_ASSIGN_OR_RETURN(store::BarPage page,
-                            bars_.Query(Viewer(owner), {.key = key, .limit = store::kMaxBarPage,
-                                                        .cursor = cursor}));
-    bars.insert(bars.end(), page.bars.begin(), page.bars.end());
-    cursor = page.next_cursor;
-  } while (cursor);
+  SINYAL_ASSIGN_OR_RETURN(std::vector<market::Bar> bars,
+                          ReadInputBars(bars_, model_owner, {symbol, tf}, ens.schema()));
   if (bars.empty()) return Status::NotFound("no bars for " + symbol + " " + timeframe, "symbol");
-  FeatureFrame frame;
-  if (ens.schema().feature_set == kBasicFeatureSetName) {
-    SINYAL_ASSIGN_OR_RETURN(BarColumns cols,
-                            ToBarColumns(symbol, timeframe, bars, std::pow(10.0, -InferDigits(bars))));
-    SINYAL_ASSIGN_OR_RETURN(frame, ComputeBasicFeatures(cols));
-  } else {
-    features::FeatureSetConfig fs = features::DefaultFeatureSet();
-    if (ens.schema().feature_set != fs.name) {
-      if (feature_sets_ == nullptr || IsPlatform(model_owner)) {
-        return Status::FailedPrecondition("feature set " + ens.schema().feature_set + " is unavailable");
-      }
-      SINYAL_ASSIGN_OR_RETURN(store::StoredFeatureSet st,
-                              feature_sets_->Get(model_owner, ens.schema().feature_set,
-                                                 ens.schema().feature_set_version));
-      SINYAL_ASSIGN_OR_RETURN(fs, features::FeatureSetConfig::FromJson(st.config_json));
-    }
-    SINYAL_ASSIGN_OR_RETURN(frame, ComputeFeatureFrame(fs, bars));
-  }
-  if (frame.names != ens.schema().feature_names) {
-    return Status::FailedPrecondition("the model's features differ from feature set " +
-                                      ens.schema().feature_set + " as computed now");
-  }
+  SINYAL_ASSIGN_OR_RETURN(FeatureFrame frame,
+                          InputResolver(feature_sets_).Rows(model_owner, ens.schema(), bars));
   const float* row = frame.Row(frame.rows - 1);
   for (size_t i = 0; i < frame.cols(); ++i) {
     if (std::isnan(row[i])) {
@@ -712,16 +646,9 @@ Result<std::vector<std::pair<std::string, std::string>>> ModelService::PlatformS
   std::vector<std::pair<std::string, std::string>> out;
   for (const auto& s : all) {
     if (s.tenant) continue;
-    size_t count = 0;
-    std::optional<UnixNanos> cursor;
-    do {
-      SINYAL_ASSIGN_OR_RETURN(store::BarPage page,
-                              bars_.Query(std::nullopt, {.key = s.key, .limit = store::kMaxBarPage,
-                                                         .cursor = cursor}));
-      count += page.bars.size();
-      cursor = page.next_cursor;
-    } while (cursor && count < min_bars);
-    if (count < min_bars) continue;
+    SINYAL_ASSIGN_OR_RETURN(std::vector<market::Bar> head,
+                            bars_.ReadBars(std::nullopt, s.key, {.oldest = min_bars}));
+    if (head.size() < min_bars) continue;
     out.emplace_back(s.key.symbol, std::string(market::TimeframeName(s.key.timeframe)));
   }
   return out;

@@ -29,6 +29,7 @@ Result<models::FeatureFrame> CombineFrames(const models::FeatureFrame& a, const 
   models::FeatureFrame f;
   f.set_name = a.set_name + "+" + b.set_name;
   f.set_version = a.set_version + b.set_version;
+  f.inputs_from = a.inputs_from;
   f.names = a.names;
   f.names.insert(f.names.end(), b.names.begin(), b.names.end());
   f.rows = a.rows;
@@ -38,31 +39,6 @@ Result<models::FeatureFrame> CombineFrames(const models::FeatureFrame& a, const 
     f.values.insert(f.values.end(), b.Row(i), b.Row(i) + b.cols());
   }
   return f;
-}
-
-Result<std::vector<ConformalRow>> MakeConformalRows(const models::Ensemble* e, const models::Dataset& ds,
-                                                    std::span<const size_t> rows,
-                                                    std::span<const RegimeState> states, double move_ratio) {
-  std::vector<ConformalRow> out;
-  const double sqrt_h = std::sqrt(static_cast<double>(ds.horizon));
-  for (size_t r : rows) {
-    const auto& row = ds.rows[r];
-    if (row.bar >= states.size()) {
-      return Status::InvalidArgument("row " + std::to_string(r) + " has bar " + std::to_string(row.bar) +
-                                         " beyond the " + std::to_string(states.size()) + " states",
-                                     "states");
-    }
-    const auto& s = states[row.bar];
-    if (!s.ready || !(s.rv > 0)) continue;
-    ConformalRow c;
-    c.scale = s.rv * sqrt_h;
-    const double p = e ? e->Predict(ds.Row(r)).proba[models::kUp] : 0.5;
-    c.point = (2 * p - 1) * move_ratio * c.scale;
-    c.actual = std::log1p(static_cast<double>(row.forward_return));
-    c.group = static_cast<int>(s.vol);
-    out.push_back(c);
-  }
-  return out;
 }
 
 }  // namespace sinyal::signals

@@ -9,9 +9,8 @@
 #include "core/time.h"
 #include "features/feature_set.h"
 #include "market/timeframe.h"
-#include "models/basic_features.h"
 #include "models/dataset.h"
-#include "models/features_adapter.h"
+#include "models/input_resolver.h"
 #include "models/market_adapter.h"
 #include "store/bar_store.h"
 #include "store/database.h"
@@ -199,15 +198,7 @@ Result<RetrainingService::Series> RetrainingService::LoadSeries(TenantId owner,
   s.timeframe = timeframe;
   SINYAL_ASSIGN_OR_RETURN(s.trail, audit_.List(owner, symbol, timeframe));
   SINYAL_ASSIGN_OR_RETURN(market::Timeframe tf, market::ParseTimeframe(timeframe));
-  const market::SeriesKey key{symbol, tf};
-  std::optional<UnixNanos> cursor;
-  do {
-    SINYAL_ASSIGN_OR_RETURN(store::BarPage page,
-                            bars_.Query(Viewer(owner), {.key = key, .limit = store::kMaxBarPage,
-                                                        .cursor = cursor}));
-    s.bars.insert(s.bars.end(), page.bars.begin(), page.bars.end());
-    cursor = page.next_cursor;
-  } while (cursor);
+  SINYAL_ASSIGN_OR_RETURN(s.bars, bars_.ReadBars(Viewer(owner), {symbol, tf}));
   if (s.bars.empty()) return Status::NotFound("no bars for " + symbol + " " + timeframe, "symbol");
   SINYAL_ASSIGN_OR_RETURN(s.cols, models::ToBarColumns(symbol, timeframe, s.bars,
                                                        std::pow(10.0, -models::InferDigits(s.bars))));
@@ -234,32 +225,13 @@ Result<const models::ModelRecord*> RecordOf(models::DbModelRegistry& registry,
   return &it->second;
 }
 
-// The model's feature frame over the series' bars, computed as training computed it.
+// The model's input rows over the series' bars, through the seam (from the model's anchor, as
+// training and the live SignalService compute them).
 Result<models::FeatureFrame> ComputeFrame(const models::ModelRecord& rec, TenantId owner,
-                                          const models::BarColumns& cols,
                                           std::span<const market::Bar> bars,
                                           store::FeatureSetStore* feature_sets) {
-  models::FeatureFrame frame;
-  if (rec.schema.feature_set == models::kBasicFeatureSetName) {
-    SINYAL_ASSIGN_OR_RETURN(frame, models::ComputeBasicFeatures(cols));
-  } else {
-    features::FeatureSetConfig fs = features::DefaultFeatureSet();
-    if (rec.schema.feature_set != fs.name) {
-      if (feature_sets == nullptr || IsPlatform(owner)) {
-        return Status::FailedPrecondition("feature set " + rec.schema.feature_set + " is unavailable");
-      }
-      SINYAL_ASSIGN_OR_RETURN(store::StoredFeatureSet st,
-                              feature_sets->Get(owner, rec.schema.feature_set,
-                                                rec.schema.feature_set_version));
-      SINYAL_ASSIGN_OR_RETURN(fs, features::FeatureSetConfig::FromJson(st.config_json));
-    }
-    SINYAL_ASSIGN_OR_RETURN(frame, models::ComputeFeatureFrame(fs, bars));
-  }
-  if (frame.names != rec.schema.feature_names) {
-    return Status::FailedPrecondition("the features of model version " + std::to_string(rec.version) +
-                                      " differ from feature set " + rec.schema.feature_set +
-                                      " as computed now");
-  }
+  auto frame = models::InputResolver(feature_sets).Rows(owner, rec.schema, bars);
+  if (!frame.ok()) return frame.error().WithContext("model version " + std::to_string(rec.version));
   return frame;
 }
 
@@ -328,7 +300,7 @@ Result<PsiReference> RetrainingService::ReferenceOf(TenantId owner, const std::s
   SINYAL_ASSIGN_OR_RETURN(const models::ModelRecord* rec,
                           RecordOf(registry_, owner, symbol, timeframe, version, s.records));
   SINYAL_ASSIGN_OR_RETURN(models::FeatureFrame frame,
-                          ComputeFrame(*rec, owner, s.cols, s.bars, feature_sets_));
+                          ComputeFrame(*rec, owner, s.bars, feature_sets_));
   std::vector<float> x;
   for (size_t i = 0; i < frame.rows; ++i) {
     if (s.cols.ts[i] < rec->data_from || s.cols.ts[i] > rec->data_to) continue;
@@ -442,7 +414,7 @@ Result<CheckOutcome> RetrainingService::DriftCheck(Series& s, int64_t active,
                           RecordOf(registry_, s.owner, s.symbol, s.timeframe, active, s.records));
   SINYAL_ASSIGN_OR_RETURN(PsiReference ref, ReferenceOf(s.owner, s.symbol, s.timeframe, active));
   SINYAL_ASSIGN_OR_RETURN(models::FeatureFrame frame,
-                          ComputeFrame(*rec, s.owner, s.cols, s.bars, feature_sets_));
+                          ComputeFrame(*rec, s.owner, s.bars, feature_sets_));
   // The newest drift.window complete feature rows, in time order, and the version's training rows.
   const size_t window = options_.drift.window;
   std::vector<size_t> rows;
@@ -632,8 +604,8 @@ Result<CheckOutcome> RetrainingService::EvaluateChallenger(Series& s, const Audi
     o.detail = "horizons differ";
     return o;
   }
-  SINYAL_ASSIGN_OR_RETURN(models::FeatureFrame fc, ComputeFrame(*champ, s.owner, s.cols, s.bars, feature_sets_));
-  SINYAL_ASSIGN_OR_RETURN(models::FeatureFrame fx, ComputeFrame(*chal, s.owner, s.cols, s.bars, feature_sets_));
+  SINYAL_ASSIGN_OR_RETURN(models::FeatureFrame fc, ComputeFrame(*champ, s.owner, s.bars, feature_sets_));
+  SINYAL_ASSIGN_OR_RETURN(models::FeatureFrame fx, ComputeFrame(*chal, s.owner, s.bars, feature_sets_));
   models::LabelConfig lc;
   lc.horizon = champ->schema.horizon;
   lc.dead_band = champ->schema.dead_band;
@@ -719,8 +691,8 @@ Result<CheckOutcome> RetrainingService::PostPromotionCheck(Series& s, const Audi
                           RecordOf(registry_, s.owner, s.symbol, s.timeframe, p, s.records));
   SINYAL_ASSIGN_OR_RETURN(const models::ModelRecord* crec,
                           RecordOf(registry_, s.owner, s.symbol, s.timeframe, c, s.records));
-  SINYAL_ASSIGN_OR_RETURN(models::FeatureFrame fp, ComputeFrame(*prec, s.owner, s.cols, s.bars, feature_sets_));
-  SINYAL_ASSIGN_OR_RETURN(models::FeatureFrame fc, ComputeFrame(*crec, s.owner, s.cols, s.bars, feature_sets_));
+  SINYAL_ASSIGN_OR_RETURN(models::FeatureFrame fp, ComputeFrame(*prec, s.owner, s.bars, feature_sets_));
+  SINYAL_ASSIGN_OR_RETURN(models::FeatureFrame fc, ComputeFrame(*crec, s.owner, s.bars, feature_sets_));
   models::LabelConfig lc;
   lc.horizon = crec->schema.horizon;
   lc.dead_band = crec->schema.dead_band;

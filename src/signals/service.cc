@@ -16,13 +16,12 @@
 #include "core/time.h"
 #include "features/feature_set.h"
 #include "market/timeframe.h"
-#include "models/basic_features.h"
 #include "models/db_registry.h"
-#include "models/features_adapter.h"
-#include "models/market_adapter.h"
+#include "models/input_resolver.h"
 #include "models/registry.h"
 #include "models/service.h"
 #include "signals/cross_asset.h"
+#include "signals/series_window.h"
 #include "store/bar_store.h"
 #include "store/database.h"
 #include "store/feature_set_store.h"
@@ -34,7 +33,6 @@ using nlohmann::json;
 
 namespace {
 
-constexpr size_t kWindowBars = 1024;  // bars (with features and regime) kept per series entry
 constexpr const char* kDxySymbol = "DXY";
 
 bool IsPlatform(TenantId t) { return t == models::kPlatformTenant; }
@@ -73,61 +71,7 @@ struct Route {
   int64_t checked_mono = 0;
 };
 
-// Streaming features of one model's feature set over one series.
-class FeatureStream {
- public:
-  // "basic" has no streaming form: it is recomputed over the kept window on each bar.
-  static Result<FeatureStream> Create(const models::ModelSchema& schema,
-                                      std::optional<features::FeatureSetConfig> config) {
-    FeatureStream s;
-    s.names_ = schema.feature_names;
-    if (!config) {
-      s.basic_ = true;
-      return s;
-    }
-    SINYAL_ASSIGN_OR_RETURN(features::FeatureComputer c, features::FeatureComputer::Create(*config));
-    if (features::FeatureNames(*config) != schema.feature_names) {
-      return Status::FailedPrecondition("the model's features differ from feature set " +
-                                            schema.feature_set + " as computed now",
-                                        "model");
-    }
-    s.computer_.emplace(std::move(c));
-    return s;
-  }
-  bool basic() const { return basic_; }
-  size_t cols() const { return names_.size(); }
-  const std::vector<std::string>& names() const { return names_; }
-  void Update(const market::Bar& bar, std::vector<float>* out) {
-    computer_->Update(bar, &scratch_);
-    out->assign(scratch_.begin(), scratch_.end());
-  }
-
- private:
-  bool basic_ = false;
-  std::vector<std::string> names_;
-  std::optional<features::FeatureComputer> computer_;
-  std::vector<double> scratch_;
-};
-
 }  // namespace
-
-nlohmann::json SignalCalibration::ToJson() const {
-  json cov = json::array();
-  for (const auto& c : coverage) {
-    cov.push_back({{"nominal", c.nominal},
-                   {"group", c.group},
-                   {"n", c.n},
-                   {"covered", c.covered},
-                   {"empirical", c.empirical},
-                   {"mean_width", c.mean_width}});
-  }
-  return {{"conformal", conformal.ToJson()},
-          {"move_ratio", move_ratio},
-          {"rows", rows},
-          {"from", FormatIso8601(from)},
-          {"to", FormatIso8601(to)},
-          {"coverage_on_calibration_rows", cov}};
-}
 
 nlohmann::json SignalPerformance::ToJson() const {
   json cov = json::array();
@@ -159,20 +103,14 @@ struct Entry {
   models::ModelRecord record;
   std::unique_ptr<models::Ensemble> ensemble;
   SignalModel model;
-  std::optional<FeatureStream> features;   // GUARDED_BY(mu)
-  std::optional<RegimeClassifier> regime;  // GUARDED_BY(mu)
-  std::deque<market::Bar> bars;            // newest kWindowBars, ascending. GUARDED_BY(mu)
-  std::deque<std::vector<float>> rows;     // features per kept bar. GUARDED_BY(mu)
-  std::deque<RegimeState> states;          // regime per kept bar. GUARDED_BY(mu)
+  std::optional<SeriesWindow> window;       // rows, regime, kept bars. GUARDED_BY(mu)
   std::map<UnixNanos, std::shared_ptr<const Signal>> signals;  // by bar time. GUARDED_BY(mu)
   int64_t checked_mono = 0;                // last latest-bar check. GUARDED_BY(mu)
   std::atomic<int64_t> last_used{0};
 };
 
 struct Reference {
-  std::string name;  // "DXY", "synthetic_dxy_5" or ""
-  std::vector<UnixNanos> times;
-  std::vector<double> values;
+  CrossAssetReference ref;
   int64_t checked_mono = 0;
   bool loaded = false;
 };
@@ -183,7 +121,7 @@ struct SignalService::Impl {
       : db(d), bars(b), registry(r), feature_sets(fs), log(l), clock(c), options(std::move(o)),
         generator(c) {
     options.top_drivers = std::clamp(options.top_drivers, 0, 50);
-    options.history_bars = std::clamp<size_t>(options.history_bars, 600, store::kMaxBarPage);
+    options.max_input_bars = std::max<size_t>(options.max_input_bars, 600);
     options.signals_per_series = std::max<size_t>(options.signals_per_series, 1);
     options.max_series = std::max<size_t>(options.max_series, 1);
   }
@@ -192,6 +130,7 @@ struct SignalService::Impl {
   store::BarStore& bars;
   models::DbModelRegistry& registry;
   store::FeatureSetStore* feature_sets;
+  models::InputResolver inputs{feature_sets};
   SignalLog& log;
   const Clock& clock;
   SignalServiceOptions options;
@@ -288,21 +227,6 @@ struct SignalService::Impl {
     return e;
   }
 
-  Result<std::optional<features::FeatureSetConfig>> FeatureConfigOf(TenantId owner,
-                                                                    const models::ModelSchema& schema) {
-    if (schema.feature_set == models::kBasicFeatureSetName) return std::optional<features::FeatureSetConfig>();
-    const auto& def = features::DefaultFeatureSet();
-    if (schema.feature_set == def.name) return std::optional<features::FeatureSetConfig>(def);
-    if (feature_sets == nullptr || IsPlatform(owner)) {
-      return Status::FailedPrecondition("feature set " + schema.feature_set + " is unavailable", "model");
-    }
-    SINYAL_ASSIGN_OR_RETURN(store::StoredFeatureSet st,
-                            feature_sets->Get(owner, schema.feature_set, schema.feature_set_version));
-    SINYAL_ASSIGN_OR_RETURN(features::FeatureSetConfig fs,
-                            features::FeatureSetConfig::FromJson(st.config_json));
-    return std::optional<features::FeatureSetConfig>(std::move(fs));
-  }
-
   Result<std::shared_ptr<Entry>> Build(const Route& route, const std::string& symbol,
                                        const std::string& timeframe, market::Timeframe tf) {
     counters.entry_loads++;
@@ -321,8 +245,8 @@ struct SignalService::Impl {
                                         "model");
     }
     e->ensemble = std::make_unique<models::Ensemble>(std::move(ens));
-    SINYAL_ASSIGN_OR_RETURN(SignalCalibration cal, GetCalibration(route.model_owner, symbol, timeframe,
-                                                                  route.version, e->record, *e->ensemble));
+    SINYAL_ASSIGN_OR_RETURN(IntervalCalibration cal, GetCalibration(route.model_owner, symbol, timeframe,
+                                                                    route.version, e->record, *e->ensemble));
     e->model.ensemble = e->ensemble.get();
     e->model.conformal = std::move(cal.conformal);
     e->model.move_ratio = cal.move_ratio;
@@ -330,52 +254,27 @@ struct SignalService::Impl {
                              std::to_string(route.version);
     e->model.symbol = symbol;
     e->model.timeframe = timeframe;
-    SINYAL_ASSIGN_OR_RETURN(auto fs, FeatureConfigOf(route.model_owner, e->record.schema));
-    SINYAL_ASSIGN_OR_RETURN(FeatureStream stream, FeatureStream::Create(e->record.schema, fs));
-    e->features.emplace(std::move(stream));
-    SINYAL_ASSIGN_OR_RETURN(RegimeClassifier rc, RegimeClassifier::Create(options.regime));
-    e->regime.emplace(std::move(rc));
-    SINYAL_ASSIGN_OR_RETURN(store::BarPage page,
-                            bars.Latest(Viewer(route.model_owner), {symbol, tf}, options.history_bars));
-    SINYAL_RETURN_IF_ERROR(Feed(*e, page.bars).status());
+    // The window streams the model's rows and the regime from the model's anchor (the seam).
+    SINYAL_ASSIGN_OR_RETURN(models::InputSpec spec, inputs.ForSchema(route.model_owner, e->record.schema));
+    SINYAL_ASSIGN_OR_RETURN(SeriesWindow w, SeriesWindow::Create(spec, e->record.schema.inputs_from, symbol,
+                                                                 tf, {.keep = kCrossAssetContextBars + options.signals_per_series,
+                                                                      .regime = options.regime}));
+    e->window.emplace(std::move(w));
+    SINYAL_ASSIGN_OR_RETURN(std::vector<market::Bar> history,
+                            models::ReadInputBars(bars, route.model_owner, {symbol, tf}, e->record.schema,
+                                                  INT64_MAX, options.max_input_bars));
+    SINYAL_RETURN_IF_ERROR(Feed(*e, history).status());
     e->checked_mono = clock.MonotonicNanos();
     return e;
   }
 
-  // Feeds bars newer than the entry's last one through features and regime. REQUIRES: e.mu held
-  // (or e not yet shared).
+  // Feeds bars newer than the entry's last one through its window. REQUIRES: e.mu held (or e not
+  // yet shared).
   Result<size_t> Feed(Entry& e, std::span<const market::Bar> in) {
-    std::vector<float> row;
     size_t added = 0;
     for (const auto& bar : in) {
-      if (!e.bars.empty() && bar.time() <= e.bars.back().time()) continue;
-      SINYAL_RETURN_IF_ERROR(e.regime->Update(bar));
-      if (!e.features->basic()) {
-        e.features->Update(bar, &row);
-      } else {
-        row.assign(e.features->cols(), std::numeric_limits<float>::quiet_NaN());
-      }
-      e.bars.push_back(bar);
-      e.rows.push_back(row);
-      e.states.push_back(e.regime->Current());
-      ++added;
-      if (e.bars.size() > kWindowBars) {
-        e.bars.pop_front();
-        e.rows.pop_front();
-        e.states.pop_front();
-      }
-    }
-    if (added > 0 && e.features->basic()) {
-      // models' "basic" set has no streaming form: recompute it over the kept window.
-      std::vector<market::Bar> window(e.bars.begin(), e.bars.end());
-      SINYAL_ASSIGN_OR_RETURN(models::BarColumns cols,
-                              models::ToBarColumns(e.symbol, e.timeframe, window,
-                                                   std::pow(10.0, -models::InferDigits(window))));
-      SINYAL_ASSIGN_OR_RETURN(models::FeatureFrame frame, models::ComputeBasicFeatures(cols));
-      if (frame.names != e.record.schema.feature_names) {
-        return Status::FailedPrecondition("the model's features differ from the basic set", "model");
-      }
-      for (size_t i = 0; i < frame.rows; ++i) e.rows[i].assign(frame.Row(i), frame.Row(i) + frame.cols());
+      SINYAL_ASSIGN_OR_RETURN(bool pushed, e.window->Push(bar));
+      added += pushed ? 1 : 0;
     }
     counters.bars_processed += static_cast<int64_t>(added);
     return added;
@@ -385,35 +284,20 @@ struct SignalService::Impl {
   Result<size_t> CatchUp(Entry& e) {
     counters.bar_checks++;
     e.checked_mono = clock.MonotonicNanos();
-    const std::optional<TenantId> viewer = Viewer(e.model_owner);
-    const market::SeriesKey key{e.symbol, e.tf};
-    size_t added = 0;
-    const UnixNanos last = e.bars.empty() ? INT64_MIN : e.bars.back().time();
-    SINYAL_ASSIGN_OR_RETURN(store::BarPage page, bars.Latest(viewer, key, 8));
-    if (page.bars.empty() || page.bars.back().time() <= last) return size_t{0};
-    if (page.bars.front().time() > last && !e.bars.empty()) {
-      // More than 8 new bars: page forward from the newest one we have.
-      std::optional<UnixNanos> cursor = last;
-      do {
-        SINYAL_ASSIGN_OR_RETURN(store::BarPage p, bars.Query(viewer, {.key = key,
-                                                                      .limit = store::kMaxBarPage,
-                                                                      .cursor = cursor}));
-        SINYAL_ASSIGN_OR_RETURN(size_t n, Feed(e, p.bars));
-        added += n;
-        cursor = p.next_cursor;
-      } while (cursor);
-    } else {
-      SINYAL_ASSIGN_OR_RETURN(added, Feed(e, page.bars));
-    }
-    return added;
+    SINYAL_ASSIGN_OR_RETURN(std::vector<market::Bar> newer,
+                            bars.ReadBars(Viewer(e.model_owner), {e.symbol, e.tf},
+                                          {.from = e.record.schema.inputs_from,
+                                           .after = e.window->last_time()}));
+    return Feed(e, newer);
   }
 
   // ---- the cross-asset reference ----
   // REQUIRES: ref_mu held.
-  Status LoadReference(const std::string& timeframe, market::Timeframe tf, Reference& ref) {
-    ref = Reference{};
-    ref.checked_mono = clock.MonotonicNanos();
-    ref.loaded = true;
+  Status LoadReference(market::Timeframe tf, Reference& entry) {
+    entry = Reference{};
+    entry.checked_mono = clock.MonotonicNanos();
+    entry.loaded = true;
+    CrossAssetReference& ref = entry.ref;
     auto dxy = bars.Latest(std::nullopt, {kDxySymbol, tf}, store::kMaxBarPage);
     if (dxy.ok() && dxy->bars.size() > static_cast<size_t>(kMinCorrelationWindow)) {
       ref.name = kDxySymbol;
@@ -437,77 +321,31 @@ struct SignalService::Impl {
     ref.name = "synthetic_dxy_5";
     ref.times = panel->times;
     ref.values = std::move(*values);
-    (void)timeframe;
     return Status::Ok();
   }
 
   // The reference for a timeframe, reloaded at most once per check interval.
-  Reference RefFor(const std::string& timeframe, market::Timeframe tf) {
+  CrossAssetReference RefFor(const std::string& timeframe, market::Timeframe tf) {
     std::lock_guard lock(ref_mu);
     Reference& ref = references[timeframe];
     if (!ref.loaded || clock.MonotonicNanos() - ref.checked_mono >= options.bar_check_interval_nanos) {
-      (void)LoadReference(timeframe, tf, ref);
+      (void)LoadReference(tf, ref);
     }
-    return ref;
-  }
-
-  CrossAssetContext ContextAt(const Entry& e, size_t idx) {
-    CrossAssetContext ctx;
-    if (e.symbol == kDxySymbol) return ctx;
-    const Reference ref = RefFor(e.timeframe, e.tf);
-    if (ref.name.empty() || ref.times.empty()) return ctx;
-    std::vector<market::Bar> window(e.bars.begin(), e.bars.begin() + static_cast<std::ptrdiff_t>(idx) + 1);
-    auto frame = CrossAssetFeatures(window, e.tf, ref.times, ref.values);
-    if (!frame.ok() || frame->rows == 0) return ctx;
-    const float* row = frame->Row(frame->rows - 1);
-    auto col = [&](const std::string& name) -> double {
-      for (size_t i = 0; i < frame->cols(); ++i) {
-        if (frame->names[i] == name) return row[i];
-      }
-      return std::numeric_limits<double>::quiet_NaN();
-    };
-    ctx.ref_return_1 = col("xasset.ref_ret_1");
-    ctx.ref_return_long = col("xasset.ref_ret_long");
-    ctx.corr_to_ref = col("xasset.corr_ref");
-    ctx.corr_break_z = col("xasset.corr_ref_z");
-    ctx.available = std::isfinite(ctx.corr_to_ref);
-    if (!std::isfinite(ctx.corr_break_z)) ctx.corr_break_z = 0;
-    return ctx;
+    return ref.ref;
   }
 
   // ---- signals ----
   // The signal at kept bar `idx`, computed and logged once. REQUIRES: e.mu held.
   Result<std::pair<std::shared_ptr<const Signal>, bool>> SignalAt(Entry& e, size_t idx) {
-    const UnixNanos t = e.bars[idx].time();
+    const UnixNanos t = e.window->bar(idx).time();
     if (auto it = e.signals.find(t); it != e.signals.end()) return std::make_pair(it->second, false);
-    const std::vector<float>& row = e.rows[idx];
-    for (size_t i = 0; i < row.size(); ++i) {
-      if (!std::isfinite(row[i])) {
-        return Status::FailedPrecondition("too little history: feature " + e.features->names()[i] +
-                                              " is not defined at the bar of " + FormatIso8601(t),
-                                          "symbol");
-      }
-    }
-    if (!e.states[idx].ready) {
-      return Status::FailedPrecondition("too little history: the regime is still warming up at the "
-                                        "bar of " + FormatIso8601(t) + " (about 525 bars are needed)",
-                                        "symbol");
-    }
-    SignalInput in;
-    in.bar_time = t;
-    in.reference_price = e.bars[idx].close();
-    in.features = row;
-    in.regime = e.states[idx];
-    in.cross_asset = ContextAt(e, idx);
     SignalRequest req;
     req.confidence_threshold = 0.5;
     req.max_uncertainty = options.max_uncertainty;
     req.top_drivers = options.top_drivers;
-    auto sig = generator.Generate(e.model, req, in);
-    if (!sig.ok()) {
-      if (sig.error().code() == StatusCode::kFailedPrecondition) return sig.error().WithField("symbol");
-      return sig.error();
-    }
+    const CrossAssetReference ref = RefFor(e.timeframe, e.tf);
+    auto sig = signals::SignalAt(*e.window, idx, e.model, generator, req, &ref);
+    if (!sig.ok()) return sig.error();
     auto ptr = std::make_shared<const Signal>(std::move(sig).value());
     counters.signals_computed++;
     Status st = log.Append(e.model_owner, *ptr);
@@ -535,15 +373,10 @@ struct SignalService::Impl {
                          market::Timeframe tf) {
     SINYAL_ASSIGN_OR_RETURN(std::vector<Signal> pending, log.Unresolved(owner, symbol, timeframe));
     if (pending.empty()) return size_t{0};
-    std::vector<market::Bar> later;
-    std::optional<UnixNanos> cursor = pending.front().bar_time();
-    do {
-      SINYAL_ASSIGN_OR_RETURN(store::BarPage p, bars.Query(Viewer(owner), {.key = {symbol, tf},
-                                                                           .limit = store::kMaxBarPage,
-                                                                           .cursor = cursor}));
-      later.insert(later.end(), p.bars.begin(), p.bars.end());
-      cursor = p.next_cursor;
-    } while (cursor && later.size() < 4 * store::kMaxBarPage);
+    SINYAL_ASSIGN_OR_RETURN(std::vector<market::Bar> later,
+                            bars.ReadBars(Viewer(owner), {symbol, tf},
+                                          {.after = pending.front().bar_time(),
+                                           .oldest = 4 * store::kMaxBarPage}));
     SINYAL_ASSIGN_OR_RETURN(size_t n, ResolvePending(log, owner, symbol, timeframe, later));
     counters.resolved += static_cast<int64_t>(n);
     return n;
@@ -555,8 +388,8 @@ struct SignalService::Impl {
     return read ? db.WithTenantReadTx(owner, fn) : db.WithTenantTx(owner, fn);
   }
 
-  Result<std::optional<SignalCalibration>> ReadCalibration(TenantId owner, const std::string& symbol,
-                                                           const std::string& timeframe, int64_t version) {
+  Result<std::optional<IntervalCalibration>> ReadCalibration(TenantId owner, const std::string& symbol,
+                                                             const std::string& timeframe, int64_t version) {
     std::string text;
     bool found = false;
     SINYAL_RETURN_IF_ERROR(CalTx(owner, true, [&](soci::session& sql) -> Status {
@@ -569,36 +402,19 @@ struct SignalService::Impl {
       found = sql.got_data() && ind == soci::i_ok;
       return Status::Ok();
     }));
-    if (!found) return std::optional<SignalCalibration>();
+    if (!found) return std::optional<IntervalCalibration>();
     json j = json::parse(text, nullptr, false);
-    if (j.is_discarded() || !j.is_object()) return Status::DataLoss("stored signal calibration is not JSON");
-    SignalCalibration c;
-    SINYAL_ASSIGN_OR_RETURN(c.conformal, ConformalIntervals::FromJson(j.at("conformal")));
-    c.move_ratio = j.value("move_ratio", 0.0);
-    c.rows = j.value("rows", size_t{0});
-    if (auto f = ParseIso8601(j.value("from", "")); f.ok()) c.from = *f;
-    if (auto f = ParseIso8601(j.value("to", "")); f.ok()) c.to = *f;
-    if (j.contains("coverage_on_calibration_rows")) {
-      for (const auto& l : j["coverage_on_calibration_rows"]) {
-        CoverageLine cl;
-        cl.nominal = l.value("nominal", 0.0);
-        cl.group = l.value("group", -1);
-        cl.n = l.value("n", size_t{0});
-        cl.covered = l.value("covered", size_t{0});
-        cl.empirical = l.value("empirical", 0.0);
-        cl.mean_width = l.value("mean_width", 0.0);
-        c.coverage.push_back(cl);
-      }
-    }
-    return std::optional<SignalCalibration>(std::move(c));
+    if (j.is_discarded()) return Status::DataLoss("stored interval calibration is not JSON");
+    SINYAL_ASSIGN_OR_RETURN(IntervalCalibration c, IntervalCalibration::FromJson(j));
+    return std::optional<IntervalCalibration>(std::move(c));
   }
 
-  // Fits the calibration from the model's held-out rows: the newest calibration_fraction of its
-  // training range (the trees never saw them), after a purge of `horizon` bars. move_ratio is
-  // fitted on the older (fitting) rows, as FitMoveRatio wants.
-  Result<SignalCalibration> FitCalibration(TenantId owner, const std::string& symbol,
-                                           const std::string& timeframe, const models::ModelRecord& rec,
-                                           const models::Ensemble& ens) {
+  // Fits the interval calibration from the model's held-out rows (FitIntervalCalibration) over
+  // the model's rows computed through the seam from its anchor, as the live window computes
+  // them: the stored bars from schema.inputs_from to the end of the training range + horizon.
+  Result<IntervalCalibration> FitCalibration(TenantId owner, const std::string& symbol,
+                                             const std::string& timeframe, const models::ModelRecord& rec,
+                                             const models::Ensemble& ens) {
     SINYAL_ASSIGN_OR_RETURN(market::Timeframe tf, market::ParseTimeframe(timeframe));
     const int h = std::max(1, rec.schema.horizon);
     double frac = 0.2;
@@ -606,85 +422,19 @@ struct SignalService::Impl {
         rec.params["calibration_fraction"].is_number()) {
       frac = rec.params["calibration_fraction"].get<double>();
     }
-    // Every stored bar up to the end of the training range + horizon (features are streamed from
-    // the start of the series, as in training).
-    std::vector<market::Bar> all;
-    std::optional<UnixNanos> cursor;
     const UnixNanos to = rec.data_to + static_cast<int64_t>(h + 1) * market::TimeframeNanos(tf) * 8;
-    do {
-      SINYAL_ASSIGN_OR_RETURN(store::BarPage p, bars.Query(Viewer(owner), {.key = {symbol, tf},
-                                                                           .to = to,
-                                                                           .limit = store::kMaxBarPage,
-                                                                           .cursor = cursor}));
-      all.insert(all.end(), p.bars.begin(), p.bars.end());
-      cursor = p.next_cursor;
-    } while (cursor);
-    if (all.size() > 300000) all.erase(all.begin(), all.end() - 300000);
-    SINYAL_ASSIGN_OR_RETURN(auto fs, FeatureConfigOf(owner, rec.schema));
-    models::FeatureFrame frame;
-    if (fs) {
-      SINYAL_ASSIGN_OR_RETURN(frame, models::ComputeFeatureFrame(*fs, all));
-    } else {
-      SINYAL_ASSIGN_OR_RETURN(models::BarColumns cols,
-                              models::ToBarColumns(symbol, timeframe, all,
-                                                   std::pow(10.0, -models::InferDigits(all))));
-      SINYAL_ASSIGN_OR_RETURN(frame, models::ComputeBasicFeatures(cols));
-    }
-    if (frame.names != rec.schema.feature_names) {
-      return Status::FailedPrecondition("the model's features differ from its feature set as computed now",
-                                        "model");
-    }
+    SINYAL_ASSIGN_OR_RETURN(std::vector<market::Bar> all,
+                            models::ReadInputBars(bars, owner, {symbol, tf}, rec.schema, to,
+                                                  options.max_input_bars));
+    SINYAL_ASSIGN_OR_RETURN(models::FeatureFrame frame, inputs.Rows(owner, rec.schema, all));
     SINYAL_ASSIGN_OR_RETURN(std::vector<RegimeState> states, ClassifyRegimes(all, options.regime));
-    std::vector<size_t> idx;  // bars in the training range with a forward bar h later
-    for (size_t i = 0; i + h < all.size(); ++i) {
-      if (all[i].time() >= rec.data_from && all[i].time() <= rec.data_to) idx.push_back(i);
-    }
-    if (idx.empty()) {
-      return Status::FailedPrecondition("the bars of the model's training range are no longer stored",
-                                        "model");
-    }
-    const size_t held = static_cast<size_t>(std::ceil(static_cast<double>(idx.size()) * frac));
-    const size_t split = idx.size() - std::min(held, idx.size());
-    auto make_row = [&](size_t i, ConformalRow* out) -> bool {
-      const RegimeState& s = states[i];
-      if (!s.ready || !(s.rv > 0) || !std::isfinite(s.rv)) return false;
-      const float* x = frame.Row(i);
-      for (size_t k = 0; k < frame.cols(); ++k) {
-        if (!std::isfinite(x[k])) return false;
-      }
-      out->scale = s.rv * std::sqrt(static_cast<double>(h));
-      out->actual = std::log(all[i + h].close() / all[i].close());
-      out->group = static_cast<int>(s.vol);
-      out->point = 0;
-      return std::isfinite(out->actual);
-    };
-    std::vector<ConformalRow> fit_rows, cal_rows;
-    for (size_t k = 0; k + static_cast<size_t>(h) < split; ++k) {
-      ConformalRow r;
-      if (make_row(idx[k], &r)) fit_rows.push_back(r);
-    }
-    SINYAL_ASSIGN_OR_RETURN(double move_ratio, FitMoveRatio(fit_rows));
-    SignalCalibration c;
-    c.move_ratio = move_ratio;
-    for (size_t k = split + static_cast<size_t>(h); k < idx.size(); ++k) {
-      ConformalRow r;
-      if (!make_row(idx[k], &r)) continue;
-      const models::Prediction p = ens.Predict(frame.Row(idx[k]));
-      r.point = (2.0 * p.proba[models::kUp] - 1.0) * move_ratio * r.scale;
-      if (c.rows == 0) c.from = all[idx[k]].time();
-      c.to = all[idx[k]].time();
-      cal_rows.push_back(r);
-      ++c.rows;
-    }
-    auto ci = ConformalIntervals::Fit(cal_rows, options.conformal);
-    if (!ci.ok()) return ci.error().WithContext("conformal calibration of the held-out rows");
-    c.conformal = std::move(ci).value();
-    c.coverage = EvaluateCoverage(c.conformal, cal_rows);
-    return c;
+    return FitIntervalCalibration(ens, {.data_from = rec.data_from, .data_to = rec.data_to,
+                                        .horizon = h, .held_out_fraction = frac},
+                                  all, frame, states, options.conformal);
   }
 
   Status StoreCalibration(TenantId owner, const std::string& symbol, const std::string& timeframe,
-                          int64_t version, const SignalCalibration& c) {
+                          int64_t version, const IntervalCalibration& c) {
     const std::string text = c.ToJson().dump();
     return CalTx(owner, false, [&](soci::session& sql) -> Status {
       long long t = owner.value(), v = version, id = 0, now = clock.Now();
@@ -702,7 +452,7 @@ struct SignalService::Impl {
     });
   }
 
-  Result<SignalCalibration> GetCalibration(TenantId owner, const std::string& symbol,
+  Result<IntervalCalibration> GetCalibration(TenantId owner, const std::string& symbol,
                                            const std::string& timeframe, int64_t version,
                                            const models::ModelRecord& rec, const models::Ensemble& ens) {
     SINYAL_ASSIGN_OR_RETURN(auto stored, ReadCalibration(owner, symbol, timeframe, version));
@@ -710,7 +460,7 @@ struct SignalService::Impl {
       counters.calibrations_loaded++;
       return std::move(*stored);
     }
-    SINYAL_ASSIGN_OR_RETURN(SignalCalibration c, FitCalibration(owner, symbol, timeframe, rec, ens));
+    SINYAL_ASSIGN_OR_RETURN(IntervalCalibration c, FitCalibration(owner, symbol, timeframe, rec, ens));
     counters.calibrations_fitted++;
     Status st = StoreCalibration(owner, symbol, timeframe, version, c);
     if (st.code() == StatusCode::kAlreadyExists) {
@@ -741,8 +491,8 @@ struct SignalService::Impl {
           LogWarn("signal_bar_catch_up_failed", {{"symbol", e->symbol}, {"error", n.error().ToString()}});
           continue;
         }
-        if (*n == 0 || e->bars.empty()) continue;
-        auto s = SignalAt(*e, e->bars.size() - 1);
+        if (*n == 0 || e->window->empty()) continue;
+        auto s = SignalAt(*e, e->window->size() - 1);
         if (!s.ok()) {
           LogWarn("signal_compute_failed", {{"symbol", e->symbol}, {"error", s.error().ToString()}});
         } else if (s->second) {
@@ -831,7 +581,6 @@ Result<std::shared_ptr<const Signal>> SignalService::Latest(TenantId owner, cons
   SINYAL_ASSIGN_OR_RETURN(std::shared_ptr<Entry> e, m.GetEntry(route, symbol, timeframe, tf));
   const int64_t now = m.clock.MonotonicNanos();
   e->last_used = now;
-  const int64_t period = market::TimeframeNanos(tf);
   std::shared_ptr<const Signal> result;
   bool fresh_newest = false;
   {
@@ -839,24 +588,24 @@ Result<std::shared_ptr<const Signal>> SignalService::Latest(TenantId owner, cons
     if (now - e->checked_mono >= m.options.bar_check_interval_nanos) {
       SINYAL_RETURN_IF_ERROR(m.CatchUp(*e).status());
     }
-    if (e->bars.empty()) return Status::NotFound("no bars for " + symbol + " " + timeframe, "symbol");
+    const SeriesWindow& w = *e->window;
+    if (w.empty()) return Status::NotFound("no bars for " + symbol + " " + timeframe, "symbol");
     // The newest kept bar whose close (open + one period) is at or before not_after.
-    size_t i = e->bars.size();
-    while (i > 0 && e->bars[i - 1].time() + period > not_after) --i;
-    if (i == 0) {
+    const std::optional<size_t> found = w.NewestClosedBy(not_after);
+    if (!found) {
       return Status::NotFound("no bar of " + symbol + " " + timeframe + " closed by " +
                                   FormatIso8601(not_after) + " is cached (oldest kept: " +
-                                  FormatIso8601(e->bars.front().time()) + ")",
+                                  FormatIso8601(w.bar(w.first_signal_index()).time()) + ")",
                               "symbol");
     }
-    --i;
-    if (auto it = e->signals.find(e->bars[i].time()); it != e->signals.end()) {
+    const size_t i = *found;
+    if (auto it = e->signals.find(w.bar(i).time()); it != e->signals.end()) {
       m.counters.cache_hits++;
       return it->second;
     }
     SINYAL_ASSIGN_OR_RETURN(auto computed, m.SignalAt(*e, i));
     result = computed.first;
-    fresh_newest = computed.second && i + 1 == e->bars.size();
+    fresh_newest = computed.second && i + 1 == w.size();
   }
   if (fresh_newest) m.Notify(e->model_owner, result);
   return result;
@@ -977,7 +726,7 @@ Result<SignalPerformance> SignalService::Performance(TenantId viewer, const std:
   return p;
 }
 
-Result<SignalCalibration> SignalService::Calibration(TenantId model_owner, const std::string& symbol_in,
+Result<IntervalCalibration> SignalService::Calibration(TenantId model_owner, const std::string& symbol_in,
                                                      const std::string& timeframe_in, int64_t version) {
   SINYAL_ASSIGN_OR_RETURN(std::string symbol, models::ModelService::NormalizeSymbol(symbol_in));
   SINYAL_ASSIGN_OR_RETURN(std::string timeframe, models::ModelService::NormalizeTimeframe(timeframe_in));
@@ -993,6 +742,26 @@ std::string SignalService::ReferenceName(const std::string& timeframe_in) {
   auto tf = market::ParseTimeframe(*timeframe);
   if (!tf.ok()) return "";
   return impl_->RefFor(*timeframe, *tf).name;
+}
+
+std::optional<std::vector<float>> SignalService::TEST_InputsAt(TenantId model_owner,
+                                                               const std::string& symbol,
+                                                               const std::string& timeframe,
+                                                               UnixNanos bar_time) {
+  std::shared_ptr<Entry> e;
+  {
+    std::shared_lock lock(impl_->mu);
+    auto it = impl_->entries.find(EntryKey{model_owner.value(), symbol, timeframe});
+    if (it == impl_->entries.end()) return std::nullopt;
+    e = it->second;
+  }
+  std::lock_guard lock(e->mu);
+  for (size_t i = 0; i < e->window->size(); ++i) {
+    if (e->window->bar(i).time() == bar_time) {
+      return std::vector<float>(e->window->row(i).begin(), e->window->row(i).end());
+    }
+  }
+  return std::nullopt;
 }
 
 SignalService::Stats SignalService::stats() const {

@@ -8,14 +8,16 @@
 // listeners get owner = kPlatformTenant. A tenant model's signals are stored under the tenant.
 //
 // What is computed per series (cache entry per (model owner, symbol, timeframe)):
-//   - the newest `history_bars` bars are read ONCE when the entry is created; after that each new
-//     closed bar is fed incrementally to the features (features::FeatureEngine-style streaming of
-//     the model's feature set; core-v1 / tenant feature sets / "basic"), to the streaming
-//     RegimeClassifier and to the cross-asset context, never recomputing the whole history;
-//   - the conformal intervals and move_ratio of the model version, fitted ONCE per version from
-//     the model's held-out rows (the newest calibration_fraction of its training rows, which the
-//     trees never saw) and stored with the version in signal_calibrations (migration 7); later
-//     processes read that row instead of refitting;
+//   - a SeriesWindow (series_window.h): the stored bars from the model's anchor
+//     (ModelSchema::inputs_from; at most max_input_bars) are read ONCE when the entry is created
+//     and streamed through the model-inputs seam (models/inputs.h) and the RegimeClassifier;
+//     after that each new closed bar is pushed incrementally, never recomputing the history. The
+//     rows are therefore bit-identical to those training and calibration computed;
+//   - the interval calibration of the model version (interval_calibration.h: conformal
+//     intervals and move_ratio), fitted ONCE per version from the model's held-out rows (the
+//     newest calibration_fraction of its training rows, which the trees never saw) and stored
+//     with the version in signal_calibrations (migration 7); later processes read that row
+//     instead of refitting;
 //   - the Signal of a bar, computed at threshold 0.5 on first use and kept (per model version and
 //     bar) so that steady-state Latest() calls are a map lookup (microseconds, no database read).
 //
@@ -55,6 +57,7 @@
 #include "market/bar.h"
 #include "market/instrument.h"
 #include "signals/conformal.h"
+#include "signals/interval_calibration.h"
 #include "signals/regime.h"
 #include "signals/signal.h"
 #include "signals/signal_log.h"
@@ -72,8 +75,10 @@ namespace sinyal::signals {
 
 struct SignalServiceOptions {
   int top_drivers = 5;                 // drivers (SHAP) per signal. Default 5. [0, 50].
-  size_t history_bars = 5000;          // bars read when a series entry is created. Default 5000.
-                                       // [600, 100000]: the regime needs ~525 bars to warm up.
+  size_t max_input_bars = 300000;      // at most this many bars (the newest) are read from the
+                                       // model's anchor when an entry is created or a calibration
+                                       // fitted. Default 300,000 (ModelServiceOptions::max_bars,
+                                       // so a model's rows start where its training's did).
   int64_t bar_check_interval_nanos = kNanosPerSecond;  // latest-bar check per series in
                                                        // Latest(). Default 1 s. 0 = every call.
   size_t signals_per_series = 256;     // cached signals per series (older bars, for delayed
@@ -83,16 +88,6 @@ struct SignalServiceOptions {
   ConformalConfig conformal;           // coverages 80% and 95%, Mondrian per vol state.
   RegimeConfig regime;                 // Default rules (docs/signals.md section 1).
   bool background_thread = true;       // false: OnBarClosed processes inline (tests).
-};
-
-// The calibration stored with a model version (table signal_calibrations).
-struct SignalCalibration {
-  ConformalIntervals conformal;
-  double move_ratio = 0;
-  size_t rows = 0;               // held-out rows the quantiles were fitted on
-  UnixNanos from = 0, to = 0;    // their bar times
-  std::vector<CoverageLine> coverage;  // in-sample check of the fitted quantiles (held-out rows)
-  nlohmann::json ToJson() const;
 };
 
 // Live performance of a series' resolved signals next to the model's validation figures.
@@ -184,8 +179,8 @@ class SignalService {
                                                       const std::string& timeframe,
                                                       size_t limit = 500);
 
-  // The stored calibration of a model version, fitting and storing it if absent.
-  [[nodiscard]] Result<SignalCalibration> Calibration(TenantId model_owner,
+  // The stored interval calibration of a model version, fitting and storing it if absent.
+  [[nodiscard]] Result<IntervalCalibration> Calibration(TenantId model_owner,
                                                       const std::string& symbol,
                                                       const std::string& timeframe,
                                                       int64_t version);
@@ -193,6 +188,11 @@ class SignalService {
   // Name of the cross-asset reference used for `timeframe`: "synthetic_dxy_5" (five components),
   // "DXY" (stored series) or "" (none).
   std::string ReferenceName(const std::string& timeframe);
+
+  // Test hook: the model's input row the live window of (model_owner, symbol, timeframe) holds
+  // for the bar opening at `bar_time`; nullopt when no such entry or bar is held.
+  std::optional<std::vector<float>> TEST_InputsAt(TenantId model_owner, const std::string& symbol,
+                                                  const std::string& timeframe, UnixNanos bar_time);
 
   struct Stats {
     int64_t latest_calls = 0, cache_hits = 0, signals_computed = 0, bar_checks = 0,

@@ -8,11 +8,13 @@
 
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 
 #include <nlohmann/json.hpp>
 
 #include "market/bar.h"
 #include "models/db_registry.h"
+#include "models/input_resolver.h"
 #include "models/service.h"
 #include "models/testing/synthetic.h"
 #include "signals/db_signal_log.h"
@@ -257,6 +259,66 @@ TEST_P(SignalServiceTest, ErrorsNameTheField) {
   EXPECT_EQ(early.status().code(), StatusCode::kNotFound);
   EXPECT_EQ(svc->ModelOwner(a_, "SYNUSD", "H1").value(), kPlatform);
   EXPECT_OK(svc->Track(a_, "SYNUSD", "H1"));
+}
+
+// Train/serve identity: the live service's inputs and signals, as bars close one at a time,
+// equal bit for bit what the batch path (the seam over the stored bars from the model's anchor,
+// as training and calibration compute them) gives for the same bars.
+TEST_P(SignalServiceTest, LiveInputsAndSignalsEqualTheBatchPathBitForBit) {
+  const market::SeriesKey key{"SYNUSD", market::Timeframe::kH1};
+  auto rec = registry_->GetRecord(kPlatform, "SYNUSD", "H1", 1);
+  ASSERT_OK(rec.status());
+  EXPECT_EQ(rec->schema.inputs_from, all_[0].time());  // training recorded its anchor
+  auto ens = registry_->Load(kPlatform, "SYNUSD", "H1", 1);
+  ASSERT_OK(ens.status());
+  auto svc = MakeService();
+  std::vector<std::shared_ptr<const Signal>> seen;
+  auto sub = svc->Subscribe([&](TenantId, std::shared_ptr<const Signal> s) { seen.push_back(std::move(s)); });
+  ASSERT_OK(svc->Latest(a_, "SYNUSD", "H1", kFar).status());
+  auto cal = svc->Calibration(kPlatform, "SYNUSD", "H1", 1);
+  ASSERT_OK(cal.status());
+  SignalModel model;
+  model.ensemble = &*ens;
+  model.conformal = cal->conformal;
+  model.move_ratio = cal->move_ratio;
+  model.model_version = "platform/SYNUSD/H1/v1";
+  model.symbol = "SYNUSD";
+  model.timeframe = "H1";
+  SignalGenerator gen(clock_);
+  SignalRequest req;  // the service's: threshold 0.5, 5 drivers, no uncertainty cap
+
+  const std::vector<market::Bar> more = Bars(6013, 7);  // the same walk, 12 bars further
+  for (size_t t = 5999; t < more.size(); ++t) {
+    if (t >= 6000) {  // the bar closes: stored, then the LiveFeed hook
+      clock_.Advance(kNanosPerHour);
+      ASSERT_OK(bars_->Import(store::SeriesOwner::Platform(), key, std::span(&more[t], 1), {}));
+      svc->OnBarClosed(key, more[t]);
+    }
+    ASSERT_FALSE(seen.empty());
+    const Signal& live = *seen.back();
+    ASSERT_EQ(live.bar_time(), more[t].time());
+    // Batch: the model's rows over the stored bars from its anchor, the regime over the same bars.
+    auto stored = models::ReadInputBars(*bars_, kPlatform, key, rec->schema);
+    ASSERT_OK(stored.status());
+    ASSERT_EQ(stored->size(), t + 1);
+    auto frame = models::InputResolver(nullptr).Rows(kPlatform, rec->schema, *stored);
+    ASSERT_OK(frame.status());
+    auto states = ClassifyRegimes(*stored);
+    ASSERT_OK(states.status());
+    auto inputs = svc->TEST_InputsAt(kPlatform, "SYNUSD", "H1", more[t].time());
+    ASSERT_TRUE(inputs.has_value());
+    ASSERT_EQ(inputs->size(), frame->cols());
+    ASSERT_EQ(std::memcmp(inputs->data(), frame->Row(t), frame->cols() * sizeof(float)), 0) << t;
+    SignalInput in;
+    in.bar_time = more[t].time();
+    in.reference_price = more[t].close();
+    in.features = std::span<const float>(frame->Row(t), frame->cols());
+    in.regime = (*states)[t];
+    // No reference series is stored: no cross-asset context on either path.
+    auto batch = gen.Generate(model, req, in);
+    ASSERT_OK(batch.status());
+    EXPECT_EQ(live.ToJson(), batch->ToJson()) << t;
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, SignalServiceTest, SINYAL_DB_BACKENDS,

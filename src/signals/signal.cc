@@ -5,6 +5,7 @@
 #include <cstdio>
 
 #include "core/time.h"
+#include "signals/interval_calibration.h"
 
 namespace sinyal::signals {
 
@@ -163,7 +164,7 @@ Result<Signal> SignalGenerator::Generate(const SignalModel& model, const SignalR
   f.abstained = f.direction == Direction::kNeutral;
   const double scale = in.regime.rv * std::sqrt(static_cast<double>(f.horizon));
   f.expected_abs_move = model.move_ratio * scale;
-  f.expected_return = (2 * f.p_up - 1) * f.expected_abs_move;
+  f.expected_return = ConformalPoint(f.p_up, model.move_ratio, scale);  // the calibration's rule
   f.intervals = model.conformal.Predict(f.expected_return, scale, static_cast<int>(in.regime.vol));
   f.regime = in.regime;
   f.regime_code = in.regime.Code();

@@ -482,6 +482,29 @@ Result<BarPage> BarStore::Query(std::optional<TenantId> viewer, const BarQuery& 
   return page;
 }
 
+Result<std::vector<market::Bar>> BarStore::ReadBars(std::optional<TenantId> viewer,
+                                                   const market::SeriesKey& key,
+                                                   const BarRange& range) {
+  std::vector<market::Bar> out;
+  std::optional<UnixNanos> cursor = range.after;
+  do {
+    SINYAL_ASSIGN_OR_RETURN(BarPage page, Query(viewer, {.key = key,
+                                                         .from = range.from,
+                                                         .to = range.to,
+                                                         .limit = kMaxBarPage,
+                                                         .cursor = cursor}));
+    const size_t room = range.oldest - std::min(range.oldest, out.size());
+    const size_t take = std::min(room, page.bars.size());
+    out.insert(out.end(), page.bars.begin(), page.bars.begin() + static_cast<std::ptrdiff_t>(take));
+    if (out.size() > 2 * std::min(range.newest, SIZE_MAX / 4)) {
+      out.erase(out.begin(), out.end() - static_cast<std::ptrdiff_t>(range.newest));
+    }
+    cursor = page.next_cursor;
+  } while (cursor && out.size() < range.oldest);
+  if (out.size() > range.newest) out.erase(out.begin(), out.end() - static_cast<std::ptrdiff_t>(range.newest));
+  return out;
+}
+
 Result<BarPage> BarStore::Latest(std::optional<TenantId> viewer, const market::SeriesKey& key,
                                  size_t n) {
   SINYAL_RETURN_IF_ERROR(market::ValidateSymbol(key.symbol));

@@ -98,6 +98,15 @@ struct BarPage {
   bool from_hot_window = false;
 };
 
+// A range read by BarStore::ReadBars (every field optional).
+struct BarRange {
+  UnixNanos from = INT64_MIN;        // inclusive
+  UnixNanos to = INT64_MAX;          // inclusive
+  std::optional<UnixNanos> after;    // only bars with time > after (e.g. the newest one held)
+  size_t newest = SIZE_MAX;          // keep only the newest N bars of the range
+  size_t oldest = SIZE_MAX;          // stop once N bars are read (the oldest N of the range)
+};
+
 struct BarStoreOptions {
   size_t hot_window_bars = 4096;  // Default: 4096 newest bars per series. >= 1.
   size_t max_hot_series = 512;    // Default: 512 windows; the least recently used is dropped.
@@ -143,6 +152,14 @@ class BarStore {
   // The newest `n` bars (1..kMaxBarPage), ascending.
   [[nodiscard]] Result<BarPage> Latest(std::optional<TenantId> viewer,
                                        const market::SeriesKey& key, size_t n);
+
+  // Every bar of the resolved series in `range`, ascending: the one paging loop over Query
+  // (kMaxBarPage bars per read), so callers never write their own. With `newest` set, memory
+  // stays under 2 * newest + one page. Errors as Query (NotFound "symbol" without a series).
+  // Pages are separate reads: bars written meanwhile may or may not be included.
+  [[nodiscard]] Result<std::vector<market::Bar>> ReadBars(std::optional<TenantId> viewer,
+                                                          const market::SeriesKey& key,
+                                                          const BarRange& range = {});
 
   // Series visible to the viewer (platform + own), ordered by symbol, timeframe, owner.
   [[nodiscard]] Result<std::vector<SeriesInfo>> ListSeries(std::optional<TenantId> viewer);

@@ -252,6 +252,33 @@ TEST_P(BarStoreTest, PagesThroughARangeWithCursor) {
   EXPECT_EQ(unknown.error().code(), StatusCode::kNotFound);
 }
 
+// ReadBars: the one paging loop, across pages of kMaxBarPage, with every range option.
+TEST_P(BarStoreTest, ReadBarsPagesThroughEveryOption) {
+  const std::vector<Bar> bars = Hourly(Range(0, 12001));
+  ASSERT_OK(store_->Import(SeriesOwner::Platform(), key_, bars, {}));
+  auto all = store_->ReadBars(std::nullopt, key_);
+  ASSERT_OK(all);
+  EXPECT_EQ(*all, bars);
+  auto range = store_->ReadBars(std::nullopt, key_, {.from = bars[100].time(), .to = bars[11000].time()});
+  ASSERT_OK(range);
+  EXPECT_EQ(*range, std::vector<Bar>(bars.begin() + 100, bars.begin() + 11001));
+  auto after = store_->ReadBars(std::nullopt, key_, {.after = bars[11990].time()});
+  ASSERT_OK(after);
+  EXPECT_EQ(*after, std::vector<Bar>(bars.begin() + 11991, bars.end()));
+  auto newest = store_->ReadBars(std::nullopt, key_, {.newest = 6000});  // trimmed while paging
+  ASSERT_OK(newest);
+  EXPECT_EQ(*newest, std::vector<Bar>(bars.end() - 6000, bars.end()));
+  auto oldest = store_->ReadBars(std::nullopt, key_, {.from = bars[10].time(), .oldest = 7000});
+  ASSERT_OK(oldest);
+  EXPECT_EQ(*oldest, std::vector<Bar>(bars.begin() + 10, bars.begin() + 7010));
+  auto none = store_->ReadBars(std::nullopt, key_, {.after = bars.back().time()});
+  ASSERT_OK(none);
+  EXPECT_TRUE(none->empty());
+  auto unknown = store_->ReadBars(std::nullopt, {"GBPUSD", Timeframe::kH1});
+  ASSERT_FALSE(unknown.ok());
+  EXPECT_EQ(unknown.error().code(), StatusCode::kNotFound);
+}
+
 TEST_P(BarStoreTest, HotWindowServesLatestAndStaysCoherentWithWrites) {
   ASSERT_OK(store_->Import(SeriesOwner::Platform(), key_, Hourly(Range(0, 40)), {}));
   auto latest = store_->Latest(std::nullopt, key_, 5);

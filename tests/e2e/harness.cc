@@ -140,6 +140,9 @@ bool ServerProcess::Start(std::string* why) {
     ::dup2(fd, 1);
     ::dup2(fd, 2);
     ::setenv("SINYAL_SERVER_DOCS_ASSETS_DIR", SINYAL_SOURCE_DIR "/web/node_modules/redoc/bundles", 1);
+    ::setenv("SINYAL_SERVER_WEB_DIR", SINYAL_SOURCE_DIR "/web/dist", 1);
+    // Tests bring their own data: no first-run import and training (options_.env may turn it on).
+    ::setenv("SINYAL_FIRST_RUN_ENABLED", "false", 1);
     for (const auto& [k, v] : options_.env) ::setenv(k.c_str(), v.c_str(), 1);
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());

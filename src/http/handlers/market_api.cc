@@ -2,6 +2,7 @@
 // WebSocket), feature sets and feature vectors. Handlers parse into typed values, call
 // store::BarStore / store::LiveFeed / FeatureService, and map results to JSON.
 #include <cmath>
+#include <deque>
 #include <map>
 #include <mutex>
 #include <set>
@@ -11,7 +12,6 @@
 
 #include "core/log.h"
 #include "core/time.h"
-#include "features/feature_engine.h"
 #include "features/feature_set.h"
 #include "http/api.h"
 #include "http/query.h"
@@ -20,6 +20,8 @@
 #include "market/csv_import.h"
 #include "market/instrument.h"
 #include "market/timeframe.h"
+#include "models/input_resolver.h"
+#include "models/registry.h"
 #include "store/bar_store.h"
 #include "store/feature_set_store.h"
 #include "store/live_feed.h"
@@ -29,7 +31,9 @@ namespace sinyal::http {
 using nlohmann::json;
 
 // ---------------------------------------------------------------------------------------------
-// FeatureService: feature-set resolution and cached vectors per stored series.
+// FeatureService: feature-set resolution and cached vectors per stored series. Names resolve and
+// values are computed through the model-inputs seam (models::InputResolver, models::InputStream),
+// so the values served are those a model trained on the set sees (at double precision).
 
 class FeatureService {
  public:
@@ -43,30 +47,25 @@ class FeatureService {
   // "core-v1" (platform default) or one of the tenant's sets: "name" (highest version) or
   // "name@version". NotFound("set") otherwise.
   Result<ResolvedSet> Resolve(std::optional<TenantId> tenant, const std::string& spec) {
+    SINYAL_ASSIGN_OR_RETURN(models::InputSpec set, models::InputResolver(&sets_).ForName(
+                                                       tenant.value_or(models::kPlatformTenant), spec, "set"));
+    if (set.basic()) return Status::NotFound("no feature set " + spec.substr(0, 60), "set");
     const auto& def = features::DefaultFeatureSet();
-    std::string name = spec;
-    std::optional<int> version;
-    if (size_t at = spec.find('@'); at != std::string::npos) {
-      name = spec.substr(0, at);
-      const std::string v = spec.substr(at + 1);
-      if (v.empty() || v.size() > 6 || v.find_first_not_of("0123456789") != std::string::npos) {
-        return Status::InvalidArgument("set must be 'name' or 'name@version'", "set");
-      }
-      version = std::stoi(v);
-    }
-    if (name == def.name && (!version || *version == def.version)) return ResolvedSet{def, "platform"};
-    if (!tenant) return Status::NotFound("no platform feature set " + spec.substr(0, 60), "set");
-    SINYAL_ASSIGN_OR_RETURN(store::StoredFeatureSet stored, sets_.Get(*tenant, name, version));
-    SINYAL_ASSIGN_OR_RETURN(features::FeatureSetConfig config,
-                            features::FeatureSetConfig::FromJson(stored.config_json));
-    return ResolvedSet{std::move(config), "tenant"};
+    const bool platform = set.set_name() == def.name && set.set_version() == def.version;
+    return ResolvedSet{set.config(), platform ? "platform" : "tenant"};
   }
+
+  struct FeatureVector {
+    UnixNanos time = 0;          // the bar's open time (UTC)
+    std::vector<double> values;  // in the set's feature order; NaN while warming up
+    bool complete = false;       // no NaN
+  };
 
   struct Vectors {
     store::SeriesInfo series;
     std::string hash;
     std::vector<std::string> names;
-    std::vector<features::FeatureVector> vectors;
+    std::vector<FeatureVector> vectors;
   };
 
   // The latest vector (range unset) or the cached vectors with from <= time <= to.
@@ -83,23 +82,29 @@ class FeatureService {
     }
     std::lock_guard<std::mutex> lock(st->mu);
     SINYAL_RETURN_IF_ERROR(Sync(*st, viewer, series));
-    SINYAL_ASSIGN_OR_RETURN(std::string hash, st->engine->Register(key, config));
-    if (!st->hashes.count(hash)) {
+    const std::string hash = features::ConfigHash(config);
+    if (!st->sets.count(hash)) {
       // A new configuration on a warm series: feed it the whole stored history.
       SINYAL_ASSIGN_OR_RETURN(std::vector<market::Bar> all, LoadAll(viewer, key));
-      SINYAL_RETURN_IF_ERROR(st->engine->Warm(key, hash, all));
-      st->hashes[hash] = config;
+      SINYAL_ASSIGN_OR_RETURN(Computation c, Computation::Create(config));
+      SINYAL_RETURN_IF_ERROR(c.Feed(all));
+      st->sets.emplace(hash, std::move(c));
     }
+    const Computation& c = st->sets.at(hash);
     Vectors out;
     out.series = series;
     out.hash = hash;
-    SINYAL_ASSIGN_OR_RETURN(out.names, st->engine->Names(hash));
+    out.names = c.stream.spec().names();
     if (!range) {
-      SINYAL_ASSIGN_OR_RETURN(features::FeatureVector v, st->engine->Latest(key, hash));
-      out.vectors.push_back(std::move(v));
+      if (c.vectors.empty()) return Status::NotFound("no bars for the series", "symbol");
+      out.vectors.push_back(c.vectors.back());
     } else {
       const UnixNanos to = range->second == INT64_MAX ? INT64_MAX : range->second + 1;
-      SINYAL_ASSIGN_OR_RETURN(out.vectors, st->engine->Range(key, hash, range->first, to, limit));
+      for (const auto& v : c.vectors) {
+        if (v.time < range->first || v.time >= to) continue;
+        out.vectors.push_back(v);
+        if (limit > 0 && out.vectors.size() >= limit) break;
+      }
     }
     return out;
   }
@@ -109,35 +114,47 @@ class FeatureService {
  private:
   static constexpr size_t kTail = 4096;       // bars kept to detect non-append changes
   static constexpr size_t kMaxHistory = 500000;  // bars loaded to warm a new configuration
+  static constexpr size_t kKeepVectors = 5000;   // vectors kept per configuration
+
+  // One feature set over one series: the seam's stream and its newest vectors.
+  struct Computation {
+    models::InputStream stream;
+    std::deque<FeatureVector> vectors;
+
+    static Result<Computation> Create(const features::FeatureSetConfig& config) {
+      SINYAL_ASSIGN_OR_RETURN(models::InputSpec spec, models::InputSpec::FeatureSet(config));
+      SINYAL_ASSIGN_OR_RETURN(models::InputStream stream, models::InputStream::Create(spec));
+      return Computation{std::move(stream), {}};
+    }
+    Status Feed(std::span<const market::Bar> bars) {
+      for (const auto& b : bars) {
+        SINYAL_RETURN_IF_ERROR(stream.Push(b));
+        vectors.push_back({b.time(), {stream.values().begin(), stream.values().end()}, stream.complete()});
+        if (vectors.size() > kKeepVectors) vectors.pop_front();
+      }
+      return Status::Ok();
+    }
+  };
 
   struct SeriesState {
     std::mutex mu;
-    std::unique_ptr<features::FeatureEngine> engine;
-    std::map<std::string, features::FeatureSetConfig> hashes;  // registered configurations
+    bool loaded = false;
+    std::map<std::string, Computation> sets;  // by ConfigHash
     std::vector<market::Bar> tail;  // the newest bars fed, <= kTail
     int64_t revision = -1;
   };
 
   Result<std::vector<market::Bar>> LoadAll(std::optional<TenantId> viewer,
                                            const market::SeriesKey& key) {
-    std::vector<market::Bar> all;
-    std::optional<UnixNanos> cursor;
-    do {
-      SINYAL_ASSIGN_OR_RETURN(store::BarPage page,
-                              bars_.Query(viewer, {.key = key, .limit = store::kMaxBarPage,
-                                                   .cursor = cursor}));
-      all.insert(all.end(), page.bars.begin(), page.bars.end());
-      cursor = page.next_cursor;
-    } while (cursor && all.size() < kMaxHistory);
-    return all;
+    return bars_.ReadBars(viewer, key, {.oldest = kMaxHistory});
   }
 
-  // Brings the series' engine up to the stored revision: appended bars are fed once; any other
-  // change (overwrite, bars inserted in the past) rebuilds the engine from the stored history.
+  // Brings the series' computations up to the stored revision: appended bars are fed once; any
+  // other change (overwrite, bars inserted in the past) rebuilds them from the stored history.
   Status Sync(SeriesState& st, std::optional<TenantId> viewer, const store::SeriesInfo& series) {
-    if (st.engine && st.revision == series.revision) return Status::Ok();
+    if (st.loaded && st.revision == series.revision) return Status::Ok();
     const market::SeriesKey& key = series.key;
-    bool rebuild = !st.engine;
+    bool rebuild = !st.loaded;
     std::vector<market::Bar> newer;
     if (!rebuild) {
       SINYAL_ASSIGN_OR_RETURN(store::BarPage latest, bars_.Latest(viewer, key, kTail));
@@ -159,18 +176,18 @@ class FeatureService {
     }
     if (rebuild) {
       SINYAL_ASSIGN_OR_RETURN(std::vector<market::Bar> all, LoadAll(viewer, key));
-      auto engine = std::make_unique<features::FeatureEngine>();
-      for (const auto& [hash, config] : st.hashes) {
-        SINYAL_ASSIGN_OR_RETURN(std::string h, engine->Register(key, config));
-        SINYAL_RETURN_IF_ERROR(engine->Warm(key, h, all));
+      std::map<std::string, Computation> fresh;
+      for (const auto& [hash, c] : st.sets) {
+        SINYAL_ASSIGN_OR_RETURN(Computation n, Computation::Create(c.stream.spec().config()));
+        SINYAL_RETURN_IF_ERROR(n.Feed(all));
+        fresh.emplace(hash, std::move(n));
       }
-      st.engine = std::move(engine);
+      st.sets = std::move(fresh);
+      st.loaded = true;
       st.tail.assign(all.size() > kTail ? all.end() - kTail : all.begin(), all.end());
     } else {
-      for (const auto& b : newer) {
-        SINYAL_RETURN_IF_ERROR(st.engine->OnBar(key, b));
-        st.tail.push_back(b);
-      }
+      for (auto& [hash, c] : st.sets) SINYAL_RETURN_IF_ERROR(c.Feed(newer));
+      st.tail.insert(st.tail.end(), newer.begin(), newer.end());
       if (st.tail.size() > kTail) st.tail.erase(st.tail.begin(), st.tail.end() - kTail);
     }
     st.revision = series.revision;
@@ -605,6 +622,26 @@ void AddMarketRoutes(RouteTable& routes, MarketDeps deps) {
                           {"bars", out_bars},
                           {"next_cursor", page.next_cursor ? json(std::to_string(*page.next_cursor))
                                                            : json(nullptr)}});
+              }});
+
+  // The series the caller can read, with the time of each one's newest bar (the dashboard's
+  // symbol picker and the operators' feed freshness). Bar metadata only: no prices, features or
+  // signals, so it is free and undelayed like /market/bars.
+  routes.Add({.method = "GET",
+              .pattern = "/api/v1/market/series",
+              .auth = AuthMode::kAnyOrOperator,
+              .required_scope = "read",
+              .handler = [bars](Context& ctx) -> Result<Response> {
+                SINYAL_RETURN_IF_ERROR(OnlyQueryParams(ctx, {}));
+                SINYAL_ASSIGN_OR_RETURN(std::vector<store::SeriesInfo> all, bars->ListSeries(Viewer(ctx)));
+                json items = json::array();
+                for (const auto& s : all) {
+                  json item = SeriesJson(s);
+                  SINYAL_ASSIGN_OR_RETURN(store::BarPage last, bars->Latest(s.tenant, s.key, 1));
+                  item["last_bar_time"] = last.bars.empty() ? json(nullptr) : json(FormatIso8601(last.bars.back().time()));
+                  items.push_back(std::move(item));
+                }
+                return Response::Json(200, {{"items", std::move(items)}});
               }});
 
   routes.Add({.method = "POST",

@@ -20,8 +20,7 @@
 #include "core/time.h"
 #include "market/csv_import.h"
 #include "features/feature_set.h"
-#include "models/basic_features.h"
-#include "models/features_adapter.h"
+#include "models/inputs.h"
 #include "models/market_adapter.h"
 #include "models/report.h"
 #include "models/walk_forward.h"
@@ -107,10 +106,10 @@ int main(int argc, char** argv) {
   if (!basic && opt["features"] != features::DefaultFeatureSet().name) {
     return Fail("unknown --features '" + opt["features"] + "' (core-v1 or basic)");
   }
+  // The model's rows through the seam (models/inputs.h), as `sinyal train` computes them.
+  auto spec = basic ? InputSpec::Basic() : InputSpec::FeatureSet(features::DefaultFeatureSet()).value();
   auto compute = [&](size_t n) -> Result<FeatureFrame> {
-    if (basic) return ComputeBasicFeatures(bars->Prefix(n));
-    return ComputeFeatureFrame(features::DefaultFeatureSet(),
-                               std::span<const market::Bar>(mbars.data(), n));
+    return ComputeInputs(spec, std::span<const market::Bar>(mbars.data(), n));
   };
   const size_t check_n = std::min<size_t>(bars->size(), 3000);
   Status leak = CheckNoLookahead(compute, check_n);

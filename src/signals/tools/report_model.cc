@@ -19,11 +19,13 @@
 #include "features/feature_set.h"
 #include "market/csv_import.h"
 #include "models/config.h"
-#include "models/features_adapter.h"
+#include "models/inputs.h"
 #include "models/market_adapter.h"
 #include "models/metrics.h"
 #include "signals/cross_asset.h"
+#include "signals/interval_calibration.h"
 #include "signals/pipeline.h"
+#include "signals/series_window.h"
 #include "signals/regime.h"
 #include "signals/signal.h"
 
@@ -74,7 +76,9 @@ int RunModelSections(const ReportModelOptions& o, const std::string& section) {
   for (const auto& b : *bars) {
     if (b.time() >= panel->times.front() && b.time() <= panel->times.back()) mb.push_back(b);
   }
-  auto core = models::ComputeFeatureFrame(features::DefaultFeatureSet(), mb);
+  auto spec = models::InputSpec::FeatureSet(features::DefaultFeatureSet());
+  if (!spec.ok()) return Fail(spec.error().ToString());
+  auto core = models::ComputeInputs(*spec, mb);
   if (!core.ok()) return Fail(core.error().ToString());
   auto states = ClassifyRegimes(mb);
   if (!states.ok()) return Fail(states.error().ToString());
@@ -112,13 +116,28 @@ int RunModelSections(const ReportModelOptions& o, const std::string& section) {
   if (!ens.ok()) return Fail(ens.error().ToString());
   const double train_s = static_cast<double>(SystemClock::Instance().MonotonicNanos() - t0) / 1e9;
 
-  auto base_rows = MakeConformalRows(nullptr, *ds, fit, *states, 0);
-  if (!base_rows.ok()) return Fail(base_rows.error().ToString());
-  auto move_ratio = FitMoveRatio(*base_rows);
+  // Conformal rows by the production rule (interval_calibration.h): every bar of a segment's span
+  // with a ready regime and complete inputs, dead-band moves included.
+  auto rows_in = [&](const std::vector<size_t>& seg, const models::Ensemble* e, double move_ratio) {
+    std::vector<ConformalRow> out;
+    for (size_t i = ds->rows[seg.front()].bar; i <= ds->rows[seg.back()].bar; ++i) {
+      auto r = ConformalRowAt(mb, i, o.horizon, (*states)[i],
+                              std::span<const float>(frame->Row(i), frame->cols()));
+      if (!r) continue;
+      if (e != nullptr) {
+        r->point = ConformalPoint(e->Predict(frame->Row(i)).proba[models::kUp], move_ratio, r->scale);
+      }
+      out.push_back(*r);
+    }
+    return out;
+  };
+  const std::vector<ConformalRow> base_rows = rows_in(fit, nullptr, 0);
+  auto move_ratio = FitMoveRatio(base_rows);
   if (!move_ratio.ok()) return Fail(move_ratio.error().ToString());
-  auto conf_rows = MakeConformalRows(&*ens, *ds, conf, *states, *move_ratio);
-  auto test_rows = MakeConformalRows(&*ens, *ds, test, *states, *move_ratio);
-  if (!conf_rows.ok() || !test_rows.ok()) return Fail("conformal rows failed");
+  const std::vector<ConformalRow> conf_rows_v = rows_in(conf, &*ens, *move_ratio);
+  const std::vector<ConformalRow> test_rows_v = rows_in(test, &*ens, *move_ratio);
+  const std::vector<ConformalRow>* conf_rows = &conf_rows_v;
+  const std::vector<ConformalRow>* test_rows = &test_rows_v;
   auto mondrian = ConformalIntervals::Fit(*conf_rows);
   ConformalConfig pooled_cfg;
   pooled_cfg.mondrian = false;
@@ -138,7 +157,7 @@ int RunModelSections(const ReportModelOptions& o, const std::string& section) {
     std::printf("| segment | rows | UTC span |\n|---|---:|---|\n");
     std::printf("| fit (members) | %zu | %s |\n| isotonic calibration | %zu | %s |\n", fit.size(),
                 span_of(fit).c_str(), calib.size(), span_of(calib).c_str());
-    std::printf("| conformal calibration | %zu (%zu with a ready regime) | %s |\n| test | %zu (%zu) | %s |\n\n",
+    std::printf("| conformal calibration | %zu (%zu conformal rows) | %s |\n| test | %zu (%zu) | %s |\n\n",
                 conf.size(), conf_rows->size(), span_of(conf).c_str(), test.size(), test_rows->size(),
                 span_of(test).c_str());
     std::printf("move_ratio (mean |r| / (rv sqrt(h)) on the fit rows) = %.3f. Conformity score quantiles "
@@ -195,12 +214,9 @@ int RunModelSections(const ReportModelOptions& o, const std::string& section) {
     in.reference_price = mb[last].close();
     in.features = x;
     in.regime = (*states)[last];
-    const float* xr = xa->Row(last);
-    in.cross_asset.available = std::isfinite(xr[0]) && std::isfinite(xr[2]);
-    in.cross_asset.ref_return_1 = xr[0];
-    in.cross_asset.ref_return_long = xr[1];
-    in.cross_asset.corr_to_ref = xr[2];
-    in.cross_asset.corr_break_z = std::isfinite(xr[3]) ? xr[3] : 0;
+    // The context by the live rule (series_window.h): the newest 1024 bars against the reference.
+    const CrossAssetReference ref{"synthetic_dxy_5", panel->times, *dxy};
+    in.cross_asset = CrossAssetContextAt(mb, market::Timeframe::kH1, o.symbol, ref);
     // Issued at the bar's close (its open + 1 h): a ManualClock makes the output reproducible.
     ManualClock clock(mb[last].time() + kNanosPerHour);
     SignalGenerator gen(clock);

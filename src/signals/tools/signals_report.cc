@@ -22,7 +22,7 @@
 #include "core/time.h"
 #include "features/feature_set.h"
 #include "market/csv_import.h"
-#include "models/features_adapter.h"
+#include "models/inputs.h"
 #include "models/market_adapter.h"
 #include "models/metrics.h"
 #include "signals/cross_asset.h"

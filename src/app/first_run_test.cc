@@ -1,0 +1,99 @@
+// First run on a real (SQLite) database: the sample is imported with the newest bars held back,
+// the platform default model is trained by the train-defaults path, and the held-back bars go
+// through the live path, so every one of them gets an out-of-sample signal and earlier signals are
+// resolved. A second run finds the data and does nothing; a bad manifest names its line.
+#include "app/first_run.h"
+
+#include <fstream>
+
+#include "core/testing/test_util.h"
+#include "models/db_registry.h"
+#include "models/service.h"
+#include "signals/db_signal_log.h"
+#include "signals/service.h"
+#include "store/bar_store.h"
+#include "store/database.h"
+#include "store/feature_set_store.h"
+
+namespace sinyal::app {
+namespace {
+
+// Header plus the last `n` data lines of a market data file.
+void WriteTail(const std::filesystem::path& from, int n, const std::filesystem::path& to) {
+  std::ifstream in(from);
+  std::string header, line;
+  std::getline(in, header);
+  std::vector<std::string> all;
+  while (std::getline(in, line)) all.push_back(line);
+  std::ofstream out(to);
+  out << header << "\n";
+  for (size_t i = all.size() - static_cast<size_t>(n); i < all.size(); ++i) out << all[i] << "\n";
+}
+
+TEST(FirstRunTest, ImportsTrainsAndReplaysTheNewestBarsThroughTheLivePath) {
+  SINYAL_REQUIRE_MARKET_DATA();
+  testing::TempDir dir;
+  WriteTail(testing::MarketDataDir() / "EURUSD_H1.csv", 4200, dir.path() / "EURUSD_H1.csv");
+  std::ofstream(dir.path() / "first_run.tsv") << "# file\tsymbol\ttimeframe\ttimezone\nEURUSD_H1.csv\tEURUSD\tH1\tNY+7\n";
+
+  auto db = store::Database::Open({.url = "sqlite::memory:"});
+  ASSERT_OK(db);
+  ASSERT_OK((*db)->Migrate());
+  ManualClock clock(1'800'000'000 * kNanosPerSecond);
+  store::BarStore bars(**db, clock);
+  store::FeatureSetStore sets(**db, clock);
+  models::DbModelRegistry registry(**db, clock);
+  models::ModelService models(**db, bars, &sets, registry, nullptr, clock, {});
+  signals::DbSignalLog log(**db);
+  signals::SignalService signals(**db, bars, registry, &sets, log, clock);
+
+  FirstRun first(bars, models, signals,
+                 {.sample_dir = dir.path().string(), .replay_bars = 60, .min_bars = 3000, .trees = 20});
+  auto report = first.Run();
+  ASSERT_OK(report);
+  EXPECT_FALSE(report->skipped);
+  EXPECT_EQ(report->series, 1u);
+  EXPECT_EQ(report->bars_imported, 4140u);
+  EXPECT_GE(report->models_trained, 1u);
+  EXPECT_EQ(report->models_failed, 0u);
+  EXPECT_EQ(report->bars_replayed, 60u);
+
+  // Every bar of the file is stored, and the model never saw the replayed ones.
+  auto latest = bars.Latest(std::nullopt, {"EURUSD", market::Timeframe::kH1}, 5000);
+  ASSERT_OK(latest);
+  EXPECT_EQ(latest->bars.size(), 4200u);
+  const UnixNanos first_replayed = latest->bars[4140].time();
+  auto versions = registry.List(models::kPlatformTenant, "EURUSD", "H1");
+  ASSERT_OK(versions);
+  ASSERT_FALSE(versions->empty());
+  for (const auto& v : *versions) EXPECT_LT(v.data_to, first_replayed) << "version " << v.version;
+
+  // One signal per replayed bar; the older ones resolved by the bars after them.
+  auto pending = log.Unresolved(models::kPlatformTenant, "EURUSD", "H1");
+  ASSERT_OK(pending);
+  auto resolved = log.RecentResolved(models::kPlatformTenant, "EURUSD", "H1", "", 1000);
+  ASSERT_OK(resolved);
+  EXPECT_EQ(pending->size() + resolved->size(), 60u);
+  EXPECT_GE(resolved->size(), 60u - 24u);  // horizons up to 24 bars
+  for (const auto& s : *resolved) EXPECT_GE(s.signal.bar_time(), first_replayed);
+
+  // The next start finds the data and leaves it alone.
+  FirstRun again(bars, models, signals, {.sample_dir = dir.path().string()});
+  auto second = again.Run();
+  ASSERT_OK(second);
+  EXPECT_TRUE(second->skipped);
+}
+
+TEST(FirstRunTest, ManifestErrorsNameTheLine) {
+  testing::TempDir dir;
+  std::ofstream(dir.path() / "first_run.tsv") << "# comment\nEURUSD_H1.csv\tEURUSD\tH7\tNY+7\n";
+  auto r = ReadSampleManifest(dir.path().string());
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().message().find("line 2"), std::string::npos) << r.error().ToString();
+  std::ofstream(dir.path() / "first_run.tsv") << "../etc/passwd\tX\tH1\tUTC\n";
+  EXPECT_FALSE(ReadSampleManifest(dir.path().string()).ok());
+  EXPECT_EQ(ReadSampleManifest((dir.path() / "none").string()).error().code(), StatusCode::kNotFound);
+}
+
+}  // namespace
+}  // namespace sinyal::app

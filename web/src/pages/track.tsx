@@ -1,0 +1,115 @@
+// The live track record: every stored signal of a series scored once its horizon has passed;
+// hit rate with its 95% interval and Brier score per model version, the reliability diagram, and
+// the serving version's live interval coverage beside its walk-forward validation.
+import { api, qs } from '../api';
+import { Reliability } from '../chart/Reliability';
+import { formatNumber, formatPercent } from '../format';
+import { useI18n } from '../i18n';
+import { Card, Empty, useAsync, View } from '../components/ui';
+import { useChosenSeries } from '../components/series';
+import { reliabilityBins, scoreBy } from '../stats';
+import type { Performance, SeriesItem, Signal } from '../types';
+
+const PAGES = 4; // up to 2,000 newest signals
+
+async function history(series: SeriesItem, signal: AbortSignal): Promise<Signal[]> {
+  const out: Signal[] = [];
+  let before: string | undefined;
+  for (let i = 0; i < PAGES; i++) {
+    const page = await api<{ signals: Signal[]; next_before: string | null }>(
+      `/api/v1/signals${qs({ symbol: series.symbol, timeframe: series.timeframe, limit: 500, before })}`,
+      { signal },
+    );
+    out.push(...page.signals);
+    if (!page.next_before) break;
+    before = page.next_before;
+  }
+  return out;
+}
+
+export function TrackRecord() {
+  const { t } = useI18n();
+  const { series, picker, state } = useChosenSeries();
+  return (
+    <div className="page">
+      <h1 tabIndex={-1}>{t('track.title')}</h1>
+      <p className="intro">{t('track.intro')}</p>
+      {state}
+      {series && (
+        <>
+          {picker}
+          <SeriesTrack series={series} />
+        </>
+      )}
+    </div>
+  );
+}
+
+function SeriesTrack({ series }: { series: SeriesItem }) {
+  const { t, lang } = useI18n();
+  const data = useAsync(
+    async (signal) => {
+      const [signals, perf] = await Promise.all([
+        history(series, signal),
+        api<Performance>(`/api/v1/signals/performance${qs({ symbol: series.symbol, timeframe: series.timeframe })}`, { signal }).catch(() => null),
+      ]);
+      return { signals, perf };
+    },
+    [series.symbol, series.timeframe],
+  );
+  return (
+    <View a={data}>
+      {({ signals, perf }) => {
+        const resolved = signals.filter((s) => s.resolved);
+        if (resolved.length === 0) return <Empty>{t('track.none')}</Empty>;
+        const scores = scoreBy(resolved, (s) => s.model_version ?? '—');
+        const bins = reliabilityBins(resolved);
+        return (
+          <div className="grid-2">
+            <Card title={t('track.version')}>
+              <div className="table-wrap" tabIndex={0}>
+                <table data-testid="track-table">
+                  <thead>
+                    <tr>
+                      <th scope="col">{t('track.version')}</th>
+                      <th scope="col">{t('track.resolved')}</th>
+                      <th scope="col">{t('track.hitrate')}</th>
+                      <th scope="col">{t('track.ci')}</th>
+                      <th scope="col">{t('track.brier')}</th>
+                    </tr>
+                  </thead>
+                  <tbody>
+                    {scores.map((s) => (
+                      <tr key={s.key}>
+                        <td>
+                          <code>{s.key}</code>
+                        </td>
+                        <td>{formatNumber(s.resolved, lang)}</td>
+                        <td>{s.hitRate === null ? '—' : `${formatPercent(s.hitRate, lang)} (${s.hits}/${s.directional})`}</td>
+                        <td>{s.ci ? `${formatPercent(s.ci[0], lang)} – ${formatPercent(s.ci[1], lang)}` : '—'}</td>
+                        <td>{s.brier === null ? '—' : s.brier.toFixed(4)}</td>
+                      </tr>
+                    ))}
+                  </tbody>
+                </table>
+              </div>
+              {perf && perf.live.interval_coverage.length > 0 && (
+                <>
+                  <h3>{t('track.coverage')}</h3>
+                  <ul>
+                    {perf.live.interval_coverage.map((c) => (
+                      <li key={c.nominal}>
+                        {formatPercent(c.nominal, lang, 0)} {t('track.nominal')} → {formatPercent(c.empirical, lang)} {t('track.empirical')}
+                      </li>
+                    ))}
+                  </ul>
+                </>
+              )}
+            </Card>
+            <Card title={t('track.reliability')}>{bins.length ? <Reliability bins={bins} /> : <Empty />}</Card>
+          </div>
+        );
+      }}
+    </View>
+  );
+}

@@ -1,0 +1,145 @@
+// Test harness for the dashboard: a real `sinyal serve` on a free loopback port (its own data
+// directory and SQLite database, the built dashboard from web/dist), with real market data and a
+// platform model, and Debian's chromium driven headless by playwright-core (no browser download).
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = dirname(fileURLToPath(import.meta.url));
+export const repo = resolve(here, '../..');
+export const webDist = join(repo, 'web/dist');
+export const sinyalBin = process.env.SINYAL_BIN ?? join(repo, 'build/bin/sinyal');
+export const artifactsDir = process.env.SINYAL_WEB_ARTIFACTS ?? join(repo, 'build/web-artifacts');
+export const chromiumPath = process.env.CHROMIUM ?? '/usr/bin/chromium';
+export const OPERATOR_PASSWORD = 'operator-passphrase-1';
+
+// The repo's sample (data/sample, helper H) when present, else the shared set.
+export function sampleFile(name) {
+  for (const dir of [join(repo, 'data/sample'), process.env.SINYAL_DATA_DIR, join(repo, '../shared/data/market')]) {
+    if (dir && existsSync(join(dir, name))) return join(dir, name);
+  }
+  throw new Error(`market data file ${name} not found (data/sample or SINYAL_DATA_DIR)`);
+}
+
+export async function freePort() {
+  return new Promise((ok, fail) => {
+    const s = createServer();
+    s.on('error', fail);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => ok(port));
+    });
+  });
+}
+
+function cli(args, { input = '', env = {} } = {}) {
+  const r = spawnSync(sinyalBin, [...args, '--log-level', 'warn'], { input, env: { ...process.env, ...env }, encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`sinyal ${args.join(' ')} failed (${r.status}): ${r.stdout}${r.stderr}`);
+  return r.stdout;
+}
+
+// Starts a server whose first run (app/first_run.h) imports the newest `lines` bars of the sample's
+// EURUSD H1, trains the platform default models on all but the newest `replay` of them and replays
+// those through the live path, so the dashboard has real out-of-sample signals, resolved ones
+// among them. Resolves once the first run is done (its "first_run" log event).
+export async function startServer({ lines = 4400, replay = 120, extraEnv = {} } = {}) {
+  if (!existsSync(sinyalBin)) throw new Error(`${sinyalBin} missing: build first (scripts/build.sh)`);
+  if (!existsSync(join(webDist, 'index.html'))) throw new Error('web/dist missing: npm run build in web/');
+  const dir = mkdtempSync(join(tmpdir(), 'sinyal-web-'));
+  const db = `sqlite://${dir}/sinyal.db`;
+  const common = ['--database', db, '--data-dir', dir];
+  const sample = join(dir, 'sample');
+  mkdirSync(sample);
+  const src = readFileSync(sampleFile('EURUSD_H1.csv'), 'utf8').split('\n');
+  writeFileSync(join(sample, 'EURUSD_H1.csv'), [src[0], ...src.slice(1).filter(Boolean).slice(-(lines - 1))].join('\n') + '\n');
+  writeFileSync(join(sample, 'first_run.tsv'), 'EURUSD_H1.csv\tEURUSD\tH1\tNY+7\n');
+  const operator = `ops-${Date.now()}@sinyal.example`;
+  cli(['admin', 'create-operator', '--email', operator, ...common], { input: `${OPERATOR_PASSWORD}\n` });
+  const port = await freePort();
+  const log = [];
+  const proc = spawn(sinyalBin, ['serve', '--port', String(port), ...common, '--log-level', 'info'], {
+    env: {
+      ...process.env,
+      SINYAL_SERVER_WEB_DIR: webDist,
+      SINYAL_SERVER_DOCS_ASSETS_DIR: join(repo, 'web/node_modules/redoc/bundles'),
+      SINYAL_AUTH_API_KEY_CACHE_TTL_SECONDS: '0', // a revoked key fails at once
+      SINYAL_LOG_ACCESS_LOG: 'false',
+      SINYAL_FIRST_RUN_ENABLED: 'true',
+      SINYAL_FIRST_RUN_SAMPLE_DIR: sample,
+      SINYAL_FIRST_RUN_REPLAY_BARS: String(replay),
+      ...extraEnv,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  proc.stdout.on('data', (d) => log.push(String(d)));
+  proc.stderr.on('data', (d) => log.push(String(d)));
+  const base = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 300_000;
+  const firstRunDone = () => /"event":"first_run"[^\n]*"stage":"(done|failed|skipped|stopped)"|"stage":"(done|failed|skipped|stopped)"[^\n]*"event":"first_run"/.exec(log.join(''));
+  for (;;) {
+    if (proc.exitCode !== null) throw new Error(`sinyal serve exited ${proc.exitCode}: ${log.join('')}`);
+    const done = firstRunDone();
+    if (done) {
+      if (!/done/.test(done[0])) throw new Error(`first run did not finish: ${log.join('')}`);
+      break;
+    }
+    if (Date.now() > deadline) throw new Error(`first run not done in time: ${log.join('')}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return {
+    base,
+    operator,
+    log,
+    async stop() {
+      proc.kill('SIGTERM');
+      await new Promise((r) => (proc.exitCode !== null ? r() : proc.once('exit', r)));
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export async function launchBrowser() {
+  const { chromium } = await import('playwright-core');
+  const browser = await chromium.launch({
+    executablePath: chromiumPath,
+    headless: true,
+    // As machines/cpp.md says: no sandbox as root, no GPU, and no background networking (the
+    // machine's network is closed).
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage'],
+  });
+  return browser;
+}
+
+export const DESKTOP = { width: 1280, height: 800 };
+export const PHONE = { width: 390, height: 844 };
+
+// Screenshots at desktop and phone width, saved as artifacts: <artifactsDir>/<name>-{desktop,phone}.png.
+export async function screenshots(page, name) {
+  mkdirSync(artifactsDir, { recursive: true });
+  const size = page.viewportSize();
+  await page.setViewportSize(DESKTOP);
+  await page.waitForTimeout(150);
+  await page.screenshot({ path: join(artifactsDir, `${name}-desktop.png`), fullPage: true });
+  await page.setViewportSize(PHONE);
+  await page.waitForTimeout(150);
+  await page.screenshot({ path: join(artifactsDir, `${name}-phone.png`), fullPage: true });
+  if (size) await page.setViewportSize(size);
+}
+
+const axeSource = readFileSync(join(repo, 'web/node_modules/axe-core/axe.min.js'), 'utf8');
+
+// axe-core's WCAG 2.1 A/AA rules on the current page; returns the serious and critical violations.
+export async function seriousViolations(page) {
+  // Evaluated through the DevTools protocol: the page's Content-Security-Policy forbids inline scripts.
+  if (!(await page.evaluate(() => 'axe' in window))) await page.evaluate(axeSource);
+  const result = await page.evaluate(async () => {
+    // eslint-disable-next-line no-undef
+    const r = await axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice'] } });
+    return r.violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.slice(0, 3).map((n) => n.target.join(' ')) }));
+  });
+  return result.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+}
+
