@@ -206,17 +206,23 @@ int RunServe(Config config) {
     SINYAL_ASSIGN_OR_RETURN(billing::Subscription sub, subscriptions.Current(ctx.principal->tenant, ctx.now));
     return plans.GetShared(sub.plan);
   };
+  // A plan feature of the caller's plan, or 403 naming the cheapest plan that has it.
+  auto feature_gate = [&subscriptions, &plans](TenantId tenant, UnixNanos now,
+                                               std::string_view feature) -> Status {
+    SINYAL_ASSIGN_OR_RETURN(billing::Subscription sub, subscriptions.Current(tenant, now));
+    SINYAL_ASSIGN_OR_RETURN(std::shared_ptr<const billing::Plan> plan, plans.GetShared(sub.plan));
+    if (plan->Has(feature)) return Status::Ok();
+    auto need = plans.CheapestWith(feature);
+    return Status::PermissionDenied(std::string(feature) + " is not in plan " + plan->name + "; " +
+                                        (need.ok() ? "requires plan " + *need : "not available on any plan"),
+                                    std::string(feature));
+  };
   http::AddSignalRoutes(
       routes, {.signals = &signal_service,
                .log = &signal_log,
                .bars = &bar_store,
-               .entitle = [plan_of_caller, &plans](const http::Context& ctx, std::string_view feature) -> Status {
-                 SINYAL_ASSIGN_OR_RETURN(std::shared_ptr<const billing::Plan> plan, plan_of_caller(ctx));
-                 if (plan->Has(feature)) return Status::Ok();
-                 auto need = plans.CheapestWith(feature);
-                 return Status::PermissionDenied(std::string(feature) + " is not in plan " + plan->name + "; " +
-                                                     (need.ok() ? "requires plan " + *need : "not available on any plan"),
-                                                 std::string(feature));
+               .entitle = [&feature_gate](const http::Context& ctx, std::string_view feature) -> Status {
+                 return feature_gate(ctx.principal->tenant, ctx.now, feature);
                },
                .data_delay_nanos = [plan_of_caller](const http::Context& ctx) -> Result<int64_t> {
                  SINYAL_ASSIGN_OR_RETURN(std::shared_ptr<const billing::Plan> plan, plan_of_caller(ctx));
@@ -237,7 +243,14 @@ int RunServe(Config config) {
   // Paper trading accounts (backtest/paper.h) follow the live bars with the live signals; their
   // thread also sends the accounts' signed webhooks.
   Trading trading(config, *db, bar_store, jobs, model_service, &feature_sets, &signal_service, clock);
-  http::AddTradingRoutes(routes, {.backtests = trading.backtests(), .paper = &trading.paper()});
+  // Plan gate of submitting backtests ("backtests") and opening paper accounts
+  // ("paper_trading", migration 42): 403 naming the cheapest plan that has it.
+  http::AddTradingRoutes(
+      routes, {.backtests = trading.backtests(),
+               .paper = &trading.paper(),
+               .gate = [&feature_gate, &clock](const accounts::Principal& p, std::string_view feature) {
+                 return feature_gate(p.tenant, clock.Now(), feature);
+               }});
   http::AddBusinessRoutes(routes, {.plans = &plans,
                                    .subscriptions = &subscriptions,
                                    .meter = &meter,

@@ -2,14 +2,22 @@
 
 #include <curl/curl.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 
+#include <CLI/CLI.hpp>
+
+#include "app/models_cli.h"
 #include "backtest/live_signals.h"
 #include "backtest/report.h"
+#include "backtest/walk_forward_signals.h"
+#include "models/db_registry.h"
+#include "models/service.h"
+#include "store/feature_set_store.h"
 #include "core/log.h"
 #include "core/time.h"
 #include "store/bar_store.h"
@@ -68,10 +76,12 @@ Trading::Trading(const Config& config, store::Database& db, store::BarStore& bar
                  store::FeatureSetStore* feature_sets, signals::SignalService* signals,
                  const Clock& clock)
     : clock_(clock) {
+  (void)feature_sets;  // the model service resolves tenants' feature sets
+  factory_ = std::make_unique<backtest::WalkForwardSignalFactory>(
+      models, clock, backtest::WalkForwardOptions{.code_version = "backtest"});
   (void)config;
-  (void)jobs;
-  (void)models;
-  (void)feature_sets;
+  // At most 2 queued or running backtests per tenant (BacktestServiceOptions' default).
+  backtests_ = std::make_unique<backtest::BacktestService>(db, bars, jobs, *factory_, clock);
   if (signals != nullptr) {
     provider_ = std::make_unique<backtest::LiveSignalProvider>(*signals);
   } else {
@@ -150,10 +160,102 @@ void Trading::Loop() {
   }
 }
 
-int RunBacktestCommand(Config config, const BacktestArgs& args) {
-  (void)config;
-  (void)args;
-  return 1;
+namespace {
+
+int Fail(const Status& s) {
+  std::fprintf(stderr, "sinyal: %s\n", s.ToString().c_str());
+  const StatusCode c = s.code();
+  return c == StatusCode::kInvalidArgument || c == StatusCode::kPayloadTooLarge ? 2 : 1;
+}
+
+std::string Pct(double x) {
+  char b[32];
+  std::snprintf(b, sizeof b, "%+.2f%%", 100 * x);
+  return b;
+}
+
+}  // namespace
+
+CLI::App* AddBacktestCommand(CLI::App& app, BacktestArgs& args,
+                             const std::function<void(CLI::App*)>& add_common) {
+  CLI::App* cmd = app.add_subcommand(
+      "backtest", "backtest a strategy (JSON) on the stored bars with walk-forward models; writes a report");
+  add_common(cmd);
+  cmd->add_option("--strategy", args.strategy, "strategy JSON file (docs/backtests.md)")->required();
+  cmd->add_option("--out", args.out_dir, "report directory (default reports/backtests)");
+  cmd->add_option("--name", args.name, "report basename (default: the strategy file's stem)");
+  cmd->add_option("--tenant-id", args.tenant_id,
+                  "run as this tenant (its series and model configuration; default: the platform)");
+  return cmd;
+}
+
+int RunBacktestCommand(const Config& config, const BacktestArgs& args) {
+  if (args.tenant_id < 0) return Fail(Status::InvalidArgument("tenant ids are positive", "--tenant-id"));
+  std::ifstream in(args.strategy, std::ios::binary);
+  if (!in) return Fail(Status::NotFound("cannot read " + args.strategy, "--strategy"));
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (text.size() > backtest::kMaxStrategyBytes) {
+    return Fail(Status::PayloadTooLarge("the strategy is " + std::to_string(text.size()) +
+                                        " bytes; at most " +
+                                        std::to_string(backtest::kMaxStrategyBytes)));
+  }
+  auto strategy = backtest::ParseStrategy(text);
+  if (!strategy.ok()) return Fail(strategy.error());
+
+  store::DatabaseOptions options;
+  options.url = config.database.url;
+  options.pool_size = static_cast<int>(config.database.pool_size);
+  auto db = store::Database::Open(options);
+  if (!db.ok()) return Fail(db.error());
+  if (Status s = (*db)->Migrate(); !s.ok()) return Fail(s);
+  Clock& clock = SystemClock::Instance();
+  store::BarStore bars(**db, clock);
+  store::FeatureSetStore feature_sets(**db, clock);
+  models::DbModelRegistry registry(**db, clock);
+  store::JobQueue jobs(**db, clock);
+  models::ModelService models(**db, bars, &feature_sets, registry, &jobs, clock,
+                              ModelServiceOptionsFrom(config));
+  backtest::WalkForwardSignalFactory factory(
+      models, clock,
+      {.code_version = "backtest",
+       .on_trained = [](const std::string& symbol, UnixNanos at, size_t rows, double seconds) {
+         std::fprintf(stderr, "  trained %s at %s on %zu rows in %.1f s\n", symbol.c_str(),
+                      FormatIso8601(at).c_str(), rows, seconds);
+       }});
+  backtest::BacktestService service(**db, bars, jobs, factory, clock);
+  const TenantId owner = args.tenant_id > 0 ? TenantId(args.tenant_id) : models::kPlatformTenant;
+  backtest::RunControl control;
+  control.progress = [](double f) { std::fprintf(stderr, "  %.0f%% of the bars\n", 100 * f); };
+  auto result = service.RunNow(owner, *strategy, control);
+  if (!result.ok()) return Fail(result.error());
+
+  const std::string name =
+      args.name.empty() ? std::filesystem::path(args.strategy).stem().string() : args.name;
+  std::ostringstream command;
+  command << "sinyal backtest --strategy " << args.strategy;
+  if (args.tenant_id > 0) command << " --tenant-id " << args.tenant_id;
+  const backtest::BacktestReport report = backtest::RenderBacktestReport(*result, name, command.str());
+  if (Status s = backtest::WriteBacktestReport(report, args.out_dir, name); !s.ok()) return Fail(s);
+
+  const auto& m = result->strategy.metrics;
+  std::printf("backtest %s: %s .. %s, %lld bars, %lld trades\n", name.c_str(),
+              FormatIso8601(result->from).c_str(), FormatIso8601(result->to).c_str(),
+              static_cast<long long>(result->bars), static_cast<long long>(m.trades));
+  std::printf("  strategy          total return %s, Sharpe %.2f, max drawdown %s\n",
+              Pct(m.total_return).c_str(), m.sharpe, Pct(-m.max_drawdown).c_str());
+  std::printf("  buy and hold      total return %s\n",
+              Pct(result->buy_and_hold.metrics.total_return).c_str());
+  std::printf("  reverse last move total return %s\n",
+              Pct(result->reverse_last_move.metrics.total_return).c_str());
+  if (result->random_entry.seeds > 0) {
+    std::printf("  random entry      median %s (p05 %s, p95 %s) over %d seeds; strategy above %.0f%% of them\n",
+                Pct(result->random_entry.median_return).c_str(),
+                Pct(result->random_entry.p05_return).c_str(),
+                Pct(result->random_entry.p95_return).c_str(), result->random_entry.seeds,
+                100 * result->random_entry.strategy_return_rank);
+  }
+  std::printf("  report: %s/%s.md (%.1f s)\n", args.out_dir.c_str(), name.c_str(), result->seconds);
+  return 0;
 }
 
 }  // namespace sinyal::app

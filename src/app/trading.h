@@ -6,6 +6,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -19,6 +20,9 @@
 #include "market/bar.h"
 #include "market/instrument.h"
 
+namespace CLI {
+class App;
+}  // namespace CLI
 namespace sinyal::store {
 class BarStore;
 class Database;
@@ -45,11 +49,12 @@ class Trading {
           signals::SignalService* signals, const Clock& clock);
   ~Trading();  // Stop()s
 
-  // Null until backtests are wired to the model path (then: the service of POST /backtests).
+  // The service of /api/v1/backtests and of the "backtest" jobs (walk-forward on the live signal
+  // path: backtest/walk_forward_signals.h).
   backtest::BacktestService* backtests() { return backtests_.get(); }
   backtest::PaperService& paper() { return *paper_; }
 
-  // Registers the backtest job kind (when backtests exist). REQUIRES: before the worker starts.
+  // Registers the backtest job kind. REQUIRES: before the worker starts.
   void RegisterJobs(store::JobWorker& worker);
   // The live bar hook: queues the bar for the paper thread (never blocks the caller).
   void OnBarClosed(const market::SeriesKey& key, const market::Bar& bar);
@@ -62,7 +67,7 @@ class Trading {
   void Loop();
 
   const Clock& clock_;
-  std::unique_ptr<backtest::SignalSourceFactory> factory_;
+  std::unique_ptr<backtest::SignalSourceFactory> factory_;  // walk-forward (backtests)
   std::unique_ptr<backtest::PaperSignalProvider> provider_;
   std::unique_ptr<backtest::WebhookTransport> transport_;
   std::unique_ptr<backtest::BacktestService> backtests_;
@@ -76,12 +81,19 @@ class Trading {
 
 struct BacktestArgs {
   std::string strategy;    // path of the strategy JSON
-  std::string out_dir;     // report directory (default: reports/backtests)
+  std::string out_dir = "reports/backtests";  // report directory
   std::string name;        // report basename (default: the file's stem)
+  int64_t tenant_id = 0;   // 0: the platform's series and model configuration
 };
 
-// `sinyal backtest`: runs the strategy over the platform's stored bars (as `sinyal train` reads
-// them) with walk-forward training, prints a summary and writes the report (JSON, Markdown, SVG).
-int RunBacktestCommand(Config config, const BacktestArgs& args);
+// Adds `sinyal backtest` to `app` (add_common: --database, --log-level, --data-dir).
+CLI::App* AddBacktestCommand(CLI::App& app, BacktestArgs& args,
+                             const std::function<void(CLI::App*)>& add_common);
+
+// `sinyal backtest`: runs the strategy over the stored bars (the platform's, or a tenant's view
+// with --tenant-id) with walk-forward training on the live signal path, prints a summary and
+// writes the report (JSON, Markdown, SVG charts). Exit 0 ok, 1 failure, 2 bad input (the
+// strategy's field-named error is printed).
+int RunBacktestCommand(const Config& config, const BacktestArgs& args);
 
 }  // namespace sinyal::app

@@ -261,6 +261,7 @@ Result<BacktestResult> RunBacktest(const StrategyConfig& c, const std::vector<Se
   SINYAL_ASSIGN_OR_RETURN(out.strategy, RunStrategy(c, series, source, control, options.metrics));
   const int64_t t1 = options.wall_clock ? options.wall_clock->MonotonicNanos() : 0;
   out.seconds = static_cast<double>(t1 - t0) / 1e9;
+  out.signal_source = source.Describe();
   if (!options.baselines) return out;
 
   SINYAL_ASSIGN_OR_RETURN(out.buy_and_hold, BuyAndHold(c, series, options.metrics));

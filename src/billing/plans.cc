@@ -13,7 +13,7 @@ const std::vector<std::string_view>& AllFeatures() {
   static const std::vector<std::string_view> kAll = {
       kFeatConfidence, kFeatIntervals,   kFeatRegime,       kFeatAllTimeframes,
       kFeatRealtime,   kFeatCorrelations, kFeatBatch,       kFeatStream,
-      kFeatCustomModels, kFeatTelegram,  kFeatBacktests};
+      kFeatCustomModels, kFeatTelegram,  kFeatBacktests,    kFeatPaperTrading};
   return kAll;
 }
 

@@ -57,6 +57,7 @@ inline constexpr std::string_view kFeatBatch = "batch";
 inline constexpr std::string_view kFeatStream = "stream";  // WebSocket signal stream
 inline constexpr std::string_view kFeatCustomModels = "custom_models";
 inline constexpr std::string_view kFeatTelegram = "telegram", kFeatBacktests = "backtests";
+inline constexpr std::string_view kFeatPaperTrading = "paper_trading";  // POST /paper-accounts
 
 // Every known feature name, for validation.
 const std::vector<std::string_view>& AllFeatures();

@@ -92,7 +92,8 @@ TEST(OpenApiTest, DocumentsEveryRouteAndNoStaleOnes) {
     }
   } no_signals;
   backtest::PaperService paper(**db, bars, no_signals, clock);
-  AddTradingRoutes(routes, {.backtests = nullptr, .paper = &paper});
+  backtest::BacktestService backtests(**db, bars, jobs, no_signals, clock);
+  AddTradingRoutes(routes, {.backtests = &backtests, .paper = &paper});
   AddSystemRoutes(routes, {});
 
   auto doc = nlohmann::json::parse(OpenApiDocument());

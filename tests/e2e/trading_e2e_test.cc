@@ -3,6 +3,8 @@
 // order stream is readable by polling; bad input gets problem+json naming the field; another
 // tenant sees nothing. SQLite and PostgreSQL.
 #include <chrono>
+#include <filesystem>
+#include <fstream>
 #include <thread>
 
 #include <gtest/gtest.h>
@@ -35,6 +37,7 @@ class TradingE2E : public ::testing::TestWithParam<std::string> {
     std::string error;
     op_email_ = CreateOperator(options.database_url, (dir_.path() / "data").string(), &error);
     ASSERT_FALSE(op_email_.empty()) << error;
+    server_db_ = options.database_url;
     server_ = std::make_unique<ServerProcess>(options);
     std::string why;
     ASSERT_TRUE(server_->Start(&why)) << why;
@@ -93,7 +96,7 @@ class TradingE2E : public ::testing::TestWithParam<std::string> {
   }
 
   testing::TempDir dir_;
-  std::string symbol_, op_email_, op_token_;
+  std::string symbol_, op_email_, op_token_, server_db_;
   std::unique_ptr<ServerProcess> server_;
   std::unique_ptr<HttpClient> client_;
 };
@@ -227,6 +230,156 @@ TEST_P(TradingE2E, PaperAccountFollowsLiveBarsWithManualOrdersAndTheStream) {
   auto closed = client_->Request("DELETE", base, "", {Bearer(ta)});
   ASSERT_EQ(closed.status, 200) << closed.body;
   EXPECT_EQ(closed.Json()["status"], "closed");
+}
+
+// A backtest as a product: plan gate, field-named bad input, the queued job running the
+// walk-forward model on the live signal path, its metrics, baselines, trades, curves and report,
+// cancel, the per-tenant active limit and isolation; then the same strategy through
+// `sinyal backtest`.
+TEST_P(TradingE2E, BacktestJobWithWalkForwardModelReportGateAndIsolation) {
+  json a = RegisterTenant(*client_, "quant");
+  json b = RegisterTenant(*client_, "nosy");
+  json f = RegisterTenant(*client_, "freebie");
+  const std::string ta = a["access_token"], tb = b["access_token"], tf = f["access_token"];
+  SetPlan(a, "pro");
+  SetPlan(b, "pro");
+
+  json s = Strategy(0.52);
+  s["period"] = {{"from", "2020-06-01"}};
+  s["model"] = {{"min_train_bars", 3000}, {"retrain_every_bars", 1000}, {"config", {{"trees", 15}}}};
+  s["baselines"] = {{"random_seeds", 20}};
+  s["stops"] = {{"mode", "atr"}, {"stop_loss", 2}, {"take_profit", 3}};
+
+  // Free plan: no backtests, no paper accounts (403 naming the feature and the plan with it).
+  auto denied = client_->PostJson("/api/v1/backtests", s, {Bearer(tf)});
+  ExpectProblem(denied, 403, "backtests");
+  EXPECT_NE(denied.Json()["detail"].get<std::string>().find("requires plan pro"), std::string::npos)
+      << denied.body;
+  ExpectProblem(client_->PostJson("/api/v1/paper-accounts", {{"strategy", Strategy()}}, {Bearer(tf)}),
+                403, "paper_trading");
+
+  // Impossible parameters: each names its field; nothing is queued.
+  json bad = s;
+  bad["signal"]["threshold"] = 1.5;
+  ExpectProblem(client_->PostJson("/api/v1/backtests", bad, {Bearer(ta)}), 422, "signal.threshold");
+  bad = s;
+  bad["costs"] = {{"spread_points", -2}};
+  ExpectProblem(client_->PostJson("/api/v1/backtests", bad, {Bearer(ta)}), 422, "costs.spread_points");
+  bad = s;
+  bad["period"] = {{"from", "2020-06-01"}, {"to", "2020-06-01"}};
+  ExpectProblem(client_->PostJson("/api/v1/backtests", bad, {Bearer(ta)}), 422, "period");
+  bad = s;
+  bad["symbols"] = {UniqueSymbol("NO")};
+  ExpectProblem(client_->PostJson("/api/v1/backtests", bad, {Bearer(ta)}), 422, "symbols[0]");
+  bad = s;
+  bad["model"]["config"]["trees"] = 100000;  // above the Pro plan's bound
+  auto trees = client_->PostJson("/api/v1/backtests", bad, {Bearer(ta)});
+  EXPECT_EQ(trees.status, 422) << trees.body;
+  EXPECT_EQ(trees.Json()["field"], "model.config.trees") << trees.body;
+  bad = s;
+  bad["name"] = std::string(10 << 20, 'x');  // a 10 MB strategy
+  auto big = client_->PostJson("/api/v1/backtests", bad, {Bearer(ta)});
+  EXPECT_EQ(big.status, 413) << big.body.substr(0, 300);
+  EXPECT_EQ(big.Header("content-type"), "application/problem+json");
+  EXPECT_TRUE(client_->Get("/api/v1/backtests", {Bearer(ta)}).Json()["backtests"].empty());
+
+  auto submitted = client_->PostJson("/api/v1/backtests", s, {Bearer(ta)});
+  ASSERT_EQ(submitted.status, 202) << submitted.body;
+  const std::string id = std::to_string(submitted.Json()["id"].get<int64_t>());
+  EXPECT_EQ(submitted.Header("location"), "/api/v1/backtests/" + id);
+  const std::string base = "/api/v1/backtests/" + id;
+  // Another tenant cannot see, cancel or read the report of it.
+  EXPECT_EQ(client_->Get(base, {Bearer(tb)}).status, 404);
+  EXPECT_EQ(client_->PostJson(base + "/cancel", json::object(), {Bearer(tb)}).status, 404);
+  EXPECT_EQ(client_->Get(base + "/report", {Bearer(tb)}).status, 404);
+
+  json done;
+  for (int i = 0; i < 1200; ++i) {  // up to 2 minutes (XGBoost on a loaded machine)
+    auto r = client_->Get(base + "?result=false", {Bearer(ta)});
+    ASSERT_EQ(r.status, 200) << r.body;
+    done = r.Json();
+    if (done["status"] != "queued" && done["status"] != "running") break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_EQ(done["status"], "succeeded") << done.dump();
+  auto full = client_->Get(base, {Bearer(ta)});
+  ASSERT_EQ(full.status, 200);
+  const json r = full.Json()["result"];
+  // The signals came from walk-forward models: trained at 3,000 bars and every 1,000 after.
+  const json src = r["signal_source"];
+  EXPECT_EQ(src["kind"], "walk_forward") << src.dump();
+  EXPECT_GE(src["symbols"][symbol_]["trainings"].get<int>(), 3) << src.dump();
+  EXPECT_GT(r["strategy"]["metrics"]["trades"].get<int64_t>(), 0) << r["strategy"]["metrics"].dump();
+  EXPECT_FALSE(r["trades"].empty());
+  EXPECT_FALSE(r["strategy"]["curve"]["equity"].empty());
+  EXPECT_FALSE(r["strategy"]["curve"]["drawdown"].empty());
+  EXPECT_TRUE(r["baselines"]["buy_and_hold"]["metrics"].contains("sharpe"));
+  EXPECT_TRUE(r["baselines"]["reverse_last_move"]["metrics"].contains("sharpe"));
+  EXPECT_EQ(r["baselines"]["random_entry"]["seeds"], 20);
+  EXPECT_EQ(r["baselines"]["random_entry"]["total_returns"].size(), 20u);
+  EXPECT_FALSE(full.Json()["result"].contains("report"));
+  auto md = client_->Get(base + "/report", {Bearer(ta)});
+  ASSERT_EQ(md.status, 200) << md.body;
+  EXPECT_EQ(md.Header("content-type"), "text/markdown; charset=utf-8");
+  EXPECT_NE(md.body.find("buy"), std::string::npos);
+  auto svg = client_->Get(base + "/report?format=equity.svg", {Bearer(ta)});
+  ASSERT_EQ(svg.status, 200);
+  EXPECT_EQ(svg.Header("content-type"), "image/svg+xml");
+  EXPECT_EQ(svg.body.rfind("<svg", 0), 0u) << svg.body.substr(0, 100);
+  ExpectProblem(client_->Get(base + "/report?format=pdf", {Bearer(ta)}), 422, "format");
+  ExpectProblem(client_->PostJson(base + "/cancel", json::object(), {Bearer(ta)}), 409, "status");
+
+  // Cancel: a queued backtest is cancelled at once; the tenant's limit is 2 active at a time.
+  json slow = s;
+  slow["model"]["retrain_every_bars"] = 100;
+  auto q1 = client_->PostJson("/api/v1/backtests", slow, {Bearer(ta)});
+  auto q2 = client_->PostJson("/api/v1/backtests", slow, {Bearer(ta)});
+  ASSERT_EQ(q1.status, 202) << q1.body;
+  ASSERT_EQ(q2.status, 202) << q2.body;
+  auto q3 = client_->PostJson("/api/v1/backtests", slow, {Bearer(ta)});
+  EXPECT_EQ(q3.status, 429) << q3.body;
+  for (const auto& q : {q1, q2}) {
+    const std::string qid = std::to_string(q.Json()["id"].get<int64_t>());
+    auto c = client_->PostJson("/api/v1/backtests/" + qid + "/cancel", json::object(), {Bearer(ta)});
+    ASSERT_EQ(c.status, 200) << c.body;
+    json st;
+    for (int i = 0; i < 600; ++i) {
+      st = client_->Get("/api/v1/backtests/" + qid + "?result=false", {Bearer(ta)}).Json();
+      if (st["status"] == "cancelled") break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    EXPECT_EQ(st["status"], "cancelled") << st.dump();
+  }
+  EXPECT_EQ(client_->Get("/api/v1/backtests", {Bearer(ta)}).Json()["backtests"].size(), 3u);
+  EXPECT_TRUE(client_->Get("/api/v1/backtests", {Bearer(tb)}).Json()["backtests"].empty());
+
+  // The CLI: the same engine and signal path over the platform's series, a report on disk.
+  const std::string file = (dir_.path() / "strategy.json").string(), out_dir = (dir_.path() / "reports").string();
+  {
+    std::ofstream f(file);
+    f << s.dump();
+  }
+  std::string out;
+  ASSERT_EQ(RunCli({"backtest", "--strategy", file, "--out", out_dir, "--database", server_db_, "--data-dir",
+                    (dir_.path() / "cli").string(), "--log-level", "warn"},
+                   "", &out),
+            0)
+      << out;
+  EXPECT_NE(out.find("buy and hold"), std::string::npos) << out;
+  EXPECT_TRUE(std::filesystem::exists(out_dir + "/strategy.md")) << out;
+  EXPECT_TRUE(std::filesystem::exists(out_dir + "/strategy_equity.svg")) << out;
+  bad = s;
+  bad["signal"]["threshold"] = 2;
+  {
+    std::ofstream f(file);
+    f << bad.dump();
+  }
+  EXPECT_EQ(RunCli({"backtest", "--strategy", file, "--database", server_db_, "--data-dir",
+                    (dir_.path() / "cli").string(), "--log-level", "warn"},
+                   "", &out),
+            2)
+      << out;
+  EXPECT_NE(out.find("signal.threshold"), std::string::npos) << out;
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, TradingE2E, ::testing::Values("sqlite", "postgresql"),

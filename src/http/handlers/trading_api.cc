@@ -17,6 +17,7 @@ using nlohmann::json;
 
 namespace {
 
+// Plan features (billing/plans.h kFeatBacktests, kFeatPaperTrading).
 constexpr const char* kBacktestsFeature = "backtests";
 constexpr const char* kPaperFeature = "paper_trading";
 
@@ -98,6 +99,15 @@ Result<Response> CancelBacktest(const TradingDeps& deps, Context& ctx) {
   SINYAL_ASSIGN_OR_RETURN(int64_t id, ParseIdParam(ctx, "id", "backtest"));
   SINYAL_ASSIGN_OR_RETURN(auto rec, deps.backtests->Cancel(Tenant(ctx), id));
   return Response::Json(200, rec.ToJson());
+}
+
+Result<Response> GetBacktestReport(const TradingDeps& deps, Context& ctx) {
+  SINYAL_RETURN_IF_ERROR(OnlyQueryParams(ctx, {"format"}));
+  SINYAL_ASSIGN_OR_RETURN(int64_t id, ParseIdParam(ctx, "id", "backtest"));
+  const std::string format = QueryParam(ctx, "format").value_or("markdown");
+  SINYAL_ASSIGN_OR_RETURN(std::string body, deps.backtests->Report(Tenant(ctx), id, format));
+  return Response::Text(200, std::move(body),
+                        format == "markdown" ? "text/markdown; charset=utf-8" : "image/svg+xml");
 }
 
 // ---- Paper accounts ----
@@ -305,6 +315,7 @@ void AddTradingRoutes(RouteTable& routes, TradingDeps deps) {
     add("GET", "/api/v1/backtests", "read", ListBacktests);
     add("GET", "/api/v1/backtests/:id", "read", GetBacktest);
     add("POST", "/api/v1/backtests/:id/cancel", "predict", CancelBacktest);
+    add("GET", "/api/v1/backtests/:id/report", "read", GetBacktestReport);
   }
   if (deps.paper == nullptr) return;
   add("POST", "/api/v1/paper-accounts", "predict", CreatePaperAccount, kStrategyBody + 4096);
