@@ -7,8 +7,9 @@
 // and activated; the other 2,000 close one by one during BM_NewBarThenLatest.
 //
 // BM_LatestCacheHit: Latest() of a series whose newest signal is computed: the predict hot path
-// (a map lookup under the cache's lock, no database read inside the 1 s bar-check interval; the
-// clock is a ManualClock, so every call is inside it).
+// (no database read inside the 1 s bar-check interval; the clock is a ManualClock, so every call
+// is inside it). Since issue 10 the hit takes no mutex (atomic snapshot loads); before, it took
+// the cache's shared lock and the series' mutex.
 // BM_NewBarThenLatest/<drivers>: one bar closes: stored (BarStore::Import, not timed), then timed:
 // OnBarClosed (inline: feature row + regime update, ensemble, calibration, conformal intervals,
 // drivers, appended to the DB signal log, the previous signal resolved) + Latest() returning it.
@@ -44,6 +45,7 @@ struct World {
   std::unique_ptr<store::testing::TestDatabase> db;
   std::unique_ptr<store::BarStore> bars;
   std::unique_ptr<models::DbModelRegistry> registry;
+  std::unique_ptr<signals::IntervalCalibrationStore> calibrations;
   std::unique_ptr<models::ModelService> models;
   std::unique_ptr<signals::DbSignalLog> log;
   std::vector<market::Bar> all;
@@ -63,9 +65,14 @@ Status Build(World* w) {
   SINYAL_RETURN_IF_ERROR(w->db->db().Migrate());
   w->bars = std::make_unique<store::BarStore>(w->db->db(), w->clock);
   w->registry = std::make_unique<models::DbModelRegistry>(w->db->db(), w->clock);
-  w->models = std::make_unique<models::ModelService>(
-      w->db->db(), *w->bars, nullptr, *w->registry, nullptr, w->clock,
-      models::ModelServiceOptions{.code_version = "bench", .report_folds = 2, .nthread = 1});
+  w->calibrations = std::make_unique<signals::IntervalCalibrationStore>(w->db->db(), *w->bars, *w->registry,
+                                                                        nullptr, w->clock);
+  models::ModelServiceOptions mo{.code_version = "bench", .report_folds = 2, .nthread = 1};
+  mo.on_version_stored = [w](TenantId owner, const models::ModelRecord& r) {
+    (void)w->calibrations->Fit(owner, kKey, r.version);  // as app/ wires it: fitted when trained
+  };
+  w->models = std::make_unique<models::ModelService>(w->db->db(), *w->bars, nullptr, *w->registry, nullptr,
+                                                     w->clock, mo);
   w->log = std::make_unique<signals::DbSignalLog>(w->db->db());
   SINYAL_RETURN_IF_ERROR(w->bars->Import(store::SeriesOwner::Platform(), kKey,
                                          std::span(w->all).first(kStored), {}).status());
@@ -89,7 +96,8 @@ std::unique_ptr<signals::SignalService> MakeService(World& w, int top_drivers) {
   signals::SignalServiceOptions o;
   o.background_thread = false;
   o.top_drivers = top_drivers;
-  return std::make_unique<signals::SignalService>(w.db->db(), *w.bars, *w.registry, nullptr, *w.log, w.clock, o);
+  return std::make_unique<signals::SignalService>(*w.bars, *w.registry, nullptr, *w.log, *w.calibrations,
+                                                  w.clock, o);
 }
 
 void Report(benchmark::State& state, std::vector<double>& ns) {

@@ -68,6 +68,7 @@ const std::vector<Key>& Keys() {
     I("worker.drift_window_rows", [](Config& c) -> int64_t& { return c.worker.drift_window_rows; }, 100, 100000);
     I("worker.drift_min_features", [](Config& c) -> int64_t& { return c.worker.drift_min_features; }, 1, 100);
     I("billing.idempotency_retention_hours", [](Config& c) -> int64_t& { return c.billing.idempotency_retention_hours; }, 1, 8760);
+    I("signals.bar_check_interval_ms", [](Config& c) -> int64_t& { return c.signals.bar_check_interval_ms; }, 0, 60000);
     S("models.default_plan", [](Config& c) -> std::string& { return c.models.default_plan; });
     I("models.report_folds", [](Config& c) -> int64_t& { return c.models.report_folds; }, 1, 20);
     return k;

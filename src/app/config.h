@@ -84,6 +84,12 @@ struct Config {
     // new charge). The usage ledger is kept. Default: 72 h (docs/billing.md). [1, 8760]
     int64_t idempotency_retention_hours = 72;
   } billing;
+  struct Signals {
+    // How often Latest() checks a series for newly stored bars and its route for a newly
+    // activated model (signals/service.h); between checks it reads no database. Default: 1000 ms.
+    // [0, 60000]; 0 = every call (tests).
+    int64_t bar_check_interval_ms = 1000;
+  } signals;
   // First run (app/first_run.h): on a database with no market data, `serve` imports the sample of
   // real bars in sample_dir, trains the platform default models (as `sinyal admin
   // train-defaults`) and replays the newest replay_bars bars of each series through the live

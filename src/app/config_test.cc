@@ -97,6 +97,18 @@ TEST(ConfigTest, IdempotencyRetentionHours) {
   EXPECT_EQ(c.billing.idempotency_retention_hours, 24);
 }
 
+TEST(ConfigTest, SignalsBarCheckIntervalMs) {
+  Config c;
+  EXPECT_EQ(c.signals.bar_check_interval_ms, 1000);
+  ASSERT_OK(ApplyEnv({{"SINYAL_SIGNALS_BAR_CHECK_INTERVAL_MS", "0"}}, c));
+  EXPECT_EQ(c.signals.bar_check_interval_ms, 0);
+  EXPECT_EQ(ApplyToml("[signals]\nbar_check_interval_ms = -1\n", "t.toml", c).field(),
+            "signals.bar_check_interval_ms");
+  EXPECT_EQ(ApplyEnv({{"SINYAL_SIGNALS_BAR_CHECK_INTERVAL_MS", "60001"}}, c).field(),
+            "SINYAL_SIGNALS_BAR_CHECK_INTERVAL_MS");
+  EXPECT_EQ(c.signals.bar_check_interval_ms, 0);
+}
+
 TEST(ConfigTest, RedisUrlIsCheckedWithoutEchoingThePassword) {
   for (const char* bad : {"localhost:6379", "redis://u:hunter2@h:port", "rediss://h:6379", "redis://h/x"}) {
     Config c;

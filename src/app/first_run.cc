@@ -127,9 +127,15 @@ Result<FirstRunReport> FirstRun::Run() {
   std::map<UnixNanos, std::vector<std::pair<const Loaded*, market::Bar>>> by_time;
   for (const Loaded& l : loaded) {
     if (l.held_back.empty()) continue;
-    if (Status s = signals_.Track(models::kPlatformTenant, l.file.key.symbol,
-                                  std::string(market::TimeframeName(l.file.key.timeframe)));
-        !s.ok()) {
+    const std::string timeframe(market::TimeframeName(l.file.key.timeframe));
+    Status s = signals_.Track(models::kPlatformTenant, l.file.key.symbol, timeframe);
+    if (s.code() == StatusCode::kUnavailable) {
+      // The version's interval calibration is being fitted on the service's thread (its fit at
+      // training failed or was not wired): wait for it once.
+      signals_.Drain();
+      s = signals_.Track(models::kPlatformTenant, l.file.key.symbol, timeframe);
+    }
+    if (!s.ok()) {
       LogEvent(spdlog::level::info, "first_run",
                {{"stage", "not_tracked"}, {"series", l.file.key.ToString()}, {"reason", s.ToString()}});
     }

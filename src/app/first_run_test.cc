@@ -6,6 +6,7 @@
 
 #include <fstream>
 
+#include "app/models_cli.h"
 #include "core/testing/test_util.h"
 #include "models/db_registry.h"
 #include "models/service.h"
@@ -43,9 +44,13 @@ TEST(FirstRunTest, ImportsTrainsAndReplaysTheNewestBarsThroughTheLivePath) {
   store::BarStore bars(**db, clock);
   store::FeatureSetStore sets(**db, clock);
   models::DbModelRegistry registry(**db, clock);
-  models::ModelService models(**db, bars, &sets, registry, nullptr, clock, {});
+  // As serve wires it: interval calibrations fitted when a version is trained or activated.
+  signals::IntervalCalibrationStore calibrations(**db, bars, registry, &sets, clock);
+  models::ModelServiceOptions model_options;
+  FitIntervalCalibrationsOnTrainAndActivate(model_options, registry, calibrations);
+  models::ModelService models(**db, bars, &sets, registry, nullptr, clock, model_options);
   signals::DbSignalLog log(**db);
-  signals::SignalService signals(**db, bars, registry, &sets, log, clock);
+  signals::SignalService signals(bars, registry, &sets, log, calibrations, clock);
 
   FirstRun first(bars, models, signals,
                  {.sample_dir = dir.path().string(), .replay_bars = 60, .min_bars = 3000, .trees = 20});

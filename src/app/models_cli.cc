@@ -13,6 +13,7 @@
 
 #include "core/log.h"
 #include "core/time.h"
+#include "market/timeframe.h"
 #include "models/report.h"
 #include "store/bar_store.h"
 #include "store/database.h"
@@ -45,6 +46,26 @@ models::ModelServiceOptions ModelServiceOptionsFrom(const Config& config) {
   const std::string plan = config.models.default_plan;
   o.plan_of = [plan](TenantId) { return plan; };
   return o;
+}
+
+void FitIntervalCalibrationsOnTrainAndActivate(models::ModelServiceOptions& options,
+                                               models::DbModelRegistry& registry,
+                                               signals::IntervalCalibrationStore& store) {
+  auto fit = [&store](TenantId owner, const std::string& symbol, const std::string& timeframe,
+                      int64_t version) {
+    auto tf = market::ParseTimeframe(timeframe);
+    if (!tf.ok()) return;
+    auto c = store.Fit(owner, {symbol, *tf}, version);
+    if (!c.ok()) {
+      LogEvent(spdlog::level::warn, "interval_calibration_fit_failed",
+               {{"symbol", symbol}, {"timeframe", timeframe}, {"version", version},
+                {"error", c.error().ToString()}});
+    }
+  };
+  options.on_version_stored = [fit](TenantId owner, const models::ModelRecord& r) {
+    fit(owner, r.symbol, r.timeframe, r.version);
+  };
+  registry.SetActivationListener(fit);
 }
 
 signals::RetrainingJobOptions RetrainingOptionsFrom(const Config& config) {
@@ -159,6 +180,7 @@ struct Env {
   std::unique_ptr<store::BarStore> bars;
   std::unique_ptr<store::FeatureSetStore> feature_sets;
   std::unique_ptr<models::DbModelRegistry> registry;
+  std::unique_ptr<signals::IntervalCalibrationStore> calibrations;
   std::unique_ptr<store::JobQueue> jobs;
   std::unique_ptr<models::ModelService> service;
   std::unique_ptr<signals::DbSignalLog> signal_log;
@@ -184,14 +206,18 @@ Result<std::unique_ptr<Env>> Open(const Config& config) {
   env->registry = std::make_unique<models::DbModelRegistry>(*env->db, clock);
   env->jobs = std::make_unique<store::JobQueue>(
       *env->db, clock, store::JobQueueOptions{.lease_ns = config.worker.lease_seconds * kNanosPerSecond});
+  env->calibrations = std::make_unique<signals::IntervalCalibrationStore>(
+      *env->db, *env->bars, *env->registry, env->feature_sets.get(), clock);
+  models::ModelServiceOptions model_options = ModelServiceOptionsFrom(config);
+  FitIntervalCalibrationsOnTrainAndActivate(model_options, *env->registry, *env->calibrations);
   env->service = std::make_unique<models::ModelService>(*env->db, *env->bars, env->feature_sets.get(),
                                                         *env->registry, env->jobs.get(), clock,
-                                                        ModelServiceOptionsFrom(config));
+                                                        model_options);
   env->signal_log = std::make_unique<signals::DbSignalLog>(*env->db);
   env->retraining_audit = std::make_unique<signals::DbAuditLog>(*env->db);
   env->retraining = std::make_unique<signals::RetrainingService>(
       *env->db, *env->bars, env->feature_sets.get(), *env->registry, env->jobs.get(), env->signal_log.get(),
-      *env->retraining_audit, clock, ModelServiceOptionsFrom(config), RetrainingOptionsFrom(config));
+      *env->retraining_audit, clock, model_options, RetrainingOptionsFrom(config));
   return env;
 }
 

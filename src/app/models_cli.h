@@ -15,6 +15,7 @@
 
 #include "app/config.h"
 #include "models/service.h"
+#include "signals/interval_calibration_store.h"
 #include "signals/retraining_job.h"
 #include "store/job_queue.h"
 
@@ -32,6 +33,14 @@ void SetOpenMpDefaults(char** argv);
 
 // Options of the models service from the configuration.
 models::ModelServiceOptions ModelServiceOptionsFrom(const Config& config);
+
+// Wires the interval calibration store: a version's calibration is fitted when it is trained
+// (options.on_version_stored) and when it is activated (the registry's activation listener), so
+// a signal request never fits one. A failed fit is logged; the SignalService then fits it on its
+// background thread. REQUIRES: `store` outlives the service and the registry's use.
+void FitIntervalCalibrationsOnTrainAndActivate(models::ModelServiceOptions& options,
+                                               models::DbModelRegistry& registry,
+                                               signals::IntervalCalibrationStore& store);
 
 // Options of the retraining job from the configuration (worker.retrain_window_bars,
 // retrain_cooldown_bars, retrain_cooldown_seconds, drift_window_rows, drift_min_features).

@@ -193,12 +193,17 @@ int RunServe(Config config) {
     if ((*plan)->Has(billing::kFeatAllTimeframes)) return "pro";
     return models::kDefaultPlan;
   };
+  // Interval calibrations are fitted when a version is trained or activated, not on a request.
+  signals::IntervalCalibrationStore calibrations(*db, bar_store, model_registry, &feature_sets, clock);
+  FitIntervalCalibrationsOnTrainAndActivate(model_options, model_registry, calibrations);
   models::ModelService model_service(*db, bar_store, &feature_sets, model_registry, &jobs, clock,
                                      model_options);
   http::AddModelRoutes(routes, model_service, jobs);
   // Signals: the live signal of each (model, series), computed once per closed bar.
   signals::DbSignalLog signal_log(*db);
-  signals::SignalService signal_service(*db, bar_store, model_registry, &feature_sets, signal_log, clock);
+  signals::SignalService signal_service(bar_store, model_registry, &feature_sets, signal_log, calibrations,
+                                        clock, {.bar_check_interval_nanos =
+                                                    config.signals.bar_check_interval_ms * (kNanosPerSecond / 1000)});
   bar_sink.store(&signal_service);
   // The caller's plan gates the signal routes (correlations: 403 naming the cheapest plan with
   // it) and delays their data like the prediction routes (Free: data_delay_seconds).

@@ -63,7 +63,8 @@ TEST(OpenApiTest, DocumentsEveryRouteAndNoStaleOnes) {
   signals::RetrainingService retraining(**db, bars, &sets, registry, &jobs, nullptr, audit, clock, {});
   AddRetrainingRoutes(routes, retraining, audit);
   signals::DbSignalLog signal_log(**db);
-  signals::SignalService signal_service(**db, bars, registry, &sets, signal_log, clock);
+  signals::IntervalCalibrationStore calibrations(**db, bars, registry, &sets, clock);
+  signals::SignalService signal_service(bars, registry, &sets, signal_log, calibrations, clock);
   AddSignalRoutes(routes, {.signals = &signal_service, .log = &signal_log, .bars = &bars});
   billing::PlanStore plans(**db, clock);
   billing::Subscriptions subscriptions(**db, plans, clock);

@@ -393,7 +393,7 @@ Status DbModelRegistry::ActivateAs(TenantId tenant, const std::string& symbol,
   // Verify first: a model that does not load never becomes active. Versions are immutable, so
   // verifying outside the switching transaction is enough.
   SINYAL_RETURN_IF_ERROR(Load(tenant, symbol, timeframe, version).status());
-  return Tx(tenant, false, [&](soci::session& sql) -> Status {
+  SINYAL_RETURN_IF_ERROR(Tx(tenant, false, [&](soci::session& sql) -> Status {
     SINYAL_ASSIGN_OR_RETURN(ActiveRow a, ReadActive(sql, tenant, symbol, timeframe));
     if (a.exists && a.version == version) return Status::Ok();
     std::optional<int64_t> from;
@@ -405,7 +405,13 @@ Status DbModelRegistry::ActivateAs(TenantId tenant, const std::string& symbol,
     WriteActive(sql, tenant, symbol, timeframe, a.exists, version, a.history, now);
     AppendAudit(sql, tenant, symbol, timeframe, "activate", from, version, actor, now);
     return Status::Ok();
-  });
+  }));
+  if (on_activated_) on_activated_(tenant, symbol, timeframe, version);
+  return Status::Ok();
+}
+
+void DbModelRegistry::SetActivationListener(ActivationListener listener) {
+  on_activated_ = std::move(listener);
 }
 
 Result<int64_t> DbModelRegistry::RollbackAs(TenantId tenant, const std::string& symbol,
@@ -438,6 +444,7 @@ Result<int64_t> DbModelRegistry::RollbackAs(TenantId tenant, const std::string& 
     return Status::Ok();
   });
   if (!s.ok()) return s;
+  if (on_activated_) on_activated_(tenant, symbol, timeframe, target);
   return target;
 }
 

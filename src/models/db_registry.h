@@ -90,6 +90,14 @@ class DbModelRegistry final : public ModelRegistry {
   [[nodiscard]] Result<int64_t> RollbackAs(TenantId tenant, const std::string& symbol,
                                            const std::string& timeframe, const std::string& actor);
 
+  // Called after a version became active (Activate/ActivateAs, and the target of a Rollback),
+  // outside any transaction, on the activating thread; also when the version was already active.
+  // app/ wires the interval calibration store, so a version's calibration is fitted when it is
+  // activated, not on a signal request. REQUIRES: set before the registry is shared.
+  using ActivationListener = std::function<void(TenantId tenant, const std::string& symbol,
+                                                const std::string& timeframe, int64_t version)>;
+  void SetActivationListener(ActivationListener listener);
+
   // The stored report of a version. NotFound("version") when the version or its report is absent.
   [[nodiscard]] Result<StoredReport> GetReport(TenantId tenant, const std::string& symbol,
                                                const std::string& timeframe, int64_t version);
@@ -113,6 +121,7 @@ class DbModelRegistry final : public ModelRegistry {
 
   store::Database& db_;
   const Clock& clock_;
+  ActivationListener on_activated_;
 };
 
 }  // namespace sinyal::models

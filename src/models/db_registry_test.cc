@@ -159,6 +159,28 @@ TEST_P(DbRegistryTest, ActivateRollbackAndAudit) {
   EXPECT_EQ((*after)[0].actor, "user:1");
 }
 
+// The activation listener (app/ fits the version's interval calibration there) hears every
+// activation and rollback target, after the switch is committed, and not a failed activation.
+TEST_P(DbRegistryTest, ActivationListenerHearsActivationsAndRollbacks) {
+  const auto& m = Model();
+  ASSERT_OK(m.ensemble);
+  for (int i = 0; i < 2; ++i) ASSERT_OK(reg_->Register(a_, *m.ensemble, Meta(m.ds)));
+  std::vector<int64_t> heard;
+  reg_->SetActivationListener([&](TenantId t, const std::string& symbol, const std::string& tf,
+                                  int64_t version) {
+    EXPECT_EQ(t, a_);
+    EXPECT_EQ(symbol, "EURUSD");
+    EXPECT_EQ(tf, "H1");
+    EXPECT_EQ(*reg_->ActiveVersion(a_, "EURUSD", "H1"), version);  // committed before the call
+    heard.push_back(version);
+  });
+  ASSERT_OK(reg_->Activate(a_, "EURUSD", "H1", 1));
+  ASSERT_OK(reg_->ActivateAs(a_, "EURUSD", "H1", 2, "user:1"));
+  EXPECT_EQ(reg_->Activate(a_, "EURUSD", "H1", 9).code(), StatusCode::kNotFound);
+  ASSERT_OK(reg_->Rollback(a_, "EURUSD", "H1"));
+  EXPECT_EQ(heard, (std::vector<int64_t>{1, 2, 1}));
+}
+
 TEST_P(DbRegistryTest, CorruptedBytesAreDataLossNamingTheVersionAndActiveIsUnchanged) {
   const auto& m = Model();
   ASSERT_OK(m.ensemble);

@@ -544,6 +544,7 @@ Result<TrainSummary> ModelService::Train(TenantId owner, const TrainRequest& req
   report_progress(0.96, "storing the model");
   SINYAL_ASSIGN_OR_RETURN(ModelRecord rec,
                           registry_.RegisterWithReport(owner, out.ensemble, out.record, &stored));
+  if (options_.on_version_stored) options_.on_version_stored(owner, rec);
   TrainSummary s;
   s.record = std::move(rec);
   s.bars = p.bars.size();

@@ -64,6 +64,10 @@ struct ModelServiceOptions {
   int nthread = 2;                   // XGBoost threads per training. [1, 64]
   // The plan of a tenant (plans.h). Default: kDefaultPlan for everyone (no billing yet).
   std::function<std::string(TenantId)> plan_of;
+  // Called by Train after a version is stored (before it is activated), on the training thread:
+  // app/ wires the interval calibration store, so a version's calibration is fitted when it is
+  // trained. Unset: nothing. Failures are the callee's to log; training has succeeded.
+  std::function<void(TenantId owner, const ModelRecord& record)> on_version_stored;
 };
 
 // A tenant's (or the platform's) configuration for one symbol x timeframe.

@@ -5,27 +5,22 @@
 #include <cmath>
 #include <condition_variable>
 #include <deque>
-#include <limits>
 #include <map>
 #include <mutex>
-#include <shared_mutex>
+#include <functional>
 #include <thread>
+#include <tuple>
 #include <unordered_map>
 
 #include "core/log.h"
 #include "core/time.h"
-#include "features/feature_set.h"
 #include "market/timeframe.h"
 #include "models/db_registry.h"
-#include "models/input_resolver.h"
 #include "models/registry.h"
 #include "models/service.h"
-#include "signals/cross_asset.h"
+#include "signals/live_series.h"
 #include "signals/series_window.h"
 #include "store/bar_store.h"
-#include "store/database.h"
-#include "store/feature_set_store.h"
-#include "store/soci.h"
 
 namespace sinyal::signals {
 
@@ -33,43 +28,24 @@ using nlohmann::json;
 
 namespace {
 
-constexpr const char* kDxySymbol = "DXY";
-
 bool IsPlatform(TenantId t) { return t == models::kPlatformTenant; }
-std::optional<TenantId> Viewer(TenantId owner) {
-  if (IsPlatform(owner)) return std::nullopt;
-  return owner;
-}
 std::string OwnerLabel(TenantId t) {
   return IsPlatform(t) ? std::string("platform") : "t" + std::to_string(t.value());
 }
 
-struct RouteKey {
-  int64_t viewer;
-  std::string symbol, timeframe;
-  bool operator==(const RouteKey&) const = default;
-};
-struct EntryKey {
+// (viewer or model owner, series): the key of a route and of an entry.
+struct OwnerSeries {
   int64_t owner;
-  std::string symbol, timeframe;
-  bool operator==(const EntryKey&) const = default;
+  market::SeriesKey key;
+  bool operator==(const OwnerSeries&) const = default;
 };
-struct KeyHash {
-  size_t operator()(const RouteKey& k) const {
-    return std::hash<std::string>()(k.symbol) * 31 + std::hash<std::string>()(k.timeframe) * 7 +
-           std::hash<int64_t>()(k.viewer);
-  }
-  size_t operator()(const EntryKey& k) const {
-    return std::hash<std::string>()(k.symbol) * 31 + std::hash<std::string>()(k.timeframe) * 7 +
-           std::hash<int64_t>()(k.owner);
+struct OwnerSeriesHash {
+  size_t operator()(const OwnerSeries& k) const {
+    return market::SeriesKeyHash()(k.key) * 31 + std::hash<int64_t>()(k.owner);
   }
 };
 
-struct Route {
-  TenantId model_owner;
-  int64_t version = 0;
-  int64_t checked_mono = 0;
-};
+void LogWarn(const char* event, json fields) { LogEvent(spdlog::level::warn, event, std::move(fields)); }
 
 }  // namespace
 
@@ -93,129 +69,201 @@ nlohmann::json SignalPerformance::ToJson() const {
 }
 
 // ---------------------------------------------------------------------------------------------
+// The signal computation's state.
 
+namespace {
+
+// What a cache hit reads: the signal-eligible kept bars of an entry, oldest first, with their
+// signal when computed. Immutable; replaced as a whole (Entry::published).
+struct Published {
+  struct Slot {
+    UnixNanos close_time = 0;  // open + one period
+    std::shared_ptr<const Signal> signal;  // null: not computed yet
+  };
+  std::vector<Slot> slots;
+};
+
+// One model version over one series.
 struct Entry {
-  std::mutex mu;
+  // Set when built, immutable after.
   TenantId model_owner;
-  std::string symbol, timeframe;
-  market::Timeframe tf = market::Timeframe::kH1;
+  market::SeriesKey key;
+  std::string timeframe;  // key.timeframe's name
   int64_t version = 0;
   models::ModelRecord record;
   std::unique_ptr<models::Ensemble> ensemble;
   SignalModel model;
-  std::optional<SeriesWindow> window;       // rows, regime, kept bars. GUARDED_BY(mu)
+
+  std::mutex mu;                     // writers: the window and the signals
+  std::optional<SeriesWindow> window;                          // GUARDED_BY(mu)
   std::map<UnixNanos, std::shared_ptr<const Signal>> signals;  // by bar time. GUARDED_BY(mu)
-  int64_t checked_mono = 0;                // last latest-bar check. GUARDED_BY(mu)
+  std::atomic<int64_t> checked_mono{0};   // last latest-bar check
   std::atomic<int64_t> last_used{0};
+  std::atomic<std::shared_ptr<const Published>> published;
 };
 
-struct Reference {
-  CrossAssetReference ref;
+// Which model serves a viewer for a series, as of checked_mono. Immutable.
+struct RouteState {
+  TenantId model_owner;
+  int64_t version = 0;
+  std::shared_ptr<Entry> entry;
   int64_t checked_mono = 0;
-  bool loaded = false;
 };
+struct RouteSlot {
+  std::atomic<std::shared_ptr<const RouteState>> state;
+};
+using RouteMap = std::unordered_map<OwnerSeries, std::shared_ptr<RouteSlot>, OwnerSeriesHash>;
+
+// The newest published slot closed by not_after, if its signal is computed.
+std::shared_ptr<const Signal> FindPublished(const Published& p, UnixNanos not_after) {
+  auto it = std::upper_bound(p.slots.begin(), p.slots.end(), not_after,
+                             [](UnixNanos t, const Published::Slot& s) { return t < s.close_time; });
+  if (it == p.slots.begin()) return nullptr;
+  return std::prev(it)->signal;
+}
+
+}  // namespace
 
 struct SignalService::Impl {
-  Impl(store::Database& d, store::BarStore& b, models::DbModelRegistry& r,
-       store::FeatureSetStore* fs, SignalLog& l, const Clock& c, SignalServiceOptions o)
-      : db(d), bars(b), registry(r), feature_sets(fs), log(l), clock(c), options(std::move(o)),
+  Impl(store::BarStore& b, models::DbModelRegistry& r, store::FeatureSetStore* fs, SignalLog& l,
+       IntervalCalibrationStore& cal, const Clock& c, SignalServiceOptions o)
+      : bars(b), registry(r), log(l), calibrations(cal), clock(c), options(Sanitize(std::move(o))),
+        series(b, fs, c,
+               {.max_input_bars = options.max_input_bars,
+                .reference_interval_nanos = options.bar_check_interval_nanos,
+                .regime = options.regime}),
         generator(c) {
-    options.top_drivers = std::clamp(options.top_drivers, 0, 50);
-    options.max_input_bars = std::max<size_t>(options.max_input_bars, 600);
-    options.signals_per_series = std::max<size_t>(options.signals_per_series, 1);
-    options.max_series = std::max<size_t>(options.max_series, 1);
+    routes.store(std::make_shared<const RouteMap>());
   }
 
-  store::Database& db;
+  static SignalServiceOptions Sanitize(SignalServiceOptions o) {
+    o.top_drivers = std::clamp(o.top_drivers, 0, 50);
+    o.max_input_bars = std::max<size_t>(o.max_input_bars, 600);
+    o.signals_per_series = std::max<size_t>(o.signals_per_series, 1);
+    o.max_series = std::max<size_t>(o.max_series, 1);
+    o.bar_check_interval_nanos = std::max<int64_t>(o.bar_check_interval_nanos, 0);
+    return o;
+  }
+
   store::BarStore& bars;
   models::DbModelRegistry& registry;
-  store::FeatureSetStore* feature_sets;
-  models::InputResolver inputs{feature_sets};
   SignalLog& log;
+  IntervalCalibrationStore& calibrations;
   const Clock& clock;
-  SignalServiceOptions options;
+  const SignalServiceOptions options;
+  LiveSeries series;
   SignalGenerator generator;
 
-  mutable std::shared_mutex mu;  // guards routes and entries (the maps, not the entries)
-  std::unordered_map<RouteKey, Route, KeyHash> routes;
-  std::unordered_map<EntryKey, std::shared_ptr<Entry>, KeyHash> entries;
-  std::mutex build_mu;  // serialises entry builds (each reads the database and may fit a calibration)
+  // Routes: read without a lock (copy-on-write map of slots; each slot's state is replaced).
+  std::atomic<std::shared_ptr<const RouteMap>> routes;
+  std::mutex routes_write_mu;  // serialises route-map copies
 
-  std::mutex ref_mu;
-  std::map<std::string, Reference> references;  // by timeframe. GUARDED_BY(ref_mu)
+  // Entries: touched only on misses.
+  std::mutex entries_mu;
+  std::unordered_map<OwnerSeries, std::shared_ptr<Entry>, OwnerSeriesHash> entries;  // GUARDED_BY(entries_mu)
+  std::mutex build_mu;  // serialises entry builds (each reads the database)
 
   std::mutex sub_mu;
   std::map<uint64_t, Listener> listeners;  // GUARDED_BY(sub_mu)
   uint64_t next_sub = 1;
 
+  // The background thread's work: bar closes and calibration fits.
   std::mutex q_mu;
   std::condition_variable q_cv, q_done_cv;
-  std::deque<market::SeriesKey> queue;  // GUARDED_BY(q_mu)
-  int64_t enqueued = 0, processed = 0;  // GUARDED_BY(q_mu)
-  bool stopping = false;
+  std::deque<std::function<void()>> queue;  // GUARDED_BY(q_mu)
+  std::map<std::tuple<int64_t, std::string, int, int64_t>, bool> fitting;  // GUARDED_BY(q_mu)
+  int64_t enqueued = 0, processed = 0;     // GUARDED_BY(q_mu)
+  bool stopping = false;                   // GUARDED_BY(q_mu)
   std::thread worker;
 
   struct Counters {
     std::atomic<int64_t> latest_calls{0}, cache_hits{0}, signals_computed{0}, bar_checks{0},
-        entry_loads{0}, calibrations_fitted{0}, calibrations_loaded{0}, bars_processed{0},
-        resolved{0}, listener_calls{0};
+        entry_loads{0}, bars_processed{0}, resolved{0}, listener_calls{0};
   } counters;
 
-  // ---- routes: which model serves a viewer ----
-  Result<Route> GetRoute(TenantId viewer, const std::string& symbol, const std::string& timeframe,
-                         market::Timeframe tf) {
-    const RouteKey key{viewer.value(), symbol, timeframe};
-    const int64_t now = clock.MonotonicNanos();
-    {
-      std::shared_lock lock(mu);
-      auto it = routes.find(key);
-      if (it != routes.end() && now - it->second.checked_mono < options.bar_check_interval_nanos) {
-        return it->second;
-      }
+  // ---- the hit path: no mutex ----
+  std::shared_ptr<const Signal> TryHit(TenantId viewer, const market::SeriesKey& key, UnixNanos not_after,
+                                       int64_t now) {
+    const std::shared_ptr<const RouteMap> map = routes.load(std::memory_order_acquire);
+    auto it = map->find(OwnerSeries{viewer.value(), key});
+    if (it == map->end()) return nullptr;
+    const std::shared_ptr<const RouteState> route = it->second->state.load(std::memory_order_acquire);
+    if (!route || now - route->checked_mono >= options.bar_check_interval_nanos) return nullptr;
+    Entry& e = *route->entry;
+    if (now - e.checked_mono.load(std::memory_order_relaxed) >= options.bar_check_interval_nanos) {
+      return nullptr;
     }
-    // Refresh (database): the series must exist for the viewer, then the active model.
-    SINYAL_RETURN_IF_ERROR(bars.Resolve(Viewer(viewer), market::SeriesKey{symbol, tf}).status());
-    Route r;
-    r.model_owner = viewer;
-    auto active = registry.ActiveVersion(viewer, symbol, timeframe);
+    const std::shared_ptr<const Published> pub = e.published.load(std::memory_order_acquire);
+    if (!pub) return nullptr;
+    e.last_used.store(now, std::memory_order_relaxed);
+    return FindPublished(*pub, not_after);
+  }
+
+  // ---- routes: which model serves a viewer ----
+  std::shared_ptr<RouteSlot> SlotFor(TenantId viewer, const market::SeriesKey& key) {
+    const OwnerSeries k{viewer.value(), key};
+    {
+      const auto map = routes.load(std::memory_order_acquire);
+      if (auto it = map->find(k); it != map->end()) return it->second;
+    }
+    std::lock_guard lock(routes_write_mu);
+    auto map = routes.load(std::memory_order_acquire);
+    if (auto it = map->find(k); it != map->end()) return it->second;
+    auto copy = std::make_shared<RouteMap>(*map);
+    auto slot = std::make_shared<RouteSlot>();
+    copy->emplace(k, slot);
+    routes.store(std::move(copy), std::memory_order_release);
+    return slot;
+  }
+
+  // The route, refreshed from the database when older than the check interval.
+  Result<std::shared_ptr<const RouteState>> GetRoute(TenantId viewer, const market::SeriesKey& key,
+                                                     int64_t now) {
+    std::shared_ptr<RouteSlot> slot = SlotFor(viewer, key);
+    if (auto st = slot->state.load(std::memory_order_acquire);
+        st && now - st->checked_mono < options.bar_check_interval_nanos) {
+      return st;
+    }
+    const std::string timeframe(market::TimeframeName(key.timeframe));
+    // The series must exist for the viewer, then the active model (the viewer's, else the platform's).
+    SINYAL_RETURN_IF_ERROR(bars.Resolve(models::ViewerOf(viewer), key).status());
+    auto st = std::make_shared<RouteState>();
+    st->model_owner = viewer;
+    auto active = registry.ActiveVersion(viewer, key.symbol, timeframe);
     if (!active.ok() && active.error().code() == StatusCode::kNotFound && !IsPlatform(viewer)) {
-      r.model_owner = models::kPlatformTenant;
-      active = registry.ActiveVersion(models::kPlatformTenant, symbol, timeframe);
+      st->model_owner = models::kPlatformTenant;
+      active = registry.ActiveVersion(models::kPlatformTenant, key.symbol, timeframe);
     }
     if (!active.ok()) {
       if (active.error().code() == StatusCode::kNotFound) {
-        return Status::NotFound("no active model for " + symbol + " " + timeframe +
+        return Status::NotFound("no active model for " + key.symbol + " " + timeframe +
                                     " (train one with POST /api/v1/models/train, or ask an "
                                     "operator for a platform default)",
                                 "model");
       }
       return active.error();
     }
-    r.version = *active;
-    r.checked_mono = now;
-    std::unique_lock lock(mu);
-    routes[key] = r;
-    return r;
+    st->version = *active;
+    SINYAL_ASSIGN_OR_RETURN(st->entry, GetEntry(st->model_owner, key, st->version));
+    st->checked_mono = now;
+    slot->state.store(st, std::memory_order_release);
+    return std::shared_ptr<const RouteState>(std::move(st));
   }
 
   // ---- entries ----
-  Result<std::shared_ptr<Entry>> GetEntry(const Route& route, const std::string& symbol,
-                                          const std::string& timeframe, market::Timeframe tf) {
-    const EntryKey key{route.model_owner.value(), symbol, timeframe};
-    {
-      std::shared_lock lock(mu);
-      auto it = entries.find(key);
-      if (it != entries.end() && it->second->version == route.version) return it->second;
-    }
+  Result<std::shared_ptr<Entry>> GetEntry(TenantId owner, const market::SeriesKey& key, int64_t version) {
+    const OwnerSeries k{owner.value(), key};
+    auto find = [&]() -> std::shared_ptr<Entry> {
+      std::lock_guard lock(entries_mu);
+      auto it = entries.find(k);
+      return it != entries.end() && it->second->version == version ? it->second : nullptr;
+    };
+    if (auto e = find()) return e;
     std::lock_guard build(build_mu);
-    {
-      std::shared_lock lock(mu);
-      auto it = entries.find(key);
-      if (it != entries.end() && it->second->version == route.version) return it->second;
-    }
-    SINYAL_ASSIGN_OR_RETURN(std::shared_ptr<Entry> e, Build(route, symbol, timeframe, tf));
-    std::unique_lock lock(mu);
-    entries[key] = e;
+    if (auto e = find()) return e;
+    SINYAL_ASSIGN_OR_RETURN(std::shared_ptr<Entry> e, Build(owner, key, version));
+    std::lock_guard lock(entries_mu);
+    entries[k] = e;
     if (entries.size() > options.max_series) {
       auto victim = entries.end();
       for (auto it = entries.begin(); it != entries.end(); ++it) {
@@ -227,115 +275,76 @@ struct SignalService::Impl {
     return e;
   }
 
-  Result<std::shared_ptr<Entry>> Build(const Route& route, const std::string& symbol,
-                                       const std::string& timeframe, market::Timeframe tf) {
+  Result<std::shared_ptr<Entry>> Build(TenantId owner, const market::SeriesKey& key, int64_t version) {
     counters.entry_loads++;
     auto e = std::make_shared<Entry>();
-    e->model_owner = route.model_owner;
-    e->symbol = symbol;
-    e->timeframe = timeframe;
-    e->tf = tf;
-    e->version = route.version;
-    SINYAL_ASSIGN_OR_RETURN(e->record, registry.GetRecord(route.model_owner, symbol, timeframe, route.version));
-    SINYAL_ASSIGN_OR_RETURN(models::Ensemble ens,
-                            registry.Load(route.model_owner, symbol, timeframe, route.version));
+    e->model_owner = owner;
+    e->key = key;
+    e->timeframe = std::string(market::TimeframeName(key.timeframe));
+    e->version = version;
+    // The interval calibration is read, never fitted here: a missing one is fitted on the
+    // background thread while callers get Unavailable.
+    auto cal = calibrations.Get(owner, key, version);
+    if (!cal.ok()) {
+      if (cal.error().code() != StatusCode::kNotFound) return cal.error();
+      if (!options.background_thread) {
+        SINYAL_ASSIGN_OR_RETURN(cal, calibrations.Fit(owner, key, version));  // tests: inline
+      } else {
+        ScheduleFit(owner, key, version);
+        return Status::Unavailable("the interval calibration of model version " + std::to_string(version) +
+                                   " of " + key.symbol + " " + e->timeframe +
+                                   " is being fitted; retry in a few seconds")
+            .WithField("model");
+      }
+    }
+    SINYAL_ASSIGN_OR_RETURN(e->record, registry.GetRecord(owner, key.symbol, e->timeframe, version));
+    SINYAL_ASSIGN_OR_RETURN(models::Ensemble ens, registry.Load(owner, key.symbol, e->timeframe, version));
     if (ens.num_classes() != 2) {
       return Status::FailedPrecondition("signals need a binary up/down model; version " +
-                                            std::to_string(route.version) + " has 3 classes",
+                                            std::to_string(version) + " has 3 classes",
                                         "model");
     }
     e->ensemble = std::make_unique<models::Ensemble>(std::move(ens));
-    SINYAL_ASSIGN_OR_RETURN(IntervalCalibration cal, GetCalibration(route.model_owner, symbol, timeframe,
-                                                                    route.version, e->record, *e->ensemble));
     e->model.ensemble = e->ensemble.get();
-    e->model.conformal = std::move(cal.conformal);
-    e->model.move_ratio = cal.move_ratio;
-    e->model.model_version = OwnerLabel(route.model_owner) + "/" + symbol + "/" + timeframe + "/v" +
-                             std::to_string(route.version);
-    e->model.symbol = symbol;
-    e->model.timeframe = timeframe;
-    // The window streams the model's rows and the regime from the model's anchor (the seam).
-    SINYAL_ASSIGN_OR_RETURN(models::InputSpec spec, inputs.ForSchema(route.model_owner, e->record.schema));
-    SINYAL_ASSIGN_OR_RETURN(SeriesWindow w, SeriesWindow::Create(spec, e->record.schema.inputs_from, symbol,
-                                                                 tf, {.keep = kCrossAssetContextBars + options.signals_per_series,
-                                                                      .regime = options.regime}));
+    e->model.conformal = std::move(cal->conformal);
+    e->model.move_ratio = cal->move_ratio;
+    e->model.model_version = OwnerLabel(owner) + "/" + key.symbol + "/" + e->timeframe + "/v" +
+                             std::to_string(version);
+    e->model.symbol = key.symbol;
+    e->model.timeframe = e->timeframe;
+    SINYAL_ASSIGN_OR_RETURN(SeriesWindow w, series.Open(owner, key, e->record.schema,
+                                                        kCrossAssetContextBars + options.signals_per_series));
+    counters.bars_processed += static_cast<int64_t>(w.pushed());
     e->window.emplace(std::move(w));
-    SINYAL_ASSIGN_OR_RETURN(std::vector<market::Bar> history,
-                            models::ReadInputBars(bars, route.model_owner, {symbol, tf}, e->record.schema,
-                                                  INT64_MAX, options.max_input_bars));
-    SINYAL_RETURN_IF_ERROR(Feed(*e, history).status());
     e->checked_mono = clock.MonotonicNanos();
+    Publish(*e);
     return e;
   }
 
-  // Feeds bars newer than the entry's last one through its window. REQUIRES: e.mu held (or e not
-  // yet shared).
-  Result<size_t> Feed(Entry& e, std::span<const market::Bar> in) {
-    size_t added = 0;
-    for (const auto& bar : in) {
-      SINYAL_ASSIGN_OR_RETURN(bool pushed, e.window->Push(bar));
-      added += pushed ? 1 : 0;
+  // Replaces the entry's published snapshot. REQUIRES: e.mu held (or e not yet shared).
+  void Publish(Entry& e) {
+    auto p = std::make_shared<Published>();
+    const SeriesWindow& w = *e.window;
+    const int64_t period = market::TimeframeNanos(e.key.timeframe);
+    for (size_t i = w.first_signal_index(); i < w.size(); ++i) {
+      const UnixNanos t = w.bar(i).time();
+      auto it = e.signals.find(t);
+      p->slots.push_back({t + period, it == e.signals.end() ? nullptr : it->second});
     }
-    counters.bars_processed += static_cast<int64_t>(added);
-    return added;
+    e.published.store(std::move(p), std::memory_order_release);
   }
 
-  // Reads bars newer than the entry's newest (one database read). REQUIRES: e.mu held.
+  // Pushes newly stored bars. REQUIRES: e.mu held.
   Result<size_t> CatchUp(Entry& e) {
     counters.bar_checks++;
     e.checked_mono = clock.MonotonicNanos();
-    SINYAL_ASSIGN_OR_RETURN(std::vector<market::Bar> newer,
-                            bars.ReadBars(Viewer(e.model_owner), {e.symbol, e.tf},
-                                          {.from = e.record.schema.inputs_from,
-                                           .after = e.window->last_time()}));
-    return Feed(e, newer);
+    SINYAL_ASSIGN_OR_RETURN(size_t n, series.CatchUp(e.model_owner, e.record.schema, *e.window));
+    counters.bars_processed += static_cast<int64_t>(n);
+    return n;
   }
 
-  // ---- the cross-asset reference ----
-  // REQUIRES: ref_mu held.
-  Status LoadReference(market::Timeframe tf, Reference& entry) {
-    entry = Reference{};
-    entry.checked_mono = clock.MonotonicNanos();
-    entry.loaded = true;
-    CrossAssetReference& ref = entry.ref;
-    auto dxy = bars.Latest(std::nullopt, {kDxySymbol, tf}, store::kMaxBarPage);
-    if (dxy.ok() && dxy->bars.size() > static_cast<size_t>(kMinCorrelationWindow)) {
-      ref.name = kDxySymbol;
-      for (const auto& b : dxy->bars) {
-        ref.times.push_back(b.time());
-        ref.values.push_back(b.close());
-      }
-      return Status::Ok();
-    }
-    std::vector<SymbolSeries> series;
-    for (const auto& c : kDxyComponents) {
-      if (std::string(c.symbol) == "USDSEK") continue;
-      auto page = bars.Latest(std::nullopt, {c.symbol, tf}, store::kMaxBarPage);
-      if (!page.ok()) return Status::Ok();  // a component is missing: no reference
-      series.push_back({c.symbol, std::move(page->bars)});
-    }
-    auto panel = AlignPanel(series, tf);
-    if (!panel.ok()) return Status::Ok();
-    auto values = SyntheticDxy(*panel, SekMode::kDropSek);
-    if (!values.ok()) return Status::Ok();
-    ref.name = "synthetic_dxy_5";
-    ref.times = panel->times;
-    ref.values = std::move(*values);
-    return Status::Ok();
-  }
-
-  // The reference for a timeframe, reloaded at most once per check interval.
-  CrossAssetReference RefFor(const std::string& timeframe, market::Timeframe tf) {
-    std::lock_guard lock(ref_mu);
-    Reference& ref = references[timeframe];
-    if (!ref.loaded || clock.MonotonicNanos() - ref.checked_mono >= options.bar_check_interval_nanos) {
-      (void)LoadReference(tf, ref);
-    }
-    return ref.ref;
-  }
-
-  // ---- signals ----
-  // The signal at kept bar `idx`, computed and logged once. REQUIRES: e.mu held.
+  // The signal at kept bar `idx`, computed and logged once; second = newly computed.
+  // REQUIRES: e.mu held.
   Result<std::pair<std::shared_ptr<const Signal>, bool>> SignalAt(Entry& e, size_t idx) {
     const UnixNanos t = e.window->bar(idx).time();
     if (auto it = e.signals.find(t); it != e.signals.end()) return std::make_pair(it->second, false);
@@ -343,18 +352,57 @@ struct SignalService::Impl {
     req.confidence_threshold = 0.5;
     req.max_uncertainty = options.max_uncertainty;
     req.top_drivers = options.top_drivers;
-    const CrossAssetReference ref = RefFor(e.timeframe, e.tf);
-    auto sig = signals::SignalAt(*e.window, idx, e.model, generator, req, &ref);
-    if (!sig.ok()) return sig.error();
-    auto ptr = std::make_shared<const Signal>(std::move(sig).value());
+    const std::shared_ptr<const CrossAssetReference> ref = series.Reference(e.key.timeframe);
+    SINYAL_ASSIGN_OR_RETURN(Signal sig, signals::SignalAt(*e.window, idx, e.model, generator, req, ref.get()));
+    auto ptr = std::make_shared<const Signal>(std::move(sig));
     counters.signals_computed++;
     Status st = log.Append(e.model_owner, *ptr);
-    if (!st.ok() && st.code() != StatusCode::kAlreadyExists) {
-      return st.WithContext("storing the signal");
-    }
+    if (!st.ok() && st.code() != StatusCode::kAlreadyExists) return st.WithContext("storing the signal");
     e.signals[t] = ptr;
     while (e.signals.size() > options.signals_per_series) e.signals.erase(e.signals.begin());
     return std::make_pair(ptr, true);
+  }
+
+  // ---- the miss path ----
+  Result<std::shared_ptr<const Signal>> Slow(TenantId viewer, const market::SeriesKey& key,
+                                             UnixNanos not_after, int64_t now) {
+    SINYAL_ASSIGN_OR_RETURN(std::shared_ptr<const RouteState> route, GetRoute(viewer, key, now));
+    Entry& e = *route->entry;
+    e.last_used = now;
+    std::shared_ptr<const Signal> result;
+    bool fresh_newest = false;
+    {
+      std::lock_guard lock(e.mu);
+      bool changed = false;
+      if (now - e.checked_mono >= options.bar_check_interval_nanos) {
+        SINYAL_ASSIGN_OR_RETURN(size_t n, CatchUp(e));
+        changed = n > 0;
+      }
+      const SeriesWindow& w = *e.window;
+      if (w.empty()) {
+        if (changed) Publish(e);
+        return Status::NotFound("no bars for " + key.symbol + " " + e.timeframe, "symbol");
+      }
+      const std::optional<size_t> found = w.NewestClosedBy(not_after);
+      if (!found) {
+        if (changed) Publish(e);
+        return Status::NotFound("no bar of " + key.symbol + " " + e.timeframe + " closed by " +
+                                    FormatIso8601(not_after) + " is cached (oldest kept: " +
+                                    FormatIso8601(w.bar(w.first_signal_index()).time()) + ")",
+                                "symbol");
+      }
+      auto computed = SignalAt(e, *found);
+      if (!computed.ok()) {
+        if (changed) Publish(e);
+        return computed.error();
+      }
+      result = computed->first;
+      if (!computed->second) counters.cache_hits++;  // cached, reached through the miss path
+      fresh_newest = computed->second && *found + 1 == w.size();
+      if (changed || computed->second) Publish(e);
+    }
+    if (fresh_newest) Notify(e.model_owner, result);
+    return result;
   }
 
   void Notify(TenantId owner, const std::shared_ptr<const Signal>& s) {
@@ -369,117 +417,52 @@ struct SignalService::Impl {
     }
   }
 
-  Result<size_t> Resolve(TenantId owner, const std::string& symbol, const std::string& timeframe,
-                         market::Timeframe tf) {
-    SINYAL_ASSIGN_OR_RETURN(std::vector<Signal> pending, log.Unresolved(owner, symbol, timeframe));
+  Result<size_t> Resolve(TenantId owner, const market::SeriesKey& key) {
+    const std::string timeframe(market::TimeframeName(key.timeframe));
+    SINYAL_ASSIGN_OR_RETURN(std::vector<Signal> pending, log.Unresolved(owner, key.symbol, timeframe));
     if (pending.empty()) return size_t{0};
     SINYAL_ASSIGN_OR_RETURN(std::vector<market::Bar> later,
-                            bars.ReadBars(Viewer(owner), {symbol, tf},
-                                          {.after = pending.front().bar_time(),
-                                           .oldest = 4 * store::kMaxBarPage}));
-    SINYAL_ASSIGN_OR_RETURN(size_t n, ResolvePending(log, owner, symbol, timeframe, later));
+                            series.BarsAfter(owner, key, pending.front().bar_time(), 4 * store::kMaxBarPage));
+    SINYAL_ASSIGN_OR_RETURN(size_t n, ResolvePending(log, owner, key.symbol, timeframe, later));
     counters.resolved += static_cast<int64_t>(n);
     return n;
   }
 
-  // ---- calibration (table signal_calibrations) ----
-  Status CalTx(TenantId owner, bool read, const std::function<Status(soci::session&)>& fn) {
-    if (IsPlatform(owner)) return read ? db.WithReadTx(fn) : db.WithTx(fn);
-    return read ? db.WithTenantReadTx(owner, fn) : db.WithTenantTx(owner, fn);
-  }
-
-  Result<std::optional<IntervalCalibration>> ReadCalibration(TenantId owner, const std::string& symbol,
-                                                             const std::string& timeframe, int64_t version) {
-    std::string text;
-    bool found = false;
-    SINYAL_RETURN_IF_ERROR(CalTx(owner, true, [&](soci::session& sql) -> Status {
-      long long t = owner.value(), v = version;
-      soci::indicator ind = soci::i_null;
-      sql << "SELECT c.calibration FROM signal_calibrations c JOIN model_versions m ON m.id = c.model_id "
-             "WHERE COALESCE(m.tenant_id, 0) = :t AND m.symbol = :s AND m.timeframe = :tf AND m.version = :v",
-          soci::use(t, "t"), soci::use(symbol, "s"), soci::use(timeframe, "tf"), soci::use(v, "v"),
-          soci::into(text, ind);
-      found = sql.got_data() && ind == soci::i_ok;
-      return Status::Ok();
-    }));
-    if (!found) return std::optional<IntervalCalibration>();
-    json j = json::parse(text, nullptr, false);
-    if (j.is_discarded()) return Status::DataLoss("stored interval calibration is not JSON");
-    SINYAL_ASSIGN_OR_RETURN(IntervalCalibration c, IntervalCalibration::FromJson(j));
-    return std::optional<IntervalCalibration>(std::move(c));
-  }
-
-  // Fits the interval calibration from the model's held-out rows (FitIntervalCalibration) over
-  // the model's rows computed through the seam from its anchor, as the live window computes
-  // them: the stored bars from schema.inputs_from to the end of the training range + horizon.
-  Result<IntervalCalibration> FitCalibration(TenantId owner, const std::string& symbol,
-                                             const std::string& timeframe, const models::ModelRecord& rec,
-                                             const models::Ensemble& ens) {
-    SINYAL_ASSIGN_OR_RETURN(market::Timeframe tf, market::ParseTimeframe(timeframe));
-    const int h = std::max(1, rec.schema.horizon);
-    double frac = 0.2;
-    if (rec.params.is_object() && rec.params.contains("calibration_fraction") &&
-        rec.params["calibration_fraction"].is_number()) {
-      frac = rec.params["calibration_fraction"].get<double>();
+  // ---- the background thread ----
+  void Enqueue(std::function<void()> task) {
+    {
+      std::lock_guard lock(q_mu);
+      if (stopping) return;
+      queue.push_back(std::move(task));
+      ++enqueued;
     }
-    const UnixNanos to = rec.data_to + static_cast<int64_t>(h + 1) * market::TimeframeNanos(tf) * 8;
-    SINYAL_ASSIGN_OR_RETURN(std::vector<market::Bar> all,
-                            models::ReadInputBars(bars, owner, {symbol, tf}, rec.schema, to,
-                                                  options.max_input_bars));
-    SINYAL_ASSIGN_OR_RETURN(models::FeatureFrame frame, inputs.Rows(owner, rec.schema, all));
-    SINYAL_ASSIGN_OR_RETURN(std::vector<RegimeState> states, ClassifyRegimes(all, options.regime));
-    return FitIntervalCalibration(ens, {.data_from = rec.data_from, .data_to = rec.data_to,
-                                        .horizon = h, .held_out_fraction = frac},
-                                  all, frame, states, options.conformal);
+    q_cv.notify_one();
   }
 
-  Status StoreCalibration(TenantId owner, const std::string& symbol, const std::string& timeframe,
-                          int64_t version, const IntervalCalibration& c) {
-    const std::string text = c.ToJson().dump();
-    return CalTx(owner, false, [&](soci::session& sql) -> Status {
-      long long t = owner.value(), v = version, id = 0, now = clock.Now();
-      soci::indicator ind = soci::i_null;
-      sql << "SELECT id FROM model_versions WHERE COALESCE(tenant_id, 0) = :t AND symbol = :s AND "
-             "timeframe = :tf AND version = :v",
-          soci::use(t, "t"), soci::use(symbol, "s"), soci::use(timeframe, "tf"), soci::use(v, "v"),
-          soci::into(id, ind);
-      if (!sql.got_data() || ind != soci::i_ok) return Status::NotFound("no model version", "model");
-      soci::indicator ti = IsPlatform(owner) ? soci::i_null : soci::i_ok;
-      sql << "INSERT INTO signal_calibrations (model_id, tenant_id, calibration, created_at) "
-             "VALUES (:m, :t, :c, :at)",
-          soci::use(id, "m"), soci::use(t, ti, "t"), soci::use(text, "c"), soci::use(now, "at");
-      return Status::Ok();
+  void ScheduleFit(TenantId owner, const market::SeriesKey& key, int64_t version) {
+    const auto k = std::make_tuple(owner.value(), key.symbol, static_cast<int>(key.timeframe), version);
+    {
+      std::lock_guard lock(q_mu);
+      if (fitting[k]) return;
+      fitting[k] = true;
+    }
+    Enqueue([this, owner, key, version, k] {
+      auto c = calibrations.Fit(owner, key, version);
+      if (!c.ok()) {
+        LogWarn("interval_calibration_fit_failed",
+                {{"symbol", key.symbol}, {"version", version}, {"error", c.error().ToString()}});
+      }
+      std::lock_guard lock(q_mu);
+      fitting.erase(k);
     });
   }
 
-  Result<IntervalCalibration> GetCalibration(TenantId owner, const std::string& symbol,
-                                           const std::string& timeframe, int64_t version,
-                                           const models::ModelRecord& rec, const models::Ensemble& ens) {
-    SINYAL_ASSIGN_OR_RETURN(auto stored, ReadCalibration(owner, symbol, timeframe, version));
-    if (stored) {
-      counters.calibrations_loaded++;
-      return std::move(*stored);
-    }
-    SINYAL_ASSIGN_OR_RETURN(IntervalCalibration c, FitCalibration(owner, symbol, timeframe, rec, ens));
-    counters.calibrations_fitted++;
-    Status st = StoreCalibration(owner, symbol, timeframe, version, c);
-    if (st.code() == StatusCode::kAlreadyExists) {
-      // Another process stored it first: use the stored one (same inputs, same result).
-      SINYAL_ASSIGN_OR_RETURN(auto again, ReadCalibration(owner, symbol, timeframe, version));
-      if (again) return std::move(*again);
-    }
-    SINYAL_RETURN_IF_ERROR(st);
-    return c;
-  }
-
-  // ---- bar closes (background thread) ----
   void ProcessBar(const market::SeriesKey& key) {
     std::vector<std::shared_ptr<Entry>> targets;
-    const std::string tfname(market::TimeframeName(key.timeframe));
     {
-      std::shared_lock lock(mu);
+      std::lock_guard lock(entries_mu);
       for (const auto& [k, e] : entries) {
-        if (k.symbol == key.symbol && k.timeframe == tfname) targets.push_back(e);
+        if (k.key == key) targets.push_back(e);
       }
     }
     for (const auto& e : targets) {
@@ -488,44 +471,49 @@ struct SignalService::Impl {
         std::lock_guard lock(e->mu);
         auto n = CatchUp(*e);
         if (!n.ok()) {
-          LogWarn("signal_bar_catch_up_failed", {{"symbol", e->symbol}, {"error", n.error().ToString()}});
+          LogWarn("signal_bar_catch_up_failed", {{"symbol", key.symbol}, {"error", n.error().ToString()}});
           continue;
         }
         if (*n == 0 || e->window->empty()) continue;
         auto s = SignalAt(*e, e->window->size() - 1);
         if (!s.ok()) {
-          LogWarn("signal_compute_failed", {{"symbol", e->symbol}, {"error", s.error().ToString()}});
+          LogWarn("signal_compute_failed", {{"symbol", key.symbol}, {"error", s.error().ToString()}});
         } else if (s->second) {
           fresh = s->first;
         }
+        Publish(*e);
       }
-      auto r = Resolve(e->model_owner, e->symbol, e->timeframe, e->tf);
-      if (!r.ok()) LogWarn("signal_resolve_failed", {{"symbol", e->symbol}, {"error", r.error().ToString()}});
+      auto r = Resolve(e->model_owner, key);
+      if (!r.ok()) LogWarn("signal_resolve_failed", {{"symbol", key.symbol}, {"error", r.error().ToString()}});
       if (fresh) Notify(e->model_owner, fresh);
     }
   }
 
+  bool Tracked(const market::SeriesKey& key) {
+    std::lock_guard lock(entries_mu);
+    for (const auto& [k, e] : entries) {
+      if (k.key == key) return true;
+    }
+    return false;
+  }
+
   void Run() {
     for (;;) {
-      market::SeriesKey key;
+      std::function<void()> task;
       {
         std::unique_lock lock(q_mu);
         q_cv.wait(lock, [&] { return stopping || !queue.empty(); });
         if (queue.empty()) return;
-        key = queue.front();
+        task = std::move(queue.front());
         queue.pop_front();
       }
-      ProcessBar(key);
+      task();
       {
         std::lock_guard lock(q_mu);
         ++processed;
       }
       q_done_cv.notify_all();
     }
-  }
-
-  static void LogWarn(const char* event, json fields) {
-    LogEvent(spdlog::level::warn, event, std::move(fields));
   }
 };
 
@@ -550,10 +538,12 @@ void SignalService::Subscription::Reset() {
   service_ = nullptr;
 }
 
-SignalService::SignalService(store::Database& db, store::BarStore& bars,
-                             models::DbModelRegistry& registry, store::FeatureSetStore* feature_sets,
-                             SignalLog& log, const Clock& clock, SignalServiceOptions options)
-    : impl_(std::make_unique<Impl>(db, bars, registry, feature_sets, log, clock, std::move(options))) {
+SignalService::SignalService(store::BarStore& bars, models::DbModelRegistry& registry,
+                             store::FeatureSetStore* feature_sets, SignalLog& log,
+                             IntervalCalibrationStore& calibrations, const Clock& clock,
+                             SignalServiceOptions options)
+    : impl_(std::make_unique<Impl>(bars, registry, feature_sets, log, calibrations, clock,
+                                   std::move(options))) {
   if (impl_->options.background_thread) {
     impl_->worker = std::thread([this] { impl_->Run(); });
   }
@@ -569,46 +559,30 @@ SignalService::~SignalService() {
   if (impl_->worker.joinable()) impl_->worker.join();
 }
 
-Result<std::shared_ptr<const Signal>> SignalService::Latest(TenantId owner, const std::string& symbol_in,
-                                                            const std::string& timeframe_in,
+namespace {
+
+// The edge of this class: strings to a typed key (one parse per call).
+Result<market::SeriesKey> ParseKey(const std::string& symbol_in, const std::string& timeframe_in) {
+  SINYAL_ASSIGN_OR_RETURN(std::string symbol, models::ModelService::NormalizeSymbol(symbol_in));
+  auto tf = market::ParseTimeframe(timeframe_in);
+  if (!tf.ok()) return tf.error().WithField("timeframe");
+  return market::SeriesKey{std::move(symbol), *tf};
+}
+
+}  // namespace
+
+Result<std::shared_ptr<const Signal>> SignalService::Latest(TenantId owner, const std::string& symbol,
+                                                            const std::string& timeframe,
                                                             UnixNanos not_after) {
   Impl& m = *impl_;
-  m.counters.latest_calls++;
-  SINYAL_ASSIGN_OR_RETURN(std::string symbol, models::ModelService::NormalizeSymbol(symbol_in));
-  SINYAL_ASSIGN_OR_RETURN(std::string timeframe, models::ModelService::NormalizeTimeframe(timeframe_in));
-  SINYAL_ASSIGN_OR_RETURN(market::Timeframe tf, market::ParseTimeframe(timeframe));
-  SINYAL_ASSIGN_OR_RETURN(Route route, m.GetRoute(owner, symbol, timeframe, tf));
-  SINYAL_ASSIGN_OR_RETURN(std::shared_ptr<Entry> e, m.GetEntry(route, symbol, timeframe, tf));
+  m.counters.latest_calls.fetch_add(1, std::memory_order_relaxed);
+  SINYAL_ASSIGN_OR_RETURN(market::SeriesKey key, ParseKey(symbol, timeframe));
   const int64_t now = m.clock.MonotonicNanos();
-  e->last_used = now;
-  std::shared_ptr<const Signal> result;
-  bool fresh_newest = false;
-  {
-    std::lock_guard lock(e->mu);
-    if (now - e->checked_mono >= m.options.bar_check_interval_nanos) {
-      SINYAL_RETURN_IF_ERROR(m.CatchUp(*e).status());
-    }
-    const SeriesWindow& w = *e->window;
-    if (w.empty()) return Status::NotFound("no bars for " + symbol + " " + timeframe, "symbol");
-    // The newest kept bar whose close (open + one period) is at or before not_after.
-    const std::optional<size_t> found = w.NewestClosedBy(not_after);
-    if (!found) {
-      return Status::NotFound("no bar of " + symbol + " " + timeframe + " closed by " +
-                                  FormatIso8601(not_after) + " is cached (oldest kept: " +
-                                  FormatIso8601(w.bar(w.first_signal_index()).time()) + ")",
-                              "symbol");
-    }
-    const size_t i = *found;
-    if (auto it = e->signals.find(w.bar(i).time()); it != e->signals.end()) {
-      m.counters.cache_hits++;
-      return it->second;
-    }
-    SINYAL_ASSIGN_OR_RETURN(auto computed, m.SignalAt(*e, i));
-    result = computed.first;
-    fresh_newest = computed.second && i + 1 == w.size();
+  if (std::shared_ptr<const Signal> hit = m.TryHit(owner, key, not_after, now)) {
+    m.counters.cache_hits.fetch_add(1, std::memory_order_relaxed);
+    return hit;
   }
-  if (fresh_newest) m.Notify(e->model_owner, result);
-  return result;
+  return m.Slow(owner, key, not_after, now);
 }
 
 Signal SignalService::WithThreshold(const Signal& s, double threshold, double max_uncertainty) {
@@ -634,13 +608,11 @@ Signal SignalService::WithThreshold(const Signal& s, double threshold, double ma
   return Signal::FromFields(std::move(f));
 }
 
-Result<TenantId> SignalService::ModelOwner(TenantId viewer, const std::string& symbol_in,
-                                           const std::string& timeframe_in) {
-  SINYAL_ASSIGN_OR_RETURN(std::string symbol, models::ModelService::NormalizeSymbol(symbol_in));
-  SINYAL_ASSIGN_OR_RETURN(std::string timeframe, models::ModelService::NormalizeTimeframe(timeframe_in));
-  SINYAL_ASSIGN_OR_RETURN(market::Timeframe tf, market::ParseTimeframe(timeframe));
-  SINYAL_ASSIGN_OR_RETURN(Route r, impl_->GetRoute(viewer, symbol, timeframe, tf));
-  return r.model_owner;
+Result<TenantId> SignalService::ModelOwner(TenantId viewer, const std::string& symbol,
+                                           const std::string& timeframe) {
+  SINYAL_ASSIGN_OR_RETURN(market::SeriesKey key, ParseKey(symbol, timeframe));
+  SINYAL_ASSIGN_OR_RETURN(auto route, impl_->GetRoute(viewer, key, impl_->clock.MonotonicNanos()));
+  return route->model_owner;
 }
 
 SignalService::Subscription SignalService::Subscribe(Listener listener) {
@@ -655,39 +627,19 @@ void SignalService::Unsubscribe(uint64_t id) {
   impl_->listeners.erase(id);
 }
 
-Status SignalService::Track(TenantId owner, const std::string& symbol_in, const std::string& timeframe_in) {
-  SINYAL_ASSIGN_OR_RETURN(std::string symbol, models::ModelService::NormalizeSymbol(symbol_in));
-  SINYAL_ASSIGN_OR_RETURN(std::string timeframe, models::ModelService::NormalizeTimeframe(timeframe_in));
-  SINYAL_ASSIGN_OR_RETURN(market::Timeframe tf, market::ParseTimeframe(timeframe));
-  SINYAL_ASSIGN_OR_RETURN(Route route, impl_->GetRoute(owner, symbol, timeframe, tf));
-  return impl_->GetEntry(route, symbol, timeframe, tf).status();
+Status SignalService::Track(TenantId owner, const std::string& symbol, const std::string& timeframe) {
+  SINYAL_ASSIGN_OR_RETURN(market::SeriesKey key, ParseKey(symbol, timeframe));
+  return impl_->GetRoute(owner, key, impl_->clock.MonotonicNanos()).status();
 }
 
 void SignalService::OnBarClosed(const market::SeriesKey& key, const market::Bar& bar) {
   (void)bar;  // the entry reads what is stored (the listener runs after the bar is persisted)
-  {
-    std::shared_lock lock(impl_->mu);
-    const std::string tfname(market::TimeframeName(key.timeframe));
-    bool tracked = false;
-    for (const auto& [k, e] : impl_->entries) {
-      if (k.symbol == key.symbol && k.timeframe == tfname) {
-        tracked = true;
-        break;
-      }
-    }
-    if (!tracked) return;
-  }
+  if (!impl_->Tracked(key)) return;
   if (!impl_->options.background_thread) {
     impl_->ProcessBar(key);
     return;
   }
-  {
-    std::lock_guard lock(impl_->q_mu);
-    if (impl_->stopping) return;
-    impl_->queue.push_back(key);
-    ++impl_->enqueued;
-  }
-  impl_->q_cv.notify_one();
+  impl_->Enqueue([this, key] { impl_->ProcessBar(key); });
 }
 
 void SignalService::Drain() {
@@ -696,62 +648,52 @@ void SignalService::Drain() {
   impl_->q_done_cv.wait(lock, [&] { return impl_->processed >= target || impl_->stopping; });
 }
 
-Result<size_t> SignalService::ResolveSeries(TenantId viewer, const std::string& symbol_in,
-                                            const std::string& timeframe_in) {
-  SINYAL_ASSIGN_OR_RETURN(std::string symbol, models::ModelService::NormalizeSymbol(symbol_in));
-  SINYAL_ASSIGN_OR_RETURN(std::string timeframe, models::ModelService::NormalizeTimeframe(timeframe_in));
-  SINYAL_ASSIGN_OR_RETURN(market::Timeframe tf, market::ParseTimeframe(timeframe));
-  SINYAL_ASSIGN_OR_RETURN(Route route, impl_->GetRoute(viewer, symbol, timeframe, tf));
-  return impl_->Resolve(route.model_owner, symbol, timeframe, tf);
+Result<size_t> SignalService::ResolveSeries(TenantId viewer, const std::string& symbol,
+                                            const std::string& timeframe) {
+  SINYAL_ASSIGN_OR_RETURN(market::SeriesKey key, ParseKey(symbol, timeframe));
+  SINYAL_ASSIGN_OR_RETURN(auto route, impl_->GetRoute(viewer, key, impl_->clock.MonotonicNanos()));
+  return impl_->Resolve(route->model_owner, key);
 }
 
-Result<SignalPerformance> SignalService::Performance(TenantId viewer, const std::string& symbol_in,
-                                                     const std::string& timeframe_in, size_t limit) {
+Result<SignalPerformance> SignalService::Performance(TenantId viewer, const std::string& symbol,
+                                                     const std::string& timeframe, size_t limit) {
   Impl& m = *impl_;
-  SINYAL_ASSIGN_OR_RETURN(std::string symbol, models::ModelService::NormalizeSymbol(symbol_in));
-  SINYAL_ASSIGN_OR_RETURN(std::string timeframe, models::ModelService::NormalizeTimeframe(timeframe_in));
-  SINYAL_ASSIGN_OR_RETURN(market::Timeframe tf, market::ParseTimeframe(timeframe));
-  SINYAL_ASSIGN_OR_RETURN(Route route, m.GetRoute(viewer, symbol, timeframe, tf));
-  SINYAL_RETURN_IF_ERROR(m.Resolve(route.model_owner, symbol, timeframe, tf).status());
-  SINYAL_ASSIGN_OR_RETURN(models::ModelRecord rec,
-                          m.registry.GetRecord(route.model_owner, symbol, timeframe, route.version));
+  SINYAL_ASSIGN_OR_RETURN(market::SeriesKey key, ParseKey(symbol, timeframe));
+  SINYAL_ASSIGN_OR_RETURN(auto route, m.GetRoute(viewer, key, m.clock.MonotonicNanos()));
+  SINYAL_RETURN_IF_ERROR(m.Resolve(route->model_owner, key).status());
+  const std::string tf(market::TimeframeName(key.timeframe));
   SignalPerformance p;
-  p.model_owner = route.model_owner;
-  p.model_version = OwnerLabel(route.model_owner) + "/" + symbol + "/" + timeframe + "/v" +
-                    std::to_string(route.version);
-  SINYAL_ASSIGN_OR_RETURN(auto resolved, m.log.RecentResolved(route.model_owner, symbol, timeframe,
+  p.model_owner = route->model_owner;
+  p.model_version = route->entry->model.model_version;
+  SINYAL_ASSIGN_OR_RETURN(auto resolved, m.log.RecentResolved(route->model_owner, key.symbol, tf,
                                                               p.model_version, std::max<size_t>(limit, 1)));
   p.live = ComputeLivePerformance(resolved);
-  p.validation = rec.metrics;
+  p.validation = route->entry->record.metrics;
   return p;
 }
 
-Result<IntervalCalibration> SignalService::Calibration(TenantId model_owner, const std::string& symbol_in,
-                                                     const std::string& timeframe_in, int64_t version) {
-  SINYAL_ASSIGN_OR_RETURN(std::string symbol, models::ModelService::NormalizeSymbol(symbol_in));
-  SINYAL_ASSIGN_OR_RETURN(std::string timeframe, models::ModelService::NormalizeTimeframe(timeframe_in));
-  SINYAL_ASSIGN_OR_RETURN(models::ModelRecord rec,
-                          impl_->registry.GetRecord(model_owner, symbol, timeframe, version));
-  SINYAL_ASSIGN_OR_RETURN(models::Ensemble ens, impl_->registry.Load(model_owner, symbol, timeframe, version));
-  return impl_->GetCalibration(model_owner, symbol, timeframe, version, rec, ens);
+Result<IntervalCalibration> SignalService::Calibration(TenantId model_owner, const std::string& symbol,
+                                                       const std::string& timeframe, int64_t version) {
+  SINYAL_ASSIGN_OR_RETURN(market::SeriesKey key, ParseKey(symbol, timeframe));
+  return impl_->calibrations.Fit(model_owner, key, version);
 }
 
-std::string SignalService::ReferenceName(const std::string& timeframe_in) {
-  auto timeframe = models::ModelService::NormalizeTimeframe(timeframe_in);
-  if (!timeframe.ok()) return "";
-  auto tf = market::ParseTimeframe(*timeframe);
+std::string SignalService::ReferenceName(const std::string& timeframe) {
+  auto tf = market::ParseTimeframe(timeframe);
   if (!tf.ok()) return "";
-  return impl_->RefFor(*timeframe, *tf).name;
+  return impl_->series.Reference(*tf)->name;
 }
 
 std::optional<std::vector<float>> SignalService::TEST_InputsAt(TenantId model_owner,
                                                                const std::string& symbol,
                                                                const std::string& timeframe,
                                                                UnixNanos bar_time) {
+  auto key = ParseKey(symbol, timeframe);
+  if (!key.ok()) return std::nullopt;
   std::shared_ptr<Entry> e;
   {
-    std::shared_lock lock(impl_->mu);
-    auto it = impl_->entries.find(EntryKey{model_owner.value(), symbol, timeframe});
+    std::lock_guard lock(impl_->entries_mu);
+    auto it = impl_->entries.find(OwnerSeries{model_owner.value(), *key});
     if (it == impl_->entries.end()) return std::nullopt;
     e = it->second;
   }
@@ -766,9 +708,10 @@ std::optional<std::vector<float>> SignalService::TEST_InputsAt(TenantId model_ow
 
 SignalService::Stats SignalService::stats() const {
   const auto& c = impl_->counters;
-  return {c.latest_calls.load(),      c.cache_hits.load(),          c.signals_computed.load(),
-          c.bar_checks.load(),        c.entry_loads.load(),         c.calibrations_fitted.load(),
-          c.calibrations_loaded.load(), c.bars_processed.load(),    c.resolved.load(),
+  const IntervalCalibrationStore::Stats cal = impl_->calibrations.stats();
+  return {c.latest_calls.load(),  c.cache_hits.load(),     c.signals_computed.load(),
+          c.bar_checks.load(),    c.entry_loads.load(),    cal.fitted,
+          cal.loaded,             c.bars_processed.load(), c.resolved.load(),
           c.listener_calls.load()};
 }
 

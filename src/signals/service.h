@@ -7,39 +7,38 @@
 // (tenant_id NULL in the signals table, readable by every tenant, like model_versions), and its
 // listeners get owner = kPlatformTenant. A tenant model's signals are stored under the tenant.
 //
-// What is computed per series (cache entry per (model owner, symbol, timeframe)):
-//   - a SeriesWindow (series_window.h): the stored bars from the model's anchor
-//     (ModelSchema::inputs_from; at most max_input_bars) are read ONCE when the entry is created
-//     and streamed through the model-inputs seam (models/inputs.h) and the RegimeClassifier;
-//     after that each new closed bar is pushed incrementally, never recomputing the history. The
-//     rows are therefore bit-identical to those training and calibration computed;
-//   - the interval calibration of the model version (interval_calibration.h: conformal
-//     intervals and move_ratio), fitted ONCE per version from the model's held-out rows (the
-//     newest calibration_fraction of its training rows, which the trees never saw) and stored
-//     with the version in signal_calibrations (migration 7); later processes read that row
-//     instead of refitting;
-//   - the Signal of a bar, computed at threshold 0.5 on first use and kept (per model version and
-//     bar) so that steady-state Latest() calls are a map lookup (microseconds, no database read).
+// Three parts, one job each:
+//   - the series window (live_series.h + series_window.h): per (model owner, series, version) a
+//     SeriesWindow over the stored bars from the model's anchor (ModelSchema::inputs_from),
+//     streamed ONCE through the model-inputs seam (models/inputs.h) and the RegimeClassifier and
+//     then pushed bar by bar (rows bit-identical to training's); the cross-asset reference;
+//   - the interval calibration store (interval_calibration_store.h): the conformal intervals and
+//     move_ratio of each version, fitted when the version is trained or activated (hooks wired in
+//     app/), read here. A version whose calibration is not stored yet is answered Unavailable
+//     ("model") while the service's background thread fits it: never on the request;
+//   - the signal computation (this class): the Signal of a bar at threshold 0.5 on first use
+//     (signals::SignalAt), kept per model version and bar and published as an immutable snapshot.
 //
 // New bars are detected two ways (both on by default):
 //   1. OnBarClosed(): wired by app/ to store::LiveFeed's BarListener (same process). Bars are
 //      queued and processed by one background thread of this service (the feed's thread never
-//      computes signals): features/regime advance, a signal is computed for every tracked
-//      (owner, series) whose model serves that series, appended to the log, pending signals of the
-//      series are resolved, and subscribers are called.
-//   2. A cheap latest-bar check in Latest(), at most once per `bar_check_interval_nanos` per
-//      series (default 1 s): BarStore::Latest(viewer, key, 1) and the active model version. This
-//      catches bars imported by CSV upload or written by another process, and model activations.
-//      Between checks Latest() does no database read.
+//      computes signals): windows advance, a signal is computed for every tracked (owner, series)
+//      whose model serves that series, appended to the log, pending signals of the series are
+//      resolved, and subscribers are called.
+//   2. A latest-bar check in Latest(), at most once per `bar_check_interval_nanos` per route and
+//      per series (default 1 s; app config signals.bar_check_interval_ms): the active model
+//      version, then the bars stored after the window's newest. This catches bars imported by CSV
+//      upload or written by another process, and model activations. Between checks Latest() does
+//      no database read.
 //
-// Cross-asset context: the reference is the five-component synthetic dollar index
-// (cross_asset.h SekMode::kDropSek) when all five component series (EURUSD, USDJPY, GBPUSD,
-// USDCAD, USDCHF) exist for the timeframe, else the stored "DXY" series when present, else none
-// (Signal.cross_asset.available = false). Which one was used is in ReferenceName().
+// Cross-asset context: live_series.h says which reference is used; ReferenceName() names it.
 //
-// Thread safety: thread-safe. Latest() takes a per-series lock only on a cache miss; listeners are
-// called from the service's background thread (or from Latest() when a check finds a new bar),
-// never while a service lock is held, and must not block for long.
+// Thread safety: thread-safe. Latest() on a cache hit (route and series checked within the
+// interval, the bar's signal computed) takes no mutex: it reads three immutable snapshots through
+// std::atomic<std::shared_ptr> (the route table, the route, the series' published signals).
+// Misses take the series' mutex. Listeners are called from the service's background thread (or
+// from Latest() when a check finds a new bar), never while a service lock is held, and must not
+// block for long.
 #pragma once
 
 #include <cstdint>
@@ -58,13 +57,13 @@
 #include "market/instrument.h"
 #include "signals/conformal.h"
 #include "signals/interval_calibration.h"
+#include "signals/interval_calibration_store.h"
 #include "signals/regime.h"
 #include "signals/signal.h"
 #include "signals/signal_log.h"
 
 namespace sinyal::store {
 class BarStore;
-class Database;
 class FeatureSetStore;
 }  // namespace sinyal::store
 namespace sinyal::models {
@@ -79,8 +78,9 @@ struct SignalServiceOptions {
                                        // model's anchor when an entry is created or a calibration
                                        // fitted. Default 300,000 (ModelServiceOptions::max_bars,
                                        // so a model's rows start where its training's did).
-  int64_t bar_check_interval_nanos = kNanosPerSecond;  // latest-bar check per series in
-                                                       // Latest(). Default 1 s. 0 = every call.
+  int64_t bar_check_interval_nanos = kNanosPerSecond;  // latest-bar check per route and series
+                                                       // in Latest(), and cross-asset reference
+                                                       // reload. Default 1 s. 0 = every call.
   size_t signals_per_series = 256;     // cached signals per series (older bars, for delayed
                                        // plans). Default 256.
   size_t max_series = 1024;            // cache entries; least recently used dropped. Default 1024.
@@ -121,9 +121,11 @@ class SignalService {
   };
 
   // REQUIRES: every reference outlives the service; feature_sets may be null (tenant feature
-  // sets unavailable). `log` receives every newly computed signal once.
-  SignalService(store::Database& db, store::BarStore& bars, models::DbModelRegistry& registry,
-                store::FeatureSetStore* feature_sets, SignalLog& log, const Clock& clock,
+  // sets unavailable). `log` receives every newly computed signal once. `calibrations` should be
+  // the store app/ wires to training and activation (it is only read on requests).
+  SignalService(store::BarStore& bars, models::DbModelRegistry& registry,
+                store::FeatureSetStore* feature_sets, SignalLog& log,
+                IntervalCalibrationStore& calibrations, const Clock& clock,
                 SignalServiceOptions options = {});
   ~SignalService();
   SignalService(const SignalService&) = delete;
@@ -135,6 +137,7 @@ class SignalService {
   // 0.5; use WithThreshold for the caller's. Symbol and timeframe are normalised ("eurusd",
   // "1h" accepted). Errors: InvalidArgument naming "symbol"/"timeframe"; NotFound("symbol")
   // unknown symbol or no bar closed by not_after; NotFound("model") no active model;
+  // Unavailable("model") while the version's interval calibration is being fitted;
   // FailedPrecondition ("symbol") when the series is too short for the features or the regime;
   // DataLoss when the stored model is corrupted.
   [[nodiscard]] Result<std::shared_ptr<const Signal>> Latest(TenantId owner,
@@ -179,7 +182,8 @@ class SignalService {
                                                       const std::string& timeframe,
                                                       size_t limit = 500);
 
-  // The stored interval calibration of a model version, fitting and storing it if absent.
+  // The stored interval calibration of a model version, fitting and storing it if absent
+  // (IntervalCalibrationStore::Fit: cold work, for operators and tests).
   [[nodiscard]] Result<IntervalCalibration> Calibration(TenantId model_owner,
                                                       const std::string& symbol,
                                                       const std::string& timeframe,

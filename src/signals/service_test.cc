@@ -60,9 +60,13 @@ class SignalServiceTest : public store::testing::DbTest {
     a_ = CreateTenant(db(), "a");
     bars_ = std::make_unique<store::BarStore>(db(), clock_);
     registry_ = std::make_unique<models::DbModelRegistry>(db(), clock_);
-    models_ = std::make_unique<models::ModelService>(
-        db(), *bars_, nullptr, *registry_, nullptr, clock_,
-        models::ModelServiceOptions{.code_version = "test", .report_folds = 2, .nthread = 1});
+    calibrations_ = std::make_unique<IntervalCalibrationStore>(db(), *bars_, *registry_, nullptr, clock_);
+    // As app/ wires it: a version's interval calibration is fitted when it is trained.
+    models::ModelServiceOptions mo{.code_version = "test", .report_folds = 2, .nthread = 1};
+    mo.on_version_stored = [this](TenantId owner, const models::ModelRecord& r) {
+      ASSERT_OK(calibrations_->Fit(owner, {r.symbol, market::Timeframe::kH1}, r.version).status());
+    };
+    models_ = std::make_unique<models::ModelService>(db(), *bars_, nullptr, *registry_, nullptr, clock_, mo);
     log_ = std::make_unique<DbSignalLog>(db());
     all_ = Bars(6001, 7);
     // The last bar is held back: it "closes" during the test.
@@ -73,15 +77,18 @@ class SignalServiceTest : public store::testing::DbTest {
                                               .actor = "test"});
     ASSERT_OK(trained.status());
   }
-  std::unique_ptr<SignalService> MakeService(SignalServiceOptions o = {}) {
+  std::unique_ptr<SignalService> MakeService(SignalServiceOptions o = {},
+                                             IntervalCalibrationStore* calibrations = nullptr) {
     o.background_thread = false;
-    return std::make_unique<SignalService>(db(), *bars_, *registry_, nullptr, *log_, clock_, o);
+    return std::make_unique<SignalService>(*bars_, *registry_, nullptr, *log_,
+                                           calibrations ? *calibrations : *calibrations_, clock_, o);
   }
   ManualClock clock_{1'700'000'000LL * kNanosPerSecond};
   TenantId a_;
   std::vector<market::Bar> all_;
   std::unique_ptr<store::BarStore> bars_;
   std::unique_ptr<models::DbModelRegistry> registry_;
+  std::unique_ptr<IntervalCalibrationStore> calibrations_;
   std::unique_ptr<models::ModelService> models_;
   std::unique_ptr<DbSignalLog> log_;
 };
@@ -133,13 +140,14 @@ TEST_P(SignalServiceTest, ComputedOnceThenServedFromMemoryWithoutTheDatabase) {
   EXPECT_FALSE(svc->Latest(a_, "SYNUSD", "H1", kFar).ok());
 }
 
-TEST_P(SignalServiceTest, CalibrationIsFittedOncePerVersionAndStored) {
+TEST_P(SignalServiceTest, CalibrationIsFittedWhenTrainedStoredAndNeverOnARequest) {
+  // Training fitted and stored it (the hook); the service only reads it.
+  EXPECT_EQ(calibrations_->stats().fitted, 1);
   auto first = MakeService();
   ASSERT_OK(first->Latest(a_, "SYNUSD", "H1", kFar).status());
-  EXPECT_EQ(first->stats().calibrations_fitted, 1);
+  EXPECT_EQ(calibrations_->stats().fitted, 1);
   auto cal = first->Calibration(kPlatform, "SYNUSD", "H1", 1);
   ASSERT_OK(cal.status());
-  EXPECT_EQ(first->stats().calibrations_loaded, 1);  // the call above read it back
   // Held-out rows: 20% of the training rows (calibration_fraction), less the purge and warm-up.
   EXPECT_GT(cal->rows, 500u);
   EXPECT_LT(cal->rows, 1300u);
@@ -156,17 +164,50 @@ TEST_P(SignalServiceTest, CalibrationIsFittedOncePerVersionAndStored) {
   }));
   EXPECT_EQ(rows, 1);
   // A second process reads the stored calibration instead of refitting.
-  auto second = MakeService();
+  IntervalCalibrationStore other(db(), *bars_, *registry_, nullptr, clock_);
+  auto second = MakeService({}, &other);
   auto s2 = second->Latest(a_, "SYNUSD", "H1", kFar);
   ASSERT_OK(s2.status());
-  EXPECT_EQ(second->stats().calibrations_fitted, 0);
-  EXPECT_EQ(second->stats().calibrations_loaded, 1);
+  EXPECT_EQ(other.stats().fitted, 0);
+  EXPECT_EQ(other.stats().loaded, 1);
   auto s1 = first->Latest(a_, "SYNUSD", "H1", kFar);
   EXPECT_EQ((*s1)->id(), (*s2)->id());
   ASSERT_EQ((*s1)->fields().intervals.size(), (*s2)->fields().intervals.size());
   for (size_t k = 0; k < (*s1)->fields().intervals.size(); ++k) {
     EXPECT_DOUBLE_EQ((*s1)->fields().intervals[k].lo, (*s2)->fields().intervals[k].lo);
   }
+}
+
+// A version whose calibration was never fitted (trained by a process without the hook): the
+// request is answered Unavailable at once and the background thread fits it.
+TEST_P(SignalServiceTest, MissingCalibrationIsFittedInTheBackgroundNotOnTheRequest) {
+  models::ModelService bare(db(), *bars_, nullptr, *registry_, nullptr, clock_,
+                            {.code_version = "test", .report_folds = 2, .nthread = 1});
+  ASSERT_OK(bare.Train(kPlatform, {.symbol = "SYNUSD", .timeframe = "H1", .overrides = {{"trees", 10}},
+                                   .activate = true, .actor = "test"})
+                .status());
+  IntervalCalibrationStore fresh(db(), *bars_, *registry_, nullptr, clock_);
+  SignalServiceOptions o;
+  SignalService svc(*bars_, *registry_, nullptr, *log_, fresh, clock_, o);  // background thread on
+  auto first = svc.Latest(a_, "SYNUSD", "H1", kFar);
+  ASSERT_FALSE(first.ok());
+  EXPECT_EQ(first.status().code(), StatusCode::kUnavailable);
+  EXPECT_EQ(first.status().field(), "model");
+  svc.Drain();
+  EXPECT_EQ(fresh.stats().fitted, 1);
+  auto later = svc.Latest(a_, "SYNUSD", "H1", kFar);
+  ASSERT_OK(later.status());
+  EXPECT_EQ((*later)->fields().model_version, "platform/SYNUSD/H1/v2");
+}
+
+// The latest-bar check interval is an option: 0 checks on every call (no sleeping in tests).
+TEST_P(SignalServiceTest, ZeroCheckIntervalSeesANewBarOnTheNextCall) {
+  auto svc = MakeService({.bar_check_interval_nanos = 0});
+  ASSERT_OK(svc->Latest(a_, "SYNUSD", "H1", kFar).status());
+  const market::Bar& bar = all_[6000];
+  ASSERT_OK(bars_->Import(store::SeriesOwner::Platform(), {"SYNUSD", market::Timeframe::kH1},
+                          std::span(&bar, 1), {}));
+  EXPECT_EQ((*svc->Latest(a_, "SYNUSD", "H1", kFar))->bar_time(), bar.time());
 }
 
 TEST_P(SignalServiceTest, NewBarGivesNewSignalListenersAndResolution) {

@@ -52,8 +52,10 @@ class SignalsE2E : public ::testing::TestWithParam<std::string> {
     } else {
       options.database_url = "sqlite://" + (dir_.path() / "signals.db").string();
     }
+    // Bar checks on every call: a newly uploaded bar is seen at once (no sleeping through the
+    // default 1 s interval).
     options.env = {{"SINYAL_WORKER_POLL_INTERVAL_MS", "100"}, {"SINYAL_MODELS_REPORT_FOLDS", "2"},
-                   {"SINYAL_WORKER_XGBOOST_THREADS", "1"}};
+                   {"SINYAL_WORKER_XGBOOST_THREADS", "1"}, {"SINYAL_SIGNALS_BAR_CHECK_INTERVAL_MS", "0"}};
     // An operator, to move tenants between plans (signal fields are gated by plan).
     std::string error;
     op_email_ = CreateOperator(options.database_url, (dir_.path() / "data").string(), &error);
@@ -223,7 +225,6 @@ TEST_P(SignalsE2E, LatestHistoryNewBarResolutionAndCorrelations) {
 
   // --- a new bar: a new signal, the previous one resolved ---------------------------------------
   ASSERT_EQ(Upload(eu, Lines("EURUSD_H1.csv", 6001, 6002), ta).status, 200);
-  std::this_thread::sleep_for(std::chrono::milliseconds(1100));  // the latest-bar check interval
   auto next = Get("/api/v1/signals/latest?symbol=" + eu + "&timeframe=H1", ta);
   ASSERT_EQ(next.status, 200) << next.body;
   EXPECT_NE(next.Json()["bar_time"], bar_time);
