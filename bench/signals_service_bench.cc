@@ -115,7 +115,7 @@ void BM_LatestCacheHit(benchmark::State& state) {
   }
   auto svc = MakeService(w, 5);
   const TenantId tenant(1);  // no model of its own: the platform default serves it
-  if (auto first = svc->Latest(tenant, "EURUSD", "H1", kFar); !first.ok()) {
+  if (auto first = svc->Latest(tenant, kKey, kFar); !first.ok()) {
     state.SkipWithError(first.error().ToString().c_str());
     return;
   }
@@ -123,7 +123,7 @@ void BM_LatestCacheHit(benchmark::State& state) {
   ns.reserve(1 << 20);
   for (auto _ : state) {
     const auto t0 = std::chrono::steady_clock::now();
-    auto s = svc->Latest(tenant, "EURUSD", "H1", kFar);
+    auto s = svc->Latest(tenant, kKey, kFar);
     const auto t1 = std::chrono::steady_clock::now();
     benchmark::DoNotOptimize(s);
     if (ns.size() < ns.capacity()) ns.push_back(std::chrono::duration<double, std::nano>(t1 - t0).count());
@@ -140,7 +140,7 @@ void BM_NewBarThenLatest(benchmark::State& state) {
   }
   auto svc = MakeService(w, static_cast<int>(state.range(0)));
   const TenantId tenant(1);
-  if (auto first = svc->Latest(tenant, "EURUSD", "H1", kFar); !first.ok()) {
+  if (auto first = svc->Latest(tenant, kKey, kFar); !first.ok()) {
     state.SkipWithError(first.error().ToString().c_str());
     return;
   }
@@ -160,7 +160,7 @@ void BM_NewBarThenLatest(benchmark::State& state) {
     state.ResumeTiming();
     const auto t0 = std::chrono::steady_clock::now();
     svc->OnBarClosed(kKey, bar);
-    auto s = svc->Latest(tenant, "EURUSD", "H1", kFar);
+    auto s = svc->Latest(tenant, kKey, kFar);
     const auto t1 = std::chrono::steady_clock::now();
     if (!s.ok() || (*s)->bar_time() != bar.time()) {
       state.SkipWithError("Latest did not return the new bar's signal");

@@ -68,6 +68,20 @@ const std::vector<Key>& Keys() {
     I("worker.drift_window_rows", [](Config& c) -> int64_t& { return c.worker.drift_window_rows; }, 100, 100000);
     I("worker.drift_min_features", [](Config& c) -> int64_t& { return c.worker.drift_min_features; }, 1, 100);
     I("billing.idempotency_retention_hours", [](Config& c) -> int64_t& { return c.billing.idempotency_retention_hours; }, 1, 8760);
+    S("midtrans.server_key", [](Config& c) -> std::string& { return c.midtrans.server_key; });
+    S("midtrans.client_key", [](Config& c) -> std::string& { return c.midtrans.client_key; });
+    S("midtrans.environment", [](Config& c) -> std::string& { return c.midtrans.environment; });
+    S("midtrans.snap_base_url", [](Config& c) -> std::string& { return c.midtrans.snap_base_url; });
+    S("midtrans.core_base_url", [](Config& c) -> std::string& { return c.midtrans.core_base_url; });
+    S("midtrans.enabled_payments", [](Config& c) -> std::string& { return c.midtrans.enabled_payments; });
+    S("midtrans.finish_url", [](Config& c) -> std::string& { return c.midtrans.finish_url; });
+    I("midtrans.timeout_ms", [](Config& c) -> int64_t& { return c.midtrans.timeout_ms; }, 100, 15000);
+    I("payments.renewal_notice_days", [](Config& c) -> int64_t& { return c.payments.renewal_notice_days; }, 0, 60);
+    I("payments.grace_days", [](Config& c) -> int64_t& { return c.payments.grace_days; }, 0, 60);
+    I("payments.order_expiry_minutes", [](Config& c) -> int64_t& { return c.payments.order_expiry_minutes; }, 5, 43200);
+    I("payments.reconcile_interval_seconds", [](Config& c) -> int64_t& { return c.payments.reconcile_interval_seconds; }, 5, 3600);
+    I("payments.reconcile_after_seconds", [](Config& c) -> int64_t& { return c.payments.reconcile_after_seconds; }, 10, 86400);
+    I("payments.sandbox_retry_scale_permille", [](Config& c) -> int64_t& { return c.payments.sandbox_retry_scale_permille; }, 1, 1000);
     I("signals.bar_check_interval_ms", [](Config& c) -> int64_t& { return c.signals.bar_check_interval_ms; }, 0, 60000);
     S("models.default_plan", [](Config& c) -> std::string& { return c.models.default_plan; });
     I("models.report_folds", [](Config& c) -> int64_t& { return c.models.report_folds; }, 1, 20);
@@ -190,6 +204,16 @@ Status Finalize(Config& config) {
             std::to_string(config.worker.retrain_window_bars) +
             "): the per-feature drift thresholds are fitted on 2 or more windows of training rows",
         "worker.drift_window_rows");
+  if (config.midtrans.environment != "sandbox" && config.midtrans.environment != "production")
+    return Status::InvalidArgument("must be sandbox or production", "midtrans.environment");
+  if (config.midtrans.environment == "production" && config.midtrans.server_key.empty())
+    return Status::InvalidArgument("production needs midtrans.server_key", "midtrans.server_key");
+  for (const std::string* url : {&config.midtrans.snap_base_url, &config.midtrans.core_base_url}) {
+    if (!url->empty() && url->rfind("http://", 0) != 0 && url->rfind("https://", 0) != 0)
+      return Status::InvalidArgument("must be an http(s) URL", url == &config.midtrans.snap_base_url
+                                                                   ? "midtrans.snap_base_url"
+                                                                   : "midtrans.core_base_url");
+  }
   if (!config.auth.jwt_secret.empty() && config.auth.jwt_secret.size() < 32)
     return Status::InvalidArgument("must be at least 32 bytes", "auth.jwt_secret");
   return Status::Ok();

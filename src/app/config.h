@@ -84,6 +84,36 @@ struct Config {
     // new charge). The usage ledger is kept. Default: 72 h (docs/billing.md). [1, 8760]
     int64_t idempotency_retention_hours = 72;
   } billing;
+  // Midtrans (issue 11; docs/payments.md). Without a server key `serve` uses Sinyal's local
+  // Midtrans sandbox (SIMULATED: no money moves) and says so in its log and checkout answers.
+  struct Midtrans {
+    std::string server_key;  // secret (SINYAL_MIDTRANS_SERVER_KEY); never logged
+    std::string client_key;  // for snap.js on the dashboard (public)
+    // "sandbox" (app.sandbox / api.sandbox.midtrans.com) or "production". Default: sandbox.
+    std::string environment = "sandbox";
+    // Overrides of the base URLs (e.g. a standalone `sinyal midtrans-sandbox`). Default: empty
+    // (from environment).
+    std::string snap_base_url;
+    std::string core_base_url;
+    // Snap channels, comma-separated. Default: credit_card, bca_va, bni_va, bri_va, echannel,
+    // permata_va, gopay, shopeepay, other_qris.
+    std::string enabled_payments;
+    std::string finish_url;   // callbacks.finish. Default: empty (Midtrans's own page)
+    int64_t timeout_ms = 3000;  // per gateway call. Default: 3 s. [100, 15000]
+  } midtrans;
+  struct Payments {
+    int64_t renewal_notice_days = 7;     // renewal invoice this many days before the term end. [0, 60]
+    int64_t grace_days = 3;              // plan kept this long after an unpaid term end. [0, 60]
+    int64_t order_expiry_minutes = 1440; // Snap expiry of new/upgrade orders. [5, 43200]
+    // Every this many seconds `serve` queues the payments_reconcile job (renewals, lapses, the
+    // status poll of open orders). Default: 60. [5, 3600]
+    int64_t reconcile_interval_seconds = 60;
+    // Orders still open after this many seconds are polled. Default: 600. [10, 86400]
+    int64_t reconcile_after_seconds = 600;
+    // The local sandbox's notification retry delays are Midtrans's times this, in thousandths
+    // (1000 = 2, 10, 30, 90, 210 min). Default: 1000. [1, 1000]
+    int64_t sandbox_retry_scale_permille = 1000;
+  } payments;
   struct Signals {
     // How often Latest() checks a series for newly stored bars and its route for a newly
     // activated model (signals/service.h); between checks it reads no database. Default: 1000 ms.

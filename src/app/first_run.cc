@@ -127,13 +127,12 @@ Result<FirstRunReport> FirstRun::Run() {
   std::map<UnixNanos, std::vector<std::pair<const Loaded*, market::Bar>>> by_time;
   for (const Loaded& l : loaded) {
     if (l.held_back.empty()) continue;
-    const std::string timeframe(market::TimeframeName(l.file.key.timeframe));
-    Status s = signals_.Track(models::kPlatformTenant, l.file.key.symbol, timeframe);
+    Status s = signals_.Track(models::kPlatformTenant, l.file.key);
     if (s.code() == StatusCode::kUnavailable) {
       // The version's interval calibration is being fitted on the service's thread (its fit at
       // training failed or was not wired): wait for it once.
       signals_.Drain();
-      s = signals_.Track(models::kPlatformTenant, l.file.key.symbol, timeframe);
+      s = signals_.Track(models::kPlatformTenant, l.file.key);
     }
     if (!s.ok()) {
       LogEvent(spdlog::level::info, "first_run",

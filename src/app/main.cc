@@ -57,6 +57,16 @@ int main(int argc, char** argv) {
   serve->add_option("--threads", flags["server.io_threads"], "I/O threads (default 2)");
   serve->add_option("--redis", flags["redis.url"], "redis://host:port for shared rate limits");
 
+  CLI::App* sandbox = app.add_subcommand(
+      "midtrans-sandbox", "run the local Midtrans sandbox alone (SIMULATED: no money moves)");
+  sinyal::app::SandboxArgs sandbox_args;
+  sandbox->add_option("--host", sandbox_args.host, "listen address (default 127.0.0.1)");
+  sandbox->add_option("--port", sandbox_args.port, "listen port (default 8090)");
+  sandbox->add_option("--server-key", sandbox_args.server_key, "the server key clients must use")->required();
+  sandbox->add_option("--notification-url", sandbox_args.notification_url, "where to send notifications");
+  sandbox->add_option("--retry-scale-permille", sandbox_args.retry_scale_permille,
+                      "Midtrans's retry delays x this / 1000 (default 1000)");
+
   CLI::App* migrate = app.add_subcommand("migrate", "apply pending database migrations");
   add_common(migrate);
 
@@ -120,6 +130,7 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (serve->parsed()) return sinyal::app::RunServe(config);
+  if (sandbox->parsed()) return sinyal::app::RunMidtransSandbox(sandbox_args);
   if (ingest->parsed()) return sinyal::app::RunIngest(config, ingest_args);
   if (replay->parsed()) return sinyal::app::RunReplay(replay_args);
   if (migrate->parsed()) return sinyal::app::RunMigrate(config);

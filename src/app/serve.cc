@@ -13,6 +13,8 @@
 #include <random>
 #include <thread>
 #include <atomic>
+#include <cstdlib>
+#include <vector>
 
 #include <sodium.h>
 
@@ -24,6 +26,7 @@
 #include "billing/meter.h"
 #include "billing/plans.h"
 #include "billing/retention.h"
+#include "billing/subscription_service.h"
 #include "billing/rate_limiter.h"
 #include "core/log.h"
 #include "http/api.h"
@@ -38,6 +41,9 @@
 #include "models/db_registry.h"
 #include "models/plans.h"
 #include "models/service.h"
+#include "payments/midtrans.h"
+#include "payments/payment_service.h"
+#include "payments/sandbox.h"
 #include "signals/db_audit_log.h"
 #include "signals/db_signal_log.h"
 #include "signals/retraining_job.h"
@@ -75,6 +81,35 @@ std::string RedactUrl(const std::string& url) {
   auto at = url.find('@');
   if (scheme == std::string::npos || at == std::string::npos || at < scheme) return url;
   return url.substr(0, scheme + 3) + "***@" + url.substr(at + 1);
+}
+
+payments::MidtransConfig MidtransConfigFrom(const Config& config) {
+  payments::MidtransConfig m;
+  const bool production = config.midtrans.environment == "production";
+  m.server_key = config.midtrans.server_key;
+  m.snap_base_url = !config.midtrans.snap_base_url.empty() ? config.midtrans.snap_base_url
+                    : production ? std::string(payments::kSnapProductionUrl)
+                                 : std::string(payments::kSnapSandboxUrl);
+  m.core_base_url = !config.midtrans.core_base_url.empty() ? config.midtrans.core_base_url
+                    : production ? std::string(payments::kCoreProductionUrl)
+                                 : std::string(payments::kCoreSandboxUrl);
+  if (!config.midtrans.enabled_payments.empty()) {
+    m.enabled_payments.clear();
+    std::string item;
+    for (char c : config.midtrans.enabled_payments + ",") {
+      if (c == ',') {
+        if (!item.empty()) m.enabled_payments.push_back(item);
+        item.clear();
+      } else if (c != ' ') {
+        item += c;
+      }
+    }
+  }
+  m.finish_url = config.midtrans.finish_url;
+  m.timeout_ms = config.midtrans.timeout_ms;
+  // A standalone `sinyal midtrans-sandbox` is served under /sandbox/midtrans: SIMULATED too.
+  m.simulated = m.core_base_url.find("/sandbox/midtrans") != std::string::npos;
+  return m;
 }
 
 int Fail(const Status& s) {
@@ -138,14 +173,48 @@ int RunCreateOperator(Config config, const std::string& email, const std::string
 // Fails fast on a bad auth configuration (AccountService itself can't fail in its constructor).
 Status CheckAuthConfig(const Config& config) { return AuthConfigFrom(config).Validate(); }
 
-int RunServe(Config config) {
-  // Block the shutdown signals in every thread; the main thread waits for them below.
+// Blocks SIGTERM/SIGINT in every thread (started after this call) and ignores SIGPIPE; the
+// main thread then waits for the returned set with sigwait.
+sigset_t BlockShutdownSignals() {
   sigset_t signals;
   sigemptyset(&signals);
   sigaddset(&signals, SIGTERM);
   sigaddset(&signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   ::signal(SIGPIPE, SIG_IGN);
+  return signals;
+}
+
+int RunMidtransSandbox(const SandboxArgs& args) {
+  sigset_t signals = BlockShutdownSignals();
+  if (args.server_key.empty()) return Fail(Status::InvalidArgument("--server-key is required", "server_key"));
+  Clock& clock = SystemClock::Instance();
+  const std::string base = "http://" + args.host + ":" + std::to_string(args.port) + "/sandbox/midtrans";
+  payments::MidtransSandbox sandbox({args.server_key, base, args.notification_url,
+                                     static_cast<double>(args.retry_scale_permille) / 1000.0},
+                                    clock);
+  http::Metrics metrics;
+  http::RouteTable routes;
+  http::AddMidtransSandboxRoutes(routes, sandbox, "/sandbox/midtrans");
+  http::Pipeline pipeline(routes, nullptr, metrics, clock, {});
+  http::Server server(pipeline, {.host = args.host, .port = static_cast<uint16_t>(args.port),
+                                 .io_threads = 1, .blocking_threads = 2});
+  if (Status s = server.Start(); !s.ok()) return Fail(s);
+  LogEvent(spdlog::level::warn, "midtrans_sandbox_started",
+           {{"url", base}, {"simulated", true}, {"notification_url", args.notification_url}});
+  std::printf("SIMULATED Midtrans sandbox at %s (no money moves); notifications to %s\n", base.c_str(),
+              args.notification_url.c_str());
+  std::fflush(stdout);
+  int sig = 0;
+  sigwait(&signals, &sig);
+  server.Drain(std::chrono::milliseconds(2000));
+  server.Stop();
+  return 0;
+}
+
+int RunServe(Config config) {
+  // Block the shutdown signals in every thread; the main thread waits for them below.
+  sigset_t signals = BlockShutdownSignals();
 
   if (Status s = ResolveJwtSecret(config); !s.ok()) return Fail(s);
   if (Status s = CheckAuthConfig(config); !s.ok()) return Fail(s);
@@ -267,6 +336,58 @@ int RunServe(Config config) {
                                   .meter = &meter,
                                   .invoices = &invoices,
                                   .analytics = &analytics});
+  // Payments (issue 11, docs/payments.md): self-service subscriptions (billing) paid through
+  // Midtrans. Without a server key, the local Midtrans sandbox (SIMULATED) stands in for it,
+  // served by this server under /sandbox/midtrans and said so in the log and checkout answers.
+  billing::SubscriptionService billing_accounts(
+      *db, subscriptions,
+      {.renewal_notice = config.payments.renewal_notice_days * kNanosPerDay,
+       .grace = config.payments.grace_days * kNanosPerDay});
+  const std::string self_url = "http://" + (config.server.host == "0.0.0.0" ? std::string("127.0.0.1") : config.server.host) +
+                               ":" + std::to_string(config.server.port);
+  std::unique_ptr<payments::MidtransSandbox> midtrans_sandbox;
+  payments::MidtransConfig midtrans_config = MidtransConfigFrom(config);
+  if (config.midtrans.server_key.empty()) {
+    midtrans_config.server_key = "SB-Mid-server-SIMULATED-" + payments::RandomHex(12);
+    midtrans_config.snap_base_url = self_url + "/sandbox/midtrans/snap/v1";
+    midtrans_config.core_base_url = self_url + "/sandbox/midtrans";
+    midtrans_config.simulated = true;
+    midtrans_sandbox = std::make_unique<payments::MidtransSandbox>(
+        payments::SandboxOptions{midtrans_config.server_key, self_url + "/sandbox/midtrans",
+                                 self_url + "/api/v1/payments/midtrans/notification",
+                                 static_cast<double>(config.payments.sandbox_retry_scale_permille) / 1000.0},
+        clock);
+    http::AddMidtransSandboxRoutes(routes, *midtrans_sandbox, "/sandbox/midtrans");
+    LogEvent(spdlog::level::warn, "midtrans_simulated",
+             {{"reason", "no midtrans.server_key configured"},
+              {"gateway", "local Midtrans sandbox (SIMULATED: no money moves)"},
+              {"pay_pages", self_url + "/sandbox/midtrans/pay/<token>"}});
+  }
+  auto made_gateway = payments::MakeMidtransClient(midtrans_config);
+  if (!made_gateway.ok()) return Fail(made_gateway.error());
+  std::unique_ptr<payments::MidtransClient> gateway = std::move(made_gateway).value();
+  if (!midtrans_config.simulated) {
+    LogEvent(spdlog::level::info, "midtrans",
+             {{"environment", config.midtrans.environment}, {"snap", midtrans_config.snap_base_url},
+              {"core", midtrans_config.core_base_url}});
+  }
+  payments::PaymentService payment_service(
+      *db, billing_accounts, *gateway, clock,
+      {.order_expiry_minutes = config.payments.order_expiry_minutes,
+       .reconcile_after = config.payments.reconcile_after_seconds * kNanosPerSecond,
+       .reconcile_every = config.payments.reconcile_after_seconds * kNanosPerSecond});
+  if (const char* fault = std::getenv("SINYAL_TEST_PAYMENTS_FAULT")) {
+    // Crash-safety tests only (tests/e2e/payments_e2e_test.cc).
+    const std::string f = fault;
+    payment_service.TEST_SetFault(f == "kill_before_commit" ? payments::PaymentService::Fault::kKillBeforeCommit
+                                  : f == "kill_after_commit" ? payments::PaymentService::Fault::kKillAfterCommit
+                                                             : payments::PaymentService::Fault::kNone);
+    LogEvent(spdlog::level::critical, "test_fault_armed", {{"fault", f}});
+  }
+  http::AddPaymentRoutes(routes, {.payments = &payment_service,
+                                  .subscriptions = &billing_accounts,
+                                  .accounts = &accounts,
+                                  .db = db.get()});
   // The WebSocket signal stream (one metered unit per pushed signal); the hub's thread meters and
   // sends, and it unsubscribes from the signal service before that is destroyed.
   http::StreamHubPtr stream_hub = http::AddStreamRoutes(routes, {.signals = &signal_service,
@@ -309,6 +430,7 @@ int RunServe(Config config) {
   if (config.worker.in_process) {
     worker = MakeJobWorker(config, jobs, model_service, "serve", &retraining);
     trading.RegisterJobs(*worker);
+    payments::RegisterPaymentJobs(*worker, payment_service, clock);
     worker->Start();
     if (config.worker.retrain_check_seconds > 0) {
       retrain_scheduler = std::make_unique<signals::RetrainScheduler>(
@@ -387,6 +509,27 @@ int RunServe(Config config) {
     }
   });
 
+  // Payments round (renewal invoices and their payment links, grace ends, the status poll of
+  // open orders): the payments_reconcile job every payments.reconcile_interval_seconds, run by
+  // the in-process worker (or here, without one).
+  std::atomic<bool> stop_reconciler{false};
+  std::thread reconciler([&] {
+    while (!stop_reconciler.load()) {
+      if (worker) {
+        auto queued = jobs.Enqueue({.kind = std::string(payments::kReconcileJobKind),
+                                    .payload = "{}",
+                                    .dedupe_key = "payments_reconcile",
+                                    .max_attempts = 1});
+        if (queued.ok()) worker->Wake();
+      } else {
+        auto r = payment_service.Reconcile(clock.Now());
+        if (!r.ok()) LogEvent(spdlog::level::warn, "payments_reconcile_failed", {{"error", r.error().ToString()}});
+      }
+      for (int64_t i = 0; i < config.payments.reconcile_interval_seconds * 10 && !stop_reconciler.load(); ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  });
+
   // First run: a database without market data gets the repository's sample, the platform default
   // models and real signals, in the background (app/first_run.h; progress in the log).
   std::unique_ptr<FirstRun> first_run;
@@ -411,9 +554,13 @@ int RunServe(Config config) {
       "    curl -s -X POST %s/api/v1/auth/register -H 'Content-Type: application/json' \\\n"
       "      -d '{\"tenant_name\":\"My Company\",\"email\":\"you@example.com\",\"password\":\"a-long-passphrase\"}'\n"
       "  Sign in:  POST %s/api/v1/auth/login {\"email\",\"password\"} -> use access_token as 'Authorization: Bearer ...'\n"
+      "  Payments:  %s\n"
       "  Stop with Ctrl-C (or SIGTERM): in-flight requests finish first.\n\n",
-      kVersion, base.c_str(), RedactUrl(config.database.url).c_str(), base.c_str(), base.c_str(), base.c_str(),
-      base.c_str(), base.c_str());
+      kVersion, base.c_str(), RedactUrl(config.database.url).c_str(), base.c_str(), base.c_str(),
+      base.c_str(), base.c_str(), base.c_str(),
+      midtrans_config.simulated
+          ? ("SIMULATED - no Midtrans keys; local Midtrans sandbox at " + base + "/sandbox/midtrans (no money moves)").c_str()
+          : ("Midtrans " + config.midtrans.environment).c_str());
   if (first_run) {
     std::printf(
         "  First run: importing the sample market data in %s and training the platform models in the\n"
@@ -434,6 +581,8 @@ int RunServe(Config config) {
   if (worker) worker->Stop();  // finishes a running job first
   stop_invoicer.store(true);
   invoicer.join();
+  stop_reconciler.store(true);
+  reconciler.join();
   bar_sink.store(nullptr);
   paper_sink.store(nullptr);
   trading.Stop();  // applies the bars already queued

@@ -13,6 +13,19 @@ namespace sinyal::app {
 // Returns the process exit code.
 int RunServe(Config config);
 
+// `sinyal midtrans-sandbox`: the local Midtrans sandbox (SIMULATED) on its own, under
+// /sandbox/midtrans, until SIGTERM/SIGINT. For a gateway that outlives a `serve` (crash tests)
+// or several servers; point serve at it with midtrans.snap_base_url / core_base_url and
+// midtrans.server_key.
+struct SandboxArgs {
+  std::string host = "127.0.0.1";
+  int port = 8090;
+  std::string server_key;        // required
+  std::string notification_url;  // where notifications go
+  int64_t retry_scale_permille = 1000;
+};
+int RunMidtransSandbox(const SandboxArgs& args);
+
 // `sinyal migrate`: applies pending migrations and prints the schema version.
 int RunMigrate(Config config);
 

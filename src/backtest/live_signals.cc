@@ -26,8 +26,7 @@ Result<std::optional<BarSignal>> LiveSignalProvider::SignalAt(TenantId tenant,
   // The bar reached the signal service first (app/ wires it ahead of paper accounts): wait
   // until it has processed it, so Latest() sees this bar.
   signals_.Drain();
-  auto s = signals_.Latest(tenant, key.symbol, std::string(market::TimeframeName(key.timeframe)),
-                           close);
+  auto s = signals_.Latest(tenant, key, close);
   if (!s.ok()) {
     LogEvent(spdlog::level::warn, "paper_no_signal",
              {{"tenant", tenant.value()}, {"series", key.ToString()},

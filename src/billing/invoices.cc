@@ -66,16 +66,26 @@ Result<Invoice> Invoices::GenerateImpl(TenantId tenant, int64_t period_index, Un
     return Status::FailedPrecondition(
         "the period ending " + FormatIso8601(per.end) + " is not closed yet", "period");
   }
-  // The highest-priced plan held during the period.
+  // The highest-priced plan held during the period names the invoice. Its base price is that
+  // of the highest-priced plan billed in arrears (set by an operator): plans bought through
+  // self-service checkout were paid in advance (term invoices, billing/account.h), so a period
+  // held only through them has base 0 (its overage is still billed here).
   SINYAL_ASSIGN_OR_RETURN(auto held, subs_.PlansDuring(tenant, per.start, per.end));
   if (held.empty()) held.push_back(sub.plan);
-  std::shared_ptr<const Plan> plan;
-  for (const auto& name : held) {
-    auto p = subs_.plans().GetShared(name);
-    if (!p.ok()) continue;  // a plan since removed: skip it
-    if (plan == nullptr || (*p)->price_idr > plan->price_idr) plan = *p;
-  }
+  SINYAL_ASSIGN_OR_RETURN(auto unpaid, subs_.PlansDuring(tenant, per.start, per.end, true));
+  auto highest = [this](const std::vector<std::string>& names) {
+    std::shared_ptr<const Plan> best;
+    for (const auto& name : names) {
+      auto p = subs_.plans().GetShared(name);
+      if (!p.ok()) continue;  // a plan since removed: skip it
+      if (best == nullptr || (*p)->price_idr > best->price_idr) best = *p;
+    }
+    return best;
+  };
+  std::shared_ptr<const Plan> plan = highest(held);
   if (plan == nullptr) return Status::FailedPrecondition("no known plan for the period", "plan");
+  std::shared_ptr<const Plan> billed = highest(unpaid);
+  const int64_t base_price = billed == nullptr ? 0 : billed->price_idr;
 
   Invoice inv;
   SINYAL_RETURN_IF_ERROR(db_.WithTenantTx(tenant, [&](soci::session& sql) -> Status {
@@ -86,7 +96,7 @@ Result<Invoice> Invoices::GenerateImpl(TenantId tenant, int64_t period_index, Un
            "WHERE tenant_id = :t AND period_start = :ps",
         soci::use(t, "t"), soci::use(ps, "ps"), soci::into(units), soci::into(over),
         soci::into(cost);
-    long long base = plan->price_idr, total = plan->price_idr + cost, at = now;
+    long long base = base_price, total = base_price + cost, at = now;
     std::string plan_name = plan->name;
     soci::statement ins =
         (sql.prepare << "INSERT INTO invoices (tenant_id, period_start, period_end, plan, "

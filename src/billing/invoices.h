@@ -4,9 +4,14 @@
 //   plan          the highest-priced plan the tenant held at any time during the period
 //                 (subscription_events), so a downgrade just before the period ends does not
 //                 avoid the period's price; Free-only periods get a 0 invoice (kept for history)
-//   base_idr      that plan's price_idr (current operator price at generation time)
+//   base_idr      the price_idr of the highest-priced plan held through an operator's
+//                 assignment (billed in arrears; current operator price at generation time).
+//                 Plans bought through self-service checkout are paid in advance by term
+//                 invoices (billing/account.h): they add no base here, so a Pro period paid by
+//                 checkout has base 0 and only its overage
 //   overage_*     from the usage ledger rows of the period: SUM(overage_units), SUM(cost_idr)
-//                 (each row carries the overage price in force when it was charged)
+//                 (each row carries the price of its overage band(s) when it was charged,
+//                 billing/overage.h)
 //   total_idr     base_idr + overage_idr
 // A period is invoiced once it is closed: end + grace <= now (grace lets commits reserved just
 // before the end land first). Generation is idempotent: UNIQUE (tenant, period_start), and an

@@ -559,8 +559,9 @@ struct Meter::Impl {
           over = units - room;
         }
       }
-      const int64_t cost = over * plan.overage_price_idr;
-      charges.push_back({p, over, over > 0 ? plan.overage_price_idr : 0, cost,
+      // Graduated by volume band (billing/overage.h), from the period's overage so far.
+      const int64_t cost = plan.OverageCost(overage, over);
+      charges.push_back({p, over, over > 0 ? OverageUnitPrice(plan.overage_bands, plan.overage_price_idr, overage + 1) : 0, cost,
                          FinalBody(p, units, cost, plan, used + units)});
       used += units;
       overage += over;
@@ -709,7 +710,7 @@ struct Meter::Impl {
               over = units - room;
             }
           }
-          const int64_t cost = over * plan.overage_price_idr;
+          const int64_t cost = plan.OverageCost(overage_total, over);  // graduated
           std::string text = FinalBody(p, units, cost, plan, used + units);
           if (!r.call.idempotency_key.empty()) {
             if (!idem) {
@@ -749,7 +750,9 @@ struct Meter::Impl {
           l_plan = plan.name;
           l_units = units;
           l_over = over;
-          l_price = over > 0 ? plan.overage_price_idr : 0;
+          l_price = over > 0 ? OverageUnitPrice(plan.overage_bands, plan.overage_price_idr,
+                                                overage_total + 1)
+                             : 0;
           l_cost = cost;
           l_user = r.call.user.value();
           user_ind = r.call.user.valid() ? soci::i_ok : soci::i_null;

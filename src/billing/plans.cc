@@ -26,10 +26,12 @@ nlohmann::json Plan::ToJson() const {
   j["name"] = name;
   j["display_name"] = display_name;
   j["price_idr"] = price_idr;
+  j["yearly_price_idr"] = yearly_price_idr;
   j["monthly_quota"] = unlimited() ? nlohmann::json(nullptr) : nlohmann::json(monthly_quota);
   j["unlimited"] = unlimited();
   j["overage_allowed"] = overage_allowed;
   j["overage_price_idr"] = overage_price_idr;
+  j["overage_bands"] = OverageBandsToJson(overage_bands);
   j["rate_per_second"] = rate_per_second;
   j["burst"] = burst;
   j["data_delay_seconds"] = data_delay_seconds;
@@ -63,12 +65,21 @@ Status Plan::Validate() const {
     return Status::InvalidArgument("price_idr must be a whole number of rupiah in [0, 1e12]",
                                    "price_idr");
   }
+  if (yearly_price_idr < 0 || yearly_price_idr > kMaxMoney) {
+    return Status::InvalidArgument("yearly_price_idr must be a whole number of rupiah in [0, 1e12]",
+                                   "yearly_price_idr");
+  }
   if (monthly_quota < -1 || monthly_quota > kMaxQuota) {
     return Status::InvalidArgument("monthly_quota must be null/-1 (unlimited) or in [0, 1e12]",
                                    "monthly_quota");
   }
   if (overage_price_idr < 0 || overage_price_idr > kMaxMoney) {
     return Status::InvalidArgument("overage_price_idr must be in [0, 1e12]", "overage_price_idr");
+  }
+  SINYAL_RETURN_IF_ERROR(ValidateOverageBands(overage_bands));
+  if (!overage_bands.empty() && overage_price_idr != overage_bands.front().price_idr) {
+    return Status::InvalidArgument("overage_price_idr must equal the first overage band's price",
+                                   "overage_price_idr");
   }
   if (!std::isfinite(rate_per_second) || rate_per_second <= 0 || rate_per_second > 1e6) {
     return Status::InvalidArgument("rate_per_second must be in (0, 1e6]", "rate_per_second");
@@ -126,6 +137,15 @@ Result<std::vector<std::string>> StringArray(const nlohmann::json& v, const std:
 Status ApplyChanges(const nlohmann::json& changes, Plan* plan) {
   if (!changes.is_object()) return Status::InvalidArgument("changes must be a JSON object", "body");
   if (changes.empty()) return Status::InvalidArgument("no field to change", "body");
+  // New bands without a new flat price: the flat (entry) price follows the first band. A new
+  // flat price without bands makes the overage flat (the bands are dropped).
+  if (changes.contains("overage_bands") && !changes.contains("overage_price_idr")) {
+    SINYAL_ASSIGN_OR_RETURN(auto bands, OverageBandsFromJson(changes["overage_bands"]));
+    if (!bands.empty()) plan->overage_price_idr = bands.front().price_idr;
+  }
+  if (changes.contains("overage_price_idr") && !changes.contains("overage_bands")) {
+    plan->overage_bands.clear();
+  }
   for (const auto& [key, v] : changes.items()) {
     if (key == "display_name") {
       if (!v.is_string()) return Status::InvalidArgument("display_name must be a string", key);
@@ -139,6 +159,10 @@ Status ApplyChanges(const nlohmann::json& changes, Plan* plan) {
       plan->overage_allowed = v.get<bool>();
     } else if (key == "overage_price_idr") {
       SINYAL_ASSIGN_OR_RETURN(plan->overage_price_idr, IntField(v, key, false));
+    } else if (key == "yearly_price_idr") {
+      SINYAL_ASSIGN_OR_RETURN(plan->yearly_price_idr, IntField(v, key, false));
+    } else if (key == "overage_bands") {
+      SINYAL_ASSIGN_OR_RETURN(plan->overage_bands, OverageBandsFromJson(v));
     } else if (key == "rate_per_second") {
       if (!v.is_number()) return Status::InvalidArgument("rate_per_second must be a number", key);
       plan->rate_per_second = v.get<double>();
@@ -175,11 +199,12 @@ Result<std::vector<std::string>> ParseJsonList(const std::string& text, const st
 
 constexpr const char* kPlanColumns =
     "name, display_name, price_idr, monthly_quota, overage_allowed, overage_price_idr, "
-    "rate_per_second, burst, data_delay_seconds, timeframes, features";
+    "rate_per_second, burst, data_delay_seconds, timeframes, features, yearly_price_idr, "
+    "overage_bands";
 
 struct PlanRow {
-  std::string name, display_name, timeframes, features;
-  long long price = 0, quota = 0, overage_price = 0, burst = 0, delay = 0;
+  std::string name, display_name, timeframes, features, bands;
+  long long price = 0, quota = 0, overage_price = 0, burst = 0, delay = 0, yearly = 0;
   int overage_allowed = 0;
   double rate = 0;
 };
@@ -198,6 +223,10 @@ Result<Plan> FromRow(const PlanRow& r) {
   SINYAL_ASSIGN_OR_RETURN(p.timeframes, ParseJsonList(r.timeframes, "timeframes"));
   SINYAL_ASSIGN_OR_RETURN(auto f, ParseJsonList(r.features, "features"));
   p.features = std::set<std::string>(f.begin(), f.end());
+  p.yearly_price_idr = r.yearly;
+  auto bands = OverageBandsFromJson(nlohmann::json::parse(r.bands, nullptr, false));
+  if (!bands.ok()) return Status::DataLoss("plans.overage_bands: " + bands.error().message());
+  p.overage_bands = std::move(bands).value();
   return p;
 }
 
@@ -212,7 +241,7 @@ Result<std::vector<Plan>> ReadPlans(soci::session& sql, const std::string& only,
       (sql.prepare << q, soci::into(r.name), soci::into(r.display_name), soci::into(r.price),
        soci::into(r.quota), soci::into(r.overage_allowed), soci::into(r.overage_price),
        soci::into(r.rate), soci::into(r.burst), soci::into(r.delay), soci::into(r.timeframes),
-       soci::into(r.features));
+       soci::into(r.features), soci::into(r.yearly), soci::into(r.bands));
   st.execute();
   std::vector<Plan> out;
   while (st.fetch()) {
@@ -323,20 +352,21 @@ Result<Plan> PlanStore::Update(std::string_view name, const nlohmann::json& chan
     SINYAL_RETURN_IF_ERROR(ApplyChanges(changes, &after));
     long long price = after.price_idr, quota = after.monthly_quota,
               overage_price = after.overage_price_idr, burst = after.burst,
-              delay = after.data_delay_seconds, at = now;
+              delay = after.data_delay_seconds, at = now, yearly = after.yearly_price_idr;
     int overage = after.overage_allowed ? 1 : 0;
     double rate = after.rate_per_second;
     std::string tfs = JoinJson(after.timeframes);
     std::string feats = after.ToJson()["features"].dump();
+    std::string bands = OverageBandsToJson(after.overage_bands).dump();
     sql << "UPDATE plans SET display_name = :dn, price_idr = :p, monthly_quota = :q, "
            "overage_allowed = :oa, overage_price_idr = :op, rate_per_second = :r, burst = :b, "
            "data_delay_seconds = :d, timeframes = :tf, features = :f, updated_at = :at, "
-           "updated_by = :by WHERE name = :n",
+           "updated_by = :by, yearly_price_idr = :y, overage_bands = :ob WHERE name = :n",
         soci::use(after.display_name, "dn"), soci::use(price, "p"), soci::use(quota, "q"),
         soci::use(overage, "oa"), soci::use(overage_price, "op"), soci::use(rate, "r"),
         soci::use(burst, "b"), soci::use(delay, "d"), soci::use(tfs, "tf"),
         soci::use(feats, "f"), soci::use(at, "at"), soci::use(actor, "by"),
-        soci::use(plan_name, "n");
+        soci::use(yearly, "y"), soci::use(bands, "ob"), soci::use(plan_name, "n");
     std::string before_json = before.ToJson().dump(), after_json = after.ToJson().dump();
     sql << "INSERT INTO plan_audit (plan, action, actor, before_json, after_json, at) "
            "VALUES (:n, 'update', :by, :b, :a, :at)",
@@ -356,9 +386,10 @@ Result<Plan> PlanStore::Create(const Plan& plan, std::string actor) {
   Status st = db_.WithTx([&](soci::session& sql) -> Status {
     long long price = plan.price_idr, quota = plan.monthly_quota,
               overage_price = plan.overage_price_idr, burst = plan.burst,
-              delay = plan.data_delay_seconds, at = now;
+              delay = plan.data_delay_seconds, at = now, yearly = plan.yearly_price_idr;
     int overage = plan.overage_allowed ? 1 : 0;
     int exists = 0;
+    std::string bands = OverageBandsToJson(plan.overage_bands).dump();
     std::string name = plan.name, display = plan.display_name;
     sql << "SELECT COUNT(*) FROM plans WHERE name = :n", soci::use(name, "n"), soci::into(exists);
     if (exists > 0) return Status::AlreadyExists("plan '" + name + "' exists", "plan");
@@ -367,12 +398,13 @@ Result<Plan> PlanStore::Create(const Plan& plan, std::string actor) {
     std::string feats = plan.ToJson()["features"].dump();
     sql << "INSERT INTO plans (name, display_name, price_idr, monthly_quota, overage_allowed, "
            "overage_price_idr, rate_per_second, burst, data_delay_seconds, timeframes, features, "
-           "updated_at, updated_by) VALUES (:n, :dn, :p, :q, :oa, :op, :r, :b, :d, :tf, :f, :at, "
-           ":by)",
+           "updated_at, updated_by, yearly_price_idr, overage_bands) VALUES (:n, :dn, :p, :q, :oa, "
+           ":op, :r, :b, :d, :tf, :f, :at, :by, :y, :ob)",
         soci::use(name, "n"), soci::use(display, "dn"), soci::use(price, "p"),
         soci::use(quota, "q"), soci::use(overage, "oa"), soci::use(overage_price, "op"),
         soci::use(rate, "r"), soci::use(burst, "b"), soci::use(delay, "d"), soci::use(tfs, "tf"),
-        soci::use(feats, "f"), soci::use(at, "at"), soci::use(actor, "by");
+        soci::use(feats, "f"), soci::use(at, "at"), soci::use(actor, "by"),
+        soci::use(yearly, "y"), soci::use(bands, "ob");
     std::string after_json = plan.ToJson().dump(), empty = "{}";
     sql << "INSERT INTO plan_audit (plan, action, actor, before_json, after_json, at) "
            "VALUES (:n, 'create', :by, :b, :a, :at)",

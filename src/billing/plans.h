@@ -36,12 +36,17 @@
 
 #include <nlohmann/json.hpp>
 
+#include "billing/overage.h"
 #include "core/clock.h"
 #include "core/ids.h"
 #include "core/status.h"
 
+namespace soci {
+class session;
+}  // namespace soci
 namespace sinyal::store {
 class Database;
+enum class Dialect;
 }  // namespace sinyal::store
 
 namespace sinyal::billing {
@@ -66,9 +71,15 @@ struct Plan {
   std::string name;          // "free" | "pro" | "enterprise" (operators may add more)
   std::string display_name;
   int64_t price_idr = 0;     // per monthly period, integer rupiah
+  // Price of a yearly term paid at once (self-service checkout, billing/account.h). Default
+  // (seeds): 10 x price_idr, two months free. 0 on a free plan.
+  int64_t yearly_price_idr = 0;
   int64_t monthly_quota = 0;  // billable units per period; -1 = unlimited (fair use)
   bool overage_allowed = false;
   int64_t overage_price_idr = 0;  // per unit beyond the quota (when allowed)
+  // Graduated overage (billing/overage.h): price per unit by volume band. Empty: every overage
+  // unit costs overage_price_idr. Non-empty: overage_price_idr equals the first band's price.
+  std::vector<OverageBand> overage_bands;
   double rate_per_second = 1;     // sustained rate limit per API key / per user
   int64_t burst = 5;              // bucket depth
   int64_t data_delay_seconds = 0;  // Free: 3600 (signals of bars closed at least this long ago)
@@ -77,9 +88,14 @@ struct Plan {
 
   bool Has(std::string_view feature) const;
   bool unlimited() const { return monthly_quota < 0; }
-  // {"name","display_name","price_idr","monthly_quota" (null when unlimited),"unlimited",
-  //  "overage_allowed","overage_price_idr","rate_per_second","burst","data_delay_seconds",
-  //  "timeframes","features"}
+  // IDR cost of `units` overage units following `overage_before` of the period (the bands, or
+  // the flat overage price): the one overage rule (billing/overage.h).
+  int64_t OverageCost(int64_t overage_before, int64_t units) const {
+    return billing::OverageCost(overage_bands, overage_price_idr, overage_before, units);
+  }
+  // {"name","display_name","price_idr","yearly_price_idr","monthly_quota" (null when
+  //  unlimited),"unlimited","overage_allowed","overage_price_idr","overage_bands","rate_per_second",
+  //  "burst","data_delay_seconds","timeframes","features"}
   nlohmann::json ToJson() const;
   // OK, or InvalidArgument naming the first bad field.
   [[nodiscard]] Status Validate() const;
@@ -182,9 +198,18 @@ class Subscriptions {
   // the same plan is OK and records nothing.
   [[nodiscard]] Status ChangePlan(TenantId tenant, std::string plan, UnixNanos now,
                                   std::string actor);
+  // As ChangePlan, inside the caller's tenant transaction `tx` (the payments flow switches
+  // the plan in the transaction that records the payment). The caller calls Invalidate(tenant)
+  // after the commit. REQUIRES: `plan` exists.
+  [[nodiscard]] static Status ChangePlanInTx(soci::session& tx, store::Dialect dialect,
+                                             TenantId tenant, const std::string& plan,
+                                             UnixNanos at, const std::string& actor);
   // Plans the tenant held during [start, end) (from the event rows), in order; for invoices.
+  // unpaid_only: only holdings not switched to by self-service billing (actor "billing:..."),
+  // i.e. plans set by an operator, billed in arrears; self-service terms are paid in advance.
   [[nodiscard]] Result<std::vector<std::string>> PlansDuring(TenantId tenant, UnixNanos start,
-                                                             UnixNanos end);
+                                                             UnixNanos end,
+                                                             bool unpaid_only = false);
   // Drops the tenant's cached subscription (or all when tenant is invalid).
   void Invalidate(TenantId tenant = TenantId());
 

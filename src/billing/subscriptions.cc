@@ -148,52 +148,62 @@ Result<Subscription> Subscriptions::Current(TenantId tenant, UnixNanos now) {
   return s;
 }
 
+Status Subscriptions::ChangePlanInTx(soci::session& sql, store::Dialect dialect, TenantId tenant,
+                                     const std::string& plan, UnixNanos at,
+                                     const std::string& actor) {
+  long long t = tenant.value(), n = at;
+  EnsureSubscription(sql, t, n);
+  std::string current;
+  sql << std::string("SELECT plan FROM subscriptions WHERE tenant_id = :t") +
+             (dialect == store::Dialect::kPostgres ? " FOR UPDATE" : ""),
+      soci::use(t, "t"), soci::into(current);
+  if (current == plan) return Status::Ok();
+  sql << "UPDATE subscriptions SET plan = :p, updated_at = :now WHERE tenant_id = :t",
+      soci::use(plan, "p"), soci::use(n, "now"), soci::use(t, "t");
+  sql << "INSERT INTO subscription_events (tenant_id, from_plan, to_plan, actor, at) "
+         "VALUES (:t, :f, :p, :a, :now)",
+      soci::use(t, "t"), soci::use(current, "f"), soci::use(plan, "p"), soci::use(actor, "a"),
+      soci::use(n, "now");
+  return Status::Ok();
+}
+
 Status Subscriptions::ChangePlan(TenantId tenant, std::string plan, UnixNanos now,
                                  std::string actor) {
   if (!tenant.valid()) return Status::InvalidArgument("invalid tenant id", "tenant");
   if (actor.empty()) return Status::InvalidArgument("actor is required", "actor");
   SINYAL_RETURN_IF_ERROR(plans_.GetShared(plan).status());
-  const bool pg = db_.dialect() == store::Dialect::kPostgres;
   Status st = db_.WithTenantTx(tenant, [&](soci::session& sql) -> Status {
-    long long t = tenant.value(), n = now;
-    EnsureSubscription(sql, t, n);
-    std::string current;
-    sql << std::string("SELECT plan FROM subscriptions WHERE tenant_id = :t") +
-               (pg ? " FOR UPDATE" : ""),
-        soci::use(t, "t"), soci::into(current);
-    if (current == plan) return Status::Ok();
-    sql << "UPDATE subscriptions SET plan = :p, updated_at = :now WHERE tenant_id = :t",
-        soci::use(plan, "p"), soci::use(n, "now"), soci::use(t, "t");
-    sql << "INSERT INTO subscription_events (tenant_id, from_plan, to_plan, actor, at) "
-           "VALUES (:t, :f, :p, :a, :now)",
-        soci::use(t, "t"), soci::use(current, "f"), soci::use(plan, "p"), soci::use(actor, "a"),
-        soci::use(n, "now");
-    return Status::Ok();
+    return ChangePlanInTx(sql, db_.dialect(), tenant, plan, now, actor);
   });
   Invalidate(tenant);
   return st;
 }
 
 Result<std::vector<std::string>> Subscriptions::PlansDuring(TenantId tenant, UnixNanos start,
-                                                            UnixNanos end) {
+                                                            UnixNanos end, bool unpaid_only) {
   if (!tenant.valid()) return Status::InvalidArgument("invalid tenant id", "tenant");
   std::vector<std::string> out;
+  // Plans switched to by self-service billing ("billing:..." actors) were paid in advance.
+  auto keep = [unpaid_only](const std::string& actor) {
+    return !unpaid_only || actor.rfind("billing:", 0) != 0;
+  };
   SINYAL_RETURN_IF_ERROR(db_.WithTenantReadTx(tenant, [&](soci::session& sql) -> Status {
     long long t = tenant.value(), s = start, e = end;
-    std::string plan, to;
+    std::string plan, to, actor;
     long long at = 0;
     // The plan held at `start`: the last change at or before it.
-    sql << "SELECT to_plan FROM subscription_events WHERE tenant_id = :t AND at <= :s "
+    sql << "SELECT to_plan, actor FROM subscription_events WHERE tenant_id = :t AND at <= :s "
            "ORDER BY at DESC, id DESC LIMIT 1",
-        soci::use(t, "t"), soci::use(s, "s"), soci::into(plan);
-    if (sql.got_data()) out.push_back(plan);
+        soci::use(t, "t"), soci::use(s, "s"), soci::into(plan), soci::into(actor);
+    if (sql.got_data() && keep(actor)) out.push_back(plan);
     soci::statement st =
-        (sql.prepare << "SELECT to_plan, at FROM subscription_events WHERE tenant_id = :t "
+        (sql.prepare << "SELECT to_plan, at, actor FROM subscription_events WHERE tenant_id = :t "
                         "AND at > :s AND at < :e ORDER BY at, id",
          soci::use(t, "t"), soci::use(s, "s"), soci::use(e, "e"), soci::into(to),
-         soci::into(at));
+         soci::into(at), soci::into(actor));
     st.execute();
     while (st.fetch()) {
+      if (!keep(actor)) continue;
       if (out.empty() || out.back() != to) out.push_back(to);
     }
     return Status::Ok();

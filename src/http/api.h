@@ -35,6 +35,13 @@ class Meter;
 class Invoices;
 class Analytics;
 }  // namespace sinyal::billing
+namespace sinyal::billing {
+class SubscriptionService;
+}  // namespace sinyal::billing
+namespace sinyal::payments {
+class PaymentService;
+class MidtransSandbox;
+}  // namespace sinyal::payments
 namespace sinyal::signals {
 class SignalService;
 }  // namespace sinyal::signals
@@ -92,6 +99,23 @@ struct BillingDeps {
 // (PUT, PATCH), /api/v1/operator/tenants/:id/plan (PUT), /api/v1/operator/analytics/*:
 // http/handlers/billing_api.cc. REQUIRES: every dependency outlives the routes.
 void AddBillingRoutes(RouteTable& routes, BillingDeps deps);
+
+struct PaymentDeps {
+  payments::PaymentService* payments = nullptr;           // required
+  billing::SubscriptionService* subscriptions = nullptr;  // required
+  accounts::AccountService* accounts = nullptr;           // required: the customer's name/email
+  store::Database* db = nullptr;                          // required: revenue figures
+};
+// Self-service subscriptions, payment orders, the Midtrans notification and the operators'
+// payment routes: http/handlers/payments_api.cc (list in its file comment; docs/payments.md).
+// REQUIRES: every dependency outlives the routes.
+void AddPaymentRoutes(RouteTable& routes, PaymentDeps deps);
+
+// The local Midtrans sandbox (SIMULATED) under `prefix` (e.g. "/sandbox/midtrans"): Snap and
+// Core API endpoints, the pay page and its actions (http/handlers/midtrans_sandbox_api.cc,
+// docs/payments.md "The sandbox"). REQUIRES: sandbox outlives the routes.
+void AddMidtransSandboxRoutes(RouteTable& routes, payments::MidtransSandbox& sandbox,
+                              const std::string& prefix);
 
 class StreamHub;  // http/handlers/stream_api.cc
 struct StreamHubDeleter {

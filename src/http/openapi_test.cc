@@ -11,9 +11,12 @@
 #include "billing/invoices.h"
 #include "billing/meter.h"
 #include "billing/plans.h"
+#include "billing/subscription_service.h"
 #include "http/api.h"
 #include "models/db_registry.h"
 #include "models/service.h"
+#include "payments/payment_service.h"
+#include "payments/sandbox.h"
 #include "signals/db_signal_log.h"
 #include "signals/service.h"
 #include "signals/db_audit_log.h"
@@ -95,6 +98,13 @@ TEST(OpenApiTest, DocumentsEveryRouteAndNoStaleOnes) {
   backtest::PaperService paper(**db, bars, no_signals, clock);
   backtest::BacktestService backtests(**db, bars, jobs, no_signals, clock);
   AddTradingRoutes(routes, {.backtests = &backtests, .paper = &paper});
+  billing::SubscriptionService billing_accounts(**db, subscriptions);
+  payments::MidtransSandbox sandbox({"SB-Mid-server-TEST", "http://127.0.0.1:1/sandbox/midtrans", "", 1.0}, clock);
+  auto gateway = payments::MakeInProcessSandboxClient(sandbox);
+  payments::PaymentService payment_service(**db, billing_accounts, *gateway, clock);
+  AddPaymentRoutes(routes, {.payments = &payment_service, .subscriptions = &billing_accounts,
+                            .accounts = &accounts, .db = db->get()});
+  AddMidtransSandboxRoutes(routes, sandbox, "/sandbox/midtrans");
   AddSystemRoutes(routes, {});
 
   auto doc = nlohmann::json::parse(OpenApiDocument());

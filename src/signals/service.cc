@@ -219,6 +219,8 @@ struct SignalService::Impl {
   // The route, refreshed from the database when older than the check interval.
   Result<std::shared_ptr<const RouteState>> GetRoute(TenantId viewer, const market::SeriesKey& key,
                                                      int64_t now) {
+    // Keys are parsed at the callers' edges; a bad one never gets a route slot.
+    SINYAL_RETURN_IF_ERROR(market::ValidateSymbol(key.symbol));
     std::shared_ptr<RouteSlot> slot = SlotFor(viewer, key);
     if (auto st = slot->state.load(std::memory_order_acquire);
         st && now - st->checked_mono < options.bar_check_interval_nanos) {
@@ -559,24 +561,10 @@ SignalService::~SignalService() {
   if (impl_->worker.joinable()) impl_->worker.join();
 }
 
-namespace {
-
-// The edge of this class: strings to a typed key (one parse per call).
-Result<market::SeriesKey> ParseKey(const std::string& symbol_in, const std::string& timeframe_in) {
-  SINYAL_ASSIGN_OR_RETURN(std::string symbol, models::ModelService::NormalizeSymbol(symbol_in));
-  auto tf = market::ParseTimeframe(timeframe_in);
-  if (!tf.ok()) return tf.error().WithField("timeframe");
-  return market::SeriesKey{std::move(symbol), *tf};
-}
-
-}  // namespace
-
-Result<std::shared_ptr<const Signal>> SignalService::Latest(TenantId owner, const std::string& symbol,
-                                                            const std::string& timeframe,
+Result<std::shared_ptr<const Signal>> SignalService::Latest(TenantId owner, const market::SeriesKey& key,
                                                             UnixNanos not_after) {
   Impl& m = *impl_;
   m.counters.latest_calls.fetch_add(1, std::memory_order_relaxed);
-  SINYAL_ASSIGN_OR_RETURN(market::SeriesKey key, ParseKey(symbol, timeframe));
   const int64_t now = m.clock.MonotonicNanos();
   if (std::shared_ptr<const Signal> hit = m.TryHit(owner, key, not_after, now)) {
     m.counters.cache_hits.fetch_add(1, std::memory_order_relaxed);
@@ -608,9 +596,7 @@ Signal SignalService::WithThreshold(const Signal& s, double threshold, double ma
   return Signal::FromFields(std::move(f));
 }
 
-Result<TenantId> SignalService::ModelOwner(TenantId viewer, const std::string& symbol,
-                                           const std::string& timeframe) {
-  SINYAL_ASSIGN_OR_RETURN(market::SeriesKey key, ParseKey(symbol, timeframe));
+Result<TenantId> SignalService::ModelOwner(TenantId viewer, const market::SeriesKey& key) {
   SINYAL_ASSIGN_OR_RETURN(auto route, impl_->GetRoute(viewer, key, impl_->clock.MonotonicNanos()));
   return route->model_owner;
 }
@@ -627,8 +613,7 @@ void SignalService::Unsubscribe(uint64_t id) {
   impl_->listeners.erase(id);
 }
 
-Status SignalService::Track(TenantId owner, const std::string& symbol, const std::string& timeframe) {
-  SINYAL_ASSIGN_OR_RETURN(market::SeriesKey key, ParseKey(symbol, timeframe));
+Status SignalService::Track(TenantId owner, const market::SeriesKey& key) {
   return impl_->GetRoute(owner, key, impl_->clock.MonotonicNanos()).status();
 }
 
@@ -648,17 +633,14 @@ void SignalService::Drain() {
   impl_->q_done_cv.wait(lock, [&] { return impl_->processed >= target || impl_->stopping; });
 }
 
-Result<size_t> SignalService::ResolveSeries(TenantId viewer, const std::string& symbol,
-                                            const std::string& timeframe) {
-  SINYAL_ASSIGN_OR_RETURN(market::SeriesKey key, ParseKey(symbol, timeframe));
+Result<size_t> SignalService::ResolveSeries(TenantId viewer, const market::SeriesKey& key) {
   SINYAL_ASSIGN_OR_RETURN(auto route, impl_->GetRoute(viewer, key, impl_->clock.MonotonicNanos()));
   return impl_->Resolve(route->model_owner, key);
 }
 
-Result<SignalPerformance> SignalService::Performance(TenantId viewer, const std::string& symbol,
-                                                     const std::string& timeframe, size_t limit) {
+Result<SignalPerformance> SignalService::Performance(TenantId viewer, const market::SeriesKey& key,
+                                                     size_t limit) {
   Impl& m = *impl_;
-  SINYAL_ASSIGN_OR_RETURN(market::SeriesKey key, ParseKey(symbol, timeframe));
   SINYAL_ASSIGN_OR_RETURN(auto route, m.GetRoute(viewer, key, m.clock.MonotonicNanos()));
   SINYAL_RETURN_IF_ERROR(m.Resolve(route->model_owner, key).status());
   const std::string tf(market::TimeframeName(key.timeframe));
@@ -672,28 +654,23 @@ Result<SignalPerformance> SignalService::Performance(TenantId viewer, const std:
   return p;
 }
 
-Result<IntervalCalibration> SignalService::Calibration(TenantId model_owner, const std::string& symbol,
-                                                       const std::string& timeframe, int64_t version) {
-  SINYAL_ASSIGN_OR_RETURN(market::SeriesKey key, ParseKey(symbol, timeframe));
+Result<IntervalCalibration> SignalService::Calibration(TenantId model_owner, const market::SeriesKey& key,
+                                                       int64_t version) {
+  SINYAL_RETURN_IF_ERROR(market::ValidateSymbol(key.symbol));
   return impl_->calibrations.Fit(model_owner, key, version);
 }
 
-std::string SignalService::ReferenceName(const std::string& timeframe) {
-  auto tf = market::ParseTimeframe(timeframe);
-  if (!tf.ok()) return "";
-  return impl_->series.Reference(*tf)->name;
+std::string SignalService::ReferenceName(market::Timeframe timeframe) {
+  return impl_->series.Reference(timeframe)->name;
 }
 
 std::optional<std::vector<float>> SignalService::TEST_InputsAt(TenantId model_owner,
-                                                               const std::string& symbol,
-                                                               const std::string& timeframe,
+                                                               const market::SeriesKey& key,
                                                                UnixNanos bar_time) {
-  auto key = ParseKey(symbol, timeframe);
-  if (!key.ok()) return std::nullopt;
   std::shared_ptr<Entry> e;
   {
     std::lock_guard lock(impl_->entries_mu);
-    auto it = impl_->entries.find(OwnerSeries{model_owner.value(), *key});
+    auto it = impl_->entries.find(OwnerSeries{model_owner.value(), key});
     if (it == impl_->entries.end()) return std::nullopt;
     e = it->second;
   }

@@ -131,18 +131,20 @@ class SignalService {
   SignalService(const SignalService&) = delete;
   SignalService& operator=(const SignalService&) = delete;
 
-  // The signal of `owner`'s active model for (symbol, timeframe) - else the platform default
-  // model - at the latest closed bar whose close time (open + one period) <= not_after.
+  // Series are typed keys (market::SeriesKey): callers parse user text once, at their edge
+  // (market::ParseSeriesKey). A key whose symbol is not valid is InvalidArgument ("symbol").
+  //
+  // The signal of `owner`'s active model for the series - else the platform default model - at
+  // the latest closed bar whose close time (open + one period) <= not_after.
   // (not_after = now for realtime plans, now - delay for delayed ones.) Direction at threshold
-  // 0.5; use WithThreshold for the caller's. Symbol and timeframe are normalised ("eurusd",
-  // "1h" accepted). Errors: InvalidArgument naming "symbol"/"timeframe"; NotFound("symbol")
-  // unknown symbol or no bar closed by not_after; NotFound("model") no active model;
+  // 0.5; use WithThreshold for the caller's. Errors: InvalidArgument ("symbol");
+  // NotFound("symbol") unknown symbol or no bar closed by not_after; NotFound("model") no active
+  // model;
   // Unavailable("model") while the version's interval calibration is being fitted;
   // FailedPrecondition ("symbol") when the series is too short for the features or the regime;
   // DataLoss when the stored model is corrupted.
   [[nodiscard]] Result<std::shared_ptr<const Signal>> Latest(TenantId owner,
-                                                             const std::string& symbol,
-                                                             const std::string& timeframe,
+                                                             const market::SeriesKey& key,
                                                              UnixNanos not_after);
 
   // The same signal with direction, abstention and confidence_threshold re-derived for
@@ -152,18 +154,15 @@ class SignalService {
 
   // Which model serves `viewer` for the series: the viewer when it has an active model, else
   // kPlatformTenant. NotFound("model") when neither has one. Cached like Latest().
-  [[nodiscard]] Result<TenantId> ModelOwner(TenantId viewer, const std::string& symbol,
-                                            const std::string& timeframe);
+  [[nodiscard]] Result<TenantId> ModelOwner(TenantId viewer, const market::SeriesKey& key);
 
   // Calls `listener` with every newly computed signal (as bars close), from the service's thread.
   // Only series that are tracked get signals on bar close: every series ever asked for through
   // Latest() or Track().
   [[nodiscard]] Subscription Subscribe(Listener listener);
   // Marks (owner's model for) the series as tracked, so its signals are computed as bars close
-  // even before anyone asks. Validates symbol/timeframe and that a model serves it (errors as
-  // Latest).
-  [[nodiscard]] Status Track(TenantId owner, const std::string& symbol,
-                             const std::string& timeframe);
+  // even before anyone asks. Validates the symbol and that a model serves it (errors as Latest).
+  [[nodiscard]] Status Track(TenantId owner, const market::SeriesKey& key);
 
   // The LiveFeed BarListener hook (app/ wires it). Cheap: queues the bar. Bars of untracked
   // series are ignored; a bar out of order or after a gap in the cache makes the entry reload.
@@ -173,30 +172,26 @@ class SignalService {
 
   // Resolves the unresolved signals of the series' model owner (as seen by `viewer`) with the
   // stored bars; returns how many were resolved. Also run for each bar close.
-  [[nodiscard]] Result<size_t> ResolveSeries(TenantId viewer, const std::string& symbol,
-                                             const std::string& timeframe);
+  [[nodiscard]] Result<size_t> ResolveSeries(TenantId viewer, const market::SeriesKey& key);
 
   // Live performance (newest `limit` resolved signals of the serving model version) and the
   // version's validation metrics. Resolves pending signals first.
-  [[nodiscard]] Result<SignalPerformance> Performance(TenantId viewer, const std::string& symbol,
-                                                      const std::string& timeframe,
+  [[nodiscard]] Result<SignalPerformance> Performance(TenantId viewer, const market::SeriesKey& key,
                                                       size_t limit = 500);
 
   // The stored interval calibration of a model version, fitting and storing it if absent
   // (IntervalCalibrationStore::Fit: cold work, for operators and tests).
   [[nodiscard]] Result<IntervalCalibration> Calibration(TenantId model_owner,
-                                                      const std::string& symbol,
-                                                      const std::string& timeframe,
-                                                      int64_t version);
+                                                      const market::SeriesKey& key, int64_t version);
 
   // Name of the cross-asset reference used for `timeframe`: "synthetic_dxy_5" (five components),
   // "DXY" (stored series) or "" (none).
-  std::string ReferenceName(const std::string& timeframe);
+  std::string ReferenceName(market::Timeframe timeframe);
 
   // Test hook: the model's input row the live window of (model_owner, symbol, timeframe) holds
   // for the bar opening at `bar_time`; nullopt when no such entry or bar is held.
-  std::optional<std::vector<float>> TEST_InputsAt(TenantId model_owner, const std::string& symbol,
-                                                  const std::string& timeframe, UnixNanos bar_time);
+  std::optional<std::vector<float>> TEST_InputsAt(TenantId model_owner, const market::SeriesKey& key,
+                                                  UnixNanos bar_time);
 
   struct Stats {
     int64_t latest_calls = 0, cache_hits = 0, signals_computed = 0, bar_checks = 0,

@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "market/bar.h"
+#include "market/edge_parse.h"
 #include "models/db_registry.h"
 #include "models/input_resolver.h"
 #include "models/service.h"
@@ -51,6 +52,7 @@ std::vector<market::Bar> Bars(size_t n, uint64_t seed) {
 
 constexpr TenantId kPlatform = models::kPlatformTenant;
 constexpr UnixNanos kFar = INT64_MAX / 2;
+const market::SeriesKey kSyn{"SYNUSD", market::Timeframe::kH1};
 
 class SignalServiceTest : public store::testing::DbTest {
  protected:
@@ -96,7 +98,7 @@ class SignalServiceTest : public store::testing::DbTest {
 TEST_P(SignalServiceTest, ComputedOnceThenServedFromMemoryWithoutTheDatabase) {
   auto svc = MakeService();
   const auto c0 = std::chrono::steady_clock::now();
-  auto s = svc->Latest(a_, "synusd", "1h", kFar);
+  auto s = svc->Latest(a_, *market::ParseSeriesKey("synusd", "1h"), kFar);
   ASSERT_OK(s.status());
   std::printf("first Latest() (model load, calibration fit + store, 5,000 bars streamed, signal): %.1f ms\n",
               std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - c0).count());
@@ -114,7 +116,7 @@ TEST_P(SignalServiceTest, ComputedOnceThenServedFromMemoryWithoutTheDatabase) {
   EXPECT_GE(sig.fields().regime_code, 0);
   EXPECT_EQ(sig.fields().drivers.size(), 5u);
   EXPECT_FALSE(sig.fields().cross_asset.available);  // no DXY nor its components stored
-  EXPECT_EQ(svc->ReferenceName("H1"), "");
+  EXPECT_EQ(svc->ReferenceName(market::Timeframe::kH1), "");
   // Stored once, under the platform.
   auto stored = log_->Get(kPlatform, sig.id());
   ASSERT_OK(stored.status());
@@ -126,7 +128,7 @@ TEST_P(SignalServiceTest, ComputedOnceThenServedFromMemoryWithoutTheDatabase) {
   db().Close();
   const auto t0 = std::chrono::steady_clock::now();
   for (int i = 0; i < 1000; ++i) {
-    auto again = svc->Latest(a_, "SYNUSD", "H1", kFar);
+    auto again = svc->Latest(a_, kSyn, kFar);
     ASSERT_OK(again.status());
     ASSERT_EQ(again->get(), s->get());  // the same cached object
   }
@@ -137,16 +139,16 @@ TEST_P(SignalServiceTest, ComputedOnceThenServedFromMemoryWithoutTheDatabase) {
   EXPECT_EQ(svc->stats().cache_hits, 1000);
   // After the interval the latest-bar check reads the database (which is now closed).
   clock_.Advance(2 * kNanosPerSecond);
-  EXPECT_FALSE(svc->Latest(a_, "SYNUSD", "H1", kFar).ok());
+  EXPECT_FALSE(svc->Latest(a_, kSyn, kFar).ok());
 }
 
 TEST_P(SignalServiceTest, CalibrationIsFittedWhenTrainedStoredAndNeverOnARequest) {
   // Training fitted and stored it (the hook); the service only reads it.
   EXPECT_EQ(calibrations_->stats().fitted, 1);
   auto first = MakeService();
-  ASSERT_OK(first->Latest(a_, "SYNUSD", "H1", kFar).status());
+  ASSERT_OK(first->Latest(a_, kSyn, kFar).status());
   EXPECT_EQ(calibrations_->stats().fitted, 1);
-  auto cal = first->Calibration(kPlatform, "SYNUSD", "H1", 1);
+  auto cal = first->Calibration(kPlatform, kSyn, 1);
   ASSERT_OK(cal.status());
   // Held-out rows: 20% of the training rows (calibration_fraction), less the purge and warm-up.
   EXPECT_GT(cal->rows, 500u);
@@ -166,11 +168,11 @@ TEST_P(SignalServiceTest, CalibrationIsFittedWhenTrainedStoredAndNeverOnARequest
   // A second process reads the stored calibration instead of refitting.
   IntervalCalibrationStore other(db(), *bars_, *registry_, nullptr, clock_);
   auto second = MakeService({}, &other);
-  auto s2 = second->Latest(a_, "SYNUSD", "H1", kFar);
+  auto s2 = second->Latest(a_, kSyn, kFar);
   ASSERT_OK(s2.status());
   EXPECT_EQ(other.stats().fitted, 0);
   EXPECT_EQ(other.stats().loaded, 1);
-  auto s1 = first->Latest(a_, "SYNUSD", "H1", kFar);
+  auto s1 = first->Latest(a_, kSyn, kFar);
   EXPECT_EQ((*s1)->id(), (*s2)->id());
   ASSERT_EQ((*s1)->fields().intervals.size(), (*s2)->fields().intervals.size());
   for (size_t k = 0; k < (*s1)->fields().intervals.size(); ++k) {
@@ -189,13 +191,13 @@ TEST_P(SignalServiceTest, MissingCalibrationIsFittedInTheBackgroundNotOnTheReque
   IntervalCalibrationStore fresh(db(), *bars_, *registry_, nullptr, clock_);
   SignalServiceOptions o;
   SignalService svc(*bars_, *registry_, nullptr, *log_, fresh, clock_, o);  // background thread on
-  auto first = svc.Latest(a_, "SYNUSD", "H1", kFar);
+  auto first = svc.Latest(a_, kSyn, kFar);
   ASSERT_FALSE(first.ok());
   EXPECT_EQ(first.status().code(), StatusCode::kUnavailable);
   EXPECT_EQ(first.status().field(), "model");
   svc.Drain();
   EXPECT_EQ(fresh.stats().fitted, 1);
-  auto later = svc.Latest(a_, "SYNUSD", "H1", kFar);
+  auto later = svc.Latest(a_, kSyn, kFar);
   ASSERT_OK(later.status());
   EXPECT_EQ((*later)->fields().model_version, "platform/SYNUSD/H1/v2");
 }
@@ -203,11 +205,11 @@ TEST_P(SignalServiceTest, MissingCalibrationIsFittedInTheBackgroundNotOnTheReque
 // The latest-bar check interval is an option: 0 checks on every call (no sleeping in tests).
 TEST_P(SignalServiceTest, ZeroCheckIntervalSeesANewBarOnTheNextCall) {
   auto svc = MakeService({.bar_check_interval_nanos = 0});
-  ASSERT_OK(svc->Latest(a_, "SYNUSD", "H1", kFar).status());
+  ASSERT_OK(svc->Latest(a_, kSyn, kFar).status());
   const market::Bar& bar = all_[6000];
   ASSERT_OK(bars_->Import(store::SeriesOwner::Platform(), {"SYNUSD", market::Timeframe::kH1},
                           std::span(&bar, 1), {}));
-  EXPECT_EQ((*svc->Latest(a_, "SYNUSD", "H1", kFar))->bar_time(), bar.time());
+  EXPECT_EQ((*svc->Latest(a_, kSyn, kFar))->bar_time(), bar.time());
 }
 
 TEST_P(SignalServiceTest, NewBarGivesNewSignalListenersAndResolution) {
@@ -216,7 +218,7 @@ TEST_P(SignalServiceTest, NewBarGivesNewSignalListenersAndResolution) {
   auto sub = svc->Subscribe([&](TenantId owner, std::shared_ptr<const Signal> s) {
     seen.emplace_back(owner, std::move(s));
   });
-  auto before = svc->Latest(a_, "SYNUSD", "H1", kFar);
+  auto before = svc->Latest(a_, kSyn, kFar);
   ASSERT_OK(before.status());
   ASSERT_EQ(seen.size(), 1u);  // the first computation of the newest bar is published too
   // The held-back bar closes: stored, then the LiveFeed listener hook.
@@ -228,12 +230,12 @@ TEST_P(SignalServiceTest, NewBarGivesNewSignalListenersAndResolution) {
   EXPECT_EQ(seen[1].first, kPlatform);
   EXPECT_EQ(seen[1].second->bar_time(), bar.time());
   // Latest() now serves it from the cache (no new computation), even within the check interval.
-  auto after = svc->Latest(a_, "SYNUSD", "H1", kFar);
+  auto after = svc->Latest(a_, kSyn, kFar);
   ASSERT_OK(after.status());
   EXPECT_EQ(after->get(), seen[1].second.get());
   EXPECT_EQ(svc->stats().signals_computed, 2);
   // A delayed caller (not_after one hour earlier) still gets the previous bar's signal.
-  auto delayed = svc->Latest(a_, "SYNUSD", "H1", bar.time() + kNanosPerHour - 1);
+  auto delayed = svc->Latest(a_, kSyn, bar.time() + kNanosPerHour - 1);
   ASSERT_OK(delayed.status());
   EXPECT_EQ((*delayed)->id(), (*before)->id());
   // The horizon (1 bar) of the previous signal has passed: it was resolved against the new bar.
@@ -242,31 +244,31 @@ TEST_P(SignalServiceTest, NewBarGivesNewSignalListenersAndResolution) {
   ASSERT_TRUE(resolved->resolution.has_value());
   EXPECT_DOUBLE_EQ(resolved->resolution->realized_return,
                    std::log(bar.close() / all_[5999].close()));
-  auto perf = svc->Performance(a_, "SYNUSD", "H1");
+  auto perf = svc->Performance(a_, kSyn);
   ASSERT_OK(perf.status());
   EXPECT_EQ(perf->live.n, 1u);
   EXPECT_EQ(perf->model_version, "platform/SYNUSD/H1/v1");
   EXPECT_TRUE(perf->validation.contains("walk_forward"));
   // Unsubscribed listeners are not called.
   sub.Reset();
-  EXPECT_EQ(svc->ResolveSeries(a_, "SYNUSD", "H1").value(), 0u);
+  EXPECT_EQ(svc->ResolveSeries(a_, kSyn).value(), 0u);
 }
 
 TEST_P(SignalServiceTest, LatestBarCheckFindsImportedBarsAfterTheInterval) {
   auto svc = MakeService();
-  ASSERT_OK(svc->Latest(a_, "SYNUSD", "H1", kFar).status());
+  ASSERT_OK(svc->Latest(a_, kSyn, kFar).status());
   const market::Bar& bar = all_[6000];
   ASSERT_OK(bars_->Import(store::SeriesOwner::Platform(), {"SYNUSD", market::Timeframe::kH1},
                           std::span(&bar, 1), {}));
   // Within the interval: still the cached signal of the previous bar.
-  EXPECT_EQ((*svc->Latest(a_, "SYNUSD", "H1", kFar))->bar_time(), all_[5999].time());
+  EXPECT_EQ((*svc->Latest(a_, kSyn, kFar))->bar_time(), all_[5999].time());
   clock_.Advance(kNanosPerSecond);
-  EXPECT_EQ((*svc->Latest(a_, "SYNUSD", "H1", kFar))->bar_time(), bar.time());
+  EXPECT_EQ((*svc->Latest(a_, kSyn, kFar))->bar_time(), bar.time());
 }
 
 TEST_P(SignalServiceTest, WithThresholdRederivesDirection) {
   auto svc = MakeService();
-  auto s = svc->Latest(a_, "SYNUSD", "H1", kFar);
+  auto s = svc->Latest(a_, kSyn, kFar);
   ASSERT_OK(s.status());
   const double p = (*s)->p_up();
   const Signal strict = SignalService::WithThreshold(**s, 0.999);
@@ -285,21 +287,28 @@ TEST_P(SignalServiceTest, WithThresholdRederivesDirection) {
 
 TEST_P(SignalServiceTest, ErrorsNameTheField) {
   auto svc = MakeService();
-  EXPECT_EQ(svc->Latest(a_, "NOPE", "H1", kFar).status().field(), "symbol");
-  EXPECT_EQ(svc->Latest(a_, "NOPE", "H1", kFar).status().code(), StatusCode::kNotFound);
-  EXPECT_EQ(svc->Latest(a_, "SYNUSD", "H7", kFar).status().field(), "timeframe");
-  EXPECT_EQ(svc->Latest(a_, "", "H1", kFar).status().field(), "symbol");
+  const market::SeriesKey nope{"NOPE", market::Timeframe::kH1};
+  EXPECT_EQ(svc->Latest(a_, nope, kFar).status().field(), "symbol");
+  EXPECT_EQ(svc->Latest(a_, nope, kFar).status().code(), StatusCode::kNotFound);
+  // Keys are typed; the one parse of user text (the callers' edge) names the field.
+  EXPECT_EQ(market::ParseSeriesKey("SYNUSD", "H7").error().field(), "timeframe");
+  EXPECT_EQ(market::ParseSeriesKey("", "H1").error().field(), "symbol");
+  EXPECT_EQ(market::ParseSeriesKey("SYNUSD", "").error().field(), "timeframe");
+  // A key that was not parsed is still checked.
+  EXPECT_EQ(svc->Latest(a_, {"", market::Timeframe::kH1}, kFar).status().field(), "symbol");
+  EXPECT_EQ(svc->Latest(a_, {"syn/../x", market::Timeframe::kH1}, kFar).status().code(),
+            StatusCode::kInvalidArgument);
   // Data but no model.
   ASSERT_OK(bars_->Import(store::SeriesOwner::Platform(), {"NOMODEL", market::Timeframe::kH1},
                           std::span(all_).first(100), {}));
-  auto no_model = svc->Latest(a_, "NOMODEL", "H1", kFar);
+  auto no_model = svc->Latest(a_, {"NOMODEL", market::Timeframe::kH1}, kFar);
   EXPECT_EQ(no_model.status().code(), StatusCode::kNotFound);
   EXPECT_EQ(no_model.status().field(), "model");
   // No bar closed by not_after.
-  auto early = svc->Latest(a_, "SYNUSD", "H1", all_[0].time());
+  auto early = svc->Latest(a_, kSyn, all_[0].time());
   EXPECT_EQ(early.status().code(), StatusCode::kNotFound);
-  EXPECT_EQ(svc->ModelOwner(a_, "SYNUSD", "H1").value(), kPlatform);
-  EXPECT_OK(svc->Track(a_, "SYNUSD", "H1"));
+  EXPECT_EQ(svc->ModelOwner(a_, kSyn).value(), kPlatform);
+  EXPECT_OK(svc->Track(a_, kSyn));
 }
 
 // Train/serve identity: the live service's inputs and signals, as bars close one at a time,
@@ -315,8 +324,8 @@ TEST_P(SignalServiceTest, LiveInputsAndSignalsEqualTheBatchPathBitForBit) {
   auto svc = MakeService();
   std::vector<std::shared_ptr<const Signal>> seen;
   auto sub = svc->Subscribe([&](TenantId, std::shared_ptr<const Signal> s) { seen.push_back(std::move(s)); });
-  ASSERT_OK(svc->Latest(a_, "SYNUSD", "H1", kFar).status());
-  auto cal = svc->Calibration(kPlatform, "SYNUSD", "H1", 1);
+  ASSERT_OK(svc->Latest(a_, kSyn, kFar).status());
+  auto cal = svc->Calibration(kPlatform, kSyn, 1);
   ASSERT_OK(cal.status());
   SignalModel model;
   model.ensemble = &*ens;
@@ -346,7 +355,7 @@ TEST_P(SignalServiceTest, LiveInputsAndSignalsEqualTheBatchPathBitForBit) {
     ASSERT_OK(frame.status());
     auto states = ClassifyRegimes(*stored);
     ASSERT_OK(states.status());
-    auto inputs = svc->TEST_InputsAt(kPlatform, "SYNUSD", "H1", more[t].time());
+    auto inputs = svc->TEST_InputsAt(kPlatform, kSyn, more[t].time());
     ASSERT_TRUE(inputs.has_value());
     ASSERT_EQ(inputs->size(), frame->cols());
     ASSERT_EQ(std::memcmp(inputs->data(), frame->Row(t), frame->cols() * sizeof(float)), 0) << t;

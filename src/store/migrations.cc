@@ -357,6 +357,7 @@ CREATE INDEX operator_keys_operator ON operator_keys(operator_id, id);
 #include "store/migrations_billing.inc"     // 8: plans, subscriptions, usage ledger, idempotency
 #include "store/migrations_retraining.inc"  // 9: retraining decisions (audit)
 #include "store/migrations_billing_retention.inc"  // 10: index for idempotency expiry
+#include "store/migrations_payments.inc"  // 30-39: subscriptions, term invoices, payments
 #include "store/migrations_trading.inc"    // 40-43: backtests, paper trading accounts, their plan features
     // Append new migrations here (see migrations.h).
 };

@@ -125,7 +125,7 @@ ServerProcess::~ServerProcess() {
 }
 
 bool ServerProcess::Start(std::string* why) {
-  port_ = FreePort();
+  port_ = options_.port > 0 ? options_.port : FreePort();
   std::string log_path = (dir_.path() / "server.log").string();
   std::vector<std::string> args = {SinyalBinary(), "serve", "--port", std::to_string(port_), "--data-dir",
                                    (dir_.path() / "var").string()};

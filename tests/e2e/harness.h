@@ -63,6 +63,7 @@ class ServerProcess {
     std::string database_url;  // empty: SQLite in a temp dir
     std::vector<std::string> extra_args;
     std::map<std::string, std::string> env;
+    int port = 0;  // 0: a free port picked at Start; else this one (a restart on the same port)
   };
   explicit ServerProcess(Options options);
   ~ServerProcess();

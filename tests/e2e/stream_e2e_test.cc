@@ -87,6 +87,7 @@ class StreamE2E : public ::testing::TestWithParam<std::string> {
       p.monthly_quota = quota;
       p.overage_allowed = false;
       p.overage_price_idr = 0;
+      p.overage_bands.clear();
       p.rate_per_second = 1000;
       p.burst = 1000;
       ASSERT_OK(plans.Create(p, "test:stream"));

@@ -9,7 +9,14 @@
 // them for both tenants in Seed, then try every id-taking operation across tenants) and call it
 // from the TEST_P at the bottom. PostgreSQL row-level security itself is tested in
 // src/store/database_test.cc (unfiltered queries see only their tenant).
+#include <chrono>
+#include <thread>
+
 #include "accounts/accounts.h"
+#include "billing/plans.h"
+#include "billing/subscription_service.h"
+#include "payments/payment_service.h"
+#include "payments/sandbox.h"
 #include "core/testing/test_util.h"
 #include "store/database.h"
 #include "store/soci.h"
@@ -133,6 +140,58 @@ TEST_P(TenantIsolationTest, CredentialsResolveToTheirOwnTenantOnly) {
   auto me = accounts_->Me(a_.admin_key);
   ASSERT_OK(me);
   EXPECT_EQ(me->tenant_name, "Tenant A");
+}
+
+// Payments (issue 11): B's subscription, invoices, orders, payments and events are invisible
+// to A, and A's operations on B's ids find nothing and change nothing.
+TEST_P(TenantIsolationTest, PaymentsOfBAreNotFoundForA) {
+  billing::PlanStore plans(db(), clock_);
+  billing::Subscriptions subs(db(), plans, clock_);
+  billing::SubscriptionService billing_accounts(db(), subs);
+  std::unique_ptr<payments::PaymentService> pay;
+  payments::MidtransSandbox sandbox({"SB-Mid-server-ISOLATION", "http://127.0.0.1:1/sandbox/midtrans",
+                                     "http://sinyal.test/notification", 0.0},
+                                    clock_, [&pay, this](const std::string&, const std::string& body) {
+                                      return pay->HandleNotification("application/json", body, clock_.Now())
+                                          .http_status;
+                                    });
+  auto gateway = payments::MakeInProcessSandboxClient(sandbox);
+  pay = std::make_unique<payments::PaymentService>(db(), billing_accounts, *gateway, clock_);
+  const TenantId a = a_.owner.tenant, b = b_.owner.tenant;
+  auto bought = pay->Checkout(b, {"B", "owner-b@example.com"}, "pro", billing::Term::kMonth, clock_.Now(), "user:b");
+  ASSERT_OK(bought);
+  ASSERT_TRUE(bought->order.has_value());
+  const payments::Order b_order = *bought->order;
+  ASSERT_OK(sandbox.Act(b_order.snap_token, "pay"));
+  for (int i = 0; i < 500 && sandbox.PendingDeliveries() > 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_EQ(subs.Current(b, clock_.Now())->plan, "pro");
+
+  ExpectNotFound(pay->GetOrder(a, b_order.order_id).status(), "GetOrder");
+  ExpectNotFound(billing_accounts.Invoice(a, b_order.invoice).status(), "Invoice");
+  ExpectNotFound(pay->PayInvoice(a, b_order.invoice, {"A", "owner-a@example.com"}, clock_.Now()).status(),
+                 "PayInvoice");
+  auto orders = pay->Orders(a, 100);
+  ASSERT_OK(orders);
+  EXPECT_TRUE(orders->empty());
+  auto events = billing_accounts.Events(a, 100);
+  ASSERT_OK(events);
+  for (const auto& e : *events) EXPECT_EQ(e.tenant, a);
+  auto cash = billing_accounts.Payments(a, 100);
+  ASSERT_OK(cash);
+  EXPECT_TRUE(cash->empty());
+  auto view = billing_accounts.View(a, clock_.Now());
+  ASSERT_OK(view);
+  EXPECT_EQ(view->state.plan, "free");
+  EXPECT_TRUE(view->invoices.empty());
+  EXPECT_EQ(billing_accounts.Cancel(a, clock_.Now(), "user:a").status().code(), StatusCode::kFailedPrecondition);
+  // B is untouched.
+  EXPECT_EQ(subs.Current(b, clock_.Now())->plan, "pro");
+  EXPECT_EQ(pay->GetOrder(b, b_order.order_id)->status, "paid");
+  auto b_cash = billing_accounts.Payments(b, 100);
+  ASSERT_OK(b_cash);
+  EXPECT_EQ(b_cash->size(), 1u);
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, TenantIsolationTest, SINYAL_DB_BACKENDS,

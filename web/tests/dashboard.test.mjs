@@ -24,6 +24,42 @@ async function go(path) {
   await page.waitForURL((u) => u.pathname === path.url);
 }
 
+async function operatorToken() {
+  const login = await fetch(`${server.base}/api/v1/operator/login`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ email: server.operator, password: OPERATOR_PASSWORD }),
+  });
+  assert.equal(login.status, 200);
+  return (await login.json()).access_token;
+}
+
+// The operator's feed posts the 60 M1 bars of the hour after EURUSD H1's newest bar (a gentle
+// walk from its close), flushed, so that the H1 bar closes and gets a signal. Returns the new H1
+// bar's time.
+async function pushNextHour(opToken) {
+  const auth = { Authorization: `Bearer ${opToken}` };
+  const series = (await (await fetch(`${server.base}/api/v1/market/series`, { headers: auth })).json()).items;
+  const lastBar = series.find((s) => s.symbol === 'EURUSD' && s.timeframe === 'H1').last_bar_time;
+  const last = (await (await fetch(`${server.base}/api/v1/market/bars?symbol=EURUSD&timeframe=H1&from=${encodeURIComponent(lastBar)}`, { headers: auth })).json()).bars.at(-1);
+  assert.equal(last.time, lastBar);
+  const next = Date.parse(lastBar) + 3600_000;
+  const m1 = [];
+  let price = last.close;
+  for (let m = 0; m < 60; m++) {
+    const open = price;
+    price = Number((price + (m % 7 < 4 ? 0.00007 : -0.00005)).toFixed(5));
+    m1.push({ symbol: 'EURUSD', time: new Date(next + m * 60_000).toISOString(), open, high: Math.max(open, price) + 0.00002, low: Math.min(open, price) - 0.00002, close: price, volume: 10 });
+  }
+  const pushed = await fetch(`${server.base}/api/v1/market/ticks`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json', ...auth },
+    body: JSON.stringify({ bars: m1, flush: true }),
+  });
+  assert.equal(pushed.status, 200, await pushed.text());
+  return new Date(next).toISOString().replace('.000Z', 'Z');
+}
+
 // Without chromium the test fails under CI (scripts/install-deps.sh installs it) and is skipped
 // elsewhere, saying why.
 const noBrowser = !existsSync(chromiumPath) && !process.env.CI ? `${chromiumPath} missing: apt-get install chromium` : false;
@@ -157,12 +193,7 @@ describe('dashboard', { timeout: 300_000, skip: noBrowser }, () => {
 
   it('on Pro: confidence, interval band, regime strip, live stream and the track record', async () => {
     // An operator moves the tenant to Pro (checkout arrives with payments, issue 11).
-    const login = await fetch(`${server.base}/api/v1/operator/login`, {
-      method: 'POST',
-      headers: { 'Content-Type': 'application/json' },
-      body: JSON.stringify({ email: server.operator, password: OPERATOR_PASSWORD }),
-    });
-    const opToken = (await login.json()).access_token;
+    const opToken = await operatorToken();
     const session = JSON.parse(await page.evaluate(() => localStorage.getItem('sinyal.session')));
     const me = await (await fetch(`${server.base}/api/v1/me`, { headers: { Authorization: `Bearer ${session.access_token}` } })).json();
     const moved = await fetch(`${server.base}/api/v1/operator/tenants/${me.tenant.id}/plan`, {
@@ -182,6 +213,23 @@ describe('dashboard', { timeout: 300_000, skip: noBrowser }, () => {
     assert.ok(Number(await page.getByTestId('chart').getAttribute('data-bands')) > 0, 'interval band drawn');
     assert.ok(Number(await page.getByTestId('chart').getAttribute('data-regimes')) > 0, 'regime strip drawn');
     await page.getByText('Live: new signals arrive as bars close.').waitFor({ timeout: 15_000 });
+
+    // Live push: the next hour's M1 bars arrive from the operator's feed; the H1 bar they close
+    // gets a signal, which the stream pushes to the open page: the chart and the latest signal
+    // show the new bar without a reload.
+    const chart = page.getByTestId('chart');
+    const signalsBefore = Number(await chart.getAttribute('data-signals'));
+    const lastBarBefore = await chart.getAttribute('data-last-bar');
+    await page.evaluate(() => {
+      window.__sameDocument = true;
+    });
+    const newBar = await pushNextHour(opToken);
+    assert.equal(Date.parse(newBar) - Date.parse(lastBarBefore), 3600_000, 'the chart showed the newest bar before the push');
+    await page.waitForFunction((t) => document.querySelector('[data-testid="chart"]')?.getAttribute('data-last-bar') === t, newBar, { timeout: 30_000 });
+    await page.waitForFunction((n) => Number(document.querySelector('[data-testid="chart"]')?.getAttribute('data-signals')) > n, signalsBefore, { timeout: 30_000 });
+    // The latest signal is now the new bar's.
+    await page.waitForFunction((t) => document.querySelector('[data-testid="latest-signal"]')?.getAttribute('data-bar-time') === t, newBar, { timeout: 30_000 });
+    assert.equal(await page.evaluate(() => window.__sameDocument), true, 'updated without a reload');
     await screenshots(page, 'signals-pro');
 
     await go({ label: 'Track record', url: '/track-record' });

@@ -41,11 +41,53 @@ function cli(args, { input = '', env = {} } = {}) {
   return r.stdout;
 }
 
+export const fakeTelegramBin = join(dirname(sinyalBin), 'sinyal-fake-telegram');
+
+// The FAKE (simulated) Telegram Bot API server (src/notify/testing/fake_bot_api.h), its own process
+// on a free loopback port. Resolves once it prints that it listens.
+export async function startFakeTelegram() {
+  if (!existsSync(fakeTelegramBin)) throw new Error(`${fakeTelegramBin} missing: build first (scripts/build.sh)`);
+  const port = await freePort();
+  const proc = spawn(fakeTelegramBin, ['--port', String(port)], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const out = [];
+  await new Promise((ok, fail) => {
+    const timer = setTimeout(() => fail(new Error(`FAKE Telegram did not start: ${out.join('')}`)), 30_000);
+    proc.stdout.on('data', (d) => {
+      out.push(String(d));
+      if (/listening on/.test(out.join(''))) {
+        clearTimeout(timer);
+        ok();
+      }
+    });
+    proc.stderr.on('data', (d) => out.push(String(d)));
+    proc.once('exit', (code) => fail(new Error(`FAKE Telegram exited ${code}: ${out.join('')}`)));
+  });
+  const base = `http://127.0.0.1:${port}`;
+  const call = async (path, body) => {
+    const r = await fetch(`${base}${path}`, body === undefined ? {} : { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
+    if (r.status !== 200) throw new Error(`FAKE Telegram ${path}: ${r.status} ${await r.text()}`);
+    return r.json();
+  };
+  return {
+    base,
+    token: '123456:FAKE-telegram-token',
+    // A message from a Telegram user to the bot.
+    say: (from_id, text, extra = {}) => call('/fake/updates', { from_id, text, chat_type: 'private', ...extra }),
+    // What the bot sent to a chat.
+    sent: async (chat_id) => (await call(`/fake/sent?chat_id=${chat_id}`)).messages,
+    async stop() {
+      proc.kill('SIGTERM');
+      await new Promise((r) => (proc.exitCode !== null ? r() : proc.once('exit', r)));
+    },
+  };
+}
+
 // Starts a server whose first run (app/first_run.h) imports the newest `lines` bars of the sample's
 // EURUSD H1, trains the platform default models on all but the newest `replay` of them and replays
 // those through the live path, so the dashboard has real out-of-sample signals, resolved ones
 // among them. Resolves once the first run is done (its "first_run" log event).
-export async function startServer({ lines = 4400, replay = 120, extraEnv = {} } = {}) {
+// With `telegram`, the server's bot talks to a FAKE Telegram server started here (server.telegram).
+export async function startServer({ lines = 4400, replay = 120, extraEnv = {}, telegram = false } = {}) {
   if (!existsSync(sinyalBin)) throw new Error(`${sinyalBin} missing: build first (scripts/build.sh)`);
   if (!existsSync(join(webDist, 'index.html'))) throw new Error('web/dist missing: npm run build in web/');
   const dir = mkdtempSync(join(tmpdir(), 'sinyal-web-'));
@@ -58,6 +100,8 @@ export async function startServer({ lines = 4400, replay = 120, extraEnv = {} } 
   writeFileSync(join(sample, 'first_run.tsv'), 'EURUSD_H1.csv\tEURUSD\tH1\tNY+7\n');
   const operator = `ops-${Date.now()}@sinyal.example`;
   cli(['admin', 'create-operator', '--email', operator, ...common], { input: `${OPERATOR_PASSWORD}\n` });
+  const fake = telegram ? await startFakeTelegram() : null;
+  const tgEnv = fake ? { SINYAL_TELEGRAM_BOT_TOKEN: fake.token, SINYAL_TELEGRAM_API_URL: fake.base } : {};
   const port = await freePort();
   const log = [];
   const proc = spawn(sinyalBin, ['serve', '--port', String(port), ...common, '--log-level', 'info'], {
@@ -70,6 +114,7 @@ export async function startServer({ lines = 4400, replay = 120, extraEnv = {} } 
       SINYAL_FIRST_RUN_ENABLED: 'true',
       SINYAL_FIRST_RUN_SAMPLE_DIR: sample,
       SINYAL_FIRST_RUN_REPLAY_BARS: String(replay),
+      ...tgEnv,
       ...extraEnv,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -79,23 +124,31 @@ export async function startServer({ lines = 4400, replay = 120, extraEnv = {} } 
   const base = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + 300_000;
   const firstRunDone = () => /"event":"first_run"[^\n]*"stage":"(done|failed|skipped|stopped)"|"stage":"(done|failed|skipped|stopped)"[^\n]*"event":"first_run"/.exec(log.join(''));
-  for (;;) {
-    if (proc.exitCode !== null) throw new Error(`sinyal serve exited ${proc.exitCode}: ${log.join('')}`);
-    const done = firstRunDone();
-    if (done) {
-      if (!/done/.test(done[0])) throw new Error(`first run did not finish: ${log.join('')}`);
-      break;
+  try {
+    for (;;) {
+      if (proc.exitCode !== null) throw new Error(`sinyal serve exited ${proc.exitCode}: ${log.join('')}`);
+      const done = firstRunDone();
+      if (done) {
+        if (!/done/.test(done[0])) throw new Error(`first run did not finish: ${log.join('')}`);
+        break;
+      }
+      if (Date.now() > deadline) throw new Error(`first run not done in time: ${log.join('')}`);
+      await new Promise((r) => setTimeout(r, 200));
     }
-    if (Date.now() > deadline) throw new Error(`first run not done in time: ${log.join('')}`);
-    await new Promise((r) => setTimeout(r, 200));
+  } catch (e) {
+    proc.kill('SIGTERM');
+    await fake?.stop();
+    throw e;
   }
   return {
     base,
     operator,
     log,
+    telegram: fake,
     async stop() {
       proc.kill('SIGTERM');
       await new Promise((r) => (proc.exitCode !== null ? r() : proc.once('exit', r)));
+      await fake?.stop();
       rmSync(dir, { recursive: true, force: true });
     },
   };

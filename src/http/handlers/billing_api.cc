@@ -83,6 +83,12 @@ Result<billing::Plan> PlanFromJson(const std::string& name, const json& body) {
   p.overage_allowed = overage.value_or(false);
   SINYAL_ASSIGN_OR_RETURN(auto overage_price, b.OptionalInt("overage_price_idr", 0, kMax));
   if (overage_price) p.overage_price_idr = *overage_price;
+  SINYAL_ASSIGN_OR_RETURN(auto yearly, b.OptionalInt("yearly_price_idr", 0, kMax));
+  if (yearly) p.yearly_price_idr = *yearly;
+  if (const json* bands = b.Raw("overage_bands")) {
+    SINYAL_ASSIGN_OR_RETURN(p.overage_bands, billing::OverageBandsFromJson(*bands));
+    if (!p.overage_bands.empty() && !overage_price) p.overage_price_idr = p.overage_bands.front().price_idr;
+  }
   SINYAL_ASSIGN_OR_RETURN(auto rate, b.OptionalNumber("rate_per_second", 1e-6, 1e6));
   if (rate) p.rate_per_second = *rate;
   SINYAL_ASSIGN_OR_RETURN(auto burst, b.OptionalInt("burst", 1, 1000000));
@@ -115,20 +121,6 @@ Result<Range> RangeParams(const Context& ctx, int64_t default_days) {
   }
   if (r.from >= r.to) return Status::InvalidArgument("must be before to", "from");
   return r;
-}
-
-// An integer query parameter in [min, max], or `fallback` when absent.
-Result<int64_t> IntParam(const Context& ctx, const std::string& name, int64_t fallback, int64_t min, int64_t max) {
-  auto v = QueryParam(ctx, name);
-  if (!v) return fallback;
-  if (v->empty() || v->size() > 18 || v->find_first_not_of("0123456789") != std::string::npos) {
-    return Status::InvalidArgument("must be an integer", name);
-  }
-  const int64_t x = std::stoll(*v);
-  if (x < min || x > max) {
-    return Status::InvalidArgument("must be between " + std::to_string(min) + " and " + std::to_string(max), name);
-  }
-  return x;
 }
 
 json SubscriptionJson(const billing::Subscription& s) {
@@ -276,7 +268,7 @@ void AddBillingRoutes(RouteTable& routes, BillingDeps deps) {
                 SINYAL_RETURN_IF_ERROR(RequireSignedInOperator(ctx));
                 SINYAL_RETURN_IF_ERROR(OnlyQueryParams(ctx, {"from", "to", "limit"}));
                 SINYAL_ASSIGN_OR_RETURN(Range r, RangeParams(ctx, 30));
-                SINYAL_ASSIGN_OR_RETURN(int64_t limit, IntParam(ctx, "limit", 10, 1, 1000));
+                SINYAL_ASSIGN_OR_RETURN(int64_t limit, IntQueryParam(ctx, "limit", 10, 1, 1000));
                 SINYAL_ASSIGN_OR_RETURN(json rows, analytics->TopTenants(r.from, r.to, static_cast<int>(limit)));
                 return Response::Json(200, {{"from", FormatIso8601(r.from)}, {"to", FormatIso8601(r.to)}, {"items", rows}});
               }});
@@ -299,10 +291,10 @@ void AddBillingRoutes(RouteTable& routes, BillingDeps deps) {
               .handler = [analytics](Context& ctx) -> Result<Response> {
                 SINYAL_RETURN_IF_ERROR(RequireSignedInOperator(ctx));
                 SINYAL_RETURN_IF_ERROR(OnlyQueryParams(ctx, {"limit", "tenant_id"}));
-                SINYAL_ASSIGN_OR_RETURN(int64_t limit, IntParam(ctx, "limit", 20, 1, 1000));
+                SINYAL_ASSIGN_OR_RETURN(int64_t limit, IntQueryParam(ctx, "limit", 20, 1, 1000));
                 std::optional<TenantId> tenant;
                 if (QueryParam(ctx, "tenant_id")) {
-                  SINYAL_ASSIGN_OR_RETURN(int64_t id, IntParam(ctx, "tenant_id", 0, 1, INT64_MAX / 2));
+                  SINYAL_ASSIGN_OR_RETURN(int64_t id, IntQueryParam(ctx, "tenant_id", 0, 1, INT64_MAX / 2));
                   tenant = TenantId(id);
                 }
                 SINYAL_ASSIGN_OR_RETURN(json rows, analytics->QuotaBurnDown(ctx.now, static_cast<int>(limit), tenant));

@@ -178,7 +178,7 @@ class BusinessApi {
                                                            const PredictItem& item, const std::string& prefix) {
     const UnixNanos not_after =
         plan.Has(billing::kFeatRealtime) ? ctx.now : ctx.now - plan.data_delay_seconds * kNanosPerSecond;
-    auto sig = d_.signals->Latest(ctx.principal->tenant, item.symbol, item.timeframe, not_after);
+    auto sig = d_.signals->Latest(ctx.principal->tenant, {item.symbol, item.tf}, not_after);
     if (!sig.ok()) {
       Status s = sig.error();
       return s.field().empty() ? s : s.WithField(prefix + s.field());

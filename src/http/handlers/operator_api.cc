@@ -78,7 +78,7 @@ void AddOperatorRoutes(RouteTable& routes, OperatorDeps deps) {
                 for (const auto& s : series) {
                   const std::string tf(market::TimeframeName(s.key.timeframe));
                   json item = {{"symbol", s.key.symbol}, {"timeframe", tf}};
-                  auto perf = d->signals->Performance(models::kPlatformTenant, s.key.symbol, tf);
+                  auto perf = d->signals->Performance(models::kPlatformTenant, s.key);
                   if (!perf.ok()) {
                     if (perf.error().code() != StatusCode::kNotFound) return perf.error();
                     item["model"] = nullptr;  // no platform model serves this series

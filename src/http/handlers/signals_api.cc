@@ -12,6 +12,7 @@
 #include "core/time.h"
 #include "http/api.h"
 #include "http/query.h"
+#include "market/edge_parse.h"
 #include "market/timeframe.h"
 #include "models/service.h"
 #include "signals/cross_asset.h"
@@ -27,16 +28,19 @@ namespace {
 
 TenantId Tenant(const Context& ctx) { return ctx.principal->tenant; }
 
+// The series of a query, parsed once (market::ParseSeriesKey); `timeframe` is its canonical name.
 struct Key {
   std::string symbol, timeframe;
+  market::SeriesKey series;
 };
 
 Result<Key> QueryKey(const Context& ctx) {
   SINYAL_ASSIGN_OR_RETURN(std::string s, RequiredQueryParam(ctx, "symbol"));
   SINYAL_ASSIGN_OR_RETURN(std::string tf, RequiredQueryParam(ctx, "timeframe"));
   Key k;
-  SINYAL_ASSIGN_OR_RETURN(k.symbol, models::ModelService::NormalizeSymbol(s));
-  SINYAL_ASSIGN_OR_RETURN(k.timeframe, models::ModelService::NormalizeTimeframe(tf));
+  SINYAL_ASSIGN_OR_RETURN(k.series, market::ParseSeriesKey(s, tf));
+  k.symbol = k.series.symbol;
+  k.timeframe = std::string(market::TimeframeName(k.series.timeframe));
   return k;
 }
 
@@ -291,7 +295,7 @@ void AddSignalRoutes(RouteTable& routes, SignalsDeps deps) {
                 }
                 SINYAL_ASSIGN_OR_RETURN(UnixNanos not_after, NotAfter(*d, ctx));
                 SINYAL_ASSIGN_OR_RETURN(std::shared_ptr<const signals::Signal> s,
-                                        d->signals->Latest(Tenant(ctx), k.symbol, k.timeframe, not_after));
+                                        d->signals->Latest(Tenant(ctx), k.series, not_after));
                 const signals::Signal out = signals::SignalService::WithThreshold(*s, threshold);
                 SINYAL_ASSIGN_OR_RETURN(json body, GateSignalJson(*d, ctx, out.ToJson()));
                 return Response::Json(200, body);
@@ -309,8 +313,7 @@ void AddSignalRoutes(RouteTable& routes, SignalsDeps deps) {
                   SINYAL_ASSIGN_OR_RETURN(limit, ParseInt(*l, "limit", 1, 10000));
                 }
                 SINYAL_ASSIGN_OR_RETURN(signals::SignalPerformance p,
-                                        d->signals->Performance(Tenant(ctx), k.symbol, k.timeframe,
-                                                                static_cast<size_t>(limit)));
+                                        d->signals->Performance(Tenant(ctx), k.series, static_cast<size_t>(limit)));
                 json out = p.ToJson();
                 out["symbol"] = k.symbol;
                 out["timeframe"] = k.timeframe;

@@ -190,14 +190,17 @@ class StreamSocket final : public WebSocketHandler, public std::enable_shared_fr
   void Deliver(TenantId owner, const signals::Signal& signal) {
     const auto& f = signal.fields();
     double threshold = 0.5;
+    market::SeriesKey key;
     {
       std::lock_guard<std::mutex> lock(mu_);
       if (closed_ || conn_ == nullptr) return;
-      if (!series_.count({f.symbol, f.timeframe})) return;
+      auto it = series_.find({f.symbol, f.timeframe});
+      if (it == series_.end()) return;
+      key = it->second;
       threshold = threshold_;
     }
     const StreamDeps& d = hub_.deps();
-    auto serving = d.signals->ModelOwner(principal_.tenant, f.symbol, f.timeframe);
+    auto serving = d.signals->ModelOwner(principal_.tenant, key);
     if (!serving.ok() || *serving != owner) return;
     const UnixNanos now = d.clock->Now();
     auto sub = d.subscriptions->Current(principal_.tenant, now);
@@ -269,6 +272,7 @@ class StreamSocket final : public WebSocketHandler, public std::enable_shared_fr
     SINYAL_RETURN_IF_ERROR(CheckStreamPlan(*d.plans, plan));
 
     std::vector<std::string> syms, tfs;
+    std::vector<market::Timeframe> tf_keys;  // parsed once; tfs holds their names
     for (size_t i = 0; i < symbols->size(); ++i) {
       auto n = market::NormalizeSymbol((*symbols)[i]);
       if (!n.ok()) return n.error().WithField("symbols[" + std::to_string(i) + "]");
@@ -286,18 +290,21 @@ class StreamSocket final : public WebSocketHandler, public std::enable_shared_fr
                                         field);
       }
       tfs.push_back(name);
+      tf_keys.push_back(*tf);
     }
-    std::set<std::pair<std::string, std::string>> series;
+    std::map<std::pair<std::string, std::string>, market::SeriesKey> series;
     json listed = json::array();
     for (size_t i = 0; i < syms.size(); ++i) {
-      for (const auto& tf : tfs) {
-        if (!series.insert({syms[i], tf}).second) continue;
-        Status tracked = d.signals->Track(principal_.tenant, syms[i], tf);
+      for (size_t j = 0; j < tfs.size(); ++j) {
+        const std::string& tf = tfs[j];
+        const market::SeriesKey key{syms[i], tf_keys[j]};
+        if (!series.emplace(std::make_pair(syms[i], tf), key).second) continue;
+        Status tracked = d.signals->Track(principal_.tenant, key);
         if (!tracked.ok()) {
           const bool about_tf = tracked.field() == "timeframe";
           return tracked.WithField(about_tf ? "timeframes" : "symbols[" + std::to_string(i) + "]");
         }
-        auto owner = d.signals->ModelOwner(principal_.tenant, syms[i], tf);
+        auto owner = d.signals->ModelOwner(principal_.tenant, key);
         if (!owner.ok()) return owner.error().WithField("symbols[" + std::to_string(i) + "]");
         listed.push_back({{"symbol", syms[i]},
                           {"timeframe", tf},
@@ -360,7 +367,8 @@ class StreamSocket final : public WebSocketHandler, public std::enable_shared_fr
   std::mutex mu_;
   WebSocketConnection* conn_ = nullptr;                     // GUARDED_BY(mu_); valid until OnClose
   bool closed_ = false;                                     // GUARDED_BY(mu_)
-  std::set<std::pair<std::string, std::string>> series_;    // GUARDED_BY(mu_)
+  // Subscribed series by (symbol, timeframe name), as signals name them.
+  std::map<std::pair<std::string, std::string>, market::SeriesKey> series_;  // GUARDED_BY(mu_)
   double threshold_ = 0.5;                                  // GUARDED_BY(mu_)
 };
 

@@ -152,5 +152,5 @@ export function SignalChart({ bars, signals, digits, zone, timeframe, label }: C
     }
   }, [bars, signals, digits, zone, timeframe]);
 
-  return <div ref={box} className="chart" data-testid="chart" role="group" aria-label={label} data-markers={signals.filter((s) => s.prediction !== 'neutral').length} />;
+  return <div ref={box} className="chart" data-testid="chart" role="group" aria-label={label} data-markers={signals.filter((s) => s.prediction !== 'neutral').length} data-last-bar={bars.at(-1)?.time} data-signals={signals.length} />;
 }

@@ -23,7 +23,7 @@ export function SignalDetail({ s, digits }: { s: Signal; digits: number }) {
   const { t, lang, zone } = useI18n();
   const i80 = s.intervals?.find((i) => Math.abs(i.coverage - 0.8) < 1e-6);
   return (
-    <div className="signal-detail" data-testid="latest-signal">
+    <div className="signal-detail" data-testid="latest-signal" data-bar-time={s.bar_time}>
       <div className="signal-head">
         <Direction s={s} />
         <span className="muted">
