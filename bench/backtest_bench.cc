@@ -8,8 +8,11 @@
 //                    entry. p50/p99 of single iterations are reported as counters.
 //   BarsPerSecond    RunStrategy over the real H1 file(s) (whole backtest incl. metrics) with a
 //                    cheap rule as the signal source (reverse the last move: a trade every bar,
-//                    the heaviest order flow a signal can cause). The model's own cost is
-//                    measured separately (with and without in-loop retraining).
+//                    the heaviest order flow a signal can cause).
+//   WalkForward      RunStrategy over EURUSD H1 with the model path (walk_forward_signals.h:
+//                    SeriesWindow + SignalAt, models trained in the loop with TrainModel, default
+//                    model configuration, 1 XGBoost thread). Arg 0: one model, trained at 5,000
+//                    bars and never again; arg N: retrained every N bars after that.
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
@@ -23,6 +26,12 @@
 
 #include "backtest/backtest.h"
 #include "backtest/engine.h"
+#include "backtest/walk_forward_signals.h"
+#include "models/db_registry.h"
+#include "models/service.h"
+#include "store/bar_store.h"
+#include "store/database.h"
+#include "store/job_queue.h"
 #include "core/time.h"
 #include "market/csv_import.h"
 
@@ -189,6 +198,50 @@ void BM_BarsPerSecond(benchmark::State& state) {
   state.counters["trades"] = static_cast<double>(trades);
 }
 BENCHMARK(BM_BarsPerSecond)->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond);
+
+void BM_WalkForward(benchmark::State& state) {
+  static const std::vector<market::Bar> eur = LoadOrSynthetic("EURUSD_H1.csv", "NY+7", 23580);
+  auto db = store::Database::Open({.url = "sqlite::memory:"});
+  if (!db.ok() || !(*db)->Migrate().ok()) {
+    state.SkipWithError("no database");
+    return;
+  }
+  ManualClock clock(0);
+  const Clock& wall = SystemClock::Instance();
+  store::BarStore bars(**db, clock);
+  models::DbModelRegistry registry(**db, clock);
+  store::JobQueue jobs(**db, clock);
+  models::ModelService models(**db, bars, nullptr, registry, &jobs, clock, {.nthread = 1});
+  WalkForwardSignalFactory factory(models, wall);
+  std::vector<SeriesInput> series(1);
+  series[0] = {"EURUSD", 5, eur, {}};
+  StrategyConfig c = BenchStrategy({"EURUSD"});
+  c.signal.threshold = 0.55;
+  c.model.min_train_bars = 5000;
+  c.model.retrain_every_bars = state.range(0) > 0 ? static_cast<int>(state.range(0)) : 100000;
+  int64_t bars_run = 0, trainings = 0;
+  double train_seconds = 0;
+  for (auto _ : state) {
+    auto source = factory.Create(models::kPlatformTenant, c, series, {});
+    if (!source.ok()) {
+      state.SkipWithError(source.error().ToString().c_str());
+      break;
+    }
+    auto r = RunStrategy(c, series, **source, {}, {});
+    if (!r.ok()) {
+      state.SkipWithError(r.error().ToString().c_str());
+      break;
+    }
+    bars_run += static_cast<int64_t>(eur.size());
+    const auto d = (*source)->Describe();
+    trainings = d["symbols"]["EURUSD"]["trainings"].get<int64_t>();
+    train_seconds = d["train_seconds"].get<double>();
+  }
+  state.counters["bars_per_s"] = benchmark::Counter(static_cast<double>(bars_run), benchmark::Counter::kIsRate);
+  state.counters["trainings"] = static_cast<double>(trainings);
+  state.counters["train_s"] = train_seconds;
+}
+BENCHMARK(BM_WalkForward)->Arg(0)->Arg(2000)->Unit(benchmark::kSecond)->Iterations(1)->UseRealTime();
 
 }  // namespace
 }  // namespace sinyal::backtest

@@ -10,6 +10,7 @@
 #include "app/market_cli.h"
 #include "app/models_cli.h"
 #include "app/serve.h"
+#include "app/trading.h"
 #include "core/log.h"
 
 using sinyal::Status;
@@ -103,6 +104,8 @@ int main(int argc, char** argv) {
   replay->add_option("--batch", replay_args.batch, "events per request (default 1000, max 10000)");
 
   auto model_commands = sinyal::app::AddModelCommands(app, *admin, add_common);
+  sinyal::app::BacktestArgs backtest_args;
+  CLI::App* backtest = sinyal::app::AddBacktestCommand(app, backtest_args, add_common);
 
   app.add_subcommand("version", "print the version");
 
@@ -134,6 +137,7 @@ int main(int argc, char** argv) {
   if (replay->parsed()) return sinyal::app::RunReplay(replay_args);
   if (migrate->parsed()) return sinyal::app::RunMigrate(config);
   if (auto rc = sinyal::app::RunModelCommand(*model_commands, config)) return *rc;
+  if (backtest->parsed()) return sinyal::app::RunBacktestCommand(config, backtest_args);
   if (create_operator->parsed()) {
     std::string password;
     if (isatty(STDIN_FILENO)) std::cerr << "password for " << op_email << ": " << std::flush;

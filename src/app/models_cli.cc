@@ -1,5 +1,7 @@
 #include "app/models_cli.h"
 
+#include "app/trading.h"
+
 #include <signal.h>
 #include <unistd.h>
 
@@ -343,6 +345,10 @@ int RunPredict(const ModelCommands& c, Env& env) {
 
 int RunWorker(const ModelCommands& c, const Config& config, Env& env) {
   auto worker = MakeJobWorker(config, *env.jobs, *env.service, "worker", env.retraining.get());
+  // Backtest jobs too (app/trading.h); no live signals here, so no paper accounts are driven.
+  Trading trading(config, *env.db, *env.bars, *env.jobs, *env.service, env.feature_sets.get(),
+                  nullptr, SystemClock::Instance());
+  trading.RegisterJobs(*worker);
   if (c.once) {
     auto ran = worker->RunOnce();
     if (!ran.ok()) return Fail(ran.error());

@@ -1,5 +1,7 @@
 #include "app/serve.h"
 
+#include "app/trading.h"
+
 #include <signal.h>
 #include <sys/stat.h>
 
@@ -250,9 +252,11 @@ int RunServe(Config config) {
   store::BarStore bar_store(*db, clock);
   // Bars closed by the live feed go to the signal service (set below, cleared before it ends).
   std::atomic<signals::SignalService*> bar_sink{nullptr};
+  std::atomic<Trading*> paper_sink{nullptr};  // paper accounts follow the same bars (app/trading.h)
   store::LiveFeed live_feed(bar_store, clock, {},
-                            [&bar_sink](const market::SeriesKey& key, const market::Bar& bar) {
+                            [&bar_sink, &paper_sink](const market::SeriesKey& key, const market::Bar& bar) {
                               if (signals::SignalService* s = bar_sink.load()) s->OnBarClosed(key, bar);
+                              if (Trading* t = paper_sink.load()) t->OnBarClosed(key, bar);
                             });
   store::FeatureSetStore feature_sets(*db, clock);
   http::FeatureServicePtr feature_service = http::MakeFeatureService(bar_store, feature_sets);
@@ -297,6 +301,14 @@ int RunServe(Config config) {
   bar_sink.store(&signal_service);
   http::AddSignalRoutes(routes, {.signals = &signal_service, .log = &signal_log, .bars = &bar_store});
   http::AddBusinessRoutes(routes, {.signals = &signal_service});
+  // Paper trading accounts (backtest/paper.h) follow the live bars with the live signals; their
+  // thread also sends the accounts' signed webhooks.
+  Trading trading(config, *db, bar_store, jobs, model_service, &feature_sets, &signal_service, clock);
+  // Submitting backtests needs the plan's "backtests", opening paper accounts its "paper_trading"
+  // (migration 43): billing's one gate, in the handlers.
+  http::AddTradingRoutes(
+      routes, {.backtests = trading.backtests(),
+               .paper = &trading.paper()});
   billing::Invoices invoices(*db, subscriptions);
   billing::Analytics analytics(*db, subscriptions);
   http::AddBillingRoutes(routes, {.plans = &plans,
@@ -379,6 +391,7 @@ int RunServe(Config config) {
   std::unique_ptr<signals::RetrainScheduler> retrain_scheduler;
   if (config.worker.in_process) {
     worker = MakeJobWorker(config, jobs, model_service, "serve", &retraining);
+    trading.RegisterJobs(*worker);
     payments::RegisterPaymentJobs(*worker, payment_service, clock);
     worker->Start();
     if (config.worker.retrain_check_seconds > 0) {
@@ -404,7 +417,8 @@ int RunServe(Config config) {
                                                                           .plans = &plans,
                                                                           .subscriptions = &subscriptions,
                                                                           .meter = &meter,
-                                                                          .signals = &signal_service},
+                                                                          .signals = &signal_service,
+                                                                          .paper = &trading.paper()},
                                                      std::move(options));
   }
   http::AddTelegramRoutes(routes, telegram.get());
@@ -438,6 +452,8 @@ int RunServe(Config config) {
   if (telegram) {
     if (Status s = telegram->Start(); !s.ok()) return Fail(s);
   }
+  trading.Start();
+  paper_sink.store(&trading);
 
   // Closes live bars of quiet markets once a second (LiveFeed::AdvanceLive).
   std::atomic<bool> stop_feed_timer{false};
@@ -551,6 +567,8 @@ int RunServe(Config config) {
   stop_reconciler.store(true);
   reconciler.join();
   bar_sink.store(nullptr);
+  paper_sink.store(nullptr);
+  trading.Stop();  // applies the bars already queued
   signal_service.Drain();
   meter.Flush();  // no request is left to commit; the writer stops with the meter
   db->Close();

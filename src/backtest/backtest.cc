@@ -63,17 +63,15 @@ std::vector<market::SeriesKey> Keys(const StrategyConfig& c) {
   return keys;
 }
 
-RunResult Collect(std::string name, const SimulatedBroker& broker, const Engine& engine,
+// The result of a finished run. Moves the broker's history out (the broker is done).
+RunResult Collect(std::string name, SimulatedBroker& broker, const Engine& engine,
                   const SignalStrategy* strategy, const StrategyConfig& c,
                   const MetricsOptions& mo) {
   RunResult r;
   r.name = std::move(name);
   r.equity = engine.equity_curve();
-  r.trades = broker.trades();
-  r.fills = broker.fills();
-  for (const auto& [id, o] : broker.orders()) r.orders.push_back(o);
-  r.risk_events = broker.risk_events();
   r.costs = broker.costs();
+  broker.MoveHistoryTo(&r.orders, &r.fills, &r.trades, &r.risk_events);
   if (strategy) {
     r.entries = strategy->entries();
     r.mean_entry_confidence = strategy->mean_entry_confidence();
@@ -263,6 +261,7 @@ Result<BacktestResult> RunBacktest(const StrategyConfig& c, const std::vector<Se
   SINYAL_ASSIGN_OR_RETURN(out.strategy, RunStrategy(c, series, source, control, options.metrics));
   const int64_t t1 = options.wall_clock ? options.wall_clock->MonotonicNanos() : 0;
   out.seconds = static_cast<double>(t1 - t0) / 1e9;
+  out.signal_source = source.Describe();
   if (!options.baselines) return out;
 
   SINYAL_ASSIGN_OR_RETURN(out.buy_and_hold, BuyAndHold(c, series, options.metrics));

@@ -825,6 +825,22 @@ void SimulatedBroker::DropHistory() {
   risk_events_.clear();
 }
 
+void SimulatedBroker::MoveHistoryTo(std::vector<Order>* orders, std::vector<Fill>* fills,
+                                    std::vector<Trade>* trades,
+                                    std::vector<RiskEvent>* risk_events) {
+  orders->clear();
+  orders->reserve(orders_.size());
+  for (auto& [id, o] : orders_) orders->push_back(std::move(o));
+  orders_.clear();
+  for (auto& s : symbols_) s.open.clear();
+  *fills = std::move(fills_);
+  *trades = std::move(trades_);
+  *risk_events = std::move(risk_events_);
+  fills_.clear();
+  trades_.clear();
+  risk_events_.clear();
+}
+
 nlohmann::json SimulatedBroker::Snapshot() const {
   nlohmann::json j;
   j["version"] = 1;

@@ -166,6 +166,10 @@ class SimulatedBroker {
   // Forgets closed orders, fills, trades and risk events (after the caller stored them); open
   // orders, positions, balance and counters stay.
   void DropHistory();
+  // Moves every order (in id order), fill, trade and risk event out (end of a run: no copies);
+  // the broker keeps none of them afterwards.
+  void MoveHistoryTo(std::vector<Order>* orders, std::vector<Fill>* fills,
+                     std::vector<Trade>* trades, std::vector<RiskEvent>* risk_events);
 
  private:
   struct Quote {

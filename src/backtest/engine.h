@@ -25,6 +25,8 @@
 #include <span>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "backtest/broker.h"
 #include "backtest/strategy.h"
 #include "core/clock.h"
@@ -45,6 +47,8 @@ class SignalSource {
                                                                      const market::SeriesKey& key,
                                                                      const market::Bar& bar,
                                                                      UnixNanos now) = 0;
+  // What produced the signals (model versions, retrains), for the result; null by default.
+  virtual nlohmann::json Describe() const { return nullptr; }
 };
 
 struct EquityPoint {

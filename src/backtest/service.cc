@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <utility>
 
+#include "backtest/report.h"
 #include "core/time.h"
 #include "models/market_adapter.h"
 #include "store/bar_store.h"
@@ -230,6 +231,35 @@ Result<BacktestRecord> BacktestService::Submit(TenantId tenant, std::optional<Us
   return Get(tenant, id, false);
 }
 
+Result<std::string> BacktestService::Report(TenantId tenant, int64_t id, std::string_view part) {
+  if (part != "markdown" && part != "equity.svg" && part != "drawdown.svg" && part != "random.svg") {
+    return Status::InvalidArgument("format must be markdown, equity.svg, drawdown.svg or random.svg",
+                                   "format");
+  }
+  std::string result;
+  soci::indicator ind = soci::i_null;
+  std::string status;
+  bool found = false;
+  SINYAL_RETURN_IF_ERROR(db_.WithTenantReadTx(tenant, [&](soci::session& sql) -> Status {
+    const long long t = tenant.value(), i = id;
+    sql << "SELECT status, result FROM backtests WHERE id = :id AND tenant_id = :t",
+        soci::use(i, "id"), soci::use(t, "t"), soci::into(status), soci::into(result, ind);
+    found = sql.got_data();
+    return Status::Ok();
+  }));
+  if (!found) return Status::NotFound("no backtest " + std::to_string(id), "id");
+  if (status != "succeeded" || ind != soci::i_ok) {
+    return Status::FailedPrecondition("backtest " + std::to_string(id) + " is " + status +
+                                          "; the report exists once it has succeeded",
+                                      "status");
+  }
+  const json j = json::parse(result, nullptr, false);
+  if (!j.is_object() || !j.contains("report") || !j["report"].contains(part)) {
+    return Status::NotFound("backtest " + std::to_string(id) + " has no stored report", "id");
+  }
+  return j["report"][std::string(part)].get<std::string>();
+}
+
 Result<BacktestRecord> BacktestService::Get(TenantId tenant, int64_t id, bool with_result) {
   Row r;
   std::string result;
@@ -248,7 +278,10 @@ Result<BacktestRecord> BacktestService::Get(TenantId tenant, int64_t id, bool wi
   }));
   if (!found) return Status::NotFound("no backtest " + std::to_string(id), "id");
   BacktestRecord b = ToRecord(tenant, r);
-  if (with_result && result_ind == soci::i_ok) b.result = json::parse(result, nullptr, false);
+  if (with_result && result_ind == soci::i_ok) {
+    b.result = json::parse(result, nullptr, false);
+    if (b.result.is_object()) b.result.erase("report");  // served by Report()
+  }
   if (b.job_id) {
     auto job = jobs_.Get(tenant, b.job_id);
     if (job.ok()) {
@@ -369,7 +402,7 @@ Result<std::string> BacktestService::RunJob(const store::Job& job,
   if (!source.ok()) return fail(source.error());
 
   RunControl control;
-  control.check_every = 2048;
+  control.check_every = 256;  // a cancel stops within 256 bars (one indexed read each)
   control.cancelled = [&]() {
     auto r = Get(tenant, id, false);
     return r.ok() && r->cancel_requested;
@@ -383,7 +416,14 @@ Result<std::string> BacktestService::RunJob(const store::Job& job,
   auto result = RunBacktest(*config, *series, **source, control, opt);
   if (!result.ok()) return fail(result.error());
   if (progress) progress(0.97, "storing the report");
-  SINYAL_RETURN_IF_ERROR(Finish(tenant, id, "succeeded", ToJson(*result).dump(), ""));
+  json stored = ToJson(*result);
+  const std::string name = "backtest-" + std::to_string(id);
+  const BacktestReport report = RenderBacktestReport(*result, name, "POST /api/v1/backtests");
+  stored["report"] = {{"markdown", report.markdown},
+                      {"equity.svg", report.equity_svg},
+                      {"drawdown.svg", report.drawdown_svg},
+                      {"random.svg", report.random_svg}};
+  SINYAL_RETURN_IF_ERROR(Finish(tenant, id, "succeeded", stored.dump(), ""));
   return done.dump();
 }
 

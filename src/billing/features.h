@@ -28,7 +28,9 @@ namespace sinyal::billing {
   SINYAL_FEATURE(kFeatCorrelations, "correlations", "cross-asset correlations and lead-lag")          \
   SINYAL_FEATURE(kFeatBatch, "batch", "POST /api/v1/business/predict/batch")                           \
   SINYAL_FEATURE(kFeatStream, "stream", "the WebSocket signal stream")                                 \
-  SINYAL_FEATURE(kFeatTelegram, "telegram", "signal alerts in the user's Telegram chat")
+  SINYAL_FEATURE(kFeatTelegram, "telegram", "signal alerts in the user's Telegram chat")             \
+  SINYAL_FEATURE(kFeatBacktests, "backtests", "backtests of the signals (POST /api/v1/backtests)")     \
+  SINYAL_FEATURE(kFeatPaperTrading, "paper_trading", "paper trading accounts (POST /api/v1/paper-accounts)")
 
 #define SINYAL_DECLARE_FEATURE(constant, name, what) inline constexpr std::string_view constant = name;
 SINYAL_BILLING_FEATURES(SINYAL_DECLARE_FEATURE)

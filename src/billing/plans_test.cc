@@ -67,10 +67,10 @@ TEST_P(PlansTest, SeededPlansFollowTheDesign) {
   EXPECT_TRUE(pro.Has(kFeatCorrelations));
   const Plan& ent = (*list)[2];
   EXPECT_TRUE(ent.unlimited());
-  // Plans sell only listed features (billing/features.h): not backtests or custom models.
+  // Plans sell only listed features (billing/features.h): not custom models (not a feature).
   for (const Plan& p : *list) {
     for (const std::string& f : p.features) EXPECT_TRUE(IsFeature(f)) << p.name << ": " << f;
-    for (const char* unbuilt : {"backtests", "custom_models"}) EXPECT_FALSE(p.Has(unbuilt)) << p.name;
+    for (const char* unbuilt : {"custom_models"}) EXPECT_FALSE(p.Has(unbuilt)) << p.name;
   }
   // Training bounds (migration 20; formerly models/plans.h): wider with each plan.
   EXPECT_EQ(free.training.max_symbols, 3);
@@ -208,7 +208,7 @@ TEST_P(PlansTest, TrainingBoundsAreEditedLikeEveryField) {
   EXPECT_TRUE(made->unlimited());
   EXPECT_EQ(made->training.max_symbols, 2);
   EXPECT_EQ(made->training.max_trees, models::PlanBounds{}.max_trees);
-  EXPECT_EQ(NewPlanFromJson("starter", {{"features", {"backtests"}}}).error().field(), "features");
+  EXPECT_EQ(NewPlanFromJson("starter", {{"features", {"custom_models"}}}).error().field(), "features");
 }
 
 TEST_P(PlansTest, OperatorsCanAddAPlan) {

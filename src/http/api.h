@@ -47,6 +47,10 @@ namespace sinyal::signals {
 class SignalService;
 class DbSignalLog;
 }  // namespace sinyal::signals
+namespace sinyal::backtest {
+class BacktestService;
+class PaperService;
+}  // namespace sinyal::backtest
 
 namespace sinyal::notify {
 class TelegramBot;
@@ -192,6 +196,13 @@ void AddOperatorRoutes(RouteTable& routes, OperatorDeps deps);
 // webhook POST /api/v1/telegram/webhook: http/handlers/telegram_api.cc. `bot` may be null (Telegram
 // not configured): the routes then answer 503. REQUIRES: the bot outlives the routes.
 void AddTelegramRoutes(RouteTable& routes, notify::TelegramBot* bot);
+struct TradingDeps {
+  backtest::BacktestService* backtests = nullptr;  // null: no /backtests routes
+  backtest::PaperService* paper = nullptr;         // null: no /paper-accounts routes
+};
+// /api/v1/backtests* and /api/v1/paper-accounts*: http/handlers/trading_api.cc (docs/api.md
+// "Backtests" and "Paper trading"). REQUIRES: every dependency outlives the routes.
+void AddTradingRoutes(RouteTable& routes, TradingDeps deps);
 
 // Feature sets (platform default + per-tenant, stored through store::FeatureSetStore) and the
 // cached feature vectors of a series (the model-inputs seam's InputStream per set, rebuilt when the

@@ -140,6 +140,16 @@ TEST_F(EntitlementsGateTest, EveryFeatureIsGatedByName) {
          EXPECT_NE(ok.status, 403) << ok.body;  // entitled: asked to link a chat first
          EXPECT_EQ(ok.status / 100, 4) << ok.body;
        }},
+      {"backtests",
+       [&] {
+         ExpectRefused(Post(without_, "/api/v1/backtests", json::object()), "backtests");
+         ExpectNotRefused(Post(with_, "/api/v1/backtests", json::object()));  // 422: no symbols
+       }},
+      {"paper_trading",
+       [&] {
+         ExpectRefused(Post(without_, "/api/v1/paper-accounts", json::object()), "paper_trading");
+         ExpectNotRefused(Post(with_, "/api/v1/paper-accounts", json::object()));  // 422: no name
+       }},
   };
   for (const billing::FeatureInfo& f : billing::AllFeatures()) {
     auto it = gates.find(std::string(f.name));

@@ -407,6 +407,33 @@ Result<ModelConfigView> ModelService::PutConfig(TenantId tenant, const std::stri
   return v;
 }
 
+Result<ModelService::BacktestSetup> ModelService::SetupForBacktest(TenantId owner,
+                                                                   const std::string& symbol,
+                                                                   const std::string& timeframe,
+                                                                   const json& overrides) {
+  SINYAL_ASSIGN_OR_RETURN(ModelConfigView v, CurrentConfig(owner, symbol, timeframe));
+  Draft d{v.config, v.dead_band_auto};
+  SINYAL_RETURN_IF_ERROR(ApplyConfigJson(overrides, d));
+  d.config.nthread = std::clamp(options_.nthread, 1, 64);
+  if (d.dead_band_auto) d.config.dead_band = kMinAutoDeadBand;  // placeholder for validation
+  SINYAL_RETURN_IF_ERROR(Validate(d, v.bounds, overrides));
+  auto spec = InputResolver(feature_sets_).ForName(owner, d.config.feature_set, "feature_set");
+  if (!spec.ok()) {
+    if (spec.error().code() == StatusCode::kNotFound) {
+      return Status::InvalidArgument(spec.error().message(), "feature_set");
+    }
+    return spec.error();
+  }
+  d.config.feature_set = spec->set_name();
+  return BacktestSetup{.config = std::move(d.config),
+                       .dead_band_auto = d.dead_band_auto,
+                       .spec = std::move(spec).value(),
+                       .plan = v.plan,
+                       .bounds = v.bounds};
+}
+
+double ModelService::MinAutoDeadBand() { return kMinAutoDeadBand; }
+
 Result<ModelService::Prepared> ModelService::Prepare(TenantId owner, const std::string& symbol_in,
                                                      const std::string& timeframe_in,
                                                      const json& overrides, bool check_lookahead) {

@@ -42,6 +42,7 @@
 #include "core/status.h"
 #include "models/config.h"
 #include "models/db_registry.h"
+#include "models/inputs.h"
 #include "models/ensemble.h"
 #include "models/trainer.h"
 #include "models/walk_forward.h"
@@ -174,6 +175,24 @@ class ModelService {
   // Platform series (symbol, timeframe) with at least `min_bars` bars.
   [[nodiscard]] Result<std::vector<std::pair<std::string, std::string>>> PlatformSeries(
       size_t min_bars);
+
+  // What a walk-forward backtest trains with (backtest/walk_forward_source.h): the owner's
+  // configuration for the series with `overrides` applied and validated against the owner's
+  // plan exactly as Train does (errors name the configuration field), and its feature set
+  // resolved through the seam. A dead band of "auto" is left to the caller (dead_band_auto), to
+  // be computed from the bars each training sees (MedianRelativeSpread), never from later ones.
+  struct BacktestSetup {
+    TrainConfig config;
+    bool dead_band_auto = true;
+    InputSpec spec = InputSpec::Basic();
+    std::string plan;
+    PlanBounds bounds;
+  };
+  [[nodiscard]] Result<BacktestSetup> SetupForBacktest(TenantId owner, const std::string& symbol,
+                                                       const std::string& timeframe,
+                                                       const nlohmann::json& overrides);
+  // The smallest dead band "auto" resolves to (0.1 bp).
+  static double MinAutoDeadBand();
 
  private:
   struct Prepared;

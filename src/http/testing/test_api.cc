@@ -13,6 +13,8 @@
 #include "models/service.h"
 #include "payments/payment_service.h"
 #include "payments/sandbox.h"
+#include "backtest/paper.h"
+#include "backtest/service.h"
 #include "notify/telegram.h"
 #include "signals/db_audit_log.h"
 #include "signals/db_signal_log.h"
@@ -56,7 +58,9 @@ struct TestApi::Parts {
         billing_accounts(db, subscriptions),
         sandbox({"SB-Mid-server-TEST", "http://127.0.0.1:1/sandbox/midtrans", "", 1.0}, clock),
         gateway(payments::MakeInProcessSandboxClient(sandbox)),
-        payment_service(db, billing_accounts, *gateway, clock) {
+        payment_service(db, billing_accounts, *gateway, clock),
+        paper(db, bars, no_signals, clock),
+        backtests(db, bars, jobs, no_signals, clock) {
     AddAccountRoutes(routes, accounts);
     AddModelRoutes(routes, models, jobs);
     AddSignalRoutes(routes, {.signals = &signal_service, .log = &signal_log, .bars = &bars});
@@ -94,6 +98,10 @@ struct TestApi::Parts {
                                                                           .signals = &signal_service},
                                                      std::move(telegram_options));
     AddTelegramRoutes(routes, telegram.get());
+    // Backtests and paper accounts on a signal source that has none (trading_e2e_test runs them on
+    // the live signal path).
+    AddTradingRoutes(routes, {.backtests = &backtests,
+                              .paper = &paper});
     AddSystemRoutes(routes, {});
     pipeline = std::make_unique<Pipeline>(routes, &accounts, metrics, clock,
                                           PipelineOptions{.access_log = false, .metered = &metered});
@@ -142,6 +150,21 @@ struct TestApi::Parts {
   payments::MidtransSandbox sandbox;
   std::unique_ptr<payments::MidtransClient> gateway;
   payments::PaymentService payment_service;
+  struct NoSignals : backtest::SignalSourceFactory, backtest::PaperSignalProvider {
+    Status Validate(TenantId, const backtest::StrategyConfig&) override { return Status::Ok(); }
+    Result<std::unique_ptr<backtest::SignalSource>> Create(TenantId, const backtest::StrategyConfig&,
+                                                           const std::vector<backtest::SeriesInput>&,
+                                                           const backtest::SignalSourceFactory::Progress&) override {
+      return Status::Unavailable("no signal source in TestApi");
+    }
+    Result<std::optional<backtest::BarSignal>> SignalAt(TenantId, const backtest::StrategyConfig&,
+                                                        const market::SeriesKey&, const market::Bar&,
+                                                        UnixNanos) override {
+      return std::optional<backtest::BarSignal>();
+    }
+  } no_signals;
+  backtest::PaperService paper;
+  backtest::BacktestService backtests;
   std::unique_ptr<notify::TelegramBot> telegram;
   Metrics metrics;
   RouteTable routes;
