@@ -418,8 +418,19 @@ int RunServe(Config config) {
                                                                           .subscriptions = &subscriptions,
                                                                           .meter = &meter,
                                                                           .signals = &signal_service,
-                                                                          .paper = &trading.paper()},
+                                                                          .paper = &trading.paper(),
+                                                                          .metered = &metered},
                                                      std::move(options));
+    // Payment settled or failed, renewal due: billing's events become the owners' notices
+    // (billing::NoticeForEvent, the one rule), queued durably by the bot after the event's commit.
+    billing_accounts.Subscribe([bot = telegram.get()](const billing::StoredEvent& e) {
+      if (auto notice = billing::NoticeForEvent(e)) {
+        if (Status s = bot->Notify(*notice); !s.ok()) {
+          LogEvent(spdlog::level::warn, "account_notice_failed",
+                   {{"tenant_id", e.tenant.value()}, {"kind", e.kind}, {"error", s.message()}});
+        }
+      }
+    });
   }
   http::AddTelegramRoutes(routes, telegram.get());
   http::Server* server_ptr = nullptr;

@@ -201,7 +201,8 @@ TEST(FeaturesTest, TheListIsTheOneSource) {
     EXPECT_TRUE(IsFeature(f.name));
   }
   EXPECT_TRUE(IsFeature(kFeatStream));
-  EXPECT_FALSE(IsFeature("telegram"));
+  EXPECT_TRUE(IsFeature(kFeatTelegram));
+  EXPECT_FALSE(IsFeature("custom_models"));  // not built: no plan may sell it
   EXPECT_FALSE(IsFeature(""));
 }
 

@@ -504,4 +504,58 @@ Result<std::vector<CashRow>> SubscriptionService::Payments(TenantId tenant, int 
   return out;
 }
 
+std::optional<AccountNotice> NoticeForEvent(const StoredEvent& e) {
+  const nlohmann::json& d = e.data.is_object() ? e.data : nlohmann::json::object();
+  auto str = [&](const char* k) { return d.contains(k) && d[k].is_string() ? d[k].get<std::string>() : std::string(); };
+  auto num = [&](const char* k) -> int64_t {
+    if (!d.contains(k)) return 0;
+    if (d[k].is_number_integer()) return d[k].get<int64_t>();
+    if (d[k].is_string()) {
+      try {
+        return static_cast<int64_t>(std::stod(d[k].get<std::string>()));
+      } catch (const std::exception&) {
+        return 0;
+      }
+    }
+    return 0;
+  };
+  auto time = [&](const char* k) -> UnixNanos {
+    auto t = ParseIso8601(str(k));
+    return t.ok() ? *t : 0;
+  };
+  AccountNotice n;
+  n.tenant = e.tenant;
+  n.plan = str("plan");
+  if (e.kind == "invoice_paid") {
+    n.amount_idr = num("total_idr");
+    if (n.amount_idr <= 0) return std::nullopt;  // paid by credit: no payment to announce
+    n.kind = NoticeKind::kPaymentSettled;
+    n.event_id = "invoice:" + std::to_string(e.invoice);
+    return n;
+  }
+  if (e.kind == "payment_failed" || e.kind == "payment_denied") {
+    n.kind = NoticeKind::kPaymentFailed;
+    n.amount_idr = num("gross_amount");
+    n.detail = str("transaction_status");
+    const std::string order = str("order_id");
+    n.event_id = e.kind + ":" + (order.empty() ? std::to_string(e.invoice) : order);
+    return n;
+  }
+  if (e.kind == "renewal_invoiced") {
+    n.amount_idr = num("total_idr");
+    if (n.amount_idr <= 0) return std::nullopt;  // renewed from credit
+    n.kind = NoticeKind::kRenewalDue;
+    n.due_at = time("due_at");
+    n.event_id = "renewal:" + std::to_string(e.invoice);
+    return n;
+  }
+  if (e.kind == "past_due") {
+    n.kind = NoticeKind::kRenewalDue;
+    n.due_at = time("grace_until");
+    n.event_id = "past_due:" + std::to_string(e.invoice) + ":" + std::to_string(e.at);
+    return n;
+  }
+  return std::nullopt;
+}
+
 }  // namespace sinyal::billing

@@ -26,6 +26,7 @@
 #include <nlohmann/json.hpp>
 
 #include "billing/account.h"
+#include "billing/account_notices.h"
 #include "billing/plans.h"
 #include "core/clock.h"
 #include "core/ids.h"
@@ -60,6 +61,16 @@ struct StoredEvent {
   // {"id","tenant_id","kind","invoice","data","actor","at","recorded_at"} (times ISO-8601)
   nlohmann::json ToJson() const;
 };
+
+// The account notice (account_notices.h) an event calls for, if any: the one rule of which
+// billing events reach the tenant's owners.
+//   invoice_paid with a charge (total_idr > 0)     payment settled (plan, amount)
+//   payment_failed, payment_denied                  payment failed (amount, Midtrans's status)
+//   renewal_invoiced with a charge                  renewal due (plan, amount, due_at)
+//   past_due                                        renewal due (plan; due_at = grace_until)
+// Each notice's event_id is unique per event (kind and invoice or order), so a repeat of the
+// event is delivered once.
+std::optional<AccountNotice> NoticeForEvent(const StoredEvent& event);
 
 // A cash row of the payments table.
 struct CashRow {

@@ -12,6 +12,7 @@
 #include "billing/revenue.h"
 #include "billing/sql_util.h"
 #include "billing/testing/billing_fixture.h"
+#include "core/time.h"
 #include "store/testing/test_db.h"
 
 namespace sinyal::billing {
@@ -339,6 +340,52 @@ TEST_P(SubscriptionServiceTest, RandomSequencesReconcileInTheStoredTables) {
 
 INSTANTIATE_TEST_SUITE_P(Backends, SubscriptionServiceTest, SINYAL_DB_BACKENDS,
                          store::testing::BackendName);
+
+// Which billing events reach the tenant's owners (Telegram), with what, and once per event.
+TEST(NoticeForEventTest, PaymentsAndRenewalsBecomeNoticesOthersDoNot) {
+  StoredEvent paid{.tenant = TenantId(7), .kind = "invoice_paid", .invoice = 3,
+                   .data = {{"plan", "pro"}, {"total_idr", 149000}, {"by_credit", false}}};
+  auto n = NoticeForEvent(paid);
+  ASSERT_TRUE(n.has_value());
+  EXPECT_EQ(n->kind, NoticeKind::kPaymentSettled);
+  EXPECT_EQ(n->tenant, TenantId(7));
+  EXPECT_EQ(n->plan, "pro");
+  EXPECT_EQ(n->amount_idr, 149000);
+  EXPECT_EQ(n->event_id, "invoice:3");
+  paid.data["total_idr"] = 0;  // paid by credit: nothing was charged
+  EXPECT_FALSE(NoticeForEvent(paid).has_value());
+
+  StoredEvent failed{.tenant = TenantId(7), .kind = "payment_failed", .invoice = 4,
+                     .data = {{"order_id", "SNY-7-4-a"}, {"transaction_status", "expire"}, {"gross_amount", 149000}}};
+  n = NoticeForEvent(failed);
+  ASSERT_TRUE(n.has_value());
+  EXPECT_EQ(n->kind, NoticeKind::kPaymentFailed);
+  EXPECT_EQ(n->detail, "expire");
+  EXPECT_EQ(n->amount_idr, 149000);
+  EXPECT_EQ(n->event_id, "payment_failed:SNY-7-4-a");
+  failed.kind = "payment_denied";
+  EXPECT_EQ(NoticeForEvent(failed)->event_id, "payment_denied:SNY-7-4-a");
+
+  StoredEvent renewal{.tenant = TenantId(7), .kind = "renewal_invoiced", .invoice = 5,
+                      .data = {{"plan", "pro"}, {"total_idr", 149000}, {"due_at", "2027-01-01T00:00:00Z"}}};
+  n = NoticeForEvent(renewal);
+  ASSERT_TRUE(n.has_value());
+  EXPECT_EQ(n->kind, NoticeKind::kRenewalDue);
+  EXPECT_EQ(n->due_at, *ParseIso8601("2027-01-01T00:00:00Z"));
+  EXPECT_EQ(n->event_id, "renewal:5");
+
+  StoredEvent past_due{.tenant = TenantId(7), .kind = "past_due", .invoice = 5, .data = {{"plan", "pro"},
+                       {"grace_until", "2027-01-04T00:00:00Z"}}, .at = 1};
+  n = NoticeForEvent(past_due);
+  ASSERT_TRUE(n.has_value());
+  EXPECT_EQ(n->kind, NoticeKind::kRenewalDue);
+  EXPECT_EQ(n->due_at, *ParseIso8601("2027-01-04T00:00:00Z"));
+  EXPECT_NE(n->event_id, "renewal:5");  // a second notice: the grace period began
+
+  for (const char* kind : {"checkout", "cancel_scheduled", "downgrade_scheduled", "plan_granted", "invoice_void"}) {
+    EXPECT_FALSE(NoticeForEvent({.tenant = TenantId(7), .kind = kind, .invoice = 1}).has_value()) << kind;
+  }
+}
 
 }  // namespace
 }  // namespace sinyal::billing

@@ -15,6 +15,7 @@
 
 #include "backtest/paper.h"
 #include "billing/meter.h"
+#include "billing/metered_call.h"
 #include "billing/plans.h"
 #include "core/log.h"
 #include "core/time.h"
@@ -425,6 +426,7 @@ struct TelegramBot::Impl {
   struct Work;
   using Write = std::function<Status(soci::session&, Work&)>;
   struct Work {
+    int64_t update_id = 0;
     int64_t chat = 0;
     std::optional<TenantId> tenant;
     Lang lang = Lang::kEn;
@@ -489,6 +491,7 @@ struct TelegramBot::Impl {
     }));
     if (seen) return Status::Ok();
     Work w;
+    w.update_id = u.update_id;
     Status prepared = Prepare(u, w);
     if (!prepared.ok()) {
       if (prepared.code() == StatusCode::kUnavailable || prepared.code() == StatusCode::kInternal) {
@@ -942,11 +945,59 @@ struct TelegramBot::Impl {
     return Status::Ok();
   }
 
+  // /signal SYMBOL TIMEFRAME: the latest signal, metered and gated like GET /signals/latest
+  // (billing's metered-call flow: the plan's timeframes, rate limit, quota and data delay; one
+  // unit, charged to the linked user's organisation). The update id is the idempotency key, so an
+  // update handled again after a crash is not charged twice.
   Status SignalCommand(const Command& cmd, const LinkRow& link, Work& w) {
-    (void)cmd;
-    (void)link;
-    // Metered through billing's one metered-call flow once it exists on main (issue 10, part 2).
-    Say(w, texts::SignalRefused(w.lang, w.lang == Lang::kId ? "/signal belum tersedia." : "/signal is not available yet."));
+    if (cmd.args.size() != 2) {
+      Say(w, texts::SignalUsage(w.lang));
+      return Status::Ok();
+    }
+    auto symbol = market::NormalizeSymbol(cmd.args[0]);
+    auto tf = market::ParseTimeframe(cmd.args[1]);
+    if (!symbol.ok() || !tf.ok()) {
+      Say(w, texts::SignalUsage(w.lang));
+      return Status::Ok();
+    }
+    if (d.metered == nullptr) {
+      Say(w, texts::SignalRefused(w.lang, w.lang == Lang::kId ? "/signal tidak aktif di server ini."
+                                                              : "/signal is not enabled on this server."));
+      return Status::Ok();
+    }
+    std::shared_ptr<const signals::Signal> sig;
+    std::shared_ptr<const billing::Plan> plan;
+    billing::MeteredCalls::Spec spec;
+    spec.endpoint = "telegram.signal";
+    spec.units = 1;
+    spec.timeframe = *tf;
+    spec.idempotency_key = "telegram:" + std::to_string(bot_id) + ":" + std::to_string(w.update_id);
+    auto body = d.metered->Run({.tenant = link.tenant, .user = link.user}, d.clock->Now(), spec,
+                               [&](billing::MeteredCall& call) -> Result<nlohmann::json> {
+                                 plan = call.resolved().plan;
+                                 SINYAL_ASSIGN_OR_RETURN(sig, d.signals->Latest(link.tenant, {*symbol, *tf},
+                                                                                 call.NotAfter()));
+                                 return nlohmann::json{{"signal_id", sig->fields().id}};
+                               });
+    if (!body.ok()) {
+      if (body.error().code() == StatusCode::kUnavailable || body.error().code() == StatusCode::kInternal) {
+        return body.error();  // retried with the update
+      }
+      Say(w, texts::SignalRefused(w.lang, body.error().message()));
+      return Status::Ok();
+    }
+    if (sig == nullptr || plan == nullptr) {  // a replay: answered (and charged) before
+      Say(w, texts::SignalRefused(w.lang, w.lang == Lang::kId ? "permintaan ini sudah dijawab."
+                                                              : "this request was already answered."));
+      return Status::Ok();
+    }
+    SignalView v = View(*sig, 0.5, *plan);
+    v.metered = true;
+    const nlohmann::json usage = nlohmann::json::parse(*body, nullptr, false);
+    if (usage.is_object() && usage.contains("remaining_quota") && usage["remaining_quota"].is_number_integer()) {
+      v.remaining_quota = usage["remaining_quota"].get<int64_t>();
+    }
+    Say(w, texts::SignalAnswer(w.lang, v));
     return Status::Ok();
   }
 

@@ -60,6 +60,7 @@ namespace sinyal::billing {
 class PlanStore;
 class Subscriptions;
 class Meter;
+class MeteredCalls;
 }  // namespace sinyal::billing
 namespace sinyal::signals {
 class SignalService;
@@ -149,6 +150,7 @@ struct TelegramDeps {
   billing::Meter* meter = nullptr;               // required: /usage, quota notices
   signals::SignalService* signals = nullptr;     // required: alerts
   backtest::PaperService* paper = nullptr;       // optional: /paper (paper trading accounts)
+  billing::MeteredCalls* metered = nullptr;      // optional: /signal, metered like an API call
 };
 
 class TelegramBot final : public billing::AccountNotices {

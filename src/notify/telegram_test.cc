@@ -252,6 +252,39 @@ TEST_P(TelegramBotTest, HostileAndUnlinkedInputGetsClearAnswersAndChangesNothing
   EXPECT_TRUE(world_->fake().SentTo(-5).empty());
 }
 
+// /signal is an API call by another door: gated by the plan, metered one unit to the linked
+// user's organisation, at the plan's data delay; refusals cost nothing.
+TEST_P(TelegramBotTest, SignalCommandIsMeteredAndGatedLikeTheApi) {
+  ASSERT_NE(world_->CloseNextBar(), nullptr);
+  ASSERT_TRUE(world_->Link(owner_, 1001));
+  auto used = [&](TenantId t) {
+    world_->meter().Flush();
+    auto u = world_->meter().Usage(t, world_->clock().Now(), 0);
+    EXPECT_TRUE(u.ok());
+    return u.ok() ? (*u)["used"].get<int64_t>() : -1;
+  };
+  const int64_t before = used(tenant_);
+  std::string answer = Ask(1001, 1001, "/signal synusd 1h", "SYNUSD H1");
+  EXPECT_NE(answer.find("Quota left"), std::string::npos) << answer;
+  EXPECT_EQ(used(tenant_), before + 1);
+  Ask(1001, 1001, "/lang id", "Bahasa Indonesia");
+  answer = Ask(1001, 1001, "/signal SYNUSD 1h", "Sisa kuota");
+  EXPECT_EQ(used(tenant_), before + 2);
+  Ask(1001, 1001, "/lang en", "English");
+  // Malformed: the usage line, nothing charged.
+  Ask(1001, 1001, "/signal", "Use: /signal");
+  Ask(1001, 1001, "/signal SYNUSD 7h", "Use: /signal");
+  Ask(1001, 1001, "/signal NOPE 1h", "Can't do that");
+  EXPECT_EQ(used(tenant_), before + 2);
+  // Free: H4 is not in the plan (403 of the API: the plan that has it); H1 at Free's delay.
+  const TenantId free_tenant = world_->CreateTenant("Free Co", "free");
+  auto user = world_->CreateUser(free_tenant, "f@example.com", Role::kOwner);
+  ASSERT_TRUE(world_->Link(user, 4004));
+  answer = Ask(4004, 4004, "/signal SYNUSD 4h", "Can't do that");
+  EXPECT_NE(answer.find("requires plan pro"), std::string::npos) << answer;
+  EXPECT_EQ(used(free_tenant), 0);
+}
+
 TEST_P(TelegramBotTest, PlansWithoutTelegramAlertsAreRefusedNamingThePlan) {
   const TenantId free_tenant = world_->CreateTenant("Free Co", "free");
   auto user = world_->CreateUser(free_tenant, "f@example.com", Role::kOwner);

@@ -126,6 +126,7 @@ std::string HelpLinked(Lang l, bool paper_available) {  // paper_available: /pap
   std::string s;
   if (Id(l)) {
     s = "Perintah Sinyal:\n"
+        "/signal EURUSD 1h - sinyal terbaru (dihitung 1 panggilan API)\n"
         "/alerts - daftar peringatan\n"
         "/alerts add EURUSD 1h 0.65 [bullish|bearish] - peringatan saat bar ditutup dengan keyakinan minimal\n"
         "/alerts remove <id> - hapus peringatan\n"
@@ -138,6 +139,7 @@ std::string HelpLinked(Lang l, bool paper_available) {  // paper_available: /pap
     return s;
   }
   s = "Sinyal commands:\n"
+      "/signal EURUSD 1h - the latest signal (counts as 1 API call)\n"
       "/alerts - your alerts\n"
       "/alerts add EURUSD 1h 0.65 [bullish|bearish] - an alert when a closed bar's signal reaches that confidence\n"
       "/alerts remove <id> - delete an alert\n"

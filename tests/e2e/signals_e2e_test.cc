@@ -301,6 +301,8 @@ TEST_P(SignalsE2E, LatestHistoryNewBarResolutionAndCorrelations) {
   }
   ExpectProblem(Get("/api/v1/market/correlations?symbols=" + eu + "," + gb + "&timeframe=H1", ta), 403,
                 "correlations", "requires plan");
+  // Every signal route counts against Free's rate limit (1/s, burst 5), refused calls included.
+  std::this_thread::sleep_for(std::chrono::milliseconds(3000));
   ExpectProblem(Get("/api/v1/market/indicator-odds?symbol=" + eu + "&timeframe=H1&states=rsi%3C30", ta), 403,
                 "confidence", "requires plan");
   ExpectProblem(Get("/api/v1/signals/latest?symbol=" + eu + "&timeframe=M5", ta), 403, "timeframe",

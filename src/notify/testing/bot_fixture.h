@@ -13,7 +13,9 @@
 
 #include "accounts/accounts.h"
 #include "backtest/paper.h"
+#include "billing/entitlements.h"
 #include "billing/meter.h"
+#include "billing/metered_call.h"
 #include "billing/plans.h"
 #include "core/testing/test_util.h"
 #include "market/bar.h"
@@ -74,6 +76,8 @@ class BotWorld {
     subscriptions_ = std::make_unique<billing::Subscriptions>(db_, *plans_, clock_,
                                                               billing::SubscriptionsOptions{.cache_ttl = {}});
     meter_ = std::make_unique<billing::Meter>(db_, *subscriptions_);
+    entitlements_ = std::make_unique<billing::Entitlements>(*plans_, *subscriptions_);
+    metered_ = std::make_unique<billing::MeteredCalls>(*entitlements_, *meter_, nullptr);
     bars_ = std::make_unique<store::BarStore>(db_, clock_);
     registry_ = std::make_unique<models::DbModelRegistry>(db_, clock_);
     calibrations_ = std::make_unique<signals::IntervalCalibrationStore>(db_, *bars_, *registry_, nullptr, clock_);
@@ -102,6 +106,8 @@ class BotWorld {
     bot_.reset();
     paper_.reset();
     signals_.reset();
+    metered_.reset();
+    entitlements_.reset();
     meter_.reset();
   }
 
@@ -131,7 +137,8 @@ class BotWorld {
                                                       .subscriptions = subscriptions_.get(),
                                                       .meter = meter_.get(),
                                                       .signals = signals_.get(),
-                                                      .paper = paper_.get()},
+                                                      .paper = paper_.get(),
+                                                      .metered = metered_.get()},
                                          options.value_or(Options()));
     EXPECT_OK(bot_->Start());
     // Wait until this process leads (polls and sends).
@@ -257,6 +264,8 @@ class BotWorld {
   std::unique_ptr<billing::PlanStore> plans_;
   std::unique_ptr<billing::Subscriptions> subscriptions_;
   std::unique_ptr<billing::Meter> meter_;
+  std::unique_ptr<billing::Entitlements> entitlements_;
+  std::unique_ptr<billing::MeteredCalls> metered_;
   std::unique_ptr<store::BarStore> bars_;
   std::unique_ptr<models::DbModelRegistry> registry_;
   std::unique_ptr<models::ModelService> models_;
