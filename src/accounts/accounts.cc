@@ -8,10 +8,13 @@
 #include <shared_mutex>
 #include <unordered_map>
 
+#include <nlohmann/json.hpp>
+
 #include "accounts/crypto.h"
 #include "accounts/jwt.h"
 #include "core/log.h"
 #include "store/database.h"
+#include "store/security_audit.h"
 #include "store/soci.h"  // first: configures SOCI
 
 namespace sinyal::accounts {
@@ -175,6 +178,22 @@ struct UserRow {
   long long id = 0, tenant_id = 0, created_at = 0;
   std::string tenant_name, email, display_name, role;
 };
+
+// The security audit trail (store/security_audit.h): who did it, written in the change's own
+// transaction.
+std::string ActorOf(const Principal& p) {
+  if (p.role == Role::kOperator) return "operator:" + std::to_string(p.user.value());
+  if (p.api_key) return "api_key:" + std::to_string(p.api_key->value());
+  return "user:" + std::to_string(p.user.value());
+}
+void Audit(soci::session& sql, TenantId tenant, std::string_view kind, std::string actor, std::string subject,
+           const nlohmann::json& data, UnixNanos now) {
+  store::AppendSecurityEvent(sql, tenant,
+                             {.kind = std::string(kind), .actor = std::move(actor), .subject = std::move(subject),
+                              .data = data.is_object() ? data.dump() : "{}"},
+                             now);
+}
+std::string UserSubject(long long id) { return "user:" + std::to_string(id); }
 
 constexpr const char* kSelectUser =
     "SELECT u.id, u.tenant_id, t.name, u.email, u.display_name, u.role, u.created_at "
@@ -578,6 +597,16 @@ Result<TokenPair> AccountService::Login(std::string_view email_raw, std::string_
   }
   // Always one argon2id verification, so unknown emails take as long as wrong passwords.
   const bool ok = impl_->Verify(found ? hash : Impl::DummyHash(), password.substr(0, 256));
+  if (found && !ok) {
+    // A known account's wrong password is audited for its organisation (unknown emails have no
+    // organisation to tell: they are only counted in the log).
+    Status audited = impl_->db.WithTenantTx(TenantId(tenant_id), [&](soci::session& sql) {
+      Audit(sql, TenantId(tenant_id), store::kAuditSignInFailed, UserSubject(user_id), UserSubject(user_id),
+            {{"reason", "wrong password"}}, impl_->clock.Now());
+      return Status::Ok();
+    });
+    if (!audited.ok()) LogEvent(spdlog::level::warn, "audit_write_failed", {{"error", audited.message()}});
+  }
   if (!found || !ok) return Status::Unauthenticated(std::string(kBadCredentials));
   SINYAL_ASSIGN_OR_RETURN(Role role, ParseRole(role_name));
 
@@ -585,6 +614,8 @@ Result<TokenPair> AccountService::Login(std::string_view email_raw, std::string_
   const std::string family = crypto::Base64UrlEncode(crypto::RandomBytes(16));
   SINYAL_RETURN_IF_ERROR(impl_->db.WithTenantTx(TenantId(tenant_id), [&](soci::session& sql) {
     impl_->InsertRefresh(sql, TenantId(tenant_id), UserId(user_id), family, refresh);
+    Audit(sql, TenantId(tenant_id), store::kAuditSignIn, UserSubject(user_id), UserSubject(user_id),
+          nlohmann::json::object(), impl_->clock.Now());
     return Status::Ok();
   }));
   return impl_->Pair(TenantId(tenant_id), UserId(user_id), role, refresh);
@@ -643,6 +674,8 @@ Result<TokenPair> AccountService::Refresh(std::string_view refresh_token) {
           soci::use(now), soci::use(t), soci::use(family);
       LogEvent(spdlog::level::warn, "refresh_token_reuse",
                {{"tenant_id", t}, {"user_id", user_id}});
+      Audit(sql, tenant, store::kAuditRefreshReuse, UserSubject(user_id), UserSubject(user_id),
+            {{"session_revoked", true}}, now);
       outcome = Status::Unauthenticated("refresh token was already used; session revoked");
     };
     if (revoked_ind != soci::i_null) {
@@ -901,6 +934,8 @@ Result<CreatedApiKey> AccountService::CreateApiKey(const Principal& p, std::stri
            "expires_at) VALUES (:t, :u, :n, :p, :h, :s, :c, :e) RETURNING id",
         soci::use(t), soci::use(u), soci::use(clean_name), soci::use(prefix), soci::use(hash),
         soci::use(scope_text), soci::use(c), soci::use(e, e_ind), soci::into(id);
+    Audit(sql, p.tenant, store::kAuditApiKeyCreated, ActorOf(p), "api_key:" + std::to_string(id),
+          {{"name", clean_name}, {"prefix", prefix}, {"scopes", scopes}}, now);
     return Status::Ok();
   }));
   out.info.id = ApiKeyId(id);
@@ -958,11 +993,16 @@ Status AccountService::RevokeApiKey(const Principal& p, ApiKeyId id) {
   }
   SINYAL_RETURN_IF_ERROR(impl_->db.WithTenantTx(p.tenant, [&](soci::session& sql) -> Status {
     SINYAL_ASSIGN_OR_RETURN(ApiKeyRow r, impl_->FetchKey(sql, p, id));
-    (void)r;
     long long t = p.tenant.value(), kid = id.value(), now = impl_->clock.Now();
-    sql << "UPDATE api_keys SET revoked_at = :n WHERE tenant_id = :t AND id = :id AND "
-           "revoked_at IS NULL",
-        soci::use(now), soci::use(t), soci::use(kid);
+    soci::statement revoke =
+        (sql.prepare << "UPDATE api_keys SET revoked_at = :n WHERE tenant_id = :t AND id = :id AND "
+                        "revoked_at IS NULL",
+         soci::use(now), soci::use(t), soci::use(kid));
+    revoke.execute(true);
+    if (revoke.get_affected_rows() == 1) {
+      Audit(sql, p.tenant, store::kAuditApiKeyRevoked, ActorOf(p), "api_key:" + std::to_string(kid),
+            {{"name", r.name}, {"prefix", r.prefix}}, now);
+    }
     return Status::Ok();
   }));
   // Effective at once in this process; other processes drop their cache entry within the TTL.
@@ -1030,6 +1070,8 @@ Result<UserInfo> AccountService::AddMember(const Principal& p, std::string email
     if (!FetchUser(sql, "WHERE u.tenant_id = :t AND u.id = :u", t, id, &row)) {
       return Status::Internal("new member not found");
     }
+    Audit(sql, p.tenant, store::kAuditMemberAdded, ActorOf(p), UserSubject(id),
+          {{"email", email}, {"role", role_name}}, now);
     return Status::Ok();
   }));
   LogEvent(spdlog::level::info, "member_added",
@@ -1057,6 +1099,10 @@ Result<UserInfo> AccountService::UpdateMemberRole(const Principal& p, UserId use
     const std::string role_name(RoleName(role));
     sql << "UPDATE users SET role = :r WHERE tenant_id = :t AND id = :u", soci::use(role_name),
         soci::use(t), soci::use(u);
+    if (row.role != role_name) {
+      Audit(sql, p.tenant, store::kAuditMemberRoleChanged, ActorOf(p), UserSubject(u),
+            {{"from", row.role}, {"to", role_name}}, impl_->clock.Now());
+    }
     row.role = role_name;
     return Status::Ok();
   }));
@@ -1089,6 +1135,8 @@ Status AccountService::RemoveMember(const Principal& p, UserId user) {
         soci::use(u);
     sql << "DELETE FROM api_keys WHERE tenant_id = :t AND user_id = :u", soci::use(t), soci::use(u);
     sql << "DELETE FROM users WHERE tenant_id = :t AND id = :u", soci::use(t), soci::use(u);
+    Audit(sql, p.tenant, store::kAuditMemberRemoved, ActorOf(p), UserSubject(u),
+          {{"email", row.email}, {"role", row.role}}, impl_->clock.Now());
     return Status::Ok();
   }));
   impl_->InvalidateKeys([&](const CachedKey& k) {

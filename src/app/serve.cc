@@ -264,6 +264,7 @@ int RunServe(Config config) {
   http::Metrics metrics;
   http::RouteTable routes;
   http::AddAccountRoutes(routes, accounts);
+  http::AddAuditRoutes(routes, *db);  // the security audit trail (store/security_audit.h)
   // Models: DB registry, job queue, per-tenant configuration and training (models/service.h).
   models::DbModelRegistry model_registry(*db, clock);
   store::JobQueue jobs(*db, clock, {.lease_ns = config.worker.lease_seconds * kNanosPerSecond});

@@ -1,8 +1,11 @@
 // Subscriptions and monthly periods (billing/plans.h).
 #include <algorithm>
 
+#include <nlohmann/json.hpp>
+
 #include "billing/plans.h"
 #include "core/time.h"
+#include "store/security_audit.h"
 #include "store/database.h"
 #include "store/soci.h"
 
@@ -164,6 +167,10 @@ Status Subscriptions::ChangePlanInTx(soci::session& sql, store::Dialect dialect,
          "VALUES (:t, :f, :p, :a, :now)",
       soci::use(t, "t"), soci::use(current, "f"), soci::use(plan, "p"), soci::use(actor, "a"),
       soci::use(n, "now");
+  store::AppendSecurityEvent(sql, tenant,
+                             {.kind = std::string(store::kAuditPlanChanged), .actor = actor, .subject = "plan:" + plan,
+                              .data = nlohmann::json{{"from", current}, {"to", plan}}.dump()},
+                             at);
   return Status::Ok();
 }
 

@@ -61,6 +61,10 @@ namespace sinyal::http {
 // /api/v1/auth/*, /api/v1/operator/login, /api/v1/me, /api/v1/api-keys*, /api/v1/members*.
 void AddAccountRoutes(RouteTable& routes, accounts::AccountService& accounts);
 
+// GET /api/v1/audit: the security audit trail (store/security_audit.h; http/handlers/audit_api.cc).
+// Owners read their organisation's, operators every organisation's. REQUIRES: db outlives the routes.
+void AddAuditRoutes(RouteTable& routes, store::Database& db);
+
 struct SystemDeps {
   std::function<Status()> ready;        // /readyz: OK when the database answers and not draining
   const Metrics* metrics = nullptr;     // /metrics

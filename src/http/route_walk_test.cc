@@ -171,6 +171,7 @@ class FreeRouteWalkTest : public ::testing::Test {
         {"PATCH /api/v1/members/{id}", {{Rule::kNoData, "/api/v1/members/999999", json::object(), true}}},
         {"DELETE /api/v1/members/{id}", {{Rule::kNoData, "/api/v1/members/999999", json(), true}}},
         {"GET /api/v1/usage", {{Rule::kNoData, "/api/v1/usage"}}},
+        {"GET /api/v1/audit", {{Rule::kNoData, "/api/v1/audit", json(), true}}},
         {"GET /api/v1/invoices", {{Rule::kNoData, "/api/v1/invoices"}}},
         // Market data: bars are the input data, not what plans sell (signals, probabilities,
         // feature values): free and not delayed (docs/billing.md). Imports are the tenant's own.

@@ -1,4 +1,5 @@
 #include "store/bar_store.h"
+#include "store/security_audit.h"
 
 #include "store/soci.h"  // first: configures SOCI
 
@@ -420,6 +421,17 @@ Result<BarImportReport> BarStore::Import(const SeriesOwner& owner, const market:
     report.inserted = static_cast<int64_t>(plan.to_insert.size());
     report.replaced = static_cast<int64_t>(plan.to_replace.size());
     inserted = std::move(plan.to_insert);
+    if (owner.tenant) {  // a tenant's import is audited with it (store/security_audit.h)
+      const std::string data = "{\"received\":" + std::to_string(report.received) +
+                               ",\"inserted\":" + std::to_string(report.inserted) +
+                               ",\"replaced\":" + std::to_string(report.replaced) + "}";
+      AppendSecurityEvent(sql, *owner.tenant,
+                          {.kind = std::string(kAuditDataImported),
+                           .actor = options.actor.empty() ? "import" : options.actor,
+                           .subject = "series:" + key.symbol + "/" + tf,
+                           .data = data},
+                          im.clock.Now());
+    }
     return Status::Ok();
   });
   if (!st.ok()) {

@@ -66,6 +66,9 @@ struct SeriesInfo {
 struct BarImportOptions {
   market::OverlapPolicy overlap = market::OverlapPolicy::kReject;  // Default: reject.
   std::string source;                // recorded when the series is created (max 200 chars)
+  // Who imports, for the security audit trail of a tenant's imports ("user:7", "api_key:3").
+  // Default: "import".
+  std::string actor;
   size_t max_reported_conflicts = 10;  // Default: first 10 conflicts listed in the report.
 };
 

@@ -607,6 +607,9 @@ void AddMarketRoutes(RouteTable& routes, MarketDeps deps) {
                 }
                 import.source = std::string(market::CsvLayoutName(csv.report.layout)) + " " +
                                 options.source_tz.Name();
+                import.actor = ctx.principal->api_key
+                                   ? "api_key:" + std::to_string(ctx.principal->api_key->value())
+                                   : "user:" + std::to_string(ctx.principal->user.value());
                 SINYAL_ASSIGN_OR_RETURN(store::BarImportReport report,
                                         bars->Import(owner, key, csv.bars, import));
                 json bad = json::array();

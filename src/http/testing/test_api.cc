@@ -62,6 +62,7 @@ struct TestApi::Parts {
         paper(db, bars, no_signals, clock),
         backtests(db, bars, jobs, no_signals, clock) {
     AddAccountRoutes(routes, accounts);
+    AddAuditRoutes(routes, db);
     AddModelRoutes(routes, models, jobs);
     AddSignalRoutes(routes, {.signals = &signal_service, .log = &signal_log, .bars = &bars});
     AddBusinessRoutes(routes, {.signals = &signal_service});
