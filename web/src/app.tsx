@@ -11,6 +11,8 @@ import { Overview } from './pages/overview';
 import { Signals } from './pages/signals';
 import { TrackRecord } from './pages/track';
 import { Models } from './pages/models';
+import { Backtests } from './pages/backtests';
+import { PaperAccounts } from './pages/paper';
 import { Keys } from './pages/keys';
 import { Billing } from './pages/billing';
 import { Telegram } from './pages/telegram';
@@ -26,6 +28,8 @@ const traderPages: PageDef[] = [
   { path: '/', label: 'nav.overview', render: () => <Overview /> },
   { path: '/signals', label: 'nav.signals', render: () => <Signals /> },
   { path: '/track-record', label: 'nav.track', render: () => <TrackRecord /> },
+  { path: '/backtests', label: 'nav.backtests', render: () => <Backtests /> },
+  { path: '/paper', label: 'nav.paper', render: () => <PaperAccounts /> },
   { path: '/models', label: 'nav.models', render: () => <Models /> },
   { path: '/keys', label: 'nav.keys', render: () => <Keys /> },
   { path: '/billing', label: 'nav.billing', render: () => <Billing /> },
