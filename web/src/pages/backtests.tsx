@@ -35,7 +35,16 @@ export function Backtests() {
     <div className="page">
       <h1 tabIndex={-1}>{t('bt.title')}</h1>
       <p className="intro">{t('bt.intro')}</p>
-      {gate.state === 'allowed' ? <BacktestForm onSubmitted={(b) => { list.reload(); navigate(`/backtests?id=${b.id}`); }} /> : gate.notice}
+      {gate.state === 'allowed' ? (
+        <BacktestForm
+          onSubmitted={(b) => {
+            list.reload();
+            navigate(`/backtests?id=${b.id}`);
+          }}
+        />
+      ) : (
+        gate.notice
+      )}
       {(gate.state === 'allowed' || (list.data && list.data.length > 0)) && (
         <Card title={t('bt.list')}>
           <View a={list} empty={(d) => d.length === 0}>
@@ -232,9 +241,9 @@ export function StatusBadge({ status }: { status: string }) {
   return <span className={`badge status status-${status}`}>{t(`status.${status}` as Key)}</span>;
 }
 
-function periodOf(b: Backtest, lang: Lang, zone: string): string {
+function periodOf(b: Backtest, lang: Lang, zone: string, t: (k: Key) => string): string {
   const p = b.result ? { from: b.result.from, to: b.result.to } : b.strategy.period;
-  if (!p?.from && !p?.to) return '—';
+  if (!p?.from && !p?.to) return t('bt.period.all');
   return `${p.from ? formatDate(p.from, lang, zone) : '…'} – ${p.to ? formatDate(p.to, lang, zone) : '…'}`;
 }
 
@@ -274,7 +283,7 @@ function BacktestList({ items, selected, reload }: { items: Backtest[]; selected
                 <td>
                   {b.strategy.symbols.join(', ')} {b.strategy.timeframe}
                 </td>
-                <td>{periodOf(b, lang, zone)}</td>
+                <td>{periodOf(b, lang, zone, t)}</td>
                 <td>{formatTime(b.created_at, lang, zone)}</td>
                 <td>
                   <StatusBadge status={b.status} />

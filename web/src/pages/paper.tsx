@@ -101,29 +101,31 @@ function OpenAccount({ onOpened }: { onOpened: (a: PaperAccount) => void }) {
   return (
     <Card title={t('paper.new')}>
       {refusal && <UpgradeNotice label="feature.paper_trading" problem={refusal} />}
-      <form onSubmit={f.onSubmit} noValidate className="inline-form" data-testid="paper-form">
+      <form onSubmit={f.onSubmit} noValidate data-testid="paper-form">
         <FormError
           message={f.formError}
           errors={f.errors}
           known={['name', 'strategy.symbols[0]', 'strategy.symbols', 'strategy.timeframe', 'strategy.signal.threshold', 'initial_balance']}
         />
-        <Field label={t('paper.name')} name="name" value={name} onChange={(e) => setName(e.target.value)} error={f.errors.name} maxLength={100} />
-        <Select label={t('common.symbol')} name="strategy.symbols[0]" value={sym} options={symbols.map((s) => ({ value: s, label: s }))} onChange={setSymbol} error={err('strategy.symbols[0]', 'strategy.symbols')} />
-        <Select label={t('common.timeframe')} name="strategy.timeframe" value={tf} options={tfs.map((s) => ({ value: s, label: s }))} onChange={setTimeframe} error={f.errors['strategy.timeframe']} />
-        <Field
-          label={t('bt.threshold')}
-          name="strategy.signal.threshold"
-          type="number"
-          inputMode="decimal"
-          min={0.5}
-          max={1}
-          step={0.01}
-          value={threshold}
-          onChange={(e) => setThreshold(e.target.value)}
-          error={f.errors['strategy.signal.threshold']}
-          hint={t('bt.threshold.hint')}
-        />
-        <Field label={t('bt.balance')} name="initial_balance" type="number" inputMode="decimal" min={1} value={balance} onChange={(e) => setBalance(e.target.value)} error={f.errors.initial_balance} />
+        <div className="form-row">
+          <Field label={t('paper.name')} name="name" value={name} onChange={(e) => setName(e.target.value)} error={f.errors.name} maxLength={100} />
+          <Select label={t('common.symbol')} name="strategy.symbols[0]" value={sym} options={symbols.map((s) => ({ value: s, label: s }))} onChange={setSymbol} error={err('strategy.symbols[0]', 'strategy.symbols')} />
+          <Select label={t('common.timeframe')} name="strategy.timeframe" value={tf} options={tfs.map((s) => ({ value: s, label: s }))} onChange={setTimeframe} error={f.errors['strategy.timeframe']} />
+          <Field
+            label={t('bt.threshold')}
+            name="strategy.signal.threshold"
+            type="number"
+            inputMode="decimal"
+            min={0.5}
+            max={1}
+            step={0.01}
+            value={threshold}
+            onChange={(e) => setThreshold(e.target.value)}
+            error={f.errors['strategy.signal.threshold']}
+            hint={t('bt.threshold.hint')}
+          />
+          <Field label={t('bt.balance')} name="initial_balance" type="number" inputMode="decimal" min={1} value={balance} onChange={(e) => setBalance(e.target.value)} error={f.errors.initial_balance} />
+        </div>
         <button type="submit" className="btn btn-primary" disabled={f.busy}>
           {t('paper.open')}
         </button>
@@ -249,15 +251,15 @@ function AccountView({ id, onChanged }: { id: number; onChanged: () => void }) {
             </button>
             {open && (
               <>
-              <button type="button" className="btn btn-small" disabled={busy || positions.length === 0} onClick={() => act('paper.confirm.closepos', `${base}/close-positions`, 'POST')}>
-                {t('paper.closepos')}
-              </button>
-              <button type="button" className="btn btn-small" disabled={busy} onClick={() => act('paper.confirm.reset', `${base}/reset`, 'POST')}>
-                {t('paper.reset')}
-              </button>
-              <button type="button" className="btn btn-small btn-danger" disabled={busy} onClick={() => act('paper.confirm.close', base, 'DELETE')}>
-                {t('paper.closeacct')}
-              </button>
+                <button type="button" className="btn btn-small" disabled={busy || positions.length === 0} onClick={() => act('paper.confirm.closepos', `${base}/close-positions`, 'POST')}>
+                  {t('paper.closepos')}
+                </button>
+                <button type="button" className="btn btn-small" disabled={busy} onClick={() => act('paper.confirm.reset', `${base}/reset`, 'POST')}>
+                  {t('paper.reset')}
+                </button>
+                <button type="button" className="btn btn-small btn-danger" disabled={busy} onClick={() => act('paper.confirm.close', base, 'DELETE')}>
+                  {t('paper.closeacct')}
+                </button>
               </>
             )}
           </div>
@@ -271,7 +273,7 @@ function AccountView({ id, onChanged }: { id: number; onChanged: () => void }) {
             label={t('paper.status')}
             value={
               <>
-                <StatusBadge status={a.status} /> {open && <StatusBadge status={a.trading_state} />}
+                <StatusBadge status={a.status} /> {open && a.trading_state !== 'active' && <StatusBadge status={a.trading_state} />}
               </>
             }
             sub={a.risk_reason || undefined}
