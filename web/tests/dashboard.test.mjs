@@ -376,6 +376,45 @@ describe('dashboard', { timeout: 300_000, skip: noBrowser }, () => {
     await screenshots(page, 'backtests');
   });
 
+  it('on Pro: cancels a queued and a running backtest from the list, and reads the result in Bahasa Indonesia', async () => {
+    await go({ label: 'Backtests', url: '/backtests' });
+    const form = page.getByTestId('bt-form');
+    await form.waitFor();
+    // Retraining every 50 bars makes a run of a few seconds: the first runs, the second waits.
+    await form.getByLabel('First model after (bars)').fill('3000');
+    await form.getByLabel('Retrain every (bars)').fill('50');
+    await form.getByLabel('Trees per member').fill('15');
+    await form.getByLabel('Signal threshold').fill('0.5');
+    const submit = async () => {
+      const before = page.url();
+      await form.getByRole('button', { name: 'Run backtest' }).click();
+      await page.waitForURL((u) => u.href !== before && /id=\d+/.test(u.search));
+      return new URL(page.url()).searchParams.get('id');
+    };
+    const first = await submit();
+    const second = await submit();
+    assert.notEqual(first, second);
+    for (const id of [second, first]) {
+      const row = page.locator(`tr[data-backtest="${id}"]`);
+      await row.getByRole('button', { name: `Cancel #${id}` }).click();
+      await page.locator(`tr[data-backtest="${id}"][data-status="cancelled"]`).waitFor({ timeout: 30_000 });
+    }
+    // The open result (the second) says it was cancelled.
+    await page.waitForFunction(() => document.querySelector('[data-testid="bt-result"]')?.getAttribute('data-status') === 'cancelled', null, { timeout: 15_000 });
+
+    // The earlier, succeeded backtest in Bahasa Indonesia: labels, WIB times.
+    const done = await page.locator('tr[data-status="succeeded"]').first().getAttribute('data-backtest');
+    await page.getByTestId('lang').selectOption('id');
+    await page.getByRole('button', { name: `Hasil #${done}` }).click();
+    await page.getByTestId('bt-metrics').waitFor();
+    assert.match(await page.getByTestId('bt-metrics').textContent(), /Imbal hasil total/);
+    assert.match(await page.getByTestId('bt-result').textContent(), /WIB/);
+    await checkA11y('backtests (id)');
+    await screenshots(page, 'backtests-id');
+    await page.getByTestId('lang').selectOption('en');
+    await page.getByRole('navigation').getByRole('link', { name: 'Overview' }).waitFor();
+  });
+
   it('on Pro: the paper account followed the closed bar; closing it', async () => {
     await go({ label: 'Paper accounts', url: '/paper' });
     const row = page.locator('tr[data-account="demo"]');
