@@ -254,6 +254,29 @@ describe('dashboard', { timeout: 300_000, skip: noBrowser }, () => {
     assert.equal((await page.getByTestId('paper-account-equity').textContent()).trim(), '5,000.00 USD');
     // No live bar has closed since it opened (the next test's feed closes one).
     await page.getByTestId('paper-nobars').waitFor();
+
+    // A manual limit order far below the market: refused client-side without a price, then
+    // working, then cancelled from the working orders.
+    const order = page.getByTestId('order-form');
+    await order.getByLabel('Type').selectOption('limit');
+    await order.getByLabel('Quantity (units)').fill('10000');
+    await order.getByRole('button', { name: 'Place order' }).click();
+    assert.equal(await page.locator('[data-field="price"]').textContent(), 'Enter a number above 0.');
+    await order.getByLabel('Limit price').fill('0.5');
+    await order.getByRole('button', { name: 'Place order' }).click();
+    const placed = page.getByTestId('order-placed');
+    await placed.waitFor();
+    const orderId = /Order #(\d+): working\./.exec(await placed.textContent())?.[1];
+    assert.ok(orderId, await placed.textContent());
+    const working = page.getByTestId('paper-orders');
+    await working.waitFor();
+    assert.match(await working.textContent(), /limit/);
+    await working.getByRole('button', { name: `Cancel order #${orderId}` }).click();
+    await working.waitFor({ state: 'detached' });
+    // The order stream shows it: accepted, then cancelled (polled every 5 s).
+    const events = page.getByTestId('paper-events');
+    await page.waitForFunction(() => /order_cancelled/.test(document.querySelector('[data-testid="paper-events"]')?.textContent ?? ''), null, { timeout: 15_000 });
+    assert.match(await events.textContent(), /order_accepted/);
     await checkA11y('paper accounts');
     await screenshots(page, 'paper-new');
   });

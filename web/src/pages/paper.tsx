@@ -368,6 +368,7 @@ function AccountView({ id, onChanged }: { id: number; onChanged: () => void }) {
           )}
         </Card>
       </div>
+      {open && a.trading_state !== 'halted' && <OrderForm base={base} symbols={a.strategy.symbols} onPlaced={data.reload} />}
       <Card title={`${t('paper.fills')} (${d.fills.length})`}>
         {d.fills.length === 0 ? (
           <Empty />
@@ -438,6 +439,91 @@ function AccountView({ id, onChanged }: { id: number; onChanged: () => void }) {
         )}
       </Card>
     </section>
+  );
+}
+
+// A manual order (POST .../orders): market, limit or stop, good till cancelled, with an optional
+// stop-loss / take-profit bracket at absolute prices. It fills from the first bar that opens after
+// it is placed; a refusal by the risk limits is an order with status rejected.
+function OrderForm({ base, symbols, onPlaced }: { base: string; symbols: string[]; onPlaced: () => void }) {
+  const { t } = useI18n();
+  const [symbol, setSymbol] = useState(symbols[0] ?? '');
+  const [side, setSide] = useState<'buy' | 'sell'>('buy');
+  const [type, setType] = useState<'market' | 'limit' | 'stop'>('market');
+  const [quantity, setQuantity] = useState('10000');
+  const [price, setPrice] = useState('');
+  const [stopLoss, setStopLoss] = useState('');
+  const [takeProfit, setTakeProfit] = useState('');
+  const [placed, setPlaced] = useState<Order | null>(null);
+  const f = useForm(
+    () => {
+      const e: FieldErrors = {};
+      if (!(Number(quantity) > 0)) e.quantity = t('bt.positive');
+      if (type !== 'market' && !(Number(price) > 0)) e.price = t('bt.positive');
+      if (stopLoss.trim() !== '' && !(Number(stopLoss) > 0)) e.stop_loss = t('bt.positive');
+      if (takeProfit.trim() !== '' && !(Number(takeProfit) > 0)) e.take_profit = t('bt.positive');
+      return e;
+    },
+    () =>
+      api<Order>(`${base}/orders`, {
+        body: {
+          symbol,
+          side,
+          type,
+          quantity: Number(quantity),
+          ...(type !== 'market' ? { price: Number(price) } : {}),
+          ...(stopLoss.trim() !== '' ? { stop_loss: Number(stopLoss) } : {}),
+          ...(takeProfit.trim() !== '' ? { take_profit: Number(takeProfit) } : {}),
+        },
+      }),
+    (o) => {
+      setPlaced(o);
+      onPlaced();
+    },
+  );
+  return (
+    <Card title={t('paper.order.new')}>
+      <form onSubmit={f.onSubmit} noValidate data-testid="order-form">
+        <FormError message={f.formError} errors={f.errors} known={['symbol', 'side', 'type', 'quantity', 'price', 'stop_loss', 'take_profit']} />
+        <div className="form-row">
+          <Select label={t('common.symbol')} name="symbol" value={symbol} options={symbols.map((x) => ({ value: x, label: x }))} onChange={setSymbol} error={f.errors.symbol} />
+          <Select
+            label={t('bt.side')}
+            name="side"
+            value={side}
+            options={[
+              { value: 'buy', label: t('paper.buy') },
+              { value: 'sell', label: t('paper.sell') },
+            ]}
+            onChange={(v) => setSide(v as 'buy' | 'sell')}
+            error={f.errors.side}
+          />
+          <Select
+            label={t('paper.type')}
+            name="type"
+            value={type}
+            options={(['market', 'limit', 'stop'] as const).map((x) => ({ value: x, label: t(`paper.type.${x}`) }))}
+            onChange={(v) => setType(v as 'market' | 'limit' | 'stop')}
+            error={f.errors.type}
+          />
+          <Field label={t('paper.units')} name="quantity" type="number" inputMode="decimal" min={0} value={quantity} onChange={(e) => setQuantity(e.target.value)} error={f.errors.quantity} hint={t('paper.units.hint')} />
+          {type !== 'market' && (
+            <Field label={t(type === 'limit' ? 'paper.limit' : 'paper.trigger')} name="price" type="number" inputMode="decimal" min={0} step="any" value={price} onChange={(e) => setPrice(e.target.value)} error={f.errors.price} />
+          )}
+          <Field label={t('paper.sl')} name="stop_loss" type="number" inputMode="decimal" min={0} step="any" value={stopLoss} onChange={(e) => setStopLoss(e.target.value)} error={f.errors.stop_loss} />
+          <Field label={t('paper.tp')} name="take_profit" type="number" inputMode="decimal" min={0} step="any" value={takeProfit} onChange={(e) => setTakeProfit(e.target.value)} error={f.errors.take_profit} />
+        </div>
+        <button type="submit" className="btn btn-primary" disabled={f.busy}>
+          {t('paper.order.place')}
+        </button>
+        {placed && (
+          <p className="muted" role="status" data-testid="order-placed">
+            {t('paper.order.placed', { id: placed.id, status: t(`paper.order.${placed.status}`) })}
+            {placed.reason ? ` ${placed.reason}` : ''}
+          </p>
+        )}
+      </form>
+    </Card>
   );
 }
 
