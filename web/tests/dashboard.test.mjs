@@ -459,6 +459,13 @@ describe('dashboard', { timeout: 300_000, skip: noBrowser }, () => {
     await checkA11y('paper account (after a bar)');
     await screenshots(page, 'paper');
 
+    // Reset: back to the starting balance, the equity history cleared, the stream says so.
+    page.once('dialog', (d) => d.accept());
+    await account.getByRole('button', { name: 'Reset' }).click();
+    await page.getByTestId('paper-nobars').waitFor({ timeout: 15_000 });
+    assert.equal((await page.getByTestId('paper-account-equity').textContent()).trim(), '5,000.00 USD');
+    await page.waitForFunction(() => /account_reset/.test(document.querySelector('[data-testid="paper-events"]')?.textContent ?? ''), null, { timeout: 15_000 });
+
     // Close the account: it stays listed, closed, and offers no more actions.
     page.once('dialog', (d) => d.accept());
     await account.getByRole('button', { name: 'Close account' }).click();
