@@ -71,6 +71,7 @@ describe('dashboard', { timeout: 300_000, skip: noBrowser }, () => {
     const context = await browser.newContext({ viewport: DESKTOP, locale: 'en-US', timezoneId: 'Asia/Jakarta' });
     page = await context.newPage();
     page.on('pageerror', (e) => pageErrors.push(e.message));
+    page.on('response', (r) => r.status() === 429 && console.log(`429 (rate limited, the page retries reads): ${r.request().method()} ${r.url()}`));
   });
 
   after(async () => {
@@ -266,7 +267,7 @@ describe('dashboard', { timeout: 300_000, skip: noBrowser }, () => {
     await order.getByRole('button', { name: 'Place order' }).click();
     const placed = page.getByTestId('order-placed');
     await placed.waitFor();
-    const orderId = /Order #(\d+): working\./.exec(await placed.textContent())?.[1];
+    const orderId = /Placed order #(\d+) \(working\)\./.exec(await placed.textContent())?.[1];
     assert.ok(orderId, await placed.textContent());
     const working = page.getByTestId('paper-orders');
     await working.waitFor();
