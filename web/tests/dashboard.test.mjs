@@ -205,7 +205,7 @@ describe('dashboard', { timeout: 300_000, skip: noBrowser }, () => {
       const notice = page.getByTestId('upgrade-notice');
       await notice.waitFor();
       // The plan the server's 403 names (billing Gate: "requires plan pro").
-      assert.match(await notice.textContent(), new RegExp(`${feature} is not in your plan \\(Free\\): it needs Pro or above\\.`));
+      assert.match(await notice.textContent(), new RegExp(`${feature}: not in your plan \\(Free\\)\\. Available on Pro and above\\.`));
       assert.equal(await page.locator('form').count(), 0, `${label}: no form that cannot work`);
       await page.waitForFunction(() => !document.querySelector('.state-loading'));
       await checkA11y(name);
