@@ -132,6 +132,17 @@ export async function api<T>(path: string, opts: RequestOptions = {}): Promise<T
   };
   if (opts.auth !== false && current && current.expires_at - Date.now() < 30_000) await refresh();
   let res = await send();
+  // A read refused by the plan's rate limit (429) is asked again after Retry-After, twice at most,
+  // when that is a few seconds away: pages that poll, or load several things at once, then show
+  // the answer instead of stale data.
+  const method = opts.method ?? (opts.body !== undefined ? 'POST' : 'GET');
+  for (let retry = 0; res.status === 429 && method === 'GET' && retry < 2; retry++) {
+    const wait = Number(res.headers.get('retry-after'));
+    if (!(wait >= 0 && wait <= 5)) break;
+    await new Promise((r) => setTimeout(r, wait * 1000 + 100));
+    if (opts.signal?.aborted) break;
+    res = await send();
+  }
   if (res.status === 401 && opts.auth !== false && current) {
     if (await refresh()) res = await send();
     else setSession(null);

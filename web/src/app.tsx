@@ -1,6 +1,6 @@
 // The shell: skip link, navigation (a drawer on phones), language and zone, and the page of the
 // current route. Traders and operators see different pages; signed-out visitors see sign-in.
-import { useEffect, useRef, useState, type ReactNode } from 'react';
+import { lazy, Suspense, useEffect, useRef, useState, type ReactNode } from 'react';
 import { api, setSession } from './api';
 import type { Lang } from './format';
 import { useI18n, type Key } from './i18n';
@@ -15,6 +15,12 @@ import { Keys } from './pages/keys';
 import { Billing } from './pages/billing';
 import { Telegram } from './pages/telegram';
 import { OpTenants, OpRevenue, OpUsage, OpFeeds, OpHealth } from './pages/operator';
+import { Loading } from './components/ui';
+
+// Loaded when first opened, so the other pages' first load stays small (docs/benchmarks.md).
+const Backtests = lazy(() => import('./pages/backtests').then((m) => ({ default: m.Backtests })));
+const PaperAccounts = lazy(() => import('./pages/paper').then((m) => ({ default: m.PaperAccounts })));
+const later = (page: ReactNode) => <Suspense fallback={<Loading />}>{page}</Suspense>;
 
 interface PageDef {
   path: string;
@@ -26,6 +32,8 @@ const traderPages: PageDef[] = [
   { path: '/', label: 'nav.overview', render: () => <Overview /> },
   { path: '/signals', label: 'nav.signals', render: () => <Signals /> },
   { path: '/track-record', label: 'nav.track', render: () => <TrackRecord /> },
+  { path: '/backtests', label: 'nav.backtests', render: () => later(<Backtests />) },
+  { path: '/paper', label: 'nav.paper', render: () => later(<PaperAccounts />) },
   { path: '/models', label: 'nav.models', render: () => <Models /> },
   { path: '/keys', label: 'nav.keys', render: () => <Keys /> },
   { path: '/billing', label: 'nav.billing', render: () => <Billing /> },

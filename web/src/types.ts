@@ -183,3 +183,173 @@ export interface TelegramAlert {
   created_by: number;
   created_at: string;
 }
+
+// Backtests and paper accounts (docs/backtests.md, docs/paper-trading.md; OpenAPI Strategy,
+// Backtest, PaperAccount, Position, Order, Fill, Trade, PaperEvent).
+export interface Strategy {
+  name?: string;
+  symbols: string[];
+  timeframe?: string;
+  period?: { from?: string; to?: string };
+  initial_balance?: number;
+  currency?: string;
+  signal?: { threshold?: number; allow_short?: boolean; close_on_neutral?: boolean; hold_bars?: number };
+  sizing?: { mode?: 'fixed' | 'risk' | 'kelly'; lots?: number; risk_fraction?: number; kelly_fraction?: number; max_risk_fraction?: number };
+  stops?: { mode?: 'none' | 'points' | 'atr'; stop_loss?: number; take_profit?: number; trailing?: number; atr_period?: number };
+  costs?: { spread_points?: number; use_bar_spread?: boolean; slippage_points?: number; commission_per_lot?: number };
+  model?: { horizon?: number; retrain_every_bars?: number; train_window_bars?: number; min_train_bars?: number; config?: Record<string, unknown> };
+  [k: string]: unknown;
+}
+
+export interface Curve {
+  time: string[];
+  equity: number[];
+  drawdown: number[];
+  points?: number;
+}
+
+// metrics.h; every field may be absent (e.g. no trades: no win rate).
+export interface Metrics {
+  total_return?: number;
+  annual_return?: number;
+  sharpe?: number;
+  sortino?: number;
+  max_drawdown?: number;
+  win_rate?: number;
+  profit_factor?: number;
+  trades?: number;
+  [k: string]: unknown;
+}
+
+export interface Run {
+  name?: string;
+  metrics: Metrics;
+  entries?: number;
+  curve?: Curve;
+}
+
+export interface Trade {
+  id: number;
+  symbol: string;
+  side: 'long' | 'short';
+  quantity: number;
+  entry_time: string;
+  exit_time: string;
+  entry_price: number;
+  exit_price: number;
+  gross_pnl?: number;
+  commission?: number;
+  swap?: number;
+  net_pnl: number;
+  r_multiple?: number;
+  bars_held?: number;
+  exit_reason?: string;
+}
+
+export interface BacktestResult {
+  from?: string;
+  to?: string;
+  bars?: number;
+  seconds?: number;
+  definitions?: Record<string, string>;
+  strategy: Run;
+  trades: Trade[];
+  trades_total?: number;
+  baselines?: {
+    buy_and_hold?: Run;
+    reverse_last_move?: Run;
+    random_entry?: {
+      seeds?: number;
+      entries_per_run?: number;
+      median_return?: number;
+      p05_return?: number;
+      p95_return?: number;
+      median_sharpe?: number;
+      strategy_return_rank?: number;
+      median_run?: Run;
+    };
+  };
+  signal_source?: Record<string, unknown> | null;
+}
+
+export type JobStatus = 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled';
+
+export interface Backtest {
+  id: number;
+  status: JobStatus;
+  progress: number;
+  stage?: string;
+  cancel_requested?: boolean;
+  strategy: Strategy;
+  created_at: string;
+  finished_at?: string | null;
+  error?: { code?: string; message?: string; field?: string } | null;
+  result?: BacktestResult;
+}
+
+export interface Position {
+  symbol: string;
+  side: 'long' | 'short';
+  quantity: number;
+  avg_price: number;
+  opened_at?: string | null;
+  mark_price?: number;
+  unrealized_pnl?: number;
+  bars_held?: number;
+}
+
+export interface Order {
+  id: number;
+  symbol: string;
+  side: 'buy' | 'sell';
+  type: 'market' | 'limit' | 'stop';
+  quantity: number;
+  price?: number;
+  stop_price?: number;
+  time_in_force?: string;
+  role?: string;
+  status: 'working' | 'filled' | 'cancelled' | 'expired' | 'rejected';
+  created_at?: string | null;
+  fill_price?: number;
+  reason?: string;
+}
+
+export interface Fill {
+  id: number;
+  order_id: number;
+  symbol: string;
+  side: string;
+  role?: string;
+  quantity: number;
+  price: number;
+  commission?: number;
+  realized_pnl?: number;
+  time: string;
+}
+
+export interface PaperEvent {
+  seq: number;
+  type: string;
+  time: string;
+  order?: Order;
+  fill?: Fill;
+  risk?: Record<string, unknown>;
+}
+
+export interface PaperAccount {
+  id: number;
+  name: string;
+  status: 'active' | 'closed';
+  currency: string;
+  initial_balance: number;
+  balance: number;
+  equity: number;
+  return: number;
+  trading_state: 'active' | 'reducing' | 'halted';
+  risk_reason?: string;
+  last_bar_time?: string | null;
+  strategy: Strategy;
+  last_event_seq?: number;
+  created_at: string;
+  positions?: Position[];
+}

@@ -4,7 +4,7 @@
 // or critical violation.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { chromiumPath, DESKTOP, launchBrowser, OPERATOR_PASSWORD, screenshots, seriousViolations, startServer } from './harness.mjs';
 
 let server;
@@ -71,6 +71,7 @@ describe('dashboard', { timeout: 300_000, skip: noBrowser }, () => {
     const context = await browser.newContext({ viewport: DESKTOP, locale: 'en-US', timezoneId: 'Asia/Jakarta' });
     page = await context.newPage();
     page.on('pageerror', (e) => pageErrors.push(e.message));
+    page.on('response', (r) => r.status() === 429 && console.log(`429 (rate limited, the page retries reads): ${r.request().method()} ${r.url()}`));
   });
 
   after(async () => {
@@ -195,7 +196,33 @@ describe('dashboard', { timeout: 300_000, skip: noBrowser }, () => {
     assert.equal(after.status, 401);
   });
 
-  it('on Pro: confidence, interval band, regime strip, live stream and the track record', async () => {
+  it('on Free: backtests and paper accounts say which plan has them, with no form', async () => {
+    for (const [label, url, name, feature] of [
+      ['Backtests', '/backtests', 'backtests-free', 'Backtests'],
+      ['Paper accounts', '/paper', 'paper-free', 'Paper trading'],
+    ]) {
+      await go({ label, url });
+      const notice = page.getByTestId('upgrade-notice');
+      await notice.waitFor();
+      // The plan the server's 403 names (billing Gate: "requires plan pro").
+      assert.match(await notice.textContent(), new RegExp(`${feature}: not in your plan \\(Free\\)\\. Available on Pro and above\\.`));
+      assert.equal(await page.locator('form').count(), 0, `${label}: no form that cannot work`);
+      await page.waitForFunction(() => !document.querySelector('.state-loading'));
+      await checkA11y(name);
+      await screenshots(page, name);
+    }
+    // The server agrees: Free may not submit a backtest.
+    const session = JSON.parse(await page.evaluate(() => localStorage.getItem('sinyal.session')));
+    const denied = await fetch(`${server.base}/api/v1/backtests`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${session.access_token}` },
+      body: JSON.stringify({ symbols: ['EURUSD'] }),
+    });
+    assert.equal(denied.status, 403);
+    assert.match((await denied.json()).detail, /requires plan pro/);
+  });
+
+  it('on Pro: opens a paper account and lists it with its equity', async () => {
     // An operator moves the tenant to Pro (checkout arrives with payments, issue 11).
     const opToken = await operatorToken();
     const session = JSON.parse(await page.evaluate(() => localStorage.getItem('sinyal.session')));
@@ -206,7 +233,58 @@ describe('dashboard', { timeout: 300_000, skip: noBrowser }, () => {
       body: JSON.stringify({ plan: 'pro' }),
     });
     assert.equal(moved.status, 200, await moved.text());
+    await go({ label: 'Overview', url: '/' });
+    await page.getByTestId('plan-name').getByText('Pro').waitFor();
 
+    await go({ label: 'Paper accounts', url: '/paper' });
+    const form = page.getByTestId('paper-form');
+    await form.waitFor();
+    assert.equal(await page.getByTestId('upgrade-notice').count(), 0);
+    await form.getByRole('button', { name: 'Open account' }).click();
+    assert.equal(await page.locator('[data-field="name"]').textContent(), 'Required.');
+    await form.getByLabel('Name').fill('demo');
+    await form.getByLabel('Signal threshold').fill('0.5');
+    await form.getByLabel('Initial balance (USD)').fill('5000');
+    await form.getByRole('button', { name: 'Open account' }).click();
+    await page.waitForURL((u) => u.pathname === '/paper' && /id=\d+/.test(u.search));
+    const row = page.locator('tr[data-account="demo"]');
+    await row.waitFor();
+    assert.match(await row.textContent(), /EURUSD H1/);
+    assert.equal((await row.getByTestId('paper-equity').textContent()).trim(), '5,000.00 USD');
+    await page.getByTestId('paper-account').waitFor();
+    assert.equal((await page.getByTestId('paper-account-equity').textContent()).trim(), '5,000.00 USD');
+    // No live bar has closed since it opened (the next test's feed closes one).
+    await page.getByTestId('paper-nobars').waitFor();
+
+    // A manual limit order far below the market: refused client-side without a price, then
+    // working, then cancelled from the working orders.
+    const order = page.getByTestId('order-form');
+    await order.getByLabel('Type').selectOption('limit');
+    await order.getByLabel('Quantity (units)').fill('10000');
+    await order.getByRole('button', { name: 'Place order' }).click();
+    assert.equal(await page.locator('[data-field="price"]').textContent(), 'Enter a number above 0.');
+    await order.getByLabel('Limit price').fill('0.5');
+    await order.getByRole('button', { name: 'Place order' }).click();
+    const placed = page.getByTestId('order-placed');
+    await placed.waitFor();
+    const orderId = /Placed order #(\d+) \(working\)\./.exec(await placed.textContent())?.[1];
+    assert.ok(orderId, await placed.textContent());
+    const working = page.getByTestId('paper-orders');
+    await working.waitFor();
+    assert.match(await working.textContent(), /limit/);
+    await working.getByRole('button', { name: `Cancel order #${orderId}` }).click();
+    await working.waitFor({ state: 'detached' });
+    // The order stream shows it: accepted, then cancelled (polled every 5 s).
+    const events = page.getByTestId('paper-events');
+    await page.waitForFunction(() => /order_cancelled/.test(document.querySelector('[data-testid="paper-events"]')?.textContent ?? ''), null, { timeout: 15_000 });
+    assert.match(await events.textContent(), /order_accepted/);
+    await checkA11y('paper accounts');
+    await screenshots(page, 'paper-new');
+  });
+
+  it('on Pro: confidence, interval band, regime strip, live stream and the track record', async () => {
+    // The tenant is on Pro since the paper account test.
+    const opToken = await operatorToken();
     await go({ label: 'Signals', url: '/signals' });
     await page.getByTestId('chart').and(page.locator('[data-ready="1"]')).waitFor({ timeout: 30_000 });
     const text = await page.getByTestId('latest-signal').textContent();
@@ -242,6 +320,158 @@ describe('dashboard', { timeout: 300_000, skip: noBrowser }, () => {
     await page.getByTestId('reliability').waitFor();
     await checkA11y('track record');
     await screenshots(page, 'track-record');
+  });
+
+  it('on Pro: validates the backtest form, runs a small backtest and shows metrics, charts and trades', async () => {
+    await go({ label: 'Backtests', url: '/backtests' });
+    const form = page.getByTestId('bt-form');
+    await form.waitFor();
+    assert.equal(await page.getByTestId('upgrade-notice').count(), 0);
+    // A small walk-forward model: the first one after 3,000 bars, retrained every 1,000, 15 trees
+    // (tests/e2e/trading_e2e_test.cc); threshold 0.5: every directional signal trades.
+    await form.getByLabel('First model after (bars)').fill('3000');
+    await form.getByLabel('Retrain every (bars)').fill('1000');
+    // Client-side check: nothing is sent, the error is at its field and the field has the focus.
+    await form.getByLabel('Signal threshold').fill('0.3');
+    await form.getByRole('button', { name: 'Run backtest' }).click();
+    assert.equal(await page.locator('[data-field="signal.threshold"]').textContent(), 'Between 0.50 and 1.');
+    assert.equal(await page.evaluate(() => document.activeElement?.getAttribute('name')), 'signal.threshold');
+    await form.getByLabel('Signal threshold').fill('0.5');
+    // The server's 422: more trees than the Pro plan's bound, named model.config.trees, shown at
+    // that field.
+    await form.getByLabel('Trees per member').fill('100000');
+    await form.getByRole('button', { name: 'Run backtest' }).click();
+    const treesError = page.locator('[data-field="model.config.trees"]');
+    await treesError.waitFor();
+    assert.match(await treesError.textContent(), /\S/);
+    assert.equal(await form.getByLabel('Trees per member').getAttribute('aria-invalid'), 'true');
+    await checkA11y('backtests (form error)');
+
+    await form.getByLabel('Trees per member').fill('15');
+    await form.getByRole('button', { name: 'Run backtest' }).click();
+    await page.waitForURL((u) => u.pathname === '/backtests' && /id=\d+/.test(u.search));
+    const result = page.getByTestId('bt-result');
+    await page.waitForFunction(() => document.querySelector('[data-testid="bt-result"]')?.getAttribute('data-status') === 'succeeded', null, { timeout: 90_000 });
+    const id = new URL(page.url()).searchParams.get('id');
+    await page.locator(`tr[data-backtest="${id}"][data-status="succeeded"]`).waitFor({ timeout: 15_000 });
+
+    // Metrics beside the baselines, each with its definition.
+    const metrics = result.getByTestId('bt-metrics');
+    await metrics.waitFor();
+    for (const m of ['total_return', 'annual_return', 'sharpe', 'sortino', 'max_drawdown', 'win_rate', 'profit_factor', 'trades']) {
+      assert.equal(await metrics.locator(`tr[data-metric="${m}"]`).count(), 1, `metric row ${m}`);
+    }
+    const cells = async (m) => (await metrics.locator(`tr[data-metric="${m}"] td`).allTextContents()).map((x) => x.trim());
+    const total = await cells('total_return');
+    assert.match(total[0], /^-?\d+\.\d{2}%$/, `strategy total return: ${total[0]}`);
+    assert.match(total[1], /^-?\d+\.\d{2}%$/, `buy and hold total return: ${total[1]}`);
+    // Each metric's definition, as the report states it.
+    const definition = async (m) => page.getByTestId('bt-definitions').locator(`[data-definition="${m}"] dd`).textContent();
+    assert.match(await definition('total_return'), /final equity \/ initial equity - 1/);
+    assert.match(await definition('sharpe'), /sqrt\(260\)/);
+    assert.match(await definition('max_drawdown'), /running peak/);
+    const trades = Number((await cells('trades'))[0].replace(/,/g, ''));
+    assert.ok(Number.isInteger(trades) && trades >= 0, `trade count ${trades}`);
+
+    // Equity and drawdown charts (lightweight-charts), drawn from the result's curves.
+    for (const chart of ['bt-equity', 'bt-drawdown']) {
+      const c = page.getByTestId(chart);
+      await c.and(page.locator('[data-ready="1"]')).waitFor({ timeout: 15_000 });
+      assert.ok(Number(await c.getAttribute('data-points')) > 100, `${chart} points`);
+      assert.ok((await c.locator('canvas').count()) > 0);
+    }
+    // The trades, or, when the walk-forward models abstained at every bar (a model without
+    // skill on real prices calls no direction), the page says so and the count is 0.
+    if (trades > 0) {
+      const rows = await page.getByTestId('bt-trades').locator('tbody tr').count();
+      assert.ok(rows > 0 && rows <= trades, `trade rows ${rows} of ${trades}`);
+    } else {
+      await page.getByTestId('bt-no-trades').waitFor();
+      assert.match(await page.getByTestId('bt-no-trades').textContent(), /No trades/);
+    }
+    // The Markdown report, fetched with the session's token.
+    const report = page.getByTestId('bt-report');
+    await report.waitFor();
+    assert.match(await report.getAttribute('href'), /^blob:/);
+    const [download] = await Promise.all([page.waitForEvent('download'), report.click()]);
+    assert.equal(download.suggestedFilename(), `backtest-${id}.md`);
+    assert.match(readFileSync(await download.path(), 'utf8'), /^# Backtest: EURUSD H1/);
+    await checkA11y('backtests (result)');
+    await screenshots(page, 'backtests');
+  });
+
+  it('on Pro: cancels a queued and a running backtest from the list, and reads the result in Bahasa Indonesia', async () => {
+    await go({ label: 'Backtests', url: '/backtests' });
+    const form = page.getByTestId('bt-form');
+    await form.waitFor();
+    // Retraining every 50 bars makes a run of a few seconds: the first runs, the second waits.
+    await form.getByLabel('First model after (bars)').fill('3000');
+    await form.getByLabel('Retrain every (bars)').fill('50');
+    await form.getByLabel('Trees per member').fill('15');
+    await form.getByLabel('Signal threshold').fill('0.5');
+    const submit = async () => {
+      const before = page.url();
+      await form.getByRole('button', { name: 'Run backtest' }).click();
+      await page.waitForURL((u) => u.href !== before && /id=\d+/.test(u.search));
+      return new URL(page.url()).searchParams.get('id');
+    };
+    const first = await submit();
+    const second = await submit();
+    assert.notEqual(first, second);
+    for (const id of [second, first]) {
+      const row = page.locator(`tr[data-backtest="${id}"]`);
+      await row.getByRole('button', { name: `Cancel #${id}` }).click();
+      await page.locator(`tr[data-backtest="${id}"][data-status="cancelled"]`).waitFor({ timeout: 30_000 });
+    }
+    // The open result (the second) says it was cancelled.
+    await page.waitForFunction(() => document.querySelector('[data-testid="bt-result"]')?.getAttribute('data-status') === 'cancelled', null, { timeout: 15_000 });
+
+    // The earlier, succeeded backtest in Bahasa Indonesia: labels, WIB times.
+    const done = await page.locator('tr[data-status="succeeded"]').first().getAttribute('data-backtest');
+    await page.getByTestId('lang').selectOption('id');
+    await page.getByRole('button', { name: `Hasil #${done}` }).click();
+    await page.getByTestId('bt-metrics').waitFor();
+    assert.match(await page.getByTestId('bt-metrics').textContent(), /Imbal hasil total/);
+    assert.match(await page.getByTestId('bt-result').textContent(), /WIB/);
+    await checkA11y('backtests (id)');
+    await screenshots(page, 'backtests-id');
+    await page.getByTestId('lang').selectOption('en');
+    await page.getByRole('navigation').getByRole('link', { name: 'Overview' }).waitFor();
+  });
+
+  it('on Pro: the paper account followed the closed bar; closing it', async () => {
+    await go({ label: 'Paper accounts', url: '/paper' });
+    const row = page.locator('tr[data-account="demo"]');
+    await row.getByRole('button', { name: 'Open demo' }).click();
+    const account = page.getByTestId('paper-account');
+    await account.waitFor();
+    // The live test's feed closed the next H1 bar after the account opened: the account marked
+    // its equity at that close (the paper thread handles it shortly after).
+    const deadline = Date.now() + 30_000;
+    while ((await page.getByTestId('paper-equity-chart').count()) === 0 && Date.now() < deadline) {
+      await page.waitForTimeout(1000);
+      await account.getByRole('button', { name: 'Refresh' }).click();
+    }
+    const chart = page.getByTestId('paper-equity-chart');
+    await chart.and(page.locator('[data-ready="1"]')).waitFor({ timeout: 5_000 });
+    assert.ok(Number(await chart.getAttribute('data-points')) >= 1);
+    assert.doesNotMatch(await account.getByText('Last bar').locator('..').textContent(), /—/);
+    assert.match(await page.getByTestId('paper-account-equity').textContent(), /^\d{1,3}(,\d{3})*\.\d{2} USD$/);
+    await checkA11y('paper account (after a bar)');
+    await screenshots(page, 'paper');
+
+    // Reset: back to the starting balance, the equity history cleared, the stream says so.
+    page.once('dialog', (d) => d.accept());
+    await account.getByRole('button', { name: 'Reset' }).click();
+    await page.getByTestId('paper-nobars').waitFor({ timeout: 15_000 });
+    assert.equal((await page.getByTestId('paper-account-equity').textContent()).trim(), '5,000.00 USD');
+    await page.waitForFunction(() => /account_reset/.test(document.querySelector('[data-testid="paper-events"]')?.textContent ?? ''), null, { timeout: 15_000 });
+
+    // Close the account: it stays listed, closed, and offers no more actions.
+    page.once('dialog', (d) => d.accept());
+    await account.getByRole('button', { name: 'Close account' }).click();
+    await row.getByText('closed').waitFor({ timeout: 15_000 });
+    await account.getByRole('button', { name: 'Close account' }).waitFor({ state: 'detached' });
   });
 
   it('links Telegram against the FAKE Bot API, adds an alert the bot lists, and unlinks', async () => {

@@ -41,7 +41,8 @@ function cli(args, { input = '', env = {} } = {}) {
   return r.stdout;
 }
 
-export const fakeTelegramBin = join(dirname(sinyalBin), 'sinyal-fake-telegram');
+// Beside the sinyal binary unless SINYAL_FAKE_TELEGRAM_BIN names it (a sinyal built elsewhere).
+export const fakeTelegramBin = process.env.SINYAL_FAKE_TELEGRAM_BIN ?? join(dirname(sinyalBin), 'sinyal-fake-telegram');
 
 // The FAKE (simulated) Telegram Bot API server (src/notify/testing/fake_bot_api.h), its own process
 // on a free loopback port. Resolves once it prints that it listens.
