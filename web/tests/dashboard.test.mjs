@@ -264,6 +264,11 @@ describe('dashboard', { timeout: 300_000, skip: noBrowser }, () => {
     assert.equal(await page.getByRole('button', { name: 'Cancel at period end' }).count(), 0);
     assert.equal(await subscription.getAttribute('data-plan'), 'pro');
     await screenshots(page, 'billing-cancelled');
+    // Checkout of the current plan withdraws the cancel.
+    await page.getByRole('button', { name: 'Keep Pro' }).click();
+    await page.getByTestId('checkout-result').getByText('The scheduled change is withdrawn: you stay on Pro.').waitFor();
+    await page.getByRole('button', { name: 'Cancel at period end' }).waitFor();
+    assert.equal(await page.getByTestId('sub-scheduled').count(), 0);
   });
 
   it('on Pro: opens a paper account and lists it with its equity', async () => {

@@ -67,8 +67,8 @@ export function Billing() {
       setBusy(null);
     }
   };
-  const checkout = (plan: string) =>
-    run(`checkout-${plan}`, () => api<CheckoutAnswer>('/api/v1/billing/checkout', { method: 'POST', body: { plan, period } }), (a) => setAnswer({ plan, a }));
+  const checkout = (plan: string, per: Period = period) =>
+    run(`checkout-${plan}`, () => api<CheckoutAnswer>('/api/v1/billing/checkout', { method: 'POST', body: { plan, period: per } }), (a) => setAnswer({ plan, a }));
   const cancel = () => {
     if (!window.confirm(t('sub.cancel.confirm'))) return;
     void run('cancel', () => api<BillingSubscription>('/api/v1/billing/cancel', { method: 'POST' }), () => setAnswer(null));
@@ -116,7 +116,7 @@ export function Billing() {
               {s.credit_balance_idr > 0 && <p>{t('sub.credit', { amount: formatRupiah(s.credit_balance_idr, lang) })}</p>}
               {simulated && (
                 <p className="note" data-testid="sandbox-note">
-                  {t('sub.simulated')} {s.gateway?.note}
+                  {t('sub.simulated')}
                 </p>
               )}
               {s.status !== 'free' && !s.cancel_at_period_end && (
@@ -179,6 +179,18 @@ export function Billing() {
                       {plans.map((p) => {
                         const s = sub.data;
                         const current = s?.plan === p.name && (s.period ?? null) === (p.price_idr > 0 ? period : null);
+                        if (s && current && s.period && s.scheduled_change) {
+                          // Checkout of the current plan withdraws a scheduled downgrade or cancel.
+                          const key = `checkout-${p.name}`;
+                          return (
+                            <td key={p.name}>
+                              <button type="button" className="btn btn-small" onClick={() => checkout(p.name, s.period ?? period)} disabled={busy === key}>
+                                {t('sub.keep', { plan: p.display_name })}
+                              </button>
+                              {err(key)}
+                            </td>
+                          );
+                        }
                         if (!s || p.price_idr === 0 || current) return <td key={p.name}>—</td>;
                         const cur = plans.find((x) => x.name === s.plan);
                         const curPrice = cur && s.period ? termPrice(cur, s.period) : 0;
