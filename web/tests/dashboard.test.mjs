@@ -271,6 +271,35 @@ describe('dashboard', { timeout: 300_000, skip: noBrowser }, () => {
     assert.equal(await page.getByTestId('sub-scheduled').count(), 0);
   });
 
+  it('billing: a member (not owner or admin) is shown the API\'s refusal at the control', async () => {
+    const session = JSON.parse(await page.evaluate(() => localStorage.getItem('sinyal.session')));
+    const memberEmail = `member-${Date.now()}@example.com`;
+    const added = await fetch(`${server.base}/api/v1/members`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${session.access_token}` },
+      body: JSON.stringify({ email: memberEmail, password, role: 'member' }),
+    });
+    assert.equal(added.status, 201, await added.text());
+    const ctx = await browser.newContext({ viewport: DESKTOP, locale: 'en-US', timezoneId: 'Asia/Jakarta' });
+    const m = await ctx.newPage();
+    m.on('pageerror', (e) => pageErrors.push(e.message));
+    try {
+      await m.goto(`${server.base}/signin`);
+      await m.getByLabel('Email').fill(memberEmail);
+      await m.getByLabel('Password').fill(password);
+      await m.getByRole('button', { name: 'Sign in' }).click();
+      await m.getByRole('navigation').getByRole('link', { name: 'Billing', exact: true }).click();
+      await m.getByTestId('subscription').waitFor();
+      await m.getByRole('button', { name: 'Upgrade: Enterprise (monthly)' }).click();
+      const error = m.getByTestId('error-checkout-enterprise');
+      await error.waitFor();
+      assert.match(await error.textContent(), /only the organisation's owners and admins manage its subscription/);
+      assert.equal(await m.getByTestId('subscription').getAttribute('data-plan'), 'pro');
+    } finally {
+      await ctx.close();
+    }
+  });
+
   it('on Pro: opens a paper account and lists it with its equity', async () => {
     // The tenant paid for Pro in the billing test above.
     await go({ label: 'Overview', url: '/' });
