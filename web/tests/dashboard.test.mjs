@@ -269,6 +269,27 @@ describe('dashboard', { timeout: 300_000, skip: noBrowser }, () => {
     await page.getByTestId('checkout-result').getByText('The scheduled change is withdrawn: you stay on Pro.').waitFor();
     await page.getByRole('button', { name: 'Cancel at period end' }).waitFor();
     assert.equal(await page.getByTestId('sub-scheduled').count(), 0);
+
+    // An upgrade to Enterprise: the invoice credits the unused part of the Pro term. The open
+    // invoice's Pay button makes a payable order and goes to the sandbox, where it expires
+    // unpaid (Pro is kept).
+    await page.getByRole('button', { name: 'Upgrade: Enterprise (monthly)' }).click();
+    await result.getByText(/Invoice for Enterprise: IDR [\d,]+ to pay\./).waitFor();
+    assert.match(await result.textContent(), /Upgrade credit for the unused part of your current term: IDR [\d,]+\./);
+    await checkA11y('billing (checkout)');
+    await screenshots(page, 'billing-checkout');
+    const open = page.locator('[data-testid="term-invoices"] tr[data-status="open"]');
+    await open.getByRole('button', { name: 'Pay' }).click();
+    await page.locator('#sandbox-banner').waitFor();
+    await page.locator('#sandbox-action-expire').click();
+    await page.waitForFunction(() => document.querySelector('#sandbox-status')?.getAttribute('data-status') === 'expire', null, { timeout: 15_000 });
+    await page.goto(`${server.base}/billing`);
+    for (let i = 0; i < 30 && (await open.count()) > 0; i++) {
+      await page.waitForTimeout(500);
+      await page.getByTestId('check-payment').click();
+    }
+    assert.equal(await open.count(), 0, 'the expired upgrade invoice is no longer open');
+    assert.equal(await subscription.getAttribute('data-plan'), 'pro');
   });
 
   it('billing: a member (not owner or admin) is shown the API\'s refusal at the control', async () => {
