@@ -408,14 +408,14 @@ function CheckoutResult({ plan, a, simulated }: { plan: string; a: CheckoutAnswe
   const { t, lang, zone } = useI18n();
   if (a.kind === 'scheduled') {
     return (
-      <div className="alert alert-ok" role="status" data-testid="checkout-result">
+      <div className="alert alert-ok checkout-result" role="status" data-testid="checkout-result">
         {t('sub.downgrade.scheduled', { plan, date: formatDate(a.effective_at, lang, zone) })}
       </div>
     );
   }
   if (a.kind !== 'payment_required') {
     return (
-      <div className="alert alert-ok" role="status" data-testid="checkout-result">
+      <div className="alert alert-ok checkout-result" role="status" data-testid="checkout-result">
         {t(a.kind === 'resumed' ? 'sub.resumed' : 'sub.paid.credit', { plan })}
       </div>
     );
@@ -424,7 +424,7 @@ function CheckoutResult({ plan, a, simulated }: { plan: string; a: CheckoutAnswe
   const url = a.redirect_url ?? a.order.payment?.redirect_url;
   const sim = simulated || a.gateway?.simulated === true || a.order.simulated === true;
   return (
-    <div className="alert alert-ok" role="status" data-testid="checkout-result">
+    <div className="alert alert-ok checkout-result" role="status" data-testid="checkout-result">
       <p>{t('sub.invoice.issued', { plan, total: formatRupiah(a.invoice.total_idr, lang) })}</p>
       {lines && lines.proration_credit_idr > 0 && <p>{t('sub.invoice.credit', { amount: formatRupiah(lines.proration_credit_idr, lang) })}</p>}
       {lines && lines.credit_applied_idr > 0 && <p>{t('sub.invoice.balance', { amount: formatRupiah(lines.credit_applied_idr, lang) })}</p>}
