@@ -4,6 +4,7 @@ export interface Plan {
   name: string;
   display_name: string;
   price_idr: number;
+  yearly_price_idr?: number;
   monthly_quota: number | null;
   unlimited: boolean;
   overage_allowed: boolean;
@@ -353,3 +354,56 @@ export interface PaperAccount {
   created_at: string;
   positions?: Position[];
 }
+
+// Self-service subscription (docs/payments.md).
+export interface Gateway {
+  name?: string;
+  simulated?: boolean;
+  note?: string;
+}
+
+export interface TermInvoice {
+  id: number;
+  number?: string;
+  kind: 'new' | 'upgrade' | 'renewal';
+  plan: string;
+  period: 'month' | 'year';
+  status: 'open' | 'paid' | 'void' | 'revoked';
+  lines?: { subtotal_idr: number; proration_credit_idr: number; credit_applied_idr: number; total_idr: number };
+  total_idr: number;
+  created_at?: string | null;
+  paid_at?: string | null;
+  due_at?: string | null;
+  term?: { start: string; end: string } | null;
+}
+
+export interface BillingSubscription {
+  plan: string;
+  status: 'free' | 'active' | 'past_due';
+  period: 'month' | 'year' | null;
+  term: { start: string; end: string; invoice?: number } | null;
+  grace_until: string | null;
+  cancel_at_period_end: boolean;
+  scheduled_change: { plan: string; period?: string; effective_at: string } | null;
+  credit_balance_idr: number;
+  open_invoice: TermInvoice | null;
+  gateway?: Gateway;
+}
+
+export interface PaymentOrder {
+  id: string;
+  invoice: number;
+  gross_amount: number;
+  status: string;
+  payment_type?: string | null;
+  gateway?: string;
+  simulated?: boolean;
+  payment?: { token: string; redirect_url: string } | null;
+  created_at?: string;
+  paid_at?: string | null;
+}
+
+export type CheckoutAnswer =
+  | { kind: 'payment_required'; invoice: TermInvoice; order: PaymentOrder; token?: string; redirect_url?: string; gateway?: Gateway }
+  | { kind: 'paid_by_credit' | 'resumed'; invoice?: TermInvoice }
+  | { kind: 'scheduled'; effective_at: string };

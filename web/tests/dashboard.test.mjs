@@ -222,17 +222,107 @@ describe('dashboard', { timeout: 300_000, skip: noBrowser }, () => {
     assert.match((await denied.json()).detail, /requires plan pro/);
   });
 
-  it('on Pro: opens a paper account and lists it with its equity', async () => {
-    // An operator moves the tenant to Pro (checkout arrives with payments, issue 11).
-    const opToken = await operatorToken();
+  it('upgrades from Free to Pro through the SIMULATED sandbox, then schedules a cancel', async () => {
+    await go({ label: 'Billing', url: '/billing' });
+    const subscription = page.getByTestId('subscription');
+    await subscription.waitFor();
+    assert.equal(await subscription.getAttribute('data-plan'), 'free');
+    // No Midtrans keys: the server uses its local sandbox, and the page says it is SIMULATED.
+    assert.match(await page.getByTestId('sandbox-note').textContent(), /SIMULATED/);
+    await page.getByRole('button', { name: 'Subscribe: Pro (monthly)' }).click();
+    const result = page.getByTestId('checkout-result');
+    await result.waitFor();
+    assert.match(await result.textContent(), /Invoice for Pro: IDR 299,000 to pay\./);
+    await page.getByTestId('pay-link').click();
+    // The sandbox's pay page (SIMULATED), served by the same server.
+    await page.locator('#sandbox-banner').waitFor();
+    assert.match(await page.locator('#sandbox-banner').textContent(), /SIMULATED/);
+    assert.match(await page.locator('#sandbox-amount').textContent(), /299[.,]?000/);
+    await page.locator('#sandbox-action-pay').click();
+    await page.waitForFunction(() => document.querySelector('#sandbox-status')?.getAttribute('data-status') === 'settlement', null, { timeout: 15_000 });
+    // Back to the dashboard (Midtrans returns the user only when midtrans.finish_url is set): the
+    // notification may still be on its way, so the user checks the payment status.
+    await page.goto(`${server.base}/billing`);
+    for (let i = 0; i < 30 && (await subscription.getAttribute('data-plan').catch(() => null)) !== 'pro'; i++) {
+      await page.waitForTimeout(500);
+      await page.getByTestId('check-payment').click();
+    }
+    assert.equal(await subscription.getAttribute('data-plan'), 'pro');
+    assert.equal(await subscription.getAttribute('data-status'), 'active');
+    assert.match(await page.getByTestId('sub-plan').textContent(), /Pro/);
+    await page.locator('[data-testid="orders"] tr[data-status="paid"]').waitFor();
+    await page.locator('[data-testid="term-invoices"] tr[data-status="paid"]').waitFor();
+    await page.waitForFunction(() => !document.querySelector('.state-loading'));
+    await checkA11y('billing (pro)');
+    await screenshots(page, 'billing-pro');
+
+    // Cancel at the period end: Pro is kept until then (the Pro tests below still run on it).
+    page.once('dialog', (d) => d.accept());
+    await page.getByRole('button', { name: 'Cancel at period end' }).click();
+    await page.getByTestId('sub-scheduled').waitFor();
+    assert.match(await page.getByTestId('sub-scheduled').textContent(), /Cancelled: your plan ends on .+, then you are on Free\./);
+    assert.equal(await page.getByRole('button', { name: 'Cancel at period end' }).count(), 0);
+    assert.equal(await subscription.getAttribute('data-plan'), 'pro');
+    await screenshots(page, 'billing-cancelled');
+    // Checkout of the current plan withdraws the cancel.
+    await page.getByRole('button', { name: 'Keep Pro' }).click();
+    await page.getByTestId('checkout-result').getByText('The scheduled change is withdrawn: you stay on Pro.').waitFor();
+    await page.getByRole('button', { name: 'Cancel at period end' }).waitFor();
+    assert.equal(await page.getByTestId('sub-scheduled').count(), 0);
+
+    // An upgrade to Enterprise: the invoice credits the unused part of the Pro term. The open
+    // invoice's Pay button makes a payable order and goes to the sandbox, where it expires
+    // unpaid (Pro is kept).
+    await page.getByRole('button', { name: 'Upgrade: Enterprise (monthly)' }).click();
+    await result.getByText(/Invoice for Enterprise: IDR [\d,]+ to pay\./).waitFor();
+    assert.match(await result.textContent(), /Upgrade credit for the unused part of your current term: IDR [\d,]+\./);
+    await checkA11y('billing (checkout)');
+    await screenshots(page, 'billing-checkout');
+    const open = page.locator('[data-testid="term-invoices"] tr[data-status="open"]');
+    await open.getByRole('button', { name: 'Pay' }).click();
+    await page.locator('#sandbox-banner').waitFor();
+    await page.locator('#sandbox-action-expire').click();
+    await page.waitForFunction(() => document.querySelector('#sandbox-status')?.getAttribute('data-status') === 'expire', null, { timeout: 15_000 });
+    await page.goto(`${server.base}/billing`);
+    for (let i = 0; i < 30 && (await open.count()) > 0; i++) {
+      await page.waitForTimeout(500);
+      await page.getByTestId('check-payment').click();
+    }
+    assert.equal(await open.count(), 0, 'the expired upgrade invoice is no longer open');
+    assert.equal(await subscription.getAttribute('data-plan'), 'pro');
+  });
+
+  it('billing: a member (not owner or admin) is shown the API\'s refusal at the control', async () => {
     const session = JSON.parse(await page.evaluate(() => localStorage.getItem('sinyal.session')));
-    const me = await (await fetch(`${server.base}/api/v1/me`, { headers: { Authorization: `Bearer ${session.access_token}` } })).json();
-    const moved = await fetch(`${server.base}/api/v1/operator/tenants/${me.tenant.id}/plan`, {
-      method: 'PUT',
-      headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${opToken}` },
-      body: JSON.stringify({ plan: 'pro' }),
+    const memberEmail = `member-${Date.now()}@example.com`;
+    const added = await fetch(`${server.base}/api/v1/members`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${session.access_token}` },
+      body: JSON.stringify({ email: memberEmail, password, role: 'member' }),
     });
-    assert.equal(moved.status, 200, await moved.text());
+    assert.equal(added.status, 201, await added.text());
+    const ctx = await browser.newContext({ viewport: DESKTOP, locale: 'en-US', timezoneId: 'Asia/Jakarta' });
+    const m = await ctx.newPage();
+    m.on('pageerror', (e) => pageErrors.push(e.message));
+    try {
+      await m.goto(`${server.base}/signin`);
+      await m.getByLabel('Email').fill(memberEmail);
+      await m.getByLabel('Password').fill(password);
+      await m.getByRole('button', { name: 'Sign in' }).click();
+      await m.getByRole('navigation').getByRole('link', { name: 'Billing', exact: true }).click();
+      await m.getByTestId('subscription').waitFor();
+      await m.getByRole('button', { name: 'Upgrade: Enterprise (monthly)' }).click();
+      const error = m.getByTestId('error-checkout-enterprise');
+      await error.waitFor();
+      assert.match(await error.textContent(), /only the organisation's owners and admins manage its subscription/);
+      assert.equal(await m.getByTestId('subscription').getAttribute('data-plan'), 'pro');
+    } finally {
+      await ctx.close();
+    }
+  });
+
+  it('on Pro: opens a paper account and lists it with its equity', async () => {
+    // The tenant paid for Pro in the billing test above.
     await go({ label: 'Overview', url: '/' });
     await page.getByTestId('plan-name').getByText('Pro').waitFor();
 
