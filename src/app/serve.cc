@@ -304,7 +304,11 @@ int RunServe(Config config) {
   http::AddBusinessRoutes(routes, {.signals = &signal_service});
   // Paper trading accounts (backtest/paper.h) follow the live bars with the live signals; their
   // thread also sends the accounts' signed webhooks.
-  Trading trading(config, *db, bar_store, jobs, model_service, &feature_sets, &signal_service, clock);
+  Trading trading(config, *db, bar_store, jobs, model_service, &feature_sets, &signal_service, clock,
+                  [&entitlements, &clock](TenantId t) {
+                    auto caller = entitlements.Resolve(t, clock.Now());
+                    return caller.ok() ? billing::Entitlements::ActiveBacktests(*caller->plan) : 2;
+                  });
   // Submitting backtests needs the plan's "backtests", opening paper accounts its "paper_trading"
   // (migration 43): billing's one gate, in the handlers.
   http::AddTradingRoutes(

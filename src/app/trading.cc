@@ -76,14 +76,16 @@ class NoSignals : public backtest::PaperSignalProvider {
 Trading::Trading(const Config& config, store::Database& db, store::BarStore& bars,
                  store::JobQueue& jobs, models::ModelService& models,
                  store::FeatureSetStore* feature_sets, signals::SignalService* signals,
-                 const Clock& clock)
+                 const Clock& clock, std::function<int(TenantId)> active_backtests_of)
     : clock_(clock) {
   (void)feature_sets;  // the model service resolves tenants' feature sets
   factory_ = std::make_unique<backtest::WalkForwardSignalFactory>(
       models, clock, backtest::WalkForwardOptions{.code_version = "backtest"});
   (void)config;
-  // At most 2 queued or running backtests per tenant (BacktestServiceOptions' default).
-  backtests_ = std::make_unique<backtest::BacktestService>(db, bars, jobs, *factory_, clock);
+  // Queued + running backtests per tenant: the plan's limit when given, else 2.
+  backtest::BacktestServiceOptions backtest_options;
+  backtest_options.max_active_of = std::move(active_backtests_of);
+  backtests_ = std::make_unique<backtest::BacktestService>(db, bars, jobs, *factory_, clock, backtest_options);
   if (signals != nullptr) {
     provider_ = std::make_unique<backtest::LiveSignalProvider>(*signals);
   } else {

@@ -44,9 +44,12 @@ class Trading {
  public:
   // `signals` may be null (the worker and the CLI have no live signal service: paper accounts
   // then get no signals). REQUIRES: every reference outlives this object.
+  // `active_backtests_of`: the tenant's limit of queued + running backtests (its plan's,
+  // billing::Entitlements::ActiveBacktests); unset: 2 for everyone.
   Trading(const Config& config, store::Database& db, store::BarStore& bars, store::JobQueue& jobs,
           models::ModelService& models, store::FeatureSetStore* feature_sets,
-          signals::SignalService* signals, const Clock& clock);
+          signals::SignalService* signals, const Clock& clock,
+          std::function<int(TenantId)> active_backtests_of = nullptr);
   ~Trading();  // Stop()s
 
   // The service of /api/v1/backtests and of the "backtest" jobs (walk-forward on the live signal

@@ -191,6 +191,21 @@ TEST_P(BacktestServiceTest, LimitCancelQueuedAndCancelRunning) {
   EXPECT_LT(bars, 5000);
 }
 
+// The limit of queued + running backtests is the tenant's (its plan's, wired by app/).
+TEST_P(BacktestServiceTest, TheActiveLimitIsPerTenant) {
+  const TenantId big = NewTenant(db(), "big");
+  BacktestServiceOptions opt;
+  opt.max_active_of = [&](TenantId t) { return t == big ? 3 : 1; };
+  BacktestService service(db(), *bars_, *jobs_, factory_, clock_, opt);
+  ASSERT_OK(service.Submit(tenant_, UserId(3), Strategy()));
+  auto refused = service.Submit(tenant_, UserId(3), Strategy());
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().code(), StatusCode::kRateLimited);
+  EXPECT_NE(refused.error().message().find("1 at a time"), std::string::npos) << refused.error().message();
+  for (int i = 0; i < 3; ++i) ASSERT_OK(service.Submit(big, UserId(4), Strategy()));
+  EXPECT_EQ(service.Submit(big, UserId(4), Strategy()).error().code(), StatusCode::kRateLimited);
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, BacktestServiceTest, SINYAL_DB_BACKENDS,
                          store::testing::BackendName);
 

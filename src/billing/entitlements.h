@@ -63,6 +63,9 @@ class Entitlements {
   static UnixNanos NotAfter(const Plan& plan, UnixNanos now);
   // The plan's rate limit per API key / per user.
   static RateLimit RateLimitOf(const Plan& plan) { return RateLimit{plan.rate_per_second, plan.burst}; }
+  // Backtests a tenant may have queued or running at once: 8 on a plan with an unlimited quota
+  // (Enterprise), else 2. (Without the `backtests` feature none can be submitted at all.)
+  static int ActiveBacktests(const Plan& plan) { return plan.unlimited() ? 8 : 2; }
 
   PlanStore& plans() { return plans_; }
   Subscriptions& subscriptions() { return subscriptions_; }

@@ -192,6 +192,15 @@ TEST_P(EntitlementsTest, WithoutALimiterNothingIsRateLimited) {
   EXPECT_EQ((Caller{tenant_, UserId(7), std::nullopt}.RateKey()), "user:7");
 }
 
+TEST(EntitlementsRulesTest, ActiveBacktestsFollowTheQuota) {
+  Plan pro;
+  pro.monthly_quota = 2000;
+  Plan enterprise;
+  enterprise.monthly_quota = -1;  // unlimited
+  EXPECT_EQ(Entitlements::ActiveBacktests(pro), 2);
+  EXPECT_EQ(Entitlements::ActiveBacktests(enterprise), 8);
+}
+
 TEST(FeaturesTest, TheListIsTheOneSource) {
   ASSERT_FALSE(AllFeatures().empty());
   std::set<std::string_view> names;
