@@ -14,6 +14,7 @@
 // Thread safety: free functions; the session is the caller's.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -43,6 +44,11 @@ inline constexpr std::string_view kAuditMemberRoleChanged = "member_role_changed
 inline constexpr std::string_view kAuditMemberRemoved = "member_removed";
 inline constexpr std::string_view kAuditPlanChanged = "plan_changed";
 inline constexpr std::string_view kAuditDataImported = "data_imported";
+// Every kind above (the API validates its `kind` filter against this list).
+inline constexpr std::array<std::string_view, 10> kAuditKinds = {
+    kAuditSignIn,        kAuditSignInFailed,     kAuditRefreshReuse,      kAuditApiKeyCreated,
+    kAuditApiKeyRevoked, kAuditMemberAdded,      kAuditMemberRoleChanged, kAuditMemberRemoved,
+    kAuditPlanChanged,   kAuditDataImported};
 
 struct SecurityEvent {
   int64_t id = 0;        // set when read
