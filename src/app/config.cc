@@ -46,6 +46,7 @@ const std::vector<Key>& Keys() {
     B("first_run.enabled", [](Config& c) -> bool& { return c.first_run.enabled; });
     S("first_run.sample_dir", [](Config& c) -> std::string& { return c.first_run.sample_dir; });
     I("first_run.replay_bars", [](Config& c) -> int64_t& { return c.first_run.replay_bars; }, 0, 5000);
+    S("first_run.horizons", [](Config& c) -> std::string& { return c.first_run.horizons; });
     S("database.url", [](Config& c) -> std::string& { return c.database.url; });
     I("database.pool_size", [](Config& c) -> int64_t& { return c.database.pool_size; }, 1, 256);
     S("auth.jwt_secret", [](Config& c) -> std::string& { return c.auth.jwt_secret; });

@@ -128,6 +128,8 @@ struct Config {
     bool enabled = true;                    // Default: true.
     std::string sample_dir = "data/sample"; // Default: the repository's sample (data/sample).
     int64_t replay_bars = 240;              // Default: 240 (10 trading days of H1). [0, 5000]
+    std::string horizons;                   // models' horizons, e.g. "1,4,24". Default: empty =
+                                            // the platform defaults (app/models_cli.h: 1, 4, 24).
   } first_run;
 
   // Telegram (notify/telegram.h, docs/telegram.md). Off unless bot_token is set.

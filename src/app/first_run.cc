@@ -96,19 +96,22 @@ Result<FirstRunReport> FirstRun::Run() {
   }
 
   // 2. The platform default models, as `sinyal admin train-defaults` makes them.
-  LogEvent(spdlog::level::info, "first_run", {{"stage", "train"}, {"min_bars", options_.min_bars}});
+  const std::vector<int> horizons = options_.horizons.empty() ? DefaultPlatformHorizons() : options_.horizons;
+  LogEvent(spdlog::level::info, "first_run",
+           {{"stage", "train"}, {"min_bars", options_.min_bars}, {"horizons", horizons}});
   SINYAL_ASSIGN_OR_RETURN(
       size_t found,
       TrainPlatformDefaults(
           models_,
-          {.min_bars = options_.min_bars, .trees = options_.trees, .actor = "first-run",
-           .stop = [this] { return stop_.load(); }},
-          [&report](const std::string& symbol, const std::string& timeframe, const Result<models::TrainSummary>& s) {
+          {.min_bars = options_.min_bars, .trees = options_.trees, .horizons = horizons,
+           .actor = "first-run", .stop = [this] { return stop_.load(); }},
+          [&report](const std::string& symbol, const std::string& timeframe, int horizon,
+                    const Result<models::TrainSummary>& s) {
             if (!s.ok()) {
               report.models_failed++;
               LogEvent(spdlog::level::warn, "first_run",
                        {{"stage", "train_failed"}, {"symbol", symbol}, {"timeframe", timeframe},
-                        {"error", s.error().ToString()}});
+                        {"horizon", horizon}, {"error", s.error().ToString()}});
               return;
             }
             report.models_trained++;
@@ -127,16 +130,19 @@ Result<FirstRunReport> FirstRun::Run() {
   std::map<UnixNanos, std::vector<std::pair<const Loaded*, market::Bar>>> by_time;
   for (const Loaded& l : loaded) {
     if (l.held_back.empty()) continue;
-    Status s = signals_.Track(models::kPlatformTenant, l.file.key);
-    if (s.code() == StatusCode::kUnavailable) {
-      // The version's interval calibration is being fitted on the service's thread (its fit at
-      // training failed or was not wired): wait for it once.
-      signals_.Drain();
-      s = signals_.Track(models::kPlatformTenant, l.file.key);
-    }
-    if (!s.ok()) {
-      LogEvent(spdlog::level::info, "first_run",
-               {{"stage", "not_tracked"}, {"series", l.file.key.ToString()}, {"reason", s.ToString()}});
+    for (int horizon : horizons) {
+      Status s = signals_.Track(models::kPlatformTenant, l.file.key, horizon);
+      if (s.code() == StatusCode::kUnavailable) {
+        // The version's interval calibration is being fitted on the service's thread (its fit at
+        // training failed or was not wired): wait for it once.
+        signals_.Drain();
+        s = signals_.Track(models::kPlatformTenant, l.file.key, horizon);
+      }
+      if (!s.ok()) {
+        LogEvent(spdlog::level::info, "first_run",
+                 {{"stage", "not_tracked"}, {"series", l.file.key.ToString()}, {"horizon", horizon},
+                  {"reason", s.ToString()}});
+      }
     }
     for (const market::Bar& b : l.held_back) by_time[b.time()].emplace_back(&l, b);
   }

@@ -59,7 +59,7 @@ TEST(FirstRunTest, ImportsTrainsAndReplaysTheNewestBarsThroughTheLivePath) {
   EXPECT_FALSE(report->skipped);
   EXPECT_EQ(report->series, 1u);
   EXPECT_EQ(report->bars_imported, 4140u);
-  EXPECT_GE(report->models_trained, 1u);
+  EXPECT_EQ(report->models_trained, 3u);  // horizons 1, 4 and 24
   EXPECT_EQ(report->models_failed, 0u);
   EXPECT_EQ(report->bars_replayed, 60u);
 
@@ -78,9 +78,33 @@ TEST(FirstRunTest, ImportsTrainsAndReplaysTheNewestBarsThroughTheLivePath) {
   ASSERT_OK(pending);
   auto resolved = log.RecentResolved(models::kPlatformTenant, "EURUSD", "H1", "", 1000);
   ASSERT_OK(resolved);
-  EXPECT_EQ(pending->size() + resolved->size(), 60u);
-  EXPECT_GE(resolved->size(), 60u - 24u);  // horizons up to 24 bars
+  // One signal per replayed bar and horizon; a signal is resolved once its horizon has passed.
+  EXPECT_EQ(pending->size() + resolved->size(), 3 * 60u);
+  EXPECT_GE(resolved->size(), (60u - 1) + (60u - 4) + (60u - 24));
   for (const auto& s : *resolved) EXPECT_GE(s.signal.bar_time(), first_replayed);
+
+  // Horizons are a product: each of 1, 4 and 24 bars has its own active platform model, the
+  // request's horizon chooses it, and a horizon without a model names the ones served.
+  auto horizons = registry.ActiveHorizons(models::kPlatformTenant, "EURUSD", "H1");
+  ASSERT_OK(horizons);
+  EXPECT_EQ(*horizons, (std::vector<int>{1, 4, 24}));
+  const market::SeriesKey eurusd{"EURUSD", market::Timeframe::kH1};
+  const UnixNanos now = latest->bars.back().time() + kNanosPerHour;
+  for (int h : {1, 4, 24}) {
+    auto sig = signals.Latest(TenantId{5}, eurusd, h, now);
+    ASSERT_OK(sig);
+    EXPECT_EQ((*sig)->horizon(), h);
+    EXPECT_EQ((*sig)->bar_time(), latest->bars.back().time());
+  }
+  auto default_sig = signals.Latest(TenantId{5}, eurusd, now);
+  ASSERT_OK(default_sig);
+  EXPECT_EQ((*default_sig)->horizon(), models::kDefaultHorizon);
+  auto missing = signals.Latest(TenantId{5}, eurusd, 12, now);
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.error().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(missing.error().field(), "horizon");
+  EXPECT_NE(missing.error().message().find("available horizons: 1, 4, 24"), std::string::npos)
+      << missing.error().message();
 
   // The next start finds the data and leaves it alone.
   FirstRun again(bars, models, signals, {.sample_dir = dir.path().string()});

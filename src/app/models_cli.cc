@@ -5,9 +5,12 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <charconv>
 #include <cstdio>
 #include <cstdlib>
+#include <sstream>
 #include <string>
+#include <vector>
 
 #include <CLI/CLI.hpp>
 
@@ -116,6 +119,7 @@ struct ModelCommands {
   int64_t tenant_id = 0;
   bool platform = false, activate = false, once = false;
   int horizon = 0, trees = 0, folds = 5, top = 5;
+  std::string horizons;  // empty: DefaultPlatformHorizons()
   size_t min_bars = 3000;
 };
 
@@ -168,6 +172,7 @@ ModelCommandsPtr AddModelCommands(CLI::App& app, CLI::App& admin,
   add_common(c->train_defaults);
   c->train_defaults->add_option("--min-bars", c->min_bars, "skip series with fewer bars (default 3000)");
   c->train_defaults->add_option("--trees", c->trees, "trees of every member (default: the defaults)");
+  c->train_defaults->add_option("--horizons", c->horizons, "bars ahead, one model each (default 1,4,24)");
   return c;
 }
 
@@ -324,7 +329,8 @@ int RunEvaluate(const ModelCommands& c, Env& env) {
 int RunPredict(const ModelCommands& c, Env& env) {
   if (c.tenant_id < 0) return Fail(Status::InvalidArgument("tenant ids are positive", "--tenant-id"));
   const TenantId owner = c.tenant_id > 0 ? TenantId(c.tenant_id) : models::kPlatformTenant;
-  auto p = env.service->PredictLatest(owner, c.symbol, c.timeframe, static_cast<size_t>(std::max(0, c.top)));
+  auto p = env.service->PredictLatest(owner, c.symbol, c.timeframe, static_cast<size_t>(std::max(0, c.top)),
+                                      c.horizon ? c.horizon : models::kDefaultHorizon);
   if (!p.ok()) return Fail(p.error());
   const auto& r = p->record;
   const auto& pr = p->prediction;
@@ -380,12 +386,17 @@ int RunWorker(const ModelCommands& c, const Config& config, Env& env) {
 
 int RunTrainDefaults(const ModelCommands& c, Env& env) {
   int failed = 0;
+  auto horizons = c.horizons.empty() ? Result<std::vector<int>>(DefaultPlatformHorizons())
+                                      : ParseHorizonList(c.horizons, "--horizons");
+  if (!horizons.ok()) return Fail(horizons.error());
   auto trained = TrainPlatformDefaults(
-      *env.service, {.min_bars = c.min_bars, .trees = c.trees},
-      [&failed](const std::string& symbol, const std::string& timeframe, const Result<models::TrainSummary>& s) {
+      *env.service, {.min_bars = c.min_bars, .trees = c.trees, .horizons = *horizons},
+      [&failed](const std::string& symbol, const std::string& timeframe, int horizon,
+                const Result<models::TrainSummary>& s) {
         if (!s.ok()) {
           ++failed;
-          std::printf("%s %s: FAILED: %s\n", symbol.c_str(), timeframe.c_str(), s.error().ToString().c_str());
+          std::printf("%s %s horizon %d: FAILED: %s\n", symbol.c_str(), timeframe.c_str(), horizon,
+                      s.error().ToString().c_str());
           return;
         }
         PrintTrained(*s);
@@ -401,17 +412,42 @@ int RunTrainDefaults(const ModelCommands& c, Env& env) {
 
 }  // namespace
 
+std::vector<int> DefaultPlatformHorizons() { return {1, 4, 24}; }
+
+Result<std::vector<int>> ParseHorizonList(const std::string& text, const std::string& field) {
+  std::vector<int> out;
+  std::stringstream ss(text);
+  for (std::string cell; std::getline(ss, cell, ',');) {
+    const int max = models::PlanBounds{}.max_horizon;
+    int h = 0;
+    auto [end, ec] = std::from_chars(cell.data(), cell.data() + cell.size(), h);
+    if (cell.empty() || ec != std::errc() || end != cell.data() + cell.size() || h < 1 || h > max) {
+      return Status::InvalidArgument("'" + cell + "' is not a horizon: want whole numbers of bars in [1, " +
+                                         std::to_string(max) + "], comma-separated (e.g. 1,4,24)",
+                                     field);
+    }
+    if (!out.empty() && h <= out.back()) {
+      return Status::InvalidArgument("horizons must be ascending and distinct (e.g. 1,4,24)", field);
+    }
+    out.push_back(h);
+  }
+  if (out.empty()) return Status::InvalidArgument("must list at least one horizon (e.g. 1,4,24)", field);
+  return out;
+}
+
 Result<size_t> TrainPlatformDefaults(models::ModelService& service, const TrainDefaultsOptions& options,
                                      const TrainDefaultsCallback& on_trained) {
   SINYAL_ASSIGN_OR_RETURN(auto series, service.PlatformSeries(options.min_bars));
-  for (const auto& [symbol, timeframe] : series) {
-    if (options.stop && options.stop()) break;
-    nlohmann::json o = nlohmann::json::object();
-    if (options.trees) o["trees"] = options.trees;
-    auto s = service.Train(models::kPlatformTenant, {.symbol = symbol, .timeframe = timeframe,
-                                                      .overrides = o, .activate = true,
-                                                      .actor = options.actor});
-    if (on_trained) on_trained(symbol, timeframe, s);
+  for (int horizon : options.horizons) {
+    for (const auto& [symbol, timeframe] : series) {
+      if (options.stop && options.stop()) return series.size();
+      nlohmann::json o = {{"horizon", horizon}};
+      if (options.trees) o["trees"] = options.trees;
+      auto s = service.Train(models::kPlatformTenant, {.symbol = symbol, .timeframe = timeframe,
+                                                        .overrides = o, .activate = true,
+                                                        .actor = options.actor});
+      if (on_trained) on_trained(symbol, timeframe, horizon, s);
+    }
   }
   return series.size();
 }

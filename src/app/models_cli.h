@@ -12,6 +12,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "app/config.h"
 #include "billing/entitlements.h"
@@ -57,21 +58,32 @@ std::unique_ptr<store::JobWorker> MakeJobWorker(const Config& config, store::Job
                                                 const std::string& tag,
                                                 signals::RetrainingService* retraining = nullptr);
 
+// The horizons of the platform default models: 1, 4 and 24 bars.
+std::vector<int> DefaultPlatformHorizons();
+
 // Trains and activates a platform default model for every platform series with at least
-// `min_bars` bars: `sinyal admin train-defaults` and serve's first run (app/first_run.h) both
-// call this, so there is one way to make the platform defaults. `on_trained` gets each series'
-// outcome; `stop` is checked between models. Returns the number of series found.
+// `min_bars` bars, at every horizon of `horizons` (the first horizon for every series first, so
+// the default horizon's signals come soonest): `sinyal admin train-defaults` and serve's first run
+// (app/first_run.h) both call this, so there is one way to make the platform defaults.
+// `on_trained` gets each model's outcome; `stop` is checked between models. Returns the number
+// of series found.
 struct TrainDefaultsOptions {
   size_t min_bars = 3000;  // Default: 3,000 bars.
   int trees = 0;           // 0: the configured default.
+  std::vector<int> horizons = DefaultPlatformHorizons();  // bars ahead. Default: 1, 4, 24.
   std::string actor = "cli:train-defaults";
   std::function<bool()> stop;
 };
-using TrainDefaultsCallback = std::function<void(const std::string& symbol, const std::string& timeframe,
-                                                 const Result<models::TrainSummary>& result)>;
+using TrainDefaultsCallback =
+    std::function<void(const std::string& symbol, const std::string& timeframe, int horizon,
+                       const Result<models::TrainSummary>& result)>;
 [[nodiscard]] Result<size_t> TrainPlatformDefaults(models::ModelService& service,
                                                    const TrainDefaultsOptions& options,
                                                    const TrainDefaultsCallback& on_trained);
+
+// "1,4,24" -> {1, 4, 24}: ascending, distinct, each in [1, 48] (the platform's training bound).
+// InvalidArgument naming `field` otherwise.
+[[nodiscard]] Result<std::vector<int>> ParseHorizonList(const std::string& text, const std::string& field);
 
 struct ModelCommands;
 struct ModelCommandsDeleter {

@@ -26,7 +26,8 @@ Result<std::optional<BarSignal>> LiveSignalProvider::SignalAt(TenantId tenant,
   // The bar reached the signal service first (app/ wires it ahead of paper accounts): wait
   // until it has processed it, so Latest() sees this bar.
   signals_.Drain();
-  auto s = signals_.Latest(tenant, key, close);
+  // The live model line of the strategy's horizon (model.horizon): the model that predicts it.
+  auto s = signals_.Latest(tenant, key, config.model.horizon, close);
   if (!s.ok()) {
     LogEvent(spdlog::level::warn, "paper_no_signal",
              {{"tenant", tenant.value()}, {"series", key.ToString()},

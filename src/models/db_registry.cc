@@ -316,8 +316,8 @@ Status DbModelRegistry::Activate(TenantId tenant, const std::string& symbol,
 }
 
 Status DbModelRegistry::Rollback(TenantId tenant, const std::string& symbol,
-                                 const std::string& timeframe) {
-  return RollbackAs(tenant, symbol, timeframe, "").status();
+                                 const std::string& timeframe, int horizon) {
+  return RollbackAs(tenant, symbol, timeframe, horizon, "").status();
 }
 
 namespace {
@@ -329,13 +329,15 @@ struct ActiveRow {
 };
 
 Result<ActiveRow> ReadActive(soci::session& sql, TenantId tenant, const std::string& symbol,
-                             const std::string& timeframe) {
+                             const std::string& timeframe, int horizon) {
   ActiveRow a;
   long long v = 0;
   std::string history;
+  int h = horizon;
   sql << "SELECT version, history FROM model_active WHERE " + Owner(tenant) +
-             " AND symbol = :s AND timeframe = :tf",
-      soci::use(symbol, "s"), soci::use(timeframe, "tf"), soci::into(v), soci::into(history);
+             " AND symbol = :s AND timeframe = :tf AND horizon = :h",
+      soci::use(symbol, "s"), soci::use(timeframe, "tf"), soci::use(h, "h"), soci::into(v),
+      soci::into(history);
   if (!sql.got_data()) return a;
   a.exists = true;
   a.version = v;
@@ -353,34 +355,36 @@ Result<ActiveRow> ReadActive(soci::session& sql, TenantId tenant, const std::str
 }
 
 void WriteActive(soci::session& sql, TenantId tenant, const std::string& symbol,
-                 const std::string& timeframe, bool exists, int64_t version,
+                 const std::string& timeframe, int horizon, bool exists, int64_t version,
                  const std::vector<int64_t>& history, UnixNanos now) {
   const std::string h = nlohmann::json(history).dump();
   long long v = version, at = now;
+  int hz = horizon;
   if (exists) {
     sql << "UPDATE model_active SET version = :v, history = :h, updated_at = :at WHERE " +
-               Owner(tenant) + " AND symbol = :s AND timeframe = :tf",
+               Owner(tenant) + " AND symbol = :s AND timeframe = :tf AND horizon = :hz",
         soci::use(v, "v"), soci::use(h, "h"), soci::use(at, "at"), soci::use(symbol, "s"),
-        soci::use(timeframe, "tf");
+        soci::use(timeframe, "tf"), soci::use(hz, "hz");
   } else {
     long long t = tenant.value();
     soci::indicator ti = IsPlatform(tenant) ? soci::i_null : soci::i_ok;
-    sql << "INSERT INTO model_active (tenant_id, symbol, timeframe, version, history, updated_at) "
-           "VALUES (:t, :s, :tf, :v, :h, :at)",
+    sql << "INSERT INTO model_active (tenant_id, symbol, timeframe, horizon, version, history, "
+           "updated_at) VALUES (:t, :s, :tf, :hz, :v, :h, :at)",
         soci::use(t, ti, "t"), soci::use(symbol, "s"), soci::use(timeframe, "tf"),
-        soci::use(v, "v"), soci::use(h, "h"), soci::use(at, "at");
+        soci::use(hz, "hz"), soci::use(v, "v"), soci::use(h, "h"), soci::use(at, "at");
   }
 }
 
 void AppendAudit(soci::session& sql, TenantId tenant, const std::string& symbol,
-                 const std::string& timeframe, const std::string& action,
+                 const std::string& timeframe, int horizon, const std::string& action,
                  std::optional<int64_t> from, int64_t to, const std::string& actor, UnixNanos now) {
   long long t = tenant.value(), f = from.value_or(0), v = to, at = now;
+  int hz = horizon;
   soci::indicator ti = IsPlatform(tenant) ? soci::i_null : soci::i_ok;
   soci::indicator fi = from ? soci::i_ok : soci::i_null;
-  sql << "INSERT INTO model_audit (tenant_id, symbol, timeframe, action, from_version, to_version, "
-         "actor, at) VALUES (:t, :s, :tf, :a, :f, :v, :actor, :at)",
-      soci::use(t, ti, "t"), soci::use(symbol, "s"), soci::use(timeframe, "tf"),
+  sql << "INSERT INTO model_audit (tenant_id, symbol, timeframe, horizon, action, from_version, "
+         "to_version, actor, at) VALUES (:t, :s, :tf, :hz, :a, :f, :v, :actor, :at)",
+      soci::use(t, ti, "t"), soci::use(symbol, "s"), soci::use(timeframe, "tf"), soci::use(hz, "hz"),
       soci::use(action, "a"), soci::use(f, fi, "f"), soci::use(v, "v"), soci::use(actor, "actor"),
       soci::use(at, "at");
 }
@@ -392,9 +396,10 @@ Status DbModelRegistry::ActivateAs(TenantId tenant, const std::string& symbol,
                                    const std::string& actor) {
   // Verify first: a model that does not load never becomes active. Versions are immutable, so
   // verifying outside the switching transaction is enough.
-  SINYAL_RETURN_IF_ERROR(Load(tenant, symbol, timeframe, version).status());
+  SINYAL_ASSIGN_OR_RETURN(Ensemble ens, Load(tenant, symbol, timeframe, version));
+  const int horizon = ens.schema().horizon;
   SINYAL_RETURN_IF_ERROR(Tx(tenant, false, [&](soci::session& sql) -> Status {
-    SINYAL_ASSIGN_OR_RETURN(ActiveRow a, ReadActive(sql, tenant, symbol, timeframe));
+    SINYAL_ASSIGN_OR_RETURN(ActiveRow a, ReadActive(sql, tenant, symbol, timeframe, horizon));
     if (a.exists && a.version == version) return Status::Ok();
     std::optional<int64_t> from;
     if (a.exists) {
@@ -402,8 +407,8 @@ Status DbModelRegistry::ActivateAs(TenantId tenant, const std::string& symbol,
       a.history.push_back(a.version);
     }
     const UnixNanos now = clock_.Now();
-    WriteActive(sql, tenant, symbol, timeframe, a.exists, version, a.history, now);
-    AppendAudit(sql, tenant, symbol, timeframe, "activate", from, version, actor, now);
+    WriteActive(sql, tenant, symbol, timeframe, horizon, a.exists, version, a.history, now);
+    AppendAudit(sql, tenant, symbol, timeframe, horizon, "activate", from, version, actor, now);
     return Status::Ok();
   }));
   if (on_activated_) on_activated_(tenant, symbol, timeframe, version);
@@ -415,23 +420,24 @@ void DbModelRegistry::SetActivationListener(ActivationListener listener) {
 }
 
 Result<int64_t> DbModelRegistry::RollbackAs(TenantId tenant, const std::string& symbol,
-                                            const std::string& timeframe,
+                                            const std::string& timeframe, int horizon,
                                             const std::string& actor) {
   SINYAL_RETURN_IF_ERROR(CheckKey(tenant, symbol, timeframe));
   // Find the target, verify it, then switch only if nothing changed meanwhile.
   ActiveRow seen;
   SINYAL_RETURN_IF_ERROR(Tx(tenant, true, [&](soci::session& sql) -> Status {
-    SINYAL_ASSIGN_OR_RETURN(seen, ReadActive(sql, tenant, symbol, timeframe));
+    SINYAL_ASSIGN_OR_RETURN(seen, ReadActive(sql, tenant, symbol, timeframe, horizon));
     return Status::Ok();
   }));
   if (!seen.exists || seen.history.empty()) {
-    return Status::FailedPrecondition(
-        "no earlier active version to roll back to for " + symbol + " " + timeframe, "version");
+    return Status::FailedPrecondition("no earlier active version to roll back to for " + symbol + " " +
+                                          timeframe + " at horizon " + std::to_string(horizon),
+                                      "version");
   }
   const int64_t target = seen.history.back();
   SINYAL_RETURN_IF_ERROR(Load(tenant, symbol, timeframe, target).status());
   Status s = Tx(tenant, false, [&](soci::session& sql) -> Status {
-    SINYAL_ASSIGN_OR_RETURN(ActiveRow a, ReadActive(sql, tenant, symbol, timeframe));
+    SINYAL_ASSIGN_OR_RETURN(ActiveRow a, ReadActive(sql, tenant, symbol, timeframe, horizon));
     if (!a.exists || a.version != seen.version || a.history != seen.history) {
       return Status::Conflict("the active model of " + symbol + " " + timeframe +
                                   " changed during the rollback; try again",
@@ -439,8 +445,8 @@ Result<int64_t> DbModelRegistry::RollbackAs(TenantId tenant, const std::string& 
     }
     a.history.pop_back();
     const UnixNanos now = clock_.Now();
-    WriteActive(sql, tenant, symbol, timeframe, true, target, a.history, now);
-    AppendAudit(sql, tenant, symbol, timeframe, "rollback", a.version, target, actor, now);
+    WriteActive(sql, tenant, symbol, timeframe, horizon, true, target, a.history, now);
+    AppendAudit(sql, tenant, symbol, timeframe, horizon, "rollback", a.version, target, actor, now);
     return Status::Ok();
   });
   if (!s.ok()) return s;
@@ -449,15 +455,35 @@ Result<int64_t> DbModelRegistry::RollbackAs(TenantId tenant, const std::string& 
 }
 
 Result<int64_t> DbModelRegistry::ActiveVersion(TenantId tenant, const std::string& symbol,
-                                               const std::string& timeframe) {
+                                               const std::string& timeframe, int horizon) {
   SINYAL_RETURN_IF_ERROR(CheckKey(tenant, symbol, timeframe));
   ActiveRow a;
   SINYAL_RETURN_IF_ERROR(Tx(tenant, true, [&](soci::session& sql) -> Status {
-    SINYAL_ASSIGN_OR_RETURN(a, ReadActive(sql, tenant, symbol, timeframe));
+    SINYAL_ASSIGN_OR_RETURN(a, ReadActive(sql, tenant, symbol, timeframe, horizon));
     return Status::Ok();
   }));
-  if (!a.exists) return Status::NotFound("no active model for " + symbol + " " + timeframe, "symbol");
+  if (!a.exists) {
+    return Status::NotFound("no active model for " + symbol + " " + timeframe + " at horizon " +
+                                std::to_string(horizon),
+                            "symbol");
+  }
   return a.version;
+}
+
+Result<std::vector<int>> DbModelRegistry::ActiveHorizons(TenantId tenant, const std::string& symbol,
+                                                         const std::string& timeframe) {
+  SINYAL_RETURN_IF_ERROR(CheckKey(tenant, symbol, timeframe));
+  std::vector<int> out;
+  SINYAL_RETURN_IF_ERROR(Tx(tenant, true, [&](soci::session& sql) -> Status {
+    int h = 0;
+    soci::statement st = (sql.prepare << "SELECT horizon FROM model_active WHERE " + Owner(tenant) +
+                                             " AND symbol = :s AND timeframe = :tf ORDER BY horizon",
+                          soci::use(symbol, "s"), soci::use(timeframe, "tf"), soci::into(h));
+    st.execute();
+    while (st.fetch()) out.push_back(h);
+    return Status::Ok();
+  }));
+  return out;
 }
 
 Result<StoredReport> DbModelRegistry::GetReport(TenantId tenant, const std::string& symbol,
@@ -493,7 +519,7 @@ Result<std::vector<ActivationEvent>> DbModelRegistry::Audit(TenantId tenant,
   Status s = Tx(tenant, true, [&](soci::session& sql) -> Status {
     out.clear();
     soci::rowset<soci::row> rows =
-        (sql.prepare << "SELECT action, from_version, to_version, actor, at FROM model_audit "
+        (sql.prepare << "SELECT action, from_version, to_version, actor, at, horizon FROM model_audit "
                         "WHERE " + Owner(tenant) + " AND symbol = :s AND timeframe = :tf ORDER BY id",
          soci::use(symbol, "s"), soci::use(timeframe, "tf"));
     auto i64 = [](const soci::row& row, size_t i) -> int64_t {
@@ -507,6 +533,7 @@ Result<std::vector<ActivationEvent>> DbModelRegistry::Audit(TenantId tenant,
       e.to_version = i64(row, 2);
       e.actor = row.get<std::string>(3);
       e.at = i64(row, 4);
+      if (row.get_indicator(5) != soci::i_null) e.horizon = static_cast<int>(i64(row, 5));
       out.push_back(std::move(e));
     }
     return Status::Ok();

@@ -8,8 +8,9 @@
 // FileModelRegistry, so the same model has the same content hash in both registries. An optional
 // evaluation report (JSON, Markdown, two SVGs) is stored with the version (model_reports).
 //
-// Active pointer. model_active holds the active version per (tenant, symbol, timeframe) and the
-// stack of previously active versions (Rollback pops it). Every Activate/Rollback appends a row
+// Active pointer. model_active holds the active version per (tenant, symbol, timeframe, horizon)
+// and the horizon's stack of previously active versions (Rollback pops it; migration 50).
+// Activate takes the version's own horizon (ModelSchema::horizon). Every Activate/Rollback appends a row
 // to model_audit (who, from, to, when); that table rejects UPDATE on both backends.
 //
 // Verification. Load checks each file's SHA-256 and the content hash before building the
@@ -58,6 +59,7 @@ struct ActivationEvent {
   int64_t to_version = 0;
   std::string actor;                  // e.g. "user:12", "api_key:3", "cli", "" (unknown)
   UnixNanos at = 0;
+  std::optional<int> horizon;         // nullopt for events recorded before migration 50
 };
 
 class DbModelRegistry final : public ModelRegistry {
@@ -79,16 +81,19 @@ class DbModelRegistry final : public ModelRegistry {
   Status Activate(TenantId tenant, const std::string& symbol, const std::string& timeframe,
                   int64_t version) override;
   Result<int64_t> ActiveVersion(TenantId tenant, const std::string& symbol,
-                                const std::string& timeframe) override;
-  Status Rollback(TenantId tenant, const std::string& symbol,
-                  const std::string& timeframe) override;
+                                const std::string& timeframe, int horizon) override;
+  Result<std::vector<int>> ActiveHorizons(TenantId tenant, const std::string& symbol,
+                                          const std::string& timeframe) override;
+  Status Rollback(TenantId tenant, const std::string& symbol, const std::string& timeframe,
+                  int horizon) override;
 
   // Activate / Rollback recording `actor` in the audit. Rollback returns the version now active.
   [[nodiscard]] Status ActivateAs(TenantId tenant, const std::string& symbol,
                                   const std::string& timeframe, int64_t version,
                                   const std::string& actor);
   [[nodiscard]] Result<int64_t> RollbackAs(TenantId tenant, const std::string& symbol,
-                                           const std::string& timeframe, const std::string& actor);
+                                           const std::string& timeframe, int horizon,
+                                           const std::string& actor);
 
   // Called after a version became active (Activate/ActivateAs, and the target of a Rollback),
   // outside any transaction, on the activating thread; also when the version was already active.

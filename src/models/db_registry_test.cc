@@ -111,24 +111,73 @@ TEST_P(DbRegistryTest, SaveLoadSaveIsBitIdenticalWithEqualPredictions) {
   EXPECT_EQ(frec->file_hashes, rec->file_hashes);
 }
 
+// Horizons are a product: one active version per (owner, symbol, timeframe, horizon), each
+// activated, rolled back and audited on its own line (migration 50).
+TEST_P(DbRegistryTest, OneActiveVersionPerHorizon) {
+  const auto& h1 = Model();
+  ASSERT_OK(h1.ensemble);
+  static const testing::SmallModel* h24 = new testing::SmallModel(TrainSmallModel(8, 3000, 24));
+  ASSERT_OK(h24->ensemble);
+  ASSERT_EQ(h24->ensemble->schema().horizon, 24);
+  ASSERT_OK(reg_->Register(a_, *h1.ensemble, Meta(h1.ds)));      // v1, horizon 1
+  ASSERT_OK(reg_->Register(a_, *h24->ensemble, Meta(h24->ds)));  // v2, horizon 24
+  ASSERT_OK(reg_->Register(a_, *h1.ensemble, Meta(h1.ds)));      // v3, horizon 1
+  ASSERT_OK(reg_->ActivateAs(a_, "EURUSD", "H1", 1, "user:1"));
+  ASSERT_OK(reg_->ActivateAs(a_, "EURUSD", "H1", 2, "user:1"));
+  EXPECT_EQ(*reg_->ActiveVersion(a_, "EURUSD", "H1", 1), 1);
+  EXPECT_EQ(*reg_->ActiveVersion(a_, "EURUSD", "H1", 24), 2);
+  EXPECT_EQ(reg_->ActiveVersion(a_, "EURUSD", "H1", 4).error().code(), StatusCode::kNotFound);
+  EXPECT_EQ(*reg_->ActiveHorizons(a_, "EURUSD", "H1"), (std::vector<int>{1, 24}));
+  EXPECT_TRUE(reg_->ActiveHorizons(b_, "EURUSD", "H1")->empty()) << "another tenant's lines are not seen";
+
+  ASSERT_OK(reg_->ActivateAs(a_, "EURUSD", "H1", 3, "user:1"));  // replaces horizon 1 only
+  EXPECT_EQ(*reg_->ActiveVersion(a_, "EURUSD", "H1", 1), 3);
+  EXPECT_EQ(*reg_->ActiveVersion(a_, "EURUSD", "H1", 24), 2);
+  EXPECT_EQ(reg_->Rollback(a_, "EURUSD", "H1", 24).code(), StatusCode::kFailedPrecondition);
+  ASSERT_OK(reg_->Rollback(a_, "EURUSD", "H1", 1));
+  EXPECT_EQ(*reg_->ActiveVersion(a_, "EURUSD", "H1", 1), 1);
+  EXPECT_EQ(*reg_->ActiveVersion(a_, "EURUSD", "H1", 24), 2);
+
+  auto audit = reg_->Audit(a_, "EURUSD", "H1");
+  ASSERT_OK(audit);
+  ASSERT_EQ(audit->size(), 4u);
+  EXPECT_EQ((*audit)[1].to_version, 2);
+  EXPECT_EQ((*audit)[1].horizon, 24);
+  EXPECT_FALSE((*audit)[1].from_version.has_value()) << "horizon 24's first activation";
+  EXPECT_EQ((*audit)[3].action, "rollback");
+  EXPECT_EQ((*audit)[3].horizon, 1);
+
+  // The platform's lines and the tenant's together: what the tenant can be served.
+  ASSERT_OK(reg_->Register(kPlatformTenant, *h24->ensemble, Meta(h24->ds)));
+  ASSERT_OK(reg_->Activate(kPlatformTenant, "EURUSD", "H1", 1));
+  EXPECT_EQ(*ServedHorizons(*reg_, b_, "EURUSD", "H1"), (std::vector<int>{24}));
+  EXPECT_EQ(*ServedHorizons(*reg_, a_, "EURUSD", "H1"), (std::vector<int>{1, 24}));
+  bool from_platform = true;
+  ASSERT_OK(ResolveActive(*reg_, a_, "EURUSD", "H1", 24, &from_platform));
+  EXPECT_FALSE(from_platform) << "the tenant's own horizon-24 model comes first";
+  ASSERT_OK(ResolveActive(*reg_, b_, "EURUSD", "H1", 24, &from_platform));
+  EXPECT_TRUE(from_platform);
+  EXPECT_EQ(ResolveActive(*reg_, b_, "EURUSD", "H1", 1).error().code(), StatusCode::kNotFound);
+}
+
 TEST_P(DbRegistryTest, ActivateRollbackAndAudit) {
   const auto& m = Model();
   ASSERT_OK(m.ensemble);
   for (int i = 0; i < 3; ++i) ASSERT_OK(reg_->Register(a_, *m.ensemble, Meta(m.ds)));
-  EXPECT_EQ(reg_->ActiveVersion(a_, "EURUSD", "H1").error().code(), StatusCode::kNotFound);
-  EXPECT_EQ(reg_->Rollback(a_, "EURUSD", "H1").code(), StatusCode::kFailedPrecondition);
+  EXPECT_EQ(reg_->ActiveVersion(a_, "EURUSD", "H1", 1).error().code(), StatusCode::kNotFound);
+  EXPECT_EQ(reg_->Rollback(a_, "EURUSD", "H1", 1).code(), StatusCode::kFailedPrecondition);
   ASSERT_OK(reg_->ActivateAs(a_, "EURUSD", "H1", 1, "user:1"));
   clock_.Advance(kNanosPerSecond);
   ASSERT_OK(reg_->ActivateAs(a_, "EURUSD", "H1", 3, "user:2"));
   ASSERT_OK(reg_->ActivateAs(a_, "EURUSD", "H1", 3, "user:2"));  // no-op, no audit row
   ASSERT_OK(reg_->ActivateAs(a_, "EURUSD", "H1", 2, "api_key:9"));
-  EXPECT_EQ(*reg_->ActiveVersion(a_, "EURUSD", "H1"), 2);
-  auto rb = reg_->RollbackAs(a_, "EURUSD", "H1", "user:1");
+  EXPECT_EQ(*reg_->ActiveVersion(a_, "EURUSD", "H1", 1), 2);
+  auto rb = reg_->RollbackAs(a_, "EURUSD", "H1", 1, "user:1");
   ASSERT_OK(rb);
   EXPECT_EQ(*rb, 3);
-  ASSERT_OK(reg_->Rollback(a_, "EURUSD", "H1"));
-  EXPECT_EQ(*reg_->ActiveVersion(a_, "EURUSD", "H1"), 1);
-  EXPECT_EQ(reg_->Rollback(a_, "EURUSD", "H1").code(), StatusCode::kFailedPrecondition);
+  ASSERT_OK(reg_->Rollback(a_, "EURUSD", "H1", 1));
+  EXPECT_EQ(*reg_->ActiveVersion(a_, "EURUSD", "H1", 1), 1);
+  EXPECT_EQ(reg_->Rollback(a_, "EURUSD", "H1", 1).code(), StatusCode::kFailedPrecondition);
   EXPECT_EQ(reg_->Activate(a_, "EURUSD", "H1", 9).code(), StatusCode::kNotFound);
 
   auto audit = reg_->Audit(a_, "EURUSD", "H1");
@@ -171,13 +220,13 @@ TEST_P(DbRegistryTest, ActivationListenerHearsActivationsAndRollbacks) {
     EXPECT_EQ(t, a_);
     EXPECT_EQ(symbol, "EURUSD");
     EXPECT_EQ(tf, "H1");
-    EXPECT_EQ(*reg_->ActiveVersion(a_, "EURUSD", "H1"), version);  // committed before the call
+    EXPECT_EQ(*reg_->ActiveVersion(a_, "EURUSD", "H1", 1), version);  // committed before the call
     heard.push_back(version);
   });
   ASSERT_OK(reg_->Activate(a_, "EURUSD", "H1", 1));
   ASSERT_OK(reg_->ActivateAs(a_, "EURUSD", "H1", 2, "user:1"));
   EXPECT_EQ(reg_->Activate(a_, "EURUSD", "H1", 9).code(), StatusCode::kNotFound);
-  ASSERT_OK(reg_->Rollback(a_, "EURUSD", "H1"));
+  ASSERT_OK(reg_->Rollback(a_, "EURUSD", "H1", 1));
   EXPECT_EQ(heard, (std::vector<int64_t>{1, 2, 1}));
 }
 
@@ -198,14 +247,14 @@ TEST_P(DbRegistryTest, CorruptedBytesAreDataLossNamingTheVersionAndActiveIsUncha
   EXPECT_NE(load.error().message().find("member_1.ubj"), std::string::npos) << load.error().ToString();
   Status act = reg_->Activate(a_, "EURUSD", "H1", 2);
   EXPECT_EQ(act.code(), StatusCode::kDataLoss);
-  EXPECT_EQ(*reg_->ActiveVersion(a_, "EURUSD", "H1"), 1);
+  EXPECT_EQ(*reg_->ActiveVersion(a_, "EURUSD", "H1", 1), 1);
   ASSERT_OK(reg_->Load(a_, "EURUSD", "H1", 1));
   // Truncated bytes too; and a rollback onto a corrupted version is refused.
   ASSERT_OK(reg_->Register(a_, *m.ensemble, Meta(m.ds)));
   ASSERT_OK(reg_->Activate(a_, "EURUSD", "H1", 3));
   ASSERT_OK(reg_->TEST_OverwriteFile(a_, "EURUSD", "H1", 1, 0, std::string("\0\1", 2)));
-  EXPECT_EQ(reg_->Rollback(a_, "EURUSD", "H1").code(), StatusCode::kDataLoss);
-  EXPECT_EQ(*reg_->ActiveVersion(a_, "EURUSD", "H1"), 3);
+  EXPECT_EQ(reg_->Rollback(a_, "EURUSD", "H1", 1).code(), StatusCode::kDataLoss);
+  EXPECT_EQ(*reg_->ActiveVersion(a_, "EURUSD", "H1", 1), 3);
 }
 
 TEST_P(DbRegistryTest, TenantsCannotSeeOrUseEachOthersModels) {
@@ -217,13 +266,13 @@ TEST_P(DbRegistryTest, TenantsCannotSeeOrUseEachOthersModels) {
   EXPECT_EQ(reg_->Load(b_, "EURUSD", "H1", 1).error().code(), StatusCode::kNotFound);
   EXPECT_EQ(reg_->Activate(b_, "EURUSD", "H1", 1).code(), StatusCode::kNotFound);
   EXPECT_TRUE(reg_->List(b_, "EURUSD", "H1")->empty());
-  EXPECT_EQ(reg_->ActiveVersion(b_, "EURUSD", "H1").error().code(), StatusCode::kNotFound);
+  EXPECT_EQ(reg_->ActiveVersion(b_, "EURUSD", "H1", 1).error().code(), StatusCode::kNotFound);
   EXPECT_EQ(reg_->GetReport(b_, "EURUSD", "H1", 1).error().code(), StatusCode::kNotFound);
   // B's own version 1 is independent of A's.
   ASSERT_OK(reg_->Register(b_, *m.ensemble, Meta(m.ds)));
   EXPECT_EQ(reg_->List(b_, "EURUSD", "H1")->size(), 1u);
   EXPECT_EQ(reg_->List(a_, "EURUSD", "H1")->size(), 1u);
-  EXPECT_EQ(reg_->ActiveVersion(b_, "EURUSD", "H1").error().code(), StatusCode::kNotFound);
+  EXPECT_EQ(reg_->ActiveVersion(b_, "EURUSD", "H1", 1).error().code(), StatusCode::kNotFound);
 
   if (is_postgres()) {
     // Row-level security: a tenant transaction that forgets the tenant filter still sees only
@@ -263,15 +312,15 @@ TEST_P(DbRegistryTest, PlatformDefaultsReachTenantsOnlyThroughResolveActive) {
   ASSERT_OK(reg_->Activate(kPlatformTenant, "EURUSD", "H1", 1));
   EXPECT_TRUE(reg_->List(a_, "EURUSD", "H1")->empty());
   bool from_platform = false;
-  auto ens = ResolveActive(*reg_, a_, "EURUSD", "H1", &from_platform);
+  auto ens = ResolveActive(*reg_, a_, "EURUSD", "H1", 1, &from_platform);
   ASSERT_OK(ens);
   EXPECT_TRUE(from_platform);
   // The tenant's own active model wins once it has one.
   ASSERT_OK(reg_->Register(a_, *m.ensemble, Meta(m.ds)));
   ASSERT_OK(reg_->Activate(a_, "EURUSD", "H1", 1));
-  ASSERT_OK(ResolveActive(*reg_, a_, "EURUSD", "H1", &from_platform));
+  ASSERT_OK(ResolveActive(*reg_, a_, "EURUSD", "H1", 1, &from_platform));
   EXPECT_FALSE(from_platform);
-  EXPECT_EQ(ResolveActive(*reg_, a_, "GBPUSD", "H1").error().code(), StatusCode::kNotFound);
+  EXPECT_EQ(ResolveActive(*reg_, a_, "GBPUSD", "H1", 1).error().code(), StatusCode::kNotFound);
 }
 
 TEST_P(DbRegistryTest, ReportsAreStoredWithTheVersion) {

@@ -67,23 +67,42 @@ Result<ModelRecord> ModelRecord::FromJson(const nlohmann::json& j) {
   return r;
 }
 
+namespace {
+std::string HorizonText(const std::string& symbol, const std::string& timeframe, int horizon) {
+  return symbol + " " + timeframe + " at horizon " + std::to_string(horizon);
+}
+}  // namespace
+
 Result<Ensemble> ResolveActive(ModelRegistry& registry, TenantId tenant, const std::string& symbol,
-                               const std::string& timeframe, bool* from_platform) {
-  auto v = registry.ActiveVersion(tenant, symbol, timeframe);
+                               const std::string& timeframe, int horizon, bool* from_platform) {
+  auto v = registry.ActiveVersion(tenant, symbol, timeframe, horizon);
   if (v.ok()) {
     if (from_platform) *from_platform = false;
     return registry.Load(tenant, symbol, timeframe, *v);
   }
   if (!v.error().IsNotFound()) return v.error();
-  auto pv = registry.ActiveVersion(kPlatformTenant, symbol, timeframe);
+  auto pv = registry.ActiveVersion(kPlatformTenant, symbol, timeframe, horizon);
   if (!pv.ok()) {
     if (pv.error().IsNotFound()) {
-      return Status::NotFound("no active model for " + symbol + " " + timeframe, "symbol");
+      return Status::NotFound("no active model for " + HorizonText(symbol, timeframe, horizon), "symbol");
     }
     return pv.error();
   }
   if (from_platform) *from_platform = true;
   return registry.Load(kPlatformTenant, symbol, timeframe, *pv);
+}
+
+Result<std::vector<int>> ServedHorizons(ModelRegistry& registry, TenantId tenant,
+                                        const std::string& symbol, const std::string& timeframe) {
+  SINYAL_ASSIGN_OR_RETURN(std::vector<int> out, registry.ActiveHorizons(tenant, symbol, timeframe));
+  if (tenant != kPlatformTenant) {
+    SINYAL_ASSIGN_OR_RETURN(std::vector<int> platform,
+                            registry.ActiveHorizons(kPlatformTenant, symbol, timeframe));
+    out.insert(out.end(), platform.begin(), platform.end());
+    std::sort(out.begin(), out.end());
+    out.erase(std::unique(out.begin(), out.end()), out.end());
+  }
+  return out;
 }
 
 namespace {
@@ -314,19 +333,23 @@ Result<Ensemble> FileModelRegistry::Load(TenantId tenant, const std::string& sym
   return LoadLocked(tenant, symbol, timeframe, version);
 }
 
-Result<nlohmann::json> FileModelRegistry::ReadActiveLocked(const fs::path& kdir) {
-  const fs::path p = kdir / "active.json";
+namespace {
+std::string ActiveFile(int horizon) { return "active_h" + std::to_string(horizon) + ".json"; }
+}  // namespace
+
+Result<nlohmann::json> FileModelRegistry::ReadActiveLocked(const fs::path& kdir, int horizon) {
+  const fs::path p = kdir / ActiveFile(horizon);
   if (!fs::exists(p)) return nlohmann::json{{"active", nullptr}, {"history", nlohmann::json::array()}};
   SINYAL_ASSIGN_OR_RETURN(std::string text, ReadFile(p));
   auto j = nlohmann::json::parse(text, nullptr, false);
   if (j.is_discarded() || !j.contains("active") || !j.contains("history")) {
-    return Status::DataLoss("active.json is corrupted in " + kdir.string());
+    return Status::DataLoss(ActiveFile(horizon) + " is corrupted in " + kdir.string());
   }
   return j;
 }
 
-Status FileModelRegistry::WriteActiveLocked(const fs::path& kdir, const nlohmann::json& j) {
-  return WriteFileAtomic(kdir / "active.json", j.dump());
+Status FileModelRegistry::WriteActiveLocked(const fs::path& kdir, int horizon, const nlohmann::json& j) {
+  return WriteFileAtomic(kdir / ActiveFile(horizon), j.dump());
 }
 
 Status FileModelRegistry::Activate(TenantId tenant, const std::string& symbol,
@@ -334,42 +357,60 @@ Status FileModelRegistry::Activate(TenantId tenant, const std::string& symbol,
   std::lock_guard<std::mutex> lock(mu_);
   SINYAL_ASSIGN_OR_RETURN(fs::path kdir, KeyDir(tenant, symbol, timeframe));
   // Verify first: a model that does not load never becomes active.
-  SINYAL_RETURN_IF_ERROR(LoadLocked(tenant, symbol, timeframe, version).status());
-  SINYAL_ASSIGN_OR_RETURN(nlohmann::json j, ReadActiveLocked(kdir));
+  SINYAL_ASSIGN_OR_RETURN(Ensemble ens, LoadLocked(tenant, symbol, timeframe, version));
+  const int horizon = ens.schema().horizon;
+  SINYAL_ASSIGN_OR_RETURN(nlohmann::json j, ReadActiveLocked(kdir, horizon));
   if (!j["active"].is_null()) {
     if (j["active"].get<int64_t>() == version) return Status::Ok();
     j["history"].push_back(j["active"]);
   }
   j["active"] = version;
-  return WriteActiveLocked(kdir, j);
+  return WriteActiveLocked(kdir, horizon, j);
 }
 
 Result<int64_t> FileModelRegistry::ActiveVersion(TenantId tenant, const std::string& symbol,
-                                                 const std::string& timeframe) {
+                                                 const std::string& timeframe, int horizon) {
   std::lock_guard<std::mutex> lock(mu_);
   SINYAL_ASSIGN_OR_RETURN(fs::path kdir, KeyDir(tenant, symbol, timeframe));
-  SINYAL_ASSIGN_OR_RETURN(nlohmann::json j, ReadActiveLocked(kdir));
+  SINYAL_ASSIGN_OR_RETURN(nlohmann::json j, ReadActiveLocked(kdir, horizon));
   if (j["active"].is_null()) {
-    return Status::NotFound("no active model for " + symbol + " " + timeframe, "symbol");
+    return Status::NotFound("no active model for " + HorizonText(symbol, timeframe, horizon), "symbol");
   }
   return j["active"].get<int64_t>();
 }
 
-Status FileModelRegistry::Rollback(TenantId tenant, const std::string& symbol,
-                                   const std::string& timeframe) {
+Result<std::vector<int>> FileModelRegistry::ActiveHorizons(TenantId tenant, const std::string& symbol,
+                                                           const std::string& timeframe) {
   std::lock_guard<std::mutex> lock(mu_);
   SINYAL_ASSIGN_OR_RETURN(fs::path kdir, KeyDir(tenant, symbol, timeframe));
-  SINYAL_ASSIGN_OR_RETURN(nlohmann::json j, ReadActiveLocked(kdir));
+  std::vector<int> out;
+  std::error_code ec;
+  for (const auto& f : fs::directory_iterator(kdir, ec)) {
+    const std::string name = f.path().filename().string();
+    int h = 0;
+    if (std::sscanf(name.c_str(), "active_h%d.json", &h) != 1 || name != ActiveFile(h)) continue;
+    SINYAL_ASSIGN_OR_RETURN(nlohmann::json j, ReadActiveLocked(kdir, h));
+    if (!j["active"].is_null()) out.push_back(h);
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+Status FileModelRegistry::Rollback(TenantId tenant, const std::string& symbol,
+                                   const std::string& timeframe, int horizon) {
+  std::lock_guard<std::mutex> lock(mu_);
+  SINYAL_ASSIGN_OR_RETURN(fs::path kdir, KeyDir(tenant, symbol, timeframe));
+  SINYAL_ASSIGN_OR_RETURN(nlohmann::json j, ReadActiveLocked(kdir, horizon));
   if (j["history"].empty()) {
-    return Status::FailedPrecondition("no earlier active version to roll back to for " + symbol +
-                                          " " + timeframe,
+    return Status::FailedPrecondition("no earlier active version to roll back to for " +
+                                          HorizonText(symbol, timeframe, horizon),
                                       "version");
   }
   const int64_t prev = j["history"].back().get<int64_t>();
   SINYAL_RETURN_IF_ERROR(LoadLocked(tenant, symbol, timeframe, prev).status());
   j["history"].erase(j["history"].end() - 1);
   j["active"] = prev;
-  return WriteActiveLocked(kdir, j);
+  return WriteActiveLocked(kdir, horizon, j);
 }
 
 }  // namespace sinyal::models

@@ -1,12 +1,16 @@
 // ModelRegistry: versioned, tenant-scoped storage of trained ensembles.
 //
-// Every registered model gets a version (1, 2, ... per tenant x symbol x timeframe) and a
-// ModelRecord with its data range, feature set and version, parameters, metrics, code version
-// and a SHA-256 content hash of the stored bytes. Members are stored as XGBoost UBJ, reloaded
-// bit-identically, and verified against the hash on every load. The active version per
-// (tenant, symbol, timeframe) is explicit; Activate checks that the model loads before
-// switching, so a corrupted file gives a clear error and leaves the active model unchanged;
-// Rollback returns to the previously active version in one call.
+// Every registered model gets a version (1, 2, ... per tenant x symbol x timeframe, whatever its
+// horizon) and a ModelRecord with its data range, feature set and version, horizon, parameters,
+// metrics, code version and a SHA-256 content hash of the stored bytes. Members are stored as
+// XGBoost UBJ, reloaded bit-identically, and verified against the hash on every load.
+//
+// Horizons. A version predicts schema.horizon bars ahead. The active version is explicit per
+// (tenant, symbol, timeframe, horizon): one series serves several horizons at once (the platform
+// defaults: 1, 4 and 24 bars), and a request's prediction_horizon chooses the model. Activate
+// takes the version's own horizon; Activate checks that the model loads before switching, so a
+// corrupted file gives a clear error and leaves the active model unchanged; Rollback returns the
+// horizon's previously active version in one call.
 //
 // Tenant isolation: every call takes the tenant id and only ever sees that tenant's models;
 // a version number of tenant B is NotFound for tenant A. Platform default models live under
@@ -38,6 +42,9 @@ namespace sinyal::models {
 
 // Owner of the platform default models (tenant ids of real tenants are > 0).
 inline constexpr TenantId kPlatformTenant{0};
+
+// The horizon (bars ahead) served when a request names none.
+inline constexpr int kDefaultHorizon = 1;
 
 struct ModelRecord {
   TenantId tenant;
@@ -78,24 +85,37 @@ class ModelRegistry {
   // file is corrupted (hash mismatch or unreadable model), naming the file.
   [[nodiscard]] virtual Result<Ensemble> Load(TenantId tenant, const std::string& symbol,
                                               const std::string& timeframe, int64_t version) = 0;
-  // Makes `version` active after loading and verifying it. On any error nothing changes.
+  // Makes `version` active for its horizon after loading and verifying it. On any error nothing
+  // changes.
   [[nodiscard]] virtual Status Activate(TenantId tenant, const std::string& symbol,
                                         const std::string& timeframe, int64_t version) = 0;
-  // The active version; NotFound when none is active.
+  // The active version for `horizon`; NotFound when none is active.
   [[nodiscard]] virtual Result<int64_t> ActiveVersion(TenantId tenant, const std::string& symbol,
-                                                      const std::string& timeframe) = 0;
-  // Re-activates the version that was active before the current one (verified like
-  // Activate). FailedPrecondition when there is no earlier activation to return to.
+                                                      const std::string& timeframe,
+                                                      int horizon) = 0;
+  // The horizons with an active version, ascending (empty: none).
+  [[nodiscard]] virtual Result<std::vector<int>> ActiveHorizons(TenantId tenant,
+                                                                const std::string& symbol,
+                                                                const std::string& timeframe) = 0;
+  // Re-activates the version that was active for `horizon` before the current one (verified
+  // like Activate). FailedPrecondition when there is no earlier activation to return to.
   [[nodiscard]] virtual Status Rollback(TenantId tenant, const std::string& symbol,
-                                        const std::string& timeframe) = 0;
+                                        const std::string& timeframe, int horizon) = 0;
 };
 
-// The tenant's active model, or else the platform default for the symbol/timeframe.
-// `*from_platform` (may be null) tells which. NotFound when neither exists.
+// The tenant's active model for the horizon, or else the platform default for the
+// symbol/timeframe/horizon. `*from_platform` (may be null) tells which. NotFound when neither
+// exists.
 [[nodiscard]] Result<Ensemble> ResolveActive(ModelRegistry& registry, TenantId tenant,
                                              const std::string& symbol,
-                                             const std::string& timeframe,
+                                             const std::string& timeframe, int horizon,
                                              bool* from_platform = nullptr);
+
+// The horizons `tenant` can be served for the series: its own active horizons and the platform's,
+// ascending, without repeats.
+[[nodiscard]] Result<std::vector<int>> ServedHorizons(ModelRegistry& registry, TenantId tenant,
+                                                      const std::string& symbol,
+                                                      const std::string& timeframe);
 
 // SHA-256 of bytes as 64 lower-case hex characters (OpenSSL).
 std::string Sha256Hex(std::string_view bytes);
@@ -103,7 +123,7 @@ std::string Sha256Hex(std::string_view bytes);
 class FileModelRegistry final : public ModelRegistry {
  public:
   // Layout: root/t<tenant>/<symbol>/<timeframe>/v<N>/{member_<i>.ubj, calibration.json,
-  // record.json} and .../<timeframe>/active.json. REQUIRES: clock outlives the registry.
+  // record.json} and .../<timeframe>/active_h<horizon>.json. REQUIRES: clock outlives the registry.
   [[nodiscard]] static Result<std::unique_ptr<FileModelRegistry>> Open(std::filesystem::path root,
                                                                        const Clock& clock);
 
@@ -117,9 +137,11 @@ class FileModelRegistry final : public ModelRegistry {
   Status Activate(TenantId tenant, const std::string& symbol, const std::string& timeframe,
                   int64_t version) override;
   Result<int64_t> ActiveVersion(TenantId tenant, const std::string& symbol,
-                                const std::string& timeframe) override;
-  Status Rollback(TenantId tenant, const std::string& symbol,
-                  const std::string& timeframe) override;
+                                const std::string& timeframe, int horizon) override;
+  Result<std::vector<int>> ActiveHorizons(TenantId tenant, const std::string& symbol,
+                                          const std::string& timeframe) override;
+  Status Rollback(TenantId tenant, const std::string& symbol, const std::string& timeframe,
+                  int horizon) override;
 
   // Test hook: the directory of a stored version (to corrupt files in tests).
   std::filesystem::path TEST_VersionDir(TenantId tenant, const std::string& symbol,
@@ -133,8 +155,8 @@ class FileModelRegistry final : public ModelRegistry {
   Result<ModelRecord> ReadRecordLocked(const std::filesystem::path& vdir);
   Result<Ensemble> LoadLocked(TenantId tenant, const std::string& symbol,
                               const std::string& timeframe, int64_t version);
-  Result<nlohmann::json> ReadActiveLocked(const std::filesystem::path& kdir);
-  Status WriteActiveLocked(const std::filesystem::path& kdir, const nlohmann::json& j);
+  Result<nlohmann::json> ReadActiveLocked(const std::filesystem::path& kdir, int horizon);
+  Status WriteActiveLocked(const std::filesystem::path& kdir, int horizon, const nlohmann::json& j);
 
   const std::filesystem::path root_;
   const Clock& clock_;

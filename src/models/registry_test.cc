@@ -81,21 +81,21 @@ TEST_F(RegistryTest, RoundTripIsBitIdenticalWithEqualPredictions) {
 TEST_F(RegistryTest, ActivateAndRollback) {
   auto m = TrainSmallModel(2);
   ASSERT_OK(m.ensemble);
-  EXPECT_TRUE(reg_->ActiveVersion(kA, "EURUSD", "H1").error().IsNotFound());
+  EXPECT_TRUE(reg_->ActiveVersion(kA, "EURUSD", "H1", 1).error().IsNotFound());
   ASSERT_OK(reg_->Register(kA, *m.ensemble, Meta(m.ds)));
   ASSERT_OK(reg_->Register(kA, *m.ensemble, Meta(m.ds)));
   ASSERT_OK(reg_->Register(kA, *m.ensemble, Meta(m.ds)));
   EXPECT_EQ(reg_->List(kA, "EURUSD", "H1")->size(), 3u);
   ASSERT_OK(reg_->Activate(kA, "EURUSD", "H1", 1));
   ASSERT_OK(reg_->Activate(kA, "EURUSD", "H1", 3));
-  EXPECT_EQ(*reg_->ActiveVersion(kA, "EURUSD", "H1"), 3);
-  ASSERT_OK(reg_->Rollback(kA, "EURUSD", "H1"));
-  EXPECT_EQ(*reg_->ActiveVersion(kA, "EURUSD", "H1"), 1);
-  Status s = reg_->Rollback(kA, "EURUSD", "H1");
+  EXPECT_EQ(*reg_->ActiveVersion(kA, "EURUSD", "H1", 1), 3);
+  ASSERT_OK(reg_->Rollback(kA, "EURUSD", "H1", 1));
+  EXPECT_EQ(*reg_->ActiveVersion(kA, "EURUSD", "H1", 1), 1);
+  Status s = reg_->Rollback(kA, "EURUSD", "H1", 1);
   EXPECT_EQ(s.code(), StatusCode::kFailedPrecondition);
-  EXPECT_EQ(*reg_->ActiveVersion(kA, "EURUSD", "H1"), 1);
+  EXPECT_EQ(*reg_->ActiveVersion(kA, "EURUSD", "H1", 1), 1);
   EXPECT_TRUE(reg_->Activate(kA, "EURUSD", "H1", 9).IsNotFound());
-  EXPECT_EQ(*reg_->ActiveVersion(kA, "EURUSD", "H1"), 1);
+  EXPECT_EQ(*reg_->ActiveVersion(kA, "EURUSD", "H1", 1), 1);
 }
 
 TEST_F(RegistryTest, CorruptedModelFileIsAClearErrorAndActiveUnchanged) {
@@ -122,7 +122,7 @@ TEST_F(RegistryTest, CorruptedModelFileIsAClearErrorAndActiveUnchanged) {
   EXPECT_NE(l.error().message().find("corrupted"), std::string::npos);
   Status s = reg_->Activate(kA, "EURUSD", "H1", 2);
   EXPECT_EQ(s.code(), StatusCode::kDataLoss);
-  EXPECT_EQ(*reg_->ActiveVersion(kA, "EURUSD", "H1"), 1);
+  EXPECT_EQ(*reg_->ActiveVersion(kA, "EURUSD", "H1", 1), 1);
   // Garbage in place of a model whose hash is also rewritten is caught by XGBoost's parser.
   ASSERT_OK(reg_->Register(kA, *m.ensemble, Meta(m.ds)));
   const fs::path v3 = reg_->TEST_VersionDir(kA, "EURUSD", "H1", 3);
@@ -133,10 +133,10 @@ TEST_F(RegistryTest, CorruptedModelFileIsAClearErrorAndActiveUnchanged) {
   auto l3 = reg_->Load(kA, "EURUSD", "H1", 3);
   ASSERT_FALSE(l3.ok());
   EXPECT_EQ(l3.error().code(), StatusCode::kDataLoss);
-  EXPECT_EQ(*reg_->ActiveVersion(kA, "EURUSD", "H1"), 1);
+  EXPECT_EQ(*reg_->ActiveVersion(kA, "EURUSD", "H1", 1), 1);
   // The active model still loads and predicts.
   bool platform = true;
-  auto active = ResolveActive(*reg_, kA, "EURUSD", "H1", &platform);
+  auto active = ResolveActive(*reg_, kA, "EURUSD", "H1", 1, &platform);
   ASSERT_OK(active);
   EXPECT_FALSE(platform);
 }
@@ -152,16 +152,16 @@ TEST_F(RegistryTest, TenantsCannotSeeOrUseEachOthersModels) {
   EXPECT_TRUE(reg_->Load(kA, "EURUSD", "H1", rb->version).error().IsNotFound());
   EXPECT_TRUE(reg_->GetRecord(kA, "EURUSD", "H1", rb->version).error().IsNotFound());
   EXPECT_TRUE(reg_->Activate(kA, "EURUSD", "H1", rb->version).IsNotFound());
-  EXPECT_TRUE(reg_->ActiveVersion(kA, "EURUSD", "H1").error().IsNotFound());
-  EXPECT_TRUE(ResolveActive(*reg_, kA, "EURUSD", "H1").error().IsNotFound());
+  EXPECT_TRUE(reg_->ActiveVersion(kA, "EURUSD", "H1", 1).error().IsNotFound());
+  EXPECT_TRUE(ResolveActive(*reg_, kA, "EURUSD", "H1", 1).error().IsNotFound());
   // B's activation is untouched by A's attempts.
-  EXPECT_EQ(*reg_->ActiveVersion(kB, "EURUSD", "H1"), rb->version);
+  EXPECT_EQ(*reg_->ActiveVersion(kB, "EURUSD", "H1", 1), rb->version);
   // A platform default serves A, but it is the platform's model, not B's.
   auto rp = reg_->Register(kPlatformTenant, *m.ensemble, Meta(m.ds));
   ASSERT_OK(rp);
   ASSERT_OK(reg_->Activate(kPlatformTenant, "EURUSD", "H1", rp->version));
   bool platform = false;
-  ASSERT_OK(ResolveActive(*reg_, kA, "EURUSD", "H1", &platform));
+  ASSERT_OK(ResolveActive(*reg_, kA, "EURUSD", "H1", 1, &platform));
   EXPECT_TRUE(platform);
   // Path tricks are rejected before touching the disk.
   EXPECT_EQ(reg_->Load(kA, "../t2/EURUSD", "H1", 1).error().field(), "symbol");
@@ -207,7 +207,7 @@ TEST_F(RegistryTest, TrainModelRegistersAndBadInputChangesNothing) {
   auto e3 = TrainModel(m.ds, greedy, PlanBounds{}, "x", clock_);
   ASSERT_FALSE(e3.ok());
   EXPECT_NE(e3.error().message().find("too little data"), std::string::npos);
-  EXPECT_EQ(*reg_->ActiveVersion(kA, "EURUSD", "H1"), rec->version);
+  EXPECT_EQ(*reg_->ActiveVersion(kA, "EURUSD", "H1", 1), rec->version);
   EXPECT_EQ(reg_->List(kA, "EURUSD", "H1")->size(), 1u);
 }
 

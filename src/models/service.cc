@@ -627,16 +627,17 @@ Result<WalkForwardResult> ModelService::Evaluate(TenantId owner, const std::stri
 }
 
 Result<LatestPrediction> ModelService::PredictLatest(TenantId owner, const std::string& symbol_in,
-                                                     const std::string& timeframe_in, size_t top_n) {
+                                                     const std::string& timeframe_in, size_t top_n,
+                                                     int horizon) {
   SINYAL_ASSIGN_OR_RETURN(std::string symbol, NormalizeSymbol(symbol_in));
   SINYAL_ASSIGN_OR_RETURN(std::string timeframe, NormalizeTimeframe(timeframe_in));
   LatestPrediction out;
   TenantId model_owner = owner;
-  auto active = registry_.ActiveVersion(owner, symbol, timeframe);
+  auto active = registry_.ActiveVersion(owner, symbol, timeframe, horizon);
   if (!active.ok() && active.error().code() == StatusCode::kNotFound && !IsPlatform(owner)) {
     model_owner = kPlatformTenant;
     out.from_platform = true;
-    active = registry_.ActiveVersion(kPlatformTenant, symbol, timeframe);
+    active = registry_.ActiveVersion(kPlatformTenant, symbol, timeframe, horizon);
   }
   if (!active.ok()) return active.error();
   SINYAL_ASSIGN_OR_RETURN(out.record, registry_.GetRecord(model_owner, symbol, timeframe, *active));

@@ -167,10 +167,12 @@ class ModelService {
                                                    const std::string& timeframe,
                                                    const nlohmann::json& overrides, int folds);
 
-  // The owner's active model (else the platform default) applied to the latest stored bar.
+  // The owner's active model for `horizon` (else the platform default) applied to the latest
+  // stored bar.
   [[nodiscard]] Result<LatestPrediction> PredictLatest(TenantId owner, const std::string& symbol,
                                                        const std::string& timeframe,
-                                                       size_t top_n = 5);
+                                                       size_t top_n = 5,
+                                                       int horizon = kDefaultHorizon);
 
   // Platform series (symbol, timeframe) with at least `min_bars` bars.
   [[nodiscard]] Result<std::vector<std::pair<std::string, std::string>>> PlatformSeries(

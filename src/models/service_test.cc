@@ -177,7 +177,7 @@ TEST_P(ModelServiceTest, TrainJobRegistersWithReportAndActivates) {
   EXPECT_EQ(result["model"]["version"], 1);
   EXPECT_EQ(result["activated"], true);
   EXPECT_EQ(result["model"]["owner"], "tenant");
-  EXPECT_EQ(*registry_->ActiveVersion(a_, "SYNUSD", "H1"), 1);
+  EXPECT_EQ(*registry_->ActiveVersion(a_, "SYNUSD", "H1", 1), 1);
   auto rec = registry_->GetRecord(a_, "SYNUSD", "H1", 1);
   ASSERT_OK(rec);
   EXPECT_EQ(rec->schema.feature_set, "basic");
@@ -255,7 +255,7 @@ TEST_P(ModelServiceTest, BadTrainingRequestsChangeNothing) {
                                      .overrides = {{"feature_set", "nope"}}, .activate = true});
   ASSERT_FALSE(failed.ok());
   EXPECT_EQ(failed.error().field(), "feature_set");
-  EXPECT_EQ(*registry_->ActiveVersion(a_, "SYNUSD", "H1"), 1);
+  EXPECT_EQ(*registry_->ActiveVersion(a_, "SYNUSD", "H1", 1), 1);
   EXPECT_EQ(registry_->List(a_, "SYNUSD", "H1")->size(), 1u);
 }
 

@@ -1676,6 +1676,8 @@ Status TelegramBot::Start() {
     }
   }
   m.subscription = m.d.signals->Subscribe([impl = &m](TenantId owner, std::shared_ptr<const signals::Signal> s) {
+    // Alerts follow the default horizon's model line (as /signal and POST predict without one).
+    if (s->horizon() != models::kDefaultHorizon) return;
     std::lock_guard<std::mutex> lock(impl->mu);
     impl->fanout_queue.push_back({owner, std::move(s)});
     impl->cv.notify_all();

@@ -208,7 +208,7 @@ Status RetrainingController::Audit(AuditRecord r) {
 }
 
 int64_t RetrainingController::ActiveVersionOrZero() {
-  auto v = registry_.ActiveVersion(tenant_, symbol_, timeframe_);
+  auto v = registry_.ActiveVersion(tenant_, symbol_, timeframe_, models::kDefaultHorizon);
   return v.ok() ? *v : 0;
 }
 
@@ -350,7 +350,7 @@ Result<bool> RetrainingController::CheckAfterPromotion(const models::Ensemble& a
   SINYAL_RETURN_IF_ERROR(Audit(r));
   old_champion_validation_.reset();
   if (!degrade) return false;
-  SINYAL_RETURN_IF_ERROR(registry_.Rollback(tenant_, symbol_, timeframe_));
+  SINYAL_RETURN_IF_ERROR(registry_.Rollback(tenant_, symbol_, timeframe_, models::kDefaultHorizon));
   AuditRecord rb;
   rb.action = AuditAction::kRolledBack;
   rb.champion_version = ActiveVersionOrZero();

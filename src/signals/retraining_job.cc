@@ -131,7 +131,7 @@ Result<int64_t> RetrainingService::EnqueueCheck(TenantId owner, const std::strin
   if (jobs_ == nullptr) return Status::Unavailable("no job queue");
   SINYAL_ASSIGN_OR_RETURN(std::string symbol, models::ModelService::NormalizeSymbol(symbol_in));
   SINYAL_ASSIGN_OR_RETURN(std::string timeframe, models::ModelService::NormalizeTimeframe(timeframe_in));
-  auto active = registry_.ActiveVersion(owner, symbol, timeframe);
+  auto active = registry_.ActiveVersion(owner, symbol, timeframe, models::kDefaultHorizon);
   if (!active.ok()) {
     if (active.error().code() == StatusCode::kNotFound) {
       return Status::NotFound("no active model for " + symbol + " " + timeframe +
@@ -349,7 +349,7 @@ Result<CheckOutcome> RetrainingService::RunCheck(TenantId owner, const std::stri
   auto report = [&](double f, std::string_view stage) {
     if (progress) progress(f, stage);
   };
-  auto active = registry_.ActiveVersion(owner, symbol, timeframe);
+  auto active = registry_.ActiveVersion(owner, symbol, timeframe, models::kDefaultHorizon);
   if (!active.ok()) {
     if (active.error().code() != StatusCode::kNotFound) return active.error();
     CheckOutcome o;
@@ -771,7 +771,7 @@ Result<CheckOutcome> RetrainingService::PostPromotionCheck(Series& s, const Audi
     return o;
   }
   SINYAL_ASSIGN_OR_RETURN(int64_t now_active,
-                          registry_.RollbackAs(s.owner, s.symbol, s.timeframe, "retraining"));
+                          registry_.RollbackAs(s.owner, s.symbol, s.timeframe, models::kDefaultHorizon, "retraining"));
   AuditRecord rb;
   rb.action = AuditAction::kRolledBack;
   rb.champion_version = now_active;

@@ -97,7 +97,7 @@ class RetrainingJobTest : public store::testing::DbTest {
     ASSERT_OK(s);
     ASSERT_EQ(s->record.version, 1);
   }
-  int64_t Active() { return registry_->ActiveVersion(a_, "SYN", "H1").value(); }
+  int64_t Active() { return registry_->ActiveVersion(a_, "SYN", "H1", 1).value(); }
   std::vector<AuditRecord> Trail() { return audit_->List(a_, "SYN", "H1").value(); }
 
   ManualClock clock_{1'700'000'000LL * kNanosPerSecond};

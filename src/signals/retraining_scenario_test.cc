@@ -134,13 +134,13 @@ TEST(RetrainingScenarioTest, RelationshipChangeIsDetectedAndTheChallengerPromote
   EXPECT_TRUE(ev->promote);
   EXPECT_GT(ev->champion.log_loss, ev->challenger.log_loss + 0.1);  // the old model is now wrong
   EXPECT_LT(ev->paired.p_greater, 1e-6);
-  EXPECT_EQ(*w.registry->ActiveVersion(TenantId{7}, "SYN", "H1"), 2);
+  EXPECT_EQ(*w.registry->ActiveVersion(TenantId{7}, "SYN", "H1", 1), 2);
 
   // Step 4: the new champion holds up on the next window: no rollback.
   auto rb = ctl.CheckAfterPromotion(*ch, w.ds, Range(5200, 6000));
   ASSERT_OK(rb);
   EXPECT_FALSE(*rb);
-  EXPECT_EQ(*w.registry->ActiveVersion(TenantId{7}, "SYN", "H1"), 2);
+  EXPECT_EQ(*w.registry->ActiveVersion(TenantId{7}, "SYN", "H1", 1), 2);
 
   auto trail = w.audit.List(TenantId{7}, "SYN", "H1").value();
   EXPECT_EQ(Actions(trail), (std::vector<std::string>{"drift_check", "challenger_trained",
@@ -172,7 +172,7 @@ TEST(RetrainingScenarioTest, NoRelationshipChangeMeansNoPromotion) {
   auto ev = ctl.EvaluateAndPromote(*w.champion, *ch, w.Meta(), w.ds, Range(4500, 5200), w.validation);
   ASSERT_OK(ev);
   EXPECT_FALSE(ev->promote);
-  EXPECT_EQ(*w.registry->ActiveVersion(TenantId{7}, "SYN", "H1"), 1);
+  EXPECT_EQ(*w.registry->ActiveVersion(TenantId{7}, "SYN", "H1", 1), 1);
   EXPECT_EQ(w.registry->List(TenantId{7}, "SYN", "H1")->size(), 1u);  // not even registered
   EXPECT_EQ(ctl.CheckAfterPromotion(*ch, w.ds, Range(5200, 6000)).status().code(),
             StatusCode::kFailedPrecondition);
@@ -192,11 +192,11 @@ TEST(RetrainingScenarioTest, PromotedModelThatDegradesIsRolledBack) {
   auto ev = ctl.EvaluateAndPromote(*w.champion, *ch, w.Meta(), w.ds, Range(4500, 5200), w.validation);
   ASSERT_OK(ev);
   ASSERT_TRUE(ev->promote);
-  EXPECT_EQ(*w.registry->ActiveVersion(TenantId{7}, "SYN", "H1"), 2);
+  EXPECT_EQ(*w.registry->ActiveVersion(TenantId{7}, "SYN", "H1", 1), 2);
   auto rb = ctl.CheckAfterPromotion(*ch, w.ds, Range(5200, 6000));
   ASSERT_OK(rb);
   EXPECT_TRUE(*rb);
-  EXPECT_EQ(*w.registry->ActiveVersion(TenantId{7}, "SYN", "H1"), 1);
+  EXPECT_EQ(*w.registry->ActiveVersion(TenantId{7}, "SYN", "H1", 1), 1);
   auto trail = w.audit.List(TenantId{7}, "SYN", "H1").value();
   EXPECT_EQ(Actions(trail), (std::vector<std::string>{"challenger_trained", "challenger_evaluated",
                                                       "promoted", "post_promotion_check",

@@ -33,17 +33,25 @@ std::string OwnerLabel(TenantId t) {
   return IsPlatform(t) ? std::string("platform") : "t" + std::to_string(t.value());
 }
 
-// (viewer or model owner, series): the key of a route and of an entry.
+// (viewer or model owner, series, horizon): the key of a route and of an entry.
 struct OwnerSeries {
   int64_t owner;
   market::SeriesKey key;
+  int horizon = models::kDefaultHorizon;
   bool operator==(const OwnerSeries&) const = default;
 };
 struct OwnerSeriesHash {
   size_t operator()(const OwnerSeries& k) const {
-    return market::SeriesKeyHash()(k.key) * 31 + std::hash<int64_t>()(k.owner);
+    return (market::SeriesKeyHash()(k.key) * 31 + std::hash<int64_t>()(k.owner)) * 31 +
+           std::hash<int>()(k.horizon);
   }
 };
+
+std::string JoinHorizons(const std::vector<int>& hs) {
+  std::string out;
+  for (int h : hs) out += (out.empty() ? "" : ", ") + std::to_string(h);
+  return out;
+}
 
 void LogWarn(const char* event, json fields) { LogEvent(spdlog::level::warn, event, std::move(fields)); }
 
@@ -182,10 +190,10 @@ struct SignalService::Impl {
   } counters;
 
   // ---- the hit path: no mutex ----
-  std::shared_ptr<const Signal> TryHit(TenantId viewer, const market::SeriesKey& key, UnixNanos not_after,
-                                       int64_t now) {
+  std::shared_ptr<const Signal> TryHit(TenantId viewer, const market::SeriesKey& key, int horizon,
+                                       UnixNanos not_after, int64_t now) {
     const std::shared_ptr<const RouteMap> map = routes.load(std::memory_order_acquire);
-    auto it = map->find(OwnerSeries{viewer.value(), key});
+    auto it = map->find(OwnerSeries{viewer.value(), key, horizon});
     if (it == map->end()) return nullptr;
     const std::shared_ptr<const RouteState> route = it->second->state.load(std::memory_order_acquire);
     if (!route || now - route->checked_mono >= options.bar_check_interval_nanos) return nullptr;
@@ -200,8 +208,8 @@ struct SignalService::Impl {
   }
 
   // ---- routes: which model serves a viewer ----
-  std::shared_ptr<RouteSlot> SlotFor(TenantId viewer, const market::SeriesKey& key) {
-    const OwnerSeries k{viewer.value(), key};
+  std::shared_ptr<RouteSlot> SlotFor(TenantId viewer, const market::SeriesKey& key, int horizon) {
+    const OwnerSeries k{viewer.value(), key, horizon};
     {
       const auto map = routes.load(std::memory_order_acquire);
       if (auto it = map->find(k); it != map->end()) return it->second;
@@ -218,10 +226,11 @@ struct SignalService::Impl {
 
   // The route, refreshed from the database when older than the check interval.
   Result<std::shared_ptr<const RouteState>> GetRoute(TenantId viewer, const market::SeriesKey& key,
-                                                     int64_t now) {
+                                                     int horizon, int64_t now) {
     // Keys are parsed at the callers' edges; a bad one never gets a route slot.
     SINYAL_RETURN_IF_ERROR(market::ValidateSymbol(key.symbol));
-    std::shared_ptr<RouteSlot> slot = SlotFor(viewer, key);
+    if (horizon < 1) return Status::InvalidArgument("must be a positive number of bars", "horizon");
+    std::shared_ptr<RouteSlot> slot = SlotFor(viewer, key, horizon);
     if (auto st = slot->state.load(std::memory_order_acquire);
         st && now - st->checked_mono < options.bar_check_interval_nanos) {
       return st;
@@ -231,30 +240,37 @@ struct SignalService::Impl {
     SINYAL_RETURN_IF_ERROR(bars.Resolve(models::ViewerOf(viewer), key).status());
     auto st = std::make_shared<RouteState>();
     st->model_owner = viewer;
-    auto active = registry.ActiveVersion(viewer, key.symbol, timeframe);
+    auto active = registry.ActiveVersion(viewer, key.symbol, timeframe, horizon);
     if (!active.ok() && active.error().code() == StatusCode::kNotFound && !IsPlatform(viewer)) {
       st->model_owner = models::kPlatformTenant;
-      active = registry.ActiveVersion(models::kPlatformTenant, key.symbol, timeframe);
+      active = registry.ActiveVersion(models::kPlatformTenant, key.symbol, timeframe, horizon);
     }
     if (!active.ok()) {
-      if (active.error().code() == StatusCode::kNotFound) {
-        return Status::NotFound("no active model for " + key.symbol + " " + timeframe +
-                                    " (train one with POST /api/v1/models/train, or ask an "
-                                    "operator for a platform default)",
-                                "model");
+      if (active.error().code() != StatusCode::kNotFound) return active.error();
+      SINYAL_ASSIGN_OR_RETURN(std::vector<int> served,
+                              models::ServedHorizons(registry, viewer, key.symbol, timeframe));
+      if (!served.empty()) {
+        return Status::InvalidArgument("no model of " + key.symbol + " " + timeframe + " predicts " +
+                                           std::to_string(horizon) + " bars ahead; available horizons: " +
+                                           JoinHorizons(served),
+                                       "horizon");
       }
-      return active.error();
+      return Status::NotFound("no active model for " + key.symbol + " " + timeframe +
+                                  " (train one with POST /api/v1/models/train, or ask an "
+                                  "operator for a platform default)",
+                              "model");
     }
     st->version = *active;
-    SINYAL_ASSIGN_OR_RETURN(st->entry, GetEntry(st->model_owner, key, st->version));
+    SINYAL_ASSIGN_OR_RETURN(st->entry, GetEntry(st->model_owner, key, horizon, st->version));
     st->checked_mono = now;
     slot->state.store(st, std::memory_order_release);
     return std::shared_ptr<const RouteState>(std::move(st));
   }
 
   // ---- entries ----
-  Result<std::shared_ptr<Entry>> GetEntry(TenantId owner, const market::SeriesKey& key, int64_t version) {
-    const OwnerSeries k{owner.value(), key};
+  Result<std::shared_ptr<Entry>> GetEntry(TenantId owner, const market::SeriesKey& key, int horizon,
+                                          int64_t version) {
+    const OwnerSeries k{owner.value(), key, horizon};
     auto find = [&]() -> std::shared_ptr<Entry> {
       std::lock_guard lock(entries_mu);
       auto it = entries.find(k);
@@ -367,9 +383,9 @@ struct SignalService::Impl {
   }
 
   // ---- the miss path ----
-  Result<std::shared_ptr<const Signal>> Slow(TenantId viewer, const market::SeriesKey& key,
+  Result<std::shared_ptr<const Signal>> Slow(TenantId viewer, const market::SeriesKey& key, int horizon,
                                              UnixNanos not_after, int64_t now) {
-    SINYAL_ASSIGN_OR_RETURN(std::shared_ptr<const RouteState> route, GetRoute(viewer, key, now));
+    SINYAL_ASSIGN_OR_RETURN(std::shared_ptr<const RouteState> route, GetRoute(viewer, key, horizon, now));
     Entry& e = *route->entry;
     e.last_used = now;
     std::shared_ptr<const Signal> result;
@@ -563,15 +579,15 @@ SignalService::~SignalService() {
 }
 
 Result<std::shared_ptr<const Signal>> SignalService::Latest(TenantId owner, const market::SeriesKey& key,
-                                                            UnixNanos not_after) {
+                                                            int horizon, UnixNanos not_after) {
   Impl& m = *impl_;
   m.counters.latest_calls.fetch_add(1, std::memory_order_relaxed);
   const int64_t now = m.clock.MonotonicNanos();
-  if (std::shared_ptr<const Signal> hit = m.TryHit(owner, key, not_after, now)) {
+  if (std::shared_ptr<const Signal> hit = m.TryHit(owner, key, horizon, not_after, now)) {
     m.counters.cache_hits.fetch_add(1, std::memory_order_relaxed);
     return hit;
   }
-  return m.Slow(owner, key, not_after, now);
+  return m.Slow(owner, key, horizon, not_after, now);
 }
 
 Signal SignalService::WithThreshold(const Signal& s, double threshold, double max_uncertainty) {
@@ -580,8 +596,8 @@ Signal SignalService::WithThreshold(const Signal& s, double threshold, double ma
   return Signal::FromFields(std::move(f));
 }
 
-Result<TenantId> SignalService::ModelOwner(TenantId viewer, const market::SeriesKey& key) {
-  SINYAL_ASSIGN_OR_RETURN(auto route, impl_->GetRoute(viewer, key, impl_->clock.MonotonicNanos()));
+Result<TenantId> SignalService::ModelOwner(TenantId viewer, const market::SeriesKey& key, int horizon) {
+  SINYAL_ASSIGN_OR_RETURN(auto route, impl_->GetRoute(viewer, key, horizon, impl_->clock.MonotonicNanos()));
   return route->model_owner;
 }
 
@@ -597,8 +613,8 @@ void SignalService::Unsubscribe(uint64_t id) {
   impl_->listeners.erase(id);
 }
 
-Status SignalService::Track(TenantId owner, const market::SeriesKey& key) {
-  return impl_->GetRoute(owner, key, impl_->clock.MonotonicNanos()).status();
+Status SignalService::Track(TenantId owner, const market::SeriesKey& key, int horizon) {
+  return impl_->GetRoute(owner, key, horizon, impl_->clock.MonotonicNanos()).status();
 }
 
 void SignalService::OnBarClosed(const market::SeriesKey& key, const market::Bar& bar) {
@@ -617,15 +633,15 @@ void SignalService::Drain() {
   impl_->q_done_cv.wait(lock, [&] { return impl_->processed >= target || impl_->stopping; });
 }
 
-Result<size_t> SignalService::ResolveSeries(TenantId viewer, const market::SeriesKey& key) {
-  SINYAL_ASSIGN_OR_RETURN(auto route, impl_->GetRoute(viewer, key, impl_->clock.MonotonicNanos()));
+Result<size_t> SignalService::ResolveSeries(TenantId viewer, const market::SeriesKey& key, int horizon) {
+  SINYAL_ASSIGN_OR_RETURN(auto route, impl_->GetRoute(viewer, key, horizon, impl_->clock.MonotonicNanos()));
   return impl_->Resolve(route->model_owner, key);
 }
 
 Result<SignalPerformance> SignalService::Performance(TenantId viewer, const market::SeriesKey& key,
-                                                     size_t limit) {
+                                                     size_t limit, int horizon) {
   Impl& m = *impl_;
-  SINYAL_ASSIGN_OR_RETURN(auto route, m.GetRoute(viewer, key, m.clock.MonotonicNanos()));
+  SINYAL_ASSIGN_OR_RETURN(auto route, m.GetRoute(viewer, key, horizon, m.clock.MonotonicNanos()));
   SINYAL_RETURN_IF_ERROR(m.Resolve(route->model_owner, key).status());
   const std::string tf(market::TimeframeName(key.timeframe));
   SignalPerformance p;
@@ -654,7 +670,7 @@ std::optional<std::vector<float>> SignalService::TEST_InputsAt(TenantId model_ow
   std::shared_ptr<Entry> e;
   {
     std::lock_guard lock(impl_->entries_mu);
-    auto it = impl_->entries.find(OwnerSeries{model_owner.value(), key});
+    auto it = impl_->entries.find(OwnerSeries{model_owner.value(), key, models::kDefaultHorizon});
     if (it == impl_->entries.end()) return std::nullopt;
     e = it->second;
   }

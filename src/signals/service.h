@@ -1,8 +1,12 @@
-// SignalService: the live signal of a (tenant, symbol, timeframe), computed once per closed bar
-// and model version, cached in memory, appended once to the SignalLog and pushed to subscribers.
+// SignalService: the live signal of a (tenant, symbol, timeframe, horizon), computed once per
+// closed bar and model version, cached in memory, appended once to the SignalLog and pushed to
+// subscribers.
 //
-// Which model. The owner's active model for the series (models::DbModelRegistry); when the tenant
-// has none, the platform default (models::kPlatformTenant). A signal made by a platform model is
+// Which model. The owner's active model for the series and horizon (models::DbModelRegistry: one
+// active version per horizon); when the tenant has none, the platform default
+// (models::kPlatformTenant) for that horizon. Calls without a horizon mean
+// models::kDefaultHorizon (1 bar). Listeners get the signals of every tracked horizon (each
+// Signal carries its horizon()) and filter what they serve. A signal made by a platform model is
 // one signal shared by every tenant without its own model: it is stored once, under the platform
 // (tenant_id NULL in the signals table, readable by every tenant, like model_versions), and its
 // listeners get owner = kPlatformTenant. A tenant model's signals are stored under the tenant.
@@ -55,6 +59,7 @@
 #include "core/status.h"
 #include "market/bar.h"
 #include "market/instrument.h"
+#include "models/registry.h"
 #include "signals/conformal.h"
 #include "signals/interval_calibration.h"
 #include "signals/interval_calibration_store.h"
@@ -143,9 +148,16 @@ class SignalService {
   // Unavailable("model") while the version's interval calibration is being fitted;
   // FailedPrecondition ("symbol") when the series is too short for the features or the regime;
   // DataLoss when the stored model is corrupted.
+  // A horizon no model serves (for the viewer) while others are served is InvalidArgument
+  // ("horizon") listing the served ones; none served at all is NotFound("model").
   [[nodiscard]] Result<std::shared_ptr<const Signal>> Latest(TenantId owner,
                                                              const market::SeriesKey& key,
-                                                             UnixNanos not_after);
+                                                             int horizon, UnixNanos not_after);
+  [[nodiscard]] Result<std::shared_ptr<const Signal>> Latest(TenantId owner,
+                                                             const market::SeriesKey& key,
+                                                             UnixNanos not_after) {
+    return Latest(owner, key, models::kDefaultHorizon, not_after);
+  }
 
   // The same signal with direction, abstention and confidence_threshold re-derived for
   // `threshold` (in [0,1]; below 0.5 acts as 0.5; NaN acts as 0.5). The id stays the stored
@@ -154,7 +166,8 @@ class SignalService {
 
   // Which model serves `viewer` for the series: the viewer when it has an active model, else
   // kPlatformTenant. NotFound("model") when neither has one. Cached like Latest().
-  [[nodiscard]] Result<TenantId> ModelOwner(TenantId viewer, const market::SeriesKey& key);
+  [[nodiscard]] Result<TenantId> ModelOwner(TenantId viewer, const market::SeriesKey& key,
+                                            int horizon = models::kDefaultHorizon);
 
   // Calls `listener` with every newly computed signal (as bars close), from the service's thread.
   // Only series that are tracked get signals on bar close: every series ever asked for through
@@ -162,7 +175,8 @@ class SignalService {
   [[nodiscard]] Subscription Subscribe(Listener listener);
   // Marks (owner's model for) the series as tracked, so its signals are computed as bars close
   // even before anyone asks. Validates the symbol and that a model serves it (errors as Latest).
-  [[nodiscard]] Status Track(TenantId owner, const market::SeriesKey& key);
+  [[nodiscard]] Status Track(TenantId owner, const market::SeriesKey& key,
+                             int horizon = models::kDefaultHorizon);
 
   // The LiveFeed BarListener hook (app/ wires it). Cheap: queues the bar. Bars of untracked
   // series are ignored; a bar out of order or after a gap in the cache makes the entry reload.
@@ -172,12 +186,14 @@ class SignalService {
 
   // Resolves the unresolved signals of the series' model owner (as seen by `viewer`) with the
   // stored bars; returns how many were resolved. Also run for each bar close.
-  [[nodiscard]] Result<size_t> ResolveSeries(TenantId viewer, const market::SeriesKey& key);
+  [[nodiscard]] Result<size_t> ResolveSeries(TenantId viewer, const market::SeriesKey& key,
+                                             int horizon = models::kDefaultHorizon);
 
   // Live performance (newest `limit` resolved signals of the serving model version) and the
   // version's validation metrics. Resolves pending signals first.
   [[nodiscard]] Result<SignalPerformance> Performance(TenantId viewer, const market::SeriesKey& key,
-                                                      size_t limit = 500);
+                                                      size_t limit = 500,
+                                                      int horizon = models::kDefaultHorizon);
 
   // The stored interval calibration of a model version, fitting and storing it if absent
   // (IntervalCalibrationStore::Fit: cold work, for operators and tests).

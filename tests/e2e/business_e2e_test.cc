@@ -34,10 +34,11 @@ class BusinessE2E : public ::testing::TestWithParam<std::string> {
       url_ = "sqlite://" + (dir_.path() / "business.db").string();
     }
     // A platform series (a unique symbol: PostgreSQL runs share one database) and its default
-    // model, horizon 24 bars as in the seeds' example; small trees to keep the test quick.
+    // models at horizons 1 (requests without prediction_horizon) and 24 bars (the seeds'
+    // example); small trees to keep the test quick.
     sym_ = UniqueSymbol("EU");
     const std::string failed = IngestAndTrainPlatformModel(url_, dir_.path().string(), sym_, /*trees=*/20,
-                                                           /*horizon=*/24);
+                                                           /*horizons=*/{1, 24});
     ASSERT_EQ(failed, "");
     std::string error;
     op_email_ = CreateOperator(url_, (dir_.path() / "cli").string(), &error);
@@ -199,10 +200,13 @@ TEST_P(BusinessE2E, SeedsContractGatingIdempotencyAndUsage) {
   EXPECT_FALSE(r.Header("ratelimit-limit").empty());
   int pro_ok = 1;
 
-  // The same signal through the users' route (JWT), with the default threshold.
+  // The users' route (JWT), with the default threshold and no horizon: the horizon chooses the
+  // model, so the horizon-1 model answers for the same bar (another signal than the 24-bar one).
   auto ru = Post("/api/v1/user/predict", json{{"symbol", sym_}, {"timeframe", "H1"}}.dump(), {Bearer(pro.token)});
   ASSERT_EQ(ru.status, 200) << ru.body;
-  EXPECT_EQ(ru.Json()["signal_id"], j["signal_id"]);
+  EXPECT_EQ(ru.Json()["prediction_horizon"], 1);
+  EXPECT_NE(ru.Json()["signal_id"], j["signal_id"]);
+  EXPECT_NE(ru.Json()["model_version"], j["model_version"]);
   EXPECT_EQ(ru.Json()["timestamp"], j["timestamp"]);
   EXPECT_EQ(ru.Json()["remaining_quota"].get<int64_t>(), pro_plan["monthly_quota"].get<int64_t>() - 2);
   ++pro_ok;
@@ -232,7 +236,7 @@ TEST_P(BusinessE2E, SeedsContractGatingIdempotencyAndUsage) {
   wrong_horizon["prediction_horizon"] = 5;
   auto wh = Predict(pro.key, wrong_horizon);
   ExpectProblem(wh, 422, "prediction_horizon");
-  EXPECT_NE(wh.Json()["detail"].get<std::string>().find("24"), std::string::npos) << wh.body;
+  EXPECT_NE(wh.Json()["detail"].get<std::string>().find("available horizons: 1, 24"), std::string::npos) << wh.body;
 
   // --- batch (Pro has it): all-or-nothing, one unit per item -------------------------------
   json batch = {{"items", json::array({Seeds(), {{"symbol", sym_}, {"timeframe", "H1"}}})}};

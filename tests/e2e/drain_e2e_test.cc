@@ -52,7 +52,7 @@ class DrainE2E : public ::testing::TestWithParam<std::string> {
     // A platform series and its default model (small trees: the test is about shutdown).
     sym_ = UniqueSymbol("DR");
     const std::string failed = IngestAndTrainPlatformModel(url_, dir_.path().string(), sym_, /*trees=*/10,
-                                                           /*horizon=*/24);
+                                                           /*horizons=*/{1});
     ASSERT_EQ(failed, "");
     std::string error;
     const std::string op_email = CreateOperator(url_, (dir_.path() / "cli").string(), &error);

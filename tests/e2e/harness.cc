@@ -255,7 +255,7 @@ void WriteDataSlice(const std::string& file, int lines, const std::string& path)
 }
 
 std::string IngestAndTrainPlatformModel(const std::string& database_url, const std::string& work_dir,
-                                        const std::string& symbol, int trees, int horizon) {
+                                        const std::string& symbol, int trees, const std::vector<int>& horizons) {
   const std::string csv = work_dir + "/eurusd.csv", data_dir = work_dir + "/cli";
   WriteDataSlice("EURUSD_H1.csv", 6001, csv);
   std::string out;
@@ -264,11 +264,13 @@ std::string IngestAndTrainPlatformModel(const std::string& database_url, const s
              "", &out) != 0) {
     return "ingest: " + out;
   }
-  if (RunCli({"train", "--symbol", symbol, "--timeframe", "H1", "--platform", "--activate", "--trees",
-              std::to_string(trees), "--horizon", std::to_string(horizon), "--database", database_url, "--data-dir",
-              data_dir, "--log-level", "warn"},
-             "", &out) != 0) {
-    return "train: " + out;
+  for (int horizon : horizons) {
+    if (RunCli({"train", "--symbol", symbol, "--timeframe", "H1", "--platform", "--activate", "--trees",
+                std::to_string(trees), "--horizon", std::to_string(horizon), "--database", database_url,
+                "--data-dir", data_dir, "--log-level", "warn"},
+               "", &out) != 0) {
+      return "train (horizon " + std::to_string(horizon) + "): " + out;
+    }
   }
   return "";
 }

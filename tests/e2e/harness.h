@@ -110,10 +110,10 @@ std::string OperatorLogin(HttpClient& client, const std::string& email, std::str
 void WriteDataSlice(const std::string& file, int lines, const std::string& path);
 
 // `sinyal ingest` of the first 6,000 bars of EURUSD_H1 as platform series `symbol`, then
-// `sinyal train --platform --activate` of its default model with `trees` trees and `horizon`.
-// "" on success, else the failing command's output.
+// `sinyal train --platform --activate` of one default model per horizon (each horizon has its own
+// active model) with `trees` trees. "" on success, else the failing command's output.
 std::string IngestAndTrainPlatformModel(const std::string& database_url, const std::string& work_dir,
-                                        const std::string& symbol, int trees, int horizon);
+                                        const std::string& symbol, int trees, const std::vector<int>& horizons);
 
 // ---- One fixture for SQLite and PostgreSQL ---------------------------------------------------
 // The parameter names the backend: "sqlite" (a fresh file in the test's temp dir) or

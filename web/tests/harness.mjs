@@ -115,6 +115,7 @@ export async function startServer({ lines = 4400, replay = 120, extraEnv = {}, t
       SINYAL_FIRST_RUN_ENABLED: 'true',
       SINYAL_FIRST_RUN_SAMPLE_DIR: sample,
       SINYAL_FIRST_RUN_REPLAY_BARS: String(replay),
+      SINYAL_FIRST_RUN_HORIZONS: '1', // the dashboard shows horizon 1; three horizons would triple training
       ...tgEnv,
       ...extraEnv,
     },

@@ -34,6 +34,7 @@
 #include "http/json_body.h"
 #include "market/instrument.h"
 #include "market/timeframe.h"
+#include "models/config.h"
 #include "signals/service.h"
 
 namespace sinyal::http {
@@ -100,6 +101,11 @@ Result<PredictItem> ParseItem(JsonBody& body, const std::string& prefix) {
   if (*horizon && **horizon <= 0) {
     return Status::InvalidArgument("must be a positive number of bars", prefix + "prediction_horizon");
   }
+  if (*horizon && **horizon > models::PlanBounds{}.max_horizon) {
+    return Status::InvalidArgument("no model predicts more than " +
+                                       std::to_string(models::PlanBounds{}.max_horizon) + " bars ahead",
+                                   prefix + "prediction_horizon");
+  }
   item.horizon = *horizon;
 
   auto include = body.OptionalStringList("include", 8, {.min_len = 1, .max_len = 32});
@@ -132,19 +138,16 @@ class BusinessApi {
     return Status::Ok();
   }
 
-  // The signal for one item, at the plan's data delay, checked against the requested horizon.
+  // The signal for one item at the requested horizon (default 1 bar: the model that predicts it),
+  // at the plan's data delay. A horizon no model serves is a 422 listing the served ones.
   Result<std::shared_ptr<const signals::Signal>> SignalFor(const Context& ctx, const billing::MeteredCall& call,
                                                            const PredictItem& item, const std::string& prefix) {
-    auto sig = d_.signals->Latest(ctx.principal->tenant, {item.symbol, item.tf}, call.NotAfter());
+    const int horizon = item.horizon ? static_cast<int>(*item.horizon) : models::kDefaultHorizon;
+    auto sig = d_.signals->Latest(ctx.principal->tenant, {item.symbol, item.tf}, horizon, call.NotAfter());
     if (!sig.ok()) {
       Status s = sig.error();
+      if (s.field() == "horizon") return s.WithField(prefix + "prediction_horizon");
       return s.field().empty() ? s : s.WithField(prefix + s.field());
-    }
-    if (item.horizon && *item.horizon != (*sig)->horizon()) {
-      return Status::InvalidArgument("the model for " + item.symbol + " " + item.timeframe + " predicts " +
-                                         std::to_string((*sig)->horizon()) + " bars ahead; send " +
-                                         std::to_string((*sig)->horizon()) + " or omit prediction_horizon",
-                                     prefix + "prediction_horizon");
     }
     return sig;
   }

@@ -2,6 +2,8 @@
 // evaluation reports. Handlers parse the request, call models::ModelService / DbModelRegistry /
 // store::JobQueue, and map the result to JSON. Every call is scoped to the caller's tenant:
 // another tenant's job or model version is 404.
+#include <map>
+
 #include <nlohmann/json.hpp>
 
 #include "core/time.h"
@@ -46,6 +48,30 @@ Result<Key> PathKey(const Context& ctx) {
 }
 
 TenantId Tenant(const Context& ctx) { return ctx.principal->tenant; }
+
+// ?horizon= (bars ahead) of the model line a route reads or rolls back; default 1.
+Result<int> QueryHorizon(const Context& ctx) {
+  SINYAL_ASSIGN_OR_RETURN(int64_t h, IntQueryParam(ctx, "horizon", models::kDefaultHorizon, 1,
+                                                   models::PlanBounds{}.max_horizon));
+  return static_cast<int>(h);
+}
+
+// The active version of every horizon of the owner's series, as {horizon: version}.
+Result<std::map<int, int64_t>> ActiveByHorizon(models::DbModelRegistry& reg, TenantId owner,
+                                               const Key& k) {
+  std::map<int, int64_t> out;
+  SINYAL_ASSIGN_OR_RETURN(std::vector<int> horizons, reg.ActiveHorizons(owner, k.symbol, k.timeframe));
+  for (int h : horizons) {
+    SINYAL_ASSIGN_OR_RETURN(out[h], reg.ActiveVersion(owner, k.symbol, k.timeframe, h));
+  }
+  return out;
+}
+
+json ActiveJson(const std::map<int, int64_t>& active) {
+  json a = json::array();
+  for (const auto& [h, v] : active) a.push_back({{"horizon", h}, {"version", v}});
+  return a;
+}
 
 std::string Actor(const Context& ctx) {
   if (ctx.principal->api_key) return "api_key:" + std::to_string(ctx.principal->api_key->value());
@@ -189,31 +215,37 @@ void AddModelRoutes(RouteTable& routes, models::ModelService& service, store::Jo
               .auth = AuthMode::kAny,
               .required_scope = "read",
               .handler = [reg](Context& ctx) -> Result<Response> {
-                SINYAL_RETURN_IF_ERROR(OnlyQueryParams(ctx, {"symbol", "timeframe"}));
+                SINYAL_RETURN_IF_ERROR(OnlyQueryParams(ctx, {"symbol", "timeframe", "horizon"}));
                 SINYAL_ASSIGN_OR_RETURN(Key k, QueryKey(ctx));
+                SINYAL_ASSIGN_OR_RETURN(int horizon, QueryHorizon(ctx));
                 const TenantId t = Tenant(ctx);
                 SINYAL_ASSIGN_OR_RETURN(std::vector<models::ModelRecord> versions,
                                         reg->List(t, k.symbol, k.timeframe));
-                std::optional<int64_t> active;
-                auto a = reg->ActiveVersion(t, k.symbol, k.timeframe);
-                if (a.ok()) active = *a;
-                else if (a.error().code() != StatusCode::kNotFound) return a.error();
+                SINYAL_ASSIGN_OR_RETURN(auto active, ActiveByHorizon(*reg, t, k));
+                SINYAL_ASSIGN_OR_RETURN(auto platform, ActiveByHorizon(*reg, models::kPlatformTenant, k));
                 json list = json::array();
                 for (const auto& r : versions) {
-                  list.push_back(models::ModelVersionJson(r, active.value_or(0)));
+                  auto it = active.find(r.schema.horizon);
+                  list.push_back(models::ModelVersionJson(r, it == active.end() ? 0 : it->second));
                 }
+                // `horizon` (default 1) picks the model line that active_version, platform_default
+                // and serving describe; active / platform_active list every horizon.
+                const auto mine = active.find(horizon);
+                const auto theirs = platform.find(horizon);
                 json out = {{"symbol", k.symbol},
                             {"timeframe", k.timeframe},
-                            {"active_version", active ? json(*active) : json(nullptr)},
+                            {"horizon", horizon},
+                            {"active_version", mine != active.end() ? json(mine->second) : json(nullptr)},
+                            {"active", ActiveJson(active)},
+                            {"platform_active", ActiveJson(platform)},
                             {"versions", list},
                             {"platform_default", nullptr}};
-                // What the tenant is served when it has no active model of its own.
-                auto pv = reg->ActiveVersion(models::kPlatformTenant, k.symbol, k.timeframe);
-                if (pv.ok()) {
-                  auto prec = reg->GetRecord(models::kPlatformTenant, k.symbol, k.timeframe, *pv);
+                // What the tenant is served at this horizon when it has no active model of its own.
+                if (theirs != platform.end()) {
+                  auto prec = reg->GetRecord(models::kPlatformTenant, k.symbol, k.timeframe, theirs->second);
                   if (prec.ok()) out["platform_default"] = models::ModelVersionJson(*prec, std::nullopt);
                 }
-                out["serving"] = active ? "tenant" : (pv.ok() ? "platform" : "none");
+                out["serving"] = mine != active.end() ? "tenant" : (theirs != platform.end() ? "platform" : "none");
                 return Response::Json(200, out);
               }});
 
@@ -227,7 +259,7 @@ void AddModelRoutes(RouteTable& routes, models::ModelService& service, store::Jo
                 SINYAL_ASSIGN_OR_RETURN(int64_t v, ParseIdParam(ctx, "version", "model version"));
                 SINYAL_ASSIGN_OR_RETURN(models::ModelRecord r,
                                         reg->GetRecord(Tenant(ctx), k.symbol, k.timeframe, v));
-                auto a = reg->ActiveVersion(Tenant(ctx), k.symbol, k.timeframe);
+                auto a = reg->ActiveVersion(Tenant(ctx), k.symbol, k.timeframe, r.schema.horizon);
                 return Response::Json(200, models::ModelVersionJson(r, a.ok() ? *a : 0));
               }});
 
@@ -242,8 +274,11 @@ void AddModelRoutes(RouteTable& routes, models::ModelService& service, store::Jo
                 SINYAL_ASSIGN_OR_RETURN(int64_t v, ParseIdParam(ctx, "version", "model version"));
                 SINYAL_RETURN_IF_ERROR(CorruptedToConflict(
                     reg->ActivateAs(Tenant(ctx), k.symbol, k.timeframe, v, Actor(ctx))));
+                SINYAL_ASSIGN_OR_RETURN(models::ModelRecord r,
+                                        reg->GetRecord(Tenant(ctx), k.symbol, k.timeframe, v));
                 return Response::Json(200, {{"symbol", k.symbol},
                                             {"timeframe", k.timeframe},
+                                            {"horizon", r.schema.horizon},
                                             {"active_version", v}});
               }});
 
@@ -254,11 +289,14 @@ void AddModelRoutes(RouteTable& routes, models::ModelService& service, store::Jo
               .required_scope = "admin",
               .handler = [reg](Context& ctx) -> Result<Response> {
                 SINYAL_RETURN_IF_ERROR(RequireAdmin(ctx, "roll back models"));
+                SINYAL_RETURN_IF_ERROR(OnlyQueryParams(ctx, {"horizon"}));
                 SINYAL_ASSIGN_OR_RETURN(Key k, PathKey(ctx));
-                auto v = reg->RollbackAs(Tenant(ctx), k.symbol, k.timeframe, Actor(ctx));
+                SINYAL_ASSIGN_OR_RETURN(int horizon, QueryHorizon(ctx));
+                auto v = reg->RollbackAs(Tenant(ctx), k.symbol, k.timeframe, horizon, Actor(ctx));
                 if (!v.ok()) return CorruptedToConflict(v.error());
                 return Response::Json(200, {{"symbol", k.symbol},
                                             {"timeframe", k.timeframe},
+                                            {"horizon", horizon},
                                             {"active_version", *v}});
               }});
 

@@ -106,6 +106,8 @@ class StreamHub {
  public:
   explicit StreamHub(StreamDeps deps) : d_(deps) {
     sub_ = d_.signals->Subscribe([this](TenantId owner, std::shared_ptr<const signals::Signal> s) {
+      // The stream serves the default horizon's model line (as POST predict without a horizon).
+      if (s->horizon() != models::kDefaultHorizon) return;
       Enqueue(owner, std::move(s));
     });
     thread_ = std::thread([this] { Run(); });

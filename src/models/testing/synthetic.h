@@ -50,12 +50,13 @@ struct SmallModel {
   Result<Ensemble> ensemble = Status::Internal("not trained");
 };
 
-inline SmallModel TrainSmallModel(uint64_t seed, size_t bars = 6000) {
+inline SmallModel TrainSmallModel(uint64_t seed, size_t bars = 6000, int horizon = 1) {
   SmallModel m;
   BarColumns b = SyntheticBars(bars, seed);
   auto fr = ComputeBasicFeatures(b);
   LabelConfig lc;
   lc.dead_band = 0;
+  lc.horizon = horizon;
   m.ds = BuildDataset(b, fr.value(), lc).value();
   TrainConfig cfg = DefaultTrainConfig("SYN");
   for (auto& mp : cfg.members) mp.trees = 30;
