@@ -162,6 +162,7 @@ ModelCommandsPtr AddModelCommands(CLI::App& app, CLI::App& admin,
   model_options(c->predict);
   c->predict->add_option("--tenant-id", c->tenant_id, "the tenant (its model, else the platform default)");
   c->predict->add_option("--top", c->top, "feature contributions shown (default 5)");
+  c->predict->add_option("--horizon", c->horizon, "bars ahead: the model of that horizon (default 1)");
 
   c->worker = app.add_subcommand("worker", "run queued jobs (model training) until SIGTERM/SIGINT");
   add_common(c->worker);
