@@ -15,6 +15,10 @@ PG_USER="${SINYAL_PG_USER:-sinyal}"
 PG_PASSWORD="${SINYAL_PG_PASSWORD:-sinyal}"
 PG_DB="${SINYAL_PG_DB:-sinyal_test}"
 APP_ROLE="sinyal_app"
+SYSTEM_ROLE="sinyal_system"
+# A login role that owns nothing and is only a member of the app and system roles: how `serve`
+# and `worker` connect in a least-privilege deployment (docs/security.md); tests connect as it.
+SERVER_USER="${PG_USER}_server"
 REDIS_PORT="${SINYAL_REDIS_PORT:-6379}"
 
 log() { echo "services: $*" >&2; }
@@ -55,8 +59,16 @@ DO \$\$ BEGIN
   IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '${APP_ROLE}') THEN
     CREATE ROLE ${APP_ROLE} NOLOGIN;
   END IF;
+  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '${SYSTEM_ROLE}') THEN
+    CREATE ROLE ${SYSTEM_ROLE} NOLOGIN;
+  END IF;
+  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '${SERVER_USER}') THEN
+    CREATE ROLE ${SERVER_USER} LOGIN PASSWORD '${PG_PASSWORD}';
+  END IF;
 END \$\$;
 GRANT ${APP_ROLE} TO ${PG_USER};
+GRANT ${SYSTEM_ROLE} TO ${PG_USER};
+GRANT ${APP_ROLE}, ${SYSTEM_ROLE} TO ${SERVER_USER};
 SQL
 if ! as_postgres psql -p "$PG_PORT" -tAc "SELECT 1 FROM pg_database WHERE datname='${PG_DB}'" | grep -q 1; then
   log "creating database $PG_DB"
@@ -97,4 +109,5 @@ else
 fi
 
 echo "export SINYAL_TEST_PG_URL=postgresql://${PG_USER}:${PG_PASSWORD}@127.0.0.1:${PG_PORT}/${PG_DB}"
+echo "export SINYAL_TEST_PG_SERVER_URL=postgresql://${SERVER_USER}:${PG_PASSWORD}@127.0.0.1:${PG_PORT}/${PG_DB}"
 echo "export SINYAL_TEST_REDIS_URL=redis://127.0.0.1:${REDIS_PORT}/0"

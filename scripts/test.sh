@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/build.sh
 eval "$(bash scripts/services.sh)"
-export SINYAL_TEST_PG_URL SINYAL_TEST_REDIS_URL
+export SINYAL_TEST_PG_URL SINYAL_TEST_PG_SERVER_URL SINYAL_TEST_REDIS_URL
 # The full market data set, when ../shared is beside the clone; without it the tests read the
 # repository's data/sample and the few that need the full set skip (data/sample/README.md).
 if [ -z "${SINYAL_DATA_DIR:-}" ] && [ -d ../shared/data/market ]; then

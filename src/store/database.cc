@@ -138,6 +138,7 @@ struct Database::Impl {
   Dialect dialect = Dialect::kSqlite;
   std::string sqlite_path;  // ":memory:" or a file path
   std::string app_role_q;   // quoted identifier
+  std::string system_role_q;  // quoted identifier
   std::string pg_conninfo;  // libpq keyword='value' string (holds the password: never log)
 
   std::mutex mu;
@@ -207,9 +208,10 @@ struct Database::Impl {
     cv.notify_all();
   }
 
-  // Runs `fn` in a transaction. `tenant` set: tenant scope; otherwise system scope.
+  // Runs `fn` in a transaction. `tenant` set: tenant scope; otherwise system scope, or with
+  // `owner` the connecting role itself (PostgreSQL; SQLite has one scope).
   Status RunTx(std::optional<TenantId> tenant, bool read_only,
-               const std::function<Status(soci::session&)>& fn) {
+               const std::function<Status(soci::session&)>& fn, bool owner = false) {
     for (int attempt = 1;; ++attempt) {
       soci::session* s = Acquire();
       if (s == nullptr) return Status::Unavailable("database is closed");
@@ -253,6 +255,7 @@ struct Database::Impl {
           } else {
             std::string ignored;
             sql << "SELECT set_config('app.system', 'on', true)", soci::into(ignored);
+            if (!owner) sql << "SET LOCAL ROLE " + system_role_q;
           }
         }
         if (st.ok()) st = fn(sql);
@@ -379,6 +382,11 @@ Result<std::unique_ptr<Database>> Database::Open(const DatabaseOptions& options)
     if (!IsSqlIdentifier(options.app_role)) {
       return Status::InvalidArgument("app role must be a plain SQL identifier", "app_role");
     }
+    if (!IsSqlIdentifier(options.system_role) || options.system_role == options.app_role) {
+      return Status::InvalidArgument("system role must be a plain SQL identifier other than the app role",
+                                     "system_role");
+    }
+    impl->system_role_q = QuoteIdent(options.system_role);
     if (!impl->options.schema.empty() && !IsSqlIdentifier(impl->options.schema)) {
       return Status::InvalidArgument("schema must be a plain SQL identifier", "schema");
     }
@@ -411,6 +419,10 @@ Status Database::WithTx(const std::function<Status(soci::session&)>& fn) {
   return impl_->RunTx(std::nullopt, /*read_only=*/false, fn);
 }
 
+Status Database::WithOwnerTx(const std::function<Status(soci::session&)>& fn) {
+  return impl_->RunTx(std::nullopt, /*read_only=*/false, fn, /*owner=*/true);
+}
+
 Status Database::WithReadTx(const std::function<Status(soci::session&)>& fn) {
   return impl_->RunTx(std::nullopt, /*read_only=*/true, fn);
 }
@@ -440,7 +452,8 @@ Status Database::Ping() {
 
 Result<int> Database::SchemaVersion() {
   int version = 0;
-  Status st = WithTx([&](soci::session& sql) {
+  // The connecting role itself: before the first migration the system role may not exist yet.
+  Status st = impl_->RunTx(std::nullopt, /*read_only=*/true, [&](soci::session& sql) {
     int exists = 0;
     if (impl_->dialect == Dialect::kSqlite) {
       sql << "SELECT COUNT(*) FROM sqlite_master WHERE type='table' AND name='schema_migrations'",
@@ -455,46 +468,100 @@ Result<int> Database::SchemaVersion() {
     sql << "SELECT MAX(version) FROM schema_migrations", soci::into(version, ind);
     if (ind == soci::i_null) version = 0;
     return Status::Ok();
-  });
+  }, /*owner=*/true);
   if (!st.ok()) return st;
   return version;
 }
+
+namespace {
+
+// Creates `role` NOLOGIN if missing and makes the connecting role a member (to SET ROLE to it).
+std::string EnsureRoleSql(const std::string& role) {
+  return "DO $$ BEGIN\n"
+         "  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '" + role + "') THEN\n"
+         "    CREATE ROLE " + QuoteIdent(role) + " NOLOGIN;\n"
+         "  END IF;\n"
+         "  IF NOT pg_has_role(current_user, '" + role + "', 'MEMBER') THEN\n"
+         "    EXECUTE format('GRANT %I TO %I', '" + role + "', current_user);\n"
+         "  END IF;\n"
+         "EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL;\n"
+         "END $$;";
+}
+
+// The grants of the app and system roles (see database.h, "Least privilege"), re-applied after
+// every migration run so that new tables get them.
+std::string GrantsSql(const std::string& app_q, const std::string& system_q) {
+  const std::string both = app_q + ", " + system_q;
+  std::string sql =
+      "DO $$ BEGIN\n"
+      "  EXECUTE format('GRANT USAGE ON SCHEMA %I TO " + both + "', current_schema());\n"
+      "  EXECUTE format('GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA %I TO " + both +
+      "', current_schema());\n"
+      "  EXECUTE format('GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA %I TO " + both +
+      "', current_schema());\n"
+      "END $$;\n"
+      "REVOKE ALL ON schema_migrations FROM " + both + ";\n"
+      "GRANT SELECT ON schema_migrations TO " + system_q + ";\n";
+  for (std::string_view t : kAppendOnlyTables) {
+    sql += "REVOKE UPDATE, DELETE, TRUNCATE ON " + std::string(t) + " FROM " + both + ";\n";
+  }
+  // System scope's policy: the system role (and the owner, for migrations' own statements).
+  sql += "DO $$ DECLARE p record; BEGIN\n"
+         "  FOR p IN SELECT tablename FROM pg_policies WHERE schemaname = current_schema()\n"
+         "      AND policyname = 'system_access' LOOP\n"
+         "    EXECUTE format('ALTER POLICY system_access ON %I TO CURRENT_USER, " + system_q +
+         "', p.tablename);\n"
+         "  END LOOP;\n"
+         "END $$;";
+  return sql;
+}
+
+}  // namespace
 
 Status Database::Migrate() {
   Impl& im = *impl_;
   const bool pg = im.dialect == Dialect::kPostgres;
   if (pg) {
-    // Schema, app role (NOLOGIN) and membership: cluster-wide objects, created if missing.
-    const std::string role = im.options.app_role;
-    SINYAL_RETURN_IF_ERROR(WithTx([&](soci::session& sql) {
+    // A login role that owns nothing (serve/worker in a least-privilege deployment) changes
+    // nothing: it checks that the owner has migrated the schema to this binary's version.
+    std::string owner;
+    SINYAL_RETURN_IF_ERROR(im.RunTx(std::nullopt, /*read_only=*/true, [&](soci::session& sql) {
+      soci::indicator ind = soci::i_ok;
+      sql << "SELECT tableowner FROM pg_tables WHERE schemaname = current_schema() "
+             "AND tablename = 'schema_migrations'",
+          soci::into(owner, ind);
+      if (!sql.got_data() || ind == soci::i_null) owner.clear();
+      std::string me;
+      sql << "SELECT current_user", soci::into(me);
+      if (owner == me) owner.clear();
+      return Status::Ok();
+    }, /*owner=*/true));
+    if (!owner.empty()) {
+      SINYAL_ASSIGN_OR_RETURN(int have, SchemaVersion());
+      const int want = AllMigrations().back().version;
+      if (have != want) {
+        return Status::FailedPrecondition(
+            "the database schema is at migration " + std::to_string(have) + " and this binary needs " +
+                std::to_string(want) + "; run `sinyal migrate` with the owner role's database URL",
+            "database");
+      }
+      return Status::Ok();
+    }
+    // Schema, the app and system roles (NOLOGIN) and membership: cluster-wide objects, created if
+    // missing.
+    SINYAL_RETURN_IF_ERROR(WithOwnerTx([&](soci::session& sql) {
       // Concurrent CREATE ROLE / GRANT fail with "tuple concurrently updated": serialize.
       im.ExecScript(sql, "SELECT pg_advisory_xact_lock(hashtext('sinyal_migrate_roles'))");
       if (!im.options.schema.empty()) {
         im.ExecScript(sql, "CREATE SCHEMA IF NOT EXISTS " + QuoteIdent(im.options.schema));
       }
-      im.ExecScript(sql,
-                    "DO $$ BEGIN\n"
-                    "  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '" +
-                        role +
-                        "') THEN\n"
-                        "    CREATE ROLE " +
-                        QuoteIdent(role) +
-                        " NOLOGIN;\n"
-                        "  END IF;\n"
-                        "  IF NOT pg_has_role(current_user, '" +
-                        role +
-                        "', 'MEMBER') THEN\n"
-                        "    EXECUTE format('GRANT %I TO %I', '" +
-                        role +
-                        "', current_user);\n"
-                        "  END IF;\n"
-                        "EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL;\n"
-                        "END $$;");
+      im.ExecScript(sql, EnsureRoleSql(im.options.app_role));
+      im.ExecScript(sql, EnsureRoleSql(im.options.system_role));
       return Status::Ok();
     }));
   }
   // The bookkeeping table itself.
-  SINYAL_RETURN_IF_ERROR(WithTx([&](soci::session& sql) {
+  SINYAL_RETURN_IF_ERROR(WithOwnerTx([&](soci::session& sql) {
     im.ExecScript(sql,
                   "CREATE TABLE IF NOT EXISTS schema_migrations ("
                   " version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)");
@@ -502,7 +569,7 @@ Status Database::Migrate() {
   }));
 
   for (const Migration& m : AllMigrations()) {
-    Status st = WithTx([&](soci::session& sql) {
+    Status st = WithOwnerTx([&](soci::session& sql) {
       if (pg) {
         // Serializes concurrent migrators of the same schema until this transaction ends.
         im.ExecScript(sql, kSchemaLock);
@@ -525,24 +592,9 @@ Status Database::Migrate() {
   }
 
   if (pg) {
-    const std::string role_q = im.app_role_q;
-    return WithTx([&](soci::session& sql) {
+    return WithOwnerTx([&](soci::session& sql) {
       im.ExecScript(sql, kSchemaLock);
-      im.ExecScript(sql,
-                    "DO $$ BEGIN\n"
-                    "  EXECUTE format('GRANT USAGE ON SCHEMA %I TO " +
-                        role_q +
-                        "', current_schema());\n"
-                        "  EXECUTE format('GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN "
-                        "SCHEMA %I TO " +
-                        role_q +
-                        "', current_schema());\n"
-                        "  EXECUTE format('GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA %I TO " +
-                        role_q +
-                        "', current_schema());\n"
-                        "END $$;\n"
-                        "REVOKE ALL ON schema_migrations FROM " +
-                        role_q + ";");
+      im.ExecScript(sql, GrantsSql(im.app_role_q, im.system_role_q));
       // Every tenant table must have RLS enabled and forced.
       std::string missing;
       soci::rowset<std::string> rs =

@@ -11,14 +11,26 @@
 //      (default "sinyal_app"), which is not the table owner. A query that forgets the filter
 //      still only sees the current tenant's rows. SQLite has no RLS: layer 1 only.
 //
+// Least privilege (PostgreSQL). Three roles: the owner (the role migrations connect as; owns
+// every table), the app role (tenant scope) and the system role (default "sinyal_system"; system
+// scope), both NOLOGIN and owning nothing. Migrate grants both DML on the schema's tables, except
+// UPDATE and DELETE on the append-only tables (kAppendOnlyTables: ledgers, payments, billing
+// events, notifications, audits) and anything on schema_migrations (the system role may read
+// it). `serve` and `worker` may connect as a login role that owns no table and is only a member
+// of the two (docs/security.md): then Migrate() does not change anything and checks instead that
+// the schema is current (FailedPrecondition naming `sinyal migrate` otherwise).
+//
 // Scopes of a transaction:
-//   WithTenantTx(tenant, fn)  the normal case: RLS applies (PostgreSQL).
-//   WithTx(fn)                "system" scope: runs as the connecting (owner) role with the
-//                             setting app.system = 'on', which a second policy (restricted to the
-//                             owner role) honours, so it sees every tenant. Use it only for
+//   WithTenantTx(tenant, fn)  the normal case: RLS applies (PostgreSQL), as the app role.
+//   WithTx(fn)                "system" scope: SET LOCAL ROLE to the system role with the setting
+//                             app.system = 'on', which a second policy (restricted to the system
+//                             and owner roles) honours, so it sees every tenant. Use it only for
 //                             credential lookups that precede knowing the tenant (login by email,
 //                             API key / refresh token by hash), for platform-wide tables
-//                             (operators, market data) and for creating a tenant.
+//                             (operators, market data), for creating a tenant, and for the
+//                             cross-tenant workers (meter writer, job queue, invoicing, analytics).
+//   WithOwnerTx(fn)           the connecting role itself, nothing switched: migrations and
+//                             maintenance (tests' schema teardown). The application never uses it.
 //
 // SQL code includes "store/soci.h" (not <soci/soci.h> directly: see there).
 //
@@ -64,6 +76,9 @@ struct DatabaseOptions {
   // PostgreSQL: role that WithTenantTx switches to (SET LOCAL ROLE) so RLS applies.
   // Created NOLOGIN by Migrate if missing and granted to the connecting user. Default: sinyal_app.
   std::string app_role = "sinyal_app";
+  // PostgreSQL: role that WithTx switches to (system scope). Created like app_role.
+  // Default: sinyal_system.
+  std::string system_role = "sinyal_system";
   // PostgreSQL: schema to use (search_path) instead of the server default. Migrate creates it
   // if missing. Empty: server default ("public"). Tests use a unique schema each.
   std::string schema;
@@ -108,6 +123,9 @@ class Database {
   // re-run fn (up to 5 attempts), so fn must have no side effects outside the database.
   // Blocks while every pooled session is in use. Unavailable after Close().
   [[nodiscard]] Status WithTx(const std::function<Status(soci::session&)>& fn);
+
+  // Like WithTx as the connecting role itself (owner scope; see above). Not for application code.
+  [[nodiscard]] Status WithOwnerTx(const std::function<Status(soci::session&)>& fn);
 
   // Like WithTx, in tenant scope: PostgreSQL sets app.tenant_id for the transaction and
   // SET LOCAL ROLE app_role, so row-level security applies. Queries must still filter on

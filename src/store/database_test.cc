@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdlib>
 #include <filesystem>
 #include <thread>
 #include <vector>
@@ -351,6 +352,114 @@ TEST_P(PostgresRlsTest, AppRoleCannotEscalateToSystemScope) {
   }));
 }
 
+// Least privilege: system scope runs as the system role, which like the app role owns no table,
+// may not change or delete append-only rows, may not touch schema_migrations, and may not create
+// tables.
+TEST_P(PostgresRlsTest, SystemScopeRunsAsTheSystemRoleWithOnlyItsGrants) {
+  ASSERT_OK(db().WithTx([&](soci::session& sql) {
+    std::string role;
+    sql << "SELECT current_user", soci::into(role);
+    EXPECT_EQ(role, "sinyal_system");
+    int owned = -1;
+    sql << "SELECT COUNT(*) FROM pg_tables WHERE schemaname = current_schema() AND tableowner IN "
+           "('sinyal_app', 'sinyal_system')",
+        soci::into(owned);
+    EXPECT_EQ(owned, 0);
+    for (const char* role_name : {"sinyal_app", "sinyal_system"}) {
+      const std::string r = role_name;
+      for (std::string_view table : kAppendOnlyTables) {
+        const std::string t(table);
+        auto has = [&](const char* priv) {
+          int yes = -1;
+          sql << "SELECT CASE WHEN has_table_privilege(:r, :t, :p) THEN 1 ELSE 0 END", soci::use(r),
+              soci::use(t), soci::use(std::string(priv)), soci::into(yes);
+          return yes == 1;
+        };
+        EXPECT_TRUE(has("SELECT")) << r << " " << t;
+        EXPECT_TRUE(has("INSERT")) << r << " " << t;
+        EXPECT_FALSE(has("UPDATE")) << r << " " << t;
+        EXPECT_FALSE(has("DELETE")) << r << " " << t;
+        EXPECT_FALSE(has("TRUNCATE")) << r << " " << t;
+      }
+      int write_migrations = -1;
+      sql << "SELECT CASE WHEN has_table_privilege(:r, 'schema_migrations', 'INSERT') OR "
+             "has_table_privilege(:r2, 'schema_migrations', 'UPDATE') OR "
+             "has_table_privilege(:r3, 'schema_migrations', 'DELETE') THEN 1 ELSE 0 END",
+          soci::use(r), soci::use(r), soci::use(r), soci::into(write_migrations);
+      EXPECT_EQ(write_migrations, 0) << r;
+    }
+    return Status::Ok();
+  }));
+  // Refusals, each in its own transaction (an error aborts the transaction).
+  for (const char* stmt : {"DELETE FROM usage_ledger", "UPDATE payments SET amount_idr = 0",
+                           "DELETE FROM security_audit", "INSERT INTO schema_migrations VALUES (9999, 'x', 0)",
+                           "CREATE TABLE sneaky (id BIGINT)", "TRUNCATE billing_events"}) {
+    Status st = db().WithTx([&](soci::session& sql) {
+      sql << stmt;
+      return Status::Ok();
+    });
+    EXPECT_FALSE(st.ok()) << "system scope must not run: " << stmt;
+  }
+}
+
+// serve / worker connecting as a login role that owns nothing (a member of the app and system
+// roles only): every scope works, nothing can be created, and Migrate only checks the version.
+TEST_P(PostgresRlsTest, ServerLoginRoleOwnsNothingAndMigrateOnlyChecksTheVersion) {
+  const char* url = std::getenv("SINYAL_TEST_PG_SERVER_URL");
+  if (url == nullptr || *url == '\0') {
+    GTEST_SKIP() << "SINYAL_TEST_PG_SERVER_URL is not set (scripts/services.sh sets it)";
+  }
+  DatabaseOptions opts = test_db().options();
+  opts.url = url;
+  opts.pool_size = 2;
+  auto server = Database::Open(opts);
+  ASSERT_OK(server);
+  Database& srv = **server;
+  ASSERT_OK(srv.Migrate());  // the schema is current: nothing to do, nothing tried
+  int64_t a = 0;
+  ASSERT_OK(srv.WithTx([&](soci::session& sql) {
+    std::string role, login;
+    sql << "SELECT current_user, session_user", soci::into(role), soci::into(login);
+    EXPECT_EQ(role, "sinyal_system");
+    EXPECT_NE(login, "sinyal_system");
+    a = InsertTenant(sql, "A");
+    InsertUser(sql, a, "a1@example.com");
+    return Status::Ok();
+  }));
+  ASSERT_OK(srv.WithTenantTx(TenantId(a), [&](soci::session& sql) {
+    int users = 0;
+    sql << "SELECT COUNT(*) FROM users", soci::into(users);
+    EXPECT_EQ(users, 1);
+    return Status::Ok();
+  }));
+  ASSERT_OK(srv.WithOwnerTx([&](soci::session& sql) {
+    int owned = -1;
+    sql << "SELECT COUNT(*) FROM pg_tables WHERE tableowner = session_user", soci::into(owned);
+    EXPECT_EQ(owned, 0);
+    return Status::Ok();
+  }));
+  for (const char* stmt : {"CREATE TABLE sneaky (id BIGINT)", "ALTER TABLE users ADD COLUMN x INT",
+                           "DROP TABLE usage_ledger", "DELETE FROM usage_ledger"}) {
+    EXPECT_FALSE(srv.WithOwnerTx([&](soci::session& sql) {
+      sql << stmt;
+      return Status::Ok();
+    }).ok()) << "the server role must not run: " << stmt;
+  }
+  // A schema newer (or older) than the binary: the server role refuses to start on it.
+  ASSERT_OK(db().WithOwnerTx([](soci::session& sql) {
+    sql << "INSERT INTO schema_migrations(version, name, applied_at) VALUES (9999, 'future', 0)";
+    return Status::Ok();
+  }));
+  Status st = srv.Migrate();
+  EXPECT_EQ(st.code(), StatusCode::kFailedPrecondition);
+  EXPECT_NE(st.message().find("sinyal migrate"), std::string::npos) << st.ToString();
+  ASSERT_OK(db().WithOwnerTx([](soci::session& sql) {
+    sql << "DELETE FROM schema_migrations WHERE version = 9999";
+    return Status::Ok();
+  }));
+  srv.Close();
+}
+
 TEST_P(PostgresRlsTest, EveryTenantTableHasForcedRowLevelSecurity) {
   int tenant_tables = 0, protected_tables = 0;
   ASSERT_OK(db().WithTx([&](soci::session& sql) {
@@ -366,7 +475,7 @@ TEST_P(PostgresRlsTest, EveryTenantTableHasForcedRowLevelSecurity) {
 }
 
 TEST_P(PostgresRlsTest, MigrateRefusesTenantTableWithoutRls) {
-  ASSERT_OK(db().WithTx([](soci::session& sql) {
+  ASSERT_OK(db().WithOwnerTx([](soci::session& sql) {
     sql << "CREATE TABLE forgotten (id BIGINT, tenant_id BIGINT)";
     return Status::Ok();
   }));
@@ -386,7 +495,7 @@ TEST_P(PostgresRlsTest, ReconnectsAfterTheServerDropsTheConnection) {
     return Status::Ok();
   }));
   ASSERT_GT(pid, 0);
-  ASSERT_OK(db().WithTx([&](soci::session& sql) {
+  ASSERT_OK(db().WithOwnerTx([&](soci::session& sql) {  // the backend's own role may end it
     int ok = 0;
     sql << "SELECT CASE WHEN pg_terminate_backend(:p) THEN 1 ELSE 0 END", soci::use(pid),
         soci::into(ok);

@@ -44,4 +44,12 @@ std::span<const Migration> AllMigrations();
 // The SQL text of `m` for `dialect`, placeholders substituted.
 std::string MigrationSql(const Migration& m, Dialect dialect);
 
+// The append-only tables: rows are only ever inserted. UPDATE is refused by a trigger and DELETE
+// by a trigger (migration 90) on both backends, and on PostgreSQL neither privilege is granted to
+// the app or system role (Database::Migrate). paper_fills / paper_trades are not here: resetting
+// a paper account wipes its simulated history.
+inline constexpr std::string_view kAppendOnlyTables[] = {
+    "usage_ledger",   "credit_ledger", "payments",    "billing_events", "payment_notifications",
+    "retraining_audit", "model_audit", "security_audit"};
+
 }  // namespace sinyal::store

@@ -210,6 +210,14 @@ TEST_P(BusinessE2E, SeedsContractGatingIdempotencyAndUsage) {
   EXPECT_EQ(ru.Json()["timestamp"], j["timestamp"]);
   EXPECT_EQ(ru.Json()["remaining_quota"].get<int64_t>(), pro_plan["monthly_quota"].get<int64_t>() - 2);
   ++pro_ok;
+  // The signal routes choose the model by ?horizon= too (metered like predict).
+  auto rl = client_->Get("/api/v1/signals/latest?symbol=" + sym_ + "&timeframe=H1&horizon=24", {Bearer(pro.key)});
+  ASSERT_EQ(rl.status, 200) << rl.body;
+  EXPECT_EQ(rl.Json()["horizon"], 24) << rl.body;
+  EXPECT_EQ(rl.Json()["id"], j["signal_id"]) << "the 24-bar model's signal of the same bar";
+  ++pro_ok;
+  ExpectProblem(client_->Get("/api/v1/signals/latest?symbol=" + sym_ + "&timeframe=H1&horizon=12", {Bearer(pro.key)}),
+                422, "horizon");
   // API keys can't use the users' route.
   ExpectProblem(Post("/api/v1/user/predict", Seeds().dump(), {Bearer(pro.key)}), 403, "");
 

@@ -380,18 +380,28 @@ Result<double> ThresholdParam(const Context& ctx) {
   return threshold;
 }
 
+// ?horizon= (bars ahead; default 1): which model line answers (one active model per horizon).
+Result<int> HorizonParam(const Context& ctx) {
+  if (auto h = QueryParam(ctx, "horizon")) {
+    SINYAL_ASSIGN_OR_RETURN(int64_t v, ParseInt(*h, "horizon", 1, models::PlanBounds{}.max_horizon));
+    return static_cast<int>(v);
+  }
+  return models::kDefaultHorizon;
+}
+
 // GET /api/v1/signals/latest: an open forecast, metered (one unit), at the plan's data delay.
 Result<Response> LatestSignal(const SignalsDeps& d, Context& ctx) {
-  SINYAL_RETURN_IF_ERROR(OnlyQueryParams(ctx, {"symbol", "timeframe", "threshold"}));
+  SINYAL_RETURN_IF_ERROR(OnlyQueryParams(ctx, {"symbol", "timeframe", "threshold", "horizon"}));
   SINYAL_ASSIGN_OR_RETURN(Key k, QueryKey(ctx));
   SINYAL_ASSIGN_OR_RETURN(double threshold, ThresholdParam(ctx));
+  SINYAL_ASSIGN_OR_RETURN(int horizon, HorizonParam(ctx));
   billing::MeteredCall& call = Metered(ctx);
   SINYAL_RETURN_IF_ERROR(call.Gate(market::ParseTimeframe(k.timeframe).value(), "timeframe"));
   SINYAL_ASSIGN_OR_RETURN(Charge charge, Reserve(ctx, billing::kEndpointSignalsLatest, 1));
   if (charge.replay) return std::move(*charge.replay);
   ScopedStage stage(ctx, "signal");
   SINYAL_ASSIGN_OR_RETURN(std::shared_ptr<const signals::Signal> s,
-                          d.signals->Latest(Tenant(ctx), k.series, call.NotAfter()));
+                          d.signals->Latest(Tenant(ctx), k.series, horizon, call.NotAfter()));
   json body = GateSignalJson(call, signals::SignalService::WithThreshold(*s, threshold).ToJson());
   body["data_delay_seconds"] = call.DataDelaySeconds();
   stage.Stop();
@@ -400,17 +410,19 @@ Result<Response> LatestSignal(const SignalsDeps& d, Context& ctx) {
 
 // GET /api/v1/signals/performance: aggregates of resolved signals (no signal, no probability).
 Result<Response> SignalPerformance(const SignalsDeps& d, Context& ctx) {
-  SINYAL_RETURN_IF_ERROR(OnlyQueryParams(ctx, {"symbol", "timeframe", "limit"}));
+  SINYAL_RETURN_IF_ERROR(OnlyQueryParams(ctx, {"symbol", "timeframe", "limit", "horizon"}));
   SINYAL_ASSIGN_OR_RETURN(Key k, QueryKey(ctx));
   int64_t limit = 500;
   if (auto l = QueryParam(ctx, "limit")) {
     SINYAL_ASSIGN_OR_RETURN(limit, ParseInt(*l, "limit", 1, 10000));
   }
+  SINYAL_ASSIGN_OR_RETURN(int horizon, HorizonParam(ctx));
   SINYAL_ASSIGN_OR_RETURN(signals::SignalPerformance p,
-                          d.signals->Performance(Tenant(ctx), k.series, static_cast<size_t>(limit)));
+                          d.signals->Performance(Tenant(ctx), k.series, static_cast<size_t>(limit), horizon));
   json out = p.ToJson();
   out["symbol"] = k.symbol;
   out["timeframe"] = k.timeframe;
+  out["horizon"] = horizon;
   return Response::Json(200, out);
 }
 

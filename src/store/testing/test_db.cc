@@ -44,7 +44,7 @@ TestDatabase::~TestDatabase() {
     try {
       auto other = OpenAnother();
       if (!other.ok()) throw std::runtime_error(other.error().ToString());
-      Status st = (*other)->WithTx([&](soci::session& sql) {
+      Status st = (*other)->WithOwnerTx([&](soci::session& sql) {
         sql << "DROP SCHEMA IF EXISTS \"" + options_.schema + "\" CASCADE";
         return Status::Ok();
       });
