@@ -27,6 +27,7 @@ const en = {
   'lang.label': 'Language',
   'zone.label': 'Time zone',
   'common.loading': 'Loading…',
+  'table.sort': 'Sort by this column',
   'common.retry': 'Try again',
   'common.error': 'Something went wrong',
   'common.none': 'Nothing here yet.',
@@ -490,6 +491,7 @@ const id: Record<Key, string> = {
   'lang.label': 'Bahasa',
   'zone.label': 'Zona waktu',
   'common.loading': 'Memuat…',
+  'table.sort': 'Urutkan menurut kolom ini',
   'common.retry': 'Coba lagi',
   'common.error': 'Terjadi kesalahan',
   'common.none': 'Belum ada data.',
@@ -979,6 +981,13 @@ export function I18nProvider({ children }: { children: ReactNode }) {
     () => ({ lang, zone, setLang, setZone, t: (key, vars) => translate(lang, key, vars) }),
     [lang, zone, setLang, setZone],
   );
+  return <Ctx.Provider value={value}>{children}</Ctx.Provider>;
+}
+
+// A fixed language and zone, without the browser's storage: for rendering outside the app
+// (unit tests render components to markup with it).
+export function StaticI18n({ lang, zone, children }: { lang: Lang; zone: string; children: ReactNode }) {
+  const value = useMemo<I18n>(() => ({ lang, zone, setLang: () => {}, setZone: () => {}, t: (key, vars) => translate(lang, key, vars) }), [lang, zone]);
   return <Ctx.Provider value={value}>{children}</Ctx.Provider>;
 }
 

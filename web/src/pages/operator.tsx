@@ -7,6 +7,7 @@ import { BarChart } from '../chart/BarChart';
 import { formatNumber, formatPercent, formatRupiah, formatTime } from '../format';
 import { useI18n } from '../i18n';
 import { Card, Stat, useAsync, View } from '../components/ui';
+import { DataTable, type Column } from '../components/DataTable';
 import { reliabilityBins } from '../stats';
 import type { Performance, SeriesItem, Signal } from '../types';
 
@@ -53,106 +54,82 @@ export function OpTenants() {
       <Card title={t('op.tenants')}>
         <View a={tenants} empty={(d) => d.items.length === 0}>
           {(page) => (
-            <div className="table-wrap" tabIndex={0}>
-              <table data-testid="tenants">
-                <caption className="visually-hidden">
-                  {t('op.tenants')}: {formatNumber(page.total, lang)}
-                </caption>
-                <thead>
-                  <tr>
-                    <th scope="col">{t('op.tenant')}</th>
-                    <th scope="col">{t('op.ownerEmail')}</th>
-                    <th scope="col">{t('op.users')}</th>
-                    <th scope="col">{t('nav.keys')}</th>
-                    <th scope="col">{t('op.plan')}</th>
-                    <th scope="col">{t('billing.invoice.status')}</th>
-                    <th scope="col">{t('keys.created')}</th>
-                  </tr>
-                </thead>
-                <tbody>
-                  {page.items.map((r) => (
-                    <tr key={r.id}>
-                      <td>
-                        {r.name} <span className="muted">#{r.id}</span>
-                      </td>
-                      <td>{r.owner_email}</td>
-                      <td>{formatNumber(r.users, lang)}</td>
-                      <td>{formatNumber(r.api_keys, lang)}</td>
-                      <td>{r.plan ?? '—'}</td>
-                      <td>{r.status ?? '—'}</td>
-                      <td>{formatTime(r.created_at, lang, zone)}</td>
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
-            </div>
+            <DataTable
+              rows={page.items}
+              caption={`${t('op.tenants')}: ${formatNumber(page.total, lang)}`}
+              testId="tenants"
+              rowKey={(r) => r.id}
+              columns={[
+                {
+                  id: 'tenant',
+                  header: 'op.tenant',
+                  sortValue: (r) => r.name,
+                  cell: (r) => (
+                    <>
+                      {r.name} <span className="muted">#{r.id}</span>
+                    </>
+                  ),
+                },
+                { id: 'owner', header: 'op.ownerEmail', sortValue: (r) => r.owner_email, cell: (r) => r.owner_email },
+                { id: 'users', header: 'op.users', numeric: true, sortValue: (r) => r.users, cell: (r) => formatNumber(r.users, lang) },
+                { id: 'keys', header: 'nav.keys', numeric: true, sortValue: (r) => r.api_keys, cell: (r) => formatNumber(r.api_keys, lang) },
+                { id: 'plan', header: 'op.plan', sortValue: (r) => r.plan, cell: (r) => r.plan ?? '—' },
+                { id: 'status', header: 'billing.invoice.status', sortValue: (r) => r.status, cell: (r) => r.status ?? '—' },
+                { id: 'created', header: 'keys.created', sortValue: (r) => r.created_at, cell: (r) => formatTime(r.created_at, lang, zone) },
+              ]}
+            />
           )}
         </View>
       </Card>
       <Card title={t('op.units')}>
-        <View a={top} empty={(d) => d.length === 0}>
-          {(rows) => (
-            <div className="table-wrap" tabIndex={0}>
-              <table>
-                <thead>
-                  <tr>
-                    <th scope="col">{t('op.tenant')}</th>
-                    <th scope="col">{t('op.plan')}</th>
-                    <th scope="col">{t('op.units')}</th>
-                    <th scope="col">{t('op.overage')}</th>
-                    <th scope="col">{t('op.invoiced')}</th>
-                  </tr>
-                </thead>
-                <tbody>
-                  {rows.map((r) => (
-                    <tr key={r.tenant_id}>
-                      <td>
-                        {r.tenant} <span className="muted">#{r.tenant_id}</span>
-                      </td>
-                      <td>{r.plan ?? '—'}</td>
-                      <td>{formatNumber(r.units, lang)}</td>
-                      <td>{formatNumber(r.overage_units, lang)}</td>
-                      <td>{formatRupiah(r.cost_idr, lang)}</td>
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
-            </div>
-          )}
-        </View>
+        <DataTable
+          a={top}
+          caption={t('op.units')}
+          rowKey={(r) => r.tenant_id}
+          initialSort={{ column: 'units', dir: 'desc' }}
+          columns={[
+            {
+              id: 'tenant',
+              header: 'op.tenant',
+              sortValue: (r) => r.tenant,
+              cell: (r) => (
+                <>
+                  {r.tenant} <span className="muted">#{r.tenant_id}</span>
+                </>
+              ),
+            },
+            { id: 'plan', header: 'op.plan', sortValue: (r) => r.plan, cell: (r) => r.plan ?? '—' },
+            { id: 'units', header: 'op.units', numeric: true, sortValue: (r) => r.units, cell: (r) => formatNumber(r.units, lang) },
+            { id: 'overage', header: 'op.overage', numeric: true, sortValue: (r) => r.overage_units, cell: (r) => formatNumber(r.overage_units, lang) },
+            { id: 'invoiced', header: 'op.invoiced', numeric: true, sortValue: (r) => r.cost_idr, cell: (r) => formatRupiah(r.cost_idr, lang) },
+          ]}
+        />
       </Card>
       <Card title={t('op.burn')}>
-        <View a={burn} empty={(d) => d.length === 0}>
-          {(rows) => (
-            <div className="table-wrap" tabIndex={0}>
-              <table>
-                <thead>
-                  <tr>
-                    <th scope="col">{t('op.tenant')}</th>
-                    <th scope="col">{t('op.plan')}</th>
-                    <th scope="col">{t('overview.used')}</th>
-                    <th scope="col">{t('overview.left')}</th>
-                    <th scope="col">{t('op.forecast')}</th>
-                  </tr>
-                </thead>
-                <tbody>
-                  {rows.map((r) => (
-                    <tr key={r.tenant_id} className={r.forecast_over_quota ? 'warn' : undefined}>
-                      <td>{r.tenant}</td>
-                      <td>{r.plan}</td>
-                      <td>{formatNumber(r.used, lang)}</td>
-                      <td>{r.remaining === null ? t('common.unlimited') : formatNumber(r.remaining, lang)}</td>
-                      <td>
-                        {formatNumber(r.forecast_month_end, lang)}
-                        {r.forecast_over_quota && ' ⚠'}
-                      </td>
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
-            </div>
-          )}
-        </View>
+        <DataTable
+          a={burn}
+          caption={t('op.burn')}
+          rowKey={(r) => r.tenant_id}
+          rowProps={(r) => ({ className: r.forecast_over_quota ? 'warn' : undefined })}
+          columns={[
+            { id: 'tenant', header: 'op.tenant', sortValue: (r) => r.tenant, cell: (r) => r.tenant },
+            { id: 'plan', header: 'op.plan', sortValue: (r) => r.plan, cell: (r) => r.plan },
+            { id: 'used', header: 'overview.used', numeric: true, sortValue: (r) => r.used, cell: (r) => formatNumber(r.used, lang) },
+            { id: 'left', header: 'overview.left', numeric: true, sortValue: (r) => r.remaining, cell: (r) => (r.remaining === null ? t('common.unlimited') : formatNumber(r.remaining, lang)) },
+            {
+              id: 'forecast',
+              header: 'op.forecast',
+              numeric: true,
+              sortValue: (r) => r.forecast_month_end,
+              cell: (r) => (
+                <>
+                  {formatNumber(r.forecast_month_end, lang)}
+                  {r.forecast_over_quota && ' ⚠'}
+                </>
+              ),
+            },
+          ]}
+        />
       </Card>
     </div>
   );
@@ -186,28 +163,17 @@ export function OpRevenue() {
               ) : (
                 <>
                   <BarChart points={r.months.map((m) => ({ x: m.month, y: m.revenue_idr }))} label={t('op.revenue')} format={(v) => formatRupiah(v, lang)} />
-                  <div className="table-wrap" tabIndex={0}>
-                    <table>
-                      <thead>
-                        <tr>
-                          <th scope="col">{t('op.month')}</th>
-                          <th scope="col">{t('op.revenue')}</th>
-                          <th scope="col">{t('op.mrr')}</th>
-                          <th scope="col">{t('op.overage')}</th>
-                        </tr>
-                      </thead>
-                      <tbody>
-                        {r.months.map((m) => (
-                          <tr key={m.month}>
-                            <td>{m.month}</td>
-                            <td>{formatRupiah(m.revenue_idr, lang)}</td>
-                            <td>{formatRupiah(m.mrr_idr, lang)}</td>
-                            <td>{formatRupiah(m.overage_idr, lang)}</td>
-                          </tr>
-                        ))}
-                      </tbody>
-                    </table>
-                  </div>
+                  <DataTable
+                    rows={r.months}
+                    caption={`${t('op.revenue')} / ${t('op.month')}`}
+                    rowKey={(m) => m.month}
+                    columns={[
+                      { id: 'month', header: 'op.month', cell: (m) => m.month },
+                      { id: 'revenue', header: 'op.revenue', numeric: true, cell: (m) => formatRupiah(m.revenue_idr, lang) },
+                      { id: 'mrr', header: 'op.mrr', numeric: true, cell: (m) => formatRupiah(m.mrr_idr, lang) },
+                      { id: 'overage', header: 'op.overage', numeric: true, cell: (m) => formatRupiah(m.overage_idr, lang) },
+                    ]}
+                  />
                 </>
               )}
             </Card>
@@ -243,30 +209,22 @@ export function OpUsage() {
                 </Card>
               ))}
               <Card title={t('op.units')}>
-                <div className="table-wrap" tabIndex={0}>
-                  <table>
-                    <thead>
-                      <tr>
-                        <th scope="col">{t('op.day')}</th>
-                        {plans.map((p) => (
-                          <th scope="col" key={p}>
-                            {p}
-                          </th>
-                        ))}
-                      </tr>
-                    </thead>
-                    <tbody>
-                      {days.map((d) => (
-                        <tr key={d}>
-                          <td>{d}</td>
-                          {plans.map((p) => (
-                            <td key={p}>{formatNumber(rows.find((r) => r.date === d && r.plan === p)?.units ?? 0, lang)}</td>
-                          ))}
-                        </tr>
-                      ))}
-                    </tbody>
-                  </table>
-                </div>
+                <DataTable
+                  rows={days}
+                  caption={t('op.units')}
+                  rowKey={(d) => d}
+                  columns={[
+                    { id: 'day', header: 'op.day', cell: (d) => d },
+                    ...plans.map(
+                      (p): Column<string> => ({
+                        id: p,
+                        header: { text: p },
+                        numeric: true,
+                        cell: (d) => formatNumber(rows.find((r) => r.date === d && r.plan === p)?.units ?? 0, lang),
+                      }),
+                    ),
+                  ]}
+                />
               </Card>
             </>
           );
@@ -291,36 +249,20 @@ export function OpFeeds() {
     <div className="page">
       <h1 tabIndex={-1}>{t('op.feeds')}</h1>
       <Card>
-        <View a={series} empty={(d) => d.length === 0}>
-          {(rows) => (
-            <div className="table-wrap" tabIndex={0}>
-              <table data-testid="feeds">
-                <thead>
-                  <tr>
-                    <th scope="col">{t('common.symbol')}</th>
-                    <th scope="col">{t('common.timeframe')}</th>
-                    <th scope="col">{t('op.owner')}</th>
-                    <th scope="col">{t('op.source')}</th>
-                    <th scope="col">{t('op.lastbar')}</th>
-                    <th scope="col">{t('op.age')}</th>
-                  </tr>
-                </thead>
-                <tbody>
-                  {rows.map((s) => (
-                    <tr key={`${s.symbol}${s.timeframe}${s.owner}`}>
-                      <td>{s.symbol}</td>
-                      <td>{s.timeframe}</td>
-                      <td>{s.owner}</td>
-                      <td>{s.source}</td>
-                      <td>{s.last_bar_time ? formatTime(s.last_bar_time, lang, zone) : '—'}</td>
-                      <td>{age(s.last_bar_time)}</td>
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
-            </div>
-          )}
-        </View>
+        <DataTable
+          a={series}
+          caption={t('op.feeds')}
+          testId="feeds"
+          rowKey={(s) => `${s.symbol}${s.timeframe}${s.owner}`}
+          columns={[
+            { id: 'symbol', header: 'common.symbol', sortValue: (s) => s.symbol, cell: (s) => s.symbol },
+            { id: 'timeframe', header: 'common.timeframe', cell: (s) => s.timeframe },
+            { id: 'owner', header: 'op.owner', sortValue: (s) => s.owner, cell: (s) => s.owner },
+            { id: 'source', header: 'op.source', cell: (s) => s.source },
+            { id: 'lastbar', header: 'op.lastbar', sortValue: (s) => s.last_bar_time, cell: (s) => (s.last_bar_time ? formatTime(s.last_bar_time, lang, zone) : '—') },
+            { id: 'age', header: 'op.age', numeric: true, cell: (s) => age(s.last_bar_time) },
+          ]}
+        />
       </Card>
     </div>
   );
@@ -385,32 +327,17 @@ export function OpHealth() {
                           ))}
                         </dl>
                         <h3>{t('op.audit')}</h3>
-                        {it.retraining && it.retraining.length > 0 ? (
-                          <div className="table-wrap" tabIndex={0}>
-                            <table>
-                              <thead>
-                                <tr>
-                                  <th scope="col">{t('common.time')}</th>
-                                  <th scope="col">{t('op.action')}</th>
-                                  <th scope="col">{t('op.decision')}</th>
-                                  <th scope="col">{t('op.reason')}</th>
-                                </tr>
-                              </thead>
-                              <tbody>
-                                {it.retraining.map((r) => (
-                                  <tr key={r.seq}>
-                                    <td>{formatTime(r.time, lang, zone)}</td>
-                                    <td>{r.action}</td>
-                                    <td>{r.decision ? t('common.yes') : t('common.no')}</td>
-                                    <td className="wrap">{r.reasons.join('; ')}</td>
-                                  </tr>
-                                ))}
-                              </tbody>
-                            </table>
-                          </div>
-                        ) : (
-                          <p className="muted">{t('common.none')}</p>
-                        )}
+                        <DataTable
+                          rows={it.retraining ?? []}
+                          caption={`${t('op.audit')}: ${it.symbol} ${it.timeframe}`}
+                          rowKey={(r) => r.seq}
+                          columns={[
+                            { id: 'time', header: 'common.time', cell: (r) => formatTime(r.time, lang, zone) },
+                            { id: 'action', header: 'op.action', cell: (r) => r.action },
+                            { id: 'decision', header: 'op.decision', cell: (r) => (r.decision ? t('common.yes') : t('common.no')) },
+                            { id: 'reason', header: 'op.reason', className: 'wrap', cell: (r) => r.reasons.join('; ') },
+                          ]}
+                        />
                       </div>
                       <div>{bins.length ? <Reliability bins={bins} /> : <p className="muted">{t('track.none')}</p>}</div>
                     </div>
