@@ -1,12 +1,13 @@
-// Operator pages: tenants (top usage and quota burn-down), revenue and MRR, usage by plan, data
-// feeds and their freshness, model health.
+// Operator pages: tenants (top usage and quota burn-down), revenue and MRR, MRR and churn per
+// month, usage by plan, data feeds and their freshness, model health with drift alarms.
 import { Fragment } from 'react';
 import { api, qs } from '../api';
 import { Reliability } from '../chart/Reliability';
 import { BarChart } from '../chart/BarChart';
 import { formatNumber, formatPercent, formatRupiah, formatTime } from '../format';
-import { useI18n } from '../i18n';
-import { Card, Stat, useAsync, View } from '../components/ui';
+import { useI18n, type Key } from '../i18n';
+import { Card, Empty, Stat, useAsync, View } from '../components/ui';
+import { driftState, fromFirstActive, type AuditRecord, type DriftState, type SubscriptionRevenue } from '../operator';
 import { DataTable, type Column } from '../components/DataTable';
 import { reliabilityBins } from '../stats';
 import type { Performance, SeriesItem, Signal } from '../types';
@@ -274,7 +275,29 @@ interface HealthItem {
   model?: null;
   performance?: Performance;
   resolved_p_up?: Array<[number, boolean]>;
-  retraining?: Array<{ seq: number; time: string; action: string; decision: boolean; reasons: string[]; champion_version?: number; challenger_version?: number }>;
+  retraining?: AuditRecord[];
+}
+
+// The drift state at a model's newest drift check, as a badge row: an alarm (feature drift or
+// live performance below validation) is an alert with its reasons.
+function DriftRow({ d, model }: { d: DriftState; model: string }) {
+  const { t, lang, zone } = useI18n();
+  const label = t(`op.drift.${d.kind}` as Key);
+  const when = d.time ? ` · ${t('op.drift.checked', { time: formatTime(d.time, lang, zone) })}` : '';
+  const alarm = d.kind === 'alarm' || d.kind === 'performance';
+  return (
+    <div className={`drift drift-${d.kind}${alarm ? ' alert alert-warn' : ''}`} data-testid="drift" data-kind={d.kind} data-model={model} role={alarm ? 'alert' : undefined}>
+      <span className={`badge ${alarm ? 'badge-alarm' : 'badge-muted'}`}>{label}</span>
+      <span className="muted">{when}</span>
+      {d.reasons.length > 0 && (
+        <ul className="drift-reasons">
+          {d.reasons.map((r) => (
+            <li key={r}>{r}</li>
+          ))}
+        </ul>
+      )}
+    </div>
+  );
 }
 
 export function OpHealth() {
@@ -287,6 +310,15 @@ export function OpHealth() {
       <View a={health} empty={(d) => d.length === 0}>
         {(items) => (
           <>
+            {(() => {
+              const served = items.filter((it) => it.performance);
+              const alarms = served.filter((it) => ['alarm', 'performance'].includes(driftState(it.retraining).kind)).length;
+              return (
+                <p className={alarms > 0 ? 'alert alert-warn' : 'muted'} data-testid="drift-summary" data-alarms={alarms}>
+                  {t('op.drift.summary', { n: formatNumber(alarms, lang), total: formatNumber(served.length, lang) })}
+                </p>
+              );
+            })()}
             {items.map((it) => {
               const p = it.performance;
               const bins = reliabilityBins(
@@ -302,6 +334,7 @@ export function OpHealth() {
                         <p>
                           <code>{p.model_version}</code>
                         </p>
+                        <DriftRow d={driftState(it.retraining)} model={p.model_version} />
                         <dl className="kv">
                           <dt>{t('track.resolved')}</dt>
                           <dd>{formatNumber(p.live.resolved, lang)}</dd>
@@ -347,6 +380,79 @@ export function OpHealth() {
             })}
           </>
         )}
+      </View>
+    </div>
+  );
+}
+
+// MRR, ARPU and churn per UTC month over the last year (billing/revenue.h), from the first month
+// with a paying tenant on: two charts and the table of every figure, with the reconciliation of
+// payments against the accounts.
+export function OpSubscriptions() {
+  const { t, lang } = useI18n();
+  const subs = useAsync((signal) => api<SubscriptionRevenue>('/api/v1/operator/analytics/subscriptions', { signal }), []);
+  const churn = (v: number | null) => (v === null ? '—' : formatPercent(v, lang, 1));
+  return (
+    <div className="page">
+      <h1 tabIndex={-1}>{t('op.subs')}</h1>
+      <p className="intro">{t('op.subs.intro')}</p>
+      <View a={subs}>
+        {(r) => {
+          const months = fromFirstActive(r.months);
+          const now = r.months.at(-1);
+          return (
+            <>
+              <Card>
+                <div className="stats" data-testid="subs-stats">
+                  <Stat label={t('op.mrr.now')} value={formatRupiah(now?.mrr_idr ?? 0, lang)} sub={t('op.paying.n', { n: formatNumber(now?.paying_tenants ?? 0, lang) })} />
+                  <Stat label={t('op.arpu')} value={formatRupiah(now?.arpu_idr ?? 0, lang)} />
+                  <Stat label={t('op.churn.total')} value={formatNumber(r.totals.cancellations + r.totals.lapses, lang)} sub={t('op.churn.split', { c: formatNumber(r.totals.cancellations, lang), l: formatNumber(r.totals.lapses, lang) })} />
+                  <Stat label={t('op.net')} value={formatRupiah(r.totals.net_idr, lang)} />
+                </div>
+                <p className={r.reconciliation.ok ? 'alert alert-ok' : 'alert alert-error'} data-testid="subs-reconciliation" data-ok={r.reconciliation.ok}>
+                  {r.reconciliation.ok ? t('op.recon.ok') : t('op.recon.bad', { amount: formatRupiah(r.reconciliation.difference_idr, lang) })}
+                </p>
+              </Card>
+              {months.length === 0 ? (
+                <Card>
+                  <Empty>{t('op.subs.none')}</Empty>
+                </Card>
+              ) : (
+                <>
+                  <div className="grid-2">
+                    <Card title={t('op.mrr.chart')}>
+                      <BarChart testId="mrr-chart" points={months.map((m) => ({ x: m.month, y: m.mrr_idr }))} label={t('op.mrr.chart')} format={(v) => formatRupiah(v, lang)} />
+                    </Card>
+                    <Card title={t('op.churn.chart')}>
+                      <BarChart testId="churn-chart" points={months.map((m) => ({ x: m.month, y: m.churn_rate }))} label={t('op.churn.chart')} format={(v) => formatPercent(v, lang, 1)} />
+                      <p className="hint">{t('op.churn.def')}</p>
+                    </Card>
+                  </div>
+                  <Card title={t('op.subs.table')}>
+                    <DataTable
+                      rows={months}
+                      caption={t('op.subs.table')}
+                      testId="subs-table"
+                      rowKey={(m) => m.month}
+                      rowProps={(m) => ({ 'data-month': m.month })}
+                      columns={[
+                        { id: 'month', header: 'op.month', rowHeader: true, cell: (m) => m.month },
+                        { id: 'mrr', header: 'op.mrr', numeric: true, testId: 'mrr', cell: (m) => formatRupiah(m.mrr_idr, lang) },
+                        { id: 'arpu', header: 'op.arpu', numeric: true, cell: (m) => formatRupiah(m.arpu_idr, lang) },
+                        { id: 'paying', header: 'op.paying', numeric: true, testId: 'paying', cell: (m) => formatNumber(m.paying_tenants, lang) },
+                        { id: 'new', header: 'op.new', numeric: true, cell: (m) => formatNumber(m.new_paying, lang) },
+                        { id: 'cancellations', header: 'op.cancellations', numeric: true, cell: (m) => formatNumber(m.cancellations, lang) },
+                        { id: 'lapses', header: 'op.lapses', numeric: true, cell: (m) => formatNumber(m.lapses, lang) },
+                        { id: 'churn', header: 'op.churn', numeric: true, testId: 'churn', cell: (m) => churn(m.churn_rate) },
+                        { id: 'net', header: 'op.net', numeric: true, cell: (m) => formatRupiah(m.net_idr, lang) },
+                      ]}
+                    />
+                  </Card>
+                </>
+              )}
+            </>
+          );
+        }}
       </View>
     </div>
   );
