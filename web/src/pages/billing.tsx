@@ -121,6 +121,15 @@ export function Billing() {
                     : t('sub.change.scheduled', { plan: planName(mine.data?.plans, s.scheduled_change.plan), date: formatDate(s.scheduled_change.effective_at, lang, zone) })}
                 </p>
               )}
+              {s.open_invoice?.kind === 'renewal' && s.status === 'active' && (
+                <p className="note" data-testid="sub-renewal">
+                  {t('sub.renewal.due', {
+                    plan: `${planName(mine.data?.plans, s.open_invoice.plan)} (${t(`sub.period.${s.open_invoice.period}` as Key)})`,
+                    total: formatRupiah(s.open_invoice.total_idr, lang),
+                    date: s.open_invoice.due_at ? formatDate(s.open_invoice.due_at, lang, zone) : '—',
+                  })}
+                </p>
+              )}
               {s.credit_balance_idr > 0 && <p>{t('sub.credit', { amount: formatRupiah(s.credit_balance_idr, lang) })}</p>}
               {simulated && (
                 <p className="note" data-testid="sandbox-note">
