@@ -516,6 +516,21 @@ describe('dashboard', { timeout: 300_000, skip: noBrowser }, () => {
     // The open result (the second) says it was cancelled.
     await page.waitForFunction(() => document.querySelector('[data-testid="bt-result"]')?.getAttribute('data-status') === 'cancelled', null, { timeout: 15_000 });
 
+    // The list sorts by a column from the keyboard (DataTable): the header's button, aria-sort.
+    const list = page.getByTestId('bt-list');
+    const ids = async () => (await list.locator('tbody tr').evaluateAll((rows) => rows.map((r) => Number(r.getAttribute('data-backtest')))));
+    const byId = list.getByRole('button', { name: /^#/ });
+    await byId.focus();
+    await page.keyboard.press('Enter');
+    assert.notEqual(await byId.evaluate((b) => (b === document.activeElement ? getComputedStyle(b).outlineStyle : 'none')), 'none', 'the sort button keeps a visible focus');
+    assert.equal(await list.locator('th[aria-sort="ascending"]').count(), 1);
+    const up = await ids();
+    assert.ok(up.length >= 3);
+    assert.deepEqual(up, [...up].sort((a, b) => a - b));
+    await page.keyboard.press('Enter');
+    assert.equal(await list.locator('th[aria-sort="descending"]').count(), 1);
+    assert.deepEqual(await ids(), [...up].reverse());
+
     // The earlier, succeeded backtest in Bahasa Indonesia: labels, WIB times.
     const done = await page.locator('tr[data-status="succeeded"]').first().getAttribute('data-backtest');
     await page.getByTestId('lang').selectOption('id');
