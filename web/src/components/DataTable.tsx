@@ -35,7 +35,7 @@ type RowAttrs = HTMLAttributes<HTMLTableRowElement> & Record<`data-${string}`, s
 
 export interface DataTableProps<R> {
   columns: Array<Column<R>>;
-  rowKey: (row: R) => string | number;
+  rowKey: (row: R, index: number) => string | number; // index: the row's place in `rows`, before sorting
   // Either the rows, or the Async that loads them (then loading and error states are shown here).
   rows?: R[];
   a?: Async<R[]>;
@@ -88,6 +88,7 @@ function Table<R>({ columns, rowKey, rows, caption, captionVisible, testId, clas
   const { t } = useI18n();
   const headerText = useHeaderText();
   const [sort, setSort] = useState<SortState | null>(initialSort ?? null);
+  const keys = useMemo(() => new Map(rows.map((r, i) => [r, rowKey(r, i)])), [rows, rowKey]);
   const sorted = useMemo(() => sortRows(rows, columns, sort), [rows, columns, sort]);
   if (rows.length === 0) return <Empty>{empty}</Empty>;
   const toggle = (id: string) => setSort((s) => (s?.column === id ? { column: id, dir: s.dir === 'asc' ? 'desc' : 'asc' } : { column: id, dir: 'asc' }));
@@ -126,7 +127,7 @@ function Table<R>({ columns, rowKey, rows, caption, captionVisible, testId, clas
         </thead>
         <tbody>
           {sorted.map((r) => (
-            <tr key={rowKey(r)} {...rowProps?.(r)}>
+            <tr key={keys.get(r)} {...rowProps?.(r)}>
               {columns.map((c) => {
                 const tid = typeof c.testId === 'function' ? c.testId(r) : c.testId;
                 return c.rowHeader ? (

@@ -151,115 +151,115 @@ export function Billing() {
       </Card>
       <View a={mine}>
         {({ usage, plans }) => {
-            const changeCell = (p: Plan) => {
-          const s = sub.data;
-          const current = s?.plan === p.name && (s.period ?? null) === (p.price_idr > 0 ? period : null);
-          if (s && current && s.period && s.scheduled_change) {
-            // Checkout of the current plan withdraws a scheduled downgrade or cancel.
+          const changeCell = (p: Plan) => {
+            const s = sub.data;
+            const current = s?.plan === p.name && (s.period ?? null) === (p.price_idr > 0 ? period : null);
+            if (s && current && s.period && s.scheduled_change) {
+              // Checkout of the current plan withdraws a scheduled downgrade or cancel.
+              const key = `checkout-${p.name}`;
+              return (
+                <>
+                  <button type="button" className="btn btn-small" onClick={() => checkout(p.name, s.period ?? period)} disabled={busy === key}>
+                    {t('sub.keep', { plan: p.display_name })}
+                  </button>
+                  {err(key)}
+                </>
+              );
+            }
+            if (!s || p.price_idr === 0 || current) return '—';
+            const cur = plans.find((x) => x.name === s.plan);
+            const curPrice = cur && s.period ? termPrice(cur, s.period) : 0;
+            const label = s.status === 'free' ? 'sub.subscribe' : termPrice(p, period) > curPrice ? 'sub.upgrade' : 'sub.downgrade';
             const key = `checkout-${p.name}`;
             return (
               <>
-                <button type="button" className="btn btn-small" onClick={() => checkout(p.name, s.period ?? period)} disabled={busy === key}>
-                  {t('sub.keep', { plan: p.display_name })}
+                <button
+                  type="button"
+                  className="btn btn-small btn-primary"
+                  onClick={() => checkout(p.name)}
+                  disabled={busy === key}
+                  aria-label={`${t(label)}: ${p.display_name} (${t(`sub.period.${period}` as Key)})`}
+                >
+                  {t(label)}
                 </button>
                 {err(key)}
               </>
             );
-          }
-          if (!s || p.price_idr === 0 || current) return '—';
-          const cur = plans.find((x) => x.name === s.plan);
-          const curPrice = cur && s.period ? termPrice(cur, s.period) : 0;
-          const label = s.status === 'free' ? 'sub.subscribe' : termPrice(p, period) > curPrice ? 'sub.upgrade' : 'sub.downgrade';
-          const key = `checkout-${p.name}`;
+          };
+          const planRows: PlanRow[] = [
+            { id: 'price', label: t('billing.price'), cell: (p) => formatRupiah(p.price_idr, lang) },
+            ...(period === 'year' ? [{ id: 'price-year', label: t('sub.price.year'), cell: (p: Plan) => formatRupiah(termPrice(p, 'year'), lang) }] : []),
+            { id: 'change', label: t('sub.change'), cell: changeCell },
+            { id: 'quota', label: t('billing.quota'), cell: (p) => (p.monthly_quota === null ? t('common.unlimited') : formatNumber(p.monthly_quota, lang)) },
+            { id: 'overage', label: t('billing.overage'), cell: (p) => (p.overage_allowed ? t('billing.overage.price', { price: formatRupiah(p.overage_price_idr, lang) }) : t('billing.overage.none')) },
+            { id: 'rate', label: t('billing.rate'), cell: (p) => t('overview.rate.value', { rate: formatNumber(p.rate_per_second, lang, p.rate_per_second % 1 ? 1 : 0), burst: p.burst }) },
+            { id: 'delay', label: t('billing.delay'), cell: (p) => (p.features.includes('realtime') || p.data_delay_seconds === 0 ? t('overview.realtime') : `${formatNumber(p.data_delay_seconds / 60, lang)} min`) },
+            { id: 'timeframes', label: t('billing.timeframes'), cell: (p) => (p.features.includes('all_timeframes') ? 'M1–D1' : p.timeframes.join(', ')) },
+            ...[...new Set(plans.flatMap((p) => p.features))].map((f) => ({
+              id: `feature-${f}`,
+              label: t(`feature.${f}` as Key) ?? f,
+              cell: (p: Plan) => (p.features.includes(f) ? <span aria-label={t('common.yes')}>✓</span> : <span aria-label={t('common.no')}>—</span>),
+            })),
+          ];
           return (
             <>
-              <button
-                type="button"
-                className="btn btn-small btn-primary"
-                onClick={() => checkout(p.name)}
-                disabled={busy === key}
-                aria-label={`${t(label)}: ${p.display_name} (${t(`sub.period.${period}` as Key)})`}
-              >
-                {t(label)}
-              </button>
-              {err(key)}
-            </>
-          );
-            };
-            const planRows: PlanRow[] = [
-              { id: 'price', label: t('billing.price'), cell: (p) => formatRupiah(p.price_idr, lang) },
-              ...(period === 'year' ? [{ id: 'price-year', label: t('sub.price.year'), cell: (p: Plan) => formatRupiah(termPrice(p, 'year'), lang) }] : []),
-              { id: 'change', label: t('sub.change'), cell: changeCell },
-              { id: 'quota', label: t('billing.quota'), cell: (p) => (p.monthly_quota === null ? t('common.unlimited') : formatNumber(p.monthly_quota, lang)) },
-              { id: 'overage', label: t('billing.overage'), cell: (p) => (p.overage_allowed ? t('billing.overage.price', { price: formatRupiah(p.overage_price_idr, lang) }) : t('billing.overage.none')) },
-              { id: 'rate', label: t('billing.rate'), cell: (p) => t('overview.rate.value', { rate: formatNumber(p.rate_per_second, lang, p.rate_per_second % 1 ? 1 : 0), burst: p.burst }) },
-              { id: 'delay', label: t('billing.delay'), cell: (p) => (p.features.includes('realtime') || p.data_delay_seconds === 0 ? t('overview.realtime') : `${formatNumber(p.data_delay_seconds / 60, lang)} min`) },
-              { id: 'timeframes', label: t('billing.timeframes'), cell: (p) => (p.features.includes('all_timeframes') ? 'M1–D1' : p.timeframes.join(', ')) },
-              ...[...new Set(plans.flatMap((p) => p.features))].map((f) => ({
-                id: `feature-${f}`,
-                label: t(`feature.${f}` as Key) ?? f,
-                cell: (p: Plan) => (p.features.includes(f) ? <span aria-label={t('common.yes')}>✓</span> : <span aria-label={t('common.no')}>—</span>),
-              })),
-            ];
-            return (
-          <>
-            <Card title={t('billing.plans')}>
-              <fieldset className="period">
-                <legend>{t('sub.period')}</legend>
-                {(['month', 'year'] as const).map((p) => (
-                  <label key={p}>
-                    <input type="radio" name="period" value={p} checked={period === p} onChange={() => setPeriod(p)} /> {t(`sub.period.${p}` as Key)}
-                  </label>
-                ))}
-              </fieldset>
-              <DataTable
-                rows={planRows}
-                caption={t('billing.plans')}
-                className="plans"
-                testId="plans"
-                rowKey={(r) => r.id}
-                columns={[
-                  { id: 'feature', header: 'billing.features', headerHidden: true, rowHeader: true, cell: (r) => r.label },
-                  ...plans.map(
-                    (p): Column<PlanRow> => ({
-                      id: p.name,
-                      header: {
-                        text: (
-                          <>
-                            {p.display_name}
-                            {p.name === usage.plan && <span className="badge">{t('billing.current')}</span>}
-                          </>
-                        ),
-                      },
-                      headerClassName: p.name === usage.plan ? 'current' : undefined,
-                      cell: (r) => r.cell(p),
-                    }),
-                  ),
-                ]}
-              />
-              <p className="note">{t('sub.rules')}</p>
-            </Card>
-            <Card title={t('billing.usage')}>
-              <p>
-                {formatNumber(usage.used, lang)} / {usage.quota === null ? t('common.unlimited') : formatNumber(usage.quota, lang)} ·{' '}
-                {formatDate(usage.period.start, lang, zone)} – {formatDate(usage.period.end, lang, zone)} · {formatRupiah(usage.cost_idr, lang)}
-              </p>
-              {usage.by_endpoint.length > 0 && (
+              <Card title={t('billing.plans')}>
+                <fieldset className="period">
+                  <legend>{t('sub.period')}</legend>
+                  {(['month', 'year'] as const).map((p) => (
+                    <label key={p}>
+                      <input type="radio" name="period" value={p} checked={period === p} onChange={() => setPeriod(p)} /> {t(`sub.period.${p}` as Key)}
+                    </label>
+                  ))}
+                </fieldset>
                 <DataTable
-                  rows={usage.by_endpoint}
-                  caption={t('billing.byendpoint')}
-                  captionVisible
-                  rowKey={(e) => e.endpoint}
-                  initialSort={{ column: 'units', dir: 'desc' }}
+                  rows={planRows}
+                  caption={t('billing.plans')}
+                  className="plans"
+                  testId="plans"
+                  rowKey={(r) => r.id}
                   columns={[
-                    { id: 'endpoint', header: { text: 'endpoint' }, sortValue: (e) => e.endpoint, cell: (e) => <code>{e.endpoint}</code> },
-                    { id: 'units', header: 'op.units', numeric: true, sortValue: (e) => e.units, cell: (e) => formatNumber(e.units, lang) },
+                    { id: 'feature', header: 'billing.features', headerHidden: true, rowHeader: true, cell: (r) => r.label },
+                    ...plans.map(
+                      (p): Column<PlanRow> => ({
+                        id: p.name,
+                        header: {
+                          text: (
+                            <>
+                              {p.display_name}
+                              {p.name === usage.plan && <span className="badge">{t('billing.current')}</span>}
+                            </>
+                          ),
+                        },
+                        headerClassName: p.name === usage.plan ? 'current' : undefined,
+                        cell: (r) => r.cell(p),
+                      }),
+                    ),
                   ]}
                 />
-              )}
-            </Card>
-          </>
-            );
+                <p className="note">{t('sub.rules')}</p>
+              </Card>
+              <Card title={t('billing.usage')}>
+                <p>
+                  {formatNumber(usage.used, lang)} / {usage.quota === null ? t('common.unlimited') : formatNumber(usage.quota, lang)} ·{' '}
+                  {formatDate(usage.period.start, lang, zone)} – {formatDate(usage.period.end, lang, zone)} · {formatRupiah(usage.cost_idr, lang)}
+                </p>
+                {usage.by_endpoint.length > 0 && (
+                  <DataTable
+                    rows={usage.by_endpoint}
+                    caption={t('billing.byendpoint')}
+                    captionVisible
+                    rowKey={(e) => e.endpoint}
+                    initialSort={{ column: 'units', dir: 'desc' }}
+                    columns={[
+                      { id: 'endpoint', header: { text: 'endpoint' }, sortValue: (e) => e.endpoint, cell: (e) => <code>{e.endpoint}</code> },
+                      { id: 'units', header: 'op.units', numeric: true, sortValue: (e) => e.units, cell: (e) => formatNumber(e.units, lang) },
+                    ]}
+                  />
+                )}
+              </Card>
+            </>
+          );
         }}
       </View>
       <Card title={t('sub.orders')}>
@@ -329,7 +329,7 @@ export function Billing() {
         <DataTable
           a={invoices}
           caption={t('billing.invoices')}
-          rowKey={(inv) => `${inv.period_start ?? ''}-${inv.period_end ?? ''}-${inv.status ?? ''}`}
+          rowKey={(_, i) => i}
           columns={[
             { id: 'period', header: 'billing.invoice.period', sortValue: (inv) => inv.period_start, cell: (inv) => (inv.period_start ? `${formatDate(inv.period_start, lang, zone)} – ${formatDate(String(inv.period_end), lang, zone)}` : '—') },
             { id: 'total', header: 'billing.invoice.total', numeric: true, sortValue: (inv) => inv.total_idr, cell: (inv) => (inv.total_idr !== undefined ? formatRupiah(inv.total_idr, lang) : '—') },
