@@ -14,7 +14,7 @@ import { Models } from './pages/models';
 import { Keys } from './pages/keys';
 import { Billing } from './pages/billing';
 import { Telegram } from './pages/telegram';
-import { OpTenants, OpRevenue, OpUsage, OpFeeds, OpHealth } from './pages/operator';
+import { OpTenants, OpRevenue, OpSubscriptions, OpUsage, OpFeeds, OpHealth } from './pages/operator';
 import { Loading } from './components/ui';
 
 // Loaded when first opened, so the other pages' first load stays small (docs/benchmarks.md).
@@ -43,6 +43,7 @@ const traderPages: PageDef[] = [
 const operatorPages: PageDef[] = [
   { path: '/operator', label: 'nav.tenants', render: () => <OpTenants /> },
   { path: '/operator/revenue', label: 'nav.revenue', render: () => <OpRevenue /> },
+  { path: '/operator/subscriptions', label: 'nav.subscriptions', render: () => <OpSubscriptions /> },
   { path: '/operator/usage', label: 'nav.usage', render: () => <OpUsage /> },
   { path: '/operator/feeds', label: 'nav.feeds', render: () => <OpFeeds /> },
   { path: '/operator/health', label: 'nav.health', render: () => <OpHealth /> },

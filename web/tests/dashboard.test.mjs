@@ -516,6 +516,21 @@ describe('dashboard', { timeout: 300_000, skip: noBrowser }, () => {
     // The open result (the second) says it was cancelled.
     await page.waitForFunction(() => document.querySelector('[data-testid="bt-result"]')?.getAttribute('data-status') === 'cancelled', null, { timeout: 15_000 });
 
+    // The list sorts by a column from the keyboard (DataTable): the header's button, aria-sort.
+    const list = page.getByTestId('bt-list');
+    const ids = async () => (await list.locator('tbody tr').evaluateAll((rows) => rows.map((r) => Number(r.getAttribute('data-backtest')))));
+    const byId = list.getByRole('button', { name: /^#/ });
+    await byId.focus();
+    await page.keyboard.press('Enter');
+    assert.notEqual(await byId.evaluate((b) => (b === document.activeElement ? getComputedStyle(b).outlineStyle : 'none')), 'none', 'the sort button keeps a visible focus');
+    assert.equal(await list.locator('th[aria-sort="ascending"]').count(), 1);
+    const up = await ids();
+    assert.ok(up.length >= 3);
+    assert.deepEqual(up, [...up].sort((a, b) => a - b));
+    await page.keyboard.press('Enter');
+    assert.equal(await list.locator('th[aria-sort="descending"]').count(), 1);
+    assert.deepEqual(await ids(), [...up].reverse());
+
     // The earlier, succeeded backtest in Bahasa Indonesia: labels, WIB times.
     const done = await page.locator('tr[data-status="succeeded"]').first().getAttribute('data-backtest');
     await page.getByTestId('lang').selectOption('id');
@@ -652,6 +667,7 @@ describe('dashboard', { timeout: 300_000, skip: noBrowser }, () => {
       for (const [label, url, name] of [
         ['Tenants', '/operator', 'op-tenants'],
         ['Revenue', '/operator/revenue', 'op-revenue'],
+        ['MRR and churn', '/operator/subscriptions', 'op-subscriptions'],
         ['Usage by plan', '/operator/usage', 'op-usage'],
         ['Data feeds', '/operator/feeds', 'op-feeds'],
         ['Model health', '/operator/health', 'op-health'],
@@ -664,10 +680,162 @@ describe('dashboard', { timeout: 300_000, skip: noBrowser }, () => {
       }
       await op.getByTestId('reliability').first().waitFor();
       assert.match(await op.locator('main').textContent(), /platform\/EURUSD\/H1\/v\d+/);
+      // The trader's Pro term (paid above through the sandbox) is this month's MRR; nobody paid at
+      // the month's start, so churn is undefined (—), not 0.
+      await go({ label: 'MRR and churn', url: '/operator/subscriptions' });
+      const month = op.locator('[data-testid="subs-table"] tbody tr').last();
+      assert.equal((await month.getByTestId('mrr').textContent()).trim(), 'IDR 299,000');
+      assert.equal((await month.getByTestId('paying').textContent()).trim(), '1');
+      assert.equal((await month.getByTestId('churn').textContent()).trim(), '—');
+      assert.equal(await op.getByTestId('subs-reconciliation').getAttribute('data-ok'), 'true');
+      assert.match(await op.getByTestId('mrr-chart').getAttribute('aria-label'), /^MRR per month: .*IDR 299,000$/);
+      assert.match(await op.getByTestId('churn-chart').getAttribute('aria-label'), /^Churn rate per month: .* —$/);
+      // Model health: every serving model shows its drift state at the newest drift check.
+      await go({ label: 'Model health', url: '/operator/health' });
+      const drift = op.getByTestId('drift');
+      await drift.first().waitFor();
+      for (const kind of await drift.evaluateAll((els) => els.map((e) => e.getAttribute('data-kind')))) {
+        assert.ok(['alarm', 'performance', 'retrain', 'ok', 'never'].includes(kind), kind);
+      }
+      assert.match(await op.getByTestId('drift-summary').textContent(), /^\d+ of \d+ serving models have a drift or performance alarm/);
       await go({ label: 'Data feeds', url: '/operator/feeds' });
       assert.match(await op.getByTestId('feeds').textContent(), /EURUSD/);
       await go({ label: 'Tenants', url: '/operator' });
       assert.match(await op.getByTestId('tenants').textContent(), /Toko Sinyal/);
+    } finally {
+      page = prev;
+      await ctx.close();
+    }
+  });
+});
+
+// Billing paths the first server does not reach: a downgrade scheduled for the term end, and a
+// renewal invoice paid through the SIMULATED Midtrans sandbox; then the operator's MRR and churn
+// view of them. Its own server: a renewal invoice is issued payments.renewal_notice_days before
+// the term end, and 60 days (the setting's maximum) makes the renewal of a fresh monthly term
+// due at once; the reconciliation round runs every 5 s (its minimum) instead of 60.
+describe('billing: downgrade and renewal through the SIMULATED sandbox', { timeout: 300_000, skip: noBrowser }, () => {
+  const amounts = {};
+  before(async () => {
+    server = await startServer({ lines: 2400, replay: 24, extraEnv: { SINYAL_PAYMENTS_RENEWAL_NOTICE_DAYS: '60', SINYAL_PAYMENTS_RECONCILE_INTERVAL_SECONDS: '5' } });
+    browser = await launchBrowser();
+    const context = await browser.newContext({ viewport: DESKTOP, locale: 'en-US', timezoneId: 'Asia/Jakarta' });
+    page = await context.newPage();
+    page.on('pageerror', (e) => pageErrors.push(e.message));
+  });
+
+  after(async () => {
+    assert.deepEqual(pageErrors, [], `script errors: ${JSON.stringify(pageErrors)}`);
+    await browser?.close();
+    await server?.stop();
+  });
+
+  // Pays the sandbox page the browser is on; returns the amount it showed, in rupiah.
+  async function payInSandbox() {
+    await page.locator('#sandbox-banner').waitFor();
+    assert.match(await page.locator('#sandbox-banner').textContent(), /SIMULATED/);
+    const amount = Number((await page.locator('#sandbox-amount').textContent()).replace(/\D/g, ''));
+    await page.locator('#sandbox-action-pay').click();
+    await page.waitForFunction(() => document.querySelector('#sandbox-status')?.getAttribute('data-status') === 'settlement', null, { timeout: 15_000 });
+    await page.goto(`${server.base}/billing`);
+    return amount;
+  }
+
+  async function until(cond, what) {
+    for (let i = 0; i < 40; i++) {
+      if (await cond()) return;
+      await page.waitForTimeout(500);
+      await page.getByTestId('check-payment').click();
+    }
+    assert.fail(`timed out waiting for ${what}`);
+  }
+
+  it('subscribes to Enterprise, then schedules a downgrade to Pro at the term end', async () => {
+    await page.goto(`${server.base}/signup`);
+    await page.getByLabel('Organisation name').fill('Toko Perpanjang');
+    await page.getByLabel('Email').fill(`renew-${Date.now()}@example.com`);
+    await page.getByLabel('Password').fill(password);
+    await page.getByRole('button', { name: 'Create account' }).click();
+    await page.getByTestId('plan-name').waitFor();
+    await go({ label: 'Billing', url: '/billing' });
+    const subscription = page.getByTestId('subscription');
+    await subscription.waitFor();
+    await page.getByRole('button', { name: 'Subscribe: Enterprise (monthly)' }).click();
+    await page.getByTestId('pay-link').click();
+    amounts.enterprise = await payInSandbox();
+    assert.ok(amounts.enterprise > 299000, `Enterprise costs more than Pro: ${amounts.enterprise}`);
+    await until(async () => (await subscription.getAttribute('data-plan').catch(() => null)) === 'enterprise', 'Enterprise');
+    assert.equal(await subscription.getAttribute('data-status'), 'active');
+
+    // Pro costs less than Enterprise: a downgrade, nothing to pay now, effective at the term end.
+    await page.getByRole('button', { name: 'Downgrade: Pro (monthly)' }).click();
+    await page.getByTestId('checkout-result').getByText(/^Pro is scheduled from .+; you keep your current plan until then and pay nothing now\.$/).waitFor();
+    await page.getByTestId('sub-scheduled').waitFor();
+    assert.match(await page.getByTestId('sub-scheduled').textContent(), /^Scheduled: Pro from .+ \(nothing to pay now\)\.$/);
+    assert.equal(await subscription.getAttribute('data-plan'), 'enterprise', 'Enterprise is kept until the term end');
+    // Checking out the current plan would withdraw the downgrade.
+    await page.getByRole('button', { name: 'Keep Enterprise' }).waitFor();
+    await page.waitForFunction(() => !document.querySelector('.state-loading'));
+    await checkA11y('billing (downgrade scheduled)');
+    await screenshots(page, 'billing-downgrade');
+  });
+
+  it('pays the renewal invoice (for the downgraded plan) through the SIMULATED sandbox', async () => {
+    const renewal = page.locator('[data-testid="term-invoices"] tr[data-kind="renewal"][data-status="open"]');
+    await until(async () => (await renewal.count()) === 1, 'an open renewal invoice');
+    // The renewal is for the plan scheduled next, at its price, due at the current term's end.
+    assert.match(await renewal.textContent(), /renewal.*Pro \(monthly\).*IDR 299,000/);
+    assert.match(await page.getByTestId('sub-renewal').textContent(), /^Renewal invoice for Pro \(monthly\): IDR 299,000, due by .+\./);
+    await checkA11y('billing (renewal due)');
+    await screenshots(page, 'billing-renewal-due');
+    await renewal.getByRole('button', { name: 'Pay' }).click();
+    amounts.renewal = await payInSandbox();
+    assert.equal(amounts.renewal, 299000);
+    const paid = page.locator('[data-testid="term-invoices"] tr[data-kind="renewal"][data-status="paid"]');
+    await until(async () => (await paid.count()) === 1, 'the renewal invoice paid');
+    assert.equal(await page.getByTestId('sub-renewal').count(), 0, 'no renewal due any more');
+    // The next term is paid, and still starts at the current term's end: Enterprise until then.
+    assert.equal(await page.getByTestId('subscription').getAttribute('data-plan'), 'enterprise');
+    await page.locator('[data-testid="orders"] tr[data-status="paid"]').nth(1).waitFor();
+    await page.waitForFunction(() => !document.querySelector('.state-loading'));
+    await checkA11y('billing (renewal paid)');
+    await screenshots(page, 'billing-renewal-paid');
+  });
+
+  it('shows the operator MRR, paying tenants, cash and churn per month', async () => {
+    const ctx = await browser.newContext({ viewport: DESKTOP, locale: 'en-US', timezoneId: 'Asia/Jakarta' });
+    const op = await ctx.newPage();
+    op.on('pageerror', (e) => pageErrors.push(e.message));
+    const prev = page;
+    page = op;
+    try {
+      await op.goto(`${server.base}/operator/signin`);
+      await op.getByLabel('Email').fill(server.operator);
+      await op.getByLabel('Password').fill(OPERATOR_PASSWORD);
+      await op.getByRole('button', { name: 'Sign in' }).click();
+      await op.waitForURL((u) => u.pathname === '/operator');
+      await go({ label: 'MRR and churn', url: '/operator/subscriptions' });
+      const table = op.getByTestId('subs-table');
+      await table.waitFor();
+      const rupiah = (n) => `IDR ${n.toLocaleString('en-US')}`;
+      // This month: the Enterprise term runs now (the paid Pro renewal starts at its end), one
+      // paying tenant, new this month; cash is both payments; nobody paid at the month's start.
+      const month = op.locator('[data-testid="subs-table"] tbody tr').last();
+      assert.equal((await month.getByTestId('mrr').textContent()).trim(), rupiah(amounts.enterprise));
+      assert.equal((await month.getByTestId('paying').textContent()).trim(), '1');
+      assert.equal((await month.getByTestId('churn').textContent()).trim(), '—');
+      assert.match(await month.textContent(), new RegExp(rupiah(amounts.enterprise + amounts.renewal).replace(/[.,]/g, '.') + '$'));
+      assert.equal(await op.getByTestId('subs-reconciliation').getAttribute('data-ok'), 'true');
+      assert.match(await op.getByTestId('subs-stats').textContent(), new RegExp(`${rupiah(amounts.enterprise)}1 paying tenants`));
+      await op.waitForFunction(() => !document.querySelector('.state-loading'));
+      await checkA11y('op-subscriptions');
+      await screenshots(op, 'op-subscriptions-paid');
+      // In Bahasa Indonesia: rupiah as Rp, the churn still undefined.
+      await op.getByTestId('lang').selectOption('id');
+      await op.getByRole('heading', { level: 1, name: 'MRR dan churn' }).waitFor();
+      assert.equal((await month.getByTestId('mrr').textContent()).trim(), `Rp ${amounts.enterprise.toLocaleString('id-ID')}`);
+      await checkA11y('op-subscriptions (id)');
+      await screenshots(op, 'op-subscriptions-id');
     } finally {
       page = prev;
       await ctx.close();

@@ -9,6 +9,7 @@ import { digitsOf, formatDate, formatNumber, formatPercent, formatPrice, formatT
 import { useI18n, type Key } from '../i18n';
 import { navigate, useLocation } from '../router';
 import { Card, Empty, ErrorState, Field, FormError, Loading, Select, useAsync, useForm, View, type FieldErrors } from '../components/ui';
+import { DataTable } from '../components/DataTable';
 import { useSeries } from '../components/series';
 import { isGateRefusal, UpgradeNotice, useGate } from '../components/upgrade';
 import type { Backtest, JobStatus, Metrics, Run, Strategy, Trade } from '../types';
@@ -262,57 +263,57 @@ function BacktestList({ items, selected, reload }: { items: Backtest[]; selected
   return (
     <>
       <FormError message={error} />
-      <div className="table-wrap" tabIndex={0}>
-        <table data-testid="bt-list">
-          <thead>
-            <tr>
-              <th scope="col">#</th>
-              <th scope="col">{t('bt.series')}</th>
-              <th scope="col">{t('bt.period')}</th>
-              <th scope="col">{t('bt.created')}</th>
-              <th scope="col">{t('bt.status')}</th>
-              <th scope="col">
-                <span className="visually-hidden">{t('bt.actions')}</span>
-              </th>
-            </tr>
-          </thead>
-          <tbody>
-            {items.map((b) => (
-              <tr key={b.id} data-backtest={b.id} data-status={b.status} className={b.id === selected ? 'selected' : undefined}>
-                <td>{b.id}</td>
-                <td>
-                  {b.strategy.symbols.join(', ')} {b.strategy.timeframe}
-                </td>
-                <td>{periodOf(b, lang, zone, t)}</td>
-                <td>{formatTime(b.created_at, lang, zone)}</td>
-                <td>
-                  <StatusBadge status={b.status} />
-                  {ACTIVE.includes(b.status) && (
-                    <>
-                      {' '}
-                      <progress max={1} value={b.progress} aria-label={`${t('bt.progress')} #${b.id}`} /> {formatPercent(b.progress, lang, 0)}
-                      {b.stage ? <span className="muted"> {b.stage}</span> : null}
-                    </>
-                  )}
-                  {b.status === 'failed' && b.error?.message && <span className="error"> {b.error.message}</span>}
-                </td>
-                <td className="actions">
-                  {b.status === 'succeeded' && (
-                    <button type="button" className="btn btn-small" onClick={() => navigate(`/backtests?id=${b.id}`)} aria-label={`${t('bt.view')} #${b.id}`}>
-                      {t('bt.view')}
-                    </button>
-                  )}
-                  {ACTIVE.includes(b.status) && !b.cancel_requested && (
-                    <button type="button" className="btn btn-small btn-danger" onClick={() => cancel(b)} aria-label={`${t('bt.cancel')} #${b.id}`}>
-                      {t('bt.cancel')}
-                    </button>
-                  )}
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      </div>
+      <DataTable
+        rows={items}
+        caption={t('bt.list')}
+        testId="bt-list"
+        rowKey={(b) => b.id}
+        rowProps={(b) => ({ 'data-backtest': b.id, 'data-status': b.status, className: b.id === selected ? 'selected' : undefined })}
+        columns={[
+          { id: 'id', header: { text: '#' }, numeric: true, sortValue: (b) => b.id, cell: (b) => b.id },
+          { id: 'series', header: 'bt.series', sortValue: (b) => `${b.strategy.symbols.join(', ')} ${b.strategy.timeframe}`, cell: (b) => `${b.strategy.symbols.join(', ')} ${b.strategy.timeframe}` },
+          { id: 'period', header: 'bt.period', cell: (b) => periodOf(b, lang, zone, t) },
+          { id: 'created', header: 'bt.created', sortValue: (b) => b.created_at, cell: (b) => formatTime(b.created_at, lang, zone) },
+          {
+            id: 'status',
+            header: 'bt.status',
+            sortValue: (b) => b.status,
+            cell: (b) => (
+              <>
+                <StatusBadge status={b.status} />
+                {ACTIVE.includes(b.status) && (
+                  <>
+                    {' '}
+                    <progress max={1} value={b.progress} aria-label={`${t('bt.progress')} #${b.id}`} /> {formatPercent(b.progress, lang, 0)}
+                    {b.stage ? <span className="muted"> {b.stage}</span> : null}
+                  </>
+                )}
+                {b.status === 'failed' && b.error?.message && <span className="error"> {b.error.message}</span>}
+              </>
+            ),
+          },
+          {
+            id: 'actions',
+            header: 'bt.actions',
+            headerHidden: true,
+            className: 'actions',
+            cell: (b) => (
+              <>
+                {b.status === 'succeeded' && (
+                  <button type="button" className="btn btn-small" onClick={() => navigate(`/backtests?id=${b.id}`)} aria-label={`${t('bt.view')} #${b.id}`}>
+                    {t('bt.view')}
+                  </button>
+                )}
+                {ACTIVE.includes(b.status) && !b.cancel_requested && (
+                  <button type="button" className="btn btn-small btn-danger" onClick={() => cancel(b)} aria-label={`${t('bt.cancel')} #${b.id}`}>
+                    {t('bt.cancel')}
+                  </button>
+                )}
+              </>
+            ),
+          },
+        ]}
+      />
     </>
   );
 }
@@ -426,30 +427,21 @@ function Result({ b }: { b: Backtest }) {
             secs: formatNumber(r.seconds ?? 0, lang, 1),
           })}
         </p>
-        <div className="table-wrap" tabIndex={0}>
-          <table className="metrics" data-testid="bt-metrics">
-            <thead>
-              <tr>
-                <th scope="col">{t('bt.metric')}</th>
-                <th scope="col">{t('bt.strategy')}</th>
-                <th scope="col">{t('bt.bh')}</th>
-                <th scope="col">{t('bt.random', { n: rnd?.seeds ?? 0 })}</th>
-                <th scope="col">{t('bt.reverse')}</th>
-              </tr>
-            </thead>
-            <tbody>
-              {rows.map((row) => (
-                <tr key={row.key} data-metric={row.key}>
-                  <th scope="row">{t(row.label)}</th>
-                  <td className="strong">{cell(s, row)}</td>
-                  <td>{cell(bh, row)}</td>
-                  <td>{randomCell(row)}</td>
-                  <td>{cell(rev, row)}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <DataTable
+          rows={rows}
+          caption={t('bt.result')}
+          className="metrics"
+          testId="bt-metrics"
+          rowKey={(row) => row.key}
+          rowProps={(row) => ({ 'data-metric': row.key })}
+          columns={[
+            { id: 'metric', header: 'bt.metric', rowHeader: true, cell: (row) => t(row.label) },
+            { id: 'strategy', header: 'bt.strategy', numeric: true, className: 'strong', cell: (row) => cell(s, row) },
+            { id: 'bh', header: 'bt.bh', numeric: true, cell: (row) => cell(bh, row) },
+            { id: 'random', header: { key: 'bt.random', vars: { n: rnd?.seeds ?? 0 } }, numeric: true, cell: (row) => randomCell(row) },
+            { id: 'reverse', header: 'bt.reverse', numeric: true, cell: (row) => cell(rev, row) },
+          ]}
+        />
         <h3 className="defs-title">{t('bt.definitions')}</h3>
         <dl className="defs" data-testid="bt-definitions">
           {rows.map((row) => (
@@ -499,40 +491,41 @@ export function TradeTable({ trades, testId }: { trades: Trade[]; testId: string
   const { t, lang, zone } = useI18n();
   const digits = useMemo(() => digitsOf(trades.slice(0, 200).flatMap((x) => [x.entry_price, x.exit_price])), [trades]);
   return (
-    <div className="table-wrap" tabIndex={0}>
-      <table data-testid={testId}>
-        <thead>
-          <tr>
-            <th scope="col">{t('common.symbol')}</th>
-            <th scope="col">{t('bt.side')}</th>
-            <th scope="col">{t('bt.qty')}</th>
-            <th scope="col">{t('bt.entry')}</th>
-            <th scope="col">{t('bt.exit')}</th>
-            <th scope="col">{t('bt.pnl')}</th>
-            <th scope="col">{t('bt.reason')}</th>
-          </tr>
-        </thead>
-        <tbody>
-          {trades.map((tr) => (
-            <tr key={`${tr.id}-${tr.entry_time}`}>
-              <td>{tr.symbol}</td>
-              <td>{t(tr.side === 'long' ? 'bt.long' : 'bt.short')}</td>
-              <td>{formatNumber(tr.quantity, lang)}</td>
-              <td>
-                {formatTime(tr.entry_time, lang, zone)}
-                <div className="stat-sub">{formatPrice(tr.entry_price, digits, lang)}</div>
-              </td>
-              <td>
-                {formatTime(tr.exit_time, lang, zone)}
-                <div className="stat-sub">{formatPrice(tr.exit_price, digits, lang)}</div>
-              </td>
-              <td className={tr.net_pnl >= 0 ? 'pos' : 'neg'}>{formatNumber(tr.net_pnl, lang, 2)}</td>
-              <td>{tr.exit_reason ?? ''}</td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
-    </div>
+    <DataTable
+      rows={trades}
+      caption={t('bt.trades')}
+      testId={testId}
+      rowKey={(tr) => `${tr.id}-${tr.entry_time}`}
+      columns={[
+        { id: 'symbol', header: 'common.symbol', cell: (tr) => tr.symbol },
+        { id: 'side', header: 'bt.side', cell: (tr) => t(tr.side === 'long' ? 'bt.long' : 'bt.short') },
+        { id: 'qty', header: 'bt.qty', numeric: true, cell: (tr) => formatNumber(tr.quantity, lang) },
+        {
+          id: 'entry',
+          header: 'bt.entry',
+          sortValue: (tr) => tr.entry_time,
+          cell: (tr) => (
+            <>
+              {formatTime(tr.entry_time, lang, zone)}
+              <div className="stat-sub">{formatPrice(tr.entry_price, digits, lang)}</div>
+            </>
+          ),
+        },
+        {
+          id: 'exit',
+          header: 'bt.exit',
+          sortValue: (tr) => tr.exit_time,
+          cell: (tr) => (
+            <>
+              {formatTime(tr.exit_time, lang, zone)}
+              <div className="stat-sub">{formatPrice(tr.exit_price, digits, lang)}</div>
+            </>
+          ),
+        },
+        { id: 'pnl', header: 'bt.pnl', numeric: true, sortValue: (tr) => tr.net_pnl, className: (tr) => (tr.net_pnl >= 0 ? 'pos' : 'neg'), cell: (tr) => formatNumber(tr.net_pnl, lang, 2) },
+        { id: 'reason', header: 'bt.reason', cell: (tr) => tr.exit_reason ?? '' },
+      ]}
+    />
   );
 }
 

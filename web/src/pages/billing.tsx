@@ -3,11 +3,12 @@
 // usage this period, payment orders, term invoices (pay an open one) and usage invoices.
 // Midtrans does not return the user here by itself (midtrans.finish_url is a server setting), so
 // the page reads the subscription again when the window gets the focus back, and on request.
-import { useEffect, useState } from 'react';
+import { useEffect, useState, type ReactNode } from 'react';
 import { api, ApiError } from '../api';
 import { formatDate, formatNumber, formatRupiah } from '../format';
 import { useI18n, type Key } from '../i18n';
 import { Card, useAsync, View } from '../components/ui';
+import { DataTable, type Column } from '../components/DataTable';
 import { useMyPlan } from '../components/plan';
 import type { BillingSubscription, CheckoutAnswer, PaymentOrder, Plan, TermInvoice } from '../types';
 
@@ -19,6 +20,13 @@ function termPrice(p: Plan, period: Period): number {
 
 function errorText(err: unknown): string {
   return err instanceof ApiError ? err.message : err instanceof Error ? err.message : String(err);
+}
+
+// A row of the plans comparison: a label, and its value for each plan (the plans are the columns).
+interface PlanRow {
+  id: string;
+  label: ReactNode;
+  cell: (p: Plan) => ReactNode;
 }
 
 interface Invoice {
@@ -113,6 +121,15 @@ export function Billing() {
                     : t('sub.change.scheduled', { plan: planName(mine.data?.plans, s.scheduled_change.plan), date: formatDate(s.scheduled_change.effective_at, lang, zone) })}
                 </p>
               )}
+              {s.open_invoice?.kind === 'renewal' && s.status === 'active' && (
+                <p className="note" data-testid="sub-renewal">
+                  {t('sub.renewal.due', {
+                    plan: `${planName(mine.data?.plans, s.open_invoice.plan)} (${t(`sub.period.${s.open_invoice.period}` as Key)})`,
+                    total: formatRupiah(s.open_invoice.total_idr, lang),
+                    date: s.open_invoice.due_at ? formatDate(s.open_invoice.due_at, lang, zone) : '—',
+                  })}
+                </p>
+              )}
               {s.credit_balance_idr > 0 && <p>{t('sub.credit', { amount: formatRupiah(s.credit_balance_idr, lang) })}</p>}
               {simulated && (
                 <p className="note" data-testid="sandbox-note">
@@ -133,270 +150,192 @@ export function Billing() {
         {answer && <CheckoutResult plan={planName(mine.data?.plans, answer.plan)} a={answer.a} simulated={simulated} />}
       </Card>
       <View a={mine}>
-        {({ usage, plans }) => (
-          <>
-            <Card title={t('billing.plans')}>
-              <fieldset className="period">
-                <legend>{t('sub.period')}</legend>
-                {(['month', 'year'] as const).map((p) => (
-                  <label key={p}>
-                    <input type="radio" name="period" value={p} checked={period === p} onChange={() => setPeriod(p)} /> {t(`sub.period.${p}` as Key)}
-                  </label>
-                ))}
-              </fieldset>
-              <div className="table-wrap" tabIndex={0}>
-                <table className="plans" data-testid="plans">
-                  <thead>
-                    <tr>
-                      <th scope="col">
-                        <span className="visually-hidden">{t('billing.features')}</span>
-                      </th>
-                      {plans.map((p) => (
-                        <th scope="col" key={p.name} className={p.name === usage.plan ? 'current' : undefined}>
-                          {p.display_name}
-                          {p.name === usage.plan && <span className="badge">{t('billing.current')}</span>}
-                        </th>
-                      ))}
-                    </tr>
-                  </thead>
-                  <tbody>
-                    <tr>
-                      <th scope="row">{t('billing.price')}</th>
-                      {plans.map((p) => (
-                        <td key={p.name}>{formatRupiah(p.price_idr, lang)}</td>
-                      ))}
-                    </tr>
-                    {period === 'year' && (
-                      <tr>
-                        <th scope="row">{t('sub.price.year')}</th>
-                        {plans.map((p) => (
-                          <td key={p.name}>{formatRupiah(termPrice(p, 'year'), lang)}</td>
-                        ))}
-                      </tr>
-                    )}
-                    <tr>
-                      <th scope="row">{t('sub.change')}</th>
-                      {plans.map((p) => {
-                        const s = sub.data;
-                        const current = s?.plan === p.name && (s.period ?? null) === (p.price_idr > 0 ? period : null);
-                        if (s && current && s.period && s.scheduled_change) {
-                          // Checkout of the current plan withdraws a scheduled downgrade or cancel.
-                          const key = `checkout-${p.name}`;
-                          return (
-                            <td key={p.name}>
-                              <button type="button" className="btn btn-small" onClick={() => checkout(p.name, s.period ?? period)} disabled={busy === key}>
-                                {t('sub.keep', { plan: p.display_name })}
-                              </button>
-                              {err(key)}
-                            </td>
-                          );
-                        }
-                        if (!s || p.price_idr === 0 || current) return <td key={p.name}>—</td>;
-                        const cur = plans.find((x) => x.name === s.plan);
-                        const curPrice = cur && s.period ? termPrice(cur, s.period) : 0;
-                        const label = s.status === 'free' ? 'sub.subscribe' : termPrice(p, period) > curPrice ? 'sub.upgrade' : 'sub.downgrade';
-                        const key = `checkout-${p.name}`;
-                        return (
-                          <td key={p.name}>
-                            <button
-                              type="button"
-                              className="btn btn-small btn-primary"
-                              onClick={() => checkout(p.name)}
-                              disabled={busy === key}
-                              aria-label={`${t(label)}: ${p.display_name} (${t(`sub.period.${period}` as Key)})`}
-                            >
-                              {t(label)}
-                            </button>
-                            {err(key)}
-                          </td>
-                        );
-                      })}
-                    </tr>
-                    <tr>
-                      <th scope="row">{t('billing.quota')}</th>
-                      {plans.map((p) => (
-                        <td key={p.name}>{p.monthly_quota === null ? t('common.unlimited') : formatNumber(p.monthly_quota, lang)}</td>
-                      ))}
-                    </tr>
-                    <tr>
-                      <th scope="row">{t('billing.overage')}</th>
-                      {plans.map((p) => (
-                        <td key={p.name}>{p.overage_allowed ? t('billing.overage.price', { price: formatRupiah(p.overage_price_idr, lang) }) : t('billing.overage.none')}</td>
-                      ))}
-                    </tr>
-                    <tr>
-                      <th scope="row">{t('billing.rate')}</th>
-                      {plans.map((p) => (
-                        <td key={p.name}>{t('overview.rate.value', { rate: formatNumber(p.rate_per_second, lang, p.rate_per_second % 1 ? 1 : 0), burst: p.burst })}</td>
-                      ))}
-                    </tr>
-                    <tr>
-                      <th scope="row">{t('billing.delay')}</th>
-                      {plans.map((p) => (
-                        <td key={p.name}>{p.features.includes('realtime') || p.data_delay_seconds === 0 ? t('overview.realtime') : `${formatNumber(p.data_delay_seconds / 60, lang)} min`}</td>
-                      ))}
-                    </tr>
-                    <tr>
-                      <th scope="row">{t('billing.timeframes')}</th>
-                      {plans.map((p) => (
-                        <td key={p.name}>{p.features.includes('all_timeframes') ? 'M1–D1' : p.timeframes.join(', ')}</td>
-                      ))}
-                    </tr>
-                    {[...new Set(plans.flatMap((p) => p.features))].map((f) => (
-                      <tr key={f}>
-                        <th scope="row">{t(`feature.${f}` as Key) ?? f}</th>
-                        {plans.map((p) => (
-                          <td key={p.name}>{p.features.includes(f) ? <span aria-label={t('common.yes')}>✓</span> : <span aria-label={t('common.no')}>—</span>}</td>
-                        ))}
-                      </tr>
-                    ))}
-                  </tbody>
-                </table>
-              </div>
-              <p className="note">{t('sub.rules')}</p>
-            </Card>
-            <Card title={t('billing.usage')}>
-              <p>
-                {formatNumber(usage.used, lang)} / {usage.quota === null ? t('common.unlimited') : formatNumber(usage.quota, lang)} ·{' '}
-                {formatDate(usage.period.start, lang, zone)} – {formatDate(usage.period.end, lang, zone)} · {formatRupiah(usage.cost_idr, lang)}
-              </p>
-              {usage.by_endpoint.length > 0 && (
-                <div className="table-wrap" tabIndex={0}>
-                  <table>
-                    <caption>{t('billing.byendpoint')}</caption>
-                    <thead>
-                      <tr>
-                        <th scope="col">endpoint</th>
-                        <th scope="col">{t('op.units')}</th>
-                      </tr>
-                    </thead>
-                    <tbody>
-                      {usage.by_endpoint.map((e) => (
-                        <tr key={e.endpoint}>
-                          <td>
-                            <code>{e.endpoint}</code>
-                          </td>
-                          <td>{formatNumber(e.units, lang)}</td>
-                        </tr>
-                      ))}
-                    </tbody>
-                  </table>
-                </div>
-              )}
-            </Card>
-          </>
-        )}
+        {({ usage, plans }) => {
+          const changeCell = (p: Plan) => {
+            const s = sub.data;
+            const current = s?.plan === p.name && (s.period ?? null) === (p.price_idr > 0 ? period : null);
+            if (s && current && s.period && s.scheduled_change) {
+              // Checkout of the current plan withdraws a scheduled downgrade or cancel.
+              const key = `checkout-${p.name}`;
+              return (
+                <>
+                  <button type="button" className="btn btn-small" onClick={() => checkout(p.name, s.period ?? period)} disabled={busy === key}>
+                    {t('sub.keep', { plan: p.display_name })}
+                  </button>
+                  {err(key)}
+                </>
+              );
+            }
+            if (!s || p.price_idr === 0 || current) return '—';
+            const cur = plans.find((x) => x.name === s.plan);
+            const curPrice = cur && s.period ? termPrice(cur, s.period) : 0;
+            const label = s.status === 'free' ? 'sub.subscribe' : termPrice(p, period) > curPrice ? 'sub.upgrade' : 'sub.downgrade';
+            const key = `checkout-${p.name}`;
+            return (
+              <>
+                <button
+                  type="button"
+                  className="btn btn-small btn-primary"
+                  onClick={() => checkout(p.name)}
+                  disabled={busy === key}
+                  aria-label={`${t(label)}: ${p.display_name} (${t(`sub.period.${period}` as Key)})`}
+                >
+                  {t(label)}
+                </button>
+                {err(key)}
+              </>
+            );
+          };
+          const planRows: PlanRow[] = [
+            { id: 'price', label: t('billing.price'), cell: (p) => formatRupiah(p.price_idr, lang) },
+            ...(period === 'year' ? [{ id: 'price-year', label: t('sub.price.year'), cell: (p: Plan) => formatRupiah(termPrice(p, 'year'), lang) }] : []),
+            { id: 'change', label: t('sub.change'), cell: changeCell },
+            { id: 'quota', label: t('billing.quota'), cell: (p) => (p.monthly_quota === null ? t('common.unlimited') : formatNumber(p.monthly_quota, lang)) },
+            { id: 'overage', label: t('billing.overage'), cell: (p) => (p.overage_allowed ? t('billing.overage.price', { price: formatRupiah(p.overage_price_idr, lang) }) : t('billing.overage.none')) },
+            { id: 'rate', label: t('billing.rate'), cell: (p) => t('overview.rate.value', { rate: formatNumber(p.rate_per_second, lang, p.rate_per_second % 1 ? 1 : 0), burst: p.burst }) },
+            { id: 'delay', label: t('billing.delay'), cell: (p) => (p.features.includes('realtime') || p.data_delay_seconds === 0 ? t('overview.realtime') : `${formatNumber(p.data_delay_seconds / 60, lang)} min`) },
+            { id: 'timeframes', label: t('billing.timeframes'), cell: (p) => (p.features.includes('all_timeframes') ? 'M1–D1' : p.timeframes.join(', ')) },
+            ...[...new Set(plans.flatMap((p) => p.features))].map((f) => ({
+              id: `feature-${f}`,
+              label: t(`feature.${f}` as Key) ?? f,
+              cell: (p: Plan) => (p.features.includes(f) ? <span aria-label={t('common.yes')}>✓</span> : <span aria-label={t('common.no')}>—</span>),
+            })),
+          ];
+          return (
+            <>
+              <Card title={t('billing.plans')}>
+                <fieldset className="period">
+                  <legend>{t('sub.period')}</legend>
+                  {(['month', 'year'] as const).map((p) => (
+                    <label key={p}>
+                      <input type="radio" name="period" value={p} checked={period === p} onChange={() => setPeriod(p)} /> {t(`sub.period.${p}` as Key)}
+                    </label>
+                  ))}
+                </fieldset>
+                <DataTable
+                  rows={planRows}
+                  caption={t('billing.plans')}
+                  className="plans"
+                  testId="plans"
+                  rowKey={(r) => r.id}
+                  columns={[
+                    { id: 'feature', header: 'billing.features', headerHidden: true, rowHeader: true, cell: (r) => r.label },
+                    ...plans.map(
+                      (p): Column<PlanRow> => ({
+                        id: p.name,
+                        header: {
+                          text: (
+                            <>
+                              {p.display_name}
+                              {p.name === usage.plan && <span className="badge">{t('billing.current')}</span>}
+                            </>
+                          ),
+                        },
+                        headerClassName: p.name === usage.plan ? 'current' : undefined,
+                        cell: (r) => r.cell(p),
+                      }),
+                    ),
+                  ]}
+                />
+                <p className="note">{t('sub.rules')}</p>
+              </Card>
+              <Card title={t('billing.usage')}>
+                <p>
+                  {formatNumber(usage.used, lang)} / {usage.quota === null ? t('common.unlimited') : formatNumber(usage.quota, lang)} ·{' '}
+                  {formatDate(usage.period.start, lang, zone)} – {formatDate(usage.period.end, lang, zone)} · {formatRupiah(usage.cost_idr, lang)}
+                </p>
+                {usage.by_endpoint.length > 0 && (
+                  <DataTable
+                    rows={usage.by_endpoint}
+                    caption={t('billing.byendpoint')}
+                    captionVisible
+                    rowKey={(e) => e.endpoint}
+                    initialSort={{ column: 'units', dir: 'desc' }}
+                    columns={[
+                      { id: 'endpoint', header: { text: 'endpoint' }, sortValue: (e) => e.endpoint, cell: (e) => <code>{e.endpoint}</code> },
+                      { id: 'units', header: 'op.units', numeric: true, sortValue: (e) => e.units, cell: (e) => formatNumber(e.units, lang) },
+                    ]}
+                  />
+                )}
+              </Card>
+            </>
+          );
+        }}
       </View>
       <Card title={t('sub.orders')}>
-        <View a={orders} empty={(d) => d.length === 0}>
-          {(items) => (
-            <div className="table-wrap" tabIndex={0}>
-              <table data-testid="orders">
-                <thead>
-                  <tr>
-                    <th scope="col">{t('sub.order')}</th>
-                    <th scope="col">{t('sub.created')}</th>
-                    <th scope="col">{t('billing.invoice.total')}</th>
-                    <th scope="col">{t('billing.invoice.status')}</th>
-                    <th scope="col">{t('sub.gateway')}</th>
-                  </tr>
-                </thead>
-                <tbody>
-                  {items.map((o) => (
-                    <tr key={o.id} data-order={o.id} data-status={o.status}>
-                      <td>
-                        <code>{o.id}</code>
-                      </td>
-                      <td>{o.created_at ? formatDate(o.created_at, lang, zone) : '—'}</td>
-                      <td>{formatRupiah(o.gross_amount, lang)}</td>
-                      <td>
-                        {t(`order.${o.status}` as Key) ?? o.status}
-                        {o.payment?.redirect_url && (
-                          <>
-                            {' '}
-                            <a href={o.payment.redirect_url}>{t('sub.pay')}</a>
-                          </>
-                        )}
-                      </td>
-                      <td>{o.gateway ?? ''}</td>
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
-            </div>
-          )}
-        </View>
+        <DataTable
+          a={orders}
+          caption={t('sub.orders')}
+          testId="orders"
+          rowKey={(o) => o.id}
+          rowProps={(o) => ({ 'data-order': o.id, 'data-status': o.status })}
+          columns={[
+            { id: 'id', header: 'sub.order', cell: (o) => <code>{o.id}</code> },
+            { id: 'created', header: 'sub.created', sortValue: (o) => o.created_at, cell: (o) => (o.created_at ? formatDate(o.created_at, lang, zone) : '—') },
+            { id: 'total', header: 'billing.invoice.total', numeric: true, sortValue: (o) => o.gross_amount, cell: (o) => formatRupiah(o.gross_amount, lang) },
+            {
+              id: 'status',
+              header: 'billing.invoice.status',
+              cell: (o) => (
+                <>
+                  {t(`order.${o.status}` as Key) ?? o.status}
+                  {o.payment?.redirect_url && (
+                    <>
+                      {' '}
+                      <a href={o.payment.redirect_url}>{t('sub.pay')}</a>
+                    </>
+                  )}
+                </>
+              ),
+            },
+            { id: 'gateway', header: 'sub.gateway', cell: (o) => o.gateway ?? '' },
+          ]}
+        />
       </Card>
       <Card title={t('sub.invoices')}>
-        <View a={termInvoices} empty={(d) => d.length === 0}>
-          {(items) => (
-            <div className="table-wrap" tabIndex={0}>
-              <table data-testid="term-invoices">
-                <thead>
-                  <tr>
-                    <th scope="col">{t('sub.invoice')}</th>
-                    <th scope="col">{t('sub.plan')}</th>
-                    <th scope="col">{t('billing.invoice.period')}</th>
-                    <th scope="col">{t('billing.invoice.total')}</th>
-                    <th scope="col">{t('billing.invoice.status')}</th>
-                  </tr>
-                </thead>
-                <tbody>
-                  {items.map((inv) => (
-                    <tr key={inv.id} data-invoice={inv.id} data-status={inv.status}>
-                      <td>
-                        {inv.number ?? inv.id} · {t(`sub.kind.${inv.kind}` as Key)}
-                      </td>
-                      <td>
-                        {planName(mine.data?.plans, inv.plan)} ({t(`sub.period.${inv.period}` as Key)})
-                      </td>
-                      <td>{inv.term ? `${formatDate(inv.term.start, lang, zone)} – ${formatDate(inv.term.end, lang, zone)}` : '—'}</td>
-                      <td>{formatRupiah(inv.total_idr, lang)}</td>
-                      <td>
-                        {t(`inv.${inv.status}` as Key)}
-                        {inv.status === 'open' && (
-                          <>
-                            {' '}
-                            <button type="button" className="btn btn-small" onClick={() => payInvoice(inv.id)} disabled={busy === `pay-${inv.id}`}>
-                              {t('sub.pay')}
-                            </button>
-                            {err(`pay-${inv.id}`)}
-                          </>
-                        )}
-                      </td>
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
-            </div>
-          )}
-        </View>
+        <DataTable
+          a={termInvoices}
+          caption={t('sub.invoices')}
+          testId="term-invoices"
+          rowKey={(inv) => inv.id}
+          rowProps={(inv) => ({ 'data-invoice': inv.id, 'data-status': inv.status, 'data-kind': inv.kind })}
+          columns={[
+            { id: 'invoice', header: 'sub.invoice', cell: (inv) => `${inv.number ?? inv.id} · ${t(`sub.kind.${inv.kind}` as Key)}` },
+            { id: 'plan', header: 'sub.plan', cell: (inv) => `${planName(mine.data?.plans, inv.plan)} (${t(`sub.period.${inv.period}` as Key)})` },
+            { id: 'term', header: 'billing.invoice.period', sortValue: (inv) => inv.term?.start, cell: (inv) => (inv.term ? `${formatDate(inv.term.start, lang, zone)} – ${formatDate(inv.term.end, lang, zone)}` : '—') },
+            { id: 'total', header: 'billing.invoice.total', numeric: true, sortValue: (inv) => inv.total_idr, cell: (inv) => formatRupiah(inv.total_idr, lang) },
+            {
+              id: 'status',
+              header: 'billing.invoice.status',
+              cell: (inv) => (
+                <>
+                  {t(`inv.${inv.status}` as Key)}
+                  {inv.status === 'open' && (
+                    <>
+                      {' '}
+                      <button type="button" className="btn btn-small" onClick={() => payInvoice(inv.id)} disabled={busy === `pay-${inv.id}`}>
+                        {t('sub.pay')}
+                      </button>
+                      {err(`pay-${inv.id}`)}
+                    </>
+                  )}
+                </>
+              ),
+            },
+          ]}
+        />
       </Card>
       <Card title={t('billing.invoices')}>
-        <View a={invoices} empty={(d) => d.length === 0}>
-          {(items) => (
-            <div className="table-wrap" tabIndex={0}>
-              <table>
-                <thead>
-                  <tr>
-                    <th scope="col">{t('billing.invoice.period')}</th>
-                    <th scope="col">{t('billing.invoice.total')}</th>
-                    <th scope="col">{t('billing.invoice.status')}</th>
-                  </tr>
-                </thead>
-                <tbody>
-                  {items.map((inv, i) => (
-                    <tr key={i}>
-                      <td>{inv.period_start ? `${formatDate(inv.period_start, lang, zone)} – ${formatDate(String(inv.period_end), lang, zone)}` : '—'}</td>
-                      <td>{inv.total_idr !== undefined ? formatRupiah(inv.total_idr, lang) : '—'}</td>
-                      <td>{inv.status ?? '—'}</td>
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
-            </div>
-          )}
-        </View>
+        <DataTable
+          a={invoices}
+          caption={t('billing.invoices')}
+          rowKey={(_, i) => i}
+          columns={[
+            { id: 'period', header: 'billing.invoice.period', sortValue: (inv) => inv.period_start, cell: (inv) => (inv.period_start ? `${formatDate(inv.period_start, lang, zone)} – ${formatDate(String(inv.period_end), lang, zone)}` : '—') },
+            { id: 'total', header: 'billing.invoice.total', numeric: true, sortValue: (inv) => inv.total_idr, cell: (inv) => (inv.total_idr !== undefined ? formatRupiah(inv.total_idr, lang) : '—') },
+            { id: 'status', header: 'billing.invoice.status', cell: (inv) => inv.status ?? '—' },
+          ]}
+        />
       </Card>
     </div>
   );

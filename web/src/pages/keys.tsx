@@ -3,7 +3,8 @@ import { useState } from 'react';
 import { api } from '../api';
 import { formatTime } from '../format';
 import { useI18n } from '../i18n';
-import { Card, Field, FormError, useAsync, useForm, View } from '../components/ui';
+import { Card, Field, FormError, useAsync, useForm } from '../components/ui';
+import { DataTable } from '../components/DataTable';
 import type { ApiKey } from '../types';
 
 const SCOPES = ['predict', 'read', 'admin'] as const;
@@ -90,48 +91,33 @@ export function Keys() {
         </form>
       </Card>
       <Card title={t('keys.title')}>
-        <View a={keys} empty={(d) => d.length === 0}>
-          {(items) => (
-            <div className="table-wrap" tabIndex={0}>
-              <table data-testid="keys-table">
-                <thead>
-                  <tr>
-                    <th scope="col">{t('keys.name')}</th>
-                    <th scope="col">{t('keys.prefix')}</th>
-                    <th scope="col">{t('keys.scopes')}</th>
-                    <th scope="col">{t('keys.created')}</th>
-                    <th scope="col">{t('keys.lastused')}</th>
-                    <th scope="col">
-                      <span className="visually-hidden">{t('keys.revoke')}</span>
-                    </th>
-                  </tr>
-                </thead>
-                <tbody>
-                  {items.map((k) => (
-                    <tr key={k.id} data-key-name={k.name}>
-                      <td>{k.name}</td>
-                      <td>
-                        <code>{k.prefix}…</code>
-                      </td>
-                      <td>{k.scopes.join(', ')}</td>
-                      <td>{formatTime(k.created_at, lang, zone)}</td>
-                      <td>{k.last_used_at ? formatTime(k.last_used_at, lang, zone) : '—'}</td>
-                      <td>
-                        {k.revoked_at ? (
-                          <span className="badge badge-muted">{t('keys.revoked')}</span>
-                        ) : (
-                          <button type="button" className="btn btn-small btn-danger" onClick={() => revoke(k)} aria-label={`${t('keys.revoke')} ${k.name}`}>
-                            {t('keys.revoke')}
-                          </button>
-                        )}
-                      </td>
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
-            </div>
-          )}
-        </View>
+        <DataTable
+          a={keys}
+          caption={t('keys.title')}
+          testId="keys-table"
+          rowKey={(k) => k.id}
+          rowProps={(k) => ({ 'data-key-name': k.name })}
+          columns={[
+            { id: 'name', header: 'keys.name', cell: (k) => k.name, sortValue: (k) => k.name },
+            { id: 'prefix', header: 'keys.prefix', cell: (k) => <code>{k.prefix}…</code> },
+            { id: 'scopes', header: 'keys.scopes', cell: (k) => k.scopes.join(', ') },
+            { id: 'created', header: 'keys.created', cell: (k) => formatTime(k.created_at, lang, zone), sortValue: (k) => k.created_at },
+            { id: 'used', header: 'keys.lastused', cell: (k) => (k.last_used_at ? formatTime(k.last_used_at, lang, zone) : '—'), sortValue: (k) => k.last_used_at },
+            {
+              id: 'revoke',
+              header: 'keys.revoke',
+              headerHidden: true,
+              cell: (k) =>
+                k.revoked_at ? (
+                  <span className="badge badge-muted">{t('keys.revoked')}</span>
+                ) : (
+                  <button type="button" className="btn btn-small btn-danger" onClick={() => revoke(k)} aria-label={`${t('keys.revoke')} ${k.name}`}>
+                    {t('keys.revoke')}
+                  </button>
+                ),
+            },
+          ]}
+        />
       </Card>
     </div>
   );

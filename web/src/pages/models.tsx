@@ -4,6 +4,7 @@ import { useEffect, useState } from 'react';
 import { api, ApiError, getSession, qs } from '../api';
 import { formatDate, formatPercent, formatTime } from '../format';
 import { useI18n } from '../i18n';
+import { DataTable } from '../components/DataTable';
 import { Card, ErrorState, FormError, Loading, useAsync, useForm, View } from '../components/ui';
 import { useChosenSeries } from '../components/series';
 import type { Job, ModelsAnswer, ModelVersion, SeriesItem } from '../types';
@@ -103,46 +104,44 @@ function SeriesModels({ series }: { series: SeriesItem }) {
                 {t('models.serving')}: <strong>{m.serving === 'tenant' ? t('models.serving.tenant') : m.serving === 'platform' ? t('models.serving.platform') : t('models.serving.none')}</strong>
               </p>
               {m.versions.length === 0 && <p className="muted">{t('models.none')}</p>}
-              <div className="table-wrap" tabIndex={0}>
-                <table>
-                  <thead>
-                    <tr>
-                      <th scope="col">{t('track.version')}</th>
-                      <th scope="col">{t('models.horizon')}</th>
-                      <th scope="col">{t('models.data')}</th>
-                      <th scope="col">{t('models.created')}</th>
-                      <th scope="col">
-                        <span className="visually-hidden">{t('models.report')}</span>
-                      </th>
-                    </tr>
-                  </thead>
-                  <tbody>
-                    {[...(m.platform_default ? [m.platform_default] : []), ...m.versions].map((v) => (
-                      <tr key={`${v.owner}${v.version}`}>
-                        <td>
-                          {v.owner === 'platform' ? `${t('models.platform')} v${v.version}` : `v${v.version}`}
-                          {v.active && v.owner === 'tenant' && <span className="badge">{t('models.active')}</span>}
-                        </td>
-                        <td>{t(v.horizon === 1 ? 'signal.horizon.bar' : 'signal.horizon.bars', { n: v.horizon })}</td>
-                        <td>
-                          {formatDate(v.data_from, lang, zone)} – {formatDate(v.data_to, lang, zone)}
-                        </td>
-                        <td>{formatTime(v.created_at, lang, zone)}</td>
-                        <td className="actions">
-                          <button type="button" className="btn btn-small" onClick={() => setReport(v)}>
-                            {t('models.report')}
+              <DataTable
+                rows={[...(m.platform_default ? [m.platform_default] : []), ...m.versions]}
+                caption={t('models.versions')}
+                rowKey={(v) => `${v.owner}${v.version}`}
+                columns={[
+                  {
+                    id: 'version',
+                    header: 'track.version',
+                    cell: (v) => (
+                      <>
+                        {v.owner === 'platform' ? `${t('models.platform')} v${v.version}` : `v${v.version}`}
+                        {v.active && v.owner === 'tenant' && <span className="badge">{t('models.active')}</span>}
+                      </>
+                    ),
+                  },
+                  { id: 'horizon', header: 'models.horizon', cell: (v) => t(v.horizon === 1 ? 'signal.horizon.bar' : 'signal.horizon.bars', { n: v.horizon }) },
+                  { id: 'data', header: 'models.data', cell: (v) => `${formatDate(v.data_from, lang, zone)} – ${formatDate(v.data_to, lang, zone)}` },
+                  { id: 'created', header: 'models.created', cell: (v) => formatTime(v.created_at, lang, zone) },
+                  {
+                    id: 'actions',
+                    header: 'models.report',
+                    headerHidden: true,
+                    className: 'actions',
+                    cell: (v) => (
+                      <>
+                        <button type="button" className="btn btn-small" onClick={() => setReport(v)}>
+                          {t('models.report')}
+                        </button>
+                        {v.owner === 'tenant' && !v.active && (
+                          <button type="button" className="btn btn-small" onClick={() => act(`${base}/versions/${v.version}/activate`)}>
+                            {t('models.activate')}
                           </button>
-                          {v.owner === 'tenant' && !v.active && (
-                            <button type="button" className="btn btn-small" onClick={() => act(`${base}/versions/${v.version}/activate`)}>
-                              {t('models.activate')}
-                            </button>
-                          )}
-                        </td>
-                      </tr>
-                    ))}
-                  </tbody>
-                </table>
-              </div>
+                        )}
+                      </>
+                    ),
+                  },
+                ]}
+              />
               {m.versions.length > 1 && (
                 <button type="button" className="btn" onClick={() => act(`${base}/rollback`)}>
                   {t('models.rollback')}

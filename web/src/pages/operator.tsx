@@ -1,12 +1,14 @@
-// Operator pages: tenants (top usage and quota burn-down), revenue and MRR, usage by plan, data
-// feeds and their freshness, model health.
+// Operator pages: tenants (top usage and quota burn-down), revenue and MRR, MRR and churn per
+// month, usage by plan, data feeds and their freshness, model health with drift alarms.
 import { Fragment } from 'react';
 import { api, qs } from '../api';
 import { Reliability } from '../chart/Reliability';
 import { BarChart } from '../chart/BarChart';
 import { formatNumber, formatPercent, formatRupiah, formatTime } from '../format';
-import { useI18n } from '../i18n';
-import { Card, Stat, useAsync, View } from '../components/ui';
+import { useI18n, type Key } from '../i18n';
+import { Card, Empty, Stat, useAsync, View } from '../components/ui';
+import { driftState, fromFirstActive, type AuditRecord, type DriftState, type SubscriptionRevenue } from '../operator';
+import { DataTable, type Column } from '../components/DataTable';
 import { reliabilityBins } from '../stats';
 import type { Performance, SeriesItem, Signal } from '../types';
 
@@ -53,106 +55,82 @@ export function OpTenants() {
       <Card title={t('op.tenants')}>
         <View a={tenants} empty={(d) => d.items.length === 0}>
           {(page) => (
-            <div className="table-wrap" tabIndex={0}>
-              <table data-testid="tenants">
-                <caption className="visually-hidden">
-                  {t('op.tenants')}: {formatNumber(page.total, lang)}
-                </caption>
-                <thead>
-                  <tr>
-                    <th scope="col">{t('op.tenant')}</th>
-                    <th scope="col">{t('op.ownerEmail')}</th>
-                    <th scope="col">{t('op.users')}</th>
-                    <th scope="col">{t('nav.keys')}</th>
-                    <th scope="col">{t('op.plan')}</th>
-                    <th scope="col">{t('billing.invoice.status')}</th>
-                    <th scope="col">{t('keys.created')}</th>
-                  </tr>
-                </thead>
-                <tbody>
-                  {page.items.map((r) => (
-                    <tr key={r.id}>
-                      <td>
-                        {r.name} <span className="muted">#{r.id}</span>
-                      </td>
-                      <td>{r.owner_email}</td>
-                      <td>{formatNumber(r.users, lang)}</td>
-                      <td>{formatNumber(r.api_keys, lang)}</td>
-                      <td>{r.plan ?? '—'}</td>
-                      <td>{r.status ?? '—'}</td>
-                      <td>{formatTime(r.created_at, lang, zone)}</td>
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
-            </div>
+            <DataTable
+              rows={page.items}
+              caption={`${t('op.tenants')}: ${formatNumber(page.total, lang)}`}
+              testId="tenants"
+              rowKey={(r) => r.id}
+              columns={[
+                {
+                  id: 'tenant',
+                  header: 'op.tenant',
+                  sortValue: (r) => r.name,
+                  cell: (r) => (
+                    <>
+                      {r.name} <span className="muted">#{r.id}</span>
+                    </>
+                  ),
+                },
+                { id: 'owner', header: 'op.ownerEmail', sortValue: (r) => r.owner_email, cell: (r) => r.owner_email },
+                { id: 'users', header: 'op.users', numeric: true, sortValue: (r) => r.users, cell: (r) => formatNumber(r.users, lang) },
+                { id: 'keys', header: 'nav.keys', numeric: true, sortValue: (r) => r.api_keys, cell: (r) => formatNumber(r.api_keys, lang) },
+                { id: 'plan', header: 'op.plan', sortValue: (r) => r.plan, cell: (r) => r.plan ?? '—' },
+                { id: 'status', header: 'billing.invoice.status', sortValue: (r) => r.status, cell: (r) => r.status ?? '—' },
+                { id: 'created', header: 'keys.created', sortValue: (r) => r.created_at, cell: (r) => formatTime(r.created_at, lang, zone) },
+              ]}
+            />
           )}
         </View>
       </Card>
       <Card title={t('op.units')}>
-        <View a={top} empty={(d) => d.length === 0}>
-          {(rows) => (
-            <div className="table-wrap" tabIndex={0}>
-              <table>
-                <thead>
-                  <tr>
-                    <th scope="col">{t('op.tenant')}</th>
-                    <th scope="col">{t('op.plan')}</th>
-                    <th scope="col">{t('op.units')}</th>
-                    <th scope="col">{t('op.overage')}</th>
-                    <th scope="col">{t('op.invoiced')}</th>
-                  </tr>
-                </thead>
-                <tbody>
-                  {rows.map((r) => (
-                    <tr key={r.tenant_id}>
-                      <td>
-                        {r.tenant} <span className="muted">#{r.tenant_id}</span>
-                      </td>
-                      <td>{r.plan ?? '—'}</td>
-                      <td>{formatNumber(r.units, lang)}</td>
-                      <td>{formatNumber(r.overage_units, lang)}</td>
-                      <td>{formatRupiah(r.cost_idr, lang)}</td>
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
-            </div>
-          )}
-        </View>
+        <DataTable
+          a={top}
+          caption={t('op.units')}
+          rowKey={(r) => r.tenant_id}
+          initialSort={{ column: 'units', dir: 'desc' }}
+          columns={[
+            {
+              id: 'tenant',
+              header: 'op.tenant',
+              sortValue: (r) => r.tenant,
+              cell: (r) => (
+                <>
+                  {r.tenant} <span className="muted">#{r.tenant_id}</span>
+                </>
+              ),
+            },
+            { id: 'plan', header: 'op.plan', sortValue: (r) => r.plan, cell: (r) => r.plan ?? '—' },
+            { id: 'units', header: 'op.units', numeric: true, sortValue: (r) => r.units, cell: (r) => formatNumber(r.units, lang) },
+            { id: 'overage', header: 'op.overage', numeric: true, sortValue: (r) => r.overage_units, cell: (r) => formatNumber(r.overage_units, lang) },
+            { id: 'invoiced', header: 'op.invoiced', numeric: true, sortValue: (r) => r.cost_idr, cell: (r) => formatRupiah(r.cost_idr, lang) },
+          ]}
+        />
       </Card>
       <Card title={t('op.burn')}>
-        <View a={burn} empty={(d) => d.length === 0}>
-          {(rows) => (
-            <div className="table-wrap" tabIndex={0}>
-              <table>
-                <thead>
-                  <tr>
-                    <th scope="col">{t('op.tenant')}</th>
-                    <th scope="col">{t('op.plan')}</th>
-                    <th scope="col">{t('overview.used')}</th>
-                    <th scope="col">{t('overview.left')}</th>
-                    <th scope="col">{t('op.forecast')}</th>
-                  </tr>
-                </thead>
-                <tbody>
-                  {rows.map((r) => (
-                    <tr key={r.tenant_id} className={r.forecast_over_quota ? 'warn' : undefined}>
-                      <td>{r.tenant}</td>
-                      <td>{r.plan}</td>
-                      <td>{formatNumber(r.used, lang)}</td>
-                      <td>{r.remaining === null ? t('common.unlimited') : formatNumber(r.remaining, lang)}</td>
-                      <td>
-                        {formatNumber(r.forecast_month_end, lang)}
-                        {r.forecast_over_quota && ' ⚠'}
-                      </td>
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
-            </div>
-          )}
-        </View>
+        <DataTable
+          a={burn}
+          caption={t('op.burn')}
+          rowKey={(r) => r.tenant_id}
+          rowProps={(r) => ({ className: r.forecast_over_quota ? 'warn' : undefined })}
+          columns={[
+            { id: 'tenant', header: 'op.tenant', sortValue: (r) => r.tenant, cell: (r) => r.tenant },
+            { id: 'plan', header: 'op.plan', sortValue: (r) => r.plan, cell: (r) => r.plan },
+            { id: 'used', header: 'overview.used', numeric: true, sortValue: (r) => r.used, cell: (r) => formatNumber(r.used, lang) },
+            { id: 'left', header: 'overview.left', numeric: true, sortValue: (r) => r.remaining, cell: (r) => (r.remaining === null ? t('common.unlimited') : formatNumber(r.remaining, lang)) },
+            {
+              id: 'forecast',
+              header: 'op.forecast',
+              numeric: true,
+              sortValue: (r) => r.forecast_month_end,
+              cell: (r) => (
+                <>
+                  {formatNumber(r.forecast_month_end, lang)}
+                  {r.forecast_over_quota && ' ⚠'}
+                </>
+              ),
+            },
+          ]}
+        />
       </Card>
     </div>
   );
@@ -186,28 +164,17 @@ export function OpRevenue() {
               ) : (
                 <>
                   <BarChart points={r.months.map((m) => ({ x: m.month, y: m.revenue_idr }))} label={t('op.revenue')} format={(v) => formatRupiah(v, lang)} />
-                  <div className="table-wrap" tabIndex={0}>
-                    <table>
-                      <thead>
-                        <tr>
-                          <th scope="col">{t('op.month')}</th>
-                          <th scope="col">{t('op.revenue')}</th>
-                          <th scope="col">{t('op.mrr')}</th>
-                          <th scope="col">{t('op.overage')}</th>
-                        </tr>
-                      </thead>
-                      <tbody>
-                        {r.months.map((m) => (
-                          <tr key={m.month}>
-                            <td>{m.month}</td>
-                            <td>{formatRupiah(m.revenue_idr, lang)}</td>
-                            <td>{formatRupiah(m.mrr_idr, lang)}</td>
-                            <td>{formatRupiah(m.overage_idr, lang)}</td>
-                          </tr>
-                        ))}
-                      </tbody>
-                    </table>
-                  </div>
+                  <DataTable
+                    rows={r.months}
+                    caption={`${t('op.revenue')} / ${t('op.month')}`}
+                    rowKey={(m) => m.month}
+                    columns={[
+                      { id: 'month', header: 'op.month', cell: (m) => m.month },
+                      { id: 'revenue', header: 'op.revenue', numeric: true, cell: (m) => formatRupiah(m.revenue_idr, lang) },
+                      { id: 'mrr', header: 'op.mrr', numeric: true, cell: (m) => formatRupiah(m.mrr_idr, lang) },
+                      { id: 'overage', header: 'op.overage', numeric: true, cell: (m) => formatRupiah(m.overage_idr, lang) },
+                    ]}
+                  />
                 </>
               )}
             </Card>
@@ -243,30 +210,22 @@ export function OpUsage() {
                 </Card>
               ))}
               <Card title={t('op.units')}>
-                <div className="table-wrap" tabIndex={0}>
-                  <table>
-                    <thead>
-                      <tr>
-                        <th scope="col">{t('op.day')}</th>
-                        {plans.map((p) => (
-                          <th scope="col" key={p}>
-                            {p}
-                          </th>
-                        ))}
-                      </tr>
-                    </thead>
-                    <tbody>
-                      {days.map((d) => (
-                        <tr key={d}>
-                          <td>{d}</td>
-                          {plans.map((p) => (
-                            <td key={p}>{formatNumber(rows.find((r) => r.date === d && r.plan === p)?.units ?? 0, lang)}</td>
-                          ))}
-                        </tr>
-                      ))}
-                    </tbody>
-                  </table>
-                </div>
+                <DataTable
+                  rows={days}
+                  caption={t('op.units')}
+                  rowKey={(d) => d}
+                  columns={[
+                    { id: 'day', header: 'op.day', cell: (d) => d },
+                    ...plans.map(
+                      (p): Column<string> => ({
+                        id: p,
+                        header: { text: p },
+                        numeric: true,
+                        cell: (d) => formatNumber(rows.find((r) => r.date === d && r.plan === p)?.units ?? 0, lang),
+                      }),
+                    ),
+                  ]}
+                />
               </Card>
             </>
           );
@@ -291,36 +250,20 @@ export function OpFeeds() {
     <div className="page">
       <h1 tabIndex={-1}>{t('op.feeds')}</h1>
       <Card>
-        <View a={series} empty={(d) => d.length === 0}>
-          {(rows) => (
-            <div className="table-wrap" tabIndex={0}>
-              <table data-testid="feeds">
-                <thead>
-                  <tr>
-                    <th scope="col">{t('common.symbol')}</th>
-                    <th scope="col">{t('common.timeframe')}</th>
-                    <th scope="col">{t('op.owner')}</th>
-                    <th scope="col">{t('op.source')}</th>
-                    <th scope="col">{t('op.lastbar')}</th>
-                    <th scope="col">{t('op.age')}</th>
-                  </tr>
-                </thead>
-                <tbody>
-                  {rows.map((s) => (
-                    <tr key={`${s.symbol}${s.timeframe}${s.owner}`}>
-                      <td>{s.symbol}</td>
-                      <td>{s.timeframe}</td>
-                      <td>{s.owner}</td>
-                      <td>{s.source}</td>
-                      <td>{s.last_bar_time ? formatTime(s.last_bar_time, lang, zone) : '—'}</td>
-                      <td>{age(s.last_bar_time)}</td>
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
-            </div>
-          )}
-        </View>
+        <DataTable
+          a={series}
+          caption={t('op.feeds')}
+          testId="feeds"
+          rowKey={(s) => `${s.symbol}${s.timeframe}${s.owner}`}
+          columns={[
+            { id: 'symbol', header: 'common.symbol', sortValue: (s) => s.symbol, cell: (s) => s.symbol },
+            { id: 'timeframe', header: 'common.timeframe', cell: (s) => s.timeframe },
+            { id: 'owner', header: 'op.owner', sortValue: (s) => s.owner, cell: (s) => s.owner },
+            { id: 'source', header: 'op.source', cell: (s) => s.source },
+            { id: 'lastbar', header: 'op.lastbar', sortValue: (s) => s.last_bar_time, cell: (s) => (s.last_bar_time ? formatTime(s.last_bar_time, lang, zone) : '—') },
+            { id: 'age', header: 'op.age', numeric: true, cell: (s) => age(s.last_bar_time) },
+          ]}
+        />
       </Card>
     </div>
   );
@@ -332,7 +275,29 @@ interface HealthItem {
   model?: null;
   performance?: Performance;
   resolved_p_up?: Array<[number, boolean]>;
-  retraining?: Array<{ seq: number; time: string; action: string; decision: boolean; reasons: string[]; champion_version?: number; challenger_version?: number }>;
+  retraining?: AuditRecord[];
+}
+
+// The drift state at a model's newest drift check, as a badge row: an alarm (feature drift or
+// live performance below validation) is an alert with its reasons.
+function DriftRow({ d, model }: { d: DriftState; model: string }) {
+  const { t, lang, zone } = useI18n();
+  const label = t(`op.drift.${d.kind}` as Key);
+  const when = d.time ? ` · ${t('op.drift.checked', { time: formatTime(d.time, lang, zone) })}` : '';
+  const alarm = d.kind === 'alarm' || d.kind === 'performance';
+  return (
+    <div className={`drift drift-${d.kind}${alarm ? ' alert alert-warn' : ''}`} data-testid="drift" data-kind={d.kind} data-model={model} role={alarm ? 'alert' : undefined}>
+      <span className={`badge ${alarm ? 'badge-alarm' : 'badge-muted'}`}>{label}</span>
+      <span className="muted">{when}</span>
+      {d.reasons.length > 0 && (
+        <ul className="drift-reasons">
+          {d.reasons.map((r) => (
+            <li key={r}>{r}</li>
+          ))}
+        </ul>
+      )}
+    </div>
+  );
 }
 
 export function OpHealth() {
@@ -345,6 +310,15 @@ export function OpHealth() {
       <View a={health} empty={(d) => d.length === 0}>
         {(items) => (
           <>
+            {(() => {
+              const served = items.filter((it) => it.performance);
+              const alarms = served.filter((it) => ['alarm', 'performance'].includes(driftState(it.retraining).kind)).length;
+              return (
+                <p className={alarms > 0 ? 'alert alert-warn' : 'muted'} data-testid="drift-summary" data-alarms={alarms}>
+                  {t('op.drift.summary', { n: formatNumber(alarms, lang), total: formatNumber(served.length, lang) })}
+                </p>
+              );
+            })()}
             {items.map((it) => {
               const p = it.performance;
               const bins = reliabilityBins(
@@ -360,6 +334,7 @@ export function OpHealth() {
                         <p>
                           <code>{p.model_version}</code>
                         </p>
+                        <DriftRow d={driftState(it.retraining)} model={p.model_version} />
                         <dl className="kv">
                           <dt>{t('track.resolved')}</dt>
                           <dd>{formatNumber(p.live.resolved, lang)}</dd>
@@ -385,32 +360,17 @@ export function OpHealth() {
                           ))}
                         </dl>
                         <h3>{t('op.audit')}</h3>
-                        {it.retraining && it.retraining.length > 0 ? (
-                          <div className="table-wrap" tabIndex={0}>
-                            <table>
-                              <thead>
-                                <tr>
-                                  <th scope="col">{t('common.time')}</th>
-                                  <th scope="col">{t('op.action')}</th>
-                                  <th scope="col">{t('op.decision')}</th>
-                                  <th scope="col">{t('op.reason')}</th>
-                                </tr>
-                              </thead>
-                              <tbody>
-                                {it.retraining.map((r) => (
-                                  <tr key={r.seq}>
-                                    <td>{formatTime(r.time, lang, zone)}</td>
-                                    <td>{r.action}</td>
-                                    <td>{r.decision ? t('common.yes') : t('common.no')}</td>
-                                    <td className="wrap">{r.reasons.join('; ')}</td>
-                                  </tr>
-                                ))}
-                              </tbody>
-                            </table>
-                          </div>
-                        ) : (
-                          <p className="muted">{t('common.none')}</p>
-                        )}
+                        <DataTable
+                          rows={it.retraining ?? []}
+                          caption={`${t('op.audit')}: ${it.symbol} ${it.timeframe}`}
+                          rowKey={(r) => r.seq}
+                          columns={[
+                            { id: 'time', header: 'common.time', cell: (r) => formatTime(r.time, lang, zone) },
+                            { id: 'action', header: 'op.action', cell: (r) => r.action },
+                            { id: 'decision', header: 'op.decision', cell: (r) => (r.decision ? t('common.yes') : t('common.no')) },
+                            { id: 'reason', header: 'op.reason', className: 'wrap', cell: (r) => r.reasons.join('; ') },
+                          ]}
+                        />
                       </div>
                       <div>{bins.length ? <Reliability bins={bins} /> : <p className="muted">{t('track.none')}</p>}</div>
                     </div>
@@ -420,6 +380,79 @@ export function OpHealth() {
             })}
           </>
         )}
+      </View>
+    </div>
+  );
+}
+
+// MRR, ARPU and churn per UTC month over the last year (billing/revenue.h), from the first month
+// with a paying tenant on: two charts and the table of every figure, with the reconciliation of
+// payments against the accounts.
+export function OpSubscriptions() {
+  const { t, lang } = useI18n();
+  const subs = useAsync((signal) => api<SubscriptionRevenue>('/api/v1/operator/analytics/subscriptions', { signal }), []);
+  const churn = (v: number | null) => (v === null ? '—' : formatPercent(v, lang, 1));
+  return (
+    <div className="page">
+      <h1 tabIndex={-1}>{t('op.subs')}</h1>
+      <p className="intro">{t('op.subs.intro')}</p>
+      <View a={subs}>
+        {(r) => {
+          const months = fromFirstActive(r.months);
+          const now = r.months.at(-1);
+          return (
+            <>
+              <Card>
+                <div className="stats" data-testid="subs-stats">
+                  <Stat label={t('op.mrr.now')} value={formatRupiah(now?.mrr_idr ?? 0, lang)} sub={t('op.paying.n', { n: formatNumber(now?.paying_tenants ?? 0, lang) })} />
+                  <Stat label={t('op.arpu')} value={formatRupiah(now?.arpu_idr ?? 0, lang)} />
+                  <Stat label={t('op.churn.total')} value={formatNumber(r.totals.cancellations + r.totals.lapses, lang)} sub={t('op.churn.split', { c: formatNumber(r.totals.cancellations, lang), l: formatNumber(r.totals.lapses, lang) })} />
+                  <Stat label={t('op.net')} value={formatRupiah(r.totals.net_idr, lang)} />
+                </div>
+                <p className={r.reconciliation.ok ? 'alert alert-ok' : 'alert alert-error'} data-testid="subs-reconciliation" data-ok={r.reconciliation.ok}>
+                  {r.reconciliation.ok ? t('op.recon.ok') : t('op.recon.bad', { amount: formatRupiah(r.reconciliation.difference_idr, lang) })}
+                </p>
+              </Card>
+              {months.length === 0 ? (
+                <Card>
+                  <Empty>{t('op.subs.none')}</Empty>
+                </Card>
+              ) : (
+                <>
+                  <div className="grid-2">
+                    <Card title={t('op.mrr.chart')}>
+                      <BarChart testId="mrr-chart" points={months.map((m) => ({ x: m.month, y: m.mrr_idr }))} label={t('op.mrr.chart')} format={(v) => formatRupiah(v, lang)} />
+                    </Card>
+                    <Card title={t('op.churn.chart')}>
+                      <BarChart testId="churn-chart" points={months.map((m) => ({ x: m.month, y: m.churn_rate }))} label={t('op.churn.chart')} format={(v) => formatPercent(v, lang, 1)} />
+                      <p className="hint">{t('op.churn.def')}</p>
+                    </Card>
+                  </div>
+                  <Card title={t('op.subs.table')}>
+                    <DataTable
+                      rows={months}
+                      caption={t('op.subs.table')}
+                      testId="subs-table"
+                      rowKey={(m) => m.month}
+                      rowProps={(m) => ({ 'data-month': m.month })}
+                      columns={[
+                        { id: 'month', header: 'op.month', rowHeader: true, cell: (m) => m.month },
+                        { id: 'mrr', header: 'op.mrr', numeric: true, testId: 'mrr', cell: (m) => formatRupiah(m.mrr_idr, lang) },
+                        { id: 'arpu', header: 'op.arpu', numeric: true, cell: (m) => formatRupiah(m.arpu_idr, lang) },
+                        { id: 'paying', header: 'op.paying', numeric: true, testId: 'paying', cell: (m) => formatNumber(m.paying_tenants, lang) },
+                        { id: 'new', header: 'op.new', numeric: true, cell: (m) => formatNumber(m.new_paying, lang) },
+                        { id: 'cancellations', header: 'op.cancellations', numeric: true, cell: (m) => formatNumber(m.cancellations, lang) },
+                        { id: 'lapses', header: 'op.lapses', numeric: true, cell: (m) => formatNumber(m.lapses, lang) },
+                        { id: 'churn', header: 'op.churn', numeric: true, testId: 'churn', cell: (m) => churn(m.churn_rate) },
+                        { id: 'net', header: 'op.net', numeric: true, cell: (m) => formatRupiah(m.net_idr, lang) },
+                      ]}
+                    />
+                  </Card>
+                </>
+              )}
+            </>
+          );
+        }}
       </View>
     </div>
   );

@@ -4,6 +4,7 @@ import { api, qs } from '../api';
 import { formatDate, formatNumber, formatPercent, formatTime } from '../format';
 import { useI18n } from '../i18n';
 import { Link } from '../router';
+import { DataTable } from '../components/DataTable';
 import { Card, Empty, Stat, useAsync, View } from '../components/ui';
 import { useMyPlan } from '../components/plan';
 import { Direction } from '../components/signal';
@@ -58,38 +59,22 @@ export function Overview() {
       </View>
       <div className="grid-2">
         <Card title={t('overview.recent')} actions={<Link to="/signals">{t('nav.signals')}</Link>}>
-          <View a={recent} empty={(d) => d.length === 0}>
-            {(signals) => (
-              <div className="table-wrap" tabIndex={0}>
-                <table>
-                  <thead>
-                    <tr>
-                      <th scope="col">{t('common.time')}</th>
-                      <th scope="col">{t('common.symbol')}</th>
-                      <th scope="col">{t('signal.direction')}</th>
-                      <th scope="col">{t('signal.confidence')}</th>
-                      <th scope="col">{t('signal.outcome')}</th>
-                    </tr>
-                  </thead>
-                  <tbody>
-                    {signals.map((s) => (
-                      <tr key={s.id}>
-                        <td>{formatTime(s.timestamp, lang, zone)}</td>
-                        <td>
-                          {s.symbol} {s.timeframe}
-                        </td>
-                        <td>
-                          <Direction s={s} />
-                        </td>
-                        <td>{s.confidence !== undefined ? formatPercent(s.confidence, lang) : '—'}</td>
-                        <td>{!s.resolved ? t('signal.pending') : s.resolution?.hit === true ? t('signal.hit') : s.resolution?.hit === false ? t('signal.miss') : '—'}</td>
-                      </tr>
-                    ))}
-                  </tbody>
-                </table>
-              </div>
-            )}
-          </View>
+          <DataTable
+            a={recent}
+            caption={t('overview.recent')}
+            rowKey={(s) => s.id}
+            columns={[
+              { id: 'time', header: 'common.time', cell: (s) => formatTime(s.timestamp, lang, zone) },
+              { id: 'series', header: 'common.symbol', cell: (s) => `${s.symbol} ${s.timeframe}` },
+              { id: 'direction', header: 'signal.direction', cell: (s) => <Direction s={s} /> },
+              { id: 'confidence', header: 'signal.confidence', numeric: true, cell: (s) => (s.confidence !== undefined ? formatPercent(s.confidence, lang) : '—') },
+              {
+                id: 'outcome',
+                header: 'signal.outcome',
+                cell: (s) => (!s.resolved ? t('signal.pending') : s.resolution?.hit === true ? t('signal.hit') : s.resolution?.hit === false ? t('signal.miss') : '—'),
+              },
+            ]}
+          />
         </Card>
         <Card title={t('overview.accuracy')} actions={<Link to="/track-record">{t('nav.track')}</Link>}>
           <View a={recent} empty={(d) => d.length === 0}>

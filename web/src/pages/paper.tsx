@@ -9,6 +9,7 @@ import { digitsOf, formatNumber, formatPercent, formatPrice, formatTime } from '
 import { useI18n } from '../i18n';
 import { navigate, useLocation } from '../router';
 import { Card, Empty, ErrorState, Field, FormError, Loading, Select, Stat, useAsync, useForm, View, type FieldErrors } from '../components/ui';
+import { DataTable } from '../components/DataTable';
 import { useSeries } from '../components/series';
 import { isGateRefusal, UpgradeNotice, useGate } from '../components/upgrade';
 import { StatusBadge, TradeTable } from './backtests';
@@ -138,45 +139,41 @@ function OpenAccount({ onOpened }: { onOpened: (a: PaperAccount) => void }) {
 function AccountList({ items, selected }: { items: PaperAccount[]; selected: number | null }) {
   const { t, lang, zone } = useI18n();
   return (
-    <div className="table-wrap" tabIndex={0}>
-      <table data-testid="paper-list">
-        <thead>
-          <tr>
-            <th scope="col">{t('paper.name')}</th>
-            <th scope="col">{t('bt.series')}</th>
-            <th scope="col">{t('paper.status')}</th>
-            <th scope="col">{t('paper.equity')}</th>
-            <th scope="col">{t('paper.return')}</th>
-            <th scope="col">{t('paper.lastbar')}</th>
-            <th scope="col">
-              <span className="visually-hidden">{t('bt.actions')}</span>
-            </th>
-          </tr>
-        </thead>
-        <tbody>
-          {items.map((a) => (
-            <tr key={a.id} data-account={a.name} className={a.id === selected ? 'selected' : undefined}>
-              <td>{a.name}</td>
-              <td>
-                {a.strategy.symbols.join(', ')} {a.strategy.timeframe}
-              </td>
-              <td>
-                <StatusBadge status={a.status} />
-                {a.status === 'active' && a.trading_state !== 'active' && <StatusBadge status={a.trading_state} />}
-              </td>
-              <td data-testid="paper-equity">{money(a.equity, lang, a.currency)}</td>
-              <td className={a.return >= 0 ? 'pos' : 'neg'}>{formatPercent(a.return, lang, 2)}</td>
-              <td>{a.last_bar_time ? formatTime(a.last_bar_time, lang, zone) : '—'}</td>
-              <td className="actions">
-                <button type="button" className="btn btn-small" onClick={() => navigate(`/paper?id=${a.id}`)} aria-label={`${t('paper.view')} ${a.name}`}>
-                  {t('paper.view')}
-                </button>
-              </td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
-    </div>
+    <DataTable
+      rows={items}
+      caption={t('paper.list')}
+      testId="paper-list"
+      rowKey={(a) => a.id}
+      rowProps={(a) => ({ 'data-account': a.name, className: a.id === selected ? 'selected' : undefined })}
+      columns={[
+        { id: 'name', header: 'paper.name', cell: (a) => a.name, sortValue: (a) => a.name },
+        { id: 'series', header: 'bt.series', cell: (a) => `${a.strategy.symbols.join(', ')} ${a.strategy.timeframe}` },
+        {
+          id: 'status',
+          header: 'paper.status',
+          cell: (a) => (
+            <>
+              <StatusBadge status={a.status} />
+              {a.status === 'active' && a.trading_state !== 'active' && <StatusBadge status={a.trading_state} />}
+            </>
+          ),
+        },
+        { id: 'equity', header: 'paper.equity', numeric: true, testId: 'paper-equity', sortValue: (a) => a.equity, cell: (a) => money(a.equity, lang, a.currency) },
+        { id: 'return', header: 'paper.return', numeric: true, sortValue: (a) => a.return, className: (a) => (a.return >= 0 ? 'pos' : 'neg'), cell: (a) => formatPercent(a.return, lang, 2) },
+        { id: 'lastbar', header: 'paper.lastbar', sortValue: (a) => a.last_bar_time, cell: (a) => (a.last_bar_time ? formatTime(a.last_bar_time, lang, zone) : '—') },
+        {
+          id: 'actions',
+          header: 'bt.actions',
+          headerHidden: true,
+          className: 'actions',
+          cell: (a) => (
+            <button type="button" className="btn btn-small" onClick={() => navigate(`/paper?id=${a.id}`)} aria-label={`${t('paper.view')} ${a.name}`}>
+              {t('paper.view')}
+            </button>
+          ),
+        },
+      ]}
+    />
   );
 }
 
@@ -292,151 +289,87 @@ function AccountView({ id, onChanged }: { id: number; onChanged: () => void }) {
       </Card>
       <div className="grid-2">
         <Card title={`${t('paper.positions')} (${positions.length})`}>
-          {positions.length === 0 ? (
-            <Empty />
-          ) : (
-            <div className="table-wrap" tabIndex={0}>
-              <table data-testid="paper-positions">
-                <thead>
-                  <tr>
-                    <th scope="col">{t('common.symbol')}</th>
-                    <th scope="col">{t('bt.side')}</th>
-                    <th scope="col">{t('bt.qty')}</th>
-                    <th scope="col">{t('paper.avg')}</th>
-                    <th scope="col">{t('paper.mark')}</th>
-                    <th scope="col">{t('paper.upnl')}</th>
-                  </tr>
-                </thead>
-                <tbody>
-                  {positions.map((p) => (
-                    <tr key={p.symbol}>
-                      <td>{p.symbol}</td>
-                      <td>{t(p.side === 'long' ? 'bt.long' : 'bt.short')}</td>
-                      <td>{formatNumber(p.quantity, lang)}</td>
-                      <td>{formatPrice(p.avg_price, digits, lang)}</td>
-                      <td>{p.mark_price !== undefined ? formatPrice(p.mark_price, digits, lang) : '—'}</td>
-                      <td className={(p.unrealized_pnl ?? 0) >= 0 ? 'pos' : 'neg'}>{money(p.unrealized_pnl, lang, a.currency)}</td>
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
-            </div>
-          )}
+          <DataTable
+            rows={positions}
+            caption={t('paper.positions')}
+            testId="paper-positions"
+            rowKey={(p) => p.symbol}
+            columns={[
+              { id: 'symbol', header: 'common.symbol', cell: (p) => p.symbol },
+              { id: 'side', header: 'bt.side', cell: (p) => t(p.side === 'long' ? 'bt.long' : 'bt.short') },
+              { id: 'qty', header: 'bt.qty', numeric: true, cell: (p) => formatNumber(p.quantity, lang) },
+              { id: 'avg', header: 'paper.avg', numeric: true, cell: (p) => formatPrice(p.avg_price, digits, lang) },
+              { id: 'mark', header: 'paper.mark', numeric: true, cell: (p) => (p.mark_price !== undefined ? formatPrice(p.mark_price, digits, lang) : '—') },
+              { id: 'upnl', header: 'paper.upnl', numeric: true, className: (p) => ((p.unrealized_pnl ?? 0) >= 0 ? 'pos' : 'neg'), cell: (p) => money(p.unrealized_pnl, lang, a.currency) },
+            ]}
+          />
         </Card>
         <Card title={`${t('paper.orders')} (${working.length})`}>
-          {working.length === 0 ? (
-            <Empty />
-          ) : (
-            <div className="table-wrap" tabIndex={0}>
-              <table data-testid="paper-orders">
-                <thead>
-                  <tr>
-                    <th scope="col">#</th>
-                    <th scope="col">{t('common.symbol')}</th>
-                    <th scope="col">{t('bt.side')}</th>
-                    <th scope="col">{t('paper.type')}</th>
-                    <th scope="col">{t('bt.qty')}</th>
-                    <th scope="col">{t('paper.price')}</th>
-                    <th scope="col">{t('paper.role')}</th>
-                    <th scope="col">
-                      <span className="visually-hidden">{t('bt.actions')}</span>
-                    </th>
-                  </tr>
-                </thead>
-                <tbody>
-                  {working.map((o) => (
-                    <tr key={o.id}>
-                      <td>{o.id}</td>
-                      <td>{o.symbol}</td>
-                      <td>{o.side}</td>
-                      <td>{o.type}</td>
-                      <td>{formatNumber(o.quantity, lang)}</td>
-                      <td>{o.type === 'market' ? '—' : formatPrice(o.stop_price ?? o.price ?? 0, digits, lang)}</td>
-                      <td>{o.role ?? ''}</td>
-                      <td className="actions">
-                        {open && (
-                          <button type="button" className="btn btn-small btn-danger" onClick={() => cancelOrder(o)} aria-label={`${t('paper.cancel')} #${o.id}`}>
-                            {t('paper.cancel')}
-                          </button>
-                        )}
-                      </td>
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
-            </div>
-          )}
+          <DataTable
+            rows={working}
+            caption={t('paper.orders')}
+            testId="paper-orders"
+            rowKey={(o) => o.id}
+            columns={[
+              { id: 'id', header: { text: '#' }, numeric: true, cell: (o) => o.id },
+              { id: 'symbol', header: 'common.symbol', cell: (o) => o.symbol },
+              { id: 'side', header: 'bt.side', cell: (o) => o.side },
+              { id: 'type', header: 'paper.type', cell: (o) => o.type },
+              { id: 'qty', header: 'bt.qty', numeric: true, cell: (o) => formatNumber(o.quantity, lang) },
+              { id: 'price', header: 'paper.price', numeric: true, cell: (o) => (o.type === 'market' ? '—' : formatPrice(o.stop_price ?? o.price ?? 0, digits, lang)) },
+              { id: 'role', header: 'paper.role', cell: (o) => o.role ?? '' },
+              {
+                id: 'actions',
+                header: 'bt.actions',
+                headerHidden: true,
+                className: 'actions',
+                cell: (o) =>
+                  open && (
+                    <button type="button" className="btn btn-small btn-danger" onClick={() => cancelOrder(o)} aria-label={`${t('paper.cancel')} #${o.id}`}>
+                      {t('paper.cancel')}
+                    </button>
+                  ),
+              },
+            ]}
+          />
         </Card>
       </div>
       {open && a.trading_state !== 'halted' && <OrderForm base={base} symbols={a.strategy.symbols} onPlaced={data.reload} />}
       <Card title={`${t('paper.fills')} (${d.fills.length})`}>
-        {d.fills.length === 0 ? (
-          <Empty />
-        ) : (
-          <div className="table-wrap" tabIndex={0}>
-            <table data-testid="paper-fills">
-              <thead>
-                <tr>
-                  <th scope="col">{t('common.time')}</th>
-                  <th scope="col">{t('common.symbol')}</th>
-                  <th scope="col">{t('bt.side')}</th>
-                  <th scope="col">{t('bt.qty')}</th>
-                  <th scope="col">{t('paper.price')}</th>
-                  <th scope="col">{t('paper.role')}</th>
-                  <th scope="col">{t('paper.commission')}</th>
-                  <th scope="col">{t('paper.realized')}</th>
-                </tr>
-              </thead>
-              <tbody>
-                {d.fills.slice(0, 200).map((f) => (
-                  <tr key={f.id}>
-                    <td>{formatTime(f.time, lang, zone)}</td>
-                    <td>{f.symbol}</td>
-                    <td>{f.side}</td>
-                    <td>{formatNumber(f.quantity, lang)}</td>
-                    <td>{formatPrice(f.price, digits, lang)}</td>
-                    <td>{f.role ?? ''}</td>
-                    <td>{money(f.commission, lang, a.currency)}</td>
-                    <td>{money(f.realized_pnl, lang, a.currency)}</td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
-        )}
+        <DataTable
+          rows={d.fills.slice(0, 200)}
+          caption={t('paper.fills')}
+          testId="paper-fills"
+          rowKey={(f) => f.id}
+          columns={[
+            { id: 'time', header: 'common.time', cell: (f) => formatTime(f.time, lang, zone) },
+            { id: 'symbol', header: 'common.symbol', cell: (f) => f.symbol },
+            { id: 'side', header: 'bt.side', cell: (f) => f.side },
+            { id: 'qty', header: 'bt.qty', numeric: true, cell: (f) => formatNumber(f.quantity, lang) },
+            { id: 'price', header: 'paper.price', numeric: true, cell: (f) => formatPrice(f.price, digits, lang) },
+            { id: 'role', header: 'paper.role', cell: (f) => f.role ?? '' },
+            { id: 'commission', header: 'paper.commission', numeric: true, cell: (f) => money(f.commission, lang, a.currency) },
+            { id: 'realized', header: 'paper.realized', numeric: true, cell: (f) => money(f.realized_pnl, lang, a.currency) },
+          ]}
+        />
       </Card>
       <Card title={`${t('bt.trades')} (${d.trades.length})`}>{d.trades.length === 0 ? <Empty /> : <TradeTable trades={d.trades.slice(0, 200)} testId="paper-trades" />}</Card>
       <Card title={t('paper.events')}>
         <p className="hint">{t('paper.events.desc')}</p>
         {events.error ? <ErrorState error={events.error} /> : null}
-        {events.items.length === 0 ? (
-          <Empty />
-        ) : (
-          <div className="table-wrap events" tabIndex={0}>
-            <table data-testid="paper-events">
-              <thead>
-                <tr>
-                  <th scope="col">#</th>
-                  <th scope="col">{t('common.time')}</th>
-                  <th scope="col">{t('paper.event')}</th>
-                  <th scope="col">{t('paper.detail')}</th>
-                </tr>
-              </thead>
-              <tbody>
-                {[...events.items].reverse().slice(0, 200).map((e) => (
-                  <tr key={e.seq}>
-                    <td>{e.seq}</td>
-                    <td>{formatTime(e.time, lang, zone)}</td>
-                    <td>
-                      <code>{e.type}</code>
-                    </td>
-                    <td className="wrap">{eventDetail(e, lang)}</td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
-        )}
+        <DataTable
+          rows={[...events.items].reverse().slice(0, 200)}
+          caption={t('paper.events')}
+          testId="paper-events"
+          wrapClassName="events"
+          rowKey={(e) => e.seq}
+          columns={[
+            { id: 'seq', header: { text: '#' }, numeric: true, cell: (e) => e.seq },
+            { id: 'time', header: 'common.time', cell: (e) => formatTime(e.time, lang, zone) },
+            { id: 'type', header: 'paper.event', cell: (e) => <code>{e.type}</code> },
+            { id: 'detail', header: 'paper.detail', className: 'wrap', cell: (e) => eventDetail(e, lang) },
+          ]}
+        />
       </Card>
     </section>
   );

@@ -5,7 +5,8 @@ import { useEffect, useState } from 'react';
 import { api, ApiError } from '../api';
 import { formatPercent, formatTime } from '../format';
 import { useI18n } from '../i18n';
-import { Card, ErrorState, Field, FormError, Loading, Select, useAsync, useForm, View } from '../components/ui';
+import { Card, ErrorState, Field, FormError, Loading, Select, useAsync, useForm } from '../components/ui';
+import { DataTable } from '../components/DataTable';
 import { cheapestWith, useMyPlan } from '../components/plan';
 import { useSeries } from '../components/series';
 import { Link as PageLink } from '../router';
@@ -184,38 +185,35 @@ function Groups({ info, reload }: { info: TelegramLink; reload: () => void }) {
     <Card title={t('tg.groups')}>
       <p className="muted">{t('tg.groups.desc')}</p>
       <FormError message={error} />
-      {count === 0 ? (
-        <p className="state state-empty">{t('tg.groups.none')}</p>
-      ) : (
-        <div className="table-wrap" tabIndex={0}>
-          <table data-testid="tg-groups">
-            <thead>
-              <tr>
-                <th scope="col">{t('tg.group')}</th>
-                <th scope="col">{t('tg.since')}</th>
-                <th scope="col">
-                  <span className="visually-hidden">{t('tg.unlink')}</span>
-                </th>
-              </tr>
-            </thead>
-            <tbody>
-              {info.groups.map((g) => (
-                <tr key={g.chat_id}>
-                  <td>
-                    {g.title || g.chat_id} {g.blocked && <span className="badge badge-muted">{t('tg.blocked')}</span>}
-                  </td>
-                  <td>{formatTime(g.linked_at, lang, zone)}</td>
-                  <td>
-                    <button type="button" className="btn btn-small btn-danger" onClick={() => remove(g.chat_id, g.title)} aria-label={`${t('tg.unlink')} ${g.title || g.chat_id}`}>
-                      {t('tg.unlink')}
-                    </button>
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
-      )}
+      <DataTable
+        rows={info.groups}
+        caption={t('tg.groups')}
+        testId="tg-groups"
+        empty={t('tg.groups.none')}
+        rowKey={(g) => g.chat_id}
+        columns={[
+          {
+            id: 'group',
+            header: 'tg.group',
+            cell: (g) => (
+              <>
+                {g.title || g.chat_id} {g.blocked && <span className="badge badge-muted">{t('tg.blocked')}</span>}
+              </>
+            ),
+          },
+          { id: 'since', header: 'tg.since', cell: (g) => formatTime(g.linked_at, lang, zone) },
+          {
+            id: 'unlink',
+            header: 'tg.unlink',
+            headerHidden: true,
+            cell: (g) => (
+              <button type="button" className="btn btn-small btn-danger" onClick={() => remove(g.chat_id, g.title)} aria-label={`${t('tg.unlink')} ${g.title || g.chat_id}`}>
+                {t('tg.unlink')}
+              </button>
+            ),
+          },
+        ]}
+      />
       {token ? (
         <PendingLink
           token={token}
@@ -331,50 +329,48 @@ function Alerts({ info }: { info: TelegramLink }) {
         <p className="muted">{t('tg.alerts.linkfirst')}</p>
       )}
       <FormError message={listError} />
-      <View a={alerts} empty={(d) => d.length === 0}>
-        {(list) => (
-          <div className="table-wrap" tabIndex={0}>
-            <table data-testid="tg-alerts">
-              <thead>
-                <tr>
-                  <th scope="col">{t('tg.alert.series')}</th>
-                  <th scope="col">{t('tg.alert.confidence')}</th>
-                  <th scope="col">{t('tg.alert.direction')}</th>
-                  <th scope="col">{t('tg.alert.chat')}</th>
-                  <th scope="col">{t('keys.created')}</th>
-                  <th scope="col">
-                    <span className="visually-hidden">{t('tg.alert.actions')}</span>
-                  </th>
-                </tr>
-              </thead>
-              <tbody>
-                {list.map((a) => {
-                  const name = `${a.symbol} ${a.timeframe} ${formatPercent(a.min_confidence, lang)}`;
-                  return (
-                    <tr key={a.id} data-alert={`${a.symbol} ${a.timeframe}`}>
-                      <td>
-                        {a.symbol} {a.timeframe} {a.muted && <span className="badge badge-muted">{t('tg.muted')}</span>}
-                      </td>
-                      <td>≥ {formatPercent(a.min_confidence, lang)}</td>
-                      <td>{dirLabel(a.direction)}</td>
-                      <td>{a.chat === 'group' ? groupTitle(a.chat_id) : t('tg.alert.private')}</td>
-                      <td>{formatTime(a.created_at, lang, zone)}</td>
-                      <td className="actions">
-                        <button type="button" className="btn btn-small" onClick={() => change(a, a.muted ? 'unmute' : 'mute')} aria-label={`${t(a.muted ? 'tg.unmute' : 'tg.mute')} ${name}`}>
-                          {t(a.muted ? 'tg.unmute' : 'tg.mute')}
-                        </button>{' '}
-                        <button type="button" className="btn btn-small btn-danger" onClick={() => change(a, 'delete')} aria-label={`${t('tg.alert.delete')} ${name}`}>
-                          {t('tg.alert.delete')}
-                        </button>
-                      </td>
-                    </tr>
-                  );
-                })}
-              </tbody>
-            </table>
-          </div>
-        )}
-      </View>
+      <DataTable
+        a={alerts}
+        caption={t('tg.alerts')}
+        testId="tg-alerts"
+        rowKey={(a) => a.id}
+        rowProps={(a) => ({ 'data-alert': `${a.symbol} ${a.timeframe}` })}
+        columns={[
+          {
+            id: 'series',
+            header: 'tg.alert.series',
+            sortValue: (a) => `${a.symbol} ${a.timeframe}`,
+            cell: (a) => (
+              <>
+                {a.symbol} {a.timeframe} {a.muted && <span className="badge badge-muted">{t('tg.muted')}</span>}
+              </>
+            ),
+          },
+          { id: 'confidence', header: 'tg.alert.confidence', numeric: true, sortValue: (a) => a.min_confidence, cell: (a) => `≥ ${formatPercent(a.min_confidence, lang)}` },
+          { id: 'direction', header: 'tg.alert.direction', cell: (a) => dirLabel(a.direction) },
+          { id: 'chat', header: 'tg.alert.chat', cell: (a) => (a.chat === 'group' ? groupTitle(a.chat_id) : t('tg.alert.private')) },
+          { id: 'created', header: 'keys.created', sortValue: (a) => a.created_at, cell: (a) => formatTime(a.created_at, lang, zone) },
+          {
+            id: 'actions',
+            header: 'tg.alert.actions',
+            headerHidden: true,
+            className: 'actions',
+            cell: (a) => {
+              const name = `${a.symbol} ${a.timeframe} ${formatPercent(a.min_confidence, lang)}`;
+              return (
+                <>
+                  <button type="button" className="btn btn-small" onClick={() => change(a, a.muted ? 'unmute' : 'mute')} aria-label={`${t(a.muted ? 'tg.unmute' : 'tg.mute')} ${name}`}>
+                    {t(a.muted ? 'tg.unmute' : 'tg.mute')}
+                  </button>{' '}
+                  <button type="button" className="btn btn-small btn-danger" onClick={() => change(a, 'delete')} aria-label={`${t('tg.alert.delete')} ${name}`}>
+                    {t('tg.alert.delete')}
+                  </button>
+                </>
+              );
+            },
+          },
+        ]}
+      />
     </Card>
   );
 }

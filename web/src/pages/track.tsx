@@ -5,6 +5,7 @@ import { api, qs } from '../api';
 import { Reliability } from '../chart/Reliability';
 import { formatNumber, formatPercent } from '../format';
 import { useI18n } from '../i18n';
+import { DataTable } from '../components/DataTable';
 import { Card, Empty, useAsync, View } from '../components/ui';
 import { useChosenSeries } from '../components/series';
 import { reliabilityBins, scoreBy } from '../stats';
@@ -67,32 +68,19 @@ function SeriesTrack({ series }: { series: SeriesItem }) {
         return (
           <div className="grid-2">
             <Card title={t('track.version')}>
-              <div className="table-wrap" tabIndex={0}>
-                <table data-testid="track-table">
-                  <thead>
-                    <tr>
-                      <th scope="col">{t('track.version')}</th>
-                      <th scope="col">{t('track.resolved')}</th>
-                      <th scope="col">{t('track.hitrate')}</th>
-                      <th scope="col">{t('track.ci')}</th>
-                      <th scope="col">{t('track.brier')}</th>
-                    </tr>
-                  </thead>
-                  <tbody>
-                    {scores.map((s) => (
-                      <tr key={s.key}>
-                        <td>
-                          <code>{s.key}</code>
-                        </td>
-                        <td>{formatNumber(s.resolved, lang)}</td>
-                        <td>{s.hitRate === null ? '—' : `${formatPercent(s.hitRate, lang)} (${s.hits}/${s.directional})`}</td>
-                        <td>{s.ci ? `${formatPercent(s.ci[0], lang)} – ${formatPercent(s.ci[1], lang)}` : '—'}</td>
-                        <td>{s.brier === null ? '—' : s.brier.toFixed(4)}</td>
-                      </tr>
-                    ))}
-                  </tbody>
-                </table>
-              </div>
+              <DataTable
+                rows={scores}
+                caption={t('track.version')}
+                testId="track-table"
+                rowKey={(s) => s.key}
+                columns={[
+                  { id: 'version', header: 'track.version', cell: (s) => <code>{s.key}</code> },
+                  { id: 'resolved', header: 'track.resolved', numeric: true, sortValue: (s) => s.resolved, cell: (s) => formatNumber(s.resolved, lang) },
+                  { id: 'hitrate', header: 'track.hitrate', numeric: true, sortValue: (s) => s.hitRate, cell: (s) => (s.hitRate === null ? '—' : `${formatPercent(s.hitRate, lang)} (${s.hits}/${s.directional})`) },
+                  { id: 'ci', header: 'track.ci', numeric: true, cell: (s) => (s.ci ? `${formatPercent(s.ci[0], lang)} – ${formatPercent(s.ci[1], lang)}` : '—') },
+                  { id: 'brier', header: 'track.brier', numeric: true, sortValue: (s) => s.brier, cell: (s) => (s.brier === null ? '—' : s.brier.toFixed(4)) },
+                ]}
+              />
               {perf && perf.live.interval_coverage.length > 0 && (
                 <>
                   <h3>{t('track.coverage')}</h3>
