@@ -189,11 +189,12 @@ Status DbSignalLog::Append(TenantId owner, const Signal& signal) {
     long long t = owner.value();
     soci::indicator ti = IsPlatform(owner) ? soci::i_null : soci::i_ok;
     long long bar = f.bar_time, issued = f.issued_at;
+    int horizon = f.horizon;
     sql << "INSERT INTO signals (tenant_id, signal_id, symbol, timeframe, model_version, bar_time, "
-           "issued_at, body) VALUES (:t, :id, :s, :tf, :mv, :b, :i, :body)",
+           "issued_at, body, horizon) VALUES (:t, :id, :s, :tf, :mv, :b, :i, :body, :h)",
         soci::use(t, ti, "t"), soci::use(f.id, "id"), soci::use(f.symbol, "s"),
         soci::use(f.timeframe, "tf"), soci::use(f.model_version, "mv"), soci::use(bar, "b"),
-        soci::use(issued, "i"), soci::use(body, "body");
+        soci::use(issued, "i"), soci::use(body, "body"), soci::use(horizon, "h");
     return Status::Ok();
   });
   if (s.code() == StatusCode::kAlreadyExists) {
@@ -302,15 +303,18 @@ Result<std::vector<StoredSignal>> DbSignalLog::ListVisible(TenantId viewer,
     long long lim = static_cast<long long>(query.limit);
     long long before = query.before.value_or(std::numeric_limits<int64_t>::max());
     int resolved_only = query.resolved_only ? 1 : 0;
+    int h = query.horizon;
     soci::rowset<soci::row> rows =
         (sql.prepare << std::string("SELECT ") + kCols +
                             " FROM signals WHERE (tenant_id IS NULL OR tenant_id = :t) "
                             "AND (:s1 = '' OR symbol = :s2) AND (:f1 = '' OR timeframe = :f2) "
                             "AND bar_time < :b AND (:r = 0 OR resolved = 1) "
+                            "AND (:h1 = 0 OR horizon = :h2) "
                             "ORDER BY bar_time DESC, id DESC LIMIT :lim",
          soci::use(t, "t"), soci::use(query.symbol, "s1"), soci::use(query.symbol, "s2"),
          soci::use(query.timeframe, "f1"), soci::use(query.timeframe, "f2"),
-         soci::use(before, "b"), soci::use(resolved_only, "r"), soci::use(lim, "lim"));
+         soci::use(before, "b"), soci::use(resolved_only, "r"), soci::use(h, "h1"), soci::use(h, "h2"),
+         soci::use(lim, "lim"));
     for (const soci::row& row : rows) {
       SINYAL_ASSIGN_OR_RETURN(StoredSignal x, ParseRow(row));
       out.push_back(std::move(x));

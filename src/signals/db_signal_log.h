@@ -50,6 +50,7 @@ struct SignalListQuery {
   size_t limit = 100;     // 1..kMaxSignalPage (else InvalidArgument "limit")
   std::optional<UnixNanos> before;  // only signals with bar_time < before (paging)
   bool resolved_only = false;       // only signals with a resolution (the track record)
+  int horizon = 0;                  // only signals of this horizon (bars); 0: any
 };
 
 class DbSignalLog final : public SignalLog {

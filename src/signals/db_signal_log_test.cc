@@ -174,6 +174,18 @@ TEST_P(DbSignalLogTest, PlatformSignalsAreStoredOnceAndVisibleToEveryTenant) {
       b_, {.symbol = "EURUSD", .limit = 2, .before = page->back().signal.bar_time()});
   ASSERT_EQ(next->size(), 1u);
   EXPECT_EQ(next->front().signal.bar_time(), kT0);
+  // One model line at a time: a 24-bar signal of the same bar is listed only under its horizon.
+  SignalFields f24 = MakeSignal("00000000000000d1", "EURUSD", kT0, 0.7, "platform/EURUSD/H1/v9").fields();
+  f24.horizon = 24;
+  ASSERT_OK(log_->Append(kPlatform, Signal::FromFields(std::move(f24))));
+  auto h1 = log_->ListVisible(b_, {.symbol = "EURUSD", .limit = 10, .horizon = 1});
+  ASSERT_OK(h1.status());
+  EXPECT_EQ(h1->size(), 3u);
+  auto h24 = log_->ListVisible(b_, {.symbol = "EURUSD", .limit = 10, .horizon = 24});
+  ASSERT_OK(h24.status());
+  ASSERT_EQ(h24->size(), 1u);
+  EXPECT_EQ(h24->front().signal.horizon(), 24);
+  EXPECT_EQ(log_->ListVisible(b_, {.symbol = "EURUSD", .limit = 10})->size(), 4u) << "0: any horizon";
   EXPECT_EQ(log_->ListVisible(a_, {.limit = 0}).status().field(), "limit");
   EXPECT_EQ(log_->ListVisible(a_, {.limit = kMaxSignalPage + 1}).status().field(), "limit");
 

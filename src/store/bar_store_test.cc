@@ -173,7 +173,7 @@ TEST_P(BarStoreTest, KeepExistingAndOverwritePolicies) {
 TEST_P(BarStoreTest, DatabaseFailureMidImportWritesNothing) {
   // A trigger makes the 7th row's INSERT fail after two chunks of 3 rows went in.
   const long long bad_ts = kT0 + 6 * kNanosPerHour;
-  ASSERT_OK(db().WithTx([&](soci::session& sql) {
+  ASSERT_OK(db().WithOwnerTx([&](soci::session& sql) {  // DDL: the owner's
     if (is_postgres()) {
       sql << "CREATE FUNCTION fail_bar() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
              "IF NEW.ts = " + std::to_string(bad_ts) +

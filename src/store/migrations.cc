@@ -360,7 +360,7 @@ CREATE INDEX operator_keys_operator ON operator_keys(operator_id, id);
 #include "store/migrations_entitlements.inc"  // 20: plans' training bounds; features only as gated
 #include "store/migrations_payments.inc"  // 30-39: subscriptions, term invoices, payments
 #include "store/migrations_trading.inc"    // 40-43: backtests, paper trading accounts, their plan features
-#include "store/migrations_models.inc"     // 50: the active model per horizon
+#include "store/migrations_models.inc"     // 50-51: the active model and the signals per horizon
 #include "store/migrations_notify.inc"     // 60-69: Telegram (links, alerts, send queue)
 #include "store/migrations_audit.inc"      // 80-89: the security audit trail
 #include "store/migrations_security.inc"   // 90: append-only tables refuse DELETE

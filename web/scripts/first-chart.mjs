@@ -13,6 +13,7 @@
 //                 server computes on request once the series' model is trained)
 //   trained       every platform model is trained (first_run stage "replay")
 //   done          the first run's replay has finished (first_run stage "done")
+// and, per run, the training time of the models per horizon (the first run's "trained" events).
 // Each run is a new data directory and a new server; the figures are the median over --runs (3).
 // Usage (after scripts/build.sh, from anywhere):  node web/scripts/first-chart.mjs [--runs 3] [--keep]
 import { spawn } from 'node:child_process';
@@ -104,8 +105,22 @@ async function run(i) {
       alive();
       await sleep(500);
     }
-    const trained = log.join('').split('\n').filter((l) => l.includes('"first_run"') && l.includes('"stage":"trained"')).length;
-    console.log(`run ${i + 1}: ${order.map((k) => `${k} ${marks[k]?.toFixed(1)} s`).join(', ')} (${trained} models trained)`);
+    const trainedLines = log.join('').split('\n').filter((l) => l.includes('"first_run"') && l.includes('"stage":"trained"'));
+    console.log(`run ${i + 1}: ${order.map((k) => `${k} ${marks[k]?.toFixed(1)} s`).join(', ')} (${trainedLines.length} models trained)`);
+    // Training time per horizon (each model: walk-forward report + final ensemble + storing).
+    const byHorizon = {};
+    for (const line of trainedLines) {
+      try {
+        const e = JSON.parse(line.slice(line.indexOf('{')));
+        (byHorizon[e.horizon] ??= []).push(e.seconds);
+      } catch {
+        // not a JSON log line
+      }
+    }
+    for (const [h, secs] of Object.entries(byHorizon)) {
+      const sorted = [...secs].sort((a, b) => a - b);
+      console.log(`  horizon ${h}: ${secs.length} models, ${sorted.reduce((a, b) => a + b, 0).toFixed(1)} s in all, median ${sorted[Math.floor(sorted.length / 2)].toFixed(1)} s, max ${sorted[sorted.length - 1].toFixed(1)} s`);
+    }
     return marks;
   } finally {
     await ctx?.close();

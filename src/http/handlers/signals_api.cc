@@ -428,8 +428,9 @@ Result<Response> SignalPerformance(const SignalsDeps& d, Context& ctx) {
 
 // GET /api/v1/signals: the track record (resolved signals whose outcome the plan may see), free.
 Result<Response> SignalHistory(const SignalsDeps& d, Context& ctx) {
-  SINYAL_RETURN_IF_ERROR(OnlyQueryParams(ctx, {"symbol", "timeframe", "limit", "before"}));
+  SINYAL_RETURN_IF_ERROR(OnlyQueryParams(ctx, {"symbol", "timeframe", "limit", "before", "horizon"}));
   signals::SignalListQuery q;
+  SINYAL_ASSIGN_OR_RETURN(q.horizon, HorizonParam(ctx));  // one model line: default 1 bar
   if (auto s = QueryParam(ctx, "symbol")) {
     SINYAL_ASSIGN_OR_RETURN(q.symbol, models::ModelService::NormalizeSymbol(*s));
   }
