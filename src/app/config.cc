@@ -59,6 +59,7 @@ const std::vector<Key>& Keys() {
     B("log.access_log", [](Config& c) -> bool& { return c.log.access_log; });
     S("redis.url", [](Config& c) -> std::string& { return c.redis.url; });
     B("worker.in_process", [](Config& c) -> bool& { return c.worker.in_process; });
+    B("trading.allow_private_webhooks", [](Config& c) -> bool& { return c.trading.allow_private_webhooks; });
     I("worker.poll_interval_ms", [](Config& c) -> int64_t& { return c.worker.poll_interval_ms; }, 10, 60000);
     I("worker.lease_seconds", [](Config& c) -> int64_t& { return c.worker.lease_seconds; }, 5, 3600);
     I("worker.xgboost_threads", [](Config& c) -> int64_t& { return c.worker.xgboost_threads; }, 1, 64);

@@ -78,6 +78,12 @@ struct Config {
     // Drift when at least this many features exceed their own thresholds. Default: 3. [1, 100]
     int64_t drift_min_features = 3;
   } worker;
+  // Paper trading (backtest/paper.h, docs/paper-trading.md).
+  struct Trading {
+    // Accept http:// and private / loopback hosts as paper accounts' order-stream webhook URLs
+    // (an executor on the same host or network). Default: false (https:// to public hosts only).
+    bool allow_private_webhooks = false;
+  } trading;
   struct Billing {
     // Idempotency records (first response of an Idempotency-Key) older than this are deleted by
     // `serve` every 10 minutes (billing/retention.h); a retry after that is a new call (new work,

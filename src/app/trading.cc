@@ -81,7 +81,6 @@ Trading::Trading(const Config& config, store::Database& db, store::BarStore& bar
   (void)feature_sets;  // the model service resolves tenants' feature sets
   factory_ = std::make_unique<backtest::WalkForwardSignalFactory>(
       models, clock, backtest::WalkForwardOptions{.code_version = "backtest"});
-  (void)config;
   // Queued + running backtests per tenant: the plan's limit when given, else 2.
   backtest::BacktestServiceOptions backtest_options;
   backtest_options.max_active_of = std::move(active_backtests_of);
@@ -92,7 +91,9 @@ Trading::Trading(const Config& config, store::Database& db, store::BarStore& bar
     provider_ = std::make_unique<NoSignals>();
   }
   transport_ = std::make_unique<CurlTransport>();
-  paper_ = std::make_unique<backtest::PaperService>(db, bars, *provider_, clock);
+  paper_ = std::make_unique<backtest::PaperService>(
+      db, bars, *provider_, clock,
+      backtest::PaperOptions{.allow_private_webhooks = config.trading.allow_private_webhooks});
 }
 
 void Trading::RegisterJobs(store::JobWorker& worker) {

@@ -23,6 +23,7 @@ namespace sinyal::store {
 namespace {
 
 constexpr int kMaxTxAttempts = 5;
+constexpr int kMaxUnavailableAttempts = 8;  // ~4.4 s of back-off: 100, 200, 400, 800, 1000 ms ...
 // Serializes migrators of one PostgreSQL schema until the transaction ends.
 constexpr const char* kSchemaLock =
     "SELECT pg_advisory_xact_lock(hashtext('sinyal_migrate:' || current_schema()))";
@@ -115,6 +116,9 @@ DbErrorKind ClassifyDbError(const std::exception& e) {
     if (state == "23505") return DbErrorKind::kUniqueViolation;
     if (state == "23503") return DbErrorKind::kForeignKeyViolation;
     if (state == "40001" || state == "40P01") return DbErrorKind::kRetryable;
+    if (state.rfind("08", 0) == 0 || state == "57P01" || state == "57P02" || state == "57P03") {
+      return DbErrorKind::kUnavailable;
+    }
     return DbErrorKind::kOther;
   }
   const std::string_view what = e.what();
@@ -278,12 +282,24 @@ struct Database::Impl {
                    {{"error", SanitizeForLog(e.what())}});
           return Status::Unavailable("database connection lost during commit");
         }
-        if ((kind == DbErrorKind::kRetryable || lost) && attempt < kMaxTxAttempts) {
+        // The server restarting or failing over: wait for it (Release() reconnects), then 503.
+        const bool unavailable = lost || kind == DbErrorKind::kUnavailable;
+        if (unavailable && attempt < kMaxUnavailableAttempts) {
+          if (write_lock.owns_lock()) write_lock.unlock();
+          std::this_thread::sleep_for(std::chrono::milliseconds(std::min(1000, 50 << attempt)));
+          continue;
+        }
+        if (kind == DbErrorKind::kRetryable && attempt < kMaxTxAttempts) {
           if (write_lock.owns_lock()) write_lock.unlock();
           thread_local std::minstd_rand rng(std::random_device{}());
           std::this_thread::sleep_for(
               std::chrono::microseconds((rng() % 1000) + 1000 * attempt * attempt));
           continue;
+        }
+        if (unavailable) {
+          LogEvent(spdlog::level::warn, "db_unavailable",
+                   {{"error", SanitizeForLog(e.what())}, {"attempts", attempt}});
+          return Status::Unavailable("the database is unavailable; try again shortly");
         }
         LogEvent(spdlog::level::warn, "db_tx_failed",
                  {{"error", SanitizeForLog(e.what())}, {"attempt", attempt}});
@@ -294,6 +310,7 @@ struct Database::Impl {
             return Status::FailedPrecondition("a referenced object does not exist");
           case DbErrorKind::kRetryable:
             return Status::Unavailable("database busy, try again");
+          case DbErrorKind::kUnavailable:  // handled above
           case DbErrorKind::kOther:
             break;
         }

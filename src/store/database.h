@@ -87,7 +87,9 @@ struct DatabaseOptions {
 };
 
 // Kind of a database error thrown inside a transaction callback (see ClassifyDbError).
-enum class DbErrorKind { kOther, kUniqueViolation, kForeignKeyViolation, kRetryable };
+// kUnavailable: the server is gone or refusing connections for now (PostgreSQL SQLSTATE class 08,
+// 57P01-57P03: a restart or failover).
+enum class DbErrorKind { kOther, kUniqueViolation, kForeignKeyViolation, kRetryable, kUnavailable };
 
 class Database {
  public:
@@ -120,7 +122,9 @@ class Database {
   // thrown by fn is caught, logged, and returned as: AlreadyExists for a unique violation,
   // FailedPrecondition for a foreign key violation, Internal("database error") otherwise;
   // never with SQL text. SQLITE_BUSY/LOCKED and PostgreSQL serialization failures/deadlocks
-  // re-run fn (up to 5 attempts), so fn must have no side effects outside the database.
+  // re-run fn (up to 5 attempts), so fn must have no side effects outside the database. A lost
+  // or refused PostgreSQL connection (a restart) is retried for about 4 s, reconnecting, and
+  // then returned as Unavailable (HTTP 503), never Internal.
   // Blocks while every pooled session is in use. Unavailable after Close().
   [[nodiscard]] Status WithTx(const std::function<Status(soci::session&)>& fn);
 

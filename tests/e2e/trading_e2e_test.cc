@@ -1,8 +1,17 @@
 // Paper trading through the real binary (issue 12): a user's paper account follows live bars made
 // from ticks, with the platform model's live signals; manual orders fill at the next bar; the
 // order stream is readable by polling; bad input gets problem+json naming the field; another
-// tenant sees nothing. SQLite and PostgreSQL.
+// tenant sees nothing; the order stream's signed webhook reaches a receiver on loopback and is
+// retried after a failure. SQLite and PostgreSQL.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <openssl/hmac.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
 #include <chrono>
+#include <mutex>
 #include <filesystem>
 #include <algorithm>
 #include <fstream>
@@ -16,6 +25,120 @@
 
 namespace sinyal::e2e {
 namespace {
+
+// An order-stream executor's endpoint on loopback: a minimal HTTP/1.1 receiver that records every
+// POST and answers the first `fail_first` of them 500, the rest 200.
+class WebhookReceiver {
+ public:
+  struct Received {
+    std::string head, body;
+    int answered = 0;
+  };
+
+  explicit WebhookReceiver(int fail_first) : fail_first_(fail_first) {
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    int one = 1;
+    ::setsockopt(fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a);
+    ::listen(fd_, 16);
+    socklen_t len = sizeof a;
+    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
+    port_ = ntohs(a.sin_port);
+    thread_ = std::thread([this] { Loop(); });
+  }
+  ~WebhookReceiver() {
+    stop_ = true;
+    ::shutdown(fd_, SHUT_RDWR);
+    ::close(fd_);
+    thread_.join();
+  }
+  int port() const { return port_; }
+  std::vector<Received> received() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return received_;
+  }
+
+  // The value of header `name` (case-insensitive) in a request head; "" when absent.
+  static std::string Header(const std::string& head, std::string name) {
+    std::string lower = head;
+    for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    const size_t at = lower.find("\r\n" + name + ":");
+    if (at == std::string::npos) return "";
+    size_t from = at + 2 + name.size() + 1;
+    while (from < head.size() && head[from] == ' ') ++from;
+    return head.substr(from, head.find("\r\n", from) - from);
+  }
+
+ private:
+  void Loop() {
+    while (!stop_) {
+      const int c = ::accept(fd_, nullptr, nullptr);
+      if (c < 0) continue;
+      std::string data;
+      size_t body_at = std::string::npos, need = 0;
+      char buf[8192];
+      for (;;) {
+        const ssize_t n = ::recv(c, buf, sizeof buf, 0);
+        if (n <= 0) break;
+        data.append(buf, static_cast<size_t>(n));
+        if (body_at == std::string::npos) {
+          const size_t p = data.find("\r\n\r\n");
+          if (p == std::string::npos) continue;
+          body_at = p + 4;
+          const std::string cl = Header(data.substr(0, p), "Content-Length");
+          need = cl.empty() ? 0 : std::stoul(cl);
+        }
+        if (data.size() >= body_at + need) break;
+      }
+      Received r;
+      if (body_at != std::string::npos) {
+        r.head = data.substr(0, body_at);
+        r.body = data.substr(body_at, need);
+      }
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        r.answered = static_cast<int>(received_.size()) < fail_first_ ? 500 : 200;
+        received_.push_back(r);
+      }
+      const std::string resp = "HTTP/1.1 " + std::to_string(r.answered) +
+                               (r.answered == 200 ? " OK" : " Internal Server Error") +
+                               "\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+      ::send(c, resp.data(), resp.size(), MSG_NOSIGNAL);
+      ::close(c);
+    }
+  }
+
+  const int fail_first_;
+  int fd_ = -1;
+  int port_ = 0;
+  std::atomic<bool> stop_{false};
+  std::mutex mu_;
+  std::vector<Received> received_;
+  std::thread thread_;
+};
+
+// "t=<unix>,v1=<hex>" -> whether v1 is HMAC-SHA256(secret, "<unix>.<body>").
+bool SignatureValid(const std::string& header, const std::string& secret, const std::string& body) {
+  const size_t t = header.find("t="), v = header.find(",v1=");
+  if (t != 0 || v == std::string::npos) return false;
+  const std::string ts = header.substr(2, v - 2), sig = header.substr(v + 4);
+  const std::string signed_text = ts + "." + body;
+  unsigned char mac[32];
+  unsigned int len = 0;
+  HMAC(EVP_sha256(), secret.data(), static_cast<int>(secret.size()),
+       reinterpret_cast<const unsigned char*>(signed_text.data()), signed_text.size(), mac, &len);
+  static const char* kHex = "0123456789abcdef";
+  std::string hex;
+  for (unsigned int i = 0; i < len; ++i) {
+    hex += kHex[mac[i] >> 4];
+    hex += kHex[mac[i] & 15];
+  }
+  return hex == sig;
+}
 
 using nlohmann::json;
 
@@ -31,7 +154,9 @@ class TradingE2E : public ::testing::TestWithParam<std::string> {
       options.database_url = "sqlite://" + (dir_.path() / "trading.db").string();
     }
     options.env = {{"SINYAL_WORKER_POLL_INTERVAL_MS", "100"}, {"SINYAL_MODELS_REPORT_FOLDS", "2"},
-                   {"SINYAL_WORKER_XGBOOST_THREADS", "1"}};
+                   {"SINYAL_WORKER_XGBOOST_THREADS", "1"},
+                   // the order stream's webhook receiver below listens on loopback
+                   {"SINYAL_TRADING_ALLOW_PRIVATE_WEBHOOKS", "true"}};
     // The platform's series and its default model: 6,000 H1 bars on the times of the repo's real
     // EURUSD sample (to 2023-05-18 04:00 UTC) whose prices reverse every bar, so the models show
     // walk-forward skill and call a direction. (On the real prices a model without skill abstains
@@ -273,6 +398,64 @@ TEST_P(TradingE2E, PaperAccountFollowsLiveBarsWithManualOrdersAndTheStream) {
   auto closed = client_->Request("DELETE", base, "", {Bearer(ta)});
   ASSERT_EQ(closed.status, 200) << closed.body;
   EXPECT_EQ(closed.Json()["status"], "closed");
+}
+
+// The order stream for an external executor (e.g. an MT5 Expert Advisor): a paper account's
+// events reach its webhook URL signed (HMAC-SHA256 with the secret shown once), in seq order, and a
+// failed delivery is retried with the same events until the receiver answers 2xx.
+TEST_P(TradingE2E, OrderStreamWebhookIsSignedAndRetriedAfterAFailure) {
+  WebhookReceiver receiver(/*fail_first=*/1);
+  json a = RegisterTenant(*client_, "executor");
+  const std::string ta = a["access_token"];
+  SetPlan(a, "enterprise");
+  const std::string url = "http://127.0.0.1:" + std::to_string(receiver.port()) + "/hook";
+  auto created = client_->PostJson("/api/v1/paper-accounts",
+                                   {{"name", "mirrored"}, {"strategy", Strategy()}, {"initial_balance", 5000},
+                                    {"webhook_url", url}},
+                                   {Bearer(ta)});
+  ASSERT_EQ(created.status, 201) << created.body;
+  const std::string secret = created.Json().value("webhook_secret", "");
+  ASSERT_EQ(secret.rfind("whsec_", 0), 0u) << created.body;
+  const int64_t id = created.Json()["id"];
+  const std::string base = "/api/v1/paper-accounts/" + std::to_string(id);
+  EXPECT_FALSE(client_->Get(base, {Bearer(ta)}).Json().dump().find(secret) != std::string::npos)
+      << "the secret is shown once, at creation";
+
+  auto order = client_->PostJson(base + "/orders",
+                                 {{"symbol", symbol_}, {"side", "buy"}, {"type", "limit"},
+                                  {"price", 0.5}, {"quantity", 10000}},
+                                 {Bearer(ta)});
+  ASSERT_EQ(order.status, 201) << order.body;
+
+  // The first delivery is answered 500; the next one (after a 2 s back-off) is the same batch.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (receiver.received().size() < 2 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  const auto got = receiver.received();
+  ASSERT_GE(got.size(), 2u) << server_->Log();
+  EXPECT_EQ(got[0].answered, 500);
+  EXPECT_EQ(got[1].answered, 200);
+  for (size_t i = 0; i < 2; ++i) {
+    EXPECT_EQ(got[i].head.rfind("POST /hook ", 0), 0u) << got[i].head;
+    EXPECT_TRUE(SignatureValid(WebhookReceiver::Header(got[i].head, "Sinyal-Signature"), secret, got[i].body))
+        << got[i].head;
+    EXPECT_FALSE(SignatureValid(WebhookReceiver::Header(got[i].head, "Sinyal-Signature"), "whsec_wrong", got[i].body));
+    EXPECT_EQ(WebhookReceiver::Header(got[i].head, "Sinyal-Delivery"), std::to_string(id) + ":1-1") << got[i].head;
+    const json body = json::parse(got[i].body);
+    EXPECT_EQ(body["account_id"], id);
+    ASSERT_EQ(body["events"].size(), 1u) << got[i].body;
+    EXPECT_EQ(body["events"][0]["seq"], 1);
+    EXPECT_EQ(body["events"][0]["type"], "order_accepted");
+  }
+  // Delivered: the account's progress says so.
+  json account = client_->Get(base, {Bearer(ta)}).Json();
+  for (int i = 0; i < 20 && account["webhook"]["delivered_seq"] != 1; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    account = client_->Get(base, {Bearer(ta)}).Json();
+  }
+  EXPECT_EQ(account["webhook"]["delivered_seq"], 1) << account.dump();
+  EXPECT_EQ(account["webhook"]["attempts"], 0) << account.dump();
 }
 
 // A backtest as a product: plan gate, field-named bad input, the queued job running the
