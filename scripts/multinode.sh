@@ -5,7 +5,8 @@
 # database and Redis, and Debian's nginx in front running deploy/nginx/sinyal.conf (its upstream
 # and listen lines replaced). Everything lives in one directory (MULTINODE_DIR).
 #
-#   eval "$(scripts/multinode.sh up)"      # prints export lines (MULTINODE_DIR, SINYAL_MULTINODE_URL, ...)
+#   eval "$(scripts/multinode.sh up)"      # prints export lines: MULTINODE_DIR, SINYAL_MULTINODE_URL (nginx),
+#                                          # ..._SERVERS, ..._DB_URL (app role), ..._ADMIN_URL (superuser), ..._REDIS_URL
 #   scripts/multinode.sh status            # each process, and /readyz of each server and of nginx
 #   scripts/multinode.sh down              # stops everything and removes MULTINODE_DIR (KEEP=1 keeps it)
 # Fault injection (tests/fault/fault_test.sh):
@@ -23,7 +24,7 @@
 # As root, PostgreSQL runs as the `postgres` user (it refuses root; as in scripts/services.sh) and
 # nginx's workers as www-data; as any other user everything runs as that user.
 # Logs: $MULTINODE_DIR/logs/*.log (PostgreSQL: $MULTINODE_DIR/pg/postgres.log).  Servers log at warn (no access log) unless SINYAL_LOG_LEVEL is set.
-set -euo pipefail
+set -Eeuo pipefail
 cd "$(dirname "$0")/.."
 ROOT="$PWD"
 CMD="${1:-}"
@@ -170,6 +171,9 @@ cmd_up() {
   [ -f "$MULTINODE_DIR/state.env" ] && die "$MULTINODE_DIR already holds a set-up (down it first)"
   # PostgreSQL (as postgres when root) and nginx's workers must reach their directories.
   chmod 0711 "$MULTINODE_DIR"
+  if [ "$(id -u)" -eq 0 ] && ! runuser -u postgres -- test -x "$MULTINODE_DIR"; then
+    die "user postgres cannot reach $MULTINODE_DIR: every parent directory needs o+x (chmod 0711)"
+  fi
 
   PG_PORT="$(free_port)"; REDIS_PORT="$(free_port)"; NGINX_PORT="$(free_port)"
   local pg_password jwt i
@@ -232,6 +236,7 @@ SQL
   echo "export MULTINODE_DIR=$MULTINODE_DIR"
   echo "export SINYAL_MULTINODE_URL=http://127.0.0.1:$NGINX_PORT"
   echo "export SINYAL_MULTINODE_DB_URL='$DB_URL'"
+  echo "export SINYAL_MULTINODE_ADMIN_URL='postgresql://postgres:$pg_password@127.0.0.1:$PG_PORT/postgres'"
   echo "export SINYAL_MULTINODE_REDIS_URL=$REDIS_URL"
   echo "export SINYAL_MULTINODE_SERVERS='$(for i in $(seq 1 "$SERVERS"); do printf 'http://127.0.0.1:%s ' "$(server_port "$i")"; done | sed 's/ $//')'"
 }

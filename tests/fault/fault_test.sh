@@ -45,6 +45,7 @@ ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { log "SKIP: PostgreSQL s
 OUT="${FAULT_OUT:-$(mktemp -d "${TMPDIR:-/tmp}/sinyal-fault.XXXXXX")}"
 mkdir -p "$OUT"
 OUT="$(cd "$OUT" && pwd)"
+chmod 0711 "$OUT"  # as root, PostgreSQL runs as postgres and must reach $OUT/multinode
 export MULTINODE_DIR="$OUT/multinode"
 LOAD_PID=""
 RESULT=1
@@ -63,7 +64,8 @@ trap cleanup EXIT
 json() { python3 -c "import sys,json; d=json.load(sys.stdin); print(d$1)"; }
 now() { python3 -c 'import time; print(f"{time.time():.3f}")'; }
 
-eval "$(bash scripts/multinode.sh up)"
+UP=$(bash scripts/multinode.sh up) || { log "scripts/multinode.sh up failed"; exit 1; }
+eval "$UP"
 URL="$SINYAL_MULTINODE_URL"
 DB="$SINYAL_MULTINODE_DB_URL"
 
