@@ -111,6 +111,10 @@ KEY1="${KEYS%%,*}"
 # Plans and subscriptions are cached for 5 s in every server (docs/billing.md): let both see Pro.
 sleep 6
 log "set-up done in $(( $(date +%s) - T0 ))s: tenant $TENANT on Pro (quota $QUOTA), series $SYMBOL"
+# The WebSocket route through nginx (Upgrade/Connection headers of deploy/nginx/sinyal.conf): 101,
+# subscribe answered, a ping answered by a pong (what keeps an idle stream open through nginx).
+python3 tests/fault/load_client.py ws-check --url "$URL" --key "$KEY1" --symbol "$SYMBOL" >&2 \
+  || { log "FAILED: the WebSocket stream through nginx"; exit 1; }
 
 # ---- load and faults -------------------------------------------------------------------------
 STOP="$OUT/stop"
@@ -169,9 +173,17 @@ KNOWN="--known-db-500"
 [ "${FAULT_STRICT:-0}" = 1 ] && KNOWN=""
 python3 tests/fault/load_client.py check --attempts "$OUT/attempts.jsonl" --faults "$FAULTS" \
   --usage "$OUT/usage.json" --invoices "$OUT/invoices.json" --ledger "$OUT/ledger.txt" \
-  --steady-from "$STEADY_FROM" --steady-to "$STEADY_TO" --report "$OUT/report.json" $KNOWN || RC=1
+  --steady-from "$STEADY_FROM" --steady-to "$STEADY_TO" --report "$OUT/report.json" \
+  --nginx-log "$MULTINODE_DIR/logs/nginx.access.log" $KNOWN || RC=1
 # Every process must have survived the faults (workers and the other server included).
 if [ "$STATUS_OK" != 1 ]; then log "FAILED: a process of the set-up is not running after the faults"; RC=1; fi
+# Each server's own counters (restarted ones count from their restart), kept with the artifacts.
+for s in $SINYAL_MULTINODE_SERVERS; do
+  curl -sf "$s/metrics" | grep -E '^sinyal_ratelimit_decisions_total|^sinyal_http_requests_total\{method="POST",route="/api/v1/business/predict"' \
+    | sed "s|^|$s |" >>"$OUT/metrics.txt" || true
+done
+log "server counters after the run (predict answers by status, rate-limit decisions):"
+sed 's/^/  /' "$OUT/metrics.txt" >&2 || true
 # Requests nginx passed to a second server after the first failed (two upstream addresses logged).
 RETRIED=$(grep -c 'up=[^ ]*, ' "$MULTINODE_DIR/logs/nginx.access.log" || true)
 log "nginx retried $RETRIED request(s) on the other server (ustatus of each: $(grep -o 'ustatus=[^ ]*, [^ ]*' "$MULTINODE_DIR/logs/nginx.access.log" | sort | uniq -c | tr '\n' ';' || true))"

@@ -159,6 +159,72 @@ def run(args):
     out.close()
 
 
+def ws_check(args):
+    """The WebSocket stream through nginx: upgrade (101), subscribe, a ping answered by a pong."""
+    import base64
+    import socket
+    import struct
+    u = urllib.parse.urlparse(args.url)
+    sock = socket.create_connection((u.hostname, u.port), timeout=10)
+    key = base64.b64encode(os.urandom(16)).decode()
+    sock.sendall(("GET /api/v1/stream/signals HTTP/1.1\r\nHost: %s:%d\r\nUpgrade: websocket\r\n"
+                  "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n"
+                  "X-API-Key: %s\r\n\r\n" % (u.hostname, u.port, key, args.key)).encode())
+    head = b""
+    while b"\r\n\r\n" not in head:
+        chunk = sock.recv(4096)
+        if not chunk:
+            break
+        head += chunk
+    status_line = head.split(b"\r\n", 1)[0].decode()
+    if " 101 " not in status_line + " ":
+        print("ws-check FAILED: upgrade answered %r" % head[:400])
+        return 1
+    rest = head.split(b"\r\n\r\n", 1)[1]
+
+    def send(opcode, payload):
+        mask = os.urandom(4)
+        n = len(payload)
+        hdr = bytes([0x80 | opcode]) + (bytes([0x80 | n]) if n < 126 else bytes([0x80 | 126]) + struct.pack("!H", n))
+        sock.sendall(hdr + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload)))
+
+    buf = [rest]
+
+    def recv_exact(n):
+        while len(buf[0]) < n:
+            chunk = sock.recv(65536)
+            if not chunk:
+                raise ConnectionError("closed")
+            buf[0] += chunk
+        out, buf[0] = buf[0][:n], buf[0][n:]
+        return out
+
+    def recv_frame():
+        b0, b1 = recv_exact(2)
+        n = b1 & 0x7F
+        if n == 126:
+            n = struct.unpack("!H", recv_exact(2))[0]
+        elif n == 127:
+            n = struct.unpack("!Q", recv_exact(8))[0]
+        return b0 & 0x0F, recv_exact(n)
+
+    send(0x1, json.dumps({"symbols": [args.symbol], "timeframes": [args.timeframe]}).encode())
+    op, payload = recv_frame()
+    msg = json.loads(payload) if op == 1 else {}
+    if msg.get("type") != "subscribed":
+        print("ws-check FAILED: subscribe answered opcode %d %r" % (op, payload[:300]))
+        return 1
+    send(0x9, b"keepalive")
+    op, payload = recv_frame()
+    if op != 0xA or payload != b"keepalive":
+        print("ws-check FAILED: ping answered opcode %d %r" % (op, payload[:100]))
+        return 1
+    send(0x8, struct.pack("!H", 1000))
+    sock.close()
+    print("ws-check: %s through nginx; subscribed %s; ping answered by pong" % (status_line, json.dumps(msg.get("series"))))
+    return 0
+
+
 def percentile(values, p):
     if not values:
         return float("nan")
@@ -285,6 +351,31 @@ def check(args):
         },
         "faults": [{"fault": n, "start": s, "end": e, "seconds": round(e - s, 2)} for n, s, e in faults],
     }
+    if args.nginx_log:
+        # nginx's own view of the same steady phase: $request_time of each predict answer (first
+        # byte read from the client to last byte sent), from deploy/nginx/sinyal.conf's log format.
+        import datetime
+        import re
+        pat = re.compile(r'\[([^\]]+)\] "POST /api/v1/business/predict HTTP/1.1" (\d+) .* rt=([0-9.]+) ')
+        rts, n_all = [], 0
+        for line in open(args.nginx_log):
+            m = pat.search(line)
+            if not m:
+                continue
+            t = datetime.datetime.fromisoformat(m.group(1)).timestamp()
+            if args.steady_from <= t < args.steady_to - 1:  # whole seconds inside the window
+                n_all += 1
+                if m.group(2) == "200":
+                    rts.append(float(m.group(3)))
+        secs = int(args.steady_to - 1) - int(args.steady_from)
+        report["steady_nginx"] = {
+            "seconds": secs,
+            "requests_per_second": round(n_all / secs, 1) if secs > 0 else None,
+            "p50_ms": round(1000 * percentile(rts, 50), 1),
+            "p99_ms": round(1000 * percentile(rts, 99), 1),
+            "max_ms": round(1000 * max(rts), 1) if rts else None,
+            "note": "nginx $request_time has millisecond resolution",
+        }
     print(json.dumps(report, indent=2))
     if args.report:
         with open(args.report, "w") as f:
@@ -328,9 +419,17 @@ def main():
     c.add_argument("--steady-from", type=float, required=True)
     c.add_argument("--steady-to", type=float, required=True)
     c.add_argument("--report")
+    c.add_argument("--nginx-log", help="nginx access log (log_format sinyal) for nginx-side steady figures")
     c.add_argument("--known-db-500", action="store_true",
                    help="accept the known 500s during the PostgreSQL restart as an expected failure")
+    w = sub.add_parser("ws-check")
+    w.add_argument("--url", required=True)
+    w.add_argument("--key", required=True)
+    w.add_argument("--symbol", required=True)
+    w.add_argument("--timeframe", default="H1")
     a = p.parse_args()
+    if a.cmd == "ws-check":
+        return ws_check(a)
     if a.cmd == "run":
         run(a)
         return 0
