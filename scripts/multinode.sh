@@ -11,6 +11,7 @@
 #   scripts/multinode.sh down              # stops everything and removes MULTINODE_DIR (KEEP=1 keeps it)
 # Fault injection (tests/fault/fault_test.sh):
 #   scripts/multinode.sh kill-server N     # SIGKILL server N (1-based)
+#   scripts/multinode.sh stop-server N     # SIGTERM server N (it drains) and wait for it to exit
 #   scripts/multinode.sh start-server N    # start it again on its port, wait for /readyz
 #   scripts/multinode.sh restart-redis     # stop Redis (SHUTDOWN NOSAVE) and start it on its port
 #   scripts/multinode.sh restart-postgres  # pg_ctl restart -m fast (open connections are cut)
@@ -296,6 +297,9 @@ case "$CMD" in
     alive "$pid" || die "server $n is not running"
     kill -KILL "$pid"; while alive "$pid"; do sleep 0.02; done
     log "server $n (pid $pid) killed with SIGKILL" ;;
+  stop-server)
+    load_state; n="${1:?server number}"
+    stop_pid "server$n" TERM; log "server $n stopped (SIGTERM)" ;;
   start-server)
     load_state; n="${1:?server number}"
     alive "$(pid_of "server$n")" && die "server $n is already running"
@@ -314,5 +318,5 @@ case "$CMD" in
   psql)
     load_state; exec psql "$DB_URL" "$@" ;;
   *)
-    sed -n '2,27p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+    sed -n '2,29p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
 esac

@@ -3,7 +3,8 @@
 # it again), restart Redis, restart PostgreSQL; afterwards every answer the clients saw was a 2xx,
 # a clean 503/429 problem+json, or (only while a server was down) an nginx 502/504 or a refused or
 # reset connection; never a client timeout (hang) or a 500; and the usage report, the running
-# invoice and the ledger reconcile EXACTLY with the calls the clients saw succeed.
+# invoice, the invoice generated for the closed billing period and the ledger reconcile EXACTLY
+# with the calls the clients saw succeed (units, overage units, rupiah).
 #
 #   tests/fault/fault_test.sh [load_seconds]     (default 40: the CI smoke; e.g. 300 for a long run)
 #
@@ -18,7 +19,8 @@
 # Timeline (T = load_seconds): steady phase until 0.3 T (figures: requests/s, p50, p99), then
 # SIGKILL server 1 and start it again 2 s later, Redis down 1 s at 0.5 T, PostgreSQL down 2 s at
 # 0.7 T, load until T (and at least 8 s after the last fault), then each client finishes its
-# current call.
+# current call. The billing period is set (before any call) to end shortly after the load; once it
+# is closed (+60 s grace) server 2 is restarted and its invoicer must have invoiced it exactly.
 # KNOWN SERVER BUG, accepted as an expected failure and reported on every run (FAULT_STRICT=1 makes
 # it fail): while PostgreSQL restarts, predict answers 500 instead of 503 (tests/fault/load_client.py,
 # KNOWN_DB_500, says where and why). Every other 500, hang or unclean failure fails the test.
@@ -108,7 +110,30 @@ for k in 1 2; do
   KEYS="${KEYS:+$KEYS,}$K"
 done
 KEY1="${KEYS%%,*}"
-# Plans and subscriptions are cached for 5 s in every server (docs/billing.md): let both see Pro.
+# The billing period: the subscription's anchor is moved (a test-only database edit, like
+# bench/load/predict.sh's plan edits) so that the current monthly period ends END_S, safely after
+# the load, and can be invoiced as a closed period afterwards. Ledger rows carry the period they
+# were charged in, so this is done before any call. Skipped (with a note) on the few days whose
+# day of month does not exist in the previous month (AddMonths would clamp it).
+read -r ANCHOR_NS END_S < <(python3 - "$DUR" <<'PY'
+import sys, time, datetime
+dur = float(sys.argv[1])
+end = int(time.time() + 8 + max(dur, 0.7 * dur + 22) + 15)   # set-up left + load + margin
+e = datetime.datetime.fromtimestamp(end, datetime.timezone.utc)
+y, m = (e.year, e.month - 1) if e.month > 1 else (e.year - 1, 12)
+try:
+    print(int(e.replace(year=y, month=m).timestamp()) * 10**9, end)
+except ValueError:
+    print("skip", end)
+PY
+)
+if [ "$ANCHOR_NS" = skip ]; then
+  log "closed-period invoice check skipped today (day of month absent from the previous month)"
+else
+  bash scripts/multinode.sh psql -Atqc "SET app.system = 'on'; UPDATE subscriptions SET anchor = $ANCHOR_NS WHERE tenant_id = $TENANT" >/dev/null
+fi
+# Plans and subscriptions are cached for 5 s in every server (docs/billing.md): let both see Pro
+# and the anchor.
 sleep 6
 log "set-up done in $(( $(date +%s) - T0 ))s: tenant $TENANT on Pro (quota $QUOTA), series $SYMBOL"
 # The WebSocket route through nginx (Upgrade/Connection headers of deploy/nginx/sinyal.conf): 101,
@@ -163,6 +188,28 @@ get /api/v1/usage "$OUT/usage.json"
 get /api/v1/invoices "$OUT/invoices.json"
 bash scripts/multinode.sh psql -Atqc "SET app.system = 'on'; SELECT COUNT(*) FROM usage_ledger WHERE tenant_id = $TENANT" \
   >"$OUT/ledger.txt"
+# A closed period's invoice (set up before the load, see above): once the period's end plus the
+# invoicer's 60 s grace has passed, server 2 is restarted (its invoicer runs GenerateClosed at
+# start) and GET /api/v1/invoices must hold that period's invoice, equal to what the clients saw.
+CLOSED_ARGS=()
+if [ "$ANCHOR_NS" != skip ]; then
+  LAST_NS=$(bash scripts/multinode.sh psql -Atqc "SET app.system = 'on'; SELECT MAX(at) FROM usage_ledger WHERE tenant_id = $TENANT" | tail -1)
+  if [ "$LAST_NS" -ge $((END_S * 1000000000)) ]; then
+    log "FAILED: the load ran past the period end set for it (raise the margin in this script)"; exit 1
+  fi
+  log "waiting for the period to close ($(python3 -c "import time; print(max(0, round($END_S + 62 - time.time())))") s)"
+  python3 -c "import time; time.sleep(max(0.0, $END_S + 62 - time.time()))"
+  bash scripts/multinode.sh stop-server 2
+  bash scripts/multinode.sh start-server 2
+  SERVER2="${SINYAL_MULTINODE_SERVERS##* }"
+  for _ in $(seq 1 100); do
+    curl -sf "$SERVER2/api/v1/invoices" -H "X-API-Key: $KEY1" -o "$OUT/closed_invoices.json" \
+      && python3 -c "import json,sys; sys.exit(0 if json.load(open('$OUT/closed_invoices.json'))['items'] else 1)" && break
+    sleep 0.2
+  done
+  curl -sf "$URL/api/v1/plans" -o "$OUT/plans.json"
+  CLOSED_ARGS=(--closed-invoices "$OUT/closed_invoices.json" --plans "$OUT/plans.json")
+fi
 STATUS_OK=1
 bash scripts/multinode.sh status >"$OUT/status.txt" 2>&1 || STATUS_OK=0
 cat "$OUT/status.txt" >&2
@@ -174,7 +221,7 @@ KNOWN="--known-db-500"
 python3 tests/fault/load_client.py check --attempts "$OUT/attempts.jsonl" --faults "$FAULTS" \
   --usage "$OUT/usage.json" --invoices "$OUT/invoices.json" --ledger "$OUT/ledger.txt" \
   --steady-from "$STEADY_FROM" --steady-to "$STEADY_TO" --report "$OUT/report.json" \
-  --nginx-log "$MULTINODE_DIR/logs/nginx.access.log" $KNOWN || RC=1
+  --nginx-log "$MULTINODE_DIR/logs/nginx.access.log" "${CLOSED_ARGS[@]}" $KNOWN || RC=1
 # Every process must have survived the faults (workers and the other server included).
 if [ "$STATUS_OK" != 1 ]; then log "FAILED: a process of the set-up is not running after the faults"; RC=1; fi
 # Each server's own counters (restarted ones count from their restart), kept with the artifacts.

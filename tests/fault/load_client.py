@@ -18,9 +18,10 @@ check: classifies the attempts and asserts the fault test's rules (printed as a 
   - every failure was a clean 503/429 problem+json from a server, or an nginx 502/504 or a
     refused/reset connection inside a window when a server was down (faults.tsv);
   - every call (key) ended with a 2xx;
-  - the usage report and the running invoice reconcile EXACTLY with the successful calls:
-    calls = used = invoice units = number of keys that succeeded; overage units and the IDR sum
-    equal the sums of the cost_credits beyond the quota and of usage_cost the clients saw.
+  - the usage report, the running invoice, the ledger and (with --closed-invoices) the invoice
+    generated for the closed period reconcile EXACTLY with the successful calls: calls = used =
+    invoice units = ledger rows = number of keys that succeeded; overage units and the IDR sums
+    equal the units beyond the quota and the sum of the usage_cost values the clients saw.
 """
 import argparse
 import http.client
@@ -316,6 +317,21 @@ def check(args):
     expect("invoices.current.overage_idr", cur.get("overage_idr"), cost)
     if ledger_rows is not None:
         expect("usage_ledger rows (SQL)", ledger_rows, n_ok)
+    closed = None
+    if args.closed_invoices:
+        items = json.load(open(args.closed_invoices)).get("items", [])
+        if len(items) != 1:
+            failures.append("closed period: expected exactly 1 generated invoice, got %d" % len(items))
+        else:
+            closed = items[0]
+            expect("closed invoice units", closed.get("units"), units)
+            expect("closed invoice overage_units", closed.get("overage_units"), expected_overage)
+            expect("closed invoice overage_idr", closed.get("overage_idr"), cost)
+            expect("closed invoice plan", closed.get("plan"), "pro")
+            prices = {p.get("name"): p.get("price_idr") for p in json.load(open(args.plans)).get("items", [])}
+            expect("closed invoice base_idr (Pro's price)", closed.get("base_idr"), prices.get("pro"))
+            expect("closed invoice total_idr", closed.get("total_idr"),
+                   (closed.get("base_idr") or 0) + (closed.get("overage_idr") or 0))
     if n_ok == 0:
         failures.append("no call succeeded at all")
     for n, s, e in faults:
@@ -337,6 +353,7 @@ def check(args):
         "usage_report": {k: usage.get(k) for k in ("calls", "used", "quota", "overage_units", "cost_idr")},
         "invoice_current": {k: cur.get(k) for k in ("units", "overage_units", "overage_idr", "total_idr")},
         "ledger_rows_sql": ledger_rows,
+        "closed_invoice": closed,
         "steady": {
             "seconds": round(span, 1),
             "requests_per_second": round(len(steady_ok) / span, 1) if span > 0 else None,
@@ -419,6 +436,8 @@ def main():
     c.add_argument("--steady-from", type=float, required=True)
     c.add_argument("--steady-to", type=float, required=True)
     c.add_argument("--report")
+    c.add_argument("--closed-invoices", help="GET /api/v1/invoices after the period was closed")
+    c.add_argument("--plans", help="GET /api/v1/plans (Pro's price)")
     c.add_argument("--nginx-log", help="nginx access log (log_format sinyal) for nginx-side steady figures")
     c.add_argument("--known-db-500", action="store_true",
                    help="accept the known 500s during the PostgreSQL restart as an expected failure")
