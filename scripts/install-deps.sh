@@ -17,6 +17,7 @@ PKGS=(
   nlohmann-json3-dev libspdlog-dev libcli11-dev libtomlplusplus-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   wrk nodejs npm
+  nginx python3
 )
 if [ "${SINYAL_WITH_BROWSER:-1}" = "1" ]; then PKGS+=(chromium); fi
 
