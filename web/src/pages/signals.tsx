@@ -51,7 +51,7 @@ function LatestSignal({ series, horizon, digits, version }: { series: SeriesItem
   const shown = latest.data && latest.data.horizon === horizon && latest.data.symbol === series.symbol && latest.data.timeframe === series.timeframe ? latest.data : undefined;
   const refresh =
     horizon !== DEFAULT_HORIZON ? (
-      <button type="button" className="secondary" onClick={latest.reload} disabled={latest.loading}>
+      <button type="button" className="btn btn-small" onClick={latest.reload} disabled={latest.loading}>
         {t('common.refresh')}
       </button>
     ) : undefined;
