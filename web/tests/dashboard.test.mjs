@@ -855,7 +855,7 @@ describe('horizons: the signals and track record pages follow the chosen model h
   const requests = []; // URLs of the signal reads the page made
   const bodies = new Map(); // URL -> JSON answer of the signal reads
   before(async () => {
-    server = await startServer({ lines: 2400, replay: 72, extraEnv: { SINYAL_FIRST_RUN_HORIZONS: '1,24' } });
+    server = await startServer({ lines: 3800, replay: 72, extraEnv: { SINYAL_FIRST_RUN_HORIZONS: '1,24' } }); // training needs ~3,600 bars (3,437 labelled rows)
     browser = await launchBrowser();
     const context = await browser.newContext({ viewport: DESKTOP, locale: 'en-US', timezoneId: 'Asia/Jakarta' });
     page = await context.newPage();
@@ -933,7 +933,7 @@ describe('horizons: the signals and track record pages follow the chosen model h
     assert.equal(await radio('next 24 bars (24 hours)').isChecked(), true);
     assert.ok(requests.some((u) => new URL(u).pathname === '/api/v1/signals/performance' && horizonOf(u) === '24'), 'performance of horizon 24');
     await page.getByText('Model line: next 24 bars (24 hours)').waitFor();
-    await page.getByTestId('reliability').waitFor();
+    assert.ok(Number(await page.getByTestId('track').getAttribute('data-resolved')) > 0, 'resolved 24-bar signals');
     await checkA11y('track record (horizon 24)');
     await screenshots(page, 'track-h24');
     await radio('next bar (1 hour)').click();
@@ -1005,5 +1005,13 @@ describe('horizons: the signals and track record pages follow the chosen model h
     await page.waitForFunction((t) => document.querySelector('[data-testid="latest-signal"][data-horizon="1"]')?.getAttribute('data-bar-time') === t, newBar, { timeout: 30_000 });
     await page.getByText('Live: new signals arrive as bars close.').waitFor();
     assert.equal(await page.evaluate(() => window.__sameDocument), true, 'updated without a reload');
+
+    // On Pro the track record of horizon 24 has its reliability diagram (P(up) is not gated).
+    await go({ label: 'Track record', url: '/track-record' });
+    await radio('next 24 bars (24 hours)').check();
+    await page.locator('[data-testid="track"][data-horizon="24"]').waitFor({ timeout: 30_000 });
+    await page.getByTestId('reliability').waitFor();
+    await checkA11y('track record (horizon 24, pro)');
+    await screenshots(page, 'track-h24-pro');
   });
 });
