@@ -853,7 +853,7 @@ describe('billing: downgrade and renewal through the SIMULATED sandbox', { timeo
 // horizon-1 signals move the chart but never replace the 24-bar card.
 describe('horizons: the signals and track record pages follow the chosen model horizon', { timeout: 300_000, skip: noBrowser }, () => {
   const requests = []; // URLs of the signal reads the page made
-  const bodies = new Map(); // URL -> JSON answer of the signal reads
+  const bodies = []; // [URL, JSON answer] of the signal reads, in the order they arrived
   before(async () => {
     server = await startServer({ lines: 3800, replay: 72, extraEnv: { SINYAL_FIRST_RUN_HORIZONS: '1,24' } }); // training needs ~3,600 bars (3,437 labelled rows)
     browser = await launchBrowser();
@@ -862,7 +862,7 @@ describe('horizons: the signals and track record pages follow the chosen model h
     page.on('pageerror', (e) => pageErrors.push(e.message));
     page.on('request', (r) => /\/api\/v1\/(signals|models)/.test(r.url()) && requests.push(r.url()));
     page.on('response', async (r) => {
-      if (/\/api\/v1\/signals/.test(r.url()) && r.status() === 200) bodies.set(r.url(), await r.json().catch(() => null));
+      if (/\/api\/v1\/signals/.test(r.url()) && r.status() === 200) bodies.push([r.url(), await r.json().catch(() => null)]);
     });
   });
 
@@ -883,7 +883,7 @@ describe('horizons: the signals and track record pages follow the chosen model h
     await page.waitForFunction((h) => document.querySelector('[data-testid="latest-signal"]')?.getAttribute('data-horizon') === String(h), h, { timeout: 30_000 });
     assert.equal(await page.getByTestId('signal-horizon').textContent(), label);
     await page.getByRole('heading', { name: `Latest signal: ${label}` }).waitFor();
-    const historyOf = () => [...bodies.entries()].filter(([u]) => new URL(u).pathname === '/api/v1/signals' && horizonOf(u) === String(h)).at(-1);
+    const historyOf = () => bodies.filter(([u]) => new URL(u).pathname === '/api/v1/signals' && horizonOf(u) === String(h)).at(-1);
     for (let i = 0; i < 50 && !historyOf(); i++) await page.waitForTimeout(100); // the answer is read asynchronously
     const history = historyOf();
     assert.ok(history, `a /api/v1/signals read of horizon ${h}: ${JSON.stringify(requests)}`);
@@ -893,7 +893,9 @@ describe('horizons: the signals and track record pages follow the chosen model h
     const chart = page.getByTestId('chart');
     assert.equal(Number(await chart.getAttribute('data-signals')), signals.length);
     assert.equal(Number(await chart.getAttribute('data-markers')), signals.filter((s) => s.prediction !== 'neutral').length);
-    const latest = [...bodies.entries()].filter(([u]) => new URL(u).pathname === '/api/v1/signals/latest').at(-1);
+    const latestOf = () => bodies.filter(([u]) => new URL(u).pathname === '/api/v1/signals/latest').at(-1);
+    for (let i = 0; i < 50 && (!latestOf() || horizonOf(latestOf()[0]) !== String(h)); i++) await page.waitForTimeout(100);
+    const latest = latestOf();
     assert.equal(horizonOf(latest[0]), String(h));
     assert.equal(latest[1].horizon, h);
     assert.equal(await page.getByTestId('latest-signal').getAttribute('data-bar-time'), latest[1].bar_time);
