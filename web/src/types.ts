@@ -81,6 +81,7 @@ export interface Signal {
 export interface Performance {
   symbol: string;
   timeframe: string;
+  horizon?: number;
   model_owner: string;
   model_version: string;
   live: {
@@ -126,7 +127,11 @@ export interface ModelVersion {
 export interface ModelsAnswer {
   symbol: string;
   timeframe: string;
+  horizon?: number;
   active_version: number | null;
+  // The active version of every horizon (horizons as a product): the tenant's own and the platform's.
+  active?: Array<{ horizon: number; version: number }>;
+  platform_active?: Array<{ horizon: number; version: number }>;
   serving: 'tenant' | 'platform' | 'none';
   versions: ModelVersion[];
   platform_default: ModelVersion | null;

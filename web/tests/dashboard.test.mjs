@@ -150,6 +150,9 @@ describe('dashboard', { timeout: 300_000, skip: noBrowser }, () => {
     // (issue 13): its signals are all neutral and the chart has no arrows.
     const signalCount = Number(await chart.getAttribute('data-signals'));
     assert.ok(signalCount >= 10, `signals on the chart: ${signalCount}`);
+    // One horizon served (this server trains horizon 1 only): no horizon picker.
+    assert.equal(await page.getByTestId('horizon-picker').count(), 0);
+    assert.equal(await chart.getAttribute('data-horizon'), '1');
     const markers = Number(await chart.getAttribute('data-markers'));
     if (markers === 0) assert.match(text, /Neutral/);
     else assert.ok(markers <= signalCount, `markers ${markers} of ${signalCount} signals`);
@@ -840,5 +843,177 @@ describe('billing: downgrade and renewal through the SIMULATED sandbox', { timeo
       page = prev;
       await ctx.close();
     }
+  });
+});
+
+// Horizons as a product: a server whose first run trains and replays the platform models of
+// horizons 1 and 24. The signals page offers both; choosing 24 fetches the 24-bar model's latest
+// signal (one metered call, horizon=24) and its track record for the chart; the choice is kept for
+// the session (the track record page opens on it) and switching back works. On Pro the stream's
+// horizon-1 signals move the chart but never replace the 24-bar card.
+describe('horizons: the signals and track record pages follow the chosen model horizon', { timeout: 300_000, skip: noBrowser }, () => {
+  const requests = []; // URLs of the signal reads the page made
+  const bodies = []; // [URL, JSON answer] of the signal reads, in the order they arrived
+  before(async () => {
+    server = await startServer({ lines: 3800, replay: 72, extraEnv: { SINYAL_FIRST_RUN_HORIZONS: '1,24' } }); // training needs ~3,600 bars (3,437 labelled rows)
+    browser = await launchBrowser();
+    const context = await browser.newContext({ viewport: DESKTOP, locale: 'en-US', timezoneId: 'Asia/Jakarta' });
+    page = await context.newPage();
+    page.on('pageerror', (e) => pageErrors.push(e.message));
+    page.on('request', (r) => /\/api\/v1\/(signals|models)/.test(r.url()) && requests.push(r.url()));
+    page.on('response', async (r) => {
+      if (/\/api\/v1\/signals/.test(r.url()) && r.status() === 200) bodies.push([r.url(), await r.json().catch(() => null)]);
+    });
+  });
+
+  after(async () => {
+    assert.deepEqual(pageErrors, [], `script errors: ${JSON.stringify(pageErrors)}`);
+    await browser?.close();
+    await server?.stop();
+  });
+
+  const latestCalls = () => requests.filter((u) => new URL(u).pathname === '/api/v1/signals/latest');
+  const horizonOf = (u) => new URL(u).searchParams.get('horizon') ?? '1';
+  const radio = (name) => page.getByRole('group', { name: 'Horizon (model)' }).getByRole('radio', { name, exact: true });
+
+  // The chart and the card of `h`: the chart shows the signals of the /signals?horizon=h answer,
+  // all of them of horizon h, and the card the latest signal of horizon h.
+  async function expectHorizon(h, label) {
+    await page.waitForFunction((h) => document.querySelector('[data-testid="chart"][data-ready="1"]')?.getAttribute('data-horizon') === String(h), h, { timeout: 30_000 });
+    await page.waitForFunction((h) => document.querySelector('[data-testid="latest-signal"]')?.getAttribute('data-horizon') === String(h), h, { timeout: 30_000 });
+    assert.equal(await page.getByTestId('signal-horizon').textContent(), label);
+    await page.getByRole('heading', { name: `Latest signal: ${label}` }).waitFor();
+    const historyOf = () => bodies.filter(([u]) => new URL(u).pathname === '/api/v1/signals' && horizonOf(u) === String(h)).at(-1);
+    for (let i = 0; i < 50 && !historyOf(); i++) await page.waitForTimeout(100); // the answer is read asynchronously
+    const history = historyOf();
+    assert.ok(history, `a /api/v1/signals read of horizon ${h}: ${JSON.stringify(requests)}`);
+    const signals = history[1].signals;
+    assert.ok(signals.length >= 10, `horizon ${h}: ${signals.length} signals in the track record`);
+    assert.deepEqual([...new Set(signals.map((s) => s.horizon))], [h], 'the track record of that model line only');
+    const chart = page.getByTestId('chart');
+    assert.equal(Number(await chart.getAttribute('data-signals')), signals.length);
+    assert.equal(Number(await chart.getAttribute('data-markers')), signals.filter((s) => s.prediction !== 'neutral').length);
+    const latestOf = () => bodies.filter(([u]) => new URL(u).pathname === '/api/v1/signals/latest').at(-1);
+    for (let i = 0; i < 50 && (!latestOf() || horizonOf(latestOf()[0]) !== String(h)); i++) await page.waitForTimeout(100);
+    const latest = latestOf();
+    assert.equal(horizonOf(latest[0]), String(h));
+    assert.equal(latest[1].horizon, h);
+    assert.equal(await page.getByTestId('latest-signal').getAttribute('data-bar-time'), latest[1].bar_time);
+  }
+
+  it('offers the served horizons, shows the 24-bar model when chosen, and switches back', async () => {
+    await page.goto(`${server.base}/signup`);
+    await page.getByLabel('Organisation name').fill('Toko Horizon');
+    await page.getByLabel('Email').fill(`horizon-${Date.now()}@example.com`);
+    await page.getByLabel('Password').fill(password);
+    await page.getByRole('button', { name: 'Create account' }).click();
+    await page.getByTestId('plan-name').waitFor();
+    await go({ label: 'Signals', url: '/signals' });
+
+    // Default: horizon 1, and the one metered read is horizon 1's.
+    await radio('next bar (1 hour)').waitFor();
+    assert.equal(await radio('next bar (1 hour)').isChecked(), true);
+    assert.equal(await radio('next 24 bars (24 hours)').isChecked(), false);
+    assert.equal(await page.getByTestId('horizon-picker').getByRole('radio').count(), 2, 'the horizons served: 1 and 24');
+    await expectHorizon(1, 'next bar (1 hour)');
+    assert.deepEqual(latestCalls().map(horizonOf), ['1']);
+    await checkA11y('signals (horizons)');
+
+    // The keyboard moves within the radio group: horizon 24.
+    await radio('next bar (1 hour)').focus();
+    await page.keyboard.press('ArrowRight');
+    assert.equal(await radio('next 24 bars (24 hours)').isChecked(), true);
+    await expectHorizon(24, 'next 24 bars (24 hours)');
+    assert.deepEqual(latestCalls().map(horizonOf), ['1', '24'], 'one metered read per chosen horizon, never all of them');
+    await page.getByRole('heading', { name: 'EURUSD H1 · next 24 bars (24 hours)' }).waitFor();
+    await checkA11y('signals (horizon 24)');
+    await screenshots(page, 'signals-h24');
+
+    // Kept for the session: the track record opens on horizon 24 (its performance too).
+    await go({ label: 'Track record', url: '/track-record' });
+    await page.locator('[data-testid="track"][data-horizon="24"]').waitFor({ timeout: 30_000 });
+    assert.equal(await radio('next 24 bars (24 hours)').isChecked(), true);
+    assert.ok(requests.some((u) => new URL(u).pathname === '/api/v1/signals/performance' && horizonOf(u) === '24'), 'performance of horizon 24');
+    await page.getByText('Model line: next 24 bars (24 hours)').waitFor();
+    assert.ok(Number(await page.getByTestId('track').getAttribute('data-resolved')) > 0, 'resolved 24-bar signals');
+    await checkA11y('track record (horizon 24)');
+    await screenshots(page, 'track-h24');
+    await radio('next bar (1 hour)').click();
+    await page.locator('[data-testid="track"][data-horizon="1"]').waitFor({ timeout: 30_000 });
+    assert.ok(requests.some((u) => new URL(u).pathname === '/api/v1/signals/performance' && horizonOf(u) === '1'));
+
+    // Back on the signals page: horizon 1 again.
+    await go({ label: 'Signals', url: '/signals' });
+    await expectHorizon(1, 'next bar (1 hour)');
+    assert.equal(await radio('next bar (1 hour)').isChecked(), true);
+    assert.deepEqual(latestCalls().map(horizonOf), ['1', '24', '1']);
+
+    // In Bahasa Indonesia.
+    await page.getByTestId('lang').selectOption('id');
+    await page.getByRole('group', { name: 'Horizon (model)' }).getByRole('radio', { name: '24 bar berikutnya (24 jam)' }).waitFor();
+    assert.equal(await page.getByTestId('signal-horizon').textContent(), 'bar berikutnya (1 jam)');
+    await page.getByTestId('lang').selectOption('en');
+  });
+
+  it('on Pro: the stream\'s horizon-1 signals move the chart but never replace the 24-bar card', async () => {
+    await go({ label: 'Billing', url: '/billing' });
+    const subscription = page.getByTestId('subscription');
+    await subscription.waitFor();
+    await page.getByRole('button', { name: 'Subscribe: Pro (monthly)' }).click();
+    await page.getByTestId('pay-link').click();
+    await page.locator('#sandbox-banner').waitFor();
+    assert.match(await page.locator('#sandbox-banner').textContent(), /SIMULATED/);
+    await page.locator('#sandbox-action-pay').click();
+    await page.waitForFunction(() => document.querySelector('#sandbox-status')?.getAttribute('data-status') === 'settlement', null, { timeout: 15_000 });
+    await page.goto(`${server.base}/billing`);
+    for (let i = 0; i < 30 && (await subscription.getAttribute('data-plan').catch(() => null)) !== 'pro'; i++) {
+      await page.waitForTimeout(500);
+      await page.getByTestId('check-payment').click();
+    }
+    assert.equal(await subscription.getAttribute('data-plan'), 'pro');
+
+    await go({ label: 'Signals', url: '/signals' });
+    await radio('next 24 bars (24 hours)').check();
+    await expectHorizon(24, 'next 24 bars (24 hours)');
+    const text = await page.getByTestId('latest-signal').textContent();
+    assert.match(text, /Calibrated confidence\s*\d+(\.\d)?%|Neutral/);
+    // The live note says the stream follows horizon 1.
+    await page.getByText('The stream carries 1-bar signals only, so the latest signal for the next 24 bars (24 hours) is not updated live').waitFor({ timeout: 15_000 });
+    const cardBar = await page.getByTestId('latest-signal').getAttribute('data-bar-time');
+    const chart = page.getByTestId('chart');
+    const lastBarBefore = await chart.getAttribute('data-last-bar');
+    const metered = latestCalls().length;
+    await page.evaluate(() => {
+      window.__sameDocument = true;
+    });
+    const newBar = await pushNextHour(await operatorToken());
+    assert.equal(Date.parse(newBar) - Date.parse(lastBarBefore), 3600_000);
+    // The chart moves to the new bar, still with horizon 24's markers ...
+    await page.waitForFunction((t) => document.querySelector('[data-testid="chart"]')?.getAttribute('data-last-bar') === t, newBar, { timeout: 30_000 });
+    assert.equal(await chart.getAttribute('data-horizon'), '24');
+    // ... and the 24-bar card is neither replaced by the stream's 1-bar signal nor re-fetched.
+    await page.waitForTimeout(1000);
+    assert.equal(await page.getByTestId('latest-signal').getAttribute('data-horizon'), '24');
+    assert.equal(await page.getByTestId('latest-signal').getAttribute('data-bar-time'), cardBar);
+    assert.equal(latestCalls().length, metered, 'no metered read without the user asking');
+    await screenshots(page, 'signals-h24-live');
+    // The user's refresh fetches the 24-bar model's signal of the new bar (one metered call).
+    await page.getByRole('button', { name: 'Refresh' }).click();
+    await page.waitForFunction((t) => document.querySelector('[data-testid="latest-signal"]')?.getAttribute('data-bar-time') === t, newBar, { timeout: 30_000 });
+    assert.equal(await page.getByTestId('latest-signal').getAttribute('data-horizon'), '24');
+    assert.deepEqual(latestCalls().slice(metered).map(horizonOf), ['24']);
+    // Horizon 1 shows the new bar's signal as well, and takes stream updates again.
+    await radio('next bar (1 hour)').check();
+    await page.waitForFunction((t) => document.querySelector('[data-testid="latest-signal"][data-horizon="1"]')?.getAttribute('data-bar-time') === t, newBar, { timeout: 30_000 });
+    await page.getByText('Live: new signals arrive as bars close.').waitFor();
+    assert.equal(await page.evaluate(() => window.__sameDocument), true, 'updated without a reload');
+
+    // On Pro the track record of horizon 24 has its reliability diagram (P(up) is not gated).
+    await go({ label: 'Track record', url: '/track-record' });
+    await radio('next 24 bars (24 hours)').check();
+    await page.locator('[data-testid="track"][data-horizon="24"]').waitFor({ timeout: 30_000 });
+    await page.getByTestId('reliability').waitFor();
+    await checkA11y('track record (horizon 24, pro)');
+    await screenshots(page, 'track-h24-pro');
   });
 });

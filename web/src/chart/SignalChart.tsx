@@ -29,6 +29,7 @@ export interface ChartProps {
   zone: string;
   timeframe: string;
   label: string;
+  horizon?: number; // the model line the signals come from (shown as data-horizon)
 }
 
 const UP = '#0f7b3f';
@@ -51,7 +52,7 @@ interface Handles {
   markers: ISeriesMarkersPluginApi<Time>;
 }
 
-export function SignalChart({ bars, signals, digits, zone, timeframe, label }: ChartProps) {
+export function SignalChart({ bars, signals, digits, zone, timeframe, label, horizon }: ChartProps) {
   const box = useRef<HTMLDivElement>(null);
   const h = useRef<Handles | null>(null);
 
@@ -152,5 +153,5 @@ export function SignalChart({ bars, signals, digits, zone, timeframe, label }: C
     }
   }, [bars, signals, digits, zone, timeframe]);
 
-  return <div ref={box} className="chart" data-testid="chart" role="group" aria-label={label} data-markers={signals.filter((s) => s.prediction !== 'neutral').length} data-last-bar={bars.at(-1)?.time} data-signals={signals.length} />;
+  return <div ref={box} className="chart" data-testid="chart" role="group" aria-label={label} data-markers={signals.filter((s) => s.prediction !== 'neutral').length} data-last-bar={bars.at(-1)?.time} data-signals={signals.length} data-horizon={horizon} />;
 }

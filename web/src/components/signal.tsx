@@ -3,6 +3,7 @@
 import { formatPercent, formatPrice, formatTime, timeframeSeconds } from '../format';
 import { useI18n, type Key } from '../i18n';
 import type { Signal } from '../types';
+import { useHorizonText } from './horizon';
 
 export function Direction({ s }: { s: Pick<Signal, 'prediction'> }) {
   const { t } = useI18n();
@@ -21,9 +22,10 @@ export function priceAt(ref: number, logReturn: number): number {
 
 export function SignalDetail({ s, digits }: { s: Signal; digits: number }) {
   const { t, lang, zone } = useI18n();
+  const horizonText = useHorizonText();
   const i80 = s.intervals?.find((i) => Math.abs(i.coverage - 0.8) < 1e-6);
   return (
-    <div className="signal-detail" data-testid="latest-signal" data-bar-time={s.bar_time}>
+    <div className="signal-detail" data-testid="latest-signal" data-bar-time={s.bar_time} data-horizon={s.horizon}>
       <div className="signal-head">
         <Direction s={s} />
         <span className="muted">
@@ -46,7 +48,7 @@ export function SignalDetail({ s, digits }: { s: Signal; digits: number }) {
           </>
         )}
         <dt>{t('signal.horizon')}</dt>
-        <dd>{t(s.horizon === 1 ? 'signal.horizon.bar' : 'signal.horizon.bars', { n: s.horizon })}</dd>
+        <dd data-testid="signal-horizon">{horizonText(s.horizon, s.timeframe)}</dd>
         {i80 && (
           <>
             <dt>{t('signal.interval80')}</dt>
