@@ -6,7 +6,8 @@
 # and listen lines replaced). Everything lives in one directory (MULTINODE_DIR).
 #
 #   eval "$(scripts/multinode.sh up)"      # prints export lines: MULTINODE_DIR, SINYAL_MULTINODE_URL (nginx),
-#                                          # ..._SERVERS, ..._DB_URL (app role), ..._ADMIN_URL (superuser), ..._REDIS_URL
+#                                          # ..._SERVERS, ..._DB_URL (servers' login role sinyal_server, owns nothing),
+#                                          # ..._OWNER_URL (owner: migrations), ..._ADMIN_URL (superuser), ..._REDIS_URL
 #   scripts/multinode.sh status            # each process, and /readyz of each server and of nginx
 #   scripts/multinode.sh down              # stops everything and removes MULTINODE_DIR (KEEP=1 keeps it)
 # Fault injection (tests/fault/fault_test.sh):
@@ -186,14 +187,18 @@ cmd_up() {
   local pg_password jwt i
   pg_password="$(head -c 18 /dev/urandom | base64 | tr -d '/+=')"
   JWT_SECRET="$(head -c 36 /dev/urandom | base64 | tr -d '/+=')"
-  DB_URL="postgresql://sinyal:$pg_password@127.0.0.1:$PG_PORT/sinyal"
+  # Least privilege (docs/security.md): the owner role `sinyal` runs the migrations; servers and
+  # workers log in as `sinyal_server`, which owns nothing and is only a member of sinyal_app and
+  # sinyal_system.
+  OWNER_URL="postgresql://sinyal:$pg_password@127.0.0.1:$PG_PORT/sinyal"
+  DB_URL="postgresql://sinyal_server:$pg_password@127.0.0.1:$PG_PORT/sinyal"
   REDIS_URL="redis://127.0.0.1:$REDIS_PORT/0"
   SERVER_ENV="${SERVER_ENV:-}"
   {
     echo "SINYAL_BIN='$SINYAL_BIN'"; echo "NGINX='$NGINX'"; echo "PG_BIN='$PG_BIN'"
     echo "SERVERS=$SERVERS"; echo "WORKERS=$WORKERS"
     echo "PG_PORT=$PG_PORT"; echo "REDIS_PORT=$REDIS_PORT"; echo "NGINX_PORT=$NGINX_PORT"
-    echo "DB_URL='$DB_URL'"; echo "REDIS_URL='$REDIS_URL'"; echo "JWT_SECRET='$JWT_SECRET'"
+    echo "DB_URL='$DB_URL'"; echo "OWNER_URL='$OWNER_URL'"; echo "REDIS_URL='$REDIS_URL'"; echo "JWT_SECRET='$JWT_SECRET'"
     echo "SERVER_ENV='$SERVER_ENV'"
     for i in $(seq 1 "$SERVERS"); do echo "SERVER_PORT_$i=$(free_port)"; done
   } >"$MULTINODE_DIR/state.env.tmp"
@@ -211,13 +216,16 @@ cmd_up() {
     --auth-host=scram-sha-256 --auth-local=reject -E UTF8 --locale=C.UTF-8 >"$MULTINODE_DIR/logs/initdb.log" 2>&1 \
     || die "initdb failed (logs/initdb.log)"
   start_postgres
-  # The app's login role owns its database; the NOLOGIN role sinyal_app (row-level security) is
-  # pre-created and granted, as scripts/services.sh does for the shared cluster.
+  # The owner role owns the database; the NOLOGIN roles sinyal_app (tenant scope) and
+  # sinyal_system (system scope) are pre-created and granted to it and to the servers' login role.
   PGPASSWORD="$pg_password" psql -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres -q -v ON_ERROR_STOP=1 >/dev/null <<SQL
 SET client_min_messages = warning;
 CREATE ROLE sinyal LOGIN PASSWORD '$pg_password';
 CREATE ROLE sinyal_app NOLOGIN;
-GRANT sinyal_app TO sinyal;
+CREATE ROLE sinyal_system NOLOGIN;
+GRANT sinyal_app, sinyal_system TO sinyal;
+CREATE ROLE sinyal_server LOGIN PASSWORD '$pg_password';
+GRANT sinyal_app, sinyal_system TO sinyal_server;
 CREATE DATABASE sinyal OWNER sinyal;
 SQL
 
@@ -226,7 +234,7 @@ SQL
   start_redis
 
   # ---- schema, then servers and workers ----
-  "$SINYAL_BIN" migrate --database "$DB_URL" --data-dir "$MULTINODE_DIR/node1" --log-level warn \
+  "$SINYAL_BIN" migrate --database "$OWNER_URL" --data-dir "$MULTINODE_DIR/node1" --log-level warn \
     >>"$MULTINODE_DIR/logs/migrate.log" 2>&1 || die "sinyal migrate failed (logs/migrate.log)"
   for i in $(seq 1 "$SERVERS"); do
     log "sinyal serve $i on 127.0.0.1:$(server_port "$i")"
@@ -243,6 +251,7 @@ SQL
   echo "export MULTINODE_DIR=$MULTINODE_DIR"
   echo "export SINYAL_MULTINODE_URL=http://127.0.0.1:$NGINX_PORT"
   echo "export SINYAL_MULTINODE_DB_URL='$DB_URL'"
+  echo "export SINYAL_MULTINODE_OWNER_URL='$OWNER_URL'"
   echo "export SINYAL_MULTINODE_ADMIN_URL='postgresql://postgres:$pg_password@127.0.0.1:$PG_PORT/postgres'"
   echo "export SINYAL_MULTINODE_REDIS_URL=$REDIS_URL"
   echo "export SINYAL_MULTINODE_SERVERS='$(for i in $(seq 1 "$SERVERS"); do printf 'http://127.0.0.1:%s ' "$(server_port "$i")"; done | sed 's/ $//')'"
@@ -316,7 +325,7 @@ case "$CMD" in
     sleep "${DOWN_SECONDS:-0}"
     start_postgres; log "PostgreSQL restarted" ;;
   psql)
-    load_state; exec psql "$DB_URL" "$@" ;;
+    load_state; exec psql "$OWNER_URL" "$@" ;;
   *)
     sed -n '2,29p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
 esac
