@@ -23,10 +23,9 @@
 # by ONE bucket across both servers (Redis), and the WebSocket stream must work through nginx.
 # The billing period is set (before any call) to end shortly after the load; once it
 # is closed (+60 s grace) server 2 is restarted and its invoicer must have invoiced it exactly.
-# KNOWN SERVER BUG, accepted as an expected failure and reported on every run (FAULT_STRICT=1 makes
-# it fail): while PostgreSQL restarts, predict answers 500 instead of 503 (tests/fault/load_client.py,
-# KNOWN_DB_500, says where and why). Every other 500, hang or unclean failure fails the test.
-# Environment: SINYAL_BIN (default build/bin/sinyal), CLIENTS (8), QUOTA (300), FAULT_STRICT (0),
+# This test found that predict answered 500 while PostgreSQL restarted; store::Database now waits
+# for a lost connection (~4 s) and answers 503 only if it is still gone. Any 500 fails the test.
+# Environment: SINYAL_BIN (default build/bin/sinyal), CLIENTS (8), QUOTA (300),
 # FAULT_OUT (directory kept with attempts.jsonl, faults.tsv, report.json and all logs; default: a
 # temp dir, removed on success). Exit 77 (ctest: skipped) when nginx, redis-server, PostgreSQL's
 # server binaries or python3 are missing.
@@ -228,14 +227,10 @@ STATUS_OK=1
 bash scripts/multinode.sh status >"$OUT/status.txt" 2>&1 || STATUS_OK=0
 cat "$OUT/status.txt" >&2
 RC=0
-# A known server bug (500 instead of 503 while PostgreSQL restarts; load_client.py, KNOWN_DB_500)
-# is accepted as an expected failure, reported on every run, unless FAULT_STRICT=1.
-KNOWN="--known-db-500"
-[ "${FAULT_STRICT:-0}" = 1 ] && KNOWN=""
 python3 tests/fault/load_client.py check --attempts "$OUT/attempts.jsonl" --faults "$FAULTS" \
   --usage "$OUT/usage.json" --invoices "$OUT/invoices.json" --ledger "$OUT/ledger.txt" \
   --steady-from "$STEADY_FROM" --steady-to "$STEADY_TO" --report "$OUT/report.json" \
-  --nginx-log "$MULTINODE_DIR/logs/nginx.access.log" "${CLOSED_ARGS[@]}" $KNOWN || RC=1
+  --nginx-log "$MULTINODE_DIR/logs/nginx.access.log" "${CLOSED_ARGS[@]}" || RC=1
 # Every process must have survived the faults (workers and the other server included).
 if [ "$STATUS_OK" != 1 ]; then log "FAILED: a process of the set-up is not running after the faults"; RC=1; fi
 # Each server's own counters (restarted ones count from their restart), kept with the artifacts.

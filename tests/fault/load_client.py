@@ -36,16 +36,6 @@ KINDS = ("ok", "problem_503", "problem_429", "nginx_502", "nginx_504", "refused"
          "timeout", "status_500", "other")
 
 
-# The one server misbehaviour this test knows of (see the report of issue 16 and docs/operations.md):
-KNOWN_DB_500 = (
-    "While PostgreSQL restarts, POST /api/v1/business/predict answers 500 urn:sinyal:problem:internal "
-    "(server log: handler_error / plan_lookup_failed 'internal: database error') instead of 503: "
-    "store::Database::RunTx (src/store/database.cc) retries a lost connection 5 times within ~30 ms, "
-    "then maps the last error (SQLSTATE 57P01/57P03, or SOCI's 'Session is not connected') to "
-    "Status::Internal. Nothing is charged for those calls (the reconciliation shows it) and a retry "
-    "with the same Idempotency-Key succeeds once the database is back.")
-
-
 def attempt(conn_box, host, port, path, body, headers, timeout):
     """One HTTP attempt. Returns (status, headers dict, body bytes, error kind or None)."""
     if conn_box[0] is None:
@@ -323,13 +313,8 @@ def check(args):
         per_fault.setdefault(where, {}).setdefault(r["kind"], 0)
         per_fault[where][r["kind"]] += 1
 
-    known = []  # the known server bug below, when --known-db-500 accepts it
     for r in recs:
         k = r["kind"]
-        if (k == "status_500" and args.known_db_500 and r.get("ptype") == "urn:sinyal:problem:internal"
-                and in_window(r, ("restart_postgres",), slack=3.0)):
-            known.append(r)
-            continue
         if k == "timeout":
             failures.append("client timeout (hang) after %.1fs: %s" % (r["dt"], json.dumps(r)))
         elif k in ("status_500", "other"):
@@ -420,10 +405,6 @@ def check(args):
             "max_ms": round(1000 * max(steady_ok), 2) if steady_ok else None,
             "non_2xx": len(steady) - len(steady_ok),
         },
-        "expected_failures": {
-            "count": len(known),
-            "note": KNOWN_DB_500 if args.known_db_500 else "not accepted (--known-db-500 off)",
-        },
         "faults": [{"fault": n, "start": s, "end": e, "seconds": round(e - s, 2)} for n, s, e in faults],
     }
     if args.nginx_log:
@@ -462,11 +443,6 @@ def check(args):
         if len(failures) > 15:
             print("  ... and %d more" % (len(failures) - 15))
         return 1
-    if known:
-        print("EXPECTED FAILURE (known server bug, accepted by --known-db-500): %d attempts got a 500 "
-              "while PostgreSQL restarted. %s" % (len(known), KNOWN_DB_500))
-    elif args.known_db_500:
-        print("note: the known 500-on-database-restart bug did not show in this run")
     print("PASSED: every failure was clean or in a server-down window; usage and invoice reconcile exactly")
     return 0
 
@@ -497,8 +473,6 @@ def main():
     c.add_argument("--closed-invoices", help="GET /api/v1/invoices after the period was closed")
     c.add_argument("--plans", help="GET /api/v1/plans (Pro's price)")
     c.add_argument("--nginx-log", help="nginx access log (log_format sinyal) for nginx-side steady figures")
-    c.add_argument("--known-db-500", action="store_true",
-                   help="accept the known 500s during the PostgreSQL restart as an expected failure")
     b = sub.add_parser("burst")
     b.add_argument("--url", required=True)
     b.add_argument("--key", required=True)
