@@ -79,6 +79,7 @@ double ConformalIntervals::Quantile(size_t k, int group) const {
 
 std::vector<ReturnInterval> ConformalIntervals::Predict(double point, double scale, int group) const {
   std::vector<ReturnInterval> out;
+  if (pooled_.size() != config_.coverages.size()) return out;  // never fitted: no intervals
   for (size_t k = 0; k < config_.coverages.size(); ++k) {
     const double q = Quantile(k, group);
     out.push_back({config_.coverages[k], point - q * scale, point + q * scale});

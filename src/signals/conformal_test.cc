@@ -26,6 +26,14 @@ std::vector<ConformalRow> Rows(size_t n, uint64_t seed, const std::vector<double
   return v;
 }
 
+// A model whose calibration could not be fitted (too few held-out rows, e.g. a walk-forward
+// backtest's first small window) predicts no intervals instead of reading past its quantiles.
+TEST(ConformalTest, AnUnfittedCalibrationPredictsNoIntervals) {
+  const ConformalIntervals none;
+  EXPECT_TRUE(none.Predict(0.001, 0.01, 0).empty());
+  EXPECT_TRUE(none.Predict(0.001, 0.01, -1).empty());
+}
+
 TEST(ConformalTest, QuantileIsTheCeilRank) {
   std::vector<ConformalRow> rows;
   for (int i = 1; i <= 99; ++i) rows.push_back({0, 1, static_cast<double>(i), 0});

@@ -135,8 +135,19 @@ else
   bash scripts/multinode.sh psql -Atqc "SET app.system = 'on'; UPDATE subscriptions SET anchor = $ANCHOR_NS WHERE tenant_id = $TENANT" >/dev/null
 fi
 # Plans and subscriptions are cached for 5 s in every server (docs/billing.md): let both see Pro
-# and the anchor.
+# and the anchor, then ask each server directly until both report the new period (a cache refresh
+# may answer once more from the old entry), so that no metered call lands in the old period.
 sleep 6
+if [ "$ANCHOR_NS" != skip ]; then
+  for s in $SINYAL_MULTINODE_SERVERS; do
+    for _ in $(seq 1 40); do
+      got=$(curl -sf "$s/api/v1/usage" -H "X-API-Key: $KEY1" | python3 -c "import sys,json,datetime; e=json.load(sys.stdin)['period']['end']; print(int(datetime.datetime.fromisoformat(e.replace('Z','+00:00')).timestamp()))" || true)
+      [ "$got" = "$END_S" ] && break
+      sleep 0.5
+    done
+    [ "$got" = "$END_S" ] || { log "FAILED: $s still reports another billing period after the anchor moved"; exit 1; }
+  done
+fi
 # Rate limits are global across the servers (Redis): a burst through nginx, spread over both
 # servers, at Pro's own limit (20/s, burst 40) with one key gets at most burst + rate x elapsed
 # answered (two per-server buckets would admit twice the burst); the rest are 429 problems.
