@@ -83,10 +83,35 @@ export async function startFakeTelegram() {
   };
 }
 
+// A second platform series for backtests that trade: on the real EURUSD sample the walk-forward
+// models show no skill and abstain (no trades), so the first run also imports REVERSING_SYMBOL H1,
+// the sample's first REVERSING_LINES bar times with prices that alternate 1.0800 / 1.0808 (each
+// bar reverses the last), as tests/e2e/trading_e2e_test.cc IngestReversingSeries does: a model
+// trained on it calls directions, so a strategy trades. Not a 6-letter pair, so one unit per lot
+// (backtest order.h SpecFor); it sorts after EURUSD, which stays every page's default series.
+// Fewer bars than the first run's min_bars (3,000): it gets no platform model (no training time);
+// a backtest trains its own, walk-forward.
+export const REVERSING_SYMBOL = 'ZIGZAG1';
+export const REVERSING_LINES = 1300;
+
+function reversingSeries(src, lines) {
+  const out = [src[0]];
+  let prev = 1.08;
+  for (const [i, line] of src.slice(1).filter(Boolean).slice(0, lines).entries()) {
+    const f = line.split(',');
+    if (f.length < 9) throw new Error(`unexpected sample line: ${line}`);
+    const close = i % 2 === 0 ? 1.08 : 1.0808;
+    const prices = [prev, Math.max(prev, close) + 0.0001, Math.min(prev, close) - 0.0001, close].map((x) => x.toFixed(5));
+    out.push([f[0], f[1], ...prices, f[6], f[7], f[8]].join(','));
+    prev = close;
+  }
+  return out.join('\n') + '\n';
+}
+
 // Starts a server whose first run (app/first_run.h) imports the newest `lines` bars of the sample's
 // EURUSD H1, trains the platform default models on all but the newest `replay` of them and replays
 // those through the live path, so the dashboard has real out-of-sample signals, resolved ones
-// among them. Resolves once the first run is done (its "first_run" log event).
+// among them; it also imports the reversing series above. Resolves once the first run is done (its "first_run" log event).
 // With `telegram`, the server's bot talks to a FAKE Telegram server started here (server.telegram).
 export async function startServer({ lines = 4400, replay = 120, extraEnv = {}, telegram = false } = {}) {
   if (!existsSync(sinyalBin)) throw new Error(`${sinyalBin} missing: build first (scripts/build.sh)`);
@@ -98,7 +123,8 @@ export async function startServer({ lines = 4400, replay = 120, extraEnv = {}, t
   mkdirSync(sample);
   const src = readFileSync(sampleFile('EURUSD_H1.csv'), 'utf8').split('\n');
   writeFileSync(join(sample, 'EURUSD_H1.csv'), [src[0], ...src.slice(1).filter(Boolean).slice(-(lines - 1))].join('\n') + '\n');
-  writeFileSync(join(sample, 'first_run.tsv'), 'EURUSD_H1.csv\tEURUSD\tH1\tNY+7\n');
+  writeFileSync(join(sample, `${REVERSING_SYMBOL}_H1.csv`), reversingSeries(src, REVERSING_LINES));
+  writeFileSync(join(sample, 'first_run.tsv'), `EURUSD_H1.csv\tEURUSD\tH1\tNY+7\n${REVERSING_SYMBOL}_H1.csv\t${REVERSING_SYMBOL}\tH1\tNY+7\n`);
   const operator = `ops-${Date.now()}@sinyal.example`;
   cli(['admin', 'create-operator', '--email', operator, ...common], { input: `${OPERATOR_PASSWORD}\n` });
   const fake = telegram ? await startFakeTelegram() : null;
