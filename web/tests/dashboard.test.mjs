@@ -553,7 +553,8 @@ describe('dashboard', { timeout: 300_000, skip: noBrowser }, () => {
     await form.waitFor();
     // The harness's reversing series (each bar reverses the last): a walk-forward model trained on
     // its first 1,000 bars calls directions, so the strategy trades the 300 bars after it. (A first
-    // model after 500 bars crashes the backtest job: sinyal 541f423, reported.) One
+    // model after 500 bars is too small for its interval calibration: that run once crashed the
+    // job; fixed, ConformalTest.AnUnfittedCalibrationPredictsNoIntervals.) One
     // training (retrain every 1,000), 15 trees: a run of seconds. The symbol is not a pair: one
     // unit per lot, so 1,000 lots.
     await form.getByLabel('Symbol').selectOption(REVERSING_SYMBOL);
