@@ -277,7 +277,8 @@ struct Database::Impl {
         // PostgreSQL connection lost (server restart, killed backend): Release() reconnects.
         // Safe to re-run only if COMMIT was never sent.
         const bool lost = dialect == Dialect::kPostgres && !s->is_connected();
-        if (lost && committing) {
+        // A COMMIT answered by a shutdown or connection error may have been applied: never re-run.
+        if (committing && (lost || kind == DbErrorKind::kUnavailable)) {
           LogEvent(spdlog::level::err, "db_commit_outcome_unknown",
                    {{"error", SanitizeForLog(e.what())}});
           return Status::Unavailable("database connection lost during commit");
