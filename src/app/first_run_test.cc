@@ -113,6 +113,18 @@ TEST(FirstRunTest, ImportsTrainsAndReplaysTheNewestBarsThroughTheLivePath) {
   EXPECT_TRUE(second->skipped);
 }
 
+// The horizons of first_run.horizons and `train-defaults --horizons`: empty means the platform
+// defaults; anything else is ascending, distinct whole bars in [1, 48], errors naming the field.
+TEST(FirstRunTest, HorizonListsParseOrNameTheField) {
+  EXPECT_EQ(*ParseHorizonList("", "first_run.horizons"), DefaultPlatformHorizons());
+  EXPECT_EQ(*ParseHorizonList("1,24", "first_run.horizons"), (std::vector<int>{1, 24}));
+  for (const char* bad : {"0", "49", "4,1", "1,1", "x", "1,,4", "1.5"}) {
+    auto r = ParseHorizonList(bad, "first_run.horizons");
+    ASSERT_FALSE(r.ok()) << bad;
+    EXPECT_EQ(r.error().field(), "first_run.horizons") << bad;
+  }
+}
+
 TEST(FirstRunTest, ManifestErrorsNameTheLine) {
   testing::TempDir dir;
   std::ofstream(dir.path() / "first_run.tsv") << "# comment\nEURUSD_H1.csv\tEURUSD\tH7\tNY+7\n";

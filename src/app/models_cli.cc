@@ -387,8 +387,7 @@ int RunWorker(const ModelCommands& c, const Config& config, Env& env) {
 
 int RunTrainDefaults(const ModelCommands& c, Env& env) {
   int failed = 0;
-  auto horizons = c.horizons.empty() ? Result<std::vector<int>>(DefaultPlatformHorizons())
-                                      : ParseHorizonList(c.horizons, "--horizons");
+  auto horizons = ParseHorizonList(c.horizons, "--horizons");
   if (!horizons.ok()) return Fail(horizons.error());
   auto trained = TrainPlatformDefaults(
       *env.service, {.min_bars = c.min_bars, .trees = c.trees, .horizons = *horizons},
@@ -416,6 +415,7 @@ int RunTrainDefaults(const ModelCommands& c, Env& env) {
 std::vector<int> DefaultPlatformHorizons() { return {1, 4, 24}; }
 
 Result<std::vector<int>> ParseHorizonList(const std::string& text, const std::string& field) {
+  if (text.empty()) return DefaultPlatformHorizons();
   std::vector<int> out;
   std::stringstream ss(text);
   for (std::string cell; std::getline(ss, cell, ',');) {
@@ -432,7 +432,6 @@ Result<std::vector<int>> ParseHorizonList(const std::string& text, const std::st
     }
     out.push_back(h);
   }
-  if (out.empty()) return Status::InvalidArgument("must list at least one horizon (e.g. 1,4,24)", field);
   return out;
 }
 

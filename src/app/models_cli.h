@@ -81,8 +81,8 @@ using TrainDefaultsCallback =
                                                    const TrainDefaultsOptions& options,
                                                    const TrainDefaultsCallback& on_trained);
 
-// "1,4,24" -> {1, 4, 24}: ascending, distinct, each in [1, 48] (the platform's training bound).
-// InvalidArgument naming `field` otherwise.
+// "1,4,24" -> {1, 4, 24}: ascending, distinct, each in [1, 48] (the platform's training bound);
+// "" -> DefaultPlatformHorizons(). InvalidArgument naming `field` otherwise.
 [[nodiscard]] Result<std::vector<int>> ParseHorizonList(const std::string& text, const std::string& field);
 
 struct ModelCommands;

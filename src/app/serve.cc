@@ -534,16 +534,12 @@ int RunServe(Config config) {
   auto platform_series = bar_store.ListSeries(std::nullopt);
   const bool fresh = platform_series.ok() && platform_series->empty();
   if (config.first_run.enabled && fresh) {
-    std::vector<int> horizons = DefaultPlatformHorizons();
-    if (!config.first_run.horizons.empty()) {
-      auto parsed = ParseHorizonList(config.first_run.horizons, "first_run.horizons");
-      if (!parsed.ok()) return Fail(parsed.error());
-      horizons = std::move(*parsed);
-    }
+    auto horizons = ParseHorizonList(config.first_run.horizons, "first_run.horizons");
+    if (!horizons.ok()) return Fail(horizons.error());
     first_run = std::make_unique<FirstRun>(bar_store, model_service, signal_service,
                                            FirstRunOptions{.sample_dir = config.first_run.sample_dir,
                                                            .replay_bars = static_cast<size_t>(config.first_run.replay_bars),
-                                                           .horizons = std::move(horizons)});
+                                                           .horizons = std::move(*horizons)});
     first_run->Start();
   }
 
