@@ -8,6 +8,7 @@
 
 #include "core/time.h"
 #include "http/api.h"
+#include "http/handlers/horizon_param.h"
 #include "http/query.h"
 #include "http/json_body.h"
 #include "models/service.h"
@@ -48,13 +49,6 @@ Result<Key> PathKey(const Context& ctx) {
 }
 
 TenantId Tenant(const Context& ctx) { return ctx.principal->tenant; }
-
-// ?horizon= (bars ahead) of the model line a route reads or rolls back; default 1.
-Result<int> QueryHorizon(const Context& ctx) {
-  SINYAL_ASSIGN_OR_RETURN(int64_t h, IntQueryParam(ctx, "horizon", models::kDefaultHorizon, 1,
-                                                   models::PlanBounds{}.max_horizon));
-  return static_cast<int>(h);
-}
 
 // The active version of every horizon of the owner's series, as {horizon: version}.
 Result<std::map<int, int64_t>> ActiveByHorizon(models::DbModelRegistry& reg, TenantId owner,
@@ -217,7 +211,7 @@ void AddModelRoutes(RouteTable& routes, models::ModelService& service, store::Jo
               .handler = [reg](Context& ctx) -> Result<Response> {
                 SINYAL_RETURN_IF_ERROR(OnlyQueryParams(ctx, {"symbol", "timeframe", "horizon"}));
                 SINYAL_ASSIGN_OR_RETURN(Key k, QueryKey(ctx));
-                SINYAL_ASSIGN_OR_RETURN(int horizon, QueryHorizon(ctx));
+                SINYAL_ASSIGN_OR_RETURN(int horizon, HorizonQueryParam(ctx));
                 const TenantId t = Tenant(ctx);
                 SINYAL_ASSIGN_OR_RETURN(std::vector<models::ModelRecord> versions,
                                         reg->List(t, k.symbol, k.timeframe));
@@ -291,7 +285,7 @@ void AddModelRoutes(RouteTable& routes, models::ModelService& service, store::Jo
                 SINYAL_RETURN_IF_ERROR(RequireAdmin(ctx, "roll back models"));
                 SINYAL_RETURN_IF_ERROR(OnlyQueryParams(ctx, {"horizon"}));
                 SINYAL_ASSIGN_OR_RETURN(Key k, PathKey(ctx));
-                SINYAL_ASSIGN_OR_RETURN(int horizon, QueryHorizon(ctx));
+                SINYAL_ASSIGN_OR_RETURN(int horizon, HorizonQueryParam(ctx));
                 auto v = reg->RollbackAs(Tenant(ctx), k.symbol, k.timeframe, horizon, Actor(ctx));
                 if (!v.ok()) return CorruptedToConflict(v.error());
                 return Response::Json(200, {{"symbol", k.symbol},

@@ -12,6 +12,7 @@
 #include "core/time.h"
 #include "billing/metered_call.h"
 #include "http/api.h"
+#include "http/handlers/horizon_param.h"
 #include "http/handlers/metered.h"
 #include "http/query.h"
 #include "market/edge_parse.h"
@@ -380,21 +381,12 @@ Result<double> ThresholdParam(const Context& ctx) {
   return threshold;
 }
 
-// ?horizon= (bars ahead; default 1): which model line answers (one active model per horizon).
-Result<int> HorizonParam(const Context& ctx) {
-  if (auto h = QueryParam(ctx, "horizon")) {
-    SINYAL_ASSIGN_OR_RETURN(int64_t v, ParseInt(*h, "horizon", 1, models::PlanBounds{}.max_horizon));
-    return static_cast<int>(v);
-  }
-  return models::kDefaultHorizon;
-}
-
 // GET /api/v1/signals/latest: an open forecast, metered (one unit), at the plan's data delay.
 Result<Response> LatestSignal(const SignalsDeps& d, Context& ctx) {
   SINYAL_RETURN_IF_ERROR(OnlyQueryParams(ctx, {"symbol", "timeframe", "threshold", "horizon"}));
   SINYAL_ASSIGN_OR_RETURN(Key k, QueryKey(ctx));
   SINYAL_ASSIGN_OR_RETURN(double threshold, ThresholdParam(ctx));
-  SINYAL_ASSIGN_OR_RETURN(int horizon, HorizonParam(ctx));
+  SINYAL_ASSIGN_OR_RETURN(int horizon, HorizonQueryParam(ctx));
   billing::MeteredCall& call = Metered(ctx);
   SINYAL_RETURN_IF_ERROR(call.Gate(market::ParseTimeframe(k.timeframe).value(), "timeframe"));
   SINYAL_ASSIGN_OR_RETURN(Charge charge, Reserve(ctx, billing::kEndpointSignalsLatest, 1));
@@ -416,7 +408,7 @@ Result<Response> SignalPerformance(const SignalsDeps& d, Context& ctx) {
   if (auto l = QueryParam(ctx, "limit")) {
     SINYAL_ASSIGN_OR_RETURN(limit, ParseInt(*l, "limit", 1, 10000));
   }
-  SINYAL_ASSIGN_OR_RETURN(int horizon, HorizonParam(ctx));
+  SINYAL_ASSIGN_OR_RETURN(int horizon, HorizonQueryParam(ctx));
   SINYAL_ASSIGN_OR_RETURN(signals::SignalPerformance p,
                           d.signals->Performance(Tenant(ctx), k.series, static_cast<size_t>(limit), horizon));
   json out = p.ToJson();
@@ -430,7 +422,7 @@ Result<Response> SignalPerformance(const SignalsDeps& d, Context& ctx) {
 Result<Response> SignalHistory(const SignalsDeps& d, Context& ctx) {
   SINYAL_RETURN_IF_ERROR(OnlyQueryParams(ctx, {"symbol", "timeframe", "limit", "before", "horizon"}));
   signals::SignalListQuery q;
-  SINYAL_ASSIGN_OR_RETURN(q.horizon, HorizonParam(ctx));  // one model line: default 1 bar
+  SINYAL_ASSIGN_OR_RETURN(q.horizon, HorizonQueryParam(ctx));  // one model line: default 1 bar
   if (auto s = QueryParam(ctx, "symbol")) {
     SINYAL_ASSIGN_OR_RETURN(q.symbol, models::ModelService::NormalizeSymbol(*s));
   }
