@@ -159,7 +159,8 @@ Result<size_t> RetrainingService::EnqueueAll() {
   SINYAL_RETURN_IF_ERROR(db_.WithReadTx([&](soci::session& sql) -> Status {
     keys.clear();
     soci::rowset<soci::row> rows =
-        (sql.prepare << "SELECT tenant_id, symbol, timeframe FROM model_active ORDER BY symbol, timeframe");
+        (sql.prepare << "SELECT tenant_id, symbol, timeframe FROM model_active WHERE horizon = " +
+                            std::to_string(models::kDefaultHorizon) + " ORDER BY symbol, timeframe");
     for (const soci::row& row : rows) {
       Key k;
       if (row.get_indicator(0) != soci::i_null) {

@@ -134,8 +134,9 @@ class RetrainingService {
   [[nodiscard]] Result<int64_t> EnqueueCheck(TenantId owner, const std::string& symbol,
                                              const std::string& timeframe, const std::string& actor);
 
-  // Queues a check for every active model (tenants' and the platform's); series with a check
-  // already queued or running are skipped. Returns how many were queued. The scheduler calls it.
+  // Queues a check for every active model of the default horizon (tenants' and the platform's;
+  // retraining watches the horizon-1 line only); series with a check already queued or running
+  // are skipped. Returns how many were queued. The scheduler calls it.
   [[nodiscard]] Result<size_t> EnqueueAll();
 
   // Runs one check now (see the top of this file).
