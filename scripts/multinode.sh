@@ -217,15 +217,19 @@ cmd_up() {
     || die "initdb failed (logs/initdb.log)"
   start_postgres
   # The owner role owns the database; the NOLOGIN roles sinyal_app (tenant scope) and
-  # sinyal_system (system scope) are pre-created and granted to it and to the servers' login role.
+  # sinyal_system (system scope) and the narrow system paths' roles (src/store/system_path.h) are
+  # pre-created and granted to it and to the servers' login role.
   PGPASSWORD="$pg_password" psql -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres -q -v ON_ERROR_STOP=1 >/dev/null <<SQL
 SET client_min_messages = warning;
 CREATE ROLE sinyal LOGIN PASSWORD '$pg_password';
 CREATE ROLE sinyal_app NOLOGIN;
 CREATE ROLE sinyal_system NOLOGIN;
-GRANT sinyal_app, sinyal_system TO sinyal;
+CREATE ROLE sinyal_system_meter NOLOGIN;
+CREATE ROLE sinyal_system_jobs NOLOGIN;
+CREATE ROLE sinyal_system_analytics NOLOGIN;
+GRANT sinyal_app, sinyal_system, sinyal_system_meter, sinyal_system_jobs, sinyal_system_analytics TO sinyal;
 CREATE ROLE sinyal_server LOGIN PASSWORD '$pg_password';
-GRANT sinyal_app, sinyal_system TO sinyal_server;
+GRANT sinyal_app, sinyal_system, sinyal_system_meter, sinyal_system_jobs, sinyal_system_analytics TO sinyal_server;
 CREATE DATABASE sinyal OWNER sinyal;
 SQL
 

@@ -16,6 +16,10 @@ PG_PASSWORD="${SINYAL_PG_PASSWORD:-sinyal}"
 PG_DB="${SINYAL_PG_DB:-sinyal_test}"
 APP_ROLE="sinyal_app"
 SYSTEM_ROLE="sinyal_system"
+# The narrow system paths' roles (src/store/system_path.h): the meter writer, the job queue,
+# operator analytics.
+PATH_ROLES="${SYSTEM_ROLE}_meter ${SYSTEM_ROLE}_jobs ${SYSTEM_ROLE}_analytics"
+PATH_ROLES_CSV="${SYSTEM_ROLE}_meter, ${SYSTEM_ROLE}_jobs, ${SYSTEM_ROLE}_analytics"
 # A login role that owns nothing and is only a member of the app and system roles: how `serve`
 # and `worker` connect in a least-privilege deployment (docs/security.md); tests connect as it.
 SERVER_USER="${PG_USER}_server"
@@ -62,14 +66,18 @@ DO \$\$ BEGIN
   IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '${SYSTEM_ROLE}') THEN
     CREATE ROLE ${SYSTEM_ROLE} NOLOGIN;
   END IF;
+$(for r in $PATH_ROLES; do
+  echo "  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '$r') THEN CREATE ROLE $r NOLOGIN; END IF;"
+done)
   IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '${SERVER_USER}') THEN
     CREATE ROLE ${SERVER_USER} LOGIN PASSWORD '${PG_PASSWORD}';
   END IF;
 END \$\$;
 GRANT ${APP_ROLE} TO ${PG_USER};
 GRANT ${SYSTEM_ROLE} TO ${PG_USER};
+GRANT ${PATH_ROLES_CSV} TO ${PG_USER};
 ALTER ROLE ${SERVER_USER} LOGIN PASSWORD '${PG_PASSWORD}' INHERIT NOSUPERUSER NOCREATEROLE NOCREATEDB NOBYPASSRLS;
-GRANT ${APP_ROLE}, ${SYSTEM_ROLE} TO ${SERVER_USER};
+GRANT ${APP_ROLE}, ${SYSTEM_ROLE}, ${PATH_ROLES_CSV} TO ${SERVER_USER};
 SQL
 if ! as_postgres psql -p "$PG_PORT" -tAc "SELECT 1 FROM pg_database WHERE datname='${PG_DB}'" | grep -q 1; then
   log "creating database $PG_DB"
@@ -78,18 +86,15 @@ fi
 PGPASSWORD="$PG_PASSWORD" psql -h 127.0.0.1 -p "$PG_PORT" -U "$PG_USER" -d "$PG_DB" -tAc "SELECT 1" >/dev/null \
   || { log "cannot connect as $PG_USER to $PG_DB"; exit 1; }
 # Each PostgreSQL test process works in a schema of its own, e2e_<start epoch>_<pid>
-# (src/core/testing/test_util.cc); drop those of runs that started more than 6 hours ago.
-as_postgres psql -p "$PG_PORT" -d "$PG_DB" -v ON_ERROR_STOP=1 -q >&2 <<'SQL'
-SET client_min_messages = warning;
-DO $$ DECLARE s text; BEGIN
-  FOR s IN SELECT nspname FROM pg_namespace
-           WHERE nspname ~ '^e2e_[0-9]+_[0-9]+$'
-             AND split_part(nspname, '_', 2)::bigint < extract(epoch FROM now())::bigint - 6 * 3600
-  LOOP
-    EXECUTE format('DROP SCHEMA %I CASCADE', s);
-  END LOOP;
-END $$;
-SQL
+# (src/core/testing/test_util.cc); drop those of runs that started more than 6 hours ago, one
+# schema per transaction (dropping many at once runs out of lock slots: "out of shared memory").
+old_schemas="$(as_postgres psql -p "$PG_PORT" -d "$PG_DB" -tA -v ON_ERROR_STOP=1 -c \
+  "SELECT nspname FROM pg_namespace WHERE nspname ~ '^e2e_[0-9]+_[0-9]+$'
+     AND split_part(nspname, '_', 2)::bigint < extract(epoch FROM now())::bigint - 6 * 3600")"
+for s in $old_schemas; do
+  as_postgres psql -p "$PG_PORT" -d "$PG_DB" -q -v ON_ERROR_STOP=1 \
+    -c "SET client_min_messages = warning" -c "DROP SCHEMA IF EXISTS \"$s\" CASCADE" >&2
+done
 log "PostgreSQL ready on 127.0.0.1:$PG_PORT (db $PG_DB)"
 
 # ---- Redis --------------------------------------------------------------------------------

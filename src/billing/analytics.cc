@@ -8,6 +8,7 @@
 #include "core/time.h"
 #include "store/database.h"
 #include "store/soci.h"
+#include "store/system_path.h"
 
 namespace sinyal::billing {
 
@@ -58,7 +59,7 @@ Analytics::Analytics(store::Database& db, Subscriptions& subscriptions)
 Result<nlohmann::json> Analytics::UsageByPlanAndDay(UnixNanos from, UnixNanos to) {
   SINYAL_RETURN_IF_ERROR(CheckRange(from, to));
   nlohmann::json out = nlohmann::json::array();
-  SINYAL_RETURN_IF_ERROR(db_.WithReadTx([&](soci::session& sql) -> Status {
+  SINYAL_RETURN_IF_ERROR(store::WithSystemReadTx(db_, store::SystemPath::kAnalytics, [&](soci::session& sql) -> Status {
     long long f = from, t = to;
     soci::rowset<soci::row> rows =
         (sql.prepare << std::string("SELECT at / 86400000000000 AS d, plan, ") + kAgg +
@@ -79,7 +80,7 @@ Result<nlohmann::json> Analytics::TopTenants(UnixNanos from, UnixNanos to, int l
   SINYAL_RETURN_IF_ERROR(CheckRange(from, to));
   if (limit < 1 || limit > 1000) return Status::InvalidArgument("limit must be in [1, 1000]", "limit");
   nlohmann::json out = nlohmann::json::array();
-  SINYAL_RETURN_IF_ERROR(db_.WithReadTx([&](soci::session& sql) -> Status {
+  SINYAL_RETURN_IF_ERROR(store::WithSystemReadTx(db_, store::SystemPath::kAnalytics, [&](soci::session& sql) -> Status {
     long long f = from, t = to, lim = limit;
     soci::rowset<soci::row> rows =
         (sql.prepare << std::string("SELECT l.tenant_id, te.name, s.plan, ") +
@@ -110,7 +111,7 @@ Result<nlohmann::json> Analytics::Revenue(UnixNanos from, UnixNanos to) {
   SINYAL_ASSIGN_OR_RETURN(auto plans, subs_.plans().List());
   std::map<std::string, int64_t> price;
   for (const auto& p : plans) price[p.name] = p.price_idr;
-  SINYAL_RETURN_IF_ERROR(db_.WithReadTx([&](soci::session& sql) -> Status {
+  SINYAL_RETURN_IF_ERROR(store::WithSystemReadTx(db_, store::SystemPath::kAnalytics, [&](soci::session& sql) -> Status {
     long long f = from, t = to;
     soci::rowset<soci::row> rows =
         (sql.prepare << "SELECT period_start, total_idr, base_idr, overage_idr FROM invoices "
@@ -160,7 +161,7 @@ Result<nlohmann::json> Analytics::QuotaBurnDown(UnixNanos now, int limit,
     int64_t used = 0;
   };
   std::vector<Row> rows;
-  SINYAL_RETURN_IF_ERROR(db_.WithReadTx([&](soci::session& sql) -> Status {
+  SINYAL_RETURN_IF_ERROR(store::WithSystemReadTx(db_, store::SystemPath::kAnalytics, [&](soci::session& sql) -> Status {
     long long only = tenant ? tenant->value() : 0;
     soci::rowset<soci::row> subs =
         (sql.prepare << "SELECT s.tenant_id, t.name, s.plan, s.anchor FROM subscriptions s "
@@ -209,7 +210,7 @@ Result<nlohmann::json> Analytics::QuotaBurnDown(UnixNanos now, int limit,
     const double forecast = static_cast<double>(x.used) + rate * (period_days - elapsed_days);
 
     nlohmann::json burn = nlohmann::json::array();
-    SINYAL_RETURN_IF_ERROR(db_.WithReadTx([&](soci::session& sql) -> Status {
+    SINYAL_RETURN_IF_ERROR(store::WithSystemReadTx(db_, store::SystemPath::kAnalytics, [&](soci::session& sql) -> Status {
       long long t = x.tenant, ps = x.period.start;
       soci::rowset<soci::row> days =
           (sql.prepare << "SELECT at / 86400000000000 AS d, CAST(SUM(units) AS BIGINT) "

@@ -16,6 +16,7 @@
 #include "core/time.h"
 #include "store/database.h"
 #include "store/soci.h"
+#include "store/system_path.h"
 
 namespace sinyal::billing {
 
@@ -630,6 +631,8 @@ struct Meter::Impl {
   }
 
   void ProcessBatch(std::vector<Pending*>& batch) {
+    // The meter writer's own role (PostgreSQL): INSERT-only on the ledger (store/system_path.h).
+    store::ScopedSystemPath as_meter_writer(store::SystemPath::kMeterWriter);
     // Group by (tenant, period), tenants in ascending order: every process locks counter rows
     // in the same order, so concurrent batches can't deadlock.
     std::map<std::pair<int64_t, UnixNanos>, Group> groups;

@@ -4,6 +4,7 @@
 #include <soci/sqlite3/soci-sqlite3.h>
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <condition_variable>
 #include <filesystem>
@@ -17,6 +18,7 @@
 #include "core/log.h"
 #include "store/migrations.h"
 #include "store/soci.h"  // first: configures SOCI
+#include "store/system_path.h"
 
 namespace sinyal::store {
 
@@ -35,6 +37,10 @@ bool IsSqlIdentifier(std::string_view s) {
     return std::isalnum(static_cast<unsigned char>(c)) || c == '_';
   });
 }
+
+thread_local SystemPath current_system_path = SystemPath::kGeneral;
+
+constexpr SystemPath kNarrowPaths[] = {SystemPath::kMeterWriter, SystemPath::kJobQueue, SystemPath::kAnalytics};
 
 std::string QuoteIdent(std::string_view s) {  // REQUIRES: IsSqlIdentifier(s)
   return "\"" + std::string(s) + "\"";
@@ -143,6 +149,8 @@ struct Database::Impl {
   std::string sqlite_path;  // ":memory:" or a file path
   std::string app_role_q;   // quoted identifier
   std::string system_role_q;  // quoted identifier
+  // Quoted role of each SystemPath (kGeneral: system_role_q), indexed by the enum's value.
+  std::array<std::string, 4> path_role_q;
   std::string pg_conninfo;  // libpq keyword='value' string (holds the password: never log)
 
   std::mutex mu;
@@ -259,7 +267,7 @@ struct Database::Impl {
           } else {
             std::string ignored;
             sql << "SELECT set_config('app.system', 'on', true)", soci::into(ignored);
-            if (!owner) sql << "SET LOCAL ROLE " + system_role_q;
+            if (!owner) sql << "SET LOCAL ROLE " + path_role_q[static_cast<size_t>(current_system_path)];
           }
         }
         if (st.ok()) st = fn(sql);
@@ -404,7 +412,14 @@ Result<std::unique_ptr<Database>> Database::Open(const DatabaseOptions& options)
       return Status::InvalidArgument("system role must be a plain SQL identifier other than the app role",
                                      "system_role");
     }
+    if (options.system_role.size() + 10 > 63) {  // room for the longest path suffix
+      return Status::InvalidArgument("system role must be at most 53 characters", "system_role");
+    }
     impl->system_role_q = QuoteIdent(options.system_role);
+    impl->path_role_q[static_cast<size_t>(SystemPath::kGeneral)] = impl->system_role_q;
+    for (SystemPath p : kNarrowPaths) {
+      impl->path_role_q[static_cast<size_t>(p)] = QuoteIdent(options.system_role + std::string(SystemPathRoleSuffix(p)));
+    }
     if (!impl->options.schema.empty() && !IsSqlIdentifier(impl->options.schema)) {
       return Status::InvalidArgument("schema must be a plain SQL identifier", "schema");
     }
@@ -508,8 +523,13 @@ std::string EnsureRoleSql(const std::string& role) {
 
 // The grants of the app and system roles (see database.h, "Least privilege"), re-applied after
 // every migration run so that new tables get them.
-std::string GrantsSql(const std::string& app_q, const std::string& system_q) {
+std::string GrantsSql(const std::string& app_q, const std::string& system_q,
+                      const std::array<std::string, 4>& path_q) {
   const std::string both = app_q + ", " + system_q;
+  const std::string& meter_q = path_q[static_cast<size_t>(SystemPath::kMeterWriter)];
+  const std::string& jobs_q = path_q[static_cast<size_t>(SystemPath::kJobQueue)];
+  const std::string& analytics_q = path_q[static_cast<size_t>(SystemPath::kAnalytics)];
+  const std::string narrow = meter_q + ", " + jobs_q + ", " + analytics_q;
   std::string sql =
       "DO $$ BEGIN\n"
       "  EXECUTE format('GRANT USAGE ON SCHEMA %I TO " + both + "', current_schema());\n"
@@ -519,7 +539,19 @@ std::string GrantsSql(const std::string& app_q, const std::string& system_q) {
       "', current_schema());\n"
       "END $$;\n"
       "REVOKE ALL ON schema_migrations FROM " + both + ";\n"
-      "GRANT SELECT ON schema_migrations TO " + system_q + ";\n";
+      "GRANT SELECT ON schema_migrations TO " + system_q + ";\n"
+      // The narrow system paths (store/system_path.h): exactly their tables, nothing else.
+      "DO $$ BEGIN\n"
+      "  EXECUTE format('GRANT USAGE ON SCHEMA %I TO " + narrow + "', current_schema());\n"
+      "  EXECUTE format('REVOKE ALL ON ALL TABLES IN SCHEMA %I FROM " + narrow + "', current_schema());\n"
+      "  EXECUTE format('REVOKE ALL ON ALL SEQUENCES IN SCHEMA %I FROM " + narrow + "', current_schema());\n"
+      "END $$;\n"
+      "GRANT INSERT ON usage_ledger TO " + meter_q + ";\n"
+      "GRANT SELECT, INSERT ON idempotency_keys TO " + meter_q + ";\n"
+      "GRANT SELECT, INSERT, UPDATE ON usage_counters TO " + meter_q + ";\n"
+      "GRANT SELECT, INSERT, UPDATE ON jobs TO " + jobs_q + ";\n"
+      "GRANT SELECT ON usage_ledger, usage_counters, invoices, subscriptions, tenants, plans TO " +
+      analytics_q + ";\n";
   for (std::string_view t : kAppendOnlyTables) {
     sql += "REVOKE UPDATE, DELETE, TRUNCATE ON " + std::string(t) + " FROM " + both + ";\n";
   }
@@ -527,7 +559,7 @@ std::string GrantsSql(const std::string& app_q, const std::string& system_q) {
   sql += "DO $$ DECLARE p record; BEGIN\n"
          "  FOR p IN SELECT tablename FROM pg_policies WHERE schemaname = current_schema()\n"
          "      AND policyname = 'system_access' LOOP\n"
-         "    EXECUTE format('ALTER POLICY system_access ON %I TO CURRENT_USER, " + system_q +
+         "    EXECUTE format('ALTER POLICY system_access ON %I TO CURRENT_USER, " + system_q + ", " + narrow +
          "', p.tablename);\n"
          "  END LOOP;\n"
          "END $$;";
@@ -575,6 +607,9 @@ Status Database::Migrate() {
       }
       im.ExecScript(sql, EnsureRoleSql(im.options.app_role));
       im.ExecScript(sql, EnsureRoleSql(im.options.system_role));
+      for (SystemPath p : kNarrowPaths) {
+        im.ExecScript(sql, EnsureRoleSql(im.options.system_role + std::string(SystemPathRoleSuffix(p))));
+      }
       return Status::Ok();
     }));
   }
@@ -612,7 +647,7 @@ Status Database::Migrate() {
   if (pg) {
     return WithOwnerTx([&](soci::session& sql) {
       im.ExecScript(sql, kSchemaLock);
-      im.ExecScript(sql, GrantsSql(im.app_role_q, im.system_role_q));
+      im.ExecScript(sql, GrantsSql(im.app_role_q, im.system_role_q, im.path_role_q));
       // Every tenant table must have RLS enabled and forced.
       std::string missing;
       soci::rowset<std::string> rs =
@@ -651,5 +686,22 @@ void Database::Close() {
   }
   im.sessions.clear();
 }
+
+std::string_view SystemPathRoleSuffix(SystemPath path) {
+  switch (path) {
+    case SystemPath::kGeneral: return "";
+    case SystemPath::kMeterWriter: return "_meter";
+    case SystemPath::kJobQueue: return "_jobs";
+    case SystemPath::kAnalytics: return "_analytics";
+  }
+  return "";
+}
+
+ScopedSystemPath::ScopedSystemPath(SystemPath path) : previous_(current_system_path) {
+  current_system_path = path;
+}
+ScopedSystemPath::~ScopedSystemPath() { current_system_path = previous_; }
+
+SystemPath CurrentSystemPath() { return current_system_path; }
 
 }  // namespace sinyal::store

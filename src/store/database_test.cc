@@ -1,5 +1,6 @@
 #include "store/database.h"
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
@@ -10,6 +11,7 @@
 #include "core/testing/test_util.h"
 #include "store/migrations.h"
 #include "store/soci.h"
+#include "store/system_path.h"
 #include "store/testing/test_db.h"
 
 namespace sinyal::store {
@@ -400,6 +402,92 @@ TEST_P(PostgresRlsTest, SystemScopeRunsAsTheSystemRoleWithOnlyItsGrants) {
     });
     EXPECT_FALSE(st.ok()) << "system scope must not run: " << stmt;
   }
+}
+
+// The narrow system paths (store/system_path.h) run as their own roles, each granted only its
+// tables: the meter writer may append to the ledger but not read, change or delete it; none of
+// them reads users or API keys.
+TEST_P(PostgresRlsTest, NarrowSystemPathsRunAsTheirOwnRolesWithOnlyTheirGrants) {
+  struct Expect {
+    SystemPath path;
+    std::string role;
+    std::vector<std::pair<std::string, std::string>> granted;  // (table, privilege)
+  };
+  const std::vector<Expect> expects = {
+      {SystemPath::kMeterWriter, "sinyal_system_meter",
+       {{"usage_ledger", "INSERT"}, {"idempotency_keys", "SELECT"}, {"idempotency_keys", "INSERT"},
+        {"usage_counters", "SELECT"}, {"usage_counters", "INSERT"}, {"usage_counters", "UPDATE"}}},
+      {SystemPath::kJobQueue, "sinyal_system_jobs", {{"jobs", "SELECT"}, {"jobs", "INSERT"}, {"jobs", "UPDATE"}}},
+      {SystemPath::kAnalytics, "sinyal_system_analytics",
+       {{"usage_ledger", "SELECT"}, {"usage_counters", "SELECT"}, {"invoices", "SELECT"},
+        {"subscriptions", "SELECT"}, {"tenants", "SELECT"}, {"plans", "SELECT"}}},
+  };
+  const std::vector<std::string> tables = {"usage_ledger", "idempotency_keys", "usage_counters", "jobs",
+                                           "invoices", "subscriptions", "tenants", "plans", "users",
+                                           "api_keys", "payments", "schema_migrations"};
+  for (const Expect& e : expects) {
+    ASSERT_OK(WithSystemTx(db(), e.path, [&](soci::session& sql) {
+      std::string role;
+      sql << "SELECT current_user", soci::into(role);
+      EXPECT_EQ(role, e.role);
+      for (const std::string& t : tables) {
+        for (const char* priv : {"SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE"}) {
+          const std::string p = priv;
+          int yes = -1;
+          sql << "SELECT CASE WHEN has_table_privilege(:r, :t, :p) THEN 1 ELSE 0 END", soci::use(e.role),
+              soci::use(t), soci::use(p), soci::into(yes);
+          const bool want = std::find(e.granted.begin(), e.granted.end(), std::make_pair(t, p)) != e.granted.end();
+          EXPECT_EQ(yes == 1, want) << e.role << " " << p << " on " << t;
+        }
+      }
+      return Status::Ok();
+    }));
+  }
+  // Refused in practice, each in its own transaction (an error aborts it).
+  const std::vector<std::pair<SystemPath, std::string>> refused = {
+      {SystemPath::kMeterWriter, "SELECT COUNT(*) FROM usage_ledger"},
+      {SystemPath::kMeterWriter, "DELETE FROM usage_counters"},
+      {SystemPath::kMeterWriter, "SELECT COUNT(*) FROM users"},
+      {SystemPath::kJobQueue, "SELECT COUNT(*) FROM api_keys"},
+      {SystemPath::kJobQueue, "DELETE FROM jobs"},
+      {SystemPath::kAnalytics, "INSERT INTO tenants(name, created_at) VALUES ('x', 1)"},
+      {SystemPath::kAnalytics, "SELECT COUNT(*) FROM users"},
+  };
+  for (const auto& [path, stmt] : refused) {
+    Status st = WithSystemTx(db(), path, [&](soci::session& sql) {
+      sql << stmt;
+      return Status::Ok();
+    });
+    EXPECT_FALSE(st.ok()) << SystemPathRoleSuffix(path) << " must not run: " << stmt;
+  }
+  // The meter writer appends a ledger row (RLS's system policy lets its role in).
+  int64_t a = 0;
+  ASSERT_OK(db().WithTx([&](soci::session& sql) {
+    a = InsertTenant(sql, "A");
+    return Status::Ok();
+  }));
+  EXPECT_OK(WithSystemTx(db(), SystemPath::kMeterWriter, [&](soci::session& sql) {
+    long long t = a;
+    sql << "INSERT INTO usage_ledger (tenant_id, period_start, at, endpoint, plan, units, overage_units, "
+           "unit_price_idr, cost_idr) VALUES (:t, 0, 1, 'predict', 'free', 1, 0, 0, 0)",
+        soci::use(t);
+    return Status::Ok();
+  }));
+  // Scopes nest and end: outside them system scope is the general system role again.
+  {
+    ScopedSystemPath outer(SystemPath::kJobQueue);
+    {
+      ScopedSystemPath inner(SystemPath::kAnalytics);
+      EXPECT_EQ(CurrentSystemPath(), SystemPath::kAnalytics);
+    }
+    EXPECT_EQ(CurrentSystemPath(), SystemPath::kJobQueue);
+  }
+  ASSERT_OK(db().WithTx([&](soci::session& sql) {
+    std::string role;
+    sql << "SELECT current_user", soci::into(role);
+    EXPECT_EQ(role, "sinyal_system");
+    return Status::Ok();
+  }));
 }
 
 // serve / worker connecting as a login role that owns nothing (a member of the app and system

@@ -8,6 +8,7 @@
 #include "core/log.h"
 #include "store/database.h"
 #include "store/soci.h"
+#include "store/system_path.h"
 
 namespace sinyal::store {
 namespace {
@@ -30,7 +31,8 @@ Result<JobStatus> ParseStatus(const std::string& s) {
 
 constexpr const char* kColumns =
     "id, tenant_id, kind, status, payload, progress, stage, result, error, attempts, "
-    "max_attempts, worker, lease_expires_at, created_at, started_at, finished_at, updated_at";
+    "max_attempts, worker, lease_expires_at, created_at, started_at, finished_at, updated_at, "
+    "run_after";
 
 // Reads one row of kColumns (WHERE/ORDER given by `tail`) into *job. false when no row.
 Result<bool> ReadJob(soci::session& sql, const std::string& tail, int64_t id, Job* job) {
@@ -74,6 +76,7 @@ Result<bool> ReadJob(soci::session& sql, const std::string& tail, int64_t id, Jo
   job->started_at = i64(14);
   job->finished_at = i64(15);
   job->updated_at = i64(16);
+  job->run_after = i64(17);
   return true;
 }
 
@@ -164,7 +167,7 @@ Result<int64_t> JobQueue::Enqueue(const JobSpec& spec) {
     }
     return Status::Ok();
   };
-  Status s = spec.tenant ? db_.WithTenantTx(*spec.tenant, body) : db_.WithTx(body);
+  Status s = spec.tenant ? db_.WithTenantTx(*spec.tenant, body) : WithSystemTx(db_, SystemPath::kJobQueue, body);
   if (s.code() == StatusCode::kAlreadyExists) {
     return Status::Conflict("a job for the same work is already queued or running", "dedupe_key");
   }
@@ -186,7 +189,7 @@ Result<std::optional<Job>> JobQueue::Claim(std::string_view worker_view,
   const std::string worker(worker_view);
   const bool pg = db_.dialect() == Dialect::kPostgres;
   std::optional<Job> claimed;
-  Status s = db_.WithTx([&](soci::session& sql) -> Status {
+  Status s = WithSystemTx(db_, SystemPath::kJobQueue, [&](soci::session& sql) -> Status {
     claimed.reset();
     const long long now = clock_.Now();
     for (int guard = 0; guard < 100; ++guard) {
@@ -194,10 +197,10 @@ Result<std::optional<Job>> JobQueue::Claim(std::string_view worker_view,
       std::string status;
       int attempts = 0, max_attempts = 0;
       sql << "SELECT id, status, attempts, max_attempts FROM jobs WHERE kind IN (" + kind_list +
-                 ") AND (status = 'queued' OR (status = 'running' AND lease_expires_at < :now)) "
-                 "ORDER BY id LIMIT 1" +
+                 ") AND ((status = 'queued' AND run_after <= :now) OR "
+                 "(status = 'running' AND lease_expires_at < :now2)) ORDER BY id LIMIT 1" +
                  (pg ? " FOR UPDATE SKIP LOCKED" : ""),
-          soci::use(now, "now"), soci::into(id), soci::into(status), soci::into(attempts),
+          soci::use(now, "now"), soci::use(now, "now2"), soci::into(id), soci::into(status), soci::into(attempts),
           soci::into(max_attempts);
       if (!sql.got_data()) return Status::Ok();
       if (status == "running" && attempts >= max_attempts) {
@@ -239,7 +242,7 @@ Result<std::optional<Job>> JobQueue::Claim(std::string_view worker_view,
 
 Status JobQueue::Heartbeat(int64_t id, std::string_view worker) {
   const std::string w(worker);
-  return db_.WithTx([&](soci::session& sql) -> Status {
+  return WithSystemTx(db_, SystemPath::kJobQueue, [&](soci::session& sql) -> Status {
     const long long now = clock_.Now(), lease = now + options_.lease_ns;
     long long id_ll = id;
     if (Exec(sql,
@@ -258,7 +261,7 @@ Status JobQueue::Progress(int64_t id, std::string_view worker, double fraction,
   const std::string w(worker);
   std::string st(stage.substr(0, 200));
   double p = std::isnan(fraction) ? 0 : std::clamp(fraction, 0.0, 1.0);
-  return db_.WithTx([&](soci::session& sql) -> Status {
+  return WithSystemTx(db_, SystemPath::kJobQueue, [&](soci::session& sql) -> Status {
     const long long now = clock_.Now(), lease = now + options_.lease_ns;
     long long id_ll = id;
     if (Exec(sql,
@@ -274,12 +277,12 @@ Status JobQueue::Progress(int64_t id, std::string_view worker, double fraction,
 
 Status JobQueue::Succeed(int64_t id, std::string_view worker, std::string_view result) {
   const std::string w(worker), r(result);
-  return db_.WithTx([&](soci::session& sql) -> Status {
+  return WithSystemTx(db_, SystemPath::kJobQueue, [&](soci::session& sql) -> Status {
     const long long now = clock_.Now();
     long long id_ll = id;
     if (Exec(sql,
              "UPDATE jobs SET status = 'succeeded', progress = 1, stage = 'done', result = :r, "
-             "finished_at = :now, updated_at = :now2 WHERE id = :id AND status = 'running' AND "
+             "error = NULL, finished_at = :now, updated_at = :now2 WHERE id = :id AND status = 'running' AND "
              "worker = :w",
              soci::use(r, "r"), soci::use(now, "now"), soci::use(now, "now2"),
              soci::use(id_ll, "id"), soci::use(w, "w")) != 1) {
@@ -291,7 +294,7 @@ Status JobQueue::Succeed(int64_t id, std::string_view worker, std::string_view r
 
 Status JobQueue::Fail(int64_t id, std::string_view worker, std::string_view error) {
   const std::string w(worker), e(error);
-  return db_.WithTx([&](soci::session& sql) -> Status {
+  return WithSystemTx(db_, SystemPath::kJobQueue, [&](soci::session& sql) -> Status {
     const long long now = clock_.Now();
     long long id_ll = id;
     if (Exec(sql,
@@ -305,6 +308,40 @@ Status JobQueue::Fail(int64_t id, std::string_view worker, std::string_view erro
   });
 }
 
+Result<bool> JobQueue::Retry(int64_t id, std::string_view worker, std::string_view error) {
+  const std::string w(worker), e(error);
+  bool retry = false;
+  Status s = WithSystemTx(db_, SystemPath::kJobQueue, [&](soci::session& sql) -> Status {
+    const long long now = clock_.Now();
+    long long id_ll = id;
+    int attempts = 0, max_attempts = 0;
+    sql << "SELECT attempts, max_attempts FROM jobs WHERE id = :id AND status = 'running' AND worker = :w",
+        soci::use(id_ll, "id"), soci::use(w, "w"), soci::into(attempts), soci::into(max_attempts);
+    if (!sql.got_data()) return LeaseLost(id);
+    retry = attempts < max_attempts;
+    if (!retry) {
+      Exec(sql,
+           "UPDATE jobs SET status = 'failed', stage = 'failed', error = :e, finished_at = :now, "
+           "updated_at = :now2 WHERE id = :id",
+           soci::use(e, "e"), soci::use(now, "now"), soci::use(now, "now2"), soci::use(id_ll, "id"));
+      return Status::Ok();
+    }
+    // retry_backoff_ns doubled per attempt after the first, capped (no overflow: shift <= 9).
+    int64_t backoff = options_.retry_backoff_ns;
+    for (int i = 1; i < attempts && backoff < options_.max_retry_backoff_ns; ++i) backoff *= 2;
+    const long long run_after = now + std::min(backoff, options_.max_retry_backoff_ns);
+    Exec(sql,
+         "UPDATE jobs SET status = 'queued', stage = 'retry scheduled', progress = 0, error = :e, "
+         "lease_expires_at = NULL, run_after = :ra, updated_at = :now WHERE id = :id",
+         soci::use(e, "e"), soci::use(run_after, "ra"), soci::use(now, "now"), soci::use(id_ll, "id"));
+    LogEvent(spdlog::level::warn, "job_retry_scheduled",
+             {{"job", id}, {"attempts", attempts}, {"run_after", run_after}});
+    return Status::Ok();
+  });
+  if (!s.ok()) return s;
+  return retry;
+}
+
 Result<Job> JobQueue::Get(std::optional<TenantId> viewer, int64_t id) {
   Job job;
   bool found = false;
@@ -314,7 +351,7 @@ Result<Job> JobQueue::Get(std::optional<TenantId> viewer, int64_t id) {
     SINYAL_ASSIGN_OR_RETURN(found, ReadJob(sql, tail, id, &job));
     return Status::Ok();
   };
-  Status s = viewer ? db_.WithTenantReadTx(*viewer, body) : db_.WithReadTx(body);
+  Status s = viewer ? db_.WithTenantReadTx(*viewer, body) : WithSystemReadTx(db_, SystemPath::kJobQueue, body);
   if (!s.ok()) return s;
   if (!found) return Status::NotFound("no job " + std::to_string(id), "id");
   return job;
@@ -430,9 +467,16 @@ Result<bool> JobWorker::RunOne(bool heartbeat) {
     nlohmann::json err = {{"code", std::string(StatusCodeName(e.code()))},
                           {"message", client ? e.message() : "internal error (see the worker log)"}};
     if (!e.field().empty()) err["field"] = e.field();
-    done = queue_.Fail(job->id, options_.worker_id, err.dump());
-    LogEvent(client ? spdlog::level::info : spdlog::level::err, "job_failed",
-             {{"job", job->id}, {"kind", job->kind}, {"error", e.ToString()}});
+    if (e.code() == StatusCode::kUnavailable) {  // transient: retried with back-off
+      auto retried = queue_.Retry(job->id, options_.worker_id, err.dump());
+      done = retried.status();
+      LogEvent(spdlog::level::warn, retried.ok() && *retried ? "job_attempt_failed_will_retry" : "job_failed",
+               {{"job", job->id}, {"kind", job->kind}, {"attempt", job->attempts}, {"error", e.ToString()}});
+    } else {
+      done = queue_.Fail(job->id, options_.worker_id, err.dump());
+      LogEvent(client ? spdlog::level::info : spdlog::level::err, "job_failed",
+               {{"job", job->id}, {"kind", job->kind}, {"error", e.ToString()}});
+    }
   }
   jobs_run_.fetch_add(1);
   if (!done.ok()) return done;

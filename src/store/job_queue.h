@@ -1,8 +1,10 @@
 // JobQueue: background work (model training, later backtests) queued in the database and run by
 // workers, in the same process as `sinyal serve` or in `sinyal worker` processes.
 //
-// Lifecycle: Enqueue -> queued -> Claim -> running (with a lease) -> Succeed / Fail.
-// A running job's lease is extended by Heartbeat and Progress; a worker that crashes stops
+// Lifecycle: Enqueue -> queued -> Claim -> running (with a lease) -> Succeed / Fail / Retry.
+// Retry (a transient failure: JobWorker uses it for kUnavailable, a dependency that was down)
+// puts the job back in the queue, claimable after a back-off that doubles per attempt, while it
+// has attempts left; otherwise it fails as Fail does. A running job's lease is extended by Heartbeat and Progress; a worker that crashes stops
 // extending it, and once the lease has expired the next Claim takes the job again (a retry,
 // counted in `attempts`) or, when `max_attempts` is used up, marks it failed with the error
 // {"code":"worker_lost"}. Calls made by a worker whose lease was lost (another worker now owns
@@ -53,7 +55,8 @@ struct JobSpec {
   std::string kind;                // 1..64 chars of [a-z0-9_], e.g. "train_model"
   std::string payload;             // opaque (JSON by convention), <= 1 MiB
   std::string dedupe_key;          // empty: none. <= 200 chars.
-  int max_attempts = 2;            // runs allowed (first + retries after lost leases). [1, 10]
+  int max_attempts = 2;            // runs allowed (first + retries: lost leases, transient
+                                   // failures). [1, 10]
 };
 
 struct Job {
@@ -65,17 +68,22 @@ struct Job {
   double progress = 0;   // 0..1, set by the worker
   std::string stage;     // the worker's latest stage text
   std::string result;    // set on success
-  std::string error;     // set on failure
+  std::string error;     // set on failure; while a retry waits: the failed attempt's error
   int attempts = 0;      // claims so far
   int max_attempts = 1;
   std::string worker;    // current/last worker id
   UnixNanos lease_expires_at = 0;
+  UnixNanos run_after = 0;  // queued after a failed attempt: not claimed before this; 0 = at once
   UnixNanos created_at = 0, started_at = 0, finished_at = 0, updated_at = 0;  // 0 = not yet
 };
 
 struct JobQueueOptions {
   // How long a claim (or the latest heartbeat) keeps a job owned. Default: 60 s. >= 1 ms.
   int64_t lease_ns = 60 * kNanosPerSecond;
+  // Back-off before a retry: retry_backoff_ns after the first attempt, doubled per further
+  // attempt, at most max_retry_backoff_ns. Defaults: 5 s, 5 min.
+  int64_t retry_backoff_ns = 5 * kNanosPerSecond;
+  int64_t max_retry_backoff_ns = 300 * kNanosPerSecond;
 };
 
 class JobQueue {
@@ -87,8 +95,8 @@ class JobQueue {
   // "max_attempts"; Conflict("dedupe_key") when a queued/running job holds the key.
   [[nodiscard]] Result<int64_t> Enqueue(const JobSpec& spec);
 
-  // Takes the oldest claimable job whose kind is in `kinds` (queued, or running with an expired
-  // lease) for `worker` (1..100 chars): status running, attempts + 1, lease now + lease_ns.
+  // Takes the oldest claimable job whose kind is in `kinds` (queued and past its run_after, or
+  // running with an expired lease) for `worker` (1..100 chars): status running, attempts + 1, lease now + lease_ns.
   // Expired jobs without attempts left are failed ("worker_lost") on the way. nullopt when
   // there is nothing to do.
   [[nodiscard]] Result<std::optional<Job>> Claim(std::string_view worker,
@@ -104,6 +112,11 @@ class JobQueue {
   // ("lease") as for Heartbeat.
   [[nodiscard]] Status Succeed(int64_t id, std::string_view worker, std::string_view result);
   [[nodiscard]] Status Fail(int64_t id, std::string_view worker, std::string_view error);
+  // Ends this attempt with `error`: with attempts left the job is queued again, claimable from
+  // now + the back-off (JobQueueOptions), keeping `error` as the last attempt's; otherwise it
+  // is failed as Fail does. Returns whether a retry was scheduled. FailedPrecondition("lease")
+  // as for Heartbeat.
+  [[nodiscard]] Result<bool> Retry(int64_t id, std::string_view worker, std::string_view error);
 
   // One job. viewer = a tenant: only that tenant's jobs (NotFound("id") otherwise, tenant
   // scope); nullopt: any job (operators, workers; system scope).
@@ -124,7 +137,9 @@ class JobWorker {
   // Progress callback for handlers: fraction 0..1 and a stage text. Never throws.
   using ProgressFn = std::function<void(double, std::string_view)>;
   // A handler returns the result text, or a Status whose message (with code and field) becomes
-  // the job's error JSON: {"code":..., "message":..., "field":...}.
+  // the job's error JSON: {"code":..., "message":..., "field":...}. kUnavailable (a dependency
+  // was down) is retried with back-off while attempts are left (JobQueue::Retry); every other
+  // error fails the job at once.
   using Handler = std::function<Result<std::string>(const Job&, const ProgressFn&)>;
 
   struct Options {

@@ -243,6 +243,73 @@ TEST_P(JobQueueTest, WorkerRecordsResultsAndErrors) {
   EXPECT_EQ(boom["message"].get<std::string>().find("secret"), std::string::npos);
 }
 
+// A transient failure (kUnavailable: a dependency was down) is retried after a back-off that
+// doubles per attempt; every other error fails at once; the last attempt's failure is final.
+TEST_P(JobQueueTest, TransientFailuresAreRetriedWithBackoffUntilAttemptsRunOut) {
+  TenantId a = CreateTenant(db(), "a");
+  JobQueue q(db(), clock_, {.retry_backoff_ns = 5 * kNanosPerSecond, .max_retry_backoff_ns = 8 * kNanosPerSecond});
+  JobWorker worker(q, {.worker_id = "w1"});
+  int runs = 0;
+  worker.Register("train_model", [&](const Job& job, const JobWorker::ProgressFn&) -> Result<std::string> {
+    ++runs;
+    if (job.payload == "flaky" && job.attempts < 3) return Status::Unavailable("database unavailable");
+    if (job.payload == "down") return Status::Unavailable("database unavailable");
+    if (job.payload == "bad") return Status::InvalidArgument("no such symbol", "symbol");
+    return std::string(R"({"ok":true})");
+  });
+  auto flaky = q.Enqueue({.tenant = a, .kind = "train_model", .payload = "flaky", .max_attempts = 3});
+  auto bad = q.Enqueue({.tenant = a, .kind = "train_model", .payload = "bad", .max_attempts = 3});
+  ASSERT_OK(flaky);
+  ASSERT_OK(bad);
+
+  // Attempt 1 fails transiently: queued again, not claimable for 5 s, the error kept.
+  ASSERT_TRUE(*worker.RunOnce());
+  Job j = *q.Get(a, *flaky);
+  EXPECT_EQ(j.status, JobStatus::kQueued);
+  EXPECT_EQ(j.attempts, 1);
+  EXPECT_EQ(j.run_after, kT0 + 5 * kNanosPerSecond);
+  EXPECT_EQ(j.stage, "retry scheduled");
+  EXPECT_EQ(nlohmann::json::parse(j.error)["code"], "unavailable");
+  // The permanent error is not retried, though attempts are left.
+  ASSERT_TRUE(*worker.RunOnce());
+  EXPECT_EQ(q.Get(a, *bad)->status, JobStatus::kFailed);
+  EXPECT_EQ(q.Get(a, *bad)->attempts, 1);
+  EXPECT_FALSE(*worker.RunOnce()) << "the retry waits for its back-off";
+  clock_.Advance(5 * kNanosPerSecond - 1);
+  EXPECT_FALSE(*worker.RunOnce());
+
+  // Attempt 2 fails too: the back-off doubles (10 s), capped at 8 s.
+  clock_.Advance(1);
+  ASSERT_TRUE(*worker.RunOnce());
+  j = *q.Get(a, *flaky);
+  EXPECT_EQ(j.status, JobStatus::kQueued);
+  EXPECT_EQ(j.attempts, 2);
+  EXPECT_EQ(j.run_after, clock_.Now() + 8 * kNanosPerSecond);
+  clock_.Advance(8 * kNanosPerSecond);
+  // Attempt 3 succeeds: the earlier attempts' error is cleared.
+  ASSERT_TRUE(*worker.RunOnce());
+  j = *q.Get(a, *flaky);
+  EXPECT_EQ(j.status, JobStatus::kSucceeded);
+  EXPECT_EQ(j.attempts, 3);
+  EXPECT_TRUE(j.error.empty()) << j.error;
+  EXPECT_EQ(runs, 4);
+
+  // A dependency that stays down: the failure of the last attempt is final.
+  auto down = q.Enqueue({.tenant = a, .kind = "train_model", .payload = "down", .max_attempts = 2});
+  ASSERT_OK(down);
+  ASSERT_TRUE(*worker.RunOnce());
+  EXPECT_EQ(q.Get(a, *down)->status, JobStatus::kQueued);
+  clock_.Advance(5 * kNanosPerSecond);
+  ASSERT_TRUE(*worker.RunOnce());
+  j = *q.Get(a, *down);
+  EXPECT_EQ(j.status, JobStatus::kFailed);
+  EXPECT_EQ(j.attempts, 2);
+  EXPECT_EQ(nlohmann::json::parse(j.error)["code"], "unavailable");
+  EXPECT_NE(j.finished_at, 0);
+  // A worker that lost its lease can't schedule a retry over another worker's claim.
+  EXPECT_EQ(q.Retry(*down, "w1", "{}").status().code(), StatusCode::kFailedPrecondition);
+}
+
 TEST_P(JobQueueTest, BackgroundWorkerRunsJobsAndStops) {
   JobQueue q(db(), SystemClock::Instance());
   JobWorker worker(q, {.worker_id = "bg", .poll_interval_ns = 20'000'000,

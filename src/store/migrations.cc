@@ -364,6 +364,7 @@ CREATE INDEX operator_keys_operator ON operator_keys(operator_id, id);
 #include "store/migrations_notify.inc"     // 60-69: Telegram (links, alerts, send queue)
 #include "store/migrations_audit.inc"      // 80-89: the security audit trail
 #include "store/migrations_security.inc"   // 90: append-only tables refuse DELETE
+#include "store/migrations_jobs.inc"       // 91: job retries with back-off
     // Append new migrations here (see migrations.h).
 };
 

@@ -102,6 +102,11 @@ json JobJson(const store::Job& j) {
               {"progress", j.progress},
               {"stage", j.stage},
               {"attempts", j.attempts},
+              {"max_attempts", j.max_attempts},
+              // A transient failure (a dependency down) waits for its retry until this time.
+              {"next_attempt_at", j.status == store::JobStatus::kQueued && j.run_after != 0
+                                      ? json(FormatIso8601(j.run_after))
+                                      : json(nullptr)},
               {"created_at", FormatIso8601(j.created_at)},
               {"started_at", j.started_at ? json(FormatIso8601(j.started_at)) : json(nullptr)},
               {"finished_at", j.finished_at ? json(FormatIso8601(j.finished_at)) : json(nullptr)},
