@@ -376,7 +376,8 @@ int RunServe(Config config) {
   // The WebSocket signal stream (one metered unit per pushed signal); the hub's thread meters and
   // sends, and it unsubscribes from the signal service before that is destroyed.
   http::StreamHubPtr stream_hub = http::AddStreamRoutes(
-      routes, {.signals = &signal_service, .metered = &metered, .clock = &clock, .metrics = &metrics});
+      routes, {.signals = &signal_service, .metered = &metered, .clock = &clock, .metrics = &metrics,
+               .log = &signal_log});
   // Retraining (signals/retraining_job.h): the audit trail, retrain_check jobs, their routes.
   signals::DbSignalLog retraining_signals(*db);
   signals::DbAuditLog retraining_audit(*db);

@@ -130,6 +130,9 @@ struct StreamDeps {
   billing::MeteredCalls* metered = nullptr;    // required: one unit per pushed signal
   const Clock* clock = nullptr;                // required
   Metrics* metrics = nullptr;  // optional: sinyal_stream_undelivered_total; outlives the meter's callbacks
+  // Optional: where a subscription's "resume_after" replays the signals a client missed; without
+  // it "resume_after" is refused (422).
+  const signals::DbSignalLog* log = nullptr;
 };
 // GET /api/v1/stream/signals: the WebSocket signal stream (http/handlers/stream_api.cc; protocol
 // in its file comment and openapi.json). The returned hub owns the SignalService subscription and

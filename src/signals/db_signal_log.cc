@@ -302,19 +302,21 @@ Result<std::vector<StoredSignal>> DbSignalLog::ListVisible(TenantId viewer,
     long long t = viewer.value();
     long long lim = static_cast<long long>(query.limit);
     long long before = query.before.value_or(std::numeric_limits<int64_t>::max());
+    long long after = query.after.value_or(std::numeric_limits<int64_t>::min());
     int resolved_only = query.resolved_only ? 1 : 0;
     int h = query.horizon;
     soci::rowset<soci::row> rows =
         (sql.prepare << std::string("SELECT ") + kCols +
                             " FROM signals WHERE (tenant_id IS NULL OR tenant_id = :t) "
                             "AND (:s1 = '' OR symbol = :s2) AND (:f1 = '' OR timeframe = :f2) "
-                            "AND bar_time < :b AND (:r = 0 OR resolved = 1) "
-                            "AND (:h1 = 0 OR horizon = :h2) "
-                            "ORDER BY bar_time DESC, id DESC LIMIT :lim",
+                            "AND bar_time < :b AND bar_time > :a AND (:r = 0 OR resolved = 1) "
+                            "AND (:h1 = 0 OR horizon = :h2) " +
+                            (query.after ? "ORDER BY bar_time ASC, id ASC" : "ORDER BY bar_time DESC, id DESC") +
+                            " LIMIT :lim",
          soci::use(t, "t"), soci::use(query.symbol, "s1"), soci::use(query.symbol, "s2"),
          soci::use(query.timeframe, "f1"), soci::use(query.timeframe, "f2"),
-         soci::use(before, "b"), soci::use(resolved_only, "r"), soci::use(h, "h1"), soci::use(h, "h2"),
-         soci::use(lim, "lim"));
+         soci::use(before, "b"), soci::use(after, "a"), soci::use(resolved_only, "r"), soci::use(h, "h1"),
+         soci::use(h, "h2"), soci::use(lim, "lim"));
     for (const soci::row& row : rows) {
       SINYAL_ASSIGN_OR_RETURN(StoredSignal x, ParseRow(row));
       out.push_back(std::move(x));

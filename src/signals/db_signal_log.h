@@ -49,6 +49,9 @@ struct SignalListQuery {
   std::string timeframe;  // empty: any
   size_t limit = 100;     // 1..kMaxSignalPage (else InvalidArgument "limit")
   std::optional<UnixNanos> before;  // only signals with bar_time < before (paging)
+  // Only signals with bar_time > after, OLDEST first (resuming a stream after a signal). With
+  // `after` set the order is ascending; otherwise newest first.
+  std::optional<UnixNanos> after;
   bool resolved_only = false;       // only signals with a resolution (the track record)
   int horizon = 0;                  // only signals of this horizon (bars); 0: any
 };
@@ -68,7 +71,8 @@ class DbSignalLog final : public SignalLog {
                                                    const std::string& model_version,
                                                    size_t limit) const override;
 
-  // The viewer's own and the platform's signals, newest bar first (ties: newest row first).
+  // The viewer's own and the platform's signals, newest bar first (ties: newest row first);
+  // with query.after, oldest bar first.
   // REQUIRES: viewer is a tenant (not kPlatformTenant) or kPlatformTenant (platform rows only).
   [[nodiscard]] Result<std::vector<StoredSignal>> ListVisible(TenantId viewer,
                                                               const SignalListQuery& query) const;

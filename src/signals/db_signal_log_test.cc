@@ -174,6 +174,16 @@ TEST_P(DbSignalLogTest, PlatformSignalsAreStoredOnceAndVisibleToEveryTenant) {
       b_, {.symbol = "EURUSD", .limit = 2, .before = page->back().signal.bar_time()});
   ASSERT_EQ(next->size(), 1u);
   EXPECT_EQ(next->front().signal.bar_time(), kT0);
+  // Resuming after a signal (the stream's resume_after): the later ones, oldest first.
+  auto resumed = log_->ListVisible(b_, {.symbol = "EURUSD", .limit = 10, .after = kT0});
+  ASSERT_OK(resumed.status());
+  ASSERT_EQ(resumed->size(), 2u);
+  EXPECT_EQ((*resumed)[0].signal.bar_time(), kT0 + kNanosPerHour);
+  EXPECT_EQ((*resumed)[1].signal.bar_time(), kT0 + 2 * kNanosPerHour);
+  auto first = log_->ListVisible(b_, {.symbol = "EURUSD", .limit = 1, .after = kT0});
+  ASSERT_EQ(first->size(), 1u);
+  EXPECT_EQ(first->front().signal.bar_time(), kT0 + kNanosPerHour) << "the limit keeps the oldest";
+  EXPECT_TRUE(log_->ListVisible(b_, {.symbol = "EURUSD", .limit = 10, .after = kT0 + 2 * kNanosPerHour})->empty());
   // One model line at a time: a 24-bar signal of the same bar is listed only under its horizon.
   SignalFields f24 = MakeSignal("00000000000000d1", "EURUSD", kT0, 0.7, "platform/EURUSD/H1/v9").fields();
   f24.horizon = 24;

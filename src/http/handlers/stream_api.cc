@@ -14,6 +14,13 @@
 //      {"type":"subscribed","series":[{"symbol","timeframe","model":"tenant"|"platform"}],...}
 //      or {"type":"error","status","detail","field"} (the connection stays open; 10 bad messages
 //      in a row close it with 1008). A new subscribe message replaces the set.
+//      Resuming: "resume_after":"<signal_id>" (the last signal the client received, on this or any
+//      server) replays, before any new push, the signals of the subscribed series issued after
+//      that signal's bar and missed meanwhile (a dropped connection, a server restart: they are
+//      read from the signal log, which every server shares), oldest first, at most 200 (the
+//      answer says "resumed":{"after","signals","truncated"}; older ones: GET /api/v1/signals).
+//      Each replayed signal is a push like any other: metered, one unit. A connection never
+//      receives the same series' bar twice, and never an older bar after a newer one.
 //   3. Each new signal of a subscribed series (the model serving this tenant for it: its own, else
 //      the platform default) is metered through the metered-call flow - the plan resolved afresh
 //      (a plan change applies to the next push), gated again, one unit reserved (endpoint
@@ -56,6 +63,7 @@
 #include "http/handlers/prediction_json.h"
 #include "http/json_body.h"
 #include "http/problem.h"
+#include "signals/db_signal_log.h"
 #include "market/instrument.h"
 #include "market/timeframe.h"
 #include "models/registry.h"
@@ -71,6 +79,10 @@ constexpr size_t kMaxSymbols = 20;
 constexpr size_t kMaxTimeframes = 7;
 constexpr int kMaxConsecutiveErrors = 10;
 constexpr size_t kMaxQueuedSignals = 10000;
+constexpr size_t kMaxReplay = 200;  // signals replayed by one "resume_after" (< kMaxSignalPage)
+
+using SignalPtr = std::shared_ptr<const signals::Signal>;
+using OwnedSignal = std::pair<TenantId, SignalPtr>;  // the model owner that made it, the signal
 
 // The fields of a pushed signal for the call's plan: those of POST /api/v1/business/predict,
 // "type":"signal".
@@ -124,8 +136,26 @@ class StreamHub {
     std::lock_guard<std::mutex> lock(mu_);
     sockets_.erase(id);
   }
+  // Queues the replay of `missed` to one connection (its resume_after), in order with the live
+  // signals: the hub thread delivers it before any signal queued after it.
+  void EnqueueReplay(std::shared_ptr<StreamSocket> socket, std::vector<OwnedSignal> missed) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (stop_) return;
+      queue_.push_back({.replay_for = std::move(socket), .replay = std::move(missed)});
+    }
+    cv_.notify_one();
+  }
 
  private:
+  // A live signal for every connection, or a replay for one.
+  struct Event {
+    TenantId owner;
+    SignalPtr signal;
+    std::shared_ptr<StreamSocket> replay_for;
+    std::vector<OwnedSignal> replay;
+  };
+
   void Enqueue(TenantId owner, std::shared_ptr<const signals::Signal> s) {
     {
       std::lock_guard<std::mutex> lock(mu_);
@@ -135,7 +165,7 @@ class StreamHub {
         queue_.pop_front();
         LogEvent(spdlog::level::warn, "stream_queue_full", {{"dropped", 1}});
       }
-      queue_.emplace_back(owner, std::move(s));
+      queue_.push_back({.owner = owner, .signal = std::move(s)});
     }
     cv_.notify_one();
   }
@@ -145,7 +175,7 @@ class StreamHub {
   signals::SignalService::Subscription sub_;
   std::mutex mu_;
   std::condition_variable cv_;
-  std::deque<std::pair<TenantId, std::shared_ptr<const signals::Signal>>> queue_;  // GUARDED_BY(mu_)
+  std::deque<Event> queue_;                                                        // GUARDED_BY(mu_)
   std::map<uint64_t, std::weak_ptr<StreamSocket>> sockets_;                        // GUARDED_BY(mu_)
   uint64_t next_id_ = 1;                                                           // GUARDED_BY(mu_)
   bool stop_ = false;                                                              // GUARDED_BY(mu_)
@@ -187,8 +217,11 @@ class StreamSocket final : public WebSocketHandler, public std::enable_shared_fr
   size_t MaxMessageBytes() const override { return 16u << 10; }
 
   // Hub thread: meters and pushes `signal` if this connection subscribed to its series and the
-  // tenant is served by `owner`'s model.
-  void Deliver(TenantId owner, const signals::Signal& signal) {
+  // tenant is served by `owner`'s model, unless the connection already had this series' bar or
+  // a newer one. `replayed`: part of this connection's resume_after replay; a live signal that
+  // arrives while a replay is pending waits for it (parked), so the order holds.
+  void Deliver(TenantId owner, const SignalPtr& signal_ptr, bool replayed = false) {
+    const signals::Signal& signal = *signal_ptr;
     const auto& f = signal.fields();
     double threshold = 0.5;
     market::SeriesKey key;
@@ -197,6 +230,12 @@ class StreamSocket final : public WebSocketHandler, public std::enable_shared_fr
       if (closed_ || conn_ == nullptr) return;
       auto it = series_.find({f.symbol, f.timeframe});
       if (it == series_.end()) return;
+      if (!replayed && replay_pending_) {
+        parked_.emplace_back(owner, signal_ptr);
+        return;
+      }
+      auto sent = delivered_up_to_.find(it->first);
+      if (sent != delivered_up_to_.end() && f.bar_time <= sent->second) return;  // had it (or newer)
       key = it->second;
       threshold = threshold_;
     }
@@ -222,6 +261,8 @@ class StreamSocket final : public WebSocketHandler, public std::enable_shared_fr
     {
       std::lock_guard<std::mutex> lock(mu_);
       if (closed_) return;  // the reservation is dropped: not charged
+      UnixNanos& sent = delivered_up_to_[{f.symbol, f.timeframe}];
+      sent = std::max(sent, f.bar_time);
     }
     // Asynchronous: the pushes of one signal to many connections share one group commit; the
     // callback (meter's writer thread, in commit order) only queues the frame.
@@ -240,6 +281,18 @@ class StreamSocket final : public WebSocketHandler, public std::enable_shared_fr
                          });
   }
 
+  // Hub thread: the resume_after replay, then the live signals that arrived meanwhile.
+  void Replay(const std::vector<OwnedSignal>& missed) {
+    for (const auto& [owner, signal] : missed) Deliver(owner, signal, /*replayed=*/true);
+    std::vector<OwnedSignal> parked;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      replay_pending_ = false;
+      parked.swap(parked_);
+    }
+    for (const auto& [owner, signal] : parked) Deliver(owner, signal);
+  }
+
  private:
   // Parses and applies a subscribe message.
   Status Subscribe(std::string_view text) {
@@ -254,6 +307,7 @@ class StreamSocket final : public WebSocketHandler, public std::enable_shared_fr
     SINYAL_ASSIGN_OR_RETURN(auto timeframes,
                             body.OptionalStringList("timeframes", kMaxTimeframes, {.min_len = 1, .max_len = 16}));
     SINYAL_ASSIGN_OR_RETURN(auto threshold, body.OptionalNumber("confidence_threshold", 0.0, 1.0));
+    SINYAL_ASSIGN_OR_RETURN(auto resume_after, body.OptionalString("resume_after", {.min_len = 1, .max_len = 64}));
     SINYAL_RETURN_IF_ERROR(body.Finish());
     if (!symbols || symbols->empty()) return Status::InvalidArgument("is required (1 to 20 symbols)", "symbols");
     if (!timeframes || timeframes->empty()) {
@@ -297,18 +351,62 @@ class StreamSocket final : public WebSocketHandler, public std::enable_shared_fr
                           {"model", *owner == models::kPlatformTenant ? "platform" : "tenant"}});
       }
     }
+    std::vector<OwnedSignal> missed;
+    bool truncated = false;
+    if (resume_after) {
+      SINYAL_ASSIGN_OR_RETURN(missed, Missed(*resume_after, series, &truncated));
+    }
     {
       std::lock_guard<std::mutex> lock(mu_);
       series_ = std::move(series);
       threshold_ = threshold.value_or(0.5);
+      if (!missed.empty()) replay_pending_ = true;
     }
-    Send(json{{"type", "subscribed"},
-              {"series", listed},
-              {"confidence_threshold", threshold.value_or(0.5)},
-              {"plan", call.plan().name},
-              {"metering", "one unit per pushed signal (endpoint \"stream\")"}}
-             .dump());
+    json answer = {{"type", "subscribed"},
+                   {"series", listed},
+                   {"confidence_threshold", threshold.value_or(0.5)},
+                   {"plan", call.plan().name},
+                   {"metering", "one unit per pushed signal (endpoint \"stream\")"}};
+    if (resume_after) {
+      answer["resumed"] = {{"after", *resume_after}, {"signals", missed.size()}, {"truncated", truncated}};
+    }
+    Send(answer.dump());
+    if (!missed.empty()) hub_.EnqueueReplay(shared_from_this(), std::move(missed));
     return Status::Ok();
+  }
+
+  // The signals of `series` (the default horizon's line, as pushed) issued after the bar of
+  // signal `after_id`, oldest first, at most kMaxReplay (*truncated when there were more).
+  Result<std::vector<OwnedSignal>> Missed(const std::string& after_id,
+                                          const std::map<std::pair<std::string, std::string>, market::SeriesKey>& series,
+                                          bool* truncated) {
+    const StreamDeps& d = hub_.deps();
+    if (d.log == nullptr) return Status::InvalidArgument("resuming is not available on this server", "resume_after");
+    auto last = d.log->GetVisible(principal_.tenant, after_id);
+    if (!last.ok()) {
+      if (last.error().code() == StatusCode::kNotFound) {
+        return Status::InvalidArgument("no signal " + after_id + " is visible to this account", "resume_after");
+      }
+      return last.error();
+    }
+    std::vector<OwnedSignal> out;
+    for (const auto& [name, key] : series) {
+      signals::SignalListQuery q{.symbol = name.first,
+                                 .timeframe = name.second,
+                                 .limit = kMaxReplay + 1,
+                                 .after = last->signal.bar_time(),
+                                 .horizon = models::kDefaultHorizon};
+      SINYAL_ASSIGN_OR_RETURN(auto rows, d.log->ListVisible(principal_.tenant, q));
+      for (auto& r : rows) {
+        out.emplace_back(r.tenant, std::make_shared<const signals::Signal>(std::move(r.signal)));
+      }
+    }
+    std::stable_sort(out.begin(), out.end(), [](const OwnedSignal& a, const OwnedSignal& b) {
+      return a.second->bar_time() < b.second->bar_time();
+    });
+    *truncated = out.size() > kMaxReplay;
+    if (*truncated) out.resize(kMaxReplay);
+    return out;
   }
 
   // False when the connection has closed (nothing queued).
@@ -356,6 +454,10 @@ class StreamSocket final : public WebSocketHandler, public std::enable_shared_fr
   // Subscribed series by (symbol, timeframe name), as signals name them.
   std::map<std::pair<std::string, std::string>, market::SeriesKey> series_;  // GUARDED_BY(mu_)
   double threshold_ = 0.5;                                  // GUARDED_BY(mu_)
+  // Per series: the newest bar this connection was pushed (or is being charged for).
+  std::map<std::pair<std::string, std::string>, UnixNanos> delivered_up_to_;  // GUARDED_BY(mu_)
+  bool replay_pending_ = false;        // GUARDED_BY(mu_): a resume_after replay is queued
+  std::vector<OwnedSignal> parked_;    // GUARDED_BY(mu_): live signals waiting for the replay
 };
 
 StreamHub::~StreamHub() {
@@ -370,7 +472,7 @@ StreamHub::~StreamHub() {
 
 void StreamHub::Run() {
   for (;;) {
-    std::pair<TenantId, std::shared_ptr<const signals::Signal>> event;
+    Event event;
     std::vector<std::shared_ptr<StreamSocket>> targets;
     {
       std::unique_lock<std::mutex> lock(mu_);
@@ -378,6 +480,15 @@ void StreamHub::Run() {
       if (stop_) return;
       event = std::move(queue_.front());
       queue_.pop_front();
+      if (event.replay_for != nullptr) {
+        lock.unlock();
+        try {
+          event.replay_for->Replay(event.replay);
+        } catch (const std::exception& e) {
+          LogEvent(spdlog::level::err, "stream_push_exception", {{"what", e.what()}});
+        }
+        continue;
+      }
       for (auto it = sockets_.begin(); it != sockets_.end();) {
         if (auto s = it->second.lock()) {
           targets.push_back(std::move(s));
@@ -389,7 +500,7 @@ void StreamHub::Run() {
     }
     for (auto& s : targets) {
       try {
-        s->Deliver(event.first, *event.second);
+        s->Deliver(event.owner, event.signal);
       } catch (const std::exception& e) {
         LogEvent(spdlog::level::err, "stream_push_exception", {{"what", e.what()}});
       }

@@ -71,7 +71,7 @@ struct TestApi::Parts {
                               .meter = &meter,
                               .invoices = &invoices,
                               .analytics = &analytics});
-    stream = AddStreamRoutes(routes, {.signals = &signal_service, .metered = &metered, .clock = &clock});
+    stream = AddStreamRoutes(routes, {.signals = &signal_service, .metered = &metered, .clock = &clock, .log = &signal_log});
     AddRetrainingRoutes(routes, retraining, audit);
     AddOperatorRoutes(routes, {.accounts = &accounts,
                                .subscriptions = &subscriptions,
