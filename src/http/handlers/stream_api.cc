@@ -7,11 +7,13 @@
 //      the upgrade is refused with 403 problem+json naming the cheapest plan that has it
 //      ("requires plan pro"). There is no delayed stream: plans with delayed data (Free) poll
 //      POST /api/v1/business/predict.
-//   2. The client sends {"symbols":["EURUSD",...],"timeframes":["H1",...],
-//      "confidence_threshold":0.6} (threshold optional, default 0.5; at most 20 symbols,
-//      7 timeframes, 50 series). Each series is validated and tracked (SignalService::Track: its
-//      signal is computed as its bars close); a timeframe outside the plan is 403. The answer is
-//      {"type":"subscribed","series":[{"symbol","timeframe","model":"tenant"|"platform"}],...}
+//   2. The client sends {"symbols":["EURUSD",...],"timeframes":["H1",...],"horizons":[1,24],
+//      "confidence_threshold":0.6} (threshold optional, default 0.5; horizons optional, default
+//      [1], each a model line served for the series - otherwise an error naming "horizons[k]" and
+//      listing the served ones; at most 20 symbols, 7 timeframes, 5 horizons). Each line
+//      (symbol x timeframe x horizon) is validated and tracked (SignalService::Track: its signal
+//      is computed as its bars close); a timeframe outside the plan is 403. The answer is
+//      {"type":"subscribed","series":[{"symbol","timeframe","horizon","model":"tenant"|"platform"}],...}
 //      or {"type":"error","status","detail","field"} (the connection stays open; 10 bad messages
 //      in a row close it with 1008). A new subscribe message replaces the set.
 //      Resuming: "resume_after":"<signal_id>" (the last signal the client received, on this or any
@@ -51,6 +53,7 @@
 #include <mutex>
 #include <set>
 #include <thread>
+#include <tuple>
 
 #include <nlohmann/json.hpp>
 
@@ -63,10 +66,11 @@
 #include "http/handlers/prediction_json.h"
 #include "http/json_body.h"
 #include "http/problem.h"
-#include "signals/db_signal_log.h"
 #include "market/instrument.h"
 #include "market/timeframe.h"
+#include "models/config.h"
 #include "models/registry.h"
+#include "signals/db_signal_log.h"
 #include "signals/service.h"
 
 namespace sinyal::http {
@@ -81,7 +85,15 @@ constexpr int kMaxConsecutiveErrors = 10;
 constexpr size_t kMaxQueuedSignals = 10000;
 constexpr size_t kMaxReplay = 200;  // signals replayed by one "resume_after" (< kMaxSignalPage)
 
+constexpr size_t kMaxHorizons = 5;
+
 using SignalPtr = std::shared_ptr<const signals::Signal>;
+// A subscribed line: (symbol, timeframe name, horizon in bars), as signals name it.
+using LineName = std::tuple<std::string, std::string, int>;
+struct Line {
+  market::SeriesKey key;
+  int horizon = models::kDefaultHorizon;
+};
 using OwnedSignal = std::pair<TenantId, SignalPtr>;  // the model owner that made it, the signal
 
 // The fields of a pushed signal for the call's plan: those of POST /api/v1/business/predict,
@@ -118,9 +130,7 @@ class StreamHub {
  public:
   explicit StreamHub(StreamDeps deps) : d_(deps) {
     sub_ = d_.signals->Subscribe([this](TenantId owner, std::shared_ptr<const signals::Signal> s) {
-      // The stream serves the default horizon's model line (as POST predict without a horizon).
-      if (s->horizon() != models::kDefaultHorizon) return;
-      Enqueue(owner, std::move(s));
+      Enqueue(owner, std::move(s));  // every horizon: connections keep the lines they subscribed
     });
     thread_ = std::thread([this] { Run(); });
   }
@@ -224,11 +234,11 @@ class StreamSocket final : public WebSocketHandler, public std::enable_shared_fr
     const signals::Signal& signal = *signal_ptr;
     const auto& f = signal.fields();
     double threshold = 0.5;
-    market::SeriesKey key;
+    Line line;
     {
       std::lock_guard<std::mutex> lock(mu_);
       if (closed_ || conn_ == nullptr) return;
-      auto it = series_.find({f.symbol, f.timeframe});
+      auto it = series_.find({f.symbol, f.timeframe, f.horizon});
       if (it == series_.end()) return;
       if (!replayed && replay_pending_) {
         parked_.emplace_back(owner, signal_ptr);
@@ -236,11 +246,11 @@ class StreamSocket final : public WebSocketHandler, public std::enable_shared_fr
       }
       auto sent = delivered_up_to_.find(it->first);
       if (sent != delivered_up_to_.end() && f.bar_time <= sent->second) return;  // had it (or newer)
-      key = it->second;
+      line = it->second;
       threshold = threshold_;
     }
     const StreamDeps& d = hub_.deps();
-    auto serving = d.signals->ModelOwner(principal_.tenant, key);
+    auto serving = d.signals->ModelOwner(principal_.tenant, line.key, line.horizon);
     if (!serving.ok() || *serving != owner) return;
     const UnixNanos now = d.clock->Now();
     // The metered-call flow for this push: plan resolved once, gated, reserved, committed.
@@ -261,7 +271,7 @@ class StreamSocket final : public WebSocketHandler, public std::enable_shared_fr
     {
       std::lock_guard<std::mutex> lock(mu_);
       if (closed_) return;  // the reservation is dropped: not charged
-      UnixNanos& sent = delivered_up_to_[{f.symbol, f.timeframe}];
+      UnixNanos& sent = delivered_up_to_[{f.symbol, f.timeframe, f.horizon}];
       sent = std::max(sent, f.bar_time);
     }
     // Asynchronous: the pushes of one signal to many connections share one group commit; the
@@ -308,6 +318,7 @@ class StreamSocket final : public WebSocketHandler, public std::enable_shared_fr
                             body.OptionalStringList("timeframes", kMaxTimeframes, {.min_len = 1, .max_len = 16}));
     SINYAL_ASSIGN_OR_RETURN(auto threshold, body.OptionalNumber("confidence_threshold", 0.0, 1.0));
     SINYAL_ASSIGN_OR_RETURN(auto resume_after, body.OptionalString("resume_after", {.min_len = 1, .max_len = 64}));
+    SINYAL_ASSIGN_OR_RETURN(std::vector<int> horizons, Horizons(body.Raw("horizons")));
     SINYAL_RETURN_IF_ERROR(body.Finish());
     if (!symbols || symbols->empty()) return Status::InvalidArgument("is required (1 to 20 symbols)", "symbols");
     if (!timeframes || timeframes->empty()) {
@@ -332,23 +343,29 @@ class StreamSocket final : public WebSocketHandler, public std::enable_shared_fr
       tfs.push_back(std::string(market::TimeframeName(*tf)));
       tf_keys.push_back(*tf);
     }
-    std::map<std::pair<std::string, std::string>, market::SeriesKey> series;
+    std::map<LineName, Line> series;
     json listed = json::array();
     for (size_t i = 0; i < syms.size(); ++i) {
       for (size_t j = 0; j < tfs.size(); ++j) {
-        const std::string& tf = tfs[j];
-        const market::SeriesKey key{syms[i], tf_keys[j]};
-        if (!series.emplace(std::make_pair(syms[i], tf), key).second) continue;
-        Status tracked = d.signals->Track(principal_.tenant, key);
-        if (!tracked.ok()) {
-          const bool about_tf = tracked.field() == "timeframe";
-          return tracked.WithField(about_tf ? "timeframes" : "symbols[" + std::to_string(i) + "]");
+        for (size_t k = 0; k < horizons.size(); ++k) {
+          const std::string& tf = tfs[j];
+          const Line line{{syms[i], tf_keys[j]}, horizons[k]};
+          if (!series.emplace(LineName{syms[i], tf, line.horizon}, line).second) continue;
+          // A horizon no model serves for the series: the error lists the served ones.
+          auto field_of = [&](const Status& st) {
+            if (st.field() == "timeframe") return std::string("timeframes");
+            if (st.field() == "horizon") return "horizons[" + std::to_string(k) + "]";
+            return "symbols[" + std::to_string(i) + "]";
+          };
+          Status tracked = d.signals->Track(principal_.tenant, line.key, line.horizon);
+          if (!tracked.ok()) return tracked.WithField(field_of(tracked));
+          auto owner = d.signals->ModelOwner(principal_.tenant, line.key, line.horizon);
+          if (!owner.ok()) return owner.error().WithField(field_of(owner.error()));
+          listed.push_back({{"symbol", syms[i]},
+                            {"timeframe", tf},
+                            {"horizon", line.horizon},
+                            {"model", *owner == models::kPlatformTenant ? "platform" : "tenant"}});
         }
-        auto owner = d.signals->ModelOwner(principal_.tenant, key);
-        if (!owner.ok()) return owner.error().WithField("symbols[" + std::to_string(i) + "]");
-        listed.push_back({{"symbol", syms[i]},
-                          {"timeframe", tf},
-                          {"model", *owner == models::kPlatformTenant ? "platform" : "tenant"}});
       }
     }
     std::vector<OwnedSignal> missed;
@@ -375,10 +392,31 @@ class StreamSocket final : public WebSocketHandler, public std::enable_shared_fr
     return Status::Ok();
   }
 
-  // The signals of `series` (the default horizon's line, as pushed) issued after the bar of
-  // signal `after_id`, oldest first, at most kMaxReplay (*truncated when there were more).
-  Result<std::vector<OwnedSignal>> Missed(const std::string& after_id,
-                                          const std::map<std::pair<std::string, std::string>, market::SeriesKey>& series,
+  // "horizons": 1 to kMaxHorizons distinct bar counts in [1, max_horizon]; absent: [1].
+  static Result<std::vector<int>> Horizons(const json* raw) {
+    if (raw == nullptr || raw->is_null()) return std::vector<int>{models::kDefaultHorizon};
+    const int max_h = models::PlanBounds{}.max_horizon;
+    if (!raw->is_array() || raw->empty() || raw->size() > kMaxHorizons) {
+      return Status::InvalidArgument("must be a list of 1 to " + std::to_string(kMaxHorizons) + " horizons in bars",
+                                     "horizons");
+    }
+    std::vector<int> out;
+    for (size_t k = 0; k < raw->size(); ++k) {
+      const json& v = (*raw)[k];
+      const std::string field = "horizons[" + std::to_string(k) + "]";
+      if (!v.is_number_integer() || v.get<int64_t>() < 1 || v.get<int64_t>() > max_h) {
+        return Status::InvalidArgument("must be a whole number of bars in [1, " + std::to_string(max_h) + "]", field);
+      }
+      const int h = static_cast<int>(v.get<int64_t>());
+      if (std::find(out.begin(), out.end(), h) != out.end()) return Status::InvalidArgument("is listed twice", field);
+      out.push_back(h);
+    }
+    return out;
+  }
+
+  // The signals of the subscribed lines issued after the bar of signal `after_id`, oldest first,
+  // at most kMaxReplay (*truncated when there were more).
+  Result<std::vector<OwnedSignal>> Missed(const std::string& after_id, const std::map<LineName, Line>& series,
                                           bool* truncated) {
     const StreamDeps& d = hub_.deps();
     if (d.log == nullptr) return Status::InvalidArgument("resuming is not available on this server", "resume_after");
@@ -390,12 +428,12 @@ class StreamSocket final : public WebSocketHandler, public std::enable_shared_fr
       return last.error();
     }
     std::vector<OwnedSignal> out;
-    for (const auto& [name, key] : series) {
-      signals::SignalListQuery q{.symbol = name.first,
-                                 .timeframe = name.second,
+    for (const auto& [name, line] : series) {
+      signals::SignalListQuery q{.symbol = std::get<0>(name),
+                                 .timeframe = std::get<1>(name),
                                  .limit = kMaxReplay + 1,
                                  .after = last->signal.bar_time(),
-                                 .horizon = models::kDefaultHorizon};
+                                 .horizon = line.horizon};
       SINYAL_ASSIGN_OR_RETURN(auto rows, d.log->ListVisible(principal_.tenant, q));
       for (auto& r : rows) {
         out.emplace_back(r.tenant, std::make_shared<const signals::Signal>(std::move(r.signal)));
@@ -451,11 +489,11 @@ class StreamSocket final : public WebSocketHandler, public std::enable_shared_fr
   std::mutex mu_;
   WebSocketConnection* conn_ = nullptr;                     // GUARDED_BY(mu_); valid until OnClose
   bool closed_ = false;                                     // GUARDED_BY(mu_)
-  // Subscribed series by (symbol, timeframe name), as signals name them.
-  std::map<std::pair<std::string, std::string>, market::SeriesKey> series_;  // GUARDED_BY(mu_)
+  // Subscribed lines by (symbol, timeframe name, horizon), as signals name them.
+  std::map<LineName, Line> series_;  // GUARDED_BY(mu_)
   double threshold_ = 0.5;                                  // GUARDED_BY(mu_)
-  // Per series: the newest bar this connection was pushed (or is being charged for).
-  std::map<std::pair<std::string, std::string>, UnixNanos> delivered_up_to_;  // GUARDED_BY(mu_)
+  // Per line: the newest bar this connection was pushed (or is being charged for).
+  std::map<LineName, UnixNanos> delivered_up_to_;  // GUARDED_BY(mu_)
   bool replay_pending_ = false;        // GUARDED_BY(mu_): a resume_after replay is queued
   std::vector<OwnedSignal> parked_;    // GUARDED_BY(mu_): live signals waiting for the replay
 };

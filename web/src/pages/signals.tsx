@@ -1,6 +1,6 @@
 // Signals: pick a series and a horizon; candles with the signals of that horizon's model, the
 // interval band and the regime strip; the latest signal's calibrated confidence and drivers; live
-// updates over the WebSocket stream when the plan has it (the stream carries horizon 1 only).
+// updates over the WebSocket stream when the plan has it (this page subscribes to horizon 1).
 import { lazy, Suspense, useEffect, useMemo, useRef, useState } from 'react';
 import { api, openSignalStream, qs } from '../api';
 import { digitsOf, timeframeSeconds } from '../format';
