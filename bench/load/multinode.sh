@@ -12,9 +12,10 @@
 #                1 server, then with 2 servers (nginx reloaded with the other upstream list); then
 #                paced through nginx (1 and 2 servers) and paced directly to server 1. The 1- and
 #                2-server cases alternate, so both see the same machine load.
-#   CONNS        closed-loop connections (default 100)
+#   CONNS        closed-loop connection counts (default "100"; e.g. "100 1000")
 #   PACED_CONNS  open connections of the paced rows (default 1000), each at RATE requests/s
-#   RATE         per-connection rate of the paced rows (default 5 -> ~5,000/s offered; below capacity)
+#   RATE         per-connection rate of the paced rows (default 2 -> ~2,000/s offered, below the
+#                capacity through nginx on this machine: see the closed-loop rows)
 #   WRK_THREADS  wrk's threads (default 2)
 # Set-up (not timed): scripts/multinode.sh up (SERVERS=2 WORKERS=1 on PostgreSQL; 1 server, jobs
 # in-process, on SQLite); through nginx an operator, a tenant, 8,000 real EURUSD H1 bars as its
@@ -35,7 +36,7 @@ DATABASES="${DATABASES:-postgresql sqlite}"
 ROUNDS="${ROUNDS:-2}"
 CONNS="${CONNS:-100}"
 PACED_CONNS="${PACED_CONNS:-1000}"
-RATE="${RATE:-5}"
+RATE="${RATE:-2}"
 WRK_THREADS="${WRK_THREADS:-2}"
 DATA_DIR="${SINYAL_DATA_DIR:-../shared/data/market}"
 command -v wrk >/dev/null || { echo "wrk not installed (apt-get install wrk)"; exit 1; }
@@ -134,9 +135,11 @@ for DATABASE in $DATABASES; do
     echo "| $round | $load | $path | $n | $(echo "$out" | awk '/Requests\/sec/ {print $2}') | $(fmt "$(get p50_us)") | $(fmt "$(get p90_us)") | $(fmt "$(get p99_us)") | $(fmt "$(get p999_us)") | $(fmt "$(get max_us)") | $(get non2xx) | $(get timeouts) | $((l1 - l0)) | $((s1 - s0)) | $(get 2xx) | $la |"
   }
   for r in $(seq 1 "$ROUNDS"); do
-    for n in $(seq 1 "$SERVERS"); do
-      bash scripts/multinode.sh upstream "$n" 2>/dev/null
-      run "$r" "closed, $CONNS conns" nginx "$n" "$URL" "$CONNS"
+    for c in $CONNS; do
+      for n in $(seq 1 "$SERVERS"); do
+        bash scripts/multinode.sh upstream "$n" 2>/dev/null
+        run "$r" "closed, $c conns" nginx "$n" "$URL" "$c"
+      done
     done
     for n in $(seq 1 "$SERVERS"); do
       bash scripts/multinode.sh upstream "$n" 2>/dev/null
