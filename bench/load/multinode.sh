@@ -13,7 +13,7 @@
 #                paced through nginx (1 and 2 servers) and paced directly to server 1. The 1- and
 #                2-server cases alternate, so both see the same machine load.
 #   CONNS        closed-loop connection counts (default "100"; e.g. "100 1000")
-#   PACED_CONNS  open connections of the paced rows (default 1000), each at RATE requests/s
+#   PACED_CONNS  open connections of the paced rows (default 1000; 0: no paced rows), each at RATE requests/s
 #   RATE         per-connection rate of the paced rows (default 2 -> ~2,000/s offered, below the
 #                capacity through nginx on this machine: see the closed-loop rows)
 #   WRK_THREADS  wrk's threads (default 2)
@@ -141,6 +141,7 @@ for DATABASE in $DATABASES; do
         run "$r" "closed, $c conns" nginx "$n" "$URL" "$c"
       done
     done
+    [ "$PACED_CONNS" -gt 0 ] || continue
     for n in $(seq 1 "$SERVERS"); do
       bash scripts/multinode.sh upstream "$n" 2>/dev/null
       run "$r" "paced ${RATE}/s x $PACED_CONNS conns" nginx "$n" "$URL" "$PACED_CONNS" "$RATE"
