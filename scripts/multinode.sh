@@ -25,6 +25,7 @@
 #   SERVERS        number of `sinyal serve` (default 2);  WORKERS  number of `sinyal worker` (default 2)
 #   PG_BIN         PostgreSQL's bin directory (default: the newest /usr/lib/postgresql/*/bin)
 #   SERVER_ENV     extra VAR=value words for the servers (e.g. "SINYAL_SERVER_IO_THREADS=2")
+#   NGINX_KEEPALIVE  idle upstream connections nginx keeps (default: the site file's `keepalive`)
 #   DATABASE       postgresql (default) or sqlite: one SQLite file ($MULTINODE_DIR/sinyal.db, WAL)
 #                  and no PostgreSQL. SQLite is for ONE process (docs/operations.md): SERVERS must
 #                  be 1, WORKERS defaults to 0 and the server runs the jobs itself (worker.in_process).
@@ -109,12 +110,14 @@ write_nginx_conf() {
   done
   # deploy/nginx/sinyal.conf with its marked upstream and listen lines replaced, its access log
   # moved here. The test thereby runs the site operators install.
-  awk -v up="$upstream" -v listen="    listen 127.0.0.1:$NGINX_PORT;" -v alog="$MULTINODE_DIR/logs/nginx.access.log" '
+  awk -v up="$upstream" -v listen="    listen 127.0.0.1:$NGINX_PORT;" -v alog="$MULTINODE_DIR/logs/nginx.access.log" \
+      -v keepalive="${NGINX_KEEPALIVE:-}" '
     /# BEGIN upstream servers/ { print; printf "%s", up; skip=1; next }
     /# END upstream servers/ { skip=0 }
     /# BEGIN listen/ { print; print listen; skip=1; next }
     /# END listen/ { skip=0 }
     skip { next }
+    keepalive != "" && /^    keepalive [0-9]+;/ { print "    keepalive " keepalive ";"; next }
     { sub("/var/log/nginx/sinyal.access.log", alog); print }' "$ROOT/deploy/nginx/sinyal.conf" >"$n/sinyal.conf"
   local user_line=""
   if [ "$(id -u)" -eq 0 ]; then
@@ -216,7 +219,7 @@ cmd_up() {
     echo "SERVERS=$SERVERS"; echo "WORKERS=$WORKERS"; echo "DATABASE=$DATABASE"; echo "IN_PROCESS=$IN_PROCESS"
     echo "PG_PORT=$PG_PORT"; echo "REDIS_PORT=$REDIS_PORT"; echo "NGINX_PORT=$NGINX_PORT"
     echo "DB_URL='$DB_URL'"; echo "OWNER_URL='$OWNER_URL'"; echo "REDIS_URL='$REDIS_URL'"; echo "JWT_SECRET='$JWT_SECRET'"
-    echo "SERVER_ENV='$SERVER_ENV'"
+    echo "SERVER_ENV='$SERVER_ENV'"; echo "NGINX_KEEPALIVE='${NGINX_KEEPALIVE:-}'"
     for i in $(seq 1 "$SERVERS"); do echo "SERVER_PORT_$i=$(free_port)"; done
   } >"$MULTINODE_DIR/state.env.tmp"
   chmod 0600 "$MULTINODE_DIR/state.env.tmp"
@@ -366,5 +369,5 @@ case "$CMD" in
     sleep 0.3
     log "nginx now sends to server(s) 1..$n" ;;
   *)
-    sed -n '2,34p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+    sed -n '2,35p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
 esac
