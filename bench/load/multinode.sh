@@ -39,7 +39,13 @@ PACED_CONNS="${PACED_CONNS:-1000}"
 RATE="${RATE:-2}"
 WRK_THREADS="${WRK_THREADS:-2}"
 DATA_DIR="${SINYAL_DATA_DIR:-../shared/data/market}"
-command -v wrk >/dev/null || { echo "wrk not installed (apt-get install wrk)"; exit 1; }
+# Exit 77 (ctest: skipped) without the tools; exit 1 if a row's ledger rows differ from the
+# servers' 2xx or any answer was not a 2xx (the ctest smoke run relies on it).
+for tool in wrk redis-server psql; do
+  command -v "$tool" >/dev/null || { echo "SKIP: $tool not installed (scripts/install-deps.sh)"; exit 77; }
+done
+[ -x "${NGINX:-/usr/sbin/nginx}" ] || command -v nginx >/dev/null || { echo "SKIP: nginx not installed"; exit 77; }
+FAILED=0
 if [ ! -f "$DATA_DIR/EURUSD_H1.csv" ]; then
   echo "market data not found in $DATA_DIR: using the repository's data/sample"
   DATA_DIR=data/sample
@@ -133,6 +139,10 @@ for DATABASE in $DATABASES; do
     lua=$(echo "$out" | grep '^LUA')
     get() { echo "$lua" | tr ' ' '\n' | awk -F= -v k="$1" '$1==k {print $2}'; }
     echo "| $round | $load | $path | $n | $(echo "$out" | awk '/Requests\/sec/ {print $2}') | $(fmt "$(get p50_us)") | $(fmt "$(get p90_us)") | $(fmt "$(get p99_us)") | $(fmt "$(get p999_us)") | $(fmt "$(get max_us)") | $(get non2xx) | $(get timeouts) | $((l1 - l0)) | $((s1 - s0)) | $(get 2xx) | $la |"
+    if [ "$((l1 - l0))" != "$((s1 - s0))" ] || [ "$(get non2xx)" != 0 ] || [ "$((s1 - s0))" -le 0 ]; then
+      echo "FAILED: ledger rows $((l1 - l0)), servers' 2xx $((s1 - s0)), non-2xx $(get non2xx)" >&2
+      FAILED=1
+    fi
   }
   for r in $(seq 1 "$ROUNDS"); do
     for c in $CONNS; do
@@ -150,3 +160,4 @@ for DATABASE in $DATABASES; do
   done
   bash scripts/multinode.sh down 2>/dev/null
 done
+exit "$FAILED"
