@@ -16,13 +16,19 @@
 #   scripts/multinode.sh start-server N    # start it again on its port, wait for /readyz
 #   scripts/multinode.sh restart-redis     # stop Redis (SHUTDOWN NOSAVE) and start it on its port
 #   scripts/multinode.sh restart-postgres  # pg_ctl restart -m fast (open connections are cut)
-#   scripts/multinode.sh psql [ARGS]       # psql on the database as the app's role
+#   scripts/multinode.sh psql [ARGS]       # psql on the database as the owner role (sqlite3 on SQLite)
+#   scripts/multinode.sh upstream N        # nginx sends to servers 1..N only (config rewritten, nginx
+#                                          # reloaded; the others keep running, idle); bench/load/multinode.sh
 # Environment:
 #   MULTINODE_DIR  the directory (up: default a new mktemp -d; other commands: required)
 #   SINYAL_BIN     the binary (default build/bin/sinyal)
 #   SERVERS        number of `sinyal serve` (default 2);  WORKERS  number of `sinyal worker` (default 2)
 #   PG_BIN         PostgreSQL's bin directory (default: the newest /usr/lib/postgresql/*/bin)
 #   SERVER_ENV     extra VAR=value words for the servers (e.g. "SINYAL_SERVER_IO_THREADS=2")
+#   NGINX_KEEPALIVE  idle upstream connections nginx keeps (default: the site file's `keepalive`)
+#   DATABASE       postgresql (default) or sqlite: one SQLite file ($MULTINODE_DIR/sinyal.db, WAL)
+#                  and no PostgreSQL. SQLite is for ONE process (docs/operations.md): SERVERS must
+#                  be 1, WORKERS defaults to 0 and the server runs the jobs itself (worker.in_process).
 # As root, PostgreSQL runs as the `postgres` user (it refuses root; as in scripts/services.sh) and
 # nginx's workers as www-data; as any other user everything runs as that user.
 # Logs: $MULTINODE_DIR/logs/*.log (PostgreSQL: $MULTINODE_DIR/pg/postgres.log).  Servers log at warn (no access log) unless SINYAL_LOG_LEVEL is set.
@@ -79,7 +85,7 @@ start_server() {
   port="$(server_port "$i")"
   mkdir -p "$MULTINODE_DIR/node$i"
   # shellcheck disable=SC2086
-  env SINYAL_AUTH_JWT_SECRET="$JWT_SECRET" SINYAL_WORKER_IN_PROCESS=false SINYAL_FIRST_RUN_ENABLED=false \
+  env SINYAL_AUTH_JWT_SECRET="$JWT_SECRET" SINYAL_WORKER_IN_PROCESS="$IN_PROCESS" SINYAL_FIRST_RUN_ENABLED=false \
     OMP_WAIT_POLICY=PASSIVE $SERVER_ENV \
     setsid "$SINYAL_BIN" serve --host 127.0.0.1 --port "$port" --database "$DB_URL" --redis "$REDIS_URL" \
     --data-dir "$MULTINODE_DIR/node$i" --log-level "${SINYAL_LOG_LEVEL:-warn}" \
@@ -99,17 +105,19 @@ start_worker() {
 write_nginx_conf() {
   local n="$MULTINODE_DIR/nginx" upstream="" i
   mkdir -p "$n/tmp"
-  for i in $(seq 1 "$SERVERS"); do
+  for i in $(seq 1 "${UPSTREAM:-$SERVERS}"); do
     upstream+="    server 127.0.0.1:$(server_port "$i") max_fails=1 fail_timeout=5s;\n"
   done
   # deploy/nginx/sinyal.conf with its marked upstream and listen lines replaced, its access log
   # moved here. The test thereby runs the site operators install.
-  awk -v up="$upstream" -v listen="    listen 127.0.0.1:$NGINX_PORT;" -v alog="$MULTINODE_DIR/logs/nginx.access.log" '
+  awk -v up="$upstream" -v listen="    listen 127.0.0.1:$NGINX_PORT;" -v alog="$MULTINODE_DIR/logs/nginx.access.log" \
+      -v keepalive="${NGINX_KEEPALIVE:-}" '
     /# BEGIN upstream servers/ { print; printf "%s", up; skip=1; next }
     /# END upstream servers/ { skip=0 }
     /# BEGIN listen/ { print; print listen; skip=1; next }
     /# END listen/ { skip=0 }
     skip { next }
+    keepalive != "" && /^    keepalive [0-9]+;/ { print "    keepalive " keepalive ";"; next }
     { sub("/var/log/nginx/sinyal.access.log", alog); print }' "$ROOT/deploy/nginx/sinyal.conf" >"$n/sinyal.conf"
   local user_line=""
   if [ "$(id -u)" -eq 0 ]; then
@@ -170,9 +178,17 @@ cmd_up() {
   [ -x "$NGINX" ] || die "nginx not installed (scripts/install-deps.sh)"
   command -v redis-server >/dev/null || die "redis-server not installed (scripts/install-deps.sh)"
   PG_BIN="${PG_BIN:-$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)}"
-  [ -x "$PG_BIN/initdb" ] || die "PostgreSQL server binaries not found (PG_BIN; scripts/install-deps.sh)"
-  SERVERS="${SERVERS:-2}"
-  WORKERS="${WORKERS:-2}"
+  [ "${DATABASE:-postgresql}" = sqlite ] || [ -x "$PG_BIN/initdb" ] \
+    || die "PostgreSQL server binaries not found (PG_BIN; scripts/install-deps.sh)"
+  DATABASE="${DATABASE:-postgresql}"
+  case "$DATABASE" in
+    postgresql) SERVERS="${SERVERS:-2}"; WORKERS="${WORKERS:-2}"; IN_PROCESS=false ;;
+    sqlite)
+      SERVERS="${SERVERS:-1}"; WORKERS="${WORKERS:-0}"; IN_PROCESS=true
+      [ "$SERVERS" = 1 ] && [ "$WORKERS" = 0 ] \
+        || die "DATABASE=sqlite runs one process (SERVERS=1 WORKERS=0): SQLite is for one process (docs/operations.md)" ;;
+    *) die "DATABASE must be postgresql or sqlite" ;;
+  esac
   MULTINODE_DIR="${MULTINODE_DIR:-$(mktemp -d "${TMPDIR:-/tmp}/sinyal-multinode.XXXXXX")}"
   mkdir -p "$MULTINODE_DIR"/{logs,run,pg}
   MULTINODE_DIR="$(cd "$MULTINODE_DIR" && pwd)"
@@ -192,14 +208,18 @@ cmd_up() {
   # sinyal_system.
   OWNER_URL="postgresql://sinyal:$pg_password@127.0.0.1:$PG_PORT/sinyal"
   DB_URL="postgresql://sinyal_server:$pg_password@127.0.0.1:$PG_PORT/sinyal"
+  if [ "$DATABASE" = sqlite ]; then
+    OWNER_URL="sqlite://$MULTINODE_DIR/sinyal.db"
+    DB_URL="$OWNER_URL"
+  fi
   REDIS_URL="redis://127.0.0.1:$REDIS_PORT/0"
   SERVER_ENV="${SERVER_ENV:-}"
   {
     echo "SINYAL_BIN='$SINYAL_BIN'"; echo "NGINX='$NGINX'"; echo "PG_BIN='$PG_BIN'"
-    echo "SERVERS=$SERVERS"; echo "WORKERS=$WORKERS"
+    echo "SERVERS=$SERVERS"; echo "WORKERS=$WORKERS"; echo "DATABASE=$DATABASE"; echo "IN_PROCESS=$IN_PROCESS"
     echo "PG_PORT=$PG_PORT"; echo "REDIS_PORT=$REDIS_PORT"; echo "NGINX_PORT=$NGINX_PORT"
     echo "DB_URL='$DB_URL'"; echo "OWNER_URL='$OWNER_URL'"; echo "REDIS_URL='$REDIS_URL'"; echo "JWT_SECRET='$JWT_SECRET'"
-    echo "SERVER_ENV='$SERVER_ENV'"
+    echo "SERVER_ENV='$SERVER_ENV'"; echo "NGINX_KEEPALIVE='${NGINX_KEEPALIVE:-}'"
     for i in $(seq 1 "$SERVERS"); do echo "SERVER_PORT_$i=$(free_port)"; done
   } >"$MULTINODE_DIR/state.env.tmp"
   chmod 0600 "$MULTINODE_DIR/state.env.tmp"
@@ -209,6 +229,7 @@ cmd_up() {
   trap 'log "up failed: tearing down (logs kept in $MULTINODE_DIR/logs)"; KEEP=1 cmd_down >/dev/null 2>&1 || true' ERR
 
   # ---- PostgreSQL: a cluster of our own, password authentication on 127.0.0.1 ----
+  if [ "$DATABASE" = postgresql ]; then
   log "PostgreSQL on 127.0.0.1:$PG_PORT ($PG_BIN)"
   if [ "$(id -u)" -eq 0 ]; then chown postgres:postgres "$MULTINODE_DIR/pg"; fi
   as_pg bash -c "umask 077; echo '$pg_password' >'$MULTINODE_DIR/pg/superuser.pw'"
@@ -232,6 +253,9 @@ CREATE ROLE sinyal_server LOGIN PASSWORD '$pg_password';
 GRANT sinyal_app, sinyal_system, sinyal_system_meter, sinyal_system_jobs, sinyal_system_analytics TO sinyal_server;
 CREATE DATABASE sinyal OWNER sinyal;
 SQL
+  else
+    log "SQLite: $MULTINODE_DIR/sinyal.db (one server, jobs run in the server)"
+  fi
 
   # ---- Redis ----
   log "Redis on 127.0.0.1:$REDIS_PORT"
@@ -269,7 +293,7 @@ cmd_down() {
   for i in $(seq 1 "$WORKERS"); do stop_pid "worker$i" TERM; done
   redis-cli -p "$REDIS_PORT" shutdown nosave >/dev/null 2>&1 || true
   stop_pid redis TERM
-  if [ -f "$MULTINODE_DIR/pg/data/postmaster.pid" ]; then
+  if [ "${DATABASE:-postgresql}" = postgresql ] && [ -f "$MULTINODE_DIR/pg/data/postmaster.pid" ]; then
     as_pg "$PG_BIN/pg_ctl" -D "$MULTINODE_DIR/pg/data" -m fast -w -t 60 stop >/dev/null 2>&1 || true
   fi
   if [ "${KEEP:-0}" = 1 ]; then
@@ -288,7 +312,9 @@ cmd_status() {
     pid="$(pid_of "$name")"
     if alive "$pid"; then echo "$name: running (pid $pid)"; else echo "$name: NOT running"; bad=1; fi
   done
-  if as_pg "$PG_BIN/pg_ctl" -D "$MULTINODE_DIR/pg/data" status >/dev/null 2>&1; then
+  if [ "${DATABASE:-postgresql}" = sqlite ]; then
+    echo "database: SQLite $MULTINODE_DIR/sinyal.db"
+  elif as_pg "$PG_BIN/pg_ctl" -D "$MULTINODE_DIR/pg/data" status >/dev/null 2>&1; then
     echo "postgres: running (127.0.0.1:$PG_PORT)"
   else
     echo "postgres: NOT running"; bad=1
@@ -325,11 +351,27 @@ case "$CMD" in
     start_redis; log "Redis restarted" ;;
   restart-postgres)
     load_state
+    [ "${DATABASE:-postgresql}" = postgresql ] || die "no PostgreSQL in this set-up (DATABASE=$DATABASE)"
     as_pg "$PG_BIN/pg_ctl" -D "$MULTINODE_DIR/pg/data" -m fast -w -t 60 stop >/dev/null
     sleep "${DOWN_SECONDS:-0}"
     start_postgres; log "PostgreSQL restarted" ;;
   psql)
-    load_state; exec psql "$OWNER_URL" "$@" ;;
+    load_state
+    if [ "${DATABASE:-postgresql}" = sqlite ]; then exec sqlite3 "${OWNER_URL#sqlite://}" "$@"; fi
+    exec psql "$OWNER_URL" "$@" ;;
+  upstream)
+    load_state; n="${1:?number of servers}"
+    [ "$n" -ge 1 ] && [ "$n" -le "$SERVERS" ] || die "upstream: 1..$SERVERS servers"
+    UPSTREAM="$n" write_nginx_conf
+    "$NGINX" -t -q -p "$MULTINODE_DIR/nginx" -e "$MULTINODE_DIR/logs/nginx.error.log" -c "$MULTINODE_DIR/nginx/nginx.conf" \
+      || die "nginx configuration test failed"
+    kill -HUP "$(pid_of nginx)"
+    # The reload is done when no worker of the old generation is left (their parent is nginx).
+    for _ in $(seq 1 100); do
+      [ "$(pgrep -P "$(pid_of nginx)" | wc -l)" -le 1 ] && break; sleep 0.1
+    done
+    sleep 0.3
+    log "nginx now sends to server(s) 1..$n" ;;
   *)
-    sed -n '2,29p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+    sed -n '2,35p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
 esac

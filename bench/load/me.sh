@@ -1,13 +1,28 @@
 #!/usr/bin/env bash
 # Load benchmark of GET /api/v1/me with a JWT and with an API key, at 100 and 1,000 concurrent
-# connections on loopback, using wrk (Debian package). Prints a Markdown table.
+# connections on loopback, using wrk (Debian package) with bench/load/me.lua. Prints a Markdown table.
 #   bench/load/me.sh [duration_seconds]      (default 10)
 # Needs a Release build (scripts/build.sh). wrk and the server share the machine's cores, so the
 # figures are for this machine with the load generator on it, not the server alone.
+# Environment:
+#   SINYAL_BIN    the binary (default build/bin/sinyal)
+#   AUTHS         "jwt api_key" (default)          CONNS   "100 1000" (default)
+#   MODES         "closed" (default; every connection sends as soon as its answer came) and/or
+#                 "warm" (the same, each connection's first request held WARMUP_MS, default 3000,
+#                 so that connection set-up is not timed; requests/s over the timed DUR only)
+#   WRK_THREADS   wrk's threads (default 2)
+#   TIMELINE=1    per run, the server's answer timeline, its accept queue and the CPU wait of wrk's
+#                 and the server's threads (as bench/load/predict.sh)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 DUR="${1:-10}"
 BIN="${SINYAL_BIN:-build/bin/sinyal}"
+AUTHS="${AUTHS:-jwt api_key}"
+CONNS="${CONNS:-100 1000}"
+MODES="${MODES:-closed}"
+WRK_THREADS="${WRK_THREADS:-2}"
+WARMUP_MS="${WARMUP_MS:-3000}"
+TIMELINE="${TIMELINE:-0}"
 command -v wrk >/dev/null || { echo "wrk not installed (apt-get install wrk)"; exit 1; }
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 DATA=$(mktemp -d)
@@ -22,19 +37,60 @@ JWT=$(echo "$REG" | python3 -c 'import sys,json; print(json.load(sys.stdin)["acc
 KEY=$(curl -sf -X POST "$BASE/api/v1/api-keys" -H "Authorization: Bearer $JWT" -H 'Content-Type: application/json' \
   -d '{"name":"bench"}' | python3 -c 'import sys,json; print(json.load(sys.stdin)["key"])')
 
-echo "| auth | connections | requests/s | p50 | p90 | p99 | errors (non-2xx, socket) |"
-echo "|---|---|---|---|---|---|---|"
-for AUTH in jwt api_key; do
+# As bench/load/predict.sh: per-thread CPU and run-queue wait from /proc/PID/task/*/schedstat.
+sched_of() {
+  local f t run wait
+  for f in /proc/"$1"/task/*/schedstat; do
+    t=${f%/schedstat}; t=${t##*/}
+    read -r run wait _ <"$f" 2>/dev/null || continue
+    awk -v t="$t" -v r="$run" -v w="$wait" 'BEGIN { printf "%s=%.2f/%.2f ", t, r / 1e9, w / 1e9 }'
+  done 2>/dev/null
+}
+sched_wait_delta() {
+  echo "$1 | $2" | tr ' ' '\n' | awk -F'[=/]' '$0 == "|" { after = 1; next } NF == 3 { if (after) b += $3; else a += $3 } END { printf "%.2f", b - a }'
+}
+fmt() { python3 -c "v=$1; print(f'{v/1000:.2f}ms' if v < 1e6 else f'{v/1e6:.2f}s')"; }
+
+echo "| auth | mode | connections | requests/s | p50 | p90 | p99 | p99.9 | max | non-2xx | timeouts |"
+echo "|---|---|---|---|---|---|---|---|---|---|---|"
+NOTES=""
+for AUTH in $AUTHS; do
   if [ "$AUTH" = jwt ]; then HDR="Authorization: Bearer $JWT"; else HDR="X-API-Key: $KEY"; fi
-  for C in 100 1000; do
-    curl -sf "$BASE/api/v1/me" -H "$HDR" >/dev/null || { echo "auth check failed for $AUTH"; exit 1; }
-    OUT=$(wrk -t2 -c"$C" -d"${DUR}s" --latency --timeout 5s -H "$HDR" "$BASE/api/v1/me")
-    RPS=$(echo "$OUT" | awk '/Requests\/sec/ {print $2}')
-    P50=$(echo "$OUT" | awk '$1=="50%" {print $2}')
-    P90=$(echo "$OUT" | awk '$1=="90%" {print $2}')
-    P99=$(echo "$OUT" | awk '$1=="99%" {print $2}')
-    NON2XX=$(echo "$OUT" | awk '/Non-2xx/ {print $NF}')
-    SOCK=$(echo "$OUT" | awk '/Socket errors/ {print $0}' | sed 's/.*errors: //')
-    echo "| $AUTH | $C | $RPS | $P50 | $P90 | $P99 | ${NON2XX:-0}; ${SOCK:-none} |"
+  for MODE in $MODES; do
+    for C in $CONNS; do
+      curl -sf "$BASE/api/v1/me" -H "$HDR" >/dev/null || { echo "auth check failed for $AUTH"; exit 1; }
+      ENV=(); WDUR="$DUR"; LABEL="$MODE"
+      if [ "$MODE" = warm ]; then
+        ENV=(SINYAL_WARMUP_MS="$WARMUP_MS" SINYAL_CONNS_PER_THREAD=$((C / WRK_THREADS)))
+        WDUR=$(python3 -c "import math; print(math.ceil($DUR + $WARMUP_MS / 1000))")
+        LABEL="closed, first request held ${WARMUP_MS} ms"
+      fi
+      if [ "$TIMELINE" = 1 ]; then
+        python3 bench/load/timeline.py "$BASE/metrics" '^sinyal_http_requests_total\{method="GET",route="/api/v1/me",status="200"\}' >"$DATA/timeline.txt" &
+        TL_PID=$!
+        python3 bench/load/acceptq.py "$PORT" >"$DATA/acceptq.txt" &
+        AQ_PID=$!
+        SCHED0=$(sched_of "$PID")
+      fi
+      env "${ENV[@]}" wrk -t"$WRK_THREADS" -c"$C" -d"${WDUR}s" --timeout 5s -s bench/load/me.lua -H "$HDR" "$BASE/api/v1/me" >"$DATA/wrk.txt" &
+      WRK_PID=$!
+      WRK_SCHED=""
+      while kill -0 "$WRK_PID" 2>/dev/null; do
+        W=$(sched_of "$WRK_PID"); [ -n "$W" ] && WRK_SCHED="$W"; sleep 0.25
+      done
+      wait "$WRK_PID"
+      LUA=$(grep '^LUA' "$DATA/wrk.txt")
+      get() { echo "$LUA" | tr ' ' '\n' | awk -F= -v k="$1" '$1==k {print $2}'; }
+      RPS=$(python3 -c "print(f'{$(get requests) / $DUR:.2f}')")
+      [ "$MODE" = warm ] || RPS=$(awk '/Requests\/sec/ {print $2}' "$DATA/wrk.txt")
+      echo "| $AUTH | $LABEL | $C | $RPS | $(fmt "$(get p50_us)") | $(fmt "$(get p90_us)") | $(fmt "$(get p99_us)") | $(fmt "$(get p999_us)") | $(fmt "$(get max_us)") | $(get non2xx) | $(get timeouts) |"
+      if [ "$TIMELINE" = 1 ]; then
+        kill -TERM "$TL_PID" "$AQ_PID"; wait "$TL_PID" "$AQ_PID" || true
+        NOTES+="$AUTH $LABEL $C: $(cat "$DATA/timeline.txt"); $(cat "$DATA/acceptq.txt")"$'\n'
+        NOTES+="$AUTH $LABEL $C: wrk threads (cpu s / waited for a CPU s): $WRK_SCHED; server threads waited for a CPU $(sched_wait_delta "$SCHED0" "$(sched_of "$PID")") s in all"$'\n'
+      fi
+    done
   done
 done
+[ -n "$NOTES" ] && { echo; printf '%s' "$NOTES"; }
+exit 0

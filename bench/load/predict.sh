@@ -8,8 +8,19 @@
 #   CONNS               connection counts (default "100 1000")
 #   MODES               "closed" (every connection sends as fast as answers come), "idem" (closed
 #                       loop, a unique Idempotency-Key per request), "paced" (1,000 connections at
-#                       RATE requests/s each; see docs/benchmarks.md); default "closed idem paced"
+#                       RATE requests/s each; see docs/benchmarks.md), "warm" (closed, connection
+#                       set-up excluded: WARMUP_MS); default "closed idem paced"
 #   RATE                per-connection rate of the paced mode (default 10 -> 10,000/s offered)
+#   WRK_THREADS         wrk's threads (default 2)
+#   WARMUP_MS           the "warm" mode (closed loop like "closed") holds each connection's first
+#                       request this long (default 3000) so that the server has accepted every
+#                       connection before any request is timed (predict.lua); requests/s is then
+#                       computed over the timed DUR seconds only
+#   TIMELINE=1          also sample the server's 2xx counter every 100 ms during each run
+#                       (bench/load/timeline.py: longest stretch with no answer, slowest 1-s
+#                       window), the server's accept queue (bench/load/acceptq.py: connections
+#                       waiting for accept()), and the time wrk's threads and the server's threads
+#                       spent runnable but waiting for a CPU (/proc/PID/task/*/schedstat)
 # Setup (timed separately, not part of the figures): an operator, a tenant, 8,000 real EURUSD H1
 # bars as the tenant's series, the tenant's own model trained on them, an API key, the tenant moved
 # to Enterprise (unlimited quota, so the quota is not the limit) and Enterprise's rate limit raised
@@ -26,6 +37,9 @@ BIN="${SINYAL_BIN:-build/bin/sinyal}"
 CONNS="${CONNS:-100 1000}"
 MODES="${MODES:-closed idem paced}"
 RATE="${RATE:-10}"
+WRK_THREADS="${WRK_THREADS:-2}"
+WARMUP_MS="${WARMUP_MS:-3000}"
+TIMELINE="${TIMELINE:-0}"
 DATA_DIR="${SINYAL_DATA_DIR:-../shared/data/market}"
 command -v wrk >/dev/null || { echo "wrk not installed (apt-get install wrk)"; exit 1; }
 # It needs only the first 8,000 EURUSD H1 bars: without the shared set, the repository's sample.
@@ -99,6 +113,20 @@ echo "Server-Timing of one call: $(curl -s -D - -o /dev/null -X POST "$BASE/api/
 
 # The server process's CPU time (user + system, all threads) in clock ticks, from /proc.
 TICKS=$(getconf CLK_TCK)
+# "tid=cpu_s/wait_s ..." for each thread of a process: CPU time and time spent runnable but waiting
+# for a CPU (/proc/PID/task/*/schedstat, nanoseconds).
+sched_of() {
+  local f t run wait
+  for f in /proc/"$1"/task/*/schedstat; do
+    t=${f%/schedstat}; t=${t##*/}
+    read -r run wait _ <"$f" 2>/dev/null || continue
+    awk -v t="$t" -v r="$run" -v w="$wait" 'BEGIN { printf "%s=%.2f/%.2f ", t, r / 1e9, w / 1e9 }'
+  done 2>/dev/null
+}
+# Seconds all threads waited for a CPU between two sched_of readings.
+sched_wait_delta() {
+  echo "$1 | $2" | tr ' ' '\n' | awk -F'[=/]' '$0 == "|" { after = 1; next } NF == 3 { if (after) b += $3; else a += $3 } END { printf "%.2f", b - a }'
+}
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$PID/stat"; }
 ledger() { sql "SELECT COUNT(*) FROM usage_ledger WHERE tenant_id = $TENANT"; }
 served2xx() {
@@ -140,13 +168,44 @@ for MODE in $MODES; do
     ENV=(SINYAL_KEY="$KEY" SINYAL_SYMBOL="$SYMBOL")
     [ "$MODE" = idem ] && ENV+=(SINYAL_IDEM=1)
     [ "$MODE" = paced ] && ENV+=(SINYAL_RATE="$RATE")
-    OUT=$(env "${ENV[@]}" wrk -t2 -c"$C" -d"${DUR}s" --timeout 5s -s bench/load/predict.lua "$BASE/api/v1/business/predict")
+    WDUR="$DUR"
+    if [ "$MODE" = warm ]; then
+      ENV+=(SINYAL_WARMUP_MS="$WARMUP_MS" SINYAL_CONNS_PER_THREAD=$((C / WRK_THREADS)))
+      WDUR=$(python3 -c "import math; print(math.ceil($DUR + $WARMUP_MS / 1000))")
+    fi
+    if [ "$TIMELINE" = 1 ]; then
+      python3 bench/load/timeline.py "$BASE/metrics" \
+        '^sinyal_http_requests_total\{method="POST",route="/api/v1/business/predict",status="200"\}' >"$TMP/timeline.txt" &
+      TL_PID=$!
+      python3 bench/load/acceptq.py "$PORT" >"$TMP/acceptq.txt" &
+      AQ_PID=$!
+      SCHED0=$(sched_of "$PID")
+    fi
+    env "${ENV[@]}" wrk -t"$WRK_THREADS" -c"$C" -d"${WDUR}s" --timeout 5s -s bench/load/predict.lua \
+      "$BASE/api/v1/business/predict" >"$TMP/wrk.txt" &
+    WRK_PID=$!
+    WRK_SCHED=""
+    while kill -0 "$WRK_PID" 2>/dev/null; do  # keep the last reading before wrk exits
+      W=$(sched_of "$WRK_PID"); [ -n "$W" ] && WRK_SCHED="$W"; sleep 0.25
+    done
+    wait "$WRK_PID"
+    OUT=$(cat "$TMP/wrk.txt")
     sleep 0.5  # answers in flight when wrk stopped finish on the server
+    if [ "$TIMELINE" = 1 ]; then
+      kill -TERM "$TL_PID" "$AQ_PID"; wait "$TL_PID" "$AQ_PID" || true
+      echo "$MODE, $C connections: $(cat "$TMP/timeline.txt"); $(cat "$TMP/acceptq.txt")" >>"$TMP/stages.txt"
+      echo "wrk threads ($MODE, $C connections), cpu s / waited for a CPU s: $WRK_SCHED" >>"$TMP/stages.txt"
+      echo "server ($MODE, $C connections): its threads waited for a CPU $(sched_wait_delta "$SCHED0" "$(sched_of "$PID")") s in all" >>"$TMP/stages.txt"
+    fi
     L1=$(ledger); S1=$(served2xx); C1=$(cpu_ticks)
     RPS=$(echo "$OUT" | awk '/Requests\/sec/ {print $2}')
     LUA=$(echo "$OUT" | grep '^LUA')
     get() { echo "$LUA" | tr ' ' '\n' | awk -F= -v k="$1" '$1==k {print $2}'; }
     LABEL="$MODE"; [ "$MODE" = paced ] && LABEL="paced ${RATE}/s per conn"
+    if [ "$MODE" = warm ]; then
+      RPS=$(python3 -c "print(f'{$(get requests) / $DUR:.2f}')")
+      LABEL="closed, first request held ${WARMUP_MS} ms"
+    fi
     echo "| $LABEL | $C | $RPS | $(fmt "$(get p50_us)") | $(fmt "$(get p90_us)") | $(fmt "$(get p99_us)") | $(fmt "$(get p999_us)") | $(fmt "$(get max_us)") | $(get non2xx) | $(get timeouts) | $((L1 - L0)) | $((S1 - S0)) | $(get 2xx) |"
     echo "stage means ($LABEL, $C connections): $(stage_means "$G0" "$(stage_snapshot)")" >>"$TMP/stages.txt"
     echo "server CPU ($LABEL, $C connections): $(python3 -c "t=($C1-$C0)/$TICKS; n=$S1-$S0; print(f'{t:.2f} s user+system for {n} answers = {1e6*t/max(n,1):.1f} us per request')")" >>"$TMP/stages.txt"
