@@ -37,6 +37,7 @@ const std::vector<Key>& Keys() {
     S("server.host", [](Config& c) -> std::string& { return c.server.host; });
     I("server.port", [](Config& c) -> int64_t& { return c.server.port; }, 1, 65535);
     I("server.io_threads", [](Config& c) -> int64_t& { return c.server.io_threads; }, 1, 64);
+    I("server.accept_concurrency", [](Config& c) -> int64_t& { return c.server.accept_concurrency; }, 1, 1024);
     I("server.blocking_threads", [](Config& c) -> int64_t& { return c.server.blocking_threads; }, 1, 256);
     I("server.max_body_bytes", [](Config& c) -> int64_t& { return c.server.max_body_bytes; }, 1024, 64 << 20);
     I("server.shutdown_grace_ms", [](Config& c) -> int64_t& { return c.server.shutdown_grace_ms; }, 0, 600000);

@@ -21,6 +21,9 @@ struct Config {
     std::string host = "127.0.0.1";  // Default: loopback.
     int64_t port = 8080;             // Default: 8080. [1, 65535]
     int64_t io_threads = 2;          // Default: 2. [1, 64]
+    // Connections accepted at once in a burst (http::ServerOptions::accept_concurrency).
+    // Default: 64. [1, 1024]
+    int64_t accept_concurrency = 64;
     // Threads for blocking routes: password hashing (at most 4 at once), database reads of the
     // billing/usage/analytics routes (pool_size connections), imports, model activation. The
     // metered prediction routes no longer use them (deferred responses on the I/O threads).

@@ -109,6 +109,16 @@ TEST(ConfigTest, SignalsBarCheckIntervalMs) {
   EXPECT_EQ(c.signals.bar_check_interval_ms, 0);
 }
 
+TEST(ConfigTest, AcceptConcurrency) {
+  Config c;
+  EXPECT_EQ(c.server.accept_concurrency, 64);
+  ASSERT_OK(ApplyToml("[server]\naccept_concurrency = 256\n", "t.toml", c));
+  EXPECT_EQ(c.server.accept_concurrency, 256);
+  EXPECT_EQ(ApplyToml("[server]\naccept_concurrency = 0\n", "t.toml", c).field(), "server.accept_concurrency");
+  EXPECT_EQ(ApplyEnv({{"SINYAL_SERVER_ACCEPT_CONCURRENCY", "1025"}}, c).field(), "SINYAL_SERVER_ACCEPT_CONCURRENCY");
+  EXPECT_EQ(c.server.accept_concurrency, 256);
+}
+
 TEST(ConfigTest, RedisUrlIsCheckedWithoutEchoingThePassword) {
   for (const char* bad : {"localhost:6379", "redis://u:hunter2@h:port", "rediss://h:6379", "redis://h/x"}) {
     Config c;

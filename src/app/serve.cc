@@ -463,7 +463,8 @@ int RunServe(Config config) {
   http::Server server(pipeline, {.host = config.server.host,
                                  .port = static_cast<uint16_t>(config.server.port),
                                  .io_threads = static_cast<size_t>(config.server.io_threads),
-                                 .blocking_threads = static_cast<size_t>(config.server.blocking_threads)});
+                                 .blocking_threads = static_cast<size_t>(config.server.blocking_threads),
+                                 .accept_concurrency = static_cast<size_t>(config.server.accept_concurrency)});
   server_ptr = &server;
   if (Status s = server.Start(); !s.ok()) return Fail(s);
   if (telegram) {

@@ -337,7 +337,9 @@ Status Server::Start() {
                 restinio::incoming_http_msg_limits_t{}.max_body_size(impl_->options.hard_body_limit))
             .read_next_http_message_timelimit(std::chrono::seconds(60))
             .handle_request_timeout(std::chrono::seconds(60))
-            .max_pipelined_requests(16),
+            .max_pipelined_requests(16)
+            .concurrent_accepts_count(impl_->options.accept_concurrency)
+            .separate_accept_and_create_connect(true),
         impl_->options.io_threads);
   } catch (const std::exception& e) {
     return Status::Unavailable("cannot listen on " + impl_->options.host + ":" +

@@ -22,6 +22,11 @@ struct ServerOptions {
   uint16_t port = 8080;            // Default: 8080.
   size_t io_threads = 2;           // Default: 2 (one per core on the reference machine).
   size_t blocking_threads = 2;     // Default: 2; runs routes marked blocking (password hashing).
+  // Accepts kept pending at once (RESTinio concurrent_accepts_count), each connection set up
+  // apart from the accept. With one, a burst of new connections is accepted one per pass of the
+  // I/O queue and the late ones wait seconds (docs/benchmarks.md, "Fairness under overload").
+  // Default: 64. [1, 1024]
+  size_t accept_concurrency = 64;
   // Bodies larger than this are cut off by the parser (connection closed, no response);
   // smaller bodies over the route's limit get a 413 problem. Default: 64 MiB.
   size_t hard_body_limit = 64u << 20;
