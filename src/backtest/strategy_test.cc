@@ -99,6 +99,18 @@ TEST(StrategyTest, OversizedStrategyIsRefusedBeforeParsing) {
   EXPECT_EQ(r.error().field(), "strategy");
 }
 
+// Found by fuzz/strategy_fuzz.cc (input "3.3E3333", kept in fuzz/corpus/strategy/): nlohmann's
+// out_of_range for a number no double holds escaped ParseStrategy as an exception.
+TEST(StrategyTest, NumberTooLargeForADoubleIsAMalformedDocument) {
+  for (const std::string text : {"3.3E3333", R"({"symbols": ["EURUSD"], "initial_balance": 1e999})",
+                                 R"({"symbols": ["EURUSD"], "signal": {"threshold": -4E+99999}})"}) {
+    auto r = ParseStrategy(text);
+    ASSERT_FALSE(r.ok()) << text;
+    EXPECT_EQ(r.error().code(), StatusCode::kInvalidArgument) << text;
+    EXPECT_EQ(r.error().field(), "strategy") << text;
+  }
+}
+
 TEST(SizingTest, KellyRiskAndFixed) {
   InstrumentSpec spec = *SpecFor("EURUSD", 5, "USD");
   StopDistances st{0.0010, 0.0020, 0};
