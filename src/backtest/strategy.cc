@@ -26,7 +26,10 @@ class Obj {
       if (std::find(keys.begin(), keys.end(), k) == keys.end()) {
         std::string list;
         for (auto key : keys) list += (list.empty() ? "" : ", ") + std::string(key);
-        return Status::InvalidArgument("unknown field (accepted: " + list + ")", Field(k));
+        // An empty name is shown as "" so that the error always names a field (a top-level ""
+        // gave an empty field; found by fuzz/strategy_fuzz.cc).
+        return Status::InvalidArgument("unknown field (accepted: " + list + ")",
+                                       Field(k.empty() ? std::string_view("\"\"") : std::string_view(k)));
       }
     }
     return Status::Ok();

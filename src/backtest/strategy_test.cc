@@ -111,6 +111,13 @@ TEST(StrategyTest, NumberTooLargeForADoubleIsAMalformedDocument) {
   }
 }
 
+// Found by fuzz/strategy_fuzz.cc (input kept in fuzz/corpus/strategy/): an unknown field with an
+// empty name at the top level was reported with an empty field name.
+TEST(StrategyTest, UnknownFieldWithAnEmptyNameIsNamed) {
+  EXPECT_EQ(FieldOf(R"({"symbols": ["EURUSD"], "": {"threshold": 2.01}})"), "\"\"");
+  EXPECT_EQ(FieldOf(R"({"symbols": ["EURUSD"], "signal": {"": 1}})"), "signal.\"\"");
+}
+
 TEST(SizingTest, KellyRiskAndFixed) {
   InstrumentSpec spec = *SpecFor("EURUSD", 5, "USD");
   StopDistances st{0.0010, 0.0020, 0};
