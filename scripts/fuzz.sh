@@ -57,7 +57,7 @@ if [ "${#ONLY[@]}" -gt 0 ]; then TARGETS=("${ONLY[@]}"); fi
 t0=$(date +%s)
 # The tree is compiled with -g: by default ccache then hashes the build directory, so a fresh clone
 # (CI) or a second tree would miss every entry. Sanitizer reports still name ../src/<file>:<line>.
-export CCACHE_HASHDIR="${CCACHE_HASHDIR:-false}"
+export CCACHE_NOHASHDIR="${CCACHE_NOHASHDIR:-true}"
 # RelWithDebInfo (-O2 -g): sanitizer flags come from SINYAL_FUZZ=ON (CMakeLists.txt).
 nice -n 19 cmake -S . -B "$BUILD_DIR" -G Ninja -DSINYAL_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ >/dev/null
