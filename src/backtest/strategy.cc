@@ -26,7 +26,10 @@ class Obj {
       if (std::find(keys.begin(), keys.end(), k) == keys.end()) {
         std::string list;
         for (auto key : keys) list += (list.empty() ? "" : ", ") + std::string(key);
-        return Status::InvalidArgument("unknown field (accepted: " + list + ")", Field(k));
+        // An empty name is shown as "" so that the error always names a field (a top-level ""
+        // gave an empty field; found by fuzz/strategy_fuzz.cc).
+        return Status::InvalidArgument("unknown field (accepted: " + list + ")",
+                                       Field(k.empty() ? std::string_view("\"\"") : std::string_view(k)));
       }
     }
     return Status::Ok();
@@ -159,6 +162,10 @@ Result<StrategyConfig> ParseStrategy(std::string_view text) {
   } catch (const json::parse_error& e) {
     return Status::InvalidArgument(
         "malformed JSON at byte " + std::to_string(e.byte) + ": " + e.what(), "strategy");
+  } catch (const json::exception& e) {
+    // e.g. out_of_range.406 for a number too large for a double ("1e999"): found by
+    // fuzz/strategy_fuzz.cc, it escaped as an uncaught exception.
+    return Status::InvalidArgument(std::string("malformed JSON: ") + e.what(), "strategy");
   }
   return StrategyFromJson(j);
 }

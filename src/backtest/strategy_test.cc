@@ -99,6 +99,25 @@ TEST(StrategyTest, OversizedStrategyIsRefusedBeforeParsing) {
   EXPECT_EQ(r.error().field(), "strategy");
 }
 
+// Found by fuzz/strategy_fuzz.cc (input "3.3E3333", kept in fuzz/corpus/strategy/): nlohmann's
+// out_of_range for a number no double holds escaped ParseStrategy as an exception.
+TEST(StrategyTest, NumberTooLargeForADoubleIsAMalformedDocument) {
+  for (const std::string text : {"3.3E3333", R"({"symbols": ["EURUSD"], "initial_balance": 1e999})",
+                                 R"({"symbols": ["EURUSD"], "signal": {"threshold": -4E+99999}})"}) {
+    auto r = ParseStrategy(text);
+    ASSERT_FALSE(r.ok()) << text;
+    EXPECT_EQ(r.error().code(), StatusCode::kInvalidArgument) << text;
+    EXPECT_EQ(r.error().field(), "strategy") << text;
+  }
+}
+
+// Found by fuzz/strategy_fuzz.cc (input kept in fuzz/corpus/strategy/): an unknown field with an
+// empty name at the top level was reported with an empty field name.
+TEST(StrategyTest, UnknownFieldWithAnEmptyNameIsNamed) {
+  EXPECT_EQ(FieldOf(R"({"symbols": ["EURUSD"], "": {"threshold": 2.01}})"), "\"\"");
+  EXPECT_EQ(FieldOf(R"({"symbols": ["EURUSD"], "signal": {"": 1}})"), "signal.\"\"");
+}
+
 TEST(SizingTest, KellyRiskAndFixed) {
   InstrumentSpec spec = *SpecFor("EURUSD", 5, "USD");
   StopDistances st{0.0010, 0.0020, 0};

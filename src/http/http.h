@@ -1,7 +1,8 @@
 // The HTTP layer's own request/response types and route table.
 //
-// RESTinio is confined to server.cc (it costs ~15 s of compile per TU); everything else in http/
-// sees only these plain types, so handlers stay thin and cheap to compile (STYLE.md §5).
+// RESTinio is confined to server.cc (it costs ~15 s of compile per TU; query_string.cc uses only
+// its URI helpers); everything else in http/ sees only these plain types, so handlers stay thin
+// and cheap to compile (STYLE.md §5).
 // Handlers parse into typed structs, call a domain function, and map the result to JSON.
 #pragma once
 

@@ -165,6 +165,9 @@ Status JsonBody::Finish() const {
     if (!seen_.count(it.key())) {
       std::string key = it.key().size() > 64 ? it.key().substr(0, 64) + "..." : it.key();
       if (!IsValidUtf8(key)) key = "(non-UTF-8 name)";
+      // An empty name is shown as "" so that the error always names a field (an empty field
+      // name reached the problem+json; found by fuzz/predict_request_fuzz.cc).
+      if (key.empty()) key = "\"\"";
       return Status::InvalidArgument("unknown field", key);
     }
   }

@@ -25,6 +25,17 @@ TEST(JsonBodyTest, ReadsTypedFieldsAndRejectsUnknownOnes) {
   EXPECT_EQ(s.message(), "unknown field");
 }
 
+// Found by fuzz/predict_request_fuzz.cc (input kept in fuzz/corpus/predict_request/): an unknown
+// field with an empty name was reported with an empty field name.
+TEST(JsonBodyTest, UnknownFieldWithAnEmptyNameIsNamed) {
+  auto body = JsonBody::Parse(JsonRequest(R"({"symbol": "EURUSD", "": 0.6})"));
+  ASSERT_OK(body);
+  ASSERT_OK(body->String("symbol"));
+  Status s = body->Finish();
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.field(), "\"\"");
+}
+
 TEST(JsonBodyTest, NamesTheFieldOnWrongTypesAndRanges) {
   auto body = JsonBody::Parse(JsonRequest(R"({"n":"3","p":1.5,"s":"","l":[1]})"));
   ASSERT_OK(body);

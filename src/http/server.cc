@@ -1,4 +1,5 @@
-// The only translation unit that includes RESTinio (it is slow to compile).
+// The only translation unit that includes RESTinio's server (it is slow to compile); its URI
+// helpers are also used by query_string.cc.
 #include "http/server.h"
 
 #include <atomic>
@@ -15,6 +16,7 @@
 
 #include "core/log.h"
 #include "http/problem.h"
+#include "http/query_string.h"
 
 namespace sinyal::http {
 namespace {
@@ -212,13 +214,12 @@ struct Server::Impl {
     Request r;
     const auto& h = req->header();
     r.method = ToStd(h.method().c_str());
-    auto raw_path = h.path();
-    auto path_unescaped = restinio::utils::try_unescape_percent_encoding<
-        restinio::utils::restinio_default_unescape_traits>(raw_path);
-    r.path = path_unescaped ? *path_unescaped : ToStd(raw_path);
-    auto query = restinio::try_parse_query<restinio::parse_query_traits::relaxed>(h.query());
+    const auto raw_path = h.path();
+    r.path = DecodePath(std::string_view(raw_path.data(), raw_path.size()));
+    const auto raw_query = h.query();
+    auto query = ParseQueryString(std::string_view(raw_query.data(), raw_query.size()));
     if (query) {
-      for (const auto& [k, v] : *query) r.query.emplace(ToStd(k), ToStd(v));
+      r.query = std::move(*query);
     } else {
       r.query.emplace("__malformed_query__", "1");
     }

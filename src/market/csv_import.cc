@@ -261,9 +261,11 @@ Result<UnixNanos> ParseWallTime(std::string_view date_text, std::string_view tim
     if (!AllDigits(date_text) || date_text.size() > 15) return bad("expected whole Unix seconds");
     int64_t v = 0;
     std::from_chars(date_text.data(), date_text.data() + date_text.size(), v);
-    UnixNanos t = format == DateFormat::kUnixSeconds ? v * kNanosPerSecond : v * 1'000'000;
-    if (t > CivilToNanos(CivilTime{2200, 1, 1})) return bad("Unix time out of range");
-    return t;
+    const int64_t unit = format == DateFormat::kUnixSeconds ? kNanosPerSecond : 1'000'000;
+    // Range check before the multiplication: 11 digits of seconds (or 14+ of milliseconds)
+    // overflowed int64 nanoseconds, undefined behaviour (found by fuzz/csv_import_fuzz.cc).
+    if (v > CivilToNanos(CivilTime{2200, 1, 1}) / unit) return bad("Unix time out of range");
+    return v * unit;
   }
   CivilTime c;
   std::string_view s = date_text;

@@ -314,5 +314,29 @@ TEST(CsvImportTest, ParseWallTimeFormats) {
   EXPECT_NE(amb.error().message().find("ambiguous"), std::string::npos);
 }
 
+// Found by fuzz/csv_import_fuzz.cc (input kept in fuzz/corpus/csv_import/): 11 digits of Unix
+// seconds (or 14+ of milliseconds) overflowed int64 nanoseconds before the range check, undefined
+// behaviour that UBSan reported. They are out of range (after 2200-01-01), named by line.
+TEST(CsvImportTest, UnixTimesBeyond2200AreOutOfRangeWithoutOverflow) {
+  bool off = false;
+  int m = 0;
+  const int64_t limit_s = T(2200, 1, 1) / kNanosPerSecond;
+  EXPECT_EQ(*ParseWallTime(std::to_string(limit_s), {}, DateFormat::kUnixSeconds, &off, &m), T(2200, 1, 1));
+  for (const std::string text : {std::to_string(limit_s + 1), std::string("98654063200"), std::string("99999999999")}) {
+    auto t = ParseWallTime(text, {}, DateFormat::kAuto, &off, &m);
+    ASSERT_FALSE(t.ok()) << text;
+    EXPECT_NE(t.error().message().find("out of range"), std::string::npos) << t.error().message();
+  }
+  auto ms = ParseWallTime("999999999999999", {}, DateFormat::kUnixMillis, &off, &m);
+  ASSERT_FALSE(ms.ok());
+  EXPECT_NE(ms.error().message().find("out of range"), std::string::npos);
+
+  auto r = Import("time,open,high,low,close,volume\n"
+                  "1654052400,101.766,101.851,101.761,101.841,894.0\n"
+                  "98654063200,101.923,101.943,101.886,101.936,765.0\n");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().field(), "line 3");
+}
+
 }  // namespace
 }  // namespace sinyal::market

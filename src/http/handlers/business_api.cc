@@ -31,6 +31,7 @@
 #include "http/api.h"
 #include "http/handlers/metered.h"
 #include "http/handlers/prediction_json.h"
+#include "http/handlers/predict_request.h"
 #include "http/json_body.h"
 #include "market/instrument.h"
 #include "market/timeframe.h"
@@ -46,84 +47,6 @@ namespace {
 // Body limits: a prediction request is ~150 bytes, a batch item about the same.
 constexpr size_t kMaxPredictBody = 16 << 10;   // 16 KiB
 constexpr size_t kMaxBatchBody = 256 << 10;    // 256 KiB
-
-// The one prediction type the models make.
-constexpr std::string_view kPriceDirection = "price_direction";
-
-// Features a caller may insist on through "include".
-const std::set<std::string, std::less<>>& IncludableFeatures() {
-  static const std::set<std::string, std::less<>> kSet = {
-      std::string(billing::kFeatConfidence), std::string(billing::kFeatIntervals),
-      std::string(billing::kFeatRegime)};
-  return kSet;
-}
-
-struct PredictItem {
-  std::string symbol;     // normalised, e.g. "EURUSD"
-  std::string timeframe;  // canonical, e.g. "H1"
-  market::Timeframe tf = market::Timeframe::kH1;
-  double confidence_threshold = 0.5;
-  std::optional<int64_t> horizon;
-  std::vector<std::string> include;
-};
-
-// Parses one prediction request object. Field names in errors are prefixed with `prefix`
-// ("items[3]." in a batch).
-Result<PredictItem> ParseItem(JsonBody& body, const std::string& prefix) {
-  auto named = [&prefix](const Status& s) { return s.WithField(prefix + s.field()); };
-  PredictItem item;
-  auto symbol = body.String("symbol", {.min_len = 1, .max_len = 32});
-  if (!symbol.ok()) return named(symbol.error());
-  auto norm = market::NormalizeSymbol(*symbol);
-  if (!norm.ok()) return named(norm.error().WithField("symbol"));
-  item.symbol = *norm;
-
-  auto tf_text = body.String("timeframe", {.min_len = 1, .max_len = 32});
-  if (!tf_text.ok()) return named(tf_text.error());
-  auto tf = market::ParseTimeframe(*tf_text);
-  if (!tf.ok()) return named(tf.error().WithField("timeframe"));
-  item.tf = *tf;
-  item.timeframe = std::string(market::TimeframeName(*tf));
-
-  auto type = body.OptionalString("prediction_type", {.min_len = 1, .max_len = 64});
-  if (!type.ok()) return named(type.error());
-  if (*type && **type != kPriceDirection) {
-    return Status::InvalidArgument("only \"price_direction\" is supported", prefix + "prediction_type");
-  }
-
-  auto threshold = body.OptionalNumber("confidence_threshold", 0.0, 1.0);
-  if (!threshold.ok()) return named(threshold.error());
-  if (*threshold) item.confidence_threshold = **threshold;
-
-  // Any integer is read first so that 0 and negatives get a clear message, not a range error.
-  auto horizon = body.OptionalInt("prediction_horizon", INT64_MIN, INT64_MAX);
-  if (!horizon.ok()) return named(horizon.error());
-  if (*horizon && **horizon <= 0) {
-    return Status::InvalidArgument("must be a positive number of bars", prefix + "prediction_horizon");
-  }
-  if (*horizon && **horizon > models::PlanBounds{}.max_horizon) {
-    return Status::InvalidArgument("no model predicts more than " +
-                                       std::to_string(models::PlanBounds{}.max_horizon) + " bars ahead",
-                                   prefix + "prediction_horizon");
-  }
-  item.horizon = *horizon;
-
-  auto include = body.OptionalStringList("include", 8, {.min_len = 1, .max_len = 32});
-  if (!include.ok()) return named(include.error());
-  if (*include) {
-    for (size_t i = 0; i < (*include)->size(); ++i) {
-      const std::string& f = (**include)[i];
-      if (!IncludableFeatures().count(f)) {
-        return Status::InvalidArgument("unknown feature '" + f + "' (known: confidence, intervals, regime)",
-                                       prefix + "include[" + std::to_string(i) + "]");
-      }
-      item.include.push_back(f);
-    }
-  }
-  Status finished = body.Finish();
-  if (!finished.ok()) return named(finished);
-  return item;
-}
 
 class BusinessApi {
  public:
@@ -155,7 +78,7 @@ class BusinessApi {
   // POST /api/v1/business/predict and /api/v1/user/predict.
   Result<Response> Predict(Context& ctx, std::string_view endpoint) {
     SINYAL_ASSIGN_OR_RETURN(JsonBody body, JsonBody::Parse(ctx.request));
-    SINYAL_ASSIGN_OR_RETURN(PredictItem item, ParseItem(body, ""));
+    SINYAL_ASSIGN_OR_RETURN(PredictItem item, ParsePredictItem(body, ""));
     billing::MeteredCall& call = Metered(ctx);
     SINYAL_RETURN_IF_ERROR(Gate(call, item, ""));
     SINYAL_ASSIGN_OR_RETURN(Charge charge, Reserve(ctx, endpoint, 1));
@@ -193,7 +116,7 @@ class BusinessApi {
       if (!item_body.ok()) {
         return Status::InvalidArgument("must be an object", "items[" + std::to_string(i) + "]");
       }
-      SINYAL_ASSIGN_OR_RETURN(PredictItem item, ParseItem(*item_body, prefix));
+      SINYAL_ASSIGN_OR_RETURN(PredictItem item, ParsePredictItem(*item_body, prefix));
       SINYAL_RETURN_IF_ERROR(Gate(call, item, prefix));
       parsed.push_back(std::move(item));
     }
