@@ -248,9 +248,10 @@ CREATE ROLE sinyal_system NOLOGIN;
 CREATE ROLE sinyal_system_meter NOLOGIN;
 CREATE ROLE sinyal_system_jobs NOLOGIN;
 CREATE ROLE sinyal_system_analytics NOLOGIN;
-GRANT sinyal_app, sinyal_system, sinyal_system_meter, sinyal_system_jobs, sinyal_system_analytics TO sinyal;
+CREATE ROLE sinyal_system_invoicing NOLOGIN;
+GRANT sinyal_app, sinyal_system, sinyal_system_meter, sinyal_system_jobs, sinyal_system_analytics, sinyal_system_invoicing TO sinyal;
 CREATE ROLE sinyal_server LOGIN PASSWORD '$pg_password';
-GRANT sinyal_app, sinyal_system, sinyal_system_meter, sinyal_system_jobs, sinyal_system_analytics TO sinyal_server;
+GRANT sinyal_app, sinyal_system, sinyal_system_meter, sinyal_system_jobs, sinyal_system_analytics, sinyal_system_invoicing TO sinyal_server;
 CREATE DATABASE sinyal OWNER sinyal;
 SQL
   else

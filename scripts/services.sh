@@ -17,9 +17,9 @@ PG_DB="${SINYAL_PG_DB:-sinyal_test}"
 APP_ROLE="sinyal_app"
 SYSTEM_ROLE="sinyal_system"
 # The narrow system paths' roles (src/store/system_path.h): the meter writer, the job queue,
-# operator analytics.
-PATH_ROLES="${SYSTEM_ROLE}_meter ${SYSTEM_ROLE}_jobs ${SYSTEM_ROLE}_analytics"
-PATH_ROLES_CSV="${SYSTEM_ROLE}_meter, ${SYSTEM_ROLE}_jobs, ${SYSTEM_ROLE}_analytics"
+# operator analytics, the invoicing round.
+PATH_ROLES="${SYSTEM_ROLE}_meter ${SYSTEM_ROLE}_jobs ${SYSTEM_ROLE}_analytics ${SYSTEM_ROLE}_invoicing"
+PATH_ROLES_CSV="${SYSTEM_ROLE}_meter, ${SYSTEM_ROLE}_jobs, ${SYSTEM_ROLE}_analytics, ${SYSTEM_ROLE}_invoicing"
 # A login role that owns nothing and is only a member of the app and system roles: how `serve`
 # and `worker` connect in a least-privilege deployment (docs/security.md); tests connect as it.
 SERVER_USER="${PG_USER}_server"

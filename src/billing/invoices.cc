@@ -6,6 +6,7 @@
 #include "core/time.h"
 #include "store/database.h"
 #include "store/soci.h"
+#include "store/system_path.h"
 
 namespace sinyal::billing {
 
@@ -124,7 +125,7 @@ Result<int> Invoices::GenerateClosed(UnixNanos now) {
     long long tenant = 0, anchor = 0, last_invoiced = -1;
   };
   std::vector<Sub> subs;
-  SINYAL_RETURN_IF_ERROR(db_.WithReadTx([&](soci::session& sql) -> Status {
+  SINYAL_RETURN_IF_ERROR(store::WithSystemReadTx(db_, store::SystemPath::kInvoicing, [&](soci::session& sql) -> Status {
     soci::rowset<soci::row> rows =
         (sql.prepare << "SELECT s.tenant_id, s.anchor, "
                         "(SELECT MAX(i.period_start) FROM invoices i WHERE i.tenant_id = "

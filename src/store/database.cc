@@ -40,7 +40,8 @@ bool IsSqlIdentifier(std::string_view s) {
 
 thread_local SystemPath current_system_path = SystemPath::kGeneral;
 
-constexpr SystemPath kNarrowPaths[] = {SystemPath::kMeterWriter, SystemPath::kJobQueue, SystemPath::kAnalytics};
+constexpr SystemPath kNarrowPaths[] = {SystemPath::kMeterWriter, SystemPath::kJobQueue, SystemPath::kAnalytics,
+                                       SystemPath::kInvoicing};
 
 std::string QuoteIdent(std::string_view s) {  // REQUIRES: IsSqlIdentifier(s)
   return "\"" + std::string(s) + "\"";
@@ -150,7 +151,7 @@ struct Database::Impl {
   std::string app_role_q;   // quoted identifier
   std::string system_role_q;  // quoted identifier
   // Quoted role of each SystemPath (kGeneral: system_role_q), indexed by the enum's value.
-  std::array<std::string, 4> path_role_q;
+  std::array<std::string, 5> path_role_q;
   std::string pg_conninfo;  // libpq keyword='value' string (holds the password: never log)
 
   std::mutex mu;
@@ -412,7 +413,7 @@ Result<std::unique_ptr<Database>> Database::Open(const DatabaseOptions& options)
       return Status::InvalidArgument("system role must be a plain SQL identifier other than the app role",
                                      "system_role");
     }
-    if (options.system_role.size() + 10 > 63) {  // room for the longest path suffix
+    if (options.system_role.size() + 10 > 63) {  // room for the longest path suffix ("_analytics", "_invoicing")
       return Status::InvalidArgument("system role must be at most 53 characters", "system_role");
     }
     impl->system_role_q = QuoteIdent(options.system_role);
@@ -524,12 +525,13 @@ std::string EnsureRoleSql(const std::string& role) {
 // The grants of the app and system roles (see database.h, "Least privilege"), re-applied after
 // every migration run so that new tables get them.
 std::string GrantsSql(const std::string& app_q, const std::string& system_q,
-                      const std::array<std::string, 4>& path_q) {
+                      const std::array<std::string, 5>& path_q) {
   const std::string both = app_q + ", " + system_q;
   const std::string& meter_q = path_q[static_cast<size_t>(SystemPath::kMeterWriter)];
   const std::string& jobs_q = path_q[static_cast<size_t>(SystemPath::kJobQueue)];
   const std::string& analytics_q = path_q[static_cast<size_t>(SystemPath::kAnalytics)];
-  const std::string narrow = meter_q + ", " + jobs_q + ", " + analytics_q;
+  const std::string& invoicing_q = path_q[static_cast<size_t>(SystemPath::kInvoicing)];
+  const std::string narrow = meter_q + ", " + jobs_q + ", " + analytics_q + ", " + invoicing_q;
   std::string sql =
       "DO $$ BEGIN\n"
       "  EXECUTE format('GRANT USAGE ON SCHEMA %I TO " + both + "', current_schema());\n"
@@ -551,7 +553,8 @@ std::string GrantsSql(const std::string& app_q, const std::string& system_q,
       "GRANT SELECT, INSERT, UPDATE ON usage_counters TO " + meter_q + ";\n"
       "GRANT SELECT, INSERT, UPDATE ON jobs TO " + jobs_q + ";\n"
       "GRANT SELECT ON usage_ledger, usage_counters, invoices, subscriptions, tenants, plans TO " +
-      analytics_q + ";\n";
+      analytics_q + ";\n"
+      "GRANT SELECT ON subscriptions, invoices TO " + invoicing_q + ";\n";
   for (std::string_view t : kAppendOnlyTables) {
     sql += "REVOKE UPDATE, DELETE, TRUNCATE ON " + std::string(t) + " FROM " + both + ";\n";
   }
@@ -693,6 +696,7 @@ std::string_view SystemPathRoleSuffix(SystemPath path) {
     case SystemPath::kMeterWriter: return "_meter";
     case SystemPath::kJobQueue: return "_jobs";
     case SystemPath::kAnalytics: return "_analytics";
+    case SystemPath::kInvoicing: return "_invoicing";
   }
   return "";
 }

@@ -421,6 +421,7 @@ TEST_P(PostgresRlsTest, NarrowSystemPathsRunAsTheirOwnRolesWithOnlyTheirGrants) 
       {SystemPath::kAnalytics, "sinyal_system_analytics",
        {{"usage_ledger", "SELECT"}, {"usage_counters", "SELECT"}, {"invoices", "SELECT"},
         {"subscriptions", "SELECT"}, {"tenants", "SELECT"}, {"plans", "SELECT"}}},
+      {SystemPath::kInvoicing, "sinyal_system_invoicing", {{"subscriptions", "SELECT"}, {"invoices", "SELECT"}}},
   };
   const std::vector<std::string> tables = {"usage_ledger", "idempotency_keys", "usage_counters", "jobs",
                                            "invoices", "subscriptions", "tenants", "plans", "users",
@@ -452,6 +453,8 @@ TEST_P(PostgresRlsTest, NarrowSystemPathsRunAsTheirOwnRolesWithOnlyTheirGrants) 
       {SystemPath::kJobQueue, "DELETE FROM jobs"},
       {SystemPath::kAnalytics, "INSERT INTO tenants(name, created_at) VALUES ('x', 1)"},
       {SystemPath::kAnalytics, "SELECT COUNT(*) FROM users"},
+      {SystemPath::kInvoicing, "SELECT COUNT(*) FROM usage_ledger"},
+      {SystemPath::kInvoicing, "UPDATE invoices SET total_idr = 0"},
   };
   for (const auto& [path, stmt] : refused) {
     Status st = WithSystemTx(db(), path, [&](soci::session& sql) {

@@ -13,6 +13,10 @@
 //   kAnalytics    "<system>_analytics"  operator analytics (billing/analytics.cc): SELECT on
 //                                        usage_ledger, usage_counters, invoices, subscriptions,
 //                                        tenants, plans.
+//   kInvoicing    "<system>_invoicing"  the closed-period invoicing round's cross-tenant read
+//                                        (billing/invoices.cc GenerateClosed): SELECT on
+//                                        subscriptions, invoices (each invoice is then written in
+//                                        its tenant's scope).
 // A transaction runs as a path's role when it starts inside WithSystemTx/WithSystemReadTx (or a
 // ScopedSystemPath on its thread). SQLite has no roles and ignores all of this.
 #pragma once
@@ -25,7 +29,7 @@
 
 namespace sinyal::store {
 
-enum class SystemPath { kGeneral, kMeterWriter, kJobQueue, kAnalytics };
+enum class SystemPath { kGeneral, kMeterWriter, kJobQueue, kAnalytics, kInvoicing };
 
 // The role-name suffix of a path ("" for kGeneral).
 std::string_view SystemPathRoleSuffix(SystemPath path);
