@@ -142,6 +142,20 @@ class StreamE2E : public ::testing::TestWithParam<std::string> {
     *api_key = key.Json()["key"];
   }
 
+  // GET /api/v1/usage of the tenant (null unless 200), and its calls on endpoint "stream" (-1: none).
+  json Usage(const std::string& jwt) {
+    auto usage = client_->Get("/api/v1/usage", {Bearer(jwt)});
+    EXPECT_EQ(usage.status, 200) << usage.body;
+    return usage.status == 200 ? usage.Json() : json();
+  }
+  static int64_t StreamCalls(const json& usage) {
+    if (!usage.is_object()) return -1;
+    for (const auto& e : usage["by_endpoint"]) {
+      if (e["endpoint"] == "stream") return e["calls"];
+    }
+    return -1;
+  }
+
   // The next text frame that is not a pong.
   json NextMessage(WsClient& ws, uint8_t* opcode_out = nullptr) {
     uint8_t op = 0;
@@ -234,15 +248,9 @@ TEST_P(StreamE2E, PushesMeteredSignalsAsBarsCloseAndClosesAtTheQuota) {
   EXPECT_EQ(op, 0x8) << m;
   EXPECT_EQ(m["close_code"], 1008) << m;
 
-  auto usage = client_->Get("/api/v1/usage", {Bearer(jwt)});
-  ASSERT_EQ(usage.status, 200) << usage.body;
-  const json u = usage.Json();
-  int64_t stream_calls = -1;
-  for (const auto& e : u["by_endpoint"]) {
-    if (e["endpoint"] == "stream") stream_calls = e["calls"];
-  }
-  EXPECT_EQ(stream_calls, 2) << usage.body;
-  EXPECT_EQ(u["remaining"], 0) << usage.body;
+  const json u = Usage(jwt);
+  EXPECT_EQ(StreamCalls(u), 2) << u;
+  EXPECT_EQ(u["remaining"], 0) << u;
   // Both charged pushes were delivered: none is counted as charged-but-undelivered.
   auto metrics = client_->Get("/metrics");
   ASSERT_EQ(metrics.status, 200);
@@ -347,14 +355,8 @@ TEST_P(StreamE2E, ResumesAfterTheLastSignalIdAcrossAServerRestart) {
   expect_signal_of_bar(m, 5);
   EXPECT_EQ(m["remaining_quota"], 5) << "the replay of bars 2-4 was skipped, not charged: " << m;
 
-  auto usage = client_->Get("/api/v1/usage", {Bearer(jwt)});
-  ASSERT_EQ(usage.status, 200) << usage.body;
-  const json u = usage.Json();
-  int64_t stream_calls = -1;
-  for (const auto& e : u["by_endpoint"]) {
-    if (e["endpoint"] == "stream") stream_calls = e["calls"];
-  }
-  EXPECT_EQ(stream_calls, 5) << "bars 1-5, each charged once: " << usage.body;
+  const json u = Usage(jwt);
+  EXPECT_EQ(StreamCalls(u), 5) << "bars 1-5, each charged once: " << u;
 }
 
 // Horizons on the stream (issue 13's horizons as a product): a subscription names the model
@@ -461,13 +463,8 @@ TEST_P(StreamE2E, DISABLED_FanOutMeasurement) {
                 GetParam().c_str(), bar, conns, latency_ms.front(), latency_ms[latency_ms.size() / 2], last_ms,
                 conns / (last_ms / 1000.0));
   }
-  auto usage = client_->Get("/api/v1/usage", {Bearer(jwt)});
-  const json u = usage.Json();
-  int64_t stream_calls = -1;
-  for (const auto& e : u["by_endpoint"]) {
-    if (e["endpoint"] == "stream") stream_calls = e["calls"];
-  }
-  EXPECT_EQ(stream_calls, static_cast<int64_t>(conns) * kBars) << usage.body;
+  const json u = Usage(jwt);
+  EXPECT_EQ(StreamCalls(u), static_cast<int64_t>(conns) * kBars) << u;
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, StreamE2E, ::testing::Values("sqlite", "postgresql"),
