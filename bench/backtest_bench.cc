@@ -27,13 +27,13 @@
 #include "backtest/backtest.h"
 #include "backtest/engine.h"
 #include "backtest/walk_forward_signals.h"
+#include "core/time.h"
+#include "market/csv_import.h"
 #include "models/db_registry.h"
 #include "models/service.h"
 #include "store/bar_store.h"
 #include "store/database.h"
 #include "store/job_queue.h"
-#include "core/time.h"
-#include "market/csv_import.h"
 
 namespace sinyal::backtest {
 namespace {
@@ -55,7 +55,8 @@ std::vector<market::Bar> LoadOrSynthetic(const std::string& file, const char* tz
   for (int i = 0; i < n; ++i) {
     const double o = std::round(p * 1e5) / 1e5, c = std::round(o * std::exp(step(rng)) * 1e5) / 1e5;
     bars.push_back(*market::Bar::Create(1'600'000'000LL * kNanosPerSecond + i * kNanosPerHour, o,
-                                        std::max(o, c) + 0.0002, std::min(o, c) - 0.0002, c, 100, 8));
+                                        std::max(o, c) + 0.0002, std::min(o, c) - 0.0002, c, 100,
+                                        8));
     p = c;
   }
   return bars;
@@ -127,7 +128,8 @@ void BM_DecisionAndFill(benchmark::State& state) {
   const StrategyConfig c = BenchStrategy({"EURUSD"});
   struct Rig {
     explicit Rig(const StrategyConfig& c)
-        : broker(Make(c)), strategy(c, broker),
+        : broker(Make(c)),
+          strategy(c, broker),
           engine(clock, broker, strategy, source, {{"EURUSD", market::Timeframe::kH1}}) {}
     static SimulatedBroker Make(const StrategyConfig& c) {
       BrokerOptions opt;
@@ -160,11 +162,13 @@ void BM_DecisionAndFill(benchmark::State& state) {
     const auto a = std::chrono::steady_clock::now();
     benchmark::DoNotOptimize(rig->engine.OnBar(0, bars[i++]));
     const auto b = std::chrono::steady_clock::now();
-    ns.push_back(static_cast<double>(std::chrono::duration_cast<std::chrono::nanoseconds>(b - a).count()));
+    ns.push_back(
+        static_cast<double>(std::chrono::duration_cast<std::chrono::nanoseconds>(b - a).count()));
     ++decisions;
   }
   fills += static_cast<int64_t>(rig->broker.fills().size());
-  state.counters["fills_per_decision"] = static_cast<double>(fills) / static_cast<double>(decisions);
+  state.counters["fills_per_decision"] =
+      static_cast<double>(fills) / static_cast<double>(decisions);
   std::sort(ns.begin(), ns.end());
   if (!ns.empty()) {
     state.counters["p50_us"] = ns[ns.size() / 2] / 1000;
@@ -194,7 +198,8 @@ void BM_BarsPerSecond(benchmark::State& state) {
     bars += static_cast<int64_t>(eur.size() + (two ? xau.size() : 0));
     trades = static_cast<int64_t>(r->trades.size());
   }
-  state.counters["bars_per_s"] = benchmark::Counter(static_cast<double>(bars), benchmark::Counter::kIsRate);
+  state.counters["bars_per_s"] =
+      benchmark::Counter(static_cast<double>(bars), benchmark::Counter::kIsRate);
   state.counters["trades"] = static_cast<double>(trades);
 }
 BENCHMARK(BM_BarsPerSecond)->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond);
@@ -237,11 +242,17 @@ void BM_WalkForward(benchmark::State& state) {
     trainings = d["symbols"]["EURUSD"]["trainings"].get<int64_t>();
     train_seconds = d["train_seconds"].get<double>();
   }
-  state.counters["bars_per_s"] = benchmark::Counter(static_cast<double>(bars_run), benchmark::Counter::kIsRate);
+  state.counters["bars_per_s"] =
+      benchmark::Counter(static_cast<double>(bars_run), benchmark::Counter::kIsRate);
   state.counters["trainings"] = static_cast<double>(trainings);
   state.counters["train_s"] = train_seconds;
 }
-BENCHMARK(BM_WalkForward)->Arg(0)->Arg(2000)->Unit(benchmark::kSecond)->Iterations(1)->UseRealTime();
+BENCHMARK(BM_WalkForward)
+    ->Arg(0)
+    ->Arg(2000)
+    ->Unit(benchmark::kSecond)
+    ->Iterations(1)
+    ->UseRealTime();
 
 }  // namespace
 }  // namespace sinyal::backtest

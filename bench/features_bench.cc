@@ -31,7 +31,8 @@ const Data& GetData() {
   static const Data data = [] {
     Data d;
     const char* env = std::getenv("SINYAL_DATA_DIR");
-    std::filesystem::path dir = env ? env : std::filesystem::path(SINYAL_SOURCE_DIR) / ".." / "shared" / "data" / "market";
+    std::filesystem::path dir =
+        env ? env : std::filesystem::path(SINYAL_SOURCE_DIR) / ".." / "shared" / "data" / "market";
     market::CsvImportOptions o;
     o.source_tz = *TimeZone::Parse("NY+7");
     auto r = market::ImportBarsCsvFile(dir / "EURUSD_H1.csv", o);
@@ -54,15 +55,15 @@ void Done(benchmark::State& state) {
 }
 
 // ---- Sinyal batch ----
-#define SINYAL_BATCH(NAME, EXPR)                              \
-  void BM_##NAME##_Batch(benchmark::State& state) {           \
-    const Columns& c = GetData().cols;                        \
-    for (auto _ : state) {                                    \
-      auto r = EXPR;                                          \
-      benchmark::DoNotOptimize(r);                            \
-    }                                                         \
-    Done(state);                                              \
-  }                                                           \
+#define SINYAL_BATCH(NAME, EXPR)                    \
+  void BM_##NAME##_Batch(benchmark::State& state) { \
+    const Columns& c = GetData().cols;              \
+    for (auto _ : state) {                          \
+      auto r = EXPR;                                \
+      benchmark::DoNotOptimize(r);                  \
+    }                                               \
+    Done(state);                                    \
+  }                                                 \
   BENCHMARK(BM_##NAME##_Batch);
 
 SINYAL_BATCH(SMA20, SmaBatch(c.close, 20))
@@ -80,21 +81,21 @@ SINYAL_BATCH(OBV, ObvBatch(c))
 SINYAL_BATCH(MFI14, MfiBatch(c, 14))
 
 // ---- Sinyal streaming: Update(bar) + Value() per bar ----
-#define SINYAL_STREAM(NAME, CREATE)                           \
-  void BM_##NAME##_Stream(benchmark::State& state) {          \
-    const auto& bars = GetData().bars;                        \
-    auto ind = *CREATE;                                       \
-    for (auto _ : state) {                                    \
-      ind.Reset();                                            \
-      double acc = 0;                                         \
-      for (const auto& b : bars) {                            \
-        ind.Update(b);                                        \
-        acc += ind.Value();                                   \
-      }                                                       \
-      benchmark::DoNotOptimize(acc);                          \
-    }                                                         \
-    Done(state);                                              \
-  }                                                           \
+#define SINYAL_STREAM(NAME, CREATE)                  \
+  void BM_##NAME##_Stream(benchmark::State& state) { \
+    const auto& bars = GetData().bars;               \
+    auto ind = *CREATE;                              \
+    for (auto _ : state) {                           \
+      ind.Reset();                                   \
+      double acc = 0;                                \
+      for (const auto& b : bars) {                   \
+        ind.Update(b);                               \
+        acc += ind.Value();                          \
+      }                                              \
+      benchmark::DoNotOptimize(acc);                 \
+    }                                                \
+    Done(state);                                     \
+  }                                                  \
   BENCHMARK(BM_##NAME##_Stream);
 
 SINYAL_STREAM(SMA20, Sma::Create(20))
@@ -140,34 +141,42 @@ BENCHMARK(BM_CoreV1_FeatureVectors);
 
 #ifdef SINYAL_HAVE_TALIB
 // ---- TA-Lib C, same data, preallocated outputs ----
-#define TALIB_BENCH(NAME, CALL)                                         \
-  void BM_##NAME##_TaLib(benchmark::State& state) {                     \
-    const Columns& c = GetData().cols;                                  \
-    const int n = static_cast<int>(c.size());                           \
-    std::vector<double> o1(n), o2(n), o3(n);                            \
-    int beg = 0, nb = 0;                                                \
-    for (auto _ : state) {                                              \
-      TA_RetCode rc = CALL;                                             \
-      if (rc != TA_SUCCESS) state.SkipWithError("TA-Lib error");        \
-      benchmark::DoNotOptimize(o1.data());                              \
-    }                                                                   \
-    Done(state);                                                        \
-  }                                                                     \
+#define TALIB_BENCH(NAME, CALL)                                  \
+  void BM_##NAME##_TaLib(benchmark::State& state) {              \
+    const Columns& c = GetData().cols;                           \
+    const int n = static_cast<int>(c.size());                    \
+    std::vector<double> o1(n), o2(n), o3(n);                     \
+    int beg = 0, nb = 0;                                         \
+    for (auto _ : state) {                                       \
+      TA_RetCode rc = CALL;                                      \
+      if (rc != TA_SUCCESS) state.SkipWithError("TA-Lib error"); \
+      benchmark::DoNotOptimize(o1.data());                       \
+    }                                                            \
+    Done(state);                                                 \
+  }                                                              \
   BENCHMARK(BM_##NAME##_TaLib);
 
 TALIB_BENCH(SMA20, TA_SMA(0, n - 1, c.close.data(), 20, &beg, &nb, o1.data()))
 TALIB_BENCH(EMA20, TA_EMA(0, n - 1, c.close.data(), 20, &beg, &nb, o1.data()))
 TALIB_BENCH(RSI14, TA_RSI(0, n - 1, c.close.data(), 14, &beg, &nb, o1.data()))
-TALIB_BENCH(MACD, TA_MACD(0, n - 1, c.close.data(), 12, 26, 9, &beg, &nb, o1.data(), o2.data(), o3.data()))
-TALIB_BENCH(BBANDS20, TA_BBANDS(0, n - 1, c.close.data(), 20, 2, 2, TA_MAType_SMA, &beg, &nb, o1.data(), o2.data(), o3.data()))
-TALIB_BENCH(ATR14, TA_ATR(0, n - 1, c.high.data(), c.low.data(), c.close.data(), 14, &beg, &nb, o1.data()))
-TALIB_BENCH(ADX14, TA_ADX(0, n - 1, c.high.data(), c.low.data(), c.close.data(), 14, &beg, &nb, o1.data()))
-TALIB_BENCH(STOCH, TA_STOCH(0, n - 1, c.high.data(), c.low.data(), c.close.data(), 14, 3, TA_MAType_SMA, 3, TA_MAType_SMA, &beg, &nb, o1.data(), o2.data()))
-TALIB_BENCH(CCI20, TA_CCI(0, n - 1, c.high.data(), c.low.data(), c.close.data(), 20, &beg, &nb, o1.data()))
-TALIB_BENCH(WILLR14, TA_WILLR(0, n - 1, c.high.data(), c.low.data(), c.close.data(), 14, &beg, &nb, o1.data()))
+TALIB_BENCH(MACD, TA_MACD(0, n - 1, c.close.data(), 12, 26, 9, &beg, &nb, o1.data(), o2.data(),
+                          o3.data()))
+TALIB_BENCH(BBANDS20, TA_BBANDS(0, n - 1, c.close.data(), 20, 2, 2, TA_MAType_SMA, &beg, &nb,
+                                o1.data(), o2.data(), o3.data()))
+TALIB_BENCH(ATR14,
+            TA_ATR(0, n - 1, c.high.data(), c.low.data(), c.close.data(), 14, &beg, &nb, o1.data()))
+TALIB_BENCH(ADX14,
+            TA_ADX(0, n - 1, c.high.data(), c.low.data(), c.close.data(), 14, &beg, &nb, o1.data()))
+TALIB_BENCH(STOCH, TA_STOCH(0, n - 1, c.high.data(), c.low.data(), c.close.data(), 14, 3,
+                            TA_MAType_SMA, 3, TA_MAType_SMA, &beg, &nb, o1.data(), o2.data()))
+TALIB_BENCH(CCI20,
+            TA_CCI(0, n - 1, c.high.data(), c.low.data(), c.close.data(), 20, &beg, &nb, o1.data()))
+TALIB_BENCH(WILLR14, TA_WILLR(0, n - 1, c.high.data(), c.low.data(), c.close.data(), 14, &beg, &nb,
+                              o1.data()))
 TALIB_BENCH(ROC10, TA_ROC(0, n - 1, c.close.data(), 10, &beg, &nb, o1.data()))
 TALIB_BENCH(OBV, TA_OBV(0, n - 1, c.close.data(), c.volume.data(), &beg, &nb, o1.data()))
-TALIB_BENCH(MFI14, TA_MFI(0, n - 1, c.high.data(), c.low.data(), c.close.data(), c.volume.data(), 14, &beg, &nb, o1.data()))
+TALIB_BENCH(MFI14, TA_MFI(0, n - 1, c.high.data(), c.low.data(), c.close.data(), c.volume.data(),
+                          14, &beg, &nb, o1.data()))
 #endif
 
 }  // namespace

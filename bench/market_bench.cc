@@ -55,7 +55,8 @@ const std::vector<Tick>& Ticks(bool shuffled) {
   static const std::vector<Tick> mixed = [] {
     std::vector<Tick> t = ordered;
     std::mt19937_64 rng(2);
-    for (size_t b = 0; b + 8 <= t.size(); b += 8) std::shuffle(t.begin() + b, t.begin() + b + 8, rng);
+    for (size_t b = 0; b + 8 <= t.size(); b += 8)
+      std::shuffle(t.begin() + b, t.begin() + b + 8, rng);
     return t;
   }();
   return shuffled ? mixed : ordered;

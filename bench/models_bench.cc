@@ -38,7 +38,8 @@ const Data& GetData() {
   static const Data* d = [] {
     auto* out = new Data;
     std::filesystem::path dir = std::getenv("SINYAL_DATA_DIR") ? std::getenv("SINYAL_DATA_DIR")
-                                                               : SINYAL_SOURCE_DIR "/../shared/data/market";
+                                                               : SINYAL_SOURCE_DIR
+                                    "/../shared/data/market";
     BarColumns bars;
     market::CsvImportOptions io;
     io.source_tz = TimeZone::Parse("EET").value();
@@ -80,7 +81,8 @@ const Ensemble& GetEnsemble() {
       trees += r->member_forest(m).num_trees();
       nodes += r->member_forest(m).num_nodes();
     }
-    std::fprintf(stderr, "ensemble: %zu members, %zu trees, %zu nodes\n", r->num_members(), trees, nodes);
+    std::fprintf(stderr, "ensemble: %zu members, %zu trees, %zu nodes\n", r->num_members(), trees,
+                 nodes);
     return new Ensemble(std::move(r).value());
   }();
   return *e;
@@ -105,8 +107,10 @@ void BM_TrainEnsemble(benchmark::State& state) {
   TrainConfig cfg = DefaultTrainConfig("USDJPY");
   cfg.nthread = static_cast<int>(state.range(0));
   std::vector<size_t> fit(d.fit), calib(d.calib);
-  fit.insert(fit.end(), d.test.begin(), d.test.begin() + static_cast<std::ptrdiff_t>(d.test.size() * 8 / 10));
-  calib.insert(calib.end(), d.test.begin() + static_cast<std::ptrdiff_t>(d.test.size() * 8 / 10), d.test.end());
+  fit.insert(fit.end(), d.test.begin(),
+             d.test.begin() + static_cast<std::ptrdiff_t>(d.test.size() * 8 / 10));
+  calib.insert(calib.end(), d.test.begin() + static_cast<std::ptrdiff_t>(d.test.size() * 8 / 10),
+               d.test.end());
   for (auto _ : state) {
     auto r = Ensemble::Train(d.ds, fit, calib, cfg);
     if (!r.ok()) state.SkipWithError(r.error().ToString().c_str());
@@ -127,7 +131,8 @@ void TimeSingleRows(benchmark::State& state, Predict predict) {
     const auto t0 = std::chrono::steady_clock::now();
     auto p = predict(d.test_x.data() + (i % rows) * f);
     benchmark::DoNotOptimize(p);
-    lat.ns.push_back(std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - t0).count());
+    lat.ns.push_back(
+        std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - t0).count());
     ++i;
   }
   lat.Report(state);

@@ -32,8 +32,8 @@
 #include "signals/cross_asset.h"
 #include "signals/interval_calibration.h"
 #include "signals/pipeline.h"
-#include "signals/series_window.h"
 #include "signals/regime.h"
+#include "signals/series_window.h"
 #include "signals/signal.h"
 
 using namespace sinyal;
@@ -54,7 +54,8 @@ struct World {
 
 Result<std::vector<market::Bar>> Load(const std::string& sym) {
   const std::filesystem::path dir = std::getenv("SINYAL_DATA_DIR") ? std::getenv("SINYAL_DATA_DIR")
-                                                                   : SINYAL_SOURCE_DIR "/../shared/data/market";
+                                                                   : SINYAL_SOURCE_DIR
+                                        "/../shared/data/market";
   market::CsvImportOptions o;
   SINYAL_ASSIGN_OR_RETURN(o.source_tz, TimeZone::Parse(sym == "USDJPY" ? "EET" : "NY+7"));
   SINYAL_ASSIGN_OR_RETURN(auto r, market::ImportBarsCsvFile(dir / (sym + "_H1.csv"), o));
@@ -75,7 +76,8 @@ Status Build(World* w) {
   SINYAL_ASSIGN_OR_RETURN(w->core, models::ComputeInputs(*w->spec, w->bars));
   const models::FeatureFrame& core = w->core;
   SINYAL_ASSIGN_OR_RETURN(w->states, ClassifyRegimes(w->bars));
-  SINYAL_ASSIGN_OR_RETURN(w->xasset, CrossAssetFeatures(w->bars, market::Timeframe::kH1, panel.times, dxy));
+  SINYAL_ASSIGN_OR_RETURN(w->xasset,
+                          CrossAssetFeatures(w->bars, market::Timeframe::kH1, panel.times, dxy));
   SINYAL_ASSIGN_OR_RETURN(auto f1, CombineFrames(core, RegimeFrame(w->states)));
   SINYAL_ASSIGN_OR_RETURN(auto frame, CombineFrames(f1, w->xasset));
   SINYAL_ASSIGN_OR_RETURN(auto cols, models::ToBarColumns("EURUSD", "H1", w->bars, 0.00001));
@@ -95,14 +97,16 @@ Status Build(World* w) {
     for (size_t i = ds.rows[seg.front()].bar; i <= ds.rows[seg.back()].bar; ++i) {
       auto r = ConformalRowAt(w->bars, i, 1, w->states[i], {frame.Row(i), frame.cols()});
       if (!r) continue;
-      if (e) r->point = ConformalPoint(e->Predict(frame.Row(i)).proba[models::kUp], move_ratio, r->scale);
+      if (e)
+        r->point =
+            ConformalPoint(e->Predict(frame.Row(i)).proba[models::kUp], move_ratio, r->scale);
       out.push_back(*r);
     }
     return out;
   };
   SINYAL_ASSIGN_OR_RETURN(w->model.move_ratio, FitMoveRatio(rows_in(fit, nullptr, 0)));
-  SINYAL_ASSIGN_OR_RETURN(w->model.conformal,
-                          ConformalIntervals::Fit(rows_in(conf, &*w->ensemble, w->model.move_ratio)));
+  SINYAL_ASSIGN_OR_RETURN(w->model.conformal, ConformalIntervals::Fit(rows_in(
+                                                  conf, &*w->ensemble, w->model.move_ratio)));
   w->model.ensemble = &*w->ensemble;
   w->model.model_version = "bench";
   w->model.symbol = "EURUSD";
@@ -168,7 +172,8 @@ void RunSignals(benchmark::State& state, int top_drivers) {
       return;
     }
     benchmark::DoNotOptimize(s);
-    lat.ns.push_back(std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - t0).count());
+    lat.ns.push_back(
+        std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - t0).count());
   }
   lat.Report(state);
 }
@@ -187,7 +192,8 @@ void BM_OnBarUpdate(benchmark::State& state) {
     return;
   }
   auto fresh = [&] {
-    return SeriesWindow::Create(*w.spec, models::kSeriesStart, "EURUSD", market::Timeframe::kH1).value();
+    return SeriesWindow::Create(*w.spec, models::kSeriesStart, "EURUSD", market::Timeframe::kH1)
+        .value();
   };
   SeriesWindow window = fresh();
   Latencies lat;
@@ -202,7 +208,8 @@ void BM_OnBarUpdate(benchmark::State& state) {
     const auto t0 = std::chrono::steady_clock::now();
     auto pushed = window.Push(w.bars[i]);
     benchmark::DoNotOptimize(window.row(window.size() - 1).data());
-    lat.ns.push_back(std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - t0).count());
+    lat.ns.push_back(
+        std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - t0).count());
     if (!pushed.ok() || !*pushed) {
       state.SkipWithError("update failed");
       return;

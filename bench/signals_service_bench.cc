@@ -54,31 +54,38 @@ struct World {
 
 Status Build(World* w) {
   const char* env = std::getenv("SINYAL_DATA_DIR");
-  const std::filesystem::path dir = env ? env : std::filesystem::path(SINYAL_SOURCE_DIR) / "../shared/data/market";
+  const std::filesystem::path dir =
+      env ? env : std::filesystem::path(SINYAL_SOURCE_DIR) / "../shared/data/market";
   market::CsvImportOptions o;
   SINYAL_ASSIGN_OR_RETURN(o.source_tz, TimeZone::Parse("NY+7"));
   o.timeframe = market::Timeframe::kH1;
   SINYAL_ASSIGN_OR_RETURN(auto imported, market::ImportBarsCsvFile(dir / "EURUSD_H1.csv", o));
-  if (imported.bars.size() < kStored + kHeldBack) return Status::FailedPrecondition("EURUSD_H1 too short");
-  w->all.assign(imported.bars.end() - static_cast<ptrdiff_t>(kStored + kHeldBack), imported.bars.end());
-  SINYAL_ASSIGN_OR_RETURN(w->db, store::testing::TestDatabase::Create(store::testing::Backend::kSqlite));
+  if (imported.bars.size() < kStored + kHeldBack)
+    return Status::FailedPrecondition("EURUSD_H1 too short");
+  w->all.assign(imported.bars.end() - static_cast<ptrdiff_t>(kStored + kHeldBack),
+                imported.bars.end());
+  SINYAL_ASSIGN_OR_RETURN(w->db,
+                          store::testing::TestDatabase::Create(store::testing::Backend::kSqlite));
   SINYAL_RETURN_IF_ERROR(w->db->db().Migrate());
   w->bars = std::make_unique<store::BarStore>(w->db->db(), w->clock);
   w->registry = std::make_unique<models::DbModelRegistry>(w->db->db(), w->clock);
-  w->calibrations = std::make_unique<signals::IntervalCalibrationStore>(w->db->db(), *w->bars, *w->registry,
-                                                                        nullptr, w->clock);
+  w->calibrations = std::make_unique<signals::IntervalCalibrationStore>(
+      w->db->db(), *w->bars, *w->registry, nullptr, w->clock);
   models::ModelServiceOptions mo{.code_version = "bench", .report_folds = 2, .nthread = 1};
   mo.on_version_stored = [w](TenantId owner, const models::ModelRecord& r) {
     (void)w->calibrations->Fit(owner, kKey, r.version);  // as app/ wires it: fitted when trained
   };
-  w->models = std::make_unique<models::ModelService>(w->db->db(), *w->bars, nullptr, *w->registry, nullptr,
-                                                     w->clock, mo);
+  w->models = std::make_unique<models::ModelService>(w->db->db(), *w->bars, nullptr, *w->registry,
+                                                     nullptr, w->clock, mo);
   w->log = std::make_unique<signals::DbSignalLog>(w->db->db());
-  SINYAL_RETURN_IF_ERROR(w->bars->Import(store::SeriesOwner::Platform(), kKey,
-                                         std::span(w->all).first(kStored), {}).status());
-  SINYAL_RETURN_IF_ERROR(w->models->Train(models::kPlatformTenant,
-                                          {.symbol = "EURUSD", .timeframe = "H1", .activate = true,
-                                           .actor = "bench"}).status());
+  SINYAL_RETURN_IF_ERROR(
+      w->bars->Import(store::SeriesOwner::Platform(), kKey, std::span(w->all).first(kStored), {})
+          .status());
+  SINYAL_RETURN_IF_ERROR(
+      w->models
+          ->Train(models::kPlatformTenant,
+                  {.symbol = "EURUSD", .timeframe = "H1", .activate = true, .actor = "bench"})
+          .status());
   return Status::Ok();
 }
 
@@ -96,8 +103,8 @@ std::unique_ptr<signals::SignalService> MakeService(World& w, int top_drivers) {
   signals::SignalServiceOptions o;
   o.background_thread = false;
   o.top_drivers = top_drivers;
-  return std::make_unique<signals::SignalService>(*w.bars, *w.registry, nullptr, *w.log, *w.calibrations,
-                                                  w.clock, o);
+  return std::make_unique<signals::SignalService>(*w.bars, *w.registry, nullptr, *w.log,
+                                                  *w.calibrations, w.clock, o);
 }
 
 void Report(benchmark::State& state, std::vector<double>& ns) {
@@ -126,7 +133,8 @@ void BM_LatestCacheHit(benchmark::State& state) {
     auto s = svc->Latest(tenant, kKey, kFar);
     const auto t1 = std::chrono::steady_clock::now();
     benchmark::DoNotOptimize(s);
-    if (ns.size() < ns.capacity()) ns.push_back(std::chrono::duration<double, std::nano>(t1 - t0).count());
+    if (ns.size() < ns.capacity())
+      ns.push_back(std::chrono::duration<double, std::nano>(t1 - t0).count());
   }
   Report(state, ns);
 }
@@ -152,7 +160,8 @@ void BM_NewBarThenLatest(benchmark::State& state) {
     }
     state.PauseTiming();
     const market::Bar& bar = w.all[w.next++];
-    Status st = w.bars->Import(store::SeriesOwner::Platform(), kKey, std::span(&bar, 1), {}).status();
+    Status st =
+        w.bars->Import(store::SeriesOwner::Platform(), kKey, std::span(&bar, 1), {}).status();
     if (!st.ok()) {
       state.SkipWithError(st.ToString().c_str());
       break;

@@ -11,14 +11,14 @@
 //   telegram_fanout_bench [--users 10000] [--rate 0|30] [--per-chat-ms 1000] [--threads 8]
 //                         [--latency-ms 0] [--postgres]
 //   --rate 0 = no overall limit (the machine's throughput); --rate 30 = Telegram's limit.
+#include <gtest/gtest.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <string>
-
-#include <gtest/gtest.h>
 
 #include "notify/testing/bot_fixture.h"
 #include "store/testing/test_db.h"
@@ -38,7 +38,9 @@ size_t MaxInWindow(std::vector<int64_t> times, int64_t window) {
   return best;
 }
 
-double Seconds(std::chrono::steady_clock::duration d) { return std::chrono::duration<double>(d).count(); }
+double Seconds(std::chrono::steady_clock::duration d) {
+  return std::chrono::duration<double>(d).count();
+}
 
 }  // namespace
 
@@ -55,12 +57,18 @@ int main(int argc, char** argv) {
       }
       return argv[++i];
     };
-    if (!std::strcmp(argv[i], "--users")) users = std::atoi(next("--users"));
-    else if (!std::strcmp(argv[i], "--rate")) rate = std::atof(next("--rate"));
-    else if (!std::strcmp(argv[i], "--per-chat-ms")) per_chat_ms = std::atoll(next("--per-chat-ms"));
-    else if (!std::strcmp(argv[i], "--threads")) threads = std::atoi(next("--threads"));
-    else if (!std::strcmp(argv[i], "--latency-ms")) latency_ms = std::atoi(next("--latency-ms"));
-    else if (!std::strcmp(argv[i], "--postgres")) postgres = true;
+    if (!std::strcmp(argv[i], "--users"))
+      users = std::atoi(next("--users"));
+    else if (!std::strcmp(argv[i], "--rate"))
+      rate = std::atof(next("--rate"));
+    else if (!std::strcmp(argv[i], "--per-chat-ms"))
+      per_chat_ms = std::atoll(next("--per-chat-ms"));
+    else if (!std::strcmp(argv[i], "--threads"))
+      threads = std::atoi(next("--threads"));
+    else if (!std::strcmp(argv[i], "--latency-ms"))
+      latency_ms = std::atoi(next("--latency-ms"));
+    else if (!std::strcmp(argv[i], "--postgres"))
+      postgres = true;
     else {
       std::fprintf(stderr, "unknown flag %s\n", argv[i]);
       return 2;
@@ -91,7 +99,8 @@ int main(int argc, char** argv) {
   for (int i = 0; i < users; ++i) {
     if (i % per_org == 0) org = world.CreateTenant("Org " + std::to_string(i / per_org));
     bulk.push_back({org, "u" + std::to_string(i) + "@example.com",
-                    i % per_org == 0 ? accounts::Role::kOwner : accounts::Role::kMember, 100000 + i});
+                    i % per_org == 0 ? accounts::Role::kOwner : accounts::Role::kMember,
+                    100000 + i});
   }
   world.CreateLinkedUsers(bulk, 0.5);
   // Warm: the series' signal state is loaded (as it is in a running server once anyone asked),
@@ -111,7 +120,8 @@ int main(int argc, char** argv) {
   auto signal = world.CloseNextBar();  // SignalService: bar -> signal -> listener
   world.bot().DrainFanOut();           // the bot: one outbox row per chat, one transaction
   const auto queued = std::chrono::steady_clock::now();
-  const bool all = world.fake().WaitForSent(before + static_cast<size_t>(users), std::chrono::hours(2));
+  const bool all =
+      world.fake().WaitForSent(before + static_cast<size_t>(users), std::chrono::hours(2));
   const auto delivered = std::chrono::steady_clock::now();
   auto sent = world.fake().Sent();
   sent.erase(sent.begin(), sent.begin() + static_cast<std::ptrdiff_t>(before));
@@ -119,24 +129,30 @@ int main(int argc, char** argv) {
   for (const auto& m : sent) times.push_back(m.at_nanos);
   std::sort(times.begin(), times.end());
   const double span = times.size() > 1 ? (times.back() - times.front()) / 1e9 : 0;
-  std::printf("FAKE Telegram fan-out: %d users, backend %s, overall limit %s, per chat %lld ms, %d sender threads, "
-              "simulated round trip %d ms\n",
-              users, postgres ? "postgresql" : "sqlite", rate > 0 ? std::to_string(rate).c_str() : "none",
-              static_cast<long long>(per_chat_ms), threads, latency_ms);
+  std::printf(
+      "FAKE Telegram fan-out: %d users, backend %s, overall limit %s, per chat %lld ms, %d sender "
+      "threads, "
+      "simulated round trip %d ms\n",
+      users, postgres ? "postgresql" : "sqlite", rate > 0 ? std::to_string(rate).c_str() : "none",
+      static_cast<long long>(per_chat_ms), threads, latency_ms);
   std::printf("  signal %s (%s)\n", signal ? signal->id().c_str() : "?",
               signal ? std::string(signals::DirectionName(signal->direction())).c_str() : "?");
   std::printf("  bar closed -> %d alerts queued: %.3f s\n", users, Seconds(queued - t0));
-  std::printf("  bar closed -> last alert received by the FAKE: %.3f s (%s)\n", Seconds(delivered - t0),
-              all ? "all delivered" : "NOT all delivered");
-  std::printf("  delivered %zu messages in %.3f s between the first and the last: %.0f messages/s\n", sent.size(),
-              span, span > 0 ? (sent.size() - 1) / span : 0.0);
-  std::printf("  most messages received in any 1 s window: %zu; FAKE limit breaches: %lld; 429s: %lld\n",
-              MaxInWindow(times, 1'000'000'000LL), static_cast<long long>(world.fake().stats().limit_breaches),
-              static_cast<long long>(world.fake().stats().send_rate_limited));
+  std::printf("  bar closed -> last alert received by the FAKE: %.3f s (%s)\n",
+              Seconds(delivered - t0), all ? "all delivered" : "NOT all delivered");
+  std::printf(
+      "  delivered %zu messages in %.3f s between the first and the last: %.0f messages/s\n",
+      sent.size(), span, span > 0 ? (sent.size() - 1) / span : 0.0);
+  std::printf(
+      "  most messages received in any 1 s window: %zu; FAKE limit breaches: %lld; 429s: %lld\n",
+      MaxInWindow(times, 1'000'000'000LL),
+      static_cast<long long>(world.fake().stats().limit_breaches),
+      static_cast<long long>(world.fake().stats().send_rate_limited));
   world.bot().send_queue().WaitIdle(std::chrono::seconds(30));
   auto q = world.bot().send_queue().stats();
   std::printf("  queue (this signal): sent %lld, retried %lld, failed %lld, uncertain %lld\n",
-              static_cast<long long>(q.sent - before_stats.sent), static_cast<long long>(q.retried - before_stats.retried),
+              static_cast<long long>(q.sent - before_stats.sent),
+              static_cast<long long>(q.retried - before_stats.retried),
               static_cast<long long>(q.failed - before_stats.failed),
               static_cast<long long>(q.uncertain - before_stats.uncertain));
   world.StopBot();

@@ -25,33 +25,58 @@ namespace {
 
 CsvImportOptions OptionsFrom(uint8_t b0, uint8_t b1) {
   CsvImportOptions o;
-  static const CsvLayout kLayouts[] = {CsvLayout::kAuto, CsvLayout::kMt5Terminal, CsvLayout::kMt5Rates,
-                                       CsvLayout::kGeneric};
+  static const CsvLayout kLayouts[] = {CsvLayout::kAuto, CsvLayout::kMt5Terminal,
+                                       CsvLayout::kMt5Rates, CsvLayout::kGeneric};
   o.layout = kLayouts[b0 & 3];
   o.has_header = (b0 & 4) == 0;
   o.on_bad_row = (b0 & 8) ? BadRowPolicy::kSkipRow : BadRowPolicy::kRejectFile;
-  static const DateFormat kFormats[] = {DateFormat::kAuto, DateFormat::kYmd, DateFormat::kMdy,
-                                        DateFormat::kDmy, DateFormat::kUnixSeconds, DateFormat::kUnixMillis};
+  static const DateFormat kFormats[] = {DateFormat::kAuto,        DateFormat::kYmd,
+                                        DateFormat::kMdy,         DateFormat::kDmy,
+                                        DateFormat::kUnixSeconds, DateFormat::kUnixMillis};
   o.date_format = kFormats[((b0 >> 4) & 7) % 6];
   o.embedded_offset = (b0 & 0x80) ? EmbeddedOffset::kIgnore : EmbeddedOffset::kUse;
-  static const char* kZones[] = {"UTC", "+03:00", "NY+7", "EET", "America/New_York", "-05:30", "UTC+2", "Z"};
+  static const char* kZones[] = {"UTC",    "+03:00", "NY+7", "EET", "America/New_York",
+                                 "-05:30", "UTC+2",  "Z"};
   o.source_tz = *TimeZone::Parse(kZones[b1 & 7]);
   static const char kSeps[] = {0, ',', '\t', ';'};
   o.separator = kSeps[(b1 >> 3) & 3];
   switch ((b1 >> 5) & 7) {
-    case 1: o.timeframe = Timeframe::kM1; break;
-    case 2: o.timeframe = Timeframe::kH1; break;
-    case 3: o.timeframe = Timeframe::kD1; break;
-    default: break;
+    case 1:
+      o.timeframe = Timeframe::kM1;
+      break;
+    case 2:
+      o.timeframe = Timeframe::kH1;
+      break;
+    case 3:
+      o.timeframe = Timeframe::kD1;
+      break;
+    default:
+      break;
   }
   if (o.layout == CsvLayout::kGeneric) {
     // A mapping of the common names (or, headerless, positions).
     if (o.has_header) {
-      o.columns = {.datetime = "", .date = "date", .time = "time", .open = "open", .high = "high",
-                   .low = "low", .close = "close", .volume = "tickvol", .real_volume = "", .spread = "spread"};
+      o.columns = {.datetime = "",
+                   .date = "date",
+                   .time = "time",
+                   .open = "open",
+                   .high = "high",
+                   .low = "low",
+                   .close = "close",
+                   .volume = "tickvol",
+                   .real_volume = "",
+                   .spread = "spread"};
     } else {
-      o.columns = {.datetime = "#1", .date = "", .time = "", .open = "#2", .high = "#3",
-                   .low = "#4", .close = "#5", .volume = "#6", .real_volume = "", .spread = ""};
+      o.columns = {.datetime = "#1",
+                   .date = "",
+                   .time = "",
+                   .open = "#2",
+                   .high = "#3",
+                   .low = "#4",
+                   .close = "#5",
+                   .volume = "#6",
+                   .real_volume = "",
+                   .spread = ""};
     }
   }
   o.max_reported_errors = 5;
@@ -66,7 +91,8 @@ void CheckBars(const std::vector<Bar>& bars) {
                    std::isfinite(b.close()),
                "finite prices");
     FUZZ_CHECK(b.low() > 0 && b.low() <= b.high(), "0 < low <= high");
-    FUZZ_CHECK(b.open() <= b.high() && b.close() <= b.high() && b.open() >= b.low() && b.close() >= b.low(),
+    FUZZ_CHECK(b.open() <= b.high() && b.close() <= b.high() && b.open() >= b.low() &&
+                   b.close() >= b.low(),
                "open/close within [low, high]");
     FUZZ_CHECK(b.volume() >= 0 && b.real_volume() >= 0, "volumes non-negative");
   }
@@ -96,11 +122,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   // The streaming importer must agree (batches of 3 bars).
   std::istringstream in2(text);
   std::vector<Bar> streamed;
-  auto report = ImportBarsCsvStreaming(in2, options, [&streamed](std::span<const Bar> batch) {
-    FUZZ_CHECK(batch.size() <= 3, "batch size");
-    streamed.insert(streamed.end(), batch.begin(), batch.end());
-    return Status::Ok();
-  }, 3);
+  auto report = ImportBarsCsvStreaming(
+      in2, options,
+      [&streamed](std::span<const Bar> batch) {
+        FUZZ_CHECK(batch.size() <= 3, "batch size");
+        streamed.insert(streamed.end(), batch.begin(), batch.end());
+        return Status::Ok();
+      },
+      3);
   FUZZ_CHECK(report.ok() == result.ok(), "streaming and whole-file imports agree on success");
   if (report.ok()) {
     FUZZ_CHECK(streamed == result->bars, "streaming and whole-file imports give the same bars");

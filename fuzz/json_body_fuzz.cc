@@ -7,9 +7,8 @@
 // field otherwise.
 #include <cstddef>
 #include <cstdint>
-#include <string>
-
 #include <nlohmann/json.hpp>
+#include <string>
 
 #include "fuzz_check.h"
 #include "http/http.h"
@@ -27,10 +26,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
 
   auto body = JsonBody::Parse(req);
   const nlohmann::json j = nlohmann::json::parse(req.body, nullptr, /*allow_exceptions=*/false);
-  FUZZ_CHECK(body.ok() == (!j.is_discarded() && j.is_object()), "Parse accepts exactly JSON objects");
+  FUZZ_CHECK(body.ok() == (!j.is_discarded() && j.is_object()),
+             "Parse accepts exactly JSON objects");
   if (!body.ok()) {
     FUZZ_CHECK(body.error().field() == "body", "a body error names the body");
-    FUZZ_CHECK(IsMalformedJson(body.error()) == j.is_discarded(), "syntax errors are malformed JSON");
+    FUZZ_CHECK(IsMalformedJson(body.error()) == j.is_discarded(),
+               "syntax errors are malformed JSON");
     return 0;
   }
 
@@ -39,18 +40,35 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   for (const auto& [name, value] : j.items()) {
     Status s;
     switch ((name.size() + i++) % 8) {
-      case 0: s = body->String(name, {.min_len = 1, .max_len = 16}).status(); break;
-      case 1: s = body->OptionalString(name).status(); break;
-      case 2: s = body->Int(name, -1000, 1000).status(); break;
-      case 3: s = body->OptionalInt(name, INT64_MIN, INT64_MAX).status(); break;
-      case 4: s = body->Number(name, 0.0, 1.0).status(); break;
-      case 5: s = body->OptionalBool(name).status(); break;
-      case 6: s = body->OptionalStringList(name, 4, {.min_len = 1, .max_len = 8}).status(); break;
-      default: (void)body->Raw(name); break;
+      case 0:
+        s = body->String(name, {.min_len = 1, .max_len = 16}).status();
+        break;
+      case 1:
+        s = body->OptionalString(name).status();
+        break;
+      case 2:
+        s = body->Int(name, -1000, 1000).status();
+        break;
+      case 3:
+        s = body->OptionalInt(name, INT64_MIN, INT64_MAX).status();
+        break;
+      case 4:
+        s = body->Number(name, 0.0, 1.0).status();
+        break;
+      case 5:
+        s = body->OptionalBool(name).status();
+        break;
+      case 6:
+        s = body->OptionalStringList(name, 4, {.min_len = 1, .max_len = 8}).status();
+        break;
+      default:
+        (void)body->Raw(name);
+        break;
     }
     if (!s.ok()) {
       FUZZ_CHECK(s.code() == StatusCode::kInvalidArgument, "accessor errors are InvalidArgument");
-      FUZZ_CHECK(s.field() == name || s.field().rfind(name + "[", 0) == 0, "an accessor error names its field");
+      FUZZ_CHECK(s.field() == name || s.field().rfind(name + "[", 0) == 0,
+                 "an accessor error names its field");
     }
   }
   FUZZ_CHECK(body->Finish().ok(), "Finish passes once every field was read");

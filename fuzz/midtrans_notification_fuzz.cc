@@ -7,10 +7,9 @@
 // signature requirement; a gross amount that parses prints back to its whole-rupiah digits.
 #include <cstddef>
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
-
-#include <nlohmann/json.hpp>
 
 #include "fuzz_check.h"
 #include "payments/midtrans.h"
@@ -47,11 +46,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     return 0;
   }
   FUZZ_CHECK(!note->order_id.empty(), "a notification has an order id");
-  FUZZ_CHECK(Transaction::FromJson(j, /*need_signature=*/false).ok(), "a signed notification parses unsigned");
+  FUZZ_CHECK(Transaction::FromJson(j, /*need_signature=*/false).ok(),
+             "a signed notification parses unsigned");
   (void)note->SignatureValid("SB-Mid-server-fuzz-key");
   CheckGrossAmount(note->gross_amount);
   const GatewayOutcome outcome = Classify(note->transaction_status, note->fraud_status);
   FUZZ_CHECK(!GatewayOutcomeName(outcome).empty(), "every outcome has a name");
-  for (const GatewayRefund& r : note->refunds) FUZZ_CHECK(!r.key.empty() && r.amount > 0, "refunds kept are real");
+  for (const GatewayRefund& r : note->refunds)
+    FUZZ_CHECK(!r.key.empty() && r.amount > 0, "refunds kept are real");
   return 0;
 }

@@ -31,8 +31,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   auto item = ParsePredictItem(*body, prefix);
   if (!item.ok()) {
     FUZZ_CHECK(item.error().code() == StatusCode::kInvalidArgument, "errors are InvalidArgument");
-    FUZZ_CHECK(item.error().field().size() > prefix.size() && item.error().field().rfind(prefix, 0) == 0,
-               "an error names a field under the item's prefix");
+    FUZZ_CHECK(
+        item.error().field().size() > prefix.size() && item.error().field().rfind(prefix, 0) == 0,
+        "an error names a field under the item's prefix");
     return 0;
   }
   FUZZ_CHECK(!item->symbol.empty() && item->symbol.size() <= 32, "symbol length");
@@ -40,7 +41,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   FUZZ_CHECK(again.ok() && *again == item->symbol, "the symbol is normalised");
   auto tf = market::ParseTimeframe(item->timeframe);
   FUZZ_CHECK(tf.ok() && *tf == item->tf, "the canonical timeframe parses back");
-  FUZZ_CHECK(item->confidence_threshold >= 0.0 && item->confidence_threshold <= 1.0, "threshold range");
+  FUZZ_CHECK(item->confidence_threshold >= 0.0 && item->confidence_threshold <= 1.0,
+             "threshold range");
   FUZZ_CHECK(!item->horizon || (*item->horizon >= 1 && *item->horizon <= 48), "horizon range");
   FUZZ_CHECK(item->include.size() <= 8, "at most 8 includes");
   return 0;

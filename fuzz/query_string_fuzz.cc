@@ -67,7 +67,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     FUZZ_CHECK(only.field().size() <= 40, "the unknown parameter's name is capped");
   }
   auto symbol = RequiredQueryParam(ctx, "symbol");
-  if (!symbol.ok()) FUZZ_CHECK(symbol.error().field() == "symbol", "RequiredQueryParam names the parameter");
+  if (!symbol.ok())
+    FUZZ_CHECK(symbol.error().field() == "symbol", "RequiredQueryParam names the parameter");
   auto limit = IntQueryParam(ctx, "limit", 100, 1, 1000);
   if (limit.ok()) {
     FUZZ_CHECK(*limit >= 1 && *limit <= 1000, "IntQueryParam range");

@@ -8,10 +8,9 @@
 #include <cctype>
 #include <cstddef>
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
-
-#include <nlohmann/json.hpp>
 
 #include "fuzz_check.h"
 #include "notify/bot_api.h"
@@ -27,7 +26,8 @@ void CheckCommand(std::string_view text) {
   if (!cmd) return;
   FUZZ_CHECK(!cmd->name.empty() && cmd->name.size() <= 32, "command name length");
   for (char c : cmd->name) {
-    FUZZ_CHECK(std::islower(static_cast<unsigned char>(c)) || std::isdigit(static_cast<unsigned char>(c)) || c == '_',
+    FUZZ_CHECK(std::islower(static_cast<unsigned char>(c)) ||
+                   std::isdigit(static_cast<unsigned char>(c)) || c == '_',
                "command name alphabet");
   }
   FUZZ_CHECK(cmd->args.size() <= kMaxCommandArgs, "argument count");

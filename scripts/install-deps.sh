@@ -16,7 +16,7 @@ PKGS=(
   libxgboost-dev xgboost libboost-math1.74-dev
   nlohmann-json3-dev libspdlog-dev libcli11-dev libtomlplusplus-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  clang libclang-rt-14-dev llvm
+  clang libclang-rt-14-dev llvm clang-format
   wrk nodejs npm
   nginx python3
 )

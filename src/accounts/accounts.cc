@@ -4,11 +4,10 @@
 #include <atomic>
 #include <limits>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <semaphore>
 #include <shared_mutex>
 #include <unordered_map>
-
-#include <nlohmann/json.hpp>
 
 #include "accounts/crypto.h"
 #include "accounts/jwt.h"
@@ -186,10 +185,12 @@ std::string ActorOf(const Principal& p) {
   if (p.api_key) return "api_key:" + std::to_string(p.api_key->value());
   return "user:" + std::to_string(p.user.value());
 }
-void Audit(soci::session& sql, TenantId tenant, std::string_view kind, std::string actor, std::string subject,
-           const nlohmann::json& data, UnixNanos now) {
+void Audit(soci::session& sql, TenantId tenant, std::string_view kind, std::string actor,
+           std::string subject, const nlohmann::json& data, UnixNanos now) {
   store::AppendSecurityEvent(sql, tenant,
-                             {.kind = std::string(kind), .actor = std::move(actor), .subject = std::move(subject),
+                             {.kind = std::string(kind),
+                              .actor = std::move(actor),
+                              .subject = std::move(subject),
                               .data = data.is_object() ? data.dump() : "{}"},
                              now);
 }
@@ -443,10 +444,12 @@ struct AccountService::Impl {
     long long t = entry.principal.tenant.value(), id = entry.principal.api_key->value(), n = now;
     if (entry.operator_key) {
       Status st = db.WithTx([&](soci::session& sql) {
-        sql << "UPDATE operator_keys SET last_used_at = :n WHERE id = :id", soci::use(n), soci::use(id);
+        sql << "UPDATE operator_keys SET last_used_at = :n WHERE id = :id", soci::use(n),
+            soci::use(id);
         return Status::Ok();
       });
-      if (!st.ok()) LogEvent(spdlog::level::warn, "api_key_last_used_failed", {{"error", st.ToString()}});
+      if (!st.ok())
+        LogEvent(spdlog::level::warn, "api_key_last_used_failed", {{"error", st.ToString()}});
       return;
     }
     Status st = db.WithTenantTx(entry.principal.tenant, [&](soci::session& sql) {
@@ -601,11 +604,12 @@ Result<TokenPair> AccountService::Login(std::string_view email_raw, std::string_
     // A known account's wrong password is audited for its organisation (unknown emails have no
     // organisation to tell: they are only counted in the log).
     Status audited = impl_->db.WithTenantTx(TenantId(tenant_id), [&](soci::session& sql) {
-      Audit(sql, TenantId(tenant_id), store::kAuditSignInFailed, UserSubject(user_id), UserSubject(user_id),
-            {{"reason", "wrong password"}}, impl_->clock.Now());
+      Audit(sql, TenantId(tenant_id), store::kAuditSignInFailed, UserSubject(user_id),
+            UserSubject(user_id), {{"reason", "wrong password"}}, impl_->clock.Now());
       return Status::Ok();
     });
-    if (!audited.ok()) LogEvent(spdlog::level::warn, "audit_write_failed", {{"error", audited.message()}});
+    if (!audited.ok())
+      LogEvent(spdlog::level::warn, "audit_write_failed", {{"error", audited.message()}});
   }
   if (!found || !ok) return Status::Unauthenticated(std::string(kBadCredentials));
   SINYAL_ASSIGN_OR_RETURN(Role role, ParseRole(role_name));
@@ -818,8 +822,8 @@ Result<Principal> AccountService::AuthenticateApiKey(std::string_view key) {
       if (!sql.got_data() || rev_ind != soci::i_null) return Status::Ok();
       found = true;
       entry->operator_key = true;
-      entry->principal = Principal{TenantId(), UserId(op), ApiKeyId(id), Role::kOperator,
-                                   SplitScopes(scopes)};
+      entry->principal =
+          Principal{TenantId(), UserId(op), ApiKeyId(id), Role::kOperator, SplitScopes(scopes)};
       entry->cached_at = now;
       entry->last_used_written.store(lu_ind == soci::i_null ? 0 : last_used);
       return Status::Ok();
@@ -1180,7 +1184,8 @@ Result<UserInfo> AccountService::CreateOperator(std::string_view email_raw,
 namespace {
 Status RequireOperatorToken(const Principal& p) {
   if (!p.is_operator() || p.api_key) {
-    return Status::PermissionDenied("only an operator signed in with an access token can manage feed keys");
+    return Status::PermissionDenied(
+        "only an operator signed in with an access token can manage feed keys");
   }
   return Status::Ok();
 }
@@ -1212,7 +1217,8 @@ Result<CreatedApiKey> AccountService::CreateOperatorKey(const Principal& op, std
   out.info.scopes = {scopes};
   out.info.created_at = now;
   out.info.created_by = op.user;
-  LogEvent(spdlog::level::info, "operator_key_created", {{"operator_id", op.user.value()}, {"key_id", id}, {"prefix", prefix}});
+  LogEvent(spdlog::level::info, "operator_key_created",
+           {{"operator_id", op.user.value()}, {"key_id", id}, {"prefix", prefix}});
   return out;
 }
 
@@ -1235,10 +1241,12 @@ Result<std::vector<ApiKeyInfo>> AccountService::ListOperatorKeys(const Principal
   return out;
 }
 
-Result<AccountService::TenantPage> AccountService::ListTenants(const Principal& op, int64_t limit, int64_t offset) {
+Result<AccountService::TenantPage> AccountService::ListTenants(const Principal& op, int64_t limit,
+                                                               int64_t offset) {
   SINYAL_CHECK_CONFIG();
   SINYAL_RETURN_IF_ERROR(RequireOperatorToken(op));
-  if (limit < 1 || limit > 500) return Status::InvalidArgument("limit must be in [1, 500]", "limit");
+  if (limit < 1 || limit > 500)
+    return Status::InvalidArgument("limit must be in [1, 500]", "limit");
   if (offset < 0) return Status::InvalidArgument("offset must be >= 0", "offset");
   TenantPage page;
   SINYAL_RETURN_IF_ERROR(impl_->db.WithReadTx([&](soci::session& sql) {
@@ -1247,21 +1255,28 @@ Result<AccountService::TenantPage> AccountService::ListTenants(const Principal& 
     page.total = total;
     long long lim = limit, off = offset;
     soci::rowset<soci::row> rows =
-        (sql.prepare << "SELECT t.id, t.name, t.created_at, "
-                        "(SELECT MIN(u.email) FROM users u WHERE u.tenant_id = t.id AND u.role = 'owner'), "
-                        "(SELECT COUNT(*) FROM users u WHERE u.tenant_id = t.id), "
-                        "(SELECT COUNT(*) FROM api_keys k WHERE k.tenant_id = t.id AND k.revoked_at IS NULL) "
-                        "FROM tenants t ORDER BY t.id DESC LIMIT :lim OFFSET :off",
+        (sql.prepare
+             << "SELECT t.id, t.name, t.created_at, "
+                "(SELECT MIN(u.email) FROM users u WHERE u.tenant_id = t.id AND u.role = 'owner'), "
+                "(SELECT COUNT(*) FROM users u WHERE u.tenant_id = t.id), "
+                "(SELECT COUNT(*) FROM api_keys k WHERE k.tenant_id = t.id AND k.revoked_at IS "
+                "NULL) "
+                "FROM tenants t ORDER BY t.id DESC LIMIT :lim OFFSET :off",
          soci::use(lim, "lim"), soci::use(off, "off"));
     for (const soci::row& r : rows) {
       auto num = [&r](size_t i) -> int64_t {  // COUNT(*) is int, long long or numeric text
         if (r.get_indicator(i) == soci::i_null) return 0;
         switch (r.get_properties(i).get_data_type()) {
-          case soci::dt_integer: return r.get<int>(i);
-          case soci::dt_long_long: return r.get<long long>(i);
-          case soci::dt_unsigned_long_long: return static_cast<int64_t>(r.get<unsigned long long>(i));
-          case soci::dt_double: return static_cast<int64_t>(r.get<double>(i));
-          default: return std::stoll(r.get<std::string>(i));
+          case soci::dt_integer:
+            return r.get<int>(i);
+          case soci::dt_long_long:
+            return r.get<long long>(i);
+          case soci::dt_unsigned_long_long:
+            return static_cast<int64_t>(r.get<unsigned long long>(i));
+          case soci::dt_double:
+            return static_cast<int64_t>(r.get<double>(i));
+          default:
+            return std::stoll(r.get<std::string>(i));
         }
       };
       TenantSummary t;
@@ -1292,8 +1307,10 @@ Status AccountService::RevokeOperatorKey(const Principal& op, ApiKeyId id) {
     return Status::Ok();
   }));
   if (!exists) return Status::NotFound("no such feed key", "id");
-  impl_->InvalidateKeys([&](const CachedKey& k) { return k.operator_key && k.principal.api_key == id; });
-  LogEvent(spdlog::level::info, "operator_key_revoked", {{"operator_id", op.user.value()}, {"key_id", id.value()}});
+  impl_->InvalidateKeys(
+      [&](const CachedKey& k) { return k.operator_key && k.principal.api_key == id; });
+  LogEvent(spdlog::level::info, "operator_key_revoked",
+           {{"operator_id", op.user.value()}, {"key_id", id.value()}});
   return Status::Ok();
 }
 

@@ -53,7 +53,7 @@ std::string_view RoleName(Role role);
 inline constexpr std::string_view kScopePredict = "predict";  // prediction endpoints
 inline constexpr std::string_view kScopeRead = "read";        // read own account/tenant data
 inline constexpr std::string_view kScopeAdmin = "admin";      // manage keys and members
-inline constexpr std::string_view kScopeFeed = "feed";        // operator feed keys: push market data
+inline constexpr std::string_view kScopeFeed = "feed";  // operator feed keys: push market data
 // Scopes a key gets when created without any.
 std::vector<std::string> DefaultApiKeyScopes();  // {"predict", "read"}
 

@@ -1,12 +1,12 @@
 #include "app/config.h"
 
+#include <toml++/toml.h>
+
 #include <charconv>
 #include <fstream>
 #include <functional>
 #include <sstream>
 #include <vector>
-
-#include <toml++/toml.h>
 
 #include "billing/rate_limiter.h"
 
@@ -26,82 +26,159 @@ const std::vector<Key>& Keys() {
   static const std::vector<Key> keys = [] {
     std::vector<Key> k;
     auto S = [&](std::string n, std::function<std::string&(Config&)> f) {
-      k.push_back({std::move(n), Key::kString, [f](Config& c, const std::string& v, int64_t, bool) { f(c) = v; }});
+      k.push_back({std::move(n), Key::kString,
+                   [f](Config& c, const std::string& v, int64_t, bool) { f(c) = v; }});
     };
     auto I = [&](std::string n, std::function<int64_t&(Config&)> f, int64_t lo, int64_t hi) {
-      k.push_back({std::move(n), Key::kInt, [f](Config& c, const std::string&, int64_t v, bool) { f(c) = v; }, lo, hi});
+      k.push_back({std::move(n), Key::kInt,
+                   [f](Config& c, const std::string&, int64_t v, bool) { f(c) = v; }, lo, hi});
     };
     auto B = [&](std::string n, std::function<bool&(Config&)> f) {
-      k.push_back({std::move(n), Key::kBool, [f](Config& c, const std::string&, int64_t, bool v) { f(c) = v; }});
+      k.push_back({std::move(n), Key::kBool,
+                   [f](Config& c, const std::string&, int64_t, bool v) { f(c) = v; }});
     };
     S("server.host", [](Config& c) -> std::string& { return c.server.host; });
-    I("server.port", [](Config& c) -> int64_t& { return c.server.port; }, 1, 65535);
-    I("server.io_threads", [](Config& c) -> int64_t& { return c.server.io_threads; }, 1, 64);
-    I("server.accept_concurrency", [](Config& c) -> int64_t& { return c.server.accept_concurrency; }, 1, 1024);
-    I("server.blocking_threads", [](Config& c) -> int64_t& { return c.server.blocking_threads; }, 1, 256);
-    I("server.max_body_bytes", [](Config& c) -> int64_t& { return c.server.max_body_bytes; }, 1024, 64 << 20);
-    I("server.shutdown_grace_ms", [](Config& c) -> int64_t& { return c.server.shutdown_grace_ms; }, 0, 600000);
+    I(
+        "server.port", [](Config& c) -> int64_t& { return c.server.port; }, 1, 65535);
+    I(
+        "server.io_threads", [](Config& c) -> int64_t& { return c.server.io_threads; }, 1, 64);
+    I(
+        "server.accept_concurrency",
+        [](Config& c) -> int64_t& { return c.server.accept_concurrency; }, 1, 1024);
+    I(
+        "server.blocking_threads", [](Config& c) -> int64_t& { return c.server.blocking_threads; },
+        1, 256);
+    I(
+        "server.max_body_bytes", [](Config& c) -> int64_t& { return c.server.max_body_bytes; },
+        1024, 64 << 20);
+    I(
+        "server.shutdown_grace_ms",
+        [](Config& c) -> int64_t& { return c.server.shutdown_grace_ms; }, 0, 600000);
     S("server.docs_assets_dir", [](Config& c) -> std::string& { return c.server.docs_assets_dir; });
     S("server.web_dir", [](Config& c) -> std::string& { return c.server.web_dir; });
     S("server.data_dir", [](Config& c) -> std::string& { return c.server.data_dir; });
     B("first_run.enabled", [](Config& c) -> bool& { return c.first_run.enabled; });
     S("first_run.sample_dir", [](Config& c) -> std::string& { return c.first_run.sample_dir; });
-    I("first_run.replay_bars", [](Config& c) -> int64_t& { return c.first_run.replay_bars; }, 0, 5000);
+    I(
+        "first_run.replay_bars", [](Config& c) -> int64_t& { return c.first_run.replay_bars; }, 0,
+        5000);
     S("first_run.horizons", [](Config& c) -> std::string& { return c.first_run.horizons; });
     S("database.url", [](Config& c) -> std::string& { return c.database.url; });
-    I("database.pool_size", [](Config& c) -> int64_t& { return c.database.pool_size; }, 1, 256);
+    I(
+        "database.pool_size", [](Config& c) -> int64_t& { return c.database.pool_size; }, 1, 256);
     S("auth.jwt_secret", [](Config& c) -> std::string& { return c.auth.jwt_secret; });
     S("auth.issuer", [](Config& c) -> std::string& { return c.auth.issuer; });
     S("auth.audience", [](Config& c) -> std::string& { return c.auth.audience; });
-    I("auth.access_ttl_seconds", [](Config& c) -> int64_t& { return c.auth.access_ttl_seconds; }, 60, 86400);
-    I("auth.refresh_ttl_seconds", [](Config& c) -> int64_t& { return c.auth.refresh_ttl_seconds; }, 3600, 31536000);
-    I("auth.api_key_cache_ttl_seconds", [](Config& c) -> int64_t& { return c.auth.api_key_cache_ttl_seconds; }, 0, 300);
+    I(
+        "auth.access_ttl_seconds", [](Config& c) -> int64_t& { return c.auth.access_ttl_seconds; },
+        60, 86400);
+    I(
+        "auth.refresh_ttl_seconds",
+        [](Config& c) -> int64_t& { return c.auth.refresh_ttl_seconds; }, 3600, 31536000);
+    I(
+        "auth.api_key_cache_ttl_seconds",
+        [](Config& c) -> int64_t& { return c.auth.api_key_cache_ttl_seconds; }, 0, 300);
     S("log.level", [](Config& c) -> std::string& { return c.log.level; });
     B("log.access_log", [](Config& c) -> bool& { return c.log.access_log; });
     S("redis.url", [](Config& c) -> std::string& { return c.redis.url; });
     B("worker.in_process", [](Config& c) -> bool& { return c.worker.in_process; });
-    B("trading.allow_private_webhooks", [](Config& c) -> bool& { return c.trading.allow_private_webhooks; });
-    I("worker.poll_interval_ms", [](Config& c) -> int64_t& { return c.worker.poll_interval_ms; }, 10, 60000);
-    I("worker.lease_seconds", [](Config& c) -> int64_t& { return c.worker.lease_seconds; }, 5, 3600);
-    I("worker.xgboost_threads", [](Config& c) -> int64_t& { return c.worker.xgboost_threads; }, 1, 64);
-    I("worker.retrain_check_seconds", [](Config& c) -> int64_t& { return c.worker.retrain_check_seconds; }, 0, 604800);
-    I("worker.retrain_window_bars", [](Config& c) -> int64_t& { return c.worker.retrain_window_bars; }, 500, 300000);
-    I("worker.retrain_cooldown_bars", [](Config& c) -> int64_t& { return c.worker.retrain_cooldown_bars; }, 0, 1000000);
-    I("worker.retrain_cooldown_seconds", [](Config& c) -> int64_t& { return c.worker.retrain_cooldown_seconds; }, 0, 31536000);
-    I("worker.drift_window_rows", [](Config& c) -> int64_t& { return c.worker.drift_window_rows; }, 100, 100000);
-    I("worker.drift_min_features", [](Config& c) -> int64_t& { return c.worker.drift_min_features; }, 1, 100);
-    I("billing.idempotency_retention_hours", [](Config& c) -> int64_t& { return c.billing.idempotency_retention_hours; }, 1, 8760);
+    B("trading.allow_private_webhooks",
+      [](Config& c) -> bool& { return c.trading.allow_private_webhooks; });
+    I(
+        "worker.poll_interval_ms", [](Config& c) -> int64_t& { return c.worker.poll_interval_ms; },
+        10, 60000);
+    I(
+        "worker.lease_seconds", [](Config& c) -> int64_t& { return c.worker.lease_seconds; }, 5,
+        3600);
+    I(
+        "worker.xgboost_threads", [](Config& c) -> int64_t& { return c.worker.xgboost_threads; }, 1,
+        64);
+    I(
+        "worker.retrain_check_seconds",
+        [](Config& c) -> int64_t& { return c.worker.retrain_check_seconds; }, 0, 604800);
+    I(
+        "worker.retrain_window_bars",
+        [](Config& c) -> int64_t& { return c.worker.retrain_window_bars; }, 500, 300000);
+    I(
+        "worker.retrain_cooldown_bars",
+        [](Config& c) -> int64_t& { return c.worker.retrain_cooldown_bars; }, 0, 1000000);
+    I(
+        "worker.retrain_cooldown_seconds",
+        [](Config& c) -> int64_t& { return c.worker.retrain_cooldown_seconds; }, 0, 31536000);
+    I(
+        "worker.drift_window_rows",
+        [](Config& c) -> int64_t& { return c.worker.drift_window_rows; }, 100, 100000);
+    I(
+        "worker.drift_min_features",
+        [](Config& c) -> int64_t& { return c.worker.drift_min_features; }, 1, 100);
+    I(
+        "billing.idempotency_retention_hours",
+        [](Config& c) -> int64_t& { return c.billing.idempotency_retention_hours; }, 1, 8760);
     S("telegram.bot_token", [](Config& c) -> std::string& { return c.telegram.bot_token; });
     S("telegram.bot_username", [](Config& c) -> std::string& { return c.telegram.bot_username; });
     S("telegram.api_url", [](Config& c) -> std::string& { return c.telegram.api_url; });
     S("telegram.mode", [](Config& c) -> std::string& { return c.telegram.mode; });
     S("telegram.webhook_url", [](Config& c) -> std::string& { return c.telegram.webhook_url; });
-    S("telegram.webhook_secret", [](Config& c) -> std::string& { return c.telegram.webhook_secret; });
-    I("telegram.poll_timeout_seconds", [](Config& c) -> int64_t& { return c.telegram.poll_timeout_seconds; }, 0, 50);
-    I("telegram.link_token_ttl_seconds", [](Config& c) -> int64_t& { return c.telegram.link_token_ttl_seconds; }, 60, 86400);
-    I("telegram.global_per_second", [](Config& c) -> int64_t& { return c.telegram.global_per_second; }, 1, 100000);
-    I("telegram.per_chat_interval_ms", [](Config& c) -> int64_t& { return c.telegram.per_chat_interval_ms; }, 0, 60000);
-    I("telegram.group_per_minute", [](Config& c) -> int64_t& { return c.telegram.group_per_minute; }, 1, 1000);
-    I("telegram.group_window_ms", [](Config& c) -> int64_t& { return c.telegram.group_window_ms; }, 1, 3600000);
-    I("telegram.sender_threads", [](Config& c) -> int64_t& { return c.telegram.sender_threads; }, 1, 64);
+    S("telegram.webhook_secret",
+      [](Config& c) -> std::string& { return c.telegram.webhook_secret; });
+    I(
+        "telegram.poll_timeout_seconds",
+        [](Config& c) -> int64_t& { return c.telegram.poll_timeout_seconds; }, 0, 50);
+    I(
+        "telegram.link_token_ttl_seconds",
+        [](Config& c) -> int64_t& { return c.telegram.link_token_ttl_seconds; }, 60, 86400);
+    I(
+        "telegram.global_per_second",
+        [](Config& c) -> int64_t& { return c.telegram.global_per_second; }, 1, 100000);
+    I(
+        "telegram.per_chat_interval_ms",
+        [](Config& c) -> int64_t& { return c.telegram.per_chat_interval_ms; }, 0, 60000);
+    I(
+        "telegram.group_per_minute",
+        [](Config& c) -> int64_t& { return c.telegram.group_per_minute; }, 1, 1000);
+    I(
+        "telegram.group_window_ms",
+        [](Config& c) -> int64_t& { return c.telegram.group_window_ms; }, 1, 3600000);
+    I(
+        "telegram.sender_threads", [](Config& c) -> int64_t& { return c.telegram.sender_threads; },
+        1, 64);
     S("telegram.chart_url", [](Config& c) -> std::string& { return c.telegram.chart_url; });
-    I("telegram.quota_check_seconds", [](Config& c) -> int64_t& { return c.telegram.quota_check_seconds; }, 0, 86400);
+    I(
+        "telegram.quota_check_seconds",
+        [](Config& c) -> int64_t& { return c.telegram.quota_check_seconds; }, 0, 86400);
     S("midtrans.server_key", [](Config& c) -> std::string& { return c.midtrans.server_key; });
     S("midtrans.client_key", [](Config& c) -> std::string& { return c.midtrans.client_key; });
     S("midtrans.environment", [](Config& c) -> std::string& { return c.midtrans.environment; });
     S("midtrans.snap_base_url", [](Config& c) -> std::string& { return c.midtrans.snap_base_url; });
     S("midtrans.core_base_url", [](Config& c) -> std::string& { return c.midtrans.core_base_url; });
-    S("midtrans.enabled_payments", [](Config& c) -> std::string& { return c.midtrans.enabled_payments; });
+    S("midtrans.enabled_payments",
+      [](Config& c) -> std::string& { return c.midtrans.enabled_payments; });
     S("midtrans.finish_url", [](Config& c) -> std::string& { return c.midtrans.finish_url; });
-    I("midtrans.timeout_ms", [](Config& c) -> int64_t& { return c.midtrans.timeout_ms; }, 100, 15000);
-    I("payments.renewal_notice_days", [](Config& c) -> int64_t& { return c.payments.renewal_notice_days; }, 0, 60);
-    I("payments.grace_days", [](Config& c) -> int64_t& { return c.payments.grace_days; }, 0, 60);
-    I("payments.order_expiry_minutes", [](Config& c) -> int64_t& { return c.payments.order_expiry_minutes; }, 5, 43200);
-    I("payments.reconcile_interval_seconds", [](Config& c) -> int64_t& { return c.payments.reconcile_interval_seconds; }, 5, 3600);
-    I("payments.reconcile_after_seconds", [](Config& c) -> int64_t& { return c.payments.reconcile_after_seconds; }, 10, 86400);
-    I("payments.sandbox_retry_scale_permille", [](Config& c) -> int64_t& { return c.payments.sandbox_retry_scale_permille; }, 1, 1000);
-    I("signals.bar_check_interval_ms", [](Config& c) -> int64_t& { return c.signals.bar_check_interval_ms; }, 0, 60000);
-    I("models.report_folds", [](Config& c) -> int64_t& { return c.models.report_folds; }, 1, 20);
+    I(
+        "midtrans.timeout_ms", [](Config& c) -> int64_t& { return c.midtrans.timeout_ms; }, 100,
+        15000);
+    I(
+        "payments.renewal_notice_days",
+        [](Config& c) -> int64_t& { return c.payments.renewal_notice_days; }, 0, 60);
+    I(
+        "payments.grace_days", [](Config& c) -> int64_t& { return c.payments.grace_days; }, 0, 60);
+    I(
+        "payments.order_expiry_minutes",
+        [](Config& c) -> int64_t& { return c.payments.order_expiry_minutes; }, 5, 43200);
+    I(
+        "payments.reconcile_interval_seconds",
+        [](Config& c) -> int64_t& { return c.payments.reconcile_interval_seconds; }, 5, 3600);
+    I(
+        "payments.reconcile_after_seconds",
+        [](Config& c) -> int64_t& { return c.payments.reconcile_after_seconds; }, 10, 86400);
+    I(
+        "payments.sandbox_retry_scale_permille",
+        [](Config& c) -> int64_t& { return c.payments.sandbox_retry_scale_permille; }, 1, 1000);
+    I(
+        "signals.bar_check_interval_ms",
+        [](Config& c) -> int64_t& { return c.signals.bar_check_interval_ms; }, 0, 60000);
+    I(
+        "models.report_folds", [](Config& c) -> int64_t& { return c.models.report_folds; }, 1, 20);
     return k;
   }();
   return keys;
@@ -123,17 +200,22 @@ Status SetTyped(const Key& key, const std::string& text, Config& config) {
       int64_t v = 0;
       auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
       if (ec != std::errc() || p != text.data() + text.size() || text.empty())
-        return Status::InvalidArgument("must be an integer, got '" + text.substr(0, 32) + "'", key.name);
+        return Status::InvalidArgument("must be an integer, got '" + text.substr(0, 32) + "'",
+                                       key.name);
       if (v < key.min || v > key.max)
         return Status::InvalidArgument(
-            "must be between " + std::to_string(key.min) + " and " + std::to_string(key.max), key.name);
+            "must be between " + std::to_string(key.min) + " and " + std::to_string(key.max),
+            key.name);
       key.set(config, "", v, false);
       return Status::Ok();
     }
     case Key::kBool:
-      if (text == "true" || text == "1" || text == "yes") key.set(config, "", 0, true);
-      else if (text == "false" || text == "0" || text == "no") key.set(config, "", 0, false);
-      else return Status::InvalidArgument("must be true or false", key.name);
+      if (text == "true" || text == "1" || text == "yes")
+        key.set(config, "", 0, true);
+      else if (text == "false" || text == "0" || text == "no")
+        key.set(config, "", 0, false);
+      else
+        return Status::InvalidArgument("must be true or false", key.name);
       return Status::Ok();
   }
   return Status::Internal("unreachable");
@@ -203,12 +285,16 @@ Status ApplyEnv(const std::map<std::string, std::string>& env, Config& config) {
 }
 
 Status Finalize(Config& config) {
-  if (config.database.url.empty()) config.database.url = "sqlite://" + config.server.data_dir + "/sinyal.db";
+  if (config.database.url.empty())
+    config.database.url = "sqlite://" + config.server.data_dir + "/sinyal.db";
   static const char* kLevels[] = {"trace", "debug", "info", "warn", "error", "critical", "off"};
   bool ok = false;
   for (const char* l : kLevels) ok = ok || config.log.level == l;
-  if (!ok) return Status::InvalidArgument("must be one of trace, debug, info, warn, error, critical, off", "log.level");
-  if (config.database.url.rfind("sqlite:", 0) != 0 && config.database.url.rfind("postgresql://", 0) != 0 &&
+  if (!ok)
+    return Status::InvalidArgument("must be one of trace, debug, info, warn, error, critical, off",
+                                   "log.level");
+  if (config.database.url.rfind("sqlite:", 0) != 0 &&
+      config.database.url.rfind("postgresql://", 0) != 0 &&
       config.database.url.rfind("postgres://", 0) != 0)
     return Status::InvalidArgument("must start with sqlite: or postgresql://", "database.url");
   if (!config.redis.url.empty()) SINYAL_RETURN_IF_ERROR(billing::ParseRedisUrl(config.redis.url));

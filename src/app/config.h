@@ -29,13 +29,13 @@ struct Config {
     // metered prediction routes no longer use them (deferred responses on the I/O threads).
     // Default: 16. [1, 256]
     int64_t blocking_threads = 16;
-    int64_t max_body_bytes = 1 << 20;       // Default: 1 MiB. [1 KiB, 64 MiB]
-    int64_t shutdown_grace_ms = 10000;      // Default: 10 s. [0, 600000]
+    int64_t max_body_bytes = 1 << 20;   // Default: 1 MiB. [1 KiB, 64 MiB]
+    int64_t shutdown_grace_ms = 10000;  // Default: 10 s. [0, 600000]
     std::string docs_assets_dir = "web/node_modules/redoc/bundles";  // Redoc bundle for /docs
     // The dashboard (Vite build of web/, by scripts/build.sh), served at / (http/static_site.h).
     // Default: web/dist. Missing: the API still serves; / says how to build the dashboard.
     std::string web_dir = "web/dist";
-    std::string data_dir = "var";    // Default: ./var (SQLite file, generated secrets).
+    std::string data_dir = "var";  // Default: ./var (SQLite file, generated secrets).
   } server;
   struct Database {
     std::string url;        // Default: sqlite://<data_dir>/sinyal.db. Or postgresql://...
@@ -60,10 +60,11 @@ struct Config {
   } redis;
   // Background jobs (model training) from the database queue (store/job_queue.h).
   struct Worker {
-    bool in_process = true;             // Default: true: `serve` runs one worker thread itself.
-    int64_t poll_interval_ms = 1000;    // Default: 1 s between looks at an empty queue. [10, 60000]
-    int64_t lease_seconds = 60;         // Default: 60 s; a crashed worker's job is retried after it. [5, 3600]
-    int64_t xgboost_threads = 2;        // Default: 2 XGBoost threads per training. [1, 64]
+    bool in_process = true;           // Default: true: `serve` runs one worker thread itself.
+    int64_t poll_interval_ms = 1000;  // Default: 1 s between looks at an empty queue. [10, 60000]
+    int64_t lease_seconds =
+        60;  // Default: 60 s; a crashed worker's job is retried after it. [5, 3600]
+    int64_t xgboost_threads = 2;  // Default: 2 XGBoost threads per training. [1, 64]
     // Every this many seconds the worker's scheduler queues a retrain_check job for every active
     // model (signals/retraining_job.h). Default: 0 = off (checks only on request). [0, 604800]
     int64_t retrain_check_seconds = 0;
@@ -107,13 +108,13 @@ struct Config {
     // Snap channels, comma-separated. Default: credit_card, bca_va, bni_va, bri_va, echannel,
     // permata_va, gopay, shopeepay, other_qris.
     std::string enabled_payments;
-    std::string finish_url;   // callbacks.finish. Default: empty (Midtrans's own page)
+    std::string finish_url;     // callbacks.finish. Default: empty (Midtrans's own page)
     int64_t timeout_ms = 3000;  // per gateway call. Default: 3 s. [100, 15000]
   } midtrans;
   struct Payments {
-    int64_t renewal_notice_days = 7;     // renewal invoice this many days before the term end. [0, 60]
-    int64_t grace_days = 3;              // plan kept this long after an unpaid term end. [0, 60]
-    int64_t order_expiry_minutes = 1440; // Snap expiry of new/upgrade orders. [5, 43200]
+    int64_t renewal_notice_days = 7;  // renewal invoice this many days before the term end. [0, 60]
+    int64_t grace_days = 3;           // plan kept this long after an unpaid term end. [0, 60]
+    int64_t order_expiry_minutes = 1440;  // Snap expiry of new/upgrade orders. [5, 43200]
     // Every this many seconds `serve` queues the payments_reconcile job (renewals, lapses, the
     // status poll of open orders). Default: 60. [5, 3600]
     int64_t reconcile_interval_seconds = 60;
@@ -134,16 +135,17 @@ struct Config {
   // train-defaults`) and replays the newest replay_bars bars of each series through the live
   // path, in the background, with progress in the log.
   struct FirstRun {
-    bool enabled = true;                    // Default: true.
-    std::string sample_dir = "data/sample"; // Default: the repository's sample (data/sample).
-    int64_t replay_bars = 240;              // Default: 240 (10 trading days of H1). [0, 5000]
-    std::string horizons;                   // models' horizons, e.g. "1,4,24". Default: empty =
-                                            // the platform defaults (app/models_cli.h: 1, 4, 24).
+    bool enabled = true;                     // Default: true.
+    std::string sample_dir = "data/sample";  // Default: the repository's sample (data/sample).
+    int64_t replay_bars = 240;               // Default: 240 (10 trading days of H1). [0, 5000]
+    std::string horizons;                    // models' horizons, e.g. "1,4,24". Default: empty =
+                                             // the platform defaults (app/models_cli.h: 1, 4, 24).
   } first_run;
 
   // Telegram (notify/telegram.h, docs/telegram.md). Off unless bot_token is set.
   struct Telegram {
-    std::string bot_token;     // from @BotFather; set it by env SINYAL_TELEGRAM_BOT_TOKEN. Never logged.
+    std::string
+        bot_token;  // from @BotFather; set it by env SINYAL_TELEGRAM_BOT_TOKEN. Never logged.
     std::string bot_username;  // for deep links, without '@'. Default: asked with getMe.
     // The Bot API. Default: https://api.telegram.org. Tests and demos: the FAKE server's URL.
     std::string api_url = "https://api.telegram.org";
@@ -154,23 +156,24 @@ struct Config {
     int64_t link_token_ttl_seconds = 600;  // one-time link lifetime. [60, 86400]
     // Flood limits (research-tranche2.md B.2): ~30 msg/s overall, 1 msg/s per chat, 20 msg/min per
     // group. Tests scale them (they stay checked at the scaled values).
-    int64_t global_per_second = 30;        // [1, 100000]
-    int64_t per_chat_interval_ms = 1000;   // [0, 60000]
-    int64_t group_per_minute = 20;         // messages per group window. [1, 1000]
-    int64_t group_window_ms = 60000;       // [1, 3600000]
-    int64_t sender_threads = 8;            // concurrent sendMessage requests. [1, 64]
+    int64_t global_per_second = 30;       // [1, 100000]
+    int64_t per_chat_interval_ms = 1000;  // [0, 60000]
+    int64_t group_per_minute = 20;        // messages per group window. [1, 1000]
+    int64_t group_window_ms = 60000;      // [1, 3600000]
+    int64_t sender_threads = 8;           // concurrent sendMessage requests. [1, 64]
     // Chart link in alerts; {symbol} and {timeframe} are replaced. Empty: none.
     std::string chart_url;
-    int64_t quota_check_seconds = 300;     // quota 80%/100% notices; 0 = off. [0, 86400]
+    int64_t quota_check_seconds = 300;  // quota 80%/100% notices; 0 = off. [0, 86400]
   } telegram;
   struct Models {
-    int64_t report_folds = 5;           // Default: 5 walk-forward folds per trained version. [1, 20]
+    int64_t report_folds = 5;  // Default: 5 walk-forward folds per trained version. [1, 20]
   } models;
 };
 
 // Applies a TOML document (text) on top of `config`. Errors name the key ("server.port") and,
 // for syntax errors, the line.
-[[nodiscard]] Status ApplyToml(std::string_view toml_text, std::string_view source_name, Config& config);
+[[nodiscard]] Status ApplyToml(std::string_view toml_text, std::string_view source_name,
+                               Config& config);
 // Reads and applies a TOML file.
 [[nodiscard]] Status ApplyTomlFile(const std::string& path, Config& config);
 // Applies SINYAL_<SECTION>_<KEY> variables from `env` (name -> value).

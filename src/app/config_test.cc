@@ -1,7 +1,6 @@
 #include "app/config.h"
 
 #include "app/models_cli.h"
-
 #include "core/testing/test_util.h"
 
 namespace sinyal::app {
@@ -9,7 +8,8 @@ namespace {
 
 TEST(ConfigTest, LayersFileThenEnvThenFlags) {
   Config c;
-  ASSERT_OK(ApplyToml("[server]\nport = 9000\nhost = \"0.0.0.0\"\n[log]\naccess_log = false\n", "t.toml", c));
+  ASSERT_OK(ApplyToml("[server]\nport = 9000\nhost = \"0.0.0.0\"\n[log]\naccess_log = false\n",
+                      "t.toml", c));
   EXPECT_EQ(c.server.port, 9000);
   EXPECT_FALSE(c.log.access_log);
   ASSERT_OK(ApplyEnv({{"SINYAL_SERVER_PORT", "9100"}, {"SINYAL_DATA_DIR", "ignored"}}, c));
@@ -50,9 +50,10 @@ TEST(ConfigTest, RetrainingKeysDefaultToTheJobDefaultsAndReachTheJobOptions) {
   EXPECT_EQ(from_defaults.drift.min_features, job_defaults.drift.min_features);
 
   Config c;
-  ASSERT_OK(ApplyToml("[worker]\nretrain_cooldown_bars = 120\nretrain_cooldown_seconds = 3600\n"
-                      "drift_window_rows = 600\n",
-                      "t.toml", c));
+  ASSERT_OK(
+      ApplyToml("[worker]\nretrain_cooldown_bars = 120\nretrain_cooldown_seconds = 3600\n"
+                "drift_window_rows = 600\n",
+                "t.toml", c));
   ASSERT_OK(ApplyEnv({{"SINYAL_WORKER_DRIFT_MIN_FEATURES", "5"}}, c));
   ASSERT_OK(Finalize(c));
   const signals::RetrainingJobOptions o = RetrainingOptionsFrom(c);
@@ -68,8 +69,10 @@ TEST(ConfigTest, BadRetrainingValuesNameTheKey) {
             "worker.retrain_cooldown_bars");
   EXPECT_EQ(ApplyToml("[worker]\nretrain_cooldown_seconds = \"1h\"\n", "t.toml", c).field(),
             "worker.retrain_cooldown_seconds");
-  EXPECT_EQ(ApplyToml("[worker]\ndrift_window_rows = 99\n", "t.toml", c).field(), "worker.drift_window_rows");
-  EXPECT_EQ(ApplyToml("[worker]\ndrift_min_features = 0\n", "t.toml", c).field(), "worker.drift_min_features");
+  EXPECT_EQ(ApplyToml("[worker]\ndrift_window_rows = 99\n", "t.toml", c).field(),
+            "worker.drift_window_rows");
+  EXPECT_EQ(ApplyToml("[worker]\ndrift_min_features = 0\n", "t.toml", c).field(),
+            "worker.drift_min_features");
   EXPECT_EQ(ApplyEnv({{"SINYAL_WORKER_DRIFT_MIN_FEATURES", "three"}}, c).field(),
             "SINYAL_WORKER_DRIFT_MIN_FEATURES");
   EXPECT_EQ(c.worker.retrain_cooldown_bars, 500);  // a refused value changes nothing
@@ -114,13 +117,16 @@ TEST(ConfigTest, AcceptConcurrency) {
   EXPECT_EQ(c.server.accept_concurrency, 64);
   ASSERT_OK(ApplyToml("[server]\naccept_concurrency = 256\n", "t.toml", c));
   EXPECT_EQ(c.server.accept_concurrency, 256);
-  EXPECT_EQ(ApplyToml("[server]\naccept_concurrency = 0\n", "t.toml", c).field(), "server.accept_concurrency");
-  EXPECT_EQ(ApplyEnv({{"SINYAL_SERVER_ACCEPT_CONCURRENCY", "1025"}}, c).field(), "SINYAL_SERVER_ACCEPT_CONCURRENCY");
+  EXPECT_EQ(ApplyToml("[server]\naccept_concurrency = 0\n", "t.toml", c).field(),
+            "server.accept_concurrency");
+  EXPECT_EQ(ApplyEnv({{"SINYAL_SERVER_ACCEPT_CONCURRENCY", "1025"}}, c).field(),
+            "SINYAL_SERVER_ACCEPT_CONCURRENCY");
   EXPECT_EQ(c.server.accept_concurrency, 256);
 }
 
 TEST(ConfigTest, RedisUrlIsCheckedWithoutEchoingThePassword) {
-  for (const char* bad : {"localhost:6379", "redis://u:hunter2@h:port", "rediss://h:6379", "redis://h/x"}) {
+  for (const char* bad :
+       {"localhost:6379", "redis://u:hunter2@h:port", "rediss://h:6379", "redis://h/x"}) {
     Config c;
     c.redis.url = bad;
     Status s = Finalize(c);
@@ -143,14 +149,17 @@ TEST(ConfigTest, FirstRunAndDashboardKeys) {
   EXPECT_TRUE(c.first_run.enabled);
   EXPECT_EQ(c.first_run.sample_dir, "data/sample");
   EXPECT_EQ(c.server.web_dir, "web/dist");
-  ASSERT_OK(ApplyToml("[first_run]\nreplay_bars = 100\nsample_dir = \"/srv/sample\"\n[server]\nweb_dir = \"/srv/web\"\n",
-                      "t.toml", c));
+  ASSERT_OK(
+      ApplyToml("[first_run]\nreplay_bars = 100\nsample_dir = \"/srv/sample\"\n[server]\nweb_dir = "
+                "\"/srv/web\"\n",
+                "t.toml", c));
   EXPECT_EQ(c.first_run.replay_bars, 100);
   EXPECT_EQ(c.first_run.sample_dir, "/srv/sample");
   EXPECT_EQ(c.server.web_dir, "/srv/web");
   ASSERT_OK(ApplyEnv({{"SINYAL_FIRST_RUN_ENABLED", "false"}}, c));
   EXPECT_FALSE(c.first_run.enabled);
-  EXPECT_EQ(ApplyToml("[first_run]\nreplay_bars = 5001\n", "t.toml", c).field(), "first_run.replay_bars");
+  EXPECT_EQ(ApplyToml("[first_run]\nreplay_bars = 5001\n", "t.toml", c).field(),
+            "first_run.replay_bars");
 }
 
 }  // namespace

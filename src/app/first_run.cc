@@ -43,18 +43,23 @@ Result<std::vector<SampleFile>> ReadSampleManifest(const std::string& sample_dir
     if (line.empty() || line[0] == '#') continue;
     auto cells = SplitTabs(line);
     const std::string where = path.string() + " line " + std::to_string(line_no);
-    if (cells.size() != 4) return Status::InvalidArgument(where + ": want file, symbol, timeframe, timezone", "first_run.tsv");
+    if (cells.size() != 4)
+      return Status::InvalidArgument(where + ": want file, symbol, timeframe, timezone",
+                                     "first_run.tsv");
     auto tf = market::ParseTimeframe(cells[2]);
-    if (!tf.ok()) return Status::InvalidArgument(where + ": " + tf.error().message(), "first_run.tsv");
-    if (!TimeZone::Parse(cells[3]).ok()) return Status::InvalidArgument(where + ": bad time zone " + cells[3], "first_run.tsv");
-    if (cells[0].find('/') != std::string::npos) return Status::InvalidArgument(where + ": file must be in the folder", "first_run.tsv");
+    if (!tf.ok())
+      return Status::InvalidArgument(where + ": " + tf.error().message(), "first_run.tsv");
+    if (!TimeZone::Parse(cells[3]).ok())
+      return Status::InvalidArgument(where + ": bad time zone " + cells[3], "first_run.tsv");
+    if (cells[0].find('/') != std::string::npos)
+      return Status::InvalidArgument(where + ": file must be in the folder", "first_run.tsv");
     files.push_back({.file = cells[0], .key = {cells[1], *tf}, .timezone = cells[3]});
   }
   return files;
 }
 
-FirstRun::FirstRun(store::BarStore& bars, models::ModelService& models, signals::SignalService& signals,
-                   FirstRunOptions options)
+FirstRun::FirstRun(store::BarStore& bars, models::ModelService& models,
+                   signals::SignalService& signals, FirstRunOptions options)
     : bars_(bars), models_(models), signals_(signals), options_(std::move(options)) {}
 
 FirstRun::~FirstRun() { Stop(); }
@@ -80,7 +85,8 @@ Result<FirstRunReport> FirstRun::Run() {
     const auto path = std::filesystem::path(options_.sample_dir) / f.file;
     SINYAL_ASSIGN_OR_RETURN(market::CsvImportResult csv, market::ImportBarsCsvFile(path, o));
     std::vector<market::Bar> bars = std::move(csv.bars);
-    size_t hold = bars.size() >= options_.min_bars + options_.replay_bars ? options_.replay_bars : 0;
+    size_t hold =
+        bars.size() >= options_.min_bars + options_.replay_bars ? options_.replay_bars : 0;
     std::vector<market::Bar> tail(bars.end() - static_cast<std::ptrdiff_t>(hold), bars.end());
     bars.erase(bars.end() - static_cast<std::ptrdiff_t>(hold), bars.end());
     if (bars.empty()) continue;
@@ -90,35 +96,48 @@ Result<FirstRunReport> FirstRun::Run() {
     report.series++;
     report.bars_imported += static_cast<size_t>(r.inserted);
     LogEvent(spdlog::level::info, "first_run",
-             {{"stage", "imported"}, {"series", f.key.ToString()}, {"bars", r.inserted},
-              {"held_back", tail.size()}, {"last", r.last ? FormatIso8601(*r.last) : ""}});
+             {{"stage", "imported"},
+              {"series", f.key.ToString()},
+              {"bars", r.inserted},
+              {"held_back", tail.size()},
+              {"last", r.last ? FormatIso8601(*r.last) : ""}});
     loaded.push_back({f, std::move(tail)});
   }
 
   // 2. The platform default models, as `sinyal admin train-defaults` makes them.
-  const std::vector<int> horizons = options_.horizons.empty() ? DefaultPlatformHorizons() : options_.horizons;
+  const std::vector<int> horizons =
+      options_.horizons.empty() ? DefaultPlatformHorizons() : options_.horizons;
   LogEvent(spdlog::level::info, "first_run",
            {{"stage", "train"}, {"min_bars", options_.min_bars}, {"horizons", horizons}});
   SINYAL_ASSIGN_OR_RETURN(
       size_t found,
       TrainPlatformDefaults(
           models_,
-          {.min_bars = options_.min_bars, .trees = options_.trees, .horizons = horizons,
-           .actor = "first-run", .stop = [this] { return stop_.load(); }},
+          {.min_bars = options_.min_bars,
+           .trees = options_.trees,
+           .horizons = horizons,
+           .actor = "first-run",
+           .stop = [this] { return stop_.load(); }},
           [&report](const std::string& symbol, const std::string& timeframe, int horizon,
                     const Result<models::TrainSummary>& s) {
             if (!s.ok()) {
               report.models_failed++;
               LogEvent(spdlog::level::warn, "first_run",
-                       {{"stage", "train_failed"}, {"symbol", symbol}, {"timeframe", timeframe},
-                        {"horizon", horizon}, {"error", s.error().ToString()}});
+                       {{"stage", "train_failed"},
+                        {"symbol", symbol},
+                        {"timeframe", timeframe},
+                        {"horizon", horizon},
+                        {"error", s.error().ToString()}});
               return;
             }
             report.models_trained++;
             const auto& wf = s->record.metrics["walk_forward"];
             LogEvent(spdlog::level::info, "first_run",
-                     {{"stage", "trained"}, {"symbol", symbol}, {"timeframe", timeframe},
-                      {"version", s->record.version}, {"horizon", s->record.schema.horizon},
+                     {{"stage", "trained"},
+                      {"symbol", symbol},
+                      {"timeframe", timeframe},
+                      {"version", s->record.version},
+                      {"horizon", s->record.schema.horizon},
                       {"seconds", s->total_seconds},
                       {"walk_forward_accuracy", wf.is_object() ? wf.value("accuracy", 0.0) : 0.0},
                       {"walk_forward_n", wf.is_object() ? wf.value("n", 0LL) : 0LL}});
@@ -140,7 +159,9 @@ Result<FirstRunReport> FirstRun::Run() {
       }
       if (!s.ok()) {
         LogEvent(spdlog::level::info, "first_run",
-                 {{"stage", "not_tracked"}, {"series", l.file.key.ToString()}, {"horizon", horizon},
+                 {{"stage", "not_tracked"},
+                  {"series", l.file.key.ToString()},
+                  {"horizon", horizon},
                   {"reason", s.ToString()}});
       }
     }
@@ -150,9 +171,11 @@ Result<FirstRunReport> FirstRun::Run() {
   for (const auto& [time, group] : by_time) {
     if (stop_.load()) break;
     for (const auto& [l, bar] : group) {
-      SINYAL_RETURN_IF_ERROR(bars_.Import(store::SeriesOwner::Platform(), l->file.key, std::span(&bar, 1),
-                                          {.source = "sample " + l->file.file + " " + l->file.timezone})
-                                 .status());
+      SINYAL_RETURN_IF_ERROR(
+          bars_
+              .Import(store::SeriesOwner::Platform(), l->file.key, std::span(&bar, 1),
+                      {.source = "sample " + l->file.file + " " + l->file.timezone})
+              .status());
       report.bars_replayed++;
     }
     for (const auto& [l, bar] : group) signals_.OnBarClosed(l->file.key, bar);
@@ -168,22 +191,28 @@ void FirstRun::Start() {
     auto r = Run();
     if (!r.ok() && r.error().code() == StatusCode::kNotFound) {
       LogEvent(spdlog::level::warn, "first_run",
-               {{"stage", "skipped"}, {"reason", r.error().ToString()},
+               {{"stage", "skipped"},
+                {"reason", r.error().ToString()},
                 {"hint", "run serve from the repository root, or set first_run.sample_dir"}});
       return;
     }
     if (!r.ok()) {
-      LogEvent(spdlog::level::err, "first_run", {{"stage", "failed"}, {"error", r.error().ToString()}});
+      LogEvent(spdlog::level::err, "first_run",
+               {{"stage", "failed"}, {"error", r.error().ToString()}});
       return;
     }
     if (r->skipped) {
-      LogEvent(spdlog::level::info, "first_run", {{"stage", "skipped"}, {"reason", "the database has market data"}});
+      LogEvent(spdlog::level::info, "first_run",
+               {{"stage", "skipped"}, {"reason", "the database has market data"}});
       return;
     }
     LogEvent(spdlog::level::info, "first_run",
-             {{"stage", stop_.load() ? "stopped" : "done"}, {"series", r->series},
-              {"bars_imported", r->bars_imported}, {"models_trained", r->models_trained},
-              {"models_failed", r->models_failed}, {"bars_replayed", r->bars_replayed}});
+             {{"stage", stop_.load() ? "stopped" : "done"},
+              {"series", r->series},
+              {"bars_imported", r->bars_imported},
+              {"models_trained", r->models_trained},
+              {"models_failed", r->models_failed},
+              {"bars_replayed", r->bars_replayed}});
   });
 }
 

@@ -41,9 +41,9 @@ namespace sinyal::app {
 
 struct FirstRunOptions {
   std::string sample_dir = "data/sample";
-  size_t replay_bars = 240;  // newest bars of each series replayed through the live path
-  size_t min_bars = 3000;    // as train-defaults: series with fewer bars get no model
-  int trees = 0;             // 0: the configured default
+  size_t replay_bars = 240;   // newest bars of each series replayed through the live path
+  size_t min_bars = 3000;     // as train-defaults: series with fewer bars get no model
+  int trees = 0;              // 0: the configured default
   std::vector<int> horizons;  // empty: the platform defaults (1, 4, 24), as train-defaults
 };
 

@@ -35,7 +35,8 @@ TEST(FirstRunTest, ImportsTrainsAndReplaysTheNewestBarsThroughTheLivePath) {
   SINYAL_REQUIRE_MARKET_DATA();
   testing::TempDir dir;
   WriteTail(testing::MarketDataDir() / "EURUSD_H1.csv", 4200, dir.path() / "EURUSD_H1.csv");
-  std::ofstream(dir.path() / "first_run.tsv") << "# file\tsymbol\ttimeframe\ttimezone\nEURUSD_H1.csv\tEURUSD\tH1\tNY+7\n";
+  std::ofstream(dir.path() / "first_run.tsv")
+      << "# file\tsymbol\ttimeframe\ttimezone\nEURUSD_H1.csv\tEURUSD\tH1\tNY+7\n";
 
   auto db = store::Database::Open({.url = "sqlite::memory:"});
   ASSERT_OK(db);
@@ -52,8 +53,9 @@ TEST(FirstRunTest, ImportsTrainsAndReplaysTheNewestBarsThroughTheLivePath) {
   signals::DbSignalLog log(**db);
   signals::SignalService signals(bars, registry, &sets, log, calibrations, clock);
 
-  FirstRun first(bars, models, signals,
-                 {.sample_dir = dir.path().string(), .replay_bars = 60, .min_bars = 3000, .trees = 20});
+  FirstRun first(
+      bars, models, signals,
+      {.sample_dir = dir.path().string(), .replay_bars = 60, .min_bars = 3000, .trees = 20});
   auto report = first.Run();
   ASSERT_OK(report);
   EXPECT_FALSE(report->skipped);
@@ -133,7 +135,8 @@ TEST(FirstRunTest, ManifestErrorsNameTheLine) {
   EXPECT_NE(r.error().message().find("line 2"), std::string::npos) << r.error().ToString();
   std::ofstream(dir.path() / "first_run.tsv") << "../etc/passwd\tX\tH1\tUTC\n";
   EXPECT_FALSE(ReadSampleManifest(dir.path().string()).ok());
-  EXPECT_EQ(ReadSampleManifest((dir.path() / "none").string()).error().code(), StatusCode::kNotFound);
+  EXPECT_EQ(ReadSampleManifest((dir.path() / "none").string()).error().code(),
+            StatusCode::kNotFound);
 }
 
 }  // namespace

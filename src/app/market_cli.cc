@@ -6,7 +6,6 @@
 #include <cstdio>
 #include <fstream>
 #include <memory>
-
 #include <nlohmann/json.hpp>
 
 #include "core/clock.h"
@@ -30,7 +29,8 @@ int Usage(const Status& s) {
 }
 int Rejected(const std::string& what, const Status& s) {
   std::fprintf(stderr, "sinyal: %s rejected: %s%s%s\n", what.c_str(), s.message().c_str(),
-               s.field().empty() ? "" : " (at ", s.field().empty() ? "" : (s.field() + ")").c_str());
+               s.field().empty() ? "" : " (at ",
+               s.field().empty() ? "" : (s.field() + ")").c_str());
   return 1;
 }
 
@@ -71,24 +71,25 @@ int RunIngest(const Config& config, const IngestArgs& args) {
   if (!csv.ok()) return Rejected(args.file, csv.error());
   const auto parsed = std::chrono::steady_clock::now();
   const auto& rep = csv->report;
-  std::printf("file %s: layout %s, time zone %s, %lld rows read, %lld bars, %lld bad rows skipped\n",
-              args.file.c_str(), std::string(market::CsvLayoutName(rep.layout)).c_str(),
-              options.source_tz.Name().c_str(), static_cast<long long>(rep.data_rows),
-              static_cast<long long>(rep.bars), static_cast<long long>(rep.skipped_rows));
+  std::printf(
+      "file %s: layout %s, time zone %s, %lld rows read, %lld bars, %lld bad rows skipped\n",
+      args.file.c_str(), std::string(market::CsvLayoutName(rep.layout)).c_str(),
+      options.source_tz.Name().c_str(), static_cast<long long>(rep.data_rows),
+      static_cast<long long>(rep.bars), static_cast<long long>(rep.skipped_rows));
   for (const auto& e : rep.errors) std::printf("  skipped %s\n", e.ToString().c_str());
   if (rep.errors_truncated) std::printf("  (more bad rows not listed)\n");
-  if (csv->bars.empty()) return Rejected(args.file, Status::InvalidArgument("no valid rows", "file"));
+  if (csv->bars.empty())
+    return Rejected(args.file, Status::InvalidArgument("no valid rows", "file"));
 
-  store::DatabaseOptions db_options{.url = config.database.url,
-                                    .pool_size = 1};
+  store::DatabaseOptions db_options{.url = config.database.url, .pool_size = 1};
   auto db = store::Database::Open(db_options);
   if (!db.ok()) return Rejected("database", db.error());
   if (Status s = (*db)->Migrate(); !s.ok()) return Rejected("database", s);
   store::BarStore bars(**db, SystemClock::Instance());
-  auto report = bars.Import(store::SeriesOwner::Platform(), {*symbol, *tf}, csv->bars,
-                            {.overlap = *overlap,
-                             .source = std::string(market::CsvLayoutName(rep.layout)) + " " +
-                                       options.source_tz.Name()});
+  auto report = bars.Import(
+      store::SeriesOwner::Platform(), {*symbol, *tf}, csv->bars,
+      {.overlap = *overlap,
+       .source = std::string(market::CsvLayoutName(rep.layout)) + " " + options.source_tz.Name()});
   const auto done = std::chrono::steady_clock::now();
   if (!report.ok()) {
     (*db)->Close();
@@ -98,7 +99,8 @@ int RunIngest(const Config& config, const IngestArgs& args) {
   const double store_secs = std::chrono::duration<double>(done - parsed).count();
   std::printf(
       "series %s:%s (platform%s): %lld inserted, %lld identical skipped, %lld replaced, "
-      "%lld conflicts\nfirst %s, last %s (UTC)\n%lld bars in %.3f s (%.0f rows/s; store %.0f rows/s)\n",
+      "%lld conflicts\nfirst %s, last %s (UTC)\n%lld bars in %.3f s (%.0f rows/s; store %.0f "
+      "rows/s)\n",
       symbol->c_str(), std::string(market::TimeframeName(*tf)).c_str(),
       report->series_created ? ", created" : "", static_cast<long long>(report->inserted),
       static_cast<long long>(report->identical), static_cast<long long>(report->replaced),
@@ -120,7 +122,8 @@ int RunReplay(const ReplayArgs& args) {
   auto tz = TimeZone::Parse(args.timezone);
   if (!tz.ok()) return Usage(tz.error().WithField("--timezone"));
   if (args.speed < 0) return Usage(Status::InvalidArgument("must be >= 0", "--speed"));
-  if (args.key.empty()) return Usage(Status::InvalidArgument("an operator token is required", "--key"));
+  if (args.key.empty())
+    return Usage(Status::InvalidArgument("an operator token is required", "--key"));
   if (args.batch < 1 || args.batch > 10000) {
     return Usage(Status::InvalidArgument("must be 1..10000", "--batch"));
   }
@@ -175,12 +178,15 @@ int RunReplay(const ReplayArgs& args) {
     curl_easy_setopt(curl, CURLOPT_WRITEDATA, &response);
     curl_easy_setopt(curl, CURLOPT_TIMEOUT, 60L);
     CURLcode rc = curl_easy_perform(curl);
-    if (rc != CURLE_OK) return Status::Unavailable(std::string("POST failed: ") + curl_easy_strerror(rc));
+    if (rc != CURLE_OK)
+      return Status::Unavailable(std::string("POST failed: ") + curl_easy_strerror(rc));
     curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
     json r = json::parse(response, nullptr, false);
     if (status != 200) {
-      std::string detail = r.is_object() && r.contains("detail") ? r["detail"].get<std::string>() : response.substr(0, 300);
-      return Status::FailedPrecondition("server answered " + std::to_string(status) + ": " + detail);
+      std::string detail = r.is_object() && r.contains("detail") ? r["detail"].get<std::string>()
+                                                                 : response.substr(0, 300);
+      return Status::FailedPrecondition("server answered " + std::to_string(status) + ": " +
+                                        detail);
     }
     accepted += r.value("accepted", 0);
     late += r.value("late", 0);
@@ -199,8 +205,12 @@ int RunReplay(const ReplayArgs& args) {
       ticks.push_back(std::move(j));
     } else {
       const auto& b = std::get<market::Bar>(e.payload);
-      bars.push_back({{"symbol", *symbol}, {"time", FormatIso8601(b.time())}, {"open", b.open()},
-                      {"high", b.high()}, {"low", b.low()}, {"close", b.close()},
+      bars.push_back({{"symbol", *symbol},
+                      {"time", FormatIso8601(b.time())},
+                      {"open", b.open()},
+                      {"high", b.high()},
+                      {"low", b.low()},
+                      {"close", b.close()},
                       {"volume", b.volume()}});
     }
     ++sent;
@@ -222,11 +232,12 @@ int RunReplay(const ReplayArgs& args) {
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   curl_slist_free_all(headers);
   curl_easy_cleanup(curl);
-  std::printf("replayed %lld events of %s in %.2f s: %lld accepted, %lld late, %lld rejected, "
-              "%lld bars written\n",
-              static_cast<long long>(sent), args.file.c_str(), secs,
-              static_cast<long long>(accepted), static_cast<long long>(late),
-              static_cast<long long>(rejected), static_cast<long long>(written));
+  std::printf(
+      "replayed %lld events of %s in %.2f s: %lld accepted, %lld late, %lld rejected, "
+      "%lld bars written\n",
+      static_cast<long long>(sent), args.file.c_str(), secs, static_cast<long long>(accepted),
+      static_cast<long long>(late), static_cast<long long>(rejected),
+      static_cast<long long>(written));
   if (!final.ok()) return Rejected("replay", final);
   return 0;
 }

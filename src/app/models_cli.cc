@@ -1,10 +1,9 @@
 #include "app/models_cli.h"
 
-#include "app/trading.h"
-
 #include <signal.h>
 #include <unistd.h>
 
+#include <CLI/CLI.hpp>
 #include <charconv>
 #include <cstdio>
 #include <cstdlib>
@@ -12,17 +11,16 @@
 #include <string>
 #include <vector>
 
-#include <CLI/CLI.hpp>
-
+#include "app/trading.h"
 #include "core/log.h"
 #include "core/time.h"
 #include "market/timeframe.h"
 #include "models/report.h"
+#include "signals/db_audit_log.h"
+#include "signals/db_signal_log.h"
 #include "store/bar_store.h"
 #include "store/database.h"
 #include "store/feature_set_store.h"
-#include "signals/db_audit_log.h"
-#include "signals/db_signal_log.h"
 
 namespace sinyal::app {
 
@@ -41,7 +39,8 @@ void SetOpenMpDefaults(char** argv) {
   // exec failed (no /proc): carry on with the default policy.
 }
 
-models::ModelServiceOptions ModelServiceOptionsFrom(const Config& config, billing::Entitlements& entitlements,
+models::ModelServiceOptions ModelServiceOptionsFrom(const Config& config,
+                                                    billing::Entitlements& entitlements,
                                                     const Clock& clock) {
   models::ModelServiceOptions o;
   o.code_version = kCodeVersion;
@@ -65,7 +64,9 @@ void FitIntervalCalibrationsOnTrainAndActivate(models::ModelServiceOptions& opti
     auto c = store.Fit(owner, {symbol, *tf}, version);
     if (!c.ok()) {
       LogEvent(spdlog::level::warn, "interval_calibration_fit_failed",
-               {{"symbol", symbol}, {"timeframe", timeframe}, {"version", version},
+               {{"symbol", symbol},
+                {"timeframe", timeframe},
+                {"version", version},
                 {"error", c.error().ToString()}});
     }
   };
@@ -101,10 +102,11 @@ std::unique_ptr<store::JobWorker> MakeJobWorker(const Config& config, store::Job
                      return service.RunTrainJob(job, progress);
                    });
   if (retraining != nullptr) {
-    worker->Register(signals::kRetrainCheckJobKind,
-                     [retraining](const store::Job& job, const store::JobWorker::ProgressFn& progress) {
-                       return retraining->RunCheckJob(job, progress);
-                     });
+    worker->Register(
+        signals::kRetrainCheckJobKind,
+        [retraining](const store::Job& job, const store::JobWorker::ProgressFn& progress) {
+          return retraining->RunCheckJob(job, progress);
+        });
   }
   return worker;
 }
@@ -129,7 +131,8 @@ ModelCommandsPtr AddModelCommands(CLI::App& app, CLI::App& admin,
                                   const std::function<void(CLI::App*)>& add_common) {
   ModelCommandsPtr c(new ModelCommands);
   auto owner_options = [&](CLI::App* cmd) {
-    cmd->add_option("--tenant-id", c->tenant_id, "a tenant's models and data (private series first)");
+    cmd->add_option("--tenant-id", c->tenant_id,
+                    "a tenant's models and data (private series first)");
     cmd->add_flag("--platform", c->platform, "the platform default models (default)");
   };
   auto model_options = [&](CLI::App* cmd) {
@@ -137,19 +140,22 @@ ModelCommandsPtr AddModelCommands(CLI::App& app, CLI::App& admin,
     cmd->add_option("--timeframe", c->timeframe, "timeframe, e.g. H1")->required();
   };
   auto config_options = [&](CLI::App* cmd) {
-    cmd->add_option("--horizon", c->horizon, "bars ahead (default: the stored configuration, else 1)");
+    cmd->add_option("--horizon", c->horizon,
+                    "bars ahead (default: the stored configuration, else 1)");
     cmd->add_option("--trees", c->trees, "trees of every member (default: the configuration)");
     cmd->add_option("--feature-set", c->feature_set, "core-v1 (default), basic, or a tenant's set");
   };
 
-  c->train = app.add_subcommand("train", "train a model from stored bars, with its walk-forward report");
+  c->train =
+      app.add_subcommand("train", "train a model from stored bars, with its walk-forward report");
   add_common(c->train);
   model_options(c->train);
   owner_options(c->train);
   config_options(c->train);
   c->train->add_flag("--activate", c->activate, "make the new version active");
 
-  c->evaluate = app.add_subcommand("evaluate", "walk-forward evaluation from stored bars; writes JSON, Markdown and SVGs");
+  c->evaluate = app.add_subcommand(
+      "evaluate", "walk-forward evaluation from stored bars; writes JSON, Markdown and SVGs");
   add_common(c->evaluate);
   model_options(c->evaluate);
   owner_options(c->evaluate);
@@ -160,20 +166,26 @@ ModelCommandsPtr AddModelCommands(CLI::App& app, CLI::App& admin,
   c->predict = app.add_subcommand("predict", "apply the active model to the latest stored bar");
   add_common(c->predict);
   model_options(c->predict);
-  c->predict->add_option("--tenant-id", c->tenant_id, "the tenant (its model, else the platform default)");
+  c->predict->add_option("--tenant-id", c->tenant_id,
+                         "the tenant (its model, else the platform default)");
   c->predict->add_option("--top", c->top, "feature contributions shown (default 5)");
-  c->predict->add_option("--horizon", c->horizon, "bars ahead: the model of that horizon (default 1)");
+  c->predict->add_option("--horizon", c->horizon,
+                         "bars ahead: the model of that horizon (default 1)");
 
   c->worker = app.add_subcommand("worker", "run queued jobs (model training) until SIGTERM/SIGINT");
   add_common(c->worker);
   c->worker->add_flag("--once", c->once, "run at most one job, then exit");
 
   c->train_defaults = admin.add_subcommand(
-      "train-defaults", "train and activate platform default models for every platform series with enough data");
+      "train-defaults",
+      "train and activate platform default models for every platform series with enough data");
   add_common(c->train_defaults);
-  c->train_defaults->add_option("--min-bars", c->min_bars, "skip series with fewer bars (default 3000)");
-  c->train_defaults->add_option("--trees", c->trees, "trees of every member (default: the defaults)");
-  c->train_defaults->add_option("--horizons", c->horizons, "bars ahead, one model each (default 1,4,24)");
+  c->train_defaults->add_option("--min-bars", c->min_bars,
+                                "skip series with fewer bars (default 3000)");
+  c->train_defaults->add_option("--trees", c->trees,
+                                "trees of every member (default: the defaults)");
+  c->train_defaults->add_option("--horizons", c->horizons,
+                                "bars ahead, one model each (default 1,4,24)");
   return c;
 }
 
@@ -218,21 +230,25 @@ Result<std::unique_ptr<Env>> Open(const Config& config) {
   env->feature_sets = std::make_unique<store::FeatureSetStore>(*env->db, clock);
   env->registry = std::make_unique<models::DbModelRegistry>(*env->db, clock);
   env->jobs = std::make_unique<store::JobQueue>(
-      *env->db, clock, store::JobQueueOptions{.lease_ns = config.worker.lease_seconds * kNanosPerSecond});
+      *env->db, clock,
+      store::JobQueueOptions{.lease_ns = config.worker.lease_seconds * kNanosPerSecond});
   env->plans = std::make_unique<billing::PlanStore>(*env->db, clock);
   env->subscriptions = std::make_unique<billing::Subscriptions>(*env->db, *env->plans, clock);
   env->entitlements = std::make_unique<billing::Entitlements>(*env->plans, *env->subscriptions);
   env->calibrations = std::make_unique<signals::IntervalCalibrationStore>(
       *env->db, *env->bars, *env->registry, env->feature_sets.get(), clock);
-  models::ModelServiceOptions model_options = ModelServiceOptionsFrom(config, *env->entitlements, clock);
+  models::ModelServiceOptions model_options =
+      ModelServiceOptionsFrom(config, *env->entitlements, clock);
   FitIntervalCalibrationsOnTrainAndActivate(model_options, *env->registry, *env->calibrations);
-  env->service = std::make_unique<models::ModelService>(*env->db, *env->bars, env->feature_sets.get(),
-                                                        *env->registry, env->jobs.get(), clock, model_options);
+  env->service =
+      std::make_unique<models::ModelService>(*env->db, *env->bars, env->feature_sets.get(),
+                                             *env->registry, env->jobs.get(), clock, model_options);
   env->signal_log = std::make_unique<signals::DbSignalLog>(*env->db);
   env->retraining_audit = std::make_unique<signals::DbAuditLog>(*env->db);
   env->retraining = std::make_unique<signals::RetrainingService>(
-      *env->db, *env->bars, env->feature_sets.get(), *env->registry, env->jobs.get(), env->signal_log.get(),
-      *env->retraining_audit, clock, model_options, RetrainingOptionsFrom(config));
+      *env->db, *env->bars, env->feature_sets.get(), *env->registry, env->jobs.get(),
+      env->signal_log.get(), *env->retraining_audit, clock, model_options,
+      RetrainingOptionsFrom(config));
   return env;
 }
 
@@ -263,19 +279,24 @@ void PrintTrained(const models::TrainSummary& s) {
   const auto& wf = r.metrics["walk_forward"];
   std::printf("trained %s %s version %lld (%s)%s\n", r.symbol.c_str(), r.timeframe.c_str(),
               static_cast<long long>(r.version),
-              r.tenant == models::kPlatformTenant ? "platform" : ("tenant " + std::to_string(r.tenant.value())).c_str(),
+              r.tenant == models::kPlatformTenant
+                  ? "platform"
+                  : ("tenant " + std::to_string(r.tenant.value())).c_str(),
               s.activated ? ", activated" : "");
-  std::printf("  data: %zu bars, training rows %s .. %s UTC; features %s v%d (%zu), horizon %d, dead band %.2f bp\n",
-              s.bars, FormatIso8601(r.data_from).c_str(), FormatIso8601(r.data_to).c_str(),
-              r.schema.feature_set.c_str(), r.schema.feature_set_version, r.schema.feature_names.size(),
-              r.schema.horizon, r.schema.dead_band * 1e4);
+  std::printf(
+      "  data: %zu bars, training rows %s .. %s UTC; features %s v%d (%zu), horizon %d, dead band "
+      "%.2f bp\n",
+      s.bars, FormatIso8601(r.data_from).c_str(), FormatIso8601(r.data_to).c_str(),
+      r.schema.feature_set.c_str(), r.schema.feature_set_version, r.schema.feature_names.size(),
+      r.schema.horizon, r.schema.dead_band * 1e4);
   if (wf.is_object()) {
-    std::printf("  walk-forward (%d folds, n=%lld, out of sample): accuracy %s [%s, %s], log loss %.4f, "
-                "Brier %.4f, AUC %.3f, reliability gap %.4f\n",
-                wf.value("folds", 0), wf.value("n", 0LL), Pct(wf.value("accuracy", 0.0)).c_str(),
-                Pct(wf["accuracy_ci95"][0].get<double>()).c_str(),
-                Pct(wf["accuracy_ci95"][1].get<double>()).c_str(), wf.value("log_loss", 0.0),
-                wf.value("brier", 0.0), wf.value("roc_auc", 0.0), wf.value("reliability_gap", 0.0));
+    std::printf(
+        "  walk-forward (%d folds, n=%lld, out of sample): accuracy %s [%s, %s], log loss %.4f, "
+        "Brier %.4f, AUC %.3f, reliability gap %.4f\n",
+        wf.value("folds", 0), wf.value("n", 0LL), Pct(wf.value("accuracy", 0.0)).c_str(),
+        Pct(wf["accuracy_ci95"][0].get<double>()).c_str(),
+        Pct(wf["accuracy_ci95"][1].get<double>()).c_str(), wf.value("log_loss", 0.0),
+        wf.value("brier", 0.0), wf.value("roc_auc", 0.0), wf.value("reliability_gap", 0.0));
     for (const auto& [name, b] : wf["baselines"].items()) {
       std::printf("    vs %-24s %s (model %+.2f pp, McNemar p=%.3g)\n", name.c_str(),
                   Pct(b.value("accuracy", 0.0)).c_str(), 100 * b.value("model_minus_baseline", 0.0),
@@ -289,8 +310,11 @@ void PrintTrained(const models::TrainSummary& s) {
 int RunTrain(const ModelCommands& c, Env& env) {
   auto owner = Owner(c);
   if (!owner.ok()) return Fail(owner.error());
-  models::TrainRequest req{.symbol = c.symbol, .timeframe = c.timeframe, .overrides = Overrides(c),
-                           .activate = c.activate, .actor = "cli"};
+  models::TrainRequest req{.symbol = c.symbol,
+                           .timeframe = c.timeframe,
+                           .overrides = Overrides(c),
+                           .activate = c.activate,
+                           .actor = "cli"};
   auto s = env.service->Train(*owner, req, [](double f, std::string_view stage) {
     std::fprintf(stderr, "  %3.0f%% %.*s\n", 100 * f, static_cast<int>(stage.size()), stage.data());
   });
@@ -315,37 +339,44 @@ int RunEvaluate(const ModelCommands& c, Env& env) {
   const auto& p = res->pooled;
   std::printf("%s %s: %zu rows %s .. %s UTC, features %s v%d, horizon %d\n", res->symbol.c_str(),
               res->timeframe.c_str(), res->rows, FormatIso8601(res->data_from).c_str(),
-              FormatIso8601(res->data_to).c_str(), res->feature_set.c_str(), res->feature_set_version,
-              res->horizon);
-  std::printf("pooled (%zu folds, n=%zu): accuracy %s [%s, %s], log loss %.4f, Brier %.4f, AUC %.3f, "
-              "reliability gap %.4f (uncalibrated %.4f); training %.1f s\n",
-              res->folds.size(), p.n, Pct(p.accuracy).c_str(), Pct(p.accuracy_ci.lo).c_str(),
-              Pct(p.accuracy_ci.hi).c_str(), p.log_loss, p.brier, p.roc_auc, p.reliability_gap,
-              res->pooled_raw.reliability_gap, res->total_train_seconds);
+              FormatIso8601(res->data_to).c_str(), res->feature_set.c_str(),
+              res->feature_set_version, res->horizon);
+  std::printf(
+      "pooled (%zu folds, n=%zu): accuracy %s [%s, %s], log loss %.4f, Brier %.4f, AUC %.3f, "
+      "reliability gap %.4f (uncalibrated %.4f); training %.1f s\n",
+      res->folds.size(), p.n, Pct(p.accuracy).c_str(), Pct(p.accuracy_ci.lo).c_str(),
+      Pct(p.accuracy_ci.hi).c_str(), p.log_loss, p.brier, p.roc_auc, p.reliability_gap,
+      res->pooled_raw.reliability_gap, res->total_train_seconds);
   std::printf("report: %s/%s.{json,md}, %s, %s\n", c.out.c_str(), base.c_str(),
               rep.reliability_svg_name.c_str(), rep.coverage_svg_name.c_str());
   return 0;
 }
 
 int RunPredict(const ModelCommands& c, Env& env) {
-  if (c.tenant_id < 0) return Fail(Status::InvalidArgument("tenant ids are positive", "--tenant-id"));
+  if (c.tenant_id < 0)
+    return Fail(Status::InvalidArgument("tenant ids are positive", "--tenant-id"));
   const TenantId owner = c.tenant_id > 0 ? TenantId(c.tenant_id) : models::kPlatformTenant;
-  auto p = env.service->PredictLatest(owner, c.symbol, c.timeframe, static_cast<size_t>(std::max(0, c.top)),
+  auto p = env.service->PredictLatest(owner, c.symbol, c.timeframe,
+                                      static_cast<size_t>(std::max(0, c.top)),
                                       c.horizon ? c.horizon : models::kDefaultHorizon);
   if (!p.ok()) return Fail(p.error());
   const auto& r = p->record;
   const auto& pr = p->prediction;
-  const char* dir = pr.direction == models::kUp ? "up" : pr.direction == models::kDown ? "down" : "neutral";
-  std::printf("%s %s, bar %s UTC (latest closed bar, horizon %d)\n", r.symbol.c_str(), r.timeframe.c_str(),
-              FormatIso8601(p->bar_time).c_str(), r.schema.horizon);
-  std::printf("  direction %s, confidence %.4f (calibrated), P(up) %.4f, uncertainty %.4f (members' sd)\n",
-              dir, pr.confidence, pr.proba[models::kUp], pr.uncertainty);
-  std::printf("  model: version %lld (%s), content hash %.12s...\n", static_cast<long long>(r.version),
-              p->from_platform || r.tenant == models::kPlatformTenant ? "platform default" : "tenant",
-              r.content_hash.c_str());
+  const char* dir = pr.direction == models::kUp     ? "up"
+                    : pr.direction == models::kDown ? "down"
+                                                    : "neutral";
+  std::printf("%s %s, bar %s UTC (latest closed bar, horizon %d)\n", r.symbol.c_str(),
+              r.timeframe.c_str(), FormatIso8601(p->bar_time).c_str(), r.schema.horizon);
+  std::printf(
+      "  direction %s, confidence %.4f (calibrated), P(up) %.4f, uncertainty %.4f (members' sd)\n",
+      dir, pr.confidence, pr.proba[models::kUp], pr.uncertainty);
+  std::printf(
+      "  model: version %lld (%s), content hash %.12s...\n", static_cast<long long>(r.version),
+      p->from_platform || r.tenant == models::kPlatformTenant ? "platform default" : "tenant",
+      r.content_hash.c_str());
   for (const auto& f : p->top) {
-    std::printf("    %-28s value %-12.6g contribution %+.5f (log-odds)\n", f.feature.c_str(), f.value,
-                f.contribution);
+    std::printf("    %-28s value %-12.6g contribution %+.5f (log-odds)\n", f.feature.c_str(),
+                f.value, f.contribution);
   }
   return 0;
 }
@@ -403,7 +434,8 @@ int RunTrainDefaults(const ModelCommands& c, Env& env) {
       });
   if (!trained.ok()) return Fail(trained.error());
   if (*trained == 0) {
-    std::printf("no platform series with at least %zu bars: ingest data first (sinyal ingest)\n", c.min_bars);
+    std::printf("no platform series with at least %zu bars: ingest data first (sinyal ingest)\n",
+                c.min_bars);
     return 0;
   }
   std::printf("%zu series, %d failed\n", *trained, failed);
@@ -423,19 +455,22 @@ Result<std::vector<int>> ParseHorizonList(const std::string& text, const std::st
     int h = 0;
     auto [end, ec] = std::from_chars(cell.data(), cell.data() + cell.size(), h);
     if (cell.empty() || ec != std::errc() || end != cell.data() + cell.size() || h < 1 || h > max) {
-      return Status::InvalidArgument("'" + cell + "' is not a horizon: want whole numbers of bars in [1, " +
+      return Status::InvalidArgument("'" + cell +
+                                         "' is not a horizon: want whole numbers of bars in [1, " +
                                          std::to_string(max) + "], comma-separated (e.g. 1,4,24)",
                                      field);
     }
     if (!out.empty() && h <= out.back()) {
-      return Status::InvalidArgument("horizons must be ascending and distinct (e.g. 1,4,24)", field);
+      return Status::InvalidArgument("horizons must be ascending and distinct (e.g. 1,4,24)",
+                                     field);
     }
     out.push_back(h);
   }
   return out;
 }
 
-Result<size_t> TrainPlatformDefaults(models::ModelService& service, const TrainDefaultsOptions& options,
+Result<size_t> TrainPlatformDefaults(models::ModelService& service,
+                                     const TrainDefaultsOptions& options,
                                      const TrainDefaultsCallback& on_trained) {
   SINYAL_ASSIGN_OR_RETURN(auto series, service.PlatformSeries(options.min_bars));
   for (int horizon : options.horizons) {
@@ -443,9 +478,11 @@ Result<size_t> TrainPlatformDefaults(models::ModelService& service, const TrainD
       if (options.stop && options.stop()) return series.size();
       nlohmann::json o = {{"horizon", horizon}};
       if (options.trees) o["trees"] = options.trees;
-      auto s = service.Train(models::kPlatformTenant, {.symbol = symbol, .timeframe = timeframe,
-                                                        .overrides = o, .activate = true,
-                                                        .actor = options.actor});
+      auto s = service.Train(models::kPlatformTenant, {.symbol = symbol,
+                                                       .timeframe = timeframe,
+                                                       .overrides = o,
+                                                       .activate = true,
+                                                       .actor = options.actor});
       if (on_trained) on_trained(symbol, timeframe, horizon, s);
     }
   }

@@ -1,9 +1,9 @@
 // Model sub-commands and the wiring of the models service:
-//   sinyal train     --symbol S --timeframe H1 [--horizon N] [--tenant-id T | --platform] [--activate]
-//   sinyal evaluate  --symbol S --timeframe H1 --out DIR [--tenant-id T | --platform] [--folds N]
-//   sinyal predict   --symbol S --timeframe H1 [--tenant-id T] [--horizon N]
-//   sinyal worker    [--once]          runs queued jobs (training) until SIGTERM/SIGINT
-//   sinyal admin train-defaults [--min-bars N]   platform default models for every series
+//   sinyal train     --symbol S --timeframe H1 [--horizon N] [--tenant-id T | --platform]
+//   [--activate] sinyal evaluate  --symbol S --timeframe H1 --out DIR [--tenant-id T | --platform]
+//   [--folds N] sinyal predict   --symbol S --timeframe H1 [--tenant-id T] [--horizon N] sinyal
+//   worker    [--once]          runs queued jobs (training) until SIGTERM/SIGINT sinyal admin
+//   train-defaults [--min-bars N]   platform default models for every series
 // All read bars from the database (after `sinyal ingest` or an upload) and use the same
 // models::ModelService as the HTTP API.
 #pragma once
@@ -36,7 +36,8 @@ void SetOpenMpDefaults(char** argv);
 // Options of the models service from the configuration; tenants train within their plan's
 // training bounds (resolved through `entitlements` at `clock`'s now). REQUIRES: entitlements and
 // clock outlive the options' use.
-models::ModelServiceOptions ModelServiceOptionsFrom(const Config& config, billing::Entitlements& entitlements,
+models::ModelServiceOptions ModelServiceOptionsFrom(const Config& config,
+                                                    billing::Entitlements& entitlements,
                                                     const Clock& clock);
 
 // Wires the interval calibration store: a version's calibration is fitted when it is trained
@@ -68,8 +69,8 @@ std::vector<int> DefaultPlatformHorizons();
 // `on_trained` gets each model's outcome; `stop` is checked between models. Returns the number
 // of series found.
 struct TrainDefaultsOptions {
-  size_t min_bars = 3000;  // Default: 3,000 bars.
-  int trees = 0;           // 0: the configured default.
+  size_t min_bars = 3000;                                 // Default: 3,000 bars.
+  int trees = 0;                                          // 0: the configured default.
   std::vector<int> horizons = DefaultPlatformHorizons();  // bars ahead. Default: 1, 4, 24.
   std::string actor = "cli:train-defaults";
   std::function<bool()> stop;
@@ -83,7 +84,8 @@ using TrainDefaultsCallback =
 
 // "1,4,24" -> {1, 4, 24}: ascending, distinct, each in [1, 48] (the platform's training bound);
 // "" -> DefaultPlatformHorizons(). InvalidArgument naming `field` otherwise.
-[[nodiscard]] Result<std::vector<int>> ParseHorizonList(const std::string& text, const std::string& field);
+[[nodiscard]] Result<std::vector<int>> ParseHorizonList(const std::string& text,
+                                                        const std::string& field);
 
 struct ModelCommands;
 struct ModelCommandsDeleter {

@@ -1,45 +1,38 @@
 #include "app/serve.h"
 
-#include "app/trading.h"
-
 #include <signal.h>
+#include <sodium.h>
 #include <sys/stat.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <random>
 #include <thread>
-#include <atomic>
-#include <cstdlib>
 #include <vector>
-
-#include <sodium.h>
 
 #include "accounts/accounts.h"
 #include "app/first_run.h"
 #include "app/models_cli.h"
+#include "app/trading.h"
 #include "billing/analytics.h"
 #include "billing/entitlements.h"
 #include "billing/invoices.h"
 #include "billing/meter.h"
 #include "billing/metered_call.h"
 #include "billing/plans.h"
-#include "billing/subscription_service.h"
 #include "billing/rate_limiter.h"
 #include "billing/retention.h"
+#include "billing/subscription_service.h"
 #include "core/log.h"
 #include "http/api.h"
 #include "http/pipeline.h"
 #include "http/server.h"
 #include "http/static_site.h"
-#include "store/bar_store.h"
-#include "store/database.h"
-#include "store/feature_set_store.h"
-#include "store/job_queue.h"
-#include "store/live_feed.h"
 #include "models/db_registry.h"
 #include "models/service.h"
 #include "notify/telegram.h"
@@ -50,6 +43,11 @@
 #include "signals/db_signal_log.h"
 #include "signals/retraining_job.h"
 #include "signals/service.h"
+#include "store/bar_store.h"
+#include "store/database.h"
+#include "store/feature_set_store.h"
+#include "store/job_queue.h"
+#include "store/live_feed.h"
 
 namespace sinyal::app {
 namespace {
@@ -152,7 +150,8 @@ Status ResolveJwtSecret(Config& config) {
     std::ifstream in(path);
     std::getline(in, config.auth.jwt_secret);
     if (config.auth.jwt_secret.size() < 32)
-      return Status::InvalidArgument("secret in " + path.string() + " is shorter than 32 bytes", "auth.jwt_secret");
+      return Status::InvalidArgument("secret in " + path.string() + " is shorter than 32 bytes",
+                                     "auth.jwt_secret");
     return Status::Ok();
   }
   if (sodium_init() < 0) return Status::Internal("libsodium failed to initialise");
@@ -176,7 +175,8 @@ int RunMigrate(Config config) {
   if (!db.ok()) return Fail(db.error());
   auto version = (*db)->SchemaVersion();
   if (!version.ok()) return Fail(version.error());
-  std::printf("database %s is at schema version %d\n", RedactUrl(config.database.url).c_str(), *version);
+  std::printf("database %s is at schema version %d\n", RedactUrl(config.database.url).c_str(),
+              *version);
   (*db)->Close();
   return 0;
 }
@@ -188,7 +188,8 @@ int RunCreateOperator(Config config, const std::string& email, const std::string
   accounts::AccountService accounts(**db, SystemClock::Instance(), AuthConfigFrom(config));
   auto op = accounts.CreateOperator(email, password);
   if (!op.ok()) return Fail(op.error());
-  std::printf("operator %s created (id %lld)\n", op->email.c_str(), static_cast<long long>(op->id.value()));
+  std::printf("operator %s created (id %lld)\n", op->email.c_str(),
+              static_cast<long long>(op->id.value()));
   (*db)->Close();
   return 0;
 }
@@ -210,9 +211,11 @@ sigset_t BlockShutdownSignals() {
 
 int RunMidtransSandbox(const SandboxArgs& args) {
   sigset_t signals = BlockShutdownSignals();
-  if (args.server_key.empty()) return Fail(Status::InvalidArgument("--server-key is required", "server_key"));
+  if (args.server_key.empty())
+    return Fail(Status::InvalidArgument("--server-key is required", "server_key"));
   Clock& clock = SystemClock::Instance();
-  const std::string base = "http://" + args.host + ":" + std::to_string(args.port) + "/sandbox/midtrans";
+  const std::string base =
+      "http://" + args.host + ":" + std::to_string(args.port) + "/sandbox/midtrans";
   payments::MidtransSandbox sandbox({args.server_key, base, args.notification_url,
                                      static_cast<double>(args.retry_scale_permille) / 1000.0},
                                     clock);
@@ -220,13 +223,15 @@ int RunMidtransSandbox(const SandboxArgs& args) {
   http::RouteTable routes;
   http::AddMidtransSandboxRoutes(routes, sandbox, "/sandbox/midtrans");
   http::Pipeline pipeline(routes, nullptr, metrics, clock, {});
-  http::Server server(pipeline, {.host = args.host, .port = static_cast<uint16_t>(args.port),
-                                 .io_threads = 1, .blocking_threads = 2});
+  http::Server server(pipeline, {.host = args.host,
+                                 .port = static_cast<uint16_t>(args.port),
+                                 .io_threads = 1,
+                                 .blocking_threads = 2});
   if (Status s = server.Start(); !s.ok()) return Fail(s);
   LogEvent(spdlog::level::warn, "midtrans_sandbox_started",
            {{"url", base}, {"simulated", true}, {"notification_url", args.notification_url}});
-  std::printf("SIMULATED Midtrans sandbox at %s (no money moves); notifications to %s\n", base.c_str(),
-              args.notification_url.c_str());
+  std::printf("SIMULATED Midtrans sandbox at %s (no money moves); notifications to %s\n",
+              base.c_str(), args.notification_url.c_str());
   std::fflush(stdout);
   int sig = 0;
   sigwait(&signals, &sig);
@@ -253,11 +258,12 @@ int RunServe(Config config) {
   // Bars closed by the live feed go to the signal service (set below, cleared before it ends).
   std::atomic<signals::SignalService*> bar_sink{nullptr};
   std::atomic<Trading*> paper_sink{nullptr};  // paper accounts follow the same bars (app/trading.h)
-  store::LiveFeed live_feed(bar_store, clock, {},
-                            [&bar_sink, &paper_sink](const market::SeriesKey& key, const market::Bar& bar) {
-                              if (signals::SignalService* s = bar_sink.load()) s->OnBarClosed(key, bar);
-                              if (Trading* t = paper_sink.load()) t->OnBarClosed(key, bar);
-                            });
+  store::LiveFeed live_feed(
+      bar_store, clock, {},
+      [&bar_sink, &paper_sink](const market::SeriesKey& key, const market::Bar& bar) {
+        if (signals::SignalService* s = bar_sink.load()) s->OnBarClosed(key, bar);
+        if (Trading* t = paper_sink.load()) t->OnBarClosed(key, bar);
+      });
   store::FeatureSetStore feature_sets(*db, clock);
   http::FeatureServicePtr feature_service = http::MakeFeatureService(bar_store, feature_sets);
 
@@ -284,36 +290,38 @@ int RunServe(Config config) {
   std::unique_ptr<billing::RateLimiter> limiter = std::move(made_limiter).value();
   LogEvent(spdlog::level::info, "rate_limiter",
            {{"backend", config.redis.url.empty() ? "local" : "redis"},
-            {"url", config.redis.url.empty() ? std::string() : billing::RedactRedisUrl(config.redis.url)}});
+            {"url", config.redis.url.empty() ? std::string()
+                                             : billing::RedactRedisUrl(config.redis.url)}});
   billing::MeteredCalls metered(entitlements, meter, limiter.get());
   // Tenants train within their plan's training bounds.
   models::ModelServiceOptions model_options = ModelServiceOptionsFrom(config, entitlements, clock);
   // Interval calibrations are fitted when a version is trained or activated, not on a request.
-  signals::IntervalCalibrationStore calibrations(*db, bar_store, model_registry, &feature_sets, clock);
+  signals::IntervalCalibrationStore calibrations(*db, bar_store, model_registry, &feature_sets,
+                                                 clock);
   FitIntervalCalibrationsOnTrainAndActivate(model_options, model_registry, calibrations);
   models::ModelService model_service(*db, bar_store, &feature_sets, model_registry, &jobs, clock,
                                      model_options);
   http::AddModelRoutes(routes, model_service, jobs);
   // Signals: the live signal of each (model, series), computed once per closed bar.
   signals::DbSignalLog signal_log(*db);
-  signals::SignalService signal_service(bar_store, model_registry, &feature_sets, signal_log, calibrations,
-                                        clock, {.bar_check_interval_nanos =
-                                                    config.signals.bar_check_interval_ms * (kNanosPerSecond / 1000)});
+  signals::SignalService signal_service(
+      bar_store, model_registry, &feature_sets, signal_log, calibrations, clock,
+      {.bar_check_interval_nanos =
+           config.signals.bar_check_interval_ms * (kNanosPerSecond / 1000)});
   bar_sink.store(&signal_service);
-  http::AddSignalRoutes(routes, {.signals = &signal_service, .log = &signal_log, .bars = &bar_store});
+  http::AddSignalRoutes(routes,
+                        {.signals = &signal_service, .log = &signal_log, .bars = &bar_store});
   http::AddBusinessRoutes(routes, {.signals = &signal_service});
   // Paper trading accounts (backtest/paper.h) follow the live bars with the live signals; their
   // thread also sends the accounts' signed webhooks.
-  Trading trading(config, *db, bar_store, jobs, model_service, &feature_sets, &signal_service, clock,
-                  [&entitlements, &clock](TenantId t) {
+  Trading trading(config, *db, bar_store, jobs, model_service, &feature_sets, &signal_service,
+                  clock, [&entitlements, &clock](TenantId t) {
                     auto caller = entitlements.Resolve(t, clock.Now());
                     return caller.ok() ? billing::Entitlements::ActiveBacktests(*caller->plan) : 2;
                   });
   // Submitting backtests needs the plan's "backtests", opening paper accounts its "paper_trading"
   // (migration 43): billing's one gate, in the handlers.
-  http::AddTradingRoutes(
-      routes, {.backtests = trading.backtests(),
-               .paper = &trading.paper()});
+  http::AddTradingRoutes(routes, {.backtests = trading.backtests(), .paper = &trading.paper()});
   billing::Invoices invoices(*db, subscriptions);
   billing::Analytics analytics(*db, subscriptions);
   http::AddBillingRoutes(routes, {.plans = &plans,
@@ -328,8 +336,10 @@ int RunServe(Config config) {
       *db, subscriptions,
       {.renewal_notice = config.payments.renewal_notice_days * kNanosPerDay,
        .grace = config.payments.grace_days * kNanosPerDay});
-  const std::string self_url = "http://" + (config.server.host == "0.0.0.0" ? std::string("127.0.0.1") : config.server.host) +
-                               ":" + std::to_string(config.server.port);
+  const std::string self_url =
+      "http://" +
+      (config.server.host == "0.0.0.0" ? std::string("127.0.0.1") : config.server.host) + ":" +
+      std::to_string(config.server.port);
   std::unique_ptr<payments::MidtransSandbox> midtrans_sandbox;
   payments::MidtransConfig midtrans_config = MidtransConfigFrom(config);
   if (config.midtrans.server_key.empty()) {
@@ -338,9 +348,10 @@ int RunServe(Config config) {
     midtrans_config.core_base_url = self_url + "/sandbox/midtrans";
     midtrans_config.simulated = true;
     midtrans_sandbox = std::make_unique<payments::MidtransSandbox>(
-        payments::SandboxOptions{midtrans_config.server_key, self_url + "/sandbox/midtrans",
-                                 self_url + "/api/v1/payments/midtrans/notification",
-                                 static_cast<double>(config.payments.sandbox_retry_scale_permille) / 1000.0},
+        payments::SandboxOptions{
+            midtrans_config.server_key, self_url + "/sandbox/midtrans",
+            self_url + "/api/v1/payments/midtrans/notification",
+            static_cast<double>(config.payments.sandbox_retry_scale_permille) / 1000.0},
         clock);
     http::AddMidtransSandboxRoutes(routes, *midtrans_sandbox, "/sandbox/midtrans");
     LogEvent(spdlog::level::warn, "midtrans_simulated",
@@ -353,7 +364,8 @@ int RunServe(Config config) {
   std::unique_ptr<payments::MidtransClient> gateway = std::move(made_gateway).value();
   if (!midtrans_config.simulated) {
     LogEvent(spdlog::level::info, "midtrans",
-             {{"environment", config.midtrans.environment}, {"snap", midtrans_config.snap_base_url},
+             {{"environment", config.midtrans.environment},
+              {"snap", midtrans_config.snap_base_url},
               {"core", midtrans_config.core_base_url}});
   }
   payments::PaymentService payment_service(
@@ -364,9 +376,10 @@ int RunServe(Config config) {
   if (const char* fault = std::getenv("SINYAL_TEST_PAYMENTS_FAULT")) {
     // Crash-safety tests only (tests/e2e/payments_e2e_test.cc).
     const std::string f = fault;
-    payment_service.TEST_SetFault(f == "kill_before_commit" ? payments::PaymentService::Fault::kKillBeforeCommit
-                                  : f == "kill_after_commit" ? payments::PaymentService::Fault::kKillAfterCommit
-                                                             : payments::PaymentService::Fault::kNone);
+    payment_service.TEST_SetFault(
+        f == "kill_before_commit"  ? payments::PaymentService::Fault::kKillBeforeCommit
+        : f == "kill_after_commit" ? payments::PaymentService::Fault::kKillAfterCommit
+                                   : payments::PaymentService::Fault::kNone);
     LogEvent(spdlog::level::critical, "test_fault_armed", {{"fault", f}});
   }
   http::AddPaymentRoutes(routes, {.payments = &payment_service,
@@ -375,15 +388,17 @@ int RunServe(Config config) {
                                   .db = db.get()});
   // The WebSocket signal stream (one metered unit per pushed signal); the hub's thread meters and
   // sends, and it unsubscribes from the signal service before that is destroyed.
-  http::StreamHubPtr stream_hub = http::AddStreamRoutes(
-      routes, {.signals = &signal_service, .metered = &metered, .clock = &clock, .metrics = &metrics,
-               .log = &signal_log});
+  http::StreamHubPtr stream_hub = http::AddStreamRoutes(routes, {.signals = &signal_service,
+                                                                 .metered = &metered,
+                                                                 .clock = &clock,
+                                                                 .metrics = &metrics,
+                                                                 .log = &signal_log});
   // Retraining (signals/retraining_job.h): the audit trail, retrain_check jobs, their routes.
   signals::DbSignalLog retraining_signals(*db);
   signals::DbAuditLog retraining_audit(*db);
   signals::RetrainingService retraining(*db, bar_store, &feature_sets, model_registry, &jobs,
-                                        &retraining_signals, retraining_audit, clock,
-                                        model_options, RetrainingOptionsFrom(config));
+                                        &retraining_signals, retraining_audit, clock, model_options,
+                                        RetrainingOptionsFrom(config));
   http::AddRetrainingRoutes(routes, retraining, retraining_audit);
   // Read-only operator views for the dashboard (tenants, model health).
   http::AddOperatorRoutes(routes, {.accounts = &accounts,
@@ -407,9 +422,8 @@ int RunServe(Config config) {
       retrain_scheduler->Start();
     }
   }
-  http::AddMarketRoutes(routes, {.bars = &bar_store,
-                                 .feed = &live_feed,
-                                 .features = feature_service.get()});
+  http::AddMarketRoutes(
+      routes, {.bars = &bar_store, .feed = &live_feed, .features = feature_service.get()});
   // Telegram (notify/telegram.h): on when telegram.bot_token is set; the routes exist either way
   // (503 naming the setting without a bot). It reads signals as bars close and sends through its
   // own persistent queue; billing and payments reach it through billing::AccountNotices.
@@ -417,16 +431,17 @@ int RunServe(Config config) {
   if (!config.telegram.bot_token.empty()) {
     notify::TelegramOptions options = TelegramOptionsFrom(config);
     if (Status s = notify::TelegramBot::ValidateOptions(options); !s.ok()) return Fail(s);
-    telegram = std::make_unique<notify::TelegramBot>(notify::TelegramDeps{.db = db.get(),
-                                                                          .clock = &clock,
-                                                                          .accounts = &accounts,
-                                                                          .plans = &plans,
-                                                                          .subscriptions = &subscriptions,
-                                                                          .meter = &meter,
-                                                                          .signals = &signal_service,
-                                                                          .paper = &trading.paper(),
-                                                                          .metered = &metered},
-                                                     std::move(options));
+    telegram =
+        std::make_unique<notify::TelegramBot>(notify::TelegramDeps{.db = db.get(),
+                                                                   .clock = &clock,
+                                                                   .accounts = &accounts,
+                                                                   .plans = &plans,
+                                                                   .subscriptions = &subscriptions,
+                                                                   .meter = &meter,
+                                                                   .signals = &signal_service,
+                                                                   .paper = &trading.paper(),
+                                                                   .metered = &metered},
+                                              std::move(options));
     // Payment settled or failed, renewal due: billing's events become the owners' notices
     // (billing::NoticeForEvent, the one rule), queued durably by the bot after the event's commit.
     billing_accounts.Subscribe([bot = telegram.get()](const billing::StoredEvent& e) {
@@ -440,12 +455,11 @@ int RunServe(Config config) {
   }
   http::AddTelegramRoutes(routes, telegram.get());
   http::Server* server_ptr = nullptr;
-  http::AddSystemRoutes(routes, {.ready =
-                                     [&db, &server_ptr]() -> Status {
-                                       if (server_ptr != nullptr && server_ptr->draining())
-                                         return Status::Unavailable("shutting down");
-                                       return db->Ping();
-                                     },
+  http::AddSystemRoutes(routes, {.ready = [&db, &server_ptr]() -> Status {
+                                   if (server_ptr != nullptr && server_ptr->draining())
+                                     return Status::Unavailable("shutting down");
+                                   return db->Ping();
+                                 },
                                  .metrics = &metrics,
                                  .docs_assets_dir = config.server.docs_assets_dir,
                                  .version = kVersion});
@@ -454,17 +468,20 @@ int RunServe(Config config) {
   if (!site_or.ok()) return Fail(site_or.error());
   std::unique_ptr<http::StaticSite> site = std::move(site_or).value();
   LogEvent(spdlog::level::info, "dashboard",
-           {{"web_dir", config.server.web_dir}, {"files", site->file_count()}, {"built", site->has_index()}});
+           {{"web_dir", config.server.web_dir},
+            {"files", site->file_count()},
+            {"built", site->has_index()}});
   http::Pipeline pipeline(routes, &accounts, metrics, clock,
                           {.max_body_bytes = static_cast<size_t>(config.server.max_body_bytes),
                            .access_log = config.log.access_log,
                            .metered = &metered,
                            .site = site.get()});
-  http::Server server(pipeline, {.host = config.server.host,
-                                 .port = static_cast<uint16_t>(config.server.port),
-                                 .io_threads = static_cast<size_t>(config.server.io_threads),
-                                 .blocking_threads = static_cast<size_t>(config.server.blocking_threads),
-                                 .accept_concurrency = static_cast<size_t>(config.server.accept_concurrency)});
+  http::Server server(
+      pipeline, {.host = config.server.host,
+                 .port = static_cast<uint16_t>(config.server.port),
+                 .io_threads = static_cast<size_t>(config.server.io_threads),
+                 .blocking_threads = static_cast<size_t>(config.server.blocking_threads),
+                 .accept_concurrency = static_cast<size_t>(config.server.accept_concurrency)});
   server_ptr = &server;
   if (Status s = server.Start(); !s.ok()) return Fail(s);
   if (telegram) {
@@ -481,7 +498,9 @@ int RunServe(Config config) {
         std::this_thread::sleep_for(std::chrono::milliseconds(100));
       if (stop_feed_timer.load()) break;
       auto r = live_feed.AdvanceLive();
-      if (!r.ok()) LogEvent(spdlog::level::warn, "live_feed_advance_failed", {{"error", r.error().ToString()}});
+      if (!r.ok())
+        LogEvent(spdlog::level::warn, "live_feed_advance_failed",
+                 {{"error", r.error().ToString()}});
     }
   });
 
@@ -496,11 +515,14 @@ int RunServe(Config config) {
   std::thread invoicer([&invoices, &clock, &stop_invoicer, &billing_db, retention] {
     while (!stop_invoicer.load()) {
       auto made = invoices.GenerateClosed(clock.Now());
-      if (!made.ok()) LogEvent(spdlog::level::warn, "invoices_failed", {{"error", made.error().ToString()}});
-      else if (*made > 0) LogEvent(spdlog::level::info, "invoices_generated", {{"count", *made}});
+      if (!made.ok())
+        LogEvent(spdlog::level::warn, "invoices_failed", {{"error", made.error().ToString()}});
+      else if (*made > 0)
+        LogEvent(spdlog::level::info, "invoices_generated", {{"count", *made}});
       auto purged = billing::PurgeExpiredIdempotencyKeys(billing_db, clock.Now(), retention);
       if (!purged.ok())
-        LogEvent(spdlog::level::warn, "idempotency_purge_failed", {{"error", purged.error().ToString()}});
+        LogEvent(spdlog::level::warn, "idempotency_purge_failed",
+                 {{"error", purged.error().ToString()}});
       else if (purged->deleted > 0)
         LogEvent(spdlog::level::info, "idempotency_keys_expired",
                  {{"count", purged->deleted}, {"more", purged->more}});
@@ -523,9 +545,12 @@ int RunServe(Config config) {
         if (queued.ok()) worker->Wake();
       } else {
         auto r = payment_service.Reconcile(clock.Now());
-        if (!r.ok()) LogEvent(spdlog::level::warn, "payments_reconcile_failed", {{"error", r.error().ToString()}});
+        if (!r.ok())
+          LogEvent(spdlog::level::warn, "payments_reconcile_failed",
+                   {{"error", r.error().ToString()}});
       }
-      for (int64_t i = 0; i < config.payments.reconcile_interval_seconds * 10 && !stop_reconciler.load(); ++i)
+      for (int64_t i = 0;
+           i < config.payments.reconcile_interval_seconds * 10 && !stop_reconciler.load(); ++i)
         std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
   });
@@ -538,10 +563,11 @@ int RunServe(Config config) {
   if (config.first_run.enabled && fresh) {
     auto horizons = ParseHorizonList(config.first_run.horizons, "first_run.horizons");
     if (!horizons.ok()) return Fail(horizons.error());
-    first_run = std::make_unique<FirstRun>(bar_store, model_service, signal_service,
-                                           FirstRunOptions{.sample_dir = config.first_run.sample_dir,
-                                                           .replay_bars = static_cast<size_t>(config.first_run.replay_bars),
-                                                           .horizons = std::move(*horizons)});
+    first_run = std::make_unique<FirstRun>(
+        bar_store, model_service, signal_service,
+        FirstRunOptions{.sample_dir = config.first_run.sample_dir,
+                        .replay_bars = static_cast<size_t>(config.first_run.replay_bars),
+                        .horizons = std::move(*horizons)});
     first_run->Start();
   }
 
@@ -555,18 +581,22 @@ int RunServe(Config config) {
       "  Health:          %s/readyz\n"
       "  Sign up (creates your organisation and its owner):\n"
       "    curl -s -X POST %s/api/v1/auth/register -H 'Content-Type: application/json' \\\n"
-      "      -d '{\"tenant_name\":\"My Company\",\"email\":\"you@example.com\",\"password\":\"a-long-passphrase\"}'\n"
-      "  Sign in:  POST %s/api/v1/auth/login {\"email\",\"password\"} -> use access_token as 'Authorization: Bearer ...'\n"
+      "      -d '{\"tenant_name\":\"My "
+      "Company\",\"email\":\"you@example.com\",\"password\":\"a-long-passphrase\"}'\n"
+      "  Sign in:  POST %s/api/v1/auth/login {\"email\",\"password\"} -> use access_token as "
+      "'Authorization: Bearer ...'\n"
       "  Payments:  %s\n"
       "  Stop with Ctrl-C (or SIGTERM): in-flight requests finish first.\n\n",
       kVersion, base.c_str(), RedactUrl(config.database.url).c_str(), base.c_str(), base.c_str(),
       base.c_str(), base.c_str(), base.c_str(),
-      midtrans_config.simulated
-          ? ("SIMULATED - no Midtrans keys; local Midtrans sandbox at " + base + "/sandbox/midtrans (no money moves)").c_str()
-          : ("Midtrans " + config.midtrans.environment).c_str());
+      midtrans_config.simulated ? ("SIMULATED - no Midtrans keys; local Midtrans sandbox at " +
+                                   base + "/sandbox/midtrans (no money moves)")
+                                      .c_str()
+                                : ("Midtrans " + config.midtrans.environment).c_str());
   if (first_run) {
     std::printf(
-        "  First run: importing the sample market data in %s and training the platform models in the\n"
+        "  First run: importing the sample market data in %s and training the platform models in "
+        "the\n"
         "  background; signals appear as each model is trained (log events \"first_run\").\n\n",
         config.first_run.sample_dir.c_str());
   }
@@ -574,7 +604,8 @@ int RunServe(Config config) {
 
   int sig = 0;
   sigwait(&signals, &sig);
-  LogEvent(spdlog::level::info, "shutdown_requested", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
+  LogEvent(spdlog::level::info, "shutdown_requested",
+           {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
   if (first_run) first_run->Stop();  // waits for a model being trained
   server.Drain(std::chrono::milliseconds(config.server.shutdown_grace_ms));
   server.Stop();

@@ -2,6 +2,7 @@
 
 #include <curl/curl.h>
 
+#include <CLI/CLI.hpp>
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -9,21 +10,19 @@
 #include <fstream>
 #include <sstream>
 
-#include <CLI/CLI.hpp>
-
 #include "app/models_cli.h"
 #include "backtest/live_signals.h"
 #include "backtest/report.h"
 #include "backtest/walk_forward_signals.h"
 #include "billing/entitlements.h"
 #include "billing/plans.h"
-#include "models/db_registry.h"
-#include "models/service.h"
-#include "store/feature_set_store.h"
 #include "core/log.h"
 #include "core/time.h"
+#include "models/db_registry.h"
+#include "models/service.h"
 #include "store/bar_store.h"
 #include "store/database.h"
+#include "store/feature_set_store.h"
 #include "store/job_queue.h"
 
 namespace sinyal::app {
@@ -56,7 +55,8 @@ class CurlTransport : public backtest::WebhookTransport {
     if (rc == CURLE_OK) curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
     curl_slist_free_all(list);
     curl_easy_cleanup(curl);
-    if (rc != CURLE_OK) return Status::Unavailable(std::string("no response: ") + curl_easy_strerror(rc));
+    if (rc != CURLE_OK)
+      return Status::Unavailable(std::string("no response: ") + curl_easy_strerror(rc));
     return static_cast<int>(status);
   }
 };
@@ -84,7 +84,8 @@ Trading::Trading(const Config& config, store::Database& db, store::BarStore& bar
   // Queued + running backtests per tenant: the plan's limit when given, else 2.
   backtest::BacktestServiceOptions backtest_options;
   backtest_options.max_active_of = std::move(active_backtests_of);
-  backtests_ = std::make_unique<backtest::BacktestService>(db, bars, jobs, *factory_, clock, backtest_options);
+  backtests_ = std::make_unique<backtest::BacktestService>(db, bars, jobs, *factory_, clock,
+                                                           backtest_options);
   if (signals != nullptr) {
     provider_ = std::make_unique<backtest::LiveSignalProvider>(*signals);
   } else {
@@ -159,7 +160,8 @@ void Trading::Loop() {
       last_delivery = now;
       auto delivered = paper_->DeliverWebhooks(*transport_);
       if (!delivered.ok()) {
-        LogEvent(spdlog::level::warn, "paper_webhooks_failed", {{"error", delivered.error().ToString()}});
+        LogEvent(spdlog::level::warn, "paper_webhooks_failed",
+                 {{"error", delivered.error().ToString()}});
       }
     }
   }
@@ -184,9 +186,11 @@ std::string Pct(double x) {
 CLI::App* AddBacktestCommand(CLI::App& app, BacktestArgs& args,
                              const std::function<void(CLI::App*)>& add_common) {
   CLI::App* cmd = app.add_subcommand(
-      "backtest", "backtest a strategy (JSON) on the stored bars with walk-forward models; writes a report");
+      "backtest",
+      "backtest a strategy (JSON) on the stored bars with walk-forward models; writes a report");
   add_common(cmd);
-  cmd->add_option("--strategy", args.strategy, "strategy JSON file (docs/backtests.md)")->required();
+  cmd->add_option("--strategy", args.strategy, "strategy JSON file (docs/backtests.md)")
+      ->required();
   cmd->add_option("--out", args.out_dir, "report directory (default reports/backtests)");
   cmd->add_option("--name", args.name, "report basename (default: the strategy file's stem)");
   cmd->add_option("--tenant-id", args.tenant_id,
@@ -195,7 +199,8 @@ CLI::App* AddBacktestCommand(CLI::App& app, BacktestArgs& args,
 }
 
 int RunBacktestCommand(const Config& config, const BacktestArgs& args) {
-  if (args.tenant_id < 0) return Fail(Status::InvalidArgument("tenant ids are positive", "--tenant-id"));
+  if (args.tenant_id < 0)
+    return Fail(Status::InvalidArgument("tenant ids are positive", "--tenant-id"));
   std::ifstream in(args.strategy, std::ios::binary);
   if (!in) return Fail(Status::NotFound("cannot read " + args.strategy, "--strategy"));
   std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
@@ -243,7 +248,8 @@ int RunBacktestCommand(const Config& config, const BacktestArgs& args) {
   std::ostringstream command;
   command << "sinyal backtest --strategy " << args.strategy;
   if (args.tenant_id > 0) command << " --tenant-id " << args.tenant_id;
-  const backtest::BacktestReport report = backtest::RenderBacktestReport(*result, name, command.str());
+  const backtest::BacktestReport report =
+      backtest::RenderBacktestReport(*result, name, command.str());
   if (Status s = backtest::WriteBacktestReport(report, args.out_dir, name); !s.ok()) return Fail(s);
 
   const auto& m = result->strategy.metrics;
@@ -257,11 +263,12 @@ int RunBacktestCommand(const Config& config, const BacktestArgs& args) {
   std::printf("  reverse last move total return %s\n",
               Pct(result->reverse_last_move.metrics.total_return).c_str());
   if (result->random_entry.seeds > 0) {
-    std::printf("  random entry      median %s (p05 %s, p95 %s) over %d seeds; strategy above %.0f%% of them\n",
-                Pct(result->random_entry.median_return).c_str(),
-                Pct(result->random_entry.p05_return).c_str(),
-                Pct(result->random_entry.p95_return).c_str(), result->random_entry.seeds,
-                100 * result->random_entry.strategy_return_rank);
+    std::printf(
+        "  random entry      median %s (p05 %s, p95 %s) over %d seeds; strategy above %.0f%% of "
+        "them\n",
+        Pct(result->random_entry.median_return).c_str(),
+        Pct(result->random_entry.p05_return).c_str(), Pct(result->random_entry.p95_return).c_str(),
+        result->random_entry.seeds, 100 * result->random_entry.strategy_return_rank);
   }
   std::printf("  report: %s/%s.md (%.1f s)\n", args.out_dir.c_str(), name.c_str(), result->seconds);
   return 0;

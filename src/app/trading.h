@@ -78,15 +78,15 @@ class Trading {
   std::mutex mu_;
   std::condition_variable cv_;
   std::deque<std::pair<market::SeriesKey, market::Bar>> queue_;  // GUARDED_BY(mu_)
-  bool stop_ = false;                                             // GUARDED_BY(mu_)
+  bool stop_ = false;                                            // GUARDED_BY(mu_)
   std::thread thread_;
 };
 
 struct BacktestArgs {
-  std::string strategy;    // path of the strategy JSON
+  std::string strategy;                       // path of the strategy JSON
   std::string out_dir = "reports/backtests";  // report directory
-  std::string name;        // report basename (default: the file's stem)
-  int64_t tenant_id = 0;   // 0: the platform's series and model configuration
+  std::string name;                           // report basename (default: the file's stem)
+  int64_t tenant_id = 0;                      // 0: the platform's series and model configuration
 };
 
 // Adds `sinyal backtest` to `app` (add_common: --database, --log-level, --data-dir).

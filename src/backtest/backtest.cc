@@ -271,7 +271,8 @@ Result<BacktestResult> RunBacktest(const StrategyConfig& c, const std::vector<Se
     ReverseLastMoveSource rev(series.size(), c.model.horizon, confidence);
     StrategyConfig rc = c;
     rc.signal.threshold = 0.5;  // the rule's signal is always "confident"
-    SINYAL_ASSIGN_OR_RETURN(out.reverse_last_move, RunStrategy(rc, series, rev, {}, options.metrics));
+    SINYAL_ASSIGN_OR_RETURN(out.reverse_last_move,
+                            RunStrategy(rc, series, rev, {}, options.metrics));
     out.reverse_last_move.name = "reverse_last_move";
   }
   // Random entries: as many entries as the strategy made, held for its mean holding period.
@@ -294,7 +295,8 @@ Result<BacktestResult> RunBacktest(const StrategyConfig& c, const std::vector<Se
     const size_t k = std::min<size_t>(static_cast<size_t>(rb.entries_per_run), all.size());
     while (at.size() < k) at.insert(all[rng() % all.size()]);
     std::vector<int> dirs;
-    for (size_t i = 0; i < k; ++i) dirs.push_back(c.signal.allow_short ? ((rng() & 1) ? 1 : -1) : 1);
+    for (size_t i = 0; i < k; ++i)
+      dirs.push_back(c.signal.allow_short ? ((rng() & 1) ? 1 : -1) : 1);
     RandomEntrySource rs(std::move(at), std::move(dirs), confidence);
     SINYAL_ASSIGN_OR_RETURN(RunResult r, RunStrategy(rc, series, rs, {}, options.metrics));
     r.name = "random_entry/seed " + std::to_string(seed);
@@ -322,10 +324,10 @@ Result<BacktestResult> RunBacktest(const StrategyConfig& c, const std::vector<Se
     rb.p95_return = Quantile(rb.total_returns, 0.95);
     rb.median_sharpe = Quantile(rb.sharpes, 0.5);
     const double mine = out.strategy.metrics.total_return;
-    rb.strategy_return_rank =
-        static_cast<double>(std::lower_bound(rb.total_returns.begin(), rb.total_returns.end(), mine) -
-                            rb.total_returns.begin()) /
-        static_cast<double>(rb.total_returns.size());
+    rb.strategy_return_rank = static_cast<double>(std::lower_bound(rb.total_returns.begin(),
+                                                                   rb.total_returns.end(), mine) -
+                                                  rb.total_returns.begin()) /
+                              static_cast<double>(rb.total_returns.size());
     // The run at the median return, re-run (runs are deterministic per seed) for its curve.
     std::sort(runs.begin(), runs.end());
     SINYAL_ASSIGN_OR_RETURN(RunResult median, random_run(runs[runs.size() / 2].second));
@@ -383,7 +385,9 @@ nlohmann::json RunJson(const RunResult& r, size_t max_points) {
                 {"spread", r.costs.spread},
                 {"slippage", r.costs.slippage},
                 {"swap", r.costs.swap}};
-  return {{"name", r.name}, {"metrics", m}, {"entries", r.entries},
+  return {{"name", r.name},
+          {"metrics", m},
+          {"entries", r.entries},
           {"curve", CurveJson(r.equity, max_points)}};
 }
 
@@ -401,8 +405,10 @@ nlohmann::json ToJson(const BacktestResult& r, size_t max_points, size_t max_tra
   j["definitions"] = MetricDefinitions(r.metrics_options);
   j["strategy"] = RunJson(r.strategy, max_points);
   nlohmann::json trades = nlohmann::json::array();
-  const size_t skip = r.strategy.trades.size() > max_trades ? r.strategy.trades.size() - max_trades : 0;
-  for (size_t i = skip; i < r.strategy.trades.size(); ++i) trades.push_back(ToJson(r.strategy.trades[i]));
+  const size_t skip =
+      r.strategy.trades.size() > max_trades ? r.strategy.trades.size() - max_trades : 0;
+  for (size_t i = skip; i < r.strategy.trades.size(); ++i)
+    trades.push_back(ToJson(r.strategy.trades[i]));
   j["trades"] = trades;
   j["trades_total"] = r.strategy.trades.size();
   nlohmann::json risk = nlohmann::json::array();

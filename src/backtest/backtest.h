@@ -19,11 +19,10 @@
 // Thread safety: functions; the signal source is used by the calling thread only.
 #pragma once
 
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "backtest/engine.h"
 #include "backtest/metrics.h"
@@ -65,7 +64,8 @@ struct RandomBaseline {
   std::vector<double> sharpes;        // one per seed, ascending
   double mean_return = 0, median_return = 0, p05_return = 0, p95_return = 0;
   double median_sharpe = 0;
-  double strategy_return_rank = 0;  // share of random runs whose total return is below the strategy's
+  double strategy_return_rank =
+      0;  // share of random runs whose total return is below the strategy's
   std::optional<RunResult> median_run;  // the run at the median return (its curve for charts)
 };
 
@@ -78,7 +78,7 @@ struct BacktestResult {
   RunResult reverse_last_move;
   RandomBaseline random_entry;
   MetricsOptions metrics_options;
-  double seconds = 0;          // wall time of the strategy's run (signals included)
+  double seconds = 0;  // wall time of the strategy's run (signals included)
   double baseline_seconds = 0;
   nlohmann::json signal_source;  // what produced the signals (model versions, retrains)
 };

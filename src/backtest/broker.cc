@@ -1,8 +1,8 @@
 #include "backtest/broker.h"
 
 #include <algorithm>
-#include <cstdio>
 #include <cmath>
+#include <cstdio>
 #include <string>
 #include <utility>
 
@@ -37,13 +37,20 @@ bool Finite(double v) { return std::isfinite(v); }
 
 std::string_view BrokerEventKindName(BrokerEvent::Kind k) {
   switch (k) {
-    case BrokerEvent::Kind::kOrderAccepted: return "order_accepted";
-    case BrokerEvent::Kind::kOrderRejected: return "order_rejected";
-    case BrokerEvent::Kind::kOrderCancelled: return "order_cancelled";
-    case BrokerEvent::Kind::kOrderExpired: return "order_expired";
-    case BrokerEvent::Kind::kOrderUpdated: return "order_updated";
-    case BrokerEvent::Kind::kOrderFilled: return "order_filled";
-    case BrokerEvent::Kind::kRiskState: return "risk_state";
+    case BrokerEvent::Kind::kOrderAccepted:
+      return "order_accepted";
+    case BrokerEvent::Kind::kOrderRejected:
+      return "order_rejected";
+    case BrokerEvent::Kind::kOrderCancelled:
+      return "order_cancelled";
+    case BrokerEvent::Kind::kOrderExpired:
+      return "order_expired";
+    case BrokerEvent::Kind::kOrderUpdated:
+      return "order_updated";
+    case BrokerEvent::Kind::kOrderFilled:
+      return "order_filled";
+    case BrokerEvent::Kind::kRiskState:
+      return "risk_state";
   }
   return "unknown";
 }
@@ -86,9 +93,9 @@ Status SimulatedBroker::AddInstrument(const InstrumentSpec& spec, market::Timefr
   }
   auto nonneg = [](double v, const char* name) -> Status {
     if (!Finite(v) || v < 0) {
-      return Status::InvalidArgument(std::string(name) + " must be a number >= 0, got " +
-                                         std::to_string(v),
-                                     std::string("costs.") + name);
+      return Status::InvalidArgument(
+          std::string(name) + " must be a number >= 0, got " + std::to_string(v),
+          std::string("costs.") + name);
     }
     return Status::Ok();
   };
@@ -138,8 +145,7 @@ double SimulatedBroker::Commission(const SymbolState& s, double qty, double pric
 
 SimulatedBroker::Quote SimulatedBroker::QuoteOf(const InstrumentSpec& spec,
                                                 const market::Bar& bar) const {
-  const double points =
-      spec.use_bar_spread && bar.spread() > 0 ? bar.spread() : spec.spread_points;
+  const double points = spec.use_bar_spread && bar.spread() > 0 ? bar.spread() : spec.spread_points;
   const double spread = points * spec.point();
   const double shift = spec.bars_are_mid ? spread / 2 : 0;
   return Quote{bar.open() - shift, bar.high() - shift, bar.low() - shift, bar.close() - shift,
@@ -224,9 +230,8 @@ Result<OrderId> SimulatedBroker::Submit(const OrderRequest& in, UnixNanos now) {
   const double step = s.spec.lot_step * s.spec.contract_size;
   req.quantity = std::floor(req.quantity / step + 1e-9) * step;
   if (req.quantity <= 0) {
-    return Status::InvalidArgument("quantity is below one lot step (" + std::to_string(step) +
-                                       " units)",
-                                   "quantity");
+    return Status::InvalidArgument(
+        "quantity is below one lot step (" + std::to_string(step) + " units)", "quantity");
   }
   if (req.type == OrderType::kMarket) {
     if (req.price != 0) return Status::InvalidArgument("market orders take no price", "price");
@@ -242,12 +247,13 @@ Result<OrderId> SimulatedBroker::Submit(const OrderRequest& in, UnixNanos now) {
   } else if (req.expire_at != 0) {
     return Status::InvalidArgument("expire_at is only for GTD orders", "expire_at");
   }
-  for (auto [v, name] : {std::pair{req.stop_loss, "stop_loss"},
-                         std::pair{req.take_profit, "take_profit"},
-                         std::pair{req.stop_loss_distance, "stop_loss_distance"},
-                         std::pair{req.take_profit_distance, "take_profit_distance"},
-                         std::pair{req.trailing_distance, "trailing_distance"}}) {
-    if (!Finite(v) || v < 0) return Status::InvalidArgument(std::string(name) + " must be >= 0", name);
+  for (auto [v, name] :
+       {std::pair{req.stop_loss, "stop_loss"}, std::pair{req.take_profit, "take_profit"},
+        std::pair{req.stop_loss_distance, "stop_loss_distance"},
+        std::pair{req.take_profit_distance, "take_profit_distance"},
+        std::pair{req.trailing_distance, "trailing_distance"}}) {
+    if (!Finite(v) || v < 0)
+      return Status::InvalidArgument(std::string(name) + " must be >= 0", name);
   }
   if (req.stop_loss > 0 && req.stop_loss_distance > 0) {
     return Status::InvalidArgument("give stop_loss or stop_loss_distance, not both", "stop_loss");
@@ -267,9 +273,8 @@ Result<OrderId> SimulatedBroker::Submit(const OrderRequest& in, UnixNanos now) {
                                    "trailing_distance");
   }
   // Absolute bracket prices must lie on the right side of the entry's reference price.
-  double ref = req.type == OrderType::kMarket
-                   ? (s.last_bar ? s.last_bar->close() : 0.0)
-                   : req.price;
+  double ref =
+      req.type == OrderType::kMarket ? (s.last_bar ? s.last_bar->close() : 0.0) : req.price;
   if (ref > 0) {
     const int dir = Sign(req.side);
     if (req.stop_loss > 0 && (req.stop_loss - ref) * dir >= 0) {
@@ -446,8 +451,8 @@ void SimulatedBroker::OnBar(int sym, const market::Bar& bar, UnixNanos now) {
     if (pos > 0 && o.request.side == Side::kSell) {
       next = std::max(o.stop_price, s.spec.Round(q.bid_high - o.request.trailing_distance));
     } else if (pos < 0 && o.request.side == Side::kBuy) {
-      next = std::min(o.stop_price,
-                      s.spec.Round(q.bid_low + q.spread + o.request.trailing_distance));
+      next =
+          std::min(o.stop_price, s.spec.Round(q.bid_low + q.spread + o.request.trailing_distance));
     }
     if (next != o.stop_price) {
       o.stop_price = next;
@@ -544,8 +549,8 @@ void SimulatedBroker::RangePhase(int sym, const Quote& q, UnixNanos t) {
   }
 }
 
-void SimulatedBroker::ApplyFill(int sym, OrderId id, double price, FillKind kind,
-                                double slippage, const Quote& q, UnixNanos t) {
+void SimulatedBroker::ApplyFill(int sym, OrderId id, double price, FillKind kind, double slippage,
+                                const Quote& q, UnixNanos t) {
   SymbolState& s = symbols_[sym];
   Order& o = mut(id);
   price = s.spec.Round(price);
@@ -556,10 +561,9 @@ void SimulatedBroker::ApplyFill(int sym, OrderId id, double price, FillKind kind
   if (reduce_only) {
     if (reducible <= kQtyEps) {
       CloseOrder(o, OrderStatus::kCancelled,
-                 o.request.reduce_only
-                     ? "reduce_only: no position to reduce"
-                     : "risk: account " + std::string(TradingStateName(state_)) +
-                           ": order would open exposure",
+                 o.request.reduce_only ? "reduce_only: no position to reduce"
+                                       : "risk: account " + std::string(TradingStateName(state_)) +
+                                             ": order would open exposure",
                  t);
       return;
     }
@@ -868,8 +872,8 @@ nlohmann::json SimulatedBroker::Snapshot() const {
     js["open_orders"] = std::move(open);
     if (s.last_bar) {
       const auto& b = *s.last_bar;
-      js["last_bar"] = {b.time(), b.open(), b.high(), b.low(), b.close(), b.volume(), b.spread(),
-                        b.real_volume()};
+      js["last_bar"] = {b.time(),  b.open(),   b.high(),   b.low(),
+                        b.close(), b.volume(), b.spread(), b.real_volume()};
     }
     syms.push_back(std::move(js));
   }

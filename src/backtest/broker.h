@@ -41,14 +41,13 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <span>
 #include <string>
 #include <string_view>
 #include <unordered_map>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "backtest/order.h"
 #include "backtest/risk.h"
@@ -60,30 +59,35 @@
 namespace sinyal::backtest {
 
 // Minute bars of `symbol` whose open time is in [from, to), ascending; empty when none.
-using MinuteBarSource =
-    std::function<std::span<const market::Bar>(std::string_view symbol, UnixNanos from, UnixNanos to)>;
+using MinuteBarSource = std::function<std::span<const market::Bar>(std::string_view symbol,
+                                                                   UnixNanos from, UnixNanos to)>;
 
 struct BrokerOptions {
   std::string account_currency = "USD";
   double initial_balance = 10000;  // > 0
   RiskLimits risk;
-  MinuteBarSource minute_bars;     // empty: no M1 replay. Default: none.
-  bool record_events = false;      // keep the BrokerEvent journal (paper accounts' order stream)
+  MinuteBarSource minute_bars;  // empty: no M1 replay. Default: none.
+  bool record_events = false;   // keep the BrokerEvent journal (paper accounts' order stream)
 };
 
 // One entry of the account's journal: every order state change, fill and risk state change, in
 // the order they happened. `seq` increases by one per event per account.
 struct BrokerEvent {
   enum class Kind : uint8_t {
-    kOrderAccepted, kOrderRejected, kOrderCancelled, kOrderExpired, kOrderUpdated, kOrderFilled,
+    kOrderAccepted,
+    kOrderRejected,
+    kOrderCancelled,
+    kOrderExpired,
+    kOrderUpdated,
+    kOrderFilled,
     kRiskState
   };
   int64_t seq = 0;
   Kind kind = Kind::kOrderAccepted;
   UnixNanos time = 0;
-  Order order;              // snapshot after the change (order events)
-  std::optional<Fill> fill; // kOrderFilled
-  RiskEvent risk;           // kRiskState
+  Order order;               // snapshot after the change (order events)
+  std::optional<Fill> fill;  // kOrderFilled
+  RiskEvent risk;            // kRiskState
 };
 std::string_view BrokerEventKindName(BrokerEvent::Kind k);  // "order_accepted", ...
 nlohmann::json ToJson(const BrokerEvent& e);

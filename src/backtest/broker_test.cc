@@ -46,7 +46,9 @@ OrderRequest Market(Side side, double lots) {
 }
 
 // Feeds bar i (closing at H(i+1)).
-void Feed(SimulatedBroker& b, const market::Bar& bar) { b.OnBar(0, bar, bar.time() + kNanosPerHour); }
+void Feed(SimulatedBroker& b, const market::Bar& bar) {
+  b.OnBar(0, bar, bar.time() + kNanosPerHour);
+}
 
 TEST(BrokerTest, MarketRoundTripAtNextOpensWithSpreadAndCommission) {
   SimulatedBroker b = MakeBroker();

@@ -8,7 +8,11 @@ namespace sinyal::backtest {
 
 Engine::Engine(ManualClock& clock, SimulatedBroker& broker, SignalStrategy& strategy,
                SignalSource& source, std::vector<market::SeriesKey> keys)
-    : clock_(clock), broker_(broker), strategy_(strategy), source_(source), keys_(std::move(keys)) {}
+    : clock_(clock),
+      broker_(broker),
+      strategy_(strategy),
+      source_(source),
+      keys_(std::move(keys)) {}
 
 Status Engine::OnBar(int symbol, const market::Bar& bar) {
   if (symbol < 0 || static_cast<size_t>(symbol) >= keys_.size()) {
@@ -17,8 +21,7 @@ Status Engine::OnBar(int symbol, const market::Bar& bar) {
   const auto& last = broker_.last_bar(symbol);
   if (last && bar.time() <= last->time()) {
     return Status::InvalidArgument("bar at " + std::to_string(bar.time()) + " of " +
-                                       keys_[symbol].ToString() +
-                                       " is not after the previous one",
+                                       keys_[symbol].ToString() + " is not after the previous one",
                                    "bar");
   }
   const UnixNanos close = bar.time() + market::TimeframeNanos(keys_[symbol].timeframe);
@@ -98,8 +101,8 @@ std::string Describe(const Decision& d) {
 }
 
 bool Same(const Decision& a, const Decision& b) {
-  if (a.time != b.time || a.symbol != b.symbol || a.desired != b.desired ||
-      a.action != b.action || a.orders != b.orders || a.signal.has_value() != b.signal.has_value()) {
+  if (a.time != b.time || a.symbol != b.symbol || a.desired != b.desired || a.action != b.action ||
+      a.orders != b.orders || a.signal.has_value() != b.signal.has_value()) {
     return false;
   }
   if (!a.signal) return true;
@@ -120,8 +123,8 @@ Status CheckNoLookahead(const DecisionRun& run, std::span<const UnixNanos> cutof
         return Status::FailedPrecondition(
             "decision at " + std::to_string(d.time) + " of symbol " + std::to_string(d.symbol) +
                 " changes when bars closing after " + std::to_string(cut) +
-                " are removed (look-ahead): full run: " + Describe(d) + "; truncated run: " +
-                (j < part.size() ? Describe(part[j]) : std::string("none")),
+                " are removed (look-ahead): full run: " + Describe(d) +
+                "; truncated run: " + (j < part.size() ? Describe(part[j]) : std::string("none")),
             "signal");
       }
       ++j;

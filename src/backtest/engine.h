@@ -21,11 +21,10 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <span>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "backtest/broker.h"
 #include "backtest/strategy.h"
@@ -80,8 +79,8 @@ class Engine {
 
   // Feeds series[i] (bars of keys[i], ascending) merged in time order. Bars before `from` (open
   // time) or closing after `to` (0 = unbounded) are skipped. Stops at the first error.
-  [[nodiscard]] Status Run(std::span<const std::span<const market::Bar>> series,
-                           UnixNanos from = 0, UnixNanos to = 0, const RunControl& control = {});
+  [[nodiscard]] Status Run(std::span<const std::span<const market::Bar>> series, UnixNanos from = 0,
+                           UnixNanos to = 0, const RunControl& control = {});
 
   // Closes what is still open at the last bars' closes (role kEndOfTest) and marks the account.
   void Finish();

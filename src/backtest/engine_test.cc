@@ -116,7 +116,8 @@ TEST(EngineTest, SignalAtACloseFillsAtTheNextOpen) {
   EXPECT_EQ(broker.fills()[2].side, Side::kSell);
   EXPECT_NEAR(broker.trades()[0].net_pnl, (1.10320 - 1.10170) * 100000, 1e-6);
   // The order carries the signal's id.
-  EXPECT_EQ(broker.order(broker.fills()[0].order_id)->request.tag, "sig" + std::to_string(H(1) / kNanosPerHour));
+  EXPECT_EQ(broker.order(broker.fills()[0].order_id)->request.tag,
+            "sig" + std::to_string(H(1) / kNanosPerHour));
   // Equity curve: one point per close, last one marked.
   ASSERT_EQ(engine.equity_curve().size(), 5u);
   EXPECT_EQ(engine.equity_curve()[0].time, H(1));

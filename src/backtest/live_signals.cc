@@ -30,13 +30,16 @@ Result<std::optional<BarSignal>> LiveSignalProvider::SignalAt(TenantId tenant,
   auto s = signals_.Latest(tenant, key, config.model.horizon, close);
   if (!s.ok()) {
     LogEvent(spdlog::level::warn, "paper_no_signal",
-             {{"tenant", tenant.value()}, {"series", key.ToString()},
-              {"bar", FormatIso8601(bar.time())}, {"reason", s.error().ToString()}});
+             {{"tenant", tenant.value()},
+              {"series", key.ToString()},
+              {"bar", FormatIso8601(bar.time())},
+              {"reason", s.error().ToString()}});
     return std::optional<BarSignal>();
   }
   if ((*s)->bar_time() != bar.time()) {
     LogEvent(spdlog::level::warn, "paper_no_signal",
-             {{"tenant", tenant.value()}, {"series", key.ToString()},
+             {{"tenant", tenant.value()},
+              {"series", key.ToString()},
               {"bar", FormatIso8601(bar.time())},
               {"reason", "the latest signal is of bar " + FormatIso8601((*s)->bar_time())}});
     return std::optional<BarSignal>();

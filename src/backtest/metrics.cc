@@ -148,8 +148,7 @@ Metrics ComputeMetrics(std::span<const EquityPoint> curve, std::span<const Trade
     }
   }
   if (dd_start != 0) {
-    m.longest_drawdown_days =
-        std::max(m.longest_drawdown_days, Days(dd_start, curve.back().time));
+    m.longest_drawdown_days = std::max(m.longest_drawdown_days, Days(dd_start, curve.back().time));
   }
   if (m.max_drawdown > 0) {
     m.max_drawdown_recovered = m.max_drawdown_end != 0;
@@ -186,8 +185,8 @@ Metrics ComputeMetrics(std::span<const EquityPoint> curve, std::span<const Trade
     m.win_rate = static_cast<double>(m.wins) / nt;
     m.expectancy = sum / nt;
     m.avg_bars_held = bars / nt;
-    m.profit_factor = losses < 0 ? gains / -losses
-                                 : (gains > 0 ? std::numeric_limits<double>::infinity() : 0);
+    m.profit_factor =
+        losses < 0 ? gains / -losses : (gains > 0 ? std::numeric_limits<double>::infinity() : 0);
     m.avg_win = m.wins ? gains / static_cast<double>(m.wins) : 0;
     m.avg_loss = m.losses ? losses / static_cast<double>(m.losses) : 0;
     if (with_r) m.expectancy_r = sum_r / static_cast<double>(with_r);
@@ -206,7 +205,9 @@ Metrics ComputeMetrics(std::span<const EquityPoint> curve, std::span<const Trade
 }
 
 nlohmann::json ToJson(const Metrics& m) {
-  auto t = [](UnixNanos x) { return x ? nlohmann::json(FormatIso8601(x)) : nlohmann::json(nullptr); };
+  auto t = [](UnixNanos x) {
+    return x ? nlohmann::json(FormatIso8601(x)) : nlohmann::json(nullptr);
+  };
   return {{"initial_equity", m.initial_equity},
           {"final_equity", m.final_equity},
           {"total_return", m.total_return},
@@ -255,25 +256,30 @@ nlohmann::json MetricDefinitions(const MetricsOptions& o) {
   return {
       {"total_return", "final equity / initial equity - 1"},
       {"annual_return", "CAGR over calendar time: (final / initial)^(365.25 / elapsed days) - 1"},
-      {"sharpe", "daily returns of the marked equity resampled to UTC days (last point of each day "
-                 "with bars; no filling): mean / std (ddof 1) x sqrt(" + n +
-                     "); risk-free rate 0, arithmetic mean"},
+      {"sharpe",
+       "daily returns of the marked equity resampled to UTC days (last point of each day "
+       "with bars; no filling): mean / std (ddof 1) x sqrt(" +
+           n + "); risk-free rate 0, arithmetic mean"},
       {"sortino", "mean daily return / sqrt(mean(min(r, 0)^2) over all days) x sqrt(" + n + ")"},
-      {"psr", "probabilistic Sharpe ratio (Bailey & Lopez de Prado): P(true daily Sharpe > 0) "
-              "given n days, skewness and kurtosis; psr_vs_1: against an annualised Sharpe of 1"},
-      {"max_drawdown", "largest 1 - equity / running peak over the bar-by-bar marked equity "
-                       "(open positions included); duration from that peak to recovery or the end"},
+      {"psr",
+       "probabilistic Sharpe ratio (Bailey & Lopez de Prado): P(true daily Sharpe > 0) "
+       "given n days, skewness and kurtosis; psr_vs_1: against an annualised Sharpe of 1"},
+      {"max_drawdown",
+       "largest 1 - equity / running peak over the bar-by-bar marked equity "
+       "(open positions included); duration from that peak to recovery or the end"},
       {"calmar", "annual_return / max_drawdown"},
       {"win_rate", "share of closed trades with net P&L > 0 (a partial close is a trade)"},
       {"profit_factor", "sum of winning net P&L / |sum of losing net P&L|"},
-      {"expectancy", "mean net P&L per trade in account money; expectancy_r: mean R multiple "
-                     "(net P&L / money at risk at the initial stop) of trades with a stop"},
+      {"expectancy",
+       "mean net P&L per trade in account money; expectancy_r: mean R multiple "
+       "(net P&L / money at risk at the initial stop) of trades with a stop"},
       {"sqn", "sqrt(n) x mean(net P&L) / std(net P&L, ddof 1); read only with n >= 30 trades"},
       {"exposure", "share of bar closes with a position open"},
       {"costs", "spread (half the spread per fill), commission per side, slippage, swap per night"},
-      {"fills", "signals made at a bar's close fill at the next bar's open: buys at the ask, sells "
-                "at the bid; stop-loss before take-profit when both are inside one bar unless M1 "
-                "replay decides"}};
+      {"fills",
+       "signals made at a bar's close fill at the next bar's open: buys at the ask, sells "
+       "at the bid; stop-loss before take-profit when both are inside one bar unless M1 "
+       "replay decides"}};
 }
 
 }  // namespace sinyal::backtest

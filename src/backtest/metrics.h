@@ -31,11 +31,10 @@
 // Thread safety: pure functions.
 #pragma once
 
+#include <nlohmann/json.hpp>
 #include <span>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "backtest/engine.h"
 #include "backtest/order.h"
@@ -63,7 +62,7 @@ struct Metrics {
   double max_drawdown = 0, max_drawdown_money = 0;
   UnixNanos max_drawdown_peak = 0, max_drawdown_trough = 0, max_drawdown_end = 0;
   bool max_drawdown_recovered = true;
-  double max_drawdown_days = 0;     // peak to recovery (or to the end), calendar days
+  double max_drawdown_days = 0;  // peak to recovery (or to the end), calendar days
   double longest_drawdown_days = 0;
   double calmar = 0;
   int64_t trades = 0, wins = 0, losses = 0;

@@ -10,8 +10,8 @@ namespace sinyal::backtest {
 namespace {
 
 template <typename E, size_t N>
-Result<E> ParseName(std::string_view text, const std::array<std::pair<E, std::string_view>, N>& names,
-                    const char* field) {
+Result<E> ParseName(std::string_view text,
+                    const std::array<std::pair<E, std::string_view>, N>& names, const char* field) {
   for (const auto& [value, name] : names) {
     if (name == text) return value;
   }
@@ -148,7 +148,9 @@ Status ReadEnum(const nlohmann::json& j, const char* key, Result<E> (*parse)(std
   return Status::Ok();
 }
 
-nlohmann::json Time(UnixNanos t) { return t == 0 ? nlohmann::json(nullptr) : nlohmann::json(FormatIso8601(t)); }
+nlohmann::json Time(UnixNanos t) {
+  return t == 0 ? nlohmann::json(nullptr) : nlohmann::json(FormatIso8601(t));
+}
 
 }  // namespace
 

@@ -11,13 +11,12 @@
 #pragma once
 
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
 
 #include "core/clock.h"
 #include "core/status.h"
-
-#include <nlohmann/json.hpp>
 
 namespace sinyal::backtest {
 
@@ -33,7 +32,7 @@ enum class TimeInForce : uint8_t {
   kIoc,  // immediate or cancel: fills at the open of the next bar or is cancelled
 };
 enum class OrderStatus : uint8_t {
-  kWorking,   // accepted, resting until it fills, is cancelled or expires
+  kWorking,  // accepted, resting until it fills, is cancelled or expires
   kFilled,
   kCancelled,
   kExpired,
@@ -50,11 +49,11 @@ enum class OrderRole : uint8_t {
   kEndOfTest,    // closing what is open when a backtest ends
 };
 
-std::string_view SideName(Side s);             // "buy", "sell"
-std::string_view OrderTypeName(OrderType t);   // "market", "limit", "stop"
+std::string_view SideName(Side s);                // "buy", "sell"
+std::string_view OrderTypeName(OrderType t);      // "market", "limit", "stop"
 std::string_view TimeInForceName(TimeInForce t);  // "gtc", "gtd", "ioc"
 std::string_view OrderStatusName(OrderStatus s);  // "working", "filled", "cancelled", ...
-std::string_view OrderRoleName(OrderRole r);   // "entry", "exit", "stop_loss", ...
+std::string_view OrderRoleName(OrderRole r);      // "entry", "exit", "stop_loss", ...
 [[nodiscard]] Result<Side> ParseSide(std::string_view text);
 [[nodiscard]] Result<OrderType> ParseOrderType(std::string_view text);
 [[nodiscard]] Result<TimeInForce> ParseTimeInForce(std::string_view text);
@@ -73,11 +72,11 @@ struct OrderRequest {
   double quantity = 0;  // units, > 0; rounded down to the instrument's lot step
   double price = 0;     // limit price or stop trigger; must be 0 for market orders
   TimeInForce tif = TimeInForce::kGtc;
-  UnixNanos expire_at = 0;  // kGtd only: > the submission time
+  UnixNanos expire_at = 0;   // kGtd only: > the submission time
   bool reduce_only = false;  // may only shrink a position; clipped to it, cancelled when flat
   // Entry bracket: a stop-loss (stop) and a take-profit (limit), reduce-only and one-cancels-the-
-  // other, created when the entry fills (so an EA mirroring the account sees them then). Either an absolute
-  // price or a distance from the entry's fill price (price units, > 0); 0 = none.
+  // other, created when the entry fills (so an EA mirroring the account sees them then). Either an
+  // absolute price or a distance from the entry's fill price (price units, > 0); 0 = none.
   double stop_loss = 0, take_profit = 0;
   double stop_loss_distance = 0, take_profit_distance = 0;
   // Trailing stop-loss: the stop follows the best price by this distance (price units, > 0;
@@ -95,9 +94,9 @@ struct Order {
   OrderId oco = 0;     // the other child of a bracket (cancelled when this one fills)
   UnixNanos created_at = 0, updated_at = 0;
   double filled_quantity = 0;
-  double fill_price = 0;   // 0 until filled
-  double stop_price = 0;   // for stops: the current trigger (moves when trailing)
-  std::string reason;      // why rejected / cancelled / expired; empty otherwise
+  double fill_price = 0;  // 0 until filled
+  double stop_price = 0;  // for stops: the current trigger (moves when trailing)
+  std::string reason;     // why rejected / cancelled / expired; empty otherwise
   // Set when activated by a fill inside a bar (not at its open): a take-profit activated that way
   // may not fill in the same bar (we can't know whether the extreme came before the entry).
   UnixNanos active_from = 0;
@@ -115,13 +114,13 @@ struct Fill {
   Side side = Side::kBuy;
   OrderRole role = OrderRole::kEntry;
   FillKind kind = FillKind::kOpen;
-  double quantity = 0;     // units
-  double price = 0;        // executed price (ask for buys, bid for sells, incl. slippage)
-  double commission = 0;   // account currency, >= 0
-  double spread_cost = 0;  // half the spread x quantity, account currency (attribution only)
+  double quantity = 0;       // units
+  double price = 0;          // executed price (ask for buys, bid for sells, incl. slippage)
+  double commission = 0;     // account currency, >= 0
+  double spread_cost = 0;    // half the spread x quantity, account currency (attribution only)
   double slippage_cost = 0;  // |slippage| x quantity, account currency (attribution only)
   double realized_pnl = 0;   // gross P&L of the part that closed a position, account currency
-  UnixNanos time = 0;      // open time of the bar (or M1 bar) the fill happened in
+  UnixNanos time = 0;        // open time of the bar (or M1 bar) the fill happened in
   friend bool operator==(const Fill&, const Fill&) = default;
 };
 
@@ -160,14 +159,14 @@ struct Trade {
 // Trading terms and costs of one instrument.
 struct InstrumentSpec {
   std::string symbol;
-  int digits = 5;               // decimals of a quote; point = 10^-digits
+  int digits = 5;                 // decimals of a quote; point = 10^-digits
   double contract_size = 100000;  // units per lot (FX 100,000; XAUUSD 100 oz)
-  double lot_step = 0.01;       // lots; quantities are rounded down to a multiple
+  double lot_step = 0.01;         // lots; quantities are rounded down to a multiple
   // The bar prices are bids (MT5 exports: ask = bid + spread) or mids (ask/bid = mid +/- half).
   bool bars_are_mid = false;
-  double spread_points = 0;     // used when a bar has no spread (0) or use_bar_spread is false
-  bool use_bar_spread = true;   // take the bar's spread column when it is > 0
-  double slippage_points = 0;   // adverse, on market and stop fills (not limits)
+  double spread_points = 0;       // used when a bar has no spread (0) or use_bar_spread is false
+  bool use_bar_spread = true;     // take the bar's spread column when it is > 0
+  double slippage_points = 0;     // adverse, on market and stop fills (not limits)
   double commission_per_lot = 0;  // account currency per lot per side
   double commission_rate = 0;     // fraction of the notional per side
   double swap_long_points = 0;    // per lot per night, in points (negative = paid)

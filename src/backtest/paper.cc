@@ -7,8 +7,8 @@
 #include <cmath>
 #include <cstdio>
 #include <map>
-#include <mutex>
 #include <memory>
+#include <mutex>
 #include <utility>
 
 #include "backtest/backtest.h"
@@ -53,7 +53,8 @@ Result<std::string> NewSecret() {
 
 // https:// to a public host (or http(s) to anything when private webhooks are allowed).
 Status CheckWebhookUrl(const std::string& url, bool allow_private) {
-  if (url.size() > 2000) return Status::InvalidArgument("longer than 2000 characters", "webhook_url");
+  if (url.size() > 2000)
+    return Status::InvalidArgument("longer than 2000 characters", "webhook_url");
   const bool https = url.rfind("https://", 0) == 0, http = url.rfind("http://", 0) == 0;
   if (!https && !(http && allow_private)) {
     return Status::InvalidArgument("must be an https:// URL", "webhook_url");
@@ -66,14 +67,16 @@ Status CheckWebhookUrl(const std::string& url, bool allow_private) {
   if (host.empty()) return Status::InvalidArgument("no host", "webhook_url");
   if (!allow_private) {
     std::string h = host;
-    if (h.front() == '[') h = h.substr(1, h.find(']') - 1);
-    else h = h.substr(0, h.find(':'));
+    if (h.front() == '[')
+      h = h.substr(1, h.find(']') - 1);
+    else
+      h = h.substr(0, h.find(':'));
     for (auto& ch : h) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
     auto starts = [&](const char* p) { return h.rfind(p, 0) == 0; };
     bool priv = h == "localhost" || h.ends_with(".localhost") || h.ends_with(".local") ||
-                h.ends_with(".internal") || starts("127.") || starts("10.") ||
-                starts("192.168.") || starts("169.254.") || starts("0.") || h == "::1" ||
-                starts("fc") || starts("fd") || starts("fe80");
+                h.ends_with(".internal") || starts("127.") || starts("10.") || starts("192.168.") ||
+                starts("169.254.") || starts("0.") || h == "::1" || starts("fc") || starts("fd") ||
+                starts("fe80");
     for (int b = 16; b < 32; ++b) priv |= starts(("172." + std::to_string(b) + ".").c_str());
     if (priv) {
       return Status::InvalidArgument("private and loopback hosts are not accepted", "webhook_url");
@@ -102,8 +105,7 @@ std::vector<market::SeriesKey> KeysOf(const StrategyConfig& c) {
 }
 
 struct Row {
-  long long id = 0, user = 0, revision = 0, created = 0, updated = 0, last_bar = 0,
-            delivered = 0;
+  long long id = 0, user = 0, revision = 0, created = 0, updated = 0, last_bar = 0, delivered = 0;
   int attempts = 0;
   std::string name, strategy, status, snapshot, state, webhook_url, last_error;
   double equity = 0, balance = 0;
@@ -180,7 +182,7 @@ struct PaperService::Runtime {
   std::unique_ptr<SimulatedBroker> broker;
   std::unique_ptr<SignalStrategy> strategy;
   ManualClock clock;
-  std::vector<EquityPoint> equity;  // points to store
+  std::vector<EquityPoint> equity;                         // points to store
   std::vector<std::pair<std::string, json>> extra_events;  // (type, body) beside the broker's
   bool changed = true;
   bool wipe_history = false;  // Reset
@@ -200,20 +202,20 @@ nlohmann::json PaperAccount::ToJson() const {
           {"risk_reason", risk_reason},
           {"last_bar_time", TimeOrNull(last_bar_time)},
           {"strategy", strategy.ToJson()},
-          {"webhook",
-           webhook_url.empty()
-               ? json(nullptr)
-               : json{{"url", webhook_url},
-                      {"delivered_seq", webhook_delivered_seq},
-                      {"attempts", webhook_attempts},
-                      {"last_error", webhook_last_error.empty() ? json(nullptr) : json(webhook_last_error)}}},
+          {"webhook", webhook_url.empty() ? json(nullptr)
+                                          : json{{"url", webhook_url},
+                                                 {"delivered_seq", webhook_delivered_seq},
+                                                 {"attempts", webhook_attempts},
+                                                 {"last_error", webhook_last_error.empty()
+                                                                    ? json(nullptr)
+                                                                    : json(webhook_last_error)}}},
           {"last_event_seq", last_event_seq},
           {"created_at", FormatIso8601(created_at)},
           {"updated_at", FormatIso8601(updated_at)}};
 }
 
-PaperService::PaperService(store::Database& db, store::BarStore& bars,
-                           PaperSignalProvider& signals, const Clock& clock, PaperOptions options)
+PaperService::PaperService(store::Database& db, store::BarStore& bars, PaperSignalProvider& signals,
+                           const Clock& clock, PaperOptions options)
     : db_(db), bars_(bars), signals_(signals), clock_(clock), options_(std::move(options)) {}
 
 std::string PaperService::SignWebhook(const std::string& secret, int64_t unix_seconds,
@@ -231,9 +233,9 @@ Result<PaperCreated> PaperService::Create(TenantId tenant, UserId user,
   auto parsed = StrategyFromJson(req.strategy);
   if (!parsed.ok()) {
     const Status& e = parsed.error();
-    return Status(e.code(), e.message(), e.field().empty() || e.field() == "strategy"
-                                             ? std::string("strategy")
-                                             : "strategy." + e.field());
+    return Status(e.code(), e.message(),
+                  e.field().empty() || e.field() == "strategy" ? std::string("strategy")
+                                                               : "strategy." + e.field());
   }
   StrategyConfig config = *parsed;
   if (req.initial_balance) {
@@ -267,9 +269,8 @@ Result<PaperCreated> PaperService::Create(TenantId tenant, UserId user,
                   "strategy." + broker.error().field());
   }
   SignalStrategy strategy(config, *broker);
-  const json snapshot = {{"broker", broker->Snapshot()},
-                         {"strategy", strategy.Snapshot()},
-                         {"digits", digits}};
+  const json snapshot = {
+      {"broker", broker->Snapshot()}, {"strategy", strategy.Snapshot()}, {"digits", digits}};
   std::string secret;
   if (!req.webhook_url.empty()) {
     SINYAL_ASSIGN_OR_RETURN(secret, NewSecret());
@@ -291,8 +292,7 @@ Result<PaperCreated> PaperService::Create(TenantId tenant, UserId user,
     }
     const std::string name = req.name.empty() ? "paper " + std::to_string(active + 1) : req.name;
     const std::string strat = config.ToJson().dump(), snap = snapshot.dump(),
-                      symbols = SymbolsColumn(config),
-                      tf(market::TimeframeName(config.timeframe));
+                      symbols = SymbolsColumn(config), tf(market::TimeframeName(config.timeframe));
     const double bal = config.initial_balance;
     soci::indicator url_ind = req.webhook_url.empty() ? soci::i_null : soci::i_ok;
     sql << "INSERT INTO paper_accounts (tenant_id, user_id, name, strategy, symbols, timeframe, "
@@ -300,8 +300,8 @@ Result<PaperCreated> PaperService::Create(TenantId tenant, UserId user,
            "webhook_secret, created_at, updated_at) VALUES (:t, :u, :n, :s, :sy, :tf, 'active', "
            ":snap, 0, :b, :b2, 'active', :url, :sec, :c, :c2) RETURNING id",
         soci::use(t, "t"), soci::use(u, "u"), soci::use(name, "n"), soci::use(strat, "s"),
-        soci::use(symbols, "sy"), soci::use(tf, "tf"), soci::use(snap, "snap"),
-        soci::use(bal, "b"), soci::use(bal, "b2"), soci::use(req.webhook_url, url_ind, "url"),
+        soci::use(symbols, "sy"), soci::use(tf, "tf"), soci::use(snap, "snap"), soci::use(bal, "b"),
+        soci::use(bal, "b2"), soci::use(req.webhook_url, url_ind, "url"),
         soci::use(secret, url_ind, "sec"), soci::use(now, "c"), soci::use(now, "c2"),
         soci::into(id);
     return Status::Ok();
@@ -385,7 +385,8 @@ Result<PaperAccount> PaperService::Mutate(TenantId tenant, std::optional<UserId>
         if (!rt.wipe_history && was != before.end() && was->second == j) continue;  // unchanged
         const long long order_id = oid, at = o.updated_at;
         const std::string status(OrderStatusName(o.status)), body = j.dump();
-        sql << "INSERT INTO paper_orders (account_id, tenant_id, order_id, status, body, updated_at) "
+        sql << "INSERT INTO paper_orders (account_id, tenant_id, order_id, status, body, "
+               "updated_at) "
                "VALUES (:i, :t, :o, :s, :b, :u) ON CONFLICT (account_id, order_id) DO UPDATE SET "
                "status = excluded.status, body = excluded.body, updated_at = excluded.updated_at",
             soci::use(i, "i"), soci::use(t, "t"), soci::use(order_id, "o"), soci::use(status, "s"),
@@ -438,9 +439,10 @@ Result<PaperAccount> PaperService::Mutate(TenantId tenant, std::optional<UserId>
         body["account_id"] = id;
         add_event(seq, type, body);
       }
-      const std::string snap_text =
-          json{{"broker", broker_snap}, {"strategy", rt.strategy->Snapshot()}, {"digits", rt.digits}}
-              .dump();
+      const std::string snap_text = json{
+          {"broker", broker_snap},
+          {"strategy", rt.strategy->Snapshot()},
+          {"digits", rt.digits}}.dump();
       UnixNanos last_bar = 0;
       for (size_t k = 0; k < rt.broker->num_symbols(); ++k) {
         const auto& b = rt.broker->last_bar(static_cast<int>(k));
@@ -546,9 +548,9 @@ Result<int> PaperService::OnBarClosed(const market::SeriesKey& key, const market
     if (s.ok()) {
       ++changed;
     } else {
-      LogEvent(spdlog::level::warn, "paper_bar_failed",
-               {{"account", id}, {"tenant", t}, {"series", key.ToString()},
-                {"error", s.ToString()}});
+      LogEvent(
+          spdlog::level::warn, "paper_bar_failed",
+          {{"account", id}, {"tenant", t}, {"series", key.ToString()}, {"error", s.ToString()}});
     }
   }
   return changed;
@@ -581,9 +583,8 @@ Result<Order> PaperService::CancelOrder(TenantId tenant, UserId user, int64_t id
     const Order* o = rt.broker->order(order);
     if (!o) {
       // Closed orders are not in the snapshot: they are in the table.
-      return Status::FailedPrecondition("order " + std::to_string(order) +
-                                            " is not working (or does not exist)",
-                                        "order_id");
+      return Status::FailedPrecondition(
+          "order " + std::to_string(order) + " is not working (or does not exist)", "order_id");
     }
     return rt.broker->Cancel(order, clock_.Now(), "cancelled by the user");
   });
@@ -823,10 +824,11 @@ Result<int> PaperService::DeliverWebhooks(WebhookTransport& transport, size_t ma
     long long id = 0, t = 0;
     const long long n = static_cast<long long>(max_accounts);
     soci::statement st =
-        (sql.prepare << "SELECT a.id, a.tenant_id FROM paper_accounts a WHERE "
-                        "a.webhook_url IS NOT NULL AND a.webhook_next_at <= :now AND EXISTS "
-                        "(SELECT 1 FROM paper_events e WHERE e.account_id = a.id AND "
-                        "e.seq > a.webhook_delivered_seq) ORDER BY a.webhook_next_at, a.id LIMIT :n",
+        (sql.prepare
+             << "SELECT a.id, a.tenant_id FROM paper_accounts a WHERE "
+                "a.webhook_url IS NOT NULL AND a.webhook_next_at <= :now AND EXISTS "
+                "(SELECT 1 FROM paper_events e WHERE e.account_id = a.id AND "
+                "e.seq > a.webhook_delivered_seq) ORDER BY a.webhook_next_at, a.id LIMIT :n",
          soci::use(now, "now"), soci::use(n, "n"), soci::into(id), soci::into(t));
     st.execute();
     while (st.fetch()) due.push_back({id, t});
@@ -879,9 +881,9 @@ Result<int> PaperService::DeliverWebhooks(WebhookTransport& transport, size_t ma
             soci::use(last, "s"), soci::use(id, "i"), soci::use(t, "t"), soci::use(from_seq, "f");
       } else {
         const int next_attempts = attempts + 1;
-        const long long backoff = std::min<long long>(
-            options_.webhook_max_backoff_ns,
-            kNanosPerSecond * (1LL << std::min(next_attempts, 30)));
+        const long long backoff =
+            std::min<long long>(options_.webhook_max_backoff_ns,
+                                kNanosPerSecond * (1LL << std::min(next_attempts, 30)));
         const long long next_at = now + backoff;
         sql << "UPDATE paper_accounts SET webhook_attempts = :a, webhook_next_at = :n, "
                "webhook_last_error = :e WHERE id = :i AND tenant_id = :t",

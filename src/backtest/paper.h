@@ -33,12 +33,11 @@
 #include <functional>
 #include <map>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <utility>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "backtest/broker.h"
 #include "backtest/engine.h"
@@ -75,9 +74,9 @@ class PaperSignalProvider {
 class WebhookTransport {
  public:
   virtual ~WebhookTransport() = default;
-  [[nodiscard]] virtual Result<int> Post(const std::string& url,
-                                         const std::vector<std::pair<std::string, std::string>>& headers,
-                                         const std::string& body) = 0;
+  [[nodiscard]] virtual Result<int> Post(
+      const std::string& url, const std::vector<std::pair<std::string, std::string>>& headers,
+      const std::string& body) = 0;
 };
 
 struct PaperAccount {
@@ -127,10 +126,10 @@ struct PaperSummary {
 };
 
 struct PaperOptions {
-  int max_accounts_per_user = 5;  // active accounts. Default 5.
+  int max_accounts_per_user = 5;                 // active accounts. Default 5.
   std::function<int(TenantId)> max_accounts_of;  // plan override; may be empty
-  bool allow_private_webhooks = false;  // tests: allow http://127.0.0.1
-  size_t webhook_batch = 100;           // events per webhook call. Default 100.
+  bool allow_private_webhooks = false;           // tests: allow http://127.0.0.1
+  size_t webhook_batch = 100;                    // events per webhook call. Default 100.
   int64_t webhook_max_backoff_ns = kNanosPerHour;
 };
 
@@ -152,8 +151,7 @@ class PaperService {
   // Orders, newest first; open_only: working orders only; limit 1..1000; `before` (an id, 0 =
   // none) pages back: only ids below it. Fills and trades likewise.
   [[nodiscard]] Result<std::vector<Order>> Orders(TenantId tenant, UserId user, int64_t id,
-                                                  bool open_only, size_t limit,
-                                                  int64_t before = 0);
+                                                  bool open_only, size_t limit, int64_t before = 0);
   [[nodiscard]] Result<std::vector<Fill>> Fills(TenantId tenant, UserId user, int64_t id,
                                                 size_t limit, int64_t before = 0);
   [[nodiscard]] Result<std::vector<Trade>> Trades(TenantId tenant, UserId user, int64_t id,
@@ -162,17 +160,15 @@ class PaperService {
   [[nodiscard]] Result<std::vector<EquityPoint>> Equity(TenantId tenant, UserId user, int64_t id,
                                                         size_t limit);
   // Events with seq > after, ascending, at most limit (1..1000): the polling order stream.
-  [[nodiscard]] Result<std::vector<nlohmann::json>> Events(TenantId tenant, UserId user,
-                                                           int64_t id, int64_t after,
-                                                           size_t limit);
+  [[nodiscard]] Result<std::vector<nlohmann::json>> Events(TenantId tenant, UserId user, int64_t id,
+                                                           int64_t after, size_t limit);
 
   // A manual order (role kManual unless reduce_only exit). Errors name the field; a risk refusal
   // is an order with status "rejected" and its reason. FailedPrecondition ("status") on a closed
   // account.
   [[nodiscard]] Result<Order> SubmitOrder(TenantId tenant, UserId user, int64_t id,
                                           OrderRequest request);
-  [[nodiscard]] Result<Order> CancelOrder(TenantId tenant, UserId user, int64_t id,
-                                          OrderId order);
+  [[nodiscard]] Result<Order> CancelOrder(TenantId tenant, UserId user, int64_t id, OrderId order);
   // Closes every position at the next bar's open and cancels working entries.
   [[nodiscard]] Result<PaperAccount> ClosePositions(TenantId tenant, UserId user, int64_t id);
   // Back to the starting balance with no positions, orders, fills or equity history (the event

@@ -52,7 +52,8 @@ std::vector<market::Bar> Walk(int n, uint64_t seed, double start, int digits) {
 // The same deterministic signals for the paper provider and the backtest source: a function of
 // (symbol, bar time) only.
 BarSignal ScriptSignal(const std::string& symbol, UnixNanos t) {
-  const uint64_t h = std::hash<std::string>()(symbol) ^ static_cast<uint64_t>(t / kNanosPerHour) * 0x9E3779B97F4A7C15ULL;
+  const uint64_t h = std::hash<std::string>()(symbol) ^
+                     static_cast<uint64_t>(t / kNanosPerHour) * 0x9E3779B97F4A7C15ULL;
   BarSignal s;
   s.direction = static_cast<int>(h % 3) - 1;
   s.confidence = 0.5 + static_cast<double>((h >> 8) % 50) / 100;  // 0.50 .. 0.99
@@ -319,7 +320,8 @@ TEST_P(PaperTest, ManualOrdersCloseResetAndTheEventStream) {
   auto events = paper_->Events(tenant_, UserId(7), id, 0, 1000);
   ASSERT_OK(events);
   ASSERT_GE(events->size(), 8u);
-  for (size_t i = 0; i < events->size(); ++i) EXPECT_EQ((*events)[i]["seq"], static_cast<int64_t>(i + 1));
+  for (size_t i = 0; i < events->size(); ++i)
+    EXPECT_EQ((*events)[i]["seq"], static_cast<int64_t>(i + 1));
   EXPECT_EQ(events->back()["type"], "account_reset");
   auto later = paper_->Events(tenant_, UserId(7), id, 5, 2);
   ASSERT_OK(later);
@@ -379,8 +381,7 @@ TEST_P(PaperTest, WebhooksAreSignedOrderedAndRetried) {
   EXPECT_EQ(next - 1, acc->last_event_seq);
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, PaperTest, SINYAL_DB_BACKENDS,
-                         store::testing::BackendName);
+INSTANTIATE_TEST_SUITE_P(Backends, PaperTest, SINYAL_DB_BACKENDS, store::testing::BackendName);
 
 }  // namespace
 }  // namespace sinyal::backtest

@@ -30,11 +30,20 @@ std::string Escape(const std::string& s) {
   std::string out;
   for (char c : s) {
     switch (c) {
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '&': out += "&amp;"; break;
-      case '"': out += "&quot;"; break;
-      default: out += c;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '&':
+        out += "&amp;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      default:
+        out += c;
     }
   }
   return out;
@@ -42,7 +51,8 @@ std::string Escape(const std::string& s) {
 
 void Header(std::ostringstream& os, const Plot& p, const std::string& title) {
   os << "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" << p.W << "\" height=\"" << p.H
-     << "\" viewBox=\"0 0 " << p.W << " " << p.H << "\" font-family=\"sans-serif\" font-size=\"11\">\n"
+     << "\" viewBox=\"0 0 " << p.W << " " << p.H
+     << "\" font-family=\"sans-serif\" font-size=\"11\">\n"
      << "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n"
      << "<text x=\"" << p.W / 2 << "\" y=\"20\" text-anchor=\"middle\" font-size=\"13\">"
      << Escape(title) << "</text>\n"
@@ -136,7 +146,8 @@ std::string EquitySvg(const BacktestResult& r, const std::string& title) {
   }
   Legend(os, p, legend);
   os << "<text x=\"14\" y=\"" << p.H / 2 << "\" transform=\"rotate(-90 14 " << p.H / 2
-     << ")\" text-anchor=\"middle\">equity (" << Escape(r.config.currency) << ", marked per bar)</text>\n";
+     << ")\" text-anchor=\"middle\">equity (" << Escape(r.config.currency)
+     << ", marked per bar)</text>\n";
   os << "</svg>\n";
   return os.str();
 }
@@ -159,7 +170,8 @@ std::string DrawdownSvg(const BacktestResult& r, const std::string& title) {
   for (const auto& d : dd) as_curve.push_back({d.time, -d.drawdown, 0, false});
   const auto thin = ThinCurve(as_curve, 1200);
   os << "<polygon fill=\"#dc262633\" stroke=\"#dc2626\" stroke-width=\"1\" points=\"";
-  if (!thin.empty()) os << Fmt("%.1f", p.X(static_cast<double>(thin.front().time))) << "," << p.Y(0) << " ";
+  if (!thin.empty())
+    os << Fmt("%.1f", p.X(static_cast<double>(thin.front().time))) << "," << p.Y(0) << " ";
   for (const auto& e : thin) {
     os << Fmt("%.1f", p.X(static_cast<double>(e.time))) << "," << Fmt("%.1f", p.Y(e.equity)) << " ";
   }
@@ -220,9 +232,9 @@ std::string RandomBaselineSvg(const BacktestResult& r, const std::string& title)
        << Escape(name) << " " << Pct(v.first) << "</text>\n";
     ty += 14;
   }
-  os << "<text x=\"" << p.W / 2 << "\" y=\"" << p.H - 10 << "\" text-anchor=\"middle\">total return; bars: "
-     << rets.size() << " random-entry runs with " << r.random_entry.entries_per_run
-     << " entries each</text>\n";
+  os << "<text x=\"" << p.W / 2 << "\" y=\"" << p.H - 10
+     << "\" text-anchor=\"middle\">total return; bars: " << rets.size()
+     << " random-entry runs with " << r.random_entry.entries_per_run << " entries each</text>\n";
   os << "</svg>\n";
   return os.str();
 }
@@ -257,30 +269,31 @@ BacktestReport RenderBacktestReport(const BacktestResult& r, const std::string& 
   if (!r.signal_source.is_null()) md << "- Signals: `" << r.signal_source.dump() << "`\n";
   if (!command.empty()) md << "- Reproduce: `" << command << "`\n";
   md << "\n## Results beside the baselines\n\n";
-  md << "| run | total return | annual | Sharpe | Sortino | PSR | max DD | DD days | Calmar | trades "
+  md << "| run | total return | annual | Sharpe | Sortino | PSR | max DD | DD days | Calmar | "
+        "trades "
         "| win rate | profit factor | expectancy | SQN (n) | exposure | costs |\n";
   md << "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n";
   auto row = [&](const std::string& name, const RunResult& run) {
     const Metrics& m = run.metrics;
-    const double costs = run.costs.commission + run.costs.spread + run.costs.slippage - run.costs.swap;
+    const double costs =
+        run.costs.commission + run.costs.spread + run.costs.slippage - run.costs.swap;
     md << "| " << name << " | " << Pct(m.total_return) << " | " << Pct(m.annual_return) << " | "
        << Num(m.sharpe) << " | " << Num(m.sortino) << " | " << Num(m.psr) << " | "
        << Pct(m.max_drawdown) << " | " << Num(m.max_drawdown_days, "%.0f")
        << (m.max_drawdown_recovered ? "" : "+") << " | " << Num(m.calmar) << " | " << m.trades
-       << " | " << Pct(m.win_rate) << " | " << Num(m.profit_factor) << " | "
-       << Num(m.expectancy) << " | " << Num(m.sqn) << " (" << m.trades << ") | "
-       << Pct(m.exposure) << " | " << Num(costs) << " |\n";
+       << " | " << Pct(m.win_rate) << " | " << Num(m.profit_factor) << " | " << Num(m.expectancy)
+       << " | " << Num(m.sqn) << " (" << m.trades << ") | " << Pct(m.exposure) << " | "
+       << Num(costs) << " |\n";
   };
   row("**strategy**", r.strategy);
   row("buy and hold", r.buy_and_hold);
   row("reverse last move", r.reverse_last_move);
   if (r.random_entry.median_run) row("random entry, median seed", *r.random_entry.median_run);
   const RandomBaseline& rb = r.random_entry;
-  md << "\nRandom entry: " << rb.seeds << " seeds, " << rb.entries_per_run
-     << " entries each, held " << rb.hold_bars << " bars; total return median "
-     << Pct(rb.median_return) << ", 5-95% " << Pct(rb.p05_return) << " .. " << Pct(rb.p95_return)
-     << ", mean " << Pct(rb.mean_return) << "; the strategy beats "
-     << Pct(rb.strategy_return_rank) << " of the random runs.\n";
+  md << "\nRandom entry: " << rb.seeds << " seeds, " << rb.entries_per_run << " entries each, held "
+     << rb.hold_bars << " bars; total return median " << Pct(rb.median_return) << ", 5-95% "
+     << Pct(rb.p05_return) << " .. " << Pct(rb.p95_return) << ", mean " << Pct(rb.mean_return)
+     << "; the strategy beats " << Pct(rb.strategy_return_rank) << " of the random runs.\n";
   md << "\nCosts of the strategy (" << r.config.currency << "): commission "
      << Num(r.strategy.costs.commission) << ", spread " << Num(r.strategy.costs.spread)
      << ", slippage " << Num(r.strategy.costs.slippage) << ", swap " << Num(r.strategy.costs.swap)
@@ -301,7 +314,8 @@ BacktestReport RenderBacktestReport(const BacktestResult& r, const std::string& 
   }
   const size_t shown = std::min<size_t>(r.strategy.trades.size(), 20);
   md << "\n## Last " << shown << " of " << r.strategy.trades.size() << " trades\n\n";
-  md << "| # | symbol | side | entry | exit | qty | entry px | exit px | net P&L | R | bars | exit |\n";
+  md << "| # | symbol | side | entry | exit | qty | entry px | exit px | net P&L | R | bars | exit "
+        "|\n";
   md << "|---|---|---|---|---|---|---|---|---|---|---|---|\n";
   for (size_t i = r.strategy.trades.size() - shown; i < r.strategy.trades.size(); ++i) {
     const Trade& t = r.strategy.trades[i];

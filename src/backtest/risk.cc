@@ -20,13 +20,13 @@ Status ValidateRiskLimits(const RiskLimits& l, std::string_view prefix) {
     return Status::InvalidArgument("max_open_positions must be >= 0 (0 = off)",
                                    field("max_open_positions"));
   }
-  for (auto [v, name] : {std::pair{l.max_daily_loss, "max_daily_loss"},
-                         std::pair{l.max_drawdown, "max_drawdown"}}) {
+  for (auto [v, name] :
+       {std::pair{l.max_daily_loss, "max_daily_loss"}, std::pair{l.max_drawdown, "max_drawdown"}}) {
     if (!std::isfinite(v) || v < 0 || v >= 1) {
-      return Status::InvalidArgument(
-          std::string(name) + " is a fraction of equity in [0, 1) (0 = off), got " +
-              std::to_string(v),
-          field(name));
+      return Status::InvalidArgument(std::string(name) +
+                                         " is a fraction of equity in [0, 1) (0 = off), got " +
+                                         std::to_string(v),
+                                     field(name));
     }
   }
   return Status::Ok();
@@ -34,9 +34,12 @@ Status ValidateRiskLimits(const RiskLimits& l, std::string_view prefix) {
 
 std::string_view TradingStateName(TradingState s) {
   switch (s) {
-    case TradingState::kActive: return "active";
-    case TradingState::kReducing: return "reducing";
-    case TradingState::kHalted: return "halted";
+    case TradingState::kActive:
+      return "active";
+    case TradingState::kReducing:
+      return "reducing";
+    case TradingState::kHalted:
+      return "halted";
   }
   return "active";
 }

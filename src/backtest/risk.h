@@ -39,7 +39,8 @@ struct RiskLimits {
 };
 
 // InvalidArgument naming the field ("risk.max_daily_loss", ...) for values out of range.
-[[nodiscard]] Status ValidateRiskLimits(const RiskLimits& limits, std::string_view prefix = "risk.");
+[[nodiscard]] Status ValidateRiskLimits(const RiskLimits& limits,
+                                        std::string_view prefix = "risk.");
 
 enum class TradingState : uint8_t { kActive, kReducing, kHalted };
 std::string_view TradingStateName(TradingState s);  // "active", "reducing", "halted"

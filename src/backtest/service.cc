@@ -69,7 +69,11 @@ json BacktestRecord::ToJson() const {
 BacktestService::BacktestService(store::Database& db, store::BarStore& bars, store::JobQueue& jobs,
                                  SignalSourceFactory& signals, const Clock& clock,
                                  BacktestServiceOptions options)
-    : db_(db), bars_(bars), jobs_(jobs), signals_(signals), clock_(clock),
+    : db_(db),
+      bars_(bars),
+      jobs_(jobs),
+      signals_(signals),
+      clock_(clock),
       options_(std::move(options)) {}
 
 Result<std::vector<SeriesInput>> BacktestService::LoadSeries(TenantId owner,
@@ -188,7 +192,8 @@ Result<BacktestRecord> BacktestService::Submit(TenantId tenant, std::optional<Us
   Status s = db_.WithTenantTx(tenant, [&](soci::session& sql) -> Status {
     const long long t = tenant.value();
     long long active = 0;
-    sql << "SELECT COUNT(*) FROM backtests WHERE tenant_id = :t AND status IN ('queued', 'running')",
+    sql << "SELECT COUNT(*) FROM backtests WHERE tenant_id = :t AND status IN ('queued', "
+           "'running')",
         soci::use(t, "t"), soci::into(active);
     if (active >= max_active) {
       return Status(StatusCode::kRateLimited,
@@ -201,8 +206,8 @@ Result<BacktestRecord> BacktestService::Submit(TenantId tenant, std::optional<Us
     long long created = now;
     sql << "INSERT INTO backtests (tenant_id, user_id, status, strategy, created_at) "
            "VALUES (:t, :u, 'queued', :s, :c) RETURNING id",
-        soci::use(t, "t"), soci::use(u, ui, "u"), soci::use(strategy, "s"),
-        soci::use(created, "c"), soci::into(id);
+        soci::use(t, "t"), soci::use(u, ui, "u"), soci::use(strategy, "s"), soci::use(created, "c"),
+        soci::into(id);
     return Status::Ok();
   });
   SINYAL_RETURN_IF_ERROR(s);
@@ -224,17 +229,18 @@ Result<BacktestRecord> BacktestService::Submit(TenantId tenant, std::optional<Us
   }
   SINYAL_RETURN_IF_ERROR(db_.WithTenantTx(tenant, [&](soci::session& sql) -> Status {
     const long long t = tenant.value(), j = *job;
-    sql << "UPDATE backtests SET job_id = :j WHERE id = :id AND tenant_id = :t",
-        soci::use(j, "j"), soci::use(id, "id"), soci::use(t, "t");
+    sql << "UPDATE backtests SET job_id = :j WHERE id = :id AND tenant_id = :t", soci::use(j, "j"),
+        soci::use(id, "id"), soci::use(t, "t");
     return Status::Ok();
   }));
   return Get(tenant, id, false);
 }
 
 Result<std::string> BacktestService::Report(TenantId tenant, int64_t id, std::string_view part) {
-  if (part != "markdown" && part != "equity.svg" && part != "drawdown.svg" && part != "random.svg") {
-    return Status::InvalidArgument("format must be markdown, equity.svg, drawdown.svg or random.svg",
-                                   "format");
+  if (part != "markdown" && part != "equity.svg" && part != "drawdown.svg" &&
+      part != "random.svg") {
+    return Status::InvalidArgument(
+        "format must be markdown, equity.svg, drawdown.svg or random.svg", "format");
   }
   std::string result;
   soci::indicator ind = soci::i_null;
@@ -383,9 +389,10 @@ Result<std::string> BacktestService::RunJob(const store::Job& job,
   }));
 
   auto fail = [&](const Status& s) -> Result<std::string> {
-    const bool cancelled = s.code() == StatusCode::kFailedPrecondition && s.message() == "cancelled";
-    SINYAL_RETURN_IF_ERROR(
-        Finish(tenant, id, cancelled ? "cancelled" : "failed", "", cancelled ? "" : ErrorJson(s).dump()));
+    const bool cancelled =
+        s.code() == StatusCode::kFailedPrecondition && s.message() == "cancelled";
+    SINYAL_RETURN_IF_ERROR(Finish(tenant, id, cancelled ? "cancelled" : "failed", "",
+                                  cancelled ? "" : ErrorJson(s).dump()));
     if (cancelled) return done.dump();
     return s;
   };

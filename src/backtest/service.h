@@ -17,12 +17,11 @@
 
 #include <functional>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "backtest/backtest.h"
 #include "backtest/engine.h"
@@ -75,7 +74,7 @@ struct BacktestRecord {
 };
 
 struct BacktestServiceOptions {
-  int max_active = 2;               // queued + running per tenant. Default 2. >= 1.
+  int max_active = 2;  // queued + running per tenant. Default 2. >= 1.
   // Per-tenant override of max_active (the plan's limit); may be empty.
   std::function<int(TenantId)> max_active_of;
   size_t max_bars_per_symbol = 200000;  // newest stored bars read per symbol. Default 200,000.
@@ -99,8 +98,8 @@ class BacktestService {
   // One backtest (with its result when `with_result`); NotFound("id") for another tenant's.
   [[nodiscard]] Result<BacktestRecord> Get(TenantId tenant, int64_t id, bool with_result);
   // A part of a succeeded backtest's report, rendered when it finished (report.h): "markdown"
-  // (refers to the charts as backtest-<id>_equity.svg etc.), "equity.svg", "drawdown.svg", "random.svg".
-  // InvalidArgument("format") for another part; NotFound("id") for another tenant's;
+  // (refers to the charts as backtest-<id>_equity.svg etc.), "equity.svg", "drawdown.svg",
+  // "random.svg". InvalidArgument("format") for another part; NotFound("id") for another tenant's;
   // FailedPrecondition("status") before it has succeeded.
   [[nodiscard]] Result<std::string> Report(TenantId tenant, int64_t id, std::string_view part);
   // The newest `limit` (1..100) backtests of the tenant, without results.
@@ -124,8 +123,8 @@ class BacktestService {
 
  private:
   Status CheckPeriod(const StrategyConfig& config, const std::vector<SeriesInput>& series);
-  Status Finish(TenantId tenant, int64_t id, const std::string& status,
-                const std::string& result, const std::string& error);
+  Status Finish(TenantId tenant, int64_t id, const std::string& status, const std::string& result,
+                const std::string& error);
 
   store::Database& db_;
   store::BarStore& bars_;

@@ -77,7 +77,8 @@ class BacktestServiceTest : public DbTest {
     double p = 1.1;
     std::vector<market::Bar> bars;
     for (int i = 0; i < 5000; ++i) {
-      const double o = std::round(p * 1e5) / 1e5, c = std::round(o * std::exp(step(rng)) * 1e5) / 1e5;
+      const double o = std::round(p * 1e5) / 1e5,
+                   c = std::round(o * std::exp(step(rng)) * 1e5) / 1e5;
       bars.push_back(*market::Bar::Create(kT0 + i * kNanosPerHour, o, std::max(o, c) + 0.0001,
                                           std::min(o, c) - 0.0001, c, 10, 5));
       p = c;
@@ -99,7 +100,8 @@ class BacktestServiceTest : public DbTest {
     return R"({"symbols": ["EURUSD"], "signal": {"threshold": 0.6},
                "sizing": {"mode": "fixed", "lots": 0.1},
                "costs": {"spread_points": 10, "commission_per_lot": 3.5},
-               "baselines": {"random_seeds": 10})" + extra + "}";
+               "baselines": {"random_seeds": 10})" +
+           extra + "}";
   }
 
   ManualClock clock_;
@@ -148,14 +150,15 @@ TEST_P(BacktestServiceTest, ImpossibleStrategiesAreRefusedWithTheField) {
             "costs.spread_points");
   EXPECT_EQ(field_of(R"({"symbols": ["EURUSD"], "signal": {"threshold": 1.01}})"),
             "signal.threshold");
-  EXPECT_EQ(field_of(R"({"symbols": ["EURUSD"], "period": {"from": "2030-01-01", "to": "2030-01-01"}})"),
-            "period");
+  EXPECT_EQ(
+      field_of(R"({"symbols": ["EURUSD"], "period": {"from": "2030-01-01", "to": "2030-01-01"}})"),
+      "period");
   EXPECT_EQ(field_of(R"({"symbols": ["EURUSD"], "period": {"from": "2030-01-01"}})"), "period");
   EXPECT_EQ(field_of(R"({"symbols": ["NOSUCH"]})"), "symbols[0]");
   EXPECT_EQ(field_of(R"({"symbols": ["EURUSD"], "model": {"config": {"trees": 5000}}})"),
             "model.config.trees");
-  auto big = service_->Submit(tenant_, UserId(3),
-                              R"({"symbols":["EURUSD"],"name":")" + std::string(10 << 20, 'a') + "\"}");
+  auto big = service_->Submit(
+      tenant_, UserId(3), R"({"symbols":["EURUSD"],"name":")" + std::string(10 << 20, 'a') + "\"}");
   ASSERT_FALSE(big.ok());
   EXPECT_EQ(big.error().code(), StatusCode::kPayloadTooLarge);
   auto list = service_->List(tenant_, 10);
@@ -201,7 +204,8 @@ TEST_P(BacktestServiceTest, TheActiveLimitIsPerTenant) {
   auto refused = service.Submit(tenant_, UserId(3), Strategy());
   ASSERT_FALSE(refused.ok());
   EXPECT_EQ(refused.error().code(), StatusCode::kRateLimited);
-  EXPECT_NE(refused.error().message().find("1 at a time"), std::string::npos) << refused.error().message();
+  EXPECT_NE(refused.error().message().find("1 at a time"), std::string::npos)
+      << refused.error().message();
   for (int i = 0; i < 3; ++i) ASSERT_OK(service.Submit(big, UserId(4), Strategy()));
   EXPECT_EQ(service.Submit(big, UserId(4), Strategy()).error().code(), StatusCode::kRateLimited);
 }

@@ -27,10 +27,10 @@ namespace sinyal::backtest {
 enum class SizingMode : uint8_t { kFixed, kRisk, kKelly };
 struct SizingConfig {
   SizingMode mode = SizingMode::kFixed;
-  double lots = 0.1;               // fixed. Default 0.1. (0, 1000]
-  double risk_fraction = 0.01;     // risk. Default 1%. (0, 0.2]
-  double kelly_fraction = 0.25;    // kelly. Default quarter Kelly. (0, 1]
-  double max_risk_fraction = 0.02; // kelly cap. Default 2%. (0, 0.2]
+  double lots = 0.1;                // fixed. Default 0.1. (0, 1000]
+  double risk_fraction = 0.01;      // risk. Default 1%. (0, 0.2]
+  double kelly_fraction = 0.25;     // kelly. Default quarter Kelly. (0, 1]
+  double max_risk_fraction = 0.02;  // kelly cap. Default 2%. (0, 0.2]
 };
 
 enum class StopMode : uint8_t { kNone, kPoints, kAtr };

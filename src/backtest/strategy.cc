@@ -1,8 +1,8 @@
 #include "backtest/strategy.h"
 
 #include <algorithm>
-#include <cstdio>
 #include <cmath>
+#include <cstdio>
 #include <set>
 #include <utility>
 
@@ -28,8 +28,9 @@ class Obj {
         for (auto key : keys) list += (list.empty() ? "" : ", ") + std::string(key);
         // An empty name is shown as "" so that the error always names a field (a top-level ""
         // gave an empty field; found by fuzz/strategy_fuzz.cc).
-        return Status::InvalidArgument("unknown field (accepted: " + list + ")",
-                                       Field(k.empty() ? std::string_view("\"\"") : std::string_view(k)));
+        return Status::InvalidArgument(
+            "unknown field (accepted: " + list + ")",
+            Field(k.empty() ? std::string_view("\"\"") : std::string_view(k)));
       }
     }
     return Status::Ok();
@@ -58,10 +59,9 @@ class Obj {
     if (!v.is_number_integer()) return Status::InvalidArgument("must be an integer", Field(key));
     const int64_t x = v.get<int64_t>();
     if (x < lo || x > hi) {
-      return Status::InvalidArgument(
-          "must be in [" + std::to_string(lo) + ", " + std::to_string(hi) + "], got " +
-              std::to_string(x),
-          Field(key));
+      return Status::InvalidArgument("must be in [" + std::to_string(lo) + ", " +
+                                         std::to_string(hi) + "], got " + std::to_string(x),
+                                     Field(key));
     }
     *out = static_cast<int>(x);
     return Status::Ok();
@@ -104,9 +104,9 @@ class Obj {
 };
 
 Status ParseCosts(const Obj& o, CostConfig* c) {
-  SINYAL_RETURN_IF_ERROR(o.Allowed({"spread_points", "use_bar_spread", "slippage_points",
-                                    "commission_per_lot", "commission_rate", "swap_long_points",
-                                    "swap_short_points", "prices"}));
+  SINYAL_RETURN_IF_ERROR(
+      o.Allowed({"spread_points", "use_bar_spread", "slippage_points", "commission_per_lot",
+                 "commission_rate", "swap_long_points", "swap_short_points", "prices"}));
   SINYAL_RETURN_IF_ERROR(o.Number("spread_points", &c->spread_points, 0, 1e6));
   SINYAL_RETURN_IF_ERROR(o.Bool("use_bar_spread", &c->use_bar_spread));
   SINYAL_RETURN_IF_ERROR(o.Number("slippage_points", &c->slippage_points, 0, 1e6));
@@ -124,14 +124,10 @@ Status ParseCosts(const Obj& o, CostConfig* c) {
 }
 
 json CostsJson(const CostConfig& c) {
-  return {{"spread_points", c.spread_points},
-          {"use_bar_spread", c.use_bar_spread},
-          {"slippage_points", c.slippage_points},
-          {"commission_per_lot", c.commission_per_lot},
-          {"commission_rate", c.commission_rate},
-          {"swap_long_points", c.swap_long_points},
-          {"swap_short_points", c.swap_short_points},
-          {"prices", c.bars_are_mid ? "mid" : "bid"}};
+  return {{"spread_points", c.spread_points},         {"use_bar_spread", c.use_bar_spread},
+          {"slippage_points", c.slippage_points},     {"commission_per_lot", c.commission_per_lot},
+          {"commission_rate", c.commission_rate},     {"swap_long_points", c.swap_long_points},
+          {"swap_short_points", c.swap_short_points}, {"prices", c.bars_are_mid ? "mid" : "bid"}};
 }
 
 Result<UnixNanos> ParseTime(const Obj& o, const char* key) {
@@ -179,7 +175,8 @@ Result<StrategyConfig> StrategyFromJson(const json& j) {
                                       "costs_by_symbol", "risk", "fills", "model", "baselines"}));
   SINYAL_RETURN_IF_ERROR(top.String("name", &c.name, 200));
 
-  if (!top.Has("symbols")) return Status::InvalidArgument("at least one symbol is needed", "symbols");
+  if (!top.Has("symbols"))
+    return Status::InvalidArgument("at least one symbol is needed", "symbols");
   const json& syms = j.at("symbols");
   if (!syms.is_array() || syms.empty() || syms.size() > 10) {
     return Status::InvalidArgument("must be an array of 1 to 10 symbols", "symbols");
@@ -221,7 +218,8 @@ Result<StrategyConfig> StrategyFromJson(const json& j) {
   }
   if (top.Has("signal")) {
     SINYAL_ASSIGN_OR_RETURN(Obj o, top.Object("signal"));
-    SINYAL_RETURN_IF_ERROR(o.Allowed({"threshold", "allow_short", "close_on_neutral", "hold_bars"}));
+    SINYAL_RETURN_IF_ERROR(
+        o.Allowed({"threshold", "allow_short", "close_on_neutral", "hold_bars"}));
     SINYAL_RETURN_IF_ERROR(o.Number("threshold", &c.signal.threshold, 0.5, 1));
     SINYAL_RETURN_IF_ERROR(o.Bool("allow_short", &c.signal.allow_short));
     SINYAL_RETURN_IF_ERROR(o.Bool("close_on_neutral", &c.signal.close_on_neutral));
@@ -276,7 +274,8 @@ Result<StrategyConfig> StrategyFromJson(const json& j) {
   }
   if (top.Has("stops")) {
     SINYAL_ASSIGN_OR_RETURN(Obj o, top.Object("stops"));
-    SINYAL_RETURN_IF_ERROR(o.Allowed({"mode", "stop_loss", "take_profit", "trailing", "atr_period"}));
+    SINYAL_RETURN_IF_ERROR(
+        o.Allowed({"mode", "stop_loss", "take_profit", "trailing", "atr_period"}));
     std::string mode = "none";
     SINYAL_RETURN_IF_ERROR(o.String("mode", &mode, 16));
     if (mode == "none") {
@@ -432,7 +431,8 @@ nlohmann::json SignalStrategy::Snapshot() const {
   json atr = json::array();
   for (const auto& a : atr_) {
     const auto st = a.state();
-    atr.push_back({st.n, st.prev_close, st.sum, std::isfinite(st.value) ? json(st.value) : json(nullptr)});
+    atr.push_back(
+        {st.n, st.prev_close, st.sum, std::isfinite(st.value) ? json(st.value) : json(nullptr)});
   }
   return {{"atr", atr}, {"entries", entries_}, {"confidence_sum", confidence_sum_}};
 }
@@ -504,8 +504,10 @@ Decision SignalStrategy::OnBar(int sym, const market::Bar& bar, UnixNanos now,
   const bool confident = signal->direction != 0 && signal->confidence >= config_.signal.threshold;
   int desired = confident ? signal->direction : 0;
   if (desired < 0 && !config_.signal.allow_short) {
-    if (held > 0) exit("exit: bearish signal (long only)");
-    else d.action = "flat: bearish signal, shorts not allowed";
+    if (held > 0)
+      exit("exit: bearish signal (long only)");
+    else
+      d.action = "flat: bearish signal, shorts not allowed";
     return d;
   }
   d.desired = desired;
@@ -571,8 +573,8 @@ Decision SignalStrategy::OnBar(int sym, const market::Bar& bar, UnixNanos now,
     }
     ++entries_;
     confidence_sum_ += signal->confidence;
-    d.action = (d.action.empty() ? "" : d.action + "; ") +
-               (desired > 0 ? "enter long" : "enter short");
+    d.action =
+        (d.action.empty() ? "" : d.action + "; ") + (desired > 0 ? "enter long" : "enter short");
   } else {
     d.action = "skip: " + id.error().message();
   }

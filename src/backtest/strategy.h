@@ -36,12 +36,11 @@
 
 #include <cstdint>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "backtest/broker.h"
 #include "backtest/order.h"
@@ -67,7 +66,7 @@ struct EntryRules {
   OrderType type = OrderType::kMarket;  // limit: close -/+ offset (buy below); stop: +/- above
   double offset_points = 0;             // >= 0; > 0 for limit and stop entries
   TimeInForce tif = TimeInForce::kGtc;
-  int expire_bars = 0;                  // gtd: the order lives this many bars. [1, 10000]
+  int expire_bars = 0;  // gtd: the order lives this many bars. [1, 10000]
 };
 
 struct CostConfig {
@@ -81,10 +80,10 @@ struct CostConfig {
 };
 
 struct ModelRules {
-  int horizon = 1;                 // bars. [1, 48]
-  int retrain_every_bars = 720;    // walk-forward: retrain after this many bars. [24, 100000]
-  int train_window_bars = 0;       // newest bars trained on; 0 = all earlier bars. [0, 1000000]
-  int min_train_bars = 3000;       // no signal before this many bars are available. [500, 1000000]
+  int horizon = 1;               // bars. [1, 48]
+  int retrain_every_bars = 720;  // walk-forward: retrain after this many bars. [24, 100000]
+  int train_window_bars = 0;     // newest bars trained on; 0 = all earlier bars. [0, 1000000]
+  int min_train_bars = 3000;     // no signal before this many bars are available. [500, 1000000]
   nlohmann::json config = nlohmann::json::object();  // models' configuration JSON (validated there)
 };
 
@@ -124,7 +123,7 @@ struct BarSignal {
   int direction = 0;        // +1 bullish, -1 bearish, 0 neutral
   double confidence = 0.5;  // calibrated probability of `direction` (max(p_up, 1 - p_up))
   double p_up = 0.5;
-  std::string id;           // the signal's id (kept as the orders' tag)
+  std::string id;  // the signal's id (kept as the orders' tag)
   std::string model_version;
 };
 
@@ -133,8 +132,8 @@ struct Decision {
   UnixNanos time = 0;  // the bar's close
   int symbol = 0;
   std::optional<BarSignal> signal;
-  int desired = 0;            // -1, 0, +1; 0 also when no signal
-  std::string action;         // "enter long", "exit", "hold", "skip: ..."
+  int desired = 0;     // -1, 0, +1; 0 also when no signal
+  std::string action;  // "enter long", "exit", "hold", "skip: ..."
   std::vector<OrderId> orders;
 };
 

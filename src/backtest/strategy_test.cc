@@ -63,10 +63,10 @@ TEST(StrategyTest, ImpossibleParametersNameTheField) {
             "signal.threshold");
   EXPECT_EQ(FieldOf(R"({"symbols": ["EURUSD"], "signal": {"threshold": 0.4}})"),
             "signal.threshold");
-  EXPECT_EQ(FieldOf(R"({"symbols": ["EURUSD"], "period": {"from": "2022-01-01", "to": "2022-01-01"}})"),
-            "period");
-  EXPECT_EQ(FieldOf(R"({"symbols": ["EURUSD"], "period": {"from": "2022-13-01"}})"),
-            "period.from");
+  EXPECT_EQ(
+      FieldOf(R"({"symbols": ["EURUSD"], "period": {"from": "2022-01-01", "to": "2022-01-01"}})"),
+      "period");
+  EXPECT_EQ(FieldOf(R"({"symbols": ["EURUSD"], "period": {"from": "2022-13-01"}})"), "period.from");
   EXPECT_EQ(FieldOf(R"({"symbols": ["EUR/USD"]})"), "symbols[0]");
   EXPECT_EQ(FieldOf(R"({"symbols": []})"), "symbols");
   EXPECT_EQ(FieldOf(R"({"symbols": ["EURUSD", "eurusd"]})"), "symbols[1]");
@@ -92,7 +92,8 @@ TEST(StrategyTest, ImpossibleParametersNameTheField) {
 }
 
 TEST(StrategyTest, OversizedStrategyIsRefusedBeforeParsing) {
-  const std::string big = R"({"symbols": ["EURUSD"], "name": ")" + std::string(10 << 20, 'x') + "\"}";
+  const std::string big =
+      R"({"symbols": ["EURUSD"], "name": ")" + std::string(10 << 20, 'x') + "\"}";
   auto r = ParseStrategy(big);
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().code(), StatusCode::kPayloadTooLarge);
@@ -102,8 +103,9 @@ TEST(StrategyTest, OversizedStrategyIsRefusedBeforeParsing) {
 // Found by fuzz/strategy_fuzz.cc (input "3.3E3333", kept in fuzz/corpus/strategy/): nlohmann's
 // out_of_range for a number no double holds escaped ParseStrategy as an exception.
 TEST(StrategyTest, NumberTooLargeForADoubleIsAMalformedDocument) {
-  for (const std::string text : {"3.3E3333", R"({"symbols": ["EURUSD"], "initial_balance": 1e999})",
-                                 R"({"symbols": ["EURUSD"], "signal": {"threshold": -4E+99999}})"}) {
+  for (const std::string text :
+       {"3.3E3333", R"({"symbols": ["EURUSD"], "initial_balance": 1e999})",
+        R"({"symbols": ["EURUSD"], "signal": {"threshold": -4E+99999}})"}) {
     auto r = ParseStrategy(text);
     ASSERT_FALSE(r.ok()) << text;
     EXPECT_EQ(r.error().code(), StatusCode::kInvalidArgument) << text;

@@ -22,10 +22,10 @@ struct WalkForwardSignalSource::Symbol {
   models::ModelService::BacktestSetup setup;
   double point = 1e-5;
   signals::SeriesWindow window;
-  size_t next = 0;                   // input->bars[0, next) have been pushed
-  std::vector<float> values;         // the model's input rows of those bars, row-major
+  size_t next = 0;            // input->bars[0, next) have been pushed
+  std::vector<float> values;  // the model's input rows of those bars, row-major
   std::vector<signals::RegimeState> states;
-  size_t last_train = 0;             // bars seen at the last training attempt (0 = none yet)
+  size_t last_train = 0;  // bars seen at the last training attempt (0 = none yet)
   std::unique_ptr<models::Ensemble> ensemble;
   signals::SignalModel model;
   int trained = 0;
@@ -52,9 +52,9 @@ struct WalkForwardSignalSource::Symbol {
   Status Push(const market::Bar& bar) {
     SINYAL_ASSIGN_OR_RETURN(bool pushed, window.Push(bar));
     if (!pushed) {
-      return Status::InvalidArgument(key.ToString() + " bar " + FormatIso8601(bar.time()) +
-                                         " is not after the previous one",
-                                     "bar");
+      return Status::InvalidArgument(
+          key.ToString() + " bar " + FormatIso8601(bar.time()) + " is not after the previous one",
+          "bar");
     }
     const auto row = window.row(window.size() - 1);
     values.insert(values.end(), row.begin(), row.end());
@@ -70,7 +70,8 @@ Result<std::unique_ptr<WalkForwardSignalSource>> WalkForwardSignalSource::Create
     const StrategyConfig& strategy, const std::vector<models::ModelService::BacktestSetup>& setups,
     const std::vector<SeriesInput>& series, const Clock& wall_clock, WalkForwardOptions options) {
   if (setups.size() != series.size() || series.size() != strategy.symbols.size()) {
-    return Status::InvalidArgument("one model setup and one series per symbol are needed", "symbols");
+    return Status::InvalidArgument("one model setup and one series per symbol are needed",
+                                   "symbols");
   }
   std::unique_ptr<WalkForwardSignalSource> s(new WalkForwardSignalSource());
   s->strategy_ = strategy;
@@ -78,10 +79,9 @@ Result<std::unique_ptr<WalkForwardSignalSource>> WalkForwardSignalSource::Create
   s->options_ = std::move(options);
   for (size_t i = 0; i < series.size(); ++i) {
     market::SeriesKey key{series[i].symbol, strategy.timeframe};
-    SINYAL_ASSIGN_OR_RETURN(
-        signals::SeriesWindow w,
-        signals::SeriesWindow::Create(setups[i].spec, models::kSeriesStart, series[i].symbol,
-                                      strategy.timeframe));
+    SINYAL_ASSIGN_OR_RETURN(signals::SeriesWindow w,
+                            signals::SeriesWindow::Create(setups[i].spec, models::kSeriesStart,
+                                                          series[i].symbol, strategy.timeframe));
     auto sym = std::make_unique<Symbol>(series[i], key, setups[i], std::move(w));
     sym->point = std::pow(10.0, -series[i].digits);
     sym->setup.config.horizon = strategy.model.horizon;
@@ -105,17 +105,18 @@ Status WalkForwardSignalSource::Train(Symbol& s, UnixNanos now) {
   const std::span<const market::Bar> seen(s.input->bars.data(), n);
   const std::span<const market::Bar> window = seen.subspan(start);
   json entry = {{"at", FormatIso8601(now)}, {"bars", n - start}};
-  SINYAL_ASSIGN_OR_RETURN(models::BarColumns columns,
-                          models::ToBarColumns(s.key.symbol, s.setup.config.timeframe, window, s.point));
+  SINYAL_ASSIGN_OR_RETURN(
+      models::BarColumns columns,
+      models::ToBarColumns(s.key.symbol, s.setup.config.timeframe, window, s.point));
   models::TrainConfig config = s.setup.config;
   if (s.setup.dead_band_auto) {
-    config.dead_band = std::max(models::MedianRelativeSpread(columns),
-                                models::ModelService::MinAutoDeadBand());
+    config.dead_band =
+        std::max(models::MedianRelativeSpread(columns), models::ModelService::MinAutoDeadBand());
   }
   // The strategy says when there is enough history (min_train_bars); the trainer's own floor
   // must not be above what that history can label.
-  config.min_train_rows = std::min<size_t>(config.min_train_rows,
-                                           static_cast<size_t>(rules.min_train_bars) / 2);
+  config.min_train_rows =
+      std::min<size_t>(config.min_train_rows, static_cast<size_t>(rules.min_train_bars) / 2);
   models::LabelConfig lc;
   lc.horizon = config.horizon;
   lc.dead_band = config.dead_band;
@@ -137,13 +138,12 @@ Status WalkForwardSignalSource::Train(Symbol& s, UnixNanos now) {
   }
   auto ensemble = std::make_unique<models::Ensemble>(std::move(out->ensemble));
   // The interval calibration as the live service fits it: the model's held-out rows.
-  auto cal = signals::FitIntervalCalibration(
-      *ensemble,
-      {.data_from = out->record.data_from,
-       .data_to = out->record.data_to,
-       .horizon = std::max(1, config.horizon),
-       .held_out_fraction = config.calibration_fraction},
-      seen, s.Frame(0, n), s.states);
+  auto cal = signals::FitIntervalCalibration(*ensemble,
+                                             {.data_from = out->record.data_from,
+                                              .data_to = out->record.data_to,
+                                              .horizon = std::max(1, config.horizon),
+                                              .held_out_fraction = config.calibration_fraction},
+                                             seen, s.Frame(0, n), s.states);
   ++s.trained;
   s.ensemble = std::move(ensemble);
   s.model = {};
@@ -184,9 +184,9 @@ Result<std::optional<BarSignal>> WalkForwardSignalSource::OnBarClosed(int symbol
     SINYAL_RETURN_IF_ERROR(s.Push(bars[s.next]));
   }
   if (s.next >= bars.size() || bars[s.next].time() != bar.time()) {
-    return Status::InvalidArgument(key.ToString() + " bar " + FormatIso8601(bar.time()) +
-                                       " is not in the backtest's series",
-                                   "bar");
+    return Status::InvalidArgument(
+        key.ToString() + " bar " + FormatIso8601(bar.time()) + " is not in the backtest's series",
+        "bar");
   }
   SINYAL_RETURN_IF_ERROR(s.Push(bar));
   const auto& rules = strategy_.model;
@@ -275,10 +275,11 @@ Result<std::unique_ptr<SignalSource>> WalkForwardSignalFactory::Create(
     TenantId owner, const StrategyConfig& config, const std::vector<SeriesInput>& series,
     const Progress& progress) {
   SINYAL_ASSIGN_OR_RETURN(auto setups, Setups(owner, config));
-  if (progress) progress(0, "walk-forward: first model after " +
-                                std::to_string(config.model.min_train_bars) + " bars");
-  SINYAL_ASSIGN_OR_RETURN(auto source, WalkForwardSignalSource::Create(config, setups, series,
-                                                                       wall_clock_, options_));
+  if (progress)
+    progress(0, "walk-forward: first model after " + std::to_string(config.model.min_train_bars) +
+                    " bars");
+  SINYAL_ASSIGN_OR_RETURN(
+      auto source, WalkForwardSignalSource::Create(config, setups, series, wall_clock_, options_));
   return std::unique_ptr<SignalSource>(std::move(source));
 }
 

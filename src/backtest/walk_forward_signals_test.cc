@@ -68,13 +68,15 @@ class WalkForwardSignalsTest : public DbTest {
     auto c = ParseStrategy(R"({"symbols": ["EURUSD"], "signal": {"threshold": 0.5},
         "sizing": {"mode": "fixed", "lots": 0.1}, "costs": {"spread_points": 10},
         "model": {"min_train_bars": 1500, "retrain_every_bars": 400,
-                  "config": {"trees": 8}})" + model + "}");
+                  "config": {"trees": 8}})" +
+                           model + "}");
     EXPECT_OK(c);
     return *c;
   }
 
   // The strategy's decisions over the first `n` bars (a fresh source that has only those bars).
-  Result<std::vector<Decision>> Decisions(const StrategyConfig& c, size_t n, json* describe = nullptr) {
+  Result<std::vector<Decision>> Decisions(const StrategyConfig& c, size_t n,
+                                          json* describe = nullptr) {
     std::vector<SeriesInput> cut = series_;
     cut[0].bars.erase(cut[0].bars.begin() + static_cast<ptrdiff_t>(std::min(n, cut[0].bars.size())),
                       cut[0].bars.end());

@@ -33,28 +33,38 @@ int64_t UnusedValue(int64_t value_idr, UnixNanos start, UnixNanos end, UnixNanos
 
 std::string_view SubscriptionStatusName(SubscriptionStatus s) {
   switch (s) {
-    case SubscriptionStatus::kFree: return "free";
-    case SubscriptionStatus::kActive: return "active";
-    case SubscriptionStatus::kPastDue: return "past_due";
+    case SubscriptionStatus::kFree:
+      return "free";
+    case SubscriptionStatus::kActive:
+      return "active";
+    case SubscriptionStatus::kPastDue:
+      return "past_due";
   }
   return "free";
 }
 
 std::string_view InvoiceKindName(InvoiceKind k) {
   switch (k) {
-    case InvoiceKind::kNew: return "new";
-    case InvoiceKind::kUpgrade: return "upgrade";
-    case InvoiceKind::kRenewal: return "renewal";
+    case InvoiceKind::kNew:
+      return "new";
+    case InvoiceKind::kUpgrade:
+      return "upgrade";
+    case InvoiceKind::kRenewal:
+      return "renewal";
   }
   return "new";
 }
 
 std::string_view InvoiceStatusName(InvoiceStatus s) {
   switch (s) {
-    case InvoiceStatus::kOpen: return "open";
-    case InvoiceStatus::kPaid: return "paid";
-    case InvoiceStatus::kVoid: return "void";
-    case InvoiceStatus::kRevoked: return "revoked";
+    case InvoiceStatus::kOpen:
+      return "open";
+    case InvoiceStatus::kPaid:
+      return "paid";
+    case InvoiceStatus::kVoid:
+      return "void";
+    case InvoiceStatus::kRevoked:
+      return "revoked";
   }
   return "open";
 }
@@ -79,10 +89,14 @@ Result<TermState> TermState::FromJson(const nlohmann::json& j) {
     TermState s;
     s.plan = j.at("plan").get<std::string>();
     const std::string status = j.at("status").get<std::string>();
-    if (status == "free") s.status = SubscriptionStatus::kFree;
-    else if (status == "active") s.status = SubscriptionStatus::kActive;
-    else if (status == "past_due") s.status = SubscriptionStatus::kPastDue;
-    else return Status::DataLoss("unknown subscription status '" + status + "'");
+    if (status == "free")
+      s.status = SubscriptionStatus::kFree;
+    else if (status == "active")
+      s.status = SubscriptionStatus::kActive;
+    else if (status == "past_due")
+      s.status = SubscriptionStatus::kPastDue;
+    else
+      return Status::DataLoss("unknown subscription status '" + status + "'");
     SINYAL_ASSIGN_OR_RETURN(s.term, ParseTerm(j.at("term").get<std::string>()));
     s.term_start = j.at("term_start").get<int64_t>();
     s.term_end = j.at("term_end").get<int64_t>();
@@ -101,11 +115,14 @@ Result<TermState> TermState::FromJson(const nlohmann::json& j) {
 }
 
 nlohmann::json Reconciliation::ToJson() const {
-  return {{"cash_idr", cash_idr},       {"earned_idr", earned_idr},
-          {"balance_idr", balance_idr}, {"held_idr", held_idr},
+  return {{"cash_idr", cash_idr},
+          {"earned_idr", earned_idr},
+          {"balance_idr", balance_idr},
+          {"held_idr", held_idr},
           {"written_off_idr", written_off_idr},
           {"difference_idr", cash_idr + written_off_idr - earned_idr - balance_idr - held_idr},
-          {"line_errors", line_errors}, {"ok", ok()}};
+          {"line_errors", line_errors},
+          {"ok", ok()}};
 }
 
 // ---- internals ----
@@ -184,7 +201,8 @@ void BillingAccount::VoidOpen(const std::string& reason, UnixNanos now, int64_t 
 TermInvoice* BillingAccount::RenewalStartingAt(UnixNanos start, bool paid_only) {
   for (TermInvoice& inv : invoices_) {
     if (inv.kind != InvoiceKind::kRenewal || inv.term_start != start) continue;
-    if (inv.status == InvoiceStatus::kPaid && inv.credited_idr == 0) return &inv;  // not turned into credit
+    if (inv.status == InvoiceStatus::kPaid && inv.credited_idr == 0)
+      return &inv;  // not turned into credit
     if (!paid_only && inv.status == InvoiceStatus::kOpen) return &inv;
   }
   return nullptr;
@@ -308,7 +326,8 @@ void BillingAccount::Revoke(TermInvoice& inv, const std::string& kind, UnixNanos
     written_off_ += inv.credited_idr;
     Event("written_off", inv.seq, now, {{"amount_idr", inv.credited_idr}, {"cause", kind}});
   }
-  Event("invoice_revoked", inv.seq, now, {{"cause", kind}, {"credit_released_idr", inv.credit_applied_idr}});
+  Event("invoice_revoked", inv.seq, now,
+        {{"cause", kind}, {"credit_released_idr", inv.credit_applied_idr}});
   // Nothing may still be paid against the state this invoice created.
   VoidOpen("revoked invoice " + std::to_string(inv.seq), now);
   if (state_.status == SubscriptionStatus::kFree || state_.term_invoice != inv.seq) return;
@@ -330,8 +349,8 @@ void BillingAccount::Revoke(TermInvoice& inv, const std::string& kind, UnixNanos
       prev_inv != nullptr && prev_inv->status == InvoiceStatus::kPaid) {
     const std::string from = state_.plan;
     SetState(*prev, now, "plan_restored");
-    Event("plan_restored", inv.seq, now, {{"from_plan", from}, {"plan", prev->plan},
-                                          {"term_end", FormatIso8601(prev->term_end)}});
+    Event("plan_restored", inv.seq, now,
+          {{"from_plan", from}, {"plan", prev->plan}, {"term_end", FormatIso8601(prev->term_end)}});
   } else {
     ToFree(now, "plan_revoked");
   }
@@ -364,7 +383,9 @@ Status BillingAccount::Advance(UnixNanos now, const AccountRules& rules) {
           inv.term_start = end;
           inv.term_end = TermEnd(end, term);
           Event("renewal_invoiced", inv.seq, now,
-                {{"plan", plan}, {"term", TermName(term)}, {"total_idr", inv.total_idr},
+                {{"plan", plan},
+                 {"term", TermName(term)},
+                 {"total_idr", inv.total_idr},
                  {"due_at", FormatIso8601(end)}});
           if (inv.total_idr == 0) PayOpen(inv, now, "credit");
           continue;
@@ -399,8 +420,8 @@ Status BillingAccount::Advance(UnixNanos now, const AccountRules& rules) {
   return Status::Internal("subscription state machine did not settle");
 }
 
-Result<CheckoutOutcome> BillingAccount::Checkout(const std::string& plan, Term term,
-                                                 UnixNanos now, const AccountRules& rules) {
+Result<CheckoutOutcome> BillingAccount::Checkout(const std::string& plan, Term term, UnixNanos now,
+                                                 const AccountRules& rules) {
   if (plan == "free") {
     return Status::InvalidArgument("free needs no checkout: cancel the subscription instead",
                                    "plan");
@@ -410,9 +431,13 @@ Result<CheckoutOutcome> BillingAccount::Checkout(const std::string& plan, Term t
   auto issue = [&](InvoiceKind kind, int64_t proration) -> TermInvoice& {
     TermInvoice& inv = NewInvoice(kind, plan, term, price, proration, now);
     Event("checkout", inv.seq, now,
-          {{"kind", InvoiceKindName(kind)}, {"plan", plan}, {"term", TermName(term)},
-           {"subtotal_idr", inv.subtotal_idr}, {"proration_credit_idr", inv.proration_credit_idr},
-           {"credit_applied_idr", inv.credit_applied_idr}, {"total_idr", inv.total_idr}});
+          {{"kind", InvoiceKindName(kind)},
+           {"plan", plan},
+           {"term", TermName(term)},
+           {"subtotal_idr", inv.subtotal_idr},
+           {"proration_credit_idr", inv.proration_credit_idr},
+           {"credit_applied_idr", inv.credit_applied_idr},
+           {"total_idr", inv.total_idr}});
     return inv;
   };
   // An open invoice for exactly this is reused (a new payment order may be made for it).
@@ -466,7 +491,8 @@ Result<CheckoutOutcome> BillingAccount::Checkout(const std::string& plan, Term t
     state_.next_term.reset();
     state_.cancel_at_term_end = false;
     changes_.state_changed = true;
-    if (const TermInvoice* r = OpenRenewal(); r != nullptr && (r->plan != plan || r->term != term)) {
+    if (const TermInvoice* r = OpenRenewal();
+        r != nullptr && (r->plan != plan || r->term != term)) {
       VoidInvoice(*FindMut(r->seq), "schedule changed", now);
     }
     Event("change_withdrawn", 0, now, {{"plan", plan}, {"term", TermName(term)}});
@@ -501,7 +527,9 @@ Result<CheckoutOutcome> BillingAccount::Checkout(const std::string& plan, Term t
     VoidInvoice(*FindMut(r->seq), "schedule changed", now);
   }
   Event("downgrade_scheduled", 0, now,
-        {{"from_plan", state_.plan}, {"plan", plan}, {"term", TermName(term)},
+        {{"from_plan", state_.plan},
+         {"plan", plan},
+         {"term", TermName(term)},
          {"effective_at", FormatIso8601(state_.term_end)}});
   SINYAL_RETURN_IF_ERROR(Advance(now, rules));
   return CheckoutOutcome{CheckoutOutcome::Kind::kScheduled, 0};
@@ -579,9 +607,8 @@ int64_t BillingAccount::RefundableIdr(int64_t seq) const {
     return std::max<int64_t>(0, std::min(inv->late_paid_idr - inv->refunded_idr, balance_));
   }
   if (inv->status != InvoiceStatus::kPaid) return 0;
-  return std::max<int64_t>(
-      0, std::min(inv->total_idr - inv->refunded_idr,
-                  inv->subtotal_idr - inv->refunded_idr - inv->credited_idr));
+  return std::max<int64_t>(0, std::min(inv->total_idr - inv->refunded_idr,
+                                       inv->subtotal_idr - inv->refunded_idr - inv->credited_idr));
 }
 
 Status BillingAccount::ReturnCash(int64_t seq, int64_t amount_idr, const std::string& kind,
@@ -595,9 +622,9 @@ Status BillingAccount::ReturnCash(int64_t seq, int64_t amount_idr, const std::st
   if (inv == nullptr) return Status::NotFound("no such invoice", "invoice");
   SINYAL_RETURN_IF_ERROR(Advance(now, rules));
   if (!forced && amount_idr > RefundableIdr(seq)) {
-    return Status::InvalidArgument("at most " + std::to_string(RefundableIdr(seq)) +
-                                       " of this invoice can be refunded",
-                                   "amount_idr");
+    return Status::InvalidArgument(
+        "at most " + std::to_string(RefundableIdr(seq)) + " of this invoice can be refunded",
+        "amount_idr");
   }
   if (inv->status == InvoiceStatus::kVoid && inv->late_paid_idr > 0) {
     // Cash that had become credit balance goes back: from the balance, the rest written off.
@@ -669,8 +696,7 @@ Reconciliation BillingAccount::Reconcile() const {
   r.balance_idr = balance_;
   r.written_off_idr = written_off_;
   for (const TermInvoice& inv : invoices_) {
-    if (inv.subtotal_idr !=
-        inv.proration_credit_idr + inv.credit_applied_idr + inv.total_idr) {
+    if (inv.subtotal_idr != inv.proration_credit_idr + inv.credit_applied_idr + inv.total_idr) {
       ++r.line_errors;
     }
     if (inv.status == InvoiceStatus::kPaid) r.earned_idr += inv.Earned();

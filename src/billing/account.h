@@ -47,12 +47,11 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "core/clock.h"
 #include "core/status.h"
@@ -84,10 +83,10 @@ std::string_view InvoiceStatusName(InvoiceStatus s);  // "open" | "paid" | "void
 struct TermState {
   std::string plan = "free";
   SubscriptionStatus status = SubscriptionStatus::kFree;
-  Term term = Term::kMonth;        // meaningful unless kFree
+  Term term = Term::kMonth;  // meaningful unless kFree
   UnixNanos term_start = 0, term_end = 0;
-  int64_t term_invoice = 0;        // seq of the invoice that paid the current term
-  UnixNanos grace_until = 0;       // kPastDue: when the tenant falls back to Free
+  int64_t term_invoice = 0;   // seq of the invoice that paid the current term
+  UnixNanos grace_until = 0;  // kPastDue: when the tenant falls back to Free
   // A change scheduled for the term end (downgrade), or a cancellation.
   std::optional<std::string> next_plan;
   std::optional<Term> next_term;
@@ -103,20 +102,20 @@ struct TermInvoice {
   InvoiceKind kind = InvoiceKind::kNew;
   std::string plan;
   Term term = Term::kMonth;
-  int64_t subtotal_idr = 0;           // S: the term price when issued
-  int64_t proration_credit_idr = 0;   // U: unused value of the credited term (upgrades)
-  int64_t credit_applied_idr = 0;     // B: from the credit balance
-  int64_t total_idr = 0;              // T = S - U - B: paid through Midtrans
+  int64_t subtotal_idr = 0;          // S: the term price when issued
+  int64_t proration_credit_idr = 0;  // U: unused value of the credited term (upgrades)
+  int64_t credit_applied_idr = 0;    // B: from the credit balance
+  int64_t total_idr = 0;             // T = S - U - B: paid through Midtrans
   InvoiceStatus status = InvoiceStatus::kOpen;
   UnixNanos created_at = 0, paid_at = 0, closed_at = 0;  // closed: voided or revoked
-  UnixNanos due_at = 0;               // renewals: the current term's end
-  UnixNanos term_start = 0, term_end = 0;  // known at payment (renewals: when issued)
-  int64_t credits_seq = 0;            // upgrades: the invoice whose unused value U is
-  int64_t refunded_idr = 0;           // cash returned (refunds, chargebacks, reversal)
-  int64_t credited_idr = 0;           // value credited to a later upgrade (X)
-  int64_t credited_by = 0;            // ...that upgrade's seq
-  int64_t late_paid_idr = 0;          // cash received after the invoice was voided (-> credit)
-  std::optional<TermState> prev;      // state replaced when this invoice's term began
+  UnixNanos due_at = 0;                                  // renewals: the current term's end
+  UnixNanos term_start = 0, term_end = 0;                // known at payment (renewals: when issued)
+  int64_t credits_seq = 0;        // upgrades: the invoice whose unused value U is
+  int64_t refunded_idr = 0;       // cash returned (refunds, chargebacks, reversal)
+  int64_t credited_idr = 0;       // value credited to a later upgrade (X)
+  int64_t credited_by = 0;        // ...that upgrade's seq
+  int64_t late_paid_idr = 0;      // cash received after the invoice was voided (-> credit)
+  std::optional<TermState> prev;  // state replaced when this invoice's term began
   std::string void_reason;
 
   // Value the invoice still earns: S - refunded - credited (paid invoices).
@@ -125,10 +124,10 @@ struct TermInvoice {
 
 // Audit event (append-only; billing/subscription_service.h stores them in billing_events).
 struct AccountEvent {
-  std::string kind;      // see kEvent* in account.cc and docs/payments.md
-  int64_t invoice = 0;   // seq, 0 when none
-  UnixNanos at = 0;      // when it took effect (a term end may be earlier than the call)
-  nlohmann::json data;   // details (plans, amounts)
+  std::string kind;     // see kEvent* in account.cc and docs/payments.md
+  int64_t invoice = 0;  // seq, 0 when none
+  UnixNanos at = 0;     // when it took effect (a term end may be earlier than the call)
+  nlohmann::json data;  // details (plans, amounts)
 };
 // Credit balance movement (append-only credit_ledger).
 struct CreditEntry {
@@ -143,7 +142,7 @@ struct CashEntry {
   int64_t amount_idr = 0;  // signed
   int64_t invoice = 0;
   UnixNanos at = 0;
-  std::string reference;   // Midtrans order id / refund key (the caller's)
+  std::string reference;  // Midtrans order id / refund key (the caller's)
 };
 // A plan switch the caller applies through Subscriptions::ChangePlan (same transaction).
 struct PlanSwitch {
@@ -174,12 +173,12 @@ struct CheckoutOutcome {
 
 // Reconciliation figures of one account (Reconcile).
 struct Reconciliation {
-  int64_t cash_idr = 0;          // settlements - refunds - chargebacks - reversals
-  int64_t earned_idr = 0;        // sum of Earned() over paid invoices
-  int64_t balance_idr = 0;       // credit balance
-  int64_t held_idr = 0;          // credit applied on open invoices
+  int64_t cash_idr = 0;     // settlements - refunds - chargebacks - reversals
+  int64_t earned_idr = 0;   // sum of Earned() over paid invoices
+  int64_t balance_idr = 0;  // credit balance
+  int64_t held_idr = 0;     // credit applied on open invoices
   int64_t written_off_idr = 0;
-  int64_t line_errors = 0;       // invoices whose lines don't sum (S != U + B + T)
+  int64_t line_errors = 0;  // invoices whose lines don't sum (S != U + B + T)
   bool ok() const {
     return line_errors == 0 && balance_idr >= 0 &&
            cash_idr + written_off_idr == earned_idr + balance_idr + held_idr;

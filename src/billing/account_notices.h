@@ -31,11 +31,16 @@ enum class NoticeKind { kQuota80, kQuota100, kRenewalDue, kPaymentSettled, kPaym
 // "quota_80", "quota_100", "renewal_due", "payment_settled", "payment_failed".
 inline std::string_view NoticeKindName(NoticeKind k) {
   switch (k) {
-    case NoticeKind::kQuota80: return "quota_80";
-    case NoticeKind::kQuota100: return "quota_100";
-    case NoticeKind::kRenewalDue: return "renewal_due";
-    case NoticeKind::kPaymentSettled: return "payment_settled";
-    case NoticeKind::kPaymentFailed: return "payment_failed";
+    case NoticeKind::kQuota80:
+      return "quota_80";
+    case NoticeKind::kQuota100:
+      return "quota_100";
+    case NoticeKind::kRenewalDue:
+      return "renewal_due";
+    case NoticeKind::kPaymentSettled:
+      return "payment_settled";
+    case NoticeKind::kPaymentFailed:
+      return "payment_failed";
   }
   return "unknown";
 }
@@ -43,8 +48,8 @@ inline std::string_view NoticeKindName(NoticeKind k) {
 struct AccountNotice {
   TenantId tenant;
   NoticeKind kind = NoticeKind::kPaymentSettled;
-  std::string event_id;         // required, <= 200 bytes: the same (tenant, kind, event_id) goes out once
-  std::string plan;             // the plan's display name or name
+  std::string event_id;  // required, <= 200 bytes: the same (tenant, kind, event_id) goes out once
+  std::string plan;      // the plan's display name or name
   int64_t amount_idr = 0;       // payments and renewals
   UnixNanos due_at = 0;         // renewal: when it is due; quota: the period end
   int64_t used = 0, quota = 0;  // quota notices

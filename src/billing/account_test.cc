@@ -104,8 +104,9 @@ TEST(AccountTest, CheckoutAndPaymentGrantThePlan) {
   b.Collect();
   EXPECT_TRUE(b.switches.empty());
   // A wrong amount is refused; the right one grants at once.
-  EXPECT_EQ(b.account.Pay(out->invoice, 290'000, t0 + kNanosPerMinute, "o1", b.rules).error().field(),
-            "gross_amount");
+  EXPECT_EQ(
+      b.account.Pay(out->invoice, 290'000, t0 + kNanosPerMinute, "o1", b.rules).error().field(),
+      "gross_amount");
   auto paid = b.account.Pay(out->invoice, 299'000, t0 + kNanosPerMinute, "o1", b.rules);
   ASSERT_OK(paid);
   EXPECT_TRUE(*paid);
@@ -250,13 +251,16 @@ TEST(AccountTest, RefundsPartialKeepsThePlanFullRevokes) {
   Book b;
   auto pro = b.account.Checkout("pro", Term::kMonth, At(2024, 4, 1), b.rules);
   ASSERT_OK(b.account.Pay(pro->invoice, 299'000, At(2024, 4, 1), "o1", b.rules));
-  ASSERT_OK(b.account.ReturnCash(pro->invoice, 100'000, "refund", false, At(2024, 4, 2), "r1", b.rules));
+  ASSERT_OK(
+      b.account.ReturnCash(pro->invoice, 100'000, "refund", false, At(2024, 4, 2), "r1", b.rules));
   EXPECT_EQ(b.account.state().plan, "pro");
   EXPECT_EQ(b.account.RefundableIdr(pro->invoice), 199'000);
-  EXPECT_EQ(b.account.ReturnCash(pro->invoice, 199'001, "refund", false, At(2024, 4, 2), "r2", b.rules)
-                .field(),
-            "amount_idr");
-  ASSERT_OK(b.account.ReturnCash(pro->invoice, 199'000, "refund", false, At(2024, 4, 3), "r2", b.rules));
+  EXPECT_EQ(
+      b.account.ReturnCash(pro->invoice, 199'001, "refund", false, At(2024, 4, 2), "r2", b.rules)
+          .field(),
+      "amount_idr");
+  ASSERT_OK(
+      b.account.ReturnCash(pro->invoice, 199'000, "refund", false, At(2024, 4, 3), "r2", b.rules));
   EXPECT_EQ(b.account.state().plan, "free");
   EXPECT_EQ(b.account.Find(pro->invoice)->status, InvoiceStatus::kRevoked);
   b.ExpectReconciled();
@@ -272,8 +276,8 @@ TEST(AccountTest, ReversedUpgradeRestoresThePreviousTerm) {
   ASSERT_OK(b.account.Pay(ent->invoice, 4'793'159, At(2024, 4, 11, 6), "o2", b.rules));
   EXPECT_EQ(b.account.state().plan, "enterprise");
   // Mandiri bill settlement turned into deny minutes later: the grant is revoked.
-  ASSERT_OK(b.account.ReturnCash(ent->invoice, 4'793'159, "reversal", true, At(2024, 4, 11, 6, 5), "o2",
-                                 b.rules));
+  ASSERT_OK(b.account.ReturnCash(ent->invoice, 4'793'159, "reversal", true, At(2024, 4, 11, 6, 5),
+                                 "o2", b.rules));
   EXPECT_EQ(b.account.state().plan, "pro");
   EXPECT_EQ(b.account.state().term_end, At(2024, 5, 1));
   EXPECT_EQ(b.account.Find(pro->invoice)->credited_idr, 0);
@@ -345,8 +349,8 @@ void ExpectCoherent(const BillingAccount& a, UnixNanos now) {
   EXPECT_LE(open_renewals, 1);
   // A paid renewal is never stranded: it starts at the current term's end.
   for (const TermInvoice& i : a.invoices()) {
-    if (i.kind == InvoiceKind::kRenewal && i.status == InvoiceStatus::kPaid && i.credited_idr == 0 &&
-        i.term_start > now) {
+    if (i.kind == InvoiceKind::kRenewal && i.status == InvoiceStatus::kPaid &&
+        i.credited_idr == 0 && i.term_start > now) {
       EXPECT_EQ(i.term_start, s.term_end) << "renewal " << i.seq;
     }
   }
@@ -354,11 +358,12 @@ void ExpectCoherent(const BillingAccount& a, UnixNanos now) {
 
 TEST(AccountPropertyTest, RandomSequencesReconcileToTheRupiah) {
   const char* plans[] = {"basic", "pro", "enterprise"};
-  int64_t steps_total = 0, revocations = 0, upgrades = 0, renewals = 0, lapses = 0,
-          late = 0, write_offs = 0;
+  int64_t steps_total = 0, revocations = 0, upgrades = 0, renewals = 0, lapses = 0, late = 0,
+          write_offs = 0;
   // SINYAL_PROPERTY_SEEDS runs more sequences (e.g. 50000 for a long run); CI runs 1,500.
   const char* env_seeds = std::getenv("SINYAL_PROPERTY_SEEDS");
-  const uint32_t seeds = env_seeds ? static_cast<uint32_t>(std::strtoul(env_seeds, nullptr, 10)) : 1500;
+  const uint32_t seeds =
+      env_seeds ? static_cast<uint32_t>(std::strtoul(env_seeds, nullptr, 10)) : 1500;
   for (uint32_t seed = 1; seed <= seeds; ++seed) {
     std::mt19937 rng(seed);
     auto pick = [&](int n) { return static_cast<int>(rng() % static_cast<uint32_t>(n)); };
@@ -372,7 +377,8 @@ TEST(AccountPropertyTest, RandomSequencesReconcileToTheRupiah) {
       if (op < 25) {
         auto r = b.account.Checkout(plans[pick(3)], pick(4) == 0 ? Term::kYear : Term::kMonth, now,
                                     b.rules);
-        if (r.ok() && r->invoice != 0 && a.Find(r->invoice)->kind == InvoiceKind::kUpgrade) ++upgrades;
+        if (r.ok() && r->invoice != 0 && a.Find(r->invoice)->kind == InvoiceKind::kUpgrade)
+          ++upgrades;
       } else if (op < 50) {
         // Pay an open invoice (the usual case), exactly its total.
         for (const TermInvoice& inv : a.invoices()) {
@@ -385,7 +391,8 @@ TEST(AccountPropertyTest, RandomSequencesReconcileToTheRupiah) {
         // A late payment of a voided invoice, or a duplicate of a paid one.
         if (!a.invoices().empty()) {
           const TermInvoice& inv = a.invoices()[pick(static_cast<int>(a.invoices().size()))];
-          const bool was_void = inv.status == InvoiceStatus::kVoid && inv.late_paid_idr == 0 && inv.total_idr > 0;
+          const bool was_void =
+              inv.status == InvoiceStatus::kVoid && inv.late_paid_idr == 0 && inv.total_idr > 0;
           auto r = b.account.Pay(inv.seq, inv.total_idr, now, "o", b.rules);
           ASSERT_OK(r);
           if (was_void && *r) ++late;
@@ -411,8 +418,9 @@ TEST(AccountPropertyTest, RandomSequencesReconcileToTheRupiah) {
           const int64_t left = inv.total_idr - inv.refunded_idr;
           if ((inv.status == InvoiceStatus::kPaid || inv.late_paid_idr > 0) && left > 0) {
             const int64_t before_w = a.written_off_idr();
-            ASSERT_OK(b.account.ReturnCash(inv.seq, pick(3) ? left : 1 + static_cast<int64_t>(rng() % left),
-                                           pick(2) ? "chargeback" : "reversal", true, now, "c", b.rules));
+            ASSERT_OK(b.account.ReturnCash(
+                inv.seq, pick(3) ? left : 1 + static_cast<int64_t>(rng() % left),
+                pick(2) ? "chargeback" : "reversal", true, now, "c", b.rules));
             if (a.written_off_idr() > before_w) ++write_offs;
           }
         }
@@ -431,7 +439,8 @@ TEST(AccountPropertyTest, RandomSequencesReconcileToTheRupiah) {
       const std::string plan_before = a.state().plan;
       now += jump * kNanosPerSecond;
       ASSERT_OK(b.account.Advance(now, b.rules));
-      if (before == SubscriptionStatus::kPastDue && a.state().status == SubscriptionStatus::kFree) ++lapses;
+      if (before == SubscriptionStatus::kPastDue && a.state().status == SubscriptionStatus::kFree)
+        ++lapses;
       b.Collect();
       for (const auto& e : b.events) {
         renewals += e.kind == "renewed";
@@ -461,12 +470,13 @@ TEST(AccountPropertyTest, RandomSequencesReconcileToTheRupiah) {
   EXPECT_GT(revocations, 50);
   EXPECT_GT(late, 10);
   RecordProperty("steps", std::to_string(steps_total));
-  std::printf("property test: %lld steps, %lld upgrades, %lld renewals, %lld lapses, %lld revocations, "
-              "%lld late payments, %lld write-offs\n",
-              static_cast<long long>(steps_total), static_cast<long long>(upgrades),
-              static_cast<long long>(renewals), static_cast<long long>(lapses),
-              static_cast<long long>(revocations), static_cast<long long>(late),
-              static_cast<long long>(write_offs));
+  std::printf(
+      "property test: %lld steps, %lld upgrades, %lld renewals, %lld lapses, %lld revocations, "
+      "%lld late payments, %lld write-offs\n",
+      static_cast<long long>(steps_total), static_cast<long long>(upgrades),
+      static_cast<long long>(renewals), static_cast<long long>(lapses),
+      static_cast<long long>(revocations), static_cast<long long>(late),
+      static_cast<long long>(write_offs));
 }
 
 }  // namespace

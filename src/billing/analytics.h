@@ -13,9 +13,8 @@
 // All reads; no side effects. Thread safety: Analytics is thread-safe.
 #pragma once
 
-#include <optional>
-
 #include <nlohmann/json.hpp>
+#include <optional>
 
 #include "billing/plans.h"
 #include "core/clock.h"

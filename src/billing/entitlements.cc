@@ -18,8 +18,9 @@ std::string Entitlements::PlanNeeded(std::string_view feature) {
 
 Status Entitlements::Refusal(const Plan& plan, std::string_view feature, std::string_view what,
                              std::string_view field) {
-  return Status::PermissionDenied(std::string(what) + " is not in plan " + plan.name + "; " + PlanNeeded(feature),
-                                  std::string(field));
+  return Status::PermissionDenied(
+      std::string(what) + " is not in plan " + plan.name + "; " + PlanNeeded(feature),
+      std::string(field));
 }
 
 Status Entitlements::Gate(const Plan& plan, std::string_view feature, std::string_view field,

@@ -37,7 +37,8 @@ struct CallerPlan {
 class Entitlements {
  public:
   // REQUIRES: plans and subscriptions outlive this.
-  Entitlements(PlanStore& plans, Subscriptions& subscriptions) : plans_(plans), subscriptions_(subscriptions) {}
+  Entitlements(PlanStore& plans, Subscriptions& subscriptions)
+      : plans_(plans), subscriptions_(subscriptions) {}
 
   // The tenant's subscription and plan at `now` (Subscriptions::Current, PlanStore::GetShared).
   [[nodiscard]] Result<CallerPlan> Resolve(TenantId tenant, UnixNanos now);
@@ -49,20 +50,24 @@ class Entitlements {
                             std::string_view what = {});
   // OK when `plan` serves timeframe `tf` (its timeframes, or any with "all_timeframes"); else
   // PermissionDenied naming `field` and the cheapest plan with "all_timeframes".
-  [[nodiscard]] Status Gate(const Plan& plan, market::Timeframe tf, std::string_view field = "timeframe");
+  [[nodiscard]] Status Gate(const Plan& plan, market::Timeframe tf,
+                            std::string_view field = "timeframe");
 
   // "requires plan <name>" (the cheapest plan with `feature`, following operators' edits), or
   // "not available on any plan". Used in 403 details and in the "gated" lists of answers.
   std::string PlanNeeded(std::string_view feature);
   // The 403 itself: "<what> is not in plan <plan>; <PlanNeeded(feature)>", naming `field`.
-  Status Refusal(const Plan& plan, std::string_view feature, std::string_view what, std::string_view field);
+  Status Refusal(const Plan& plan, std::string_view feature, std::string_view what,
+                 std::string_view field);
 
   // The plan's data delay in seconds: 0 with "realtime", else data_delay_seconds.
   static int64_t DataDelaySeconds(const Plan& plan);
   // The newest data time the plan may see at `now`: now - DataDelaySeconds(plan).
   static UnixNanos NotAfter(const Plan& plan, UnixNanos now);
   // The plan's rate limit per API key / per user.
-  static RateLimit RateLimitOf(const Plan& plan) { return RateLimit{plan.rate_per_second, plan.burst}; }
+  static RateLimit RateLimitOf(const Plan& plan) {
+    return RateLimit{plan.rate_per_second, plan.burst};
+  }
   // Backtests a tenant may have queued or running at once: 8 on a plan with an unlimited quota
   // (Enterprise), else 2. (Without the `backtests` feature none can be submitted at all.)
   static int ActiveBacktests(const Plan& plan) { return plan.unlimited() ? 8 : 2; }

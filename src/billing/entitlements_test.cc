@@ -22,7 +22,8 @@ class EntitlementsTest : public store::testing::DbTest {
   void SetUp() override {
     DbTest::SetUp();
     if (IsSkipped() || HasFatalFailure()) return;
-    plans_ = std::make_unique<PlanStore>(db(), clock_, PlanStoreOptions{std::chrono::milliseconds(0)});
+    plans_ =
+        std::make_unique<PlanStore>(db(), clock_, PlanStoreOptions{std::chrono::milliseconds(0)});
     subs_ = std::make_unique<Subscriptions>(db(), *plans_, clock_);
     entitlements_ = std::make_unique<Entitlements>(*plans_, *subs_);
     meter_ = std::make_unique<Meter>(db(), *subs_);
@@ -61,7 +62,8 @@ TEST_P(EntitlementsTest, GatesNameTheFieldAndTheCheapestPlan) {
   EXPECT_EQ(s.message(), "'intervals' is not in plan free; requires plan pro");
   s = entitlements_->Gate(*free, kFeatBatch, "items", "batch predictions");
   EXPECT_EQ(s.message(), "batch predictions is not in plan free; requires plan pro");
-  EXPECT_EQ(entitlements_->Gate(*free, kFeatStream).field(), "stream") << "field defaults to the feature";
+  EXPECT_EQ(entitlements_->Gate(*free, kFeatStream).field(), "stream")
+      << "field defaults to the feature";
 
   // Timeframes: the plan's list, or every timeframe with all_timeframes.
   EXPECT_OK(entitlements_->Gate(*free, market::Timeframe::kH1));
@@ -82,7 +84,8 @@ TEST_P(EntitlementsTest, GatesNameTheFieldAndTheCheapestPlan) {
   EXPECT_EQ(entitlements_->PlanNeeded(kFeatIntervals), "requires plan lite");
   EXPECT_EQ(entitlements_->PlanNeeded(kFeatStream), "requires plan pro");
   ASSERT_OK(plans_->Update("pro", {{"features", json::array({"confidence"})}}, "operator:1"));
-  ASSERT_OK(plans_->Update("enterprise", {{"features", json::array({"confidence"})}}, "operator:1"));
+  ASSERT_OK(
+      plans_->Update("enterprise", {{"features", json::array({"confidence"})}}, "operator:1"));
   EXPECT_EQ(entitlements_->PlanNeeded(kFeatStream), "not available on any plan");
 }
 
@@ -112,7 +115,8 @@ TEST_P(EntitlementsTest, ResolveGivesTheSubscriptionsPlan) {
   r = entitlements_->Resolve(tenant_, clock_.Now());
   ASSERT_OK(r);
   EXPECT_EQ(r->plan->name, "pro");
-  EXPECT_EQ(entitlements_->Resolve(TenantId(), clock_.Now()).error().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(entitlements_->Resolve(TenantId(), clock_.Now()).error().code(),
+            StatusCode::kInvalidArgument);
 }
 
 TEST_P(EntitlementsTest, RunGatesThenRateLimitsThenChargesOnlyWork) {
@@ -215,7 +219,8 @@ TEST(FeaturesTest, TheListIsTheOneSource) {
   EXPECT_FALSE(IsFeature(""));
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, EntitlementsTest, SINYAL_DB_BACKENDS, store::testing::BackendName);
+INSTANTIATE_TEST_SUITE_P(Backends, EntitlementsTest, SINYAL_DB_BACKENDS,
+                         store::testing::BackendName);
 
 }  // namespace
 }  // namespace sinyal::billing

@@ -19,20 +19,24 @@ namespace sinyal::billing {
 
 // SINYAL_FEATURE(constant, "name", "what it adds"): the names are stable API strings (plans,
 // 403 problems, the "gated" lists of answers).
-#define SINYAL_BILLING_FEATURES(SINYAL_FEATURE)                                                        \
-  SINYAL_FEATURE(kFeatConfidence, "confidence", "calibrated confidence, p_up and abstain reasons")     \
-  SINYAL_FEATURE(kFeatIntervals, "intervals", "conformal intervals and the expected move")             \
-  SINYAL_FEATURE(kFeatRegime, "regime", "market regime, drivers and the model version")                \
-  SINYAL_FEATURE(kFeatAllTimeframes, "all_timeframes", "every timeframe (else the plan's timeframes)") \
-  SINYAL_FEATURE(kFeatRealtime, "realtime", "data of the latest closed bar (else data_delay_seconds)") \
-  SINYAL_FEATURE(kFeatCorrelations, "correlations", "cross-asset correlations and lead-lag")          \
-  SINYAL_FEATURE(kFeatBatch, "batch", "POST /api/v1/business/predict/batch")                           \
-  SINYAL_FEATURE(kFeatStream, "stream", "the WebSocket signal stream")                                 \
-  SINYAL_FEATURE(kFeatTelegram, "telegram", "signal alerts in the user's Telegram chat")             \
-  SINYAL_FEATURE(kFeatBacktests, "backtests", "backtests of the signals (POST /api/v1/backtests)")     \
-  SINYAL_FEATURE(kFeatPaperTrading, "paper_trading", "paper trading accounts (POST /api/v1/paper-accounts)")
+#define SINYAL_BILLING_FEATURES(SINYAL_FEATURE)                                                    \
+  SINYAL_FEATURE(kFeatConfidence, "confidence", "calibrated confidence, p_up and abstain reasons") \
+  SINYAL_FEATURE(kFeatIntervals, "intervals", "conformal intervals and the expected move")         \
+  SINYAL_FEATURE(kFeatRegime, "regime", "market regime, drivers and the model version")            \
+  SINYAL_FEATURE(kFeatAllTimeframes, "all_timeframes",                                             \
+                 "every timeframe (else the plan's timeframes)")                                   \
+  SINYAL_FEATURE(kFeatRealtime, "realtime",                                                        \
+                 "data of the latest closed bar (else data_delay_seconds)")                        \
+  SINYAL_FEATURE(kFeatCorrelations, "correlations", "cross-asset correlations and lead-lag")       \
+  SINYAL_FEATURE(kFeatBatch, "batch", "POST /api/v1/business/predict/batch")                       \
+  SINYAL_FEATURE(kFeatStream, "stream", "the WebSocket signal stream")                             \
+  SINYAL_FEATURE(kFeatTelegram, "telegram", "signal alerts in the user's Telegram chat")           \
+  SINYAL_FEATURE(kFeatBacktests, "backtests", "backtests of the signals (POST /api/v1/backtests)") \
+  SINYAL_FEATURE(kFeatPaperTrading, "paper_trading",                                               \
+                 "paper trading accounts (POST /api/v1/paper-accounts)")
 
-#define SINYAL_DECLARE_FEATURE(constant, name, what) inline constexpr std::string_view constant = name;
+#define SINYAL_DECLARE_FEATURE(constant, name, what) \
+  inline constexpr std::string_view constant = name;
 SINYAL_BILLING_FEATURES(SINYAL_DECLARE_FEATURE)
 #undef SINYAL_DECLARE_FEATURE
 

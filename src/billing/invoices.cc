@@ -105,8 +105,8 @@ Result<Invoice> Invoices::GenerateImpl(TenantId tenant, int64_t period_index, Un
                         "created_at) VALUES (:t, :ps, :pe, :pl, :b, :u, :ou, :oi, :tot, 'open', "
                         ":at) ON CONFLICT DO NOTHING",
          soci::use(t, "t"), soci::use(ps, "ps"), soci::use(pe, "pe"), soci::use(plan_name, "pl"),
-         soci::use(base, "b"), soci::use(units, "u"), soci::use(over, "ou"),
-         soci::use(cost, "oi"), soci::use(total, "tot"), soci::use(at, "at"));
+         soci::use(base, "b"), soci::use(units, "u"), soci::use(over, "ou"), soci::use(cost, "oi"),
+         soci::use(total, "tot"), soci::use(at, "at"));
     ins.execute(true);
     *created = ins.get_affected_rows() == 1;
     soci::row row;
@@ -125,20 +125,21 @@ Result<int> Invoices::GenerateClosed(UnixNanos now) {
     long long tenant = 0, anchor = 0, last_invoiced = -1;
   };
   std::vector<Sub> subs;
-  SINYAL_RETURN_IF_ERROR(store::WithSystemReadTx(db_, store::SystemPath::kInvoicing, [&](soci::session& sql) -> Status {
-    soci::rowset<soci::row> rows =
-        (sql.prepare << "SELECT s.tenant_id, s.anchor, "
-                        "(SELECT MAX(i.period_start) FROM invoices i WHERE i.tenant_id = "
-                        "s.tenant_id) FROM subscriptions s ORDER BY s.tenant_id");
-    for (const soci::row& r : rows) {
-      Sub s;
-      s.tenant = internal::I64(r, 0);
-      s.anchor = internal::I64(r, 1);
-      s.last_invoiced = r.get_indicator(2) == soci::i_null ? -1 : internal::I64(r, 2);
-      subs.push_back(s);
-    }
-    return Status::Ok();
-  }));
+  SINYAL_RETURN_IF_ERROR(store::WithSystemReadTx(
+      db_, store::SystemPath::kInvoicing, [&](soci::session& sql) -> Status {
+        soci::rowset<soci::row> rows =
+            (sql.prepare << "SELECT s.tenant_id, s.anchor, "
+                            "(SELECT MAX(i.period_start) FROM invoices i WHERE i.tenant_id = "
+                            "s.tenant_id) FROM subscriptions s ORDER BY s.tenant_id");
+        for (const soci::row& r : rows) {
+          Sub s;
+          s.tenant = internal::I64(r, 0);
+          s.anchor = internal::I64(r, 1);
+          s.last_invoiced = r.get_indicator(2) == soci::i_null ? -1 : internal::I64(r, 2);
+          subs.push_back(s);
+        }
+        return Status::Ok();
+      }));
   int created = 0;
   for (const Sub& s : subs) {
     int64_t k = s.last_invoiced < 0 ? 0 : PeriodAt(s.anchor, s.last_invoiced).index + 1;

@@ -21,10 +21,9 @@
 #pragma once
 
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "billing/plans.h"
 #include "core/clock.h"
@@ -43,11 +42,11 @@ struct Invoice {
   UnixNanos period_start = 0, period_end = 0;
   std::string plan;
   int64_t base_idr = 0;
-  int64_t units = 0;          // every charged unit of the period
+  int64_t units = 0;  // every charged unit of the period
   int64_t overage_units = 0;
   int64_t overage_idr = 0;
   int64_t total_idr = 0;
-  std::string status;         // "open" (payments/ will mark them paid)
+  std::string status;  // "open" (payments/ will mark them paid)
   UnixNanos created_at = 0;
   // {"id","tenant_id","period":{"start","end"},"plan","base_idr","units","overage_units",
   //  "overage_idr","total_idr","status","created_at"} (times ISO-8601 UTC)
@@ -77,8 +76,7 @@ class Invoices {
   [[nodiscard]] Result<std::vector<Invoice>> List(TenantId tenant);
 
  private:
-  Result<Invoice> GenerateImpl(TenantId tenant, int64_t period_index, UnixNanos now,
-                               bool* created);
+  Result<Invoice> GenerateImpl(TenantId tenant, int64_t period_index, UnixNanos now, bool* created);
 
   store::Database& db_;
   Subscriptions& subs_;

@@ -131,7 +131,7 @@ TEST_P(InvoicesTest, OperatorAnalytics) {
   EXPECT_EQ((*by_day)[1]["units"], 8);
   EXPECT_EQ((*by_day)[1]["overage_units"], 3);
   EXPECT_EQ((*by_day)[1]["cost_idr"], 750);
-  EXPECT_EQ((*by_day)[2]["plan"], "pro");  // c on 03-12
+  EXPECT_EQ((*by_day)[2]["plan"], "pro");   // c on 03-12
   EXPECT_EQ((*by_day)[3]["plan"], "free");  // c on 03-21
   EXPECT_EQ(analytics.UsageByPlanAndDay(to, from).error().field(), "from");
 
@@ -188,8 +188,7 @@ TEST_P(InvoicesTest, OperatorAnalytics) {
   EXPECT_EQ((*rev)["paying_subscriptions"], 1);
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, InvoicesTest, SINYAL_DB_BACKENDS,
-                         store::testing::BackendName);
+INSTANTIATE_TEST_SUITE_P(Backends, InvoicesTest, SINYAL_DB_BACKENDS, store::testing::BackendName);
 
 }  // namespace
 }  // namespace sinyal::billing

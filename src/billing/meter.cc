@@ -28,8 +28,7 @@ constexpr int64_t kMaxUnits = 10000;
 Status QuotaExceeded(const Plan& plan, UnixNanos period_end) {
   return Status(StatusCode::kQuotaExceeded,
                 "the " + plan.name + " plan's quota of " + std::to_string(plan.monthly_quota) +
-                    " predictions is used up for the period ending " +
-                    FormatIso8601(period_end) +
+                    " predictions is used up for the period ending " + FormatIso8601(period_end) +
                     "; upgrade the plan or wait for the next period",
                 "quota");
 }
@@ -48,8 +47,7 @@ Status ValidateCall(const MeterCall& c) {
   }
   for (char ch : c.idempotency_key) {
     if (ch < 0x20 || ch > 0x7e) {
-      return Status::InvalidArgument("Idempotency-Key must be printable ASCII",
-                                     "Idempotency-Key");
+      return Status::InvalidArgument("Idempotency-Key must be printable ASCII", "Idempotency-Key");
     }
   }
   if (c.request_hash.size() > 128) {
@@ -59,8 +57,8 @@ Status ValidateCall(const MeterCall& c) {
 }
 
 Status KeyReused() {
-  return Status::InvalidArgument(
-      "this Idempotency-Key was already used with a different request", "Idempotency-Key");
+  return Status::InvalidArgument("this Idempotency-Key was already used with a different request",
+                                 "Idempotency-Key");
 }
 
 // Returned inside a bulk transaction when an idempotency key was stored concurrently.
@@ -104,10 +102,10 @@ struct StoredResponse {
 
 struct Shard {
   std::mutex mu;
-  std::unordered_map<CounterId, Counter, CounterIdHash> counters;      // GUARDED_BY(mu)
-  std::unordered_map<KeyId, std::string, KeyIdHash> inflight;          // key -> hash
-  std::unordered_map<KeyId, StoredResponse, KeyIdHash> recent;         // committed keys
-  std::deque<KeyId> recent_order;                                      // FIFO eviction
+  std::unordered_map<CounterId, Counter, CounterIdHash> counters;  // GUARDED_BY(mu)
+  std::unordered_map<KeyId, std::string, KeyIdHash> inflight;      // key -> hash
+  std::unordered_map<KeyId, StoredResponse, KeyIdHash> recent;     // committed keys
+  std::deque<KeyId> recent_order;                                  // FIFO eviction
 };
 
 }  // namespace
@@ -129,7 +127,7 @@ struct Pending {
   std::unique_ptr<Reservation> owned;
   std::function<void(Result<std::string>)> on_done;
   std::optional<Result<std::string>> result;
-  bool charged = false;  // ledger row written
+  bool charged = false;   // ledger row written
   bool replayed = false;  // key found committed by another process
   std::atomic<bool> done{false};
 };
@@ -342,16 +340,18 @@ struct Meter::Impl {
   static Status CheckPrepared(const Meter::PreparedBody& b) {
     if (b.text.empty() || b.text.front() != '{' || !(b.cost_credits_at < b.remaining_quota_at) ||
         !(b.remaining_quota_at < b.usage_cost_at) || b.usage_cost_at > b.text.size()) {
-      return Status::InvalidArgument("prepared response body must be a JSON object with ordered usage slots",
-                                     "body");
+      return Status::InvalidArgument(
+          "prepared response body must be a JSON object with ordered usage slots", "body");
     }
     return Status::Ok();
   }
 
   // The final body text: the usage fields filled in (overwritten on a retried attempt).
-  static std::string FinalBody(Pending* p, int64_t units, int64_t cost, const Plan& plan, int64_t used_after) {
+  static std::string FinalBody(Pending* p, int64_t units, int64_t cost, const Plan& plan,
+                               int64_t used_after) {
     const std::string remaining =
-        plan.unlimited() ? "null" : std::to_string(std::max<int64_t>(0, plan.monthly_quota - used_after));
+        plan.unlimited() ? "null"
+                         : std::to_string(std::max<int64_t>(0, plan.monthly_quota - used_after));
     if (p->prepared) {
       const Meter::PreparedBody& b = *p->prepared;
       const std::string units_text = std::to_string(units), cost_text = std::to_string(cost);
@@ -370,8 +370,9 @@ struct Meter::Impl {
     nlohmann::json& body = p->body;
     body["cost_credits"] = units;
     body["usage_cost"] = cost;
-    body["remaining_quota"] = plan.unlimited() ? nlohmann::json(nullptr)
-                                               : nlohmann::json(std::max<int64_t>(0, plan.monthly_quota - used_after));
+    body["remaining_quota"] =
+        plan.unlimited() ? nlohmann::json(nullptr)
+                         : nlohmann::json(std::max<int64_t>(0, plan.monthly_quota - used_after));
     return body.dump();
   }
 
@@ -402,8 +403,8 @@ struct Meter::Impl {
     return std::move(*p.result);
   }
 
-  void CommitAsync(std::unique_ptr<Reservation> r, Reservation::State* state,
-                   nlohmann::json body, std::function<void(Result<std::string>)> done) {
+  void CommitAsync(std::unique_ptr<Reservation> r, Reservation::State* state, nlohmann::json body,
+                   std::function<void(Result<std::string>)> done) {
     if (Status st = CheckCommit(state, body); !st.ok()) {
       done(st);
       return;
@@ -416,8 +417,8 @@ struct Meter::Impl {
     EnqueueOwned(std::move(p));
   }
 
-  void CommitAsync(std::unique_ptr<Reservation> r, Reservation::State* state, Meter::PreparedBody body,
-                   std::function<void(Result<std::string>)> done) {
+  void CommitAsync(std::unique_ptr<Reservation> r, Reservation::State* state,
+                   Meter::PreparedBody body, std::function<void(Result<std::string>)> done) {
     Status st = CheckPrepared(body);
     if (st.ok()) st = CheckCommit(state, nlohmann::json::object());
     if (!st.ok()) {
@@ -508,8 +509,9 @@ struct Meter::Impl {
     std::unordered_map<std::string, std::pair<std::string, std::string>> stored;
     for (size_t i = 0; i < keys.size(); i += kChunk) {
       const size_t n = std::min(kChunk, keys.size() - i);
-      std::string q = "SELECT idem_key, request_hash, body FROM idempotency_keys WHERE tenant_id = " +
-                      t + " AND idem_key IN (";
+      std::string q =
+          "SELECT idem_key, request_hash, body FROM idempotency_keys WHERE tenant_id = " + t +
+          " AND idem_key IN (";
       soci::statement st(sql);
       for (size_t j = 0; j < n; ++j) {
         q += (j ? ",:k" : ":k") + std::to_string(j);
@@ -562,8 +564,10 @@ struct Meter::Impl {
       }
       // Graduated by volume band (billing/overage.h), from the period's overage so far.
       const int64_t cost = plan.OverageCost(overage, over);
-      charges.push_back({p, over, over > 0 ? OverageUnitPrice(plan.overage_bands, plan.overage_price_idr, overage + 1) : 0, cost,
-                         FinalBody(p, units, cost, plan, used + units)});
+      charges.push_back(
+          {p, over,
+           over > 0 ? OverageUnitPrice(plan.overage_bands, plan.overage_price_idr, overage + 1) : 0,
+           cost, FinalBody(p, units, cost, plan, used + units)});
       used += units;
       overage += over;
     }
@@ -646,149 +650,151 @@ struct Meter::Impl {
     const bool pg = db.dialect() == store::Dialect::kPostgres;
     auto run = [&](bool bulk) {
       return db.WithTx([&](soci::session& sql) -> Status {
-      for (Pending* p : batch) {
-        p->result.reset();
-        p->charged = p->replayed = false;
-      }
-      // Statements prepared once per transaction, re-executed with the bound variables.
-      long long l_tenant = 0, l_period = 0, l_at = 0, l_units = 0, l_over = 0, l_price = 0,
-                l_cost = 0, l_user = 0, l_key_id = 0;
-      std::string l_endpoint, l_plan, l_idem;
-      soci::indicator user_ind = soci::i_null, key_id_ind = soci::i_null,
-                      idem_ind = soci::i_null;
-      std::optional<soci::statement> ledger;  // per-call mode: prepared on first use
-      std::string k_hash, k_body;
-      long long k_created = 0;
-      std::optional<soci::statement> idem;  // prepared on first keyed call
-      for (auto& [gk, g] : groups) {
-        long long t = g.tenant, ps = g.period_start, pe = g.period_end, now = 0;
-        for (Pending* p : g.items) now = std::max<long long>(now, p->r->at);
-        long long used = 0, overage_total = 0;
-        const std::string select_counter =
-            std::string("SELECT used, overage_units FROM usage_counters WHERE tenant_id = :t "
-                        "AND period_start = :ps") +
-            (pg ? " FOR UPDATE" : "");
-        sql << select_counter, soci::use(t, "t"), soci::use(ps, "ps"), soci::into(used),
-            soci::into(overage_total);
-        if (!sql.got_data()) {  // first commit of the period (concurrent creators meet here)
-          sql << "INSERT INTO usage_counters (tenant_id, period_start, period_end, used, "
-                 "overage_units, updated_at) VALUES (:t, :ps, :pe, 0, 0, :now) "
-                 "ON CONFLICT DO NOTHING",
-              soci::use(t, "t"), soci::use(ps, "ps"), soci::use(pe, "pe"), soci::use(now, "now");
+        for (Pending* p : batch) {
+          p->result.reset();
+          p->charged = p->replayed = false;
+        }
+        // Statements prepared once per transaction, re-executed with the bound variables.
+        long long l_tenant = 0, l_period = 0, l_at = 0, l_units = 0, l_over = 0, l_price = 0,
+                  l_cost = 0, l_user = 0, l_key_id = 0;
+        std::string l_endpoint, l_plan, l_idem;
+        soci::indicator user_ind = soci::i_null, key_id_ind = soci::i_null, idem_ind = soci::i_null;
+        std::optional<soci::statement> ledger;  // per-call mode: prepared on first use
+        std::string k_hash, k_body;
+        long long k_created = 0;
+        std::optional<soci::statement> idem;  // prepared on first keyed call
+        for (auto& [gk, g] : groups) {
+          long long t = g.tenant, ps = g.period_start, pe = g.period_end, now = 0;
+          for (Pending* p : g.items) now = std::max<long long>(now, p->r->at);
+          long long used = 0, overage_total = 0;
+          const std::string select_counter =
+              std::string(
+                  "SELECT used, overage_units FROM usage_counters WHERE tenant_id = :t "
+                  "AND period_start = :ps") +
+              (pg ? " FOR UPDATE" : "");
           sql << select_counter, soci::use(t, "t"), soci::use(ps, "ps"), soci::into(used),
               soci::into(overage_total);
-          if (!sql.got_data()) return Status::Internal("usage counter row missing");
-        }
-        if (bulk) {
-          SINYAL_RETURN_IF_ERROR(GroupBulk(sql, g, used, overage_total));
-        } else {
-        for (Pending* p : g.items) {
-          const Reservation::State& r = *p->r;
-          const Plan& plan = *r.plan;
-          const int64_t units = r.call.units;
-          int64_t over = 0;
-          if (!plan.unlimited()) {
-            const int64_t room = std::max<int64_t>(0, plan.monthly_quota - used);
-            if (units > room) {
-              if (!plan.overage_allowed) {
-                p->result = QuotaExceeded(plan, r.period_end);
-                if (!r.call.idempotency_key.empty()) {
-                  // Committed before by another process or before a restart: replay it.
+          if (!sql.got_data()) {  // first commit of the period (concurrent creators meet here)
+            sql << "INSERT INTO usage_counters (tenant_id, period_start, period_end, used, "
+                   "overage_units, updated_at) VALUES (:t, :ps, :pe, 0, 0, :now) "
+                   "ON CONFLICT DO NOTHING",
+                soci::use(t, "t"), soci::use(ps, "ps"), soci::use(pe, "pe"), soci::use(now, "now");
+            sql << select_counter, soci::use(t, "t"), soci::use(ps, "ps"), soci::into(used),
+                soci::into(overage_total);
+            if (!sql.got_data()) return Status::Internal("usage counter row missing");
+          }
+          if (bulk) {
+            SINYAL_RETURN_IF_ERROR(GroupBulk(sql, g, used, overage_total));
+          } else {
+            for (Pending* p : g.items) {
+              const Reservation::State& r = *p->r;
+              const Plan& plan = *r.plan;
+              const int64_t units = r.call.units;
+              int64_t over = 0;
+              if (!plan.unlimited()) {
+                const int64_t room = std::max<int64_t>(0, plan.monthly_quota - used);
+                if (units > room) {
+                  if (!plan.overage_allowed) {
+                    p->result = QuotaExceeded(plan, r.period_end);
+                    if (!r.call.idempotency_key.empty()) {
+                      // Committed before by another process or before a restart: replay it.
+                      std::string h, b;
+                      sql << "SELECT request_hash, body FROM idempotency_keys WHERE tenant_id = :t "
+                             "AND idem_key = :k",
+                          soci::use(t, "t"), soci::use(r.call.idempotency_key, "k"), soci::into(h),
+                          soci::into(b);
+                      if (sql.got_data()) {
+                        if (h == r.call.request_hash) {
+                          p->result = std::move(b);
+                          p->replayed = true;
+                        } else {
+                          p->result = KeyReused();
+                        }
+                      }
+                    }
+                    continue;
+                  }
+                  over = units - room;
+                }
+              }
+              const int64_t cost = plan.OverageCost(overage_total, over);  // graduated
+              std::string text = FinalBody(p, units, cost, plan, used + units);
+              if (!r.call.idempotency_key.empty()) {
+                if (!idem) {
+                  idem.emplace(
+                      (sql.prepare << "INSERT INTO idempotency_keys (tenant_id, idem_key, "
+                                      "request_hash, status, body, created_at) VALUES (:t, :k, :h, "
+                                      "200, :b, :at) ON CONFLICT DO NOTHING",
+                       soci::use(l_tenant, "t"), soci::use(l_idem, "k"), soci::use(k_hash, "h"),
+                       soci::use(k_body, "b"), soci::use(k_created, "at")));
+                }
+                l_tenant = t;
+                l_idem = r.call.idempotency_key;
+                k_hash = r.call.request_hash;
+                k_body = text;
+                k_created = r.at;
+                idem->execute(true);
+                if (idem->get_affected_rows() == 0) {
+                  // Committed meanwhile by another process: answer with its response, no charge.
                   std::string h, b;
-                  sql << "SELECT request_hash, body FROM idempotency_keys WHERE tenant_id = :t "
-                         "AND idem_key = :k",
+                  sql << "SELECT request_hash, body FROM idempotency_keys WHERE tenant_id = :t AND "
+                         "idem_key = :k",
                       soci::use(t, "t"), soci::use(r.call.idempotency_key, "k"), soci::into(h),
                       soci::into(b);
-                  if (sql.got_data()) {
-                    if (h == r.call.request_hash) {
-                      p->result = std::move(b);
-                      p->replayed = true;
-                    } else {
-                      p->result = KeyReused();
-                    }
+                  if (h != r.call.request_hash) {
+                    p->result = KeyReused();
+                  } else {
+                    p->result = std::move(b);
+                    p->replayed = true;
                   }
+                  continue;
                 }
-                continue;
               }
-              over = units - room;
-            }
-          }
-          const int64_t cost = plan.OverageCost(overage_total, over);  // graduated
-          std::string text = FinalBody(p, units, cost, plan, used + units);
-          if (!r.call.idempotency_key.empty()) {
-            if (!idem) {
-              idem.emplace(
-                  (sql.prepare << "INSERT INTO idempotency_keys (tenant_id, idem_key, "
-                                  "request_hash, status, body, created_at) VALUES (:t, :k, :h, "
-                                  "200, :b, :at) ON CONFLICT DO NOTHING",
-                   soci::use(l_tenant, "t"), soci::use(l_idem, "k"), soci::use(k_hash, "h"),
-                   soci::use(k_body, "b"), soci::use(k_created, "at")));
-            }
-            l_tenant = t;
-            l_idem = r.call.idempotency_key;
-            k_hash = r.call.request_hash;
-            k_body = text;
-            k_created = r.at;
-            idem->execute(true);
-            if (idem->get_affected_rows() == 0) {
-              // Committed meanwhile by another process: answer with its response, no charge.
-              std::string h, b;
-              sql << "SELECT request_hash, body FROM idempotency_keys WHERE tenant_id = :t AND "
-                     "idem_key = :k",
-                  soci::use(t, "t"), soci::use(r.call.idempotency_key, "k"), soci::into(h),
-                  soci::into(b);
-              if (h != r.call.request_hash) {
-                p->result = KeyReused();
-              } else {
-                p->result = std::move(b);
-                p->replayed = true;
+              l_tenant = t;
+              l_period = ps;
+              l_at = r.at;
+              l_endpoint = r.call.endpoint;
+              l_plan = plan.name;
+              l_units = units;
+              l_over = over;
+              l_price = over > 0 ? OverageUnitPrice(plan.overage_bands, plan.overage_price_idr,
+                                                    overage_total + 1)
+                                 : 0;
+              l_cost = cost;
+              l_user = r.call.user.value();
+              user_ind = r.call.user.valid() ? soci::i_ok : soci::i_null;
+              l_key_id = r.call.api_key ? r.call.api_key->value() : 0;
+              key_id_ind = r.call.api_key ? soci::i_ok : soci::i_null;
+              l_idem = r.call.idempotency_key;
+              idem_ind = l_idem.empty() ? soci::i_null : soci::i_ok;
+              if (!ledger) {
+                ledger.emplace(
+                    (
+                        sql.prepare
+                            << "INSERT INTO usage_ledger (tenant_id, period_start, at, endpoint, "
+                               "plan, units, overage_units, unit_price_idr, cost_idr, user_id, "
+                               "api_key_id, idempotency_key) VALUES (:t, :p, :at, :ep, :pl, :u, "
+                               ":ou, :up, :c, :uid, :kid, :k)",
+                        soci::use(l_tenant, "t"), soci::use(l_period, "p"), soci::use(l_at, "at"),
+                        soci::use(l_endpoint, "ep"), soci::use(l_plan, "pl"),
+                        soci::use(l_units, "u"), soci::use(l_over, "ou"), soci::use(l_price, "up"),
+                        soci::use(l_cost, "c"), soci::use(l_user, user_ind, "uid"),
+                        soci::use(l_key_id, key_id_ind, "kid"), soci::use(l_idem, idem_ind, "k")));
               }
-              continue;
+              ledger->execute(true);
+              used += units;
+              overage_total += over;
+              p->result = std::move(text);
+              p->charged = true;
             }
-          }
-          l_tenant = t;
-          l_period = ps;
-          l_at = r.at;
-          l_endpoint = r.call.endpoint;
-          l_plan = plan.name;
-          l_units = units;
-          l_over = over;
-          l_price = over > 0 ? OverageUnitPrice(plan.overage_bands, plan.overage_price_idr,
-                                                overage_total + 1)
-                             : 0;
-          l_cost = cost;
-          l_user = r.call.user.value();
-          user_ind = r.call.user.valid() ? soci::i_ok : soci::i_null;
-          l_key_id = r.call.api_key ? r.call.api_key->value() : 0;
-          key_id_ind = r.call.api_key ? soci::i_ok : soci::i_null;
-          l_idem = r.call.idempotency_key;
-          idem_ind = l_idem.empty() ? soci::i_null : soci::i_ok;
-          if (!ledger) {
-            ledger.emplace(
-                (sql.prepare << "INSERT INTO usage_ledger (tenant_id, period_start, at, endpoint, "
-                                "plan, units, overage_units, unit_price_idr, cost_idr, user_id, "
-                                "api_key_id, idempotency_key) VALUES (:t, :p, :at, :ep, :pl, :u, "
-                                ":ou, :up, :c, :uid, :kid, :k)",
-                 soci::use(l_tenant, "t"), soci::use(l_period, "p"), soci::use(l_at, "at"),
-                 soci::use(l_endpoint, "ep"), soci::use(l_plan, "pl"), soci::use(l_units, "u"),
-                 soci::use(l_over, "ou"), soci::use(l_price, "up"), soci::use(l_cost, "c"),
-                 soci::use(l_user, user_ind, "uid"), soci::use(l_key_id, key_id_ind, "kid"),
-                 soci::use(l_idem, idem_ind, "k")));
-          }
-          ledger->execute(true);
-          used += units;
-          overage_total += over;
-          p->result = std::move(text);
-          p->charged = true;
+          }  // per-call mode
+          sql << "UPDATE usage_counters SET used = :u, overage_units = :o, updated_at = :now "
+                 "WHERE tenant_id = :t AND period_start = :ps",
+              soci::use(used, "u"), soci::use(overage_total, "o"), soci::use(now, "now"),
+              soci::use(t, "t"), soci::use(ps, "ps");
+          g.final_used = used;
         }
-        }  // per-call mode
-        sql << "UPDATE usage_counters SET used = :u, overage_units = :o, updated_at = :now "
-               "WHERE tenant_id = :t AND period_start = :ps",
-            soci::use(used, "u"), soci::use(overage_total, "o"), soci::use(now, "now"),
-            soci::use(t, "t"), soci::use(ps, "ps");
-        g.final_used = used;
-      }
-      return Status::Ok();
+        return Status::Ok();
       });
     };
     Status st = run(options.bulk_statements.value_or(pg));
@@ -977,7 +983,7 @@ void Meter::CommitAsync(std::unique_ptr<Reservation> r, nlohmann::json body,
   impl_->CommitAsync(std::move(r), state, std::move(body), std::move(done));
 }
 void Meter::CommitPreparedAsync(std::unique_ptr<Reservation> r, PreparedBody body,
-                        std::function<void(Result<std::string>)> done) {
+                                std::function<void(Result<std::string>)> done) {
   if (r == nullptr) {
     done(Status::InvalidArgument("no reservation", "reservation"));
     return;

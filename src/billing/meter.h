@@ -47,10 +47,9 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
-
-#include <nlohmann/json.hpp>
 
 #include "billing/plans.h"
 #include "core/clock.h"
@@ -183,7 +182,7 @@ class Meter {
   };
   // As CommitAsync below, with a PreparedBody.
   void CommitPreparedAsync(std::unique_ptr<Reservation> r, PreparedBody body,
-                   std::function<void(Result<std::string>)> done);
+                           std::function<void(Result<std::string>)> done);
 
   // As Commit, without blocking the caller: returns at once, and `done` runs with Commit's
   // result on the meter's writer thread once the group commit is durable (or failed). For
@@ -205,8 +204,8 @@ class Meter {
   void Flush();
 
   struct Stats {
-    int64_t committed = 0;     // calls charged
-    int64_t transactions = 0;  // group-commit transactions
+    int64_t committed = 0;       // calls charged
+    int64_t transactions = 0;    // group-commit transactions
     int64_t db_key_lookups = 0;  // Reserve's database reads for idempotency keys
     int64_t counter_loads = 0;   // database reads of a tenant's counter (first use per period)
   };

@@ -38,10 +38,10 @@ struct Env {
     if (!db->Migrate().ok()) std::abort();
     long long id = 0;
     if (!db->WithTx([&](soci::session& sql) {
-              sql << "INSERT INTO tenants (name, created_at) VALUES ('bench', 0)";
-              sql << "SELECT MAX(id) FROM tenants", soci::into(id);
-              return Status::Ok();
-            }).ok()) {
+             sql << "INSERT INTO tenants (name, created_at) VALUES ('bench', 0)";
+             sql << "SELECT MAX(id) FROM tenants", soci::into(id);
+             return Status::Ok();
+           }).ok()) {
       std::abort();
     }
     tenant = TenantId(id);
@@ -116,9 +116,8 @@ void BM_ReserveCommit(benchmark::State& state) {
   call.api_key = ApiKeyId(1);
   call.endpoint = "business.predict";
   call.request_hash = "0123456789abcdef0123456789abcdef";
-  const nlohmann::json body = {{"prediction", "bullish"},
-                               {"confidence", 0.71},
-                               {"timestamp", "2024-03-15T10:00:00Z"}};
+  const nlohmann::json body = {
+      {"prediction", "bullish"}, {"confidence", 0.71}, {"timestamp", "2024-03-15T10:00:00Z"}};
   const auto tx_before = env->meter->stats().transactions;
   int64_t failures = 0;
   for (auto _ : state) {

@@ -54,9 +54,9 @@ class MeterTest : public store::testing::DbTest {
   Result<nlohmann::json> Predict(const MeterCall& c, UnixNanos now) {
     SINYAL_ASSIGN_OR_RETURN(auto out, meter_->Reserve(c, now));
     if (out.replay) return nlohmann::json::parse(*out.replay);
-    SINYAL_ASSIGN_OR_RETURN(std::string body,
-                            meter_->Commit(std::move(out.reservation),
-                                           nlohmann::json{{"prediction", "bullish"}}));
+    SINYAL_ASSIGN_OR_RETURN(
+        std::string body,
+        meter_->Commit(std::move(out.reservation), nlohmann::json{{"prediction", "bullish"}}));
     return nlohmann::json::parse(body);
   }
 
@@ -180,8 +180,8 @@ TEST_P(MeterTest, KeyInFlightIsAConflictAndBadKeysAreRejected) {
   ASSERT_OK(meter_->Commit(std::move(a->reservation), {{"x", 1}}));
   ASSERT_TRUE(meter_->Reserve(Call(tenant_, "k", "h1"), now)->replay.has_value());
 
-  for (const std::string bad : {std::string(256, 'a'), std::string("tab\there"),
-                                std::string("caf\xc3\xa9")}) {
+  for (const std::string bad :
+       {std::string(256, 'a'), std::string("tab\there"), std::string("caf\xc3\xa9")}) {
     auto r = meter_->Reserve(Call(tenant_, bad), now);
     ASSERT_FALSE(r.ok());
     EXPECT_EQ(r.error().code(), StatusCode::kInvalidArgument);
@@ -242,9 +242,9 @@ TEST_P(MeterTest, ConcurrentCallsAreBatchedAndCountedExactly) {
   for (int i = 0; i < kThreads; ++i) {
     threads.emplace_back([&, i] {
       for (int j = 0; j < kPerThread; ++j) {
-        auto b = Predict(Call(tenant_, j % 2 ? "t" + std::to_string(i) + "-" + std::to_string(j)
-                                             : ""),
-                         clock_.Now());
+        auto b =
+            Predict(Call(tenant_, j % 2 ? "t" + std::to_string(i) + "-" + std::to_string(j) : ""),
+                    clock_.Now());
         if (b.ok() && (*b)["remaining_quota"].is_null()) ok.fetch_add(1);
       }
     });
@@ -270,13 +270,11 @@ TEST_P(MeterTest, CommitAsyncCallsBackOnceDurable) {
       ++failures;
       continue;
     }
-    meter_->CommitAsync(std::move(out->reservation), {{"i", i}},
-                        [&](Result<std::string> body) {
-                          std::lock_guard<std::mutex> lock(mu);
-                          ASSERT_TRUE(body.ok()) << body.error().ToString();
-                          remaining.push_back(
-                              nlohmann::json::parse(*body)["remaining_quota"].get<int64_t>());
-                        });
+    meter_->CommitAsync(std::move(out->reservation), {{"i", i}}, [&](Result<std::string> body) {
+      std::lock_guard<std::mutex> lock(mu);
+      ASSERT_TRUE(body.ok()) << body.error().ToString();
+      remaining.push_back(nlohmann::json::parse(*body)["remaining_quota"].get<int64_t>());
+    });
   }
   meter_->Flush();
   std::lock_guard<std::mutex> lock(mu);
@@ -310,9 +308,11 @@ TEST_P(MeterTest, PreparedBodyMatchesTheJsonBodyAndIsReplayed) {
   };
   auto a = meter_->Reserve(Call(tenant_), clock_.Now());
   ASSERT_OK(a);
-  auto from_json = commit_async(std::move(a->reservation), nlohmann::json{{"a", 1}, {"p", "x"}, {"z", true}});
+  auto from_json =
+      commit_async(std::move(a->reservation), nlohmann::json{{"a", 1}, {"p", "x"}, {"z", true}});
   ASSERT_OK(from_json);
-  EXPECT_EQ(*from_json, R"({"a":1,"cost_credits":1,"p":"x","remaining_quota":39,"usage_cost":0,"z":true})");
+  EXPECT_EQ(*from_json,
+            R"({"a":1,"cost_credits":1,"p":"x","remaining_quota":39,"usage_cost":0,"z":true})");
 
   Meter::PreparedBody prepared;
   prepared.text = R"({"a":1,"cost_credits":,"p":"x","remaining_quota":,"usage_cost":,"z":true})";
@@ -323,7 +323,8 @@ TEST_P(MeterTest, PreparedBodyMatchesTheJsonBodyAndIsReplayed) {
   ASSERT_OK(b);
   auto from_prepared = commit_async(std::move(b->reservation), prepared);
   ASSERT_OK(from_prepared);
-  EXPECT_EQ(*from_prepared, R"({"a":1,"cost_credits":1,"p":"x","remaining_quota":38,"usage_cost":0,"z":true})");
+  EXPECT_EQ(*from_prepared,
+            R"({"a":1,"cost_credits":1,"p":"x","remaining_quota":38,"usage_cost":0,"z":true})");
   auto replay = meter_->Reserve(Call(tenant_, "key-1"), clock_.Now());
   ASSERT_OK(replay);
   ASSERT_TRUE(replay->replay.has_value());
@@ -434,23 +435,23 @@ TEST_P(MeterTest, SameKeyInTwoProcessesChargesOnce) {
   PlanStore plans2(**db2, clock_);
   Subscriptions subs2(**db2, plans2, clock_);
   for (bool bulk : {false, true}) {
-  MeterOptions o;
-  o.bulk_statements = bulk;  // per call: the INSERT meets the key; bulk: the SELECT finds it
-  Meter meter2(**db2, subs2, o);
-  const UnixNanos now = clock_.Now();
-  const std::string key = bulk ? "shared-bulk" : "shared";
-  auto a = meter_->Reserve(Call(tenant_, key, "h"), now);
-  auto b = meter2.Reserve(Call(tenant_, key, "h"), now);
-  ASSERT_OK(a);
-  ASSERT_OK(b);
-  ASSERT_TRUE(a->reservation && b->reservation);  // neither process knew the key yet
-  auto first = meter_->Commit(std::move(a->reservation), {{"who", "first"}});
-  auto second = meter2.Commit(std::move(b->reservation), {{"who", "second"}});
-  ASSERT_OK(first);
-  ASSERT_OK(second);
-  EXPECT_EQ(*first, *second);
-  EXPECT_EQ(nlohmann::json::parse(*second)["who"], "first");
-  EXPECT_EQ(meter2.stats().committed, 0);
+    MeterOptions o;
+    o.bulk_statements = bulk;  // per call: the INSERT meets the key; bulk: the SELECT finds it
+    Meter meter2(**db2, subs2, o);
+    const UnixNanos now = clock_.Now();
+    const std::string key = bulk ? "shared-bulk" : "shared";
+    auto a = meter_->Reserve(Call(tenant_, key, "h"), now);
+    auto b = meter2.Reserve(Call(tenant_, key, "h"), now);
+    ASSERT_OK(a);
+    ASSERT_OK(b);
+    ASSERT_TRUE(a->reservation && b->reservation);  // neither process knew the key yet
+    auto first = meter_->Commit(std::move(a->reservation), {{"who", "first"}});
+    auto second = meter2.Commit(std::move(b->reservation), {{"who", "second"}});
+    ASSERT_OK(first);
+    ASSERT_OK(second);
+    EXPECT_EQ(*first, *second);
+    EXPECT_EQ(nlohmann::json::parse(*second)["who"], "first");
+    EXPECT_EQ(meter2.stats().committed, 0);
   }
   EXPECT_EQ(CountRows(db(), "usage_ledger", tenant_), 2);
 }
@@ -540,13 +541,15 @@ TEST_P(MeterTest, LedgerIsAppendOnly) {
   // DELETE is refused too: by the trigger on both backends, even for the table's owner (and on
   // PostgreSQL the system role holds no DELETE privilege in the first place).
   EXPECT_FALSE(db().WithTx([&](soci::session& sql) -> Status {
-    sql << "DELETE FROM usage_ledger";
-    return Status::Ok();
-  }).ok());
+                     sql << "DELETE FROM usage_ledger";
+                     return Status::Ok();
+                   })
+                   .ok());
   EXPECT_FALSE(db().WithOwnerTx([&](soci::session& sql) -> Status {
-    sql << "DELETE FROM usage_ledger";
-    return Status::Ok();
-  }).ok());
+                     sql << "DELETE FROM usage_ledger";
+                     return Status::Ok();
+                   })
+                   .ok());
   long long units = 0;
   ASSERT_OK(db().WithTx([&](soci::session& sql) -> Status {
     sql << "SELECT SUM(units) FROM usage_ledger", soci::into(units);
@@ -573,10 +576,12 @@ TEST_P(MeterRlsTest, TenantSeesOnlyItsOwnLedgerAndCannotRewriteIt) {
   }));
   EXPECT_EQ(seen, 1);
   // The app role holds no DELETE privilege on the ledger (and no policy would let it).
-  EXPECT_FALSE(db().WithTenantTx(tenant_, [&](soci::session& sql) -> Status {
-    sql << "DELETE FROM usage_ledger";
-    return Status::Ok();
-  }).ok());
+  EXPECT_FALSE(db().WithTenantTx(tenant_,
+                                 [&](soci::session& sql) -> Status {
+                                   sql << "DELETE FROM usage_ledger";
+                                   return Status::Ok();
+                                 })
+                   .ok());
   EXPECT_EQ(CountRows(db(), "usage_ledger", tenant_), 1);
 }
 

@@ -25,12 +25,11 @@
 
 #include <functional>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "billing/entitlements.h"
 #include "billing/meter.h"
@@ -61,7 +60,8 @@ class MeteredCall {
   UnixNanos now() const { return now_; }
 
   // Step 2 (Entitlements::Gate with this call's plan).
-  [[nodiscard]] Status Gate(std::string_view feature, std::string_view field = {}, std::string_view what = {});
+  [[nodiscard]] Status Gate(std::string_view feature, std::string_view field = {},
+                            std::string_view what = {});
   [[nodiscard]] Status Gate(market::Timeframe tf, std::string_view field = "timeframe");
   // "requires plan pro" (Entitlements::PlanNeeded), for the "gated" lists of answers.
   std::string PlanNeeded(std::string_view feature);
@@ -75,10 +75,12 @@ class MeteredCall {
   [[nodiscard]] Result<std::optional<RateDecision>> CheckRate();
   // Step 4: Meter::Reserve of `units` for ledger endpoint `endpoint`.
   [[nodiscard]] Result<ReserveOutcome> Reserve(std::string endpoint, int64_t units,
-                                               std::string idempotency_key = {}, std::string request_hash = {});
+                                               std::string idempotency_key = {},
+                                               std::string request_hash = {});
   // Step 6 (synchronous): Meter::Commit. The asynchronous forms are meter().CommitAsync /
   // CommitPreparedAsync.
-  [[nodiscard]] Result<std::string> Commit(std::unique_ptr<Reservation> reservation, nlohmann::json body);
+  [[nodiscard]] Result<std::string> Commit(std::unique_ptr<Reservation> reservation,
+                                           nlohmann::json body);
   Meter& meter();
   Entitlements& entitlements();
 
@@ -115,8 +117,9 @@ class MeteredCalls {
   // the answer's JSON object; the result is the committed body (with the meter's usage fields),
   // or a replayed body. Errors: 403 gates, RateLimited ("retry in N s"), QuotaExceeded, Meter's
   // and the work's errors (nothing charged).
-  [[nodiscard]] Result<std::string> Run(const Caller& caller, UnixNanos now, const Spec& spec,
-                                        const std::function<Result<nlohmann::json>(MeteredCall&)>& work);
+  [[nodiscard]] Result<std::string> Run(
+      const Caller& caller, UnixNanos now, const Spec& spec,
+      const std::function<Result<nlohmann::json>(MeteredCall&)>& work);
 
   Entitlements& entitlements() { return entitlements_; }
   Meter& meter() { return meter_; }

@@ -34,9 +34,9 @@ Status ValidateOverageBands(const std::vector<OverageBand>& bands) {
                                      "overage_bands");
     }
     if (*b.up_to <= last) {
-      return Status::InvalidArgument(where + ": up_to must be above the previous band's (" +
-                                         std::to_string(last) + ")",
-                                     "overage_bands");
+      return Status::InvalidArgument(
+          where + ": up_to must be above the previous band's (" + std::to_string(last) + ")",
+          "overage_bands");
     }
     last = *b.up_to;
   }
@@ -91,8 +91,7 @@ Result<std::vector<OverageBand>> OverageBandsFromJson(const nlohmann::json& j) {
     if (up.is_number_integer()) {
       b.up_to = up.get<int64_t>();
     } else if (!up.is_null()) {
-      return Status::InvalidArgument(where + ": up_to must be an integer or null",
-                                     "overage_bands");
+      return Status::InvalidArgument(where + ": up_to must be an integer or null", "overage_bands");
     }
     if (!e["price_idr"].is_number_integer()) {
       return Status::InvalidArgument(where + ": price_idr must be an integer (whole rupiah)",

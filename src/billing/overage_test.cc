@@ -21,7 +21,8 @@ TEST(OverageTest, GraduatedByBandLikeTaxBrackets) {
   EXPECT_EQ(OverageCost(kBands, 250, 0, 60000), 2'500'000 + 8'000'000 + 1'500'000);
   // Unit by unit gives the same total (the meter prices call by call).
   int64_t sum = 0;
-  for (int64_t u = 0; u < 60000; u += 7) sum += OverageCost(kBands, 250, u, std::min<int64_t>(7, 60000 - u));
+  for (int64_t u = 0; u < 60000; u += 7)
+    sum += OverageCost(kBands, 250, u, std::min<int64_t>(7, 60000 - u));
   EXPECT_EQ(sum, 12'000'000);
   // A call crossing the first boundary: 3 units at 250, 2 at 200.
   EXPECT_EQ(OverageCost(kBands, 250, 9997, 5), 3 * 250 + 2 * 200);
@@ -42,22 +43,27 @@ TEST(OverageTest, ValidationNamesTheProblem) {
   };
   EXPECT_NE(bad({{100, 5}}).find("last band"), std::string::npos);
   EXPECT_NE(bad({{std::nullopt, 5}, {std::nullopt, 4}}).find("only the last"), std::string::npos);
-  EXPECT_NE(bad({{100, 5}, {100, 4}, {std::nullopt, 3}}).find("above the previous"), std::string::npos);
+  EXPECT_NE(bad({{100, 5}, {100, 4}, {std::nullopt, 3}}).find("above the previous"),
+            std::string::npos);
   EXPECT_NE(bad({{0, 5}, {std::nullopt, 3}}).find("above the previous"), std::string::npos);
   EXPECT_NE(bad({{std::nullopt, -1}}).find("price_idr"), std::string::npos);
 }
 
 TEST(OverageTest, JsonRoundTripIsStrict) {
   nlohmann::json j = OverageBandsToJson(kBands);
-  EXPECT_EQ(j.dump(),
-            R"([{"price_idr":250,"up_to":10000},{"price_idr":200,"up_to":50000},{"price_idr":150,"up_to":null}])");
+  EXPECT_EQ(
+      j.dump(),
+      R"([{"price_idr":250,"up_to":10000},{"price_idr":200,"up_to":50000},{"price_idr":150,"up_to":null}])");
   auto back = OverageBandsFromJson(j);
   ASSERT_OK(back);
   EXPECT_EQ(*back, kBands);
   EXPECT_FALSE(OverageBandsFromJson(nlohmann::json::parse(R"([{"up_to":null}])")).ok());
-  EXPECT_FALSE(OverageBandsFromJson(nlohmann::json::parse(R"([{"up_to":null,"price_idr":1.5}])")).ok());
-  EXPECT_FALSE(OverageBandsFromJson(nlohmann::json::parse(R"([{"up_to":"x","price_idr":1}])")).ok());
-  EXPECT_FALSE(OverageBandsFromJson(nlohmann::json::parse(R"([{"up_to":null,"price_idr":1,"x":2}])")).ok());
+  EXPECT_FALSE(
+      OverageBandsFromJson(nlohmann::json::parse(R"([{"up_to":null,"price_idr":1.5}])")).ok());
+  EXPECT_FALSE(
+      OverageBandsFromJson(nlohmann::json::parse(R"([{"up_to":"x","price_idr":1}])")).ok());
+  EXPECT_FALSE(
+      OverageBandsFromJson(nlohmann::json::parse(R"([{"up_to":null,"price_idr":1,"x":2}])")).ok());
   EXPECT_FALSE(OverageBandsFromJson(nlohmann::json::parse(R"({})")).ok());
 }
 

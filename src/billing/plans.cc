@@ -52,9 +52,12 @@ namespace {
 
 // The numeric training bounds by their JSON name (TrainingJson, ApplyTraining).
 const std::pair<const char*, int models::PlanBounds::*> kTrainingInts[] = {
-    {"max_symbols", &models::PlanBounds::max_symbols}, {"max_horizon", &models::PlanBounds::max_horizon},
-    {"min_members", &models::PlanBounds::min_members}, {"max_members", &models::PlanBounds::max_members},
-    {"max_trees", &models::PlanBounds::max_trees},     {"max_depth", &models::PlanBounds::max_depth},
+    {"max_symbols", &models::PlanBounds::max_symbols},
+    {"max_horizon", &models::PlanBounds::max_horizon},
+    {"min_members", &models::PlanBounds::min_members},
+    {"max_members", &models::PlanBounds::max_members},
+    {"max_trees", &models::PlanBounds::max_trees},
+    {"max_depth", &models::PlanBounds::max_depth},
     {"max_leaves", &models::PlanBounds::max_leaves}};
 const std::pair<const char*, double models::PlanBounds::*> kTrainingNums[] = {
     {"min_eta", &models::PlanBounds::min_eta},
@@ -127,8 +130,10 @@ Status Plan::Validate() const {
   for (const auto& tf : timeframes) {
     auto parsed = market::ParseTimeframe(tf);
     if (!parsed.ok() || market::TimeframeName(*parsed) != tf) {
-      return Status::InvalidArgument("unknown timeframe '" + tf + "' (use M1, M5, M15, M30, H1, "
-                                     "H4 or D1)", "timeframes");
+      return Status::InvalidArgument("unknown timeframe '" + tf +
+                                         "' (use M1, M5, M15, M30, H1, "
+                                         "H4 or D1)",
+                                     "timeframes");
     }
     if (!seen.insert(tf).second) {
       return Status::InvalidArgument("timeframe '" + tf + "' listed twice", "timeframes");
@@ -144,16 +149,17 @@ Status ValidateTraining(const models::PlanBounds& b) {
   const models::PlanBounds hard;  // the platform's limits
   auto int_in = [](int v, int lo, int hi, const char* name) -> Status {
     if (v < lo || v > hi) {
-      return Status::InvalidArgument(std::string("training.") + name + " must be in [" + std::to_string(lo) +
-                                         ", " + std::to_string(hi) + "]",
+      return Status::InvalidArgument(std::string("training.") + name + " must be in [" +
+                                         std::to_string(lo) + ", " + std::to_string(hi) + "]",
                                      std::string("training.") + name);
     }
     return Status::Ok();
   };
   auto num_in = [](double v, double lo, double hi, const char* name) -> Status {
     if (!std::isfinite(v) || v < lo || v > hi) {
-      return Status::InvalidArgument(std::string("training.") + name + " must be in [" + nlohmann::json(lo).dump() +
-                                         ", " + nlohmann::json(hi).dump() + "]",
+      return Status::InvalidArgument(std::string("training.") + name + " must be in [" +
+                                         nlohmann::json(lo).dump() + ", " +
+                                         nlohmann::json(hi).dump() + "]",
                                      std::string("training.") + name);
     }
     return Status::Ok();
@@ -168,18 +174,22 @@ Status ValidateTraining(const models::PlanBounds& b) {
   SINYAL_RETURN_IF_ERROR(num_in(b.min_eta, hard.min_eta, hard.max_eta, "min_eta"));
   SINYAL_RETURN_IF_ERROR(num_in(b.max_eta, b.min_eta, hard.max_eta, "max_eta"));
   SINYAL_RETURN_IF_ERROR(num_in(b.min_sample, hard.min_sample, 1.0, "min_sample"));
-  SINYAL_RETURN_IF_ERROR(num_in(b.max_min_child_weight, 0, hard.max_min_child_weight, "max_min_child_weight"));
+  SINYAL_RETURN_IF_ERROR(
+      num_in(b.max_min_child_weight, 0, hard.max_min_child_weight, "max_min_child_weight"));
   SINYAL_RETURN_IF_ERROR(num_in(b.max_lambda, 0, hard.max_lambda, "max_lambda"));
   SINYAL_RETURN_IF_ERROR(num_in(b.max_dead_band, 0, hard.max_dead_band, "max_dead_band"));
   if (b.allowed_timeframes.empty()) {
-    return Status::InvalidArgument("training.timeframes must list at least one timeframe", "training.timeframes");
+    return Status::InvalidArgument("training.timeframes must list at least one timeframe",
+                                   "training.timeframes");
   }
   std::set<std::string> seen;
   for (const auto& tf : b.allowed_timeframes) {
     auto parsed = market::ParseTimeframe(tf);
     if (!parsed.ok() || market::TimeframeName(*parsed) != tf || !seen.insert(tf).second) {
-      return Status::InvalidArgument("training.timeframes: '" + tf + "' is unknown or listed twice (use M1, M5, "
-                                     "M15, M30, H1, H4 or D1)", "training.timeframes");
+      return Status::InvalidArgument("training.timeframes: '" + tf +
+                                         "' is unknown or listed twice (use M1, M5, "
+                                         "M15, M30, H1, H4 or D1)",
+                                     "training.timeframes");
     }
   }
   return Status::Ok();
@@ -232,7 +242,8 @@ Status ApplyTraining(const nlohmann::json& j, models::PlanBounds* b) {
       SINYAL_ASSIGN_OR_RETURN(b->allowed_timeframes, StringArray(v, field));
       known = true;
     }
-    if (!known) return Status::InvalidArgument("unknown training field '" + key.substr(0, 40) + "'", field);
+    if (!known)
+      return Status::InvalidArgument("unknown training field '" + key.substr(0, 40) + "'", field);
   }
   return Status::Ok();
 }
@@ -414,8 +425,7 @@ Result<std::shared_ptr<const PlanStore::Snapshot>> PlanStore::Load() {
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (snapshot_ != nullptr &&
-        (now - loaded_at_ < std::chrono::nanoseconds(options_.cache_ttl).count() ||
-         reloading_)) {
+        (now - loaded_at_ < std::chrono::nanoseconds(options_.cache_ttl).count() || reloading_)) {
       return snapshot_;  // fresh, or another thread is re-reading it
     }
     stale = snapshot_;
@@ -501,12 +511,13 @@ Result<Plan> PlanStore::Update(std::string_view name, const nlohmann::json& chan
     std::string bands = OverageBandsToJson(after.overage_bands).dump();
     sql << "UPDATE plans SET display_name = :dn, price_idr = :p, monthly_quota = :q, "
            "overage_allowed = :oa, overage_price_idr = :op, rate_per_second = :r, burst = :b, "
-           "data_delay_seconds = :d, timeframes = :tf, features = :f, training = :tr, updated_at = :at, "
+           "data_delay_seconds = :d, timeframes = :tf, features = :f, training = :tr, updated_at = "
+           ":at, "
            "updated_by = :by, yearly_price_idr = :y, overage_bands = :ob WHERE name = :n",
         soci::use(after.display_name, "dn"), soci::use(price, "p"), soci::use(quota, "q"),
         soci::use(overage, "oa"), soci::use(overage_price, "op"), soci::use(rate, "r"),
-        soci::use(burst, "b"), soci::use(delay, "d"), soci::use(tfs, "tf"),
-        soci::use(feats, "f"), soci::use(training, "tr"), soci::use(at, "at"), soci::use(actor, "by"),
+        soci::use(burst, "b"), soci::use(delay, "d"), soci::use(tfs, "tf"), soci::use(feats, "f"),
+        soci::use(training, "tr"), soci::use(at, "at"), soci::use(actor, "by"),
         soci::use(yearly, "y"), soci::use(bands, "ob"), soci::use(plan_name, "n");
     std::string before_json = before.ToJson().dump(), after_json = after.ToJson().dump();
     sql << "INSERT INTO plan_audit (plan, action, actor, before_json, after_json, at) "
@@ -540,13 +551,14 @@ Result<Plan> PlanStore::Create(const Plan& plan, std::string actor) {
     std::string training = TrainingJson(plan.training).dump();
     sql << "INSERT INTO plans (name, display_name, price_idr, monthly_quota, overage_allowed, "
            "overage_price_idr, rate_per_second, burst, data_delay_seconds, timeframes, features, "
-           "training, updated_at, updated_by, yearly_price_idr, overage_bands) VALUES (:n, :dn, :p, :q, "
+           "training, updated_at, updated_by, yearly_price_idr, overage_bands) VALUES (:n, :dn, "
+           ":p, :q, "
            ":oa, :op, :r, :b, :d, :tf, :f, :tr, :at, :by, :y, :ob)",
         soci::use(name, "n"), soci::use(display, "dn"), soci::use(price, "p"),
         soci::use(quota, "q"), soci::use(overage, "oa"), soci::use(overage_price, "op"),
         soci::use(rate, "r"), soci::use(burst, "b"), soci::use(delay, "d"), soci::use(tfs, "tf"),
-        soci::use(feats, "f"), soci::use(training, "tr"), soci::use(at, "at"), soci::use(actor, "by"),
-        soci::use(yearly, "y"), soci::use(bands, "ob");
+        soci::use(feats, "f"), soci::use(training, "tr"), soci::use(at, "at"),
+        soci::use(actor, "by"), soci::use(yearly, "y"), soci::use(bands, "ob");
     std::string after_json = plan.ToJson().dump(), empty = "{}";
     sql << "INSERT INTO plan_audit (plan, action, actor, before_json, after_json, at) "
            "VALUES (:n, 'create', :by, :b, :a, :at)",

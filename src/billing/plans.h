@@ -2,11 +2,11 @@
 // (the features list is billing/features.h).
 //
 // A Plan is a row of table `plans` (migration 8 seeds free / pro / enterprise, migration 20 adds
-// their training bounds; docs/billing.md justifies the figures). Operators edit plans through PlanStore::Update, which validates every
-// field (InvalidArgument naming it), writes an audit row (plan_audit) and refreshes the cache.
-// Every tenant has one Subscription (table `subscriptions`): its plan and the anchor of its
-// monthly periods. The first call for a tenant without one creates a "free" subscription
-// anchored at that moment.
+// their training bounds; docs/billing.md justifies the figures). Operators edit plans through
+// PlanStore::Update, which validates every field (InvalidArgument naming it), writes an audit row
+// (plan_audit) and refreshes the cache. Every tenant has one Subscription (table `subscriptions`):
+// its plan and the anchor of its monthly periods. The first call for a tenant without one creates a
+// "free" subscription anchored at that moment.
 //
 // Periods: monthly, in UTC, anchored on the subscription's start (the anchor). Period k is
 // [AddMonths(anchor, k), AddMonths(anchor, k + 1)), where AddMonths keeps the anchor's time of
@@ -26,13 +26,12 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <string>
 #include <string_view>
 #include <unordered_map>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "billing/features.h"
 #include "billing/overage.h"
@@ -52,9 +51,9 @@ enum class Dialect;
 namespace sinyal::billing {
 
 struct Plan {
-  std::string name;          // "free" | "pro" | "enterprise" (operators may add more)
+  std::string name;  // "free" | "pro" | "enterprise" (operators may add more)
   std::string display_name;
-  int64_t price_idr = 0;     // per monthly period, integer rupiah
+  int64_t price_idr = 0;  // per monthly period, integer rupiah
   // Price of a yearly term paid at once (self-service checkout, billing/account.h). Default
   // (seeds): 10 x price_idr, two months free. 0 on a free plan.
   int64_t yearly_price_idr = 0;
@@ -64,8 +63,8 @@ struct Plan {
   // Graduated overage (billing/overage.h): price per unit by volume band. Empty: every overage
   // unit costs overage_price_idr. Non-empty: overage_price_idr equals the first band's price.
   std::vector<OverageBand> overage_bands;
-  double rate_per_second = 1;     // sustained rate limit per API key / per user
-  int64_t burst = 5;              // bucket depth
+  double rate_per_second = 1;      // sustained rate limit per API key / per user
+  int64_t burst = 5;               // bucket depth
   int64_t data_delay_seconds = 0;  // Free: 3600 (signals of bars closed at least this long ago)
   std::vector<std::string> timeframes;  // allowed without all_timeframes (e.g. {"H1","D1"})
   std::set<std::string> features;       // entitlements: names of billing/features.h
@@ -156,8 +155,8 @@ struct Subscription {
   TenantId tenant;
   std::string plan;
   UnixNanos period_start = 0, period_end = 0;
-  std::string status;      // "active"
-  UnixNanos anchor = 0;    // subscription start: the periods' anchor
+  std::string status;    // "active"
+  UnixNanos anchor = 0;  // subscription start: the periods' anchor
 };
 
 // The calendar helper behind periods: `t` plus `months` months, keeping the time of day and
@@ -202,8 +201,8 @@ class Subscriptions {
   // the plan in the transaction that records the payment). The caller calls Invalidate(tenant)
   // after the commit. REQUIRES: `plan` exists.
   [[nodiscard]] static Status ChangePlanInTx(soci::session& tx, store::Dialect dialect,
-                                             TenantId tenant, const std::string& plan,
-                                             UnixNanos at, const std::string& actor);
+                                             TenantId tenant, const std::string& plan, UnixNanos at,
+                                             const std::string& actor);
   // Plans the tenant held during [start, end) (from the event rows), in order; for invoices.
   // unpaid_only: only holdings not switched to by self-service billing (actor "billing:..."),
   // i.e. plans set by an operator, billed in arrears; self-service terms are paid in advance.
@@ -221,7 +220,7 @@ class Subscriptions {
     std::string status;
     UnixNanos anchor = 0;
     UnixNanos loaded_at = 0;
-    Period period;  // the last period computed (saves the calendar arithmetic per call)
+    Period period;            // the last period computed (saves the calendar arithmetic per call)
     bool refreshing = false;  // one thread re-reads a stale entry; others use it meanwhile
   };
   Result<Entry> LoadOrCreate(TenantId tenant, UnixNanos now);

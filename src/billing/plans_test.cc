@@ -176,8 +176,7 @@ TEST_P(PlansTest, BadEditsNameTheFieldAndChangeNothing) {
     EXPECT_EQ(r.error().code(), StatusCode::kInvalidArgument) << c.changes.dump();
     EXPECT_EQ(r.error().field(), c.field) << c.changes.dump();
   }
-  EXPECT_EQ(plans.Update("gold", {{"price_idr", 1}}, "op").error().code(),
-            StatusCode::kNotFound);
+  EXPECT_EQ(plans.Update("gold", {{"price_idr", 1}}, "op").error().code(), StatusCode::kNotFound);
   EXPECT_EQ(plans.Update("pro", nlohmann::json::object(), "op").error().code(),
             StatusCode::kInvalidArgument);
   auto pro = plans.Get("pro");
@@ -194,7 +193,8 @@ TEST_P(PlansTest, BadEditsNameTheFieldAndChangeNothing) {
 
 TEST_P(PlansTest, TrainingBoundsAreEditedLikeEveryField) {
   PlanStore plans(db(), clock_);
-  auto updated = plans.Update("free", {{"training", {{"max_symbols", 5}, {"max_trees", 300}}}}, "operator:1");
+  auto updated =
+      plans.Update("free", {{"training", {{"max_symbols", 5}, {"max_trees", 300}}}}, "operator:1");
   ASSERT_OK(updated);
   EXPECT_EQ(updated->training.max_symbols, 5);
   EXPECT_EQ(updated->training.max_trees, 300);
@@ -208,7 +208,8 @@ TEST_P(PlansTest, TrainingBoundsAreEditedLikeEveryField) {
   EXPECT_TRUE(made->unlimited());
   EXPECT_EQ(made->training.max_symbols, 2);
   EXPECT_EQ(made->training.max_trees, models::PlanBounds{}.max_trees);
-  EXPECT_EQ(NewPlanFromJson("starter", {{"features", {"custom_models"}}}).error().field(), "features");
+  EXPECT_EQ(NewPlanFromJson("starter", {{"features", {"custom_models"}}}).error().field(),
+            "features");
 }
 
 TEST_P(PlansTest, OperatorsCanAddAPlan) {
@@ -275,8 +276,7 @@ TEST_P(PlansTest, SubscriptionStartsFreeAndKeepsItsAnchorAcrossPlanChanges) {
   EXPECT_FALSE(subs.Current(TenantId(999999), start).ok());  // no such tenant
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, PlansTest, SINYAL_DB_BACKENDS,
-                         store::testing::BackendName);
+INSTANTIATE_TEST_SUITE_P(Backends, PlansTest, SINYAL_DB_BACKENDS, store::testing::BackendName);
 
 }  // namespace
 }  // namespace sinyal::billing

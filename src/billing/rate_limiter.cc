@@ -67,7 +67,8 @@ RateDecision DecisionFrom(const GcraStep& step, const RateLimit& limit, int64_t 
   d.limit = limit.burst;
   d.remaining = std::clamp<int64_t>((tau - ahead) / emission, 0, limit.burst);
   d.reset_seconds = CeilDiv(ahead, kMicrosPerSecond);
-  d.retry_after_seconds = step.allowed ? 0 : std::max<int64_t>(1, CeilDiv(step.retry_after_us, kMicrosPerSecond));
+  d.retry_after_seconds =
+      step.allowed ? 0 : std::max<int64_t>(1, CeilDiv(step.retry_after_us, kMicrosPerSecond));
   return d;
 }
 
@@ -120,7 +121,7 @@ class LocalRateLimiter final : public RateLimiter {
   struct Shard {
     std::mutex mu;
     std::unordered_map<std::string, int64_t, StringHash, std::equal_to<>> tat;  // GUARDED_BY(mu)
-    uint32_t ops = 0;                                                            // GUARDED_BY(mu)
+    uint32_t ops = 0;                                                           // GUARDED_BY(mu)
   };
 
   // Drops keys whose bucket is full again: they are indistinguishable from absent keys.
@@ -133,8 +134,9 @@ class LocalRateLimiter final : public RateLimiter {
     Sweep(shard, now_us);
     if (shard.tat.size() < per_shard_cap_) return;
     // Still full of active keys: drop the one closest to a full bucket (smallest tat).
-    auto victim = std::min_element(shard.tat.begin(), shard.tat.end(),
-                                   [](const auto& a, const auto& b) { return a.second < b.second; });
+    auto victim =
+        std::min_element(shard.tat.begin(), shard.tat.end(),
+                         [](const auto& a, const auto& b) { return a.second < b.second; });
     shard.tat.erase(victim);
   }
 
@@ -151,11 +153,14 @@ std::unique_ptr<RateLimiter> MakeLocalRateLimiter(LocalRateLimiterOptions option
 // ---- Redis URL ----------------------------------------------------------------------------
 
 Result<RedisUrl> ParseRedisUrl(std::string_view url) {
-  auto bad = [](std::string why) { return Status::InvalidArgument("redis.url: " + why, "redis.url"); };
+  auto bad = [](std::string why) {
+    return Status::InvalidArgument("redis.url: " + why, "redis.url");
+  };
   constexpr std::string_view kScheme = "redis://";
   if (url.rfind("rediss://", 0) == 0) {
-    return bad("rediss:// (TLS) is not supported: the hiredis 0.14 client has no TLS; use redis:// "
-               "on a private network or a TLS tunnel");
+    return bad(
+        "rediss:// (TLS) is not supported: the hiredis 0.14 client has no TLS; use redis:// "
+        "on a private network or a TLS tunnel");
   }
   if (url.rfind(kScheme, 0) != 0) return bad("must start with redis://");
   std::string_view rest = url.substr(kScheme.size());
@@ -175,7 +180,8 @@ Result<RedisUrl> ParseRedisUrl(std::string_view url) {
   }
   size_t slash = rest.find('/');
   std::string_view hostport = rest.substr(0, slash);
-  std::string_view path = slash == std::string_view::npos ? std::string_view() : rest.substr(slash + 1);
+  std::string_view path =
+      slash == std::string_view::npos ? std::string_view() : rest.substr(slash + 1);
   if (hostport.empty()) return bad("missing host");
   std::string_view host = hostport, port;
   if (hostport.front() == '[') {  // [::1]:6379
@@ -197,7 +203,8 @@ Result<RedisUrl> ParseRedisUrl(std::string_view url) {
   }
   if (host.empty()) return bad("missing host");
   for (char c : host) {
-    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' || c == '_' || c == ':')) {
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' || c == '_' ||
+          c == ':')) {
       return bad("invalid character in host");
     }
   }
@@ -214,8 +221,10 @@ Result<RedisUrl> ParseRedisUrl(std::string_view url) {
     return true;
   };
   if (!port.empty() && !parse_int(port, 1, 65535, &out.port)) return bad("port must be 1-65535");
-  if (size_t q = path.find('?'); q != std::string_view::npos) return bad("query parameters are not supported");
-  if (!path.empty() && !parse_int(path, 0, 1'000'000, &out.db)) return bad("database must be a number (redis://host:port/0)");
+  if (size_t q = path.find('?'); q != std::string_view::npos)
+    return bad("query parameters are not supported");
+  if (!path.empty() && !parse_int(path, 0, 1'000'000, &out.db))
+    return bad("database must be a number (redis://host:port/0)");
   return out;
 }
 
@@ -251,7 +260,8 @@ class FailoverRateLimiter final : public RateLimiter {
     if (r.error().code() != StatusCode::kUnavailable) return r;
     degraded_.store(true, std::memory_order_relaxed);
     int64_t mono = std::chrono::duration_cast<std::chrono::nanoseconds>(
-                       std::chrono::steady_clock::now().time_since_epoch()).count();
+                       std::chrono::steady_clock::now().time_since_epoch())
+                       .count();
     int64_t last = last_log_.load(std::memory_order_relaxed);
     if (mono - last >= int64_t{60} * 1'000'000'000 &&
         last_log_.compare_exchange_strong(last, mono, std::memory_order_relaxed)) {

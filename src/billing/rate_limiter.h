@@ -15,8 +15,8 @@
 //
 // Reported per call (IETF draft "RateLimit header fields" semantics):
 //   limit               = burst
-//   remaining           = requests that could be sent right now after this one: floor((tau - (tat - now)) / T)
-//   reset_seconds       = ceil((tat - now) / 1 s): when the bucket is full again
+//   remaining           = requests that could be sent right now after this one: floor((tau - (tat -
+//   now)) / T) reset_seconds       = ceil((tat - now) / 1 s): when the bucket is full again
 //   retry_after_seconds = 0 when allowed; else ceil((new_tat - tau - now) / 1 s), at least 1
 #pragma once
 
@@ -50,7 +50,7 @@ struct RateDecision {
 // line by line by the Redis Lua script). `tat_us` <= 0 means "no state". Pure.
 struct GcraStep {
   bool allowed = false;
-  int64_t new_tat_us = 0;    // the key's state after the call (unchanged when refused)
+  int64_t new_tat_us = 0;  // the key's state after the call (unchanged when refused)
   int64_t retry_after_us = 0;
 };
 GcraStep Gcra(int64_t tat_us, int64_t now_us, int64_t emission_us, int64_t tau_us);

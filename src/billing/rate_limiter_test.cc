@@ -6,6 +6,7 @@
 // (env CI set) and are SKIPPED elsewhere with a message when it is unset.
 #include "billing/rate_limiter.h"
 
+#include <gtest/gtest.h>
 #include <hiredis.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -23,8 +24,6 @@
 #include <thread>
 #include <vector>
 
-#include <gtest/gtest.h>
-
 #include "core/testing/test_util.h"
 
 namespace sinyal::billing {
@@ -38,12 +37,12 @@ std::string RedisTestUrl() {
   return v ? v : "";
 }
 
-#define SINYAL_REQUIRE_REDIS()                                                                 \
-  do {                                                                                         \
-    if (RedisTestUrl().empty()) {                                                              \
-      if (std::getenv("CI") != nullptr) FAIL() << "SINYAL_TEST_REDIS_URL is not set in CI";    \
-      GTEST_SKIP() << "SINYAL_TEST_REDIS_URL not set: start Redis with scripts/services.sh";   \
-    }                                                                                          \
+#define SINYAL_REQUIRE_REDIS()                                                               \
+  do {                                                                                       \
+    if (RedisTestUrl().empty()) {                                                            \
+      if (std::getenv("CI") != nullptr) FAIL() << "SINYAL_TEST_REDIS_URL is not set in CI";  \
+      GTEST_SKIP() << "SINYAL_TEST_REDIS_URL not set: start Redis with scripts/services.sh"; \
+    }                                                                                        \
   } while (0)
 
 // A prefix no other run shares, so runs against one Redis never see each other's keys.
@@ -196,8 +195,10 @@ TEST_P(RateLimiterSuite, ConcurrentCallersGetExactlyTheBurst) {
     threads.emplace_back([&] {
       for (int i = 0; i < 25; ++i) {
         auto d = limiter_->Check("key:shared", limit, kT0);
-        if (!d.ok()) ++errors;
-        else if (d->allowed) ++allowed;
+        if (!d.ok())
+          ++errors;
+        else if (d->allowed)
+          ++allowed;
       }
     });
   }
@@ -213,8 +214,10 @@ TEST_P(RateLimiterSuite, BadLimitIsInvalidArgument) {
   EXPECT_EQ(d.error().field(), "rate_per_second");
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, RateLimiterSuite, ::testing::Values(Backend::kLocal, Backend::kRedis),
-                         [](const auto& info) { return info.param == Backend::kLocal ? "Local" : "Redis"; });
+INSTANTIATE_TEST_SUITE_P(Backends, RateLimiterSuite,
+                         ::testing::Values(Backend::kLocal, Backend::kRedis), [](const auto& info) {
+                           return info.param == Backend::kLocal ? "Local" : "Redis";
+                         });
 
 // ---- Local only -----------------------------------------------------------------------------
 
@@ -239,9 +242,10 @@ TEST(LocalRateLimiterTest, IdleKeysAreSweptBeforeActiveOnesAreEvicted) {
   options.shards = 1;
   auto limiter = MakeLocalRateLimiter(options);
   RateLimit fast{1000, 1}, slow{1, 1};
-  EXPECT_TRUE(limiter->Check("idle", fast, kT0)->allowed);       // full again after 1 ms
-  EXPECT_TRUE(limiter->Check("active", slow, kT0)->allowed);     // busy for 1 s
-  EXPECT_TRUE(limiter->Check("new", slow, kT0 + 10 * kMs)->allowed);  // sweeps "idle", keeps "active"
+  EXPECT_TRUE(limiter->Check("idle", fast, kT0)->allowed);    // full again after 1 ms
+  EXPECT_TRUE(limiter->Check("active", slow, kT0)->allowed);  // busy for 1 s
+  EXPECT_TRUE(
+      limiter->Check("new", slow, kT0 + 10 * kMs)->allowed);  // sweeps "idle", keeps "active"
   EXPECT_FALSE(limiter->Check("active", slow, kT0 + 20 * kMs)->allowed);
 }
 
@@ -297,9 +301,10 @@ TEST(RedisUrlTest, ParsesHostPortDbAndCredentials) {
 }
 
 TEST(RedisUrlTest, RejectsMalformedWithoutEchoingThePassword) {
-  for (const char* bad : {"", "localhost:6379", "http://h:1", "redis://", "redis://:pw@", "redis://h:0",
-                          "redis://h:99999", "redis://h:port", "redis://h:1/x", "redis://h/1?timeout=1",
-                          "redis://h:", "redis://a b", "rediss://h:6379"}) {
+  for (const char* bad :
+       {"", "localhost:6379", "http://h:1", "redis://", "redis://:pw@", "redis://h:0",
+        "redis://h:99999", "redis://h:port", "redis://h:1/x", "redis://h/1?timeout=1",
+        "redis://h:", "redis://a b", "rediss://h:6379"}) {
     auto u = ParseRedisUrl(bad);
     ASSERT_FALSE(u.ok()) << bad;
     EXPECT_EQ(u.error().code(), StatusCode::kInvalidArgument) << bad;
@@ -331,9 +336,9 @@ std::unique_ptr<redisContext, ContextDeleter> SideConnection() {
   std::unique_ptr<redisContext, ContextDeleter> c(redisConnect(url->host.c_str(), url->port));
   EXPECT_TRUE(c && c->err == 0);
   if (!url->password.empty()) {
-    freeReplyObject(url->user.empty()
-                        ? redisCommand(c.get(), "AUTH %s", url->password.c_str())
-                        : redisCommand(c.get(), "AUTH %s %s", url->user.c_str(), url->password.c_str()));
+    freeReplyObject(url->user.empty() ? redisCommand(c.get(), "AUTH %s", url->password.c_str())
+                                      : redisCommand(c.get(), "AUTH %s %s", url->user.c_str(),
+                                                     url->password.c_str()));
   }
   if (url->db) freeReplyObject(redisCommand(c.get(), "SELECT %d", url->db));
   return c;
@@ -389,7 +394,7 @@ TEST_F(RedisRateLimiterTest, KeysExpireWhenTheBucketIsFullAgain) {
   ASSERT_TRUE(limiter->Check("k", RateLimit{1, 5}, 0)->allowed);
   ASSERT_TRUE(limiter->Check("k", RateLimit{1, 5}, 0)->allowed);
   long long pttl = IntegerCommand(side_.get(), "PTTL", prefix_ + "k");
-  EXPECT_GT(pttl, 1000);   // two requests ahead: ~2 s until full
+  EXPECT_GT(pttl, 1000);  // two requests ahead: ~2 s until full
   EXPECT_LE(pttl, 2000);
   ASSERT_TRUE(limiter->Check("fast", RateLimit{1000, 1}, 0)->allowed);
   std::this_thread::sleep_for(std::chrono::milliseconds(20));
@@ -464,7 +469,8 @@ TEST(MakeRateLimiterTest, EmptyUrlIsLocalBadUrlNamesTheKeyAndHidesThePassword) {
   auto down = MakeRateLimiter("redis://u:hunter2@127.0.0.1:1");
   ASSERT_FALSE(down.ok());
   EXPECT_EQ(down.error().code(), StatusCode::kUnavailable);
-  EXPECT_NE(down.error().message().find("redis://u:***@127.0.0.1:1"), std::string::npos) << down.error().message();
+  EXPECT_NE(down.error().message().find("redis://u:***@127.0.0.1:1"), std::string::npos)
+      << down.error().message();
   EXPECT_EQ(down.error().message().find("hunter2"), std::string::npos);
 }
 
@@ -485,7 +491,8 @@ TEST_F(RedisRateLimiterTest, WrongPasswordFailsClearlyWithoutEchoingIt) {
   auto url = ParseRedisUrl(RedisTestUrl());
   ASSERT_OK(url);
   if (!url->password.empty()) GTEST_SKIP() << "test Redis has a password";
-  std::string with_pw = "redis://:not-the-password-xyz@" + url->host + ":" + std::to_string(url->port);
+  std::string with_pw =
+      "redis://:not-the-password-xyz@" + url->host + ":" + std::to_string(url->port);
   auto r = MakeRedisRateLimiter(with_pw);
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().code(), StatusCode::kUnavailable);
@@ -511,8 +518,9 @@ class OwnRedis {
     pid_ = ::fork();
     if (pid_ == 0) {
       std::string port = std::to_string(port_);
-      ::execl("/usr/bin/redis-server", "redis-server", "--port", port.c_str(), "--bind", "127.0.0.1", "--save", "",
-              "--appendonly", "no", "--loglevel", "warning", static_cast<char*>(nullptr));
+      ::execl("/usr/bin/redis-server", "redis-server", "--port", port.c_str(), "--bind",
+              "127.0.0.1", "--save", "", "--appendonly", "no", "--loglevel", "warning",
+              static_cast<char*>(nullptr));
       ::_exit(127);
     }
     for (int i = 0; i < 100; ++i) {  // up to 5 s

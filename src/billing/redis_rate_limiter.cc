@@ -2,7 +2,6 @@
 // hiredis connections. The only includer of hiredis (stack-check.md section 3: hiredis 0.14.1,
 // no TLS, NOSCRIPT after SCRIPT FLUSH or a Redis restart).
 #include <hiredis.h>
-
 #include <sys/time.h>
 
 #include <atomic>
@@ -62,7 +61,8 @@ timeval Millis(int ms) {
 
 int64_t SteadyNanos() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             std::chrono::steady_clock::now().time_since_epoch()).count();
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
 }
 
 struct ReplyDeleter {
@@ -108,8 +108,12 @@ class RedisRateLimiter final : public RateLimiter {
                                  "); next attempt after a short backoff");
     }
     int64_t emission = EmissionMicros(limit);
-    std::vector<std::string> args = {"EVALSHA", sha_, "1", options_.key_prefix + std::string(key),
-                                     std::to_string(emission), std::to_string(emission * limit.burst),
+    std::vector<std::string> args = {"EVALSHA",
+                                     sha_,
+                                     "1",
+                                     options_.key_prefix + std::string(key),
+                                     std::to_string(emission),
+                                     std::to_string(emission * limit.burst),
                                      options_.use_server_time ? "" : std::to_string(now / 1000),
                                      options_.use_server_time ? "1" : "60000"};
     // Two attempts: an idle pooled connection may have died with a Redis restart.
@@ -143,10 +147,12 @@ class RedisRateLimiter final : public RateLimiter {
       Release(c, /*healthy=*/true);
       if (reply->type == REDIS_REPLY_ERROR) {
         // BUSY, LOADING, OOM, READONLY...: the store can't answer now.
-        return Status::Unavailable("redis rate limit script: " + std::string(reply->str, reply->len));
+        return Status::Unavailable("redis rate limit script: " +
+                                   std::string(reply->str, reply->len));
       }
       if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 3 ||
-          reply->element[0]->type != REDIS_REPLY_INTEGER || reply->element[1]->type != REDIS_REPLY_INTEGER ||
+          reply->element[0]->type != REDIS_REPLY_INTEGER ||
+          reply->element[1]->type != REDIS_REPLY_INTEGER ||
           reply->element[2]->type != REDIS_REPLY_INTEGER) {
         return Status::Internal("redis rate limit script returned an unexpected reply");
       }
@@ -166,14 +172,16 @@ class RedisRateLimiter final : public RateLimiter {
   std::string Where() const { return url_.host + ":" + std::to_string(url_.port); }
 
   Result<redisContext*> Connect() {
-    redisContext* c = redisConnectWithTimeout(url_.host.c_str(), url_.port, Millis(options_.connect_timeout_ms));
+    redisContext* c =
+        redisConnectWithTimeout(url_.host.c_str(), url_.port, Millis(options_.connect_timeout_ms));
     if (c == nullptr) return Status::Unavailable("redis at " + Where() + ": out of memory");
     auto fail = [&](std::string why) -> Status {
       redisFree(c);
       return Status::Unavailable("redis at " + Where() + ": " + why);
     };
     if (c->err) return fail(c->errstr);
-    if (redisSetTimeout(c, Millis(options_.command_timeout_ms)) != REDIS_OK) return fail("cannot set timeout");
+    if (redisSetTimeout(c, Millis(options_.command_timeout_ms)) != REDIS_OK)
+      return fail("cannot set timeout");
     if (!url_.password.empty()) {
       std::vector<std::string> auth = {"AUTH"};
       if (!url_.user.empty()) auth.push_back(url_.user);
@@ -186,12 +194,14 @@ class RedisRateLimiter final : public RateLimiter {
     if (url_.db != 0) {
       Reply r = Command(c, {"SELECT", std::to_string(url_.db)});
       if (!r) return fail(c->errstr);
-      if (r->type == REDIS_REPLY_ERROR) return fail("SELECT " + std::to_string(url_.db) + ": " + r->str);
+      if (r->type == REDIS_REPLY_ERROR)
+        return fail("SELECT " + std::to_string(url_.db) + ": " + r->str);
     }
     if (!options_.client_name.empty()) {
       Reply r = Command(c, {"CLIENT", "SETNAME", options_.client_name});
       if (!r) return fail(c->errstr);
-      if (r->type == REDIS_REPLY_ERROR) return fail("CLIENT SETNAME: " + std::string(r->str, r->len));
+      if (r->type == REDIS_REPLY_ERROR)
+        return fail("CLIENT SETNAME: " + std::string(r->str, r->len));
     }
     Status loaded = LoadScript(c);
     if (!loaded.ok()) {
@@ -205,8 +215,9 @@ class RedisRateLimiter final : public RateLimiter {
     Reply r = Command(c, {"SCRIPT", "LOAD", kGcraScript});
     if (!r) return Status::Unavailable("redis at " + Where() + ": " + std::string(c->errstr));
     if (r->type != REDIS_REPLY_STRING) {
-      return Status::Unavailable("redis SCRIPT LOAD failed: " +
-                                 std::string(r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply"));
+      return Status::Unavailable(
+          "redis SCRIPT LOAD failed: " +
+          std::string(r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply"));
     }
     std::lock_guard<std::mutex> lock(sha_mu_);
     if (sha_.empty()) sha_ = std::string(r->str, r->len);
@@ -217,7 +228,8 @@ class RedisRateLimiter final : public RateLimiter {
   // the command timeout) when all are busy.
   Result<redisContext*> Acquire(bool* busy) {
     std::unique_lock<std::mutex> lock(mu_);
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(options_.command_timeout_ms);
+    auto deadline =
+        std::chrono::steady_clock::now() + std::chrono::milliseconds(options_.command_timeout_ms);
     while (idle_.empty() && open_ >= options_.max_connections) {
       if (cv_.wait_until(lock, deadline) == std::cv_status::timeout && idle_.empty() &&
           open_ >= options_.max_connections) {
@@ -278,7 +290,8 @@ class RedisRateLimiter final : public RateLimiter {
 
 }  // namespace
 
-Result<std::unique_ptr<RateLimiter>> MakeRedisRateLimiter(std::string url, RedisRateLimiterOptions options) {
+Result<std::unique_ptr<RateLimiter>> MakeRedisRateLimiter(std::string url,
+                                                          RedisRateLimiterOptions options) {
   SINYAL_ASSIGN_OR_RETURN(RedisUrl parsed, ParseRedisUrl(url));
   if (options.max_connections < 1) options.max_connections = 1;
   auto limiter = std::make_unique<RedisRateLimiter>(std::move(parsed), std::move(options));

@@ -66,8 +66,10 @@ TEST_P(RetentionTest, DeletesOnlyRecordsOlderThanTheWindowInBatchesAndKeepsTheLe
   const UnixNanos now = T("2024-03-10T12:00:00Z");
   // 7 old keys (a: 4, b: 3), one exactly at the cut-off (kept: strictly older is deleted), and
   // 2 recent ones.
-  for (int i = 0; i < 4; ++i) Charge(a_, "old-a" + std::to_string(i), T("2024-03-02T00:00:00Z") + i);
-  for (int i = 0; i < 3; ++i) Charge(b_, "old-b" + std::to_string(i), T("2024-03-05T00:00:00Z") + i);
+  for (int i = 0; i < 4; ++i)
+    Charge(a_, "old-a" + std::to_string(i), T("2024-03-02T00:00:00Z") + i);
+  for (int i = 0; i < 3; ++i)
+    Charge(b_, "old-b" + std::to_string(i), T("2024-03-05T00:00:00Z") + i);
   Charge(a_, "edge", now - 72 * kNanosPerHour);
   Charge(a_, "new-a", T("2024-03-10T00:00:00Z"));
   Charge(b_, "new-b", T("2024-03-10T11:00:00Z"));
@@ -118,8 +120,8 @@ TEST_P(RetentionTest, AnExpiredKeyIsANewCallOnceNoMeterRemembersIt) {
   meter_->Flush();
   ASSERT_OK(PurgeExpiredIdempotencyKeys(db(), later));
   EXPECT_FALSE(HasKey(a_, "k1"));
-  // The same Meter still holds k1 among its recent keys (memory, FIFO of MeterOptions::recent_keys):
-  // it replays the first answer, no charge.
+  // The same Meter still holds k1 among its recent keys (memory, FIFO of
+  // MeterOptions::recent_keys): it replays the first answer, no charge.
   EXPECT_TRUE(Charge(a_, "k1", later));
   EXPECT_EQ(CountRows(db(), "usage_ledger", a_), 1);
   // A Meter without it in memory (restart, another server) finds no record: a new call, charged.
@@ -146,8 +148,7 @@ TEST_P(RetentionTest, BadOptionsNameTheOption) {
             "max_batches");
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, RetentionTest, SINYAL_DB_BACKENDS,
-                         store::testing::BackendName);
+INSTANTIATE_TEST_SUITE_P(Backends, RetentionTest, SINYAL_DB_BACKENDS, store::testing::BackendName);
 
 }  // namespace
 }  // namespace sinyal::billing

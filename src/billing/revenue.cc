@@ -42,7 +42,8 @@ Result<nlohmann::json> SubscriptionRevenue(store::Database& db, UnixNanos from, 
     int ny = m == 12 ? y + 1 : y, nm = m == 12 ? 1 : m + 1;
     const UnixNanos e = MonthStart(ny, nm);
     months.emplace_back(s, e);
-    if (months.size() > 36) return Status::InvalidArgument("the range may cover at most 36 months", "from");
+    if (months.size() > 36)
+      return Status::InvalidArgument("the range may cover at most 36 months", "from");
     y = ny;
     m = nm;
     s = e;
@@ -93,7 +94,8 @@ Result<nlohmann::json> SubscriptionRevenue(store::Database& db, UnixNanos from, 
     }
     {
       soci::rowset<soci::row> rows =
-          (sql.prepare << "SELECT at, kind FROM billing_events WHERE kind IN ('cancelled', 'lapsed')");
+          (sql.prepare
+           << "SELECT at, kind FROM billing_events WHERE kind IN ('cancelled', 'lapsed')");
       for (const soci::row& r : rows) ends.push_back({internal::I64(r, 0), internal::Str(r, 1)});
     }
     // One statement: one snapshot (PostgreSQL READ COMMITTED), so concurrent payments can't
@@ -133,8 +135,10 @@ Result<nlohmann::json> SubscriptionRevenue(store::Database& db, UnixNanos from, 
     int64_t settled = 0, returned = 0;
     for (const Cash& x : cash) {
       if (x.at < s || x.at >= e) continue;
-      if (x.kind == "settlement") settled += x.amount;
-      else returned -= x.amount;
+      if (x.kind == "settlement")
+        settled += x.amount;
+      else
+        returned -= x.amount;
     }
     int64_t cancellations = 0, lapses = 0, fresh = 0;
     for (const Ev& ev : ends) {
@@ -158,9 +162,10 @@ Result<nlohmann::json> SubscriptionRevenue(store::Database& db, UnixNanos from, 
                           {"cancellations", cancellations},
                           {"lapses", lapses},
                           {"paying_at_start", paying_start}};
-    row["churn_rate"] = paying_start > 0
-                            ? nlohmann::json(static_cast<double>(cancellations + lapses) / paying_start)
-                            : nlohmann::json(nullptr);
+    row["churn_rate"] =
+        paying_start > 0
+            ? nlohmann::json(static_cast<double>(cancellations + lapses) / paying_start)
+            : nlohmann::json(nullptr);
     rows.push_back(row);
     t_settled += settled;
     t_returned += returned;
@@ -169,21 +174,24 @@ Result<nlohmann::json> SubscriptionRevenue(store::Database& db, UnixNanos from, 
     t_new += fresh;
   }
   const int64_t diff = accounts_cash + written_off - earned - balance - held;
-  nlohmann::json out = {
-      {"currency", "IDR"},
-      {"months", rows},
-      {"totals",
-       {{"settled_idr", t_settled}, {"returned_idr", t_returned}, {"net_idr", t_settled - t_returned},
-        {"new_paying", t_new}, {"cancellations", t_cancel}, {"lapses", t_lapse}}},
-      {"reconciliation",
-       {{"payments_idr", payments_total},
-        {"accounts_cash_idr", accounts_cash},
-        {"earned_idr", earned},
-        {"credit_balance_idr", balance},
-        {"credit_held_idr", held},
-        {"written_off_idr", written_off},
-        {"difference_idr", diff},
-        {"ok", payments_total == accounts_cash && diff == 0}}}};
+  nlohmann::json out = {{"currency", "IDR"},
+                        {"months", rows},
+                        {"totals",
+                         {{"settled_idr", t_settled},
+                          {"returned_idr", t_returned},
+                          {"net_idr", t_settled - t_returned},
+                          {"new_paying", t_new},
+                          {"cancellations", t_cancel},
+                          {"lapses", t_lapse}}},
+                        {"reconciliation",
+                         {{"payments_idr", payments_total},
+                          {"accounts_cash_idr", accounts_cash},
+                          {"earned_idr", earned},
+                          {"credit_balance_idr", balance},
+                          {"credit_held_idr", held},
+                          {"written_off_idr", written_off},
+                          {"difference_idr", diff},
+                          {"ok", payments_total == accounts_cash && diff == 0}}}};
   return out;
 }
 

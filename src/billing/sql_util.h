@@ -13,22 +13,32 @@ namespace sinyal::billing::internal {
 inline int64_t I64(const soci::row& row, size_t i) {
   if (row.get_indicator(i) == soci::i_null) return 0;
   switch (row.get_properties(i).get_data_type()) {
-    case soci::dt_integer: return row.get<int>(i);
-    case soci::dt_long_long: return row.get<long long>(i);
-    case soci::dt_unsigned_long_long: return static_cast<int64_t>(row.get<unsigned long long>(i));
-    case soci::dt_double: return static_cast<int64_t>(row.get<double>(i));
-    default: return std::stoll(row.get<std::string>(i));
+    case soci::dt_integer:
+      return row.get<int>(i);
+    case soci::dt_long_long:
+      return row.get<long long>(i);
+    case soci::dt_unsigned_long_long:
+      return static_cast<int64_t>(row.get<unsigned long long>(i));
+    case soci::dt_double:
+      return static_cast<int64_t>(row.get<double>(i));
+    default:
+      return std::stoll(row.get<std::string>(i));
   }
 }
 
 inline double F64(const soci::row& row, size_t i) {
   if (row.get_indicator(i) == soci::i_null) return 0;
   switch (row.get_properties(i).get_data_type()) {
-    case soci::dt_integer: return row.get<int>(i);
-    case soci::dt_long_long: return static_cast<double>(row.get<long long>(i));
-    case soci::dt_unsigned_long_long: return static_cast<double>(row.get<unsigned long long>(i));
-    case soci::dt_double: return row.get<double>(i);
-    default: return std::stod(row.get<std::string>(i));
+    case soci::dt_integer:
+      return row.get<int>(i);
+    case soci::dt_long_long:
+      return static_cast<double>(row.get<long long>(i));
+    case soci::dt_unsigned_long_long:
+      return static_cast<double>(row.get<unsigned long long>(i));
+    case soci::dt_double:
+      return row.get<double>(i);
+    default:
+      return std::stod(row.get<std::string>(i));
   }
 }
 

@@ -63,7 +63,8 @@ Result<TermInvoice> InvoiceFromRow(const soci::row& r) {
   inv.late_paid_idr = I64(r, 19);
   const std::string prev = Str(r, 20);
   if (!prev.empty()) {
-    SINYAL_ASSIGN_OR_RETURN(inv.prev, TermState::FromJson(nlohmann::json::parse(prev, nullptr, false)));
+    SINYAL_ASSIGN_OR_RETURN(inv.prev,
+                            TermState::FromJson(nlohmann::json::parse(prev, nullptr, false)));
   }
   inv.void_reason = Str(r, 21);
   return inv;
@@ -71,26 +72,26 @@ Result<TermInvoice> InvoiceFromRow(const soci::row& r) {
 
 // Binds every column of a term invoice (as named parameters) and runs `q`; returns the number
 // of rows it changed.
-long long WriteInvoice(soci::session& tx, const std::string& q, long long tenant, const TermInvoice& inv,
-                  long long now) {
+long long WriteInvoice(soci::session& tx, const std::string& q, long long tenant,
+                       const TermInvoice& inv, long long now) {
   long long seq = inv.seq, sub = inv.subtotal_idr, pro = inv.proration_credit_idr,
             cred = inv.credit_applied_idr, total = inv.total_idr, created = inv.created_at,
             paid = inv.paid_at, closed = inv.closed_at, due = inv.due_at, ts = inv.term_start,
             te = inv.term_end, cs = inv.credits_seq, refunded = inv.refunded_idr,
-            credited = inv.credited_idr, credited_by = inv.credited_by,
-            late = inv.late_paid_idr;
+            credited = inv.credited_idr, credited_by = inv.credited_by, late = inv.late_paid_idr;
   std::string kind(InvoiceKindName(inv.kind)), term(TermName(inv.term)),
       status(InvoiceStatusName(inv.status)), prev = inv.prev ? inv.prev->ToJson().dump() : "",
-      reason = inv.void_reason, plan = inv.plan;
+                                             reason = inv.void_reason, plan = inv.plan;
   soci::indicator prev_ind = inv.prev ? soci::i_ok : soci::i_null;
-  soci::statement st = (tx.prepare << q, soci::use(tenant, "t"), soci::use(seq, "seq"), soci::use(kind, "kind"),
-      soci::use(plan, "plan"), soci::use(term, "term"), soci::use(sub, "sub"),
-      soci::use(pro, "pro"), soci::use(cred, "cred"), soci::use(total, "total"),
-      soci::use(status, "status"), soci::use(created, "created"), soci::use(paid, "paid"),
-      soci::use(closed, "closed"), soci::use(due, "due"), soci::use(ts, "ts"),
-      soci::use(te, "te"), soci::use(cs, "cs"), soci::use(refunded, "refunded"),
-      soci::use(credited, "credited"), soci::use(credited_by, "cby"), soci::use(late, "late"),
-      soci::use(prev, prev_ind, "prev"), soci::use(reason, "reason"), soci::use(now, "now"));
+  soci::statement st =
+      (tx.prepare << q, soci::use(tenant, "t"), soci::use(seq, "seq"), soci::use(kind, "kind"),
+       soci::use(plan, "plan"), soci::use(term, "term"), soci::use(sub, "sub"),
+       soci::use(pro, "pro"), soci::use(cred, "cred"), soci::use(total, "total"),
+       soci::use(status, "status"), soci::use(created, "created"), soci::use(paid, "paid"),
+       soci::use(closed, "closed"), soci::use(due, "due"), soci::use(ts, "ts"), soci::use(te, "te"),
+       soci::use(cs, "cs"), soci::use(refunded, "refunded"), soci::use(credited, "credited"),
+       soci::use(credited_by, "cby"), soci::use(late, "late"), soci::use(prev, prev_ind, "prev"),
+       soci::use(reason, "reason"), soci::use(now, "now"));
   st.execute(true);
   return st.get_affected_rows();
 }
@@ -130,10 +131,14 @@ StoredEvent EventFromRow(const soci::row& r) {
 }  // namespace
 
 nlohmann::json StoredEvent::ToJson() const {
-  return {{"id", id},         {"tenant_id", tenant.value()},
-          {"kind", kind},     {"invoice", invoice == 0 ? nlohmann::json(nullptr) : nlohmann::json(invoice)},
-          {"data", data},     {"actor", actor},
-          {"at", FormatIso8601(at)}, {"recorded_at", FormatIso8601(recorded_at)}};
+  return {{"id", id},
+          {"tenant_id", tenant.value()},
+          {"kind", kind},
+          {"invoice", invoice == 0 ? nlohmann::json(nullptr) : nlohmann::json(invoice)},
+          {"data", data},
+          {"actor", actor},
+          {"at", FormatIso8601(at)},
+          {"recorded_at", FormatIso8601(recorded_at)}};
 }
 
 nlohmann::json CashRow::ToJson() const {
@@ -189,7 +194,8 @@ nlohmann::json AccountView::ToJson() const {
     j["term"] = nullptr;
   } else {
     j["period"] = TermName(s.term);
-    j["term"] = {{"start", FormatIso8601(s.term_start)}, {"end", FormatIso8601(s.term_end)},
+    j["term"] = {{"start", FormatIso8601(s.term_start)},
+                 {"end", FormatIso8601(s.term_end)},
                  {"invoice", s.term_invoice}};
   }
   j["grace_until"] = s.status == SubscriptionStatus::kPastDue ? TimeJson(s.grace_until) : nullptr;
@@ -242,8 +248,9 @@ Result<BillingAccount> SubscriptionService::LoadLocked(soci::session& tx, Tenant
   std::string state_text;
   long long next_seq = 1, balance = 0, cash = 0, written_off = 0;
   const std::string select =
-      std::string("SELECT state, next_seq, balance_idr, cash_idr, written_off_idr FROM "
-                  "billing_accounts WHERE tenant_id = :t") +
+      std::string(
+          "SELECT state, next_seq, balance_idr, cash_idr, written_off_idr FROM "
+          "billing_accounts WHERE tenant_id = :t") +
       (pg ? " FOR UPDATE" : "");
   tx << select, soci::use(t, "t"), soci::into(state_text), soci::into(next_seq),
       soci::into(balance), soci::into(cash), soci::into(written_off);
@@ -373,37 +380,40 @@ Result<CheckoutResult> SubscriptionService::Checkout(TenantId tenant, const std:
                                                      Term term, UnixNanos now,
                                                      const std::string& actor) {
   CheckoutResult out;
-  SINYAL_RETURN_IF_ERROR(Apply(tenant, now, actor, [&](BillingAccount& a, soci::session&) -> Status {
-    SINYAL_ASSIGN_OR_RETURN(out.outcome, a.Checkout(plan, term, now, rules_));
-    out.invoice.reset();
-    if (out.outcome.invoice != 0) out.invoice = *a.Find(out.outcome.invoice);
-    out.state = a.state();
-    return Status::Ok();
-  }));
+  SINYAL_RETURN_IF_ERROR(
+      Apply(tenant, now, actor, [&](BillingAccount& a, soci::session&) -> Status {
+        SINYAL_ASSIGN_OR_RETURN(out.outcome, a.Checkout(plan, term, now, rules_));
+        out.invoice.reset();
+        if (out.outcome.invoice != 0) out.invoice = *a.Find(out.outcome.invoice);
+        out.state = a.state();
+        return Status::Ok();
+      }));
   return out;
 }
 
 Result<TermState> SubscriptionService::Cancel(TenantId tenant, UnixNanos now,
                                               const std::string& actor) {
   TermState out;
-  SINYAL_RETURN_IF_ERROR(Apply(tenant, now, actor, [&](BillingAccount& a, soci::session&) -> Status {
-    SINYAL_RETURN_IF_ERROR(a.Cancel(now, rules_));
-    out = a.state();
-    return Status::Ok();
-  }));
+  SINYAL_RETURN_IF_ERROR(
+      Apply(tenant, now, actor, [&](BillingAccount& a, soci::session&) -> Status {
+        SINYAL_RETURN_IF_ERROR(a.Cancel(now, rules_));
+        out = a.state();
+        return Status::Ok();
+      }));
   return out;
 }
 
 Result<AccountView> SubscriptionService::View(TenantId tenant, UnixNanos now) {
   AccountView view;
   view.tenant = tenant;
-  SINYAL_RETURN_IF_ERROR(Apply(tenant, now, "system", [&](BillingAccount& a, soci::session&) -> Status {
-    view.state = a.state();
-    view.invoices.assign(a.invoices().rbegin(), a.invoices().rend());
-    view.balance_idr = a.balance_idr();
-    view.reconciliation = a.Reconcile();
-    return Status::Ok();
-  }));
+  SINYAL_RETURN_IF_ERROR(
+      Apply(tenant, now, "system", [&](BillingAccount& a, soci::session&) -> Status {
+        view.state = a.state();
+        view.invoices.assign(a.invoices().rbegin(), a.invoices().rend());
+        view.balance_idr = a.balance_idr();
+        view.reconciliation = a.Reconcile();
+        return Status::Ok();
+      }));
   return view;
 }
 
@@ -506,7 +516,9 @@ Result<std::vector<CashRow>> SubscriptionService::Payments(TenantId tenant, int 
 
 std::optional<AccountNotice> NoticeForEvent(const StoredEvent& e) {
   const nlohmann::json& d = e.data.is_object() ? e.data : nlohmann::json::object();
-  auto str = [&](const char* k) { return d.contains(k) && d[k].is_string() ? d[k].get<std::string>() : std::string(); };
+  auto str = [&](const char* k) {
+    return d.contains(k) && d[k].is_string() ? d[k].get<std::string>() : std::string();
+  };
   auto num = [&](const char* k) -> int64_t {
     if (!d.contains(k)) return 0;
     if (d[k].is_number_integer()) return d[k].get<int64_t>();

@@ -19,11 +19,10 @@
 
 #include <functional>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "billing/account.h"
 #include "billing/account_notices.h"
@@ -77,7 +76,7 @@ struct CashRow {
   int64_t id = 0;
   TenantId tenant;
   int64_t invoice = 0;
-  std::string kind;   // settlement | refund | chargeback | reversal
+  std::string kind;  // settlement | refund | chargeback | reversal
   int64_t amount_idr = 0;
   std::string reference;
   UnixNanos at = 0;
@@ -128,9 +127,8 @@ class SubscriptionService {
                              const Op& op);
 
   // Checkout of `plan` for `term` (billing/account.h BillingAccount::Checkout).
-  [[nodiscard]] Result<CheckoutResult> Checkout(TenantId tenant, const std::string& plan,
-                                                Term term, UnixNanos now,
-                                                const std::string& actor);
+  [[nodiscard]] Result<CheckoutResult> Checkout(TenantId tenant, const std::string& plan, Term term,
+                                                UnixNanos now, const std::string& actor);
   // Cancel at the term end.
   [[nodiscard]] Result<TermState> Cancel(TenantId tenant, UnixNanos now, const std::string& actor);
   // The account, advanced to `now` (and saved when that changed anything).

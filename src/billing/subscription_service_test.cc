@@ -33,7 +33,8 @@ Stored ReadStored(store::Database& db, TenantId tenant) {
     sql << "SELECT CAST(COALESCE(SUM(amount_idr), 0) AS BIGINT) FROM payments WHERE tenant_id = :t",
         soci::use(t, "t"), soci::into(v);
     s.cash = v;
-    sql << "SELECT CAST(COALESCE(SUM(amount_idr), 0) AS BIGINT) FROM credit_ledger WHERE tenant_id = :t",
+    sql << "SELECT CAST(COALESCE(SUM(amount_idr), 0) AS BIGINT) FROM credit_ledger WHERE tenant_id "
+           "= :t",
         soci::use(t, "t"), soci::into(v);
     s.credit = v;
     sql << "SELECT CAST(COALESCE(SUM(subtotal_idr - refunded_idr - credited_idr), 0) AS BIGINT) "
@@ -48,7 +49,8 @@ Stored ReadStored(store::Database& db, TenantId tenant) {
            "proration_credit_idr + credit_applied_idr + total_idr",
         soci::use(t, "t"), soci::into(v);
     s.line_errors = v;
-    sql << "SELECT cash_idr, balance_idr, written_off_idr FROM billing_accounts WHERE tenant_id = :t",
+    sql << "SELECT cash_idr, balance_idr, written_off_idr FROM billing_accounts WHERE tenant_id = "
+           ":t",
         soci::use(t, "t"), soci::into(v), soci::into(w), soci::into(x);
     s.cash_col = v;
     s.balance_col = w;
@@ -91,9 +93,10 @@ class SubscriptionServiceTest : public store::testing::DbTest {
   }
   // Pays an invoice as the payments module does: inside Apply.
   void PayInvoice(int64_t seq, int64_t amount, UnixNanos at) {
-    ASSERT_OK(service_->Apply(tenant_, at, "midtrans", [&](BillingAccount& a, soci::session&) -> Status {
-      return a.Pay(seq, amount, at, "order-" + std::to_string(seq), service_->rules()).status();
-    }));
+    ASSERT_OK(
+        service_->Apply(tenant_, at, "midtrans", [&](BillingAccount& a, soci::session&) -> Status {
+          return a.Pay(seq, amount, at, "order-" + std::to_string(seq), service_->rules()).status();
+        }));
   }
   std::string PlanNow(UnixNanos at) {
     auto s = subs_->Current(tenant_, at);
@@ -202,11 +205,12 @@ TEST_P(SubscriptionServiceTest, PrepaidPeriodsCarryNoBaseOnUsageInvoices) {
 
 TEST_P(SubscriptionServiceTest, GraduatedOverageIsChargedPerBandByTheMeter) {
   // Pro with a small quota and bands: 2 units at 250, then 100.
-  ASSERT_OK(plans_->Update("pro",
-                           {{"monthly_quota", 1},
-                            {"overage_bands", nlohmann::json::parse(
-                                R"([{"up_to":2,"price_idr":250},{"up_to":null,"price_idr":100}])")}},
-                           "op"));
+  ASSERT_OK(plans_->Update(
+      "pro",
+      {{"monthly_quota", 1},
+       {"overage_bands",
+        nlohmann::json::parse(R"([{"up_to":2,"price_idr":250},{"up_to":null,"price_idr":100}])")}},
+      "op"));
   auto out = service_->Checkout(tenant_, "pro", Term::kMonth, T("2024-04-01T00:00:00Z"), "user:1");
   ASSERT_OK(out);
   PayInvoice(out->invoice->seq, 299'000, T("2024-04-01T00:00:00Z"));
@@ -243,9 +247,10 @@ TEST_P(SubscriptionServiceTest, RevenueFiguresPerMonth) {
     auto out = service_->Checkout(t, plan, term, at, "user:1");
     ASSERT_OK(out);
     const int64_t seq = out->invoice->seq, total = out->invoice->total_idr;
-    ASSERT_OK(service_->Apply(t, at, "midtrans", [&](BillingAccount& acc, soci::session&) -> Status {
-      return acc.Pay(seq, total, at, "o", service_->rules()).status();
-    }));
+    ASSERT_OK(
+        service_->Apply(t, at, "midtrans", [&](BillingAccount& acc, soci::session&) -> Status {
+          return acc.Pay(seq, total, at, "o", service_->rules()).status();
+        }));
   };
   buy(a, "pro", Term::kMonth, T("2024-04-01T00:00:00Z"));
   buy(c, "pro", Term::kMonth, T("2024-04-10T00:00:00Z"));
@@ -259,14 +264,16 @@ TEST_P(SubscriptionServiceTest, RevenueFiguresPerMonth) {
   }
   ASSERT_NE(renewal, nullptr);
   const int64_t rseq = renewal->seq;
-  ASSERT_OK(service_->Apply(a, T("2024-04-25T00:00:00Z"), "midtrans", [&](BillingAccount& acc, soci::session&) -> Status {
-    return acc.Pay(rseq, 299'000, T("2024-04-25T00:00:00Z"), "o", service_->rules()).status();
-  }));
+  ASSERT_OK(service_->Apply(
+      a, T("2024-04-25T00:00:00Z"), "midtrans", [&](BillingAccount& acc, soci::session&) -> Status {
+        return acc.Pay(rseq, 299'000, T("2024-04-25T00:00:00Z"), "o", service_->rules()).status();
+      }));
   ASSERT_OK(service_->Cancel(a, T("2024-05-20T00:00:00Z"), "user:1"));
   for (const char* at : {"2024-05-11T00:00:00Z", "2024-05-14T00:00:00Z", "2024-06-02T00:00:00Z"}) {
     ASSERT_OK(service_->AdvanceDue(T(at)));
   }
-  auto r = SubscriptionRevenue(db(), T("2024-04-01T00:00:00Z"), T("2024-07-01T00:00:00Z"), T("2024-07-01T00:00:00Z"));
+  auto r = SubscriptionRevenue(db(), T("2024-04-01T00:00:00Z"), T("2024-07-01T00:00:00Z"),
+                               T("2024-07-01T00:00:00Z"));
   ASSERT_OK(r);
   const auto& m = (*r)["months"];
   ASSERT_EQ(m.size(), 3u);
@@ -301,28 +308,34 @@ TEST_P(SubscriptionServiceTest, RandomSequencesReconcileInTheStoredTables) {
     UnixNanos now = T("2024-01-01T00:00:00Z");
     for (int step = 0; step < 40; ++step) {
       const int op = static_cast<int>(rng() % 10);
-      Status st = service_->Apply(tenant, now, "test", [&](BillingAccount& a, soci::session&) -> Status {
-        const AccountRules& rules = service_->rules();
-        if (op < 3) {
-          (void)a.Checkout(plans[rng() % 2], rng() % 4 ? Term::kMonth : Term::kYear, now, rules);
-        } else if (op < 6) {
-          for (const TermInvoice& inv : a.invoices()) {
-            if (inv.status == InvoiceStatus::kOpen) return a.Pay(inv.seq, inv.total_idr, now, "o", rules).status();
-          }
-        } else if (op < 7) {
-          (void)a.Cancel(now, rules);
-        } else if (op < 9 && !a.invoices().empty()) {
-          const int64_t seq = a.invoices()[rng() % a.invoices().size()].seq;
-          const int64_t max = a.RefundableIdr(seq);
-          if (max > 0) return a.ReturnCash(seq, rng() % 2 ? max : 1 + static_cast<int64_t>(rng() % max), "refund", false, now, "r", rules);
-        } else if (!a.invoices().empty()) {
-          const TermInvoice& inv = a.invoices()[rng() % a.invoices().size()];
-          if (inv.status == InvoiceStatus::kPaid && inv.total_idr > inv.refunded_idr) {
-            return a.ReturnCash(inv.seq, inv.total_idr - inv.refunded_idr, "reversal", true, now, "c", rules);
-          }
-        }
-        return Status::Ok();
-      });
+      Status st =
+          service_->Apply(tenant, now, "test", [&](BillingAccount& a, soci::session&) -> Status {
+            const AccountRules& rules = service_->rules();
+            if (op < 3) {
+              (void)a.Checkout(plans[rng() % 2], rng() % 4 ? Term::kMonth : Term::kYear, now,
+                               rules);
+            } else if (op < 6) {
+              for (const TermInvoice& inv : a.invoices()) {
+                if (inv.status == InvoiceStatus::kOpen)
+                  return a.Pay(inv.seq, inv.total_idr, now, "o", rules).status();
+              }
+            } else if (op < 7) {
+              (void)a.Cancel(now, rules);
+            } else if (op < 9 && !a.invoices().empty()) {
+              const int64_t seq = a.invoices()[rng() % a.invoices().size()].seq;
+              const int64_t max = a.RefundableIdr(seq);
+              if (max > 0)
+                return a.ReturnCash(seq, rng() % 2 ? max : 1 + static_cast<int64_t>(rng() % max),
+                                    "refund", false, now, "r", rules);
+            } else if (!a.invoices().empty()) {
+              const TermInvoice& inv = a.invoices()[rng() % a.invoices().size()];
+              if (inv.status == InvoiceStatus::kPaid && inv.total_idr > inv.refunded_idr) {
+                return a.ReturnCash(inv.seq, inv.total_idr - inv.refunded_idr, "reversal", true,
+                                    now, "c", rules);
+              }
+            }
+            return Status::Ok();
+          });
       ASSERT_OK(st);
       now += static_cast<int64_t>(rng() % (12 * 86400)) * kNanosPerSecond;
       ASSERT_OK(service_->AdvanceDue(now));
@@ -343,7 +356,9 @@ INSTANTIATE_TEST_SUITE_P(Backends, SubscriptionServiceTest, SINYAL_DB_BACKENDS,
 
 // Which billing events reach the tenant's owners (Telegram), with what, and once per event.
 TEST(NoticeForEventTest, PaymentsAndRenewalsBecomeNoticesOthersDoNot) {
-  StoredEvent paid{.tenant = TenantId(7), .kind = "invoice_paid", .invoice = 3,
+  StoredEvent paid{.tenant = TenantId(7),
+                   .kind = "invoice_paid",
+                   .invoice = 3,
                    .data = {{"plan", "pro"}, {"total_idr", 149000}, {"by_credit", false}}};
   auto n = NoticeForEvent(paid);
   ASSERT_TRUE(n.has_value());
@@ -355,8 +370,12 @@ TEST(NoticeForEventTest, PaymentsAndRenewalsBecomeNoticesOthersDoNot) {
   paid.data["total_idr"] = 0;  // paid by credit: nothing was charged
   EXPECT_FALSE(NoticeForEvent(paid).has_value());
 
-  StoredEvent failed{.tenant = TenantId(7), .kind = "payment_failed", .invoice = 4,
-                     .data = {{"order_id", "SNY-7-4-a"}, {"transaction_status", "expire"}, {"gross_amount", 149000}}};
+  StoredEvent failed{
+      .tenant = TenantId(7),
+      .kind = "payment_failed",
+      .invoice = 4,
+      .data = {
+          {"order_id", "SNY-7-4-a"}, {"transaction_status", "expire"}, {"gross_amount", 149000}}};
   n = NoticeForEvent(failed);
   ASSERT_TRUE(n.has_value());
   EXPECT_EQ(n->kind, NoticeKind::kPaymentFailed);
@@ -366,24 +385,32 @@ TEST(NoticeForEventTest, PaymentsAndRenewalsBecomeNoticesOthersDoNot) {
   failed.kind = "payment_denied";
   EXPECT_EQ(NoticeForEvent(failed)->event_id, "payment_denied:SNY-7-4-a");
 
-  StoredEvent renewal{.tenant = TenantId(7), .kind = "renewal_invoiced", .invoice = 5,
-                      .data = {{"plan", "pro"}, {"total_idr", 149000}, {"due_at", "2027-01-01T00:00:00Z"}}};
+  StoredEvent renewal{
+      .tenant = TenantId(7),
+      .kind = "renewal_invoiced",
+      .invoice = 5,
+      .data = {{"plan", "pro"}, {"total_idr", 149000}, {"due_at", "2027-01-01T00:00:00Z"}}};
   n = NoticeForEvent(renewal);
   ASSERT_TRUE(n.has_value());
   EXPECT_EQ(n->kind, NoticeKind::kRenewalDue);
   EXPECT_EQ(n->due_at, *ParseIso8601("2027-01-01T00:00:00Z"));
   EXPECT_EQ(n->event_id, "renewal:5");
 
-  StoredEvent past_due{.tenant = TenantId(7), .kind = "past_due", .invoice = 5, .data = {{"plan", "pro"},
-                       {"grace_until", "2027-01-04T00:00:00Z"}}, .at = 1};
+  StoredEvent past_due{.tenant = TenantId(7),
+                       .kind = "past_due",
+                       .invoice = 5,
+                       .data = {{"plan", "pro"}, {"grace_until", "2027-01-04T00:00:00Z"}},
+                       .at = 1};
   n = NoticeForEvent(past_due);
   ASSERT_TRUE(n.has_value());
   EXPECT_EQ(n->kind, NoticeKind::kRenewalDue);
   EXPECT_EQ(n->due_at, *ParseIso8601("2027-01-04T00:00:00Z"));
   EXPECT_NE(n->event_id, "renewal:5");  // a second notice: the grace period began
 
-  for (const char* kind : {"checkout", "cancel_scheduled", "downgrade_scheduled", "plan_granted", "invoice_void"}) {
-    EXPECT_FALSE(NoticeForEvent({.tenant = TenantId(7), .kind = kind, .invoice = 1}).has_value()) << kind;
+  for (const char* kind :
+       {"checkout", "cancel_scheduled", "downgrade_scheduled", "plan_granted", "invoice_void"}) {
+    EXPECT_FALSE(NoticeForEvent({.tenant = TenantId(7), .kind = kind, .invoice = 1}).has_value())
+        << kind;
   }
 }
 

@@ -1,12 +1,11 @@
 // Subscriptions and monthly periods (billing/plans.h).
 #include <algorithm>
-
 #include <nlohmann/json.hpp>
 
 #include "billing/plans.h"
 #include "core/time.h"
-#include "store/security_audit.h"
 #include "store/database.h"
+#include "store/security_audit.h"
 #include "store/soci.h"
 
 namespace sinyal::billing {
@@ -73,8 +72,8 @@ Result<Subscriptions::Entry> Subscriptions::LoadOrCreate(TenantId tenant, UnixNa
   // Usually it exists: a read-only transaction (no writer lock on SQLite).
   SINYAL_RETURN_IF_ERROR(db_.WithTenantReadTx(tenant, [&](soci::session& sql) -> Status {
     long long t = tenant.value(), anchor = 0;
-    sql << "SELECT plan, status, anchor FROM subscriptions WHERE tenant_id = :t",
-        soci::use(t, "t"), soci::into(e.plan), soci::into(e.status), soci::into(anchor);
+    sql << "SELECT plan, status, anchor FROM subscriptions WHERE tenant_id = :t", soci::use(t, "t"),
+        soci::into(e.plan), soci::into(e.status), soci::into(anchor);
     found = sql.got_data();
     e.anchor = anchor;
     return Status::Ok();
@@ -86,8 +85,8 @@ Result<Subscriptions::Entry> Subscriptions::LoadOrCreate(TenantId tenant, UnixNa
   SINYAL_RETURN_IF_ERROR(db_.WithTenantTx(tenant, [&](soci::session& sql) -> Status {
     long long t = tenant.value(), n = now, anchor = 0;
     EnsureSubscription(sql, t, n);
-    sql << "SELECT plan, status, anchor FROM subscriptions WHERE tenant_id = :t",
-        soci::use(t, "t"), soci::into(e.plan), soci::into(e.status), soci::into(anchor);
+    sql << "SELECT plan, status, anchor FROM subscriptions WHERE tenant_id = :t", soci::use(t, "t"),
+        soci::into(e.plan), soci::into(e.status), soci::into(anchor);
     if (!sql.got_data()) return Status::Internal("subscription vanished");
     e.anchor = anchor;
     return Status::Ok();
@@ -168,7 +167,9 @@ Status Subscriptions::ChangePlanInTx(soci::session& sql, store::Dialect dialect,
       soci::use(t, "t"), soci::use(current, "f"), soci::use(plan, "p"), soci::use(actor, "a"),
       soci::use(n, "now");
   store::AppendSecurityEvent(sql, tenant,
-                             {.kind = std::string(store::kAuditPlanChanged), .actor = actor, .subject = "plan:" + plan,
+                             {.kind = std::string(store::kAuditPlanChanged),
+                              .actor = actor,
+                              .subject = "plan:" + plan,
                               .data = nlohmann::json{{"from", current}, {"to", plan}}.dump()},
                              at);
   return Status::Ok();
@@ -206,8 +207,8 @@ Result<std::vector<std::string>> Subscriptions::PlansDuring(TenantId tenant, Uni
     soci::statement st =
         (sql.prepare << "SELECT to_plan, at, actor FROM subscription_events WHERE tenant_id = :t "
                         "AND at > :s AND at < :e ORDER BY at, id",
-         soci::use(t, "t"), soci::use(s, "s"), soci::use(e, "e"), soci::into(to),
-         soci::into(at), soci::into(actor));
+         soci::use(t, "t"), soci::use(s, "s"), soci::use(e, "e"), soci::into(to), soci::into(at),
+         soci::into(actor));
     st.execute();
     while (st.fetch()) {
       if (!keep(actor)) continue;

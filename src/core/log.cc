@@ -22,7 +22,7 @@ void LogEvent(spdlog::level::level_enum level, std::string_view event, nlohmann:
   if (!spdlog::default_logger_raw()->should_log(level)) return;
   nlohmann::json line = {{"ts", FormatIso8601(SystemClock::Instance().Now())},
                          {"level", std::string(spdlog::level::to_string_view(level).data(),
-                                     spdlog::level::to_string_view(level).size())},
+                                               spdlog::level::to_string_view(level).size())},
                          {"event", event}};
   if (fields.is_object()) line.update(fields);
   spdlog::default_logger_raw()->log(

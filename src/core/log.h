@@ -2,10 +2,10 @@
 // "event" and the given fields. Never pass secrets (passwords, tokens, keys) as fields.
 #pragma once
 
-#include <string_view>
+#include <spdlog/spdlog.h>
 
 #include <nlohmann/json.hpp>
-#include <spdlog/spdlog.h>
+#include <string_view>
 
 namespace sinyal {
 

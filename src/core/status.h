@@ -20,17 +20,17 @@ namespace sinyal {
 enum class StatusCode {
   kOk = 0,
   // Client errors: the request was wrong; retrying it unchanged will fail again.
-  kInvalidArgument,     // malformed or out-of-range input (400/422)
-  kUnauthenticated,     // no or bad credentials (401)
-  kPermissionDenied,    // authenticated but not allowed, e.g. plan gating (403)
-  kNotFound,            // no such object *for this tenant* (404)
-  kAlreadyExists,       // unique constraint, duplicate (409)
-  kConflict,            // state conflict, e.g. overlapping import, concurrent update (409)
-  kFailedPrecondition,  // operation not allowed in the current state (409/422)
-  kPayloadTooLarge,     // body or file over the limit (413)
+  kInvalidArgument,       // malformed or out-of-range input (400/422)
+  kUnauthenticated,       // no or bad credentials (401)
+  kPermissionDenied,      // authenticated but not allowed, e.g. plan gating (403)
+  kNotFound,              // no such object *for this tenant* (404)
+  kAlreadyExists,         // unique constraint, duplicate (409)
+  kConflict,              // state conflict, e.g. overlapping import, concurrent update (409)
+  kFailedPrecondition,    // operation not allowed in the current state (409/422)
+  kPayloadTooLarge,       // body or file over the limit (413)
   kUnsupportedMediaType,  // wrong Content-Type (415)
-  kQuotaExceeded,       // plan quota used up (402)
-  kRateLimited,         // too many requests (429)
+  kQuotaExceeded,         // plan quota used up (402)
+  kRateLimited,           // too many requests (429)
   // Server errors: our fault or an unavailable dependency.
   kInternal,
   kUnavailable,
@@ -72,15 +72,14 @@ class [[nodiscard]] Status {
     return {StatusCode::kPayloadTooLarge, std::move(msg)};
   }
   static Status Internal(std::string msg) { return {StatusCode::kInternal, std::move(msg)}; }
-  static Status Unavailable(std::string msg) {
-    return {StatusCode::kUnavailable, std::move(msg)};
-  }
+  static Status Unavailable(std::string msg) { return {StatusCode::kUnavailable, std::move(msg)}; }
   static Status DataLoss(std::string msg) { return {StatusCode::kDataLoss, std::move(msg)}; }
 
   bool ok() const { return code_ == StatusCode::kOk; }
   StatusCode code() const { return code_; }
   const std::string& message() const { return message_; }
-  // The request field (JSON pointer-ish "a.b[2]") or file location ("line 17") at fault; may be empty.
+  // The request field (JSON pointer-ish "a.b[2]") or file location ("line 17") at fault; may be
+  // empty.
   const std::string& field() const { return field_; }
   bool IsNotFound() const { return code_ == StatusCode::kNotFound; }
   bool IsInvalidArgument() const { return code_ == StatusCode::kInvalidArgument; }
@@ -107,7 +106,7 @@ class [[nodiscard]] Status {
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : v_(std::move(value)) {}  // NOLINT(google-explicit-constructor)
+  Result(T value) : v_(std::move(value)) {}        // NOLINT(google-explicit-constructor)
   Result(Status status) : v_(std::move(status)) {  // NOLINT(google-explicit-constructor)
     assert(!std::get<Status>(v_).ok() && "Result constructed from an OK Status");
   }
@@ -143,9 +142,9 @@ class [[nodiscard]] Result {
 }  // namespace sinyal
 
 // Evaluates `expr` (a Status or Result); returns its Status from the enclosing function if not OK.
-#define SINYAL_RETURN_IF_ERROR(expr)                                  \
-  do {                                                                \
-    auto&& sinyal_status_ = (expr);                                   \
+#define SINYAL_RETURN_IF_ERROR(expr)                                               \
+  do {                                                                             \
+    auto&& sinyal_status_ = (expr);                                                \
     if (!sinyal_status_.ok()) return ::sinyal::internal::ToStatus(sinyal_status_); \
   } while (0)
 
@@ -162,5 +161,7 @@ class [[nodiscard]] Result {
 namespace sinyal::internal {
 inline Status ToStatus(const Status& s) { return s; }
 template <typename T>
-Status ToStatus(const Result<T>& r) { return r.error(); }
+Status ToStatus(const Result<T>& r) {
+  return r.error();
+}
 }  // namespace sinyal::internal

@@ -31,7 +31,8 @@ int64_t NthWeekday(int year, int month, int weekday, int n) {
 // to the first Sunday of November 02:00 local daylight time (06:00 UTC).
 bool UsDstAtUtc(UnixNanos utc) {
   int y, m, d;
-  CivilFromDays(utc >= 0 ? utc / kNanosPerDay : (utc - kNanosPerDay + 1) / kNanosPerDay, &y, &m, &d);
+  CivilFromDays(utc >= 0 ? utc / kNanosPerDay : (utc - kNanosPerDay + 1) / kNanosPerDay, &y, &m,
+                &d);
   UnixNanos start = NthWeekday(y, 3, 0, 2) * kNanosPerDay + 7 * kNanosPerHour;
   UnixNanos end = NthWeekday(y, 11, 0, 1) * kNanosPerDay + 6 * kNanosPerHour;
   return utc >= start && utc < end;
@@ -40,7 +41,8 @@ bool UsDstAtUtc(UnixNanos utc) {
 // EU DST: last Sunday of March 01:00 UTC to last Sunday of October 01:00 UTC.
 bool EuDstAtUtc(UnixNanos utc) {
   int y, m, d;
-  CivilFromDays(utc >= 0 ? utc / kNanosPerDay : (utc - kNanosPerDay + 1) / kNanosPerDay, &y, &m, &d);
+  CivilFromDays(utc >= 0 ? utc / kNanosPerDay : (utc - kNanosPerDay + 1) / kNanosPerDay, &y, &m,
+                &d);
   UnixNanos start = NthWeekday(y, 3, 0, -1) * kNanosPerDay + 1 * kNanosPerHour;
   UnixNanos end = NthWeekday(y, 10, 0, -1) * kNanosPerDay + 1 * kNanosPerHour;
   return utc >= start && utc < end;
@@ -103,7 +105,9 @@ void CivilFromDays(int64_t z, int* year, int* month, int* day) {
   *day = static_cast<int>(d);
 }
 
-int Weekday(int64_t days) { return static_cast<int>(days >= -4 ? (days + 4) % 7 : (days + 5) % 7 + 6); }
+int Weekday(int64_t days) {
+  return static_cast<int>(days >= -4 ? (days + 4) % 7 : (days + 5) % 7 + 6);
+}
 
 bool IsValidCivil(const CivilTime& c) {
   if (c.year < 1900 || c.year > 2200 || c.month < 1 || c.month > 12) return false;
@@ -146,10 +150,12 @@ std::string FormatIso8601(UnixNanos t) {
 
 Result<UnixNanos> ParseIso8601(std::string_view s) {
   auto bad = [&](std::string why) {
-    return Status::InvalidArgument("invalid timestamp '" + std::string(s.substr(0, 64)) + "': " + why);
+    return Status::InvalidArgument("invalid timestamp '" + std::string(s.substr(0, 64)) +
+                                   "': " + why);
   };
   if (s.empty()) return bad("empty");
-  if (std::all_of(s.begin(), s.end(), [](char ch) { return std::isdigit(static_cast<unsigned char>(ch)); })) {
+  if (std::all_of(s.begin(), s.end(),
+                  [](char ch) { return std::isdigit(static_cast<unsigned char>(ch)); })) {
     if (s.size() > 12) return bad("Unix seconds out of range");
     int64_t secs = 0;
     std::from_chars(s.data(), s.data() + s.size(), secs);
@@ -163,7 +169,8 @@ Result<UnixNanos> ParseIso8601(std::string_view s) {
   std::string_view rest = s.substr(10);
   int offset_minutes = 0;
   if (!rest.empty()) {
-    if (rest[0] != 'T' && rest[0] != 't' && rest[0] != ' ') return bad("expected 'T' after the date");
+    if (rest[0] != 'T' && rest[0] != 't' && rest[0] != ' ')
+      return bad("expected 'T' after the date");
     rest.remove_prefix(1);
     if (rest.size() < 5 || rest[2] != ':') return bad("expected HH:MM");
     if (!ParseInt(rest.substr(0, 2), &c.hour) || !ParseInt(rest.substr(3, 2), &c.minute))
@@ -210,18 +217,21 @@ Result<TimeZone> TimeZone::Parse(std::string_view name) {
   if (off.rfind("utc", 0) == 0) off.remove_prefix(3);
   int minutes = 0;
   if (ParseOffset(off, &minutes)) return Fixed(minutes);
-  return Status::InvalidArgument(
-      "unknown time zone '" + std::string(name.substr(0, 64)) +
-          "' (use UTC, +HH:MM, America/New_York, NY+7 or EET)",
-      "timezone");
+  return Status::InvalidArgument("unknown time zone '" + std::string(name.substr(0, 64)) +
+                                     "' (use UTC, +HH:MM, America/New_York, NY+7 or EET)",
+                                 "timezone");
 }
 
 std::string TimeZone::Name() const {
   switch (kind_) {
-    case Kind::kUtc: return "UTC";
-    case Kind::kNewYork: return "America/New_York";
-    case Kind::kNewYorkPlus7: return "NY+7";
-    case Kind::kEuEet: return "EET";
+    case Kind::kUtc:
+      return "UTC";
+    case Kind::kNewYork:
+      return "America/New_York";
+    case Kind::kNewYorkPlus7:
+      return "NY+7";
+    case Kind::kEuEet:
+      return "EET";
     case Kind::kFixed: {
       char buf[16];
       int m = fixed_minutes_ < 0 ? -fixed_minutes_ : fixed_minutes_;
@@ -234,11 +244,16 @@ std::string TimeZone::Name() const {
 
 int TimeZone::OffsetMinutesAt(UnixNanos utc) const {
   switch (kind_) {
-    case Kind::kUtc: return 0;
-    case Kind::kFixed: return fixed_minutes_;
-    case Kind::kNewYork: return UsDstAtUtc(utc) ? -240 : -300;
-    case Kind::kNewYorkPlus7: return UsDstAtUtc(utc) ? 180 : 120;
-    case Kind::kEuEet: return EuDstAtUtc(utc) ? 180 : 120;
+    case Kind::kUtc:
+      return 0;
+    case Kind::kFixed:
+      return fixed_minutes_;
+    case Kind::kNewYork:
+      return UsDstAtUtc(utc) ? -240 : -300;
+    case Kind::kNewYorkPlus7:
+      return UsDstAtUtc(utc) ? 180 : 120;
+    case Kind::kEuEet:
+      return EuDstAtUtc(utc) ? 180 : 120;
   }
   return 0;
 }

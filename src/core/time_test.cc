@@ -25,14 +25,15 @@ TEST(TimeTest, Iso8601RoundTripAndOffsets) {
   EXPECT_EQ(FormatIso8601(*t), "2024-03-15T10:30:00Z");
   EXPECT_EQ(*ParseIso8601("2024-03-15T17:30:00+07:00"), *t);
   EXPECT_EQ(*ParseIso8601("2024-03-15"), At(2024, 3, 15, 0));
-  EXPECT_EQ(FormatIso8601(*ParseIso8601("2024-03-15T10:30:00.25Z")), "2024-03-15T10:30:00.250000000Z");
+  EXPECT_EQ(FormatIso8601(*ParseIso8601("2024-03-15T10:30:00.25Z")),
+            "2024-03-15T10:30:00.250000000Z");
   EXPECT_EQ(*ParseIso8601("1710498600"), *t);
 }
 
 TEST(TimeTest, Iso8601RejectsGarbage) {
-  for (const char* bad : {"", "2024-13-01", "2024-02-30T00:00Z", "2024-03-15T10:30:00",
-                          "2024-03-15T25:00Z", "yesterday", "2024-03-15T10:30:00+99:00",
-                          "99999999999999999999"}) {
+  for (const char* bad :
+       {"", "2024-13-01", "2024-02-30T00:00Z", "2024-03-15T10:30:00", "2024-03-15T25:00Z",
+        "yesterday", "2024-03-15T10:30:00+99:00", "99999999999999999999"}) {
     EXPECT_FALSE(ParseIso8601(bad).ok()) << bad;
   }
 }

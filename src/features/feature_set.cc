@@ -32,11 +32,13 @@ const std::vector<IndicatorDef>& Catalogue() {
       {"macd",
        {{"fast", 12, 2, 500, true}, {"slow", 26, 2, 1000, true}, {"signal", 9, 2, 500, true}},
        {"macd", "signal", "hist"}},
-      {"bbands", {{"period", 20, 2, 1000, true}, {"nbdev", 2, 0.1, 10, false}},
+      {"bbands",
+       {{"period", 20, 2, 1000, true}, {"nbdev", 2, 0.1, 10, false}},
        {"percent_b", "width"}},
       {"atr", {{"period", 14, 1, 1000, true}}, {"normalized"}},
       {"adx", {{"period", 14, 2, 500, true}}, {"adx", "plus_di", "minus_di"}},
-      {"stoch", {{"fastk", 14, 1, 500, true}, {"slowk", 3, 1, 100, true}, {"slowd", 3, 1, 100, true}},
+      {"stoch",
+       {{"fastk", 14, 1, 500, true}, {"slowk", 3, 1, 100, true}, {"slowd", 3, 1, 100, true}},
        {"slowk", "slowd"}},
       {"cci", {{"period", 20, 2, 1000, true}}, {"value"}},
       {"willr", {{"period", 14, 2, 1000, true}}, {"value"}},
@@ -173,13 +175,15 @@ std::unique_ptr<Node> MakeNode(const FeatureSpec& s) {
     Sma ind = *Sma::Create(P(s, "period"));
     int w = ind.Lookback() + 1;
     return std::make_unique<IndNode<Sma>>(
-        std::move(ind), [](const Sma& i, int, const market::Bar& b) { return b.close() / i.Value() - 1.0; }, w);
+        std::move(ind),
+        [](const Sma& i, int, const market::Bar& b) { return b.close() / i.Value() - 1.0; }, w);
   }
   if (k == "ema") {
     Ema ind = *Ema::Create(P(s, "period"));
     int w = ind.Lookback() + 1;
     return std::make_unique<IndNode<Ema>>(
-        std::move(ind), [](const Ema& i, int, const market::Bar& b) { return b.close() / i.Value() - 1.0; }, w);
+        std::move(ind),
+        [](const Ema& i, int, const market::Bar& b) { return b.close() / i.Value() - 1.0; }, w);
   }
   if (k == "rsi") {
     Rsi ind = *Rsi::Create(P(s, "period"));
@@ -215,7 +219,8 @@ std::unique_ptr<Node> MakeNode(const FeatureSpec& s) {
     Atr ind = *Atr::Create(P(s, "period"));
     int w = ind.Lookback() + 1;
     return std::make_unique<IndNode<Atr>>(
-        std::move(ind), [](const Atr& i, int, const market::Bar& b) { return i.Value() / b.close(); }, w);
+        std::move(ind),
+        [](const Atr& i, int, const market::Bar& b) { return i.Value() / b.close(); }, w);
   }
   if (k == "adx") {
     Adx ind = *Adx::Create(P(s, "period"));
@@ -232,7 +237,10 @@ std::unique_ptr<Node> MakeNode(const FeatureSpec& s) {
     int w = ind.Lookback() + 1;
     return std::make_unique<IndNode<Stoch>>(
         std::move(ind),
-        [](const Stoch& i, int sel, const market::Bar&) { return sel == 0 ? i.slowk() : i.slowd(); }, w);
+        [](const Stoch& i, int sel, const market::Bar&) {
+          return sel == 0 ? i.slowk() : i.slowd();
+        },
+        w);
   }
   if (k == "cci") {
     Cci ind = *Cci::Create(P(s, "period"));
@@ -280,9 +288,9 @@ Status Validate(const FeatureSetConfig& c) {
   }
   if (c.version < 1) return Status::InvalidArgument("version must be >= 1", "version");
   if (c.features.empty() || c.features.size() > 200) {
-    return Status::InvalidArgument("a feature set needs 1..200 features, got " +
-                                       std::to_string(c.features.size()),
-                                   "features");
+    return Status::InvalidArgument(
+        "a feature set needs 1..200 features, got " + std::to_string(c.features.size()),
+        "features");
   }
   for (size_t i = 0; i < c.features.size(); ++i) {
     const FeatureSpec& f = c.features[i];
@@ -291,9 +299,9 @@ Status Validate(const FeatureSetConfig& c) {
     if (def == nullptr) {
       std::string all;
       for (const auto& d : Catalogue()) all += std::string(all.empty() ? "" : ", ") + d.name;
-      return Status::InvalidArgument("unknown indicator '" + f.indicator.substr(0, 40) +
-                                         "' (known: " + all + ")",
-                                     at + ".indicator");
+      return Status::InvalidArgument(
+          "unknown indicator '" + f.indicator.substr(0, 40) + "' (known: " + all + ")",
+          at + ".indicator");
     }
     bool out_ok = f.output.empty();
     std::string outs;
@@ -320,9 +328,8 @@ Status Validate(const FeatureSetConfig& c) {
                                        field);
       }
       if (!std::isfinite(value) || value < pd->min || value > pd->max) {
-        return Status::InvalidArgument(Num(value) + " is out of bounds [" + Num(pd->min) + ", " +
-                                           Num(pd->max) + "]",
-                                       field);
+        return Status::InvalidArgument(
+            Num(value) + " is out of bounds [" + Num(pd->min) + ", " + Num(pd->max) + "]", field);
       }
       if (pd->integer && value != std::floor(value)) {
         return Status::InvalidArgument(Num(value) + " must be a whole number", field);
@@ -384,7 +391,8 @@ Result<FeatureSetConfig> FeatureSetConfig::FromJson(std::string_view text) {
     } else if (key == "version") {
       if (!it->is_number_integer()) return Status::InvalidArgument("must be an integer", "version");
       int64_t v = it->get<int64_t>();
-      if (v < 1 || v > 1'000'000) return Status::InvalidArgument("must be within 1..1000000", "version");
+      if (v < 1 || v > 1'000'000)
+        return Status::InvalidArgument("must be within 1..1000000", "version");
       c.version = static_cast<int>(v);
     } else if (key == "features") {
       if (!it->is_array()) return Status::InvalidArgument("must be an array", "features");
@@ -396,13 +404,16 @@ Result<FeatureSetConfig> FeatureSetConfig::FromJson(std::string_view text) {
         FeatureSpec spec;
         for (auto fi = f.begin(); fi != f.end(); ++fi) {
           if (fi.key() == "indicator") {
-            if (!fi->is_string()) return Status::InvalidArgument("must be a string", at + ".indicator");
+            if (!fi->is_string())
+              return Status::InvalidArgument("must be a string", at + ".indicator");
             spec.indicator = fi->get<std::string>();
           } else if (fi.key() == "output") {
-            if (!fi->is_string()) return Status::InvalidArgument("must be a string", at + ".output");
+            if (!fi->is_string())
+              return Status::InvalidArgument("must be a string", at + ".output");
             spec.output = fi->get<std::string>();
           } else if (fi.key() == "params") {
-            if (!fi->is_object()) return Status::InvalidArgument("must be an object", at + ".params");
+            if (!fi->is_object())
+              return Status::InvalidArgument("must be an object", at + ".params");
             for (auto pi = fi->begin(); pi != fi->end(); ++pi) {
               if (!pi->is_number()) {
                 return Status::InvalidArgument("must be a number",
@@ -415,7 +426,8 @@ Result<FeatureSetConfig> FeatureSetConfig::FromJson(std::string_view text) {
                                            at + "." + fi.key().substr(0, 40));
           }
         }
-        if (spec.indicator.empty()) return Status::InvalidArgument("is required", at + ".indicator");
+        if (spec.indicator.empty())
+          return Status::InvalidArgument("is required", at + ".indicator");
         c.features.push_back(std::move(spec));
       }
     } else {
@@ -480,7 +492,7 @@ const FeatureSetConfig& DefaultFeatureSet() {
 // ---- FeatureComputer ----
 struct FeatureComputer::Impl {
   std::vector<std::unique_ptr<Node>> nodes;  // one per distinct indicator key
-  std::vector<std::pair<int, int>> outputs;   // (node, selector) per feature
+  std::vector<std::pair<int, int>> outputs;  // (node, selector) per feature
 };
 
 FeatureComputer::FeatureComputer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}

@@ -94,7 +94,9 @@ TEST(FeatureSetTest, DefaultSetIsValidAndScaleFree) {
     c += step(rng);
     double h = std::max(o, c) + 0.0003, l = std::min(o, c) - 0.0002;
     a->Update(*market::Bar::Create(i * kNanosPerHour, o, h, l, c, 100 + i % 7), &fa);
-    b->Update(*market::Bar::Create(i * kNanosPerHour, o * 100, h * 100, l * 100, c * 100, 100 + i % 7), &fb);
+    b->Update(
+        *market::Bar::Create(i * kNanosPerHour, o * 100, h * 100, l * 100, c * 100, 100 + i % 7),
+        &fb);
     if (i + 1 < warm) continue;
     for (size_t k = 0; k < fa.size(); ++k) {
       ASSERT_FALSE(std::isnan(fa[k])) << FeatureNames(core)[k] << " at bar " << i;

@@ -8,8 +8,8 @@
 #include <cstdio>
 #include <fstream>
 #include <map>
-#include <set>
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "core/testing/test_util.h"
 #include "features/indicators.h"
@@ -25,14 +25,15 @@ constexpr double kRelTol = 1e-9;
 std::filesystem::path GoldenDir(std::string* why) {
   const char* env = std::getenv("SINYAL_GOLDEN_DIR");
   if (env == nullptr || *env == '\0') {
-    *why = "SINYAL_GOLDEN_DIR is not set; generate the fixtures with `scripts/golden.sh "
-           "<builddir>/golden` and run with SINYAL_GOLDEN_DIR=<builddir>/golden";
+    *why =
+        "SINYAL_GOLDEN_DIR is not set; generate the fixtures with `scripts/golden.sh "
+        "<builddir>/golden` and run with SINYAL_GOLDEN_DIR=<builddir>/golden";
     return {};
   }
   std::filesystem::path dir(env);
   if (!std::filesystem::exists(dir / "manifest.json")) {
-    *why = "no manifest.json in SINYAL_GOLDEN_DIR=" + dir.string() +
-           "; run `scripts/golden.sh " + dir.string() + "`";
+    *why = "no manifest.json in SINYAL_GOLDEN_DIR=" + dir.string() + "; run `scripts/golden.sh " +
+           dir.string() + "`";
     return {};
   }
   return dir;
@@ -66,15 +67,15 @@ Result<std::map<std::string, std::vector<double>>> Compute(const std::string& fn
   } else if (fn == "RSI") {
     SINYAL_ASSIGN_OR_RETURN(out["outReal"], RsiBatch(c.close, I(p, "optInTimePeriod")));
   } else if (fn == "MACD") {
-    SINYAL_ASSIGN_OR_RETURN(auto m, MacdBatch(c.close, I(p, "optInFastPeriod"), I(p, "optInSlowPeriod"),
-                                              I(p, "optInSignalPeriod")));
+    SINYAL_ASSIGN_OR_RETURN(auto m, MacdBatch(c.close, I(p, "optInFastPeriod"),
+                                              I(p, "optInSlowPeriod"), I(p, "optInSignalPeriod")));
     out["outMACD"] = m.macd;
     out["outMACDSignal"] = m.signal;
     out["outMACDHist"] = m.hist;
   } else if (fn == "BBANDS") {
-    SINYAL_ASSIGN_OR_RETURN(auto b, BbandsBatch(c.close, I(p, "optInTimePeriod"),
-                                                p.at("optInNbDevUp").get<double>(),
-                                                p.at("optInNbDevDn").get<double>()));
+    SINYAL_ASSIGN_OR_RETURN(
+        auto b, BbandsBatch(c.close, I(p, "optInTimePeriod"), p.at("optInNbDevUp").get<double>(),
+                            p.at("optInNbDevDn").get<double>()));
     out["outRealUpperBand"] = b.upper;
     out["outRealMiddleBand"] = b.middle;
     out["outRealLowerBand"] = b.lower;
@@ -84,8 +85,9 @@ Result<std::map<std::string, std::vector<double>>> Compute(const std::string& fn
     SINYAL_ASSIGN_OR_RETURN(auto a, AdxBatch(c, I(p, "optInTimePeriod")));
     out["outReal"] = fn == "ADX" ? a.adx : fn == "PLUS_DI" ? a.plus_di : a.minus_di;
   } else if (fn == "STOCH") {
-    SINYAL_ASSIGN_OR_RETURN(auto s, StochBatch(c, I(p, "optInFastK_Period"), I(p, "optInSlowK_Period"),
-                                               I(p, "optInSlowD_Period")));
+    SINYAL_ASSIGN_OR_RETURN(auto s,
+                            StochBatch(c, I(p, "optInFastK_Period"), I(p, "optInSlowK_Period"),
+                                       I(p, "optInSlowD_Period")));
     out["outSlowK"] = s.slowk;
     out["outSlowD"] = s.slowd;
   } else if (fn == "CCI") {
@@ -114,7 +116,8 @@ TEST(GoldenTest, EveryIndicatorMatchesTaLibOnRealBars) {
   json manifest = json::parse(std::ifstream(dir / "manifest.json"));
   // The bars are read from where the fixtures were generated: the full shared set, or the
   // repository's data/sample when ../shared is absent (tests/golden/generate.js).
-  const std::filesystem::path data_dir = manifest.value("data_dir", testing::MarketDataDir().string());
+  const std::filesystem::path data_dir =
+      manifest.value("data_dir", testing::MarketDataDir().string());
   ASSERT_GE(manifest["fixtures"].size(), 3u) << "need fixtures for at least three symbols";
   std::set<std::string> functions;
   for (const json& entry : manifest["fixtures"]) {
@@ -169,9 +172,11 @@ TEST(GoldenTest, EveryIndicatorMatchesTaLibOnRealBars) {
         }
       }
     }
-    std::printf("golden %-24s %6zu bars  %3zu cases  %9lld values  %9lld bit-identical  max rel diff %.3g\n",
-                file.c_str(), bars.size(), fx["cases"].size(), static_cast<long long>(compared),
-                static_cast<long long>(exact), max_rel);
+    std::printf(
+        "golden %-24s %6zu bars  %3zu cases  %9lld values  %9lld bit-identical  max rel diff "
+        "%.3g\n",
+        file.c_str(), bars.size(), fx["cases"].size(), static_cast<long long>(compared),
+        static_cast<long long>(exact), max_rel);
   }
   // Every indicator of the issue is covered.
   for (const char* fn : {"SMA", "EMA", "RSI", "MACD", "BBANDS", "ATR", "ADX", "PLUS_DI", "MINUS_DI",

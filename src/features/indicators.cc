@@ -75,10 +75,10 @@ void Sma::UpdateRaw(double x) {
     idx_ = idx_ + 1 == period_ ? 0 : idx_ + 1;
     return;
   }
-  total_ += x;               // periodTotal += inReal[i++];
+  total_ += x;                // periodTotal += inReal[i++];
   value_ = total_ / period_;  // tempReal = periodTotal; out = tempReal / period
   int oldest = idx_ + 1 == period_ ? 0 : idx_ + 1;
-  total_ -= ring_[oldest];   // periodTotal -= inReal[trailingIdx++];
+  total_ -= ring_[oldest];  // periodTotal -= inReal[trailingIdx++];
   idx_ = oldest;
   ++n_;
 }
@@ -127,7 +127,10 @@ void Rsi::UpdateRaw(double x) {
   const double diff = x - prev_;
   prev_ = x;
   if (n_ <= period_) {  // the first `period` changes: plain sums
-    if (diff < 0) loss_ -= diff; else gain_ += diff;
+    if (diff < 0)
+      loss_ -= diff;
+    else
+      gain_ += diff;
     if (++n_ == period_ + 1) {
       loss_ /= period_;
       gain_ /= period_;
@@ -138,7 +141,10 @@ void Rsi::UpdateRaw(double x) {
   }
   loss_ *= (period_ - 1);
   gain_ *= (period_ - 1);
-  if (diff < 0) loss_ -= diff; else gain_ += diff;
+  if (diff < 0)
+    loss_ -= diff;
+  else
+    gain_ += diff;
   loss_ /= period_;
   gain_ /= period_;
   const double s = gain_ + loss_;
@@ -652,7 +658,10 @@ Result<std::vector<double>> RsiBatch(std::span<const double> x, int period) {
   for (int i = 1; i <= period; ++i) {
     const double d = x[i] - prev;
     prev = x[i];
-    if (d < 0) loss -= d; else gain += d;
+    if (d < 0)
+      loss -= d;
+    else
+      gain += d;
   }
   loss /= period;
   gain /= period;
@@ -665,7 +674,10 @@ Result<std::vector<double>> RsiBatch(std::span<const double> x, int period) {
     prev = x[i];
     loss *= (period - 1);
     gain *= (period - 1);
-    if (d < 0) loss -= d; else gain += d;
+    if (d < 0)
+      loss -= d;
+    else
+      gain += d;
     loss /= period;
     gain /= period;
     const double s = gain + loss;
@@ -809,13 +821,13 @@ Result<std::vector<double>> RocBatch(std::span<const double> x, int period) {
   return out;
 }
 Result<std::vector<double>> ObvBatch(const Columns& c) {
-  return Run(*Obv::Create(), c.size(), [&](Obv& s, size_t i) { s.UpdateRaw(c.close[i], c.volume[i]); });
+  return Run(*Obv::Create(), c.size(),
+             [&](Obv& s, size_t i) { s.UpdateRaw(c.close[i], c.volume[i]); });
 }
 Result<std::vector<double>> MfiBatch(const Columns& c, int period) {
   SINYAL_ASSIGN_OR_RETURN(Mfi ind, Mfi::Create(period));
-  return Run(std::move(ind), c.size(), [&](Mfi& s, size_t i) {
-    s.UpdateHlcv(c.high[i], c.low[i], c.close[i], c.volume[i]);
-  });
+  return Run(std::move(ind), c.size(),
+             [&](Mfi& s, size_t i) { s.UpdateHlcv(c.high[i], c.low[i], c.close[i], c.volume[i]); });
 }
 
 }  // namespace sinyal::features

@@ -357,7 +357,8 @@ struct StochSeries {
 [[nodiscard]] Result<std::vector<double>> SmaBatch(std::span<const double> x, int period);
 [[nodiscard]] Result<std::vector<double>> EmaBatch(std::span<const double> x, int period);
 [[nodiscard]] Result<std::vector<double>> RsiBatch(std::span<const double> x, int period);
-[[nodiscard]] Result<MacdSeries> MacdBatch(std::span<const double> x, int fast, int slow, int signal);
+[[nodiscard]] Result<MacdSeries> MacdBatch(std::span<const double> x, int fast, int slow,
+                                           int signal);
 [[nodiscard]] Result<BbandsSeries> BbandsBatch(std::span<const double> x, int period,
                                                double nbdev_up, double nbdev_dn);
 [[nodiscard]] Result<std::vector<double>> AtrBatch(const Columns& c, int period);

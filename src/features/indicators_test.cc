@@ -84,7 +84,8 @@ TEST(IndicatorsTest, StreamingEqualsBatchForEveryIndicator) {
 TEST(IndicatorsTest, LookbackMatchesFirstValidIndex) {
   const auto bars = RandomBars(200, 1);
   auto first_valid = [](const std::vector<double>& v) {
-    for (size_t i = 0; i < v.size(); ++i) if (!std::isnan(v[i])) return static_cast<int>(i);
+    for (size_t i = 0; i < v.size(); ++i)
+      if (!std::isnan(v[i])) return static_cast<int>(i);
     return -1;
   };
   EXPECT_EQ(first_valid(Stream(*Sma::Create(5), bars)), Sma::Create(5)->Lookback());
@@ -140,7 +141,8 @@ TEST(IndicatorsTest, BarDrivenEdgeCases) {
   EXPECT_EQ(adx.plus_di[10], 0.0) << "zero true range gives DI 0";
   // OBV starts at the first volume (TA-Lib), then adds/subtracts.
   std::vector<Bar> b = {*Bar::Create(0, 1, 1, 1, 1, 10), *Bar::Create(1, 2, 2, 2, 2, 5),
-                        *Bar::Create(2, 1.5, 1.5, 1.5, 1.5, 3), *Bar::Create(3, 1.5, 1.5, 1.5, 1.5, 7)};
+                        *Bar::Create(2, 1.5, 1.5, 1.5, 1.5, 3),
+                        *Bar::Create(3, 1.5, 1.5, 1.5, 1.5, 7)};
   auto obv = *ObvBatch(Columns::FromBars(b));
   EXPECT_EQ(obv[0], 10);
   EXPECT_EQ(obv[1], 15);

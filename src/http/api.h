@@ -62,14 +62,15 @@ namespace sinyal::http {
 void AddAccountRoutes(RouteTable& routes, accounts::AccountService& accounts);
 
 // GET /api/v1/audit: the security audit trail (store/security_audit.h; http/handlers/audit_api.cc).
-// Owners read their organisation's, operators every organisation's. REQUIRES: db outlives the routes.
+// Owners read their organisation's, operators every organisation's. REQUIRES: db outlives the
+// routes.
 void AddAuditRoutes(RouteTable& routes, store::Database& db);
 
 struct SystemDeps {
-  std::function<Status()> ready;        // /readyz: OK when the database answers and not draining
-  const Metrics* metrics = nullptr;     // /metrics
-  std::string docs_assets_dir;          // directory holding redoc.standalone.js for /docs
-  std::string version;                  // build version for /healthz
+  std::function<Status()> ready;     // /readyz: OK when the database answers and not draining
+  const Metrics* metrics = nullptr;  // /metrics
+  std::string docs_assets_dir;       // directory holding redoc.standalone.js for /docs
+  std::string version;               // build version for /healthz
 };
 // /healthz, /readyz, /metrics, /api/v1/openapi.json, /docs.
 // REQUIRES: called last, after every other Add*Routes, so the OpenAPI check sees all routes.
@@ -126,10 +127,11 @@ struct StreamHubDeleter {
 };
 using StreamHubPtr = std::unique_ptr<StreamHub, StreamHubDeleter>;
 struct StreamDeps {
-  signals::SignalService* signals = nullptr;   // required
-  billing::MeteredCalls* metered = nullptr;    // required: one unit per pushed signal
-  const Clock* clock = nullptr;                // required
-  Metrics* metrics = nullptr;  // optional: sinyal_stream_undelivered_total; outlives the meter's callbacks
+  signals::SignalService* signals = nullptr;  // required
+  billing::MeteredCalls* metered = nullptr;   // required: one unit per pushed signal
+  const Clock* clock = nullptr;               // required
+  Metrics* metrics =
+      nullptr;  // optional: sinyal_stream_undelivered_total; outlives the meter's callbacks
   // Optional: where a subscription's "resume_after" replays the signals a client missed; without
   // it "resume_after" is refused (422).
   const signals::DbSignalLog* log = nullptr;
@@ -143,11 +145,11 @@ StreamHubPtr AddStreamRoutes(RouteTable& routes, StreamDeps deps);
 class FeatureService;  // http/handlers/market_api.cc
 
 struct MarketDeps {
-  store::BarStore* bars = nullptr;       // required
-  store::LiveFeed* feed = nullptr;       // required for ticks and the feed WebSocket
-  FeatureService* features = nullptr;    // optional: feature-set and feature routes
-  size_t max_import_bytes = 32u << 20;   // Default 32 MiB CSV upload.
-  size_t max_ticks_per_batch = 10000;    // Default 10,000 ticks per POST or WebSocket message.
+  store::BarStore* bars = nullptr;      // required
+  store::LiveFeed* feed = nullptr;      // required for ticks and the feed WebSocket
+  FeatureService* features = nullptr;   // optional: feature-set and feature routes
+  size_t max_import_bytes = 32u << 20;  // Default 32 MiB CSV upload.
+  size_t max_ticks_per_batch = 10000;   // Default 10,000 ticks per POST or WebSocket message.
 };
 // /api/v1/market/bars/import, /api/v1/market/bars, /api/v1/market/ticks, /api/v1/market/feed
 // (WebSocket) and, when deps.features is set, /api/v1/feature-sets and /api/v1/business/features.
@@ -172,10 +174,10 @@ void AddRetrainingRoutes(RouteTable& routes, signals::RetrainingService& service
 // timeframes at its data delay; correlations need "correlations". They are billable routes (the
 // metered-call flow: the Pipeline needs PipelineOptions::metered).
 struct SignalsDeps {
-  signals::SignalService* signals = nullptr;  // required
-  signals::DbSignalLog* log = nullptr;        // required: history and single signals
-  store::BarStore* bars = nullptr;            // required: correlations
-  static constexpr size_t kMaxCorrelationSymbols = 10;  // symbols per correlations request
+  signals::SignalService* signals = nullptr;              // required
+  signals::DbSignalLog* log = nullptr;                    // required: history and single signals
+  store::BarStore* bars = nullptr;                        // required: correlations
+  static constexpr size_t kMaxCorrelationSymbols = 10;    // symbols per correlations request
   static constexpr int64_t kMaxCorrelationWindow = 4000;  // returns (bars read: 5,000 per series)
   static constexpr size_t kMaxIndicatorStates = 8;        // states per indicator-odds request
   static constexpr size_t kMaxIndicatorHorizons = 5;      // horizons per indicator-odds request
@@ -188,12 +190,12 @@ struct SignalsDeps {
 void AddSignalRoutes(RouteTable& routes, SignalsDeps deps);
 
 struct OperatorDeps {
-  accounts::AccountService* accounts = nullptr;      // required
-  billing::Subscriptions* subscriptions = nullptr;   // required
-  store::BarStore* bars = nullptr;                   // required
-  signals::SignalService* signals = nullptr;         // required
-  signals::DbSignalLog* log = nullptr;               // required
-  signals::DbAuditLog* audit = nullptr;              // required
+  accounts::AccountService* accounts = nullptr;     // required
+  billing::Subscriptions* subscriptions = nullptr;  // required
+  store::BarStore* bars = nullptr;                  // required
+  signals::SignalService* signals = nullptr;        // required
+  signals::DbSignalLog* log = nullptr;              // required
+  signals::DbAuditLog* audit = nullptr;             // required
 };
 // GET /api/v1/operator/tenants and /api/v1/operator/models/health (read-only, operators' access
 // tokens): http/handlers/operator_api.cc. REQUIRES: every dependency outlives the routes.

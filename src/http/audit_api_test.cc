@@ -1,12 +1,12 @@
 // GET /api/v1/audit over the real routes and pipeline (TestApi): every audited security event of
 // an organisation reaches its owners, in order, with who did it and to what; members, other
 // organisations and API keys without scope admin read nothing; operators read everyone's.
+#include <gtest/gtest.h>
+
 #include <algorithm>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 
 #include "accounts/accounts.h"
 #include "core/testing/test_util.h"
@@ -47,20 +47,28 @@ class AuditApiTest : public ::testing::Test {
 };
 
 TEST_F(AuditApiTest, OwnersReadTheirOrganisationsSecurityEventsOperatorsEveryones) {
-  testing::TestApi::Tenant a = api_->NewTenant("toko-a", "free");  // register, sign in, API key, plan
+  testing::TestApi::Tenant a =
+      api_->NewTenant("toko-a", "free");  // register, sign in, API key, plan
   testing::TestApi::Tenant b = api_->NewTenant("toko-b", "free");
   auto me = json::parse(Call("GET", "/api/v1/me", a.token).body);
   const std::string email = me["email"];
   // A wrong password, then a right one.
-  EXPECT_EQ(Post("/api/v1/auth/login", {{"email", email}, {"password", "not-the-password"}}).status, 401);
-  EXPECT_EQ(Post("/api/v1/auth/login", {{"email", email}, {"password", "correct horse battery"}}).status, 200);
+  EXPECT_EQ(Post("/api/v1/auth/login", {{"email", email}, {"password", "not-the-password"}}).status,
+            401);
+  EXPECT_EQ(
+      Post("/api/v1/auth/login", {{"email", email}, {"password", "correct horse battery"}}).status,
+      200);
   // A member added, re-roled and removed; a key created and revoked.
   Response added = Call("POST", "/api/v1/members", a.token,
-                        {{"email", "budi@example.com"}, {"password", "another-long-passphrase"},
-                         {"display_name", "Budi"}, {"role", "member"}});
+                        {{"email", "budi@example.com"},
+                         {"password", "another-long-passphrase"},
+                         {"display_name", "Budi"},
+                         {"role", "member"}});
   ASSERT_EQ(added.status, 201) << added.body;
   const int64_t member = json::parse(added.body)["id"];
-  ASSERT_EQ(Call("PATCH", "/api/v1/members/" + std::to_string(member), a.token, {{"role", "admin"}}).status, 200);
+  ASSERT_EQ(Call("PATCH", "/api/v1/members/" + std::to_string(member), a.token, {{"role", "admin"}})
+                .status,
+            200);
   Response key = Call("POST", "/api/v1/api-keys", a.token, {{"name", "backend"}});
   ASSERT_EQ(key.status, 201) << key.body;
   const int64_t key_id = json::parse(key.body)["id"];
@@ -75,9 +83,11 @@ TEST_F(AuditApiTest, OwnersReadTheirOrganisationsSecurityEventsOperatorsEveryone
   for (const json& e : events) {
     EXPECT_EQ(e["tenant_id"], a.id.value()) << e.dump();
     kinds.push_back(e["kind"]);
-    EXPECT_EQ(e.dump().find("passphrase"), std::string::npos) << "a secret in the audit trail: " << e.dump();
+    EXPECT_EQ(e.dump().find("passphrase"), std::string::npos)
+        << "a secret in the audit trail: " << e.dump();
     EXPECT_EQ(e.dump().find(secret), std::string::npos) << "a key in the audit trail: " << e.dump();
-    EXPECT_EQ(e.dump().find(a.api_key), std::string::npos) << "a key in the audit trail: " << e.dump();
+    EXPECT_EQ(e.dump().find(a.api_key), std::string::npos)
+        << "a key in the audit trail: " << e.dump();
   }
   // Newest first: removal, revocation, creation, role change, addition, the sign-in, the failed
   // one, and NewTenant's API key.
@@ -100,12 +110,16 @@ TEST_F(AuditApiTest, OwnersReadTheirOrganisationsSecurityEventsOperatorsEveryone
   json page = json::parse(Call("GET", "/api/v1/audit?limit=2", a.token).body);
   ASSERT_EQ(page["events"].size(), 2u);
   json next = json::parse(
-      Call("GET", "/api/v1/audit?limit=2&before=" + std::to_string(page["next_before"].get<int64_t>()), a.token).body);
+      Call("GET",
+           "/api/v1/audit?limit=2&before=" + std::to_string(page["next_before"].get<int64_t>()),
+           a.token)
+          .body);
   EXPECT_EQ(next["events"][0]["kind"], "api_key_created");
   json only = json::parse(Call("GET", "/api/v1/audit?kind=sign_in_failed", a.token).body);
   ASSERT_EQ(only["events"].size(), 1u);
   EXPECT_EQ(Call("GET", "/api/v1/audit?kind=coffee", a.token).status, 422);
-  EXPECT_EQ(Call("GET", "/api/v1/audit?tenant_id=" + std::to_string(b.id.value()), a.token).status, 422);
+  EXPECT_EQ(Call("GET", "/api/v1/audit?tenant_id=" + std::to_string(b.id.value()), a.token).status,
+            422);
 
   // Another organisation sees only its own; an API key needs scope admin.
   for (const json& e : json::parse(Call("GET", "/api/v1/audit", b.token).body)["events"]) {
@@ -115,7 +129,8 @@ TEST_F(AuditApiTest, OwnersReadTheirOrganisationsSecurityEventsOperatorsEveryone
   EXPECT_EQ(by_key.status, 403) << by_key.body;
 
   // Operators: every organisation, or one.
-  ASSERT_OK(api_->accounts().CreateOperator("ops@example.com", "a-long-operator-passphrase").status());
+  ASSERT_OK(
+      api_->accounts().CreateOperator("ops@example.com", "a-long-operator-passphrase").status());
   auto op = api_->accounts().LoginOperator("ops@example.com", "a-long-operator-passphrase");
   ASSERT_OK(op);
   json all = json::parse(Call("GET", "/api/v1/audit?limit=500", op->access_token).body);
@@ -125,7 +140,9 @@ TEST_F(AuditApiTest, OwnersReadTheirOrganisationsSecurityEventsOperatorsEveryone
     saw_b |= e["tenant_id"] == b.id.value();
   }
   EXPECT_TRUE(saw_a && saw_b) << all.dump();
-  json one = json::parse(Call("GET", "/api/v1/audit?tenant_id=" + std::to_string(b.id.value()), op->access_token).body);
+  json one = json::parse(
+      Call("GET", "/api/v1/audit?tenant_id=" + std::to_string(b.id.value()), op->access_token)
+          .body);
   for (const json& e : one["events"]) EXPECT_EQ(e["tenant_id"], b.id.value());
 }
 

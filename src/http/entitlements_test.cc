@@ -4,10 +4,10 @@
 // without it is refused (403 naming the field and "requires plan ...") or gets the field
 // omitted. A feature without a row fails the test, and so does a seeded plan listing a name
 // that is not a feature. Adding a feature: its line in billing/features.h, its gate, its row here.
+#include <gtest/gtest.h>
+
 #include <functional>
 #include <map>
-
-#include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
 #include "billing/features.h"
@@ -33,9 +33,11 @@ class EntitlementsGateTest : public ::testing::Test {
     // Two operator-made plans: everything, and nothing (no timeframe beyond H1, 1 h delay).
     auto all = billing::NewPlanFromJson("all", {{"price_idr", 10}, {"timeframes", {"H1"}}});
     ASSERT_OK(all);
-    for (const billing::FeatureInfo& f : billing::AllFeatures()) all->features.insert(std::string(f.name));
+    for (const billing::FeatureInfo& f : billing::AllFeatures())
+      all->features.insert(std::string(f.name));
     ASSERT_OK(api_->plans().Create(*all, "test"));
-    auto none = billing::NewPlanFromJson("none", {{"timeframes", {"H1"}}, {"data_delay_seconds", 3600}});
+    auto none =
+        billing::NewPlanFromJson("none", {{"timeframes", {"H1"}}, {"data_delay_seconds", 3600}});
     ASSERT_OK(none);
     ASSERT_OK(api_->plans().Create(*none, "test"));
     with_ = api_->NewTenant("with", "all");
@@ -46,7 +48,9 @@ class EntitlementsGateTest : public ::testing::Test {
     return api_->Call("GET", target, {{"x-api-key", t.api_key}});
   }
   Response Post(const testing::TestApi::Tenant& t, const std::string& target, const json& body) {
-    return api_->Call("POST", target, {{"x-api-key", t.api_key}, {"content-type", "application/json"}}, body.dump());
+    return api_->Call("POST", target,
+                      {{"x-api-key", t.api_key}, {"content-type", "application/json"}},
+                      body.dump());
   }
   // A 403 naming `field` and the plan with the feature ("all", the cheapest that has it).
   static void ExpectRefused(const Response& r, const std::string& field) {
@@ -131,9 +135,10 @@ TEST_F(EntitlementsGateTest, EveryFeatureIsGatedByName) {
        [&] {
          const json alert = {{"symbol", "EURUSD"}, {"timeframe", "H1"}, {"min_confidence", 0.6}};
          auto post = [&](const testing::TestApi::Tenant& t) {
-           return api_->Call("POST", "/api/v1/telegram/alerts",
-                             {{"authorization", "Bearer " + t.token}, {"content-type", "application/json"}},
-                             alert.dump());
+           return api_->Call(
+               "POST", "/api/v1/telegram/alerts",
+               {{"authorization", "Bearer " + t.token}, {"content-type", "application/json"}},
+               alert.dump());
          };
          ExpectRefused(post(without_), "plan");
          Response ok = post(with_);
@@ -154,26 +159,30 @@ TEST_F(EntitlementsGateTest, EveryFeatureIsGatedByName) {
   for (const billing::FeatureInfo& f : billing::AllFeatures()) {
     auto it = gates.find(std::string(f.name));
     if (it == gates.end()) {
-      ADD_FAILURE() << "feature '" << f.name << "' has no gate check here: sell it only once it is gated";
+      ADD_FAILURE() << "feature '" << f.name
+                    << "' has no gate check here: sell it only once it is gated";
       continue;
     }
     SCOPED_TRACE(std::string(f.name));
     it->second();
   }
-  for (const auto& [name, _] : gates) EXPECT_TRUE(billing::IsFeature(name)) << name << " is not in features.h";
+  for (const auto& [name, _] : gates)
+    EXPECT_TRUE(billing::IsFeature(name)) << name << " is not in features.h";
 }
 
 TEST_F(EntitlementsGateTest, SeededPlansListOnlyGatedFeatures) {
   auto plans = api_->plans().List();
   ASSERT_OK(plans);
   for (const billing::Plan& p : *plans) {
-    for (const std::string& f : p.features) EXPECT_TRUE(billing::IsFeature(f)) << p.name << " sells " << f;
+    for (const std::string& f : p.features)
+      EXPECT_TRUE(billing::IsFeature(f)) << p.name << " sells " << f;
   }
   // What GET /api/v1/plans shows is the same.
   Response r = api_->Call("GET", "/api/v1/plans");
   ASSERT_EQ(r.status, 200) << r.body;
   for (const json& p : json::parse(r.body)["items"]) {
-    for (const json& f : p["features"]) EXPECT_TRUE(billing::IsFeature(f.get<std::string>())) << p.dump();
+    for (const json& f : p["features"])
+      EXPECT_TRUE(billing::IsFeature(f.get<std::string>())) << p.dump();
   }
 }
 

@@ -10,13 +10,12 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <nlohmann/json_fwd.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
-
-#include <nlohmann/json_fwd.hpp>
 
 #include "accounts/accounts.h"
 #include "core/clock.h"
@@ -32,8 +31,8 @@ namespace sinyal::http {
 using Headers = std::vector<std::pair<std::string, std::string>>;
 
 struct Request {
-  std::string method;  // "GET", "POST", ...
-  std::string path;    // decoded path without the query string
+  std::string method;                                      // "GET", "POST", ...
+  std::string path;                                        // decoded path without the query string
   std::map<std::string, std::string, std::less<>> query;   // decoded query parameters
   std::map<std::string, std::string, std::less<>> params;  // route parameters (":id")
   Headers headers;
@@ -70,7 +69,8 @@ struct Response {
   Headers headers;  // extra headers
 
   static Response Json(int status, const nlohmann::json& body);
-  static Response Text(int status, std::string body, std::string content_type = "text/plain; charset=utf-8");
+  static Response Text(int status, std::string body,
+                       std::string content_type = "text/plain; charset=utf-8");
   static Response NoContent() { return Response{204, "", "", {}}; }
 
   // Set (by Response::WebSocket) to switch an upgrade request to the WebSocket protocol: the
@@ -121,10 +121,10 @@ bool IsWebSocketUpgrade(const Request& request);
 
 // Who may call a route.
 enum class AuthMode {
-  kNone,      // public
-  kUser,      // a signed-in user's access token (JWT) only
-  kAny,       // a user's JWT or an API key
-  kOperator,  // a platform operator's JWT
+  kNone,           // public
+  kUser,           // a signed-in user's access token (JWT) only
+  kAny,            // a user's JWT or an API key
+  kOperator,       // a platform operator's JWT
   kAnyOrOperator,  // a user's JWT, an API key, or an operator's JWT (market data routes)
 };
 
@@ -217,7 +217,8 @@ struct Route {
   Handler handler;
 };
 
-// The routes of the whole API, in registration order. Not thread-safe to mutate; built once at start.
+// The routes of the whole API, in registration order. Not thread-safe to mutate; built once at
+// start.
 class RouteTable {
  public:
   void Add(Route route) { routes_.push_back(std::move(route)); }

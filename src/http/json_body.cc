@@ -15,7 +15,11 @@ bool IsValidUtf8(std::string_view s) {
   size_t i = 0;
   while (i < s.size()) {
     unsigned char c = static_cast<unsigned char>(s[i]);
-    size_t extra = c < 0x80 ? 0 : (c >> 5) == 0x6 ? 1 : (c >> 4) == 0xE ? 2 : (c >> 3) == 0x1E ? 3 : 4;
+    size_t extra = c < 0x80           ? 0
+                   : (c >> 5) == 0x6  ? 1
+                   : (c >> 4) == 0xE  ? 2
+                   : (c >> 3) == 0x1E ? 3
+                                      : 4;
     if (extra == 4 || i + extra >= s.size() + (extra == 0 ? 1 : 0)) return false;
     for (size_t k = 1; k <= extra; ++k) {
       if ((static_cast<unsigned char>(s[i + k]) >> 6) != 0x2) return false;
@@ -34,10 +38,11 @@ bool IsMalformedJson(const Status& s) {
 Result<JsonBody> JsonBody::Parse(const Request& request) {
   std::string_view ct = request.Header("content-type");
   if (ct.substr(0, ct.find(';')) != "application/json") {
-    return Status(StatusCode::kUnsupportedMediaType,
-                  "Content-Type must be application/json", "content-type");
+    return Status(StatusCode::kUnsupportedMediaType, "Content-Type must be application/json",
+                  "content-type");
   }
-  if (request.body.empty()) return Status::InvalidArgument(std::string(kMalformed) + ": empty body", "body");
+  if (request.body.empty())
+    return Status::InvalidArgument(std::string(kMalformed) + ": empty body", "body");
   nlohmann::json j = nlohmann::json::parse(request.body, nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded()) {
     // Report the byte offset of the error without echoing the input.
@@ -48,7 +53,8 @@ Result<JsonBody> JsonBody::Parse(const Request& request) {
           std::string(kMalformed) + ": syntax error at byte " + std::to_string(e.byte), "body");
     } catch (const nlohmann::json::exception&) {
       // e.g. out_of_range for a number too large for a double
-      return Status::InvalidArgument(std::string(kMalformed) + ": a number is out of range", "body");
+      return Status::InvalidArgument(std::string(kMalformed) + ": a number is out of range",
+                                     "body");
     }
     return Status::InvalidArgument(std::string(kMalformed), "body");
   }
@@ -69,15 +75,18 @@ const nlohmann::json* JsonBody::Find(const std::string& name) {
 
 const nlohmann::json* JsonBody::Raw(const std::string& name) { return Find(name); }
 
-Result<std::optional<std::string>> JsonBody::OptionalString(const std::string& name, StringRule rule) {
+Result<std::optional<std::string>> JsonBody::OptionalString(const std::string& name,
+                                                            StringRule rule) {
   const nlohmann::json* v = Find(name);
   if (v == nullptr) return std::optional<std::string>();
   if (!v->is_string()) return TypeError(name, "a string");
   const std::string& s = v->get_ref<const std::string&>();
   if (s.size() < rule.min_len)
-    return Status::InvalidArgument("must be at least " + std::to_string(rule.min_len) + " characters", name);
+    return Status::InvalidArgument(
+        "must be at least " + std::to_string(rule.min_len) + " characters", name);
   if (s.size() > rule.max_len)
-    return Status::InvalidArgument("must be at most " + std::to_string(rule.max_len) + " characters", name);
+    return Status::InvalidArgument(
+        "must be at most " + std::to_string(rule.max_len) + " characters", name);
   if (!IsValidUtf8(s)) return Status::InvalidArgument("must be valid UTF-8", name);
   return std::optional<std::string>(s);
 }
@@ -88,7 +97,8 @@ Result<std::string> JsonBody::String(const std::string& name, StringRule rule) {
   return *std::move(s);
 }
 
-Result<std::optional<int64_t>> JsonBody::OptionalInt(const std::string& name, int64_t min, int64_t max) {
+Result<std::optional<int64_t>> JsonBody::OptionalInt(const std::string& name, int64_t min,
+                                                     int64_t max) {
   const nlohmann::json* v = Find(name);
   if (v == nullptr) return std::optional<int64_t>();
   int64_t x = 0;
@@ -98,13 +108,15 @@ Result<std::optional<int64_t>> JsonBody::OptionalInt(const std::string& name, in
     x = v->get<int64_t>();
   } else if (v->is_number_float()) {
     double d = v->get<double>();
-    if (!std::isfinite(d) || d != std::floor(d) || std::fabs(d) > 9e15) return TypeError(name, "an integer");
+    if (!std::isfinite(d) || d != std::floor(d) || std::fabs(d) > 9e15)
+      return TypeError(name, "an integer");
     x = static_cast<int64_t>(d);
   } else {
     return TypeError(name, "an integer");
   }
   if (x < min || x > max)
-    return Status::InvalidArgument("must be between " + std::to_string(min) + " and " + std::to_string(max), name);
+    return Status::InvalidArgument(
+        "must be between " + std::to_string(min) + " and " + std::to_string(max), name);
   return std::optional<int64_t>(x);
 }
 
@@ -114,7 +126,8 @@ Result<int64_t> JsonBody::Int(const std::string& name, int64_t min, int64_t max)
   return *x;
 }
 
-Result<std::optional<double>> JsonBody::OptionalNumber(const std::string& name, double min, double max) {
+Result<std::optional<double>> JsonBody::OptionalNumber(const std::string& name, double min,
+                                                       double max) {
   const nlohmann::json* v = Find(name);
   if (v == nullptr) return std::optional<double>();
   if (!v->is_number()) return TypeError(name, "a number");
@@ -139,14 +152,14 @@ Result<std::optional<bool>> JsonBody::OptionalBool(const std::string& name) {
   return std::optional<bool>(v->get<bool>());
 }
 
-Result<std::optional<std::vector<std::string>>> JsonBody::OptionalStringList(const std::string& name,
-                                                                             size_t max_items,
-                                                                             StringRule rule) {
+Result<std::optional<std::vector<std::string>>> JsonBody::OptionalStringList(
+    const std::string& name, size_t max_items, StringRule rule) {
   const nlohmann::json* v = Find(name);
   if (v == nullptr) return std::optional<std::vector<std::string>>();
   if (!v->is_array()) return TypeError(name, "an array of strings");
   if (v->size() > max_items)
-    return Status::InvalidArgument("must have at most " + std::to_string(max_items) + " items", name);
+    return Status::InvalidArgument("must have at most " + std::to_string(max_items) + " items",
+                                   name);
   std::vector<std::string> out;
   for (size_t i = 0; i < v->size(); ++i) {
     const auto& item = (*v)[i];
@@ -154,7 +167,8 @@ Result<std::optional<std::vector<std::string>>> JsonBody::OptionalStringList(con
     if (!item.is_string()) return TypeError(field, "a string");
     const std::string& s = item.get_ref<const std::string&>();
     if (s.size() < rule.min_len || s.size() > rule.max_len || !IsValidUtf8(s))
-      return Status::InvalidArgument("must be 1.." + std::to_string(rule.max_len) + " characters of UTF-8", field);
+      return Status::InvalidArgument(
+          "must be 1.." + std::to_string(rule.max_len) + " characters of UTF-8", field);
     out.push_back(s);
   }
   return std::optional<std::vector<std::string>>(std::move(out));

@@ -1,5 +1,6 @@
 // Strict reading of JSON request bodies: wrong types, out-of-range values and unknown fields are
-// errors that name the field. Malformed JSON is reported separately (400) from invalid content (422).
+// errors that name the field. Malformed JSON is reported separately (400) from invalid content
+// (422).
 //
 //   SINYAL_ASSIGN_OR_RETURN(auto body, JsonBody::Parse(ctx.request));
 //   SINYAL_ASSIGN_OR_RETURN(std::string email, body.String("email", {.max_len = 254}));
@@ -7,12 +8,11 @@
 #pragma once
 
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "core/status.h"
 #include "http/http.h"

@@ -61,7 +61,8 @@ size_t Metrics::RegisterRoute(std::string method, std::string route) {
 
 void Metrics::ObserveRequest(size_t route, int status, int64_t nanos) {
   RouteMetrics& r = routes_[route];
-  if (status >= 100 && status < 600) r.by_status[status - 100].fetch_add(1, std::memory_order_relaxed);
+  if (status >= 100 && status < 600)
+    r.by_status[status - 100].fetch_add(1, std::memory_order_relaxed);
   r.latency.Observe(nanos);
 }
 
@@ -120,7 +121,8 @@ std::string Metrics::RenderPrometheus() const {
              std::to_string(n) + "\n";
     }
   }
-  out += "# HELP sinyal_http_request_duration_seconds Time from request parsed to response ready.\n";
+  out +=
+      "# HELP sinyal_http_request_duration_seconds Time from request parsed to response ready.\n";
   out += "# TYPE sinyal_http_request_duration_seconds histogram\n";
   for (const auto& r : routes_) {
     if (r.latency.count() == 0) continue;
@@ -143,7 +145,9 @@ std::string Metrics::RenderPrometheus() const {
                                      "\",stage=\"" + Escape(r.stages[i].name) + "\"");
     }
   }
-  out += "# HELP sinyal_ratelimit_decisions_total Rate-limit checks by result (error = store unavailable, request let through).\n";
+  out +=
+      "# HELP sinyal_ratelimit_decisions_total Rate-limit checks by result (error = store "
+      "unavailable, request let through).\n";
   out += "# TYPE sinyal_ratelimit_decisions_total counter\n";
   static constexpr const char* kResults[] = {"allowed", "refused", "error"};
   for (size_t i = 0; i < rate_limit_.size(); ++i) {
@@ -153,7 +157,9 @@ std::string Metrics::RenderPrometheus() const {
   out += "# HELP sinyal_http_in_flight Requests being handled now.\n";
   out += "# TYPE sinyal_http_in_flight gauge\n";
   out += "sinyal_http_in_flight " + std::to_string(in_flight_.load()) + "\n";
-  out += "# HELP sinyal_stream_undelivered_total Stream signals charged (ledger row durable) whose connection closed before the frame was queued.\n";
+  out +=
+      "# HELP sinyal_stream_undelivered_total Stream signals charged (ledger row durable) whose "
+      "connection closed before the frame was queued.\n";
   out += "# TYPE sinyal_stream_undelivered_total counter\n";
   out += "sinyal_stream_undelivered_total " +
          std::to_string(stream_undelivered_.load(std::memory_order_relaxed)) + "\n";

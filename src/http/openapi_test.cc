@@ -1,9 +1,8 @@
 // The OpenAPI document must describe every route the server registers (and nothing stale).
+#include <nlohmann/json.hpp>
 #include <set>
 #include <string>
 #include <utility>
-
-#include <nlohmann/json.hpp>
 
 #include "core/testing/test_util.h"
 #include "http/api.h"
@@ -45,12 +44,15 @@ TEST(OpenApiTest, DocumentsEveryRouteAndNoStaleOnes) {
     std::string method = r.method;
     for (char& c : method) c = static_cast<char>(std::tolower(c));
     served.insert({path, method});
-    ASSERT_TRUE(doc["paths"].contains(path)) << "route missing from openapi.json: " << r.method << " " << path;
-    EXPECT_TRUE(doc["paths"][path].contains(method)) << "method missing from openapi.json: " << r.method << " " << path;
+    ASSERT_TRUE(doc["paths"].contains(path))
+        << "route missing from openapi.json: " << r.method << " " << path;
+    EXPECT_TRUE(doc["paths"][path].contains(method))
+        << "method missing from openapi.json: " << r.method << " " << path;
   }
   for (auto& [path, item] : doc["paths"].items()) {
     for (auto& [method, op] : item.items()) {
-      EXPECT_TRUE(served.count({path, method})) << "openapi.json documents a route the server lacks: " << method << " " << path;
+      EXPECT_TRUE(served.count({path, method}))
+          << "openapi.json documents a route the server lacks: " << method << " " << path;
       EXPECT_TRUE(op.contains("responses")) << path;
     }
   }

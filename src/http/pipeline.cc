@@ -5,9 +5,8 @@
 #include <cstdio>
 #include <future>
 #include <limits>
-#include <random>
-
 #include <nlohmann/json.hpp>
+#include <random>
 
 #include "core/log.h"
 #include "http/json_body.h"
@@ -59,8 +58,10 @@ std::string StageName(std::string_view stage) {
   std::string out(stage.substr(0, 32));
   for (char& c : out) {
     bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-    else if (!ok) c = '_';
+    if (c >= 'A' && c <= 'Z')
+      c = static_cast<char>(c - 'A' + 'a');
+    else if (!ok)
+      c = '_';
   }
   return out.empty() ? "_" : out;
 }
@@ -99,7 +100,8 @@ void Context::Time(std::string_view stage, double ms) {
 int64_t Context::MonotonicNanos() const {
   if (clock != nullptr) return clock->MonotonicNanos();
   return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             std::chrono::steady_clock::now().time_since_epoch()).count();
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
 }
 
 std::string_view BearerFromSubprotocols(const Request& request) {
@@ -129,7 +131,11 @@ bool MatchPattern(std::string_view pattern, std::string_view path,
 
 Pipeline::Pipeline(const RouteTable& routes, accounts::AccountService* accounts, Metrics& metrics,
                    Clock& clock, PipelineOptions options)
-    : routes_(routes), accounts_(accounts), metrics_(metrics), clock_(clock), options_(std::move(options)),
+    : routes_(routes),
+      accounts_(accounts),
+      metrics_(metrics),
+      clock_(clock),
+      options_(std::move(options)),
       last_limiter_error_log_(std::numeric_limits<int64_t>::min() / 2) {
   bool any_billable = false;
   for (const Route& r : routes_.routes()) {
@@ -139,7 +145,8 @@ Pipeline::Pipeline(const RouteTable& routes, accounts::AccountService* accounts,
   unmatched_metrics_ = metrics_.RegisterRoute("ANY", "unmatched");
   if (any_billable && options_.metered == nullptr) {
     LogEvent(spdlog::level::err, "metering_off",
-             {{"reason", "routes are billable but no metered-call flow is configured: they answer 500"}});
+             {{"reason",
+               "routes are billable but no metered-call flow is configured: they answer 500"}});
   }
 }
 
@@ -147,7 +154,8 @@ std::optional<Response> Pipeline::BeginMetered(const Route& route, Context& ctx)
   if (!route.billable || !ctx.principal) return std::nullopt;
   const accounts::Principal& p = *ctx.principal;
   if (options_.metered == nullptr || p.is_operator()) {  // operators have no plan: not billable
-    return ProblemResponse(Status::Internal("billable route without a metered-call flow or tenant"), ctx.request_id);
+    return ProblemResponse(Status::Internal("billable route without a metered-call flow or tenant"),
+                           ctx.request_id);
   }
   ScopedStage stage(ctx, "ratelimit");
   auto call = options_.metered->Begin(billing::Caller{p.tenant, p.user, p.api_key}, ctx.now);
@@ -162,8 +170,9 @@ std::optional<Response> Pipeline::BeginMetered(const Route& route, Context& ctx)
   const billing::RateLimit limit = billing::Entitlements::RateLimitOf(ctx.metered->plan());
   auto checked = ctx.metered->CheckRate();
   if (checked.ok() && !checked->has_value()) return std::nullopt;  // no limiter configured
-  Result<billing::RateDecision> decision =
-      checked.ok() ? Result<billing::RateDecision>(**checked) : Result<billing::RateDecision>(checked.error());
+  Result<billing::RateDecision> decision = checked.ok()
+                                               ? Result<billing::RateDecision>(**checked)
+                                               : Result<billing::RateDecision>(checked.error());
   if (!decision.ok()) {
     // Fail open (see pipeline.h): no headers, a counted and logged error, the request proceeds.
     metrics_.CountRateLimit(Metrics::RateLimitResult::kError);
@@ -172,7 +181,8 @@ std::optional<Response> Pipeline::BeginMetered(const Route& route, Context& ctx)
     if (mono - last >= kLimiterErrorLogEvery &&
         last_limiter_error_log_.compare_exchange_strong(last, mono, std::memory_order_relaxed)) {
       LogEvent(spdlog::level::err, "rate_limit_unavailable",
-               {{"request_id", ctx.request_id}, {"error", decision.error().ToString()},
+               {{"request_id", ctx.request_id},
+                {"error", decision.error().ToString()},
                 {"action", "request let through (fail open)"}});
     }
     return std::nullopt;
@@ -209,21 +219,25 @@ Result<accounts::Principal> Pipeline::Authenticate(const Route& route, const Req
       return Status::Unauthenticated("Authorization must be 'Bearer <token>'");
     bearer = authz.substr(kBearer.size());
   }
-  if (bearer.empty() && api_key.empty() && IsWebSocketUpgrade(req)) bearer = BearerFromSubprotocols(req);
+  if (bearer.empty() && api_key.empty() && IsWebSocketUpgrade(req))
+    bearer = BearerFromSubprotocols(req);
   if (bearer.empty() && api_key.empty()) return Status::Unauthenticated("credentials required");
   if (accounts_ == nullptr) return Status::Internal("no account service configured");
 
   bool is_key = !api_key.empty() || bearer.rfind("sk_", 0) == 0;
   accounts::Principal principal;
   if (is_key) {
-    if (!bearer.empty() && !api_key.empty()) return Status::Unauthenticated("send one credential, not two");
-    SINYAL_ASSIGN_OR_RETURN(principal, accounts_->AuthenticateApiKey(api_key.empty() ? bearer : api_key));
+    if (!bearer.empty() && !api_key.empty())
+      return Status::Unauthenticated("send one credential, not two");
+    SINYAL_ASSIGN_OR_RETURN(principal,
+                            accounts_->AuthenticateApiKey(api_key.empty() ? bearer : api_key));
   } else {
     SINYAL_ASSIGN_OR_RETURN(principal, accounts_->AuthenticateAccessToken(bearer));
   }
 
   switch (route.auth) {
-    case AuthMode::kNone: break;
+    case AuthMode::kNone:
+      break;
     case AuthMode::kUser:
       if (principal.api_key || principal.is_operator())
         return Status::PermissionDenied("this endpoint needs a signed-in user's access token");
@@ -240,7 +254,8 @@ Result<accounts::Principal> Pipeline::Authenticate(const Route& route, const Req
   if (principal.api_key && !route.required_scope.empty()) {
     bool has = false;
     for (const auto& s : principal.scopes) has = has || s == route.required_scope;
-    if (!has) return Status::PermissionDenied("the API key lacks scope '" + route.required_scope + "'");
+    if (!has)
+      return Status::PermissionDenied("the API key lacks scope '" + route.required_scope + "'");
   }
   return principal;
 }
@@ -255,8 +270,9 @@ Response Pipeline::Run(int route_index, const Request& req, Context& ctx) {
       if (MatchPattern(r.pattern, req.path)) allow += (allow.empty() ? "" : ", ") + r.method;
     }
     if (!allow.empty()) {
-      Response resp = ProblemResponse(405, "method-not-allowed", "method " + req.method.substr(0, 16) +
-                                      " is not allowed here", "", ctx.request_id);
+      Response resp = ProblemResponse(405, "method-not-allowed",
+                                      "method " + req.method.substr(0, 16) + " is not allowed here",
+                                      "", ctx.request_id);
       resp.headers.emplace_back("allow", allow);
       return resp;
     }
@@ -297,7 +313,8 @@ Response Pipeline::ErrorResponse(const Route& route, const Status& s, const Cont
 // One request's state; on the heap so that a deferred response can finish on another thread.
 struct Pipeline::Call : std::enable_shared_from_this<Pipeline::Call> {
   Call(Request r, int index, std::string id, UnixNanos now, const Clock* clock)
-      : request(std::move(r)), ctx{request, std::move(id), std::nullopt, now, {}, clock, {}, {}},
+      : request(std::move(r)),
+        ctx{request, std::move(id), std::nullopt, now, {}, clock, {}, {}},
         route_index(index) {}
   Request request;
   Context ctx;
@@ -323,10 +340,13 @@ class Pipeline::CompletionImpl final : public Completion {
       : pipeline_(pipeline), call_(std::move(call)) {}
   ~CompletionImpl() override {
     if (!call_->completed.load(std::memory_order_acquire)) {
-      pipeline_->CompleteCall(call_, Status::Internal("deferred response dropped without completion"));
+      pipeline_->CompleteCall(call_,
+                              Status::Internal("deferred response dropped without completion"));
     }
   }
-  void Complete(Result<Response> result) override { pipeline_->CompleteCall(call_, std::move(result)); }
+  void Complete(Result<Response> result) override {
+    pipeline_->CompleteCall(call_, std::move(result));
+  }
 
  private:
   Pipeline* pipeline_;
@@ -369,7 +389,8 @@ void Pipeline::CompleteCall(const std::shared_ptr<Call>& call, Result<Response> 
 
 void Pipeline::FinishDeferred(const std::shared_ptr<Call>& call) {
   Context& ctx = call->ctx;
-  if (!call->defer_stage.empty()) ctx.TimeNanos(call->defer_stage, call->defer_end - call->defer_start);
+  if (!call->defer_stage.empty())
+    ctx.TimeNanos(call->defer_stage, call->defer_end - call->defer_start);
   Response resp;
   try {
     Result<Response>& result = *call->result;
@@ -377,15 +398,18 @@ void Pipeline::FinishDeferred(const std::shared_ptr<Call>& call) {
       resp = ErrorResponse(routes_.routes()[call->route_index], result.error(), ctx);
     } else if (result->deferred || result->websocket) {
       LogEvent(spdlog::level::err, "bad_completion", {{"request_id", ctx.request_id}});
-      resp = ProblemResponse(500, "internal", "internal error; quote the request id when reporting it", "",
-                             ctx.request_id);
+      resp =
+          ProblemResponse(500, "internal", "internal error; quote the request id when reporting it",
+                          "", ctx.request_id);
     } else {
       resp = std::move(result).value();
     }
   } catch (const std::exception& e) {
-    LogEvent(spdlog::level::err, "unhandled_exception", {{"request_id", ctx.request_id}, {"what", e.what()}});
-    resp = ProblemResponse(500, "internal", "internal error; quote the request id when reporting it", "",
-                           ctx.request_id);
+    LogEvent(spdlog::level::err, "unhandled_exception",
+             {{"request_id", ctx.request_id}, {"what", e.what()}});
+    resp =
+        ProblemResponse(500, "internal", "internal error; quote the request id when reporting it",
+                        "", ctx.request_id);
   }
   call->result.reset();
   Finish(*call, std::move(resp));
@@ -417,7 +441,8 @@ void Pipeline::HandleAsync(int route_index, Request request, Responder respond, 
   int64_t start = clock_.MonotonicNanos();
   metrics_.InFlight(1);
   std::string id = RequestIdFor(request);
-  auto call = std::make_shared<Call>(std::move(request), route_index, std::move(id), clock_.Now(), &clock_);
+  auto call =
+      std::make_shared<Call>(std::move(request), route_index, std::move(id), clock_.Now(), &clock_);
   call->start = start;
   call->respond = std::move(respond);
   call->post = std::move(post);
@@ -430,16 +455,19 @@ void Pipeline::HandleAsync(int route_index, Request request, Responder respond, 
   } catch (const std::exception& e) {
     LogEvent(spdlog::level::err, "unhandled_exception",
              {{"request_id", ctx.request_id}, {"path", call->request.path}, {"what", e.what()}});
-    resp = ProblemResponse(500, "internal", "internal error; quote the request id when reporting it",
-                           "", ctx.request_id);
+    resp =
+        ProblemResponse(500, "internal", "internal error; quote the request id when reporting it",
+                        "", ctx.request_id);
   } catch (...) {
     LogEvent(spdlog::level::err, "unhandled_exception", {{"request_id", ctx.request_id}});
-    resp = ProblemResponse(500, "internal", "internal error; quote the request id when reporting it",
-                           "", ctx.request_id);
+    resp =
+        ProblemResponse(500, "internal", "internal error; quote the request id when reporting it",
+                        "", ctx.request_id);
   }
   ctx.defer_impl = nullptr;  // no Defer after the handler returned; breaks no cycle (raw pointer)
   if (resp.deferred && call->deferred) {
-    if (call->arrivals.fetch_add(1, std::memory_order_acq_rel) == 1) FinishDeferred(call);  // completed already
+    if (call->arrivals.fetch_add(1, std::memory_order_acq_rel) == 1)
+      FinishDeferred(call);  // completed already
     return;
   }
   if (call->deferred) {
@@ -452,8 +480,9 @@ void Pipeline::HandleAsync(int route_index, Request request, Responder respond, 
   }
   if (resp.deferred) {
     LogEvent(spdlog::level::err, "deferred_without_completion", {{"request_id", ctx.request_id}});
-    resp = ProblemResponse(500, "internal", "internal error; quote the request id when reporting it", "",
-                           ctx.request_id);
+    resp =
+        ProblemResponse(500, "internal", "internal error; quote the request id when reporting it",
+                        "", ctx.request_id);
   }
   Finish(*call, std::move(resp));
 }
@@ -483,17 +512,19 @@ void Pipeline::Finish(Call& call, Response resp) {
                           resp.status, elapsed);
   metrics_.InFlight(-1);
   if (options_.access_log && spdlog::default_logger_raw()->should_log(spdlog::level::info)) {
-    nlohmann::json fields = {{"request_id", ctx.request_id},
-                             {"method", req.method},
-                             {"route", route_index >= 0 ? routes_.routes()[route_index].pattern : "unmatched"},
-                             {"status", resp.status},
-                             {"duration_us", elapsed / 1000},
-                             {"remote", req.remote}};
+    nlohmann::json fields = {
+        {"request_id", ctx.request_id},
+        {"method", req.method},
+        {"route", route_index >= 0 ? routes_.routes()[route_index].pattern : "unmatched"},
+        {"status", resp.status},
+        {"duration_us", elapsed / 1000},
+        {"remote", req.remote}};
     if (ctx.principal) {
       fields["tenant_id"] = ctx.principal->tenant.value();
       if (ctx.principal->api_key) fields["api_key_id"] = ctx.principal->api_key->value();
     }
-    LogEvent(resp.status >= 500 ? spdlog::level::err : spdlog::level::info, "http_request", std::move(fields));
+    LogEvent(resp.status >= 500 ? spdlog::level::err : spdlog::level::info, "http_request",
+             std::move(fields));
   }
   Responder respond = std::move(call.respond);
   if (respond) respond(std::move(resp));

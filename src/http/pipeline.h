@@ -31,11 +31,11 @@
 
 #include <atomic>
 #include <functional>
-#include <mutex>
-#include <unordered_map>
-#include <optional>
 #include <memory>
+#include <mutex>
+#include <optional>
 #include <string>
+#include <unordered_map>
 
 #include "accounts/accounts.h"
 #include "billing/metered_call.h"
@@ -119,8 +119,8 @@ class Pipeline {
   size_t unmatched_metrics_;
   std::atomic<int64_t> last_limiter_error_log_;
   mutable std::mutex pending_mu_;
-  uint64_t next_pending_id_ = 1;                                    // GUARDED_BY(pending_mu_)
-  std::unordered_map<uint64_t, std::shared_ptr<Call>> pending_;     // GUARDED_BY(pending_mu_)
+  uint64_t next_pending_id_ = 1;                                 // GUARDED_BY(pending_mu_)
+  std::unordered_map<uint64_t, std::shared_ptr<Call>> pending_;  // GUARDED_BY(pending_mu_)
 };
 
 // The WebSocket subprotocol the dashboard offers beside "sinyal.bearer.<access token>": a browser

@@ -3,7 +3,6 @@
 // database: a registered user's access token and one of their API keys, the seeded Free plan
 // with a rate of 1/s and a burst of 3).
 #include <atomic>
-
 #include <nlohmann/json.hpp>
 
 #include "accounts/accounts.h"
@@ -24,7 +23,8 @@ constexpr UnixNanos kStart = 1'700'000'000LL * kNanosPerSecond;
 // A limiter whose store is down.
 class DownLimiter final : public billing::RateLimiter {
  public:
-  Result<billing::RateDecision> Check(std::string_view, const billing::RateLimit&, UnixNanos) override {
+  Result<billing::RateDecision> Check(std::string_view, const billing::RateLimit&,
+                                      UnixNanos) override {
     return Status::Unavailable("redis unreachable (test)");
   }
 };
@@ -39,8 +39,10 @@ class PipelineRateLimitTest : public ::testing::Test {
     accounts::AuthConfig config;
     config.jwt_secret = "test-secret-0123456789-abcdefghijklmnop";
     accounts_ = std::make_unique<accounts::AccountService>(*db_, clock_, config);
-    auto reg = accounts_->Register({.tenant_name = "Acme", .email = "owner@acme.test",
-                                    .password = "correct horse battery", .display_name = "Owner"});
+    auto reg = accounts_->Register({.tenant_name = "Acme",
+                                    .email = "owner@acme.test",
+                                    .password = "correct horse battery",
+                                    .display_name = "Owner"});
     ASSERT_OK(reg);
     token_ = reg->second.access_token;
     auto principal = accounts_->AuthenticateAccessToken(token_);
@@ -51,7 +53,10 @@ class PipelineRateLimitTest : public ::testing::Test {
     api_key_id_ = key->info.id.value();
     user_id_ = principal->user.value();
 
-    routes_.Add({.method = "POST", .pattern = "/limited", .auth = AuthMode::kAny, .billable = true,
+    routes_.Add({.method = "POST",
+                 .pattern = "/limited",
+                 .auth = AuthMode::kAny,
+                 .billable = true,
                  .handler = [this](Context& ctx) -> Result<Response> {
                    ++handler_calls_;
                    {
@@ -59,10 +64,13 @@ class PipelineRateLimitTest : public ::testing::Test {
                      clock_.Set(clock_.Now() + 2 * 1'000'000);  // the "model" takes 2 ms
                    }
                    ctx.Time("quota", 1.5);
-                   if (ctx.request.body == "bad") return Status::InvalidArgument("bad body", "body");
+                   if (ctx.request.body == "bad")
+                     return Status::InvalidArgument("bad body", "body");
                    return Response::Json(200, {{"ok", true}});
                  }});
-    routes_.Add({.method = "GET", .pattern = "/free", .auth = AuthMode::kAny,
+    routes_.Add({.method = "GET",
+                 .pattern = "/free",
+                 .auth = AuthMode::kAny,
                  .handler = [](Context&) -> Result<Response> { return Response::Json(200, {}); }});
     {
       billing::PlanStore plans(*db_, clock_);
@@ -101,7 +109,9 @@ class PipelineRateLimitTest : public ::testing::Test {
     r.headers = std::move(headers);
     return pipeline_->Handle(index, r);
   }
-  Response WithKey(std::string body = "{}") { return Call(0, {{"x-api-key", api_key_}}, std::move(body)); }
+  Response WithKey(std::string body = "{}") {
+    return Call(0, {{"x-api-key", api_key_}}, std::move(body));
+  }
   Response WithToken() { return Call(0, {{"authorization", "Bearer " + token_}}); }
 
   static std::string HeaderOf(const Response& r, std::string_view name) {
@@ -164,7 +174,8 @@ TEST_F(PipelineRateLimitTest, ApiKeyAndUserTokenHaveSeparateBuckets) {
   EXPECT_EQ(user.status, 200);
   EXPECT_EQ(HeaderOf(user, "ratelimit-remaining"), "2");
   // The keys the pipeline uses are the contract's: "key:<id>" and "user:<id>".
-  EXPECT_FALSE(limiter_->Check("key:" + std::to_string(api_key_id_), {1, 3}, clock_.Now())->allowed);
+  EXPECT_FALSE(
+      limiter_->Check("key:" + std::to_string(api_key_id_), {1, 3}, clock_.Now())->allowed);
   auto u = limiter_->Check("user:" + std::to_string(user_id_), {1, 3}, clock_.Now());
   ASSERT_OK(u);
   EXPECT_EQ(u->remaining, 1);  // 2 left after the call above; this check took one more
@@ -199,8 +210,9 @@ TEST_F(PipelineRateLimitTest, LimiterOutageFailsOpenAndIsCounted) {
     EXPECT_EQ(r.status, 200);
     EXPECT_EQ(HeaderOf(r, "ratelimit-limit"), "<none>");
   }
-  EXPECT_NE(metrics_.RenderPrometheus().find("sinyal_ratelimit_decisions_total{result=\"error\"} 5"),
-            std::string::npos);
+  EXPECT_NE(
+      metrics_.RenderPrometheus().find("sinyal_ratelimit_decisions_total{result=\"error\"} 5"),
+      std::string::npos);
 }
 
 TEST_F(PipelineRateLimitTest, PlanLookupErrorIsAnswered) {
@@ -221,18 +233,25 @@ TEST_F(PipelineRateLimitTest, ServerTimingHeaderAndPerRouteStageMetrics) {
   ASSERT_EQ(r.status, 200);
   std::string timing = HeaderOf(r, "server-timing");
   // ManualClock: auth and ratelimit take 0 ms here; the handler's model stage 2 ms, quota 1.5 ms.
-  EXPECT_EQ(timing, "auth;dur=0.000, ratelimit;dur=0.000, model;dur=2.000, quota;dur=1.500, total;dur=2.000")
+  EXPECT_EQ(
+      timing,
+      "auth;dur=0.000, ratelimit;dur=0.000, model;dur=2.000, quota;dur=1.500, total;dur=2.000")
       << timing;
   std::string text = metrics_.RenderPrometheus();
   for (const char* stage : {"auth", "ratelimit", "model", "quota"}) {
-    EXPECT_NE(text.find(std::string("sinyal_stage_seconds_count{method=\"POST\",route=\"/limited\",stage=\"") +
-                        stage + "\"} 1"),
-              std::string::npos)
-        << stage << "\n" << text;
+    EXPECT_NE(
+        text.find(
+            std::string("sinyal_stage_seconds_count{method=\"POST\",route=\"/limited\",stage=\"") +
+            stage + "\"} 1"),
+        std::string::npos)
+        << stage << "\n"
+        << text;
   }
-  EXPECT_NE(text.find("sinyal_stage_seconds_sum{method=\"POST\",route=\"/limited\",stage=\"model\"} 0.002000000"),
+  EXPECT_NE(text.find("sinyal_stage_seconds_sum{method=\"POST\",route=\"/"
+                      "limited\",stage=\"model\"} 0.002000000"),
             std::string::npos);
-  EXPECT_NE(text.find("sinyal_stage_seconds_bucket{method=\"POST\",route=\"/limited\",stage=\"model\",le=\"0.0025\"} 1"),
+  EXPECT_NE(text.find("sinyal_stage_seconds_bucket{method=\"POST\",route=\"/"
+                      "limited\",stage=\"model\",le=\"0.0025\"} 1"),
             std::string::npos);
 }
 

@@ -3,9 +3,8 @@
 #include <condition_variable>
 #include <future>
 #include <mutex>
-#include <thread>
-
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "core/testing/test_util.h"
 #include "http/json_body.h"
@@ -19,23 +18,30 @@ class PipelineTest : public ::testing::Test {
     routes_.Add({.method = "GET", .pattern = "/ok", .handler = [](Context&) -> Result<Response> {
                    return Response::Json(200, {{"ok", true}});
                  }});
-    routes_.Add({.method = "GET", .pattern = "/items/:id", .handler = [](Context& c) -> Result<Response> {
-                   return Response::Json(200, {{"id", c.request.params.at("id")}});
-                 }});
-    routes_.Add({.method = "POST", .pattern = "/throw", .handler = [](Context&) -> Result<Response> {
-                   throw std::runtime_error("boom: secret detail");
-                 }});
-    routes_.Add({.method = "POST", .pattern = "/echo", .max_body_bytes = 16,
+    routes_.Add(
+        {.method = "GET", .pattern = "/items/:id", .handler = [](Context& c) -> Result<Response> {
+           return Response::Json(200, {{"id", c.request.params.at("id")}});
+         }});
+    routes_.Add(
+        {.method = "POST", .pattern = "/throw", .handler = [](Context&) -> Result<Response> {
+           throw std::runtime_error("boom: secret detail");
+         }});
+    routes_.Add({.method = "POST",
+                 .pattern = "/echo",
+                 .max_body_bytes = 16,
                  .handler = [](Context& c) -> Result<Response> {
                    SINYAL_ASSIGN_OR_RETURN(auto body, JsonBody::Parse(c.request));
                    SINYAL_ASSIGN_OR_RETURN(auto v, body.String("v"));
                    SINYAL_RETURN_IF_ERROR(body.Finish());
                    return Response::Json(200, {{"v", v}});
                  }});
-    routes_.Add({.method = "GET", .pattern = "/private", .auth = AuthMode::kAny,
+    routes_.Add({.method = "GET",
+                 .pattern = "/private",
+                 .auth = AuthMode::kAny,
                  .handler = [](Context&) -> Result<Response> { return Response::Json(200, {}); }});
-    pipeline_ = std::make_unique<Pipeline>(routes_, nullptr, metrics_, clock_,
-                                           PipelineOptions{.max_body_bytes = 1024, .access_log = false});
+    pipeline_ =
+        std::make_unique<Pipeline>(routes_, nullptr, metrics_, clock_,
+                                   PipelineOptions{.max_body_bytes = 1024, .access_log = false});
   }
 
   Response Call(int index, std::string method, std::string path, std::string body = "",
@@ -72,7 +78,8 @@ TEST_F(PipelineTest, ServesAndCountsRequests) {
 }
 
 TEST_F(PipelineTest, ExceptionsBecome500WithoutLeakingDetails) {
-  Response r = Call(2, "POST", "/throw", "{}", {{"content-type", "application/json"}, {"x-request-id", "abc-123"}});
+  Response r = Call(2, "POST", "/throw", "{}",
+                    {{"content-type", "application/json"}, {"x-request-id", "abc-123"}});
   EXPECT_EQ(r.status, 500);
   EXPECT_EQ(r.content_type, "application/problem+json");
   auto b = Body(r);
@@ -115,7 +122,6 @@ TEST(MatchPatternTest, Params) {
   EXPECT_FALSE(MatchPattern("/a/:id", "/a/1/2"));
 }
 
-
 // Deferred responses (Context::Defer): the handler returns Response::Deferred() and another
 // thread completes it; the pipeline then adds headers, Server-Timing, metrics and sends it.
 class DeferredPipelineTest : public ::testing::Test {
@@ -123,29 +129,33 @@ class DeferredPipelineTest : public ::testing::Test {
   // Each route records its Completion in `completion_` (or completes it as told).
   void SetUp() override {
     // 0: defers, times "metering", adds a header, hands the completion to the test.
-    routes_.Add({.method = "POST", .pattern = "/later", .handler = [this](Context& c) -> Result<Response> {
-                   ScopedStage signal(c, "signal");
-                   clock_.Advance(1'000'000);
-                   signal.Stop();
-                   c.response_headers.emplace_back("ratelimit-limit", "7");
-                   std::lock_guard<std::mutex> lock(mu_);
-                   completion_ = c.Defer("metering");
-                   cv_.notify_all();
-                   return Response::Deferred();
-                 }});
+    routes_.Add(
+        {.method = "POST", .pattern = "/later", .handler = [this](Context& c) -> Result<Response> {
+           ScopedStage signal(c, "signal");
+           clock_.Advance(1'000'000);
+           signal.Stop();
+           c.response_headers.emplace_back("ratelimit-limit", "7");
+           std::lock_guard<std::mutex> lock(mu_);
+           completion_ = c.Defer("metering");
+           cv_.notify_all();
+           return Response::Deferred();
+         }});
     // 1: completes before the handler returns (a commit that is durable at once).
-    routes_.Add({.method = "POST", .pattern = "/now", .handler = [](Context& c) -> Result<Response> {
-                   auto done = c.Defer("metering");
-                   done->Complete(Response::Json(201, {{"fast", true}}));
-                   return Response::Deferred();
-                 }});
+    routes_.Add(
+        {.method = "POST", .pattern = "/now", .handler = [](Context& c) -> Result<Response> {
+           auto done = c.Defer("metering");
+           done->Complete(Response::Json(201, {{"fast", true}}));
+           return Response::Deferred();
+         }});
     // 2: returns Deferred without calling Defer (a bug): 500.
-    routes_.Add({.method = "POST", .pattern = "/broken", .handler = [](Context&) -> Result<Response> {
-                   return Response::Deferred();
-                 }});
+    routes_.Add({.method = "POST",
+                 .pattern = "/broken",
+                 .handler = [](Context&) -> Result<Response> { return Response::Deferred(); }});
     // 3: defers, then fails before handing the completion on: the error is sent, the
     // completion is abandoned (its Complete is ignored).
-    routes_.Add({.method = "POST", .pattern = "/abandon", .handler = [this](Context& c) -> Result<Response> {
+    routes_.Add({.method = "POST",
+                 .pattern = "/abandon",
+                 .handler = [this](Context& c) -> Result<Response> {
                    std::lock_guard<std::mutex> lock(mu_);
                    completion_ = c.Defer("metering");
                    return Status::InvalidArgument("bad thing", "field");
@@ -163,11 +173,12 @@ class DeferredPipelineTest : public ::testing::Test {
     r.headers = {{"x-request-id", "req-42"}};
     auto promise = std::make_shared<std::promise<Response>>();
     auto future = promise->get_future();
-    pipeline_->HandleAsync(index, std::move(r), [promise](Response resp) { promise->set_value(std::move(resp)); },
-                           [this](std::function<void()> task) {
-                             posted_.fetch_add(1);
-                             std::thread(std::move(task)).detach();
-                           });
+    pipeline_->HandleAsync(
+        index, std::move(r), [promise](Response resp) { promise->set_value(std::move(resp)); },
+        [this](std::function<void()> task) {
+          posted_.fetch_add(1);
+          std::thread(std::move(task)).detach();
+        });
     return future;
   }
 
@@ -197,7 +208,8 @@ TEST_F(DeferredPipelineTest, CompletedFromAnotherThreadGetsHeadersTimingAndMetri
   auto future = Start(0, "/later");
   auto completion = WaitForCompletion();
   EXPECT_EQ(pipeline_->pending(), 1u);
-  EXPECT_EQ(future.wait_for(std::chrono::milliseconds(20)), std::future_status::timeout);  // not sent yet
+  EXPECT_EQ(future.wait_for(std::chrono::milliseconds(20)),
+            std::future_status::timeout);  // not sent yet
   std::thread completer([&] {
     clock_.Advance(3 * 1'000'000);  // the wait for the group commit
     completion->Complete(Response::Json(200, {{"ok", 1}}));
@@ -213,9 +225,11 @@ TEST_F(DeferredPipelineTest, CompletedFromAnotherThreadGetsHeadersTimingAndMetri
   EXPECT_EQ(posted_.load(), 1);  // finished through the executor, not on the completing thread
   EXPECT_EQ(pipeline_->pending(), 0u);
   std::string text = metrics_.RenderPrometheus();
-  EXPECT_NE(text.find("sinyal_http_requests_total{method=\"POST\",route=\"/later\",status=\"200\"} 1"),
-            std::string::npos);
-  EXPECT_NE(text.find("sinyal_stage_seconds_sum{method=\"POST\",route=\"/later\",stage=\"metering\"} 0.003000000"),
+  EXPECT_NE(
+      text.find("sinyal_http_requests_total{method=\"POST\",route=\"/later\",status=\"200\"} 1"),
+      std::string::npos);
+  EXPECT_NE(text.find("sinyal_stage_seconds_sum{method=\"POST\",route=\"/"
+                      "later\",stage=\"metering\"} 0.003000000"),
             std::string::npos)
       << text;
 }
@@ -268,7 +282,8 @@ TEST_F(DeferredPipelineTest, DeferredWithoutDeferIs500AndAbandonedCompletionIsIg
   }
   ASSERT_NE(late, nullptr);
   late->Complete(Response::Json(200, {}));  // ignored: nothing more is sent
-  EXPECT_EQ(metrics_.RenderPrometheus().find("route=\"/abandon\",status=\"200\""), std::string::npos);
+  EXPECT_EQ(metrics_.RenderPrometheus().find("route=\"/abandon\",status=\"200\""),
+            std::string::npos);
 }
 
 TEST_F(DeferredPipelineTest, DroppedCompletionIs500AndShutdownCompletesPendingWith503) {

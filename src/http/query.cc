@@ -31,7 +31,8 @@ Result<std::string> RequiredQueryParam(const Context& ctx, std::string_view name
   return *v;
 }
 
-Result<int64_t> IntQueryParam(const Context& ctx, std::string_view name, int64_t fallback, int64_t lo, int64_t hi) {
+Result<int64_t> IntQueryParam(const Context& ctx, std::string_view name, int64_t fallback,
+                              int64_t lo, int64_t hi) {
   auto text = QueryParam(ctx, name);
   if (!text) return fallback;
   const std::string field(name);
@@ -41,8 +42,9 @@ Result<int64_t> IntQueryParam(const Context& ctx, std::string_view name, int64_t
     return Status::InvalidArgument(field + " must be an integer", field);
   }
   if (v < lo || v > hi) {
-    return Status::InvalidArgument(
-        field + " must be in [" + std::to_string(lo) + ", " + std::to_string(hi) + "], got " + text->substr(0, 24), field);
+    return Status::InvalidArgument(field + " must be in [" + std::to_string(lo) + ", " +
+                                       std::to_string(hi) + "], got " + text->substr(0, 24),
+                                   field);
   }
   return v;
 }

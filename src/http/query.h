@@ -20,6 +20,7 @@ std::optional<std::string> QueryParam(const Context& ctx, std::string_view name)
 Result<std::string> RequiredQueryParam(const Context& ctx, std::string_view name);
 // The parameter as an integer in [lo, hi], or `fallback` when absent; InvalidArgument naming it
 // otherwise.
-Result<int64_t> IntQueryParam(const Context& ctx, std::string_view name, int64_t fallback, int64_t lo, int64_t hi);
+Result<int64_t> IntQueryParam(const Context& ctx, std::string_view name, int64_t fallback,
+                              int64_t lo, int64_t hi);
 
 }  // namespace sinyal::http

@@ -19,7 +19,8 @@ std::optional<QueryParams> ParseQueryString(std::string_view raw) {
 
 std::string DecodePath(std::string_view raw) {
   auto unescaped = restinio::utils::try_unescape_percent_encoding<
-      restinio::utils::restinio_default_unescape_traits>(restinio::string_view_t(raw.data(), raw.size()));
+      restinio::utils::restinio_default_unescape_traits>(
+      restinio::string_view_t(raw.data(), raw.size()));
   return unescaped ? *unescaped : std::string(raw);
 }
 

@@ -1,9 +1,8 @@
+#include <algorithm>
+#include <cctype>
 #include <nlohmann/json.hpp>
 
 #include "http/http.h"
-
-#include <algorithm>
-#include <cctype>
 
 namespace sinyal::http {
 
@@ -69,7 +68,8 @@ bool ContainsTokenCi(std::string_view list, std::string_view token) {
     while (!t.empty() && (t.back() == ' ' || t.back() == '\t')) t.remove_suffix(1);
     if (t.size() == token.size() &&
         std::equal(t.begin(), t.end(), token.begin(), [](char a, char b) {
-          return std::tolower(static_cast<unsigned char>(a)) == std::tolower(static_cast<unsigned char>(b));
+          return std::tolower(static_cast<unsigned char>(a)) ==
+                 std::tolower(static_cast<unsigned char>(b));
         }))
       return true;
     i = j + 1;

@@ -14,12 +14,12 @@
 // A route of the document without a rule fails the walk. Then the Free tenant uses its whole
 // quota, and the walk shows that no route gives it one more metered answer, and that the
 // ledger holds exactly the quota (units can't be exceeded through any route).
+#include <gtest/gtest.h>
+
 #include <map>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <string>
-
-#include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 
 #include "billing/meter.h"
 #include "core/testing/test_util.h"
@@ -43,12 +43,18 @@ enum class Rule { kMetered, kTrackRecord, kAggregate, kGated, kNoData, kOperator
 
 const char* RuleName(Rule r) {
   switch (r) {
-    case Rule::kMetered: return "metered";
-    case Rule::kTrackRecord: return "track record";
-    case Rule::kAggregate: return "aggregate";
-    case Rule::kGated: return "gated";
-    case Rule::kNoData: return "no data";
-    case Rule::kOperator: return "operator";
+    case Rule::kMetered:
+      return "metered";
+    case Rule::kTrackRecord:
+      return "track record";
+    case Rule::kAggregate:
+      return "aggregate";
+    case Rule::kGated:
+      return "gated";
+    case Rule::kNoData:
+      return "no data";
+    case Rule::kOperator:
+      return "operator";
   }
   return "?";
 }
@@ -56,8 +62,8 @@ const char* RuleName(Rule r) {
 // One call of the walk: the route's rule and a request that reaches its handler.
 struct Walk {
   Rule rule;
-  std::string target;  // path and query with the route's parameters filled in
-  json body;           // POST/PUT/PATCH body (null: none)
+  std::string target;       // path and query with the route's parameters filled in
+  json body;                // POST/PUT/PATCH body (null: none)
   bool user_token = false;  // the owner's access token instead of the API key
 };
 
@@ -75,8 +81,9 @@ std::vector<market::Bar> Bars(size_t n, uint64_t seed) {
 
 // Keys that carry a signal, a probability or feature values in any answer of the API.
 bool HasSignalData(const json& j) {
-  static const std::set<std::string> kKeys = {"p_up", "prediction", "confidence", "probability",
-                                              "intervals", "expected_return", "vectors", "signals"};
+  static const std::set<std::string> kKeys = {"p_up",        "prediction", "confidence",
+                                              "probability", "intervals",  "expected_return",
+                                              "vectors",     "signals"};
   if (j.is_object()) {
     for (const auto& [k, v] : j.items()) {
       if (kKeys.count(k) || HasSignalData(v)) return true;
@@ -104,17 +111,22 @@ class FreeRouteWalkTest : public ::testing::Test {
     // live signal path issues a signal at each and resolves the earlier ones.
     all_ = Bars(kTrain + kLive, 11);
     const market::SeriesKey key{"EURUSD", market::Timeframe::kH1};
-    ASSERT_OK(api_->bars().Import(store::SeriesOwner::Platform(), key, std::span(all_).first(kTrain), {}));
-    auto trained = api_->models().Train(models::kPlatformTenant,
-                                        {.symbol = "EURUSD", .timeframe = "H1", .overrides = {{"trees", 15}},
-                                         .activate = true, .actor = "test"});
+    ASSERT_OK(api_->bars().Import(store::SeriesOwner::Platform(), key,
+                                  std::span(all_).first(kTrain), {}));
+    auto trained = api_->models().Train(models::kPlatformTenant, {.symbol = "EURUSD",
+                                                                  .timeframe = "H1",
+                                                                  .overrides = {{"trees", 15}},
+                                                                  .activate = true,
+                                                                  .actor = "test"});
     ASSERT_OK(trained.status());
     clock_.Set(all_[kTrain - 1].time() + kHour);
     const TenantId early = api_->NewTenant("early", "free").id;  // loads the series' window
-    ASSERT_OK(api_->signals().Latest(early, {"EURUSD", market::Timeframe::kH1}, clock_.Now()).status());
+    ASSERT_OK(
+        api_->signals().Latest(early, {"EURUSD", market::Timeframe::kH1}, clock_.Now()).status());
     for (size_t i = kTrain; i < all_.size(); ++i) {
       clock_.Set(all_[i].time() + kHour);
-      ASSERT_OK(api_->bars().Import(store::SeriesOwner::Platform(), key, std::span(&all_[i], 1), {}));
+      ASSERT_OK(
+          api_->bars().Import(store::SeriesOwner::Platform(), key, std::span(&all_[i], 1), {}));
       api_->signals().OnBarClosed(key, all_[i]);
     }
     // Half an hour after the newest bar closed: Free (one hour's delay) may see bars closed by
@@ -131,7 +143,8 @@ class FreeRouteWalkTest : public ::testing::Test {
     ASSERT_GE(list->size(), kLive);
     for (const auto& s : *list) {
       const UnixNanos close = s.signal.bar_time() + kHour;
-      const bool outcome_seen = s.resolution && s.resolution->resolved_bar_time + kHour <= not_after_;
+      const bool outcome_seen =
+          s.resolution && s.resolution->resolved_bar_time + kHour <= not_after_;
       if (close > not_after_ && too_new_id_.empty()) too_new_id_ = s.signal.id();
       if (close <= not_after_ && !outcome_seen && open_id_.empty()) open_id_ = s.signal.id();
       if (outcome_seen && resolved_id_.empty()) resolved_id_ = s.signal.id();
@@ -159,7 +172,8 @@ class FreeRouteWalkTest : public ::testing::Test {
         {"POST /api/v1/auth/login", {{Rule::kNoData, "/api/v1/auth/login", json::object()}}},
         {"POST /api/v1/auth/refresh", {{Rule::kNoData, "/api/v1/auth/refresh", json::object()}}},
         {"POST /api/v1/auth/logout", {{Rule::kNoData, "/api/v1/auth/logout", json::object()}}},
-        {"POST /api/v1/operator/login", {{Rule::kNoData, "/api/v1/operator/login", json::object()}}},
+        {"POST /api/v1/operator/login",
+         {{Rule::kNoData, "/api/v1/operator/login", json::object()}}},
         // The tenant's own account, keys, members, usage and invoices.
         {"GET /api/v1/me", {{Rule::kNoData, "/api/v1/me"}}},
         {"GET /api/v1/api-keys", {{Rule::kNoData, "/api/v1/api-keys"}}},
@@ -168,23 +182,27 @@ class FreeRouteWalkTest : public ::testing::Test {
         {"DELETE /api/v1/api-keys/{id}", {{Rule::kNoData, "/api/v1/api-keys/999999"}}},
         {"GET /api/v1/members", {{Rule::kNoData, "/api/v1/members"}}},
         {"POST /api/v1/members", {{Rule::kNoData, "/api/v1/members", json::object(), true}}},
-        {"PATCH /api/v1/members/{id}", {{Rule::kNoData, "/api/v1/members/999999", json::object(), true}}},
+        {"PATCH /api/v1/members/{id}",
+         {{Rule::kNoData, "/api/v1/members/999999", json::object(), true}}},
         {"DELETE /api/v1/members/{id}", {{Rule::kNoData, "/api/v1/members/999999", json(), true}}},
         {"GET /api/v1/usage", {{Rule::kNoData, "/api/v1/usage"}}},
         {"GET /api/v1/audit", {{Rule::kNoData, "/api/v1/audit", json(), true}}},
         {"GET /api/v1/invoices", {{Rule::kNoData, "/api/v1/invoices"}}},
         // Market data: bars are the input data, not what plans sell (signals, probabilities,
         // feature values): free and not delayed (docs/billing.md). Imports are the tenant's own.
-        {"GET /api/v1/market/bars", {{Rule::kNoData, "/api/v1/market/bars?" + series + "&limit=5"}}},
+        {"GET /api/v1/market/bars",
+         {{Rule::kNoData, "/api/v1/market/bars?" + series + "&limit=5"}}},
         {"GET /api/v1/market/series", {{Rule::kNoData, "/api/v1/market/series"}}},
-        {"POST /api/v1/market/bars/import", {{Rule::kNoData, "/api/v1/market/bars/import?" + series}}},
+        {"POST /api/v1/market/bars/import",
+         {{Rule::kNoData, "/api/v1/market/bars/import?" + series}}},
         {"GET /api/v1/feature-sets", {{Rule::kNoData, "/api/v1/feature-sets"}}},
         {"POST /api/v1/feature-sets", {{Rule::kNoData, "/api/v1/feature-sets", json::object()}}},
-        // Feature values: metered, at the plan's delay (the latest, and a range over the newest bars).
+        // Feature values: metered, at the plan's delay (the latest, and a range over the newest
+        // bars).
         {"GET /api/v1/business/features",
          {{Rule::kMetered, "/api/v1/business/features?" + series},
-          {Rule::kMetered, "/api/v1/business/features?" + series + "&from=" +
-                               FormatIso8601(all_[all_.size() - 5].time())}}},
+          {Rule::kMetered, "/api/v1/business/features?" + series +
+                               "&from=" + FormatIso8601(all_[all_.size() - 5].time())}}},
         // Models: configuration, jobs, versions and their evaluation reports (aggregates of the
         // walk-forward test, made at training time) of the tenant's own models.
         {"GET /api/v1/models/config", {{Rule::kNoData, "/api/v1/models/config?" + series}}},
@@ -197,7 +215,8 @@ class FreeRouteWalkTest : public ::testing::Test {
          {{Rule::kNoData, version + "/activate", json::object()}}},
         {"POST /api/v1/models/{symbol}/{timeframe}/rollback",
          {{Rule::kNoData, "/api/v1/models/EURUSD/H1/rollback", json::object()}}},
-        {"GET /api/v1/models/{symbol}/{timeframe}/versions/{version}/report", {{Rule::kNoData, version + "/report"}}},
+        {"GET /api/v1/models/{symbol}/{timeframe}/versions/{version}/report",
+         {{Rule::kNoData, version + "/report"}}},
         {"GET /api/v1/models/{symbol}/{timeframe}/versions/{version}/report/reliability.svg",
          {{Rule::kNoData, version + "/report/reliability.svg"}}},
         {"GET /api/v1/models/{symbol}/{timeframe}/versions/{version}/report/coverage.svg",
@@ -208,9 +227,11 @@ class FreeRouteWalkTest : public ::testing::Test {
          {{Rule::kNoData, "/api/v1/models/EURUSD/H1/retraining/check", json::object()}}},
         // Signals.
         {"GET /api/v1/signals/latest", {{Rule::kMetered, "/api/v1/signals/latest?" + series}}},
-        {"GET /api/v1/signals/performance", {{Rule::kAggregate, "/api/v1/signals/performance?" + series}}},
+        {"GET /api/v1/signals/performance",
+         {{Rule::kAggregate, "/api/v1/signals/performance?" + series}}},
         {"GET /api/v1/signals",
-         {{Rule::kTrackRecord, "/api/v1/signals"}, {Rule::kTrackRecord, "/api/v1/signals?" + series + "&limit=3"}}},
+         {{Rule::kTrackRecord, "/api/v1/signals"},
+          {Rule::kTrackRecord, "/api/v1/signals?" + series + "&limit=3"}}},
         {"GET /api/v1/signals/{id}",
          {{Rule::kGated, "/api/v1/signals/" + too_new_id_},
           {Rule::kMetered, "/api/v1/signals/" + open_id_},
@@ -222,40 +243,52 @@ class FreeRouteWalkTest : public ::testing::Test {
         // Telegram (issue 14): linking and alert rules of the signed-in user; alerts need the
         // plan's "telegram" feature (Free: 403). Signals reach the chat only through alerts.
         {"GET /api/v1/telegram/link", {{Rule::kNoData, "/api/v1/telegram/link", json(), true}}},
-        {"POST /api/v1/telegram/link", {{Rule::kNoData, "/api/v1/telegram/link", json::object(), true}}},
+        {"POST /api/v1/telegram/link",
+         {{Rule::kNoData, "/api/v1/telegram/link", json::object(), true}}},
         {"DELETE /api/v1/telegram/link", {{Rule::kNoData, "/api/v1/telegram/link", json(), true}}},
         {"DELETE /api/v1/telegram/groups/{chat_id}",
          {{Rule::kNoData, "/api/v1/telegram/groups/-100123", json(), true}}},
         {"GET /api/v1/telegram/alerts", {{Rule::kNoData, "/api/v1/telegram/alerts", json(), true}}},
         {"POST /api/v1/telegram/alerts",
-         {{Rule::kGated, "/api/v1/telegram/alerts",
-           {{"symbol", "EURUSD"}, {"timeframe", "H1"}, {"min_confidence", 0.6}}, true}}},
+         {{Rule::kGated,
+           "/api/v1/telegram/alerts",
+           {{"symbol", "EURUSD"}, {"timeframe", "H1"}, {"min_confidence", 0.6}},
+           true}}},
         {"PATCH /api/v1/telegram/alerts/{id}",
          {{Rule::kNoData, "/api/v1/telegram/alerts/999999", {{"muted", true}}, true}}},
-        {"DELETE /api/v1/telegram/alerts/{id}", {{Rule::kNoData, "/api/v1/telegram/alerts/999999", json(), true}}},
-        {"POST /api/v1/telegram/webhook", {{Rule::kNoData, "/api/v1/telegram/webhook", json::object()}}},
+        {"DELETE /api/v1/telegram/alerts/{id}",
+         {{Rule::kNoData, "/api/v1/telegram/alerts/999999", json(), true}}},
+        {"POST /api/v1/telegram/webhook",
+         {{Rule::kNoData, "/api/v1/telegram/webhook", json::object()}}},
         // Backtests and paper accounts (issue 12): creating one needs the plan's "backtests" /
         // "paper_trading" (Free: 403); the rest reads the tenant's own runs and accounts, which a
         // Free tenant can't have (404), and never a live signal.
         {"POST /api/v1/backtests", {{Rule::kGated, "/api/v1/backtests", json::object()}}},
         {"GET /api/v1/backtests", {{Rule::kNoData, "/api/v1/backtests"}}},
         {"GET /api/v1/backtests/{id}", {{Rule::kNoData, "/api/v1/backtests/999999"}}},
-        {"POST /api/v1/backtests/{id}/cancel", {{Rule::kNoData, "/api/v1/backtests/999999/cancel", json::object()}}},
+        {"POST /api/v1/backtests/{id}/cancel",
+         {{Rule::kNoData, "/api/v1/backtests/999999/cancel", json::object()}}},
         {"GET /api/v1/backtests/{id}/report", {{Rule::kNoData, "/api/v1/backtests/999999/report"}}},
         {"POST /api/v1/paper-accounts", {{Rule::kGated, "/api/v1/paper-accounts", json::object()}}},
         {"GET /api/v1/paper-accounts", {{Rule::kNoData, "/api/v1/paper-accounts"}}},
         {"GET /api/v1/paper-accounts/{id}", {{Rule::kNoData, "/api/v1/paper-accounts/999999"}}},
         {"DELETE /api/v1/paper-accounts/{id}", {{Rule::kNoData, "/api/v1/paper-accounts/999999"}}},
-        {"GET /api/v1/paper-accounts/{id}/positions", {{Rule::kNoData, "/api/v1/paper-accounts/999999/positions"}}},
-        {"GET /api/v1/paper-accounts/{id}/orders", {{Rule::kNoData, "/api/v1/paper-accounts/999999/orders"}}},
+        {"GET /api/v1/paper-accounts/{id}/positions",
+         {{Rule::kNoData, "/api/v1/paper-accounts/999999/positions"}}},
+        {"GET /api/v1/paper-accounts/{id}/orders",
+         {{Rule::kNoData, "/api/v1/paper-accounts/999999/orders"}}},
         {"POST /api/v1/paper-accounts/{id}/orders",
          {{Rule::kNoData, "/api/v1/paper-accounts/999999/orders", json::object()}}},
         {"DELETE /api/v1/paper-accounts/{id}/orders/{order_id}",
          {{Rule::kNoData, "/api/v1/paper-accounts/999999/orders/999999"}}},
-        {"GET /api/v1/paper-accounts/{id}/fills", {{Rule::kNoData, "/api/v1/paper-accounts/999999/fills"}}},
-        {"GET /api/v1/paper-accounts/{id}/trades", {{Rule::kNoData, "/api/v1/paper-accounts/999999/trades"}}},
-        {"GET /api/v1/paper-accounts/{id}/equity", {{Rule::kNoData, "/api/v1/paper-accounts/999999/equity"}}},
-        {"GET /api/v1/paper-accounts/{id}/events", {{Rule::kNoData, "/api/v1/paper-accounts/999999/events"}}},
+        {"GET /api/v1/paper-accounts/{id}/fills",
+         {{Rule::kNoData, "/api/v1/paper-accounts/999999/fills"}}},
+        {"GET /api/v1/paper-accounts/{id}/trades",
+         {{Rule::kNoData, "/api/v1/paper-accounts/999999/trades"}}},
+        {"GET /api/v1/paper-accounts/{id}/equity",
+         {{Rule::kNoData, "/api/v1/paper-accounts/999999/equity"}}},
+        {"GET /api/v1/paper-accounts/{id}/events",
+         {{Rule::kNoData, "/api/v1/paper-accounts/999999/events"}}},
         {"POST /api/v1/paper-accounts/{id}/close-positions",
          {{Rule::kNoData, "/api/v1/paper-accounts/999999/close-positions", json::object()}}},
         {"POST /api/v1/paper-accounts/{id}/reset",
@@ -268,8 +301,10 @@ class FreeRouteWalkTest : public ::testing::Test {
         // Self-service subscriptions and payments (issue 11): the tenant's own billing; no data
         // of a plan. The Midtrans notification and the SIMULATED sandbox take no tenant key.
         {"GET /api/v1/billing/subscription", {{Rule::kNoData, "/api/v1/billing/subscription"}}},
-        {"POST /api/v1/billing/checkout", {{Rule::kNoData, "/api/v1/billing/checkout", json::object(), true}}},
-        {"POST /api/v1/billing/cancel", {{Rule::kNoData, "/api/v1/billing/cancel", json::object(), true}}},
+        {"POST /api/v1/billing/checkout",
+         {{Rule::kNoData, "/api/v1/billing/checkout", json::object(), true}}},
+        {"POST /api/v1/billing/cancel",
+         {{Rule::kNoData, "/api/v1/billing/cancel", json::object(), true}}},
         {"GET /api/v1/billing/orders", {{Rule::kNoData, "/api/v1/billing/orders"}}},
         {"GET /api/v1/billing/orders/{id}", {{Rule::kNoData, "/api/v1/billing/orders/999999"}}},
         {"GET /api/v1/billing/invoices", {{Rule::kNoData, "/api/v1/billing/invoices"}}},
@@ -280,7 +315,8 @@ class FreeRouteWalkTest : public ::testing::Test {
          {{Rule::kNoData, "/api/v1/payments/midtrans/notification", json::object()}}},
         {"POST /sandbox/midtrans/snap/v1/transactions",
          {{Rule::kNoData, "/sandbox/midtrans/snap/v1/transactions", json::object()}}},
-        {"GET /sandbox/midtrans/v2/{order_id}/status", {{Rule::kNoData, "/sandbox/midtrans/v2/none/status"}}},
+        {"GET /sandbox/midtrans/v2/{order_id}/status",
+         {{Rule::kNoData, "/sandbox/midtrans/v2/none/status"}}},
         {"POST /sandbox/midtrans/v2/{order_id}/cancel",
          {{Rule::kNoData, "/sandbox/midtrans/v2/none/cancel", json::object()}}},
         {"POST /sandbox/midtrans/v2/{order_id}/refund",
@@ -290,28 +326,39 @@ class FreeRouteWalkTest : public ::testing::Test {
          {{Rule::kNoData, "/sandbox/midtrans/pay/none/pay", json::object()}}},
         {"GET /sandbox/midtrans/transactions", {{Rule::kNoData, "/sandbox/midtrans/transactions"}}},
         // Operators only.
-        {"GET /api/v1/operator/tenants/{id}/orders", {{Rule::kOperator, "/api/v1/operator/tenants/1/orders"}}},
-        {"GET /api/v1/operator/tenants/{id}/payments", {{Rule::kOperator, "/api/v1/operator/tenants/1/payments"}}},
+        {"GET /api/v1/operator/tenants/{id}/orders",
+         {{Rule::kOperator, "/api/v1/operator/tenants/1/orders"}}},
+        {"GET /api/v1/operator/tenants/{id}/payments",
+         {{Rule::kOperator, "/api/v1/operator/tenants/1/payments"}}},
         {"POST /api/v1/operator/orders/{id}/refund",
          {{Rule::kOperator, "/api/v1/operator/orders/1/refund", json::object()}}},
         {"GET /api/v1/operator/analytics/subscriptions",
          {{Rule::kOperator, "/api/v1/operator/analytics/subscriptions"}}},
         {"GET /api/v1/operator/me", {{Rule::kOperator, "/api/v1/operator/me"}}},
         {"GET /api/v1/operator/feed-keys", {{Rule::kOperator, "/api/v1/operator/feed-keys"}}},
-        {"POST /api/v1/operator/feed-keys", {{Rule::kOperator, "/api/v1/operator/feed-keys", json::object()}}},
-        {"DELETE /api/v1/operator/feed-keys/{id}", {{Rule::kOperator, "/api/v1/operator/feed-keys/1"}}},
+        {"POST /api/v1/operator/feed-keys",
+         {{Rule::kOperator, "/api/v1/operator/feed-keys", json::object()}}},
+        {"DELETE /api/v1/operator/feed-keys/{id}",
+         {{Rule::kOperator, "/api/v1/operator/feed-keys/1"}}},
         {"POST /api/v1/market/ticks", {{Rule::kOperator, "/api/v1/market/ticks", json::object()}}},
         {"GET /api/v1/market/feed", {{Rule::kOperator, "/api/v1/market/feed"}}},
-        {"PUT /api/v1/operator/plans/{name}", {{Rule::kOperator, "/api/v1/operator/plans/free", json::object()}}},
-        {"PATCH /api/v1/operator/plans/{name}", {{Rule::kOperator, "/api/v1/operator/plans/free", json::object()}}},
+        {"PUT /api/v1/operator/plans/{name}",
+         {{Rule::kOperator, "/api/v1/operator/plans/free", json::object()}}},
+        {"PATCH /api/v1/operator/plans/{name}",
+         {{Rule::kOperator, "/api/v1/operator/plans/free", json::object()}}},
         {"PUT /api/v1/operator/tenants/{id}/plan",
          {{Rule::kOperator, "/api/v1/operator/tenants/1/plan", {{"plan", "enterprise"}}}}},
         {"GET /api/v1/operator/tenants", {{Rule::kOperator, "/api/v1/operator/tenants"}}},
-        {"GET /api/v1/operator/models/health", {{Rule::kOperator, "/api/v1/operator/models/health"}}},
-        {"GET /api/v1/operator/analytics/usage", {{Rule::kOperator, "/api/v1/operator/analytics/usage"}}},
-        {"GET /api/v1/operator/analytics/top-tenants", {{Rule::kOperator, "/api/v1/operator/analytics/top-tenants"}}},
-        {"GET /api/v1/operator/analytics/revenue", {{Rule::kOperator, "/api/v1/operator/analytics/revenue"}}},
-        {"GET /api/v1/operator/analytics/burn-down", {{Rule::kOperator, "/api/v1/operator/analytics/burn-down"}}},
+        {"GET /api/v1/operator/models/health",
+         {{Rule::kOperator, "/api/v1/operator/models/health"}}},
+        {"GET /api/v1/operator/analytics/usage",
+         {{Rule::kOperator, "/api/v1/operator/analytics/usage"}}},
+        {"GET /api/v1/operator/analytics/top-tenants",
+         {{Rule::kOperator, "/api/v1/operator/analytics/top-tenants"}}},
+        {"GET /api/v1/operator/analytics/revenue",
+         {{Rule::kOperator, "/api/v1/operator/analytics/revenue"}}},
+        {"GET /api/v1/operator/analytics/burn-down",
+         {{Rule::kOperator, "/api/v1/operator/analytics/burn-down"}}},
     };
   }
 
@@ -340,7 +387,8 @@ class FreeRouteWalkTest : public ::testing::Test {
   // The times of the data in a metered answer: a signal's bar close (its bar_time plus one period,
   // or a prediction's "timestamp"), each feature vector's bar close. At least one is checked.
   void ExpectNothingNewerThanTheDelay(const json& j, const std::string& what) {
-    EXPECT_TRUE(j.contains("bar_time") || j.contains("timestamp") || j.contains("vectors")) << what << ": " << j.dump();
+    EXPECT_TRUE(j.contains("bar_time") || j.contains("timestamp") || j.contains("vectors"))
+        << what << ": " << j.dump();
     if (j.contains("timestamp")) {
       auto t = ParseIso8601(j["timestamp"].get<std::string>());
       ASSERT_OK(t);
@@ -432,7 +480,8 @@ TEST_F(FreeRouteWalkTest, EveryRouteIsMeteredOrFreeByRuleAndNoneBeatsTheDelayOrT
           case Rule::kNoData:
             EXPECT_EQ(charged, 0) << r.body;
             // (The OpenAPI document names those keys in its schemas.)
-            if (!j.is_discarded() && w.target != "/api/v1/openapi.json") EXPECT_FALSE(HasSignalData(j)) << r.body;
+            if (!j.is_discarded() && w.target != "/api/v1/openapi.json")
+              EXPECT_FALSE(HasSignalData(j)) << r.body;
             EXPECT_LT(r.status, 500) << r.body;
             break;
           case Rule::kOperator:
@@ -443,7 +492,8 @@ TEST_F(FreeRouteWalkTest, EveryRouteIsMeteredOrFreeByRuleAndNoneBeatsTheDelayOrT
       }
     }
   }
-  for (const auto& [route, _] : rules) EXPECT_TRUE(documented.count(route)) << route << " is not in openapi.json";
+  for (const auto& [route, _] : rules)
+    EXPECT_TRUE(documented.count(route)) << route << " is not in openapi.json";
   EXPECT_EQ(metered_answers, 6);
 
   // The whole quota, then no route gives one more metered answer, and the track record stays free.
@@ -465,7 +515,8 @@ TEST_F(FreeRouteWalkTest, EveryRouteIsMeteredOrFreeByRuleAndNoneBeatsTheDelayOrT
       EXPECT_EQ(r.status, 402) << r.body;
     }
   }
-  Response history = Call("GET", {Rule::kTrackRecord, "/api/v1/signals?symbol=EURUSD&timeframe=H1"});
+  Response history =
+      Call("GET", {Rule::kTrackRecord, "/api/v1/signals?symbol=EURUSD&timeframe=H1"});
   EXPECT_EQ(history.status, 200) << history.body;
   EXPECT_EQ(Used(), plan->monthly_quota);
 }

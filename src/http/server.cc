@@ -2,14 +2,13 @@
 // helpers are also used by query_string.cc.
 #include "http/server.h"
 
+#include <sys/socket.h>
+
 #include <atomic>
 #include <map>
 #include <mutex>
-#include <thread>
-
-#include <sys/socket.h>
-
 #include <restinio/all.hpp>
+#include <thread>
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <restinio/router/pcre2_regex_engine.hpp>
 #include <restinio/websocket/websocket.hpp>
@@ -134,7 +133,7 @@ struct Server::Impl {
   std::once_flag stop_once;
   std::mutex ws_mu;
   std::map<uint64_t, std::shared_ptr<WsConnection>> websockets;  // GUARDED_BY(ws_mu)
-  uint64_t next_ws_id = 1;                                          // GUARDED_BY(ws_mu)
+  uint64_t next_ws_id = 1;                                       // GUARDED_BY(ws_mu)
 
   // Switches the request's connection to WebSocket, handing messages to resp.websocket.
   void Upgrade(const restinio::request_handle_t& req, const Response& resp) {
@@ -156,14 +155,17 @@ struct Server::Impl {
       // A browser cannot set Authorization on a WebSocket: the dashboard offers the subprotocols
       // "sinyal.v1" and "sinyal.bearer.<access token>" (read by Pipeline::Authenticate). The
       // answer must name one offered protocol or the browser drops the connection.
-      std::string accept = restinio::utils::base64::encode(restinio::utils::sha1::to_string(
-          restinio::utils::sha1::make_digest(req->header().get_field(restinio::http_field::sec_websocket_key) +
-                                             "258EAFA5-E914-47DA-95CA-C5AB0DC85B11")));
+      std::string accept = restinio::utils::base64::encode(
+          restinio::utils::sha1::to_string(restinio::utils::sha1::make_digest(
+              req->header().get_field(restinio::http_field::sec_websocket_key) +
+              "258EAFA5-E914-47DA-95CA-C5AB0DC85B11")));
       restinio::http_header_fields_t fields;
       fields.set_field(restinio::http_field::sec_websocket_accept, std::move(accept));
-      if (OffersSubprotocol(req->header().get_field_or(restinio::http_field::sec_websocket_protocol, ""),
-                            kDashboardSubprotocol)) {
-        fields.set_field(restinio::http_field::sec_websocket_protocol, std::string(kDashboardSubprotocol));
+      if (OffersSubprotocol(
+              req->header().get_field_or(restinio::http_field::sec_websocket_protocol, ""),
+              kDashboardSubprotocol)) {
+        fields.set_field(restinio::http_field::sec_websocket_protocol,
+                         std::string(kDashboardSubprotocol));
       }
       auto ws = rws::upgrade<Traits>(
           *req, rws::activation_t::delayed, std::move(fields),
@@ -178,7 +180,8 @@ struct Server::Impl {
                   try {
                     conn->handler().OnText(*conn, m->payload());
                   } catch (const std::exception& e) {
-                    LogEvent(spdlog::level::err, "websocket_handler_exception", {{"what", e.what()}});
+                    LogEvent(spdlog::level::err, "websocket_handler_exception",
+                             {{"what", e.what()}});
                     conn->Close(1011, "internal error");
                   }
                 }
@@ -237,7 +240,8 @@ struct Server::Impl {
     auto builder = req->create_response(restinio::http_status_line_t(
         restinio::http_status_code_t{static_cast<std::uint16_t>(resp.status)},
         std::string(ReasonPhrase(resp.status))));
-    if (!resp.content_type.empty()) builder.append_header(restinio::http_field::content_type, resp.content_type);
+    if (!resp.content_type.empty())
+      builder.append_header(restinio::http_field::content_type, resp.content_type);
     bool has_cache_control = false;
     for (const auto& [k, v] : resp.headers) {
       builder.append_header(k, v);
@@ -250,11 +254,13 @@ struct Server::Impl {
     builder.done([this](const asio::error_code&) { in_flight.fetch_sub(1); });
   }
 
-  restinio::request_handling_status_t Dispatch(int index, const restinio::request_handle_t& req,
-                                               std::map<std::string, std::string, std::less<>> params) {
+  restinio::request_handling_status_t Dispatch(
+      int index, const restinio::request_handle_t& req,
+      std::map<std::string, std::string, std::less<>> params) {
     in_flight.fetch_add(1);
     if (draining.load()) {
-      Response resp = ProblemResponse(503, "shutting-down", "the server is shutting down; retry", "", "");
+      Response resp =
+          ProblemResponse(503, "shutting-down", "the server is shutting down; retry", "", "");
       resp.headers.emplace_back("retry-after", "1");
       Respond(req, resp, /*close=*/true);
       return restinio::request_accepted();
@@ -263,8 +269,9 @@ struct Server::Impl {
       Request r = Convert(req);
       r.params = std::move(params);
       if (r.query.count("__malformed_query__")) {
-        Respond(req, ProblemResponse(400, "malformed-query", "the query string is not valid percent-encoding",
-                                     "query", ""),
+        Respond(req,
+                ProblemResponse(400, "malformed-query",
+                                "the query string is not valid percent-encoding", "query", ""),
                 draining.load());
         return;
       }
@@ -304,21 +311,26 @@ Status Server::Start() {
   for (size_t i = 0; i < routes.size(); ++i) {
     const Route& route = routes[i];
     auto method = restinio::http_method_get();
-    if (route.method == "GET") method = restinio::http_method_get();
-    else if (route.method == "POST") method = restinio::http_method_post();
-    else if (route.method == "PUT") method = restinio::http_method_put();
-    else if (route.method == "PATCH") method = restinio::http_method_patch();
-    else if (route.method == "DELETE") method = restinio::http_method_delete();
-    else return Status::Internal("unsupported method " + route.method);
+    if (route.method == "GET")
+      method = restinio::http_method_get();
+    else if (route.method == "POST")
+      method = restinio::http_method_post();
+    else if (route.method == "PUT")
+      method = restinio::http_method_put();
+    else if (route.method == "PATCH")
+      method = restinio::http_method_patch();
+    else if (route.method == "DELETE")
+      method = restinio::http_method_delete();
+    else
+      return Status::Internal("unsupported method " + route.method);
     auto names = ParamNames(route.pattern);
     Impl* impl = impl_.get();
     int index = static_cast<int>(i);
-    router->add_handler(method, route.pattern,
-                        [impl, index, names](auto req, auto params) {
-                          std::map<std::string, std::string, std::less<>> p;
-                          for (const auto& n : names) p.emplace(n, ToStd(params[n]));
-                          return impl->Dispatch(index, req, std::move(p));
-                        });
+    router->add_handler(method, route.pattern, [impl, index, names](auto req, auto params) {
+      std::map<std::string, std::string, std::less<>> p;
+      for (const auto& n : names) p.emplace(n, ToStd(params[n]));
+      return impl->Dispatch(index, req, std::move(p));
+    });
   }
   Impl* impl = impl_.get();
   router->non_matched_request_handler([impl](auto req) { return impl->Dispatch(-1, req, {}); });
@@ -334,8 +346,8 @@ Status Server::Start() {
             .acceptor_post_bind_hook([impl](asio::ip::tcp::acceptor& acceptor) {
               impl->listen_fd.store(static_cast<int>(acceptor.native_handle()));
             })
-            .incoming_http_msg_limits(
-                restinio::incoming_http_msg_limits_t{}.max_body_size(impl_->options.hard_body_limit))
+            .incoming_http_msg_limits(restinio::incoming_http_msg_limits_t{}.max_body_size(
+                impl_->options.hard_body_limit))
             .read_next_http_message_timelimit(std::chrono::seconds(60))
             .handle_request_timeout(std::chrono::seconds(60))
             .max_pipelined_requests(16)
@@ -347,7 +359,9 @@ Status Server::Start() {
                                std::to_string(impl_->options.port) + ": " + e.what());
   }
   LogEvent(spdlog::level::info, "http_listening",
-           {{"host", impl_->options.host}, {"port", impl_->options.port}, {"io_threads", impl_->options.io_threads}});
+           {{"host", impl_->options.host},
+            {"port", impl_->options.port},
+            {"io_threads", impl_->options.io_threads}});
   return Status::Ok();
 }
 
@@ -377,10 +391,12 @@ void Server::Stop() {
     websockets.clear();
     // Deferred responses still waiting (e.g. for a commit that never came back) are answered
     // 503 now rather than left hanging; give their writes a moment before the threads stop.
-    if (size_t n = impl_->pipeline.CompletePending(Status::Unavailable("the server is shutting down; retry"))) {
+    if (size_t n = impl_->pipeline.CompletePending(
+            Status::Unavailable("the server is shutting down; retry"))) {
       LogEvent(spdlog::level::warn, "deferred_responses_abandoned", {{"count", n}});
       auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(1);
-      while (impl_->server && impl_->in_flight.load() > 0 && std::chrono::steady_clock::now() < deadline) {
+      while (impl_->server && impl_->in_flight.load() > 0 &&
+             std::chrono::steady_clock::now() < deadline) {
         std::this_thread::sleep_for(std::chrono::milliseconds(5));
       }
     }

@@ -27,7 +27,9 @@ bool EndsWith(std::string_view s, std::string_view suffix) {
   return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
 }
 
-bool StartsWith(std::string_view s, std::string_view prefix) { return s.substr(0, prefix.size()) == prefix; }
+bool StartsWith(std::string_view s, std::string_view prefix) {
+  return s.substr(0, prefix.size()) == prefix;
+}
 
 std::string ContentType(std::string_view path) {
   static constexpr std::pair<std::string_view, std::string_view> kTypes[] = {
@@ -71,7 +73,8 @@ bool AcceptsGzip(const Request& request) {
 
 // A client route of the single-page app: not the API, not an asset, no file extension.
 bool IsClientRoute(std::string_view path) {
-  if (StartsWith(path, "/api/") || path == "/api" || StartsWith(path, "/assets/") || StartsWith(path, "/docs"))
+  if (StartsWith(path, "/api/") || path == "/api" || StartsWith(path, "/assets/") ||
+      StartsWith(path, "/docs"))
     return false;
   std::string_view last = path.substr(path.rfind('/') + 1);
   return last.find('.') == std::string_view::npos;
@@ -85,16 +88,16 @@ Result<std::unique_ptr<StaticSite>> StaticSite::Load(const std::string& dir) {
   if (dir.empty() || !fs::is_directory(dir, ec)) return site;
   size_t total = 0;
   std::map<std::string, std::string, std::less<>> gz;  // "/x.js" -> gzip bytes of it
-  for (auto it = fs::recursive_directory_iterator(dir, ec); !ec && it != fs::recursive_directory_iterator();
-       it.increment(ec)) {
+  for (auto it = fs::recursive_directory_iterator(dir, ec);
+       !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
     if (!it->is_regular_file(ec)) continue;
     std::string rel = "/" + fs::relative(it->path(), dir, ec).generic_string();
     SINYAL_ASSIGN_OR_RETURN(std::string body, ReadFile(it->path()));
     total += body.size();
     if (total > kMaxTotalBytes) {
-      return Status::InvalidArgument("the files under " + dir + " exceed " + std::to_string(kMaxTotalBytes >> 20) +
-                                         " MiB",
-                                     "server.web_dir");
+      return Status::InvalidArgument(
+          "the files under " + dir + " exceed " + std::to_string(kMaxTotalBytes >> 20) + " MiB",
+          "server.web_dir");
     }
     if (EndsWith(rel, ".gz")) {
       gz.emplace(rel.substr(0, rel.size() - 3), std::move(body));
@@ -127,9 +130,10 @@ std::optional<Response> StaticSite::Send(const Request& request, const File& fil
   r.content_type = file.content_type;
   if (StartsWith(file.content_type, "text/html")) {
     // The app talks only to its own origin (REST and the WebSocket stream) and is never framed.
-    r.headers.emplace_back("content-security-policy",
-                           "default-src 'self'; connect-src 'self'; img-src 'self' data: blob:; "
-                           "style-src 'self' 'unsafe-inline'; frame-ancestors 'none'; base-uri 'self'");
+    r.headers.emplace_back(
+        "content-security-policy",
+        "default-src 'self'; connect-src 'self'; img-src 'self' data: blob:; "
+        "style-src 'self' 'unsafe-inline'; frame-ancestors 'none'; base-uri 'self'");
     r.headers.emplace_back("x-content-type-options", "nosniff");
     r.headers.emplace_back("referrer-policy", "same-origin");
   }
@@ -147,7 +151,8 @@ std::optional<Response> StaticSite::Serve(const Request& request) const {
   std::string_view path = request.path;
   if (path != "/" && path != "/index.html") {
     if (auto it = files_.find(path); it != files_.end()) {
-      return Send(request, it->second, std::string(StartsWith(path, "/assets/") ? kImmutable : kHour));
+      return Send(request, it->second,
+                  std::string(StartsWith(path, "/assets/") ? kImmutable : kHour));
     }
     if (!IsClientRoute(path)) return std::nullopt;
   }

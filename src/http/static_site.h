@@ -44,7 +44,8 @@ class StaticSite {
     std::string content_type;
     std::string etag;
   };
-  std::optional<Response> Send(const Request& request, const File& file, std::string cache_control) const;
+  std::optional<Response> Send(const Request& request, const File& file,
+                               std::string cache_control) const;
   std::map<std::string, File, std::less<>> files_;  // key: "/relative/path"
 };
 

@@ -1,7 +1,6 @@
 #include "http/static_site.h"
 
 #include <fstream>
-
 #include <nlohmann/json.hpp>
 
 #include "core/testing/test_util.h"
@@ -56,7 +55,8 @@ TEST_F(StaticSiteTest, HashedAssetsAreImmutableAndGzippedWhenAccepted) {
   EXPECT_EQ(HeaderOf(*plain, "content-encoding"), "");
   EXPECT_EQ(HeaderOf(*plain, "vary"), "Accept-Encoding");
 
-  auto gz = site_->Serve(Get("/assets/index-AbC123.js", {{"accept-encoding", "gzip, deflate, br"}}));
+  auto gz =
+      site_->Serve(Get("/assets/index-AbC123.js", {{"accept-encoding", "gzip, deflate, br"}}));
   ASSERT_TRUE(gz.has_value());
   EXPECT_EQ(gz->body, "GZIPBYTES");
   EXPECT_EQ(HeaderOf(*gz, "content-encoding"), "gzip");
@@ -65,13 +65,15 @@ TEST_F(StaticSiteTest, HashedAssetsAreImmutableAndGzippedWhenAccepted) {
 }
 
 TEST_F(StaticSiteTest, IndexIsRevalidatedAndClientRoutesFallBackToIt) {
-  for (const char* path : {"/", "/index.html", "/signals", "/models/EURUSD/1h", "/operator/tenants"}) {
+  for (const char* path :
+       {"/", "/index.html", "/signals", "/models/EURUSD/1h", "/operator/tenants"}) {
     auto r = site_->Serve(Get(path));
     ASSERT_TRUE(r.has_value()) << path;
     EXPECT_EQ(r->status, 200) << path;
     EXPECT_EQ(r->body, "<!doctype html><div id=root></div>") << path;
     EXPECT_EQ(HeaderOf(*r, "cache-control"), "no-cache") << path;
-    EXPECT_NE(HeaderOf(*r, "content-security-policy").find("frame-ancestors 'none'"), std::string::npos);
+    EXPECT_NE(HeaderOf(*r, "content-security-policy").find("frame-ancestors 'none'"),
+              std::string::npos);
   }
   std::string etag = HeaderOf(*site_->Serve(Get("/")), "etag");
   ASSERT_FALSE(etag.empty());
@@ -98,9 +100,10 @@ TEST_F(StaticSiteTest, ApiPathsMissingAssetsAndOtherMethodsAreNotServed) {
 
 TEST_F(StaticSiteTest, PipelineServesFilesOnlyWhereNoRouteMatches) {
   RouteTable routes;
-  routes.Add({.method = "GET", .pattern = "/api/v1/thing", .handler = [](Context&) -> Result<Response> {
-                return Response::Json(200, {{"route", true}});
-              }});
+  routes.Add(
+      {.method = "GET", .pattern = "/api/v1/thing", .handler = [](Context&) -> Result<Response> {
+         return Response::Json(200, {{"route", true}});
+       }});
   Metrics metrics;
   ManualClock clock(1'700'000'000 * kNanosPerSecond);
   Pipeline pipeline(routes, nullptr, metrics, clock, {.access_log = false, .site = site_.get()});

@@ -37,14 +37,14 @@ Result<Bar> Bar::Create(UnixNanos time, double open, double high, double low, do
     return Status::InvalidArgument("high " + Num(high) + " is below low " + Num(low), "high");
   }
   if (high < std::max(open, close)) {
-    return Status::InvalidArgument(
-        "high " + Num(high) + " is below " + (open > close ? "open " + Num(open) : "close " + Num(close)),
-        "high");
+    return Status::InvalidArgument("high " + Num(high) + " is below " +
+                                       (open > close ? "open " + Num(open) : "close " + Num(close)),
+                                   "high");
   }
   if (low > std::min(open, close)) {
-    return Status::InvalidArgument(
-        "low " + Num(low) + " is above " + (open < close ? "open " + Num(open) : "close " + Num(close)),
-        "low");
+    return Status::InvalidArgument("low " + Num(low) + " is above " +
+                                       (open < close ? "open " + Num(open) : "close " + Num(close)),
+                                   "low");
   }
   if (!std::isfinite(volume) || volume < 0) {
     return Status::InvalidArgument("volume " + Num(volume) + " must be finite and >= 0", "volume");

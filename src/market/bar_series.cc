@@ -43,7 +43,10 @@ std::vector<Bar> BarSeries::Range(UnixNanos from, UnixNanos to, size_t limit) co
   size_t lo = 0, hi = size_;
   while (lo < hi) {
     size_t mid = (lo + hi) / 2;
-    if ((*this)[mid].time() < from) lo = mid + 1; else hi = mid;
+    if ((*this)[mid].time() < from)
+      lo = mid + 1;
+    else
+      hi = mid;
   }
   for (size_t i = lo; i < size_ && (*this)[i].time() < to; ++i) {
     if (limit != 0 && out.size() >= limit) break;
@@ -61,7 +64,8 @@ std::vector<Bar> BarSeries::ToVector() const {
 
 bool IsWeekendClosed(UnixNanos t, WeekendRule rule) {
   switch (rule) {
-    case WeekendRule::kNone: return false;
+    case WeekendRule::kNone:
+      return false;
     case WeekendRule::kSaturdaySunday: {
       int64_t days = t >= 0 ? t / kNanosPerDay : (t - kNanosPerDay + 1) / kNanosPerDay;
       int wd = Weekday(days);
@@ -78,9 +82,9 @@ bool IsWeekendClosed(UnixNanos t, WeekendRule rule) {
       int64_t days = t >= 0 ? t / kNanosPerDay : (t - kNanosPerDay + 1) / kNanosPerDay;
       int wd = Weekday(days);
       int64_t tod = t - days * kNanosPerDay;
-      if (wd == 6) return true;                                 // Saturday
-      if (wd == 5) return tod >= 17 * kNanosPerHour;            // Friday from 17:00
-      if (wd == 0) return tod < 17 * kNanosPerHour;             // Sunday until 17:00
+      if (wd == 6) return true;                       // Saturday
+      if (wd == 5) return tod >= 17 * kNanosPerHour;  // Friday from 17:00
+      if (wd == 0) return tod < 17 * kNanosPerHour;   // Sunday until 17:00
       return false;
     }
   }
@@ -98,7 +102,8 @@ std::vector<Gap> FindGaps(std::span<const Bar> bars, Timeframe tf, WeekendRule w
     UnixNanos first_open = 0;
     for (UnixNanos t = prev + d; t < cur; t += d) {
       // A bucket is open-market if any part of it is; check its start and its last minute.
-      bool closed = IsWeekendClosed(t, weekend) && IsWeekendClosed(t + d - kNanosPerMinute, weekend);
+      bool closed =
+          IsWeekendClosed(t, weekend) && IsWeekendClosed(t + d - kNanosPerMinute, weekend);
       if (!closed) {
         if (missing == 0) first_open = t;
         ++missing;

@@ -29,7 +29,8 @@ TEST(BarSeriesTest, RejectsOutOfOrderAndMisaligned) {
   BarSeries s(Timeframe::kH1, 10);
   ASSERT_OK(s.Append(At(T(2020, 1, 2, 5))));
   Status dup = s.Append(At(T(2020, 1, 2, 5)));
-  EXPECT_EQ(dup.message(), "bar at 2020-01-02T05:00:00Z is not after the last bar at 2020-01-02T05:00:00Z");
+  EXPECT_EQ(dup.message(),
+            "bar at 2020-01-02T05:00:00Z is not after the last bar at 2020-01-02T05:00:00Z");
   EXPECT_FALSE(s.Append(At(T(2020, 1, 2, 4))).ok());
   s.set_check_alignment(true);
   EXPECT_EQ(s.Append(At(T(2020, 1, 2, 6, 30))).message(),

@@ -293,10 +293,14 @@ Result<UnixNanos> ParseWallTime(std::string_view date_text, std::string_view tim
 
 std::string_view CsvLayoutName(CsvLayout layout) {
   switch (layout) {
-    case CsvLayout::kAuto: return "auto";
-    case CsvLayout::kMt5Terminal: return "mt5";
-    case CsvLayout::kMt5Rates: return "mt5-rates";
-    case CsvLayout::kGeneric: return "generic";
+    case CsvLayout::kAuto:
+      return "auto";
+    case CsvLayout::kMt5Terminal:
+      return "mt5";
+    case CsvLayout::kMt5Rates:
+      return "mt5-rates";
+    case CsvLayout::kGeneric:
+      return "generic";
   }
   return "auto";
 }
@@ -307,9 +311,8 @@ Result<CsvLayout> ParseCsvLayout(std::string_view name) {
   if (n == "mt5" || n == "mt5-terminal") return CsvLayout::kMt5Terminal;
   if (n == "mt5-rates" || n == "rates") return CsvLayout::kMt5Rates;
   if (n == "generic") return CsvLayout::kGeneric;
-  return Status::InvalidArgument("unknown layout '" + Printable(name) +
-                                     "' (use auto, mt5, mt5-rates or generic)",
-                                 "layout");
+  return Status::InvalidArgument(
+      "unknown layout '" + Printable(name) + "' (use auto, mt5, mt5-rates or generic)", "layout");
 }
 
 Result<DateFormat> ParseDateFormat(std::string_view name) {
@@ -317,12 +320,13 @@ Result<DateFormat> ParseDateFormat(std::string_view name) {
   if (n == "auto") return DateFormat::kAuto;
   if (n == "ymd" || n == "yyyy.mm.dd" || n == "yyyy-mm-dd" || n == "iso") return DateFormat::kYmd;
   if (n == "mdy" || n == "m/d/yyyy" || n == "mm/dd/yyyy") return DateFormat::kMdy;
-  if (n == "dmy" || n == "d/m/yyyy" || n == "dd/mm/yyyy" || n == "dd.mm.yyyy") return DateFormat::kDmy;
+  if (n == "dmy" || n == "d/m/yyyy" || n == "dd/mm/yyyy" || n == "dd.mm.yyyy")
+    return DateFormat::kDmy;
   if (n == "unix" || n == "unix-seconds" || n == "epoch") return DateFormat::kUnixSeconds;
   if (n == "unix-ms" || n == "unix-millis") return DateFormat::kUnixMillis;
-  return Status::InvalidArgument("unknown date format '" + Printable(name) +
-                                     "' (use auto, ymd, mdy, dmy, unix or unix-ms)",
-                                 "date_format");
+  return Status::InvalidArgument(
+      "unknown date format '" + Printable(name) + "' (use auto, ymd, mdy, dmy, unix or unix-ms)",
+      "date_format");
 }
 
 std::string RowError::ToString() const {
@@ -333,9 +337,21 @@ std::string RowError::ToString() const {
 
 namespace {
 
-enum Col { kDateTime, kDate, kTime, kOpen, kHigh, kLow, kClose, kVolume, kRealVolume, kSpread, kNumCols };
-constexpr const char* kColNames[kNumCols] = {"datetime", "date", "time", "open", "high",
-                                             "low", "close", "volume", "real_volume", "spread"};
+enum Col {
+  kDateTime,
+  kDate,
+  kTime,
+  kOpen,
+  kHigh,
+  kLow,
+  kClose,
+  kVolume,
+  kRealVolume,
+  kSpread,
+  kNumCols
+};
+constexpr const char* kColNames[kNumCols] = {
+    "datetime", "date", "time", "open", "high", "low", "close", "volume", "real_volume", "spread"};
 
 class Importer {
  public:
@@ -399,7 +415,8 @@ Result<int> Importer::FindMapped(const std::string& spec, const std::vector<std:
   }
   std::string have;
   for (size_t i = 0; i < names.size(); ++i) have += (i ? ", " : "") + Printable(names[i], 24);
-  return FileError(line, "mapped column '" + Printable(spec) + "' is not in the header (" + have + ")");
+  return FileError(line,
+                   "mapped column '" + Printable(spec) + "' is not in the header (" + have + ")");
 }
 
 Status Importer::ResolveColumns(const std::vector<std::string>& names, int64_t line,
@@ -432,12 +449,18 @@ Status Importer::ResolveColumns(const std::vector<std::string>& names, int64_t l
     // Positional layouts.
     if (layout == CsvLayout::kMt5Terminal) {
       if (nfields < 7) {
-        return FileError(line, "a headerless MT5 file needs at least 7 columns "
-                               "(date, time, open, high, low, close, tickvol), found " +
-                                   std::to_string(nfields));
+        return FileError(line,
+                         "a headerless MT5 file needs at least 7 columns "
+                         "(date, time, open, high, low, close, tickvol), found " +
+                             std::to_string(nfields));
       }
-      idx_[kDate] = 0; idx_[kTime] = 1; idx_[kOpen] = 2; idx_[kHigh] = 3; idx_[kLow] = 4;
-      idx_[kClose] = 5; idx_[kVolume] = 6;
+      idx_[kDate] = 0;
+      idx_[kTime] = 1;
+      idx_[kOpen] = 2;
+      idx_[kHigh] = 3;
+      idx_[kLow] = 4;
+      idx_[kClose] = 5;
+      idx_[kVolume] = 6;
       if (nfields > 7) idx_[kRealVolume] = 7;
       if (nfields > 8) idx_[kSpread] = 8;
     } else if (layout == CsvLayout::kMt5Rates) {
@@ -445,13 +468,18 @@ Status Importer::ResolveColumns(const std::vector<std::string>& names, int64_t l
         return FileError(line, "a headerless MT5 rates file needs at least 6 columns, found " +
                                    std::to_string(nfields));
       }
-      idx_[kDateTime] = 0; idx_[kOpen] = 1; idx_[kHigh] = 2; idx_[kLow] = 3; idx_[kClose] = 4;
+      idx_[kDateTime] = 0;
+      idx_[kOpen] = 1;
+      idx_[kHigh] = 2;
+      idx_[kLow] = 3;
+      idx_[kClose] = 4;
       idx_[kVolume] = 5;
       if (nfields > 6) idx_[kSpread] = 6;
       if (nfields > 7) idx_[kRealVolume] = 7;
     } else if (layout != CsvLayout::kGeneric) {
-      return FileError(line, "a file without header needs layout mt5, mt5-rates or generic "
-                             "with '#N' column numbers");
+      return FileError(line,
+                       "a file without header needs layout mt5, mt5-rates or generic "
+                       "with '#N' column numbers");
     }
   } else {
     int date = find({"date", "day"});
@@ -493,8 +521,9 @@ Status Importer::ResolveColumns(const std::vector<std::string>& names, int64_t l
   }
   // Explicit mapping overrides (required for a generic layout).
   const ColumnMapping& m = opt_.columns;
-  const std::string* specs[kNumCols] = {&m.datetime, &m.date, &m.time, &m.open, &m.high,
-                                        &m.low, &m.close, &m.volume, &m.real_volume, &m.spread};
+  const std::string* specs[kNumCols] = {&m.datetime,    &m.date,  &m.time,  &m.open,
+                                        &m.high,        &m.low,   &m.close, &m.volume,
+                                        &m.real_volume, &m.spread};
   bool any_mapping = false;
   for (int c = 0; c < kNumCols; ++c) any_mapping |= !specs[c]->empty();
   if (opt_.layout == CsvLayout::kGeneric && !any_mapping && !opt_.has_header) {
@@ -502,7 +531,8 @@ Status Importer::ResolveColumns(const std::vector<std::string>& names, int64_t l
   }
   if (any_mapping) {
     if (!m.time.empty() && m.date.empty()) {
-      return FileError(line, "column mapping: 'time' needs 'date' (or map a single 'datetime' column)");
+      return FileError(line,
+                       "column mapping: 'time' needs 'date' (or map a single 'datetime' column)");
     }
     if (!m.datetime.empty() || !m.date.empty()) {
       idx_[kDateTime] = idx_[kDate] = idx_[kTime] = -1;
@@ -544,8 +574,8 @@ bool Importer::ParseRow(std::string_view line, int64_t line_no, Bar* bar, RowErr
   if (fields_.size() != nfields_) {
     for (char other : {',', '\t', ';'}) {
       if (other != sep_ && line.find(other) != std::string_view::npos) {
-        err->reason = "mixed separators: " + SepName(other) + " in a file separated by " +
-                      SepName(sep_);
+        err->reason =
+            "mixed separators: " + SepName(other) + " in a file separated by " + SepName(sep_);
         return false;
       }
     }
@@ -641,9 +671,13 @@ bool Importer::ParseRow(std::string_view line, int64_t line_no, Bar* bar, RowErr
                        static_cast<int32_t>(spread), v[kRealVolume]);
   if (!b.ok()) {
     const std::string& f = b.error().field();
-    int col = f == "open" ? kOpen : f == "high" ? kHigh : f == "low" ? kLow
-            : f == "close" ? kClose : f == "volume" ? kVolume : f == "real_volume" ? kRealVolume
-            : kSpread;
+    int col = f == "open"          ? kOpen
+              : f == "high"        ? kHigh
+              : f == "low"         ? kLow
+              : f == "close"       ? kClose
+              : f == "volume"      ? kVolume
+              : f == "real_volume" ? kRealVolume
+                                   : kSpread;
     err->column = ColName(col);
     err->reason = b.error().message();
     return false;
@@ -666,7 +700,8 @@ bool Importer::ParseRow(std::string_view line, int64_t line_no, Bar* bar, RowErr
 
 Result<CsvImportResult> Importer::Run() {
   if (opt_.max_line_bytes < 16 || opt_.max_line_bytes > (16u << 20)) {
-    return Status::InvalidArgument("max_line_bytes must be within 16 B .. 16 MiB", "max_line_bytes");
+    return Status::InvalidArgument("max_line_bytes must be within 16 B .. 16 MiB",
+                                   "max_line_bytes");
   }
   if (!(opt_.ohlc_rounding_tolerance >= 0) || opt_.ohlc_rounding_tolerance > 1e-6) {
     return Status::InvalidArgument("ohlc_rounding_tolerance must be within 0 .. 1e-6",
@@ -702,8 +737,8 @@ Result<CsvImportResult> Importer::Run() {
     }
     if (kinds > 1) return FileError(first_line_no, "mixed separators: " + seen + " on one line");
     if (kinds == 0) {
-      return FileError(first_line_no, "no column separator (',', tab or ';') found in '" +
-                                          Printable(line) + "'");
+      return FileError(first_line_no,
+                       "no column separator (',', tab or ';') found in '" + Printable(line) + "'");
     }
     sep_ = found;
   }
@@ -757,15 +792,16 @@ Result<CsvImportResult> Importer::Run() {
   if (!reader_.status().ok()) return reader_.status();
   rep.lines = reader_.line_number();
   if (rep.data_rows == 0) {
-    return Status::InvalidArgument("header only: no data rows after line " +
-                                       std::to_string(first_line_no),
-                                   "line " + std::to_string(first_line_no + 1));
+    return Status::InvalidArgument(
+        "header only: no data rows after line " + std::to_string(first_line_no),
+        "line " + std::to_string(first_line_no + 1));
   }
   if (accepted_ == 0) {
-    return Status::InvalidArgument("no valid rows: all " + std::to_string(rep.data_rows) +
-                                       " data rows were rejected; first: " +
-                                       (rep.errors.empty() ? "" : rep.errors[0].ToString()),
-                                   "line " + std::to_string(rep.errors.empty() ? 0 : rep.errors[0].line));
+    return Status::InvalidArgument(
+        "no valid rows: all " + std::to_string(rep.data_rows) +
+            " data rows were rejected; first: " +
+            (rep.errors.empty() ? "" : rep.errors[0].ToString()),
+        "line " + std::to_string(rep.errors.empty() ? 0 : rep.errors[0].line));
   }
   rep.bars = accepted_;
   if (sink_ != nullptr && !result_.bars.empty()) {

@@ -33,8 +33,9 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
-#include <span>
 #include <istream>
+#include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -42,7 +43,6 @@
 #include "core/time.h"
 #include "market/bar.h"
 #include "market/timeframe.h"
-#include <optional>
 
 namespace sinyal::market {
 
@@ -79,17 +79,17 @@ struct ColumnMapping {
 };
 
 struct CsvImportOptions {
-  CsvLayout layout = CsvLayout::kAuto;    // Default: detect from the header.
-  char separator = 0;                     // Default 0: detect (',', '\t' or ';') from line 1.
-  bool has_header = true;                 // Default true. false: positional (MT5) or "#N".
-  TimeZone source_tz = TimeZone::Utc();   // Default UTC.
+  CsvLayout layout = CsvLayout::kAuto;   // Default: detect from the header.
+  char separator = 0;                    // Default 0: detect (',', '\t' or ';') from line 1.
+  bool has_header = true;                // Default true. false: positional (MT5) or "#N".
+  TimeZone source_tz = TimeZone::Utc();  // Default UTC.
   DateFormat date_format = DateFormat::kAuto;
   EmbeddedOffset embedded_offset = EmbeddedOffset::kUse;
-  ColumnMapping columns;                  // Required for kGeneric; overrides for kAuto.
+  ColumnMapping columns;  // Required for kGeneric; overrides for kAuto.
   BadRowPolicy on_bad_row = BadRowPolicy::kRejectFile;
-  size_t max_line_bytes = 4096;           // Default 4 KiB; a longer line fails the file.
-  size_t max_reported_errors = 100;       // Default 100 (skip mode).
-  int64_t max_rows = 20'000'000;          // Default 20M data rows; more fails the file.
+  size_t max_line_bytes = 4096;      // Default 4 KiB; a longer line fails the file.
+  size_t max_reported_errors = 100;  // Default 100 (skip mode).
+  int64_t max_rows = 20'000'000;     // Default 20M data rows; more fails the file.
   // Default 0 (strict). When > 0, a high below max(open, close) or a low above min(open, close)
   // by at most this fraction of the price is treated as floating-point noise of the source
   // (e.g. Yahoo's adjusted prices, 1-2 ulps off): high/low are widened to max/min(open, close)
@@ -103,8 +103,8 @@ struct CsvImportOptions {
 };
 
 struct RowError {
-  int64_t line = 0;     // 1-based line number in the file
-  std::string column;   // header name of the offending column; empty for row-level errors
+  int64_t line = 0;    // 1-based line number in the file
+  std::string column;  // header name of the offending column; empty for row-level errors
   std::string reason;
   std::string ToString() const;  // "line 7, column 'HIGH': high 1.1 is below low 1.2"
 };

@@ -121,14 +121,16 @@ TEST(CsvImportTest, GenericMappingWithOpenLowHighCloseOrder) {
   opt.columns = {};
   auto bad = Import("date,open_1,low_1,high_1,close_1,volume_1\n2005-01-03,1,1,1,1,1\n", opt);
   ASSERT_FALSE(bad.ok());
-  EXPECT_EQ(bad.error().message(),
-            "line 1: missing column 'open' (header: date, open_1, low_1, high_1, close_1, volume_1)");
+  EXPECT_EQ(
+      bad.error().message(),
+      "line 1: missing column 'open' (header: date, open_1, low_1, high_1, close_1, volume_1)");
 }
 
 TEST(CsvImportTest, YahooColumnOrderFoundByName) {
   auto r = Import(
       "Date,Close,High,Low,Open,Volume\n"
-      "1993-01-29,24.380447387695312,24.39778767744474,24.276405649198743,24.39778767744474,1003200\n");
+      "1993-01-29,24.380447387695312,24.39778767744474,24.276405649198743,24.39778767744474,"
+      "1003200\n");
   ASSERT_OK(r);
   EXPECT_EQ(r->report.layout, CsvLayout::kGeneric);
   EXPECT_EQ(r->bars[0].close(), 24.380447387695312);
@@ -164,9 +166,10 @@ TEST(CsvImportTest, HeaderlessSemicolonMt5ByPosition) {
   CsvImportOptions opt;
   opt.has_header = false;
   opt.layout = CsvLayout::kMt5Terminal;
-  auto r = Import("2019.07.30;00:00;1.11443;1.11446;1.11442;1.11446;5\n"
-                  "2019.07.30;00:01;1.11446;1.11448;1.11434;1.11434;6\n",
-                  opt);
+  auto r = Import(
+      "2019.07.30;00:00;1.11443;1.11446;1.11442;1.11446;5\n"
+      "2019.07.30;00:01;1.11446;1.11448;1.11434;1.11434;6\n",
+      opt);
   ASSERT_OK(r);
   EXPECT_EQ(r->bars.size(), 2u);
   EXPECT_EQ(r->report.lines, 2);
@@ -272,17 +275,20 @@ TEST(CsvImportTest, TimeframeCheckCatchesTheWrongFile) {
 TEST(CsvImportTest, StreamingVariantDeliversBatchesInOrder) {
   std::string text = "DATE,TIME,OPEN,HIGH,LOW,CLOSE,TICKVOL\n";
   for (int h = 0; h < 10; ++h) {
-    text += "2020.01.02," + std::string(h < 10 ? "0" : "") + std::to_string(h) + ":00,1.1,1.2,1.0,1.1," +
-            std::to_string(h) + "\n";
+    text += "2020.01.02," + std::string(h < 10 ? "0" : "") + std::to_string(h) +
+            ":00,1.1,1.2,1.0,1.1," + std::to_string(h) + "\n";
   }
   std::istringstream in(text);
   std::vector<size_t> sizes;
   std::vector<Bar> all;
-  auto rep = ImportBarsCsvStreaming(in, CsvImportOptions{}, [&](std::span<const Bar> b) {
-    sizes.push_back(b.size());
-    all.insert(all.end(), b.begin(), b.end());
-    return Status::Ok();
-  }, 4);
+  auto rep = ImportBarsCsvStreaming(
+      in, CsvImportOptions{},
+      [&](std::span<const Bar> b) {
+        sizes.push_back(b.size());
+        all.insert(all.end(), b.begin(), b.end());
+        return Status::Ok();
+      },
+      4);
   ASSERT_OK(rep);
   EXPECT_EQ(rep->bars, 10);
   EXPECT_EQ(sizes, (std::vector<size_t>{4, 4, 2}));
@@ -290,9 +296,9 @@ TEST(CsvImportTest, StreamingVariantDeliversBatchesInOrder) {
   EXPECT_EQ(all[9].volume(), 9);
   // A sink error stops the import and is returned.
   std::istringstream in2(text);
-  auto stopped = ImportBarsCsvStreaming(in2, CsvImportOptions{}, [](std::span<const Bar>) {
-    return Status::Unavailable("store down");
-  }, 4);
+  auto stopped = ImportBarsCsvStreaming(
+      in2, CsvImportOptions{},
+      [](std::span<const Bar>) { return Status::Unavailable("store down"); }, 4);
   ASSERT_FALSE(stopped.ok());
   EXPECT_EQ(stopped.error().code(), StatusCode::kUnavailable);
 }
@@ -303,7 +309,8 @@ TEST(CsvImportTest, ParseWallTimeFormats) {
   EXPECT_EQ(*ParseWallTime("2020.01.02 03:04:05", {}, DateFormat::kAuto, &off, &m),
             T(2020, 1, 2, 3, 4, 5));
   EXPECT_EQ(*ParseWallTime("20200102", {}, DateFormat::kAuto, &off, &m), T(2020, 1, 2));
-  EXPECT_EQ(*ParseWallTime("2020-01-02T03:04", {}, DateFormat::kAuto, &off, &m), T(2020, 1, 2, 3, 4));
+  EXPECT_EQ(*ParseWallTime("2020-01-02T03:04", {}, DateFormat::kAuto, &off, &m),
+            T(2020, 1, 2, 3, 4));
   EXPECT_EQ(*ParseWallTime("1577934245123", {}, DateFormat::kUnixMillis, &off, &m),
             T(2020, 1, 2, 3, 4, 5) + 123'000'000);
   EXPECT_FALSE(ParseWallTime("2020.02.30", {}, DateFormat::kAuto, &off, &m).ok());
@@ -321,8 +328,10 @@ TEST(CsvImportTest, UnixTimesBeyond2200AreOutOfRangeWithoutOverflow) {
   bool off = false;
   int m = 0;
   const int64_t limit_s = T(2200, 1, 1) / kNanosPerSecond;
-  EXPECT_EQ(*ParseWallTime(std::to_string(limit_s), {}, DateFormat::kUnixSeconds, &off, &m), T(2200, 1, 1));
-  for (const std::string text : {std::to_string(limit_s + 1), std::string("98654063200"), std::string("99999999999")}) {
+  EXPECT_EQ(*ParseWallTime(std::to_string(limit_s), {}, DateFormat::kUnixSeconds, &off, &m),
+            T(2200, 1, 1));
+  for (const std::string text :
+       {std::to_string(limit_s + 1), std::string("98654063200"), std::string("99999999999")}) {
     auto t = ParseWallTime(text, {}, DateFormat::kAuto, &off, &m);
     ASSERT_FALSE(t.ok()) << text;
     EXPECT_NE(t.error().message().find("out of range"), std::string::npos) << t.error().message();
@@ -331,9 +340,10 @@ TEST(CsvImportTest, UnixTimesBeyond2200AreOutOfRangeWithoutOverflow) {
   ASSERT_FALSE(ms.ok());
   EXPECT_NE(ms.error().message().find("out of range"), std::string::npos);
 
-  auto r = Import("time,open,high,low,close,volume\n"
-                  "1654052400,101.766,101.851,101.761,101.841,894.0\n"
-                  "98654063200,101.923,101.943,101.886,101.936,765.0\n");
+  auto r = Import(
+      "time,open,high,low,close,volume\n"
+      "1654052400,101.766,101.851,101.761,101.841,894.0\n"
+      "98654063200,101.923,101.943,101.886,101.936,765.0\n");
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().field(), "line 3");
 }

@@ -2,8 +2,8 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
-#include <cstring>
 #include <cmath>
+#include <cstring>
 #include <fstream>
 #include <random>
 #include <sstream>
@@ -48,7 +48,8 @@ std::vector<HostileCase> Cases() {
        "line 2, column 'CLOSE': '1,1' is not a number"},
       {"text after a quoted number", h + "2020.01.02,00:00:00,1.1,\"1.2\"x,1.0,1.1,1,0,0\n",
        "line 2, column 'HIGH': '\"1.2\"x' is not a number"},
-      {"quoted number (accepted)", h + "2020.01.02,00:00:00,\"1.12118\",1.12165,1.12073,\"1.12142\",426,0,3\n", nullptr},
+      {"quoted number (accepted)",
+       h + "2020.01.02,00:00:00,\"1.12118\",1.12165,1.12073,\"1.12142\",426,0,3\n", nullptr},
       {"empty price", h + "2020.01.02,00:00:00,1.1,,1.0,1.1,1,0,0\n",
        "line 2, column 'HIGH': empty value"},
       {"NaN", h + "2020.01.02,00:00:00,1.1,1.2,1.0,NaN,1,0,0\n",
@@ -80,12 +81,19 @@ std::vector<HostileCase> Cases() {
        "line 3: mixed separators: tab in a file separated by ','"},
       {"mixed separators in the header", "DATE,TIME;OPEN,HIGH,LOW,CLOSE,TICKVOL\n" + r1,
        "line 1: mixed separators: ',' and ';' on one line"},
-      {"no separator", "hello world\n", "line 1: no column separator (',', tab or ';') found in 'hello world'"},
-      {"binary garbage", std::string("\x7f" "ELF\x02\x01\x01\0\0\0", 10) + "\n",
-       "line 1: no column separator (',', tab or ';') found in '\\x7fELF\\x02\\x01\\x01\\x00\\x00\\x00'"},
+      {"no separator", "hello world\n",
+       "line 1: no column separator (',', tab or ';') found in 'hello world'"},
+      {"binary garbage",
+       std::string("\x7f"
+                   "ELF\x02\x01\x01\0\0\0",
+                   10) +
+           "\n",
+       "line 1: no column separator (',', tab or ';') found in "
+       "'\\x7fELF\\x02\\x01\\x01\\x00\\x00\\x00'"},
       {"UTF-8 BOM (accepted)", "\xEF\xBB\xBF" + h + r1, nullptr},
-      {"CRLF line ends (accepted)", "DATE,TIME,OPEN,HIGH,LOW,CLOSE,TICKVOL,VOL,SPREAD\r\n" +
-                                        r1.substr(0, r1.size() - 1) + "\r\n",
+      {"CRLF line ends (accepted)",
+       "DATE,TIME,OPEN,HIGH,LOW,CLOSE,TICKVOL,VOL,SPREAD\r\n" + r1.substr(0, r1.size() - 1) +
+           "\r\n",
        nullptr},
       {"no final newline (accepted)", h + r1.substr(0, r1.size() - 1), nullptr},
       {"blank lines between rows (accepted)", h + r1 + "\n\n" + r2, nullptr},
@@ -96,15 +104,20 @@ std::vector<HostileCase> Cases() {
 std::string Cell(const std::string& s, size_t max = 70) {
   std::string out;
   for (char ch : s.substr(0, max)) {
-    if (ch == '\n') out += "\\n";
-    else if (ch == '\r') out += "\\r";
-    else if (ch == '\t') out += "\\t";
-    else if (ch == '|') out += "\\|";
+    if (ch == '\n')
+      out += "\\n";
+    else if (ch == '\r')
+      out += "\\r";
+    else if (ch == '\t')
+      out += "\\t";
+    else if (ch == '|')
+      out += "\\|";
     else if (static_cast<unsigned char>(ch) < 0x20 || static_cast<unsigned char>(ch) >= 0x7f) {
       char buf[8];
       std::snprintf(buf, sizeof buf, "\\x%02x", static_cast<unsigned char>(ch));
       out += buf;
-    } else out.push_back(ch);
+    } else
+      out.push_back(ch);
   }
   if (s.size() > max) out += "...";
   return out;
@@ -117,8 +130,9 @@ TEST(HostileInputTest, EachBadInputHasItsExactError) {
     table += "| " + std::string(c.name) + " | " +
              (c.error ? "`" + Cell(c.error, 200) + "`" : std::string("accepted")) + " |\n";
   }
-  table += "| a 2 GB line (generated stream, not on disk) | `line 2 is longer than 4096 bytes "
-           "(max_line_bytes); is this a CSV file?` after reading < 1 MiB, < 1 s |\n";
+  table +=
+      "| a 2 GB line (generated stream, not on disk) | `line 2 is longer than 4096 bytes "
+      "(max_line_bytes); is this a CSV file?` after reading < 1 MiB, < 1 s |\n";
   if (const char* out = std::getenv("SINYAL_HOSTILE_TABLE_OUT")) std::ofstream(out) << table;
   for (const HostileCase& c : Cases()) {
     std::istringstream in(c.input);
@@ -197,7 +211,8 @@ TEST(HostileInputTest, LongLineLimitIsConfigurable) {
   std::istringstream in(h + row);
   auto r = ImportBarsCsv(in, opt);
   ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.error().message(), "line 2 is longer than 64 bytes (max_line_bytes); is this a CSV file?");
+  EXPECT_EQ(r.error().message(),
+            "line 2 is longer than 64 bytes (max_line_bytes); is this a CSV file?");
   opt.max_line_bytes = 4096;
   std::istringstream in2(h + row);
   EXPECT_OK(ImportBarsCsv(in2, opt));
@@ -214,7 +229,8 @@ TEST(HostileInputTest, SkipModeStillFailsOnFileLevelProblems) {
   auto r2 = ImportBarsCsv(in2, opt);
   ASSERT_FALSE(r2.ok());
   EXPECT_EQ(r2.error().message(),
-            "no valid rows: all 1 data rows were rejected; first: line 2, column 'HIGH': 'x' is not a number");
+            "no valid rows: all 1 data rows were rejected; first: line 2, column 'HIGH': 'x' is "
+            "not a number");
 }
 
 }  // namespace
@@ -229,7 +245,8 @@ TEST(HostileInputTest, RandomMutationsNeverCrashOrLeakBadBars) {
   std::string base = kHeader;
   for (int h = 0; h < 40; ++h) {
     char row[128];
-    std::snprintf(row, sizeof row, "2020.01.%02d,%02d:00:00,1.1%03d,1.12%03d,1.09%03d,1.11%03d,%d,0,%d\n",
+    std::snprintf(row, sizeof row,
+                  "2020.01.%02d,%02d:00:00,1.1%03d,1.12%03d,1.09%03d,1.11%03d,%d,0,%d\n",
                   2 + h / 24, h % 24, h, h, h, h, 100 + h, h % 5);
     base += row;
   }
@@ -242,10 +259,18 @@ TEST(HostileInputTest, RandomMutationsNeverCrashOrLeakBadBars) {
     for (int e = 0; e < edits && !s.empty(); ++e) {
       size_t pos = rng() % s.size();
       switch (rng() % 4) {
-        case 0: s[pos] = alphabet[rng() % alphabet.size()]; break;
-        case 1: s.erase(pos, 1 + rng() % 8); break;
-        case 2: s.insert(pos, 1, alphabet[rng() % alphabet.size()]); break;
-        case 3: s.insert(pos, s.substr(rng() % s.size(), rng() % 40)); break;
+        case 0:
+          s[pos] = alphabet[rng() % alphabet.size()];
+          break;
+        case 1:
+          s.erase(pos, 1 + rng() % 8);
+          break;
+        case 2:
+          s.insert(pos, 1, alphabet[rng() % alphabet.size()]);
+          break;
+        case 3:
+          s.insert(pos, s.substr(rng() % s.size(), rng() % 40));
+          break;
       }
     }
     CsvImportOptions opt;

@@ -7,10 +7,9 @@ namespace sinyal::market {
 
 Status ValidateSymbol(std::string_view symbol) {
   if (symbol.size() < 3 || symbol.size() > 12) {
-    return Status::InvalidArgument(
-        "symbol must be 3 to 12 characters of A-Z and 0-9, got " + std::to_string(symbol.size()) +
-            " characters",
-        "symbol");
+    return Status::InvalidArgument("symbol must be 3 to 12 characters of A-Z and 0-9, got " +
+                                       std::to_string(symbol.size()) + " characters",
+                                   "symbol");
   }
   for (size_t i = 0; i < symbol.size(); ++i) {
     char c = symbol[i];

@@ -10,9 +10,10 @@ namespace {
 Status CheckSorted(std::span<const Bar> bars, const char* what) {
   for (size_t i = 1; i < bars.size(); ++i) {
     if (bars[i].time() <= bars[i - 1].time()) {
-      return Status::InvalidArgument(std::string(what) + " bars are not strictly ascending at index " +
-                                         std::to_string(i) + " (" + FormatIso8601(bars[i].time()) + ")",
-                                     what);
+      return Status::InvalidArgument(
+          std::string(what) + " bars are not strictly ascending at index " + std::to_string(i) +
+              " (" + FormatIso8601(bars[i].time()) + ")",
+          what);
     }
   }
   return Status::Ok();
@@ -49,11 +50,11 @@ Result<MergePlan> PlanMerge(std::span<const Bar> existing, std::span<const Bar> 
     }
   }
   if (policy == OverlapPolicy::kReject && !plan.conflicts.empty()) {
-    plan.status = Status::Conflict(
-        std::to_string(plan.conflicts.size()) + " imported bar(s) differ from the stored ones, first at " +
-            FormatIso8601(plan.conflicts.front().incoming.time()) +
-            "; nothing written (choose keep-existing or overwrite)",
-        "on_conflict");
+    plan.status = Status::Conflict(std::to_string(plan.conflicts.size()) +
+                                       " imported bar(s) differ from the stored ones, first at " +
+                                       FormatIso8601(plan.conflicts.front().incoming.time()) +
+                                       "; nothing written (choose keep-existing or overwrite)",
+                                   "on_conflict");
     plan.to_insert.clear();
     plan.to_replace.clear();
   }

@@ -3,7 +3,8 @@
 // Given the bars already stored for a series and the bars of a new import of the same series
 // (both ascending by time, unique), PlanMerge decides what to write:
 //  - a new bar at a time not stored yet            -> to_insert
-//  - a new bar identical to the stored one         -> skipped (counted in identical), never a duplicate
+//  - a new bar identical to the stored one         -> skipped (counted in identical), never a
+//  duplicate
 //  - a new bar that differs from the stored one    -> a conflict:
 //      OverlapPolicy::kReject (default): reported in `conflicts`, and NOTHING is to be written
 //          (to_insert and to_replace are empty) so a file that disagrees with the store changes
@@ -27,7 +28,8 @@
 namespace sinyal::market {
 
 enum class OverlapPolicy { kReject, kKeepExisting, kOverwrite };
-[[nodiscard]] Result<OverlapPolicy> ParseOverlapPolicy(std::string_view name);  // reject|keep|overwrite
+[[nodiscard]] Result<OverlapPolicy> ParseOverlapPolicy(
+    std::string_view name);  // reject|keep|overwrite
 
 struct BarConflict {
   Bar existing;
@@ -38,7 +40,7 @@ struct MergePlan {
   std::vector<Bar> to_insert;   // ascending
   std::vector<Bar> to_replace;  // ascending; only with kOverwrite
   std::vector<BarConflict> conflicts;
-  int64_t identical = 0;        // incoming bars equal to stored ones (skipped)
+  int64_t identical = 0;  // incoming bars equal to stored ones (skipped)
   // OK, or Conflict ("3 bars differ from the stored ones, first at 2020-01-02T00:00:00Z; ...")
   // when the policy is kReject and there are conflicts.
   Status status;

@@ -71,12 +71,18 @@ Status TickCsvSource::ReadHeader() {
   for (size_t i = 0; i < f.size(); ++i) {
     std::string n = Norm(f[i]);
     int idx = static_cast<int>(i);
-    if (n == "time" || n == "datetime" || n == "timestamp") time_ = idx;
-    else if (n == "date") date_ = idx;
-    else if (n == "bid") bid_ = idx;
-    else if (n == "ask") ask_ = idx;
-    else if (n == "last" || n == "price") last_ = idx;
-    else if (n == "volume" || n == "vol") volume_ = idx;
+    if (n == "time" || n == "datetime" || n == "timestamp")
+      time_ = idx;
+    else if (n == "date")
+      date_ = idx;
+    else if (n == "bid")
+      bid_ = idx;
+    else if (n == "ask")
+      ask_ = idx;
+    else if (n == "last" || n == "price")
+      last_ = idx;
+    else if (n == "volume" || n == "vol")
+      volume_ = idx;
   }
   if (time_ < 0) return LineError(1, "tick file needs a 'time' column");
   if (bid_ < 0 && last_ < 0) return LineError(1, "tick file needs a 'bid' or 'last' column");
@@ -97,8 +103,8 @@ Result<bool> TickCsvSource::Next(ReplayEvent* event) {
   std::vector<std::string_view> f;
   SplitSimple(line, sep_, &f);
   if (f.size() != nfields_) {
-    return LineError(ln, "expected " + std::to_string(nfields_) + " fields, found " +
-                             std::to_string(f.size()));
+    return LineError(
+        ln, "expected " + std::to_string(nfields_) + " fields, found " + std::to_string(f.size()));
   }
   bool has_off = false;
   int off = 0;

@@ -108,8 +108,8 @@ class ManualClockSleeper final : public Sleeper {
 };
 
 struct ReplayOptions {
-  double speed = 1.0;        // Default real time; 60 = a minute per second; 0 = no pacing.
-  int64_t max_events = 0;    // Default 0 = all.
+  double speed = 1.0;      // Default real time; 60 = a minute per second; 0 = no pacing.
+  int64_t max_events = 0;  // Default 0 = all.
   const std::atomic<bool>* cancel = nullptr;  // Optional: stop when set.
 };
 

@@ -1,5 +1,4 @@
 #include "market/replay.h"
-#include "market/csv_import.h"
 
 #include <gtest/gtest.h>
 
@@ -8,6 +7,7 @@
 #include <sstream>
 
 #include "core/testing/test_util.h"
+#include "market/csv_import.h"
 
 namespace sinyal::market {
 namespace {
@@ -29,7 +29,9 @@ TEST(ReplayTest, PacesOnTheInjectedClock) {
   BarVectorSource src(M1Bars(120));
   std::vector<std::pair<Timeframe, Bar>> out;
   TickAggregator agg(AggregatorOptions{0, PriceSource::kBid, {Timeframe::kH1}},
-                     [&](Timeframe tf, const Bar& b) { out.push_back({tf, b}); });
+                     [&](Timeframe tf, const Bar& b) {
+                       out.push_back({tf, b});
+                     });
   ReplayOptions opt;
   opt.speed = 60;  // one market minute per second
   auto stats = Replay(src, AggregatorSink(agg), clock, sleeper, opt);
@@ -57,16 +59,21 @@ TEST(ReplayTest, SpeedZeroDoesNotWaitAndCancelStops) {
   ReplayOptions opt;
   opt.speed = 0;
   opt.cancel = &cancel;
-  auto stats = Replay(src, [&](const ReplayEvent&) {
-    if (++n == 4) cancel = true;
-    return Status::Ok();
-  }, clock, sleeper, opt);
+  auto stats = Replay(
+      src,
+      [&](const ReplayEvent&) {
+        if (++n == 4) cancel = true;
+        return Status::Ok();
+      },
+      clock, sleeper, opt);
   ASSERT_OK(stats);
   EXPECT_TRUE(sleeper.waits().empty());
   EXPECT_EQ(stats->events, 4);
   EXPECT_TRUE(stats->cancelled);
   opt.speed = -1;
-  EXPECT_FALSE(Replay(src, [](const ReplayEvent&) { return Status::Ok(); }, clock, sleeper, opt).ok());
+  EXPECT_FALSE(Replay(
+                   src, [](const ReplayEvent&) { return Status::Ok(); }, clock, sleeper, opt)
+                   .ok());
 }
 
 TEST(ReplayTest, TickFileIntoAggregatorCountsLateTicks) {
@@ -145,7 +152,8 @@ TEST(ReplayTest, RealM1FileRollsUpToTheBrokersH1Bars) {
   EXPECT_EQ(stats->rejected, 0);
   // At speed 3600 a market hour takes one (virtual) second.
   EXPECT_NEAR(static_cast<double>(clock.Now()) / kNanosPerSecond,
-              static_cast<double>(m1->bars.back().time() - m1->bars.front().time()) / kNanosPerHour, 1e-6);
+              static_cast<double>(m1->bars.back().time() - m1->bars.front().time()) / kNanosPerHour,
+              1e-6);
   int matched = 0;
   double sum_close = 0, sum_high = 0;
   for (const Bar& b : rolled) {
@@ -157,9 +165,10 @@ TEST(ReplayTest, RealM1FileRollsUpToTheBrokersH1Bars) {
   }
   ASSERT_GT(rolled.size(), 250u);
   EXPECT_GT(matched, static_cast<int>(rolled.size() * 9 / 10)) << "H1 buckets must line up in UTC";
-  std::printf("M1_2020 -> H1: %zu bars, %d on the broker's H1 times, mean |close diff| %.2f pip, "
-              "mean |high diff| %.2f pip\n",
-              rolled.size(), matched, sum_close / matched * 1e4, sum_high / matched * 1e4);
+  std::printf(
+      "M1_2020 -> H1: %zu bars, %d on the broker's H1 times, mean |close diff| %.2f pip, "
+      "mean |high diff| %.2f pip\n",
+      rolled.size(), matched, sum_close / matched * 1e4, sum_high / matched * 1e4);
   EXPECT_LT(sum_close / matched, 0.5e-4);
 }
 

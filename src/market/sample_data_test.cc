@@ -24,13 +24,18 @@ struct SampleFile {
 
 std::vector<SampleFile> Files() {
   return {
-      {"EURUSD_H1.csv", "NY+7", Timeframe::kH1, 8524, "2022-05-31T21:00:00Z", "2023-10-12T08:00:00Z"},
-      {"GBPUSD_H1.csv", "NY+7", Timeframe::kH1, 8524, "2022-05-31T21:00:00Z", "2023-10-12T08:00:00Z"},
-      {"USDJPY_H1.csv", "EET", Timeframe::kH1, 9870, "2022-05-31T21:00:00Z", "2023-12-29T21:00:00Z"},
-      {"XAUUSD_H1.csv", "EET", Timeframe::kH1, 9379, "2022-05-31T22:00:00Z", "2023-12-29T21:00:00Z"},
+      {"EURUSD_H1.csv", "NY+7", Timeframe::kH1, 8524, "2022-05-31T21:00:00Z",
+       "2023-10-12T08:00:00Z"},
+      {"GBPUSD_H1.csv", "NY+7", Timeframe::kH1, 8524, "2022-05-31T21:00:00Z",
+       "2023-10-12T08:00:00Z"},
+      {"USDJPY_H1.csv", "EET", Timeframe::kH1, 9870, "2022-05-31T21:00:00Z",
+       "2023-12-29T21:00:00Z"},
+      {"XAUUSD_H1.csv", "EET", Timeframe::kH1, 9379, "2022-05-31T22:00:00Z",
+       "2023-12-29T21:00:00Z"},
       // Unix seconds of the server clock: 2022-06-01 03:00 NY+7 in summer is 00:00 UTC.
       {"DXY_H1.csv", "NY+7", Timeframe::kH1, 8493, "2022-06-01T00:00:00Z", "2023-12-29T20:00:00Z"},
-      {"EURUSD_M1.csv", "+03:00", Timeframe::kM1, 1440, "2018-05-31T21:00:00Z", "2018-06-03T21:01:00Z"},
+      {"EURUSD_M1.csv", "+03:00", Timeframe::kM1, 1440, "2018-05-31T21:00:00Z",
+       "2018-06-03T21:01:00Z"},
   };
 }
 
@@ -63,7 +68,8 @@ TEST(SampleDataTest, EveryFileImportsWithItsDocumentedZoneRowsAndSpan) {
   EXPECT_LT(bytes, 4 * 1024 * 1024);
   // No file in the folder that the README (and this test) does not describe.
   int csv_files = 0;
-  for (const auto& e : std::filesystem::directory_iterator(dir)) csv_files += e.path().extension() == ".csv";
+  for (const auto& e : std::filesystem::directory_iterator(dir))
+    csv_files += e.path().extension() == ".csv";
   EXPECT_EQ(csv_files, static_cast<int>(Files().size()));
 }
 

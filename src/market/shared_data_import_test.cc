@@ -17,10 +17,10 @@ namespace sinyal::market {
 namespace {
 
 struct FileSpec {
-  std::string path;       // relative to the data folder
-  std::string tz;         // source time zone
-  std::string how;        // description for the table
-  int64_t expect_rows;    // bars expected; -1 = expected rejection
+  std::string path;          // relative to the data folder
+  std::string tz;            // source time zone
+  std::string how;           // description for the table
+  int64_t expect_rows;       // bars expected; -1 = expected rejection
   std::string expect_error;  // substring of the rejection
   CsvImportOptions options;
 };
@@ -49,8 +49,8 @@ std::vector<FileSpec> Specs() {
   broker_day.embedded_offset = EmbeddedOffset::kIgnore;
   for (const char* s : {"EURUSD", "GBPUSD", "USDJPY", "XAUUSD", "AUDUSD"}) {
     int64_t rows = std::string(s) == "EURUSD" || std::string(s) == "GBPUSD" ? 4390
-                   : std::string(s) == "XAUUSD"                            ? 4394
-                                                                           : 4389;
+                   : std::string(s) == "XAUUSD"                             ? 4394
+                                                                            : 4389;
     add(std::string("daily/") + s + "_D1.csv", "EET",
         "auto, '+00:00' ignored (label), EET broker day", rows, {}, broker_day);
   }
@@ -122,8 +122,7 @@ TEST(SharedDataImportTest, EveryFileImportsOrIsRejectedWithAReason) {
       }
       std::snprintf(row, sizeof row, "| %s | %s | %s | %s | %zu | %s | %s | %s |\n",
                     spec.path.c_str(), spec.how.c_str(), spec.tz.c_str(), result.c_str(),
-                    r->bars.size(),
-                    FormatIso8601(r->bars.front().time()).c_str(),
+                    r->bars.size(), FormatIso8601(r->bars.front().time()).c_str(),
                     FormatIso8601(r->bars.back().time()).c_str(), ModalSpacing(r->bars).c_str());
     }
     table += row;

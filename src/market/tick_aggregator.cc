@@ -20,26 +20,31 @@ TickAggregator::TickAggregator(AggregatorOptions options, BarSink sink)
 Status TickAggregator::Add(const Tick& tick) {
   double price;
   switch (options_.price) {
-    case PriceSource::kBid: price = tick.bid; break;
-    case PriceSource::kLast: price = tick.last; break;
-    case PriceSource::kMid: price = (tick.bid + tick.ask) * 0.5; break;
-    default: price = tick.bid;
+    case PriceSource::kBid:
+      price = tick.bid;
+      break;
+    case PriceSource::kLast:
+      price = tick.last;
+      break;
+    case PriceSource::kMid:
+      price = (tick.bid + tick.ask) * 0.5;
+      break;
+    default:
+      price = tick.bid;
   }
   if (!(price > 0) || !std::isfinite(price) || !std::isfinite(tick.ask) || tick.ask < 0 ||
       (tick.ask != 0 && tick.bid != 0 && tick.ask < tick.bid) || !(tick.volume >= 0) ||
       !std::isfinite(tick.volume)) {
     ++stats_.invalid;
-    return Status::InvalidArgument(
-        "invalid tick at " + FormatIso8601(tick.time) +
-            ": price must be finite and > 0, ask >= bid, volume >= 0",
-        "tick");
+    return Status::InvalidArgument("invalid tick at " + FormatIso8601(tick.time) +
+                                       ": price must be finite and > 0, ask >= bid, volume >= 0",
+                                   "tick");
   }
   UnixNanos bucket = BucketFloor(Timeframe::kM1, tick.time);
   if (bucket + kNanosPerMinute <= std::max(watermark_, final_until_)) {
     ++stats_.late;
-    return Status::FailedPrecondition("late tick at " + FormatIso8601(tick.time) +
-                                          ": its M1 bar is already final",
-                                      "tick");
+    return Status::FailedPrecondition(
+        "late tick at " + FormatIso8601(tick.time) + ": its M1 bar is already final", "tick");
   }
   ++stats_.accepted;
   Apply(tick.time, price, 1.0, tick.volume);
@@ -48,9 +53,8 @@ Status TickAggregator::Add(const Tick& tick) {
 
 Status TickAggregator::AddM1Bar(const Bar& bar) {
   if (!IsBucketAligned(Timeframe::kM1, bar.time())) {
-    return Status::InvalidArgument("M1 bar at " + FormatIso8601(bar.time()) +
-                                       " is not on the minute grid",
-                                   "time");
+    return Status::InvalidArgument(
+        "M1 bar at " + FormatIso8601(bar.time()) + " is not on the minute grid", "time");
   }
   if (bar.time() + kNanosPerMinute <= std::max(watermark_, final_until_)) {
     ++stats_.late;

@@ -49,13 +49,13 @@ struct AggregatorOptions {
   PriceSource price = PriceSource::kBid;      // Default bid (as MT5).
   // Timeframes to roll up to besides M1. Default: all.
   std::vector<Timeframe> rollups = {Timeframe::kM5, Timeframe::kM15, Timeframe::kM30,
-                                    Timeframe::kH1, Timeframe::kH4, Timeframe::kD1};
+                                    Timeframe::kH1, Timeframe::kH4,  Timeframe::kD1};
 };
 
 struct AggregatorStats {
   int64_t accepted = 0;
-  int64_t late = 0;       // dropped: bucket already final
-  int64_t invalid = 0;    // dropped: bad price/volume
+  int64_t late = 0;     // dropped: bucket already final
+  int64_t invalid = 0;  // dropped: bad price/volume
   int64_t bars_emitted = 0;
 };
 
@@ -102,7 +102,7 @@ class TickAggregator {
   std::deque<OpenBar> open_;  // ascending buckets, all with end > watermark_
   std::vector<Rollup> rollups_;
   UnixNanos max_time_ = INT64_MIN;
-  UnixNanos watermark_ = INT64_MIN;  // buckets ending at or before this are final
+  UnixNanos watermark_ = INT64_MIN;    // buckets ending at or before this are final
   UnixNanos final_until_ = INT64_MIN;  // end of the latest finalized M1 bucket (Flush)
   AggregatorStats stats_;
 };

@@ -18,7 +18,8 @@ struct Collected {
   std::vector<std::pair<Timeframe, Bar>> bars;
   std::vector<Bar> Of(Timeframe tf) const {
     std::vector<Bar> out;
-    for (auto& [t, b] : bars) if (t == tf) out.push_back(b);
+    for (auto& [t, b] : bars)
+      if (t == tf) out.push_back(b);
     return out;
   }
 };
@@ -157,7 +158,8 @@ TEST(TickAggregatorTest, M1BarsRollUpLikeTicks) {
   auto agg = Make(&c, 0, {Timeframe::kH1});
   for (int m = 0; m < 60; ++m) {
     double o = 1.0 + m * 0.001;
-    ASSERT_OK(agg.AddM1Bar(*Bar::Create(kT0 + m * 60 * kSec, o, o + 0.0005, o - 0.0005, o + 0.0002, 10)));
+    ASSERT_OK(
+        agg.AddM1Bar(*Bar::Create(kT0 + m * 60 * kSec, o, o + 0.0005, o - 0.0005, o + 0.0002, 10)));
   }
   agg.Flush();
   auto h1 = c.Of(Timeframe::kH1);

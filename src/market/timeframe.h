@@ -37,13 +37,20 @@ std::string_view TimeframeName(Timeframe tf);
 // Length of one bar in nanoseconds.
 constexpr int64_t TimeframeNanos(Timeframe tf) {
   switch (tf) {
-    case Timeframe::kM1: return kNanosPerMinute;
-    case Timeframe::kM5: return 5 * kNanosPerMinute;
-    case Timeframe::kM15: return 15 * kNanosPerMinute;
-    case Timeframe::kM30: return 30 * kNanosPerMinute;
-    case Timeframe::kH1: return kNanosPerHour;
-    case Timeframe::kH4: return 4 * kNanosPerHour;
-    case Timeframe::kD1: return kNanosPerDay;
+    case Timeframe::kM1:
+      return kNanosPerMinute;
+    case Timeframe::kM5:
+      return 5 * kNanosPerMinute;
+    case Timeframe::kM15:
+      return 15 * kNanosPerMinute;
+    case Timeframe::kM30:
+      return 30 * kNanosPerMinute;
+    case Timeframe::kH1:
+      return kNanosPerHour;
+    case Timeframe::kH4:
+      return 4 * kNanosPerHour;
+    case Timeframe::kD1:
+      return kNanosPerDay;
   }
   return kNanosPerMinute;
 }

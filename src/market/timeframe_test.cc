@@ -51,7 +51,8 @@ TEST(InstrumentTest, ValidatesSymbols) {
   EXPECT_OK(ValidateSymbol("EURUSD"));
   EXPECT_OK(ValidateSymbol("DXY"));
   EXPECT_OK(ValidateSymbol("US500"));
-  EXPECT_EQ(ValidateSymbol("EU").message(), "symbol must be 3 to 12 characters of A-Z and 0-9, got 2 characters");
+  EXPECT_EQ(ValidateSymbol("EU").message(),
+            "symbol must be 3 to 12 characters of A-Z and 0-9, got 2 characters");
   EXPECT_FALSE(ValidateSymbol("ABCDEFGHIJKLM").ok());
   EXPECT_EQ(ValidateSymbol("EUR/USD").message(),
             "symbol may contain only A-Z and 0-9; character 4 is not allowed");

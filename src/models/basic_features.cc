@@ -7,10 +7,22 @@
 namespace sinyal::models {
 
 const std::vector<std::string>& BasicFeatureNames() {
-  static const std::vector<std::string> names = {
-      "ret_1",  "ret_2",    "ret_3",  "ret_6",      "ret_12",       "ret_24",
-      "vol_24", "z_sma_24", "rsi_14", "atr_14_rel", "range_pos_24", "body_rel",
-      "tickvol_ratio_24", "hour_sin", "hour_cos", "day_of_week"};
+  static const std::vector<std::string> names = {"ret_1",
+                                                 "ret_2",
+                                                 "ret_3",
+                                                 "ret_6",
+                                                 "ret_12",
+                                                 "ret_24",
+                                                 "vol_24",
+                                                 "z_sma_24",
+                                                 "rsi_14",
+                                                 "atr_14_rel",
+                                                 "range_pos_24",
+                                                 "body_rel",
+                                                 "tickvol_ratio_24",
+                                                 "hour_sin",
+                                                 "hour_cos",
+                                                 "day_of_week"};
   return names;
 }
 
@@ -27,9 +39,9 @@ void BasicFeatureStream::Update(UnixNanos time, double open, double high, double
   auto at = [&](const std::array<double, kKeep>& a, size_t k) { return a[(t - k) % kKeep]; };
 
   // Wilder RSI(14) and ATR(14), seeded with simple means like TA-Lib.
-  const double tr = t == 0 ? high - low
-                           : std::max({high - low, std::fabs(high - prev_close_),
-                                       std::fabs(low - prev_close_)});
+  const double tr =
+      t == 0 ? high - low
+             : std::max({high - low, std::fabs(high - prev_close_), std::fabs(low - prev_close_)});
   double gain = 0, loss = 0;
   if (t > 0) {
     const double d = close - prev_close_;

@@ -39,7 +39,8 @@ Result<IsotonicMap> IsotonicMap::Fit(std::span<const float> score, std::span<con
   }
   std::vector<size_t> order(score.size());
   std::iota(order.begin(), order.end(), 0);
-  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return score[a] < score[b]; });
+  std::stable_sort(order.begin(), order.end(),
+                   [&](size_t a, size_t b) { return score[a] < score[b]; });
   std::vector<Block> st;
   for (size_t k = 0; k < order.size();) {
     // Equal scores form one initial block (they must map to one value).
@@ -97,7 +98,8 @@ const char* CalibrationMethodName(CalibrationMethod m) {
 Result<CalibrationMethod> ParseCalibrationMethod(std::string_view name) {
   if (name == "isotonic") return CalibrationMethod::kIsotonic;
   if (name == "shrunk_logistic") return CalibrationMethod::kShrunkLogistic;
-  return Status::InvalidArgument("calibration must be 'shrunk_logistic' or 'isotonic'", "calibration");
+  return Status::InvalidArgument("calibration must be 'shrunk_logistic' or 'isotonic'",
+                                 "calibration");
 }
 
 namespace {
@@ -109,7 +111,8 @@ double Logit(double p) {
 double Sigmoid(double x) { return 1.0 / (1.0 + std::exp(-x)); }
 
 // Bartlett-weighted long-run covariance of a 2-vector series (the sandwich's meat), divided by n.
-void LongRunCov(const std::vector<double>& s0, const std::vector<double>& s1, int lag, double out[3]) {
+void LongRunCov(const std::vector<double>& s0, const std::vector<double>& s1, int lag,
+                double out[3]) {
   const size_t n = s0.size();
   double c00 = 0, c01 = 0, c11 = 0;
   for (size_t i = 0; i < n; ++i) {
@@ -145,9 +148,9 @@ Result<LogisticShrinkMap> LogisticShrinkMap::Fit(std::span<const float> score,
   }
   const size_t n = score.size();
   if (n < 50) {
-    return Status::InvalidArgument("too little data to calibrate: " + std::to_string(n) +
-                                       " held-back rows, need at least 50",
-                                   "calibration");
+    return Status::InvalidArgument(
+        "too little data to calibrate: " + std::to_string(n) + " held-back rows, need at least 50",
+        "calibration");
   }
   LogisticShrinkMap m;
   m.n_ = n;
@@ -254,13 +257,22 @@ double LogisticShrinkMap::Apply(double score) const {
   return std::clamp(p, kMinP, kMaxP);
 }
 
-double LogisticShrinkMap::base_rate() const { return std::clamp(Sigmoid(intercept_), kMinP, kMaxP); }
+double LogisticShrinkMap::base_rate() const {
+  return std::clamp(Sigmoid(intercept_), kMinP, kMaxP);
+}
 
 nlohmann::json LogisticShrinkMap::ToJson() const {
-  return {{"center", center_},        {"slope", slope_},           {"intercept", intercept_},
-          {"slope_mle", slope_mle_},  {"slope_se", slope_se_},     {"slope_t", slope_t_},
-          {"observed_rate", observed_rate_}, {"prior_rate", prior_rate_}, {"rate_shrink", rate_shrink_},
-          {"n", n_},                  {"n_effective", n_effective_}};
+  return {{"center", center_},
+          {"slope", slope_},
+          {"intercept", intercept_},
+          {"slope_mle", slope_mle_},
+          {"slope_se", slope_se_},
+          {"slope_t", slope_t_},
+          {"observed_rate", observed_rate_},
+          {"prior_rate", prior_rate_},
+          {"rate_shrink", rate_shrink_},
+          {"n", n_},
+          {"n_effective", n_effective_}};
 }
 
 Result<LogisticShrinkMap> LogisticShrinkMap::FromJson(const nlohmann::json& j) {
@@ -278,7 +290,8 @@ Result<LogisticShrinkMap> LogisticShrinkMap::FromJson(const nlohmann::json& j) {
     m.n_ = j.value("n", size_t{0});
     m.n_effective_ = j.value("n_effective", 0.0);
   } catch (const std::exception& e) {
-    return Status::InvalidArgument(std::string("bad logistic calibration: ") + e.what(), "calibration");
+    return Status::InvalidArgument(std::string("bad logistic calibration: ") + e.what(),
+                                   "calibration");
   }
   if (!std::isfinite(m.center_) || !std::isfinite(m.slope_) || !std::isfinite(m.intercept_) ||
       m.slope_ < 0) {
@@ -340,8 +353,9 @@ Result<Calibrator> Calibrator::Fit(std::span<const float> probs, std::span<const
       s[i] = probs[i * k + kUp];
       o[i] = labels[i] == kUp;
     }
-    SINYAL_ASSIGN_OR_RETURN(c.logistic_, LogisticShrinkMap::Fit(s, o, options.horizon, options.min_slope_t,
-                                                                 options.prior_up));
+    SINYAL_ASSIGN_OR_RETURN(
+        c.logistic_,
+        LogisticShrinkMap::Fit(s, o, options.horizon, options.min_slope_t, options.prior_up));
     return c;
   }
   c.method_ = CalibrationMethod::kIsotonic;
@@ -398,7 +412,8 @@ void Calibrator::Apply(float* row) const {
 
 nlohmann::json Calibrator::ToJson() const {
   if (method_ == CalibrationMethod::kShrunkLogistic) {
-    return {{"method", "shrunk_logistic"}, {"num_classes", num_classes_}, {"map", logistic_.ToJson()}};
+    return {
+        {"method", "shrunk_logistic"}, {"num_classes", num_classes_}, {"map", logistic_.ToJson()}};
   }
   nlohmann::json maps = nlohmann::json::array();
   for (const auto& m : maps_) maps.push_back(m.ToJson());
@@ -412,7 +427,8 @@ Result<Calibrator> Calibrator::FromJson(const nlohmann::json& j) {
     c.num_classes_ = j.at("num_classes").get<int>();
     if (method == "shrunk_logistic") {
       if (c.num_classes_ != 2) {
-        return Status::InvalidArgument("the shrunk logistic map is binary", "calibration.num_classes");
+        return Status::InvalidArgument("the shrunk logistic map is binary",
+                                       "calibration.num_classes");
       }
       c.method_ = CalibrationMethod::kShrunkLogistic;
       SINYAL_ASSIGN_OR_RETURN(c.logistic_, LogisticShrinkMap::FromJson(j.at("map")));

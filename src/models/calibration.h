@@ -31,11 +31,10 @@
 #include <cstddef>
 #include <cstdint>
 #include <limits>
+#include <nlohmann/json.hpp>
 #include <span>
 #include <string_view>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "core/status.h"
 
@@ -50,9 +49,9 @@ const char* CalibrationMethodName(CalibrationMethod m);  // "shrunk_logistic", "
 
 struct CalibrationOptions {
   CalibrationMethod method = CalibrationMethod::kShrunkLogistic;
-  size_t min_block = 100;    // isotonic: minimum block (rows)
-  int horizon = 1;           // label horizon in bars: the HAC lag of the evidence
-  double min_slope_t = 1.96; // shrunk logistic: slope t statistic needed to keep any slope
+  size_t min_block = 100;     // isotonic: minimum block (rows)
+  int horizon = 1;            // label horizon in bars: the HAC lag of the evidence
+  double min_slope_t = 1.96;  // shrunk logistic: slope t statistic needed to keep any slope
   // Shrunk logistic: the base-rate forecast of all the training rows (BaseRateForecast); NaN
   // = 1/2. The map is this constant when it keeps no slope.
   double prior_up = std::numeric_limits<double>::quiet_NaN();
@@ -68,7 +67,8 @@ class LogisticShrinkMap {
       double min_slope_t, double prior_up = std::numeric_limits<double>::quiet_NaN());
   double Apply(double score) const;
   bool informative() const { return slope_ > 0; }
-  double base_rate() const;   // the map's value at the centre score (the constant when not informative)
+  double base_rate()
+      const;  // the map's value at the centre score (the constant when not informative)
   double slope() const { return slope_; }
   // Diagnostics of the fit (also in ToJson).
   double slope_mle() const { return slope_mle_; }
@@ -90,8 +90,7 @@ class IsotonicMap {
   // Fits outcome (0/1) on score. Errors: InvalidArgument when sizes differ or fewer than
   // 2 * min_block samples are given (field "calibration").
   [[nodiscard]] static Result<IsotonicMap> Fit(std::span<const float> score,
-                                               std::span<const uint8_t> outcome,
-                                               size_t min_block);
+                                               std::span<const uint8_t> outcome, size_t min_block);
   double Apply(double score) const;
   bool empty() const { return x_.empty(); }
   size_t knots() const { return x_.size(); }

@@ -67,11 +67,9 @@ Status ValidateTrainConfig(const TrainConfig& c, const PlanBounds& b) {
   }
   for (size_t i = 0; i < c.symbols.size(); ++i) {
     const std::string& s = c.symbols[i];
-    const bool ok = !s.empty() && s.size() <= 16 &&
-                    std::all_of(s.begin(), s.end(), [](char ch) {
-                      return (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '_' ||
-                             ch == '.';
-                    });
+    const bool ok = !s.empty() && s.size() <= 16 && std::all_of(s.begin(), s.end(), [](char ch) {
+      return (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '_' || ch == '.';
+    });
     if (!ok) {
       return OutOfBounds("symbols[" + std::to_string(i) + "]",
                          "must be 1-16 characters of A-Z, 0-9, '_' or '.'");
@@ -106,7 +104,8 @@ Status ValidateTrainConfig(const TrainConfig& c, const PlanBounds& b) {
   for (int i = 0; i < nm; ++i) {
     const MemberParams& m = c.members[i];
     const std::string p = "members[" + std::to_string(i) + "].";
-    if (m.trees < 1 || m.trees > b.max_trees) return OutOfBounds(p + "trees", Range(1, b.max_trees));
+    if (m.trees < 1 || m.trees > b.max_trees)
+      return OutOfBounds(p + "trees", Range(1, b.max_trees));
     const int min_depth = m.grow_policy == GrowPolicy::kLossguide ? 0 : 1;
     if (m.max_depth < min_depth || m.max_depth > b.max_depth) {
       return OutOfBounds(p + "max_depth", Range(min_depth, b.max_depth));
@@ -118,7 +117,8 @@ Status ValidateTrainConfig(const TrainConfig& c, const PlanBounds& b) {
     } else if (m.max_leaves < 0 || m.max_leaves > b.max_leaves) {
       return OutOfBounds(p + "max_leaves", Range(0, b.max_leaves));
     }
-    if (!(m.eta >= b.min_eta && m.eta <= b.max_eta)) return OutOfBounds(p + "eta", Range(b.min_eta, b.max_eta));
+    if (!(m.eta >= b.min_eta && m.eta <= b.max_eta))
+      return OutOfBounds(p + "eta", Range(b.min_eta, b.max_eta));
     if (!(m.subsample >= b.min_sample && m.subsample <= 1)) {
       return OutOfBounds(p + "subsample", Range(b.min_sample, 1));
     }
@@ -128,7 +128,8 @@ Status ValidateTrainConfig(const TrainConfig& c, const PlanBounds& b) {
     if (!(m.min_child_weight >= 0 && m.min_child_weight <= b.max_min_child_weight)) {
       return OutOfBounds(p + "min_child_weight", Range(0, b.max_min_child_weight));
     }
-    if (!(m.lambda >= 0 && m.lambda <= b.max_lambda)) return OutOfBounds(p + "lambda", Range(0, b.max_lambda));
+    if (!(m.lambda >= 0 && m.lambda <= b.max_lambda))
+      return OutOfBounds(p + "lambda", Range(0, b.max_lambda));
   }
   return Status::Ok();
 }

@@ -25,9 +25,8 @@ Status BarColumns::Validate() const {
   if (!spread.empty()) SINYAL_RETURN_IF_ERROR(check_len(spread, "spread"));
   for (size_t i = 0; i < n; ++i) {
     if (i > 0 && ts[i] <= ts[i - 1]) {
-      return Status::InvalidArgument("timestamps not strictly increasing at bar " +
-                                         std::to_string(i),
-                                     "bars.ts");
+      return Status::InvalidArgument(
+          "timestamps not strictly increasing at bar " + std::to_string(i), "bars.ts");
     }
     if (!(close[i] > 0) || !(open[i] > 0) || !(high[i] > 0) || !(low[i] > 0)) {
       return Status::InvalidArgument("non-positive price at bar " + std::to_string(i),
@@ -41,7 +40,9 @@ BarColumns BarColumns::Prefix(size_t n) const {
   BarColumns p;
   p.symbol = symbol;
   p.timeframe = timeframe;
-  auto cut = [n](const auto& v) { return std::remove_cvref_t<decltype(v)>(v.begin(), v.begin() + std::min(n, v.size())); };
+  auto cut = [n](const auto& v) {
+    return std::remove_cvref_t<decltype(v)>(v.begin(), v.begin() + std::min(n, v.size()));
+  };
   p.ts = cut(ts);
   p.open = cut(open);
   p.high = cut(high);
@@ -71,9 +72,8 @@ Result<Dataset> BuildDataset(const BarColumns& bars, const FeatureFrame& feature
                              const LabelConfig& config, size_t min_rows) {
   SINYAL_RETURN_IF_ERROR(bars.Validate());
   if (config.horizon < 1 || config.horizon > 500) {
-    return Status::InvalidArgument("horizon must be in [1, 500], got " +
-                                       std::to_string(config.horizon),
-                                   "horizon");
+    return Status::InvalidArgument(
+        "horizon must be in [1, 500], got " + std::to_string(config.horizon), "horizon");
   }
   if (!(config.dead_band >= 0 && config.dead_band <= 0.1)) {
     return Status::InvalidArgument("dead_band must be in [0, 0.1]", "dead_band");
@@ -83,7 +83,8 @@ Result<Dataset> BuildDataset(const BarColumns& bars, const FeatureFrame& feature
                                        " rows for " + std::to_string(bars.size()) + " bars",
                                    "features");
   }
-  if (features.cols() == 0) return Status::InvalidArgument("feature set has no features", "features");
+  if (features.cols() == 0)
+    return Status::InvalidArgument("feature set has no features", "features");
 
   Dataset ds;
   ds.symbol = bars.symbol;
@@ -137,10 +138,11 @@ Result<Dataset> BuildDataset(const BarColumns& bars, const FeatureFrame& feature
     ds.x.insert(ds.x.end(), row, row + f);
   }
   if (ds.rows.size() < std::max<size_t>(min_rows, 1)) {
-    return Status::FailedPrecondition(
-        "too little data: " + std::to_string(ds.rows.size()) + " labelled rows from " +
-            std::to_string(n) + " bars, need at least " + std::to_string(std::max<size_t>(min_rows, 1)),
-        "bars");
+    return Status::FailedPrecondition("too little data: " + std::to_string(ds.rows.size()) +
+                                          " labelled rows from " + std::to_string(n) +
+                                          " bars, need at least " +
+                                          std::to_string(std::max<size_t>(min_rows, 1)),
+                                      "bars");
   }
   return ds;
 }
@@ -158,7 +160,8 @@ Status CheckNoLookahead(const FeatureComputer& compute, size_t total_bars,
   // one bar is most visible).
   std::vector<size_t> lengths;
   const int probes = std::max(options.probes, 1);
-  for (int i = 1; i <= probes; ++i) lengths.push_back(std::max<size_t>(1, total_bars * i / (probes + 1)));
+  for (int i = 1; i <= probes; ++i)
+    lengths.push_back(std::max<size_t>(1, total_bars * i / (probes + 1)));
   for (size_t k = 1; k <= 3 && k < total_bars; ++k) lengths.push_back(total_bars - k);
   lengths.push_back(1);
   std::sort(lengths.begin(), lengths.end());
@@ -181,12 +184,12 @@ Status CheckNoLookahead(const FeatureComputer& compute, size_t total_bars,
         if (both_nan) continue;
         const double diff = std::fabs(static_cast<double>(a[j]) - static_cast<double>(b[j]));
         if (std::isnan(a[j]) || std::isnan(b[j]) || diff > options.tolerance) {
-          return Status::FailedPrecondition(
-              "feature '" + full.names[j] + "' at bar " + std::to_string(t) + " is " +
-                  std::to_string(a[j]) + " on the full series but " + std::to_string(b[j]) +
-                  " when only bars [0, " + std::to_string(len) +
-                  ") exist: it uses future data (look-ahead leakage)",
-              "features." + full.names[j]);
+          return Status::FailedPrecondition("feature '" + full.names[j] + "' at bar " +
+                                                std::to_string(t) + " is " + std::to_string(a[j]) +
+                                                " on the full series but " + std::to_string(b[j]) +
+                                                " when only bars [0, " + std::to_string(len) +
+                                                ") exist: it uses future data (look-ahead leakage)",
+                                            "features." + full.names[j]);
         }
       }
     }

@@ -12,9 +12,9 @@
 // Thread safety: plain values; functions are pure.
 #pragma once
 
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
-#include <cmath>
 #include <functional>
 #include <limits>
 #include <span>
@@ -35,7 +35,7 @@ inline constexpr int kNeutral = 2;
 // it). `spread` is the bar's spread as a price difference (not points); may be empty.
 struct BarColumns {
   std::string symbol;
-  std::string timeframe;  // e.g. "H1"
+  std::string timeframe;      // e.g. "H1"
   std::vector<UnixNanos> ts;  // bar open time, UTC ns, strictly increasing
   std::vector<double> open, high, low, close, volume, spread;
   size_t size() const { return ts.size(); }
@@ -57,8 +57,8 @@ inline float InputValueToFloat(double v) {
 // Features per bar: row i holds what is known at the close of bar i. NaN = not yet available
 // (warm-up); such rows are dropped by BuildDataset.
 struct FeatureFrame {
-  std::string set_name;     // e.g. "basic"
-  int set_version = 0;      // bumped whenever any feature's definition changes
+  std::string set_name;                  // e.g. "basic"
+  int set_version = 0;                   // bumped whenever any feature's definition changes
   UnixNanos inputs_from = kSeriesStart;  // the anchor: time of the first bar streamed (inputs.h)
   std::vector<std::string> names;
   size_t rows = 0;
@@ -83,13 +83,13 @@ struct LabelConfig {
 };
 
 struct DatasetRow {
-  UnixNanos ts = 0;            // open time of the prediction bar t
-  uint32_t bar = 0;            // t
-  uint32_t label_first = 0;    // t + 1: first bar whose move the label depends on
-  uint32_t label_last = 0;     // t + h: last bar of the label window (inclusive)
-  float forward_return = 0;    // close[t+h] / close[t] - 1
-  int8_t label = 0;            // kDown, kUp or kNeutral
-  int8_t last_direction = 0;   // sign of close[t]/close[t-h]-1 beyond the dead band: -1, 0, +1
+  UnixNanos ts = 0;           // open time of the prediction bar t
+  uint32_t bar = 0;           // t
+  uint32_t label_first = 0;   // t + 1: first bar whose move the label depends on
+  uint32_t label_last = 0;    // t + h: last bar of the label window (inclusive)
+  float forward_return = 0;   // close[t+h] / close[t] - 1
+  int8_t label = 0;           // kDown, kUp or kNeutral
+  int8_t last_direction = 0;  // sign of close[t]/close[t-h]-1 beyond the dead band: -1, 0, +1
 };
 
 struct Dataset {

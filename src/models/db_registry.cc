@@ -1,7 +1,6 @@
 #include "models/db_registry.h"
 
 #include <algorithm>
-
 #include <nlohmann/json.hpp>
 
 #include "models/xgb.h"
@@ -16,14 +15,15 @@ using store::Dialect;
 
 bool SafeName(const std::string& s) {
   return !s.empty() && s.size() <= 32 && std::all_of(s.begin(), s.end(), [](char c) {
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-           c == '_' || c == '-' || c == '.';
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' ||
+           c == '-' || c == '.';
   });
 }
 
 Status CheckKey(TenantId tenant, const std::string& symbol, const std::string& timeframe) {
   if (tenant.value() < 0) return Status::InvalidArgument("bad tenant id", "tenant");
-  if (!SafeName(symbol)) return Status::InvalidArgument("bad symbol '" + symbol.substr(0, 40) + "'", "symbol");
+  if (!SafeName(symbol))
+    return Status::InvalidArgument("bad symbol '" + symbol.substr(0, 40) + "'", "symbol");
   if (!SafeName(timeframe)) {
     return Status::InvalidArgument("bad timeframe '" + timeframe.substr(0, 40) + "'", "timeframe");
   }
@@ -35,7 +35,8 @@ bool IsPlatform(TenantId t) { return t == kPlatformTenant; }
 // The owner condition of a tenant-scoped query (the application's own filter; RLS is the second
 // layer on PostgreSQL). Ids are integers, so inlining them is safe.
 std::string Owner(TenantId t) {
-  return IsPlatform(t) ? std::string("tenant_id IS NULL") : "tenant_id = " + std::to_string(t.value());
+  return IsPlatform(t) ? std::string("tenant_id IS NULL")
+                       : "tenant_id = " + std::to_string(t.value());
 }
 
 std::string NoVersion(const std::string& symbol, const std::string& timeframe, int64_t version) {
@@ -96,14 +97,16 @@ Result<std::string> FromHex(const std::string& hex) {
 Result<ModelRecord> ParseRecord(const std::string& text, int64_t version) {
   auto j = nlohmann::json::parse(text, nullptr, false);
   if (j.is_discarded()) {
-    return Status::DataLoss("the record of model version " + std::to_string(version) + " is corrupted");
+    return Status::DataLoss("the record of model version " + std::to_string(version) +
+                            " is corrupted");
   }
   return ModelRecord::FromJson(j);
 }
 
 }  // namespace
 
-DbModelRegistry::DbModelRegistry(store::Database& db, const Clock& clock) : db_(db), clock_(clock) {}
+DbModelRegistry::DbModelRegistry(store::Database& db, const Clock& clock)
+    : db_(db), clock_(clock) {}
 
 // Runs fn in the right scope: tenant transactions for tenants (RLS), system scope for the
 // platform's models.
@@ -164,12 +167,12 @@ Result<ModelRecord> DbModelRegistry::RegisterWithReport(TenantId tenant, const E
       for (size_t i = 0; i < files.size(); ++i) {
         int idx = static_cast<int>(i);
         const std::string bytes = pg ? ToHex(files[i].second) : files[i].second;
-        sql << std::string("INSERT INTO model_files (model_id, tenant_id, idx, name, sha256, bytes) "
-                           "VALUES (:m, :t, :i, :n, :h, ") +
+        sql << std::string(
+                   "INSERT INTO model_files (model_id, tenant_id, idx, name, sha256, bytes) "
+                   "VALUES (:m, :t, :i, :n, :h, ") +
                    (pg ? "decode(:b, 'hex'))" : "CAST(:b AS BLOB))"),
             soci::use(id, "m"), soci::use(tenant_v, tenant_ind, "t"), soci::use(idx, "i"),
-            soci::use(files[i].first, "n"), soci::use(r.file_hashes[i], "h"),
-            soci::use(bytes, "b");
+            soci::use(files[i].first, "n"), soci::use(r.file_hashes[i], "h"), soci::use(bytes, "b");
       }
       if (report != nullptr) {
         sql << "INSERT INTO model_reports (model_id, tenant_id, report_json, report_md, "
@@ -264,8 +267,10 @@ Result<Ensemble> DbModelRegistry::Load(TenantId tenant, const std::string& symbo
   SINYAL_ASSIGN_OR_RETURN(std::vector<std::string> stored,
                           StoredFiles(tenant, symbol, timeframe, version));
   const std::string v = std::to_string(version);
-  if (rec.tenant != tenant) return Status::DataLoss("record tenant of model version " + v + " does not match");
-  if (rec.file_hashes.size() < 4) return Status::DataLoss("model version " + v + " lists no members");
+  if (rec.tenant != tenant)
+    return Status::DataLoss("record tenant of model version " + v + " does not match");
+  if (rec.file_hashes.size() < 4)
+    return Status::DataLoss("model version " + v + " lists no members");
   const auto names = FileNames(rec.file_hashes.size() - 3);
   if (stored.size() != names.size()) {
     return Status::DataLoss("model version " + v + " of " + symbol + " " + timeframe + " has " +
@@ -343,11 +348,13 @@ Result<ActiveRow> ReadActive(soci::session& sql, TenantId tenant, const std::str
   a.version = v;
   auto j = nlohmann::json::parse(history, nullptr, false);
   if (j.is_discarded() || !j.is_array()) {
-    return Status::DataLoss("the activation history of " + symbol + " " + timeframe + " is corrupted");
+    return Status::DataLoss("the activation history of " + symbol + " " + timeframe +
+                            " is corrupted");
   }
   for (const auto& e : j) {
     if (!e.is_number_integer()) {
-      return Status::DataLoss("the activation history of " + symbol + " " + timeframe + " is corrupted");
+      return Status::DataLoss("the activation history of " + symbol + " " + timeframe +
+                              " is corrupted");
     }
     a.history.push_back(e.get<int64_t>());
   }
@@ -384,9 +391,9 @@ void AppendAudit(soci::session& sql, TenantId tenant, const std::string& symbol,
   soci::indicator fi = from ? soci::i_ok : soci::i_null;
   sql << "INSERT INTO model_audit (tenant_id, symbol, timeframe, horizon, action, from_version, "
          "to_version, actor, at) VALUES (:t, :s, :tf, :hz, :a, :f, :v, :actor, :at)",
-      soci::use(t, ti, "t"), soci::use(symbol, "s"), soci::use(timeframe, "tf"), soci::use(hz, "hz"),
-      soci::use(action, "a"), soci::use(f, fi, "f"), soci::use(v, "v"), soci::use(actor, "actor"),
-      soci::use(at, "at");
+      soci::use(t, ti, "t"), soci::use(symbol, "s"), soci::use(timeframe, "tf"),
+      soci::use(hz, "hz"), soci::use(action, "a"), soci::use(f, fi, "f"), soci::use(v, "v"),
+      soci::use(actor, "actor"), soci::use(at, "at");
 }
 
 }  // namespace
@@ -430,8 +437,9 @@ Result<int64_t> DbModelRegistry::RollbackAs(TenantId tenant, const std::string& 
     return Status::Ok();
   }));
   if (!seen.exists || seen.history.empty()) {
-    return Status::FailedPrecondition("no earlier active version to roll back to for " + symbol + " " +
-                                          timeframe + " at horizon " + std::to_string(horizon),
+    return Status::FailedPrecondition("no earlier active version to roll back to for " + symbol +
+                                          " " + timeframe + " at horizon " +
+                                          std::to_string(horizon),
                                       "version");
   }
   const int64_t target = seen.history.back();
@@ -476,9 +484,10 @@ Result<std::vector<int>> DbModelRegistry::ActiveHorizons(TenantId tenant, const 
   std::vector<int> out;
   SINYAL_RETURN_IF_ERROR(Tx(tenant, true, [&](soci::session& sql) -> Status {
     int h = 0;
-    soci::statement st = (sql.prepare << "SELECT horizon FROM model_active WHERE " + Owner(tenant) +
-                                             " AND symbol = :s AND timeframe = :tf ORDER BY horizon",
-                          soci::use(symbol, "s"), soci::use(timeframe, "tf"), soci::into(h));
+    soci::statement st =
+        (sql.prepare << "SELECT horizon FROM model_active WHERE " + Owner(tenant) +
+                            " AND symbol = :s AND timeframe = :tf ORDER BY horizon",
+         soci::use(symbol, "s"), soci::use(timeframe, "tf"), soci::into(h));
     st.execute();
     while (st.fetch()) out.push_back(h);
     return Status::Ok();
@@ -497,7 +506,8 @@ Result<StoredReport> DbModelRegistry::GetReport(TenantId tenant, const std::stri
         soci::use(symbol, "s"), soci::use(timeframe, "tf"), soci::use(v, "v"), soci::into(id);
     if (!sql.got_data()) return Status::NotFound(NoVersion(symbol, timeframe, version), "version");
     sql << "SELECT report_json, report_md, reliability_svg, coverage_svg FROM model_reports "
-           "WHERE model_id = :m AND " + Owner(tenant),
+           "WHERE model_id = :m AND " +
+               Owner(tenant),
         soci::use(id, "m"), soci::into(r.json), soci::into(r.markdown),
         soci::into(r.reliability_svg), soci::into(r.coverage_svg);
     if (!sql.got_data()) {
@@ -519,12 +529,14 @@ Result<std::vector<ActivationEvent>> DbModelRegistry::Audit(TenantId tenant,
   Status s = Tx(tenant, true, [&](soci::session& sql) -> Status {
     out.clear();
     soci::rowset<soci::row> rows =
-        (sql.prepare << "SELECT action, from_version, to_version, actor, at, horizon FROM model_audit "
-                        "WHERE " + Owner(tenant) + " AND symbol = :s AND timeframe = :tf ORDER BY id",
+        (sql.prepare
+             << "SELECT action, from_version, to_version, actor, at, horizon FROM model_audit "
+                "WHERE " +
+                    Owner(tenant) + " AND symbol = :s AND timeframe = :tf ORDER BY id",
          soci::use(symbol, "s"), soci::use(timeframe, "tf"));
     auto i64 = [](const soci::row& row, size_t i) -> int64_t {
       return row.get_properties(i).get_data_type() == soci::dt_integer ? row.get<int>(i)
-                                                                        : row.get<long long>(i);
+                                                                       : row.get<long long>(i);
     };
     for (const soci::row& row : rows) {
       ActivationEvent e;
@@ -543,8 +555,8 @@ Result<std::vector<ActivationEvent>> DbModelRegistry::Audit(TenantId tenant,
 }
 
 Status DbModelRegistry::TEST_OverwriteFile(TenantId tenant, const std::string& symbol,
-                                           const std::string& timeframe, int64_t version,
-                                           int index, const std::string& bytes) {
+                                           const std::string& timeframe, int64_t version, int index,
+                                           const std::string& bytes) {
   const bool pg = db_.dialect() == Dialect::kPostgres;
   return Tx(tenant, false, [&](soci::session& sql) -> Status {
     long long v = version, id = 0;
@@ -560,6 +572,5 @@ Status DbModelRegistry::TEST_OverwriteFile(TenantId tenant, const std::string& s
     return Status::Ok();
   });
 }
-
 
 }  // namespace sinyal::models

@@ -10,8 +10,8 @@
 //
 // Active pointer. model_active holds the active version per (tenant, symbol, timeframe, horizon)
 // and the horizon's stack of previously active versions (Rollback pops it; migration 50).
-// Activate takes the version's own horizon (ModelSchema::horizon). Every Activate/Rollback appends a row
-// to model_audit (who, from, to, when); that table rejects UPDATE on both backends.
+// Activate takes the version's own horizon (ModelSchema::horizon). Every Activate/Rollback appends
+// a row to model_audit (who, from, to, when); that table rejects UPDATE on both backends.
 //
 // Verification. Load checks each file's SHA-256 and the content hash before building the
 // ensemble; a mismatch is DataLoss naming the version and file. Activate and Rollback load the
@@ -54,12 +54,12 @@ struct StoredReport {
 
 // One row of the activation audit.
 struct ActivationEvent {
-  std::string action;                 // "activate" or "rollback"
+  std::string action;                   // "activate" or "rollback"
   std::optional<int64_t> from_version;  // nullopt when nothing was active
   int64_t to_version = 0;
-  std::string actor;                  // e.g. "user:12", "api_key:3", "cli", "" (unknown)
+  std::string actor;  // e.g. "user:12", "api_key:3", "cli", "" (unknown)
   UnixNanos at = 0;
-  std::optional<int> horizon;         // nullopt for events recorded before migration 50
+  std::optional<int> horizon;  // nullopt for events recorded before migration 50
 };
 
 class DbModelRegistry final : public ModelRegistry {
@@ -67,7 +67,8 @@ class DbModelRegistry final : public ModelRegistry {
   // REQUIRES: db and clock outlive the registry; db is migrated.
   DbModelRegistry(store::Database& db, const Clock& clock);
 
-  Result<ModelRecord> Register(TenantId tenant, const Ensemble& ensemble, ModelRecord meta) override;
+  Result<ModelRecord> Register(TenantId tenant, const Ensemble& ensemble,
+                               ModelRecord meta) override;
   // Register with an evaluation report stored in the same transaction.
   [[nodiscard]] Result<ModelRecord> RegisterWithReport(TenantId tenant, const Ensemble& ensemble,
                                                        ModelRecord meta,
@@ -118,8 +119,8 @@ class DbModelRegistry final : public ModelRegistry {
 
   // Test hook: overwrites stored file `index` of a version (to corrupt it in tests).
   [[nodiscard]] Status TEST_OverwriteFile(TenantId tenant, const std::string& symbol,
-                                          const std::string& timeframe, int64_t version,
-                                          int index, const std::string& bytes);
+                                          const std::string& timeframe, int64_t version, int index,
+                                          const std::string& bytes);
 
  private:
   Status Tx(TenantId tenant, bool read, const std::function<Status(soci::session&)>& fn);

@@ -128,7 +128,8 @@ TEST_P(DbRegistryTest, OneActiveVersionPerHorizon) {
   EXPECT_EQ(*reg_->ActiveVersion(a_, "EURUSD", "H1", 24), 2);
   EXPECT_EQ(reg_->ActiveVersion(a_, "EURUSD", "H1", 4).error().code(), StatusCode::kNotFound);
   EXPECT_EQ(*reg_->ActiveHorizons(a_, "EURUSD", "H1"), (std::vector<int>{1, 24}));
-  EXPECT_TRUE(reg_->ActiveHorizons(b_, "EURUSD", "H1")->empty()) << "another tenant's lines are not seen";
+  EXPECT_TRUE(reg_->ActiveHorizons(b_, "EURUSD", "H1")->empty())
+      << "another tenant's lines are not seen";
 
   ASSERT_OK(reg_->ActivateAs(a_, "EURUSD", "H1", 3, "user:1"));  // replaces horizon 1 only
   EXPECT_EQ(*reg_->ActiveVersion(a_, "EURUSD", "H1", 1), 3);
@@ -244,7 +245,8 @@ TEST_P(DbRegistryTest, CorruptedBytesAreDataLossNamingTheVersionAndActiveIsUncha
   ASSERT_FALSE(load.ok());
   EXPECT_EQ(load.error().code(), StatusCode::kDataLoss);
   EXPECT_NE(load.error().message().find("version 2"), std::string::npos) << load.error().ToString();
-  EXPECT_NE(load.error().message().find("member_1.ubj"), std::string::npos) << load.error().ToString();
+  EXPECT_NE(load.error().message().find("member_1.ubj"), std::string::npos)
+      << load.error().ToString();
   Status act = reg_->Activate(a_, "EURUSD", "H1", 2);
   EXPECT_EQ(act.code(), StatusCode::kDataLoss);
   EXPECT_EQ(*reg_->ActiveVersion(a_, "EURUSD", "H1", 1), 1);
@@ -343,8 +345,7 @@ TEST_P(DbRegistryTest, ReportsAreStoredWithTheVersion) {
   EXPECT_EQ(reg_->List(a_, "EURUSD", "").error().field(), "timeframe");
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, DbRegistryTest, SINYAL_DB_BACKENDS,
-                         store::testing::BackendName);
+INSTANTIATE_TEST_SUITE_P(Backends, DbRegistryTest, SINYAL_DB_BACKENDS, store::testing::BackendName);
 
 }  // namespace
 }  // namespace sinyal::models

@@ -40,7 +40,8 @@ Result<ModelSchema> ModelSchema::FromJson(const nlohmann::json& j) {
   if (s.num_classes != 2 && s.num_classes != 3) {
     return Status::InvalidArgument("num_classes must be 2 or 3", "schema.num_classes");
   }
-  if (s.feature_names.empty()) return Status::InvalidArgument("no features", "schema.feature_names");
+  if (s.feature_names.empty())
+    return Status::InvalidArgument("no features", "schema.feature_names");
   return s;
 }
 
@@ -90,12 +91,12 @@ Result<Ensemble> Ensemble::Train(const Dataset& ds, std::span<const size_t> fit,
   if (calib.size() < (config.calibration == CalibrationMethod::kIsotonic
                           ? 2 * config.calibration_min_block
                           : size_t{50})) {
-    return Status::FailedPrecondition("too little data: " + std::to_string(calib.size()) +
-                                          " calibration rows, need at least " +
-                                          std::to_string(config.calibration == CalibrationMethod::kIsotonic
-                                                             ? 2 * config.calibration_min_block
-                                                             : size_t{50}),
-                                      "data");
+    return Status::FailedPrecondition(
+        "too little data: " + std::to_string(calib.size()) + " calibration rows, need at least " +
+            std::to_string(config.calibration == CalibrationMethod::kIsotonic
+                               ? 2 * config.calibration_min_block
+                               : size_t{50}),
+        "data");
   }
   Ensemble e;
   e.schema_.feature_set = ds.feature_set;
@@ -117,12 +118,12 @@ Result<Ensemble> Ensemble::Train(const Dataset& ds, std::span<const size_t> fit,
                                         "data");
     }
   }
-  SINYAL_ASSIGN_OR_RETURN(auto dtrain,
-                          xgb::MakeDMatrix(x.data(), fit.size(), ds.num_features(), y.data(),
-                                           config.nthread));
+  SINYAL_ASSIGN_OR_RETURN(auto dtrain, xgb::MakeDMatrix(x.data(), fit.size(), ds.num_features(),
+                                                        y.data(), config.nthread));
   for (size_t i = 0; i < config.members.size(); ++i) {
     const MemberParams& mp = config.members[i];
-    auto booster = xgb::Train(dtrain.get(), XgbParams(mp, ds.num_classes, config.nthread), mp.trees);
+    auto booster =
+        xgb::Train(dtrain.get(), XgbParams(mp, ds.num_classes, config.nthread), mp.trees);
     if (!booster.ok()) return booster.error().WithField("members[" + std::to_string(i) + "]");
     SINYAL_ASSIGN_OR_RETURN(std::string ubj, xgb::SaveModel(booster->get(), "ubj"));
     SINYAL_RETURN_IF_ERROR(e.AddMember(mp, std::move(ubj)));
@@ -157,7 +158,8 @@ Result<Ensemble> Ensemble::FromParts(ModelSchema schema, std::vector<MemberParam
                                      const std::vector<std::string>& member_ubj,
                                      const nlohmann::json& calibration) {
   if (params.size() != member_ubj.size() || member_ubj.empty()) {
-    return Status::InvalidArgument("member parameters and member models differ in count", "members");
+    return Status::InvalidArgument("member parameters and member models differ in count",
+                                   "members");
   }
   Ensemble e;
   e.schema_ = std::move(schema);
@@ -166,7 +168,8 @@ Result<Ensemble> Ensemble::FromParts(ModelSchema schema, std::vector<MemberParam
   }
   SINYAL_ASSIGN_OR_RETURN(e.calibrator_, Calibrator::FromJson(calibration));
   if (e.calibrator_.num_classes() != e.schema_.num_classes) {
-    return Status::InvalidArgument("calibration class count disagrees with the schema", "calibration");
+    return Status::InvalidArgument("calibration class count disagrees with the schema",
+                                   "calibration");
   }
   return e;
 }
@@ -215,8 +218,8 @@ Prediction Ensemble::Predict(const float* row) const {
   p.uncertainty = MeanAndSpread(members_, k, row, p.raw_proba.data());
   p.proba = p.raw_proba;
   calibrator_.Apply(p.proba.data());
-  p.direction = static_cast<int>(std::max_element(p.proba.begin(), p.proba.begin() + k) -
-                                 p.proba.begin());
+  p.direction =
+      static_cast<int>(std::max_element(p.proba.begin(), p.proba.begin() + k) - p.proba.begin());
   p.confidence = p.proba[p.direction];
   p.informative = calibrator_.informative();
   return p;
@@ -315,8 +318,8 @@ Result<std::vector<FeatureContribution>> Ensemble::Contributions(const float* ro
     std::lock_guard<std::mutex> lock(*xgb_mu_);
     SINYAL_ASSIGN_OR_RETURN(auto dm, xgb::MakeDMatrix(row, 1, f));
     for (const auto& m : members_) {
-      SINYAL_ASSIGN_OR_RETURN(auto c, xgb::Predict(m->booster.get(), dm.get(),
-                                                   xgb::PredictType::kContribs));
+      SINYAL_ASSIGN_OR_RETURN(
+          auto c, xgb::Predict(m->booster.get(), dm.get(), xgb::PredictType::kContribs));
       // Binary: (F+1) values; softprob: K x (F+1).
       const size_t offset = k == 2 ? 0 : static_cast<size_t>(cls) * (f + 1);
       if (c.size() < offset + f + 1) return Status::Internal("unexpected contribution shape");

@@ -11,15 +11,14 @@
 #pragma once
 
 #include <array>
-#include <functional>
 #include <cstddef>
+#include <functional>
 #include <memory>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <span>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "core/status.h"
 #include "models/calibration.h"
@@ -76,8 +75,7 @@ class Ensemble {
   // `progress` (may be empty) is called after each member with (members done, members).
   [[nodiscard]] static Result<Ensemble> Train(
       const Dataset& ds, std::span<const size_t> fit, std::span<const size_t> calib,
-      const TrainConfig& config,
-      const std::function<void(size_t, size_t)>& progress = {});
+      const TrainConfig& config, const std::function<void(size_t, size_t)>& progress = {});
 
   // Rebuilds an ensemble from saved parts (as written by SerializeMembers / calibrator JSON).
   // Errors: InvalidArgument when any member is not a valid XGBoost model or disagrees with the

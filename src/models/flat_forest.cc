@@ -42,7 +42,8 @@ Result<FlatForest> FlatForest::FromXgboostJson(std::string_view text) {
       f.softmax_ = true;
       f.base_margin_ = base_score;  // softmax objectives add base_score untransformed
     } else {
-      return Status::InvalidArgument("unsupported objective '" + objective + "'", "model.objective");
+      return Status::InvalidArgument("unsupported objective '" + objective + "'",
+                                     "model.objective");
     }
     const auto& model = gb.at("model");
     const auto tree_info = model.at("tree_info").get<std::vector<int>>();
@@ -96,7 +97,8 @@ Result<FlatForest> FlatForest::FromXgboostJson(std::string_view text) {
           if (split_idx[xn] < 0 || split_idx[xn] >= f.num_features_) {
             return Status::InvalidArgument("split feature out of range", "model.trees");
           }
-          node.feature = static_cast<uint32_t>(split_idx[xn]) | (default_left[xn] ? kDefaultLeft : 0u);
+          node.feature =
+              static_cast<uint32_t>(split_idx[xn]) | (default_left[xn] ? kDefaultLeft : 0u);
           node.left = static_cast<uint32_t>(f.nodes_.size());
           f.nodes_.push_back({});
           f.nodes_.push_back({});
@@ -107,7 +109,8 @@ Result<FlatForest> FlatForest::FromXgboostJson(std::string_view text) {
       }
     }
   } catch (const std::exception& e) {
-    return Status::InvalidArgument(std::string("malformed XGBoost JSON model: ") + e.what(), "model");
+    return Status::InvalidArgument(std::string("malformed XGBoost JSON model: ") + e.what(),
+                                   "model");
   }
   return f;
 }

@@ -20,7 +20,8 @@ Result<InputSpec> InputResolver::ForName(TenantId owner, std::string_view spec,
   if (size_t at = spec.find('@'); at != std::string_view::npos) {
     name = std::string(spec.substr(0, at));
     const std::string_view vs = spec.substr(at + 1);
-    if (vs.empty() || vs.size() > 6 || vs.find_first_not_of("0123456789") != std::string_view::npos) {
+    if (vs.empty() || vs.size() > 6 ||
+        vs.find_first_not_of("0123456789") != std::string_view::npos) {
       return Status::InvalidArgument(field + " must be 'name' or 'name@version'", field);
     }
     version = std::stoi(std::string(vs));
@@ -35,13 +36,15 @@ Result<InputSpec> InputResolver::ForName(TenantId owner, std::string_view spec,
   if (name == def.name && (!version || *version == def.version)) return InputSpec::FeatureSet(def);
   if (owner == kPlatformTenant || sets_ == nullptr) {
     return Status::NotFound("unknown feature set '" + std::string(spec.substr(0, 60)) +
-                                "' (the platform has " + def.name + " and " + kBasicFeatureSetName + ")",
+                                "' (the platform has " + def.name + " and " + kBasicFeatureSetName +
+                                ")",
                             field);
   }
   auto stored = sets_->Get(owner, name, version);
   if (!stored.ok()) {
     if (stored.error().code() == StatusCode::kNotFound) {
-      return Status::NotFound("unknown feature set '" + std::string(spec.substr(0, 60)) + "'", field);
+      return Status::NotFound("unknown feature set '" + std::string(spec.substr(0, 60)) + "'",
+                              field);
     }
     return stored.error();
   }
@@ -54,7 +57,8 @@ Result<InputSpec> InputResolver::ForSchema(TenantId owner, const ModelSchema& sc
   auto spec = ForName(owner, schema.feature_set + "@" + std::to_string(schema.feature_set_version),
                       "model");
   if (!spec.ok()) {
-    if (spec.error().code() == StatusCode::kNotFound || spec.error().code() == StatusCode::kInvalidArgument) {
+    if (spec.error().code() == StatusCode::kNotFound ||
+        spec.error().code() == StatusCode::kInvalidArgument) {
       return Status::FailedPrecondition("feature set " + schema.feature_set + " v" +
                                             std::to_string(schema.feature_set_version) +
                                             " of the model is unavailable",
@@ -73,9 +77,11 @@ Result<FeatureFrame> InputResolver::Rows(TenantId owner, const ModelSchema& sche
 }
 
 Result<std::vector<market::Bar>> ReadInputBars(store::BarStore& bars, TenantId owner,
-                                               const market::SeriesKey& key, const ModelSchema& schema,
-                                               UnixNanos to, size_t max_bars) {
-  return bars.ReadBars(ViewerOf(owner), key, {.from = schema.inputs_from, .to = to, .newest = max_bars});
+                                               const market::SeriesKey& key,
+                                               const ModelSchema& schema, UnixNanos to,
+                                               size_t max_bars) {
+  return bars.ReadBars(ViewerOf(owner), key,
+                       {.from = schema.inputs_from, .to = to, .newest = max_bars});
 }
 
 }  // namespace sinyal::models

@@ -33,9 +33,9 @@ int InputSpec::WarmupBars() const {
 
 Status InputSpec::CheckSchema(const ModelSchema& schema) const {
   if (schema.feature_names != names_) {
-    return Status::FailedPrecondition("the model's features differ from feature set " +
-                                          schema.feature_set + " as computed now",
-                                      "model");
+    return Status::FailedPrecondition(
+        "the model's features differ from feature set " + schema.feature_set + " as computed now",
+        "model");
   }
   return Status::Ok();
 }
@@ -58,8 +58,10 @@ InputStream::~InputStream() = default;
 Result<InputStream> InputStream::Create(const InputSpec& spec, UnixNanos anchor) {
   auto c = std::make_unique<Computer>();
   if (!spec.basic()) {
-    SINYAL_ASSIGN_OR_RETURN(features::FeatureComputer fc, features::FeatureComputer::Create(spec.config()));
-    if (fc.size() != spec.cols()) return Status::Internal("feature computer size differs from its names");
+    SINYAL_ASSIGN_OR_RETURN(features::FeatureComputer fc,
+                            features::FeatureComputer::Create(spec.config()));
+    if (fc.size() != spec.cols())
+      return Status::Internal("feature computer size differs from its names");
     c->features.emplace(std::move(fc));
   }
   return InputStream(spec, anchor, std::move(c));
@@ -80,8 +82,8 @@ Status InputStream::Push(const market::Bar& bar) {
   if (computer_->features) {
     computer_->features->Update(bar, &values_);
   } else {
-    computer_->basic.Update(bar.time(), bar.open(), bar.high(), bar.low(), bar.close(), bar.volume(),
-                            values_.data());
+    computer_->basic.Update(bar.time(), bar.open(), bar.high(), bar.low(), bar.close(),
+                            bar.volume(), values_.data());
   }
   complete_ = true;
   for (size_t i = 0; i < values_.size(); ++i) {
@@ -104,7 +106,8 @@ Result<FeatureFrame> ComputeInputs(const InputSpec& spec, std::span<const market
   for (size_t i = 0; i < bars.size(); ++i) {
     Status s = stream.Push(bars[i]);
     if (!s.ok()) return s.WithField("bars[" + std::to_string(i) + "].time");
-    std::copy(stream.row().begin(), stream.row().end(), fr.values.begin() + static_cast<std::ptrdiff_t>(i * f));
+    std::copy(stream.row().begin(), stream.row().end(),
+              fr.values.begin() + static_cast<std::ptrdiff_t>(i * f));
   }
   fr.inputs_from = stream.first_time().value_or(kSeriesStart);
   return fr;

@@ -22,7 +22,8 @@ std::vector<market::Bar> ToBars(const BarColumns& c) {
   std::vector<market::Bar> bars;
   for (size_t i = 0; i < c.size(); ++i) {
     bars.push_back(
-        market::Bar::Create(c.ts[i], c.open[i], c.high[i], c.low[i], c.close[i], c.volume[i]).value());
+        market::Bar::Create(c.ts[i], c.open[i], c.high[i], c.low[i], c.close[i], c.volume[i])
+            .value());
   }
   return bars;
 }
@@ -39,9 +40,10 @@ std::vector<float> OldBasicBatch(const BarColumns& bars) {
   double avg_gain = 0, avg_loss = 0, atr = 0;
   const std::vector<double>& c = bars.close;
   for (size_t t = 0; t < n; ++t) {
-    const double tr = t == 0 ? bars.high[t] - bars.low[t]
-                             : std::max({bars.high[t] - bars.low[t], std::fabs(bars.high[t] - c[t - 1]),
-                                         std::fabs(bars.low[t] - c[t - 1])});
+    const double tr =
+        t == 0 ? bars.high[t] - bars.low[t]
+               : std::max({bars.high[t] - bars.low[t], std::fabs(bars.high[t] - c[t - 1]),
+                           std::fabs(bars.low[t] - c[t - 1])});
     double gain = 0, loss = 0;
     if (t > 0) {
       const double d = c[t] - c[t - 1];
@@ -84,7 +86,8 @@ std::vector<float> OldBasicBatch(const BarColumns& bars) {
     sma /= kWin;
     row[6] = static_cast<float>(vol);
     row[7] = static_cast<float>(vol > 0 ? (c[t] / sma - 1.0) / vol : 0.0);
-    row[8] = static_cast<float>(avg_gain + avg_loss > 0 ? 100.0 * avg_gain / (avg_gain + avg_loss) : 50.0);
+    row[8] = static_cast<float>(avg_gain + avg_loss > 0 ? 100.0 * avg_gain / (avg_gain + avg_loss)
+                                                        : 50.0);
     row[9] = static_cast<float>(atr / c[t]);
     row[10] = static_cast<float>(hi > lo ? (c[t] - lo) / (hi - lo) : 0.5);
     const double rng = bars.high[t] - bars.low[t];
@@ -127,12 +130,14 @@ TEST(InputsTest, BatchEqualsStreamBitForBitForEverySet) {
       ASSERT_OK(stream->Push(bars[i]));
       ASSERT_EQ(stream->row().size(), spec.cols());
       for (size_t j = 0; j < spec.cols(); ++j) {
-        ASSERT_TRUE(SameBits(stream->row()[j], batch->Row(i)[j])) << spec.set_name() << " " << i << "," << j;
+        ASSERT_TRUE(SameBits(stream->row()[j], batch->Row(i)[j]))
+            << spec.set_name() << " " << i << "," << j;
         ASSERT_TRUE(SameBits(stream->row()[j], InputValueToFloat(stream->values()[j])));
       }
       complete += stream->complete();
     }
-    EXPECT_GT(complete, bars.size() - static_cast<size_t>(spec.WarmupBars()) - 5) << spec.set_name();
+    EXPECT_GT(complete, bars.size() - static_cast<size_t>(spec.WarmupBars()) - 5)
+        << spec.set_name();
     EXPECT_EQ(batch->inputs_from, bars.front().time());
   }
 }
@@ -151,11 +156,13 @@ TEST(InputsTest, AnchorStartsTheStream) {
   }
   auto suffix = ComputeInputs(spec, std::span<const market::Bar>(bars).subspan(a));
   ASSERT_OK(suffix);
-  ASSERT_EQ(std::memcmp(anchored->Row(a), suffix->Row(0), suffix->values.size() * sizeof(float)), 0);
+  ASSERT_EQ(std::memcmp(anchored->Row(a), suffix->Row(0), suffix->values.size() * sizeof(float)),
+            0);
   // A different anchor gives different rows (EMA seeds): why models record theirs.
   auto from_start = ComputeInputs(spec, bars);
   ASSERT_OK(from_start);
-  EXPECT_NE(std::memcmp(from_start->Row(a + 30), anchored->Row(a + 30), spec.cols() * sizeof(float)), 0);
+  EXPECT_NE(
+      std::memcmp(from_start->Row(a + 30), anchored->Row(a + 30), spec.cols() * sizeof(float)), 0);
 }
 
 TEST(InputsTest, OutOfOrderBarIsRejectedAndChangesNothing) {

@@ -45,7 +45,8 @@ int InferDigits(std::span<const market::Bar> bars) {
       int d = digits;
       for (; d < 8; ++d) {
         const double scaled = p * std::pow(10.0, d);
-        if (std::fabs(scaled - std::round(scaled)) < 1e-6 * std::max(1.0, std::fabs(scaled)) + 1e-9) break;
+        if (std::fabs(scaled - std::round(scaled)) < 1e-6 * std::max(1.0, std::fabs(scaled)) + 1e-9)
+          break;
       }
       digits = std::max(digits, d);
     }

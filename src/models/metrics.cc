@@ -207,7 +207,8 @@ PairedComparison ComparePaired(std::span<const int8_t> model_pred,
     if (!a && b) ++c.baseline_only_correct;
   }
   if (c.n > 0) {
-    c.accuracy_difference = (static_cast<double>(model_right) - static_cast<double>(base_right)) / c.n;
+    c.accuracy_difference =
+        (static_cast<double>(model_right) - static_cast<double>(base_right)) / c.n;
   }
   c.p_value = McNemarExactP(c.model_only_correct, c.baseline_only_correct);
   return c;

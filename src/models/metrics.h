@@ -38,17 +38,17 @@ Interval WilsonInterval(size_t successes, size_t n, double z = 1.959963984540054
 double McNemarExactP(size_t b, size_t c);
 
 struct ReliabilityBin {
-  double lo = 0, hi = 0;       // bin edges of the predicted probability
+  double lo = 0, hi = 0;  // bin edges of the predicted probability
   size_t count = 0;
-  double mean_predicted = 0;   // NaN when count == 0
-  double observed = 0;         // observed frequency; NaN when count == 0
+  double mean_predicted = 0;  // NaN when count == 0
+  double observed = 0;        // observed frequency; NaN when count == 0
 };
 
 struct AbstentionPoint {
   double threshold = 0;
-  size_t n = 0;                // rows kept (confidence >= threshold)
-  double coverage = 0;         // n / all rows
-  double accuracy = 0;         // NaN when n == 0
+  size_t n = 0;         // rows kept (confidence >= threshold)
+  double coverage = 0;  // n / all rows
+  double accuracy = 0;  // NaN when n == 0
   Interval accuracy_ci;
 };
 
@@ -60,10 +60,10 @@ struct ClassificationMetrics {
   double balanced_accuracy = 0;
   double log_loss = 0;
   double brier = 0;
-  double roc_auc = 0;  // NaN when undefined
-  std::vector<size_t> class_counts;   // true labels per class
+  double roc_auc = 0;                // NaN when undefined
+  std::vector<size_t> class_counts;  // true labels per class
   std::vector<ReliabilityBin> reliability;
-  double reliability_gap = 0;         // count-weighted mean |predicted - observed|
+  double reliability_gap = 0;  // count-weighted mean |predicted - observed|
   std::vector<AbstentionPoint> abstention;
 };
 

@@ -46,7 +46,8 @@ TEST(MetricsTest, BinaryMetricsByHand) {
   EXPECT_DOUBLE_EQ(m.accuracy, 0.75);
   EXPECT_DOUBLE_EQ(m.balanced_accuracy, 0.75);
   EXPECT_NEAR(m.brier, (0.01 + 0.64 + 0.09 + 0.16) / 4, 1e-6);
-  EXPECT_NEAR(m.log_loss, -(std::log(0.9) + std::log(0.2) + std::log(0.7) + std::log(0.6)) / 4, 1e-6);
+  EXPECT_NEAR(m.log_loss, -(std::log(0.9) + std::log(0.2) + std::log(0.7) + std::log(0.6)) / 4,
+              1e-6);
   // AUC: positives {0.9, 0.6}, negatives {0.8, 0.3}: pairs won 0.9>0.8, 0.9>0.3, 0.6>0.3 -> 3/4.
   EXPECT_DOUBLE_EQ(m.roc_auc, 0.75);
   // Abstaining below 0.75 keeps 0.9 (right) and 0.8 (wrong).
@@ -70,8 +71,8 @@ TEST(MetricsTest, PairedComparisonCountsDiscordantRows) {
   std::vector<int8_t> model = {1, 1, 0, 1, 0};
   std::vector<int8_t> base = {1, 0, 1, 1, 1};
   PairedComparison c = ComparePaired(model, base, y);
-  EXPECT_EQ(c.model_only_correct, 2u);      // rows 1, 2
-  EXPECT_EQ(c.baseline_only_correct, 1u);   // row 4
+  EXPECT_EQ(c.model_only_correct, 2u);     // rows 1, 2
+  EXPECT_EQ(c.baseline_only_correct, 1u);  // row 4
   EXPECT_DOUBLE_EQ(c.accuracy_difference, (3.0 - 2.0) / 5);
   EXPECT_DOUBLE_EQ(c.p_value, 1.0);
 }

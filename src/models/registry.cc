@@ -84,7 +84,8 @@ Result<Ensemble> ResolveActive(ModelRegistry& registry, TenantId tenant, const s
   auto pv = registry.ActiveVersion(kPlatformTenant, symbol, timeframe, horizon);
   if (!pv.ok()) {
     if (pv.error().IsNotFound()) {
-      return Status::NotFound("no active model for " + HorizonText(symbol, timeframe, horizon), "symbol");
+      return Status::NotFound("no active model for " + HorizonText(symbol, timeframe, horizon),
+                              "symbol");
     }
     return pv.error();
   }
@@ -108,10 +109,13 @@ Result<std::vector<int>> ServedHorizons(ModelRegistry& registry, TenantId tenant
 namespace {
 
 bool SafeName(const std::string& s) {
-  return !s.empty() && s.size() <= 32 && std::all_of(s.begin(), s.end(), [](char c) {
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-           c == '_' || c == '-' || c == '.';
-  }) && s != "." && s != "..";
+  return !s.empty() && s.size() <= 32 &&
+         std::all_of(s.begin(), s.end(),
+                     [](char c) {
+                       return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+                              (c >= '0' && c <= '9') || c == '_' || c == '-' || c == '.';
+                     }) &&
+         s != "." && s != "..";
 }
 
 Result<std::string> ReadFile(const fs::path& p) {
@@ -210,7 +214,8 @@ Result<ModelRecord> FileModelRegistry::Register(TenantId tenant, const Ensemble&
   for (const auto& p : ensemble.member_params()) members.push_back(ToJson(p));
   std::vector<std::pair<std::string, std::string>> files;
   const auto names = FileNames(ensemble.num_members());
-  for (size_t i = 0; i < ensemble.num_members(); ++i) files.emplace_back(names[i], ensemble.member_ubj()[i]);
+  for (size_t i = 0; i < ensemble.num_members(); ++i)
+    files.emplace_back(names[i], ensemble.member_ubj()[i]);
   files.emplace_back("members.json", members.dump());
   files.emplace_back("calibration.json", ensemble.calibrator().ToJson().dump());
   files.emplace_back("schema.json", ensemble.schema().ToJson().dump());
@@ -252,7 +257,8 @@ Result<std::vector<ModelRecord>> FileModelRegistry::List(TenantId tenant, const 
     auto r = ReadRecordLocked(e.path());
     if (r.ok()) out.push_back(std::move(r).value());
   }
-  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.version < b.version; });
+  std::sort(out.begin(), out.end(),
+            [](const auto& a, const auto& b) { return a.version < b.version; });
   return out;
 }
 
@@ -262,9 +268,9 @@ Result<ModelRecord> FileModelRegistry::GetRecord(TenantId tenant, const std::str
   SINYAL_ASSIGN_OR_RETURN(fs::path kdir, KeyDir(tenant, symbol, timeframe));
   const fs::path vdir = kdir / ("v" + std::to_string(version));
   if (version < 1 || !fs::exists(vdir / "record.json")) {
-    return Status::NotFound("no model version " + std::to_string(version) + " for " + symbol +
-                                " " + timeframe,
-                            "version");
+    return Status::NotFound(
+        "no model version " + std::to_string(version) + " for " + symbol + " " + timeframe,
+        "version");
   }
   return ReadRecordLocked(vdir);
 }
@@ -274,9 +280,9 @@ Result<Ensemble> FileModelRegistry::LoadLocked(TenantId tenant, const std::strin
   SINYAL_ASSIGN_OR_RETURN(fs::path kdir, KeyDir(tenant, symbol, timeframe));
   const fs::path vdir = kdir / ("v" + std::to_string(version));
   if (version < 1 || !fs::exists(vdir / "record.json")) {
-    return Status::NotFound("no model version " + std::to_string(version) + " for " + symbol +
-                                " " + timeframe,
-                            "version");
+    return Status::NotFound(
+        "no model version " + std::to_string(version) + " for " + symbol + " " + timeframe,
+        "version");
   }
   SINYAL_ASSIGN_OR_RETURN(ModelRecord rec, ReadRecordLocked(vdir));
   if (rec.tenant != tenant) return Status::DataLoss("record tenant does not match its directory");
@@ -309,7 +315,8 @@ Result<Ensemble> FileModelRegistry::LoadLocked(TenantId tenant, const std::strin
   auto cj = nlohmann::json::parse(files[nm + 1].second, nullptr, false);
   auto sj = nlohmann::json::parse(files[nm + 2].second, nullptr, false);
   if (mj.is_discarded() || cj.is_discarded() || sj.is_discarded() || !mj.is_array()) {
-    return Status::DataLoss("model metadata of version " + std::to_string(version) + " is unreadable");
+    return Status::DataLoss("model metadata of version " + std::to_string(version) +
+                            " is unreadable");
   }
   std::vector<MemberParams> params;
   for (const auto& m : mj) {
@@ -339,7 +346,8 @@ std::string ActiveFile(int horizon) { return "active_h" + std::to_string(horizon
 
 Result<nlohmann::json> FileModelRegistry::ReadActiveLocked(const fs::path& kdir, int horizon) {
   const fs::path p = kdir / ActiveFile(horizon);
-  if (!fs::exists(p)) return nlohmann::json{{"active", nullptr}, {"history", nlohmann::json::array()}};
+  if (!fs::exists(p))
+    return nlohmann::json{{"active", nullptr}, {"history", nlohmann::json::array()}};
   SINYAL_ASSIGN_OR_RETURN(std::string text, ReadFile(p));
   auto j = nlohmann::json::parse(text, nullptr, false);
   if (j.is_discarded() || !j.contains("active") || !j.contains("history")) {
@@ -348,7 +356,8 @@ Result<nlohmann::json> FileModelRegistry::ReadActiveLocked(const fs::path& kdir,
   return j;
 }
 
-Status FileModelRegistry::WriteActiveLocked(const fs::path& kdir, int horizon, const nlohmann::json& j) {
+Status FileModelRegistry::WriteActiveLocked(const fs::path& kdir, int horizon,
+                                            const nlohmann::json& j) {
   return WriteFileAtomic(kdir / ActiveFile(horizon), j.dump());
 }
 
@@ -374,12 +383,14 @@ Result<int64_t> FileModelRegistry::ActiveVersion(TenantId tenant, const std::str
   SINYAL_ASSIGN_OR_RETURN(fs::path kdir, KeyDir(tenant, symbol, timeframe));
   SINYAL_ASSIGN_OR_RETURN(nlohmann::json j, ReadActiveLocked(kdir, horizon));
   if (j["active"].is_null()) {
-    return Status::NotFound("no active model for " + HorizonText(symbol, timeframe, horizon), "symbol");
+    return Status::NotFound("no active model for " + HorizonText(symbol, timeframe, horizon),
+                            "symbol");
   }
   return j["active"].get<int64_t>();
 }
 
-Result<std::vector<int>> FileModelRegistry::ActiveHorizons(TenantId tenant, const std::string& symbol,
+Result<std::vector<int>> FileModelRegistry::ActiveHorizons(TenantId tenant,
+                                                           const std::string& symbol,
                                                            const std::string& timeframe) {
   std::lock_guard<std::mutex> lock(mu_);
   SINYAL_ASSIGN_OR_RETURN(fs::path kdir, KeyDir(tenant, symbol, timeframe));
@@ -402,9 +413,9 @@ Status FileModelRegistry::Rollback(TenantId tenant, const std::string& symbol,
   SINYAL_ASSIGN_OR_RETURN(fs::path kdir, KeyDir(tenant, symbol, timeframe));
   SINYAL_ASSIGN_OR_RETURN(nlohmann::json j, ReadActiveLocked(kdir, horizon));
   if (j["history"].empty()) {
-    return Status::FailedPrecondition("no earlier active version to roll back to for " +
-                                          HorizonText(symbol, timeframe, horizon),
-                                      "version");
+    return Status::FailedPrecondition(
+        "no earlier active version to roll back to for " + HorizonText(symbol, timeframe, horizon),
+        "version");
   }
   const int64_t prev = j["history"].back().get<int64_t>();
   SINYAL_RETURN_IF_ERROR(LoadLocked(tenant, symbol, timeframe, prev).status());

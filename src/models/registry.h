@@ -28,10 +28,9 @@
 #include <filesystem>
 #include <memory>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "core/clock.h"
 #include "core/ids.h"
@@ -50,17 +49,17 @@ struct ModelRecord {
   TenantId tenant;
   std::string symbol;
   std::string timeframe;
-  int64_t version = 0;            // assigned by Register
-  UnixNanos data_from = 0;        // first and last prediction-bar time of the training data
+  int64_t version = 0;      // assigned by Register
+  UnixNanos data_from = 0;  // first and last prediction-bar time of the training data
   UnixNanos data_to = 0;
-  ModelSchema schema;             // feature set + version, features, classes, horizon, dead band
-  nlohmann::json params;          // TrainConfig as JSON
-  nlohmann::json metrics;         // e.g. walk-forward pooled metrics
-  std::string code_version;       // passed in by the caller (git describe)
-  std::string xgboost_version;    // filled by Register
-  std::string content_hash;       // sha256 hex of the stored bundle, filled by Register
+  ModelSchema schema;           // feature set + version, features, classes, horizon, dead band
+  nlohmann::json params;        // TrainConfig as JSON
+  nlohmann::json metrics;       // e.g. walk-forward pooled metrics
+  std::string code_version;     // passed in by the caller (git describe)
+  std::string xgboost_version;  // filled by Register
+  std::string content_hash;     // sha256 hex of the stored bundle, filled by Register
   std::vector<std::string> file_hashes;  // sha256 hex per stored file, same order as files
-  UnixNanos created_at = 0;       // filled by Register from the registry's clock
+  UnixNanos created_at = 0;              // filled by Register from the registry's clock
 
   nlohmann::json ToJson() const;
   [[nodiscard]] static Result<ModelRecord> FromJson(const nlohmann::json& j);
@@ -127,7 +126,8 @@ class FileModelRegistry final : public ModelRegistry {
   [[nodiscard]] static Result<std::unique_ptr<FileModelRegistry>> Open(std::filesystem::path root,
                                                                        const Clock& clock);
 
-  Result<ModelRecord> Register(TenantId tenant, const Ensemble& ensemble, ModelRecord meta) override;
+  Result<ModelRecord> Register(TenantId tenant, const Ensemble& ensemble,
+                               ModelRecord meta) override;
   Result<std::vector<ModelRecord>> List(TenantId tenant, const std::string& symbol,
                                         const std::string& timeframe) override;
   Result<ModelRecord> GetRecord(TenantId tenant, const std::string& symbol,

@@ -36,10 +36,14 @@ std::string Date(UnixNanos t) { return FormatIso8601(t).substr(0, 16); }
 std::string Esc(const std::string& s) {
   std::string o;
   for (char c : s) {
-    if (c == '<') o += "&lt;";
-    else if (c == '>') o += "&gt;";
-    else if (c == '&') o += "&amp;";
-    else o += c;
+    if (c == '<')
+      o += "&lt;";
+    else if (c == '>')
+      o += "&gt;";
+    else if (c == '&')
+      o += "&amp;";
+    else
+      o += c;
   }
   return o;
 }
@@ -55,10 +59,11 @@ struct Frame {
 void Axes(std::ostringstream& os, const Frame& f, const std::string& title, const std::string& xl,
           const std::string& yl, int xticks) {
   os << "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" << f.W << "\" height=\"" << f.H
-     << "\" viewBox=\"0 0 " << f.W << " " << f.H << "\" font-family=\"sans-serif\" font-size=\"11\">\n";
+     << "\" viewBox=\"0 0 " << f.W << " " << f.H
+     << "\" font-family=\"sans-serif\" font-size=\"11\">\n";
   os << "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n";
-  os << "<text x=\"" << f.W / 2 << "\" y=\"20\" text-anchor=\"middle\" font-size=\"13\">" << Esc(title)
-     << "</text>\n";
+  os << "<text x=\"" << f.W / 2 << "\" y=\"20\" text-anchor=\"middle\" font-size=\"13\">"
+     << Esc(title) << "</text>\n";
   for (int i = 0; i <= 5; ++i) {
     const double y = f.y0 + (f.y1 - f.y0) * i / 5;
     os << "<line x1=\"" << f.L << "\" x2=\"" << f.W - f.R << "\" y1=\"" << f.Y(y) << "\" y2=\""
@@ -118,22 +123,25 @@ std::string ReliabilitySvg(const ClassificationMetrics& cal, const Classificatio
     for (const auto& b : m.reliability) {
       if (b.count == 0) continue;
       const double r = 2 + 14 * std::sqrt(static_cast<double>(b.count) / total);
-      os << "<circle cx=\"" << f.X(b.mean_predicted) << "\" cy=\"" << Y(b.observed) << "\" r=\"" << r
-         << "\" fill=\"" << color << "\" fill-opacity=\"0.5\"><title>n=" << b.count
-         << " predicted=" << F(b.mean_predicted) << " observed=" << F(b.observed) << "</title></circle>\n";
+      os << "<circle cx=\"" << f.X(b.mean_predicted) << "\" cy=\"" << Y(b.observed) << "\" r=\""
+         << r << "\" fill=\"" << color << "\" fill-opacity=\"0.5\"><title>n=" << b.count
+         << " predicted=" << F(b.mean_predicted) << " observed=" << F(b.observed)
+         << "</title></circle>\n";
       path += path.empty() ? "M" : " L";
       path += F(f.X(b.mean_predicted), 1);
       path += ',';
       path += F(Y(b.observed), 1);
     }
-    if (!path.empty()) os << "<path d=\"" << path << "\" fill=\"none\" stroke=\"" << color << "\"/>\n";
+    if (!path.empty())
+      os << "<path d=\"" << path << "\" fill=\"none\" stroke=\"" << color << "\"/>\n";
   };
   series(raw, "#d62728");
   series(cal, "#1f77b4");
   Legend(os, f, 0, "#1f77b4", "calibrated (mean |gap| " + F(cal.reliability_gap, 4) + ")");
   Legend(os, f, 1, "#d62728", "uncalibrated (mean |gap| " + F(raw.reliability_gap, 4) + ")");
-  os << "<text x=\"" << f.W - f.R << "\" y=\"" << f.T - 6 << "\" text-anchor=\"end\" fill=\"#777\">axes "
-     << F(lo, 1) << ".." << F(hi, 1) << "; area ~ rows per bin</text>\n";
+  os << "<text x=\"" << f.W - f.R << "\" y=\"" << f.T - 6
+     << "\" text-anchor=\"end\" fill=\"#777\">axes " << F(lo, 1) << ".." << F(hi, 1)
+     << "; area ~ rows per bin</text>\n";
   os << "</svg>\n";
   return os.str();
 }
@@ -159,15 +167,18 @@ std::string CoverageSvg(const ClassificationMetrics& m, double baseline_accuracy
     acc_path += F(f.Y(a.accuracy), 1);
     os << "<line x1=\"" << f.X(a.threshold) << "\" x2=\"" << f.X(a.threshold) << "\" y1=\""
        << f.Y(a.accuracy_ci.lo) << "\" y2=\"" << f.Y(a.accuracy_ci.hi)
-       << "\" stroke=\"#1f77b4\"/>\n<circle cx=\"" << f.X(a.threshold) << "\" cy=\"" << f.Y(a.accuracy)
-       << "\" r=\"3\" fill=\"#1f77b4\"><title>accuracy " << F(a.accuracy) << " n=" << a.n
-       << "</title></circle>\n";
+       << "\" stroke=\"#1f77b4\"/>\n<circle cx=\"" << f.X(a.threshold) << "\" cy=\""
+       << f.Y(a.accuracy) << "\" r=\"3\" fill=\"#1f77b4\"><title>accuracy " << F(a.accuracy)
+       << " n=" << a.n << "</title></circle>\n";
   }
-  if (!acc_path.empty()) os << "<path d=\"" << acc_path << "\" fill=\"none\" stroke=\"#1f77b4\"/>\n";
-  if (!cov_path.empty()) os << "<path d=\"" << cov_path << "\" fill=\"none\" stroke=\"#2ca02c\"/>\n";
+  if (!acc_path.empty())
+    os << "<path d=\"" << acc_path << "\" fill=\"none\" stroke=\"#1f77b4\"/>\n";
+  if (!cov_path.empty())
+    os << "<path d=\"" << cov_path << "\" fill=\"none\" stroke=\"#2ca02c\"/>\n";
   if (!std::isnan(baseline_accuracy)) {
-    os << "<line x1=\"" << f.X(0.5) << "\" x2=\"" << f.X(0.8) << "\" y1=\"" << f.Y(baseline_accuracy)
-       << "\" y2=\"" << f.Y(baseline_accuracy) << "\" stroke=\"#d62728\" stroke-dasharray=\"5 3\"/>\n";
+    os << "<line x1=\"" << f.X(0.5) << "\" x2=\"" << f.X(0.8) << "\" y1=\""
+       << f.Y(baseline_accuracy) << "\" y2=\"" << f.Y(baseline_accuracy)
+       << "\" stroke=\"#d62728\" stroke-dasharray=\"5 3\"/>\n";
   }
   Legend(os, f, 0, "#1f77b4", "accuracy on kept rows (95% interval)");
   Legend(os, f, 1, "#2ca02c", "coverage (share of rows kept)");
@@ -183,7 +194,8 @@ EvaluationReport RenderEvaluationReport(const WalkForwardResult& r, const std::s
   rep.reliability_svg_name = basename + "_reliability.svg";
   rep.coverage_svg_name = basename + "_coverage.svg";
   const std::string what = r.symbol + " " + r.timeframe + " h=" + std::to_string(r.horizon);
-  rep.reliability_svg = ReliabilitySvg(r.pooled, r.pooled_raw, "Reliability, " + what + " (pooled test folds)");
+  rep.reliability_svg =
+      ReliabilitySvg(r.pooled, r.pooled_raw, "Reliability, " + what + " (pooled test folds)");
   double maj_acc = std::nan("");
   for (const auto& b : r.pooled_baselines) {
     if (b.name == "majority_class") maj_acc = b.metrics.accuracy;
@@ -207,30 +219,33 @@ EvaluationReport RenderEvaluationReport(const WalkForwardResult& r, const std::s
      << " ensembles\n\n";
 
   md << "## Pooled out-of-sample results\n\n";
-  md << "| predictor | n | accuracy | 95% CI | balanced acc. | log loss | Brier | ROC AUC | McNemar p vs model |\n";
+  md << "| predictor | n | accuracy | 95% CI | balanced acc. | log loss | Brier | ROC AUC | "
+        "McNemar p vs model |\n";
   md << "|---|---|---|---|---|---|---|---|---|\n";
   auto row = [&](const std::string& name, const ClassificationMetrics& m, const std::string& p) {
-    md << "| " << name << " | " << m.n << " | " << Pct(m.accuracy, 2) << " | " << PctCi(m.accuracy_ci)
-       << " | " << Pct(m.balanced_accuracy, 2) << " | " << F(m.log_loss) << " | " << F(m.brier)
-       << " | " << F(m.roc_auc, 3) << " | " << p << " |\n";
+    md << "| " << name << " | " << m.n << " | " << Pct(m.accuracy, 2) << " | "
+       << PctCi(m.accuracy_ci) << " | " << Pct(m.balanced_accuracy, 2) << " | " << F(m.log_loss)
+       << " | " << F(m.brier) << " | " << F(m.roc_auc, 3) << " | " << p << " |\n";
   };
   row("ensemble (calibrated)", r.pooled, "-");
   row("ensemble (uncalibrated)", r.pooled_raw, "-");
   for (const auto& b : r.pooled_baselines) {
     row(b.name, b.metrics,
-        Pval(b.model_vs_baseline.p_value) + " (b=" + std::to_string(b.model_vs_baseline.model_only_correct) +
+        Pval(b.model_vs_baseline.p_value) +
+            " (b=" + std::to_string(b.model_vs_baseline.model_only_correct) +
             ", c=" + std::to_string(b.model_vs_baseline.baseline_only_correct) + ")");
   }
   md << "\nMean member spread (std of members' P(up)): " << F(r.pooled_mean_uncertainty) << "\n\n";
 
   md << "## Calibration\n\n![reliability](" << rep.reliability_svg_name << ")\n\n";
   md << "Mean absolute reliability gap (count-weighted, held-out): calibrated **"
-     << F(r.pooled.reliability_gap) << "**, uncalibrated " << F(r.pooled_raw.reliability_gap) << ".\n\n";
+     << F(r.pooled.reliability_gap) << "**, uncalibrated " << F(r.pooled_raw.reliability_gap)
+     << ".\n\n";
   md << "| P(up) bin | n | mean predicted | observed |\n|---|---|---|---|\n";
   for (const auto& b : r.pooled.reliability) {
     if (b.count == 0) continue;
-    md << "| " << F(b.lo, 1) << "-" << F(b.hi, 1) << " | " << b.count << " | " << F(b.mean_predicted)
-       << " | " << F(b.observed) << " |\n";
+    md << "| " << F(b.lo, 1) << "-" << F(b.hi, 1) << " | " << b.count << " | "
+       << F(b.mean_predicted) << " | " << F(b.observed) << " |\n";
   }
   md << "\n## Abstention\n\n![coverage](" << rep.coverage_svg_name << ")\n\n";
   md << "| threshold | kept n | coverage | accuracy | 95% CI |\n|---|---|---|---|---|\n";
@@ -239,15 +254,16 @@ EvaluationReport RenderEvaluationReport(const WalkForwardResult& r, const std::s
        << Pct(a.accuracy, 2) << " | " << (a.n ? PctCi(a.accuracy_ci) : "-") << " |\n";
   }
   md << "\n## Folds\n\n";
-  md << "| fold | test period | fit/calib/test rows | purged | accuracy [95% CI] | majority | last dir. | reversed | log loss | AUC | gap |\n";
+  md << "| fold | test period | fit/calib/test rows | purged | accuracy [95% CI] | majority | last "
+        "dir. | reversed | log loss | AUC | gap |\n";
   md << "|---|---|---|---|---|---|---|---|---|---|---|\n";
   for (const auto& f : r.folds) {
     md << "| " << f.fold << " | " << Date(f.test_from).substr(0, 10) << " .. "
        << Date(f.test_to).substr(0, 10) << " | " << f.fit_rows << "/" << f.calib_rows << "/"
        << f.test_rows << " | " << f.purged_rows << " | " << Pct(f.model.accuracy, 2) << " "
        << PctCi(f.model.accuracy_ci) << " | " << Pct(f.baselines[0].metrics.accuracy, 2) << " | "
-       << Pct(f.baselines[1].metrics.accuracy, 2) << " | " << Pct(f.baselines[2].metrics.accuracy, 2)
-       << " | " << F(f.model.log_loss) << " | "
+       << Pct(f.baselines[1].metrics.accuracy, 2) << " | "
+       << Pct(f.baselines[2].metrics.accuracy, 2) << " | " << F(f.model.log_loss) << " | "
        << F(f.model.roc_auc, 3) << " | " << F(f.model.reliability_gap) << " |\n";
   }
   md << "\nSamples are treated as independent in the intervals and tests.";
@@ -261,7 +277,8 @@ Status WriteEvaluationReport(const EvaluationReport& rep, const std::filesystem:
                              const std::string& basename) {
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
-  if (ec) return Status::InvalidArgument("cannot create " + dir.string() + ": " + ec.message(), "out");
+  if (ec)
+    return Status::InvalidArgument("cannot create " + dir.string() + ": " + ec.message(), "out");
   auto write = [&](const std::string& name, const std::string& text) -> Status {
     std::ofstream out(dir / name, std::ios::binary | std::ios::trunc);
     out << text;

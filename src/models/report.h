@@ -16,8 +16,8 @@
 namespace sinyal::models {
 
 struct EvaluationReport {
-  std::string json;             // ToJson(result), pretty-printed
-  std::string markdown;         // references the SVGs by their file names below
+  std::string json;      // ToJson(result), pretty-printed
+  std::string markdown;  // references the SVGs by their file names below
   std::string reliability_svg;
   std::string coverage_svg;
   std::string reliability_svg_name;  // "<basename>_reliability.svg"
@@ -25,8 +25,8 @@ struct EvaluationReport {
 };
 
 // Renders the report. `command` (may be empty) is printed as the reproducing command.
-EvaluationReport RenderEvaluationReport(const WalkForwardResult& result, const std::string& basename,
-                                        const std::string& command);
+EvaluationReport RenderEvaluationReport(const WalkForwardResult& result,
+                                        const std::string& basename, const std::string& command);
 
 // Writes <basename>.json, <basename>.md and the two SVGs into `dir` (created if missing).
 [[nodiscard]] Status WriteEvaluationReport(const EvaluationReport& report,

@@ -32,11 +32,12 @@ Result<WalkForwardConfig> InnerConfig(const Dataset& ds, const TrainConfig& c, i
   WalkForwardConfig wf;
   wf.folds = folds;
   const double need = 1.1 * static_cast<double>(c.min_train_rows) / (1.0 - c.calibration_fraction);
-  wf.initial_train_fraction = std::max(0.4, need / static_cast<double>(std::max<size_t>(1, ds.size())));
+  wf.initial_train_fraction =
+      std::max(0.4, need / static_cast<double>(std::max<size_t>(1, ds.size())));
   if (wf.initial_train_fraction > 0.8) {
-    return Status::FailedPrecondition("too little data for the inner walk-forward: " +
-                                          std::to_string(ds.size()) + " rows",
-                                      "data");
+    return Status::FailedPrecondition(
+        "too little data for the inner walk-forward: " + std::to_string(ds.size()) + " rows",
+        "data");
   }
   return wf;
 }
@@ -79,8 +80,8 @@ Result<std::vector<Dataset>> AlignDatasets(const std::vector<const Dataset*>& da
       const auto& r = d.rows[i];
       if (count[r.bar] != datasets.size()) continue;
       if (label_of[r.bar] != r.label) {
-        return Status::InvalidArgument("datasets disagree on the label of bar " + std::to_string(r.bar),
-                                       "datasets");
+        return Status::InvalidArgument(
+            "datasets disagree on the label of bar " + std::to_string(r.bar), "datasets");
       }
       keep.push_back(i);
     }
@@ -89,9 +90,9 @@ Result<std::vector<Dataset>> AlignDatasets(const std::vector<const Dataset*>& da
   return out;
 }
 
-Result<NestedSearchResult> RunNestedSearch(const std::vector<SearchCandidate>& cands,
-                                           const NestedSearchConfig& cfg,
-                                           const std::function<void(const std::string&)>& progress) {
+Result<NestedSearchResult> RunNestedSearch(
+    const std::vector<SearchCandidate>& cands, const NestedSearchConfig& cfg,
+    const std::function<void(const std::string&)>& progress) {
   if (cands.empty()) return Status::InvalidArgument("no candidates", "candidates");
   if (cfg.outer_folds < 1 || cfg.outer_folds > 20) {
     return Status::InvalidArgument("outer_folds must be in [1, 20]", "outer_folds");
@@ -104,12 +105,13 @@ Result<NestedSearchResult> RunNestedSearch(const std::vector<SearchCandidate>& c
     const Dataset* d = cands[c].dataset;
     if (d == nullptr) return Status::InvalidArgument("candidate without a dataset", "candidates");
     if (d->size() != ds0.size()) {
-      return Status::InvalidArgument("candidate '" + cands[c].name + "' has other rows (AlignDatasets)",
-                                     "candidates");
+      return Status::InvalidArgument(
+          "candidate '" + cands[c].name + "' has other rows (AlignDatasets)", "candidates");
     }
     for (size_t i = 0; i < d->size(); i += 97) {
       if (d->rows[i].bar != ds0.rows[i].bar) {
-        return Status::InvalidArgument("candidate '" + cands[c].name + "' has other rows", "candidates");
+        return Status::InvalidArgument("candidate '" + cands[c].name + "' has other rows",
+                                       "candidates");
       }
     }
   }
@@ -153,13 +155,13 @@ Result<NestedSearchResult> RunNestedSearch(const std::vector<SearchCandidate>& c
         of.chosen = static_cast<int>(c);
       }
       char b[200];
-      std::snprintf(b, sizeof b, "outer fold %zu: candidate %zu/%zu '%s' inner log loss %.5f", f + 1,
-                    c + 1, cands.size(), cands[c].name.c_str(), ll);
+      std::snprintf(b, sizeof b, "outer fold %zu: candidate %zu/%zu '%s' inner log loss %.5f",
+                    f + 1, c + 1, cands.size(), cands[c].name.c_str(), ll);
       say(b);
     }
     if (!std::isfinite(best)) {
-      return Status::FailedPrecondition("no candidate could be evaluated in outer fold " + std::to_string(f),
-                                        "data");
+      return Status::FailedPrecondition(
+          "no candidate could be evaluated in outer fold " + std::to_string(f), "data");
     }
     of.chosen_inner_log_loss = best;
     // Outer scores of the chosen candidate and of the default on the untouched block.
@@ -197,9 +199,9 @@ Result<NestedSearchResult> RunNestedSearch(const std::vector<SearchCandidate>& c
     outer_n += s.test.size();
     char b[240];
     std::snprintf(b, sizeof b,
-                  "outer fold %zu: chose '%s' (inner %.5f) -> outer %.5f; default outer %.5f", f + 1,
-                  cands[static_cast<size_t>(of.chosen)].name.c_str(), of.chosen_inner_log_loss,
-                  of.chosen_outer_log_loss, of.default_outer_log_loss);
+                  "outer fold %zu: chose '%s' (inner %.5f) -> outer %.5f; default outer %.5f",
+                  f + 1, cands[static_cast<size_t>(of.chosen)].name.c_str(),
+                  of.chosen_inner_log_loss, of.chosen_outer_log_loss, of.default_outer_log_loss);
     say(b);
     res.folds.push_back(std::move(of));
   }
@@ -216,7 +218,8 @@ nlohmann::json NestedSearchResult::ToJson() const {
   nlohmann::json folds_j = nlohmann::json::array();
   for (const auto& f : folds) {
     nlohmann::json inner = nlohmann::json::array();
-    for (double v : f.inner_log_loss) inner.push_back(std::isfinite(v) ? nlohmann::json(v) : nlohmann::json());
+    for (double v : f.inner_log_loss)
+      inner.push_back(std::isfinite(v) ? nlohmann::json(v) : nlohmann::json());
     folds_j.push_back({{"fold", f.fold},
                        {"train_rows", f.train_rows},
                        {"test_rows", f.test_rows},

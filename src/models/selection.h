@@ -25,10 +25,9 @@
 
 #include <cstddef>
 #include <functional>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "core/status.h"
 #include "models/config.h"
@@ -39,7 +38,7 @@
 namespace sinyal::models {
 
 struct SearchCandidate {
-  std::string name;          // e.g. "core-v1 depth 3 eta 0.05"
+  std::string name;  // e.g. "core-v1 depth 3 eta 0.05"
   TrainConfig config;
   const Dataset* dataset = nullptr;  // the candidate's feature set over the common rows
 };
@@ -53,8 +52,8 @@ struct NestedSearchConfig {
 struct OuterFold {
   int fold = 0;
   size_t train_rows = 0, test_rows = 0;
-  std::vector<double> inner_log_loss;   // per candidate (NaN when its inner run failed)
-  int chosen = 0;                       // index into the candidates
+  std::vector<double> inner_log_loss;  // per candidate (NaN when its inner run failed)
+  int chosen = 0;                      // index into the candidates
   double chosen_inner_log_loss = 0;
   double chosen_outer_log_loss = 0;
   double default_outer_log_loss = 0;
@@ -63,18 +62,19 @@ struct OuterFold {
 struct NestedSearchResult {
   std::vector<std::string> candidates;
   std::vector<OuterFold> folds;
-  ClassificationMetrics selected;      // pooled outer metrics of the chosen models
-  ClassificationMetrics default_model; // pooled outer metrics of candidates[0]
-  MeanInterval gain_over_default;      // per-row log loss (default - selected), HAC
-  double mean_inner_log_loss = 0;      // of the winners
-  double mean_outer_log_loss = 0;      // of the winners (test-row weighted)
-  double optimism = 0;                 // mean_outer - mean_inner (> 0: the search flattered itself)
+  ClassificationMetrics selected;       // pooled outer metrics of the chosen models
+  ClassificationMetrics default_model;  // pooled outer metrics of candidates[0]
+  MeanInterval gain_over_default;       // per-row log loss (default - selected), HAC
+  double mean_inner_log_loss = 0;       // of the winners
+  double mean_outer_log_loss = 0;       // of the winners (test-row weighted)
+  double optimism = 0;  // mean_outer - mean_inner (> 0: the search flattered itself)
   nlohmann::json ToJson() const;
 };
 
 // Rows of every dataset whose prediction bar is in all of them, in bar order; the datasets keep
 // their own features. InvalidArgument when the datasets disagree on a shared row's label.
-[[nodiscard]] Result<std::vector<Dataset>> AlignDatasets(const std::vector<const Dataset*>& datasets);
+[[nodiscard]] Result<std::vector<Dataset>> AlignDatasets(
+    const std::vector<const Dataset*>& datasets);
 
 // The dataset of rows `idx` of `ds` (features, rows, metadata).
 Dataset SubsetRows(const Dataset& ds, std::span<const size_t> idx);

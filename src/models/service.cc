@@ -47,7 +47,8 @@ Status TypeError(const std::string& field, const char* what) {
 Result<int> GetInt(const json& v, const std::string& field) {
   if (!v.is_number_integer()) return TypeError(field, "an integer");
   const int64_t x = v.get<int64_t>();
-  if (x < -1'000'000'000 || x > 1'000'000'000) return TypeError(field, "an integer of sensible size");
+  if (x < -1'000'000'000 || x > 1'000'000'000)
+    return TypeError(field, "an integer of sensible size");
   return static_cast<int>(x);
 }
 Result<double> GetNumber(const json& v, const std::string& field) {
@@ -60,7 +61,8 @@ Result<std::string> GetString(const json& v, const std::string& field, size_t ma
   if (!v.is_string()) return TypeError(field, "a string");
   std::string s = v.get<std::string>();
   if (s.empty() || s.size() > max_len) {
-    return Status::InvalidArgument(field + " must be 1-" + std::to_string(max_len) + " characters", field);
+    return Status::InvalidArgument(field + " must be 1-" + std::to_string(max_len) + " characters",
+                                   field);
   }
   return s;
 }
@@ -104,7 +106,8 @@ Status ApplyMember(const json& j, const std::string& prefix, MemberParams& m) {
 }
 
 Status ApplyConfigJson(const json& j, Draft& d) {
-  if (!j.is_object()) return Status::InvalidArgument("the configuration must be a JSON object", "body");
+  if (!j.is_object())
+    return Status::InvalidArgument("the configuration must be a JSON object", "body");
   TrainConfig& c = d.config;
   // Members first, so the shortcuts below apply on top of an explicit list.
   if (j.contains("members")) {
@@ -205,9 +208,10 @@ Draft DefaultDraft(const std::string& symbol, const std::string& timeframe) {
 Result<WalkForwardConfig> WalkForwardFor(const Dataset& ds, const TrainConfig& config, int folds) {
   WalkForwardConfig wf;
   wf.folds = folds;
-  const double need = 1.1 * static_cast<double>(config.min_train_rows) /
-                      (1.0 - config.calibration_fraction);
-  wf.initial_train_fraction = std::max(0.4, need / static_cast<double>(std::max<size_t>(1, ds.size())));
+  const double need =
+      1.1 * static_cast<double>(config.min_train_rows) / (1.0 - config.calibration_fraction);
+  wf.initial_train_fraction =
+      std::max(0.4, need / static_cast<double>(std::max<size_t>(1, ds.size())));
   if (wf.initial_train_fraction > 0.8) {
     return Status::FailedPrecondition(
         "too little data for " + ds.symbol + " " + ds.timeframe + ": " + std::to_string(ds.size()) +
@@ -235,18 +239,13 @@ json MetricsSummary(const ClassificationMetrics& m) {
 
 json ModelConfigView::ToJson() const {
   Draft d{config, dead_band_auto};
-  json b = {{"max_symbols", bounds.max_symbols},
-            {"allowed_timeframes", bounds.allowed_timeframes},
-            {"max_horizon", bounds.max_horizon},
-            {"members", {bounds.min_members, bounds.max_members}},
-            {"max_trees", bounds.max_trees},
-            {"max_depth", bounds.max_depth},
-            {"max_leaves", bounds.max_leaves},
-            {"eta", {bounds.min_eta, bounds.max_eta}},
-            {"min_sample", bounds.min_sample},
-            {"max_min_child_weight", bounds.max_min_child_weight},
-            {"max_lambda", bounds.max_lambda},
-            {"max_dead_band", bounds.max_dead_band}};
+  json b = {
+      {"max_symbols", bounds.max_symbols}, {"allowed_timeframes", bounds.allowed_timeframes},
+      {"max_horizon", bounds.max_horizon}, {"members", {bounds.min_members, bounds.max_members}},
+      {"max_trees", bounds.max_trees},     {"max_depth", bounds.max_depth},
+      {"max_leaves", bounds.max_leaves},   {"eta", {bounds.min_eta, bounds.max_eta}},
+      {"min_sample", bounds.min_sample},   {"max_min_child_weight", bounds.max_min_child_weight},
+      {"max_lambda", bounds.max_lambda},   {"max_dead_band", bounds.max_dead_band}};
   return {{"symbol", symbol}, {"timeframe", timeframe}, {"stored", stored},
           {"plan", plan},     {"config", DraftJson(d)}, {"bounds", b}};
 }
@@ -316,7 +315,8 @@ Result<std::string> ModelService::NormalizeTimeframe(const std::string& text) {
 }
 
 Result<std::pair<std::string, PlanBounds>> ModelService::PlanOf(TenantId owner) const {
-  if (IsPlatform(owner) || !options_.bounds_of) return std::make_pair(std::string("platform"), PlanBounds{});
+  if (IsPlatform(owner) || !options_.bounds_of)
+    return std::make_pair(std::string("platform"), PlanBounds{});
   SINYAL_ASSIGN_OR_RETURN(OwnerBounds b, options_.bounds_of(owner));
   return std::make_pair(std::move(b.plan), std::move(b.bounds));
 }
@@ -363,8 +363,7 @@ Result<ModelConfigView> ModelService::GetConfig(TenantId tenant, const std::stri
 }
 
 Result<ModelConfigView> ModelService::PutConfig(TenantId tenant, const std::string& symbol,
-                                                const std::string& timeframe,
-                                                const json& changes) {
+                                                const std::string& timeframe, const json& changes) {
   if (!tenant.valid()) return Status::InvalidArgument("a tenant is required", "tenant");
   SINYAL_ASSIGN_OR_RETURN(ModelConfigView v, CurrentConfig(tenant, symbol, timeframe));
   Draft d{v.config, v.dead_band_auto};
@@ -379,14 +378,14 @@ Result<ModelConfigView> ModelService::PutConfig(TenantId tenant, const std::stri
     sql << "SELECT COUNT(DISTINCT symbol) FROM model_configs WHERE tenant_id = :t AND symbol <> :s",
         soci::use(t, "t"), soci::use(v.symbol, "s"), soci::into(others);
     if (others + 1 > v.bounds.max_symbols) {
-      return Status::InvalidArgument("the " + v.plan + " plan allows models for " +
-                                         std::to_string(v.bounds.max_symbols) +
-                                         " symbols; this tenant has configured " +
-                                         std::to_string(others),
-                                     "symbol");
+      return Status::InvalidArgument(
+          "the " + v.plan + " plan allows models for " + std::to_string(v.bounds.max_symbols) +
+              " symbols; this tenant has configured " + std::to_string(others),
+          "symbol");
     }
     long long n = 0;
-    sql << "SELECT COUNT(*) FROM model_configs WHERE tenant_id = :t AND symbol = :s AND timeframe = :tf",
+    sql << "SELECT COUNT(*) FROM model_configs WHERE tenant_id = :t AND symbol = :s AND timeframe "
+           "= :tf",
         soci::use(t, "t"), soci::use(v.symbol, "s"), soci::use(v.timeframe, "tf"), soci::into(n);
     if (n > 0) {
       sql << "UPDATE model_configs SET config = :c, updated_at = :now WHERE tenant_id = :t AND "
@@ -451,9 +450,11 @@ Result<ModelService::Prepared> ModelService::Prepare(TenantId owner, const std::
   const market::SeriesKey key{v.symbol, tf};
   SINYAL_RETURN_IF_ERROR(bars_.Resolve(Viewer(owner), key).status());
   // The newest max_bars bars; the first of them is the anchor of the model's rows (inputs.h).
-  SINYAL_ASSIGN_OR_RETURN(p.bars, bars_.ReadBars(Viewer(owner), key, {.newest = options_.max_bars}));
+  SINYAL_ASSIGN_OR_RETURN(p.bars,
+                          bars_.ReadBars(Viewer(owner), key, {.newest = options_.max_bars}));
   const int digits = InferDigits(p.bars);
-  SINYAL_ASSIGN_OR_RETURN(p.columns, ToBarColumns(v.symbol, v.timeframe, p.bars, std::pow(10.0, -digits)));
+  SINYAL_ASSIGN_OR_RETURN(p.columns,
+                          ToBarColumns(v.symbol, v.timeframe, p.bars, std::pow(10.0, -digits)));
   if (d.dead_band_auto) {
     d.config.dead_band = std::max(MedianRelativeSpread(p.columns), kMinAutoDeadBand);
     SINYAL_RETURN_IF_ERROR(Validate(d, v.bounds, overrides));
@@ -483,8 +484,8 @@ Result<ModelService::Prepared> ModelService::Prepare(TenantId owner, const std::
   auto ds = BuildDataset(p.columns, p.frame, lc, d.config.min_train_rows);
   if (!ds.ok()) {
     if (ds.error().code() == StatusCode::kFailedPrecondition) {
-      return Status::FailedPrecondition("too little data for " + v.symbol + " " + v.timeframe + ": " +
-                                            std::to_string(p.bars.size()) + " bars; " +
+      return Status::FailedPrecondition("too little data for " + v.symbol + " " + v.timeframe +
+                                            ": " + std::to_string(p.bars.size()) + " bars; " +
                                             ds.error().message(),
                                         "symbol");
     }
@@ -506,7 +507,8 @@ Result<TrainSummary> ModelService::Train(TenantId owner, const TrainRequest& req
                                               request.overrides, /*check_lookahead=*/true));
   const Dataset& ds = p.dataset;
   // Walk-forward evaluation: the version's report.
-  SINYAL_ASSIGN_OR_RETURN(WalkForwardConfig wf, WalkForwardFor(ds, p.config, options_.report_folds));
+  SINYAL_ASSIGN_OR_RETURN(WalkForwardConfig wf,
+                          WalkForwardFor(ds, p.config, options_.report_folds));
   report_progress(0.05, "walk-forward evaluation (" + std::to_string(wf.folds) + " folds)");
   SINYAL_ASSIGN_OR_RETURN(WalkForwardResult wfr, RunWalkForward(ds, p.config, wf, &clock_));
   report_progress(0.6, "training the final ensemble");
@@ -517,7 +519,8 @@ Result<TrainSummary> ModelService::Train(TenantId owner, const TrainRequest& req
                                                       clock_, train_progress));
   out.record.metrics["walk_forward"] = MetricsSummary(wfr.pooled);
   out.record.metrics["walk_forward"]["folds"] = wfr.folds.size();
-  out.record.metrics["walk_forward"]["uncalibrated_reliability_gap"] = wfr.pooled_raw.reliability_gap;
+  out.record.metrics["walk_forward"]["uncalibrated_reliability_gap"] =
+      wfr.pooled_raw.reliability_gap;
   json baselines = json::object();
   for (const auto& b : wfr.pooled_baselines) {
     baselines[b.name] = {{"accuracy", b.metrics.accuracy},
@@ -535,8 +538,9 @@ Result<TrainSummary> ModelService::Train(TenantId owner, const TrainRequest& req
       wfr, base, "sinyal train --symbol " + ds.symbol + " --timeframe " + ds.timeframe);
   StoredReport stored{rep.json, rep.markdown, rep.reliability_svg, rep.coverage_svg};
   // Served under .../versions/N/report?format=md: point the images at the report routes.
-  for (const auto& [from, to] : {std::pair{rep.reliability_svg_name, std::string("report/reliability.svg")},
-                                 std::pair{rep.coverage_svg_name, std::string("report/coverage.svg")}}) {
+  for (const auto& [from, to] :
+       {std::pair{rep.reliability_svg_name, std::string("report/reliability.svg")},
+        std::pair{rep.coverage_svg_name, std::string("report/coverage.svg")}}) {
     for (size_t pos = stored.markdown.find(from); pos != std::string::npos;
          pos = stored.markdown.find(from, pos + to.size())) {
       stored.markdown.replace(pos, from.size(), to);
@@ -562,7 +566,8 @@ Result<TrainSummary> ModelService::Train(TenantId owner, const TrainRequest& req
 Result<int64_t> ModelService::EnqueueTraining(TenantId tenant, const TrainRequest& request) {
   if (jobs_ == nullptr) return Status::Unavailable("no job queue");
   if (!tenant.valid()) return Status::InvalidArgument("a tenant is required", "tenant");
-  SINYAL_ASSIGN_OR_RETURN(ModelConfigView v, CurrentConfig(tenant, request.symbol, request.timeframe));
+  SINYAL_ASSIGN_OR_RETURN(ModelConfigView v,
+                          CurrentConfig(tenant, request.symbol, request.timeframe));
   Draft d{v.config, v.dead_band_auto};
   SINYAL_RETURN_IF_ERROR(ApplyConfigJson(request.overrides, d));
   if (d.dead_band_auto) d.config.dead_band = kMinAutoDeadBand;
@@ -572,16 +577,15 @@ Result<int64_t> ModelService::EnqueueTraining(TenantId tenant, const TrainReques
   const market::SeriesKey key{v.symbol, tf};
   SINYAL_RETURN_IF_ERROR(bars_.Resolve(tenant, key).status());
   const size_t need = std::min<size_t>(
-      store::kMaxBarPage,
-      static_cast<size_t>(static_cast<double>(d.config.min_train_rows) /
-                          (1.0 - d.config.calibration_fraction)) +
-          static_cast<size_t>(d.config.horizon) + 50);
+      store::kMaxBarPage, static_cast<size_t>(static_cast<double>(d.config.min_train_rows) /
+                                              (1.0 - d.config.calibration_fraction)) +
+                              static_cast<size_t>(d.config.horizon) + 50);
   SINYAL_ASSIGN_OR_RETURN(store::BarPage latest, bars_.Latest(tenant, key, need));
   if (latest.bars.size() < need) {
-    return Status::InvalidArgument("too little data: " + std::to_string(latest.bars.size()) +
-                                       " bars of " + v.symbol + " " + v.timeframe +
-                                       " are stored; training needs at least " + std::to_string(need),
-                                   "symbol");
+    return Status::InvalidArgument(
+        "too little data: " + std::to_string(latest.bars.size()) + " bars of " + v.symbol + " " +
+            v.timeframe + " are stored; training needs at least " + std::to_string(need),
+        "symbol");
   }
   json payload = {{"symbol", v.symbol},
                   {"timeframe", v.timeframe},
@@ -652,9 +656,9 @@ Result<LatestPrediction> ModelService::PredictLatest(TenantId owner, const std::
   const float* row = frame.Row(frame.rows - 1);
   for (size_t i = 0; i < frame.cols(); ++i) {
     if (std::isnan(row[i])) {
-      return Status::FailedPrecondition("too little history to compute feature " + frame.names[i] +
-                                            " on the latest bar",
-                                        "symbol");
+      return Status::FailedPrecondition(
+          "too little history to compute feature " + frame.names[i] + " on the latest bar",
+          "symbol");
     }
   }
   out.bar_time = bars.back().time();
@@ -671,7 +675,8 @@ Result<LatestPrediction> ModelService::PredictLatest(TenantId owner, const std::
   return out;
 }
 
-Result<std::vector<std::pair<std::string, std::string>>> ModelService::PlatformSeries(size_t min_bars) {
+Result<std::vector<std::pair<std::string, std::string>>> ModelService::PlatformSeries(
+    size_t min_bars) {
   SINYAL_ASSIGN_OR_RETURN(std::vector<store::SeriesInfo> all, bars_.ListSeries(std::nullopt));
   std::vector<std::pair<std::string, std::string>> out;
   for (const auto& s : all) {

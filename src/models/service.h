@@ -24,26 +24,26 @@
 //                      shortcuts applied to every member
 //   max_depth          shortcut for every depth-wise member; max_leaves for every lossguide one
 // The merged configuration is validated with ValidateTrainConfig against the owner's training
-// bounds (ModelServiceOptions::bounds_of: app/ passes the tenant's plan's, billing::Plan::training):
-// an out-of-bounds value is InvalidArgument naming it (e.g. "members[0].trees").
+// bounds (ModelServiceOptions::bounds_of: app/ passes the tenant's plan's,
+// billing::Plan::training): an out-of-bounds value is InvalidArgument naming it (e.g.
+// "members[0].trees").
 //
 // Thread safety: thread-safe (state lives in the database; the stores are thread-safe).
 #pragma once
 
 #include <functional>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "core/clock.h"
 #include "core/ids.h"
 #include "core/status.h"
 #include "models/config.h"
 #include "models/db_registry.h"
-#include "models/inputs.h"
 #include "models/ensemble.h"
+#include "models/inputs.h"
 #include "models/trainer.h"
 #include "models/walk_forward.h"
 #include "store/job_queue.h"
@@ -81,17 +81,17 @@ struct ModelServiceOptions {
 // A tenant's (or the platform's) configuration for one symbol x timeframe.
 struct ModelConfigView {
   std::string symbol, timeframe;
-  TrainConfig config;          // dead_band resolved to a number only when !dead_band_auto
+  TrainConfig config;  // dead_band resolved to a number only when !dead_band_auto
   bool dead_band_auto = true;
-  bool stored = false;         // false: the defaults (nothing saved yet)
+  bool stored = false;  // false: the defaults (nothing saved yet)
   std::string plan;
   PlanBounds bounds;
   nlohmann::json ToJson() const;
 };
 
 struct TrainRequest {
-  std::string symbol;     // normalised to upper case; validated
-  std::string timeframe;  // "H1", "1h", ... normalised to "H1"
+  std::string symbol;                                   // normalised to upper case; validated
+  std::string timeframe;                                // "H1", "1h", ... normalised to "H1"
   nlohmann::json overrides = nlohmann::json::object();  // configuration fields (see above)
   bool activate = false;  // activate the new version when training succeeds
   std::string actor;      // recorded in the activation audit ("user:12", "cli", ...)
@@ -100,16 +100,16 @@ struct TrainRequest {
 struct TrainSummary {
   ModelRecord record;
   bool activated = false;
-  size_t bars = 0;             // bars read
-  double train_seconds = 0;    // the final ensemble's training
-  double total_seconds = 0;    // everything (features, walk-forward, training, storing)
+  size_t bars = 0;           // bars read
+  double train_seconds = 0;  // the final ensemble's training
+  double total_seconds = 0;  // everything (features, walk-forward, training, storing)
   nlohmann::json ToJson() const;
 };
 
 struct LatestPrediction {
-  ModelRecord record;           // the model used
-  bool from_platform = false;   // the platform default (the tenant has no active model)
-  UnixNanos bar_time = 0;       // open time of the latest closed bar
+  ModelRecord record;          // the model used
+  bool from_platform = false;  // the platform default (the tenant has no active model)
+  UnixNanos bar_time = 0;      // open time of the latest closed bar
   Prediction prediction;
   std::vector<FeatureContribution> top;  // largest |contribution| first, bias excluded
 };

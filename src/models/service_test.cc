@@ -83,13 +83,13 @@ class ModelServiceTest : public store::testing::DbTest {
     bars_ = std::make_unique<store::BarStore>(db(), clock_);
     registry_ = std::make_unique<DbModelRegistry>(db(), clock_);
     jobs_ = std::make_unique<store::JobQueue>(db(), clock_);
-    service_ = std::make_unique<ModelService>(db(), *bars_, nullptr, *registry_, jobs_.get(), clock_,
-                                              ModelServiceOptions{.code_version = "test",
-                                                                  .report_folds = 2,
-                                                                  .nthread = 1,
-                                                                  .bounds_of = [](TenantId) -> Result<OwnerBounds> {
-                                                                    return FreeBounds();
-                                                                  }});
+    service_ = std::make_unique<ModelService>(
+        db(), *bars_, nullptr, *registry_, jobs_.get(), clock_,
+        ModelServiceOptions{
+            .code_version = "test",
+            .report_folds = 2,
+            .nthread = 1,
+            .bounds_of = [](TenantId) -> Result<OwnerBounds> { return FreeBounds(); }});
   }
   void Import(const store::SeriesOwner& owner, const std::string& symbol, size_t n) {
     auto bars = Bars(n, 42);
@@ -113,7 +113,8 @@ TEST_P(ModelServiceTest, ConfigDefaultsPutAndBoundsNameTheField) {
   EXPECT_EQ(def->ToJson()["config"]["dead_band"], "auto");
   EXPECT_EQ(def->ToJson()["config"]["feature_set"], "core-v1");
 
-  auto put = service_->PutConfig(a_, "EURUSD", "H1", {{"horizon", 4}, {"trees", 50}, {"dead_band", 0.0002}});
+  auto put = service_->PutConfig(a_, "EURUSD", "H1",
+                                 {{"horizon", 4}, {"trees", 50}, {"dead_band", 0.0002}});
   ASSERT_OK(put);
   EXPECT_TRUE(put->stored);
   auto got = service_->GetConfig(a_, "EURUSD", "H1");
@@ -129,9 +130,10 @@ TEST_P(ModelServiceTest, ConfigDefaultsPutAndBoundsNameTheField) {
     return r.ok() ? std::string("ok") : r.error().field();
   };
   EXPECT_EQ(field({{"trees", 5000}}), "trees");  // free plan: <= 200
-  EXPECT_EQ(field({{"members", json::array({{{"max_depth", 9}}, json::object(), json::object(),
-                                            json::object()})}}),
-            "members[0].max_depth");
+  EXPECT_EQ(
+      field({{"members",
+              json::array({{{"max_depth", 9}}, json::object(), json::object(), json::object()})}}),
+      "members[0].max_depth");
   EXPECT_EQ(field({{"members", json::array({json::object()})}}), "members");  // free: 4 members
   EXPECT_EQ(field({{"horizon", 30}}), "horizon");
   EXPECT_EQ(field({{"horizon", "4"}}), "horizon");
@@ -157,7 +159,10 @@ TEST_P(ModelServiceTest, ConfigDefaultsPutAndBoundsNameTheField) {
 
 TEST_P(ModelServiceTest, TrainJobRegistersWithReportAndActivates) {
   Import(store::SeriesOwner::Platform(), "SYNUSD", 6000);
-  TrainRequest req{.symbol = "SYNUSD", .timeframe = "H1", .overrides = kSmall, .activate = true,
+  TrainRequest req{.symbol = "SYNUSD",
+                   .timeframe = "H1",
+                   .overrides = kSmall,
+                   .activate = true,
                    .actor = "user:1"};
   auto id = service_->EnqueueTraining(a_, req);
   ASSERT_OK(id);
@@ -225,22 +230,26 @@ TEST_P(ModelServiceTest, BadTrainingRequestsChangeNothing) {
   EXPECT_EQ(unknown.error().code(), StatusCode::kNotFound);
   EXPECT_EQ(unknown.error().field(), "symbol");
   // Too little data, at enqueue time and in the training itself.
-  auto tiny = service_->EnqueueTraining(a_, {.symbol = "TINYUSD", .timeframe = "H1", .overrides = kSmall});
+  auto tiny =
+      service_->EnqueueTraining(a_, {.symbol = "TINYUSD", .timeframe = "H1", .overrides = kSmall});
   ASSERT_FALSE(tiny.ok());
   EXPECT_EQ(tiny.error().field(), "symbol");
   EXPECT_NE(tiny.error().message().find("too little data"), std::string::npos);
-  auto direct = service_->Train(a_, {.symbol = "TINYUSD", .timeframe = "H1", .overrides = kSmall,
-                                     .activate = true});
+  auto direct = service_->Train(
+      a_, {.symbol = "TINYUSD", .timeframe = "H1", .overrides = kSmall, .activate = true});
   ASSERT_FALSE(direct.ok());
   EXPECT_NE(direct.error().message().find("too little data"), std::string::npos);
   // Out-of-bounds hyperparameters, bad types, unknown fields.
-  auto trees = service_->EnqueueTraining(a_, {.symbol = "SYNUSD", .timeframe = "H1",
-                                              .overrides = {{"trees", 100000}}});
+  auto trees = service_->EnqueueTraining(
+      a_, {.symbol = "SYNUSD", .timeframe = "H1", .overrides = {{"trees", 100000}}});
   EXPECT_EQ(trees.error().field(), "trees");
   auto depth = service_->EnqueueTraining(
-      a_, {.symbol = "SYNUSD", .timeframe = "H1",
-           .overrides = {{"members", json::array({json::object(), {{"max_depth", 99}}, json::object(),
-                                                 json::object()})}}});
+      a_,
+      {.symbol = "SYNUSD",
+       .timeframe = "H1",
+       .overrides = {
+           {"members",
+            json::array({json::object(), {{"max_depth", 99}}, json::object(), json::object()})}}});
   EXPECT_EQ(depth.error().field(), "members[1].max_depth");
   auto bad_symbol = service_->EnqueueTraining(a_, {.symbol = "EUR/USD", .timeframe = "H1"});
   EXPECT_EQ(bad_symbol.error().field(), "symbol");
@@ -248,11 +257,13 @@ TEST_P(ModelServiceTest, BadTrainingRequestsChangeNothing) {
   EXPECT_TRUE(registry_->List(a_, "SYNUSD", "H1")->empty());
 
   // A failed training leaves the active model alone.
-  auto first = service_->Train(a_, {.symbol = "SYNUSD", .timeframe = "H1", .overrides = kSmall,
-                                    .activate = true});
+  auto first = service_->Train(
+      a_, {.symbol = "SYNUSD", .timeframe = "H1", .overrides = kSmall, .activate = true});
   ASSERT_OK(first);
-  auto failed = service_->Train(a_, {.symbol = "SYNUSD", .timeframe = "H1",
-                                     .overrides = {{"feature_set", "nope"}}, .activate = true});
+  auto failed = service_->Train(a_, {.symbol = "SYNUSD",
+                                     .timeframe = "H1",
+                                     .overrides = {{"feature_set", "nope"}},
+                                     .activate = true});
   ASSERT_FALSE(failed.ok());
   EXPECT_EQ(failed.error().field(), "feature_set");
   EXPECT_EQ(*registry_->ActiveVersion(a_, "SYNUSD", "H1", 1), 1);
@@ -266,8 +277,11 @@ TEST_P(ModelServiceTest, PlatformDefaultsServeTenantsWithoutTheirOwnModel) {
   ASSERT_OK(series);
   ASSERT_EQ(series->size(), 1u);
   EXPECT_EQ((*series)[0].first, "SYNUSD");
-  auto s = service_->Train(kPlatformTenant, {.symbol = "SYNUSD", .timeframe = "H1",
-                                             .overrides = kSmall, .activate = true, .actor = "cli"});
+  auto s = service_->Train(kPlatformTenant, {.symbol = "SYNUSD",
+                                             .timeframe = "H1",
+                                             .overrides = kSmall,
+                                             .activate = true,
+                                             .actor = "cli"});
   ASSERT_OK(s);
   EXPECT_EQ(s->record.tenant, kPlatformTenant);
   auto pred = service_->PredictLatest(b_, "SYNUSD", "H1");

@@ -48,7 +48,8 @@ Result<MeanInterval> IntervalFromJson(const nlohmann::json& j) {
 }  // namespace
 
 int HacLag(size_t n, int horizon) {
-  const int nw = static_cast<int>(std::floor(4.0 * std::pow(static_cast<double>(n) / 100.0, 2.0 / 9.0)));
+  const int nw =
+      static_cast<int>(std::floor(4.0 * std::pow(static_cast<double>(n) / 100.0, 2.0 / 9.0)));
   return std::max({2 * std::max(horizon, 1), nw, 1});
 }
 
@@ -108,7 +109,8 @@ std::vector<float> BaseRateForecast(std::span<const int8_t> labels, int k, int h
   }
   std::vector<double> c(static_cast<size_t>(k), 0);
   for (int8_t l : labels) c[static_cast<size_t>(l)] += 1;
-  for (int i = 0; i < k; ++i) out[i] = static_cast<float>(c[i] / static_cast<double>(labels.size()));
+  for (int i = 0; i < k; ++i)
+    out[i] = static_cast<float>(c[i] / static_cast<double>(labels.size()));
   return out;
 }
 
@@ -155,12 +157,17 @@ std::string SkillEstimate::Describe() const {
 }
 
 nlohmann::json SkillEstimate::ToJson() const {
-  return {{"n", n},
-          {"horizon", horizon},
-          {"shown", shown},
-          {"rule", "95% interval of the log-loss gain over the base rate above 0 (Newey-West)"},
-          {"log_loss", {{"model", model_log_loss}, {"base_rate", base_log_loss}, {"gain", IntervalJson(log_loss_gain)}}},
-          {"brier", {{"model", model_brier}, {"base_rate", base_brier}, {"gain", IntervalJson(brier_gain)}}}};
+  return {
+      {"n", n},
+      {"horizon", horizon},
+      {"shown", shown},
+      {"rule", "95% interval of the log-loss gain over the base rate above 0 (Newey-West)"},
+      {"log_loss",
+       {{"model", model_log_loss},
+        {"base_rate", base_log_loss},
+        {"gain", IntervalJson(log_loss_gain)}}},
+      {"brier",
+       {{"model", model_brier}, {"base_rate", base_brier}, {"gain", IntervalJson(brier_gain)}}}};
 }
 
 Result<SkillEstimate> SkillEstimate::FromJson(const nlohmann::json& j) {

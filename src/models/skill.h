@@ -17,11 +17,10 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <span>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "core/status.h"
 
@@ -30,11 +29,11 @@ namespace sinyal::models {
 // Mean of a series with its HAC standard error and 95% interval.
 struct MeanInterval {
   size_t n = 0;
-  int lag = 0;              // Bartlett lag used
+  int lag = 0;  // Bartlett lag used
   double mean = 0;
-  double se = 0;            // HAC standard error of the mean
-  double lo = 0, hi = 0;    // mean -+ 1.96 se
-  double n_effective = 0;   // n * var_iid / var_longrun, in [1, n] (0 when n == 0)
+  double se = 0;           // HAC standard error of the mean
+  double lo = 0, hi = 0;   // mean -+ 1.96 se
+  double n_effective = 0;  // n * var_iid / var_longrun, in [1, n] (0 when n == 0)
 };
 
 // The Bartlett lag for n rows at a horizon: max(2 * horizon, floor(4 * (n / 100)^(2/9))).

@@ -7,9 +7,9 @@
 
 namespace sinyal::models {
 
-Result<TrainOutput> TrainModel(const Dataset& ds, const TrainConfig& config, const PlanBounds& bounds,
-                               std::string code_version, const Clock& clock,
-                               const TrainProgress& progress) {
+Result<TrainOutput> TrainModel(const Dataset& ds, const TrainConfig& config,
+                               const PlanBounds& bounds, std::string code_version,
+                               const Clock& clock, const TrainProgress& progress) {
   SINYAL_RETURN_IF_ERROR(ValidateTrainConfig(config, bounds));
   if (std::find(config.symbols.begin(), config.symbols.end(), ds.symbol) == config.symbols.end()) {
     return Status::InvalidArgument("symbol '" + ds.symbol + "' is not in the configured symbols",
@@ -21,7 +21,8 @@ Result<TrainOutput> TrainModel(const Dataset& ds, const TrainConfig& config, con
   if (progress) progress(0.0, "split");
   std::vector<size_t> all(ds.size());
   std::iota(all.begin(), all.end(), 0);
-  const size_t n_cal = static_cast<size_t>(static_cast<double>(ds.size()) * config.calibration_fraction);
+  const size_t n_cal =
+      static_cast<size_t>(static_cast<double>(ds.size()) * config.calibration_fraction);
   std::vector<size_t> calib(all.end() - static_cast<std::ptrdiff_t>(n_cal), all.end());
   std::vector<size_t> fit_candidates(all.begin(), all.end() - static_cast<std::ptrdiff_t>(n_cal));
   std::vector<size_t> fit = Purge(ds, fit_candidates, calib, ds.horizon);

@@ -25,7 +25,7 @@ namespace sinyal::models {
 
 struct TrainOutput {
   Ensemble ensemble;
-  ModelRecord record;                   // Register(tenant, ensemble, record)
+  ModelRecord record;                     // Register(tenant, ensemble, record)
   ClassificationMetrics calibration_set;  // in-sample for the calibrator: a sanity figure only
   double train_seconds = 0;
 };
@@ -37,6 +37,7 @@ using TrainProgress = std::function<void(double, std::string_view)>;
 // InvalidArgument (field "symbol") when the dataset's symbol is not in config.symbols.
 [[nodiscard]] Result<TrainOutput> TrainModel(const Dataset& ds, const TrainConfig& config,
                                              const PlanBounds& bounds, std::string code_version,
-                                             const Clock& clock, const TrainProgress& progress = {});
+                                             const Clock& clock,
+                                             const TrainProgress& progress = {});
 
 }  // namespace sinyal::models

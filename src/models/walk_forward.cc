@@ -55,12 +55,13 @@ Status CheckPurged(const Dataset& ds, std::span<const size_t> train, std::span<c
   const Span s = EvalSpan(ds, eval);
   for (size_t i : train) {
     if (const char* why = Violation(ds.rows[i], s, embargo_bars)) {
-      return Status::FailedPrecondition(
-          "training row " + std::to_string(i) + " (bar " + std::to_string(ds.rows[i].bar) +
-              ", label bars " + std::to_string(ds.rows[i].label_first) + ".." +
-              std::to_string(ds.rows[i].label_last) + "): " + why + " the evaluation span of bars " +
-              std::to_string(s.first) + ".." + std::to_string(s.last),
-          "split");
+      return Status::FailedPrecondition("training row " + std::to_string(i) + " (bar " +
+                                            std::to_string(ds.rows[i].bar) + ", label bars " +
+                                            std::to_string(ds.rows[i].label_first) + ".." +
+                                            std::to_string(ds.rows[i].label_last) + "): " + why +
+                                            " the evaluation span of bars " +
+                                            std::to_string(s.first) + ".." + std::to_string(s.last),
+                                        "split");
     }
   }
   return Status::Ok();
@@ -68,7 +69,8 @@ Status CheckPurged(const Dataset& ds, std::span<const size_t> train, std::span<c
 
 Result<std::vector<FoldSplit>> MakeWalkForwardSplits(const Dataset& ds, const WalkForwardConfig& c,
                                                      double calibration_fraction) {
-  if (c.folds < 1 || c.folds > 50) return Status::InvalidArgument("folds must be in [1, 50]", "folds");
+  if (c.folds < 1 || c.folds > 50)
+    return Status::InvalidArgument("folds must be in [1, 50]", "folds");
   if (!(c.initial_train_fraction >= 0.1 && c.initial_train_fraction <= 0.9)) {
     return Status::InvalidArgument("initial_train_fraction must be in [0.1, 0.9]",
                                    "initial_train_fraction");
@@ -77,7 +79,8 @@ Result<std::vector<FoldSplit>> MakeWalkForwardSplits(const Dataset& ds, const Wa
     return Status::InvalidArgument("embargo_bars must be in [-1, 10000]", "embargo_bars");
   }
   if (!(calibration_fraction > 0 && calibration_fraction < 1)) {
-    return Status::InvalidArgument("calibration_fraction must be in (0, 1)", "calibration_fraction");
+    return Status::InvalidArgument("calibration_fraction must be in (0, 1)",
+                                   "calibration_fraction");
   }
   const int embargo = c.embargo_bars < 0 ? ds.horizon : c.embargo_bars;
   const size_t n = ds.size();
@@ -99,9 +102,11 @@ Result<std::vector<FoldSplit>> MakeWalkForwardSplits(const Dataset& ds, const Wa
     std::iota(train.begin(), train.end(), from);
     std::vector<size_t> kept = Purge(ds, train, s.test, embargo);
     s.purged = train.size() - kept.size();
-    const size_t n_cal = static_cast<size_t>(static_cast<double>(kept.size()) * calibration_fraction);
+    const size_t n_cal =
+        static_cast<size_t>(static_cast<double>(kept.size()) * calibration_fraction);
     s.calib.assign(kept.end() - static_cast<std::ptrdiff_t>(n_cal), kept.end());
-    std::vector<size_t> fit_candidates(kept.begin(), kept.end() - static_cast<std::ptrdiff_t>(n_cal));
+    std::vector<size_t> fit_candidates(kept.begin(),
+                                       kept.end() - static_cast<std::ptrdiff_t>(n_cal));
     s.fit = Purge(ds, fit_candidates, s.calib, embargo);
     s.purged += fit_candidates.size() - s.fit.size();
     out.push_back(std::move(s));
@@ -268,8 +273,8 @@ Result<WalkForwardResult> RunWalkForward(const Dataset& ds, const TrainConfig& t
     fr.skill = EstimateSkill(p, base, y, k, ds.horizon);
     fr.informative = ens->calibrator().informative();
     fr.base_rate = ens->calibrator().base_rate();
-    fr.served = f > 0 && !all_y.empty() &&
-                EstimateSkill(all_p, all_base, all_y, k, ds.horizon).shown;
+    fr.served =
+        f > 0 && !all_y.empty() && EstimateSkill(all_p, all_base, all_y, k, ds.horizon).shown;
     std::vector<float> served(p);
     if (!fr.served) {
       for (size_t i = 0; i < s.test.size(); ++i) {
@@ -311,7 +316,8 @@ Result<WalkForwardResult> RunWalkForward(const Dataset& ds, const TrainConfig& t
   res.pooled_labels = all_y;
   res.pooled_pred = all_pred;
   res.pooled_baseline_preds = {all_maj, all_last, all_rev};
-  for (const FoldSplit& s : splits) res.pooled_rows.insert(res.pooled_rows.end(), s.test.begin(), s.test.end());
+  for (const FoldSplit& s : splits)
+    res.pooled_rows.insert(res.pooled_rows.end(), s.test.begin(), s.test.end());
   Baselines pooled_b{all_maj_p, all_last_p, all_maj, all_last, all_rev};
   AddBaselines(&res.pooled_baselines, pooled_b, k, all_y, all_pred);
   return res;
@@ -327,12 +333,17 @@ nlohmann::json Num(double v) {
 nlohmann::json ToJson(const ClassificationMetrics& m) {
   nlohmann::json rel = nlohmann::json::array();
   for (const auto& b : m.reliability) {
-    rel.push_back({{"lo", b.lo}, {"hi", b.hi}, {"count", b.count},
-                   {"mean_predicted", Num(b.mean_predicted)}, {"observed", Num(b.observed)}});
+    rel.push_back({{"lo", b.lo},
+                   {"hi", b.hi},
+                   {"count", b.count},
+                   {"mean_predicted", Num(b.mean_predicted)},
+                   {"observed", Num(b.observed)}});
   }
   nlohmann::json ab = nlohmann::json::array();
   for (const auto& a : m.abstention) {
-    ab.push_back({{"threshold", a.threshold}, {"n", a.n}, {"coverage", a.coverage},
+    ab.push_back({{"threshold", a.threshold},
+                  {"n", a.n},
+                  {"coverage", a.coverage},
                   {"accuracy", Num(a.accuracy)},
                   {"accuracy_ci95", {a.accuracy_ci.lo, a.accuracy_ci.hi}}});
   }

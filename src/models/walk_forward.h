@@ -10,9 +10,9 @@
 //
 // Every fold and the pooled test set get the model's metrics (calibrated and raw), its skill over
 // the base rate of its training rows (skill.h: log loss and Brier gains with Newey-West
-// intervals), and the naive baselines' metrics (majority class of the training rows; last direction; and its
-// reverse, since hourly FX mean-reverts) with an exact
-// McNemar test of model vs baseline on the same rows.
+// intervals), and the naive baselines' metrics (majority class of the training rows; last
+// direction; and its reverse, since hourly FX mean-reverts) with an exact McNemar test of model vs
+// baseline on the same rows.
 //
 // "As served": the product sells a model version's probability only where its walk-forward skill
 // is shown (signals abstain otherwise, serving the base rate). The evaluation replays that rule
@@ -25,11 +25,10 @@
 #pragma once
 
 #include <cstddef>
+#include <nlohmann/json.hpp>
 #include <span>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "core/clock.h"
 #include "core/status.h"
@@ -85,10 +84,10 @@ struct FoldResult {
   double mean_uncertainty = 0;      // mean member spread on the test rows
   std::vector<BaselineResult> baselines;
   double train_seconds = 0;
-  SkillEstimate skill;              // calibrated model vs the training rows' base rate
-  bool informative = true;          // the fold model's calibrator kept a slope (calibration.h)
-  double base_rate = 0.5;           // the fold model's base rate (served when abstaining)
-  bool served = false;              // folds before this one showed skill (see header)
+  SkillEstimate skill;      // calibrated model vs the training rows' base rate
+  bool informative = true;  // the fold model's calibrator kept a slope (calibration.h)
+  double base_rate = 0.5;   // the fold model's base rate (served when abstaining)
+  bool served = false;      // folds before this one showed skill (see header)
 };
 
 struct WalkForwardResult {
@@ -107,9 +106,9 @@ struct WalkForwardResult {
   double pooled_mean_uncertainty = 0;
   std::vector<BaselineResult> pooled_baselines;
   double total_train_seconds = 0;
-  SkillEstimate skill;              // pooled calibrated model vs base rate: the version's skill
-  ClassificationMetrics served;     // pooled, as served (abstaining folds at their base rate)
-  SkillEstimate served_skill;       // the same vs base rate
+  SkillEstimate skill;           // pooled calibrated model vs base rate: the version's skill
+  ClassificationMetrics served;  // pooled, as served (abstaining folds at their base rate)
+  SkillEstimate served_skill;    // the same vs base rate
   // Pooled per-row values (time order), for reports that need more than the metrics above:
   // the dataset row of each test row, P(up) calibrated and as served, the label, the model's
   // hard call and each baseline's (same order as pooled_baselines).

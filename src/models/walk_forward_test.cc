@@ -86,10 +86,11 @@ TEST(WalkForwardTest, LearnsARealSignalAndIsCalibratedOutOfSample) {
   auto r = RunWalkForward(ds, SmallConfig(), wf);
   ASSERT_OK(r);
   const ClassificationMetrics& p = r->pooled;
-  std::printf("signal: accuracy %.4f [%.4f, %.4f] n=%zu, held-out reliability mean |gap| %.4f "
-              "(uncalibrated %.4f)\n",
-              p.accuracy, p.accuracy_ci.lo, p.accuracy_ci.hi, p.n, p.reliability_gap,
-              r->pooled_raw.reliability_gap);
+  std::printf(
+      "signal: accuracy %.4f [%.4f, %.4f] n=%zu, held-out reliability mean |gap| %.4f "
+      "(uncalibrated %.4f)\n",
+      p.accuracy, p.accuracy_ci.lo, p.accuracy_ci.hi, p.n, p.reliability_gap,
+      r->pooled_raw.reliability_gap);
   EXPECT_GT(p.accuracy_ci.lo, 0.53);
   EXPECT_LT(p.reliability_gap, 0.03);
   ASSERT_EQ(r->pooled_baselines.size(), 3u);

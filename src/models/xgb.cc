@@ -34,9 +34,9 @@ Result<DMatrixPtr> MakeDMatrix(const float* data, size_t rows, size_t cols, cons
   SilenceOnce();
   if (rows == 0 || cols == 0) return Status::InvalidArgument("empty matrix", "dataset");
   DMatrixHandle h = nullptr;
-  SINYAL_RETURN_IF_ERROR(XgbCheck(
-      XGDMatrixCreateFromMat_omp(data, rows, cols, std::nanf(""), &h, nthread),
-      "XGDMatrixCreateFromMat"));
+  SINYAL_RETURN_IF_ERROR(
+      XgbCheck(XGDMatrixCreateFromMat_omp(data, rows, cols, std::nanf(""), &h, nthread),
+               "XGDMatrixCreateFromMat"));
   DMatrixPtr m(h);
   if (labels != nullptr) {
     SINYAL_RETURN_IF_ERROR(
@@ -58,7 +58,8 @@ Result<BoosterPtr> Train(void* dtrain,
         XgbCheck(XGBoosterSetParam(h, k.c_str(), v.c_str()), "XGBoosterSetParam(" + k + ")"));
   }
   for (int i = 0; i < rounds; ++i) {
-    SINYAL_RETURN_IF_ERROR(XgbCheck(XGBoosterUpdateOneIter(h, i, dtrain), "XGBoosterUpdateOneIter"));
+    SINYAL_RETURN_IF_ERROR(
+        XgbCheck(XGBoosterUpdateOneIter(h, i, dtrain), "XGBoosterUpdateOneIter"));
   }
   return b;
 }
@@ -67,9 +68,8 @@ Result<std::string> SaveModel(void* booster, std::string_view format) {
   std::string cfg = std::string(R"({"format":")") + std::string(format) + "\"}";
   bst_ulong len = 0;
   const char* out = nullptr;
-  SINYAL_RETURN_IF_ERROR(
-      XgbCheck(XGBoosterSaveModelToBuffer(booster, cfg.c_str(), &len, &out),
-               "XGBoosterSaveModelToBuffer"));
+  SINYAL_RETURN_IF_ERROR(XgbCheck(XGBoosterSaveModelToBuffer(booster, cfg.c_str(), &len, &out),
+                                  "XGBoosterSaveModelToBuffer"));
   return std::string(out, len);
 }
 
@@ -93,8 +93,9 @@ Result<BoosterPtr> LoadModel(std::string_view bytes, int nthread) {
 }
 
 Result<std::vector<float>> Predict(void* booster, void* dmat, PredictType type) {
-  std::string cfg = R"({"type":)" + std::to_string(static_cast<int>(type)) +
-                    R"(,"training":false,"iteration_begin":0,"iteration_end":0,"strict_shape":false})";
+  std::string cfg =
+      R"({"type":)" + std::to_string(static_cast<int>(type)) +
+      R"(,"training":false,"iteration_begin":0,"iteration_end":0,"strict_shape":false})";
   const bst_ulong* shape = nullptr;
   bst_ulong dim = 0;
   const float* out = nullptr;

@@ -35,13 +35,11 @@ using DMatrixPtr = std::unique_ptr<void, DMatrixDeleter>;
 // A dense row-major float matrix (NaN = missing), optionally with labels (0..K-1 as float).
 // REQUIRES: data.size() == rows * cols; labels empty or labels.size() == rows.
 [[nodiscard]] Result<DMatrixPtr> MakeDMatrix(const float* data, size_t rows, size_t cols,
-                                             const float* labels = nullptr,
-                                             int nthread = 1);
+                                             const float* labels = nullptr, int nthread = 1);
 
 // Trains a booster with the given string parameters for `rounds` boosting rounds.
-[[nodiscard]] Result<BoosterPtr> Train(void* dtrain,
-                                       const std::vector<std::pair<std::string, std::string>>& params,
-                                       int rounds);
+[[nodiscard]] Result<BoosterPtr> Train(
+    void* dtrain, const std::vector<std::pair<std::string, std::string>>& params, int rounds);
 
 // Serialises the model (not the training configuration) as "ubj" or "json".
 [[nodiscard]] Result<std::string> SaveModel(void* booster, std::string_view format);
@@ -59,8 +57,8 @@ enum class PredictType { kValue = 0, kMargin = 1, kContribs = 2 };
 
 // In-place prediction from a dense row-major matrix (no DMatrix); used by the benchmark as
 // XGBoost's fastest single-row path.
-[[nodiscard]] Result<std::vector<float>> PredictDense(void* booster, const float* data,
-                                                      size_t rows, size_t cols);
+[[nodiscard]] Result<std::vector<float>> PredictDense(void* booster, const float* data, size_t rows,
+                                                      size_t cols);
 
 // "major.minor.patch" of the linked libxgboost.
 std::string Version();

@@ -17,10 +17,10 @@ namespace sinyal::notify {
 namespace {
 
 using accounts::Role;
+using std::chrono::seconds;
 using store::testing::DbTest;
 using testing::BotWorld;
 using testing::FakeSentMessage;
-using std::chrono::seconds;
 
 constexpr int64_t kMs = 1'000'000;
 
@@ -55,9 +55,11 @@ class AlertsTest : public DbTest {
   // `min_confidence`. The first `real` users link through the real /start flow (through the FAKE
   // Telegram) and add their alert through the API; the rest get the same rows in bulk (see
   // BotWorld::LinkInBulk), which keeps the test's set-up short on PostgreSQL.
-  std::vector<User> LinkedUsersWithAlerts(int n, int tenants, int real, double min_confidence = 0.5) {
+  std::vector<User> LinkedUsersWithAlerts(int n, int tenants, int real,
+                                          double min_confidence = 0.5) {
     std::vector<TenantId> orgs;
-    for (int t = 0; t < tenants; ++t) orgs.push_back(world_->CreateTenant("Org " + std::to_string(t)));
+    for (int t = 0; t < tenants; ++t)
+      orgs.push_back(world_->CreateTenant("Org " + std::to_string(t)));
     std::vector<User> users;
     std::vector<BotWorld::BulkUser> bulk;
     const size_t sent_before = world_->fake().SentCount();
@@ -70,7 +72,8 @@ class AlertsTest : public DbTest {
         u.p = world_->CreateUser(orgs[i % tenants], email, role);
         auto token = world_->bot().CreateLinkToken(u.p, LinkKind::kPrivate);
         EXPECT_OK(token);
-        world_->fake().InjectText(u.chat, u.chat, "/start " + token->token, "", i % 2 ? "id" : "en");
+        world_->fake().InjectText(u.chat, u.chat, "/start " + token->token, "",
+                                  i % 2 ? "id" : "en");
       } else {
         bulk.push_back({orgs[i % tenants], email, role, u.chat});
       }
@@ -82,8 +85,8 @@ class AlertsTest : public DbTest {
     EXPECT_TRUE(world_->fake().WaitForSent(sent_before + static_cast<size_t>(real), seconds(120)));
     EXPECT_TRUE(world_->bot().send_queue().WaitIdle(seconds(60)));
     for (int i = 0; i < real && i < n; ++i) {
-      auto a = world_->bot().AddAlert(users[i].p,
-                                      {.symbol = "SYNUSD", .timeframe = "1h", .min_confidence = min_confidence});
+      auto a = world_->bot().AddAlert(
+          users[i].p, {.symbol = "SYNUSD", .timeframe = "1h", .min_confidence = min_confidence});
       EXPECT_OK(a.status());
     }
     return users;
@@ -145,7 +148,8 @@ TEST_P(AlertsTest, TwoClosedBarsReachAThousandUsersOnceEachWithinTheLimits) {
   // What an alert says (English and Indonesian).
   const std::string en = world_->fake().SentTo(users[0].chat)[1].text;  // [0] is the welcome
   const std::string id = world_->fake().SentTo(users[1].chat)[1].text;
-  const std::string dir = signal->direction() == signals::Direction::kBullish ? "BULLISH" : "BEARISH";
+  const std::string dir =
+      signal->direction() == signals::Direction::kBullish ? "BULLISH" : "BEARISH";
   EXPECT_NE(en.find("Sinyal alert: SYNUSD H1 " + dir), std::string::npos) << en;
   EXPECT_NE(en.find("Confidence "), std::string::npos) << en;
   EXPECT_NE(en.find("80% interval"), std::string::npos) << en;
@@ -174,9 +178,12 @@ TEST_P(AlertsTest, RulesMutesBlocksAndPlansDecideWhoGetsAnAlert) {
   ASSERT_OK(world_->bot().MuteAlert(users[1].p, alerts(users[1])[0].id, true).status());
   world_->fake().Block(users[2].chat);
   ASSERT_OK(world_->bot().RemoveAlert(users[3].p, alerts(users[3])[0].id));
-  ASSERT_OK(world_->bot().AddAlert(users[3].p, {.symbol = "SYNUSD", .timeframe = "H1", .min_confidence = 0.99})
-                .status());
-  ASSERT_OK(world_->subscriptions().ChangePlan(users[4].p.tenant, "free", world_->clock().Now(), "test"));
+  ASSERT_OK(
+      world_->bot()
+          .AddAlert(users[3].p, {.symbol = "SYNUSD", .timeframe = "H1", .min_confidence = 0.99})
+          .status());
+  ASSERT_OK(
+      world_->subscriptions().ChangePlan(users[4].p.tenant, "free", world_->clock().Now(), "test"));
   ASSERT_TRUE(world_->fake().WaitForMessage(users[0].chat, "muted", seconds(10)));
 
   auto signal = world_->CloseNextBar();
@@ -184,7 +191,9 @@ TEST_P(AlertsTest, RulesMutesBlocksAndPlansDecideWhoGetsAnAlert) {
   ASSERT_TRUE(world_->bot().send_queue().WaitIdle(seconds(20)));
   auto got_alert = [&](const User& u) {
     for (const auto& m : world_->fake().SentTo(u.chat)) {
-      if (m.text.find("SYNUSD H1") != std::string::npos && m.text.find("alert") != std::string::npos) return true;
+      if (m.text.find("SYNUSD H1") != std::string::npos &&
+          m.text.find("alert") != std::string::npos)
+        return true;
       if (m.text.find("Peringatan Sinyal") != std::string::npos) return true;
     }
     return false;
@@ -215,7 +224,8 @@ TEST_P(AlertsTest, A429StormDuringAFanOutIsWaitedOutWithoutLossOrDuplicates) {
   EXPECT_EQ(world_->fake().SentCount(), before + users.size());
   std::set<int64_t> chats;
   for (const auto& m : world_->fake().Sent()) {
-    if (m.text.find("SYNUSD H1") != std::string::npos) EXPECT_TRUE(chats.insert(m.chat_id).second) << m.chat_id;
+    if (m.text.find("SYNUSD H1") != std::string::npos)
+      EXPECT_TRUE(chats.insert(m.chat_id).second) << m.chat_id;
   }
   EXPECT_EQ(chats.size(), users.size());
   EXPECT_GE(world_->fake().stats().send_rate_limited, 1);

@@ -64,16 +64,26 @@ Result<TgChat> ParseChat(const json& j, const std::string& field) {
 
 std::string_view ApiResultName(ApiResult r) {
   switch (r) {
-    case ApiResult::kOk: return "ok";
-    case ApiResult::kRateLimited: return "rate_limited";
-    case ApiResult::kBlocked: return "blocked";
-    case ApiResult::kMigrated: return "migrated";
-    case ApiResult::kBadRequest: return "bad_request";
-    case ApiResult::kUnauthorized: return "unauthorized";
-    case ApiResult::kConflict: return "conflict";
-    case ApiResult::kServerError: return "server_error";
-    case ApiResult::kNotSent: return "not_sent";
-    case ApiResult::kUncertain: return "uncertain";
+    case ApiResult::kOk:
+      return "ok";
+    case ApiResult::kRateLimited:
+      return "rate_limited";
+    case ApiResult::kBlocked:
+      return "blocked";
+    case ApiResult::kMigrated:
+      return "migrated";
+    case ApiResult::kBadRequest:
+      return "bad_request";
+    case ApiResult::kUnauthorized:
+      return "unauthorized";
+    case ApiResult::kConflict:
+      return "conflict";
+    case ApiResult::kServerError:
+      return "server_error";
+    case ApiResult::kNotSent:
+      return "not_sent";
+    case ApiResult::kUncertain:
+      return "uncertain";
   }
   return "unknown";
 }
@@ -83,12 +93,18 @@ Status ApiOutcome::ToStatus(std::string_view method) const {
   std::string what = "telegram " + std::string(method) + ": " + std::string(ApiResultName(kind)) +
                      (description.empty() ? "" : " (" + description.substr(0, 200) + ")");
   switch (kind) {
-    case ApiResult::kBadRequest: return Status::InvalidArgument(what);
-    case ApiResult::kUnauthorized: return Status::FailedPrecondition(what);
-    case ApiResult::kConflict: return Status::Conflict(what);
-    case ApiResult::kRateLimited: return Status(StatusCode::kRateLimited, what);
-    case ApiResult::kBlocked: return Status::PermissionDenied(what);
-    default: return Status::Unavailable(what);
+    case ApiResult::kBadRequest:
+      return Status::InvalidArgument(what);
+    case ApiResult::kUnauthorized:
+      return Status::FailedPrecondition(what);
+    case ApiResult::kConflict:
+      return Status::Conflict(what);
+    case ApiResult::kRateLimited:
+      return Status(StatusCode::kRateLimited, what);
+    case ApiResult::kBlocked:
+      return Status::PermissionDenied(what);
+    default:
+      return Status::Unavailable(what);
   }
 }
 
@@ -181,7 +197,8 @@ Result<TgUpdate> ParseUpdate(const json& j) {
 BotClient::BotClient(BotApiOptions options) : options_(std::move(options)) {
   GlobalInitOnce();
   curl_ = curl_easy_init();
-  while (!options_.base_url.empty() && options_.base_url.back() == '/') options_.base_url.pop_back();
+  while (!options_.base_url.empty() && options_.base_url.back() == '/')
+    options_.base_url.pop_back();
 }
 
 BotClient::~BotClient() {
@@ -213,8 +230,10 @@ ApiOutcome BotClient::Call(std::string_view method, const json& params,
   curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, &WriteBody);
   curl_easy_setopt(curl, CURLOPT_WRITEDATA, &answer);
   curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, static_cast<long>((options_.timeout + extra_timeout).count()));
-  curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(options_.connect_timeout.count()));
+  curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS,
+                   static_cast<long>((options_.timeout + extra_timeout).count()));
+  curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS,
+                   static_cast<long>(options_.connect_timeout.count()));
   curl_easy_setopt(curl, CURLOPT_TCP_KEEPALIVE, 1L);
   curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
   if (options_.abort != nullptr) {
@@ -227,10 +246,10 @@ ApiOutcome BotClient::Call(std::string_view method, const json& params,
   if (rc != CURLE_OK) {
     long request_size = 0;
     curl_easy_getinfo(curl, CURLINFO_REQUEST_SIZE, &request_size);
-    const bool before_sending = rc == CURLE_COULDNT_RESOLVE_HOST || rc == CURLE_COULDNT_RESOLVE_PROXY ||
-                                rc == CURLE_COULDNT_CONNECT || rc == CURLE_SSL_CONNECT_ERROR ||
-                                rc == CURLE_URL_MALFORMAT || rc == CURLE_UNSUPPORTED_PROTOCOL ||
-                                request_size == 0;
+    const bool before_sending = rc == CURLE_COULDNT_RESOLVE_HOST ||
+                                rc == CURLE_COULDNT_RESOLVE_PROXY || rc == CURLE_COULDNT_CONNECT ||
+                                rc == CURLE_SSL_CONNECT_ERROR || rc == CURLE_URL_MALFORMAT ||
+                                rc == CURLE_UNSUPPORTED_PROTOCOL || request_size == 0;
     out.kind = before_sending ? ApiResult::kNotSent : ApiResult::kUncertain;
     // curl_easy_strerror never includes the URL (which holds the token).
     out.description = curl_easy_strerror(rc);
@@ -255,7 +274,8 @@ Result<BotClient::Updates> BotClient::GetUpdates(int64_t offset, int timeout_sec
                  {"allowed_updates", json::array({"message", "my_chat_member"})}};
   ApiOutcome out = Call("getUpdates", params, std::chrono::seconds(timeout_seconds));
   if (!out.ok()) return out.ToStatus("getUpdates");
-  if (!out.result.is_array()) return Status::Unavailable("telegram getUpdates: result is not an array");
+  if (!out.result.is_array())
+    return Status::Unavailable("telegram getUpdates: result is not an array");
   Updates u;
   for (const json& item : out.result) {
     auto parsed = ParseUpdate(item);
@@ -285,7 +305,8 @@ Result<BotIdentity> BotClient::GetMe() {
   BotIdentity id;
   id.id = Int(out.result, "id");
   id.username = Text(out.result, "username");
-  if (id.id == 0 || id.username.empty()) return Status::Unavailable("telegram getMe: no id or username");
+  if (id.id == 0 || id.username.empty())
+    return Status::Unavailable("telegram getMe: no id or username");
   return id;
 }
 

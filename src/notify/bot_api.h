@@ -22,21 +22,20 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "core/status.h"
 
 namespace sinyal::notify {
 
 // Telegram's limits that the code relies on (research-tranche2.md section B.2).
-inline constexpr size_t kMaxMessageChars = 4096;   // sendMessage text, in characters
-inline constexpr size_t kMaxStartPayload = 64;     // deep-link /start payload, A-Z a-z 0-9 _ -
-inline constexpr size_t kMaxWebhookSecret = 256;   // setWebhook secret_token, A-Z a-z 0-9 _ -
+inline constexpr size_t kMaxMessageChars = 4096;  // sendMessage text, in characters
+inline constexpr size_t kMaxStartPayload = 64;    // deep-link /start payload, A-Z a-z 0-9 _ -
+inline constexpr size_t kMaxWebhookSecret = 256;  // setWebhook secret_token, A-Z a-z 0-9 _ -
 
 struct BotApiOptions {
   // Where the Bot API lives. Default: https://api.telegram.org. Tests: the fake's URL.
@@ -52,25 +51,25 @@ struct BotApiOptions {
 
 enum class ApiResult {
   kOk,
-  kRateLimited,  // 429: retry after `retry_after` seconds
-  kBlocked,      // 403 blocked / kicked / deactivated, or 400 chat not found: skip the chat
-  kMigrated,     // 400 with migrate_to_chat_id: the group became a supergroup
-  kBadRequest,   // other 400s: the request itself is wrong; retrying won't help
-  kUnauthorized, // 401 / 404: bad bot token (configuration)
-  kConflict,     // 409: another getUpdates consumer, or a webhook is set
-  kServerError,  // 5xx from Telegram: not delivered; retry later
-  kNotSent,      // transport failure before the request was sent (DNS, connect): retry
-  kUncertain,    // transport failure after the request may have arrived: never resend
+  kRateLimited,   // 429: retry after `retry_after` seconds
+  kBlocked,       // 403 blocked / kicked / deactivated, or 400 chat not found: skip the chat
+  kMigrated,      // 400 with migrate_to_chat_id: the group became a supergroup
+  kBadRequest,    // other 400s: the request itself is wrong; retrying won't help
+  kUnauthorized,  // 401 / 404: bad bot token (configuration)
+  kConflict,      // 409: another getUpdates consumer, or a webhook is set
+  kServerError,   // 5xx from Telegram: not delivered; retry later
+  kNotSent,       // transport failure before the request was sent (DNS, connect): retry
+  kUncertain,     // transport failure after the request may have arrived: never resend
 };
 std::string_view ApiResultName(ApiResult r);
 
 struct ApiOutcome {
   ApiResult kind = ApiResult::kOk;
-  nlohmann::json result;        // "result" when kOk
-  int http_status = 0;          // 0 for transport failures
-  int error_code = 0;           // Telegram's error_code
-  std::string description;      // Telegram's description or the transport error
-  int retry_after = 0;          // seconds (kRateLimited)
+  nlohmann::json result;           // "result" when kOk
+  int http_status = 0;             // 0 for transport failures
+  int error_code = 0;              // Telegram's error_code
+  std::string description;         // Telegram's description or the transport error
+  int retry_after = 0;             // seconds (kRateLimited)
   int64_t migrate_to_chat_id = 0;  // kMigrated
   bool ok() const { return kind == ApiResult::kOk; }
   // Status for callers that do not branch on the kind (setWebhook, getMe, ...).
@@ -96,7 +95,7 @@ struct TgMessage {
   int64_t message_id = 0;
   std::optional<TgUser> from;  // absent for channel posts
   TgChat chat;
-  std::string text;  // empty for non-text messages
+  std::string text;                // empty for non-text messages
   int64_t migrate_to_chat_id = 0;  // service message: the group became a supergroup
 };
 // my_chat_member: the bot's own membership changed in a chat (blocked/unblocked by a user,
@@ -108,7 +107,7 @@ struct TgMemberChange {
 };
 struct TgUpdate {
   int64_t update_id = 0;
-  std::optional<TgMessage> message;          // message or edited_message is not read
+  std::optional<TgMessage> message;  // message or edited_message is not read
   std::optional<TgMemberChange> my_chat_member;
 };
 // Parses one Update object. InvalidArgument naming the field for a malformed update (a missing
@@ -117,7 +116,7 @@ struct TgUpdate {
 
 struct OutgoingMessage {
   int64_t chat_id = 0;
-  std::string text;  // 1..4096 characters (the send queue splits longer texts)
+  std::string text;                   // 1..4096 characters (the send queue splits longer texts)
   bool disable_notification = false;  // "silent" messages
   bool disable_link_preview = true;
 };

@@ -32,26 +32,39 @@ BotApiOptions ClientOptions(const FakeBotApi& fake) {
 TEST(ClassifyAnswerTest, MapsTelegramErrorsToWhatTheQueueDoes) {
   EXPECT_EQ(ClassifyAnswer(200, R"({"ok":true,"result":{"message_id":5}})").kind, ApiResult::kOk);
   ApiOutcome limited = ClassifyAnswer(
-      429, R"({"ok":false,"error_code":429,"description":"Too Many Requests: retry after 7","parameters":{"retry_after":7}})");
+      429,
+      R"({"ok":false,"error_code":429,"description":"Too Many Requests: retry after 7","parameters":{"retry_after":7}})");
   EXPECT_EQ(limited.kind, ApiResult::kRateLimited);
   EXPECT_EQ(limited.retry_after, 7);
-  EXPECT_EQ(ClassifyAnswer(403, R"({"ok":false,"error_code":403,"description":"Forbidden: bot was blocked by the user"})").kind,
-            ApiResult::kBlocked);
-  EXPECT_EQ(ClassifyAnswer(400, R"({"ok":false,"error_code":400,"description":"Bad Request: chat not found"})").kind,
+  EXPECT_EQ(
+      ClassifyAnswer(
+          403,
+          R"({"ok":false,"error_code":403,"description":"Forbidden: bot was blocked by the user"})")
+          .kind,
+      ApiResult::kBlocked);
+  EXPECT_EQ(ClassifyAnswer(
+                400, R"({"ok":false,"error_code":400,"description":"Bad Request: chat not found"})")
+                .kind,
             ApiResult::kBlocked);
   ApiOutcome migrated = ClassifyAnswer(
-      400, R"({"ok":false,"error_code":400,"description":"Bad Request: group chat was upgraded to a supergroup chat","parameters":{"migrate_to_chat_id":-1001234}})");
+      400,
+      R"({"ok":false,"error_code":400,"description":"Bad Request: group chat was upgraded to a supergroup chat","parameters":{"migrate_to_chat_id":-1001234}})");
   EXPECT_EQ(migrated.kind, ApiResult::kMigrated);
   EXPECT_EQ(migrated.migrate_to_chat_id, -1001234);
-  EXPECT_EQ(ClassifyAnswer(400, R"({"ok":false,"error_code":400,"description":"Bad Request: message is too long"})").kind,
-            ApiResult::kBadRequest);
-  EXPECT_EQ(ClassifyAnswer(401, R"({"ok":false,"error_code":401,"description":"Unauthorized"})").kind,
-            ApiResult::kUnauthorized);
+  EXPECT_EQ(
+      ClassifyAnswer(
+          400, R"({"ok":false,"error_code":400,"description":"Bad Request: message is too long"})")
+          .kind,
+      ApiResult::kBadRequest);
+  EXPECT_EQ(
+      ClassifyAnswer(401, R"({"ok":false,"error_code":401,"description":"Unauthorized"})").kind,
+      ApiResult::kUnauthorized);
   EXPECT_EQ(ClassifyAnswer(502, "<html>bad gateway</html>").kind, ApiResult::kServerError);
   // A 2xx whose body can't be read may have been carried out: never resent.
   EXPECT_EQ(ClassifyAnswer(200, "garbage").kind, ApiResult::kUncertain);
   // 429 without parameters still waits (1 s).
-  EXPECT_EQ(ClassifyAnswer(429, R"({"ok":false,"error_code":429,"description":"x"})").retry_after, 1);
+  EXPECT_EQ(ClassifyAnswer(429, R"({"ok":false,"error_code":429,"description":"x"})").retry_after,
+            1);
 }
 
 TEST(ParseUpdateTest, ReadsMessagesAndRejectsMalformedOnes) {
@@ -66,9 +79,11 @@ TEST(ParseUpdateTest, ReadsMessagesAndRejectsMalformedOnes) {
   EXPECT_FALSE(u->message->chat.is_group());
 
   EXPECT_EQ(ParseUpdate(json::parse(R"({"message":{}})")).error().field(), "update_id");
-  EXPECT_EQ(ParseUpdate(json::parse(R"({"update_id":1,"message":{"text":"x"}})")).error().field(), "message.chat");
-  EXPECT_EQ(ParseUpdate(json::parse(R"({"update_id":1,"message":{"chat":{"id":"x"}}})")).error().field(),
-            "message.chat.id");
+  EXPECT_EQ(ParseUpdate(json::parse(R"({"update_id":1,"message":{"text":"x"}})")).error().field(),
+            "message.chat");
+  EXPECT_EQ(
+      ParseUpdate(json::parse(R"({"update_id":1,"message":{"chat":{"id":"x"}}})")).error().field(),
+      "message.chat.id");
   EXPECT_FALSE(ParseUpdate(json::parse("[1,2]")).ok());
   // Unknown update kinds parse (and are ignored by the bot).
   ASSERT_OK(ParseUpdate(json::parse(R"({"update_id":2,"channel_post":{"chat":{"id":-5}}})")));
@@ -158,7 +173,8 @@ TEST(BotClientTest, LongPollingWaitsForAnUpdateAndConfirmsByOffset) {
   auto got = client.GetUpdates(0, 5, 100);
   injector.join();
   ASSERT_OK(got);
-  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(4));  // answered on arrival
+  EXPECT_LT(std::chrono::steady_clock::now() - start,
+            std::chrono::seconds(4));  // answered on arrival
   ASSERT_EQ(got->updates.size(), 1u);
   const int64_t id = got->updates[0].update_id;
   EXPECT_EQ(got->updates[0].message->text, "/help");

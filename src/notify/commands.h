@@ -16,9 +16,10 @@ inline constexpr size_t kMaxCommandChars = 512;
 inline constexpr size_t kMaxCommandArgs = 8;
 
 struct Command {
-  std::string name;               // lower case, without '/' and '@bot'; 1..32 of [a-z0-9_]
-  std::vector<std::string> args;  // whitespace-separated, at most kMaxCommandArgs (extra joined in the last)
-  bool for_other_bot = false;     // "/cmd@OtherBot": not addressed to us
+  std::string name;  // lower case, without '/' and '@bot'; 1..32 of [a-z0-9_]
+  std::vector<std::string>
+      args;  // whitespace-separated, at most kMaxCommandArgs (extra joined in the last)
+  bool for_other_bot = false;  // "/cmd@OtherBot": not addressed to us
 };
 
 // nullopt when `text` is not a command (doesn't start with '/', or the name is not

@@ -36,7 +36,8 @@ void FloodGate::Record(int64_t chat_id, int64_t now) {
 }
 
 void FloodGate::Pause(int64_t now, int retry_after_seconds) {
-  const int64_t until = now + std::max(0, retry_after_seconds) * 1'000'000'000LL + limits_.retry_pad_ms * kMillis;
+  const int64_t until =
+      now + std::max(0, retry_after_seconds) * 1'000'000'000LL + limits_.retry_pad_ms * kMillis;
   paused_until_ = std::max(paused_until_, until);
 }
 

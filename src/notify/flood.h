@@ -27,11 +27,11 @@
 namespace sinyal::notify {
 
 struct FloodLimits {
-  double global_per_second = 30;       // Default: 30 (Telegram's bulk limit). (0, 100000]
-  int64_t per_chat_interval_ms = 1000; // Default: 1 s. [0, 60000]
-  int group_per_window = 20;           // Default: 20 ... [1, 1000]
-  int64_t group_window_ms = 60000;     // ... per 60 s. [1, 3600000]
-  int64_t retry_pad_ms = 100;          // added to a 429's retry_after. Default 100 ms.
+  double global_per_second = 30;        // Default: 30 (Telegram's bulk limit). (0, 100000]
+  int64_t per_chat_interval_ms = 1000;  // Default: 1 s. [0, 60000]
+  int group_per_window = 20;            // Default: 20 ... [1, 1000]
+  int64_t group_window_ms = 60000;      // ... per 60 s. [1, 3600000]
+  int64_t retry_pad_ms = 100;           // added to a 429's retry_after. Default 100 ms.
 };
 
 class FloodGate {
@@ -41,7 +41,9 @@ class FloodGate {
   // Earliest time a message to `chat_id` may go, ignoring the overall spacing and pause.
   int64_t ChatReadyAt(int64_t chat_id) const;
   // Earliest time any message may go (overall spacing and pause).
-  int64_t GlobalReadyAt() const { return global_next_ > paused_until_ ? global_next_ : paused_until_; }
+  int64_t GlobalReadyAt() const {
+    return global_next_ > paused_until_ ? global_next_ : paused_until_;
+  }
   // Records a message sent to `chat_id` at `now` (REQUIRES: now >= both ready times).
   void Record(int64_t chat_id, int64_t now);
   // A 429 with retry_after seconds arrived at `now`: pauses everything.

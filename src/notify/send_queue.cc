@@ -40,9 +40,12 @@ long long Exec(soci::session& sql, const std::string& q, Uses&&... uses) {
 
 std::string_view MessageKindName(MessageKind k) {
   switch (k) {
-    case MessageKind::kReply: return "reply";
-    case MessageKind::kNotice: return "notice";
-    case MessageKind::kAlert: return "alert";
+    case MessageKind::kReply:
+      return "reply";
+    case MessageKind::kNotice:
+      return "notice";
+    case MessageKind::kAlert:
+      return "alert";
   }
   return "reply";
 }
@@ -63,7 +66,8 @@ struct OutboxWriter::Impl {
   Impl(soci::session& s, UnixNanos n) : sql(s), now(n) {}
 };
 
-OutboxWriter::OutboxWriter(soci::session& sql, UnixNanos now) : impl_(std::make_unique<Impl>(sql, now)) {}
+OutboxWriter::OutboxWriter(soci::session& sql, UnixNanos now)
+    : impl_(std::make_unique<Impl>(sql, now)) {}
 OutboxWriter::~OutboxWriter() = default;
 
 Result<int> OutboxWriter::Add(const QueuedMessage& m) {
@@ -75,12 +79,15 @@ Result<int> OutboxWriter::Add(const QueuedMessage& m) {
   if (parts.empty()) return Status::InvalidArgument("message text is empty", "text");
   Impl& d = *impl_;
   if (!d.st) {
-    d.st.emplace((d.sql.prepare << "INSERT INTO telegram_outbox (tenant_id, chat_id, dedupe_key, kind, priority, text, "
-                                   "silent, state, attempts, next_attempt_at, created_at) VALUES (:t, :c, :k, :kind, "
-                                   ":p, :text, :s, 'pending', 0, :n1, :n2) ON CONFLICT (chat_id, dedupe_key) DO NOTHING",
-                  soci::use(d.tenant, d.tenant_ind, "t"), soci::use(d.chat, "c"), soci::use(d.key, "k"),
-                  soci::use(d.kind, "kind"), soci::use(d.priority, "p"), soci::use(d.text, "text"),
-                  soci::use(d.silent, "s"), soci::use(d.now, "n1"), soci::use(d.now, "n2")));
+    d.st.emplace((
+        d.sql.prepare
+            << "INSERT INTO telegram_outbox (tenant_id, chat_id, dedupe_key, kind, priority, text, "
+               "silent, state, attempts, next_attempt_at, created_at) VALUES (:t, :c, :k, :kind, "
+               ":p, :text, :s, 'pending', 0, :n1, :n2) ON CONFLICT (chat_id, dedupe_key) DO "
+               "NOTHING",
+        soci::use(d.tenant, d.tenant_ind, "t"), soci::use(d.chat, "c"), soci::use(d.key, "k"),
+        soci::use(d.kind, "kind"), soci::use(d.priority, "p"), soci::use(d.text, "text"),
+        soci::use(d.silent, "s"), soci::use(d.now, "n1"), soci::use(d.now, "n2")));
   }
   d.tenant = m.tenant ? m.tenant->value() : 0;
   d.tenant_ind = m.tenant ? soci::i_ok : soci::i_null;
@@ -158,18 +165,19 @@ struct SendQueue::Impl {
   bool stopping = false;
   bool workers_exit = false;
   bool wake = false;
-  std::deque<Pending> work;               // GUARDED_BY(mu): claimed, for the workers
-  std::vector<Completion> completions;    // GUARDED_BY(mu)
-  int busy_workers = 0;                   // GUARDED_BY(mu)
-  int64_t loads = 0;                      // GUARDED_BY(mu): finished loads
-  Stats stats;                            // GUARDED_BY(mu)
+  std::deque<Pending> work;             // GUARDED_BY(mu): claimed, for the workers
+  std::vector<Completion> completions;  // GUARDED_BY(mu)
+  int busy_workers = 0;                 // GUARDED_BY(mu)
+  int64_t loads = 0;                    // GUARDED_BY(mu): finished loads
+  Stats stats;                          // GUARDED_BY(mu)
 
   // Dispatcher-only state.
   FloodGate flood;
   std::unordered_map<int64_t, ChatQueue> chats;
   std::set<std::tuple<int, int64_t, int64_t>> ready;  // (priority, head id, chat)
-  std::priority_queue<std::pair<int64_t, int64_t>, std::vector<std::pair<int64_t, int64_t>>, std::greater<>>
-      timed;  // (ready_at, chat), lazily invalidated
+  std::priority_queue<std::pair<int64_t, int64_t>, std::vector<std::pair<int64_t, int64_t>>,
+                      std::greater<>>
+      timed;                          // (ready_at, chat), lazily invalidated
   std::unordered_set<int64_t> known;  // ids in memory or in flight
   int64_t max_loaded_id = 0;
   int64_t next_poll = 0;
@@ -218,7 +226,8 @@ struct SendQueue::Impl {
       auto [at, chat_id] = timed.top();
       timed.pop();
       auto it = chats.find(chat_id);
-      if (it == chats.end() || it->second.where != ChatQueue::kTimed || it->second.timed_at != at) continue;
+      if (it == chats.end() || it->second.where != ChatQueue::kTimed || it->second.timed_at != at)
+        continue;
       Schedule(chat_id, now);
     }
   }
@@ -246,7 +255,8 @@ struct SendQueue::Impl {
     std::vector<int> priorities(limit), silents(limit), attempts(limit);
     std::vector<std::string> texts(limit);
     Status s = db.WithReadTx([&](soci::session& sql) -> Status {
-      sql << "SELECT id, chat_id, priority, text, silent, attempts, next_attempt_at FROM telegram_outbox "
+      sql << "SELECT id, chat_id, priority, text, silent, attempts, next_attempt_at FROM "
+             "telegram_outbox "
              "WHERE state = 'pending' AND id > :after ORDER BY id LIMIT :lim",
           soci::use(after, "after"), soci::use(limit, "lim"), soci::into(ids), soci::into(chat_ids),
           soci::into(priorities), soci::into(texts), soci::into(silents), soci::into(attempts),
@@ -281,16 +291,21 @@ struct SendQueue::Impl {
     std::string sent_values, claim_ids;
     for (const RowUpdate& u : updates) {
       if (u.kind != RowUpdate::kSent) continue;
-      sent_values += (sent_values.empty() ? "(" : ", (") + std::to_string(u.id) + ", " + std::to_string(u.message_id) + ")";
+      sent_values += (sent_values.empty() ? "(" : ", (") + std::to_string(u.id) + ", " +
+                     std::to_string(u.message_id) + ")";
     }
-    for (const Pending& p : claims) claim_ids += (claim_ids.empty() ? "" : ", ") + std::to_string(p.id);
+    for (const Pending& p : claims)
+      claim_ids += (claim_ids.empty() ? "" : ", ") + std::to_string(p.id);
     const int64_t started = Mono();
     Status s = db.WithTx([&](soci::session& sql) -> Status {
       claimed.clear();
       if (!sent_values.empty()) {
-        Exec(sql, "WITH v(id, m) AS (VALUES " + sent_values +
-                      ") UPDATE telegram_outbox SET state = 'sent', sent_at = :at, message_id = (SELECT m FROM v "
-                      "WHERE v.id = telegram_outbox.id) WHERE id IN (SELECT id FROM v) AND state = 'sending'",
+        Exec(sql,
+             "WITH v(id, m) AS (VALUES " + sent_values +
+                 ") UPDATE telegram_outbox SET state = 'sent', sent_at = :at, message_id = (SELECT "
+                 "m FROM v "
+                 "WHERE v.id = telegram_outbox.id) WHERE id IN (SELECT id FROM v) AND state = "
+                 "'sending'",
              soci::use(wall, "at"));
       }
       for (const RowUpdate& u : updates) {
@@ -298,38 +313,51 @@ struct SendQueue::Impl {
         if (u.kind == RowUpdate::kRetry) {
           long long next = u.next_attempt_at;
           int attempts = u.attempts;
-          Exec(sql, "UPDATE telegram_outbox SET state = 'pending', attempts = :a, next_attempt_at = :n, "
-                    "last_error = :e WHERE id = :id AND state = 'sending'",
-               soci::use(attempts, "a"), soci::use(next, "n"), soci::use(u.error, "e"), soci::use(id, "id"));
+          Exec(sql,
+               "UPDATE telegram_outbox SET state = 'pending', attempts = :a, next_attempt_at = :n, "
+               "last_error = :e WHERE id = :id AND state = 'sending'",
+               soci::use(attempts, "a"), soci::use(next, "n"), soci::use(u.error, "e"),
+               soci::use(id, "id"));
         } else if (u.kind == RowUpdate::kFinal) {
-          Exec(sql, "UPDATE telegram_outbox SET state = :s, last_error = :e WHERE id = :id AND state IN "
-                    "('sending', 'pending')",
+          Exec(sql,
+               "UPDATE telegram_outbox SET state = :s, last_error = :e WHERE id = :id AND state IN "
+               "('sending', 'pending')",
                soci::use(u.state, "s"), soci::use(u.error, "e"), soci::use(id, "id"));
         }
       }
       for (int64_t chat : blocked_chats) {
         long long c = chat;
-        Exec(sql, "UPDATE telegram_outbox SET state = 'skipped', last_error = 'the chat blocked the bot' "
-                  "WHERE chat_id = :c AND state = 'pending'",
-             soci::use(c, "c"));
+        Exec(
+            sql,
+            "UPDATE telegram_outbox SET state = 'skipped', last_error = 'the chat blocked the bot' "
+            "WHERE chat_id = :c AND state = 'pending'",
+            soci::use(c, "c"));
         if (hooks.blocked) SINYAL_RETURN_IF_ERROR(hooks.blocked(sql, chat, wall));
       }
       for (auto [from, to] : migrations) {
         long long f = from, t = to;
-        Exec(sql, "UPDATE telegram_outbox SET chat_id = :t WHERE chat_id = :f AND state = 'pending' AND NOT EXISTS "
-                  "(SELECT 1 FROM telegram_outbox o2 WHERE o2.chat_id = :t2 AND o2.dedupe_key = telegram_outbox.dedupe_key)",
+        Exec(sql,
+             "UPDATE telegram_outbox SET chat_id = :t WHERE chat_id = :f AND state = 'pending' AND "
+             "NOT EXISTS "
+             "(SELECT 1 FROM telegram_outbox o2 WHERE o2.chat_id = :t2 AND o2.dedupe_key = "
+             "telegram_outbox.dedupe_key)",
              soci::use(t, "t"), soci::use(f, "f"), soci::use(t, "t2"));
         if (hooks.migrated) SINYAL_RETURN_IF_ERROR(hooks.migrated(sql, from, to));
       }
       if (!claim_ids.empty()) {
-        const long long n = Exec(sql, "UPDATE telegram_outbox SET state = 'sending' WHERE state = 'pending' AND id IN (" +
-                                          claim_ids + ")");
+        const long long n = Exec(
+            sql,
+            "UPDATE telegram_outbox SET state = 'sending' WHERE state = 'pending' AND id IN (" +
+                claim_ids + ")");
         if (n == static_cast<long long>(claims.size())) {
           claimed = claims;
-        } else {  // some were taken meanwhile (another sender): find ours... none can be told apart,
-                  // so only rows this statement changed count: re-read those now 'sending' by us.
+        } else {  // some were taken meanwhile (another sender): find ours... none can be told
+                  // apart, so only rows this statement changed count: re-read those now 'sending'
+                  // by us.
           std::vector<long long> ids(claims.size());
-          sql << "SELECT id FROM telegram_outbox WHERE state = 'sending' AND id IN (" + claim_ids + ")", soci::into(ids);
+          sql << "SELECT id FROM telegram_outbox WHERE state = 'sending' AND id IN (" + claim_ids +
+                     ")",
+              soci::into(ids);
           std::set<long long> got(ids.begin(), ids.end());
           for (const Pending& p : claims) {
             if (got.count(p.id)) claimed.push_back(p);
@@ -372,30 +400,38 @@ struct SendQueue::Impl {
     const ApiOutcome& o = c.outcome;
     if (c.held) {  // claimed, then held back by a pause: back to the queue, nothing was sent
       p.not_before = std::max(now, paused_until.load());
-      updates.push_back({.kind = RowUpdate::kRetry, .id = p.id, .attempts = p.attempts,
-                         .next_attempt_at = wall + (p.not_before - now), .error = "held by a 429 pause"});
+      updates.push_back({.kind = RowUpdate::kRetry,
+                         .id = p.id,
+                         .attempts = p.attempts,
+                         .next_attempt_at = wall + (p.not_before - now),
+                         .error = "held by a 429 pause"});
       Requeue(std::move(p), now);
       Schedule(chat_id, now);
       return;
     }
     switch (o.kind) {
       case ApiResult::kOk:
-        updates.push_back({.kind = RowUpdate::kSent, .id = p.id, .message_id = o.result.is_object()
-                                                                                  ? o.result.value("message_id", int64_t{0})
-                                                                                  : 0});
+        updates.push_back(
+            {.kind = RowUpdate::kSent,
+             .id = p.id,
+             .message_id = o.result.is_object() ? o.result.value("message_id", int64_t{0}) : 0});
         ++delta.sent;
         break;
       case ApiResult::kRateLimited:
         flood.Pause(now, o.retry_after);
         p.not_before = now + static_cast<int64_t>(o.retry_after) * 1'000'000'000LL;
-        updates.push_back({.kind = RowUpdate::kRetry, .id = p.id, .attempts = p.attempts,
-                           .next_attempt_at = wall + static_cast<int64_t>(o.retry_after) * 1'000'000'000LL,
-                           .error = "429 retry_after " + std::to_string(o.retry_after)});
+        updates.push_back(
+            {.kind = RowUpdate::kRetry,
+             .id = p.id,
+             .attempts = p.attempts,
+             .next_attempt_at = wall + static_cast<int64_t>(o.retry_after) * 1'000'000'000LL,
+             .error = "429 retry_after " + std::to_string(o.retry_after)});
         ++delta.rate_limited;
         Requeue(std::move(p), now);
         break;
       case ApiResult::kBlocked: {
-        updates.push_back({.kind = RowUpdate::kFinal, .id = p.id, .state = "skipped", .error = o.description});
+        updates.push_back(
+            {.kind = RowUpdate::kFinal, .id = p.id, .state = "skipped", .error = o.description});
         blocked_chats.push_back(p.chat_id);
         ++delta.blocked;
         if (chat_it != chats.end()) {
@@ -414,8 +450,11 @@ struct SendQueue::Impl {
         if (chat_it != chats.end()) moved.swap(chat_it->second.q);
         moved.push_front(p);
         flood.Forget(p.chat_id);
-        updates.push_back({.kind = RowUpdate::kRetry, .id = p.id, .attempts = p.attempts,
-                           .next_attempt_at = wall, .error = "migrated"});
+        updates.push_back({.kind = RowUpdate::kRetry,
+                           .id = p.id,
+                           .attempts = p.attempts,
+                           .next_attempt_at = wall,
+                           .error = "migrated"});
         for (Pending& m : moved) {
           known.erase(m.id);
           m.chat_id = o.migrate_to_chat_id;
@@ -429,13 +468,17 @@ struct SendQueue::Impl {
       case ApiResult::kConflict: {
         ++p.attempts;
         if (p.attempts >= options.max_attempts) {
-          updates.push_back({.kind = RowUpdate::kFinal, .id = p.id, .state = "failed",
+          updates.push_back({.kind = RowUpdate::kFinal,
+                             .id = p.id,
+                             .state = "failed",
                              .error = std::string(ApiResultName(o.kind)) + ": " + o.description});
           ++delta.failed;
         } else {
           const int64_t wait = Backoff(p.attempts);
           p.not_before = now + wait;
-          updates.push_back({.kind = RowUpdate::kRetry, .id = p.id, .attempts = p.attempts,
+          updates.push_back({.kind = RowUpdate::kRetry,
+                             .id = p.id,
+                             .attempts = p.attempts,
                              .next_attempt_at = wall + wait,
                              .error = std::string(ApiResultName(o.kind)) + ": " + o.description});
           ++delta.retried;
@@ -448,13 +491,15 @@ struct SendQueue::Impl {
         break;
       }
       case ApiResult::kBadRequest:
-        updates.push_back({.kind = RowUpdate::kFinal, .id = p.id, .state = "failed", .error = o.description});
+        updates.push_back(
+            {.kind = RowUpdate::kFinal, .id = p.id, .state = "failed", .error = o.description});
         ++delta.failed;
         LogEvent(spdlog::level::warn, "telegram_message_refused",
                  {{"outbox_id", p.id}, {"detail", o.description.substr(0, 200)}});
         break;
       case ApiResult::kUncertain:
-        updates.push_back({.kind = RowUpdate::kFinal, .id = p.id, .state = "uncertain", .error = o.description});
+        updates.push_back(
+            {.kind = RowUpdate::kFinal, .id = p.id, .state = "uncertain", .error = o.description});
         ++delta.uncertain;
         LogEvent(spdlog::level::warn, "telegram_send_uncertain",
                  {{"outbox_id", p.id}, {"detail", o.description.substr(0, 200)}});
@@ -472,8 +517,8 @@ struct SendQueue::Impl {
       bool want_load = false;
       {
         std::unique_lock<std::mutex> lock(mu);
-        if (stopping && busy_workers == 0 && work.empty() && completions.empty() && updates.empty() &&
-            blocked_chats.empty() && migrations.empty()) {
+        if (stopping && busy_workers == 0 && work.empty() && completions.empty() &&
+            updates.empty() && blocked_chats.empty() && migrations.empty()) {
           break;
         }
         done.swap(completions);
@@ -508,7 +553,8 @@ struct SendQueue::Impl {
       Promote(now);
       std::vector<Pending> claims;
       if (!stopping_copy() && now >= db_backoff_until) {
-        const int64_t horizon = now + std::clamp<int64_t>(2 * commit_ewma, kMinLookahead, kMaxLookahead);
+        const int64_t horizon =
+            now + std::clamp<int64_t>(2 * commit_ewma, kMinLookahead, kMaxLookahead);
         while (idle > 0) {
           const int64_t t = std::max(now, flood.GlobalReadyAt());
           if (t > horizon) break;
@@ -543,7 +589,8 @@ struct SendQueue::Impl {
           if (!claimed.ok()) {
             ++delta.db_errors;
             db_backoff_until = now + 1'000'000'000LL;
-            LogEvent(spdlog::level::warn, "telegram_outbox_commit_failed", {{"error", claimed.error().ToString()}});
+            LogEvent(spdlog::level::warn, "telegram_outbox_commit_failed",
+                     {{"error", claimed.error().ToString()}});
             if (stopping_copy()) {
               // Shutting down with the database gone: the rows stay 'sending' and become
               // 'uncertain' at the next start (never resent).
@@ -592,10 +639,12 @@ struct SendQueue::Impl {
         stats.uncertain += delta.uncertain;
         stats.migrated += delta.migrated;
         stats.db_errors += delta.db_errors;
-        stats.pending_in_memory = static_cast<int64_t>(InMemory()) - static_cast<int64_t>(work.size()) - busy_workers;
+        stats.pending_in_memory =
+            static_cast<int64_t>(InMemory()) - static_cast<int64_t>(work.size()) - busy_workers;
         stats.in_flight = static_cast<int64_t>(work.size()) + busy_workers;
         idle_cv.notify_all();
-        if (!completions.empty() || wake || (stopping && busy_workers == 0 && work.empty())) continue;
+        if (!completions.empty() || wake || (stopping && busy_workers == 0 && work.empty()))
+          continue;
         const int64_t wait = std::max<int64_t>(0, next - Mono());
         cv.wait_for(lock, std::chrono::nanoseconds(std::min<int64_t>(wait, 1'000'000'000LL)));
       }
@@ -627,9 +676,11 @@ struct SendQueue::Impl {
       if (Mono() < paused_until.load()) {
         done.held = true;
       } else {
-        done.outcome = client.SendMessage({.chat_id = p.chat_id, .text = p.text, .disable_notification = p.silent});
+        done.outcome = client.SendMessage(
+            {.chat_id = p.chat_id, .text = p.text, .disable_notification = p.silent});
         if (done.outcome.kind == ApiResult::kRateLimited) {
-          const int64_t until = Mono() + static_cast<int64_t>(done.outcome.retry_after) * 1'000'000'000LL +
+          const int64_t until = Mono() +
+                                static_cast<int64_t>(done.outcome.retry_after) * 1'000'000'000LL +
                                 options.limits.retry_pad_ms * 1'000'000;
           int64_t prev = paused_until.load();
           while (prev < until && !paused_until.compare_exchange_weak(prev, until)) {
@@ -646,7 +697,8 @@ struct SendQueue::Impl {
   }
 };
 
-SendQueue::SendQueue(store::Database& db, const Clock& clock, SendQueueOptions options, ChatEventHooks hooks)
+SendQueue::SendQueue(store::Database& db, const Clock& clock, SendQueueOptions options,
+                     ChatEventHooks hooks)
     : impl_(std::make_unique<Impl>(db, clock, std::move(options), std::move(hooks))) {}
 
 SendQueue::~SendQueue() { Stop(); }
@@ -655,9 +707,12 @@ Status SendQueue::Start() {
   std::lock_guard<std::mutex> lock(impl_->mu);
   if (impl_->running) return Status::Ok();
   SINYAL_RETURN_IF_ERROR(impl_->db.WithTx([](soci::session& sql) -> Status {
-    long long n = Exec(sql, "UPDATE telegram_outbox SET state = 'uncertain', last_error = 'in flight when the previous "
-                            "sender stopped' WHERE state = 'sending'");
-    if (n > 0) LogEvent(spdlog::level::warn, "telegram_outbox_uncertain_after_restart", {{"count", n}});
+    long long n = Exec(
+        sql,
+        "UPDATE telegram_outbox SET state = 'uncertain', last_error = 'in flight when the previous "
+        "sender stopped' WHERE state = 'sending'");
+    if (n > 0)
+      LogEvent(spdlog::level::warn, "telegram_outbox_uncertain_after_restart", {{"count", n}});
     return Status::Ok();
   }));
   impl_->running = true;
@@ -713,8 +768,8 @@ bool SendQueue::WaitIdle(std::chrono::milliseconds timeout) {
   impl_->wake = true;
   impl_->cv.notify_all();
   return impl_->idle_cv.wait_for(lock, timeout, [&] {
-    return impl_->loads > start_loads + 1 && impl_->stats.pending_in_memory == 0 && impl_->stats.in_flight == 0 &&
-           impl_->completions.empty();
+    return impl_->loads > start_loads + 1 && impl_->stats.pending_in_memory == 0 &&
+           impl_->stats.in_flight == 0 && impl_->completions.empty();
   });
 }
 

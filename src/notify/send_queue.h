@@ -65,10 +65,10 @@ std::string_view MessageKindName(MessageKind k);     // "reply", "notice", "aler
 struct QueuedMessage {
   std::optional<TenantId> tenant;  // nullopt: a reply to someone without a linked account
   int64_t chat_id = 0;
-  std::string dedupe_key;          // 1..200 bytes, unique per chat
+  std::string dedupe_key;  // 1..200 bytes, unique per chat
   MessageKind kind = MessageKind::kReply;
-  std::string text;                // any length (split at 4,096 characters)
-  bool silent = false;             // disable_notification
+  std::string text;     // any length (split at 4,096 characters)
+  bool silent = false;  // disable_notification
 };
 
 // Adds messages inside the caller's transaction (one prepared statement reused).
@@ -88,8 +88,8 @@ class OutboxWriter {
 struct SendQueueOptions {
   BotApiOptions api;
   FloodLimits limits;
-  int sender_threads = 8;      // concurrent requests. Default 8. [1, 64]
-  int max_attempts = 8;        // transient failures before 'failed' (429s don't count). [1, 100]
+  int sender_threads = 8;  // concurrent requests. Default 8. [1, 64]
+  int max_attempts = 8;    // transient failures before 'failed' (429s don't count). [1, 100]
   std::chrono::milliseconds backoff_base{1000};   // first retry delay, doubled each attempt
   std::chrono::milliseconds backoff_max{300000};  // cap: 5 min
   std::chrono::milliseconds poll_interval{500};   // looks for rows from other processes
@@ -107,7 +107,8 @@ struct ChatEventHooks {
 class SendQueue {
  public:
   // REQUIRES: db and clock outlive the queue; db is migrated.
-  SendQueue(store::Database& db, const Clock& clock, SendQueueOptions options, ChatEventHooks hooks = {});
+  SendQueue(store::Database& db, const Clock& clock, SendQueueOptions options,
+            ChatEventHooks hooks = {});
   ~SendQueue();  // Stop()
   SendQueue(const SendQueue&) = delete;
   SendQueue& operator=(const SendQueue&) = delete;

@@ -25,7 +25,9 @@ using testing::FakeSentMessage;
 constexpr int64_t kMs = 1'000'000;
 
 TEST(FloodGateTest, SpacesMessagesOverallPerChatAndPerGroup) {
-  FloodGate gate({.global_per_second = 10, .per_chat_interval_ms = 1000, .group_per_window = 3,
+  FloodGate gate({.global_per_second = 10,
+                  .per_chat_interval_ms = 1000,
+                  .group_per_window = 3,
                   .group_window_ms = 60000});
   EXPECT_EQ(gate.GlobalReadyAt(), 0);
   gate.Record(1, 0);
@@ -86,7 +88,8 @@ class SendQueueTest : public DbTest {
     std::vector<std::string> states(100);
     std::vector<long long> counts(100);
     EXPECT_OK(db().WithTx([&](soci::session& sql) -> Status {
-      sql << "SELECT state, COUNT(*) FROM telegram_outbox GROUP BY state", soci::into(states), soci::into(counts);
+      sql << "SELECT state, COUNT(*) FROM telegram_outbox GROUP BY state", soci::into(states),
+          soci::into(counts);
       return Status::Ok();
     }));
     std::map<std::string, int64_t> out;
@@ -114,8 +117,10 @@ TEST_P(SendQueueTest, DeliversEachMessageOnceWithinTheScaledLimits) {
   std::vector<QueuedMessage> messages;
   for (int round = 0; round < 3; ++round) {
     for (int chat = 1; chat <= 200; ++chat) {
-      messages.push_back({.chat_id = chat, .dedupe_key = "a:sig" + std::to_string(round),
-                          .kind = MessageKind::kAlert, .text = "alert " + std::to_string(round)});
+      messages.push_back({.chat_id = chat,
+                          .dedupe_key = "a:sig" + std::to_string(round),
+                          .kind = MessageKind::kAlert,
+                          .text = "alert " + std::to_string(round)});
     }
   }
   ASSERT_EQ(Enqueue(messages), 600);
@@ -140,7 +145,8 @@ TEST_P(SendQueueTest, DeliversEachMessageOnceWithinTheScaledLimits) {
   // 2-core machine (30 ms).
   for (auto& [chat, times] : per_chat) {
     std::sort(times.begin(), times.end());
-    for (size_t i = 1; i < times.size(); ++i) EXPECT_GE(times[i] - times[i - 1], 70 * kMs) << "chat " << chat;
+    for (size_t i = 1; i < times.size(); ++i)
+      EXPECT_GE(times[i] - times[i - 1], 70 * kMs) << "chat " << chat;
   }
   // Overall: any 250 ms window holds at most 400 * 0.25 + 1 messages, plus what 25 ms of HTTP and
   // thread-wake jitter can shift into it (400 * 0.025 = 10).
@@ -157,11 +163,15 @@ TEST_P(SendQueueTest, DeliversEachMessageOnceWithinTheScaledLimits) {
 
 TEST_P(SendQueueTest, GroupsGetAtMostTheirShareOfTheWindow) {
   // Scaled: 5 per 2 s window per group (Telegram: 20 per minute), 10 ms per chat.
-  const FloodLimits limits{.global_per_second = 1000, .per_chat_interval_ms = 10, .group_per_window = 5,
+  const FloodLimits limits{.global_per_second = 1000,
+                           .per_chat_interval_ms = 10,
+                           .group_per_window = 5,
                            .group_window_ms = 2000};
   std::vector<QueuedMessage> messages;
   for (int i = 0; i < 12; ++i) {
-    messages.push_back({.chat_id = -100, .dedupe_key = "n:" + std::to_string(i), .kind = MessageKind::kNotice,
+    messages.push_back({.chat_id = -100,
+                        .dedupe_key = "n:" + std::to_string(i),
+                        .kind = MessageKind::kNotice,
                         .text = "group " + std::to_string(i)});
   }
   ASSERT_EQ(Enqueue(messages), 12);
@@ -180,7 +190,8 @@ TEST_P(SendQueueTest, AStormOf429sIsWaitedOutAndNothingIsLostOrDoubled) {
   const FloodLimits limits{.global_per_second = 1000, .per_chat_interval_ms = 10};
   std::vector<QueuedMessage> messages;
   for (int chat = 1; chat <= 50; ++chat) {
-    messages.push_back({.chat_id = chat, .dedupe_key = "a:x", .kind = MessageKind::kAlert, .text = "storm"});
+    messages.push_back(
+        {.chat_id = chat, .dedupe_key = "a:x", .kind = MessageKind::kAlert, .text = "storm"});
   }
   ASSERT_EQ(Enqueue(messages), 50);
   // Every sendMessage in the next 1.5 s answers 429 retry_after 1.
@@ -212,10 +223,11 @@ TEST_P(SendQueueTest, ABlockedChatIsSkippedAndReportedOnce) {
     blocked.push_back(chat);
     return Status::Ok();
   };
-  ASSERT_EQ(Enqueue({{.chat_id = 7, .dedupe_key = "a:1", .kind = MessageKind::kAlert, .text = "one"},
-                     {.chat_id = 7, .dedupe_key = "a:2", .kind = MessageKind::kAlert, .text = "two"},
-                     {.chat_id = 8, .dedupe_key = "a:1", .kind = MessageKind::kAlert, .text = "one"}}),
-            3);
+  ASSERT_EQ(
+      Enqueue({{.chat_id = 7, .dedupe_key = "a:1", .kind = MessageKind::kAlert, .text = "one"},
+               {.chat_id = 7, .dedupe_key = "a:2", .kind = MessageKind::kAlert, .text = "two"},
+               {.chat_id = 8, .dedupe_key = "a:1", .kind = MessageKind::kAlert, .text = "one"}}),
+      3);
   SendQueue queue(db(), SystemClock::Instance(), Options(limits), hooks);
   ASSERT_OK(queue.Start());
   ASSERT_TRUE(queue.WaitIdle(std::chrono::seconds(10)));
@@ -230,7 +242,8 @@ TEST_P(SendQueueTest, ABlockedChatIsSkippedAndReportedOnce) {
 
 TEST_P(SendQueueTest, TransientFailuresAreRetriedAndBadRequestsAreNot) {
   const FloodLimits limits{.global_per_second = 1000, .per_chat_interval_ms = 10};
-  fake_->AddFault({.kind = testing::FaultKind::kServerError, .count = 2, .http_status = 502, .chat_id = 1});
+  fake_->AddFault(
+      {.kind = testing::FaultKind::kServerError, .count = 2, .http_status = 502, .chat_id = 1});
   ASSERT_EQ(Enqueue({{.chat_id = 1, .dedupe_key = "u:1", .text = "after two 502s"},
                      {.chat_id = 2, .dedupe_key = "u:1", .text = std::string(5000, 'x')}}),
             3);  // the long one is two parts
@@ -250,7 +263,9 @@ TEST_P(SendQueueTest, AnAnswerLostAfterTheRequestLeftIsNeverResent) {
   SendQueueOptions o = Options(limits);
   o.api.timeout = std::chrono::milliseconds(300);
   fake_->AddFault({.kind = testing::FaultKind::kSlow, .count = 1, .delay_ms = 1500, .chat_id = 3});
-  ASSERT_EQ(Enqueue({{.chat_id = 3, .dedupe_key = "a:1", .kind = MessageKind::kAlert, .text = "slow"}}), 1);
+  ASSERT_EQ(
+      Enqueue({{.chat_id = 3, .dedupe_key = "a:1", .kind = MessageKind::kAlert, .text = "slow"}}),
+      1);
   SendQueue queue(db(), SystemClock::Instance(), o);
   ASSERT_OK(queue.Start());
   ASSERT_TRUE(queue.WaitIdle(std::chrono::seconds(10)));
@@ -264,7 +279,8 @@ TEST_P(SendQueueTest, AStopMidwayLosesNothingAndTheNextStartSendsTheRestOnce) {
   const FloodLimits limits{.global_per_second = 100, .per_chat_interval_ms = 10};
   std::vector<QueuedMessage> messages;
   for (int chat = 1; chat <= 300; ++chat) {
-    messages.push_back({.chat_id = chat, .dedupe_key = "a:s", .kind = MessageKind::kAlert, .text = "m"});
+    messages.push_back(
+        {.chat_id = chat, .dedupe_key = "a:s", .kind = MessageKind::kAlert, .text = "m"});
   }
   ASSERT_EQ(Enqueue(messages), 300);
   {
@@ -289,12 +305,14 @@ TEST_P(SendQueueTest, AStopMidwayLosesNothingAndTheNextStartSendsTheRestOnce) {
 }
 
 TEST_P(SendQueueTest, RowsLeftSendingByADeadSenderBecomeUncertain) {
-  ASSERT_EQ(Enqueue({{.chat_id = 9, .dedupe_key = "a:1", .kind = MessageKind::kAlert, .text = "x"}}), 1);
+  ASSERT_EQ(
+      Enqueue({{.chat_id = 9, .dedupe_key = "a:1", .kind = MessageKind::kAlert, .text = "x"}}), 1);
   ASSERT_OK(db().WithTx([](soci::session& sql) -> Status {
     sql << "UPDATE telegram_outbox SET state = 'sending'";
     return Status::Ok();
   }));
-  SendQueue queue(db(), SystemClock::Instance(), Options({.global_per_second = 1000, .per_chat_interval_ms = 10}));
+  SendQueue queue(db(), SystemClock::Instance(),
+                  Options({.global_per_second = 1000, .per_chat_interval_ms = 10}));
   ASSERT_OK(queue.Start());
   ASSERT_TRUE(queue.WaitIdle(std::chrono::seconds(5)));
   queue.Stop();

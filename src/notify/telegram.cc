@@ -74,7 +74,8 @@ std::string RandomToken() {
 bool TokenAlphabet(std::string_view s, size_t max_len) {
   if (s.empty() || s.size() > max_len) return false;
   return std::all_of(s.begin(), s.end(), [](char c) {
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' ||
+           c == '-';
   });
 }
 
@@ -95,7 +96,9 @@ std::string Replace(std::string s, std::string_view from, std::string_view to) {
 
 Lang LangOf(const std::string& code) { return ParseLang(code).value_or(Lang::kEn); }
 
-bool Manager(accounts::Role r) { return r == accounts::Role::kOwner || r == accounts::Role::kAdmin; }
+bool Manager(accounts::Role r) {
+  return r == accounts::Role::kOwner || r == accounts::Role::kAdmin;
+}
 
 // ---- rows ----
 
@@ -122,18 +125,20 @@ struct GroupRow {
 };
 
 constexpr const char* kLinkColumns =
-    "id, tenant_id, user_id, telegram_user_id, chat_id, username, lang, muted, blocked_at, linked_at";
+    "id, tenant_id, user_id, telegram_user_id, chat_id, username, lang, muted, blocked_at, "
+    "linked_at";
 
-std::optional<LinkRow> ReadLink(soci::session& sql, const std::string& where, long long a, long long b = 0) {
+std::optional<LinkRow> ReadLink(soci::session& sql, const std::string& where, long long a,
+                                long long b = 0) {
   LinkRow r;
   long long id = 0, tenant = 0, user = 0, tg = 0, chat = 0, blocked = 0, linked = 0;
   int muted = 0;
   std::string lang;
   soci::indicator blocked_ind = soci::i_null;
-  sql << std::string("SELECT ") + kLinkColumns + " FROM telegram_links WHERE " + where, soci::use(a, "a"),
-      soci::use(b, "b"), soci::into(id), soci::into(tenant), soci::into(user), soci::into(tg), soci::into(chat),
-      soci::into(r.username), soci::into(lang), soci::into(muted), soci::into(blocked, blocked_ind),
-      soci::into(linked);
+  sql << std::string("SELECT ") + kLinkColumns + " FROM telegram_links WHERE " + where,
+      soci::use(a, "a"), soci::use(b, "b"), soci::into(id), soci::into(tenant), soci::into(user),
+      soci::into(tg), soci::into(chat), soci::into(r.username), soci::into(lang), soci::into(muted),
+      soci::into(blocked, blocked_ind), soci::into(linked);
   if (!sql.got_data()) return std::nullopt;
   r.id = id;
   r.tenant = TenantId(tenant);
@@ -155,17 +160,21 @@ std::optional<LinkRow> LinkByUser(soci::session& sql, TenantId t, UserId u) {
   return ReadLink(sql, "tenant_id = :a AND user_id = :b", t.value(), u.value());
 }
 
-constexpr const char* kGroupColumns = "id, tenant_id, linked_by, chat_id, title, lang, muted, blocked_at, linked_at";
+constexpr const char* kGroupColumns =
+    "id, tenant_id, linked_by, chat_id, title, lang, muted, blocked_at, linked_at";
 
 std::vector<GroupRow> ReadGroups(soci::session& sql, const std::string& where, long long a) {
   const int kMax = 1000;
-  std::vector<long long> ids(kMax), tenants(kMax), by(kMax), chats(kMax), blocked(kMax), linked(kMax);
+  std::vector<long long> ids(kMax), tenants(kMax), by(kMax), chats(kMax), blocked(kMax),
+      linked(kMax);
   std::vector<soci::indicator> blocked_ind(kMax);
   std::vector<std::string> titles(kMax), langs(kMax);
   std::vector<int> muted(kMax);
-  sql << std::string("SELECT ") + kGroupColumns + " FROM telegram_groups WHERE " + where + " ORDER BY id",
-      soci::use(a, "a"), soci::into(ids), soci::into(tenants), soci::into(by), soci::into(chats), soci::into(titles),
-      soci::into(langs), soci::into(muted), soci::into(blocked, blocked_ind), soci::into(linked);
+  sql << std::string("SELECT ") + kGroupColumns + " FROM telegram_groups WHERE " + where +
+             " ORDER BY id",
+      soci::use(a, "a"), soci::into(ids), soci::into(tenants), soci::into(by), soci::into(chats),
+      soci::into(titles), soci::into(langs), soci::into(muted), soci::into(blocked, blocked_ind),
+      soci::into(linked);
   std::vector<GroupRow> out;
   for (size_t i = 0; i < ids.size(); ++i) {
     GroupRow g;
@@ -202,9 +211,10 @@ std::optional<TokenRow> TokenByHash(soci::session& sql, const std::string& hash)
   TokenRow t;
   long long id = 0, tenant = 0, user = 0, expires = 0, used = 0;
   soci::indicator used_ind = soci::i_null;
-  sql << "SELECT id, tenant_id, user_id, kind, expires_at, used_at FROM telegram_link_tokens WHERE token_hash = :h",
-      soci::use(hash, "h"), soci::into(id), soci::into(tenant), soci::into(user), soci::into(t.kind),
-      soci::into(expires), soci::into(used, used_ind);
+  sql << "SELECT id, tenant_id, user_id, kind, expires_at, used_at FROM telegram_link_tokens WHERE "
+         "token_hash = :h",
+      soci::use(hash, "h"), soci::into(id), soci::into(tenant), soci::into(user),
+      soci::into(t.kind), soci::into(expires), soci::into(used, used_ind);
   if (!sql.got_data()) return std::nullopt;
   t.id = id;
   t.tenant = TenantId(tenant);
@@ -217,16 +227,19 @@ std::optional<TokenRow> TokenByHash(soci::session& sql, const std::string& hash)
 constexpr const char* kAlertColumns =
     "id, chat_id, symbol, timeframe, min_confidence, direction, muted, user_id, created_at";
 
-std::vector<AlertInfo> ReadAlerts(soci::session& sql, const std::string& where, long long a, long long b) {
+std::vector<AlertInfo> ReadAlerts(soci::session& sql, const std::string& where, long long a,
+                                  long long b) {
   std::vector<AlertInfo> out;
   const int kMax = 1000;
   std::vector<long long> ids(kMax), chats(kMax), users(kMax), created(kMax);
   std::vector<std::string> symbols(kMax), tfs(kMax), dirs(kMax);
   std::vector<double> confs(kMax);
   std::vector<int> muted(kMax);
-  sql << std::string("SELECT ") + kAlertColumns + " FROM telegram_alerts WHERE " + where + " ORDER BY id",
-      soci::use(a, "a"), soci::use(b, "b"), soci::into(ids), soci::into(chats), soci::into(symbols), soci::into(tfs),
-      soci::into(confs), soci::into(dirs), soci::into(muted), soci::into(users), soci::into(created);
+  sql << std::string("SELECT ") + kAlertColumns + " FROM telegram_alerts WHERE " + where +
+             " ORDER BY id",
+      soci::use(a, "a"), soci::use(b, "b"), soci::into(ids), soci::into(chats), soci::into(symbols),
+      soci::into(tfs), soci::into(confs), soci::into(dirs), soci::into(muted), soci::into(users),
+      soci::into(created);
   for (size_t i = 0; i < ids.size(); ++i) {
     AlertInfo x;
     x.id = ids[i];
@@ -245,8 +258,12 @@ std::vector<AlertInfo> ReadAlerts(soci::session& sql, const std::string& where, 
 }
 
 texts::AlertLine Line(const AlertInfo& a) {
-  return {.id = a.id, .symbol = a.symbol, .timeframe = a.timeframe, .direction = a.direction,
-          .min_confidence = a.min_confidence, .muted = a.muted};
+  return {.id = a.id,
+          .symbol = a.symbol,
+          .timeframe = a.timeframe,
+          .direction = a.direction,
+          .min_confidence = a.min_confidence,
+          .muted = a.muted};
 }
 
 // Parses "0.65", "65%" or "65" into [0.5, 0.99].
@@ -354,8 +371,9 @@ struct TelegramBot::Impl {
     unsigned char raw[8];
     randombytes_buf(raw, sizeof raw);
     for (unsigned char c : raw) holder += "0123456789abcdef"[c & 15];
-    sender = std::make_unique<SendQueue>(*d.db, *d.clock, o.send,
-                                         ChatEventHooks{.blocked = &Impl::ChatBlocked, .migrated = &Impl::ChatMigrated});
+    sender = std::make_unique<SendQueue>(
+        *d.db, *d.clock, o.send,
+        ChatEventHooks{.blocked = &Impl::ChatBlocked, .migrated = &Impl::ChatMigrated});
   }
 
   std::string Username() {
@@ -366,9 +384,10 @@ struct TelegramBot::Impl {
   // ---- hooks of the send queue (inside its transaction) ----
   static Status ChatBlocked(soci::session& sql, int64_t chat, UnixNanos now) {
     long long c = chat, n = now;
-    Exec(sql, "UPDATE telegram_links SET blocked_at = :n WHERE chat_id = :c AND blocked_at IS NULL", soci::use(n, "n"),
-         soci::use(c, "c"));
-    Exec(sql, "UPDATE telegram_groups SET blocked_at = :n WHERE chat_id = :c AND blocked_at IS NULL",
+    Exec(sql, "UPDATE telegram_links SET blocked_at = :n WHERE chat_id = :c AND blocked_at IS NULL",
+         soci::use(n, "n"), soci::use(c, "c"));
+    Exec(sql,
+         "UPDATE telegram_groups SET blocked_at = :n WHERE chat_id = :c AND blocked_at IS NULL",
          soci::use(n, "n"), soci::use(c, "c"));
     LogEvent(spdlog::level::info, "telegram_chat_blocked", {{"chat_id", chat}});
     return Status::Ok();
@@ -376,8 +395,10 @@ struct TelegramBot::Impl {
 
   static Status ChatMigrated(soci::session& sql, int64_t from, int64_t to) {
     long long f = from, t = to;
-    Exec(sql, "UPDATE telegram_groups SET chat_id = :t WHERE chat_id = :f", soci::use(t, "t"), soci::use(f, "f"));
-    Exec(sql, "UPDATE telegram_alerts SET chat_id = :t WHERE chat_id = :f", soci::use(t, "t"), soci::use(f, "f"));
+    Exec(sql, "UPDATE telegram_groups SET chat_id = :t WHERE chat_id = :f", soci::use(t, "t"),
+         soci::use(f, "f"));
+    Exec(sql, "UPDATE telegram_alerts SET chat_id = :t WHERE chat_id = :f", soci::use(t, "t"),
+         soci::use(f, "f"));
     LogEvent(spdlog::level::info, "telegram_group_migrated", {{"from", from}, {"to", to}});
     return Status::Ok();
   }
@@ -402,9 +423,10 @@ struct TelegramBot::Impl {
     }
     if (!plan.Has(billing::kFeatAllTimeframes)) {
       const std::string name(market::TimeframeName(tf));
-      if (std::find(plan.timeframes.begin(), plan.timeframes.end(), name) == plan.timeframes.end()) {
-        return Status::PermissionDenied("timeframe " + name + " is not in plan " + plan.name + "; " +
-                                            PlanNeeded(billing::kFeatAllTimeframes),
+      if (std::find(plan.timeframes.begin(), plan.timeframes.end(), name) ==
+          plan.timeframes.end()) {
+        return Status::PermissionDenied("timeframe " + name + " is not in plan " + plan.name +
+                                            "; " + PlanNeeded(billing::kFeatAllTimeframes),
                                         "timeframe");
       }
     }
@@ -444,8 +466,9 @@ struct TelegramBot::Impl {
       *duplicate = false;
       w.replies = prepared;
       long long bot = bot_id, id = update_id, now = d.clock->Now();
-      if (Exec(sql, "INSERT INTO telegram_updates (bot_id, update_id, received_at) VALUES (:b, :u, :n) "
-                    "ON CONFLICT DO NOTHING",
+      if (Exec(sql,
+               "INSERT INTO telegram_updates (bot_id, update_id, received_at) VALUES (:b, :u, :n) "
+               "ON CONFLICT DO NOTHING",
                soci::use(bot, "b"), soci::use(id, "u"), soci::use(now, "n")) == 0) {
         *duplicate = true;
         return Status::Ok();
@@ -456,8 +479,8 @@ struct TelegramBot::Impl {
       for (size_t i = 0; i < w.replies.size(); ++i) {
         SINYAL_RETURN_IF_ERROR(out.Add({.tenant = w.tenant,
                                         .chat_id = w.chat,
-                                        .dedupe_key = "u:" + std::to_string(bot) + ":" + std::to_string(id) + ":" +
-                                                      std::to_string(i),
+                                        .dedupe_key = "u:" + std::to_string(bot) + ":" +
+                                                      std::to_string(id) + ":" + std::to_string(i),
                                         .kind = MessageKind::kReply,
                                         .text = w.replies[i].text})
                                    .status());
@@ -484,8 +507,8 @@ struct TelegramBot::Impl {
     bool seen = false;
     SINYAL_RETURN_IF_ERROR(d.db->WithReadTx([&](soci::session& sql) -> Status {
       long long bot = bot_id, id = u.update_id, one = 0;
-      sql << "SELECT 1 FROM telegram_updates WHERE bot_id = :b AND update_id = :u", soci::use(bot, "b"),
-          soci::use(id, "u"), soci::into(one);
+      sql << "SELECT 1 FROM telegram_updates WHERE bot_id = :b AND update_id = :u",
+          soci::use(bot, "b"), soci::use(id, "u"), soci::into(one);
       seen = sql.got_data();
       return Status::Ok();
     }));
@@ -495,14 +518,16 @@ struct TelegramBot::Impl {
     Status prepared = Prepare(u, w);
     if (!prepared.ok()) {
       if (prepared.code() == StatusCode::kUnavailable || prepared.code() == StatusCode::kInternal) {
-        return Status::Unavailable("update " + std::to_string(u.update_id) + ": " + prepared.message());
+        return Status::Unavailable("update " + std::to_string(u.update_id) + ": " +
+                                   prepared.message());
       }
       LogEvent(spdlog::level::warn, "telegram_update_failed",
                {{"update_id", u.update_id}, {"error", prepared.ToString()}});
     }
     bool duplicate = false;
     Status s = Commit(u.update_id, w, &duplicate);
-    if (!s.ok()) return Status::Unavailable("update " + std::to_string(u.update_id) + ": " + s.message());
+    if (!s.ok())
+      return Status::Unavailable("update " + std::to_string(u.update_id) + ": " + s.message());
     if (!duplicate && (!w.replies.empty() || w.wake)) sender->Wake();
     return Status::Ok();
   }
@@ -513,7 +538,8 @@ struct TelegramBot::Impl {
     const TgMessage& m = *u.message;
     if (m.migrate_to_chat_id != 0) {
       const int64_t from = m.chat.id, to = m.migrate_to_chat_id;
-      w.writes.push_back([from, to](soci::session& sql, Work&) { return ChatMigrated(sql, from, to); });
+      w.writes.push_back(
+          [from, to](soci::session& sql, Work&) { return ChatMigrated(sql, from, to); });
       return Status::Ok();
     }
     if (!m.from || m.from->is_bot || m.text.empty()) return Status::Ok();
@@ -532,8 +558,9 @@ struct TelegramBot::Impl {
     // Private chats: the sender's language (their link's, else their Telegram app's).
     w.lang = sender_link ? sender_link->lang : LangFromTelegram(from.language_code);
     if (group) w.lang = group_row ? group_row->lang : w.lang;
-    w.tenant = group_row ? std::optional<TenantId>(group_row->tenant)
-                         : sender_link ? std::optional<TenantId>(sender_link->tenant) : std::nullopt;
+    w.tenant = group_row     ? std::optional<TenantId>(group_row->tenant)
+               : sender_link ? std::optional<TenantId>(sender_link->tenant)
+                             : std::nullopt;
     // A linked user writing again has unblocked the bot.
     if (!group && sender_link && sender_link->blocked) {
       const int64_t id = sender_link->id;
@@ -568,20 +595,27 @@ struct TelegramBot::Impl {
     w.writes.push_back([chat, gone, this](soci::session& sql, Work&) -> Status {
       long long ch = chat, now = d.clock->Now();
       if (gone) {
-        Exec(sql, "UPDATE telegram_links SET blocked_at = :n WHERE chat_id = :c AND blocked_at IS NULL",
+        Exec(sql,
+             "UPDATE telegram_links SET blocked_at = :n WHERE chat_id = :c AND blocked_at IS NULL",
              soci::use(now, "n"), soci::use(ch, "c"));
-        Exec(sql, "UPDATE telegram_groups SET blocked_at = :n WHERE chat_id = :c AND blocked_at IS NULL",
+        Exec(sql,
+             "UPDATE telegram_groups SET blocked_at = :n WHERE chat_id = :c AND blocked_at IS NULL",
              soci::use(now, "n"), soci::use(ch, "c"));
-        Exec(sql, "UPDATE telegram_outbox SET state = 'skipped', last_error = 'the chat blocked the bot' "
-                  "WHERE chat_id = :c AND state = 'pending'",
-             soci::use(ch, "c"));
+        Exec(
+            sql,
+            "UPDATE telegram_outbox SET state = 'skipped', last_error = 'the chat blocked the bot' "
+            "WHERE chat_id = :c AND state = 'pending'",
+            soci::use(ch, "c"));
       } else {
-        Exec(sql, "UPDATE telegram_links SET blocked_at = NULL WHERE chat_id = :c", soci::use(ch, "c"));
-        Exec(sql, "UPDATE telegram_groups SET blocked_at = NULL WHERE chat_id = :c", soci::use(ch, "c"));
+        Exec(sql, "UPDATE telegram_links SET blocked_at = NULL WHERE chat_id = :c",
+             soci::use(ch, "c"));
+        Exec(sql, "UPDATE telegram_groups SET blocked_at = NULL WHERE chat_id = :c",
+             soci::use(ch, "c"));
       }
       return Status::Ok();
     });
-    LogEvent(spdlog::level::info, "telegram_member_change", {{"chat_id", chat}, {"status", status}});
+    LogEvent(spdlog::level::info, "telegram_member_change",
+             {{"chat_id", chat}, {"status", status}});
     return Status::Ok();
   }
 
@@ -600,7 +634,8 @@ struct TelegramBot::Impl {
       Say(w, link ? texts::HelpLinked(w.lang, d.paper != nullptr) : texts::HelpUnlinked(w.lang));
       return Status::Ok();
     }
-    static const std::set<std::string> kKnown = {"signal", "alerts", "usage", "plan", "paper", "lang", "stop"};
+    static const std::set<std::string> kKnown = {"signal", "alerts", "usage", "plan",
+                                                 "paper",  "lang",   "stop"};
     if (!kKnown.count(name)) {
       Say(w, texts::UnknownCommand(w.lang, name));
       return Status::Ok();
@@ -614,13 +649,14 @@ struct TelegramBot::Impl {
       const LinkRow l = *link;
       w.writes.push_back([l](soci::session& sql, Work& work) -> Status {
         long long t = l.tenant.value(), c = l.chat_id, id = l.id;
-        Exec(sql, "DELETE FROM telegram_alerts WHERE tenant_id = :t AND chat_id = :c", soci::use(t, "t"),
-             soci::use(c, "c"));
+        Exec(sql, "DELETE FROM telegram_alerts WHERE tenant_id = :t AND chat_id = :c",
+             soci::use(t, "t"), soci::use(c, "c"));
         Exec(sql, "DELETE FROM telegram_links WHERE id = :i", soci::use(id, "i"));
         work.replies.push_back({texts::Unlinked(work.lang)});
         return Status::Ok();
       });
-      LogEvent(spdlog::level::info, "telegram_unlinked", {{"tenant", link->tenant.value()}, {"by", "chat"}});
+      LogEvent(spdlog::level::info, "telegram_unlinked",
+               {{"tenant", link->tenant.value()}, {"by", "chat"}});
       return Status::Ok();
     }
     if (name == "alerts") return Alerts(cmd, *link, std::nullopt, w);
@@ -637,17 +673,26 @@ struct TelegramBot::Impl {
       Say(w, texts::PaperUnavailable(w.lang));
       return Status::Ok();
     }
-    SINYAL_ASSIGN_OR_RETURN(std::vector<backtest::PaperSummary> summaries, d.paper->Summaries(link.tenant, link.user));
+    SINYAL_ASSIGN_OR_RETURN(std::vector<backtest::PaperSummary> summaries,
+                            d.paper->Summaries(link.tenant, link.user));
     std::vector<texts::PaperLine> lines;
     for (const backtest::PaperSummary& a : summaries) {
-      texts::PaperLine line{.id = a.id, .name = a.name, .status = a.status, .currency = a.currency,
-                            .trading_state = std::string(backtest::TradingStateName(a.trading_state)),
-                            .initial_balance = a.initial_balance, .balance = a.balance, .equity = a.equity,
-                            .return_fraction = a.return_fraction, .last_bar_time = a.last_bar_time};
+      texts::PaperLine line{
+          .id = a.id,
+          .name = a.name,
+          .status = a.status,
+          .currency = a.currency,
+          .trading_state = std::string(backtest::TradingStateName(a.trading_state)),
+          .initial_balance = a.initial_balance,
+          .balance = a.balance,
+          .equity = a.equity,
+          .return_fraction = a.return_fraction,
+          .last_bar_time = a.last_bar_time};
       for (const backtest::Position& p : a.positions) {
         char buf[200];
         std::snprintf(buf, sizeof buf, "%s %s %.2f @ %.5f, P/L %+.2f", p.symbol.c_str(),
-                      p.quantity >= 0 ? "long" : "short", std::abs(p.quantity), p.avg_price, p.unrealized_pnl);
+                      p.quantity >= 0 ? "long" : "short", std::abs(p.quantity), p.avg_price,
+                      p.unrealized_pnl);
         line.positions.push_back(buf);
       }
       lines.push_back(std::move(line));
@@ -679,8 +724,8 @@ struct TelegramBot::Impl {
     }
     const int64_t tg_user = from.id, chat = m.chat.id;
     const std::string username = from.username;
-    w.writes.push_back([this, hash, tg_user, chat, username, tenant_name, user_name](soci::session& sql,
-                                                                                       Work& work) -> Status {
+    w.writes.push_back([this, hash, tg_user, chat, username, tenant_name, user_name](
+                           soci::session& sql, Work& work) -> Status {
       const UnixNanos now = d.clock->Now();
       auto refuse = [&work](texts::LinkProblem p) {
         work.replies.push_back({texts::LinkRefused(work.lang, p)});
@@ -696,9 +741,12 @@ struct TelegramBot::Impl {
         return refuse(texts::LinkProblem::kOtherAccount);
       }
       long long tid = t->id, n = now, by = tg_user, ch = chat;
-      if (Exec(sql, "UPDATE telegram_link_tokens SET used_at = :n, used_by = :by, used_in_chat = :c WHERE id = :i "
-                    "AND used_at IS NULL",
-               soci::use(n, "n"), soci::use(by, "by"), soci::use(ch, "c"), soci::use(tid, "i")) != 1) {
+      if (Exec(sql,
+               "UPDATE telegram_link_tokens SET used_at = :n, used_by = :by, used_in_chat = :c "
+               "WHERE id = :i "
+               "AND used_at IS NULL",
+               soci::use(n, "n"), soci::use(by, "by"), soci::use(ch, "c"),
+               soci::use(tid, "i")) != 1) {
         return refuse(texts::LinkProblem::kUsed);
       }
       work.tenant = t->tenant;
@@ -710,13 +758,15 @@ struct TelegramBot::Impl {
       long long tenant = t->tenant.value(), user = t->user.value();
       if (std::optional<LinkRow> old = LinkByUser(sql, t->tenant, t->user)) {
         long long old_chat = old->chat_id, old_id = old->id;
-        Exec(sql, "DELETE FROM telegram_alerts WHERE tenant_id = :t AND chat_id = :c", soci::use(tenant, "t"),
-             soci::use(old_chat, "c"));
+        Exec(sql, "DELETE FROM telegram_alerts WHERE tenant_id = :t AND chat_id = :c",
+             soci::use(tenant, "t"), soci::use(old_chat, "c"));
         Exec(sql, "DELETE FROM telegram_links WHERE id = :i", soci::use(old_id, "i"));
       }
       std::string lang(LangCode(work.lang));
-      Exec(sql, "INSERT INTO telegram_links (tenant_id, user_id, telegram_user_id, chat_id, username, lang, muted, "
-                "linked_at) VALUES (:t, :u, :tg, :c, :name, :lang, 0, :n)",
+      Exec(sql,
+           "INSERT INTO telegram_links (tenant_id, user_id, telegram_user_id, chat_id, username, "
+           "lang, muted, "
+           "linked_at) VALUES (:t, :u, :tg, :c, :name, :lang, 0, :n)",
            soci::use(tenant, "t"), soci::use(user, "u"), soci::use(by, "tg"), soci::use(ch, "c"),
            soci::use(username, "name"), soci::use(lang, "lang"), soci::use(n, "n"));
       LogEvent(spdlog::level::info, "telegram_linked", {{"tenant", tenant}, {"user", user}});
@@ -739,8 +789,9 @@ struct TelegramBot::Impl {
     w.lang = *lang;
     w.writes.push_back([id, is_group, code](soci::session& sql, Work&) {
       long long i = id;
-      Exec(sql, std::string("UPDATE ") + (is_group ? "telegram_groups" : "telegram_links") +
-                    " SET lang = :l WHERE id = :i",
+      Exec(sql,
+           std::string("UPDATE ") + (is_group ? "telegram_groups" : "telegram_links") +
+               " SET lang = :l WHERE id = :i",
            soci::use(code, "l"), soci::use(i, "i"));
       return Status::Ok();
     });
@@ -782,7 +833,8 @@ struct TelegramBot::Impl {
       if (cmd.args.size() == 5) spec.direction = cmd.args[4];
       auto added = Add(tenant, link.user, chat, spec);
       if (!added.ok()) {
-        if (added.error().code() == StatusCode::kUnavailable || added.error().code() == StatusCode::kInternal) {
+        if (added.error().code() == StatusCode::kUnavailable ||
+            added.error().code() == StatusCode::kInternal) {
           return added.error();
         }
         Say(w, texts::AlertRefused(w.lang, added.error().message()));
@@ -799,7 +851,8 @@ struct TelegramBot::Impl {
       }
       w.writes.push_back([tenant, chat, id](soci::session& sql, Work& work) -> Status {
         long long t = tenant.value(), c = chat, i = id;
-        if (Exec(sql, "DELETE FROM telegram_alerts WHERE id = :i AND tenant_id = :t AND chat_id = :c",
+        if (Exec(sql,
+                 "DELETE FROM telegram_alerts WHERE id = :i AND tenant_id = :t AND chat_id = :c",
                  soci::use(i, "i"), soci::use(t, "t"), soci::use(c, "c")) == 1) {
           work.replies.push_back({texts::AlertRemoved(work.lang, id)});
         } else {
@@ -825,25 +878,30 @@ struct TelegramBot::Impl {
       }
       const bool is_group = group.has_value();
       const int64_t row_id = group ? group->id : link.id;
-      w.writes.push_back([tenant, chat, id, mute, is_group, row_id](soci::session& sql, Work& work) -> Status {
-        long long t = tenant.value(), c = chat;
-        int m = mute ? 1 : 0;
-        if (id) {
-          long long i = *id;
-          if (Exec(sql, "UPDATE telegram_alerts SET muted = :m WHERE id = :i AND tenant_id = :t AND chat_id = :c",
-                   soci::use(m, "m"), soci::use(i, "i"), soci::use(t, "t"), soci::use(c, "c")) != 1) {
-            work.replies.push_back({texts::AlertNotFound(work.lang, *id)});
+      w.writes.push_back(
+          [tenant, chat, id, mute, is_group, row_id](soci::session& sql, Work& work) -> Status {
+            long long t = tenant.value(), c = chat;
+            int m = mute ? 1 : 0;
+            if (id) {
+              long long i = *id;
+              if (Exec(sql,
+                       "UPDATE telegram_alerts SET muted = :m WHERE id = :i AND tenant_id = :t AND "
+                       "chat_id = :c",
+                       soci::use(m, "m"), soci::use(i, "i"), soci::use(t, "t"),
+                       soci::use(c, "c")) != 1) {
+                work.replies.push_back({texts::AlertNotFound(work.lang, *id)});
+                return Status::Ok();
+              }
+            } else {
+              long long r = row_id;
+              Exec(sql,
+                   std::string("UPDATE ") + (is_group ? "telegram_groups" : "telegram_links") +
+                       " SET muted = :m WHERE id = :r",
+                   soci::use(m, "m"), soci::use(r, "r"));
+            }
+            work.replies.push_back({texts::AlertMuted(work.lang, id, mute)});
             return Status::Ok();
-          }
-        } else {
-          long long r = row_id;
-          Exec(sql, std::string("UPDATE ") + (is_group ? "telegram_groups" : "telegram_links") +
-                        " SET muted = :m WHERE id = :r",
-               soci::use(m, "m"), soci::use(r, "r"));
-        }
-        work.replies.push_back({texts::AlertMuted(work.lang, id, mute)});
-        return Status::Ok();
-      });
+          });
       return Status::Ok();
     }
     Say(w, texts::AlertsUsage(w.lang));
@@ -862,7 +920,8 @@ struct TelegramBot::Impl {
     if (!symbol.ok()) return symbol.error().WithField("symbol");
     auto tf = market::ParseTimeframe(spec.timeframe);
     if (!tf.ok()) return tf.error().WithField("timeframe");
-    if (!std::isfinite(spec.min_confidence) || spec.min_confidence < 0.5 || spec.min_confidence > 0.99) {
+    if (!std::isfinite(spec.min_confidence) || spec.min_confidence < 0.5 ||
+        spec.min_confidence > 0.99) {
       return Status::InvalidArgument("must be between 0.5 and 0.99", "min_confidence");
     }
     if (spec.direction != "any" && spec.direction != "bullish" && spec.direction != "bearish") {
@@ -890,28 +949,33 @@ struct TelegramBot::Impl {
     a.created_at = now;
     SINYAL_RETURN_IF_ERROR(d.db->WithTenantTx(tenant, [&](soci::session& sql) -> Status {
       long long t = tenant.value(), c = chat, count = 0;
-      sql << "SELECT COUNT(*) FROM telegram_alerts WHERE tenant_id = :t AND chat_id = :c", soci::use(t, "t"),
-          soci::use(c, "c"), soci::into(count);
+      sql << "SELECT COUNT(*) FROM telegram_alerts WHERE tenant_id = :t AND chat_id = :c",
+          soci::use(t, "t"), soci::use(c, "c"), soci::into(count);
       if (count >= static_cast<long long>(o.max_alerts_per_chat)) {
-        return Status::Conflict("this chat has " + std::to_string(count) + " alerts, the most allowed; remove one first",
+        return Status::Conflict("this chat has " + std::to_string(count) +
+                                    " alerts, the most allowed; remove one first",
                                 "alerts");
       }
       long long u = user.value(), n = now;
-      Exec(sql, "INSERT INTO telegram_alerts (tenant_id, user_id, chat_id, symbol, timeframe, min_confidence, "
-                "direction, muted, created_at) VALUES (:t, :u, :c, :s, :tf, :m, :d, 0, :n)",
+      Exec(sql,
+           "INSERT INTO telegram_alerts (tenant_id, user_id, chat_id, symbol, timeframe, "
+           "min_confidence, "
+           "direction, muted, created_at) VALUES (:t, :u, :c, :s, :tf, :m, :d, 0, :n)",
            soci::use(t, "t"), soci::use(u, "u"), soci::use(c, "c"), soci::use(a.symbol, "s"),
-           soci::use(a.timeframe, "tf"), soci::use(a.min_confidence, "m"), soci::use(a.direction, "d"),
-           soci::use(n, "n"));
+           soci::use(a.timeframe, "tf"), soci::use(a.min_confidence, "m"),
+           soci::use(a.direction, "d"), soci::use(n, "n"));
       long long id = 0;
-      sql << "SELECT MAX(id) FROM telegram_alerts WHERE tenant_id = :t AND chat_id = :c", soci::use(t, "t"),
-          soci::use(c, "c"), soci::into(id);
+      sql << "SELECT MAX(id) FROM telegram_alerts WHERE tenant_id = :t AND chat_id = :c",
+          soci::use(t, "t"), soci::use(c, "c"), soci::into(id);
       a.id = id;
       return Status::Ok();
     }));
     auto tracked_key = market::ParseSeriesKey(a.symbol, a.timeframe);
-    Status tracked = tracked_key.ok() ? d.signals->Track(tenant, *tracked_key) : tracked_key.error();
+    Status tracked =
+        tracked_key.ok() ? d.signals->Track(tenant, *tracked_key) : tracked_key.error();
     if (!tracked.ok()) {
-      LogEvent(spdlog::level::warn, "telegram_track_failed", {{"symbol", a.symbol}, {"error", tracked.ToString()}});
+      LogEvent(spdlog::level::warn, "telegram_track_failed",
+               {{"symbol", a.symbol}, {"error", tracked.ToString()}});
     }
     return a;
   }
@@ -929,8 +993,9 @@ struct TelegramBot::Impl {
       auto parsed = ParseIso8601(u["period"]["end"].get<std::string>());
       if (parsed.ok()) end = *parsed;
     }
-    Say(w, texts::Usage(w.lang, u.value("plan", ""), u.value("used", int64_t{0}), quota,
-                        u.value("overage_units", int64_t{0}), u.value("cost_idr", int64_t{0}), end));
+    Say(w,
+        texts::Usage(w.lang, u.value("plan", ""), u.value("used", int64_t{0}), quota,
+                     u.value("overage_units", int64_t{0}), u.value("cost_idr", int64_t{0}), end));
     return Status::Ok();
   }
 
@@ -939,9 +1004,11 @@ struct TelegramBot::Impl {
     SINYAL_ASSIGN_OR_RETURN(billing::Subscription sub, d.subscriptions->Current(tenant, now));
     SINYAL_ASSIGN_OR_RETURN(auto plan, d.plans->GetShared(sub.plan));
     std::vector<std::string> features(plan->features.begin(), plan->features.end());
-    Say(w, texts::PlanInfo(w.lang, plan->display_name.empty() ? plan->name : plan->display_name, plan->price_idr,
-                           plan->unlimited() ? std::nullopt : std::optional<int64_t>(plan->monthly_quota), features,
-                           sub.period_end));
+    Say(w,
+        texts::PlanInfo(
+            w.lang, plan->display_name.empty() ? plan->name : plan->display_name, plan->price_idr,
+            plan->unlimited() ? std::nullopt : std::optional<int64_t>(plan->monthly_quota),
+            features, sub.period_end));
     return Status::Ok();
   }
 
@@ -961,8 +1028,9 @@ struct TelegramBot::Impl {
       return Status::Ok();
     }
     if (d.metered == nullptr) {
-      Say(w, texts::SignalRefused(w.lang, w.lang == Lang::kId ? "/signal tidak aktif di server ini."
-                                                              : "/signal is not enabled on this server."));
+      Say(w, texts::SignalRefused(w.lang, w.lang == Lang::kId
+                                              ? "/signal tidak aktif di server ini."
+                                              : "/signal is not enabled on this server."));
       return Status::Ok();
     }
     std::shared_ptr<const signals::Signal> sig;
@@ -972,29 +1040,33 @@ struct TelegramBot::Impl {
     spec.units = 1;
     spec.timeframe = *tf;
     spec.idempotency_key = "telegram:" + std::to_string(bot_id) + ":" + std::to_string(w.update_id);
-    auto body = d.metered->Run({.tenant = link.tenant, .user = link.user}, d.clock->Now(), spec,
-                               [&](billing::MeteredCall& call) -> Result<nlohmann::json> {
-                                 plan = call.resolved().plan;
-                                 SINYAL_ASSIGN_OR_RETURN(sig, d.signals->Latest(link.tenant, {*symbol, *tf},
-                                                                                 call.NotAfter()));
-                                 return nlohmann::json{{"signal_id", sig->fields().id}};
-                               });
+    auto body =
+        d.metered->Run({.tenant = link.tenant, .user = link.user}, d.clock->Now(), spec,
+                       [&](billing::MeteredCall& call) -> Result<nlohmann::json> {
+                         plan = call.resolved().plan;
+                         SINYAL_ASSIGN_OR_RETURN(
+                             sig, d.signals->Latest(link.tenant, {*symbol, *tf}, call.NotAfter()));
+                         return nlohmann::json{{"signal_id", sig->fields().id}};
+                       });
     if (!body.ok()) {
-      if (body.error().code() == StatusCode::kUnavailable || body.error().code() == StatusCode::kInternal) {
+      if (body.error().code() == StatusCode::kUnavailable ||
+          body.error().code() == StatusCode::kInternal) {
         return body.error();  // retried with the update
       }
       Say(w, texts::SignalRefused(w.lang, body.error().message()));
       return Status::Ok();
     }
     if (sig == nullptr || plan == nullptr) {  // a replay: answered (and charged) before
-      Say(w, texts::SignalRefused(w.lang, w.lang == Lang::kId ? "permintaan ini sudah dijawab."
-                                                              : "this request was already answered."));
+      Say(w,
+          texts::SignalRefused(w.lang, w.lang == Lang::kId ? "permintaan ini sudah dijawab."
+                                                           : "this request was already answered."));
       return Status::Ok();
     }
     SignalView v = View(*sig, 0.5, *plan);
     v.metered = true;
     const nlohmann::json usage = nlohmann::json::parse(*body, nullptr, false);
-    if (usage.is_object() && usage.contains("remaining_quota") && usage["remaining_quota"].is_number_integer()) {
+    if (usage.is_object() && usage.contains("remaining_quota") &&
+        usage["remaining_quota"].is_number_integer()) {
       v.remaining_quota = usage["remaining_quota"].get<int64_t>();
     }
     Say(w, texts::SignalAnswer(w.lang, v));
@@ -1002,10 +1074,12 @@ struct TelegramBot::Impl {
   }
 
   // ---- groups ----
-  Status GroupMessage(const TgMessage& m, const TgUser& from, const std::optional<Command>& cmd, size_t chars,
-                      const std::optional<LinkRow>& link, const std::optional<GroupRow>& group, Work& w) {
+  Status GroupMessage(const TgMessage& m, const TgUser& from, const std::optional<Command>& cmd,
+                      size_t chars, const std::optional<LinkRow>& link,
+                      const std::optional<GroupRow>& group, Work& w) {
     if (!cmd || cmd->for_other_bot) return Status::Ok();  // plain talk in a group: not for us
-    if (cmd->name == "start" && !cmd->args.empty()) return LinkGroup(cmd->args[0], m, from, link, group, w);
+    if (cmd->name == "start" && !cmd->args.empty())
+      return LinkGroup(cmd->args[0], m, from, link, group, w);
     // Only members linked to the group's organisation are answered; everyone else is ignored.
     if (!group || group->blocked || !link || link->tenant != group->tenant) {
       w.chat = 0;  // nothing to say
@@ -1046,8 +1120,8 @@ struct TelegramBot::Impl {
       const GroupRow g = *group;
       w.writes.push_back([g](soci::session& sql, Work& work) -> Status {
         long long t = g.tenant.value(), c = g.chat_id, id = g.id;
-        Exec(sql, "DELETE FROM telegram_alerts WHERE tenant_id = :t AND chat_id = :c", soci::use(t, "t"),
-             soci::use(c, "c"));
+        Exec(sql, "DELETE FROM telegram_alerts WHERE tenant_id = :t AND chat_id = :c",
+             soci::use(t, "t"), soci::use(c, "c"));
         Exec(sql, "DELETE FROM telegram_groups WHERE id = :i", soci::use(id, "i"));
         work.replies.push_back({texts::GroupUnlinked(work.lang)});
         return Status::Ok();
@@ -1062,8 +1136,9 @@ struct TelegramBot::Impl {
     return Status::Ok();
   }
 
-  Status LinkGroup(const std::string& token, const TgMessage& m, const TgUser& from, const std::optional<LinkRow>& link,
-                   const std::optional<GroupRow>& group, Work& w) {
+  Status LinkGroup(const std::string& token, const TgMessage& m, const TgUser& from,
+                   const std::optional<LinkRow>& link, const std::optional<GroupRow>& group,
+                   Work& w) {
     if (!link) {
       Say(w, texts::NotLinked(w.lang));
       return Status::Ok();
@@ -1108,8 +1183,8 @@ struct TelegramBot::Impl {
     const LinkRow l = *link;
     (void)group;
     w.tenant = link->tenant;
-    w.writes.push_back([this, hash, chat, tg_user, title, l, tenant_name, by](soci::session& sql,
-                                                                              Work& work) -> Status {
+    w.writes.push_back([this, hash, chat, tg_user, title, l, tenant_name, by](
+                           soci::session& sql, Work& work) -> Status {
       const UnixNanos now = d.clock->Now();
       std::optional<TokenRow> t = TokenByHash(sql, hash);
       auto refuse = [&work](texts::LinkProblem p) {
@@ -1121,24 +1196,32 @@ struct TelegramBot::Impl {
       std::optional<GroupRow> existing = GroupByChat(sql, chat);
       if (existing && existing->tenant != l.tenant) return refuse(texts::LinkProblem::kGroupTaken);
       long long tid = t->id, n = now, by_tg = tg_user, ch = chat;
-      if (Exec(sql, "UPDATE telegram_link_tokens SET used_at = :n, used_by = :by, used_in_chat = :c WHERE id = :i "
-                    "AND used_at IS NULL",
-               soci::use(n, "n"), soci::use(by_tg, "by"), soci::use(ch, "c"), soci::use(tid, "i")) != 1) {
+      if (Exec(sql,
+               "UPDATE telegram_link_tokens SET used_at = :n, used_by = :by, used_in_chat = :c "
+               "WHERE id = :i "
+               "AND used_at IS NULL",
+               soci::use(n, "n"), soci::use(by_tg, "by"), soci::use(ch, "c"),
+               soci::use(tid, "i")) != 1) {
         return refuse(texts::LinkProblem::kUsed);
       }
       long long tenant = l.tenant.value(), user = l.user.value();
       std::string lang(LangCode(work.lang));
       if (existing) {
         long long gid = existing->id;
-        Exec(sql, "UPDATE telegram_groups SET linked_by = :u, title = :ti, blocked_at = NULL WHERE id = :i",
+        Exec(sql,
+             "UPDATE telegram_groups SET linked_by = :u, title = :ti, blocked_at = NULL WHERE id = "
+             ":i",
              soci::use(user, "u"), soci::use(title, "ti"), soci::use(gid, "i"));
       } else {
-        Exec(sql, "INSERT INTO telegram_groups (tenant_id, linked_by, chat_id, title, lang, muted, linked_at) VALUES "
-                  "(:t, :u, :c, :ti, :l, 0, :n)",
-             soci::use(tenant, "t"), soci::use(user, "u"), soci::use(ch, "c"), soci::use(title, "ti"),
-             soci::use(lang, "l"), soci::use(n, "n"));
+        Exec(sql,
+             "INSERT INTO telegram_groups (tenant_id, linked_by, chat_id, title, lang, muted, "
+             "linked_at) VALUES "
+             "(:t, :u, :c, :ti, :l, 0, :n)",
+             soci::use(tenant, "t"), soci::use(user, "u"), soci::use(ch, "c"),
+             soci::use(title, "ti"), soci::use(lang, "l"), soci::use(n, "n"));
       }
-      LogEvent(spdlog::level::info, "telegram_group_linked", {{"tenant", tenant}, {"chat_id", chat}});
+      LogEvent(spdlog::level::info, "telegram_group_linked",
+               {{"tenant", tenant}, {"chat_id", chat}});
       work.replies.push_back({texts::GroupLinked(work.lang, tenant_name, by)});
       return Status::Ok();
     });
@@ -1148,7 +1231,8 @@ struct TelegramBot::Impl {
   // ---- the API side ----
   static Status UsersOnly(const accounts::Principal& p) {
     if (p.is_operator() || p.api_key || !p.tenant.valid()) {
-      return Status::PermissionDenied("Telegram links belong to signed-in users (not API keys or operators)");
+      return Status::PermissionDenied(
+          "Telegram links belong to signed-in users (not API keys or operators)");
     }
     return Status::Ok();
   }
@@ -1170,16 +1254,19 @@ struct TelegramBot::Impl {
         g = GroupByChat(sql, *group_chat);
         return Status::Ok();
       }));
-      if (!g || g->tenant != p.tenant) return Status::NotFound("no linked group with this chat id", "chat_id");
+      if (!g || g->tenant != p.tenant)
+        return Status::NotFound("no linked group with this chat id", "chat_id");
       SINYAL_ASSIGN_OR_RETURN(accounts::UserInfo me, Who(p.tenant, p.user));
       if (!Manager(me.role) && g->linked_by != p.user) {
-        return Status::PermissionDenied("group alerts are changed by owners, admins or whoever linked the group",
-                                        "chat_id");
+        return Status::PermissionDenied(
+            "group alerts are changed by owners, admins or whoever linked the group", "chat_id");
       }
       return g->chat_id;
     }
     SINYAL_ASSIGN_OR_RETURN(std::optional<LinkRow> link, OwnLink(p));
-    if (!link) return Status::FailedPrecondition("link your Telegram account first (POST /api/v1/telegram/link)", "chat");
+    if (!link)
+      return Status::FailedPrecondition(
+          "link your Telegram account first (POST /api/v1/telegram/link)", "chat");
     return link->chat_id;
   }
 
@@ -1218,7 +1305,8 @@ struct TelegramBot::Impl {
       for (size_t i = 0; i < f.drivers.size() && i < 3; ++i) {
         const signals::Driver& dr = f.drivers[i];
         char buf[128];
-        std::snprintf(buf, sizeof buf, "%s %.4g (%s)", dr.feature.c_str(), dr.value, dr.contribution >= 0 ? "+" : "-");
+        std::snprintf(buf, sizeof buf, "%s %.4g (%s)", dr.feature.c_str(), dr.value,
+                      dr.contribution >= 0 ? "+" : "-");
         v.drivers.push_back(buf);
       }
       v.model_version = f.model_version;
@@ -1226,7 +1314,8 @@ struct TelegramBot::Impl {
       v.gated.push_back("regime (" + PlanNeeded(billing::kFeatRegime) + ")");
     }
     if (!o.chart_url_template.empty()) {
-      v.chart_url = Replace(Replace(o.chart_url_template, "{symbol}", f.symbol), "{timeframe}", f.timeframe);
+      v.chart_url =
+          Replace(Replace(o.chart_url_template, "{symbol}", f.symbol), "{timeframe}", f.timeframe);
     }
     return v;
   }
@@ -1254,8 +1343,9 @@ struct TelegramBot::Impl {
              "((l.id IS NOT NULL AND l.blocked_at IS NULL AND l.muted = 0) OR "
              " (g.id IS NOT NULL AND g.blocked_at IS NULL AND g.muted = 0)) "
              "ORDER BY a.chat_id, a.min_confidence, a.id",
-          soci::use(f.symbol, "s"), soci::use(f.timeframe, "tf"), soci::into(ids), soci::into(tenants),
-          soci::into(chats), soci::into(confs), soci::into(dirs), soci::into(langs);
+          soci::use(f.symbol, "s"), soci::use(f.timeframe, "tf"), soci::into(ids),
+          soci::into(tenants), soci::into(chats), soci::into(confs), soci::into(dirs),
+          soci::into(langs);
       for (size_t i = 0; i < ids.size(); ++i) {
         targets.push_back({ids[i], tenants[i], chats[i], confs[i], dirs[i], langs[i]});
       }
@@ -1279,7 +1369,8 @@ struct TelegramBot::Impl {
         auto key = market::ParseSeriesKey(f.symbol, f.timeframe);
         auto owner = key.ok() ? d.signals->ModelOwner(tenant, *key) : Result<TenantId>(key.error());
         auto plan = PlanOf(tenant, now);
-        if (!owner.ok() || *owner != model_owner || !plan.ok() || !AlertsAllowed(**plan, *tf).ok()) {
+        if (!owner.ok() || *owner != model_owner || !plan.ok() ||
+            !AlertsAllowed(**plan, *tf).ok()) {
           refused.insert(t.tenant);
           continue;
         }
@@ -1314,7 +1405,9 @@ struct TelegramBot::Impl {
       if (added > 0) sender->Wake();
     }
     LogEvent(spdlog::level::info, "telegram_alert_fanout",
-             {{"signal_id", signal.id()}, {"series", f.symbol + "/" + f.timeframe}, {"queued", added},
+             {{"signal_id", signal.id()},
+              {"series", f.symbol + "/" + f.timeframe},
+              {"queued", added},
               {"matching_chats", messages.size()}});
     return added;
   }
@@ -1322,7 +1415,8 @@ struct TelegramBot::Impl {
   // ---- notices ----
   Result<int> Notify(const billing::AccountNotice& n) {
     if (!n.tenant.valid()) return Status::InvalidArgument("notice without tenant", "tenant");
-    if (n.event_id.empty() || n.event_id.size() > 200) return Status::InvalidArgument("must be 1..200 bytes", "event_id");
+    if (n.event_id.empty() || n.event_id.size() > 200)
+      return Status::InvalidArgument("must be 1..200 bytes", "event_id");
     const UnixNanos now = d.clock->Now();
     // Recipients: the organisation's linked, reachable owners and admins.
     std::vector<LinkRow> links;
@@ -1331,7 +1425,8 @@ struct TelegramBot::Impl {
       std::vector<long long> users(kMax), chats(kMax);
       std::vector<std::string> langs(kMax);
       long long t = n.tenant.value();
-      sql << "SELECT user_id, chat_id, lang FROM telegram_links WHERE tenant_id = :t AND blocked_at IS NULL ORDER BY id",
+      sql << "SELECT user_id, chat_id, lang FROM telegram_links WHERE tenant_id = :t AND "
+             "blocked_at IS NULL ORDER BY id",
           soci::use(t, "t"), soci::into(users), soci::into(chats), soci::into(langs);
       for (size_t i = 0; i < users.size(); ++i) {
         LinkRow r;
@@ -1365,11 +1460,12 @@ struct TelegramBot::Impl {
           text = texts::PaymentFailed(l.lang, n.plan, n.amount_idr, n.detail);
           break;
       }
-      messages.push_back({.tenant = n.tenant,
-                          .chat_id = l.chat_id,
-                          .dedupe_key = "n:" + std::string(billing::NoticeKindName(n.kind)) + ":" + n.event_id,
-                          .kind = MessageKind::kNotice,
-                          .text = std::move(text)});
+      messages.push_back(
+          {.tenant = n.tenant,
+           .chat_id = l.chat_id,
+           .dedupe_key = "n:" + std::string(billing::NoticeKindName(n.kind)) + ":" + n.event_id,
+           .kind = MessageKind::kNotice,
+           .text = std::move(text)});
     }
     int added = 0;
     bool duplicate = false;
@@ -1378,9 +1474,12 @@ struct TelegramBot::Impl {
       duplicate = false;
       long long t = n.tenant.value(), at = now;
       std::string kind(billing::NoticeKindName(n.kind));
-      if (Exec(sql, "INSERT INTO telegram_notices (tenant_id, kind, event_id, created_at) VALUES (:t, :k, :e, :n) "
-                    "ON CONFLICT DO NOTHING",
-               soci::use(t, "t"), soci::use(kind, "k"), soci::use(n.event_id, "e"), soci::use(at, "n")) == 0) {
+      if (Exec(sql,
+               "INSERT INTO telegram_notices (tenant_id, kind, event_id, created_at) VALUES (:t, "
+               ":k, :e, :n) "
+               "ON CONFLICT DO NOTHING",
+               soci::use(t, "t"), soci::use(kind, "k"), soci::use(n.event_id, "e"),
+               soci::use(at, "n")) == 0) {
         duplicate = true;
         return Status::Ok();
       }
@@ -1399,7 +1498,8 @@ struct TelegramBot::Impl {
     const UnixNanos now = d.clock->Now();
     std::vector<long long> tenants(100000);
     SINYAL_RETURN_IF_ERROR(d.db->WithReadTx([&](soci::session& sql) -> Status {
-      sql << "SELECT DISTINCT tenant_id FROM telegram_links WHERE blocked_at IS NULL ORDER BY tenant_id",
+      sql << "SELECT DISTINCT tenant_id FROM telegram_links WHERE blocked_at IS NULL ORDER BY "
+             "tenant_id",
           soci::into(tenants);
       return Status::Ok();
     }));
@@ -1422,13 +1522,14 @@ struct TelegramBot::Impl {
       } else {
         continue;
       }
-      billing::AccountNotice n{.tenant = tenant,
-                               .kind = kind,
-                               .event_id = FormatIso8601(sub->period_start),
-                               .plan = (*plan)->display_name.empty() ? (*plan)->name : (*plan)->display_name,
-                               .due_at = sub->period_end,
-                               .used = used,
-                               .quota = quota};
+      billing::AccountNotice n{
+          .tenant = tenant,
+          .kind = kind,
+          .event_id = FormatIso8601(sub->period_start),
+          .plan = (*plan)->display_name.empty() ? (*plan)->name : (*plan)->display_name,
+          .due_at = sub->period_end,
+          .used = used,
+          .quota = quota};
       auto queued = Notify(n);
       if (queued.ok() && *queued > 0) ++issued;
     }
@@ -1441,13 +1542,15 @@ struct TelegramBot::Impl {
     SINYAL_RETURN_IF_ERROR(d.db->WithTx([&](soci::session& sql) -> Status {
       const long long now = d.clock->Now(), until = now + o.lease_seconds * kNanosPerSecond;
       const std::string name = "lease:" + std::to_string(bot_id);
-      Exec(sql, "INSERT INTO telegram_state (name, value, holder, expires_at) VALUES (:n, '', '', 0) "
-                "ON CONFLICT DO NOTHING",
+      Exec(sql,
+           "INSERT INTO telegram_state (name, value, holder, expires_at) VALUES (:n, '', '', 0) "
+           "ON CONFLICT DO NOTHING",
            soci::use(name, "n"));
-      held = Exec(sql, "UPDATE telegram_state SET holder = :h, expires_at = :u WHERE name = :n AND "
-                       "(holder = :h2 OR expires_at < :now)",
-                  soci::use(holder, "h"), soci::use(until, "u"), soci::use(name, "n"), soci::use(holder, "h2"),
-                  soci::use(now, "now")) == 1;
+      held = Exec(sql,
+                  "UPDATE telegram_state SET holder = :h, expires_at = :u WHERE name = :n AND "
+                  "(holder = :h2 OR expires_at < :now)",
+                  soci::use(holder, "h"), soci::use(until, "u"), soci::use(name, "n"),
+                  soci::use(holder, "h2"), soci::use(now, "now")) == 1;
       return Status::Ok();
     }));
     return held;
@@ -1456,8 +1559,8 @@ struct TelegramBot::Impl {
   void ReleaseLease() {
     Status s = d.db->WithTx([&](soci::session& sql) -> Status {
       const std::string name = "lease:" + std::to_string(bot_id);
-      Exec(sql, "UPDATE telegram_state SET expires_at = 0 WHERE name = :n AND holder = :h", soci::use(name, "n"),
-           soci::use(holder, "h"));
+      Exec(sql, "UPDATE telegram_state SET expires_at = 0 WHERE name = :n AND holder = :h",
+           soci::use(name, "n"), soci::use(holder, "h"));
       return Status::Ok();
     });
     (void)s;
@@ -1468,7 +1571,8 @@ struct TelegramBot::Impl {
     SINYAL_RETURN_IF_ERROR(d.db->WithReadTx([&](soci::session& sql) -> Status {
       std::string value;
       const std::string name = "offset:" + std::to_string(bot_id);
-      sql << "SELECT value FROM telegram_state WHERE name = :n", soci::use(name, "n"), soci::into(value);
+      sql << "SELECT value FROM telegram_state WHERE name = :n", soci::use(name, "n"),
+          soci::into(value);
       if (sql.got_data() && !value.empty()) offset = std::stoll(value);
       return Status::Ok();
     }));
@@ -1478,7 +1582,9 @@ struct TelegramBot::Impl {
   Status SaveOffset(int64_t offset) {
     return d.db->WithTx([&](soci::session& sql) -> Status {
       const std::string name = "offset:" + std::to_string(bot_id), value = std::to_string(offset);
-      Exec(sql, "INSERT INTO telegram_state (name, value) VALUES (:n, :v) ON CONFLICT (name) DO UPDATE SET value = :v2",
+      Exec(sql,
+           "INSERT INTO telegram_state (name, value) VALUES (:n, :v) ON CONFLICT (name) DO UPDATE "
+           "SET value = :v2",
            soci::use(name, "n"), soci::use(value, "v"), soci::use(value, "v2"));
       return Status::Ok();
     });
@@ -1503,7 +1609,8 @@ struct TelegramBot::Impl {
       if (!got.ok()) {
         ++failures;
         const int64_t wait_ms = std::min<int64_t>(30000, 500LL << std::min(failures, 6));
-        LogEvent(spdlog::level::warn, "telegram_poll_failed", {{"error", got.error().ToString()}, {"retry_ms", wait_ms}});
+        LogEvent(spdlog::level::warn, "telegram_poll_failed",
+                 {{"error", got.error().ToString()}, {"retry_ms", wait_ms}});
         Sleep(std::chrono::milliseconds(wait_ms), never);
         continue;
       }
@@ -1511,13 +1618,15 @@ struct TelegramBot::Impl {
       int64_t handled_to = next;
       bool retry = false;
       for (const auto& [id, why] : got->bad) {
-        LogEvent(spdlog::level::warn, "telegram_bad_update", {{"update_id", id}, {"error", why.ToString()}});
+        LogEvent(spdlog::level::warn, "telegram_bad_update",
+                 {{"update_id", id}, {"error", why.ToString()}});
         handled_to = std::max(handled_to, id + 1);
       }
       for (const TgUpdate& u : got->updates) {
         Status s = HandleUpdate(u);
         if (!s.ok()) {  // not handled: keep the offset, deliver again
-          LogEvent(spdlog::level::warn, "telegram_update_retry", {{"update_id", u.update_id}, {"error", s.ToString()}});
+          LogEvent(spdlog::level::warn, "telegram_update_retry",
+                   {{"update_id", u.update_id}, {"error", s.ToString()}});
           retry = true;
           break;
         }
@@ -1549,13 +1658,15 @@ struct TelegramBot::Impl {
         Status s = sender->Start();
         if (s.ok()) {
           is_leader.store(true);
-          LogEvent(spdlog::level::info, "telegram_leader", {{"mode", o.mode == UpdateMode::kPolling ? "polling" : "webhook"}});
+          LogEvent(spdlog::level::info, "telegram_leader",
+                   {{"mode", o.mode == UpdateMode::kPolling ? "polling" : "webhook"}});
           if (o.mode == UpdateMode::kPolling) poll_thread = std::thread([this] { PollLoop(); });
         } else {
           LogEvent(spdlog::level::warn, "telegram_sender_start_failed", {{"error", s.ToString()}});
         }
       } else if ((!held.ok() || !*held) && is_leader.load()) {
-        LogEvent(spdlog::level::warn, "telegram_lease_lost", {{"error", held.ok() ? "taken" : held.error().ToString()}});
+        LogEvent(spdlog::level::warn, "telegram_lease_lost",
+                 {{"error", held.ok() ? "taken" : held.error().ToString()}});
         StopLeading();
       }
       Sleep(std::chrono::milliseconds(o.lease_seconds * 1000 / 3), never);
@@ -1577,7 +1688,9 @@ struct TelegramBot::Impl {
         auto r = FanOut(e.owner, *e.signal);
         if (r.ok()) break;
         LogEvent(spdlog::level::warn, "telegram_fanout_failed",
-                 {{"signal_id", e.signal->id()}, {"attempt", attempt + 1}, {"error", r.error().ToString()}});
+                 {{"signal_id", e.signal->id()},
+                  {"attempt", attempt + 1},
+                  {"error", r.error().ToString()}});
         std::this_thread::sleep_for(std::chrono::milliseconds(200 << attempt));
       }
       std::lock_guard<std::mutex> lock(mu);
@@ -1603,7 +1716,9 @@ struct TelegramBot::Impl {
           (last_quota == 0 || now - last_quota >= o.quota_check_seconds * kNanosPerSecond)) {
         last_quota = now;
         auto issued = CheckQuotas();
-        if (!issued.ok()) LogEvent(spdlog::level::warn, "telegram_quota_check_failed", {{"error", issued.error().ToString()}});
+        if (!issued.ok())
+          LogEvent(spdlog::level::warn, "telegram_quota_check_failed",
+                   {{"error", issued.error().ToString()}});
         // Handled update ids are kept a week (Telegram keeps updates 24 h).
         Status purged = d.db->WithTx([&](soci::session& sql) -> Status {
           long long before = d.clock->Now() - 7 * kNanosPerDay;
@@ -1626,18 +1741,21 @@ TelegramBot::~TelegramBot() { Stop(); }
 
 Status TelegramBot::ValidateOptions(const TelegramOptions& o) {
   if (BotIdFromToken(o.api.token) <= 0) {
-    return Status::InvalidArgument("must be the bot token from @BotFather (<bot id>:<secret>)", "telegram.bot_token");
+    return Status::InvalidArgument("must be the bot token from @BotFather (<bot id>:<secret>)",
+                                   "telegram.bot_token");
   }
   if (o.api.base_url.rfind("http://", 0) != 0 && o.api.base_url.rfind("https://", 0) != 0) {
     return Status::InvalidArgument("must start with http:// or https://", "telegram.api_url");
   }
   if (o.mode == UpdateMode::kWebhook &&
       (o.webhook_secret.size() < 16 || !TokenAlphabet(o.webhook_secret, kMaxWebhookSecret))) {
-    return Status::InvalidArgument("webhook mode needs a secret of 16-256 characters A-Z a-z 0-9 _ -",
-                                   "telegram.webhook_secret");
+    return Status::InvalidArgument(
+        "webhook mode needs a secret of 16-256 characters A-Z a-z 0-9 _ -",
+        "telegram.webhook_secret");
   }
   if (!o.bot_username.empty() && !TokenAlphabet(o.bot_username, 64)) {
-    return Status::InvalidArgument("must be the bot's username without '@'", "telegram.bot_username");
+    return Status::InvalidArgument("must be the bot's username without '@'",
+                                   "telegram.bot_username");
   }
   if (o.poll_timeout_seconds < 0 || o.poll_timeout_seconds > 50) {
     return Status::InvalidArgument("must be 0..50", "telegram.poll_timeout_seconds");
@@ -1672,24 +1790,29 @@ Status TelegramBot::Start() {
     auto key = market::ParseSeriesKey(symbols[i], tfs[i]);
     Status s = key.ok() ? m.d.signals->Track(TenantId(tenants[i]), *key) : key.error();
     if (!s.ok()) {
-      LogEvent(spdlog::level::warn, "telegram_track_failed", {{"symbol", symbols[i]}, {"error", s.ToString()}});
+      LogEvent(spdlog::level::warn, "telegram_track_failed",
+               {{"symbol", symbols[i]}, {"error", s.ToString()}});
     }
   }
-  m.subscription = m.d.signals->Subscribe([impl = &m](TenantId owner, std::shared_ptr<const signals::Signal> s) {
-    // Alerts follow the default horizon's model line (as /signal and POST predict without one).
-    if (s->horizon() != models::kDefaultHorizon) return;
-    std::lock_guard<std::mutex> lock(impl->mu);
-    impl->fanout_queue.push_back({owner, std::move(s)});
-    impl->cv.notify_all();
-  });
+  m.subscription =
+      m.d.signals->Subscribe([impl = &m](TenantId owner, std::shared_ptr<const signals::Signal> s) {
+        // Alerts follow the default horizon's model line (as /signal and POST predict without one).
+        if (s->horizon() != models::kDefaultHorizon) return;
+        std::lock_guard<std::mutex> lock(impl->mu);
+        impl->fanout_queue.push_back({owner, std::move(s)});
+        impl->cv.notify_all();
+      });
   // The update transport. Webhook mode with a URL: register it; polling: make sure none is set
   // (getUpdates answers 409 while one is). Failures are logged; polling retries by itself.
   {
     BotClient client(m.o.api);
-    Status s = m.o.mode == UpdateMode::kWebhook
-                   ? (m.o.webhook_url.empty() ? Status::Ok() : client.SetWebhook(m.o.webhook_url, m.o.webhook_secret))
-                   : client.DeleteWebhook();
-    if (!s.ok()) LogEvent(spdlog::level::warn, "telegram_transport_setup_failed", {{"error", s.ToString()}});
+    Status s =
+        m.o.mode == UpdateMode::kWebhook
+            ? (m.o.webhook_url.empty() ? Status::Ok()
+                                       : client.SetWebhook(m.o.webhook_url, m.o.webhook_secret))
+            : client.DeleteWebhook();
+    if (!s.ok())
+      LogEvent(spdlog::level::warn, "telegram_transport_setup_failed", {{"error", s.ToString()}});
   }
   m.fanout_thread = std::thread([&m] { m.FanOutLoop(); });
   m.lease_thread = std::thread([&m] { m.LeaseLoop(); });
@@ -1719,17 +1842,20 @@ void TelegramBot::Stop() {
 
 void TelegramBot::DrainFanOut() {
   std::unique_lock<std::mutex> lock(impl_->mu);
-  impl_->fanout_done.wait(lock, [&] { return impl_->fanout_queue.empty() && impl_->fanout_busy == 0; });
+  impl_->fanout_done.wait(lock,
+                          [&] { return impl_->fanout_queue.empty() && impl_->fanout_busy == 0; });
 }
 
 Result<LinkToken> TelegramBot::CreateLinkToken(const accounts::Principal& p, LinkKind kind) {
   Impl& m = *impl_;
   SINYAL_RETURN_IF_ERROR(Impl::UsersOnly(p));
   const std::string username = m.Username();
-  if (username.empty()) return Status::Unavailable("the Telegram bot is not reachable yet; try again shortly");
+  if (username.empty())
+    return Status::Unavailable("the Telegram bot is not reachable yet; try again shortly");
   if (kind == LinkKind::kGroup) {
     SINYAL_ASSIGN_OR_RETURN(accounts::UserInfo me, m.Who(p.tenant, p.user));
-    if (!Manager(me.role)) return Status::PermissionDenied("only owners and admins link groups", "kind");
+    if (!Manager(me.role))
+      return Status::PermissionDenied("only owners and admins link groups", "kind");
     SINYAL_ASSIGN_OR_RETURN(std::optional<LinkRow> own, m.OwnLink(p));
     if (!own) return Status::FailedPrecondition("link your own Telegram account first", "kind");
   }
@@ -1739,19 +1865,25 @@ Result<LinkToken> TelegramBot::CreateLinkToken(const accounts::Principal& p, Lin
   t.bot_username = username;
   const UnixNanos now = m.d.clock->Now();
   t.expires_at = now + m.o.link_token_ttl_seconds * kNanosPerSecond;
-  t.deep_link = "https://t.me/" + username + (kind == LinkKind::kGroup ? "?startgroup=" : "?start=") + t.token;
-  const std::string hash = Sha256Hex(t.token), kind_name = kind == LinkKind::kGroup ? "group" : "private";
+  t.deep_link = "https://t.me/" + username +
+                (kind == LinkKind::kGroup ? "?startgroup=" : "?start=") + t.token;
+  const std::string hash = Sha256Hex(t.token),
+                    kind_name = kind == LinkKind::kGroup ? "group" : "private";
   SINYAL_RETURN_IF_ERROR(m.d.db->WithTenantTx(p.tenant, [&](soci::session& sql) -> Status {
     long long tenant = p.tenant.value(), user = p.user.value(), n = now, exp = t.expires_at;
     // A newer link voids the user's older unused ones of the same kind.
-    Exec(sql, "UPDATE telegram_link_tokens SET expires_at = :n WHERE tenant_id = :t AND user_id = :u AND kind = :k "
-              "AND used_at IS NULL AND expires_at > :n2",
+    Exec(sql,
+         "UPDATE telegram_link_tokens SET expires_at = :n WHERE tenant_id = :t AND user_id = :u "
+         "AND kind = :k "
+         "AND used_at IS NULL AND expires_at > :n2",
          soci::use(n, "n"), soci::use(tenant, "t"), soci::use(user, "u"), soci::use(kind_name, "k"),
          soci::use(n, "n2"));
-    Exec(sql, "INSERT INTO telegram_link_tokens (tenant_id, user_id, token_hash, kind, created_at, expires_at) "
-              "VALUES (:t, :u, :h, :k, :n, :e)",
-         soci::use(tenant, "t"), soci::use(user, "u"), soci::use(hash, "h"), soci::use(kind_name, "k"),
-         soci::use(n, "n"), soci::use(exp, "e"));
+    Exec(sql,
+         "INSERT INTO telegram_link_tokens (tenant_id, user_id, token_hash, kind, created_at, "
+         "expires_at) "
+         "VALUES (:t, :u, :h, :k, :n, :e)",
+         soci::use(tenant, "t"), soci::use(user, "u"), soci::use(hash, "h"),
+         soci::use(kind_name, "k"), soci::use(n, "n"), soci::use(exp, "e"));
     return Status::Ok();
   }));
   return t;
@@ -1772,8 +1904,12 @@ Result<LinkInfo> TelegramBot::GetLink(const accounts::Principal& p) {
       info.linked_at = l->linked_at;
     }
     for (const GroupRow& g : ReadGroups(sql, "tenant_id = :a", p.tenant.value())) {
-      info.groups.push_back({.chat_id = g.chat_id, .title = g.title, .lang = std::string(LangCode(g.lang)),
-                             .muted = g.muted, .blocked = g.blocked, .linked_by = g.linked_by,
+      info.groups.push_back({.chat_id = g.chat_id,
+                             .title = g.title,
+                             .lang = std::string(LangCode(g.lang)),
+                             .muted = g.muted,
+                             .blocked = g.blocked,
+                             .linked_by = g.linked_by,
                              .linked_at = g.linked_at});
     }
     return Status::Ok();
@@ -1789,12 +1925,16 @@ Status TelegramBot::Unlink(const accounts::Principal& p) {
     link = LinkByUser(sql, p.tenant, p.user);
     if (!link) return Status::NotFound("no Telegram account is linked", "link");
     long long t = p.tenant.value(), c = link->chat_id, id = link->id;
-    Exec(sql, "DELETE FROM telegram_alerts WHERE tenant_id = :t AND chat_id = :c", soci::use(t, "t"), soci::use(c, "c"));
+    Exec(sql, "DELETE FROM telegram_alerts WHERE tenant_id = :t AND chat_id = :c",
+         soci::use(t, "t"), soci::use(c, "c"));
     Exec(sql, "DELETE FROM telegram_links WHERE id = :i", soci::use(id, "i"));
     OutboxWriter out(sql, m.d.clock->Now());
-    return out.Add({.tenant = p.tenant, .chat_id = link->chat_id,
-                    .dedupe_key = "x:unlink:" + std::to_string(link->id), .kind = MessageKind::kNotice,
-                    .text = texts::UnlinkedFromWeb(link->lang)})
+    return out
+        .Add({.tenant = p.tenant,
+              .chat_id = link->chat_id,
+              .dedupe_key = "x:unlink:" + std::to_string(link->id),
+              .kind = MessageKind::kNotice,
+              .text = texts::UnlinkedFromWeb(link->lang)})
         .status();
   }));
   LogEvent(spdlog::level::info, "telegram_unlinked", {{"tenant", p.tenant.value()}, {"by", "api"}});
@@ -1808,13 +1948,19 @@ Status TelegramBot::UnlinkGroup(const accounts::Principal& p, int64_t chat_id) {
   SINYAL_RETURN_IF_ERROR(m.AlertChat(p, chat_id).status());  // exists, and the caller may change it
   SINYAL_RETURN_IF_ERROR(m.d.db->WithTenantTx(p.tenant, [&](soci::session& sql) -> Status {
     std::optional<GroupRow> g = GroupByChat(sql, chat_id);
-    if (!g || g->tenant != p.tenant) return Status::NotFound("no linked group with this chat id", "chat_id");
+    if (!g || g->tenant != p.tenant)
+      return Status::NotFound("no linked group with this chat id", "chat_id");
     long long t = p.tenant.value(), c = chat_id, id = g->id;
-    Exec(sql, "DELETE FROM telegram_alerts WHERE tenant_id = :t AND chat_id = :c", soci::use(t, "t"), soci::use(c, "c"));
+    Exec(sql, "DELETE FROM telegram_alerts WHERE tenant_id = :t AND chat_id = :c",
+         soci::use(t, "t"), soci::use(c, "c"));
     Exec(sql, "DELETE FROM telegram_groups WHERE id = :i", soci::use(id, "i"));
     OutboxWriter out(sql, m.d.clock->Now());
-    return out.Add({.tenant = p.tenant, .chat_id = chat_id, .dedupe_key = "x:unlink:g" + std::to_string(g->id),
-                    .kind = MessageKind::kNotice, .text = texts::GroupUnlinked(g->lang)})
+    return out
+        .Add({.tenant = p.tenant,
+              .chat_id = chat_id,
+              .dedupe_key = "x:unlink:g" + std::to_string(g->id),
+              .kind = MessageKind::kNotice,
+              .text = texts::GroupUnlinked(g->lang)})
         .status();
   }));
   m.sender->Wake();
@@ -1828,10 +1974,11 @@ Result<std::vector<AlertInfo>> TelegramBot::ListAlerts(const accounts::Principal
   SINYAL_RETURN_IF_ERROR(m.d.db->WithTenantReadTx(p.tenant, [&](soci::session& sql) -> Status {
     std::optional<LinkRow> link = LinkByUser(sql, p.tenant, p.user);
     const long long own_chat = link ? link->chat_id : 0;
-    alerts = ReadAlerts(sql,
-                        "tenant_id = :a AND (chat_id = :b OR chat_id IN (SELECT chat_id FROM telegram_groups "
-                        "WHERE tenant_id = telegram_alerts.tenant_id))",
-                        p.tenant.value(), own_chat);
+    alerts = ReadAlerts(
+        sql,
+        "tenant_id = :a AND (chat_id = :b OR chat_id IN (SELECT chat_id FROM telegram_groups "
+        "WHERE tenant_id = telegram_alerts.tenant_id))",
+        p.tenant.value(), own_chat);
     return Status::Ok();
   }));
   return alerts;
@@ -1850,12 +1997,14 @@ Result<AlertInfo> TelegramBot::AddAlert(const accounts::Principal& p, const Aler
 Status TelegramBot::RemoveAlert(const accounts::Principal& p, int64_t id) {
   Impl& m = *impl_;
   SINYAL_ASSIGN_OR_RETURN(std::vector<AlertInfo> visible, ListAlerts(p));
-  auto it = std::find_if(visible.begin(), visible.end(), [id](const AlertInfo& a) { return a.id == id; });
+  auto it =
+      std::find_if(visible.begin(), visible.end(), [id](const AlertInfo& a) { return a.id == id; });
   if (it == visible.end()) return Status::NotFound("no such alert", "id");
   if (it->group) SINYAL_RETURN_IF_ERROR(m.AlertChat(p, it->chat_id).status());
   return m.d.db->WithTenantTx(p.tenant, [&](soci::session& sql) -> Status {
     long long t = p.tenant.value(), i = id;
-    Exec(sql, "DELETE FROM telegram_alerts WHERE id = :i AND tenant_id = :t", soci::use(i, "i"), soci::use(t, "t"));
+    Exec(sql, "DELETE FROM telegram_alerts WHERE id = :i AND tenant_id = :t", soci::use(i, "i"),
+         soci::use(t, "t"));
     return Status::Ok();
   });
 }
@@ -1863,14 +2012,15 @@ Status TelegramBot::RemoveAlert(const accounts::Principal& p, int64_t id) {
 Result<AlertInfo> TelegramBot::MuteAlert(const accounts::Principal& p, int64_t id, bool muted) {
   Impl& m = *impl_;
   SINYAL_ASSIGN_OR_RETURN(std::vector<AlertInfo> visible, ListAlerts(p));
-  auto it = std::find_if(visible.begin(), visible.end(), [id](const AlertInfo& a) { return a.id == id; });
+  auto it =
+      std::find_if(visible.begin(), visible.end(), [id](const AlertInfo& a) { return a.id == id; });
   if (it == visible.end()) return Status::NotFound("no such alert", "id");
   if (it->group) SINYAL_RETURN_IF_ERROR(m.AlertChat(p, it->chat_id).status());
   SINYAL_RETURN_IF_ERROR(m.d.db->WithTenantTx(p.tenant, [&](soci::session& sql) -> Status {
     long long t = p.tenant.value(), i = id;
     int v = muted ? 1 : 0;
-    Exec(sql, "UPDATE telegram_alerts SET muted = :m WHERE id = :i AND tenant_id = :t", soci::use(v, "m"),
-         soci::use(i, "i"), soci::use(t, "t"));
+    Exec(sql, "UPDATE telegram_alerts SET muted = :m WHERE id = :i AND tenant_id = :t",
+         soci::use(v, "m"), soci::use(i, "i"), soci::use(t, "t"));
     return Status::Ok();
   }));
   AlertInfo a = *it;
@@ -1882,7 +2032,9 @@ Result<int> TelegramBot::FanOut(TenantId model_owner, const signals::Signal& sig
   return impl_->FanOut(model_owner, signal);
 }
 
-Status TelegramBot::Notify(const billing::AccountNotice& notice) { return impl_->Notify(notice).status(); }
+Status TelegramBot::Notify(const billing::AccountNotice& notice) {
+  return impl_->Notify(notice).status();
+}
 
 Result<int> TelegramBot::CheckQuotas() { return impl_->CheckQuotas(); }
 

@@ -13,11 +13,12 @@
 //   - Groups. A linked user who is owner or admin of their organisation asks for a group link
 //     (kind group): https://t.me/<bot>?startgroup=<token>. Telegram posts "/start@bot <token>" in
 //     the group; it links the group to the organisation only if the sender is the token's user
-//     AND the group's creator on Telegram (getChatMember). Rules in a linked group (texts::HelpGroup):
-//     every member reads the alerts posted there; commands are answered only for members linked
-//     to the same organisation (anyone else is ignored, so strangers can't make the bot flood
-//     the group); /signal is charged to the sender's own account; changing group alerts, /lang,
-//     /usage, /plan and /stop need the organisation's owner/admin role or to be the linker.
+//     AND the group's creator on Telegram (getChatMember). Rules in a linked group
+//     (texts::HelpGroup): every member reads the alerts posted there; commands are answered only
+//     for members linked to the same organisation (anyone else is ignored, so strangers can't make
+//     the bot flood the group); /signal is charged to the sender's own account; changing group
+//     alerts, /lang, /usage, /plan and /stop need the organisation's owner/admin role or to be the
+//     linker.
 //   - Updates arrive by long polling (getUpdates; the offset is stored after each batch) or by
 //     webhook (HandleWebhook checks X-Telegram-Bot-Api-Secret-Token in constant time). Each
 //     update is handled once: its id is recorded in the same transaction as its effects and its
@@ -39,11 +40,10 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "accounts/accounts.h"
 #include "billing/account_notices.h"
@@ -75,7 +75,7 @@ namespace sinyal::notify {
 enum class UpdateMode { kPolling, kWebhook };
 
 struct TelegramOptions {
-  BotApiOptions api;            // base URL (the FAKE server's in tests) and the bot token
+  BotApiOptions api;  // base URL (the FAKE server's in tests) and the bot token
   // The bot's @username for deep links, without '@'. Empty: asked with getMe at Start.
   std::string bot_username;
   UpdateMode mode = UpdateMode::kPolling;  // Default: long polling.
@@ -83,14 +83,14 @@ struct TelegramOptions {
   std::string webhook_url;
   // Webhook mode: required, 16..256 of A-Z a-z 0-9 _ - (Telegram's alphabet).
   std::string webhook_secret;
-  int poll_timeout_seconds = 25;          // getUpdates long-poll timeout. [0, 50]
-  int64_t link_token_ttl_seconds = 600;   // Default: 10 min. [60, 86400]
+  int poll_timeout_seconds = 25;         // getUpdates long-poll timeout. [0, 50]
+  int64_t link_token_ttl_seconds = 600;  // Default: 10 min. [60, 86400]
   // Link to a series' chart in alerts; "{symbol}" and "{timeframe}" are replaced. Empty: none.
   std::string chart_url_template;
-  size_t max_alerts_per_chat = 20;        // Default: 20.
-  SendQueueOptions send;                  // flood limits, threads (its api is set from `api`)
-  int64_t quota_check_seconds = 300;      // quota notices; 0 = off. Default: 5 min.
-  int64_t lease_seconds = 15;             // poller/sender lease. [3, 300]
+  size_t max_alerts_per_chat = 20;    // Default: 20.
+  SendQueueOptions send;              // flood limits, threads (its api is set from `api`)
+  int64_t quota_check_seconds = 300;  // quota notices; 0 = off. Default: 5 min.
+  int64_t lease_seconds = 15;         // poller/sender lease. [3, 300]
 };
 
 enum class LinkKind { kPrivate, kGroup };
@@ -123,9 +123,9 @@ struct LinkInfo {
 };
 
 struct AlertSpec {
-  std::string symbol, timeframe;  // as typed; validated
-  double min_confidence = 0.6;    // [0.5, 0.99]
-  std::string direction = "any";  // any | bullish | bearish
+  std::string symbol, timeframe;         // as typed; validated
+  double min_confidence = 0.6;           // [0.5, 0.99]
+  std::string direction = "any";         // any | bullish | bearish
   std::optional<int64_t> group_chat_id;  // a linked group of the organisation; else the user's chat
 };
 
@@ -142,15 +142,15 @@ struct AlertInfo {
 };
 
 struct TelegramDeps {
-  store::Database* db = nullptr;                 // required
-  const Clock* clock = nullptr;                  // required
-  accounts::AccountService* accounts = nullptr;  // required: roles, names
-  billing::PlanStore* plans = nullptr;           // required
+  store::Database* db = nullptr;                    // required
+  const Clock* clock = nullptr;                     // required
+  accounts::AccountService* accounts = nullptr;     // required: roles, names
+  billing::PlanStore* plans = nullptr;              // required
   billing::Subscriptions* subscriptions = nullptr;  // required
-  billing::Meter* meter = nullptr;               // required: /usage, quota notices
-  signals::SignalService* signals = nullptr;     // required: alerts
-  backtest::PaperService* paper = nullptr;       // optional: /paper (paper trading accounts)
-  billing::MeteredCalls* metered = nullptr;      // optional: /signal, metered like an API call
+  billing::Meter* meter = nullptr;                  // required: /usage, quota notices
+  signals::SignalService* signals = nullptr;        // required: alerts
+  backtest::PaperService* paper = nullptr;          // optional: /paper (paper trading accounts)
+  billing::MeteredCalls* metered = nullptr;         // optional: /signal, metered like an API call
 };
 
 class TelegramBot final : public billing::AccountNotices {

@@ -14,9 +14,9 @@ namespace sinyal::notify {
 namespace {
 
 using accounts::Role;
+using std::chrono::seconds;
 using store::testing::DbTest;
 using testing::BotWorld;
-using std::chrono::seconds;
 
 TEST(ParseCommandTest, ReadsNamesArgumentsAndTheAddressee) {
   auto c = ParseCommand("/Signal@sinyal_fake_bot  EURUSD   1h ", "sinyal_fake_bot");
@@ -59,7 +59,8 @@ class TelegramBotTest : public DbTest {
     if (!reply) {
       std::string got;
       for (const auto& m : world_->fake().SentTo(chat)) got += "\n---\n" + m.text;
-      ADD_FAILURE() << "no reply containing '" << needle << "' to '" << text.substr(0, 60) << "'; chat has:" << got;
+      ADD_FAILURE() << "no reply containing '" << needle << "' to '" << text.substr(0, 60)
+                    << "'; chat has:" << got;
       return "";
     }
     return reply->text;
@@ -85,7 +86,8 @@ TEST_P(TelegramBotTest, LinksThroughAOneTimeDeepLink) {
   EXPECT_EQ(token->token.size(), 43u);  // 32 bytes, base64url, within Telegram's 64
   EXPECT_LE(token->token.size(), kMaxStartPayload);
   EXPECT_EQ(token->deep_link, "https://t.me/sinyal_fake_bot?start=" + token->token);
-  EXPECT_EQ(token->token.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-"),
+  EXPECT_EQ(token->token.find_first_not_of(
+                "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-"),
             std::string::npos);
   auto before = bot.GetLink(owner_);
   ASSERT_OK(before);
@@ -129,13 +131,15 @@ TEST_P(TelegramBotTest, LinksThroughAOneTimeDeepLink) {
   // API keys can't make links.
   accounts::Principal key = owner_;
   key.api_key = ApiKeyId(5);
-  EXPECT_EQ(bot.CreateLinkToken(key, LinkKind::kPrivate).error().code(), StatusCode::kPermissionDenied);
+  EXPECT_EQ(bot.CreateLinkToken(key, LinkKind::kPrivate).error().code(),
+            StatusCode::kPermissionDenied);
 }
 
 TEST_P(TelegramBotTest, UnlinksFromEitherSide) {
   ASSERT_TRUE(world_->Link(owner_, 1001));
   ASSERT_OK(world_->bot().Unlink(owner_));
-  ASSERT_TRUE(world_->fake().WaitForMessage(1001, "unlinked from this chat on the Sinyal website", seconds(10)));
+  ASSERT_TRUE(world_->fake().WaitForMessage(1001, "unlinked from this chat on the Sinyal website",
+                                            seconds(10)));
   EXPECT_FALSE(world_->bot().GetLink(owner_)->linked);
   EXPECT_EQ(world_->bot().Unlink(owner_).code(), StatusCode::kNotFound);
   // From the chat: /stop.
@@ -204,7 +208,9 @@ TEST_P(TelegramBotTest, PaperShowsTheUsersOwnAccountsOnly) {
   auto created = world_->paper().Create(tenant_, owner_.user, req);
   ASSERT_OK(created);
   std::string en = Ask(1001, 1001, "/paper", "Paper trading accounts (simulated, not real money)");
-  EXPECT_NE(en.find("#" + std::to_string(created->account.id) + " Swing SYN (active)"), std::string::npos) << en;
+  EXPECT_NE(en.find("#" + std::to_string(created->account.id) + " Swing SYN (active)"),
+            std::string::npos)
+      << en;
   EXPECT_NE(en.find("Equity 20000.00"), std::string::npos) << en;
   EXPECT_NE(en.find("No open positions"), std::string::npos) << en;
   // The member of the same organisation has none: another user's accounts are never shown.
@@ -243,9 +249,13 @@ TEST_P(TelegramBotTest, HostileAndUnlinkedInputGetsClearAnswersAndChangesNothing
   Ask(1001, 1001, "/\xF0\x9F\x92\xA3", "I only understand commands");
   EXPECT_TRUE(world_->bot().ListAlerts(owner_)->empty());
   // Bots and channels are ignored (no reply), but their updates are still confirmed.
-  world_->fake().InjectUpdate({{"message", {{"message_id", 1}, {"from", {{"id", 77}, {"is_bot", true}}},
-                                            {"chat", {{"id", 77}, {"type", "private"}}}, {"text", "/help"}}}});
-  world_->fake().InjectUpdate({{"channel_post", {{"chat", {{"id", -5}, {"type", "channel"}}}, {"text", "/help"}}}});
+  world_->fake().InjectUpdate({{"message",
+                                {{"message_id", 1},
+                                 {"from", {{"id", 77}, {"is_bot", true}}},
+                                 {"chat", {{"id", 77}, {"type", "private"}}},
+                                 {"text", "/help"}}}});
+  world_->fake().InjectUpdate(
+      {{"channel_post", {{"chat", {{"id", -5}, {"type", "channel"}}}, {"text", "/help"}}}});
   world_->fake().InjectUpdate({{"message", "not an object"}});
   Settle();
   EXPECT_TRUE(world_->fake().SentTo(77).empty());
@@ -303,7 +313,8 @@ TEST_P(TelegramBotTest, GroupsAreLinkedByTheirOwnerAndAnswerOnlyTheOrganisations
   ASSERT_TRUE(world_->Link(owner_, 1001));
   ASSERT_TRUE(world_->Link(member_, 2002));
   // Members can't ask for group links.
-  EXPECT_EQ(world_->bot().CreateLinkToken(member_, LinkKind::kGroup).error().code(), StatusCode::kPermissionDenied);
+  EXPECT_EQ(world_->bot().CreateLinkToken(member_, LinkKind::kGroup).error().code(),
+            StatusCode::kPermissionDenied);
   auto token = world_->bot().CreateLinkToken(owner_, LinkKind::kGroup);
   ASSERT_OK(token);
   EXPECT_NE(token->deep_link.find("?startgroup="), std::string::npos);
@@ -344,7 +355,8 @@ TEST_P(TelegramBotTest, GroupsAreLinkedByTheirOwnerAndAnswerOnlyTheOrganisations
   auto other_token = world_->bot().CreateLinkToken(stranger, LinkKind::kGroup);
   ASSERT_OK(other_token);
   world_->fake().SetChatMember(group, 5005, "creator");
-  Ask(5005, group, "/start@sinyal_fake_bot " + other_token->token, "already linked to another organisation");
+  Ask(5005, group, "/start@sinyal_fake_bot " + other_token->token,
+      "already linked to another organisation");
   // /stop by the owner unlinks the group.
   Ask(1001, group, "/stop", "This group is unlinked");
   EXPECT_TRUE(world_->bot().GetLink(owner_)->groups.empty());
@@ -360,8 +372,12 @@ TEST_P(TelegramBotTest, ABlockedBotIsMarkedAndUnblockingRestoresIt) {
   EXPECT_FALSE(world_->bot().GetLink(owner_)->blocked);
   // Blocked without telling us: the send fails with 403, the link is marked.
   world_->fake().Block(1001);
-  ASSERT_OK(world_->bot().Notify({.tenant = tenant_, .kind = billing::NoticeKind::kRenewalDue, .event_id = "inv-1",
-                                  .plan = "Pro", .amount_idr = 149000, .due_at = 1'800'000'000LL * kNanosPerSecond}));
+  ASSERT_OK(world_->bot().Notify({.tenant = tenant_,
+                                  .kind = billing::NoticeKind::kRenewalDue,
+                                  .event_id = "inv-1",
+                                  .plan = "Pro",
+                                  .amount_idr = 149000,
+                                  .due_at = 1'800'000'000LL * kNanosPerSecond}));
   ASSERT_TRUE(world_->bot().send_queue().WaitIdle(seconds(10)));
   EXPECT_TRUE(world_->bot().GetLink(owner_)->blocked);
   EXPECT_EQ(world_->fake().stats().send_blocked, 1);
@@ -371,14 +387,28 @@ TEST_P(TelegramBotTest, AccountNoticesReachOwnersAndAdminsOncePerEvent) {
   ASSERT_TRUE(world_->Link(owner_, 1001));
   ASSERT_TRUE(world_->Link(member_, 2002, "id"));
   TelegramBot& bot = world_->bot();
-  ASSERT_OK(bot.Notify({.tenant = tenant_, .kind = billing::NoticeKind::kPaymentSettled, .event_id = "order-1",
-                        .plan = "Pro", .amount_idr = 149000}));
-  ASSERT_OK(bot.Notify({.tenant = tenant_, .kind = billing::NoticeKind::kPaymentSettled, .event_id = "order-1",
-                        .plan = "Pro", .amount_idr = 149000}));  // Midtrans sent it twice
-  ASSERT_OK(bot.Notify({.tenant = tenant_, .kind = billing::NoticeKind::kPaymentFailed, .event_id = "order-2",
-                        .plan = "Pro", .amount_idr = 149000, .detail = "card declined"}));
-  ASSERT_OK(bot.Notify({.tenant = tenant_, .kind = billing::NoticeKind::kRenewalDue, .event_id = "inv-7",
-                        .plan = "Pro", .amount_idr = 149000, .due_at = 1'800'000'000LL * kNanosPerSecond}));
+  ASSERT_OK(bot.Notify({.tenant = tenant_,
+                        .kind = billing::NoticeKind::kPaymentSettled,
+                        .event_id = "order-1",
+                        .plan = "Pro",
+                        .amount_idr = 149000}));
+  ASSERT_OK(bot.Notify({.tenant = tenant_,
+                        .kind = billing::NoticeKind::kPaymentSettled,
+                        .event_id = "order-1",
+                        .plan = "Pro",
+                        .amount_idr = 149000}));  // Midtrans sent it twice
+  ASSERT_OK(bot.Notify({.tenant = tenant_,
+                        .kind = billing::NoticeKind::kPaymentFailed,
+                        .event_id = "order-2",
+                        .plan = "Pro",
+                        .amount_idr = 149000,
+                        .detail = "card declined"}));
+  ASSERT_OK(bot.Notify({.tenant = tenant_,
+                        .kind = billing::NoticeKind::kRenewalDue,
+                        .event_id = "inv-7",
+                        .plan = "Pro",
+                        .amount_idr = 149000,
+                        .due_at = 1'800'000'000LL * kNanosPerSecond}));
   ASSERT_TRUE(bot.send_queue().WaitIdle(seconds(10)));
   std::vector<std::string> texts;
   for (const auto& m : world_->fake().SentTo(1001)) texts.push_back(m.text);
@@ -390,7 +420,8 @@ TEST_P(TelegramBotTest, AccountNoticesReachOwnersAndAdminsOncePerEvent) {
   EXPECT_EQ(count("failed (card declined)"), 1);
   EXPECT_EQ(count("renewal is due 2027-01-15"), 1);
   // The member is not an owner or admin: no billing notices.
-  for (const auto& m : world_->fake().SentTo(2002)) EXPECT_EQ(m.text.find("Pembayaran"), std::string::npos);
+  for (const auto& m : world_->fake().SentTo(2002))
+    EXPECT_EQ(m.text.find("Pembayaran"), std::string::npos);
   EXPECT_EQ(bot.Notify({.tenant = tenant_, .kind = billing::NoticeKind::kPaymentSettled}).code(),
             StatusCode::kInvalidArgument);
 }
@@ -406,7 +437,8 @@ TEST_P(TelegramBotTest, QuotaNoticesAt80And100PercentOncePerPeriod) {
       billing::MeterCall call{.tenant = t, .user = owner.user, .endpoint = "user.predict"};
       auto r = world_->meter().Reserve(call, world_->clock().Now());
       ASSERT_OK(r.status());
-      ASSERT_OK(world_->meter().Commit(std::move(r->reservation), nlohmann::json::object()).status());
+      ASSERT_OK(
+          world_->meter().Commit(std::move(r->reservation), nlohmann::json::object()).status());
     }
   };
   use(7);
@@ -419,7 +451,8 @@ TEST_P(TelegramBotTest, QuotaNoticesAt80And100PercentOncePerPeriod) {
   ASSERT_TRUE(world_->bot().send_queue().WaitIdle(seconds(10)));
   auto sent = world_->fake().SentTo(7007);
   ASSERT_GE(sent.size(), 3u);
-  EXPECT_NE(sent[sent.size() - 2].text.find("used 80% of your Free quota: 8 / 10"), std::string::npos);
+  EXPECT_NE(sent[sent.size() - 2].text.find("used 80% of your Free quota: 8 / 10"),
+            std::string::npos);
   EXPECT_NE(sent.back().text.find("quota is used up: 10 / 10"), std::string::npos);
 }
 
@@ -432,7 +465,8 @@ TEST_P(TelegramBotTest, WebhookSecretsAreCheckedAndUpdatesHandledOnce) {
   const std::string update =
       R"({"update_id":555,"message":{"message_id":1,"from":{"id":8008,"is_bot":false},"chat":{"id":8008,"type":"private"},"text":"/help"}})";
   EXPECT_EQ(bot.HandleWebhook("", update).code(), StatusCode::kUnauthenticated);
-  EXPECT_EQ(bot.HandleWebhook("correct-horse-battery-staple_41", update).code(), StatusCode::kUnauthenticated);
+  EXPECT_EQ(bot.HandleWebhook("correct-horse-battery-staple_41", update).code(),
+            StatusCode::kUnauthenticated);
   EXPECT_EQ(bot.HandleWebhook("x", update).code(), StatusCode::kUnauthenticated);
   ASSERT_TRUE(bot.send_queue().WaitIdle(seconds(5)));
   EXPECT_TRUE(world_->fake().SentTo(8008).empty());  // forged: nothing read, nothing sent
@@ -456,16 +490,19 @@ TEST_P(TelegramBotTest, NoUpdateIsLostOrHandledTwiceAcrossRestarts) {
   // A redelivery of a handled update (as after a crash before the offset was stored, or a
   // webhook retry) changes nothing: its id was recorded with its effects.
   auto first = ParseUpdate(nlohmann::json{{"update_id", 1000},
-                                          {"message", {{"message_id", 1}, {"from", {{"id", 9000}, {"is_bot", false}}},
-                                                       {"chat", {{"id", 9000}, {"type", "private"}}},
-                                                       {"text", "/help"}}}});
+                                          {"message",
+                                           {{"message_id", 1},
+                                            {"from", {{"id", 9000}, {"is_bot", false}}},
+                                            {"chat", {{"id", 9000}, {"type", "private"}}},
+                                            {"text", "/help"}}}});
   ASSERT_OK(first);
   ASSERT_OK(world_->bot().HandleUpdate(*first));
   Settle();
   for (int i = 0; i < 10; ++i) EXPECT_EQ(world_->fake().SentTo(9000 + i).size(), 1u) << i;
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, TelegramBotTest, SINYAL_DB_BACKENDS, store::testing::BackendName);
+INSTANTIATE_TEST_SUITE_P(Backends, TelegramBotTest, SINYAL_DB_BACKENDS,
+                         store::testing::BackendName);
 
 }  // namespace
 }  // namespace sinyal::notify

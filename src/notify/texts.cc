@@ -20,8 +20,10 @@ std::optional<Lang> ParseLang(std::string_view code) {
 }
 
 Lang LangFromTelegram(std::string_view code) {
-  return code.size() >= 2 && (code[0] == 'i' || code[0] == 'I') && (code[1] == 'd' || code[1] == 'D') ? Lang::kId
-                                                                                                        : Lang::kEn;
+  return code.size() >= 2 && (code[0] == 'i' || code[0] == 'I') &&
+                 (code[1] == 'd' || code[1] == 'D')
+             ? Lang::kId
+             : Lang::kEn;
 }
 
 namespace texts {
@@ -47,7 +49,8 @@ std::string Percent(double p) { return Fixed(p * 100.0, 0) + "%"; }
 std::string When(UnixNanos t) {
   CivilTime c = NanosToCivil(t);
   char buf[40];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02d %02d:%02d UTC", c.year, c.month, c.day, c.hour, c.minute);
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02d %02d:%02d UTC", c.year, c.month, c.day, c.hour,
+                c.minute);
   return buf;
 }
 
@@ -90,7 +93,8 @@ std::string SignalBody(Lang l, const SignalView& v) {
       s += (Id(l) ? " (interval 80%: " : " (80% interval: ") + Pct(*v.interval80_lo) + " .. " +
            Pct(*v.interval80_hi) + ")";
     }
-    s += (Id(l) ? " dalam " : " over ") + std::to_string(v.horizon) + (Id(l) ? " bar\n" : " bars\n");
+    s +=
+        (Id(l) ? " dalam " : " over ") + std::to_string(v.horizon) + (Id(l) ? " bar\n" : " bars\n");
   }
   if (!v.regime.empty()) s += (Id(l) ? "Rezim: " : "Regime: ") + v.regime + "\n";
   if (!v.drivers.empty()) {
@@ -105,7 +109,8 @@ std::string SignalBody(Lang l, const SignalView& v) {
   }
   s += "\n";
   if (!v.model_version.empty()) s += (Id(l) ? "Model " : "Model ") + v.model_version + "\n";
-  for (const std::string& g : v.gated) s += (Id(l) ? "Tidak termasuk paket Anda: " : "Not in your plan: ") + g + "\n";
+  for (const std::string& g : v.gated)
+    s += (Id(l) ? "Tidak termasuk paket Anda: " : "Not in your plan: ") + g + "\n";
   if (!v.chart_url.empty()) s += (Id(l) ? "Grafik: " : "Chart: ") + v.chart_url + "\n";
   return s;
 }
@@ -114,12 +119,16 @@ std::string SignalBody(Lang l, const SignalView& v) {
 
 std::string HelpUnlinked(Lang l) {
   if (Id(l)) {
-    return "Halo! Ini bot Sinyal.\n\nUntuk menghubungkan akun Anda: masuk ke Sinyal, buka Pengaturan > Telegram, "
-           "lalu ketuk tautan \"Hubungkan Telegram\". Tautan itu berlaku sekali dan hanya beberapa menit.\n\n"
+    return "Halo! Ini bot Sinyal.\n\nUntuk menghubungkan akun Anda: masuk ke Sinyal, buka "
+           "Pengaturan > Telegram, "
+           "lalu ketuk tautan \"Hubungkan Telegram\". Tautan itu berlaku sekali dan hanya beberapa "
+           "menit.\n\n"
            "Perintah: /help, /lang en|id";
   }
-  return "Hello! This is the Sinyal bot.\n\nTo link your account: sign in to Sinyal, open Settings > Telegram and "
-         "tap \"Link Telegram\". The link works once and only for a few minutes.\n\nCommands: /help, /lang en|id";
+  return "Hello! This is the Sinyal bot.\n\nTo link your account: sign in to Sinyal, open Settings "
+         "> Telegram and "
+         "tap \"Link Telegram\". The link works once and only for a few minutes.\n\nCommands: "
+         "/help, /lang en|id";
 }
 
 std::string HelpLinked(Lang l, bool paper_available) {  // paper_available: /paper is offered
@@ -128,7 +137,8 @@ std::string HelpLinked(Lang l, bool paper_available) {  // paper_available: /pap
     s = "Perintah Sinyal:\n"
         "/signal EURUSD 1h - sinyal terbaru (dihitung 1 panggilan API)\n"
         "/alerts - daftar peringatan\n"
-        "/alerts add EURUSD 1h 0.65 [bullish|bearish] - peringatan saat bar ditutup dengan keyakinan minimal\n"
+        "/alerts add EURUSD 1h 0.65 [bullish|bearish] - peringatan saat bar ditutup dengan "
+        "keyakinan minimal\n"
         "/alerts remove <id> - hapus peringatan\n"
         "/alerts mute [id] | /alerts unmute [id] - bisukan semua atau satu\n"
         "/usage - pemakaian periode ini\n"
@@ -141,7 +151,8 @@ std::string HelpLinked(Lang l, bool paper_available) {  // paper_available: /pap
   s = "Sinyal commands:\n"
       "/signal EURUSD 1h - the latest signal (counts as 1 API call)\n"
       "/alerts - your alerts\n"
-      "/alerts add EURUSD 1h 0.65 [bullish|bearish] - an alert when a closed bar's signal reaches that confidence\n"
+      "/alerts add EURUSD 1h 0.65 [bullish|bearish] - an alert when a closed bar's signal reaches "
+      "that confidence\n"
       "/alerts remove <id> - delete an alert\n"
       "/alerts mute [id] | /alerts unmute [id] - mute all alerts or one\n"
       "/usage - this period's usage\n"
@@ -157,28 +168,34 @@ std::string HelpGroup(Lang l, std::string_view tenant) {
     return "Grup ini terhubung ke " + std::string(tenant) +
            ".\nAturan anggota:\n"
            "- Semua anggota membaca peringatan yang dikirim ke grup.\n"
-           "- Perintah hanya dijawab untuk anggota yang akun Telegram-nya terhubung ke " + std::string(tenant) +
+           "- Perintah hanya dijawab untuk anggota yang akun Telegram-nya terhubung ke " +
+           std::string(tenant) +
            "; pesan orang lain diabaikan.\n"
 
-           "- Menambah/menghapus/membisukan peringatan grup, /lang, /usage, /plan dan /stop: hanya owner atau admin " +
-           std::string(tenant) + " (atau yang menghubungkan grup).\n\n"
+           "- Menambah/menghapus/membisukan peringatan grup, /lang, /usage, /plan dan /stop: hanya "
+           "owner atau admin " +
+           std::string(tenant) +
+           " (atau yang menghubungkan grup).\n\n"
            "/alerts, /alerts add EURUSD 1h 0.65, /alerts remove <id>, /alerts mute, /help";
   }
   return "This group is linked to " + std::string(tenant) +
          ".\nMember rules:\n"
          "- Every member reads the alerts posted to the group.\n"
-         "- Commands are answered only for members whose Telegram account is linked to " + std::string(tenant) +
+         "- Commands are answered only for members whose Telegram account is linked to " +
+         std::string(tenant) +
          "; anyone else is ignored.\n"
 
-         "- Adding/removing/muting group alerts, /lang, /usage, /plan and /stop: owners or admins of " +
-         std::string(tenant) + " only (or whoever linked the group).\n\n"
+         "- Adding/removing/muting group alerts, /lang, /usage, /plan and /stop: owners or admins "
+         "of " +
+         std::string(tenant) +
+         " only (or whoever linked the group).\n\n"
          "/alerts, /alerts add EURUSD 1h 0.65, /alerts remove <id>, /alerts mute, /help";
 }
 
 std::string Welcome(Lang l, std::string_view tenant, std::string_view user) {
   if (Id(l)) {
-    return "Terhubung! Chat ini sekarang terhubung ke akun Sinyal " + std::string(user) + " (" + std::string(tenant) +
-           ").\n\n" + HelpLinked(l, false);
+    return "Terhubung! Chat ini sekarang terhubung ke akun Sinyal " + std::string(user) + " (" +
+           std::string(tenant) + ").\n\n" + HelpLinked(l, false);
   }
   return "Linked! This chat is now linked to the Sinyal account of " + std::string(user) + " (" +
          std::string(tenant) + ").\n\n" + HelpLinked(l, false);
@@ -190,7 +207,8 @@ std::string WelcomeBack(Lang l) {
 }
 
 std::string GroupLinked(Lang l, std::string_view tenant, std::string_view by) {
-  return (Id(l) ? "Grup terhubung oleh " : "Group linked by ") + std::string(by) + ".\n\n" + HelpGroup(l, tenant);
+  return (Id(l) ? "Grup terhubung oleh " : "Group linked by ") + std::string(by) + ".\n\n" +
+         HelpGroup(l, tenant);
 }
 
 std::string LinkRefused(Lang l, LinkProblem p) {
@@ -200,21 +218,28 @@ std::string LinkRefused(Lang l, LinkProblem p) {
       return Id(l) ? "Tautan ini tidak valid. Buat tautan baru di Sinyal: Pengaturan > Telegram."
                    : "This link is not valid. Create a new one in Sinyal: Settings > Telegram.";
     case LinkProblem::kExpired:
-      return Id(l) ? "Tautan ini sudah kedaluwarsa. Buat tautan baru di Sinyal: Pengaturan > Telegram."
+      return Id(l) ? "Tautan ini sudah kedaluwarsa. Buat tautan baru di Sinyal: Pengaturan > "
+                     "Telegram."
                    : "This link has expired. Create a new one in Sinyal: Settings > Telegram.";
     case LinkProblem::kUsed:
       return Id(l) ? "Tautan ini sudah dipakai. Setiap tautan hanya berlaku sekali."
                    : "This link was already used. Each link works once.";
     case LinkProblem::kWrongChatKind:
-      return Id(l) ? "Tautan ini untuk jenis chat lain (pribadi atau grup). Buat tautan yang sesuai di Sinyal."
-                   : "This link is for another kind of chat (private or group). Create the right one in Sinyal.";
+      return Id(l) ? "Tautan ini untuk jenis chat lain (pribadi atau grup). Buat tautan yang "
+                     "sesuai di Sinyal."
+                   : "This link is for another kind of chat (private or group). Create the right "
+                     "one in Sinyal.";
     case LinkProblem::kOtherAccount:
-      return Id(l) ? "Akun Telegram ini sudah terhubung ke akun Sinyal lain. Kirim /stop dulu untuk memutuskannya."
-                   : "This Telegram account is already linked to another Sinyal account. Send /stop first to "
+      return Id(l) ? "Akun Telegram ini sudah terhubung ke akun Sinyal lain. Kirim /stop dulu "
+                     "untuk memutuskannya."
+                   : "This Telegram account is already linked to another Sinyal account. Send "
+                     "/stop first to "
                      "unlink it.";
     case LinkProblem::kNotTokenOwner:
-      return Id(l) ? "Tautan grup ini milik pengguna Sinyal lain. Hanya pembuatnya yang dapat memakainya."
-                   : "This group link belongs to another Sinyal user. Only the one who created it can use it.";
+      return Id(l) ? "Tautan grup ini milik pengguna Sinyal lain. Hanya pembuatnya yang dapat "
+                     "memakainya."
+                   : "This group link belongs to another Sinyal user. Only the one who created it "
+                     "can use it.";
     case LinkProblem::kNotGroupOwner:
       return Id(l) ? "Hanya pemilik (creator) grup ini yang dapat menghubungkannya ke Sinyal."
                    : "Only the owner (creator) of this group can link it to Sinyal.";
@@ -226,20 +251,25 @@ std::string LinkRefused(Lang l, LinkProblem p) {
 }
 
 std::string NotLinked(Lang l) {
-  return Id(l) ? "Akun Telegram ini belum terhubung ke Sinyal. Masuk ke Sinyal, buka Pengaturan > Telegram, "
+  return Id(l) ? "Akun Telegram ini belum terhubung ke Sinyal. Masuk ke Sinyal, buka Pengaturan > "
+                 "Telegram, "
                  "lalu ketuk \"Hubungkan Telegram\"."
-               : "This Telegram account is not linked to Sinyal. Sign in to Sinyal, open Settings > Telegram and tap "
+               : "This Telegram account is not linked to Sinyal. Sign in to Sinyal, open Settings "
+                 "> Telegram and tap "
                  "\"Link Telegram\".";
 }
 
 std::string Unlinked(Lang l) {
-  return Id(l) ? "Akun Sinyal Anda telah diputus dari chat ini. Anda tidak akan menerima pesan lagi."
-               : "Your Sinyal account is unlinked from this chat. You will get no more messages.";
+  return Id(l)
+             ? "Akun Sinyal Anda telah diputus dari chat ini. Anda tidak akan menerima pesan lagi."
+             : "Your Sinyal account is unlinked from this chat. You will get no more messages.";
 }
 
 std::string UnlinkedFromWeb(Lang l) {
-  return Id(l) ? "Akun Sinyal Anda diputus dari chat ini melalui situs Sinyal. Anda tidak akan menerima pesan lagi."
-               : "Your Sinyal account was unlinked from this chat on the Sinyal website. You will get no more "
+  return Id(l) ? "Akun Sinyal Anda diputus dari chat ini melalui situs Sinyal. Anda tidak akan "
+                 "menerima pesan lagi."
+               : "Your Sinyal account was unlinked from this chat on the Sinyal website. You will "
+                 "get no more "
                  "messages.";
 }
 
@@ -255,32 +285,42 @@ std::string UnknownCommand(Lang l, std::string_view command) {
 }
 
 std::string NotACommand(Lang l) {
-  return Id(l) ? "Saya hanya mengerti perintah. Kirim /help." : "I only understand commands. Send /help.";
+  return Id(l) ? "Saya hanya mengerti perintah. Kirim /help."
+               : "I only understand commands. Send /help.";
 }
 
 std::string TooLong(Lang l, size_t chars, size_t max_chars) {
-  return Id(l) ? "Pesan Anda terlalu panjang (" + std::to_string(chars) + " karakter; perintah paling banyak " +
-                     std::to_string(max_chars) + "). Kirim /help."
-               : "Your message is too long (" + std::to_string(chars) + " characters; commands are at most " +
-                     std::to_string(max_chars) + "). Send /help.";
+  return Id(l) ? "Pesan Anda terlalu panjang (" + std::to_string(chars) +
+                     " karakter; perintah paling banyak " + std::to_string(max_chars) +
+                     "). Kirim /help."
+               : "Your message is too long (" + std::to_string(chars) +
+                     " characters; commands are at most " + std::to_string(max_chars) +
+                     "). Send /help.";
 }
 
 std::string NotAllowedInGroup(Lang l) {
-  return Id(l) ? "Hanya owner atau admin organisasi (atau yang menghubungkan grup) yang dapat melakukan ini di grup."
-               : "Only owners or admins of the organisation (or whoever linked the group) can do this in a group.";
+  return Id(l) ? "Hanya owner atau admin organisasi (atau yang menghubungkan grup) yang dapat "
+                 "melakukan ini di grup."
+               : "Only owners or admins of the organisation (or whoever linked the group) can do "
+                 "this in a group.";
 }
 
 std::string PrivateOnly(Lang l) {
-  return Id(l) ? "Perintah ini hanya di chat pribadi dengan bot." : "This command works only in a private chat with "
-                                                                     "the bot.";
+  return Id(l) ? "Perintah ini hanya di chat pribadi dengan bot."
+               : "This command works only in a private chat with "
+                 "the bot.";
 }
 
 std::string LangSet(Lang l) { return Id(l) ? "Bahasa: Bahasa Indonesia." : "Language: English."; }
-std::string LangUsage(Lang l) { return Id(l) ? "Pakai: /lang en atau /lang id" : "Use: /lang en or /lang id"; }
+std::string LangUsage(Lang l) {
+  return Id(l) ? "Pakai: /lang en atau /lang id" : "Use: /lang en or /lang id";
+}
 
 std::string SignalUsage(Lang l) {
-  return Id(l) ? "Pakai: /signal SIMBOL TIMEFRAME, misalnya /signal EURUSD 1h (timeframe: 1m 5m 15m 30m 1h 4h 1d)"
-               : "Use: /signal SYMBOL TIMEFRAME, e.g. /signal EURUSD 1h (timeframes: 1m 5m 15m 30m 1h 4h 1d)";
+  return Id(l) ? "Pakai: /signal SIMBOL TIMEFRAME, misalnya /signal EURUSD 1h (timeframe: 1m 5m "
+                 "15m 30m 1h 4h 1d)"
+               : "Use: /signal SYMBOL TIMEFRAME, e.g. /signal EURUSD 1h (timeframes: 1m 5m 15m 30m "
+                 "1h 4h 1d)";
 }
 
 std::string SignalAnswer(Lang l, const SignalView& v) {
@@ -288,7 +328,8 @@ std::string SignalAnswer(Lang l, const SignalView& v) {
                   DirectionWord(l, v.direction) + "\n" + SignalBody(l, v);
   if (v.metered) {
     if (v.remaining_quota) {
-      s += Id(l) ? "Sisa kuota: " + Count(*v.remaining_quota) : "Quota left: " + Count(*v.remaining_quota);
+      s += Id(l) ? "Sisa kuota: " + Count(*v.remaining_quota)
+                 : "Quota left: " + Count(*v.remaining_quota);
     } else {
       s += Id(l) ? "Dihitung sebagai 1 panggilan." : "Counted as 1 call.";
     }
@@ -302,17 +343,22 @@ std::string SignalRefused(Lang l, std::string_view reason) {
 }
 
 std::string Alert(Lang l, const SignalView& v) {
-  std::string s = DirectionEmoji(v.direction) + (Id(l) ? " Peringatan Sinyal: " : " Sinyal alert: ") + v.symbol +
-                  " " + v.timeframe + " " + DirectionWord(l, v.direction) + "\n" + SignalBody(l, v);
-  s += Id(l) ? "Bukan nasihat keuangan. /alerts untuk mengatur." : "Not financial advice. /alerts to manage.";
+  std::string s = DirectionEmoji(v.direction) +
+                  (Id(l) ? " Peringatan Sinyal: " : " Sinyal alert: ") + v.symbol + " " +
+                  v.timeframe + " " + DirectionWord(l, v.direction) + "\n" + SignalBody(l, v);
+  s += Id(l) ? "Bukan nasihat keuangan. /alerts untuk mengatur."
+             : "Not financial advice. /alerts to manage.";
   return s;
 }
 
 std::string AlertsUsage(Lang l) {
-  return Id(l) ? "Pakai: /alerts | /alerts add EURUSD 1h 0.65 [bullish|bearish] | /alerts remove <id> | "
-                 "/alerts mute [id] | /alerts unmute [id]\nKeyakinan minimal antara 0.50 dan 0.99."
-               : "Use: /alerts | /alerts add EURUSD 1h 0.65 [bullish|bearish] | /alerts remove <id> | "
-                 "/alerts mute [id] | /alerts unmute [id]\nMinimum confidence between 0.50 and 0.99.";
+  return Id(l)
+             ? "Pakai: /alerts | /alerts add EURUSD 1h 0.65 [bullish|bearish] | /alerts remove "
+               "<id> | "
+               "/alerts mute [id] | /alerts unmute [id]\nKeyakinan minimal antara 0.50 dan 0.99."
+             : "Use: /alerts | /alerts add EURUSD 1h 0.65 [bullish|bearish] | /alerts remove <id> "
+               "| "
+               "/alerts mute [id] | /alerts unmute [id]\nMinimum confidence between 0.50 and 0.99.";
 }
 
 std::string AlertList(Lang l, const std::vector<AlertLine>& alerts, bool chat_muted) {
@@ -323,15 +369,18 @@ std::string AlertList(Lang l, const std::vector<AlertLine>& alerts, bool chat_mu
   } else {
     s = Id(l) ? "Peringatan:\n" : "Alerts:\n";
     for (const AlertLine& a : alerts) {
-      s += "#" + std::to_string(a.id) + " " + a.symbol + " " + a.timeframe + " >= " + Fixed(a.min_confidence, 2);
+      s += "#" + std::to_string(a.id) + " " + a.symbol + " " + a.timeframe +
+           " >= " + Fixed(a.min_confidence, 2);
       if (a.direction != "any") s += " " + a.direction;
       if (a.muted) s += Id(l) ? " (dibisukan)" : " (muted)";
       s += "\n";
     }
   }
-  if (chat_muted) s += Id(l) ? "\nSemua peringatan di chat ini dibisukan: /alerts unmute" : "\nAll alerts in this "
-                                                                                            "chat are muted: /alerts "
-                                                                                            "unmute";
+  if (chat_muted)
+    s += Id(l) ? "\nSemua peringatan di chat ini dibisukan: /alerts unmute"
+               : "\nAll alerts in this "
+                 "chat are muted: /alerts "
+                 "unmute";
   return s;
 }
 
@@ -345,7 +394,8 @@ std::string AlertAdded(Lang l, const AlertLine& a) {
 }
 
 std::string AlertRemoved(Lang l, int64_t id) {
-  return Id(l) ? "Peringatan #" + std::to_string(id) + " dihapus." : "Alert #" + std::to_string(id) + " removed.";
+  return Id(l) ? "Peringatan #" + std::to_string(id) + " dihapus."
+               : "Alert #" + std::to_string(id) + " removed.";
 }
 
 std::string AlertNotFound(Lang l, int64_t id) {
@@ -358,26 +408,31 @@ std::string AlertMuted(Lang l, std::optional<int64_t> id, bool muted) {
     return Id(l) ? "Peringatan #" + std::to_string(*id) + (muted ? " dibisukan." : " aktif lagi.")
                  : "Alert #" + std::to_string(*id) + (muted ? " muted." : " unmuted.");
   }
-  return Id(l) ? (muted ? "Semua peringatan di chat ini dibisukan." : "Peringatan di chat ini aktif lagi.")
-               : (muted ? "All alerts in this chat are muted." : "Alerts in this chat are on again.");
+  return Id(l)
+             ? (muted ? "Semua peringatan di chat ini dibisukan."
+                      : "Peringatan di chat ini aktif lagi.")
+             : (muted ? "All alerts in this chat are muted." : "Alerts in this chat are on again.");
 }
 
 std::string AlertRefused(Lang l, std::string_view reason) {
   return (Id(l) ? "Peringatan tidak ditambahkan: " : "Alert not added: ") + std::string(reason);
 }
 
-std::string Usage(Lang l, std::string_view plan, int64_t used, std::optional<int64_t> quota, int64_t overage_units,
-                  int64_t cost_idr, UnixNanos period_end) {
-  std::string s = (Id(l) ? "Pemakaian periode ini (paket " : "This period's usage (plan ") + std::string(plan) + "):\n";
+std::string Usage(Lang l, std::string_view plan, int64_t used, std::optional<int64_t> quota,
+                  int64_t overage_units, int64_t cost_idr, UnixNanos period_end) {
+  std::string s = (Id(l) ? "Pemakaian periode ini (paket " : "This period's usage (plan ") +
+                  std::string(plan) + "):\n";
   if (quota) {
     s += Count(used) + " / " + Count(*quota) + (Id(l) ? " panggilan" : " calls");
     if (*quota > 0) s += " (" + std::to_string(used * 100 / *quota) + "%)";
     s += "\n";
   } else {
-    s += Count(used) + (Id(l) ? " panggilan (tanpa batas, penggunaan wajar)\n" : " calls (unlimited, fair use)\n");
+    s += Count(used) + (Id(l) ? " panggilan (tanpa batas, penggunaan wajar)\n"
+                              : " calls (unlimited, fair use)\n");
   }
   if (overage_units > 0) {
-    s += (Id(l) ? "Kelebihan: " : "Overage: ") + Count(overage_units) + " = " + FormatIdr({cost_idr}) + "\n";
+    s += (Id(l) ? "Kelebihan: " : "Overage: ") + Count(overage_units) + " = " +
+         FormatIdr({cost_idr}) + "\n";
   }
   s += (Id(l) ? "Periode berakhir " : "Period ends ") + When(period_end);
   return s;
@@ -385,10 +440,12 @@ std::string Usage(Lang l, std::string_view plan, int64_t used, std::optional<int
 
 std::string PlanInfo(Lang l, std::string_view name, int64_t price_idr, std::optional<int64_t> quota,
                      const std::vector<std::string>& features, UnixNanos period_end) {
-  std::string s = (Id(l) ? "Paket: " : "Plan: ") + std::string(name) + " - " + FormatIdr({price_idr}) +
-                  (Id(l) ? "/bulan\n" : "/month\n");
-  s += quota ? (Id(l) ? "Kuota: " : "Quota: ") + Count(*quota) + (Id(l) ? " panggilan/bulan\n" : " calls/month\n")
-             : (Id(l) ? "Kuota: tanpa batas (penggunaan wajar)\n" : "Quota: unlimited (fair use)\n");
+  std::string s = (Id(l) ? "Paket: " : "Plan: ") + std::string(name) + " - " +
+                  FormatIdr({price_idr}) + (Id(l) ? "/bulan\n" : "/month\n");
+  s += quota
+           ? (Id(l) ? "Kuota: " : "Quota: ") + Count(*quota) +
+                 (Id(l) ? " panggilan/bulan\n" : " calls/month\n")
+           : (Id(l) ? "Kuota: tanpa batas (penggunaan wajar)\n" : "Quota: unlimited (fair use)\n");
   s += Id(l) ? "Fitur: " : "Features: ";
   for (size_t i = 0; i < features.size(); ++i) s += (i ? ", " : "") + features[i];
   if (features.empty()) s += Id(l) ? "arah sinyal saja" : "direction only";
@@ -397,7 +454,8 @@ std::string PlanInfo(Lang l, std::string_view name, int64_t price_idr, std::opti
 }
 
 std::string PaperUnavailable(Lang l) {
-  return Id(l) ? "Paper trading belum tersedia di Sinyal." : "Paper trading is not available on Sinyal yet.";
+  return Id(l) ? "Paper trading belum tersedia di Sinyal."
+               : "Paper trading is not available on Sinyal yet.";
 }
 
 std::string Paper(Lang l, const std::vector<PaperLine>& accounts) {
@@ -413,14 +471,15 @@ std::string Paper(Lang l, const std::vector<PaperLine>& accounts) {
     s += ")\n";
     s += (Id(l) ? "Ekuitas " : "Equity ") + Fixed(a.equity, 2) + " " + a.currency + " (" +
          (a.return_fraction >= 0 ? "+" : "") + Fixed(a.return_fraction * 100, 2) + "%" +
-         (Id(l) ? " dari " : " from ") + Fixed(a.initial_balance, 2) + "), " + (Id(l) ? "saldo " : "balance ") +
-         Fixed(a.balance, 2) + "\n";
+         (Id(l) ? " dari " : " from ") + Fixed(a.initial_balance, 2) + "), " +
+         (Id(l) ? "saldo " : "balance ") + Fixed(a.balance, 2) + "\n";
     if (a.positions.empty()) {
       s += Id(l) ? "Tidak ada posisi terbuka\n" : "No open positions\n";
     } else {
       for (const std::string& p : a.positions) s += "- " + p + "\n";
     }
-    if (a.last_bar_time > 0) s += (Id(l) ? "Bar terakhir " : "Last bar ") + When(a.last_bar_time) + "\n";
+    if (a.last_bar_time > 0)
+      s += (Id(l) ? "Bar terakhir " : "Last bar ") + When(a.last_bar_time) + "\n";
   }
   return s;
 }
@@ -433,39 +492,46 @@ std::string TemporaryFailure(Lang l) {
 std::string QuotaNotice(Lang l, int percent, std::string_view plan, int64_t used, int64_t quota,
                         UnixNanos period_end) {
   if (percent >= 100) {
-    return Id(l) ? "\xE2\x9A\xA0 Kuota paket " + std::string(plan) + " habis: " + Count(used) + " / " + Count(quota) +
-                       " panggilan. Panggilan berikutnya ditolak atau dikenai biaya kelebihan sampai " +
+    return Id(l) ? "\xE2\x9A\xA0 Kuota paket " + std::string(plan) + " habis: " + Count(used) +
+                       " / " + Count(quota) +
+                       " panggilan. Panggilan berikutnya ditolak atau dikenai biaya kelebihan "
+                       "sampai " +
                        When(period_end) + ". /plan"
-                 : "\xE2\x9A\xA0 Your " + std::string(plan) + " quota is used up: " + Count(used) + " / " +
-                       Count(quota) + " calls. Further calls are refused or charged as overage until " +
+                 : "\xE2\x9A\xA0 Your " + std::string(plan) + " quota is used up: " + Count(used) +
+                       " / " + Count(quota) +
+                       " calls. Further calls are refused or charged as overage until " +
                        When(period_end) + ". /plan";
   }
-  return Id(l) ? "Kuota paket " + std::string(plan) + " sudah terpakai " + std::to_string(percent) + "%: " +
-                     Count(used) + " / " + Count(quota) + " panggilan, sampai " + When(period_end) + ". /usage"
-               : "You have used " + std::to_string(percent) + "% of your " + std::string(plan) + " quota: " +
-                     Count(used) + " / " + Count(quota) + " calls, until " + When(period_end) + ". /usage";
+  return Id(l) ? "Kuota paket " + std::string(plan) + " sudah terpakai " + std::to_string(percent) +
+                     "%: " + Count(used) + " / " + Count(quota) + " panggilan, sampai " +
+                     When(period_end) + ". /usage"
+               : "You have used " + std::to_string(percent) + "% of your " + std::string(plan) +
+                     " quota: " + Count(used) + " / " + Count(quota) + " calls, until " +
+                     When(period_end) + ". /usage";
 }
 
 std::string RenewalDue(Lang l, std::string_view plan, int64_t amount, UnixNanos due) {
   return Id(l) ? "Perpanjangan paket " + std::string(plan) + " jatuh tempo " + When(due) + ": " +
                      FormatIdr({amount}) + ". Bayar di Sinyal: Pengaturan > Tagihan."
-               : "Your " + std::string(plan) + " renewal is due " + When(due) + ": " + FormatIdr({amount}) +
-                     ". Pay in Sinyal: Settings > Billing.";
+               : "Your " + std::string(plan) + " renewal is due " + When(due) + ": " +
+                     FormatIdr({amount}) + ". Pay in Sinyal: Settings > Billing.";
 }
 
 std::string PaymentSettled(Lang l, std::string_view plan, int64_t amount) {
-  return Id(l) ? "\xE2\x9C\x85 Pembayaran " + FormatIdr({amount}) + " untuk paket " + std::string(plan) +
-                     " diterima. Terima kasih!"
-               : "\xE2\x9C\x85 Payment of " + FormatIdr({amount}) + " for the " + std::string(plan) +
-                     " plan received. Thank you!";
+  return Id(l) ? "\xE2\x9C\x85 Pembayaran " + FormatIdr({amount}) + " untuk paket " +
+                     std::string(plan) + " diterima. Terima kasih!"
+               : "\xE2\x9C\x85 Payment of " + FormatIdr({amount}) + " for the " +
+                     std::string(plan) + " plan received. Thank you!";
 }
 
 std::string PaymentFailed(Lang l, std::string_view plan, int64_t amount, std::string_view detail) {
   std::string why = detail.empty() ? "" : " (" + std::string(detail.substr(0, 200)) + ")";
-  return Id(l) ? "\xE2\x9D\x8C Pembayaran " + FormatIdr({amount}) + " untuk paket " + std::string(plan) + " gagal" +
-                     why + ". Coba lagi di Sinyal: Pengaturan > Tagihan."
-               : "\xE2\x9D\x8C Payment of " + FormatIdr({amount}) + " for the " + std::string(plan) + " plan failed" +
-                     why + ". Try again in Sinyal: Settings > Billing.";
+  return Id(l)
+             ? "\xE2\x9D\x8C Pembayaran " + FormatIdr({amount}) + " untuk paket " +
+                   std::string(plan) + " gagal" + why +
+                   ". Coba lagi di Sinyal: Pengaturan > Tagihan."
+             : "\xE2\x9D\x8C Payment of " + FormatIdr({amount}) + " for the " + std::string(plan) +
+                   " plan failed" + why + ". Try again in Sinyal: Settings > Billing.";
 }
 
 }  // namespace texts

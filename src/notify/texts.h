@@ -28,12 +28,12 @@ struct SignalView {
   std::string direction;          // "bullish", "bearish", "neutral"
   std::string abstain_reason;
   int horizon = 1;
-  UnixNanos bar_close = 0;        // close time of the bar it was made on
+  UnixNanos bar_close = 0;  // close time of the bar it was made on
   std::optional<double> confidence, p_up;
   std::optional<double> interval80_lo, interval80_hi;  // forward log return
   std::optional<double> expected_return;
-  std::string regime;                 // e.g. "up, normal volatility"; empty when gated
-  std::vector<std::string> drivers;   // "rsi_14 61.2 (+)"; empty when gated
+  std::string regime;                // e.g. "up, normal volatility"; empty when gated
+  std::vector<std::string> drivers;  // "rsi_14 61.2 (+)"; empty when gated
   std::string model_version;
   int64_t data_delay_seconds = 0;
   std::vector<std::string> gated;
@@ -53,15 +53,15 @@ std::string WelcomeBack(Lang l);
 std::string GroupLinked(Lang l, std::string_view tenant_name, std::string_view by);
 
 enum class LinkProblem {
-  kMalformed,         // not a token
-  kUnknown,           // no such token (or another bot's)
+  kMalformed,  // not a token
+  kUnknown,    // no such token (or another bot's)
   kExpired,
   kUsed,
-  kWrongChatKind,     // a group token in a private chat, or the other way round
-  kOtherAccount,      // this Telegram account is linked to another Sinyal account
-  kNotTokenOwner,     // group: the token belongs to someone else
-  kNotGroupOwner,     // group: the sender is not the group's creator
-  kGroupTaken,        // group: linked to another organisation
+  kWrongChatKind,  // a group token in a private chat, or the other way round
+  kOtherAccount,   // this Telegram account is linked to another Sinyal account
+  kNotTokenOwner,  // group: the token belongs to someone else
+  kNotGroupOwner,  // group: the sender is not the group's creator
+  kGroupTaken,     // group: linked to another organisation
 };
 std::string LinkRefused(Lang l, LinkProblem p);
 
@@ -98,8 +98,9 @@ std::string AlertRefused(Lang l, std::string_view reason);
 
 std::string Usage(Lang l, std::string_view plan, int64_t used, std::optional<int64_t> quota,
                   int64_t overage_units, int64_t cost_idr, UnixNanos period_end);
-std::string PlanInfo(Lang l, std::string_view display_name, int64_t price_idr, std::optional<int64_t> quota,
-                     const std::vector<std::string>& features, UnixNanos period_end);
+std::string PlanInfo(Lang l, std::string_view display_name, int64_t price_idr,
+                     std::optional<int64_t> quota, const std::vector<std::string>& features,
+                     UnixNanos period_end);
 std::string PaperUnavailable(Lang l);
 struct PaperLine {
   int64_t id = 0;
@@ -112,10 +113,12 @@ std::string Paper(Lang l, const std::vector<PaperLine>& accounts);
 std::string TemporaryFailure(Lang l);
 
 // Account notices.
-std::string QuotaNotice(Lang l, int percent, std::string_view plan, int64_t used, int64_t quota, UnixNanos period_end);
+std::string QuotaNotice(Lang l, int percent, std::string_view plan, int64_t used, int64_t quota,
+                        UnixNanos period_end);
 std::string RenewalDue(Lang l, std::string_view plan, int64_t amount_idr, UnixNanos due_at);
 std::string PaymentSettled(Lang l, std::string_view plan, int64_t amount_idr);
-std::string PaymentFailed(Lang l, std::string_view plan, int64_t amount_idr, std::string_view detail);
+std::string PaymentFailed(Lang l, std::string_view plan, int64_t amount_idr,
+                          std::string_view detail);
 
 }  // namespace texts
 }  // namespace sinyal::notify

@@ -57,8 +57,8 @@ std::string RandomHex(size_t bytes) {
 bool ValidOrderId(std::string_view id) {
   if (id.empty() || id.size() > 50) return false;
   return std::all_of(id.begin(), id.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '-' || c == '_' || c == '~' || c == '.';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '_' || c == '~' || c == '.';
   });
 }
 
@@ -74,7 +74,8 @@ Result<int64_t> ParseGrossAmount(std::string_view text) {
     }
     whole = text.substr(0, dot);
   }
-  if (whole.empty() || whole.size() > 15 || whole.find_first_not_of("0123456789") != std::string_view::npos) {
+  if (whole.empty() || whole.size() > 15 ||
+      whole.find_first_not_of("0123456789") != std::string_view::npos) {
     return bad();
   }
   int64_t v = 0;
@@ -90,7 +91,9 @@ Result<nlohmann::json> SnapBody(const SnapRequest& r, const MidtransConfig& conf
   nlohmann::json items = nlohmann::json::array();
   for (const SnapItem& it : r.items) {
     sum += it.price * it.quantity;
-    items.push_back({{"id", it.id}, {"price", it.price}, {"quantity", it.quantity},
+    items.push_back({{"id", it.id},
+                     {"price", it.price},
+                     {"quantity", it.quantity},
                      {"name", it.name.substr(0, 50)}});
   }
   if (r.gross_amount <= 0 || sum != r.gross_amount) {
@@ -100,8 +103,8 @@ Result<nlohmann::json> SnapBody(const SnapRequest& r, const MidtransConfig& conf
   nlohmann::json body = {
       {"transaction_details", {{"order_id", r.order_id}, {"gross_amount", r.gross_amount}}},
       {"item_details", items},
-      {"customer_details", {{"first_name", r.customer_first_name.substr(0, 50)},
-                            {"email", r.customer_email}}},
+      {"customer_details",
+       {{"first_name", r.customer_first_name.substr(0, 50)}, {"email", r.customer_email}}},
       {"enabled_payments", config.enabled_payments},
       {"expiry", {{"unit", "minute"}, {"duration", r.expiry_minutes}}}};
   if (!r.expiry_start_time.empty()) body["expiry"]["start_time"] = r.expiry_start_time;
@@ -164,7 +167,8 @@ Result<Transaction> Transaction::FromJson(const nlohmann::json& j, bool need_sig
       if (!g.key.empty() && g.amount > 0) t.refunds.push_back(std::move(g));
     }
   }
-  if (!ValidOrderId(t.order_id)) return Status::InvalidArgument("is not a valid order id", "order_id");
+  if (!ValidOrderId(t.order_id))
+    return Status::InvalidArgument("is not a valid order id", "order_id");
   return t;
 }
 
@@ -177,7 +181,8 @@ GatewayOutcome Classify(std::string_view status, std::string_view fraud) {
   }
   if (status == "pending") return GatewayOutcome::kPending;
   if (status == "deny") return GatewayOutcome::kDenied;
-  if (status == "cancel" || status == "expire" || status == "failure") return GatewayOutcome::kFailed;
+  if (status == "cancel" || status == "expire" || status == "failure")
+    return GatewayOutcome::kFailed;
   if (status == "refund" || status == "partial_refund") return GatewayOutcome::kRefunded;
   if (status == "chargeback") return GatewayOutcome::kChargeback;
   if (status == "partial_chargeback") return GatewayOutcome::kPartialChargeback;
@@ -186,15 +191,24 @@ GatewayOutcome Classify(std::string_view status, std::string_view fraud) {
 
 std::string_view GatewayOutcomeName(GatewayOutcome o) {
   switch (o) {
-    case GatewayOutcome::kPending: return "pending";
-    case GatewayOutcome::kChallenge: return "challenge";
-    case GatewayOutcome::kSettled: return "settled";
-    case GatewayOutcome::kDenied: return "denied";
-    case GatewayOutcome::kFailed: return "failed";
-    case GatewayOutcome::kRefunded: return "refunded";
-    case GatewayOutcome::kChargeback: return "chargeback";
-    case GatewayOutcome::kPartialChargeback: return "partial_chargeback";
-    case GatewayOutcome::kIgnored: return "ignored";
+    case GatewayOutcome::kPending:
+      return "pending";
+    case GatewayOutcome::kChallenge:
+      return "challenge";
+    case GatewayOutcome::kSettled:
+      return "settled";
+    case GatewayOutcome::kDenied:
+      return "denied";
+    case GatewayOutcome::kFailed:
+      return "failed";
+    case GatewayOutcome::kRefunded:
+      return "refunded";
+    case GatewayOutcome::kChargeback:
+      return "chargeback";
+    case GatewayOutcome::kPartialChargeback:
+      return "partial_chargeback";
+    case GatewayOutcome::kIgnored:
+      return "ignored";
   }
   return "ignored";
 }
@@ -246,36 +260,42 @@ class CurlMidtransClient final : public MidtransClient {
 
   Result<Transaction> GetStatus(const std::string& order_id) override {
     if (!ValidOrderId(order_id)) return Status::InvalidArgument("invalid order id", "order_id");
-    SINYAL_ASSIGN_OR_RETURN(HttpAnswer a, Call("GET", config_.core_base_url + "/v2/" + order_id + "/status",
-                                               "", "status"));
+    SINYAL_ASSIGN_OR_RETURN(
+        HttpAnswer a,
+        Call("GET", config_.core_base_url + "/v2/" + order_id + "/status", "", "status"));
     SINYAL_RETURN_IF_ERROR(Check(a, "status"));
     auto j = nlohmann::json::parse(a.body, nullptr, false);
     // The JSON status_code is what counts: 404 = no payment chosen yet on Snap; 407 = expired
     // (an answer, research.md 1.3); other >= 400 are errors.
     if (j.is_object() && j.contains("status_code") && j["status_code"].is_string()) {
       const std::string code = j["status_code"];
-      if (code == "404") return Status::NotFound("midtrans status: transaction not found", "order_id");
+      if (code == "404")
+        return Status::NotFound("midtrans status: transaction not found", "order_id");
       if (code == "401") return Status::Unauthenticated("midtrans status: access denied");
       if (code >= "500" && code.size() == 3) return Status::Unavailable("midtrans status: " + code);
     }
     auto t = Transaction::FromJson(j, /*need_signature=*/true);
-    if (!t.ok()) return Status::Unavailable("midtrans status: unexpected answer (" + t.error().field() + ")");
+    if (!t.ok())
+      return Status::Unavailable("midtrans status: unexpected answer (" + t.error().field() + ")");
     return t;
   }
 
   sinyal::Status Cancel(const std::string& order_id) override {
     if (!ValidOrderId(order_id)) return Status::InvalidArgument("invalid order id", "order_id");
-    SINYAL_ASSIGN_OR_RETURN(HttpAnswer a, Call("POST", config_.core_base_url + "/v2/" + order_id + "/cancel",
-                                               "", "cancel"));
+    SINYAL_ASSIGN_OR_RETURN(
+        HttpAnswer a,
+        Call("POST", config_.core_base_url + "/v2/" + order_id + "/cancel", "", "cancel"));
     return Check(a, "cancel");
   }
 
   sinyal::Status Refund(const std::string& order_id, const std::string& refund_key, int64_t amount,
                         const std::string& reason) override {
     if (!ValidOrderId(order_id)) return Status::InvalidArgument("invalid order id", "order_id");
-    nlohmann::json body = {{"refund_key", refund_key}, {"amount", amount}, {"reason", reason.substr(0, 200)}};
-    SINYAL_ASSIGN_OR_RETURN(HttpAnswer a, Call("POST", config_.core_base_url + "/v2/" + order_id + "/refund",
-                                               body.dump(), "refund"));
+    nlohmann::json body = {
+        {"refund_key", refund_key}, {"amount", amount}, {"reason", reason.substr(0, 200)}};
+    SINYAL_ASSIGN_OR_RETURN(
+        HttpAnswer a,
+        Call("POST", config_.core_base_url + "/v2/" + order_id + "/refund", body.dump(), "refund"));
     SINYAL_RETURN_IF_ERROR(Check(a, "refund"));
     auto j = nlohmann::json::parse(a.body, nullptr, false);
     if (j.is_object() && j.contains("status_code") && j["status_code"].is_string()) {
@@ -307,7 +327,8 @@ class CurlMidtransClient final : public MidtransClient {
     curl_easy_setopt(c, CURLOPT_USERNAME, config_.server_key.c_str());
     curl_easy_setopt(c, CURLOPT_PASSWORD, "");
     curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, static_cast<long>(config_.timeout_ms));
-    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(std::min<int64_t>(config_.timeout_ms, 2000)));
+    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS,
+                     static_cast<long>(std::min<int64_t>(config_.timeout_ms, 2000)));
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);

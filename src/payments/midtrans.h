@@ -17,12 +17,11 @@
 
 #include <cstdint>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "core/status.h"
 
@@ -39,13 +38,13 @@ inline constexpr std::string_view kCoreSandboxUrl = "https://api.sandbox.midtran
 const std::vector<std::string>& DefaultEnabledPayments();
 
 struct MidtransConfig {
-  std::string server_key;      // secret
-  std::string snap_base_url;   // e.g. kSnapSandboxUrl
-  std::string core_base_url;   // e.g. kCoreSandboxUrl
+  std::string server_key;     // secret
+  std::string snap_base_url;  // e.g. kSnapSandboxUrl
+  std::string core_base_url;  // e.g. kCoreSandboxUrl
   std::vector<std::string> enabled_payments = DefaultEnabledPayments();
-  std::string finish_url;      // callbacks.finish (where Snap sends the customer afterwards)
-  int64_t timeout_ms = 3000;   // per HTTP call (a notification must be answered within 5 s)
-  bool simulated = false;      // true: the base URLs are Sinyal's local sandbox (SIMULATED)
+  std::string finish_url;     // callbacks.finish (where Snap sends the customer afterwards)
+  int64_t timeout_ms = 3000;  // per HTTP call (a notification must be answered within 5 s)
+  bool simulated = false;     // true: the base URLs are Sinyal's local sandbox (SIMULATED)
 };
 
 // SHA-512 hex of order_id + status_code + gross_amount + server_key (research.md 1.4).
@@ -114,15 +113,15 @@ struct Transaction {
 
 // What a transaction status means for an order (research.md 1.5).
 enum class GatewayOutcome {
-  kPending,      // pending: waiting for the customer; grant nothing
-  kChallenge,    // capture + fraud_status challenge: hold until approved or denied
-  kSettled,      // settlement, or capture + accept (or no fraud_status): grant
-  kDenied,       // deny (or capture + deny) before a grant: record, keep the order open
-  kFailed,       // cancel, expire, failure: the order is over
-  kRefunded,     // refund, partial_refund: cash returned (amounts from "refunds")
-  kChargeback,   // chargeback: cash taken back by the bank
+  kPending,            // pending: waiting for the customer; grant nothing
+  kChallenge,          // capture + fraud_status challenge: hold until approved or denied
+  kSettled,            // settlement, or capture + accept (or no fraud_status): grant
+  kDenied,             // deny (or capture + deny) before a grant: record, keep the order open
+  kFailed,             // cancel, expire, failure: the order is over
+  kRefunded,           // refund, partial_refund: cash returned (amounts from "refunds")
+  kChargeback,         // chargeback: cash taken back by the bank
   kPartialChargeback,  // partial_chargeback: reported to operators, amount not given
-  kIgnored,      // authorize or an unknown status: nothing to do
+  kIgnored,            // authorize or an unknown status: nothing to do
 };
 GatewayOutcome Classify(std::string_view transaction_status, std::string_view fraud_status);
 std::string_view GatewayOutcomeName(GatewayOutcome o);

@@ -10,20 +10,26 @@ namespace {
 
 TEST(MidtransTest, SignatureIsSha512OfTheFourStrings) {
   // Expected values computed independently: printf '%s' '<order><code><gross><key>' | sha512sum
-  EXPECT_EQ(SignatureKey("Postman-1578568851", "200", "150000.00", "VT-server-HJMpl9HLr_ntOKt5mRONdmKj"),
-            "d08caebe3475d7f61f85bb1502abc40e8378326a9257b91f3a79f9175a71bd7b89a45c31df88c9b9e1f954a61043024b"
-            "6b494a44886db5681560138543a2347f");
-  const std::string sig = "c3e7d97c796aa1d319f71860ba2548664c6ad1f0fea2045fcfe5c6dbccf090c950a00423fb45e1330dc7e4f47ef7"
-                          "58145d4f9131cdedd8edf39cfd4692104b69";
+  EXPECT_EQ(
+      SignatureKey("Postman-1578568851", "200", "150000.00", "VT-server-HJMpl9HLr_ntOKt5mRONdmKj"),
+      "d08caebe3475d7f61f85bb1502abc40e8378326a9257b91f3a79f9175a71bd7b89a45c31df88c9b9e1f954a61043"
+      "024b"
+      "6b494a44886db5681560138543a2347f");
+  const std::string sig =
+      "c3e7d97c796aa1d319f71860ba2548664c6ad1f0fea2045fcfe5c6dbccf090c950a00423fb45e1330dc7e4f47ef7"
+      "58145d4f9131cdedd8edf39cfd4692104b69";
   EXPECT_EQ(SignatureKey("sny-1-1-abcd", "200", "4299000.00", "SB-Mid-server-SIMULATED"), sig);
   EXPECT_TRUE(VerifySignature("sny-1-1-abcd", "200", "4299000.00", "SB-Mid-server-SIMULATED", sig));
   // Upper-case hex is the same signature; anything else is not.
   std::string upper = sig;
   for (char& c : upper) c = static_cast<char>(std::toupper(c));
-  EXPECT_TRUE(VerifySignature("sny-1-1-abcd", "200", "4299000.00", "SB-Mid-server-SIMULATED", upper));
-  EXPECT_FALSE(VerifySignature("sny-1-1-abcd", "200", "4299001.00", "SB-Mid-server-SIMULATED", sig));
+  EXPECT_TRUE(
+      VerifySignature("sny-1-1-abcd", "200", "4299000.00", "SB-Mid-server-SIMULATED", upper));
+  EXPECT_FALSE(
+      VerifySignature("sny-1-1-abcd", "200", "4299001.00", "SB-Mid-server-SIMULATED", sig));
   EXPECT_FALSE(VerifySignature("sny-1-1-abcd", "200", "4299000.00", "other-key", sig));
-  EXPECT_FALSE(VerifySignature("sny-1-1-abcd", "200", "4299000.00", "SB-Mid-server-SIMULATED", sig.substr(1)));
+  EXPECT_FALSE(VerifySignature("sny-1-1-abcd", "200", "4299000.00", "SB-Mid-server-SIMULATED",
+                               sig.substr(1)));
   EXPECT_FALSE(VerifySignature("sny-1-1-abcd", "200", "4299000.00", "SB-Mid-server-SIMULATED", ""));
 }
 
@@ -31,7 +37,8 @@ TEST(MidtransTest, GrossAmountIsWholeRupiah) {
   EXPECT_EQ(ParseGrossAmount("10000.00").value(), 10000);
   EXPECT_EQ(ParseGrossAmount("10000").value(), 10000);
   EXPECT_EQ(ParseGrossAmount("10000.0").value(), 10000);
-  for (const char* bad : {"", "-5.00", "1e5", "10000.50", "10000.", "12,000", "1000000000000000", ".00", "abc"}) {
+  for (const char* bad :
+       {"", "-5.00", "1e5", "10000.50", "10000.", "12,000", "1000000000000000", ".00", "abc"}) {
     EXPECT_EQ(ParseGrossAmount(bad).error().field(), "gross_amount") << bad;
   }
 }
@@ -64,8 +71,8 @@ TEST(MidtransTest, SnapBodyHasTheContractFields) {
   EXPECT_EQ((*body)["expiry"]["unit"], "minute");
   EXPECT_EQ((*body)["expiry"]["duration"], 60);
   EXPECT_EQ((*body)["enabled_payments"],
-            nlohmann::json({"credit_card", "bca_va", "bni_va", "bri_va", "echannel", "permata_va", "gopay",
-                            "shopeepay", "other_qris"}));
+            nlohmann::json({"credit_card", "bca_va", "bni_va", "bri_va", "echannel", "permata_va",
+                            "gopay", "shopeepay", "other_qris"}));
   r.gross_amount = 299001;  // != sum of the items
   EXPECT_EQ(SnapBody(r, config).error().field(), "gross_amount");
 }
@@ -90,7 +97,8 @@ TEST(MidtransTest, StatusesMapAsTheResearchNotesSay) {
 }
 
 TEST(MidtransTest, TransactionsParseLenientlyButNeedTheirFields) {
-  auto j = nlohmann::json::parse(R"({"transaction_time":"2024-04-01 07:00:00","transaction_status":"settlement",
+  auto j = nlohmann::json::parse(
+      R"({"transaction_time":"2024-04-01 07:00:00","transaction_status":"settlement",
     "transaction_id":"t1","status_message":"ok","status_code":"200","signature_key":"ab","payment_type":"echannel",
     "order_id":"sny-1-1-aa","merchant_id":"M1","gross_amount":"299000.00","currency":"IDR","biller_code":"70012",
     "bill_key":"123","new_field_from_midtrans":{"x":1},

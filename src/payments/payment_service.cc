@@ -54,10 +54,9 @@ Order OrderFromRow(const soci::row& r) {
 
 Result<std::optional<Order>> ReadOrder(soci::session& tx, const std::string& order_id) {
   std::optional<Order> out;
-  soci::rowset<soci::row> rows =
-      (tx.prepare << std::string("SELECT ") + kOrderColumns +
-                         " FROM payment_orders WHERE order_id = :o",
-       soci::use(order_id, "o"));
+  soci::rowset<soci::row> rows = (tx.prepare << std::string("SELECT ") + kOrderColumns +
+                                                    " FROM payment_orders WHERE order_id = :o",
+                                  soci::use(order_id, "o"));
   for (const soci::row& r : rows) out = OrderFromRow(r);
   return out;
 }
@@ -86,7 +85,6 @@ bool InsertTransition(soci::session& tx, const std::string& order_id, const std:
   return st.get_affected_rows() == 1;
 }
 
-
 std::string Capitalised(std::string s) {
   if (!s.empty() && s[0] >= 'a' && s[0] <= 'z') s[0] = static_cast<char>(s[0] - 'a' + 'A');
   return s;
@@ -113,8 +111,10 @@ nlohmann::json Order::ToJson() const {
                       {"gross_amount", gross_amount},
                       {"currency", "IDR"},
                       {"status", status},
-                      {"gateway_status", gateway_status.empty() ? nlohmann::json(nullptr) : nlohmann::json(gateway_status)},
-                      {"payment_type", payment_type.empty() ? nlohmann::json(nullptr) : nlohmann::json(payment_type)},
+                      {"gateway_status", gateway_status.empty() ? nlohmann::json(nullptr)
+                                                                : nlohmann::json(gateway_status)},
+                      {"payment_type", payment_type.empty() ? nlohmann::json(nullptr)
+                                                            : nlohmann::json(payment_type)},
                       {"gateway", simulated ? "midtrans-sandbox (SIMULATED)" : "midtrans"},
                       {"simulated", simulated},
                       {"created_at", iso(created_at)},
@@ -175,7 +175,8 @@ Result<Order> PaymentService::EnsureOrder(TenantId tenant, const TermInvoice& in
     minutes = std::max<int64_t>(60, (inv.due_at + subs_.rules().grace - now) / kNanosPerMinute);
   }
   Order o;
-  o.order_id = "sny-" + std::to_string(tenant.value()) + "-" + std::to_string(inv.seq) + "-" + RandomHex(4);
+  o.order_id =
+      "sny-" + std::to_string(tenant.value()) + "-" + std::to_string(inv.seq) + "-" + RandomHex(4);
   o.tenant = tenant;
   o.invoice = inv.seq;
   o.gross_amount = inv.total_idr;
@@ -200,7 +201,8 @@ Result<Order> PaymentService::EnsureOrder(TenantId tenant, const TermInvoice& in
   const std::string term = inv.term == billing::Term::kYear ? "1 year" : "1 month";
   std::string name = "Sinyal " + Capitalised(inv.plan) + " (" + term + ")";
   if (inv.proration_credit_idr + inv.credit_applied_idr > 0) name += " after credit";
-  req.items.push_back({inv.plan + "-" + std::string(billing::TermName(inv.term)), name, o.gross_amount, 1});
+  req.items.push_back(
+      {inv.plan + "-" + std::string(billing::TermName(inv.term)), name, o.gross_amount, 1});
   req.customer_first_name = customer.first_name;
   req.customer_email = customer.email;
   req.expiry_minutes = minutes;
@@ -227,7 +229,9 @@ Result<Order> PaymentService::EnsureOrder(TenantId tenant, const TermInvoice& in
   }
   SINYAL_RETURN_IF_ERROR(saved);
   LogEvent(spdlog::level::info, "payment_order_created",
-           {{"order_id", o.order_id}, {"tenant_id", tenant.value()}, {"gross_amount", o.gross_amount},
+           {{"order_id", o.order_id},
+            {"tenant_id", tenant.value()},
+            {"gross_amount", o.gross_amount},
             {"simulated", o.simulated}});
   return o;
 }
@@ -266,7 +270,8 @@ void PaymentService::CancelSuperseded(TenantId tenant) {
   for (const std::string& id : ids) {
     Status st = gateway_.Cancel(id);
     if (!st.ok() && st.code() != StatusCode::kNotFound) {
-      LogEvent(spdlog::level::warn, "payment_cancel_failed", {{"order_id", id}, {"error", st.ToString()}});
+      LogEvent(spdlog::level::warn, "payment_cancel_failed",
+               {{"order_id", id}, {"error", st.ToString()}});
     }
   }
 }
@@ -321,135 +326,152 @@ Result<std::string> PaymentService::ApplyTransaction(const Order& order, const T
                                                      std::string_view raw, UnixNanos now) {
   const GatewayOutcome o = Classify(t.transaction_status, t.fraud_status);
   auto gross = ParseGrossAmount(t.gross_amount);
-  const bool amount_ok = gross.ok() && (*gross == order.gross_amount ||
-                                        (t.original_amount && *t.original_amount == order.gross_amount));
-  const std::string key = t.transaction_status + (t.transaction_status == "capture" ? "/" + t.fraud_status : "");
+  const bool amount_ok =
+      gross.ok() && (*gross == order.gross_amount ||
+                     (t.original_amount && *t.original_amount == order.gross_amount));
+  const std::string key =
+      t.transaction_status + (t.transaction_status == "capture" ? "/" + t.fraud_status : "");
   const std::string body(raw.substr(0, options_.max_stored_body));
   const billing::AccountRules& rules = subs_.rules();
   std::string outcome;
-  Status st = subs_.Apply(order.tenant, now, "midtrans", [&](BillingAccount& a, soci::session& tx) -> Status {
-    outcome.clear();
-    SINYAL_ASSIGN_OR_RETURN(std::optional<Order> cur, ReadOrder(tx, order.order_id));
-    if (!cur) return Status::NotFound("no such order", "order_id");
-    Order next = *cur;
-    next.gateway_status = t.transaction_status;
-    if (!t.fraud_status.empty()) next.fraud_status = t.fraud_status;
-    if (!t.payment_type.empty()) next.payment_type = t.payment_type;
-    if (!t.transaction_id.empty()) next.transaction_id = t.transaction_id;
-    next.last_checked_at = now;
-    const int64_t seq = cur->invoice;
-    const TermInvoice* inv = a.Find(seq);
-    if (inv == nullptr) return Status::Internal("order " + cur->order_id + " has no invoice");
-    auto reverse = [&](const std::string& kind) -> Status {
-      const int64_t left = a.Find(seq)->total_idr - a.Find(seq)->refunded_idr;
-      if (left > 0) SINYAL_RETURN_IF_ERROR(a.ReturnCash(seq, left, kind, true, now, cur->order_id, rules));
-      return Status::Ok();
-    };
-    if (!amount_ok && o != GatewayOutcome::kIgnored) {
-      outcome = "amount_mismatch";
-      a.Record("payment_amount_mismatch", seq, now,
-               {{"order_id", cur->order_id}, {"gross_amount", t.gross_amount},
-                {"expected_idr", cur->gross_amount}, {"transaction_status", t.transaction_status}});
-      LogEvent(spdlog::level::err, "payment_amount_mismatch",
-               {{"order_id", cur->order_id}, {"gross_amount", t.gross_amount.substr(0, 32)},
-                {"expected_idr", cur->gross_amount}});
-    } else if (o == GatewayOutcome::kRefunded) {
-      int applied = 0;
-      for (const GatewayRefund& r : t.refunds) {
-        if (!InsertTransition(tx, cur->order_id, "refund:" + r.key, cur->tenant, now)) continue;
-        SINYAL_RETURN_IF_ERROR(a.ReturnCash(seq, r.amount, "refund", true, now,
-                                            cur->order_id + "/" + r.key, rules));
-        ++applied;
-      }
-      outcome = applied > 0 ? "applied" : "duplicate";
-    } else if (!InsertTransition(tx, cur->order_id, key, cur->tenant, now)) {
-      outcome = "duplicate";
-    } else {
-      outcome = "applied";
-      const nlohmann::json data = {{"order_id", cur->order_id},
-                                   {"transaction_status", t.transaction_status},
-                                   {"payment_type", t.payment_type},
-                                   {"gross_amount", cur->gross_amount}};
-      const bool was_paid = cur->status == "paid" || cur->status == "partially_refunded";
-      switch (o) {
-        case GatewayOutcome::kPending:
-          if (cur->status == "creating" || cur->status == "pending_payment") next.status = "pending";
-          a.Record("payment_pending", seq, now, data);
-          break;
-        case GatewayOutcome::kChallenge:
-          if (!was_paid) next.status = "challenge";
-          a.Record("payment_challenge", seq, now, data);
-          break;
-        case GatewayOutcome::kSettled:
-          if (was_paid) break;  // capture accepted earlier, now settled: nothing new
-          // Money arrived: the invoice is paid (or, when it was voided meanwhile, the amount
-          // becomes credit balance; billing decides). Never dropped.
-          SINYAL_RETURN_IF_ERROR(a.Pay(seq, cur->gross_amount, now, cur->order_id, rules).status());
-          next.status = "paid";
-          next.paid_at = now;
-          break;
-        case GatewayOutcome::kDenied:
-          if (was_paid) {
-            // A settlement turned deny (Permata/Mandiri bill/Indomaret reversal): revoke.
-            SINYAL_RETURN_IF_ERROR(reverse("reversal"));
-            next.status = "reversed";
-          } else {
-            next.status = "denied";
-            a.Record("payment_denied", seq, now, data);
+  Status st = subs_.Apply(
+      order.tenant, now, "midtrans", [&](BillingAccount& a, soci::session& tx) -> Status {
+        outcome.clear();
+        SINYAL_ASSIGN_OR_RETURN(std::optional<Order> cur, ReadOrder(tx, order.order_id));
+        if (!cur) return Status::NotFound("no such order", "order_id");
+        Order next = *cur;
+        next.gateway_status = t.transaction_status;
+        if (!t.fraud_status.empty()) next.fraud_status = t.fraud_status;
+        if (!t.payment_type.empty()) next.payment_type = t.payment_type;
+        if (!t.transaction_id.empty()) next.transaction_id = t.transaction_id;
+        next.last_checked_at = now;
+        const int64_t seq = cur->invoice;
+        const TermInvoice* inv = a.Find(seq);
+        if (inv == nullptr) return Status::Internal("order " + cur->order_id + " has no invoice");
+        auto reverse = [&](const std::string& kind) -> Status {
+          const int64_t left = a.Find(seq)->total_idr - a.Find(seq)->refunded_idr;
+          if (left > 0)
+            SINYAL_RETURN_IF_ERROR(a.ReturnCash(seq, left, kind, true, now, cur->order_id, rules));
+          return Status::Ok();
+        };
+        if (!amount_ok && o != GatewayOutcome::kIgnored) {
+          outcome = "amount_mismatch";
+          a.Record("payment_amount_mismatch", seq, now,
+                   {{"order_id", cur->order_id},
+                    {"gross_amount", t.gross_amount},
+                    {"expected_idr", cur->gross_amount},
+                    {"transaction_status", t.transaction_status}});
+          LogEvent(spdlog::level::err, "payment_amount_mismatch",
+                   {{"order_id", cur->order_id},
+                    {"gross_amount", t.gross_amount.substr(0, 32)},
+                    {"expected_idr", cur->gross_amount}});
+        } else if (o == GatewayOutcome::kRefunded) {
+          int applied = 0;
+          for (const GatewayRefund& r : t.refunds) {
+            if (!InsertTransition(tx, cur->order_id, "refund:" + r.key, cur->tenant, now)) continue;
+            SINYAL_RETURN_IF_ERROR(a.ReturnCash(seq, r.amount, "refund", true, now,
+                                                cur->order_id + "/" + r.key, rules));
+            ++applied;
           }
-          break;
-        case GatewayOutcome::kFailed:
-          if (was_paid) {
-            SINYAL_RETURN_IF_ERROR(reverse("reversal"));  // a capture cancelled
-            next.status = "reversed";
-          } else if (OpenStatus(cur->status)) {
-            next.status = "failed";
-            a.Record("payment_failed", seq, now, data);
-            if (inv->status == InvoiceStatus::kOpen && inv->kind != InvoiceKind::kRenewal) {
-              SINYAL_RETURN_IF_ERROR(a.Void(seq, "payment " + t.transaction_status, now, rules));
-            }
+          outcome = applied > 0 ? "applied" : "duplicate";
+        } else if (!InsertTransition(tx, cur->order_id, key, cur->tenant, now)) {
+          outcome = "duplicate";
+        } else {
+          outcome = "applied";
+          const nlohmann::json data = {{"order_id", cur->order_id},
+                                       {"transaction_status", t.transaction_status},
+                                       {"payment_type", t.payment_type},
+                                       {"gross_amount", cur->gross_amount}};
+          const bool was_paid = cur->status == "paid" || cur->status == "partially_refunded";
+          switch (o) {
+            case GatewayOutcome::kPending:
+              if (cur->status == "creating" || cur->status == "pending_payment")
+                next.status = "pending";
+              a.Record("payment_pending", seq, now, data);
+              break;
+            case GatewayOutcome::kChallenge:
+              if (!was_paid) next.status = "challenge";
+              a.Record("payment_challenge", seq, now, data);
+              break;
+            case GatewayOutcome::kSettled:
+              if (was_paid) break;  // capture accepted earlier, now settled: nothing new
+              // Money arrived: the invoice is paid (or, when it was voided meanwhile, the amount
+              // becomes credit balance; billing decides). Never dropped.
+              SINYAL_RETURN_IF_ERROR(
+                  a.Pay(seq, cur->gross_amount, now, cur->order_id, rules).status());
+              next.status = "paid";
+              next.paid_at = now;
+              break;
+            case GatewayOutcome::kDenied:
+              if (was_paid) {
+                // A settlement turned deny (Permata/Mandiri bill/Indomaret reversal): revoke.
+                SINYAL_RETURN_IF_ERROR(reverse("reversal"));
+                next.status = "reversed";
+              } else {
+                next.status = "denied";
+                a.Record("payment_denied", seq, now, data);
+              }
+              break;
+            case GatewayOutcome::kFailed:
+              if (was_paid) {
+                SINYAL_RETURN_IF_ERROR(reverse("reversal"));  // a capture cancelled
+                next.status = "reversed";
+              } else if (OpenStatus(cur->status)) {
+                next.status = "failed";
+                a.Record("payment_failed", seq, now, data);
+                if (inv->status == InvoiceStatus::kOpen && inv->kind != InvoiceKind::kRenewal) {
+                  SINYAL_RETURN_IF_ERROR(
+                      a.Void(seq, "payment " + t.transaction_status, now, rules));
+                }
+              }
+              break;
+            case GatewayOutcome::kChargeback:
+              SINYAL_RETURN_IF_ERROR(reverse("chargeback"));
+              next.status = "chargeback";
+              break;
+            case GatewayOutcome::kPartialChargeback:
+              a.Record("partial_chargeback_reported", seq, now, data);
+              break;
+            case GatewayOutcome::kIgnored:
+              outcome = "ignored";
+              break;
           }
-          break;
-        case GatewayOutcome::kChargeback:
-          SINYAL_RETURN_IF_ERROR(reverse("chargeback"));
-          next.status = "chargeback";
-          break;
-        case GatewayOutcome::kPartialChargeback:
-          a.Record("partial_chargeback_reported", seq, now, data);
-          break;
-        case GatewayOutcome::kIgnored:
-          outcome = "ignored";
-          break;
-      }
-    }
-    // Refund states follow the invoice.
-    const TermInvoice* after = a.Find(seq);
-    if (after->refunded_idr > 0 && (next.status == "paid" || next.status == "partially_refunded")) {
-      next.status = after->status == InvoiceStatus::kRevoked ? "refunded" : "partially_refunded";
-    }
-    WriteOrderState(tx, next, now);
-    long long tn = cur->tenant.value(), n = now;
-    std::string ts = t.transaction_status, fs = t.fraud_status, ga = t.gross_amount.substr(0, 32);
-    tx << "INSERT INTO payment_notifications (tenant_id, order_id, source, transaction_status, "
-          "fraud_status, gross_amount, outcome, body, received_at) VALUES (:t, :o, :src, :ts, "
-          ":fs, :ga, :out, :b, :n)",
-        soci::use(tn, "t"), soci::use(cur->order_id, "o"), soci::use(source, "src"),
-        soci::use(ts, "ts"), soci::use(fs, "fs"), soci::use(ga, "ga"), soci::use(outcome, "out"),
-        soci::use(body, "b"), soci::use(n, "n");
-    if (fault_.load() == Fault::kKillBeforeCommit && outcome == "applied" && o == GatewayOutcome::kSettled) {
-      LogEvent(spdlog::level::critical, "test_fault", {{"fault", "kill_before_commit"}});
-      ::raise(SIGKILL);
-    }
-    return Status::Ok();
-  });
+        }
+        // Refund states follow the invoice.
+        const TermInvoice* after = a.Find(seq);
+        if (after->refunded_idr > 0 &&
+            (next.status == "paid" || next.status == "partially_refunded")) {
+          next.status =
+              after->status == InvoiceStatus::kRevoked ? "refunded" : "partially_refunded";
+        }
+        WriteOrderState(tx, next, now);
+        long long tn = cur->tenant.value(), n = now;
+        std::string ts = t.transaction_status, fs = t.fraud_status,
+                    ga = t.gross_amount.substr(0, 32);
+        tx << "INSERT INTO payment_notifications (tenant_id, order_id, source, transaction_status, "
+              "fraud_status, gross_amount, outcome, body, received_at) VALUES (:t, :o, :src, :ts, "
+              ":fs, :ga, :out, :b, :n)",
+            soci::use(tn, "t"), soci::use(cur->order_id, "o"), soci::use(source, "src"),
+            soci::use(ts, "ts"), soci::use(fs, "fs"), soci::use(ga, "ga"),
+            soci::use(outcome, "out"), soci::use(body, "b"), soci::use(n, "n");
+        if (fault_.load() == Fault::kKillBeforeCommit && outcome == "applied" &&
+            o == GatewayOutcome::kSettled) {
+          LogEvent(spdlog::level::critical, "test_fault", {{"fault", "kill_before_commit"}});
+          ::raise(SIGKILL);
+        }
+        return Status::Ok();
+      });
   if (!st.ok()) return st;
-  if (fault_.load() == Fault::kKillAfterCommit && outcome == "applied" && o == GatewayOutcome::kSettled) {
+  if (fault_.load() == Fault::kKillAfterCommit && outcome == "applied" &&
+      o == GatewayOutcome::kSettled) {
     LogEvent(spdlog::level::critical, "test_fault", {{"fault", "kill_after_commit"}});
     ::raise(SIGKILL);
   }
   LogEvent(spdlog::level::info, "payment_status_applied",
-           {{"order_id", order.order_id}, {"source", source},
-            {"transaction_status", t.transaction_status}, {"outcome", outcome}});
+           {{"order_id", order.order_id},
+            {"source", source},
+            {"transaction_status", t.transaction_status},
+            {"outcome", outcome}});
   return outcome;
 }
 
@@ -472,7 +494,8 @@ NotificationAnswer PaymentService::HandleNotification(std::string_view content_t
   const Transaction& note = *parsed;
   if (!note.SignatureValid(gateway_.config().server_key)) {
     LogEvent(spdlog::level::warn, "midtrans_signature_rejected",
-             {{"order_id", note.order_id.substr(0, 50)}, {"transaction_status", note.transaction_status.substr(0, 32)}});
+             {{"order_id", note.order_id.substr(0, 50)},
+              {"transaction_status", note.transaction_status.substr(0, 32)}});
     return reject(401, "signature_key does not match", "signature_key");
   }
   auto found = FindBy(note.order_id);
@@ -491,7 +514,8 @@ NotificationAnswer PaymentService::HandleNotification(std::string_view content_t
   }
   if (confirmed->order_id != order.order_id ||
       !confirmed->SignatureValid(gateway_.config().server_key)) {
-    LogEvent(spdlog::level::err, "midtrans_status_signature_invalid", {{"order_id", order.order_id}});
+    LogEvent(spdlog::level::err, "midtrans_status_signature_invalid",
+             {{"order_id", order.order_id}});
     return {503, "retry", "the gateway's status answer could not be verified", ""};
   }
   auto applied = ApplyTransaction(order, *confirmed, "notification", body, now);
@@ -513,8 +537,9 @@ Result<Order> PaymentService::Refund(const std::string& order_id, int64_t amount
   if (!idempotency_key.empty()) {
     const std::string material = order_id + "\n" + idempotency_key;
     unsigned char digest[12];
-    crypto_generichash(digest, sizeof digest, reinterpret_cast<const unsigned char*>(material.data()),
-                       material.size(), nullptr, 0);
+    crypto_generichash(digest, sizeof digest,
+                       reinterpret_cast<const unsigned char*>(material.data()), material.size(),
+                       nullptr, 0);
     char hex[sizeof digest * 2 + 1];
     sodium_bin2hex(hex, sizeof hex, digest, sizeof digest);
     key = std::string("rf-") + hex;
@@ -536,26 +561,31 @@ Result<Order> PaymentService::Refund(const std::string& order_id, int64_t amount
   if (amount_idr <= 0) return Status::InvalidArgument("must be positive", "amount_idr");
   const billing::AccountRules& rules = subs_.rules();
   int64_t refundable = 0;
-  SINYAL_RETURN_IF_ERROR(subs_.Apply(order.tenant, now, actor, [&](BillingAccount& a, soci::session&) -> Status {
-    refundable = a.RefundableIdr(order.invoice);
-    return Status::Ok();
-  }));
+  SINYAL_RETURN_IF_ERROR(
+      subs_.Apply(order.tenant, now, actor, [&](BillingAccount& a, soci::session&) -> Status {
+        refundable = a.RefundableIdr(order.invoice);
+        return Status::Ok();
+      }));
   if (amount_idr > refundable) {
-    return Status::InvalidArgument("at most " + std::to_string(refundable) +
-                                       " of this order can be refunded",
-                                   "amount_idr");
+    return Status::InvalidArgument(
+        "at most " + std::to_string(refundable) + " of this order can be refunded", "amount_idr");
   }
   SINYAL_RETURN_IF_ERROR(gateway_.Refund(order_id, key, amount_idr, reason));
   // The money has left: record it whatever happened meanwhile (forced).
-  SINYAL_RETURN_IF_ERROR(subs_.Apply(order.tenant, now, actor, [&](BillingAccount& a, soci::session& tx) -> Status {
-    if (!InsertTransition(tx, order_id, "refund:" + key, order.tenant, now)) return Status::Ok();
-    SINYAL_RETURN_IF_ERROR(a.ReturnCash(order.invoice, amount_idr, "refund", true, now, order_id + "/" + key, rules));
-    SINYAL_ASSIGN_OR_RETURN(std::optional<Order> cur, ReadOrder(tx, order_id));
-    Order next = *cur;
-    next.status = a.Find(order.invoice)->status == InvoiceStatus::kRevoked ? "refunded" : "partially_refunded";
-    WriteOrderState(tx, next, now);
-    return Status::Ok();
-  }));
+  SINYAL_RETURN_IF_ERROR(
+      subs_.Apply(order.tenant, now, actor, [&](BillingAccount& a, soci::session& tx) -> Status {
+        if (!InsertTransition(tx, order_id, "refund:" + key, order.tenant, now))
+          return Status::Ok();
+        SINYAL_RETURN_IF_ERROR(a.ReturnCash(order.invoice, amount_idr, "refund", true, now,
+                                            order_id + "/" + key, rules));
+        SINYAL_ASSIGN_OR_RETURN(std::optional<Order> cur, ReadOrder(tx, order_id));
+        Order next = *cur;
+        next.status = a.Find(order.invoice)->status == InvoiceStatus::kRevoked
+                          ? "refunded"
+                          : "partially_refunded";
+        WriteOrderState(tx, next, now);
+        return Status::Ok();
+      }));
   LogEvent(spdlog::level::info, "payment_refunded",
            {{"order_id", order_id}, {"amount_idr", amount_idr}, {"actor", actor}});
   return FindOrder(order_id);
@@ -618,7 +648,8 @@ Result<int> PaymentService::Reconcile(UnixNanos now, int limit) {
   for (const auto& [t, id] : voided) {
     Status st = gateway_.Cancel(id);
     if (!st.ok() && st.code() != StatusCode::kNotFound) {
-      LogEvent(spdlog::level::warn, "payment_cancel_failed", {{"order_id", id}, {"error", st.ToString()}});
+      LogEvent(spdlog::level::warn, "payment_cancel_failed",
+               {{"order_id", id}, {"error", st.ToString()}});
     }
     (void)db_.WithTenantTx(TenantId(t), [&](soci::session& tx) -> Status {
       long long n = now;
@@ -649,7 +680,9 @@ Result<int> PaymentService::Reconcile(UnixNanos now, int limit) {
     auto t = gateway_.GetStatus(id);
     if (t.ok() && t->order_id == id && t->SignatureValid(gateway_.config().server_key)) {
       auto r = ApplyTransaction(o, *t, "poll", "", now);
-      if (!r.ok()) LogEvent(spdlog::level::warn, "payment_poll_failed", {{"order_id", id}, {"error", r.error().ToString()}});
+      if (!r.ok())
+        LogEvent(spdlog::level::warn, "payment_poll_failed",
+                 {{"order_id", id}, {"error", r.error().ToString()}});
       continue;
     }
     if (!t.ok() && t.error().code() == StatusCode::kNotFound && o.expires_at <= now) {
@@ -660,11 +693,14 @@ Result<int> PaymentService::Reconcile(UnixNanos now, int limit) {
       expired.status_code = "407";
       expired.gross_amount = std::to_string(o.gross_amount) + ".00";
       auto r = ApplyTransaction(o, expired, "poll", "", now);
-      if (!r.ok()) LogEvent(spdlog::level::warn, "payment_poll_failed", {{"order_id", id}, {"error", r.error().ToString()}});
+      if (!r.ok())
+        LogEvent(spdlog::level::warn, "payment_poll_failed",
+                 {{"order_id", id}, {"error", r.error().ToString()}});
       continue;
     }
     if (!t.ok() && t.error().code() != StatusCode::kNotFound) {
-      LogEvent(spdlog::level::warn, "payment_poll_unavailable", {{"order_id", id}, {"error", t.error().ToString()}});
+      LogEvent(spdlog::level::warn, "payment_poll_unavailable",
+               {{"order_id", id}, {"error", t.error().ToString()}});
     }
     (void)db_.WithTenantTx(o.tenant, [&](soci::session& tx) -> Status {
       long long n = now;
@@ -678,7 +714,8 @@ Result<int> PaymentService::Reconcile(UnixNanos now, int limit) {
 
 void RegisterPaymentJobs(store::JobWorker& worker, PaymentService& payments, Clock& clock) {
   worker.Register(std::string(kReconcileJobKind),
-                  [&payments, &clock](const store::Job&, const store::JobWorker::ProgressFn&) -> Result<std::string> {
+                  [&payments, &clock](const store::Job&,
+                                      const store::JobWorker::ProgressFn&) -> Result<std::string> {
                     SINYAL_ASSIGN_OR_RETURN(int polled, payments.Reconcile(clock.Now()));
                     return nlohmann::json({{"polled", polled}}).dump();
                   });

@@ -29,9 +29,11 @@ class PaymentServiceTest : public store::testing::DbTest {
     subs_ = std::make_unique<billing::Subscriptions>(db(), *plans_, clock_);
     billing_ = std::make_unique<billing::SubscriptionService>(db(), *subs_);
     sandbox_ = std::make_unique<MidtransSandbox>(
-        SandboxOptions{kKey, "http://127.0.0.1:1/sandbox/midtrans", "http://sinyal.test/notification", 0.0},
+        SandboxOptions{kKey, "http://127.0.0.1:1/sandbox/midtrans",
+                       "http://sinyal.test/notification", 0.0},
         clock_, [this](const std::string&, const std::string& body) {
-          NotificationAnswer a = payments_->HandleNotification("application/json", body, clock_.Now());
+          NotificationAnswer a =
+              payments_->HandleNotification("application/json", body, clock_.Now());
           std::lock_guard<std::mutex> lock(mu_);
           answers_.push_back(a);
           return a.http_status;
@@ -57,8 +59,8 @@ class PaymentServiceTest : public store::testing::DbTest {
   }
   std::string Plan() { return subs_->Current(tenant_, clock_.Now())->plan; }
   Order CheckoutPro() {
-    auto out = payments_->Checkout(tenant_, {"Ayu", "ayu@example.com"}, "pro", billing::Term::kMonth,
-                                   clock_.Now(), "user:1");
+    auto out = payments_->Checkout(tenant_, {"Ayu", "ayu@example.com"}, "pro",
+                                   billing::Term::kMonth, clock_.Now(), "user:1");
     EXPECT_TRUE(out.ok()) << (out.ok() ? "" : out.error().ToString());
     EXPECT_TRUE(out->order.has_value());
     return *out->order;
@@ -73,15 +75,17 @@ class PaymentServiceTest : public store::testing::DbTest {
     long long v = 0;
     EXPECT_OK(db().WithTx([&](soci::session& sql) -> Status {
       long long t = tenant_.value();
-      sql << "SELECT CAST(COALESCE(SUM(amount_idr), 0) AS BIGINT) FROM payments WHERE tenant_id = :t",
+      sql << "SELECT CAST(COALESCE(SUM(amount_idr), 0) AS BIGINT) FROM payments WHERE tenant_id = "
+             ":t",
           soci::use(t, "t"), soci::into(v);
       return Status::Ok();
     }));
     return v;
   }
   // A notification body for `order_id` signed with `key`.
-  static std::string Signed(const std::string& order_id, const std::string& status, const std::string& code,
-                            const std::string& gross, const std::string& key) {
+  static std::string Signed(const std::string& order_id, const std::string& status,
+                            const std::string& code, const std::string& gross,
+                            const std::string& key) {
     return nlohmann::json({{"order_id", order_id},
                            {"transaction_status", status},
                            {"status_code", code},
@@ -134,7 +138,8 @@ TEST_P(PaymentServiceTest, ForgedNotificationsChangeNothing) {
     return payments_->HandleNotification(ct, body, clock_.Now());
   };
   // Bad signature.
-  auto a = handle("application/json", Signed(order.order_id, "settlement", "200", gross, "not-the-key"));
+  auto a =
+      handle("application/json", Signed(order.order_id, "settlement", "200", gross, "not-the-key"));
   EXPECT_EQ(a.http_status, 401);
   EXPECT_EQ(a.field, "signature_key");
   // Tampered amount: a genuine signature for another amount.
@@ -142,9 +147,13 @@ TEST_P(PaymentServiceTest, ForgedNotificationsChangeNothing) {
   body["gross_amount"] = "1000.00";
   EXPECT_EQ(handle("application/json", body.dump()).http_status, 401);
   // Unknown order, correctly signed.
-  EXPECT_EQ(handle("application/json", Signed("sny-999-1-ffff", "settlement", "200", gross, kKey)).http_status, 404);
+  EXPECT_EQ(handle("application/json", Signed("sny-999-1-ffff", "settlement", "200", gross, kKey))
+                .http_status,
+            404);
   // Wrong content type, malformed JSON, a missing field.
-  EXPECT_EQ(handle("text/plain", Signed(order.order_id, "settlement", "200", gross, kKey)).http_status, 415);
+  EXPECT_EQ(
+      handle("text/plain", Signed(order.order_id, "settlement", "200", gross, kKey)).http_status,
+      415);
   EXPECT_EQ(handle("application/json", "{not json").http_status, 400);
   auto missing = nlohmann::json::parse(Signed(order.order_id, "settlement", "200", gross, kKey));
   missing.erase("status_code");
@@ -153,7 +162,9 @@ TEST_P(PaymentServiceTest, ForgedNotificationsChangeNothing) {
   EXPECT_EQ(m.field, "status_code");
   // A correctly signed "settlement" that the gateway does not confirm (nothing was paid: the
   // status API answers 404): nothing is granted; 503 so that Midtrans retries later.
-  EXPECT_EQ(handle("application/json", Signed(order.order_id, "settlement", "200", gross, kKey)).http_status, 503);
+  EXPECT_EQ(handle("application/json", Signed(order.order_id, "settlement", "200", gross, kKey))
+                .http_status,
+            503);
   EXPECT_EQ(Plan(), "free");
   EXPECT_EQ(CashSum(), 0);
   EXPECT_EQ(payments_->GetOrder(tenant_, order.order_id)->status, "pending_payment");
@@ -220,14 +231,17 @@ TEST_P(PaymentServiceTest, RefundsThroughTheGatewayPartialThenFull) {
   ASSERT_OK(sandbox_->Act(order.snap_token, "pay_card"));
   WaitForDeliveries();
   EXPECT_EQ(Plan(), "pro");
-  EXPECT_EQ(payments_->Refund(order.order_id, 400'000, "too much", "operator:1", clock_.Now()).error().field(),
+  EXPECT_EQ(payments_->Refund(order.order_id, 400'000, "too much", "operator:1", clock_.Now())
+                .error()
+                .field(),
             "amount_idr");
   auto partial = payments_->Refund(order.order_id, 99'000, "goodwill", "operator:1", clock_.Now());
   ASSERT_OK(partial);
   EXPECT_EQ(partial->status, "partially_refunded");
   WaitForDeliveries();  // the gateway's partial_refund notification: already recorded
   EXPECT_EQ(Plan(), "pro");
-  auto full = payments_->Refund(order.order_id, 200'000, "cancelled deal", "operator:1", clock_.Now());
+  auto full =
+      payments_->Refund(order.order_id, 200'000, "cancelled deal", "operator:1", clock_.Now());
   ASSERT_OK(full);
   EXPECT_EQ(full->status, "refunded");
   WaitForDeliveries();
@@ -241,7 +255,8 @@ TEST_P(PaymentServiceTest, ARetriedRefundWithTheSameIdempotencyKeyRefundsOnce) {
   ASSERT_OK(sandbox_->Act(order.snap_token, "pay"));
   WaitForDeliveries();
   for (int i = 0; i < 3; ++i) {
-    auto r = payments_->Refund(order.order_id, 100'000, "goodwill", "operator:1", clock_.Now(), "ticket-42");
+    auto r = payments_->Refund(order.order_id, 100'000, "goodwill", "operator:1", clock_.Now(),
+                               "ticket-42");
     ASSERT_OK(r);
     EXPECT_EQ(r->status, "partially_refunded");
   }
@@ -249,7 +264,8 @@ TEST_P(PaymentServiceTest, ARetriedRefundWithTheSameIdempotencyKeyRefundsOnce) {
   EXPECT_EQ(CashSum(), 199'000);
   EXPECT_EQ(CountRows(db(), "payments", tenant_), 2);
   // Another key is another refund.
-  ASSERT_OK(payments_->Refund(order.order_id, 100'000, "more", "operator:1", clock_.Now(), "ticket-43"));
+  ASSERT_OK(
+      payments_->Refund(order.order_id, 100'000, "more", "operator:1", clock_.Now(), "ticket-43"));
   EXPECT_EQ(CashSum(), 99'000);
 }
 
@@ -266,8 +282,8 @@ TEST_P(PaymentServiceTest, ThePollAppliesWhatNotificationsDidNotDeliver) {
   EXPECT_EQ(*polled, 1);
   EXPECT_EQ(Plan(), "pro");
   // An order nobody paid and that expired: the poll closes it.
-  auto up = payments_->Checkout(tenant_, {"Ayu", "ayu@example.com"}, "enterprise", billing::Term::kMonth,
-                                clock_.Now(), "user:1");
+  auto up = payments_->Checkout(tenant_, {"Ayu", "ayu@example.com"}, "enterprise",
+                                billing::Term::kMonth, clock_.Now(), "user:1");
   ASSERT_OK(up);
   clock_.Advance(25 * kNanosPerHour);
   ASSERT_OK(payments_->Reconcile(clock_.Now()));
@@ -334,15 +350,16 @@ TEST_P(PaymentServiceTest, ANewCheckoutCancelsTheSupersededOrder) {
   Order first = CheckoutPro();
   ASSERT_OK(sandbox_->Act(first.snap_token, "pending"));
   WaitForDeliveries();
-  auto second = payments_->Checkout(tenant_, {"Ayu", "ayu@example.com"}, "enterprise", billing::Term::kMonth,
-                                    clock_.Now(), "user:1");
+  auto second = payments_->Checkout(tenant_, {"Ayu", "ayu@example.com"}, "enterprise",
+                                    billing::Term::kMonth, clock_.Now(), "user:1");
   ASSERT_OK(second);
   WaitForDeliveries();  // the sandbox's cancel notification
   EXPECT_EQ(payments_->GetOrder(tenant_, first.order_id)->status, "failed");
   EXPECT_EQ(billing_->Invoice(tenant_, first.invoice)->status, billing::InvoiceStatus::kVoid);
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, PaymentServiceTest, SINYAL_DB_BACKENDS, store::testing::BackendName);
+INSTANTIATE_TEST_SUITE_P(Backends, PaymentServiceTest, SINYAL_DB_BACKENDS,
+                         store::testing::BackendName);
 
 }  // namespace
 }  // namespace sinyal::payments

@@ -16,7 +16,6 @@ namespace sinyal::payments {
 
 namespace {
 
-
 std::string BasicAuthFor(const std::string& key) {
   const std::string plain = key + ":";
   std::string b64(sodium_base64_ENCODED_LEN(plain.size(), sodium_base64_VARIANT_ORIGINAL), '\0');
@@ -47,12 +46,23 @@ std::string HtmlEscape(std::string_view s) {
   std::string out;
   for (char c : s) {
     switch (c) {
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '&': out += "&amp;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&#39;"; break;
-      default: out += c;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '&':
+        out += "&amp;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&#39;";
+        break;
+      default:
+        out += c;
     }
   }
   return out;
@@ -83,8 +93,9 @@ int CurlPost(const std::string& url, const std::string& body) {
 }
 
 MidtransSandbox::Answer Error(int http, const std::string& message) {
-  return {http, {{"status_code", std::to_string(http)}, {"status_message", message},
-                 {"simulated", true}}};
+  return {
+      http,
+      {{"status_code", std::to_string(http)}, {"status_message", message}, {"simulated", true}}};
 }
 
 // Midtrans's delays between notification attempts (research.md 1.6).
@@ -102,8 +113,9 @@ int RetriesFor(int http) {
 }  // namespace
 
 const std::vector<std::string>& SandboxActions() {
-  static const std::vector<std::string> kActions = {"pay",    "pending", "pay_card", "challenge", "accept",
-                                                    "deny",   "expire",  "reverse",  "chargeback"};
+  static const std::vector<std::string> kActions = {"pay",       "pending", "pay_card",
+                                                    "challenge", "accept",  "deny",
+                                                    "expire",    "reverse", "chargeback"};
   return kActions;
 }
 
@@ -137,21 +149,25 @@ MidtransSandbox::Tx* MidtransSandbox::FindLocked(const std::string& key) {
 nlohmann::json MidtransSandbox::TxJson(const Tx& tx) const {
   const std::string gross = std::to_string(tx.gross_amount) + ".00";
   const std::string code = StatusCodeFor(tx.status);
-  nlohmann::json j = {{"transaction_time", MidtransTime(tx.created_at)},
-                      {"transaction_status", tx.status},
-                      {"transaction_id", tx.transaction_id},
-                      {"status_message", "midtrans payment notification (SIMULATED by Sinyal's sandbox)"},
-                      {"status_code", code},
-                      {"signature_key", SignatureKey(tx.order_id, code, gross, options_.server_key)},
-                      {"payment_type", tx.payment_type},
-                      {"order_id", tx.order_id},
-                      {"merchant_id", "SIMULATED"},
-                      {"gross_amount", gross},
-                      {"currency", "IDR"}};
+  nlohmann::json j = {
+      {"transaction_time", MidtransTime(tx.created_at)},
+      {"transaction_status", tx.status},
+      {"transaction_id", tx.transaction_id},
+      {"status_message", "midtrans payment notification (SIMULATED by Sinyal's sandbox)"},
+      {"status_code", code},
+      {"signature_key", SignatureKey(tx.order_id, code, gross, options_.server_key)},
+      {"payment_type", tx.payment_type},
+      {"order_id", tx.order_id},
+      {"merchant_id", "SIMULATED"},
+      {"gross_amount", gross},
+      {"currency", "IDR"}};
   if (!tx.fraud_status.empty()) j["fraud_status"] = tx.fraud_status;
   if (tx.settled_at != 0) j["settlement_time"] = MidtransTime(tx.settled_at);
   if (tx.payment_type == "bank_transfer") {
-    j["va_numbers"] = {{{"bank", "bca"}, {"va_number", "12345" + tx.order_id.substr(tx.order_id.size() > 6 ? tx.order_id.size() - 6 : 0)}}};
+    j["va_numbers"] = {
+        {{"bank", "bca"},
+         {"va_number",
+          "12345" + tx.order_id.substr(tx.order_id.size() > 6 ? tx.order_id.size() - 6 : 0)}}};
   }
   if (!tx.refunds.empty()) {
     j["refunds"] = tx.refunds;
@@ -162,7 +178,8 @@ nlohmann::json MidtransSandbox::TxJson(const Tx& tx) const {
 
 std::vector<std::string> MidtransSandbox::ActionsFor(const Tx& tx) const {
   const std::string& s = tx.status;
-  if (s.empty() || s == "pending") return {"pay", "pending", "pay_card", "challenge", "deny", "expire"};
+  if (s.empty() || s == "pending")
+    return {"pay", "pending", "pay_card", "challenge", "deny", "expire"};
   if (s == "deny") return {"pay", "pay_card", "expire"};  // the customer may retry until expiry
   if (s == "capture" && tx.fraud_status == "challenge") return {"accept", "deny"};
   if (s == "settlement" || s == "capture") return {"reverse", "chargeback"};
@@ -179,7 +196,8 @@ void MidtransSandbox::SetStatusLocked(Tx& tx, std::string status, std::string fr
   out->push_back(TxJson(tx));
 }
 
-void MidtransSandbox::EnqueueLocked(std::vector<nlohmann::json> notes, const SandboxActionOptions& o) {
+void MidtransSandbox::EnqueueLocked(std::vector<nlohmann::json> notes,
+                                    const SandboxActionOptions& o) {
   if (options_.notification_url.empty()) return;
   if (o.reorder) std::reverse(notes.begin(), notes.end());
   const int64_t now = clock_.MonotonicNanos();
@@ -193,16 +211,20 @@ void MidtransSandbox::EnqueueLocked(std::vector<nlohmann::json> notes, const San
 
 MidtransSandbox::Answer MidtransSandbox::CreateTransaction(std::string_view authorization,
                                                            std::string_view body) {
-  if (!Authorized(authorization)) return Error(401, "Access denied, please check client or server key");
+  if (!Authorized(authorization))
+    return Error(401, "Access denied, please check client or server key");
   auto j = nlohmann::json::parse(body, nullptr, false);
-  if (!j.is_object() || !j.contains("transaction_details") || !j["transaction_details"].is_object()) {
+  if (!j.is_object() || !j.contains("transaction_details") ||
+      !j["transaction_details"].is_object()) {
     return Error(400, "transaction_details is required");
   }
   const auto& d = j["transaction_details"];
-  if (!d.contains("order_id") || !d["order_id"].is_string() || !ValidOrderId(d["order_id"].get<std::string>())) {
+  if (!d.contains("order_id") || !d["order_id"].is_string() ||
+      !ValidOrderId(d["order_id"].get<std::string>())) {
     return Error(400, "transaction_details.order_id is invalid");
   }
-  if (!d.contains("gross_amount") || !d["gross_amount"].is_number_integer() || d["gross_amount"].get<int64_t>() <= 0) {
+  if (!d.contains("gross_amount") || !d["gross_amount"].is_number_integer() ||
+      d["gross_amount"].get<int64_t>() <= 0) {
     return Error(400, "transaction_details.gross_amount must be a positive integer");
   }
   const std::string order_id = d["order_id"];
@@ -217,10 +239,12 @@ MidtransSandbox::Answer MidtransSandbox::CreateTransaction(std::string_view auth
       }
       sum += it["price"].get<int64_t>() * it["quantity"].get<int64_t>();
     }
-    if (sum != gross) return Error(400, "transaction_details.gross_amount is not equal to the sum of item_details");
+    if (sum != gross)
+      return Error(400, "transaction_details.gross_amount is not equal to the sum of item_details");
   }
   std::lock_guard<std::mutex> lock(mu_);
-  if (txs_.count(order_id) != 0) return Error(400, "transaction_details.order_id has already been taken");
+  if (txs_.count(order_id) != 0)
+    return Error(400, "transaction_details.order_id has already been taken");
   Tx tx;
   tx.order_id = order_id;
   tx.token = RandomHex(16);
@@ -241,16 +265,21 @@ MidtransSandbox::Answer MidtransSandbox::CreateTransaction(std::string_view auth
   return {201, {{"token", token}, {"redirect_url", options_.base_url + "/pay/" + token}}};
 }
 
-MidtransSandbox::Answer MidtransSandbox::GetStatus(std::string_view authorization, const std::string& order_id) {
-  if (!Authorized(authorization)) return Error(401, "Access denied, please check client or server key");
+MidtransSandbox::Answer MidtransSandbox::GetStatus(std::string_view authorization,
+                                                   const std::string& order_id) {
+  if (!Authorized(authorization))
+    return Error(401, "Access denied, please check client or server key");
   std::lock_guard<std::mutex> lock(mu_);
   auto it = txs_.find(order_id);
-  if (it == txs_.end() || it->second.status.empty()) return Error(404, "Transaction doesn't exist.");
+  if (it == txs_.end() || it->second.status.empty())
+    return Error(404, "Transaction doesn't exist.");
   return {200, TxJson(it->second)};
 }
 
-MidtransSandbox::Answer MidtransSandbox::Cancel(std::string_view authorization, const std::string& order_id) {
-  if (!Authorized(authorization)) return Error(401, "Access denied, please check client or server key");
+MidtransSandbox::Answer MidtransSandbox::Cancel(std::string_view authorization,
+                                                const std::string& order_id) {
+  if (!Authorized(authorization))
+    return Error(401, "Access denied, please check client or server key");
   std::lock_guard<std::mutex> lock(mu_);
   auto it = txs_.find(order_id);
   if (it == txs_.end()) return Error(404, "Transaction doesn't exist.");
@@ -265,12 +294,14 @@ MidtransSandbox::Answer MidtransSandbox::Cancel(std::string_view authorization, 
   return {200, TxJson(tx)};
 }
 
-MidtransSandbox::Answer MidtransSandbox::Refund(std::string_view authorization, const std::string& order_id,
+MidtransSandbox::Answer MidtransSandbox::Refund(std::string_view authorization,
+                                                const std::string& order_id,
                                                 std::string_view body) {
-  if (!Authorized(authorization)) return Error(401, "Access denied, please check client or server key");
+  if (!Authorized(authorization))
+    return Error(401, "Access denied, please check client or server key");
   auto j = nlohmann::json::parse(body, nullptr, false);
-  if (!j.is_object() || !j.contains("refund_key") || !j["refund_key"].is_string() || !j.contains("amount") ||
-      !j["amount"].is_number_integer()) {
+  if (!j.is_object() || !j.contains("refund_key") || !j["refund_key"].is_string() ||
+      !j.contains("amount") || !j["amount"].is_number_integer()) {
     return Error(400, "refund_key and an integer amount are required");
   }
   const std::string key = j["refund_key"];
@@ -285,14 +316,16 @@ MidtransSandbox::Answer MidtransSandbox::Refund(std::string_view authorization, 
   const bool refundable = tx.status == "settlement" || tx.status == "partial_refund" ||
                           (tx.status == "capture" && tx.fraud_status == "accept");
   if (!refundable) return Error(412, "Transaction status cannot be updated.");
-  if (amount <= 0 || amount > tx.gross_amount - tx.refunded) return Error(412, "Refund amount is more than the remaining amount.");
+  if (amount <= 0 || amount > tx.gross_amount - tx.refunded)
+    return Error(412, "Refund amount is more than the remaining amount.");
   tx.refunded += amount;
   tx.refunds.push_back({{"refund_key", key},
                         {"refund_amount", std::to_string(amount) + ".00"},
                         {"reason", j.value("reason", "")},
                         {"created_at", MidtransTime(clock_.Now())}});
   std::vector<nlohmann::json> notes;
-  SetStatusLocked(tx, tx.refunded == tx.gross_amount ? "refund" : "partial_refund", tx.fraud_status, &notes);
+  SetStatusLocked(tx, tx.refunded == tx.gross_amount ? "refund" : "partial_refund", tx.fraud_status,
+                  &notes);
   EnqueueLocked(std::move(notes), {});
   nlohmann::json out = TxJson(tx);
   out["status_code"] = "200";
@@ -306,12 +339,15 @@ sinyal::Status MidtransSandbox::Act(const std::string& key, const std::string& a
   if (tx == nullptr) return Status::NotFound("no such sandbox transaction", "order");
   const auto allowed = ActionsFor(*tx);
   if (std::find(allowed.begin(), allowed.end(), action) == allowed.end()) {
-    return Status::FailedPrecondition("action '" + action + "' does not fit a transaction in status '" +
+    return Status::FailedPrecondition("action '" + action +
+                                          "' does not fit a transaction in status '" +
                                           (tx->status.empty() ? "new" : tx->status) + "'",
                                       "action");
   }
   std::vector<nlohmann::json> notes;
-  auto type = [&](const char* fallback) { tx->payment_type = o.payment_type.empty() ? fallback : o.payment_type; };
+  auto type = [&](const char* fallback) {
+    tx->payment_type = o.payment_type.empty() ? fallback : o.payment_type;
+  };
   if (action == "pay") {
     type("bank_transfer");
     if (tx->status != "pending") SetStatusLocked(*tx, "pending", "", &notes);
@@ -342,7 +378,10 @@ sinyal::Status MidtransSandbox::Act(const std::string& key, const std::string& a
   }
   EnqueueLocked(std::move(notes), o);
   LogEvent(spdlog::level::info, "midtrans_sandbox_action",
-           {{"order_id", tx->order_id}, {"action", action}, {"status", tx->status}, {"simulated", true}});
+           {{"order_id", tx->order_id},
+            {"action", action},
+            {"status", tx->status},
+            {"simulated", true}});
   return Status::Ok();
 }
 
@@ -365,7 +404,8 @@ nlohmann::json MidtransSandbox::List() {
   std::lock_guard<std::mutex> lock(mu_);
   std::vector<const Tx*> all;
   for (const auto& [_, tx] : txs_) all.push_back(&tx);
-  std::sort(all.begin(), all.end(), [](const Tx* a, const Tx* b) { return a->created_at > b->created_at; });
+  std::sort(all.begin(), all.end(),
+            [](const Tx* a, const Tx* b) { return a->created_at > b->created_at; });
   nlohmann::json items = nlohmann::json::array();
   for (const Tx* tx : all) {
     items.push_back({{"order_id", tx->order_id},
@@ -377,42 +417,59 @@ nlohmann::json MidtransSandbox::List() {
   return {{"simulated", true}, {"gateway", "midtrans-sandbox (SIMULATED)"}, {"items", items}};
 }
 
-Result<std::string> MidtransSandbox::PayPage(const std::string& token, const std::string& action_url) {
+Result<std::string> MidtransSandbox::PayPage(const std::string& token,
+                                             const std::string& action_url) {
   SINYAL_ASSIGN_OR_RETURN(nlohmann::json d, Describe(token));
   std::string h;
   h += "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">";
   h += "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">";
   h += "<title>SIMULATED Midtrans payment - Sinyal sandbox</title>";
-  h += "<style>body{font-family:system-ui,sans-serif;max-width:40rem;margin:2rem auto;padding:0 1rem}"
+  h += "<style>body{font-family:system-ui,sans-serif;max-width:40rem;margin:2rem auto;padding:0 "
+       "1rem}"
        ".banner{background:#fde68a;border:2px solid #b45309;padding:.75rem;font-weight:bold}"
-       "button{margin:.25rem;padding:.5rem 1rem;font-size:1rem}dt{font-weight:bold}</style></head><body>";
-  h += "<main><p class=\"banner\" role=\"note\" id=\"sandbox-banner\">SIMULATED payment page: Sinyal's local "
+       "button{margin:.25rem;padding:.5rem "
+       "1rem;font-size:1rem}dt{font-weight:bold}</style></head><body>";
+  h += "<main><p class=\"banner\" role=\"note\" id=\"sandbox-banner\">SIMULATED payment page: "
+       "Sinyal's local "
        "Midtrans sandbox. No money moves and this is not Midtrans.</p>";
-  h += "<h1>Pay order <span id=\"sandbox-order-id\">" + HtmlEscape(d["order_id"].get<std::string>()) + "</span></h1>";
-  h += "<dl><dt>Amount</dt><dd id=\"sandbox-amount\">" + HtmlEscape(FormatIdr(Idr{d["gross_amount"].get<std::string>().empty() ? 0 : std::stoll(d["gross_amount"].get<std::string>())})) + "</dd>";
-  h += "<dt>Status</dt><dd id=\"sandbox-status\" data-status=\"" + HtmlEscape(d["transaction_status"].get<std::string>()) + "\">" +
+  h += "<h1>Pay order <span id=\"sandbox-order-id\">" +
+       HtmlEscape(d["order_id"].get<std::string>()) + "</span></h1>";
+  h += "<dl><dt>Amount</dt><dd id=\"sandbox-amount\">" +
+       HtmlEscape(FormatIdr(Idr{d["gross_amount"].get<std::string>().empty()
+                                    ? 0
+                                    : std::stoll(d["gross_amount"].get<std::string>())})) +
+       "</dd>";
+  h += "<dt>Status</dt><dd id=\"sandbox-status\" data-status=\"" +
+       HtmlEscape(d["transaction_status"].get<std::string>()) + "\">" +
        HtmlEscape(d["transaction_status"].get<std::string>()) + "</dd>";
-  h += "<dt>Expires</dt><dd id=\"sandbox-expires\">" + HtmlEscape(d["expires_at"].get<std::string>()) + "</dd></dl>";
+  h += "<dt>Expires</dt><dd id=\"sandbox-expires\">" +
+       HtmlEscape(d["expires_at"].get<std::string>()) + "</dd></dl>";
   static const std::map<std::string, std::string> kLabels = {
-      {"pay", "Pay by bank transfer (settles)"}, {"pending", "Choose bank transfer, don't pay yet"},
-      {"pay_card", "Pay by card (accepted)"},    {"challenge", "Pay by card (fraud challenge)"},
-      {"accept", "Approve the challenged card payment"}, {"deny", "Deny the payment"},
-      {"expire", "Let the order expire"},        {"reverse", "Reverse the settlement (deny after settlement)"},
+      {"pay", "Pay by bank transfer (settles)"},
+      {"pending", "Choose bank transfer, don't pay yet"},
+      {"pay_card", "Pay by card (accepted)"},
+      {"challenge", "Pay by card (fraud challenge)"},
+      {"accept", "Approve the challenged card payment"},
+      {"deny", "Deny the payment"},
+      {"expire", "Let the order expire"},
+      {"reverse", "Reverse the settlement (deny after settlement)"},
       {"chargeback", "Charge back"}};
   const auto& actions = d["actions"];
   if (actions.empty()) {
     h += "<p id=\"sandbox-final\">This transaction is finished.</p>";
   } else {
     h += "<form method=\"post\" id=\"sandbox-form\"><fieldset><legend>Delivery options</legend>";
-    h += "<label><input type=\"checkbox\" name=\"duplicates\" value=\"1\" id=\"sandbox-opt-duplicate\"> send each "
+    h += "<label><input type=\"checkbox\" name=\"duplicates\" value=\"1\" "
+         "id=\"sandbox-opt-duplicate\"> send each "
          "notification twice</label><br>";
-    h += "<label><input type=\"checkbox\" name=\"reorder\" value=\"1\" id=\"sandbox-opt-reorder\"> deliver in "
+    h += "<label><input type=\"checkbox\" name=\"reorder\" value=\"1\" id=\"sandbox-opt-reorder\"> "
+         "deliver in "
          "reverse order</label></fieldset>";
     for (const auto& a : actions) {
       const std::string name = a.get<std::string>();
-      h += "<button type=\"submit\" id=\"sandbox-action-" + name + "\" data-action=\"" + name + "\" formaction=\"" +
-           HtmlEscape(action_url + "/" + name) + "\">" + HtmlEscape(kLabels.count(name) ? kLabels.at(name) : name) +
-           "</button>";
+      h += "<button type=\"submit\" id=\"sandbox-action-" + name + "\" data-action=\"" + name +
+           "\" formaction=\"" + HtmlEscape(action_url + "/" + name) + "\">" +
+           HtmlEscape(kLabels.count(name) ? kLabels.at(name) : name) + "</button>";
     }
     h += "</form>";
   }
@@ -442,8 +499,9 @@ void MidtransSandbox::Loop() {
       cv_.wait(lock);
       continue;
     }
-    auto next = std::min_element(queue_.begin(), queue_.end(),
-                                 [](const Delivery& a, const Delivery& b) { return a.due < b.due; });
+    auto next =
+        std::min_element(queue_.begin(), queue_.end(),
+                         [](const Delivery& a, const Delivery& b) { return a.due < b.due; });
     const int64_t now = clock_.MonotonicNanos();
     if (next->due > now) {
       cv_.wait_for(lock, std::chrono::nanoseconds(std::min<int64_t>(next->due - now, 100'000'000)));
@@ -461,11 +519,13 @@ void MidtransSandbox::Loop() {
     if (d.retries_left < 0) d.retries_left = RetriesFor(status);
     if (status >= 200 && status < 300) continue;
     if (d.retries_left <= 0 || d.attempt >= 5) {
-      LogEvent(spdlog::level::warn, "midtrans_sandbox_delivery_gave_up", {{"http_status", status}, {"simulated", true}});
+      LogEvent(spdlog::level::warn, "midtrans_sandbox_delivery_gave_up",
+               {{"http_status", status}, {"simulated", true}});
       continue;
     }
     --d.retries_left;
-    const double delay_ns = static_cast<double>(kRetryDelaysMinutes[d.attempt]) * kNanosPerMinute * options_.retry_scale;
+    const double delay_ns = static_cast<double>(kRetryDelaysMinutes[d.attempt]) * kNanosPerMinute *
+                            options_.retry_scale;
     ++d.attempt;
     d.due = clock_.MonotonicNanos() + static_cast<int64_t>(delay_ns);
     queue_.push_back(std::move(d));
@@ -488,14 +548,17 @@ class InProcessClient final : public MidtransClient {
     SINYAL_ASSIGN_OR_RETURN(nlohmann::json body, SnapBody(request, config_));
     auto a = sandbox_.CreateTransaction(auth_, body.dump());
     SINYAL_RETURN_IF_ERROR(Check(a));
-    return SnapResponse{a.body["token"].get<std::string>(), a.body["redirect_url"].get<std::string>()};
+    return SnapResponse{a.body["token"].get<std::string>(),
+                        a.body["redirect_url"].get<std::string>()};
   }
   Result<Transaction> GetStatus(const std::string& order_id) override {
     auto a = sandbox_.GetStatus(auth_, order_id);
     SINYAL_RETURN_IF_ERROR(Check(a));
     return Transaction::FromJson(a.body, true);
   }
-  sinyal::Status Cancel(const std::string& order_id) override { return Check(sandbox_.Cancel(auth_, order_id)); }
+  sinyal::Status Cancel(const std::string& order_id) override {
+    return Check(sandbox_.Cancel(auth_, order_id));
+  }
   sinyal::Status Refund(const std::string& order_id, const std::string& key, int64_t amount,
                         const std::string& reason) override {
     nlohmann::json body = {{"refund_key", key}, {"amount", amount}, {"reason", reason}};

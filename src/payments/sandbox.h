@@ -26,12 +26,11 @@
 #include <functional>
 #include <map>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
 #include <thread>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "core/clock.h"
 #include "core/status.h"
@@ -41,7 +40,8 @@ namespace sinyal::payments {
 
 struct SandboxOptions {
   std::string server_key;        // the key clients must send (and that signs notifications)
-  std::string base_url;          // public URL of the sandbox, for redirect_url ("http://127.0.0.1:8080/sandbox/midtrans")
+  std::string base_url;          // public URL of the sandbox, for redirect_url
+                                 // ("http://127.0.0.1:8080/sandbox/midtrans")
   std::string notification_url;  // where notifications go; empty: none are sent
   // Midtrans's retry delays are multiplied by this (1.0 = 2 min, 10 min, ...). Default 1.0.
   double retry_scale = 1.0;
@@ -61,8 +61,8 @@ struct SandboxOptions {
 const std::vector<std::string>& SandboxActions();
 
 struct SandboxActionOptions {
-  int duplicates = 0;     // send each notification this many extra times
-  bool reorder = false;   // deliver this action's statuses last-first (e.g. settlement, pending)
+  int duplicates = 0;        // send each notification this many extra times
+  bool reorder = false;      // deliver this action's statuses last-first (e.g. settlement, pending)
   std::string payment_type;  // override (e.g. "echannel", "qris", "gopay", "shopeepay")
 };
 
@@ -96,7 +96,8 @@ class MidtransSandbox {
   // Every transaction, newest first (the sandbox's own page and tests).
   nlohmann::json List();
   // The pay page for a token (HTML; SIMULATED banner; buttons with stable ids).
-  [[nodiscard]] Result<std::string> PayPage(const std::string& token, const std::string& action_url);
+  [[nodiscard]] Result<std::string> PayPage(const std::string& token,
+                                            const std::string& action_url);
 
   void SetNotificationUrl(std::string url);
   // Notifications queued, being sent, or waiting for a retry.
@@ -124,7 +125,8 @@ class MidtransSandbox {
   Tx* FindLocked(const std::string& token_or_order);
   nlohmann::json TxJson(const Tx& tx) const;
   std::vector<std::string> ActionsFor(const Tx& tx) const;
-  void SetStatusLocked(Tx& tx, std::string status, std::string fraud, std::vector<nlohmann::json>* out);
+  void SetStatusLocked(Tx& tx, std::string status, std::string fraud,
+                       std::vector<nlohmann::json>* out);
   void EnqueueLocked(std::vector<nlohmann::json> notes, const SandboxActionOptions& o);
   void Loop();
 
@@ -133,7 +135,7 @@ class MidtransSandbox {
   Sender sender_;
   std::mutex mu_;
   std::condition_variable cv_;
-  std::map<std::string, Tx> txs_;             // GUARDED_BY(mu_), by order id
+  std::map<std::string, Tx> txs_;              // GUARDED_BY(mu_), by order id
   std::map<std::string, std::string> tokens_;  // GUARDED_BY(mu_), token -> order id
   std::deque<Delivery> queue_;                 // GUARDED_BY(mu_)
   int64_t attempts_ = 0;                       // GUARDED_BY(mu_)

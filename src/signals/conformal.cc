@@ -15,12 +15,13 @@ Status CheckRows(std::span<const ConformalRow> rows, int groups) {
     if (!(r.scale > 0) || !std::isfinite(r.scale)) {
       return Status::InvalidArgument("scale must be a positive number", f + "scale");
     }
-    if (!std::isfinite(r.actual)) return Status::InvalidArgument("actual is not finite", f + "actual");
+    if (!std::isfinite(r.actual))
+      return Status::InvalidArgument("actual is not finite", f + "actual");
     if (!std::isfinite(r.point)) return Status::InvalidArgument("point is not finite", f + "point");
     if (r.group < 0 || r.group >= groups) {
-      return Status::InvalidArgument("group " + std::to_string(r.group) + " is outside [0, " +
-                                         std::to_string(groups) + ")",
-                                     f + "group");
+      return Status::InvalidArgument(
+          "group " + std::to_string(r.group) + " is outside [0, " + std::to_string(groups) + ")",
+          f + "group");
     }
   }
   return Status::Ok();
@@ -40,13 +41,15 @@ Result<ConformalIntervals> ConformalIntervals::Fit(std::span<const ConformalRow>
                                                    const ConformalConfig& config) {
   if (config.coverages.empty()) return Status::InvalidArgument("no coverage levels", "coverages");
   for (double c : config.coverages) {
-    if (!(c > 0 && c < 1)) return Status::InvalidArgument("coverage must be in (0, 1)", "coverages");
+    if (!(c > 0 && c < 1))
+      return Status::InvalidArgument("coverage must be in (0, 1)", "coverages");
   }
   if (config.groups < 1) return Status::InvalidArgument("groups must be >= 1", "groups");
   SINYAL_RETURN_IF_ERROR(CheckRows(rows, config.groups));
   if (rows.size() < config.min_scores) {
     return Status::FailedPrecondition("only " + std::to_string(rows.size()) +
-                                          " calibration rows; need " + std::to_string(config.min_scores),
+                                          " calibration rows; need " +
+                                          std::to_string(config.min_scores),
                                       "rows");
   }
   ConformalIntervals ci;
@@ -77,7 +80,8 @@ double ConformalIntervals::Quantile(size_t k, int group) const {
   return pooled_[k];
 }
 
-std::vector<ReturnInterval> ConformalIntervals::Predict(double point, double scale, int group) const {
+std::vector<ReturnInterval> ConformalIntervals::Predict(double point, double scale,
+                                                        int group) const {
   std::vector<ReturnInterval> out;
   if (pooled_.size() != config_.coverages.size()) return out;  // never fitted: no intervals
   for (size_t k = 0; k < config_.coverages.size(); ++k) {

@@ -15,10 +15,9 @@
 #pragma once
 
 #include <cstddef>
+#include <nlohmann/json.hpp>
 #include <span>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "core/status.h"
 #include "models/metrics.h"
@@ -27,10 +26,10 @@ namespace sinyal::signals {
 
 struct ConformalConfig {
   std::vector<double> coverages = {0.8, 0.95};  // Default 80% and 95%. Each in (0, 1).
-  bool mondrian = true;     // per-group quantiles. Default true.
-  int groups = 3;           // group labels 0..groups-1 (vol states). Default 3.
-  size_t min_group = 200;   // fewer scores: use the pooled quantile. Default 200.
-  size_t min_scores = 50;   // fewer calibration rows: error. Default 50.
+  bool mondrian = true;                         // per-group quantiles. Default true.
+  int groups = 3;                               // group labels 0..groups-1 (vol states). Default 3.
+  size_t min_group = 200;  // fewer scores: use the pooled quantile. Default 200.
+  size_t min_scores = 50;  // fewer calibration rows: error. Default 50.
 };
 
 struct ConformalRow {
@@ -66,8 +65,8 @@ class ConformalIntervals {
  private:
   ConformalConfig config_;
   size_t n_ = 0;
-  std::vector<double> pooled_;               // per coverage
-  std::vector<std::vector<double>> group_;   // [group][coverage]; empty vector = use pooled
+  std::vector<double> pooled_;              // per coverage
+  std::vector<std::vector<double>> group_;  // [group][coverage]; empty vector = use pooled
   std::vector<size_t> group_n_;
 };
 
@@ -81,20 +80,20 @@ class ConformalIntervals {
 // from nominal per fold at 4 and 24 bars, Mondrian groups made it worse; the rolling window
 // stayed within about 2.6 pp in every fold at every horizon.
 struct RecentConformalConfig {
-  size_t window = 2000;  // newest resolved rows used. Default 2000 (about 12 weeks of H1).
-  size_t min_rows = 200; // fewer: FailedPrecondition ("rows").
+  size_t window = 2000;   // newest resolved rows used. Default 2000 (about 12 weeks of H1).
+  size_t min_rows = 200;  // fewer: FailedPrecondition ("rows").
   std::vector<double> coverages = {0.8, 0.95};
 };
 // `resolved` oldest first; the newest `window` of them are used (pooled, no groups).
-[[nodiscard]] Result<ConformalIntervals> FitRecentConformal(std::span<const ConformalRow> resolved,
-                                                            const RecentConformalConfig& config = {});
+[[nodiscard]] Result<ConformalIntervals> FitRecentConformal(
+    std::span<const ConformalRow> resolved, const RecentConformalConfig& config = {});
 
 struct CoverageLine {
   double nominal = 0;
-  int group = -1;       // -1 = all rows
+  int group = -1;  // -1 = all rows
   size_t n = 0, covered = 0;
   double empirical = 0;
-  models::Interval ci;  // 95% Wilson interval of the empirical coverage
+  models::Interval ci;    // 95% Wilson interval of the empirical coverage
   double mean_width = 0;  // mean hi - lo (log-return units)
 };
 // Empirical coverage on test rows (which must not overlap the calibration window), overall and

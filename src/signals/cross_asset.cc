@@ -80,12 +80,14 @@ Result<AlignedPanel> AlignPanel(const std::vector<SymbolSeries>& series, market:
     if (!seen.insert(s.symbol).second) {
       return Status::InvalidArgument("symbol '" + s.symbol + "' given twice", field);
     }
-    if (s.bars.empty()) return Status::InvalidArgument("series '" + s.symbol + "' has no bars", field);
+    if (s.bars.empty())
+      return Status::InvalidArgument("series '" + s.symbol + "' has no bars", field);
     for (size_t i = 0; i < s.bars.size(); ++i) {
       const UnixNanos t = s.bars[i].time();
       if (i > 0 && t <= s.bars[i - 1].time()) {
-        return Status::InvalidArgument("series '" + s.symbol + "' row " + std::to_string(i) + " at " +
-                                           FormatIso8601(t) + " is not after the previous bar",
+        return Status::InvalidArgument("series '" + s.symbol + "' row " + std::to_string(i) +
+                                           " at " + FormatIso8601(t) +
+                                           " is not after the previous bar",
                                        field);
       }
       if (check_grid && !market::IsBucketAligned(tf, t)) {
@@ -167,12 +169,13 @@ std::string_view CorrelationMethodName(CorrelationMethod m) {
   return m == CorrelationMethod::kPearson ? "pearson" : "spearman";
 }
 
-Result<CorrelationMatrix> ComputeCorrelationMatrix(const AlignedPanel& p, size_t end_row, int window,
-                                                   CorrelationMethod method) {
+Result<CorrelationMatrix> ComputeCorrelationMatrix(const AlignedPanel& p, size_t end_row,
+                                                   int window, CorrelationMethod method) {
   SINYAL_RETURN_IF_ERROR(CheckWindow(window));
   if (end_row >= p.rows()) {
-    return Status::InvalidArgument("end_row " + std::to_string(end_row) + " is beyond the panel's " +
-                                       std::to_string(p.rows()) + " rows",
+    return Status::InvalidArgument("end_row " + std::to_string(end_row) +
+                                       " is beyond the panel's " + std::to_string(p.rows()) +
+                                       " rows",
                                    "end_row");
   }
   auto v = ValidRows(p, end_row);
@@ -230,7 +233,8 @@ Result<std::vector<double>> RollingCorrelation(const AlignedPanel& p, std::strin
 Result<std::vector<LagCorrelation>> LeadLag(const AlignedPanel& p, std::string_view a,
                                             std::string_view b, int max_lag, size_t from_row,
                                             size_t to_row) {
-  if (max_lag < 0 || max_lag > 48) return Status::InvalidArgument("max_lag must be in [0, 48]", "max_lag");
+  if (max_lag < 0 || max_lag > 48)
+    return Status::InvalidArgument("max_lag must be in [0, 48]", "max_lag");
   SINYAL_ASSIGN_OR_RETURN(size_t ia, p.Index(a));
   SINYAL_ASSIGN_OR_RETURN(size_t ib, p.Index(b));
   to_row = std::min(to_row, p.rows());
@@ -247,9 +251,9 @@ Result<std::vector<LagCorrelation>> LeadLag(const AlignedPanel& p, std::string_v
       y.push_back(p.log_return[ib][u]);
     }
     if (x.size() < static_cast<size_t>(kMinCorrelationWindow)) {
-      return Status::FailedPrecondition("lag " + std::to_string(k) + " has only " +
-                                            std::to_string(x.size()) + " return pairs",
-                                        "window");
+      return Status::FailedPrecondition(
+          "lag " + std::to_string(k) + " has only " + std::to_string(x.size()) + " return pairs",
+          "window");
     }
     out.push_back({k, Pearson(x, y), x.size()});
   }
@@ -262,7 +266,8 @@ Result<CorrelationBreakSeries> DetectCorrelationBreaks(const AlignedPanel& p, st
   if (o.min_long_run < o.window) {
     return Status::InvalidArgument("min_long_run must be >= window", "min_long_run");
   }
-  if (!(o.z_threshold > 0)) return Status::InvalidArgument("z_threshold must be > 0", "z_threshold");
+  if (!(o.z_threshold > 0))
+    return Status::InvalidArgument("z_threshold must be > 0", "z_threshold");
   SINYAL_ASSIGN_OR_RETURN(size_t ia, p.Index(a));
   SINYAL_ASSIGN_OR_RETURN(size_t ib, p.Index(b));
   CorrelationBreakSeries s;
@@ -300,15 +305,18 @@ Result<CorrelationBreakSeries> DetectCorrelationBreaks(const AlignedPanel& p, st
   return s;
 }
 
-Result<CorrelationReport> BuildCorrelationReport(const AlignedPanel& p, int window, double z_threshold) {
+Result<CorrelationReport> BuildCorrelationReport(const AlignedPanel& p, int window,
+                                                 double z_threshold) {
   SINYAL_RETURN_IF_ERROR(CheckWindow(window));
   if (p.rows() == 0) return Status::FailedPrecondition("empty panel", "series");
   CorrelationReport r;
   r.timeframe = std::string(market::TimeframeName(p.timeframe));
   r.window = window;
   r.as_of = p.times.back();
-  SINYAL_ASSIGN_OR_RETURN(r.pearson, ComputeCorrelationMatrix(p, p.rows() - 1, window, CorrelationMethod::kPearson));
-  SINYAL_ASSIGN_OR_RETURN(r.spearman, ComputeCorrelationMatrix(p, p.rows() - 1, window, CorrelationMethod::kSpearman));
+  SINYAL_ASSIGN_OR_RETURN(
+      r.pearson, ComputeCorrelationMatrix(p, p.rows() - 1, window, CorrelationMethod::kPearson));
+  SINYAL_ASSIGN_OR_RETURN(
+      r.spearman, ComputeCorrelationMatrix(p, p.rows() - 1, window, CorrelationMethod::kSpearman));
   BreakOptions bo;
   bo.window = window;
   bo.min_long_run = 5 * window;
@@ -326,7 +334,8 @@ Result<CorrelationReport> BuildCorrelationReport(const AlignedPanel& p, int wind
 }
 
 std::string_view SekModeName(SekMode m) {
-  return m == SekMode::kDropSek ? "five components (SEK dropped)" : "SEK held at its daily ECB value";
+  return m == SekMode::kDropSek ? "five components (SEK dropped)"
+                                : "SEK held at its daily ECB value";
 }
 
 Result<std::vector<DailyValue>> ParseEcbUsdSek(std::istream& in) {
@@ -368,22 +377,25 @@ Result<std::vector<DailyValue>> ParseEcbUsdSek(std::istream& in) {
     const auto f = split(line);
     const std::string where = "line " + std::to_string(ln);
     if (f.size() != header.size()) {
-      return Status::InvalidArgument(where + ": " + std::to_string(f.size()) + " fields, header has " +
-                                         std::to_string(header.size()),
+      return Status::InvalidArgument(where + ": " + std::to_string(f.size()) +
+                                         " fields, header has " + std::to_string(header.size()),
                                      where);
     }
     if (f[c_usd] == "N/A" || f[c_sek] == "N/A") continue;
     int m = 0, d = 0, y = 0;
     if (std::sscanf(f[c_date].c_str(), "%d/%d/%d", &m, &d, &y) != 3 ||
         !IsValidCivil(CivilTime{y, m, d, 0, 0, 0})) {
-      return Status::InvalidArgument(where + ", column 'Date': bad date '" + f[c_date] + "'", where);
+      return Status::InvalidArgument(where + ", column 'Date': bad date '" + f[c_date] + "'",
+                                     where);
     }
     double usd = 0, sek = 0;
     if (!num(f[c_usd], &usd)) {
-      return Status::InvalidArgument(where + ", column 'USD': not a positive number '" + f[c_usd] + "'", where);
+      return Status::InvalidArgument(
+          where + ", column 'USD': not a positive number '" + f[c_usd] + "'", where);
     }
     if (!num(f[c_sek], &sek)) {
-      return Status::InvalidArgument(where + ", column 'SEK': not a positive number '" + f[c_sek] + "'", where);
+      return Status::InvalidArgument(
+          where + ", column 'SEK': not a positive number '" + f[c_sek] + "'", where);
     }
     const UnixNanos day = DaysFromCivil(y, m, d) * kNanosPerDay;
     out.push_back({day + 15 * kNanosPerHour, sek / usd});
@@ -406,17 +418,18 @@ Result<std::vector<double>> SyntheticDxy(const AlignedPanel& p, SekMode mode,
     }
     auto idx = p.Index(c.symbol);
     if (!idx.ok()) {
-      return Status::NotFound(std::string("DXY component ") + c.symbol + " is missing from the panel",
-                              "symbols");
+      return Status::NotFound(
+          std::string("DXY component ") + c.symbol + " is missing from the panel", "symbols");
     }
     comps.push_back({*idx, c.weight});
   }
   if (mode == SekMode::kDailySek) {
-    if (usdsek.empty()) return Status::InvalidArgument("kDailySek needs USD/SEK daily values", "usdsek");
+    if (usdsek.empty())
+      return Status::InvalidArgument("kDailySek needs USD/SEK daily values", "usdsek");
     for (size_t i = 0; i < usdsek.size(); ++i) {
       if (!(usdsek[i].value > 0) || !std::isfinite(usdsek[i].value)) {
-        return Status::InvalidArgument("USD/SEK value " + std::to_string(i) + " is not a positive number",
-                                       "usdsek");
+        return Status::InvalidArgument(
+            "USD/SEK value " + std::to_string(i) + " is not a positive number", "usdsek");
       }
       if (i > 0 && usdsek[i].available_from < usdsek[i - 1].available_from) {
         return Status::InvalidArgument("USD/SEK values are not in time order", "usdsek");
@@ -441,8 +454,8 @@ Result<std::vector<double>> SyntheticDxy(const AlignedPanel& p, SekMode mode,
 Result<DxyCheck> CompareWithReference(const AlignedPanel& p, std::span<const double> syn,
                                       std::span<const market::Bar> ref) {
   if (syn.size() != p.rows()) {
-    return Status::InvalidArgument("synthetic has " + std::to_string(syn.size()) + " values, panel " +
-                                       std::to_string(p.rows()) + " rows",
+    return Status::InvalidArgument("synthetic has " + std::to_string(syn.size()) +
+                                       " values, panel " + std::to_string(p.rows()) + " rows",
                                    "synthetic");
   }
   const int64_t period = market::TimeframeNanos(p.timeframe);
@@ -488,8 +501,8 @@ Result<DxyCheck> CompareWithReference(const AlignedPanel& p, std::span<const dou
   c.corr_lag0 = lagged(0, &n0);
   c.return_pairs = n0;
   if (n0 < static_cast<size_t>(kMinCorrelationWindow)) {
-    return Status::FailedPrecondition("only " + std::to_string(n0) + " hourly return pairs in common",
-                                      "reference");
+    return Status::FailedPrecondition(
+        "only " + std::to_string(n0) + " hourly return pairs in common", "reference");
   }
   c.corr_ref_lags_1 = lagged(1, nullptr);
   c.corr_ref_leads_1 = lagged(-1, nullptr);
@@ -518,10 +531,10 @@ Result<models::FeatureFrame> CrossAssetFeatures(std::span<const market::Bar> bar
     return Status::InvalidArgument("ref_times and ref_values differ in length", "ref_values");
   }
   if (o.corr_window < kMinCorrelationWindow) {
-    return Status::InvalidArgument("corr_window " + std::to_string(o.corr_window) +
-                                       " is below kMinCorrelationWindow = " +
-                                       std::to_string(kMinCorrelationWindow),
-                                   "corr_window");
+    return Status::InvalidArgument(
+        "corr_window " + std::to_string(o.corr_window) +
+            " is below kMinCorrelationWindow = " + std::to_string(kMinCorrelationWindow),
+        "corr_window");
   }
   if (o.min_long_run < o.corr_window) {
     return Status::InvalidArgument("min_long_run must be >= corr_window", "min_long_run");
@@ -567,7 +580,8 @@ Result<models::FeatureFrame> CrossAssetFeatures(std::span<const market::Bar> bar
     const bool has0 = at(t, &v0);
     const bool has1 = has0 && at(t - period, &v1);
     if (has1) row[0] = static_cast<float>(std::log(v0 / v1));
-    if (has0 && at(t - o.return_lag_long * period, &vl)) row[1] = static_cast<float>(std::log(v0 / vl));
+    if (has0 && at(t - o.return_lag_long * period, &vl))
+      row[1] = static_cast<float>(std::log(v0 / vl));
     if (has1 && i > 0 && t - bars[i - 1].time() == period) {
       xs.push_back(std::log(bars[i].close() / bars[i - 1].close()));
       ys.push_back(std::log(v0 / v1));
@@ -583,7 +597,8 @@ Result<models::FeatureFrame> CrossAssetFeatures(std::span<const market::Bar> bar
       row[2] = static_cast<float>(c);
       if (lr.n >= o.min_long_run) {
         const double l = lr.Corr();
-        if (!std::isnan(c) && !std::isnan(l)) row[3] = static_cast<float>((FisherZ(c) - FisherZ(l)) * scale);
+        if (!std::isnan(c) && !std::isnan(l))
+          row[3] = static_cast<float>((FisherZ(c) - FisherZ(l)) * scale);
       }
     }
   }

@@ -44,10 +44,10 @@ struct SymbolSeries {
 struct AlignedPanel {
   market::Timeframe timeframe = market::Timeframe::kH1;
   std::vector<std::string> symbols;
-  std::vector<UnixNanos> times;                    // common UTC open times, ascending
-  std::vector<std::vector<double>> close;          // [symbol][row]
-  std::vector<std::vector<double>> log_return;     // [symbol][row]; NaN where !return_valid
-  std::vector<uint8_t> return_valid;               // row i: times[i] - times[i-1] == one period
+  std::vector<UnixNanos> times;                 // common UTC open times, ascending
+  std::vector<std::vector<double>> close;       // [symbol][row]
+  std::vector<std::vector<double>> log_return;  // [symbol][row]; NaN where !return_valid
+  std::vector<uint8_t> return_valid;            // row i: times[i] - times[i-1] == one period
   size_t rows() const { return times.size(); }
   // Index of `symbol`; NotFound (field "symbols") naming it and the known ones.
   [[nodiscard]] Result<size_t> Index(std::string_view symbol) const;
@@ -66,9 +66,9 @@ std::string_view CorrelationMethodName(CorrelationMethod m);
 struct CorrelationMatrix {
   CorrelationMethod method = CorrelationMethod::kPearson;
   std::vector<std::string> symbols;
-  int window = 0;                // returns used
+  int window = 0;                        // returns used
   UnixNanos from_time = 0, to_time = 0;  // first and last row whose return is used
-  std::vector<double> values;    // k x k row-major; 1 on the diagonal
+  std::vector<double> values;            // k x k row-major; 1 on the diagonal
   double at(size_t i, size_t j) const { return values[i * symbols.size() + j]; }
 };
 
@@ -82,14 +82,13 @@ struct CorrelationMatrix {
 // Rolling correlation of two symbols: one value per panel row, computed from the last `window`
 // valid returns at or before that row (NaN until there are `window` of them).
 [[nodiscard]] Result<std::vector<double>> RollingCorrelation(const AlignedPanel& panel,
-                                                             std::string_view a,
-                                                             std::string_view b, int window,
-                                                             CorrelationMethod method);
+                                                             std::string_view a, std::string_view b,
+                                                             int window, CorrelationMethod method);
 
 struct LagCorrelation {
-  int lag = 0;        // k: corr(r_a[t], r_b[t + k]); k > 0 means a leads b
+  int lag = 0;  // k: corr(r_a[t], r_b[t + k]); k > 0 means a leads b
   double pearson = 0;
-  size_t n = 0;       // pairs used (both returns valid and exactly k periods apart)
+  size_t n = 0;  // pairs used (both returns valid and exactly k periods apart)
 };
 // Lead-lag cross-correlation for k = -max_lag..max_lag over rows [from_row, to_row).
 // Errors: max_lag outside [0, 48] ("max_lag"), unknown symbols, a lag with fewer than
@@ -100,9 +99,9 @@ struct LagCorrelation {
                                                           size_t to_row = SIZE_MAX);
 
 struct BreakOptions {
-  int window = 120;           // rolling window of valid returns. Default 120 (5 H1 days).
-  int min_long_run = 600;     // past returns (before the window) needed. Default 600.
-  double z_threshold = 3.0;   // |z| above is a break. Default 3.
+  int window = 120;          // rolling window of valid returns. Default 120 (5 H1 days).
+  int min_long_run = 600;    // past returns (before the window) needed. Default 600.
+  double z_threshold = 3.0;  // |z| above is a break. Default 3.
 };
 struct CorrelationBreakSeries {
   std::vector<double> rolling;   // per row, NaN until defined
@@ -113,10 +112,9 @@ struct CorrelationBreakSeries {
 };
 // Fisher z-test of the rolling correlation against the long-run correlation known before the
 // window (past data only). Errors: window < kMinCorrelationWindow, min_long_run < window.
-[[nodiscard]] Result<CorrelationBreakSeries> DetectCorrelationBreaks(const AlignedPanel& panel,
-                                                                     std::string_view a,
-                                                                     std::string_view b,
-                                                                     const BreakOptions& options = {});
+[[nodiscard]] Result<CorrelationBreakSeries> DetectCorrelationBreaks(
+    const AlignedPanel& panel, std::string_view a, std::string_view b,
+    const BreakOptions& options = {});
 
 // What GET /api/v1/market/correlations returns (the lead maps it to JSON): both matrices at the
 // last row, plus the break z-score of every pair against its long-run correlation.
@@ -180,12 +178,12 @@ struct DailyValue {
                                                        std::span<const DailyValue> usdsek = {});
 
 struct DxyCheck {
-  size_t common_rows = 0;       // panel rows with a reference bar at the same UTC time
-  size_t return_pairs = 0;      // hourly return pairs (both one period apart) at lag 0
-  double corr_lag0 = 0;         // corr(synthetic r_t, reference r_t)
-  double corr_ref_lags_1 = 0;   // corr(synthetic r_t, reference r_{t+1h})
-  double corr_ref_leads_1 = 0;  // corr(synthetic r_t, reference r_{t-1h})
-  double mean_abs_level_diff = 0;   // index points
+  size_t common_rows = 0;          // panel rows with a reference bar at the same UTC time
+  size_t return_pairs = 0;         // hourly return pairs (both one period apart) at lag 0
+  double corr_lag0 = 0;            // corr(synthetic r_t, reference r_t)
+  double corr_ref_lags_1 = 0;      // corr(synthetic r_t, reference r_{t+1h})
+  double corr_ref_leads_1 = 0;     // corr(synthetic r_t, reference r_{t-1h})
+  double mean_abs_level_diff = 0;  // index points
   double mean_reference_level = 0;
   double return_tracking_error = 0;  // std of (synthetic r - reference r), log units
 };

@@ -83,7 +83,8 @@ TEST(CrossAssetTest, BadInputsNameTheField) {
   EXPECT_NE(none.error().message().find("'GBPUSD' overlaps 'EURUSD' on 0"), std::string::npos);
   // Duplicates, empty, out of order.
   EXPECT_EQ(AlignPanel({a, a}, market::Timeframe::kH1).error().field(), "series.EURUSD");
-  EXPECT_EQ(AlignPanel({a, SymbolSeries{"X", {}}}, market::Timeframe::kH1).error().field(), "series.X");
+  EXPECT_EQ(AlignPanel({a, SymbolSeries{"X", {}}}, market::Timeframe::kH1).error().field(),
+            "series.X");
   SymbolSeries rev{"R", {a.bars[1], a.bars[0]}};
   EXPECT_EQ(AlignPanel({rev}, market::Timeframe::kH1).error().field(), "series.R");
 
@@ -110,7 +111,8 @@ TEST(CrossAssetTest, PearsonSpearmanMatrices) {
   std::normal_distribution<double> z(0, 0.001);
   for (auto& v : c) v = z(rng);
   auto p = AlignPanel({FromReturns("A", a), FromReturns("B", b), FromReturns("C", c)},
-                      market::Timeframe::kH1).value();
+                      market::Timeframe::kH1)
+               .value();
   auto pm = ComputeCorrelationMatrix(p, p.rows() - 1, 10000, CorrelationMethod::kPearson).value();
   auto sm = ComputeCorrelationMatrix(p, p.rows() - 1, 10000, CorrelationMethod::kSpearman).value();
   EXPECT_NEAR(pm.at(0, 1), 0.8, 0.02);
@@ -151,8 +153,8 @@ TEST(CrossAssetTest, BreakDetectedAfterTheRelationshipChanges) {
   size_t before = 0, after = 0;
   for (size_t i = 0; i < 3000; ++i) before += s.flagged[i];
   for (size_t i = 3150; i < 4000; ++i) after += s.flagged[i];
-  EXPECT_LT(before, 30u);   // false alarms under a stable relationship are rare
-  EXPECT_GT(after, 800u);   // the change is flagged once the window has moved into it
+  EXPECT_LT(before, 30u);  // false alarms under a stable relationship are rare
+  EXPECT_GT(after, 800u);  // the change is flagged once the window has moved into it
   EXPECT_LT(s.z[3500], -3);
   // The report for the API carries both matrices and the pair's break.
   auto rep = BuildCorrelationReport(p, 120).value();
@@ -164,8 +166,8 @@ TEST(CrossAssetTest, BreakDetectedAfterTheRelationshipChanges) {
 
 TEST(CrossAssetTest, SyntheticDxyFormulaAndSekModes) {
   std::vector<SymbolSeries> s;
-  const std::map<std::string, double> px = {{"EURUSD", 1.1}, {"USDJPY", 140}, {"GBPUSD", 1.25},
-                                            {"USDCAD", 1.35}, {"USDCHF", 0.9}};
+  const std::map<std::string, double> px = {
+      {"EURUSD", 1.1}, {"USDJPY", 140}, {"GBPUSD", 1.25}, {"USDCAD", 1.35}, {"USDCHF", 0.9}};
   for (const auto& [sym, v] : px) {
     SymbolSeries x{sym, {}};
     for (int i = 0; i < 50; ++i) x.bars.push_back(B(kT0 + i * kNanosPerHour, v));
@@ -199,7 +201,8 @@ TEST(CrossAssetTest, EcbParserAndReferenceCheck) {
   ASSERT_OK(v);
   ASSERT_EQ(v->size(), 2u);
   EXPECT_NEAR((*v)[0].value, 11.1218 / 1.0666, 1e-12);
-  EXPECT_EQ((*v)[0].available_from, DaysFromCivil(2022, 12, 30) * kNanosPerDay + 15 * kNanosPerHour);
+  EXPECT_EQ((*v)[0].available_from,
+            DaysFromCivil(2022, 12, 30) * kNanosPerDay + 15 * kNanosPerHour);
   std::istringstream bad("Date,USD,SEK\n1/3/2023,abc,11\n");
   auto b = ParseEcbUsdSek(bad);
   ASSERT_FALSE(b.ok());
@@ -243,7 +246,8 @@ TEST(CrossAssetTest, FeaturesUseOnlyThePast) {
   std::vector<UnixNanos> rt2;
   std::vector<double> rv2;
   for (size_t i = 0; i < rt.size() && rt[i] <= cut; ++i) rt2.push_back(rt[i]), rv2.push_back(rv[i]);
-  auto part = CrossAssetFeatures(std::span(sym.bars).first(900), market::Timeframe::kH1, rt2, rv2).value();
+  auto part =
+      CrossAssetFeatures(std::span(sym.bars).first(900), market::Timeframe::kH1, rt2, rv2).value();
   for (size_t i = 0; i < 900 * full.cols(); ++i) {
     const float x = full.values[i], y = part.values[i];
     ASSERT_TRUE(x == y || (std::isnan(x) && std::isnan(y))) << i;
@@ -255,7 +259,8 @@ TEST(CrossAssetTest, FeaturesUseOnlyThePast) {
   EXPECT_NE(nan.error().message().find("row 7"), std::string::npos);
   CrossAssetFeatureOptions o;
   o.corr_window = 10;
-  EXPECT_EQ(CrossAssetFeatures(sym.bars, market::Timeframe::kH1, rt, rv, o).status().field(), "corr_window");
+  EXPECT_EQ(CrossAssetFeatures(sym.bars, market::Timeframe::kH1, rt, rv, o).status().field(),
+            "corr_window");
 }
 
 }  // namespace

@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
-
 #include <nlohmann/json.hpp>
 
 #include "models/registry.h"
@@ -17,14 +16,15 @@ using nlohmann::json;
 
 bool SafeName(const std::string& s) {
   return !s.empty() && s.size() <= 32 && std::all_of(s.begin(), s.end(), [](char c) {
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-           c == '_' || c == '-' || c == '.';
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' ||
+           c == '-' || c == '.';
   });
 }
 
 Status CheckKey(TenantId tenant, const std::string& symbol, const std::string& timeframe) {
   if (tenant.value() < 0) return Status::InvalidArgument("bad tenant id", "tenant");
-  if (!SafeName(symbol)) return Status::InvalidArgument("bad symbol '" + symbol.substr(0, 40) + "'", "symbol");
+  if (!SafeName(symbol))
+    return Status::InvalidArgument("bad symbol '" + symbol.substr(0, 40) + "'", "symbol");
   if (!SafeName(timeframe)) {
     return Status::InvalidArgument("bad timeframe '" + timeframe.substr(0, 40) + "'", "timeframe");
   }
@@ -35,14 +35,15 @@ bool IsPlatform(TenantId t) { return t == models::kPlatformTenant; }
 
 // The application's own owner filter (RLS is the second layer on PostgreSQL). Ids are integers.
 std::string Owner(TenantId t) {
-  return IsPlatform(t) ? std::string("tenant_id IS NULL") : "tenant_id = " + std::to_string(t.value());
+  return IsPlatform(t) ? std::string("tenant_id IS NULL")
+                       : "tenant_id = " + std::to_string(t.value());
 }
 
 Result<AuditAction> ParseAction(const std::string& s) {
-  for (AuditAction a : {AuditAction::kDriftCheck, AuditAction::kChallengerTrained,
-                        AuditAction::kChallengerEvaluated, AuditAction::kPromoted,
-                        AuditAction::kRejected, AuditAction::kPostPromotionCheck,
-                        AuditAction::kRolledBack}) {
+  for (AuditAction a :
+       {AuditAction::kDriftCheck, AuditAction::kChallengerTrained,
+        AuditAction::kChallengerEvaluated, AuditAction::kPromoted, AuditAction::kRejected,
+        AuditAction::kPostPromotionCheck, AuditAction::kRolledBack}) {
     if (AuditActionName(a) == s) return a;
   }
   return Status::DataLoss("unknown retraining audit action '" + s + "'");
@@ -51,11 +52,16 @@ Result<AuditAction> ParseAction(const std::string& s) {
 int64_t RowInt(const soci::row& row, size_t i) {
   if (row.get_indicator(i) == soci::i_null) return 0;
   switch (row.get_properties(i).get_data_type()) {
-    case soci::dt_integer: return row.get<int>(i);
-    case soci::dt_long_long: return row.get<long long>(i);
-    case soci::dt_unsigned_long_long: return static_cast<int64_t>(row.get<unsigned long long>(i));
-    case soci::dt_double: return static_cast<int64_t>(row.get<double>(i));
-    default: return std::stoll(row.get<std::string>(i));
+    case soci::dt_integer:
+      return row.get<int>(i);
+    case soci::dt_long_long:
+      return row.get<long long>(i);
+    case soci::dt_unsigned_long_long:
+      return static_cast<int64_t>(row.get<unsigned long long>(i));
+    case soci::dt_double:
+      return static_cast<int64_t>(row.get<double>(i));
+    default:
+      return std::stoll(row.get<std::string>(i));
   }
 }
 
@@ -108,7 +114,8 @@ Result<std::vector<AuditRecord>> DbAuditLog::Page(TenantId tenant, const std::st
                                                   const std::string& timeframe, int64_t before_seq,
                                                   size_t limit) const {
   if (before_seq < 0) return Status::InvalidArgument("before must be a positive seq", "before");
-  if (limit == 0 || limit > 1000) return Status::InvalidArgument("limit must be in [1, 1000]", "limit");
+  if (limit == 0 || limit > 1000)
+    return Status::InvalidArgument("limit must be in [1, 1000]", "limit");
   return Query(tenant, symbol, timeframe, before_seq, limit, /*newest_first=*/true);
 }
 
@@ -121,11 +128,13 @@ Result<std::vector<AuditRecord>> DbAuditLog::Query(TenantId tenant, const std::s
     out.clear();
     std::string q =
         "SELECT seq, at, action, champion_version, challenger_version, decision, reasons, figures "
-        "FROM retraining_audit WHERE " + Owner(tenant) + " AND symbol = :s AND timeframe = :tf";
+        "FROM retraining_audit WHERE " +
+        Owner(tenant) + " AND symbol = :s AND timeframe = :tf";
     if (before_seq > 0) q += " AND seq < " + std::to_string(before_seq);
     q += newest_first ? " ORDER BY seq DESC" : " ORDER BY seq";
     if (limit > 0) q += " LIMIT " + std::to_string(limit);
-    soci::rowset<soci::row> rows = (sql.prepare << q, soci::use(symbol, "s"), soci::use(timeframe, "tf"));
+    soci::rowset<soci::row> rows =
+        (sql.prepare << q, soci::use(symbol, "s"), soci::use(timeframe, "tf"));
     for (const soci::row& row : rows) {
       AuditRecord r;
       r.tenant = tenant;
@@ -140,10 +149,11 @@ Result<std::vector<AuditRecord>> DbAuditLog::Query(TenantId tenant, const std::s
       auto reasons = json::parse(row.get<std::string>(6), nullptr, false);
       auto figures = json::parse(row.get<std::string>(7), nullptr, false);
       if (!reasons.is_array() || !figures.is_object()) {
-        return Status::DataLoss("retraining audit record " + std::to_string(r.seq) + " of " + symbol +
-                                " " + timeframe + " is unreadable");
+        return Status::DataLoss("retraining audit record " + std::to_string(r.seq) + " of " +
+                                symbol + " " + timeframe + " is unreadable");
       }
-      for (const auto& s : reasons) r.reasons.push_back(s.is_string() ? s.get<std::string>() : s.dump());
+      for (const auto& s : reasons)
+        r.reasons.push_back(s.is_string() ? s.get<std::string>() : s.dump());
       for (const auto& [k, v] : figures.items()) {
         r.figures[k] = v.is_number() ? v.get<double>() : std::numeric_limits<double>::quiet_NaN();
       }

@@ -51,12 +51,14 @@ TEST_P(DbAuditLogTest, RoundTripsEveryFieldInOrderPerOwnerAndSeries) {
   r.challenger_version = 4;
   r.decision = true;
   r.reasons = {"challenger log loss 0.61 < 0.70", "window: 500 rows, \"quoted\""};
-  r.figures = {{"champion.log_loss", 0.7012345678901234}, {"n", 500}, {"paired.p", 1e-12},
+  r.figures = {{"champion.log_loss", 0.7012345678901234},
+               {"n", 500},
+               {"paired.p", 1e-12},
                {"bad", std::nan("")}};
   ASSERT_EQ(*log_->Append(r), 1);
   ASSERT_EQ(*log_->Append(Rec(a_, AuditAction::kPromoted)), 2);
   ASSERT_EQ(*log_->Append(Rec(a_, AuditAction::kDriftCheck, "GBPUSD")), 1);  // own seq per series
-  ASSERT_EQ(*log_->Append(Rec(b_, AuditAction::kDriftCheck)), 1);             // and per tenant
+  ASSERT_EQ(*log_->Append(Rec(b_, AuditAction::kDriftCheck)), 1);            // and per tenant
 
   auto got = log_->List(a_, "EURUSD", "H1");
   ASSERT_OK(got);
@@ -87,7 +89,8 @@ TEST_P(DbAuditLogTest, RoundTripsEveryFieldInOrderPerOwnerAndSeries) {
 }
 
 TEST_P(DbAuditLogTest, PlatformRecordsAndPaging) {
-  for (int i = 0; i < 5; ++i) ASSERT_OK(log_->Append(Rec(models::kPlatformTenant, AuditAction::kDriftCheck)));
+  for (int i = 0; i < 5; ++i)
+    ASSERT_OK(log_->Append(Rec(models::kPlatformTenant, AuditAction::kDriftCheck)));
   ASSERT_OK(log_->Append(Rec(a_, AuditAction::kDriftCheck)));
   auto platform = log_->List(models::kPlatformTenant, "EURUSD", "H1");
   ASSERT_OK(platform);
@@ -127,10 +130,13 @@ TEST_P(DbAuditLogTest, AppendOnly) {
   EXPECT_FALSE(upd.ok());
   if (is_postgres()) {
     // The app role (tenant scope) holds no DELETE privilege on an append-only table.
-    EXPECT_FALSE(db().WithTenantTx(a_, [&](soci::session& sql) {
-      sql << "DELETE FROM retraining_audit WHERE tenant_id = " + std::to_string(a_.value());
-      return Status::Ok();
-    }).ok());
+    EXPECT_FALSE(db().WithTenantTx(a_,
+                                   [&](soci::session& sql) {
+                                     sql << "DELETE FROM retraining_audit WHERE tenant_id = " +
+                                                std::to_string(a_.value());
+                                     return Status::Ok();
+                                   })
+                     .ok());
     // And it cannot append a record for another tenant.
     Status other = db().WithTenantTx(a_, [&](soci::session& sql) {
       long long b = b_.value();

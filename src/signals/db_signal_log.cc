@@ -25,11 +25,16 @@ double Num(const json& j, const char* key) {
 
 int64_t Int64At(const soci::row& row, size_t i) {
   switch (row.get_properties(i).get_data_type()) {
-    case soci::dt_integer: return row.get<int>(i);
-    case soci::dt_long_long: return row.get<long long>(i);
-    case soci::dt_unsigned_long_long: return static_cast<int64_t>(row.get<unsigned long long>(i));
-    case soci::dt_double: return static_cast<int64_t>(row.get<double>(i));
-    default: return std::stoll(row.get<std::string>(i));
+    case soci::dt_integer:
+      return row.get<int>(i);
+    case soci::dt_long_long:
+      return row.get<long long>(i);
+    case soci::dt_unsigned_long_long:
+      return static_cast<int64_t>(row.get<unsigned long long>(i));
+    case soci::dt_double:
+      return static_cast<int64_t>(row.get<double>(i));
+    default:
+      return std::stoll(row.get<std::string>(i));
   }
 }
 
@@ -107,8 +112,8 @@ Result<Signal> SignalFromJson(const json& j) {
     f.expected_return = j.at("expected_return").get<double>();
     f.expected_abs_move = j.at("expected_abs_move").get<double>();
     for (const auto& iv : j.at("intervals")) {
-      f.intervals.push_back({iv.at("coverage").get<double>(), iv.at("lo").get<double>(),
-                             iv.at("hi").get<double>()});
+      f.intervals.push_back(
+          {iv.at("coverage").get<double>(), iv.at("lo").get<double>(), iv.at("hi").get<double>()});
     }
     const json& r = j.at("regime");
     f.regime_code = r.at("code").get<int>();
@@ -131,8 +136,8 @@ Result<Signal> SignalFromJson(const json& j) {
       f.cross_asset.correlation_break = x.at("correlation_break").get<bool>();
     }
     for (const auto& d : j.at("drivers")) {
-      f.drivers.push_back({d.at("feature").get<std::string>(), Num(d, "value"),
-                           Num(d, "contribution")});
+      f.drivers.push_back(
+          {d.at("feature").get<std::string>(), Num(d, "value"), Num(d, "contribution")});
     }
     f.model_version = j.at("model_version").get<std::string>();
     return Signal::FromFields(std::move(f));
@@ -274,10 +279,11 @@ Result<std::vector<StoredSignal>> DbSignalLog::RecentResolved(TenantId owner,
     long long t = owner.value();
     long long lim = static_cast<long long>(std::min<size_t>(limit, 1000000));
     soci::rowset<soci::row> rows =
-        (sql.prepare << std::string("SELECT ") + kCols +
-                            " FROM signals WHERE COALESCE(tenant_id, 0) = :t AND symbol = :s "
-                            "AND timeframe = :tf AND resolved = 1 AND (:m1 = '' OR model_version = :m2) "
-                            "ORDER BY bar_time DESC, id DESC LIMIT :lim",
+        (sql.prepare
+             << std::string("SELECT ") + kCols +
+                    " FROM signals WHERE COALESCE(tenant_id, 0) = :t AND symbol = :s "
+                    "AND timeframe = :tf AND resolved = 1 AND (:m1 = '' OR model_version = :m2) "
+                    "ORDER BY bar_time DESC, id DESC LIMIT :lim",
          soci::use(t, "t"), soci::use(symbol, "s"), soci::use(timeframe, "tf"),
          soci::use(model_version, "m1"), soci::use(model_version, "m2"), soci::use(lim, "lim"));
     for (const soci::row& row : rows) {
@@ -311,11 +317,12 @@ Result<std::vector<StoredSignal>> DbSignalLog::ListVisible(TenantId viewer,
                             "AND (:s1 = '' OR symbol = :s2) AND (:f1 = '' OR timeframe = :f2) "
                             "AND bar_time < :b AND bar_time > :a AND (:r = 0 OR resolved = 1) "
                             "AND (:h1 = 0 OR horizon = :h2) " +
-                            (query.after ? "ORDER BY bar_time ASC, id ASC" : "ORDER BY bar_time DESC, id DESC") +
+                            (query.after ? "ORDER BY bar_time ASC, id ASC"
+                                         : "ORDER BY bar_time DESC, id DESC") +
                             " LIMIT :lim",
          soci::use(t, "t"), soci::use(query.symbol, "s1"), soci::use(query.symbol, "s2"),
-         soci::use(query.timeframe, "f1"), soci::use(query.timeframe, "f2"),
-         soci::use(before, "b"), soci::use(after, "a"), soci::use(resolved_only, "r"), soci::use(h, "h1"),
+         soci::use(query.timeframe, "f1"), soci::use(query.timeframe, "f2"), soci::use(before, "b"),
+         soci::use(after, "a"), soci::use(resolved_only, "r"), soci::use(h, "h1"),
          soci::use(h, "h2"), soci::use(lim, "lim"));
     for (const soci::row& row : rows) {
       SINYAL_ASSIGN_OR_RETURN(StoredSignal x, ParseRow(row));

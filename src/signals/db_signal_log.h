@@ -16,11 +16,10 @@
 #pragma once
 
 #include <cstddef>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "core/ids.h"
 #include "core/status.h"
@@ -45,15 +44,15 @@ nlohmann::json StoredSignalJson(const StoredSignal& s);
 inline constexpr size_t kMaxSignalPage = 500;
 
 struct SignalListQuery {
-  std::string symbol;     // empty: any
-  std::string timeframe;  // empty: any
-  size_t limit = 100;     // 1..kMaxSignalPage (else InvalidArgument "limit")
+  std::string symbol;               // empty: any
+  std::string timeframe;            // empty: any
+  size_t limit = 100;               // 1..kMaxSignalPage (else InvalidArgument "limit")
   std::optional<UnixNanos> before;  // only signals with bar_time < before (paging)
   // Only signals with bar_time > after, OLDEST first (resuming a stream after a signal). With
   // `after` set the order is ascending; otherwise newest first.
   std::optional<UnixNanos> after;
-  bool resolved_only = false;       // only signals with a resolution (the track record)
-  int horizon = 0;                  // only signals of this horizon (bars); 0: any
+  bool resolved_only = false;  // only signals with a resolution (the track record)
+  int horizon = 0;             // only signals of this horizon (bars); 0: any
 };
 
 class DbSignalLog final : public SignalLog {

@@ -26,8 +26,8 @@ TenantId CreateTenant(store::Database& db, const std::string& name) {
 constexpr TenantId kPlatform{0};
 
 // A complete signal with every field set (so the JSON round trip is checked field by field).
-Signal MakeSignal(const std::string& id, const std::string& symbol, UnixNanos bar_time,
-                  double p_up, const std::string& model_version = "platform/EURUSD/H1/v1") {
+Signal MakeSignal(const std::string& id, const std::string& symbol, UnixNanos bar_time, double p_up,
+                  const std::string& model_version = "platform/EURUSD/H1/v1") {
   SignalFields f;
   f.id = id;
   f.symbol = symbol;
@@ -183,9 +183,12 @@ TEST_P(DbSignalLogTest, PlatformSignalsAreStoredOnceAndVisibleToEveryTenant) {
   auto first = log_->ListVisible(b_, {.symbol = "EURUSD", .limit = 1, .after = kT0});
   ASSERT_EQ(first->size(), 1u);
   EXPECT_EQ(first->front().signal.bar_time(), kT0 + kNanosPerHour) << "the limit keeps the oldest";
-  EXPECT_TRUE(log_->ListVisible(b_, {.symbol = "EURUSD", .limit = 10, .after = kT0 + 2 * kNanosPerHour})->empty());
+  EXPECT_TRUE(
+      log_->ListVisible(b_, {.symbol = "EURUSD", .limit = 10, .after = kT0 + 2 * kNanosPerHour})
+          ->empty());
   // One model line at a time: a 24-bar signal of the same bar is listed only under its horizon.
-  SignalFields f24 = MakeSignal("00000000000000d1", "EURUSD", kT0, 0.7, "platform/EURUSD/H1/v9").fields();
+  SignalFields f24 =
+      MakeSignal("00000000000000d1", "EURUSD", kT0, 0.7, "platform/EURUSD/H1/v9").fields();
   f24.horizon = 24;
   ASSERT_OK(log_->Append(kPlatform, Signal::FromFields(std::move(f24))));
   auto h1 = log_->ListVisible(b_, {.symbol = "EURUSD", .limit = 10, .horizon = 1});
@@ -195,7 +198,8 @@ TEST_P(DbSignalLogTest, PlatformSignalsAreStoredOnceAndVisibleToEveryTenant) {
   ASSERT_OK(h24.status());
   ASSERT_EQ(h24->size(), 1u);
   EXPECT_EQ(h24->front().signal.horizon(), 24);
-  EXPECT_EQ(log_->ListVisible(b_, {.symbol = "EURUSD", .limit = 10})->size(), 4u) << "0: any horizon";
+  EXPECT_EQ(log_->ListVisible(b_, {.symbol = "EURUSD", .limit = 10})->size(), 4u)
+      << "0: any horizon";
   EXPECT_EQ(log_->ListVisible(a_, {.limit = 0}).status().field(), "limit");
   EXPECT_EQ(log_->ListVisible(a_, {.limit = kMaxSignalPage + 1}).status().field(), "limit");
 

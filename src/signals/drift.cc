@@ -12,7 +12,8 @@ namespace {
 
 Status CheckMatrix(std::span<const float> x, const std::vector<std::string>& names, size_t* rows) {
   if (names.empty() || x.size() % names.size() != 0) {
-    return Status::InvalidArgument("x has " + std::to_string(x.size()) + " values, not a multiple of " +
+    return Status::InvalidArgument("x has " + std::to_string(x.size()) +
+                                       " values, not a multiple of " +
                                        std::to_string(names.size()) + " features",
                                    "x");
   }
@@ -20,9 +21,9 @@ Status CheckMatrix(std::span<const float> x, const std::vector<std::string>& nam
   for (size_t i = 0; i < x.size(); ++i) {
     if (!std::isfinite(x[i])) {
       const auto& n = names[i % names.size()];
-      return Status::InvalidArgument("feature '" + n + "' is not finite at row " +
-                                         std::to_string(i / names.size()),
-                                     "features." + n);
+      return Status::InvalidArgument(
+          "feature '" + n + "' is not finite at row " + std::to_string(i / names.size()),
+          "features." + n);
     }
   }
   return Status::Ok();
@@ -36,9 +37,12 @@ size_t Bin(const std::vector<double>& edges, double v) {
 
 std::string_view DriftLevelName(DriftLevel l) {
   switch (l) {
-    case DriftLevel::kNone: return "none";
-    case DriftLevel::kModerate: return "moderate";
-    case DriftLevel::kSignificant: return "significant";
+    case DriftLevel::kNone:
+      return "none";
+    case DriftLevel::kModerate:
+      return "moderate";
+    case DriftLevel::kSignificant:
+      return "significant";
   }
   return "?";
 }
@@ -47,8 +51,8 @@ nlohmann::json PsiReference::ToJson() const {
   return {{"names", names}, {"edges", edges}, {"expected", expected}, {"rows", rows}};
 }
 
-Result<PsiReference> FitPsiReference(std::span<const float> x, const std::vector<std::string>& names,
-                                     int bins) {
+Result<PsiReference> FitPsiReference(std::span<const float> x,
+                                     const std::vector<std::string>& names, int bins) {
   if (bins < 2 || bins > 100) return Status::InvalidArgument("bins must be in [2, 100]", "bins");
   size_t rows = 0;
   SINYAL_RETURN_IF_ERROR(CheckMatrix(x, names, &rows));
@@ -106,8 +110,8 @@ nlohmann::json PsiNull::ToJson() const {
   return {{"window", window}, {"samples", samples}, {"threshold", threshold}};
 }
 
-Result<PsiNull> FitPsiNull(const PsiReference& ref, std::span<const float> train, const DriftRule& rule,
-                           size_t stride) {
+Result<PsiNull> FitPsiNull(const PsiReference& ref, std::span<const float> train,
+                           const DriftRule& rule, size_t stride) {
   size_t bins = 2;  // the reference's bin count (ties may have collapsed some features' bins)
   for (const auto& e : ref.expected) bins = std::max(bins, e.size());
   size_t rows = 0;
@@ -117,7 +121,8 @@ Result<PsiNull> FitPsiNull(const PsiReference& ref, std::span<const float> train
   if (stride == 0) stride = std::max<size_t>(1, w / 4);
   if (rows < 2 * w) {
     return Status::FailedPrecondition("need at least 2 windows of " + std::to_string(w) +
-                                          " training rows for the PSI null, have " + std::to_string(rows),
+                                          " training rows for the PSI null, have " +
+                                          std::to_string(rows),
                                       "window");
   }
   const size_t f = ref.names.size();
@@ -128,7 +133,8 @@ Result<PsiNull> FitPsiNull(const PsiReference& ref, std::span<const float> train
   for (size_t start = 0; start + w <= rows; start += stride) {
     rest.assign(train.begin(), train.begin() + static_cast<ptrdiff_t>(start * f));
     rest.insert(rest.end(), train.begin() + static_cast<ptrdiff_t>((start + w) * f), train.end());
-    SINYAL_ASSIGN_OR_RETURN(PsiReference held_out, FitPsiReference(rest, ref.names, static_cast<int>(bins)));
+    SINYAL_ASSIGN_OR_RETURN(PsiReference held_out,
+                            FitPsiReference(rest, ref.names, static_cast<int>(bins)));
     SINYAL_ASSIGN_OR_RETURN(auto psi, ComputePsi(held_out, train.subspan(start * f, w * f)));
     for (size_t j = 0; j < f; ++j) samples[j].push_back(psi[j].psi);
   }
@@ -150,7 +156,8 @@ FeatureDriftVerdict JudgeFeatureDrift(std::span<const FeaturePsi> psi, const Psi
   for (size_t j = 0; j < psi.size() && j < null.threshold.size(); ++j) {
     if (psi[j].psi > null.threshold[j]) {
       ++v.above;
-      std::snprintf(b, sizeof b, "%s %.3f > %.3f", psi[j].feature.c_str(), psi[j].psi, null.threshold[j]);
+      std::snprintf(b, sizeof b, "%s %.3f > %.3f", psi[j].feature.c_str(), psi[j].psi,
+                    null.threshold[j]);
       above.push_back(b);
     }
     if (rule.extreme > 0 && psi[j].psi >= rule.extreme) {
@@ -162,8 +169,11 @@ FeatureDriftVerdict JudgeFeatureDrift(std::span<const FeaturePsi> psi, const Psi
   if (rule.min_features > 0 && v.above >= rule.min_features) {
     std::string list;
     for (const auto& a : above) list += (list.empty() ? "" : ", ") + a;
-    std::snprintf(b, sizeof b, "feature drift: %d features above their null thresholds (trigger %d; q%.3g x %.2g "
-                  "over %zu-row windows): ", v.above, rule.min_features, rule.quantile, rule.margin, null.window);
+    std::snprintf(
+        b, sizeof b,
+        "feature drift: %d features above their null thresholds (trigger %d; q%.3g x %.2g "
+        "over %zu-row windows): ",
+        v.above, rule.min_features, rule.quantile, rule.margin, null.window);
     v.reasons.push_back(b + list);
   }
   v.drift = !v.reasons.empty();

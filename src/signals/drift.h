@@ -11,11 +11,10 @@
 #pragma once
 
 #include <cstddef>
+#include <nlohmann/json.hpp>
 #include <span>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "core/status.h"
 #include "signals/signal_log.h"
@@ -72,13 +71,13 @@ struct PsiNull {
 };
 
 struct DriftRule {
-  size_t window = 1000;      // live rows compared with the reference. Default 1,000.
-  double quantile = 0.99;    // of the per-feature null PSI. Default 0.99.
-  double margin = 1.5;       // threshold = margin x null quantile. Default 1.5.
+  size_t window = 1000;         // live rows compared with the reference. Default 1,000.
+  double quantile = 0.99;       // of the per-feature null PSI. Default 0.99.
+  double margin = 1.5;          // threshold = margin x null quantile. Default 1.5.
   double floor = kPsiModerate;  // no threshold below this. Default 0.1.
-  int min_features = 3;      // drift when >= this many features exceed their thresholds. Default 3.
-  double extreme = 0;        // ... or any one feature has PSI >= this; 0 = off. Default off
-                             // (real volatility features pass 1.0 in about a third of ordinary checks).
+  int min_features = 3;  // drift when >= this many features exceed their thresholds. Default 3.
+  double extreme = 0;    // ... or any one feature has PSI >= this; 0 = off. Default off
+                         // (real volatility features pass 1.0 in about a third of ordinary checks).
 };
 
 // Null thresholds from `train` (rows x reference.names.size(), time order; the rows the reference
@@ -86,8 +85,9 @@ struct DriftRule {
 // compared with a reference fitted on the other training rows (leave-window-out, so the null is
 // out of sample like the live window), with the reference's bin count.
 // Errors: as ComputePsi; FailedPrecondition "window" when train has fewer than 2 windows of rows.
-[[nodiscard]] Result<PsiNull> FitPsiNull(const PsiReference& reference, std::span<const float> train,
-                                         const DriftRule& rule, size_t stride = 0);
+[[nodiscard]] Result<PsiNull> FitPsiNull(const PsiReference& reference,
+                                         std::span<const float> train, const DriftRule& rule,
+                                         size_t stride = 0);
 
 struct FeatureDriftVerdict {
   bool drift = false;
@@ -106,9 +106,9 @@ struct ValidationFigures {
 };
 
 struct PerformanceTolerance {
-  double brier = 0.01;      // live Brier may exceed validation by this much. Default 0.01.
-  double hit_rate = 0.03;   // live hit rate may fall below validation by this much. Default 3 pp.
-  size_t min_signals = 200; // fewer resolved signals: no verdict. Default 200.
+  double brier = 0.01;       // live Brier may exceed validation by this much. Default 0.01.
+  double hit_rate = 0.03;    // live hit rate may fall below validation by this much. Default 3 pp.
+  size_t min_signals = 200;  // fewer resolved signals: no verdict. Default 200.
   size_t min_directional = 100;  // fewer directional ones: no hit-rate verdict. Default 100.
 };
 

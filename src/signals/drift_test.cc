@@ -47,7 +47,8 @@ TEST(DriftTest, BadInputNamesTheFeature) {
   EXPECT_EQ(r.error().field(), "features.b");
   EXPECT_NE(r.error().message().find("row 57"), std::string::npos);
   EXPECT_EQ(FitPsiReference(std::vector<float>(7, 1.0f), names).status().field(), "x");
-  EXPECT_EQ(FitPsiReference(Matrix(50, 1, 0), names).status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_EQ(FitPsiReference(Matrix(50, 1, 0), names).status().code(),
+            StatusCode::kFailedPrecondition);
 }
 
 TEST(DriftTest, PerformanceCheckAgainstValidation) {
@@ -71,8 +72,9 @@ TEST(DriftTest, PerformanceCheckAgainstValidation) {
   EXPECT_NE(bad.reasons[0].find("Brier 0.2700"), std::string::npos);
 }
 
-// Three persistent features (AR(1) with phi 0.98, a half-life of 34 rows like RSI or a 24-bar return: a window of 1,000 rows holds few
-// independent stretches) and one iid feature, in time order; `shift` moves every feature.
+// Three persistent features (AR(1) with phi 0.98, a half-life of 34 rows like RSI or a 24-bar
+// return: a window of 1,000 rows holds few independent stretches) and one iid feature, in time
+// order; `shift` moves every feature.
 std::vector<float> Persistent(size_t rows, uint64_t seed, double shift) {
   std::mt19937_64 rng(seed);
   std::normal_distribution<double> z(0, 1);
@@ -128,7 +130,8 @@ TEST(DriftTest, NullThresholdsFollowPersistenceAndSeparateStableFromShifted) {
   EXPECT_TRUE(v.drift);
   EXPECT_EQ(v.above, 4);
   ASSERT_EQ(v.reasons.size(), 1u);
-  EXPECT_NE(v.reasons[0].find("4 features above their null thresholds"), std::string::npos) << v.reasons[0];
+  EXPECT_NE(v.reasons[0].find("4 features above their null thresholds"), std::string::npos)
+      << v.reasons[0];
   EXPECT_NE(v.reasons[0].find("iid "), std::string::npos) << v.reasons[0];
   // k and the extreme rule.
   DriftRule k5 = rule;

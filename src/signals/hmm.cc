@@ -43,13 +43,13 @@ void SortStates(GaussianHmm& h, int sort_dim) {
   const int k = h.states, d = h.dims;
   std::vector<int> order(k);
   std::iota(order.begin(), order.end(), 0);
-  std::sort(order.begin(), order.end(), [&](int a, int b) {
-    return h.mean[a * d + sort_dim] < h.mean[b * d + sort_dim];
-  });
+  std::sort(order.begin(), order.end(),
+            [&](int a, int b) { return h.mean[a * d + sort_dim] < h.mean[b * d + sort_dim]; });
   GaussianHmm s = h;
   for (int i = 0; i < k; ++i) {
     s.log_initial[i] = h.log_initial[order[i]];
-    for (int j = 0; j < k; ++j) s.log_transition[i * k + j] = h.log_transition[order[i] * k + order[j]];
+    for (int j = 0; j < k; ++j)
+      s.log_transition[i * k + j] = h.log_transition[order[i] * k + order[j]];
     for (int x = 0; x < d; ++x) {
       s.mean[i * d + x] = h.mean[order[i] * d + x];
       s.variance[i * d + x] = h.variance[order[i] * d + x];
@@ -74,14 +74,14 @@ Result<GaussianHmm> FitGaussianHmm(std::span<const double> obs, int dims,
   const size_t n = obs.size() / static_cast<size_t>(dims);
   const int k = o.states;
   if (n < static_cast<size_t>(10 * k)) {
-    return Status::InvalidArgument("need at least " + std::to_string(10 * k) + " observations, got " +
-                                       std::to_string(n),
-                                   "obs");
+    return Status::InvalidArgument(
+        "need at least " + std::to_string(10 * k) + " observations, got " + std::to_string(n),
+        "obs");
   }
   for (size_t i = 0; i < obs.size(); ++i) {
     if (!std::isfinite(obs[i])) {
-      return Status::InvalidArgument("observation row " + std::to_string(i / dims) + " is not finite",
-                                     "obs");
+      return Status::InvalidArgument(
+          "observation row " + std::to_string(i / dims) + " is not finite", "obs");
     }
   }
   GaussianHmm h;
@@ -104,7 +104,8 @@ Result<GaussianHmm> FitGaussianHmm(std::span<const double> obs, int dims,
         double m = 0, v = 0;
         for (size_t r = lo; r < hi; ++r) m += obs[idx[r] * dims + d];
         m /= static_cast<double>(hi - lo);
-        for (size_t r = lo; r < hi; ++r) v += (obs[idx[r] * dims + d] - m) * (obs[idx[r] * dims + d] - m);
+        for (size_t r = lo; r < hi; ++r)
+          v += (obs[idx[r] * dims + d] - m) * (obs[idx[r] * dims + d] - m);
         v /= static_cast<double>(hi - lo);
         h.mean[j * dims + d] = m;
         h.variance[j * dims + d] = std::max(v, o.min_variance);
@@ -143,7 +144,8 @@ Result<GaussianHmm> FitGaussianHmm(std::span<const double> obs, int dims,
 
     // M step.
     std::vector<double> gsum(k, 0), gsum_trans(k, 0), xi(static_cast<size_t>(k * k), 0);
-    std::vector<double> msum(static_cast<size_t>(k * dims), 0), vsum(static_cast<size_t>(k * dims), 0);
+    std::vector<double> msum(static_cast<size_t>(k * dims), 0),
+        vsum(static_cast<size_t>(k * dims), 0);
     std::vector<double> g0(k);
     for (size_t t = 0; t < n; ++t) {
       const double* x = obs.data() + t * dims;
@@ -181,7 +183,8 @@ Result<GaussianHmm> FitGaussianHmm(std::span<const double> obs, int dims,
       double row = 0;
       for (int j = 0; j < k; ++j) row += xi[i * k + j];
       for (int j = 0; j < k; ++j) {
-        h.log_transition[i * k + j] = std::log(std::max(xi[i * k + j] / std::max(row, 1e-300), 1e-300));
+        h.log_transition[i * k + j] =
+            std::log(std::max(xi[i * k + j] / std::max(row, 1e-300), 1e-300));
       }
       for (int d = 0; d < dims; ++d) {
         h.mean[i * dims + d] = msum[i * dims + d];

@@ -24,9 +24,10 @@ namespace sinyal::signals {
 struct GaussianHmmOptions {
   int states = 3;            // Default 3. Bounds [2, 10].
   int max_iterations = 200;  // Default 200.
-  double tolerance = 1e-6;   // stop when the log-likelihood gain per observation is below. Default 1e-6.
+  double tolerance =
+      1e-6;  // stop when the log-likelihood gain per observation is below. Default 1e-6.
   double min_variance = 1e-8;  // variance floor per dimension. Default 1e-8.
-  int sort_dim = 0;          // dimension that orders (and initialises) the states. Default 0.
+  int sort_dim = 0;            // dimension that orders (and initialises) the states. Default 0.
 };
 
 struct GaussianHmm {

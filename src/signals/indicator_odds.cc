@@ -70,11 +70,16 @@ Status Bad(std::string_view text, const std::string& field, const std::string& w
 
 int IndicatorState::Warmup() const {
   switch (kind) {
-    case Kind::kRsi: return p1 + 1;
-    case Kind::kStoch: return p1 + p2 + p3;
-    case Kind::kMacdCross: return p2 + p3 + 1;
-    case Kind::kBollinger: return p1;
-    case Kind::kSma: return p1;
+    case Kind::kRsi:
+      return p1 + 1;
+    case Kind::kStoch:
+      return p1 + p2 + p3;
+    case Kind::kMacdCross:
+      return p2 + p3 + 1;
+    case Kind::kBollinger:
+      return p1;
+    case Kind::kSma:
+      return p1;
   }
   return 0;
 }
@@ -96,7 +101,8 @@ Result<IndicatorState> ParseIndicatorState(std::string_view text, const std::str
   if (s.rfind("rsi", 0) == 0) {
     pos = 3;
     std::vector<double> p = {14};
-    if (!Params(s, pos, p, 1) || !IsInt(p[0]) || p[0] < 2) return Bad(text, field, "rsi(period) with period 2..1000");
+    if (!Params(s, pos, p, 1) || !IsInt(p[0]) || p[0] < 2)
+      return Bad(text, field, "rsi(period) with period 2..1000");
     st.kind = IndicatorState::Kind::kRsi;
     st.p1 = static_cast<int>(p[0]);
     if (!level_after(st)) return Bad(text, field, "expected '<' or '>' and a level in (0, 100)");
@@ -146,14 +152,15 @@ Result<IndicatorState> ParseIndicatorState(std::string_view text, const std::str
       if (upper != st.above) return Bad(text, field, "use close>bb_upper or close<bb_lower");
       pos = 6 + 8;
       std::vector<double> p = {20, 2};
-      if (!Params(s, pos, p, 2) || !IsInt(p[0]) || p[0] < 2 || !(p[1] > 0 && p[1] <= 10) || pos != s.size()) {
+      if (!Params(s, pos, p, 2) || !IsInt(p[0]) || p[0] < 2 || !(p[1] > 0 && p[1] <= 10) ||
+          pos != s.size()) {
         return Bad(text, field, "bb_upper(period,k) with period 2..1000 and k in (0, 10]");
       }
       st.kind = IndicatorState::Kind::kBollinger;
       st.p1 = static_cast<int>(p[0]);
       st.k = p[1];
-      st.name = std::string("close") + (st.above ? ">bb_upper(" : "<bb_lower(") + std::to_string(st.p1) +
-                "," + Num(st.k) + ")";
+      st.name = std::string("close") + (st.above ? ">bb_upper(" : "<bb_lower(") +
+                std::to_string(st.p1) + "," + Num(st.k) + ")";
       return st;
     }
     if (rest.rfind("sma", 0) == 0) {
@@ -165,7 +172,8 @@ Result<IndicatorState> ParseIndicatorState(std::string_view text, const std::str
       }
       st.kind = IndicatorState::Kind::kSma;
       st.p1 = static_cast<int>(p[0]);
-      st.name = std::string("close") + (st.above ? ">" : "<") + "sma(" + std::to_string(st.p1) + ")";
+      st.name =
+          std::string("close") + (st.above ? ">" : "<") + "sma(" + std::to_string(st.p1) + ")";
       return st;
     }
   }
@@ -173,7 +181,7 @@ Result<IndicatorState> ParseIndicatorState(std::string_view text, const std::str
 }
 
 Result<std::vector<bool>> EvaluateIndicatorState(const IndicatorState& st,
-                                                std::span<const market::Bar> bars) {
+                                                 std::span<const market::Bar> bars) {
   const size_t n = bars.size();
   std::vector<double> close(n);
   for (size_t i = 0; i < n; ++i) close[i] = bars[i].close();
@@ -188,7 +196,8 @@ Result<std::vector<bool>> EvaluateIndicatorState(const IndicatorState& st,
     case IndicatorState::Kind::kStoch: {
       const features::Columns c = features::Columns::FromBars(bars);
       SINYAL_ASSIGN_OR_RETURN(auto v, features::StochBatch(c, st.p1, st.p2, st.p3));
-      for (size_t i = 0; i < n; ++i) out[i] = std::isfinite(v.slowk[i]) && cmp(v.slowk[i], st.level);
+      for (size_t i = 0; i < n; ++i)
+        out[i] = std::isfinite(v.slowk[i]) && cmp(v.slowk[i], st.level);
       break;
     }
     case IndicatorState::Kind::kMacdCross: {
@@ -243,26 +252,29 @@ nlohmann::json RateJson(const UpRate& r) {
 }  // namespace
 
 nlohmann::json IndicatorOdds::ToJson() const {
-  return {{"state", state},
-          {"horizon", horizon},
-          {"active", active},
-          {"occurrences", occurrences},
-          {"rate", RateJson(rate)},
-          {"base_rate", RateJson(base)},
-          {"holdout",
-           {{"split", FormatIso8601(split)}, {"before", RateJson(before)}, {"after", RateJson(after)}}},
-          {"from", FormatIso8601(from)},
-          {"as_of", FormatIso8601(to)}};
+  return {
+      {"state", state},
+      {"horizon", horizon},
+      {"active", active},
+      {"occurrences", occurrences},
+      {"rate", RateJson(rate)},
+      {"base_rate", RateJson(base)},
+      {"holdout",
+       {{"split", FormatIso8601(split)}, {"before", RateJson(before)}, {"after", RateJson(after)}}},
+      {"from", FormatIso8601(from)},
+      {"as_of", FormatIso8601(to)}};
 }
 
 Result<std::vector<IndicatorOdds>> ComputeIndicatorOdds(std::span<const market::Bar> bars,
                                                         std::span<const IndicatorState> states,
-                                                        std::span<const int> horizons, size_t as_of) {
+                                                        std::span<const int> horizons,
+                                                        size_t as_of) {
   if (bars.empty() || as_of >= bars.size()) {
     return Status::InvalidArgument("as_of is outside the bars", "as_of");
   }
   for (int h : horizons) {
-    if (h < 1 || h > 500) return Status::InvalidArgument("horizons must be in [1, 500]", "horizons");
+    if (h < 1 || h > 500)
+      return Status::InvalidArgument("horizons must be in [1, 500]", "horizons");
   }
   const std::span<const market::Bar> upto = bars.first(as_of + 1);
   std::vector<IndicatorOdds> out;

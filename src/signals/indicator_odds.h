@@ -32,12 +32,11 @@
 #pragma once
 
 #include <cstddef>
+#include <nlohmann/json.hpp>
 #include <span>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "core/status.h"
 #include "market/bar.h"
@@ -62,24 +61,24 @@ struct IndicatorState {
 
 // Whether the state holds at each bar (false before it is defined). bars ascending.
 [[nodiscard]] Result<std::vector<bool>> EvaluateIndicatorState(const IndicatorState& state,
-                                                              std::span<const market::Bar> bars);
+                                                               std::span<const market::Bar> bars);
 
 struct UpRate {
-  size_t n = 0;            // counted (non-overlapping) outcomes
+  size_t n = 0;  // counted (non-overlapping) outcomes
   size_t up = 0;
-  double p_up = 0;         // up / n (NaN when n == 0)
-  models::Interval ci;     // 95% Wilson
+  double p_up = 0;      // up / n (NaN when n == 0)
+  models::Interval ci;  // 95% Wilson
 };
 
 struct IndicatorOdds {
   std::string state;
   int horizon = 1;
-  bool active = false;     // the state holds at the as-of bar
-  size_t occurrences = 0;  // bars in the state with a known outcome
-  UpRate rate;             // the state's (thinned) up rate
-  UpRate base;             // every bar's (thinned) up rate over the same bars
-  UpRate before, after;    // the state's rate in the older and newer half of the history
-  UnixNanos split = 0;     // the bar time the halves are split at
+  bool active = false;         // the state holds at the as-of bar
+  size_t occurrences = 0;      // bars in the state with a known outcome
+  UpRate rate;                 // the state's (thinned) up rate
+  UpRate base;                 // every bar's (thinned) up rate over the same bars
+  UpRate before, after;        // the state's rate in the older and newer half of the history
+  UnixNanos split = 0;         // the bar time the halves are split at
   UnixNanos from = 0, to = 0;  // first bar and as-of bar
   nlohmann::json ToJson() const;
 };

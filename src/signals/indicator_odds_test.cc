@@ -19,9 +19,10 @@ std::vector<market::Bar> Walk(size_t n, uint64_t seed, double phi = 0) {
   for (size_t i = 0; i < n; ++i) {
     const double r = phi * prev + nd(rng);
     const double o = price, c = price * std::exp(r);
-    out.push_back(market::Bar::Create(static_cast<UnixNanos>(1'577'836'800LL + 3600LL * i) * kNanosPerSecond, o,
-                                      std::max(o, c) * 1.0002, std::min(o, c) * 0.9998, c, 100, 1)
-                      .value());
+    out.push_back(
+        market::Bar::Create(static_cast<UnixNanos>(1'577'836'800LL + 3600LL * i) * kNanosPerSecond,
+                            o, std::max(o, c) * 1.0002, std::min(o, c) * 0.9998, c, 100, 1)
+            .value());
     price = c;
     prev = r;
   }
@@ -37,8 +38,9 @@ TEST(IndicatorOddsTest, ParsesTheGrammarIntoCanonicalNames) {
   EXPECT_EQ(ParseIndicatorState("close>bb_upper")->name, "close>bb_upper(20,2)");
   EXPECT_EQ(ParseIndicatorState("close<bb_lower(50,2.5)")->name, "close<bb_lower(50,2.5)");
   EXPECT_EQ(ParseIndicatorState("close>sma(200)")->name, "close>sma(200)");
-  for (const char* bad : {"", "rsi", "rsi<0", "rsi<100", "rsi(1)<30", "rsi(x)<30", "macd_cross",
-                          "close>bb_lower", "close>sma", "close>sma(1)", "volume>3", "rsi<30;drop"}) {
+  for (const char* bad :
+       {"", "rsi", "rsi<0", "rsi<100", "rsi(1)<30", "rsi(x)<30", "macd_cross", "close>bb_lower",
+        "close>sma", "close>sma(1)", "volume>3", "rsi<30;drop"}) {
     auto r = ParseIndicatorState(bad, "states[2]");
     EXPECT_FALSE(r.ok()) << bad;
     if (!r.ok()) {

@@ -20,11 +20,10 @@
 #pragma once
 
 #include <cstddef>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <span>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "core/clock.h"
 #include "core/status.h"
@@ -61,7 +60,7 @@ double ConformalPoint(double p_up, double move_ratio, double scale);
 struct CalibrationWindow {
   UnixNanos data_from = 0, data_to = 0;  // the model's training range (ModelRecord)
   int horizon = 1;
-  double held_out_fraction = 0.2;         // the newest share (the trees never saw it)
+  double held_out_fraction = 0.2;  // the newest share (the trees never saw it)
 };
 
 // Fits the calibration of `ensemble` from its held-out rows: among the bars in [data_from,
@@ -86,8 +85,8 @@ inline constexpr size_t kRecentIntervalBars = 1024;
 // `bars` and `states` (ClassifyRegimes) index the same bars and end at the signal's bar (only the
 // newest kRecentIntervalBars are read). FailedPrecondition ("rows") with fewer than
 // RecentConformalConfig::min_rows rows (the caller then serves the version's calibration).
-[[nodiscard]] Result<ConformalIntervals> RecentIntervals(std::span<const market::Bar> bars,
-                                                         std::span<const RegimeState> states, int horizon,
-                                                         const std::vector<double>& coverages = {0.8, 0.95});
+[[nodiscard]] Result<ConformalIntervals> RecentIntervals(
+    std::span<const market::Bar> bars, std::span<const RegimeState> states, int horizon,
+    const std::vector<double>& coverages = {0.8, 0.95});
 
 }  // namespace sinyal::signals

@@ -43,7 +43,8 @@ IntervalCalibrationStore::Key IntervalCalibrationStore::KeyOf(TenantId owner,
   return {owner.value(), key.symbol, static_cast<int>(key.timeframe), version};
 }
 
-Result<IntervalCalibration> IntervalCalibrationStore::Get(TenantId owner, const market::SeriesKey& key,
+Result<IntervalCalibration> IntervalCalibrationStore::Get(TenantId owner,
+                                                          const market::SeriesKey& key,
                                                           int64_t version) {
   {
     std::lock_guard lock(mu_);
@@ -51,9 +52,9 @@ Result<IntervalCalibration> IntervalCalibrationStore::Get(TenantId owner, const 
   }
   SINYAL_ASSIGN_OR_RETURN(std::optional<IntervalCalibration> stored, Read(owner, key, version));
   if (!stored) {
-    return Status::NotFound("the interval calibration of model version " + std::to_string(version) +
-                                " is not fitted",
-                            "model");
+    return Status::NotFound(
+        "the interval calibration of model version " + std::to_string(version) + " is not fitted",
+        "model");
   }
   std::lock_guard lock(mu_);
   stats_.loaded++;
@@ -61,13 +62,15 @@ Result<IntervalCalibration> IntervalCalibrationStore::Get(TenantId owner, const 
   return std::move(*stored);
 }
 
-Result<IntervalCalibration> IntervalCalibrationStore::Fit(TenantId owner, const market::SeriesKey& key,
+Result<IntervalCalibration> IntervalCalibrationStore::Fit(TenantId owner,
+                                                          const market::SeriesKey& key,
                                                           int64_t version) {
   auto got = Get(owner, key, version);
   if (got.ok() || got.error().code() != StatusCode::kNotFound) return got;
   SINYAL_ASSIGN_OR_RETURN(IntervalCalibration c, Compute(owner, key, version));
   Status st = Store(owner, key, version, c);
-  if (st.code() == StatusCode::kAlreadyExists) return Get(owner, key, version);  // stored first elsewhere
+  if (st.code() == StatusCode::kAlreadyExists)
+    return Get(owner, key, version);  // stored first elsewhere
   SINYAL_RETURN_IF_ERROR(st);
   std::lock_guard lock(mu_);
   stats_.fitted++;
@@ -80,19 +83,20 @@ IntervalCalibrationStore::Stats IntervalCalibrationStore::stats() const {
   return stats_;
 }
 
-Result<std::optional<IntervalCalibration>> IntervalCalibrationStore::Read(TenantId owner,
-                                                                         const market::SeriesKey& key,
-                                                                         int64_t version) {
+Result<std::optional<IntervalCalibration>> IntervalCalibrationStore::Read(
+    TenantId owner, const market::SeriesKey& key, int64_t version) {
   std::string text;
   bool found = false;
   const std::string timeframe(market::TimeframeName(key.timeframe));
   SINYAL_RETURN_IF_ERROR(OwnerTx(db_, owner, true, [&](soci::session& sql) -> Status {
     long long t = owner.value(), v = version;
     soci::indicator ind = soci::i_null;
-    sql << "SELECT c.calibration FROM signal_calibrations c JOIN model_versions m ON m.id = c.model_id "
-           "WHERE COALESCE(m.tenant_id, 0) = :t AND m.symbol = :s AND m.timeframe = :tf AND m.version = :v",
-        soci::use(t, "t"), soci::use(key.symbol, "s"), soci::use(timeframe, "tf"), soci::use(v, "v"),
-        soci::into(text, ind);
+    sql << "SELECT c.calibration FROM signal_calibrations c JOIN model_versions m ON m.id = "
+           "c.model_id "
+           "WHERE COALESCE(m.tenant_id, 0) = :t AND m.symbol = :s AND m.timeframe = :tf AND "
+           "m.version = :v",
+        soci::use(t, "t"), soci::use(key.symbol, "s"), soci::use(timeframe, "tf"),
+        soci::use(v, "v"), soci::into(text, ind);
     found = sql.got_data() && ind == soci::i_ok;
     return Status::Ok();
   }));
@@ -105,11 +109,14 @@ Result<std::optional<IntervalCalibration>> IntervalCalibrationStore::Read(Tenant
 
 // The model's rows through the seam from its anchor (as the live window computes them), the
 // regimes over the same bars, and FitIntervalCalibration on the held-out part of its range.
-Result<IntervalCalibration> IntervalCalibrationStore::Compute(TenantId owner, const market::SeriesKey& key,
+Result<IntervalCalibration> IntervalCalibrationStore::Compute(TenantId owner,
+                                                              const market::SeriesKey& key,
                                                               int64_t version) {
   const std::string timeframe(market::TimeframeName(key.timeframe));
-  SINYAL_ASSIGN_OR_RETURN(models::ModelRecord rec, registry_.GetRecord(owner, key.symbol, timeframe, version));
-  SINYAL_ASSIGN_OR_RETURN(models::Ensemble ens, registry_.Load(owner, key.symbol, timeframe, version));
+  SINYAL_ASSIGN_OR_RETURN(models::ModelRecord rec,
+                          registry_.GetRecord(owner, key.symbol, timeframe, version));
+  SINYAL_ASSIGN_OR_RETURN(models::Ensemble ens,
+                          registry_.Load(owner, key.symbol, timeframe, version));
   if (ens.num_classes() != 2) {
     return Status::FailedPrecondition("signals need a binary up/down model; version " +
                                           std::to_string(version) + " has 3 classes",
@@ -123,18 +130,21 @@ Result<IntervalCalibration> IntervalCalibrationStore::Compute(TenantId owner, co
   }
   // Bars up to the end of the training range plus the horizon (8 periods per bar of slack for
   // weekends and gaps).
-  const UnixNanos to = rec.data_to + static_cast<int64_t>(h + 1) * market::TimeframeNanos(key.timeframe) * 8;
-  SINYAL_ASSIGN_OR_RETURN(std::vector<market::Bar> bars,
-                          models::ReadInputBars(bars_, owner, key, rec.schema, to, options_.max_input_bars));
+  const UnixNanos to =
+      rec.data_to + static_cast<int64_t>(h + 1) * market::TimeframeNanos(key.timeframe) * 8;
+  SINYAL_ASSIGN_OR_RETURN(
+      std::vector<market::Bar> bars,
+      models::ReadInputBars(bars_, owner, key, rec.schema, to, options_.max_input_bars));
   SINYAL_ASSIGN_OR_RETURN(models::FeatureFrame rows, inputs_.Rows(owner, rec.schema, bars));
   SINYAL_ASSIGN_OR_RETURN(std::vector<RegimeState> states, ClassifyRegimes(bars, options_.regime));
-  return FitIntervalCalibration(ens, {.data_from = rec.data_from, .data_to = rec.data_to,
-                                      .horizon = h, .held_out_fraction = frac},
-                                bars, rows, states, options_.conformal);
+  return FitIntervalCalibration(
+      ens,
+      {.data_from = rec.data_from, .data_to = rec.data_to, .horizon = h, .held_out_fraction = frac},
+      bars, rows, states, options_.conformal);
 }
 
-Status IntervalCalibrationStore::Store(TenantId owner, const market::SeriesKey& key, int64_t version,
-                                       const IntervalCalibration& c) {
+Status IntervalCalibrationStore::Store(TenantId owner, const market::SeriesKey& key,
+                                       int64_t version, const IntervalCalibration& c) {
   const std::string text = c.ToJson().dump();
   const std::string timeframe(market::TimeframeName(key.timeframe));
   return OwnerTx(db_, owner, false, [&](soci::session& sql) -> Status {
@@ -142,8 +152,8 @@ Status IntervalCalibrationStore::Store(TenantId owner, const market::SeriesKey& 
     soci::indicator ind = soci::i_null;
     sql << "SELECT id FROM model_versions WHERE COALESCE(tenant_id, 0) = :t AND symbol = :s AND "
            "timeframe = :tf AND version = :v",
-        soci::use(t, "t"), soci::use(key.symbol, "s"), soci::use(timeframe, "tf"), soci::use(v, "v"),
-        soci::into(id, ind);
+        soci::use(t, "t"), soci::use(key.symbol, "s"), soci::use(timeframe, "tf"),
+        soci::use(v, "v"), soci::into(id, ind);
     if (!sql.got_data() || ind != soci::i_ok) return Status::NotFound("no model version", "model");
     soci::indicator ti = IsPlatform(owner) ? soci::i_null : soci::i_ok;
     sql << "INSERT INTO signal_calibrations (model_id, tenant_id, calibration, created_at) "

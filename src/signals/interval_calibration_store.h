@@ -38,9 +38,9 @@ class DbModelRegistry;
 namespace sinyal::signals {
 
 struct IntervalCalibrationStoreOptions {
-  ConformalConfig conformal;      // coverages 80% and 95%, Mondrian per vol state.
-  RegimeConfig regime;            // the regime whose rv scales the intervals (regime.h defaults).
-  size_t max_input_bars = 300000; // newest bars read from the model's anchor. Default 300,000.
+  ConformalConfig conformal;       // coverages 80% and 95%, Mondrian per vol state.
+  RegimeConfig regime;             // the regime whose rv scales the intervals (regime.h defaults).
+  size_t max_input_bars = 300000;  // newest bars read from the model's anchor. Default 300,000.
 };
 
 class IntervalCalibrationStore {
@@ -71,7 +71,8 @@ class IntervalCalibrationStore {
   using Key = std::tuple<int64_t, std::string, int, int64_t>;  // owner, symbol, timeframe, version
   Result<std::optional<IntervalCalibration>> Read(TenantId owner, const market::SeriesKey& key,
                                                   int64_t version);
-  Result<IntervalCalibration> Compute(TenantId owner, const market::SeriesKey& key, int64_t version);
+  Result<IntervalCalibration> Compute(TenantId owner, const market::SeriesKey& key,
+                                      int64_t version);
   Status Store(TenantId owner, const market::SeriesKey& key, int64_t version,
                const IntervalCalibration& c);
   static Key KeyOf(TenantId owner, const market::SeriesKey& key, int64_t version);

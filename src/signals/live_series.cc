@@ -9,28 +9,29 @@ namespace {
 constexpr const char* kDxySymbol = "DXY";
 }  // namespace
 
-LiveSeries::LiveSeries(store::BarStore& bars, store::FeatureSetStore* feature_sets, const Clock& clock,
-                       LiveSeriesOptions options)
+LiveSeries::LiveSeries(store::BarStore& bars, store::FeatureSetStore* feature_sets,
+                       const Clock& clock, LiveSeriesOptions options)
     : bars_(bars), inputs_(feature_sets), clock_(clock), options_(std::move(options)) {}
 
 Result<SeriesWindow> LiveSeries::Open(TenantId owner, const market::SeriesKey& key,
                                       const models::ModelSchema& schema, size_t keep) {
   SINYAL_ASSIGN_OR_RETURN(models::InputSpec spec, inputs_.ForSchema(owner, schema));
-  SINYAL_ASSIGN_OR_RETURN(SeriesWindow w, SeriesWindow::Create(spec, schema.inputs_from, key.symbol,
-                                                               key.timeframe,
-                                                               {.keep = keep, .regime = options_.regime}));
-  SINYAL_ASSIGN_OR_RETURN(std::vector<market::Bar> history,
-                          models::ReadInputBars(bars_, owner, key, schema, INT64_MAX,
-                                                options_.max_input_bars));
+  SINYAL_ASSIGN_OR_RETURN(SeriesWindow w,
+                          SeriesWindow::Create(spec, schema.inputs_from, key.symbol, key.timeframe,
+                                               {.keep = keep, .regime = options_.regime}));
+  SINYAL_ASSIGN_OR_RETURN(
+      std::vector<market::Bar> history,
+      models::ReadInputBars(bars_, owner, key, schema, INT64_MAX, options_.max_input_bars));
   for (const auto& bar : history) SINYAL_RETURN_IF_ERROR(w.Push(bar).status());
   return w;
 }
 
 Result<size_t> LiveSeries::CatchUp(TenantId owner, const models::ModelSchema& schema,
                                    SeriesWindow& window) {
-  SINYAL_ASSIGN_OR_RETURN(std::vector<market::Bar> newer,
-                          bars_.ReadBars(models::ViewerOf(owner), {window.symbol(), window.timeframe()},
-                                         {.from = schema.inputs_from, .after = window.last_time()}));
+  SINYAL_ASSIGN_OR_RETURN(
+      std::vector<market::Bar> newer,
+      bars_.ReadBars(models::ViewerOf(owner), {window.symbol(), window.timeframe()},
+                     {.from = schema.inputs_from, .after = window.last_time()}));
   size_t added = 0;
   for (const auto& bar : newer) {
     SINYAL_ASSIGN_OR_RETURN(bool pushed, window.Push(bar));

@@ -35,9 +35,9 @@ class FeatureSetStore;
 namespace sinyal::signals {
 
 struct LiveSeriesOptions {
-  size_t max_input_bars = 300000;          // newest bars read from a model's anchor. Default 300,000.
+  size_t max_input_bars = 300000;  // newest bars read from a model's anchor. Default 300,000.
   int64_t reference_interval_nanos = kNanosPerSecond;  // reference reload. Default 1 s.
-  RegimeConfig regime;                     // the windows' regime rules (regime.h defaults).
+  RegimeConfig regime;  // the windows' regime rules (regime.h defaults).
 };
 
 class LiveSeries {

@@ -12,19 +12,22 @@ models::FeatureFrame RegimeFrame(std::span<const RegimeState> states) {
   f.names = RegimeFeatureNames();
   f.rows = states.size();
   f.values.resize(states.size() * f.names.size());
-  for (size_t i = 0; i < states.size(); ++i) RegimeFeatures(states[i], f.values.data() + i * f.names.size());
+  for (size_t i = 0; i < states.size(); ++i)
+    RegimeFeatures(states[i], f.values.data() + i * f.names.size());
   return f;
 }
 
-Result<models::FeatureFrame> CombineFrames(const models::FeatureFrame& a, const models::FeatureFrame& b) {
+Result<models::FeatureFrame> CombineFrames(const models::FeatureFrame& a,
+                                           const models::FeatureFrame& b) {
   if (a.rows != b.rows) {
-    return Status::InvalidArgument("frames have " + std::to_string(a.rows) + " and " +
-                                       std::to_string(b.rows) + " rows",
-                                   "features");
+    return Status::InvalidArgument(
+        "frames have " + std::to_string(a.rows) + " and " + std::to_string(b.rows) + " rows",
+        "features");
   }
   std::set<std::string> seen(a.names.begin(), a.names.end());
   for (const auto& n : b.names) {
-    if (!seen.insert(n).second) return Status::InvalidArgument("feature '" + n + "' appears twice", "features");
+    if (!seen.insert(n).second)
+      return Status::InvalidArgument("feature '" + n + "' appears twice", "features");
   }
   models::FeatureFrame f;
   f.set_name = a.set_name + "+" + b.set_name;

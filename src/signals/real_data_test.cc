@@ -24,8 +24,10 @@ std::vector<market::Bar> Load(const std::string& sym, const std::string& tz) {
 
 TEST(RealDataTest, SyntheticDxyTracksTheIndexAtLagZero) {
   SINYAL_REQUIRE_MARKET_DATA();
-  std::vector<SymbolSeries> s = {{"EURUSD", Load("EURUSD", "NY+7")}, {"USDJPY", Load("USDJPY", "EET")},
-                                 {"GBPUSD", Load("GBPUSD", "NY+7")}, {"USDCAD", Load("USDCAD", "NY+7")},
+  std::vector<SymbolSeries> s = {{"EURUSD", Load("EURUSD", "NY+7")},
+                                 {"USDJPY", Load("USDJPY", "EET")},
+                                 {"GBPUSD", Load("GBPUSD", "NY+7")},
+                                 {"USDCAD", Load("USDCAD", "NY+7")},
                                  {"USDCHF", Load("USDCHF", "NY+7")}};
   auto p = AlignPanel(s, market::Timeframe::kH1);
   ASSERT_OK(p);

@@ -15,19 +15,26 @@ constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
 std::string_view TrendStateName(TrendState t) {
   switch (t) {
-    case TrendState::kRange: return "range";
-    case TrendState::kUp: return "up";
-    case TrendState::kDown: return "down";
-    case TrendState::kTransition: return "transition";
+    case TrendState::kRange:
+      return "range";
+    case TrendState::kUp:
+      return "up";
+    case TrendState::kDown:
+      return "down";
+    case TrendState::kTransition:
+      return "transition";
   }
   return "?";
 }
 
 std::string_view VolStateName(VolState v) {
   switch (v) {
-    case VolState::kLow: return "low_vol";
-    case VolState::kNormal: return "normal_vol";
-    case VolState::kHigh: return "high_vol";
+    case VolState::kLow:
+      return "low_vol";
+    case VolState::kNormal:
+      return "normal_vol";
+    case VolState::kHigh:
+      return "high_vol";
   }
   return "?";
 }
@@ -53,10 +60,13 @@ Status Validate(const RegimeConfig& c) {
   if (!(c.adx_trend > 0 && c.adx_trend < 100)) return bad("adx_trend", "must be in (0, 100)");
   if (c.atr_period < 1 || c.atr_period > 500) return bad("atr_period", "must be in [1, 500]");
   if (c.ema_period < 2 || c.ema_period > 1000) return bad("ema_period", "must be in [2, 1000]");
-  if (c.slope_lookback < 1 || c.slope_lookback > 500) return bad("slope_lookback", "must be in [1, 500]");
-  if (!(c.slope_threshold > 0 && c.slope_threshold <= 10)) return bad("slope_threshold", "must be in (0, 10]");
+  if (c.slope_lookback < 1 || c.slope_lookback > 500)
+    return bad("slope_lookback", "must be in [1, 500]");
+  if (!(c.slope_threshold > 0 && c.slope_threshold <= 10))
+    return bad("slope_threshold", "must be in (0, 10]");
   if (c.rv_window < 2 || c.rv_window > 1000) return bad("rv_window", "must be in [2, 1000]");
-  if (c.vol_history < 50 || c.vol_history > 100000) return bad("vol_history", "must be in [50, 100000]");
+  if (c.vol_history < 50 || c.vol_history > 100000)
+    return bad("vol_history", "must be in [50, 100000]");
   if (c.vol_min_history < 20 || c.vol_min_history > c.vol_history) {
     return bad("vol_min_history", "must be in [20, vol_history]");
   }
@@ -126,9 +136,9 @@ struct RegimeClassifier::Impl {
       if (static_cast<int>(rv_sorted.size()) >= cfg.vol_min_history) {
         const auto lo = std::lower_bound(rv_sorted.begin(), rv_sorted.end(), s.rv);
         const auto hi = std::upper_bound(lo, rv_sorted.end(), s.rv);
-        s.rv_percentile = (static_cast<double>(lo - rv_sorted.begin()) +
-                           0.5 * static_cast<double>(hi - lo)) /
-                          static_cast<double>(rv_sorted.size());
+        s.rv_percentile =
+            (static_cast<double>(lo - rv_sorted.begin()) + 0.5 * static_cast<double>(hi - lo)) /
+            static_cast<double>(rv_sorted.size());
       }
       // Only now does rv_t join the history used for later bars.
       rv_fifo.push_back(s.rv);
@@ -164,7 +174,8 @@ Result<RegimeClassifier> RegimeClassifier::Create(const RegimeConfig& config) {
   SINYAL_ASSIGN_OR_RETURN(auto adx, features::Adx::Create(config.adx_period));
   SINYAL_ASSIGN_OR_RETURN(auto atr, features::Atr::Create(config.atr_period));
   SINYAL_ASSIGN_OR_RETURN(auto ema, features::Ema::Create(config.ema_period));
-  return RegimeClassifier(std::make_unique<Impl>(config, std::move(adx), std::move(atr), std::move(ema)));
+  return RegimeClassifier(
+      std::make_unique<Impl>(config, std::move(adx), std::move(atr), std::move(ema)));
 }
 
 RegimeClassifier::RegimeClassifier(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -201,8 +212,9 @@ Result<std::vector<RegimeState>> ClassifyRegimes(std::span<const market::Bar> ba
 }
 
 const std::vector<std::string>& RegimeFeatureNames() {
-  static const std::vector<std::string> names = {"regime.code", "regime.trend", "regime.vol",
-                                                 "regime.adx",  "regime.slope", "regime.rv_percentile"};
+  static const std::vector<std::string> names = {"regime.code",  "regime.trend",
+                                                 "regime.vol",   "regime.adx",
+                                                 "regime.slope", "regime.rv_percentile"};
   return names;
 }
 
@@ -241,7 +253,8 @@ RegimeRunStats ComputeRunStats(std::span<const RegimeState> states) {
     prev = c;
   }
   for (int k = 0; k < kNumRegimes; ++k) {
-    r.mean_duration[k] = r.runs[k] > 0 ? static_cast<double>(r.bars[k]) / static_cast<double>(r.runs[k]) : kNaN;
+    r.mean_duration[k] =
+        r.runs[k] > 0 ? static_cast<double>(r.bars[k]) / static_cast<double>(r.runs[k]) : kNaN;
   }
   return r;
 }

@@ -52,16 +52,17 @@ std::string_view VolStateName(VolState v);      // "low_vol", "normal_vol", "hig
 std::string RegimeName(int code);
 
 struct RegimeConfig {
-  int adx_period = 14;           // Default 14 (Wilder). Bounds [2, 500].
-  double adx_trend = 20;         // ADX at or above = directional. Default 20. Bounds (0, 100).
-  int atr_period = 14;           // Default 14. Bounds [1, 500].
-  int ema_period = 50;           // Default 50. Bounds [2, 1000].
-  int slope_lookback = 10;       // L. Default 10. Bounds [1, 500].
-  double slope_threshold = 0.05; // |EMA drift| per bar in ATRs. Default 0.05. Bounds (0, 10].
-  int rv_window = 24;            // returns in rv (24 H1 bars = one day). Default 24. Bounds [2, 1000].
-  int vol_history = 2880;       // past rv values ranked (~6 months of H1). Default 2880. Bounds [50, 100000].
-  int vol_min_history = 500;     // ready after this many. Default 500. Bounds [20, vol_history].
-  double low_percentile = 1.0 / 3;   // Default 1/3.
+  int adx_period = 14;            // Default 14 (Wilder). Bounds [2, 500].
+  double adx_trend = 20;          // ADX at or above = directional. Default 20. Bounds (0, 100).
+  int atr_period = 14;            // Default 14. Bounds [1, 500].
+  int ema_period = 50;            // Default 50. Bounds [2, 1000].
+  int slope_lookback = 10;        // L. Default 10. Bounds [1, 500].
+  double slope_threshold = 0.05;  // |EMA drift| per bar in ATRs. Default 0.05. Bounds (0, 10].
+  int rv_window = 24;  // returns in rv (24 H1 bars = one day). Default 24. Bounds [2, 1000].
+  int vol_history =
+      2880;  // past rv values ranked (~6 months of H1). Default 2880. Bounds [50, 100000].
+  int vol_min_history = 500;        // ready after this many. Default 500. Bounds [20, vol_history].
+  double low_percentile = 1.0 / 3;  // Default 1/3.
   double high_percentile = 2.0 / 3;  // Default 2/3. 0 < low < high < 1.
 };
 
@@ -69,14 +70,16 @@ struct RegimeConfig {
 [[nodiscard]] Status Validate(const RegimeConfig& config);
 
 struct RegimeState {
-  UnixNanos time = 0;     // open time of the bar the state was computed at (UTC)
+  UnixNanos time = 0;  // open time of the bar the state was computed at (UTC)
   bool ready = false;
   TrendState trend = TrendState::kRange;
   VolState vol = VolState::kNormal;
   double adx = 0, slope = 0;  // NaN while warming up
-  double rv = 0;              // per-bar realised volatility (log-return units); NaN while warming up
-  double rv_percentile = 0;   // 0..1; NaN before vol_min_history
-  int Code() const { return ready ? static_cast<int>(trend) * kNumVolStates + static_cast<int>(vol) : -1; }
+  double rv = 0;             // per-bar realised volatility (log-return units); NaN while warming up
+  double rv_percentile = 0;  // 0..1; NaN before vol_min_history
+  int Code() const {
+    return ready ? static_cast<int>(trend) * kNumVolStates + static_cast<int>(vol) : -1;
+  }
   // Field-wise equality where NaN equals NaN (states are compared bit for bit in tests).
   friend bool operator==(const RegimeState& a, const RegimeState& b);
 };
@@ -114,8 +117,8 @@ void RegimeFeatures(const RegimeState& state, float* out);  // writes RegimeFeat
 
 // ---- Segmentation statistics ----
 struct RegimeRunStats {
-  std::array<int64_t, kNumRegimes> bars{};        // ready bars per regime
-  std::array<int64_t, kNumRegimes> runs{};        // maximal runs of consecutive bars per regime
+  std::array<int64_t, kNumRegimes> bars{};          // ready bars per regime
+  std::array<int64_t, kNumRegimes> runs{};          // maximal runs of consecutive bars per regime
   std::array<double, kNumRegimes> mean_duration{};  // bars / runs (NaN when no run)
   // transitions[i][j]: count of consecutive ready pairs (t-1 in i, t in j).
   std::array<std::array<int64_t, kNumRegimes>, kNumRegimes> transitions{};

@@ -26,7 +26,9 @@ std::vector<market::Bar> Path(const std::vector<Phase>& phases, uint64_t seed) {
     for (int i = 0; i < ph.bars; ++i) {
       const double c = p * std::exp(ph.mu + ph.vol * n01(rng));
       const double w = ph.vol * std::fabs(n01(rng)) * 0.5;
-      out.push_back(market::Bar::Create(t, p, std::max(p, c) * (1 + w), std::min(p, c) * (1 - w), c, 100).value());
+      out.push_back(
+          market::Bar::Create(t, p, std::max(p, c) * (1 + w), std::min(p, c) * (1 - w), c, 100)
+              .value());
       p = c;
       t += kNanosPerHour;
     }
@@ -44,7 +46,8 @@ TEST(RegimeTest, TwelveDistinctNamesAndCodes) {
 }
 
 TEST(RegimeTest, StreamingEqualsBatchAndUsesOnlyThePast) {
-  auto bars = Path({{1500, 0, 0.001}, {600, 0.0008, 0.001}, {600, -0.0008, 0.003}, {800, 0, 0.0005}}, 3);
+  auto bars =
+      Path({{1500, 0, 0.001}, {600, 0.0008, 0.001}, {600, -0.0008, 0.003}, {800, 0, 0.0005}}, 3);
   auto batch = ClassifyRegimes(bars);
   ASSERT_OK(batch);
   auto rc = RegimeClassifier::Create();
@@ -68,7 +71,8 @@ TEST(RegimeTest, StreamingEqualsBatchAndUsesOnlyThePast) {
 TEST(RegimeTest, PhasesAreRecognised) {
   // Calm random walk (warm-up), then a strong up-trend, a strong down-trend with high
   // volatility, then a very calm flat phase.
-  auto bars = Path({{1500, 0, 0.001}, {400, 0.0006, 0.001}, {400, -0.0015, 0.003}, {600, 0, 0.0003}}, 5);
+  auto bars =
+      Path({{1500, 0, 0.001}, {400, 0.0006, 0.001}, {400, -0.0015, 0.003}, {600, 0, 0.0003}}, 5);
   auto st = ClassifyRegimes(bars).value();
   EXPECT_FALSE(st[100].ready);
   EXPECT_TRUE(st[1400].ready);
@@ -77,17 +81,21 @@ TEST(RegimeTest, PhasesAreRecognised) {
     for (size_t i = from; i < to; ++i) k += pred(st[i]);
     return static_cast<double>(k) / static_cast<double>(to - from);
   };
-  EXPECT_GT(share(1600, 1900, [](const RegimeState& s) { return s.trend == TrendState::kUp; }), 0.6);
-  EXPECT_GT(share(2000, 2300, [](const RegimeState& s) { return s.trend == TrendState::kDown; }), 0.6);
+  EXPECT_GT(share(1600, 1900, [](const RegimeState& s) { return s.trend == TrendState::kUp; }),
+            0.6);
+  EXPECT_GT(share(2000, 2300, [](const RegimeState& s) { return s.trend == TrendState::kDown; }),
+            0.6);
   EXPECT_GT(share(2000, 2300, [](const RegimeState& s) { return s.vol == VolState::kHigh; }), 0.9);
   EXPECT_GT(share(2450, 2900, [](const RegimeState& s) { return s.vol == VolState::kLow; }), 0.9);
   // A driftless random walk still trends by chance, but far less often than a real trend.
   const double up_in_flat =
       share(2450, 2900, [](const RegimeState& s) { return s.trend == TrendState::kUp; });
   EXPECT_LT(up_in_flat, 0.3);
-  EXPECT_GT(share(2450, 2900, [](const RegimeState& s) {
-              return s.trend == TrendState::kRange || s.trend == TrendState::kTransition;
-            }), 0.5);
+  EXPECT_GT(share(2450, 2900,
+                  [](const RegimeState& s) {
+                    return s.trend == TrendState::kRange || s.trend == TrendState::kTransition;
+                  }),
+            0.5);
   // Features encode the same state.
   std::vector<float> f(RegimeFeatureNames().size());
   RegimeFeatures(st[2100], f.data());

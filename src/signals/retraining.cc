@@ -10,13 +10,20 @@ namespace sinyal::signals {
 
 std::string_view AuditActionName(AuditAction a) {
   switch (a) {
-    case AuditAction::kDriftCheck: return "drift_check";
-    case AuditAction::kChallengerTrained: return "challenger_trained";
-    case AuditAction::kChallengerEvaluated: return "challenger_evaluated";
-    case AuditAction::kPromoted: return "promoted";
-    case AuditAction::kRejected: return "rejected";
-    case AuditAction::kPostPromotionCheck: return "post_promotion_check";
-    case AuditAction::kRolledBack: return "rolled_back";
+    case AuditAction::kDriftCheck:
+      return "drift_check";
+    case AuditAction::kChallengerTrained:
+      return "challenger_trained";
+    case AuditAction::kChallengerEvaluated:
+      return "challenger_evaluated";
+    case AuditAction::kPromoted:
+      return "promoted";
+    case AuditAction::kRejected:
+      return "rejected";
+    case AuditAction::kPostPromotionCheck:
+      return "post_promotion_check";
+    case AuditAction::kRolledBack:
+      return "rolled_back";
   }
   return "?";
 }
@@ -52,8 +59,9 @@ Result<std::vector<AuditRecord>> InMemoryAuditLog::List(TenantId tenant, const s
   return out;
 }
 
-TriggerDecision DecideRetraining(const RetrainingPolicy& p, UnixNanos now, UnixNanos last_trained_at,
-                                 std::span<const FeaturePsi> psi, const PerformanceCheck* perf) {
+TriggerDecision DecideRetraining(const RetrainingPolicy& p, UnixNanos now,
+                                 UnixNanos last_trained_at, std::span<const FeaturePsi> psi,
+                                 const PerformanceCheck* perf) {
   TriggerDecision d;
   char b[200];
   if (p.schedule_every > 0 && now - last_trained_at >= p.schedule_every) {
@@ -66,8 +74,8 @@ TriggerDecision DecideRetraining(const RetrainingPolicy& p, UnixNanos now, UnixN
   for (const auto& f : psi) {
     if (f.psi >= kPsiModerate) ++moderate;
     if (p.on_significant_psi && f.level == DriftLevel::kSignificant) {
-      std::snprintf(b, sizeof b, "feature drift: PSI of '%s' = %.3f >= %.2f", f.feature.c_str(), f.psi,
-                    kPsiSignificant);
+      std::snprintf(b, sizeof b, "feature drift: PSI of '%s' = %.3f >= %.2f", f.feature.c_str(),
+                    f.psi, kPsiSignificant);
       d.reasons.push_back(b);
     }
   }
@@ -85,7 +93,8 @@ TriggerDecision DecideRetraining(const RetrainingPolicy& p, UnixNanos now, UnixN
 
 namespace {
 
-ModelScores Score(std::span<const float> p, std::span<const int8_t> y, std::vector<double>* per_row) {
+ModelScores Score(std::span<const float> p, std::span<const int8_t> y,
+                  std::vector<double>* per_row) {
   ModelScores s;
   s.n = p.size();
   for (size_t i = 0; i < p.size(); ++i) {
@@ -129,9 +138,11 @@ std::vector<float> PredictUp(const models::Ensemble& e, const models::Dataset& d
 }
 
 Result<ChallengerEvaluation> EvaluateChallenger(std::span<const float> a, std::span<const float> b,
-                                                std::span<const int8_t> y, const PromotionRule& rule) {
+                                                std::span<const int8_t> y,
+                                                const PromotionRule& rule) {
   if (a.size() != b.size() || a.size() != y.size()) {
-    return Status::InvalidArgument("champion, challenger and labels differ in length", "challenger_p_up");
+    return Status::InvalidArgument("champion, challenger and labels differ in length",
+                                   "challenger_p_up");
   }
   for (size_t i = 0; i < a.size(); ++i) {
     if (std::isnan(a[i]) || std::isnan(b[i])) {
@@ -157,7 +168,8 @@ Result<ChallengerEvaluation> EvaluateChallenger(std::span<const float> a, std::s
   if (gain >= rule.min_log_loss_gain) {
     std::snprintf(buf, sizeof buf, "log loss gain %.4f >= %.4f", gain, rule.min_log_loss_gain);
   } else {
-    std::snprintf(buf, sizeof buf, "log loss gain %.4f < required %.4f", gain, rule.min_log_loss_gain);
+    std::snprintf(buf, sizeof buf, "log loss gain %.4f < required %.4f", gain,
+                  rule.min_log_loss_gain);
     ok = false;
   }
   ev.reasons.push_back(buf);
@@ -166,16 +178,17 @@ Result<ChallengerEvaluation> EvaluateChallenger(std::span<const float> a, std::s
     std::snprintf(buf, sizeof buf, "Brier %.4f vs champion %.4f: not worse", ev.challenger.brier,
                   ev.champion.brier);
   } else {
-    std::snprintf(buf, sizeof buf, "Brier %.4f is worse than champion %.4f by %.4f", ev.challenger.brier,
-                  ev.champion.brier, dbrier);
+    std::snprintf(buf, sizeof buf, "Brier %.4f is worse than champion %.4f by %.4f",
+                  ev.challenger.brier, ev.champion.brier, dbrier);
     ok = false;
   }
   ev.reasons.push_back(buf);
   if (ev.paired.p_greater <= rule.max_p_value) {
-    std::snprintf(buf, sizeof buf, "paired t-test on per-row log loss: t %.2f, p %.3g <= %.3g", ev.paired.t,
-                  ev.paired.p_greater, rule.max_p_value);
+    std::snprintf(buf, sizeof buf, "paired t-test on per-row log loss: t %.2f, p %.3g <= %.3g",
+                  ev.paired.t, ev.paired.p_greater, rule.max_p_value);
   } else {
-    std::snprintf(buf, sizeof buf, "paired t-test on per-row log loss: t %.2f, p %.3g > %.3g (not significant)",
+    std::snprintf(buf, sizeof buf,
+                  "paired t-test on per-row log loss: t %.2f, p %.3g > %.3g (not significant)",
                   ev.paired.t, ev.paired.p_greater, rule.max_p_value);
     ok = false;
   }
@@ -245,8 +258,9 @@ Result<models::Ensemble> RetrainingController::TrainChallenger(const models::Dat
   r.champion_version = ActiveVersionOrZero();
   r.decision = true;
   r.reasons.push_back("trained " + std::to_string(e.num_members()) + " members on " +
-                      std::to_string(fit.size()) + " rows from " + FormatIso8601(ds.rows[fit.front()].ts) +
-                      " to " + FormatIso8601(ds.rows[fit.back()].ts));
+                      std::to_string(fit.size()) + " rows from " +
+                      FormatIso8601(ds.rows[fit.front()].ts) + " to " +
+                      FormatIso8601(ds.rows[fit.back()].ts));
   r.figures["fit_rows"] = static_cast<double>(fit.size());
   r.figures["calib_rows"] = static_cast<double>(calib.size());
   r.figures["train_seconds"] = static_cast<double>(clock_.MonotonicNanos() - t0) / 1e9;
@@ -263,8 +277,9 @@ Result<ChallengerEvaluation> RetrainingController::EvaluateAndPromote(
                                    "challenger_meta");
   }
   const auto y = Labels(ds, window);
-  SINYAL_ASSIGN_OR_RETURN(auto ev, EvaluateChallenger(PredictUp(champion, ds, window),
-                                                      PredictUp(challenger, ds, window), y, promotion_));
+  SINYAL_ASSIGN_OR_RETURN(auto ev,
+                          EvaluateChallenger(PredictUp(champion, ds, window),
+                                             PredictUp(challenger, ds, window), y, promotion_));
   const int64_t champ_v = ActiveVersionOrZero();
   AuditRecord r;
   r.action = AuditAction::kChallengerEvaluated;
@@ -274,10 +289,14 @@ Result<ChallengerEvaluation> RetrainingController::EvaluateAndPromote(
   r.reasons.push_back("window: " + std::to_string(window.size()) + " rows from " +
                       FormatIso8601(ds.rows[window.front()].ts) + " to " +
                       FormatIso8601(ds.rows[window.back()].ts) + ", unseen by both models");
-  r.figures = {{"champion.log_loss", ev.champion.log_loss}, {"champion.brier", ev.champion.brier},
-               {"champion.accuracy", ev.champion.accuracy}, {"challenger.log_loss", ev.challenger.log_loss},
-               {"challenger.brier", ev.challenger.brier}, {"challenger.accuracy", ev.challenger.accuracy},
-               {"paired.t", ev.paired.t}, {"paired.p", ev.paired.p_greater},
+  r.figures = {{"champion.log_loss", ev.champion.log_loss},
+               {"champion.brier", ev.champion.brier},
+               {"champion.accuracy", ev.champion.accuracy},
+               {"challenger.log_loss", ev.challenger.log_loss},
+               {"challenger.brier", ev.challenger.brier},
+               {"challenger.accuracy", ev.challenger.accuracy},
+               {"paired.t", ev.paired.t},
+               {"paired.p", ev.paired.p_greater},
                {"n", static_cast<double>(ev.champion.n)}};
   SINYAL_RETURN_IF_ERROR(Audit(r));
   if (!ev.promote) {
@@ -302,8 +321,8 @@ Result<ChallengerEvaluation> RetrainingController::EvaluateAndPromote(
   pr.champion_version = champ_v;
   pr.challenger_version = rec.version;
   pr.decision = true;
-  pr.reasons.push_back("challenger v" + std::to_string(rec.version) + " registered and activated in place of v" +
-                       std::to_string(champ_v));
+  pr.reasons.push_back("challenger v" + std::to_string(rec.version) +
+                       " registered and activated in place of v" + std::to_string(champ_v));
   pr.figures = r.figures;
   SINYAL_RETURN_IF_ERROR(Audit(std::move(pr)));
   return ev;
@@ -316,8 +335,8 @@ Result<bool> RetrainingController::CheckAfterPromotion(const models::Ensemble& a
     return Status::FailedPrecondition("no promotion awaits its check", "promotion");
   }
   if (window.size() < rollback_.min_rows) {
-    return Status::FailedPrecondition("window has " + std::to_string(window.size()) + " rows; need " +
-                                          std::to_string(rollback_.min_rows),
+    return Status::FailedPrecondition("window has " + std::to_string(window.size()) +
+                                          " rows; need " + std::to_string(rollback_.min_rows),
                                       "window");
   }
   const auto p = PredictUp(active, ds, window);
@@ -327,12 +346,15 @@ Result<bool> RetrainingController::CheckAfterPromotion(const models::Ensemble& a
   std::vector<std::string> reasons;
   char b[200];
   if (now.log_loss > old.log_loss + rollback_.log_loss_tolerance) {
-    std::snprintf(b, sizeof b, "log loss %.4f on the next window is worse than the old champion's validation %.4f + %.4f",
-                  now.log_loss, old.log_loss, rollback_.log_loss_tolerance);
+    std::snprintf(
+        b, sizeof b,
+        "log loss %.4f on the next window is worse than the old champion's validation %.4f + %.4f",
+        now.log_loss, old.log_loss, rollback_.log_loss_tolerance);
     reasons.push_back(b);
   }
   if (now.brier > old.brier + rollback_.brier_tolerance) {
-    std::snprintf(b, sizeof b, "Brier %.4f on the next window is worse than the old champion's %.4f + %.4f",
+    std::snprintf(b, sizeof b,
+                  "Brier %.4f on the next window is worse than the old champion's %.4f + %.4f",
                   now.brier, old.brier, rollback_.brier_tolerance);
     reasons.push_back(b);
   }
@@ -342,8 +364,10 @@ Result<bool> RetrainingController::CheckAfterPromotion(const models::Ensemble& a
   r.action = AuditAction::kPostPromotionCheck;
   r.champion_version = active_v;
   r.decision = degrade;
-  r.reasons = degrade ? reasons : std::vector<std::string>{"the promoted model holds up on the next window"};
-  r.figures = {{"active.log_loss", now.log_loss}, {"active.brier", now.brier},
+  r.reasons = degrade ? reasons
+                      : std::vector<std::string>{"the promoted model holds up on the next window"};
+  r.figures = {{"active.log_loss", now.log_loss},
+               {"active.brier", now.brier},
                {"old_champion.validation_log_loss", old.log_loss},
                {"old_champion.validation_brier", old.brier},
                {"n", static_cast<double>(now.n)}};

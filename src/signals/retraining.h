@@ -23,12 +23,11 @@
 
 #include <map>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <span>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "core/clock.h"
 #include "core/ids.h"
@@ -54,8 +53,8 @@ enum class AuditAction {
 std::string_view AuditActionName(AuditAction a);  // "drift_check", ...
 
 struct AuditRecord {
-  int64_t seq = 0;        // assigned by the log: 1, 2, ... per log
-  UnixNanos time = 0;     // from the controller's Clock
+  int64_t seq = 0;     // assigned by the log: 1, 2, ... per log
+  UnixNanos time = 0;  // from the controller's Clock
   AuditAction action = AuditAction::kDriftCheck;
   TenantId tenant;
   std::string symbol, timeframe;
@@ -74,8 +73,8 @@ class AuditLog {
   // Assigns seq and stores the record; returns seq.
   [[nodiscard]] virtual Result<int64_t> Append(AuditRecord record) = 0;
   // The tenant's records for the series, in append order.
-  [[nodiscard]] virtual Result<std::vector<AuditRecord>> List(TenantId tenant, const std::string& symbol,
-                                                              const std::string& timeframe) const = 0;
+  [[nodiscard]] virtual Result<std::vector<AuditRecord>> List(
+      TenantId tenant, const std::string& symbol, const std::string& timeframe) const = 0;
 };
 
 class InMemoryAuditLog final : public AuditLog {
@@ -90,10 +89,10 @@ class InMemoryAuditLog final : public AuditLog {
 };
 
 struct RetrainingPolicy {
-  int64_t schedule_every = 0;   // retrain at least this often (ns); 0 = no schedule. Default 0.
-  int moderate_features = 3;    // retrain when >= this many features have PSI >= 0.1. Default 3.
+  int64_t schedule_every = 0;      // retrain at least this often (ns); 0 = no schedule. Default 0.
+  int moderate_features = 3;       // retrain when >= this many features have PSI >= 0.1. Default 3.
   bool on_significant_psi = true;  // retrain when any feature has PSI >= 0.25. Default true.
-  bool on_performance = true;   // retrain when live performance is degraded. Default true.
+  bool on_performance = true;      // retrain when live performance is degraded. Default true.
 };
 
 struct TriggerDecision {
@@ -106,9 +105,10 @@ TriggerDecision DecideRetraining(const RetrainingPolicy& policy, UnixNanos now,
 
 struct PromotionRule {
   double min_log_loss_gain = 0.005;  // champion - challenger mean log loss. Default 0.005.
-  double max_brier_increase = 0.0;   // challenger Brier may not exceed champion's by more. Default 0.
-  double max_p_value = 0.05;         // one-sided paired t-test on per-row log loss. Default 0.05.
-  size_t min_rows = 300;             // evaluation rows needed. Default 300.
+  double max_brier_increase =
+      0.0;                    // challenger Brier may not exceed champion's by more. Default 0.
+  double max_p_value = 0.05;  // one-sided paired t-test on per-row log loss. Default 0.05.
+  size_t min_rows = 300;      // evaluation rows needed. Default 300.
 };
 
 struct ModelScores {
@@ -126,10 +126,9 @@ struct ChallengerEvaluation {
 // Scores two binary models' calibrated P(up) on the same rows and applies the rule.
 // Errors: InvalidArgument when sizes differ ("challenger_p_up") or a probability is NaN;
 // FailedPrecondition ("window") with fewer than rule.min_rows rows.
-[[nodiscard]] Result<ChallengerEvaluation> EvaluateChallenger(std::span<const float> champion_p_up,
-                                                              std::span<const float> challenger_p_up,
-                                                              std::span<const int8_t> labels,
-                                                              const PromotionRule& rule);
+[[nodiscard]] Result<ChallengerEvaluation> EvaluateChallenger(
+    std::span<const float> champion_p_up, std::span<const float> challenger_p_up,
+    std::span<const int8_t> labels, const PromotionRule& rule);
 
 struct RollbackRule {
   // The standard error of a mean log loss over ~800 hourly rows is ~0.02, so the defaults only
@@ -186,7 +185,8 @@ class RetrainingController {
   RetrainingPolicy policy_;
   PromotionRule promotion_;
   RollbackRule rollback_;
-  std::optional<ValidationFigures> old_champion_validation_;  // set by a promotion, cleared by the check
+  std::optional<ValidationFigures>
+      old_champion_validation_;  // set by a promotion, cleared by the check
   int64_t old_champion_version_ = 0;
 };
 

@@ -31,12 +31,15 @@ std::optional<TenantId> Viewer(TenantId owner) {
 }
 
 std::string Owner(TenantId t) {
-  return IsPlatform(t) ? std::string("tenant_id IS NULL") : "tenant_id = " + std::to_string(t.value());
+  return IsPlatform(t) ? std::string("tenant_id IS NULL")
+                       : "tenant_id = " + std::to_string(t.value());
 }
 
 std::string Iso(UnixNanos t) { return FormatIso8601(t); }
 double Seconds(UnixNanos t) { return static_cast<double>(t / kNanosPerSecond); }
-UnixNanos FromSeconds(double s) { return static_cast<UnixNanos>(std::llround(s)) * kNanosPerSecond; }
+UnixNanos FromSeconds(double s) {
+  return static_cast<UnixNanos>(std::llround(s)) * kNanosPerSecond;
+}
 
 std::string Fmt(const char* fmt, double a, double b, double c) {
   char buf[256];
@@ -50,8 +53,10 @@ ValidationFigures ValidationOf(const models::ModelRecord& r) {
   const json& wf = r.metrics.contains("walk_forward") ? r.metrics["walk_forward"] : json::object();
   if (wf.is_object()) {
     if (wf.contains("brier") && wf["brier"].is_number()) v.brier = wf["brier"].get<double>();
-    if (wf.contains("log_loss") && wf["log_loss"].is_number()) v.log_loss = wf["log_loss"].get<double>();
-    if (wf.contains("accuracy") && wf["accuracy"].is_number()) v.hit_rate = wf["accuracy"].get<double>();
+    if (wf.contains("log_loss") && wf["log_loss"].is_number())
+      v.log_loss = wf["log_loss"].get<double>();
+    if (wf.contains("accuracy") && wf["accuracy"].is_number())
+      v.hit_rate = wf["accuracy"].get<double>();
   }
   return v;
 }
@@ -81,9 +86,10 @@ models::ModelServiceOptions TrainerOptions(models::ModelServiceOptions o, size_t
 
 }  // namespace
 
-std::string ModelVersionName(TenantId owner, const std::string& symbol, const std::string& timeframe,
-                             int64_t version) {
-  const std::string who = IsPlatform(owner) ? std::string("platform") : "t" + std::to_string(owner.value());
+std::string ModelVersionName(TenantId owner, const std::string& symbol,
+                             const std::string& timeframe, int64_t version) {
+  const std::string who =
+      IsPlatform(owner) ? std::string("platform") : "t" + std::to_string(owner.value());
   return who + "/" + symbol + "/" + timeframe + "/v" + std::to_string(version);
 }
 
@@ -102,9 +108,9 @@ struct RetrainingService::Series {
   std::vector<market::Bar> bars;
   models::BarColumns cols;
   std::vector<AuditRecord> trail;
-  std::vector<int64_t> seqs;                          // appended by this check
-  std::map<int64_t, models::FeatureFrame> frames;     // by model version
-  std::map<int64_t, models::ModelRecord> records;     // by model version
+  std::vector<int64_t> seqs;                       // appended by this check
+  std::map<int64_t, models::FeatureFrame> frames;  // by model version
+  std::map<int64_t, models::ModelRecord> records;  // by model version
 };
 
 RetrainingService::RetrainingService(store::Database& db, store::BarStore& bars,
@@ -130,13 +136,14 @@ Result<int64_t> RetrainingService::EnqueueCheck(TenantId owner, const std::strin
                                                 const std::string& actor) {
   if (jobs_ == nullptr) return Status::Unavailable("no job queue");
   SINYAL_ASSIGN_OR_RETURN(std::string symbol, models::ModelService::NormalizeSymbol(symbol_in));
-  SINYAL_ASSIGN_OR_RETURN(std::string timeframe, models::ModelService::NormalizeTimeframe(timeframe_in));
+  SINYAL_ASSIGN_OR_RETURN(std::string timeframe,
+                          models::ModelService::NormalizeTimeframe(timeframe_in));
   auto active = registry_.ActiveVersion(owner, symbol, timeframe, models::kDefaultHorizon);
   if (!active.ok()) {
     if (active.error().code() == StatusCode::kNotFound) {
-      return Status::NotFound("no active model for " + symbol + " " + timeframe +
-                                  ": train and activate one first",
-                              "model");
+      return Status::NotFound(
+          "no active model for " + symbol + " " + timeframe + ": train and activate one first",
+          "model");
     }
     return active.error();
   }
@@ -160,14 +167,20 @@ Result<size_t> RetrainingService::EnqueueAll() {
     keys.clear();
     soci::rowset<soci::row> rows =
         (sql.prepare << "SELECT tenant_id, symbol, timeframe FROM model_active WHERE horizon = " +
-                            std::to_string(models::kDefaultHorizon) + " ORDER BY symbol, timeframe");
+                            std::to_string(models::kDefaultHorizon) +
+                            " ORDER BY symbol, timeframe");
     for (const soci::row& row : rows) {
       Key k;
       if (row.get_indicator(0) != soci::i_null) {
         switch (row.get_properties(0).get_data_type()) {
-          case soci::dt_integer: k.tenant = row.get<int>(0); break;
-          case soci::dt_long_long: k.tenant = row.get<long long>(0); break;
-          default: k.tenant = std::stoll(row.get<std::string>(0));
+          case soci::dt_integer:
+            k.tenant = row.get<int>(0);
+            break;
+          case soci::dt_long_long:
+            k.tenant = row.get<long long>(0);
+            break;
+          default:
+            k.tenant = std::stoll(row.get<std::string>(0));
         }
       }
       k.symbol = row.get<std::string>(1);
@@ -183,16 +196,17 @@ Result<size_t> RetrainingService::EnqueueAll() {
     if (id.ok()) {
       ++queued;
     } else if (id.error().code() != StatusCode::kConflict) {
-      LogEvent(spdlog::level::warn, "retrain_enqueue_failed",
-               {{"symbol", k.symbol}, {"timeframe", k.timeframe}, {"error", id.error().ToString()}});
+      LogEvent(
+          spdlog::level::warn, "retrain_enqueue_failed",
+          {{"symbol", k.symbol}, {"timeframe", k.timeframe}, {"error", id.error().ToString()}});
     }
   }
   return queued;
 }
 
 Result<RetrainingService::Series> RetrainingService::LoadSeries(TenantId owner,
-                                                               const std::string& symbol,
-                                                               const std::string& timeframe) {
+                                                                const std::string& symbol,
+                                                                const std::string& timeframe) {
   Series s;
   s.owner = owner;
   s.symbol = symbol;
@@ -201,25 +215,27 @@ Result<RetrainingService::Series> RetrainingService::LoadSeries(TenantId owner,
   SINYAL_ASSIGN_OR_RETURN(market::Timeframe tf, market::ParseTimeframe(timeframe));
   SINYAL_ASSIGN_OR_RETURN(s.bars, bars_.ReadBars(Viewer(owner), {symbol, tf}));
   if (s.bars.empty()) return Status::NotFound("no bars for " + symbol + " " + timeframe, "symbol");
-  SINYAL_ASSIGN_OR_RETURN(s.cols, models::ToBarColumns(symbol, timeframe, s.bars,
-                                                       std::pow(10.0, -models::InferDigits(s.bars))));
+  SINYAL_ASSIGN_OR_RETURN(s.cols,
+                          models::ToBarColumns(symbol, timeframe, s.bars,
+                                               std::pow(10.0, -models::InferDigits(s.bars))));
   return s;
 }
 
 namespace {
 
-Result<const models::ModelRecord*> RecordOf(models::DbModelRegistry& registry,
-                                            TenantId owner,
+Result<const models::ModelRecord*> RecordOf(models::DbModelRegistry& registry, TenantId owner,
                                             const std::string& symbol, const std::string& timeframe,
-                                            int64_t version, std::map<int64_t, models::ModelRecord>& cache) {
+                                            int64_t version,
+                                            std::map<int64_t, models::ModelRecord>& cache) {
   auto it = cache.find(version);
   if (it == cache.end()) {
-    SINYAL_ASSIGN_OR_RETURN(models::ModelRecord r, registry.GetRecord(owner, symbol, timeframe, version));
+    SINYAL_ASSIGN_OR_RETURN(models::ModelRecord r,
+                            registry.GetRecord(owner, symbol, timeframe, version));
     if (r.schema.num_classes != 2) {
       return Status::FailedPrecondition("retraining supports binary models; version " +
-                                             std::to_string(version) + " has " +
-                                             std::to_string(r.schema.num_classes) + " classes",
-                                         "neutral");
+                                            std::to_string(version) + " has " +
+                                            std::to_string(r.schema.num_classes) + " classes",
+                                        "neutral");
     }
     it = cache.emplace(version, std::move(r)).first;
   }
@@ -246,7 +262,8 @@ bool Finite(const float* row, size_t n) {
 // Rows of `labels` (the dataset of the first model) whose prediction bar is after `after`, with
 // finite features in every frame; at most `max_rows`, oldest first.
 std::vector<size_t> WindowRows(const models::Dataset& ds, UnixNanos after,
-                               const std::vector<const models::FeatureFrame*>& frames, size_t max_rows) {
+                               const std::vector<const models::FeatureFrame*>& frames,
+                               size_t max_rows) {
   std::vector<size_t> out;
   for (size_t i = 0; i < ds.size() && out.size() < max_rows; ++i) {
     const auto& r = ds.rows[i];
@@ -258,8 +275,8 @@ std::vector<size_t> WindowRows(const models::Dataset& ds, UnixNanos after,
   return out;
 }
 
-std::vector<float> PUp(const models::Ensemble& e, const models::FeatureFrame& f, const models::Dataset& ds,
-                       const std::vector<size_t>& rows) {
+std::vector<float> PUp(const models::Ensemble& e, const models::FeatureFrame& f,
+                       const models::Dataset& ds, const std::vector<size_t>& rows) {
   std::vector<float> p;
   p.reserve(rows.size());
   for (size_t i : rows) p.push_back(e.Predict(f.Row(ds.rows[i].bar)).proba[models::kUp]);
@@ -268,19 +285,25 @@ std::vector<float> PUp(const models::Ensemble& e, const models::FeatureFrame& f,
 
 std::map<std::string, double> ScoreFigures(const ChallengerEvaluation& ev, const std::string& a,
                                            const std::string& b) {
-  return {{a + ".log_loss", ev.champion.log_loss},   {a + ".brier", ev.champion.brier},
-          {a + ".accuracy", ev.champion.accuracy},   {b + ".log_loss", ev.challenger.log_loss},
-          {b + ".brier", ev.challenger.brier},       {b + ".accuracy", ev.challenger.accuracy},
-          {"paired.t", ev.paired.t},                 {"paired.p", ev.paired.p_greater},
+  return {{a + ".log_loss", ev.champion.log_loss},
+          {a + ".brier", ev.champion.brier},
+          {a + ".accuracy", ev.champion.accuracy},
+          {b + ".log_loss", ev.challenger.log_loss},
+          {b + ".brier", ev.challenger.brier},
+          {b + ".accuracy", ev.challenger.accuracy},
+          {"paired.t", ev.paired.t},
+          {"paired.p", ev.paired.p_greater},
           {"n", static_cast<double>(ev.champion.n)}};
 }
 
 }  // namespace
 
 Result<PsiReference> RetrainingService::ReferenceOf(TenantId owner, const std::string& symbol_in,
-                                                    const std::string& timeframe_in, int64_t version) {
+                                                    const std::string& timeframe_in,
+                                                    int64_t version) {
   SINYAL_ASSIGN_OR_RETURN(std::string symbol, models::ModelService::NormalizeSymbol(symbol_in));
-  SINYAL_ASSIGN_OR_RETURN(std::string timeframe, models::ModelService::NormalizeTimeframe(timeframe_in));
+  SINYAL_ASSIGN_OR_RETURN(std::string timeframe,
+                          models::ModelService::NormalizeTimeframe(timeframe_in));
   auto tx = [&](bool read, const std::function<Status(soci::session&)>& fn) {
     if (IsPlatform(owner)) return read ? db_.WithReadTx(fn) : db_.WithTx(fn);
     return read ? db_.WithTenantReadTx(owner, fn) : db_.WithTenantTx(owner, fn);
@@ -323,8 +346,9 @@ Result<PsiReference> RetrainingService::ReferenceOf(TenantId owner, const std::s
     soci::indicator ti = IsPlatform(owner) ? soci::i_null : soci::i_ok;
     sql << "INSERT INTO retraining_references (tenant_id, symbol, timeframe, version, reference, "
            "validation, created_at) VALUES (:t, :s, :tf, :v, :r, :val, :c)",
-        soci::use(t, ti, "t"), soci::use(symbol, "s"), soci::use(timeframe, "tf"), soci::use(v, "v"),
-        soci::use(ref_text, "r"), soci::use(val_text, "val"), soci::use(now, "c");
+        soci::use(t, ti, "t"), soci::use(symbol, "s"), soci::use(timeframe, "tf"),
+        soci::use(v, "v"), soci::use(ref_text, "r"), soci::use(val_text, "val"),
+        soci::use(now, "c");
     return Status::Ok();
   });
   // AlreadyExists: a concurrent check stored the same (deterministic) reference first.
@@ -346,7 +370,8 @@ Result<CheckOutcome> RetrainingService::RunCheck(TenantId owner, const std::stri
                                                  const std::string& timeframe_in,
                                                  const store::JobWorker::ProgressFn& progress) {
   SINYAL_ASSIGN_OR_RETURN(std::string symbol, models::ModelService::NormalizeSymbol(symbol_in));
-  SINYAL_ASSIGN_OR_RETURN(std::string timeframe, models::ModelService::NormalizeTimeframe(timeframe_in));
+  SINYAL_ASSIGN_OR_RETURN(std::string timeframe,
+                          models::ModelService::NormalizeTimeframe(timeframe_in));
   auto report = [&](double f, std::string_view stage) {
     if (progress) progress(f, stage);
   };
@@ -371,9 +396,14 @@ Result<CheckOutcome> RetrainingService::RunCheck(TenantId owner, const std::stri
         pending_challenger.reset();
         pending_promotion = r;
         break;
-      case AuditAction::kRejected: pending_challenger.reset(); break;
-      case AuditAction::kPostPromotionCheck: pending_promotion.reset(); break;
-      default: break;
+      case AuditAction::kRejected:
+        pending_challenger.reset();
+        break;
+      case AuditAction::kPostPromotionCheck:
+        pending_promotion.reset();
+        break;
+      default:
+        break;
     }
   }
   Result<CheckOutcome> out = Status::Internal("unreachable");
@@ -395,15 +425,20 @@ Result<std::string> RetrainingService::RunCheckJob(const store::Job& job,
                                                    const store::JobWorker::ProgressFn& progress) {
   auto payload = json::parse(job.payload, nullptr, false);
   if (payload.is_discarded() || !payload.is_object() || !payload.contains("symbol") ||
-      !payload["symbol"].is_string() || !payload.contains("timeframe") || !payload["timeframe"].is_string()) {
+      !payload["symbol"].is_string() || !payload.contains("timeframe") ||
+      !payload["timeframe"].is_string()) {
     return Status::InvalidArgument("bad retrain_check payload", "payload");
   }
   const TenantId owner = job.tenant.value_or(models::kPlatformTenant);
-  SINYAL_ASSIGN_OR_RETURN(CheckOutcome o, RunCheck(owner, payload["symbol"].get<std::string>(),
-                                                   payload["timeframe"].get<std::string>(), progress));
+  SINYAL_ASSIGN_OR_RETURN(CheckOutcome o,
+                          RunCheck(owner, payload["symbol"].get<std::string>(),
+                                   payload["timeframe"].get<std::string>(), progress));
   LogEvent(spdlog::level::info, "retrain_check",
-           {{"owner", owner.value()}, {"symbol", payload["symbol"]}, {"timeframe", payload["timeframe"]},
-            {"outcome", o.outcome}, {"detail", o.detail}});
+           {{"owner", owner.value()},
+            {"symbol", payload["symbol"]},
+            {"timeframe", payload["timeframe"]},
+            {"outcome", o.outcome},
+            {"detail", o.detail}});
   return o.ToJson().dump();
 }
 
@@ -428,17 +463,20 @@ Result<CheckOutcome> RetrainingService::DriftCheck(Series& s, int64_t active,
   std::vector<float> train;
   for (size_t i = 0; i < frame.rows; ++i) {
     if (s.cols.ts[i] < rec->data_from || s.cols.ts[i] > rec->data_to) continue;
-    if (Finite(frame.Row(i), frame.cols())) train.insert(train.end(), frame.Row(i), frame.Row(i) + frame.cols());
+    if (Finite(frame.Row(i), frame.cols()))
+      train.insert(train.end(), frame.Row(i), frame.Row(i) + frame.cols());
   }
 
   std::optional<PerformanceCheck> perf;
   if (signals_ != nullptr) {
-    SINYAL_ASSIGN_OR_RETURN(std::vector<StoredSignal> resolved,
-                            signals_->RecentResolved(s.owner, s.symbol, s.timeframe,
-                                                     ModelVersionName(s.owner, s.symbol, s.timeframe, active),
-                                                     options_.live_signals));
+    SINYAL_ASSIGN_OR_RETURN(
+        std::vector<StoredSignal> resolved,
+        signals_->RecentResolved(s.owner, s.symbol, s.timeframe,
+                                 ModelVersionName(s.owner, s.symbol, s.timeframe, active),
+                                 options_.live_signals));
     if (!resolved.empty()) {
-      perf = CheckPerformance(ComputeLivePerformance(resolved), ValidationOf(*rec), options_.tolerance);
+      perf = CheckPerformance(ComputeLivePerformance(resolved), ValidationOf(*rec),
+                              options_.tolerance);
     }
   }
   SINYAL_ASSIGN_OR_RETURN(std::vector<FeaturePsi> psi, ComputePsi(ref, live));
@@ -451,7 +489,8 @@ Result<CheckOutcome> RetrainingService::DriftCheck(Series& s, int64_t active,
   RetrainingPolicy base = options_.policy;
   base.on_significant_psi = false;
   base.moderate_features = 0;
-  TriggerDecision d = DecideRetraining(base, clock_.Now(), rec->created_at, {}, perf ? &*perf : nullptr);
+  TriggerDecision d =
+      DecideRetraining(base, clock_.Now(), rec->created_at, {}, perf ? &*perf : nullptr);
   // Features: each against its own null threshold from the training rows.
   auto null = FitPsiNull(ref, train, options_.drift);
   if (null.ok()) {
@@ -467,8 +506,9 @@ Result<CheckOutcome> RetrainingService::DriftCheck(Series& s, int64_t active,
     fixed.schedule_every = 0;
     fixed.on_performance = false;
     const TriggerDecision f = DecideRetraining(fixed, clock_.Now(), rec->created_at, psi, nullptr);
-    for (const auto& why : f.reasons) d.reasons.insert(d.reasons.begin(), why + " (fixed PSI levels: " +
-                                                                            null.error().message() + ")");
+    for (const auto& why : f.reasons)
+      d.reasons.insert(d.reasons.begin(),
+                       why + " (fixed PSI levels: " + null.error().message() + ")");
   }
   d.retrain = !d.reasons.empty();
   if (perf) {
@@ -485,19 +525,23 @@ Result<CheckOutcome> RetrainingService::DriftCheck(Series& s, int64_t active,
       if (f == it->figures.end() || !std::isfinite(f->second)) return std::nullopt;
       return f->second;
     };
-    const UnixNanos mark = fig("last_bar_s") ? FromSeconds(*fig("last_bar_s"))
+    const UnixNanos mark = fig("last_bar_s")    ? FromSeconds(*fig("last_bar_s"))
                            : fig("window_to_s") ? FromSeconds(*fig("window_to_s"))
                                                 : it->time;
     size_t since = 0;
     for (auto b = s.bars.rbegin(); b != s.bars.rend() && b->time() > mark; ++b) ++since;
     const int64_t elapsed = clock_.Now() - it->time;
     const bool bars_left = since < options_.cooldown_bars;
-    const bool time_left = options_.cooldown_seconds > 0 && elapsed < options_.cooldown_seconds * kNanosPerSecond;
+    const bool time_left =
+        options_.cooldown_seconds > 0 && elapsed < options_.cooldown_seconds * kNanosPerSecond;
     if (bars_left || time_left) {
-      cooldown = "cooldown: " + std::string(AuditActionName(it->action)) + " (seq " + std::to_string(it->seq) +
-                 ") " + std::to_string(since) + " bars and " + std::to_string(elapsed / kNanosPerSecond) +
-                 " s ago; no new challenger before " + std::to_string(options_.cooldown_bars) + " bars" +
-                 (options_.cooldown_seconds > 0 ? " and " + std::to_string(options_.cooldown_seconds) + " s" : "");
+      cooldown = "cooldown: " + std::string(AuditActionName(it->action)) + " (seq " +
+                 std::to_string(it->seq) + ") " + std::to_string(since) + " bars and " +
+                 std::to_string(elapsed / kNanosPerSecond) + " s ago; no new challenger before " +
+                 std::to_string(options_.cooldown_bars) + " bars" +
+                 (options_.cooldown_seconds > 0
+                      ? " and " + std::to_string(options_.cooldown_seconds) + " s"
+                      : "");
       dc.figures["cooldown.bars_since"] = static_cast<double>(since);
       dc.figures["cooldown.seconds_since"] = static_cast<double>(elapsed / kNanosPerSecond);
     }
@@ -510,7 +554,8 @@ Result<CheckOutcome> RetrainingService::DriftCheck(Series& s, int64_t active,
     for (const auto& why : d.reasons) dc.reasons.push_back("would retrain on: " + why);
   } else {
     dc.reasons = d.reasons;
-    if (!d.retrain) dc.reasons.push_back("no trigger: feature PSI and live performance within limits");
+    if (!d.retrain)
+      dc.reasons.push_back("no trigger: feature PSI and live performance within limits");
   }
   SINYAL_RETURN_IF_ERROR(Record(s, std::move(dc)).status());
   if (cooled) {
@@ -549,9 +594,9 @@ Result<CheckOutcome> RetrainingService::DriftCheck(Series& s, int64_t active,
   SINYAL_RETURN_IF_ERROR(ReferenceOf(s.owner, s.symbol, s.timeframe, c.version).status());
   r.challenger_version = c.version;
   r.decision = true;
-  r.reasons = {"trained v" + std::to_string(c.version) + " through the models service on the newest " +
-                   std::to_string(trained->bars) + " bars (rows " + Iso(c.data_from) + " to " +
-                   Iso(c.data_to) + "); not activated",
+  r.reasons = {"trained v" + std::to_string(c.version) +
+                   " through the models service on the newest " + std::to_string(trained->bars) +
+                   " bars (rows " + Iso(c.data_from) + " to " + Iso(c.data_to) + "); not activated",
                "evaluation waits for " + std::to_string(options_.promotion.min_rows) +
                    " labelled rows after " + Iso(std::max(c.data_to, rec->data_to)) +
                    ", unseen by both models"};
@@ -605,8 +650,10 @@ Result<CheckOutcome> RetrainingService::EvaluateChallenger(Series& s, const Audi
     o.detail = "horizons differ";
     return o;
   }
-  SINYAL_ASSIGN_OR_RETURN(models::FeatureFrame fc, ComputeFrame(*champ, s.owner, s.bars, feature_sets_));
-  SINYAL_ASSIGN_OR_RETURN(models::FeatureFrame fx, ComputeFrame(*chal, s.owner, s.bars, feature_sets_));
+  SINYAL_ASSIGN_OR_RETURN(models::FeatureFrame fc,
+                          ComputeFrame(*champ, s.owner, s.bars, feature_sets_));
+  SINYAL_ASSIGN_OR_RETURN(models::FeatureFrame fx,
+                          ComputeFrame(*chal, s.owner, s.bars, feature_sets_));
   models::LabelConfig lc;
   lc.horizon = champ->schema.horizon;
   lc.dead_band = champ->schema.dead_band;
@@ -620,13 +667,14 @@ Result<CheckOutcome> RetrainingService::EvaluateChallenger(Series& s, const Audi
                " labelled rows after " + Iso(after) + " so far";
     return o;
   }
-  SINYAL_ASSIGN_OR_RETURN(models::Ensemble ec, registry_.Load(s.owner, s.symbol, s.timeframe, active));
+  SINYAL_ASSIGN_OR_RETURN(models::Ensemble ec,
+                          registry_.Load(s.owner, s.symbol, s.timeframe, active));
   SINYAL_ASSIGN_OR_RETURN(models::Ensemble ex, registry_.Load(s.owner, s.symbol, s.timeframe, x));
   std::vector<int8_t> y;
   for (size_t i : rows) y.push_back(ds.rows[i].label);
   SINYAL_ASSIGN_OR_RETURN(ChallengerEvaluation ev,
-                          signals::EvaluateChallenger(PUp(ec, fc, ds, rows), PUp(ex, fx, ds, rows), y,
-                                                      options_.promotion));
+                          signals::EvaluateChallenger(PUp(ec, fc, ds, rows), PUp(ex, fx, ds, rows),
+                                                      y, options_.promotion));
   const UnixNanos from_ts = ds.rows[rows.front()].ts, to_ts = ds.rows[rows.back()].ts;
   AuditRecord e;
   e.action = AuditAction::kChallengerEvaluated;
@@ -634,8 +682,9 @@ Result<CheckOutcome> RetrainingService::EvaluateChallenger(Series& s, const Audi
   e.challenger_version = x;
   e.decision = ev.promote;
   e.reasons = ev.reasons;
-  e.reasons.push_back("window: " + std::to_string(rows.size()) + " rows from " + Iso(from_ts) + " to " +
-                      Iso(to_ts) + ", after both models' training data (" + Iso(after) + ")");
+  e.reasons.push_back("window: " + std::to_string(rows.size()) + " rows from " + Iso(from_ts) +
+                      " to " + Iso(to_ts) + ", after both models' training data (" + Iso(after) +
+                      ")");
   e.figures = ScoreFigures(ev, "champion", "challenger");
   e.figures["window_from_s"] = Seconds(from_ts);
   e.figures["window_to_s"] = Seconds(to_ts);
@@ -657,8 +706,8 @@ Result<CheckOutcome> RetrainingService::EvaluateChallenger(Series& s, const Audi
   SINYAL_RETURN_IF_ERROR(registry_.ActivateAs(s.owner, s.symbol, s.timeframe, x, "retraining"));
   d.action = AuditAction::kPromoted;
   d.decision = true;
-  d.reasons = {"challenger v" + std::to_string(x) + " activated in place of v" + std::to_string(active) +
-               "; it is checked again on the rows after " + Iso(to_ts)};
+  d.reasons = {"challenger v" + std::to_string(x) + " activated in place of v" +
+               std::to_string(active) + "; it is checked again on the rows after " + Iso(to_ts)};
   SINYAL_RETURN_IF_ERROR(Record(s, std::move(d)).status());
   o.outcome = "promoted";
   o.detail = "v" + std::to_string(x) + " is active";
@@ -676,8 +725,8 @@ Result<CheckOutcome> RetrainingService::PostPromotionCheck(Series& s, const Audi
     r.action = AuditAction::kPostPromotionCheck;
     r.champion_version = active;
     r.challenger_version = p;
-    r.reasons = {"superseded: v" + std::to_string(active) + " was activated after v" + std::to_string(p) +
-                 "'s promotion; no check"};
+    r.reasons = {"superseded: v" + std::to_string(active) + " was activated after v" +
+                 std::to_string(p) + "'s promotion; no check"};
     SINYAL_RETURN_IF_ERROR(Record(s, std::move(r)).status());
     o.outcome = "superseded";
     o.detail = "the promoted version is no longer active";
@@ -685,15 +734,18 @@ Result<CheckOutcome> RetrainingService::PostPromotionCheck(Series& s, const Audi
   }
   auto wt = promoted.figures.find("window_to_s");
   if (wt == promoted.figures.end() || !std::isfinite(wt->second)) {
-    return Status::DataLoss("promotion record " + std::to_string(promoted.seq) + " lacks window_to_s");
+    return Status::DataLoss("promotion record " + std::to_string(promoted.seq) +
+                            " lacks window_to_s");
   }
   const UnixNanos after = FromSeconds(wt->second);
   SINYAL_ASSIGN_OR_RETURN(const models::ModelRecord* prec,
                           RecordOf(registry_, s.owner, s.symbol, s.timeframe, p, s.records));
   SINYAL_ASSIGN_OR_RETURN(const models::ModelRecord* crec,
                           RecordOf(registry_, s.owner, s.symbol, s.timeframe, c, s.records));
-  SINYAL_ASSIGN_OR_RETURN(models::FeatureFrame fp, ComputeFrame(*prec, s.owner, s.bars, feature_sets_));
-  SINYAL_ASSIGN_OR_RETURN(models::FeatureFrame fc, ComputeFrame(*crec, s.owner, s.bars, feature_sets_));
+  SINYAL_ASSIGN_OR_RETURN(models::FeatureFrame fp,
+                          ComputeFrame(*prec, s.owner, s.bars, feature_sets_));
+  SINYAL_ASSIGN_OR_RETURN(models::FeatureFrame fc,
+                          ComputeFrame(*crec, s.owner, s.bars, feature_sets_));
   models::LabelConfig lc;
   lc.horizon = crec->schema.horizon;
   lc.dead_band = crec->schema.dead_band;
@@ -712,21 +764,24 @@ Result<CheckOutcome> RetrainingService::PostPromotionCheck(Series& s, const Audi
   for (size_t i : rows) y.push_back(ds.rows[i].label);
   PromotionRule scoring;  // only the scores and the paired test are used here
   scoring.min_rows = options_.rollback.min_rows;
-  SINYAL_ASSIGN_OR_RETURN(ChallengerEvaluation ev,
-                          signals::EvaluateChallenger(PUp(ec, fc, ds, rows), PUp(ep, fp, ds, rows), y, scoring));
+  SINYAL_ASSIGN_OR_RETURN(
+      ChallengerEvaluation ev,
+      signals::EvaluateChallenger(PUp(ec, fc, ds, rows), PUp(ep, fp, ds, rows), y, scoring));
   const ModelScores& now = ev.challenger;  // the promoted model
   const ModelScores& prev = ev.champion;   // the previous champion on the same rows
   std::vector<std::string> reasons;
   const RollbackRule& rule = options_.rollback;
   if (now.log_loss > prev.log_loss + rule.log_loss_tolerance) {
-    reasons.push_back(Fmt("log loss %.4f on the rows after the promotion is worse than the previous "
-                          "champion's %.4f on the same rows by more than %.3f",
-                          now.log_loss, prev.log_loss, rule.log_loss_tolerance));
+    reasons.push_back(
+        Fmt("log loss %.4f on the rows after the promotion is worse than the previous "
+            "champion's %.4f on the same rows by more than %.3f",
+            now.log_loss, prev.log_loss, rule.log_loss_tolerance));
   }
   if (now.brier > prev.brier + rule.brier_tolerance) {
-    reasons.push_back(Fmt("Brier %.4f on the rows after the promotion is worse than the previous "
-                          "champion's %.4f by more than %.3f",
-                          now.brier, prev.brier, rule.brier_tolerance));
+    reasons.push_back(
+        Fmt("Brier %.4f on the rows after the promotion is worse than the previous "
+            "champion's %.4f by more than %.3f",
+            now.brier, prev.brier, rule.brier_tolerance));
   }
   AuditRecord r;
   r.action = AuditAction::kPostPromotionCheck;
@@ -737,10 +792,11 @@ Result<CheckOutcome> RetrainingService::PostPromotionCheck(Series& s, const Audi
   r.figures["window_to_s"] = Seconds(ds.rows[rows.back()].ts);
   // Live performance of the promoted version's resolved signals against its promotion figures.
   if (signals_ != nullptr) {
-    SINYAL_ASSIGN_OR_RETURN(std::vector<StoredSignal> resolved,
-                            signals_->RecentResolved(s.owner, s.symbol, s.timeframe,
-                                                     ModelVersionName(s.owner, s.symbol, s.timeframe, p),
-                                                     options_.live_signals));
+    SINYAL_ASSIGN_OR_RETURN(
+        std::vector<StoredSignal> resolved,
+        signals_->RecentResolved(s.owner, s.symbol, s.timeframe,
+                                 ModelVersionName(s.owner, s.symbol, s.timeframe, p),
+                                 options_.live_signals));
     if (!resolved.empty()) {
       ValidationFigures v;
       auto get = [&](const char* k, double d) {
@@ -750,7 +806,8 @@ Result<CheckOutcome> RetrainingService::PostPromotionCheck(Series& s, const Audi
       v.brier = get("challenger.brier", v.brier);
       v.log_loss = get("challenger.log_loss", v.log_loss);
       v.hit_rate = get("challenger.accuracy", v.hit_rate);
-      const PerformanceCheck pc = CheckPerformance(ComputeLivePerformance(resolved), v, options_.tolerance);
+      const PerformanceCheck pc =
+          CheckPerformance(ComputeLivePerformance(resolved), v, options_.tolerance);
       r.figures["live.n"] = static_cast<double>(pc.live.n);
       r.figures["live.brier"] = pc.live.brier;
       r.figures["live.hit_rate"] = pc.live.hit_rate;
@@ -771,15 +828,17 @@ Result<CheckOutcome> RetrainingService::PostPromotionCheck(Series& s, const Audi
     o.detail = "the promoted model holds up";
     return o;
   }
-  SINYAL_ASSIGN_OR_RETURN(int64_t now_active,
-                          registry_.RollbackAs(s.owner, s.symbol, s.timeframe, models::kDefaultHorizon, "retraining"));
+  SINYAL_ASSIGN_OR_RETURN(
+      int64_t now_active,
+      registry_.RollbackAs(s.owner, s.symbol, s.timeframe, models::kDefaultHorizon, "retraining"));
   AuditRecord rb;
   rb.action = AuditAction::kRolledBack;
   rb.champion_version = now_active;
   rb.challenger_version = p;
   rb.decision = true;
   rb.reasons = reasons;
-  rb.reasons.push_back("rolled back from v" + std::to_string(p) + " to v" + std::to_string(now_active));
+  rb.reasons.push_back("rolled back from v" + std::to_string(p) + " to v" +
+                       std::to_string(now_active));
   rb.figures = r.figures;
   rb.figures["last_bar_s"] = Seconds(s.bars.back().time());  // the cooldown counts bars from here
   SINYAL_RETURN_IF_ERROR(Record(s, std::move(rb)).status());

@@ -3,8 +3,8 @@
 // active model. The domain rules are signals/retraining.h and drift.h; this file wires them to
 // the database registry, the bar store, the signal log and the job queue.
 //
-// Horizons: a check watches the series' default-horizon model line (models::kDefaultHorizon, 1 bar);
-// models at other horizons (the platform's 4 and 24) are retrained by training a new version.
+// Horizons: a check watches the series' default-horizon model line (models::kDefaultHorizon, 1
+// bar); models at other horizons (the platform's 4 and 24) are retrained by training a new version.
 //
 // One check of (owner, symbol, timeframe) does the first step that applies, in this order. The
 // state of a series is its audit trail (AuditLog, append-only): what is pending is read from the
@@ -46,12 +46,11 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "core/clock.h"
 #include "core/ids.h"
@@ -79,10 +78,10 @@ std::string ModelVersionName(TenantId owner, const std::string& symbol,
                              const std::string& timeframe, int64_t version);
 
 struct RetrainingJobOptions {
-  RetrainingPolicy policy;        // when to retrain (retraining.h defaults)
-  PromotionRule promotion;        // when a challenger wins
-  RollbackRule rollback;          // when a promoted model is rolled back
-  PerformanceTolerance tolerance; // live performance vs validation
+  RetrainingPolicy policy;          // when to retrain (retraining.h defaults)
+  PromotionRule promotion;          // when a challenger wins
+  RollbackRule rollback;            // when a promoted model is rolled back
+  PerformanceTolerance tolerance;   // live performance vs validation
   size_t train_window_bars = 5000;  // newest bars a challenger is trained on. Default 5,000.
   // Feature drift: the newest drift.window (1,000) feature rows against the version's reference,
   // each feature against its own null threshold fitted on the version's training rows
@@ -97,8 +96,8 @@ struct RetrainingJobOptions {
   // reason starting "cooldown:" (outcome "cooldown"). Defaults: 500 bars, 0 s.
   size_t cooldown_bars = 500;
   int64_t cooldown_seconds = 0;
-  size_t live_signals = 500;        // newest resolved signals for live performance. Default 500.
-  size_t max_window_rows = 5000;    // cap on evaluation rows (oldest first). Default 5,000.
+  size_t live_signals = 500;      // newest resolved signals for live performance. Default 500.
+  size_t max_window_rows = 5000;  // cap on evaluation rows (oldest first). Default 5,000.
   // Configuration overrides of the challenger's training (ModelService configuration JSON);
   // default none: the owner's stored configuration.
   nlohmann::json challenger_overrides = nlohmann::json::object();
@@ -123,16 +122,18 @@ class RetrainingService {
   // (no tenant feature sets / no queueing / no live-performance input). model_options are those
   // of the app's ModelService; the challenger's training uses them with max_bars =
   // options.train_window_bars.
-  RetrainingService(store::Database& db, store::BarStore& bars, store::FeatureSetStore* feature_sets,
-                    models::DbModelRegistry& registry, store::JobQueue* jobs, const SignalLog* signals,
-                    AuditLog& audit, const Clock& clock, models::ModelServiceOptions model_options,
+  RetrainingService(store::Database& db, store::BarStore& bars,
+                    store::FeatureSetStore* feature_sets, models::DbModelRegistry& registry,
+                    store::JobQueue* jobs, const SignalLog* signals, AuditLog& audit,
+                    const Clock& clock, models::ModelServiceOptions model_options,
                     RetrainingJobOptions options = {});
 
   // Queues a check of the owner's active model. Returns the job id. NotFound("model") when the
   // owner has no active model for the series; Conflict("dedupe_key") while a check of it is
   // queued or running; Unavailable without a job queue. symbol/timeframe are normalised.
   [[nodiscard]] Result<int64_t> EnqueueCheck(TenantId owner, const std::string& symbol,
-                                             const std::string& timeframe, const std::string& actor);
+                                             const std::string& timeframe,
+                                             const std::string& actor);
 
   // Queues a check for every active model of the default horizon (tenants' and the platform's;
   // retraining watches the horizon-1 line only); series with a check already queued or running
@@ -157,10 +158,12 @@ class RetrainingService {
 
  private:
   struct Series;
-  Result<Series> LoadSeries(TenantId owner, const std::string& symbol, const std::string& timeframe);
+  Result<Series> LoadSeries(TenantId owner, const std::string& symbol,
+                            const std::string& timeframe);
   Result<CheckOutcome> PostPromotionCheck(Series& s, const AuditRecord& promoted, int64_t active);
   Result<CheckOutcome> EvaluateChallenger(Series& s, const AuditRecord& trained, int64_t active);
-  Result<CheckOutcome> DriftCheck(Series& s, int64_t active, const store::JobWorker::ProgressFn& progress);
+  Result<CheckOutcome> DriftCheck(Series& s, int64_t active,
+                                  const store::JobWorker::ProgressFn& progress);
   Result<int64_t> Record(Series& s, AuditRecord r);
 
   store::Database& db_;

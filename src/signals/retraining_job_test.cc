@@ -83,17 +83,19 @@ class RetrainingJobTest : public store::testing::DbTest {
                                                      clock_, mo);
     RetrainingJobOptions ro;
     ro.train_window_bars = 4000;
-    retraining_ = std::make_unique<RetrainingService>(db(), *bars_, nullptr, *registry_, jobs_.get(),
-                                                      &signals_, *audit_, clock_, mo, ro);
+    retraining_ = std::make_unique<RetrainingService>(
+        db(), *bars_, nullptr, *registry_, jobs_.get(), &signals_, *audit_, clock_, mo, ro);
   }
   void Append(const Phase& ph) {
     auto b = stream_.Next(ph);
-    ASSERT_OK(bars_->Import(store::SeriesOwner::Tenant(a_), {"SYN", market::Timeframe::kH1}, b, {}));
+    ASSERT_OK(
+        bars_->Import(store::SeriesOwner::Tenant(a_), {"SYN", market::Timeframe::kH1}, b, {}));
     clock_.Advance(static_cast<int64_t>(ph.bars) * kNanosPerHour);
   }
   void TrainChampion() {
     ASSERT_OK(models_->PutConfig(a_, "SYN", "H1", {{"trees", 30}, {"feature_set", "basic"}}));
-    auto s = models_->Train(a_, {.symbol = "SYN", .timeframe = "H1", .activate = true, .actor = "test"});
+    auto s =
+        models_->Train(a_, {.symbol = "SYN", .timeframe = "H1", .activate = true, .actor = "test"});
     ASSERT_OK(s);
     ASSERT_EQ(s->record.version, 1);
   }
@@ -130,11 +132,13 @@ TEST_P(RetrainingJobTest, RelationshipChangeDriftChallengerPromotionAndRollback)
   Append({4000, -0.5, 0.002});
   auto job = retraining_->EnqueueCheck(a_, "SYN", "H1", "test");
   ASSERT_OK(job);
-  EXPECT_EQ(retraining_->EnqueueCheck(a_, "SYN", "H1", "test").status().code(), StatusCode::kConflict);
+  EXPECT_EQ(retraining_->EnqueueCheck(a_, "SYN", "H1", "test").status().code(),
+            StatusCode::kConflict);
   store::JobWorker worker(*jobs_, {.worker_id = "test"});
-  worker.Register(kRetrainCheckJobKind, [&](const store::Job& j, const store::JobWorker::ProgressFn& p) {
-    return retraining_->RunCheckJob(j, p);
-  });
+  worker.Register(kRetrainCheckJobKind,
+                  [&](const store::Job& j, const store::JobWorker::ProgressFn& p) {
+                    return retraining_->RunCheckJob(j, p);
+                  });
   ASSERT_TRUE(*worker.RunOnce());
   auto done = jobs_->Get(a_, *job);
   ASSERT_OK(done);
@@ -170,9 +174,10 @@ TEST_P(RetrainingJobTest, RelationshipChangeDriftChallengerPromotionAndRollback)
   const auto trail = Trail();
   // The trail as the API shows it (docs/signals.md quotes these figures).
   for (const auto& r : trail) std::printf("trail: %s\n", r.ToJson().dump().c_str());
-  EXPECT_EQ(Actions(trail), (std::vector<std::string>{"drift_check", "drift_check", "challenger_trained",
-                                                      "challenger_evaluated", "promoted",
-                                                      "post_promotion_check", "rolled_back"}));
+  EXPECT_EQ(Actions(trail),
+            (std::vector<std::string>{"drift_check", "drift_check", "challenger_trained",
+                                      "challenger_evaluated", "promoted", "post_promotion_check",
+                                      "rolled_back"}));
   for (size_t i = 0; i < trail.size(); ++i) EXPECT_EQ(trail[i].seq, static_cast<int64_t>(i + 1));
   EXPECT_FALSE(trail[0].decision);
   EXPECT_TRUE(trail[1].decision);
@@ -194,7 +199,8 @@ TEST_P(RetrainingJobTest, RelationshipChangeDriftChallengerPromotionAndRollback)
   EXPECT_EQ(trail[4].challenger_version, 2);
   EXPECT_TRUE(trail[5].decision);
   EXPECT_GT(trail[5].figures.at("window_from_s"), ev.figures.at("window_to_s"));
-  EXPECT_GT(trail[5].figures.at("promoted.log_loss"), trail[5].figures.at("previous.log_loss") + 0.05);
+  EXPECT_GT(trail[5].figures.at("promoted.log_loss"),
+            trail[5].figures.at("previous.log_loss") + 0.05);
   EXPECT_EQ(trail[6].champion_version, 1);
   EXPECT_EQ(trail[6].challenger_version, 2);
   // The registry's own audit shows who switched: activate by retraining, then rollback.
@@ -258,7 +264,9 @@ TEST_P(RetrainingJobTest, DegradedLiveSignalsTriggerRetrainingAndTheSchedulerQue
   ASSERT_OK(bars_->Import(store::SeriesOwner::Platform(), {"SYN", market::Timeframe::kH1},
                           Stream().Next({4000, +0.5, 0.001}), {}));
   ASSERT_OK(models_->Train(models::kPlatformTenant,
-                           {.symbol = "SYN", .timeframe = "H1", .overrides = {{"trees", 10}, {"feature_set", "basic"}},
+                           {.symbol = "SYN",
+                            .timeframe = "H1",
+                            .overrides = {{"trees", 10}, {"feature_set", "basic"}},
                             .activate = true}));
   auto n = retraining_->EnqueueAll();
   ASSERT_OK(n);
@@ -305,23 +313,27 @@ TEST_P(RetrainingJobTest, CooldownAfterARejectedChallenger) {
   timed.cooldown_bars = 0;
   timed.cooldown_seconds = 400 * 3600;
   const models::ModelServiceOptions mo{.code_version = "test", .report_folds = 2, .nthread = 1};
-  RetrainingService by_time(db(), *bars_, nullptr, *registry_, jobs_.get(), &signals_, *audit_, clock_, mo, timed);
+  RetrainingService by_time(db(), *bars_, nullptr, *registry_, jobs_.get(), &signals_, *audit_,
+                            clock_, mo, timed);
   auto t = by_time.RunCheck(a_, "SYN", "H1");
   ASSERT_OK(t);
   EXPECT_EQ(t->outcome, "cooldown") << t->detail;
-  EXPECT_NE(Trail().back().reasons[0].find("720000 s ago"), std::string::npos) << Trail().back().reasons[0];
+  EXPECT_NE(Trail().back().reasons[0].find("720000 s ago"), std::string::npos)
+      << Trail().back().reasons[0];
 
   // 500 bars after the rejection the cooldown is over: a new challenger.
   Append({300, +0.5, 0.002});
   auto again = retraining_->RunCheck(a_, "SYN", "H1");
   ASSERT_OK(again);
   EXPECT_EQ(again->outcome, "challenger_trained") << again->detail;
-  EXPECT_EQ(Actions(Trail()), (std::vector<std::string>{"drift_check", "challenger_trained",
-                                                        "challenger_evaluated", "rejected", "drift_check",
-                                                        "drift_check", "drift_check", "challenger_trained"}));
+  EXPECT_EQ(Actions(Trail()),
+            (std::vector<std::string>{"drift_check", "challenger_trained", "challenger_evaluated",
+                                      "rejected", "drift_check", "drift_check", "drift_check",
+                                      "challenger_trained"}));
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, RetrainingJobTest, SINYAL_DB_BACKENDS, store::testing::BackendName);
+INSTANTIATE_TEST_SUITE_P(Backends, RetrainingJobTest, SINYAL_DB_BACKENDS,
+                         store::testing::BackendName);
 
 }  // namespace
 }  // namespace sinyal::signals

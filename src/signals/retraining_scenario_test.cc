@@ -3,8 +3,6 @@
 // promoted only if it wins on a window neither model saw, and every step is in the audit trail
 // in order. A second scenario (no relationship change) must NOT promote; a third rolls back a
 // promotion that degrades on the next window.
-#include "signals/retraining.h"
-
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -12,6 +10,7 @@
 #include <random>
 
 #include "core/testing/test_util.h"
+#include "signals/retraining.h"
 
 namespace sinyal::signals {
 namespace {
@@ -72,7 +71,8 @@ models::TrainConfig SmallConfig() {
 }
 
 std::vector<float> Features(const Dataset& ds, size_t a, size_t b) {
-  return std::vector<float>(ds.x.begin() + a * ds.num_features(), ds.x.begin() + b * ds.num_features());
+  return std::vector<float>(ds.x.begin() + a * ds.num_features(),
+                            ds.x.begin() + b * ds.num_features());
 }
 
 struct World {
@@ -129,7 +129,8 @@ TEST(RetrainingScenarioTest, RelationshipChangeIsDetectedAndTheChallengerPromote
   ASSERT_OK(ch);
 
   // Step 3: both scored on [4500, 5200), unseen by both; the challenger must win.
-  auto ev = ctl.EvaluateAndPromote(*w.champion, *ch, w.Meta(), w.ds, Range(4500, 5200), w.validation);
+  auto ev =
+      ctl.EvaluateAndPromote(*w.champion, *ch, w.Meta(), w.ds, Range(4500, 5200), w.validation);
   ASSERT_OK(ev);
   EXPECT_TRUE(ev->promote);
   EXPECT_GT(ev->champion.log_loss, ev->challenger.log_loss + 0.1);  // the old model is now wrong
@@ -143,9 +144,9 @@ TEST(RetrainingScenarioTest, RelationshipChangeIsDetectedAndTheChallengerPromote
   EXPECT_EQ(*w.registry->ActiveVersion(TenantId{7}, "SYN", "H1", 1), 2);
 
   auto trail = w.audit.List(TenantId{7}, "SYN", "H1").value();
-  EXPECT_EQ(Actions(trail), (std::vector<std::string>{"drift_check", "challenger_trained",
-                                                      "challenger_evaluated", "promoted",
-                                                      "post_promotion_check"}));
+  EXPECT_EQ(Actions(trail),
+            (std::vector<std::string>{"drift_check", "challenger_trained", "challenger_evaluated",
+                                      "promoted", "post_promotion_check"}));
   for (size_t i = 0; i < trail.size(); ++i) EXPECT_EQ(trail[i].seq, static_cast<int64_t>(i + 1));
   EXPECT_TRUE(trail[0].decision);
   EXPECT_GT(trail[0].figures.at("psi.x1"), 0.25);
@@ -169,7 +170,8 @@ TEST(RetrainingScenarioTest, NoRelationshipChangeMeansNoPromotion) {
   EXPECT_TRUE(d->retrain);
   auto ch = ctl.TrainChallenger(w.ds, Range(3000, 4200), Range(4200, 4500), SmallConfig());
   ASSERT_OK(ch);
-  auto ev = ctl.EvaluateAndPromote(*w.champion, *ch, w.Meta(), w.ds, Range(4500, 5200), w.validation);
+  auto ev =
+      ctl.EvaluateAndPromote(*w.champion, *ch, w.Meta(), w.ds, Range(4500, 5200), w.validation);
   ASSERT_OK(ev);
   EXPECT_FALSE(ev->promote);
   EXPECT_EQ(*w.registry->ActiveVersion(TenantId{7}, "SYN", "H1", 1), 1);
@@ -189,7 +191,8 @@ TEST(RetrainingScenarioTest, PromotedModelThatDegradesIsRolledBack) {
   RetrainingController ctl(*w.registry, w.audit, w.clock, TenantId{7}, "SYN", "H1");
   auto ch = ctl.TrainChallenger(w.ds, Range(3000, 4200), Range(4200, 4500), SmallConfig());
   ASSERT_OK(ch);
-  auto ev = ctl.EvaluateAndPromote(*w.champion, *ch, w.Meta(), w.ds, Range(4500, 5200), w.validation);
+  auto ev =
+      ctl.EvaluateAndPromote(*w.champion, *ch, w.Meta(), w.ds, Range(4500, 5200), w.validation);
   ASSERT_OK(ev);
   ASSERT_TRUE(ev->promote);
   EXPECT_EQ(*w.registry->ActiveVersion(TenantId{7}, "SYN", "H1", 1), 2);
@@ -198,12 +201,13 @@ TEST(RetrainingScenarioTest, PromotedModelThatDegradesIsRolledBack) {
   EXPECT_TRUE(*rb);
   EXPECT_EQ(*w.registry->ActiveVersion(TenantId{7}, "SYN", "H1", 1), 1);
   auto trail = w.audit.List(TenantId{7}, "SYN", "H1").value();
-  EXPECT_EQ(Actions(trail), (std::vector<std::string>{"challenger_trained", "challenger_evaluated",
-                                                      "promoted", "post_promotion_check",
-                                                      "rolled_back"}));
+  EXPECT_EQ(Actions(trail),
+            (std::vector<std::string>{"challenger_trained", "challenger_evaluated", "promoted",
+                                      "post_promotion_check", "rolled_back"}));
   EXPECT_EQ(trail.back().champion_version, 1);
   EXPECT_EQ(trail.back().challenger_version, 2);
-  EXPECT_GT(trail[3].figures.at("active.log_loss"), trail[3].figures.at("old_champion.validation_log_loss") + 0.05);
+  EXPECT_GT(trail[3].figures.at("active.log_loss"),
+            trail[3].figures.at("old_champion.validation_log_loss") + 0.05);
 }
 
 TEST(RetrainingTest, PolicyAndRuleEdges) {

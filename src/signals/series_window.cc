@@ -51,7 +51,8 @@ Result<SeriesWindow> SeriesWindow::Create(const models::InputSpec& spec, UnixNan
   options.keep = std::max(options.keep, kCrossAssetContextBars);
   SINYAL_ASSIGN_OR_RETURN(models::InputStream inputs, models::InputStream::Create(spec, anchor));
   SINYAL_ASSIGN_OR_RETURN(RegimeClassifier regime, RegimeClassifier::Create(options.regime));
-  return SeriesWindow(std::move(symbol), tf, std::move(options), std::move(inputs), std::move(regime));
+  return SeriesWindow(std::move(symbol), tf, std::move(options), std::move(inputs),
+                      std::move(regime));
 }
 
 const models::InputSpec& SeriesWindow::spec() const { return inputs_.spec(); }
@@ -104,9 +105,11 @@ Result<SignalInput> SeriesWindow::InputAt(size_t i, const CrossAssetReference* r
     }
   }
   if (!states_[i].ready) {
-    return Status::FailedPrecondition("too little history: the regime is still warming up at the "
-                                      "bar of " + FormatIso8601(t) + " (about 525 bars are needed)",
-                                      "symbol");
+    return Status::FailedPrecondition(
+        "too little history: the regime is still warming up at the "
+        "bar of " +
+            FormatIso8601(t) + " (about 525 bars are needed)",
+        "symbol");
   }
   SignalInput in;
   in.bar_time = t;

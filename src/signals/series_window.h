@@ -51,8 +51,9 @@ inline constexpr size_t kCrossAssetContextBars = 1024;
 // The cross-asset context at the last of `bars` (ascending; only the newest
 // kCrossAssetContextBars are read) against `ref`. Not available (available = false) for the
 // reference's own symbol, without a reference, or while the correlation is undefined.
-CrossAssetContext CrossAssetContextAt(std::span<const market::Bar> bars, market::Timeframe timeframe,
-                                      const std::string& symbol, const CrossAssetReference& ref);
+CrossAssetContext CrossAssetContextAt(std::span<const market::Bar> bars,
+                                      market::Timeframe timeframe, const std::string& symbol,
+                                      const CrossAssetReference& ref);
 
 struct SeriesWindowOptions {
   size_t keep = 1280;   // bars kept with rows and states. Default 1280: the context's 1024 plus
@@ -116,8 +117,8 @@ class SeriesWindow {
 // The signal at kept bar i of `window`: InputAt, the served intervals at i (RecentIntervals over
 // the kept bars up to i; the version's held-out quantiles while fewer rows are resolved) and
 // SignalGenerator::Generate. Errors as those (a FailedPrecondition names "symbol").
-[[nodiscard]] Result<Signal> SignalAt(const SeriesWindow& window, size_t i, const SignalModel& model,
-                                      const SignalGenerator& generator, const SignalRequest& request,
-                                      const CrossAssetReference* ref);
+[[nodiscard]] Result<Signal> SignalAt(const SeriesWindow& window, size_t i,
+                                      const SignalModel& model, const SignalGenerator& generator,
+                                      const SignalRequest& request, const CrossAssetReference* ref);
 
 }  // namespace sinyal::signals

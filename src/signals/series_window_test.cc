@@ -19,7 +19,8 @@ std::vector<market::Bar> ToBars(const models::BarColumns& c) {
   std::vector<market::Bar> bars;
   for (size_t i = 0; i < c.size(); ++i) {
     bars.push_back(
-        market::Bar::Create(c.ts[i], c.open[i], c.high[i], c.low[i], c.close[i], c.volume[i]).value());
+        market::Bar::Create(c.ts[i], c.open[i], c.high[i], c.low[i], c.close[i], c.volume[i])
+            .value());
   }
   return bars;
 }
@@ -44,8 +45,10 @@ class SeriesWindowTest : public ::testing::Test {
     states_ = std::move(states).value();
     const auto& rows = model_.ds.rows;
     auto cal = FitIntervalCalibration(*model_.ensemble,
-                                      {.data_from = rows.front().ts, .data_to = rows[rows.size() * 3 / 4].ts,
-                                       .horizon = 1, .held_out_fraction = 0.25},
+                                      {.data_from = rows.front().ts,
+                                       .data_to = rows[rows.size() * 3 / 4].ts,
+                                       .horizon = 1,
+                                       .held_out_fraction = 0.25},
                                       bars_, frame_, states_);
     ASSERT_OK(cal.status());
     sm_.ensemble = &*model_.ensemble;
@@ -64,7 +67,8 @@ class SeriesWindowTest : public ::testing::Test {
     in.reference_price = bars_[t].close();
     in.features = std::span<const float>(frame_.Row(t), frame_.cols());
     in.regime = states_[t];
-    in.cross_asset = CrossAssetContextAt(std::span(bars_).first(t + 1), market::Timeframe::kH1, "SYN", ref_);
+    in.cross_asset =
+        CrossAssetContextAt(std::span(bars_).first(t + 1), market::Timeframe::kH1, "SYN", ref_);
     auto recent = RecentIntervals(std::span(bars_).first(t + 1), std::span(states_).first(t + 1),
                                   sm_.ensemble->schema().horizon);
     // Served once 200 rows are resolved after the regime's warm-up (about bar 750 here).

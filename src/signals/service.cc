@@ -5,9 +5,9 @@
 #include <cmath>
 #include <condition_variable>
 #include <deque>
+#include <functional>
 #include <map>
 #include <mutex>
-#include <functional>
 #include <thread>
 #include <tuple>
 #include <unordered_map>
@@ -53,13 +53,16 @@ std::string JoinHorizons(const std::vector<int>& hs) {
   return out;
 }
 
-void LogWarn(const char* event, json fields) { LogEvent(spdlog::level::warn, event, std::move(fields)); }
+void LogWarn(const char* event, json fields) {
+  LogEvent(spdlog::level::warn, event, std::move(fields));
+}
 
 }  // namespace
 
 nlohmann::json SignalPerformance::ToJson() const {
   json cov = json::array();
-  for (const auto& [nominal, emp] : live.coverage) cov.push_back({{"nominal", nominal}, {"empirical", emp}});
+  for (const auto& [nominal, emp] : live.coverage)
+    cov.push_back({{"nominal", nominal}, {"empirical", emp}});
   auto num = [](double x) { return std::isfinite(x) ? json(x) : json(nullptr); };
   return {{"model_owner", IsPlatform(model_owner) ? "platform" : "tenant"},
           {"model_version", model_version},
@@ -70,8 +73,9 @@ nlohmann::json SignalPerformance::ToJson() const {
             {"directional", live.directional},
             {"hits", live.hits},
             {"hit_rate", live.directional ? num(live.hit_rate) : json(nullptr)},
-            {"hit_rate_ci", live.directional ? json({num(live.hit_rate_ci.lo), num(live.hit_rate_ci.hi)})
-                                             : json(nullptr)},
+            {"hit_rate_ci", live.directional
+                                ? json({num(live.hit_rate_ci.lo), num(live.hit_rate_ci.hi)})
+                                : json(nullptr)},
             {"interval_coverage", cov}}},
           {"validation", validation}};
 }
@@ -85,7 +89,7 @@ namespace {
 // signal when computed. Immutable; replaced as a whole (Entry::published).
 struct Published {
   struct Slot {
-    UnixNanos close_time = 0;  // open + one period
+    UnixNanos close_time = 0;              // open + one period
     std::shared_ptr<const Signal> signal;  // null: not computed yet
   };
   std::vector<Slot> slots;
@@ -102,10 +106,10 @@ struct Entry {
   std::unique_ptr<models::Ensemble> ensemble;
   SignalModel model;
 
-  std::mutex mu;                     // writers: the window and the signals
-  std::optional<SeriesWindow> window;                          // GUARDED_BY(mu)
+  std::mutex mu;                       // writers: the window and the signals
+  std::optional<SeriesWindow> window;  // GUARDED_BY(mu)
   std::map<UnixNanos, std::shared_ptr<const Signal>> signals;  // by bar time. GUARDED_BY(mu)
-  std::atomic<int64_t> checked_mono{0};   // last latest-bar check
+  std::atomic<int64_t> checked_mono{0};                        // last latest-bar check
   std::atomic<int64_t> last_used{0};
   std::atomic<std::shared_ptr<const Published>> published;
 };
@@ -124,8 +128,9 @@ using RouteMap = std::unordered_map<OwnerSeries, std::shared_ptr<RouteSlot>, Own
 
 // The newest published slot closed by not_after, if its signal is computed.
 std::shared_ptr<const Signal> FindPublished(const Published& p, UnixNanos not_after) {
-  auto it = std::upper_bound(p.slots.begin(), p.slots.end(), not_after,
-                             [](UnixNanos t, const Published::Slot& s) { return t < s.close_time; });
+  auto it =
+      std::upper_bound(p.slots.begin(), p.slots.end(), not_after,
+                       [](UnixNanos t, const Published::Slot& s) { return t < s.close_time; });
   if (it == p.slots.begin()) return nullptr;
   return std::prev(it)->signal;
 }
@@ -135,7 +140,12 @@ std::shared_ptr<const Signal> FindPublished(const Published& p, UnixNanos not_af
 struct SignalService::Impl {
   Impl(store::BarStore& b, models::DbModelRegistry& r, store::FeatureSetStore* fs, SignalLog& l,
        IntervalCalibrationStore& cal, const Clock& c, SignalServiceOptions o)
-      : bars(b), registry(r), log(l), calibrations(cal), clock(c), options(Sanitize(std::move(o))),
+      : bars(b),
+        registry(r),
+        log(l),
+        calibrations(cal),
+        clock(c),
+        options(Sanitize(std::move(o))),
         series(b, fs, c,
                {.max_input_bars = options.max_input_bars,
                 .reference_interval_nanos = options.bar_check_interval_nanos,
@@ -168,7 +178,8 @@ struct SignalService::Impl {
 
   // Entries: touched only on misses.
   std::mutex entries_mu;
-  std::unordered_map<OwnerSeries, std::shared_ptr<Entry>, OwnerSeriesHash> entries;  // GUARDED_BY(entries_mu)
+  std::unordered_map<OwnerSeries, std::shared_ptr<Entry>, OwnerSeriesHash>
+      entries;          // GUARDED_BY(entries_mu)
   std::mutex build_mu;  // serialises entry builds (each reads the database)
 
   std::mutex sub_mu;
@@ -178,10 +189,10 @@ struct SignalService::Impl {
   // The background thread's work: bar closes and calibration fits.
   std::mutex q_mu;
   std::condition_variable q_cv, q_done_cv;
-  std::deque<std::function<void()>> queue;  // GUARDED_BY(q_mu)
+  std::deque<std::function<void()>> queue;                                 // GUARDED_BY(q_mu)
   std::map<std::tuple<int64_t, std::string, int, int64_t>, bool> fitting;  // GUARDED_BY(q_mu)
-  int64_t enqueued = 0, processed = 0;     // GUARDED_BY(q_mu)
-  bool stopping = false;                   // GUARDED_BY(q_mu)
+  int64_t enqueued = 0, processed = 0;                                     // GUARDED_BY(q_mu)
+  bool stopping = false;                                                   // GUARDED_BY(q_mu)
   std::thread worker;
 
   struct Counters {
@@ -195,7 +206,8 @@ struct SignalService::Impl {
     const std::shared_ptr<const RouteMap> map = routes.load(std::memory_order_acquire);
     auto it = map->find(OwnerSeries{viewer.value(), key, horizon});
     if (it == map->end()) return nullptr;
-    const std::shared_ptr<const RouteState> route = it->second->state.load(std::memory_order_acquire);
+    const std::shared_ptr<const RouteState> route =
+        it->second->state.load(std::memory_order_acquire);
     if (!route || now - route->checked_mono >= options.bar_check_interval_nanos) return nullptr;
     Entry& e = *route->entry;
     if (now - e.checked_mono.load(std::memory_order_relaxed) >= options.bar_check_interval_nanos) {
@@ -236,7 +248,8 @@ struct SignalService::Impl {
       return st;
     }
     const std::string timeframe(market::TimeframeName(key.timeframe));
-    // The series must exist for the viewer, then the active model (the viewer's, else the platform's).
+    // The series must exist for the viewer, then the active model (the viewer's, else the
+    // platform's).
     SINYAL_RETURN_IF_ERROR(bars.Resolve(models::ViewerOf(viewer), key).status());
     auto st = std::make_shared<RouteState>();
     st->model_owner = viewer;
@@ -250,10 +263,10 @@ struct SignalService::Impl {
       SINYAL_ASSIGN_OR_RETURN(std::vector<int> served,
                               models::ServedHorizons(registry, viewer, key.symbol, timeframe));
       if (!served.empty()) {
-        return Status::InvalidArgument("no model of " + key.symbol + " " + timeframe + " predicts " +
-                                           std::to_string(horizon) + " bars ahead; available horizons: " +
-                                           JoinHorizons(served),
-                                       "horizon");
+        return Status::InvalidArgument(
+            "no model of " + key.symbol + " " + timeframe + " predicts " + std::to_string(horizon) +
+                " bars ahead; available horizons: " + JoinHorizons(served),
+            "horizon");
       }
       return Status::NotFound("no active model for " + key.symbol + " " + timeframe +
                                   " (train one with POST /api/v1/models/train, or ask an "
@@ -286,14 +299,16 @@ struct SignalService::Impl {
       auto victim = entries.end();
       for (auto it = entries.begin(); it != entries.end(); ++it) {
         if (it->second == e) continue;
-        if (victim == entries.end() || it->second->last_used < victim->second->last_used) victim = it;
+        if (victim == entries.end() || it->second->last_used < victim->second->last_used)
+          victim = it;
       }
       if (victim != entries.end()) entries.erase(victim);
     }
     return e;
   }
 
-  Result<std::shared_ptr<Entry>> Build(TenantId owner, const market::SeriesKey& key, int64_t version) {
+  Result<std::shared_ptr<Entry>> Build(TenantId owner, const market::SeriesKey& key,
+                                       int64_t version) {
     counters.entry_loads++;
     auto e = std::make_shared<Entry>();
     e->model_owner = owner;
@@ -309,14 +324,16 @@ struct SignalService::Impl {
         SINYAL_ASSIGN_OR_RETURN(cal, calibrations.Fit(owner, key, version));  // tests: inline
       } else {
         ScheduleFit(owner, key, version);
-        return Status::Unavailable("the interval calibration of model version " + std::to_string(version) +
-                                   " of " + key.symbol + " " + e->timeframe +
-                                   " is being fitted; retry in a few seconds")
+        return Status::Unavailable("the interval calibration of model version " +
+                                   std::to_string(version) + " of " + key.symbol + " " +
+                                   e->timeframe + " is being fitted; retry in a few seconds")
             .WithField("model");
       }
     }
-    SINYAL_ASSIGN_OR_RETURN(e->record, registry.GetRecord(owner, key.symbol, e->timeframe, version));
-    SINYAL_ASSIGN_OR_RETURN(models::Ensemble ens, registry.Load(owner, key.symbol, e->timeframe, version));
+    SINYAL_ASSIGN_OR_RETURN(e->record,
+                            registry.GetRecord(owner, key.symbol, e->timeframe, version));
+    SINYAL_ASSIGN_OR_RETURN(models::Ensemble ens,
+                            registry.Load(owner, key.symbol, e->timeframe, version));
     if (ens.num_classes() != 2) {
       return Status::FailedPrecondition("signals need a binary up/down model; version " +
                                             std::to_string(version) + " has 3 classes",
@@ -327,12 +344,13 @@ struct SignalService::Impl {
     e->model.conformal = std::move(cal->conformal);
     e->model.move_ratio = cal->move_ratio;
     e->model.skill_shown = SkillShown(e->record.metrics, &e->model.no_skill_reason);
-    e->model.model_version = OwnerLabel(owner) + "/" + key.symbol + "/" + e->timeframe + "/v" +
-                             std::to_string(version);
+    e->model.model_version =
+        OwnerLabel(owner) + "/" + key.symbol + "/" + e->timeframe + "/v" + std::to_string(version);
     e->model.symbol = key.symbol;
     e->model.timeframe = e->timeframe;
-    SINYAL_ASSIGN_OR_RETURN(SeriesWindow w, series.Open(owner, key, e->record.schema,
-                                                        kCrossAssetContextBars + options.signals_per_series));
+    SINYAL_ASSIGN_OR_RETURN(SeriesWindow w,
+                            series.Open(owner, key, e->record.schema,
+                                        kCrossAssetContextBars + options.signals_per_series));
     counters.bars_processed += static_cast<int64_t>(w.pushed());
     e->window.emplace(std::move(w));
     e->checked_mono = clock.MonotonicNanos();
@@ -366,26 +384,30 @@ struct SignalService::Impl {
   // REQUIRES: e.mu held.
   Result<std::pair<std::shared_ptr<const Signal>, bool>> SignalAt(Entry& e, size_t idx) {
     const UnixNanos t = e.window->bar(idx).time();
-    if (auto it = e.signals.find(t); it != e.signals.end()) return std::make_pair(it->second, false);
+    if (auto it = e.signals.find(t); it != e.signals.end())
+      return std::make_pair(it->second, false);
     SignalRequest req;
     req.confidence_threshold = 0.5;
     req.max_uncertainty = options.max_uncertainty;
     req.top_drivers = options.top_drivers;
     const std::shared_ptr<const CrossAssetReference> ref = series.Reference(e.key.timeframe);
-    SINYAL_ASSIGN_OR_RETURN(Signal sig, signals::SignalAt(*e.window, idx, e.model, generator, req, ref.get()));
+    SINYAL_ASSIGN_OR_RETURN(Signal sig,
+                            signals::SignalAt(*e.window, idx, e.model, generator, req, ref.get()));
     auto ptr = std::make_shared<const Signal>(std::move(sig));
     counters.signals_computed++;
     Status st = log.Append(e.model_owner, *ptr);
-    if (!st.ok() && st.code() != StatusCode::kAlreadyExists) return st.WithContext("storing the signal");
+    if (!st.ok() && st.code() != StatusCode::kAlreadyExists)
+      return st.WithContext("storing the signal");
     e.signals[t] = ptr;
     while (e.signals.size() > options.signals_per_series) e.signals.erase(e.signals.begin());
     return std::make_pair(ptr, true);
   }
 
   // ---- the miss path ----
-  Result<std::shared_ptr<const Signal>> Slow(TenantId viewer, const market::SeriesKey& key, int horizon,
-                                             UnixNanos not_after, int64_t now) {
-    SINYAL_ASSIGN_OR_RETURN(std::shared_ptr<const RouteState> route, GetRoute(viewer, key, horizon, now));
+  Result<std::shared_ptr<const Signal>> Slow(TenantId viewer, const market::SeriesKey& key,
+                                             int horizon, UnixNanos not_after, int64_t now) {
+    SINYAL_ASSIGN_OR_RETURN(std::shared_ptr<const RouteState> route,
+                            GetRoute(viewer, key, horizon, now));
     Entry& e = *route->entry;
     e.last_used = now;
     std::shared_ptr<const Signal> result;
@@ -438,10 +460,12 @@ struct SignalService::Impl {
 
   Result<size_t> Resolve(TenantId owner, const market::SeriesKey& key) {
     const std::string timeframe(market::TimeframeName(key.timeframe));
-    SINYAL_ASSIGN_OR_RETURN(std::vector<Signal> pending, log.Unresolved(owner, key.symbol, timeframe));
+    SINYAL_ASSIGN_OR_RETURN(std::vector<Signal> pending,
+                            log.Unresolved(owner, key.symbol, timeframe));
     if (pending.empty()) return size_t{0};
-    SINYAL_ASSIGN_OR_RETURN(std::vector<market::Bar> later,
-                            series.BarsAfter(owner, key, pending.front().bar_time(), 4 * store::kMaxBarPage));
+    SINYAL_ASSIGN_OR_RETURN(
+        std::vector<market::Bar> later,
+        series.BarsAfter(owner, key, pending.front().bar_time(), 4 * store::kMaxBarPage));
     SINYAL_ASSIGN_OR_RETURN(size_t n, ResolvePending(log, owner, key.symbol, timeframe, later));
     counters.resolved += static_cast<int64_t>(n);
     return n;
@@ -459,7 +483,8 @@ struct SignalService::Impl {
   }
 
   void ScheduleFit(TenantId owner, const market::SeriesKey& key, int64_t version) {
-    const auto k = std::make_tuple(owner.value(), key.symbol, static_cast<int>(key.timeframe), version);
+    const auto k =
+        std::make_tuple(owner.value(), key.symbol, static_cast<int>(key.timeframe), version);
     {
       std::lock_guard lock(q_mu);
       if (fitting[k]) return;
@@ -490,20 +515,23 @@ struct SignalService::Impl {
         std::lock_guard lock(e->mu);
         auto n = CatchUp(*e);
         if (!n.ok()) {
-          LogWarn("signal_bar_catch_up_failed", {{"symbol", key.symbol}, {"error", n.error().ToString()}});
+          LogWarn("signal_bar_catch_up_failed",
+                  {{"symbol", key.symbol}, {"error", n.error().ToString()}});
           continue;
         }
         if (*n == 0 || e->window->empty()) continue;
         auto s = SignalAt(*e, e->window->size() - 1);
         if (!s.ok()) {
-          LogWarn("signal_compute_failed", {{"symbol", key.symbol}, {"error", s.error().ToString()}});
+          LogWarn("signal_compute_failed",
+                  {{"symbol", key.symbol}, {"error", s.error().ToString()}});
         } else if (s->second) {
           fresh = s->first;
         }
         Publish(*e);
       }
       auto r = Resolve(e->model_owner, key);
-      if (!r.ok()) LogWarn("signal_resolve_failed", {{"symbol", key.symbol}, {"error", r.error().ToString()}});
+      if (!r.ok())
+        LogWarn("signal_resolve_failed", {{"symbol", key.symbol}, {"error", r.error().ToString()}});
       if (fresh) Notify(e->model_owner, fresh);
     }
   }
@@ -578,7 +606,8 @@ SignalService::~SignalService() {
   if (impl_->worker.joinable()) impl_->worker.join();
 }
 
-Result<std::shared_ptr<const Signal>> SignalService::Latest(TenantId owner, const market::SeriesKey& key,
+Result<std::shared_ptr<const Signal>> SignalService::Latest(TenantId owner,
+                                                            const market::SeriesKey& key,
                                                             int horizon, UnixNanos not_after) {
   Impl& m = *impl_;
   m.counters.latest_calls.fetch_add(1, std::memory_order_relaxed);
@@ -592,12 +621,15 @@ Result<std::shared_ptr<const Signal>> SignalService::Latest(TenantId owner, cons
 
 Signal SignalService::WithThreshold(const Signal& s, double threshold, double max_uncertainty) {
   SignalFields f = s.fields();
-  DecideDirection(f, std::isnan(threshold) ? 0.5 : std::clamp(threshold, 0.5, 1.0), max_uncertainty);
+  DecideDirection(f, std::isnan(threshold) ? 0.5 : std::clamp(threshold, 0.5, 1.0),
+                  max_uncertainty);
   return Signal::FromFields(std::move(f));
 }
 
-Result<TenantId> SignalService::ModelOwner(TenantId viewer, const market::SeriesKey& key, int horizon) {
-  SINYAL_ASSIGN_OR_RETURN(auto route, impl_->GetRoute(viewer, key, horizon, impl_->clock.MonotonicNanos()));
+Result<TenantId> SignalService::ModelOwner(TenantId viewer, const market::SeriesKey& key,
+                                           int horizon) {
+  SINYAL_ASSIGN_OR_RETURN(auto route,
+                          impl_->GetRoute(viewer, key, horizon, impl_->clock.MonotonicNanos()));
   return route->model_owner;
 }
 
@@ -633,8 +665,10 @@ void SignalService::Drain() {
   impl_->q_done_cv.wait(lock, [&] { return impl_->processed >= target || impl_->stopping; });
 }
 
-Result<size_t> SignalService::ResolveSeries(TenantId viewer, const market::SeriesKey& key, int horizon) {
-  SINYAL_ASSIGN_OR_RETURN(auto route, impl_->GetRoute(viewer, key, horizon, impl_->clock.MonotonicNanos()));
+Result<size_t> SignalService::ResolveSeries(TenantId viewer, const market::SeriesKey& key,
+                                            int horizon) {
+  SINYAL_ASSIGN_OR_RETURN(auto route,
+                          impl_->GetRoute(viewer, key, horizon, impl_->clock.MonotonicNanos()));
   return impl_->Resolve(route->model_owner, key);
 }
 
@@ -647,14 +681,16 @@ Result<SignalPerformance> SignalService::Performance(TenantId viewer, const mark
   SignalPerformance p;
   p.model_owner = route->model_owner;
   p.model_version = route->entry->model.model_version;
-  SINYAL_ASSIGN_OR_RETURN(auto resolved, m.log.RecentResolved(route->model_owner, key.symbol, tf,
-                                                              p.model_version, std::max<size_t>(limit, 1)));
+  SINYAL_ASSIGN_OR_RETURN(auto resolved,
+                          m.log.RecentResolved(route->model_owner, key.symbol, tf, p.model_version,
+                                               std::max<size_t>(limit, 1)));
   p.live = ComputeLivePerformance(resolved);
   p.validation = route->entry->record.metrics;
   return p;
 }
 
-Result<IntervalCalibration> SignalService::Calibration(TenantId model_owner, const market::SeriesKey& key,
+Result<IntervalCalibration> SignalService::Calibration(TenantId model_owner,
+                                                       const market::SeriesKey& key,
                                                        int64_t version) {
   SINYAL_RETURN_IF_ERROR(market::ValidateSymbol(key.symbol));
   return impl_->calibrations.Fit(model_owner, key, version);
@@ -686,9 +722,15 @@ std::optional<std::vector<float>> SignalService::TEST_InputsAt(TenantId model_ow
 SignalService::Stats SignalService::stats() const {
   const auto& c = impl_->counters;
   const IntervalCalibrationStore::Stats cal = impl_->calibrations.stats();
-  return {c.latest_calls.load(),  c.cache_hits.load(),     c.signals_computed.load(),
-          c.bar_checks.load(),    c.entry_loads.load(),    cal.fitted,
-          cal.loaded,             c.bars_processed.load(), c.resolved.load(),
+  return {c.latest_calls.load(),
+          c.cache_hits.load(),
+          c.signals_computed.load(),
+          c.bar_checks.load(),
+          c.entry_loads.load(),
+          cal.fitted,
+          cal.loaded,
+          c.bars_processed.load(),
+          c.resolved.load(),
           c.listener_calls.load()};
 }
 

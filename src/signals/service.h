@@ -48,11 +48,10 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "core/clock.h"
 #include "core/ids.h"
@@ -78,29 +77,29 @@ class DbModelRegistry;
 namespace sinyal::signals {
 
 struct SignalServiceOptions {
-  int top_drivers = 5;                 // drivers (SHAP) per signal. Default 5. [0, 50].
-  size_t max_input_bars = 300000;      // at most this many bars (the newest) are read from the
-                                       // model's anchor when an entry is created or a calibration
-                                       // fitted. Default 300,000 (ModelServiceOptions::max_bars,
-                                       // so a model's rows start where its training's did).
+  int top_drivers = 5;             // drivers (SHAP) per signal. Default 5. [0, 50].
+  size_t max_input_bars = 300000;  // at most this many bars (the newest) are read from the
+                                   // model's anchor when an entry is created or a calibration
+                                   // fitted. Default 300,000 (ModelServiceOptions::max_bars,
+                                   // so a model's rows start where its training's did).
   int64_t bar_check_interval_nanos = kNanosPerSecond;  // latest-bar check per route and series
                                                        // in Latest(), and cross-asset reference
                                                        // reload. Default 1 s. 0 = every call.
-  size_t signals_per_series = 256;     // cached signals per series (older bars, for delayed
-                                       // plans). Default 256.
-  size_t max_series = 1024;            // cache entries; least recently used dropped. Default 1024.
-  double max_uncertainty = 1.0;        // SignalRequest::max_uncertainty. Default 1 (off).
-  ConformalConfig conformal;           // coverages 80% and 95%, Mondrian per vol state.
-  RegimeConfig regime;                 // Default rules (docs/signals.md section 1).
-  bool background_thread = true;       // false: OnBarClosed processes inline (tests).
+  size_t signals_per_series = 256;  // cached signals per series (older bars, for delayed
+                                    // plans). Default 256.
+  size_t max_series = 1024;         // cache entries; least recently used dropped. Default 1024.
+  double max_uncertainty = 1.0;     // SignalRequest::max_uncertainty. Default 1 (off).
+  ConformalConfig conformal;        // coverages 80% and 95%, Mondrian per vol state.
+  RegimeConfig regime;              // Default rules (docs/signals.md section 1).
+  bool background_thread = true;    // false: OnBarClosed processes inline (tests).
 };
 
 // Live performance of a series' resolved signals next to the model's validation figures.
 struct SignalPerformance {
-  TenantId model_owner;          // kPlatformTenant for the platform default
-  std::string model_version;     // e.g. "platform/EURUSD/H1/v3"
-  LivePerformance live;          // of the model version's resolved signals (newest `limit`)
-  nlohmann::json validation;     // the version's walk-forward metrics (ModelRecord.metrics)
+  TenantId model_owner;       // kPlatformTenant for the platform default
+  std::string model_version;  // e.g. "platform/EURUSD/H1/v3"
+  LivePerformance live;       // of the model version's resolved signals (newest `limit`)
+  nlohmann::json validation;  // the version's walk-forward metrics (ModelRecord.metrics)
   nlohmann::json ToJson() const;
 };
 
@@ -198,7 +197,8 @@ class SignalService {
   // The stored interval calibration of a model version, fitting and storing it if absent
   // (IntervalCalibrationStore::Fit: cold work, for operators and tests).
   [[nodiscard]] Result<IntervalCalibration> Calibration(TenantId model_owner,
-                                                      const market::SeriesKey& key, int64_t version);
+                                                        const market::SeriesKey& key,
+                                                        int64_t version);
 
   // Name of the cross-asset reference used for `timeframe`: "synthetic_dxy_5" (five components),
   // "DXY" (stored series) or "" (none).
@@ -206,13 +206,13 @@ class SignalService {
 
   // Test hook: the model's input row the live window of (model_owner, symbol, timeframe) holds
   // for the bar opening at `bar_time`; nullopt when no such entry or bar is held.
-  std::optional<std::vector<float>> TEST_InputsAt(TenantId model_owner, const market::SeriesKey& key,
-                                                  UnixNanos bar_time);
+  std::optional<std::vector<float>> TEST_InputsAt(TenantId model_owner,
+                                                  const market::SeriesKey& key, UnixNanos bar_time);
 
   struct Stats {
-    int64_t latest_calls = 0, cache_hits = 0, signals_computed = 0, bar_checks = 0,
-            entry_loads = 0, calibrations_fitted = 0, calibrations_loaded = 0,
-            bars_processed = 0, resolved = 0, listener_calls = 0;
+    int64_t latest_calls = 0, cache_hits = 0, signals_computed = 0, bar_checks = 0, entry_loads = 0,
+            calibrations_fitted = 0, calibrations_loaded = 0, bars_processed = 0, resolved = 0,
+            listener_calls = 0;
   };
   Stats stats() const;
 

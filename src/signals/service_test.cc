@@ -9,7 +9,6 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
-
 #include <nlohmann/json.hpp>
 
 #include "market/bar.h"
@@ -63,20 +62,24 @@ class SignalServiceTest : public store::testing::DbTest {
     a_ = CreateTenant(db(), "a");
     bars_ = std::make_unique<store::BarStore>(db(), clock_);
     registry_ = std::make_unique<models::DbModelRegistry>(db(), clock_);
-    calibrations_ = std::make_unique<IntervalCalibrationStore>(db(), *bars_, *registry_, nullptr, clock_);
+    calibrations_ =
+        std::make_unique<IntervalCalibrationStore>(db(), *bars_, *registry_, nullptr, clock_);
     // As app/ wires it: a version's interval calibration is fitted when it is trained.
     models::ModelServiceOptions mo{.code_version = "test", .report_folds = 2, .nthread = 1};
     mo.on_version_stored = [this](TenantId owner, const models::ModelRecord& r) {
       ASSERT_OK(calibrations_->Fit(owner, {r.symbol, market::Timeframe::kH1}, r.version).status());
     };
-    models_ = std::make_unique<models::ModelService>(db(), *bars_, nullptr, *registry_, nullptr, clock_, mo);
+    models_ = std::make_unique<models::ModelService>(db(), *bars_, nullptr, *registry_, nullptr,
+                                                     clock_, mo);
     log_ = std::make_unique<DbSignalLog>(db());
     all_ = Bars(6001, 7);
     // The last bar is held back: it "closes" during the test.
     ASSERT_OK(bars_->Import(store::SeriesOwner::Platform(), {"SYNUSD", market::Timeframe::kH1},
                             std::span(all_).first(6000), {}));
-    auto trained = models_->Train(kPlatform, {.symbol = "SYNUSD", .timeframe = "H1",
-                                              .overrides = {{"trees", 15}}, .activate = true,
+    auto trained = models_->Train(kPlatform, {.symbol = "SYNUSD",
+                                              .timeframe = "H1",
+                                              .overrides = {{"trees", 15}},
+                                              .activate = true,
                                               .actor = "test"});
     ASSERT_OK(trained.status());
   }
@@ -84,7 +87,8 @@ class SignalServiceTest : public store::testing::DbTest {
                                              IntervalCalibrationStore* calibrations = nullptr) {
     o.background_thread = false;
     return std::make_unique<SignalService>(*bars_, *registry_, nullptr, *log_,
-                                           calibrations ? *calibrations : *calibrations_, clock_, o);
+                                           calibrations ? *calibrations : *calibrations_, clock_,
+                                           o);
   }
   ManualClock clock_{1'700'000'000LL * kNanosPerSecond};
   TenantId a_;
@@ -101,8 +105,10 @@ TEST_P(SignalServiceTest, ComputedOnceThenServedFromMemoryWithoutTheDatabase) {
   const auto c0 = std::chrono::steady_clock::now();
   auto s = svc->Latest(a_, *market::ParseSeriesKey("synusd", "1h"), kFar);
   ASSERT_OK(s.status());
-  std::printf("first Latest() (model load, calibration fit + store, 5,000 bars streamed, signal): %.1f ms\n",
-              std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - c0).count());
+  std::printf(
+      "first Latest() (model load, calibration fit + store, 5,000 bars streamed, signal): %.1f "
+      "ms\n",
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - c0).count());
   const Signal& sig = **s;
   EXPECT_EQ(sig.fields().symbol, "SYNUSD");
   EXPECT_EQ(sig.bar_time(), all_[5999].time());
@@ -133,7 +139,9 @@ TEST_P(SignalServiceTest, ComputedOnceThenServedFromMemoryWithoutTheDatabase) {
     ASSERT_OK(again.status());
     ASSERT_EQ(again->get(), s->get());  // the same cached object
   }
-  const double us = std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count() / 1000;
+  const double us =
+      std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count() /
+      1000;
   std::printf("steady-state Latest(): %.2f us per call (cache hit, database closed)\n", us);
   EXPECT_LT(us, 100.0);  // microseconds, not a database round trip
   EXPECT_EQ(svc->stats().signals_computed, 1);
@@ -186,8 +194,11 @@ TEST_P(SignalServiceTest, CalibrationIsFittedWhenTrainedStoredAndNeverOnARequest
 TEST_P(SignalServiceTest, MissingCalibrationIsFittedInTheBackgroundNotOnTheRequest) {
   models::ModelService bare(db(), *bars_, nullptr, *registry_, nullptr, clock_,
                             {.code_version = "test", .report_folds = 2, .nthread = 1});
-  ASSERT_OK(bare.Train(kPlatform, {.symbol = "SYNUSD", .timeframe = "H1", .overrides = {{"trees", 10}},
-                                   .activate = true, .actor = "test"})
+  ASSERT_OK(bare.Train(kPlatform, {.symbol = "SYNUSD",
+                                   .timeframe = "H1",
+                                   .overrides = {{"trees", 10}},
+                                   .activate = true,
+                                   .actor = "test"})
                 .status());
   IntervalCalibrationStore fresh(db(), *bars_, *registry_, nullptr, clock_);
   SignalServiceOptions o;
@@ -291,9 +302,12 @@ TEST_P(SignalServiceTest, WithThresholdRederivesDirection) {
 // is neutral at every threshold, serves the base rate as its probability and says why.
 TEST_P(SignalServiceTest, AModelWithNoWalkForwardSkillAbstains) {
   const std::vector<market::Bar> walk = Bars(6000, 99, /*phi=*/0.0);
-  ASSERT_OK(bars_->Import(store::SeriesOwner::Platform(), {"RWUSD", market::Timeframe::kH1}, walk, {}));
-  auto trained = models_->Train(kPlatform, {.symbol = "RWUSD", .timeframe = "H1",
-                                            .overrides = {{"trees", 15}}, .activate = true,
+  ASSERT_OK(
+      bars_->Import(store::SeriesOwner::Platform(), {"RWUSD", market::Timeframe::kH1}, walk, {}));
+  auto trained = models_->Train(kPlatform, {.symbol = "RWUSD",
+                                            .timeframe = "H1",
+                                            .overrides = {{"trees", 15}},
+                                            .activate = true,
                                             .actor = "test"});
   ASSERT_OK(trained.status());
   const json& skill = trained->record.metrics.at("skill");
@@ -307,7 +321,8 @@ TEST_P(SignalServiceTest, AModelWithNoWalkForwardSkillAbstains) {
   EXPECT_EQ(f.direction, Direction::kNeutral);
   EXPECT_TRUE(f.abstained);
   EXPECT_FALSE(f.skill_shown);
-  EXPECT_NE(f.abstain_reason.find("walk-forward log-loss gain"), std::string::npos) << f.abstain_reason;
+  EXPECT_NE(f.abstain_reason.find("walk-forward log-loss gain"), std::string::npos)
+      << f.abstain_reason;
   EXPECT_NE(f.abstain_reason.find("base rate"), std::string::npos) << f.abstain_reason;
   // The probability served is the model's base rate (shrunk toward 1/2), not a model output.
   auto ens = registry_->Load(kPlatform, "RWUSD", "H1", trained->record.version);
@@ -365,7 +380,8 @@ TEST_P(SignalServiceTest, LiveInputsAndSignalsEqualTheBatchPathBitForBit) {
   ASSERT_OK(ens.status());
   auto svc = MakeService();
   std::vector<std::shared_ptr<const Signal>> seen;
-  auto sub = svc->Subscribe([&](TenantId, std::shared_ptr<const Signal> s) { seen.push_back(std::move(s)); });
+  auto sub = svc->Subscribe(
+      [&](TenantId, std::shared_ptr<const Signal> s) { seen.push_back(std::move(s)); });
   ASSERT_OK(svc->Latest(a_, kSyn, kFar).status());
   auto cal = svc->Calibration(kPlatform, kSyn, 1);
   ASSERT_OK(cal.status());

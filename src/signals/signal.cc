@@ -12,9 +12,12 @@ namespace sinyal::signals {
 
 std::string_view DirectionName(Direction d) {
   switch (d) {
-    case Direction::kBearish: return "bearish";
-    case Direction::kNeutral: return "neutral";
-    case Direction::kBullish: return "bullish";
+    case Direction::kBearish:
+      return "bearish";
+    case Direction::kNeutral:
+      return "neutral";
+    case Direction::kBullish:
+      return "bullish";
   }
   return "?";
 }
@@ -46,7 +49,8 @@ nlohmann::json Signal::ToJson() const {
   j["expected_return"] = f_.expected_return;
   j["expected_abs_move"] = f_.expected_abs_move;
   auto& iv = j["intervals"] = nlohmann::json::array();
-  for (const auto& i : f_.intervals) iv.push_back({{"coverage", i.coverage}, {"lo", i.lo}, {"hi", i.hi}});
+  for (const auto& i : f_.intervals)
+    iv.push_back({{"coverage", i.coverage}, {"lo", i.lo}, {"hi", i.hi}});
   j["regime"] = {{"code", f_.regime_code},
                  {"name", f_.regime_name},
                  {"trend", TrendStateName(f_.regime.trend)},
@@ -101,14 +105,16 @@ bool SkillShown(const nlohmann::json& metrics, std::string* reason) {
     return false;
   };
   if (!metrics.is_object() || !metrics.contains("skill")) {
-    return say("this model version has no walk-forward skill estimate (trained before skill was "
-               "measured); retrain it");
+    return say(
+        "this model version has no walk-forward skill estimate (trained before skill was "
+        "measured); retrain it");
   }
   auto skill = models::SkillEstimate::FromJson(metrics["skill"]);
   if (!skill.ok()) return say("this model version's skill record is unreadable");
   if (!skill->shown) {
-    return say(skill->Describe() + (skill->log_loss_gain.lo > 0 ? " is below the minimum gain of 0.0001 nats"
-                                                                 : " does not lie above zero"));
+    return say(skill->Describe() + (skill->log_loss_gain.lo > 0
+                                        ? " is below the minimum gain of 0.0001 nats"
+                                        : " does not lie above zero"));
   }
   if (reason != nullptr) reason->clear();
   return true;
@@ -150,7 +156,8 @@ Result<Signal> SignalGenerator::Generate(const SignalModel& model, const SignalR
     return Status::InvalidArgument("signals need a binary up/down ensemble", "model.ensemble");
   }
   if (!(req.confidence_threshold >= 0.5 && req.confidence_threshold <= 1.0)) {
-    return Status::InvalidArgument("confidence_threshold must be in [0.5, 1]", "confidence_threshold");
+    return Status::InvalidArgument("confidence_threshold must be in [0.5, 1]",
+                                   "confidence_threshold");
   }
   if (!(req.max_uncertainty > 0)) {
     return Status::InvalidArgument("max_uncertainty must be > 0", "max_uncertainty");
@@ -208,9 +215,9 @@ Result<Signal> SignalGenerator::Generate(const SignalModel& model, const SignalR
   const double scale = in.regime.rv * std::sqrt(static_cast<double>(f.horizon));
   f.expected_abs_move = model.move_ratio * scale;
   f.expected_return = ConformalPoint(f.p_up, model.move_ratio, scale);  // the calibration's rule
-  f.intervals = in.recent_intervals
-                    ? in.recent_intervals->Predict(f.expected_return, scale, -1)
-                    : model.conformal.Predict(f.expected_return, scale, static_cast<int>(in.regime.vol));
+  f.intervals = in.recent_intervals ? in.recent_intervals->Predict(f.expected_return, scale, -1)
+                                    : model.conformal.Predict(f.expected_return, scale,
+                                                              static_cast<int>(in.regime.vol));
   f.regime = in.regime;
   f.regime_code = in.regime.Code();
   f.regime_name = RegimeName(f.regime_code);
@@ -239,14 +246,16 @@ Result<Resolution> ResolveSignal(const Signal& s, std::span<const market::Bar> l
   const auto& f = s.fields();
   for (size_t i = 0; i < later.size(); ++i) {
     if (later[i].time() <= (i == 0 ? f.bar_time : later[i - 1].time())) {
-      return Status::InvalidArgument("bar " + std::to_string(i) + " at " + FormatIso8601(later[i].time()) +
+      return Status::InvalidArgument("bar " + std::to_string(i) + " at " +
+                                         FormatIso8601(later[i].time()) +
                                          " is not after the previous one",
                                      "later");
     }
   }
   if (later.size() < static_cast<size_t>(f.horizon)) {
-    return Status::FailedPrecondition("not yet resolvable: the horizon is " + std::to_string(f.horizon) +
-                                          " bars, " + std::to_string(later.size()) + " have closed",
+    return Status::FailedPrecondition("not yet resolvable: the horizon is " +
+                                          std::to_string(f.horizon) + " bars, " +
+                                          std::to_string(later.size()) + " have closed",
                                       "later");
   }
   const auto& exit = later[f.horizon - 1];

@@ -25,12 +25,11 @@
 #pragma once
 
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <span>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "core/clock.h"
 #include "core/status.h"
@@ -46,10 +45,10 @@ std::string_view DirectionName(Direction d);  // "bearish", "neutral", "bullish"
 
 struct CrossAssetContext {
   bool available = false;
-  double ref_return_1 = 0;     // reference (DXY) log return over the last bar
-  double ref_return_long = 0;  // over the longer lag (24 bars by default)
-  double corr_to_ref = 0;      // rolling correlation of the symbol to the reference
-  double corr_break_z = 0;     // Fisher z vs the long-run correlation
+  double ref_return_1 = 0;         // reference (DXY) log return over the last bar
+  double ref_return_long = 0;      // over the longer lag (24 bars by default)
+  double corr_to_ref = 0;          // rolling correlation of the symbol to the reference
+  double corr_break_z = 0;         // Fisher z vs the long-run correlation
   bool correlation_break = false;  // |corr_break_z| > the generator's threshold
 };
 
@@ -61,31 +60,31 @@ struct Driver {
 
 // Every field of a signal. Built by SignalGenerator (or reloaded from a store via FromFields).
 struct SignalFields {
-  std::string id;                // 16 hex digits, deterministic
+  std::string id;  // 16 hex digits, deterministic
   std::string symbol, timeframe;
-  int horizon = 1;               // bars
-  UnixNanos bar_time = 0;        // open time (UTC) of the bar the signal was made at its close
-  UnixNanos issued_at = 0;       // Clock::Now() when generated
-  double reference_price = 0;    // close of that bar
+  int horizon = 1;             // bars
+  UnixNanos bar_time = 0;      // open time (UTC) of the bar the signal was made at its close
+  UnixNanos issued_at = 0;     // Clock::Now() when generated
+  double reference_price = 0;  // close of that bar
   Direction direction = Direction::kNeutral;
-  bool abstained = false;        // true when direction is neutral
-  std::string abstain_reason;    // "confidence 0.53 < threshold 0.60" etc.; empty otherwise
+  bool abstained = false;      // true when direction is neutral
+  std::string abstain_reason;  // "confidence 0.53 < threshold 0.60" etc.; empty otherwise
   // False when the model has no skill to sell (see the header comment): the signal abstains at
   // every threshold, p_up is the base rate and no_skill_reason says why.
   bool skill_shown = true;
   std::string no_skill_reason;
-  double p_up = 0.5;             // calibrated
-  double confidence = 0.5;       // max(p_up, 1 - p_up)
+  double p_up = 0.5;        // calibrated
+  double confidence = 0.5;  // max(p_up, 1 - p_up)
   double confidence_threshold = 0.5;
-  double uncertainty = 0;        // std of members' P(up)
-  double expected_return = 0;    // point forecast, log return over the horizon
-  double expected_abs_move = 0;  // typical |log return| over the horizon
+  double uncertainty = 0;                 // std of members' P(up)
+  double expected_return = 0;             // point forecast, log return over the horizon
+  double expected_abs_move = 0;           // typical |log return| over the horizon
   std::vector<ReturnInterval> intervals;  // 80% and 95% by default
   RegimeState regime;
   int regime_code = -1;
   std::string regime_name;
   CrossAssetContext cross_asset;
-  std::vector<Driver> drivers;   // by decreasing |contribution|
+  std::vector<Driver> drivers;  // by decreasing |contribution|
   std::string model_version;
 };
 
@@ -113,7 +112,7 @@ class Signal {
 struct SignalModel {
   const models::Ensemble* ensemble = nullptr;  // binary (num_classes 2) ensemble
   ConformalIntervals conformal;
-  double move_ratio = 0;      // FitMoveRatio on the training rows
+  double move_ratio = 0;  // FitMoveRatio on the training rows
   // The version's walk-forward skill (ModelRecord metrics "skill", models/skill.h). When false
   // every signal abstains with `no_skill_reason` and serves the base rate.
   bool skill_shown = true;
@@ -132,9 +131,9 @@ struct SignalRequest {
 // Inputs at the close of one bar.
 struct SignalInput {
   UnixNanos bar_time = 0;
-  double reference_price = 0;         // close of the bar
-  std::span<const float> features;    // in the model schema's order, all finite
-  RegimeState regime;                 // ready
+  double reference_price = 0;       // close of the bar
+  std::span<const float> features;  // in the model schema's order, all finite
+  RegimeState regime;               // ready
   CrossAssetContext cross_asset;
   // The served intervals at this bar (interval_calibration.h RecentIntervals: the newest resolved
   // rows up to the bar); empty: the version's held-out quantiles (SignalModel::conformal).
@@ -167,14 +166,14 @@ class SignalGenerator {
 
 // ---- Resolution: what the market did after the signal ----
 struct Resolution {
-  UnixNanos resolved_bar_time = 0;  // open time of bar t + h
-  double exit_price = 0;            // its close
-  double realized_return = 0;       // ln(exit / reference)
-  bool up = false;                  // realized_return > 0
-  std::optional<bool> hit;          // nullopt for neutral signals
+  UnixNanos resolved_bar_time = 0;               // open time of bar t + h
+  double exit_price = 0;                         // its close
+  double realized_return = 0;                    // ln(exit / reference)
+  bool up = false;                               // realized_return > 0
+  std::optional<bool> hit;                       // nullopt for neutral signals
   std::vector<std::pair<double, bool>> covered;  // (nominal coverage, inside the interval)
-  double brier = 0;                 // (p_up - up)^2
-  double log_loss = 0;              // -ln p(outcome), p clipped to [1e-15, 1]
+  double brier = 0;                              // (p_up - up)^2
+  double log_loss = 0;                           // -ln p(outcome), p clipped to [1e-15, 1]
 };
 // `later` = bars after the signal's bar, ascending (more is fine). The h-th of them (horizon in
 // bars, as the dataset's labels) resolves it. FailedPrecondition ("later") when fewer than h

@@ -23,7 +23,8 @@ Result<StoredSignal> InMemorySignalLog::Get(TenantId tenant, const std::string& 
   return it->second;
 }
 
-Result<std::vector<Signal>> InMemorySignalLog::Unresolved(TenantId tenant, const std::string& symbol,
+Result<std::vector<Signal>> InMemorySignalLog::Unresolved(TenantId tenant,
+                                                          const std::string& symbol,
                                                           const std::string& timeframe) const {
   std::lock_guard<std::mutex> lock(mu_);
   std::vector<Signal> out;
@@ -48,11 +49,9 @@ Status InMemorySignalLog::Resolve(TenantId tenant, const std::string& id, const 
   return Status::Ok();
 }
 
-Result<std::vector<StoredSignal>> InMemorySignalLog::RecentResolved(TenantId tenant,
-                                                                    const std::string& symbol,
-                                                                    const std::string& timeframe,
-                                                                    const std::string& model_version,
-                                                                    size_t limit) const {
+Result<std::vector<StoredSignal>> InMemorySignalLog::RecentResolved(
+    TenantId tenant, const std::string& symbol, const std::string& timeframe,
+    const std::string& model_version, size_t limit) const {
   std::lock_guard<std::mutex> lock(mu_);
   std::vector<StoredSignal> out;
   for (const auto& [k, v] : rows_) {

@@ -36,9 +36,8 @@ class SignalLog {
   // NotFound (field "id") when the tenant has no such signal.
   [[nodiscard]] virtual Result<StoredSignal> Get(TenantId tenant, const std::string& id) const = 0;
   // Unresolved signals of (symbol, timeframe), oldest bar first. Empty is not an error.
-  [[nodiscard]] virtual Result<std::vector<Signal>> Unresolved(TenantId tenant,
-                                                               const std::string& symbol,
-                                                               const std::string& timeframe) const = 0;
+  [[nodiscard]] virtual Result<std::vector<Signal>> Unresolved(
+      TenantId tenant, const std::string& symbol, const std::string& timeframe) const = 0;
   // Attaches the resolution once. NotFound as Get; FailedPrecondition when already resolved.
   [[nodiscard]] virtual Status Resolve(TenantId tenant, const std::string& id,
                                        const Resolution& resolution) = 0;
@@ -74,12 +73,12 @@ class InMemorySignalLog final : public SignalLog {
                                             std::span<const market::Bar> bars);
 
 struct LivePerformance {
-  size_t n = 0;              // resolved signals used
-  double brier = 0;          // mean (p_up - up)^2 over all of them (abstentions included)
+  size_t n = 0;      // resolved signals used
+  double brier = 0;  // mean (p_up - up)^2 over all of them (abstentions included)
   double log_loss = 0;
-  size_t directional = 0;    // non-neutral ones
+  size_t directional = 0;  // non-neutral ones
   size_t hits = 0;
-  double hit_rate = 0;       // hits / directional (NaN when 0)
+  double hit_rate = 0;  // hits / directional (NaN when 0)
   models::Interval hit_rate_ci;
   std::vector<std::pair<double, double>> coverage;  // (nominal, empirical)
 };

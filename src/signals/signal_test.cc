@@ -64,7 +64,8 @@ TEST(SignalTest, AVersionWithoutShownSkillAbstainsAtTheBaseRate) {
   SignalGenerator gen(clock);
   SignalModel model = F().model;
   model.skill_shown = false;
-  model.no_skill_reason = "walk-forward log-loss gain over the base rate -0.0001 [-0.0009, +0.0007] nats";
+  model.no_skill_reason =
+      "walk-forward log-loss gain over the base rate -0.0001 [-0.0009, +0.0007] nats";
   SignalRequest req;
   req.top_drivers = 0;
   auto s = gen.Generate(model, req, Input(F().m.test[10]));
@@ -178,7 +179,8 @@ std::vector<market::Bar> Later(UnixNanos t0, const std::vector<double>& closes) 
   std::vector<market::Bar> v;
   for (size_t i = 0; i < closes.size(); ++i) {
     v.push_back(market::Bar::Create(t0 + static_cast<int64_t>(i + 1) * kNanosPerHour, closes[i],
-                                    closes[i], closes[i], closes[i]).value());
+                                    closes[i], closes[i], closes[i])
+                    .value());
   }
   return v;
 }
@@ -198,7 +200,8 @@ TEST(SignalTest, ResolutionAndLog) {
     issued.push_back(*s);
   }
   EXPECT_EQ(log.Append(t1, issued[0]).code(), StatusCode::kAlreadyExists);
-  EXPECT_EQ(log.Get(t2, issued[0].id()).status().code(), StatusCode::kNotFound);  // tenant isolation
+  EXPECT_EQ(log.Get(t2, issued[0].id()).status().code(),
+            StatusCode::kNotFound);  // tenant isolation
 
   const auto& s0 = issued[0];
   const double up_close = 1.1 * std::exp(0.0005);
@@ -219,10 +222,13 @@ TEST(SignalTest, ResolutionAndLog) {
   std::vector<market::Bar> bars;
   for (size_t k = 0; k < 3; ++k) {
     bars.push_back(market::Bar::Create(issued[k].bar_time() + kNanosPerHour, 1.1 * std::exp(0.0005),
-                                       1.2, 1.0, 1.1 * std::exp(0.0005)).value());
+                                       1.2, 1.0, 1.1 * std::exp(0.0005))
+                       .value());
   }
   std::sort(bars.begin(), bars.end(), [](auto& a, auto& b) { return a.time() < b.time(); });
-  bars.erase(std::unique(bars.begin(), bars.end(), [](auto& a, auto& b) { return a.time() == b.time(); }), bars.end());
+  bars.erase(
+      std::unique(bars.begin(), bars.end(), [](auto& a, auto& b) { return a.time() == b.time(); }),
+      bars.end());
   auto done = ResolvePending(log, t1, "SYN", "H1", bars);
   ASSERT_OK(done);
   EXPECT_GE(*done, 1u);
@@ -231,7 +237,8 @@ TEST(SignalTest, ResolutionAndLog) {
   EXPECT_EQ(log.Resolve(t2, issued[0].id(), *r).code(), StatusCode::kNotFound);
   auto recent = log.RecentResolved(t1, "SYN", "H1", "", 10).value();
   ASSERT_FALSE(recent.empty());
-  for (size_t i = 1; i < recent.size(); ++i) EXPECT_GE(recent[i - 1].signal.bar_time(), recent[i].signal.bar_time());
+  for (size_t i = 1; i < recent.size(); ++i)
+    EXPECT_GE(recent[i - 1].signal.bar_time(), recent[i].signal.bar_time());
   auto perf = ComputeLivePerformance(recent);
   EXPECT_EQ(perf.n, recent.size());
   EXPECT_GT(perf.brier, 0);

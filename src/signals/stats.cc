@@ -1,13 +1,12 @@
 #include "signals/stats.h"
 
 #include <algorithm>
-#include <cmath>
-#include <limits>
-#include <numeric>
-
 #include <boost/math/distributions/chi_squared.hpp>
 #include <boost/math/distributions/normal.hpp>
 #include <boost/math/distributions/students_t.hpp>
+#include <cmath>
+#include <limits>
+#include <numeric>
 
 namespace sinyal::signals {
 
@@ -134,7 +133,8 @@ Result<KruskalWallisResult> KruskalWallis(const std::vector<std::vector<double>>
 }
 
 Result<PairedTestResult> PairedTTest(std::span<const double> d) {
-  if (d.size() < 2) return Status::InvalidArgument("paired test needs at least 2 pairs", "differences");
+  if (d.size() < 2)
+    return Status::InvalidArgument("paired test needs at least 2 pairs", "differences");
   double m = 0;
   for (size_t i = 0; i < d.size(); ++i) {
     if (!std::isfinite(d[i])) {
@@ -152,8 +152,9 @@ Result<PairedTestResult> PairedTTest(std::span<const double> d) {
   r.n = d.size();
   r.mean_difference = m;
   if (sd == 0) {
-    r.t = m > 0 ? std::numeric_limits<double>::infinity()
-                : m < 0 ? -std::numeric_limits<double>::infinity() : 0.0;
+    r.t = m > 0   ? std::numeric_limits<double>::infinity()
+          : m < 0 ? -std::numeric_limits<double>::infinity()
+                  : 0.0;
     r.p_greater = m > 0 ? 0.0 : m < 0 ? 1.0 : 0.5;
     return r;
   }
@@ -162,7 +163,8 @@ Result<PairedTestResult> PairedTTest(std::span<const double> d) {
   return r;
 }
 
-Result<Contingency> MakeContingency(std::span<const int> a, int ka, std::span<const int> b, int kb) {
+Result<Contingency> MakeContingency(std::span<const int> a, int ka, std::span<const int> b,
+                                    int kb) {
   if (a.size() != b.size()) {
     return Status::InvalidArgument("labelings differ in length: " + std::to_string(a.size()) +
                                        " vs " + std::to_string(b.size()),

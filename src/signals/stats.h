@@ -73,7 +73,7 @@ struct AssociationResult {
   double chi2 = 0;
   int df = 0;
   double p_value = 1;
-  double cramers_v = 0;    // sqrt(chi2 / (n (min(r, c) - 1))), over non-empty rows/cols
+  double cramers_v = 0;      // sqrt(chi2 / (n (min(r, c) - 1))), over non-empty rows/cols
   double adjusted_rand = 0;  // Hubert-Arabie adjusted Rand index
   double agreement = 0;      // share of the diagonal (meaningful when labels correspond)
 };

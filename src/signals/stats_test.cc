@@ -28,9 +28,8 @@ TEST(StatsTest, PearsonAndSpearman) {
 TEST(StatsTest, KruskalWallisMatchesR) {
   // R: kruskal.test(list(x, y, z)) from ?kruskal.test (Hollander & Wolfe):
   // Kruskal-Wallis chi-squared = 0.77143, df = 2, p-value = 0.68.
-  std::vector<std::vector<double>> g = {{2.9, 3.0, 2.5, 2.6, 3.2},
-                                        {3.8, 2.7, 4.0, 2.4},
-                                        {2.8, 3.4, 3.7, 2.2, 2.0}};
+  std::vector<std::vector<double>> g = {
+      {2.9, 3.0, 2.5, 2.6, 3.2}, {3.8, 2.7, 4.0, 2.4}, {2.8, 3.4, 3.7, 2.2, 2.0}};
   auto kw = KruskalWallis(g);
   ASSERT_OK(kw);
   EXPECT_NEAR(kw->h, 0.77143, 1e-5);

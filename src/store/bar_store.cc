@@ -1,7 +1,4 @@
 #include "store/bar_store.h"
-#include "store/security_audit.h"
-
-#include "store/soci.h"  // first: configures SOCI
 
 #include <algorithm>
 #include <charconv>
@@ -12,6 +9,8 @@
 #include "core/time.h"
 #include "market/bar_series.h"
 #include "store/database.h"
+#include "store/security_audit.h"
+#include "store/soci.h"  // first: configures SOCI
 
 namespace sinyal::store {
 namespace {
@@ -88,8 +87,8 @@ std::string ArrayLiteral(const std::vector<T>& v) {
 
 // Runs a SELECT of kBarColumns (already prepared with its uses) and appends every row.
 // `prepare` binds the statement's parameters; fetching is done in bulk chunks.
-Status FetchBars(soci::session& sql, const std::string& query, long long series_id,
-                 long long lo, long long hi, long long limit, std::vector<Bar>* out) {
+Status FetchBars(soci::session& sql, const std::string& query, long long series_id, long long lo,
+                 long long hi, long long limit, std::vector<Bar>* out) {
   constexpr size_t kChunk = 1024;
   BarColumns cols;
   cols.Resize(kChunk);
@@ -113,8 +112,8 @@ std::string RangeQuery(bool descending) {
 }
 
 SeriesInfo RowToSeries(long long id, long long tenant, soci::indicator tenant_ind,
-                       const std::string& symbol, const std::string& tf,
-                       const std::string& source, long long revision) {
+                       const std::string& symbol, const std::string& tf, const std::string& source,
+                       long long revision) {
   SeriesInfo s;
   s.id = id;
   if (tenant_ind != soci::i_null) s.tenant = TenantId(tenant);
@@ -168,8 +167,8 @@ struct BarStore::Impl {
   };
   mutable std::mutex mu;
   std::unordered_map<int64_t, std::unique_ptr<Window>> windows;  // GUARDED_BY(mu)
-  uint64_t tick = 0;                                              // GUARDED_BY(mu)
-  HotWindowStats stats;                                           // GUARDED_BY(mu)
+  uint64_t tick = 0;                                             // GUARDED_BY(mu)
+  HotWindowStats stats;                                          // GUARDED_BY(mu)
 
   Impl(Database& d, Clock& c, BarStoreOptions o) : db(d), clock(c), options(o) {
     options.hot_window_bars = std::max<size_t>(1, options.hot_window_bars);
@@ -239,10 +238,9 @@ struct BarStore::Impl {
     const size_t cap = options.hot_window_bars;
     std::vector<Bar> newest;
     newest.reserve(cap);
-    SINYAL_RETURN_IF_ERROR(FetchBars(sql, RangeQuery(/*descending=*/true), series.id,
-                                     std::numeric_limits<long long>::min(),
-                                     std::numeric_limits<long long>::max(),
-                                     static_cast<long long>(cap), &newest));
+    SINYAL_RETURN_IF_ERROR(FetchBars(
+        sql, RangeQuery(/*descending=*/true), series.id, std::numeric_limits<long long>::min(),
+        std::numeric_limits<long long>::max(), static_cast<long long>(cap), &newest));
     std::reverse(newest.begin(), newest.end());
     auto w = std::make_unique<Window>(series.key.timeframe, cap);
     w->revision = series.revision;
@@ -279,8 +277,8 @@ Result<BarImportReport> BarStore::Import(const SeriesOwner& owner, const market:
   for (size_t i = 1; i < bars.size(); ++i) {
     if (bars[i].time() <= bars[i - 1].time()) {
       return Status::InvalidArgument("bars are not strictly ascending at index " +
-                                         std::to_string(i) + " (" +
-                                         FormatIso8601(bars[i].time()) + ")",
+                                         std::to_string(i) + " (" + FormatIso8601(bars[i].time()) +
+                                         ")",
                                      "bars");
     }
   }
@@ -291,11 +289,11 @@ Result<BarImportReport> BarStore::Import(const SeriesOwner& owner, const market:
                               : market::TimeframeNanos(key.timeframe);
   for (size_t i = 1; i < bars.size(); ++i) {
     if (bars[i].time() - bars[i - 1].time() < min_gap) {
-      return Status::InvalidArgument(
-          "bars at " + FormatIso8601(bars[i - 1].time()) + " and " +
-              FormatIso8601(bars[i].time()) + " are closer than one " +
-              std::string(market::TimeframeName(key.timeframe)) + " bar: wrong timeframe?",
-          "timeframe");
+      return Status::InvalidArgument("bars at " + FormatIso8601(bars[i - 1].time()) + " and " +
+                                         FormatIso8601(bars[i].time()) + " are closer than one " +
+                                         std::string(market::TimeframeName(key.timeframe)) +
+                                         " bar: wrong timeframe?",
+                                     "timeframe");
     }
   }
   if (options.source.size() > 200) {
@@ -313,9 +311,9 @@ Result<BarImportReport> BarStore::Import(const SeriesOwner& owner, const market:
     inserted.clear();
     replaced_any = false;
     const std::string tf(market::TimeframeName(key.timeframe));
-    const std::string owner_filter =
-        owner.tenant ? "tenant_id = " + std::to_string(owner.tenant->value())
-                     : std::string("tenant_id IS NULL");
+    const std::string owner_filter = owner.tenant
+                                         ? "tenant_id = " + std::to_string(owner.tenant->value())
+                                         : std::string("tenant_id IS NULL");
     // 1. Get or create the series. ON CONFLICT DO NOTHING makes concurrent creators meet.
     long long id = 0;
     sql << "SELECT id FROM market_series WHERE " + owner_filter +
@@ -326,8 +324,7 @@ Result<BarImportReport> BarStore::Import(const SeriesOwner& owner, const market:
       long long now = im.clock.Now();
       sql << "INSERT INTO market_series(tenant_id, symbol, timeframe, source, revision, "
              "created_at) VALUES (" +
-                 TenantLiteral(owner.tenant) +
-                 ", :sym, :tf, :src, 0, :now) ON CONFLICT DO NOTHING",
+                 TenantLiteral(owner.tenant) + ", :sym, :tf, :src, 0, :now) ON CONFLICT DO NOTHING",
           soci::use(key.symbol, "sym"), soci::use(tf, "tf"), soci::use(source, "src"),
           soci::use(now, "now");
       sql << "SELECT id FROM market_series WHERE " + owner_filter +
@@ -354,8 +351,8 @@ Result<BarImportReport> BarStore::Import(const SeriesOwner& owner, const market:
     // 3. Stored bars in the batch's range, and the merge plan.
     std::vector<Bar> existing;
     SINYAL_RETURN_IF_ERROR(FetchBars(sql, RangeQuery(false), id, bars.front().time(),
-                                     bars.back().time(),
-                                     std::numeric_limits<long long>::max(), &existing));
+                                     bars.back().time(), std::numeric_limits<long long>::max(),
+                                     &existing));
     SINYAL_ASSIGN_OR_RETURN(market::MergePlan plan,
                             market::PlanMerge(existing, bars, options.overlap));
     report.received = static_cast<int64_t>(bars.size());
@@ -400,8 +397,8 @@ Result<BarImportReport> BarStore::Import(const SeriesOwner& owner, const market:
       }
       soci::statement ins =
           (sql.prepare << insert_sql, soci::use(cols.ts), soci::use(cols.open),
-           soci::use(cols.high), soci::use(cols.low), soci::use(cols.close),
-           soci::use(cols.volume), soci::use(cols.spread), soci::use(cols.real_volume));
+           soci::use(cols.high), soci::use(cols.low), soci::use(cols.close), soci::use(cols.volume),
+           soci::use(cols.spread), soci::use(cols.real_volume));
       ins.execute(true);
     }
     const std::string update_sql =
@@ -435,15 +432,15 @@ Result<BarImportReport> BarStore::Import(const SeriesOwner& owner, const market:
     return Status::Ok();
   });
   if (!st.ok()) {
-    if (st.code() == StatusCode::kInvalidArgument && st.field().empty()) return st.WithField("bars");
+    if (st.code() == StatusCode::kInvalidArgument && st.field().empty())
+      return st.WithField("bars");
     return st;
   }
   im.OnWrite(series, revision_before, series.revision, inserted, replaced_any);
   return report;
 }
 
-Result<SeriesInfo> BarStore::Resolve(std::optional<TenantId> viewer,
-                                     const market::SeriesKey& key) {
+Result<SeriesInfo> BarStore::Resolve(std::optional<TenantId> viewer, const market::SeriesKey& key) {
   SINYAL_RETURN_IF_ERROR(market::ValidateSymbol(key.symbol));
   std::optional<SeriesInfo> out;
   SINYAL_RETURN_IF_ERROR(impl_->Tx(viewer, [&](soci::session& sql) -> Status {
@@ -495,8 +492,8 @@ Result<BarPage> BarStore::Query(std::optional<TenantId> viewer, const BarQuery& 
 }
 
 Result<std::vector<market::Bar>> BarStore::ReadBars(std::optional<TenantId> viewer,
-                                                   const market::SeriesKey& key,
-                                                   const BarRange& range) {
+                                                    const market::SeriesKey& key,
+                                                    const BarRange& range) {
   std::vector<market::Bar> out;
   std::optional<UnixNanos> cursor = range.after;
   do {
@@ -513,7 +510,8 @@ Result<std::vector<market::Bar>> BarStore::ReadBars(std::optional<TenantId> view
     }
     cursor = page.next_cursor;
   } while (cursor && out.size() < range.oldest);
-  if (out.size() > range.newest) out.erase(out.begin(), out.end() - static_cast<std::ptrdiff_t>(range.newest));
+  if (out.size() > range.newest)
+    out.erase(out.begin(), out.end() - static_cast<std::ptrdiff_t>(range.newest));
   return out;
 }
 
@@ -539,10 +537,9 @@ Result<BarPage> BarStore::Latest(std::optional<TenantId> viewer, const market::S
     }));
     page.from_hot_window = served;
     if (!served) {
-      SINYAL_RETURN_IF_ERROR(FetchBars(sql, RangeQuery(true), page.series.id,
-                                       std::numeric_limits<long long>::min(),
-                                       std::numeric_limits<long long>::max(),
-                                       static_cast<long long>(n), &page.bars));
+      SINYAL_RETURN_IF_ERROR(
+          FetchBars(sql, RangeQuery(true), page.series.id, std::numeric_limits<long long>::min(),
+                    std::numeric_limits<long long>::max(), static_cast<long long>(n), &page.bars));
       std::reverse(page.bars.begin(), page.bars.end());
     }
     return Status::Ok();
@@ -563,9 +560,9 @@ Result<std::vector<SeriesInfo>> BarStore::ListSeries(std::optional<TenantId> vie
     std::vector<long long> ids(kChunk), tenants(kChunk), revisions(kChunk);
     std::vector<soci::indicator> tenant_inds(kChunk);
     std::vector<std::string> symbols(kChunk), tfs(kChunk), sources(kChunk);
-    soci::statement st = (sql.prepare << q, soci::into(ids), soci::into(tenants, tenant_inds),
-                          soci::into(symbols), soci::into(tfs), soci::into(sources),
-                          soci::into(revisions));
+    soci::statement st =
+        (sql.prepare << q, soci::into(ids), soci::into(tenants, tenant_inds), soci::into(symbols),
+         soci::into(tfs), soci::into(sources), soci::into(revisions));
     st.execute();
     while (st.fetch()) {
       for (size_t i = 0; i < ids.size(); ++i) {

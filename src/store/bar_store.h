@@ -59,13 +59,13 @@ struct SeriesInfo {
   int64_t id = 0;
   std::optional<TenantId> tenant;  // nullopt: platform series
   market::SeriesKey key;
-  std::string source;     // free text recorded at creation, e.g. "mt5 NY+7"
-  int64_t revision = 0;   // bumped by every write transaction
+  std::string source;    // free text recorded at creation, e.g. "mt5 NY+7"
+  int64_t revision = 0;  // bumped by every write transaction
 };
 
 struct BarImportOptions {
   market::OverlapPolicy overlap = market::OverlapPolicy::kReject;  // Default: reject.
-  std::string source;                // recorded when the series is created (max 200 chars)
+  std::string source;  // recorded when the series is created (max 200 chars)
   // Who imports, for the security audit trail of a tenant's imports ("user:7", "api_key:3").
   // Default: "import".
   std::string actor;
@@ -88,26 +88,26 @@ inline constexpr size_t kMaxBarPage = 5000;
 
 struct BarQuery {
   market::SeriesKey key;
-  UnixNanos from = INT64_MIN;         // inclusive
-  UnixNanos to = INT64_MAX;           // inclusive
-  size_t limit = 1000;                // REQUIRES: 1..kMaxBarPage (else InvalidArgument "limit")
-  std::optional<UnixNanos> cursor;    // only bars with time > cursor (paging)
+  UnixNanos from = INT64_MIN;       // inclusive
+  UnixNanos to = INT64_MAX;         // inclusive
+  size_t limit = 1000;              // REQUIRES: 1..kMaxBarPage (else InvalidArgument "limit")
+  std::optional<UnixNanos> cursor;  // only bars with time > cursor (paging)
 };
 
 struct BarPage {
   SeriesInfo series;
-  std::vector<market::Bar> bars;          // ascending
-  std::optional<UnixNanos> next_cursor;   // set when more bars follow within [from, to]
+  std::vector<market::Bar> bars;         // ascending
+  std::optional<UnixNanos> next_cursor;  // set when more bars follow within [from, to]
   bool from_hot_window = false;
 };
 
 // A range read by BarStore::ReadBars (every field optional).
 struct BarRange {
-  UnixNanos from = INT64_MIN;        // inclusive
-  UnixNanos to = INT64_MAX;          // inclusive
-  std::optional<UnixNanos> after;    // only bars with time > after (e.g. the newest one held)
-  size_t newest = SIZE_MAX;          // keep only the newest N bars of the range
-  size_t oldest = SIZE_MAX;          // stop once N bars are read (the oldest N of the range)
+  UnixNanos from = INT64_MIN;      // inclusive
+  UnixNanos to = INT64_MAX;        // inclusive
+  std::optional<UnixNanos> after;  // only bars with time > after (e.g. the newest one held)
+  size_t newest = SIZE_MAX;        // keep only the newest N bars of the range
+  size_t oldest = SIZE_MAX;        // stop once N bars are read (the oldest N of the range)
 };
 
 struct BarStoreOptions {
@@ -153,8 +153,8 @@ class BarStore {
   [[nodiscard]] Result<BarPage> Query(std::optional<TenantId> viewer, const BarQuery& query);
 
   // The newest `n` bars (1..kMaxBarPage), ascending.
-  [[nodiscard]] Result<BarPage> Latest(std::optional<TenantId> viewer,
-                                       const market::SeriesKey& key, size_t n);
+  [[nodiscard]] Result<BarPage> Latest(std::optional<TenantId> viewer, const market::SeriesKey& key,
+                                       size_t n);
 
   // Every bar of the resolved series in `range`, ascending: the one paging loop over Query
   // (kMaxBarPage bars per read), so callers never write their own. With `newest` set, memory

@@ -1,13 +1,12 @@
 #include "store/bar_store.h"
 
-#include "store/soci.h"
-
 #include <chrono>
 
 #include "core/testing/test_util.h"
 #include "core/time.h"
 #include "market/csv_import.h"
 #include "store/database.h"
+#include "store/soci.h"
 #include "store/testing/test_db.h"
 
 namespace sinyal::store {
@@ -101,8 +100,8 @@ TEST_P(BarStoreTest, ImportRoundTripsBarsExactlyAndKeepsGaps) {
   EXPECT_FALSE(page->next_cursor.has_value());
   EXPECT_EQ(page->series.source, "test UTC");
   // Gaps stay gaps: nothing between hour 4 and hour 10.
-  auto gap = store_->Query(std::nullopt, {.key = key_, .from = kT0 + 5 * kNanosPerHour,
-                                          .to = kT0 + 9 * kNanosPerHour});
+  auto gap = store_->Query(
+      std::nullopt, {.key = key_, .from = kT0 + 5 * kNanosPerHour, .to = kT0 + 9 * kNanosPerHour});
   ASSERT_OK(gap);
   EXPECT_TRUE(gap->bars.empty());
   EXPECT_EQ(CountBars(db()), 8);
@@ -176,7 +175,8 @@ TEST_P(BarStoreTest, DatabaseFailureMidImportWritesNothing) {
   ASSERT_OK(db().WithOwnerTx([&](soci::session& sql) {  // DDL: the owner's
     if (is_postgres()) {
       sql << "CREATE FUNCTION fail_bar() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
-             "IF NEW.ts = " + std::to_string(bad_ts) +
+             "IF NEW.ts = " +
+                 std::to_string(bad_ts) +
                  " THEN RAISE EXCEPTION 'injected failure'; END IF; RETURN NEW; END $$";
       sql << "CREATE TRIGGER fail_bar BEFORE INSERT ON market_bars FOR EACH ROW "
              "EXECUTE FUNCTION fail_bar()";
@@ -206,12 +206,12 @@ TEST_P(BarStoreTest, RejectsBadBatches) {
   EXPECT_EQ(unsorted.error().field(), "bars");
   auto dup = store_->Import(SeriesOwner::Platform(), key_, Hourly({0, 1, 1}), {});
   ASSERT_FALSE(dup.ok());
-  auto bad_symbol = store_->Import(SeriesOwner::Platform(), {"eur/usd", Timeframe::kH1},
-                                   Hourly({0}), {});
+  auto bad_symbol =
+      store_->Import(SeriesOwner::Platform(), {"eur/usd", Timeframe::kH1}, Hourly({0}), {});
   ASSERT_FALSE(bad_symbol.ok());
   EXPECT_EQ(bad_symbol.error().field(), "symbol");
-  auto wrong_tf = store_->Import(SeriesOwner::Platform(), {"EURUSD", Timeframe::kD1},
-                                 Hourly({0, 1}), {});
+  auto wrong_tf =
+      store_->Import(SeriesOwner::Platform(), {"EURUSD", Timeframe::kD1}, Hourly({0, 1}), {});
   ASSERT_FALSE(wrong_tf.ok());
   EXPECT_EQ(wrong_tf.error().field(), "timeframe");
   EXPECT_EQ(CountSeries(db()), 0);
@@ -225,8 +225,10 @@ TEST_P(BarStoreTest, PagesThroughARangeWithCursor) {
     std::optional<UnixNanos> cursor;
     int pages = 0;
     do {
-      auto page = s->Query(std::nullopt, {.key = key_, .from = kT0 + 2 * kNanosPerHour,
-                                          .to = kT0 + 22 * kNanosPerHour, .limit = 7,
+      auto page = s->Query(std::nullopt, {.key = key_,
+                                          .from = kT0 + 2 * kNanosPerHour,
+                                          .to = kT0 + 22 * kNanosPerHour,
+                                          .limit = 7,
                                           .cursor = cursor});
       ASSERT_OK(page);
       ++pages;
@@ -259,7 +261,8 @@ TEST_P(BarStoreTest, ReadBarsPagesThroughEveryOption) {
   auto all = store_->ReadBars(std::nullopt, key_);
   ASSERT_OK(all);
   EXPECT_EQ(*all, bars);
-  auto range = store_->ReadBars(std::nullopt, key_, {.from = bars[100].time(), .to = bars[11000].time()});
+  auto range =
+      store_->ReadBars(std::nullopt, key_, {.from = bars[100].time(), .to = bars[11000].time()});
   ASSERT_OK(range);
   EXPECT_EQ(*range, std::vector<Bar>(bars.begin() + 100, bars.begin() + 11001));
   auto after = store_->ReadBars(std::nullopt, key_, {.after = bars[11990].time()});
@@ -408,16 +411,21 @@ TEST_P(BarStoreTest, RowLevelSecurityScopesUnfilteredQueries) {
   const std::string values = ", 1, 1, 1, 1, 1, 0, 0)";
   const std::string far = std::to_string(kT0 + 1000 * kNanosPerHour);
   EXPECT_FALSE(try_write(b, "INSERT INTO market_bars VALUES (" + std::to_string(platform_series) +
-                                ", NULL, " + far + values).ok());
+                                ", NULL, " + far + values)
+                   .ok());
   EXPECT_FALSE(try_write(b, "INSERT INTO market_bars VALUES (" + std::to_string(platform_series) +
-                                ", " + std::to_string(b.value()) + ", " + far + values).ok());
+                                ", " + std::to_string(b.value()) + ", " + far + values)
+                   .ok());
   EXPECT_FALSE(try_write(b, "INSERT INTO market_bars VALUES (" + std::to_string(a_series) + ", " +
-                                std::to_string(a.value()) + ", " + far + values).ok());
-  EXPECT_FALSE(try_write(b, "INSERT INTO market_series(tenant_id, symbol, timeframe, source, "
-                            "created_at) VALUES (NULL, 'GBPUSD', 'H1', 'x', 1)").ok());
+                                std::to_string(a.value()) + ", " + far + values)
+                   .ok());
+  EXPECT_FALSE(try_write(b,
+                         "INSERT INTO market_series(tenant_id, symbol, timeframe, source, "
+                         "created_at) VALUES (NULL, 'GBPUSD', 'H1', 'x', 1)")
+                   .ok());
   // Updates/deletes of rows B can read but doesn't own touch nothing.
-  ASSERT_OK(try_write(b, "UPDATE market_bars SET open = 9 WHERE series_id = " +
-                             std::to_string(platform_series)));
+  ASSERT_OK(try_write(
+      b, "UPDATE market_bars SET open = 9 WHERE series_id = " + std::to_string(platform_series)));
   ASSERT_OK(try_write(b, "DELETE FROM market_bars"));
   ASSERT_OK(try_write(b, "UPDATE market_series SET revision = 99"));
   EXPECT_EQ(CountBars(db()), 14);

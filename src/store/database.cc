@@ -40,8 +40,8 @@ bool IsSqlIdentifier(std::string_view s) {
 
 thread_local SystemPath current_system_path = SystemPath::kGeneral;
 
-constexpr SystemPath kNarrowPaths[] = {SystemPath::kMeterWriter, SystemPath::kJobQueue, SystemPath::kAnalytics,
-                                       SystemPath::kInvoicing};
+constexpr SystemPath kNarrowPaths[] = {SystemPath::kMeterWriter, SystemPath::kJobQueue,
+                                       SystemPath::kAnalytics, SystemPath::kInvoicing};
 
 std::string QuoteIdent(std::string_view s) {  // REQUIRES: IsSqlIdentifier(s)
   return "\"" + std::string(s) + "\"";
@@ -147,8 +147,8 @@ DbErrorKind ClassifyDbError(const std::exception& e) {
 struct Database::Impl {
   DatabaseOptions options;
   Dialect dialect = Dialect::kSqlite;
-  std::string sqlite_path;  // ":memory:" or a file path
-  std::string app_role_q;   // quoted identifier
+  std::string sqlite_path;    // ":memory:" or a file path
+  std::string app_role_q;     // quoted identifier
   std::string system_role_q;  // quoted identifier
   // Quoted role of each SystemPath (kGeneral: system_role_q), indexed by the enum's value.
   std::array<std::string, 5> path_role_q;
@@ -268,7 +268,8 @@ struct Database::Impl {
           } else {
             std::string ignored;
             sql << "SELECT set_config('app.system', 'on', true)", soci::into(ignored);
-            if (!owner) sql << "SET LOCAL ROLE " + path_role_q[static_cast<size_t>(current_system_path)];
+            if (!owner)
+              sql << "SET LOCAL ROLE " + path_role_q[static_cast<size_t>(current_system_path)];
           }
         }
         if (st.ok()) st = fn(sql);
@@ -410,16 +411,18 @@ Result<std::unique_ptr<Database>> Database::Open(const DatabaseOptions& options)
       return Status::InvalidArgument("app role must be a plain SQL identifier", "app_role");
     }
     if (!IsSqlIdentifier(options.system_role) || options.system_role == options.app_role) {
-      return Status::InvalidArgument("system role must be a plain SQL identifier other than the app role",
-                                     "system_role");
+      return Status::InvalidArgument(
+          "system role must be a plain SQL identifier other than the app role", "system_role");
     }
-    if (options.system_role.size() + 10 > 63) {  // room for the longest path suffix ("_analytics", "_invoicing")
+    if (options.system_role.size() + 10 >
+        63) {  // room for the longest path suffix ("_analytics", "_invoicing")
       return Status::InvalidArgument("system role must be at most 53 characters", "system_role");
     }
     impl->system_role_q = QuoteIdent(options.system_role);
     impl->path_role_q[static_cast<size_t>(SystemPath::kGeneral)] = impl->system_role_q;
     for (SystemPath p : kNarrowPaths) {
-      impl->path_role_q[static_cast<size_t>(p)] = QuoteIdent(options.system_role + std::string(SystemPathRoleSuffix(p)));
+      impl->path_role_q[static_cast<size_t>(p)] =
+          QuoteIdent(options.system_role + std::string(SystemPathRoleSuffix(p)));
     }
     if (!impl->options.schema.empty() && !IsSqlIdentifier(impl->options.schema)) {
       return Status::InvalidArgument("schema must be a plain SQL identifier", "schema");
@@ -487,22 +490,26 @@ Status Database::Ping() {
 Result<int> Database::SchemaVersion() {
   int version = 0;
   // The connecting role itself: before the first migration the system role may not exist yet.
-  Status st = impl_->RunTx(std::nullopt, /*read_only=*/true, [&](soci::session& sql) {
-    int exists = 0;
-    if (impl_->dialect == Dialect::kSqlite) {
-      sql << "SELECT COUNT(*) FROM sqlite_master WHERE type='table' AND name='schema_migrations'",
-          soci::into(exists);
-    } else {
-      sql << "SELECT COUNT(*) FROM information_schema.tables "
-             "WHERE table_schema = current_schema() AND table_name = 'schema_migrations'",
-          soci::into(exists);
-    }
-    if (exists == 0) return Status::Ok();
-    soci::indicator ind = soci::i_ok;
-    sql << "SELECT MAX(version) FROM schema_migrations", soci::into(version, ind);
-    if (ind == soci::i_null) version = 0;
-    return Status::Ok();
-  }, /*owner=*/true);
+  Status st = impl_->RunTx(
+      std::nullopt, /*read_only=*/true,
+      [&](soci::session& sql) {
+        int exists = 0;
+        if (impl_->dialect == Dialect::kSqlite) {
+          sql << "SELECT COUNT(*) FROM sqlite_master WHERE type='table' AND "
+                 "name='schema_migrations'",
+              soci::into(exists);
+        } else {
+          sql << "SELECT COUNT(*) FROM information_schema.tables "
+                 "WHERE table_schema = current_schema() AND table_name = 'schema_migrations'",
+              soci::into(exists);
+        }
+        if (exists == 0) return Status::Ok();
+        soci::indicator ind = soci::i_ok;
+        sql << "SELECT MAX(version) FROM schema_migrations", soci::into(version, ind);
+        if (ind == soci::i_null) version = 0;
+        return Status::Ok();
+      },
+      /*owner=*/true);
   if (!st.ok()) return st;
   return version;
 }
@@ -512,11 +519,19 @@ namespace {
 // Creates `role` NOLOGIN if missing and makes the connecting role a member (to SET ROLE to it).
 std::string EnsureRoleSql(const std::string& role) {
   return "DO $$ BEGIN\n"
-         "  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '" + role + "') THEN\n"
-         "    CREATE ROLE " + QuoteIdent(role) + " NOLOGIN;\n"
+         "  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '" +
+         role +
+         "') THEN\n"
+         "    CREATE ROLE " +
+         QuoteIdent(role) +
+         " NOLOGIN;\n"
          "  END IF;\n"
-         "  IF NOT pg_has_role(current_user, '" + role + "', 'MEMBER') THEN\n"
-         "    EXECUTE format('GRANT %I TO %I', '" + role + "', current_user);\n"
+         "  IF NOT pg_has_role(current_user, '" +
+         role +
+         "', 'MEMBER') THEN\n"
+         "    EXECUTE format('GRANT %I TO %I', '" +
+         role +
+         "', current_user);\n"
          "  END IF;\n"
          "EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL;\n"
          "END $$;";
@@ -534,38 +549,64 @@ std::string GrantsSql(const std::string& app_q, const std::string& system_q,
   const std::string narrow = meter_q + ", " + jobs_q + ", " + analytics_q + ", " + invoicing_q;
   std::string sql =
       "DO $$ BEGIN\n"
-      "  EXECUTE format('GRANT USAGE ON SCHEMA %I TO " + both + "', current_schema());\n"
-      "  EXECUTE format('GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA %I TO " + both +
+      "  EXECUTE format('GRANT USAGE ON SCHEMA %I TO " +
+      both +
       "', current_schema());\n"
-      "  EXECUTE format('GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA %I TO " + both +
+      "  EXECUTE format('GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA %I TO " +
+      both +
+      "', current_schema());\n"
+      "  EXECUTE format('GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA %I TO " +
+      both +
       "', current_schema());\n"
       "END $$;\n"
-      "REVOKE ALL ON schema_migrations FROM " + both + ";\n"
-      "GRANT SELECT ON schema_migrations TO " + system_q + ";\n"
+      "REVOKE ALL ON schema_migrations FROM " +
+      both +
+      ";\n"
+      "GRANT SELECT ON schema_migrations TO " +
+      system_q +
+      ";\n"
       // The narrow system paths (store/system_path.h): exactly their tables, nothing else.
       "DO $$ BEGIN\n"
-      "  EXECUTE format('GRANT USAGE ON SCHEMA %I TO " + narrow + "', current_schema());\n"
-      "  EXECUTE format('REVOKE ALL ON ALL TABLES IN SCHEMA %I FROM " + narrow + "', current_schema());\n"
-      "  EXECUTE format('REVOKE ALL ON ALL SEQUENCES IN SCHEMA %I FROM " + narrow + "', current_schema());\n"
+      "  EXECUTE format('GRANT USAGE ON SCHEMA %I TO " +
+      narrow +
+      "', current_schema());\n"
+      "  EXECUTE format('REVOKE ALL ON ALL TABLES IN SCHEMA %I FROM " +
+      narrow +
+      "', current_schema());\n"
+      "  EXECUTE format('REVOKE ALL ON ALL SEQUENCES IN SCHEMA %I FROM " +
+      narrow +
+      "', current_schema());\n"
       "END $$;\n"
-      "GRANT INSERT ON usage_ledger TO " + meter_q + ";\n"
-      "GRANT SELECT, INSERT ON idempotency_keys TO " + meter_q + ";\n"
-      "GRANT SELECT, INSERT, UPDATE ON usage_counters TO " + meter_q + ";\n"
-      "GRANT SELECT, INSERT, UPDATE ON jobs TO " + jobs_q + ";\n"
+      "GRANT INSERT ON usage_ledger TO " +
+      meter_q +
+      ";\n"
+      "GRANT SELECT, INSERT ON idempotency_keys TO " +
+      meter_q +
+      ";\n"
+      "GRANT SELECT, INSERT, UPDATE ON usage_counters TO " +
+      meter_q +
+      ";\n"
+      "GRANT SELECT, INSERT, UPDATE ON jobs TO " +
+      jobs_q +
+      ";\n"
       "GRANT SELECT ON usage_ledger, usage_counters, invoices, subscriptions, tenants, plans TO " +
-      analytics_q + ";\n"
-      "GRANT SELECT ON subscriptions, invoices TO " + invoicing_q + ";\n";
+      analytics_q +
+      ";\n"
+      "GRANT SELECT ON subscriptions, invoices TO " +
+      invoicing_q + ";\n";
   for (std::string_view t : kAppendOnlyTables) {
     sql += "REVOKE UPDATE, DELETE, TRUNCATE ON " + std::string(t) + " FROM " + both + ";\n";
   }
   // System scope's policy: the system role (and the owner, for migrations' own statements).
-  sql += "DO $$ DECLARE p record; BEGIN\n"
-         "  FOR p IN SELECT tablename FROM pg_policies WHERE schemaname = current_schema()\n"
-         "      AND policyname = 'system_access' LOOP\n"
-         "    EXECUTE format('ALTER POLICY system_access ON %I TO CURRENT_USER, " + system_q + ", " + narrow +
-         "', p.tablename);\n"
-         "  END LOOP;\n"
-         "END $$;";
+  sql +=
+      "DO $$ DECLARE p record; BEGIN\n"
+      "  FOR p IN SELECT tablename FROM pg_policies WHERE schemaname = current_schema()\n"
+      "      AND policyname = 'system_access' LOOP\n"
+      "    EXECUTE format('ALTER POLICY system_access ON %I TO CURRENT_USER, " +
+      system_q + ", " + narrow +
+      "', p.tablename);\n"
+      "  END LOOP;\n"
+      "END $$;";
   return sql;
 }
 
@@ -578,24 +619,28 @@ Status Database::Migrate() {
     // A login role that owns nothing (serve/worker in a least-privilege deployment) changes
     // nothing: it checks that the owner has migrated the schema to this binary's version.
     std::string owner;
-    SINYAL_RETURN_IF_ERROR(im.RunTx(std::nullopt, /*read_only=*/true, [&](soci::session& sql) {
-      soci::indicator ind = soci::i_ok;
-      sql << "SELECT tableowner FROM pg_tables WHERE schemaname = current_schema() "
-             "AND tablename = 'schema_migrations'",
-          soci::into(owner, ind);
-      if (!sql.got_data() || ind == soci::i_null) owner.clear();
-      std::string me;
-      sql << "SELECT current_user", soci::into(me);
-      if (owner == me) owner.clear();
-      return Status::Ok();
-    }, /*owner=*/true));
+    SINYAL_RETURN_IF_ERROR(im.RunTx(
+        std::nullopt, /*read_only=*/true,
+        [&](soci::session& sql) {
+          soci::indicator ind = soci::i_ok;
+          sql << "SELECT tableowner FROM pg_tables WHERE schemaname = current_schema() "
+                 "AND tablename = 'schema_migrations'",
+              soci::into(owner, ind);
+          if (!sql.got_data() || ind == soci::i_null) owner.clear();
+          std::string me;
+          sql << "SELECT current_user", soci::into(me);
+          if (owner == me) owner.clear();
+          return Status::Ok();
+        },
+        /*owner=*/true));
     if (!owner.empty()) {
       SINYAL_ASSIGN_OR_RETURN(int have, SchemaVersion());
       const int want = AllMigrations().back().version;
       if (have != want) {
         return Status::FailedPrecondition(
-            "the database schema is at migration " + std::to_string(have) + " and this binary needs " +
-                std::to_string(want) + "; run `sinyal migrate` with the owner role's database URL",
+            "the database schema is at migration " + std::to_string(have) +
+                " and this binary needs " + std::to_string(want) +
+                "; run `sinyal migrate` with the owner role's database URL",
             "database");
       }
       return Status::Ok();
@@ -611,7 +656,8 @@ Status Database::Migrate() {
       im.ExecScript(sql, EnsureRoleSql(im.options.app_role));
       im.ExecScript(sql, EnsureRoleSql(im.options.system_role));
       for (SystemPath p : kNarrowPaths) {
-        im.ExecScript(sql, EnsureRoleSql(im.options.system_role + std::string(SystemPathRoleSuffix(p))));
+        im.ExecScript(sql,
+                      EnsureRoleSql(im.options.system_role + std::string(SystemPathRoleSuffix(p))));
       }
       return Status::Ok();
     }));
@@ -692,11 +738,16 @@ void Database::Close() {
 
 std::string_view SystemPathRoleSuffix(SystemPath path) {
   switch (path) {
-    case SystemPath::kGeneral: return "";
-    case SystemPath::kMeterWriter: return "_meter";
-    case SystemPath::kJobQueue: return "_jobs";
-    case SystemPath::kAnalytics: return "_analytics";
-    case SystemPath::kInvoicing: return "_invoicing";
+    case SystemPath::kGeneral:
+      return "";
+    case SystemPath::kMeterWriter:
+      return "_meter";
+    case SystemPath::kJobQueue:
+      return "_jobs";
+    case SystemPath::kAnalytics:
+      return "_analytics";
+    case SystemPath::kInvoicing:
+      return "_invoicing";
   }
   return "";
 }

@@ -393,9 +393,10 @@ TEST_P(PostgresRlsTest, SystemScopeRunsAsTheSystemRoleWithOnlyItsGrants) {
     return Status::Ok();
   }));
   // Refusals, each in its own transaction (an error aborts the transaction).
-  for (const char* stmt : {"DELETE FROM usage_ledger", "UPDATE payments SET amount_idr = 0",
-                           "DELETE FROM security_audit", "INSERT INTO schema_migrations VALUES (9999, 'x', 0)",
-                           "CREATE TABLE sneaky (id BIGINT)", "TRUNCATE billing_events"}) {
+  for (const char* stmt :
+       {"DELETE FROM usage_ledger", "UPDATE payments SET amount_idr = 0",
+        "DELETE FROM security_audit", "INSERT INTO schema_migrations VALUES (9999, 'x', 0)",
+        "CREATE TABLE sneaky (id BIGINT)", "TRUNCATE billing_events"}) {
     Status st = db().WithTx([&](soci::session& sql) {
       sql << stmt;
       return Status::Ok();
@@ -414,18 +415,33 @@ TEST_P(PostgresRlsTest, NarrowSystemPathsRunAsTheirOwnRolesWithOnlyTheirGrants) 
     std::vector<std::pair<std::string, std::string>> granted;  // (table, privilege)
   };
   const std::vector<Expect> expects = {
-      {SystemPath::kMeterWriter, "sinyal_system_meter",
-       {{"usage_ledger", "INSERT"}, {"idempotency_keys", "SELECT"}, {"idempotency_keys", "INSERT"},
-        {"usage_counters", "SELECT"}, {"usage_counters", "INSERT"}, {"usage_counters", "UPDATE"}}},
-      {SystemPath::kJobQueue, "sinyal_system_jobs", {{"jobs", "SELECT"}, {"jobs", "INSERT"}, {"jobs", "UPDATE"}}},
-      {SystemPath::kAnalytics, "sinyal_system_analytics",
-       {{"usage_ledger", "SELECT"}, {"usage_counters", "SELECT"}, {"invoices", "SELECT"},
-        {"subscriptions", "SELECT"}, {"tenants", "SELECT"}, {"plans", "SELECT"}}},
-      {SystemPath::kInvoicing, "sinyal_system_invoicing", {{"subscriptions", "SELECT"}, {"invoices", "SELECT"}}},
+      {SystemPath::kMeterWriter,
+       "sinyal_system_meter",
+       {{"usage_ledger", "INSERT"},
+        {"idempotency_keys", "SELECT"},
+        {"idempotency_keys", "INSERT"},
+        {"usage_counters", "SELECT"},
+        {"usage_counters", "INSERT"},
+        {"usage_counters", "UPDATE"}}},
+      {SystemPath::kJobQueue,
+       "sinyal_system_jobs",
+       {{"jobs", "SELECT"}, {"jobs", "INSERT"}, {"jobs", "UPDATE"}}},
+      {SystemPath::kAnalytics,
+       "sinyal_system_analytics",
+       {{"usage_ledger", "SELECT"},
+        {"usage_counters", "SELECT"},
+        {"invoices", "SELECT"},
+        {"subscriptions", "SELECT"},
+        {"tenants", "SELECT"},
+        {"plans", "SELECT"}}},
+      {SystemPath::kInvoicing,
+       "sinyal_system_invoicing",
+       {{"subscriptions", "SELECT"}, {"invoices", "SELECT"}}},
   };
-  const std::vector<std::string> tables = {"usage_ledger", "idempotency_keys", "usage_counters", "jobs",
-                                           "invoices", "subscriptions", "tenants", "plans", "users",
-                                           "api_keys", "payments", "schema_migrations"};
+  const std::vector<std::string> tables = {
+      "usage_ledger", "idempotency_keys", "usage_counters", "jobs",
+      "invoices",     "subscriptions",    "tenants",        "plans",
+      "users",        "api_keys",         "payments",       "schema_migrations"};
   for (const Expect& e : expects) {
     ASSERT_OK(WithSystemTx(db(), e.path, [&](soci::session& sql) {
       std::string role;
@@ -435,9 +451,10 @@ TEST_P(PostgresRlsTest, NarrowSystemPathsRunAsTheirOwnRolesWithOnlyTheirGrants) 
         for (const char* priv : {"SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE"}) {
           const std::string p = priv;
           int yes = -1;
-          sql << "SELECT CASE WHEN has_table_privilege(:r, :t, :p) THEN 1 ELSE 0 END", soci::use(e.role),
-              soci::use(t), soci::use(p), soci::into(yes);
-          const bool want = std::find(e.granted.begin(), e.granted.end(), std::make_pair(t, p)) != e.granted.end();
+          sql << "SELECT CASE WHEN has_table_privilege(:r, :t, :p) THEN 1 ELSE 0 END",
+              soci::use(e.role), soci::use(t), soci::use(p), soci::into(yes);
+          const bool want = std::find(e.granted.begin(), e.granted.end(), std::make_pair(t, p)) !=
+                            e.granted.end();
           EXPECT_EQ(yes == 1, want) << e.role << " " << p << " on " << t;
         }
       }
@@ -471,7 +488,8 @@ TEST_P(PostgresRlsTest, NarrowSystemPathsRunAsTheirOwnRolesWithOnlyTheirGrants) 
   }));
   EXPECT_OK(WithSystemTx(db(), SystemPath::kMeterWriter, [&](soci::session& sql) {
     long long t = a;
-    sql << "INSERT INTO usage_ledger (tenant_id, period_start, at, endpoint, plan, units, overage_units, "
+    sql << "INSERT INTO usage_ledger (tenant_id, period_start, at, endpoint, plan, units, "
+           "overage_units, "
            "unit_price_idr, cost_idr) VALUES (:t, 0, 1, 'predict', 'free', 1, 0, 0, 0)",
         soci::use(t);
     return Status::Ok();
@@ -532,9 +550,11 @@ TEST_P(PostgresRlsTest, ServerLoginRoleOwnsNothingAndMigrateOnlyChecksTheVersion
   for (const char* stmt : {"CREATE TABLE sneaky (id BIGINT)", "ALTER TABLE users ADD COLUMN x INT",
                            "DROP TABLE usage_ledger", "DELETE FROM usage_ledger"}) {
     EXPECT_FALSE(srv.WithOwnerTx([&](soci::session& sql) {
-      sql << stmt;
-      return Status::Ok();
-    }).ok()) << "the server role must not run: " << stmt;
+                      sql << stmt;
+                      return Status::Ok();
+                    })
+                     .ok())
+        << "the server role must not run: " << stmt;
   }
   // A schema newer (or older) than the binary: the server role refuses to start on it.
   ASSERT_OK(db().WithOwnerTx([](soci::session& sql) {

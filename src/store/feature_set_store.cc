@@ -1,14 +1,14 @@
 #include "store/feature_set_store.h"
 
-#include "store/soci.h"  // first: configures SOCI
-
 #include "store/database.h"
+#include "store/soci.h"  // first: configures SOCI
 
 namespace sinyal::store {
 namespace {
 
 constexpr const char* kColumns =
-    "SELECT id, name, version, config, config_hash, created_at FROM feature_sets WHERE tenant_id = ";
+    "SELECT id, name, version, config, config_hash, created_at FROM feature_sets WHERE tenant_id "
+    "= ";
 
 Status ReadRows(soci::session& sql, const std::string& query, TenantId tenant,
                 std::vector<StoredFeatureSet>* out) {
@@ -16,9 +16,9 @@ Status ReadRows(soci::session& sql, const std::string& query, TenantId tenant,
   std::vector<long long> ids(kChunk), created(kChunk);
   std::vector<int> versions(kChunk);
   std::vector<std::string> names(kChunk), configs(kChunk), hashes(kChunk);
-  soci::statement st = (sql.prepare << query, soci::into(ids), soci::into(names),
-                        soci::into(versions), soci::into(configs), soci::into(hashes),
-                        soci::into(created));
+  soci::statement st =
+      (sql.prepare << query, soci::into(ids), soci::into(names), soci::into(versions),
+       soci::into(configs), soci::into(hashes), soci::into(created));
   st.execute();
   while (st.fetch()) {
     for (size_t i = 0; i < ids.size(); ++i) {
@@ -45,7 +45,8 @@ Result<StoredFeatureSet> FeatureSetStore::Create(TenantId tenant, const std::str
   Status st = db_.WithTenantTx(tenant, [&](soci::session& sql) -> Status {
     const long long t = tenant.value();
     long long count = 0, existing = 0;
-    sql << "SELECT COUNT(*) FROM feature_sets WHERE tenant_id = :t", soci::use(t), soci::into(count);
+    sql << "SELECT COUNT(*) FROM feature_sets WHERE tenant_id = :t", soci::use(t),
+        soci::into(count);
     if (count >= static_cast<long long>(kMaxFeatureSetsPerTenant)) {
       return Status::FailedPrecondition("a tenant may define at most " +
                                         std::to_string(kMaxFeatureSetsPerTenant) + " feature sets");
@@ -98,9 +99,8 @@ Result<StoredFeatureSet> FeatureSetStore::Get(TenantId tenant, const std::string
     return Status::Ok();
   }));
   if (rows.empty()) {
-    return Status::NotFound("no feature set " + name +
-                                (version ? " version " + std::to_string(*version) : ""),
-                            "set");
+    return Status::NotFound(
+        "no feature set " + name + (version ? " version " + std::to_string(*version) : ""), "set");
   }
   return rows.front();
 }

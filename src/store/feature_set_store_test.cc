@@ -1,9 +1,8 @@
 #include "store/feature_set_store.h"
 
-#include "store/soci.h"
-
 #include "core/testing/test_util.h"
 #include "store/database.h"
+#include "store/soci.h"
 #include "store/testing/test_db.h"
 
 namespace sinyal::store {

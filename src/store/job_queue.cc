@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <chrono>
-
 #include <nlohmann/json.hpp>
 
 #include "core/log.h"
@@ -43,11 +42,16 @@ Result<bool> ReadJob(soci::session& sql, const std::string& tail, int64_t id, Jo
   auto i64 = [&](size_t i) -> int64_t {
     if (row.get_indicator(i) == soci::i_null) return 0;
     switch (row.get_properties(i).get_data_type()) {
-      case soci::dt_integer: return row.get<int>(i);
-      case soci::dt_long_long: return row.get<long long>(i);
-      case soci::dt_unsigned_long_long: return static_cast<int64_t>(row.get<unsigned long long>(i));
-      case soci::dt_double: return static_cast<int64_t>(row.get<double>(i));
-      default: return std::stoll(row.get<std::string>(i));
+      case soci::dt_integer:
+        return row.get<int>(i);
+      case soci::dt_long_long:
+        return row.get<long long>(i);
+      case soci::dt_unsigned_long_long:
+        return static_cast<int64_t>(row.get<unsigned long long>(i));
+      case soci::dt_double:
+        return static_cast<int64_t>(row.get<double>(i));
+      default:
+        return std::stoll(row.get<std::string>(i));
     }
   };
   auto str = [&](size_t i) -> std::string {
@@ -98,10 +102,14 @@ Status LeaseLost(int64_t id) {
 
 std::string_view JobStatusName(JobStatus s) {
   switch (s) {
-    case JobStatus::kQueued: return "queued";
-    case JobStatus::kRunning: return "running";
-    case JobStatus::kSucceeded: return "succeeded";
-    case JobStatus::kFailed: return "failed";
+    case JobStatus::kQueued:
+      return "queued";
+    case JobStatus::kRunning:
+      return "running";
+    case JobStatus::kSucceeded:
+      return "succeeded";
+    case JobStatus::kFailed:
+      return "failed";
   }
   return "unknown";
 }
@@ -133,11 +141,12 @@ Result<int64_t> JobQueue::Enqueue(const JobSpec& spec) {
       soci::indicator ind = soci::i_null;
       std::string q =
           "SELECT id FROM jobs WHERE dedupe_key = :k AND status IN ('queued', 'running') AND ";
-      q += spec.tenant ? "tenant_id = " + std::to_string(spec.tenant->value()) : "tenant_id IS NULL";
+      q +=
+          spec.tenant ? "tenant_id = " + std::to_string(spec.tenant->value()) : "tenant_id IS NULL";
       sql << q, soci::use(spec.dedupe_key, "k"), soci::into(existing, ind);
       if (sql.got_data() && ind == soci::i_ok) {
-        return Status::Conflict("job " + std::to_string(existing) + " for the same work is already " +
-                                    "queued or running",
+        return Status::Conflict("job " + std::to_string(existing) +
+                                    " for the same work is already " + "queued or running",
                                 "dedupe_key");
       }
     }
@@ -153,9 +162,9 @@ Result<int64_t> JobQueue::Enqueue(const JobSpec& spec) {
     if (db_.dialect() == Dialect::kPostgres) {
       long long new_id = 0;
       sql << insert + " RETURNING id", soci::use(tenant, tenant_ind, "t"),
-          soci::use(spec.kind, "kind"), soci::use(key, key_ind, "k"),
-          soci::use(spec.payload, "p"), soci::use(max_attempts, "m"), soci::use(now_ll, "now"),
-          soci::use(now_ll, "now2"), soci::into(new_id);
+          soci::use(spec.kind, "kind"), soci::use(key, key_ind, "k"), soci::use(spec.payload, "p"),
+          soci::use(max_attempts, "m"), soci::use(now_ll, "now"), soci::use(now_ll, "now2"),
+          soci::into(new_id);
       id = new_id;
     } else {
       sql << insert, soci::use(tenant, tenant_ind, "t"), soci::use(spec.kind, "kind"),
@@ -167,7 +176,8 @@ Result<int64_t> JobQueue::Enqueue(const JobSpec& spec) {
     }
     return Status::Ok();
   };
-  Status s = spec.tenant ? db_.WithTenantTx(*spec.tenant, body) : WithSystemTx(db_, SystemPath::kJobQueue, body);
+  Status s = spec.tenant ? db_.WithTenantTx(*spec.tenant, body)
+                         : WithSystemTx(db_, SystemPath::kJobQueue, body);
   if (s.code() == StatusCode::kAlreadyExists) {
     return Status::Conflict("a job for the same work is already queued or running", "dedupe_key");
   }
@@ -200,15 +210,16 @@ Result<std::optional<Job>> JobQueue::Claim(std::string_view worker_view,
                  ") AND ((status = 'queued' AND run_after <= :now) OR "
                  "(status = 'running' AND lease_expires_at < :now2)) ORDER BY id LIMIT 1" +
                  (pg ? " FOR UPDATE SKIP LOCKED" : ""),
-          soci::use(now, "now"), soci::use(now, "now2"), soci::into(id), soci::into(status), soci::into(attempts),
-          soci::into(max_attempts);
+          soci::use(now, "now"), soci::use(now, "now2"), soci::into(id), soci::into(status),
+          soci::into(attempts), soci::into(max_attempts);
       if (!sql.got_data()) return Status::Ok();
       if (status == "running" && attempts >= max_attempts) {
-        const std::string error =
-            nlohmann::json{{"code", "worker_lost"},
-                           {"message", "the worker running this job stopped (lease expired) after " +
-                                           std::to_string(attempts) + " attempt(s)"}}
-                .dump();
+        const std::string error = nlohmann::json{
+            {"code", "worker_lost"},
+            {"message",
+             "the worker running this job stopped (lease expired) after " +
+                 std::to_string(attempts) +
+                 " attempt(s)"}}.dump();
         Exec(sql,
              "UPDATE jobs SET status = 'failed', error = :e, finished_at = :now, "
              "updated_at = :now2 WHERE id = :id",
@@ -218,7 +229,8 @@ Result<std::optional<Job>> JobQueue::Claim(std::string_view worker_view,
         continue;
       }
       if (status == "running") {
-        LogEvent(spdlog::level::warn, "job_retry_after_lost_lease", {{"job", id}, {"attempts", attempts}});
+        LogEvent(spdlog::level::warn, "job_retry_after_lost_lease",
+                 {{"job", id}, {"attempts", attempts}});
       }
       const long long lease = now + options_.lease_ns;
       Exec(sql,
@@ -282,7 +294,8 @@ Status JobQueue::Succeed(int64_t id, std::string_view worker, std::string_view r
     long long id_ll = id;
     if (Exec(sql,
              "UPDATE jobs SET status = 'succeeded', progress = 1, stage = 'done', result = :r, "
-             "error = NULL, finished_at = :now, updated_at = :now2 WHERE id = :id AND status = 'running' AND "
+             "error = NULL, finished_at = :now, updated_at = :now2 WHERE id = :id AND status = "
+             "'running' AND "
              "worker = :w",
              soci::use(r, "r"), soci::use(now, "now"), soci::use(now, "now2"),
              soci::use(id_ll, "id"), soci::use(w, "w")) != 1) {
@@ -315,7 +328,8 @@ Result<bool> JobQueue::Retry(int64_t id, std::string_view worker, std::string_vi
     const long long now = clock_.Now();
     long long id_ll = id;
     int attempts = 0, max_attempts = 0;
-    sql << "SELECT attempts, max_attempts FROM jobs WHERE id = :id AND status = 'running' AND worker = :w",
+    sql << "SELECT attempts, max_attempts FROM jobs WHERE id = :id AND status = 'running' AND "
+           "worker = :w",
         soci::use(id_ll, "id"), soci::use(w, "w"), soci::into(attempts), soci::into(max_attempts);
     if (!sql.got_data()) return LeaseLost(id);
     retry = attempts < max_attempts;
@@ -323,7 +337,8 @@ Result<bool> JobQueue::Retry(int64_t id, std::string_view worker, std::string_vi
       Exec(sql,
            "UPDATE jobs SET status = 'failed', stage = 'failed', error = :e, finished_at = :now, "
            "updated_at = :now2 WHERE id = :id",
-           soci::use(e, "e"), soci::use(now, "now"), soci::use(now, "now2"), soci::use(id_ll, "id"));
+           soci::use(e, "e"), soci::use(now, "now"), soci::use(now, "now2"),
+           soci::use(id_ll, "id"));
       return Status::Ok();
     }
     // retry_backoff_ns doubled per attempt after the first, capped (no overflow: shift <= 9).
@@ -333,7 +348,8 @@ Result<bool> JobQueue::Retry(int64_t id, std::string_view worker, std::string_vi
     Exec(sql,
          "UPDATE jobs SET status = 'queued', stage = 'retry scheduled', progress = 0, error = :e, "
          "lease_expires_at = NULL, run_after = :ra, updated_at = :now WHERE id = :id",
-         soci::use(e, "e"), soci::use(run_after, "ra"), soci::use(now, "now"), soci::use(id_ll, "id"));
+         soci::use(e, "e"), soci::use(run_after, "ra"), soci::use(now, "now"),
+         soci::use(id_ll, "id"));
     LogEvent(spdlog::level::warn, "job_retry_scheduled",
              {{"job", id}, {"attempts", attempts}, {"run_after", run_after}});
     return Status::Ok();
@@ -351,7 +367,8 @@ Result<Job> JobQueue::Get(std::optional<TenantId> viewer, int64_t id) {
     SINYAL_ASSIGN_OR_RETURN(found, ReadJob(sql, tail, id, &job));
     return Status::Ok();
   };
-  Status s = viewer ? db_.WithTenantReadTx(*viewer, body) : WithSystemReadTx(db_, SystemPath::kJobQueue, body);
+  Status s = viewer ? db_.WithTenantReadTx(*viewer, body)
+                    : WithSystemReadTx(db_, SystemPath::kJobQueue, body);
   if (!s.ok()) return s;
   if (!found) return Status::NotFound("no job " + std::to_string(id), "id");
   return job;
@@ -360,7 +377,8 @@ Result<Job> JobQueue::Get(std::optional<TenantId> viewer, int64_t id) {
 // ---------------------------------------------------------------------------------------------
 // JobWorker
 
-JobWorker::JobWorker(JobQueue& queue, Options options) : queue_(queue), options_(std::move(options)) {}
+JobWorker::JobWorker(JobQueue& queue, Options options)
+    : queue_(queue), options_(std::move(options)) {}
 
 JobWorker::~JobWorker() { Stop(); }
 
@@ -431,14 +449,18 @@ Result<bool> JobWorker::RunOne(bool heartbeat) {
                              [&] { return hb_stop; })) {
         lock.unlock();
         Status s = queue_.Heartbeat(job->id, options_.worker_id);
-        if (!s.ok()) LogEvent(spdlog::level::warn, "job_heartbeat_failed", {{"job", job->id}, {"error", s.ToString()}});
+        if (!s.ok())
+          LogEvent(spdlog::level::warn, "job_heartbeat_failed",
+                   {{"job", job->id}, {"error", s.ToString()}});
         lock.lock();
       }
     });
   }
   const ProgressFn progress = [&](double f, std::string_view stage) {
     Status s = queue_.Progress(job->id, options_.worker_id, f, stage);
-    if (!s.ok()) LogEvent(spdlog::level::warn, "job_progress_failed", {{"job", job->id}, {"error", s.ToString()}});
+    if (!s.ok())
+      LogEvent(spdlog::level::warn, "job_progress_failed",
+               {{"job", job->id}, {"error", s.ToString()}});
   };
   Result<std::string> out = Status::Internal("no handler");
   auto it = handlers_.find(job->kind);
@@ -464,14 +486,19 @@ Result<bool> JobWorker::RunOne(bool heartbeat) {
     const Status& e = out.error();
     // Server errors are logged in full; the job keeps only a generic message for them.
     const bool client = e.code() < StatusCode::kInternal;
-    nlohmann::json err = {{"code", std::string(StatusCodeName(e.code()))},
-                          {"message", client ? e.message() : "internal error (see the worker log)"}};
+    nlohmann::json err = {
+        {"code", std::string(StatusCodeName(e.code()))},
+        {"message", client ? e.message() : "internal error (see the worker log)"}};
     if (!e.field().empty()) err["field"] = e.field();
     if (e.code() == StatusCode::kUnavailable) {  // transient: retried with back-off
       auto retried = queue_.Retry(job->id, options_.worker_id, err.dump());
       done = retried.status();
-      LogEvent(spdlog::level::warn, retried.ok() && *retried ? "job_attempt_failed_will_retry" : "job_failed",
-               {{"job", job->id}, {"kind", job->kind}, {"attempt", job->attempts}, {"error", e.ToString()}});
+      LogEvent(spdlog::level::warn,
+               retried.ok() && *retried ? "job_attempt_failed_will_retry" : "job_failed",
+               {{"job", job->id},
+                {"kind", job->kind},
+                {"attempt", job->attempts},
+                {"error", e.ToString()}});
     } else {
       done = queue_.Fail(job->id, options_.worker_id, err.dump());
       LogEvent(client ? spdlog::level::info : spdlog::level::err, "job_failed",

@@ -4,9 +4,10 @@
 // Lifecycle: Enqueue -> queued -> Claim -> running (with a lease) -> Succeed / Fail / Retry.
 // Retry (a transient failure: JobWorker uses it for kUnavailable, a dependency that was down)
 // puts the job back in the queue, claimable after a back-off that doubles per attempt, while it
-// has attempts left; otherwise it fails as Fail does. A running job's lease is extended by Heartbeat and Progress; a worker that crashes stops
-// extending it, and once the lease has expired the next Claim takes the job again (a retry,
-// counted in `attempts`) or, when `max_attempts` is used up, marks it failed with the error
+// has attempts left; otherwise it fails as Fail does. A running job's lease is extended by
+// Heartbeat and Progress; a worker that crashes stops extending it, and once the lease has expired
+// the next Claim takes the job again (a retry, counted in `attempts`) or, when `max_attempts` is
+// used up, marks it failed with the error
 // {"code":"worker_lost"}. Calls made by a worker whose lease was lost (another worker now owns
 // the job, or it was failed) return FailedPrecondition, so a slow worker can't overwrite the
 // result of the retry.
@@ -65,13 +66,13 @@ struct Job {
   std::string kind;
   JobStatus status = JobStatus::kQueued;
   std::string payload;
-  double progress = 0;   // 0..1, set by the worker
-  std::string stage;     // the worker's latest stage text
-  std::string result;    // set on success
-  std::string error;     // set on failure; while a retry waits: the failed attempt's error
-  int attempts = 0;      // claims so far
+  double progress = 0;  // 0..1, set by the worker
+  std::string stage;    // the worker's latest stage text
+  std::string result;   // set on success
+  std::string error;    // set on failure; while a retry waits: the failed attempt's error
+  int attempts = 0;     // claims so far
   int max_attempts = 1;
-  std::string worker;    // current/last worker id
+  std::string worker;  // current/last worker id
   UnixNanos lease_expires_at = 0;
   UnixNanos run_after = 0;  // queued after a failed attempt: not claimed before this; 0 = at once
   UnixNanos created_at = 0, started_at = 0, finished_at = 0, updated_at = 0;  // 0 = not yet
@@ -96,9 +97,9 @@ class JobQueue {
   [[nodiscard]] Result<int64_t> Enqueue(const JobSpec& spec);
 
   // Takes the oldest claimable job whose kind is in `kinds` (queued and past its run_after, or
-  // running with an expired lease) for `worker` (1..100 chars): status running, attempts + 1, lease now + lease_ns.
-  // Expired jobs without attempts left are failed ("worker_lost") on the way. nullopt when
-  // there is nothing to do.
+  // running with an expired lease) for `worker` (1..100 chars): status running, attempts + 1, lease
+  // now + lease_ns. Expired jobs without attempts left are failed ("worker_lost") on the way.
+  // nullopt when there is nothing to do.
   [[nodiscard]] Result<std::optional<Job>> Claim(std::string_view worker,
                                                  std::span<const std::string> kinds);
 
@@ -143,8 +144,8 @@ class JobWorker {
   using Handler = std::function<Result<std::string>(const Job&, const ProgressFn&)>;
 
   struct Options {
-    std::string worker_id;                          // unique per worker, e.g. "host:pid:1"
-    int64_t poll_interval_ns = kNanosPerSecond;     // Default: 1 s.
+    std::string worker_id;                                 // unique per worker, e.g. "host:pid:1"
+    int64_t poll_interval_ns = kNanosPerSecond;            // Default: 1 s.
     int64_t heartbeat_interval_ns = 10 * kNanosPerSecond;  // Default: 10 s (< lease).
   };
 
@@ -178,8 +179,8 @@ class JobWorker {
   std::vector<std::string> kinds_;
   std::mutex mu_;
   std::condition_variable cv_;
-  bool stop_ = false;   // GUARDED_BY(mu_)
-  bool wake_ = false;   // GUARDED_BY(mu_)
+  bool stop_ = false;  // GUARDED_BY(mu_)
+  bool wake_ = false;  // GUARDED_BY(mu_)
   std::thread thread_;
   std::atomic<int64_t> jobs_run_{0};
 };

@@ -3,10 +3,9 @@
 #include "store/job_queue.h"
 
 #include <atomic>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <thread>
-
-#include <nlohmann/json.hpp>
 
 #include "store/soci.h"
 #include "store/testing/test_db.h"
@@ -175,7 +174,8 @@ TEST_P(JobQueueTest, ConcurrentWorkersOnTwoHandlesClaimEachJobOnce) {
   ASSERT_OK(other_db);
   JobQueue q2(**other_db, clock_);
   constexpr int kJobs = 24;
-  for (int i = 0; i < kJobs; ++i) ASSERT_OK(q1.Enqueue({.kind = "train_model", .payload = std::to_string(i)}));
+  for (int i = 0; i < kJobs; ++i)
+    ASSERT_OK(q1.Enqueue({.kind = "train_model", .payload = std::to_string(i)}));
   std::mutex mu;
   std::multiset<int64_t> seen;
   std::atomic<int> errors{0};
@@ -208,13 +208,14 @@ TEST_P(JobQueueTest, WorkerRecordsResultsAndErrors) {
   TenantId a = CreateTenant(db(), "a");
   JobQueue q(db(), clock_);
   JobWorker worker(q, {.worker_id = "test-worker"});
-  worker.Register("train_model", [](const Job& job, const JobWorker::ProgressFn& progress)
-                                     -> Result<std::string> {
-    progress(0.5, "half");
-    if (job.payload == "bad") return Status::InvalidArgument("horizon must be 1..48", "horizon");
-    if (job.payload == "boom") return Status::Internal("secret internal detail");
-    return std::string(R"({"ok":true})");
-  });
+  worker.Register("train_model",
+                  [](const Job& job, const JobWorker::ProgressFn& progress) -> Result<std::string> {
+                    progress(0.5, "half");
+                    if (job.payload == "bad")
+                      return Status::InvalidArgument("horizon must be 1..48", "horizon");
+                    if (job.payload == "boom") return Status::Internal("secret internal detail");
+                    return std::string(R"({"ok":true})");
+                  });
   auto ok_id = q.Enqueue({.tenant = a, .kind = "train_model", .payload = "good"});
   auto bad_id = q.Enqueue({.tenant = a, .kind = "train_model", .payload = "bad"});
   auto boom_id = q.Enqueue({.tenant = a, .kind = "train_model", .payload = "boom"});
@@ -247,17 +248,23 @@ TEST_P(JobQueueTest, WorkerRecordsResultsAndErrors) {
 // doubles per attempt; every other error fails at once; the last attempt's failure is final.
 TEST_P(JobQueueTest, TransientFailuresAreRetriedWithBackoffUntilAttemptsRunOut) {
   TenantId a = CreateTenant(db(), "a");
-  JobQueue q(db(), clock_, {.retry_backoff_ns = 5 * kNanosPerSecond, .max_retry_backoff_ns = 8 * kNanosPerSecond});
+  JobQueue q(
+      db(), clock_,
+      {.retry_backoff_ns = 5 * kNanosPerSecond, .max_retry_backoff_ns = 8 * kNanosPerSecond});
   JobWorker worker(q, {.worker_id = "w1"});
   int runs = 0;
-  worker.Register("train_model", [&](const Job& job, const JobWorker::ProgressFn&) -> Result<std::string> {
-    ++runs;
-    if (job.payload == "flaky" && job.attempts < 3) return Status::Unavailable("database unavailable");
-    if (job.payload == "down") return Status::Unavailable("database unavailable");
-    if (job.payload == "bad") return Status::InvalidArgument("no such symbol", "symbol");
-    return std::string(R"({"ok":true})");
-  });
-  auto flaky = q.Enqueue({.tenant = a, .kind = "train_model", .payload = "flaky", .max_attempts = 3});
+  worker.Register("train_model",
+                  [&](const Job& job, const JobWorker::ProgressFn&) -> Result<std::string> {
+                    ++runs;
+                    if (job.payload == "flaky" && job.attempts < 3)
+                      return Status::Unavailable("database unavailable");
+                    if (job.payload == "down") return Status::Unavailable("database unavailable");
+                    if (job.payload == "bad")
+                      return Status::InvalidArgument("no such symbol", "symbol");
+                    return std::string(R"({"ok":true})");
+                  });
+  auto flaky =
+      q.Enqueue({.tenant = a, .kind = "train_model", .payload = "flaky", .max_attempts = 3});
   auto bad = q.Enqueue({.tenant = a, .kind = "train_model", .payload = "bad", .max_attempts = 3});
   ASSERT_OK(flaky);
   ASSERT_OK(bad);
@@ -312,12 +319,13 @@ TEST_P(JobQueueTest, TransientFailuresAreRetriedWithBackoffUntilAttemptsRunOut) 
 
 TEST_P(JobQueueTest, BackgroundWorkerRunsJobsAndStops) {
   JobQueue q(db(), SystemClock::Instance());
-  JobWorker worker(q, {.worker_id = "bg", .poll_interval_ns = 20'000'000,
-                       .heartbeat_interval_ns = 5'000'000});
-  worker.Register("train_model", [](const Job&, const JobWorker::ProgressFn&) -> Result<std::string> {
-    std::this_thread::sleep_for(std::chrono::milliseconds(30));  // a few heartbeats
-    return std::string("{}");
-  });
+  JobWorker worker(
+      q, {.worker_id = "bg", .poll_interval_ns = 20'000'000, .heartbeat_interval_ns = 5'000'000});
+  worker.Register("train_model",
+                  [](const Job&, const JobWorker::ProgressFn&) -> Result<std::string> {
+                    std::this_thread::sleep_for(std::chrono::milliseconds(30));  // a few heartbeats
+                    return std::string("{}");
+                  });
   worker.Start();
   auto id = q.Enqueue({.kind = "train_model"});
   ASSERT_OK(id);

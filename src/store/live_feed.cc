@@ -12,9 +12,9 @@ namespace sinyal::store {
 struct LiveFeed::Symbol {
   std::mutex mu;
   std::string name;
-  std::unique_ptr<market::TickAggregator> aggregator;       // GUARDED_BY(mu)
+  std::unique_ptr<market::TickAggregator> aggregator;             // GUARDED_BY(mu)
   std::vector<std::pair<market::Timeframe, market::Bar>> closed;  // GUARDED_BY(mu), unpersisted
-  UnixNanos last_event = INT64_MIN;                         // GUARDED_BY(mu)
+  UnixNanos last_event = INT64_MIN;                               // GUARDED_BY(mu)
 };
 
 struct LiveFeed::Impl {

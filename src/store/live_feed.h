@@ -49,8 +49,8 @@ struct FeedEventError {
 
 struct FeedResult {
   int64_t accepted = 0;
-  int64_t late = 0;      // bucket already closed (dropped)
-  int64_t rejected = 0;  // invalid price/volume/symbol (dropped)
+  int64_t late = 0;                    // bucket already closed (dropped)
+  int64_t rejected = 0;                // invalid price/volume/symbol (dropped)
   std::vector<FeedEventError> errors;  // first max_reported_errors late/rejected events
   int64_t bars_closed = 0;             // bars closed by this call, all timeframes
   int64_t bars_written = 0;            // of those (and earlier queued ones), inserted
@@ -58,10 +58,10 @@ struct FeedResult {
 };
 
 struct LiveFeedOptions {
-  market::AggregatorOptions aggregator;           // Default: grace 2 s, bid, all roll-ups.
-  int64_t live_horizon_nanos = kNanosPerHour;     // Default 1 h (see AdvanceLive).
-  size_t max_symbols = 1000;                      // Default 1000 aggregators.
-  size_t max_reported_errors = 20;                // Default 20.
+  market::AggregatorOptions aggregator;        // Default: grace 2 s, bid, all roll-ups.
+  int64_t live_horizon_nanos = kNanosPerHour;  // Default 1 h (see AdvanceLive).
+  size_t max_symbols = 1000;                   // Default 1000 aggregators.
+  size_t max_reported_errors = 20;             // Default 20.
   // Events stamped later than the wall clock plus this are rejected: one bogus future tick
   // would otherwise move the watermark and make every real tick after it late. Default 5 min.
   int64_t max_future_nanos = 5 * kNanosPerMinute;

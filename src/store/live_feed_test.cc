@@ -45,11 +45,10 @@ class LiveFeedTest : public DbTest {
 
 TEST_P(LiveFeedTest, TicksBecomeStoredBarsOnEveryTimeframe) {
   // Ticks in minutes 0, 1, 3 (minute 2 silent: no bar) and one an hour later.
-  std::vector<FeedEvent> batch = {T("EURUSD", kT0 + 1 * kSec, 1.1000),
-                                  T("EURUSD", kT0 + 30 * kSec, 1.1010),
-                                  T("EURUSD", kT0 + 61 * kSec, 1.0990),
-                                  T("EURUSD", kT0 + 185 * kSec, 1.1020),
-                                  T("EURUSD", kT0 + 3605 * kSec, 1.1100)};
+  std::vector<FeedEvent> batch = {
+      T("EURUSD", kT0 + 1 * kSec, 1.1000), T("EURUSD", kT0 + 30 * kSec, 1.1010),
+      T("EURUSD", kT0 + 61 * kSec, 1.0990), T("EURUSD", kT0 + 185 * kSec, 1.1020),
+      T("EURUSD", kT0 + 3605 * kSec, 1.1100)};
   auto r = feed_->Add(batch);
   ASSERT_OK(r);
   EXPECT_EQ(r->accepted, 5);
@@ -79,11 +78,10 @@ TEST_P(LiveFeedTest, LateAndInvalidTicksAreCountedAndDropped) {
   ASSERT_OK(feed_->Add(std::vector<FeedEvent>{T("EURUSD", kT0 + 10 * kSec, 1.10),
                                               T("EURUSD", kT0 + 65 * kSec, 1.11)}));
   // Minute 0 is final (watermark 63 s). A tick for it is late; NaN and a bad symbol rejected.
-  std::vector<FeedEvent> batch = {T("EURUSD", kT0 + 20 * kSec, 1.50),
-                                  T("EURUSD", kT0 + 66 * kSec, std::nan("")),
-                                  T("eur-usd", kT0 + 66 * kSec, 1.1),
-                                  T("EURUSD", kT0 + 67 * kSec, 1.12),
-                                  T("EURUSD", kT0 + 2 * kNanosPerDay, 1.12)};  // future: rejected
+  std::vector<FeedEvent> batch = {
+      T("EURUSD", kT0 + 20 * kSec, 1.50), T("EURUSD", kT0 + 66 * kSec, std::nan("")),
+      T("eur-usd", kT0 + 66 * kSec, 1.1), T("EURUSD", kT0 + 67 * kSec, 1.12),
+      T("EURUSD", kT0 + 2 * kNanosPerDay, 1.12)};  // future: rejected
   auto r = feed_->Add(batch);
   ASSERT_OK(r);
   EXPECT_EQ(r->accepted, 1);
@@ -137,7 +135,8 @@ TEST_P(LiveFeedTest, ReplayedM1BarsAggregateLikeTheirSource) {
   std::vector<FeedEvent> batch;
   for (int m = 0; m < 10; ++m) {
     const double p = 1.1 + m * 1e-4;
-    batch.push_back({"EURUSD", *Bar::Create(kT0 + m * 60 * kSec, p, p + 2e-4, p - 1e-4, p + 1e-4, 5)});
+    batch.push_back(
+        {"EURUSD", *Bar::Create(kT0 + m * 60 * kSec, p, p + 2e-4, p - 1e-4, p + 1e-4, 5)});
   }
   ASSERT_OK(feed_->Add(batch));
   ASSERT_OK(feed_->Flush("EURUSD"));

@@ -49,7 +49,7 @@ std::string MigrationSql(const Migration& m, Dialect dialect);
 // the app or system role (Database::Migrate). paper_fills / paper_trades are not here: resetting
 // a paper account wipes its simulated history.
 inline constexpr std::string_view kAppendOnlyTables[] = {
-    "usage_ledger",   "credit_ledger", "payments",    "billing_events", "payment_notifications",
-    "retraining_audit", "model_audit", "security_audit"};
+    "usage_ledger",          "credit_ledger",    "payments",    "billing_events",
+    "payment_notifications", "retraining_audit", "model_audit", "security_audit"};
 
 }  // namespace sinyal::store

@@ -34,9 +34,11 @@ namespace sinyal::store {
 class Database;
 
 // Event kinds (stable API strings).
-inline constexpr std::string_view kAuditSignIn = "sign_in";                    // success
-inline constexpr std::string_view kAuditSignInFailed = "sign_in_failed";       // known user, wrong password
-inline constexpr std::string_view kAuditRefreshReuse = "refresh_token_reuse";  // a rotated token came back
+inline constexpr std::string_view kAuditSignIn = "sign_in";  // success
+inline constexpr std::string_view kAuditSignInFailed =
+    "sign_in_failed";  // known user, wrong password
+inline constexpr std::string_view kAuditRefreshReuse =
+    "refresh_token_reuse";  // a rotated token came back
 inline constexpr std::string_view kAuditApiKeyCreated = "api_key_created";
 inline constexpr std::string_view kAuditApiKeyRevoked = "api_key_revoked";
 inline constexpr std::string_view kAuditMemberAdded = "member_added";
@@ -46,32 +48,35 @@ inline constexpr std::string_view kAuditPlanChanged = "plan_changed";
 inline constexpr std::string_view kAuditDataImported = "data_imported";
 // Every kind above (the API validates its `kind` filter against this list).
 inline constexpr std::array<std::string_view, 10> kAuditKinds = {
-    kAuditSignIn,        kAuditSignInFailed,     kAuditRefreshReuse,      kAuditApiKeyCreated,
-    kAuditApiKeyRevoked, kAuditMemberAdded,      kAuditMemberRoleChanged, kAuditMemberRemoved,
+    kAuditSignIn,        kAuditSignInFailed, kAuditRefreshReuse,      kAuditApiKeyCreated,
+    kAuditApiKeyRevoked, kAuditMemberAdded,  kAuditMemberRoleChanged, kAuditMemberRemoved,
     kAuditPlanChanged,   kAuditDataImported};
 
 struct SecurityEvent {
-  int64_t id = 0;        // set when read
-  std::string kind;      // one of the kinds above
-  std::string actor;     // "user:<id>", "operator:<id>", "api_key:<id>", "system" or "cli"
-  std::string subject;   // what it is about: "user:<id>", "api_key:<id>", "plan:pro", "series:EURUSD/H1"
+  int64_t id = 0;     // set when read
+  std::string kind;   // one of the kinds above
+  std::string actor;  // "user:<id>", "operator:<id>", "api_key:<id>", "system" or "cli"
+  std::string
+      subject;  // what it is about: "user:<id>", "api_key:<id>", "plan:pro", "series:EURUSD/H1"
   std::string data = "{}";  // a JSON object, no secrets (never a password, token or key)
-  UnixNanos at = 0;      // set when read
-  TenantId tenant;       // set when read
+  UnixNanos at = 0;         // set when read
+  TenantId tenant;          // set when read
 };
 
 // Appends `event` for `tenant` at `now` in the caller's transaction (tenant or system scope).
 // REQUIRES: tenant.valid(); event.kind not empty; event.data a JSON object text.
-void AppendSecurityEvent(soci::session& tx, TenantId tenant, const SecurityEvent& event, UnixNanos now);
+void AppendSecurityEvent(soci::session& tx, TenantId tenant, const SecurityEvent& event,
+                         UnixNanos now);
 
 struct SecurityEventQuery {
-  std::optional<TenantId> tenant;  // set: that tenant's rows, read in its scope; unset: every row
+  std::optional<TenantId> tenant;    // set: that tenant's rows, read in its scope; unset: every row
   std::optional<int64_t> before_id;  // page: rows with id < before_id
   std::string kind;                  // non-empty: only this kind
   size_t limit = 100;                // 1..500
 };
 
 // Newest first.
-[[nodiscard]] Result<std::vector<SecurityEvent>> ListSecurityEvents(Database& db, const SecurityEventQuery& q);
+[[nodiscard]] Result<std::vector<SecurityEvent>> ListSecurityEvents(Database& db,
+                                                                    const SecurityEventQuery& q);
 
 }  // namespace sinyal::store

@@ -1,12 +1,11 @@
 // The security audit trail's table and its two functions, on SQLite and PostgreSQL: rows are
 // appended and listed newest first per tenant, never updated or deleted (for any role), and on
 // PostgreSQL a tenant's scope sees and writes only its own rows.
-#include "store/soci.h"
-
 #include "store/security_audit.h"
 
 #include "core/testing/test_util.h"
 #include "store/database.h"
+#include "store/soci.h"
 #include "store/testing/test_db.h"
 
 namespace sinyal::store {
@@ -19,15 +18,19 @@ class SecurityAuditTest : public DbTest {
   TenantId NewTenant(const std::string& name) {
     long long id = 0;
     EXPECT_OK(db().WithTx([&](soci::session& sql) {
-      sql << "INSERT INTO tenants(name, created_at) VALUES (:n, 1) RETURNING id", soci::use(name), soci::into(id);
+      sql << "INSERT INTO tenants(name, created_at) VALUES (:n, 1) RETURNING id", soci::use(name),
+          soci::into(id);
       return Status::Ok();
     }));
     return TenantId(id);
   }
   void Append(TenantId t, std::string_view kind, const std::string& subject, UnixNanos at) {
     ASSERT_OK(db().WithTenantTx(t, [&](soci::session& sql) {
-      AppendSecurityEvent(sql, t, {.kind = std::string(kind), .actor = "user:1", .subject = subject,
-                                   .data = R"({"ip":"203.0.113.9"})"},
+      AppendSecurityEvent(sql, t,
+                          {.kind = std::string(kind),
+                           .actor = "user:1",
+                           .subject = subject,
+                           .data = R"({"ip":"203.0.113.9"})"},
                           at);
       return Status::Ok();
     }));
@@ -74,13 +77,15 @@ TEST_P(SecurityAuditTest, RowsCanNeverBeChangedOrDeleted) {
   Append(a, kAuditSignIn, "user:1", 10);
   // System scope (the table owner on PostgreSQL) and the tenant's scope alike.
   EXPECT_FALSE(db().WithTx([](soci::session& sql) {
-    sql << "UPDATE security_audit SET kind = 'nothing'";
-    return Status::Ok();
-  }).ok());
+                     sql << "UPDATE security_audit SET kind = 'nothing'";
+                     return Status::Ok();
+                   })
+                   .ok());
   EXPECT_FALSE(db().WithTx([](soci::session& sql) {
-    sql << "DELETE FROM security_audit";
-    return Status::Ok();
-  }).ok());
+                     sql << "DELETE FROM security_audit";
+                     return Status::Ok();
+                   })
+                   .ok());
   // In the tenant's scope: SQLite's trigger refuses; on PostgreSQL the app role holds no DELETE
   // privilege. Either way the row stays (below).
   Status tenant_delete = db().WithTenantTx(a, [](soci::session& sql) {
@@ -106,10 +111,15 @@ TEST_P(SecurityAuditTest, TenantScopeSeesAndWritesOnlyItsOwnRowsUnderRls) {
   }));
   EXPECT_EQ(seen, 1);
   // Writing another tenant's row from tenant a's scope is refused.
-  EXPECT_FALSE(db().WithTenantTx(a, [&](soci::session& sql) {
-    AppendSecurityEvent(sql, b, {.kind = "sign_in", .actor = "user:1", .subject = "user:2"}, 12);
-    return Status::Ok();
-  }).ok());
+  EXPECT_FALSE(db().WithTenantTx(a,
+                                 [&](soci::session& sql) {
+                                   AppendSecurityEvent(
+                                       sql, b,
+                                       {.kind = "sign_in", .actor = "user:1", .subject = "user:2"},
+                                       12);
+                                   return Status::Ok();
+                                 })
+                   .ok());
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, SecurityAuditTest, SINYAL_DB_BACKENDS, testing::BackendName);

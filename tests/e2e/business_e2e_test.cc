@@ -4,7 +4,8 @@
 //   - the seeds' example request works and answers the seeds' fields;
 //   - gating per plan: fields (omitted and listed in "gated"; 403 when insisted on through
 //     "include"), timeframes (403 naming "timeframe" and the plan needed), batch (403 on Free);
-//   - quota per plan: 402 at the quota without overage, overage charged at the plan's price with it;
+//   - quota per plan: 402 at the quota without overage, overage charged at the plan's price with
+//   it;
 //   - Idempotency-Key replays the first response without a second charge;
 //   - hostile input: 4xx problem+json naming the field, never charged;
 //   - GET /api/v1/usage equals the number of 2xx calls; GET /api/v1/plans lists IDR integers.
@@ -12,10 +13,9 @@
 #include <cstdio>
 #include <ctime>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <thread>
-
-#include <nlohmann/json.hpp>
 
 #include "e2e/harness.h"
 
@@ -37,8 +37,9 @@ class BusinessE2E : public ::testing::TestWithParam<std::string> {
     // models at horizons 1 (requests without prediction_horizon) and 24 bars (the seeds'
     // example); small trees to keep the test quick.
     sym_ = UniqueSymbol("EU");
-    const std::string failed = IngestAndTrainPlatformModel(url_, dir_.path().string(), sym_, /*trees=*/20,
-                                                           /*horizons=*/{1, 24});
+    const std::string failed =
+        IngestAndTrainPlatformModel(url_, dir_.path().string(), sym_, /*trees=*/20,
+                                    /*horizons=*/{1, 24});
     ASSERT_EQ(failed, "");
     std::string error;
     op_email_ = CreateOperator(url_, (dir_.path() / "cli").string(), &error);
@@ -74,7 +75,8 @@ class BusinessE2E : public ::testing::TestWithParam<std::string> {
 
   void SetPlan(const Tenant& t, const std::string& plan) {
     auto r = client_->Request("PUT", "/api/v1/operator/tenants/" + std::to_string(t.id) + "/plan",
-                              json{{"plan", plan}}.dump(), {Bearer(op_token_), "Content-Type: application/json"});
+                              json{{"plan", plan}}.dump(),
+                              {Bearer(op_token_), "Content-Type: application/json"});
     ASSERT_EQ(r.status, 200) << r.body;
     EXPECT_EQ(r.Json()["plan"], plan);
   }
@@ -87,7 +89,8 @@ class BusinessE2E : public ::testing::TestWithParam<std::string> {
 
   // A POST that waits out 429s (Free allows one call a second after a burst of 5): the test is
   // about gating and metering, not the rate limit (tests/e2e/ratelimit_e2e_test.cc).
-  HttpResult Post(const std::string& path, const std::string& body, std::vector<std::string> headers,
+  HttpResult Post(const std::string& path, const std::string& body,
+                  std::vector<std::string> headers,
                   const std::string& content_type = "application/json") {
     headers.push_back("Content-Type: " + content_type);
     HttpResult r;
@@ -99,7 +102,8 @@ class BusinessE2E : public ::testing::TestWithParam<std::string> {
     }
     return r;
   }
-  HttpResult Predict(const std::string& credential, const json& body, std::vector<std::string> extra = {}) {
+  HttpResult Predict(const std::string& credential, const json& body,
+                     std::vector<std::string> extra = {}) {
     extra.push_back(Bearer(credential));
     return Post("/api/v1/business/predict", body.dump(), extra);
   }
@@ -161,7 +165,9 @@ TEST_P(BusinessE2E, SeedsContractGatingIdempotencyAndUsage) {
   auto r = Predict(pro.key, Seeds());
   ASSERT_EQ(r.status, 200) << r.body << server_->Log();
   json j = r.Json();
-  EXPECT_TRUE(j["prediction"] == "bullish" || j["prediction"] == "bearish" || j["prediction"] == "neutral") << j;
+  EXPECT_TRUE(j["prediction"] == "bullish" || j["prediction"] == "bearish" ||
+              j["prediction"] == "neutral")
+      << j;
   ASSERT_TRUE(j["confidence"].is_number()) << j;
   EXPECT_GE(j["confidence"].get<double>(), 0.5);
   EXPECT_LE(j["confidence"].get<double>(), 1.0);
@@ -202,21 +208,25 @@ TEST_P(BusinessE2E, SeedsContractGatingIdempotencyAndUsage) {
 
   // The users' route (JWT), with the default threshold and no horizon: the horizon chooses the
   // model, so the horizon-1 model answers for the same bar (another signal than the 24-bar one).
-  auto ru = Post("/api/v1/user/predict", json{{"symbol", sym_}, {"timeframe", "H1"}}.dump(), {Bearer(pro.token)});
+  auto ru = Post("/api/v1/user/predict", json{{"symbol", sym_}, {"timeframe", "H1"}}.dump(),
+                 {Bearer(pro.token)});
   ASSERT_EQ(ru.status, 200) << ru.body;
   EXPECT_EQ(ru.Json()["prediction_horizon"], 1);
   EXPECT_NE(ru.Json()["signal_id"], j["signal_id"]);
   EXPECT_NE(ru.Json()["model_version"], j["model_version"]);
   EXPECT_EQ(ru.Json()["timestamp"], j["timestamp"]);
-  EXPECT_EQ(ru.Json()["remaining_quota"].get<int64_t>(), pro_plan["monthly_quota"].get<int64_t>() - 2);
+  EXPECT_EQ(ru.Json()["remaining_quota"].get<int64_t>(),
+            pro_plan["monthly_quota"].get<int64_t>() - 2);
   ++pro_ok;
   // The signal routes choose the model by ?horizon= too (metered like predict).
-  auto rl = client_->Get("/api/v1/signals/latest?symbol=" + sym_ + "&timeframe=H1&horizon=24", {Bearer(pro.key)});
+  auto rl = client_->Get("/api/v1/signals/latest?symbol=" + sym_ + "&timeframe=H1&horizon=24",
+                         {Bearer(pro.key)});
   ASSERT_EQ(rl.status, 200) << rl.body;
   EXPECT_EQ(rl.Json()["horizon"], 24) << rl.body;
   EXPECT_EQ(rl.Json()["id"], j["signal_id"]) << "the 24-bar model's signal of the same bar";
   ++pro_ok;
-  ExpectProblem(client_->Get("/api/v1/signals/latest?symbol=" + sym_ + "&timeframe=H1&horizon=12", {Bearer(pro.key)}),
+  ExpectProblem(client_->Get("/api/v1/signals/latest?symbol=" + sym_ + "&timeframe=H1&horizon=12",
+                             {Bearer(pro.key)}),
                 422, "horizon");
   // API keys can't use the users' route.
   ExpectProblem(Post("/api/v1/user/predict", Seeds().dump(), {Bearer(pro.key)}), 403, "");
@@ -244,7 +254,9 @@ TEST_P(BusinessE2E, SeedsContractGatingIdempotencyAndUsage) {
   wrong_horizon["prediction_horizon"] = 5;
   auto wh = Predict(pro.key, wrong_horizon);
   ExpectProblem(wh, 422, "prediction_horizon");
-  EXPECT_NE(wh.Json()["detail"].get<std::string>().find("available horizons: 1, 24"), std::string::npos) << wh.body;
+  EXPECT_NE(wh.Json()["detail"].get<std::string>().find("available horizons: 1, 24"),
+            std::string::npos)
+      << wh.body;
 
   // --- batch (Pro has it): all-or-nothing, one unit per item -------------------------------
   json batch = {{"items", json::array({Seeds(), {{"symbol", sym_}, {"timeframe", "H1"}}})}};
@@ -256,7 +268,8 @@ TEST_P(BusinessE2E, SeedsContractGatingIdempotencyAndUsage) {
   EXPECT_EQ(rb.Json()["items"][0]["signal_id"], j["signal_id"]);
   const int pro_batch_units = 2;
   json bad_batch = {{"items", json::array({Seeds(), unknown})}};
-  ExpectProblem(Post("/api/v1/business/predict/batch", bad_batch.dump(), {Bearer(pro.key)}), 404, "items[1].symbol");
+  ExpectProblem(Post("/api/v1/business/predict/batch", bad_batch.dump(), {Bearer(pro.key)}), 404,
+                "items[1].symbol");
 
   // --- usage: exactly the 2xx calls ---------------------------------------------------------
   json usage = Usage(pro.key);
@@ -274,7 +287,8 @@ TEST_P(BusinessE2E, SeedsContractGatingIdempotencyAndUsage) {
   int64_t by_day_units = 0;
   for (const auto& d : usage["by_day"]) by_day_units += d["units"].get<int64_t>();
   EXPECT_EQ(by_day_units, pro_ok + pro_batch_units);
-  EXPECT_EQ(usage["remaining"], pro_plan["monthly_quota"].get<int64_t>() - pro_ok - pro_batch_units);
+  EXPECT_EQ(usage["remaining"],
+            pro_plan["monthly_quota"].get<int64_t>() - pro_ok - pro_batch_units);
   ExpectProblem(client_->Get("/api/v1/usage?period=next", {Bearer(pro.key)}), 422, "period");
 
   // --- Free: direction only, delayed, H1/D1 only, no batch ----------------------------------
@@ -295,22 +309,28 @@ TEST_P(BusinessE2E, SeedsContractGatingIdempotencyAndUsage) {
   insist["include"] = {"intervals"};
   auto ri = Predict(free.key, insist);
   ExpectProblem(ri, 403, "include[0]");
-  EXPECT_NE(ri.Json()["detail"].get<std::string>().find("requires plan pro"), std::string::npos) << ri.body;
+  EXPECT_NE(ri.Json()["detail"].get<std::string>().find("requires plan pro"), std::string::npos)
+      << ri.body;
   json m15 = Seeds();
   m15["timeframe"] = "M15";
   auto rt = Predict(free.key, m15);
   ExpectProblem(rt, 403, "timeframe");
-  EXPECT_NE(rt.Json()["detail"].get<std::string>().find("requires plan pro"), std::string::npos) << rt.body;
+  EXPECT_NE(rt.Json()["detail"].get<std::string>().find("requires plan pro"), std::string::npos)
+      << rt.body;
   // Pro may ask for M15 (no model for it here: 404, not 403).
   EXPECT_NE(Predict(pro.key, m15).status, 403);
   auto rfb = Post("/api/v1/business/predict/batch", batch.dump(), {Bearer(free.key)});
   ExpectProblem(rfb, 403, "items");
-  EXPECT_NE(rfb.Json()["detail"].get<std::string>().find("requires plan pro"), std::string::npos) << rfb.body;
-  // Correlations (entitlement correlations): Free is refused naming the plan; Pro gets past the gate.
-  const std::string corr = "/api/v1/market/correlations?symbols=" + sym_ + "," + sym_.substr(0, 11) + "X&timeframe=H1";
+  EXPECT_NE(rfb.Json()["detail"].get<std::string>().find("requires plan pro"), std::string::npos)
+      << rfb.body;
+  // Correlations (entitlement correlations): Free is refused naming the plan; Pro gets past the
+  // gate.
+  const std::string corr =
+      "/api/v1/market/correlations?symbols=" + sym_ + "," + sym_.substr(0, 11) + "X&timeframe=H1";
   auto rc = client_->Get(corr, {Bearer(free.key)});
   ExpectProblem(rc, 403, "correlations");
-  EXPECT_NE(rc.Json()["detail"].get<std::string>().find("requires plan pro"), std::string::npos) << rc.body;
+  EXPECT_NE(rc.Json()["detail"].get<std::string>().find("requires plan pro"), std::string::npos)
+      << rc.body;
   EXPECT_NE(client_->Get(corr, {Bearer(pro.key)}).status, 403);
   EXPECT_EQ(Usage(free.token)["used"], 1);
 
@@ -330,8 +350,9 @@ TEST_P(BusinessE2E, QuotaStopsOrChargesOverage) {
   const std::string over = "tover" + UniqueSuffix().substr(0, 8);
   // Test plans are priced above every real plan: on a shared PostgreSQL database the 403 problems
   // name the cheapest plan with a feature, which must stay a real one.
-  const json base = {{"price_idr", 900000000}, {"monthly_quota", 2},   {"rate_per_second", 50},
-                     {"burst", 50},         {"timeframes", {"H1"}}, {"features", {"realtime"}}};
+  const json base = {{"price_idr", 900000000}, {"monthly_quota", 2},
+                     {"rate_per_second", 50},  {"burst", 50},
+                     {"timeframes", {"H1"}},   {"features", {"realtime"}}};
   json stop_body = base;
   stop_body["overage_allowed"] = false;
   auto created = EditPlan("PUT", stop, stop_body);
@@ -344,11 +365,13 @@ TEST_P(BusinessE2E, QuotaStopsOrChargesOverage) {
   // Only operators edit plans; bad fields are named.
   Tenant a = NewTenant("quota-stop", stop);
   Tenant b = NewTenant("quota-over", over);
-  auto denied = client_->Request("PATCH", "/api/v1/operator/plans/" + stop, json{{"price_idr", 1}}.dump(),
-                                 {Bearer(a.token), "Content-Type: application/json"});
+  auto denied =
+      client_->Request("PATCH", "/api/v1/operator/plans/" + stop, json{{"price_idr", 1}}.dump(),
+                       {Bearer(a.token), "Content-Type: application/json"});
   EXPECT_EQ(denied.status, 403) << denied.body;
   ExpectProblem(EditPlan("PATCH", stop, {{"monthly_quota", "lots"}}), 422, "monthly_quota");
-  ExpectProblem(EditPlan("PATCH", "nosuchplan" + UniqueSuffix().substr(0, 6), {{"price_idr", 1}}), 404, "plan");
+  ExpectProblem(EditPlan("PATCH", "nosuchplan" + UniqueSuffix().substr(0, 6), {{"price_idr", 1}}),
+                404, "plan");
 
   json req = {{"symbol", sym_}, {"timeframe", "H1"}};
   for (int i = 0; i < 2; ++i) {
@@ -407,7 +430,8 @@ TEST_P(BusinessE2E, QuotaStopsOrChargesOverage) {
     if (row["plan"] == over) over_units += row["units"].get<int64_t>();
   }
   EXPECT_EQ(over_units, 3) << by_day.body;
-  auto burn = client_->Get("/api/v1/operator/analytics/burn-down?tenant_id=" + std::to_string(b.id), {Bearer(op_token_)});
+  auto burn = client_->Get("/api/v1/operator/analytics/burn-down?tenant_id=" + std::to_string(b.id),
+                           {Bearer(op_token_)});
   ASSERT_EQ(burn.status, 200) << burn.body;
   ASSERT_EQ(burn.Json()["items"].size(), 1u) << burn.body;
   EXPECT_EQ(burn.Json()["items"][0]["used"], 3) << burn.body;
@@ -415,11 +439,14 @@ TEST_P(BusinessE2E, QuotaStopsOrChargesOverage) {
   auto revenue = client_->Get("/api/v1/operator/analytics/revenue", {Bearer(op_token_)});
   ASSERT_EQ(revenue.status, 200) << revenue.body;
   EXPECT_TRUE(revenue.Json()["run_rate_mrr_idr"].is_number_integer()) << revenue.body;
-  EXPECT_GE(revenue.Json()["run_rate_mrr_idr"].get<int64_t>(), 1800000000) << "two tenants at 900,000,000 each: " << revenue.body;
+  EXPECT_GE(revenue.Json()["run_rate_mrr_idr"].get<int64_t>(), 1800000000)
+      << "two tenants at 900,000,000 each: " << revenue.body;
   EXPECT_EQ(client_->Get("/api/v1/operator/analytics/revenue", {Bearer(b.token)}).status, 403);
-  ExpectProblem(client_->Get("/api/v1/operator/analytics/usage?from=2024-02-01&to=2024-01-01", {Bearer(op_token_)}),
+  ExpectProblem(client_->Get("/api/v1/operator/analytics/usage?from=2024-02-01&to=2024-01-01",
+                             {Bearer(op_token_)}),
                 422, "from");
-  ExpectProblem(client_->Get("/api/v1/operator/analytics/top-tenants?limit=0", {Bearer(op_token_)}), 422, "limit");
+  ExpectProblem(client_->Get("/api/v1/operator/analytics/top-tenants?limit=0", {Bearer(op_token_)}),
+                422, "limit");
 
   // The operator raises the quota: the stopped tenant may call again.
   auto raised = EditPlan("PATCH", stop, {{"monthly_quota", 3}});
@@ -440,16 +467,23 @@ TEST_P(BusinessE2E, QuotaStopsOrChargesOverage) {
 
 TEST_P(BusinessE2E, HostileInputIsRefusedNamingTheFieldAndNotCharged) {
   const std::string plan = "thost" + UniqueSuffix().substr(0, 8);
-  ASSERT_EQ(EditPlan("PUT", plan, {{"price_idr", 900000000}, {"monthly_quota", 1000}, {"rate_per_second", 500}, {"burst", 500},
-                                   {"timeframes", {"H1"}}, {"features", {"realtime", "batch", "confidence"}}})
+  ASSERT_EQ(EditPlan("PUT", plan,
+                     {{"price_idr", 900000000},
+                      {"monthly_quota", 1000},
+                      {"rate_per_second", 500},
+                      {"burst", 500},
+                      {"timeframes", {"H1"}},
+                      {"features", {"realtime", "batch", "confidence"}}})
                 .status,
             201);
   Tenant t = NewTenant("hostile", plan);
   const std::string path = "/api/v1/business/predict";
   auto with = [&](const std::string& field, const json& value) {
     json b = {{"symbol", sym_}, {"timeframe", "H1"}};
-    if (value.is_null()) b.erase(field);
-    else b[field] = value;
+    if (value.is_null())
+      b.erase(field);
+    else
+      b[field] = value;
     return Predict(t.key, b);
   };
   ExpectProblem(with("symbol", nullptr), 422, "symbol");
@@ -468,24 +502,32 @@ TEST_P(BusinessE2E, HostileInputIsRefusedNamingTheFieldAndNotCharged) {
   ExpectProblem(with("include", {"everything"}), 422, "include[0]");
   ExpectProblem(Post(path, "{\"symbol\": ", {Bearer(t.key)}), 400, "body");
   ExpectProblem(Post(path, "[1,2]", {Bearer(t.key)}), 422, "body");
-  ExpectProblem(Post(path, "symbol=EURUSD", {Bearer(t.key)}, "application/x-www-form-urlencoded"), 415,
-                "content-type");
-  ExpectProblem(Post(path, json{{"symbol", std::string(20000, 'A')}}.dump(), {Bearer(t.key)}), 413, "body");
+  ExpectProblem(Post(path, "symbol=EURUSD", {Bearer(t.key)}, "application/x-www-form-urlencoded"),
+                415, "content-type");
+  ExpectProblem(Post(path, json{{"symbol", std::string(20000, 'A')}}.dump(), {Bearer(t.key)}), 413,
+                "body");
   // The one good call of this test, then a malformed Idempotency-Key (too long).
   ASSERT_EQ(with("symbol", sym_).status, 200);
-  ExpectProblem(Predict(t.key, {{"symbol", sym_}, {"timeframe", "H1"}}, {"Idempotency-Key: " + std::string(300, 'k')}),
+  ExpectProblem(Predict(t.key, {{"symbol", sym_}, {"timeframe", "H1"}},
+                        {"Idempotency-Key: " + std::string(300, 'k')}),
                 422, "Idempotency-Key");
   // Batches: over the cap, far over the cap (body limit), empty, an item's bad field.
   json items = json::array();
   for (int i = 0; i < 101; ++i) items.push_back({{"symbol", sym_}, {"timeframe", "H1"}});
-  ExpectProblem(Post("/api/v1/business/predict/batch", json{{"items", items}}.dump(), {Bearer(t.key)}), 413, "items");
+  ExpectProblem(
+      Post("/api/v1/business/predict/batch", json{{"items", items}}.dump(), {Bearer(t.key)}), 413,
+      "items");
   for (int i = 0; i < 20000; ++i) items.push_back({{"symbol", sym_}, {"timeframe", "H1"}});
-  ExpectProblem(Post("/api/v1/business/predict/batch", json{{"items", items}}.dump(), {Bearer(t.key)}), 413, "body");
-  ExpectProblem(Post("/api/v1/business/predict/batch", json{{"items", json::array()}}.dump(), {Bearer(t.key)}), 422,
-                "items");
+  ExpectProblem(
+      Post("/api/v1/business/predict/batch", json{{"items", items}}.dump(), {Bearer(t.key)}), 413,
+      "body");
+  ExpectProblem(Post("/api/v1/business/predict/batch", json{{"items", json::array()}}.dump(),
+                     {Bearer(t.key)}),
+                422, "items");
   ExpectProblem(Post("/api/v1/business/predict/batch",
-                     json{{"items", {{{"symbol", sym_}, {"timeframe", "H1"}}, {{"symbol", sym_}, {"timeframe", "H1"},
-                                                                               {"confidence_threshold", 7}}}}}
+                     json{{"items",
+                           {{{"symbol", sym_}, {"timeframe", "H1"}},
+                            {{"symbol", sym_}, {"timeframe", "H1"}, {"confidence_threshold", 7}}}}}
                          .dump(),
                      {Bearer(t.key)}),
                 422, "items[1].confidence_threshold");
@@ -506,12 +548,14 @@ TEST_P(BusinessE2E, FreeSeesDelayedDataRealtimePlansDoNot) {
     std::tm tm{};
     gmtime_r(&open, &tm);
     char line[128];
-    std::snprintf(line, sizeof line, "%04d.%02d.%02d,%02d:00:00,1.18%d00,1.18%d90,1.17%d10,1.18%d50,500,0,1\n",
+    std::snprintf(line, sizeof line,
+                  "%04d.%02d.%02d,%02d:00:00,1.18%d00,1.18%d90,1.17%d10,1.18%d50,500,0,1\n",
                   tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, k, k, k, k);
     csv += line;
   }
-  auto up = client_->Request("POST", "/api/v1/market/bars/import?symbol=" + sym_ + "&timeframe=H1&timezone=UTC", csv,
-                             {Bearer(op_token_), "Content-Type: text/csv"});
+  auto up = client_->Request(
+      "POST", "/api/v1/market/bars/import?symbol=" + sym_ + "&timeframe=H1&timezone=UTC", csv,
+      {Bearer(op_token_), "Content-Type: text/csv"});
   ASSERT_EQ(up.status, 200) << up.body;
   auto iso = [](int64_t t) {
     std::time_t tt = static_cast<std::time_t>(t);
@@ -528,7 +572,8 @@ TEST_P(BusinessE2E, FreeSeesDelayedDataRealtimePlansDoNot) {
   ASSERT_EQ(rp.status, 200) << rp.body << server_->Log();
   auto rf = Predict(free.key, req);
   ASSERT_EQ(rf.status, 200) << rf.body;
-  // A bar could close between the two calls only at an hour boundary; the newest bar closes at `hour`.
+  // A bar could close between the two calls only at an hour boundary; the newest bar closes at
+  // `hour`.
   EXPECT_EQ(rp.Json()["timestamp"], iso(hour)) << rp.body;
   EXPECT_EQ(rp.Json()["data_delay_seconds"], 0);
   EXPECT_EQ(rf.Json()["timestamp"], iso(hour - 3600)) << rf.body;

@@ -18,15 +18,14 @@
 #include <signal.h>
 
 #include <atomic>
-#include <cstdio>
 #include <chrono>
+#include <cstdio>
 #include <fstream>
 #include <map>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <thread>
-
-#include <nlohmann/json.hpp>
 
 #include "e2e/harness.h"
 #include "store/database.h"
@@ -51,8 +50,9 @@ class DrainE2E : public ::testing::TestWithParam<std::string> {
     }
     // A platform series and its default model (small trees: the test is about shutdown).
     sym_ = UniqueSymbol("DR");
-    const std::string failed = IngestAndTrainPlatformModel(url_, dir_.path().string(), sym_, /*trees=*/10,
-                                                           /*horizons=*/{1});
+    const std::string failed =
+        IngestAndTrainPlatformModel(url_, dir_.path().string(), sym_, /*trees=*/10,
+                                    /*horizons=*/{1});
     ASSERT_EQ(failed, "");
     std::string error;
     const std::string op_email = CreateOperator(url_, (dir_.path() / "cli").string(), &error);
@@ -83,8 +83,9 @@ class DrainE2E : public ::testing::TestWithParam<std::string> {
     auto key = client.PostJson("/api/v1/api-keys", {{"name", "drain e2e"}}, {Bearer(owner_token_)});
     ASSERT_EQ(key.status, 201) << key.body;
     api_key_ = key.Json()["key"];
-    auto set = client.Request("PUT", "/api/v1/operator/tenants/" + std::to_string(tenant_id_) + "/plan",
-                              json{{"plan", plan}}.dump(), {Bearer(op_token), "Content-Type: application/json"});
+    auto set = client.Request(
+        "PUT", "/api/v1/operator/tenants/" + std::to_string(tenant_id_) + "/plan",
+        json{{"plan", plan}}.dump(), {Bearer(op_token), "Content-Type: application/json"});
     ASSERT_EQ(set.status, 200) << set.body;
   }
 
@@ -96,9 +97,9 @@ class DrainE2E : public ::testing::TestWithParam<std::string> {
     if (!db.ok()) return keys;
     EXPECT_OK((*db)->WithTx([&](soci::session& sql) {
       long long t = tenant_id_;
-      soci::rowset<soci::row> rs =
-          (sql.prepare << "SELECT idempotency_key, endpoint FROM usage_ledger WHERE tenant_id = :t ORDER BY id",
-           soci::use(t));
+      soci::rowset<soci::row> rs = (sql.prepare << "SELECT idempotency_key, endpoint FROM "
+                                                   "usage_ledger WHERE tenant_id = :t ORDER BY id",
+                                    soci::use(t));
       for (const auto& r : rs) {
         keys.push_back(r.get_indicator(0) == soci::i_null ? "" : r.get<std::string>(0));
         EXPECT_EQ(r.get<std::string>(1), "business.predict");
@@ -139,7 +140,8 @@ TEST_P(DrainE2E, SigtermDrainsDeferredPredictionsWithoutLosingOrOverchargingAny)
         Outcome o;
         o.key = "drain-" + run + "-" + std::to_string(t) + "-" + std::to_string(i);
         auto r = http.Request("POST", "/api/v1/business/predict", body,
-                              {"Content-Type: application/json", "X-API-Key: " + api_key_, "Idempotency-Key: " + o.key});
+                              {"Content-Type: application/json", "X-API-Key: " + api_key_,
+                               "Idempotency-Key: " + o.key});
         o.status = r.status;
         o.error = r.error;
         mine.push_back(o);
@@ -178,12 +180,14 @@ TEST_P(DrainE2E, SigtermDrainsDeferredPredictionsWithoutLosingOrOverchargingAny)
     } else if (o.status == 0 && o.error == "Couldn't connect to server") {
       refused_keys.insert(o.key);  // CURLE_COULDNT_CONNECT: never accepted
     } else {
-      ADD_FAILURE() << "call " << o.key << ": status " << o.status << " transport error '" << o.error
+      ADD_FAILURE() << "call " << o.key << ": status " << o.status << " transport error '"
+                    << o.error
                     << "' (only 2xx, 503 or a refused connection are acceptable during a drain)";
     }
   }
-  std::printf("drain: %zu calls: %zu 2xx (%d before SIGTERM), %zu 503, %zu refused\n", outcomes.size(),
-              ok_keys.size(), ok_before_signal.load(), unavailable_keys.size(), refused_keys.size());
+  std::printf("drain: %zu calls: %zu 2xx (%d before SIGTERM), %zu 503, %zu refused\n",
+              outcomes.size(), ok_keys.size(), ok_before_signal.load(), unavailable_keys.size(),
+              refused_keys.size());
   // Each thread stops at its first refused connection: at most one each.
   EXPECT_LE(refused_keys.size(), static_cast<size_t>(kThreads));
   EXPECT_GT(ok_keys.size(), 300u);
@@ -193,10 +197,12 @@ TEST_P(DrainE2E, SigtermDrainsDeferredPredictionsWithoutLosingOrOverchargingAny)
   std::set<std::string> ledger_set(ledger.begin(), ledger.end());
   EXPECT_EQ(ledger.size(), ledger_set.size()) << "a key was charged twice";
   EXPECT_EQ(ledger.size(), ok_keys.size()) << "ledger rows vs 2xx answers seen";
-  for (const auto& k : ok_keys) EXPECT_EQ(ledger_set.count(k), 1u) << "answered 2xx but not charged: " << k;
+  for (const auto& k : ok_keys)
+    EXPECT_EQ(ledger_set.count(k), 1u) << "answered 2xx but not charged: " << k;
   for (const auto& k : ledger_set) {
-    EXPECT_EQ(ok_keys.count(k), 1u) << "charged without a 2xx answer (503: " << unavailable_keys.count(k)
-                                    << ", refused: " << refused_keys.count(k) << "): " << k;
+    EXPECT_EQ(ok_keys.count(k), 1u)
+        << "charged without a 2xx answer (503: " << unavailable_keys.count(k)
+        << ", refused: " << refused_keys.count(k) << "): " << k;
   }
 
   // The same through the API on a server restarted on the database.

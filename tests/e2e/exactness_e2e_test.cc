@@ -29,11 +29,10 @@
 #include <fstream>
 #include <map>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <random>
 #include <set>
 #include <thread>
-
-#include <nlohmann/json.hpp>
 
 #include "billing/plans.h"
 #include "core/clock.h"
@@ -48,8 +47,8 @@ using nlohmann::json;
 using Clock = std::chrono::steady_clock;
 
 constexpr int kThreads = 16;
-constexpr int kCallsPerThread = 25;      // 400 logical calls
-constexpr int64_t kQuota = 300;          // crossed at call ~300 of 400
+constexpr int kCallsPerThread = 25;  // 400 logical calls
+constexpr int64_t kQuota = 300;      // crossed at call ~300 of 400
 constexpr int kKills = 5;
 
 std::string Slice(const std::string& file, int lines) {
@@ -62,11 +61,11 @@ std::string Slice(const std::string& file, int lines) {
 // What one logical call ended with.
 struct Outcome {
   std::string key;
-  long status = 0;          // final definitive status (0: never got one)
-  std::string body;         // final body
-  bool replayed = false;    // the definitive answer was a replay (an earlier attempt committed)
+  long status = 0;        // final definitive status (0: never got one)
+  std::string body;       // final body
+  bool replayed = false;  // the definitive answer was a replay (an earlier attempt committed)
   int attempts = 0;
-  std::string last_error;   // last transport error / status seen before the definitive answer
+  std::string last_error;  // last transport error / status seen before the definitive answer
 };
 
 class ExactnessE2E : public ::testing::TestWithParam<std::string> {
@@ -80,7 +79,8 @@ class ExactnessE2E : public ::testing::TestWithParam<std::string> {
       url_ = "sqlite://" + (dir_.path() / "exactness.db").string();
     }
     options.database_url = url_;
-    options.env = {{"SINYAL_WORKER_POLL_INTERVAL_MS", "100"}, {"SINYAL_MODELS_REPORT_FOLDS", "3"},
+    options.env = {{"SINYAL_WORKER_POLL_INTERVAL_MS", "100"},
+                   {"SINYAL_MODELS_REPORT_FOLDS", "3"},
                    {"SINYAL_WORKER_XGBOOST_THREADS", "1"}};
     std::string error;
     op_email_ = CreateOperator(url_, (dir_.path() / "var").string(), &error);
@@ -120,7 +120,8 @@ class ExactnessE2E : public ::testing::TestWithParam<std::string> {
     for (int i = 0; i < 1800; ++i) {
       auto r = client_->Get("/api/v1/jobs/" + std::to_string(id), {Bearer(token)});
       job = r.Json();
-      if (job.is_object() && (job["status"] == "succeeded" || job["status"] == "failed")) return job;
+      if (job.is_object() && (job["status"] == "succeeded" || job["status"] == "failed"))
+        return job;
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
     ADD_FAILURE() << "job " << id << " did not finish: " << job.dump();
@@ -128,7 +129,8 @@ class ExactnessE2E : public ::testing::TestWithParam<std::string> {
   }
 
   // One logical call: retries the same Idempotency-Key until a definitive answer (or 90 s).
-  Outcome Call(HttpClient*& http, std::string& http_base, const std::string& key, const std::string& body) {
+  Outcome Call(HttpClient*& http, std::string& http_base, const std::string& key,
+               const std::string& body) {
     Outcome o;
     o.key = key;
     const auto deadline = Clock::now() + std::chrono::seconds(90);
@@ -141,8 +143,9 @@ class ExactnessE2E : public ::testing::TestWithParam<std::string> {
         http_base = base;
       }
       ++o.attempts;
-      auto r = http->Request("POST", "/api/v1/business/predict", body,
-                             {"Content-Type: application/json", "X-API-Key: " + api_key_, "Idempotency-Key: " + key});
+      auto r = http->Request(
+          "POST", "/api/v1/business/predict", body,
+          {"Content-Type: application/json", "X-API-Key: " + api_key_, "Idempotency-Key: " + key});
       const bool retry = r.status == 0 || r.status >= 500 || r.status == 409 || r.status == 429;
       if (!retry) {
         o.status = r.status;
@@ -156,7 +159,6 @@ class ExactnessE2E : public ::testing::TestWithParam<std::string> {
     return o;
   }
 
-
   // Creates plan `name` (quota kQuota, no overage, every feature, realtime, a rate limit far
   // above the test's) and moves the tenant onto it, through billing's own PlanStore and
   // Subscriptions on the server's database; then restarts the server so that its caches (5 s
@@ -165,14 +167,17 @@ class ExactnessE2E : public ::testing::TestWithParam<std::string> {
     auto db = store::Database::Open({.url = url_, .pool_size = 1});
     ASSERT_OK(db);
     {
-      billing::PlanStore plans(**db, SystemClock::Instance(), {.cache_ttl = std::chrono::milliseconds(0)});
-      billing::Subscriptions subs(**db, plans, SystemClock::Instance(), {.cache_ttl = std::chrono::milliseconds(0)});
+      billing::PlanStore plans(**db, SystemClock::Instance(),
+                               {.cache_ttl = std::chrono::milliseconds(0)});
+      billing::Subscriptions subs(**db, plans, SystemClock::Instance(),
+                                  {.cache_ttl = std::chrono::milliseconds(0)});
       auto enterprise = plans.Get("enterprise");
       ASSERT_OK(enterprise);
       billing::Plan p = *enterprise;
       p.name = name;
       p.display_name = "Exactness test";
-      p.price_idr = 900000000;  // never the cheapest: 403 problems name real plans (shared PostgreSQL)
+      p.price_idr =
+          900000000;  // never the cheapest: 403 problems name real plans (shared PostgreSQL)
       p.monthly_quota = kQuota;
       p.overage_allowed = false;
       p.overage_price_idr = 0;
@@ -180,7 +185,8 @@ class ExactnessE2E : public ::testing::TestWithParam<std::string> {
       p.burst = 100000;
       p.data_delay_seconds = 0;
       ASSERT_OK(plans.Create(p, "test:exactness"));
-      ASSERT_OK(subs.ChangePlan(TenantId(tenant_id), name, SystemClock::Instance().Now(), "test:exactness"));
+      ASSERT_OK(subs.ChangePlan(TenantId(tenant_id), name, SystemClock::Instance().Now(),
+                                "test:exactness"));
     }
     (*db)->Close();
     KillAndRestart();
@@ -198,16 +204,19 @@ class ExactnessE2E : public ::testing::TestWithParam<std::string> {
     int64_t units = 0, overage = 0;
     ASSERT_OK((*db)->WithTx([&](soci::session& sql) {
       long long t = tenant_id;
-      soci::rowset<soci::row> rs = (sql.prepare << "SELECT idempotency_key, endpoint, units, overage_units "
-                                                   "FROM usage_ledger WHERE tenant_id = :t ORDER BY id",
-                                    soci::use(t));
+      soci::rowset<soci::row> rs =
+          (sql.prepare << "SELECT idempotency_key, endpoint, units, overage_units "
+                          "FROM usage_ledger WHERE tenant_id = :t ORDER BY id",
+           soci::use(t));
       for (const auto& r : rs) {
-        rows.emplace_back(r.get_indicator(0) == soci::i_null ? "" : r.get<std::string>(0), r.get<std::string>(1));
+        rows.emplace_back(r.get_indicator(0) == soci::i_null ? "" : r.get<std::string>(0),
+                          r.get<std::string>(1));
         units += r.get<long long>(2);
         overage += r.get<long long>(3);
       }
       soci::rowset<soci::row> ks =
-          (sql.prepare << "SELECT idem_key, body FROM idempotency_keys WHERE tenant_id = :t", soci::use(t));
+          (sql.prepare << "SELECT idem_key, body FROM idempotency_keys WHERE tenant_id = :t",
+           soci::use(t));
       for (const auto& r : ks) stored[r.get<std::string>(0)] = r.get<std::string>(1);
       return Status::Ok();
     }));
@@ -223,7 +232,8 @@ class ExactnessE2E : public ::testing::TestWithParam<std::string> {
       EXPECT_EQ(failed.count(key), 0u) << "a call that finally failed was charged: " << key;
       auto it = ok.find(key);
       if (it == ok.end()) {
-        ADD_FAILURE() << "ledger row " << p << " has key '" << key << "' that no client saw succeed";
+        ADD_FAILURE() << "ledger row " << p << " has key '" << key
+                      << "' that no client saw succeed";
         continue;
       }
       // Position p+1 in commit order: remaining_quota must be Q - (p+1).
@@ -237,7 +247,8 @@ class ExactnessE2E : public ::testing::TestWithParam<std::string> {
       ASSERT_NE(it, stored.end()) << "no idempotency record for " << key;
       EXPECT_EQ(it->second, o->body) << "stored first answer differs for " << key;
     }
-    for (const auto& [key, o] : failed) EXPECT_EQ(stored.count(key), 0u) << "failed call has a record: " << key;
+    for (const auto& [key, o] : failed)
+      EXPECT_EQ(stored.count(key), 0u) << "failed call has a record: " << key;
   }
 
   testing::TempDir dir_;
@@ -254,10 +265,13 @@ TEST_P(ExactnessE2E, EveryCallSeenToSucceedIsChargedExactlyOnceAcrossSigkills) {
   const std::string jwt = reg["access_token"];
   const int64_t tenant_id = reg["user"]["tenant"]["id"];
   const std::string sym = UniqueSymbol("EX");
-  auto up = client_->Request("POST", "/api/v1/market/bars/import?symbol=" + sym + "&timeframe=H1&timezone=NY%2B7",
-                             Slice("EURUSD_H1.csv", 8001), {Bearer(jwt), "Content-Type: text/csv"});
+  auto up = client_->Request(
+      "POST", "/api/v1/market/bars/import?symbol=" + sym + "&timeframe=H1&timezone=NY%2B7",
+      Slice("EURUSD_H1.csv", 8001), {Bearer(jwt), "Content-Type: text/csv"});
   ASSERT_EQ(up.status, 200) << up.body;
-  auto train = client_->PostJson("/api/v1/models/train", {{"symbol", sym}, {"timeframe", "H1"}, {"activate", true}}, {Bearer(jwt)});
+  auto train =
+      client_->PostJson("/api/v1/models/train",
+                        {{"symbol", sym}, {"timeframe", "H1"}, {"activate", true}}, {Bearer(jwt)});
   ASSERT_EQ(train.status, 202) << train.body;
   json job = WaitForJob(train.Json()["job_id"], jwt);
   ASSERT_EQ(job["status"], "succeeded") << job.dump();
@@ -269,9 +283,12 @@ TEST_P(ExactnessE2E, EveryCallSeenToSucceedIsChargedExactlyOnceAcrossSigkills) {
   const std::string plan = "exact-" + UniqueSuffix().substr(0, 8);
   ASSERT_NO_FATAL_FAILURE(CreatePlanAndSubscribe(plan, tenant_id));
 
-  const std::string body =
-      json{{"symbol", sym}, {"timeframe", "H1"}, {"prediction_type", "price_direction"}, {"confidence_threshold", 0.6}}
-          .dump();
+  const std::string body = json{
+      {"symbol", sym},
+      {"timeframe", "H1"},
+      {"prediction_type", "price_direction"},
+      {"confidence_threshold",
+       0.6}}.dump();
   // The signal is computed once (features, regime, calibration) before the clock starts: a call
   // with a key of its own, counted with the others below.
   std::vector<Outcome> outcomes;
@@ -294,7 +311,8 @@ TEST_P(ExactnessE2E, EveryCallSeenToSucceedIsChargedExactlyOnceAcrossSigkills) {
       HttpClient* http = nullptr;
       std::string http_base;
       for (int i = 0; i < kCallsPerThread; ++i) {
-        Outcome o = Call(http, http_base, "exact-" + run + "-" + std::to_string(t) + "-" + std::to_string(i), body);
+        Outcome o = Call(http, http_base,
+                         "exact-" + run + "-" + std::to_string(t) + "-" + std::to_string(i), body);
         {
           std::lock_guard<std::mutex> lock(out_mu);
           outcomes.push_back(std::move(o));
@@ -307,13 +325,15 @@ TEST_P(ExactnessE2E, EveryCallSeenToSucceedIsChargedExactlyOnceAcrossSigkills) {
   // Kill points: four random completed-call counts across the run and one near the quota edge.
   std::mt19937 rng(std::random_device{}());
   std::vector<int> kill_at;
-  for (int i = 0; i < kKills - 1; ++i) kill_at.push_back(static_cast<int>(total * (0.05 + 0.9 * (rng() % 1000) / 1000.0)));
+  for (int i = 0; i < kKills - 1; ++i)
+    kill_at.push_back(static_cast<int>(total * (0.05 + 0.9 * (rng() % 1000) / 1000.0)));
   kill_at.push_back(static_cast<int>(kQuota) - 12 + static_cast<int>(rng() % 8));
   std::sort(kill_at.begin(), kill_at.end());
   std::vector<int> killed_at;
   std::thread killer([&] {
     for (int at : kill_at) {
-      while (done.load() < at && done.load() < total) std::this_thread::sleep_for(std::chrono::microseconds(200));
+      while (done.load() < at && done.load() < total)
+        std::this_thread::sleep_for(std::chrono::microseconds(200));
       if (done.load() >= total) break;
       // A random extra moment (0-3 ms) so the kill lands anywhere in a request's life.
       std::this_thread::sleep_for(std::chrono::microseconds(rng() % 3000));
@@ -345,10 +365,11 @@ TEST_P(ExactnessE2E, EveryCallSeenToSucceedIsChargedExactlyOnceAcrossSigkills) {
                     << " attempts: " << o.body << " (last: " << o.last_error << ")";
     }
   }
-  std::printf("exactness[%s]: %d calls, %zu ok, %zu refused (402), kills at %s; %d calls retried, "
-              "%d of them ok in the end, %d marked Idempotent-Replayed\n",
-              GetParam().c_str(), total, ok.size(), failed.size(),
-              json(killed_at).dump().c_str(), retried, ok_after_retry, recovered_by_replay);
+  std::printf(
+      "exactness[%s]: %d calls, %zu ok, %zu refused (402), kills at %s; %d calls retried, "
+      "%d of them ok in the end, %d marked Idempotent-Replayed\n",
+      GetParam().c_str(), total, ok.size(), failed.size(), json(killed_at).dump().c_str(), retried,
+      ok_after_retry, recovered_by_replay);
   EXPECT_EQ(static_cast<int64_t>(ok.size()), kQuota) << "every unit of the quota is sold once";
   EXPECT_EQ(static_cast<int64_t>(failed.size()), total - kQuota);
 
@@ -364,7 +385,8 @@ TEST_P(ExactnessE2E, EveryCallSeenToSucceedIsChargedExactlyOnceAcrossSigkills) {
     EXPECT_EQ(j["cost_credits"], 1) << o->body;
     EXPECT_EQ(j["usage_cost"], 0) << "no overage on this plan: " << o->body;
     auto [it, fresh] = key_by_remaining.emplace(rem, k);
-    EXPECT_TRUE(fresh) << "remaining_quota " << rem << " shown to two calls: " << it->second << " and " << k;
+    EXPECT_TRUE(fresh) << "remaining_quota " << rem << " shown to two calls: " << it->second
+                       << " and " << k;
   }
   EXPECT_EQ(static_cast<int64_t>(key_by_remaining.size()), kQuota);
   if (!key_by_remaining.empty()) {
@@ -393,8 +415,9 @@ TEST_P(ExactnessE2E, EveryCallSeenToSucceedIsChargedExactlyOnceAcrossSigkills) {
 
   // --- 4. replays: the first answer byte for byte, nothing new charged -----------------------
   for (const auto& [k, o] : ok) {
-    auto r = after.Request("POST", "/api/v1/business/predict", body,
-                           {"Content-Type: application/json", "X-API-Key: " + api_key_, "Idempotency-Key: " + k});
+    auto r = after.Request(
+        "POST", "/api/v1/business/predict", body,
+        {"Content-Type: application/json", "X-API-Key: " + api_key_, "Idempotency-Key: " + k});
     EXPECT_EQ(r.status, 200) << k << ": " << r.body;
     EXPECT_EQ(r.body, o->body) << "replay of " << k << " differs from the first answer";
     EXPECT_EQ(r.Header("idempotent-replayed"), "true") << k;
@@ -402,14 +425,16 @@ TEST_P(ExactnessE2E, EveryCallSeenToSucceedIsChargedExactlyOnceAcrossSigkills) {
   int checked_failed = 0;
   for (const auto& [k, o] : failed) {
     if (++checked_failed > 20) break;
-    auto r = after.Request("POST", "/api/v1/business/predict", body,
-                           {"Content-Type: application/json", "X-API-Key: " + api_key_, "Idempotency-Key: " + k});
+    auto r = after.Request(
+        "POST", "/api/v1/business/predict", body,
+        {"Content-Type: application/json", "X-API-Key: " + api_key_, "Idempotency-Key: " + k});
     EXPECT_EQ(r.status, 402) << k << ": " << r.body;
   }
   auto usage2 = after.Get("/api/v1/usage", {Bearer(jwt)});
   EXPECT_EQ(usage2.Json()["used"], kQuota) << "replays charged nothing: " << usage2.body;
   LedgerCheck(tenant_id, ok, failed);
-  if (HasFailure()) std::fprintf(stderr, "server logs:\n%s%s\n", logs_.c_str(), server_->Log().c_str());
+  if (HasFailure())
+    std::fprintf(stderr, "server logs:\n%s%s\n", logs_.c_str(), server_->Log().c_str());
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, ExactnessE2E, ::testing::Values("sqlite", "postgresql"),

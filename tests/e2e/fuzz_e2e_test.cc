@@ -14,14 +14,30 @@ std::string Mutate(std::string s, std::mt19937_64& rng) {
   for (int i = 0; i < n && !s.empty(); ++i) {
     size_t pos = rng() % s.size();
     switch (op(rng)) {
-      case 0: s.erase(pos, 1 + rng() % 3); break;                         // delete
-      case 1: s.insert(pos, 1, static_cast<char>(rng() % 256)); break;    // insert a random byte
-      case 2: s[pos] = static_cast<char>(rng() % 256); break;             // flip a byte
-      case 3: s = s.substr(0, pos); break;                                // truncate
-      case 4: s.insert(pos, s.substr(rng() % s.size(), 8)); break;        // duplicate a chunk
-      case 5: { static const char* tokens[] = {"null", "true", "1e999", "-0", "\"\\ud800\"", "[]", "{}", "\"x\"",
-                                              "18446744073709551616", "\"\\u0000\"", ",", ":", "\"", "\\"};
-                s.insert(pos, tokens[rng() % 14]); break; }
+      case 0:
+        s.erase(pos, 1 + rng() % 3);
+        break;  // delete
+      case 1:
+        s.insert(pos, 1, static_cast<char>(rng() % 256));
+        break;  // insert a random byte
+      case 2:
+        s[pos] = static_cast<char>(rng() % 256);
+        break;  // flip a byte
+      case 3:
+        s = s.substr(0, pos);
+        break;  // truncate
+      case 4:
+        s.insert(pos, s.substr(rng() % s.size(), 8));
+        break;  // duplicate a chunk
+      case 5: {
+        static const char* tokens[] = {"null",        "true",        "1e999",
+                                       "-0",          "\"\\ud800\"", "[]",
+                                       "{}",          "\"x\"",       "18446744073709551616",
+                                       "\"\\u0000\"", ",",           ":",
+                                       "\"",          "\\"};
+        s.insert(pos, tokens[rng() % 14]);
+        break;
+      }
     }
   }
   return s;
@@ -36,32 +52,48 @@ TEST(FuzzE2E, MalformedBodiesNeverCause5xxOrCrash) {
   std::string token = reg["access_token"];
   std::string auth = "Authorization: Bearer " + token;
 
-  struct Target { std::string method, path, seed; };
+  struct Target {
+    std::string method, path, seed;
+  };
   std::vector<Target> targets = {
-      {"POST", "/api/v1/auth/register", R"({"tenant_name":"a","email":"a@b.example","password":"0123456789abc","display_name":"x"})"},
+      {"POST", "/api/v1/auth/register",
+       R"({"tenant_name":"a","email":"a@b.example","password":"0123456789abc","display_name":"x"})"},
       {"POST", "/api/v1/auth/login", R"({"email":"nobody@b.example","password":"0123456789"})"},
       {"POST", "/api/v1/auth/refresh", R"({"refresh_token":"abc"})"},
       {"POST", "/api/v1/auth/logout", R"({"refresh_token":"abc"})"},
-      {"POST", "/api/v1/api-keys", R"({"name":"k","scopes":["read"],"expires_at":"2099-01-01T00:00:00Z"})"},
-      {"POST", "/api/v1/members", R"({"email":"m@b.example","password":"0123456789abc","role":"member"})"},
+      {"POST", "/api/v1/api-keys",
+       R"({"name":"k","scopes":["read"],"expires_at":"2099-01-01T00:00:00Z"})"},
+      {"POST", "/api/v1/members",
+       R"({"email":"m@b.example","password":"0123456789abc","role":"member"})"},
       {"PATCH", "/api/v1/members/1", R"({"role":"admin"})"},
   };
   // Fixed hostile bodies first, then seeded random mutations.
   std::vector<std::string> fixed = {
-      "", " ", "null", "[]", "\"str\"", "42", "{", "}", "{\"a\":", "{\"a\" 1}", "{'a':1}",
-      std::string(300000, '[') + std::string(300000, ']'),   // deep nesting
-      "{\"a\":" + std::string(100000, '9') + "}",            // huge number
-      "{\"email\":\"\\ud800\",\"password\":1}",              // lone surrogate
-      std::string("{\"email\":\"a\0b\"}", 15),                // NUL byte
-      "\xef\xbb\xbf{}",                                      // BOM
-      "{\"email\":{\"$gt\":\"\"},\"password\":[]}",           // type confusion
+      "",
+      " ",
+      "null",
+      "[]",
+      "\"str\"",
+      "42",
+      "{",
+      "}",
+      "{\"a\":",
+      "{\"a\" 1}",
+      "{'a':1}",
+      std::string(300000, '[') + std::string(300000, ']'),  // deep nesting
+      "{\"a\":" + std::string(100000, '9') + "}",           // huge number
+      "{\"email\":\"\\ud800\",\"password\":1}",             // lone surrogate
+      std::string("{\"email\":\"a\0b\"}", 15),              // NUL byte
+      "\xef\xbb\xbf{}",                                     // BOM
+      "{\"email\":{\"$gt\":\"\"},\"password\":[]}",         // type confusion
   };
   std::mt19937_64 rng(20261121);
   int sent = 0, client_errors = 0, ok = 0;
   auto check = [&](const Target& t, const std::string& body) {
     auto r = client.Request(t.method, t.path, body, {"Content-Type: application/json", auth});
     ++sent;
-    ASSERT_NE(r.status, 0) << "transport error (server crashed?) on body of " << body.size() << " bytes: " << r.error;
+    ASSERT_NE(r.status, 0) << "transport error (server crashed?) on body of " << body.size()
+                           << " bytes: " << r.error;
     ASSERT_LT(r.status, 500) << t.path << " body: " << body.substr(0, 200) << "\n" << r.body;
     if (r.status >= 400) {
       ++client_errors;
@@ -85,7 +117,8 @@ TEST(FuzzE2E, MalformedBodiesNeverCause5xxOrCrash) {
   EXPECT_GE(sent, 5000);
   EXPECT_GT(client_errors, sent * 8 / 10);
   EXPECT_EQ(client.Get("/readyz").status, 200);
-  std::printf("fuzz: %d bodies, %d rejected with 4xx problem+json, %d accepted\n", sent, client_errors, ok);
+  std::printf("fuzz: %d bodies, %d rejected with 4xx problem+json, %d accepted\n", sent,
+              client_errors, ok);
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 #include "e2e/harness.h"
 
 #include <arpa/inet.h>
+#include <curl/curl.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -13,8 +14,6 @@
 #include <random>
 #include <sstream>
 #include <thread>
-
-#include <curl/curl.h>
 
 namespace sinyal::e2e {
 namespace {
@@ -47,11 +46,12 @@ std::string HttpResult::Header(const std::string& lower) const {
   return it == headers.end() ? "" : it->second;
 }
 
-HttpClient::HttpClient(std::string base_url) : base_(std::move(base_url)), curl_(curl_easy_init()) {}
+HttpClient::HttpClient(std::string base_url)
+    : base_(std::move(base_url)), curl_(curl_easy_init()) {}
 HttpClient::~HttpClient() { curl_easy_cleanup(static_cast<CURL*>(curl_)); }
 
-HttpResult HttpClient::Request(const std::string& method, const std::string& path, const std::string& body,
-                               const std::vector<std::string>& headers) {
+HttpResult HttpClient::Request(const std::string& method, const std::string& path,
+                               const std::string& body, const std::vector<std::string>& headers) {
   CURL* c = static_cast<CURL*>(curl_);
   curl_easy_reset(c);
   HttpResult result;
@@ -127,8 +127,9 @@ ServerProcess::~ServerProcess() {
 bool ServerProcess::Start(std::string* why) {
   port_ = options_.port > 0 ? options_.port : FreePort();
   std::string log_path = (dir_.path() / "server.log").string();
-  std::vector<std::string> args = {SinyalBinary(), "serve", "--port", std::to_string(port_), "--data-dir",
-                                   (dir_.path() / "var").string()};
+  std::vector<std::string> args = {SinyalBinary(), "serve",
+                                   "--port",       std::to_string(port_),
+                                   "--data-dir",   (dir_.path() / "var").string()};
   if (!options_.database_url.empty()) {
     args.push_back("--database");
     args.push_back(options_.database_url);
@@ -139,7 +140,8 @@ bool ServerProcess::Start(std::string* why) {
     int fd = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     ::dup2(fd, 1);
     ::dup2(fd, 2);
-    ::setenv("SINYAL_SERVER_DOCS_ASSETS_DIR", SINYAL_SOURCE_DIR "/web/node_modules/redoc/bundles", 1);
+    ::setenv("SINYAL_SERVER_DOCS_ASSETS_DIR", SINYAL_SOURCE_DIR "/web/node_modules/redoc/bundles",
+             1);
     ::setenv("SINYAL_SERVER_WEB_DIR", SINYAL_SOURCE_DIR "/web/dist", 1);
     // Tests bring their own data: no first-run import and training (options_.env may turn it on).
     ::setenv("SINYAL_FIRST_RUN_ENABLED", "false", 1);
@@ -188,7 +190,8 @@ std::string ServerProcess::Log() const {
   return ss.str();
 }
 
-int RunCli(const std::vector<std::string>& args, const std::string& stdin_text, std::string* output) {
+int RunCli(const std::vector<std::string>& args, const std::string& stdin_text,
+           std::string* output) {
   testing::TempDir tmp;
   std::string in_path = (tmp.path() / "stdin").string(), out_path = (tmp.path() / "out").string();
   std::ofstream(in_path) << stdin_text;
@@ -226,11 +229,12 @@ nlohmann::json RegisterTenant(HttpClient& client, const std::string& tenant, std
   return r.Json();
 }
 
-std::string CreateOperator(const std::string& database_url, const std::string& data_dir, std::string* error) {
+std::string CreateOperator(const std::string& database_url, const std::string& data_dir,
+                           std::string* error) {
   const std::string email = "op-" + UniqueSuffix() + "@sinyal.example";
   std::string out;
-  if (RunCli({"admin", "create-operator", "--email", email, "--database", database_url, "--data-dir", data_dir,
-              "--log-level", "warn"},
+  if (RunCli({"admin", "create-operator", "--email", email, "--database", database_url,
+              "--data-dir", data_dir, "--log-level", "warn"},
              std::string(kOperatorPassword) + "\n", &out) != 0) {
     if (error) *error = out;
     return "";
@@ -239,7 +243,8 @@ std::string CreateOperator(const std::string& database_url, const std::string& d
 }
 
 std::string OperatorLogin(HttpClient& client, const std::string& email, std::string* error) {
-  auto login = client.PostJson("/api/v1/operator/login", {{"email", email}, {"password", kOperatorPassword}});
+  auto login = client.PostJson("/api/v1/operator/login",
+                               {{"email", email}, {"password", kOperatorPassword}});
   if (login.status != 200) {
     if (error) *error = std::to_string(login.status) + " " + login.body;
     return "";
@@ -254,20 +259,21 @@ void WriteDataSlice(const std::string& file, int lines, const std::string& path)
   for (int i = 0; i < lines && std::getline(in, line); ++i) out << line << "\n";
 }
 
-std::string IngestAndTrainPlatformModel(const std::string& database_url, const std::string& work_dir,
-                                        const std::string& symbol, int trees, const std::vector<int>& horizons) {
+std::string IngestAndTrainPlatformModel(const std::string& database_url,
+                                        const std::string& work_dir, const std::string& symbol,
+                                        int trees, const std::vector<int>& horizons) {
   const std::string csv = work_dir + "/eurusd.csv", data_dir = work_dir + "/cli";
   WriteDataSlice("EURUSD_H1.csv", 6001, csv);
   std::string out;
-  if (RunCli({"ingest", "--file", csv, "--symbol", symbol, "--timeframe", "H1", "--timezone", "NY+7", "--database",
-              database_url, "--data-dir", data_dir, "--log-level", "warn"},
+  if (RunCli({"ingest", "--file", csv, "--symbol", symbol, "--timeframe", "H1", "--timezone",
+              "NY+7", "--database", database_url, "--data-dir", data_dir, "--log-level", "warn"},
              "", &out) != 0) {
     return "ingest: " + out;
   }
   for (int horizon : horizons) {
-    if (RunCli({"train", "--symbol", symbol, "--timeframe", "H1", "--platform", "--activate", "--trees",
-                std::to_string(trees), "--horizon", std::to_string(horizon), "--database", database_url,
-                "--data-dir", data_dir, "--log-level", "warn"},
+    if (RunCli({"train", "--symbol", symbol, "--timeframe", "H1", "--platform", "--activate",
+                "--trees", std::to_string(trees), "--horizon", std::to_string(horizon),
+                "--database", database_url, "--data-dir", data_dir, "--log-level", "warn"},
                "", &out) != 0) {
       return "train (horizon " + std::to_string(horizon) + "): " + out;
     }
@@ -284,7 +290,8 @@ void BackendE2E::SetUp() {
   }
 }
 
-void BackendE2E::StartServer(std::map<std::string, std::string> env, std::vector<std::string> extra_args) {
+void BackendE2E::StartServer(std::map<std::string, std::string> env,
+                             std::vector<std::string> extra_args) {
   ServerProcess::Options options;
   options.database_url = url_;
   options.env = std::move(env);

@@ -6,11 +6,10 @@
 
 #include <map>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "core/testing/test_util.h"
 
@@ -29,8 +28,8 @@ class HttpClient {
  public:
   explicit HttpClient(std::string base_url);
   ~HttpClient();
-  HttpResult Request(const std::string& method, const std::string& path, const std::string& body = "",
-                     const std::vector<std::string>& headers = {});
+  HttpResult Request(const std::string& method, const std::string& path,
+                     const std::string& body = "", const std::vector<std::string>& headers = {});
   HttpResult Get(const std::string& path, const std::vector<std::string>& headers = {}) {
     return Request("GET", path, "", headers);
   }
@@ -51,7 +50,8 @@ std::string SinyalBinary();
 int FreePort();
 // A random suffix for unique names/emails across runs sharing a database.
 std::string UniqueSuffix();
-// A 12-character symbol starting with `prefix`, unique to this run (PostgreSQL runs share a schema).
+// A 12-character symbol starting with `prefix`, unique to this run (PostgreSQL runs share a
+// schema).
 std::string UniqueSymbol(const std::string& prefix);
 // "Authorization: Bearer <token>" header line.
 inline std::string Bearer(const std::string& token) { return "Authorization: Bearer " + token; }
@@ -89,10 +89,12 @@ class ServerProcess {
 
 // Runs the sinyal binary with `args`, feeding `stdin_text`; returns the exit code and fills
 // `output` with stdout+stderr.
-int RunCli(const std::vector<std::string>& args, const std::string& stdin_text, std::string* output);
+int RunCli(const std::vector<std::string>& args, const std::string& stdin_text,
+           std::string* output);
 
 // Creates a tenant + owner through the API; returns the register response JSON.
-nlohmann::json RegisterTenant(HttpClient& client, const std::string& tenant, std::string* email_out = nullptr,
+nlohmann::json RegisterTenant(HttpClient& client, const std::string& tenant,
+                              std::string* email_out = nullptr,
                               const std::string& password = "correct horse battery");
 
 // ---- Operators and platform data through the CLI (what an operator does before serving) ----
@@ -101,19 +103,22 @@ inline constexpr const char* kOperatorPassword = "operator passphrase 1";
 // `sinyal admin create-operator` for a new unique operator on `database_url` (it may run while a
 // server uses the database). Returns the operator's email; on failure sets *error to the CLI's
 // output and returns "".
-std::string CreateOperator(const std::string& database_url, const std::string& data_dir, std::string* error);
+std::string CreateOperator(const std::string& database_url, const std::string& data_dir,
+                           std::string* error);
 
 // POST /api/v1/operator/login; the access token, or "" with *error set to the response.
 std::string OperatorLogin(HttpClient& client, const std::string& email, std::string* error);
 
-// The first `lines` lines (header included) of a data/sample file (the repo's real bars), written to `path`.
+// The first `lines` lines (header included) of a data/sample file (the repo's real bars), written
+// to `path`.
 void WriteDataSlice(const std::string& file, int lines, const std::string& path);
 
 // `sinyal ingest` of the first 6,000 bars of EURUSD_H1 as platform series `symbol`, then
 // `sinyal train --platform --activate` of one default model per horizon (each horizon has its own
 // active model) with `trees` trees. "" on success, else the failing command's output.
-std::string IngestAndTrainPlatformModel(const std::string& database_url, const std::string& work_dir,
-                                        const std::string& symbol, int trees, const std::vector<int>& horizons);
+std::string IngestAndTrainPlatformModel(const std::string& database_url,
+                                        const std::string& work_dir, const std::string& symbol,
+                                        int trees, const std::vector<int>& horizons);
 
 // ---- One fixture for SQLite and PostgreSQL ---------------------------------------------------
 // The parameter names the backend: "sqlite" (a fresh file in the test's temp dir) or
@@ -128,7 +133,8 @@ class BackendE2E : public ::testing::TestWithParam<std::string> {
   const std::string& url() const { return url_; }
   const testing::TempDir& dir() const { return dir_; }
   // Starts `sinyal serve` on url() (fails the test if it doesn't start); client() talks to it.
-  void StartServer(std::map<std::string, std::string> env = {}, std::vector<std::string> extra_args = {});
+  void StartServer(std::map<std::string, std::string> env = {},
+                   std::vector<std::string> extra_args = {});
   ServerProcess& server() { return *server_; }
   HttpClient& client() { return *client_; }
   // An operator (created through the CLI) signed in on the running server: its access token.
@@ -152,7 +158,7 @@ class BackendE2E : public ::testing::TestWithParam<std::string> {
   std::unique_ptr<HttpClient> client_;
 };
 
-#define SINYAL_E2E_BACKENDS(Suite)                                                    \
+#define SINYAL_E2E_BACKENDS(Suite)                                                     \
   INSTANTIATE_TEST_SUITE_P(Backends, Suite, ::testing::Values("sqlite", "postgresql"), \
                            [](const auto& info) { return info.param; })
 

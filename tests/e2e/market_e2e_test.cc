@@ -1,18 +1,17 @@
 // Market data over real HTTP against the real binary, on SQLite and PostgreSQL: CSV uploads of
-// real sample data (data/sample) with paging, the hostile-upload table (each 422 naming its line, nothing
-// written), tenant-private series, tick batches becoming bars, the operator WebSocket feed, the
-// ingest and replay CLIs, and feature vectors equal to the features library's own computation.
+// real sample data (data/sample) with paging, the hostile-upload table (each 422 naming its line,
+// nothing written), tenant-private series, tick batches becoming bars, the operator WebSocket feed,
+// the ingest and replay CLIs, and feature vectors equal to the features library's own computation.
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmath>
 #include <cstdio>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <random>
 #include <set>
 #include <sstream>
-
-#include <nlohmann/json.hpp>
 
 #include "e2e/harness.h"
 #include "e2e/ws_client.h"
@@ -75,7 +74,8 @@ TEST_P(MarketE2E, UploadRealSliceThenPageThroughIt) {
   EXPECT_EQ(r["rows_read"], 500);
   EXPECT_EQ(r["inserted"], 500);
   EXPECT_EQ(r["layout"], "mt5");
-  EXPECT_EQ(r["first"], "2022-05-31T21:00:00Z");  // 2022.06.01 00:00 NY+7 (UTC+3 while US DST is on)
+  EXPECT_EQ(r["first"],
+            "2022-05-31T21:00:00Z");  // 2022.06.01 00:00 NY+7 (UTC+3 while US DST is on)
 
   // Pages of 200 cover the 500 bars exactly once, in order.
   std::vector<json> bars;
@@ -156,10 +156,10 @@ TEST_P(MarketE2E, HostileUploadsAre422WithTheirLineAndWriteNothing) {
        "high 1 is below low 1.2"},
       {"duplicate timestamps", h + r1 + r1, "line 3", "duplicate timestamp"},
       {"unsorted", h + r2 + r1, "line 3", "out of time order"},
-      {"mixed separators", h + r1 + "2020.01.02\t01:00:00\t1.1\t1.2\t1.0\t1.1\t1\t0\t0\n",
-       "line 3", "mixed separators"},
-      {"BOM then garbage", "\xEF\xBB\xBF" + h + "2020.01.02,00:00:00,1.1,1.2,1.0,x,1,0,0\n", "line 2",
-       "'x' is not a number"},
+      {"mixed separators", h + r1 + "2020.01.02\t01:00:00\t1.1\t1.2\t1.0\t1.1\t1\t0\t0\n", "line 3",
+       "mixed separators"},
+      {"BOM then garbage", "\xEF\xBB\xBF" + h + "2020.01.02,00:00:00,1.1,1.2,1.0,x,1,0,0\n",
+       "line 2", "'x' is not a number"},
   };
   for (const Case& c : cases) {
     auto r = Upload(op_token_, "symbol=" + sym + "&timeframe=H1", c.body);
@@ -171,7 +171,8 @@ TEST_P(MarketE2E, HostileUploadsAre422WithTheirLineAndWriteNothing) {
         << c.name << ": " << r.body;
   }
   // Nothing was written: the series does not exist.
-  auto bars = client_->Get("/api/v1/market/bars?symbol=" + sym + "&timeframe=H1", {Bearer(op_token_)});
+  auto bars =
+      client_->Get("/api/v1/market/bars?symbol=" + sym + "&timeframe=H1", {Bearer(op_token_)});
   EXPECT_EQ(bars.status, 404) << bars.body;
   // A UTF-8 BOM in front of a good file is not an error: it is stripped.
   auto bom = Upload(op_token_, "symbol=" + sym + "&timeframe=H1", "\xEF\xBB\xBF" + h + r1 + r2);
@@ -184,12 +185,14 @@ TEST_P(MarketE2E, HostileUploadsAre422WithTheirLineAndWriteNothing) {
   EXPECT_EQ(skip.Json()["inserted"], 1);
   EXPECT_EQ(skip.Json()["bad_rows"][0]["line"], 3);
   // Wrong content type, bad options, wrong timeframe for the data.
-  EXPECT_EQ(client_->Request("POST", "/api/v1/market/bars/import?symbol=" + sym + "&timeframe=H1",
-                             h + r1, {Bearer(op_token_), "Content-Type: application/json"})
+  EXPECT_EQ(client_
+                ->Request("POST", "/api/v1/market/bars/import?symbol=" + sym + "&timeframe=H1",
+                          h + r1, {Bearer(op_token_), "Content-Type: application/json"})
                 .status,
             415);
-  EXPECT_EQ(Upload(op_token_, "symbol=" + sym + "&timeframe=H1&timezone=Mars", h + r1).Json()["field"],
-            "timezone");
+  EXPECT_EQ(
+      Upload(op_token_, "symbol=" + sym + "&timeframe=H1&timezone=Mars", h + r1).Json()["field"],
+      "timezone");
   EXPECT_EQ(Upload(op_token_, "symbol=" + sym + "&timeframe=D1", h + r1 + r2).Json()["field"],
             "timeframe");
 }
@@ -205,7 +208,8 @@ TEST_P(MarketE2E, TenantPrivateSeriesAndPermissions) {
   json a = RegisterTenant(*client_, "alpha");
   json b = RegisterTenant(*client_, "beta");
   const std::string ta = a["access_token"], tb = b["access_token"];
-  auto priv = Upload(ta, "symbol=" + sym + "&timeframe=M1", h + "2023.01.02 10:00,2.1,2.2,2.0,2.15,5,1,0\n");
+  auto priv = Upload(ta, "symbol=" + sym + "&timeframe=M1",
+                     h + "2023.01.02 10:00,2.1,2.2,2.0,2.15,5,1,0\n");
   ASSERT_EQ(priv.status, 200) << priv.body;
   EXPECT_EQ(priv.Json()["owner"], "tenant");
 
@@ -223,25 +227,35 @@ TEST_P(MarketE2E, TenantPrivateSeriesAndPermissions) {
   EXPECT_EQ(rop["bars"].size(), 2u);
 
   // API keys: scope read may read but not import; ticks are operators only.
-  auto key = client_->PostJson("/api/v1/api-keys", {{"name", "reader"}, {"scopes", {"read"}}}, {Bearer(tb)});
+  auto key = client_->PostJson("/api/v1/api-keys", {{"name", "reader"}, {"scopes", {"read"}}},
+                               {Bearer(tb)});
   ASSERT_EQ(key.status, 201) << key.body;
   const std::string reader = key.Json()["key"];
-  EXPECT_EQ(client_->Get("/api/v1/market/bars?symbol=" + sym + "&timeframe=M1", {Bearer(reader)}).status, 200);
-  EXPECT_EQ(Upload(reader, "symbol=" + sym + "&timeframe=M1", h + "2023.01.02 11:00,1,1,1,1,1,1,0\n").status, 403);
-  EXPECT_EQ(client_->PostJson("/api/v1/market/ticks", {{"ticks", json::array()}}, {Bearer(ta)}).status, 403);
+  EXPECT_EQ(
+      client_->Get("/api/v1/market/bars?symbol=" + sym + "&timeframe=M1", {Bearer(reader)}).status,
+      200);
+  EXPECT_EQ(
+      Upload(reader, "symbol=" + sym + "&timeframe=M1", h + "2023.01.02 11:00,1,1,1,1,1,1,0\n")
+          .status,
+      403);
+  EXPECT_EQ(
+      client_->PostJson("/api/v1/market/ticks", {{"ticks", json::array()}}, {Bearer(ta)}).status,
+      403);
   EXPECT_EQ(client_->Get("/api/v1/market/bars?symbol=" + sym + "&timeframe=M1").status, 401);
 }
 
 TEST_P(MarketE2E, OperatorFeedKeysPushTicksAndNothingElse) {
-  auto created = client_->PostJson("/api/v1/operator/feed-keys", {{"name", "mt5-bridge"}}, {Bearer(op_token_)});
+  auto created = client_->PostJson("/api/v1/operator/feed-keys", {{"name", "mt5-bridge"}},
+                                   {Bearer(op_token_)});
   ASSERT_EQ(created.status, 201) << created.body;
   const std::string feed_key = created.Json()["key"];
   ASSERT_EQ(feed_key.rfind("sk_feed_", 0), 0u);
   EXPECT_EQ(created.Json()["scopes"], json::array({"feed"}));
 
   const std::string sym = UniqueSymbol("FK");
-  json batch = {{"ticks", {{{"symbol", sym}, {"time", "2023-03-01T10:00:05Z"}, {"bid", 1.1}},
-                           {{"symbol", sym}, {"time", "2023-03-01T10:01:05Z"}, {"bid", 1.2}}}}};
+  json batch = {{"ticks",
+                 {{{"symbol", sym}, {"time", "2023-03-01T10:00:05Z"}, {"bid", 1.1}},
+                  {{"symbol", sym}, {"time", "2023-03-01T10:01:05Z"}, {"bid", 1.2}}}}};
   auto pushed = client_->PostJson("/api/v1/market/ticks", batch, {"X-API-Key: " + feed_key});
   ASSERT_EQ(pushed.status, 200) << pushed.body;
   EXPECT_EQ(pushed.Json()["accepted"], 2);
@@ -250,19 +264,31 @@ TEST_P(MarketE2E, OperatorFeedKeysPushTicksAndNothingElse) {
   // A feed key can push ticks and nothing else.
   EXPECT_EQ(client_->Get("/api/v1/operator/me", {Bearer(feed_key)}).status, 403);
   EXPECT_EQ(client_->Get("/api/v1/operator/feed-keys", {Bearer(feed_key)}).status, 403);
-  EXPECT_EQ(client_->Get("/api/v1/market/bars?symbol=" + sym + "&timeframe=M1", {Bearer(feed_key)}).status, 403);
+  EXPECT_EQ(client_->Get("/api/v1/market/bars?symbol=" + sym + "&timeframe=M1", {Bearer(feed_key)})
+                .status,
+            403);
   EXPECT_EQ(client_->Get("/api/v1/me", {Bearer(feed_key)}).status, 403);
   // Tenant users can't create feed keys, and a tenant key can't push ticks.
   auto tenant = RegisterTenant(*client_, "feedless");
-  EXPECT_EQ(client_->PostJson("/api/v1/operator/feed-keys", {{"name", "x"}}, {Bearer(tenant["access_token"])}).status, 403);
+  EXPECT_EQ(client_
+                ->PostJson("/api/v1/operator/feed-keys", {{"name", "x"}},
+                           {Bearer(tenant["access_token"])})
+                .status,
+            403);
 
   auto listed = client_->Get("/api/v1/operator/feed-keys", {Bearer(op_token_)});
   ASSERT_EQ(listed.status, 200);
   EXPECT_EQ(listed.body.find(feed_key), std::string::npos) << "the secret is shown once";
   const std::string id = std::to_string(created.Json()["id"].get<int64_t>());
-  EXPECT_EQ(client_->Request("DELETE", "/api/v1/operator/feed-keys/" + id, "", {Bearer(op_token_)}).status, 204);
-  EXPECT_EQ(client_->PostJson("/api/v1/market/ticks", batch, {"X-API-Key: " + feed_key}).status, 401);
-  EXPECT_EQ(client_->Request("DELETE", "/api/v1/operator/feed-keys/999999999", "", {Bearer(op_token_)}).status, 404);
+  EXPECT_EQ(client_->Request("DELETE", "/api/v1/operator/feed-keys/" + id, "", {Bearer(op_token_)})
+                .status,
+            204);
+  EXPECT_EQ(client_->PostJson("/api/v1/market/ticks", batch, {"X-API-Key: " + feed_key}).status,
+            401);
+  EXPECT_EQ(
+      client_->Request("DELETE", "/api/v1/operator/feed-keys/999999999", "", {Bearer(op_token_)})
+          .status,
+      404);
 }
 
 TEST_P(MarketE2E, TickBatchesBecomeBarsOnEveryTimeframe) {
@@ -282,22 +308,25 @@ TEST_P(MarketE2E, TickBatchesBecomeBarsOnEveryTimeframe) {
   EXPECT_EQ(r.Json()["accepted"], 22);
   EXPECT_EQ(r.Json()["bars_closed"], 7 + 2 + 1);  // M1 x7, M5 x2 (10:00, 10:05), M15 x1
   // A late tick for a closed minute and an invalid one are counted, not applied.
-  auto late = client_->PostJson(
-      "/api/v1/market/ticks",
-      {{"ticks", {{{"symbol", sym}, {"time", "2023-03-01T10:01:00Z"}, {"bid", 9.0}},
-                  {{"symbol", sym}, {"time", 1677665200000LL}, {"bid", -1.0}}}}},
-      {Bearer(op_token_)});
+  auto late =
+      client_->PostJson("/api/v1/market/ticks",
+                        {{"ticks",
+                          {{{"symbol", sym}, {"time", "2023-03-01T10:01:00Z"}, {"bid", 9.0}},
+                           {{"symbol", sym}, {"time", 1677665200000LL}, {"bid", -1.0}}}}},
+                        {Bearer(op_token_)});
   ASSERT_EQ(late.status, 200) << late.body;
   EXPECT_EQ(late.Json()["late"], 1);
   EXPECT_EQ(late.Json()["rejected"], 1);
 
-  auto m1 = client_->Get("/api/v1/market/bars?symbol=" + sym + "&timeframe=M1", {Bearer(op_token_)});
+  auto m1 =
+      client_->Get("/api/v1/market/bars?symbol=" + sym + "&timeframe=M1", {Bearer(op_token_)});
   ASSERT_EQ(m1.status, 200) << m1.body;
   ASSERT_EQ(m1.Json()["bars"].size(), 7u);
   EXPECT_EQ(m1.Json()["bars"][1]["open"], 1.101005);
   EXPECT_EQ(m1.Json()["bars"][1]["close"], 1.101055);
   EXPECT_EQ(m1.Json()["bars"][1]["volume"], 3);
-  auto m5 = client_->Get("/api/v1/market/bars?symbol=" + sym + "&timeframe=M5", {Bearer(op_token_)});
+  auto m5 =
+      client_->Get("/api/v1/market/bars?symbol=" + sym + "&timeframe=M5", {Bearer(op_token_)});
   ASSERT_EQ(m5.status, 200) << m5.body;
   ASSERT_EQ(m5.Json()["bars"].size(), 2u);
   EXPECT_EQ(m5.Json()["bars"][0]["high"], 1.104055);
@@ -308,8 +337,10 @@ TEST_P(MarketE2E, TickBatchesBecomeBarsOnEveryTimeframe) {
   EXPECT_EQ(bad.status, 422);
   EXPECT_EQ(bad.Json()["field"], "ticks[0].bid");
   json many = json::array();
-  for (int i = 0; i < 10001; ++i) many.push_back({{"symbol", sym}, {"time", "2023-03-01T10:20:00Z"}, {"bid", 1.0}});
-  EXPECT_EQ(client_->PostJson("/api/v1/market/ticks", {{"ticks", many}}, {Bearer(op_token_)}).Json()["field"],
+  for (int i = 0; i < 10001; ++i)
+    many.push_back({{"symbol", sym}, {"time", "2023-03-01T10:20:00Z"}, {"bid", 1.0}});
+  EXPECT_EQ(client_->PostJson("/api/v1/market/ticks", {{"ticks", many}}, {Bearer(op_token_)})
+                .Json()["field"],
             "ticks");
 }
 
@@ -317,14 +348,16 @@ TEST_P(MarketE2E, WebSocketFeedRoundTrip) {
   const std::string sym = UniqueSymbol("WS");
   {
     WsClient anon;
-    EXPECT_NE(anon.Connect(server_->port(), "/api/v1/market/feed", {}).find(" 401 "), std::string::npos);
+    EXPECT_NE(anon.Connect(server_->port(), "/api/v1/market/feed", {}).find(" 401 "),
+              std::string::npos);
   }
   EXPECT_EQ(client_->Get("/api/v1/market/feed", {Bearer(op_token_)}).status, 426);
 
   WsClient ws;
   std::string head = ws.Connect(server_->port(), "/api/v1/market/feed", {Bearer(op_token_)});
   ASSERT_NE(head.find(" 101 "), std::string::npos) << head;
-  ASSERT_NE(head.find("s3pPLMBiTxaQ9kYGzzhZRbK+xOo="), std::string::npos) << head;  // RFC 6455 sample
+  ASSERT_NE(head.find("s3pPLMBiTxaQ9kYGzzhZRbK+xOo="), std::string::npos)
+      << head;  // RFC 6455 sample
 
   // One tick, then a batch that closes its minute.
   ws.SendFrame(0x1, json{{"symbol", sym}, {"time", "2023-05-01T08:00:01Z"}, {"bid", 1.25}}.dump());
@@ -336,8 +369,9 @@ TEST_P(MarketE2E, WebSocketFeedRoundTrip) {
   EXPECT_EQ(ack["type"], "ack");
   EXPECT_EQ(ack["seq"], 1);
   EXPECT_EQ(ack["accepted"], 1);
-  ws.SendFrame(0x1, json{{"ticks", {{{"symbol", sym}, {"time", "2023-05-01T08:00:40Z"}, {"bid", 1.26}},
-                                    {{"symbol", sym}, {"time", "2023-05-01T08:01:05Z"}, {"bid", 1.27}}}}}
+  ws.SendFrame(0x1, json{{"ticks",
+                          {{{"symbol", sym}, {"time", "2023-05-01T08:00:40Z"}, {"bid", 1.26}},
+                           {{"symbol", sym}, {"time", "2023-05-01T08:01:05Z"}, {"bid", 1.27}}}}}
                         .dump());
   ASSERT_TRUE(ws.ReadFrame(&op, &msg)) << server_->Log();
   ack = json::parse(msg);
@@ -358,7 +392,8 @@ TEST_P(MarketE2E, WebSocketFeedRoundTrip) {
   EXPECT_EQ(op, 0xA);
   EXPECT_EQ(msg, "hi");
 
-  auto m1 = client_->Get("/api/v1/market/bars?symbol=" + sym + "&timeframe=M1", {Bearer(op_token_)});
+  auto m1 =
+      client_->Get("/api/v1/market/bars?symbol=" + sym + "&timeframe=M1", {Bearer(op_token_)});
   ASSERT_EQ(m1.status, 200) << m1.body;
   ASSERT_EQ(m1.Json()["bars"].size(), 1u);
   EXPECT_EQ(m1.Json()["bars"][0]["open"], 1.25);
@@ -373,7 +408,8 @@ TEST_P(MarketE2E, WebSocketFeedRoundTrip) {
 
   // Ten bad messages in a row close with 1008.
   WsClient spam;
-  ASSERT_NE(spam.Connect(server_->port(), "/api/v1/market/feed", {Bearer(op_token_)}).find(" 101 "), std::string::npos);
+  ASSERT_NE(spam.Connect(server_->port(), "/api/v1/market/feed", {Bearer(op_token_)}).find(" 101 "),
+            std::string::npos);
   int closes = 0;
   for (int i = 0; i < 10; ++i) spam.SendFrame(0x1, "nope");
   for (int i = 0; i < 11 && spam.ReadFrame(&op, &msg); ++i) {
@@ -426,9 +462,11 @@ TEST_P(MarketE2E, IngestAndReplayCommandLines) {
   json ob = original.Json()["bars"], rb = replayed.Json()["bars"];
   ASSERT_EQ(rb.size(), ob.size());
   for (size_t i = 0; i < ob.size(); ++i) {
-    for (const char* k : {"time", "open", "high", "low", "close"}) ASSERT_EQ(rb[i][k], ob[i][k]) << i << k;
+    for (const char* k : {"time", "open", "high", "low", "close"})
+      ASSERT_EQ(rb[i][k], ob[i][k]) << i << k;
   }
-  auto h1 = client_->Get("/api/v1/market/bars?symbol=" + rsym + "&timeframe=H1", {Bearer(op_token_)});
+  auto h1 =
+      client_->Get("/api/v1/market/bars?symbol=" + rsym + "&timeframe=H1", {Bearer(op_token_)});
   ASSERT_EQ(h1.status, 200);
   std::set<std::string> hours;  // distinct hours of the file's minutes: one H1 bar each
   for (const auto& b : ob) hours.insert(b["time"].get<std::string>().substr(0, 13));
@@ -491,9 +529,10 @@ TEST_P(MarketE2E, FeatureVectorsEqualTheLibrarysComputation) {
     EXPECT_EQ(l["vectors"][0]["values"][i].get<double>(), expected.back()[i]) << i;
   }
   // A range, including the warm-up (null) values.
-  auto range = client_->Get("/api/v1/business/features?symbol=" + sym +
-                                "&timeframe=H1&set=fast@1&from=2022-05-31T00:00:00Z&to=2022-06-02T00:00:00Z",
-                            {Bearer(tok)});
+  auto range =
+      client_->Get("/api/v1/business/features?symbol=" + sym +
+                       "&timeframe=H1&set=fast@1&from=2022-05-31T00:00:00Z&to=2022-06-02T00:00:00Z",
+                   {Bearer(tok)});
   ASSERT_EQ(range.status, 200) << range.body;
   json vs = range.Json()["vectors"];
   ASSERT_GT(vs.size(), 10u);
@@ -514,7 +553,9 @@ TEST_P(MarketE2E, FeatureVectorsEqualTheLibrarysComputation) {
   ASSERT_EQ(after.status, 200);
   EXPECT_NE(after.Json()["vectors"][0]["time"], l["vectors"][0]["time"]);
   // The platform default works too; another tenant can't see this tenant's set.
-  EXPECT_EQ(client_->Get("/api/v1/business/features?symbol=" + sym + "&timeframe=H1", {Bearer(tok)}).status, 200);
+  EXPECT_EQ(client_->Get("/api/v1/business/features?symbol=" + sym + "&timeframe=H1", {Bearer(tok)})
+                .status,
+            200);
   json other = RegisterTenant(*client_, "delta");
   auto hidden = client_->Get("/api/v1/business/features?symbol=" + sym + "&timeframe=H1&set=fast",
                              {Bearer(other["access_token"].get<std::string>())});

@@ -7,10 +7,9 @@
 // active model from the shell.
 #include <chrono>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <random>
 #include <thread>
-
-#include <nlohmann/json.hpp>
 
 #include "e2e/harness.h"
 #include "store/database.h"
@@ -40,7 +39,8 @@ class ModelsE2E : public ::testing::TestWithParam<std::string> {
       url_ = "sqlite://" + (dir_.path() / "models.db").string();
     }
     options.database_url = url_;
-    options.env = {{"SINYAL_WORKER_POLL_INTERVAL_MS", "100"}, {"SINYAL_MODELS_REPORT_FOLDS", "3"},
+    options.env = {{"SINYAL_WORKER_POLL_INTERVAL_MS", "100"},
+                   {"SINYAL_MODELS_REPORT_FOLDS", "3"},
                    {"SINYAL_WORKER_XGBOOST_THREADS", "1"}};
     server_ = std::make_unique<ServerProcess>(options);
     std::string why;
@@ -91,14 +91,14 @@ TEST_P(ModelsE2E, TrainActivateRollbackReportsIsolationAndBadInput) {
   const std::string sym = UniqueSymbol("EU");
   const std::string tiny = UniqueSymbol("TY");
   // Tenant A's private series: 8,000 real EURUSD H1 bars (2020-01 .. 2021-04).
-  auto up = client_->Request("POST",
-                             "/api/v1/market/bars/import?symbol=" + sym + "&timeframe=H1&timezone=NY%2B7",
-                             Slice("EURUSD_H1.csv", 8001), {Bearer(ta), "Content-Type: text/csv"});
+  auto up = client_->Request(
+      "POST", "/api/v1/market/bars/import?symbol=" + sym + "&timeframe=H1&timezone=NY%2B7",
+      Slice("EURUSD_H1.csv", 8001), {Bearer(ta), "Content-Type: text/csv"});
   ASSERT_EQ(up.status, 200) << up.body;
   ASSERT_EQ(up.Json()["inserted"], 8000);
-  auto up_tiny = client_->Request("POST",
-                                  "/api/v1/market/bars/import?symbol=" + tiny + "&timeframe=H1&timezone=NY%2B7",
-                                  Slice("EURUSD_H1.csv", 301), {Bearer(ta), "Content-Type: text/csv"});
+  auto up_tiny = client_->Request(
+      "POST", "/api/v1/market/bars/import?symbol=" + tiny + "&timeframe=H1&timezone=NY%2B7",
+      Slice("EURUSD_H1.csv", 301), {Bearer(ta), "Content-Type: text/csv"});
   ASSERT_EQ(up_tiny.status, 200) << up_tiny.body;
 
   // --- bad input: 4xx naming the field, nothing queued ---------------------------------------
@@ -108,20 +108,30 @@ TEST_P(ModelsE2E, TrainActivateRollbackReportsIsolationAndBadInput) {
     EXPECT_EQ(r.Json()["field"], field) << r.body;
   };
   expect_problem(Post("/api/v1/models/train", {{"timeframe", "H1"}}, ta), 422, "symbol");
-  expect_problem(Post("/api/v1/models/train", {{"symbol", UniqueSymbol("NO")}, {"timeframe", "H1"}}, ta),
-                 404, "symbol");
-  expect_problem(Post("/api/v1/models/train", {{"symbol", tiny}, {"timeframe", "H1"}}, ta), 422, "symbol");
-  expect_problem(Post("/api/v1/models/train", {{"symbol", sym}, {"timeframe", "H1"}, {"trees", 100000}}, ta),
-                 422, "trees");
-  expect_problem(Post("/api/v1/models/train",
-                      {{"symbol", sym}, {"timeframe", "H1"}, {"members", json::array({{{"max_depth", 50}}, json::object(),
-                                                                                     json::object(), json::object()})}},
-                      ta),
-                 422, "members[0].max_depth");
-  expect_problem(Post("/api/v1/models/train", {{"symbol", sym}, {"timeframe", "M1"}}, ta), 422, "timeframe");
-  expect_problem(Post("/api/v1/models/train", {{"symbol", sym}, {"timeframe", "H1"}, {"colour", 1}}, ta), 422,
-                 "colour");
-  EXPECT_EQ(client_->Request("POST", "/api/v1/models/train", "{nope", {Bearer(ta), "Content-Type: application/json"})
+  expect_problem(
+      Post("/api/v1/models/train", {{"symbol", UniqueSymbol("NO")}, {"timeframe", "H1"}}, ta), 404,
+      "symbol");
+  expect_problem(Post("/api/v1/models/train", {{"symbol", tiny}, {"timeframe", "H1"}}, ta), 422,
+                 "symbol");
+  expect_problem(
+      Post("/api/v1/models/train", {{"symbol", sym}, {"timeframe", "H1"}, {"trees", 100000}}, ta),
+      422, "trees");
+  expect_problem(
+      Post("/api/v1/models/train",
+           {{"symbol", sym},
+            {"timeframe", "H1"},
+            {"members",
+             json::array({{{"max_depth", 50}}, json::object(), json::object(), json::object()})}},
+           ta),
+      422, "members[0].max_depth");
+  expect_problem(Post("/api/v1/models/train", {{"symbol", sym}, {"timeframe", "M1"}}, ta), 422,
+                 "timeframe");
+  expect_problem(
+      Post("/api/v1/models/train", {{"symbol", sym}, {"timeframe", "H1"}, {"colour", 1}}, ta), 422,
+      "colour");
+  EXPECT_EQ(client_
+                ->Request("POST", "/api/v1/models/train", "{nope",
+                          {Bearer(ta), "Content-Type: application/json"})
                 .status,
             400);
 
@@ -165,16 +175,17 @@ TEST_P(ModelsE2E, TrainActivateRollbackReportsIsolationAndBadInput) {
   EXPECT_LT(wf["accuracy"].get<double>(), 0.56);
 
   // A second version, activated by the job.
-  auto train2 = Post("/api/v1/models/train", {{"symbol", sym}, {"timeframe", "h1"}, {"activate", true}}, ta);
+  auto train2 =
+      Post("/api/v1/models/train", {{"symbol", sym}, {"timeframe", "h1"}, {"activate", true}}, ta);
   ASSERT_EQ(train2.status, 202) << train2.body;
   json j2 = WaitForJob(train2.Json()["job_id"], ta);
   ASSERT_EQ(j2["status"], "succeeded") << j2.dump();
   EXPECT_EQ(j2["result"]["activated"], true);
 
   // A failing job (unknown feature set, found by the worker) changes no active model.
-  auto train3 = Post("/api/v1/models/train", {{"symbol", sym}, {"timeframe", "H1"}, {"feature_set", "nope"},
-                                              {"activate", true}},
-                     ta);
+  auto train3 =
+      Post("/api/v1/models/train",
+           {{"symbol", sym}, {"timeframe", "H1"}, {"feature_set", "nope"}, {"activate", true}}, ta);
   ASSERT_EQ(train3.status, 202) << train3.body;
   json j3 = WaitForJob(train3.Json()["job_id"], ta);
   EXPECT_EQ(j3["status"], "failed");
@@ -206,7 +217,8 @@ TEST_P(ModelsE2E, TrainActivateRollbackReportsIsolationAndBadInput) {
   // --- tenant isolation ----------------------------------------------------------------------
   EXPECT_EQ(Get(base + "/versions/1", tb).status, 404);
   EXPECT_EQ(Post(base + "/versions/1/activate", json::object(), tb).status, 404);
-  EXPECT_EQ(Post(base + "/rollback", json::object(), tb).status, 409);  // B has nothing to roll back
+  EXPECT_EQ(Post(base + "/rollback", json::object(), tb).status,
+            409);  // B has nothing to roll back
   EXPECT_EQ(Get(base + "/versions/1/report", tb).status, 404);
   EXPECT_EQ(Get(base + "/versions/1/report/reliability.svg", tb).status, 404);
   auto b_list = Get(list_q, tb);
@@ -234,8 +246,9 @@ TEST_P(ModelsE2E, TrainActivateRollbackReportsIsolationAndBadInput) {
 
   // --- the shell: sinyal predict with the tenant's active model --------------------------------
   std::string out;
-  ASSERT_EQ(RunCli({"predict", "--symbol", sym, "--timeframe", "H1", "--tenant-id", std::to_string(tenant_a),
-                    "--database", url_, "--data-dir", server_->data_dir(), "--log-level", "warn"},
+  ASSERT_EQ(RunCli({"predict", "--symbol", sym, "--timeframe", "H1", "--tenant-id",
+                    std::to_string(tenant_a), "--database", url_, "--data-dir", server_->data_dir(),
+                    "--log-level", "warn"},
                    "", &out),
             0)
       << out;

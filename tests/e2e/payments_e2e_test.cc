@@ -18,9 +18,8 @@
 #include <algorithm>
 #include <chrono>
 #include <functional>
-#include <thread>
-
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "core/clock.h"
 #include "core/time.h"
@@ -47,11 +46,17 @@ class SandboxProcess {
       int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
       ::dup2(fd, 1);
       ::dup2(fd, 2);
-      std::vector<std::string> args = {SinyalBinary(), "midtrans-sandbox", "--port", std::to_string(port),
-                                        "--server-key", kKey, "--notification-url",
-                                        "http://127.0.0.1:" + std::to_string(notify_port) +
-                                            "/api/v1/payments/midtrans/notification",
-                                        "--retry-scale-permille", "2"};
+      std::vector<std::string> args = {SinyalBinary(),
+                                       "midtrans-sandbox",
+                                       "--port",
+                                       std::to_string(port),
+                                       "--server-key",
+                                       kKey,
+                                       "--notification-url",
+                                       "http://127.0.0.1:" + std::to_string(notify_port) +
+                                           "/api/v1/payments/midtrans/notification",
+                                       "--retry-scale-permille",
+                                       "2"};
       std::vector<char*> argv;
       for (auto& a : args) argv.push_back(a.data());
       argv.push_back(nullptr);
@@ -130,8 +135,8 @@ class PaymentsE2E : public ::testing::TestWithParam<std::string> {
     json reg = RegisterTenant(*client_, "pay" + UniqueSuffix());
     t.id = reg["user"]["tenant"]["id"];
     t.token = reg["access_token"];
-    auto key = client_->PostJson("/api/v1/api-keys", {{"name", "bot"}, {"scopes", {"predict", "read"}}},
-                                 {Bearer(t.token)});
+    auto key = client_->PostJson(
+        "/api/v1/api-keys", {{"name", "bot"}, {"scopes", {"predict", "read"}}}, {Bearer(t.token)});
     EXPECT_EQ(key.status, 201) << key.body;
     t.key = key.Json()["key"];
     return t;
@@ -142,7 +147,8 @@ class PaymentsE2E : public ::testing::TestWithParam<std::string> {
     return r.Json();
   }
   json Checkout(const Tenant& t, const std::string& plan, const std::string& period, long want) {
-    auto r = client_->PostJson("/api/v1/billing/checkout", {{"plan", plan}, {"period", period}}, {Bearer(t.token)});
+    auto r = client_->PostJson("/api/v1/billing/checkout", {{"plan", plan}, {"period", period}},
+                               {Bearer(t.token)});
     EXPECT_EQ(r.status, want) << r.body;
     return r.Json();
   }
@@ -175,9 +181,10 @@ class PaymentsE2E : public ::testing::TestWithParam<std::string> {
   std::pair<json, std::string> QuotaAndRateLimit(const Tenant& t) {
     auto usage = client_->Get("/api/v1/usage", {"X-API-Key: " + t.key});
     EXPECT_EQ(usage.status, 200) << usage.body;
-    auto predict = client_->PostJson("/api/v1/business/predict",
-                                     {{"symbol", "NOSUCH"}, {"timeframe", "1h"}, {"prediction_type", "price_direction"}},
-                                     {"X-API-Key: " + t.key});
+    auto predict = client_->PostJson(
+        "/api/v1/business/predict",
+        {{"symbol", "NOSUCH"}, {"timeframe", "1h"}, {"prediction_type", "price_direction"}},
+        {"X-API-Key: " + t.key});
     return {usage.Json()["quota"], predict.Header("ratelimit-limit")};
   }
   // Moves every stored time of the tenant's terms back by `by`: as if `by` had passed.
@@ -185,17 +192,21 @@ class PaymentsE2E : public ::testing::TestWithParam<std::string> {
     Status st = db_->WithTx([&](soci::session& sql) -> Status {
       long long id = t.id, d = by;
       std::string state;
-      sql << "SELECT state FROM billing_accounts WHERE tenant_id = :t", soci::use(id, "t"), soci::into(state);
+      sql << "SELECT state FROM billing_accounts WHERE tenant_id = :t", soci::use(id, "t"),
+          soci::into(state);
       json s = json::parse(state);
       for (const char* k : {"term_start", "term_end", "grace_until"}) {
         if (s[k].get<int64_t>() != 0) s[k] = s[k].get<int64_t>() - by;
       }
       state = s.dump();
-      sql << "UPDATE billing_accounts SET state = :s, term_end = CASE WHEN term_end > 0 THEN term_end - :d "
-             "ELSE 0 END, next_deadline = CASE WHEN next_deadline > 0 THEN next_deadline - :d2 ELSE 0 END "
+      sql << "UPDATE billing_accounts SET state = :s, term_end = CASE WHEN term_end > 0 THEN "
+             "term_end - :d "
+             "ELSE 0 END, next_deadline = CASE WHEN next_deadline > 0 THEN next_deadline - :d2 "
+             "ELSE 0 END "
              "WHERE tenant_id = :t",
           soci::use(state, "s"), soci::use(d, "d"), soci::use(d, "d2"), soci::use(id, "t");
-      sql << "UPDATE term_invoices SET term_start = CASE WHEN term_start > 0 THEN term_start - :a ELSE 0 END, "
+      sql << "UPDATE term_invoices SET term_start = CASE WHEN term_start > 0 THEN term_start - :a "
+             "ELSE 0 END, "
              "term_end = CASE WHEN term_end > 0 THEN term_end - :b ELSE 0 END, "
              "due_at = CASE WHEN due_at > 0 THEN due_at - :c ELSE 0 END WHERE tenant_id = :t",
           soci::use(d, "a"), soci::use(d, "b"), soci::use(d, "c"), soci::use(id, "t");
@@ -213,10 +224,14 @@ class PaymentsE2E : public ::testing::TestWithParam<std::string> {
     EXPECT_TRUE(st.ok()) << st.ToString();
     return n;
   }
-  static std::string Signed(const std::string& order_id, const std::string& status, const std::string& code,
-                            const std::string& gross, const std::string& key = kKey) {
-    return json({{"order_id", order_id}, {"transaction_status", status}, {"status_code", code},
-                 {"gross_amount", gross}, {"payment_type", "bank_transfer"},
+  static std::string Signed(const std::string& order_id, const std::string& status,
+                            const std::string& code, const std::string& gross,
+                            const std::string& key = kKey) {
+    return json({{"order_id", order_id},
+                 {"transaction_status", status},
+                 {"status_code", code},
+                 {"gross_amount", gross},
+                 {"payment_type", "bank_transfer"},
                  {"signature_key", payments::SignatureKey(order_id, code, gross, key)}})
         .dump();
   }
@@ -279,7 +294,7 @@ TEST_P(PaymentsE2E, SubscribeRenewUpgradeDowngradeCancelRefundReverse) {
   Act(pay.Json()["payment"]["token"].get<std::string>(), "pay_card");
   WaitFor(t, [](const json& j) { return j["open_invoice"].is_null(); });
   EXPECT_EQ(Subscription(t)["term"]["invoice"], first_term);  // paid early: starts at the end
-  Age(t, 6 * kNanosPerDay);  // past the first term's end
+  Age(t, 6 * kNanosPerDay);                                   // past the first term's end
   s = WaitFor(t, [&](const json& j) { return j["term"]["invoice"] == renewal; });
   EXPECT_EQ(s["plan"], "pro");
   EXPECT_EQ(s["status"], "active");
@@ -317,8 +332,9 @@ TEST_P(PaymentsE2E, SubscribeRenewUpgradeDowngradeCancelRefundReverse) {
   Age(t, 24 * kNanosPerDay);
   s = WaitFor(t, [](const json& j) { return !j["open_invoice"].is_null(); });
   EXPECT_EQ(s["open_invoice"]["plan"], "pro");
-  pay = client_->PostJson("/api/v1/billing/invoices/" + std::to_string(s["open_invoice"]["id"].get<int>()) + "/pay",
-                          json::object(), {Bearer(t.token)});
+  pay = client_->PostJson(
+      "/api/v1/billing/invoices/" + std::to_string(s["open_invoice"]["id"].get<int>()) + "/pay",
+      json::object(), {Bearer(t.token)});
   ASSERT_EQ(pay.status, 200) << pay.body;
   Act(pay.Json()["payment"]["token"].get<std::string>(), "pay");
   WaitFor(t, [](const json& j) { return j["open_invoice"].is_null(); });
@@ -343,7 +359,8 @@ TEST_P(PaymentsE2E, SubscribeRenewUpgradeDowngradeCancelRefundReverse) {
   Act(co["token"].get<std::string>(), "pay_card");
   WaitForPlan(t, "pro");
   auto refund = client_->PostJson("/api/v1/operator/orders/" + order_r + "/refund",
-                                  {{"amount_idr", 299000}, {"reason", "customer asked"}}, {Bearer(op_token_)});
+                                  {{"amount_idr", 299000}, {"reason", "customer asked"}},
+                                  {Bearer(op_token_)});
   ASSERT_EQ(refund.status, 200) << refund.body;
   EXPECT_EQ(refund.Json()["status"], "refunded");
   WaitForPlan(t, "free");
@@ -364,22 +381,26 @@ TEST_P(PaymentsE2E, SubscribeRenewUpgradeDowngradeCancelRefundReverse) {
   const json event_list = events.Json();
   for (const auto& e : event_list["items"]) kinds.insert(e["kind"].get<std::string>());
   EXPECT_GT(kinds.size(), 10u) << events.body.substr(0, 2000);
-  for (const char* k : {"checkout", "invoice_paid", "plan_granted", "renewal_invoiced", "renewed", "upgraded",
-                        "downgrade_scheduled", "downgraded", "cancel_scheduled", "cancelled", "refund",
-                        "plan_revoked", "reversal"}) {
+  for (const char* k : {"checkout", "invoice_paid", "plan_granted", "renewal_invoiced", "renewed",
+                        "upgraded", "downgrade_scheduled", "downgraded", "cancel_scheduled",
+                        "cancelled", "refund", "plan_revoked", "reversal"}) {
     EXPECT_TRUE(kinds.count(k)) << k;
   }
-  auto ops = client_->Get("/api/v1/operator/tenants/" + std::to_string(t.id) + "/payments", {Bearer(op_token_)});
+  auto ops = client_->Get("/api/v1/operator/tenants/" + std::to_string(t.id) + "/payments",
+                          {Bearer(op_token_)});
   ASSERT_EQ(ops.status, 200) << ops.body;
   EXPECT_EQ(ops.Json()["reconciliation"]["ok"], true) << ops.Json()["reconciliation"].dump();
   int64_t cash = 0;
   const json ops_body = ops.Json();
   for (const auto& p : ops_body["payments"]) cash += p["amount_idr"].get<int64_t>();
-  EXPECT_EQ(cash, ops.Json()["reconciliation"]["cash_idr"].get<int64_t>()) << ops.body.substr(0, 3000);
+  EXPECT_EQ(cash, ops.Json()["reconciliation"]["cash_idr"].get<int64_t>())
+      << ops.body.substr(0, 3000);
   auto revenue = client_->Get("/api/v1/operator/analytics/subscriptions", {Bearer(op_token_)});
   ASSERT_EQ(revenue.status, 200) << revenue.body;
-  EXPECT_EQ(revenue.Json()["reconciliation"]["ok"], true) << revenue.Json()["reconciliation"].dump();
-  auto orders = client_->Get("/api/v1/operator/tenants/" + std::to_string(t.id) + "/orders", {Bearer(op_token_)});
+  EXPECT_EQ(revenue.Json()["reconciliation"]["ok"], true)
+      << revenue.Json()["reconciliation"].dump();
+  auto orders = client_->Get("/api/v1/operator/tenants/" + std::to_string(t.id) + "/orders",
+                             {Bearer(op_token_)});
   ASSERT_EQ(orders.status, 200);
   EXPECT_GE(orders.Json()["items"].size(), 6u);
 }
@@ -420,8 +441,9 @@ TEST_P(PaymentsE2E, UnpaidRenewalGoesPastDueThenFallsBackToFree) {
   ASSERT_FALSE(renewal_order.is_null()) << "no payment link for the renewal invoice";
   EXPECT_EQ(renewal_order["gross_amount"], 299000);
   EXPECT_EQ(renewal_order["simulated"], true);
-  EXPECT_NE(renewal_order["payment"]["redirect_url"].get<std::string>().find("/sandbox/midtrans/pay/"),
-            std::string::npos);
+  EXPECT_NE(
+      renewal_order["payment"]["redirect_url"].get<std::string>().find("/sandbox/midtrans/pay/"),
+      std::string::npos);
 
   // Past the term end, unpaid: past_due, still Pro, grace until 3 days after the term end.
   Age(t, 6 * kNanosPerDay);
@@ -459,7 +481,8 @@ TEST_P(PaymentsE2E, UnpaidRenewalGoesPastDueThenFallsBackToFree) {
   EXPECT_TRUE(saw);
   json order_after;
   for (int i = 0; i < 200; ++i) {
-    auto r = client_->Get("/api/v1/billing/orders/" + renewal_order["id"].get<std::string>(), {Bearer(t.token)});
+    auto r = client_->Get("/api/v1/billing/orders/" + renewal_order["id"].get<std::string>(),
+                          {Bearer(t.token)});
     ASSERT_EQ(r.status, 200) << r.body;
     order_after = r.Json();
     if (order_after["payment"].is_null()) break;
@@ -472,8 +495,11 @@ TEST_P(PaymentsE2E, UnpaidRenewalGoesPastDueThenFallsBackToFree) {
   ASSERT_EQ(events.status, 200);
   std::vector<std::string> kinds;
   const json event_list = events.Json();
-  for (const auto& e : event_list["items"]) kinds.insert(kinds.begin(), e["kind"].get<std::string>());  // oldest first
-  auto pos = [&](const std::string& k) { return std::find(kinds.begin(), kinds.end(), k) - kinds.begin(); };
+  for (const auto& e : event_list["items"])
+    kinds.insert(kinds.begin(), e["kind"].get<std::string>());  // oldest first
+  auto pos = [&](const std::string& k) {
+    return std::find(kinds.begin(), kinds.end(), k) - kinds.begin();
+  };
   const auto n = static_cast<std::ptrdiff_t>(kinds.size());
   ASSERT_LT(pos("renewal_invoiced"), n) << events.body.substr(0, 2000);
   ASSERT_LT(pos("past_due"), n);
@@ -512,15 +538,17 @@ TEST_P(PaymentsE2E, ForgedNotificationsAreRejectedOrIgnored) {
   // "settlement": the status API says refund, already applied; the plan stays Free.
   Act(co["token"].get<std::string>(), "pay_card");
   WaitForPlan(t, "pro");
-  auto refund = client_->PostJson("/api/v1/operator/orders/" + order + "/refund",
-                                  {{"amount_idr", 299000}, {"reason", "test"}}, {Bearer(op_token_)});
+  auto refund =
+      client_->PostJson("/api/v1/operator/orders/" + order + "/refund",
+                        {{"amount_idr", 299000}, {"reason", "test"}}, {Bearer(op_token_)});
   ASSERT_EQ(refund.status, 200) << refund.body;
   WaitForPlan(t, "free");
   r = Notify(Signed(order, "settlement", "200", gross));
   EXPECT_EQ(r.status, 200) << r.body;
   EXPECT_EQ(r.Json()["outcome"], "duplicate");
   EXPECT_EQ(Subscription(t)["plan"], "free");
-  EXPECT_EQ(Count("SELECT COUNT(*) FROM payments WHERE tenant_id = :t AND kind = 'settlement'", t.id), 1);
+  EXPECT_EQ(
+      Count("SELECT COUNT(*) FROM payments WHERE tenant_id = :t AND kind = 'settlement'", t.id), 1);
 }
 
 // serve is SIGKILLed while it applies the settlement (before or after the commit), so the
@@ -541,9 +569,16 @@ TEST_P(PaymentsE2E, KilledBetweenReceivingAndAnsweringGrantsExactlyOnce) {
     StartServer({});
     WaitForPlan(t, "pro");
     std::this_thread::sleep_for(std::chrono::seconds(2));  // later retries: duplicates
-    EXPECT_EQ(Count("SELECT COUNT(*) FROM payments WHERE tenant_id = :t AND kind = 'settlement'", t.id), 1);
-    EXPECT_EQ(Count("SELECT COUNT(*) FROM billing_events WHERE tenant_id = :t AND kind = 'plan_granted'", t.id), 1);
-    EXPECT_EQ(Count("SELECT COUNT(*) FROM term_invoices WHERE tenant_id = :t AND status = 'paid'", t.id), 1);
+    EXPECT_EQ(
+        Count("SELECT COUNT(*) FROM payments WHERE tenant_id = :t AND kind = 'settlement'", t.id),
+        1);
+    EXPECT_EQ(
+        Count("SELECT COUNT(*) FROM billing_events WHERE tenant_id = :t AND kind = 'plan_granted'",
+              t.id),
+        1);
+    EXPECT_EQ(
+        Count("SELECT COUNT(*) FROM term_invoices WHERE tenant_id = :t AND status = 'paid'", t.id),
+        1);
     EXPECT_EQ(OrderStatus(t, co["order"]["id"]), "paid");
   }
 }
@@ -566,13 +601,15 @@ TEST(PaymentsNoKeysE2E, ServeUsesItsOwnSandboxAndSaysSimulated) {
     if (p["name"] != "pro") continue;
     saw_pro = true;
     EXPECT_EQ(p["yearly_price_idr"], 2990000);
-    EXPECT_EQ(p["overage_bands"], json::parse(R"([{"up_to":10000,"price_idr":250},{"up_to":50000,"price_idr":200},
+    EXPECT_EQ(p["overage_bands"],
+              json::parse(R"([{"up_to":10000,"price_idr":250},{"up_to":50000,"price_idr":200},
                                                    {"up_to":null,"price_idr":150}])"));
   }
   EXPECT_TRUE(saw_pro);
   json reg = RegisterTenant(client, "nokeys" + UniqueSuffix());
   const std::string token = reg["access_token"];
-  auto r = client.PostJson("/api/v1/billing/checkout", {{"plan", "pro"}, {"period", "year"}}, {Bearer(token)});
+  auto r = client.PostJson("/api/v1/billing/checkout", {{"plan", "pro"}, {"period", "year"}},
+                           {Bearer(token)});
   ASSERT_EQ(r.status, 201) << r.body;
   EXPECT_EQ(r.Json()["gateway"]["simulated"], true);
   EXPECT_NE(r.Json()["gateway"]["note"].get<std::string>().find("SIMULATED"), std::string::npos);

@@ -7,6 +7,8 @@
 //    limit (burst + rate x elapsed), i.e. the two servers share one bucket.
 // The limiter runs before the handler, so any non-429 answer (here 404/422 for a symbol that
 // does not exist: no model or market data is needed) is a request the limiter accepted.
+#include <gtest/gtest.h>
+
 #include <atomic>
 #include <chrono>
 #include <cmath>
@@ -14,8 +16,6 @@
 #include <cstdlib>
 #include <thread>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 #include "e2e/harness.h"
 
@@ -115,10 +115,12 @@ TEST(RateLimitE2E, InProcessHeaders429AndRetryAfter) {
 
   // The stages are in /metrics per route.
   HttpResult metrics = c.Get("/metrics");
-  EXPECT_NE(metrics.body.find("sinyal_stage_seconds_count{method=\"POST\",route=\"/api/v1/business/predict\","
-                              "stage=\"ratelimit\"}"),
+  EXPECT_NE(metrics.body.find(
+                "sinyal_stage_seconds_count{method=\"POST\",route=\"/api/v1/business/predict\","
+                "stage=\"ratelimit\"}"),
             std::string::npos);
-  EXPECT_NE(metrics.body.find("sinyal_ratelimit_decisions_total{result=\"refused\"}"), std::string::npos);
+  EXPECT_NE(metrics.body.find("sinyal_ratelimit_decisions_total{result=\"refused\"}"),
+            std::string::npos);
 }
 
 TEST(RateLimitE2E, TwoServersBehindOneRedisShareTheLimit) {
@@ -180,10 +182,12 @@ TEST(RateLimitE2E, TwoServersBehindOneRedisShareTheLimit) {
   // emission interval is rounded up to whole microseconds (stricter, never looser). Tolerance:
   // 1 request, for the boundary case where the last arrival falls exactly on a refill instant.
   const double bound = static_cast<double>(burst) + rate * elapsed;
-  std::printf("two servers, one key: accepted %lld (A %lld, B %lld), refused %lld in %.2f s; "
-              "plan bound burst + rate x elapsed = %.2f\n",
-              static_cast<long long>(accepted.load()), static_cast<long long>(accepted_on[0].load()),
-              static_cast<long long>(accepted_on[1].load()), static_cast<long long>(refused.load()), elapsed, bound);
+  std::printf(
+      "two servers, one key: accepted %lld (A %lld, B %lld), refused %lld in %.2f s; "
+      "plan bound burst + rate x elapsed = %.2f\n",
+      static_cast<long long>(accepted.load()), static_cast<long long>(accepted_on[0].load()),
+      static_cast<long long>(accepted_on[1].load()), static_cast<long long>(refused.load()),
+      elapsed, bound);
   EXPECT_LE(static_cast<double>(accepted.load()), bound + 1)
       << "accepted " << accepted << " (server A " << accepted_on[0] << ", B " << accepted_on[1]
       << ") in " << elapsed << " s; plan burst " << burst << ", rate " << rate << "/s";
@@ -191,7 +195,8 @@ TEST(RateLimitE2E, TwoServersBehindOneRedisShareTheLimit) {
   ASSERT_LT(bound + 1, 2.0 * (static_cast<double>(burst) + rate * (elapsed - 0.5)));
   // The limit is used, not refused wholesale: nearly all of it was accepted (the clients ask far
   // faster than the rate, so every refill is taken within one round trip).
-  EXPECT_GE(static_cast<double>(accepted.load()), static_cast<double>(burst) + rate * (elapsed - 1.0) - 1)
+  EXPECT_GE(static_cast<double>(accepted.load()),
+            static_cast<double>(burst) + rate * (elapsed - 1.0) - 1)
       << "accepted " << accepted;
   EXPECT_GT(refused_on[0].load(), 0);
   EXPECT_GT(refused_on[1].load(), 0);

@@ -11,10 +11,9 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <nlohmann/json.hpp>
 #include <random>
 #include <thread>
-
-#include <nlohmann/json.hpp>
 
 #include "core/time.h"
 #include "e2e/harness.h"
@@ -37,8 +36,8 @@ class Stream {
       const double wick = std::fabs(z(rng_)) * sigma * 0.3 * price_;
       const double h = std::max(o, c) + wick, l = std::min(o, c) - wick;
       const CivilTime ct = NanosToCivil(t_);
-      std::snprintf(line, sizeof line, "%04d.%02d.%02d,%02d:00:00,%.5f,%.5f,%.5f,%.5f,%d,0,8\n", ct.year,
-                    ct.month, ct.day, ct.hour, o, h, l, c, 100 + static_cast<int>(i % 7));
+      std::snprintf(line, sizeof line, "%04d.%02d.%02d,%02d:00:00,%.5f,%.5f,%.5f,%.5f,%d,0,8\n",
+                    ct.year, ct.month, ct.day, ct.hour, o, h, l, c, 100 + static_cast<int>(i % 7));
       out += line;
       // The next bar opens at this bar's close as written (5 decimals).
       price_ = std::round(c * 1e5) / 1e5;
@@ -64,22 +63,27 @@ class RetrainingE2E : public ::testing::TestWithParam<std::string> {
     } else {
       options.database_url = "sqlite://" + (dir_.path() / "retraining.db").string();
     }
-    options.env = {{"SINYAL_WORKER_POLL_INTERVAL_MS", "100"}, {"SINYAL_MODELS_REPORT_FOLDS", "2"},
-                   {"SINYAL_WORKER_XGBOOST_THREADS", "1"}, {"SINYAL_WORKER_RETRAIN_WINDOW_BARS", "4000"}};
+    options.env = {{"SINYAL_WORKER_POLL_INTERVAL_MS", "100"},
+                   {"SINYAL_MODELS_REPORT_FOLDS", "2"},
+                   {"SINYAL_WORKER_XGBOOST_THREADS", "1"},
+                   {"SINYAL_WORKER_RETRAIN_WINDOW_BARS", "4000"}};
     server_ = std::make_unique<ServerProcess>(options);
     std::string why;
     ASSERT_TRUE(server_->Start(&why)) << why;
     client_ = std::make_unique<HttpClient>(server_->base_url());
   }
 
-  HttpResult Get(const std::string& path, const std::string& token) { return client_->Get(path, {Bearer(token)}); }
+  HttpResult Get(const std::string& path, const std::string& token) {
+    return client_->Get(path, {Bearer(token)});
+  }
   HttpResult Post(const std::string& path, const json& body, const std::string& token) {
     return client_->PostJson(path, body, {Bearer(token)});
   }
 
   void Upload(const std::string& csv, const std::string& token) {
-    auto r = client_->Request("POST", "/api/v1/market/bars/import?symbol=" + sym_ + "&timeframe=H1&timezone=UTC",
-                              csv, {Bearer(token), "Content-Type: text/csv"});
+    auto r = client_->Request(
+        "POST", "/api/v1/market/bars/import?symbol=" + sym_ + "&timeframe=H1&timezone=UTC", csv,
+        {Bearer(token), "Content-Type: text/csv"});
     ASSERT_EQ(r.status, 200) << r.body;
   }
 
@@ -110,7 +114,9 @@ class RetrainingE2E : public ::testing::TestWithParam<std::string> {
   int64_t Active(const std::string& token) {
     auto r = Get("/api/v1/models?symbol=" + sym_ + "&timeframe=H1", token);
     EXPECT_EQ(r.status, 200) << r.body;
-    return r.Json().value("active_version", json(0)).is_number() ? r.Json()["active_version"].get<int64_t>() : 0;
+    return r.Json().value("active_version", json(0)).is_number()
+               ? r.Json()["active_version"].get<int64_t>()
+               : 0;
   }
 
   testing::TempDir dir_;
@@ -131,7 +137,8 @@ TEST_P(RetrainingE2E, DriftChallengerPromotionRollbackAndTheAuditTrail) {
                               json{{"trees", 30}, {"feature_set", "basic"}}.dump(),
                               {Bearer(ta), "Content-Type: application/json"});
   ASSERT_EQ(put.status, 200) << put.body;
-  auto train = Post("/api/v1/models/train", {{"symbol", sym_}, {"timeframe", "H1"}, {"activate", true}}, ta);
+  auto train =
+      Post("/api/v1/models/train", {{"symbol", sym_}, {"timeframe", "H1"}, {"activate", true}}, ta);
   ASSERT_EQ(train.status, 202) << train.body;
   ASSERT_EQ(WaitForJob(train.Json()["job_id"], ta)["status"], "succeeded");
   ASSERT_EQ(Active(ta), 1);
@@ -179,13 +186,12 @@ TEST_P(RetrainingE2E, DriftChallengerPromotionRollbackAndTheAuditTrail) {
   json recs = trail.Json()["records"];
   std::vector<std::string> actions;
   for (auto it = recs.rbegin(); it != recs.rend(); ++it) actions.push_back((*it)["action"]);
-  expected.insert(expected.end(), {"drift_check", "challenger_trained", "challenger_evaluated", "promoted",
-                                   "post_promotion_check", "rolled_back"});
-  EXPECT_EQ(actions, expected)
-      << recs.back().dump();
+  expected.insert(expected.end(), {"drift_check", "challenger_trained", "challenger_evaluated",
+                                   "promoted", "post_promotion_check", "rolled_back"});
+  EXPECT_EQ(actions, expected) << recs.back().dump();
   ASSERT_EQ(recs.size(), expected.size());
   EXPECT_EQ(recs[0]["seq"], static_cast<int64_t>(expected.size()));
-  EXPECT_TRUE(recs[5]["decision"]);   // the drift check after the change
+  EXPECT_TRUE(recs[5]["decision"]);  // the drift check after the change
   bool significant = false;
   for (auto& [k, v] : recs[5]["figures"].items()) {
     if (k.rfind("psi.", 0) == 0 && v.is_number() && v.get<double>() >= 0.25) significant = true;
@@ -193,7 +199,8 @@ TEST_P(RetrainingE2E, DriftChallengerPromotionRollbackAndTheAuditTrail) {
   EXPECT_TRUE(significant) << recs[5].dump();
   const json& ev = recs[3];
   EXPECT_EQ(ev["action"], "challenger_evaluated");
-  EXPECT_GT(ev["figures"]["champion.log_loss"].get<double>(), ev["figures"]["challenger.log_loss"].get<double>());
+  EXPECT_GT(ev["figures"]["champion.log_loss"].get<double>(),
+            ev["figures"]["challenger.log_loss"].get<double>());
   EXPECT_LT(ev["figures"]["paired.p"].get<double>(), 0.05);
   EXPECT_GE(ev["figures"]["n"].get<double>(), 300);
   EXPECT_EQ(recs[2]["champion_version"], 1);
@@ -207,7 +214,8 @@ TEST_P(RetrainingE2E, DriftChallengerPromotionRollbackAndTheAuditTrail) {
   EXPECT_EQ(page.Json()["records"].size(), 3u);
   const int64_t n = static_cast<int64_t>(expected.size());
   EXPECT_EQ(page.Json()["next_before"], n - 2);
-  auto older = Get("/api/v1/models/" + sym_ + "/H1/retraining?limit=3&before=" + std::to_string(n - 2), ta);
+  auto older =
+      Get("/api/v1/models/" + sym_ + "/H1/retraining?limit=3&before=" + std::to_string(n - 2), ta);
   ASSERT_EQ(older.status, 200);
   EXPECT_EQ(older.Json()["records"][0]["seq"], n - 3);
 

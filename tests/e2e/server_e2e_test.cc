@@ -41,9 +41,12 @@ TEST_F(ServerE2E, MetricsCountRequestsByRouteAndStatus) {
   client_->Get("/api/v1/nope");  // "/nope" is a dashboard route (the SPA answers it)
   auto m = client_->Get("/metrics");
   ASSERT_EQ(m.status, 200);
-  EXPECT_NE(m.body.find("sinyal_http_requests_total{method=\"GET\",route=\"/healthz\",status=\"200\"}"), std::string::npos);
+  EXPECT_NE(
+      m.body.find("sinyal_http_requests_total{method=\"GET\",route=\"/healthz\",status=\"200\"}"),
+      std::string::npos);
   EXPECT_NE(m.body.find("route=\"unmatched\",status=\"404\""), std::string::npos);
-  EXPECT_NE(m.body.find("sinyal_http_request_duration_seconds_bucket{method=\"GET\",route=\"/healthz\",le=\"0.001\"}"),
+  EXPECT_NE(m.body.find("sinyal_http_request_duration_seconds_bucket{method=\"GET\",route=\"/"
+                        "healthz\",le=\"0.001\"}"),
             std::string::npos);
 }
 
@@ -53,10 +56,12 @@ TEST_F(ServerE2E, ErrorsAreProblemJsonWithRequestId) {
   EXPECT_EQ(r.Header("content-type"), "application/problem+json");
   EXPECT_EQ(r.Json()["request_id"], "trace-42");
   EXPECT_EQ(r.Header("x-request-id"), "trace-42");
-  auto big = client_->Request("POST", "/api/v1/auth/login", std::string(2 << 20, 'a'), {"Content-Type: application/json"});
+  auto big = client_->Request("POST", "/api/v1/auth/login", std::string(2 << 20, 'a'),
+                              {"Content-Type: application/json"});
   EXPECT_EQ(big.status, 413);
   EXPECT_EQ(big.Json()["field"], "body");
-  auto wrong_type = client_->Request("POST", "/api/v1/auth/login", "{}", {"Content-Type: text/plain"});
+  auto wrong_type =
+      client_->Request("POST", "/api/v1/auth/login", "{}", {"Content-Type: text/plain"});
   EXPECT_EQ(wrong_type.status, 415);
   auto missing = client_->PostJson("/api/v1/auth/login", {{"email", "a@b.c"}});
   EXPECT_EQ(missing.status, 422);
@@ -75,12 +80,16 @@ TEST_F(ServerE2E, SigtermFinishesInFlightRequestsThenExitsCleanly) {
   for (int i = 0; i < kClients; ++i) {
     threads.emplace_back([&, i] {
       HttpClient c(server_->base_url());
-      auto r = c.PostJson("/api/v1/auth/register", {{"tenant_name", "t" + std::to_string(i)},
-                                                    {"email", "u" + std::to_string(i) + "-" + UniqueSuffix() + "@x.example"},
-                                                    {"password", "long enough password"}});
-      if (r.status == 201) created++;
-      else if (r.status == 503 || r.status == 0) refused++;
-      else other++;
+      auto r = c.PostJson("/api/v1/auth/register",
+                          {{"tenant_name", "t" + std::to_string(i)},
+                           {"email", "u" + std::to_string(i) + "-" + UniqueSuffix() + "@x.example"},
+                           {"password", "long enough password"}});
+      if (r.status == 201)
+        created++;
+      else if (r.status == 503 || r.status == 0)
+        refused++;
+      else
+        other++;
     });
   }
   std::this_thread::sleep_for(std::chrono::milliseconds(30));

@@ -6,9 +6,8 @@
 // matrices and clear 4xx problems naming the field for bad input.
 #include <chrono>
 #include <fstream>
-#include <thread>
-
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "e2e/harness.h"
 
@@ -37,7 +36,8 @@ std::string Tail(const std::string& file, int n) {
   std::vector<std::string> all;
   while (std::getline(in, line)) all.push_back(line);
   std::string out = header + "\n";
-  for (size_t i = all.size() - std::min<size_t>(all.size(), n); i < all.size(); ++i) out += all[i] + "\n";
+  for (size_t i = all.size() - std::min<size_t>(all.size(), n); i < all.size(); ++i)
+    out += all[i] + "\n";
   return out;
 }
 
@@ -53,8 +53,10 @@ class SignalsE2E : public ::testing::TestWithParam<std::string> {
     }
     // Bar checks on every call: a newly uploaded bar is seen at once (no sleeping through the
     // default 1 s interval).
-    options.env = {{"SINYAL_WORKER_POLL_INTERVAL_MS", "100"}, {"SINYAL_MODELS_REPORT_FOLDS", "2"},
-                   {"SINYAL_WORKER_XGBOOST_THREADS", "1"}, {"SINYAL_SIGNALS_BAR_CHECK_INTERVAL_MS", "0"}};
+    options.env = {{"SINYAL_WORKER_POLL_INTERVAL_MS", "100"},
+                   {"SINYAL_MODELS_REPORT_FOLDS", "2"},
+                   {"SINYAL_WORKER_XGBOOST_THREADS", "1"},
+                   {"SINYAL_SIGNALS_BAR_CHECK_INTERVAL_MS", "0"}};
     // An operator, to move tenants between plans (signal fields are gated by plan).
     std::string error;
     op_email_ = CreateOperator(options.database_url, (dir_.path() / "data").string(), &error);
@@ -69,16 +71,17 @@ class SignalsE2E : public ::testing::TestWithParam<std::string> {
   void SetPlan(const json& registered, const std::string& plan) {
     const int64_t tenant = registered["user"]["tenant"]["id"];
     auto r = client_->Request("PUT", "/api/v1/operator/tenants/" + std::to_string(tenant) + "/plan",
-                              json{{"plan", plan}}.dump(), {Bearer(op_token_), "Content-Type: application/json"});
+                              json{{"plan", plan}}.dump(),
+                              {Bearer(op_token_), "Content-Type: application/json"});
     ASSERT_EQ(r.status, 200) << r.body;
   }
   HttpResult Get(const std::string& path, const std::string& token) {
     return client_->Get(path, {Bearer(token)});
   }
   HttpResult Upload(const std::string& symbol, const std::string& csv, const std::string& token) {
-    return client_->Request("POST",
-                            "/api/v1/market/bars/import?symbol=" + symbol + "&timeframe=H1&timezone=NY%2B7",
-                            csv, {Bearer(token), "Content-Type: text/csv"});
+    return client_->Request(
+        "POST", "/api/v1/market/bars/import?symbol=" + symbol + "&timeframe=H1&timezone=NY%2B7",
+        csv, {Bearer(token), "Content-Type: text/csv"});
   }
   json WaitForJob(int64_t id, const std::string& token) {
     json job;
@@ -97,7 +100,8 @@ class SignalsE2E : public ::testing::TestWithParam<std::string> {
     EXPECT_EQ(r.Header("content-type"), "application/problem+json") << r.body;
     EXPECT_EQ(r.Json()["field"], field) << r.body;
     if (!detail_part.empty()) {
-      EXPECT_NE(r.Json()["detail"].get<std::string>().find(detail_part), std::string::npos) << r.body;
+      EXPECT_NE(r.Json()["detail"].get<std::string>().find(detail_part), std::string::npos)
+          << r.body;
     }
   }
 
@@ -121,7 +125,8 @@ TEST_P(SignalsE2E, LatestHistoryNewBarResolutionAndCorrelations) {
   ASSERT_EQ(Upload(late, Tail("GBPUSD_H1.csv", 300), ta).status, 200);
 
   // --- correlations: good input -----------------------------------------------------------------
-  auto corr = Get("/api/v1/market/correlations?symbols=" + eu + "," + gb + "&timeframe=h1&window=200", ta);
+  auto corr =
+      Get("/api/v1/market/correlations?symbols=" + eu + "," + gb + "&timeframe=h1&window=200", ta);
   ASSERT_EQ(corr.status, 200) << corr.body;
   json c = corr.Json();
   EXPECT_EQ(c["window"], 200);
@@ -134,7 +139,8 @@ TEST_P(SignalsE2E, LatestHistoryNewBarResolutionAndCorrelations) {
   EXPECT_EQ(c["lead_lag"][0]["lags"].size(), 7u);  // -3..3
   EXPECT_EQ(c["breaks"].size(), 1u);
 
-  // --- indicator odds (issue 13): the up rate after an indicator state, with Wilson interval and n --
+  // --- indicator odds (issue 13): the up rate after an indicator state, with Wilson interval and n
+  // --
   auto odds = Get("/api/v1/market/indicator-odds?symbol=" + eu +
                       "&timeframe=H1&states=rsi%3C30,macd(12,26,9)_cross_up&horizons=1,24",
                   ta);
@@ -146,51 +152,62 @@ TEST_P(SignalsE2E, LatestHistoryNewBarResolutionAndCorrelations) {
   EXPECT_EQ(od["odds"][1]["horizon"], 24);
   for (const auto& item : od["odds"]) {
     const auto& rate = item["rate"];
-    ASSERT_GT(rate["n"].get<int>(), 10) << item.dump();  // 6,000 real bars: RSI < 30 and MACD crosses occur
+    ASSERT_GT(rate["n"].get<int>(), 10)
+        << item.dump();  // 6,000 real bars: RSI < 30 and MACD crosses occur
     EXPECT_LE(rate["n"].get<int>(), item["occurrences"].get<int>()) << item.dump();
     EXPECT_LE(rate["ci95"][0].get<double>(), rate["p_up"].get<double>()) << item.dump();
     EXPECT_GE(rate["ci95"][1].get<double>(), rate["p_up"].get<double>()) << item.dump();
     EXPECT_GT(item["base_rate"]["n"].get<int>(), rate["n"].get<int>()) << item.dump();
   }
-  ExpectProblem(Get("/api/v1/market/indicator-odds?symbol=" + eu + "&timeframe=H1&states=rsi%3C0", ta), 422,
-                "states[0]");
-  ExpectProblem(Get("/api/v1/market/indicator-odds?symbol=" + eu + "&timeframe=H1&states=rsi%3C30&horizons=0", ta),
-                422, "horizons[0]");
-  ExpectProblem(Get("/api/v1/market/indicator-odds?symbol=" + eu + "&timeframe=H1", ta), 422, "states");
+  ExpectProblem(
+      Get("/api/v1/market/indicator-odds?symbol=" + eu + "&timeframe=H1&states=rsi%3C0", ta), 422,
+      "states[0]");
+  ExpectProblem(
+      Get("/api/v1/market/indicator-odds?symbol=" + eu + "&timeframe=H1&states=rsi%3C30&horizons=0",
+          ta),
+      422, "horizons[0]");
+  ExpectProblem(Get("/api/v1/market/indicator-odds?symbol=" + eu + "&timeframe=H1", ta), 422,
+                "states");
   // Another tenant does not see this tenant's series.
-  ExpectProblem(Get("/api/v1/market/indicator-odds?symbol=" + eu + "&timeframe=H1&states=rsi%3C30", tb), 404,
-                "symbol");
+  ExpectProblem(
+      Get("/api/v1/market/indicator-odds?symbol=" + eu + "&timeframe=H1&states=rsi%3C30", tb), 404,
+      "symbol");
 
   // --- correlations: bad input names the field --------------------------------------------------
-  ExpectProblem(Get("/api/v1/market/correlations?symbols=" + eu + "&timeframe=H1", ta), 422, "symbols",
-                "at least 2");
-  ExpectProblem(Get("/api/v1/market/correlations?symbols=" + eu + "," + UniqueSymbol("NO") + "&timeframe=H1", ta),
-                404, "symbols", "unknown symbol");
-  ExpectProblem(Get("/api/v1/market/correlations?symbols=" + eu + "," + gb + "&timeframe=H1&window=5", ta), 422,
-                "window", "20");
-  ExpectProblem(Get("/api/v1/market/correlations?symbols=" + eu + "," + gb + "&timeframe=H1&window=abc", ta), 422,
-                "window");
-  ExpectProblem(Get("/api/v1/market/correlations?symbols=" + eu + "," + gb + "&timeframe=H7", ta), 422,
-                "timeframe");
-  ExpectProblem(Get("/api/v1/market/correlations?symbols=" + eu + "," + late + "&timeframe=H1", ta), 422,
-                "symbols", "share only");
+  ExpectProblem(Get("/api/v1/market/correlations?symbols=" + eu + "&timeframe=H1", ta), 422,
+                "symbols", "at least 2");
+  ExpectProblem(
+      Get("/api/v1/market/correlations?symbols=" + eu + "," + UniqueSymbol("NO") + "&timeframe=H1",
+          ta),
+      404, "symbols", "unknown symbol");
+  ExpectProblem(
+      Get("/api/v1/market/correlations?symbols=" + eu + "," + gb + "&timeframe=H1&window=5", ta),
+      422, "window", "20");
+  ExpectProblem(
+      Get("/api/v1/market/correlations?symbols=" + eu + "," + gb + "&timeframe=H1&window=abc", ta),
+      422, "window");
+  ExpectProblem(Get("/api/v1/market/correlations?symbols=" + eu + "," + gb + "&timeframe=H7", ta),
+                422, "timeframe");
+  ExpectProblem(Get("/api/v1/market/correlations?symbols=" + eu + "," + late + "&timeframe=H1", ta),
+                422, "symbols", "share only");
   std::string many = eu;
   for (int i = 0; i < 11; ++i) many += ",S" + std::to_string(i) + "X";
-  ExpectProblem(Get("/api/v1/market/correlations?symbols=" + many + "&timeframe=H1", ta), 422, "symbols",
-                "at most");
-  ExpectProblem(Get("/api/v1/market/correlations?symbols=" + eu + "," + gb + "&timeframe=H1&colour=1", ta), 422,
-                "colour");
+  ExpectProblem(Get("/api/v1/market/correlations?symbols=" + many + "&timeframe=H1", ta), 422,
+                "symbols", "at most");
+  ExpectProblem(
+      Get("/api/v1/market/correlations?symbols=" + eu + "," + gb + "&timeframe=H1&colour=1", ta),
+      422, "colour");
   // Another tenant cannot read A's private series.
-  ExpectProblem(Get("/api/v1/market/correlations?symbols=" + eu + "," + gb + "&timeframe=H1", tb), 404,
-                "symbols");
+  ExpectProblem(Get("/api/v1/market/correlations?symbols=" + eu + "," + gb + "&timeframe=H1", tb),
+                404, "symbols");
 
   // --- no model yet -----------------------------------------------------------------------------
   ExpectProblem(Get("/api/v1/signals/latest?symbol=" + eu + "&timeframe=H1", ta), 404, "model");
 
   // --- train and activate -----------------------------------------------------------------------
-  auto train = client_->PostJson("/api/v1/models/train",
-                                 {{"symbol", eu}, {"timeframe", "H1"}, {"trees", 30}, {"activate", true}},
-                                 {Bearer(ta)});
+  auto train = client_->PostJson(
+      "/api/v1/models/train",
+      {{"symbol", eu}, {"timeframe", "H1"}, {"trees", 30}, {"activate", true}}, {Bearer(ta)});
   ASSERT_EQ(train.status, 202) << train.body;
   json job = WaitForJob(train.Json()["job_id"], ta);
   ASSERT_EQ(job["status"], "succeeded") << job.dump() << server_->Log();
@@ -202,7 +219,8 @@ TEST_P(SignalsE2E, LatestHistoryNewBarResolutionAndCorrelations) {
   EXPECT_EQ(s["symbol"], eu);
   EXPECT_EQ(s["timeframe"], "H1");
   EXPECT_EQ(s["horizon"], 1);
-  // At threshold 0.5 a model with walk-forward skill always calls; one without abstains and says why.
+  // At threshold 0.5 a model with walk-forward skill always calls; one without abstains and says
+  // why.
   if (s["skill_shown"] == false) {
     EXPECT_EQ(s["prediction"], "neutral") << s.dump();
     EXPECT_EQ(s["abstain_reason"].get<std::string>().rfind("no skill", 0), 0u) << s.dump();
@@ -216,7 +234,9 @@ TEST_P(SignalsE2E, LatestHistoryNewBarResolutionAndCorrelations) {
   EXPECT_GE(s["regime"]["code"].get<int>(), 0);
   EXPECT_EQ(s["drivers"].size(), 5u);
   EXPECT_EQ(s["model_version"].get<std::string>().substr(0, 1), "t");
-  EXPECT_EQ(s["model_version"].get<std::string>().substr(s["model_version"].get<std::string>().size() - 2), "v1");
+  EXPECT_EQ(s["model_version"].get<std::string>().substr(
+                s["model_version"].get<std::string>().size() - 2),
+            "v1");
   const std::string bar_time = s["bar_time"];
   // Cached: the same signal again; a strict threshold abstains with the same id.
   auto again = Get("/api/v1/signals/latest?symbol=" + eu + "&timeframe=H1", ta);
@@ -228,10 +248,13 @@ TEST_P(SignalsE2E, LatestHistoryNewBarResolutionAndCorrelations) {
   EXPECT_EQ(strict.Json()["prediction"], "neutral");
   EXPECT_EQ(strict.Json()["abstained"], true);
   EXPECT_EQ(strict.Json()["id"], s["id"]);
-  ExpectProblem(Get("/api/v1/signals/latest?symbol=" + eu + "&timeframe=H1&threshold=2", ta), 422, "threshold");
-  ExpectProblem(Get("/api/v1/signals/latest?symbol=" + eu + "&timeframe=H1&threshold=x", ta), 422, "threshold");
+  ExpectProblem(Get("/api/v1/signals/latest?symbol=" + eu + "&timeframe=H1&threshold=2", ta), 422,
+                "threshold");
+  ExpectProblem(Get("/api/v1/signals/latest?symbol=" + eu + "&timeframe=H1&threshold=x", ta), 422,
+                "threshold");
   ExpectProblem(Get("/api/v1/signals/latest?symbol=" + eu + "&timeframe=H9", ta), 422, "timeframe");
-  ExpectProblem(Get("/api/v1/signals/latest?symbol=" + UniqueSymbol("NO") + "&timeframe=H1", ta), 404, "symbol");
+  ExpectProblem(Get("/api/v1/signals/latest?symbol=" + UniqueSymbol("NO") + "&timeframe=H1", ta),
+                404, "symbol");
   ExpectProblem(Get("/api/v1/signals/latest?timeframe=H1", ta), 422, "symbol");
   // Tenant B cannot see A's series or signals.
   ExpectProblem(Get("/api/v1/signals/latest?symbol=" + eu + "&timeframe=H1", tb), 404, "symbol");
@@ -284,13 +307,14 @@ TEST_P(SignalsE2E, LatestHistoryNewBarResolutionAndCorrelations) {
   ASSERT_EQ(free_latest.status, 200) << free_latest.body;
   json f = free_latest.Json();
   EXPECT_TRUE(f.contains("prediction"));
-  for (const char* k : {"p_up", "confidence", "uncertainty", "intervals", "expected_return", "regime", "drivers",
-                        "model_version", "cross_asset"}) {
+  for (const char* k : {"p_up", "confidence", "uncertainty", "intervals", "expected_return",
+                        "regime", "drivers", "model_version", "cross_asset"}) {
     EXPECT_FALSE(f.contains(k)) << k << " leaked to Free: " << f.dump();
   }
   for (const char* g : {"confidence", "intervals", "regime", "correlations"}) {
     ASSERT_TRUE(f["gated"].contains(g)) << f.dump();
-    EXPECT_NE(f["gated"][g].get<std::string>().find("requires plan"), std::string::npos) << f.dump();
+    EXPECT_NE(f["gated"][g].get<std::string>().find("requires plan"), std::string::npos)
+        << f.dump();
   }
   json old_free = Get("/api/v1/signals/" + id, ta).Json();
   EXPECT_FALSE(old_free.contains("confidence")) << old_free.dump();
@@ -299,12 +323,13 @@ TEST_P(SignalsE2E, LatestHistoryNewBarResolutionAndCorrelations) {
   for (const auto& item : Get("/api/v1/signals?symbol=" + eu, ta).Json()["signals"]) {
     EXPECT_FALSE(item.contains("p_up")) << item.dump();
   }
-  ExpectProblem(Get("/api/v1/market/correlations?symbols=" + eu + "," + gb + "&timeframe=H1", ta), 403,
-                "correlations", "requires plan");
+  ExpectProblem(Get("/api/v1/market/correlations?symbols=" + eu + "," + gb + "&timeframe=H1", ta),
+                403, "correlations", "requires plan");
   // Every signal route counts against Free's rate limit (1/s, burst 5), refused calls included.
   std::this_thread::sleep_for(std::chrono::milliseconds(3000));
-  ExpectProblem(Get("/api/v1/market/indicator-odds?symbol=" + eu + "&timeframe=H1&states=rsi%3C30", ta), 403,
-                "confidence", "requires plan");
+  ExpectProblem(
+      Get("/api/v1/market/indicator-odds?symbol=" + eu + "&timeframe=H1&states=rsi%3C30", ta), 403,
+      "confidence", "requires plan");
   ExpectProblem(Get("/api/v1/signals/latest?symbol=" + eu + "&timeframe=M5", ta), 403, "timeframe",
                 "requires plan");
 }

@@ -68,7 +68,8 @@ TEST_F(TelegramE2eTest, LinkingCommandsAndUnlinkingOverHttpWithLongPolling) {
   const std::string token = made.Json()["token"];
   EXPECT_EQ(made.Json()["deep_link"], "https://t.me/sinyal_fake_bot?start=" + token);
   EXPECT_EQ(client.PostJson("/api/v1/telegram/link", {{"kind", "weird"}}, {auth}).status, 422);
-  EXPECT_EQ(client.PostJson("/api/v1/telegram/link", {{"kind", "group"}, {"x", 1}}, {auth}).status, 422);
+  EXPECT_EQ(client.PostJson("/api/v1/telegram/link", {{"kind", "group"}, {"x", 1}}, {auth}).status,
+            422);
   EXPECT_EQ(client.PostJson("/api/v1/telegram/link", json::object()).status, 401);
 
   Ask(4242, "/start " + token, "Linked!");
@@ -88,13 +89,17 @@ TEST_F(TelegramE2eTest, LinkingCommandsAndUnlinkingOverHttpWithLongPolling) {
   Ask(4242, "/alerts add EURUSD 1h 0.6", "Peringatan tidak ditambahkan");
   Ask(4242, "/nope", "Perintah tidak dikenal");
   // Free has no Telegram alerts: the API says which plan has them.
-  HttpResult alert = client.PostJson("/api/v1/telegram/alerts",
-                                     {{"symbol", "EURUSD"}, {"timeframe", "1h"}, {"min_confidence", 0.6}}, {auth});
+  HttpResult alert =
+      client.PostJson("/api/v1/telegram/alerts",
+                      {{"symbol", "EURUSD"}, {"timeframe", "1h"}, {"min_confidence", 0.6}}, {auth});
   EXPECT_EQ(alert.status, 403) << alert.body;
   EXPECT_NE(alert.body.find("requires plan pro"), std::string::npos) << alert.body;
-  EXPECT_EQ(client.PostJson("/api/v1/telegram/alerts", {{"symbol", "EURUSD"}, {"timeframe", "1h"}, {"min_confidence", 2}},
-                            {auth}).status,
-            422);
+  EXPECT_EQ(
+      client
+          .PostJson("/api/v1/telegram/alerts",
+                    {{"symbol", "EURUSD"}, {"timeframe", "1h"}, {"min_confidence", 2}}, {auth})
+          .status,
+      422);
 
   // Unlinking from the web tells the chat.
   EXPECT_EQ(client.Request("DELETE", "/api/v1/telegram/link", "", {auth}).status, 204);
@@ -112,9 +117,11 @@ TEST_F(TelegramE2eTest, WebhookModeRefusesForgedCallsAndHandlesEachUpdateOnce) {
   // Forged: no secret, a wrong one, a prefix of the right one.
   for (const std::vector<std::string>& headers :
        {std::vector<std::string>{"Content-Type: application/json"},
-        std::vector<std::string>{"Content-Type: application/json", "X-Telegram-Bot-Api-Secret-Token: wrong"},
         std::vector<std::string>{"Content-Type: application/json",
-                                 std::string("X-Telegram-Bot-Api-Secret-Token: ") + std::string(kSecret).substr(0, 10)}}) {
+                                 "X-Telegram-Bot-Api-Secret-Token: wrong"},
+        std::vector<std::string>{"Content-Type: application/json",
+                                 std::string("X-Telegram-Bot-Api-Secret-Token: ") +
+                                     std::string(kSecret).substr(0, 10)}}) {
     HttpResult r = client.Request("POST", hook, update, headers);
     EXPECT_EQ(r.status, 401) << r.body;
     EXPECT_EQ(r.Header("content-type"), "application/problem+json");
@@ -122,10 +129,16 @@ TEST_F(TelegramE2eTest, WebhookModeRefusesForgedCallsAndHandlesEachUpdateOnce) {
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
   EXPECT_TRUE(fake_->SentTo(5151).empty());  // nothing was read or answered
   const std::string right = std::string("X-Telegram-Bot-Api-Secret-Token: ") + kSecret;
-  EXPECT_EQ(client.Request("POST", hook, "{nope", {"Content-Type: application/json", right}).status, 400);
-  EXPECT_EQ(client.Request("POST", hook, R"({"message":{}})", {"Content-Type: application/json", right}).status, 422);
-  ASSERT_EQ(client.Request("POST", hook, update, {"Content-Type: application/json", right}).status, 200);
-  ASSERT_EQ(client.Request("POST", hook, update, {"Content-Type: application/json", right}).status, 200);  // retried
+  EXPECT_EQ(client.Request("POST", hook, "{nope", {"Content-Type: application/json", right}).status,
+            400);
+  EXPECT_EQ(
+      client.Request("POST", hook, R"({"message":{}})", {"Content-Type: application/json", right})
+          .status,
+      422);
+  ASSERT_EQ(client.Request("POST", hook, update, {"Content-Type: application/json", right}).status,
+            200);
+  ASSERT_EQ(client.Request("POST", hook, update, {"Content-Type: application/json", right}).status,
+            200);  // retried
   ASSERT_TRUE(fake_->WaitForMessage(5151, "To link your account", seconds(20)).has_value());
   std::this_thread::sleep_for(std::chrono::milliseconds(500));
   EXPECT_EQ(fake_->SentTo(5151).size(), 1u);
@@ -134,7 +147,8 @@ TEST_F(TelegramE2eTest, WebhookModeRefusesForgedCallsAndHandlesEachUpdateOnce) {
   notify::BotClient admin({.base_url = fake_->base_url(), .token = fake_->options().token});
   ASSERT_TRUE(admin.SetWebhook(server->base_url() + hook, kSecret).ok());
   Ask(6161, "/help", "To link your account");
-  // The FAKE counts a webhook POST when it returns, which may be after the answer it caused arrived.
+  // The FAKE counts a webhook POST when it returns, which may be after the answer it caused
+  // arrived.
   const auto deadline = std::chrono::steady_clock::now() + seconds(10);
   while (fake_->stats().webhook_posts < 1 && std::chrono::steady_clock::now() < deadline)
     std::this_thread::sleep_for(std::chrono::milliseconds(20));

@@ -4,22 +4,21 @@
 // tenant sees nothing; the order stream's signed webhook reaches a receiver on loopback and is
 // retried after a failure. SQLite and PostgreSQL.
 #include <arpa/inet.h>
+#include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <openssl/hmac.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
-#include <mutex>
 #include <filesystem>
-#include <algorithm>
 #include <fstream>
+#include <mutex>
 #include <sstream>
-#include <vector>
 #include <thread>
-
-#include <gtest/gtest.h>
+#include <vector>
 
 #include "e2e/harness.h"
 
@@ -153,7 +152,8 @@ class TradingE2E : public ::testing::TestWithParam<std::string> {
     } else {
       options.database_url = "sqlite://" + (dir_.path() / "trading.db").string();
     }
-    options.env = {{"SINYAL_WORKER_POLL_INTERVAL_MS", "100"}, {"SINYAL_MODELS_REPORT_FOLDS", "2"},
+    options.env = {{"SINYAL_WORKER_POLL_INTERVAL_MS", "100"},
+                   {"SINYAL_MODELS_REPORT_FOLDS", "2"},
                    {"SINYAL_WORKER_XGBOOST_THREADS", "1"},
                    // the order stream's webhook receiver below listens on loopback
                    {"SINYAL_TRADING_ALLOW_PRIVATE_WEBHOOKS", "true"}};
@@ -179,7 +179,8 @@ class TradingE2E : public ::testing::TestWithParam<std::string> {
   // Writes the sample's first 6,001 lines with prices that alternate 1.0800 / 1.0808 (each bar
   // reverses the last), ingests them as symbol_ and trains the active platform model on them.
   std::string IngestReversingSeries(const std::string& url, const std::string& work_dir) {
-    const std::string real = work_dir + "/real.csv", csv = work_dir + "/reversing.csv", data = work_dir + "/cli";
+    const std::string real = work_dir + "/real.csv", csv = work_dir + "/reversing.csv",
+                      data = work_dir + "/cli";
     WriteDataSlice("EURUSD_H1.csv", 6001, real);
     std::ifstream in(real);
     std::ofstream out(csv);
@@ -194,20 +195,22 @@ class TradingE2E : public ::testing::TestWithParam<std::string> {
       if (f.size() < 9) return "unexpected sample line: " + line;
       const double close = i % 2 == 0 ? 1.0800 : 1.0808;
       char prices[128];
-      std::snprintf(prices, sizeof prices, "%.5f,%.5f,%.5f,%.5f", prev, std::max(prev, close) + 0.0001,
-                    std::min(prev, close) - 0.0001, close);
-      out << f[0] << "," << f[1] << "," << prices << "," << f[6] << "," << f[7] << "," << f[8] << "\n";
+      std::snprintf(prices, sizeof prices, "%.5f,%.5f,%.5f,%.5f", prev,
+                    std::max(prev, close) + 0.0001, std::min(prev, close) - 0.0001, close);
+      out << f[0] << "," << f[1] << "," << prices << "," << f[6] << "," << f[7] << "," << f[8]
+          << "\n";
       prev = close;
     }
     out.close();
     std::string output;
-    if (RunCli({"ingest", "--file", csv, "--symbol", symbol_, "--timeframe", "H1", "--timezone", "NY+7",
-                "--database", url, "--data-dir", data, "--log-level", "warn"},
+    if (RunCli({"ingest", "--file", csv, "--symbol", symbol_, "--timeframe", "H1", "--timezone",
+                "NY+7", "--database", url, "--data-dir", data, "--log-level", "warn"},
                "", &output) != 0) {
       return "ingest: " + output;
     }
-    if (RunCli({"train", "--symbol", symbol_, "--timeframe", "H1", "--platform", "--activate", "--trees", "20",
-                "--horizon", "1", "--database", url, "--data-dir", data, "--log-level", "warn"},
+    if (RunCli({"train", "--symbol", symbol_, "--timeframe", "H1", "--platform", "--activate",
+                "--trees", "20", "--horizon", "1", "--database", url, "--data-dir", data,
+                "--log-level", "warn"},
                "", &output) != 0) {
       return "train: " + output;
     }
@@ -230,7 +233,8 @@ class TradingE2E : public ::testing::TestWithParam<std::string> {
   void SetPlan(const json& registered, const std::string& plan) {
     const int64_t tenant = registered["user"]["tenant"]["id"];
     auto r = client_->Request("PUT", "/api/v1/operator/tenants/" + std::to_string(tenant) + "/plan",
-                              json{{"plan", plan}}.dump(), {Bearer(op_token_), "Content-Type: application/json"});
+                              json{{"plan", plan}}.dump(),
+                              {Bearer(op_token_), "Content-Type: application/json"});
     ASSERT_EQ(r.status, 200) << r.body;
   }
 
@@ -296,14 +300,14 @@ TEST_P(TradingE2E, PaperAccountFollowsLiveBarsWithManualOrdersAndTheStream) {
                                   {{"strategy", Strategy()}, {"name", std::string(10 << 20, 'x')}},
                                   {Bearer(ta)}),
                 413, "body");
-  ExpectProblem(client_->PostJson("/api/v1/paper-accounts", {{"strategy", Strategy()}, {"balance", 5}},
-                                  {Bearer(ta)}),
+  ExpectProblem(client_->PostJson("/api/v1/paper-accounts",
+                                  {{"strategy", Strategy()}, {"balance", 5}}, {Bearer(ta)}),
                 422, "balance");
   EXPECT_TRUE(client_->Get("/api/v1/paper-accounts", {Bearer(ta)}).Json()["accounts"].empty());
 
-  auto created = client_->PostJson("/api/v1/paper-accounts",
-                                   {{"name", "demo"}, {"strategy", Strategy()}, {"initial_balance", 5000}},
-                                   {Bearer(ta)});
+  auto created = client_->PostJson(
+      "/api/v1/paper-accounts",
+      {{"name", "demo"}, {"strategy", Strategy()}, {"initial_balance", 5000}}, {Bearer(ta)});
   ASSERT_EQ(created.status, 201) << created.body;
   const std::string id = std::to_string(created.Json()["id"].get<int64_t>());
   const std::string base = "/api/v1/paper-accounts/" + id;
@@ -312,22 +316,28 @@ TEST_P(TradingE2E, PaperAccountFollowsLiveBarsWithManualOrdersAndTheStream) {
 
   // A manual limit order far below the market, and malformed ones.
   auto order = client_->PostJson(base + "/orders",
-                                 {{"symbol", symbol_}, {"side", "buy"}, {"type", "limit"},
-                                  {"price", 0.5}, {"quantity", 10000}},
+                                 {{"symbol", symbol_},
+                                  {"side", "buy"},
+                                  {"type", "limit"},
+                                  {"price", 0.5},
+                                  {"quantity", 10000}},
                                  {Bearer(ta)});
   ASSERT_EQ(order.status, 201) << order.body;
   EXPECT_EQ(order.Json()["status"], "working");
   EXPECT_EQ(order.Json()["role"], "manual");
-  ExpectProblem(client_->PostJson(base + "/orders", {{"symbol", symbol_}, {"side", "hold"}, {"quantity", 1}},
-                                  {Bearer(ta)}),
-                422, "side");
-  ExpectProblem(client_->PostJson(base + "/orders",
-                                  {{"symbol", symbol_}, {"side", "buy"}, {"quantity", 10000}, {"type", "limit"}},
-                                  {Bearer(ta)}),
+  ExpectProblem(
+      client_->PostJson(base + "/orders", {{"symbol", symbol_}, {"side", "hold"}, {"quantity", 1}},
+                        {Bearer(ta)}),
+      422, "side");
+  ExpectProblem(client_->PostJson(
+                    base + "/orders",
+                    {{"symbol", symbol_}, {"side", "buy"}, {"quantity", 10000}, {"type", "limit"}},
+                    {Bearer(ta)}),
                 422, "price");
-  ExpectProblem(client_->PostJson(base + "/orders", {{"symbol", "GBPUSD"}, {"side", "buy"}, {"quantity", 10000}},
-                                  {Bearer(ta)}),
-                422, "symbol");
+  ExpectProblem(
+      client_->PostJson(base + "/orders",
+                        {{"symbol", "GBPUSD"}, {"side", "buy"}, {"quantity", 10000}}, {Bearer(ta)}),
+      422, "symbol");
 
   // Live bars: ticks through 05:00-07:59 UTC close the 05:00 and 06:00 H1 bars (the feed's timer
   // closes the 07:00 one). The platform model's signal at the 05:00 close (a skilled model at
@@ -342,7 +352,7 @@ TEST_P(TradingE2E, PaperAccountFollowsLiveBarsWithManualOrdersAndTheStream) {
            size_t pos = 0;
            while ((pos = log.find("paper", pos)) != std::string::npos) {
              const size_t a = log.rfind('\n', pos), b = log.find('\n', pos);
-             out += log.substr(a + 1, b - a) ;
+             out += log.substr(a + 1, b - a);
              pos = b;
            }
            return out;
@@ -410,7 +420,9 @@ TEST_P(TradingE2E, OrderStreamWebhookIsSignedAndRetriedAfterAFailure) {
   SetPlan(a, "enterprise");
   const std::string url = "http://127.0.0.1:" + std::to_string(receiver.port()) + "/hook";
   auto created = client_->PostJson("/api/v1/paper-accounts",
-                                   {{"name", "mirrored"}, {"strategy", Strategy()}, {"initial_balance", 5000},
+                                   {{"name", "mirrored"},
+                                    {"strategy", Strategy()},
+                                    {"initial_balance", 5000},
                                     {"webhook_url", url}},
                                    {Bearer(ta)});
   ASSERT_EQ(created.status, 201) << created.body;
@@ -422,8 +434,11 @@ TEST_P(TradingE2E, OrderStreamWebhookIsSignedAndRetriedAfterAFailure) {
       << "the secret is shown once, at creation";
 
   auto order = client_->PostJson(base + "/orders",
-                                 {{"symbol", symbol_}, {"side", "buy"}, {"type", "limit"},
-                                  {"price", 0.5}, {"quantity", 10000}},
+                                 {{"symbol", symbol_},
+                                  {"side", "buy"},
+                                  {"type", "limit"},
+                                  {"price", 0.5},
+                                  {"quantity", 10000}},
                                  {Bearer(ta)});
   ASSERT_EQ(order.status, 201) << order.body;
 
@@ -438,10 +453,13 @@ TEST_P(TradingE2E, OrderStreamWebhookIsSignedAndRetriedAfterAFailure) {
   EXPECT_EQ(got[1].answered, 200);
   for (size_t i = 0; i < 2; ++i) {
     EXPECT_EQ(got[i].head.rfind("POST /hook ", 0), 0u) << got[i].head;
-    EXPECT_TRUE(SignatureValid(WebhookReceiver::Header(got[i].head, "Sinyal-Signature"), secret, got[i].body))
+    EXPECT_TRUE(SignatureValid(WebhookReceiver::Header(got[i].head, "Sinyal-Signature"), secret,
+                               got[i].body))
         << got[i].head;
-    EXPECT_FALSE(SignatureValid(WebhookReceiver::Header(got[i].head, "Sinyal-Signature"), "whsec_wrong", got[i].body));
-    EXPECT_EQ(WebhookReceiver::Header(got[i].head, "Sinyal-Delivery"), std::to_string(id) + ":1-1") << got[i].head;
+    EXPECT_FALSE(SignatureValid(WebhookReceiver::Header(got[i].head, "Sinyal-Signature"),
+                                "whsec_wrong", got[i].body));
+    EXPECT_EQ(WebhookReceiver::Header(got[i].head, "Sinyal-Delivery"), std::to_string(id) + ":1-1")
+        << got[i].head;
     const json body = json::parse(got[i].body);
     EXPECT_EQ(body["account_id"], id);
     ASSERT_EQ(body["events"].size(), 1u) << got[i].body;
@@ -472,7 +490,8 @@ TEST_P(TradingE2E, BacktestJobWithWalkForwardModelReportGateAndIsolation) {
 
   json s = Strategy(0.52);
   s["period"] = {{"from", "2020-06-01"}};
-  s["model"] = {{"min_train_bars", 3000}, {"retrain_every_bars", 1000}, {"config", {{"trees", 15}}}};
+  s["model"] = {
+      {"min_train_bars", 3000}, {"retrain_every_bars", 1000}, {"config", {{"trees", 15}}}};
   s["baselines"] = {{"random_seeds", 20}};
   s["stops"] = {{"mode", "atr"}, {"stop_loss", 2}, {"take_profit", 3}};
 
@@ -481,8 +500,9 @@ TEST_P(TradingE2E, BacktestJobWithWalkForwardModelReportGateAndIsolation) {
   ExpectProblem(denied, 403, "backtests");
   EXPECT_NE(denied.Json()["detail"].get<std::string>().find("requires plan pro"), std::string::npos)
       << denied.body;
-  ExpectProblem(client_->PostJson("/api/v1/paper-accounts", {{"strategy", Strategy()}}, {Bearer(tf)}),
-                403, "paper_trading");
+  ExpectProblem(
+      client_->PostJson("/api/v1/paper-accounts", {{"strategy", Strategy()}}, {Bearer(tf)}), 403,
+      "paper_trading");
 
   // Impossible parameters: each names its field; nothing is queued.
   json bad = s;
@@ -490,7 +510,8 @@ TEST_P(TradingE2E, BacktestJobWithWalkForwardModelReportGateAndIsolation) {
   ExpectProblem(client_->PostJson("/api/v1/backtests", bad, {Bearer(ta)}), 422, "signal.threshold");
   bad = s;
   bad["costs"] = {{"spread_points", -2}};
-  ExpectProblem(client_->PostJson("/api/v1/backtests", bad, {Bearer(ta)}), 422, "costs.spread_points");
+  ExpectProblem(client_->PostJson("/api/v1/backtests", bad, {Bearer(ta)}), 422,
+                "costs.spread_points");
   bad = s;
   bad["period"] = {{"from", "2020-06-01"}, {"to", "2020-06-01"}};
   ExpectProblem(client_->PostJson("/api/v1/backtests", bad, {Bearer(ta)}), 422, "period");
@@ -535,7 +556,8 @@ TEST_P(TradingE2E, BacktestJobWithWalkForwardModelReportGateAndIsolation) {
   const json src = r["signal_source"];
   EXPECT_EQ(src["kind"], "walk_forward") << src.dump();
   EXPECT_GE(src["symbols"][symbol_]["trainings"].get<int>(), 3) << src.dump();
-  EXPECT_GT(r["strategy"]["metrics"]["trades"].get<int64_t>(), 0) << r["strategy"]["metrics"].dump();
+  EXPECT_GT(r["strategy"]["metrics"]["trades"].get<int64_t>(), 0)
+      << r["strategy"]["metrics"].dump();
   EXPECT_FALSE(r["trades"].empty());
   EXPECT_FALSE(r["strategy"]["curve"]["equity"].empty());
   EXPECT_FALSE(r["strategy"]["curve"]["drawdown"].empty());
@@ -566,7 +588,8 @@ TEST_P(TradingE2E, BacktestJobWithWalkForwardModelReportGateAndIsolation) {
   EXPECT_EQ(q3.status, 429) << q3.body;
   for (const auto& q : {q1, q2}) {
     const std::string qid = std::to_string(q.Json()["id"].get<int64_t>());
-    auto c = client_->PostJson("/api/v1/backtests/" + qid + "/cancel", json::object(), {Bearer(ta)});
+    auto c =
+        client_->PostJson("/api/v1/backtests/" + qid + "/cancel", json::object(), {Bearer(ta)});
     ASSERT_EQ(c.status, 200) << c.body;
     json st;
     for (int i = 0; i < 600; ++i) {
@@ -580,14 +603,15 @@ TEST_P(TradingE2E, BacktestJobWithWalkForwardModelReportGateAndIsolation) {
   EXPECT_TRUE(client_->Get("/api/v1/backtests", {Bearer(tb)}).Json()["backtests"].empty());
 
   // The CLI: the same engine and signal path over the platform's series, a report on disk.
-  const std::string file = (dir_.path() / "strategy.json").string(), out_dir = (dir_.path() / "reports").string();
+  const std::string file = (dir_.path() / "strategy.json").string(),
+                    out_dir = (dir_.path() / "reports").string();
   {
     std::ofstream f(file);
     f << s.dump();
   }
   std::string out;
-  ASSERT_EQ(RunCli({"backtest", "--strategy", file, "--out", out_dir, "--database", server_db_, "--data-dir",
-                    (dir_.path() / "cli").string(), "--log-level", "warn"},
+  ASSERT_EQ(RunCli({"backtest", "--strategy", file, "--out", out_dir, "--database", server_db_,
+                    "--data-dir", (dir_.path() / "cli").string(), "--log-level", "warn"},
                    "", &out),
             0)
       << out;

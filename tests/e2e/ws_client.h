@@ -32,7 +32,8 @@ class WsClient {
     addr.sin_family = AF_INET;
     addr.sin_port = htons(static_cast<uint16_t>(port));
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) return "connect failed";
+    if (::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0)
+      return "connect failed";
     SetTimeout(timeout_seconds);
     std::string req = "GET " + path +
                       " HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
@@ -44,7 +45,8 @@ class WsClient {
     std::string head;
     char c;
     while (head.find("\r\n\r\n") == std::string::npos && ::recv(fd_, &c, 1, 0) == 1) head += c;
-    if (head.find("Content-Length:") != std::string::npos || head.find("content-length:") != std::string::npos) {
+    if (head.find("Content-Length:") != std::string::npos ||
+        head.find("content-length:") != std::string::npos) {
       char buf[4096];
       ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
       if (n > 0) head.append(buf, n);
@@ -69,7 +71,8 @@ class WsClient {
       f += static_cast<char>(payload.size() & 0xff);
     } else {
       f += static_cast<char>(0x80 | 127);
-      for (int i = 7; i >= 0; --i) f += static_cast<char>((uint64_t(payload.size()) >> (8 * i)) & 0xff);
+      for (int i = 7; i >= 0; --i)
+        f += static_cast<char>((uint64_t(payload.size()) >> (8 * i)) & 0xff);
     }
     f.append(reinterpret_cast<const char*>(mask), 4);
     for (size_t i = 0; i < payload.size(); ++i) f += static_cast<char>(payload[i] ^ mask[i % 4]);

@@ -15,9 +15,9 @@
 #include "accounts/accounts.h"
 #include "billing/plans.h"
 #include "billing/subscription_service.h"
+#include "core/testing/test_util.h"
 #include "payments/payment_service.h"
 #include "payments/sandbox.h"
-#include "core/testing/test_util.h"
 #include "store/database.h"
 #include "store/soci.h"
 #include "store/testing/test_db.h"
@@ -149,16 +149,17 @@ TEST_P(TenantIsolationTest, PaymentsOfBAreNotFoundForA) {
   billing::Subscriptions subs(db(), plans, clock_);
   billing::SubscriptionService billing_accounts(db(), subs);
   std::unique_ptr<payments::PaymentService> pay;
-  payments::MidtransSandbox sandbox({"SB-Mid-server-ISOLATION", "http://127.0.0.1:1/sandbox/midtrans",
-                                     "http://sinyal.test/notification", 0.0},
-                                    clock_, [&pay, this](const std::string&, const std::string& body) {
-                                      return pay->HandleNotification("application/json", body, clock_.Now())
-                                          .http_status;
-                                    });
+  payments::MidtransSandbox sandbox(
+      {"SB-Mid-server-ISOLATION", "http://127.0.0.1:1/sandbox/midtrans",
+       "http://sinyal.test/notification", 0.0},
+      clock_, [&pay, this](const std::string&, const std::string& body) {
+        return pay->HandleNotification("application/json", body, clock_.Now()).http_status;
+      });
   auto gateway = payments::MakeInProcessSandboxClient(sandbox);
   pay = std::make_unique<payments::PaymentService>(db(), billing_accounts, *gateway, clock_);
   const TenantId a = a_.owner.tenant, b = b_.owner.tenant;
-  auto bought = pay->Checkout(b, {"B", "owner-b@example.com"}, "pro", billing::Term::kMonth, clock_.Now(), "user:b");
+  auto bought = pay->Checkout(b, {"B", "owner-b@example.com"}, "pro", billing::Term::kMonth,
+                              clock_.Now(), "user:b");
   ASSERT_OK(bought);
   ASSERT_TRUE(bought->order.has_value());
   const payments::Order b_order = *bought->order;
@@ -170,8 +171,9 @@ TEST_P(TenantIsolationTest, PaymentsOfBAreNotFoundForA) {
 
   ExpectNotFound(pay->GetOrder(a, b_order.order_id).status(), "GetOrder");
   ExpectNotFound(billing_accounts.Invoice(a, b_order.invoice).status(), "Invoice");
-  ExpectNotFound(pay->PayInvoice(a, b_order.invoice, {"A", "owner-a@example.com"}, clock_.Now()).status(),
-                 "PayInvoice");
+  ExpectNotFound(
+      pay->PayInvoice(a, b_order.invoice, {"A", "owner-a@example.com"}, clock_.Now()).status(),
+      "PayInvoice");
   auto orders = pay->Orders(a, 100);
   ASSERT_OK(orders);
   EXPECT_TRUE(orders->empty());
@@ -185,7 +187,8 @@ TEST_P(TenantIsolationTest, PaymentsOfBAreNotFoundForA) {
   ASSERT_OK(view);
   EXPECT_EQ(view->state.plan, "free");
   EXPECT_TRUE(view->invoices.empty());
-  EXPECT_EQ(billing_accounts.Cancel(a, clock_.Now(), "user:a").status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_EQ(billing_accounts.Cancel(a, clock_.Now(), "user:a").status().code(),
+            StatusCode::kFailedPrecondition);
   // B is untouched.
   EXPECT_EQ(subs.Current(b, clock_.Now())->plan, "pro");
   EXPECT_EQ(pay->GetOrder(b, b_order.order_id)->status, "paid");

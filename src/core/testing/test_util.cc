@@ -14,7 +14,9 @@ const char* DataDirEnv() {
 }
 }  // namespace
 
-std::filesystem::path SampleDataDir() { return std::filesystem::path(SINYAL_SOURCE_DIR) / "data" / "sample"; }
+std::filesystem::path SampleDataDir() {
+  return std::filesystem::path(SINYAL_SOURCE_DIR) / "data" / "sample";
+}
 
 std::filesystem::path MarketDataDir() {
   if (const char* env = DataDirEnv()) return env;
@@ -23,15 +25,18 @@ std::filesystem::path MarketDataDir() {
 
 bool MarketDataAvailable(std::string* why) {
   auto dir = MarketDataDir();
-  if (std::filesystem::exists(dir / "EURUSD_H1.csv") && std::filesystem::exists(dir / "alt_utc")) return true;
+  if (std::filesystem::exists(dir / "EURUSD_H1.csv") && std::filesystem::exists(dir / "alt_utc"))
+    return true;
   *why = "this test needs the full market data set, not found at " + dir.string() +
-         " (set SINYAL_DATA_DIR to the folder holding EURUSD_H1.csv and alt_utc/; the repo's data/sample "
+         " (set SINYAL_DATA_DIR to the folder holding EURUSD_H1.csv and alt_utc/; the repo's "
+         "data/sample "
          "is only a slice)";
   return false;
 }
 
 bool MarketDataExpected() {
-  return DataDirEnv() != nullptr || std::filesystem::exists(std::filesystem::path(SINYAL_SOURCE_DIR) / ".." / "shared");
+  return DataDirEnv() != nullptr ||
+         std::filesystem::exists(std::filesystem::path(SINYAL_SOURCE_DIR) / ".." / "shared");
 }
 
 std::string PostgresTestUrl() {
@@ -41,9 +46,10 @@ std::string PostgresTestUrl() {
   // scripts/test.sh can drop those of earlier runs: tests never see rows another run (or another
   // branch's migrations) left in the database's default schema.
   static const std::string schema =
-      "e2e_" + std::to_string(std::chrono::duration_cast<std::chrono::seconds>(
-                                  std::chrono::system_clock::now().time_since_epoch())
-                                  .count()) +
+      "e2e_" +
+      std::to_string(std::chrono::duration_cast<std::chrono::seconds>(
+                         std::chrono::system_clock::now().time_since_epoch())
+                         .count()) +
       "_" + std::to_string(getpid());
   const std::string url = env;
   return url + (url.find('?') == std::string::npos ? "?" : "&") + "schema=" + schema;

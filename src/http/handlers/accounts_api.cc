@@ -7,8 +7,8 @@
 namespace sinyal::http {
 namespace {
 
-using nlohmann::json;
 using accounts::AccountService;
+using nlohmann::json;
 
 json UserJson(const accounts::UserInfo& u) {
   json j = {{"id", u.id.value()},
@@ -21,7 +21,8 @@ json UserJson(const accounts::UserInfo& u) {
 }
 
 json TokensJson(const accounts::TokenPair& t) {
-  json j = {{"access_token", t.access_token}, {"token_type", "Bearer"}, {"expires_in", t.expires_in}};
+  json j = {
+      {"access_token", t.access_token}, {"token_type", "Bearer"}, {"expires_in", t.expires_in}};
   if (!t.refresh_token.empty()) {
     j["refresh_token"] = t.refresh_token;
     j["refresh_expires_at"] = FormatIso8601(t.refresh_expires_at);
@@ -29,11 +30,15 @@ json TokensJson(const accounts::TokenPair& t) {
   return j;
 }
 
-json OptTime(const std::optional<UnixNanos>& t) { return t ? json(FormatIso8601(*t)) : json(nullptr); }
+json OptTime(const std::optional<UnixNanos>& t) {
+  return t ? json(FormatIso8601(*t)) : json(nullptr);
+}
 
 json KeyJson(const accounts::ApiKeyInfo& k) {
-  return {{"id", k.id.value()},           {"name", k.name},
-          {"prefix", k.prefix},           {"scopes", k.scopes},
+  return {{"id", k.id.value()},
+          {"name", k.name},
+          {"prefix", k.prefix},
+          {"scopes", k.scopes},
           {"created_at", FormatIso8601(k.created_at)},
           {"created_by", k.created_by.value()},
           {"last_used_at", OptTime(k.last_used_at)},
@@ -64,7 +69,9 @@ Result<int64_t> ParseIdParam(const Context& ctx, const std::string& name, const 
 void AddAccountRoutes(RouteTable& routes, AccountService& accounts) {
   AccountService* svc = &accounts;
 
-  routes.Add({.method = "POST", .pattern = "/api/v1/auth/register", .blocking = true,
+  routes.Add({.method = "POST",
+              .pattern = "/api/v1/auth/register",
+              .blocking = true,
               .handler = [svc](Context& ctx) -> Result<Response> {
                 SINYAL_ASSIGN_OR_RETURN(auto body, JsonBody::Parse(ctx.request));
                 accounts::RegisterRequest req;
@@ -80,7 +87,9 @@ void AddAccountRoutes(RouteTable& routes, AccountService& accounts) {
                 return Response::Json(201, out);
               }});
 
-  routes.Add({.method = "POST", .pattern = "/api/v1/auth/login", .blocking = true,
+  routes.Add({.method = "POST",
+              .pattern = "/api/v1/auth/login",
+              .blocking = true,
               .handler = [svc](Context& ctx) -> Result<Response> {
                 SINYAL_ASSIGN_OR_RETURN(auto body, JsonBody::Parse(ctx.request));
                 SINYAL_ASSIGN_OR_RETURN(auto email, body.String("email", kEmail));
@@ -90,7 +99,8 @@ void AddAccountRoutes(RouteTable& routes, AccountService& accounts) {
                 return Response::Json(200, TokensJson(tokens));
               }});
 
-  routes.Add({.method = "POST", .pattern = "/api/v1/auth/refresh",
+  routes.Add({.method = "POST",
+              .pattern = "/api/v1/auth/refresh",
               .handler = [svc](Context& ctx) -> Result<Response> {
                 SINYAL_ASSIGN_OR_RETURN(auto body, JsonBody::Parse(ctx.request));
                 SINYAL_ASSIGN_OR_RETURN(auto token, body.String("refresh_token", kToken));
@@ -99,7 +109,8 @@ void AddAccountRoutes(RouteTable& routes, AccountService& accounts) {
                 return Response::Json(200, TokensJson(tokens));
               }});
 
-  routes.Add({.method = "POST", .pattern = "/api/v1/auth/logout",
+  routes.Add({.method = "POST",
+              .pattern = "/api/v1/auth/logout",
               .handler = [svc](Context& ctx) -> Result<Response> {
                 SINYAL_ASSIGN_OR_RETURN(auto body, JsonBody::Parse(ctx.request));
                 SINYAL_ASSIGN_OR_RETURN(auto token, body.String("refresh_token", kToken));
@@ -108,7 +119,9 @@ void AddAccountRoutes(RouteTable& routes, AccountService& accounts) {
                 return Response::NoContent();
               }});
 
-  routes.Add({.method = "POST", .pattern = "/api/v1/operator/login", .blocking = true,
+  routes.Add({.method = "POST",
+              .pattern = "/api/v1/operator/login",
+              .blocking = true,
               .handler = [svc](Context& ctx) -> Result<Response> {
                 SINYAL_ASSIGN_OR_RETURN(auto body, JsonBody::Parse(ctx.request));
                 SINYAL_ASSIGN_OR_RETURN(auto email, body.String("email", kEmail));
@@ -118,7 +131,9 @@ void AddAccountRoutes(RouteTable& routes, AccountService& accounts) {
                 return Response::Json(200, TokensJson(tokens));
               }});
 
-  routes.Add({.method = "GET", .pattern = "/api/v1/me", .auth = AuthMode::kAny,
+  routes.Add({.method = "GET",
+              .pattern = "/api/v1/me",
+              .auth = AuthMode::kAny,
               .required_scope = "read",
               .handler = [svc](Context& ctx) -> Result<Response> {
                 SINYAL_ASSIGN_OR_RETURN(auto me, svc->Me(*ctx.principal));
@@ -131,7 +146,9 @@ void AddAccountRoutes(RouteTable& routes, AccountService& accounts) {
                 return Response::Json(200, out);
               }});
 
-  routes.Add({.method = "POST", .pattern = "/api/v1/operator/feed-keys", .auth = AuthMode::kOperator,
+  routes.Add({.method = "POST",
+              .pattern = "/api/v1/operator/feed-keys",
+              .auth = AuthMode::kOperator,
               .handler = [svc](Context& ctx) -> Result<Response> {
                 SINYAL_ASSIGN_OR_RETURN(auto body, JsonBody::Parse(ctx.request));
                 SINYAL_ASSIGN_OR_RETURN(auto name, body.String("name", kName));
@@ -142,7 +159,9 @@ void AddAccountRoutes(RouteTable& routes, AccountService& accounts) {
                 return Response::Json(201, out);
               }});
 
-  routes.Add({.method = "GET", .pattern = "/api/v1/operator/feed-keys", .auth = AuthMode::kOperator,
+  routes.Add({.method = "GET",
+              .pattern = "/api/v1/operator/feed-keys",
+              .auth = AuthMode::kOperator,
               .handler = [svc](Context& ctx) -> Result<Response> {
                 SINYAL_ASSIGN_OR_RETURN(auto keys, svc->ListOperatorKeys(*ctx.principal));
                 json items = json::array();
@@ -150,21 +169,27 @@ void AddAccountRoutes(RouteTable& routes, AccountService& accounts) {
                 return Response::Json(200, {{"items", items}});
               }});
 
-  routes.Add({.method = "DELETE", .pattern = "/api/v1/operator/feed-keys/:id", .auth = AuthMode::kOperator,
+  routes.Add({.method = "DELETE",
+              .pattern = "/api/v1/operator/feed-keys/:id",
+              .auth = AuthMode::kOperator,
               .handler = [svc](Context& ctx) -> Result<Response> {
                 SINYAL_ASSIGN_OR_RETURN(int64_t id, ParseIdParam(ctx, "id", "feed key"));
                 SINYAL_RETURN_IF_ERROR(svc->RevokeOperatorKey(*ctx.principal, ApiKeyId(id)));
                 return Response::NoContent();
               }});
 
-  routes.Add({.method = "GET", .pattern = "/api/v1/operator/me", .auth = AuthMode::kOperator,
+  routes.Add({.method = "GET",
+              .pattern = "/api/v1/operator/me",
+              .auth = AuthMode::kOperator,
               .required_scope = "operator",  // an operator's access token, not a feed key
               .handler = [svc](Context& ctx) -> Result<Response> {
                 SINYAL_ASSIGN_OR_RETURN(auto me, svc->Me(*ctx.principal));
                 return Response::Json(200, UserJson(me));
               }});
 
-  routes.Add({.method = "GET", .pattern = "/api/v1/api-keys", .auth = AuthMode::kAny,
+  routes.Add({.method = "GET",
+              .pattern = "/api/v1/api-keys",
+              .auth = AuthMode::kAny,
               .required_scope = "admin",
               .handler = [svc](Context& ctx) -> Result<Response> {
                 SINYAL_ASSIGN_OR_RETURN(auto keys, svc->ListApiKeys(*ctx.principal));
@@ -173,13 +198,18 @@ void AddAccountRoutes(RouteTable& routes, AccountService& accounts) {
                 return Response::Json(200, {{"items", items}});
               }});
 
-  routes.Add({.method = "POST", .pattern = "/api/v1/api-keys", .auth = AuthMode::kAny,
+  routes.Add({.method = "POST",
+              .pattern = "/api/v1/api-keys",
+              .auth = AuthMode::kAny,
               .required_scope = "admin",
               .handler = [svc](Context& ctx) -> Result<Response> {
                 SINYAL_ASSIGN_OR_RETURN(auto body, JsonBody::Parse(ctx.request));
                 SINYAL_ASSIGN_OR_RETURN(auto name, body.String("name", kName));
-                SINYAL_ASSIGN_OR_RETURN(auto scopes, body.OptionalStringList("scopes", 8, {.min_len = 1, .max_len = 32}));
-                SINYAL_ASSIGN_OR_RETURN(auto expires, body.OptionalString("expires_at", {.min_len = 1, .max_len = 64}));
+                SINYAL_ASSIGN_OR_RETURN(
+                    auto scopes,
+                    body.OptionalStringList("scopes", 8, {.min_len = 1, .max_len = 32}));
+                SINYAL_ASSIGN_OR_RETURN(
+                    auto expires, body.OptionalString("expires_at", {.min_len = 1, .max_len = 64}));
                 SINYAL_RETURN_IF_ERROR(body.Finish());
                 std::optional<UnixNanos> expires_at;
                 if (expires) {
@@ -188,13 +218,17 @@ void AddAccountRoutes(RouteTable& routes, AccountService& accounts) {
                   expires_at = *t;
                 }
                 SINYAL_ASSIGN_OR_RETURN(
-                    auto created, svc->CreateApiKey(*ctx.principal, name, scopes.value_or(std::vector<std::string>{}), expires_at));
+                    auto created,
+                    svc->CreateApiKey(*ctx.principal, name,
+                                      scopes.value_or(std::vector<std::string>{}), expires_at));
                 json out = KeyJson(created.info);
                 out["key"] = created.secret;
                 return Response::Json(201, out);
               }});
 
-  routes.Add({.method = "GET", .pattern = "/api/v1/api-keys/:id", .auth = AuthMode::kAny,
+  routes.Add({.method = "GET",
+              .pattern = "/api/v1/api-keys/:id",
+              .auth = AuthMode::kAny,
               .required_scope = "admin",
               .handler = [svc](Context& ctx) -> Result<Response> {
                 SINYAL_ASSIGN_OR_RETURN(int64_t id, ParseIdParam(ctx, "id", "API key"));
@@ -202,7 +236,9 @@ void AddAccountRoutes(RouteTable& routes, AccountService& accounts) {
                 return Response::Json(200, KeyJson(key));
               }});
 
-  routes.Add({.method = "DELETE", .pattern = "/api/v1/api-keys/:id", .auth = AuthMode::kAny,
+  routes.Add({.method = "DELETE",
+              .pattern = "/api/v1/api-keys/:id",
+              .auth = AuthMode::kAny,
               .required_scope = "admin",
               .handler = [svc](Context& ctx) -> Result<Response> {
                 SINYAL_ASSIGN_OR_RETURN(int64_t id, ParseIdParam(ctx, "id", "API key"));
@@ -210,7 +246,9 @@ void AddAccountRoutes(RouteTable& routes, AccountService& accounts) {
                 return Response::NoContent();
               }});
 
-  routes.Add({.method = "GET", .pattern = "/api/v1/members", .auth = AuthMode::kAny,
+  routes.Add({.method = "GET",
+              .pattern = "/api/v1/members",
+              .auth = AuthMode::kAny,
               .required_scope = "read",
               .handler = [svc](Context& ctx) -> Result<Response> {
                 SINYAL_ASSIGN_OR_RETURN(auto users, svc->ListMembers(*ctx.principal));
@@ -219,14 +257,17 @@ void AddAccountRoutes(RouteTable& routes, AccountService& accounts) {
                 return Response::Json(200, {{"items", items}});
               }});
 
-  routes.Add({.method = "POST", .pattern = "/api/v1/members", .auth = AuthMode::kUser,
+  routes.Add({.method = "POST",
+              .pattern = "/api/v1/members",
+              .auth = AuthMode::kUser,
               .blocking = true,
               .handler = [svc](Context& ctx) -> Result<Response> {
                 SINYAL_ASSIGN_OR_RETURN(auto body, JsonBody::Parse(ctx.request));
                 SINYAL_ASSIGN_OR_RETURN(auto email, body.String("email", kEmail));
                 SINYAL_ASSIGN_OR_RETURN(auto password, body.String("password", kPassword));
                 SINYAL_ASSIGN_OR_RETURN(auto display, body.OptionalString("display_name", kName));
-                SINYAL_ASSIGN_OR_RETURN(auto role_name, body.OptionalString("role", {.min_len = 1, .max_len = 16}));
+                SINYAL_ASSIGN_OR_RETURN(auto role_name,
+                                        body.OptionalString("role", {.min_len = 1, .max_len = 16}));
                 SINYAL_RETURN_IF_ERROR(body.Finish());
                 accounts::Role role = accounts::Role::kMember;
                 if (role_name) {
@@ -235,25 +276,32 @@ void AddAccountRoutes(RouteTable& routes, AccountService& accounts) {
                     return Status::InvalidArgument("must be owner, admin or member", "role");
                 }
                 SINYAL_ASSIGN_OR_RETURN(
-                    auto user, svc->AddMember(*ctx.principal, email, password,
-                                              display.value_or(email.substr(0, email.find('@'))), role));
+                    auto user,
+                    svc->AddMember(*ctx.principal, email, password,
+                                   display.value_or(email.substr(0, email.find('@'))), role));
                 return Response::Json(201, UserJson(user));
               }});
 
-  routes.Add({.method = "PATCH", .pattern = "/api/v1/members/:id", .auth = AuthMode::kUser,
+  routes.Add({.method = "PATCH",
+              .pattern = "/api/v1/members/:id",
+              .auth = AuthMode::kUser,
               .handler = [svc](Context& ctx) -> Result<Response> {
                 SINYAL_ASSIGN_OR_RETURN(int64_t id, ParseIdParam(ctx, "id", "member"));
                 SINYAL_ASSIGN_OR_RETURN(auto body, JsonBody::Parse(ctx.request));
-                SINYAL_ASSIGN_OR_RETURN(auto role_name, body.String("role", {.min_len = 1, .max_len = 16}));
+                SINYAL_ASSIGN_OR_RETURN(auto role_name,
+                                        body.String("role", {.min_len = 1, .max_len = 16}));
                 SINYAL_RETURN_IF_ERROR(body.Finish());
                 SINYAL_ASSIGN_OR_RETURN(auto role, accounts::ParseRole(role_name));
                 if (role == accounts::Role::kOperator)
                   return Status::InvalidArgument("must be owner, admin or member", "role");
-                SINYAL_ASSIGN_OR_RETURN(auto user, svc->UpdateMemberRole(*ctx.principal, UserId(id), role));
+                SINYAL_ASSIGN_OR_RETURN(auto user,
+                                        svc->UpdateMemberRole(*ctx.principal, UserId(id), role));
                 return Response::Json(200, UserJson(user));
               }});
 
-  routes.Add({.method = "DELETE", .pattern = "/api/v1/members/:id", .auth = AuthMode::kUser,
+  routes.Add({.method = "DELETE",
+              .pattern = "/api/v1/members/:id",
+              .auth = AuthMode::kUser,
               .handler = [svc](Context& ctx) -> Result<Response> {
                 SINYAL_ASSIGN_OR_RETURN(int64_t id, ParseIdParam(ctx, "id", "member"));
                 SINYAL_RETURN_IF_ERROR(svc->RemoveMember(*ctx.principal, UserId(id)));

@@ -2,9 +2,8 @@
 // their organisation's events (users by token, API keys with scope admin); operators read every
 // organisation's (optionally one: tenant_id). Newest first, paged with `before`.
 #include <algorithm>
-#include <string>
-
 #include <nlohmann/json.hpp>
+#include <string>
 
 #include "core/time.h"
 #include "http/api.h"
@@ -27,9 +26,11 @@ Result<Response> ListAudit(store::Database& db, Context& ctx) {
     q.before_id = before;
   }
   if (auto kind = QueryParam(ctx, "kind")) {
-    if (std::find(store::kAuditKinds.begin(), store::kAuditKinds.end(), *kind) == store::kAuditKinds.end()) {
+    if (std::find(store::kAuditKinds.begin(), store::kAuditKinds.end(), *kind) ==
+        store::kAuditKinds.end()) {
       std::string known;
-      for (std::string_view k : store::kAuditKinds) known += (known.empty() ? "" : ", ") + std::string(k);
+      for (std::string_view k : store::kAuditKinds)
+        known += (known.empty() ? "" : ", ") + std::string(k);
       return Status::InvalidArgument("unknown kind (known: " + known + ")", "kind");
     }
     q.kind = *kind;
@@ -41,7 +42,8 @@ Result<Response> ListAudit(store::Database& db, Context& ctx) {
     }
   } else {
     if (p.role != accounts::Role::kOwner) {
-      return Status::PermissionDenied("only the organisation's owners read its audit trail", "role");
+      return Status::PermissionDenied("only the organisation's owners read its audit trail",
+                                      "role");
     }
     if (p.api_key && !p.HasScope(accounts::kScopeAdmin)) {
       return Status::PermissionDenied("API key lacks scope 'admin'", "scope");
@@ -51,7 +53,8 @@ Result<Response> ListAudit(store::Database& db, Context& ctx) {
     }
     q.tenant = p.tenant;
   }
-  SINYAL_ASSIGN_OR_RETURN(std::vector<store::SecurityEvent> events, store::ListSecurityEvents(db, q));
+  SINYAL_ASSIGN_OR_RETURN(std::vector<store::SecurityEvent> events,
+                          store::ListSecurityEvents(db, q));
   json items = json::array();
   for (const store::SecurityEvent& e : events) {
     json data = json::parse(e.data, nullptr, false);

@@ -6,11 +6,12 @@
 //   PUT   /api/v1/operator/plans/:name                operator: create, or update the given fields
 //   PATCH /api/v1/operator/plans/:name                operator: update the given fields
 //   PUT   /api/v1/operator/tenants/:id/plan           operator: {"plan": "pro"}
-//   GET   /api/v1/invoices                            tenant (scope "read"): closed periods + the running one
-//   GET   /api/v1/operator/analytics/usage            operator: usage by plan and day (?from&to)
-//   GET   /api/v1/operator/analytics/top-tenants      operator: most units (?from&to&limit)
-//   GET   /api/v1/operator/analytics/revenue          operator: revenue and MRR from invoices (?from&to)
-//   GET   /api/v1/operator/analytics/burn-down        operator: quota burn-down + month-end forecast
+//   GET   /api/v1/invoices                            tenant (scope "read"): closed periods + the
+//   running one GET   /api/v1/operator/analytics/usage            operator: usage by plan and day
+//   (?from&to) GET   /api/v1/operator/analytics/top-tenants      operator: most units
+//   (?from&to&limit) GET   /api/v1/operator/analytics/revenue          operator: revenue and MRR
+//   from invoices (?from&to) GET   /api/v1/operator/analytics/burn-down        operator: quota
+//   burn-down + month-end forecast
 //                                                     (?limit&tenant_id)
 //
 // Operator routes need an operator's signed-in access token: operator feed keys (API keys of
@@ -34,12 +35,15 @@ namespace {
 
 Status RequireSignedInOperator(const Context& ctx) {
   if (ctx.principal->api_key) {
-    return Status::PermissionDenied("operator feed keys can't manage billing; sign in as an operator");
+    return Status::PermissionDenied(
+        "operator feed keys can't manage billing; sign in as an operator");
   }
   return Status::Ok();
 }
 
-std::string OperatorActor(const Context& ctx) { return "operator:" + std::to_string(ctx.principal->user.value()); }
+std::string OperatorActor(const Context& ctx) {
+  return "operator:" + std::to_string(ctx.principal->user.value());
+}
 
 // The whole JSON object of a body, after JsonBody's content-type and syntax checks.
 Result<json> BodyObject(const Request& request) {
@@ -49,7 +53,8 @@ Result<json> BodyObject(const Request& request) {
 
 // Plan names as used in URLs and bodies: 1..32 of [a-z0-9_-].
 Status ValidatePlanName(const std::string& name, const std::string& field) {
-  if (name.empty() || name.size() > 32) return Status::InvalidArgument("must be 1..32 characters", field);
+  if (name.empty() || name.size() > 32)
+    return Status::InvalidArgument("must be 1..32 characters", field);
   for (char c : name) {
     if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-')) {
       return Status::InvalidArgument("may hold only a-z, 0-9, '_' and '-'", field);
@@ -101,16 +106,17 @@ void AddBillingRoutes(RouteTable& routes, BillingDeps deps) {
   billing::Invoices* invoices = deps.invoices;
   billing::Analytics* analytics = deps.analytics;
 
-  routes.Add({.method = "GET",
-              .pattern = "/api/v1/plans",
-              .auth = AuthMode::kNone,
-              .handler = [plans](Context& ctx) -> Result<Response> {
-                SINYAL_RETURN_IF_ERROR(OnlyQueryParams(ctx, {}));
-                SINYAL_ASSIGN_OR_RETURN(std::vector<billing::Plan> list, plans->List());
-                json items = json::array();
-                for (const auto& p : list) items.push_back(p.ToJson());
-                return Response::Json(200, {{"currency", "IDR"}, {"period", "monthly"}, {"items", items}});
-              }});
+  routes.Add(
+      {.method = "GET",
+       .pattern = "/api/v1/plans",
+       .auth = AuthMode::kNone,
+       .handler = [plans](Context& ctx) -> Result<Response> {
+         SINYAL_RETURN_IF_ERROR(OnlyQueryParams(ctx, {}));
+         SINYAL_ASSIGN_OR_RETURN(std::vector<billing::Plan> list, plans->List());
+         json items = json::array();
+         for (const auto& p : list) items.push_back(p.ToJson());
+         return Response::Json(200, {{"currency", "IDR"}, {"period", "monthly"}, {"items", items}});
+       }});
 
   routes.Add({.method = "GET",
               .pattern = "/api/v1/usage",
@@ -120,10 +126,14 @@ void AddBillingRoutes(RouteTable& routes, BillingDeps deps) {
                 SINYAL_RETURN_IF_ERROR(OnlyQueryParams(ctx, {"period"}));
                 std::string period = QueryParam(ctx, "period").value_or("current");
                 int back = 0;
-                if (period == "current") back = 0;
-                else if (period == "previous") back = 1;
-                else return Status::InvalidArgument("must be current or previous", "period");
-                SINYAL_ASSIGN_OR_RETURN(json usage, meter->Usage(ctx.principal->tenant, ctx.now, back));
+                if (period == "current")
+                  back = 0;
+                else if (period == "previous")
+                  back = 1;
+                else
+                  return Status::InvalidArgument("must be current or previous", "period");
+                SINYAL_ASSIGN_OR_RETURN(json usage,
+                                        meter->Usage(ctx.principal->tenant, ctx.now, back));
                 return Response::Json(200, usage);
               }});
 
@@ -170,7 +180,8 @@ void AddBillingRoutes(RouteTable& routes, BillingDeps deps) {
                 SINYAL_RETURN_IF_ERROR(OnlyQueryParams(ctx, {}));
                 SINYAL_ASSIGN_OR_RETURN(int64_t id, ParseIdParam(ctx, "id", "tenant"));
                 SINYAL_ASSIGN_OR_RETURN(JsonBody body, JsonBody::Parse(ctx.request));
-                SINYAL_ASSIGN_OR_RETURN(std::string plan, body.String("plan", {.min_len = 1, .max_len = 32}));
+                SINYAL_ASSIGN_OR_RETURN(std::string plan,
+                                        body.String("plan", {.min_len = 1, .max_len = 32}));
                 SINYAL_RETURN_IF_ERROR(body.Finish());
                 SINYAL_RETURN_IF_ERROR(ValidatePlanName(plan, "plan"));
                 Status changed = subs->ChangePlan(TenantId(id), plan, ctx.now, OperatorActor(ctx));
@@ -180,58 +191,66 @@ void AddBillingRoutes(RouteTable& routes, BillingDeps deps) {
                   }
                   return changed;
                 }
-                SINYAL_ASSIGN_OR_RETURN(billing::Subscription s, subs->Current(TenantId(id), ctx.now));
+                SINYAL_ASSIGN_OR_RETURN(billing::Subscription s,
+                                        subs->Current(TenantId(id), ctx.now));
                 return Response::Json(200, SubscriptionJson(s));
               }});
 
-  routes.Add({.method = "GET",
-              .pattern = "/api/v1/invoices",
-              .auth = AuthMode::kAny,
-              .blocking = true,
-              .required_scope = std::string(accounts::kScopeRead),
-              .handler = [invoices, meter, plans](Context& ctx) -> Result<Response> {
-                SINYAL_RETURN_IF_ERROR(OnlyQueryParams(ctx, {}));
-                const TenantId t = ctx.principal->tenant;
-                SINYAL_ASSIGN_OR_RETURN(std::vector<billing::Invoice> list, invoices->List(t));
-                json items = json::array();
-                for (const auto& inv : list) items.push_back(inv.ToJson());
-                // The running period, not invoiced yet: its plan's price + overage so far.
-                SINYAL_ASSIGN_OR_RETURN(json usage, meter->Usage(t, ctx.now, 0));
-                json current = {{"period", usage["period"]}, {"plan", usage["plan"]}, {"status", "running"}};
-                auto plan = plans->GetShared(usage.value("plan", ""));
-                const int64_t base = plan.ok() ? (*plan)->price_idr : 0;
-                const int64_t overage = usage.value("cost_idr", int64_t{0});
-                current["base_idr"] = base;
-                current["units"] = usage.value("used", int64_t{0});
-                current["overage_units"] = usage.value("overage_units", int64_t{0});
-                current["overage_idr"] = overage;
-                current["total_idr"] = base + overage;
-                return Response::Json(200, {{"currency", "IDR"}, {"items", items}, {"current", current}});
-              }});
+  routes.Add(
+      {.method = "GET",
+       .pattern = "/api/v1/invoices",
+       .auth = AuthMode::kAny,
+       .blocking = true,
+       .required_scope = std::string(accounts::kScopeRead),
+       .handler = [invoices, meter, plans](Context& ctx) -> Result<Response> {
+         SINYAL_RETURN_IF_ERROR(OnlyQueryParams(ctx, {}));
+         const TenantId t = ctx.principal->tenant;
+         SINYAL_ASSIGN_OR_RETURN(std::vector<billing::Invoice> list, invoices->List(t));
+         json items = json::array();
+         for (const auto& inv : list) items.push_back(inv.ToJson());
+         // The running period, not invoiced yet: its plan's price + overage so far.
+         SINYAL_ASSIGN_OR_RETURN(json usage, meter->Usage(t, ctx.now, 0));
+         json current = {
+             {"period", usage["period"]}, {"plan", usage["plan"]}, {"status", "running"}};
+         auto plan = plans->GetShared(usage.value("plan", ""));
+         const int64_t base = plan.ok() ? (*plan)->price_idr : 0;
+         const int64_t overage = usage.value("cost_idr", int64_t{0});
+         current["base_idr"] = base;
+         current["units"] = usage.value("used", int64_t{0});
+         current["overage_units"] = usage.value("overage_units", int64_t{0});
+         current["overage_idr"] = overage;
+         current["total_idr"] = base + overage;
+         return Response::Json(200, {{"currency", "IDR"}, {"items", items}, {"current", current}});
+       }});
 
-  routes.Add({.method = "GET",
-              .pattern = "/api/v1/operator/analytics/usage",
-              .auth = AuthMode::kOperator,
-              .blocking = true,
-              .handler = [analytics](Context& ctx) -> Result<Response> {
-                SINYAL_RETURN_IF_ERROR(RequireSignedInOperator(ctx));
-                SINYAL_RETURN_IF_ERROR(OnlyQueryParams(ctx, {"from", "to"}));
-                SINYAL_ASSIGN_OR_RETURN(Range r, RangeParams(ctx, 30));
-                SINYAL_ASSIGN_OR_RETURN(json rows, analytics->UsageByPlanAndDay(r.from, r.to));
-                return Response::Json(200, {{"from", FormatIso8601(r.from)}, {"to", FormatIso8601(r.to)}, {"items", rows}});
-              }});
-  routes.Add({.method = "GET",
-              .pattern = "/api/v1/operator/analytics/top-tenants",
-              .auth = AuthMode::kOperator,
-              .blocking = true,
-              .handler = [analytics](Context& ctx) -> Result<Response> {
-                SINYAL_RETURN_IF_ERROR(RequireSignedInOperator(ctx));
-                SINYAL_RETURN_IF_ERROR(OnlyQueryParams(ctx, {"from", "to", "limit"}));
-                SINYAL_ASSIGN_OR_RETURN(Range r, RangeParams(ctx, 30));
-                SINYAL_ASSIGN_OR_RETURN(int64_t limit, IntQueryParam(ctx, "limit", 10, 1, 1000));
-                SINYAL_ASSIGN_OR_RETURN(json rows, analytics->TopTenants(r.from, r.to, static_cast<int>(limit)));
-                return Response::Json(200, {{"from", FormatIso8601(r.from)}, {"to", FormatIso8601(r.to)}, {"items", rows}});
-              }});
+  routes.Add(
+      {.method = "GET",
+       .pattern = "/api/v1/operator/analytics/usage",
+       .auth = AuthMode::kOperator,
+       .blocking = true,
+       .handler = [analytics](Context& ctx) -> Result<Response> {
+         SINYAL_RETURN_IF_ERROR(RequireSignedInOperator(ctx));
+         SINYAL_RETURN_IF_ERROR(OnlyQueryParams(ctx, {"from", "to"}));
+         SINYAL_ASSIGN_OR_RETURN(Range r, RangeParams(ctx, 30));
+         SINYAL_ASSIGN_OR_RETURN(json rows, analytics->UsageByPlanAndDay(r.from, r.to));
+         return Response::Json(
+             200, {{"from", FormatIso8601(r.from)}, {"to", FormatIso8601(r.to)}, {"items", rows}});
+       }});
+  routes.Add(
+      {.method = "GET",
+       .pattern = "/api/v1/operator/analytics/top-tenants",
+       .auth = AuthMode::kOperator,
+       .blocking = true,
+       .handler = [analytics](Context& ctx) -> Result<Response> {
+         SINYAL_RETURN_IF_ERROR(RequireSignedInOperator(ctx));
+         SINYAL_RETURN_IF_ERROR(OnlyQueryParams(ctx, {"from", "to", "limit"}));
+         SINYAL_ASSIGN_OR_RETURN(Range r, RangeParams(ctx, 30));
+         SINYAL_ASSIGN_OR_RETURN(int64_t limit, IntQueryParam(ctx, "limit", 10, 1, 1000));
+         SINYAL_ASSIGN_OR_RETURN(json rows,
+                                 analytics->TopTenants(r.from, r.to, static_cast<int>(limit)));
+         return Response::Json(
+             200, {{"from", FormatIso8601(r.from)}, {"to", FormatIso8601(r.to)}, {"items", rows}});
+       }});
   routes.Add({.method = "GET",
               .pattern = "/api/v1/operator/analytics/revenue",
               .auth = AuthMode::kOperator,
@@ -254,10 +273,12 @@ void AddBillingRoutes(RouteTable& routes, BillingDeps deps) {
                 SINYAL_ASSIGN_OR_RETURN(int64_t limit, IntQueryParam(ctx, "limit", 20, 1, 1000));
                 std::optional<TenantId> tenant;
                 if (QueryParam(ctx, "tenant_id")) {
-                  SINYAL_ASSIGN_OR_RETURN(int64_t id, IntQueryParam(ctx, "tenant_id", 0, 1, INT64_MAX / 2));
+                  SINYAL_ASSIGN_OR_RETURN(int64_t id,
+                                          IntQueryParam(ctx, "tenant_id", 0, 1, INT64_MAX / 2));
                   tenant = TenantId(id);
                 }
-                SINYAL_ASSIGN_OR_RETURN(json rows, analytics->QuotaBurnDown(ctx.now, static_cast<int>(limit), tenant));
+                SINYAL_ASSIGN_OR_RETURN(
+                    json rows, analytics->QuotaBurnDown(ctx.now, static_cast<int>(limit), tenant));
                 return Response::Json(200, {{"items", rows}});
               }});
 }

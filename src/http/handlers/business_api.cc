@@ -3,8 +3,8 @@
 //   POST /api/v1/user/predict            (signed-in users' access tokens only)
 //   POST /api/v1/business/predict/batch  (entitlement "batch"; all-or-nothing)
 //
-// Order of work for every call: the metered-call flow (billing/metered_call.h, http/handlers/metered.h;
-// each step can stop it; nothing is charged unless the last one runs):
+// Order of work for every call: the metered-call flow (billing/metered_call.h,
+// http/handlers/metered.h; each step can stop it; nothing is charged unless the last one runs):
 //   auth -> the caller's plan, resolved once, and its rate limit (pipeline, Route::billable)
 //   -> validate the body -> plan gating -> Meter::Reserve (quota, Idempotency-Key replay)
 //   -> SignalService::Latest at the plan's data delay (features, model, signal; cached per closed
@@ -21,17 +21,16 @@
 // the field and "requires plan <name>". Plans without "realtime" see the signal of the latest
 // bar that closed at least plan.data_delay_seconds ago.
 #include <cmath>
-#include <set>
-
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "billing/entitlements.h"
 #include "billing/meter.h"
 #include "core/time.h"
 #include "http/api.h"
 #include "http/handlers/metered.h"
-#include "http/handlers/prediction_json.h"
 #include "http/handlers/predict_request.h"
+#include "http/handlers/prediction_json.h"
 #include "http/json_body.h"
 #include "market/instrument.h"
 #include "market/timeframe.h"
@@ -45,28 +44,34 @@ using nlohmann::json;
 namespace {
 
 // Body limits: a prediction request is ~150 bytes, a batch item about the same.
-constexpr size_t kMaxPredictBody = 16 << 10;   // 16 KiB
-constexpr size_t kMaxBatchBody = 256 << 10;    // 256 KiB
+constexpr size_t kMaxPredictBody = 16 << 10;  // 16 KiB
+constexpr size_t kMaxBatchBody = 256 << 10;   // 256 KiB
 
 class BusinessApi {
  public:
   explicit BusinessApi(BusinessDeps deps) : d_(deps) {}
 
-  // 403 when the plan can't serve the item at all (timeframe) or the caller insists on a gated field.
-  static Status Gate(billing::MeteredCall& call, const PredictItem& item, const std::string& prefix) {
+  // 403 when the plan can't serve the item at all (timeframe) or the caller insists on a gated
+  // field.
+  static Status Gate(billing::MeteredCall& call, const PredictItem& item,
+                     const std::string& prefix) {
     SINYAL_RETURN_IF_ERROR(call.Gate(item.tf, prefix + "timeframe"));
     for (size_t i = 0; i < item.include.size(); ++i) {
-      SINYAL_RETURN_IF_ERROR(call.Gate(item.include[i], prefix + "include[" + std::to_string(i) + "]"));
+      SINYAL_RETURN_IF_ERROR(
+          call.Gate(item.include[i], prefix + "include[" + std::to_string(i) + "]"));
     }
     return Status::Ok();
   }
 
   // The signal for one item at the requested horizon (default 1 bar: the model that predicts it),
   // at the plan's data delay. A horizon no model serves is a 422 listing the served ones.
-  Result<std::shared_ptr<const signals::Signal>> SignalFor(const Context& ctx, const billing::MeteredCall& call,
-                                                           const PredictItem& item, const std::string& prefix) {
+  Result<std::shared_ptr<const signals::Signal>> SignalFor(const Context& ctx,
+                                                           const billing::MeteredCall& call,
+                                                           const PredictItem& item,
+                                                           const std::string& prefix) {
     const int horizon = item.horizon ? static_cast<int>(*item.horizon) : models::kDefaultHorizon;
-    auto sig = d_.signals->Latest(ctx.principal->tenant, {item.symbol, item.tf}, horizon, call.NotAfter());
+    auto sig =
+        d_.signals->Latest(ctx.principal->tenant, {item.symbol, item.tf}, horizon, call.NotAfter());
     if (!sig.ok()) {
       Status s = sig.error();
       if (s.field() == "horizon") return s.WithField(prefix + "prediction_horizon");
@@ -97,7 +102,8 @@ class BusinessApi {
     SINYAL_ASSIGN_OR_RETURN(JsonBody body, JsonBody::Parse(ctx.request));
     const json* items = body.Raw("items");
     if (items == nullptr) return Status::InvalidArgument("is required", "items");
-    if (!items->is_array()) return Status::InvalidArgument("must be an array of prediction requests", "items");
+    if (!items->is_array())
+      return Status::InvalidArgument("must be an array of prediction requests", "items");
     if (items->empty()) return Status::InvalidArgument("must hold at least one item", "items");
     if (items->size() > d_.max_batch_items) {
       return Status(StatusCode::kPayloadTooLarge,
@@ -126,8 +132,10 @@ class BusinessApi {
     ScopedStage signal(ctx, "signal");
     json results = json::array();
     for (size_t i = 0; i < parsed.size(); ++i) {
-      SINYAL_ASSIGN_OR_RETURN(auto sig, SignalFor(ctx, call, parsed[i], "items[" + std::to_string(i) + "]."));
-      json j = PredictionJson(call.entitlements(), call.plan(), *sig, parsed[i].confidence_threshold);
+      SINYAL_ASSIGN_OR_RETURN(auto sig,
+                              SignalFor(ctx, call, parsed[i], "items[" + std::to_string(i) + "]."));
+      json j =
+          PredictionJson(call.entitlements(), call.plan(), *sig, parsed[i].confidence_threshold);
       j["data_delay_seconds"] = call.DataDelaySeconds();
       results.push_back(std::move(j));
     }
@@ -151,7 +159,9 @@ void AddBusinessRoutes(RouteTable& routes, BusinessDeps deps) {
               .max_body_bytes = kMaxPredictBody,
               .required_scope = std::string(accounts::kScopePredict),
               .billable = true,
-              .handler = [api](Context& ctx) { return api->Predict(ctx, billing::kEndpointBusinessPredict); }});
+              .handler = [api](Context& ctx) {
+                return api->Predict(ctx, billing::kEndpointBusinessPredict);
+              }});
   routes.Add({.method = "POST",
               .pattern = "/api/v1/business/predict/batch",
               .auth = AuthMode::kAny,
@@ -164,7 +174,9 @@ void AddBusinessRoutes(RouteTable& routes, BusinessDeps deps) {
               .auth = AuthMode::kUser,
               .max_body_bytes = kMaxPredictBody,
               .billable = true,
-              .handler = [api](Context& ctx) { return api->Predict(ctx, billing::kEndpointUserPredict); }});
+              .handler = [api](Context& ctx) {
+                return api->Predict(ctx, billing::kEndpointUserPredict);
+              }});
 }
 
 }  // namespace sinyal::http

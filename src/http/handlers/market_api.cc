@@ -6,20 +6,19 @@
 #include <deque>
 #include <map>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
 
-#include <nlohmann/json.hpp>
-
-#include "core/log.h"
 #include "billing/metered_call.h"
+#include "core/log.h"
 #include "core/time.h"
 #include "features/feature_set.h"
 #include "http/api.h"
 #include "http/handlers/metered.h"
-#include "http/query.h"
 #include "http/json_body.h"
 #include "http/problem.h"
+#include "http/query.h"
 #include "market/csv_import.h"
 #include "market/instrument.h"
 #include "market/timeframe.h"
@@ -50,8 +49,9 @@ class FeatureService {
   // "core-v1" (platform default) or one of the tenant's sets: "name" (highest version) or
   // "name@version". NotFound("set") otherwise.
   Result<ResolvedSet> Resolve(std::optional<TenantId> tenant, const std::string& spec) {
-    SINYAL_ASSIGN_OR_RETURN(models::InputSpec set, models::InputResolver(&sets_).ForName(
-                                                       tenant.value_or(models::kPlatformTenant), spec, "set"));
+    SINYAL_ASSIGN_OR_RETURN(models::InputSpec set,
+                            models::InputResolver(&sets_).ForName(
+                                tenant.value_or(models::kPlatformTenant), spec, "set"));
     if (set.basic()) return Status::NotFound("no feature set " + spec.substr(0, 60), "set");
     const auto& def = features::DefaultFeatureSet();
     const bool platform = set.set_name() == def.name && set.set_version() == def.version;
@@ -104,9 +104,11 @@ class FeatureService {
       auto newest = std::find_if(c.vectors.rbegin(), c.vectors.rend(),
                                  [&](const FeatureVector& v) { return v.time <= newest_open; });
       if (newest == c.vectors.rend()) {
-        return Status::NotFound(c.vectors.empty() ? "no bars for the series"
-                                                  : "no bar of the series closed early enough for the plan's data delay",
-                                "symbol");
+        return Status::NotFound(
+            c.vectors.empty()
+                ? "no bars for the series"
+                : "no bar of the series closed early enough for the plan's data delay",
+            "symbol");
       }
       out.vectors.push_back(*newest);
     } else {
@@ -124,7 +126,7 @@ class FeatureService {
   store::FeatureSetStore& sets() { return sets_; }
 
  private:
-  static constexpr size_t kTail = 4096;       // bars kept to detect non-append changes
+  static constexpr size_t kTail = 4096;          // bars kept to detect non-append changes
   static constexpr size_t kMaxHistory = 500000;  // bars loaded to warm a new configuration
   static constexpr size_t kKeepVectors = 5000;   // vectors kept per configuration
 
@@ -141,7 +143,8 @@ class FeatureService {
     Status Feed(std::span<const market::Bar> bars) {
       for (const auto& b : bars) {
         SINYAL_RETURN_IF_ERROR(stream.Push(b));
-        vectors.push_back({b.time(), {stream.values().begin(), stream.values().end()}, stream.complete()});
+        vectors.push_back(
+            {b.time(), {stream.values().begin(), stream.values().end()}, stream.complete()});
         if (vectors.size() > kKeepVectors) vectors.pop_front();
       }
       return Status::Ok();
@@ -152,7 +155,7 @@ class FeatureService {
     std::mutex mu;
     bool loaded = false;
     std::map<std::string, Computation> sets;  // by ConfigHash
-    std::vector<market::Bar> tail;  // the newest bars fed, <= kTail
+    std::vector<market::Bar> tail;            // the newest bars fed, <= kTail
     int64_t revision = -1;
   };
 
@@ -174,7 +177,10 @@ class FeatureService {
       // Stored bars up to `last` must be exactly what was fed.
       std::vector<market::Bar> old_part;
       for (const auto& b : latest.bars) {
-        if (b.time() <= last) old_part.push_back(b); else newer.push_back(b);
+        if (b.time() <= last)
+          old_part.push_back(b);
+        else
+          newer.push_back(b);
       }
       if (old_part.size() > st.tail.size() ||
           !std::equal(old_part.begin(), old_part.end(), st.tail.end() - old_part.size()) ||
@@ -269,9 +275,14 @@ Status RequireTenantAdmin(const Context& ctx, const std::string& what) {
 }
 
 json BarJson(const market::Bar& b) {
-  return {{"time", FormatIso8601(b.time())}, {"open", b.open()},     {"high", b.high()},
-          {"low", b.low()},                  {"close", b.close()},   {"volume", b.volume()},
-          {"spread", b.spread()},            {"real_volume", b.real_volume()}};
+  return {{"time", FormatIso8601(b.time())},
+          {"open", b.open()},
+          {"high", b.high()},
+          {"low", b.low()},
+          {"close", b.close()},
+          {"volume", b.volume()},
+          {"spread", b.spread()},
+          {"real_volume", b.real_volume()}};
 }
 
 json SeriesJson(const store::SeriesInfo& s) {
@@ -301,15 +312,15 @@ Result<UnixNanos> TickTime(const json& v, const std::string& field) {
     }
     return ms * 1'000'000;
   }
-  return Status::InvalidArgument(field + " must be an ISO-8601 string or Unix milliseconds",
-                                 field);
+  return Status::InvalidArgument(field + " must be an ISO-8601 string or Unix milliseconds", field);
 }
 
 Result<double> Num(const json& obj, const std::string& key, const std::string& field,
                    bool required) {
   auto it = obj.find(key);
   if (it == obj.end()) {
-    if (required) return Status::InvalidArgument(field + "." + key + " is required", field + "." + key);
+    if (required)
+      return Status::InvalidArgument(field + "." + key + " is required", field + "." + key);
     return 0.0;
   }
   if (!it->is_number()) {
@@ -324,7 +335,9 @@ Status CheckKeys(const json& obj, const std::string& field,
   for (const auto& [k, _] : obj.items()) {
     bool ok = false;
     for (auto a : allowed) ok = ok || k == a;
-    if (!ok) return Status::InvalidArgument("unknown field " + field + "." + k.substr(0, 40), field + "." + k.substr(0, 40));
+    if (!ok)
+      return Status::InvalidArgument("unknown field " + field + "." + k.substr(0, 40),
+                                     field + "." + k.substr(0, 40));
   }
   return Status::Ok();
 }
@@ -366,7 +379,8 @@ Result<ParsedBatch> ParseBatch(const json& body, size_t max_events) {
   }
   if (total > max_events) {
     return Status::InvalidArgument("at most " + std::to_string(max_events) +
-                                       " ticks and bars per batch (got " + std::to_string(total) + ")",
+                                       " ticks and bars per batch (got " + std::to_string(total) +
+                                       ")",
                                    "ticks");
   }
   out.events.reserve(total);
@@ -405,7 +419,8 @@ Result<ParsedBatch> ParseBatch(const json& body, size_t max_events) {
       SINYAL_ASSIGN_OR_RETURN(double v, Num(b, "volume", f, false));
       auto bar = market::Bar::Create(t, o, h, l, c, v);
       if (!bar.ok()) {
-        return Status::InvalidArgument(f + ": " + bar.error().message(), f + "." + bar.error().field());
+        return Status::InvalidArgument(f + ": " + bar.error().message(),
+                                       f + "." + bar.error().field());
       }
       e.payload = *bar;
       out.events.push_back(std::move(e));
@@ -419,9 +434,12 @@ json FeedResultJson(const store::FeedResult& r) {
   for (const auto& e : r.errors) {
     errors.push_back({{"index", e.index}, {"reason", e.reason}, {"late", e.late}});
   }
-  return {{"accepted", r.accepted},         {"late", r.late},
-          {"rejected", r.rejected},         {"errors", errors},
-          {"bars_closed", r.bars_closed},   {"bars_written", r.bars_written},
+  return {{"accepted", r.accepted},
+          {"late", r.late},
+          {"rejected", r.rejected},
+          {"errors", errors},
+          {"bars_closed", r.bars_closed},
+          {"bars_written", r.bars_written},
           {"bars_conflicting", r.bars_conflicting}};
 }
 
@@ -438,8 +456,10 @@ Result<store::FeedResult> ApplyBatch(store::LiveFeed& feed, const ParsedBatch& b
     for (const auto& e : batch.events) symbols.insert(e.symbol);
     for (const auto& s : symbols) {
       auto r = feed.Flush(s);
-      if (r.ok()) Merge(result, *r);
-      else if (r.error().code() != StatusCode::kNotFound) return r.error();
+      if (r.ok())
+        Merge(result, *r);
+      else if (r.error().code() != StatusCode::kNotFound)
+        return r.error();
     }
   }
   return result;
@@ -456,22 +476,23 @@ class FeedSocket final : public WebSocketHandler {
   void OnText(WebSocketConnection& conn, std::string_view text) override {
     ++seq_;
     json msg = json::parse(text, nullptr, /*allow_exceptions=*/false);
-    Result<ParsedBatch> batch = msg.is_discarded()
-                                    ? Result<ParsedBatch>(Status::InvalidArgument(
-                                          "malformed JSON message", "message"))
-                                    : ParseBatch(msg, max_events_);
+    Result<ParsedBatch> batch =
+        msg.is_discarded()
+            ? Result<ParsedBatch>(Status::InvalidArgument("malformed JSON message", "message"))
+            : ParseBatch(msg, max_events_);
     Result<store::FeedResult> result =
         batch.ok() ? ApplyBatch(feed_, *batch) : Result<store::FeedResult>(batch.error());
     if (!result.ok()) {
       const Status& s = result.error();
       const bool server = HttpStatusFor(s.code()) >= 500;
-      conn.SendText(json{{"type", "error"},
-                         {"seq", seq_},
-                         {"status", HttpStatusFor(s.code())},
-                         {"detail", server ? "internal error; quote the request id" : s.message()},
-                         {"field", s.field()},
-                         {"request_id", request_id_}}
-                        .dump());
+      conn.SendText(json{
+          {"type", "error"},
+          {"seq", seq_},
+          {"status", HttpStatusFor(s.code())},
+          {"detail", server ? "internal error; quote the request id" : s.message()},
+          {"field", s.field()},
+          {"request_id",
+           request_id_}}.dump());
       if (server) {
         LogEvent(spdlog::level::err, "feed_socket_error",
                  {{"request_id", request_id_}, {"error", s.ToString()}});
@@ -509,7 +530,8 @@ json FeatureSetJson(const features::FeatureSetConfig& c, const std::string& owne
 // is metered"): one metered unit per call, the timeframe gated by plan, and only vectors of bars
 // closed by the call's NotAfter (the plan's data delay).
 Result<Response> BusinessFeatures(FeatureService& fs, Context& ctx) {
-  SINYAL_RETURN_IF_ERROR(OnlyQueryParams(ctx, {"symbol", "timeframe", "set", "from", "to", "limit"}));
+  SINYAL_RETURN_IF_ERROR(
+      OnlyQueryParams(ctx, {"symbol", "timeframe", "set", "from", "to", "limit"}));
   SINYAL_ASSIGN_OR_RETURN(market::SeriesKey key, ParseSeriesKey(ctx));
   const std::string set_spec = QueryParam(ctx, "set").value_or(features::DefaultFeatureSet().name);
   SINYAL_ASSIGN_OR_RETURN(auto set, fs.Resolve(ctx.principal->tenant, set_spec));
@@ -526,16 +548,21 @@ Result<Response> BusinessFeatures(FeatureService& fs, Context& ctx) {
   SINYAL_ASSIGN_OR_RETURN(Charge charge, Reserve(ctx, billing::kEndpointBusinessFeatures, 1));
   if (charge.replay) return std::move(*charge.replay);
   const UnixNanos newest_open = call.NotAfter() - market::TimeframeNanos(key.timeframe);
-  SINYAL_ASSIGN_OR_RETURN(auto v, fs.Compute(ctx.principal->tenant, key, set.config, range, limit, newest_open));
+  SINYAL_ASSIGN_OR_RETURN(
+      auto v, fs.Compute(ctx.principal->tenant, key, set.config, range, limit, newest_open));
   json vectors = json::array();
   for (const auto& fv : v.vectors) {
     json values = json::array();
     for (double x : fv.values) values.push_back(std::isfinite(x) ? json(x) : json(nullptr));
-    vectors.push_back({{"time", FormatIso8601(fv.time)}, {"values", values}, {"complete", fv.complete}});
+    vectors.push_back(
+        {{"time", FormatIso8601(fv.time)}, {"values", values}, {"complete", fv.complete}});
   }
   json body = {{"series", SeriesJson(v.series)},
-               {"set", {{"name", set.config.name}, {"version", set.config.version}, {"owner", set.owner},
-                        {"hash", v.hash}}},
+               {"set",
+                {{"name", set.config.name},
+                 {"version", set.config.version},
+                 {"owner", set.owner},
+                 {"hash", v.hash}}},
                {"names", v.names},
                {"vectors", vectors},
                {"data_delay_seconds", call.DataDelaySeconds()}};
@@ -550,98 +577,96 @@ void AddMarketRoutes(RouteTable& routes, MarketDeps deps) {
   FeatureService* fs = deps.features;
   const size_t max_events = deps.max_ticks_per_batch;
 
-  routes.Add({.method = "POST",
-              .pattern = "/api/v1/market/bars/import",
-              .auth = AuthMode::kAnyOrOperator,
-              .blocking = true,
-              .max_body_bytes = deps.max_import_bytes,
-              .required_scope = "admin",
-              .handler = [bars](Context& ctx) -> Result<Response> {
-                SINYAL_RETURN_IF_ERROR(OnlyQueryParams(
-                    ctx, {"symbol", "timeframe", "timezone", "layout", "on_bad_row", "on_overlap",
-                          "date_format"}));
-                store::SeriesOwner owner;
-                if (!ctx.principal->is_operator()) {
-                  SINYAL_RETURN_IF_ERROR(RequireTenantAdmin(ctx, "import bars"));
-                  owner = store::SeriesOwner::Tenant(ctx.principal->tenant);
-                }
-                const std::string_view ct = ctx.request.Header("content-type");
-                if (ct.substr(0, 8) != "text/csv") {
-                  return Status(StatusCode::kUnsupportedMediaType,
-                                "Content-Type must be text/csv", "content-type");
-                }
-                SINYAL_ASSIGN_OR_RETURN(market::SeriesKey key, ParseSeriesKey(ctx));
-                market::CsvImportOptions options;
-                if (auto tz = QueryParam(ctx, "timezone")) {
-                  auto parsed = TimeZone::Parse(*tz);
-                  if (!parsed.ok()) return parsed.error().WithField("timezone");
-                  options.source_tz = *parsed;
-                }
-                if (auto layout = QueryParam(ctx, "layout")) {
-                  auto parsed = market::ParseCsvLayout(*layout);
-                  if (!parsed.ok()) return parsed.error().WithField("layout");
-                  options.layout = *parsed;
-                }
-                if (auto df = QueryParam(ctx, "date_format")) {
-                  auto parsed = market::ParseDateFormat(*df);
-                  if (!parsed.ok()) return parsed.error().WithField("date_format");
-                  options.date_format = *parsed;
-                }
-                const std::string bad_row = QueryParam(ctx, "on_bad_row").value_or("reject");
-                if (bad_row == "skip") {
-                  options.on_bad_row = market::BadRowPolicy::kSkipRow;
-                } else if (bad_row != "reject") {
-                  return Status::InvalidArgument("on_bad_row must be reject or skip", "on_bad_row");
-                }
-                store::BarImportOptions import;
-                if (auto ov = QueryParam(ctx, "on_overlap")) {
-                  auto parsed = market::ParseOverlapPolicy(*ov);
-                  if (!parsed.ok()) return parsed.error().WithField("on_overlap");
-                  import.overlap = *parsed;
-                }
-                std::istringstream in(ctx.request.body);
-                SINYAL_ASSIGN_OR_RETURN(market::CsvImportResult csv,
-                                        market::ImportBarsCsv(in, options));
-                if (csv.bars.empty()) {
-                  return Status::InvalidArgument("the file has no valid rows", "body");
-                }
-                import.source = std::string(market::CsvLayoutName(csv.report.layout)) + " " +
-                                options.source_tz.Name();
-                import.actor = ctx.principal->api_key
-                                   ? "api_key:" + std::to_string(ctx.principal->api_key->value())
-                                   : "user:" + std::to_string(ctx.principal->user.value());
-                SINYAL_ASSIGN_OR_RETURN(store::BarImportReport report,
-                                        bars->Import(owner, key, csv.bars, import));
-                json bad = json::array();
-                for (const auto& e : csv.report.errors) {
-                  bad.push_back({{"line", e.line}, {"column", e.column}, {"reason", e.reason}});
-                }
-                json conflicts = json::array();
-                for (const auto& c : report.first_conflicts) {
-                  conflicts.push_back({{"time", FormatIso8601(c.incoming.time())},
-                                       {"stored", BarJson(c.existing)},
-                                       {"incoming", BarJson(c.incoming)}});
-                }
-                return Response::Json(
-                    200, {{"symbol", key.symbol},
-                          {"timeframe", market::TimeframeName(key.timeframe)},
-                          {"owner", owner.is_platform() ? "platform" : "tenant"},
-                          {"series_created", report.series_created},
-                          {"layout", market::CsvLayoutName(csv.report.layout)},
-                          {"timezone", options.source_tz.Name()},
-                          {"rows_read", csv.report.data_rows},
-                          {"bars", csv.report.bars},
-                          {"skipped_rows", csv.report.skipped_rows},
-                          {"bad_rows", bad},
-                          {"bad_rows_truncated", csv.report.errors_truncated},
-                          {"inserted", report.inserted},
-                          {"identical", report.identical},
-                          {"replaced", report.replaced},
-                          {"conflicts", report.conflicts},
-                          {"first_conflicts", conflicts},
-                          {"first", OptTimeJson(report.first)},
-                          {"last", OptTimeJson(report.last)}});
-              }});
+  routes.Add(
+      {.method = "POST",
+       .pattern = "/api/v1/market/bars/import",
+       .auth = AuthMode::kAnyOrOperator,
+       .blocking = true,
+       .max_body_bytes = deps.max_import_bytes,
+       .required_scope = "admin",
+       .handler = [bars](Context& ctx) -> Result<Response> {
+         SINYAL_RETURN_IF_ERROR(OnlyQueryParams(ctx, {"symbol", "timeframe", "timezone", "layout",
+                                                      "on_bad_row", "on_overlap", "date_format"}));
+         store::SeriesOwner owner;
+         if (!ctx.principal->is_operator()) {
+           SINYAL_RETURN_IF_ERROR(RequireTenantAdmin(ctx, "import bars"));
+           owner = store::SeriesOwner::Tenant(ctx.principal->tenant);
+         }
+         const std::string_view ct = ctx.request.Header("content-type");
+         if (ct.substr(0, 8) != "text/csv") {
+           return Status(StatusCode::kUnsupportedMediaType, "Content-Type must be text/csv",
+                         "content-type");
+         }
+         SINYAL_ASSIGN_OR_RETURN(market::SeriesKey key, ParseSeriesKey(ctx));
+         market::CsvImportOptions options;
+         if (auto tz = QueryParam(ctx, "timezone")) {
+           auto parsed = TimeZone::Parse(*tz);
+           if (!parsed.ok()) return parsed.error().WithField("timezone");
+           options.source_tz = *parsed;
+         }
+         if (auto layout = QueryParam(ctx, "layout")) {
+           auto parsed = market::ParseCsvLayout(*layout);
+           if (!parsed.ok()) return parsed.error().WithField("layout");
+           options.layout = *parsed;
+         }
+         if (auto df = QueryParam(ctx, "date_format")) {
+           auto parsed = market::ParseDateFormat(*df);
+           if (!parsed.ok()) return parsed.error().WithField("date_format");
+           options.date_format = *parsed;
+         }
+         const std::string bad_row = QueryParam(ctx, "on_bad_row").value_or("reject");
+         if (bad_row == "skip") {
+           options.on_bad_row = market::BadRowPolicy::kSkipRow;
+         } else if (bad_row != "reject") {
+           return Status::InvalidArgument("on_bad_row must be reject or skip", "on_bad_row");
+         }
+         store::BarImportOptions import;
+         if (auto ov = QueryParam(ctx, "on_overlap")) {
+           auto parsed = market::ParseOverlapPolicy(*ov);
+           if (!parsed.ok()) return parsed.error().WithField("on_overlap");
+           import.overlap = *parsed;
+         }
+         std::istringstream in(ctx.request.body);
+         SINYAL_ASSIGN_OR_RETURN(market::CsvImportResult csv, market::ImportBarsCsv(in, options));
+         if (csv.bars.empty()) {
+           return Status::InvalidArgument("the file has no valid rows", "body");
+         }
+         import.source =
+             std::string(market::CsvLayoutName(csv.report.layout)) + " " + options.source_tz.Name();
+         import.actor = ctx.principal->api_key
+                            ? "api_key:" + std::to_string(ctx.principal->api_key->value())
+                            : "user:" + std::to_string(ctx.principal->user.value());
+         SINYAL_ASSIGN_OR_RETURN(store::BarImportReport report,
+                                 bars->Import(owner, key, csv.bars, import));
+         json bad = json::array();
+         for (const auto& e : csv.report.errors) {
+           bad.push_back({{"line", e.line}, {"column", e.column}, {"reason", e.reason}});
+         }
+         json conflicts = json::array();
+         for (const auto& c : report.first_conflicts) {
+           conflicts.push_back({{"time", FormatIso8601(c.incoming.time())},
+                                {"stored", BarJson(c.existing)},
+                                {"incoming", BarJson(c.incoming)}});
+         }
+         return Response::Json(200, {{"symbol", key.symbol},
+                                     {"timeframe", market::TimeframeName(key.timeframe)},
+                                     {"owner", owner.is_platform() ? "platform" : "tenant"},
+                                     {"series_created", report.series_created},
+                                     {"layout", market::CsvLayoutName(csv.report.layout)},
+                                     {"timezone", options.source_tz.Name()},
+                                     {"rows_read", csv.report.data_rows},
+                                     {"bars", csv.report.bars},
+                                     {"skipped_rows", csv.report.skipped_rows},
+                                     {"bad_rows", bad},
+                                     {"bad_rows_truncated", csv.report.errors_truncated},
+                                     {"inserted", report.inserted},
+                                     {"identical", report.identical},
+                                     {"replaced", report.replaced},
+                                     {"conflicts", report.conflicts},
+                                     {"first_conflicts", conflicts},
+                                     {"first", OptTimeJson(report.first)},
+                                     {"last", OptTimeJson(report.last)}});
+       }});
 
   routes.Add({.method = "GET",
               .pattern = "/api/v1/market/bars",
@@ -679,22 +704,24 @@ void AddMarketRoutes(RouteTable& routes, MarketDeps deps) {
   // The series the caller can read, with the time of each one's newest bar (the dashboard's
   // symbol picker and the operators' feed freshness). Bar metadata only: no prices, features or
   // signals, so it is free and undelayed like /market/bars.
-  routes.Add({.method = "GET",
-              .pattern = "/api/v1/market/series",
-              .auth = AuthMode::kAnyOrOperator,
-              .required_scope = "read",
-              .handler = [bars](Context& ctx) -> Result<Response> {
-                SINYAL_RETURN_IF_ERROR(OnlyQueryParams(ctx, {}));
-                SINYAL_ASSIGN_OR_RETURN(std::vector<store::SeriesInfo> all, bars->ListSeries(Viewer(ctx)));
-                json items = json::array();
-                for (const auto& s : all) {
-                  json item = SeriesJson(s);
-                  SINYAL_ASSIGN_OR_RETURN(store::BarPage last, bars->Latest(s.tenant, s.key, 1));
-                  item["last_bar_time"] = last.bars.empty() ? json(nullptr) : json(FormatIso8601(last.bars.back().time()));
-                  items.push_back(std::move(item));
-                }
-                return Response::Json(200, {{"items", std::move(items)}});
-              }});
+  routes.Add(
+      {.method = "GET",
+       .pattern = "/api/v1/market/series",
+       .auth = AuthMode::kAnyOrOperator,
+       .required_scope = "read",
+       .handler = [bars](Context& ctx) -> Result<Response> {
+         SINYAL_RETURN_IF_ERROR(OnlyQueryParams(ctx, {}));
+         SINYAL_ASSIGN_OR_RETURN(std::vector<store::SeriesInfo> all, bars->ListSeries(Viewer(ctx)));
+         json items = json::array();
+         for (const auto& s : all) {
+           json item = SeriesJson(s);
+           SINYAL_ASSIGN_OR_RETURN(store::BarPage last, bars->Latest(s.tenant, s.key, 1));
+           item["last_bar_time"] =
+               last.bars.empty() ? json(nullptr) : json(FormatIso8601(last.bars.back().time()));
+           items.push_back(std::move(item));
+         }
+         return Response::Json(200, {{"items", std::move(items)}});
+       }});
 
   routes.Add({.method = "POST",
               .pattern = "/api/v1/market/ticks",
@@ -723,9 +750,10 @@ void AddMarketRoutes(RouteTable& routes, MarketDeps deps) {
               .required_scope = "feed",
               .handler = [feed, max_events](Context& ctx) -> Result<Response> {
                 if (!IsWebSocketUpgrade(ctx.request)) {
-                  Response r = ProblemResponse(426, "upgrade-required",
-                                               "this endpoint is a WebSocket; send an upgrade request",
-                                               "upgrade", ctx.request_id);
+                  Response r =
+                      ProblemResponse(426, "upgrade-required",
+                                      "this endpoint is a WebSocket; send an upgrade request",
+                                      "upgrade", ctx.request_id);
                   r.headers.emplace_back("upgrade", "websocket");
                   return r;
                 }
@@ -767,9 +795,8 @@ void AddMarketRoutes(RouteTable& routes, MarketDeps deps) {
                 SINYAL_ASSIGN_OR_RETURN(features::FeatureSetConfig config,
                                         features::FeatureSetConfig::FromJson(ctx.request.body));
                 if (config.name == features::DefaultFeatureSet().name) {
-                  return Status::AlreadyExists("the name " + config.name +
-                                                   " is the platform default's",
-                                               "name");
+                  return Status::AlreadyExists(
+                      "the name " + config.name + " is the platform default's", "name");
                 }
                 const std::string canonical = config.ToJson();
                 SINYAL_RETURN_IF_ERROR(fs->sets()

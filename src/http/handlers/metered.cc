@@ -39,8 +39,9 @@ Result<Charge> Reserve(Context& ctx, std::string_view endpoint, int64_t units) {
   ScopedStage quota(ctx, "quota");
   std::string key(ctx.request.Header("idempotency-key"));
   std::string hash = key.empty() ? std::string() : RequestHash(ctx.request);
-  SINYAL_ASSIGN_OR_RETURN(billing::ReserveOutcome out,
-                          Metered(ctx).Reserve(std::string(endpoint), units, std::move(key), std::move(hash)));
+  SINYAL_ASSIGN_OR_RETURN(
+      billing::ReserveOutcome out,
+      Metered(ctx).Reserve(std::string(endpoint), units, std::move(key), std::move(hash)));
   Charge charge;
   if (out.replay) {
     Response r = Response::Text(out.replay_status, std::move(*out.replay), "application/json");
@@ -54,18 +55,19 @@ Result<Charge> Reserve(Context& ctx, std::string_view endpoint, int64_t units) {
 
 namespace {
 
-void CommitAsync(billing::Meter& meter, std::unique_ptr<billing::Reservation> r, nlohmann::json body,
-                 std::function<void(Result<std::string>)> cb) {
+void CommitAsync(billing::Meter& meter, std::unique_ptr<billing::Reservation> r,
+                 nlohmann::json body, std::function<void(Result<std::string>)> cb) {
   meter.CommitAsync(std::move(r), std::move(body), std::move(cb));
 }
-void CommitAsync(billing::Meter& meter, std::unique_ptr<billing::Reservation> r, billing::Meter::PreparedBody body,
-                 std::function<void(Result<std::string>)> cb) {
+void CommitAsync(billing::Meter& meter, std::unique_ptr<billing::Reservation> r,
+                 billing::Meter::PreparedBody body, std::function<void(Result<std::string>)> cb) {
   meter.CommitPreparedAsync(std::move(r), std::move(body), std::move(cb));
 }
 
 // `Body` is nlohmann::json or billing::Meter::PreparedBody.
 template <typename Body>
-Result<Response> Commit(Context& ctx, std::unique_ptr<billing::Reservation> reservation, Body body) {
+Result<Response> Commit(Context& ctx, std::unique_ptr<billing::Reservation> reservation,
+                        Body body) {
   billing::Meter& meter = Metered(ctx).meter();
   std::shared_ptr<Completion> done = ctx.Defer("metering");
   if (done == nullptr) {  // outside a pipeline that can defer: commit and wait
@@ -79,19 +81,21 @@ Result<Response> Commit(Context& ctx, std::unique_ptr<billing::Reservation> rese
   }
   // The meter's callback runs on its writer thread and only builds the Response; the pipeline
   // finishes it on an I/O thread.
-  CommitAsync(meter, std::move(reservation), std::move(body), [done](Result<std::string> final_body) {
-    if (!final_body.ok()) {
-      done->Complete(final_body.error());
-    } else {
-      done->Complete(Response::Text(200, std::move(final_body).value(), "application/json"));
-    }
-  });
+  CommitAsync(
+      meter, std::move(reservation), std::move(body), [done](Result<std::string> final_body) {
+        if (!final_body.ok()) {
+          done->Complete(final_body.error());
+        } else {
+          done->Complete(Response::Text(200, std::move(final_body).value(), "application/json"));
+        }
+      });
   return Response::Deferred();
 }
 
 }  // namespace
 
-Result<Response> CommitDeferred(Context& ctx, std::unique_ptr<billing::Reservation> reservation, nlohmann::json body) {
+Result<Response> CommitDeferred(Context& ctx, std::unique_ptr<billing::Reservation> reservation,
+                                nlohmann::json body) {
   return Commit(ctx, std::move(reservation), std::move(body));
 }
 

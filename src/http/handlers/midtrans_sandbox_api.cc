@@ -44,7 +44,8 @@ std::map<std::string, std::string> ParseForm(std::string_view body) {
     if (amp == std::string_view::npos) amp = body.size();
     std::string_view pair = body.substr(i, amp - i);
     size_t eq = pair.find('=');
-    out[std::string(pair.substr(0, eq))] = eq == std::string_view::npos ? "" : std::string(pair.substr(eq + 1));
+    out[std::string(pair.substr(0, eq))] =
+        eq == std::string_view::npos ? "" : std::string(pair.substr(eq + 1));
     i = amp + 1;
   }
   return out;
@@ -52,79 +53,91 @@ std::map<std::string, std::string> ParseForm(std::string_view body) {
 
 }  // namespace
 
-void AddMidtransSandboxRoutes(RouteTable& routes, payments::MidtransSandbox& sandbox, const std::string& prefix) {
+void AddMidtransSandboxRoutes(RouteTable& routes, payments::MidtransSandbox& sandbox,
+                              const std::string& prefix) {
   payments::MidtransSandbox* sb = &sandbox;
   routes.Add({.method = "POST",
               .pattern = prefix + "/snap/v1/transactions",
               .max_body_bytes = 64 * 1024,
               .handler = [sb](Context& ctx) -> Result<Response> {
-                return FromAnswer(sb->CreateTransaction(ctx.request.Header("authorization"), ctx.request.body));
+                return FromAnswer(
+                    sb->CreateTransaction(ctx.request.Header("authorization"), ctx.request.body));
               }});
   routes.Add({.method = "GET",
               .pattern = prefix + "/v2/:order_id/status",
               .handler = [sb](Context& ctx) -> Result<Response> {
-                return FromAnswer(sb->GetStatus(ctx.request.Header("authorization"), Param(ctx, "order_id")));
+                return FromAnswer(
+                    sb->GetStatus(ctx.request.Header("authorization"), Param(ctx, "order_id")));
               }});
   routes.Add({.method = "POST",
               .pattern = prefix + "/v2/:order_id/cancel",
               .handler = [sb](Context& ctx) -> Result<Response> {
-                return FromAnswer(sb->Cancel(ctx.request.Header("authorization"), Param(ctx, "order_id")));
+                return FromAnswer(
+                    sb->Cancel(ctx.request.Header("authorization"), Param(ctx, "order_id")));
               }});
   routes.Add({.method = "POST",
               .pattern = prefix + "/v2/:order_id/refund",
               .max_body_bytes = 16 * 1024,
               .handler = [sb](Context& ctx) -> Result<Response> {
-                return FromAnswer(
-                    sb->Refund(ctx.request.Header("authorization"), Param(ctx, "order_id"), ctx.request.body));
+                return FromAnswer(sb->Refund(ctx.request.Header("authorization"),
+                                             Param(ctx, "order_id"), ctx.request.body));
               }});
   routes.Add({.method = "GET",
               .pattern = prefix + "/pay/:token",
               .handler = [sb, prefix](Context& ctx) -> Result<Response> {
                 const std::string token = Param(ctx, "token");
-                SINYAL_ASSIGN_OR_RETURN(std::string html, sb->PayPage(token, prefix + "/pay/" + token));
+                SINYAL_ASSIGN_OR_RETURN(std::string html,
+                                        sb->PayPage(token, prefix + "/pay/" + token));
                 Response r = Response::Text(200, std::move(html), "text/html; charset=utf-8");
                 r.headers.emplace_back("cache-control", "no-store");
                 return Simulated(std::move(r));
               }});
-  routes.Add({.method = "POST",
-              .pattern = prefix + "/pay/:token/:action",
-              .max_body_bytes = 4 * 1024,
-              .handler = [sb, prefix](Context& ctx) -> Result<Response> {
-                const std::string token = Param(ctx, "token"), action = Param(ctx, "action");
-                payments::SandboxActionOptions o;
-                const bool form = ctx.request.Header("content-type").starts_with("application/x-www-form-urlencoded");
-                if (form) {
-                  auto f = ParseForm(ctx.request.body);
-                  o.duplicates = f.count("duplicates") ? 1 : 0;
-                  o.reorder = f.count("reorder") > 0;
-                } else if (!ctx.request.body.empty()) {
-                  auto j = nlohmann::json::parse(ctx.request.body, nullptr, false);
-                  if (!j.is_object()) return Status::InvalidArgument("must be a JSON object", "body");
-                  if (j.contains("duplicates")) {
-                    if (!j["duplicates"].is_number_integer()) return Status::InvalidArgument("must be an integer", "duplicates");
-                    o.duplicates = j["duplicates"].get<int>();
-                  }
-                  if (j.contains("reorder")) {
-                    if (!j["reorder"].is_boolean()) return Status::InvalidArgument("must be a boolean", "reorder");
-                    o.reorder = j["reorder"].get<bool>();
-                  }
-                  if (j.contains("payment_type")) {
-                    if (!j["payment_type"].is_string()) return Status::InvalidArgument("must be a string", "payment_type");
-                    o.payment_type = j["payment_type"].get<std::string>().substr(0, 32);
-                  }
-                }
-                SINYAL_RETURN_IF_ERROR(sb->Act(token, action, o));
-                if (form) {
-                  Response r = Response::Text(303, "", "text/plain; charset=utf-8");
-                  r.headers.emplace_back("location", prefix + "/pay/" + token);
-                  return Simulated(std::move(r));
-                }
-                SINYAL_ASSIGN_OR_RETURN(nlohmann::json d, sb->Describe(token));
-                return Simulated(Response::Json(200, d));
-              }});
+  routes.Add(
+      {.method = "POST",
+       .pattern = prefix + "/pay/:token/:action",
+       .max_body_bytes = 4 * 1024,
+       .handler = [sb, prefix](Context& ctx) -> Result<Response> {
+         const std::string token = Param(ctx, "token"), action = Param(ctx, "action");
+         payments::SandboxActionOptions o;
+         const bool form =
+             ctx.request.Header("content-type").starts_with("application/x-www-form-urlencoded");
+         if (form) {
+           auto f = ParseForm(ctx.request.body);
+           o.duplicates = f.count("duplicates") ? 1 : 0;
+           o.reorder = f.count("reorder") > 0;
+         } else if (!ctx.request.body.empty()) {
+           auto j = nlohmann::json::parse(ctx.request.body, nullptr, false);
+           if (!j.is_object()) return Status::InvalidArgument("must be a JSON object", "body");
+           if (j.contains("duplicates")) {
+             if (!j["duplicates"].is_number_integer())
+               return Status::InvalidArgument("must be an integer", "duplicates");
+             o.duplicates = j["duplicates"].get<int>();
+           }
+           if (j.contains("reorder")) {
+             if (!j["reorder"].is_boolean())
+               return Status::InvalidArgument("must be a boolean", "reorder");
+             o.reorder = j["reorder"].get<bool>();
+           }
+           if (j.contains("payment_type")) {
+             if (!j["payment_type"].is_string())
+               return Status::InvalidArgument("must be a string", "payment_type");
+             o.payment_type = j["payment_type"].get<std::string>().substr(0, 32);
+           }
+         }
+         SINYAL_RETURN_IF_ERROR(sb->Act(token, action, o));
+         if (form) {
+           Response r = Response::Text(303, "", "text/plain; charset=utf-8");
+           r.headers.emplace_back("location", prefix + "/pay/" + token);
+           return Simulated(std::move(r));
+         }
+         SINYAL_ASSIGN_OR_RETURN(nlohmann::json d, sb->Describe(token));
+         return Simulated(Response::Json(200, d));
+       }});
   routes.Add({.method = "GET",
               .pattern = prefix + "/transactions",
-              .handler = [sb](Context& ctx) -> Result<Response> { return Simulated(Response::Json(200, sb->List())); }});
+              .handler = [sb](Context& ctx) -> Result<Response> {
+                return Simulated(Response::Json(200, sb->List()));
+              }});
 }
 
 }  // namespace sinyal::http

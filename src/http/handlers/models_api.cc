@@ -3,14 +3,13 @@
 // store::JobQueue, and map the result to JSON. Every call is scoped to the caller's tenant:
 // another tenant's job or model version is 404.
 #include <map>
-
 #include <nlohmann/json.hpp>
 
 #include "core/time.h"
 #include "http/api.h"
 #include "http/handlers/horizon_param.h"
-#include "http/query.h"
 #include "http/json_body.h"
+#include "http/query.h"
 #include "models/service.h"
 #include "store/job_queue.h"
 
@@ -36,9 +35,8 @@ Result<Key> QueryKey(const Context& ctx) {
 // Path parameters: a malformed symbol/timeframe in a path names no model, so it is a 404.
 Result<Key> PathKey(const Context& ctx) {
   Key k;
-  auto s = models::ModelService::NormalizeSymbol(ctx.request.params.count("symbol")
-                                                     ? ctx.request.params.at("symbol")
-                                                     : "");
+  auto s = models::ModelService::NormalizeSymbol(
+      ctx.request.params.count("symbol") ? ctx.request.params.at("symbol") : "");
   if (!s.ok()) return Status::NotFound("no such model: " + s.error().message(), "symbol");
   auto tf = models::ModelService::NormalizeTimeframe(
       ctx.request.params.count("timeframe") ? ctx.request.params.at("timeframe") : "");
@@ -54,7 +52,8 @@ TenantId Tenant(const Context& ctx) { return ctx.principal->tenant; }
 Result<std::map<int, int64_t>> ActiveByHorizon(models::DbModelRegistry& reg, TenantId owner,
                                                const Key& k) {
   std::map<int, int64_t> out;
-  SINYAL_ASSIGN_OR_RETURN(std::vector<int> horizons, reg.ActiveHorizons(owner, k.symbol, k.timeframe));
+  SINYAL_ASSIGN_OR_RETURN(std::vector<int> horizons,
+                          reg.ActiveHorizons(owner, k.symbol, k.timeframe));
   for (int h : horizons) {
     SINYAL_ASSIGN_OR_RETURN(out[h], reg.ActiveVersion(owner, k.symbol, k.timeframe, h));
   }
@@ -157,46 +156,49 @@ void AddModelRoutes(RouteTable& routes, models::ModelService& service, store::Jo
                 return Response::Json(200, v.ToJson());
               }});
 
-  routes.Add({.method = "POST",
-              .pattern = "/api/v1/models/train",
-              .auth = AuthMode::kAny,
-              .blocking = true,  // reads the series' newest bars to check there are enough
-              .required_scope = "admin",
-              .handler = [svc](Context& ctx) -> Result<Response> {
-                SINYAL_RETURN_IF_ERROR(RequireAdmin(ctx, "train models"));
-                SINYAL_ASSIGN_OR_RETURN(json body, BodyObject(ctx.request));
-                models::TrainRequest req;
-                if (!body.contains("symbol")) {
-                  return Status::InvalidArgument("symbol is required", "symbol");
-                }
-                if (!body.contains("timeframe")) {
-                  return Status::InvalidArgument("timeframe is required", "timeframe");
-                }
-                if (!body["symbol"].is_string()) return Status::InvalidArgument("symbol must be a string", "symbol");
-                if (!body["timeframe"].is_string()) {
-                  return Status::InvalidArgument("timeframe must be a string", "timeframe");
-                }
-                SINYAL_ASSIGN_OR_RETURN(req.symbol, models::ModelService::NormalizeSymbol(
-                                                        body["symbol"].get<std::string>()));
-                SINYAL_ASSIGN_OR_RETURN(req.timeframe, models::ModelService::NormalizeTimeframe(
-                                                           body["timeframe"].get<std::string>()));
-                if (body.contains("activate")) {
-                  if (!body["activate"].is_boolean()) {
-                    return Status::InvalidArgument("activate must be true or false", "activate");
-                  }
-                  req.activate = body["activate"].get<bool>();
-                }
-                body.erase("symbol");
-                body.erase("timeframe");
-                body.erase("activate");
-                req.overrides = std::move(body);  // the rest: configuration overrides
-                req.actor = Actor(ctx);
-                SINYAL_ASSIGN_OR_RETURN(int64_t id, svc->EnqueueTraining(Tenant(ctx), req));
-                Response r = Response::Json(
-                    202, {{"job_id", id}, {"status", "queued"}, {"status_url", "/api/v1/jobs/" + std::to_string(id)}});
-                r.headers.emplace_back("Location", "/api/v1/jobs/" + std::to_string(id));
-                return r;
-              }});
+  routes.Add(
+      {.method = "POST",
+       .pattern = "/api/v1/models/train",
+       .auth = AuthMode::kAny,
+       .blocking = true,  // reads the series' newest bars to check there are enough
+       .required_scope = "admin",
+       .handler = [svc](Context& ctx) -> Result<Response> {
+         SINYAL_RETURN_IF_ERROR(RequireAdmin(ctx, "train models"));
+         SINYAL_ASSIGN_OR_RETURN(json body, BodyObject(ctx.request));
+         models::TrainRequest req;
+         if (!body.contains("symbol")) {
+           return Status::InvalidArgument("symbol is required", "symbol");
+         }
+         if (!body.contains("timeframe")) {
+           return Status::InvalidArgument("timeframe is required", "timeframe");
+         }
+         if (!body["symbol"].is_string())
+           return Status::InvalidArgument("symbol must be a string", "symbol");
+         if (!body["timeframe"].is_string()) {
+           return Status::InvalidArgument("timeframe must be a string", "timeframe");
+         }
+         SINYAL_ASSIGN_OR_RETURN(
+             req.symbol, models::ModelService::NormalizeSymbol(body["symbol"].get<std::string>()));
+         SINYAL_ASSIGN_OR_RETURN(req.timeframe, models::ModelService::NormalizeTimeframe(
+                                                    body["timeframe"].get<std::string>()));
+         if (body.contains("activate")) {
+           if (!body["activate"].is_boolean()) {
+             return Status::InvalidArgument("activate must be true or false", "activate");
+           }
+           req.activate = body["activate"].get<bool>();
+         }
+         body.erase("symbol");
+         body.erase("timeframe");
+         body.erase("activate");
+         req.overrides = std::move(body);  // the rest: configuration overrides
+         req.actor = Actor(ctx);
+         SINYAL_ASSIGN_OR_RETURN(int64_t id, svc->EnqueueTraining(Tenant(ctx), req));
+         Response r = Response::Json(202, {{"job_id", id},
+                                           {"status", "queued"},
+                                           {"status_url", "/api/v1/jobs/" + std::to_string(id)}});
+         r.headers.emplace_back("Location", "/api/v1/jobs/" + std::to_string(id));
+         return r;
+       }});
 
   routes.Add({.method = "GET",
               .pattern = "/api/v1/jobs/:id",
@@ -209,44 +211,47 @@ void AddModelRoutes(RouteTable& routes, models::ModelService& service, store::Jo
                 return Response::Json(200, JobJson(job));
               }});
 
-  routes.Add({.method = "GET",
-              .pattern = "/api/v1/models",
-              .auth = AuthMode::kAny,
-              .required_scope = "read",
-              .handler = [reg](Context& ctx) -> Result<Response> {
-                SINYAL_RETURN_IF_ERROR(OnlyQueryParams(ctx, {"symbol", "timeframe", "horizon"}));
-                SINYAL_ASSIGN_OR_RETURN(Key k, QueryKey(ctx));
-                SINYAL_ASSIGN_OR_RETURN(int horizon, HorizonQueryParam(ctx));
-                const TenantId t = Tenant(ctx);
-                SINYAL_ASSIGN_OR_RETURN(std::vector<models::ModelRecord> versions,
-                                        reg->List(t, k.symbol, k.timeframe));
-                SINYAL_ASSIGN_OR_RETURN(auto active, ActiveByHorizon(*reg, t, k));
-                SINYAL_ASSIGN_OR_RETURN(auto platform, ActiveByHorizon(*reg, models::kPlatformTenant, k));
-                json list = json::array();
-                for (const auto& r : versions) {
-                  auto it = active.find(r.schema.horizon);
-                  list.push_back(models::ModelVersionJson(r, it == active.end() ? 0 : it->second));
-                }
-                // `horizon` (default 1) picks the model line that active_version, platform_default
-                // and serving describe; active / platform_active list every horizon.
-                const auto mine = active.find(horizon);
-                const auto theirs = platform.find(horizon);
-                json out = {{"symbol", k.symbol},
-                            {"timeframe", k.timeframe},
-                            {"horizon", horizon},
-                            {"active_version", mine != active.end() ? json(mine->second) : json(nullptr)},
-                            {"active", ActiveJson(active)},
-                            {"platform_active", ActiveJson(platform)},
-                            {"versions", list},
-                            {"platform_default", nullptr}};
-                // What the tenant is served at this horizon when it has no active model of its own.
-                if (theirs != platform.end()) {
-                  auto prec = reg->GetRecord(models::kPlatformTenant, k.symbol, k.timeframe, theirs->second);
-                  if (prec.ok()) out["platform_default"] = models::ModelVersionJson(*prec, std::nullopt);
-                }
-                out["serving"] = mine != active.end() ? "tenant" : (theirs != platform.end() ? "platform" : "none");
-                return Response::Json(200, out);
-              }});
+  routes.Add(
+      {.method = "GET",
+       .pattern = "/api/v1/models",
+       .auth = AuthMode::kAny,
+       .required_scope = "read",
+       .handler = [reg](Context& ctx) -> Result<Response> {
+         SINYAL_RETURN_IF_ERROR(OnlyQueryParams(ctx, {"symbol", "timeframe", "horizon"}));
+         SINYAL_ASSIGN_OR_RETURN(Key k, QueryKey(ctx));
+         SINYAL_ASSIGN_OR_RETURN(int horizon, HorizonQueryParam(ctx));
+         const TenantId t = Tenant(ctx);
+         SINYAL_ASSIGN_OR_RETURN(std::vector<models::ModelRecord> versions,
+                                 reg->List(t, k.symbol, k.timeframe));
+         SINYAL_ASSIGN_OR_RETURN(auto active, ActiveByHorizon(*reg, t, k));
+         SINYAL_ASSIGN_OR_RETURN(auto platform, ActiveByHorizon(*reg, models::kPlatformTenant, k));
+         json list = json::array();
+         for (const auto& r : versions) {
+           auto it = active.find(r.schema.horizon);
+           list.push_back(models::ModelVersionJson(r, it == active.end() ? 0 : it->second));
+         }
+         // `horizon` (default 1) picks the model line that active_version, platform_default
+         // and serving describe; active / platform_active list every horizon.
+         const auto mine = active.find(horizon);
+         const auto theirs = platform.find(horizon);
+         json out = {{"symbol", k.symbol},
+                     {"timeframe", k.timeframe},
+                     {"horizon", horizon},
+                     {"active_version", mine != active.end() ? json(mine->second) : json(nullptr)},
+                     {"active", ActiveJson(active)},
+                     {"platform_active", ActiveJson(platform)},
+                     {"versions", list},
+                     {"platform_default", nullptr}};
+         // What the tenant is served at this horizon when it has no active model of its own.
+         if (theirs != platform.end()) {
+           auto prec =
+               reg->GetRecord(models::kPlatformTenant, k.symbol, k.timeframe, theirs->second);
+           if (prec.ok()) out["platform_default"] = models::ModelVersionJson(*prec, std::nullopt);
+         }
+         out["serving"] =
+             mine != active.end() ? "tenant" : (theirs != platform.end() ? "platform" : "none");
+         return Response::Json(200, out);
+       }});
 
   routes.Add({.method = "GET",
               .pattern = "/api/v1/models/:symbol/:timeframe/versions/:version",
@@ -323,20 +328,21 @@ void AddModelRoutes(RouteTable& routes, models::ModelService& service, store::Jo
               }});
 
   for (const std::string figure : {"reliability", "coverage"}) {
-    routes.Add({.method = "GET",
-                .pattern = "/api/v1/models/:symbol/:timeframe/versions/:version/report/" + figure + ".svg",
-                .auth = AuthMode::kAny,
-                .required_scope = "read",
-                .handler = [reg, figure](Context& ctx) -> Result<Response> {
-                  SINYAL_RETURN_IF_ERROR(OnlyQueryParams(ctx, {}));
-                  SINYAL_ASSIGN_OR_RETURN(Key k, PathKey(ctx));
-                  SINYAL_ASSIGN_OR_RETURN(int64_t v, ParseIdParam(ctx, "version", "model version"));
-                  SINYAL_ASSIGN_OR_RETURN(models::StoredReport rep,
-                                          reg->GetReport(Tenant(ctx), k.symbol, k.timeframe, v));
-                  return Response::Text(200,
-                                        figure == "reliability" ? rep.reliability_svg : rep.coverage_svg,
-                                        "image/svg+xml");
-                }});
+    routes.Add(
+        {.method = "GET",
+         .pattern = "/api/v1/models/:symbol/:timeframe/versions/:version/report/" + figure + ".svg",
+         .auth = AuthMode::kAny,
+         .required_scope = "read",
+         .handler = [reg, figure](Context& ctx) -> Result<Response> {
+           SINYAL_RETURN_IF_ERROR(OnlyQueryParams(ctx, {}));
+           SINYAL_ASSIGN_OR_RETURN(Key k, PathKey(ctx));
+           SINYAL_ASSIGN_OR_RETURN(int64_t v, ParseIdParam(ctx, "version", "model version"));
+           SINYAL_ASSIGN_OR_RETURN(models::StoredReport rep,
+                                   reg->GetReport(Tenant(ctx), k.symbol, k.timeframe, v));
+           return Response::Text(200,
+                                 figure == "reliability" ? rep.reliability_svg : rep.coverage_svg,
+                                 "image/svg+xml");
+         }});
   }
 }
 

@@ -35,15 +35,18 @@ using nlohmann::json;
 namespace {
 
 std::string Actor(const Context& ctx) {
-  if (ctx.principal->is_operator()) return "operator:" + std::to_string(ctx.principal->user.value());
+  if (ctx.principal->is_operator())
+    return "operator:" + std::to_string(ctx.principal->user.value());
   if (ctx.principal->api_key) return "api_key:" + std::to_string(ctx.principal->api_key->value());
   return "user:" + std::to_string(ctx.principal->user.value());
 }
 
 // Buying and cancelling are for a tenant's owners and admins, signed in.
 Status RequireBillingManager(const Context& ctx) {
-  if (ctx.principal->role != accounts::Role::kOwner && ctx.principal->role != accounts::Role::kAdmin) {
-    return Status::PermissionDenied("only the organisation's owners and admins manage its subscription");
+  if (ctx.principal->role != accounts::Role::kOwner &&
+      ctx.principal->role != accounts::Role::kAdmin) {
+    return Status::PermissionDenied(
+        "only the organisation's owners and admins manage its subscription");
   }
   return Status::Ok();
 }
@@ -55,11 +58,12 @@ std::string Param(const Context& ctx, const std::string& name) {
 
 json GatewayJson(const payments::PaymentService& p) {
   if (p.simulated()) {
-    return {{"name", "midtrans-sandbox"},
-            {"simulated", true},
-            {"note",
-             "SIMULATED: no Midtrans keys are configured, so payments go to Sinyal's local Midtrans "
-             "sandbox. No money moves; pay, deny or expire the order on its page (redirect_url)."}};
+    return {
+        {"name", "midtrans-sandbox"},
+        {"simulated", true},
+        {"note",
+         "SIMULATED: no Midtrans keys are configured, so payments go to Sinyal's local Midtrans "
+         "sandbox. No money moves; pay, deny or expire the order on its page (redirect_url)."}};
   }
   return {{"name", "midtrans"}, {"simulated", false}};
 }
@@ -89,61 +93,67 @@ void AddPaymentRoutes(RouteTable& routes, PaymentDeps deps) {
               .required_scope = std::string(accounts::kScopeRead),
               .handler = [subs, pay](Context& ctx) -> Result<Response> {
                 SINYAL_RETURN_IF_ERROR(OnlyQueryParams(ctx, {}));
-                SINYAL_ASSIGN_OR_RETURN(billing::AccountView view, subs->View(ctx.principal->tenant, ctx.now));
+                SINYAL_ASSIGN_OR_RETURN(billing::AccountView view,
+                                        subs->View(ctx.principal->tenant, ctx.now));
                 json j = view.ToJson();
                 j["gateway"] = GatewayJson(*pay);
                 return Response::Json(200, j);
               }});
 
-  routes.Add({.method = "POST",
-              .pattern = "/api/v1/billing/checkout",
-              .auth = AuthMode::kUser,
-              .blocking = true,
-              .handler = [pay, accounts](Context& ctx) -> Result<Response> {
-                SINYAL_RETURN_IF_ERROR(RequireBillingManager(ctx));
-                SINYAL_RETURN_IF_ERROR(OnlyQueryParams(ctx, {}));
-                SINYAL_ASSIGN_OR_RETURN(JsonBody body, JsonBody::Parse(ctx.request));
-                SINYAL_ASSIGN_OR_RETURN(std::string plan, body.String("plan", {.min_len = 1, .max_len = 32}));
-                SINYAL_ASSIGN_OR_RETURN(std::string period, body.String("period", {.min_len = 1, .max_len = 16}));
-                SINYAL_RETURN_IF_ERROR(body.Finish());
-                SINYAL_ASSIGN_OR_RETURN(billing::Term term, billing::ParseTerm(period, "period"));
-                SINYAL_ASSIGN_OR_RETURN(payments::Customer customer, CustomerOf(*accounts, ctx));
-                SINYAL_ASSIGN_OR_RETURN(payments::CheckoutAnswer answer,
-                                        pay->Checkout(ctx.principal->tenant, customer, plan, term, ctx.now, Actor(ctx)));
-                const TenantId t = ctx.principal->tenant;
-                json out = {{"gateway", GatewayJson(*pay)}};
-                billing::AccountView view;
-                view.tenant = t;
-                view.state = answer.result.state;
-                out["subscription"] = {{"plan", view.state.plan},
-                                       {"status", billing::SubscriptionStatusName(view.state.status)}};
-                using Kind = billing::CheckoutOutcome::Kind;
-                switch (answer.result.outcome.kind) {
-                  case Kind::kScheduled:
-                    out["kind"] = "scheduled";
-                    out["detail"] = "the change to " + plan + " takes effect at the end of the current period, " +
-                                    FormatIso8601(answer.result.state.term_end);
-                    out["effective_at"] = FormatIso8601(answer.result.state.term_end);
-                    return Response::Json(202, out);
-                  case Kind::kResumed:
-                    out["kind"] = "resumed";
-                    out["detail"] = "the scheduled change was withdrawn; " + plan + " continues";
-                    return Response::Json(200, out);
-                  case Kind::kInvoice:
-                    break;
-                }
-                out["invoice"] = billing::TermInvoiceJson(t, *answer.result.invoice);
-                if (!answer.order) {
-                  out["kind"] = "paid_by_credit";
-                  out["order"] = nullptr;
-                  return Response::Json(200, out);
-                }
-                out["kind"] = "payment_required";
-                out["order"] = answer.order->ToJson();
-                out["token"] = answer.order->snap_token;
-                out["redirect_url"] = answer.order->redirect_url;
-                return Response::Json(201, out);
-              }});
+  routes.Add(
+      {.method = "POST",
+       .pattern = "/api/v1/billing/checkout",
+       .auth = AuthMode::kUser,
+       .blocking = true,
+       .handler = [pay, accounts](Context& ctx) -> Result<Response> {
+         SINYAL_RETURN_IF_ERROR(RequireBillingManager(ctx));
+         SINYAL_RETURN_IF_ERROR(OnlyQueryParams(ctx, {}));
+         SINYAL_ASSIGN_OR_RETURN(JsonBody body, JsonBody::Parse(ctx.request));
+         SINYAL_ASSIGN_OR_RETURN(std::string plan,
+                                 body.String("plan", {.min_len = 1, .max_len = 32}));
+         SINYAL_ASSIGN_OR_RETURN(std::string period,
+                                 body.String("period", {.min_len = 1, .max_len = 16}));
+         SINYAL_RETURN_IF_ERROR(body.Finish());
+         SINYAL_ASSIGN_OR_RETURN(billing::Term term, billing::ParseTerm(period, "period"));
+         SINYAL_ASSIGN_OR_RETURN(payments::Customer customer, CustomerOf(*accounts, ctx));
+         SINYAL_ASSIGN_OR_RETURN(
+             payments::CheckoutAnswer answer,
+             pay->Checkout(ctx.principal->tenant, customer, plan, term, ctx.now, Actor(ctx)));
+         const TenantId t = ctx.principal->tenant;
+         json out = {{"gateway", GatewayJson(*pay)}};
+         billing::AccountView view;
+         view.tenant = t;
+         view.state = answer.result.state;
+         out["subscription"] = {{"plan", view.state.plan},
+                                {"status", billing::SubscriptionStatusName(view.state.status)}};
+         using Kind = billing::CheckoutOutcome::Kind;
+         switch (answer.result.outcome.kind) {
+           case Kind::kScheduled:
+             out["kind"] = "scheduled";
+             out["detail"] = "the change to " + plan +
+                             " takes effect at the end of the current period, " +
+                             FormatIso8601(answer.result.state.term_end);
+             out["effective_at"] = FormatIso8601(answer.result.state.term_end);
+             return Response::Json(202, out);
+           case Kind::kResumed:
+             out["kind"] = "resumed";
+             out["detail"] = "the scheduled change was withdrawn; " + plan + " continues";
+             return Response::Json(200, out);
+           case Kind::kInvoice:
+             break;
+         }
+         out["invoice"] = billing::TermInvoiceJson(t, *answer.result.invoice);
+         if (!answer.order) {
+           out["kind"] = "paid_by_credit";
+           out["order"] = nullptr;
+           return Response::Json(200, out);
+         }
+         out["kind"] = "payment_required";
+         out["order"] = answer.order->ToJson();
+         out["token"] = answer.order->snap_token;
+         out["redirect_url"] = answer.order->redirect_url;
+         return Response::Json(201, out);
+       }});
 
   routes.Add({.method = "POST",
               .pattern = "/api/v1/billing/cancel",
@@ -157,7 +167,8 @@ void AddPaymentRoutes(RouteTable& routes, PaymentDeps deps) {
                   SINYAL_RETURN_IF_ERROR(body.Finish());
                 }
                 SINYAL_RETURN_IF_ERROR(pay->Cancel(ctx.principal->tenant, ctx.now, Actor(ctx)));
-                SINYAL_ASSIGN_OR_RETURN(billing::AccountView view, subs->View(ctx.principal->tenant, ctx.now));
+                SINYAL_ASSIGN_OR_RETURN(billing::AccountView view,
+                                        subs->View(ctx.principal->tenant, ctx.now));
                 return Response::Json(200, view.ToJson());
               }});
 
@@ -169,8 +180,10 @@ void AddPaymentRoutes(RouteTable& routes, PaymentDeps deps) {
               .handler = [pay](Context& ctx) -> Result<Response> {
                 SINYAL_RETURN_IF_ERROR(OnlyQueryParams(ctx, {"limit"}));
                 SINYAL_ASSIGN_OR_RETURN(int64_t limit, IntQueryParam(ctx, "limit", 50, 1, 1000));
-                SINYAL_ASSIGN_OR_RETURN(auto orders, pay->Orders(ctx.principal->tenant, static_cast<int>(limit)));
-                return Response::Json(200, {{"items", OrdersJson(orders)}, {"gateway", GatewayJson(*pay)}});
+                SINYAL_ASSIGN_OR_RETURN(
+                    auto orders, pay->Orders(ctx.principal->tenant, static_cast<int>(limit)));
+                return Response::Json(
+                    200, {{"items", OrdersJson(orders)}, {"gateway", GatewayJson(*pay)}});
               }});
 
   routes.Add({.method = "GET",
@@ -180,10 +193,12 @@ void AddPaymentRoutes(RouteTable& routes, PaymentDeps deps) {
               .required_scope = std::string(accounts::kScopeRead),
               .handler = [pay, subs](Context& ctx) -> Result<Response> {
                 SINYAL_RETURN_IF_ERROR(OnlyQueryParams(ctx, {}));
-                SINYAL_ASSIGN_OR_RETURN(payments::Order o, pay->GetOrder(ctx.principal->tenant, Param(ctx, "id")));
+                SINYAL_ASSIGN_OR_RETURN(payments::Order o,
+                                        pay->GetOrder(ctx.principal->tenant, Param(ctx, "id")));
                 json j = o.ToJson();
                 auto inv = subs->Invoice(ctx.principal->tenant, o.invoice);
-                j["invoice"] = inv.ok() ? billing::TermInvoiceJson(ctx.principal->tenant, *inv) : json(nullptr);
+                j["invoice"] = inv.ok() ? billing::TermInvoiceJson(ctx.principal->tenant, *inv)
+                                        : json(nullptr);
                 return Response::Json(200, j);
               }});
 
@@ -194,10 +209,13 @@ void AddPaymentRoutes(RouteTable& routes, PaymentDeps deps) {
               .required_scope = std::string(accounts::kScopeRead),
               .handler = [subs](Context& ctx) -> Result<Response> {
                 SINYAL_RETURN_IF_ERROR(OnlyQueryParams(ctx, {}));
-                SINYAL_ASSIGN_OR_RETURN(billing::AccountView view, subs->View(ctx.principal->tenant, ctx.now));
+                SINYAL_ASSIGN_OR_RETURN(billing::AccountView view,
+                                        subs->View(ctx.principal->tenant, ctx.now));
                 json items = json::array();
-                for (const auto& inv : view.invoices) items.push_back(billing::TermInvoiceJson(view.tenant, inv));
-                return Response::Json(200, {{"currency", "IDR"}, {"items", items},
+                for (const auto& inv : view.invoices)
+                  items.push_back(billing::TermInvoiceJson(view.tenant, inv));
+                return Response::Json(200, {{"currency", "IDR"},
+                                            {"items", items},
                                             {"credit_balance_idr", view.balance_idr}});
               }});
 
@@ -210,7 +228,8 @@ void AddPaymentRoutes(RouteTable& routes, PaymentDeps deps) {
                 SINYAL_RETURN_IF_ERROR(OnlyQueryParams(ctx, {}));
                 SINYAL_ASSIGN_OR_RETURN(int64_t seq, ParseIdParam(ctx, "id", "invoice"));
                 SINYAL_ASSIGN_OR_RETURN(payments::Customer customer, CustomerOf(*accounts, ctx));
-                SINYAL_ASSIGN_OR_RETURN(payments::Order o, pay->PayInvoice(ctx.principal->tenant, seq, customer, ctx.now));
+                SINYAL_ASSIGN_OR_RETURN(payments::Order o, pay->PayInvoice(ctx.principal->tenant,
+                                                                           seq, customer, ctx.now));
                 json j = o.ToJson();
                 j["gateway"] = GatewayJson(*pay);
                 return Response::Json(200, j);
@@ -224,7 +243,8 @@ void AddPaymentRoutes(RouteTable& routes, PaymentDeps deps) {
               .handler = [subs](Context& ctx) -> Result<Response> {
                 SINYAL_RETURN_IF_ERROR(OnlyQueryParams(ctx, {"limit"}));
                 SINYAL_ASSIGN_OR_RETURN(int64_t limit, IntQueryParam(ctx, "limit", 100, 1, 1000));
-                SINYAL_ASSIGN_OR_RETURN(auto events, subs->Events(ctx.principal->tenant, static_cast<int>(limit)));
+                SINYAL_ASSIGN_OR_RETURN(
+                    auto events, subs->Events(ctx.principal->tenant, static_cast<int>(limit)));
                 json items = json::array();
                 for (const auto& e : events) items.push_back(e.ToJson());
                 return Response::Json(200, {{"items", items}});
@@ -238,19 +258,24 @@ void AddPaymentRoutes(RouteTable& routes, PaymentDeps deps) {
               .blocking = true,
               .max_body_bytes = 64 * 1024,
               .handler = [pay](Context& ctx) -> Result<Response> {
-                payments::NotificationAnswer a =
-                    pay->HandleNotification(ctx.request.Header("content-type"), ctx.request.body, ctx.now);
-                if (a.http_status == 200) return Response::Json(200, {{"status", "ok"}, {"outcome", a.outcome}});
-                static const std::map<int, std::string> kTypes = {
-                    {400, "invalid-notification"}, {401, "invalid-signature"}, {404, "unknown-order"},
-                    {415, "unsupported-media-type"}, {503, "unavailable"}};
+                payments::NotificationAnswer a = pay->HandleNotification(
+                    ctx.request.Header("content-type"), ctx.request.body, ctx.now);
+                if (a.http_status == 200)
+                  return Response::Json(200, {{"status", "ok"}, {"outcome", a.outcome}});
+                static const std::map<int, std::string> kTypes = {{400, "invalid-notification"},
+                                                                  {401, "invalid-signature"},
+                                                                  {404, "unknown-order"},
+                                                                  {415, "unsupported-media-type"},
+                                                                  {503, "unavailable"}};
                 auto type = kTypes.count(a.http_status) ? kTypes.at(a.http_status) : "rejected";
                 return ProblemResponse(a.http_status, type, a.detail, a.field, ctx.request_id);
               }});
 
   // ---- operators ----
   auto require_operator = [](const Context& ctx) -> Status {
-    if (ctx.principal->api_key) return Status::PermissionDenied("operator feed keys can't manage payments; sign in as an operator");
+    if (ctx.principal->api_key)
+      return Status::PermissionDenied(
+          "operator feed keys can't manage payments; sign in as an operator");
     return Status::Ok();
   };
   routes.Add({.method = "GET",
@@ -262,7 +287,8 @@ void AddPaymentRoutes(RouteTable& routes, PaymentDeps deps) {
                 SINYAL_RETURN_IF_ERROR(OnlyQueryParams(ctx, {"limit"}));
                 SINYAL_ASSIGN_OR_RETURN(int64_t id, ParseIdParam(ctx, "id", "tenant"));
                 SINYAL_ASSIGN_OR_RETURN(int64_t limit, IntQueryParam(ctx, "limit", 100, 1, 1000));
-                SINYAL_ASSIGN_OR_RETURN(auto orders, pay->Orders(TenantId(id), static_cast<int>(limit)));
+                SINYAL_ASSIGN_OR_RETURN(auto orders,
+                                        pay->Orders(TenantId(id), static_cast<int>(limit)));
                 return Response::Json(200, {{"tenant_id", id}, {"items", OrdersJson(orders)}});
               }});
   routes.Add({.method = "GET",
@@ -279,34 +305,39 @@ void AddPaymentRoutes(RouteTable& routes, PaymentDeps deps) {
                   return Status::NotFound("no such tenant", "id");
                 }
                 SINYAL_RETURN_IF_ERROR(view.status());
-                SINYAL_ASSIGN_OR_RETURN(auto cash, subs->Payments(TenantId(id), static_cast<int>(limit)));
+                SINYAL_ASSIGN_OR_RETURN(auto cash,
+                                        subs->Payments(TenantId(id), static_cast<int>(limit)));
                 json items = json::array();
                 for (const auto& c : cash) items.push_back(c.ToJson());
                 json invoices = json::array();
-                for (const auto& inv : view->invoices) invoices.push_back(billing::TermInvoiceJson(TenantId(id), inv));
+                for (const auto& inv : view->invoices)
+                  invoices.push_back(billing::TermInvoiceJson(TenantId(id), inv));
                 return Response::Json(200, {{"tenant_id", id},
                                             {"subscription", view->ToJson()},
                                             {"payments", items},
                                             {"invoices", invoices},
                                             {"reconciliation", view->reconciliation.ToJson()}});
               }});
-  routes.Add({.method = "POST",
-              .pattern = "/api/v1/operator/orders/:id/refund",
-              .auth = AuthMode::kOperator,
-              .blocking = true,
-              .handler = [pay, require_operator](Context& ctx) -> Result<Response> {
-                SINYAL_RETURN_IF_ERROR(require_operator(ctx));
-                SINYAL_RETURN_IF_ERROR(OnlyQueryParams(ctx, {}));
-                SINYAL_ASSIGN_OR_RETURN(JsonBody body, JsonBody::Parse(ctx.request));
-                SINYAL_ASSIGN_OR_RETURN(int64_t amount, body.Int("amount_idr", 1, int64_t{1} << 50));
-                SINYAL_ASSIGN_OR_RETURN(std::string reason, body.String("reason", {.min_len = 1, .max_len = 200}));
-                SINYAL_RETURN_IF_ERROR(body.Finish());
-                const std::string idem(ctx.request.Header("idempotency-key"));
-                if (idem.size() > 255) return Status::InvalidArgument("at most 255 characters", "Idempotency-Key");
-                SINYAL_ASSIGN_OR_RETURN(payments::Order o,
-                                        pay->Refund(Param(ctx, "id"), amount, reason, Actor(ctx), ctx.now, idem));
-                return Response::Json(200, o.ToJson());
-              }});
+  routes.Add(
+      {.method = "POST",
+       .pattern = "/api/v1/operator/orders/:id/refund",
+       .auth = AuthMode::kOperator,
+       .blocking = true,
+       .handler = [pay, require_operator](Context& ctx) -> Result<Response> {
+         SINYAL_RETURN_IF_ERROR(require_operator(ctx));
+         SINYAL_RETURN_IF_ERROR(OnlyQueryParams(ctx, {}));
+         SINYAL_ASSIGN_OR_RETURN(JsonBody body, JsonBody::Parse(ctx.request));
+         SINYAL_ASSIGN_OR_RETURN(int64_t amount, body.Int("amount_idr", 1, int64_t{1} << 50));
+         SINYAL_ASSIGN_OR_RETURN(std::string reason,
+                                 body.String("reason", {.min_len = 1, .max_len = 200}));
+         SINYAL_RETURN_IF_ERROR(body.Finish());
+         const std::string idem(ctx.request.Header("idempotency-key"));
+         if (idem.size() > 255)
+           return Status::InvalidArgument("at most 255 characters", "Idempotency-Key");
+         SINYAL_ASSIGN_OR_RETURN(payments::Order o, pay->Refund(Param(ctx, "id"), amount, reason,
+                                                                Actor(ctx), ctx.now, idem));
+         return Response::Json(200, o.ToJson());
+       }});
   store::Database* db = deps.db;
   routes.Add({.method = "GET",
               .pattern = "/api/v1/operator/analytics/subscriptions",
@@ -326,7 +357,8 @@ void AddPaymentRoutes(RouteTable& routes, PaymentDeps deps) {
                   if (!t.ok()) return t.error().WithField("to");
                   to = *t;
                 }
-                SINYAL_ASSIGN_OR_RETURN(json out, billing::SubscriptionRevenue(*db, from, to, ctx.now));
+                SINYAL_ASSIGN_OR_RETURN(json out,
+                                        billing::SubscriptionRevenue(*db, from, to, ctx.now));
                 return Response::Json(200, out);
               }});
 }

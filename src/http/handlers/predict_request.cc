@@ -15,9 +15,9 @@ constexpr std::string_view kPriceDirection = "price_direction";
 
 // Features a caller may insist on through "include".
 const std::set<std::string, std::less<>>& IncludableFeatures() {
-  static const std::set<std::string, std::less<>> kSet = {
-      std::string(billing::kFeatConfidence), std::string(billing::kFeatIntervals),
-      std::string(billing::kFeatRegime)};
+  static const std::set<std::string, std::less<>> kSet = {std::string(billing::kFeatConfidence),
+                                                          std::string(billing::kFeatIntervals),
+                                                          std::string(billing::kFeatRegime)};
   return kSet;
 }
 
@@ -42,7 +42,8 @@ Result<PredictItem> ParsePredictItem(JsonBody& body, const std::string& prefix) 
   auto type = body.OptionalString("prediction_type", {.min_len = 1, .max_len = 64});
   if (!type.ok()) return named(type.error());
   if (*type && **type != kPriceDirection) {
-    return Status::InvalidArgument("only \"price_direction\" is supported", prefix + "prediction_type");
+    return Status::InvalidArgument("only \"price_direction\" is supported",
+                                   prefix + "prediction_type");
   }
 
   auto threshold = body.OptionalNumber("confidence_threshold", 0.0, 1.0);
@@ -53,11 +54,13 @@ Result<PredictItem> ParsePredictItem(JsonBody& body, const std::string& prefix) 
   auto horizon = body.OptionalInt("prediction_horizon", INT64_MIN, INT64_MAX);
   if (!horizon.ok()) return named(horizon.error());
   if (*horizon && **horizon <= 0) {
-    return Status::InvalidArgument("must be a positive number of bars", prefix + "prediction_horizon");
+    return Status::InvalidArgument("must be a positive number of bars",
+                                   prefix + "prediction_horizon");
   }
   if (*horizon && **horizon > models::PlanBounds{}.max_horizon) {
     return Status::InvalidArgument("no model predicts more than " +
-                                       std::to_string(models::PlanBounds{}.max_horizon) + " bars ahead",
+                                       std::to_string(models::PlanBounds{}.max_horizon) +
+                                       " bars ahead",
                                    prefix + "prediction_horizon");
   }
   item.horizon = *horizon;
@@ -68,8 +71,9 @@ Result<PredictItem> ParsePredictItem(JsonBody& body, const std::string& prefix) 
     for (size_t i = 0; i < (*include)->size(); ++i) {
       const std::string& f = (**include)[i];
       if (!IncludableFeatures().count(f)) {
-        return Status::InvalidArgument("unknown feature '" + f + "' (known: confidence, intervals, regime)",
-                                       prefix + "include[" + std::to_string(i) + "]");
+        return Status::InvalidArgument(
+            "unknown feature '" + f + "' (known: confidence, intervals, regime)",
+            prefix + "include[" + std::to_string(i) + "]");
       }
       item.include.push_back(f);
     }

@@ -11,8 +11,8 @@ namespace sinyal::http {
 
 using nlohmann::json;
 
-json PredictionJson(billing::Entitlements& entitlements, const billing::Plan& plan, const signals::Signal& stored,
-                    double threshold) {
+json PredictionJson(billing::Entitlements& entitlements, const billing::Plan& plan,
+                    const signals::Signal& stored, double threshold) {
   const signals::Signal s = signals::SignalService::WithThreshold(stored, threshold);
   const auto& f = s.fields();
   json j;
@@ -37,7 +37,8 @@ json PredictionJson(billing::Entitlements& entitlements, const billing::Plan& pl
   if (plan.Has(billing::kFeatIntervals)) {
     json iv = json::object();
     for (const auto& i : f.intervals) {
-      iv[std::to_string(static_cast<int>(std::lround(i.coverage * 100)))] = {{"low", i.lo}, {"high", i.hi}};
+      iv[std::to_string(static_cast<int>(std::lround(i.coverage * 100)))] = {{"low", i.lo},
+                                                                             {"high", i.hi}};
     }
     j["interval"] = std::move(iv);
     j["expected_move"] = {{"return", f.expected_return}, {"typical_abs", f.expected_abs_move}};
@@ -51,12 +52,14 @@ json PredictionJson(billing::Entitlements& entitlements, const billing::Plan& pl
                    {"volatility", std::string(signals::VolStateName(f.regime.vol))}};
     json drivers = json::array();
     for (const auto& d : f.drivers) {
-      drivers.push_back({{"feature", d.feature}, {"value", d.value}, {"contribution", d.contribution}});
+      drivers.push_back(
+          {{"feature", d.feature}, {"value", d.value}, {"contribution", d.contribution}});
     }
     j["drivers"] = std::move(drivers);
     j["model_version"] = f.model_version;
   } else {
-    gated["regime"] = gated["drivers"] = gated["model_version"] = entitlements.PlanNeeded(billing::kFeatRegime);
+    gated["regime"] = gated["drivers"] = gated["model_version"] =
+        entitlements.PlanNeeded(billing::kFeatRegime);
   }
   if (!gated.empty()) j["gated"] = std::move(gated);
   return j;
@@ -140,7 +143,8 @@ class Writer {
 
 }  // namespace
 
-billing::Meter::PreparedBody PreparedPredictionBody(billing::Entitlements& entitlements, const billing::Plan& plan,
+billing::Meter::PreparedBody PreparedPredictionBody(billing::Entitlements& entitlements,
+                                                    const billing::Plan& plan,
                                                     const signals::Signal& stored, double threshold,
                                                     int64_t data_delay_seconds) {
   const signals::Signal s = signals::SignalService::WithThreshold(stored, threshold);
@@ -193,9 +197,11 @@ billing::Meter::PreparedBody PreparedPredictionBody(billing::Entitlements& entit
   if (!conf || !intervals || !regime) {
     std::map<std::string_view, std::string> gated;  // sorted, as json's object
     if (!conf) gated["confidence"] = entitlements.PlanNeeded(billing::kFeatConfidence);
-    if (!intervals) gated["interval"] = gated["expected_move"] = entitlements.PlanNeeded(billing::kFeatIntervals);
+    if (!intervals)
+      gated["interval"] = gated["expected_move"] = entitlements.PlanNeeded(billing::kFeatIntervals);
     if (!regime) {
-      gated["regime"] = gated["drivers"] = gated["model_version"] = entitlements.PlanNeeded(billing::kFeatRegime);
+      gated["regime"] = gated["drivers"] = gated["model_version"] =
+          entitlements.PlanNeeded(billing::kFeatRegime);
     }
     w.Key("gated");
     w.Open('{');

@@ -5,13 +5,12 @@
 // Thread safety: pure functions apart from Entitlements::PlanNeeded (thread-safe).
 #pragma once
 
+#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
 
-#include <nlohmann/json.hpp>
-
-#include "billing/meter.h"
 #include "billing/entitlements.h"
+#include "billing/meter.h"
 #include "billing/plans.h"
 #include "signals/service.h"
 
@@ -22,8 +21,8 @@ namespace sinyal::http {
 // prediction_type, prediction_horizon, confidence_threshold, signal_id, plus confidence/p_up/
 // abstain_reason (feature "confidence"), interval/expected_move ("intervals") and regime/drivers/
 // model_version ("regime"). Fields the plan lacks are omitted and listed in "gated" with
-// Entitlements::PlanNeeded's text; "gated" is absent when nothing is gated. Callers add their own fields
-// (data_delay_seconds, "type", usage).
+// Entitlements::PlanNeeded's text; "gated" is absent when nothing is gated. Callers add their own
+// fields (data_delay_seconds, "type", usage).
 nlohmann::json PredictionJson(billing::Entitlements& entitlements, const billing::Plan& plan,
                               const signals::Signal& stored, double threshold);
 
@@ -32,7 +31,8 @@ nlohmann::json PredictionJson(billing::Entitlements& entitlements, const billing
 // fields ("cost_credits", "remaining_quota", "usage_cost") as Meter::PreparedBody slots. Once
 // the meter fills the slots, the text is byte for byte what json::dump gives for PredictionJson
 // plus those fields (sorted keys, nlohmann's number format; http_test checks it).
-billing::Meter::PreparedBody PreparedPredictionBody(billing::Entitlements& entitlements, const billing::Plan& plan,
+billing::Meter::PreparedBody PreparedPredictionBody(billing::Entitlements& entitlements,
+                                                    const billing::Plan& plan,
                                                     const signals::Signal& stored, double threshold,
                                                     int64_t data_delay_seconds);
 

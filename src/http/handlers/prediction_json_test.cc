@@ -33,7 +33,8 @@ signals::Signal MakeSignal(double p_up, bool odd_strings) {
   f.regime.vol = signals::VolState::kHigh;
   f.regime_code = 5;
   f.regime_name = odd_strings ? "up \"high\"\tvol \xc3\xa9" : "up_high";
-  f.drivers = {{"rsi_14", 71.5, 0.25}, {odd_strings ? "back\\slash\x01" : "atr", std::nan(""), -0.125}};
+  f.drivers = {{"rsi_14", 71.5, 0.25},
+               {odd_strings ? "back\\slash\x01" : "atr", std::nan(""), -0.125}};
   f.model_version = "t1/EURUSD/H1/v2";
   return signals::Signal::FromFields(std::move(f));
 }
@@ -76,7 +77,8 @@ TEST_P(PredictionJsonTest, PreparedBodyIsTheJsonDumpByteForByte) {
   EXPECT_GE(compared, 54);
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, PredictionJsonTest, ::testing::Values(store::testing::Backend::kSqlite),
+INSTANTIATE_TEST_SUITE_P(Backends, PredictionJsonTest,
+                         ::testing::Values(store::testing::Backend::kSqlite),
                          store::testing::BackendName);
 
 }  // namespace

@@ -32,18 +32,19 @@ Result<Key> PathKey(const Context& ctx) {
   return Key{*s, *tf};
 }
 
-Result<int64_t> IntParam(const Context& ctx, std::string_view name, int64_t def, int64_t lo, int64_t hi) {
+Result<int64_t> IntParam(const Context& ctx, std::string_view name, int64_t def, int64_t lo,
+                         int64_t hi) {
   auto v = QueryParam(ctx, name);
   if (!v) return def;
   const std::string n(name);
   if (v->empty() || v->size() > 12 || v->find_first_not_of("0123456789") != std::string::npos) {
-    return Status::InvalidArgument(n + " must be an integer in [" + std::to_string(lo) + ", " +
-                                       std::to_string(hi) + "]",
-                                   n);
+    return Status::InvalidArgument(
+        n + " must be an integer in [" + std::to_string(lo) + ", " + std::to_string(hi) + "]", n);
   }
   const int64_t x = std::stoll(*v);
   if (x < lo || x > hi) {
-    return Status::InvalidArgument(n + " must be in [" + std::to_string(lo) + ", " + std::to_string(hi) + "]", n);
+    return Status::InvalidArgument(
+        n + " must be in [" + std::to_string(lo) + ", " + std::to_string(hi) + "]", n);
   }
   return x;
 }
@@ -55,62 +56,67 @@ void AddRetrainingRoutes(RouteTable& routes, signals::RetrainingService& service
   signals::RetrainingService* svc = &service;
   signals::DbAuditLog* log = &audit;
 
-  routes.Add({.method = "GET",
-              .pattern = "/api/v1/models/:symbol/:timeframe/retraining",
-              .auth = AuthMode::kAny,
-              .required_scope = "read",
-              .handler = [log](Context& ctx) -> Result<Response> {
-                SINYAL_RETURN_IF_ERROR(OnlyQueryParams(ctx, {"limit", "before", "owner"}));
-                SINYAL_ASSIGN_OR_RETURN(Key k, PathKey(ctx));
-                SINYAL_ASSIGN_OR_RETURN(int64_t limit, IntParam(ctx, "limit", 100, 1, 1000));
-                SINYAL_ASSIGN_OR_RETURN(int64_t before, IntParam(ctx, "before", 0, 1, INT64_C(999999999999)));
-                const std::string owner = QueryParam(ctx, "owner").value_or("tenant");
-                if (owner != "tenant" && owner != "platform") {
-                  return Status::InvalidArgument("owner must be 'tenant' or 'platform'", "owner");
-                }
-                const TenantId t = owner == "platform" ? models::kPlatformTenant : ctx.principal->tenant;
-                SINYAL_ASSIGN_OR_RETURN(std::vector<signals::AuditRecord> page,
-                                        log->Page(t, k.symbol, k.timeframe, before, static_cast<size_t>(limit)));
-                json records = json::array();
-                for (const auto& r : page) {
-                  json j = r.ToJson();
-                  j.erase("tenant");
-                  j.erase("symbol");
-                  j.erase("timeframe");
-                  records.push_back(std::move(j));
-                }
-                json next = nullptr;
-                if (!page.empty() && page.size() == static_cast<size_t>(limit) && page.back().seq > 1) {
-                  next = page.back().seq;
-                }
-                return Response::Json(200, {{"symbol", k.symbol},
-                                            {"timeframe", k.timeframe},
-                                            {"owner", owner},
-                                            {"records", std::move(records)},
-                                            {"next_before", next}});
-              }});
+  routes.Add(
+      {.method = "GET",
+       .pattern = "/api/v1/models/:symbol/:timeframe/retraining",
+       .auth = AuthMode::kAny,
+       .required_scope = "read",
+       .handler = [log](Context& ctx) -> Result<Response> {
+         SINYAL_RETURN_IF_ERROR(OnlyQueryParams(ctx, {"limit", "before", "owner"}));
+         SINYAL_ASSIGN_OR_RETURN(Key k, PathKey(ctx));
+         SINYAL_ASSIGN_OR_RETURN(int64_t limit, IntParam(ctx, "limit", 100, 1, 1000));
+         SINYAL_ASSIGN_OR_RETURN(int64_t before,
+                                 IntParam(ctx, "before", 0, 1, INT64_C(999999999999)));
+         const std::string owner = QueryParam(ctx, "owner").value_or("tenant");
+         if (owner != "tenant" && owner != "platform") {
+           return Status::InvalidArgument("owner must be 'tenant' or 'platform'", "owner");
+         }
+         const TenantId t = owner == "platform" ? models::kPlatformTenant : ctx.principal->tenant;
+         SINYAL_ASSIGN_OR_RETURN(
+             std::vector<signals::AuditRecord> page,
+             log->Page(t, k.symbol, k.timeframe, before, static_cast<size_t>(limit)));
+         json records = json::array();
+         for (const auto& r : page) {
+           json j = r.ToJson();
+           j.erase("tenant");
+           j.erase("symbol");
+           j.erase("timeframe");
+           records.push_back(std::move(j));
+         }
+         json next = nullptr;
+         if (!page.empty() && page.size() == static_cast<size_t>(limit) && page.back().seq > 1) {
+           next = page.back().seq;
+         }
+         return Response::Json(200, {{"symbol", k.symbol},
+                                     {"timeframe", k.timeframe},
+                                     {"owner", owner},
+                                     {"records", std::move(records)},
+                                     {"next_before", next}});
+       }});
 
-  routes.Add({.method = "POST",
-              .pattern = "/api/v1/models/:symbol/:timeframe/retraining/check",
-              .auth = AuthMode::kAny,
-              .required_scope = "admin",
-              .handler = [svc](Context& ctx) -> Result<Response> {
-                const accounts::Role role = ctx.principal->role;
-                if (role != accounts::Role::kOwner && role != accounts::Role::kAdmin) {
-                  return Status::PermissionDenied("only owners and admins may queue retraining checks");
-                }
-                SINYAL_RETURN_IF_ERROR(OnlyQueryParams(ctx, {}));
-                SINYAL_ASSIGN_OR_RETURN(Key k, PathKey(ctx));
-                const std::string actor =
-                    ctx.principal->api_key ? "api_key:" + std::to_string(ctx.principal->api_key->value())
-                                           : "user:" + std::to_string(ctx.principal->user.value());
-                SINYAL_ASSIGN_OR_RETURN(int64_t id,
-                                        svc->EnqueueCheck(ctx.principal->tenant, k.symbol, k.timeframe, actor));
-                const std::string url = "/api/v1/jobs/" + std::to_string(id);
-                Response r = Response::Json(202, {{"job_id", id}, {"status", "queued"}, {"status_url", url}});
-                r.headers.emplace_back("Location", url);
-                return r;
-              }});
+  routes.Add(
+      {.method = "POST",
+       .pattern = "/api/v1/models/:symbol/:timeframe/retraining/check",
+       .auth = AuthMode::kAny,
+       .required_scope = "admin",
+       .handler = [svc](Context& ctx) -> Result<Response> {
+         const accounts::Role role = ctx.principal->role;
+         if (role != accounts::Role::kOwner && role != accounts::Role::kAdmin) {
+           return Status::PermissionDenied("only owners and admins may queue retraining checks");
+         }
+         SINYAL_RETURN_IF_ERROR(OnlyQueryParams(ctx, {}));
+         SINYAL_ASSIGN_OR_RETURN(Key k, PathKey(ctx));
+         const std::string actor =
+             ctx.principal->api_key ? "api_key:" + std::to_string(ctx.principal->api_key->value())
+                                    : "user:" + std::to_string(ctx.principal->user.value());
+         SINYAL_ASSIGN_OR_RETURN(
+             int64_t id, svc->EnqueueCheck(ctx.principal->tenant, k.symbol, k.timeframe, actor));
+         const std::string url = "/api/v1/jobs/" + std::to_string(id);
+         Response r =
+             Response::Json(202, {{"job_id", id}, {"status", "queued"}, {"status_url", url}});
+         r.headers.emplace_back("Location", url);
+         return r;
+       }});
 }
 
 }  // namespace sinyal::http

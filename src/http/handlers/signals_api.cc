@@ -1,16 +1,16 @@
 // Signal routes (the live signal, its history with resolutions, live performance), the market
-// correlations route and the indicator odds route. Handlers parse the query, call signals::SignalService / DbSignalLog /
-// cross_asset.h, and map the result to JSON. Every call is scoped to the caller's tenant: a
-// tenant sees its own models' signals and the platform models' signals, never another tenant's.
+// correlations route and the indicator odds route. Handlers parse the query, call
+// signals::SignalService / DbSignalLog / cross_asset.h, and map the result to JSON. Every call is
+// scoped to the caller's tenant: a tenant sees its own models' signals and the platform models'
+// signals, never another tenant's.
 #include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <nlohmann/json.hpp>
 #include <set>
 
-#include <nlohmann/json.hpp>
-
-#include "core/time.h"
 #include "billing/metered_call.h"
+#include "core/time.h"
 #include "http/api.h"
 #include "http/handlers/horizon_param.h"
 #include "http/handlers/metered.h"
@@ -59,7 +59,8 @@ Result<double> ParseDouble(const std::string& text, const std::string& field) {
   return v;
 }
 
-Result<int64_t> ParseInt(const std::string& text, const std::string& field, int64_t lo, int64_t hi) {
+Result<int64_t> ParseInt(const std::string& text, const std::string& field, int64_t lo,
+                         int64_t hi) {
   int64_t v = 0;
   const char* b = text.data();
   const char* e = b + text.size();
@@ -68,9 +69,9 @@ Result<int64_t> ParseInt(const std::string& text, const std::string& field, int6
     return Status::InvalidArgument(field + " must be an integer", field);
   }
   if (v < lo || v > hi) {
-    return Status::InvalidArgument(field + " must be in [" + std::to_string(lo) + ", " +
-                                       std::to_string(hi) + "], got " + text,
-                                   field);
+    return Status::InvalidArgument(
+        field + " must be in [" + std::to_string(lo) + ", " + std::to_string(hi) + "], got " + text,
+        field);
   }
   return v;
 }
@@ -84,7 +85,8 @@ json GateSignalJson(billing::MeteredCall& call, json j) {
     gated[std::string(feature)] = call.PlanNeeded(feature);
     return true;
   };
-  json* resolution = j.contains("resolution") && j["resolution"].is_object() ? &j["resolution"] : nullptr;
+  json* resolution =
+      j.contains("resolution") && j["resolution"].is_object() ? &j["resolution"] : nullptr;
   if (lacks(billing::kFeatConfidence)) {
     for (const char* k : {"p_up", "confidence", "uncertainty", "abstain_reason"}) j.erase(k);
     // Brier score and log loss are functions of p_up.
@@ -129,7 +131,8 @@ json Num(double v) { return std::isfinite(v) ? json(v) : json(nullptr); }
 // GET /api/v1/market/correlations
 Result<Response> Correlations(const SignalsDeps& deps, Context& ctx) {
   SINYAL_RETURN_IF_ERROR(OnlyQueryParams(ctx, {"symbols", "timeframe", "window", "max_lag"}));
-  SINYAL_RETURN_IF_ERROR(Metered(ctx).Gate(billing::kFeatCorrelations, "correlations", "correlations"));
+  SINYAL_RETURN_IF_ERROR(
+      Metered(ctx).Gate(billing::kFeatCorrelations, "correlations", "correlations"));
   SINYAL_ASSIGN_OR_RETURN(std::string list, RequiredQueryParam(ctx, "symbols"));
   std::vector<std::string> symbols;
   std::set<std::string> seen;
@@ -144,17 +147,19 @@ Result<Response> Correlations(const SignalsDeps& deps, Context& ctx) {
     if (item.empty()) return Status::InvalidArgument("symbols has an empty item", "symbols");
     auto norm = models::ModelService::NormalizeSymbol(item);
     if (!norm.ok()) {
-      return Status::InvalidArgument("symbols: '" + item + "': " + norm.error().message(), "symbols");
+      return Status::InvalidArgument("symbols: '" + item + "': " + norm.error().message(),
+                                     "symbols");
     }
     if (seen.insert(*norm).second) symbols.push_back(*norm);
     if (symbols.size() > SignalsDeps::kMaxCorrelationSymbols) {
-      return Status::InvalidArgument("at most " + std::to_string(SignalsDeps::kMaxCorrelationSymbols) +
-                                         " symbols per request",
-                                     "symbols");
+      return Status::InvalidArgument(
+          "at most " + std::to_string(SignalsDeps::kMaxCorrelationSymbols) + " symbols per request",
+          "symbols");
     }
   }
   if (symbols.size() < 2) {
-    return Status::InvalidArgument("at least 2 distinct symbols are needed, comma-separated", "symbols");
+    return Status::InvalidArgument("at least 2 distinct symbols are needed, comma-separated",
+                                   "symbols");
   }
   SINYAL_ASSIGN_OR_RETURN(std::string tf_text, RequiredQueryParam(ctx, "timeframe"));
   SINYAL_ASSIGN_OR_RETURN(std::string tf_name, models::ModelService::NormalizeTimeframe(tf_text));
@@ -175,14 +180,15 @@ Result<Response> Correlations(const SignalsDeps& deps, Context& ctx) {
     auto page = deps.bars->Latest(Tenant(ctx), {s, tf}, store::kMaxBarPage);
     if (!page.ok()) {
       if (page.error().code() == StatusCode::kNotFound) {
-        return Status::NotFound("unknown symbol " + s + ": no " + tf_name + " bars are stored for it",
-                                "symbols");
+        return Status::NotFound(
+            "unknown symbol " + s + ": no " + tf_name + " bars are stored for it", "symbols");
       }
       return page.error();
     }
     // The plan's data delay: only bars closed by the call's NotAfter.
     auto& got = page->bars;
-    while (!got.empty() && got.back().time() + market::TimeframeNanos(tf) > Metered(ctx).NotAfter()) got.pop_back();
+    while (!got.empty() && got.back().time() + market::TimeframeNanos(tf) > Metered(ctx).NotAfter())
+      got.pop_back();
     series.push_back({s, std::move(got)});
   }
   auto panel = signals::AlignPanel(series, tf);
@@ -197,8 +203,8 @@ Result<Response> Correlations(const SignalsDeps& deps, Context& ctx) {
   if (valid < static_cast<size_t>(window)) {
     if (valid < static_cast<size_t>(signals::kMinCorrelationWindow)) {
       return Status::InvalidArgument(
-          "the series share only " + std::to_string(panel->rows()) + " common " + tf_name + " bars (" +
-              std::to_string(valid) + " aligned returns); at least " +
+          "the series share only " + std::to_string(panel->rows()) + " common " + tf_name +
+              " bars (" + std::to_string(valid) + " aligned returns); at least " +
               std::to_string(signals::kMinCorrelationWindow) + " are needed",
           "symbols");
     }
@@ -212,8 +218,12 @@ Result<Response> Correlations(const SignalsDeps& deps, Context& ctx) {
                           signals::BuildCorrelationReport(*panel, static_cast<int>(window)));
   json breaks = json::array();
   for (const auto& b : report.breaks) {
-    breaks.push_back({{"a", b.a}, {"b", b.b}, {"rolling", Num(b.rolling)}, {"long_run", Num(b.long_run)},
-                      {"z", Num(b.z)}, {"break", b.flagged}});
+    breaks.push_back({{"a", b.a},
+                      {"b", b.b},
+                      {"rolling", Num(b.rolling)},
+                      {"long_run", Num(b.long_run)},
+                      {"z", Num(b.z)},
+                      {"break", b.flagged}});
   }
   // Lead-lag over the same last `window` rows (plus the lags).
   json lead_lag = json::array();
@@ -221,7 +231,8 @@ Result<Response> Correlations(const SignalsDeps& deps, Context& ctx) {
   const size_t from_row = rows - std::min(rows, static_cast<size_t>(window + max_lag + 1));
   for (size_t i = 0; i < symbols.size(); ++i) {
     for (size_t j = i + 1; j < symbols.size(); ++j) {
-      auto ll = signals::LeadLag(*panel, symbols[i], symbols[j], static_cast<int>(max_lag), from_row);
+      auto ll =
+          signals::LeadLag(*panel, symbols[i], symbols[j], static_cast<int>(max_lag), from_row);
       json item = {{"a", symbols[i]}, {"b", symbols[j]}};
       if (!ll.ok()) {
         item["lags"] = nullptr;
@@ -294,13 +305,14 @@ Result<Response> IndicatorOddsRoute(const SignalsDeps& deps, Context& ctx) {
   std::vector<signals::IndicatorState> states;
   const std::vector<std::string> items = SplitTopLevel(list);
   if (items.size() > SignalsDeps::kMaxIndicatorStates) {
-    return Status::InvalidArgument("at most " + std::to_string(SignalsDeps::kMaxIndicatorStates) +
-                                       " states per request",
-                                   "states");
+    return Status::InvalidArgument(
+        "at most " + std::to_string(SignalsDeps::kMaxIndicatorStates) + " states per request",
+        "states");
   }
   for (size_t i = 0; i < items.size(); ++i) {
-    SINYAL_ASSIGN_OR_RETURN(signals::IndicatorState st,
-                            signals::ParseIndicatorState(items[i], "states[" + std::to_string(i) + "]"));
+    SINYAL_ASSIGN_OR_RETURN(
+        signals::IndicatorState st,
+        signals::ParseIndicatorState(items[i], "states[" + std::to_string(i) + "]"));
     states.push_back(std::move(st));
   }
   std::vector<int> horizons;
@@ -314,9 +326,9 @@ Result<Response> IndicatorOddsRoute(const SignalsDeps& deps, Context& ctx) {
     horizons.push_back(static_cast<int>(h));
     start = comma + 1;
     if (horizons.size() > SignalsDeps::kMaxIndicatorHorizons) {
-      return Status::InvalidArgument("at most " + std::to_string(SignalsDeps::kMaxIndicatorHorizons) +
-                                         " horizons per request",
-                                     "horizons");
+      return Status::InvalidArgument(
+          "at most " + std::to_string(SignalsDeps::kMaxIndicatorHorizons) + " horizons per request",
+          "horizons");
     }
   }
   SINYAL_ASSIGN_OR_RETURN(market::Timeframe tf, market::ParseTimeframe(k.timeframe));
@@ -328,27 +340,28 @@ Result<Response> IndicatorOddsRoute(const SignalsDeps& deps, Context& ctx) {
   SINYAL_ASSIGN_OR_RETURN(std::vector<market::Bar> bars,
                           deps.bars->ReadBars(Tenant(ctx), {k.symbol, tf}, range));
   if (bars.empty()) {
-    return Status::NotFound("no " + k.timeframe + " bars of " + k.symbol + " closed by " + FormatIso8601(not_after),
-                            "symbol");
+    return Status::NotFound(
+        "no " + k.timeframe + " bars of " + k.symbol + " closed by " + FormatIso8601(not_after),
+        "symbol");
   }
   SINYAL_ASSIGN_OR_RETURN(std::vector<signals::IndicatorOdds> odds,
                           signals::ComputeIndicatorOdds(bars, states, horizons, bars.size() - 1));
   json list_json = json::array();
   for (const auto& o : odds) list_json.push_back(o.ToJson());
-  json out = {{"symbol", k.symbol},
-              {"timeframe", k.timeframe},
-              {"as_of", FormatIso8601(bars.back().time())},
-              {"bars", bars.size()},
-              {"odds", list_json},
-              {"notes",
-               "rate = share of up moves (close h bars later above the close) after bars where the state "
-               "held, counting only occurrences at least h bars apart (n) and only outcomes known at "
-               "as_of; ci95 is Wilson's. base_rate is the same share over every bar; holdout splits the "
-               "counted occurrences at the middle of the history. Historical frequencies, not a forecast "
-               "of the model."}};
+  json out = {
+      {"symbol", k.symbol},
+      {"timeframe", k.timeframe},
+      {"as_of", FormatIso8601(bars.back().time())},
+      {"bars", bars.size()},
+      {"odds", list_json},
+      {"notes",
+       "rate = share of up moves (close h bars later above the close) after bars where the state "
+       "held, counting only occurrences at least h bars apart (n) and only outcomes known at "
+       "as_of; ci95 is Wilson's. base_rate is the same share over every bar; holdout splits the "
+       "counted occurrences at the middle of the history. Historical frequencies, not a forecast "
+       "of the model."}};
   return Response::Json(200, out);
 }
-
 
 // ---- The signal views and the one rule that prices them (docs/billing.md, "What is metered") ----
 //
@@ -366,7 +379,8 @@ SignalView ViewOf(const signals::StoredSignal& s, UnixNanos not_after) {
   auto tf = market::ParseTimeframe(s.signal.fields().timeframe);
   const int64_t period = tf.ok() ? market::TimeframeNanos(*tf) : 0;
   if (s.signal.bar_time() + period > not_after) return SignalView::kTooNew;
-  if (s.resolution && s.resolution->resolved_bar_time + period <= not_after) return SignalView::kTrackRecord;
+  if (s.resolution && s.resolution->resolved_bar_time + period <= not_after)
+    return SignalView::kTrackRecord;
   return SignalView::kMetered;
 }
 
@@ -375,7 +389,8 @@ Result<double> ThresholdParam(const Context& ctx) {
   if (auto t = QueryParam(ctx, "threshold")) {
     SINYAL_ASSIGN_OR_RETURN(threshold, ParseDouble(*t, "threshold"));
     if (threshold < 0 || threshold > 1) {
-      return Status::InvalidArgument("threshold must be in [0, 1] (below 0.5 acts as 0.5)", "threshold");
+      return Status::InvalidArgument("threshold must be in [0, 1] (below 0.5 acts as 0.5)",
+                                     "threshold");
     }
   }
   return threshold;
@@ -409,8 +424,9 @@ Result<Response> SignalPerformance(const SignalsDeps& d, Context& ctx) {
     SINYAL_ASSIGN_OR_RETURN(limit, ParseInt(*l, "limit", 1, 10000));
   }
   SINYAL_ASSIGN_OR_RETURN(int horizon, HorizonQueryParam(ctx));
-  SINYAL_ASSIGN_OR_RETURN(signals::SignalPerformance p,
-                          d.signals->Performance(Tenant(ctx), k.series, static_cast<size_t>(limit), horizon));
+  SINYAL_ASSIGN_OR_RETURN(
+      signals::SignalPerformance p,
+      d.signals->Performance(Tenant(ctx), k.series, static_cast<size_t>(limit), horizon));
   json out = p.ToJson();
   out["symbol"] = k.symbol;
   out["timeframe"] = k.timeframe;
@@ -420,7 +436,8 @@ Result<Response> SignalPerformance(const SignalsDeps& d, Context& ctx) {
 
 // GET /api/v1/signals: the track record (resolved signals whose outcome the plan may see), free.
 Result<Response> SignalHistory(const SignalsDeps& d, Context& ctx) {
-  SINYAL_RETURN_IF_ERROR(OnlyQueryParams(ctx, {"symbol", "timeframe", "limit", "before", "horizon"}));
+  SINYAL_RETURN_IF_ERROR(
+      OnlyQueryParams(ctx, {"symbol", "timeframe", "limit", "before", "horizon"}));
   signals::SignalListQuery q;
   SINYAL_ASSIGN_OR_RETURN(q.horizon, HorizonQueryParam(ctx));  // one model line: default 1 bar
   if (auto s = QueryParam(ctx, "symbol")) {
@@ -440,7 +457,8 @@ Result<Response> SignalHistory(const SignalsDeps& d, Context& ctx) {
   }
   billing::MeteredCall& call = Metered(ctx);
   const UnixNanos not_after = call.NotAfter();
-  // Only resolved rows, and none whose bar opened at or after NotAfter (it can't have closed by it).
+  // Only resolved rows, and none whose bar opened at or after NotAfter (it can't have closed by
+  // it).
   q.resolved_only = true;
   if (!q.before || *q.before > not_after) q.before = not_after;
   SINYAL_ASSIGN_OR_RETURN(auto list, d.log->ListVisible(Tenant(ctx), q));
@@ -451,7 +469,9 @@ Result<Response> SignalHistory(const SignalsDeps& d, Context& ctx) {
     if (ViewOf(s, not_after) != SignalView::kTrackRecord) continue;
     items.push_back(GateSignalJson(call, signals::StoredSignalJson(s)));
   }
-  json out = {{"signals", items}, {"next_before", nullptr}, {"data_delay_seconds", call.DataDelaySeconds()}};
+  json out = {{"signals", items},
+              {"next_before", nullptr},
+              {"data_delay_seconds", call.DataDelaySeconds()}};
   if (list.size() == q.limit) out["next_before"] = FormatIso8601(list.back().signal.bar_time());
   return Response::Json(200, out);
 }
@@ -469,18 +489,20 @@ Result<Response> OneSignal(const SignalsDeps& d, Context& ctx) {
   switch (ViewOf(s, call.NotAfter())) {
     case SignalView::kTooNew:
       return call.Gate(billing::kFeatRealtime, "id",
-                       "signal " + id + " (its bar closed less than " + std::to_string(call.DataDelaySeconds()) +
-                           " s ago)");
+                       "signal " + id + " (its bar closed less than " +
+                           std::to_string(call.DataDelaySeconds()) + " s ago)");
     case SignalView::kTrackRecord:
       return Response::Json(200, GateSignalJson(call, signals::StoredSignalJson(s)));
     case SignalView::kMetered:
       break;
   }
-  SINYAL_ASSIGN_OR_RETURN(market::Timeframe tf, market::ParseTimeframe(s.signal.fields().timeframe));
+  SINYAL_ASSIGN_OR_RETURN(market::Timeframe tf,
+                          market::ParseTimeframe(s.signal.fields().timeframe));
   SINYAL_RETURN_IF_ERROR(call.Gate(tf, "id"));
   SINYAL_ASSIGN_OR_RETURN(Charge charge, Reserve(ctx, billing::kEndpointSignalsGet, 1));
   if (charge.replay) return std::move(*charge.replay);
-  return CommitDeferred(ctx, std::move(charge.reservation), GateSignalJson(call, signals::StoredSignalJson(s)));
+  return CommitDeferred(ctx, std::move(charge.reservation),
+                        GateSignalJson(call, signals::StoredSignalJson(s)));
 }
 
 }  // namespace

@@ -46,16 +46,15 @@
 // meter (Meter::CommitAsync: the pushes of one signal share a group commit); the frame is queued
 // by the commit's callback once the ledger row is durable.
 #include <algorithm>
-#include <condition_variable>
 #include <cmath>
+#include <condition_variable>
 #include <deque>
 #include <map>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <thread>
 #include <tuple>
-
-#include <nlohmann/json.hpp>
 
 #include "billing/meter.h"
 #include "billing/metered_call.h"
@@ -185,15 +184,16 @@ class StreamHub {
   signals::SignalService::Subscription sub_;
   std::mutex mu_;
   std::condition_variable cv_;
-  std::deque<Event> queue_;                                                        // GUARDED_BY(mu_)
-  std::map<uint64_t, std::weak_ptr<StreamSocket>> sockets_;                        // GUARDED_BY(mu_)
-  uint64_t next_id_ = 1;                                                           // GUARDED_BY(mu_)
-  bool stop_ = false;                                                              // GUARDED_BY(mu_)
+  std::deque<Event> queue_;                                  // GUARDED_BY(mu_)
+  std::map<uint64_t, std::weak_ptr<StreamSocket>> sockets_;  // GUARDED_BY(mu_)
+  uint64_t next_id_ = 1;                                     // GUARDED_BY(mu_)
+  bool stop_ = false;                                        // GUARDED_BY(mu_)
   std::thread thread_;
 };
 
 // One stream connection.
-class StreamSocket final : public WebSocketHandler, public std::enable_shared_from_this<StreamSocket> {
+class StreamSocket final : public WebSocketHandler,
+                           public std::enable_shared_from_this<StreamSocket> {
  public:
   StreamSocket(StreamHub& hub, accounts::Principal principal, std::string request_id)
       : hub_(hub), principal_(std::move(principal)), request_id_(std::move(request_id)) {}
@@ -245,7 +245,8 @@ class StreamSocket final : public WebSocketHandler, public std::enable_shared_fr
         return;
       }
       auto sent = delivered_up_to_.find(it->first);
-      if (sent != delivered_up_to_.end() && f.bar_time <= sent->second) return;  // had it (or newer)
+      if (sent != delivered_up_to_.end() && f.bar_time <= sent->second)
+        return;  // had it (or newer)
       line = it->second;
       threshold = threshold_;
     }
@@ -276,19 +277,20 @@ class StreamSocket final : public WebSocketHandler, public std::enable_shared_fr
     }
     // Asynchronous: the pushes of one signal to many connections share one group commit; the
     // callback (meter's writer thread, in commit order) only queues the frame.
-    call->meter().CommitAsync(std::move(reserved->reservation), SignalJson(*call, signal, threshold),
-                         [self = shared_from_this(), metrics = d.metrics, now, symbol = f.symbol, timeframe = f.timeframe](
-                             Result<std::string> body) {
-                           if (body.ok()) {
-                             if (!self->Send(*body)) self->RecordUndelivered(metrics, now, symbol, timeframe, *body);
-                             return;
-                           }
-                           if (body.error().code() == StatusCode::kQuotaExceeded) {
-                             self->Send(ErrorJson(body.error(), self->request_id_).dump());
-                             return self->CloseWith(1008, "quota exceeded");
-                           }
-                           self->LogFailure(body.error());
-                         });
+    call->meter().CommitAsync(
+        std::move(reserved->reservation), SignalJson(*call, signal, threshold),
+        [self = shared_from_this(), metrics = d.metrics, now, symbol = f.symbol,
+         timeframe = f.timeframe](Result<std::string> body) {
+          if (body.ok()) {
+            if (!self->Send(*body)) self->RecordUndelivered(metrics, now, symbol, timeframe, *body);
+            return;
+          }
+          if (body.error().code() == StatusCode::kQuotaExceeded) {
+            self->Send(ErrorJson(body.error(), self->request_id_).dump());
+            return self->CloseWith(1008, "quota exceeded");
+          }
+          self->LogFailure(body.error());
+        });
   }
 
   // Hub thread: the resume_after replay, then the live signals that arrived meanwhile.
@@ -308,24 +310,31 @@ class StreamSocket final : public WebSocketHandler, public std::enable_shared_fr
   Status Subscribe(std::string_view text) {
     json msg = json::parse(text, nullptr, /*allow_exceptions=*/false);
     if (msg.is_discarded() || !msg.is_object()) {
-      return Status::InvalidArgument("expected a JSON object {\"symbols\":[...],\"timeframes\":[...]}", "message");
+      return Status::InvalidArgument(
+          "expected a JSON object {\"symbols\":[...],\"timeframes\":[...]}", "message");
     }
     SINYAL_ASSIGN_OR_RETURN(JsonBody body, JsonBody::FromJson(std::move(msg)));
     SINYAL_ASSIGN_OR_RETURN(auto type, body.OptionalString("type", {.min_len = 1, .max_len = 32}));
-    if (type && *type != "subscribe") return Status::InvalidArgument("only \"subscribe\" is accepted", "type");
-    SINYAL_ASSIGN_OR_RETURN(auto symbols, body.OptionalStringList("symbols", kMaxSymbols, {.min_len = 1, .max_len = 32}));
-    SINYAL_ASSIGN_OR_RETURN(auto timeframes,
-                            body.OptionalStringList("timeframes", kMaxTimeframes, {.min_len = 1, .max_len = 16}));
+    if (type && *type != "subscribe")
+      return Status::InvalidArgument("only \"subscribe\" is accepted", "type");
+    SINYAL_ASSIGN_OR_RETURN(auto symbols, body.OptionalStringList("symbols", kMaxSymbols,
+                                                                  {.min_len = 1, .max_len = 32}));
+    SINYAL_ASSIGN_OR_RETURN(
+        auto timeframes,
+        body.OptionalStringList("timeframes", kMaxTimeframes, {.min_len = 1, .max_len = 16}));
     SINYAL_ASSIGN_OR_RETURN(auto threshold, body.OptionalNumber("confidence_threshold", 0.0, 1.0));
-    SINYAL_ASSIGN_OR_RETURN(auto resume_after, body.OptionalString("resume_after", {.min_len = 1, .max_len = 64}));
+    SINYAL_ASSIGN_OR_RETURN(auto resume_after,
+                            body.OptionalString("resume_after", {.min_len = 1, .max_len = 64}));
     SINYAL_ASSIGN_OR_RETURN(std::vector<int> horizons, Horizons(body.Raw("horizons")));
     SINYAL_RETURN_IF_ERROR(body.Finish());
-    if (!symbols || symbols->empty()) return Status::InvalidArgument("is required (1 to 20 symbols)", "symbols");
+    if (!symbols || symbols->empty())
+      return Status::InvalidArgument("is required (1 to 20 symbols)", "symbols");
     if (!timeframes || timeframes->empty()) {
       return Status::InvalidArgument("is required (1 to 7 timeframes)", "timeframes");
     }
     const StreamDeps& d = hub_.deps();
-    SINYAL_ASSIGN_OR_RETURN(billing::MeteredCall call, d.metered->Begin(CallerOf(principal_), d.clock->Now()));
+    SINYAL_ASSIGN_OR_RETURN(billing::MeteredCall call,
+                            d.metered->Begin(CallerOf(principal_), d.clock->Now()));
     SINYAL_RETURN_IF_ERROR(CheckStreamPlan(call));
 
     std::vector<std::string> syms, tfs;
@@ -385,7 +394,8 @@ class StreamSocket final : public WebSocketHandler, public std::enable_shared_fr
                    {"plan", call.plan().name},
                    {"metering", "one unit per pushed signal (endpoint \"stream\")"}};
     if (resume_after) {
-      answer["resumed"] = {{"after", *resume_after}, {"signals", missed.size()}, {"truncated", truncated}};
+      answer["resumed"] = {
+          {"after", *resume_after}, {"signals", missed.size()}, {"truncated", truncated}};
     }
     Send(answer.dump());
     if (!missed.empty()) hub_.EnqueueReplay(shared_from_this(), std::move(missed));
@@ -397,18 +407,21 @@ class StreamSocket final : public WebSocketHandler, public std::enable_shared_fr
     if (raw == nullptr || raw->is_null()) return std::vector<int>{models::kDefaultHorizon};
     const int max_h = models::PlanBounds{}.max_horizon;
     if (!raw->is_array() || raw->empty() || raw->size() > kMaxHorizons) {
-      return Status::InvalidArgument("must be a list of 1 to " + std::to_string(kMaxHorizons) + " horizons in bars",
-                                     "horizons");
+      return Status::InvalidArgument(
+          "must be a list of 1 to " + std::to_string(kMaxHorizons) + " horizons in bars",
+          "horizons");
     }
     std::vector<int> out;
     for (size_t k = 0; k < raw->size(); ++k) {
       const json& v = (*raw)[k];
       const std::string field = "horizons[" + std::to_string(k) + "]";
       if (!v.is_number_integer() || v.get<int64_t>() < 1 || v.get<int64_t>() > max_h) {
-        return Status::InvalidArgument("must be a whole number of bars in [1, " + std::to_string(max_h) + "]", field);
+        return Status::InvalidArgument(
+            "must be a whole number of bars in [1, " + std::to_string(max_h) + "]", field);
       }
       const int h = static_cast<int>(v.get<int64_t>());
-      if (std::find(out.begin(), out.end(), h) != out.end()) return Status::InvalidArgument("is listed twice", field);
+      if (std::find(out.begin(), out.end(), h) != out.end())
+        return Status::InvalidArgument("is listed twice", field);
       out.push_back(h);
     }
     return out;
@@ -416,14 +429,16 @@ class StreamSocket final : public WebSocketHandler, public std::enable_shared_fr
 
   // The signals of the subscribed lines issued after the bar of signal `after_id`, oldest first,
   // at most kMaxReplay (*truncated when there were more).
-  Result<std::vector<OwnedSignal>> Missed(const std::string& after_id, const std::map<LineName, Line>& series,
-                                          bool* truncated) {
+  Result<std::vector<OwnedSignal>> Missed(const std::string& after_id,
+                                          const std::map<LineName, Line>& series, bool* truncated) {
     const StreamDeps& d = hub_.deps();
-    if (d.log == nullptr) return Status::InvalidArgument("resuming is not available on this server", "resume_after");
+    if (d.log == nullptr)
+      return Status::InvalidArgument("resuming is not available on this server", "resume_after");
     auto last = d.log->GetVisible(principal_.tenant, after_id);
     if (!last.ok()) {
       if (last.error().code() == StatusCode::kNotFound) {
-        return Status::InvalidArgument("no signal " + after_id + " is visible to this account", "resume_after");
+        return Status::InvalidArgument("no signal " + after_id + " is visible to this account",
+                                       "resume_after");
       }
       return last.error();
     }
@@ -456,29 +471,32 @@ class StreamSocket final : public WebSocketHandler, public std::enable_shared_fr
   }
   // A push charged (its ledger row is durable) whose connection closed during the commit. The
   // ledger row is (tenant_id, endpoint "stream", at = `at`); Meter does not return its id.
-  void RecordUndelivered(Metrics* metrics, UnixNanos at, const std::string& symbol, const std::string& timeframe,
-                         const std::string& body) {
+  void RecordUndelivered(Metrics* metrics, UnixNanos at, const std::string& symbol,
+                         const std::string& timeframe, const std::string& body) {
     if (metrics != nullptr) metrics->CountStreamUndelivered();
     json j = json::parse(body, nullptr, /*allow_exceptions=*/false);
-    LogEvent(spdlog::level::warn, "stream_push_undelivered",
-             {{"request_id", request_id_},
-              {"tenant_id", principal_.tenant.value()},
-              {"user_id", principal_.user.value()},
-              {"api_key_id", principal_.api_key ? json(principal_.api_key->value()) : json(nullptr)},
-              {"symbol", symbol},
-              {"timeframe", timeframe},
-              {"ledger_endpoint", billing::kEndpointStream},
-              {"ledger_at", at},
-              {"cost_credits", j.is_object() ? j.value("cost_credits", json(nullptr)) : json(nullptr)},
-              {"usage_cost", j.is_object() ? j.value("usage_cost", json(nullptr)) : json(nullptr)},
-              {"remaining_quota", j.is_object() ? j.value("remaining_quota", json(nullptr)) : json(nullptr)}});
+    LogEvent(
+        spdlog::level::warn, "stream_push_undelivered",
+        {{"request_id", request_id_},
+         {"tenant_id", principal_.tenant.value()},
+         {"user_id", principal_.user.value()},
+         {"api_key_id", principal_.api_key ? json(principal_.api_key->value()) : json(nullptr)},
+         {"symbol", symbol},
+         {"timeframe", timeframe},
+         {"ledger_endpoint", billing::kEndpointStream},
+         {"ledger_at", at},
+         {"cost_credits", j.is_object() ? j.value("cost_credits", json(nullptr)) : json(nullptr)},
+         {"usage_cost", j.is_object() ? j.value("usage_cost", json(nullptr)) : json(nullptr)},
+         {"remaining_quota",
+          j.is_object() ? j.value("remaining_quota", json(nullptr)) : json(nullptr)}});
   }
   void CloseWith(uint16_t code, std::string reason) {
     std::lock_guard<std::mutex> lock(mu_);
     if (!closed_ && conn_ != nullptr) conn_->Close(code, std::move(reason));
   }
   void LogFailure(const Status& s) {
-    LogEvent(spdlog::level::err, "stream_push_failed", {{"request_id", request_id_}, {"error", s.ToString()}});
+    LogEvent(spdlog::level::err, "stream_push_failed",
+             {{"request_id", request_id_}, {"error", s.ToString()}});
   }
 
   StreamHub& hub_;
@@ -487,15 +505,15 @@ class StreamSocket final : public WebSocketHandler, public std::enable_shared_fr
   uint64_t id_ = 0;
   int consecutive_errors_ = 0;  // I/O thread only
   std::mutex mu_;
-  WebSocketConnection* conn_ = nullptr;                     // GUARDED_BY(mu_); valid until OnClose
-  bool closed_ = false;                                     // GUARDED_BY(mu_)
+  WebSocketConnection* conn_ = nullptr;  // GUARDED_BY(mu_); valid until OnClose
+  bool closed_ = false;                  // GUARDED_BY(mu_)
   // Subscribed lines by (symbol, timeframe name, horizon), as signals name them.
   std::map<LineName, Line> series_;  // GUARDED_BY(mu_)
-  double threshold_ = 0.5;                                  // GUARDED_BY(mu_)
+  double threshold_ = 0.5;           // GUARDED_BY(mu_)
   // Per line: the newest bar this connection was pushed (or is being charged for).
   std::map<LineName, UnixNanos> delivered_up_to_;  // GUARDED_BY(mu_)
-  bool replay_pending_ = false;        // GUARDED_BY(mu_): a resume_after replay is queued
-  std::vector<OwnedSignal> parked_;    // GUARDED_BY(mu_): live signals waiting for the replay
+  bool replay_pending_ = false;      // GUARDED_BY(mu_): a resume_after replay is queued
+  std::vector<OwnedSignal> parked_;  // GUARDED_BY(mu_): live signals waiting for the replay
 };
 
 StreamHub::~StreamHub() {
@@ -559,9 +577,10 @@ StreamHubPtr AddStreamRoutes(RouteTable& routes, StreamDeps deps) {
               .handler = [h](Context& ctx) -> Result<Response> {
                 SINYAL_RETURN_IF_ERROR(CheckStreamPlan(Metered(ctx)));
                 if (!IsWebSocketUpgrade(ctx.request)) {
-                  Response r = ProblemResponse(426, "upgrade-required",
-                                               "this endpoint is a WebSocket; send an upgrade request", "upgrade",
-                                               ctx.request_id);
+                  Response r =
+                      ProblemResponse(426, "upgrade-required",
+                                      "this endpoint is a WebSocket; send an upgrade request",
+                                      "upgrade", ctx.request_id);
                   r.headers.emplace_back("upgrade", "websocket");
                   return r;
                 }

@@ -1,18 +1,17 @@
 // Telegram routes (notify/telegram.h; docs/api.md "Telegram"). Handlers parse, call the bot, map.
 //
-//   POST   /api/v1/telegram/link               user: a one-time deep link {"kind":"private"|"group"}
-//   GET    /api/v1/telegram/link               user: link status and the organisation's groups
-//   DELETE /api/v1/telegram/link               user: unlink (the chat is told)
-//   DELETE /api/v1/telegram/groups/:chat_id    owner/admin or the linker: unlink a group
-//   GET    /api/v1/telegram/alerts             user: alerts of their chat and of the groups
-//   POST   /api/v1/telegram/alerts             user: add {"symbol","timeframe","min_confidence",
+//   POST   /api/v1/telegram/link               user: a one-time deep link
+//   {"kind":"private"|"group"} GET    /api/v1/telegram/link               user: link status and the
+//   organisation's groups DELETE /api/v1/telegram/link               user: unlink (the chat is
+//   told) DELETE /api/v1/telegram/groups/:chat_id    owner/admin or the linker: unlink a group GET
+//   /api/v1/telegram/alerts             user: alerts of their chat and of the groups POST
+//   /api/v1/telegram/alerts             user: add {"symbol","timeframe","min_confidence",
 //                                              "direction"?, "chat_id"? (a linked group)}
 //   PATCH  /api/v1/telegram/alerts/:id         user: {"muted": true|false}
 //   DELETE /api/v1/telegram/alerts/:id         user
 //   POST   /api/v1/telegram/webhook            Telegram (webhook mode): the secret header is
 //                                              checked in constant time before anything is read
 #include <charconv>
-
 #include <nlohmann/json.hpp>
 
 #include "http/api.h"
@@ -40,7 +39,8 @@ Result<int64_t> ChatIdParam(const Context& ctx) {
 Result<notify::LinkKind> KindOf(const Request& request) {
   if (request.body.empty()) return notify::LinkKind::kPrivate;
   SINYAL_ASSIGN_OR_RETURN(JsonBody body, JsonBody::Parse(request));
-  SINYAL_ASSIGN_OR_RETURN(std::optional<std::string> kind, body.OptionalString("kind", {.min_len = 1, .max_len = 16}));
+  SINYAL_ASSIGN_OR_RETURN(std::optional<std::string> kind,
+                          body.OptionalString("kind", {.min_len = 1, .max_len = 16}));
   SINYAL_RETURN_IF_ERROR(body.Finish());
   if (!kind || *kind == "private") return notify::LinkKind::kPrivate;
   if (*kind == "group") return notify::LinkKind::kGroup;
@@ -56,7 +56,8 @@ Result<notify::AlertSpec> ParseAlert(const Request& request) {
   SINYAL_ASSIGN_OR_RETURN(std::optional<std::string> direction,
                           body.OptionalString("direction", {.min_len = 1, .max_len = 16}));
   if (direction) spec.direction = *direction;
-  SINYAL_ASSIGN_OR_RETURN(std::optional<int64_t> chat, body.OptionalInt("chat_id", INT64_MIN / 2, -1));
+  SINYAL_ASSIGN_OR_RETURN(std::optional<int64_t> chat,
+                          body.OptionalInt("chat_id", INT64_MIN / 2, -1));
   spec.group_chat_id = chat;
   SINYAL_RETURN_IF_ERROR(body.Finish());
   return spec;
@@ -69,7 +70,8 @@ void AddTelegramRoutes(RouteTable& routes, notify::TelegramBot* bot) {
   auto with = [bot](auto fn) {
     return [bot, fn](Context& ctx) -> Result<Response> {
       if (bot == nullptr) {
-        return Status::Unavailable("Telegram is not configured on this server (telegram.bot_token)");
+        return Status::Unavailable(
+            "Telegram is not configured on this server (telegram.bot_token)");
       }
       return fn(bot, ctx);
     };
@@ -81,7 +83,8 @@ void AddTelegramRoutes(RouteTable& routes, notify::TelegramBot* bot) {
               .max_body_bytes = 1024,
               .handler = with([](notify::TelegramBot* b, Context& ctx) -> Result<Response> {
                 SINYAL_ASSIGN_OR_RETURN(notify::LinkKind kind, KindOf(ctx.request));
-                SINYAL_ASSIGN_OR_RETURN(notify::LinkToken token, b->CreateLinkToken(*ctx.principal, kind));
+                SINYAL_ASSIGN_OR_RETURN(notify::LinkToken token,
+                                        b->CreateLinkToken(*ctx.principal, kind));
                 return Response::Json(201, token.ToJson());
               })});
   routes.Add({.method = "GET",
@@ -114,7 +117,8 @@ void AddTelegramRoutes(RouteTable& routes, notify::TelegramBot* bot) {
               .auth = AuthMode::kUser,
               .blocking = true,
               .handler = with([](notify::TelegramBot* b, Context& ctx) -> Result<Response> {
-                SINYAL_ASSIGN_OR_RETURN(std::vector<notify::AlertInfo> alerts, b->ListAlerts(*ctx.principal));
+                SINYAL_ASSIGN_OR_RETURN(std::vector<notify::AlertInfo> alerts,
+                                        b->ListAlerts(*ctx.principal));
                 json items = json::array();
                 for (const auto& a : alerts) items.push_back(a.ToJson());
                 return Response::Json(200, {{"alerts", items}});
@@ -140,7 +144,8 @@ void AddTelegramRoutes(RouteTable& routes, notify::TelegramBot* bot) {
                 SINYAL_ASSIGN_OR_RETURN(std::optional<bool> muted, body.OptionalBool("muted"));
                 SINYAL_RETURN_IF_ERROR(body.Finish());
                 if (!muted) return Status::InvalidArgument("is required", "muted");
-                SINYAL_ASSIGN_OR_RETURN(notify::AlertInfo alert, b->MuteAlert(*ctx.principal, id, *muted));
+                SINYAL_ASSIGN_OR_RETURN(notify::AlertInfo alert,
+                                        b->MuteAlert(*ctx.principal, id, *muted));
                 return Response::Json(200, alert.ToJson());
               })});
   routes.Add({.method = "DELETE",
@@ -155,18 +160,19 @@ void AddTelegramRoutes(RouteTable& routes, notify::TelegramBot* bot) {
   // Telegram retries a webhook on any non-2xx: 401 for a forged call (nothing read), 400/422 for a
   // body that is not an update (Telegram would resend it forever: logged by the pipeline), 503 when
   // handling failed and a retry should come.
-  routes.Add({.method = "POST",
-              .pattern = "/api/v1/telegram/webhook",
-              .auth = AuthMode::kNone,
-              .blocking = true,
-              .max_body_bytes = 256 << 10,
-              .handler = with([](notify::TelegramBot* b, Context& ctx) -> Result<Response> {
-                const std::string_view secret = ctx.request.Header("x-telegram-bot-api-secret-token");
-                SINYAL_RETURN_IF_ERROR(b->CheckWebhookSecret(secret));
-                SINYAL_RETURN_IF_ERROR(JsonBody::Parse(ctx.request).status());  // 415 / 400 as elsewhere
-                SINYAL_RETURN_IF_ERROR(b->HandleWebhook(secret, ctx.request.body));
-                return Response::Json(200, {{"ok", true}});
-              })});
+  routes.Add(
+      {.method = "POST",
+       .pattern = "/api/v1/telegram/webhook",
+       .auth = AuthMode::kNone,
+       .blocking = true,
+       .max_body_bytes = 256 << 10,
+       .handler = with([](notify::TelegramBot* b, Context& ctx) -> Result<Response> {
+         const std::string_view secret = ctx.request.Header("x-telegram-bot-api-secret-token");
+         SINYAL_RETURN_IF_ERROR(b->CheckWebhookSecret(secret));
+         SINYAL_RETURN_IF_ERROR(JsonBody::Parse(ctx.request).status());  // 415 / 400 as elsewhere
+         SINYAL_RETURN_IF_ERROR(b->HandleWebhook(secret, ctx.request.body));
+         return Response::Json(200, {{"ok", true}});
+       })});
 }
 
 }  // namespace sinyal::http

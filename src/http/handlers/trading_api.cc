@@ -6,8 +6,8 @@
 
 #include "backtest/paper.h"
 #include "backtest/service.h"
-#include "core/time.h"
 #include "billing/features.h"
+#include "core/time.h"
 #include "http/api.h"
 #include "http/handlers/metered.h"
 #include "http/json_body.h"
@@ -19,13 +19,14 @@ using nlohmann::json;
 
 namespace {
 
-
 TenantId Tenant(const Context& ctx) { return ctx.principal->tenant; }
 UserId User(const Context& ctx) { return ctx.principal->user; }
 
 // The plan feature a call needs (billing's one gate, through the metered-call flow): 403 naming
 // the cheapest plan that has it.
-Status Gate(const TradingDeps&, Context& ctx, std::string_view feature) { return Metered(ctx).Gate(feature); }
+Status Gate(const TradingDeps&, Context& ctx, std::string_view feature) {
+  return Metered(ctx).Gate(feature);
+}
 
 // The request body as one JSON object (content type and syntax checked by JsonBody).
 Result<json> BodyObject(const Request& request) {
@@ -89,8 +90,7 @@ Result<Response> GetBacktest(const TradingDeps& deps, Context& ctx) {
   if (want && *want != "true" && *want != "false") {
     return Status::InvalidArgument("result must be true or false", "result");
   }
-  SINYAL_ASSIGN_OR_RETURN(auto rec,
-                          deps.backtests->Get(Tenant(ctx), id, !want || *want == "true"));
+  SINYAL_ASSIGN_OR_RETURN(auto rec, deps.backtests->Get(Tenant(ctx), id, !want || *want == "true"));
   return Response::Json(200, rec.ToJson());
 }
 
@@ -164,8 +164,8 @@ Result<Response> PaperOrders(const TradingDeps& deps, Context& ctx) {
   }
   SINYAL_ASSIGN_OR_RETURN(size_t limit, LimitParam(ctx, 100, 1000));
   SINYAL_ASSIGN_OR_RETURN(int64_t before, IntParam(ctx, "before"));
-  SINYAL_ASSIGN_OR_RETURN(auto orders, deps.paper->Orders(Tenant(ctx), User(ctx), id,
-                                                          status == "open", limit, before));
+  SINYAL_ASSIGN_OR_RETURN(
+      auto orders, deps.paper->Orders(Tenant(ctx), User(ctx), id, status == "open", limit, before));
   json items = json::array();
   for (const auto& o : orders) items.push_back(backtest::ToJson(o));
   return Response::Json(200, {{"orders", items}});
@@ -195,11 +195,11 @@ Result<backtest::OrderRequest> ParseOrder(JsonBody& body) {
   }
   SINYAL_ASSIGN_OR_RETURN(auto reduce, body.OptionalBool("reduce_only"));
   r.reduce_only = reduce.value_or(false);
-  for (auto [name, out] : {std::pair{"stop_loss", &r.stop_loss},
-                           std::pair{"take_profit", &r.take_profit},
-                           std::pair{"stop_loss_distance", &r.stop_loss_distance},
-                           std::pair{"take_profit_distance", &r.take_profit_distance},
-                           std::pair{"trailing_distance", &r.trailing_distance}}) {
+  for (auto [name, out] :
+       {std::pair{"stop_loss", &r.stop_loss}, std::pair{"take_profit", &r.take_profit},
+        std::pair{"stop_loss_distance", &r.stop_loss_distance},
+        std::pair{"take_profit_distance", &r.take_profit_distance},
+        std::pair{"trailing_distance", &r.trailing_distance}}) {
     SINYAL_ASSIGN_OR_RETURN(auto v, body.OptionalNumber(name, 0, 1e12));
     *out = v.value_or(0);
   }

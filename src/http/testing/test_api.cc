@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "backtest/paper.h"
+#include "backtest/service.h"
 #include "billing/analytics.h"
 #include "billing/invoices.h"
 #include "billing/meter.h"
@@ -11,11 +13,9 @@
 #include "http/metrics.h"
 #include "models/db_registry.h"
 #include "models/service.h"
+#include "notify/telegram.h"
 #include "payments/payment_service.h"
 #include "payments/sandbox.h"
-#include "backtest/paper.h"
-#include "backtest/service.h"
-#include "notify/telegram.h"
 #include "signals/db_audit_log.h"
 #include "signals/db_signal_log.h"
 #include "signals/interval_calibration_store.h"
@@ -50,7 +50,8 @@ struct TestApi::Parts {
         metered(entitlements, meter, limiter.get()),
         models(db, bars, &sets, registry, &jobs, clock, ModelOptions()),
         signal_log(db),
-        signal_service(bars, registry, &sets, signal_log, calibrations, clock, {.background_thread = false}),
+        signal_service(bars, registry, &sets, signal_log, calibrations, clock,
+                       {.background_thread = false}),
         invoices(db, subscriptions),
         analytics(db, subscriptions),
         audit(db),
@@ -71,7 +72,9 @@ struct TestApi::Parts {
                               .meter = &meter,
                               .invoices = &invoices,
                               .analytics = &analytics});
-    stream = AddStreamRoutes(routes, {.signals = &signal_service, .metered = &metered, .clock = &clock, .log = &signal_log});
+    stream = AddStreamRoutes(
+        routes,
+        {.signals = &signal_service, .metered = &metered, .clock = &clock, .log = &signal_log});
     AddRetrainingRoutes(routes, retraining, audit);
     AddOperatorRoutes(routes, {.accounts = &accounts,
                                .subscriptions = &subscriptions,
@@ -90,22 +93,23 @@ struct TestApi::Parts {
     telegram_options.api.token = "123456:test-token-never-used";
     telegram_options.api.base_url = "http://127.0.0.1:1";
     telegram_options.bot_username = "sinyal_test_bot";
-    telegram = std::make_unique<notify::TelegramBot>(notify::TelegramDeps{.db = &db,
-                                                                          .clock = &clock,
-                                                                          .accounts = &accounts,
-                                                                          .plans = &plans,
-                                                                          .subscriptions = &subscriptions,
-                                                                          .meter = &meter,
-                                                                          .signals = &signal_service},
-                                                     std::move(telegram_options));
+    telegram =
+        std::make_unique<notify::TelegramBot>(notify::TelegramDeps{.db = &db,
+                                                                   .clock = &clock,
+                                                                   .accounts = &accounts,
+                                                                   .plans = &plans,
+                                                                   .subscriptions = &subscriptions,
+                                                                   .meter = &meter,
+                                                                   .signals = &signal_service},
+                                              std::move(telegram_options));
     AddTelegramRoutes(routes, telegram.get());
     // Backtests and paper accounts on a signal source that has none (trading_e2e_test runs them on
     // the live signal path).
-    AddTradingRoutes(routes, {.backtests = &backtests,
-                              .paper = &paper});
+    AddTradingRoutes(routes, {.backtests = &backtests, .paper = &paper});
     AddSystemRoutes(routes, {});
-    pipeline = std::make_unique<Pipeline>(routes, &accounts, metrics, clock,
-                                          PipelineOptions{.access_log = false, .metered = &metered});
+    pipeline =
+        std::make_unique<Pipeline>(routes, &accounts, metrics, clock,
+                                   PipelineOptions{.access_log = false, .metered = &metered});
   }
   // As serve: a version's interval calibration is fitted when it is trained.
   models::ModelServiceOptions ModelOptions() {
@@ -153,14 +157,14 @@ struct TestApi::Parts {
   payments::PaymentService payment_service;
   struct NoSignals : backtest::SignalSourceFactory, backtest::PaperSignalProvider {
     Status Validate(TenantId, const backtest::StrategyConfig&) override { return Status::Ok(); }
-    Result<std::unique_ptr<backtest::SignalSource>> Create(TenantId, const backtest::StrategyConfig&,
-                                                           const std::vector<backtest::SeriesInput>&,
-                                                           const backtest::SignalSourceFactory::Progress&) override {
+    Result<std::unique_ptr<backtest::SignalSource>> Create(
+        TenantId, const backtest::StrategyConfig&, const std::vector<backtest::SeriesInput>&,
+        const backtest::SignalSourceFactory::Progress&) override {
       return Status::Unavailable("no signal source in TestApi");
     }
     Result<std::optional<backtest::BarSignal>> SignalAt(TenantId, const backtest::StrategyConfig&,
-                                                        const market::SeriesKey&, const market::Bar&,
-                                                        UnixNanos) override {
+                                                        const market::SeriesKey&,
+                                                        const market::Bar&, UnixNanos) override {
       return std::optional<backtest::BarSignal>();
     }
   } no_signals;
@@ -209,7 +213,8 @@ TestApi::Tenant TestApi::NewTenant(const std::string& name, const std::string& p
   return t;
 }
 
-Response TestApi::Call(const std::string& method, const std::string& target, Headers headers, std::string body) {
+Response TestApi::Call(const std::string& method, const std::string& target, Headers headers,
+                       std::string body) {
   Request r;
   r.method = method;
   const size_t q = target.find('?');

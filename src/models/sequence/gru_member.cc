@@ -15,12 +15,13 @@ constexpr float kClip = 6.0f;
 
 struct Net : torch::nn::Module {
   Net(int in, int hidden)
-      : gru(register_module("gru", torch::nn::GRU(torch::nn::GRUOptions(in, hidden).batch_first(true)))),
+      : gru(register_module("gru",
+                            torch::nn::GRU(torch::nn::GRUOptions(in, hidden).batch_first(true)))),
         out(register_module("out", torch::nn::Linear(hidden, 1))) {}
   torch::Tensor forward(const torch::Tensor& x) {
-    auto y = std::get<0>(gru->forward(x));      // [B, T, H]
-    auto last = y.select(1, y.size(1) - 1);     // [B, H]
-    return out->forward(last).squeeze(1);       // logits [B]
+    auto y = std::get<0>(gru->forward(x));   // [B, T, H]
+    auto last = y.select(1, y.size(1) - 1);  // [B, H]
+    return out->forward(last).squeeze(1);    // logits [B]
   }
   torch::nn::GRU gru;
   torch::nn::Linear out;
@@ -64,7 +65,9 @@ std::vector<float> SequenceInputs(const BarColumns& b) {
     const double prev = b.close[i - 1];
     const double hour = static_cast<double>((b.ts[i] / kNanosPerHour) % 24);
     float* row = out.data() + i * kSequenceInputs;
-    auto clip = [](double v) { return static_cast<float>(std::clamp(v, -double{kClip}, double{kClip})); };
+    auto clip = [](double v) {
+      return static_cast<float>(std::clamp(v, -double{kClip}, double{kClip}));
+    };
     row[0] = clip(std::log(b.close[i] / prev) / sigma);
     row[1] = clip((b.high[i] - b.low[i]) / (prev * sigma));
     row[2] = clip((b.close[i] - b.open[i]) / (prev * sigma));
@@ -76,19 +79,25 @@ std::vector<float> SequenceInputs(const BarColumns& b) {
 
 Result<GruMember> GruMember::Train(const Dataset& ds, std::span<const size_t> fit,
                                    std::span<const float> inputs, const GruConfig& c) {
-  if (c.window < 4 || c.window > 512) return Status::InvalidArgument("window must be in [4, 512]", "window");
-  if (c.hidden < 2 || c.hidden > 256) return Status::InvalidArgument("hidden must be in [2, 256]", "hidden");
-  if (c.epochs < 1 || c.epochs > 100) return Status::InvalidArgument("epochs must be in [1, 100]", "epochs");
-  if (c.batch < 16 || c.batch > 4096) return Status::InvalidArgument("batch must be in [16, 4096]", "batch");
-  if (ds.num_classes != 2) return Status::InvalidArgument("the sequence member is binary", "num_classes");
+  if (c.window < 4 || c.window > 512)
+    return Status::InvalidArgument("window must be in [4, 512]", "window");
+  if (c.hidden < 2 || c.hidden > 256)
+    return Status::InvalidArgument("hidden must be in [2, 256]", "hidden");
+  if (c.epochs < 1 || c.epochs > 100)
+    return Status::InvalidArgument("epochs must be in [1, 100]", "epochs");
+  if (c.batch < 16 || c.batch > 4096)
+    return Status::InvalidArgument("batch must be in [16, 4096]", "batch");
+  if (ds.num_classes != 2)
+    return Status::InvalidArgument("the sequence member is binary", "num_classes");
   std::vector<size_t> usable;
   for (size_t i : fit) {
     if (WindowDefined(inputs, ds.rows[i].bar, c.window)) usable.push_back(i);
   }
   if (usable.size() < 200) {
-    return Status::FailedPrecondition("too little data for the sequence member: " +
-                                          std::to_string(usable.size()) + " rows with a full window",
-                                      "data");
+    return Status::FailedPrecondition(
+        "too little data for the sequence member: " + std::to_string(usable.size()) +
+            " rows with a full window",
+        "data");
   }
   torch::manual_seed(c.seed);
   at::set_num_threads(std::max(1, c.threads));
@@ -114,7 +123,8 @@ Result<GruMember> GruMember::Train(const Dataset& ds, std::span<const size_t> fi
   make(val_rows, &xv, &yv);
 
   auto net = std::make_shared<Net>(static_cast<int>(I), c.hidden);
-  torch::optim::Adam opt(net->parameters(), torch::optim::AdamOptions(c.lr).weight_decay(c.weight_decay));
+  torch::optim::Adam opt(net->parameters(),
+                         torch::optim::AdamOptions(c.lr).weight_decay(c.weight_decay));
   std::mt19937_64 rng(c.seed);
   std::vector<int64_t> order(static_cast<size_t>(xt.size(0)));
   std::iota(order.begin(), order.end(), 0);
@@ -128,7 +138,8 @@ Result<GruMember> GruMember::Train(const Dataset& ds, std::span<const size_t> fi
     std::shuffle(order.begin(), order.end(), rng);
     for (size_t b0 = 0; b0 < order.size(); b0 += static_cast<size_t>(c.batch)) {
       const size_t b1 = std::min(order.size(), b0 + static_cast<size_t>(c.batch));
-      auto idx = torch::from_blob(order.data() + b0, {static_cast<int64_t>(b1 - b0)}, torch::kInt64).clone();
+      auto idx = torch::from_blob(order.data() + b0, {static_cast<int64_t>(b1 - b0)}, torch::kInt64)
+                     .clone();
       auto logits = net->forward(xt.index_select(0, idx));
       auto loss = torch::binary_cross_entropy_with_logits(logits, yt.index_select(0, idx));
       opt.zero_grad();
@@ -198,7 +209,8 @@ double GruMember::Predict(std::span<const float> inputs, size_t bar) const {
 }
 
 Result<double> GruMember::PredictTorch(std::span<const float> inputs, size_t bar) const {
-  if (!WindowDefined(inputs, bar, window_)) return Status::InvalidArgument("window not defined", "bar");
+  if (!WindowDefined(inputs, bar, window_))
+    return Status::InvalidArgument("window not defined", "bar");
   Net net(kSequenceInputs, hidden_);
   torch::NoGradGuard ng;
   auto set = [](torch::Tensor t, const std::vector<float>& v) {
@@ -216,7 +228,8 @@ Result<double> GruMember::PredictTorch(std::span<const float> inputs, size_t bar
   net.eval();
   const int64_t W = window_, I = kSequenceInputs;
   const size_t first = bar + 1 - static_cast<size_t>(W);
-  auto x = torch::from_blob(const_cast<float*>(inputs.data() + first * I), {1, W, I}, torch::kFloat32);
+  auto x =
+      torch::from_blob(const_cast<float*>(inputs.data() + first * I), {1, W, I}, torch::kFloat32);
   return torch::sigmoid(net.forward(x)).item<double>();
 }
 

@@ -5,8 +5,8 @@
 //
 // Inputs (SequenceInputs): per bar t, from bars up to t only, scaled by the trailing realised
 // volatility sigma_t (root mean square of the last 24 log returns):
-//   r_t / sigma_t,  (high_t - low_t) / (close_{t-1} sigma_t),  (close_t - open_t) / (close_{t-1} sigma_t),
-//   sin and cos of the UTC hour; clipped to [-6, 6]. NaN before 25 bars.
+//   r_t / sigma_t,  (high_t - low_t) / (close_{t-1} sigma_t),  (close_t - open_t) / (close_{t-1}
+//   sigma_t), sin and cos of the UTC hour; clipped to [-6, 6]. NaN before 25 bars.
 // A row's sequence is the inputs of its last `window` bars (default 48); the GRU's last hidden
 // state goes through one linear unit and a sigmoid: P(up).
 //
@@ -33,14 +33,14 @@ inline constexpr int kSequenceInputs = 5;
 std::vector<float> SequenceInputs(const BarColumns& bars);
 
 struct GruConfig {
-  int window = 48;     // bars per sequence. [4, 512]
-  int hidden = 16;     // GRU units. [2, 256]
-  int epochs = 6;      // [1, 100]
-  int batch = 256;     // [16, 4096]
+  int window = 48;  // bars per sequence. [4, 512]
+  int hidden = 16;  // GRU units. [2, 256]
+  int epochs = 6;   // [1, 100]
+  int batch = 256;  // [16, 4096]
   double lr = 1e-3;
   double weight_decay = 1e-4;
   uint64_t seed = 7;
-  int threads = 1;     // libtorch intra-op threads
+  int threads = 1;  // libtorch intra-op threads
 };
 
 class GruMember {
@@ -50,7 +50,8 @@ class GruMember {
   // FailedPrecondition when fewer than 200 rows have a full window. Requires libtorch (the
   // library is built only when Torch is found; see CMakeLists).
   [[nodiscard]] static Result<GruMember> Train(const Dataset& ds, std::span<const size_t> fit,
-                                               std::span<const float> inputs, const GruConfig& config);
+                                               std::span<const float> inputs,
+                                               const GruConfig& config);
   // P(up) of the sequence ending at bar `bar`; NaN when the window is not fully defined.
   double Predict(std::span<const float> inputs, size_t bar) const;
   // The same through libtorch (reference for the tests).

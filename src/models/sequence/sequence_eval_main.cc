@@ -38,8 +38,8 @@ int Fail(const std::string& m) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::map<std::string, std::string> opt = {{"data-dir", ""}, {"symbol", ""}, {"horizon", "1"},
-                                            {"folds", "5"},   {"epochs", "6"}, {"hidden", "16"},
+  std::map<std::string, std::string> opt = {{"data-dir", ""}, {"symbol", ""},     {"horizon", "1"},
+                                            {"folds", "5"},   {"epochs", "6"},    {"hidden", "16"},
                                             {"window", "48"}, {"last-bars", "0"}, {"tz", ""}};
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
@@ -51,15 +51,17 @@ int main(int argc, char** argv) {
   const std::string sym = opt["symbol"];
   if (opt["data-dir"].empty() || sym.empty()) return Fail("--data-dir and --symbol are required");
   market::CsvImportOptions io;
-  auto tz = TimeZone::Parse(opt["tz"].empty() ? ((sym == "USDJPY" || sym == "XAUUSD") ? "EET" : "NY+7")
-                                              : opt["tz"]);
+  auto tz = TimeZone::Parse(
+      opt["tz"].empty() ? ((sym == "USDJPY" || sym == "XAUUSD") ? "EET" : "NY+7") : opt["tz"]);
   if (!tz.ok()) return Fail(tz.error().ToString());
   io.source_tz = *tz;
-  auto imported = market::ImportBarsCsvFile(std::filesystem::path(opt["data-dir"]) / (sym + "_H1.csv"), io);
+  auto imported =
+      market::ImportBarsCsvFile(std::filesystem::path(opt["data-dir"]) / (sym + "_H1.csv"), io);
   if (!imported.ok()) return Fail(imported.error().ToString());
   auto& mbars = imported->bars;
   const size_t last = std::strtoull(opt["last-bars"].c_str(), nullptr, 10);
-  if (last > 0 && mbars.size() > last) mbars.erase(mbars.begin(), mbars.end() - static_cast<std::ptrdiff_t>(last));
+  if (last > 0 && mbars.size() > last)
+    mbars.erase(mbars.begin(), mbars.end() - static_cast<std::ptrdiff_t>(last));
   const int digits = sym.find("JPY") != std::string::npos ? 3 : sym == "XAUUSD" ? 2 : 5;
   auto bars = ToBarColumns(sym, "H1", mbars, std::pow(10.0, -digits));
   if (!bars.ok()) return Fail(bars.error().ToString());
@@ -99,8 +101,8 @@ int main(int argc, char** argv) {
     gru_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     if (!gru.ok()) return Fail(gru.error().ToString());
     const double m = static_cast<double>(ens->num_members());
-    auto raw_of = [&](std::span<const size_t> rows, std::vector<float>* xgb, std::vector<float>* mix,
-                      std::vector<float>* g, bool time_it) {
+    auto raw_of = [&](std::span<const size_t> rows, std::vector<float>* xgb,
+                      std::vector<float>* mix, std::vector<float>* g, bool time_it) {
       std::vector<float> x;
       ds->Gather(rows, &x, nullptr);
       xgb->resize(rows.size() * 2);
@@ -111,7 +113,9 @@ int main(int argc, char** argv) {
         const auto a = std::chrono::steady_clock::now();
         double q = gru->Predict(inputs, ds->rows[rows[i]].bar);
         if (time_it && i % 10 == 0) {
-          latency_ns.push_back(std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - a).count());
+          latency_ns.push_back(
+              std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - a)
+                  .count());
         }
         const double up = (*xgb)[i * 2 + 1];
         if (!std::isfinite(q)) q = up;
@@ -156,19 +160,23 @@ int main(int argc, char** argv) {
   const SkillEstimate with = EstimateSkill(p_with, base_p, labels, 2, h);
   const SkillEstimate gru_alone = EstimateSkill(p_gru, base_p, labels, 2, h);
   std::sort(latency_ns.begin(), latency_ns.end());
-  auto pct = [&](double q) { return latency_ns.empty() ? 0.0 : latency_ns[static_cast<size_t>(q * (latency_ns.size() - 1))]; };
-  std::printf("%s h%d, n %zu: log loss without the GRU %.5f, with %.5f, GRU alone %.5f, base rate %.5f\n",
-              sym.c_str(), h, labels.size(), without.model_log_loss, with.model_log_loss,
-              gru_alone.model_log_loss, without.base_log_loss);
+  auto pct = [&](double q) {
+    return latency_ns.empty() ? 0.0 : latency_ns[static_cast<size_t>(q * (latency_ns.size() - 1))];
+  };
+  std::printf(
+      "%s h%d, n %zu: log loss without the GRU %.5f, with %.5f, GRU alone %.5f, base rate %.5f\n",
+      sym.c_str(), h, labels.size(), without.model_log_loss, with.model_log_loss,
+      gru_alone.model_log_loss, without.base_log_loss);
   std::printf("gain of adding the GRU: %+.5f [%+.5f, %+.5f] nats/row -> %s\n",
               with_vs_without.log_loss_gain.mean, with_vs_without.log_loss_gain.lo,
               with_vs_without.log_loss_gain.hi, with_vs_without.shown ? "KEEP" : "not kept");
   std::printf("skill over the base rate: without %s; with %s; GRU alone %s\n",
               without.shown ? "shown" : "not shown", with.shown ? "shown" : "not shown",
               gru_alone.shown ? "shown" : "not shown");
-  std::printf("GRU training %.1f s for %zu folds; single-row inference (hand-written pass, %d x %d): "
-              "p50 %.1f us, p99 %.1f us (n %zu)\n",
-              gru_seconds, splits->size(), gc.window, gc.hidden, pct(0.5) / 1e3, pct(0.99) / 1e3,
-              latency_ns.size());
+  std::printf(
+      "GRU training %.1f s for %zu folds; single-row inference (hand-written pass, %d x %d): "
+      "p50 %.1f us, p99 %.1f us (n %zu)\n",
+      gru_seconds, splits->size(), gc.window, gc.hidden, pct(0.5) / 1e3, pct(0.99) / 1e3,
+      latency_ns.size());
   return 0;
 }

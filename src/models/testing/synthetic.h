@@ -14,8 +14,7 @@ namespace sinyal::models::testing {
 
 // Hourly bars whose log returns follow r_t = phi * r_{t-1} + noise (phi < 0: mean reversion,
 // a signal the "basic" features can learn; phi = 0: a pure random walk with no signal).
-inline BarColumns SyntheticBars(size_t n, uint64_t seed, double phi = -0.3,
-                                double vol = 0.001) {
+inline BarColumns SyntheticBars(size_t n, uint64_t seed, double phi = -0.3, double vol = 0.001) {
   BarColumns b;
   b.symbol = "SYN";
   b.timeframe = "H1";

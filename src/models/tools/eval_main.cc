@@ -18,8 +18,8 @@
 
 #include "core/clock.h"
 #include "core/time.h"
-#include "market/csv_import.h"
 #include "features/feature_set.h"
+#include "market/csv_import.h"
 #include "models/inputs.h"
 #include "models/market_adapter.h"
 #include "models/report.h"
@@ -48,11 +48,18 @@ int DefaultDigits(const std::string& sym) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::map<std::string, std::string> opt = {{"timeframe", "H1"}, {"horizon", "1"},
-                                            {"dead-band", "auto"}, {"folds", "5"},
-                                            {"trees", ""}, {"last-bars", "0"}, {"tz", ""},
-                                            {"digits", ""}, {"out", ""}, {"code-version", "dev"},
-                                            {"data-dir", ""}, {"symbol", ""},
+  std::map<std::string, std::string> opt = {{"timeframe", "H1"},
+                                            {"horizon", "1"},
+                                            {"dead-band", "auto"},
+                                            {"folds", "5"},
+                                            {"trees", ""},
+                                            {"last-bars", "0"},
+                                            {"tz", ""},
+                                            {"digits", ""},
+                                            {"out", ""},
+                                            {"code-version", "dev"},
+                                            {"data-dir", ""},
+                                            {"symbol", ""},
                                             {"features", "core-v1"},
                                             {"calibration", "shrunk_logistic"},
                                             {"min-slope-t", "1.96"}};
@@ -66,16 +73,19 @@ int main(int argc, char** argv) {
       continue;
     }
     if (a.rfind("--", 0) != 0 || !opt.count(a.substr(2)) || i + 1 >= argc) {
-      return Fail("unknown or incomplete option '" + a + "' (see the comment at the top of eval_main.cc)");
+      return Fail("unknown or incomplete option '" + a +
+                  "' (see the comment at the top of eval_main.cc)");
     }
     opt[a.substr(2)] = argv[++i];
     command += std::string(" ") + argv[i];
   }
-  if (opt["data-dir"].empty() || opt["symbol"].empty()) return Fail("--data-dir and --symbol are required");
+  if (opt["data-dir"].empty() || opt["symbol"].empty())
+    return Fail("--data-dir and --symbol are required");
   const std::string sym = opt["symbol"];
   const std::string tf = opt["timeframe"];
   const auto path = std::filesystem::path(opt["data-dir"]) / (sym + "_" + tf + ".csv");
-  if (!std::filesystem::exists(path)) return Fail("no data for symbol " + sym + ": " + path.string() + " not found");
+  if (!std::filesystem::exists(path))
+    return Fail("no data for symbol " + sym + ": " + path.string() + " not found");
 
   market::CsvImportOptions io;
   auto tz = TimeZone::Parse(opt["tz"].empty() ? DefaultTz(sym) : opt["tz"]);
@@ -85,7 +95,8 @@ int main(int argc, char** argv) {
   if (!imported.ok()) return Fail(imported.error().ToString());
   std::vector<market::Bar>& mbars = imported->bars;
   const size_t last = std::strtoull(opt["last-bars"].c_str(), nullptr, 10);
-  if (last > 0 && mbars.size() > last) mbars.erase(mbars.begin(), mbars.end() - static_cast<std::ptrdiff_t>(last));
+  if (last > 0 && mbars.size() > last)
+    mbars.erase(mbars.begin(), mbars.end() - static_cast<std::ptrdiff_t>(last));
   const int digits = opt["digits"].empty() ? DefaultDigits(sym) : std::atoi(opt["digits"].c_str());
   double point = 1;
   for (int d = 0; d < digits; ++d) point /= 10;
@@ -95,7 +106,8 @@ int main(int argc, char** argv) {
   const double median_spread = MedianRelativeSpread(*bars);
   TrainConfig cfg = DefaultTrainConfig(sym, tf);
   cfg.horizon = std::atoi(opt["horizon"].c_str());
-  cfg.dead_band = opt["dead-band"] == "auto" ? std::max(median_spread, 1e-5) : std::atof(opt["dead-band"].c_str());
+  cfg.dead_band = opt["dead-band"] == "auto" ? std::max(median_spread, 1e-5)
+                                             : std::atof(opt["dead-band"].c_str());
   cfg.neutral = three_class ? NeutralMode::kThirdClass : NeutralMode::kExclude;
   if (!opt["trees"].empty()) {
     for (auto& m : cfg.members) m.trees = std::atoi(opt["trees"].c_str());
@@ -115,7 +127,8 @@ int main(int argc, char** argv) {
     return Fail("unknown --features '" + opt["features"] + "' (core-v1 or basic)");
   }
   // The model's rows through the seam (models/inputs.h), as `sinyal train` computes them.
-  auto spec = basic ? InputSpec::Basic() : InputSpec::FeatureSet(features::DefaultFeatureSet()).value();
+  auto spec =
+      basic ? InputSpec::Basic() : InputSpec::FeatureSet(features::DefaultFeatureSet()).value();
   auto compute = [&](size_t n) -> Result<FeatureFrame> {
     return ComputeInputs(spec, std::span<const market::Bar>(mbars.data(), n));
   };
@@ -134,31 +147,33 @@ int main(int argc, char** argv) {
 
   WalkForwardConfig wf;
   wf.folds = std::atoi(opt["folds"].c_str());
-  std::printf("%s %s: %zu bars %s .. %s UTC, %zu rows (%zu neutral excluded), dead band %.2f bp "
-              "(median spread %.2f bp), features %s v%d (%zu), look-ahead check passed\n",
-              sym.c_str(), tf.c_str(), bars->size(), FormatIso8601(bars->ts.front()).c_str(),
-              FormatIso8601(bars->ts.back()).c_str(), ds->size(), ds->neutral_dropped,
-              cfg.dead_band * 1e4, median_spread * 1e4, fr->set_name.c_str(), fr->set_version,
-              fr->cols());
+  std::printf(
+      "%s %s: %zu bars %s .. %s UTC, %zu rows (%zu neutral excluded), dead band %.2f bp "
+      "(median spread %.2f bp), features %s v%d (%zu), look-ahead check passed\n",
+      sym.c_str(), tf.c_str(), bars->size(), FormatIso8601(bars->ts.front()).c_str(),
+      FormatIso8601(bars->ts.back()).c_str(), ds->size(), ds->neutral_dropped, cfg.dead_band * 1e4,
+      median_spread * 1e4, fr->set_name.c_str(), fr->set_version, fr->cols());
   std::fflush(stdout);
   auto res = RunWalkForward(*ds, cfg, wf, &SystemClock::Instance());
   if (!res.ok()) return Fail(res.error().ToString());
   const auto& p = res->pooled;
-  std::printf("pooled: n=%zu accuracy %.2f%% [%.2f, %.2f] balanced %.2f%% logloss %.4f brier %.4f "
-              "auc %.3f reliability gap %.4f (uncalibrated %.4f); training %.1f s for %zu folds\n",
-              p.n, 100 * p.accuracy, 100 * p.accuracy_ci.lo, 100 * p.accuracy_ci.hi,
-              100 * p.balanced_accuracy, p.log_loss, p.brier, p.roc_auc, p.reliability_gap,
-              res->pooled_raw.reliability_gap, res->total_train_seconds, res->folds.size());
+  std::printf(
+      "pooled: n=%zu accuracy %.2f%% [%.2f, %.2f] balanced %.2f%% logloss %.4f brier %.4f "
+      "auc %.3f reliability gap %.4f (uncalibrated %.4f); training %.1f s for %zu folds\n",
+      p.n, 100 * p.accuracy, 100 * p.accuracy_ci.lo, 100 * p.accuracy_ci.hi,
+      100 * p.balanced_accuracy, p.log_loss, p.brier, p.roc_auc, p.reliability_gap,
+      res->pooled_raw.reliability_gap, res->total_train_seconds, res->folds.size());
   std::printf("skill: %s; Brier gain %+.5f [%+.5f, %+.5f]; %s\n", res->skill.Describe().c_str(),
               res->skill.brier_gain.mean, res->skill.brier_gain.lo, res->skill.brier_gain.hi,
               res->skill.shown ? "SHOWN" : "not shown");
   for (const auto& f : res->folds) {
-    std::printf("  fold %d: n=%zu logloss %.4f base %.4f gain %+.4f [%+.4f, %+.4f] gap %.4f "
-                "informative %s base_rate %.3f served %s\n",
-                f.fold, f.test_rows, f.skill.model_log_loss, f.skill.base_log_loss,
-                f.skill.log_loss_gain.mean, f.skill.log_loss_gain.lo, f.skill.log_loss_gain.hi,
-                f.model.reliability_gap, f.informative ? "yes" : "no", f.base_rate,
-                f.served ? "yes" : "no");
+    std::printf(
+        "  fold %d: n=%zu logloss %.4f base %.4f gain %+.4f [%+.4f, %+.4f] gap %.4f "
+        "informative %s base_rate %.3f served %s\n",
+        f.fold, f.test_rows, f.skill.model_log_loss, f.skill.base_log_loss,
+        f.skill.log_loss_gain.mean, f.skill.log_loss_gain.lo, f.skill.log_loss_gain.hi,
+        f.model.reliability_gap, f.informative ? "yes" : "no", f.base_rate,
+        f.served ? "yes" : "no");
   }
   {
     const auto& v = res->served;
@@ -166,16 +181,18 @@ int main(int argc, char** argv) {
                 v.log_loss, v.brier, v.reliability_gap, res->served_skill.Describe().c_str());
   }
   for (const auto& b : res->pooled_baselines) {
-    std::printf("  baseline %-15s accuracy %.2f%% [%.2f, %.2f] logloss %.4f; model vs it: "
-                "diff %+.2f pp, McNemar p=%.4g\n",
-                b.name.c_str(), 100 * b.metrics.accuracy, 100 * b.metrics.accuracy_ci.lo,
-                100 * b.metrics.accuracy_ci.hi, b.metrics.log_loss,
-                100 * b.model_vs_baseline.accuracy_difference, b.model_vs_baseline.p_value);
+    std::printf(
+        "  baseline %-15s accuracy %.2f%% [%.2f, %.2f] logloss %.4f; model vs it: "
+        "diff %+.2f pp, McNemar p=%.4g\n",
+        b.name.c_str(), 100 * b.metrics.accuracy, 100 * b.metrics.accuracy_ci.lo,
+        100 * b.metrics.accuracy_ci.hi, b.metrics.log_loss,
+        100 * b.model_vs_baseline.accuracy_difference, b.model_vs_baseline.p_value);
   }
   for (const auto& a : p.abstention) {
     char acc[32] = "-";
-    if (a.n) std::snprintf(acc, sizeof(acc), "%.2f%% [%.2f, %.2f]", 100 * a.accuracy,
-                           100 * a.accuracy_ci.lo, 100 * a.accuracy_ci.hi);
+    if (a.n)
+      std::snprintf(acc, sizeof(acc), "%.2f%% [%.2f, %.2f]", 100 * a.accuracy,
+                    100 * a.accuracy_ci.lo, 100 * a.accuracy_ci.hi);
     std::printf("  abstain < %.2f: coverage %.1f%% n=%zu accuracy %s\n", a.threshold,
                 100 * a.coverage, a.n, acc);
   }

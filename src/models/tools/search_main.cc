@@ -44,9 +44,9 @@ int DefaultDigits(const std::string& sym) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::map<std::string, std::string> opt = {{"data-dir", ""}, {"symbol", ""},   {"horizon", "1"},
-                                            {"outer", "5"},   {"inner", "3"},   {"last-bars", "0"},
-                                            {"grid", "full"}, {"out", ""},      {"tz", ""}};
+  std::map<std::string, std::string> opt = {{"data-dir", ""}, {"symbol", ""}, {"horizon", "1"},
+                                            {"outer", "5"},   {"inner", "3"}, {"last-bars", "0"},
+                                            {"grid", "full"}, {"out", ""},    {"tz", ""}};
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (a.rfind("--", 0) != 0 || !opt.count(a.substr(2)) || i + 1 >= argc) {
@@ -54,17 +54,20 @@ int main(int argc, char** argv) {
     }
     opt[a.substr(2)] = argv[++i];
   }
-  if (opt["data-dir"].empty() || opt["symbol"].empty()) return Fail("--data-dir and --symbol are required");
+  if (opt["data-dir"].empty() || opt["symbol"].empty())
+    return Fail("--data-dir and --symbol are required");
   const std::string sym = opt["symbol"];
   market::CsvImportOptions io;
   auto tz = TimeZone::Parse(opt["tz"].empty() ? DefaultTz(sym) : opt["tz"]);
   if (!tz.ok()) return Fail(tz.error().ToString());
   io.source_tz = *tz;
-  auto imported = market::ImportBarsCsvFile(std::filesystem::path(opt["data-dir"]) / (sym + "_H1.csv"), io);
+  auto imported =
+      market::ImportBarsCsvFile(std::filesystem::path(opt["data-dir"]) / (sym + "_H1.csv"), io);
   if (!imported.ok()) return Fail(imported.error().ToString());
   auto& mbars = imported->bars;
   const size_t last = std::strtoull(opt["last-bars"].c_str(), nullptr, 10);
-  if (last > 0 && mbars.size() > last) mbars.erase(mbars.begin(), mbars.end() - static_cast<std::ptrdiff_t>(last));
+  if (last > 0 && mbars.size() > last)
+    mbars.erase(mbars.begin(), mbars.end() - static_cast<std::ptrdiff_t>(last));
   double point = 1;
   for (int d = 0; d < DefaultDigits(sym); ++d) point /= 10;
   auto bars = ToBarColumns(sym, "H1", mbars, point);
@@ -112,14 +115,16 @@ int main(int argc, char** argv) {
         if (m.grow_policy == GrowPolicy::kDepthwise) m.max_depth = s.depth;
       }
       if (smoke) c.min_train_rows = 500;
-      cands.push_back({std::string(fs_names[f]) + " " + s.name, c, &(*aligned)[static_cast<size_t>(f)]});
+      cands.push_back(
+          {std::string(fs_names[f]) + " " + s.name, c, &(*aligned)[static_cast<size_t>(f)]});
     }
   }
   NestedSearchConfig cfg;
   cfg.outer_folds = std::atoi(opt["outer"].c_str());
   cfg.inner_folds = std::atoi(opt["inner"].c_str());
-  std::printf("%s H1 h%d: %zu common rows, %zu candidates, %d outer x %d inner folds\n", sym.c_str(),
-              lc.horizon, (*aligned)[0].size(), cands.size(), cfg.outer_folds, cfg.inner_folds);
+  std::printf("%s H1 h%d: %zu common rows, %zu candidates, %d outer x %d inner folds\n",
+              sym.c_str(), lc.horizon, (*aligned)[0].size(), cands.size(), cfg.outer_folds,
+              cfg.inner_folds);
   std::fflush(stdout);
   auto res = RunNestedSearch(cands, cfg, [](const std::string& s) {
     std::printf("  %s\n", s.c_str());
@@ -127,8 +132,8 @@ int main(int argc, char** argv) {
   });
   if (!res.ok()) return Fail(res.error().ToString());
   std::printf("selected (outer, pooled): n=%zu accuracy %.2f%% log loss %.5f brier %.5f gap %.4f\n",
-              res->selected.n, 100 * res->selected.accuracy, res->selected.log_loss, res->selected.brier,
-              res->selected.reliability_gap);
+              res->selected.n, 100 * res->selected.accuracy, res->selected.log_loss,
+              res->selected.brier, res->selected.reliability_gap);
   std::printf("default  (outer, pooled): n=%zu accuracy %.2f%% log loss %.5f brier %.5f gap %.4f\n",
               res->default_model.n, 100 * res->default_model.accuracy, res->default_model.log_loss,
               res->default_model.brier, res->default_model.reliability_gap);

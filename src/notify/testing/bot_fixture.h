@@ -47,7 +47,10 @@ inline std::vector<market::Bar> SyntheticMarketBars(size_t n, uint64_t seed) {
 
 // Scaled flood limits for tests: 1,000 msg/s overall, 20 ms per chat, 5 per 500 ms per group.
 inline FloodLimits TestLimits() {
-  return {.global_per_second = 1000, .per_chat_interval_ms = 20, .group_per_window = 5, .group_window_ms = 500};
+  return {.global_per_second = 1000,
+          .per_chat_interval_ms = 20,
+          .group_per_window = 5,
+          .group_window_ms = 500};
 }
 
 // Paper accounts in tests follow no live signals (the tests read summaries only).
@@ -72,28 +75,35 @@ class BotWorld {
     fake_ = std::move(fake).value();
     accounts_ = std::make_unique<accounts::AccountService>(
         db_, clock_, accounts::AuthConfig{.jwt_secret = std::string(48, 'k')});
-    plans_ = std::make_unique<billing::PlanStore>(db_, clock_, billing::PlanStoreOptions{.cache_ttl = {}});
-    subscriptions_ = std::make_unique<billing::Subscriptions>(db_, *plans_, clock_,
-                                                              billing::SubscriptionsOptions{.cache_ttl = {}});
+    plans_ = std::make_unique<billing::PlanStore>(db_, clock_,
+                                                  billing::PlanStoreOptions{.cache_ttl = {}});
+    subscriptions_ = std::make_unique<billing::Subscriptions>(
+        db_, *plans_, clock_, billing::SubscriptionsOptions{.cache_ttl = {}});
     meter_ = std::make_unique<billing::Meter>(db_, *subscriptions_);
     entitlements_ = std::make_unique<billing::Entitlements>(*plans_, *subscriptions_);
     metered_ = std::make_unique<billing::MeteredCalls>(*entitlements_, *meter_, nullptr);
     bars_ = std::make_unique<store::BarStore>(db_, clock_);
     registry_ = std::make_unique<models::DbModelRegistry>(db_, clock_);
-    calibrations_ = std::make_unique<signals::IntervalCalibrationStore>(db_, *bars_, *registry_, nullptr, clock_);
+    calibrations_ = std::make_unique<signals::IntervalCalibrationStore>(db_, *bars_, *registry_,
+                                                                        nullptr, clock_);
     // As app/ wires it: a version's interval calibration is fitted when it is stored.
     models::ModelServiceOptions mo{.code_version = "test", .report_folds = 2, .nthread = 1};
     mo.on_version_stored = [this](TenantId owner, const models::ModelRecord& r) {
       EXPECT_OK(calibrations_->Fit(owner, {r.symbol, market::Timeframe::kH1}, r.version).status());
     };
-    models_ = std::make_unique<models::ModelService>(db_, *bars_, nullptr, *registry_, nullptr, clock_, mo);
+    models_ = std::make_unique<models::ModelService>(db_, *bars_, nullptr, *registry_, nullptr,
+                                                     clock_, mo);
     log_ = std::make_unique<signals::DbSignalLog>(db_);
     all_bars_ = SyntheticMarketBars(6000 + bars_held_back, 7);
     imported_ = 6000;
-    EXPECT_OK(bars_->Import(store::SeriesOwner::Platform(), {"SYNUSD", market::Timeframe::kH1},
-                            std::span(all_bars_).first(imported_), {}).status());
-    auto trained = models_->Train(models::kPlatformTenant, {.symbol = "SYNUSD", .timeframe = "H1",
-                                                            .overrides = {{"trees", 15}}, .activate = true,
+    EXPECT_OK(bars_
+                  ->Import(store::SeriesOwner::Platform(), {"SYNUSD", market::Timeframe::kH1},
+                           std::span(all_bars_).first(imported_), {})
+                  .status());
+    auto trained = models_->Train(models::kPlatformTenant, {.symbol = "SYNUSD",
+                                                            .timeframe = "H1",
+                                                            .overrides = {{"trees", 15}},
+                                                            .activate = true,
                                                             .actor = "test"});
     EXPECT_OK(trained.status());
     signals_ = std::make_unique<signals::SignalService>(
@@ -142,7 +152,8 @@ class BotWorld {
                                          options.value_or(Options()));
     EXPECT_OK(bot_->Start());
     // Wait until this process leads (polls and sends).
-    for (int i = 0; i < 200 && !bot_->leader(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    for (int i = 0; i < 200 && !bot_->leader(); ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
     EXPECT_TRUE(bot_->leader());
     return *bot_;
   }
@@ -151,8 +162,8 @@ class BotWorld {
   TenantId CreateTenant(const std::string& name, const std::string& plan = "pro") {
     long long id = 0;
     EXPECT_OK(db_.WithTx([&](soci::session& sql) {
-      sql << "INSERT INTO tenants (name, created_at) VALUES (:n, 1) RETURNING id", soci::use(name, "n"),
-          soci::into(id);
+      sql << "INSERT INTO tenants (name, created_at) VALUES (:n, 1) RETURNING id",
+          soci::use(name, "n"), soci::into(id);
       return Status::Ok();
     }));
     const TenantId t(id);
@@ -165,10 +176,11 @@ class BotWorld {
     const std::string role_name(accounts::RoleName(role));
     const std::string display = email.substr(0, email.find('@'));
     EXPECT_OK(db_.WithTx([&](soci::session& sql) {
-      sql << "INSERT INTO users (tenant_id, email, password_hash, display_name, role, created_at) VALUES "
+      sql << "INSERT INTO users (tenant_id, email, password_hash, display_name, role, created_at) "
+             "VALUES "
              "(:t, :e, 'x', :d, :r, 1) RETURNING id",
-          soci::use(static_cast<long long>(tenant.value()), "t"), soci::use(email, "e"), soci::use(display, "d"),
-          soci::use(role_name, "r"), soci::into(id);
+          soci::use(static_cast<long long>(tenant.value()), "t"), soci::use(email, "e"),
+          soci::use(display, "d"), soci::use(role_name, "r"), soci::into(id);
       return Status::Ok();
     }));
     accounts::Principal p;
@@ -180,16 +192,18 @@ class BotWorld {
 
   // Links `p` to Telegram user `tg_user` through the real flow: a token from the API, "/start
   // <token>" through the FAKE Telegram, the bot's welcome.
-  bool Link(const accounts::Principal& p, int64_t tg_user, const std::string& language_code = "en") {
+  bool Link(const accounts::Principal& p, int64_t tg_user,
+            const std::string& language_code = "en") {
     auto token = bot_->CreateLinkToken(p, LinkKind::kPrivate);
     if (!token.ok()) {
       ADD_FAILURE() << token.error().ToString();
       return false;
     }
     const size_t before = fake_->SentTo(tg_user).size();
-    fake_->InjectText(tg_user, tg_user, "/start " + token->token, "user" + std::to_string(tg_user), language_code);
-    auto reply = fake_->WaitForMessage(tg_user, language_code == "id" ? "Terhubung" : "Linked", std::chrono::seconds(10),
-                                       before);
+    fake_->InjectText(tg_user, tg_user, "/start " + token->token, "user" + std::to_string(tg_user),
+                      language_code);
+    auto reply = fake_->WaitForMessage(tg_user, language_code == "id" ? "Terhubung" : "Linked",
+                                       std::chrono::seconds(10), before);
     return reply.has_value();
   }
 
@@ -202,7 +216,8 @@ class BotWorld {
     accounts::Role role = accounts::Role::kMember;
     int64_t chat = 0;
   };
-  std::vector<accounts::Principal> CreateLinkedUsers(const std::vector<BulkUser>& users, double min_confidence,
+  std::vector<accounts::Principal> CreateLinkedUsers(const std::vector<BulkUser>& users,
+                                                     double min_confidence,
                                                      const std::string& lang = "en") {
     std::vector<accounts::Principal> out;
     EXPECT_OK(db_.WithTx([&](soci::session& sql) {
@@ -211,15 +226,20 @@ class BotWorld {
       for (const BulkUser& b : users) {
         long long t = b.tenant.value(), c = b.chat, u = 0;
         const std::string role(accounts::RoleName(b.role));
-        sql << "INSERT INTO users (tenant_id, email, password_hash, display_name, role, created_at) VALUES "
+        sql << "INSERT INTO users (tenant_id, email, password_hash, display_name, role, "
+               "created_at) VALUES "
                "(:t, :e, 'x', :d, :r, 1) RETURNING id",
-            soci::use(t, "t"), soci::use(b.email, "e"), soci::use(b.email, "d"), soci::use(role, "r"), soci::into(u);
-        sql << "INSERT INTO telegram_links (tenant_id, user_id, telegram_user_id, chat_id, username, lang, muted, "
+            soci::use(t, "t"), soci::use(b.email, "e"), soci::use(b.email, "d"),
+            soci::use(role, "r"), soci::into(u);
+        sql << "INSERT INTO telegram_links (tenant_id, user_id, telegram_user_id, chat_id, "
+               "username, lang, muted, "
                "linked_at) VALUES (:t, :u, :tg, :c, '', :l, 0, :n)",
-            soci::use(t, "t"), soci::use(u, "u"), soci::use(c, "tg"), soci::use(c, "c"), soci::use(lang, "l"),
-            soci::use(now, "n");
-        sql << "INSERT INTO telegram_alerts (tenant_id, user_id, chat_id, symbol, timeframe, min_confidence, "
-               "direction, muted, created_at) VALUES (:t, :u, :c, 'SYNUSD', 'H1', :m, 'any', 0, :n)",
+            soci::use(t, "t"), soci::use(u, "u"), soci::use(c, "tg"), soci::use(c, "c"),
+            soci::use(lang, "l"), soci::use(now, "n");
+        sql << "INSERT INTO telegram_alerts (tenant_id, user_id, chat_id, symbol, timeframe, "
+               "min_confidence, "
+               "direction, muted, created_at) VALUES (:t, :u, :c, 'SYNUSD', 'H1', :m, 'any', 0, "
+               ":n)",
             soci::use(t, "t"), soci::use(u, "u"), soci::use(c, "c"), soci::use(min_confidence, "m"),
             soci::use(now, "n");
         accounts::Principal p;
@@ -236,12 +256,15 @@ class BotWorld {
   // Closes the next held-back bar (as the live feed would) and returns the signal it produced.
   std::shared_ptr<const signals::Signal> CloseNextBar() {
     const market::Bar& bar = all_bars_[imported_];
-    EXPECT_OK(bars_->Import(store::SeriesOwner::Platform(), {"SYNUSD", market::Timeframe::kH1},
-                            std::span(all_bars_).subspan(imported_, 1), {}).status());
+    EXPECT_OK(bars_
+                  ->Import(store::SeriesOwner::Platform(), {"SYNUSD", market::Timeframe::kH1},
+                           std::span(all_bars_).subspan(imported_, 1), {})
+                  .status());
     ++imported_;
     signals_->OnBarClosed({"SYNUSD", market::Timeframe::kH1}, bar);
     signals_->Drain();
-    auto s = signals_->Latest(models::kPlatformTenant, {"SYNUSD", market::Timeframe::kH1}, INT64_MAX / 2);
+    auto s = signals_->Latest(models::kPlatformTenant, {"SYNUSD", market::Timeframe::kH1},
+                              INT64_MAX / 2);
     EXPECT_OK(s.status());
     return s.ok() ? *s : nullptr;
   }

@@ -11,10 +11,9 @@
 #include <future>
 #include <map>
 #include <mutex>
+#include <restinio/all.hpp>
 #include <set>
 #include <thread>
-
-#include <restinio/all.hpp>
 
 #include "notify/bot_api.h"
 
@@ -25,7 +24,8 @@ using nlohmann::json;
 using SteadyClock = std::chrono::steady_clock;
 
 int64_t NowNanos() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(SteadyClock::now().time_since_epoch()).count();
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(SteadyClock::now().time_since_epoch())
+      .count();
 }
 
 std::string ToStd(restinio::string_view_t s) { return std::string(s.data(), s.size()); }
@@ -81,27 +81,27 @@ struct FakeBotApi::Impl {
 
   mutable std::mutex mu;
   mutable std::condition_variable sent_cv;
-  std::vector<FakeSentMessage> sent;               // GUARDED_BY(mu)
-  std::deque<json> updates;                        // GUARDED_BY(mu), ordered by update_id
-  int64_t next_update_id = 1000;                   // GUARDED_BY(mu)
-  int64_t confirmed_offset = 0;                    // GUARDED_BY(mu)
-  int64_t next_message_id = 1;                     // GUARDED_BY(mu)
-  std::vector<Fault> faults;                       // GUARDED_BY(mu)
-  int64_t storm_until = 0;                         // GUARDED_BY(mu), steady nanos
-  int storm_retry_after = 1;                       // GUARDED_BY(mu)
-  FakeLimits limits;                               // GUARDED_BY(mu)
-  int latency_ms = 0;                              // GUARDED_BY(mu)
-  std::deque<int64_t> recent_global;               // GUARDED_BY(mu), accepted send times
-  std::map<int64_t, int64_t> last_per_chat;        // GUARDED_BY(mu)
+  std::vector<FakeSentMessage> sent;                    // GUARDED_BY(mu)
+  std::deque<json> updates;                             // GUARDED_BY(mu), ordered by update_id
+  int64_t next_update_id = 1000;                        // GUARDED_BY(mu)
+  int64_t confirmed_offset = 0;                         // GUARDED_BY(mu)
+  int64_t next_message_id = 1;                          // GUARDED_BY(mu)
+  std::vector<Fault> faults;                            // GUARDED_BY(mu)
+  int64_t storm_until = 0;                              // GUARDED_BY(mu), steady nanos
+  int storm_retry_after = 1;                            // GUARDED_BY(mu)
+  FakeLimits limits;                                    // GUARDED_BY(mu)
+  int latency_ms = 0;                                   // GUARDED_BY(mu)
+  std::deque<int64_t> recent_global;                    // GUARDED_BY(mu), accepted send times
+  std::map<int64_t, int64_t> last_per_chat;             // GUARDED_BY(mu)
   std::map<int64_t, std::deque<int64_t>> group_window;  // GUARDED_BY(mu)
-  std::set<int64_t> blocked;                       // GUARDED_BY(mu)
+  std::set<int64_t> blocked;                            // GUARDED_BY(mu)
   std::map<std::pair<int64_t, int64_t>, std::string> members;  // GUARDED_BY(mu)
-  std::optional<std::string> webhook_url;          // GUARDED_BY(mu)
-  std::string webhook_secret;                      // GUARDED_BY(mu)
-  std::optional<WaitingPoll> waiting;              // GUARDED_BY(mu)
-  uint64_t next_poll_id = 1;                       // GUARDED_BY(mu)
-  json commands = json::object();                  // GUARDED_BY(mu): setMyCommands per language
-  Stats stats;                                     // GUARDED_BY(mu)
+  std::optional<std::string> webhook_url;                      // GUARDED_BY(mu)
+  std::string webhook_secret;                                  // GUARDED_BY(mu)
+  std::optional<WaitingPoll> waiting;                          // GUARDED_BY(mu)
+  uint64_t next_poll_id = 1;                                   // GUARDED_BY(mu)
+  json commands = json::object();  // GUARDED_BY(mu): setMyCommands per language
+  Stats stats;                     // GUARDED_BY(mu)
 
   std::thread webhook_thread;
   std::condition_variable webhook_cv;
@@ -110,7 +110,8 @@ struct FakeBotApi::Impl {
   // ---- responses ----
   void Respond(const restinio::request_handle_t& req, int status, const json& body) {
     auto builder = req->create_response(restinio::http_status_line_t(
-        restinio::http_status_code_t{static_cast<std::uint16_t>(status)}, status == 200 ? "OK" : "Error"));
+        restinio::http_status_code_t{static_cast<std::uint16_t>(status)},
+        status == 200 ? "OK" : "Error"));
     builder.append_header(restinio::http_field::content_type, "application/json");
     builder.set_body(body.dump());
     builder.done();
@@ -121,7 +122,8 @@ struct FakeBotApi::Impl {
       return;
     }
     auto timer = std::make_shared<asio::steady_timer>(io, std::chrono::milliseconds(a.delay_ms));
-    timer->async_wait([this, req, a, timer](const asio::error_code&) { Respond(req, a.status, a.body); });
+    timer->async_wait(
+        [this, req, a, timer](const asio::error_code&) { Respond(req, a.status, a.body); });
   }
 
   // ---- parameters: JSON body, else the query string ----
@@ -132,7 +134,8 @@ struct FakeBotApi::Impl {
       json j = json::parse(body, nullptr, false);
       if (j.is_object()) p = std::move(j);
     }
-    auto query = restinio::try_parse_query<restinio::parse_query_traits::relaxed>(req->header().query());
+    auto query =
+        restinio::try_parse_query<restinio::parse_query_traits::relaxed>(req->header().query());
     if (query) {
       for (const auto& [k, v] : *query) {
         std::string key = ToStd(k);
@@ -158,12 +161,15 @@ struct FakeBotApi::Impl {
   bool Breaches(int64_t chat_id, int64_t now) {
     const int64_t slack = limits.slack_ms * 1'000'000;
     if (limits.global_per_second > 0) {
-      while (!recent_global.empty() && recent_global.front() <= now - 1'000'000'000 + slack) recent_global.pop_front();
+      while (!recent_global.empty() && recent_global.front() <= now - 1'000'000'000 + slack)
+        recent_global.pop_front();
       if (static_cast<double>(recent_global.size()) >= limits.global_per_second) return true;
     }
     if (limits.per_chat_interval_ms > 0) {
       auto it = last_per_chat.find(chat_id);
-      if (it != last_per_chat.end() && now - it->second < limits.per_chat_interval_ms * 1'000'000 - slack) return true;
+      if (it != last_per_chat.end() &&
+          now - it->second < limits.per_chat_interval_ms * 1'000'000 - slack)
+        return true;
     }
     if (limits.group_per_minute > 0 && chat_id < 0) {
       auto& w = group_window[chat_id];
@@ -176,7 +182,8 @@ struct FakeBotApi::Impl {
   Answer SendMessage(const json& p) {
     const int64_t now = NowNanos();
     auto chat = IntParam(p, "chat_id");
-    std::string text = p.contains("text") && p["text"].is_string() ? p["text"].get<std::string>() : "";
+    std::string text =
+        p.contains("text") && p["text"].is_string() ? p["text"].get<std::string>() : "";
     std::lock_guard<std::mutex> lock(mu);
     if (!chat) {
       ++stats.send_errors;
@@ -222,8 +229,9 @@ struct FakeBotApi::Impl {
     if (Breaches(chat, now)) {
       ++stats.limit_breaches;
       ++stats.send_rate_limited;
-      return {429, Error(429, "Too Many Requests: retry after " + std::to_string(limits.retry_after),
-                         {{"retry_after", limits.retry_after}})};
+      return {429,
+              Error(429, "Too Many Requests: retry after " + std::to_string(limits.retry_after),
+                    {{"retry_after", limits.retry_after}})};
     }
     recent_global.push_back(now);
     last_per_chat[chat] = now;
@@ -240,7 +248,8 @@ struct FakeBotApi::Impl {
     sent_cv.notify_all();
     json result = {{"message_id", m.message_id},
                    {"date", std::chrono::duration_cast<std::chrono::seconds>(
-                                std::chrono::system_clock::now().time_since_epoch()).count()},
+                                std::chrono::system_clock::now().time_since_epoch())
+                                .count()},
                    {"chat", {{"id", chat}, {"type", chat > 0 ? "private" : "supergroup"}}},
                    {"text", text}};
     return {200, Ok(std::move(result))};
@@ -249,7 +258,8 @@ struct FakeBotApi::Impl {
   // Updates with id >= offset, up to limit. REQUIRES: mu held. Confirms ids < offset.
   json TakeUpdates(int64_t offset, int limit) {
     if (offset > 0) {
-      while (!updates.empty() && updates.front()["update_id"].get<int64_t>() < offset) updates.pop_front();
+      while (!updates.empty() && updates.front()["update_id"].get<int64_t>() < offset)
+        updates.pop_front();
       confirmed_offset = std::max(confirmed_offset, offset);
     }
     json out = json::array();
@@ -265,8 +275,10 @@ struct FakeBotApi::Impl {
     ++stats.get_updates;
     if (webhook_url) {
       lock.unlock();
-      Respond(req, 409, Error(409, "Conflict: can't use getUpdates method while webhook is active; "
-                                   "use deleteWebhook to delete the webhook first"));
+      Respond(req, 409,
+              Error(409,
+                    "Conflict: can't use getUpdates method while webhook is active; "
+                    "use deleteWebhook to delete the webhook first"));
       return;
     }
     int64_t offset = IntParam(p, "offset").value_or(0);
@@ -277,8 +289,10 @@ struct FakeBotApi::Impl {
       WaitingPoll old = std::move(*waiting);
       waiting.reset();
       old.timer->cancel();
-      Respond(old.req, 409, Error(409, "Conflict: terminated by other getUpdates request; make sure that "
-                                       "only one bot instance is running"));
+      Respond(old.req, 409,
+              Error(409,
+                    "Conflict: terminated by other getUpdates request; make sure that "
+                    "only one bot instance is running"));
     }
     json found = TakeUpdates(offset, limit);
     if (!found.empty() || timeout == 0) {
@@ -363,7 +377,8 @@ struct FakeBotApi::Impl {
         a = {400, Error(400, "Bad Request: chat not found")};
       } else {
         auto it = members.find({*chat, *user});
-        std::string status = it != members.end() ? it->second : (*chat == *user ? "member" : "left");
+        std::string status =
+            it != members.end() ? it->second : (*chat == *user ? "member" : "left");
         a = {200, Ok({{"status", status}, {"user", {{"id", *user}, {"is_bot", false}}}})};
       }
     } else if (method == "setMyCommands") {
@@ -386,8 +401,9 @@ struct FakeBotApi::Impl {
       } else {
         int64_t from = IntParam(p, "from_id").value_or(0);
         int64_t chat = IntParam(p, "chat_id").value_or(from);
-        out["update_id"] = InjectTextUpdate(from, chat, p.value("text", ""), p.value("username", ""),
-                                            p.value("language_code", ""), p.value("chat_type", ""));
+        out["update_id"] =
+            InjectTextUpdate(from, chat, p.value("text", ""), p.value("username", ""),
+                             p.value("language_code", ""), p.value("chat_type", ""));
       }
     } else if (what == "sent") {
       auto chat = IntParam(p, "chat_id");
@@ -405,8 +421,9 @@ struct FakeBotApi::Impl {
     } else if (what == "faults") {
       Fault f;
       std::string kind = p.value("kind", "rate_limit");
-      f.kind = kind == "server_error" ? FaultKind::kServerError : kind == "slow" ? FaultKind::kSlow
-                                                                                  : FaultKind::kRateLimit;
+      f.kind = kind == "server_error" ? FaultKind::kServerError
+               : kind == "slow"       ? FaultKind::kSlow
+                                      : FaultKind::kRateLimit;
       f.method = p.value("method", "sendMessage");
       f.count = static_cast<int>(IntParam(p, "count").value_or(1));
       f.retry_after = static_cast<int>(IntParam(p, "retry_after").value_or(1));
@@ -418,10 +435,14 @@ struct FakeBotApi::Impl {
     } else if (what == "block" || what == "unblock") {
       std::lock_guard<std::mutex> lock(mu);
       int64_t chat = IntParam(p, "chat_id").value_or(0);
-      if (what == "block") blocked.insert(chat); else blocked.erase(chat);
+      if (what == "block")
+        blocked.insert(chat);
+      else
+        blocked.erase(chat);
     } else if (what == "chat_member") {
       std::lock_guard<std::mutex> lock(mu);
-      members[{IntParam(p, "chat_id").value_or(0), IntParam(p, "user_id").value_or(0)}] = p.value("status", "member");
+      members[{IntParam(p, "chat_id").value_or(0), IntParam(p, "user_id").value_or(0)}] =
+          p.value("status", "member");
     } else if (what == "limits") {
       FakeLimits l;
       l.global_per_second = p.value("global_per_second", 0.0);
@@ -435,10 +456,14 @@ struct FakeBotApi::Impl {
       ResetState();
     } else if (what == "stats") {
       std::lock_guard<std::mutex> lock(mu);
-      out["stats"] = {{"requests", stats.requests},       {"send_ok", stats.send_ok},
-                      {"send_rate_limited", stats.send_rate_limited}, {"send_blocked", stats.send_blocked},
-                      {"send_errors", stats.send_errors}, {"limit_breaches", stats.limit_breaches},
-                      {"get_updates", stats.get_updates}, {"webhook_posts", stats.webhook_posts},
+      out["stats"] = {{"requests", stats.requests},
+                      {"send_ok", stats.send_ok},
+                      {"send_rate_limited", stats.send_rate_limited},
+                      {"send_blocked", stats.send_blocked},
+                      {"send_errors", stats.send_errors},
+                      {"limit_breaches", stats.limit_breaches},
+                      {"get_updates", stats.get_updates},
+                      {"webhook_posts", stats.webhook_posts},
                       {"webhook_failures", stats.webhook_failures},
                       {"pending_updates", updates.size()},
                       {"webhook_url", webhook_url.value_or("")},
@@ -486,9 +511,11 @@ struct FakeBotApi::Impl {
     return id;
   }
 
-  int64_t InjectTextUpdate(int64_t from, int64_t chat, const std::string& text, const std::string& username,
-                           const std::string& lang, std::string chat_type) {
-    if (chat_type.empty()) chat_type = chat == from ? "private" : (chat < 0 ? "supergroup" : "private");
+  int64_t InjectTextUpdate(int64_t from, int64_t chat, const std::string& text,
+                           const std::string& username, const std::string& lang,
+                           std::string chat_type) {
+    if (chat_type.empty())
+      chat_type = chat == from ? "private" : (chat < 0 ? "supergroup" : "private");
     json user = {{"id", from}, {"is_bot", false}, {"first_name", "User" + std::to_string(from)}};
     if (!username.empty()) user["username"] = username;
     if (!lang.empty()) user["language_code"] = lang;
@@ -499,7 +526,8 @@ struct FakeBotApi::Impl {
                     {"from", user},
                     {"chat", chat_j},
                     {"date", std::chrono::duration_cast<std::chrono::seconds>(
-                                 std::chrono::system_clock::now().time_since_epoch()).count()},
+                                 std::chrono::system_clock::now().time_since_epoch())
+                                 .count()},
                     {"text", text}};
     return Inject({{"message", std::move(message)}});
   }
@@ -540,7 +568,9 @@ struct FakeBotApi::Impl {
       std::string answer;
       struct curl_slist* headers = nullptr;
       headers = curl_slist_append(headers, "Content-Type: application/json");
-      if (!secret.empty()) headers = curl_slist_append(headers, ("X-Telegram-Bot-Api-Secret-Token: " + secret).c_str());
+      if (!secret.empty())
+        headers =
+            curl_slist_append(headers, ("X-Telegram-Bot-Api-Secret-Token: " + secret).c_str());
       curl_easy_reset(curl);
       curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
       curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
@@ -548,11 +578,11 @@ struct FakeBotApi::Impl {
       curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, static_cast<long>(body.size()));
       curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, 10000L);
       curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-      curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION,
-                       +[](char* d, size_t s, size_t n, void* out) {
-                         static_cast<std::string*>(out)->append(d, s * n);
-                         return s * n;
-                       });
+      curl_easy_setopt(
+          curl, CURLOPT_WRITEFUNCTION, +[](char* d, size_t s, size_t n, void* out) {
+            static_cast<std::string*>(out)->append(d, s * n);
+            return s * n;
+          });
       curl_easy_setopt(curl, CURLOPT_WRITEDATA, &answer);
       CURLcode rc = curl_easy_perform(curl);
       long status = 0;
@@ -561,7 +591,8 @@ struct FakeBotApi::Impl {
       lock.lock();
       ++stats.webhook_posts;
       if (status >= 200 && status < 300) {
-        if (!updates.empty() && updates.front()["update_id"] == update["update_id"]) updates.pop_front();
+        if (!updates.empty() && updates.front()["update_id"] == update["update_id"])
+          updates.pop_front();
       } else {
         ++stats.webhook_failures;
         webhook_cv.wait_for(lock, std::chrono::milliseconds(100));  // Telegram retries later
@@ -626,14 +657,15 @@ Result<std::unique_ptr<FakeBotApi>> FakeBotApi::Start(Options options) {
   }
   std::promise<Status> opened;
   auto opened_future = opened.get_future();
-  impl->server->open_async([&opened] { opened.set_value(Status::Ok()); },
-                           [&opened](std::exception_ptr ex) {
-                             try {
-                               std::rethrow_exception(ex);
-                             } catch (const std::exception& e) {
-                               opened.set_value(Status::Unavailable(std::string("FAKE Bot API: ") + e.what()));
-                             }
-                           });
+  impl->server->open_async(
+      [&opened] { opened.set_value(Status::Ok()); },
+      [&opened](std::exception_ptr ex) {
+        try {
+          std::rethrow_exception(ex);
+        } catch (const std::exception& e) {
+          opened.set_value(Status::Unavailable(std::string("FAKE Bot API: ") + e.what()));
+        }
+      });
   for (size_t i = 0; i < std::max<size_t>(1, impl->options.io_threads); ++i) {
     impl->threads.emplace_back([raw] { raw->io.run(); });
   }
@@ -660,14 +692,18 @@ int64_t FakeBotApi::InjectText(int64_t from_id, int64_t chat_id, const std::stri
   return impl_->InjectTextUpdate(from_id, chat_id, text, username, language_code, chat_type);
 }
 
-int64_t FakeBotApi::InjectMemberChange(int64_t chat_id, int64_t from_id, const std::string& status) {
+int64_t FakeBotApi::InjectMemberChange(int64_t chat_id, int64_t from_id,
+                                       const std::string& status) {
   nlohmann::json chat = {{"id", chat_id}, {"type", chat_id > 0 ? "private" : "supergroup"}};
   nlohmann::json change = {
       {"chat", chat},
-      {"from", {{"id", from_id}, {"is_bot", false}, {"first_name", "User" + std::to_string(from_id)}}},
+      {"from",
+       {{"id", from_id}, {"is_bot", false}, {"first_name", "User" + std::to_string(from_id)}}},
       {"date", 0},
-      {"old_chat_member", {{"status", "member"}, {"user", {{"id", impl_->options.bot_id}, {"is_bot", true}}}}},
-      {"new_chat_member", {{"status", status}, {"user", {{"id", impl_->options.bot_id}, {"is_bot", true}}}}}};
+      {"old_chat_member",
+       {{"status", "member"}, {"user", {{"id", impl_->options.bot_id}, {"is_bot", true}}}}},
+      {"new_chat_member",
+       {{"status", status}, {"user", {{"id", impl_->options.bot_id}, {"is_bot", true}}}}}};
   return impl_->Inject({{"my_chat_member", std::move(change)}});
 }
 
@@ -705,8 +741,10 @@ bool FakeBotApi::WaitForSent(size_t n, std::chrono::milliseconds timeout) const 
   return impl_->sent_cv.wait_for(lock, timeout, [&] { return impl_->sent.size() >= n; });
 }
 
-std::optional<FakeSentMessage> FakeBotApi::WaitForMessage(int64_t chat_id, const std::string& needle,
-                                                          std::chrono::milliseconds timeout, size_t after) const {
+std::optional<FakeSentMessage> FakeBotApi::WaitForMessage(int64_t chat_id,
+                                                          const std::string& needle,
+                                                          std::chrono::milliseconds timeout,
+                                                          size_t after) const {
   std::unique_lock<std::mutex> lock(impl_->mu);
   std::optional<FakeSentMessage> found;
   impl_->sent_cv.wait_for(lock, timeout, [&] {
@@ -731,7 +769,8 @@ void FakeBotApi::AddFault(Fault fault) {
 
 void FakeBotApi::RateLimitFor(std::chrono::milliseconds duration, int retry_after) {
   std::lock_guard<std::mutex> lock(impl_->mu);
-  impl_->storm_until = NowNanos() + std::chrono::duration_cast<std::chrono::nanoseconds>(duration).count();
+  impl_->storm_until =
+      NowNanos() + std::chrono::duration_cast<std::chrono::nanoseconds>(duration).count();
   impl_->storm_retry_after = retry_after;
 }
 

@@ -27,11 +27,10 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "core/status.h"
 
@@ -58,11 +57,11 @@ enum class FaultKind { kRateLimit, kServerError, kSlow };
 struct Fault {
   std::string method = "sendMessage";
   FaultKind kind = FaultKind::kRateLimit;
-  int count = 1;           // how many matching calls get it
-  int retry_after = 1;     // kRateLimit
-  int http_status = 500;   // kServerError
-  int delay_ms = 0;        // kSlow: answer (normally) after this delay
-  int64_t chat_id = 0;     // sendMessage only to this chat; 0 = any
+  int count = 1;          // how many matching calls get it
+  int retry_after = 1;    // kRateLimit
+  int http_status = 500;  // kServerError
+  int delay_ms = 0;       // kSlow: answer (normally) after this delay
+  int64_t chat_id = 0;    // sendMessage only to this chat; 0 = any
 };
 
 class FakeBotApi {
@@ -122,7 +121,7 @@ class FakeBotApi {
   // Every sendMessage is answered after this delay (a network round trip to Telegram), after
   // being recorded. Default 0.
   void SetLatency(std::chrono::milliseconds latency);
-  void Block(int64_t chat_id);    // the user blocked the bot: sendMessage answers 403
+  void Block(int64_t chat_id);  // the user blocked the bot: sendMessage answers 403
   void Unblock(int64_t chat_id);
   void SetChatMember(int64_t chat_id, int64_t user_id, const std::string& status);
   std::optional<std::string> WebhookUrl() const;

@@ -1,7 +1,8 @@
 // sinyal-fake-telegram: the FAKE (simulated) Telegram Bot API server as its own process, for the
 // dashboard's browser tests and manual runs. It is not Telegram: nothing leaves this machine.
 //
-//   build/bin/sinyal-fake-telegram --port 18600 [--host 127.0.0.1] [--token 123456:FAKE-telegram-token]
+//   build/bin/sinyal-fake-telegram --port 18600 [--host 127.0.0.1] [--token
+//   123456:FAKE-telegram-token]
 //                                  [--bot-username sinyal_fake_bot]
 //
 // Then start Sinyal against it:
@@ -14,10 +15,9 @@
 // on SIGTERM or SIGINT.
 #include <signal.h>
 
+#include <CLI/CLI.hpp>
 #include <cstdio>
 #include <string>
-
-#include <CLI/CLI.hpp>
 
 #include "notify/testing/fake_bot_api.h"
 
@@ -26,9 +26,12 @@ int main(int argc, char** argv) {
   sinyal::notify::testing::FakeBotApi::Options options;
   int port = 0;
   app.add_option("--host", options.host, "listen address (default 127.0.0.1)");
-  app.add_option("--port", port, "listen port (default: a free port, printed)")->check(CLI::Range(0, 65535));
-  app.add_option("--token", options.token, "the bot token it accepts (default 123456:FAKE-telegram-token)");
-  app.add_option("--bot-username", options.bot_username, "getMe username (default sinyal_fake_bot)");
+  app.add_option("--port", port, "listen port (default: a free port, printed)")
+      ->check(CLI::Range(0, 65535));
+  app.add_option("--token", options.token,
+                 "the bot token it accepts (default 123456:FAKE-telegram-token)");
+  app.add_option("--bot-username", options.bot_username,
+                 "getMe username (default sinyal_fake_bot)");
   CLI11_PARSE(app, argc, argv);
   options.port = static_cast<uint16_t>(port);
 
@@ -43,8 +46,8 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "sinyal-fake-telegram: %s\n", fake.error().ToString().c_str());
     return 1;
   }
-  std::printf("FAKE Telegram Bot API listening on %s (token %s, bot @%s)\n", (*fake)->base_url().c_str(),
-              options.token.c_str(), options.bot_username.c_str());
+  std::printf("FAKE Telegram Bot API listening on %s (token %s, bot @%s)\n",
+              (*fake)->base_url().c_str(), options.token.c_str(), options.bot_username.c_str());
   std::fflush(stdout);
   int sig = 0;
   sigwait(&signals, &sig);

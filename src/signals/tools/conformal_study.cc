@@ -69,8 +69,8 @@ struct Rule {
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::map<std::string, std::string> opt = {{"data-dir", ""}, {"symbol", ""}, {"tz", ""},
-                                            {"horizons", "1,4,24"}, {"folds", "5"}};
+  std::map<std::string, std::string> opt = {
+      {"data-dir", ""}, {"symbol", ""}, {"tz", ""}, {"horizons", "1,4,24"}, {"folds", "5"}};
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (a.rfind("--", 0) != 0 || !opt.count(a.substr(2)) || i + 1 >= argc) {
@@ -78,7 +78,8 @@ int main(int argc, char** argv) {
     }
     opt[a.substr(2)] = argv[++i];
   }
-  if (opt["data-dir"].empty() || opt["symbol"].empty()) return Fail("--data-dir and --symbol are required");
+  if (opt["data-dir"].empty() || opt["symbol"].empty())
+    return Fail("--data-dir and --symbol are required");
   const std::string sym = opt["symbol"];
   std::string tzname = opt["tz"];
   if (tzname.empty()) tzname = (sym == "USDJPY" || sym == "XAUUSD") ? "EET" : "NY+7";
@@ -87,7 +88,8 @@ int main(int argc, char** argv) {
   if (!tz.ok()) return Fail(tz.error().ToString());
   io.source_tz = *tz;
   io.timeframe = market::Timeframe::kH1;
-  auto imported = market::ImportBarsCsvFile(std::filesystem::path(opt["data-dir"]) / (sym + "_H1.csv"), io);
+  auto imported =
+      market::ImportBarsCsvFile(std::filesystem::path(opt["data-dir"]) / (sym + "_H1.csv"), io);
   if (!imported.ok()) return Fail(imported.error().ToString());
   const auto& bars = imported->bars;
   auto states = ClassifyRegimes(bars);
@@ -108,9 +110,12 @@ int main(int argc, char** argv) {
   };
 
   std::printf("## %s H1 (%s .. %s UTC, %zu bars): conformal rules by horizon\n\n", sym.c_str(),
-              FormatIso8601(bars.front().time()).c_str(), FormatIso8601(bars.back().time()).c_str(), nb);
-  std::printf("Walk-forward cut: initial 40%%, %d test blocks; nominal 80%% and 95%%. Columns: pooled "
-              "coverage, mean |fold - nominal|, max |fold - nominal| (pp), mean width (bp).\n\n", folds);
+              FormatIso8601(bars.front().time()).c_str(), FormatIso8601(bars.back().time()).c_str(),
+              nb);
+  std::printf(
+      "Walk-forward cut: initial 40%%, %d test blocks; nominal 80%% and 95%%. Columns: pooled "
+      "coverage, mean |fold - nominal|, max |fold - nominal| (pp), mean width (bp).\n\n",
+      folds);
 
   std::vector<Rule> rules;
   for (bool har : {false, true}) {
@@ -150,7 +155,9 @@ int main(int argc, char** argv) {
     std::printf("### horizon %d (%zu rows; test %s .. %s)\n\n", h, n,
                 FormatIso8601(bars[rows[start].bar].time()).substr(0, 10).c_str(),
                 FormatIso8601(bars[rows.back().bar].time()).substr(0, 10).c_str());
-    std::printf("| rule | 80%%: pooled | mean dev | max dev | 95%%: pooled | mean dev | max dev | width 80%% | width 95%% |\n");
+    std::printf(
+        "| rule | 80%%: pooled | mean dev | max dev | 95%%: pooled | mean dev | max dev | width "
+        "80%% | width 95%% |\n");
     std::printf("|---|---:|---:|---:|---:|---:|---:|---:|---:|\n");
     for (const Rule& rule : rules) {
       auto scale = [&](const Row& r) { return rule.har ? r.scale_har : r.scale_rv; };
@@ -218,9 +225,10 @@ int main(int argc, char** argv) {
         }
         total += fn;
       }
-      std::printf("| %s | %.1f%% | %.1f | %.1f | %.1f%% | %.1f | %.1f | %.1f | %.1f |\n", rule.name.c_str(),
-                  100.0 * covered[0] / total, dev_sum[0] / folds, dev_max[0], 100.0 * covered[1] / total,
-                  dev_sum[1] / folds, dev_max[1], 1e4 * width[0] / total, 1e4 * width[1] / total);
+      std::printf("| %s | %.1f%% | %.1f | %.1f | %.1f%% | %.1f | %.1f | %.1f | %.1f |\n",
+                  rule.name.c_str(), 100.0 * covered[0] / total, dev_sum[0] / folds, dev_max[0],
+                  100.0 * covered[1] / total, dev_sum[1] / folds, dev_max[1],
+                  1e4 * width[0] / total, 1e4 * width[1] / total);
     }
     std::printf("\n");
   }

@@ -94,8 +94,8 @@ struct Counts {
 };
 
 // One check: reference fitted on train, live window -> alarm per rule.
-void Check(const std::vector<std::string>& names, std::span<const float> train, std::span<const float> live,
-           const std::vector<Rule>& rules, Counts& c) {
+void Check(const std::vector<std::string>& names, std::span<const float> train,
+           std::span<const float> live, const std::vector<Rule>& rules, Counts& c) {
   const size_t f = names.size();
   auto ref = FitPsiReference(train, names).value();
   if (c.alarms.empty()) {
@@ -167,8 +167,8 @@ struct Synth {
       const double r = phi * last_r + sigma * z(rng);
       const double o = round5(price), c = round5(price * std::exp(r));
       const double wick = std::fabs(z(rng)) * sigma * 0.3 * price;
-      out.push_back(market::Bar::Create(t, o, round5(std::max(o, c) + wick), round5(std::min(o, c) - wick), c,
-                                        100 + i % 7, 8)
+      out.push_back(market::Bar::Create(t, o, round5(std::max(o, c) + wick),
+                                        round5(std::min(o, c) - wick), c, 100 + i % 7, 8)
                         .value());
       price *= std::exp(r);
       last_r = r;
@@ -177,12 +177,14 @@ struct Synth {
   }
 };
 
-models::FeatureFrame Frame(const std::string& sym, const std::vector<market::Bar>& bars, double point) {
+models::FeatureFrame Frame(const std::string& sym, const std::vector<market::Bar>& bars,
+                           double point) {
   auto cols = models::ToBarColumns(sym, "H1", bars, point).value();
   return models::ComputeBasicFeatures(cols).value();
 }
 
-void PrintRates(const std::vector<Rule>& rules, const std::vector<std::pair<std::string, Counts>>& cols) {
+void PrintRates(const std::vector<Rule>& rules,
+                const std::vector<std::pair<std::string, Counts>>& cols) {
   std::printf("| rule |");
   for (const auto& [n, c] : cols) std::printf(" %s |", n.c_str());
   std::printf("\n|---|");
@@ -190,7 +192,8 @@ void PrintRates(const std::vector<Rule>& rules, const std::vector<std::pair<std:
   std::printf("\n");
   for (size_t i = 0; i < rules.size(); ++i) {
     std::printf("| %s |", rules[i].name.c_str());
-    for (const auto& [n, c] : cols) std::printf(" %s |", c.alarms.empty() ? "-" : Pct(c.alarms[i], c.checks).c_str());
+    for (const auto& [n, c] : cols)
+      std::printf(" %s |", c.alarms.empty() ? "-" : Pct(c.alarms[i], c.checks).c_str());
     std::printf("\n");
   }
   std::printf("\n");
@@ -205,8 +208,10 @@ int main(int argc, char** argv) {
   std::string symbols = "EURUSD,GBPUSD,USDJPY,XAUUSD";
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string a = argv[i];
-    if (a == "--data") dir = argv[i + 1];
-    else if (a == "--symbols") symbols = argv[i + 1];
+    if (a == "--data")
+      dir = argv[i + 1];
+    else if (a == "--symbols")
+      symbols = argv[i + 1];
     else {
       std::fprintf(stderr, "usage: %s [--data DIR] [--symbols A,B]\n", argv[0]);
       return 2;
@@ -251,15 +256,24 @@ int main(int argc, char** argv) {
     after_cols.emplace_back(sym + " after", after);
     inside_cols.emplace_back(sym + " inside", inside);
   }
-  std::printf("\n### Real H1 data: alarm rate of the check right after training (newest W rows after a 5,000-row reference; a training end every 500 bars)\n\n");
+  std::printf(
+      "\n### Real H1 data: alarm rate of the check right after training (newest W rows after a "
+      "5,000-row reference; a training end every 500 bars)\n\n");
   PrintRates(rules, after_cols);
-  std::printf("### Real H1 data: alarm rate on the last W rows of the training period itself (false by definition)\n\n");
+  std::printf(
+      "### Real H1 data: alarm rate on the last W rows of the training period itself (false by "
+      "definition)\n\n");
   PrintRates(rules, inside_cols);
 
   // Per-feature PSI distribution after training, pooled over symbols.
   if (!after_cols.empty()) {
-    std::printf("### Real H1 data, pooled: PSI of the W rows right after training, per feature (median / p90 / p99), and the null q99 of the reference's own windows (median over checks; in brackets: share of checks where the feature exceeds max(0.1, 1.5 x its null q99))\n\n");
-    std::printf("| feature | W=500 PSI | W=500 null q99 | W=1000 PSI | W=1000 null q99 | W=2000 PSI | W=2000 null q99 |\n|---|---|---|---|---|---|---|\n");
+    std::printf(
+        "### Real H1 data, pooled: PSI of the W rows right after training, per feature (median / "
+        "p90 / p99), and the null q99 of the reference's own windows (median over checks; in "
+        "brackets: share of checks where the feature exceeds max(0.1, 1.5 x its null q99))\n\n");
+    std::printf(
+        "| feature | W=500 PSI | W=500 null q99 | W=1000 PSI | W=1000 null q99 | W=2000 PSI | "
+        "W=2000 null q99 |\n|---|---|---|---|---|---|---|\n");
     for (size_t j = 0; j < names.size(); ++j) {
       std::printf("| %s |", names[j].c_str());
       for (int wi = 0; wi < 3; ++wi) {
@@ -270,8 +284,8 @@ int main(int argc, char** argv) {
         }
         int over = 0;
         for (size_t i = 0; i < p.size(); ++i) over += p[i] > std::max(0.1, 1.5 * t[i]);
-        std::printf(" %.3f / %.3f / %.3f | %.3f (%.0f%%) |", Q(p, 0.5), Q(p, 0.9), Q(p, 0.99), Q(t, 0.5),
-                    p.empty() ? 0.0 : 100.0 * over / p.size());
+        std::printf(" %.3f / %.3f / %.3f | %.3f (%.0f%%) |", Q(p, 0.5), Q(p, 0.9), Q(p, 0.99),
+                    Q(t, 0.5), p.empty() ? 0.0 : 100.0 * over / p.size());
       }
       std::printf("\n");
     }
@@ -306,7 +320,9 @@ int main(int argc, char** argv) {
     }
     syn.emplace_back(sc.name, c);
   }
-  std::printf("### Synthetic AR(1) H1 streams (40 seeds): reference on ~4,976 rows of phase A, newest W rows of the next 2,000 bars\n\n");
+  std::printf(
+      "### Synthetic AR(1) H1 streams (40 seeds): reference on ~4,976 rows of phase A, newest W "
+      "rows of the next 2,000 bars\n\n");
   PrintRates(rules, syn);
   return 0;
 }

@@ -3,8 +3,8 @@
 //   sinyal_horizon_report --data-dir ../shared/data/market --symbol EURUSD --horizon 24
 //       [--tz NY+7] [--folds 5] [--trees N] [--json FILE] [--row FILE]
 //
-// --row FILE appends this run's line of the summary table of docs/models.md (scripts/models_report.sh
-// writes the header).
+// --row FILE appends this run's line of the summary table of docs/models.md
+// (scripts/models_report.sh writes the header).
 //
 // The default ensemble (core-v1, DefaultTrainConfig, the shrunk logistic calibration), the
 // walk-forward evaluation of models/walk_forward.h (5 folds after an initial 40%, purged and
@@ -22,17 +22,16 @@
 //     test span (point forecast from the fold's model where the bar is a dataset row, else 0).
 // Prints Markdown; --json writes the numbers.
 #include <algorithm>
+#include <boost/math/distributions/normal.hpp>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <boost/math/distributions/normal.hpp>
-#include <nlohmann/json.hpp>
 
 #include "core/time.h"
 #include "features/feature_set.h"
@@ -72,7 +71,7 @@ std::string Pct(double v) {
 
 int main(int argc, char** argv) {
   std::map<std::string, std::string> opt = {{"data-dir", ""}, {"symbol", ""}, {"horizon", "1"},
-                                            {"tz", ""},       {"folds", "5"},  {"trees", ""},
+                                            {"tz", ""},       {"folds", "5"}, {"trees", ""},
                                             {"json", ""},     {"digits", ""}, {"row", ""}};
   std::string command = "sinyal_horizon_report";
   for (int i = 1; i < argc; ++i) {
@@ -83,16 +82,18 @@ int main(int argc, char** argv) {
     opt[a.substr(2)] = argv[++i];
     command += " " + a + " " + opt[a.substr(2)];
   }
-  if (opt["data-dir"].empty() || opt["symbol"].empty()) return Fail("--data-dir and --symbol are required");
+  if (opt["data-dir"].empty() || opt["symbol"].empty())
+    return Fail("--data-dir and --symbol are required");
   const std::string sym = opt["symbol"];
   const int h = std::atoi(opt["horizon"].c_str());
   market::CsvImportOptions io;
-  auto tz = TimeZone::Parse(opt["tz"].empty() ? ((sym == "USDJPY" || sym == "XAUUSD") ? "EET" : "NY+7")
-                                              : opt["tz"]);
+  auto tz = TimeZone::Parse(
+      opt["tz"].empty() ? ((sym == "USDJPY" || sym == "XAUUSD") ? "EET" : "NY+7") : opt["tz"]);
   if (!tz.ok()) return Fail(tz.error().ToString());
   io.source_tz = *tz;
   io.timeframe = market::Timeframe::kH1;
-  auto imported = market::ImportBarsCsvFile(std::filesystem::path(opt["data-dir"]) / (sym + "_H1.csv"), io);
+  auto imported =
+      market::ImportBarsCsvFile(std::filesystem::path(opt["data-dir"]) / (sym + "_H1.csv"), io);
   if (!imported.ok()) return Fail(imported.error().ToString());
   const std::vector<market::Bar>& mbars = imported->bars;
   int digits = sym.find("JPY") != std::string::npos ? 3 : sym == "XAUUSD" ? 2 : 5;
@@ -131,8 +132,9 @@ int main(int argc, char** argv) {
   std::vector<double> correct(n);
   for (size_t i = 0; i < n; ++i) correct[i] = r.pooled_pred[i] == r.pooled_labels[i] ? 1.0 : 0.0;
   const MeanInterval acc = HacMean(correct, HacLag(n, h));
-  const Interval acc_eff = WilsonInterval(static_cast<size_t>(std::lround(acc.mean * acc.n_effective)),
-                                          static_cast<size_t>(std::lround(acc.n_effective)));
+  const Interval acc_eff =
+      WilsonInterval(static_cast<size_t>(std::lround(acc.mean * acc.n_effective)),
+                     static_cast<size_t>(std::lround(acc.n_effective)));
 
   // Paired Newey-West tests of correctness against each baseline.
   json baselines = json::array();
@@ -147,10 +149,12 @@ int main(int argc, char** argv) {
     const MeanInterval md = HacMean(d, HacLag(n, h));
     const double p_hac = md.se > 0 ? TwoSidedP(md.mean / md.se) : 1.0;
     char line[300];
-    std::snprintf(line, sizeof line, "%s: %s [%.2f, %.2f]; model %+.2f pp, McNemar p = %.2g, Newey-West p = %.2g",
-                  bl.name.c_str(), Pct(bl.metrics.accuracy).c_str(), 100 * bl.metrics.accuracy_ci.lo,
-                  100 * bl.metrics.accuracy_ci.hi, 100 * bl.model_vs_baseline.accuracy_difference,
-                  bl.model_vs_baseline.p_value, p_hac);
+    std::snprintf(line, sizeof line,
+                  "%s: %s [%.2f, %.2f]; model %+.2f pp, McNemar p = %.2g, Newey-West p = %.2g",
+                  bl.name.c_str(), Pct(bl.metrics.accuracy).c_str(),
+                  100 * bl.metrics.accuracy_ci.lo, 100 * bl.metrics.accuracy_ci.hi,
+                  100 * bl.model_vs_baseline.accuracy_difference, bl.model_vs_baseline.p_value,
+                  p_hac);
     baseline_md += std::string(b ? "<br>" : "") + line;
     baselines.push_back({{"name", bl.name},
                          {"accuracy", bl.metrics.accuracy},
@@ -207,7 +211,8 @@ int main(int argc, char** argv) {
       if (fold_of[t] >= 0) cur = fold_of[t];
       if (!std::isfinite(scale[t])) continue;
       // The served rule (interval_calibration.h RecentIntervals) at bar t.
-      auto recent = signals::RecentIntervals(std::span(mbars).first(t + 1), std::span(*states).first(t + 1), h);
+      auto recent = signals::RecentIntervals(std::span(mbars).first(t + 1),
+                                             std::span(*states).first(t + 1), h);
       if (!recent.ok()) continue;
       const double p_up = fold_of[t] >= 0 ? point[t] : 0.5;
       const double pt = signals::ConformalPoint(p_up, move_ratio, scale[t]);
@@ -237,59 +242,73 @@ int main(int argc, char** argv) {
     char b[96];
     std::snprintf(b, sizeof b, "%.1f%% (folds within %.1f pp)", 100 * e, 100 * maxdev);
     cov_md[k] = b;
-    conformal.push_back({{"nominal", cov[k]}, {"n", t}, {"empirical", e}, {"per_fold", per_fold},
-                         {"max_fold_deviation", maxdev}, {"mean_width", width_n ? width[k] / width_n : 0}});
+    conformal.push_back({{"nominal", cov[k]},
+                         {"n", t},
+                         {"empirical", e},
+                         {"per_fold", per_fold},
+                         {"max_fold_deviation", maxdev},
+                         {"mean_width", width_n ? width[k] / width_n : 0}});
   }
 
   const auto& m = r.pooled;
   const auto& sv = r.served;
   const SkillEstimate& sk = r.skill;
   std::printf("### %s H1, horizon %d\n\n", sym.c_str(), h);
-  std::printf("`%s`: %zu bars %s .. %s UTC; test rows %s .. %s; dead band %.2f bp; %zu rows, %zu test rows, n_eff %.0f.\n\n",
-              command.c_str(), mbars.size(), FormatIso8601(mbars.front().time()).substr(0, 10).c_str(),
-              FormatIso8601(mbars.back().time()).substr(0, 10).c_str(),
-              FormatIso8601(ds->rows[r.pooled_rows.front()].ts).substr(0, 10).c_str(),
-              FormatIso8601(ds->rows[r.pooled_rows.back()].ts).substr(0, 10).c_str(), cfg.dead_band * 1e4,
-              ds->size(), n, acc.n_effective);
+  std::printf(
+      "`%s`: %zu bars %s .. %s UTC; test rows %s .. %s; dead band %.2f bp; %zu rows, %zu test "
+      "rows, n_eff %.0f.\n\n",
+      command.c_str(), mbars.size(), FormatIso8601(mbars.front().time()).substr(0, 10).c_str(),
+      FormatIso8601(mbars.back().time()).substr(0, 10).c_str(),
+      FormatIso8601(ds->rows[r.pooled_rows.front()].ts).substr(0, 10).c_str(),
+      FormatIso8601(ds->rows[r.pooled_rows.back()].ts).substr(0, 10).c_str(), cfg.dead_band * 1e4,
+      ds->size(), n, acc.n_effective);
   std::printf("| figure | value |\n|---|---|\n");
-  std::printf("| accuracy [95%% Wilson, n] | %s [%.2f, %.2f], n %zu%s |\n", Pct(m.accuracy).c_str(),
-              100 * m.accuracy_ci.lo, 100 * m.accuracy_ci.hi, m.n,
-              constant_p ? " (**no call**: P(up) is the base rate on every row, so the direction is a tie-break "
-                           "and this is the share of that class in the test rows)"
-                         : "");
-  std::printf("| accuracy interval on n_eff | [%.2f, %.2f], n_eff %.0f |\n", 100 * acc_eff.lo, 100 * acc_eff.hi,
-              acc.n_effective);
-  std::printf("| log loss: model / base rate / coin | %.4f / %.4f / 0.6931; gain %+.4f [%+.4f, %+.4f] |\n",
-              sk.model_log_loss, sk.base_log_loss, sk.log_loss_gain.mean, sk.log_loss_gain.lo, sk.log_loss_gain.hi);
-  std::printf("| Brier: model / base rate | %.4f / %.4f; gain %+.5f [%+.5f, %+.5f] |\n", sk.model_brier,
-              sk.base_brier, sk.brier_gain.mean, sk.brier_gain.lo, sk.brier_gain.hi);
+  std::printf(
+      "| accuracy [95%% Wilson, n] | %s [%.2f, %.2f], n %zu%s |\n", Pct(m.accuracy).c_str(),
+      100 * m.accuracy_ci.lo, 100 * m.accuracy_ci.hi, m.n,
+      constant_p
+          ? " (**no call**: P(up) is the base rate on every row, so the direction is a tie-break "
+            "and this is the share of that class in the test rows)"
+          : "");
+  std::printf("| accuracy interval on n_eff | [%.2f, %.2f], n_eff %.0f |\n", 100 * acc_eff.lo,
+              100 * acc_eff.hi, acc.n_effective);
+  std::printf(
+      "| log loss: model / base rate / coin | %.4f / %.4f / 0.6931; gain %+.4f [%+.4f, %+.4f] |\n",
+      sk.model_log_loss, sk.base_log_loss, sk.log_loss_gain.mean, sk.log_loss_gain.lo,
+      sk.log_loss_gain.hi);
+  std::printf("| Brier: model / base rate | %.4f / %.4f; gain %+.5f [%+.5f, %+.5f] |\n",
+              sk.model_brier, sk.base_brier, sk.brier_gain.mean, sk.brier_gain.lo,
+              sk.brier_gain.hi);
   std::printf("| skill shown (walk-forward) | %s |\n", sk.shown ? "**yes**" : "no");
-  std::printf("| reliability gap: calibrated / uncalibrated | %.1f pp / %.1f pp |\n", 100 * m.reliability_gap,
-              100 * r.pooled_raw.reliability_gap);
+  std::printf("| reliability gap: calibrated / uncalibrated | %.1f pp / %.1f pp |\n",
+              100 * m.reliability_gap, 100 * r.pooled_raw.reliability_gap);
   size_t served_folds = 0;
   for (const auto& f : r.folds) served_folds += f.served;
-  std::printf("| as served (folds with prior skill: %zu of %zu) | log loss %.4f, Brier %.4f, gap %.1f pp, accuracy %s |\n",
-              served_folds, r.folds.size(), sv.log_loss, sv.brier, 100 * sv.reliability_gap, Pct(sv.accuracy).c_str());
+  std::printf(
+      "| as served (folds with prior skill: %zu of %zu) | log loss %.4f, Brier %.4f, gap %.1f pp, "
+      "accuracy %s |\n",
+      served_folds, r.folds.size(), sv.log_loss, sv.brier, 100 * sv.reliability_gap,
+      Pct(sv.accuracy).c_str());
   std::printf("| baselines | %s |\n", baseline_md.c_str());
   std::string curve;
   for (const auto& a : sv.abstention) {
     if (a.threshold > 0.651) break;
     char b[96];
     if (a.n) {
-      std::snprintf(b, sizeof b, "%s>= %.2f: %.1f%%, %.1f%%", curve.empty() ? "" : "; ", a.threshold,
-                    100 * a.coverage, 100 * a.accuracy);
+      std::snprintf(b, sizeof b, "%s>= %.2f: %.1f%%, %.1f%%", curve.empty() ? "" : "; ",
+                    a.threshold, 100 * a.coverage, 100 * a.accuracy);
     } else {
       std::snprintf(b, sizeof b, "%s>= %.2f: none", curve.empty() ? "" : "; ", a.threshold);
     }
     curve += b;
   }
   std::printf("| abstention (served; coverage, accuracy) | %s |\n", curve.c_str());
-  std::printf("| conformal 80%% / 95%% (served rule: newest %zu bars) | %s / %s |\n\n", signals::kRecentIntervalBars, cov_md[0].c_str(),
-              cov_md[1].c_str());
+  std::printf("| conformal 80%% / 95%% (served rule: newest %zu bars) | %s / %s |\n\n",
+              signals::kRecentIntervalBars, cov_md[0].c_str(), cov_md[1].c_str());
 
   if (!opt["row"].empty()) {
-    // symbol | h | n (n_eff) | accuracy [95%] | log loss model / base | gain [95%] | Brier gain [95%] |
-    // skill | gap | best naive | served >= 0.55 | conformal 80 / 95 (max fold dev)
+    // symbol | h | n (n_eff) | accuracy [95%] | log loss model / base | gain [95%] | Brier gain
+    // [95%] | skill | gap | best naive | served >= 0.55 | conformal 80 / 95 (max fold dev)
     std::string best_name = "-";
     double best_acc = -1;
     for (const auto& bl : r.pooled_baselines) {
@@ -308,14 +327,17 @@ int main(int argc, char** argv) {
     }
     char line[900];
     std::snprintf(line, sizeof line,
-                  "| %s | %d | %zu (%.0f) | %s%.2f%% [%.2f, %.2f] | %.4f / %.4f | %+.4f [%+.4f, %+.4f] | %+.5f [%+.5f, %+.5f] | "
+                  "| %s | %d | %zu (%.0f) | %s%.2f%% [%.2f, %.2f] | %.4f / %.4f | %+.4f [%+.4f, "
+                  "%+.4f] | %+.5f [%+.5f, %+.5f] | "
                   "%s | %.1f pp | %s %.2f%% | %s | %.1f%% / %.1f%% (%.1f / %.1f pp) |\n",
-                  sym.c_str(), h, n, acc.n_effective, constant_p ? "no call (p = base rate); tie-break class " : "",
-                  100 * m.accuracy, 100 * m.accuracy_ci.lo, 100 * m.accuracy_ci.hi,
-                  sk.model_log_loss, sk.base_log_loss, sk.log_loss_gain.mean, sk.log_loss_gain.lo, sk.log_loss_gain.hi,
-                  sk.brier_gain.mean, sk.brier_gain.lo, sk.brier_gain.hi, sk.shown ? "**yes**" : "no",
-                  100 * m.reliability_gap, best_name.c_str(), 100 * best_acc, ab.c_str(),
-                  100 * conformal[0]["empirical"].get<double>(), 100 * conformal[1]["empirical"].get<double>(),
+                  sym.c_str(), h, n, acc.n_effective,
+                  constant_p ? "no call (p = base rate); tie-break class " : "", 100 * m.accuracy,
+                  100 * m.accuracy_ci.lo, 100 * m.accuracy_ci.hi, sk.model_log_loss,
+                  sk.base_log_loss, sk.log_loss_gain.mean, sk.log_loss_gain.lo, sk.log_loss_gain.hi,
+                  sk.brier_gain.mean, sk.brier_gain.lo, sk.brier_gain.hi,
+                  sk.shown ? "**yes**" : "no", 100 * m.reliability_gap, best_name.c_str(),
+                  100 * best_acc, ab.c_str(), 100 * conformal[0]["empirical"].get<double>(),
+                  100 * conformal[1]["empirical"].get<double>(),
                   100 * conformal[0]["max_fold_deviation"].get<double>(),
                   100 * conformal[1]["max_fold_deviation"].get<double>());
     std::ofstream(opt["row"], std::ios::app) << line;
@@ -325,7 +347,8 @@ int main(int argc, char** argv) {
                 {"horizon", h},
                 {"command", command},
                 {"walk_forward", ToJson(r)},
-                {"accuracy_effective", {{"n_effective", acc.n_effective}, {"ci95", {acc_eff.lo, acc_eff.hi}}}},
+                {"accuracy_effective",
+                 {{"n_effective", acc.n_effective}, {"ci95", {acc_eff.lo, acc_eff.hi}}}},
                 {"baselines", baselines},
                 {"conformal", conformal},
                 {"move_ratio", move_ratio}};

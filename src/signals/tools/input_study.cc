@@ -17,8 +17,8 @@
 //   volscaled  ln(c_t / c_{t-k}) / (rv24_t sqrt k) for k = 1, 2, 4, 8, 24; rv24 / rv120
 //   calendar   UTC hour, weekday, London 07-16, New York 12-21, their overlap 12-16, Asia 23-08
 //   mtf        H4 and D1 context from UTC buckets: the last completed H4 / D1 bar's return and the
-//              current partial bucket's return so far (each / (rv24 sqrt(bucket hours))), the close's
-//              position in today's range so far, RSI(14) of completed D1 closes
+//              current partial bucket's return so far (each / (rv24 sqrt(bucket hours))), the
+//              close's position in today's range so far, RSI(14) of completed D1 closes
 //   regime     the 12-regime classifier's columns (regime.h RegimeFeatures: code, trend, vol,
 //              ADX, slope, rv percentile)
 //   xasset     other symbols' returns over the last hour and the hour before (lead-lag) and over
@@ -34,11 +34,10 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <unordered_map>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "core/time.h"
 #include "features/feature_set.h"
@@ -73,9 +72,11 @@ std::string TzOf(const std::string& sym) {
 
 Result<std::vector<market::Bar>> Load(const std::string& sym, const std::string& tz_override) {
   market::CsvImportOptions io;
-  SINYAL_ASSIGN_OR_RETURN(io.source_tz, TimeZone::Parse(tz_override.empty() ? TzOf(sym) : tz_override));
+  SINYAL_ASSIGN_OR_RETURN(io.source_tz,
+                          TimeZone::Parse(tz_override.empty() ? TzOf(sym) : tz_override));
   io.timeframe = market::Timeframe::kH1;
-  SINYAL_ASSIGN_OR_RETURN(auto r, market::ImportBarsCsvFile(std::filesystem::path(g_dir) / (sym + "_H1.csv"), io));
+  SINYAL_ASSIGN_OR_RETURN(
+      auto r, market::ImportBarsCsvFile(std::filesystem::path(g_dir) / (sym + "_H1.csv"), io));
   return std::move(r.bars);
 }
 
@@ -107,14 +108,16 @@ std::vector<double> Rv(const std::vector<market::Bar>& b, size_t w) {
 FeatureFrame VolScaled(const std::vector<market::Bar>& b) {
   const auto rv24 = Rv(b, 24), rv120 = Rv(b, 120);
   const int ks[5] = {1, 2, 4, 8, 24};
-  FeatureFrame f = Frame("volscaled", {"vs.ret_1", "vs.ret_2", "vs.ret_4", "vs.ret_8", "vs.ret_24", "vs.vol_ratio"},
-                         b.size());
+  FeatureFrame f = Frame(
+      "volscaled", {"vs.ret_1", "vs.ret_2", "vs.ret_4", "vs.ret_8", "vs.ret_24", "vs.vol_ratio"},
+      b.size());
   for (size_t i = 0; i < b.size(); ++i) {
     float* row = f.values.data() + i * 6;
     if (!(rv24[i] > 0)) continue;
     for (int k = 0; k < 5; ++k) {
       if (i >= static_cast<size_t>(ks[k])) {
-        row[k] = static_cast<float>(std::log(b[i].close() / b[i - ks[k]].close()) / (rv24[i] * std::sqrt(ks[k])));
+        row[k] = static_cast<float>(std::log(b[i].close() / b[i - ks[k]].close()) /
+                                    (rv24[i] * std::sqrt(ks[k])));
       }
     }
     if (rv120[i] > 0) row[5] = static_cast<float>(rv24[i] / rv120[i]);
@@ -123,8 +126,10 @@ FeatureFrame VolScaled(const std::vector<market::Bar>& b) {
 }
 
 FeatureFrame Calendar(const std::vector<market::Bar>& b) {
-  FeatureFrame f = Frame("calendar", {"cal.hour", "cal.weekday", "cal.london", "cal.new_york", "cal.overlap", "cal.asia"},
-                         b.size());
+  FeatureFrame f =
+      Frame("calendar",
+            {"cal.hour", "cal.weekday", "cal.london", "cal.new_york", "cal.overlap", "cal.asia"},
+            b.size());
   for (size_t i = 0; i < b.size(); ++i) {
     const int64_t s = b[i].time() / kNanosPerSecond;
     const int hour = static_cast<int>((s / 3600) % 24);
@@ -142,8 +147,9 @@ FeatureFrame Calendar(const std::vector<market::Bar>& b) {
 
 FeatureFrame MultiTimeframe(const std::vector<market::Bar>& b) {
   const auto rv24 = Rv(b, 24);
-  FeatureFrame f = Frame("mtf", {"mtf.h4_last", "mtf.h4_partial", "mtf.d1_last", "mtf.d1_partial",
-                                 "mtf.d1_range_pos", "mtf.d1_rsi14"},
+  FeatureFrame f = Frame("mtf",
+                         {"mtf.h4_last", "mtf.h4_partial", "mtf.d1_last", "mtf.d1_partial",
+                          "mtf.d1_range_pos", "mtf.d1_rsi14"},
                          b.size());
   auto rsi = features::Rsi::Create(14).value();
   // Per bucket size: the close of the last completed bucket and of the one before.
@@ -183,13 +189,16 @@ FeatureFrame MultiTimeframe(const std::vector<market::Bar>& b) {
     float* row = f.values.data() + i * 6;
     if (!(rv24[i] > 0)) continue;
     auto scaled = [&](double a, double c, double hrs) {
-      return (a > 0 && c > 0) ? static_cast<float>(std::log(a / c) / (rv24[i] * std::sqrt(hrs))) : std::nanf("");
+      return (a > 0 && c > 0) ? static_cast<float>(std::log(a / c) / (rv24[i] * std::sqrt(hrs)))
+                              : std::nanf("");
     };
     row[0] = scaled(h4.last_close, h4.prev_close, 4);
     row[1] = scaled(b[i].close(), h4.last_close, 4);
     row[2] = scaled(d1.last_close, d1.prev_close, 24);
     row[3] = scaled(b[i].close(), d1.last_close, 24);
-    row[4] = day_high > day_low ? static_cast<float>((b[i].close() - day_low) / (day_high - day_low)) : 0.5f;
+    row[4] = day_high > day_low
+                 ? static_cast<float>((b[i].close() - day_low) / (day_high - day_low))
+                 : 0.5f;
     row[5] = static_cast<float>(d1_rsi);
   }
   return f;
@@ -202,12 +211,15 @@ Result<FeatureFrame> Regime(const std::vector<market::Bar>& b) {
   return f;
 }
 
-Result<FeatureFrame> CrossAsset(const std::string& sym, const std::vector<market::Bar>& b, const std::string& tz) {
-  const std::vector<std::string> others_all = {"EURUSD", "GBPUSD", "USDJPY", "XAUUSD", "USDCAD", "USDCHF"};
+Result<FeatureFrame> CrossAsset(const std::string& sym, const std::vector<market::Bar>& b,
+                                const std::string& tz) {
+  const std::vector<std::string> others_all = {"EURUSD", "GBPUSD", "USDJPY",
+                                               "XAUUSD", "USDCAD", "USDCHF"};
   std::vector<std::string> names;
   std::vector<std::unordered_map<int64_t, double>> closes;
   for (const auto& o : others_all) {
-    if (o == sym || !std::filesystem::exists(std::filesystem::path(g_dir) / (o + "_H1.csv"))) continue;
+    if (o == sym || !std::filesystem::exists(std::filesystem::path(g_dir) / (o + "_H1.csv")))
+      continue;
     SINYAL_ASSIGN_OR_RETURN(auto ob, Load(o, tz.empty() ? "" : tz));
     std::unordered_map<int64_t, double> m;
     for (const auto& x : ob) m[x.time() / kNanosPerHour] = x.close();
@@ -269,9 +281,11 @@ Result<FeatureFrame> CrossAsset(const std::string& sym, const std::vector<market
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::map<std::string, std::string> opt = {{"data-dir", ""}, {"symbol", ""}, {"horizon", "1"},
-                                            {"candidates", "volscaled,calendar,mtf,regime,xasset"},
-                                            {"folds", "5"}, {"json", ""}, {"tz", ""}, {"trees", ""}};
+  std::map<std::string, std::string> opt = {
+      {"data-dir", ""}, {"symbol", ""},
+      {"horizon", "1"}, {"candidates", "volscaled,calendar,mtf,regime,xasset"},
+      {"folds", "5"},   {"json", ""},
+      {"tz", ""},       {"trees", ""}};
   std::string command = "sinyal_input_study";
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
@@ -309,7 +323,8 @@ int main(int argc, char** argv) {
     if (comma == std::string::npos) comma = list.size();
     const std::string c = list.substr(pos, comma - pos);
     pos = comma + 1;
-    Result<FeatureFrame> fr = Status::InvalidArgument("unknown candidate '" + c + "'", "candidates");
+    Result<FeatureFrame> fr =
+        Status::InvalidArgument("unknown candidate '" + c + "'", "candidates");
     if (c == "volscaled") fr = VolScaled(*mb);
     if (c == "calendar") fr = Calendar(*mb);
     if (c == "mtf") fr = MultiTimeframe(*mb);
@@ -337,7 +352,9 @@ int main(int argc, char** argv) {
   wf.folds = std::atoi(opt["folds"].c_str());
   std::printf("### %s H1, horizon %d: %zu common rows\n\n", sym.c_str(), h, (*aligned)[0].size());
   std::printf("`%s`\n\n", command.c_str());
-  std::printf("| inputs | columns | log loss | gain over core-v1 [95%%] | reliability gap | skill shown |\n|---|---:|---:|---|---:|---|\n");
+  std::printf(
+      "| inputs | columns | log loss | gain over core-v1 [95%%] | reliability gap | skill shown "
+      "|\n|---|---:|---:|---|---:|---|\n");
   std::fflush(stdout);
   auto base = RunWalkForward((*aligned)[0], cfg, wf);
   if (!base.ok()) return Fail(base.error().ToString());
@@ -350,12 +367,18 @@ int main(int argc, char** argv) {
     return v;
   };
   const auto base_ll = row_ll(*base);
-  std::printf("| core-v1 (baseline) | %zu | %.5f | - | %.1f pp | %s |\n", (*aligned)[0].num_features(),
-              base->pooled.log_loss, 100 * base->pooled.reliability_gap, base->skill.shown ? "yes" : "no");
+  std::printf("| core-v1 (baseline) | %zu | %.5f | - | %.1f pp | %s |\n",
+              (*aligned)[0].num_features(), base->pooled.log_loss,
+              100 * base->pooled.reliability_gap, base->skill.shown ? "yes" : "no");
   std::fflush(stdout);
-  json out = {{"symbol", sym}, {"horizon", h}, {"command", command}, {"rows", (*aligned)[0].size()},
-              {"baseline", {{"log_loss", base->pooled.log_loss}, {"reliability_gap", base->pooled.reliability_gap}}},
-              {"candidates", json::array()}};
+  json out = {
+      {"symbol", sym},
+      {"horizon", h},
+      {"command", command},
+      {"rows", (*aligned)[0].size()},
+      {"baseline",
+       {{"log_loss", base->pooled.log_loss}, {"reliability_gap", base->pooled.reliability_gap}}},
+      {"candidates", json::array()}};
   for (size_t c = 0; c < cands.size(); ++c) {
     auto r = RunWalkForward((*aligned)[c + 1], cfg, wf);
     if (!r.ok()) return Fail(cands[c].first + ": " + r.error().ToString());
@@ -363,9 +386,9 @@ int main(int argc, char** argv) {
     std::vector<double> d(ll.size());
     for (size_t i = 0; i < d.size(); ++i) d[i] = base_ll[i] - ll[i];
     const MeanInterval g = HacMean(d, HacLag(d.size(), h));
-    std::printf("| + %s | %zu | %.5f | %+.5f [%+.5f, %+.5f] | %.1f pp | %s |\n", cands[c].first.c_str(),
-                (*aligned)[c + 1].num_features(), r->pooled.log_loss, g.mean, g.lo, g.hi,
-                100 * r->pooled.reliability_gap, r->skill.shown ? "yes" : "no");
+    std::printf("| + %s | %zu | %.5f | %+.5f [%+.5f, %+.5f] | %.1f pp | %s |\n",
+                cands[c].first.c_str(), (*aligned)[c + 1].num_features(), r->pooled.log_loss,
+                g.mean, g.lo, g.hi, 100 * r->pooled.reliability_gap, r->skill.shown ? "yes" : "no");
     std::fflush(stdout);
     out["candidates"].push_back({{"name", cands[c].first},
                                  {"columns", (*aligned)[c + 1].num_features()},

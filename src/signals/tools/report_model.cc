@@ -25,8 +25,8 @@
 #include "signals/cross_asset.h"
 #include "signals/interval_calibration.h"
 #include "signals/pipeline.h"
-#include "signals/series_window.h"
 #include "signals/regime.h"
+#include "signals/series_window.h"
 #include "signals/signal.h"
 
 namespace sinyal::signals {
@@ -40,9 +40,11 @@ int Fail(const std::string& m) {
 
 Result<std::vector<market::Bar>> LoadBars(const std::string& dir, const std::string& sym) {
   market::CsvImportOptions o;
-  SINYAL_ASSIGN_OR_RETURN(o.source_tz, TimeZone::Parse((sym == "USDJPY" || sym == "XAUUSD") ? "EET" : "NY+7"));
+  SINYAL_ASSIGN_OR_RETURN(o.source_tz,
+                          TimeZone::Parse((sym == "USDJPY" || sym == "XAUUSD") ? "EET" : "NY+7"));
   o.timeframe = market::Timeframe::kH1;
-  SINYAL_ASSIGN_OR_RETURN(auto r, market::ImportBarsCsvFile(std::filesystem::path(dir) / (sym + "_H1.csv"), o));
+  SINYAL_ASSIGN_OR_RETURN(
+      auto r, market::ImportBarsCsvFile(std::filesystem::path(dir) / (sym + "_H1.csv"), o));
   return std::move(r.bars);
 }
 
@@ -105,7 +107,8 @@ int RunModelSections(const ReportModelOptions& o, const std::string& section) {
     for (size_t i = lo; i < hi; ++i) v.push_back(i);
     return v;
   };
-  const auto fit = seg(0, 0.55), calib = seg(0.55, 0.65), conf = seg(0.65, 0.80), test = seg(0.80, 1.0);
+  const auto fit = seg(0, 0.55), calib = seg(0.55, 0.65), conf = seg(0.65, 0.80),
+             test = seg(0.80, 1.0);
   models::TrainConfig cfg = models::DefaultTrainConfig(o.symbol, "H1");
   cfg.horizon = o.horizon;
   cfg.dead_band = lc.dead_band;
@@ -125,7 +128,8 @@ int RunModelSections(const ReportModelOptions& o, const std::string& section) {
                               std::span<const float>(frame->Row(i), frame->cols()));
       if (!r) continue;
       if (e != nullptr) {
-        r->point = ConformalPoint(e->Predict(frame->Row(i)).proba[models::kUp], move_ratio, r->scale);
+        r->point =
+            ConformalPoint(e->Predict(frame->Row(i)).proba[models::kUp], move_ratio, r->scale);
       }
       out.push_back(*r);
     }
@@ -150,32 +154,39 @@ int RunModelSections(const ReportModelOptions& o, const std::string& section) {
   };
   if (want_conformal) {
     std::printf("## Conformal coverage: %s H1, horizon %d bar(s)\n\n", o.symbol.c_str(), o.horizon);
-    std::printf("Dataset: %zu rows (%zu neutral excluded, dead band %.2f bp), %zu features (%s). "
-                "Ensemble: %zu members x %d trees, trained in %.1f s.\n\n",
-                n, ds->neutral_dropped, lc.dead_band * 1e4, ds->num_features(), frame->set_name.c_str(),
-                ens->num_members(), o.trees, train_s);
+    std::printf(
+        "Dataset: %zu rows (%zu neutral excluded, dead band %.2f bp), %zu features (%s). "
+        "Ensemble: %zu members x %d trees, trained in %.1f s.\n\n",
+        n, ds->neutral_dropped, lc.dead_band * 1e4, ds->num_features(), frame->set_name.c_str(),
+        ens->num_members(), o.trees, train_s);
     std::printf("| segment | rows | UTC span |\n|---|---:|---|\n");
     std::printf("| fit (members) | %zu | %s |\n| isotonic calibration | %zu | %s |\n", fit.size(),
                 span_of(fit).c_str(), calib.size(), span_of(calib).c_str());
-    std::printf("| conformal calibration | %zu (%zu conformal rows) | %s |\n| test | %zu (%zu) | %s |\n\n",
-                conf.size(), conf_rows->size(), span_of(conf).c_str(), test.size(), test_rows->size(),
-                span_of(test).c_str());
-    std::printf("move_ratio (mean |r| / (rv sqrt(h)) on the fit rows) = %.3f. Conformity score quantiles "
-                "(in units of rv sqrt(h)): pooled 80%% %.3f, 95%% %.3f.\n\n",
-                *move_ratio, pooled->Quantile(0, -1), pooled->Quantile(1, -1));
+    std::printf(
+        "| conformal calibration | %zu (%zu conformal rows) | %s |\n| test | %zu (%zu) | %s |\n\n",
+        conf.size(), conf_rows->size(), span_of(conf).c_str(), test.size(), test_rows->size(),
+        span_of(test).c_str());
+    std::printf(
+        "move_ratio (mean |r| / (rv sqrt(h)) on the fit rows) = %.3f. Conformity score quantiles "
+        "(in units of rv sqrt(h)): pooled 80%% %.3f, 95%% %.3f.\n\n",
+        *move_ratio, pooled->Quantile(0, -1), pooled->Quantile(1, -1));
     const char* gname[] = {"low_vol", "normal_vol", "high_vol"};
-    auto table = [&](const char* title, const ConformalIntervals& ci, std::span<const ConformalRow> rows) {
-      std::printf("%s\n\n| rows | nominal | n | covered | empirical | 95%% Wilson interval | mean width (bp) |\n"
-                  "|---|---:|---:|---:|---:|---|---:|\n", title);
+    auto table = [&](const char* title, const ConformalIntervals& ci,
+                     std::span<const ConformalRow> rows) {
+      std::printf(
+          "%s\n\n| rows | nominal | n | covered | empirical | 95%% Wilson interval | mean width "
+          "(bp) |\n"
+          "|---|---:|---:|---:|---:|---|---:|\n",
+          title);
       for (const auto& l : EvaluateCoverage(ci, rows)) {
         std::printf("| %s | %.0f%% | %zu | %zu | %.2f%% | [%.2f%%, %.2f%%] | %.1f |\n",
-                    l.group < 0 ? "all" : gname[l.group], 100 * l.nominal, l.n, l.covered, 100 * l.empirical,
-                    100 * l.ci.lo, 100 * l.ci.hi, 1e4 * l.mean_width);
+                    l.group < 0 ? "all" : gname[l.group], 100 * l.nominal, l.n, l.covered,
+                    100 * l.empirical, 100 * l.ci.lo, 100 * l.ci.hi, 1e4 * l.mean_width);
       }
       std::printf("\n");
     };
-    table("Mondrian (per vol state; the version's held-out quantiles, served before issue 13):", *mondrian,
-          *test_rows);
+    table("Mondrian (per vol state; the version's held-out quantiles, served before issue 13):",
+          *mondrian, *test_rows);
     table("Pooled (one quantile for all rows), for comparison:", *pooled, *test_rows);
     {
       // The served rule since issue 13 (interval_calibration.h RecentIntervals): at each test bar,
@@ -183,11 +194,14 @@ int RunModelSections(const ReportModelOptions& o, const std::string& section) {
       size_t nn = 0, cov[2] = {0, 0};
       double width[2] = {0, 0};
       for (size_t i = ds->rows[test.front()].bar; i <= ds->rows[test.back()].bar; ++i) {
-        auto r = ConformalRowAt(mb, i, o.horizon, (*states)[i], std::span<const float>(frame->Row(i), frame->cols()));
+        auto r = ConformalRowAt(mb, i, o.horizon, (*states)[i],
+                                std::span<const float>(frame->Row(i), frame->cols()));
         if (!r) continue;
-        auto recent = RecentIntervals(std::span(mb).first(i + 1), std::span(*states).first(i + 1), o.horizon);
+        auto recent =
+            RecentIntervals(std::span(mb).first(i + 1), std::span(*states).first(i + 1), o.horizon);
         if (!recent.ok()) continue;
-        const double pt = ConformalPoint(ens->Predict(frame->Row(i)).proba[models::kUp], *move_ratio, r->scale);
+        const double pt =
+            ConformalPoint(ens->Predict(frame->Row(i)).proba[models::kUp], *move_ratio, r->scale);
         const auto iv = recent->Predict(pt, r->scale, -1);
         for (int k = 0; k < 2; ++k) {
           cov[k] += r->actual >= iv[k].lo && r->actual <= iv[k].hi;
@@ -195,20 +209,25 @@ int RunModelSections(const ReportModelOptions& o, const std::string& section) {
         }
         ++nn;
       }
-      std::printf("Served rule (the newest resolved rows at each bar, pooled; issue 13):\n\n| rows | nominal | n | "
-                  "covered | empirical | 95%% Wilson interval | mean width (bp) |\n|---|---:|---:|---:|---:|---|---:|\n");
+      std::printf(
+          "Served rule (the newest resolved rows at each bar, pooled; issue 13):\n\n| rows | "
+          "nominal | n | "
+          "covered | empirical | 95%% Wilson interval | mean width (bp) "
+          "|\n|---|---:|---:|---:|---:|---|---:|\n");
       const double nominal[2] = {0.8, 0.95};
       for (int k = 0; k < 2; ++k) {
         const auto ci = models::WilsonInterval(cov[k], nn);
-        std::printf("| all | %.0f%% | %zu | %zu | %.2f%% | [%.2f%%, %.2f%%] | %.1f |\n", 100 * nominal[k], nn, cov[k],
-                    nn ? 100.0 * cov[k] / nn : 0.0, 100 * ci.lo, 100 * ci.hi, nn ? 1e4 * width[k] / nn : 0.0);
+        std::printf("| all | %.0f%% | %zu | %zu | %.2f%% | [%.2f%%, %.2f%%] | %.1f |\n",
+                    100 * nominal[k], nn, cov[k], nn ? 100.0 * cov[k] / nn : 0.0, 100 * ci.lo,
+                    100 * ci.hi, nn ? 1e4 * width[k] / nn : 0.0);
       }
       std::printf("\n");
     }
     if (o.horizon > 1) {
       std::vector<ConformalRow> sub;
       for (size_t i = 0; i < test_rows->size(); i += o.horizon) sub.push_back((*test_rows)[i]);
-      table("Mondrian, every h-th test row only (non-overlapping forward windows):", *mondrian, sub);
+      table("Mondrian, every h-th test row only (non-overlapping forward windows):", *mondrian,
+            sub);
     }
     // Direction quality on the same test rows, next to the naive baseline.
     std::vector<float> probs;
@@ -222,10 +241,11 @@ int RunModelSections(const ReportModelOptions& o, const std::string& section) {
     auto m = models::ComputeMetrics(probs, labels, 2);
     size_t up = 0;
     for (auto l : labels) up += l == models::kUp;
-    std::printf("Direction on the test rows: accuracy %.2f%% [%.2f, %.2f] (n %zu; share of up %.2f%%), "
-                "log loss %.4f, Brier %.4f, reliability gap %.4f.\n\n",
-                100 * m.accuracy, 100 * m.accuracy_ci.lo, 100 * m.accuracy_ci.hi, m.n,
-                100.0 * up / labels.size(), m.log_loss, m.brier, m.reliability_gap);
+    std::printf(
+        "Direction on the test rows: accuracy %.2f%% [%.2f, %.2f] (n %zu; share of up %.2f%%), "
+        "log loss %.4f, Brier %.4f, reliability gap %.4f.\n\n",
+        100 * m.accuracy, 100 * m.accuracy_ci.lo, 100 * m.accuracy_ci.hi, m.n,
+        100.0 * up / labels.size(), m.log_loss, m.brier, m.reliability_gap);
   }
   if (want_signal) {
     // The worked signal at the last bar of the data (its features exist; its label does not).
@@ -235,7 +255,8 @@ int RunModelSections(const ReportModelOptions& o, const std::string& section) {
     model.ensemble = &*ens;
     model.conformal = *mondrian;
     model.move_ratio = *move_ratio;
-    model.model_version = "report/" + o.symbol + "/H1/h" + std::to_string(o.horizon) + " (in-process)";
+    model.model_version =
+        "report/" + o.symbol + "/H1/h" + std::to_string(o.horizon) + " (in-process)";
     model.symbol = o.symbol;
     model.timeframe = "H1";
     SignalInput in;
@@ -247,7 +268,8 @@ int RunModelSections(const ReportModelOptions& o, const std::string& section) {
     const CrossAssetReference ref{"synthetic_dxy_5", panel->times, *dxy};
     in.cross_asset = CrossAssetContextAt(mb, market::Timeframe::kH1, o.symbol, ref);
     // The served intervals at that bar (RecentIntervals), as SeriesWindow's SignalAt computes them.
-    if (auto recent = RecentIntervals(mb, *states, o.horizon); recent.ok()) in.recent_intervals = *recent;
+    if (auto recent = RecentIntervals(mb, *states, o.horizon); recent.ok())
+      in.recent_intervals = *recent;
     // Issued at the bar's close (its open + 1 h): a ManualClock makes the output reproducible.
     ManualClock clock(mb[last].time() + kNanosPerHour);
     SignalGenerator gen(clock);
@@ -257,10 +279,11 @@ int RunModelSections(const ReportModelOptions& o, const std::string& section) {
     auto sig = gen.Generate(model, req, in);
     if (!sig.ok()) return Fail(sig.error().ToString());
     std::printf("## Worked signal: %s H1 at the last bar of the shared data\n\n", o.symbol.c_str());
-    std::printf("Request: confidence_threshold %.2f, top_drivers %d. Model trained as in the conformal "
-                "section (%zu members x %d trees, horizon %d).\n\n```json\n%s\n```\n\n",
-                req.confidence_threshold, req.top_drivers, ens->num_members(), o.trees, o.horizon,
-                sig->ToJson().dump(2).c_str());
+    std::printf(
+        "Request: confidence_threshold %.2f, top_drivers %d. Model trained as in the conformal "
+        "section (%zu members x %d trees, horizon %d).\n\n```json\n%s\n```\n\n",
+        req.confidence_threshold, req.top_drivers, ens->num_members(), o.trees, o.horizon,
+        sig->ToJson().dump(2).c_str());
   }
   return 0;
 }

@@ -46,8 +46,8 @@ Result<std::vector<market::Bar>> Load(const std::string& sym) {
   market::CsvImportOptions o;
   SINYAL_ASSIGN_OR_RETURN(o.source_tz, TimeZone::Parse(Tz(sym)));
   o.timeframe = market::Timeframe::kH1;
-  SINYAL_ASSIGN_OR_RETURN(auto r, market::ImportBarsCsvFile(
-                                      std::filesystem::path(g_data_dir) / (sym + "_H1.csv"), o));
+  SINYAL_ASSIGN_OR_RETURN(
+      auto r, market::ImportBarsCsvFile(std::filesystem::path(g_data_dir) / (sym + "_H1.csv"), o));
   return std::move(r.bars);
 }
 
@@ -114,7 +114,9 @@ int Regimes() {
       fwd_ret_trend[static_cast<int>(s[t].trend)].push_back(ret);
       fwd_rv_vol[static_cast<int>(s[t].vol)].push_back(rv);
     }
-    std::printf("| regime | share of bars | runs | mean duration (bars) | P(stay) | n (fwd) | median fwd rv24 (bp/h) | mean fwd 24h return (bp) | share fwd 24h return > 0 |\n");
+    std::printf(
+        "| regime | share of bars | runs | mean duration (bars) | P(stay) | n (fwd) | median fwd "
+        "rv24 (bp/h) | mean fwd 24h return (bp) | share fwd 24h return > 0 |\n");
     std::printf("|---|---:|---:|---:|---:|---:|---:|---:|---:|\n");
     for (int c = 0; c < kNumRegimes; ++c) {
       std::vector<double> v = fwd_rv[c];
@@ -122,9 +124,10 @@ int Regimes() {
       double mret = 0, pos = 0;
       for (double r : fwd_ret[c]) mret += r, pos += r > 0;
       const size_t n = fwd_ret[c].size();
-      std::printf("| %s | %.1f%% | %lld | %.1f | %.3f | %zu | %s | %s | %s |\n", RegimeName(c).c_str(),
-                  100.0 * rs.bars[c] / std::max<int64_t>(1, rs.ready_bars),
-                  static_cast<long long>(rs.runs[c]), rs.mean_duration[c], rs.TransitionProbability(c, c), n,
+      std::printf("| %s | %.1f%% | %lld | %.1f | %.3f | %zu | %s | %s | %s |\n",
+                  RegimeName(c).c_str(), 100.0 * rs.bars[c] / std::max<int64_t>(1, rs.ready_bars),
+                  static_cast<long long>(rs.runs[c]), rs.mean_duration[c],
+                  rs.TransitionProbability(c, c), n,
                   n ? std::to_string(QuantileSorted(v, 0.5) * 1e4).substr(0, 5).c_str() : "-",
                   n ? std::to_string(mret / n * 1e4).substr(0, 6).c_str() : "-",
                   n ? (std::to_string(100 * pos / n).substr(0, 4) + "%").c_str() : "-");
@@ -139,13 +142,15 @@ int Regimes() {
     }
     auto kw_abs = KruskalWallis(abs_ret);
     std::printf("\nKruskal-Wallis tests (non-overlapping 24-bar forward windows):\n\n");
-    std::printf("| forward quantity | groups | n | H | df | p-value |\n|---|---|---:|---:|---:|---:|\n");
+    std::printf(
+        "| forward quantity | groups | n | H | df | p-value |\n|---|---|---:|---:|---:|---:|\n");
     auto row = [](const char* what, const char* groups, const Result<KruskalWallisResult>& k) {
       if (!k.ok()) {
         std::printf("| %s | %s | - | - | - | %s |\n", what, groups, k.error().message().c_str());
         return;
       }
-      std::printf("| %s | %s | %zu | %.1f | %d | %s |\n", what, groups, k->n, k->h, k->df, P(k->p_value).c_str());
+      std::printf("| %s | %s | %zu | %.1f | %d | %s |\n", what, groups, k->n, k->h, k->df,
+                  P(k->p_value).c_str());
     };
     row("realised vol (rv24)", "12 regimes", kw_rv);
     row("realised vol (rv24)", "3 vol states", kw_rv_v);
@@ -180,24 +185,29 @@ int Regimes() {
     auto ct = MakeContingency(rule, 3, path, 3);
     if (!ct.ok()) return Fail(ct.error().ToString());
     auto as = Associate(*ct);
-    std::printf("\nHMM check (3-state diagonal Gaussian HMM on (r_t / sd, ln rv24_t), Baum-Welch %d "
-                "iterations%s, log-likelihood %.1f; states ordered by mean ln rv24):\n\n",
-                hmm->iterations, hmm->converged ? ", converged" : ", NOT converged", hmm->log_likelihood);
-    std::printf("| rule vol state \\ HMM state | calm | middle | turbulent |\n|---|---:|---:|---:|\n");
+    std::printf(
+        "\nHMM check (3-state diagonal Gaussian HMM on (r_t / sd, ln rv24_t), Baum-Welch %d "
+        "iterations%s, log-likelihood %.1f; states ordered by mean ln rv24):\n\n",
+        hmm->iterations, hmm->converged ? ", converged" : ", NOT converged", hmm->log_likelihood);
+    std::printf(
+        "| rule vol state \\ HMM state | calm | middle | turbulent |\n|---|---:|---:|---:|\n");
     const char* vn[] = {"low_vol", "normal_vol", "high_vol"};
     for (int i = 0; i < 3; ++i) {
       std::printf("| %s | %lld | %lld | %lld |\n", vn[i], static_cast<long long>(ct->at(i, 0)),
                   static_cast<long long>(ct->at(i, 1)), static_cast<long long>(ct->at(i, 2)));
     }
-    std::printf("\nHMM state means of ln rv24: %.2f / %.2f / %.2f; P(stay): %.3f / %.3f / %.3f. "
-                "Agreement (diagonal) %.1f%%, Cramér's V %.3f, adjusted Rand index %.3f, "
-                "chi2 %.0f (df %d, p %s), n %lld.\n\n",
-                hmm->mean[1], hmm->mean[3], hmm->mean[5], std::exp(hmm->log_transition[0]),
-                std::exp(hmm->log_transition[4]), std::exp(hmm->log_transition[8]), 100 * as.agreement,
-                as.cramers_v, as.adjusted_rand, as.chi2, as.df, P(as.p_value).c_str(),
-                static_cast<long long>(ct->n));
+    std::printf(
+        "\nHMM state means of ln rv24: %.2f / %.2f / %.2f; P(stay): %.3f / %.3f / %.3f. "
+        "Agreement (diagonal) %.1f%%, Cramér's V %.3f, adjusted Rand index %.3f, "
+        "chi2 %.0f (df %d, p %s), n %lld.\n\n",
+        hmm->mean[1], hmm->mean[3], hmm->mean[5], std::exp(hmm->log_transition[0]),
+        std::exp(hmm->log_transition[4]), std::exp(hmm->log_transition[8]), 100 * as.agreement,
+        as.cramers_v, as.adjusted_rand, as.chi2, as.df, P(as.p_value).c_str(),
+        static_cast<long long>(ct->n));
     if (sym == "EURUSD") {
-      std::printf("Transition matrix P(next | current), EURUSD (rows: current regime; %% of the row):\n\n|  |");
+      std::printf(
+          "Transition matrix P(next | current), EURUSD (rows: current regime; %% of the row):\n\n| "
+          " |");
       for (int j = 0; j < kNumRegimes; ++j) std::printf(" %d |", j);
       std::printf("\n|---|");
       for (int j = 0; j < kNumRegimes; ++j) std::printf("---:|");
@@ -236,11 +246,14 @@ int Dxy() {
   std::ifstream ecb(std::filesystem::path(g_data_dir) / "daily" / "ECB_EUROFXREF_D1.csv");
   auto sek = ParseEcbUsdSek(ecb);
   if (!sek.ok()) return Fail("ECB: " + sek.error().ToString());
-  std::printf("Panel: %zu common UTC hours of EURUSD, USDJPY, GBPUSD, USDCAD, USDCHF (%s .. %s); "
-              "DXY_H1: %zu bars; ECB USD/SEK: %zu days.\n\n",
-              panel->rows(), Day(panel->times.front()).c_str(), Day(panel->times.back()).c_str(),
-              ref->size(), sek->size());
-  std::printf("| variant | common hours | return pairs | corr lag 0 | corr (ref 1 h later) | corr (ref 1 h earlier) | tracking error (bp/h) | mean abs level diff | mean DXY level |\n");
+  std::printf(
+      "Panel: %zu common UTC hours of EURUSD, USDJPY, GBPUSD, USDCAD, USDCHF (%s .. %s); "
+      "DXY_H1: %zu bars; ECB USD/SEK: %zu days.\n\n",
+      panel->rows(), Day(panel->times.front()).c_str(), Day(panel->times.back()).c_str(),
+      ref->size(), sek->size());
+  std::printf(
+      "| variant | common hours | return pairs | corr lag 0 | corr (ref 1 h later) | corr (ref 1 h "
+      "earlier) | tracking error (bp/h) | mean abs level diff | mean DXY level |\n");
   std::printf("|---|---:|---:|---:|---:|---:|---:|---:|---:|\n");
   for (SekMode m : {SekMode::kDropSek, SekMode::kDailySek}) {
     auto d = SyntheticDxy(*panel, m, *sek);
@@ -260,7 +273,8 @@ int Dxy() {
 int Correlations() {
   std::printf("## Cross-asset correlations (H1, UTC-aligned)\n\n");
   std::vector<SymbolSeries> series;
-  for (const std::string sym : {"EURUSD", "GBPUSD", "USDJPY", "USDCHF", "USDCAD", "AUDUSD", "XAUUSD"}) {
+  for (const std::string sym :
+       {"EURUSD", "GBPUSD", "USDJPY", "USDCHF", "USDCAD", "AUDUSD", "XAUUSD"}) {
     auto b = Load(sym);
     if (!b.ok()) return Fail(sym + ": " + b.error().ToString());
     series.push_back({sym, std::move(*b)});
@@ -269,11 +283,13 @@ int Correlations() {
   if (!panel.ok()) return Fail(panel.error().ToString());
   size_t valid = 0;
   for (auto v : panel->return_valid) valid += v;
-  std::printf("Panel: %zu common UTC hours, %zu in-session hourly returns (%s .. %s).\n\n", panel->rows(),
-              valid, Day(panel->times.front()).c_str(), Day(panel->times.back()).c_str());
+  std::printf("Panel: %zu common UTC hours, %zu in-session hourly returns (%s .. %s).\n\n",
+              panel->rows(), valid, Day(panel->times.front()).c_str(),
+              Day(panel->times.back()).c_str());
   auto print = [&](const CorrelationMatrix& m) {
-    std::printf("| %s, last %d returns to %s |", std::string(CorrelationMethodName(m.method)).c_str(),
-                m.window, FormatIso8601(m.to_time).c_str());
+    std::printf("| %s, last %d returns to %s |",
+                std::string(CorrelationMethodName(m.method)).c_str(), m.window,
+                FormatIso8601(m.to_time).c_str());
     for (const auto& s : m.symbols) std::printf(" %s |", s.c_str());
     std::printf("\n|---|");
     for (size_t j = 0; j < m.symbols.size(); ++j) std::printf("---:|");
@@ -292,14 +308,16 @@ int Correlations() {
   auto full = ComputeCorrelationMatrix(*panel, panel->rows() - 1, static_cast<int>(valid),
                                        CorrelationMethod::kPearson);
   if (full.ok()) print(*full);
-  std::printf("Correlation breaks (window 120, long run = all earlier returns, |z| > 3): share of "
-              "hours flagged per pair with EURUSD:\n\n| pair | hours with z | flagged | share |\n|---|---:|---:|---:|\n");
+  std::printf(
+      "Correlation breaks (window 120, long run = all earlier returns, |z| > 3): share of "
+      "hours flagged per pair with EURUSD:\n\n| pair | hours with z | flagged | share "
+      "|\n|---|---:|---:|---:|\n");
   for (const auto& s : panel->symbols) {
     if (s == "EURUSD") continue;
     auto br = DetectCorrelationBreaks(*panel, "EURUSD", s);
     if (!br.ok()) return Fail(br.error().ToString());
-    std::printf("| EURUSD-%s | %zu | %zu | %.1f%% |\n", s.c_str(), br->defined_rows, br->flagged_rows,
-                100.0 * br->flagged_rows / std::max<size_t>(1, br->defined_rows));
+    std::printf("| EURUSD-%s | %zu | %zu | %.1f%% |\n", s.c_str(), br->defined_rows,
+                br->flagged_rows, 100.0 * br->flagged_rows / std::max<size_t>(1, br->defined_rows));
   }
   std::printf("\nLead-lag, corr(r_EURUSD[t], r_X[t+k]) over the whole panel:\n\n| X |");
   for (int k = -2; k <= 2; ++k) std::printf(" k=%+d |", k);
@@ -338,7 +356,8 @@ int main(int argc, char** argv) {
     }
   }
   if (g_data_dir.empty()) return Fail("--data-dir is required");
-  if (sections.empty()) return Fail("name a section: regimes dxy correlations conformal signal all");
+  if (sections.empty())
+    return Fail("name a section: regimes dxy correlations conformal signal all");
   mo.data_dir = g_data_dir;
   for (const auto& s : sections) {
     int rc = 0;
