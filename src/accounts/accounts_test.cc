@@ -33,10 +33,8 @@ AuthConfig Config() {
 class TokenAttackTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto db = store::Database::Open({.url = "sqlite::memory:"});
-    ASSERT_OK(db);
-    db_ = std::move(db).value();
-    ASSERT_OK(db_->Migrate());
+    db_ = store::testing::OpenMemoryDatabase();
+    ASSERT_NE(db_, nullptr);
     service_ = std::make_unique<AccountService>(*db_, clock_, Config());
   }
 

@@ -15,6 +15,7 @@
 #include "store/bar_store.h"
 #include "store/database.h"
 #include "store/feature_set_store.h"
+#include "store/testing/test_db.h"
 
 namespace sinyal::app {
 namespace {
@@ -38,19 +39,18 @@ TEST(FirstRunTest, ImportsTrainsAndReplaysTheNewestBarsThroughTheLivePath) {
   std::ofstream(dir.path() / "first_run.tsv")
       << "# file\tsymbol\ttimeframe\ttimezone\nEURUSD_H1.csv\tEURUSD\tH1\tNY+7\n";
 
-  auto db = store::Database::Open({.url = "sqlite::memory:"});
-  ASSERT_OK(db);
-  ASSERT_OK((*db)->Migrate());
+  auto db = store::testing::OpenMemoryDatabase();
+  ASSERT_NE(db, nullptr);
   ManualClock clock(1'800'000'000 * kNanosPerSecond);
-  store::BarStore bars(**db, clock);
-  store::FeatureSetStore sets(**db, clock);
-  models::DbModelRegistry registry(**db, clock);
+  store::BarStore bars(*db, clock);
+  store::FeatureSetStore sets(*db, clock);
+  models::DbModelRegistry registry(*db, clock);
   // As serve wires it: interval calibrations fitted when a version is trained or activated.
-  signals::IntervalCalibrationStore calibrations(**db, bars, registry, &sets, clock);
+  signals::IntervalCalibrationStore calibrations(*db, bars, registry, &sets, clock);
   models::ModelServiceOptions model_options;
   FitIntervalCalibrationsOnTrainAndActivate(model_options, registry, calibrations);
-  models::ModelService models(**db, bars, &sets, registry, nullptr, clock, model_options);
-  signals::DbSignalLog log(**db);
+  models::ModelService models(*db, bars, &sets, registry, nullptr, clock, model_options);
+  signals::DbSignalLog log(*db);
   signals::SignalService signals(bars, registry, &sets, log, calibrations, clock);
 
   FirstRun first(

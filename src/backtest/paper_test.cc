@@ -23,15 +23,7 @@ using store::testing::DbTest;
 constexpr int kBars = 400;
 constexpr UnixNanos kT0 = 1'650'000'000LL * kNanosPerSecond / kNanosPerHour * kNanosPerHour;
 
-TenantId NewTenant(store::Database& db, const std::string& name) {
-  long long id = 0;
-  EXPECT_OK(db.WithTx([&](soci::session& sql) -> Status {
-    sql << "INSERT INTO tenants(name, created_at) VALUES (:n, 1) RETURNING id", soci::use(name),
-        soci::into(id);
-    return Status::Ok();
-  }));
-  return TenantId(id);
-}
+using ::sinyal::store::testing::CreateTenant;
 
 std::vector<market::Bar> Walk(int n, uint64_t seed, double start, int digits) {
   std::mt19937_64 rng(seed);
@@ -126,7 +118,7 @@ class PaperTest : public DbTest {
                             eur_, {}));
     ASSERT_OK(bars_->Import(store::SeriesOwner::Platform(), {"XAUUSD", market::Timeframe::kH1},
                             xau_, {}));
-    tenant_ = NewTenant(db(), "acme");
+    tenant_ = CreateTenant(db(), "acme");
     PaperOptions opt;
     opt.allow_private_webhooks = true;
     paper_ = std::make_unique<PaperService>(db(), *bars_, provider_, clock_, opt);
@@ -256,7 +248,7 @@ TEST_P(PaperTest, CreationErrorsNameTheFieldAndAccountsAreIsolated) {
   ASSERT_OK(a);
   // Another user of the tenant, and another tenant, see nothing.
   EXPECT_TRUE(paper_->Get(tenant_, UserId(8), a->account.id).error().IsNotFound());
-  const TenantId other = NewTenant(db(), "other");
+  const TenantId other = CreateTenant(db(), "other");
   EXPECT_TRUE(paper_->Get(other, UserId(7), a->account.id).error().IsNotFound());
   EXPECT_TRUE(paper_->Orders(other, UserId(7), a->account.id, false, 10).error().IsNotFound());
   auto list = paper_->List(tenant_, UserId(8));

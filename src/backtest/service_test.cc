@@ -19,15 +19,7 @@ using store::testing::DbTest;
 
 constexpr UnixNanos kT0 = 1'650'000'000LL * kNanosPerSecond / kNanosPerHour * kNanosPerHour;
 
-TenantId NewTenant(store::Database& db, const std::string& name) {
-  long long id = 0;
-  EXPECT_OK(db.WithTx([&](soci::session& sql) -> Status {
-    sql << "INSERT INTO tenants(name, created_at) VALUES (:n, 1) RETURNING id", soci::use(name),
-        soci::into(id);
-    return Status::Ok();
-  }));
-  return TenantId(id);
-}
+using ::sinyal::store::testing::CreateTenant;
 
 class AlternatingSource : public SignalSource {
  public:
@@ -93,7 +85,7 @@ class BacktestServiceTest : public DbTest {
     worker_->Register(kBacktestJobKind, [this](const store::Job& j, const auto& progress) {
       return service_->RunJob(j, progress);
     });
-    tenant_ = NewTenant(db(), "acme");
+    tenant_ = CreateTenant(db(), "acme");
   }
 
   std::string Strategy(const std::string& extra = "") {
@@ -132,7 +124,7 @@ TEST_P(BacktestServiceTest, SubmitRunAndReadTheResult) {
   EXPECT_LE(r["strategy"]["curve"]["equity"].size(), 2000u);
   EXPECT_TRUE(r["definitions"].contains("max_drawdown"));
   // Another tenant can't see it.
-  const TenantId other = NewTenant(db(), "other");
+  const TenantId other = CreateTenant(db(), "other");
   EXPECT_TRUE(service_->Get(other, rec->id, false).error().IsNotFound());
   EXPECT_TRUE(service_->Cancel(other, rec->id).error().IsNotFound());
   auto list = service_->List(tenant_, 10);
@@ -196,7 +188,7 @@ TEST_P(BacktestServiceTest, LimitCancelQueuedAndCancelRunning) {
 
 // The limit of queued + running backtests is the tenant's (its plan's, wired by app/).
 TEST_P(BacktestServiceTest, TheActiveLimitIsPerTenant) {
-  const TenantId big = NewTenant(db(), "big");
+  const TenantId big = CreateTenant(db(), "big");
   BacktestServiceOptions opt;
   opt.max_active_of = [&](TenantId t) { return t == big ? 3 : 1; };
   BacktestService service(db(), *bars_, *jobs_, factory_, clock_, opt);

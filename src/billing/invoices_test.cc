@@ -17,14 +17,11 @@ using testing::T;
 //   a  free, 10 calls on 2024-03-02
 //   b  pro with the quota edited to 5 (overage 250), 8 calls: 3 overage = Rp 750
 //   c  free -> pro on 03-10 -> free on 03-20, 2 calls
-class InvoicesTest : public store::testing::DbTest {
+class InvoicesTest : public testing::BillingTest {
  protected:
   void SetUp() override {
-    DbTest::SetUp();
+    BillingTest::SetUp();
     if (HasFatalFailure() || IsSkipped()) return;
-    plans_ = std::make_unique<PlanStore>(db(), clock_);
-    subs_ = std::make_unique<Subscriptions>(db(), *plans_, clock_);
-    meter_ = std::make_unique<Meter>(db(), *subs_);
     a_ = CreateTenant(db(), "alpha");
     b_ = CreateTenant(db(), "beta");
     c_ = CreateTenant(db(), "gamma");
@@ -39,12 +36,6 @@ class InvoicesTest : public store::testing::DbTest {
     ASSERT_OK(subs_->ChangePlan(c_, "free", T("2024-03-20T00:00:00Z"), "op"));
     Charge(c_, T("2024-03-21T00:00:00Z"));
   }
-  void TearDown() override {
-    meter_.reset();
-    subs_.reset();
-    plans_.reset();
-    DbTest::TearDown();
-  }
   void Charge(TenantId t, UnixNanos at) {
     MeterCall c;
     c.tenant = t;
@@ -55,10 +46,6 @@ class InvoicesTest : public store::testing::DbTest {
     ASSERT_OK(meter_->Commit(std::move(out->reservation), {{"prediction", "bullish"}}));
   }
 
-  ManualClock clock_{T("2024-03-01T00:00:00Z")};
-  std::unique_ptr<PlanStore> plans_;
-  std::unique_ptr<Subscriptions> subs_;
-  std::unique_ptr<Meter> meter_;
   TenantId a_, b_, c_;
 };
 

@@ -33,21 +33,12 @@ MeterCall Call(TenantId t, std::string key = {}, std::string hash = "h",
   return c;
 }
 
-class MeterTest : public store::testing::DbTest {
+class MeterTest : public testing::BillingTest {
  protected:
   void SetUp() override {
-    DbTest::SetUp();
+    BillingTest::SetUp();
     if (HasFatalFailure() || IsSkipped()) return;
-    plans_ = std::make_unique<PlanStore>(db(), clock_);
-    subs_ = std::make_unique<Subscriptions>(db(), *plans_, clock_);
-    meter_ = std::make_unique<Meter>(db(), *subs_);
     tenant_ = CreateTenant(db(), "acme");
-  }
-  void TearDown() override {
-    meter_.reset();
-    subs_.reset();
-    plans_.reset();
-    DbTest::TearDown();
   }
 
   // Reserve + Commit with body {"prediction":"bullish"}; returns the committed body.
@@ -60,10 +51,6 @@ class MeterTest : public store::testing::DbTest {
     return nlohmann::json::parse(body);
   }
 
-  ManualClock clock_{T("2024-03-01T00:00:00Z")};
-  std::unique_ptr<PlanStore> plans_;
-  std::unique_ptr<Subscriptions> subs_;
-  std::unique_ptr<Meter> meter_;
   TenantId tenant_;
 };
 

@@ -13,14 +13,11 @@ using testing::CountRows;
 using testing::CreateTenant;
 using testing::T;
 
-class RetentionTest : public store::testing::DbTest {
+class RetentionTest : public testing::BillingTest {
  protected:
   void SetUp() override {
-    DbTest::SetUp();
+    BillingTest::SetUp();
     if (HasFatalFailure() || IsSkipped()) return;
-    plans_ = std::make_unique<PlanStore>(db(), clock_);
-    subs_ = std::make_unique<Subscriptions>(db(), *plans_, clock_);
-    meter_ = std::make_unique<Meter>(db(), *subs_);
     a_ = CreateTenant(db(), "alpha");
     b_ = CreateTenant(db(), "beta");
     for (TenantId t : {a_, b_}) ASSERT_OK(subs_->Current(t, T("2024-03-01T00:00:00Z")));
@@ -55,10 +52,6 @@ class RetentionTest : public store::testing::DbTest {
     return n == 1;
   }
 
-  ManualClock clock_{T("2024-03-01T00:00:00Z")};
-  std::unique_ptr<PlanStore> plans_;
-  std::unique_ptr<Subscriptions> subs_;
-  std::unique_ptr<Meter> meter_;
   TenantId a_, b_;
 };
 

@@ -75,21 +75,18 @@ void ExpectStoredReconciles(store::Database& db, TenantId tenant) {
       << " credit " << s.credit << " held " << s.held;
 }
 
-class SubscriptionServiceTest : public store::testing::DbTest {
+class SubscriptionServiceTest : public testing::BillingTest {
  protected:
   void SetUp() override {
-    DbTest::SetUp();
+    clock_.Set(T("2024-04-01T00:00:00Z"));
+    BillingTest::SetUp();
     if (HasFatalFailure() || IsSkipped()) return;
-    plans_ = std::make_unique<PlanStore>(db(), clock_);
-    subs_ = std::make_unique<Subscriptions>(db(), *plans_, clock_);
     service_ = std::make_unique<SubscriptionService>(db(), *subs_);
     tenant_ = CreateTenant(db(), "acme");
   }
   void TearDown() override {
     service_.reset();
-    subs_.reset();
-    plans_.reset();
-    DbTest::TearDown();
+    BillingTest::TearDown();
   }
   // Pays an invoice as the payments module does: inside Apply.
   void PayInvoice(int64_t seq, int64_t amount, UnixNanos at) {
@@ -104,9 +101,6 @@ class SubscriptionServiceTest : public store::testing::DbTest {
     return s.ok() ? s->plan : "";
   }
 
-  ManualClock clock_{T("2024-04-01T00:00:00Z")};
-  std::unique_ptr<PlanStore> plans_;
-  std::unique_ptr<Subscriptions> subs_;
   std::unique_ptr<SubscriptionService> service_;
   TenantId tenant_;
 };

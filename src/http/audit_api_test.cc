@@ -12,6 +12,7 @@
 #include "core/testing/test_util.h"
 #include "http/testing/test_api.h"
 #include "store/database.h"
+#include "store/testing/test_db.h"
 
 namespace sinyal::http {
 namespace {
@@ -21,10 +22,8 @@ using nlohmann::json;
 class AuditApiTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto db = store::Database::Open({.url = "sqlite::memory:"});
-    ASSERT_OK(db);
-    db_ = std::move(db).value();
-    ASSERT_OK(db_->Migrate());
+    db_ = store::testing::OpenMemoryDatabase();
+    ASSERT_NE(db_, nullptr);
     api_ = std::make_unique<testing::TestApi>(*db_, clock_);
   }
   Response Call(const std::string& method, const std::string& target, const std::string& token,

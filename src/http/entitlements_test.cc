@@ -15,6 +15,7 @@
 #include "http/handlers/prediction_json.h"
 #include "http/testing/test_api.h"
 #include "store/database.h"
+#include "store/testing/test_db.h"
 
 namespace sinyal::http {
 namespace {
@@ -25,10 +26,8 @@ using testing::HeaderOf;
 class EntitlementsGateTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto db = store::Database::Open({.url = "sqlite::memory:"});
-    ASSERT_OK(db);
-    db_ = std::move(db).value();
-    ASSERT_OK(db_->Migrate());
+    db_ = store::testing::OpenMemoryDatabase();
+    ASSERT_NE(db_, nullptr);
     api_ = std::make_unique<testing::TestApi>(*db_, clock_);
     // Two operator-made plans: everything, and nothing (no timeframe beyond H1, 1 h delay).
     auto all = billing::NewPlanFromJson("all", {{"price_idr", 10}, {"timeframes", {"H1"}}});

@@ -9,6 +9,7 @@
 #include "http/http.h"
 #include "http/testing/test_api.h"
 #include "store/database.h"
+#include "store/testing/test_db.h"
 
 namespace sinyal::http {
 namespace {
@@ -29,11 +30,10 @@ std::string ToOpenApiPath(const std::string& pattern) {
 }
 
 TEST(OpenApiTest, DocumentsEveryRouteAndNoStaleOnes) {
-  auto db = store::Database::Open({.url = "sqlite::memory:"});
-  ASSERT_OK(db);
-  ASSERT_OK((*db)->Migrate());
+  auto db = store::testing::OpenMemoryDatabase();
+  ASSERT_NE(db, nullptr);
   ManualClock clock(1'700'000'000 * kNanosPerSecond);
-  testing::TestApi api(**db, clock);
+  testing::TestApi api(*db, clock);
   const RouteTable& routes = api.routes();
 
   auto doc = nlohmann::json::parse(OpenApiDocument());

@@ -14,6 +14,7 @@
 #include "http/pipeline.h"
 #include "store/database.h"
 #include "store/soci.h"
+#include "store/testing/test_db.h"
 
 namespace sinyal::http {
 namespace {
@@ -32,10 +33,8 @@ class DownLimiter final : public billing::RateLimiter {
 class PipelineRateLimitTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto db = store::Database::Open({.url = "sqlite::memory:"});
-    ASSERT_OK(db);
-    db_ = std::move(db).value();
-    ASSERT_OK(db_->Migrate());
+    db_ = store::testing::OpenMemoryDatabase();
+    ASSERT_NE(db_, nullptr);
     accounts::AuthConfig config;
     config.jwt_secret = "test-secret-0123456789-abcdefghijklmnop";
     accounts_ = std::make_unique<accounts::AccountService>(*db_, clock_, config);

@@ -33,6 +33,7 @@
 #include "signals/service.h"
 #include "store/bar_store.h"
 #include "store/database.h"
+#include "store/testing/test_db.h"
 
 namespace sinyal::http {
 namespace {
@@ -68,15 +69,7 @@ struct Walk {
 };
 
 std::vector<market::Bar> Bars(size_t n, uint64_t seed) {
-  models::BarColumns c = models::testing::SyntheticBars(n, seed);
-  std::vector<market::Bar> out;
-  for (size_t i = 0; i < n; ++i) {
-    auto r = [](double x) { return std::round(x * 1e5) / 1e5; };
-    const double o = r(c.open[i]), cl = r(c.close[i]);
-    const double h = std::max({r(c.high[i]), o, cl}), l = std::min({r(c.low[i]), o, cl});
-    out.push_back(market::Bar::Create(c.ts[i], o, h, l, cl, c.volume[i], 8).value());
-  }
-  return out;
+  return models::testing::SyntheticMarketBars(n, seed);
 }
 
 // Keys that carry a signal, a probability or feature values in any answer of the API.
@@ -102,10 +95,8 @@ class FreeRouteWalkTest : public ::testing::Test {
   static constexpr size_t kTrain = 6000, kLive = 30;
 
   void SetUp() override {
-    auto db = store::Database::Open({.url = "sqlite::memory:"});
-    ASSERT_OK(db);
-    db_ = std::move(db).value();
-    ASSERT_OK(db_->Migrate());
+    db_ = store::testing::OpenMemoryDatabase();
+    ASSERT_NE(db_, nullptr);
     api_ = std::make_unique<testing::TestApi>(*db_, clock_);
     // A platform model on EURUSD H1 (synthetic bars), then kLive bars closing one by one: the
     // live signal path issues a signal at each and resolves the earlier ones.

@@ -18,15 +18,8 @@
 namespace sinyal::models {
 namespace {
 
-std::vector<market::Bar> ToBars(const BarColumns& c) {
-  std::vector<market::Bar> bars;
-  for (size_t i = 0; i < c.size(); ++i) {
-    bars.push_back(
-        market::Bar::Create(c.ts[i], c.open[i], c.high[i], c.low[i], c.close[i], c.volume[i])
-            .value());
-  }
-  return bars;
-}
+using testing::ToMarketBars;
+std::vector<market::Bar> ToBars(const BarColumns& c) { return ToMarketBars(c); }
 
 // Bit-level equality of floats (NaN == NaN).
 bool SameBits(float a, float b) { return std::memcmp(&a, &b, sizeof a) == 0; }

@@ -21,18 +21,9 @@ using std::chrono::seconds;
 using store::testing::DbTest;
 using testing::BotWorld;
 using testing::FakeSentMessage;
+using testing::MaxInWindow;
 
 constexpr int64_t kMs = 1'000'000;
-
-size_t MaxInWindow(std::vector<int64_t> times, int64_t window) {
-  std::sort(times.begin(), times.end());
-  size_t best = 0, lo = 0;
-  for (size_t hi = 0; hi < times.size(); ++hi) {
-    while (times[hi] - times[lo] >= window) ++lo;
-    best = std::max(best, hi - lo + 1);
-  }
-  return best;
-}
 
 class AlertsTest : public DbTest {
  protected:

@@ -21,6 +21,7 @@ namespace {
 using store::testing::DbTest;
 using testing::FakeBotApi;
 using testing::FakeSentMessage;
+using testing::MaxInWindow;
 
 constexpr int64_t kMs = 1'000'000;
 
@@ -99,17 +100,6 @@ class SendQueueTest : public DbTest {
 
   std::unique_ptr<FakeBotApi> fake_;
 };
-
-// Largest number of messages in any window of `window` nanoseconds.
-size_t MaxInWindow(std::vector<int64_t> times, int64_t window) {
-  std::sort(times.begin(), times.end());
-  size_t best = 0, lo = 0;
-  for (size_t hi = 0; hi < times.size(); ++hi) {
-    while (times[hi] - times[lo] >= window) ++lo;
-    best = std::max(best, hi - lo + 1);
-  }
-  return best;
-}
 
 TEST_P(SendQueueTest, DeliversEachMessageOnceWithinTheScaledLimits) {
   // Scaled limits: 400/s overall, 100 ms per chat (Telegram: 30/s, 1 s). 200 chats x 3 messages.

@@ -12,15 +12,7 @@
 namespace sinyal::signals {
 namespace {
 
-TenantId CreateTenant(store::Database& db, const std::string& name) {
-  long long id = 0;
-  EXPECT_OK(db.WithTx([&](soci::session& sql) {
-    sql << "INSERT INTO tenants(name, created_at) VALUES (:n, 1) RETURNING id", soci::use(name),
-        soci::into(id);
-    return Status::Ok();
-  }));
-  return TenantId(id);
-}
+using ::sinyal::store::testing::CreateTenant;
 
 AuditRecord Rec(TenantId t, AuditAction a, const std::string& symbol = "EURUSD") {
   AuditRecord r;

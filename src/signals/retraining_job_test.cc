@@ -25,15 +25,7 @@ namespace {
 
 using nlohmann::json;
 
-TenantId CreateTenant(store::Database& db, const std::string& name) {
-  long long id = 0;
-  EXPECT_OK(db.WithTx([&](soci::session& sql) {
-    sql << "INSERT INTO tenants(name, created_at) VALUES (:n, 1) RETURNING id", soci::use(name),
-        soci::into(id);
-    return Status::Ok();
-  }));
-  return TenantId(id);
-}
+using ::sinyal::store::testing::CreateTenant;
 
 // AR(1) log returns r_t = phi r_{t-1} + sigma e_t, hourly bars from `state`.
 struct Phase {

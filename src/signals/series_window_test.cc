@@ -15,15 +15,8 @@
 namespace sinyal::signals {
 namespace {
 
-std::vector<market::Bar> ToBars(const models::BarColumns& c) {
-  std::vector<market::Bar> bars;
-  for (size_t i = 0; i < c.size(); ++i) {
-    bars.push_back(
-        market::Bar::Create(c.ts[i], c.open[i], c.high[i], c.low[i], c.close[i], c.volume[i])
-            .value());
-  }
-  return bars;
-}
+using models::testing::ToMarketBars;
+std::vector<market::Bar> ToBars(const models::BarColumns& c) { return ToMarketBars(c); }
 
 class SeriesWindowTest : public ::testing::Test {
  protected:

@@ -28,26 +28,10 @@ namespace {
 
 using nlohmann::json;
 
-TenantId CreateTenant(store::Database& db, const std::string& name) {
-  long long id = 0;
-  EXPECT_OK(db.WithTx([&](soci::session& sql) {
-    sql << "INSERT INTO tenants(name, created_at) VALUES (:n, 1) RETURNING id", soci::use(name),
-        soci::into(id);
-    return Status::Ok();
-  }));
-  return TenantId(id);
-}
+using ::sinyal::store::testing::CreateTenant;
 
 std::vector<market::Bar> Bars(size_t n, uint64_t seed, double phi = -0.3) {
-  models::BarColumns c = models::testing::SyntheticBars(n, seed, phi);
-  std::vector<market::Bar> out;
-  for (size_t i = 0; i < n; ++i) {
-    auto r = [](double x) { return std::round(x * 1e5) / 1e5; };
-    const double o = r(c.open[i]), cl = r(c.close[i]);
-    const double h = std::max({r(c.high[i]), o, cl}), l = std::min({r(c.low[i]), o, cl});
-    out.push_back(market::Bar::Create(c.ts[i], o, h, l, cl, c.volume[i], 8).value());
-  }
-  return out;
+  return models::testing::SyntheticMarketBars(n, seed, phi);
 }
 
 constexpr TenantId kPlatform = models::kPlatformTenant;

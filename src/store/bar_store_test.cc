@@ -36,15 +36,7 @@ std::vector<int> Range(int from, int to) {  // [from, to)
   return v;
 }
 
-TenantId CreateTenant(Database& db, const std::string& name) {
-  long long id = 0;
-  EXPECT_OK(db.WithTx([&](soci::session& sql) {
-    sql << "INSERT INTO tenants(name, created_at) VALUES (:n, 1) RETURNING id", soci::use(name),
-        soci::into(id);
-    return Status::Ok();
-  }));
-  return TenantId(id);
-}
+using ::sinyal::store::testing::CreateTenant;
 
 int64_t CountBars(Database& db) {
   long long n = -1;

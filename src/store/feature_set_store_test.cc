@@ -12,15 +12,7 @@ using testing::DbTest;
 
 class FeatureSetStoreTest : public DbTest {
  protected:
-  TenantId NewTenant(const std::string& name) {
-    long long id = 0;
-    EXPECT_OK(db().WithTx([&](soci::session& sql) {
-      sql << "INSERT INTO tenants(name, created_at) VALUES (:n, 1) RETURNING id", soci::use(name),
-          soci::into(id);
-      return Status::Ok();
-    }));
-    return TenantId(id);
-  }
+  TenantId NewTenant(const std::string& name) { return testing::CreateTenant(db(), name); }
   ManualClock clock_{1'700'000'000LL * kNanosPerSecond};
 };
 

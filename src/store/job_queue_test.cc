@@ -15,15 +15,7 @@ namespace {
 
 constexpr UnixNanos kT0 = 1'700'000'000 * kNanosPerSecond;
 
-TenantId CreateTenant(Database& db, const std::string& name) {
-  long long id = 0;
-  EXPECT_OK(db.WithTx([&](soci::session& sql) {
-    sql << "INSERT INTO tenants(name, created_at) VALUES (:n, 1) RETURNING id", soci::use(name),
-        soci::into(id);
-    return Status::Ok();
-  }));
-  return TenantId(id);
-}
+using ::sinyal::store::testing::CreateTenant;
 
 class JobQueueTest : public testing::DbTest {
  protected:

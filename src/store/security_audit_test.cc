@@ -15,15 +15,7 @@ using testing::DbTest;
 
 class SecurityAuditTest : public DbTest {
  protected:
-  TenantId NewTenant(const std::string& name) {
-    long long id = 0;
-    EXPECT_OK(db().WithTx([&](soci::session& sql) {
-      sql << "INSERT INTO tenants(name, created_at) VALUES (:n, 1) RETURNING id", soci::use(name),
-          soci::into(id);
-      return Status::Ok();
-    }));
-    return TenantId(id);
-  }
+  TenantId NewTenant(const std::string& name) { return testing::CreateTenant(db(), name); }
   void Append(TenantId t, std::string_view kind, const std::string& subject, UnixNanos at) {
     ASSERT_OK(db().WithTenantTx(t, [&](soci::session& sql) {
       AppendSecurityEvent(sql, t,

@@ -1,26 +1,24 @@
 // Test helpers for billing/: tenants created directly in SQL (no password hashing), times.
 #pragma once
 
+#include <memory>
 #include <string>
 
+#include "billing/meter.h"
+#include "billing/plans.h"
+#include "core/clock.h"
 #include "core/status.h"
 #include "core/testing/test_util.h"
 #include "core/time.h"
 #include "store/database.h"
 #include "store/soci.h"
+#include "store/testing/test_db.h"
 
 namespace sinyal::billing::testing {
 
-// Inserts a tenant row and returns its id.
+// Inserts a tenant row (created_at 0) and returns its id.
 inline TenantId CreateTenant(store::Database& db, const std::string& name) {
-  long long id = 0;
-  Status st = db.WithTx([&](soci::session& sql) -> Status {
-    sql << "INSERT INTO tenants (name, created_at) VALUES (:n, 0)", soci::use(name, "n");
-    sql << "SELECT MAX(id) FROM tenants WHERE name = :n", soci::use(name, "n"), soci::into(id);
-    return Status::Ok();
-  });
-  EXPECT_TRUE(st.ok()) << st.ToString();
-  return TenantId(id);
+  return store::testing::CreateTenant(db, name, 0);
 }
 
 // "2024-01-31T10:00:00Z" -> UnixNanos (the test fails on a bad literal).
@@ -42,5 +40,30 @@ inline int64_t CountRows(store::Database& db, const std::string& table, TenantId
   EXPECT_TRUE(st.ok()) << st.ToString();
   return n;
 }
+
+// A fresh migrated database (DbTest, both backends) with the plan store, subscriptions and meter
+// over it on a manual clock that starts at 2024-03-01; subclasses set their tenants up after
+// `BillingTest::SetUp()` and tear their own services down before `BillingTest::TearDown()`.
+class BillingTest : public store::testing::DbTest {
+ protected:
+  void SetUp() override {
+    DbTest::SetUp();
+    if (HasFatalFailure() || IsSkipped()) return;
+    plans_ = std::make_unique<PlanStore>(db(), clock_);
+    subs_ = std::make_unique<Subscriptions>(db(), *plans_, clock_);
+    meter_ = std::make_unique<Meter>(db(), *subs_);
+  }
+  void TearDown() override {
+    meter_.reset();
+    subs_.reset();
+    plans_.reset();
+    DbTest::TearDown();
+  }
+
+  ManualClock clock_{T("2024-03-01T00:00:00Z")};
+  std::unique_ptr<PlanStore> plans_;
+  std::unique_ptr<Subscriptions> subs_;
+  std::unique_ptr<Meter> meter_;
+};
 
 }  // namespace sinyal::billing::testing

@@ -1,11 +1,14 @@
 // Seeded synthetic bars for models/ tests and benchmarks (xgboost RandomDataGenerator style).
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <random>
+#include <vector>
 
 #include "core/clock.h"
+#include "market/bar.h"
 #include "models/basic_features.h"
 #include "models/dataset.h"
 #include "models/ensemble.h"
@@ -39,6 +42,33 @@ inline BarColumns SyntheticBars(size_t n, uint64_t seed, double phi = -0.3, doub
     prev_r = r;
   }
   return b;
+}
+
+// Columns as market::Bar values, unrounded (digits unset).
+inline std::vector<market::Bar> ToMarketBars(const BarColumns& c) {
+  std::vector<market::Bar> bars;
+  bars.reserve(c.size());
+  for (size_t i = 0; i < c.size(); ++i) {
+    bars.push_back(
+        market::Bar::Create(c.ts[i], c.open[i], c.high[i], c.low[i], c.close[i], c.volume[i])
+            .value());
+  }
+  return bars;
+}
+
+// SyntheticBars as market::Bar values, prices rounded to 5 decimals (digits 8) with high/low
+// widened to cover the rounded open and close, as a broker's feed would store them.
+inline std::vector<market::Bar> SyntheticMarketBars(size_t n, uint64_t seed, double phi = -0.3) {
+  const BarColumns c = SyntheticBars(n, seed, phi);
+  std::vector<market::Bar> out;
+  out.reserve(n);
+  for (size_t i = 0; i < n; ++i) {
+    auto r = [](double x) { return std::round(x * 1e5) / 1e5; };
+    const double o = r(c.open[i]), cl = r(c.close[i]);
+    const double h = std::max({r(c.high[i]), o, cl}), l = std::min({r(c.low[i]), o, cl});
+    out.push_back(market::Bar::Create(c.ts[i], o, h, l, cl, c.volume[i], 8).value());
+  }
+  return out;
 }
 
 // A small trained ensemble (4 members, 30 trees each) on synthetic bars, with its dataset and

@@ -30,20 +30,11 @@
 #include "store/bar_store.h"
 #include "store/database.h"
 #include "store/soci.h"
+#include "store/testing/test_db.h"
 
 namespace sinyal::notify::testing {
 
-inline std::vector<market::Bar> SyntheticMarketBars(size_t n, uint64_t seed) {
-  models::BarColumns c = models::testing::SyntheticBars(n, seed);
-  std::vector<market::Bar> out;
-  for (size_t i = 0; i < n; ++i) {
-    auto r = [](double x) { return std::round(x * 1e5) / 1e5; };
-    const double o = r(c.open[i]), cl = r(c.close[i]);
-    const double h = std::max({r(c.high[i]), o, cl}), l = std::min({r(c.low[i]), o, cl});
-    out.push_back(market::Bar::Create(c.ts[i], o, h, l, cl, c.volume[i], 8).value());
-  }
-  return out;
-}
+using models::testing::SyntheticMarketBars;
 
 // Scaled flood limits for tests: 1,000 msg/s overall, 20 ms per chat, 5 per 500 ms per group.
 inline FloodLimits TestLimits() {
@@ -160,13 +151,7 @@ class BotWorld {
   void StopBot() { bot_.reset(); }
 
   TenantId CreateTenant(const std::string& name, const std::string& plan = "pro") {
-    long long id = 0;
-    EXPECT_OK(db_.WithTx([&](soci::session& sql) {
-      sql << "INSERT INTO tenants (name, created_at) VALUES (:n, 1) RETURNING id",
-          soci::use(name, "n"), soci::into(id);
-      return Status::Ok();
-    }));
-    const TenantId t(id);
+    const TenantId t = store::testing::CreateTenant(db_, name);
     EXPECT_OK(subscriptions_->ChangePlan(t, plan, clock_.Now(), "test"));
     return t;
   }

@@ -24,6 +24,7 @@
 // Thread safety: every method is thread-safe.
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -143,5 +144,17 @@ class FakeBotApi {
   explicit FakeBotApi(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };
+
+// The largest number of `times` (nanoseconds) inside any window of `window` nanoseconds: what a
+// flood limit bounds.
+inline size_t MaxInWindow(std::vector<int64_t> times, int64_t window) {
+  std::sort(times.begin(), times.end());
+  size_t best = 0, lo = 0;
+  for (size_t hi = 0; hi < times.size(); ++hi) {
+    while (times[hi] - times[lo] >= window) ++lo;
+    best = std::max(best, hi - lo + 1);
+  }
+  return best;
+}
 
 }  // namespace sinyal::notify::testing

@@ -63,4 +63,29 @@ void DbTest::SetUp() {
   ASSERT_OK(test_db_->db().Migrate());
 }
 
+std::unique_ptr<Database> OpenMemoryDatabase() {
+  auto db = Database::Open({.url = "sqlite::memory:"});
+  if (!db.ok()) {
+    ADD_FAILURE() << db.error().ToString();
+    return nullptr;
+  }
+  if (Status st = (*db)->Migrate(); !st.ok()) {
+    ADD_FAILURE() << st.ToString();
+    return nullptr;
+  }
+  return std::move(db).value();
+}
+
+TenantId CreateTenant(Database& db, const std::string& name, UnixNanos created_at) {
+  long long id = 0;
+  long long at = created_at;
+  Status st = db.WithTx([&](soci::session& sql) {
+    sql << "INSERT INTO tenants(name, created_at) VALUES (:n, :at) RETURNING id", soci::use(name),
+        soci::use(at), soci::into(id);
+    return Status::Ok();
+  });
+  EXPECT_TRUE(st.ok()) << st.ToString();
+  return TenantId(id);
+}
+
 }  // namespace sinyal::store::testing

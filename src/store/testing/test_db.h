@@ -16,6 +16,7 @@
 #include <memory>
 #include <string>
 
+#include "core/clock.h"
 #include "core/testing/test_util.h"
 #include "store/database.h"
 
@@ -61,5 +62,13 @@ class DbTest : public ::testing::TestWithParam<Backend> {
  private:
   std::unique_ptr<TestDatabase> test_db_;
 };
+
+// A migrated in-memory SQLite database (one connection), or null after a test failure naming
+// why: `db_ = OpenMemoryDatabase(); ASSERT_NE(db_, nullptr);`.
+std::unique_ptr<Database> OpenMemoryDatabase();
+
+// Inserts a tenant row named `name` (created_at as given) straight in SQL, without the account
+// service's password hashing, and returns its id; the test fails if the insert does.
+TenantId CreateTenant(Database& db, const std::string& name, UnixNanos created_at = 1);
 
 }  // namespace sinyal::store::testing
