@@ -15,6 +15,7 @@
 #include "store/database.h"
 #include "store/security_audit.h"
 #include "store/soci.h"  // first: configures SOCI
+#include "store/soci_row.h"
 
 namespace sinyal::accounts {
 
@@ -1264,21 +1265,9 @@ Result<AccountService::TenantPage> AccountService::ListTenants(const Principal& 
                 "FROM tenants t ORDER BY t.id DESC LIMIT :lim OFFSET :off",
          soci::use(lim, "lim"), soci::use(off, "off"));
     for (const soci::row& r : rows) {
-      auto num = [&r](size_t i) -> int64_t {  // COUNT(*) is int, long long or numeric text
-        if (r.get_indicator(i) == soci::i_null) return 0;
-        switch (r.get_properties(i).get_data_type()) {
-          case soci::dt_integer:
-            return r.get<int>(i);
-          case soci::dt_long_long:
-            return r.get<long long>(i);
-          case soci::dt_unsigned_long_long:
-            return static_cast<int64_t>(r.get<unsigned long long>(i));
-          case soci::dt_double:
-            return static_cast<int64_t>(r.get<double>(i));
-          default:
-            return std::stoll(r.get<std::string>(i));
-        }
-      };
+      auto num = [&r](size_t i) {
+        return store::RowInt64(r, i);
+      };  // COUNT(*): int, long long or text
       TenantSummary t;
       t.id = TenantId(num(0));
       t.name = r.get<std::string>(1);

@@ -1,49 +1,16 @@
-// Internal to billing/: reading integer and text columns of a soci::row on both backends
-// (SQLite reports INTEGER or BIGINT columns as int or long long; PostgreSQL aggregates may come
-// back as numeric text).
+// Internal to billing/: the short names billing's SQL code reads columns with; the rule itself
+// (both backends' integer, double and text columns) is store/soci_row.h.
 #pragma once
 
 #include <cstdint>
 #include <string>
 
-#include "store/soci.h"
+#include "store/soci_row.h"
 
 namespace sinyal::billing::internal {
 
-inline int64_t I64(const soci::row& row, size_t i) {
-  if (row.get_indicator(i) == soci::i_null) return 0;
-  switch (row.get_properties(i).get_data_type()) {
-    case soci::dt_integer:
-      return row.get<int>(i);
-    case soci::dt_long_long:
-      return row.get<long long>(i);
-    case soci::dt_unsigned_long_long:
-      return static_cast<int64_t>(row.get<unsigned long long>(i));
-    case soci::dt_double:
-      return static_cast<int64_t>(row.get<double>(i));
-    default:
-      return std::stoll(row.get<std::string>(i));
-  }
-}
-
-inline double F64(const soci::row& row, size_t i) {
-  if (row.get_indicator(i) == soci::i_null) return 0;
-  switch (row.get_properties(i).get_data_type()) {
-    case soci::dt_integer:
-      return row.get<int>(i);
-    case soci::dt_long_long:
-      return static_cast<double>(row.get<long long>(i));
-    case soci::dt_unsigned_long_long:
-      return static_cast<double>(row.get<unsigned long long>(i));
-    case soci::dt_double:
-      return row.get<double>(i);
-    default:
-      return std::stod(row.get<std::string>(i));
-  }
-}
-
-inline std::string Str(const soci::row& row, size_t i) {
-  return row.get_indicator(i) == soci::i_null ? std::string() : row.get<std::string>(i);
-}
+inline int64_t I64(const soci::row& row, size_t i) { return store::RowInt64(row, i); }
+inline double F64(const soci::row& row, size_t i) { return store::RowDouble(row, i); }
+inline std::string Str(const soci::row& row, size_t i) { return store::RowText(row, i); }
 
 }  // namespace sinyal::billing::internal

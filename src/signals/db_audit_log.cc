@@ -6,30 +6,15 @@
 #include <nlohmann/json.hpp>
 
 #include "models/registry.h"
+#include "models/registry_key.h"
 #include "store/database.h"
 #include "store/soci.h"
+#include "store/soci_row.h"
 
 namespace sinyal::signals {
 namespace {
 
 using nlohmann::json;
-
-bool SafeName(const std::string& s) {
-  return !s.empty() && s.size() <= 32 && std::all_of(s.begin(), s.end(), [](char c) {
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' ||
-           c == '-' || c == '.';
-  });
-}
-
-Status CheckKey(TenantId tenant, const std::string& symbol, const std::string& timeframe) {
-  if (tenant.value() < 0) return Status::InvalidArgument("bad tenant id", "tenant");
-  if (!SafeName(symbol))
-    return Status::InvalidArgument("bad symbol '" + symbol.substr(0, 40) + "'", "symbol");
-  if (!SafeName(timeframe)) {
-    return Status::InvalidArgument("bad timeframe '" + timeframe.substr(0, 40) + "'", "timeframe");
-  }
-  return Status::Ok();
-}
 
 bool IsPlatform(TenantId t) { return t == models::kPlatformTenant; }
 
@@ -49,28 +34,12 @@ Result<AuditAction> ParseAction(const std::string& s) {
   return Status::DataLoss("unknown retraining audit action '" + s + "'");
 }
 
-int64_t RowInt(const soci::row& row, size_t i) {
-  if (row.get_indicator(i) == soci::i_null) return 0;
-  switch (row.get_properties(i).get_data_type()) {
-    case soci::dt_integer:
-      return row.get<int>(i);
-    case soci::dt_long_long:
-      return row.get<long long>(i);
-    case soci::dt_unsigned_long_long:
-      return static_cast<int64_t>(row.get<unsigned long long>(i));
-    case soci::dt_double:
-      return static_cast<int64_t>(row.get<double>(i));
-    default:
-      return std::stoll(row.get<std::string>(i));
-  }
-}
-
 }  // namespace
 
 DbAuditLog::DbAuditLog(store::Database& db) : db_(db) {}
 
 Result<int64_t> DbAuditLog::Append(AuditRecord r) {
-  SINYAL_RETURN_IF_ERROR(CheckKey(r.tenant, r.symbol, r.timeframe));
+  SINYAL_RETURN_IF_ERROR(models::CheckRegistryKey(r.tenant, r.symbol, r.timeframe));
   json figures = json::object();
   for (const auto& [k, v] : r.figures) figures[k] = std::isfinite(v) ? json(v) : json(nullptr);
   const std::string reasons_text = json(r.reasons).dump();
@@ -122,7 +91,7 @@ Result<std::vector<AuditRecord>> DbAuditLog::Page(TenantId tenant, const std::st
 Result<std::vector<AuditRecord>> DbAuditLog::Query(TenantId tenant, const std::string& symbol,
                                                    const std::string& timeframe, int64_t before_seq,
                                                    size_t limit, bool newest_first) const {
-  SINYAL_RETURN_IF_ERROR(CheckKey(tenant, symbol, timeframe));
+  SINYAL_RETURN_IF_ERROR(models::CheckRegistryKey(tenant, symbol, timeframe));
   std::vector<AuditRecord> out;
   auto fn = [&](soci::session& sql) -> Status {
     out.clear();
@@ -140,12 +109,12 @@ Result<std::vector<AuditRecord>> DbAuditLog::Query(TenantId tenant, const std::s
       r.tenant = tenant;
       r.symbol = symbol;
       r.timeframe = timeframe;
-      r.seq = RowInt(row, 0);
-      r.time = RowInt(row, 1);
+      r.seq = store::RowInt64(row, 0);
+      r.time = store::RowInt64(row, 1);
       SINYAL_ASSIGN_OR_RETURN(r.action, ParseAction(row.get<std::string>(2)));
-      r.champion_version = RowInt(row, 3);
-      r.challenger_version = RowInt(row, 4);
-      r.decision = RowInt(row, 5) != 0;
+      r.champion_version = store::RowInt64(row, 3);
+      r.challenger_version = store::RowInt64(row, 4);
+      r.decision = store::RowInt64(row, 5) != 0;
       auto reasons = json::parse(row.get<std::string>(6), nullptr, false);
       auto figures = json::parse(row.get<std::string>(7), nullptr, false);
       if (!reasons.is_array() || !figures.is_object()) {

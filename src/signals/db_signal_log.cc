@@ -6,6 +6,7 @@
 #include "core/time.h"
 #include "store/database.h"
 #include "store/soci.h"
+#include "store/soci_row.h"
 
 namespace sinyal::signals {
 
@@ -21,21 +22,6 @@ double Num(const json& j, const char* key) {
   const auto it = j.find(key);
   if (it == j.end() || it->is_null()) return std::numeric_limits<double>::quiet_NaN();
   return it->get<double>();
-}
-
-int64_t Int64At(const soci::row& row, size_t i) {
-  switch (row.get_properties(i).get_data_type()) {
-    case soci::dt_integer:
-      return row.get<int>(i);
-    case soci::dt_long_long:
-      return row.get<long long>(i);
-    case soci::dt_unsigned_long_long:
-      return static_cast<int64_t>(row.get<unsigned long long>(i));
-    case soci::dt_double:
-      return static_cast<int64_t>(row.get<double>(i));
-    default:
-      return std::stoll(row.get<std::string>(i));
-  }
 }
 
 Result<TrendState> TrendFromName(const std::string& s) {
@@ -62,12 +48,12 @@ Status Tx(store::Database& db, TenantId owner, bool read,
 
 // Row: COALESCE(tenant_id, 0), body, resolved, resolution.
 Result<StoredSignal> ParseRow(const soci::row& row) {
-  const int64_t t = Int64At(row, 0);
+  const int64_t t = store::RowInt64(row, 0);
   json body = json::parse(row.get<std::string>(1), nullptr, false);
   if (body.is_discarded()) return Status::DataLoss("stored signal body is not JSON");
   SINYAL_ASSIGN_OR_RETURN(Signal s, SignalFromJson(body));
   std::optional<Resolution> res;
-  if (Int64At(row, 2) != 0 && row.get_indicator(3) == soci::i_ok) {
+  if (store::RowInt64(row, 2) != 0 && row.get_indicator(3) == soci::i_ok) {
     json rj = json::parse(row.get<std::string>(3), nullptr, false);
     if (rj.is_discarded()) return Status::DataLoss("stored resolution is not JSON");
     SINYAL_ASSIGN_OR_RETURN(Resolution r, ResolutionFromJson(rj));

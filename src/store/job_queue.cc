@@ -7,6 +7,7 @@
 #include "core/log.h"
 #include "store/database.h"
 #include "store/soci.h"
+#include "store/soci_row.h"
 #include "store/system_path.h"
 
 namespace sinyal::store {
@@ -39,24 +40,8 @@ Result<bool> ReadJob(soci::session& sql, const std::string& tail, int64_t id, Jo
   sql << std::string("SELECT ") + kColumns + " FROM jobs " + tail, soci::use(id, "id"),
       soci::into(row);
   if (!sql.got_data()) return false;
-  auto i64 = [&](size_t i) -> int64_t {
-    if (row.get_indicator(i) == soci::i_null) return 0;
-    switch (row.get_properties(i).get_data_type()) {
-      case soci::dt_integer:
-        return row.get<int>(i);
-      case soci::dt_long_long:
-        return row.get<long long>(i);
-      case soci::dt_unsigned_long_long:
-        return static_cast<int64_t>(row.get<unsigned long long>(i));
-      case soci::dt_double:
-        return static_cast<int64_t>(row.get<double>(i));
-      default:
-        return std::stoll(row.get<std::string>(i));
-    }
-  };
-  auto str = [&](size_t i) -> std::string {
-    return row.get_indicator(i) == soci::i_null ? std::string() : row.get<std::string>(i);
-  };
+  auto i64 = [&](size_t i) { return RowInt64(row, i); };
+  auto str = [&](size_t i) { return RowText(row, i); };
   job->id = i64(0);
   if (row.get_indicator(1) == soci::i_null) {
     job->tenant.reset();
