@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <nlohmann/json.hpp>
 
+#include "models/registry_key.h"
 #include "models/xgb.h"
 #include "store/database.h"
 #include "store/soci.h"
@@ -12,23 +13,6 @@ namespace {
 
 using store::Database;
 using store::Dialect;
-
-bool SafeName(const std::string& s) {
-  return !s.empty() && s.size() <= 32 && std::all_of(s.begin(), s.end(), [](char c) {
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' ||
-           c == '-' || c == '.';
-  });
-}
-
-Status CheckKey(TenantId tenant, const std::string& symbol, const std::string& timeframe) {
-  if (tenant.value() < 0) return Status::InvalidArgument("bad tenant id", "tenant");
-  if (!SafeName(symbol))
-    return Status::InvalidArgument("bad symbol '" + symbol.substr(0, 40) + "'", "symbol");
-  if (!SafeName(timeframe)) {
-    return Status::InvalidArgument("bad timeframe '" + timeframe.substr(0, 40) + "'", "timeframe");
-  }
-  return Status::Ok();
-}
 
 bool IsPlatform(TenantId t) { return t == kPlatformTenant; }
 
@@ -41,29 +25,6 @@ std::string Owner(TenantId t) {
 
 std::string NoVersion(const std::string& symbol, const std::string& timeframe, int64_t version) {
   return "no model version " + std::to_string(version) + " for " + symbol + " " + timeframe;
-}
-
-// Same file names and bundle hash as FileModelRegistry (registry.cc), so a model's content hash
-// does not depend on where it is stored.
-std::vector<std::string> FileNames(size_t members) {
-  std::vector<std::string> names;
-  for (size_t i = 0; i < members; ++i) names.push_back("member_" + std::to_string(i) + ".ubj");
-  names.push_back("members.json");
-  names.push_back("calibration.json");
-  names.push_back("schema.json");
-  return names;
-}
-
-std::string BundleHash(const std::vector<std::pair<std::string, std::string>>& files) {
-  std::string buf;
-  for (const auto& [name, bytes] : files) {
-    buf += name;
-    buf.push_back('\0');
-    const uint64_t len = bytes.size();
-    for (int i = 0; i < 8; ++i) buf.push_back(static_cast<char>((len >> (8 * i)) & 0xff));
-    buf += bytes;
-  }
-  return Sha256Hex(buf);
 }
 
 std::string ToHex(const std::string& bytes) {
@@ -124,11 +85,11 @@ Result<ModelRecord> DbModelRegistry::Register(TenantId tenant, const Ensemble& e
 Result<ModelRecord> DbModelRegistry::RegisterWithReport(TenantId tenant, const Ensemble& ensemble,
                                                         ModelRecord meta,
                                                         const StoredReport* report) {
-  SINYAL_RETURN_IF_ERROR(CheckKey(tenant, meta.symbol, meta.timeframe));
+  SINYAL_RETURN_IF_ERROR(CheckRegistryKey(tenant, meta.symbol, meta.timeframe));
   nlohmann::json members = nlohmann::json::array();
   for (const auto& p : ensemble.member_params()) members.push_back(ToJson(p));
   std::vector<std::pair<std::string, std::string>> files;
-  const auto names = FileNames(ensemble.num_members());
+  const auto names = BundleFileNames(ensemble.num_members());
   for (size_t i = 0; i < ensemble.num_members(); ++i) {
     files.emplace_back(names[i], ensemble.member_ubj()[i]);
   }
@@ -191,7 +152,7 @@ Result<ModelRecord> DbModelRegistry::RegisterWithReport(TenantId tenant, const E
 
 Result<std::vector<ModelRecord>> DbModelRegistry::List(TenantId tenant, const std::string& symbol,
                                                        const std::string& timeframe) {
-  SINYAL_RETURN_IF_ERROR(CheckKey(tenant, symbol, timeframe));
+  SINYAL_RETURN_IF_ERROR(CheckRegistryKey(tenant, symbol, timeframe));
   std::vector<ModelRecord> out;
   Status s = Tx(tenant, true, [&](soci::session& sql) -> Status {
     out.clear();
@@ -214,7 +175,7 @@ Result<std::vector<ModelRecord>> DbModelRegistry::List(TenantId tenant, const st
 
 Result<ModelRecord> DbModelRegistry::GetRecord(TenantId tenant, const std::string& symbol,
                                                const std::string& timeframe, int64_t version) {
-  SINYAL_RETURN_IF_ERROR(CheckKey(tenant, symbol, timeframe));
+  SINYAL_RETURN_IF_ERROR(CheckRegistryKey(tenant, symbol, timeframe));
   std::string text;
   Status s = Tx(tenant, true, [&](soci::session& sql) -> Status {
     long long v = version;
@@ -232,7 +193,7 @@ Result<std::vector<std::string>> DbModelRegistry::StoredFiles(TenantId tenant,
                                                               const std::string& symbol,
                                                               const std::string& timeframe,
                                                               int64_t version) {
-  SINYAL_RETURN_IF_ERROR(CheckKey(tenant, symbol, timeframe));
+  SINYAL_RETURN_IF_ERROR(CheckRegistryKey(tenant, symbol, timeframe));
   const bool pg = db_.dialect() == Dialect::kPostgres;
   std::vector<std::string> files;
   Status s = Tx(tenant, true, [&](soci::session& sql) -> Status {
@@ -271,7 +232,7 @@ Result<Ensemble> DbModelRegistry::Load(TenantId tenant, const std::string& symbo
     return Status::DataLoss("record tenant of model version " + v + " does not match");
   if (rec.file_hashes.size() < 4)
     return Status::DataLoss("model version " + v + " lists no members");
-  const auto names = FileNames(rec.file_hashes.size() - 3);
+  const auto names = BundleFileNames(rec.file_hashes.size() - 3);
   if (stored.size() != names.size()) {
     return Status::DataLoss("model version " + v + " of " + symbol + " " + timeframe + " has " +
                             std::to_string(stored.size()) + " stored files; its record lists " +
@@ -429,7 +390,7 @@ void DbModelRegistry::SetActivationListener(ActivationListener listener) {
 Result<int64_t> DbModelRegistry::RollbackAs(TenantId tenant, const std::string& symbol,
                                             const std::string& timeframe, int horizon,
                                             const std::string& actor) {
-  SINYAL_RETURN_IF_ERROR(CheckKey(tenant, symbol, timeframe));
+  SINYAL_RETURN_IF_ERROR(CheckRegistryKey(tenant, symbol, timeframe));
   // Find the target, verify it, then switch only if nothing changed meanwhile.
   ActiveRow seen;
   SINYAL_RETURN_IF_ERROR(Tx(tenant, true, [&](soci::session& sql) -> Status {
@@ -464,7 +425,7 @@ Result<int64_t> DbModelRegistry::RollbackAs(TenantId tenant, const std::string& 
 
 Result<int64_t> DbModelRegistry::ActiveVersion(TenantId tenant, const std::string& symbol,
                                                const std::string& timeframe, int horizon) {
-  SINYAL_RETURN_IF_ERROR(CheckKey(tenant, symbol, timeframe));
+  SINYAL_RETURN_IF_ERROR(CheckRegistryKey(tenant, symbol, timeframe));
   ActiveRow a;
   SINYAL_RETURN_IF_ERROR(Tx(tenant, true, [&](soci::session& sql) -> Status {
     SINYAL_ASSIGN_OR_RETURN(a, ReadActive(sql, tenant, symbol, timeframe, horizon));
@@ -480,7 +441,7 @@ Result<int64_t> DbModelRegistry::ActiveVersion(TenantId tenant, const std::strin
 
 Result<std::vector<int>> DbModelRegistry::ActiveHorizons(TenantId tenant, const std::string& symbol,
                                                          const std::string& timeframe) {
-  SINYAL_RETURN_IF_ERROR(CheckKey(tenant, symbol, timeframe));
+  SINYAL_RETURN_IF_ERROR(CheckRegistryKey(tenant, symbol, timeframe));
   std::vector<int> out;
   SINYAL_RETURN_IF_ERROR(Tx(tenant, true, [&](soci::session& sql) -> Status {
     int h = 0;
@@ -497,7 +458,7 @@ Result<std::vector<int>> DbModelRegistry::ActiveHorizons(TenantId tenant, const 
 
 Result<StoredReport> DbModelRegistry::GetReport(TenantId tenant, const std::string& symbol,
                                                 const std::string& timeframe, int64_t version) {
-  SINYAL_RETURN_IF_ERROR(CheckKey(tenant, symbol, timeframe));
+  SINYAL_RETURN_IF_ERROR(CheckRegistryKey(tenant, symbol, timeframe));
   StoredReport r;
   Status s = Tx(tenant, true, [&](soci::session& sql) -> Status {
     long long v = version, id = 0;
@@ -524,7 +485,7 @@ Result<StoredReport> DbModelRegistry::GetReport(TenantId tenant, const std::stri
 Result<std::vector<ActivationEvent>> DbModelRegistry::Audit(TenantId tenant,
                                                             const std::string& symbol,
                                                             const std::string& timeframe) {
-  SINYAL_RETURN_IF_ERROR(CheckKey(tenant, symbol, timeframe));
+  SINYAL_RETURN_IF_ERROR(CheckRegistryKey(tenant, symbol, timeframe));
   std::vector<ActivationEvent> out;
   Status s = Tx(tenant, true, [&](soci::session& sql) -> Status {
     out.clear();

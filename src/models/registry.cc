@@ -7,6 +7,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "models/registry_key.h"
 #include "models/xgb.h"
 
 namespace sinyal::models {
@@ -106,9 +107,7 @@ Result<std::vector<int>> ServedHorizons(ModelRegistry& registry, TenantId tenant
   return out;
 }
 
-namespace {
-
-bool SafeName(const std::string& s) {
+bool SafeKeyName(const std::string& s) {
   return !s.empty() && s.size() <= 32 &&
          std::all_of(s.begin(), s.end(),
                      [](char c) {
@@ -117,6 +116,40 @@ bool SafeName(const std::string& s) {
                      }) &&
          s != "." && s != "..";
 }
+
+Status CheckRegistryKey(TenantId tenant, const std::string& symbol, const std::string& timeframe) {
+  if (tenant.value() < 0) return Status::InvalidArgument("bad tenant id", "tenant");
+  if (!SafeKeyName(symbol)) {
+    return Status::InvalidArgument("bad symbol '" + symbol.substr(0, 40) + "'", "symbol");
+  }
+  if (!SafeKeyName(timeframe)) {
+    return Status::InvalidArgument("bad timeframe '" + timeframe.substr(0, 40) + "'", "timeframe");
+  }
+  return Status::Ok();
+}
+
+std::vector<std::string> BundleFileNames(size_t members) {
+  std::vector<std::string> names;
+  for (size_t i = 0; i < members; ++i) names.push_back("member_" + std::to_string(i) + ".ubj");
+  names.push_back("members.json");
+  names.push_back("calibration.json");
+  names.push_back("schema.json");
+  return names;
+}
+
+std::string BundleHash(const std::vector<std::pair<std::string, std::string>>& files) {
+  std::string buf;
+  for (const auto& [name, bytes] : files) {
+    buf += name;
+    buf.push_back('\0');
+    const uint64_t len = bytes.size();
+    for (int i = 0; i < 8; ++i) buf.push_back(static_cast<char>((len >> (8 * i)) & 0xff));
+    buf += bytes;
+  }
+  return Sha256Hex(buf);
+}
+
+namespace {
 
 Result<std::string> ReadFile(const fs::path& p) {
   std::ifstream in(p, std::ios::binary);
@@ -141,28 +174,6 @@ Status WriteFileAtomic(const fs::path& p, std::string_view bytes) {
   return Status::Ok();
 }
 
-// The content hash: SHA-256 over each stored file's name, length and bytes, in order.
-std::string BundleHash(const std::vector<std::pair<std::string, std::string>>& files) {
-  std::string buf;
-  for (const auto& [name, bytes] : files) {
-    buf += name;
-    buf.push_back('\0');
-    const uint64_t len = bytes.size();
-    for (int i = 0; i < 8; ++i) buf.push_back(static_cast<char>((len >> (8 * i)) & 0xff));
-    buf += bytes;
-  }
-  return Sha256Hex(buf);
-}
-
-std::vector<std::string> FileNames(size_t members) {
-  std::vector<std::string> names;
-  for (size_t i = 0; i < members; ++i) names.push_back("member_" + std::to_string(i) + ".ubj");
-  names.push_back("members.json");
-  names.push_back("calibration.json");
-  names.push_back("schema.json");
-  return names;
-}
-
 }  // namespace
 
 Result<std::unique_ptr<FileModelRegistry>> FileModelRegistry::Open(fs::path root,
@@ -178,11 +189,7 @@ Result<std::unique_ptr<FileModelRegistry>> FileModelRegistry::Open(fs::path root
 
 Result<fs::path> FileModelRegistry::KeyDir(TenantId tenant, const std::string& symbol,
                                            const std::string& timeframe) const {
-  if (tenant.value() < 0) return Status::InvalidArgument("bad tenant id", "tenant");
-  if (!SafeName(symbol)) return Status::InvalidArgument("bad symbol '" + symbol + "'", "symbol");
-  if (!SafeName(timeframe)) {
-    return Status::InvalidArgument("bad timeframe '" + timeframe + "'", "timeframe");
-  }
+  SINYAL_RETURN_IF_ERROR(CheckRegistryKey(tenant, symbol, timeframe));
   return root_ / ("t" + std::to_string(tenant.value())) / symbol / timeframe;
 }
 
@@ -213,7 +220,7 @@ Result<ModelRecord> FileModelRegistry::Register(TenantId tenant, const Ensemble&
   nlohmann::json members = nlohmann::json::array();
   for (const auto& p : ensemble.member_params()) members.push_back(ToJson(p));
   std::vector<std::pair<std::string, std::string>> files;
-  const auto names = FileNames(ensemble.num_members());
+  const auto names = BundleFileNames(ensemble.num_members());
   for (size_t i = 0; i < ensemble.num_members(); ++i)
     files.emplace_back(names[i], ensemble.member_ubj()[i]);
   files.emplace_back("members.json", members.dump());
@@ -286,7 +293,7 @@ Result<Ensemble> FileModelRegistry::LoadLocked(TenantId tenant, const std::strin
   }
   SINYAL_ASSIGN_OR_RETURN(ModelRecord rec, ReadRecordLocked(vdir));
   if (rec.tenant != tenant) return Status::DataLoss("record tenant does not match its directory");
-  const auto names = FileNames(rec.file_hashes.size() >= 3 ? rec.file_hashes.size() - 3 : 0);
+  const auto names = BundleFileNames(rec.file_hashes.size() >= 3 ? rec.file_hashes.size() - 3 : 0);
   if (names.size() != rec.file_hashes.size() || names.size() < 4) {
     return Status::DataLoss("model record lists no members");
   }

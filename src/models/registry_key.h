@@ -1,0 +1,31 @@
+// The rules both model registries (FileModelRegistry, DbModelRegistry) and the retraining audit
+// log share, kept once: which names a key may use, the files a stored version holds and its
+// content hash (so a model's hash does not depend on where it is stored).
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "core/ids.h"
+#include "core/status.h"
+
+namespace sinyal::models {
+
+// A symbol or timeframe usable in a key (and as a directory name): 1-32 of [A-Za-z0-9_.-], not
+// "." or "..".
+[[nodiscard]] bool SafeKeyName(const std::string& s);
+
+// OK, or InvalidArgument naming the field ("tenant", "symbol" or "timeframe").
+[[nodiscard]] Status CheckRegistryKey(TenantId tenant, const std::string& symbol,
+                                      const std::string& timeframe);
+
+// The files of a stored version, in hashing order: member_<i>.ubj..., members.json,
+// calibration.json, schema.json.
+[[nodiscard]] std::vector<std::string> BundleFileNames(size_t members);
+
+// SHA-256 (hex) over each file's name, NUL, length (8 bytes, little-endian) and bytes, in order.
+[[nodiscard]] std::string BundleHash(const std::vector<std::pair<std::string, std::string>>& files);
+
+}  // namespace sinyal::models
