@@ -25,45 +25,36 @@
 #include "models/metrics.h"
 #include "models/sequence/gru_member.h"
 #include "models/skill.h"
+#include "models/tools/shared_data.h"
 #include "models/walk_forward.h"
 
 using namespace sinyal;
 using namespace sinyal::models;
 
 namespace {
-int Fail(const std::string& m) {
-  std::fprintf(stderr, "sinyal_sequence_eval: %s\n", m.c_str());
-  return 2;
-}
+int Fail(const std::string& m) { return tools::Fail("sinyal_sequence_eval", m); }
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::map<std::string, std::string> opt = {{"data-dir", ""}, {"symbol", ""},     {"horizon", "1"},
-                                            {"folds", "5"},   {"epochs", "6"},    {"hidden", "16"},
-                                            {"window", "48"}, {"last-bars", "0"}, {"tz", ""}};
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    if (a.rfind("--", 0) != 0 || !opt.count(a.substr(2)) || i + 1 >= argc) {
-      return Fail("unknown or incomplete option '" + a + "'");
-    }
-    opt[a.substr(2)] = argv[++i];
-  }
+  auto parsed = tools::ParseOptions(argc, argv,
+                                    {{"data-dir", ""},
+                                     {"symbol", ""},
+                                     {"horizon", "1"},
+                                     {"folds", "5"},
+                                     {"epochs", "6"},
+                                     {"hidden", "16"},
+                                     {"window", "48"},
+                                     {"last-bars", "0"},
+                                     {"tz", ""}});
+  if (!parsed.ok()) return Fail(parsed.error().message());
+  auto& opt = *parsed;
   const std::string sym = opt["symbol"];
   if (opt["data-dir"].empty() || sym.empty()) return Fail("--data-dir and --symbol are required");
-  market::CsvImportOptions io;
-  auto tz = TimeZone::Parse(
-      opt["tz"].empty() ? ((sym == "USDJPY" || sym == "XAUUSD") ? "EET" : "NY+7") : opt["tz"]);
-  if (!tz.ok()) return Fail(tz.error().ToString());
-  io.source_tz = *tz;
-  auto imported =
-      market::ImportBarsCsvFile(std::filesystem::path(opt["data-dir"]) / (sym + "_H1.csv"), io);
-  if (!imported.ok()) return Fail(imported.error().ToString());
-  auto& mbars = imported->bars;
-  const size_t last = std::strtoull(opt["last-bars"].c_str(), nullptr, 10);
-  if (last > 0 && mbars.size() > last)
-    mbars.erase(mbars.begin(), mbars.end() - static_cast<std::ptrdiff_t>(last));
-  const int digits = sym.find("JPY") != std::string::npos ? 3 : sym == "XAUUSD" ? 2 : 5;
-  auto bars = ToBarColumns(sym, "H1", mbars, std::pow(10.0, -digits));
+  auto loaded = tools::LoadSharedH1(opt["data-dir"], sym, opt["tz"],
+                                    std::strtoull(opt["last-bars"].c_str(), nullptr, 10));
+  if (!loaded.ok()) return Fail(loaded.error().ToString());
+  auto& mbars = *loaded;
+  auto bars = ToBarColumns(sym, "H1", mbars, tools::SharedDataPoint(sym));
   if (!bars.ok()) return Fail(bars.error().ToString());
   const int h = std::atoi(opt["horizon"].c_str());
   TrainConfig cfg = DefaultTrainConfig(sym, "H1");

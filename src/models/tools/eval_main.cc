@@ -23,6 +23,7 @@
 #include "models/inputs.h"
 #include "models/market_adapter.h"
 #include "models/report.h"
+#include "models/tools/shared_data.h"
 #include "models/walk_forward.h"
 
 using namespace sinyal;
@@ -30,20 +31,7 @@ using namespace sinyal::models;
 
 namespace {
 
-int Fail(const std::string& msg) {
-  std::fprintf(stderr, "sinyal_models_eval: %s\n", msg.c_str());
-  return 2;
-}
-
-std::string DefaultTz(const std::string& sym) {
-  if (sym == "USDJPY" || sym == "XAUUSD") return "EET";
-  return "NY+7";  // EURUSD, GBPUSD, USDCAD, USDCHF, AUDUSD of the aligned H1 set
-}
-int DefaultDigits(const std::string& sym) {
-  if (sym.find("JPY") != std::string::npos) return 3;
-  if (sym == "XAUUSD") return 2;
-  return 5;
-}
+int Fail(const std::string& m) { return tools::Fail("sinyal_models_eval", m); }
 
 }  // namespace
 
@@ -88,7 +76,7 @@ int main(int argc, char** argv) {
     return Fail("no data for symbol " + sym + ": " + path.string() + " not found");
 
   market::CsvImportOptions io;
-  auto tz = TimeZone::Parse(opt["tz"].empty() ? DefaultTz(sym) : opt["tz"]);
+  auto tz = TimeZone::Parse(opt["tz"].empty() ? tools::SharedDataTimeZone(sym) : opt["tz"]);
   if (!tz.ok()) return Fail(tz.error().ToString());
   io.source_tz = *tz;
   auto imported = market::ImportBarsCsvFile(path, io);
@@ -97,7 +85,8 @@ int main(int argc, char** argv) {
   const size_t last = std::strtoull(opt["last-bars"].c_str(), nullptr, 10);
   if (last > 0 && mbars.size() > last)
     mbars.erase(mbars.begin(), mbars.end() - static_cast<std::ptrdiff_t>(last));
-  const int digits = opt["digits"].empty() ? DefaultDigits(sym) : std::atoi(opt["digits"].c_str());
+  const int digits =
+      opt["digits"].empty() ? tools::SharedDataDigits(sym) : std::atoi(opt["digits"].c_str());
   double point = 1;
   for (int d = 0; d < digits; ++d) point /= 10;
   auto bars = ToBarColumns(sym, tf, mbars, point);

@@ -24,53 +24,36 @@
 #include "models/inputs.h"
 #include "models/market_adapter.h"
 #include "models/selection.h"
+#include "models/tools/shared_data.h"
 
 using namespace sinyal;
 using namespace sinyal::models;
 
 namespace {
-int Fail(const std::string& msg) {
-  std::fprintf(stderr, "sinyal_model_search: %s\n", msg.c_str());
-  return 2;
-}
-std::string DefaultTz(const std::string& sym) {
-  return (sym == "USDJPY" || sym == "XAUUSD") ? "EET" : "NY+7";
-}
-int DefaultDigits(const std::string& sym) {
-  if (sym.find("JPY") != std::string::npos) return 3;
-  if (sym == "XAUUSD") return 2;
-  return 5;
-}
+int Fail(const std::string& m) { return tools::Fail("sinyal_model_search", m); }
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::map<std::string, std::string> opt = {{"data-dir", ""}, {"symbol", ""}, {"horizon", "1"},
-                                            {"outer", "5"},   {"inner", "3"}, {"last-bars", "0"},
-                                            {"grid", "full"}, {"out", ""},    {"tz", ""}};
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    if (a.rfind("--", 0) != 0 || !opt.count(a.substr(2)) || i + 1 >= argc) {
-      return Fail("unknown or incomplete option '" + a + "'");
-    }
-    opt[a.substr(2)] = argv[++i];
-  }
+  auto parsed = tools::ParseOptions(argc, argv,
+                                    {{"data-dir", ""},
+                                     {"symbol", ""},
+                                     {"horizon", "1"},
+                                     {"outer", "5"},
+                                     {"inner", "3"},
+                                     {"last-bars", "0"},
+                                     {"grid", "full"},
+                                     {"out", ""},
+                                     {"tz", ""}});
+  if (!parsed.ok()) return Fail(parsed.error().message());
+  auto& opt = *parsed;
   if (opt["data-dir"].empty() || opt["symbol"].empty())
     return Fail("--data-dir and --symbol are required");
   const std::string sym = opt["symbol"];
-  market::CsvImportOptions io;
-  auto tz = TimeZone::Parse(opt["tz"].empty() ? DefaultTz(sym) : opt["tz"]);
-  if (!tz.ok()) return Fail(tz.error().ToString());
-  io.source_tz = *tz;
-  auto imported =
-      market::ImportBarsCsvFile(std::filesystem::path(opt["data-dir"]) / (sym + "_H1.csv"), io);
-  if (!imported.ok()) return Fail(imported.error().ToString());
-  auto& mbars = imported->bars;
-  const size_t last = std::strtoull(opt["last-bars"].c_str(), nullptr, 10);
-  if (last > 0 && mbars.size() > last)
-    mbars.erase(mbars.begin(), mbars.end() - static_cast<std::ptrdiff_t>(last));
-  double point = 1;
-  for (int d = 0; d < DefaultDigits(sym); ++d) point /= 10;
-  auto bars = ToBarColumns(sym, "H1", mbars, point);
+  auto loaded = tools::LoadSharedH1(opt["data-dir"], sym, opt["tz"],
+                                    std::strtoull(opt["last-bars"].c_str(), nullptr, 10));
+  if (!loaded.ok()) return Fail(loaded.error().ToString());
+  auto& mbars = *loaded;
+  auto bars = ToBarColumns(sym, "H1", mbars, tools::SharedDataPoint(sym));
   if (!bars.ok()) return Fail(bars.error().ToString());
   const bool smoke = opt["grid"] == "smoke";
   if (!smoke && opt["grid"] != "full") return Fail("--grid must be full or smoke");

@@ -29,6 +29,7 @@
 
 #include "core/time.h"
 #include "market/csv_import.h"
+#include "models/tools/shared_data.h"
 #include "signals/conformal.h"
 #include "signals/regime.h"
 
@@ -37,10 +38,7 @@ using namespace sinyal::signals;
 
 namespace {
 
-int Fail(const std::string& m) {
-  std::fprintf(stderr, "sinyal_conformal_study: %s\n", m.c_str());
-  return 2;
-}
+int Fail(const std::string& m) { return models::tools::Fail("sinyal_conformal_study", m); }
 
 struct Row {
   size_t bar = 0;
@@ -69,29 +67,17 @@ struct Rule {
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::map<std::string, std::string> opt = {
-      {"data-dir", ""}, {"symbol", ""}, {"tz", ""}, {"horizons", "1,4,24"}, {"folds", "5"}};
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    if (a.rfind("--", 0) != 0 || !opt.count(a.substr(2)) || i + 1 >= argc) {
-      return Fail("unknown or incomplete option '" + a + "'");
-    }
-    opt[a.substr(2)] = argv[++i];
-  }
+  auto parsed = models::tools::ParseOptions(
+      argc, argv,
+      {{"data-dir", ""}, {"symbol", ""}, {"tz", ""}, {"horizons", "1,4,24"}, {"folds", "5"}});
+  if (!parsed.ok()) return Fail(parsed.error().message());
+  auto& opt = *parsed;
   if (opt["data-dir"].empty() || opt["symbol"].empty())
     return Fail("--data-dir and --symbol are required");
   const std::string sym = opt["symbol"];
-  std::string tzname = opt["tz"];
-  if (tzname.empty()) tzname = (sym == "USDJPY" || sym == "XAUUSD") ? "EET" : "NY+7";
-  market::CsvImportOptions io;
-  auto tz = TimeZone::Parse(tzname);
-  if (!tz.ok()) return Fail(tz.error().ToString());
-  io.source_tz = *tz;
-  io.timeframe = market::Timeframe::kH1;
-  auto imported =
-      market::ImportBarsCsvFile(std::filesystem::path(opt["data-dir"]) / (sym + "_H1.csv"), io);
-  if (!imported.ok()) return Fail(imported.error().ToString());
-  const auto& bars = imported->bars;
+  auto loaded = models::tools::LoadSharedH1(opt["data-dir"], sym, opt["tz"]);
+  if (!loaded.ok()) return Fail(loaded.error().ToString());
+  const auto& bars = *loaded;
   auto states = ClassifyRegimes(bars);
   if (!states.ok()) return Fail(states.error().ToString());
   const int folds = std::atoi(opt["folds"].c_str());

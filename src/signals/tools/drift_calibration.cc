@@ -29,6 +29,7 @@
 #include "market/csv_import.h"
 #include "models/basic_features.h"
 #include "models/market_adapter.h"
+#include "models/tools/shared_data.h"
 #include "signals/drift.h"
 #include "signals/stats.h"
 
@@ -230,16 +231,12 @@ int main(int argc, char** argv) {
       std::printf("(%s: not in %s, skipped)\n", sym.c_str(), dir.c_str());
       continue;
     }
-    market::CsvImportOptions o;
-    o.source_tz = TimeZone::Parse((sym == "USDJPY" || sym == "XAUUSD") ? "EET" : "NY+7").value();
-    o.timeframe = market::Timeframe::kH1;
-    auto imported = market::ImportBarsCsvFile(path, o);
+    auto imported = models::tools::LoadSharedH1(dir, sym);
     if (!imported.ok()) {
       std::fprintf(stderr, "%s: %s\n", sym.c_str(), imported.error().ToString().c_str());
       return 1;
     }
-    const double point = sym == "USDJPY" ? 0.001 : sym == "XAUUSD" ? 0.01 : 0.00001;
-    auto frame = Frame(sym, imported->bars, point);
+    auto frame = Frame(sym, *imported, models::tools::SharedDataPoint(sym));
     names = frame.names;
     const size_t f = names.size();
     const auto x = CompleteRows(frame);

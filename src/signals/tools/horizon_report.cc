@@ -40,6 +40,7 @@
 #include "models/market_adapter.h"
 #include "models/metrics.h"
 #include "models/skill.h"
+#include "models/tools/shared_data.h"
 #include "models/walk_forward.h"
 #include "signals/conformal.h"
 #include "signals/interval_calibration.h"
@@ -51,10 +52,7 @@ using nlohmann::json;
 
 namespace {
 
-int Fail(const std::string& m) {
-  std::fprintf(stderr, "sinyal_horizon_report: %s\n", m.c_str());
-  return 2;
-}
+int Fail(const std::string& m) { return models::tools::Fail("sinyal_horizon_report", m); }
 
 double TwoSidedP(double z) {
   if (!std::isfinite(z)) return 1.0;
@@ -70,34 +68,29 @@ std::string Pct(double v) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::map<std::string, std::string> opt = {{"data-dir", ""}, {"symbol", ""}, {"horizon", "1"},
-                                            {"tz", ""},       {"folds", "5"}, {"trees", ""},
-                                            {"json", ""},     {"digits", ""}, {"row", ""}};
   std::string command = "sinyal_horizon_report";
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    if (a.rfind("--", 0) != 0 || !opt.count(a.substr(2)) || i + 1 >= argc) {
-      return Fail("unknown or incomplete option '" + a + "'");
-    }
-    opt[a.substr(2)] = argv[++i];
-    command += " " + a + " " + opt[a.substr(2)];
-  }
+  auto parsed = models::tools::ParseOptions(argc, argv,
+                                            {{"data-dir", ""},
+                                             {"symbol", ""},
+                                             {"horizon", "1"},
+                                             {"tz", ""},
+                                             {"folds", "5"},
+                                             {"trees", ""},
+                                             {"json", ""},
+                                             {"digits", ""},
+                                             {"row", ""}},
+                                            &command);
+  if (!parsed.ok()) return Fail(parsed.error().message());
+  auto& opt = *parsed;
   if (opt["data-dir"].empty() || opt["symbol"].empty())
     return Fail("--data-dir and --symbol are required");
   const std::string sym = opt["symbol"];
   const int h = std::atoi(opt["horizon"].c_str());
-  market::CsvImportOptions io;
-  auto tz = TimeZone::Parse(
-      opt["tz"].empty() ? ((sym == "USDJPY" || sym == "XAUUSD") ? "EET" : "NY+7") : opt["tz"]);
-  if (!tz.ok()) return Fail(tz.error().ToString());
-  io.source_tz = *tz;
-  io.timeframe = market::Timeframe::kH1;
-  auto imported =
-      market::ImportBarsCsvFile(std::filesystem::path(opt["data-dir"]) / (sym + "_H1.csv"), io);
-  if (!imported.ok()) return Fail(imported.error().ToString());
-  const std::vector<market::Bar>& mbars = imported->bars;
-  int digits = sym.find("JPY") != std::string::npos ? 3 : sym == "XAUUSD" ? 2 : 5;
-  if (!opt["digits"].empty()) digits = std::atoi(opt["digits"].c_str());
+  auto loaded = models::tools::LoadSharedH1(opt["data-dir"], sym, opt["tz"]);
+  if (!loaded.ok()) return Fail(loaded.error().ToString());
+  const std::vector<market::Bar>& mbars = *loaded;
+  const int digits = opt["digits"].empty() ? models::tools::SharedDataDigits(sym)
+                                           : std::atoi(opt["digits"].c_str());
   auto bars = ToBarColumns(sym, "H1", mbars, std::pow(10.0, -digits));
   if (!bars.ok()) return Fail(bars.error().ToString());
 

@@ -47,6 +47,7 @@
 #include "models/market_adapter.h"
 #include "models/selection.h"
 #include "models/skill.h"
+#include "models/tools/shared_data.h"
 #include "models/walk_forward.h"
 #include "signals/cross_asset.h"
 #include "signals/pipeline.h"
@@ -58,27 +59,9 @@ using nlohmann::json;
 
 namespace {
 
-int Fail(const std::string& m) {
-  std::fprintf(stderr, "sinyal_input_study: %s\n", m.c_str());
-  return 2;
-}
+int Fail(const std::string& m) { return models::tools::Fail("sinyal_input_study", m); }
 
 std::string g_dir;
-
-std::string TzOf(const std::string& sym) {
-  if (sym == "USDJPY" || sym == "XAUUSD") return "EET";
-  return "NY+7";
-}
-
-Result<std::vector<market::Bar>> Load(const std::string& sym, const std::string& tz_override) {
-  market::CsvImportOptions io;
-  SINYAL_ASSIGN_OR_RETURN(io.source_tz,
-                          TimeZone::Parse(tz_override.empty() ? TzOf(sym) : tz_override));
-  io.timeframe = market::Timeframe::kH1;
-  SINYAL_ASSIGN_OR_RETURN(
-      auto r, market::ImportBarsCsvFile(std::filesystem::path(g_dir) / (sym + "_H1.csv"), io));
-  return std::move(r.bars);
-}
 
 FeatureFrame Frame(const std::string& name, std::vector<std::string> names, size_t rows) {
   FeatureFrame f;
@@ -220,7 +203,7 @@ Result<FeatureFrame> CrossAsset(const std::string& sym, const std::vector<market
   for (const auto& o : others_all) {
     if (o == sym || !std::filesystem::exists(std::filesystem::path(g_dir) / (o + "_H1.csv")))
       continue;
-    SINYAL_ASSIGN_OR_RETURN(auto ob, Load(o, tz.empty() ? "" : tz));
+    SINYAL_ASSIGN_OR_RETURN(auto ob, models::tools::LoadSharedH1(g_dir, o, tz.empty() ? "" : tz));
     std::unordered_map<int64_t, double> m;
     for (const auto& x : ob) m[x.time() / kNanosPerHour] = x.close();
     closes.push_back(std::move(m));
@@ -281,28 +264,26 @@ Result<FeatureFrame> CrossAsset(const std::string& sym, const std::vector<market
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::map<std::string, std::string> opt = {
-      {"data-dir", ""}, {"symbol", ""},
-      {"horizon", "1"}, {"candidates", "volscaled,calendar,mtf,regime,xasset"},
-      {"folds", "5"},   {"json", ""},
-      {"tz", ""},       {"trees", ""}};
   std::string command = "sinyal_input_study";
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    if (a.rfind("--", 0) != 0 || !opt.count(a.substr(2)) || i + 1 >= argc) {
-      return Fail("unknown or incomplete option '" + a + "'");
-    }
-    opt[a.substr(2)] = argv[++i];
-    command += " " + a + " " + opt[a.substr(2)];
-  }
+  auto parsed = models::tools::ParseOptions(argc, argv,
+                                            {{"data-dir", ""},
+                                             {"symbol", ""},
+                                             {"horizon", "1"},
+                                             {"candidates", "volscaled,calendar,mtf,regime,xasset"},
+                                             {"folds", "5"},
+                                             {"json", ""},
+                                             {"tz", ""},
+                                             {"trees", ""}},
+                                            &command);
+  if (!parsed.ok()) return Fail(parsed.error().message());
+  auto& opt = *parsed;
   g_dir = opt["data-dir"];
   const std::string sym = opt["symbol"];
   if (g_dir.empty() || sym.empty()) return Fail("--data-dir and --symbol are required");
   const int h = std::atoi(opt["horizon"].c_str());
-  auto mb = Load(sym, opt["tz"]);
+  auto mb = models::tools::LoadSharedH1(g_dir, sym, opt["tz"]);
   if (!mb.ok()) return Fail(mb.error().ToString());
-  const int digits = sym.find("JPY") != std::string::npos ? 3 : sym == "XAUUSD" ? 2 : 5;
-  auto bars = ToBarColumns(sym, "H1", *mb, std::pow(10.0, -digits));
+  auto bars = ToBarColumns(sym, "H1", *mb, models::tools::SharedDataPoint(sym));
   if (!bars.ok()) return Fail(bars.error().ToString());
   TrainConfig cfg = DefaultTrainConfig(sym, "H1");
   cfg.horizon = h;

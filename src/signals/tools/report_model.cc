@@ -22,6 +22,7 @@
 #include "models/inputs.h"
 #include "models/market_adapter.h"
 #include "models/metrics.h"
+#include "models/tools/shared_data.h"
 #include "signals/cross_asset.h"
 #include "signals/interval_calibration.h"
 #include "signals/pipeline.h"
@@ -33,38 +34,19 @@ namespace sinyal::signals {
 
 namespace {
 
-int Fail(const std::string& m) {
-  std::fprintf(stderr, "sinyal_signals_report: %s\n", m.c_str());
-  return 2;
-}
-
-Result<std::vector<market::Bar>> LoadBars(const std::string& dir, const std::string& sym) {
-  market::CsvImportOptions o;
-  SINYAL_ASSIGN_OR_RETURN(o.source_tz,
-                          TimeZone::Parse((sym == "USDJPY" || sym == "XAUUSD") ? "EET" : "NY+7"));
-  o.timeframe = market::Timeframe::kH1;
-  SINYAL_ASSIGN_OR_RETURN(
-      auto r, market::ImportBarsCsvFile(std::filesystem::path(dir) / (sym + "_H1.csv"), o));
-  return std::move(r.bars);
-}
-
-double Point(const std::string& sym) {
-  if (sym.find("JPY") != std::string::npos) return 0.001;
-  if (sym == "XAUUSD") return 0.01;
-  return 0.00001;
-}
+int Fail(const std::string& m) { return models::tools::Fail("sinyal_signals_report", m); }
 
 }  // namespace
 
 int RunModelSections(const ReportModelOptions& o, const std::string& section) {
   const bool want_conformal = section == "conformal" || section == "all";
   const bool want_signal = section == "signal" || section == "all";
-  auto bars = LoadBars(o.data_dir, o.symbol);
+  auto bars = models::tools::LoadSharedH1(o.data_dir, o.symbol);
   if (!bars.ok()) return Fail(o.symbol + ": " + bars.error().ToString());
   // Cross-asset reference: the five-component DXY on the UTC-aligned panel.
   std::vector<SymbolSeries> comps;
   for (const std::string s : {"EURUSD", "USDJPY", "GBPUSD", "USDCAD", "USDCHF"}) {
-    auto b = LoadBars(o.data_dir, s);
+    auto b = models::tools::LoadSharedH1(o.data_dir, s);
     if (!b.ok()) return Fail(s + ": " + b.error().ToString());
     comps.push_back({s, std::move(*b)});
   }
@@ -90,7 +72,7 @@ int RunModelSections(const ReportModelOptions& o, const std::string& section) {
   if (!f1.ok()) return Fail(f1.error().ToString());
   auto frame = CombineFrames(*f1, *xa);
   if (!frame.ok()) return Fail(frame.error().ToString());
-  auto cols = models::ToBarColumns(o.symbol, "H1", mb, Point(o.symbol));
+  auto cols = models::ToBarColumns(o.symbol, "H1", mb, models::tools::SharedDataPoint(o.symbol));
   if (!cols.ok()) return Fail(cols.error().ToString());
   models::LabelConfig lc;
   lc.horizon = o.horizon;

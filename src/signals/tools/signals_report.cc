@@ -25,6 +25,7 @@
 #include "models/inputs.h"
 #include "models/market_adapter.h"
 #include "models/metrics.h"
+#include "models/tools/shared_data.h"
 #include "signals/cross_asset.h"
 #include "signals/hmm.h"
 #include "signals/regime.h"
@@ -37,19 +38,6 @@ using namespace sinyal::signals;
 namespace {
 
 std::string g_data_dir;
-
-std::string Tz(const std::string& sym) {
-  return (sym == "USDJPY" || sym == "XAUUSD") ? "EET" : "NY+7";
-}
-
-Result<std::vector<market::Bar>> Load(const std::string& sym) {
-  market::CsvImportOptions o;
-  SINYAL_ASSIGN_OR_RETURN(o.source_tz, TimeZone::Parse(Tz(sym)));
-  o.timeframe = market::Timeframe::kH1;
-  SINYAL_ASSIGN_OR_RETURN(
-      auto r, market::ImportBarsCsvFile(std::filesystem::path(g_data_dir) / (sym + "_H1.csv"), o));
-  return std::move(r.bars);
-}
 
 std::string Day(UnixNanos t) { return FormatIso8601(t).substr(0, 10); }
 
@@ -64,10 +52,7 @@ std::string P(double p) {
   return b;
 }
 
-int Fail(const std::string& m) {
-  std::fprintf(stderr, "sinyal_signals_report: %s\n", m.c_str());
-  return 2;
-}
+int Fail(const std::string& m) { return models::tools::Fail("sinyal_signals_report", m); }
 
 // ---------------------------------------------------------------- regimes
 int Regimes() {
@@ -79,7 +64,7 @@ int Regimes() {
   };
   std::vector<PerSymbol> all;
   for (const std::string sym : {"EURUSD", "GBPUSD", "USDJPY", "XAUUSD"}) {
-    auto bars = Load(sym);
+    auto bars = models::tools::LoadSharedH1(g_data_dir, sym);
     if (!bars.ok()) return Fail(sym + ": " + bars.error().ToString());
     auto st = ClassifyRegimes(*bars, cfg);
     if (!st.ok()) return Fail(st.error().ToString());
@@ -235,13 +220,13 @@ int Dxy() {
   std::printf("## DXY rebuilt from its components vs DXY_H1.csv\n\n");
   std::vector<SymbolSeries> series;
   for (const std::string sym : {"EURUSD", "USDJPY", "GBPUSD", "USDCAD", "USDCHF"}) {
-    auto b = Load(sym);
+    auto b = models::tools::LoadSharedH1(g_data_dir, sym);
     if (!b.ok()) return Fail(sym + ": " + b.error().ToString());
     series.push_back({sym, std::move(*b)});
   }
   auto panel = AlignPanel(series, market::Timeframe::kH1);
   if (!panel.ok()) return Fail(panel.error().ToString());
-  auto ref = Load("DXY");
+  auto ref = models::tools::LoadSharedH1(g_data_dir, "DXY");
   if (!ref.ok()) return Fail("DXY: " + ref.error().ToString());
   std::ifstream ecb(std::filesystem::path(g_data_dir) / "daily" / "ECB_EUROFXREF_D1.csv");
   auto sek = ParseEcbUsdSek(ecb);
@@ -275,7 +260,7 @@ int Correlations() {
   std::vector<SymbolSeries> series;
   for (const std::string sym :
        {"EURUSD", "GBPUSD", "USDJPY", "USDCHF", "USDCAD", "AUDUSD", "XAUUSD"}) {
-    auto b = Load(sym);
+    auto b = models::tools::LoadSharedH1(g_data_dir, sym);
     if (!b.ok()) return Fail(sym + ": " + b.error().ToString());
     series.push_back({sym, std::move(*b)});
   }

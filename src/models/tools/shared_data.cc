@@ -1,0 +1,62 @@
+#include "models/tools/shared_data.h"
+
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+
+#include "core/time.h"
+#include "market/csv_import.h"
+
+namespace sinyal::models::tools {
+
+Result<std::map<std::string, std::string>> ParseOptions(int argc, char** argv,
+                                                        std::map<std::string, std::string> defaults,
+                                                        std::string* command) {
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a.rfind("--", 0) != 0 || !defaults.count(a.substr(2)) || i + 1 >= argc) {
+      return Status::InvalidArgument("unknown or incomplete option '" + a + "'", a);
+    }
+    defaults[a.substr(2)] = argv[++i];
+    if (command) *command += " " + a + " " + defaults[a.substr(2)];
+  }
+  return defaults;
+}
+
+int Fail(const char* tool, const std::string& message) {
+  std::fprintf(stderr, "%s: %s\n", tool, message.c_str());
+  return 2;
+}
+
+std::string SharedDataTimeZone(const std::string& symbol) {
+  return (symbol == "USDJPY" || symbol == "XAUUSD") ? "EET" : "NY+7";
+}
+
+int SharedDataDigits(const std::string& symbol) {
+  if (symbol.find("JPY") != std::string::npos) return 3;
+  if (symbol == "XAUUSD") return 2;
+  return 5;
+}
+
+double SharedDataPoint(const std::string& symbol) {
+  return std::pow(10.0, -SharedDataDigits(symbol));
+}
+
+Result<std::vector<market::Bar>> LoadSharedH1(const std::string& data_dir,
+                                              const std::string& symbol, const std::string& tz,
+                                              size_t last_bars) {
+  market::CsvImportOptions io;
+  io.timeframe = market::Timeframe::kH1;
+  SINYAL_ASSIGN_OR_RETURN(io.source_tz,
+                          TimeZone::Parse(tz.empty() ? SharedDataTimeZone(symbol) : tz));
+  SINYAL_ASSIGN_OR_RETURN(
+      auto imported,
+      market::ImportBarsCsvFile(std::filesystem::path(data_dir) / (symbol + "_H1.csv"), io));
+  std::vector<market::Bar> bars = std::move(imported.bars);
+  if (last_bars > 0 && bars.size() > last_bars) {
+    bars.erase(bars.begin(), bars.end() - static_cast<std::ptrdiff_t>(last_bars));
+  }
+  return bars;
+}
+
+}  // namespace sinyal::models::tools
