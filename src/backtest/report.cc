@@ -8,6 +8,7 @@
 #include <sstream>
 #include <vector>
 
+#include "core/html.h"
 #include "core/time.h"
 
 namespace sinyal::backtest {
@@ -26,36 +27,13 @@ std::string Fmt(const char* f, double v) {
   return buf;
 }
 
-std::string Escape(const std::string& s) {
-  std::string out;
-  for (char c : s) {
-    switch (c) {
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '&':
-        out += "&amp;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      default:
-        out += c;
-    }
-  }
-  return out;
-}
-
 void Header(std::ostringstream& os, const Plot& p, const std::string& title) {
   os << "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" << p.W << "\" height=\"" << p.H
      << "\" viewBox=\"0 0 " << p.W << " " << p.H
      << "\" font-family=\"sans-serif\" font-size=\"11\">\n"
      << "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n"
      << "<text x=\"" << p.W / 2 << "\" y=\"20\" text-anchor=\"middle\" font-size=\"13\">"
-     << Escape(title) << "</text>\n"
+     << HtmlEscape(title) << "</text>\n"
      << "<line x1=\"" << p.L << "\" y1=\"" << p.H - p.B << "\" x2=\"" << p.W - p.R << "\" y2=\""
      << p.H - p.B << "\" stroke=\"#333\"/>\n"
      << "<line x1=\"" << p.L << "\" y1=\"" << p.T << "\" x2=\"" << p.L << "\" y2=\"" << p.H - p.B
@@ -98,7 +76,7 @@ void Legend(std::ostringstream& os, const Plot& p,
   double x = p.L + 10;
   for (const auto& [name, color] : items) {
     os << "<rect x=\"" << x << "\" y=\"" << p.T + 2 << "\" width=\"12\" height=\"3\" fill=\""
-       << color << "\"/><text x=\"" << x + 16 << "\" y=\"" << p.T + 8 << "\">" << Escape(name)
+       << color << "\"/><text x=\"" << x + 16 << "\" y=\"" << p.T + 8 << "\">" << HtmlEscape(name)
        << "</text>\n";
     x += 24 + 6.5 * static_cast<double>(name.size());
   }
@@ -146,7 +124,7 @@ std::string EquitySvg(const BacktestResult& r, const std::string& title) {
   }
   Legend(os, p, legend);
   os << "<text x=\"14\" y=\"" << p.H / 2 << "\" transform=\"rotate(-90 14 " << p.H / 2
-     << ")\" text-anchor=\"middle\">equity (" << Escape(r.config.currency)
+     << ")\" text-anchor=\"middle\">equity (" << HtmlEscape(r.config.currency)
      << ", marked per bar)</text>\n";
   os << "</svg>\n";
   return os.str();
@@ -229,7 +207,7 @@ std::string RandomBaselineSvg(const BacktestResult& r, const std::string& title)
     os << "<line x1=\"" << p.X(v.first) << "\" y1=\"" << p.T << "\" x2=\"" << p.X(v.first)
        << "\" y2=\"" << p.H - p.B << "\" stroke=\"" << v.second << "\" stroke-width=\"2\"/>\n"
        << "<text x=\"" << p.X(v.first) + 4 << "\" y=\"" << ty << "\" fill=\"" << v.second << "\">"
-       << Escape(name) << " " << Pct(v.first) << "</text>\n";
+       << HtmlEscape(name) << " " << Pct(v.first) << "</text>\n";
     ty += 14;
   }
   os << "<text x=\"" << p.W / 2 << "\" y=\"" << p.H - 10

@@ -5,6 +5,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "core/html.h"
 #include "core/time.h"
 
 namespace sinyal::models {
@@ -33,20 +34,6 @@ std::string Pval(double p) {
   return buf;
 }
 std::string Date(UnixNanos t) { return FormatIso8601(t).substr(0, 16); }
-std::string Esc(const std::string& s) {
-  std::string o;
-  for (char c : s) {
-    if (c == '<')
-      o += "&lt;";
-    else if (c == '>')
-      o += "&gt;";
-    else if (c == '&')
-      o += "&amp;";
-    else
-      o += c;
-  }
-  return o;
-}
 
 // Plot frame: 480x400 with a 60px margin; data coordinates x in [x0,x1], y in [0,1].
 struct Frame {
@@ -63,7 +50,7 @@ void Axes(std::ostringstream& os, const Frame& f, const std::string& title, cons
      << "\" font-family=\"sans-serif\" font-size=\"11\">\n";
   os << "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n";
   os << "<text x=\"" << f.W / 2 << "\" y=\"20\" text-anchor=\"middle\" font-size=\"13\">"
-     << Esc(title) << "</text>\n";
+     << HtmlEscape(title) << "</text>\n";
   for (int i = 0; i <= 5; ++i) {
     const double y = f.y0 + (f.y1 - f.y0) * i / 5;
     os << "<line x1=\"" << f.L << "\" x2=\"" << f.W - f.R << "\" y1=\"" << f.Y(y) << "\" y2=\""
@@ -81,16 +68,16 @@ void Axes(std::ostringstream& os, const Frame& f, const std::string& title, cons
   os << "<rect x=\"" << f.L << "\" y=\"" << f.T << "\" width=\"" << f.W - f.L - f.R
      << "\" height=\"" << f.H - f.T - f.B << "\" fill=\"none\" stroke=\"#333\"/>\n";
   os << "<text x=\"" << (f.L + f.W - f.R) / 2 << "\" y=\"" << f.H - 12
-     << "\" text-anchor=\"middle\">" << Esc(xl) << "</text>\n";
+     << "\" text-anchor=\"middle\">" << HtmlEscape(xl) << "</text>\n";
   os << "<text transform=\"translate(16," << (f.T + f.H - f.B) / 2
-     << ") rotate(-90)\" text-anchor=\"middle\">" << Esc(yl) << "</text>\n";
+     << ") rotate(-90)\" text-anchor=\"middle\">" << HtmlEscape(yl) << "</text>\n";
 }
 
 void Legend(std::ostringstream& os, const Frame& f, int row, const std::string& color,
             const std::string& label) {
   const double y = f.T + 14 + 16 * row;
   os << "<rect x=\"" << f.L + 10 << "\" y=\"" << y - 8 << "\" width=\"10\" height=\"10\" fill=\""
-     << color << "\"/>\n<text x=\"" << f.L + 26 << "\" y=\"" << y + 1 << "\">" << Esc(label)
+     << color << "\"/>\n<text x=\"" << f.L + 26 << "\" y=\"" << y + 1 << "\">" << HtmlEscape(label)
      << "</text>\n";
 }
 

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstring>
 
+#include "core/html.h"
 #include "core/log.h"
 #include "core/money.h"
 #include "core/time.h"
@@ -40,32 +41,6 @@ std::string MidtransTime(UnixNanos t) {
   std::snprintf(buf, sizeof buf, "%04d-%02d-%02d %02d:%02d:%02d", c.year, c.month, c.day, c.hour,
                 c.minute, c.second);
   return buf;
-}
-
-std::string HtmlEscape(std::string_view s) {
-  std::string out;
-  for (char c : s) {
-    switch (c) {
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '&':
-        out += "&amp;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      case '\'':
-        out += "&#39;";
-        break;
-      default:
-        out += c;
-    }
-  }
-  return out;
 }
 
 size_t Discard(char*, size_t size, size_t n, void*) { return size * n; }
