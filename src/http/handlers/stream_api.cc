@@ -293,9 +293,16 @@ class StreamSocket final : public WebSocketHandler,
         });
   }
 
-  // Hub thread: the resume_after replay, then the live signals that arrived meanwhile.
+  // Hub thread: the resume_after replay, then the live signals that arrived meanwhile. A signal
+  // that fails to go out is logged and skipped: the parked live signals are released either way.
   void Replay(const std::vector<OwnedSignal>& missed) {
-    for (const auto& [owner, signal] : missed) Deliver(owner, signal, /*replayed=*/true);
+    for (const auto& [owner, signal] : missed) {
+      try {
+        Deliver(owner, signal, /*replayed=*/true);
+      } catch (const std::exception& e) {
+        LogEvent(spdlog::level::err, "stream_replay_exception", {{"what", e.what()}});
+      }
+    }
     std::vector<OwnedSignal> parked;
     {
       std::lock_guard<std::mutex> lock(mu_);
