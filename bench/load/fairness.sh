@@ -7,12 +7,18 @@
 # TIMELINE=1 (the server's answer timeline, its accept queue, CPU wait of wrk's and the server's
 # threads). The difference between the two rows is what connection set-up costs the tail.
 #   bench/load/fairness.sh [duration_seconds]       (default 15)
-# Environment: BEFORE, AFTER (binaries; default /work/base/build/bin/sinyal and build/bin/sinyal),
+# Environment: BEFORE (required: the "before" binary, e.g. a build of an older commit), AFTER
+# (default build/bin/sinyal),
 # ROUNDS (default 2), WRK_THREADS (default 2), TESTS ("predict me", default).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 DUR="${1:-15}"
-BEFORE="${BEFORE:-/work/base/build/bin/sinyal}"
+BEFORE="${BEFORE:-}"
+if [ -z "$BEFORE" ] || [ ! -x "$BEFORE" ]; then
+  echo "fairness: set BEFORE to the binary to compare against (e.g. git worktree add ../base <rev>" \
+       "&& (cd ../base && bash scripts/build.sh); BEFORE=../base/build/bin/sinyal)" >&2
+  exit 2
+fi
 AFTER="${AFTER:-build/bin/sinyal}"
 ROUNDS="${ROUNDS:-2}"
 TESTS="${TESTS:-predict me}"
