@@ -97,190 +97,205 @@ json SubscriptionJson(const billing::Subscription& s) {
           {"period_end", FormatIso8601(s.period_end)}};
 }
 
+// The answer of the usage and top-tenants analytics: the range and its rows.
+json RangeItems(const Range& r, json rows) {
+  return {{"from", FormatIso8601(r.from)}, {"to", FormatIso8601(r.to)}, {"items", std::move(rows)}};
+}
+
+// GET /api/v1/plans
+Result<Response> ListPlans(const BillingDeps& d, Context& ctx) {
+  SINYAL_RETURN_IF_ERROR(OnlyQueryParams(ctx, {}));
+  SINYAL_ASSIGN_OR_RETURN(std::vector<billing::Plan> list, d.plans->List());
+  json items = json::array();
+  for (const auto& p : list) items.push_back(p.ToJson());
+  return Response::Json(200, {{"currency", "IDR"}, {"period", "monthly"}, {"items", items}});
+}
+
+// GET /api/v1/usage?period=current|previous
+Result<Response> Usage(const BillingDeps& d, Context& ctx) {
+  SINYAL_RETURN_IF_ERROR(OnlyQueryParams(ctx, {"period"}));
+  std::string period = QueryParam(ctx, "period").value_or("current");
+  int back = 0;
+  if (period == "current")
+    back = 0;
+  else if (period == "previous")
+    back = 1;
+  else
+    return Status::InvalidArgument("must be current or previous", "period");
+  SINYAL_ASSIGN_OR_RETURN(json usage, d.meter->Usage(ctx.principal->tenant, ctx.now, back));
+  return Response::Json(200, usage);
+}
+
+// PUT (create_if_missing) and PATCH /api/v1/operator/plans/:name
+Result<Response> EditPlan(const BillingDeps& d, Context& ctx, bool create_if_missing) {
+  SINYAL_RETURN_IF_ERROR(RequireSignedInOperator(ctx));
+  SINYAL_RETURN_IF_ERROR(OnlyQueryParams(ctx, {}));
+  const std::string name = PathParam(ctx, "name");
+  SINYAL_RETURN_IF_ERROR(ValidatePlanName(name, "name"));
+  SINYAL_ASSIGN_OR_RETURN(json body, BodyObject(ctx.request));
+  if (body.contains("name") && body["name"] != name) {
+    return Status::InvalidArgument("a plan's name can't change (it is the URL's)", "name");
+  }
+  body.erase("name");
+  auto existing = d.plans->Get(name);
+  if (!existing.ok() && existing.error().code() == StatusCode::kNotFound && create_if_missing) {
+    // A new plan: the defaults of billing::Plan overridden by the body; validated by Create.
+    SINYAL_ASSIGN_OR_RETURN(billing::Plan fresh, billing::NewPlanFromJson(name, body));
+    SINYAL_ASSIGN_OR_RETURN(billing::Plan created, d.plans->Create(fresh, OperatorActor(ctx)));
+    return Response::Json(201, created.ToJson());
+  }
+  if (!existing.ok()) return existing.error();
+  SINYAL_ASSIGN_OR_RETURN(billing::Plan updated, d.plans->Update(name, body, OperatorActor(ctx)));
+  return Response::Json(200, updated.ToJson());
+}
+
+Result<Response> PutPlan(const BillingDeps& d, Context& ctx) { return EditPlan(d, ctx, true); }
+
+Result<Response> PatchPlan(const BillingDeps& d, Context& ctx) { return EditPlan(d, ctx, false); }
+
+// PUT /api/v1/operator/tenants/:id/plan {"plan": "pro"}
+Result<Response> ChangeTenantPlan(const BillingDeps& d, Context& ctx) {
+  SINYAL_RETURN_IF_ERROR(RequireSignedInOperator(ctx));
+  SINYAL_RETURN_IF_ERROR(OnlyQueryParams(ctx, {}));
+  SINYAL_ASSIGN_OR_RETURN(int64_t id, ParseIdParam(ctx, "id", "tenant"));
+  SINYAL_ASSIGN_OR_RETURN(JsonBody body, JsonBody::Parse(ctx.request));
+  SINYAL_ASSIGN_OR_RETURN(std::string plan, body.String("plan", {.min_len = 1, .max_len = 32}));
+  SINYAL_RETURN_IF_ERROR(body.Finish());
+  SINYAL_RETURN_IF_ERROR(ValidatePlanName(plan, "plan"));
+  Status changed = d.subscriptions->ChangePlan(TenantId(id), plan, ctx.now, OperatorActor(ctx));
+  if (!changed.ok()) {
+    if (changed.code() == StatusCode::kFailedPrecondition) {
+      return Status::NotFound("no such tenant", "id");
+    }
+    return changed;
+  }
+  SINYAL_ASSIGN_OR_RETURN(billing::Subscription s, d.subscriptions->Current(TenantId(id), ctx.now));
+  return Response::Json(200, SubscriptionJson(s));
+}
+
+// GET /api/v1/invoices: closed periods + the running one.
+Result<Response> ListInvoices(const BillingDeps& d, Context& ctx) {
+  SINYAL_RETURN_IF_ERROR(OnlyQueryParams(ctx, {}));
+  const TenantId t = ctx.principal->tenant;
+  SINYAL_ASSIGN_OR_RETURN(std::vector<billing::Invoice> list, d.invoices->List(t));
+  json items = json::array();
+  for (const auto& inv : list) items.push_back(inv.ToJson());
+  // The running period, not invoiced yet: its plan's price + overage so far.
+  SINYAL_ASSIGN_OR_RETURN(json usage, d.meter->Usage(t, ctx.now, 0));
+  json current = {{"period", usage["period"]}, {"plan", usage["plan"]}, {"status", "running"}};
+  auto plan = d.plans->GetShared(usage.value("plan", ""));
+  const int64_t base = plan.ok() ? (*plan)->price_idr : 0;
+  const int64_t overage = usage.value("cost_idr", int64_t{0});
+  current["base_idr"] = base;
+  current["units"] = usage.value("used", int64_t{0});
+  current["overage_units"] = usage.value("overage_units", int64_t{0});
+  current["overage_idr"] = overage;
+  current["total_idr"] = base + overage;
+  return Response::Json(200, {{"currency", "IDR"}, {"items", items}, {"current", current}});
+}
+
+// GET /api/v1/operator/analytics/usage?from&to
+Result<Response> UsageAnalytics(const BillingDeps& d, Context& ctx) {
+  SINYAL_RETURN_IF_ERROR(RequireSignedInOperator(ctx));
+  SINYAL_RETURN_IF_ERROR(OnlyQueryParams(ctx, {"from", "to"}));
+  SINYAL_ASSIGN_OR_RETURN(Range r, RangeParams(ctx, 30));
+  SINYAL_ASSIGN_OR_RETURN(json rows, d.analytics->UsageByPlanAndDay(r.from, r.to));
+  return Response::Json(200, RangeItems(r, std::move(rows)));
+}
+
+// GET /api/v1/operator/analytics/top-tenants?from&to&limit
+Result<Response> TopTenants(const BillingDeps& d, Context& ctx) {
+  SINYAL_RETURN_IF_ERROR(RequireSignedInOperator(ctx));
+  SINYAL_RETURN_IF_ERROR(OnlyQueryParams(ctx, {"from", "to", "limit"}));
+  SINYAL_ASSIGN_OR_RETURN(Range r, RangeParams(ctx, 30));
+  SINYAL_ASSIGN_OR_RETURN(int64_t limit, IntQueryParam(ctx, "limit", 10, 1, 1000));
+  SINYAL_ASSIGN_OR_RETURN(json rows,
+                          d.analytics->TopTenants(r.from, r.to, static_cast<int>(limit)));
+  return Response::Json(200, RangeItems(r, std::move(rows)));
+}
+
+// GET /api/v1/operator/analytics/revenue?from&to
+Result<Response> Revenue(const BillingDeps& d, Context& ctx) {
+  SINYAL_RETURN_IF_ERROR(RequireSignedInOperator(ctx));
+  SINYAL_RETURN_IF_ERROR(OnlyQueryParams(ctx, {"from", "to"}));
+  SINYAL_ASSIGN_OR_RETURN(Range r, RangeParams(ctx, 365));
+  SINYAL_ASSIGN_OR_RETURN(json out, d.analytics->Revenue(r.from, r.to));
+  out["currency"] = "IDR";
+  return Response::Json(200, out);
+}
+
+// GET /api/v1/operator/analytics/burn-down?limit&tenant_id
+Result<Response> BurnDown(const BillingDeps& d, Context& ctx) {
+  SINYAL_RETURN_IF_ERROR(RequireSignedInOperator(ctx));
+  SINYAL_RETURN_IF_ERROR(OnlyQueryParams(ctx, {"limit", "tenant_id"}));
+  SINYAL_ASSIGN_OR_RETURN(int64_t limit, IntQueryParam(ctx, "limit", 20, 1, 1000));
+  std::optional<TenantId> tenant;
+  if (QueryParam(ctx, "tenant_id")) {
+    SINYAL_ASSIGN_OR_RETURN(int64_t id, IntQueryParam(ctx, "tenant_id", 0, 1, INT64_MAX / 2));
+    tenant = TenantId(id);
+  }
+  SINYAL_ASSIGN_OR_RETURN(json rows,
+                          d.analytics->QuotaBurnDown(ctx.now, static_cast<int>(limit), tenant));
+  return Response::Json(200, {{"items", rows}});
+}
+
 }  // namespace
 
 void AddBillingRoutes(RouteTable& routes, BillingDeps deps) {
-  billing::PlanStore* plans = deps.plans;
-  billing::Subscriptions* subs = deps.subscriptions;
-  billing::Meter* meter = deps.meter;
-  billing::Invoices* invoices = deps.invoices;
-  billing::Analytics* analytics = deps.analytics;
-
-  routes.Add(
-      {.method = "GET",
-       .pattern = "/api/v1/plans",
-       .auth = AuthMode::kNone,
-       .handler = [plans](Context& ctx) -> Result<Response> {
-         SINYAL_RETURN_IF_ERROR(OnlyQueryParams(ctx, {}));
-         SINYAL_ASSIGN_OR_RETURN(std::vector<billing::Plan> list, plans->List());
-         json items = json::array();
-         for (const auto& p : list) items.push_back(p.ToJson());
-         return Response::Json(200, {{"currency", "IDR"}, {"period", "monthly"}, {"items", items}});
-       }});
-
+  auto d = std::make_shared<const BillingDeps>(std::move(deps));
+  auto bind = [d](Result<Response> (*handler)(const BillingDeps&, Context&)) {
+    return [d, handler](Context& ctx) { return handler(*d, ctx); };
+  };
+  routes.Add({.method = "GET",
+              .pattern = "/api/v1/plans",
+              .auth = AuthMode::kNone,
+              .handler = bind(&ListPlans)});
   routes.Add({.method = "GET",
               .pattern = "/api/v1/usage",
               .auth = AuthMode::kAny,
               .required_scope = std::string(accounts::kScopeRead),
-              .handler = [meter](Context& ctx) -> Result<Response> {
-                SINYAL_RETURN_IF_ERROR(OnlyQueryParams(ctx, {"period"}));
-                std::string period = QueryParam(ctx, "period").value_or("current");
-                int back = 0;
-                if (period == "current")
-                  back = 0;
-                else if (period == "previous")
-                  back = 1;
-                else
-                  return Status::InvalidArgument("must be current or previous", "period");
-                SINYAL_ASSIGN_OR_RETURN(json usage,
-                                        meter->Usage(ctx.principal->tenant, ctx.now, back));
-                return Response::Json(200, usage);
-              }});
-
-  auto edit_plan = [plans](bool create_if_missing) {
-    return [plans, create_if_missing](Context& ctx) -> Result<Response> {
-      SINYAL_RETURN_IF_ERROR(RequireSignedInOperator(ctx));
-      SINYAL_RETURN_IF_ERROR(OnlyQueryParams(ctx, {}));
-      const std::string name = PathParam(ctx, "name");
-      SINYAL_RETURN_IF_ERROR(ValidatePlanName(name, "name"));
-      SINYAL_ASSIGN_OR_RETURN(json body, BodyObject(ctx.request));
-      if (body.contains("name") && body["name"] != name) {
-        return Status::InvalidArgument("a plan's name can't change (it is the URL's)", "name");
-      }
-      body.erase("name");
-      auto existing = plans->Get(name);
-      if (!existing.ok() && existing.error().code() == StatusCode::kNotFound && create_if_missing) {
-        // A new plan: the defaults of billing::Plan overridden by the body; validated by Create.
-        SINYAL_ASSIGN_OR_RETURN(billing::Plan fresh, billing::NewPlanFromJson(name, body));
-        SINYAL_ASSIGN_OR_RETURN(billing::Plan created, plans->Create(fresh, OperatorActor(ctx)));
-        return Response::Json(201, created.ToJson());
-      }
-      if (!existing.ok()) return existing.error();
-      SINYAL_ASSIGN_OR_RETURN(billing::Plan updated, plans->Update(name, body, OperatorActor(ctx)));
-      return Response::Json(200, updated.ToJson());
-    };
-  };
+              .handler = bind(&Usage)});
   routes.Add({.method = "PUT",
               .pattern = "/api/v1/operator/plans/:name",
               .auth = AuthMode::kOperator,
               .blocking = true,
-              .handler = edit_plan(true)});
+              .handler = bind(&PutPlan)});
   routes.Add({.method = "PATCH",
               .pattern = "/api/v1/operator/plans/:name",
               .auth = AuthMode::kOperator,
               .blocking = true,
-              .handler = edit_plan(false)});
-
+              .handler = bind(&PatchPlan)});
   routes.Add({.method = "PUT",
               .pattern = "/api/v1/operator/tenants/:id/plan",
               .auth = AuthMode::kOperator,
               .blocking = true,
-              .handler = [subs](Context& ctx) -> Result<Response> {
-                SINYAL_RETURN_IF_ERROR(RequireSignedInOperator(ctx));
-                SINYAL_RETURN_IF_ERROR(OnlyQueryParams(ctx, {}));
-                SINYAL_ASSIGN_OR_RETURN(int64_t id, ParseIdParam(ctx, "id", "tenant"));
-                SINYAL_ASSIGN_OR_RETURN(JsonBody body, JsonBody::Parse(ctx.request));
-                SINYAL_ASSIGN_OR_RETURN(std::string plan,
-                                        body.String("plan", {.min_len = 1, .max_len = 32}));
-                SINYAL_RETURN_IF_ERROR(body.Finish());
-                SINYAL_RETURN_IF_ERROR(ValidatePlanName(plan, "plan"));
-                Status changed = subs->ChangePlan(TenantId(id), plan, ctx.now, OperatorActor(ctx));
-                if (!changed.ok()) {
-                  if (changed.code() == StatusCode::kFailedPrecondition) {
-                    return Status::NotFound("no such tenant", "id");
-                  }
-                  return changed;
-                }
-                SINYAL_ASSIGN_OR_RETURN(billing::Subscription s,
-                                        subs->Current(TenantId(id), ctx.now));
-                return Response::Json(200, SubscriptionJson(s));
-              }});
-
-  routes.Add(
-      {.method = "GET",
-       .pattern = "/api/v1/invoices",
-       .auth = AuthMode::kAny,
-       .blocking = true,
-       .required_scope = std::string(accounts::kScopeRead),
-       .handler = [invoices, meter, plans](Context& ctx) -> Result<Response> {
-         SINYAL_RETURN_IF_ERROR(OnlyQueryParams(ctx, {}));
-         const TenantId t = ctx.principal->tenant;
-         SINYAL_ASSIGN_OR_RETURN(std::vector<billing::Invoice> list, invoices->List(t));
-         json items = json::array();
-         for (const auto& inv : list) items.push_back(inv.ToJson());
-         // The running period, not invoiced yet: its plan's price + overage so far.
-         SINYAL_ASSIGN_OR_RETURN(json usage, meter->Usage(t, ctx.now, 0));
-         json current = {
-             {"period", usage["period"]}, {"plan", usage["plan"]}, {"status", "running"}};
-         auto plan = plans->GetShared(usage.value("plan", ""));
-         const int64_t base = plan.ok() ? (*plan)->price_idr : 0;
-         const int64_t overage = usage.value("cost_idr", int64_t{0});
-         current["base_idr"] = base;
-         current["units"] = usage.value("used", int64_t{0});
-         current["overage_units"] = usage.value("overage_units", int64_t{0});
-         current["overage_idr"] = overage;
-         current["total_idr"] = base + overage;
-         return Response::Json(200, {{"currency", "IDR"}, {"items", items}, {"current", current}});
-       }});
-
-  routes.Add(
-      {.method = "GET",
-       .pattern = "/api/v1/operator/analytics/usage",
-       .auth = AuthMode::kOperator,
-       .blocking = true,
-       .handler = [analytics](Context& ctx) -> Result<Response> {
-         SINYAL_RETURN_IF_ERROR(RequireSignedInOperator(ctx));
-         SINYAL_RETURN_IF_ERROR(OnlyQueryParams(ctx, {"from", "to"}));
-         SINYAL_ASSIGN_OR_RETURN(Range r, RangeParams(ctx, 30));
-         SINYAL_ASSIGN_OR_RETURN(json rows, analytics->UsageByPlanAndDay(r.from, r.to));
-         return Response::Json(
-             200, {{"from", FormatIso8601(r.from)}, {"to", FormatIso8601(r.to)}, {"items", rows}});
-       }});
-  routes.Add(
-      {.method = "GET",
-       .pattern = "/api/v1/operator/analytics/top-tenants",
-       .auth = AuthMode::kOperator,
-       .blocking = true,
-       .handler = [analytics](Context& ctx) -> Result<Response> {
-         SINYAL_RETURN_IF_ERROR(RequireSignedInOperator(ctx));
-         SINYAL_RETURN_IF_ERROR(OnlyQueryParams(ctx, {"from", "to", "limit"}));
-         SINYAL_ASSIGN_OR_RETURN(Range r, RangeParams(ctx, 30));
-         SINYAL_ASSIGN_OR_RETURN(int64_t limit, IntQueryParam(ctx, "limit", 10, 1, 1000));
-         SINYAL_ASSIGN_OR_RETURN(json rows,
-                                 analytics->TopTenants(r.from, r.to, static_cast<int>(limit)));
-         return Response::Json(
-             200, {{"from", FormatIso8601(r.from)}, {"to", FormatIso8601(r.to)}, {"items", rows}});
-       }});
+              .handler = bind(&ChangeTenantPlan)});
+  routes.Add({.method = "GET",
+              .pattern = "/api/v1/invoices",
+              .auth = AuthMode::kAny,
+              .blocking = true,
+              .required_scope = std::string(accounts::kScopeRead),
+              .handler = bind(&ListInvoices)});
+  routes.Add({.method = "GET",
+              .pattern = "/api/v1/operator/analytics/usage",
+              .auth = AuthMode::kOperator,
+              .blocking = true,
+              .handler = bind(&UsageAnalytics)});
+  routes.Add({.method = "GET",
+              .pattern = "/api/v1/operator/analytics/top-tenants",
+              .auth = AuthMode::kOperator,
+              .blocking = true,
+              .handler = bind(&TopTenants)});
   routes.Add({.method = "GET",
               .pattern = "/api/v1/operator/analytics/revenue",
               .auth = AuthMode::kOperator,
               .blocking = true,
-              .handler = [analytics](Context& ctx) -> Result<Response> {
-                SINYAL_RETURN_IF_ERROR(RequireSignedInOperator(ctx));
-                SINYAL_RETURN_IF_ERROR(OnlyQueryParams(ctx, {"from", "to"}));
-                SINYAL_ASSIGN_OR_RETURN(Range r, RangeParams(ctx, 365));
-                SINYAL_ASSIGN_OR_RETURN(json out, analytics->Revenue(r.from, r.to));
-                out["currency"] = "IDR";
-                return Response::Json(200, out);
-              }});
+              .handler = bind(&Revenue)});
   routes.Add({.method = "GET",
               .pattern = "/api/v1/operator/analytics/burn-down",
               .auth = AuthMode::kOperator,
               .blocking = true,
-              .handler = [analytics](Context& ctx) -> Result<Response> {
-                SINYAL_RETURN_IF_ERROR(RequireSignedInOperator(ctx));
-                SINYAL_RETURN_IF_ERROR(OnlyQueryParams(ctx, {"limit", "tenant_id"}));
-                SINYAL_ASSIGN_OR_RETURN(int64_t limit, IntQueryParam(ctx, "limit", 20, 1, 1000));
-                std::optional<TenantId> tenant;
-                if (QueryParam(ctx, "tenant_id")) {
-                  SINYAL_ASSIGN_OR_RETURN(int64_t id,
-                                          IntQueryParam(ctx, "tenant_id", 0, 1, INT64_MAX / 2));
-                  tenant = TenantId(id);
-                }
-                SINYAL_ASSIGN_OR_RETURN(
-                    json rows, analytics->QuotaBurnDown(ctx.now, static_cast<int>(limit), tenant));
-                return Response::Json(200, {{"items", rows}});
-              }});
+              .handler = bind(&BurnDown)});
 }
 
 }  // namespace sinyal::http

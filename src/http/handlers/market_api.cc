@@ -529,7 +529,8 @@ json FeatureSetJson(const features::FeatureSetConfig& c, const std::string& owne
 // GET /api/v1/business/features: feature values are sold like predictions (docs/billing.md, "What
 // is metered"): one metered unit per call, the timeframe gated by plan, and only vectors of bars
 // closed by the call's NotAfter (the plan's data delay).
-Result<Response> BusinessFeatures(FeatureService& fs, Context& ctx) {
+Result<Response> BusinessFeatures(const MarketDeps& d, Context& ctx) {
+  FeatureService& fs = *d.features;
   SINYAL_RETURN_IF_ERROR(
       OnlyQueryParams(ctx, {"symbol", "timeframe", "set", "from", "to", "limit"}));
   SINYAL_ASSIGN_OR_RETURN(market::SeriesKey key, ParseSeriesKey(ctx));
@@ -569,250 +570,278 @@ Result<Response> BusinessFeatures(FeatureService& fs, Context& ctx) {
   return CommitDeferred(ctx, std::move(charge.reservation), std::move(body));
 }
 
+// The query options of a CSV import (timezone, layout, date_format, on_bad_row, on_overlap).
+struct ImportParams {
+  market::CsvImportOptions csv;
+  store::BarImportOptions store;
+};
+
+Result<ImportParams> ImportQuery(const Context& ctx) {
+  ImportParams p;
+  market::CsvImportOptions& options = p.csv;
+  if (auto tz = QueryParam(ctx, "timezone")) {
+    auto parsed = TimeZone::Parse(*tz);
+    if (!parsed.ok()) return parsed.error().WithField("timezone");
+    options.source_tz = *parsed;
+  }
+  if (auto layout = QueryParam(ctx, "layout")) {
+    auto parsed = market::ParseCsvLayout(*layout);
+    if (!parsed.ok()) return parsed.error().WithField("layout");
+    options.layout = *parsed;
+  }
+  if (auto df = QueryParam(ctx, "date_format")) {
+    auto parsed = market::ParseDateFormat(*df);
+    if (!parsed.ok()) return parsed.error().WithField("date_format");
+    options.date_format = *parsed;
+  }
+  const std::string bad_row = QueryParam(ctx, "on_bad_row").value_or("reject");
+  if (bad_row == "skip") {
+    options.on_bad_row = market::BadRowPolicy::kSkipRow;
+  } else if (bad_row != "reject") {
+    return Status::InvalidArgument("on_bad_row must be reject or skip", "on_bad_row");
+  }
+  if (auto ov = QueryParam(ctx, "on_overlap")) {
+    auto parsed = market::ParseOverlapPolicy(*ov);
+    if (!parsed.ok()) return parsed.error().WithField("on_overlap");
+    p.store.overlap = *parsed;
+  }
+  return p;
+}
+
+json ImportReportJson(const market::SeriesKey& key, const store::SeriesOwner& owner,
+                      const market::CsvImportOptions& options, const market::CsvImportResult& csv,
+                      const store::BarImportReport& report) {
+  json bad = json::array();
+  for (const auto& e : csv.report.errors) {
+    bad.push_back({{"line", e.line}, {"column", e.column}, {"reason", e.reason}});
+  }
+  json conflicts = json::array();
+  for (const auto& c : report.first_conflicts) {
+    conflicts.push_back({{"time", FormatIso8601(c.incoming.time())},
+                         {"stored", BarJson(c.existing)},
+                         {"incoming", BarJson(c.incoming)}});
+  }
+  return {{"symbol", key.symbol},
+          {"timeframe", market::TimeframeName(key.timeframe)},
+          {"owner", owner.is_platform() ? "platform" : "tenant"},
+          {"series_created", report.series_created},
+          {"layout", market::CsvLayoutName(csv.report.layout)},
+          {"timezone", options.source_tz.Name()},
+          {"rows_read", csv.report.data_rows},
+          {"bars", csv.report.bars},
+          {"skipped_rows", csv.report.skipped_rows},
+          {"bad_rows", bad},
+          {"bad_rows_truncated", csv.report.errors_truncated},
+          {"inserted", report.inserted},
+          {"identical", report.identical},
+          {"replaced", report.replaced},
+          {"conflicts", report.conflicts},
+          {"first_conflicts", conflicts},
+          {"first", OptTimeJson(report.first)},
+          {"last", OptTimeJson(report.last)}};
+}
+
+// POST /api/v1/market/bars/import: a CSV file of bars into the caller's series (operators: the
+// platform's).
+Result<Response> ImportBars(const MarketDeps& d, Context& ctx) {
+  SINYAL_RETURN_IF_ERROR(OnlyQueryParams(ctx, {"symbol", "timeframe", "timezone", "layout",
+                                               "on_bad_row", "on_overlap", "date_format"}));
+  store::SeriesOwner owner;
+  if (!ctx.principal->is_operator()) {
+    SINYAL_RETURN_IF_ERROR(RequireTenantAdmin(ctx, "import bars"));
+    owner = store::SeriesOwner::Tenant(ctx.principal->tenant);
+  }
+  const std::string_view ct = ctx.request.Header("content-type");
+  if (ct.substr(0, 8) != "text/csv") {
+    return Status(StatusCode::kUnsupportedMediaType, "Content-Type must be text/csv",
+                  "content-type");
+  }
+  SINYAL_ASSIGN_OR_RETURN(market::SeriesKey key, ParseSeriesKey(ctx));
+  SINYAL_ASSIGN_OR_RETURN(ImportParams params, ImportQuery(ctx));
+  const market::CsvImportOptions& options = params.csv;
+  store::BarImportOptions& import = params.store;
+  std::istringstream in(ctx.request.body);
+  SINYAL_ASSIGN_OR_RETURN(market::CsvImportResult csv, market::ImportBarsCsv(in, options));
+  if (csv.bars.empty()) {
+    return Status::InvalidArgument("the file has no valid rows", "body");
+  }
+  import.source =
+      std::string(market::CsvLayoutName(csv.report.layout)) + " " + options.source_tz.Name();
+  import.actor = ctx.principal->api_key
+                     ? "api_key:" + std::to_string(ctx.principal->api_key->value())
+                     : "user:" + std::to_string(ctx.principal->user.value());
+  SINYAL_ASSIGN_OR_RETURN(store::BarImportReport report,
+                          d.bars->Import(owner, key, csv.bars, import));
+  return Response::Json(200, ImportReportJson(key, owner, options, csv, report));
+}
+
+// GET /api/v1/market/bars: a page of a series' bars.
+Result<Response> QueryBars(const MarketDeps& d, Context& ctx) {
+  SINYAL_RETURN_IF_ERROR(
+      OnlyQueryParams(ctx, {"symbol", "timeframe", "from", "to", "limit", "cursor"}));
+  SINYAL_ASSIGN_OR_RETURN(market::SeriesKey key, ParseSeriesKey(ctx));
+  store::BarQuery q{.key = key};
+  SINYAL_ASSIGN_OR_RETURN(auto from, TimeParam(ctx, "from"));
+  SINYAL_ASSIGN_OR_RETURN(auto to, TimeParam(ctx, "to"));
+  if (from) q.from = *from;
+  if (to) q.to = *to;
+  if (q.from > q.to) return Status::InvalidArgument("from is after to", "from");
+  SINYAL_ASSIGN_OR_RETURN(q.limit, LimitParam(ctx, 1000));
+  if (auto c = QueryParam(ctx, "cursor")) {
+    const bool digits =
+        !c->empty() && c->size() <= 19 && c->find_first_not_of("0123456789") == std::string::npos;
+    if (!digits) {
+      return Status::InvalidArgument("cursor must be a next_cursor value", "cursor");
+    }
+    q.cursor = std::stoll(*c);
+  }
+  SINYAL_ASSIGN_OR_RETURN(store::BarPage page, d.bars->Query(Viewer(ctx), q));
+  json out_bars = json::array();
+  for (const auto& b : page.bars) out_bars.push_back(BarJson(b));
+  return Response::Json(
+      200, {{"series", SeriesJson(page.series)},
+            {"bars", out_bars},
+            {"next_cursor",
+             page.next_cursor ? json(std::to_string(*page.next_cursor)) : json(nullptr)}});
+}
+
+// GET /api/v1/market/series
+Result<Response> ListSeries(const MarketDeps& d, Context& ctx) {
+  SINYAL_RETURN_IF_ERROR(OnlyQueryParams(ctx, {}));
+  SINYAL_ASSIGN_OR_RETURN(std::vector<store::SeriesInfo> all, d.bars->ListSeries(Viewer(ctx)));
+  json items = json::array();
+  for (const auto& s : all) {
+    json item = SeriesJson(s);
+    SINYAL_ASSIGN_OR_RETURN(store::BarPage last, d.bars->Latest(s.tenant, s.key, 1));
+    item["last_bar_time"] =
+        last.bars.empty() ? json(nullptr) : json(FormatIso8601(last.bars.back().time()));
+    items.push_back(std::move(item));
+  }
+  return Response::Json(200, {{"items", std::move(items)}});
+}
+
+// POST /api/v1/market/ticks: a batch of ticks and bars (as a WebSocket message of /feed).
+Result<Response> PostTicks(const MarketDeps& d, Context& ctx) {
+  SINYAL_RETURN_IF_ERROR(OnlyQueryParams(ctx, {}));
+  SINYAL_ASSIGN_OR_RETURN(auto body, JsonBody::Parse(ctx.request));
+  const json* ticks = body.Raw("ticks");
+  const json* bars_json = body.Raw("bars");
+  SINYAL_ASSIGN_OR_RETURN(auto flush, body.OptionalBool("flush"));
+  SINYAL_RETURN_IF_ERROR(body.Finish());
+  json root = json::object();
+  if (ticks) root["ticks"] = *ticks;
+  if (bars_json) root["bars"] = *bars_json;
+  if (flush) root["flush"] = *flush;
+  SINYAL_ASSIGN_OR_RETURN(ParsedBatch batch, ParseBatch(root, d.max_ticks_per_batch));
+  SINYAL_ASSIGN_OR_RETURN(store::FeedResult r, ApplyBatch(*d.feed, batch));
+  return Response::Json(200, FeedResultJson(r));
+}
+
+// GET /api/v1/market/feed: the operators' WebSocket feed (FeedSocket); 426 without an upgrade.
+Result<Response> FeedUpgrade(const MarketDeps& d, Context& ctx) {
+  if (!IsWebSocketUpgrade(ctx.request)) {
+    Response r = ProblemResponse(426, "upgrade-required",
+                                 "this endpoint is a WebSocket; send an upgrade request", "upgrade",
+                                 ctx.request_id);
+    r.headers.emplace_back("upgrade", "websocket");
+    return r;
+  }
+  return Response::WebSocket(
+      std::make_shared<FeedSocket>(*d.feed, d.max_ticks_per_batch, ctx.request_id));
+}
+
+// GET /api/v1/feature-sets: the platform default and the tenant's own sets.
+Result<Response> ListFeatureSets(const MarketDeps& d, Context& ctx) {
+  SINYAL_RETURN_IF_ERROR(OnlyQueryParams(ctx, {}));
+  json items = json::array();
+  items.push_back(FeatureSetJson(features::DefaultFeatureSet(), "platform"));
+  SINYAL_ASSIGN_OR_RETURN(auto own, d.features->sets().List(ctx.principal->tenant));
+  for (const auto& s : own) {
+    SINYAL_ASSIGN_OR_RETURN(auto config, features::FeatureSetConfig::FromJson(s.config_json));
+    items.push_back(FeatureSetJson(config, "tenant"));
+  }
+  return Response::Json(200, {{"items", items}});
+}
+
+// POST /api/v1/feature-sets
+Result<Response> CreateFeatureSet(const MarketDeps& d, Context& ctx) {
+  SINYAL_RETURN_IF_ERROR(OnlyQueryParams(ctx, {}));
+  SINYAL_RETURN_IF_ERROR(RequireTenantAdmin(ctx, "define feature sets"));
+  // Content type and JSON syntax as every JSON route; the features library then
+  // reads it strictly (unknown keys, bounds, names of the offending field).
+  SINYAL_ASSIGN_OR_RETURN(auto body, JsonBody::Parse(ctx.request));
+  (void)body;
+  SINYAL_ASSIGN_OR_RETURN(features::FeatureSetConfig config,
+                          features::FeatureSetConfig::FromJson(ctx.request.body));
+  if (config.name == features::DefaultFeatureSet().name) {
+    return Status::AlreadyExists("the name " + config.name + " is the platform default's", "name");
+  }
+  const std::string canonical = config.ToJson();
+  SINYAL_RETURN_IF_ERROR(d.features->sets()
+                             .Create(ctx.principal->tenant, config.name, config.version, canonical,
+                                     features::ConfigHash(config))
+                             .status());
+  return Response::Json(201, FeatureSetJson(config, "tenant"));
+}
+
 }  // namespace
 
 void AddMarketRoutes(RouteTable& routes, MarketDeps deps) {
-  store::BarStore* bars = deps.bars;
-  store::LiveFeed* feed = deps.feed;
-  FeatureService* fs = deps.features;
-  const size_t max_events = deps.max_ticks_per_batch;
-
-  routes.Add(
-      {.method = "POST",
-       .pattern = "/api/v1/market/bars/import",
-       .auth = AuthMode::kAnyOrOperator,
-       .blocking = true,
-       .max_body_bytes = deps.max_import_bytes,
-       .required_scope = "admin",
-       .handler = [bars](Context& ctx) -> Result<Response> {
-         SINYAL_RETURN_IF_ERROR(OnlyQueryParams(ctx, {"symbol", "timeframe", "timezone", "layout",
-                                                      "on_bad_row", "on_overlap", "date_format"}));
-         store::SeriesOwner owner;
-         if (!ctx.principal->is_operator()) {
-           SINYAL_RETURN_IF_ERROR(RequireTenantAdmin(ctx, "import bars"));
-           owner = store::SeriesOwner::Tenant(ctx.principal->tenant);
-         }
-         const std::string_view ct = ctx.request.Header("content-type");
-         if (ct.substr(0, 8) != "text/csv") {
-           return Status(StatusCode::kUnsupportedMediaType, "Content-Type must be text/csv",
-                         "content-type");
-         }
-         SINYAL_ASSIGN_OR_RETURN(market::SeriesKey key, ParseSeriesKey(ctx));
-         market::CsvImportOptions options;
-         if (auto tz = QueryParam(ctx, "timezone")) {
-           auto parsed = TimeZone::Parse(*tz);
-           if (!parsed.ok()) return parsed.error().WithField("timezone");
-           options.source_tz = *parsed;
-         }
-         if (auto layout = QueryParam(ctx, "layout")) {
-           auto parsed = market::ParseCsvLayout(*layout);
-           if (!parsed.ok()) return parsed.error().WithField("layout");
-           options.layout = *parsed;
-         }
-         if (auto df = QueryParam(ctx, "date_format")) {
-           auto parsed = market::ParseDateFormat(*df);
-           if (!parsed.ok()) return parsed.error().WithField("date_format");
-           options.date_format = *parsed;
-         }
-         const std::string bad_row = QueryParam(ctx, "on_bad_row").value_or("reject");
-         if (bad_row == "skip") {
-           options.on_bad_row = market::BadRowPolicy::kSkipRow;
-         } else if (bad_row != "reject") {
-           return Status::InvalidArgument("on_bad_row must be reject or skip", "on_bad_row");
-         }
-         store::BarImportOptions import;
-         if (auto ov = QueryParam(ctx, "on_overlap")) {
-           auto parsed = market::ParseOverlapPolicy(*ov);
-           if (!parsed.ok()) return parsed.error().WithField("on_overlap");
-           import.overlap = *parsed;
-         }
-         std::istringstream in(ctx.request.body);
-         SINYAL_ASSIGN_OR_RETURN(market::CsvImportResult csv, market::ImportBarsCsv(in, options));
-         if (csv.bars.empty()) {
-           return Status::InvalidArgument("the file has no valid rows", "body");
-         }
-         import.source =
-             std::string(market::CsvLayoutName(csv.report.layout)) + " " + options.source_tz.Name();
-         import.actor = ctx.principal->api_key
-                            ? "api_key:" + std::to_string(ctx.principal->api_key->value())
-                            : "user:" + std::to_string(ctx.principal->user.value());
-         SINYAL_ASSIGN_OR_RETURN(store::BarImportReport report,
-                                 bars->Import(owner, key, csv.bars, import));
-         json bad = json::array();
-         for (const auto& e : csv.report.errors) {
-           bad.push_back({{"line", e.line}, {"column", e.column}, {"reason", e.reason}});
-         }
-         json conflicts = json::array();
-         for (const auto& c : report.first_conflicts) {
-           conflicts.push_back({{"time", FormatIso8601(c.incoming.time())},
-                                {"stored", BarJson(c.existing)},
-                                {"incoming", BarJson(c.incoming)}});
-         }
-         return Response::Json(200, {{"symbol", key.symbol},
-                                     {"timeframe", market::TimeframeName(key.timeframe)},
-                                     {"owner", owner.is_platform() ? "platform" : "tenant"},
-                                     {"series_created", report.series_created},
-                                     {"layout", market::CsvLayoutName(csv.report.layout)},
-                                     {"timezone", options.source_tz.Name()},
-                                     {"rows_read", csv.report.data_rows},
-                                     {"bars", csv.report.bars},
-                                     {"skipped_rows", csv.report.skipped_rows},
-                                     {"bad_rows", bad},
-                                     {"bad_rows_truncated", csv.report.errors_truncated},
-                                     {"inserted", report.inserted},
-                                     {"identical", report.identical},
-                                     {"replaced", report.replaced},
-                                     {"conflicts", report.conflicts},
-                                     {"first_conflicts", conflicts},
-                                     {"first", OptTimeJson(report.first)},
-                                     {"last", OptTimeJson(report.last)}});
-       }});
-
+  auto d = std::make_shared<const MarketDeps>(std::move(deps));
+  auto bind = [d](Result<Response> (*handler)(const MarketDeps&, Context&)) {
+    return [d, handler](Context& ctx) { return handler(*d, ctx); };
+  };
+  routes.Add({.method = "POST",
+              .pattern = "/api/v1/market/bars/import",
+              .auth = AuthMode::kAnyOrOperator,
+              .blocking = true,
+              .max_body_bytes = d->max_import_bytes,
+              .required_scope = "admin",
+              .handler = bind(&ImportBars)});
   routes.Add({.method = "GET",
               .pattern = "/api/v1/market/bars",
               .auth = AuthMode::kAnyOrOperator,
               .required_scope = "read",
-              .handler = [bars](Context& ctx) -> Result<Response> {
-                SINYAL_RETURN_IF_ERROR(
-                    OnlyQueryParams(ctx, {"symbol", "timeframe", "from", "to", "limit", "cursor"}));
-                SINYAL_ASSIGN_OR_RETURN(market::SeriesKey key, ParseSeriesKey(ctx));
-                store::BarQuery q{.key = key};
-                SINYAL_ASSIGN_OR_RETURN(auto from, TimeParam(ctx, "from"));
-                SINYAL_ASSIGN_OR_RETURN(auto to, TimeParam(ctx, "to"));
-                if (from) q.from = *from;
-                if (to) q.to = *to;
-                if (q.from > q.to) return Status::InvalidArgument("from is after to", "from");
-                SINYAL_ASSIGN_OR_RETURN(q.limit, LimitParam(ctx, 1000));
-                if (auto c = QueryParam(ctx, "cursor")) {
-                  const bool digits = !c->empty() && c->size() <= 19 &&
-                                      c->find_first_not_of("0123456789") == std::string::npos;
-                  if (!digits) {
-                    return Status::InvalidArgument("cursor must be a next_cursor value", "cursor");
-                  }
-                  q.cursor = std::stoll(*c);
-                }
-                SINYAL_ASSIGN_OR_RETURN(store::BarPage page, bars->Query(Viewer(ctx), q));
-                json out_bars = json::array();
-                for (const auto& b : page.bars) out_bars.push_back(BarJson(b));
-                return Response::Json(
-                    200, {{"series", SeriesJson(page.series)},
-                          {"bars", out_bars},
-                          {"next_cursor", page.next_cursor ? json(std::to_string(*page.next_cursor))
-                                                           : json(nullptr)}});
-              }});
-
+              .handler = bind(&QueryBars)});
   // The series the caller can read, with the time of each one's newest bar (the dashboard's
   // symbol picker and the operators' feed freshness). Bar metadata only: no prices, features or
   // signals, so it is free and undelayed like /market/bars.
-  routes.Add(
-      {.method = "GET",
-       .pattern = "/api/v1/market/series",
-       .auth = AuthMode::kAnyOrOperator,
-       .required_scope = "read",
-       .handler = [bars](Context& ctx) -> Result<Response> {
-         SINYAL_RETURN_IF_ERROR(OnlyQueryParams(ctx, {}));
-         SINYAL_ASSIGN_OR_RETURN(std::vector<store::SeriesInfo> all, bars->ListSeries(Viewer(ctx)));
-         json items = json::array();
-         for (const auto& s : all) {
-           json item = SeriesJson(s);
-           SINYAL_ASSIGN_OR_RETURN(store::BarPage last, bars->Latest(s.tenant, s.key, 1));
-           item["last_bar_time"] =
-               last.bars.empty() ? json(nullptr) : json(FormatIso8601(last.bars.back().time()));
-           items.push_back(std::move(item));
-         }
-         return Response::Json(200, {{"items", std::move(items)}});
-       }});
-
+  routes.Add({.method = "GET",
+              .pattern = "/api/v1/market/series",
+              .auth = AuthMode::kAnyOrOperator,
+              .required_scope = "read",
+              .handler = bind(&ListSeries)});
   routes.Add({.method = "POST",
               .pattern = "/api/v1/market/ticks",
               .auth = AuthMode::kOperator,
               .max_body_bytes = 4u << 20,
               .required_scope = "feed",  // operator feed keys (JWT operators hold every scope)
-              .handler = [feed, max_events](Context& ctx) -> Result<Response> {
-                SINYAL_RETURN_IF_ERROR(OnlyQueryParams(ctx, {}));
-                SINYAL_ASSIGN_OR_RETURN(auto body, JsonBody::Parse(ctx.request));
-                const json* ticks = body.Raw("ticks");
-                const json* bars_json = body.Raw("bars");
-                SINYAL_ASSIGN_OR_RETURN(auto flush, body.OptionalBool("flush"));
-                SINYAL_RETURN_IF_ERROR(body.Finish());
-                json root = json::object();
-                if (ticks) root["ticks"] = *ticks;
-                if (bars_json) root["bars"] = *bars_json;
-                if (flush) root["flush"] = *flush;
-                SINYAL_ASSIGN_OR_RETURN(ParsedBatch batch, ParseBatch(root, max_events));
-                SINYAL_ASSIGN_OR_RETURN(store::FeedResult r, ApplyBatch(*feed, batch));
-                return Response::Json(200, FeedResultJson(r));
-              }});
-
+              .handler = bind(&PostTicks)});
   routes.Add({.method = "GET",
               .pattern = "/api/v1/market/feed",
               .auth = AuthMode::kOperator,
               .required_scope = "feed",
-              .handler = [feed, max_events](Context& ctx) -> Result<Response> {
-                if (!IsWebSocketUpgrade(ctx.request)) {
-                  Response r =
-                      ProblemResponse(426, "upgrade-required",
-                                      "this endpoint is a WebSocket; send an upgrade request",
-                                      "upgrade", ctx.request_id);
-                  r.headers.emplace_back("upgrade", "websocket");
-                  return r;
-                }
-                return Response::WebSocket(
-                    std::make_shared<FeedSocket>(*feed, max_events, ctx.request_id));
-              }});
+              .handler = bind(&FeedUpgrade)});
 
-  if (fs == nullptr) return;
+  if (d->features == nullptr) return;
 
   routes.Add({.method = "GET",
               .pattern = "/api/v1/feature-sets",
               .auth = AuthMode::kAny,
               .required_scope = "read",
-              .handler = [fs](Context& ctx) -> Result<Response> {
-                SINYAL_RETURN_IF_ERROR(OnlyQueryParams(ctx, {}));
-                json items = json::array();
-                items.push_back(FeatureSetJson(features::DefaultFeatureSet(), "platform"));
-                SINYAL_ASSIGN_OR_RETURN(auto own, fs->sets().List(ctx.principal->tenant));
-                for (const auto& s : own) {
-                  SINYAL_ASSIGN_OR_RETURN(auto config,
-                                          features::FeatureSetConfig::FromJson(s.config_json));
-                  items.push_back(FeatureSetJson(config, "tenant"));
-                }
-                return Response::Json(200, {{"items", items}});
-              }});
-
+              .handler = bind(&ListFeatureSets)});
   routes.Add({.method = "POST",
               .pattern = "/api/v1/feature-sets",
               .auth = AuthMode::kAny,
               .max_body_bytes = 64u << 10,
               .required_scope = "admin",
-              .handler = [fs](Context& ctx) -> Result<Response> {
-                SINYAL_RETURN_IF_ERROR(OnlyQueryParams(ctx, {}));
-                SINYAL_RETURN_IF_ERROR(RequireTenantAdmin(ctx, "define feature sets"));
-                // Content type and JSON syntax as every JSON route; the features library then
-                // reads it strictly (unknown keys, bounds, names of the offending field).
-                SINYAL_ASSIGN_OR_RETURN(auto body, JsonBody::Parse(ctx.request));
-                (void)body;
-                SINYAL_ASSIGN_OR_RETURN(features::FeatureSetConfig config,
-                                        features::FeatureSetConfig::FromJson(ctx.request.body));
-                if (config.name == features::DefaultFeatureSet().name) {
-                  return Status::AlreadyExists(
-                      "the name " + config.name + " is the platform default's", "name");
-                }
-                const std::string canonical = config.ToJson();
-                SINYAL_RETURN_IF_ERROR(fs->sets()
-                                           .Create(ctx.principal->tenant, config.name,
-                                                   config.version, canonical,
-                                                   features::ConfigHash(config))
-                                           .status());
-                return Response::Json(201, FeatureSetJson(config, "tenant"));
-              }});
-
+              .handler = bind(&CreateFeatureSet)});
   routes.Add({.method = "GET",
               .pattern = "/api/v1/business/features",
               .auth = AuthMode::kAny,
               .required_scope = "predict",
               .billable = true,
-              .handler = [fs](Context& ctx) { return BusinessFeatures(*fs, ctx); }});
+              .handler = bind(&BusinessFeatures)});
 }
 
 }  // namespace sinyal::http

@@ -51,93 +51,126 @@ std::map<std::string, std::string> ParseForm(std::string_view body) {
   return out;
 }
 
+// What the sandbox routes share: the sandbox and the prefix they are served under.
+struct SandboxDeps {
+  payments::MidtransSandbox* sandbox = nullptr;
+  std::string prefix;
+};
+
+std::string_view Authorization(const Context& ctx) { return ctx.request.Header("authorization"); }
+
+std::string PayPageUrl(const SandboxDeps& d, const std::string& token) {
+  return d.prefix + "/pay/" + token;
+}
+
+// POST {prefix}/snap/v1/transactions
+Result<Response> CreateTransaction(const SandboxDeps& d, Context& ctx) {
+  return FromAnswer(d.sandbox->CreateTransaction(Authorization(ctx), ctx.request.body));
+}
+
+// GET {prefix}/v2/:order_id/status
+Result<Response> GetStatus(const SandboxDeps& d, Context& ctx) {
+  return FromAnswer(d.sandbox->GetStatus(Authorization(ctx), Param(ctx, "order_id")));
+}
+
+// POST {prefix}/v2/:order_id/cancel
+Result<Response> CancelOrder(const SandboxDeps& d, Context& ctx) {
+  return FromAnswer(d.sandbox->Cancel(Authorization(ctx), Param(ctx, "order_id")));
+}
+
+// POST {prefix}/v2/:order_id/refund
+Result<Response> RefundOrder(const SandboxDeps& d, Context& ctx) {
+  return FromAnswer(
+      d.sandbox->Refund(Authorization(ctx), Param(ctx, "order_id"), ctx.request.body));
+}
+
+// GET {prefix}/pay/:token
+Result<Response> PayPage(const SandboxDeps& d, Context& ctx) {
+  const std::string token = Param(ctx, "token");
+  SINYAL_ASSIGN_OR_RETURN(std::string html, d.sandbox->PayPage(token, PayPageUrl(d, token)));
+  Response r = Response::Text(200, std::move(html), "text/html; charset=utf-8");
+  r.headers.emplace_back("cache-control", "no-store");
+  return Simulated(std::move(r));
+}
+
+// The options of a pay-page action: a form post ("duplicates=1&reorder=1") or a JSON object.
+Result<payments::SandboxActionOptions> ActionOptions(const Context& ctx, bool form) {
+  payments::SandboxActionOptions o;
+  if (form) {
+    auto f = ParseForm(ctx.request.body);
+    o.duplicates = f.count("duplicates") ? 1 : 0;
+    o.reorder = f.count("reorder") > 0;
+  } else if (!ctx.request.body.empty()) {
+    auto j = nlohmann::json::parse(ctx.request.body, nullptr, false);
+    if (!j.is_object()) return Status::InvalidArgument("must be a JSON object", "body");
+    if (j.contains("duplicates")) {
+      if (!j["duplicates"].is_number_integer())
+        return Status::InvalidArgument("must be an integer", "duplicates");
+      o.duplicates = j["duplicates"].get<int>();
+    }
+    if (j.contains("reorder")) {
+      if (!j["reorder"].is_boolean())
+        return Status::InvalidArgument("must be a boolean", "reorder");
+      o.reorder = j["reorder"].get<bool>();
+    }
+    if (j.contains("payment_type")) {
+      if (!j["payment_type"].is_string())
+        return Status::InvalidArgument("must be a string", "payment_type");
+      o.payment_type = j["payment_type"].get<std::string>().substr(0, 32);
+    }
+  }
+  return o;
+}
+
+// POST {prefix}/pay/:token/:action: a form post is answered 303 back to the page, JSON with JSON.
+Result<Response> PayAction(const SandboxDeps& d, Context& ctx) {
+  const std::string token = Param(ctx, "token"), action = Param(ctx, "action");
+  const bool form =
+      ctx.request.Header("content-type").starts_with("application/x-www-form-urlencoded");
+  SINYAL_ASSIGN_OR_RETURN(payments::SandboxActionOptions o, ActionOptions(ctx, form));
+  SINYAL_RETURN_IF_ERROR(d.sandbox->Act(token, action, o));
+  if (form) {
+    Response r = Response::Text(303, "", "text/plain; charset=utf-8");
+    r.headers.emplace_back("location", PayPageUrl(d, token));
+    return Simulated(std::move(r));
+  }
+  SINYAL_ASSIGN_OR_RETURN(nlohmann::json described, d.sandbox->Describe(token));
+  return Simulated(Response::Json(200, described));
+}
+
+// GET {prefix}/transactions
+Result<Response> ListTransactions(const SandboxDeps& d, Context&) {
+  return Simulated(Response::Json(200, d.sandbox->List()));
+}
+
 }  // namespace
 
 void AddMidtransSandboxRoutes(RouteTable& routes, payments::MidtransSandbox& sandbox,
                               const std::string& prefix) {
-  payments::MidtransSandbox* sb = &sandbox;
+  auto d = std::make_shared<const SandboxDeps>(SandboxDeps{&sandbox, prefix});
+  auto bind = [d](Result<Response> (*handler)(const SandboxDeps&, Context&)) {
+    return [d, handler](Context& ctx) { return handler(*d, ctx); };
+  };
   routes.Add({.method = "POST",
               .pattern = prefix + "/snap/v1/transactions",
               .max_body_bytes = 64 * 1024,
-              .handler = [sb](Context& ctx) -> Result<Response> {
-                return FromAnswer(
-                    sb->CreateTransaction(ctx.request.Header("authorization"), ctx.request.body));
-              }});
-  routes.Add({.method = "GET",
-              .pattern = prefix + "/v2/:order_id/status",
-              .handler = [sb](Context& ctx) -> Result<Response> {
-                return FromAnswer(
-                    sb->GetStatus(ctx.request.Header("authorization"), Param(ctx, "order_id")));
-              }});
+              .handler = bind(&CreateTransaction)});
+  routes.Add(
+      {.method = "GET", .pattern = prefix + "/v2/:order_id/status", .handler = bind(&GetStatus)});
   routes.Add({.method = "POST",
               .pattern = prefix + "/v2/:order_id/cancel",
-              .handler = [sb](Context& ctx) -> Result<Response> {
-                return FromAnswer(
-                    sb->Cancel(ctx.request.Header("authorization"), Param(ctx, "order_id")));
-              }});
+              .handler = bind(&CancelOrder)});
   routes.Add({.method = "POST",
               .pattern = prefix + "/v2/:order_id/refund",
               .max_body_bytes = 16 * 1024,
-              .handler = [sb](Context& ctx) -> Result<Response> {
-                return FromAnswer(sb->Refund(ctx.request.Header("authorization"),
-                                             Param(ctx, "order_id"), ctx.request.body));
-              }});
-  routes.Add({.method = "GET",
-              .pattern = prefix + "/pay/:token",
-              .handler = [sb, prefix](Context& ctx) -> Result<Response> {
-                const std::string token = Param(ctx, "token");
-                SINYAL_ASSIGN_OR_RETURN(std::string html,
-                                        sb->PayPage(token, prefix + "/pay/" + token));
-                Response r = Response::Text(200, std::move(html), "text/html; charset=utf-8");
-                r.headers.emplace_back("cache-control", "no-store");
-                return Simulated(std::move(r));
-              }});
+              .handler = bind(&RefundOrder)});
+  routes.Add({.method = "GET", .pattern = prefix + "/pay/:token", .handler = bind(&PayPage)});
+  routes.Add({.method = "POST",
+              .pattern = prefix + "/pay/:token/:action",
+              .max_body_bytes = 4 * 1024,
+              .handler = bind(&PayAction)});
   routes.Add(
-      {.method = "POST",
-       .pattern = prefix + "/pay/:token/:action",
-       .max_body_bytes = 4 * 1024,
-       .handler = [sb, prefix](Context& ctx) -> Result<Response> {
-         const std::string token = Param(ctx, "token"), action = Param(ctx, "action");
-         payments::SandboxActionOptions o;
-         const bool form =
-             ctx.request.Header("content-type").starts_with("application/x-www-form-urlencoded");
-         if (form) {
-           auto f = ParseForm(ctx.request.body);
-           o.duplicates = f.count("duplicates") ? 1 : 0;
-           o.reorder = f.count("reorder") > 0;
-         } else if (!ctx.request.body.empty()) {
-           auto j = nlohmann::json::parse(ctx.request.body, nullptr, false);
-           if (!j.is_object()) return Status::InvalidArgument("must be a JSON object", "body");
-           if (j.contains("duplicates")) {
-             if (!j["duplicates"].is_number_integer())
-               return Status::InvalidArgument("must be an integer", "duplicates");
-             o.duplicates = j["duplicates"].get<int>();
-           }
-           if (j.contains("reorder")) {
-             if (!j["reorder"].is_boolean())
-               return Status::InvalidArgument("must be a boolean", "reorder");
-             o.reorder = j["reorder"].get<bool>();
-           }
-           if (j.contains("payment_type")) {
-             if (!j["payment_type"].is_string())
-               return Status::InvalidArgument("must be a string", "payment_type");
-             o.payment_type = j["payment_type"].get<std::string>().substr(0, 32);
-           }
-         }
-         SINYAL_RETURN_IF_ERROR(sb->Act(token, action, o));
-         if (form) {
-           Response r = Response::Text(303, "", "text/plain; charset=utf-8");
-           r.headers.emplace_back("location", prefix + "/pay/" + token);
-           return Simulated(std::move(r));
-         }
-         SINYAL_ASSIGN_OR_RETURN(nlohmann::json d, sb->Describe(token));
-         return Simulated(Response::Json(200, d));
-       }});
-  routes.Add({.method = "GET",
-              .pattern = prefix + "/transactions",
-              .handler = [sb](Context& ctx) -> Result<Response> {
-                return Simulated(Response::Json(200, sb->List()));
-              }});
+      {.method = "GET", .pattern = prefix + "/transactions", .handler = bind(&ListTransactions)});
 }
 
 }  // namespace sinyal::http
