@@ -2,8 +2,7 @@
 // and the API's body).
 //
 // Input: the strategy JSON. Properties: never crashes (no exception escapes); an error names a
-// field; a parsed strategy round-trips: StrategyFromJson(ToJson()) succeeds and gives the same
-// JSON.
+// field; a parsed strategy round-trips: StrategyFromJson(ToJson()) succeeds and gives the same JSON.
 #include <cstddef>
 #include <cstdint>
 #include <string_view>

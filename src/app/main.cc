@@ -17,8 +17,7 @@ using sinyal::app::Config;
 
 namespace {
 
-// Loads defaults < file < env < flags. `flags` maps dotted keys to values given on the command
-// line.
+// Loads defaults < file < env < flags. `flags` maps dotted keys to values given on the command line.
 Status LoadConfig(const std::string& config_path, const std::map<std::string, std::string>& flags,
                   Config& config) {
   auto env = sinyal::app::ProcessEnvironment();

@@ -1,9 +1,9 @@
 // Model sub-commands and the wiring of the models service:
-//   sinyal train     --symbol S --timeframe H1 [--horizon N] [--tenant-id T | --platform]
-//   [--activate] sinyal evaluate  --symbol S --timeframe H1 --out DIR [--tenant-id T | --platform]
-//   [--folds N] sinyal predict   --symbol S --timeframe H1 [--tenant-id T] [--horizon N] sinyal
-//   worker    [--once]          runs queued jobs (training) until SIGTERM/SIGINT sinyal admin
-//   train-defaults [--min-bars N]   platform default models for every series
+//   sinyal train     --symbol S --timeframe H1 [--horizon N] [--tenant-id T | --platform] [--activate]
+//   sinyal evaluate  --symbol S --timeframe H1 --out DIR [--tenant-id T | --platform] [--folds N]
+//   sinyal predict   --symbol S --timeframe H1 [--tenant-id T] [--horizon N]
+//   sinyal worker    [--once]          runs queued jobs (training) until SIGTERM/SIGINT
+//   sinyal admin train-defaults [--min-bars N]   platform default models for every series
 // All read bars from the database (after `sinyal ingest` or an upload) and use the same
 // models::ModelService as the HTTP API.
 #pragma once

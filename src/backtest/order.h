@@ -75,8 +75,8 @@ struct OrderRequest {
   UnixNanos expire_at = 0;   // kGtd only: > the submission time
   bool reduce_only = false;  // may only shrink a position; clipped to it, cancelled when flat
   // Entry bracket: a stop-loss (stop) and a take-profit (limit), reduce-only and one-cancels-the-
-  // other, created when the entry fills (so an EA mirroring the account sees them then). Either an
-  // absolute price or a distance from the entry's fill price (price units, > 0); 0 = none.
+  // other, created when the entry fills (so an EA mirroring the account sees them then). Either an absolute
+  // price or a distance from the entry's fill price (price units, > 0); 0 = none.
   double stop_loss = 0, take_profit = 0;
   double stop_loss_distance = 0, take_profit_distance = 0;
   // Trailing stop-loss: the stop follows the best price by this distance (price units, > 0;

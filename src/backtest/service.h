@@ -98,8 +98,8 @@ class BacktestService {
   // One backtest (with its result when `with_result`); NotFound("id") for another tenant's.
   [[nodiscard]] Result<BacktestRecord> Get(TenantId tenant, int64_t id, bool with_result);
   // A part of a succeeded backtest's report, rendered when it finished (report.h): "markdown"
-  // (refers to the charts as backtest-<id>_equity.svg etc.), "equity.svg", "drawdown.svg",
-  // "random.svg". InvalidArgument("format") for another part; NotFound("id") for another tenant's;
+  // (refers to the charts as backtest-<id>_equity.svg etc.), "equity.svg", "drawdown.svg", "random.svg".
+  // InvalidArgument("format") for another part; NotFound("id") for another tenant's;
   // FailedPrecondition("status") before it has succeeded.
   [[nodiscard]] Result<std::string> Report(TenantId tenant, int64_t id, std::string_view part);
   // The newest `limit` (1..100) backtests of the tenant, without results.

@@ -2,11 +2,11 @@
 // (the features list is billing/features.h).
 //
 // A Plan is a row of table `plans` (migration 8 seeds free / pro / enterprise, migration 20 adds
-// their training bounds; docs/billing.md justifies the figures). Operators edit plans through
-// PlanStore::Update, which validates every field (InvalidArgument naming it), writes an audit row
-// (plan_audit) and refreshes the cache. Every tenant has one Subscription (table `subscriptions`):
-// its plan and the anchor of its monthly periods. The first call for a tenant without one creates a
-// "free" subscription anchored at that moment.
+// their training bounds; docs/billing.md justifies the figures). Operators edit plans through PlanStore::Update, which validates every
+// field (InvalidArgument naming it), writes an audit row (plan_audit) and refreshes the cache.
+// Every tenant has one Subscription (table `subscriptions`): its plan and the anchor of its
+// monthly periods. The first call for a tenant without one creates a "free" subscription
+// anchored at that moment.
 //
 // Periods: monthly, in UTC, anchored on the subscription's start (the anchor). Period k is
 // [AddMonths(anchor, k), AddMonths(anchor, k + 1)), where AddMonths keeps the anchor's time of

@@ -15,8 +15,8 @@
 //
 // Reported per call (IETF draft "RateLimit header fields" semantics):
 //   limit               = burst
-//   remaining           = requests that could be sent right now after this one: floor((tau - (tat -
-//   now)) / T) reset_seconds       = ceil((tat - now) / 1 s): when the bucket is full again
+//   remaining           = requests that could be sent right now after this one: floor((tau - (tat - now)) / T)
+//   reset_seconds       = ceil((tat - now) / 1 s): when the bucket is full again
 //   retry_after_seconds = 0 when allowed; else ceil((new_tat - tau - now) / 1 s), at least 1
 #pragma once
 

@@ -113,8 +113,8 @@ TEST_P(RetentionTest, AnExpiredKeyIsANewCallOnceNoMeterRemembersIt) {
   meter_->Flush();
   ASSERT_OK(PurgeExpiredIdempotencyKeys(db(), later));
   EXPECT_FALSE(HasKey(a_, "k1"));
-  // The same Meter still holds k1 among its recent keys (memory, FIFO of
-  // MeterOptions::recent_keys): it replays the first answer, no charge.
+  // The same Meter still holds k1 among its recent keys (memory, FIFO of MeterOptions::recent_keys):
+  // it replays the first answer, no charge.
   EXPECT_TRUE(Charge(a_, "k1", later));
   EXPECT_EQ(CountRows(db(), "usage_ledger", a_), 1);
   // A Meter without it in memory (restart, another server) finds no record: a new call, charged.

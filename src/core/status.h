@@ -78,8 +78,7 @@ class [[nodiscard]] Status {
   bool ok() const { return code_ == StatusCode::kOk; }
   StatusCode code() const { return code_; }
   const std::string& message() const { return message_; }
-  // The request field (JSON pointer-ish "a.b[2]") or file location ("line 17") at fault; may be
-  // empty.
+  // The request field (JSON pointer-ish "a.b[2]") or file location ("line 17") at fault; may be empty.
   const std::string& field() const { return field_; }
   bool IsNotFound() const { return code_ == StatusCode::kNotFound; }
   bool IsInvalidArgument() const { return code_ == StatusCode::kInvalidArgument; }

@@ -15,15 +15,14 @@
 //   rsi(period[14] 2..1000).value         0..100
 //   macd(fast[12] 2..500, slow[26] 2..1000, signal[9] 2..500).macd|signal|hist   divided by close
 //   bbands(period[20] 2..1000, nbdev[2] 0.1..10).percent_b|width
-//        percent_b = (close-lower)/(upper-lower) (0.5 when the bands collapse), width =
-//        (upper-lower)/middle
+//        percent_b = (close-lower)/(upper-lower) (0.5 when the bands collapse), width = (upper-lower)/middle
 //   atr(period[14] 1..1000).normalized    ATR/close
 //   adx(period[14] 2..500).adx|plus_di|minus_di
 //   stoch(fastk[14] 1..500, slowk[3] 1..100, slowd[3] 1..100).slowk|slowd
 //   cci(period[20] 2..1000).value, willr(period[14] 2..1000).value, roc(period[10] 1..1000).value
-//   obv(lag[10] 1..500).change            (OBV - OBV[-lag]) / volume over the last lag bars, in
-//   [-1, 1] mfi(period[14] 2..1000).value time().hour|day_of_week               UTC hour 0..23,
-//   weekday 0 = Sunday
+//   obv(lag[10] 1..500).change            (OBV - OBV[-lag]) / volume over the last lag bars, in [-1, 1]
+//   mfi(period[14] 2..1000).value
+//   time().hour|day_of_week               UTC hour 0..23, weekday 0 = Sunday
 //
 // Thread safety: FeatureSetConfig is a value; FeatureComputer is not synchronized.
 #pragma once

@@ -62,8 +62,7 @@ namespace sinyal::http {
 void AddAccountRoutes(RouteTable& routes, accounts::AccountService& accounts);
 
 // GET /api/v1/audit: the security audit trail (store/security_audit.h; http/handlers/audit_api.cc).
-// Owners read their organisation's, operators every organisation's. REQUIRES: db outlives the
-// routes.
+// Owners read their organisation's, operators every organisation's. REQUIRES: db outlives the routes.
 void AddAuditRoutes(RouteTable& routes, store::Database& db);
 
 struct SystemDeps {

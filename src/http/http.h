@@ -217,8 +217,7 @@ struct Route {
   Handler handler;
 };
 
-// The routes of the whole API, in registration order. Not thread-safe to mutate; built once at
-// start.
+// The routes of the whole API, in registration order. Not thread-safe to mutate; built once at start.
 class RouteTable {
  public:
   void Add(Route route) { routes_.push_back(std::move(route)); }

@@ -1,6 +1,5 @@
 // Strict reading of JSON request bodies: wrong types, out-of-range values and unknown fields are
-// errors that name the field. Malformed JSON is reported separately (400) from invalid content
-// (422).
+// errors that name the field. Malformed JSON is reported separately (400) from invalid content (422).
 //
 //   SINYAL_ASSIGN_OR_RETURN(auto body, JsonBody::Parse(ctx.request));
 //   SINYAL_ASSIGN_OR_RETURN(std::string email, body.String("email", {.max_len = 254}));

@@ -5,12 +5,10 @@
 //   sinyal_http_requests_total{method,route,status}            counter
 //   sinyal_http_request_duration_seconds{method,route}         histogram
 //   sinyal_stage_duration_seconds{stage}                       histogram (per pipeline stage)
-//   sinyal_stage_seconds{method,route,stage}                   histogram (per route, per request
-//   stage:
-//                                                              auth, ratelimit, handler stages;
-//                                                              Context::Time)
-//   sinyal_ratelimit_decisions_total{result}                   counter (allowed, refused, error =
-//   failed open) sinyal_http_in_flight                                      gauge
+//   sinyal_stage_seconds{method,route,stage}                   histogram (per route, per request stage:
+//                                                              auth, ratelimit, handler stages; Context::Time)
+//   sinyal_ratelimit_decisions_total{result}                   counter (allowed, refused, error = failed open)
+//   sinyal_http_in_flight                                      gauge
 //   sinyal_stream_undelivered_total                            counter (stream pushes charged whose
 //                                                              connection had closed: never sent)
 #pragma once

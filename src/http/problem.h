@@ -19,8 +19,7 @@ int HttpStatusFor(StatusCode code);
 //   {"type":"urn:sinyal:problem:<code>","title":...,"status":N,"detail":...,"field":...,"request_id":...}
 // For server errors the detail is generic: internal messages go to the log, never to the client.
 Response ProblemResponse(const Status& status, std::string_view request_id);
-// A problem with an explicit HTTP status and type name (e.g. 400 "malformed-json", 404
-// "not-found").
+// A problem with an explicit HTTP status and type name (e.g. 400 "malformed-json", 404 "not-found").
 Response ProblemResponse(int http_status, std::string_view type, std::string_view detail,
                          std::string_view field, std::string_view request_id);
 

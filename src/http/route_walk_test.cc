@@ -188,8 +188,7 @@ class FreeRouteWalkTest : public ::testing::Test {
          {{Rule::kNoData, "/api/v1/market/bars/import?" + series}}},
         {"GET /api/v1/feature-sets", {{Rule::kNoData, "/api/v1/feature-sets"}}},
         {"POST /api/v1/feature-sets", {{Rule::kNoData, "/api/v1/feature-sets", json::object()}}},
-        // Feature values: metered, at the plan's delay (the latest, and a range over the newest
-        // bars).
+        // Feature values: metered, at the plan's delay (the latest, and a range over the newest bars).
         {"GET /api/v1/business/features",
          {{Rule::kMetered, "/api/v1/business/features?" + series},
           {Rule::kMetered, "/api/v1/business/features?" + series +

@@ -3,8 +3,7 @@
 // Given the bars already stored for a series and the bars of a new import of the same series
 // (both ascending by time, unique), PlanMerge decides what to write:
 //  - a new bar at a time not stored yet            -> to_insert
-//  - a new bar identical to the stored one         -> skipped (counted in identical), never a
-//  duplicate
+//  - a new bar identical to the stored one         -> skipped (counted in identical), never a duplicate
 //  - a new bar that differs from the stored one    -> a conflict:
 //      OverlapPolicy::kReject (default): reported in `conflicts`, and NOTHING is to be written
 //          (to_insert and to_replace are empty) so a file that disagrees with the store changes

@@ -10,8 +10,8 @@
 //
 // Active pointer. model_active holds the active version per (tenant, symbol, timeframe, horizon)
 // and the horizon's stack of previously active versions (Rollback pops it; migration 50).
-// Activate takes the version's own horizon (ModelSchema::horizon). Every Activate/Rollback appends
-// a row to model_audit (who, from, to, when); that table rejects UPDATE on both backends.
+// Activate takes the version's own horizon (ModelSchema::horizon). Every Activate/Rollback appends a row
+// to model_audit (who, from, to, when); that table rejects UPDATE on both backends.
 //
 // Verification. Load checks each file's SHA-256 and the content hash before building the
 // ensemble; a mismatch is DataLoss naming the version and file. Activate and Rollback load the

@@ -24,9 +24,8 @@
 //                      shortcuts applied to every member
 //   max_depth          shortcut for every depth-wise member; max_leaves for every lossguide one
 // The merged configuration is validated with ValidateTrainConfig against the owner's training
-// bounds (ModelServiceOptions::bounds_of: app/ passes the tenant's plan's,
-// billing::Plan::training): an out-of-bounds value is InvalidArgument naming it (e.g.
-// "members[0].trees").
+// bounds (ModelServiceOptions::bounds_of: app/ passes the tenant's plan's, billing::Plan::training):
+// an out-of-bounds value is InvalidArgument naming it (e.g. "members[0].trees").
 //
 // Thread safety: thread-safe (state lives in the database; the stores are thread-safe).
 #pragma once

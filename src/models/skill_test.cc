@@ -70,8 +70,7 @@ TEST(HacMeanTest, OverlappingSumsCountAboutNOverHIndependentRows) {
     s[t] = w;
   }
   const MeanInterval m = HacMean(s, HacLag(s.size(), h));
-  // True se of the mean: sqrt(var(sum of n+h-1 draws, each counted up to h times)) / n ~= h /
-  // sqrt(n).
+  // True se of the mean: sqrt(var(sum of n+h-1 draws, each counted up to h times)) / n ~= h / sqrt(n).
   const double true_se = h / std::sqrt(static_cast<double>(s.size()));
   EXPECT_GT(m.se, 0.7 * true_se);
   EXPECT_LT(m.se, 1.3 * true_se);

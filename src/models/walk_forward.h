@@ -10,9 +10,9 @@
 //
 // Every fold and the pooled test set get the model's metrics (calibrated and raw), its skill over
 // the base rate of its training rows (skill.h: log loss and Brier gains with Newey-West
-// intervals), and the naive baselines' metrics (majority class of the training rows; last
-// direction; and its reverse, since hourly FX mean-reverts) with an exact McNemar test of model vs
-// baseline on the same rows.
+// intervals), and the naive baselines' metrics (majority class of the training rows; last direction; and its
+// reverse, since hourly FX mean-reverts) with an exact
+// McNemar test of model vs baseline on the same rows.
 //
 // "As served": the product sells a model version's probability only where its walk-forward skill
 // is shown (signals abstain otherwise, serving the base rate). The evaluation replays that rule

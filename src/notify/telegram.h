@@ -13,12 +13,11 @@
 //   - Groups. A linked user who is owner or admin of their organisation asks for a group link
 //     (kind group): https://t.me/<bot>?startgroup=<token>. Telegram posts "/start@bot <token>" in
 //     the group; it links the group to the organisation only if the sender is the token's user
-//     AND the group's creator on Telegram (getChatMember). Rules in a linked group
-//     (texts::HelpGroup): every member reads the alerts posted there; commands are answered only
-//     for members linked to the same organisation (anyone else is ignored, so strangers can't make
-//     the bot flood the group); /signal is charged to the sender's own account; changing group
-//     alerts, /lang, /usage, /plan and /stop need the organisation's owner/admin role or to be the
-//     linker.
+//     AND the group's creator on Telegram (getChatMember). Rules in a linked group (texts::HelpGroup):
+//     every member reads the alerts posted there; commands are answered only for members linked
+//     to the same organisation (anyone else is ignored, so strangers can't make the bot flood
+//     the group); /signal is charged to the sender's own account; changing group alerts, /lang,
+//     /usage, /plan and /stop need the organisation's owner/admin role or to be the linker.
 //   - Updates arrive by long polling (getUpdates; the offset is stored after each batch) or by
 //     webhook (HandleWebhook checks X-Telegram-Bot-Api-Secret-Token in constant time). Each
 //     update is handled once: its id is recorded in the same transaction as its effects and its

@@ -72,9 +72,8 @@ TEST(DriftTest, PerformanceCheckAgainstValidation) {
   EXPECT_NE(bad.reasons[0].find("Brier 0.2700"), std::string::npos);
 }
 
-// Three persistent features (AR(1) with phi 0.98, a half-life of 34 rows like RSI or a 24-bar
-// return: a window of 1,000 rows holds few independent stretches) and one iid feature, in time
-// order; `shift` moves every feature.
+// Three persistent features (AR(1) with phi 0.98, a half-life of 34 rows like RSI or a 24-bar return: a window of 1,000 rows holds few
+// independent stretches) and one iid feature, in time order; `shift` moves every feature.
 std::vector<float> Persistent(size_t rows, uint64_t seed, double shift) {
   std::mt19937_64 rng(seed);
   std::normal_distribution<double> z(0, 1);

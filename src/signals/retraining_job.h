@@ -3,8 +3,8 @@
 // active model. The domain rules are signals/retraining.h and drift.h; this file wires them to
 // the database registry, the bar store, the signal log and the job queue.
 //
-// Horizons: a check watches the series' default-horizon model line (models::kDefaultHorizon, 1
-// bar); models at other horizons (the platform's 4 and 24) are retrained by training a new version.
+// Horizons: a check watches the series' default-horizon model line (models::kDefaultHorizon, 1 bar);
+// models at other horizons (the platform's 4 and 24) are retrained by training a new version.
 //
 // One check of (owner, symbol, timeframe) does the first step that applies, in this order. The
 // state of a series is its audit trail (AuditLog, append-only): what is pending is read from the

@@ -248,8 +248,7 @@ struct SignalService::Impl {
       return st;
     }
     const std::string timeframe(market::TimeframeName(key.timeframe));
-    // The series must exist for the viewer, then the active model (the viewer's, else the
-    // platform's).
+    // The series must exist for the viewer, then the active model (the viewer's, else the platform's).
     SINYAL_RETURN_IF_ERROR(bars.Resolve(models::ViewerOf(viewer), key).status());
     auto st = std::make_shared<RouteState>();
     st->model_owner = viewer;

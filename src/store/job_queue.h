@@ -4,10 +4,9 @@
 // Lifecycle: Enqueue -> queued -> Claim -> running (with a lease) -> Succeed / Fail / Retry.
 // Retry (a transient failure: JobWorker uses it for kUnavailable, a dependency that was down)
 // puts the job back in the queue, claimable after a back-off that doubles per attempt, while it
-// has attempts left; otherwise it fails as Fail does. A running job's lease is extended by
-// Heartbeat and Progress; a worker that crashes stops extending it, and once the lease has expired
-// the next Claim takes the job again (a retry, counted in `attempts`) or, when `max_attempts` is
-// used up, marks it failed with the error
+// has attempts left; otherwise it fails as Fail does. A running job's lease is extended by Heartbeat and Progress; a worker that crashes stops
+// extending it, and once the lease has expired the next Claim takes the job again (a retry,
+// counted in `attempts`) or, when `max_attempts` is used up, marks it failed with the error
 // {"code":"worker_lost"}. Calls made by a worker whose lease was lost (another worker now owns
 // the job, or it was failed) return FailedPrecondition, so a slow worker can't overwrite the
 // result of the retry.
@@ -97,9 +96,9 @@ class JobQueue {
   [[nodiscard]] Result<int64_t> Enqueue(const JobSpec& spec);
 
   // Takes the oldest claimable job whose kind is in `kinds` (queued and past its run_after, or
-  // running with an expired lease) for `worker` (1..100 chars): status running, attempts + 1, lease
-  // now + lease_ns. Expired jobs without attempts left are failed ("worker_lost") on the way.
-  // nullopt when there is nothing to do.
+  // running with an expired lease) for `worker` (1..100 chars): status running, attempts + 1, lease now + lease_ns.
+  // Expired jobs without attempts left are failed ("worker_lost") on the way. nullopt when
+  // there is nothing to do.
   [[nodiscard]] Result<std::optional<Job>> Claim(std::string_view worker,
                                                  std::span<const std::string> kinds);
 

@@ -4,8 +4,7 @@
 //   - the seeds' example request works and answers the seeds' fields;
 //   - gating per plan: fields (omitted and listed in "gated"; 403 when insisted on through
 //     "include"), timeframes (403 naming "timeframe" and the plan needed), batch (403 on Free);
-//   - quota per plan: 402 at the quota without overage, overage charged at the plan's price with
-//   it;
+//   - quota per plan: 402 at the quota without overage, overage charged at the plan's price with it;
 //   - Idempotency-Key replays the first response without a second charge;
 //   - hostile input: 4xx problem+json naming the field, never charged;
 //   - GET /api/v1/usage equals the number of 2xx calls; GET /api/v1/plans lists IDR integers.
@@ -323,8 +322,7 @@ TEST_P(BusinessE2E, SeedsContractGatingIdempotencyAndUsage) {
   ExpectProblem(rfb, 403, "items");
   EXPECT_NE(rfb.Json()["detail"].get<std::string>().find("requires plan pro"), std::string::npos)
       << rfb.body;
-  // Correlations (entitlement correlations): Free is refused naming the plan; Pro gets past the
-  // gate.
+  // Correlations (entitlement correlations): Free is refused naming the plan; Pro gets past the gate.
   const std::string corr =
       "/api/v1/market/correlations?symbols=" + sym_ + "," + sym_.substr(0, 11) + "X&timeframe=H1";
   auto rc = client_->Get(corr, {Bearer(free.key)});
@@ -572,8 +570,7 @@ TEST_P(BusinessE2E, FreeSeesDelayedDataRealtimePlansDoNot) {
   ASSERT_EQ(rp.status, 200) << rp.body << server_->Log();
   auto rf = Predict(free.key, req);
   ASSERT_EQ(rf.status, 200) << rf.body;
-  // A bar could close between the two calls only at an hour boundary; the newest bar closes at
-  // `hour`.
+  // A bar could close between the two calls only at an hour boundary; the newest bar closes at `hour`.
   EXPECT_EQ(rp.Json()["timestamp"], iso(hour)) << rp.body;
   EXPECT_EQ(rp.Json()["data_delay_seconds"], 0);
   EXPECT_EQ(rf.Json()["timestamp"], iso(hour - 3600)) << rf.body;

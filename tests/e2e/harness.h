@@ -50,8 +50,7 @@ std::string SinyalBinary();
 int FreePort();
 // A random suffix for unique names/emails across runs sharing a database.
 std::string UniqueSuffix();
-// A 12-character symbol starting with `prefix`, unique to this run (PostgreSQL runs share a
-// schema).
+// A 12-character symbol starting with `prefix`, unique to this run (PostgreSQL runs share a schema).
 std::string UniqueSymbol(const std::string& prefix);
 // "Authorization: Bearer <token>" header line.
 inline std::string Bearer(const std::string& token) { return "Authorization: Bearer " + token; }
@@ -109,8 +108,7 @@ std::string CreateOperator(const std::string& database_url, const std::string& d
 // POST /api/v1/operator/login; the access token, or "" with *error set to the response.
 std::string OperatorLogin(HttpClient& client, const std::string& email, std::string* error);
 
-// The first `lines` lines (header included) of a data/sample file (the repo's real bars), written
-// to `path`.
+// The first `lines` lines (header included) of a data/sample file (the repo's real bars), written to `path`.
 void WriteDataSlice(const std::string& file, int lines, const std::string& path);
 
 // `sinyal ingest` of the first 6,000 bars of EURUSD_H1 as platform series `symbol`, then

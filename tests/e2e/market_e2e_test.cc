@@ -1,7 +1,7 @@
 // Market data over real HTTP against the real binary, on SQLite and PostgreSQL: CSV uploads of
-// real sample data (data/sample) with paging, the hostile-upload table (each 422 naming its line,
-// nothing written), tenant-private series, tick batches becoming bars, the operator WebSocket feed,
-// the ingest and replay CLIs, and feature vectors equal to the features library's own computation.
+// real sample data (data/sample) with paging, the hostile-upload table (each 422 naming its line, nothing
+// written), tenant-private series, tick batches becoming bars, the operator WebSocket feed, the
+// ingest and replay CLIs, and feature vectors equal to the features library's own computation.
 #include <sys/wait.h>
 #include <unistd.h>
 

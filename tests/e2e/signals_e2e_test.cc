@@ -139,8 +139,7 @@ TEST_P(SignalsE2E, LatestHistoryNewBarResolutionAndCorrelations) {
   EXPECT_EQ(c["lead_lag"][0]["lags"].size(), 7u);  // -3..3
   EXPECT_EQ(c["breaks"].size(), 1u);
 
-  // --- indicator odds (issue 13): the up rate after an indicator state, with Wilson interval and n
-  // --
+  // --- indicator odds (issue 13): the up rate after an indicator state, with Wilson interval and n --
   auto odds = Get("/api/v1/market/indicator-odds?symbol=" + eu +
                       "&timeframe=H1&states=rsi%3C30,macd(12,26,9)_cross_up&horizons=1,24",
                   ta);
@@ -219,8 +218,7 @@ TEST_P(SignalsE2E, LatestHistoryNewBarResolutionAndCorrelations) {
   EXPECT_EQ(s["symbol"], eu);
   EXPECT_EQ(s["timeframe"], "H1");
   EXPECT_EQ(s["horizon"], 1);
-  // At threshold 0.5 a model with walk-forward skill always calls; one without abstains and says
-  // why.
+  // At threshold 0.5 a model with walk-forward skill always calls; one without abstains and says why.
   if (s["skill_shown"] == false) {
     EXPECT_EQ(s["prediction"], "neutral") << s.dump();
     EXPECT_EQ(s["abstain_reason"].get<std::string>().rfind("no skill", 0), 0u) << s.dump();

@@ -150,8 +150,7 @@ class StreamE2E : public ::testing::TestWithParam<std::string> {
     *api_key = key.Json()["key"];
   }
 
-  // GET /api/v1/usage of the tenant (null unless 200), and its calls on endpoint "stream" (-1:
-  // none).
+  // GET /api/v1/usage of the tenant (null unless 200), and its calls on endpoint "stream" (-1: none).
   json Usage(const std::string& jwt) {
     auto usage = client_->Get("/api/v1/usage", {Bearer(jwt)});
     EXPECT_EQ(usage.status, 200) << usage.body;

@@ -147,8 +147,7 @@ TEST_F(TelegramE2eTest, WebhookModeRefusesForgedCallsAndHandlesEachUpdateOnce) {
   notify::BotClient admin({.base_url = fake_->base_url(), .token = fake_->options().token});
   ASSERT_TRUE(admin.SetWebhook(server->base_url() + hook, kSecret).ok());
   Ask(6161, "/help", "To link your account");
-  // The FAKE counts a webhook POST when it returns, which may be after the answer it caused
-  // arrived.
+  // The FAKE counts a webhook POST when it returns, which may be after the answer it caused arrived.
   const auto deadline = std::chrono::steady_clock::now() + seconds(10);
   while (fake_->stats().webhook_posts < 1 && std::chrono::steady_clock::now() < deadline)
     std::this_thread::sleep_for(std::chrono::milliseconds(20));

@@ -6,12 +6,11 @@
 //   PUT   /api/v1/operator/plans/:name                operator: create, or update the given fields
 //   PATCH /api/v1/operator/plans/:name                operator: update the given fields
 //   PUT   /api/v1/operator/tenants/:id/plan           operator: {"plan": "pro"}
-//   GET   /api/v1/invoices                            tenant (scope "read"): closed periods + the
-//   running one GET   /api/v1/operator/analytics/usage            operator: usage by plan and day
-//   (?from&to) GET   /api/v1/operator/analytics/top-tenants      operator: most units
-//   (?from&to&limit) GET   /api/v1/operator/analytics/revenue          operator: revenue and MRR
-//   from invoices (?from&to) GET   /api/v1/operator/analytics/burn-down        operator: quota
-//   burn-down + month-end forecast
+//   GET   /api/v1/invoices                            tenant (scope "read"): closed periods + the running one
+//   GET   /api/v1/operator/analytics/usage            operator: usage by plan and day (?from&to)
+//   GET   /api/v1/operator/analytics/top-tenants      operator: most units (?from&to&limit)
+//   GET   /api/v1/operator/analytics/revenue          operator: revenue and MRR from invoices (?from&to)
+//   GET   /api/v1/operator/analytics/burn-down        operator: quota burn-down + month-end forecast
 //                                                     (?limit&tenant_id)
 //
 // Operator routes need an operator's signed-in access token: operator feed keys (API keys of

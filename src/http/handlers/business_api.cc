@@ -3,8 +3,8 @@
 //   POST /api/v1/user/predict            (signed-in users' access tokens only)
 //   POST /api/v1/business/predict/batch  (entitlement "batch"; all-or-nothing)
 //
-// Order of work for every call: the metered-call flow (billing/metered_call.h,
-// http/handlers/metered.h; each step can stop it; nothing is charged unless the last one runs):
+// Order of work for every call: the metered-call flow (billing/metered_call.h, http/handlers/metered.h;
+// each step can stop it; nothing is charged unless the last one runs):
 //   auth -> the caller's plan, resolved once, and its rate limit (pipeline, Route::billable)
 //   -> validate the body -> plan gating -> Meter::Reserve (quota, Idempotency-Key replay)
 //   -> SignalService::Latest at the plan's data delay (features, model, signal; cached per closed
@@ -51,8 +51,7 @@ class BusinessApi {
  public:
   explicit BusinessApi(BusinessDeps deps) : d_(deps) {}
 
-  // 403 when the plan can't serve the item at all (timeframe) or the caller insists on a gated
-  // field.
+  // 403 when the plan can't serve the item at all (timeframe) or the caller insists on a gated field.
   static Status Gate(billing::MeteredCall& call, const PredictItem& item,
                      const std::string& prefix) {
     SINYAL_RETURN_IF_ERROR(call.Gate(item.tf, prefix + "timeframe"));

@@ -6,11 +6,9 @@
 //   billing::MeteredCall& call = Metered(ctx);                     // this request's call
 //   SINYAL_RETURN_IF_ERROR(call.Gate(billing::kFeatBatch, ...));   // step 2: 403 naming the plan
 //   SINYAL_ASSIGN_OR_RETURN(Charge charge, Reserve(ctx, endpoint, units));  // step 4
-//   if (charge.replay) return std::move(*charge.replay);           //   same Idempotency-Key: first
-//   body
+//   if (charge.replay) return std::move(*charge.replay);           //   same Idempotency-Key: first body
 //   ... the work (read at call.NotAfter(): the plan's data delay) ...       // step 5
-//   return CommitDeferred(ctx, std::move(charge.reservation), body);        // step 6: 2xx once
-//   durable
+//   return CommitDeferred(ctx, std::move(charge.reservation), body);        // step 6: 2xx once durable
 // Internal to http/ (handlers only).
 //
 // Thread safety: functions of one request's Context (one thread at a time).

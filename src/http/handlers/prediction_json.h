@@ -21,8 +21,8 @@ namespace sinyal::http {
 // prediction_type, prediction_horizon, confidence_threshold, signal_id, plus confidence/p_up/
 // abstain_reason (feature "confidence"), interval/expected_move ("intervals") and regime/drivers/
 // model_version ("regime"). Fields the plan lacks are omitted and listed in "gated" with
-// Entitlements::PlanNeeded's text; "gated" is absent when nothing is gated. Callers add their own
-// fields (data_delay_seconds, "type", usage).
+// Entitlements::PlanNeeded's text; "gated" is absent when nothing is gated. Callers add their own fields
+// (data_delay_seconds, "type", usage).
 nlohmann::json PredictionJson(billing::Entitlements& entitlements, const billing::Plan& plan,
                               const signals::Signal& stored, double threshold);
 

@@ -1,8 +1,7 @@
 // Signal routes (the live signal, its history with resolutions, live performance), the market
-// correlations route and the indicator odds route. Handlers parse the query, call
-// signals::SignalService / DbSignalLog / cross_asset.h, and map the result to JSON. Every call is
-// scoped to the caller's tenant: a tenant sees its own models' signals and the platform models'
-// signals, never another tenant's.
+// correlations route and the indicator odds route. Handlers parse the query, call signals::SignalService / DbSignalLog /
+// cross_asset.h, and map the result to JSON. Every call is scoped to the caller's tenant: a
+// tenant sees its own models' signals and the platform models' signals, never another tenant's.
 #include <algorithm>
 #include <charconv>
 #include <cmath>
@@ -457,8 +456,7 @@ Result<Response> SignalHistory(const SignalsDeps& d, Context& ctx) {
   }
   billing::MeteredCall& call = Metered(ctx);
   const UnixNanos not_after = call.NotAfter();
-  // Only resolved rows, and none whose bar opened at or after NotAfter (it can't have closed by
-  // it).
+  // Only resolved rows, and none whose bar opened at or after NotAfter (it can't have closed by it).
   q.resolved_only = true;
   if (!q.before || *q.before > not_after) q.before = not_after;
   SINYAL_ASSIGN_OR_RETURN(auto list, d.log->ListVisible(Tenant(ctx), q));

@@ -1,11 +1,11 @@
 // Telegram routes (notify/telegram.h; docs/api.md "Telegram"). Handlers parse, call the bot, map.
 //
-//   POST   /api/v1/telegram/link               user: a one-time deep link
-//   {"kind":"private"|"group"} GET    /api/v1/telegram/link               user: link status and the
-//   organisation's groups DELETE /api/v1/telegram/link               user: unlink (the chat is
-//   told) DELETE /api/v1/telegram/groups/:chat_id    owner/admin or the linker: unlink a group GET
-//   /api/v1/telegram/alerts             user: alerts of their chat and of the groups POST
-//   /api/v1/telegram/alerts             user: add {"symbol","timeframe","min_confidence",
+//   POST   /api/v1/telegram/link               user: a one-time deep link {"kind":"private"|"group"}
+//   GET    /api/v1/telegram/link               user: link status and the organisation's groups
+//   DELETE /api/v1/telegram/link               user: unlink (the chat is told)
+//   DELETE /api/v1/telegram/groups/:chat_id    owner/admin or the linker: unlink a group
+//   GET    /api/v1/telegram/alerts             user: alerts of their chat and of the groups
+//   POST   /api/v1/telegram/alerts             user: add {"symbol","timeframe","min_confidence",
 //                                              "direction"?, "chat_id"? (a linked group)}
 //   PATCH  /api/v1/telegram/alerts/:id         user: {"muted": true|false}
 //   DELETE /api/v1/telegram/alerts/:id         user

@@ -5,8 +5,8 @@
 //
 // Inputs (SequenceInputs): per bar t, from bars up to t only, scaled by the trailing realised
 // volatility sigma_t (root mean square of the last 24 log returns):
-//   r_t / sigma_t,  (high_t - low_t) / (close_{t-1} sigma_t),  (close_t - open_t) / (close_{t-1}
-//   sigma_t), sin and cos of the UTC hour; clipped to [-6, 6]. NaN before 25 bars.
+//   r_t / sigma_t,  (high_t - low_t) / (close_{t-1} sigma_t),  (close_t - open_t) / (close_{t-1} sigma_t),
+//   sin and cos of the UTC hour; clipped to [-6, 6]. NaN before 25 bars.
 // A row's sequence is the inputs of its last `window` bars (default 48); the GRU's last hidden
 // state goes through one linear unit and a sigmoid: P(up).
 //

@@ -1,8 +1,7 @@
 // sinyal-fake-telegram: the FAKE (simulated) Telegram Bot API server as its own process, for the
 // dashboard's browser tests and manual runs. It is not Telegram: nothing leaves this machine.
 //
-//   build/bin/sinyal-fake-telegram --port 18600 [--host 127.0.0.1] [--token
-//   123456:FAKE-telegram-token]
+//   build/bin/sinyal-fake-telegram --port 18600 [--host 127.0.0.1] [--token 123456:FAKE-telegram-token]
 //                                  [--bot-username sinyal_fake_bot]
 //
 // Then start Sinyal against it:

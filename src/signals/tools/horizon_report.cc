@@ -3,8 +3,8 @@
 //   sinyal_horizon_report --data-dir ../shared/data/market --symbol EURUSD --horizon 24
 //       [--tz NY+7] [--folds 5] [--trees N] [--json FILE] [--row FILE]
 //
-// --row FILE appends this run's line of the summary table of docs/models.md
-// (scripts/models_report.sh writes the header).
+// --row FILE appends this run's line of the summary table of docs/models.md (scripts/models_report.sh
+// writes the header).
 //
 // The default ensemble (core-v1, DefaultTrainConfig, the shrunk logistic calibration), the
 // walk-forward evaluation of models/walk_forward.h (5 folds after an initial 40%, purged and
@@ -300,8 +300,8 @@ int main(int argc, char** argv) {
               signals::kRecentIntervalBars, cov_md[0].c_str(), cov_md[1].c_str());
 
   if (!opt["row"].empty()) {
-    // symbol | h | n (n_eff) | accuracy [95%] | log loss model / base | gain [95%] | Brier gain
-    // [95%] | skill | gap | best naive | served >= 0.55 | conformal 80 / 95 (max fold dev)
+    // symbol | h | n (n_eff) | accuracy [95%] | log loss model / base | gain [95%] | Brier gain [95%] |
+    // skill | gap | best naive | served >= 0.55 | conformal 80 / 95 (max fold dev)
     std::string best_name = "-";
     double best_acc = -1;
     for (const auto& bl : r.pooled_baselines) {

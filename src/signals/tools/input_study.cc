@@ -17,8 +17,8 @@
 //   volscaled  ln(c_t / c_{t-k}) / (rv24_t sqrt k) for k = 1, 2, 4, 8, 24; rv24 / rv120
 //   calendar   UTC hour, weekday, London 07-16, New York 12-21, their overlap 12-16, Asia 23-08
 //   mtf        H4 and D1 context from UTC buckets: the last completed H4 / D1 bar's return and the
-//              current partial bucket's return so far (each / (rv24 sqrt(bucket hours))), the
-//              close's position in today's range so far, RSI(14) of completed D1 closes
+//              current partial bucket's return so far (each / (rv24 sqrt(bucket hours))), the close's
+//              position in today's range so far, RSI(14) of completed D1 closes
 //   regime     the 12-regime classifier's columns (regime.h RegimeFeatures: code, trend, vol,
 //              ADX, slope, rv percentile)
 //   xasset     other symbols' returns over the last hour and the hour before (lead-lag) and over
