@@ -34,6 +34,7 @@
 #include "http/server.h"
 #include "http/static_site.h"
 #include "models/db_registry.h"
+#include "models/feature_service.h"
 #include "models/service.h"
 #include "notify/telegram.h"
 #include "payments/midtrans.h"
@@ -265,7 +266,7 @@ int RunServe(Config config) {
         if (Trading* t = paper_sink.load()) t->OnBarClosed(key, bar);
       });
   store::FeatureSetStore feature_sets(*db, clock);
-  http::FeatureServicePtr feature_service = http::MakeFeatureService(bar_store, feature_sets);
+  auto feature_service = std::make_unique<models::FeatureService>(bar_store, feature_sets);
 
   http::Metrics metrics;
   http::RouteTable routes;

@@ -19,6 +19,7 @@ class FeatureSetStore;
 }  // namespace sinyal::store
 
 namespace sinyal::models {
+class FeatureService;
 class ModelService;
 }  // namespace sinyal::models
 namespace sinyal::store {
@@ -141,14 +142,12 @@ struct StreamDeps {
 // routes and is destroyed before the deps.
 StreamHubPtr AddStreamRoutes(RouteTable& routes, StreamDeps deps);
 
-class FeatureService;  // http/handlers/market_api.cc
-
 struct MarketDeps {
-  store::BarStore* bars = nullptr;      // required
-  store::LiveFeed* feed = nullptr;      // required for ticks and the feed WebSocket
-  FeatureService* features = nullptr;   // optional: feature-set and feature routes
-  size_t max_import_bytes = 32u << 20;  // Default 32 MiB CSV upload.
-  size_t max_ticks_per_batch = 10000;   // Default 10,000 ticks per POST or WebSocket message.
+  store::BarStore* bars = nullptr;             // required
+  store::LiveFeed* feed = nullptr;             // required for ticks and the feed WebSocket
+  models::FeatureService* features = nullptr;  // optional: feature-set and feature routes
+  size_t max_import_bytes = 32u << 20;         // Default 32 MiB CSV upload.
+  size_t max_ticks_per_batch = 10000;  // Default 10,000 ticks per POST or WebSocket message.
 };
 // /api/v1/market/bars/import, /api/v1/market/bars, /api/v1/market/ticks, /api/v1/market/feed
 // (WebSocket) and, when deps.features is set, /api/v1/feature-sets and /api/v1/business/features.
@@ -211,15 +210,5 @@ struct TradingDeps {
 // /api/v1/backtests* and /api/v1/paper-accounts*: http/handlers/trading_api.cc (docs/api.md
 // "Backtests" and "Paper trading"). REQUIRES: every dependency outlives the routes.
 void AddTradingRoutes(RouteTable& routes, TradingDeps deps);
-
-// Feature sets (platform default + per-tenant, stored through store::FeatureSetStore) and the
-// cached feature vectors of a series (the model-inputs seam's InputStream per set, rebuilt when the
-// series' stored bars change other than by appending). Thread-safe.
-struct FeatureServiceDeleter {
-  void operator()(FeatureService* service) const;
-};
-using FeatureServicePtr = std::unique_ptr<FeatureService, FeatureServiceDeleter>;
-// REQUIRES: bars and sets outlive the service.
-FeatureServicePtr MakeFeatureService(store::BarStore& bars, store::FeatureSetStore& sets);
 
 }  // namespace sinyal::http

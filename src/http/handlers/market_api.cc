@@ -1,6 +1,6 @@
 // Market data routes: CSV bar imports, paged bar queries, the live tick feed (HTTP batches and a
 // WebSocket), feature sets and feature vectors. Handlers parse into typed values, call
-// store::BarStore / store::LiveFeed / FeatureService, and map results to JSON.
+// store::BarStore / store::LiveFeed / models::FeatureService, and map results to JSON.
 #include <algorithm>
 #include <cmath>
 #include <deque>
@@ -22,6 +22,7 @@
 #include "market/csv_import.h"
 #include "market/instrument.h"
 #include "market/timeframe.h"
+#include "models/feature_service.h"
 #include "models/input_resolver.h"
 #include "models/registry.h"
 #include "store/bar_store.h"
@@ -31,198 +32,6 @@
 namespace sinyal::http {
 
 using nlohmann::json;
-
-// ---------------------------------------------------------------------------------------------
-// FeatureService: feature-set resolution and cached vectors per stored series. Names resolve and
-// values are computed through the model-inputs seam (models::InputResolver, models::InputStream),
-// so the values served are those a model trained on the set sees (at double precision).
-
-class FeatureService {
- public:
-  FeatureService(store::BarStore& bars, store::FeatureSetStore& sets) : bars_(bars), sets_(sets) {}
-
-  struct ResolvedSet {
-    features::FeatureSetConfig config;
-    std::string owner;  // "platform" or "tenant"
-  };
-
-  // "core-v1" (platform default) or one of the tenant's sets: "name" (highest version) or
-  // "name@version". NotFound("set") otherwise.
-  Result<ResolvedSet> Resolve(std::optional<TenantId> tenant, const std::string& spec) {
-    SINYAL_ASSIGN_OR_RETURN(models::InputSpec set,
-                            models::InputResolver(&sets_).ForName(
-                                tenant.value_or(models::kPlatformTenant), spec, "set"));
-    if (set.basic()) return Status::NotFound("no feature set " + spec.substr(0, 60), "set");
-    const auto& def = features::DefaultFeatureSet();
-    const bool platform = set.set_name() == def.name && set.set_version() == def.version;
-    return ResolvedSet{set.config(), platform ? "platform" : "tenant"};
-  }
-
-  struct FeatureVector {
-    UnixNanos time = 0;          // the bar's open time (UTC)
-    std::vector<double> values;  // in the set's feature order; NaN while warming up
-    bool complete = false;       // no NaN
-  };
-
-  struct Vectors {
-    store::SeriesInfo series;
-    std::string hash;
-    std::vector<std::string> names;
-    std::vector<FeatureVector> vectors;
-  };
-
-  // The latest vector (range unset) or the cached vectors with from <= time <= to, of bars that
-  // opened at or before `newest_open` (the caller's data delay: its NotAfter minus one period).
-  Result<Vectors> Compute(std::optional<TenantId> viewer, const market::SeriesKey& key,
-                          const features::FeatureSetConfig& config,
-                          std::optional<std::pair<UnixNanos, UnixNanos>> range, size_t limit,
-                          UnixNanos newest_open) {
-    SINYAL_ASSIGN_OR_RETURN(store::SeriesInfo series, bars_.Resolve(viewer, key));
-    std::shared_ptr<SeriesState> st;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      auto& slot = states_[series.id];
-      if (!slot) slot = std::make_shared<SeriesState>();
-      st = slot;
-    }
-    std::lock_guard<std::mutex> lock(st->mu);
-    SINYAL_RETURN_IF_ERROR(Sync(*st, viewer, series));
-    const std::string hash = features::ConfigHash(config);
-    if (!st->sets.count(hash)) {
-      // A new configuration on a warm series: feed it the whole stored history.
-      SINYAL_ASSIGN_OR_RETURN(std::vector<market::Bar> all, LoadAll(viewer, key));
-      SINYAL_ASSIGN_OR_RETURN(Computation c, Computation::Create(config));
-      SINYAL_RETURN_IF_ERROR(c.Feed(all));
-      st->sets.emplace(hash, std::move(c));
-    }
-    const Computation& c = st->sets.at(hash);
-    Vectors out;
-    out.series = series;
-    out.hash = hash;
-    out.names = c.stream.spec().names();
-    if (!range) {
-      auto newest = std::find_if(c.vectors.rbegin(), c.vectors.rend(),
-                                 [&](const FeatureVector& v) { return v.time <= newest_open; });
-      if (newest == c.vectors.rend()) {
-        return Status::NotFound(
-            c.vectors.empty()
-                ? "no bars for the series"
-                : "no bar of the series closed early enough for the plan's data delay",
-            "symbol");
-      }
-      out.vectors.push_back(*newest);
-    } else {
-      const UnixNanos to = std::min(range->second == INT64_MAX ? INT64_MAX : range->second + 1,
-                                    newest_open == INT64_MAX ? INT64_MAX : newest_open + 1);
-      for (const auto& v : c.vectors) {
-        if (v.time < range->first || v.time >= to) continue;
-        out.vectors.push_back(v);
-        if (limit > 0 && out.vectors.size() >= limit) break;
-      }
-    }
-    return out;
-  }
-
-  store::FeatureSetStore& sets() { return sets_; }
-
- private:
-  static constexpr size_t kTail = 4096;          // bars kept to detect non-append changes
-  static constexpr size_t kMaxHistory = 500000;  // bars loaded to warm a new configuration
-  static constexpr size_t kKeepVectors = 5000;   // vectors kept per configuration
-
-  // One feature set over one series: the seam's stream and its newest vectors.
-  struct Computation {
-    models::InputStream stream;
-    std::deque<FeatureVector> vectors;
-
-    static Result<Computation> Create(const features::FeatureSetConfig& config) {
-      SINYAL_ASSIGN_OR_RETURN(models::InputSpec spec, models::InputSpec::FeatureSet(config));
-      SINYAL_ASSIGN_OR_RETURN(models::InputStream stream, models::InputStream::Create(spec));
-      return Computation{std::move(stream), {}};
-    }
-    Status Feed(std::span<const market::Bar> bars) {
-      for (const auto& b : bars) {
-        SINYAL_RETURN_IF_ERROR(stream.Push(b));
-        vectors.push_back(
-            {b.time(), {stream.values().begin(), stream.values().end()}, stream.complete()});
-        if (vectors.size() > kKeepVectors) vectors.pop_front();
-      }
-      return Status::Ok();
-    }
-  };
-
-  struct SeriesState {
-    std::mutex mu;
-    bool loaded = false;
-    std::map<std::string, Computation> sets;  // by ConfigHash
-    std::vector<market::Bar> tail;            // the newest bars fed, <= kTail
-    int64_t revision = -1;
-  };
-
-  Result<std::vector<market::Bar>> LoadAll(std::optional<TenantId> viewer,
-                                           const market::SeriesKey& key) {
-    return bars_.ReadBars(viewer, key, {.oldest = kMaxHistory});
-  }
-
-  // Brings the series' computations up to the stored revision: appended bars are fed once; any
-  // other change (overwrite, bars inserted in the past) rebuilds them from the stored history.
-  Status Sync(SeriesState& st, std::optional<TenantId> viewer, const store::SeriesInfo& series) {
-    if (st.loaded && st.revision == series.revision) return Status::Ok();
-    const market::SeriesKey& key = series.key;
-    bool rebuild = !st.loaded;
-    std::vector<market::Bar> newer;
-    if (!rebuild) {
-      SINYAL_ASSIGN_OR_RETURN(store::BarPage latest, bars_.Latest(viewer, key, kTail));
-      const UnixNanos last = st.tail.empty() ? INT64_MIN : st.tail.back().time();
-      // Stored bars up to `last` must be exactly what was fed.
-      std::vector<market::Bar> old_part;
-      for (const auto& b : latest.bars) {
-        if (b.time() <= last)
-          old_part.push_back(b);
-        else
-          newer.push_back(b);
-      }
-      if (old_part.size() > st.tail.size() ||
-          !std::equal(old_part.begin(), old_part.end(), st.tail.end() - old_part.size()) ||
-          (old_part.size() < st.tail.size() && latest.bars.size() < kTail)) {
-        rebuild = true;
-      }
-      if (!rebuild && newer.size() == latest.bars.size() && !st.tail.empty() &&
-          latest.bars.size() == kTail) {
-        rebuild = true;  // more new bars than the probe holds: reload everything
-      }
-    }
-    if (rebuild) {
-      SINYAL_ASSIGN_OR_RETURN(std::vector<market::Bar> all, LoadAll(viewer, key));
-      std::map<std::string, Computation> fresh;
-      for (const auto& [hash, c] : st.sets) {
-        SINYAL_ASSIGN_OR_RETURN(Computation n, Computation::Create(c.stream.spec().config()));
-        SINYAL_RETURN_IF_ERROR(n.Feed(all));
-        fresh.emplace(hash, std::move(n));
-      }
-      st.sets = std::move(fresh);
-      st.loaded = true;
-      st.tail.assign(all.size() > kTail ? all.end() - kTail : all.begin(), all.end());
-    } else {
-      for (auto& [hash, c] : st.sets) SINYAL_RETURN_IF_ERROR(c.Feed(newer));
-      st.tail.insert(st.tail.end(), newer.begin(), newer.end());
-      if (st.tail.size() > kTail) st.tail.erase(st.tail.begin(), st.tail.end() - kTail);
-    }
-    st.revision = series.revision;
-    return Status::Ok();
-  }
-
-  store::BarStore& bars_;
-  store::FeatureSetStore& sets_;
-  std::mutex mu_;
-  std::map<int64_t, std::shared_ptr<SeriesState>> states_;  // GUARDED_BY(mu_), by series id
-};
-
-void FeatureServiceDeleter::operator()(FeatureService* service) const { delete service; }
-
-FeatureServicePtr MakeFeatureService(store::BarStore& bars, store::FeatureSetStore& sets) {
-  return FeatureServicePtr(new FeatureService(bars, sets));
-}
 
 namespace {
 
@@ -530,7 +339,7 @@ json FeatureSetJson(const features::FeatureSetConfig& c, const std::string& owne
 // is metered"): one metered unit per call, the timeframe gated by plan, and only vectors of bars
 // closed by the call's NotAfter (the plan's data delay).
 Result<Response> BusinessFeatures(const MarketDeps& d, Context& ctx) {
-  FeatureService& fs = *d.features;
+  models::FeatureService& fs = *d.features;
   SINYAL_RETURN_IF_ERROR(
       OnlyQueryParams(ctx, {"symbol", "timeframe", "set", "from", "to", "limit"}));
   SINYAL_ASSIGN_OR_RETURN(market::SeriesKey key, ParseSeriesKey(ctx));

@@ -12,6 +12,7 @@
 #include "http/api.h"
 #include "http/metrics.h"
 #include "models/db_registry.h"
+#include "models/feature_service.h"
 #include "models/service.h"
 #include "notify/telegram.h"
 #include "payments/payment_service.h"
@@ -38,7 +39,7 @@ struct TestApi::Parts {
         bars(db, clock),
         feed(bars, clock, {}),
         sets(db, clock),
-        features(MakeFeatureService(bars, sets)),
+        features(std::make_unique<models::FeatureService>(bars, sets)),
         registry(db, clock),
         calibrations(db, bars, registry, &sets, clock),
         jobs(db, clock),
@@ -134,7 +135,7 @@ struct TestApi::Parts {
   store::BarStore bars;
   store::LiveFeed feed;
   store::FeatureSetStore sets;
-  FeatureServicePtr features;
+  std::unique_ptr<models::FeatureService> features;
   models::DbModelRegistry registry;
   signals::IntervalCalibrationStore calibrations;
   store::JobQueue jobs;
