@@ -5,7 +5,7 @@
 # run). Long: 6 walk-forward runs per symbol and horizon (about 1-3 h in all on this 2-core
 # machine under load); run under nice.
 #
-#   scripts/input_study.sh                 # EURUSD GBPUSD USDJPY XAUUSD, horizons 1 and 24
+#   scripts/input_study.sh                 # EURUSD GBPUSD USDJPY XAUUSD, horizons 1, 4 and 24
 #   scripts/input_study.sh --smoke         # CI: EURUSD h4, two candidates, 2 folds, 10 trees
 #   SYMBOLS=EURUSD HORIZONS=1 CANDIDATES=calendar,mtf scripts/input_study.sh
 #
@@ -28,7 +28,7 @@ if [ "${1:-}" = "--smoke" ]; then
 fi
 OUT="${OUT:-docs/models/inputs}"
 mkdir -p "$OUT"
-for h in ${HORIZONS:-1 24}; do
+for h in ${HORIZONS:-1 4 24}; do
   for s in ${SYMBOLS:-EURUSD GBPUSD USDJPY XAUUSD}; do
     [ -f "$DATA/${s}_H1.csv" ] || { echo "input_study: no $DATA/${s}_H1.csv, skipped" >&2; continue; }
     echo "== $s h$h"
@@ -37,3 +37,5 @@ for h in ${HORIZONS:-1 24}; do
       --json "$OUT/${s}_h${h}.json" > "$OUT/${s}_h${h}.md"
   done
 done
+# The docs/models.md section (pooled rule, kept or not, every run's table) from these files.
+if [ "$OUT" = docs/models/inputs ]; then python3 scripts/models_sections.py inputs; fi

@@ -4,7 +4,7 @@
 # the search overfits (inner vs outer log loss). Long: about 130 ensemble trainings per symbol and
 # horizon (1-3 h on this 2-core machine under load); run it under nice.
 #
-#   scripts/model_search.sh                 # EURUSD GBPUSD USDJPY XAUUSD, horizons 1 and 24
+#   scripts/model_search.sh                 # EURUSD GBPUSD USDJPY XAUUSD, horizons 1, 4 and 24
 #   scripts/model_search.sh --smoke         # CI: 2 candidates, 20 trees, 2 x 2 folds, newest 6,000 bars
 #   SYMBOLS="EURUSD" HORIZONS="1" scripts/model_search.sh
 #
@@ -24,10 +24,12 @@ if [ "${1:-}" = "--smoke" ]; then
   exit 0
 fi
 mkdir -p docs/models/search
-for h in ${HORIZONS:-1 24}; do
+for h in ${HORIZONS:-1 4 24}; do
   for s in ${SYMBOLS:-EURUSD GBPUSD USDJPY XAUUSD}; do
     echo "== $s h$h"
     nice -n 15 "$BIN" --data-dir "$DATA" --symbol "$s" --horizon "$h" \
       --out "docs/models/search/${s}_h${h}.json" | tee "docs/models/search/${s}_h${h}.txt"
   done
 done
+# The docs/models.md table from these files.
+python3 scripts/models_sections.py search

@@ -36,17 +36,14 @@ const testing::SmallModel& Model() {
   return *m;
 }
 
-class DbRegistryTest : public store::testing::DbTest {
+class DbRegistryTest : public store::testing::TwoTenantDbTest {
  protected:
   void SetUp() override {
-    DbTest::SetUp();
+    TwoTenantDbTest::SetUp();
     if (IsSkipped() || HasFatalFailure()) return;
-    a_ = CreateTenant(db(), "a");
-    b_ = CreateTenant(db(), "b");
     reg_ = std::make_unique<DbModelRegistry>(db(), clock_);
   }
   ManualClock clock_{1'700'000'000LL * kNanosPerSecond};
-  TenantId a_, b_;
   std::unique_ptr<DbModelRegistry> reg_;
 };
 

@@ -57,13 +57,11 @@ OwnerBounds ProBounds() {
 // Small, fast trees for tests.
 const json kSmall = {{"trees", 15}, {"feature_set", "basic"}};
 
-class ModelServiceTest : public store::testing::DbTest {
+class ModelServiceTest : public store::testing::TwoTenantDbTest {
  protected:
   void SetUp() override {
-    DbTest::SetUp();
+    TwoTenantDbTest::SetUp();
     if (IsSkipped() || HasFatalFailure()) return;
-    a_ = CreateTenant(db(), "a");
-    b_ = CreateTenant(db(), "b");
     bars_ = std::make_unique<store::BarStore>(db(), clock_);
     registry_ = std::make_unique<DbModelRegistry>(db(), clock_);
     jobs_ = std::make_unique<store::JobQueue>(db(), clock_);
@@ -80,7 +78,6 @@ class ModelServiceTest : public store::testing::DbTest {
     ASSERT_OK(bars_->Import(owner, {symbol, market::Timeframe::kH1}, bars, {}));
   }
   ManualClock clock_{1'700'000'000LL * kNanosPerSecond};
-  TenantId a_, b_;
   std::unique_ptr<store::BarStore> bars_;
   std::unique_ptr<DbModelRegistry> registry_;
   std::unique_ptr<store::JobQueue> jobs_;

@@ -24,16 +24,13 @@ AuditRecord Rec(TenantId t, AuditAction a, const std::string& symbol = "EURUSD")
   return r;
 }
 
-class DbAuditLogTest : public store::testing::DbTest {
+class DbAuditLogTest : public store::testing::TwoTenantDbTest {
  protected:
   void SetUp() override {
-    DbTest::SetUp();
+    TwoTenantDbTest::SetUp();
     if (IsSkipped() || HasFatalFailure()) return;
-    a_ = CreateTenant(db(), "a");
-    b_ = CreateTenant(db(), "b");
     log_ = std::make_unique<DbAuditLog>(db());
   }
-  TenantId a_, b_;
   std::unique_ptr<DbAuditLog> log_;
 };
 

@@ -36,20 +36,12 @@ int Fail(const std::string& m) { return tools::Fail("sinyal_sequence_eval", m); 
 }  // namespace
 
 int main(int argc, char** argv) {
-  auto parsed = tools::ParseOptions(argc, argv,
-                                    {{"data-dir", ""},
-                                     {"symbol", ""},
-                                     {"horizon", "1"},
-                                     {"folds", "5"},
-                                     {"epochs", "6"},
-                                     {"hidden", "16"},
-                                     {"window", "48"},
-                                     {"last-bars", "0"},
-                                     {"tz", ""}});
+  auto parsed = tools::ParseStudyOptions(
+      argc, argv,
+      {{"folds", "5"}, {"epochs", "6"}, {"hidden", "16"}, {"window", "48"}, {"last-bars", "0"}});
   if (!parsed.ok()) return Fail(parsed.error().message());
   auto& opt = *parsed;
   const std::string sym = opt["symbol"];
-  if (opt["data-dir"].empty() || sym.empty()) return Fail("--data-dir and --symbol are required");
   auto loaded = tools::LoadSharedH1(opt["data-dir"], sym, opt["tz"],
                                     std::strtoull(opt["last-bars"].c_str(), nullptr, 10));
   if (!loaded.ok()) return Fail(loaded.error().ToString());

@@ -34,20 +34,11 @@ int Fail(const std::string& m) { return tools::Fail("sinyal_model_search", m); }
 }  // namespace
 
 int main(int argc, char** argv) {
-  auto parsed = tools::ParseOptions(argc, argv,
-                                    {{"data-dir", ""},
-                                     {"symbol", ""},
-                                     {"horizon", "1"},
-                                     {"outer", "5"},
-                                     {"inner", "3"},
-                                     {"last-bars", "0"},
-                                     {"grid", "full"},
-                                     {"out", ""},
-                                     {"tz", ""}});
+  auto parsed = tools::ParseStudyOptions(
+      argc, argv,
+      {{"outer", "5"}, {"inner", "3"}, {"last-bars", "0"}, {"grid", "full"}, {"out", ""}});
   if (!parsed.ok()) return Fail(parsed.error().message());
   auto& opt = *parsed;
-  if (opt["data-dir"].empty() || opt["symbol"].empty())
-    return Fail("--data-dir and --symbol are required");
   const std::string sym = opt["symbol"];
   auto loaded = tools::LoadSharedH1(opt["data-dir"], sym, opt["tz"],
                                     std::strtoull(opt["last-bars"].c_str(), nullptr, 10));

@@ -23,6 +23,16 @@ Result<std::map<std::string, std::string>> ParseOptions(int argc, char** argv,
   return defaults;
 }
 
+Result<std::map<std::string, std::string>> ParseStudyOptions(
+    int argc, char** argv, std::map<std::string, std::string> extra, std::string* command) {
+  extra.insert({{"data-dir", ""}, {"symbol", ""}, {"horizon", "1"}, {"tz", ""}});
+  SINYAL_ASSIGN_OR_RETURN(auto opt, ParseOptions(argc, argv, std::move(extra), command));
+  if (opt["data-dir"].empty() || opt["symbol"].empty()) {
+    return Status::InvalidArgument("--data-dir and --symbol are required", "--symbol");
+  }
+  return opt;
+}
+
 int Fail(const char* tool, const std::string& message) {
   std::fprintf(stderr, "%s: %s\n", tool, message.c_str());
   return 2;

@@ -20,6 +20,12 @@ namespace sinyal::models::tools {
     int argc, char** argv, std::map<std::string, std::string> defaults,
     std::string* command = nullptr);
 
+// ParseOptions over the options every study takes, "data-dir" and "symbol" (both required),
+// "horizon" (1) and "tz" (empty: the symbol's own), and `extra`.
+[[nodiscard]] Result<std::map<std::string, std::string>> ParseStudyOptions(
+    int argc, char** argv, std::map<std::string, std::string> extra,
+    std::string* command = nullptr);
+
 // Prints "<tool>: <message>" on stderr and returns 2, the tools' exit status for bad input.
 int Fail(const char* tool, const std::string& message);
 

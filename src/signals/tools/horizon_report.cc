@@ -69,21 +69,11 @@ std::string Pct(double v) {
 
 int main(int argc, char** argv) {
   std::string command = "sinyal_horizon_report";
-  auto parsed = models::tools::ParseOptions(argc, argv,
-                                            {{"data-dir", ""},
-                                             {"symbol", ""},
-                                             {"horizon", "1"},
-                                             {"tz", ""},
-                                             {"folds", "5"},
-                                             {"trees", ""},
-                                             {"json", ""},
-                                             {"digits", ""},
-                                             {"row", ""}},
-                                            &command);
+  auto parsed = models::tools::ParseStudyOptions(
+      argc, argv, {{"folds", "5"}, {"trees", ""}, {"json", ""}, {"digits", ""}, {"row", ""}},
+      &command);
   if (!parsed.ok()) return Fail(parsed.error().message());
   auto& opt = *parsed;
-  if (opt["data-dir"].empty() || opt["symbol"].empty())
-    return Fail("--data-dir and --symbol are required");
   const std::string sym = opt["symbol"];
   const int h = std::atoi(opt["horizon"].c_str());
   auto loaded = models::tools::LoadSharedH1(opt["data-dir"], sym, opt["tz"]);

@@ -265,21 +265,17 @@ Result<FeatureFrame> CrossAsset(const std::string& sym, const std::vector<market
 
 int main(int argc, char** argv) {
   std::string command = "sinyal_input_study";
-  auto parsed = models::tools::ParseOptions(argc, argv,
-                                            {{"data-dir", ""},
-                                             {"symbol", ""},
-                                             {"horizon", "1"},
-                                             {"candidates", "volscaled,calendar,mtf,regime,xasset"},
-                                             {"folds", "5"},
-                                             {"json", ""},
-                                             {"tz", ""},
-                                             {"trees", ""}},
-                                            &command);
+  auto parsed =
+      models::tools::ParseStudyOptions(argc, argv,
+                                       {{"candidates", "volscaled,calendar,mtf,regime,xasset"},
+                                        {"folds", "5"},
+                                        {"json", ""},
+                                        {"trees", ""}},
+                                       &command);
   if (!parsed.ok()) return Fail(parsed.error().message());
   auto& opt = *parsed;
   g_dir = opt["data-dir"];
   const std::string sym = opt["symbol"];
-  if (g_dir.empty() || sym.empty()) return Fail("--data-dir and --symbol are required");
   const int h = std::atoi(opt["horizon"].c_str());
   auto mb = models::tools::LoadSharedH1(g_dir, sym, opt["tz"]);
   if (!mb.ok()) return Fail(mb.error().ToString());

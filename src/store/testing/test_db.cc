@@ -76,6 +76,13 @@ std::unique_ptr<Database> OpenMemoryDatabase() {
   return std::move(db).value();
 }
 
+void TwoTenantDbTest::SetUp() {
+  DbTest::SetUp();
+  if (IsSkipped() || HasFatalFailure()) return;
+  a_ = CreateTenant(db(), "a");
+  b_ = CreateTenant(db(), "b");
+}
+
 TenantId CreateTenant(Database& db, const std::string& name, UnixNanos created_at) {
   long long id = 0;
   long long at = created_at;

@@ -67,6 +67,14 @@ class DbTest : public ::testing::TestWithParam<Backend> {
 // why: `db_ = OpenMemoryDatabase(); ASSERT_NE(db_, nullptr);`.
 std::unique_ptr<Database> OpenMemoryDatabase();
 
+// DbTest with two tenants, a_ ("a") and b_ ("b"), created before the test: the usual set-up of
+// tenant-isolation tests. Subclasses call TwoTenantDbTest::SetUp() first.
+class TwoTenantDbTest : public DbTest {
+ protected:
+  void SetUp() override;
+  TenantId a_, b_;
+};
+
 // Inserts a tenant row named `name` (created_at as given) straight in SQL, without the account
 // service's password hashing, and returns its id; the test fails if the insert does.
 TenantId CreateTenant(Database& db, const std::string& name, UnixNanos created_at = 1);
