@@ -248,8 +248,8 @@ int main(int argc, char** argv) {
       Check(names, train, train.subspan((kTrainRows - 2000) * f), rules, inside);
     }
     std::printf("(%s: %zu complete rows %s .. %s, %d checks)\n", sym.c_str(), n,
-                FormatIso8601(imported->bars.front().time()).substr(0, 10).c_str(),
-                FormatIso8601(imported->bars.back().time()).substr(0, 10).c_str(), after.checks);
+                FormatIso8601(imported->front().time()).substr(0, 10).c_str(),
+                FormatIso8601(imported->back().time()).substr(0, 10).c_str(), after.checks);
     after_cols.emplace_back(sym + " after", after);
     inside_cols.emplace_back(sym + " inside", inside);
   }
