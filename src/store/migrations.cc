@@ -353,19 +353,22 @@ CREATE INDEX operator_keys_operator ON operator_keys(operator_id, id);
         "",
     },
 // Areas built in parallel own one migration each, in their own file (see migrations.h):
-#include "store/migrations_audit.inc"    // 80-89: the security audit trail
-#include "store/migrations_billing.inc"  // 8: plans, subscriptions, usage ledger, idempotency
+// In version order; clang-format would sort these by name.
+// clang-format off
+#include "store/migrations_signals.inc"     // 7: issued signals, resolutions, signal calibrations
+#include "store/migrations_billing.inc"     // 8: plans, subscriptions, usage ledger, idempotency
+#include "store/migrations_retraining.inc"  // 9: retraining decisions (audit)
 #include "store/migrations_billing_retention.inc"  // 10: index for idempotency expiry
 #include "store/migrations_entitlements.inc"  // 20: plans' training bounds; features only as gated
-#include "store/migrations_jobs.inc"          // 91: job retries with back-off
-#include "store/migrations_models.inc"        // 50-51: the active model and the signals per horizon
-#include "store/migrations_notify.inc"        // 60-69: Telegram (links, alerts, send queue)
-#include "store/migrations_payments.inc"      // 30-39: subscriptions, term invoices, payments
-#include "store/migrations_retraining.inc"    // 9: retraining decisions (audit)
-#include "store/migrations_security.inc"      // 90: append-only tables refuse DELETE
-#include "store/migrations_signals.inc"       // 7: issued signals, resolutions, signal calibrations
-#include "store/migrations_trading.inc"  // 40-43: backtests, paper trading accounts, their plan features
-                                         // Append new migrations here (see migrations.h).
+#include "store/migrations_payments.inc"  // 30-39: subscriptions, term invoices, payments
+#include "store/migrations_trading.inc"    // 40-43: backtests, paper trading accounts, their plan features
+#include "store/migrations_models.inc"     // 50-51: the active model and the signals per horizon
+#include "store/migrations_notify.inc"     // 60-69: Telegram (links, alerts, send queue)
+#include "store/migrations_audit.inc"      // 80-89: the security audit trail
+#include "store/migrations_security.inc"   // 90: append-only tables refuse DELETE
+#include "store/migrations_jobs.inc"       // 91: job retries with back-off
+    // clang-format on
+    // Append new migrations here (see migrations.h).
 };
 
 void ReplaceAll(std::string& s, std::string_view from, std::string_view to) {
