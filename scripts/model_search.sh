@@ -7,6 +7,7 @@
 #   scripts/model_search.sh                 # EURUSD GBPUSD USDJPY XAUUSD, horizons 1, 4 and 24
 #   scripts/model_search.sh --smoke         # CI: 2 candidates, 20 trees, 2 x 2 folds, newest 6,000 bars
 #   SYMBOLS="EURUSD" HORIZONS="1" scripts/model_search.sh
+#   OUTER=3 INNER=2 scripts/model_search.sh   # fewer folds (defaults 5 outer x 3 inner)
 #
 # Writes docs/models/search/<SYMBOL>_h<H>.{json,txt} (the smoke run writes to a temp dir).
 set -euo pipefail
@@ -28,7 +29,7 @@ for h in ${HORIZONS:-1 4 24}; do
   for s in ${SYMBOLS:-EURUSD GBPUSD USDJPY XAUUSD}; do
     echo "== $s h$h"
     nice -n 15 "$BIN" --data-dir "$DATA" --symbol "$s" --horizon "$h" \
-      --out "docs/models/search/${s}_h${h}.json" | tee "docs/models/search/${s}_h${h}.txt"
+      --outer "${OUTER:-5}" --inner "${INNER:-3}" --out "docs/models/search/${s}_h${h}.json" | tee "docs/models/search/${s}_h${h}.txt"
   done
 done
 # The docs/models.md table from these files.
