@@ -25,18 +25,9 @@
 
 using namespace sinyal;
 using notify::testing::BotWorld;
+using notify::testing::MaxInWindow;
 
 namespace {
-
-size_t MaxInWindow(std::vector<int64_t> times, int64_t window) {
-  std::sort(times.begin(), times.end());
-  size_t best = 0, lo = 0;
-  for (size_t hi = 0; hi < times.size(); ++hi) {
-    while (times[hi] - times[lo] >= window) ++lo;
-    best = std::max(best, hi - lo + 1);
-  }
-  return best;
-}
 
 double Seconds(std::chrono::steady_clock::duration d) {
   return std::chrono::duration<double>(d).count();
