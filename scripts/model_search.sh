@@ -14,6 +14,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN="${SINYAL_BUILD_DIR:-build}/src/models/sinyal_model_search"
 DATA="${SINYAL_DATA_DIR:-$(cd .. && pwd)/shared/data/market}"
+export OMP_WAIT_POLICY=PASSIVE   # XGBoost's OpenMP threads spin otherwise (docs/benchmarks.md)
 if [ ! -x "$BIN" ]; then echo "model_search: build $BIN first (ninja -C build sinyal_model_search)" >&2; exit 2; fi
 if [ "${1:-}" = "--smoke" ]; then
   if [ ! -f "$DATA/EURUSD_H1.csv" ]; then echo "model_search: no $DATA/EURUSD_H1.csv" >&2; exit 2; fi
