@@ -2,8 +2,8 @@
 # Richer inputs (issue 13, deliverable 3): does each input candidate improve the default
 # ensemble's walk-forward log loss beyond noise? sinyal_input_study per symbol and horizon; every
 # candidate is reported, kept or not (rule in src/signals/tools/input_study.cc, fixed before any
-# run). Long: 6 walk-forward runs per symbol and horizon (about 1-3 h in all on this 2-core
-# machine under load); run under nice.
+# run). 6 walk-forward runs per symbol and horizon: the 12 runs took 11 minutes on this 2-core
+# machine (2026-12-05, OMP_NUM_THREADS=1, a model search running beside it); run under nice.
 #
 #   scripts/input_study.sh                 # EURUSD GBPUSD USDJPY XAUUSD, horizons 1, 4 and 24
 #   scripts/input_study.sh --smoke         # CI: EURUSD h4, two candidates, 2 folds, 10 trees

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Honest model selection (issue 13, models/selection.h): nested walk-forward over the members'
 # hyperparameters and the feature sets, per symbol, reporting the outer-fold result and how much
-# the search overfits (inner vs outer log loss). Long: about 130 ensemble trainings per symbol and
-# horizon (1-3 h on this 2-core machine under load); run it under nice.
+# the search overfits (inner vs outer log loss). About 130 ensemble trainings per symbol and
+# horizon at 5 x 3 folds, 54 at 3 x 2 (1-2 minutes per series on one core here, 2026-12-05, with
+# OMP_NUM_THREADS=1); run it under nice.
 #
 #   scripts/model_search.sh                 # EURUSD GBPUSD USDJPY XAUUSD, horizons 1, 4 and 24
 #   scripts/model_search.sh --smoke         # CI: 2 candidates, 20 trees, 2 x 2 folds, newest 6,000 bars
