@@ -224,6 +224,18 @@ std::optional<TokenRow> TokenByHash(soci::session& sql, const std::string& hash)
   return t;
 }
 
+// Claims a link token for `tg_user` in `chat`: false when it was already used (only one of
+// two racing links wins).
+bool ClaimToken(soci::session& sql, int64_t token_id, UnixNanos now, int64_t tg_user,
+                int64_t chat) {
+  long long tid = token_id, n = now, by = tg_user, ch = chat;
+  return Exec(sql,
+              "UPDATE telegram_link_tokens SET used_at = :n, used_by = :by, used_in_chat = :c "
+              "WHERE id = :i "
+              "AND used_at IS NULL",
+              soci::use(n, "n"), soci::use(by, "by"), soci::use(ch, "c"), soci::use(tid, "i")) == 1;
+}
+
 constexpr const char* kAlertColumns =
     "id, chat_id, symbol, timeframe, min_confidence, direction, muted, user_id, created_at";
 
@@ -740,13 +752,8 @@ struct TelegramBot::Impl {
       if (current && (current->user != t->user || current->tenant != t->tenant)) {
         return refuse(texts::LinkProblem::kOtherAccount);
       }
-      long long tid = t->id, n = now, by = tg_user, ch = chat;
-      if (Exec(sql,
-               "UPDATE telegram_link_tokens SET used_at = :n, used_by = :by, used_in_chat = :c "
-               "WHERE id = :i "
-               "AND used_at IS NULL",
-               soci::use(n, "n"), soci::use(by, "by"), soci::use(ch, "c"),
-               soci::use(tid, "i")) != 1) {
+      long long n = now, by = tg_user, ch = chat;  // bound by the statements below
+      if (!ClaimToken(sql, t->id, now, tg_user, chat)) {
         return refuse(texts::LinkProblem::kUsed);
       }
       work.tenant = t->tenant;
@@ -1195,13 +1202,8 @@ struct TelegramBot::Impl {
       if (t->expires_at <= now) return refuse(texts::LinkProblem::kExpired);
       std::optional<GroupRow> existing = GroupByChat(sql, chat);
       if (existing && existing->tenant != l.tenant) return refuse(texts::LinkProblem::kGroupTaken);
-      long long tid = t->id, n = now, by_tg = tg_user, ch = chat;
-      if (Exec(sql,
-               "UPDATE telegram_link_tokens SET used_at = :n, used_by = :by, used_in_chat = :c "
-               "WHERE id = :i "
-               "AND used_at IS NULL",
-               soci::use(n, "n"), soci::use(by_tg, "by"), soci::use(ch, "c"),
-               soci::use(tid, "i")) != 1) {
+      long long n = now, ch = chat;  // bound by the statements below
+      if (!ClaimToken(sql, t->id, now, tg_user, chat)) {
         return refuse(texts::LinkProblem::kUsed);
       }
       long long tenant = l.tenant.value(), user = l.user.value();
