@@ -26,16 +26,9 @@
 #include "core/status.h"
 #include "market/bar.h"
 #include "market/instrument.h"
-
-namespace sinyal::models {
-class ModelService;
-}  // namespace sinyal::models
-namespace sinyal::signals {
-class SignalService;
-}  // namespace sinyal::signals
-namespace sinyal::store {
-class BarStore;
-}  // namespace sinyal::store
+#include "models/fwd.h"
+#include "signals/fwd.h"
+#include "store/fwd.h"
 
 namespace sinyal::app {
 

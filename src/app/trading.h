@@ -19,23 +19,13 @@
 #include "core/clock.h"
 #include "market/bar.h"
 #include "market/instrument.h"
+#include "models/fwd.h"
+#include "signals/fwd.h"
+#include "store/fwd.h"
 
 namespace CLI {
 class App;
 }  // namespace CLI
-namespace sinyal::store {
-class BarStore;
-class Database;
-class FeatureSetStore;
-class JobQueue;
-class JobWorker;
-}  // namespace sinyal::store
-namespace sinyal::models {
-class ModelService;
-}  // namespace sinyal::models
-namespace sinyal::signals {
-class SignalService;
-}  // namespace sinyal::signals
 
 namespace sinyal::app {
 

@@ -8,11 +8,8 @@
 
 #include "backtest/paper.h"
 #include "backtest/strategy.h"
+#include "signals/fwd.h"
 #include "signals/signal.h"
-
-namespace sinyal::signals {
-class SignalService;
-}  // namespace sinyal::signals
 
 namespace sinyal::backtest {
 

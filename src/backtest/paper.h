@@ -48,11 +48,7 @@
 #include "core/status.h"
 #include "market/bar.h"
 #include "market/instrument.h"
-
-namespace sinyal::store {
-class BarStore;
-class Database;
-}  // namespace sinyal::store
+#include "store/fwd.h"
 
 namespace sinyal::backtest {
 

@@ -29,12 +29,8 @@
 #include "core/clock.h"
 #include "core/ids.h"
 #include "core/status.h"
+#include "store/fwd.h"
 #include "store/job_queue.h"
-
-namespace sinyal::store {
-class BarStore;
-class Database;
-}  // namespace sinyal::store
 
 namespace sinyal::backtest {
 

@@ -55,10 +55,7 @@
 #include "core/clock.h"
 #include "core/ids.h"
 #include "core/status.h"
-
-namespace sinyal::store {
-class Database;
-}  // namespace sinyal::store
+#include "store/fwd.h"
 
 namespace sinyal::billing {
 

@@ -39,10 +39,8 @@
 #include "core/ids.h"
 #include "core/status.h"
 #include "models/config.h"
+#include "store/fwd.h"
 
-namespace soci {
-class session;
-}  // namespace soci
 namespace sinyal::store {
 class Database;
 enum class Dialect;

@@ -19,10 +19,7 @@
 
 #include "core/clock.h"
 #include "core/status.h"
-
-namespace sinyal::store {
-class Database;
-}  // namespace sinyal::store
+#include "store/fwd.h"
 
 namespace sinyal::billing {
 

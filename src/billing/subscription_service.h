@@ -30,13 +30,7 @@
 #include "core/clock.h"
 #include "core/ids.h"
 #include "core/status.h"
-
-namespace soci {
-class session;
-}  // namespace soci
-namespace sinyal::store {
-class Database;
-}  // namespace sinyal::store
+#include "store/fwd.h"
 
 namespace sinyal::billing {
 

@@ -8,50 +8,18 @@
 #include <string_view>
 
 #include "accounts/accounts.h"
+#include "backtest/fwd.h"
+#include "billing/fwd.h"
 #include "http/http.h"
 #include "http/metrics.h"
+#include "models/fwd.h"
+#include "signals/fwd.h"
+#include "store/fwd.h"
 
-namespace sinyal::store {
-class Database;
-class BarStore;
-class LiveFeed;
-class FeatureSetStore;
-}  // namespace sinyal::store
-
-namespace sinyal::models {
-class FeatureService;
-class ModelService;
-}  // namespace sinyal::models
-namespace sinyal::store {
-class JobQueue;
-}  // namespace sinyal::store
-namespace sinyal::signals {
-class RetrainingService;
-class DbAuditLog;
-}  // namespace sinyal::signals
-namespace sinyal::billing {
-class PlanStore;
-class Subscriptions;
-class Meter;
-class MeteredCalls;
-class Invoices;
-class Analytics;
-}  // namespace sinyal::billing
-namespace sinyal::billing {
-class SubscriptionService;
-}  // namespace sinyal::billing
 namespace sinyal::payments {
 class PaymentService;
 class MidtransSandbox;
 }  // namespace sinyal::payments
-namespace sinyal::signals {
-class SignalService;
-class DbSignalLog;
-}  // namespace sinyal::signals
-namespace sinyal::backtest {
-class BacktestService;
-class PaperService;
-}  // namespace sinyal::backtest
 
 namespace sinyal::notify {
 class TelegramBot;

@@ -18,12 +18,9 @@
 #include <vector>
 
 #include "accounts/accounts.h"
+#include "billing/fwd.h"
 #include "core/clock.h"
 #include "core/status.h"
-
-namespace sinyal::billing {
-class MeteredCall;
-}  // namespace sinyal::billing
 
 namespace sinyal::http {
 

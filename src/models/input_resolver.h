@@ -25,11 +25,7 @@
 #include "models/dataset.h"
 #include "models/ensemble.h"
 #include "models/inputs.h"
-
-namespace sinyal::store {
-class BarStore;
-class FeatureSetStore;
-}  // namespace sinyal::store
+#include "store/fwd.h"
 
 namespace sinyal::models {
 

@@ -45,13 +45,8 @@
 #include "models/inputs.h"
 #include "models/trainer.h"
 #include "models/walk_forward.h"
+#include "store/fwd.h"
 #include "store/job_queue.h"
-
-namespace sinyal::store {
-class BarStore;
-class Database;
-class FeatureSetStore;
-}  // namespace sinyal::store
 
 namespace sinyal::models {
 

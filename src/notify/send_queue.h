@@ -48,14 +48,7 @@
 #include "core/status.h"
 #include "notify/bot_api.h"
 #include "notify/flood.h"
-
-namespace soci {
-class session;
-class statement;
-}  // namespace soci
-namespace sinyal::store {
-class Database;
-}  // namespace sinyal::store
+#include "store/fwd.h"
 
 namespace sinyal::notify {
 

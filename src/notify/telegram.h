@@ -45,29 +45,16 @@
 #include <vector>
 
 #include "accounts/accounts.h"
+#include "backtest/fwd.h"
 #include "billing/account_notices.h"
+#include "billing/fwd.h"
 #include "core/clock.h"
 #include "core/ids.h"
 #include "core/status.h"
 #include "notify/bot_api.h"
 #include "notify/send_queue.h"
-
-namespace sinyal::store {
-class Database;
-}  // namespace sinyal::store
-namespace sinyal::billing {
-class PlanStore;
-class Subscriptions;
-class Meter;
-class MeteredCalls;
-}  // namespace sinyal::billing
-namespace sinyal::signals {
-class SignalService;
-class Signal;
-}  // namespace sinyal::signals
-namespace sinyal::backtest {
-class PaperService;
-}  // namespace sinyal::backtest
+#include "signals/fwd.h"
+#include "store/fwd.h"
 
 namespace sinyal::notify {
 

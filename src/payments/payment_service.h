@@ -46,11 +46,7 @@
 #include "core/ids.h"
 #include "core/status.h"
 #include "payments/midtrans.h"
-
-namespace sinyal::store {
-class Database;
-class JobWorker;
-}  // namespace sinyal::store
+#include "store/fwd.h"
 
 namespace sinyal::payments {
 

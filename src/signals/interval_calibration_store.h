@@ -22,18 +22,11 @@
 #include "core/ids.h"
 #include "core/status.h"
 #include "market/instrument.h"
+#include "models/fwd.h"
 #include "models/input_resolver.h"
 #include "signals/interval_calibration.h"
 #include "signals/regime.h"
-
-namespace sinyal::store {
-class BarStore;
-class Database;
-class FeatureSetStore;
-}  // namespace sinyal::store
-namespace sinyal::models {
-class DbModelRegistry;
-}  // namespace sinyal::models
+#include "store/fwd.h"
 
 namespace sinyal::signals {
 

@@ -26,11 +26,7 @@
 #include "models/ensemble.h"
 #include "models/input_resolver.h"
 #include "signals/series_window.h"
-
-namespace sinyal::store {
-class BarStore;
-class FeatureSetStore;
-}  // namespace sinyal::store
+#include "store/fwd.h"
 
 namespace sinyal::signals {
 

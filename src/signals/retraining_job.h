@@ -60,13 +60,8 @@
 #include "signals/drift.h"
 #include "signals/retraining.h"
 #include "signals/signal_log.h"
+#include "store/fwd.h"
 #include "store/job_queue.h"
-
-namespace sinyal::store {
-class BarStore;
-class Database;
-class FeatureSetStore;
-}  // namespace sinyal::store
 
 namespace sinyal::signals {
 

@@ -58,6 +58,7 @@
 #include "core/status.h"
 #include "market/bar.h"
 #include "market/instrument.h"
+#include "models/fwd.h"
 #include "models/registry.h"
 #include "signals/conformal.h"
 #include "signals/interval_calibration.h"
@@ -65,14 +66,7 @@
 #include "signals/regime.h"
 #include "signals/signal.h"
 #include "signals/signal_log.h"
-
-namespace sinyal::store {
-class BarStore;
-class FeatureSetStore;
-}  // namespace sinyal::store
-namespace sinyal::models {
-class DbModelRegistry;
-}  // namespace sinyal::models
+#include "store/fwd.h"
 
 namespace sinyal::signals {
 

@@ -50,10 +50,7 @@
 
 #include "core/ids.h"
 #include "core/status.h"
-
-namespace soci {
-class session;
-}  // namespace soci
+#include "store/fwd.h"
 
 namespace sinyal::store {
 

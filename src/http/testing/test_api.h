@@ -16,18 +16,9 @@
 #include "core/clock.h"
 #include "http/http.h"
 #include "http/pipeline.h"
-
-namespace sinyal::store {
-class BarStore;
-class Database;
-}  // namespace sinyal::store
-namespace sinyal::models {
-class ModelService;
-}  // namespace sinyal::models
-namespace sinyal::signals {
-class DbSignalLog;
-class SignalService;
-}  // namespace sinyal::signals
+#include "models/fwd.h"
+#include "signals/fwd.h"
+#include "store/fwd.h"
 
 namespace sinyal::http::testing {
 
