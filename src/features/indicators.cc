@@ -370,6 +370,49 @@ void Adx::Reset() {
   adx_ = plus_di_ = minus_di_ = kNaN;
 }
 
+// ---- Rolling high/low window (STOCH, WILLR) ----
+bool RollingHighLow::Update(double high, double low) {
+  const int64_t today = n_++;
+  highs_[today % period_] = high;
+  lows_[today % period_] = low;
+  if (today < period_ - 1) return false;
+  const int64_t trailing = today - period_ + 1;
+  // Rescan only when the extreme leaves the window, as TA_STOCH / TA_WILLR.
+  if (lowest_idx_ < trailing) {
+    lowest_idx_ = trailing;
+    lowest_ = lows_[trailing % period_];
+    for (int64_t i = trailing + 1; i <= today; ++i) {
+      if (lows_[i % period_] < lowest_) {
+        lowest_idx_ = i;
+        lowest_ = lows_[i % period_];
+      }
+    }
+  } else if (low <= lowest_) {
+    lowest_idx_ = today;
+    lowest_ = low;
+  }
+  if (highest_idx_ < trailing) {
+    highest_idx_ = trailing;
+    highest_ = highs_[trailing % period_];
+    for (int64_t i = trailing + 1; i <= today; ++i) {
+      if (highs_[i % period_] > highest_) {
+        highest_idx_ = i;
+        highest_ = highs_[i % period_];
+      }
+    }
+  } else if (high >= highest_) {
+    highest_idx_ = today;
+    highest_ = high;
+  }
+  return true;
+}
+
+void RollingHighLow::Reset() {
+  n_ = 0;
+  lowest_idx_ = highest_idx_ = -1;
+  lowest_ = highest_ = 0;
+}
+
 // ---- STOCH (fast %K, then SMA twice) ----
 Result<Stoch> Stoch::Create(int fastk, int slowk, int slowd) {
   SINYAL_RETURN_IF_ERROR(CheckPeriod(fastk, 1, "fastk_period"));
@@ -379,48 +422,12 @@ Result<Stoch> Stoch::Create(int fastk, int slowk, int slowd) {
 }
 
 Stoch::Stoch(int fastk, int slowk, int slowd)
-    : fastk_(fastk), slowk_sma_(slowk), slowd_sma_(slowd), highs_(fastk), lows_(fastk) {}
+    : fastk_(fastk), window_(fastk), slowk_sma_(slowk), slowd_sma_(slowd) {}
 
 void Stoch::UpdateHlc(double high, double low, double close) {
-  const int64_t today = n_++;
-  highs_[today % fastk_] = high;
-  lows_[today % fastk_] = low;
-  if (today < fastk_ - 1) return;
-  const int64_t trailing = today - fastk_ + 1;
-  // Window extremes tracked as in TA_STOCH (rescan when the extreme leaves the window).
-  if (lowest_idx_ < trailing) {
-    lowest_idx_ = trailing;
-    lowest_ = lows_[trailing % fastk_];
-    for (int64_t i = trailing + 1; i <= today; ++i) {
-      double t = lows_[i % fastk_];
-      if (t < lowest_) {
-        lowest_idx_ = i;
-        lowest_ = t;
-      }
-    }
-    diff_ = (highest_ - lowest_) / 100.0;
-  } else if (low <= lowest_) {
-    lowest_idx_ = today;
-    lowest_ = low;
-    diff_ = (highest_ - lowest_) / 100.0;
-  }
-  if (highest_idx_ < trailing) {
-    highest_idx_ = trailing;
-    highest_ = highs_[trailing % fastk_];
-    for (int64_t i = trailing + 1; i <= today; ++i) {
-      double t = highs_[i % fastk_];
-      if (t > highest_) {
-        highest_idx_ = i;
-        highest_ = t;
-      }
-    }
-    diff_ = (highest_ - lowest_) / 100.0;
-  } else if (high >= highest_) {
-    highest_idx_ = today;
-    highest_ = high;
-    diff_ = (highest_ - lowest_) / 100.0;
-  }
-  const double fastk = diff_ != 0.0 ? (close - lowest_) / diff_ : 0.0;
+  if (!window_.Update(high, low)) return;
+  const double diff = (window_.highest() - window_.lowest()) / 100.0;
+  const double fastk = diff != 0.0 ? (close - window_.lowest()) / diff : 0.0;
   slowk_sma_.UpdateRaw(fastk);
   if (!slowk_sma_.Initialized()) return;
   slowd_sma_.UpdateRaw(slowk_sma_.Value());
@@ -430,9 +437,7 @@ void Stoch::UpdateHlc(double high, double low, double close) {
 }
 
 void Stoch::Reset() {
-  n_ = 0;
-  lowest_idx_ = highest_idx_ = -1;
-  lowest_ = highest_ = diff_ = 0;
+  window_.Reset();
   slowk_sma_.Reset();
   slowd_sma_.Reset();
   slowk_ = slowd_ = kNaN;
@@ -477,50 +482,13 @@ Result<Willr> Willr::Create(int period) {
 }
 
 void Willr::UpdateHlc(double high, double low, double close) {
-  const int64_t today = n_++;
-  highs_[today % period_] = high;
-  lows_[today % period_] = low;
-  if (today < period_ - 1) return;
-  const int64_t trailing = today - period_ + 1;
-  if (lowest_idx_ < trailing) {
-    lowest_idx_ = trailing;
-    lowest_ = lows_[trailing % period_];
-    for (int64_t i = trailing + 1; i <= today; ++i) {
-      double t = lows_[i % period_];
-      if (t < lowest_) {
-        lowest_idx_ = i;
-        lowest_ = t;
-      }
-    }
-    diff_ = (highest_ - lowest_) / (-100.0);
-  } else if (low <= lowest_) {
-    lowest_idx_ = today;
-    lowest_ = low;
-    diff_ = (highest_ - lowest_) / (-100.0);
-  }
-  if (highest_idx_ < trailing) {
-    highest_idx_ = trailing;
-    highest_ = highs_[trailing % period_];
-    for (int64_t i = trailing + 1; i <= today; ++i) {
-      double t = highs_[i % period_];
-      if (t > highest_) {
-        highest_idx_ = i;
-        highest_ = t;
-      }
-    }
-    diff_ = (highest_ - lowest_) / (-100.0);
-  } else if (high >= highest_) {
-    highest_idx_ = today;
-    highest_ = high;
-    diff_ = (highest_ - lowest_) / (-100.0);
-  }
-  value_ = diff_ != 0.0 ? (highest_ - close) / diff_ : 0.0;
+  if (!window_.Update(high, low)) return;
+  const double diff = (window_.highest() - window_.lowest()) / (-100.0);
+  value_ = diff != 0.0 ? (window_.highest() - close) / diff : 0.0;
 }
 
 void Willr::Reset() {
-  n_ = 0;
-  lowest_idx_ = highest_idx_ = -1;
-  lowest_ = highest_ = diff_ = 0;
+  window_.Reset();
   value_ = kNaN;
 }
 

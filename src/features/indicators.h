@@ -216,6 +216,27 @@ class Adx {
   double adx_ = kNaN, plus_di_ = kNaN, minus_di_ = kNaN;
 };
 
+// The highest high and lowest low of the last `period` bars, tracked as TA_STOCH and TA_WILLR
+// do (an extreme is rescanned only when it leaves the window, so ties keep the newest bar). Used
+// by Stoch and Willr.
+class RollingHighLow {
+ public:
+  explicit RollingHighLow(int period) : period_(period), highs_(period), lows_(period) {}
+  // Adds a bar; true once `period` bars have been seen (the extremes are then valid).
+  bool Update(double high, double low);
+  bool Full() const { return n_ >= period_; }
+  double highest() const { return highest_; }
+  double lowest() const { return lowest_; }
+  void Reset();
+
+ private:
+  int period_;
+  std::vector<double> highs_, lows_;
+  int64_t n_ = 0;
+  int64_t lowest_idx_ = -1, highest_idx_ = -1;
+  double lowest_ = 0, highest_ = 0;
+};
+
 // Stochastic (slow %K / %D with SMA smoothing, TA-Lib STOCH with MA type SMA).
 // fastk 1..100000, slowk 1..100000, slowd 1..100000. Lookback fastk-1 + slowk-1 + slowd-1.
 class Stoch {
@@ -233,11 +254,8 @@ class Stoch {
  private:
   Stoch(int fastk, int slowk, int slowd);
   int fastk_;
+  RollingHighLow window_;
   Sma slowk_sma_, slowd_sma_;
-  std::vector<double> highs_, lows_;
-  int64_t n_ = 0;
-  int64_t lowest_idx_ = -1, highest_idx_ = -1;
-  double lowest_ = 0, highest_ = 0, diff_ = 0;
   double slowk_ = kNaN, slowd_ = kNaN;
 };
 
@@ -269,17 +287,15 @@ class Willr {
   void Update(const Bar& b) { UpdateHlc(b.high(), b.low(), b.close()); }
   void UpdateHlc(double high, double low, double close);
   double Value() const { return value_; }
-  bool Initialized() const { return n_ >= period_; }
+  bool Initialized() const { return window_.Full(); }
   int Lookback() const { return period_ - 1; }
   void Reset();
 
  private:
-  explicit Willr(int period) : period_(period), highs_(period), lows_(period) {}
+  explicit Willr(int period) : period_(period), window_(period) {}
   int period_;
-  std::vector<double> highs_, lows_;
-  int64_t n_ = 0;
-  int64_t lowest_idx_ = -1, highest_idx_ = -1;
-  double lowest_ = 0, highest_ = 0, diff_ = 0, value_ = kNaN;
+  RollingHighLow window_;
+  double value_ = kNaN;
 };
 
 // Rate of change, ((x / x[-period]) - 1) * 100; 0 when x[-period] is 0. period 1..100000.
