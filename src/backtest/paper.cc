@@ -699,58 +699,51 @@ Status CheckLimit(size_t limit, size_t max) {
   return Status::Ok();
 }
 
+// One page of an account's stored records, newest first: `query` as for Bodies, with :a the
+// exclusive upper id (`before`, 0 = from the newest); each body parsed with `parse`.
+template <typename T, typename Parse>
+Result<std::vector<T>> NewestFirst(store::Database& db, TenantId tenant, UserId user, int64_t id,
+                                   const std::string& query, size_t limit, int64_t before,
+                                   Parse parse) {
+  SINYAL_RETURN_IF_ERROR(CheckLimit(limit, 1000));
+  SINYAL_ASSIGN_OR_RETURN(
+      std::vector<std::string> bodies,
+      Bodies(db, tenant, user, id, query, limit, before > 0 ? before : INT64_MAX));
+  std::vector<T> out;
+  out.reserve(bodies.size());
+  for (const auto& b : bodies) {
+    SINYAL_ASSIGN_OR_RETURN(T v, parse(json::parse(b)));
+    out.push_back(std::move(v));
+  }
+  return out;
+}
+
 }  // namespace
 
 Result<std::vector<Order>> PaperService::Orders(TenantId tenant, UserId user, int64_t id,
                                                 bool open_only, size_t limit, int64_t before) {
-  SINYAL_RETURN_IF_ERROR(CheckLimit(limit, 1000));
-  SINYAL_ASSIGN_OR_RETURN(
-      std::vector<std::string> bodies,
-      Bodies(db_, tenant, user, id,
-             std::string("SELECT body FROM paper_orders WHERE account_id = :i AND tenant_id = :t "
-                         "AND order_id < :a") +
-                 (open_only ? " AND status = 'working'" : "") + " ORDER BY order_id DESC LIMIT :n",
-             limit, before > 0 ? before : INT64_MAX));
-  std::vector<Order> out;
-  for (const auto& b : bodies) {
-    SINYAL_ASSIGN_OR_RETURN(Order o, OrderFromJson(json::parse(b)));
-    out.push_back(std::move(o));
-  }
-  return out;
+  return NewestFirst<Order>(
+      db_, tenant, user, id,
+      std::string("SELECT body FROM paper_orders WHERE account_id = :i AND tenant_id = :t "
+                  "AND order_id < :a") +
+          (open_only ? " AND status = 'working'" : "") + " ORDER BY order_id DESC LIMIT :n",
+      limit, before, OrderFromJson);
 }
 
 Result<std::vector<Fill>> PaperService::Fills(TenantId tenant, UserId user, int64_t id,
                                               size_t limit, int64_t before) {
-  SINYAL_RETURN_IF_ERROR(CheckLimit(limit, 1000));
-  SINYAL_ASSIGN_OR_RETURN(
-      std::vector<std::string> bodies,
-      Bodies(db_, tenant, user, id,
-             "SELECT body FROM paper_fills WHERE account_id = :i AND tenant_id = :t AND "
-             "fill_id < :a ORDER BY fill_id DESC LIMIT :n",
-             limit, before > 0 ? before : INT64_MAX));
-  std::vector<Fill> out;
-  for (const auto& b : bodies) {
-    SINYAL_ASSIGN_OR_RETURN(Fill f, FillFromJson(json::parse(b)));
-    out.push_back(std::move(f));
-  }
-  return out;
+  return NewestFirst<Fill>(db_, tenant, user, id,
+                           "SELECT body FROM paper_fills WHERE account_id = :i AND tenant_id = :t "
+                           "AND fill_id < :a ORDER BY fill_id DESC LIMIT :n",
+                           limit, before, FillFromJson);
 }
 
 Result<std::vector<Trade>> PaperService::Trades(TenantId tenant, UserId user, int64_t id,
                                                 size_t limit, int64_t before) {
-  SINYAL_RETURN_IF_ERROR(CheckLimit(limit, 1000));
-  SINYAL_ASSIGN_OR_RETURN(
-      std::vector<std::string> bodies,
-      Bodies(db_, tenant, user, id,
-             "SELECT body FROM paper_trades WHERE account_id = :i AND tenant_id = :t AND "
-             "trade_id < :a ORDER BY trade_id DESC LIMIT :n",
-             limit, before > 0 ? before : INT64_MAX));
-  std::vector<Trade> out;
-  for (const auto& b : bodies) {
-    SINYAL_ASSIGN_OR_RETURN(Trade t, TradeFromJson(json::parse(b)));
-    out.push_back(std::move(t));
-  }
-  return out;
+  return NewestFirst<Trade>(db_, tenant, user, id,
+                            "SELECT body FROM paper_trades WHERE account_id = :i AND tenant_id = "
+                            ":t AND trade_id < :a ORDER BY trade_id DESC LIMIT :n",
+                            limit, before, TradeFromJson);
 }
 
 Result<std::vector<nlohmann::json>> PaperService::Events(TenantId tenant, UserId user, int64_t id,
