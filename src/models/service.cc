@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <iterator>
 #include <set>
+#include <utility>
 
 #include "core/time.h"
 #include "features/feature_set.h"
@@ -71,24 +73,27 @@ Status ApplyMember(const json& j, const std::string& prefix, MemberParams& m) {
   if (!j.is_object()) return TypeError(prefix.substr(0, prefix.size() - 1), "an object");
   for (const auto& [key, v] : j.items()) {
     const std::string f = prefix + key;
-    if (key == "name") {
+    // The numeric fields: one row each, read by type.
+    static constexpr std::pair<const char*, int MemberParams::*> kInts[] = {
+        {"trees", &MemberParams::trees},
+        {"max_depth", &MemberParams::max_depth},
+        {"max_leaves", &MemberParams::max_leaves}};
+    static constexpr std::pair<const char*, double MemberParams::*> kNumbers[] = {
+        {"eta", &MemberParams::eta},
+        {"subsample", &MemberParams::subsample},
+        {"colsample_bytree", &MemberParams::colsample_bytree},
+        {"min_child_weight", &MemberParams::min_child_weight},
+        {"lambda", &MemberParams::lambda}};
+    const auto int_field = std::find_if(std::begin(kInts), std::end(kInts),
+                                        [&](const auto& e) { return key == e.first; });
+    const auto number_field = std::find_if(std::begin(kNumbers), std::end(kNumbers),
+                                           [&](const auto& e) { return key == e.first; });
+    if (int_field != std::end(kInts)) {
+      SINYAL_ASSIGN_OR_RETURN(m.*(int_field->second), GetInt(v, f));
+    } else if (number_field != std::end(kNumbers)) {
+      SINYAL_ASSIGN_OR_RETURN(m.*(number_field->second), GetNumber(v, f));
+    } else if (key == "name") {
       SINYAL_ASSIGN_OR_RETURN(m.name, GetString(v, f, 64));
-    } else if (key == "trees") {
-      SINYAL_ASSIGN_OR_RETURN(m.trees, GetInt(v, f));
-    } else if (key == "max_depth") {
-      SINYAL_ASSIGN_OR_RETURN(m.max_depth, GetInt(v, f));
-    } else if (key == "max_leaves") {
-      SINYAL_ASSIGN_OR_RETURN(m.max_leaves, GetInt(v, f));
-    } else if (key == "eta") {
-      SINYAL_ASSIGN_OR_RETURN(m.eta, GetNumber(v, f));
-    } else if (key == "subsample") {
-      SINYAL_ASSIGN_OR_RETURN(m.subsample, GetNumber(v, f));
-    } else if (key == "colsample_bytree") {
-      SINYAL_ASSIGN_OR_RETURN(m.colsample_bytree, GetNumber(v, f));
-    } else if (key == "min_child_weight") {
-      SINYAL_ASSIGN_OR_RETURN(m.min_child_weight, GetNumber(v, f));
-    } else if (key == "lambda") {
-      SINYAL_ASSIGN_OR_RETURN(m.lambda, GetNumber(v, f));
     } else if (key == "grow_policy") {
       SINYAL_ASSIGN_OR_RETURN(std::string gp, GetString(v, f, 16));
       if (gp != "depthwise" && gp != "lossguide") {
