@@ -67,6 +67,17 @@ bool IsBulkRace(const Status& s) {
   return s.code() == StatusCode::kConflict && s.field() == "bulk";
 }
 
+// The quota rule, once: how many of `units` fall beyond the plan's monthly quota when `used` are
+// already used (0 for an unlimited plan or within the quota); empty when the plan refuses them
+// (beyond the quota without overage).
+std::optional<int64_t> UnitsOverQuota(const Plan& plan, int64_t used, int64_t units) {
+  if (plan.unlimited()) return 0;
+  const int64_t room = std::max<int64_t>(0, plan.monthly_quota - used);
+  if (units <= room) return 0;
+  if (!plan.overage_allowed) return std::nullopt;
+  return units - room;
+}
+
 struct KeyId {
   int64_t tenant;
   std::string key;
@@ -131,6 +142,23 @@ struct Pending {
   bool replayed = false;  // key found committed by another process
   std::atomic<bool> done{false};
 };
+
+// A call whose Idempotency-Key another process (or this one before a restart) committed: answers
+// `p` with the stored response when the request is the same, KeyReused when it is not. False when
+// the key is not stored.
+bool AnswerFromStoredKey(soci::session& sql, long long tenant, const MeterCall& call, Pending& p) {
+  std::string h, b;
+  sql << "SELECT request_hash, body FROM idempotency_keys WHERE tenant_id = :t AND idem_key = :k",
+      soci::use(tenant, "t"), soci::use(call.idempotency_key, "k"), soci::into(h), soci::into(b);
+  if (!sql.got_data()) return false;
+  if (h == call.request_hash) {
+    p.result = std::move(b);
+    p.replayed = true;
+  } else {
+    p.result = KeyReused();
+  }
+  return true;
+}
 
 struct Meter::Impl {
   store::Database& db;
@@ -218,6 +246,19 @@ struct Meter::Impl {
     return out;
   }
 
+  // The answer for a key this process already knows: the stored response of a committed call,
+  // or a conflict while a call with the key is in flight. Empty when the key is new here.
+  static std::optional<Result<ReserveOutcome>> KnownKeyLocked(const Shard& sh, const KeyId& kid,
+                                                              const std::string& hash) {
+    if (auto it = sh.recent.find(kid); it != sh.recent.end()) return Replay(it->second, hash);
+    if (auto it = sh.inflight.find(kid); it != sh.inflight.end()) {
+      if (it->second != hash) return Result<ReserveOutcome>(KeyReused());
+      return Result<ReserveOutcome>(Status::Conflict(
+          "a request with this Idempotency-Key is in progress", "Idempotency-Key"));
+    }
+    return std::nullopt;
+  }
+
   // On success without replay, *state is the new reservation's state.
   Result<ReserveOutcome> Reserve(const MeterCall& call, UnixNanos now,
                                  std::unique_ptr<Reservation::State>* state_out) {
@@ -234,14 +275,7 @@ struct Meter::Impl {
     {
       std::lock_guard<std::mutex> lock(sh.mu);
       if (keyed) {
-        if (auto it = sh.recent.find(kid); it != sh.recent.end()) {
-          return Replay(it->second, call.request_hash);
-        }
-        if (auto it = sh.inflight.find(kid); it != sh.inflight.end()) {
-          if (it->second != call.request_hash) return KeyReused();
-          return Status::Conflict("a request with this Idempotency-Key is in progress",
-                                  "Idempotency-Key");
-        }
+        if (auto known = KnownKeyLocked(sh, kid, call.request_hash)) return std::move(*known);
         need_key_lookup = options.verify_keys_at_reserve;
       }
       auto it = sh.counters.find(cid);
@@ -266,27 +300,18 @@ struct Meter::Impl {
     {
       std::lock_guard<std::mutex> lock(sh.mu);
       if (keyed) {
-        if (auto it = sh.recent.find(kid); it != sh.recent.end()) {
-          return Replay(it->second, call.request_hash);
-        }
-        if (auto it = sh.inflight.find(kid); it != sh.inflight.end()) {
-          if (it->second != call.request_hash) return KeyReused();
-          return Status::Conflict("a request with this Idempotency-Key is in progress",
-                                  "Idempotency-Key");
-        }
+        if (auto known = KnownKeyLocked(sh, kid, call.request_hash)) return std::move(*known);
       }
       Counter& c = sh.counters[cid];
       if (!c.loaded && need_counter) {
         c.loaded = true;
         c.used = loaded_used;
       }
-      if (!plan->unlimited()) {
-        const int64_t after = c.used + c.reserved + call.units;
-        if (!plan->overage_allowed && after > plan->monthly_quota) refused = true;
-        out.remaining_estimate = std::max<int64_t>(0, plan->monthly_quota - after);
-      } else {
-        out.remaining_estimate = -1;
-      }
+      refused = !UnitsOverQuota(*plan, c.used + c.reserved, call.units).has_value();
+      out.remaining_estimate =
+          plan->unlimited()
+              ? -1
+              : std::max<int64_t>(0, plan->monthly_quota - (c.used + c.reserved + call.units));
       if (!refused) {
         c.reserved += call.units;
         if (keyed) sh.inflight.emplace(kid, call.request_hash);
@@ -403,17 +428,25 @@ struct Meter::Impl {
     return std::move(*p.result);
   }
 
+  // An asynchronous call owning its reservation; the caller sets its body.
+  static std::unique_ptr<Pending> NewPending(std::unique_ptr<Reservation> r,
+                                             Reservation::State* state,
+                                             std::function<void(Result<std::string>)> done) {
+    auto p = std::make_unique<Pending>();
+    p->r = state;
+    p->owned = std::move(r);
+    p->on_done = std::move(done);
+    return p;
+  }
+
   void CommitAsync(std::unique_ptr<Reservation> r, Reservation::State* state, nlohmann::json body,
                    std::function<void(Result<std::string>)> done) {
     if (Status st = CheckCommit(state, body); !st.ok()) {
       done(st);
       return;
     }
-    auto p = std::make_unique<Pending>();
-    p->r = state;
+    auto p = NewPending(std::move(r), state, std::move(done));
     p->body = std::move(body);
-    p->owned = std::move(r);
-    p->on_done = std::move(done);
     EnqueueOwned(std::move(p));
   }
 
@@ -425,11 +458,8 @@ struct Meter::Impl {
       done(st);
       return;
     }
-    auto p = std::make_unique<Pending>();
-    p->r = state;
+    auto p = NewPending(std::move(r), state, std::move(done));
     p->prepared = std::move(body);
-    p->owned = std::move(r);
-    p->on_done = std::move(done);
     EnqueueOwned(std::move(p));
   }
 
@@ -551,17 +581,12 @@ struct Meter::Impl {
         }
       }
       const int64_t units = r.call.units;
-      int64_t over = 0;
-      if (!plan.unlimited()) {
-        const int64_t room = std::max<int64_t>(0, plan.monthly_quota - used);
-        if (units > room) {
-          if (!plan.overage_allowed) {
-            p->result = QuotaExceeded(plan, r.period_end);
-            continue;
-          }
-          over = units - room;
-        }
+      const std::optional<int64_t> beyond = UnitsOverQuota(plan, used, units);
+      if (!beyond) {
+        p->result = QuotaExceeded(plan, r.period_end);
+        continue;
       }
+      const int64_t over = *beyond;
       // Graduated by volume band (billing/overage.h), from the period's overage so far.
       const int64_t cost = plan.OverageCost(overage, over);
       charges.push_back(
@@ -690,33 +715,14 @@ struct Meter::Impl {
               const Reservation::State& r = *p->r;
               const Plan& plan = *r.plan;
               const int64_t units = r.call.units;
-              int64_t over = 0;
-              if (!plan.unlimited()) {
-                const int64_t room = std::max<int64_t>(0, plan.monthly_quota - used);
-                if (units > room) {
-                  if (!plan.overage_allowed) {
-                    p->result = QuotaExceeded(plan, r.period_end);
-                    if (!r.call.idempotency_key.empty()) {
-                      // Committed before by another process or before a restart: replay it.
-                      std::string h, b;
-                      sql << "SELECT request_hash, body FROM idempotency_keys WHERE tenant_id = :t "
-                             "AND idem_key = :k",
-                          soci::use(t, "t"), soci::use(r.call.idempotency_key, "k"), soci::into(h),
-                          soci::into(b);
-                      if (sql.got_data()) {
-                        if (h == r.call.request_hash) {
-                          p->result = std::move(b);
-                          p->replayed = true;
-                        } else {
-                          p->result = KeyReused();
-                        }
-                      }
-                    }
-                    continue;
-                  }
-                  over = units - room;
-                }
+              const std::optional<int64_t> beyond = UnitsOverQuota(plan, used, units);
+              if (!beyond) {
+                p->result = QuotaExceeded(plan, r.period_end);
+                // Committed before by another process or before a restart: replay it.
+                if (!r.call.idempotency_key.empty()) AnswerFromStoredKey(sql, t, r.call, *p);
+                continue;
               }
+              const int64_t over = *beyond;
               const int64_t cost = plan.OverageCost(overage_total, over);  // graduated
               std::string text = FinalBody(p, units, cost, plan, used + units);
               if (!r.call.idempotency_key.empty()) {
@@ -736,17 +742,7 @@ struct Meter::Impl {
                 idem->execute(true);
                 if (idem->get_affected_rows() == 0) {
                   // Committed meanwhile by another process: answer with its response, no charge.
-                  std::string h, b;
-                  sql << "SELECT request_hash, body FROM idempotency_keys WHERE tenant_id = :t AND "
-                         "idem_key = :k",
-                      soci::use(t, "t"), soci::use(r.call.idempotency_key, "k"), soci::into(h),
-                      soci::into(b);
-                  if (h != r.call.request_hash) {
-                    p->result = KeyReused();
-                  } else {
-                    p->result = std::move(b);
-                    p->replayed = true;
-                  }
+                  if (!AnswerFromStoredKey(sql, t, r.call, *p)) p->result = KeyReused();
                   continue;
                 }
               }
@@ -894,13 +890,17 @@ struct Meter::Impl {
           "COUNT(*), CAST(COALESCE(SUM(units), 0) AS BIGINT), "
           "CAST(COALESCE(SUM(overage_units), 0) AS BIGINT), CAST(COALESCE(SUM(cost_idr), 0) AS "
           "BIGINT)";
-      {
-        soci::rowset<soci::row> rows =
-            (sql.prepare << std::string("SELECT at / 86400000000000 AS d, ") + kAgg +
+      // The period's ledger grouped by `key` (selected first, as `k`), in key order.
+      auto grouped = [&](const std::string& key) {
+        return soci::rowset<soci::row>(
+            (sql.prepare << "SELECT " + key + " AS k, " + kAgg +
                                 " FROM usage_ledger WHERE tenant_id = :t AND period_start = :p "
-                                "GROUP BY at / 86400000000000 ORDER BY d",
-             soci::use(t, "t"), soci::use(ps, "p"));
-        for (const soci::row& row : rows) {
+                                "GROUP BY " +
+                                key + " ORDER BY k",
+             soci::use(t, "t"), soci::use(ps, "p")));
+      };
+      {
+        for (const soci::row& row : grouped("at / 86400000000000")) {
           nlohmann::json e = entry(row, 1);
           int y = 0, m = 0, d = 0;
           CivilFromDays(internal::I64(row, 0), &y, &m, &d);
@@ -915,12 +915,7 @@ struct Meter::Impl {
         }
       }
       {
-        soci::rowset<soci::row> rows =
-            (sql.prepare << std::string("SELECT endpoint, ") + kAgg +
-                                " FROM usage_ledger WHERE tenant_id = :t AND period_start = :p "
-                                "GROUP BY endpoint ORDER BY endpoint",
-             soci::use(t, "t"), soci::use(ps, "p"));
-        for (const soci::row& row : rows) {
+        for (const soci::row& row : grouped("endpoint")) {
           nlohmann::json e = entry(row, 1);
           e["endpoint"] = internal::Str(row, 0);
           by_endpoint.push_back(std::move(e));
@@ -975,19 +970,13 @@ Result<nlohmann::json> Meter::Usage(TenantId tenant, UnixNanos now, int periods_
 }
 void Meter::CommitAsync(std::unique_ptr<Reservation> r, nlohmann::json body,
                         std::function<void(Result<std::string>)> done) {
-  if (r == nullptr) {
-    done(Status::InvalidArgument("no reservation", "reservation"));
-    return;
-  }
+  if (r == nullptr) return done(Status::InvalidArgument("no reservation", "reservation"));
   Reservation::State* state = r->state_.get();
   impl_->CommitAsync(std::move(r), state, std::move(body), std::move(done));
 }
 void Meter::CommitPreparedAsync(std::unique_ptr<Reservation> r, PreparedBody body,
                                 std::function<void(Result<std::string>)> done) {
-  if (r == nullptr) {
-    done(Status::InvalidArgument("no reservation", "reservation"));
-    return;
-  }
+  if (r == nullptr) return done(Status::InvalidArgument("no reservation", "reservation"));
   Reservation::State* state = r->state_.get();
   impl_->CommitAsync(std::move(r), state, std::move(body), std::move(done));
 }
