@@ -70,6 +70,15 @@ OutboxWriter::OutboxWriter(soci::session& sql, UnixNanos now)
     : impl_(std::make_unique<Impl>(sql, now)) {}
 OutboxWriter::~OutboxWriter() = default;
 
+Result<int> OutboxWriter::AddAll(const std::vector<QueuedMessage>& messages) {
+  int added = 0;
+  for (const QueuedMessage& m : messages) {
+    SINYAL_ASSIGN_OR_RETURN(int n, Add(m));
+    added += n;
+  }
+  return added;
+}
+
 Result<int> OutboxWriter::Add(const QueuedMessage& m) {
   if (m.chat_id == 0) return Status::InvalidArgument("chat id is 0", "chat_id");
   if (m.dedupe_key.empty() || m.dedupe_key.size() > 200) {

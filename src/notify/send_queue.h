@@ -42,6 +42,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "core/clock.h"
 #include "core/ids.h"
@@ -72,6 +73,8 @@ class OutboxWriter {
   // Rows added: 0 when the chat already has this key (dedupe), else the number of parts.
   // InvalidArgument for an empty text or a bad key/chat.
   [[nodiscard]] Result<int> Add(const QueuedMessage& m);
+  // Add of each message in order; the rows added in all.
+  [[nodiscard]] Result<int> AddAll(const std::vector<QueuedMessage>& messages);
 
  private:
   struct Impl;

@@ -506,9 +506,7 @@ struct TelegramBot::Impl {
   Status Queue(const std::vector<QueuedMessage>& messages) {
     if (messages.empty()) return Status::Ok();
     SINYAL_RETURN_IF_ERROR(d.db->WithTx([&](soci::session& sql) -> Status {
-      OutboxWriter out(sql, d.clock->Now());
-      for (const auto& m : messages) SINYAL_RETURN_IF_ERROR(out.Add(m).status());
-      return Status::Ok();
+      return OutboxWriter(sql, d.clock->Now()).AddAll(messages).status();
     }));
     sender->Wake();
     return Status::Ok();
@@ -658,15 +656,7 @@ struct TelegramBot::Impl {
     }
     if (name == "lang") return SetLang(cmd, *link, std::nullopt, w);
     if (name == "stop") {
-      const LinkRow l = *link;
-      w.writes.push_back([l](soci::session& sql, Work& work) -> Status {
-        long long t = l.tenant.value(), c = l.chat_id, id = l.id;
-        Exec(sql, "DELETE FROM telegram_alerts WHERE tenant_id = :t AND chat_id = :c",
-             soci::use(t, "t"), soci::use(c, "c"));
-        Exec(sql, "DELETE FROM telegram_links WHERE id = :i", soci::use(id, "i"));
-        work.replies.push_back({texts::Unlinked(work.lang)});
-        return Status::Ok();
-      });
+      QueueUnlink(w, link->tenant, link->chat_id, link->id, /*group=*/false);
       LogEvent(spdlog::level::info, "telegram_unlinked",
                {{"tenant", link->tenant.value()}, {"by", "chat"}});
       return Status::Ok();
@@ -713,18 +703,49 @@ struct TelegramBot::Impl {
     return Status::Ok();
   }
 
-  Status LinkPrivate(const std::string& token, const TgMessage& m, const TgUser& from,
-                     const std::optional<LinkRow>& existing, Work& w) {
+  // /stop: deletes the chat's alerts and its link (a private chat's telegram_links row or a
+  // group's telegram_groups row), then says so.
+  static void QueueUnlink(Work& w, TenantId tenant, int64_t chat, int64_t id, bool group) {
+    w.writes.push_back([=](soci::session& sql, Work& work) -> Status {
+      long long t = tenant.value(), c = chat, i = id;
+      Exec(sql, "DELETE FROM telegram_alerts WHERE tenant_id = :t AND chat_id = :c",
+           soci::use(t, "t"), soci::use(c, "c"));
+      Exec(sql,
+           group ? "DELETE FROM telegram_groups WHERE id = :i"
+                 : "DELETE FROM telegram_links WHERE id = :i",
+           soci::use(i, "i"));
+      work.replies.push_back(
+          {group ? texts::GroupUnlinked(work.lang) : texts::Unlinked(work.lang)});
+      return Status::Ok();
+    });
+  }
+
+  // A link token as sent in /start: its hash and stored row (empty when no such token); nullopt
+  // when it is malformed (not our alphabet, or too long), after saying so.
+  struct TokenLookup {
+    std::string hash;
+    std::optional<TokenRow> row;
+  };
+  Result<std::optional<TokenLookup>> LookupToken(const std::string& token, Work& w) {
     if (!TokenAlphabet(token, kMaxStartPayload)) {
       Say(w, texts::LinkRefused(w.lang, texts::LinkProblem::kMalformed));
-      return Status::Ok();
+      return std::optional<TokenLookup>();
     }
-    const std::string hash = Sha256Hex(token);
-    std::optional<TokenRow> row;
+    TokenLookup out;
+    out.hash = Sha256Hex(token);
     SINYAL_RETURN_IF_ERROR(d.db->WithReadTx([&](soci::session& sql) -> Status {
-      row = TokenByHash(sql, hash);
+      out.row = TokenByHash(sql, out.hash);
       return Status::Ok();
     }));
+    return std::optional<TokenLookup>(std::move(out));
+  }
+
+  Status LinkPrivate(const std::string& token, const TgMessage& m, const TgUser& from,
+                     const std::optional<LinkRow>& existing, Work& w) {
+    SINYAL_ASSIGN_OR_RETURN(std::optional<TokenLookup> found, LookupToken(token, w));
+    if (!found) return Status::Ok();  // malformed, and said so
+    const std::string hash = found->hash;
+    const std::optional<TokenRow>& row = found->row;
     // Names for the welcome (read before the writing transaction).
     std::string tenant_name, user_name;
     if (row) {
@@ -1124,15 +1145,7 @@ struct TelegramBot::Impl {
       if (name == "usage") return Usage(link->tenant, w);
       if (name == "plan") return PlanCommand(link->tenant, w);
       if (name == "lang") return SetLang(*cmd, *link, *group, w);
-      const GroupRow g = *group;
-      w.writes.push_back([g](soci::session& sql, Work& work) -> Status {
-        long long t = g.tenant.value(), c = g.chat_id, id = g.id;
-        Exec(sql, "DELETE FROM telegram_alerts WHERE tenant_id = :t AND chat_id = :c",
-             soci::use(t, "t"), soci::use(c, "c"));
-        Exec(sql, "DELETE FROM telegram_groups WHERE id = :i", soci::use(id, "i"));
-        work.replies.push_back({texts::GroupUnlinked(work.lang)});
-        return Status::Ok();
-      });
+      QueueUnlink(w, group->tenant, group->chat_id, group->id, /*group=*/true);
       return Status::Ok();
     }
     if (name == "paper") {
@@ -1151,16 +1164,10 @@ struct TelegramBot::Impl {
       return Status::Ok();
     }
     w.lang = link->lang;
-    if (!TokenAlphabet(token, kMaxStartPayload)) {
-      Say(w, texts::LinkRefused(w.lang, texts::LinkProblem::kMalformed));
-      return Status::Ok();
-    }
-    const std::string hash = Sha256Hex(token);
-    std::optional<TokenRow> row;
-    SINYAL_RETURN_IF_ERROR(d.db->WithReadTx([&](soci::session& sql) -> Status {
-      row = TokenByHash(sql, hash);
-      return Status::Ok();
-    }));
+    SINYAL_ASSIGN_OR_RETURN(std::optional<TokenLookup> found, LookupToken(token, w));
+    if (!found) return Status::Ok();  // malformed, and said so
+    const std::string hash = found->hash;
+    const std::optional<TokenRow>& row = found->row;
     if (!row) {
       Say(w, texts::LinkRefused(w.lang, texts::LinkProblem::kUnknown));
       return Status::Ok();
@@ -1396,12 +1403,7 @@ struct TelegramBot::Impl {
     int added = 0;
     if (!messages.empty()) {
       SINYAL_RETURN_IF_ERROR(d.db->WithTx([&](soci::session& sql) -> Status {
-        added = 0;
-        OutboxWriter out(sql, now);
-        for (const auto& m : messages) {
-          SINYAL_ASSIGN_OR_RETURN(int n, out.Add(m));
-          added += n;
-        }
+        SINYAL_ASSIGN_OR_RETURN(added, OutboxWriter(sql, now).AddAll(messages));
         return Status::Ok();
       }));
       if (added > 0) sender->Wake();
@@ -1485,11 +1487,7 @@ struct TelegramBot::Impl {
         duplicate = true;
         return Status::Ok();
       }
-      OutboxWriter out(sql, now);
-      for (const auto& m : messages) {
-        SINYAL_ASSIGN_OR_RETURN(int k, out.Add(m));
-        added += k;
-      }
+      SINYAL_ASSIGN_OR_RETURN(added, OutboxWriter(sql, now).AddAll(messages));
       return Status::Ok();
     }));
     if (added > 0) sender->Wake();
