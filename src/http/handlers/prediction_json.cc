@@ -125,6 +125,19 @@ class Writer {
     out_ += std::to_string(v);
     first_ = false;
   }
+  // `"key":value` members.
+  void NumberField(std::string_view key, double v) {
+    Key(key);
+    Number(v);
+  }
+  void IntField(std::string_view key, int64_t v) {
+    Key(key);
+    Int(v);
+  }
+  void StringField(std::string_view key, std::string_view v) {
+    Key(key);
+    String(v);
+  }
   // A key whose value is left empty (a meter slot); returns the offset the value goes to.
   size_t Slot(std::string_view key) {
     Key(key);
@@ -157,30 +170,19 @@ billing::Meter::PreparedBody PreparedPredictionBody(billing::Entitlements& entit
   Writer w(body.text);
   // Members in json::dump's order: keys sorted bytewise (std::map).
   w.Open('{');
-  if (conf && f.abstained) {
-    w.Key("abstain_reason");
-    w.String(f.abstain_reason);
-  }
-  if (conf) {
-    w.Key("confidence");
-    w.Number(f.confidence);
-  }
-  w.Key("confidence_threshold");
-  w.Number(f.confidence_threshold);
+  if (conf && f.abstained) w.StringField("abstain_reason", f.abstain_reason);
+  if (conf) w.NumberField("confidence", f.confidence);
+  w.NumberField("confidence_threshold", f.confidence_threshold);
   body.cost_credits_at = w.Slot("cost_credits");
-  w.Key("data_delay_seconds");
-  w.Int(data_delay_seconds);
+  w.IntField("data_delay_seconds", data_delay_seconds);
   if (regime) {
     w.Key("drivers");
     w.Open('[');
     for (const auto& d : f.drivers) {
       w.Open('{');
-      w.Key("contribution");
-      w.Number(d.contribution);
-      w.Key("feature");
-      w.String(d.feature);
-      w.Key("value");
-      w.Number(d.value);
+      w.NumberField("contribution", d.contribution);
+      w.StringField("feature", d.feature);
+      w.NumberField("value", d.value);
       w.Close('}');
     }
     w.Close(']');
@@ -188,10 +190,8 @@ billing::Meter::PreparedBody PreparedPredictionBody(billing::Entitlements& entit
   if (intervals) {
     w.Key("expected_move");
     w.Open('{');
-    w.Key("return");
-    w.Number(f.expected_return);
-    w.Key("typical_abs");
-    w.Number(f.expected_abs_move);
+    w.NumberField("return", f.expected_return);
+    w.NumberField("typical_abs", f.expected_abs_move);
     w.Close('}');
   }
   if (!conf || !intervals || !regime) {
@@ -206,8 +206,7 @@ billing::Meter::PreparedBody PreparedPredictionBody(billing::Entitlements& entit
     w.Key("gated");
     w.Open('{');
     for (const auto& [k, v] : gated) {
-      w.Key(k);
-      w.String(v);
+      w.StringField(k, v);
     }
     w.Close('}');
   }
@@ -222,51 +221,33 @@ billing::Meter::PreparedBody PreparedPredictionBody(billing::Entitlements& entit
     for (const auto& [k, lh] : iv) {
       w.Key(k);
       w.Open('{');
-      w.Key("high");
-      w.Number(lh.second);
-      w.Key("low");
-      w.Number(lh.first);
+      w.NumberField("high", lh.second);
+      w.NumberField("low", lh.first);
       w.Close('}');
     }
     w.Close('}');
   }
-  if (regime) {
-    w.Key("model_version");
-    w.String(f.model_version);
-  }
-  if (conf) {
-    w.Key("p_up");
-    w.Number(f.p_up);
-  }
-  w.Key("prediction");
-  w.String(signals::DirectionName(f.direction));
-  w.Key("prediction_horizon");
-  w.Int(f.horizon);
-  w.Key("prediction_type");
-  w.String("price_direction");
+  if (regime) w.StringField("model_version", f.model_version);
+  if (conf) w.NumberField("p_up", f.p_up);
+  w.StringField("prediction", signals::DirectionName(f.direction));
+  w.IntField("prediction_horizon", f.horizon);
+  w.StringField("prediction_type", "price_direction");
   if (regime) {
     w.Key("regime");
     w.Open('{');
-    w.Key("code");
-    w.Int(f.regime_code);
-    w.Key("name");
-    w.String(f.regime_name);
-    w.Key("trend");
-    w.String(signals::TrendStateName(f.regime.trend));
-    w.Key("volatility");
-    w.String(signals::VolStateName(f.regime.vol));
+    w.IntField("code", f.regime_code);
+    w.StringField("name", f.regime_name);
+    w.StringField("trend", signals::TrendStateName(f.regime.trend));
+    w.StringField("volatility", signals::VolStateName(f.regime.vol));
     w.Close('}');
   }
   body.remaining_quota_at = w.Slot("remaining_quota");
-  w.Key("signal_id");
-  w.String(f.id);
-  w.Key("symbol");
-  w.String(f.symbol);
-  w.Key("timeframe");
-  w.String(f.timeframe);
+  w.StringField("signal_id", f.id);
+  w.StringField("symbol", f.symbol);
+  w.StringField("timeframe", f.timeframe);
   auto tf = market::ParseTimeframe(f.timeframe);
-  w.Key("timestamp");
-  w.String(FormatIso8601(f.bar_time + (tf.ok() ? market::TimeframeNanos(*tf) : 0)));
+  w.StringField("timestamp",
+                FormatIso8601(f.bar_time + (tf.ok() ? market::TimeframeNanos(*tf) : 0)));
   body.usage_cost_at = w.Slot("usage_cost");
   w.Close('}');
   return body;
