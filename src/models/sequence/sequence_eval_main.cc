@@ -41,26 +41,19 @@ int main(int argc, char** argv) {
       {{"folds", "5"}, {"epochs", "6"}, {"hidden", "16"}, {"window", "48"}, {"last-bars", "0"}});
   if (!parsed.ok()) return Fail(parsed.error().message());
   auto& opt = *parsed;
-  const std::string sym = opt["symbol"];
-  auto loaded = tools::LoadSharedH1(opt["data-dir"], sym, opt["tz"],
-                                    std::strtoull(opt["last-bars"].c_str(), nullptr, 10));
-  if (!loaded.ok()) return Fail(loaded.error().ToString());
-  auto& mbars = *loaded;
-  auto bars = ToBarColumns(sym, "H1", mbars, tools::SharedDataPoint(sym));
-  if (!bars.ok()) return Fail(bars.error().ToString());
-  const int h = std::atoi(opt["horizon"].c_str());
-  TrainConfig cfg = DefaultTrainConfig(sym, "H1");
-  cfg.horizon = h;
-  cfg.dead_band = std::max(MedianRelativeSpread(*bars), 1e-5);
+  auto series = tools::LoadStudySeries(opt);
+  if (!series.ok()) return Fail(series.error().ToString());
+  auto& [sym, mbars, cols, cfg] = *series;
+  const int h = cfg.horizon;
   // The model's rows through the seam (models/inputs.h), as `sinyal train` computes them.
   auto frame = ComputeInputs(InputSpec::FeatureSet(features::DefaultFeatureSet()).value(), mbars);
   if (!frame.ok()) return Fail(frame.error().ToString());
   LabelConfig lc;
   lc.horizon = h;
   lc.dead_band = cfg.dead_band;
-  auto ds = BuildDataset(*bars, *frame, lc, cfg.min_train_rows);
+  auto ds = BuildDataset(cols, *frame, lc, cfg.min_train_rows);
   if (!ds.ok()) return Fail(ds.error().ToString());
-  const std::vector<float> inputs = SequenceInputs(*bars);
+  const std::vector<float> inputs = SequenceInputs(cols);
   GruConfig gc;
   gc.epochs = std::atoi(opt["epochs"].c_str());
   gc.hidden = std::atoi(opt["hidden"].c_str());

@@ -39,26 +39,22 @@ int main(int argc, char** argv) {
       {{"outer", "5"}, {"inner", "3"}, {"last-bars", "0"}, {"grid", "full"}, {"out", ""}});
   if (!parsed.ok()) return Fail(parsed.error().message());
   auto& opt = *parsed;
-  const std::string sym = opt["symbol"];
-  auto loaded = tools::LoadSharedH1(opt["data-dir"], sym, opt["tz"],
-                                    std::strtoull(opt["last-bars"].c_str(), nullptr, 10));
-  if (!loaded.ok()) return Fail(loaded.error().ToString());
-  auto& mbars = *loaded;
-  auto bars = ToBarColumns(sym, "H1", mbars, tools::SharedDataPoint(sym));
-  if (!bars.ok()) return Fail(bars.error().ToString());
+  auto series = tools::LoadStudySeries(opt);
+  if (!series.ok()) return Fail(series.error().ToString());
+  auto& [sym, mbars, cols, base] = *series;
   const bool smoke = opt["grid"] == "smoke";
   if (!smoke && opt["grid"] != "full") return Fail("--grid must be full or smoke");
 
   LabelConfig lc;
-  lc.horizon = std::atoi(opt["horizon"].c_str());
-  lc.dead_band = std::max(MedianRelativeSpread(*bars), 1e-5);
+  lc.horizon = base.horizon;
+  lc.dead_band = base.dead_band;
   // Each candidate feature set's rows through the seam (models/inputs.h).
   auto core = ComputeInputs(InputSpec::FeatureSet(features::DefaultFeatureSet()).value(), mbars);
   auto basic = ComputeInputs(InputSpec::Basic(), mbars);
   if (!core.ok()) return Fail(core.error().ToString());
   if (!basic.ok()) return Fail(basic.error().ToString());
-  auto ds_core = BuildDataset(*bars, *core, lc, 1000);
-  auto ds_basic = BuildDataset(*bars, *basic, lc, 1000);
+  auto ds_core = BuildDataset(cols, *core, lc, 1000);
+  auto ds_basic = BuildDataset(cols, *basic, lc, 1000);
   if (!ds_core.ok()) return Fail(ds_core.error().ToString());
   if (!ds_basic.ok()) return Fail(ds_basic.error().ToString());
   auto aligned = AlignDatasets({&*ds_core, &*ds_basic});

@@ -1,7 +1,9 @@
 #include "models/tools/shared_data.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 
 #include "core/time.h"
@@ -67,6 +69,29 @@ Result<std::vector<market::Bar>> LoadSharedH1(const std::string& data_dir,
     bars.erase(bars.begin(), bars.end() - static_cast<std::ptrdiff_t>(last_bars));
   }
   return bars;
+}
+
+Result<StudySeries> LoadStudySeries(const std::map<std::string, std::string>& opt) {
+  auto option = [&opt](const char* name) {
+    auto it = opt.find(name);
+    return it == opt.end() ? std::string() : it->second;
+  };
+  StudySeries s;
+  s.symbol = option("symbol");
+  SINYAL_ASSIGN_OR_RETURN(s.bars,
+                          LoadSharedH1(option("data-dir"), s.symbol, option("tz"),
+                                       std::strtoull(option("last-bars").c_str(), nullptr, 10)));
+  const std::string digits = option("digits");
+  const double point =
+      digits.empty() ? SharedDataPoint(s.symbol) : std::pow(10.0, -std::atoi(digits.c_str()));
+  SINYAL_ASSIGN_OR_RETURN(s.columns, ToBarColumns(s.symbol, "H1", s.bars, point));
+  s.config = DefaultTrainConfig(s.symbol, "H1");
+  s.config.horizon = std::atoi(option("horizon").c_str());
+  s.config.dead_band = std::max(MedianRelativeSpread(s.columns), 1e-5);
+  if (const std::string trees = option("trees"); !trees.empty()) {
+    for (auto& m : s.config.members) m.trees = std::atoi(trees.c_str());
+  }
+  return s;
 }
 
 }  // namespace sinyal::models::tools

@@ -10,6 +10,8 @@
 
 #include "core/status.h"
 #include "market/bar.h"
+#include "models/config.h"
+#include "models/market_adapter.h"
 
 namespace sinyal::models::tools {
 
@@ -41,5 +43,18 @@ int Fail(const char* tool, const std::string& message);
                                                             const std::string& symbol,
                                                             const std::string& tz = "",
                                                             size_t last_bars = 0);
+
+// A study's series as its options name it: LoadSharedH1 of "data-dir", "symbol", "tz" (and
+// "last-bars" when the tool has it), the bars' columns (point 10^-"digits" when the tool has that
+// option and it is set, else the set's own), and the training configuration every study starts
+// from: DefaultTrainConfig at "horizon", dead band max(median relative spread, 1e-5), members'
+// trees from "trees" when the tool has it and it is set.
+struct StudySeries {
+  std::string symbol;
+  std::vector<market::Bar> bars;
+  BarColumns columns;
+  TrainConfig config;
+};
+[[nodiscard]] Result<StudySeries> LoadStudySeries(const std::map<std::string, std::string>& opt);
 
 }  // namespace sinyal::models::tools

@@ -74,22 +74,10 @@ int main(int argc, char** argv) {
       &command);
   if (!parsed.ok()) return Fail(parsed.error().message());
   auto& opt = *parsed;
-  const std::string sym = opt["symbol"];
-  const int h = std::atoi(opt["horizon"].c_str());
-  auto loaded = models::tools::LoadSharedH1(opt["data-dir"], sym, opt["tz"]);
-  if (!loaded.ok()) return Fail(loaded.error().ToString());
-  const std::vector<market::Bar>& mbars = *loaded;
-  const int digits = opt["digits"].empty() ? models::tools::SharedDataDigits(sym)
-                                           : std::atoi(opt["digits"].c_str());
-  auto bars = ToBarColumns(sym, "H1", mbars, std::pow(10.0, -digits));
-  if (!bars.ok()) return Fail(bars.error().ToString());
-
-  TrainConfig cfg = DefaultTrainConfig(sym, "H1");
-  cfg.horizon = h;
-  cfg.dead_band = std::max(MedianRelativeSpread(*bars), 1e-5);
-  if (!opt["trees"].empty()) {
-    for (auto& m : cfg.members) m.trees = std::atoi(opt["trees"].c_str());
-  }
+  auto series = models::tools::LoadStudySeries(opt);
+  if (!series.ok()) return Fail(series.error().ToString());
+  auto& [sym, mbars, cols, cfg] = *series;
+  const int h = cfg.horizon;
   // The model's rows through the seam (models/inputs.h), as `sinyal train` computes them.
   auto frame = ComputeInputs(InputSpec::FeatureSet(features::DefaultFeatureSet()).value(), mbars);
   if (!frame.ok()) return Fail(frame.error().ToString());
@@ -97,7 +85,7 @@ int main(int argc, char** argv) {
   LabelConfig lc;
   lc.horizon = h;
   lc.dead_band = cfg.dead_band;
-  auto ds = BuildDataset(*bars, *frame, lc, cfg.min_train_rows);
+  auto ds = BuildDataset(cols, *frame, lc, cfg.min_train_rows);
   if (!ds.ok()) return Fail(ds.error().ToString());
   WalkForwardConfig wf;
   wf.folds = std::atoi(opt["folds"].c_str());

@@ -275,19 +275,11 @@ int main(int argc, char** argv) {
   if (!parsed.ok()) return Fail(parsed.error().message());
   auto& opt = *parsed;
   g_dir = opt["data-dir"];
-  const std::string sym = opt["symbol"];
-  const int h = std::atoi(opt["horizon"].c_str());
-  auto mb = models::tools::LoadSharedH1(g_dir, sym, opt["tz"]);
-  if (!mb.ok()) return Fail(mb.error().ToString());
-  auto bars = ToBarColumns(sym, "H1", *mb, models::tools::SharedDataPoint(sym));
-  if (!bars.ok()) return Fail(bars.error().ToString());
-  TrainConfig cfg = DefaultTrainConfig(sym, "H1");
-  cfg.horizon = h;
-  cfg.dead_band = std::max(MedianRelativeSpread(*bars), 1e-5);
-  if (!opt["trees"].empty()) {
-    for (auto& m : cfg.members) m.trees = std::atoi(opt["trees"].c_str());
-  }
-  auto core = ComputeInputs(InputSpec::FeatureSet(features::DefaultFeatureSet()).value(), *mb);
+  auto series = models::tools::LoadStudySeries(opt);
+  if (!series.ok()) return Fail(series.error().ToString());
+  auto& [sym, mbars, cols, cfg] = *series;
+  const int h = cfg.horizon;
+  auto core = ComputeInputs(InputSpec::FeatureSet(features::DefaultFeatureSet()).value(), mbars);
   if (!core.ok()) return Fail(core.error().ToString());
   LabelConfig lc;
   lc.horizon = h;
@@ -302,22 +294,22 @@ int main(int argc, char** argv) {
     pos = comma + 1;
     Result<FeatureFrame> fr =
         Status::InvalidArgument("unknown candidate '" + c + "'", "candidates");
-    if (c == "volscaled") fr = VolScaled(*mb);
-    if (c == "calendar") fr = Calendar(*mb);
-    if (c == "mtf") fr = MultiTimeframe(*mb);
-    if (c == "regime") fr = Regime(*mb);
-    if (c == "xasset") fr = CrossAsset(sym, *mb, opt["tz"]);
+    if (c == "volscaled") fr = VolScaled(mbars);
+    if (c == "calendar") fr = Calendar(mbars);
+    if (c == "mtf") fr = MultiTimeframe(mbars);
+    if (c == "regime") fr = Regime(mbars);
+    if (c == "xasset") fr = CrossAsset(sym, mbars, opt["tz"]);
     if (!fr.ok()) return Fail(fr.error().ToString());
     auto combined = signals::CombineFrames(*core, *fr);
     if (!combined.ok()) return Fail(combined.error().ToString());
     cands.emplace_back(c, std::move(combined).value());
   }
   // Datasets on common rows: the baseline and every candidate.
-  auto base_ds = BuildDataset(*bars, *core, lc, cfg.min_train_rows);
+  auto base_ds = BuildDataset(cols, *core, lc, cfg.min_train_rows);
   if (!base_ds.ok()) return Fail(base_ds.error().ToString());
   std::vector<Dataset> cand_ds;
   for (auto& [name, frame] : cands) {
-    auto d = BuildDataset(*bars, frame, lc, cfg.min_train_rows);
+    auto d = BuildDataset(cols, frame, lc, cfg.min_train_rows);
     if (!d.ok()) return Fail(name + ": " + d.error().ToString());
     cand_ds.push_back(std::move(d).value());
   }
