@@ -385,6 +385,15 @@ class Importer {
   const BarBatchSink* sink_;
   size_t batch_;
   int64_t accepted_ = 0;
+  // A headerless layout: the columns in file order (the file may stop early, after the required
+  // ones, which the caller checked).
+  void Positional(std::initializer_list<Col> order, size_t nfields) {
+    int i = 0;
+    for (Col c : order) {
+      if (static_cast<size_t>(i) >= nfields) break;
+      idx_[c] = i++;
+    }
+  }
   std::array<int, kNumCols> idx_;
   std::vector<std::string> header_;
   size_t nfields_ = 0;
@@ -454,28 +463,14 @@ Status Importer::ResolveColumns(const std::vector<std::string>& names, int64_t l
                          "(date, time, open, high, low, close, tickvol), found " +
                              std::to_string(nfields));
       }
-      idx_[kDate] = 0;
-      idx_[kTime] = 1;
-      idx_[kOpen] = 2;
-      idx_[kHigh] = 3;
-      idx_[kLow] = 4;
-      idx_[kClose] = 5;
-      idx_[kVolume] = 6;
-      if (nfields > 7) idx_[kRealVolume] = 7;
-      if (nfields > 8) idx_[kSpread] = 8;
+      Positional({kDate, kTime, kOpen, kHigh, kLow, kClose, kVolume, kRealVolume, kSpread},
+                 nfields);
     } else if (layout == CsvLayout::kMt5Rates) {
       if (nfields < 6) {
         return FileError(line, "a headerless MT5 rates file needs at least 6 columns, found " +
                                    std::to_string(nfields));
       }
-      idx_[kDateTime] = 0;
-      idx_[kOpen] = 1;
-      idx_[kHigh] = 2;
-      idx_[kLow] = 3;
-      idx_[kClose] = 4;
-      idx_[kVolume] = 5;
-      if (nfields > 6) idx_[kSpread] = 6;
-      if (nfields > 7) idx_[kRealVolume] = 7;
+      Positional({kDateTime, kOpen, kHigh, kLow, kClose, kVolume, kSpread, kRealVolume}, nfields);
     } else if (layout != CsvLayout::kGeneric) {
       return FileError(line,
                        "a file without header needs layout mt5, mt5-rates or generic "

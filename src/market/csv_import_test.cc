@@ -13,6 +13,13 @@ UnixNanos T(int y, int mo, int d, int h = 0, int mi = 0, int s = 0) {
   return CivilToNanos(CivilTime{y, mo, d, h, mi, s});
 }
 
+// Import options reading times in the zone `tz`.
+CsvImportOptions InZone(const char* tz) {
+  CsvImportOptions opt;
+  opt.source_tz = *TimeZone::Parse(tz);
+  return opt;
+}
+
 Result<CsvImportResult> Import(const std::string& text, CsvImportOptions opt = {}) {
   std::istringstream in(text);
   return ImportBarsCsv(in, opt);
@@ -40,8 +47,7 @@ TEST(CsvImportTest, Mt5TerminalTabWithAngleBrackets) {
 
 TEST(CsvImportTest, Mt5ServerTimeConvertedToUtc) {
   // NY+7 server time: UTC+2 in US winter, UTC+3 in US summer.
-  CsvImportOptions opt;
-  opt.source_tz = *TimeZone::Parse("NY+7");
+  CsvImportOptions opt = InZone("NY+7");
   auto r = Import(
       "DATE,TIME,OPEN,HIGH,LOW,CLOSE,TICKVOL,VOL,SPREAD\n"
       "2020.01.02,00:00:00,1.1,1.2,1.0,1.1,1,0,0\n"
@@ -65,8 +71,7 @@ TEST(CsvImportTest, M1VariantWithoutVolSpreadAndLowerCase) {
 }
 
 TEST(CsvImportTest, SingleDateTimeColumnInEet) {
-  CsvImportOptions opt;
-  opt.source_tz = *TimeZone::Parse("EET");
+  CsvImportOptions opt = InZone("EET");
   auto r = Import(
       "DateTime,Open,High,Low,Close,TickVolume,Spread\n"
       "2016.03.21 00:00:00,111.524,111.524,111.332,111.518,2691,0\n"
@@ -79,8 +84,7 @@ TEST(CsvImportTest, SingleDateTimeColumnInEet) {
 }
 
 TEST(CsvImportTest, RatesLayoutWithUnixSecondsOfServerClock) {
-  CsvImportOptions opt;
-  opt.source_tz = *TimeZone::Parse("NY+7");
+  CsvImportOptions opt = InZone("NY+7");
   // 1576274400 = 2019-12-13 22:00 as a wall clock reading of NY+7 (UTC+2 in December).
   auto r = Import(
       "time,open,high,low,close,tick_volume,spread,real_volume\n"
