@@ -42,13 +42,19 @@ class EveryNthBar : public SignalSource {
   int count_ = 0;
 };
 
+// One EURUSD series of n bars trending from 1.1 to 1.2.
+std::vector<SeriesInput> EurusdTrend(int n) {
+  std::vector<SeriesInput> series(1);
+  series[0].symbol = "EURUSD";
+  series[0].bars = Trend(n, 1.1, 1.2);
+  return series;
+}
+
 TEST(BacktestTest, BuyAndHoldIsHandChecked) {
   StrategyConfig c;
   c.symbols = {"EURUSD"};
   c.random_seeds = 20;
-  std::vector<SeriesInput> series(1);
-  series[0].symbol = "EURUSD";
-  series[0].bars = Trend(500, 1.1000, 1.2000);
+  std::vector<SeriesInput> series = EurusdTrend(500);
   EveryNthBar source(10);
   auto r = RunBacktest(c, series, source);
   ASSERT_OK(r);
@@ -83,9 +89,7 @@ TEST(BacktestTest, BuyAndHoldIsHandChecked) {
 TEST(BacktestTest, PeriodAndSymbolErrorsNameTheField) {
   StrategyConfig c;
   c.symbols = {"EURUSD"};
-  std::vector<SeriesInput> series(1);
-  series[0].symbol = "EURUSD";
-  series[0].bars = Trend(100, 1.1, 1.2);
+  std::vector<SeriesInput> series = EurusdTrend(100);
   EveryNthBar source(5);
   c.from = kT0 + 1000 * kNanosPerHour;  // after the data
   auto r = RunBacktest(c, series, source);
@@ -102,9 +106,7 @@ TEST(BacktestTest, PeriodAndSymbolErrorsNameTheField) {
 TEST(BacktestTest, CancelStopsTheRun) {
   StrategyConfig c;
   c.symbols = {"EURUSD"};
-  std::vector<SeriesInput> series(1);
-  series[0].symbol = "EURUSD";
-  series[0].bars = Trend(20000, 1.1, 1.2);
+  std::vector<SeriesInput> series = EurusdTrend(20000);
   EveryNthBar source(5);
   RunControl control;
   control.check_every = 1000;

@@ -45,6 +45,14 @@ OrderRequest Market(Side side, double lots) {
   return r;
 }
 
+// A market order with a stop-loss and a take-profit at these distances from the entry.
+OrderRequest Market(Side side, double lots, double stop_distance, double target_distance) {
+  OrderRequest r = Market(side, lots);
+  r.stop_loss_distance = stop_distance;
+  r.take_profit_distance = target_distance;
+  return r;
+}
+
 // Feeds bar i (closing at H(i+1)).
 void Feed(SimulatedBroker& b, const market::Bar& bar) {
   b.OnBar(0, bar, bar.time() + kNanosPerHour);
@@ -99,9 +107,7 @@ TEST(BrokerTest, OrderNeverFillsInABarThatOpenedBeforeItWasSubmitted) {
 
 TEST(BrokerTest, StopLossFirstWhenStopAndTargetAreBothTouchedInOneBar) {
   SimulatedBroker b = MakeBroker();
-  auto r = Market(Side::kBuy, 1);
-  r.stop_loss_distance = 0.00100;
-  r.take_profit_distance = 0.00200;
+  auto r = Market(Side::kBuy, 1, 0.00100, 0.00200);
   ASSERT_OK(b.Submit(r, H(1)));
   // Entry at the ask open 1.10010 -> stop 1.09910, target 1.10210. The bar's range
   // [1.09800, 1.10300] touches both: the stop-loss is assumed first.
@@ -141,9 +147,7 @@ TEST(BrokerTest, MinuteReplayDecidesStopVersusTargetFromThePath) {
     return std::span<const market::Bar>(minutes);
   };
   SimulatedBroker b = MakeBroker(Eurusd(), opt);
-  auto r = Market(Side::kBuy, 1);
-  r.stop_loss_distance = 0.00100;
-  r.take_profit_distance = 0.00200;
+  auto r = Market(Side::kBuy, 1, 0.00100, 0.00200);
   ASSERT_OK(b.Submit(r, H(1)));
   Feed(b, B(1, 1.10000, 1.10300, 1.09800, 1.10000));
   ASSERT_EQ(b.fills().size(), 2u);
@@ -458,9 +462,7 @@ TEST(BrokerTest, SnapshotRestoreContinuesIdentically) {
   opt.record_events = true;
   SimulatedBroker a = MakeBroker(Eurusd(), opt);
   SimulatedBroker b = MakeBroker(Eurusd(), opt);
-  OrderRequest r = Market(Side::kBuy, 1);
-  r.stop_loss_distance = 0.001;
-  r.take_profit_distance = 0.002;
+  OrderRequest r = Market(Side::kBuy, 1, 0.001, 0.002);
   r.trailing_distance = 0.0005;
   ASSERT_OK(a.Submit(r, H(1)));
   ASSERT_OK(b.Submit(r, H(1)));

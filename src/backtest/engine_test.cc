@@ -8,6 +8,7 @@
 #include <random>
 #include <vector>
 
+#include "backtest/testing/random_walk.h"
 #include "core/testing/test_util.h"
 
 namespace sinyal::backtest {
@@ -71,18 +72,7 @@ SimulatedBroker BrokerFor(const StrategyConfig& c) {
 }
 
 std::vector<market::Bar> RandomWalk(int n, uint64_t seed, UnixNanos start = kT0) {
-  std::mt19937_64 rng(seed);
-  std::normal_distribution<double> step(0, 0.0008);
-  std::vector<market::Bar> bars;
-  double price = 1.1;
-  for (int i = 0; i < n; ++i) {
-    const double open = std::round(price * 1e5) / 1e5;
-    const double close = std::round((open * std::exp(step(rng))) * 1e5) / 1e5;
-    const double high = std::max(open, close) + 0.0002, low = std::min(open, close) - 0.0002;
-    bars.push_back(*market::Bar::Create(start + i * kNanosPerHour, open, high, low, close));
-    price = close;
-  }
-  return bars;
+  return testing::RandomWalk(n, seed, {.start_time = start, .sigma = 0.0008});
 }
 
 TEST(EngineTest, SignalAtACloseFillsAtTheNextOpen) {

@@ -10,6 +10,8 @@
 #include <random>
 
 #include "backtest/backtest.h"
+#include "backtest/testing/bar_store_test.h"
+#include "backtest/testing/random_walk.h"
 #include "store/bar_store.h"
 #include "store/soci.h"
 #include "store/testing/test_db.h"
@@ -18,7 +20,6 @@ namespace sinyal::backtest {
 namespace {
 
 using nlohmann::json;
-using store::testing::DbTest;
 
 constexpr int kBars = 400;
 constexpr UnixNanos kT0 = 1'650'000'000LL * kNanosPerSecond / kNanosPerHour * kNanosPerHour;
@@ -26,19 +27,13 @@ constexpr UnixNanos kT0 = 1'650'000'000LL * kNanosPerSecond / kNanosPerHour * kN
 using ::sinyal::store::testing::CreateTenant;
 
 std::vector<market::Bar> Walk(int n, uint64_t seed, double start, int digits) {
-  std::mt19937_64 rng(seed);
-  std::normal_distribution<double> step(0, 0.001);
-  const double scale = std::pow(10.0, digits);
-  std::vector<market::Bar> bars;
-  double p = start;
-  for (int i = 0; i < n; ++i) {
-    const double o = std::round(p * scale) / scale;
-    const double c = std::round(o * std::exp(step(rng)) * scale) / scale;
-    const double h = std::max(o, c) + 3 / scale, l = std::min(o, c) - 3 / scale;
-    bars.push_back(*market::Bar::Create(kT0 + i * kNanosPerHour, o, h, l, c, 100, 7));
-    p = c;
-  }
-  return bars;
+  return testing::RandomWalk(n, seed,
+                             {.start_time = kT0,
+                              .start_price = start,
+                              .digits = digits,
+                              .wick_points = 3,
+                              .volume = 100,
+                              .spread = 7});
 }
 
 // The same deterministic signals for the paper provider and the backtest source: a function of
@@ -105,13 +100,11 @@ json StrategyJson() {
   })");
 }
 
-class PaperTest : public DbTest {
+class PaperTest : public testing::BarStoreTest {
  protected:
   void SetUp() override {
-    DbTest::SetUp();
+    SetUpBars(kT0);
     if (HasFatalFailure() || IsSkipped()) return;
-    clock_.Set(kT0);
-    bars_ = std::make_unique<store::BarStore>(db(), clock_);
     eur_ = Walk(kBars, 1, 1.10, 5);
     xau_ = Walk(kBars, 2, 1900.0, 2);
     ASSERT_OK(bars_->Import(store::SeriesOwner::Platform(), {"EURUSD", market::Timeframe::kH1},
@@ -133,8 +126,6 @@ class PaperTest : public DbTest {
     }
   }
 
-  ManualClock clock_;
-  std::unique_ptr<store::BarStore> bars_;
   std::vector<market::Bar> eur_, xau_;
   TenantId tenant_;
   ScriptProvider provider_;

@@ -7,6 +7,8 @@
 #include <cmath>
 #include <random>
 
+#include "backtest/testing/bar_store_test.h"
+#include "backtest/testing/random_walk.h"
 #include "store/bar_store.h"
 #include "store/soci.h"
 #include "store/testing/test_db.h"
@@ -15,7 +17,6 @@ namespace sinyal::backtest {
 namespace {
 
 using nlohmann::json;
-using store::testing::DbTest;
 
 constexpr UnixNanos kT0 = 1'650'000'000LL * kNanosPerSecond / kNanosPerHour * kNanosPerHour;
 
@@ -57,24 +58,13 @@ class FakeFactory : public SignalSourceFactory {
   }
 };
 
-class BacktestServiceTest : public DbTest {
+class BacktestServiceTest : public testing::BarStoreTest {
  protected:
   void SetUp() override {
-    DbTest::SetUp();
+    SetUpBars(kT0);
     if (HasFatalFailure() || IsSkipped()) return;
-    clock_.Set(kT0);
-    bars_ = std::make_unique<store::BarStore>(db(), clock_);
-    std::mt19937_64 rng(3);
-    std::normal_distribution<double> step(0, 0.001);
-    double p = 1.1;
-    std::vector<market::Bar> bars;
-    for (int i = 0; i < 5000; ++i) {
-      const double o = std::round(p * 1e5) / 1e5,
-                   c = std::round(o * std::exp(step(rng)) * 1e5) / 1e5;
-      bars.push_back(*market::Bar::Create(kT0 + i * kNanosPerHour, o, std::max(o, c) + 0.0001,
-                                          std::min(o, c) - 0.0001, c, 10, 5));
-      p = c;
-    }
+    const std::vector<market::Bar> bars = testing::RandomWalk(
+        5000, 3, {.start_time = kT0, .wick_points = 10, .volume = 10, .spread = 5});
     ASSERT_OK(bars_->Import(store::SeriesOwner::Platform(), {"EURUSD", market::Timeframe::kH1},
                             bars, {}));
     jobs_ = std::make_unique<store::JobQueue>(db(), clock_);
@@ -96,8 +86,6 @@ class BacktestServiceTest : public DbTest {
            extra + "}";
   }
 
-  ManualClock clock_;
-  std::unique_ptr<store::BarStore> bars_;
   std::unique_ptr<store::JobQueue> jobs_;
   FakeFactory factory_;
   std::unique_ptr<BacktestService> service_;

@@ -10,7 +10,6 @@
 namespace sinyal::billing {
 namespace {
 
-using testing::CreateTenant;
 using testing::T;
 
 // Three tenants anchored on 2024-03-01 with a month of usage:
@@ -22,11 +21,10 @@ class InvoicesTest : public testing::BillingTest {
   void SetUp() override {
     BillingTest::SetUp();
     if (HasFatalFailure() || IsSkipped()) return;
-    a_ = CreateTenant(db(), "alpha");
-    b_ = CreateTenant(db(), "beta");
-    c_ = CreateTenant(db(), "gamma");
     const UnixNanos anchor = T("2024-03-01T00:00:00Z");
-    for (TenantId t : {a_, b_, c_}) ASSERT_OK(subs_->Current(t, anchor));
+    a_ = Subscribed("alpha", anchor);
+    b_ = Subscribed("beta", anchor);
+    c_ = Subscribed("gamma", anchor);
     ASSERT_OK(plans_->Update("pro", {{"monthly_quota", 5}, {"overage_price_idr", 250}}, "op"));
     ASSERT_OK(subs_->ChangePlan(b_, "pro", anchor, "op"));
     for (int i = 0; i < 10; ++i) Charge(a_, T("2024-03-02T10:00:00Z") + i);
@@ -37,11 +35,7 @@ class InvoicesTest : public testing::BillingTest {
     Charge(c_, T("2024-03-21T00:00:00Z"));
   }
   void Charge(TenantId t, UnixNanos at) {
-    MeterCall c;
-    c.tenant = t;
-    c.user = UserId(1);
-    c.endpoint = "business.predict";
-    auto out = meter_->Reserve(c, at);
+    auto out = meter_->Reserve(PredictCall(t), at);
     ASSERT_OK(out);
     ASSERT_OK(meter_->Commit(std::move(out->reservation), {{"prediction", "bullish"}}));
   }

@@ -122,9 +122,7 @@ TEST_P(MeterTest, IdempotencyKeyReplaysTheFirstResponseWithoutASecondCharge) {
   EXPECT_EQ(CountRows(db(), "usage_ledger", other_tenant), 1);
 
   // A new process (fresh meter, empty caches) replays from the database: one key lookup.
-  MeterOptions verify_options;
-  verify_options.verify_keys_at_reserve = true;
-  Meter fresh(db(), *subs_, verify_options);
+  Meter fresh(db(), *subs_, MeterOptions{.verify_keys_at_reserve = true});
   auto replay = fresh.Reserve(Call(tenant_, "order-1", "hash-a"), now);
   ASSERT_OK(replay);
   ASSERT_TRUE(replay->replay.has_value());
@@ -137,9 +135,7 @@ TEST_P(MeterTest, IdempotencyKeyReplaysTheFirstResponseWithoutASecondCharge) {
 
   // Without the lookup at Reserve, the retry does the work, and Commit meets the stored key:
   // the first response, no charge; the key is then known in memory.
-  MeterOptions lazy_options;
-  lazy_options.verify_keys_at_reserve = false;
-  Meter lazy(db(), *subs_, lazy_options);
+  Meter lazy(db(), *subs_, MeterOptions{.verify_keys_at_reserve = false});
   auto lz = lazy.Reserve(Call(tenant_, "order-1", "hash-a"), now);
   ASSERT_OK(lz);
   ASSERT_NE(lz->reservation, nullptr);

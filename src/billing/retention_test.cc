@@ -10,7 +10,6 @@ namespace sinyal::billing {
 namespace {
 
 using testing::CountRows;
-using testing::CreateTenant;
 using testing::T;
 
 class RetentionTest : public testing::BillingTest {
@@ -18,23 +17,13 @@ class RetentionTest : public testing::BillingTest {
   void SetUp() override {
     BillingTest::SetUp();
     if (HasFatalFailure() || IsSkipped()) return;
-    a_ = CreateTenant(db(), "alpha");
-    b_ = CreateTenant(db(), "beta");
-    for (TenantId t : {a_, b_}) ASSERT_OK(subs_->Current(t, T("2024-03-01T00:00:00Z")));
+    a_ = Subscribed("alpha", T("2024-03-01T00:00:00Z"));
+    b_ = Subscribed("beta", T("2024-03-01T00:00:00Z"));
   }
 
-  MeterCall Call(TenantId t, const std::string& key) {
-    MeterCall c;
-    c.tenant = t;
-    c.user = UserId(1);
-    c.endpoint = "business.predict";
-    c.idempotency_key = key;
-    c.request_hash = "h";
-    return c;
-  }
   // Charges one keyed call at `at`; returns true when it was a replay (no charge).
   bool Charge(TenantId t, const std::string& key, UnixNanos at) {
-    auto out = meter_->Reserve(Call(t, key), at);
+    auto out = meter_->Reserve(PredictCall(t, key), at);
     EXPECT_OK(out);
     if (!out.ok()) return false;
     if (out->replay) return true;

@@ -30,34 +30,34 @@ Stored ReadStored(store::Database& db, TenantId tenant) {
   Stored s;
   Status st = db.WithTx([&](soci::session& sql) -> Status {
     long long t = tenant.value(), v = 0, w = 0, x = 0;
-    sql << "SELECT CAST(COALESCE(SUM(amount_idr), 0) AS BIGINT) FROM payments WHERE tenant_id = :t",
-        soci::use(t, "t"), soci::into(v);
-    s.cash = v;
-    sql << "SELECT CAST(COALESCE(SUM(amount_idr), 0) AS BIGINT) FROM credit_ledger WHERE tenant_id "
-           "= :t",
-        soci::use(t, "t"), soci::into(v);
-    s.credit = v;
-    sql << "SELECT CAST(COALESCE(SUM(subtotal_idr - refunded_idr - credited_idr), 0) AS BIGINT) "
-           "FROM term_invoices WHERE tenant_id = :t AND status = 'paid'",
-        soci::use(t, "t"), soci::into(v);
-    s.earned = v;
-    sql << "SELECT CAST(COALESCE(SUM(credit_applied_idr), 0) AS BIGINT) FROM term_invoices "
-           "WHERE tenant_id = :t AND status = 'open'",
-        soci::use(t, "t"), soci::into(v);
-    s.held = v;
-    sql << "SELECT COUNT(*) FROM term_invoices WHERE tenant_id = :t AND subtotal_idr <> "
-           "proration_credit_idr + credit_applied_idr + total_idr",
-        soci::use(t, "t"), soci::into(v);
-    s.line_errors = v;
+    // One number per query, scoped to the tenant (:t).
+    auto number = [&](const std::string& query) {
+      long long n = 0;
+      sql << query, soci::use(t, "t"), soci::into(n);
+      return static_cast<int64_t>(n);
+    };
+    s.cash = number(
+        "SELECT CAST(COALESCE(SUM(amount_idr), 0) AS BIGINT) FROM payments WHERE "
+        "tenant_id = :t");
+    s.credit = number(
+        "SELECT CAST(COALESCE(SUM(amount_idr), 0) AS BIGINT) FROM credit_ledger "
+        "WHERE tenant_id = :t");
+    s.earned = number(
+        "SELECT CAST(COALESCE(SUM(subtotal_idr - refunded_idr - credited_idr), 0) AS BIGINT) FROM "
+        "term_invoices WHERE tenant_id = :t AND status = 'paid'");
+    s.held = number(
+        "SELECT CAST(COALESCE(SUM(credit_applied_idr), 0) AS BIGINT) FROM term_invoices WHERE "
+        "tenant_id = :t AND status = 'open'");
+    s.line_errors = number(
+        "SELECT COUNT(*) FROM term_invoices WHERE tenant_id = :t AND subtotal_idr <> "
+        "proration_credit_idr + credit_applied_idr + total_idr");
     sql << "SELECT cash_idr, balance_idr, written_off_idr FROM billing_accounts WHERE tenant_id = "
            ":t",
         soci::use(t, "t"), soci::into(v), soci::into(w), soci::into(x);
     s.cash_col = v;
     s.balance_col = w;
     s.written_off_col = x;
-    sql << "SELECT COUNT(*) FROM billing_events WHERE tenant_id = :t", soci::use(t, "t"),
-        soci::into(v);
-    s.events = v;
+    s.events = number("SELECT COUNT(*) FROM billing_events WHERE tenant_id = :t");
     return Status::Ok();
   });
   EXPECT_TRUE(st.ok()) << st.ToString();

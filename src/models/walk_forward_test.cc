@@ -27,6 +27,12 @@ TrainConfig SmallConfig() {
   return c;
 }
 
+WalkForwardConfig Folds(int folds) {
+  WalkForwardConfig wf;
+  wf.folds = folds;
+  return wf;
+}
+
 TEST(WalkForwardTest, SplitsArePurgedAndEmbargoed) {
   const Dataset ds = SyntheticDataset(3000, 1, -0.3, /*horizon=*/5);
   WalkForwardConfig wf;
@@ -81,9 +87,7 @@ TEST(WalkForwardTest, CheckPurgedDetectsOverlapAndEmbargo) {
 // probabilities are reliable on held-out rows (the calibration test).
 TEST(WalkForwardTest, LearnsARealSignalAndIsCalibratedOutOfSample) {
   const Dataset ds = SyntheticDataset(8000, 3, -0.3);
-  WalkForwardConfig wf;
-  wf.folds = 3;
-  auto r = RunWalkForward(ds, SmallConfig(), wf);
+  auto r = RunWalkForward(ds, SmallConfig(), Folds(3));
   ASSERT_OK(r);
   const ClassificationMetrics& p = r->pooled;
   std::printf(
@@ -105,9 +109,7 @@ TEST(WalkForwardTest, LearnsARealSignalAndIsCalibratedOutOfSample) {
 // find one (a leak anywhere - features, labels, splits, calibration - would show up here).
 TEST(WalkForwardTest, FindsNothingInARandomWalk) {
   const Dataset ds = SyntheticDataset(8000, 4, 0.0);
-  WalkForwardConfig wf;
-  wf.folds = 3;
-  auto r = RunWalkForward(ds, SmallConfig(), wf);
+  auto r = RunWalkForward(ds, SmallConfig(), Folds(3));
   ASSERT_OK(r);
   const ClassificationMetrics& p = r->pooled;
   std::printf("random walk: accuracy %.4f [%.4f, %.4f] n=%zu auc %.3f\n", p.accuracy,
@@ -120,9 +122,7 @@ TEST(WalkForwardTest, FindsNothingInARandomWalk) {
 
 TEST(WalkForwardTest, ReportHasTablesAndImages) {
   const Dataset ds = SyntheticDataset(4000, 5, -0.3);
-  WalkForwardConfig wf;
-  wf.folds = 2;
-  auto r = RunWalkForward(ds, SmallConfig(), wf);
+  auto r = RunWalkForward(ds, SmallConfig(), Folds(2));
   ASSERT_OK(r);
   EvaluationReport rep = RenderEvaluationReport(*r, "SYN_H1_h1", "sinyal_models_eval --symbol SYN");
   EXPECT_NE(rep.markdown.find("| ensemble (calibrated) | " + std::to_string(r->pooled.n)),

@@ -65,6 +65,19 @@ class PaymentServiceTest : public store::testing::DbTest {
     EXPECT_TRUE(out->order.has_value());
     return *out->order;
   }
+  // Pro paid in the sandbox (term to 1 May), then the round of 25 April: `*renewal` is the renewal
+  // order it opened.
+  void RenewalDue(Order* renewal) {
+    Order order = CheckoutPro();
+    ASSERT_OK(sandbox_->Act(order.snap_token, "pay"));
+    WaitForDeliveries();
+    clock_.Set(T("2024-04-25T00:00:00Z"));
+    ASSERT_OK(payments_->Reconcile(clock_.Now()));
+    auto orders = payments_->Orders(tenant_, 10);
+    ASSERT_OK(orders);
+    ASSERT_EQ(orders->size(), 2u);
+    *renewal = (*orders)[0];
+  }
   std::vector<std::string> Outcomes() {
     std::lock_guard<std::mutex> lock(mu_);
     std::vector<std::string> o;
@@ -292,15 +305,8 @@ TEST_P(PaymentServiceTest, ThePollAppliesWhatNotificationsDidNotDeliver) {
 }
 
 TEST_P(PaymentServiceTest, RenewalsGetAPaymentLinkAndExtendTheTerm) {
-  Order order = CheckoutPro();
-  ASSERT_OK(sandbox_->Act(order.snap_token, "pay"));
-  WaitForDeliveries();
-  clock_.Set(T("2024-04-25T00:00:00Z"));
-  ASSERT_OK(payments_->Reconcile(clock_.Now()));
-  auto orders = payments_->Orders(tenant_, 10);
-  ASSERT_OK(orders);
-  ASSERT_EQ(orders->size(), 2u);
-  const Order& renewal = (*orders)[0];
+  Order renewal;
+  ASSERT_NO_FATAL_FAILURE(RenewalDue(&renewal));
   EXPECT_EQ(renewal.status, "pending_payment");
   EXPECT_GT(renewal.expires_at, T("2024-05-03T00:00:00Z"));  // payable through the grace period
   ASSERT_OK(sandbox_->Act(renewal.snap_token, "pay"));
@@ -315,16 +321,10 @@ TEST_P(PaymentServiceTest, RenewalsGetAPaymentLinkAndExtendTheTerm) {
 // An unpaid renewal lapses (noticed by a View, not by the round): the next round cancels its
 // still-payable order at the gateway, once; the cancel notification closes it.
 TEST_P(PaymentServiceTest, ALapsedRenewalsOrderIsCancelledByTheRound) {
-  Order order = CheckoutPro();
-  ASSERT_OK(sandbox_->Act(order.snap_token, "pay"));
-  WaitForDeliveries();
-  clock_.Set(T("2024-04-25T00:00:00Z"));
-  ASSERT_OK(payments_->Reconcile(clock_.Now()));
-  auto orders = payments_->Orders(tenant_, 10);
-  ASSERT_OK(orders);
-  ASSERT_EQ(orders->size(), 2u);
-  const std::string renewal = (*orders)[0].order_id;
-  EXPECT_EQ((*orders)[0].status, "pending_payment");
+  Order due;
+  ASSERT_NO_FATAL_FAILURE(RenewalDue(&due));
+  const std::string renewal = due.order_id;
+  EXPECT_EQ(due.status, "pending_payment");
   clock_.Set(T("2024-05-05T00:00:00Z"));  // term end 1 May + 3 days of grace: lapsed
   auto view = billing_->View(tenant_, clock_.Now());
   ASSERT_OK(view);

@@ -60,6 +60,23 @@ class BillingTest : public store::testing::DbTest {
     DbTest::TearDown();
   }
 
+  // A new tenant whose subscription (Free) starts at `anchor`.
+  TenantId Subscribed(const std::string& name, UnixNanos anchor) {
+    const TenantId t = CreateTenant(db(), name);
+    EXPECT_TRUE(subs_->Current(t, anchor).ok()) << name;
+    return t;
+  }
+  // One business.predict unit of `t` by user 1 (keyed when `key` is not empty, request hash "h").
+  static MeterCall PredictCall(TenantId t, const std::string& key = "") {
+    MeterCall c;
+    c.tenant = t;
+    c.user = UserId(1);
+    c.endpoint = "business.predict";
+    c.idempotency_key = key;
+    if (!key.empty()) c.request_hash = "h";
+    return c;
+  }
+
   ManualClock clock_{T("2024-03-01T00:00:00Z")};
   std::unique_ptr<PlanStore> plans_;
   std::unique_ptr<Subscriptions> subs_;
