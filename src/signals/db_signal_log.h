@@ -62,11 +62,10 @@ class DbSignalLog final : public SignalLog {
 
   Status Append(TenantId owner, const Signal& signal) override;
   Result<StoredSignal> Get(TenantId owner, const std::string& id) const override;
-  Result<std::vector<Signal>> Unresolved(TenantId owner, const std::string& symbol,
-                                         const std::string& timeframe) const override;
+  Result<std::vector<Signal>> Unresolved(TenantId owner,
+                                         const market::SeriesKey& series) const override;
   Status Resolve(TenantId owner, const std::string& id, const Resolution& resolution) override;
-  Result<std::vector<StoredSignal>> RecentResolved(TenantId owner, const std::string& symbol,
-                                                   const std::string& timeframe,
+  Result<std::vector<StoredSignal>> RecentResolved(TenantId owner, const market::SeriesKey& series,
                                                    const std::string& model_version,
                                                    size_t limit) const override;
 
