@@ -43,9 +43,12 @@ nlohmann::json StoredSignalJson(const StoredSignal& s);
 
 inline constexpr size_t kMaxSignalPage = 500;
 
+// A filter over stored rows, so symbol and timeframe are the stored text ("EURUSD", "H1"), as the
+// stream's replay has them; the HTTP edge fills them from market::ParseSymbolText /
+// ParseTimeframeText.
 struct SignalListQuery {
   std::string symbol;               // empty: any
-  std::string timeframe;            // empty: any
+  std::string timeframe;            // canonical name ("H1"); empty: any
   size_t limit = 100;               // 1..kMaxSignalPage (else InvalidArgument "limit")
   std::optional<UnixNanos> before;  // only signals with bar_time < before (paging)
   // Only signals with bar_time > after, OLDEST first (resuming a stream after a signal). With
