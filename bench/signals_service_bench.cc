@@ -72,8 +72,9 @@ Status Build(World* w) {
   w->calibrations = std::make_unique<signals::IntervalCalibrationStore>(
       w->db->db(), *w->bars, *w->registry, nullptr, w->clock);
   models::ModelServiceOptions mo{.code_version = "bench", .report_folds = 2, .nthread = 1};
-  mo.on_version_stored = [w](TenantId owner, const models::ModelRecord& r) {
-    (void)w->calibrations->Fit(owner, kKey, r.version);  // as app/ wires it: fitted when trained
+  mo.on_version_stored = [w](TenantId owner, const market::SeriesKey& series,
+                             const models::ModelRecord& r) {
+    (void)w->calibrations->Fit(owner, series, r.version);  // as app/ wires it: fitted when trained
   };
   w->models = std::make_unique<models::ModelService>(w->db->db(), *w->bars, nullptr, *w->registry,
                                                      nullptr, w->clock, mo);
@@ -83,8 +84,9 @@ Status Build(World* w) {
           .status());
   SINYAL_RETURN_IF_ERROR(
       w->models
-          ->Train(models::kPlatformTenant,
-                  {.symbol = "EURUSD", .timeframe = "H1", .activate = true, .actor = "bench"})
+          ->Train(
+              models::kPlatformTenant,
+              {.series = {"EURUSD", market::Timeframe::kH1}, .activate = true, .actor = "bench"})
           .status());
   return Status::Ok();
 }

@@ -70,15 +70,16 @@ TEST(FirstRunTest, ImportsTrainsAndReplaysTheNewestBarsThroughTheLivePath) {
   ASSERT_OK(latest);
   EXPECT_EQ(latest->bars.size(), 4200u);
   const UnixNanos first_replayed = latest->bars[4140].time();
-  auto versions = registry.List(models::kPlatformTenant, "EURUSD", "H1");
+  auto versions = registry.List(models::kPlatformTenant, {"EURUSD", market::Timeframe::kH1});
   ASSERT_OK(versions);
   ASSERT_FALSE(versions->empty());
   for (const auto& v : *versions) EXPECT_LT(v.data_to, first_replayed) << "version " << v.version;
 
   // One signal per replayed bar; the older ones resolved by the bars after them.
-  auto pending = log.Unresolved(models::kPlatformTenant, "EURUSD", "H1");
+  auto pending = log.Unresolved(models::kPlatformTenant, {"EURUSD", market::Timeframe::kH1});
   ASSERT_OK(pending);
-  auto resolved = log.RecentResolved(models::kPlatformTenant, "EURUSD", "H1", "", 1000);
+  auto resolved =
+      log.RecentResolved(models::kPlatformTenant, {"EURUSD", market::Timeframe::kH1}, "", 1000);
   ASSERT_OK(resolved);
   // One signal per replayed bar and horizon; a signal is resolved once its horizon has passed.
   EXPECT_EQ(pending->size() + resolved->size(), 3 * 60u);
@@ -87,7 +88,8 @@ TEST(FirstRunTest, ImportsTrainsAndReplaysTheNewestBarsThroughTheLivePath) {
 
   // Horizons are a product: each of 1, 4 and 24 bars has its own active platform model, the
   // request's horizon chooses it, and a horizon without a model names the ones served.
-  auto horizons = registry.ActiveHorizons(models::kPlatformTenant, "EURUSD", "H1");
+  auto horizons =
+      registry.ActiveHorizons(models::kPlatformTenant, {"EURUSD", market::Timeframe::kH1});
   ASSERT_OK(horizons);
   EXPECT_EQ(*horizons, (std::vector<int>{1, 4, 24}));
   const market::SeriesKey eurusd{"EURUSD", market::Timeframe::kH1};

@@ -14,6 +14,7 @@
 #include "app/trading.h"
 #include "core/log.h"
 #include "core/time.h"
+#include "market/edge_parse.h"
 #include "market/timeframe.h"
 #include "models/report.h"
 #include "signals/db_audit_log.h"
@@ -57,21 +58,19 @@ models::ModelServiceOptions ModelServiceOptionsFrom(const Config& config,
 void FitIntervalCalibrationsOnTrainAndActivate(models::ModelServiceOptions& options,
                                                models::DbModelRegistry& registry,
                                                signals::IntervalCalibrationStore& store) {
-  auto fit = [&store](TenantId owner, const std::string& symbol, const std::string& timeframe,
-                      int64_t version) {
-    auto tf = market::ParseTimeframe(timeframe);
-    if (!tf.ok()) return;
-    auto c = store.Fit(owner, {symbol, *tf}, version);
+  auto fit = [&store](TenantId owner, const market::SeriesKey& series, int64_t version) {
+    auto c = store.Fit(owner, series, version);
     if (!c.ok()) {
       LogEvent(spdlog::level::warn, "interval_calibration_fit_failed",
-               {{"symbol", symbol},
-                {"timeframe", timeframe},
+               {{"symbol", series.symbol},
+                {"timeframe", std::string(market::TimeframeName(series.timeframe))},
                 {"version", version},
                 {"error", c.error().ToString()}});
     }
   };
-  options.on_version_stored = [fit](TenantId owner, const models::ModelRecord& r) {
-    fit(owner, r.symbol, r.timeframe, r.version);
+  options.on_version_stored = [fit](TenantId owner, const market::SeriesKey& series,
+                                    const models::ModelRecord& r) {
+    fit(owner, series, r.version);
   };
   registry.SetActivationListener(fit);
 }
@@ -310,11 +309,10 @@ void PrintTrained(const models::TrainSummary& s) {
 int RunTrain(const ModelCommands& c, Env& env) {
   auto owner = Owner(c);
   if (!owner.ok()) return Fail(owner.error());
-  models::TrainRequest req{.symbol = c.symbol,
-                           .timeframe = c.timeframe,
-                           .overrides = Overrides(c),
-                           .activate = c.activate,
-                           .actor = "cli"};
+  auto series = market::ParseSeriesKey(c.symbol, c.timeframe);
+  if (!series.ok()) return Fail(series.error());
+  models::TrainRequest req{
+      .series = *series, .overrides = Overrides(c), .activate = c.activate, .actor = "cli"};
   auto s = env.service->Train(*owner, req, [](double f, std::string_view stage) {
     std::fprintf(stderr, "  %3.0f%% %.*s\n", 100 * f, static_cast<int>(stage.size()), stage.data());
   });
@@ -326,7 +324,9 @@ int RunTrain(const ModelCommands& c, Env& env) {
 int RunEvaluate(const ModelCommands& c, Env& env) {
   auto owner = Owner(c);
   if (!owner.ok()) return Fail(owner.error());
-  auto res = env.service->Evaluate(*owner, c.symbol, c.timeframe, Overrides(c), c.folds);
+  auto series = market::ParseSeriesKey(c.symbol, c.timeframe);
+  if (!series.ok()) return Fail(series.error());
+  auto res = env.service->Evaluate(*owner, *series, Overrides(c), c.folds);
   if (!res.ok()) return Fail(res.error());
   const std::string base = res->symbol + "_" + res->timeframe + "_h" + std::to_string(res->horizon);
   std::string command = "sinyal evaluate --symbol " + c.symbol + " --timeframe " + c.timeframe +
@@ -356,8 +356,9 @@ int RunPredict(const ModelCommands& c, Env& env) {
   if (c.tenant_id < 0)
     return Fail(Status::InvalidArgument("tenant ids are positive", "--tenant-id"));
   const TenantId owner = c.tenant_id > 0 ? TenantId(c.tenant_id) : models::kPlatformTenant;
-  auto p = env.service->PredictLatest(owner, c.symbol, c.timeframe,
-                                      static_cast<size_t>(std::max(0, c.top)),
+  auto series = market::ParseSeriesKey(c.symbol, c.timeframe);
+  if (!series.ok()) return Fail(series.error());
+  auto p = env.service->PredictLatest(owner, *series, static_cast<size_t>(std::max(0, c.top)),
                                       c.horizon ? c.horizon : models::kDefaultHorizon);
   if (!p.ok()) return Fail(p.error());
   const auto& r = p->record;
@@ -474,16 +475,16 @@ Result<size_t> TrainPlatformDefaults(models::ModelService& service,
                                      const TrainDefaultsCallback& on_trained) {
   SINYAL_ASSIGN_OR_RETURN(auto series, service.PlatformSeries(options.min_bars));
   for (int horizon : options.horizons) {
-    for (const auto& [symbol, timeframe] : series) {
+    for (const market::SeriesKey& key : series) {
       if (options.stop && options.stop()) return series.size();
       nlohmann::json o = {{"horizon", horizon}};
       if (options.trees) o["trees"] = options.trees;
-      auto s = service.Train(models::kPlatformTenant, {.symbol = symbol,
-                                                       .timeframe = timeframe,
-                                                       .overrides = o,
-                                                       .activate = true,
-                                                       .actor = options.actor});
-      if (on_trained) on_trained(symbol, timeframe, horizon, s);
+      auto s =
+          service.Train(models::kPlatformTenant,
+                        {.series = key, .overrides = o, .activate = true, .actor = options.actor});
+      if (on_trained) {
+        on_trained(key.symbol, std::string(market::TimeframeName(key.timeframe)), horizon, s);
+      }
     }
   }
   return series.size();

@@ -248,8 +248,7 @@ Result<std::vector<models::ModelService::BacktestSetup>> WalkForwardSignalFactor
   with_horizon["horizon"] = config.model.horizon;
   std::vector<models::ModelService::BacktestSetup> out;
   for (const auto& symbol : config.symbols) {
-    auto setup = models_.SetupForBacktest(
-        owner, symbol, std::string(market::TimeframeName(config.timeframe)), with_horizon);
+    auto setup = models_.SetupForBacktest(owner, {symbol, config.timeframe}, with_horizon);
     if (!setup.ok()) {
       const std::string& f = setup.error().field();
       const std::string field =

@@ -104,11 +104,11 @@ class FreeRouteWalkTest : public ::testing::Test {
     const market::SeriesKey key{"EURUSD", market::Timeframe::kH1};
     ASSERT_OK(api_->bars().Import(store::SeriesOwner::Platform(), key,
                                   std::span(all_).first(kTrain), {}));
-    auto trained = api_->models().Train(models::kPlatformTenant, {.symbol = "EURUSD",
-                                                                  .timeframe = "H1",
-                                                                  .overrides = {{"trees", 15}},
-                                                                  .activate = true,
-                                                                  .actor = "test"});
+    auto trained =
+        api_->models().Train(models::kPlatformTenant, {.series = {"EURUSD", market::Timeframe::kH1},
+                                                       .overrides = {{"trees", 15}},
+                                                       .activate = true,
+                                                       .actor = "test"});
     ASSERT_OK(trained.status());
     clock_.Set(all_[kTrain - 1].time() + kHour);
     const TenantId early = api_->NewTenant("early", "free").id;  // loads the series' window

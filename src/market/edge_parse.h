@@ -16,4 +16,9 @@ namespace sinyal::market {
 // "1h" -> kH1). Empty text: InvalidArgument "<field> is required".
 [[nodiscard]] Result<SeriesKey> ParseSeriesKey(std::string_view symbol, std::string_view timeframe);
 
+// The halves of ParseSeriesKey, for edges that take one without the other (e.g. list filters):
+// the same rules and messages.
+[[nodiscard]] Result<std::string> ParseSymbolText(std::string_view symbol);
+[[nodiscard]] Result<Timeframe> ParseTimeframeText(std::string_view timeframe);
+
 }  // namespace sinyal::market

@@ -4,6 +4,7 @@
 
 #include "core/testing/test_util.h"
 #include "core/time.h"
+#include "market/edge_parse.h"
 #include "market/instrument.h"
 
 namespace sinyal::market {
@@ -11,6 +12,24 @@ namespace {
 
 UnixNanos T(int y, int mo, int d, int h = 0, int mi = 0, int s = 0) {
   return CivilToNanos(CivilTime{y, mo, d, h, mi, s});
+}
+
+// The edge parse: user text -> typed key, with the messages the HTTP API returns.
+TEST(EdgeParseTest, ParsesSeriesKeysAndItsHalvesWithTheSameRules) {
+  auto k = ParseSeriesKey("eurusd", "1h");
+  ASSERT_OK(k);
+  EXPECT_EQ(*k, (SeriesKey{"EURUSD", Timeframe::kH1}));
+  EXPECT_EQ(ParseSeriesKey("", "H1").error().message(), "symbol is required");
+  EXPECT_EQ(ParseSeriesKey("EURUSD", "").error().field(), "timeframe");
+  EXPECT_EQ(ParseSeriesKey("EUR/USD", "H1").error().field(), "symbol");
+  EXPECT_EQ(ParseSeriesKey("EURUSD", "H2").error().field(), "timeframe");
+
+  EXPECT_EQ(*ParseSymbolText("xauusd"), "XAUUSD");
+  EXPECT_EQ(ParseSymbolText("").error().message(), "symbol is required");
+  EXPECT_EQ(ParseSymbolText("EUR/USD").error().field(), "symbol");
+  EXPECT_EQ(*ParseTimeframeText("4h"), Timeframe::kH4);
+  EXPECT_EQ(ParseTimeframeText("").error().message(), "timeframe is required");
+  EXPECT_EQ(ParseTimeframeText("H2").error().field(), "timeframe");
 }
 
 TEST(TimeframeTest, ParsesCanonicalAndDurationSpellings) {

@@ -23,8 +23,8 @@ std::string Owner(TenantId t) {
                        : "tenant_id = " + std::to_string(t.value());
 }
 
-std::string NoVersion(const std::string& symbol, const std::string& timeframe, int64_t version) {
-  return "no model version " + std::to_string(version) + " for " + symbol + " " + timeframe;
+std::string NoVersion(const market::SeriesKey& series, int64_t version) {
+  return "no model version " + std::to_string(version) + " for " + KeyText(series);
 }
 
 std::string ToHex(const std::string& bytes) {
@@ -150,9 +150,11 @@ Result<ModelRecord> DbModelRegistry::RegisterWithReport(TenantId tenant, const E
   return r;
 }
 
-Result<std::vector<ModelRecord>> DbModelRegistry::List(TenantId tenant, const std::string& symbol,
-                                                       const std::string& timeframe) {
-  SINYAL_RETURN_IF_ERROR(CheckRegistryKey(tenant, symbol, timeframe));
+Result<std::vector<ModelRecord>> DbModelRegistry::List(TenantId tenant,
+                                                       const market::SeriesKey& series) {
+  const std::string& symbol = series.symbol;
+  const std::string timeframe = KeyTimeframe(series.timeframe);
+  SINYAL_RETURN_IF_ERROR(CheckRegistryKey(tenant, series));
   std::vector<ModelRecord> out;
   Status s = Tx(tenant, true, [&](soci::session& sql) -> Status {
     out.clear();
@@ -173,16 +175,18 @@ Result<std::vector<ModelRecord>> DbModelRegistry::List(TenantId tenant, const st
   return out;
 }
 
-Result<ModelRecord> DbModelRegistry::GetRecord(TenantId tenant, const std::string& symbol,
-                                               const std::string& timeframe, int64_t version) {
-  SINYAL_RETURN_IF_ERROR(CheckRegistryKey(tenant, symbol, timeframe));
+Result<ModelRecord> DbModelRegistry::GetRecord(TenantId tenant, const market::SeriesKey& series,
+                                               int64_t version) {
+  const std::string& symbol = series.symbol;
+  const std::string timeframe = KeyTimeframe(series.timeframe);
+  SINYAL_RETURN_IF_ERROR(CheckRegistryKey(tenant, series));
   std::string text;
   Status s = Tx(tenant, true, [&](soci::session& sql) -> Status {
     long long v = version;
     sql << "SELECT record FROM model_versions WHERE " + Owner(tenant) +
                " AND symbol = :s AND timeframe = :tf AND version = :v",
         soci::use(symbol, "s"), soci::use(timeframe, "tf"), soci::use(v, "v"), soci::into(text);
-    if (!sql.got_data()) return Status::NotFound(NoVersion(symbol, timeframe, version), "version");
+    if (!sql.got_data()) return Status::NotFound(NoVersion(series, version), "version");
     return Status::Ok();
   });
   if (!s.ok()) return s;
@@ -190,10 +194,11 @@ Result<ModelRecord> DbModelRegistry::GetRecord(TenantId tenant, const std::strin
 }
 
 Result<std::vector<std::string>> DbModelRegistry::StoredFiles(TenantId tenant,
-                                                              const std::string& symbol,
-                                                              const std::string& timeframe,
+                                                              const market::SeriesKey& series,
                                                               int64_t version) {
-  SINYAL_RETURN_IF_ERROR(CheckRegistryKey(tenant, symbol, timeframe));
+  const std::string& symbol = series.symbol;
+  const std::string timeframe = KeyTimeframe(series.timeframe);
+  SINYAL_RETURN_IF_ERROR(CheckRegistryKey(tenant, series));
   const bool pg = db_.dialect() == Dialect::kPostgres;
   std::vector<std::string> files;
   Status s = Tx(tenant, true, [&](soci::session& sql) -> Status {
@@ -202,7 +207,7 @@ Result<std::vector<std::string>> DbModelRegistry::StoredFiles(TenantId tenant,
     sql << "SELECT id FROM model_versions WHERE " + Owner(tenant) +
                " AND symbol = :s AND timeframe = :tf AND version = :v",
         soci::use(symbol, "s"), soci::use(timeframe, "tf"), soci::use(v, "v"), soci::into(id);
-    if (!sql.got_data()) return Status::NotFound(NoVersion(symbol, timeframe, version), "version");
+    if (!sql.got_data()) return Status::NotFound(NoVersion(series, version), "version");
     soci::rowset<std::string> rows =
         (sql.prepare << std::string("SELECT ") + (pg ? "encode(bytes, 'hex')" : "bytes") +
                             " FROM model_files WHERE model_id = :m AND " + Owner(tenant) +
@@ -222,11 +227,10 @@ Result<std::vector<std::string>> DbModelRegistry::StoredFiles(TenantId tenant,
   return files;
 }
 
-Result<Ensemble> DbModelRegistry::Load(TenantId tenant, const std::string& symbol,
-                                       const std::string& timeframe, int64_t version) {
-  SINYAL_ASSIGN_OR_RETURN(ModelRecord rec, GetRecord(tenant, symbol, timeframe, version));
-  SINYAL_ASSIGN_OR_RETURN(std::vector<std::string> stored,
-                          StoredFiles(tenant, symbol, timeframe, version));
+Result<Ensemble> DbModelRegistry::Load(TenantId tenant, const market::SeriesKey& series,
+                                       int64_t version) {
+  SINYAL_ASSIGN_OR_RETURN(ModelRecord rec, GetRecord(tenant, series, version));
+  SINYAL_ASSIGN_OR_RETURN(std::vector<std::string> stored, StoredFiles(tenant, series, version));
   const std::string v = std::to_string(version);
   if (rec.tenant != tenant)
     return Status::DataLoss("record tenant of model version " + v + " does not match");
@@ -234,7 +238,7 @@ Result<Ensemble> DbModelRegistry::Load(TenantId tenant, const std::string& symbo
     return Status::DataLoss("model version " + v + " lists no members");
   const auto names = BundleFileNames(rec.file_hashes.size() - 3);
   if (stored.size() != names.size()) {
-    return Status::DataLoss("model version " + v + " of " + symbol + " " + timeframe + " has " +
+    return Status::DataLoss("model version " + v + " of " + KeyText(series) + " has " +
                             std::to_string(stored.size()) + " stored files; its record lists " +
                             std::to_string(names.size()));
   }
@@ -242,15 +246,15 @@ Result<Ensemble> DbModelRegistry::Load(TenantId tenant, const std::string& symbo
   for (size_t i = 0; i < names.size(); ++i) {
     const std::string h = Sha256Hex(stored[i]);
     if (h != rec.file_hashes[i]) {
-      return Status::DataLoss("model version " + v + " of " + symbol + " " + timeframe +
+      return Status::DataLoss("model version " + v + " of " + KeyText(series) +
                               " is corrupted: " + names[i] + " has sha256 " + h.substr(0, 12) +
                               "..., recorded " + rec.file_hashes[i].substr(0, 12) + "...");
     }
     files.emplace_back(names[i], std::move(stored[i]));
   }
   if (BundleHash(files) != rec.content_hash) {
-    return Status::DataLoss("content hash mismatch for model version " + v + " of " + symbol + " " +
-                            timeframe);
+    return Status::DataLoss("content hash mismatch for model version " + v + " of " +
+                            KeyText(series));
   }
   const size_t nm = names.size() - 3;
   std::vector<std::string> ubj;
@@ -276,14 +280,13 @@ Result<Ensemble> DbModelRegistry::Load(TenantId tenant, const std::string& symbo
   return ens;
 }
 
-Status DbModelRegistry::Activate(TenantId tenant, const std::string& symbol,
-                                 const std::string& timeframe, int64_t version) {
-  return ActivateAs(tenant, symbol, timeframe, version, "");
+Status DbModelRegistry::Activate(TenantId tenant, const market::SeriesKey& series,
+                                 int64_t version) {
+  return ActivateAs(tenant, series, version, "");
 }
 
-Status DbModelRegistry::Rollback(TenantId tenant, const std::string& symbol,
-                                 const std::string& timeframe, int horizon) {
-  return RollbackAs(tenant, symbol, timeframe, horizon, "").status();
+Status DbModelRegistry::Rollback(TenantId tenant, const market::SeriesKey& series, int horizon) {
+  return RollbackAs(tenant, series, horizon, "").status();
 }
 
 namespace {
@@ -294,8 +297,10 @@ struct ActiveRow {
   std::vector<int64_t> history;
 };
 
-Result<ActiveRow> ReadActive(soci::session& sql, TenantId tenant, const std::string& symbol,
-                             const std::string& timeframe, int horizon) {
+Result<ActiveRow> ReadActive(soci::session& sql, TenantId tenant, const market::SeriesKey& series,
+                             int horizon) {
+  const std::string& symbol = series.symbol;
+  const std::string timeframe = KeyTimeframe(series.timeframe);
   ActiveRow a;
   long long v = 0;
   std::string history;
@@ -309,22 +314,21 @@ Result<ActiveRow> ReadActive(soci::session& sql, TenantId tenant, const std::str
   a.version = v;
   auto j = nlohmann::json::parse(history, nullptr, false);
   if (j.is_discarded() || !j.is_array()) {
-    return Status::DataLoss("the activation history of " + symbol + " " + timeframe +
-                            " is corrupted");
+    return Status::DataLoss("the activation history of " + KeyText(series) + " is corrupted");
   }
   for (const auto& e : j) {
     if (!e.is_number_integer()) {
-      return Status::DataLoss("the activation history of " + symbol + " " + timeframe +
-                              " is corrupted");
+      return Status::DataLoss("the activation history of " + KeyText(series) + " is corrupted");
     }
     a.history.push_back(e.get<int64_t>());
   }
   return a;
 }
 
-void WriteActive(soci::session& sql, TenantId tenant, const std::string& symbol,
-                 const std::string& timeframe, int horizon, bool exists, int64_t version,
-                 const std::vector<int64_t>& history, UnixNanos now) {
+void WriteActive(soci::session& sql, TenantId tenant, const market::SeriesKey& series, int horizon,
+                 bool exists, int64_t version, const std::vector<int64_t>& history, UnixNanos now) {
+  const std::string& symbol = series.symbol;
+  const std::string timeframe = KeyTimeframe(series.timeframe);
   const std::string h = nlohmann::json(history).dump();
   long long v = version, at = now;
   int hz = horizon;
@@ -343,9 +347,11 @@ void WriteActive(soci::session& sql, TenantId tenant, const std::string& symbol,
   }
 }
 
-void AppendAudit(soci::session& sql, TenantId tenant, const std::string& symbol,
-                 const std::string& timeframe, int horizon, const std::string& action,
-                 std::optional<int64_t> from, int64_t to, const std::string& actor, UnixNanos now) {
+void AppendAudit(soci::session& sql, TenantId tenant, const market::SeriesKey& series, int horizon,
+                 const std::string& action, std::optional<int64_t> from, int64_t to,
+                 const std::string& actor, UnixNanos now) {
+  const std::string& symbol = series.symbol;
+  const std::string timeframe = KeyTimeframe(series.timeframe);
   long long t = tenant.value(), f = from.value_or(0), v = to, at = now;
   int hz = horizon;
   soci::indicator ti = IsPlatform(tenant) ? soci::i_null : soci::i_ok;
@@ -359,15 +365,14 @@ void AppendAudit(soci::session& sql, TenantId tenant, const std::string& symbol,
 
 }  // namespace
 
-Status DbModelRegistry::ActivateAs(TenantId tenant, const std::string& symbol,
-                                   const std::string& timeframe, int64_t version,
-                                   const std::string& actor) {
+Status DbModelRegistry::ActivateAs(TenantId tenant, const market::SeriesKey& series,
+                                   int64_t version, const std::string& actor) {
   // Verify first: a model that does not load never becomes active. Versions are immutable, so
   // verifying outside the switching transaction is enough.
-  SINYAL_ASSIGN_OR_RETURN(Ensemble ens, Load(tenant, symbol, timeframe, version));
+  SINYAL_ASSIGN_OR_RETURN(Ensemble ens, Load(tenant, series, version));
   const int horizon = ens.schema().horizon;
   SINYAL_RETURN_IF_ERROR(Tx(tenant, false, [&](soci::session& sql) -> Status {
-    SINYAL_ASSIGN_OR_RETURN(ActiveRow a, ReadActive(sql, tenant, symbol, timeframe, horizon));
+    SINYAL_ASSIGN_OR_RETURN(ActiveRow a, ReadActive(sql, tenant, series, horizon));
     if (a.exists && a.version == version) return Status::Ok();
     std::optional<int64_t> from;
     if (a.exists) {
@@ -375,11 +380,11 @@ Status DbModelRegistry::ActivateAs(TenantId tenant, const std::string& symbol,
       a.history.push_back(a.version);
     }
     const UnixNanos now = clock_.Now();
-    WriteActive(sql, tenant, symbol, timeframe, horizon, a.exists, version, a.history, now);
-    AppendAudit(sql, tenant, symbol, timeframe, horizon, "activate", from, version, actor, now);
+    WriteActive(sql, tenant, series, horizon, a.exists, version, a.history, now);
+    AppendAudit(sql, tenant, series, horizon, "activate", from, version, actor, now);
     return Status::Ok();
   }));
-  if (on_activated_) on_activated_(tenant, symbol, timeframe, version);
+  if (on_activated_) on_activated_(tenant, series, version);
   return Status::Ok();
 }
 
@@ -387,61 +392,62 @@ void DbModelRegistry::SetActivationListener(ActivationListener listener) {
   on_activated_ = std::move(listener);
 }
 
-Result<int64_t> DbModelRegistry::RollbackAs(TenantId tenant, const std::string& symbol,
-                                            const std::string& timeframe, int horizon,
-                                            const std::string& actor) {
-  SINYAL_RETURN_IF_ERROR(CheckRegistryKey(tenant, symbol, timeframe));
+Result<int64_t> DbModelRegistry::RollbackAs(TenantId tenant, const market::SeriesKey& series,
+                                            int horizon, const std::string& actor) {
+  SINYAL_RETURN_IF_ERROR(CheckRegistryKey(tenant, series));
   // Find the target, verify it, then switch only if nothing changed meanwhile.
   ActiveRow seen;
   SINYAL_RETURN_IF_ERROR(Tx(tenant, true, [&](soci::session& sql) -> Status {
-    SINYAL_ASSIGN_OR_RETURN(seen, ReadActive(sql, tenant, symbol, timeframe, horizon));
+    SINYAL_ASSIGN_OR_RETURN(seen, ReadActive(sql, tenant, series, horizon));
     return Status::Ok();
   }));
   if (!seen.exists || seen.history.empty()) {
-    return Status::FailedPrecondition("no earlier active version to roll back to for " + symbol +
-                                          " " + timeframe + " at horizon " +
+    return Status::FailedPrecondition("no earlier active version to roll back to for " +
+                                          KeyText(series) + " at horizon " +
                                           std::to_string(horizon),
                                       "version");
   }
   const int64_t target = seen.history.back();
-  SINYAL_RETURN_IF_ERROR(Load(tenant, symbol, timeframe, target).status());
+  SINYAL_RETURN_IF_ERROR(Load(tenant, series, target).status());
   Status s = Tx(tenant, false, [&](soci::session& sql) -> Status {
-    SINYAL_ASSIGN_OR_RETURN(ActiveRow a, ReadActive(sql, tenant, symbol, timeframe, horizon));
+    SINYAL_ASSIGN_OR_RETURN(ActiveRow a, ReadActive(sql, tenant, series, horizon));
     if (!a.exists || a.version != seen.version || a.history != seen.history) {
-      return Status::Conflict("the active model of " + symbol + " " + timeframe +
-                                  " changed during the rollback; try again",
-                              "version");
+      return Status::Conflict(
+          "the active model of " + KeyText(series) + " changed during the rollback; try again",
+          "version");
     }
     a.history.pop_back();
     const UnixNanos now = clock_.Now();
-    WriteActive(sql, tenant, symbol, timeframe, horizon, true, target, a.history, now);
-    AppendAudit(sql, tenant, symbol, timeframe, horizon, "rollback", a.version, target, actor, now);
+    WriteActive(sql, tenant, series, horizon, true, target, a.history, now);
+    AppendAudit(sql, tenant, series, horizon, "rollback", a.version, target, actor, now);
     return Status::Ok();
   });
   if (!s.ok()) return s;
-  if (on_activated_) on_activated_(tenant, symbol, timeframe, target);
+  if (on_activated_) on_activated_(tenant, series, target);
   return target;
 }
 
-Result<int64_t> DbModelRegistry::ActiveVersion(TenantId tenant, const std::string& symbol,
-                                               const std::string& timeframe, int horizon) {
-  SINYAL_RETURN_IF_ERROR(CheckRegistryKey(tenant, symbol, timeframe));
+Result<int64_t> DbModelRegistry::ActiveVersion(TenantId tenant, const market::SeriesKey& series,
+                                               int horizon) {
+  SINYAL_RETURN_IF_ERROR(CheckRegistryKey(tenant, series));
   ActiveRow a;
   SINYAL_RETURN_IF_ERROR(Tx(tenant, true, [&](soci::session& sql) -> Status {
-    SINYAL_ASSIGN_OR_RETURN(a, ReadActive(sql, tenant, symbol, timeframe, horizon));
+    SINYAL_ASSIGN_OR_RETURN(a, ReadActive(sql, tenant, series, horizon));
     return Status::Ok();
   }));
   if (!a.exists) {
-    return Status::NotFound("no active model for " + symbol + " " + timeframe + " at horizon " +
-                                std::to_string(horizon),
-                            "symbol");
+    return Status::NotFound(
+        "no active model for " + KeyText(series) + " at horizon " + std::to_string(horizon),
+        "symbol");
   }
   return a.version;
 }
 
-Result<std::vector<int>> DbModelRegistry::ActiveHorizons(TenantId tenant, const std::string& symbol,
-                                                         const std::string& timeframe) {
-  SINYAL_RETURN_IF_ERROR(CheckRegistryKey(tenant, symbol, timeframe));
+Result<std::vector<int>> DbModelRegistry::ActiveHorizons(TenantId tenant,
+                                                         const market::SeriesKey& series) {
+  const std::string& symbol = series.symbol;
+  const std::string timeframe = KeyTimeframe(series.timeframe);
+  SINYAL_RETURN_IF_ERROR(CheckRegistryKey(tenant, series));
   std::vector<int> out;
   SINYAL_RETURN_IF_ERROR(Tx(tenant, true, [&](soci::session& sql) -> Status {
     int h = 0;
@@ -456,16 +462,18 @@ Result<std::vector<int>> DbModelRegistry::ActiveHorizons(TenantId tenant, const 
   return out;
 }
 
-Result<StoredReport> DbModelRegistry::GetReport(TenantId tenant, const std::string& symbol,
-                                                const std::string& timeframe, int64_t version) {
-  SINYAL_RETURN_IF_ERROR(CheckRegistryKey(tenant, symbol, timeframe));
+Result<StoredReport> DbModelRegistry::GetReport(TenantId tenant, const market::SeriesKey& series,
+                                                int64_t version) {
+  const std::string& symbol = series.symbol;
+  const std::string timeframe = KeyTimeframe(series.timeframe);
+  SINYAL_RETURN_IF_ERROR(CheckRegistryKey(tenant, series));
   StoredReport r;
   Status s = Tx(tenant, true, [&](soci::session& sql) -> Status {
     long long v = version, id = 0;
     sql << "SELECT id FROM model_versions WHERE " + Owner(tenant) +
                " AND symbol = :s AND timeframe = :tf AND version = :v",
         soci::use(symbol, "s"), soci::use(timeframe, "tf"), soci::use(v, "v"), soci::into(id);
-    if (!sql.got_data()) return Status::NotFound(NoVersion(symbol, timeframe, version), "version");
+    if (!sql.got_data()) return Status::NotFound(NoVersion(series, version), "version");
     sql << "SELECT report_json, report_md, reliability_svg, coverage_svg FROM model_reports "
            "WHERE model_id = :m AND " +
                Owner(tenant),
@@ -483,9 +491,10 @@ Result<StoredReport> DbModelRegistry::GetReport(TenantId tenant, const std::stri
 }
 
 Result<std::vector<ActivationEvent>> DbModelRegistry::Audit(TenantId tenant,
-                                                            const std::string& symbol,
-                                                            const std::string& timeframe) {
-  SINYAL_RETURN_IF_ERROR(CheckRegistryKey(tenant, symbol, timeframe));
+                                                            const market::SeriesKey& series) {
+  const std::string& symbol = series.symbol;
+  const std::string timeframe = KeyTimeframe(series.timeframe);
+  SINYAL_RETURN_IF_ERROR(CheckRegistryKey(tenant, series));
   std::vector<ActivationEvent> out;
   Status s = Tx(tenant, true, [&](soci::session& sql) -> Status {
     out.clear();
@@ -515,16 +524,17 @@ Result<std::vector<ActivationEvent>> DbModelRegistry::Audit(TenantId tenant,
   return out;
 }
 
-Status DbModelRegistry::TEST_OverwriteFile(TenantId tenant, const std::string& symbol,
-                                           const std::string& timeframe, int64_t version, int index,
-                                           const std::string& bytes) {
+Status DbModelRegistry::TEST_OverwriteFile(TenantId tenant, const market::SeriesKey& series,
+                                           int64_t version, int index, const std::string& bytes) {
+  const std::string& symbol = series.symbol;
+  const std::string timeframe = KeyTimeframe(series.timeframe);
   const bool pg = db_.dialect() == Dialect::kPostgres;
   return Tx(tenant, false, [&](soci::session& sql) -> Status {
     long long v = version, id = 0;
     sql << "SELECT id FROM model_versions WHERE " + Owner(tenant) +
                " AND symbol = :s AND timeframe = :tf AND version = :v",
         soci::use(symbol, "s"), soci::use(timeframe, "tf"), soci::use(v, "v"), soci::into(id);
-    if (!sql.got_data()) return Status::NotFound(NoVersion(symbol, timeframe, version), "version");
+    if (!sql.got_data()) return Status::NotFound(NoVersion(series, version), "version");
     const std::string b = pg ? ToHex(bytes) : bytes;
     sql << std::string("UPDATE model_files SET bytes = ") +
                (pg ? "decode(:b, 'hex')" : "CAST(:b AS BLOB)") +

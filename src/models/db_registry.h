@@ -73,54 +73,45 @@ class DbModelRegistry final : public ModelRegistry {
   [[nodiscard]] Result<ModelRecord> RegisterWithReport(TenantId tenant, const Ensemble& ensemble,
                                                        ModelRecord meta,
                                                        const StoredReport* report);
-  Result<std::vector<ModelRecord>> List(TenantId tenant, const std::string& symbol,
-                                        const std::string& timeframe) override;
-  Result<ModelRecord> GetRecord(TenantId tenant, const std::string& symbol,
-                                const std::string& timeframe, int64_t version) override;
-  Result<Ensemble> Load(TenantId tenant, const std::string& symbol, const std::string& timeframe,
-                        int64_t version) override;
-  Status Activate(TenantId tenant, const std::string& symbol, const std::string& timeframe,
-                  int64_t version) override;
-  Result<int64_t> ActiveVersion(TenantId tenant, const std::string& symbol,
-                                const std::string& timeframe, int horizon) override;
-  Result<std::vector<int>> ActiveHorizons(TenantId tenant, const std::string& symbol,
-                                          const std::string& timeframe) override;
-  Status Rollback(TenantId tenant, const std::string& symbol, const std::string& timeframe,
-                  int horizon) override;
+  Result<std::vector<ModelRecord>> List(TenantId tenant, const market::SeriesKey& series) override;
+  Result<ModelRecord> GetRecord(TenantId tenant, const market::SeriesKey& series,
+                                int64_t version) override;
+  Result<Ensemble> Load(TenantId tenant, const market::SeriesKey& series, int64_t version) override;
+  Status Activate(TenantId tenant, const market::SeriesKey& series, int64_t version) override;
+  Result<int64_t> ActiveVersion(TenantId tenant, const market::SeriesKey& series,
+                                int horizon) override;
+  Result<std::vector<int>> ActiveHorizons(TenantId tenant,
+                                          const market::SeriesKey& series) override;
+  Status Rollback(TenantId tenant, const market::SeriesKey& series, int horizon) override;
 
   // Activate / Rollback recording `actor` in the audit. Rollback returns the version now active.
-  [[nodiscard]] Status ActivateAs(TenantId tenant, const std::string& symbol,
-                                  const std::string& timeframe, int64_t version,
+  [[nodiscard]] Status ActivateAs(TenantId tenant, const market::SeriesKey& series, int64_t version,
                                   const std::string& actor);
-  [[nodiscard]] Result<int64_t> RollbackAs(TenantId tenant, const std::string& symbol,
-                                           const std::string& timeframe, int horizon,
-                                           const std::string& actor);
+  [[nodiscard]] Result<int64_t> RollbackAs(TenantId tenant, const market::SeriesKey& series,
+                                           int horizon, const std::string& actor);
 
   // Called after a version became active (Activate/ActivateAs, and the target of a Rollback),
   // outside any transaction, on the activating thread; also when the version was already active.
   // app/ wires the interval calibration store, so a version's calibration is fitted when it is
   // activated, not on a signal request. REQUIRES: set before the registry is shared.
-  using ActivationListener = std::function<void(TenantId tenant, const std::string& symbol,
-                                                const std::string& timeframe, int64_t version)>;
+  using ActivationListener =
+      std::function<void(TenantId tenant, const market::SeriesKey& series, int64_t version)>;
   void SetActivationListener(ActivationListener listener);
 
   // The stored report of a version. NotFound("version") when the version or its report is absent.
-  [[nodiscard]] Result<StoredReport> GetReport(TenantId tenant, const std::string& symbol,
-                                               const std::string& timeframe, int64_t version);
+  [[nodiscard]] Result<StoredReport> GetReport(TenantId tenant, const market::SeriesKey& series,
+                                               int64_t version);
   // The audit of the key, oldest first.
   [[nodiscard]] Result<std::vector<ActivationEvent>> Audit(TenantId tenant,
-                                                           const std::string& symbol,
-                                                           const std::string& timeframe);
+                                                           const market::SeriesKey& series);
   // The stored bytes of each file of a version, in order (member_0.ubj, ..., schema.json).
   [[nodiscard]] Result<std::vector<std::string>> StoredFiles(TenantId tenant,
-                                                             const std::string& symbol,
-                                                             const std::string& timeframe,
+                                                             const market::SeriesKey& series,
                                                              int64_t version);
 
   // Test hook: overwrites stored file `index` of a version (to corrupt it in tests).
-  [[nodiscard]] Status TEST_OverwriteFile(TenantId tenant, const std::string& symbol,
-                                          const std::string& timeframe, int64_t version, int index,
-                                          const std::string& bytes);
+  [[nodiscard]] Status TEST_OverwriteFile(TenantId tenant, const market::SeriesKey& series,
+                                          int64_t version, int index, const std::string& bytes);
 
  private:
   Status Tx(TenantId tenant, bool read, const std::function<Status(soci::session&)>& fn);

@@ -69,37 +69,36 @@ Result<ModelRecord> ModelRecord::FromJson(const nlohmann::json& j) {
 }
 
 namespace {
-std::string HorizonText(const std::string& symbol, const std::string& timeframe, int horizon) {
-  return symbol + " " + timeframe + " at horizon " + std::to_string(horizon);
+std::string HorizonText(const market::SeriesKey& series, int horizon) {
+  return KeyText(series) + " at horizon " + std::to_string(horizon);
 }
 }  // namespace
 
-Result<Ensemble> ResolveActive(ModelRegistry& registry, TenantId tenant, const std::string& symbol,
-                               const std::string& timeframe, int horizon, bool* from_platform) {
-  auto v = registry.ActiveVersion(tenant, symbol, timeframe, horizon);
+Result<Ensemble> ResolveActive(ModelRegistry& registry, TenantId tenant,
+                               const market::SeriesKey& series, int horizon, bool* from_platform) {
+  auto v = registry.ActiveVersion(tenant, series, horizon);
   if (v.ok()) {
     if (from_platform) *from_platform = false;
-    return registry.Load(tenant, symbol, timeframe, *v);
+    return registry.Load(tenant, series, *v);
   }
   if (!v.error().IsNotFound()) return v.error();
-  auto pv = registry.ActiveVersion(kPlatformTenant, symbol, timeframe, horizon);
+  auto pv = registry.ActiveVersion(kPlatformTenant, series, horizon);
   if (!pv.ok()) {
     if (pv.error().IsNotFound()) {
-      return Status::NotFound("no active model for " + HorizonText(symbol, timeframe, horizon),
-                              "symbol");
+      return Status::NotFound("no active model for " + HorizonText(series, horizon), "symbol");
     }
     return pv.error();
   }
   if (from_platform) *from_platform = true;
-  return registry.Load(kPlatformTenant, symbol, timeframe, *pv);
+  return registry.Load(kPlatformTenant, series, *pv);
 }
 
 Result<std::vector<int>> ServedHorizons(ModelRegistry& registry, TenantId tenant,
-                                        const std::string& symbol, const std::string& timeframe) {
-  SINYAL_ASSIGN_OR_RETURN(std::vector<int> out, registry.ActiveHorizons(tenant, symbol, timeframe));
+                                        const market::SeriesKey& series) {
+  SINYAL_ASSIGN_OR_RETURN(std::vector<int> out, registry.ActiveHorizons(tenant, series));
   if (tenant != kPlatformTenant) {
     SINYAL_ASSIGN_OR_RETURN(std::vector<int> platform,
-                            registry.ActiveHorizons(kPlatformTenant, symbol, timeframe));
+                            registry.ActiveHorizons(kPlatformTenant, series));
     out.insert(out.end(), platform.begin(), platform.end());
     std::sort(out.begin(), out.end());
     out.erase(std::unique(out.begin(), out.end()), out.end());
@@ -126,6 +125,18 @@ Status CheckRegistryKey(TenantId tenant, const std::string& symbol, const std::s
     return Status::InvalidArgument("bad timeframe '" + timeframe.substr(0, 40) + "'", "timeframe");
   }
   return Status::Ok();
+}
+
+Status CheckRegistryKey(TenantId tenant, const market::SeriesKey& series) {
+  return CheckRegistryKey(tenant, series.symbol, KeyTimeframe(series.timeframe));
+}
+
+std::string KeyTimeframe(market::Timeframe timeframe) {
+  return std::string(market::TimeframeName(timeframe));
+}
+
+std::string KeyText(const market::SeriesKey& series) {
+  return series.symbol + " " + KeyTimeframe(series.timeframe);
 }
 
 std::vector<std::string> BundleFileNames(size_t members) {
@@ -193,9 +204,13 @@ Result<fs::path> FileModelRegistry::KeyDir(TenantId tenant, const std::string& s
   return root_ / ("t" + std::to_string(tenant.value())) / symbol / timeframe;
 }
 
-fs::path FileModelRegistry::TEST_VersionDir(TenantId tenant, const std::string& symbol,
-                                            const std::string& timeframe, int64_t version) const {
-  return KeyDir(tenant, symbol, timeframe).value() / ("v" + std::to_string(version));
+Result<fs::path> FileModelRegistry::KeyDir(TenantId tenant, const market::SeriesKey& series) const {
+  return KeyDir(tenant, series.symbol, KeyTimeframe(series.timeframe));
+}
+
+fs::path FileModelRegistry::TEST_VersionDir(TenantId tenant, const market::SeriesKey& series,
+                                            int64_t version) const {
+  return KeyDir(tenant, series).value() / ("v" + std::to_string(version));
 }
 
 Result<ModelRecord> FileModelRegistry::Register(TenantId tenant, const Ensemble& ensemble,
@@ -252,10 +267,10 @@ Result<ModelRecord> FileModelRegistry::ReadRecordLocked(const fs::path& vdir) {
   return ModelRecord::FromJson(j);
 }
 
-Result<std::vector<ModelRecord>> FileModelRegistry::List(TenantId tenant, const std::string& symbol,
-                                                         const std::string& timeframe) {
+Result<std::vector<ModelRecord>> FileModelRegistry::List(TenantId tenant,
+                                                         const market::SeriesKey& series) {
   std::lock_guard<std::mutex> lock(mu_);
-  SINYAL_ASSIGN_OR_RETURN(fs::path kdir, KeyDir(tenant, symbol, timeframe));
+  SINYAL_ASSIGN_OR_RETURN(fs::path kdir, KeyDir(tenant, series));
   std::vector<ModelRecord> out;
   std::error_code ec;
   if (!fs::is_directory(kdir, ec)) return out;
@@ -269,27 +284,25 @@ Result<std::vector<ModelRecord>> FileModelRegistry::List(TenantId tenant, const 
   return out;
 }
 
-Result<ModelRecord> FileModelRegistry::GetRecord(TenantId tenant, const std::string& symbol,
-                                                 const std::string& timeframe, int64_t version) {
+Result<ModelRecord> FileModelRegistry::GetRecord(TenantId tenant, const market::SeriesKey& series,
+                                                 int64_t version) {
   std::lock_guard<std::mutex> lock(mu_);
-  SINYAL_ASSIGN_OR_RETURN(fs::path kdir, KeyDir(tenant, symbol, timeframe));
+  SINYAL_ASSIGN_OR_RETURN(fs::path kdir, KeyDir(tenant, series));
   const fs::path vdir = kdir / ("v" + std::to_string(version));
   if (version < 1 || !fs::exists(vdir / "record.json")) {
     return Status::NotFound(
-        "no model version " + std::to_string(version) + " for " + symbol + " " + timeframe,
-        "version");
+        "no model version " + std::to_string(version) + " for " + KeyText(series), "version");
   }
   return ReadRecordLocked(vdir);
 }
 
-Result<Ensemble> FileModelRegistry::LoadLocked(TenantId tenant, const std::string& symbol,
-                                               const std::string& timeframe, int64_t version) {
-  SINYAL_ASSIGN_OR_RETURN(fs::path kdir, KeyDir(tenant, symbol, timeframe));
+Result<Ensemble> FileModelRegistry::LoadLocked(TenantId tenant, const market::SeriesKey& series,
+                                               int64_t version) {
+  SINYAL_ASSIGN_OR_RETURN(fs::path kdir, KeyDir(tenant, series));
   const fs::path vdir = kdir / ("v" + std::to_string(version));
   if (version < 1 || !fs::exists(vdir / "record.json")) {
     return Status::NotFound(
-        "no model version " + std::to_string(version) + " for " + symbol + " " + timeframe,
-        "version");
+        "no model version " + std::to_string(version) + " for " + KeyText(series), "version");
   }
   SINYAL_ASSIGN_OR_RETURN(ModelRecord rec, ReadRecordLocked(vdir));
   if (rec.tenant != tenant) return Status::DataLoss("record tenant does not match its directory");
@@ -341,10 +354,10 @@ Result<Ensemble> FileModelRegistry::LoadLocked(TenantId tenant, const std::strin
   return ens;
 }
 
-Result<Ensemble> FileModelRegistry::Load(TenantId tenant, const std::string& symbol,
-                                         const std::string& timeframe, int64_t version) {
+Result<Ensemble> FileModelRegistry::Load(TenantId tenant, const market::SeriesKey& series,
+                                         int64_t version) {
   std::lock_guard<std::mutex> lock(mu_);
-  return LoadLocked(tenant, symbol, timeframe, version);
+  return LoadLocked(tenant, series, version);
 }
 
 namespace {
@@ -368,12 +381,12 @@ Status FileModelRegistry::WriteActiveLocked(const fs::path& kdir, int horizon,
   return WriteFileAtomic(kdir / ActiveFile(horizon), j.dump());
 }
 
-Status FileModelRegistry::Activate(TenantId tenant, const std::string& symbol,
-                                   const std::string& timeframe, int64_t version) {
+Status FileModelRegistry::Activate(TenantId tenant, const market::SeriesKey& series,
+                                   int64_t version) {
   std::lock_guard<std::mutex> lock(mu_);
-  SINYAL_ASSIGN_OR_RETURN(fs::path kdir, KeyDir(tenant, symbol, timeframe));
+  SINYAL_ASSIGN_OR_RETURN(fs::path kdir, KeyDir(tenant, series));
   // Verify first: a model that does not load never becomes active.
-  SINYAL_ASSIGN_OR_RETURN(Ensemble ens, LoadLocked(tenant, symbol, timeframe, version));
+  SINYAL_ASSIGN_OR_RETURN(Ensemble ens, LoadLocked(tenant, series, version));
   const int horizon = ens.schema().horizon;
   SINYAL_ASSIGN_OR_RETURN(nlohmann::json j, ReadActiveLocked(kdir, horizon));
   if (!j["active"].is_null()) {
@@ -384,23 +397,21 @@ Status FileModelRegistry::Activate(TenantId tenant, const std::string& symbol,
   return WriteActiveLocked(kdir, horizon, j);
 }
 
-Result<int64_t> FileModelRegistry::ActiveVersion(TenantId tenant, const std::string& symbol,
-                                                 const std::string& timeframe, int horizon) {
+Result<int64_t> FileModelRegistry::ActiveVersion(TenantId tenant, const market::SeriesKey& series,
+                                                 int horizon) {
   std::lock_guard<std::mutex> lock(mu_);
-  SINYAL_ASSIGN_OR_RETURN(fs::path kdir, KeyDir(tenant, symbol, timeframe));
+  SINYAL_ASSIGN_OR_RETURN(fs::path kdir, KeyDir(tenant, series));
   SINYAL_ASSIGN_OR_RETURN(nlohmann::json j, ReadActiveLocked(kdir, horizon));
   if (j["active"].is_null()) {
-    return Status::NotFound("no active model for " + HorizonText(symbol, timeframe, horizon),
-                            "symbol");
+    return Status::NotFound("no active model for " + HorizonText(series, horizon), "symbol");
   }
   return j["active"].get<int64_t>();
 }
 
 Result<std::vector<int>> FileModelRegistry::ActiveHorizons(TenantId tenant,
-                                                           const std::string& symbol,
-                                                           const std::string& timeframe) {
+                                                           const market::SeriesKey& series) {
   std::lock_guard<std::mutex> lock(mu_);
-  SINYAL_ASSIGN_OR_RETURN(fs::path kdir, KeyDir(tenant, symbol, timeframe));
+  SINYAL_ASSIGN_OR_RETURN(fs::path kdir, KeyDir(tenant, series));
   std::vector<int> out;
   std::error_code ec;
   for (const auto& f : fs::directory_iterator(kdir, ec)) {
@@ -414,18 +425,16 @@ Result<std::vector<int>> FileModelRegistry::ActiveHorizons(TenantId tenant,
   return out;
 }
 
-Status FileModelRegistry::Rollback(TenantId tenant, const std::string& symbol,
-                                   const std::string& timeframe, int horizon) {
+Status FileModelRegistry::Rollback(TenantId tenant, const market::SeriesKey& series, int horizon) {
   std::lock_guard<std::mutex> lock(mu_);
-  SINYAL_ASSIGN_OR_RETURN(fs::path kdir, KeyDir(tenant, symbol, timeframe));
+  SINYAL_ASSIGN_OR_RETURN(fs::path kdir, KeyDir(tenant, series));
   SINYAL_ASSIGN_OR_RETURN(nlohmann::json j, ReadActiveLocked(kdir, horizon));
   if (j["history"].empty()) {
     return Status::FailedPrecondition(
-        "no earlier active version to roll back to for " + HorizonText(symbol, timeframe, horizon),
-        "version");
+        "no earlier active version to roll back to for " + HorizonText(series, horizon), "version");
   }
   const int64_t prev = j["history"].back().get<int64_t>();
-  SINYAL_RETURN_IF_ERROR(LoadLocked(tenant, symbol, timeframe, prev).status());
+  SINYAL_RETURN_IF_ERROR(LoadLocked(tenant, series, prev).status());
   j["history"].erase(j["history"].end() - 1);
   j["active"] = prev;
   return WriteActiveLocked(kdir, horizon, j);

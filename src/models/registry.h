@@ -6,11 +6,15 @@
 // XGBoost UBJ, reloaded bit-identically, and verified against the hash on every load.
 //
 // Horizons. A version predicts schema.horizon bars ahead. The active version is explicit per
-// (tenant, symbol, timeframe, horizon): one series serves several horizons at once (the platform
+// (tenant, series, horizon): one series serves several horizons at once (the platform
 // defaults: 1, 4 and 24 bars), and a request's prediction_horizon chooses the model. Activate
 // takes the version's own horizon; Activate checks that the model loads before switching, so a
 // corrupted file gives a clear error and leaves the active model unchanged; Rollback returns the
 // horizon's previously active version in one call.
+//
+// Keys. Calls name a series by a typed market::SeriesKey (parsed at the HTTP/CLI edge); a key
+// whose symbol is not a safe name is InvalidArgument ("symbol"). Stored forms name the timeframe
+// by its canonical text ("H1", models::KeyTimeframe in registry_key.h), as they always have.
 //
 // Tenant isolation: every call takes the tenant id and only ever sees that tenant's models;
 // a version number of tenant B is NotFound for tenant A. Platform default models live under
@@ -35,6 +39,7 @@
 #include "core/clock.h"
 #include "core/ids.h"
 #include "core/status.h"
+#include "market/instrument.h"
 #include "models/ensemble.h"
 
 namespace sinyal::models {
@@ -45,6 +50,8 @@ inline constexpr TenantId kPlatformTenant{0};
 // The horizon (bars ahead) served when a request names none.
 inline constexpr int kDefaultHorizon = 1;
 
+// The stored record of a version (record.json / model_versions.record): symbol and timeframe stay
+// the stored text ("EURUSD", "H1"), checked by Register.
 struct ModelRecord {
   TenantId tenant;
   std::string symbol;
@@ -75,46 +82,42 @@ class ModelRegistry {
                                                      ModelRecord meta) = 0;
   // All versions of the key, oldest first. An empty list is not an error.
   [[nodiscard]] virtual Result<std::vector<ModelRecord>> List(TenantId tenant,
-                                                              const std::string& symbol,
-                                                              const std::string& timeframe) = 0;
-  [[nodiscard]] virtual Result<ModelRecord> GetRecord(TenantId tenant, const std::string& symbol,
-                                                      const std::string& timeframe,
+                                                              const market::SeriesKey& series) = 0;
+  [[nodiscard]] virtual Result<ModelRecord> GetRecord(TenantId tenant,
+                                                      const market::SeriesKey& series,
                                                       int64_t version) = 0;
   // Loads and verifies a version. NotFound when absent for this tenant; DataLoss when a stored
   // file is corrupted (hash mismatch or unreadable model), naming the file.
-  [[nodiscard]] virtual Result<Ensemble> Load(TenantId tenant, const std::string& symbol,
-                                              const std::string& timeframe, int64_t version) = 0;
+  [[nodiscard]] virtual Result<Ensemble> Load(TenantId tenant, const market::SeriesKey& series,
+                                              int64_t version) = 0;
   // Makes `version` active for its horizon after loading and verifying it. On any error nothing
   // changes.
-  [[nodiscard]] virtual Status Activate(TenantId tenant, const std::string& symbol,
-                                        const std::string& timeframe, int64_t version) = 0;
+  [[nodiscard]] virtual Status Activate(TenantId tenant, const market::SeriesKey& series,
+                                        int64_t version) = 0;
   // The active version for `horizon`; NotFound when none is active.
-  [[nodiscard]] virtual Result<int64_t> ActiveVersion(TenantId tenant, const std::string& symbol,
-                                                      const std::string& timeframe,
+  [[nodiscard]] virtual Result<int64_t> ActiveVersion(TenantId tenant,
+                                                      const market::SeriesKey& series,
                                                       int horizon) = 0;
   // The horizons with an active version, ascending (empty: none).
-  [[nodiscard]] virtual Result<std::vector<int>> ActiveHorizons(TenantId tenant,
-                                                                const std::string& symbol,
-                                                                const std::string& timeframe) = 0;
+  [[nodiscard]] virtual Result<std::vector<int>> ActiveHorizons(
+      TenantId tenant, const market::SeriesKey& series) = 0;
   // Re-activates the version that was active for `horizon` before the current one (verified
   // like Activate). FailedPrecondition when there is no earlier activation to return to.
-  [[nodiscard]] virtual Status Rollback(TenantId tenant, const std::string& symbol,
-                                        const std::string& timeframe, int horizon) = 0;
+  [[nodiscard]] virtual Status Rollback(TenantId tenant, const market::SeriesKey& series,
+                                        int horizon) = 0;
 };
 
 // The tenant's active model for the horizon, or else the platform default for the
 // symbol/timeframe/horizon. `*from_platform` (may be null) tells which. NotFound when neither
 // exists.
 [[nodiscard]] Result<Ensemble> ResolveActive(ModelRegistry& registry, TenantId tenant,
-                                             const std::string& symbol,
-                                             const std::string& timeframe, int horizon,
+                                             const market::SeriesKey& series, int horizon,
                                              bool* from_platform = nullptr);
 
 // The horizons `tenant` can be served for the series: its own active horizons and the platform's,
 // ascending, without repeats.
 [[nodiscard]] Result<std::vector<int>> ServedHorizons(ModelRegistry& registry, TenantId tenant,
-                                                      const std::string& symbol,
-                                                      const std::string& timeframe);
+                                                      const market::SeriesKey& series);
 
 // SHA-256 of bytes as 64 lower-case hex characters (OpenSSL).
 std::string Sha256Hex(std::string_view bytes);
@@ -128,33 +131,30 @@ class FileModelRegistry final : public ModelRegistry {
 
   Result<ModelRecord> Register(TenantId tenant, const Ensemble& ensemble,
                                ModelRecord meta) override;
-  Result<std::vector<ModelRecord>> List(TenantId tenant, const std::string& symbol,
-                                        const std::string& timeframe) override;
-  Result<ModelRecord> GetRecord(TenantId tenant, const std::string& symbol,
-                                const std::string& timeframe, int64_t version) override;
-  Result<Ensemble> Load(TenantId tenant, const std::string& symbol, const std::string& timeframe,
-                        int64_t version) override;
-  Status Activate(TenantId tenant, const std::string& symbol, const std::string& timeframe,
-                  int64_t version) override;
-  Result<int64_t> ActiveVersion(TenantId tenant, const std::string& symbol,
-                                const std::string& timeframe, int horizon) override;
-  Result<std::vector<int>> ActiveHorizons(TenantId tenant, const std::string& symbol,
-                                          const std::string& timeframe) override;
-  Status Rollback(TenantId tenant, const std::string& symbol, const std::string& timeframe,
-                  int horizon) override;
+  Result<std::vector<ModelRecord>> List(TenantId tenant, const market::SeriesKey& series) override;
+  Result<ModelRecord> GetRecord(TenantId tenant, const market::SeriesKey& series,
+                                int64_t version) override;
+  Result<Ensemble> Load(TenantId tenant, const market::SeriesKey& series, int64_t version) override;
+  Status Activate(TenantId tenant, const market::SeriesKey& series, int64_t version) override;
+  Result<int64_t> ActiveVersion(TenantId tenant, const market::SeriesKey& series,
+                                int horizon) override;
+  Result<std::vector<int>> ActiveHorizons(TenantId tenant,
+                                          const market::SeriesKey& series) override;
+  Status Rollback(TenantId tenant, const market::SeriesKey& series, int horizon) override;
 
   // Test hook: the directory of a stored version (to corrupt files in tests).
-  std::filesystem::path TEST_VersionDir(TenantId tenant, const std::string& symbol,
-                                        const std::string& timeframe, int64_t version) const;
+  std::filesystem::path TEST_VersionDir(TenantId tenant, const market::SeriesKey& series,
+                                        int64_t version) const;
 
  private:
   FileModelRegistry(std::filesystem::path root, const Clock& clock)
       : root_(std::move(root)), clock_(clock) {}
+  // root/t<tenant>/<symbol>/<timeframe>; the string form serves Register (a record's fields).
   Result<std::filesystem::path> KeyDir(TenantId tenant, const std::string& symbol,
                                        const std::string& timeframe) const;
+  Result<std::filesystem::path> KeyDir(TenantId tenant, const market::SeriesKey& series) const;
   Result<ModelRecord> ReadRecordLocked(const std::filesystem::path& vdir);
-  Result<Ensemble> LoadLocked(TenantId tenant, const std::string& symbol,
-                              const std::string& timeframe, int64_t version);
+  Result<Ensemble> LoadLocked(TenantId tenant, const market::SeriesKey& series, int64_t version);
   Result<nlohmann::json> ReadActiveLocked(const std::filesystem::path& kdir, int horizon);
   Status WriteActiveLocked(const std::filesystem::path& kdir, int horizon, const nlohmann::json& j);
 

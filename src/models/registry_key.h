@@ -10,6 +10,8 @@
 
 #include "core/ids.h"
 #include "core/status.h"
+#include "market/instrument.h"
+#include "market/timeframe.h"
 
 namespace sinyal::models {
 
@@ -17,9 +19,17 @@ namespace sinyal::models {
 // "." or "..".
 [[nodiscard]] bool SafeKeyName(const std::string& s);
 
-// OK, or InvalidArgument naming the field ("tenant", "symbol" or "timeframe").
+// OK, or InvalidArgument naming the field ("tenant", "symbol" or "timeframe"). The string form
+// checks a stored record's fields (ModelRecord, audit rows); the typed form a key from a caller.
 [[nodiscard]] Status CheckRegistryKey(TenantId tenant, const std::string& symbol,
                                       const std::string& timeframe);
+[[nodiscard]] Status CheckRegistryKey(TenantId tenant, const market::SeriesKey& series);
+
+// The text a key's timeframe is stored under (directory names, rows, ModelRecord::timeframe) and
+// named by in messages: its canonical name, "H1". Every stored model and row holds this form.
+[[nodiscard]] std::string KeyTimeframe(market::Timeframe timeframe);
+// "EURUSD H1": how messages name a key.
+[[nodiscard]] std::string KeyText(const market::SeriesKey& series);
 
 // The files of a stored version, in hashing order: member_<i>.ubj..., members.json,
 // calibration.json, schema.json.

@@ -56,7 +56,7 @@ TEST_F(RegistryTest, RoundTripIsBitIdenticalWithEqualPredictions) {
   EXPECT_EQ(rec->code_version, "test-1234");
   EXPECT_FALSE(rec->xgboost_version.empty());
 
-  auto loaded = reg_->Load(kA, "EURUSD", "H1", 1);
+  auto loaded = reg_->Load(kA, {"EURUSD", market::Timeframe::kH1}, 1);
   ASSERT_OK(loaded);
   auto again = loaded->ResaveMembers("ubj");
   ASSERT_OK(again);
@@ -73,7 +73,7 @@ TEST_F(RegistryTest, RoundTripIsBitIdenticalWithEqualPredictions) {
     ASSERT_EQ(a.proba, b.proba);
     ASSERT_EQ(a.uncertainty, b.uncertainty);
   }
-  auto back = reg_->GetRecord(kA, "EURUSD", "H1", 1);
+  auto back = reg_->GetRecord(kA, {"EURUSD", market::Timeframe::kH1}, 1);
   ASSERT_OK(back);
   EXPECT_EQ(back->ToJson(), rec->ToJson());
 }
@@ -81,21 +81,21 @@ TEST_F(RegistryTest, RoundTripIsBitIdenticalWithEqualPredictions) {
 TEST_F(RegistryTest, ActivateAndRollback) {
   auto m = TrainSmallModel(2);
   ASSERT_OK(m.ensemble);
-  EXPECT_TRUE(reg_->ActiveVersion(kA, "EURUSD", "H1", 1).error().IsNotFound());
+  EXPECT_TRUE(reg_->ActiveVersion(kA, {"EURUSD", market::Timeframe::kH1}, 1).error().IsNotFound());
   ASSERT_OK(reg_->Register(kA, *m.ensemble, Meta(m.ds)));
   ASSERT_OK(reg_->Register(kA, *m.ensemble, Meta(m.ds)));
   ASSERT_OK(reg_->Register(kA, *m.ensemble, Meta(m.ds)));
-  EXPECT_EQ(reg_->List(kA, "EURUSD", "H1")->size(), 3u);
-  ASSERT_OK(reg_->Activate(kA, "EURUSD", "H1", 1));
-  ASSERT_OK(reg_->Activate(kA, "EURUSD", "H1", 3));
-  EXPECT_EQ(*reg_->ActiveVersion(kA, "EURUSD", "H1", 1), 3);
-  ASSERT_OK(reg_->Rollback(kA, "EURUSD", "H1", 1));
-  EXPECT_EQ(*reg_->ActiveVersion(kA, "EURUSD", "H1", 1), 1);
-  Status s = reg_->Rollback(kA, "EURUSD", "H1", 1);
+  EXPECT_EQ(reg_->List(kA, {"EURUSD", market::Timeframe::kH1})->size(), 3u);
+  ASSERT_OK(reg_->Activate(kA, {"EURUSD", market::Timeframe::kH1}, 1));
+  ASSERT_OK(reg_->Activate(kA, {"EURUSD", market::Timeframe::kH1}, 3));
+  EXPECT_EQ(*reg_->ActiveVersion(kA, {"EURUSD", market::Timeframe::kH1}, 1), 3);
+  ASSERT_OK(reg_->Rollback(kA, {"EURUSD", market::Timeframe::kH1}, 1));
+  EXPECT_EQ(*reg_->ActiveVersion(kA, {"EURUSD", market::Timeframe::kH1}, 1), 1);
+  Status s = reg_->Rollback(kA, {"EURUSD", market::Timeframe::kH1}, 1);
   EXPECT_EQ(s.code(), StatusCode::kFailedPrecondition);
-  EXPECT_EQ(*reg_->ActiveVersion(kA, "EURUSD", "H1", 1), 1);
-  EXPECT_TRUE(reg_->Activate(kA, "EURUSD", "H1", 9).IsNotFound());
-  EXPECT_EQ(*reg_->ActiveVersion(kA, "EURUSD", "H1", 1), 1);
+  EXPECT_EQ(*reg_->ActiveVersion(kA, {"EURUSD", market::Timeframe::kH1}, 1), 1);
+  EXPECT_TRUE(reg_->Activate(kA, {"EURUSD", market::Timeframe::kH1}, 9).IsNotFound());
+  EXPECT_EQ(*reg_->ActiveVersion(kA, {"EURUSD", market::Timeframe::kH1}, 1), 1);
 }
 
 TEST_F(RegistryTest, CorruptedModelFileIsAClearErrorAndActiveUnchanged) {
@@ -103,9 +103,10 @@ TEST_F(RegistryTest, CorruptedModelFileIsAClearErrorAndActiveUnchanged) {
   ASSERT_OK(m.ensemble);
   ASSERT_OK(reg_->Register(kA, *m.ensemble, Meta(m.ds)));
   ASSERT_OK(reg_->Register(kA, *m.ensemble, Meta(m.ds)));
-  ASSERT_OK(reg_->Activate(kA, "EURUSD", "H1", 1));
+  ASSERT_OK(reg_->Activate(kA, {"EURUSD", market::Timeframe::kH1}, 1));
   // Flip one byte in the middle of member 1 of version 2.
-  const fs::path f = reg_->TEST_VersionDir(kA, "EURUSD", "H1", 2) / "member_1.ubj";
+  const fs::path f =
+      reg_->TEST_VersionDir(kA, {"EURUSD", market::Timeframe::kH1}, 2) / "member_1.ubj";
   {
     std::fstream io(f, std::ios::in | std::ios::out | std::ios::binary);
     io.seekg(static_cast<std::streamoff>(fs::file_size(f) / 2));
@@ -115,28 +116,29 @@ TEST_F(RegistryTest, CorruptedModelFileIsAClearErrorAndActiveUnchanged) {
     c = static_cast<char>(c ^ 0x5a);
     io.write(&c, 1);
   }
-  auto l = reg_->Load(kA, "EURUSD", "H1", 2);
+  auto l = reg_->Load(kA, {"EURUSD", market::Timeframe::kH1}, 2);
   ASSERT_FALSE(l.ok());
   EXPECT_EQ(l.error().code(), StatusCode::kDataLoss);
   EXPECT_NE(l.error().message().find("member_1.ubj"), std::string::npos) << l.error().ToString();
   EXPECT_NE(l.error().message().find("corrupted"), std::string::npos);
-  Status s = reg_->Activate(kA, "EURUSD", "H1", 2);
+  Status s = reg_->Activate(kA, {"EURUSD", market::Timeframe::kH1}, 2);
   EXPECT_EQ(s.code(), StatusCode::kDataLoss);
-  EXPECT_EQ(*reg_->ActiveVersion(kA, "EURUSD", "H1", 1), 1);
+  EXPECT_EQ(*reg_->ActiveVersion(kA, {"EURUSD", market::Timeframe::kH1}, 1), 1);
   // Garbage in place of a model whose hash is also rewritten is caught by XGBoost's parser.
   ASSERT_OK(reg_->Register(kA, *m.ensemble, Meta(m.ds)));
-  const fs::path v3 = reg_->TEST_VersionDir(kA, "EURUSD", "H1", 3);
+  const fs::path v3 = reg_->TEST_VersionDir(kA, {"EURUSD", market::Timeframe::kH1}, 3);
   { std::ofstream(v3 / "member_0.ubj", std::ios::trunc) << "not a model"; }
-  EXPECT_EQ(reg_->Activate(kA, "EURUSD", "H1", 3).code(), StatusCode::kDataLoss);
+  EXPECT_EQ(reg_->Activate(kA, {"EURUSD", market::Timeframe::kH1}, 3).code(),
+            StatusCode::kDataLoss);
   // A deleted file too.
   fs::remove(v3 / "calibration.json");
-  auto l3 = reg_->Load(kA, "EURUSD", "H1", 3);
+  auto l3 = reg_->Load(kA, {"EURUSD", market::Timeframe::kH1}, 3);
   ASSERT_FALSE(l3.ok());
   EXPECT_EQ(l3.error().code(), StatusCode::kDataLoss);
-  EXPECT_EQ(*reg_->ActiveVersion(kA, "EURUSD", "H1", 1), 1);
+  EXPECT_EQ(*reg_->ActiveVersion(kA, {"EURUSD", market::Timeframe::kH1}, 1), 1);
   // The active model still loads and predicts.
   bool platform = true;
-  auto active = ResolveActive(*reg_, kA, "EURUSD", "H1", 1, &platform);
+  auto active = ResolveActive(*reg_, kA, {"EURUSD", market::Timeframe::kH1}, 1, &platform);
   ASSERT_OK(active);
   EXPECT_FALSE(platform);
 }
@@ -146,27 +148,28 @@ TEST_F(RegistryTest, TenantsCannotSeeOrUseEachOthersModels) {
   ASSERT_OK(m.ensemble);
   auto rb = reg_->Register(kB, *m.ensemble, Meta(m.ds));
   ASSERT_OK(rb);
-  ASSERT_OK(reg_->Activate(kB, "EURUSD", "H1", rb->version));
+  ASSERT_OK(reg_->Activate(kB, {"EURUSD", market::Timeframe::kH1}, rb->version));
   // Tenant A sees nothing of B's.
-  EXPECT_TRUE(reg_->List(kA, "EURUSD", "H1")->empty());
-  EXPECT_TRUE(reg_->Load(kA, "EURUSD", "H1", rb->version).error().IsNotFound());
-  EXPECT_TRUE(reg_->GetRecord(kA, "EURUSD", "H1", rb->version).error().IsNotFound());
-  EXPECT_TRUE(reg_->Activate(kA, "EURUSD", "H1", rb->version).IsNotFound());
-  EXPECT_TRUE(reg_->ActiveVersion(kA, "EURUSD", "H1", 1).error().IsNotFound());
-  EXPECT_TRUE(ResolveActive(*reg_, kA, "EURUSD", "H1", 1).error().IsNotFound());
+  EXPECT_TRUE(reg_->List(kA, {"EURUSD", market::Timeframe::kH1})->empty());
+  EXPECT_TRUE(reg_->Load(kA, {"EURUSD", market::Timeframe::kH1}, rb->version).error().IsNotFound());
+  EXPECT_TRUE(
+      reg_->GetRecord(kA, {"EURUSD", market::Timeframe::kH1}, rb->version).error().IsNotFound());
+  EXPECT_TRUE(reg_->Activate(kA, {"EURUSD", market::Timeframe::kH1}, rb->version).IsNotFound());
+  EXPECT_TRUE(reg_->ActiveVersion(kA, {"EURUSD", market::Timeframe::kH1}, 1).error().IsNotFound());
+  EXPECT_TRUE(ResolveActive(*reg_, kA, {"EURUSD", market::Timeframe::kH1}, 1).error().IsNotFound());
   // B's activation is untouched by A's attempts.
-  EXPECT_EQ(*reg_->ActiveVersion(kB, "EURUSD", "H1", 1), rb->version);
+  EXPECT_EQ(*reg_->ActiveVersion(kB, {"EURUSD", market::Timeframe::kH1}, 1), rb->version);
   // A platform default serves A, but it is the platform's model, not B's.
   auto rp = reg_->Register(kPlatformTenant, *m.ensemble, Meta(m.ds));
   ASSERT_OK(rp);
-  ASSERT_OK(reg_->Activate(kPlatformTenant, "EURUSD", "H1", rp->version));
+  ASSERT_OK(reg_->Activate(kPlatformTenant, {"EURUSD", market::Timeframe::kH1}, rp->version));
   bool platform = false;
-  ASSERT_OK(ResolveActive(*reg_, kA, "EURUSD", "H1", 1, &platform));
+  ASSERT_OK(ResolveActive(*reg_, kA, {"EURUSD", market::Timeframe::kH1}, 1, &platform));
   EXPECT_TRUE(platform);
-  // Path tricks are rejected before touching the disk.
-  EXPECT_EQ(reg_->Load(kA, "../t2/EURUSD", "H1", 1).error().field(), "symbol");
-  EXPECT_EQ(reg_->Load(kA, "EURUSD", "..", 1).error().field(), "timeframe");
-  EXPECT_EQ(reg_->Load(TenantId(-2), "EURUSD", "H1", 1).error().field(), "tenant");
+  // Path tricks are rejected before touching the disk (a typed timeframe can't carry one).
+  EXPECT_EQ(reg_->Load(kA, {"../t2/EURUSD", market::Timeframe::kH1}, 1).error().field(), "symbol");
+  EXPECT_EQ(reg_->Load(TenantId(-2), {"EURUSD", market::Timeframe::kH1}, 1).error().field(),
+            "tenant");
 }
 
 // TrainModel -> Register -> Activate: the path of `sinyal train`; bad input changes nothing.
@@ -187,7 +190,7 @@ TEST_F(RegistryTest, TrainModelRegistersAndBadInputChangesNothing) {
   EXPECT_LT(out->record.data_from, out->record.data_to);
   auto rec = reg_->Register(kA, out->ensemble, out->record);
   ASSERT_OK(rec);
-  ASSERT_OK(reg_->Activate(kA, "EURUSD", "H1", rec->version));
+  ASSERT_OK(reg_->Activate(kA, {"EURUSD", market::Timeframe::kH1}, rec->version));
   EXPECT_EQ(rec->code_version, "abc123");
   EXPECT_TRUE(rec->metrics.contains("calibration_set"));
 
@@ -207,8 +210,8 @@ TEST_F(RegistryTest, TrainModelRegistersAndBadInputChangesNothing) {
   auto e3 = TrainModel(m.ds, greedy, PlanBounds{}, "x", clock_);
   ASSERT_FALSE(e3.ok());
   EXPECT_NE(e3.error().message().find("too little data"), std::string::npos);
-  EXPECT_EQ(*reg_->ActiveVersion(kA, "EURUSD", "H1", 1), rec->version);
-  EXPECT_EQ(reg_->List(kA, "EURUSD", "H1")->size(), 1u);
+  EXPECT_EQ(*reg_->ActiveVersion(kA, {"EURUSD", market::Timeframe::kH1}, 1), rec->version);
+  EXPECT_EQ(reg_->List(kA, {"EURUSD", market::Timeframe::kH1})->size(), 1u);
 }
 
 }  // namespace

@@ -8,11 +8,13 @@
 
 #include "core/time.h"
 #include "features/feature_set.h"
+#include "market/edge_parse.h"
 #include "market/instrument.h"
 #include "market/timeframe.h"
 #include "models/basic_features.h"
 #include "models/input_resolver.h"
 #include "models/market_adapter.h"
+#include "models/registry_key.h"
 #include "models/report.h"
 #include "store/bar_store.h"
 #include "store/database.h"
@@ -251,8 +253,9 @@ json ModelConfigView::ToJson() const {
       {"max_leaves", bounds.max_leaves},   {"eta", {bounds.min_eta, bounds.max_eta}},
       {"min_sample", bounds.min_sample},   {"max_min_child_weight", bounds.max_min_child_weight},
       {"max_lambda", bounds.max_lambda},   {"max_dead_band", bounds.max_dead_band}};
-  return {{"symbol", symbol}, {"timeframe", timeframe}, {"stored", stored},
-          {"plan", plan},     {"config", DraftJson(d)}, {"bounds", b}};
+  return {{"symbol", series.symbol}, {"timeframe", KeyTimeframe(series.timeframe)},
+          {"stored", stored},        {"plan", plan},
+          {"config", DraftJson(d)},  {"bounds", b}};
 }
 
 json TrainSummary::ToJson() const {
@@ -307,18 +310,6 @@ ModelService::ModelService(store::Database& db, store::BarStore& bars,
       clock_(clock),
       options_(std::move(options)) {}
 
-Result<std::string> ModelService::NormalizeSymbol(const std::string& text) {
-  if (text.empty()) return Status::InvalidArgument("symbol is required", "symbol");
-  return market::NormalizeSymbol(text);
-}
-
-Result<std::string> ModelService::NormalizeTimeframe(const std::string& text) {
-  if (text.empty()) return Status::InvalidArgument("timeframe is required", "timeframe");
-  auto tf = market::ParseTimeframe(text);
-  if (!tf.ok()) return tf.error().WithField("timeframe");
-  return std::string(market::TimeframeName(*tf));
-}
-
 Result<std::pair<std::string, PlanBounds>> ModelService::PlanOf(TenantId owner) const {
   if (IsPlatform(owner) || !options_.bounds_of)
     return std::make_pair(std::string("platform"), PlanBounds{});
@@ -326,10 +317,11 @@ Result<std::pair<std::string, PlanBounds>> ModelService::PlanOf(TenantId owner) 
   return std::make_pair(std::move(b.plan), std::move(b.bounds));
 }
 
-Result<ModelConfigView> ModelService::CurrentConfig(TenantId owner, const std::string& symbol_in,
-                                                    const std::string& timeframe_in) {
-  SINYAL_ASSIGN_OR_RETURN(std::string symbol, NormalizeSymbol(symbol_in));
-  SINYAL_ASSIGN_OR_RETURN(std::string timeframe, NormalizeTimeframe(timeframe_in));
+Result<ModelConfigView> ModelService::CurrentConfig(TenantId owner,
+                                                    const market::SeriesKey& series) {
+  SINYAL_RETURN_IF_ERROR(market::ValidateSymbol(series.symbol));
+  const std::string& symbol = series.symbol;
+  const std::string timeframe = KeyTimeframe(series.timeframe);  // stored text: "H1"
   SINYAL_ASSIGN_OR_RETURN(auto plan, PlanOf(owner));
   Draft d = DefaultDraft(symbol, timeframe);
   bool stored = false;
@@ -351,8 +343,7 @@ Result<ModelConfigView> ModelService::CurrentConfig(TenantId owner, const std::s
     }
   }
   ModelConfigView v;
-  v.symbol = symbol;
-  v.timeframe = timeframe;
+  v.series = series;
   v.config = std::move(d.config);
   v.dead_band_auto = d.dead_band_auto;
   v.stored = stored;
@@ -361,27 +352,27 @@ Result<ModelConfigView> ModelService::CurrentConfig(TenantId owner, const std::s
   return v;
 }
 
-Result<ModelConfigView> ModelService::GetConfig(TenantId tenant, const std::string& symbol,
-                                                const std::string& timeframe) {
+Result<ModelConfigView> ModelService::GetConfig(TenantId tenant, const market::SeriesKey& series) {
   if (!tenant.valid()) return Status::InvalidArgument("a tenant is required", "tenant");
-  return CurrentConfig(tenant, symbol, timeframe);
+  return CurrentConfig(tenant, series);
 }
 
-Result<ModelConfigView> ModelService::PutConfig(TenantId tenant, const std::string& symbol,
-                                                const std::string& timeframe, const json& changes) {
+Result<ModelConfigView> ModelService::PutConfig(TenantId tenant, const market::SeriesKey& series,
+                                                const json& changes) {
   if (!tenant.valid()) return Status::InvalidArgument("a tenant is required", "tenant");
-  SINYAL_ASSIGN_OR_RETURN(ModelConfigView v, CurrentConfig(tenant, symbol, timeframe));
+  SINYAL_ASSIGN_OR_RETURN(ModelConfigView v, CurrentConfig(tenant, series));
   Draft d{v.config, v.dead_band_auto};
   SINYAL_RETURN_IF_ERROR(ApplyConfigJson(changes, d));
   SINYAL_RETURN_IF_ERROR(Validate(d, v.bounds, changes));
   const std::string text = DraftJson(d).dump();
   SINYAL_RETURN_IF_ERROR(db_.WithTenantTx(tenant, [&](soci::session& sql) -> Status {
     long long t = tenant.value(), now = clock_.Now();
+    const std::string timeframe = KeyTimeframe(v.series.timeframe);
     // The plan bounds the number of configured symbols.
     std::vector<std::string> symbols(100);
     int others = 0;
     sql << "SELECT COUNT(DISTINCT symbol) FROM model_configs WHERE tenant_id = :t AND symbol <> :s",
-        soci::use(t, "t"), soci::use(v.symbol, "s"), soci::into(others);
+        soci::use(t, "t"), soci::use(v.series.symbol, "s"), soci::into(others);
     if (others + 1 > v.bounds.max_symbols) {
       return Status::InvalidArgument(
           "the " + v.plan + " plan allows models for " + std::to_string(v.bounds.max_symbols) +
@@ -391,16 +382,17 @@ Result<ModelConfigView> ModelService::PutConfig(TenantId tenant, const std::stri
     long long n = 0;
     sql << "SELECT COUNT(*) FROM model_configs WHERE tenant_id = :t AND symbol = :s AND timeframe "
            "= :tf",
-        soci::use(t, "t"), soci::use(v.symbol, "s"), soci::use(v.timeframe, "tf"), soci::into(n);
+        soci::use(t, "t"), soci::use(v.series.symbol, "s"), soci::use(timeframe, "tf"),
+        soci::into(n);
     if (n > 0) {
       sql << "UPDATE model_configs SET config = :c, updated_at = :now WHERE tenant_id = :t AND "
              "symbol = :s AND timeframe = :tf",
-          soci::use(text, "c"), soci::use(now, "now"), soci::use(t, "t"), soci::use(v.symbol, "s"),
-          soci::use(v.timeframe, "tf");
+          soci::use(text, "c"), soci::use(now, "now"), soci::use(t, "t"),
+          soci::use(v.series.symbol, "s"), soci::use(timeframe, "tf");
     } else {
       sql << "INSERT INTO model_configs (tenant_id, symbol, timeframe, config, updated_at) VALUES "
              "(:t, :s, :tf, :c, :now)",
-          soci::use(t, "t"), soci::use(v.symbol, "s"), soci::use(v.timeframe, "tf"),
+          soci::use(t, "t"), soci::use(v.series.symbol, "s"), soci::use(timeframe, "tf"),
           soci::use(text, "c"), soci::use(now, "now");
     }
     return Status::Ok();
@@ -412,10 +404,9 @@ Result<ModelConfigView> ModelService::PutConfig(TenantId tenant, const std::stri
 }
 
 Result<ModelService::BacktestSetup> ModelService::SetupForBacktest(TenantId owner,
-                                                                   const std::string& symbol,
-                                                                   const std::string& timeframe,
+                                                                   const market::SeriesKey& series,
                                                                    const json& overrides) {
-  SINYAL_ASSIGN_OR_RETURN(ModelConfigView v, CurrentConfig(owner, symbol, timeframe));
+  SINYAL_ASSIGN_OR_RETURN(ModelConfigView v, CurrentConfig(owner, series));
   Draft d{v.config, v.dead_band_auto};
   SINYAL_RETURN_IF_ERROR(ApplyConfigJson(overrides, d));
   d.config.nthread = std::clamp(options_.nthread, 1, 64);
@@ -438,10 +429,10 @@ Result<ModelService::BacktestSetup> ModelService::SetupForBacktest(TenantId owne
 
 double ModelService::MinAutoDeadBand() { return kMinAutoDeadBand; }
 
-Result<ModelService::Prepared> ModelService::Prepare(TenantId owner, const std::string& symbol_in,
-                                                     const std::string& timeframe_in,
+Result<ModelService::Prepared> ModelService::Prepare(TenantId owner,
+                                                     const market::SeriesKey& series,
                                                      const json& overrides, bool check_lookahead) {
-  SINYAL_ASSIGN_OR_RETURN(ModelConfigView v, CurrentConfig(owner, symbol_in, timeframe_in));
+  SINYAL_ASSIGN_OR_RETURN(ModelConfigView v, CurrentConfig(owner, series));
   Draft d{v.config, v.dead_band_auto};
   SINYAL_RETURN_IF_ERROR(ApplyConfigJson(overrides, d));
   d.config.nthread = std::clamp(options_.nthread, 1, 64);
@@ -451,15 +442,14 @@ Result<ModelService::Prepared> ModelService::Prepare(TenantId owner, const std::
   Prepared p;
   p.plan = v.plan;
   p.bounds = v.bounds;
-  SINYAL_ASSIGN_OR_RETURN(market::Timeframe tf, market::ParseTimeframe(v.timeframe));
-  const market::SeriesKey key{v.symbol, tf};
+  const market::SeriesKey& key = v.series;
   SINYAL_RETURN_IF_ERROR(bars_.Resolve(Viewer(owner), key).status());
   // The newest max_bars bars; the first of them is the anchor of the model's rows (inputs.h).
   SINYAL_ASSIGN_OR_RETURN(p.bars,
                           bars_.ReadBars(Viewer(owner), key, {.newest = options_.max_bars}));
   const int digits = InferDigits(p.bars);
-  SINYAL_ASSIGN_OR_RETURN(p.columns,
-                          ToBarColumns(v.symbol, v.timeframe, p.bars, std::pow(10.0, -digits)));
+  SINYAL_ASSIGN_OR_RETURN(p.columns, ToBarColumns(key.symbol, KeyTimeframe(key.timeframe), p.bars,
+                                                  std::pow(10.0, -digits)));
   if (d.dead_band_auto) {
     d.config.dead_band = std::max(MedianRelativeSpread(p.columns), kMinAutoDeadBand);
     SINYAL_RETURN_IF_ERROR(Validate(d, v.bounds, overrides));
@@ -489,8 +479,8 @@ Result<ModelService::Prepared> ModelService::Prepare(TenantId owner, const std::
   auto ds = BuildDataset(p.columns, p.frame, lc, d.config.min_train_rows);
   if (!ds.ok()) {
     if (ds.error().code() == StatusCode::kFailedPrecondition) {
-      return Status::FailedPrecondition("too little data for " + v.symbol + " " + v.timeframe +
-                                            ": " + std::to_string(p.bars.size()) + " bars; " +
+      return Status::FailedPrecondition("too little data for " + KeyText(key) + ": " +
+                                            std::to_string(p.bars.size()) + " bars; " +
                                             ds.error().message(),
                                         "symbol");
     }
@@ -508,8 +498,8 @@ Result<TrainSummary> ModelService::Train(TenantId owner, const TrainRequest& req
     if (progress) progress(f, stage);
   };
   report_progress(0.0, "loading bars and features");
-  SINYAL_ASSIGN_OR_RETURN(Prepared p, Prepare(owner, request.symbol, request.timeframe,
-                                              request.overrides, /*check_lookahead=*/true));
+  SINYAL_ASSIGN_OR_RETURN(
+      Prepared p, Prepare(owner, request.series, request.overrides, /*check_lookahead=*/true));
   const Dataset& ds = p.dataset;
   // Walk-forward evaluation: the version's report.
   SINYAL_ASSIGN_OR_RETURN(WalkForwardConfig wf,
@@ -554,14 +544,14 @@ Result<TrainSummary> ModelService::Train(TenantId owner, const TrainRequest& req
   report_progress(0.96, "storing the model");
   SINYAL_ASSIGN_OR_RETURN(ModelRecord rec,
                           registry_.RegisterWithReport(owner, out.ensemble, out.record, &stored));
-  if (options_.on_version_stored) options_.on_version_stored(owner, rec);
+  if (options_.on_version_stored) options_.on_version_stored(owner, request.series, rec);
   TrainSummary s;
   s.record = std::move(rec);
   s.bars = p.bars.size();
   s.train_seconds = out.train_seconds;
   if (request.activate) {
-    SINYAL_RETURN_IF_ERROR(registry_.ActivateAs(owner, s.record.symbol, s.record.timeframe,
-                                                s.record.version, request.actor));
+    SINYAL_RETURN_IF_ERROR(
+        registry_.ActivateAs(owner, request.series, s.record.version, request.actor));
     s.activated = true;
   }
   s.total_seconds = static_cast<double>(clock_.MonotonicNanos() - t0) / 1e9;
@@ -571,15 +561,14 @@ Result<TrainSummary> ModelService::Train(TenantId owner, const TrainRequest& req
 Result<int64_t> ModelService::EnqueueTraining(TenantId tenant, const TrainRequest& request) {
   if (jobs_ == nullptr) return Status::Unavailable("no job queue");
   if (!tenant.valid()) return Status::InvalidArgument("a tenant is required", "tenant");
-  SINYAL_ASSIGN_OR_RETURN(ModelConfigView v,
-                          CurrentConfig(tenant, request.symbol, request.timeframe));
+  SINYAL_ASSIGN_OR_RETURN(ModelConfigView v, CurrentConfig(tenant, request.series));
   Draft d{v.config, v.dead_band_auto};
   SINYAL_RETURN_IF_ERROR(ApplyConfigJson(request.overrides, d));
   if (d.dead_band_auto) d.config.dead_band = kMinAutoDeadBand;
   SINYAL_RETURN_IF_ERROR(Validate(d, v.bounds, request.overrides));
   // Data visible to the tenant, and plausibly enough of it (the job checks exactly).
-  SINYAL_ASSIGN_OR_RETURN(market::Timeframe tf, market::ParseTimeframe(v.timeframe));
-  const market::SeriesKey key{v.symbol, tf};
+  const market::SeriesKey& key = v.series;
+  const std::string timeframe = KeyTimeframe(key.timeframe);  // the job payload's text: "H1"
   SINYAL_RETURN_IF_ERROR(bars_.Resolve(tenant, key).status());
   const size_t need = std::min<size_t>(
       store::kMaxBarPage, static_cast<size_t>(static_cast<double>(d.config.min_train_rows) /
@@ -588,19 +577,19 @@ Result<int64_t> ModelService::EnqueueTraining(TenantId tenant, const TrainReques
   SINYAL_ASSIGN_OR_RETURN(store::BarPage latest, bars_.Latest(tenant, key, need));
   if (latest.bars.size() < need) {
     return Status::InvalidArgument(
-        "too little data: " + std::to_string(latest.bars.size()) + " bars of " + v.symbol + " " +
-            v.timeframe + " are stored; training needs at least " + std::to_string(need),
+        "too little data: " + std::to_string(latest.bars.size()) + " bars of " + KeyText(key) +
+            " are stored; training needs at least " + std::to_string(need),
         "symbol");
   }
-  json payload = {{"symbol", v.symbol},
-                  {"timeframe", v.timeframe},
+  json payload = {{"symbol", key.symbol},
+                  {"timeframe", timeframe},
                   {"overrides", request.overrides},
                   {"activate", request.activate},
                   {"actor", request.actor}};
   return jobs_->Enqueue({.tenant = tenant,
                          .kind = kTrainJobKind,
                          .payload = payload.dump(),
-                         .dedupe_key = "train:" + v.symbol + ":" + v.timeframe,
+                         .dedupe_key = "train:" + key.symbol + ":" + timeframe,
                          .max_attempts = 2});
 }
 
@@ -612,8 +601,10 @@ Result<std::string> ModelService::RunTrainJob(const store::Job& job,
   }
   TrainRequest req;
   try {
-    req.symbol = payload.at("symbol").get<std::string>();
-    req.timeframe = payload.at("timeframe").get<std::string>();
+    // The payload is text (EnqueueTraining wrote "EURUSD", "H1"): parsed once here.
+    SINYAL_ASSIGN_OR_RETURN(req.series,
+                            market::ParseSeriesKey(payload.at("symbol").get<std::string>(),
+                                                   payload.at("timeframe").get<std::string>()));
     req.overrides = payload.value("overrides", json::object());
     req.activate = payload.value("activate", false);
     req.actor = payload.value("actor", std::string());
@@ -627,35 +618,32 @@ Result<std::string> ModelService::RunTrainJob(const store::Job& job,
   return s.ToJson().dump();
 }
 
-Result<WalkForwardResult> ModelService::Evaluate(TenantId owner, const std::string& symbol,
-                                                 const std::string& timeframe,
+Result<WalkForwardResult> ModelService::Evaluate(TenantId owner, const market::SeriesKey& series,
                                                  const json& overrides, int folds) {
-  SINYAL_ASSIGN_OR_RETURN(Prepared p, Prepare(owner, symbol, timeframe, overrides, true));
+  SINYAL_ASSIGN_OR_RETURN(Prepared p, Prepare(owner, series, overrides, true));
   SINYAL_ASSIGN_OR_RETURN(WalkForwardConfig wf, WalkForwardFor(p.dataset, p.config, folds));
   return RunWalkForward(p.dataset, p.config, wf, &clock_);
 }
 
-Result<LatestPrediction> ModelService::PredictLatest(TenantId owner, const std::string& symbol_in,
-                                                     const std::string& timeframe_in, size_t top_n,
+Result<LatestPrediction> ModelService::PredictLatest(TenantId owner,
+                                                     const market::SeriesKey& series, size_t top_n,
                                                      int horizon) {
-  SINYAL_ASSIGN_OR_RETURN(std::string symbol, NormalizeSymbol(symbol_in));
-  SINYAL_ASSIGN_OR_RETURN(std::string timeframe, NormalizeTimeframe(timeframe_in));
+  SINYAL_RETURN_IF_ERROR(market::ValidateSymbol(series.symbol));
   LatestPrediction out;
   TenantId model_owner = owner;
-  auto active = registry_.ActiveVersion(owner, symbol, timeframe, horizon);
+  auto active = registry_.ActiveVersion(owner, series, horizon);
   if (!active.ok() && active.error().code() == StatusCode::kNotFound && !IsPlatform(owner)) {
     model_owner = kPlatformTenant;
     out.from_platform = true;
-    active = registry_.ActiveVersion(kPlatformTenant, symbol, timeframe, horizon);
+    active = registry_.ActiveVersion(kPlatformTenant, series, horizon);
   }
   if (!active.ok()) return active.error();
-  SINYAL_ASSIGN_OR_RETURN(out.record, registry_.GetRecord(model_owner, symbol, timeframe, *active));
-  SINYAL_ASSIGN_OR_RETURN(Ensemble ens, registry_.Load(model_owner, symbol, timeframe, *active));
+  SINYAL_ASSIGN_OR_RETURN(out.record, registry_.GetRecord(model_owner, series, *active));
+  SINYAL_ASSIGN_OR_RETURN(Ensemble ens, registry_.Load(model_owner, series, *active));
   // The model's rows over its stored bars, through the seam (as training computed them).
-  SINYAL_ASSIGN_OR_RETURN(market::Timeframe tf, market::ParseTimeframe(timeframe));
   SINYAL_ASSIGN_OR_RETURN(std::vector<market::Bar> bars,
-                          ReadInputBars(bars_, model_owner, {symbol, tf}, ens.schema()));
-  if (bars.empty()) return Status::NotFound("no bars for " + symbol + " " + timeframe, "symbol");
+                          ReadInputBars(bars_, model_owner, series, ens.schema()));
+  if (bars.empty()) return Status::NotFound("no bars for " + KeyText(series), "symbol");
   SINYAL_ASSIGN_OR_RETURN(FeatureFrame frame,
                           InputResolver(feature_sets_).Rows(model_owner, ens.schema(), bars));
   const float* row = frame.Row(frame.rows - 1);
@@ -680,16 +668,15 @@ Result<LatestPrediction> ModelService::PredictLatest(TenantId owner, const std::
   return out;
 }
 
-Result<std::vector<std::pair<std::string, std::string>>> ModelService::PlatformSeries(
-    size_t min_bars) {
+Result<std::vector<market::SeriesKey>> ModelService::PlatformSeries(size_t min_bars) {
   SINYAL_ASSIGN_OR_RETURN(std::vector<store::SeriesInfo> all, bars_.ListSeries(std::nullopt));
-  std::vector<std::pair<std::string, std::string>> out;
+  std::vector<market::SeriesKey> out;
   for (const auto& s : all) {
     if (s.tenant) continue;
     SINYAL_ASSIGN_OR_RETURN(std::vector<market::Bar> head,
                             bars_.ReadBars(std::nullopt, s.key, {.oldest = min_bars}));
     if (head.size() < min_bars) continue;
-    out.emplace_back(s.key.symbol, std::string(market::TimeframeName(s.key.timeframe)));
+    out.push_back(s.key);
   }
   return out;
 }

@@ -39,6 +39,7 @@
 #include "core/clock.h"
 #include "core/ids.h"
 #include "core/status.h"
+#include "market/instrument.h"
 #include "models/config.h"
 #include "models/db_registry.h"
 #include "models/ensemble.h"
@@ -69,12 +70,14 @@ struct ModelServiceOptions {
   // Called by Train after a version is stored (before it is activated), on the training thread:
   // app/ wires the interval calibration store, so a version's calibration is fitted when it is
   // trained. Unset: nothing. Failures are the callee's to log; training has succeeded.
-  std::function<void(TenantId owner, const ModelRecord& record)> on_version_stored;
+  std::function<void(TenantId owner, const market::SeriesKey& series, const ModelRecord& record)>
+      on_version_stored;
 };
 
-// A tenant's (or the platform's) configuration for one symbol x timeframe.
+// A tenant's (or the platform's) configuration for one series. ToJson names it as stored:
+// "symbol": "EURUSD", "timeframe": "H1".
 struct ModelConfigView {
-  std::string symbol, timeframe;
+  market::SeriesKey series;
   TrainConfig config;  // dead_band resolved to a number only when !dead_band_auto
   bool dead_band_auto = true;
   bool stored = false;  // false: the defaults (nothing saved yet)
@@ -84,8 +87,7 @@ struct ModelConfigView {
 };
 
 struct TrainRequest {
-  std::string symbol;                                   // normalised to upper case; validated
-  std::string timeframe;                                // "H1", "1h", ... normalised to "H1"
+  market::SeriesKey series;                             // parsed at the edge; symbol validated
   nlohmann::json overrides = nlohmann::json::object();  // configuration fields (see above)
   bool activate = false;  // activate the new version when training succeeds
   std::string actor;      // recorded in the activation audit ("user:12", "cli", ...)
@@ -122,21 +124,17 @@ class ModelService {
 
   DbModelRegistry& registry() { return registry_; }
 
-  // Normalises and validates a symbol ("eurusd" -> "EURUSD"; field "symbol") and a timeframe
-  // ("1h" -> "H1"; field "timeframe").
-  [[nodiscard]] static Result<std::string> NormalizeSymbol(const std::string& text);
-  [[nodiscard]] static Result<std::string> NormalizeTimeframe(const std::string& text);
+  // Series are typed keys: callers parse user text once, at their edge (market::ParseSeriesKey).
+  // A key whose symbol is not valid is InvalidArgument ("symbol").
 
   // The owner's plan name and training bounds (platform: "platform" and the hard limits).
   [[nodiscard]] Result<std::pair<std::string, PlanBounds>> PlanOf(TenantId owner) const;
 
   // The stored configuration, or the defaults. Tenants only.
-  [[nodiscard]] Result<ModelConfigView> GetConfig(TenantId tenant, const std::string& symbol,
-                                                  const std::string& timeframe);
+  [[nodiscard]] Result<ModelConfigView> GetConfig(TenantId tenant, const market::SeriesKey& series);
   // Applies `changes` (configuration JSON) on top of the current configuration, validates it
   // against the plan (and the plan's number of configured symbols) and stores it.
-  [[nodiscard]] Result<ModelConfigView> PutConfig(TenantId tenant, const std::string& symbol,
-                                                  const std::string& timeframe,
+  [[nodiscard]] Result<ModelConfigView> PutConfig(TenantId tenant, const market::SeriesKey& series,
                                                   const nlohmann::json& changes);
 
   // Validates the request (symbol with data visible to the tenant, configuration within bounds,
@@ -157,20 +155,18 @@ class ModelService {
                                                 const store::JobWorker::ProgressFn& progress);
 
   // Walk-forward evaluation with the owner's configuration + overrides (no model stored).
-  [[nodiscard]] Result<WalkForwardResult> Evaluate(TenantId owner, const std::string& symbol,
-                                                   const std::string& timeframe,
+  [[nodiscard]] Result<WalkForwardResult> Evaluate(TenantId owner, const market::SeriesKey& series,
                                                    const nlohmann::json& overrides, int folds);
 
   // The owner's active model for `horizon` (else the platform default) applied to the latest
   // stored bar.
-  [[nodiscard]] Result<LatestPrediction> PredictLatest(TenantId owner, const std::string& symbol,
-                                                       const std::string& timeframe,
+  [[nodiscard]] Result<LatestPrediction> PredictLatest(TenantId owner,
+                                                       const market::SeriesKey& series,
                                                        size_t top_n = 5,
                                                        int horizon = kDefaultHorizon);
 
-  // Platform series (symbol, timeframe) with at least `min_bars` bars.
-  [[nodiscard]] Result<std::vector<std::pair<std::string, std::string>>> PlatformSeries(
-      size_t min_bars);
+  // Platform series with at least `min_bars` bars.
+  [[nodiscard]] Result<std::vector<market::SeriesKey>> PlatformSeries(size_t min_bars);
 
   // What a walk-forward backtest trains with (backtest/walk_forward_source.h): the owner's
   // configuration for the series with `overrides` applied and validated against the owner's
@@ -184,17 +180,16 @@ class ModelService {
     std::string plan;
     PlanBounds bounds;
   };
-  [[nodiscard]] Result<BacktestSetup> SetupForBacktest(TenantId owner, const std::string& symbol,
-                                                       const std::string& timeframe,
+  [[nodiscard]] Result<BacktestSetup> SetupForBacktest(TenantId owner,
+                                                       const market::SeriesKey& series,
                                                        const nlohmann::json& overrides);
   // The smallest dead band "auto" resolves to (0.1 bp).
   static double MinAutoDeadBand();
 
  private:
   struct Prepared;
-  Result<ModelConfigView> CurrentConfig(TenantId owner, const std::string& symbol,
-                                        const std::string& timeframe);
-  Result<Prepared> Prepare(TenantId owner, const std::string& symbol, const std::string& timeframe,
+  Result<ModelConfigView> CurrentConfig(TenantId owner, const market::SeriesKey& series);
+  Result<Prepared> Prepare(TenantId owner, const market::SeriesKey& series,
                            const nlohmann::json& overrides, bool check_lookahead);
 
   store::Database& db_;

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "market/bar.h"
+#include "market/edge_parse.h"
 #include "models/testing/synthetic.h"
 #include "store/bar_store.h"
 #include "store/soci.h"
@@ -85,29 +86,30 @@ class ModelServiceTest : public store::testing::TwoTenantDbTest {
 };
 
 TEST_P(ModelServiceTest, ConfigDefaultsPutAndBoundsNameTheField) {
-  auto def = service_->GetConfig(a_, "eurusd", "1h");
+  auto def = service_->GetConfig(a_, market::ParseSeriesKey("eurusd", "1h").value());
   ASSERT_OK(def);
   EXPECT_FALSE(def->stored);
-  EXPECT_EQ(def->symbol, "EURUSD");
-  EXPECT_EQ(def->timeframe, "H1");
+  EXPECT_EQ(def->series.symbol, "EURUSD");
+  EXPECT_EQ(def->series.timeframe, market::Timeframe::kH1);
+  EXPECT_EQ(def->ToJson()["timeframe"], "H1");
   EXPECT_EQ(def->plan, "free");
   EXPECT_EQ(def->ToJson()["config"]["dead_band"], "auto");
   EXPECT_EQ(def->ToJson()["config"]["feature_set"], "core-v1");
 
-  auto put = service_->PutConfig(a_, "EURUSD", "H1",
+  auto put = service_->PutConfig(a_, {"EURUSD", market::Timeframe::kH1},
                                  {{"horizon", 4}, {"trees", 50}, {"dead_band", 0.0002}});
   ASSERT_OK(put);
   EXPECT_TRUE(put->stored);
-  auto got = service_->GetConfig(a_, "EURUSD", "H1");
+  auto got = service_->GetConfig(a_, {"EURUSD", market::Timeframe::kH1});
   ASSERT_OK(got);
   EXPECT_EQ(got->config.horizon, 4);
   EXPECT_EQ(got->config.members[3].trees, 50);
   EXPECT_DOUBLE_EQ(got->config.dead_band, 0.0002);
   // Another tenant sees only the defaults.
-  EXPECT_FALSE(service_->GetConfig(b_, "EURUSD", "H1")->stored);
+  EXPECT_FALSE(service_->GetConfig(b_, {"EURUSD", market::Timeframe::kH1})->stored);
 
-  auto field = [&](const json& j, const std::string& tf = "H1") {
-    auto r = service_->PutConfig(a_, "EURUSD", tf, j);
+  auto field = [&](const json& j, market::Timeframe tf = market::Timeframe::kH1) {
+    auto r = service_->PutConfig(a_, {"EURUSD", tf}, j);
     return r.ok() ? std::string("ok") : r.error().field();
   };
   EXPECT_EQ(field({{"trees", 5000}}), "trees");  // free plan: <= 200
@@ -122,26 +124,27 @@ TEST_P(ModelServiceTest, ConfigDefaultsPutAndBoundsNameTheField) {
   EXPECT_EQ(field({{"colour", "red"}}), "colour");
   EXPECT_EQ(field({{"members", json::array({{{"depth", 3}}})}}), "members[0].depth");
   EXPECT_EQ(field({{"neutral", "maybe"}}), "neutral");
-  EXPECT_EQ(field(json::object(), "M5"), "timeframe");  // free plan: H1, H4, D1
-  EXPECT_EQ(field(json::object(), "H2"), "timeframe");
+  EXPECT_EQ(field(json::object(), market::Timeframe::kM5), "timeframe");  // free: H1, H4, D1
+  // An unknown timeframe never reaches the service: the edge's parse names it.
+  EXPECT_EQ(market::ParseSeriesKey("EURUSD", "H2").error().field(), "timeframe");
   // The stored configuration is unchanged by the rejected updates.
-  EXPECT_EQ(service_->GetConfig(a_, "EURUSD", "H1")->config.members[0].trees, 50);
+  EXPECT_EQ(service_->GetConfig(a_, {"EURUSD", market::Timeframe::kH1})->config.members[0].trees,
+            50);
   // The free plan allows 3 configured symbols.
-  ASSERT_OK(service_->PutConfig(a_, "GBPUSD", "H1", json::object()));
-  ASSERT_OK(service_->PutConfig(a_, "USDJPY", "H1", json::object()));
-  auto fourth = service_->PutConfig(a_, "AUDUSD", "H1", json::object());
+  ASSERT_OK(service_->PutConfig(a_, {"GBPUSD", market::Timeframe::kH1}, json::object()));
+  ASSERT_OK(service_->PutConfig(a_, {"USDJPY", market::Timeframe::kH1}, json::object()));
+  auto fourth = service_->PutConfig(a_, {"AUDUSD", market::Timeframe::kH1}, json::object());
   ASSERT_FALSE(fourth.ok());
   EXPECT_EQ(fourth.error().field(), "symbol");
   // A richer plan has wider bounds.
   ModelService pro(db(), *bars_, nullptr, *registry_, jobs_.get(), clock_,
                    {.bounds_of = [](TenantId) -> Result<OwnerBounds> { return ProBounds(); }});
-  ASSERT_OK(pro.PutConfig(a_, "EURUSD", "M5", {{"trees", 400}}));
+  ASSERT_OK(pro.PutConfig(a_, {"EURUSD", market::Timeframe::kM5}, {{"trees", 400}}));
 }
 
 TEST_P(ModelServiceTest, TrainJobRegistersWithReportAndActivates) {
   Import(store::SeriesOwner::Platform(), "SYNUSD", 6000);
-  TrainRequest req{.symbol = "SYNUSD",
-                   .timeframe = "H1",
+  TrainRequest req{.series = {"SYNUSD", market::Timeframe::kH1},
                    .overrides = kSmall,
                    .activate = true,
                    .actor = "user:1"};
@@ -163,8 +166,8 @@ TEST_P(ModelServiceTest, TrainJobRegistersWithReportAndActivates) {
   EXPECT_EQ(result["model"]["version"], 1);
   EXPECT_EQ(result["activated"], true);
   EXPECT_EQ(result["model"]["owner"], "tenant");
-  EXPECT_EQ(*registry_->ActiveVersion(a_, "SYNUSD", "H1", 1), 1);
-  auto rec = registry_->GetRecord(a_, "SYNUSD", "H1", 1);
+  EXPECT_EQ(*registry_->ActiveVersion(a_, {"SYNUSD", market::Timeframe::kH1}, 1), 1);
+  auto rec = registry_->GetRecord(a_, {"SYNUSD", market::Timeframe::kH1}, 1);
   ASSERT_OK(rec);
   EXPECT_EQ(rec->schema.feature_set, "basic");
   EXPECT_EQ(rec->code_version, "test");
@@ -180,18 +183,18 @@ TEST_P(ModelServiceTest, TrainJobRegistersWithReportAndActivates) {
   EXPECT_GT(skill["log_loss"]["gain"]["ci95"][0].get<double>(), 0);
   EXPECT_LT(skill["log_loss"]["model"].get<double>(), skill["log_loss"]["base_rate"].get<double>());
   EXPECT_TRUE(wf.contains("served"));
-  auto report = registry_->GetReport(a_, "SYNUSD", "H1", 1);
+  auto report = registry_->GetReport(a_, {"SYNUSD", market::Timeframe::kH1}, 1);
   ASSERT_OK(report);
   EXPECT_NE(report->reliability_svg.find("<svg"), std::string::npos);
   EXPECT_NE(report->markdown.find("report/reliability.svg"), std::string::npos);
   EXPECT_EQ(json::parse(report->json)["symbol"], "SYNUSD");
-  auto audit = registry_->Audit(a_, "SYNUSD", "H1");
+  auto audit = registry_->Audit(a_, {"SYNUSD", market::Timeframe::kH1});
   ASSERT_OK(audit);
   ASSERT_EQ(audit->size(), 1u);
   EXPECT_EQ((*audit)[0].actor, "user:1");
 
   // The latest bar through the active model.
-  auto pred = service_->PredictLatest(a_, "SYNUSD", "H1", 3);
+  auto pred = service_->PredictLatest(a_, {"SYNUSD", market::Timeframe::kH1}, 3);
   ASSERT_OK(pred);
   EXPECT_FALSE(pred->from_platform);
   EXPECT_EQ(pred->record.version, 1);
@@ -199,56 +202,55 @@ TEST_P(ModelServiceTest, TrainJobRegistersWithReportAndActivates) {
   EXPECT_LE(pred->prediction.confidence, 1.0f);
   EXPECT_EQ(pred->top.size(), 3u);
   // Tenant B has no model (and no platform default exists).
-  EXPECT_EQ(service_->PredictLatest(b_, "SYNUSD", "H1").error().code(), StatusCode::kNotFound);
+  EXPECT_EQ(service_->PredictLatest(b_, {"SYNUSD", market::Timeframe::kH1}).error().code(),
+            StatusCode::kNotFound);
 }
 
 TEST_P(ModelServiceTest, BadTrainingRequestsChangeNothing) {
   Import(store::SeriesOwner::Platform(), "SYNUSD", 6000);
   Import(store::SeriesOwner::Platform(), "TINYUSD", 600);
   // Unknown symbol: 404 naming the symbol.
-  auto unknown = service_->EnqueueTraining(a_, {.symbol = "NOPE", .timeframe = "H1"});
+  auto unknown = service_->EnqueueTraining(a_, {.series = {"NOPE", market::Timeframe::kH1}});
   ASSERT_FALSE(unknown.ok());
   EXPECT_EQ(unknown.error().code(), StatusCode::kNotFound);
   EXPECT_EQ(unknown.error().field(), "symbol");
   // Too little data, at enqueue time and in the training itself.
-  auto tiny =
-      service_->EnqueueTraining(a_, {.symbol = "TINYUSD", .timeframe = "H1", .overrides = kSmall});
+  auto tiny = service_->EnqueueTraining(
+      a_, {.series = {"TINYUSD", market::Timeframe::kH1}, .overrides = kSmall});
   ASSERT_FALSE(tiny.ok());
   EXPECT_EQ(tiny.error().field(), "symbol");
   EXPECT_NE(tiny.error().message().find("too little data"), std::string::npos);
   auto direct = service_->Train(
-      a_, {.symbol = "TINYUSD", .timeframe = "H1", .overrides = kSmall, .activate = true});
+      a_, {.series = {"TINYUSD", market::Timeframe::kH1}, .overrides = kSmall, .activate = true});
   ASSERT_FALSE(direct.ok());
   EXPECT_NE(direct.error().message().find("too little data"), std::string::npos);
   // Out-of-bounds hyperparameters, bad types, unknown fields.
   auto trees = service_->EnqueueTraining(
-      a_, {.symbol = "SYNUSD", .timeframe = "H1", .overrides = {{"trees", 100000}}});
+      a_, {.series = {"SYNUSD", market::Timeframe::kH1}, .overrides = {{"trees", 100000}}});
   EXPECT_EQ(trees.error().field(), "trees");
   auto depth = service_->EnqueueTraining(
       a_,
-      {.symbol = "SYNUSD",
-       .timeframe = "H1",
+      {.series = {"SYNUSD", market::Timeframe::kH1},
        .overrides = {
            {"members",
             json::array({json::object(), {{"max_depth", 99}}, json::object(), json::object()})}}});
   EXPECT_EQ(depth.error().field(), "members[1].max_depth");
-  auto bad_symbol = service_->EnqueueTraining(a_, {.symbol = "EUR/USD", .timeframe = "H1"});
+  auto bad_symbol = service_->EnqueueTraining(a_, {.series = {"EUR/USD", market::Timeframe::kH1}});
   EXPECT_EQ(bad_symbol.error().field(), "symbol");
-  EXPECT_TRUE(registry_->List(a_, "TINYUSD", "H1")->empty());
-  EXPECT_TRUE(registry_->List(a_, "SYNUSD", "H1")->empty());
+  EXPECT_TRUE(registry_->List(a_, {"TINYUSD", market::Timeframe::kH1})->empty());
+  EXPECT_TRUE(registry_->List(a_, {"SYNUSD", market::Timeframe::kH1})->empty());
 
   // A failed training leaves the active model alone.
   auto first = service_->Train(
-      a_, {.symbol = "SYNUSD", .timeframe = "H1", .overrides = kSmall, .activate = true});
+      a_, {.series = {"SYNUSD", market::Timeframe::kH1}, .overrides = kSmall, .activate = true});
   ASSERT_OK(first);
-  auto failed = service_->Train(a_, {.symbol = "SYNUSD",
-                                     .timeframe = "H1",
+  auto failed = service_->Train(a_, {.series = {"SYNUSD", market::Timeframe::kH1},
                                      .overrides = {{"feature_set", "nope"}},
                                      .activate = true});
   ASSERT_FALSE(failed.ok());
   EXPECT_EQ(failed.error().field(), "feature_set");
-  EXPECT_EQ(*registry_->ActiveVersion(a_, "SYNUSD", "H1", 1), 1);
-  EXPECT_EQ(registry_->List(a_, "SYNUSD", "H1")->size(), 1u);
+  EXPECT_EQ(*registry_->ActiveVersion(a_, {"SYNUSD", market::Timeframe::kH1}, 1), 1);
+  EXPECT_EQ(registry_->List(a_, {"SYNUSD", market::Timeframe::kH1})->size(), 1u);
 }
 
 TEST_P(ModelServiceTest, PlatformDefaultsServeTenantsWithoutTheirOwnModel) {
@@ -257,20 +259,20 @@ TEST_P(ModelServiceTest, PlatformDefaultsServeTenantsWithoutTheirOwnModel) {
   auto series = service_->PlatformSeries(3000);
   ASSERT_OK(series);
   ASSERT_EQ(series->size(), 1u);
-  EXPECT_EQ((*series)[0].first, "SYNUSD");
-  auto s = service_->Train(kPlatformTenant, {.symbol = "SYNUSD",
-                                             .timeframe = "H1",
+  EXPECT_EQ((*series)[0], (market::SeriesKey{"SYNUSD", market::Timeframe::kH1}));
+  auto s = service_->Train(kPlatformTenant, {.series = {"SYNUSD", market::Timeframe::kH1},
                                              .overrides = kSmall,
                                              .activate = true,
                                              .actor = "cli"});
   ASSERT_OK(s);
   EXPECT_EQ(s->record.tenant, kPlatformTenant);
-  auto pred = service_->PredictLatest(b_, "SYNUSD", "H1");
+  auto pred = service_->PredictLatest(b_, {"SYNUSD", market::Timeframe::kH1});
   ASSERT_OK(pred);
   EXPECT_TRUE(pred->from_platform);
   // Tenants never list or activate platform versions as their own.
-  EXPECT_TRUE(registry_->List(b_, "SYNUSD", "H1")->empty());
-  EXPECT_EQ(registry_->Activate(b_, "SYNUSD", "H1", 1).code(), StatusCode::kNotFound);
+  EXPECT_TRUE(registry_->List(b_, {"SYNUSD", market::Timeframe::kH1})->empty());
+  EXPECT_EQ(registry_->Activate(b_, {"SYNUSD", market::Timeframe::kH1}, 1).code(),
+            StatusCode::kNotFound);
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, ModelServiceTest, SINYAL_DB_BACKENDS,

@@ -74,24 +74,25 @@ Result<int64_t> DbAuditLog::Append(AuditRecord r) {
   return r.seq;
 }
 
-Result<std::vector<AuditRecord>> DbAuditLog::List(TenantId tenant, const std::string& symbol,
-                                                  const std::string& timeframe) const {
-  return Query(tenant, symbol, timeframe, 0, 0, /*newest_first=*/false);
+Result<std::vector<AuditRecord>> DbAuditLog::List(TenantId tenant,
+                                                  const market::SeriesKey& series) const {
+  return Query(tenant, series, 0, 0, /*newest_first=*/false);
 }
 
-Result<std::vector<AuditRecord>> DbAuditLog::Page(TenantId tenant, const std::string& symbol,
-                                                  const std::string& timeframe, int64_t before_seq,
-                                                  size_t limit) const {
+Result<std::vector<AuditRecord>> DbAuditLog::Page(TenantId tenant, const market::SeriesKey& series,
+                                                  int64_t before_seq, size_t limit) const {
   if (before_seq < 0) return Status::InvalidArgument("before must be a positive seq", "before");
   if (limit == 0 || limit > 1000)
     return Status::InvalidArgument("limit must be in [1, 1000]", "limit");
-  return Query(tenant, symbol, timeframe, before_seq, limit, /*newest_first=*/true);
+  return Query(tenant, series, before_seq, limit, /*newest_first=*/true);
 }
 
-Result<std::vector<AuditRecord>> DbAuditLog::Query(TenantId tenant, const std::string& symbol,
-                                                   const std::string& timeframe, int64_t before_seq,
-                                                   size_t limit, bool newest_first) const {
-  SINYAL_RETURN_IF_ERROR(models::CheckRegistryKey(tenant, symbol, timeframe));
+Result<std::vector<AuditRecord>> DbAuditLog::Query(TenantId tenant, const market::SeriesKey& series,
+                                                   int64_t before_seq, size_t limit,
+                                                   bool newest_first) const {
+  const std::string& symbol = series.symbol;
+  const std::string timeframe(market::TimeframeName(series.timeframe));
+  SINYAL_RETURN_IF_ERROR(models::CheckRegistryKey(tenant, series));
   std::vector<AuditRecord> out;
   auto fn = [&](soci::session& sql) -> Status {
     out.clear();

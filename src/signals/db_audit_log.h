@@ -35,18 +35,17 @@ class DbAuditLog final : public AuditLog {
   // figures are stored as null and read back as NaN.
   Result<int64_t> Append(AuditRecord record) override;
   // The owner's records for the series in append order (seq ascending). Empty is not an error.
-  Result<std::vector<AuditRecord>> List(TenantId tenant, const std::string& symbol,
-                                        const std::string& timeframe) const override;
+  Result<std::vector<AuditRecord>> List(TenantId tenant,
+                                        const market::SeriesKey& series) const override;
   // The newest `limit` records with seq < before_seq (0 = from the newest), newest first: the
   // page shown by GET /api/v1/models/:symbol/:timeframe/retraining.
-  [[nodiscard]] Result<std::vector<AuditRecord>> Page(TenantId tenant, const std::string& symbol,
-                                                      const std::string& timeframe,
+  [[nodiscard]] Result<std::vector<AuditRecord>> Page(TenantId tenant,
+                                                      const market::SeriesKey& series,
                                                       int64_t before_seq, size_t limit) const;
 
  private:
-  Result<std::vector<AuditRecord>> Query(TenantId tenant, const std::string& symbol,
-                                         const std::string& timeframe, int64_t before_seq,
-                                         size_t limit, bool newest_first) const;
+  Result<std::vector<AuditRecord>> Query(TenantId tenant, const market::SeriesKey& series,
+                                         int64_t before_seq, size_t limit, bool newest_first) const;
   store::Database& db_;
 };
 

@@ -49,7 +49,7 @@ TEST_P(DbAuditLogTest, RoundTripsEveryFieldInOrderPerOwnerAndSeries) {
   ASSERT_EQ(*log_->Append(Rec(a_, AuditAction::kDriftCheck, "GBPUSD")), 1);  // own seq per series
   ASSERT_EQ(*log_->Append(Rec(b_, AuditAction::kDriftCheck)), 1);            // and per tenant
 
-  auto got = log_->List(a_, "EURUSD", "H1");
+  auto got = log_->List(a_, {"EURUSD", market::Timeframe::kH1});
   ASSERT_OK(got);
   ASSERT_EQ(got->size(), 2u);
   const AuditRecord& g = (*got)[0];
@@ -70,34 +70,36 @@ TEST_P(DbAuditLogTest, RoundTripsEveryFieldInOrderPerOwnerAndSeries) {
   EXPECT_EQ(g.ToJson()["action"], "challenger_evaluated");
 
   // Tenant isolation: b sees only its own record; an unknown series is empty.
-  auto b = log_->List(b_, "EURUSD", "H1");
+  auto b = log_->List(b_, {"EURUSD", market::Timeframe::kH1});
   ASSERT_OK(b);
   ASSERT_EQ(b->size(), 1u);
   EXPECT_EQ((*b)[0].action, AuditAction::kDriftCheck);
-  EXPECT_TRUE(log_->List(b_, "GBPUSD", "H1")->empty());
+  EXPECT_TRUE(log_->List(b_, {"GBPUSD", market::Timeframe::kH1})->empty());
 }
 
 TEST_P(DbAuditLogTest, PlatformRecordsAndPaging) {
   for (int i = 0; i < 5; ++i)
     ASSERT_OK(log_->Append(Rec(models::kPlatformTenant, AuditAction::kDriftCheck)));
   ASSERT_OK(log_->Append(Rec(a_, AuditAction::kDriftCheck)));
-  auto platform = log_->List(models::kPlatformTenant, "EURUSD", "H1");
+  auto platform = log_->List(models::kPlatformTenant, {"EURUSD", market::Timeframe::kH1});
   ASSERT_OK(platform);
   EXPECT_EQ(platform->size(), 5u);
-  EXPECT_EQ(log_->List(a_, "EURUSD", "H1")->size(), 1u);  // the tenant's own only
+  EXPECT_EQ(log_->List(a_, {"EURUSD", market::Timeframe::kH1})->size(),
+            1u);  // the tenant's own only
 
-  auto page = log_->Page(models::kPlatformTenant, "EURUSD", "H1", 0, 2);
+  auto page = log_->Page(models::kPlatformTenant, {"EURUSD", market::Timeframe::kH1}, 0, 2);
   ASSERT_OK(page);
   ASSERT_EQ(page->size(), 2u);
   EXPECT_EQ((*page)[0].seq, 5);
   EXPECT_EQ((*page)[1].seq, 4);
-  auto next = log_->Page(models::kPlatformTenant, "EURUSD", "H1", (*page)[1].seq, 10);
+  auto next =
+      log_->Page(models::kPlatformTenant, {"EURUSD", market::Timeframe::kH1}, (*page)[1].seq, 10);
   ASSERT_OK(next);
   ASSERT_EQ(next->size(), 3u);
   EXPECT_EQ((*next)[0].seq, 3);
   EXPECT_EQ((*next)[2].seq, 1);
-  EXPECT_EQ(log_->Page(a_, "EURUSD", "H1", 0, 0).status().field(), "limit");
-  EXPECT_EQ(log_->Page(a_, "EURUSD", "H1", -1, 5).status().field(), "before");
+  EXPECT_EQ(log_->Page(a_, {"EURUSD", market::Timeframe::kH1}, 0, 0).status().field(), "limit");
+  EXPECT_EQ(log_->Page(a_, {"EURUSD", market::Timeframe::kH1}, -1, 5).status().field(), "before");
 }
 
 TEST_P(DbAuditLogTest, BadKeysNameTheField) {
@@ -105,8 +107,9 @@ TEST_P(DbAuditLogTest, BadKeysNameTheField) {
   AuditRecord r = Rec(a_, AuditAction::kDriftCheck);
   r.timeframe = "";
   EXPECT_EQ(log_->Append(r).status().field(), "timeframe");
-  EXPECT_EQ(log_->List(TenantId(-3), "EURUSD", "H1").status().field(), "tenant");
-  EXPECT_TRUE(log_->List(a_, "EURUSD", "H1")->empty());  // nothing was stored
+  EXPECT_EQ(log_->List(TenantId(-3), {"EURUSD", market::Timeframe::kH1}).status().field(),
+            "tenant");
+  EXPECT_TRUE(log_->List(a_, {"EURUSD", market::Timeframe::kH1})->empty());  // nothing was stored
 }
 
 TEST_P(DbAuditLogTest, AppendOnly) {
@@ -137,11 +140,11 @@ TEST_P(DbAuditLogTest, AppendOnly) {
     });
     EXPECT_FALSE(other.ok());
   }
-  auto got = log_->List(a_, "EURUSD", "H1");
+  auto got = log_->List(a_, {"EURUSD", market::Timeframe::kH1});
   ASSERT_OK(got);
   ASSERT_EQ(got->size(), 1u);
   EXPECT_FALSE((*got)[0].decision);
-  EXPECT_TRUE(log_->List(b_, "EURUSD", "H1")->empty());
+  EXPECT_TRUE(log_->List(b_, {"EURUSD", market::Timeframe::kH1})->empty());
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, DbAuditLogTest, SINYAL_DB_BACKENDS, store::testing::BackendName);

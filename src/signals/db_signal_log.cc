@@ -213,8 +213,10 @@ Result<StoredSignal> DbSignalLog::Get(TenantId owner, const std::string& id) con
   return std::move(*out);
 }
 
-Result<std::vector<Signal>> DbSignalLog::Unresolved(TenantId owner, const std::string& symbol,
-                                                    const std::string& timeframe) const {
+Result<std::vector<Signal>> DbSignalLog::Unresolved(TenantId owner,
+                                                    const market::SeriesKey& series) const {
+  const std::string& symbol = series.symbol;
+  const std::string timeframe(market::TimeframeName(series.timeframe));
   std::vector<Signal> out;
   Status s = Tx(db_, owner, true, [&](soci::session& sql) -> Status {
     out.clear();
@@ -255,10 +257,11 @@ Status DbSignalLog::Resolve(TenantId owner, const std::string& id, const Resolut
 }
 
 Result<std::vector<StoredSignal>> DbSignalLog::RecentResolved(TenantId owner,
-                                                              const std::string& symbol,
-                                                              const std::string& timeframe,
+                                                              const market::SeriesKey& series,
                                                               const std::string& model_version,
                                                               size_t limit) const {
+  const std::string& symbol = series.symbol;
+  const std::string timeframe(market::TimeframeName(series.timeframe));
   std::vector<StoredSignal> out;
   Status s = Tx(db_, owner, true, [&](soci::session& sql) -> Status {
     out.clear();

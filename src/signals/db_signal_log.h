@@ -43,9 +43,12 @@ nlohmann::json StoredSignalJson(const StoredSignal& s);
 
 inline constexpr size_t kMaxSignalPage = 500;
 
+// A filter over stored rows, so symbol and timeframe are the stored text ("EURUSD", "H1"), as the
+// stream's replay has them; the HTTP edge fills them from market::ParseSymbolText /
+// ParseTimeframeText.
 struct SignalListQuery {
   std::string symbol;               // empty: any
-  std::string timeframe;            // empty: any
+  std::string timeframe;            // canonical name ("H1"); empty: any
   size_t limit = 100;               // 1..kMaxSignalPage (else InvalidArgument "limit")
   std::optional<UnixNanos> before;  // only signals with bar_time < before (paging)
   // Only signals with bar_time > after, OLDEST first (resuming a stream after a signal). With
@@ -62,11 +65,10 @@ class DbSignalLog final : public SignalLog {
 
   Status Append(TenantId owner, const Signal& signal) override;
   Result<StoredSignal> Get(TenantId owner, const std::string& id) const override;
-  Result<std::vector<Signal>> Unresolved(TenantId owner, const std::string& symbol,
-                                         const std::string& timeframe) const override;
+  Result<std::vector<Signal>> Unresolved(TenantId owner,
+                                         const market::SeriesKey& series) const override;
   Status Resolve(TenantId owner, const std::string& id, const Resolution& resolution) override;
-  Result<std::vector<StoredSignal>> RecentResolved(TenantId owner, const std::string& symbol,
-                                                   const std::string& timeframe,
+  Result<std::vector<StoredSignal>> RecentResolved(TenantId owner, const market::SeriesKey& series,
                                                    const std::string& model_version,
                                                    size_t limit) const override;
 

@@ -104,13 +104,13 @@ TEST_P(DbSignalLogTest, AppendGetResolveOncePerOwner) {
   EXPECT_FALSE(got->resolution.has_value());
   EXPECT_EQ(log_->Get(a_, "ffffffffffffffff").status().code(), StatusCode::kNotFound);
 
-  auto pending = log_->Unresolved(a_, "EURUSD", "H1");
+  auto pending = log_->Unresolved(a_, {"EURUSD", market::Timeframe::kH1});
   ASSERT_OK(pending.status());
   ASSERT_EQ(pending->size(), 1u);
 
   // Resolve with the next bar: up 1%.
   const std::vector<market::Bar> later = {MakeBar(kT0 + kNanosPerHour, 1.0625 * 1.01)};
-  ASSERT_OK(ResolvePending(*log_, a_, "EURUSD", "H1", later).status());
+  ASSERT_OK(ResolvePending(*log_, a_, {"EURUSD", market::Timeframe::kH1}, later).status());
   got = log_->Get(a_, s.id());
   ASSERT_OK(got.status());
   ASSERT_TRUE(got->resolution.has_value());
@@ -128,13 +128,13 @@ TEST_P(DbSignalLogTest, AppendGetResolveOncePerOwner) {
   auto b_copy = log_->Get(b_, s.id());
   ASSERT_OK(b_copy.status());
   EXPECT_FALSE(b_copy->resolution.has_value());
-  EXPECT_TRUE(log_->Unresolved(a_, "EURUSD", "H1")->empty());
+  EXPECT_TRUE(log_->Unresolved(a_, {"EURUSD", market::Timeframe::kH1})->empty());
 
-  auto recent = log_->RecentResolved(a_, "EURUSD", "H1", "t/EURUSD/H1/v1", 10);
+  auto recent = log_->RecentResolved(a_, {"EURUSD", market::Timeframe::kH1}, "t/EURUSD/H1/v1", 10);
   ASSERT_OK(recent.status());
   ASSERT_EQ(recent->size(), 1u);
-  EXPECT_TRUE(log_->RecentResolved(a_, "EURUSD", "H1", "other", 10)->empty());
-  EXPECT_EQ(log_->RecentResolved(a_, "EURUSD", "H1", "", 10)->size(), 1u);
+  EXPECT_TRUE(log_->RecentResolved(a_, {"EURUSD", market::Timeframe::kH1}, "other", 10)->empty());
+  EXPECT_EQ(log_->RecentResolved(a_, {"EURUSD", market::Timeframe::kH1}, "", 10)->size(), 1u);
   const LivePerformance perf = ComputeLivePerformance(*recent);
   EXPECT_EQ(perf.n, 1u);
   EXPECT_EQ(perf.hits, 1u);
@@ -203,7 +203,7 @@ TEST_P(DbSignalLogTest, PlatformSignalsAreStoredOnceAndVisibleToEveryTenant) {
   const std::vector<market::Bar> later = {MakeBar(kT0 + 1 * kNanosPerHour, 1.05),
                                           MakeBar(kT0 + 2 * kNanosPerHour, 1.06),
                                           MakeBar(kT0 + 3 * kNanosPerHour, 1.07)};
-  auto n = ResolvePending(*log_, kPlatform, "EURUSD", "H1", later);
+  auto n = ResolvePending(*log_, kPlatform, {"EURUSD", market::Timeframe::kH1}, later);
   ASSERT_OK(n.status());
   EXPECT_EQ(*n, 3u);
   auto seen = log_->GetVisible(b_, "00000000000000b0");
@@ -227,7 +227,7 @@ TEST_P(DbSignalLogTest, TenantsCannotWritePlatformRowsUnderRls) {
   auto s = log_->Get(kPlatform, "00000000000000d1");
   ASSERT_OK(s.status());
   EXPECT_FALSE(s->resolution.has_value());
-  auto pending = log_->Unresolved(kPlatform, "EURUSD", "H1");
+  auto pending = log_->Unresolved(kPlatform, {"EURUSD", market::Timeframe::kH1});
   ASSERT_OK(pending.status());
   EXPECT_EQ(pending->size(), 1u);
 }

@@ -112,11 +112,8 @@ Result<std::optional<IntervalCalibration>> IntervalCalibrationStore::Read(
 Result<IntervalCalibration> IntervalCalibrationStore::Compute(TenantId owner,
                                                               const market::SeriesKey& key,
                                                               int64_t version) {
-  const std::string timeframe(market::TimeframeName(key.timeframe));
-  SINYAL_ASSIGN_OR_RETURN(models::ModelRecord rec,
-                          registry_.GetRecord(owner, key.symbol, timeframe, version));
-  SINYAL_ASSIGN_OR_RETURN(models::Ensemble ens,
-                          registry_.Load(owner, key.symbol, timeframe, version));
+  SINYAL_ASSIGN_OR_RETURN(models::ModelRecord rec, registry_.GetRecord(owner, key, version));
+  SINYAL_ASSIGN_OR_RETURN(models::Ensemble ens, registry_.Load(owner, key, version));
   if (ens.num_classes() != 2) {
     return Status::FailedPrecondition("signals need a binary up/down model; version " +
                                           std::to_string(version) + " has 3 classes",

@@ -5,6 +5,7 @@
 #include <cstdio>
 
 #include "core/time.h"
+#include "models/registry_key.h"
 
 namespace sinyal::signals {
 
@@ -49,8 +50,10 @@ Result<int64_t> InMemoryAuditLog::Append(AuditRecord r) {
   return records_.back().seq;
 }
 
-Result<std::vector<AuditRecord>> InMemoryAuditLog::List(TenantId tenant, const std::string& symbol,
-                                                        const std::string& timeframe) const {
+Result<std::vector<AuditRecord>> InMemoryAuditLog::List(TenantId tenant,
+                                                        const market::SeriesKey& series) const {
+  const std::string& symbol = series.symbol;
+  const std::string timeframe(market::TimeframeName(series.timeframe));
   std::lock_guard<std::mutex> lock(mu_);
   std::vector<AuditRecord> out;
   for (const auto& r : records_) {
@@ -198,15 +201,15 @@ Result<ChallengerEvaluation> EvaluateChallenger(std::span<const float> a, std::s
 }
 
 RetrainingController::RetrainingController(models::ModelRegistry& registry, AuditLog& audit,
-                                           const Clock& clock, TenantId tenant, std::string symbol,
-                                           std::string timeframe, RetrainingPolicy policy,
+                                           const Clock& clock, TenantId tenant,
+                                           market::SeriesKey series, RetrainingPolicy policy,
                                            PromotionRule promotion, RollbackRule rollback)
     : registry_(registry),
       audit_(audit),
       clock_(clock),
       tenant_(tenant),
-      symbol_(std::move(symbol)),
-      timeframe_(std::move(timeframe)),
+      series_(std::move(series)),
+      timeframe_(models::KeyTimeframe(series_.timeframe)),
       policy_(policy),
       promotion_(promotion),
       rollback_(rollback) {}
@@ -214,14 +217,14 @@ RetrainingController::RetrainingController(models::ModelRegistry& registry, Audi
 Status RetrainingController::Audit(AuditRecord r) {
   r.time = clock_.Now();
   r.tenant = tenant_;
-  r.symbol = symbol_;
+  r.symbol = series_.symbol;
   r.timeframe = timeframe_;
   auto seq = audit_.Append(std::move(r));
   return seq.status();
 }
 
 int64_t RetrainingController::ActiveVersionOrZero() {
-  auto v = registry_.ActiveVersion(tenant_, symbol_, timeframe_, models::kDefaultHorizon);
+  auto v = registry_.ActiveVersion(tenant_, series_, models::kDefaultHorizon);
   return v.ok() ? *v : 0;
 }
 
@@ -272,7 +275,7 @@ Result<ChallengerEvaluation> RetrainingController::EvaluateAndPromote(
     const models::Ensemble& champion, const models::Ensemble& challenger, models::ModelRecord meta,
     const models::Dataset& ds, std::span<const size_t> window,
     const ValidationFigures& champion_validation) {
-  if (meta.symbol != symbol_ || meta.timeframe != timeframe_) {
+  if (meta.symbol != series_.symbol || meta.timeframe != timeframe_) {
     return Status::InvalidArgument("challenger record is for " + meta.symbol + "/" + meta.timeframe,
                                    "challenger_meta");
   }
@@ -313,7 +316,7 @@ Result<ChallengerEvaluation> RetrainingController::EvaluateAndPromote(
                                       {"accuracy", ev.challenger.accuracy},
                                       {"n", ev.challenger.n}};
   SINYAL_ASSIGN_OR_RETURN(auto rec, registry_.Register(tenant_, challenger, meta));
-  SINYAL_RETURN_IF_ERROR(registry_.Activate(tenant_, symbol_, timeframe_, rec.version));
+  SINYAL_RETURN_IF_ERROR(registry_.Activate(tenant_, series_, rec.version));
   old_champion_validation_ = champion_validation;
   old_champion_version_ = champ_v;
   AuditRecord pr;
@@ -374,7 +377,7 @@ Result<bool> RetrainingController::CheckAfterPromotion(const models::Ensemble& a
   SINYAL_RETURN_IF_ERROR(Audit(r));
   old_champion_validation_.reset();
   if (!degrade) return false;
-  SINYAL_RETURN_IF_ERROR(registry_.Rollback(tenant_, symbol_, timeframe_, models::kDefaultHorizon));
+  SINYAL_RETURN_IF_ERROR(registry_.Rollback(tenant_, series_, models::kDefaultHorizon));
   AuditRecord rb;
   rb.action = AuditAction::kRolledBack;
   rb.champion_version = ActiveVersionOrZero();

@@ -32,6 +32,7 @@
 #include "core/clock.h"
 #include "core/ids.h"
 #include "core/status.h"
+#include "market/instrument.h"
 #include "models/config.h"
 #include "models/dataset.h"
 #include "models/ensemble.h"
@@ -74,14 +75,14 @@ class AuditLog {
   [[nodiscard]] virtual Result<int64_t> Append(AuditRecord record) = 0;
   // The tenant's records for the series, in append order.
   [[nodiscard]] virtual Result<std::vector<AuditRecord>> List(
-      TenantId tenant, const std::string& symbol, const std::string& timeframe) const = 0;
+      TenantId tenant, const market::SeriesKey& series) const = 0;
 };
 
 class InMemoryAuditLog final : public AuditLog {
  public:
   Result<int64_t> Append(AuditRecord record) override;
-  Result<std::vector<AuditRecord>> List(TenantId tenant, const std::string& symbol,
-                                        const std::string& timeframe) const override;
+  Result<std::vector<AuditRecord>> List(TenantId tenant,
+                                        const market::SeriesKey& series) const override;
 
  private:
   mutable std::mutex mu_;
@@ -146,9 +147,8 @@ class RetrainingController {
  public:
   // REQUIRES: registry, audit and clock outlive the controller.
   RetrainingController(models::ModelRegistry& registry, AuditLog& audit, const Clock& clock,
-                       TenantId tenant, std::string symbol, std::string timeframe,
-                       RetrainingPolicy policy = {}, PromotionRule promotion = {},
-                       RollbackRule rollback = {});
+                       TenantId tenant, market::SeriesKey series, RetrainingPolicy policy = {},
+                       PromotionRule promotion = {}, RollbackRule rollback = {});
 
   // Step 1. `live` = recent feature rows (reference order). `performance` may be null.
   [[nodiscard]] Result<TriggerDecision> CheckDrift(const PsiReference& reference,
@@ -181,7 +181,8 @@ class RetrainingController {
   AuditLog& audit_;
   const Clock& clock_;
   TenantId tenant_;
-  std::string symbol_, timeframe_;
+  market::SeriesKey series_;
+  std::string timeframe_;  // series_.timeframe as records store it ("H1")
   RetrainingPolicy policy_;
   PromotionRule promotion_;
   RollbackRule rollback_;

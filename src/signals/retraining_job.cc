@@ -8,10 +8,12 @@
 #include "core/log.h"
 #include "core/time.h"
 #include "features/feature_set.h"
+#include "market/edge_parse.h"
 #include "market/timeframe.h"
 #include "models/dataset.h"
 #include "models/input_resolver.h"
 #include "models/market_adapter.h"
+#include "models/registry_key.h"
 #include "store/bar_store.h"
 #include "store/database.h"
 #include "store/feature_set_store.h"
@@ -86,11 +88,11 @@ models::ModelServiceOptions TrainerOptions(models::ModelServiceOptions o, size_t
 
 }  // namespace
 
-std::string ModelVersionName(TenantId owner, const std::string& symbol,
-                             const std::string& timeframe, int64_t version) {
+std::string ModelVersionName(TenantId owner, const market::SeriesKey& series, int64_t version) {
   const std::string who =
       IsPlatform(owner) ? std::string("platform") : "t" + std::to_string(owner.value());
-  return who + "/" + symbol + "/" + timeframe + "/v" + std::to_string(version);
+  return who + "/" + series.symbol + "/" + models::KeyTimeframe(series.timeframe) + "/v" +
+         std::to_string(version);
 }
 
 json CheckOutcome::ToJson() const {
@@ -104,7 +106,8 @@ json CheckOutcome::ToJson() const {
 // Everything one check reads about a series, loaded once.
 struct RetrainingService::Series {
   TenantId owner;
-  std::string symbol, timeframe;
+  market::SeriesKey key;
+  std::string timeframe;  // key.timeframe as audit rows and messages name it ("H1")
   std::vector<market::Bar> bars;
   models::BarColumns cols;
   std::vector<AuditRecord> trail;
@@ -131,14 +134,13 @@ RetrainingService::RetrainingService(store::Database& db, store::BarStore& bars,
                TrainerOptions(std::move(model_options), options.train_window_bars)),
       options_(std::move(options)) {}
 
-Result<int64_t> RetrainingService::EnqueueCheck(TenantId owner, const std::string& symbol_in,
-                                                const std::string& timeframe_in,
+Result<int64_t> RetrainingService::EnqueueCheck(TenantId owner, const market::SeriesKey& series,
                                                 const std::string& actor) {
   if (jobs_ == nullptr) return Status::Unavailable("no job queue");
-  SINYAL_ASSIGN_OR_RETURN(std::string symbol, models::ModelService::NormalizeSymbol(symbol_in));
-  SINYAL_ASSIGN_OR_RETURN(std::string timeframe,
-                          models::ModelService::NormalizeTimeframe(timeframe_in));
-  auto active = registry_.ActiveVersion(owner, symbol, timeframe, models::kDefaultHorizon);
+  SINYAL_RETURN_IF_ERROR(market::ValidateSymbol(series.symbol));
+  const std::string& symbol = series.symbol;
+  const std::string timeframe = models::KeyTimeframe(series.timeframe);  // payload text: "H1"
+  auto active = registry_.ActiveVersion(owner, series, models::kDefaultHorizon);
   if (!active.ok()) {
     if (active.error().code() == StatusCode::kNotFound) {
       return Status::NotFound(
@@ -192,7 +194,10 @@ Result<size_t> RetrainingService::EnqueueAll() {
   size_t queued = 0;
   for (const Key& k : keys) {
     const TenantId owner = k.tenant ? TenantId(*k.tenant) : models::kPlatformTenant;
-    auto id = EnqueueCheck(owner, k.symbol, k.timeframe, "schedule");
+    // The stored row's text, parsed once here.
+    auto series = market::ParseSeriesKey(k.symbol, k.timeframe);
+    auto id =
+        series.ok() ? EnqueueCheck(owner, *series, "schedule") : Result<int64_t>(series.error());
     if (id.ok()) {
       ++queued;
     } else if (id.error().code() != StatusCode::kConflict) {
@@ -205,18 +210,18 @@ Result<size_t> RetrainingService::EnqueueAll() {
 }
 
 Result<RetrainingService::Series> RetrainingService::LoadSeries(TenantId owner,
-                                                                const std::string& symbol,
-                                                                const std::string& timeframe) {
+                                                                const market::SeriesKey& series) {
   Series s;
   s.owner = owner;
-  s.symbol = symbol;
-  s.timeframe = timeframe;
-  SINYAL_ASSIGN_OR_RETURN(s.trail, audit_.List(owner, symbol, timeframe));
-  SINYAL_ASSIGN_OR_RETURN(market::Timeframe tf, market::ParseTimeframe(timeframe));
-  SINYAL_ASSIGN_OR_RETURN(s.bars, bars_.ReadBars(Viewer(owner), {symbol, tf}));
-  if (s.bars.empty()) return Status::NotFound("no bars for " + symbol + " " + timeframe, "symbol");
+  s.key = series;
+  s.timeframe = models::KeyTimeframe(series.timeframe);
+  SINYAL_ASSIGN_OR_RETURN(s.trail, audit_.List(owner, series));
+  SINYAL_ASSIGN_OR_RETURN(s.bars, bars_.ReadBars(Viewer(owner), series));
+  if (s.bars.empty()) {
+    return Status::NotFound("no bars for " + models::KeyText(series), "symbol");
+  }
   SINYAL_ASSIGN_OR_RETURN(s.cols,
-                          models::ToBarColumns(symbol, timeframe, s.bars,
+                          models::ToBarColumns(series.symbol, s.timeframe, s.bars,
                                                std::pow(10.0, -models::InferDigits(s.bars))));
   return s;
 }
@@ -224,13 +229,11 @@ Result<RetrainingService::Series> RetrainingService::LoadSeries(TenantId owner,
 namespace {
 
 Result<const models::ModelRecord*> RecordOf(models::DbModelRegistry& registry, TenantId owner,
-                                            const std::string& symbol, const std::string& timeframe,
-                                            int64_t version,
+                                            const market::SeriesKey& series, int64_t version,
                                             std::map<int64_t, models::ModelRecord>& cache) {
   auto it = cache.find(version);
   if (it == cache.end()) {
-    SINYAL_ASSIGN_OR_RETURN(models::ModelRecord r,
-                            registry.GetRecord(owner, symbol, timeframe, version));
+    SINYAL_ASSIGN_OR_RETURN(models::ModelRecord r, registry.GetRecord(owner, series, version));
     if (r.schema.num_classes != 2) {
       return Status::FailedPrecondition("retraining supports binary models; version " +
                                             std::to_string(version) + " has " +
@@ -298,12 +301,11 @@ std::map<std::string, double> ScoreFigures(const ChallengerEvaluation& ev, const
 
 }  // namespace
 
-Result<PsiReference> RetrainingService::ReferenceOf(TenantId owner, const std::string& symbol_in,
-                                                    const std::string& timeframe_in,
+Result<PsiReference> RetrainingService::ReferenceOf(TenantId owner, const market::SeriesKey& series,
                                                     int64_t version) {
-  SINYAL_ASSIGN_OR_RETURN(std::string symbol, models::ModelService::NormalizeSymbol(symbol_in));
-  SINYAL_ASSIGN_OR_RETURN(std::string timeframe,
-                          models::ModelService::NormalizeTimeframe(timeframe_in));
+  SINYAL_RETURN_IF_ERROR(market::ValidateSymbol(series.symbol));
+  const std::string& symbol = series.symbol;
+  const std::string timeframe = models::KeyTimeframe(series.timeframe);  // stored text: "H1"
   auto tx = [&](bool read, const std::function<Status(soci::session&)>& fn) {
     if (IsPlatform(owner)) return read ? db_.WithReadTx(fn) : db_.WithTx(fn);
     return read ? db_.WithTenantReadTx(owner, fn) : db_.WithTenantTx(owner, fn);
@@ -320,9 +322,9 @@ Result<PsiReference> RetrainingService::ReferenceOf(TenantId owner, const std::s
   if (!stored.empty()) return ReferenceFromJson(stored);
 
   // First use: fit it on the features of the version's training rows and store it.
-  SINYAL_ASSIGN_OR_RETURN(Series s, LoadSeries(owner, symbol, timeframe));
+  SINYAL_ASSIGN_OR_RETURN(Series s, LoadSeries(owner, series));
   SINYAL_ASSIGN_OR_RETURN(const models::ModelRecord* rec,
-                          RecordOf(registry_, owner, symbol, timeframe, version, s.records));
+                          RecordOf(registry_, owner, series, version, s.records));
   SINYAL_ASSIGN_OR_RETURN(models::FeatureFrame frame,
                           ComputeFrame(*rec, owner, s.bars, feature_sets_));
   std::vector<float> x;
@@ -358,7 +360,7 @@ Result<PsiReference> RetrainingService::ReferenceOf(TenantId owner, const std::s
 
 Result<int64_t> RetrainingService::Record(Series& s, AuditRecord r) {
   r.tenant = s.owner;
-  r.symbol = s.symbol;
+  r.symbol = s.key.symbol;
   r.timeframe = s.timeframe;
   r.time = clock_.Now();
   SINYAL_ASSIGN_OR_RETURN(int64_t seq, audit_.Append(std::move(r)));
@@ -366,25 +368,22 @@ Result<int64_t> RetrainingService::Record(Series& s, AuditRecord r) {
   return seq;
 }
 
-Result<CheckOutcome> RetrainingService::RunCheck(TenantId owner, const std::string& symbol_in,
-                                                 const std::string& timeframe_in,
+Result<CheckOutcome> RetrainingService::RunCheck(TenantId owner, const market::SeriesKey& series,
                                                  const store::JobWorker::ProgressFn& progress) {
-  SINYAL_ASSIGN_OR_RETURN(std::string symbol, models::ModelService::NormalizeSymbol(symbol_in));
-  SINYAL_ASSIGN_OR_RETURN(std::string timeframe,
-                          models::ModelService::NormalizeTimeframe(timeframe_in));
+  SINYAL_RETURN_IF_ERROR(market::ValidateSymbol(series.symbol));
   auto report = [&](double f, std::string_view stage) {
     if (progress) progress(f, stage);
   };
-  auto active = registry_.ActiveVersion(owner, symbol, timeframe, models::kDefaultHorizon);
+  auto active = registry_.ActiveVersion(owner, series, models::kDefaultHorizon);
   if (!active.ok()) {
     if (active.error().code() != StatusCode::kNotFound) return active.error();
     CheckOutcome o;
     o.outcome = "no_model";
-    o.detail = "no active model for " + symbol + " " + timeframe;
+    o.detail = "no active model for " + models::KeyText(series);
     return o;
   }
   report(0.02, "loading bars and the audit trail");
-  SINYAL_ASSIGN_OR_RETURN(Series s, LoadSeries(owner, symbol, timeframe));
+  SINYAL_ASSIGN_OR_RETURN(Series s, LoadSeries(owner, series));
   // What is pending, from the trail (see the header).
   std::optional<AuditRecord> pending_challenger, pending_promotion;
   for (const AuditRecord& r : s.trail) {
@@ -430,9 +429,11 @@ Result<std::string> RetrainingService::RunCheckJob(const store::Job& job,
     return Status::InvalidArgument("bad retrain_check payload", "payload");
   }
   const TenantId owner = job.tenant.value_or(models::kPlatformTenant);
-  SINYAL_ASSIGN_OR_RETURN(CheckOutcome o,
-                          RunCheck(owner, payload["symbol"].get<std::string>(),
-                                   payload["timeframe"].get<std::string>(), progress));
+  // The payload is text (EnqueueCheck wrote "EURUSD", "H1"): parsed once here.
+  SINYAL_ASSIGN_OR_RETURN(market::SeriesKey series,
+                          market::ParseSeriesKey(payload["symbol"].get<std::string>(),
+                                                 payload["timeframe"].get<std::string>()));
+  SINYAL_ASSIGN_OR_RETURN(CheckOutcome o, RunCheck(owner, series, progress));
   LogEvent(spdlog::level::info, "retrain_check",
            {{"owner", owner.value()},
             {"symbol", payload["symbol"]},
@@ -447,8 +448,8 @@ Result<CheckOutcome> RetrainingService::DriftCheck(Series& s, int64_t active,
   CheckOutcome o;
   o.champion_version = active;
   SINYAL_ASSIGN_OR_RETURN(const models::ModelRecord* rec,
-                          RecordOf(registry_, s.owner, s.symbol, s.timeframe, active, s.records));
-  SINYAL_ASSIGN_OR_RETURN(PsiReference ref, ReferenceOf(s.owner, s.symbol, s.timeframe, active));
+                          RecordOf(registry_, s.owner, s.key, active, s.records));
+  SINYAL_ASSIGN_OR_RETURN(PsiReference ref, ReferenceOf(s.owner, s.key, active));
   SINYAL_ASSIGN_OR_RETURN(models::FeatureFrame frame,
                           ComputeFrame(*rec, s.owner, s.bars, feature_sets_));
   // The newest drift.window complete feature rows, in time order, and the version's training rows.
@@ -471,8 +472,7 @@ Result<CheckOutcome> RetrainingService::DriftCheck(Series& s, int64_t active,
   if (signals_ != nullptr) {
     SINYAL_ASSIGN_OR_RETURN(
         std::vector<StoredSignal> resolved,
-        signals_->RecentResolved(s.owner, s.symbol, s.timeframe,
-                                 ModelVersionName(s.owner, s.symbol, s.timeframe, active),
+        signals_->RecentResolved(s.owner, s.key, ModelVersionName(s.owner, s.key, active),
                                  options_.live_signals));
     if (!resolved.empty()) {
       perf = CheckPerformance(ComputeLivePerformance(resolved), ValidationOf(*rec),
@@ -572,8 +572,7 @@ Result<CheckOutcome> RetrainingService::DriftCheck(Series& s, int64_t active,
   // Train a challenger through the models service on the newest bars; not activated.
   if (progress) progress(0.15, "training a challenger");
   models::TrainRequest req;
-  req.symbol = s.symbol;
-  req.timeframe = s.timeframe;
+  req.series = s.key;
   req.overrides = options_.challenger_overrides;
   req.activate = false;
   req.actor = "retraining";
@@ -591,7 +590,7 @@ Result<CheckOutcome> RetrainingService::DriftCheck(Series& s, int64_t active,
   }
   const models::ModelRecord& c = trained->record;
   // Its PSI reference, once, now that its training rows are known.
-  SINYAL_RETURN_IF_ERROR(ReferenceOf(s.owner, s.symbol, s.timeframe, c.version).status());
+  SINYAL_RETURN_IF_ERROR(ReferenceOf(s.owner, s.key, c.version).status());
   r.challenger_version = c.version;
   r.decision = true;
   r.reasons = {"trained v" + std::to_string(c.version) +
@@ -634,9 +633,9 @@ Result<CheckOutcome> RetrainingService::EvaluateChallenger(Series& s, const Audi
     return o;
   }
   SINYAL_ASSIGN_OR_RETURN(const models::ModelRecord* champ,
-                          RecordOf(registry_, s.owner, s.symbol, s.timeframe, active, s.records));
+                          RecordOf(registry_, s.owner, s.key, active, s.records));
   SINYAL_ASSIGN_OR_RETURN(const models::ModelRecord* chal,
-                          RecordOf(registry_, s.owner, s.symbol, s.timeframe, x, s.records));
+                          RecordOf(registry_, s.owner, s.key, x, s.records));
   if (champ->schema.horizon != chal->schema.horizon) {
     AuditRecord r;
     r.action = AuditAction::kRejected;
@@ -667,9 +666,8 @@ Result<CheckOutcome> RetrainingService::EvaluateChallenger(Series& s, const Audi
                " labelled rows after " + Iso(after) + " so far";
     return o;
   }
-  SINYAL_ASSIGN_OR_RETURN(models::Ensemble ec,
-                          registry_.Load(s.owner, s.symbol, s.timeframe, active));
-  SINYAL_ASSIGN_OR_RETURN(models::Ensemble ex, registry_.Load(s.owner, s.symbol, s.timeframe, x));
+  SINYAL_ASSIGN_OR_RETURN(models::Ensemble ec, registry_.Load(s.owner, s.key, active));
+  SINYAL_ASSIGN_OR_RETURN(models::Ensemble ex, registry_.Load(s.owner, s.key, x));
   std::vector<int8_t> y;
   for (size_t i : rows) y.push_back(ds.rows[i].label);
   SINYAL_ASSIGN_OR_RETURN(ChallengerEvaluation ev,
@@ -703,7 +701,7 @@ Result<CheckOutcome> RetrainingService::EvaluateChallenger(Series& s, const Audi
     o.detail = "champion v" + std::to_string(active) + " kept";
     return o;
   }
-  SINYAL_RETURN_IF_ERROR(registry_.ActivateAs(s.owner, s.symbol, s.timeframe, x, "retraining"));
+  SINYAL_RETURN_IF_ERROR(registry_.ActivateAs(s.owner, s.key, x, "retraining"));
   d.action = AuditAction::kPromoted;
   d.decision = true;
   d.reasons = {"challenger v" + std::to_string(x) + " activated in place of v" +
@@ -739,9 +737,9 @@ Result<CheckOutcome> RetrainingService::PostPromotionCheck(Series& s, const Audi
   }
   const UnixNanos after = FromSeconds(wt->second);
   SINYAL_ASSIGN_OR_RETURN(const models::ModelRecord* prec,
-                          RecordOf(registry_, s.owner, s.symbol, s.timeframe, p, s.records));
+                          RecordOf(registry_, s.owner, s.key, p, s.records));
   SINYAL_ASSIGN_OR_RETURN(const models::ModelRecord* crec,
-                          RecordOf(registry_, s.owner, s.symbol, s.timeframe, c, s.records));
+                          RecordOf(registry_, s.owner, s.key, c, s.records));
   SINYAL_ASSIGN_OR_RETURN(models::FeatureFrame fp,
                           ComputeFrame(*prec, s.owner, s.bars, feature_sets_));
   SINYAL_ASSIGN_OR_RETURN(models::FeatureFrame fc,
@@ -758,8 +756,8 @@ Result<CheckOutcome> RetrainingService::PostPromotionCheck(Series& s, const Audi
                " labelled rows after the promotion window (" + Iso(after) + ") so far";
     return o;
   }
-  SINYAL_ASSIGN_OR_RETURN(models::Ensemble ep, registry_.Load(s.owner, s.symbol, s.timeframe, p));
-  SINYAL_ASSIGN_OR_RETURN(models::Ensemble ec, registry_.Load(s.owner, s.symbol, s.timeframe, c));
+  SINYAL_ASSIGN_OR_RETURN(models::Ensemble ep, registry_.Load(s.owner, s.key, p));
+  SINYAL_ASSIGN_OR_RETURN(models::Ensemble ec, registry_.Load(s.owner, s.key, c));
   std::vector<int8_t> y;
   for (size_t i : rows) y.push_back(ds.rows[i].label);
   PromotionRule scoring;  // only the scores and the paired test are used here
@@ -794,8 +792,7 @@ Result<CheckOutcome> RetrainingService::PostPromotionCheck(Series& s, const Audi
   if (signals_ != nullptr) {
     SINYAL_ASSIGN_OR_RETURN(
         std::vector<StoredSignal> resolved,
-        signals_->RecentResolved(s.owner, s.symbol, s.timeframe,
-                                 ModelVersionName(s.owner, s.symbol, s.timeframe, p),
+        signals_->RecentResolved(s.owner, s.key, ModelVersionName(s.owner, s.key, p),
                                  options_.live_signals));
     if (!resolved.empty()) {
       ValidationFigures v;
@@ -830,7 +827,7 @@ Result<CheckOutcome> RetrainingService::PostPromotionCheck(Series& s, const Audi
   }
   SINYAL_ASSIGN_OR_RETURN(
       int64_t now_active,
-      registry_.RollbackAs(s.owner, s.symbol, s.timeframe, models::kDefaultHorizon, "retraining"));
+      registry_.RollbackAs(s.owner, s.key, models::kDefaultHorizon, "retraining"));
   AuditRecord rb;
   rb.action = AuditAction::kRolledBack;
   rb.champion_version = now_active;

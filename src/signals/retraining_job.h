@@ -55,6 +55,7 @@
 #include "core/clock.h"
 #include "core/ids.h"
 #include "core/status.h"
+#include "market/instrument.h"
 #include "models/db_registry.h"
 #include "models/service.h"
 #include "signals/drift.h"
@@ -69,8 +70,7 @@ inline constexpr const char* kRetrainCheckJobKind = "retrain_check";
 
 // The model_version string of signals (SignalFields::model_version): "platform/EURUSD/H1/v3" for
 // the platform's models, "t7/EURUSD/H1/v3" for tenant 7's.
-std::string ModelVersionName(TenantId owner, const std::string& symbol,
-                             const std::string& timeframe, int64_t version);
+std::string ModelVersionName(TenantId owner, const market::SeriesKey& series, int64_t version);
 
 struct RetrainingJobOptions {
   RetrainingPolicy policy;          // when to retrain (retraining.h defaults)
@@ -125,9 +125,9 @@ class RetrainingService {
 
   // Queues a check of the owner's active model. Returns the job id. NotFound("model") when the
   // owner has no active model for the series; Conflict("dedupe_key") while a check of it is
-  // queued or running; Unavailable without a job queue. symbol/timeframe are normalised.
-  [[nodiscard]] Result<int64_t> EnqueueCheck(TenantId owner, const std::string& symbol,
-                                             const std::string& timeframe,
+  // queued or running; Unavailable without a job queue. Series are typed keys, parsed at the
+  // caller's edge (market::ParseSeriesKey); an invalid symbol is InvalidArgument ("symbol").
+  [[nodiscard]] Result<int64_t> EnqueueCheck(TenantId owner, const market::SeriesKey& series,
                                              const std::string& actor);
 
   // Queues a check for every active model of the default horizon (tenants' and the platform's;
@@ -136,8 +136,7 @@ class RetrainingService {
   [[nodiscard]] Result<size_t> EnqueueAll();
 
   // Runs one check now (see the top of this file).
-  [[nodiscard]] Result<CheckOutcome> RunCheck(TenantId owner, const std::string& symbol,
-                                              const std::string& timeframe,
+  [[nodiscard]] Result<CheckOutcome> RunCheck(TenantId owner, const market::SeriesKey& series,
                                               const store::JobWorker::ProgressFn& progress = {});
 
   // The job handler for kRetrainCheckJobKind (payload written by EnqueueCheck).
@@ -146,15 +145,14 @@ class RetrainingService {
 
   // The PSI reference of a version (fitted on the features of its training rows), computed on
   // first use and stored in retraining_references; later calls read it.
-  [[nodiscard]] Result<PsiReference> ReferenceOf(TenantId owner, const std::string& symbol,
-                                                 const std::string& timeframe, int64_t version);
+  [[nodiscard]] Result<PsiReference> ReferenceOf(TenantId owner, const market::SeriesKey& series,
+                                                 int64_t version);
 
   AuditLog& audit() { return audit_; }
 
  private:
   struct Series;
-  Result<Series> LoadSeries(TenantId owner, const std::string& symbol,
-                            const std::string& timeframe);
+  Result<Series> LoadSeries(TenantId owner, const market::SeriesKey& series);
   Result<CheckOutcome> PostPromotionCheck(Series& s, const AuditRecord& promoted, int64_t active);
   Result<CheckOutcome> EvaluateChallenger(Series& s, const AuditRecord& trained, int64_t active);
   Result<CheckOutcome> DriftCheck(Series& s, int64_t active,

@@ -15,6 +15,7 @@
 #include <random>
 
 #include "market/bar.h"
+#include "market/edge_parse.h"
 #include "signals/db_audit_log.h"
 #include "store/bar_store.h"
 #include "store/soci.h"
@@ -85,14 +86,19 @@ class RetrainingJobTest : public store::testing::DbTest {
     clock_.Advance(static_cast<int64_t>(ph.bars) * kNanosPerHour);
   }
   void TrainChampion() {
-    ASSERT_OK(models_->PutConfig(a_, "SYN", "H1", {{"trees", 30}, {"feature_set", "basic"}}));
-    auto s =
-        models_->Train(a_, {.symbol = "SYN", .timeframe = "H1", .activate = true, .actor = "test"});
+    ASSERT_OK(models_->PutConfig(a_, {"SYN", market::Timeframe::kH1},
+                                 {{"trees", 30}, {"feature_set", "basic"}}));
+    auto s = models_->Train(
+        a_, {.series = {"SYN", market::Timeframe::kH1}, .activate = true, .actor = "test"});
     ASSERT_OK(s);
     ASSERT_EQ(s->record.version, 1);
   }
-  int64_t Active() { return registry_->ActiveVersion(a_, "SYN", "H1", 1).value(); }
-  std::vector<AuditRecord> Trail() { return audit_->List(a_, "SYN", "H1").value(); }
+  int64_t Active() {
+    return registry_->ActiveVersion(a_, {"SYN", market::Timeframe::kH1}, 1).value();
+  }
+  std::vector<AuditRecord> Trail() {
+    return audit_->List(a_, {"SYN", market::Timeframe::kH1}).value();
+  }
 
   ManualClock clock_{1'700'000'000LL * kNanosPerSecond};
   TenantId a_;
@@ -109,22 +115,25 @@ class RetrainingJobTest : public store::testing::DbTest {
 TEST_P(RetrainingJobTest, RelationshipChangeDriftChallengerPromotionAndRollback) {
   Append({4000, +0.5, 0.001});
   TrainChampion();
-  EXPECT_EQ(retraining_->RunCheck(CreateTenant(db(), "b"), "syn", "h1")->outcome, "no_model");
+  EXPECT_EQ(
+      retraining_->RunCheck(CreateTenant(db(), "b"), market::ParseSeriesKey("syn", "h1").value())
+          ->outcome,
+      "no_model");
 
   // 1. Same regime: the drift check finds nothing.
-  auto c1 = retraining_->RunCheck(a_, "SYN", "H1");
+  auto c1 = retraining_->RunCheck(a_, {"SYN", market::Timeframe::kH1});
   ASSERT_OK(c1);
   EXPECT_EQ(c1->outcome, "drift_checked") << c1->detail;
   // The reference of v1 was computed once and stored.
-  auto ref = retraining_->ReferenceOf(a_, "SYN", "H1", 1);
+  auto ref = retraining_->ReferenceOf(a_, {"SYN", market::Timeframe::kH1}, 1);
   ASSERT_OK(ref);
   EXPECT_GT(ref->rows, 3000u);
 
   // 2. The relationship flips and volatility doubles: drift -> challenger, through the job queue.
   Append({4000, -0.5, 0.002});
-  auto job = retraining_->EnqueueCheck(a_, "SYN", "H1", "test");
+  auto job = retraining_->EnqueueCheck(a_, {"SYN", market::Timeframe::kH1}, "test");
   ASSERT_OK(job);
-  EXPECT_EQ(retraining_->EnqueueCheck(a_, "SYN", "H1", "test").status().code(),
+  EXPECT_EQ(retraining_->EnqueueCheck(a_, {"SYN", market::Timeframe::kH1}, "test").status().code(),
             StatusCode::kConflict);
   store::JobWorker worker(*jobs_, {.worker_id = "test"});
   worker.Register(kRetrainCheckJobKind,
@@ -139,26 +148,26 @@ TEST_P(RetrainingJobTest, RelationshipChangeDriftChallengerPromotionAndRollback)
   EXPECT_EQ(result["outcome"], "challenger_trained");
   EXPECT_EQ(result["challenger_version"], 2);
   EXPECT_EQ(Active(), 1);  // registered, not active
-  ASSERT_OK(retraining_->ReferenceOf(a_, "SYN", "H1", 2));
+  ASSERT_OK(retraining_->ReferenceOf(a_, {"SYN", market::Timeframe::kH1}, 2));
 
   // 3. No bars after both models' data yet: waiting, nothing recorded.
   const size_t before = Trail().size();
-  auto w = retraining_->RunCheck(a_, "SYN", "H1");
+  auto w = retraining_->RunCheck(a_, {"SYN", market::Timeframe::kH1});
   ASSERT_OK(w);
   EXPECT_EQ(w->outcome, "waiting");
   EXPECT_EQ(Trail().size(), before);
 
   // 4. New bars of the new regime: both scored on the same rows; the challenger wins.
   Append({600, -0.5, 0.002});
-  auto p = retraining_->RunCheck(a_, "SYN", "H1");
+  auto p = retraining_->RunCheck(a_, {"SYN", market::Timeframe::kH1});
   ASSERT_OK(p);
   EXPECT_EQ(p->outcome, "promoted") << p->detail;
   EXPECT_EQ(Active(), 2);
-  EXPECT_EQ(retraining_->RunCheck(a_, "SYN", "H1")->outcome, "waiting");
+  EXPECT_EQ(retraining_->RunCheck(a_, {"SYN", market::Timeframe::kH1})->outcome, "waiting");
 
   // 5. The old relationship returns: the promoted model degrades against v1 -> rollback.
   Append({600, +0.5, 0.002});
-  auto rb = retraining_->RunCheck(a_, "SYN", "H1");
+  auto rb = retraining_->RunCheck(a_, {"SYN", market::Timeframe::kH1});
   ASSERT_OK(rb);
   EXPECT_EQ(rb->outcome, "rolled_back") << rb->detail;
   EXPECT_EQ(Active(), 1);
@@ -196,7 +205,7 @@ TEST_P(RetrainingJobTest, RelationshipChangeDriftChallengerPromotionAndRollback)
   EXPECT_EQ(trail[6].champion_version, 1);
   EXPECT_EQ(trail[6].challenger_version, 2);
   // The registry's own audit shows who switched: activate by retraining, then rollback.
-  auto acts = registry_->Audit(a_, "SYN", "H1").value();
+  auto acts = registry_->Audit(a_, {"SYN", market::Timeframe::kH1}).value();
   ASSERT_EQ(acts.size(), 3u);
   EXPECT_EQ(acts[1].actor, "retraining");
   EXPECT_EQ(acts[2].action, "rollback");
@@ -206,11 +215,11 @@ TEST_P(RetrainingJobTest, VolatilityChangeAloneTrainsAChallengerThatDoesNotWin) 
   Append({4000, +0.5, 0.001});
   TrainChampion();
   Append({4000, +0.5, 0.002});  // same relationship, doubled volatility
-  auto c = retraining_->RunCheck(a_, "SYN", "H1");
+  auto c = retraining_->RunCheck(a_, {"SYN", market::Timeframe::kH1});
   ASSERT_OK(c);
   EXPECT_EQ(c->outcome, "challenger_trained");
   Append({600, +0.5, 0.002});
-  auto e = retraining_->RunCheck(a_, "SYN", "H1");
+  auto e = retraining_->RunCheck(a_, {"SYN", market::Timeframe::kH1});
   ASSERT_OK(e);
   EXPECT_EQ(e->outcome, "rejected") << e->detail;
   EXPECT_EQ(Active(), 1);
@@ -223,7 +232,7 @@ TEST_P(RetrainingJobTest, DegradedLiveSignalsTriggerRetrainingAndTheSchedulerQue
   Append({4000, +0.5, 0.001});
   TrainChampion();
   // 250 resolved signals of v1, confidently wrong: live Brier and hit rate far below validation.
-  const std::string version = ModelVersionName(a_, "SYN", "H1", 1);
+  const std::string version = ModelVersionName(a_, {"SYN", market::Timeframe::kH1}, 1);
   EXPECT_EQ(version, "t" + std::to_string(a_.value()) + "/SYN/H1/v1");
   for (int i = 0; i < 250; ++i) {
     SignalFields f;
@@ -242,7 +251,7 @@ TEST_P(RetrainingJobTest, DegradedLiveSignalsTriggerRetrainingAndTheSchedulerQue
     r.log_loss = -std::log(0.2);
     ASSERT_OK(signals_.Resolve(a_, f.id, r));
   }
-  auto c = retraining_->RunCheck(a_, "SYN", "H1");
+  auto c = retraining_->RunCheck(a_, {"SYN", market::Timeframe::kH1});
   ASSERT_OK(c);
   EXPECT_EQ(c->outcome, "challenger_trained");
   const auto trail = Trail();
@@ -256,35 +265,36 @@ TEST_P(RetrainingJobTest, DegradedLiveSignalsTriggerRetrainingAndTheSchedulerQue
   ASSERT_OK(bars_->Import(store::SeriesOwner::Platform(), {"SYN", market::Timeframe::kH1},
                           Stream().Next({4000, +0.5, 0.001}), {}));
   ASSERT_OK(models_->Train(models::kPlatformTenant,
-                           {.symbol = "SYN",
-                            .timeframe = "H1",
+                           {.series = {"SYN", market::Timeframe::kH1},
                             .overrides = {{"trees", 10}, {"feature_set", "basic"}},
                             .activate = true}));
   auto n = retraining_->EnqueueAll();
   ASSERT_OK(n);
   EXPECT_EQ(*n, 2u);
   EXPECT_EQ(*retraining_->EnqueueAll(), 0u);  // both still queued: deduplicated
-  auto platform = retraining_->RunCheck(models::kPlatformTenant, "SYN", "H1");
+  auto platform = retraining_->RunCheck(models::kPlatformTenant, {"SYN", market::Timeframe::kH1});
   ASSERT_OK(platform);
   EXPECT_EQ(platform->outcome, "drift_checked");
-  EXPECT_EQ(audit_->List(models::kPlatformTenant, "SYN", "H1")->size(), 1u);
-  EXPECT_EQ(retraining_->EnqueueCheck(a_, "NOPE", "H1", "t").status().field(), "model");
+  EXPECT_EQ(audit_->List(models::kPlatformTenant, {"SYN", market::Timeframe::kH1})->size(), 1u);
+  EXPECT_EQ(retraining_->EnqueueCheck(a_, {"NOPE", market::Timeframe::kH1}, "t").status().field(),
+            "model");
 }
 
 TEST_P(RetrainingJobTest, CooldownAfterARejectedChallenger) {
   Append({4000, +0.5, 0.001});
   TrainChampion();
   Append({4000, +0.5, 0.002});  // doubled volatility: drift, a challenger that does not win
-  ASSERT_EQ(retraining_->RunCheck(a_, "SYN", "H1")->outcome, "challenger_trained");
+  ASSERT_EQ(retraining_->RunCheck(a_, {"SYN", market::Timeframe::kH1})->outcome,
+            "challenger_trained");
   Append({600, +0.5, 0.002});
-  ASSERT_EQ(retraining_->RunCheck(a_, "SYN", "H1")->outcome, "rejected");
+  ASSERT_EQ(retraining_->RunCheck(a_, {"SYN", market::Timeframe::kH1})->outcome, "rejected");
   const auto rejected = Trail().back();
   ASSERT_EQ(rejected.action, AuditAction::kRejected);
   EXPECT_GT(rejected.figures.at("last_bar_s"), 0);
   // 200 bars later the features still differ from v1's reference, but no new challenger for
   // 500 bars: the drift check is recorded with "cooldown" as its reason.
   Append({200, +0.5, 0.002});
-  auto c = retraining_->RunCheck(a_, "SYN", "H1");
+  auto c = retraining_->RunCheck(a_, {"SYN", market::Timeframe::kH1});
   ASSERT_OK(c);
   EXPECT_EQ(c->outcome, "cooldown") << c->detail;
   auto last = Trail().back();
@@ -297,7 +307,7 @@ TEST_P(RetrainingJobTest, CooldownAfterARejectedChallenger) {
   EXPECT_EQ(last.figures.at("cooldown.bars_since"), 200);
   EXPECT_GT(last.figures.at("psi_threshold.vol_24"), 0);
   EXPECT_GE(last.figures.at("features_above"), 3);
-  EXPECT_EQ(registry_->List(a_, "SYN", "H1")->size(), 2u);  // nothing trained
+  EXPECT_EQ(registry_->List(a_, {"SYN", market::Timeframe::kH1})->size(), 2u);  // nothing trained
 
   // A time-based cooldown alone (no bar count): 200 h after the rejection, 400 h required.
   RetrainingJobOptions timed;
@@ -307,7 +317,7 @@ TEST_P(RetrainingJobTest, CooldownAfterARejectedChallenger) {
   const models::ModelServiceOptions mo{.code_version = "test", .report_folds = 2, .nthread = 1};
   RetrainingService by_time(db(), *bars_, nullptr, *registry_, jobs_.get(), &signals_, *audit_,
                             clock_, mo, timed);
-  auto t = by_time.RunCheck(a_, "SYN", "H1");
+  auto t = by_time.RunCheck(a_, {"SYN", market::Timeframe::kH1});
   ASSERT_OK(t);
   EXPECT_EQ(t->outcome, "cooldown") << t->detail;
   EXPECT_NE(Trail().back().reasons[0].find("720000 s ago"), std::string::npos)
@@ -315,7 +325,7 @@ TEST_P(RetrainingJobTest, CooldownAfterARejectedChallenger) {
 
   // 500 bars after the rejection the cooldown is over: a new challenger.
   Append({300, +0.5, 0.002});
-  auto again = retraining_->RunCheck(a_, "SYN", "H1");
+  auto again = retraining_->RunCheck(a_, {"SYN", market::Timeframe::kH1});
   ASSERT_OK(again);
   EXPECT_EQ(again->outcome, "challenger_trained") << again->detail;
   EXPECT_EQ(Actions(Trail()),

@@ -92,7 +92,7 @@ struct World {
     champion = models::Ensemble::Train(ds, fit, calib, SmallConfig()).value();
     auto rec = registry->Register(TenantId{7}, *champion, Meta()).value();
     EXPECT_EQ(rec.version, 1);
-    EXPECT_OK(registry->Activate(TenantId{7}, "SYN", "H1", 1));
+    EXPECT_OK(registry->Activate(TenantId{7}, {"SYN", market::Timeframe::kH1}, 1));
     reference = FitPsiReference(Features(ds, 0, 2000), ds.feature_names).value();
     const auto v = ScoreModel(*champion, ds, Range(2500, 3000));
     validation = {v.brier, v.log_loss, v.accuracy};
@@ -114,7 +114,8 @@ std::vector<std::string> Actions(const std::vector<AuditRecord>& v) {
 TEST(RetrainingScenarioTest, RelationshipChangeIsDetectedAndTheChallengerPromoted) {
   // Rows [0, 3000): up iff x0 > 0 (noisily); from 3000 on: up iff x0 < 0, and x1 shifts.
   World w(Stream({{3000, +1, 0}, {3000, -1, 1.0}}, 42));
-  RetrainingController ctl(*w.registry, w.audit, w.clock, TenantId{7}, "SYN", "H1");
+  RetrainingController ctl(*w.registry, w.audit, w.clock, TenantId{7},
+                           market::SeriesKey{"SYN", market::Timeframe::kH1});
 
   // Step 1: drift on the first 500 rows after the change.
   w.clock.Advance(kNanosPerDay);
@@ -135,15 +136,15 @@ TEST(RetrainingScenarioTest, RelationshipChangeIsDetectedAndTheChallengerPromote
   EXPECT_TRUE(ev->promote);
   EXPECT_GT(ev->champion.log_loss, ev->challenger.log_loss + 0.1);  // the old model is now wrong
   EXPECT_LT(ev->paired.p_greater, 1e-6);
-  EXPECT_EQ(*w.registry->ActiveVersion(TenantId{7}, "SYN", "H1", 1), 2);
+  EXPECT_EQ(*w.registry->ActiveVersion(TenantId{7}, {"SYN", market::Timeframe::kH1}, 1), 2);
 
   // Step 4: the new champion holds up on the next window: no rollback.
   auto rb = ctl.CheckAfterPromotion(*ch, w.ds, Range(5200, 6000));
   ASSERT_OK(rb);
   EXPECT_FALSE(*rb);
-  EXPECT_EQ(*w.registry->ActiveVersion(TenantId{7}, "SYN", "H1", 1), 2);
+  EXPECT_EQ(*w.registry->ActiveVersion(TenantId{7}, {"SYN", market::Timeframe::kH1}, 1), 2);
 
-  auto trail = w.audit.List(TenantId{7}, "SYN", "H1").value();
+  auto trail = w.audit.List(TenantId{7}, {"SYN", market::Timeframe::kH1}).value();
   EXPECT_EQ(Actions(trail),
             (std::vector<std::string>{"drift_check", "challenger_trained", "challenger_evaluated",
                                       "promoted", "post_promotion_check"}));
@@ -157,14 +158,15 @@ TEST(RetrainingScenarioTest, RelationshipChangeIsDetectedAndTheChallengerPromote
   EXPECT_FALSE(trail[4].decision);
   EXPECT_EQ(trail[2].figures.at("n"), 700);
   // The trail is per tenant.
-  EXPECT_TRUE(w.audit.List(TenantId{8}, "SYN", "H1")->empty());
+  EXPECT_TRUE(w.audit.List(TenantId{8}, {"SYN", market::Timeframe::kH1})->empty());
 }
 
 TEST(RetrainingScenarioTest, NoRelationshipChangeMeansNoPromotion) {
   // x1 drifts (a retraining trigger), but the label still follows x0 as before: a challenger
   // trained on less, recent data does not beat the champion, so nothing is promoted.
   World w(Stream({{3000, +1, 0}, {3000, +1, 1.0}}, 43));
-  RetrainingController ctl(*w.registry, w.audit, w.clock, TenantId{7}, "SYN", "H1");
+  RetrainingController ctl(*w.registry, w.audit, w.clock, TenantId{7},
+                           market::SeriesKey{"SYN", market::Timeframe::kH1});
   auto d = ctl.CheckDrift(w.reference, Features(w.ds, 3000, 3500), nullptr, 0);
   ASSERT_OK(d);
   EXPECT_TRUE(d->retrain);
@@ -174,11 +176,12 @@ TEST(RetrainingScenarioTest, NoRelationshipChangeMeansNoPromotion) {
       ctl.EvaluateAndPromote(*w.champion, *ch, w.Meta(), w.ds, Range(4500, 5200), w.validation);
   ASSERT_OK(ev);
   EXPECT_FALSE(ev->promote);
-  EXPECT_EQ(*w.registry->ActiveVersion(TenantId{7}, "SYN", "H1", 1), 1);
-  EXPECT_EQ(w.registry->List(TenantId{7}, "SYN", "H1")->size(), 1u);  // not even registered
+  EXPECT_EQ(*w.registry->ActiveVersion(TenantId{7}, {"SYN", market::Timeframe::kH1}, 1), 1);
+  EXPECT_EQ(w.registry->List(TenantId{7}, {"SYN", market::Timeframe::kH1})->size(),
+            1u);  // not even registered
   EXPECT_EQ(ctl.CheckAfterPromotion(*ch, w.ds, Range(5200, 6000)).status().code(),
             StatusCode::kFailedPrecondition);
-  auto trail = w.audit.List(TenantId{7}, "SYN", "H1").value();
+  auto trail = w.audit.List(TenantId{7}, {"SYN", market::Timeframe::kH1}).value();
   EXPECT_EQ(Actions(trail), (std::vector<std::string>{"drift_check", "challenger_trained",
                                                       "challenger_evaluated", "rejected"}));
   EXPECT_FALSE(trail[2].decision);
@@ -188,19 +191,20 @@ TEST(RetrainingScenarioTest, PromotedModelThatDegradesIsRolledBack) {
   // The relationship flips at 3000 and flips back at 5200: the promoted challenger is wrong on
   // the next window, worse than the old champion was, so the registry rolls back to v1.
   World w(Stream({{3000, +1, 0}, {2200, -1, 0}, {800, +1, 0}}, 44));
-  RetrainingController ctl(*w.registry, w.audit, w.clock, TenantId{7}, "SYN", "H1");
+  RetrainingController ctl(*w.registry, w.audit, w.clock, TenantId{7},
+                           market::SeriesKey{"SYN", market::Timeframe::kH1});
   auto ch = ctl.TrainChallenger(w.ds, Range(3000, 4200), Range(4200, 4500), SmallConfig());
   ASSERT_OK(ch);
   auto ev =
       ctl.EvaluateAndPromote(*w.champion, *ch, w.Meta(), w.ds, Range(4500, 5200), w.validation);
   ASSERT_OK(ev);
   ASSERT_TRUE(ev->promote);
-  EXPECT_EQ(*w.registry->ActiveVersion(TenantId{7}, "SYN", "H1", 1), 2);
+  EXPECT_EQ(*w.registry->ActiveVersion(TenantId{7}, {"SYN", market::Timeframe::kH1}, 1), 2);
   auto rb = ctl.CheckAfterPromotion(*ch, w.ds, Range(5200, 6000));
   ASSERT_OK(rb);
   EXPECT_TRUE(*rb);
-  EXPECT_EQ(*w.registry->ActiveVersion(TenantId{7}, "SYN", "H1", 1), 1);
-  auto trail = w.audit.List(TenantId{7}, "SYN", "H1").value();
+  EXPECT_EQ(*w.registry->ActiveVersion(TenantId{7}, {"SYN", market::Timeframe::kH1}, 1), 1);
+  auto trail = w.audit.List(TenantId{7}, {"SYN", market::Timeframe::kH1}).value();
   EXPECT_EQ(Actions(trail),
             (std::vector<std::string>{"challenger_trained", "challenger_evaluated", "promoted",
                                       "post_promotion_check", "rolled_back"}));

@@ -252,15 +252,15 @@ struct SignalService::Impl {
     SINYAL_RETURN_IF_ERROR(bars.Resolve(models::ViewerOf(viewer), key).status());
     auto st = std::make_shared<RouteState>();
     st->model_owner = viewer;
-    auto active = registry.ActiveVersion(viewer, key.symbol, timeframe, horizon);
+    auto active = registry.ActiveVersion(viewer, key, horizon);
     if (!active.ok() && active.error().code() == StatusCode::kNotFound && !IsPlatform(viewer)) {
       st->model_owner = models::kPlatformTenant;
-      active = registry.ActiveVersion(models::kPlatformTenant, key.symbol, timeframe, horizon);
+      active = registry.ActiveVersion(models::kPlatformTenant, key, horizon);
     }
     if (!active.ok()) {
       if (active.error().code() != StatusCode::kNotFound) return active.error();
       SINYAL_ASSIGN_OR_RETURN(std::vector<int> served,
-                              models::ServedHorizons(registry, viewer, key.symbol, timeframe));
+                              models::ServedHorizons(registry, viewer, key));
       if (!served.empty()) {
         return Status::InvalidArgument(
             "no model of " + key.symbol + " " + timeframe + " predicts " + std::to_string(horizon) +
@@ -329,10 +329,8 @@ struct SignalService::Impl {
             .WithField("model");
       }
     }
-    SINYAL_ASSIGN_OR_RETURN(e->record,
-                            registry.GetRecord(owner, key.symbol, e->timeframe, version));
-    SINYAL_ASSIGN_OR_RETURN(models::Ensemble ens,
-                            registry.Load(owner, key.symbol, e->timeframe, version));
+    SINYAL_ASSIGN_OR_RETURN(e->record, registry.GetRecord(owner, key, version));
+    SINYAL_ASSIGN_OR_RETURN(models::Ensemble ens, registry.Load(owner, key, version));
     if (ens.num_classes() != 2) {
       return Status::FailedPrecondition("signals need a binary up/down model; version " +
                                             std::to_string(version) + " has 3 classes",
@@ -458,14 +456,12 @@ struct SignalService::Impl {
   }
 
   Result<size_t> Resolve(TenantId owner, const market::SeriesKey& key) {
-    const std::string timeframe(market::TimeframeName(key.timeframe));
-    SINYAL_ASSIGN_OR_RETURN(std::vector<Signal> pending,
-                            log.Unresolved(owner, key.symbol, timeframe));
+    SINYAL_ASSIGN_OR_RETURN(std::vector<Signal> pending, log.Unresolved(owner, key));
     if (pending.empty()) return size_t{0};
     SINYAL_ASSIGN_OR_RETURN(
         std::vector<market::Bar> later,
         series.BarsAfter(owner, key, pending.front().bar_time(), 4 * store::kMaxBarPage));
-    SINYAL_ASSIGN_OR_RETURN(size_t n, ResolvePending(log, owner, key.symbol, timeframe, later));
+    SINYAL_ASSIGN_OR_RETURN(size_t n, ResolvePending(log, owner, key, later));
     counters.resolved += static_cast<int64_t>(n);
     return n;
   }
@@ -676,13 +672,12 @@ Result<SignalPerformance> SignalService::Performance(TenantId viewer, const mark
   Impl& m = *impl_;
   SINYAL_ASSIGN_OR_RETURN(auto route, m.GetRoute(viewer, key, horizon, m.clock.MonotonicNanos()));
   SINYAL_RETURN_IF_ERROR(m.Resolve(route->model_owner, key).status());
-  const std::string tf(market::TimeframeName(key.timeframe));
   SignalPerformance p;
   p.model_owner = route->model_owner;
   p.model_version = route->entry->model.model_version;
-  SINYAL_ASSIGN_OR_RETURN(auto resolved,
-                          m.log.RecentResolved(route->model_owner, key.symbol, tf, p.model_version,
-                                               std::max<size_t>(limit, 1)));
+  SINYAL_ASSIGN_OR_RETURN(
+      auto resolved,
+      m.log.RecentResolved(route->model_owner, key, p.model_version, std::max<size_t>(limit, 1)));
   p.live = ComputeLivePerformance(resolved);
   p.validation = route->entry->record.metrics;
   return p;

@@ -50,8 +50,9 @@ class SignalServiceTest : public store::testing::DbTest {
         std::make_unique<IntervalCalibrationStore>(db(), *bars_, *registry_, nullptr, clock_);
     // As app/ wires it: a version's interval calibration is fitted when it is trained.
     models::ModelServiceOptions mo{.code_version = "test", .report_folds = 2, .nthread = 1};
-    mo.on_version_stored = [this](TenantId owner, const models::ModelRecord& r) {
-      ASSERT_OK(calibrations_->Fit(owner, {r.symbol, market::Timeframe::kH1}, r.version).status());
+    mo.on_version_stored = [this](TenantId owner, const market::SeriesKey& series,
+                                  const models::ModelRecord& r) {
+      ASSERT_OK(calibrations_->Fit(owner, series, r.version).status());
     };
     models_ = std::make_unique<models::ModelService>(db(), *bars_, nullptr, *registry_, nullptr,
                                                      clock_, mo);
@@ -60,8 +61,7 @@ class SignalServiceTest : public store::testing::DbTest {
     // The last bar is held back: it "closes" during the test.
     ASSERT_OK(bars_->Import(store::SeriesOwner::Platform(), {"SYNUSD", market::Timeframe::kH1},
                             std::span(all_).first(6000), {}));
-    auto trained = models_->Train(kPlatform, {.symbol = "SYNUSD",
-                                              .timeframe = "H1",
+    auto trained = models_->Train(kPlatform, {.series = {"SYNUSD", market::Timeframe::kH1},
                                               .overrides = {{"trees", 15}},
                                               .activate = true,
                                               .actor = "test"});
@@ -178,8 +178,7 @@ TEST_P(SignalServiceTest, CalibrationIsFittedWhenTrainedStoredAndNeverOnARequest
 TEST_P(SignalServiceTest, MissingCalibrationIsFittedInTheBackgroundNotOnTheRequest) {
   models::ModelService bare(db(), *bars_, nullptr, *registry_, nullptr, clock_,
                             {.code_version = "test", .report_folds = 2, .nthread = 1});
-  ASSERT_OK(bare.Train(kPlatform, {.symbol = "SYNUSD",
-                                   .timeframe = "H1",
+  ASSERT_OK(bare.Train(kPlatform, {.series = {"SYNUSD", market::Timeframe::kH1},
                                    .overrides = {{"trees", 10}},
                                    .activate = true,
                                    .actor = "test"})
@@ -288,8 +287,7 @@ TEST_P(SignalServiceTest, AModelWithNoWalkForwardSkillAbstains) {
   const std::vector<market::Bar> walk = Bars(6000, 99, /*phi=*/0.0);
   ASSERT_OK(
       bars_->Import(store::SeriesOwner::Platform(), {"RWUSD", market::Timeframe::kH1}, walk, {}));
-  auto trained = models_->Train(kPlatform, {.symbol = "RWUSD",
-                                            .timeframe = "H1",
+  auto trained = models_->Train(kPlatform, {.series = {"RWUSD", market::Timeframe::kH1},
                                             .overrides = {{"trees", 15}},
                                             .activate = true,
                                             .actor = "test"});
@@ -309,7 +307,7 @@ TEST_P(SignalServiceTest, AModelWithNoWalkForwardSkillAbstains) {
       << f.abstain_reason;
   EXPECT_NE(f.abstain_reason.find("base rate"), std::string::npos) << f.abstain_reason;
   // The probability served is the model's base rate (shrunk toward 1/2), not a model output.
-  auto ens = registry_->Load(kPlatform, "RWUSD", "H1", trained->record.version);
+  auto ens = registry_->Load(kPlatform, {"RWUSD", market::Timeframe::kH1}, trained->record.version);
   ASSERT_OK(ens.status());
   EXPECT_NEAR(f.p_up, ens->calibrator().base_rate(), 1e-9);
   EXPECT_DOUBLE_EQ(f.confidence, std::max(f.p_up, 1 - f.p_up));
@@ -357,10 +355,10 @@ TEST_P(SignalServiceTest, ErrorsNameTheField) {
 // as training and calibration compute them) gives for the same bars.
 TEST_P(SignalServiceTest, LiveInputsAndSignalsEqualTheBatchPathBitForBit) {
   const market::SeriesKey key{"SYNUSD", market::Timeframe::kH1};
-  auto rec = registry_->GetRecord(kPlatform, "SYNUSD", "H1", 1);
+  auto rec = registry_->GetRecord(kPlatform, {"SYNUSD", market::Timeframe::kH1}, 1);
   ASSERT_OK(rec.status());
   EXPECT_EQ(rec->schema.inputs_from, all_[0].time());  // training recorded its anchor
-  auto ens = registry_->Load(kPlatform, "SYNUSD", "H1", 1);
+  auto ens = registry_->Load(kPlatform, {"SYNUSD", market::Timeframe::kH1}, 1);
   ASSERT_OK(ens.status());
   auto svc = MakeService();
   std::vector<std::shared_ptr<const Signal>> seen;

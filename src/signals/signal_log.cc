@@ -24,8 +24,9 @@ Result<StoredSignal> InMemorySignalLog::Get(TenantId tenant, const std::string& 
 }
 
 Result<std::vector<Signal>> InMemorySignalLog::Unresolved(TenantId tenant,
-                                                          const std::string& symbol,
-                                                          const std::string& timeframe) const {
+                                                          const market::SeriesKey& series) const {
+  const std::string& symbol = series.symbol;
+  const std::string timeframe(market::TimeframeName(series.timeframe));
   std::lock_guard<std::mutex> lock(mu_);
   std::vector<Signal> out;
   for (const auto& [k, v] : rows_) {
@@ -50,8 +51,10 @@ Status InMemorySignalLog::Resolve(TenantId tenant, const std::string& id, const 
 }
 
 Result<std::vector<StoredSignal>> InMemorySignalLog::RecentResolved(
-    TenantId tenant, const std::string& symbol, const std::string& timeframe,
-    const std::string& model_version, size_t limit) const {
+    TenantId tenant, const market::SeriesKey& series, const std::string& model_version,
+    size_t limit) const {
+  const std::string& symbol = series.symbol;
+  const std::string timeframe(market::TimeframeName(series.timeframe));
   std::lock_guard<std::mutex> lock(mu_);
   std::vector<StoredSignal> out;
   for (const auto& [k, v] : rows_) {
@@ -68,9 +71,9 @@ Result<std::vector<StoredSignal>> InMemorySignalLog::RecentResolved(
   return out;
 }
 
-Result<size_t> ResolvePending(SignalLog& log, TenantId tenant, const std::string& symbol,
-                              const std::string& timeframe, std::span<const market::Bar> bars) {
-  SINYAL_ASSIGN_OR_RETURN(auto pending, log.Unresolved(tenant, symbol, timeframe));
+Result<size_t> ResolvePending(SignalLog& log, TenantId tenant, const market::SeriesKey& series,
+                              std::span<const market::Bar> bars) {
+  SINYAL_ASSIGN_OR_RETURN(auto pending, log.Unresolved(tenant, series));
   size_t done = 0;
   for (const auto& s : pending) {
     auto first = std::upper_bound(bars.begin(), bars.end(), s.bar_time(),

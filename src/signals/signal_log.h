@@ -17,6 +17,7 @@
 
 #include "core/ids.h"
 #include "core/status.h"
+#include "market/instrument.h"
 #include "signals/signal.h"
 
 namespace sinyal::signals {
@@ -37,26 +38,25 @@ class SignalLog {
   [[nodiscard]] virtual Result<StoredSignal> Get(TenantId tenant, const std::string& id) const = 0;
   // Unresolved signals of (symbol, timeframe), oldest bar first. Empty is not an error.
   [[nodiscard]] virtual Result<std::vector<Signal>> Unresolved(
-      TenantId tenant, const std::string& symbol, const std::string& timeframe) const = 0;
+      TenantId tenant, const market::SeriesKey& series) const = 0;
   // Attaches the resolution once. NotFound as Get; FailedPrecondition when already resolved.
   [[nodiscard]] virtual Status Resolve(TenantId tenant, const std::string& id,
                                        const Resolution& resolution) = 0;
   // The newest `limit` resolved signals of (symbol, timeframe) made by `model_version` (empty =
   // any), newest bar first.
   [[nodiscard]] virtual Result<std::vector<StoredSignal>> RecentResolved(
-      TenantId tenant, const std::string& symbol, const std::string& timeframe,
-      const std::string& model_version, size_t limit) const = 0;
+      TenantId tenant, const market::SeriesKey& series, const std::string& model_version,
+      size_t limit) const = 0;
 };
 
 class InMemorySignalLog final : public SignalLog {
  public:
   Status Append(TenantId tenant, const Signal& signal) override;
   Result<StoredSignal> Get(TenantId tenant, const std::string& id) const override;
-  Result<std::vector<Signal>> Unresolved(TenantId tenant, const std::string& symbol,
-                                         const std::string& timeframe) const override;
+  Result<std::vector<Signal>> Unresolved(TenantId tenant,
+                                         const market::SeriesKey& series) const override;
   Status Resolve(TenantId tenant, const std::string& id, const Resolution& resolution) override;
-  Result<std::vector<StoredSignal>> RecentResolved(TenantId tenant, const std::string& symbol,
-                                                   const std::string& timeframe,
+  Result<std::vector<StoredSignal>> RecentResolved(TenantId tenant, const market::SeriesKey& series,
                                                    const std::string& model_version,
                                                    size_t limit) const override;
 
@@ -69,7 +69,7 @@ class InMemorySignalLog final : public SignalLog {
 // bars after the signals) can resolve. Returns how many were resolved; signals whose horizon
 // has not passed stay unresolved.
 [[nodiscard]] Result<size_t> ResolvePending(SignalLog& log, TenantId tenant,
-                                            const std::string& symbol, const std::string& timeframe,
+                                            const market::SeriesKey& series,
                                             std::span<const market::Bar> bars);
 
 struct LivePerformance {

@@ -229,13 +229,13 @@ TEST(SignalTest, ResolutionAndLog) {
   bars.erase(
       std::unique(bars.begin(), bars.end(), [](auto& a, auto& b) { return a.time() == b.time(); }),
       bars.end());
-  auto done = ResolvePending(log, t1, "SYN", "H1", bars);
+  auto done = ResolvePending(log, t1, {"SYN", market::Timeframe::kH1}, bars);
   ASSERT_OK(done);
   EXPECT_GE(*done, 1u);
   ASSERT_TRUE(log.Get(t1, issued[0].id())->resolution.has_value());  // its next bar is in `bars`
   EXPECT_EQ(log.Resolve(t1, issued[0].id(), *r).code(), StatusCode::kFailedPrecondition);
   EXPECT_EQ(log.Resolve(t2, issued[0].id(), *r).code(), StatusCode::kNotFound);
-  auto recent = log.RecentResolved(t1, "SYN", "H1", "", 10).value();
+  auto recent = log.RecentResolved(t1, {"SYN", market::Timeframe::kH1}, "", 10).value();
   ASSERT_FALSE(recent.empty());
   for (size_t i = 1; i < recent.size(); ++i)
     EXPECT_GE(recent[i - 1].signal.bar_time(), recent[i].signal.bar_time());

@@ -10,6 +10,8 @@
 #include "http/handlers/horizon_param.h"
 #include "http/json_body.h"
 #include "http/query.h"
+#include "market/edge_parse.h"
+#include "market/timeframe.h"
 #include "models/service.h"
 #include "store/job_queue.h"
 
@@ -19,30 +21,23 @@ using nlohmann::json;
 
 namespace {
 
-struct Key {
-  std::string symbol, timeframe;
-};
+using Key = market::SeriesKey;
+
+// The series as responses name it: "H1".
+std::string TimeframeText(const Key& k) { return std::string(market::TimeframeName(k.timeframe)); }
 
 Result<Key> QueryKey(const Context& ctx) {
   SINYAL_ASSIGN_OR_RETURN(std::string s, RequiredQueryParam(ctx, "symbol"));
   SINYAL_ASSIGN_OR_RETURN(std::string tf, RequiredQueryParam(ctx, "timeframe"));
-  Key k;
-  SINYAL_ASSIGN_OR_RETURN(k.symbol, models::ModelService::NormalizeSymbol(s));
-  SINYAL_ASSIGN_OR_RETURN(k.timeframe, models::ModelService::NormalizeTimeframe(tf));
-  return k;
+  return market::ParseSeriesKey(s, tf);
 }
 
 // Path parameters: a malformed symbol/timeframe in a path names no model, so it is a 404.
 Result<Key> PathKey(const Context& ctx) {
-  Key k;
-  auto s = models::ModelService::NormalizeSymbol(
-      ctx.request.params.count("symbol") ? ctx.request.params.at("symbol") : "");
-  if (!s.ok()) return Status::NotFound("no such model: " + s.error().message(), "symbol");
-  auto tf = models::ModelService::NormalizeTimeframe(
+  auto k = market::ParseSeriesKey(
+      ctx.request.params.count("symbol") ? ctx.request.params.at("symbol") : "",
       ctx.request.params.count("timeframe") ? ctx.request.params.at("timeframe") : "");
-  if (!tf.ok()) return Status::NotFound("no such model: " + tf.error().message(), "timeframe");
-  k.symbol = *s;
-  k.timeframe = *tf;
+  if (!k.ok()) return Status::NotFound("no such model: " + k.error().message(), k.error().field());
   return k;
 }
 
@@ -52,10 +47,9 @@ TenantId Tenant(const Context& ctx) { return ctx.principal->tenant; }
 Result<std::map<int, int64_t>> ActiveByHorizon(models::DbModelRegistry& reg, TenantId owner,
                                                const Key& k) {
   std::map<int, int64_t> out;
-  SINYAL_ASSIGN_OR_RETURN(std::vector<int> horizons,
-                          reg.ActiveHorizons(owner, k.symbol, k.timeframe));
+  SINYAL_ASSIGN_OR_RETURN(std::vector<int> horizons, reg.ActiveHorizons(owner, k));
   for (int h : horizons) {
-    SINYAL_ASSIGN_OR_RETURN(out[h], reg.ActiveVersion(owner, k.symbol, k.timeframe, h));
+    SINYAL_ASSIGN_OR_RETURN(out[h], reg.ActiveVersion(owner, k, h));
   }
   return out;
 }
@@ -147,8 +141,7 @@ Result<VersionKey> PathVersion(const Context& ctx) {
 Result<Response> GetConfig(const ModelRoutesDeps& d, Context& ctx) {
   SINYAL_RETURN_IF_ERROR(OnlyQueryParams(ctx, {"symbol", "timeframe"}));
   SINYAL_ASSIGN_OR_RETURN(Key k, QueryKey(ctx));
-  SINYAL_ASSIGN_OR_RETURN(models::ModelConfigView v,
-                          d.service->GetConfig(Tenant(ctx), k.symbol, k.timeframe));
+  SINYAL_ASSIGN_OR_RETURN(models::ModelConfigView v, d.service->GetConfig(Tenant(ctx), k));
   return Response::Json(200, v.ToJson());
 }
 
@@ -158,8 +151,7 @@ Result<Response> PutConfig(const ModelRoutesDeps& d, Context& ctx) {
   SINYAL_RETURN_IF_ERROR(OnlyQueryParams(ctx, {"symbol", "timeframe"}));
   SINYAL_ASSIGN_OR_RETURN(Key k, QueryKey(ctx));
   SINYAL_ASSIGN_OR_RETURN(json body, BodyObject(ctx.request));
-  SINYAL_ASSIGN_OR_RETURN(models::ModelConfigView v,
-                          d.service->PutConfig(Tenant(ctx), k.symbol, k.timeframe, body));
+  SINYAL_ASSIGN_OR_RETURN(models::ModelConfigView v, d.service->PutConfig(Tenant(ctx), k, body));
   return Response::Json(200, v.ToJson());
 }
 
@@ -179,10 +171,8 @@ Result<Response> Train(const ModelRoutesDeps& d, Context& ctx) {
   if (!body["timeframe"].is_string()) {
     return Status::InvalidArgument("timeframe must be a string", "timeframe");
   }
-  SINYAL_ASSIGN_OR_RETURN(req.symbol,
-                          models::ModelService::NormalizeSymbol(body["symbol"].get<std::string>()));
-  SINYAL_ASSIGN_OR_RETURN(req.timeframe, models::ModelService::NormalizeTimeframe(
-                                             body["timeframe"].get<std::string>()));
+  SINYAL_ASSIGN_OR_RETURN(req.series, market::ParseSeriesKey(body["symbol"].get<std::string>(),
+                                                             body["timeframe"].get<std::string>()));
   if (body.contains("activate")) {
     if (!body["activate"].is_boolean()) {
       return Status::InvalidArgument("activate must be true or false", "activate");
@@ -217,8 +207,7 @@ Result<Response> ListModels(const ModelRoutesDeps& d, Context& ctx) {
   SINYAL_ASSIGN_OR_RETURN(Key k, QueryKey(ctx));
   SINYAL_ASSIGN_OR_RETURN(int horizon, HorizonQueryParam(ctx));
   const TenantId t = Tenant(ctx);
-  SINYAL_ASSIGN_OR_RETURN(std::vector<models::ModelRecord> versions,
-                          reg->List(t, k.symbol, k.timeframe));
+  SINYAL_ASSIGN_OR_RETURN(std::vector<models::ModelRecord> versions, reg->List(t, k));
   SINYAL_ASSIGN_OR_RETURN(auto active, ActiveByHorizon(*reg, t, k));
   SINYAL_ASSIGN_OR_RETURN(auto platform, ActiveByHorizon(*reg, models::kPlatformTenant, k));
   json list = json::array();
@@ -231,7 +220,7 @@ Result<Response> ListModels(const ModelRoutesDeps& d, Context& ctx) {
   const auto mine = active.find(horizon);
   const auto theirs = platform.find(horizon);
   json out = {{"symbol", k.symbol},
-              {"timeframe", k.timeframe},
+              {"timeframe", TimeframeText(k)},
               {"horizon", horizon},
               {"active_version", mine != active.end() ? json(mine->second) : json(nullptr)},
               {"active", ActiveJson(active)},
@@ -240,7 +229,7 @@ Result<Response> ListModels(const ModelRoutesDeps& d, Context& ctx) {
               {"platform_default", nullptr}};
   // What the tenant is served at this horizon when it has no active model of its own.
   if (theirs != platform.end()) {
-    auto prec = reg->GetRecord(models::kPlatformTenant, k.symbol, k.timeframe, theirs->second);
+    auto prec = reg->GetRecord(models::kPlatformTenant, k, theirs->second);
     if (prec.ok()) out["platform_default"] = models::ModelVersionJson(*prec, std::nullopt);
   }
   out["serving"] =
@@ -253,9 +242,8 @@ Result<Response> GetVersion(const ModelRoutesDeps& d, Context& ctx) {
   SINYAL_RETURN_IF_ERROR(OnlyQueryParams(ctx, {}));
   SINYAL_ASSIGN_OR_RETURN(VersionKey p, PathVersion(ctx));
   const Key& k = p.k;
-  SINYAL_ASSIGN_OR_RETURN(models::ModelRecord r,
-                          d.registry->GetRecord(Tenant(ctx), k.symbol, k.timeframe, p.v));
-  auto a = d.registry->ActiveVersion(Tenant(ctx), k.symbol, k.timeframe, r.schema.horizon);
+  SINYAL_ASSIGN_OR_RETURN(models::ModelRecord r, d.registry->GetRecord(Tenant(ctx), k, p.v));
+  auto a = d.registry->ActiveVersion(Tenant(ctx), k, r.schema.horizon);
   return Response::Json(200, models::ModelVersionJson(r, a.ok() ? *a : 0));
 }
 
@@ -264,12 +252,11 @@ Result<Response> Activate(const ModelRoutesDeps& d, Context& ctx) {
   SINYAL_RETURN_IF_ERROR(RequireAdmin(ctx, "activate models"));
   SINYAL_ASSIGN_OR_RETURN(VersionKey p, PathVersion(ctx));
   const Key& k = p.k;
-  SINYAL_RETURN_IF_ERROR(CorruptedToConflict(
-      d.registry->ActivateAs(Tenant(ctx), k.symbol, k.timeframe, p.v, Actor(ctx))));
-  SINYAL_ASSIGN_OR_RETURN(models::ModelRecord r,
-                          d.registry->GetRecord(Tenant(ctx), k.symbol, k.timeframe, p.v));
+  SINYAL_RETURN_IF_ERROR(
+      CorruptedToConflict(d.registry->ActivateAs(Tenant(ctx), k, p.v, Actor(ctx))));
+  SINYAL_ASSIGN_OR_RETURN(models::ModelRecord r, d.registry->GetRecord(Tenant(ctx), k, p.v));
   return Response::Json(200, {{"symbol", k.symbol},
-                              {"timeframe", k.timeframe},
+                              {"timeframe", TimeframeText(k)},
                               {"horizon", r.schema.horizon},
                               {"active_version", p.v}});
 }
@@ -280,10 +267,10 @@ Result<Response> Rollback(const ModelRoutesDeps& d, Context& ctx) {
   SINYAL_RETURN_IF_ERROR(OnlyQueryParams(ctx, {"horizon"}));
   SINYAL_ASSIGN_OR_RETURN(Key k, PathKey(ctx));
   SINYAL_ASSIGN_OR_RETURN(int horizon, HorizonQueryParam(ctx));
-  auto v = d.registry->RollbackAs(Tenant(ctx), k.symbol, k.timeframe, horizon, Actor(ctx));
+  auto v = d.registry->RollbackAs(Tenant(ctx), k, horizon, Actor(ctx));
   if (!v.ok()) return CorruptedToConflict(v.error());
   return Response::Json(200, {{"symbol", k.symbol},
-                              {"timeframe", k.timeframe},
+                              {"timeframe", TimeframeText(k)},
                               {"horizon", horizon},
                               {"active_version", *v}});
 }
@@ -299,8 +286,7 @@ Result<Response> Report(const ModelRoutesDeps& d, Context& ctx) {
     return Status::InvalidArgument("format must be json or md", "format");
   }
   SINYAL_ASSIGN_OR_RETURN(VersionKey p, PathVersion(ctx));
-  SINYAL_ASSIGN_OR_RETURN(models::StoredReport rep,
-                          d.registry->GetReport(Tenant(ctx), p.k.symbol, p.k.timeframe, p.v));
+  SINYAL_ASSIGN_OR_RETURN(models::StoredReport rep, d.registry->GetReport(Tenant(ctx), p.k, p.v));
   if (format == "md") {
     return Response::Text(200, rep.markdown, "text/markdown; charset=utf-8");
   }
@@ -312,8 +298,7 @@ Result<Response> ReportFigure(const ModelRoutesDeps& d, Context& ctx,
                               std::string models::StoredReport::*figure) {
   SINYAL_RETURN_IF_ERROR(OnlyQueryParams(ctx, {}));
   SINYAL_ASSIGN_OR_RETURN(VersionKey p, PathVersion(ctx));
-  SINYAL_ASSIGN_OR_RETURN(models::StoredReport rep,
-                          d.registry->GetReport(Tenant(ctx), p.k.symbol, p.k.timeframe, p.v));
+  SINYAL_ASSIGN_OR_RETURN(models::StoredReport rep, d.registry->GetReport(Tenant(ctx), p.k, p.v));
   return Response::Text(200, rep.*figure, "image/svg+xml");
 }
 

@@ -72,46 +72,46 @@ void AddOperatorRoutes(RouteTable& routes, OperatorDeps deps) {
                                             {"offset", offset}});
               }});
 
-  routes.Add(
-      {.method = "GET",
-       .pattern = "/api/v1/operator/models/health",
-       .auth = AuthMode::kOperator,
-       .blocking = true,
-       .handler = [d](Context& ctx) -> Result<Response> {
-         SINYAL_RETURN_IF_ERROR(OnlyQueryParams(ctx, {}));
-         SINYAL_RETURN_IF_ERROR(RequireOperatorToken(ctx));
-         SINYAL_ASSIGN_OR_RETURN(std::vector<store::SeriesInfo> series,
-                                 d->bars->ListSeries(std::nullopt));
-         json items = json::array();
-         for (const auto& s : series) {
-           const std::string tf(market::TimeframeName(s.key.timeframe));
-           json item = {{"symbol", s.key.symbol}, {"timeframe", tf}};
-           auto perf = d->signals->Performance(models::kPlatformTenant, s.key);
-           if (!perf.ok()) {
-             if (perf.error().code() != StatusCode::kNotFound) return perf.error();
-             item["model"] = nullptr;  // no platform model serves this series
-             items.push_back(std::move(item));
-             continue;
-           }
-           item["performance"] = perf->ToJson();
-           SINYAL_ASSIGN_OR_RETURN(
-               auto resolved, d->log->RecentResolved(models::kPlatformTenant, s.key.symbol, tf,
-                                                     perf->model_version, kReliabilitySignals));
-           json pairs = json::array();
-           for (const auto& r : resolved) {
-             if (!r.resolution || !std::isfinite(r.signal.p_up())) continue;
-             pairs.push_back({r.signal.p_up(), r.resolution->up});
-           }
-           item["resolved_p_up"] = std::move(pairs);
-           SINYAL_ASSIGN_OR_RETURN(auto audit, d->audit->Page(models::kPlatformTenant, s.key.symbol,
-                                                              tf, 0, kAuditRecords));
-           json records = json::array();
-           for (const auto& a : audit) records.push_back(a.ToJson());
-           item["retraining"] = std::move(records);
-           items.push_back(std::move(item));
-         }
-         return Response::Json(200, {{"items", std::move(items)}});
-       }});
+  routes.Add({.method = "GET",
+              .pattern = "/api/v1/operator/models/health",
+              .auth = AuthMode::kOperator,
+              .blocking = true,
+              .handler = [d](Context& ctx) -> Result<Response> {
+                SINYAL_RETURN_IF_ERROR(OnlyQueryParams(ctx, {}));
+                SINYAL_RETURN_IF_ERROR(RequireOperatorToken(ctx));
+                SINYAL_ASSIGN_OR_RETURN(std::vector<store::SeriesInfo> series,
+                                        d->bars->ListSeries(std::nullopt));
+                json items = json::array();
+                for (const auto& s : series) {
+                  const std::string tf(market::TimeframeName(s.key.timeframe));
+                  json item = {{"symbol", s.key.symbol}, {"timeframe", tf}};
+                  auto perf = d->signals->Performance(models::kPlatformTenant, s.key);
+                  if (!perf.ok()) {
+                    if (perf.error().code() != StatusCode::kNotFound) return perf.error();
+                    item["model"] = nullptr;  // no platform model serves this series
+                    items.push_back(std::move(item));
+                    continue;
+                  }
+                  item["performance"] = perf->ToJson();
+                  SINYAL_ASSIGN_OR_RETURN(
+                      auto resolved,
+                      d->log->RecentResolved(models::kPlatformTenant, s.key, perf->model_version,
+                                             kReliabilitySignals));
+                  json pairs = json::array();
+                  for (const auto& r : resolved) {
+                    if (!r.resolution || !std::isfinite(r.signal.p_up())) continue;
+                    pairs.push_back({r.signal.p_up(), r.resolution->up});
+                  }
+                  item["resolved_p_up"] = std::move(pairs);
+                  SINYAL_ASSIGN_OR_RETURN(
+                      auto audit, d->audit->Page(models::kPlatformTenant, s.key, 0, kAuditRecords));
+                  json records = json::array();
+                  for (const auto& a : audit) records.push_back(a.ToJson());
+                  item["retraining"] = std::move(records);
+                  items.push_back(std::move(item));
+                }
+                return Response::Json(200, {{"items", std::move(items)}});
+              }});
 }
 
 }  // namespace sinyal::http

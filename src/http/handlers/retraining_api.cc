@@ -6,6 +6,8 @@
 
 #include "http/api.h"
 #include "http/query.h"
+#include "market/edge_parse.h"
+#include "market/timeframe.h"
 #include "models/service.h"
 #include "signals/db_audit_log.h"
 #include "signals/retraining_job.h"
@@ -16,20 +18,16 @@ using nlohmann::json;
 
 namespace {
 
-struct Key {
-  std::string symbol, timeframe;
-};
+using Key = market::SeriesKey;
 
 // A malformed symbol/timeframe in a path names no model: 404.
 Result<Key> PathKey(const Context& ctx) {
   auto param = [&](const char* n) {
     return ctx.request.params.count(n) ? ctx.request.params.at(n) : std::string();
   };
-  auto s = models::ModelService::NormalizeSymbol(param("symbol"));
-  if (!s.ok()) return Status::NotFound("no such model: " + s.error().message(), "symbol");
-  auto tf = models::ModelService::NormalizeTimeframe(param("timeframe"));
-  if (!tf.ok()) return Status::NotFound("no such model: " + tf.error().message(), "timeframe");
-  return Key{*s, *tf};
+  auto k = market::ParseSeriesKey(param("symbol"), param("timeframe"));
+  if (!k.ok()) return Status::NotFound("no such model: " + k.error().message(), k.error().field());
+  return k;
 }
 
 Result<int64_t> IntParam(const Context& ctx, std::string_view name, int64_t def, int64_t lo,
@@ -72,9 +70,8 @@ void AddRetrainingRoutes(RouteTable& routes, signals::RetrainingService& service
            return Status::InvalidArgument("owner must be 'tenant' or 'platform'", "owner");
          }
          const TenantId t = owner == "platform" ? models::kPlatformTenant : ctx.principal->tenant;
-         SINYAL_ASSIGN_OR_RETURN(
-             std::vector<signals::AuditRecord> page,
-             log->Page(t, k.symbol, k.timeframe, before, static_cast<size_t>(limit)));
+         SINYAL_ASSIGN_OR_RETURN(std::vector<signals::AuditRecord> page,
+                                 log->Page(t, k, before, static_cast<size_t>(limit)));
          json records = json::array();
          for (const auto& r : page) {
            json j = r.ToJson();
@@ -88,7 +85,7 @@ void AddRetrainingRoutes(RouteTable& routes, signals::RetrainingService& service
            next = page.back().seq;
          }
          return Response::Json(200, {{"symbol", k.symbol},
-                                     {"timeframe", k.timeframe},
+                                     {"timeframe", std::string(market::TimeframeName(k.timeframe))},
                                      {"owner", owner},
                                      {"records", std::move(records)},
                                      {"next_before", next}});
@@ -109,8 +106,7 @@ void AddRetrainingRoutes(RouteTable& routes, signals::RetrainingService& service
          const std::string actor =
              ctx.principal->api_key ? "api_key:" + std::to_string(ctx.principal->api_key->value())
                                     : "user:" + std::to_string(ctx.principal->user.value());
-         SINYAL_ASSIGN_OR_RETURN(
-             int64_t id, svc->EnqueueCheck(ctx.principal->tenant, k.symbol, k.timeframe, actor));
+         SINYAL_ASSIGN_OR_RETURN(int64_t id, svc->EnqueueCheck(ctx.principal->tenant, k, actor));
          const std::string url = "/api/v1/jobs/" + std::to_string(id);
          Response r =
              Response::Json(202, {{"job_id", id}, {"status", "queued"}, {"status_url", url}});

@@ -144,7 +144,7 @@ Result<Response> Correlations(const SignalsDeps& deps, Context& ctx) {
     item.erase(item.find_last_not_of(' ') + 1);
     start = comma + 1;
     if (item.empty()) return Status::InvalidArgument("symbols has an empty item", "symbols");
-    auto norm = models::ModelService::NormalizeSymbol(item);
+    auto norm = market::ParseSymbolText(item);
     if (!norm.ok()) {
       return Status::InvalidArgument("symbols: '" + item + "': " + norm.error().message(),
                                      "symbols");
@@ -161,8 +161,8 @@ Result<Response> Correlations(const SignalsDeps& deps, Context& ctx) {
                                    "symbols");
   }
   SINYAL_ASSIGN_OR_RETURN(std::string tf_text, RequiredQueryParam(ctx, "timeframe"));
-  SINYAL_ASSIGN_OR_RETURN(std::string tf_name, models::ModelService::NormalizeTimeframe(tf_text));
-  SINYAL_ASSIGN_OR_RETURN(market::Timeframe tf, market::ParseTimeframe(tf_name));
+  SINYAL_ASSIGN_OR_RETURN(market::Timeframe tf, market::ParseTimeframeText(tf_text));
+  const std::string tf_name(market::TimeframeName(tf));
   int64_t window = 200;
   if (auto w = QueryParam(ctx, "window")) {
     SINYAL_ASSIGN_OR_RETURN(window, ParseInt(*w, "window", signals::kMinCorrelationWindow,
@@ -440,10 +440,11 @@ Result<Response> SignalHistory(const SignalsDeps& d, Context& ctx) {
   signals::SignalListQuery q;
   SINYAL_ASSIGN_OR_RETURN(q.horizon, HorizonQueryParam(ctx));  // one model line: default 1 bar
   if (auto s = QueryParam(ctx, "symbol")) {
-    SINYAL_ASSIGN_OR_RETURN(q.symbol, models::ModelService::NormalizeSymbol(*s));
+    SINYAL_ASSIGN_OR_RETURN(q.symbol, market::ParseSymbolText(*s));
   }
   if (auto tf = QueryParam(ctx, "timeframe")) {
-    SINYAL_ASSIGN_OR_RETURN(q.timeframe, models::ModelService::NormalizeTimeframe(*tf));
+    SINYAL_ASSIGN_OR_RETURN(market::Timeframe t, market::ParseTimeframeText(*tf));
+    q.timeframe = std::string(market::TimeframeName(t));
   }
   if (auto l = QueryParam(ctx, "limit")) {
     SINYAL_ASSIGN_OR_RETURN(int64_t lim, ParseInt(*l, "limit", 1, signals::kMaxSignalPage));

@@ -117,9 +117,9 @@ struct TestApi::Parts {
     return {.code_version = "test",
             .report_folds = 2,
             .nthread = 1,
-            .on_version_stored = [this](TenantId owner, const models::ModelRecord& r) {
-              auto tf = market::ParseTimeframe(r.timeframe);
-              if (tf.ok()) EXPECT_TRUE(calibrations.Fit(owner, {r.symbol, *tf}, r.version).ok());
+            .on_version_stored = [this](TenantId owner, const market::SeriesKey& series,
+                                        const models::ModelRecord& r) {
+              EXPECT_TRUE(calibrations.Fit(owner, series, r.version).ok());
             }};
   }
   ~Parts() {

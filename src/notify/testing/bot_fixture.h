@@ -79,8 +79,9 @@ class BotWorld {
                                                                         nullptr, clock_);
     // As app/ wires it: a version's interval calibration is fitted when it is stored.
     models::ModelServiceOptions mo{.code_version = "test", .report_folds = 2, .nthread = 1};
-    mo.on_version_stored = [this](TenantId owner, const models::ModelRecord& r) {
-      EXPECT_OK(calibrations_->Fit(owner, {r.symbol, market::Timeframe::kH1}, r.version).status());
+    mo.on_version_stored = [this](TenantId owner, const market::SeriesKey& series,
+                                  const models::ModelRecord& r) {
+      EXPECT_OK(calibrations_->Fit(owner, series, r.version).status());
     };
     models_ = std::make_unique<models::ModelService>(db_, *bars_, nullptr, *registry_, nullptr,
                                                      clock_, mo);
@@ -91,11 +92,11 @@ class BotWorld {
                   ->Import(store::SeriesOwner::Platform(), {"SYNUSD", market::Timeframe::kH1},
                            std::span(all_bars_).first(imported_), {})
                   .status());
-    auto trained = models_->Train(models::kPlatformTenant, {.symbol = "SYNUSD",
-                                                            .timeframe = "H1",
-                                                            .overrides = {{"trees", 15}},
-                                                            .activate = true,
-                                                            .actor = "test"});
+    auto trained =
+        models_->Train(models::kPlatformTenant, {.series = {"SYNUSD", market::Timeframe::kH1},
+                                                 .overrides = {{"trees", 15}},
+                                                 .activate = true,
+                                                 .actor = "test"});
     EXPECT_OK(trained.status());
     signals_ = std::make_unique<signals::SignalService>(
         *bars_, *registry_, nullptr, *log_, *calibrations_, clock_,
