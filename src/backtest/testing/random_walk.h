@@ -16,9 +16,9 @@ namespace sinyal::backtest::testing {
 struct WalkOptions {
   UnixNanos start_time = 0;  // the first bar's open time; bars are an hour apart
   double start_price = 1.1;
-  int digits = 5;            // prices rounded to 10^-digits
-  double sigma = 0.001;      // standard deviation of the hourly log return
-  double wick_points = 20;   // high/low this many points beyond the open/close
+  int digits = 5;           // prices rounded to 10^-digits
+  double sigma = 0.001;     // standard deviation of the hourly log return
+  double wick_points = 20;  // high/low this many points beyond the open/close
   double volume = 0;
   int32_t spread = 0;
 };
