@@ -148,6 +148,48 @@ std::vector<std::string> BundleFileNames(size_t members) {
   return names;
 }
 
+std::vector<std::pair<std::string, std::string>> BundleFiles(const Ensemble& ensemble) {
+  nlohmann::json members = nlohmann::json::array();
+  for (const auto& p : ensemble.member_params()) members.push_back(ToJson(p));
+  std::vector<std::pair<std::string, std::string>> files;
+  const auto names = BundleFileNames(ensemble.num_members());
+  for (size_t i = 0; i < ensemble.num_members(); ++i) {
+    files.emplace_back(names[i], ensemble.member_ubj()[i]);
+  }
+  files.emplace_back("members.json", members.dump());
+  files.emplace_back("calibration.json", ensemble.calibrator().ToJson().dump());
+  files.emplace_back("schema.json", ensemble.schema().ToJson().dump());
+  return files;
+}
+
+Result<Ensemble> EnsembleFromBundle(const std::vector<std::pair<std::string, std::string>>& files,
+                                    int64_t version) {
+  const std::string v = std::to_string(version);
+  if (files.size() < 4) return Status::DataLoss("model version " + v + " lists no members");
+  const size_t nm = files.size() - 3;
+  std::vector<std::string> ubj;
+  for (size_t i = 0; i < nm; ++i) ubj.push_back(files[i].second);
+  auto mj = nlohmann::json::parse(files[nm].second, nullptr, false);
+  auto cj = nlohmann::json::parse(files[nm + 1].second, nullptr, false);
+  auto sj = nlohmann::json::parse(files[nm + 2].second, nullptr, false);
+  if (mj.is_discarded() || cj.is_discarded() || sj.is_discarded() || !mj.is_array()) {
+    return Status::DataLoss("model metadata of version " + v + " is unreadable");
+  }
+  std::vector<MemberParams> params;
+  for (const auto& m : mj) {
+    auto p = MemberParamsFromJson(m);
+    if (!p.ok()) return Status::DataLoss("model version " + v + ": " + p.error().message());
+    params.push_back(std::move(p).value());
+  }
+  auto schema = ModelSchema::FromJson(sj);
+  if (!schema.ok()) return Status::DataLoss("model version " + v + ": " + schema.error().message());
+  auto ens = Ensemble::FromParts(std::move(schema).value(), std::move(params), ubj, cj);
+  if (!ens.ok()) {
+    return Status::DataLoss("model version " + v + " does not load: " + ens.error().message());
+  }
+  return ens;
+}
+
 std::string BundleHash(const std::vector<std::pair<std::string, std::string>>& files) {
   std::string buf;
   for (const auto& [name, bytes] : files) {
@@ -232,15 +274,7 @@ Result<ModelRecord> FileModelRegistry::Register(TenantId tenant, const Ensemble&
     if (fs::create_directory(vdir, ec)) break;
     if (ec) return Status::Unavailable("cannot create " + vdir.string() + ": " + ec.message());
   }
-  nlohmann::json members = nlohmann::json::array();
-  for (const auto& p : ensemble.member_params()) members.push_back(ToJson(p));
-  std::vector<std::pair<std::string, std::string>> files;
-  const auto names = BundleFileNames(ensemble.num_members());
-  for (size_t i = 0; i < ensemble.num_members(); ++i)
-    files.emplace_back(names[i], ensemble.member_ubj()[i]);
-  files.emplace_back("members.json", members.dump());
-  files.emplace_back("calibration.json", ensemble.calibrator().ToJson().dump());
-  files.emplace_back("schema.json", ensemble.schema().ToJson().dump());
+  const std::vector<std::pair<std::string, std::string>> files = BundleFiles(ensemble);
 
   ModelRecord r = std::move(meta);
   r.tenant = tenant;
@@ -328,30 +362,7 @@ Result<Ensemble> FileModelRegistry::LoadLocked(TenantId tenant, const market::Se
   if (BundleHash(files) != rec.content_hash) {
     return Status::DataLoss("content hash mismatch for version " + std::to_string(version));
   }
-  const size_t nm = names.size() - 3;
-  std::vector<std::string> ubj;
-  for (size_t i = 0; i < nm; ++i) ubj.push_back(files[i].second);
-  auto mj = nlohmann::json::parse(files[nm].second, nullptr, false);
-  auto cj = nlohmann::json::parse(files[nm + 1].second, nullptr, false);
-  auto sj = nlohmann::json::parse(files[nm + 2].second, nullptr, false);
-  if (mj.is_discarded() || cj.is_discarded() || sj.is_discarded() || !mj.is_array()) {
-    return Status::DataLoss("model metadata of version " + std::to_string(version) +
-                            " is unreadable");
-  }
-  std::vector<MemberParams> params;
-  for (const auto& m : mj) {
-    auto p = MemberParamsFromJson(m);
-    if (!p.ok()) return Status::DataLoss(p.error().message());
-    params.push_back(std::move(p).value());
-  }
-  auto schema = ModelSchema::FromJson(sj);
-  if (!schema.ok()) return Status::DataLoss(schema.error().message());
-  auto ens = Ensemble::FromParts(std::move(schema).value(), std::move(params), ubj, cj);
-  if (!ens.ok()) {
-    return Status::DataLoss("model version " + std::to_string(version) +
-                            " does not load: " + ens.error().message());
-  }
-  return ens;
+  return EnsembleFromBundle(files, version);
 }
 
 Result<Ensemble> FileModelRegistry::Load(TenantId tenant, const market::SeriesKey& series,

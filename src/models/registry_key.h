@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <utility>
 #include <vector>
@@ -12,6 +13,7 @@
 #include "core/status.h"
 #include "market/instrument.h"
 #include "market/timeframe.h"
+#include "models/ensemble.h"
 
 namespace sinyal::models {
 
@@ -34,6 +36,16 @@ namespace sinyal::models {
 // The files of a stored version, in hashing order: member_<i>.ubj..., members.json,
 // calibration.json, schema.json.
 [[nodiscard]] std::vector<std::string> BundleFileNames(size_t members);
+
+// The files of a stored version as (name, bytes), in that order: the members' UBJ, their
+// parameters, the calibrator and the schema.
+[[nodiscard]] std::vector<std::pair<std::string, std::string>> BundleFiles(
+    const Ensemble& ensemble);
+
+// The ensemble back from its stored files (as BundleFiles wrote them, hashes already checked).
+// DataLoss naming `version` when the metadata is unreadable or the members do not load.
+[[nodiscard]] Result<Ensemble> EnsembleFromBundle(
+    const std::vector<std::pair<std::string, std::string>>& files, int64_t version);
 
 // SHA-256 (hex) over each file's name, NUL, length (8 bytes, little-endian) and bytes, in order.
 [[nodiscard]] std::string BundleHash(const std::vector<std::pair<std::string, std::string>>& files);
