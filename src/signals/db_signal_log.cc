@@ -194,23 +194,40 @@ Status DbSignalLog::Append(TenantId owner, const Signal& signal) {
   return s;
 }
 
+namespace {
+
+// Appends every row of a query of kCols, parsed, to `out`.
+Status AppendSignals(soci::rowset<soci::row>& rows, std::vector<StoredSignal>& out) {
+  for (const soci::row& row : rows) {
+    SINYAL_ASSIGN_OR_RETURN(StoredSignal s, ParseRow(row));
+    out.push_back(std::move(s));
+  }
+  return Status::Ok();
+}
+
+// The signal `id` from a query of kCols that matches at most one row: parsed, or NotFound naming
+// it.
+Result<StoredSignal> OnlySignal(soci::rowset<soci::row>& rows, const std::string& id) {
+  auto it = rows.begin();
+  if (it == rows.end()) return Status::NotFound("no signal " + id, "id");
+  return ParseRow(*it);
+}
+
+}  // namespace
+
 Result<StoredSignal> DbSignalLog::Get(TenantId owner, const std::string& id) const {
-  std::optional<StoredSignal> out;
+  Result<StoredSignal> out = Status::NotFound("no signal " + id, "id");
   Status s = Tx(db_, owner, true, [&](soci::session& sql) -> Status {
     long long t = owner.value();
     soci::rowset<soci::row> rows =
         (sql.prepare << std::string("SELECT ") + kCols +
                             " FROM signals WHERE COALESCE(tenant_id, 0) = :t AND signal_id = :id",
          soci::use(t, "t"), soci::use(id, "id"));
-    for (const soci::row& row : rows) {
-      SINYAL_ASSIGN_OR_RETURN(StoredSignal st, ParseRow(row));
-      out = std::move(st);
-    }
+    out = OnlySignal(rows, id);
     return Status::Ok();
   });
   if (!s.ok()) return s;
-  if (!out) return Status::NotFound("no signal " + id, "id");
-  return std::move(*out);
+  return out;
 }
 
 Result<std::vector<Signal>> DbSignalLog::Unresolved(TenantId owner,
@@ -275,11 +292,7 @@ Result<std::vector<StoredSignal>> DbSignalLog::RecentResolved(TenantId owner,
                     "ORDER BY bar_time DESC, id DESC LIMIT :lim",
          soci::use(t, "t"), soci::use(symbol, "s"), soci::use(timeframe, "tf"),
          soci::use(model_version, "m1"), soci::use(model_version, "m2"), soci::use(lim, "lim"));
-    for (const soci::row& row : rows) {
-      SINYAL_ASSIGN_OR_RETURN(StoredSignal x, ParseRow(row));
-      out.push_back(std::move(x));
-    }
-    return Status::Ok();
+    return AppendSignals(rows, out);
   });
   if (!s.ok()) return s;
   return out;
@@ -313,11 +326,7 @@ Result<std::vector<StoredSignal>> DbSignalLog::ListVisible(TenantId viewer,
          soci::use(query.timeframe, "f1"), soci::use(query.timeframe, "f2"), soci::use(before, "b"),
          soci::use(after, "a"), soci::use(resolved_only, "r"), soci::use(h, "h1"),
          soci::use(h, "h2"), soci::use(lim, "lim"));
-    for (const soci::row& row : rows) {
-      SINYAL_ASSIGN_OR_RETURN(StoredSignal x, ParseRow(row));
-      out.push_back(std::move(x));
-    }
-    return Status::Ok();
+    return AppendSignals(rows, out);
   });
   if (!s.ok()) return s;
   return out;
@@ -329,21 +338,17 @@ Result<StoredSignal> DbSignalLog::GetVisible(TenantId viewer, const std::string&
     if (own.ok() || own.error().code() != StatusCode::kNotFound) return own;
   }
   // Platform rows, read in the viewer's scope (RLS lets tenants read tenant_id NULL rows).
-  std::optional<StoredSignal> out;
+  Result<StoredSignal> out = Status::NotFound("no signal " + id, "id");
   Status s = Tx(db_, viewer, true, [&](soci::session& sql) -> Status {
     soci::rowset<soci::row> rows =
         (sql.prepare << std::string("SELECT ") + kCols +
                             " FROM signals WHERE tenant_id IS NULL AND signal_id = :id",
          soci::use(id, "id"));
-    for (const soci::row& row : rows) {
-      SINYAL_ASSIGN_OR_RETURN(StoredSignal st, ParseRow(row));
-      out = std::move(st);
-    }
+    out = OnlySignal(rows, id);
     return Status::Ok();
   });
   if (!s.ok()) return s;
-  if (!out) return Status::NotFound("no signal " + id, "id");
-  return std::move(*out);
+  return out;
 }
 
 }  // namespace sinyal::signals
