@@ -286,6 +286,14 @@ std::vector<float> PUp(const models::Ensemble& e, const models::FeatureFrame& f,
   return p;
 }
 
+// A check that needs `needed` labelled rows after `after` and has `rows` so far.
+CheckOutcome Waiting(CheckOutcome o, size_t rows, size_t needed, const std::string& after) {
+  o.outcome = "waiting";
+  o.detail = std::to_string(rows) + " of " + std::to_string(needed) + " labelled rows after " +
+             after + " so far";
+  return o;
+}
+
 std::map<std::string, double> ScoreFigures(const ChallengerEvaluation& ev, const std::string& a,
                                            const std::string& b) {
   return {{a + ".log_loss", ev.champion.log_loss},
@@ -615,6 +623,46 @@ Result<CheckOutcome> RetrainingService::DriftCheck(Series& s, int64_t active,
   return o;
 }
 
+// Two versions scored on the same rows: the labelled rows after `after` (labelled with the first
+// version's horizon and dead band) where both versions' inputs are finite, at most
+// max_window_rows, oldest first. Below `min_rows` rows nothing is loaded or scored.
+struct RetrainingService::PairedWindow {
+  bool scored = false;
+  size_t rows = 0;
+  std::vector<float> p_first, p_second;  // P(up) of each version per row
+  std::vector<int8_t> labels;
+  UnixNanos from = 0, to = 0;  // the first and last row's time
+};
+
+Result<RetrainingService::PairedWindow> RetrainingService::Paired(Series& s,
+                                                                  const models::ModelRecord& first,
+                                                                  const models::ModelRecord& second,
+                                                                  UnixNanos after,
+                                                                  size_t min_rows) {
+  SINYAL_ASSIGN_OR_RETURN(models::FeatureFrame f1,
+                          ComputeFrame(first, s.owner, s.bars, feature_sets_));
+  SINYAL_ASSIGN_OR_RETURN(models::FeatureFrame f2,
+                          ComputeFrame(second, s.owner, s.bars, feature_sets_));
+  models::LabelConfig lc;
+  lc.horizon = first.schema.horizon;
+  lc.dead_band = first.schema.dead_band;
+  lc.neutral = models::NeutralMode::kExclude;
+  SINYAL_ASSIGN_OR_RETURN(models::Dataset ds, models::BuildDataset(s.cols, f1, lc, 1));
+  const auto rows = WindowRows(ds, after, {&f1, &f2}, options_.max_window_rows);
+  PairedWindow w;
+  w.rows = rows.size();
+  if (rows.size() < min_rows || rows.empty()) return w;
+  SINYAL_ASSIGN_OR_RETURN(models::Ensemble e1, registry_.Load(s.owner, s.key, first.version));
+  SINYAL_ASSIGN_OR_RETURN(models::Ensemble e2, registry_.Load(s.owner, s.key, second.version));
+  w.scored = true;
+  w.p_first = PUp(e1, f1, ds, rows);
+  w.p_second = PUp(e2, f2, ds, rows);
+  for (size_t i : rows) w.labels.push_back(ds.rows[i].label);
+  w.from = ds.rows[rows.front()].ts;
+  w.to = ds.rows[rows.back()].ts;
+  return w;
+}
+
 Result<CheckOutcome> RetrainingService::EvaluateChallenger(Series& s, const AuditRecord& trained,
                                                            int64_t active) {
   CheckOutcome o;
@@ -649,40 +697,23 @@ Result<CheckOutcome> RetrainingService::EvaluateChallenger(Series& s, const Audi
     o.detail = "horizons differ";
     return o;
   }
-  SINYAL_ASSIGN_OR_RETURN(models::FeatureFrame fc,
-                          ComputeFrame(*champ, s.owner, s.bars, feature_sets_));
-  SINYAL_ASSIGN_OR_RETURN(models::FeatureFrame fx,
-                          ComputeFrame(*chal, s.owner, s.bars, feature_sets_));
-  models::LabelConfig lc;
-  lc.horizon = champ->schema.horizon;
-  lc.dead_band = champ->schema.dead_band;
-  lc.neutral = models::NeutralMode::kExclude;
-  SINYAL_ASSIGN_OR_RETURN(models::Dataset ds, models::BuildDataset(s.cols, fc, lc, 1));
   const UnixNanos after = std::max(champ->data_to, chal->data_to);
-  const auto rows = WindowRows(ds, after, {&fc, &fx}, options_.max_window_rows);
-  if (rows.size() < options_.promotion.min_rows) {
-    o.outcome = "waiting";
-    o.detail = std::to_string(rows.size()) + " of " + std::to_string(options_.promotion.min_rows) +
-               " labelled rows after " + Iso(after) + " so far";
-    return o;
-  }
-  SINYAL_ASSIGN_OR_RETURN(models::Ensemble ec, registry_.Load(s.owner, s.key, active));
-  SINYAL_ASSIGN_OR_RETURN(models::Ensemble ex, registry_.Load(s.owner, s.key, x));
-  std::vector<int8_t> y;
-  for (size_t i : rows) y.push_back(ds.rows[i].label);
-  SINYAL_ASSIGN_OR_RETURN(ChallengerEvaluation ev,
-                          signals::EvaluateChallenger(PUp(ec, fc, ds, rows), PUp(ex, fx, ds, rows),
-                                                      y, options_.promotion));
-  const UnixNanos from_ts = ds.rows[rows.front()].ts, to_ts = ds.rows[rows.back()].ts;
+  SINYAL_ASSIGN_OR_RETURN(PairedWindow w,
+                          Paired(s, *champ, *chal, after, options_.promotion.min_rows));
+  if (!w.scored) return Waiting(std::move(o), w.rows, options_.promotion.min_rows, Iso(after));
+  SINYAL_ASSIGN_OR_RETURN(
+      ChallengerEvaluation ev,
+      signals::EvaluateChallenger(w.p_first, w.p_second, w.labels, options_.promotion));
+  const UnixNanos from_ts = w.from, to_ts = w.to;
+  const size_t nrows = w.rows;
   AuditRecord e;
   e.action = AuditAction::kChallengerEvaluated;
   e.champion_version = active;
   e.challenger_version = x;
   e.decision = ev.promote;
   e.reasons = ev.reasons;
-  e.reasons.push_back("window: " + std::to_string(rows.size()) + " rows from " + Iso(from_ts) +
-                      " to " + Iso(to_ts) + ", after both models' training data (" + Iso(after) +
-                      ")");
+  e.reasons.push_back("window: " + std::to_string(nrows) + " rows from " + Iso(from_ts) + " to " +
+                      Iso(to_ts) + ", after both models' training data (" + Iso(after) + ")");
   e.figures = ScoreFigures(ev, "champion", "challenger");
   e.figures["window_from_s"] = Seconds(from_ts);
   e.figures["window_to_s"] = Seconds(to_ts);
@@ -740,31 +771,17 @@ Result<CheckOutcome> RetrainingService::PostPromotionCheck(Series& s, const Audi
                           RecordOf(registry_, s.owner, s.key, p, s.records));
   SINYAL_ASSIGN_OR_RETURN(const models::ModelRecord* crec,
                           RecordOf(registry_, s.owner, s.key, c, s.records));
-  SINYAL_ASSIGN_OR_RETURN(models::FeatureFrame fp,
-                          ComputeFrame(*prec, s.owner, s.bars, feature_sets_));
-  SINYAL_ASSIGN_OR_RETURN(models::FeatureFrame fc,
-                          ComputeFrame(*crec, s.owner, s.bars, feature_sets_));
-  models::LabelConfig lc;
-  lc.horizon = crec->schema.horizon;
-  lc.dead_band = crec->schema.dead_band;
-  lc.neutral = models::NeutralMode::kExclude;
-  SINYAL_ASSIGN_OR_RETURN(models::Dataset ds, models::BuildDataset(s.cols, fc, lc, 1));
-  const auto rows = WindowRows(ds, after, {&fc, &fp}, options_.max_window_rows);
-  if (rows.size() < options_.rollback.min_rows) {
-    o.outcome = "waiting";
-    o.detail = std::to_string(rows.size()) + " of " + std::to_string(options_.rollback.min_rows) +
-               " labelled rows after the promotion window (" + Iso(after) + ") so far";
-    return o;
+  // The previous champion (first: the labels are its) against the promoted version, same rows.
+  SINYAL_ASSIGN_OR_RETURN(PairedWindow w,
+                          Paired(s, *crec, *prec, after, options_.rollback.min_rows));
+  if (!w.scored) {
+    return Waiting(std::move(o), w.rows, options_.rollback.min_rows,
+                   "the promotion window (" + Iso(after) + ")");
   }
-  SINYAL_ASSIGN_OR_RETURN(models::Ensemble ep, registry_.Load(s.owner, s.key, p));
-  SINYAL_ASSIGN_OR_RETURN(models::Ensemble ec, registry_.Load(s.owner, s.key, c));
-  std::vector<int8_t> y;
-  for (size_t i : rows) y.push_back(ds.rows[i].label);
   PromotionRule scoring;  // only the scores and the paired test are used here
   scoring.min_rows = options_.rollback.min_rows;
-  SINYAL_ASSIGN_OR_RETURN(
-      ChallengerEvaluation ev,
-      signals::EvaluateChallenger(PUp(ec, fc, ds, rows), PUp(ep, fp, ds, rows), y, scoring));
+  SINYAL_ASSIGN_OR_RETURN(ChallengerEvaluation ev,
+                          signals::EvaluateChallenger(w.p_first, w.p_second, w.labels, scoring));
   const ModelScores& now = ev.challenger;  // the promoted model
   const ModelScores& prev = ev.champion;   // the previous champion on the same rows
   std::vector<std::string> reasons;
@@ -786,8 +803,8 @@ Result<CheckOutcome> RetrainingService::PostPromotionCheck(Series& s, const Audi
   r.champion_version = p;
   r.challenger_version = c;
   r.figures = ScoreFigures(ev, "previous", "promoted");
-  r.figures["window_from_s"] = Seconds(ds.rows[rows.front()].ts);
-  r.figures["window_to_s"] = Seconds(ds.rows[rows.back()].ts);
+  r.figures["window_from_s"] = Seconds(w.from);
+  r.figures["window_to_s"] = Seconds(w.to);
   // Live performance of the promoted version's resolved signals against its promotion figures.
   if (signals_ != nullptr) {
     SINYAL_ASSIGN_OR_RETURN(
@@ -815,10 +832,10 @@ Result<CheckOutcome> RetrainingService::PostPromotionCheck(Series& s, const Audi
   }
   const bool degraded = !reasons.empty();
   r.decision = degraded;
-  r.reasons = degraded ? reasons
-                       : std::vector<std::string>{"v" + std::to_string(p) + " holds up on " +
-                                                  std::to_string(rows.size()) +
-                                                  " rows after its promotion"};
+  r.reasons = degraded
+                  ? reasons
+                  : std::vector<std::string>{"v" + std::to_string(p) + " holds up on " +
+                                             std::to_string(w.rows) + " rows after its promotion"};
   SINYAL_RETURN_IF_ERROR(Record(s, r).status());
   if (!degraded) {
     o.outcome = "kept";

@@ -152,7 +152,10 @@ class RetrainingService {
 
  private:
   struct Series;
+  struct PairedWindow;
   Result<Series> LoadSeries(TenantId owner, const market::SeriesKey& series);
+  Result<PairedWindow> Paired(Series& s, const models::ModelRecord& first,
+                              const models::ModelRecord& second, UnixNanos after, size_t min_rows);
   Result<CheckOutcome> PostPromotionCheck(Series& s, const AuditRecord& promoted, int64_t active);
   Result<CheckOutcome> EvaluateChallenger(Series& s, const AuditRecord& trained, int64_t active);
   Result<CheckOutcome> DriftCheck(Series& s, int64_t active,
