@@ -192,6 +192,28 @@ Status Validate(const Draft& d, const PlanBounds& bounds, const json& changes) {
   return s;
 }
 
+// The stored configuration with a request's overrides applied and validated (the "auto" dead band
+// holds a placeholder until the bars are read).
+Result<Draft> Overridden(const ModelConfigView& v, const json& overrides, int nthread) {
+  Draft d{v.config, v.dead_band_auto};
+  SINYAL_RETURN_IF_ERROR(ApplyConfigJson(overrides, d));
+  d.config.nthread = std::clamp(nthread, 1, 64);
+  if (d.dead_band_auto) d.config.dead_band = kMinAutoDeadBand;  // placeholder for validation
+  SINYAL_RETURN_IF_ERROR(Validate(d, v.bounds, overrides));
+  return d;
+}
+
+// The configuration's feature set through the seam; an unknown name is the request's error
+// (InvalidArgument "feature_set").
+Result<InputSpec> ConfiguredInputs(const InputResolver& resolver, TenantId owner,
+                                   const std::string& feature_set) {
+  auto spec = resolver.ForName(owner, feature_set, "feature_set");
+  if (!spec.ok() && spec.error().code() == StatusCode::kNotFound) {
+    return Status::InvalidArgument(spec.error().message(), "feature_set");
+  }
+  return spec;
+}
+
 json DraftJson(const Draft& d) {
   json j = ToJson(d.config);
   json out = {{"horizon", j["horizon"]},
@@ -407,18 +429,9 @@ Result<ModelService::BacktestSetup> ModelService::SetupForBacktest(TenantId owne
                                                                    const market::SeriesKey& series,
                                                                    const json& overrides) {
   SINYAL_ASSIGN_OR_RETURN(ModelConfigView v, CurrentConfig(owner, series));
-  Draft d{v.config, v.dead_band_auto};
-  SINYAL_RETURN_IF_ERROR(ApplyConfigJson(overrides, d));
-  d.config.nthread = std::clamp(options_.nthread, 1, 64);
-  if (d.dead_band_auto) d.config.dead_band = kMinAutoDeadBand;  // placeholder for validation
-  SINYAL_RETURN_IF_ERROR(Validate(d, v.bounds, overrides));
-  auto spec = InputResolver(feature_sets_).ForName(owner, d.config.feature_set, "feature_set");
-  if (!spec.ok()) {
-    if (spec.error().code() == StatusCode::kNotFound) {
-      return Status::InvalidArgument(spec.error().message(), "feature_set");
-    }
-    return spec.error();
-  }
+  SINYAL_ASSIGN_OR_RETURN(Draft d, Overridden(v, overrides, options_.nthread));
+  auto spec = ConfiguredInputs(InputResolver(feature_sets_), owner, d.config.feature_set);
+  if (!spec.ok()) return spec.error();
   d.config.feature_set = spec->set_name();
   return BacktestSetup{.config = std::move(d.config),
                        .dead_band_auto = d.dead_band_auto,
@@ -433,11 +446,7 @@ Result<ModelService::Prepared> ModelService::Prepare(TenantId owner,
                                                      const market::SeriesKey& series,
                                                      const json& overrides, bool check_lookahead) {
   SINYAL_ASSIGN_OR_RETURN(ModelConfigView v, CurrentConfig(owner, series));
-  Draft d{v.config, v.dead_band_auto};
-  SINYAL_RETURN_IF_ERROR(ApplyConfigJson(overrides, d));
-  d.config.nthread = std::clamp(options_.nthread, 1, 64);
-  if (d.dead_band_auto) d.config.dead_band = kMinAutoDeadBand;  // placeholder for validation
-  SINYAL_RETURN_IF_ERROR(Validate(d, v.bounds, overrides));
+  SINYAL_ASSIGN_OR_RETURN(Draft d, Overridden(v, overrides, options_.nthread));
 
   Prepared p;
   p.plan = v.plan;
@@ -456,13 +465,8 @@ Result<ModelService::Prepared> ModelService::Prepare(TenantId owner,
   }
 
   // The configured feature set, through the seam.
-  auto spec = InputResolver(feature_sets_).ForName(owner, d.config.feature_set, "feature_set");
-  if (!spec.ok()) {
-    if (spec.error().code() == StatusCode::kNotFound) {
-      return Status::InvalidArgument(spec.error().message(), "feature_set");
-    }
-    return spec.error();
-  }
+  auto spec = ConfiguredInputs(InputResolver(feature_sets_), owner, d.config.feature_set);
+  if (!spec.ok()) return spec.error();
   auto compute = [&p, &spec](size_t n) {
     return ComputeInputs(*spec, std::span<const market::Bar>(p.bars.data(), n));
   };
