@@ -20,12 +20,11 @@ Result<Timeframe> ParseTimeframeText(std::string_view timeframe) {
 }
 
 Result<SeriesKey> ParseSeriesKey(std::string_view symbol, std::string_view timeframe) {
-  if (symbol.empty()) return Status::InvalidArgument("symbol is required", "symbol");
-  if (timeframe.empty()) return Status::InvalidArgument("timeframe is required", "timeframe");
-  SINYAL_ASSIGN_OR_RETURN(std::string s, NormalizeSymbol(symbol));
-  auto tf = ParseTimeframe(timeframe);
-  if (!tf.ok()) return tf.error().WithField("timeframe");
-  return SeriesKey{std::move(s), *tf};
+  // The missing field first (symbol, then timeframe), then what is wrong with the text.
+  if (!symbol.empty() && timeframe.empty()) return ParseTimeframeText(timeframe).status();
+  SINYAL_ASSIGN_OR_RETURN(std::string s, ParseSymbolText(symbol));
+  SINYAL_ASSIGN_OR_RETURN(Timeframe tf, ParseTimeframeText(timeframe));
+  return SeriesKey{std::move(s), tf};
 }
 
 }  // namespace sinyal::market
