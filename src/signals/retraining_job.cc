@@ -88,13 +88,6 @@ models::ModelServiceOptions TrainerOptions(models::ModelServiceOptions o, size_t
 
 }  // namespace
 
-std::string ModelVersionName(TenantId owner, const market::SeriesKey& series, int64_t version) {
-  const std::string who =
-      IsPlatform(owner) ? std::string("platform") : "t" + std::to_string(owner.value());
-  return who + "/" + series.symbol + "/" + models::KeyTimeframe(series.timeframe) + "/v" +
-         std::to_string(version);
-}
-
 json CheckOutcome::ToJson() const {
   return {{"outcome", outcome},
           {"champion_version", champion_version},

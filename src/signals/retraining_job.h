@@ -68,10 +68,6 @@ namespace sinyal::signals {
 
 inline constexpr const char* kRetrainCheckJobKind = "retrain_check";
 
-// The model_version string of signals (SignalFields::model_version): "platform/EURUSD/H1/v3" for
-// the platform's models, "t7/EURUSD/H1/v3" for tenant 7's.
-std::string ModelVersionName(TenantId owner, const market::SeriesKey& series, int64_t version);
-
 struct RetrainingJobOptions {
   RetrainingPolicy policy;          // when to retrain (retraining.h defaults)
   PromotionRule promotion;          // when a challenger wins

@@ -29,10 +29,6 @@ using nlohmann::json;
 namespace {
 
 bool IsPlatform(TenantId t) { return t == models::kPlatformTenant; }
-std::string OwnerLabel(TenantId t) {
-  return IsPlatform(t) ? std::string("platform") : "t" + std::to_string(t.value());
-}
-
 // (viewer or model owner, series, horizon): the key of a route and of an entry.
 struct OwnerSeries {
   int64_t owner;
@@ -341,8 +337,7 @@ struct SignalService::Impl {
     e->model.conformal = std::move(cal->conformal);
     e->model.move_ratio = cal->move_ratio;
     e->model.skill_shown = SkillShown(e->record.metrics, &e->model.no_skill_reason);
-    e->model.model_version =
-        OwnerLabel(owner) + "/" + key.symbol + "/" + e->timeframe + "/v" + std::to_string(version);
+    e->model.model_version = ModelVersionName(owner, key, version);
     e->model.symbol = key.symbol;
     e->model.timeframe = e->timeframe;
     SINYAL_ASSIGN_OR_RETURN(SeriesWindow w,

@@ -4,7 +4,17 @@
 #include <cmath>
 #include <limits>
 
+#include "market/timeframe.h"
+#include "models/registry.h"
+
 namespace sinyal::signals {
+
+std::string ModelVersionName(TenantId owner, const market::SeriesKey& series, int64_t version) {
+  const std::string who = owner == models::kPlatformTenant ? std::string("platform")
+                                                           : "t" + std::to_string(owner.value());
+  return who + "/" + series.symbol + "/" + std::string(market::TimeframeName(series.timeframe)) +
+         "/v" + std::to_string(version);
+}
 
 Status InMemorySignalLog::Append(TenantId tenant, const Signal& signal) {
   std::lock_guard<std::mutex> lock(mu_);

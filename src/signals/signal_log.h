@@ -22,6 +22,11 @@
 
 namespace sinyal::signals {
 
+// The model_version string of signals (SignalFields::model_version): "platform/EURUSD/H1/v3" for
+// the platform's models, "t7/EURUSD/H1/v3" for tenant 7's. Written by the signal service, read
+// back by retraining's live-performance check.
+std::string ModelVersionName(TenantId owner, const market::SeriesKey& series, int64_t version);
+
 struct StoredSignal {
   TenantId tenant;
   Signal signal;
