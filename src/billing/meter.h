@@ -1,4 +1,4 @@
-// Metering (issue 6; CONTRACTS.md "Metering"): quota, usage ledger and idempotency, exact.
+// Metering (docs/billing.md): quota, usage ledger and idempotency, exact.
 //
 // Every billable call does, around its work:
 //   auto out = meter.Reserve(call, now);        // before the work: replay, or a reservation
@@ -38,9 +38,6 @@
 //                      unlimited plan.
 //
 // Thread safety: Meter is thread-safe. Reservation is a move-only handle owned by one caller.
-//
-// Refinements of the CONTRACTS.md shapes (additive): MeterOptions, the constructor, Flush,
-// Reservation accessors, Stats.
 #pragma once
 
 #include <chrono>

@@ -1,9 +1,10 @@
 // Rate limiting per API key and per user, by plan: GCRA (the generic cell rate algorithm, a
 // token bucket without a refill timer) in process or in Redis.
 //
-// Shapes as agreed in notes/CONTRACTS.md (RateLimit, RateDecision, RateLimiter::Check,
-// MakeLocalRateLimiter, MakeRedisRateLimiter); added here: options for both factories,
-// MakeFailoverRateLimiter, ParseRedisUrl/RedactRedisUrl and the pure GcraStep.
+// RateLimiter::Check over a RateLimit gives a RateDecision; MakeLocalRateLimiter (in process),
+// MakeRedisRateLimiter (shared by every node) and MakeFailoverRateLimiter (Redis, falling back to
+// the local limiter while Redis is down) make one; ParseRedisUrl/RedactRedisUrl read and print
+// the Redis URL; Gcra is the pure arithmetic both implementations share (docs/billing.md).
 //
 // GCRA, as both implementations compute it (times in integer microseconds):
 //   T   = emission interval = ceil(1e6 / rate_per_second)      (rounded up: never above the rate)
