@@ -71,28 +71,29 @@ Result<std::string> GetString(const json& v, const std::string& field, size_t ma
   return s;
 }
 
+// A member's numeric fields: one row each, read by type.
+constexpr std::pair<const char*, int MemberParams::*> kIntFields[] = {
+    {"trees", &MemberParams::trees},
+    {"max_depth", &MemberParams::max_depth},
+    {"max_leaves", &MemberParams::max_leaves}};
+constexpr std::pair<const char*, double MemberParams::*> kNumberFields[] = {
+    {"eta", &MemberParams::eta},
+    {"subsample", &MemberParams::subsample},
+    {"colsample_bytree", &MemberParams::colsample_bytree},
+    {"min_child_weight", &MemberParams::min_child_weight},
+    {"lambda", &MemberParams::lambda}};
+
 Status ApplyMember(const json& j, const std::string& prefix, MemberParams& m) {
   if (!j.is_object()) return TypeError(prefix.substr(0, prefix.size() - 1), "an object");
   for (const auto& [key, v] : j.items()) {
     const std::string f = prefix + key;
-    // The numeric fields: one row each, read by type.
-    static constexpr std::pair<const char*, int MemberParams::*> kInts[] = {
-        {"trees", &MemberParams::trees},
-        {"max_depth", &MemberParams::max_depth},
-        {"max_leaves", &MemberParams::max_leaves}};
-    static constexpr std::pair<const char*, double MemberParams::*> kNumbers[] = {
-        {"eta", &MemberParams::eta},
-        {"subsample", &MemberParams::subsample},
-        {"colsample_bytree", &MemberParams::colsample_bytree},
-        {"min_child_weight", &MemberParams::min_child_weight},
-        {"lambda", &MemberParams::lambda}};
-    const auto int_field = std::find_if(std::begin(kInts), std::end(kInts),
-                                        [&](const auto& e) { return key == e.first; });
-    const auto number_field = std::find_if(std::begin(kNumbers), std::end(kNumbers),
-                                           [&](const auto& e) { return key == e.first; });
-    if (int_field != std::end(kInts)) {
+    auto named = [&k = key](const auto& e) { return k == e.first; };
+    const auto int_field = std::find_if(std::begin(kIntFields), std::end(kIntFields), named);
+    const auto number_field =
+        std::find_if(std::begin(kNumberFields), std::end(kNumberFields), named);
+    if (int_field != std::end(kIntFields)) {
       SINYAL_ASSIGN_OR_RETURN(m.*(int_field->second), GetInt(v, f));
-    } else if (number_field != std::end(kNumbers)) {
+    } else if (number_field != std::end(kNumberFields)) {
       SINYAL_ASSIGN_OR_RETURN(m.*(number_field->second), GetNumber(v, f));
     } else if (key == "name") {
       SINYAL_ASSIGN_OR_RETURN(m.name, GetString(v, f, 64));
