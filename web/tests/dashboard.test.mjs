@@ -112,7 +112,7 @@ describe('dashboard', { timeout: 300_000, skip: noBrowser }, () => {
     await page.getByRole('button', { name: 'Create account' }).click();
     await page.getByText('Use at least 10 characters.').waitFor();
     assert.equal(await page.locator('[data-field="tenant_name"]').textContent(), 'Required.');
-    assert.equal(await page.evaluate(() => document.activeElement?.getAttribute('name')), 'tenant_name');
+    await page.waitForFunction(() => document.activeElement?.getAttribute('name') === 'tenant_name', null, { timeout: 5_000 });
     await page.getByLabel('Organisation name').fill('Toko Sinyal');
     await page.getByLabel('Email').fill(email);
     await page.getByLabel('Password').fill(password);
@@ -428,7 +428,8 @@ describe('dashboard', { timeout: 300_000, skip: noBrowser }, () => {
     await form.getByLabel('Signal threshold').fill('0.3');
     await form.getByRole('button', { name: 'Run backtest' }).click();
     assert.equal(await page.locator('[data-field="signal.threshold"]').textContent(), 'Between 0.50 and 1.');
-    assert.equal(await page.evaluate(() => document.activeElement?.getAttribute('name')), 'signal.threshold');
+    // The focus moves to the field after the error renders (a later frame on a loaded machine).
+    await page.waitForFunction(() => document.activeElement?.getAttribute('name') === 'signal.threshold', null, { timeout: 5_000 });
     await form.getByLabel('Signal threshold').fill('0.5');
     // The server's 422: more trees than the Pro plan's bound, named model.config.trees, shown at
     // that field.
