@@ -100,7 +100,6 @@ json CheckOutcome::ToJson() const {
 struct RetrainingService::Series {
   TenantId owner;
   market::SeriesKey key;
-  std::string timeframe;  // key.timeframe as audit rows and messages name it ("H1")
   std::vector<market::Bar> bars;
   models::BarColumns cols;
   std::vector<AuditRecord> trail;
@@ -207,15 +206,14 @@ Result<RetrainingService::Series> RetrainingService::LoadSeries(TenantId owner,
   Series s;
   s.owner = owner;
   s.key = series;
-  s.timeframe = models::KeyTimeframe(series.timeframe);
   SINYAL_ASSIGN_OR_RETURN(s.trail, audit_.List(owner, series));
   SINYAL_ASSIGN_OR_RETURN(s.bars, bars_.ReadBars(Viewer(owner), series));
   if (s.bars.empty()) {
     return Status::NotFound("no bars for " + models::KeyText(series), "symbol");
   }
-  SINYAL_ASSIGN_OR_RETURN(s.cols,
-                          models::ToBarColumns(series.symbol, s.timeframe, s.bars,
-                                               std::pow(10.0, -models::InferDigits(s.bars))));
+  SINYAL_ASSIGN_OR_RETURN(
+      s.cols, models::ToBarColumns(series.symbol, models::KeyTimeframe(series.timeframe), s.bars,
+                                   std::pow(10.0, -models::InferDigits(s.bars))));
   return s;
 }
 
@@ -362,7 +360,7 @@ Result<PsiReference> RetrainingService::ReferenceOf(TenantId owner, const market
 Result<int64_t> RetrainingService::Record(Series& s, AuditRecord r) {
   r.tenant = s.owner;
   r.symbol = s.key.symbol;
-  r.timeframe = s.timeframe;
+  r.timeframe = models::KeyTimeframe(s.key.timeframe);
   r.time = clock_.Now();
   SINYAL_ASSIGN_OR_RETURN(int64_t seq, audit_.Append(std::move(r)));
   s.seqs.push_back(seq);
@@ -697,19 +695,17 @@ Result<CheckOutcome> RetrainingService::EvaluateChallenger(Series& s, const Audi
   SINYAL_ASSIGN_OR_RETURN(
       ChallengerEvaluation ev,
       signals::EvaluateChallenger(w.p_first, w.p_second, w.labels, options_.promotion));
-  const UnixNanos from_ts = w.from, to_ts = w.to;
-  const size_t nrows = w.rows;
   AuditRecord e;
   e.action = AuditAction::kChallengerEvaluated;
   e.champion_version = active;
   e.challenger_version = x;
   e.decision = ev.promote;
   e.reasons = ev.reasons;
-  e.reasons.push_back("window: " + std::to_string(nrows) + " rows from " + Iso(from_ts) + " to " +
-                      Iso(to_ts) + ", after both models' training data (" + Iso(after) + ")");
+  e.reasons.push_back("window: " + std::to_string(w.rows) + " rows from " + Iso(w.from) + " to " +
+                      Iso(w.to) + ", after both models' training data (" + Iso(after) + ")");
   e.figures = ScoreFigures(ev, "champion", "challenger");
-  e.figures["window_from_s"] = Seconds(from_ts);
-  e.figures["window_to_s"] = Seconds(to_ts);
+  e.figures["window_from_s"] = Seconds(w.from);
+  e.figures["window_to_s"] = Seconds(w.to);
   SINYAL_RETURN_IF_ERROR(Record(s, e).status());
   AuditRecord d;
   d.champion_version = active;
@@ -729,7 +725,7 @@ Result<CheckOutcome> RetrainingService::EvaluateChallenger(Series& s, const Audi
   d.action = AuditAction::kPromoted;
   d.decision = true;
   d.reasons = {"challenger v" + std::to_string(x) + " activated in place of v" +
-               std::to_string(active) + "; it is checked again on the rows after " + Iso(to_ts)};
+               std::to_string(active) + "; it is checked again on the rows after " + Iso(w.to)};
   SINYAL_RETURN_IF_ERROR(Record(s, std::move(d)).status());
   o.outcome = "promoted";
   o.detail = "v" + std::to_string(x) + " is active";

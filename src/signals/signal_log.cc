@@ -6,14 +6,15 @@
 
 #include "market/timeframe.h"
 #include "models/registry.h"
+#include "models/registry_key.h"
 
 namespace sinyal::signals {
 
 std::string ModelVersionName(TenantId owner, const market::SeriesKey& series, int64_t version) {
   const std::string who = owner == models::kPlatformTenant ? std::string("platform")
                                                            : "t" + std::to_string(owner.value());
-  return who + "/" + series.symbol + "/" + std::string(market::TimeframeName(series.timeframe)) +
-         "/v" + std::to_string(version);
+  return who + "/" + series.symbol + "/" + models::KeyTimeframe(series.timeframe) + "/v" +
+         std::to_string(version);
 }
 
 Status InMemorySignalLog::Append(TenantId tenant, const Signal& signal) {

@@ -11,7 +11,7 @@
 #include "http/json_body.h"
 #include "http/query.h"
 #include "market/edge_parse.h"
-#include "market/timeframe.h"
+#include "models/registry_key.h"
 #include "models/service.h"
 #include "store/job_queue.h"
 
@@ -22,9 +22,6 @@ using nlohmann::json;
 namespace {
 
 using Key = market::SeriesKey;
-
-// The series as responses name it: "H1".
-std::string TimeframeText(const Key& k) { return std::string(market::TimeframeName(k.timeframe)); }
 
 Result<Key> QueryKey(const Context& ctx) {
   SINYAL_ASSIGN_OR_RETURN(std::string s, RequiredQueryParam(ctx, "symbol"));
@@ -220,7 +217,7 @@ Result<Response> ListModels(const ModelRoutesDeps& d, Context& ctx) {
   const auto mine = active.find(horizon);
   const auto theirs = platform.find(horizon);
   json out = {{"symbol", k.symbol},
-              {"timeframe", TimeframeText(k)},
+              {"timeframe", models::KeyTimeframe(k.timeframe)},
               {"horizon", horizon},
               {"active_version", mine != active.end() ? json(mine->second) : json(nullptr)},
               {"active", ActiveJson(active)},
@@ -256,7 +253,7 @@ Result<Response> Activate(const ModelRoutesDeps& d, Context& ctx) {
       CorruptedToConflict(d.registry->ActivateAs(Tenant(ctx), k, p.v, Actor(ctx))));
   SINYAL_ASSIGN_OR_RETURN(models::ModelRecord r, d.registry->GetRecord(Tenant(ctx), k, p.v));
   return Response::Json(200, {{"symbol", k.symbol},
-                              {"timeframe", TimeframeText(k)},
+                              {"timeframe", models::KeyTimeframe(k.timeframe)},
                               {"horizon", r.schema.horizon},
                               {"active_version", p.v}});
 }
@@ -270,7 +267,7 @@ Result<Response> Rollback(const ModelRoutesDeps& d, Context& ctx) {
   auto v = d.registry->RollbackAs(Tenant(ctx), k, horizon, Actor(ctx));
   if (!v.ok()) return CorruptedToConflict(v.error());
   return Response::Json(200, {{"symbol", k.symbol},
-                              {"timeframe", TimeframeText(k)},
+                              {"timeframe", models::KeyTimeframe(k.timeframe)},
                               {"horizon", horizon},
                               {"active_version", *v}});
 }

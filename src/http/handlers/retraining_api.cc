@@ -7,7 +7,7 @@
 #include "http/api.h"
 #include "http/query.h"
 #include "market/edge_parse.h"
-#include "market/timeframe.h"
+#include "models/registry_key.h"
 #include "models/service.h"
 #include "signals/db_audit_log.h"
 #include "signals/retraining_job.h"
@@ -85,7 +85,7 @@ void AddRetrainingRoutes(RouteTable& routes, signals::RetrainingService& service
            next = page.back().seq;
          }
          return Response::Json(200, {{"symbol", k.symbol},
-                                     {"timeframe", std::string(market::TimeframeName(k.timeframe))},
+                                     {"timeframe", models::KeyTimeframe(k.timeframe)},
                                      {"owner", owner},
                                      {"records", std::move(records)},
                                      {"next_before", next}});
